@@ -1,0 +1,113 @@
+/* Certificate + key objects: see cert_key.h. */
+#include "cert_key.h"
+
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_domains(char **d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i]);
+	free(d);
+}
+
+wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndomains, wf_slice_t chain_pem,
+			     wf_slice_t key_pem, bool provisional, char *err, size_t errlen)
+{
+	wf_certkey_t *ck = calloc(1, sizeof(*ck));
+	gnutls_x509_crt_t leaf = NULL;
+	if (!ck)
+		goto fail;
+	atomic_init(&ck->refs, 1);
+	ck->name = strdup(name);
+	ck->domains = calloc(ndomains + 1, sizeof(char *));
+	for (size_t i = 0; i < ndomains; i++)
+		ck->domains[i] = strdup(domains[i]);
+	ck->ndomains = ndomains;
+	ck->provisional = provisional;
+
+	int rc = gnutls_certificate_allocate_credentials(&ck->cred);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", gnutls_strerror(rc));
+		goto fail;
+	}
+	gnutls_datum_t c = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
+	gnutls_datum_t k = { (unsigned char *)key_pem.ptr, (unsigned)key_pem.len };
+	/* GnuTLS checks here that the key belongs to the leaf. */
+	rc = gnutls_certificate_set_x509_key_mem2(ck->cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "certificate or key rejected: %s", gnutls_strerror(rc));
+		goto fail;
+	}
+	if (gnutls_x509_crt_init(&leaf) < 0 || gnutls_x509_crt_import(leaf, &c, GNUTLS_X509_FMT_PEM) < 0) {
+		snprintf(err, errlen, "leaf certificate does not parse");
+		goto fail;
+	}
+	ck->not_before = gnutls_x509_crt_get_activation_time(leaf);
+	ck->not_after = gnutls_x509_crt_get_expiration_time(leaf);
+	size_t sz = sizeof(ck->issuer);
+	if (gnutls_x509_crt_get_issuer_dn(leaf, ck->issuer, &sz) < 0)
+		snprintf(ck->issuer, sizeof(ck->issuer), "?");
+	unsigned char serial[32];
+	sz = sizeof(serial);
+	if (gnutls_x509_crt_get_serial(leaf, serial, &sz) == 0) {
+		for (size_t i = 0; i < sz && i * 2 + 2 < sizeof(ck->serial); i++)
+			snprintf(ck->serial + i * 2, 3, "%02x", serial[i]);
+	}
+	gnutls_x509_crt_deinit(leaf);
+	return ck;
+fail:
+	if (leaf)
+		gnutls_x509_crt_deinit(leaf);
+	if (ck) {
+		if (ck->cred)
+			gnutls_certificate_free_credentials(ck->cred);
+		free_domains(ck->domains, ck->ndomains);
+		free(ck->name);
+		free(ck);
+	}
+	return NULL;
+}
+
+wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck)
+{
+	atomic_fetch_add(&ck->refs, 1);
+	return ck;
+}
+
+void wf_certkey_unref(wf_certkey_t *ck)
+{
+	if (!ck || atomic_fetch_sub(&ck->refs, 1) != 1)
+		return;
+	gnutls_certificate_free_credentials(ck->cred);
+	free_domains(ck->domains, ck->ndomains);
+	free(ck->name);
+	free(ck);
+}
+
+bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains)
+{
+	gnutls_x509_crt_t leaf;
+	gnutls_datum_t c = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
+	if (gnutls_x509_crt_init(&leaf) < 0)
+		return false;
+	bool ok = gnutls_x509_crt_import(leaf, &c, GNUTLS_X509_FMT_PEM) == 0;
+	for (size_t i = 0; ok && i < ndomains; i++) {
+		bool found = false;
+		for (unsigned idx = 0; !found; idx++) {
+			char san[256];
+			size_t sz = sizeof(san) - 1;
+			int t = gnutls_x509_crt_get_subject_alt_name(leaf, idx, san, &sz, NULL);
+			if (t < 0)
+				break;
+			san[sz] = '\0';
+			if (t == GNUTLS_SAN_DNSNAME && strcasecmp(san, domains[i]) == 0)
+				found = true;
+		}
+		ok = found;
+	}
+	gnutls_x509_crt_deinit(leaf);
+	return ok;
+}

@@ -1,0 +1,37 @@
+/* A certificate chain with its private key, ready for GnuTLS: one immutable,
+ * reference-counted object per configured certificate name. Snapshots of the
+ * certificate store share these; a connection reaches one through its snapshot. */
+#ifndef WF_CERT_KEY_H
+#define WF_CERT_KEY_H
+
+#include "base.h"
+
+#include <gnutls/gnutls.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+typedef struct wf_certkey {
+	atomic_int refs;
+	char *name;     /* owned: the config's certificate name */
+	char **domains; /* owned: names this cert is chosen for by SNI (lowercase, "*.x" wildcards) */
+	size_t ndomains;
+	gnutls_certificate_credentials_t cred; /* owned */
+	time_t not_before, not_after;
+	char issuer[256];  /* issuer DN of the leaf, for `cert list` and logs */
+	char serial[64];   /* hex */
+	bool provisional;  /* self-signed stand-in until a CA-issued one arrives */
+} wf_certkey_t;
+
+/* Builds from a PEM chain (leaf first) and a PEM key. Fails (NULL, reason in
+ * err) when either does not parse or the key does not match the leaf. */
+wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndomains, wf_slice_t chain_pem,
+			     wf_slice_t key_pem, bool provisional, char *err, size_t errlen);
+wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck);
+void wf_certkey_unref(wf_certkey_t *ck);
+
+/* True if every configured domain is among the leaf's DNS SANs (wildcards
+ * match as written). Used to decide whether a stored cert still fits the config. */
+bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
+
+#endif

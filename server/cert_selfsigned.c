@@ -1,0 +1,79 @@
+/* Provisional self-signed certificate generation with GnuTLS. */
+#include "cert_selfsigned.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <string.h>
+#include <time.h>
+
+static int export_pem(int (*fn)(void *, gnutls_x509_crt_fmt_t, gnutls_datum_t *), void *obj, wf_buf_t *out)
+{
+	gnutls_datum_t d = { 0 };
+	if (fn(obj, GNUTLS_X509_FMT_PEM, &d) < 0)
+		return WF_ERR;
+	int rc = wf_buf_append(out, d.data, d.size);
+	gnutls_free(d.data);
+	return rc;
+}
+
+static int crt_export(void *o, gnutls_x509_crt_fmt_t f, gnutls_datum_t *d)
+{
+	return gnutls_x509_crt_export2(o, f, d);
+}
+
+static int key_export(void *o, gnutls_x509_crt_fmt_t f, gnutls_datum_t *d)
+{
+	return gnutls_x509_privkey_export2(o, f, d);
+}
+
+int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem, wf_buf_t *key_pem)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	int rc = WF_ERR;
+	if (ndomains == 0)
+		return WF_ERR;
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+					 0) < 0)
+		goto out;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		goto out;
+	unsigned char serial[16];
+	if (gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0)
+		goto out;
+	serial[0] &= 0x7f; /* positive */
+	time_t now = time(NULL);
+	const char *cn = domains[0];
+	/* A wildcard makes a poor CN; any SAN matters to clients, the CN to humans. */
+	if (gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(crt, now + 90 * 86400) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn)) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, "wharf provisional",
+					  (unsigned)strlen("wharf provisional")) < 0 ||
+	    gnutls_x509_crt_set_key(crt, key) < 0 || gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
+	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
+	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0)
+		goto out;
+	for (size_t i = 0; i < ndomains; i++)
+		if (gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, domains[i],
+							 (unsigned)strlen(domains[i]), GNUTLS_FSAN_APPEND) < 0)
+			goto out;
+	unsigned char kid[64];
+	size_t kidlen = sizeof(kid);
+	if (gnutls_x509_crt_get_key_id(crt, 0, kid, &kidlen) == 0)
+		gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);
+	if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
+		goto out;
+	if (export_pem(crt_export, crt, cert_pem) != WF_OK || export_pem(key_export, key, key_pem) != WF_OK)
+		goto out;
+	rc = WF_OK;
+out:
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return rc;
+}

@@ -1,0 +1,22 @@
+/* Certificates on disk, in the state folder:
+ *   STATE/certs/NAME/cert.pem, key.pem              issued (chain, key 0600)
+ *   STATE/certs/NAME/selfsigned.pem, selfsigned.key provisional (key 0600)
+ * Every file is written with wf_durable_write, so none is ever half there. */
+#ifndef WF_CERT_STATE_H
+#define WF_CERT_STATE_H
+
+#include "cert_key.h"
+#include "config.h"
+
+/* The certificate to serve for one configured certificate: the issued pair if
+ * it parses, matches its key, covers the configured domains and has not
+ * expired; else the provisional pair, made (and persisted) when missing, not
+ * covering the domains, or expiring within a week. NULL with the reason in err. */
+wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, char *err, size_t errlen);
+
+/* Writes an issued pair for NAME (key first, so a cert on disk always has its
+ * key). Returns WF_OK, or WF_ERR with the reason in err; the old pair stays. */
+int wf_certstate_save_issued(const char *state_dir, const char *name, wf_slice_t chain_pem, wf_slice_t key_pem,
+			     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,608 @@
+/* Config loading: walks the key table over a libconfig tree, then checks what
+ * one key alone cannot (references between sections, duplicates, folders). */
+#include "config.h"
+#include "config_keys.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct load_ctx {
+	const char *file;
+	wf_buf_t *errors;
+	int nerrors;
+} load_ctx_t;
+
+WF_PRINTF(3, 4)
+static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (line > 0)
+		wf_buf_printf(ctx->errors, "%s:%d: ", ctx->file, line);
+	else
+		wf_buf_printf(ctx->errors, "%s: ", ctx->file);
+	wf_buf_vprintf(ctx->errors, fmt, ap);
+	wf_buf_append_str(ctx->errors, "\n");
+	va_end(ap);
+	ctx->nerrors++;
+}
+
+static const char *type_word(wf_key_type_t t)
+{
+	switch (t) {
+	case WF_KEY_INT:
+		return "an integer";
+	case WF_KEY_SIZE:
+		return "a size (integer bytes, or a string like \"512K\", \"10M\", \"2G\")";
+	case WF_KEY_BOOL:
+		return "true or false";
+	case WF_KEY_STRING:
+		return "a string";
+	case WF_KEY_STRLIST:
+		return "an array of strings [\"a\", \"b\"]";
+	case WF_KEY_GROUP:
+		return "a group { ... }";
+	case WF_KEY_LIST:
+		return "a list of groups ( { ... }, { ... } )";
+	}
+	return "?";
+}
+
+static int parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return WF_ERR;
+	int64_t mul = 1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		mul = 1LL << 10;
+		end++;
+		break;
+	case 'M': case 'm':
+		mul = 1LL << 20;
+		end++;
+		break;
+	case 'G': case 'g':
+		mul = 1LL << 30;
+		end++;
+		break;
+	case 'T': case 't':
+		mul = 1LL << 40;
+		end++;
+		break;
+	default:
+		return WF_ERR;
+	}
+	if (*end || v > INT64_MAX / mul)
+		return WF_ERR;
+	*out = v * mul;
+	return WF_OK;
+}
+
+static int in_choices(const char *const *choices, const char *s)
+{
+	if (!choices)
+		return 1;
+	for (; *choices; choices++)
+		if (strcmp(*choices, s) == 0)
+			return 1;
+	return 0;
+}
+
+static void choices_text(const char *const *choices, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (; *choices; choices++) {
+		strncat(out, *choices, cap - strlen(out) - 1);
+		if (choices[1])
+			strncat(out, ", ", cap - strlen(out) - 1);
+	}
+}
+
+/* Defaults are written as text once (the docs show the same text), so parse them here. */
+static void apply_default(const wf_key_t *k, char *base)
+{
+	void *dst = base + k->offset;
+	switch (k->type) {
+	case WF_KEY_INT:
+		*(int *)dst = k->def ? atoi(k->def) : 0;
+		break;
+	case WF_KEY_SIZE:
+		if (!k->def || parse_size(k->def, (int64_t *)dst) != WF_OK)
+			*(int64_t *)dst = 0;
+		break;
+	case WF_KEY_BOOL:
+		*(bool *)dst = k->def && strcmp(k->def, "true") == 0;
+		break;
+	case WF_KEY_STRING:
+		*(char **)dst = k->def ? strdup(k->def) : NULL;
+		break;
+	case WF_KEY_STRLIST:
+		/* The one list default in the table is permissions ["read"]. */
+		if (k->def && strcmp(k->def, "[\"read\"]") == 0) {
+			char **v = calloc(1, sizeof(char *));
+			v[0] = strdup("read");
+			*(char ***)dst = v;
+			*(size_t *)(base + k->count_offset) = 1;
+		}
+		break;
+	case WF_KEY_GROUP:
+	case WF_KEY_LIST:
+		break;
+	}
+}
+
+static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setting_t *grp, char *base,
+			  const char *path);
+
+static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, char *base, const char *path)
+{
+	int line = config_setting_source_line(s);
+	int t = config_setting_type(s);
+	void *dst = base + k->offset;
+
+	switch (k->type) {
+	case WF_KEY_INT:
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		long long iv = config_setting_get_int64(s);
+		if (iv < k->min || iv > k->max) {
+			problem(ctx, line, "'%s%s' is %lld, must be between %lld and %lld", path, k->name, iv,
+				(long long)k->min, (long long)k->max);
+			return;
+		}
+		*(int *)dst = (int)iv;
+		return;
+	case WF_KEY_SIZE: {
+		int64_t sz;
+		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+			sz = config_setting_get_int64(s);
+		} else if (t == CONFIG_TYPE_STRING) {
+			if (parse_size(config_setting_get_string(s), &sz) != WF_OK) {
+				problem(ctx, line, "'%s%s' is \"%s\", must be %s", path, k->name,
+					config_setting_get_string(s), type_word(k->type));
+				return;
+			}
+		} else {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		if (sz < k->min || sz > k->max) {
+			problem(ctx, line, "'%s%s' is %lld bytes, must be between %lld and %lld", path, k->name,
+				(long long)sz, (long long)k->min, (long long)k->max);
+			return;
+		}
+		*(int64_t *)dst = sz;
+		return;
+	}
+	case WF_KEY_BOOL:
+		if (t != CONFIG_TYPE_BOOL) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		*(bool *)dst = config_setting_get_bool(s);
+		return;
+	case WF_KEY_STRING: {
+		if (t != CONFIG_TYPE_STRING) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		const char *v = config_setting_get_string(s);
+		if (!in_choices(k->choices, v)) {
+			char c[256];
+			choices_text(k->choices, c, sizeof(c));
+			problem(ctx, line, "'%s%s' is \"%s\", must be one of: %s", path, k->name, v, c);
+			return;
+		}
+		free(*(char **)dst);
+		*(char **)dst = strdup(v);
+		return;
+	}
+	case WF_KEY_STRLIST: {
+		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		int n = config_setting_length(s);
+		if (n < k->min || n > k->max) {
+			problem(ctx, line, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
+				n, (long long)k->min, (long long)k->max);
+			return;
+		}
+		char ***list = (char ***)dst;
+		size_t *count = (size_t *)(base + k->count_offset);
+		for (size_t i = 0; i < *count; i++)
+			free((*list)[i]);
+		free(*list);
+		*list = calloc((size_t)n + 1, sizeof(char *));
+		*count = 0;
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				problem(ctx, config_setting_source_line(e), "'%s%s' must be %s", path, k->name,
+					type_word(k->type));
+				continue;
+			}
+			const char *v = config_setting_get_string(e);
+			if (!in_choices(k->choices, v)) {
+				char c[256];
+				choices_text(k->choices, c, sizeof(c));
+				problem(ctx, line, "'%s%s' has \"%s\", entries must be among: %s", path, k->name, v,
+					c);
+				continue;
+			}
+			(*list)[(*count)++] = strdup(v);
+		}
+		return;
+	}
+	case WF_KEY_GROUP: {
+		if (t != CONFIG_TYPE_GROUP) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		char sub[256];
+		snprintf(sub, sizeof(sub), "%s%s.", path, k->name);
+		parse_section(ctx, k->sub, s, base, sub);
+		return;
+	}
+	case WF_KEY_LIST: {
+		if (t != CONFIG_TYPE_LIST) {
+			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			return;
+		}
+		int n = config_setting_length(s);
+		if (n < k->min || n > k->max) {
+			problem(ctx, line, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
+				n, (long long)k->min, (long long)k->max);
+			return;
+		}
+		const wf_section_t *sec = k->sub;
+		char *items = calloc((size_t)n + 1, sec->item_size);
+		*(char **)dst = items;
+		*(size_t *)(base + k->count_offset) = (size_t)n;
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			char *item = items + (size_t)i * sec->item_size;
+			if (sec->line_offset >= 0)
+				*(int *)(item + sec->line_offset) = config_setting_source_line(e);
+			for (size_t j = 0; j < sec->nkeys; j++)
+				apply_default(&sec->keys[j], item);
+			char sub[256];
+			snprintf(sub, sizeof(sub), "%s%s[%d].", path, k->name, i);
+			if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+				problem(ctx, config_setting_source_line(e), "'%s%s' entries must be groups { ... }",
+					path, k->name);
+				continue;
+			}
+			parse_section(ctx, sec, e, item, sub);
+		}
+		return;
+	}
+	}
+}
+
+static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setting_t *grp, char *base,
+			  const char *path)
+{
+	int n = config_setting_length(grp);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const wf_key_t *k = NULL;
+		for (size_t j = 0; j < sec->nkeys; j++)
+			if (name && strcmp(sec->keys[j].name, name) == 0)
+				k = &sec->keys[j];
+		if (!k) {
+			problem(ctx, config_setting_source_line(s), "unknown key '%s%s'", path,
+				name ? name : "(unnamed)");
+			continue;
+		}
+		parse_key(ctx, k, s, base, path);
+	}
+	/* Required scalars: no default and absent. */
+	for (size_t j = 0; j < sec->nkeys; j++) {
+		const wf_key_t *k = &sec->keys[j];
+		int required = !k->def && k->type != WF_KEY_GROUP && k->type != WF_KEY_LIST &&
+			       !(k->type == WF_KEY_STRLIST && k->min == 0);
+		if (required && !config_setting_get_member(grp, k->name))
+			problem(ctx, config_setting_source_line(grp), "'%s%s' is required", path, k->name);
+	}
+}
+
+static void apply_defaults_all(const wf_section_t *sec, char *base)
+{
+	for (size_t j = 0; j < sec->nkeys; j++) {
+		if (sec->keys[j].type == WF_KEY_GROUP)
+			apply_defaults_all(sec->keys[j].sub, base + sec->keys[j].offset);
+		else
+			apply_default(&sec->keys[j], base);
+	}
+}
+
+static void free_section(const wf_section_t *sec, char *base)
+{
+	for (size_t j = 0; j < sec->nkeys; j++) {
+		const wf_key_t *k = &sec->keys[j];
+		void *p = base + k->offset;
+		switch (k->type) {
+		case WF_KEY_STRING:
+			free(*(char **)p);
+			break;
+		case WF_KEY_STRLIST: {
+			char **l = *(char ***)p;
+			size_t n = *(size_t *)(base + k->count_offset);
+			for (size_t i = 0; l && i < n; i++)
+				free(l[i]);
+			free(l);
+			break;
+		}
+		case WF_KEY_GROUP:
+			free_section(k->sub, base + k->offset);
+			break;
+		case WF_KEY_LIST: {
+			char *items = *(char **)p;
+			size_t n = *(size_t *)(base + k->count_offset);
+			for (size_t i = 0; items && i < n; i++)
+				free_section(k->sub, items + i * k->sub->item_size);
+			free(items);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* Relative paths in the file mean "next to the file", so a config can be moved
+ * with its folders and the daemon's working folder does not matter. */
+static void absolutize(char **p, const char *dir)
+{
+	if (!*p || (*p)[0] == '/')
+		return;
+	char *abs;
+	if (asprintf(&abs, "%s/%s", dir, *p) < 0)
+		return;
+	free(*p);
+	*p = abs;
+}
+
+static int valid_domain(const char *d)
+{
+	size_t n = strlen(d);
+	if (n == 0 || n > 253)
+		return 0;
+	const char *p = d;
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	size_t label = 0;
+	for (; *p; p++) {
+		char c = *p;
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
+static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
+{
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		wf_cert_cfg_t *c = &cfg->certificates[i];
+		if (!c->name)
+			continue;
+		for (const char *p = c->name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			      *p == '-' || *p == '_' || *p == '.') ||
+			    c->name[0] == '.') {
+				problem(ctx, c->line,
+					"certificate name \"%s\" may hold only letters, digits, '-', '_' and '.' "
+					"(it names a folder)",
+					c->name);
+				break;
+			}
+		for (size_t j = 0; j < i; j++)
+			if (cfg->certificates[j].name && strcmp(cfg->certificates[j].name, c->name) == 0)
+				problem(ctx, c->line, "certificate \"%s\" is defined twice (first at line %d)",
+					c->name, cfg->certificates[j].line);
+		for (size_t j = 0; j < c->ndomains; j++) {
+			for (char *p = c->domains[j]; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			if (!valid_domain(c->domains[j]))
+				problem(ctx, c->line, "certificate \"%s\": \"%s\" is not a valid DNS name", c->name,
+					c->domains[j]);
+		}
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		wf_service_cfg_t *s = &cfg->services[i];
+		if (s->type_name && strcmp(s->type_name, "https") == 0)
+			s->type = WF_SERVICE_HTTPS;
+		for (size_t j = 0; j < s->ncertificates; j++)
+			if (!wf_config_cert(cfg, s->certificates[j]))
+				problem(ctx, s->line, "service on port %d names certificate \"%s\", which is not in "
+						      "'certificates'",
+					s->port, s->certificates[j]);
+		if (s->type == WF_SERVICE_HTTPS && s->ncertificates == 0)
+			problem(ctx, s->line, "https service on port %d needs at least one certificate", s->port);
+		for (size_t j = 0; j < i; j++)
+			if (cfg->services[j].port == s->port && s->address && cfg->services[j].address &&
+			    (strcmp(cfg->services[j].address, s->address) == 0 ||
+			     strcmp(s->address, "*") == 0 || strcmp(cfg->services[j].address, "*") == 0))
+				problem(ctx, s->line, "port %d is already used by the service at line %d", s->port,
+					cfg->services[j].line);
+	}
+	for (size_t i = 0; i < cfg->nusers; i++) {
+		wf_user_cfg_t *u = &cfg->users[i];
+		if (!u->name)
+			continue;
+		if (!u->name[0] || strchr(u->name, ':'))
+			problem(ctx, u->line, "user name \"%s\" must be non-empty and hold no ':'", u->name);
+		for (size_t j = 0; j < i; j++)
+			if (cfg->users[j].name && strcmp(cfg->users[j].name, u->name) == 0)
+				problem(ctx, u->line, "user \"%s\" is defined twice (first at line %d)", u->name,
+					cfg->users[j].line);
+		if (u->password && strncmp(u->password, "$y$", 3) != 0 && strncmp(u->password, "$6$", 3) != 0 &&
+		    strncmp(u->password, "$5$", 3) != 0 && strncmp(u->password, "$2b$", 4) != 0 &&
+		    strncmp(u->password, "$gy$", 4) != 0)
+			problem(ctx, u->line,
+				"user \"%s\": password must be a crypt(3) hash ($y$... or $6$...); make one with "
+				"`wharf passwd`",
+				u->name);
+		u->perms = 0;
+		for (size_t j = 0; j < u->npermissions; j++) {
+			const char *p = u->permissions[j];
+			u->perms |= !strcmp(p, "read") ? WF_PERM_READ :
+				    !strcmp(p, "write") ? WF_PERM_WRITE :
+				    !strcmp(p, "delete") ? WF_PERM_DELETE : WF_PERM_MKDIR;
+		}
+		absolutize(&u->home, cfg->dir);
+		struct stat st;
+		if (u->home && (stat(u->home, &st) != 0 || !S_ISDIR(st.st_mode)))
+			problem(ctx, u->line, "user \"%s\": home \"%s\" is not an existing folder", u->name, u->home);
+	}
+	absolutize(&cfg->state_dir, cfg->dir);
+	if (strcmp(cfg->log.error_log, "stderr") != 0)
+		absolutize(&cfg->log.error_log, cfg->dir);
+	if (strcmp(cfg->log.access_log, "stderr") != 0 && strcmp(cfg->log.access_log, "off") != 0)
+		absolutize(&cfg->log.access_log, cfg->dir);
+}
+
+wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
+{
+	load_ctx_t ctx = { path, errors, 0 };
+	config_t lc;
+	config_init(&lc);
+	wf_config_t *cfg = calloc(1, sizeof(*cfg));
+	atomic_init(&cfg->refs, 1);
+	apply_defaults_all(&wf_config_root, (char *)cfg);
+
+	char *abs = realpath(path, NULL);
+	if (!abs) {
+		problem(&ctx, 0, "cannot open: %s", strerror(errno));
+		goto out;
+	}
+	cfg->path = abs;
+	cfg->dir = strdup(abs);
+	char *slash = strrchr(cfg->dir, '/');
+	if (slash == cfg->dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+
+	if (!config_read_file(&lc, abs)) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			problem(&ctx, 0, "cannot read: %s", strerror(errno));
+		else
+			problem(&ctx, config_error_line(&lc), "syntax error: %s", config_error_text(&lc));
+		goto out;
+	}
+	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
+	if (ctx.nerrors == 0)
+		check_semantics(&ctx, cfg);
+out:
+	config_destroy(&lc);
+	if (ctx.nerrors) {
+		wf_config_unref(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+wf_config_t *wf_config_ref(wf_config_t *cfg)
+{
+	atomic_fetch_add(&cfg->refs, 1);
+	return cfg;
+}
+
+void wf_config_unref(wf_config_t *cfg)
+{
+	if (!cfg || atomic_fetch_sub(&cfg->refs, 1) != 1)
+		return;
+	free_section(&wf_config_root, (char *)cfg);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+}
+
+const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name)
+{
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (wf_slice_eq(name, cfg->users[i].name))
+			return &cfg->users[i];
+	return NULL;
+}
+
+const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ncertificates; i++)
+		if (cfg->certificates[i].name && strcmp(cfg->certificates[i].name, name) == 0)
+			return &cfg->certificates[i];
+	return NULL;
+}
+
+static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char *prefix)
+{
+	wf_buf_printf(out, "\n## `%s`\n\n%s\n\n", prefix[0] ? prefix : "top level", sec->doc);
+	wf_buf_append_str(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+	for (size_t j = 0; j < sec->nkeys; j++) {
+		const wf_key_t *k = &sec->keys[j];
+		char choices[256] = "";
+		if (k->choices) {
+			char c[200];
+			choices_text(k->choices, c, sizeof(c));
+			snprintf(choices, sizeof(choices), " One of: %s.", c);
+		}
+		const char *def = k->def ? k->def :
+				  (k->type == WF_KEY_GROUP || k->type == WF_KEY_LIST ||
+				   (k->type == WF_KEY_STRLIST && k->min == 0)) ? "" : "required";
+		const char *type = k->type == WF_KEY_INT ? "integer" :
+				   k->type == WF_KEY_SIZE ? "size" :
+				   k->type == WF_KEY_BOOL ? "bool" :
+				   k->type == WF_KEY_STRING ? "string" :
+				   k->type == WF_KEY_STRLIST ? "string array" :
+				   k->type == WF_KEY_GROUP ? "group" : "list";
+		wf_buf_printf(out, "| `%s` | %s | %s%s%s | %s%s |\n", k->name, type, k->def ? "`" : "", def,
+			      k->def ? "`" : "", k->doc, choices);
+	}
+	for (size_t j = 0; j < sec->nkeys; j++) {
+		const wf_key_t *k = &sec->keys[j];
+		if (k->type == WF_KEY_GROUP || k->type == WF_KEY_LIST) {
+			char sub[128];
+			snprintf(sub, sizeof(sub), "%s%s%s", prefix, k->name, k->type == WF_KEY_LIST ? "[]" : "");
+			reference_section(out, k->sub, sub);
+		}
+	}
+}
+
+int wf_config_reference(wf_buf_t *out)
+{
+	wf_buf_append_str(out, "# Configuration reference\n\n"
+			       "Generated by `wharf config-reference` from the key table in "
+			       "`server/config_keys.c`; a test keeps this file equal to it.\n"
+			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
+			       "reported as FILE:LINE by `wharf check -c FILE`.\n"
+			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
+			       "(powers of 1024). Times are in seconds.\n");
+	reference_section(out, &wf_config_root, "");
+	return WF_OK;
+}

@@ -1,0 +1,106 @@
+/* The configuration: an immutable, reference-counted struct built from a
+ * libconfig file through one table of keys (config_keys.c). The same table drives
+ * parsing, `wharf check` and docs/config.md. Reload builds a new struct aside and
+ * swaps it whole; a file with any problem leaves the running one in place. */
+#ifndef WF_CONFIG_H
+#define WF_CONFIG_H
+
+#include "base.h"
+#include "buf.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef enum wf_service_type {
+	WF_SERVICE_HTTPS,
+} wf_service_type_t;
+
+enum {
+	WF_PERM_READ = 1 << 0,
+	WF_PERM_WRITE = 1 << 1,
+	WF_PERM_DELETE = 1 << 2,
+	WF_PERM_MKDIR = 1 << 3,
+};
+
+typedef struct wf_service_cfg {
+	char *type_name; /* as written: "https" */
+	wf_service_type_t type;
+	char *address; /* IPv4 or IPv6 literal, or "*" for both families */
+	int port;
+	char **certificates; /* names of wf_cert_cfg; the first is the default */
+	size_t ncertificates;
+	int line;
+} wf_service_cfg_t;
+
+typedef struct wf_user_cfg {
+	char *name;
+	char *password; /* crypt(3) hash */
+	char *home;     /* absolute after load */
+	char **permissions;
+	size_t npermissions;
+	unsigned perms; /* WF_PERM_* bits, derived from permissions */
+	int line;
+} wf_user_cfg_t;
+
+typedef struct wf_cert_cfg {
+	char *name;
+	char **domains; /* lowercase; "*.example.com" for a wildcard */
+	size_t ndomains;
+	int line;
+} wf_cert_cfg_t;
+
+typedef struct wf_config {
+	atomic_int refs;
+	char *path; /* the file, absolute */
+	char *dir;  /* its folder: relative paths in the file are resolved against it */
+
+	char *state_dir;
+	char *run_user;
+	bool allow_root;
+	int workers;
+
+	struct {
+		char *level;
+		char *error_log;  /* "stderr" or a file */
+		char *access_log; /* "stderr", "off" or a file */
+	} log;
+
+	struct {
+		int64_t max_header_bytes;
+		int64_t max_upload_bytes;
+		int max_connections;
+		int header_timeout;
+		int idle_timeout;
+		int send_timeout;
+		int max_requests_per_connection;
+		int h2_max_streams;
+		int shutdown_timeout;
+	} limits;
+
+	struct {
+		bool session_tickets;
+		char *min_version;
+	} tls;
+
+	wf_service_cfg_t *services;
+	size_t nservices;
+	wf_user_cfg_t *users;
+	size_t nusers;
+	wf_cert_cfg_t *certificates;
+	size_t ncertificates;
+} wf_config_t;
+
+/* Loads and checks a config file. On success returns a struct with one
+ * reference. On failure returns NULL and appends one line per problem to
+ * errors ("FILE:LINE: message\n"), every problem found, not just the first. */
+wf_config_t *wf_config_load(const char *path, wf_buf_t *errors);
+wf_config_t *wf_config_ref(wf_config_t *cfg);
+void wf_config_unref(wf_config_t *cfg);
+
+const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name);
+const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name);
+
+/* Writes the Markdown reference of every key (docs/config.md) to out. */
+int wf_config_reference(wf_buf_t *out);
+
+#endif

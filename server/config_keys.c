@@ -1,0 +1,119 @@
+/* Every config key, once. Adding a key here adds it to parsing, `wharf check`
+ * and docs/config.md (a test keeps that file equal to `wharf config-reference`). */
+#include "config_keys.h"
+#include "config.h"
+
+#define F(type, field) offsetof(type, field)
+
+static const char *const service_types[] = { "https", NULL };
+static const char *const permissions[] = { "read", "write", "delete", "mkdir", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+
+static const wf_key_t log_keys[] = {
+	{ "level", WF_KEY_STRING, F(wf_config_t, log.level), 0, "info", 0, 0, log_levels, NULL,
+	  "Least severe error-log level written." },
+	{ "error_log", WF_KEY_STRING, F(wf_config_t, log.error_log), 0, "stderr", 0, 0, NULL, NULL,
+	  "Where error-log lines go: `stderr` or a file path (appended)." },
+	{ "access_log", WF_KEY_STRING, F(wf_config_t, log.access_log), 0, "stderr", 0, 0, NULL, NULL,
+	  "Where access-log lines go (one per request): `stderr`, `off` or a file path." },
+};
+static const wf_section_t log_section = { "log", log_keys, sizeof(log_keys) / sizeof(log_keys[0]), 0, -1,
+					  "Logging." };
+
+static const wf_key_t limit_keys[] = {
+	{ "max_header_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_header_bytes), 0, "16K", 1024, 1 << 20,
+	  NULL, NULL, "Largest HTTP request head (request line and headers); larger gets 431." },
+	{ "max_upload_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_upload_bytes), 0, "64G", 0,
+	  INT64_MAX, NULL, NULL, "Largest upload body; larger gets 413 and nothing is stored." },
+	{ "max_connections", WF_KEY_INT, F(wf_config_t, limits.max_connections), 0, "10000", 1, 1000000,
+	  NULL, NULL, "Open client connections per process; past it new ones are closed at once." },
+	{ "header_timeout", WF_KEY_INT, F(wf_config_t, limits.header_timeout), 0, "10", 1, 3600, NULL, NULL,
+	  "Seconds allowed for a TLS handshake or a request head to arrive (slowloris guard)." },
+	{ "idle_timeout", WF_KEY_INT, F(wf_config_t, limits.idle_timeout), 0, "60", 1, 86400, NULL, NULL,
+	  "Seconds a kept-alive connection may sit idle between requests." },
+	{ "send_timeout", WF_KEY_INT, F(wf_config_t, limits.send_timeout), 0, "60", 1, 86400, NULL, NULL,
+	  "Seconds a transfer may make no progress in either direction before it is dropped." },
+	{ "max_requests_per_connection", WF_KEY_INT, F(wf_config_t, limits.max_requests_per_connection), 0,
+	  "10000", 1, 100000000, NULL, NULL, "Requests served on one HTTP/1.1 connection before it is closed." },
+	{ "h2_max_streams", WF_KEY_INT, F(wf_config_t, limits.h2_max_streams), 0, "100", 1, 1000, NULL, NULL,
+	  "Concurrent HTTP/2 streams per connection." },
+	{ "shutdown_timeout", WF_KEY_INT, F(wf_config_t, limits.shutdown_timeout), 0, "30", 0, 3600, NULL,
+	  NULL, "Seconds SIGTERM waits for open requests to finish before closing them." },
+};
+static const wf_section_t limit_section = { "limits", limit_keys, sizeof(limit_keys) / sizeof(limit_keys[0]),
+					    0, -1, "Limits and timeouts on everything a client controls." };
+
+static const wf_key_t tls_keys[] = {
+	{ "session_tickets", WF_KEY_BOOL, F(wf_config_t, tls.session_tickets), 0, "true", 0, 0, NULL, NULL,
+	  "Offer session resumption with tickets (keys are random per start, shared by workers)." },
+	{ "min_version", WF_KEY_STRING, F(wf_config_t, tls.min_version), 0, "1.2", 0, 0, tls_versions, NULL,
+	  "Oldest TLS version accepted; nothing below 1.2 is ever offered." },
+};
+static const wf_section_t tls_section = { "tls", tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0]), 0, -1,
+					  "TLS settings shared by every service." };
+
+static const wf_key_t service_keys[] = {
+	{ "type", WF_KEY_STRING, F(wf_service_cfg_t, type_name), 0, NULL, 0, 0, service_types, NULL,
+	  "What the listener serves: `https` (HTTP/1.1 and HTTP/2 over TLS)." },
+	{ "address", WF_KEY_STRING, F(wf_service_cfg_t, address), 0, "*", 0, 0, NULL, NULL,
+	  "IPv4 or IPv6 address to listen on; `*` listens on every IPv4 and IPv6 address." },
+	{ "port", WF_KEY_INT, F(wf_service_cfg_t, port), 0, NULL, 1, 65535, NULL, NULL, "TCP port." },
+	{ "certificates", WF_KEY_STRLIST, F(wf_service_cfg_t, certificates),
+	  F(wf_service_cfg_t, ncertificates), NULL, 1, 1000, NULL, NULL,
+	  "Names of the certificates served, chosen by SNI; the first is the default for clients "
+	  "that send no SNI or an unknown name." },
+};
+static const wf_section_t service_section = { "services[]", service_keys,
+					      sizeof(service_keys) / sizeof(service_keys[0]),
+					      sizeof(wf_service_cfg_t), F(wf_service_cfg_t, line),
+					      "One entry per listener." };
+
+static const wf_key_t user_keys[] = {
+	{ "name", WF_KEY_STRING, F(wf_user_cfg_t, name), 0, NULL, 0, 0, NULL, NULL, "Login name." },
+	{ "password", WF_KEY_STRING, F(wf_user_cfg_t, password), 0, NULL, 0, 0, NULL, NULL,
+	  "crypt(3) hash (yescrypt `$y$` or sha512-crypt `$6$`), as printed by `wharf passwd`." },
+	{ "home", WF_KEY_STRING, F(wf_user_cfg_t, home), 0, NULL, 0, 0, NULL, NULL,
+	  "Folder the user sees as `/`; nothing outside it is reachable." },
+	{ "permissions", WF_KEY_STRLIST, F(wf_user_cfg_t, permissions), F(wf_user_cfg_t, npermissions),
+	  "[\"read\"]", 0, 4, permissions, NULL,
+	  "Any of `read` (GET, listings), `write` (PUT), `delete` (DELETE), `mkdir` (MKCOL)." },
+};
+static const wf_section_t user_section = { "users[]", user_keys, sizeof(user_keys) / sizeof(user_keys[0]),
+					   sizeof(wf_user_cfg_t), F(wf_user_cfg_t, line),
+					   "Accounts that may log in." };
+
+static const wf_key_t cert_keys[] = {
+	{ "name", WF_KEY_STRING, F(wf_cert_cfg_t, name), 0, NULL, 0, 0, NULL, NULL,
+	  "Name services refer to; also the certificate's folder under `state_dir/certs/`." },
+	{ "domains", WF_KEY_STRLIST, F(wf_cert_cfg_t, domains), F(wf_cert_cfg_t, ndomains), NULL, 1, 100,
+	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard); the first is "
+		      "its subject." },
+};
+static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
+					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, line),
+					   "Certificates. Until one is issued, a provisional self-signed "
+					   "ECDSA P-256 certificate serves, kept in the state folder." };
+
+static const wf_key_t root_keys[] = {
+	{ "state_dir", WF_KEY_STRING, F(wf_config_t, state_dir), 0, "state", 0, 0, NULL, NULL,
+	  "Folder for keys and certificates (created 0700). Relative paths in this file are "
+	  "resolved against the file's own folder." },
+	{ "run_user", WF_KEY_STRING, F(wf_config_t, run_user), 0, "nobody", 0, 0, NULL, NULL,
+	  "When started as root: the user to switch to once ports are bound and keys read." },
+	{ "allow_root", WF_KEY_BOOL, F(wf_config_t, allow_root), 0, "false", 0, 0, NULL, NULL,
+	  "Allow serving files as root (when `run_user` is root); refused otherwise." },
+	{ "workers", WF_KEY_INT, F(wf_config_t, workers), 0, "0", 0, 256, NULL, NULL,
+	  "Worker threads, each with its own event loop; 0 means one per CPU core." },
+	{ "log", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &log_section, "Logging." },
+	{ "limits", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &limit_section, "Limits and timeouts." },
+	{ "tls", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &tls_section, "TLS settings." },
+	{ "services", WF_KEY_LIST, F(wf_config_t, services), F(wf_config_t, nservices), NULL, 1, 64, NULL,
+	  &service_section, "Listeners." },
+	{ "users", WF_KEY_LIST, F(wf_config_t, users), F(wf_config_t, nusers), NULL, 0, 10000, NULL,
+	  &user_section, "Accounts." },
+	{ "certificates", WF_KEY_LIST, F(wf_config_t, certificates), F(wf_config_t, ncertificates), NULL, 0,
+	  1000, NULL, &cert_section, "Certificates." },
+};
+const wf_section_t wf_config_root = { "", root_keys, sizeof(root_keys) / sizeof(root_keys[0]), 0, -1,
+				      "Top-level keys." };

@@ -1,0 +1,272 @@
+/* Client connections: accept, TLS handshake with SNI selection, plaintext I/O
+ * for the protocols, timers, teardown. See conn.h. */
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+#include "worker.h"
+#include "../transfer/https.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents);
+static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents);
+
+struct ev_loop *wf_conn_loop(wf_conn_t *c)
+{
+	return c->worker->loop;
+}
+
+static void update_events(wf_conn_t *c)
+{
+	int want = EV_READ | (c->want_write ? EV_WRITE : 0);
+	if ((c->io.events & (EV_READ | EV_WRITE)) == want)
+		return;
+	ev_io_stop(c->worker->loop, &c->io);
+	ev_io_set(&c->io, c->fd, want);
+	ev_io_start(c->worker->loop, &c->io);
+}
+
+void wf_conn_want_write(wf_conn_t *c, bool on)
+{
+	c->want_write = on;
+	update_events(c);
+}
+
+void wf_conn_set_timeout(wf_conn_t *c, double seconds)
+{
+	ev_timer_stop(c->worker->loop, &c->timer);
+	if (seconds > 0) {
+		ev_timer_set(&c->timer, seconds, 0);
+		ev_timer_start(c->worker->loop, &c->timer);
+	}
+}
+
+/* Errors a peer causes all the time (resets, truncation) are debug noise;
+ * anything else is worth an info line with the connection tag. */
+static void log_tls_error(wf_conn_t *c, const char *what, int rc)
+{
+	if (rc == GNUTLS_E_PREMATURE_TERMINATION || rc == GNUTLS_E_PUSH_ERROR || rc == GNUTLS_E_PULL_ERROR)
+		wf_log_debug("conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, what, gnutls_strerror(rc));
+	else
+		wf_log_info("conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, what, gnutls_strerror(rc));
+}
+
+ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = gnutls_record_recv(c->tls, buf, len);
+		if (n >= 0)
+			return n;
+		if (n == GNUTLS_E_AGAIN)
+			return WF_AGAIN;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		/* A client that just closes TCP without close_notify is common and harmless. */
+		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;
+		if (n == GNUTLS_E_REHANDSHAKE || n == GNUTLS_E_GOT_APPLICATION_DATA)
+			continue;
+		log_tls_error(c, "TLS receive", (int)n);
+		return WF_ERR;
+	}
+}
+
+ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = gnutls_record_send(c->tls, buf, len);
+		if (n > 0)
+			return n;
+		if (n == GNUTLS_E_AGAIN) {
+			if (!c->want_write)
+				wf_conn_want_write(c, true);
+			return WF_AGAIN;
+		}
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		log_tls_error(c, "TLS send", (int)n);
+		return WF_ERR;
+	}
+}
+
+size_t wf_conn_pending(wf_conn_t *c)
+{
+	return gnutls_record_check_pending(c->tls);
+}
+
+void wf_conn_close(wf_conn_t *c)
+{
+	wf_worker_t *w = c->worker;
+	ev_io_stop(w->loop, &c->io);
+	ev_timer_stop(w->loop, &c->timer);
+	if (c->proto && c->proto->on_close)
+		c->proto->on_close(c);
+	if (c->tls) {
+		if (c->state == WF_CONN_OPEN)
+			gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* best effort: non-blocking */
+		gnutls_deinit(c->tls);
+	}
+	close(c->fd);
+	if (c->snap)
+		wf_certsnap_unref(c->snap);
+	wf_config_unref(c->cfg);
+	wf_worker_conn_removed(w, c);
+	atomic_fetch_sub(&w->server->nconns, 1);
+	free(c);
+}
+
+/* SNI decides the certificate, among those the service lists. The snapshot
+ * was taken at accept; it stays with the connection until it closes. */
+static int on_client_hello(gnutls_session_t sess)
+{
+	wf_conn_t *c = gnutls_session_get_ptr(sess);
+	size_t len = sizeof(c->sni) - 1;
+	unsigned type;
+	if (gnutls_server_name_get(sess, c->sni, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		c->sni[len] = '\0';
+	else
+		c->sni[0] = '\0';
+	const wf_service_cfg_t *svc = c->svc;
+	c->cert = wf_certsnap_select(c->snap, svc->certificates, svc->ncertificates, c->sni);
+	if (!c->cert) {
+		wf_log_error("conn %llu %s: no certificate loaded for this service", (unsigned long long)c->id,
+			     c->peer);
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	return gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, c->cert->cred);
+}
+
+static void handshake(wf_conn_t *c)
+{
+	int rc = gnutls_handshake(c->tls);
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		c->want_write = gnutls_record_get_direction(c->tls) == 1;
+		update_events(c);
+		return;
+	}
+	if (rc < 0) {
+		if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
+			wf_log_info("conn %llu %s: TLS handshake failed: client sent alert \"%s\"",
+				    (unsigned long long)c->id, c->peer,
+				    gnutls_alert_get_name(gnutls_alert_get(c->tls)));
+		else
+			log_tls_error(c, "TLS handshake failed", rc);
+		wf_conn_close(c);
+		return;
+	}
+	c->state = WF_CONN_OPEN;
+	c->want_write = false;
+	update_events(c);
+	gnutls_datum_t proto = { 0 };
+	bool h2 = gnutls_alpn_get_selected_protocol(c->tls, &proto) == 0 && proto.size == 2 &&
+		  memcmp(proto.data, "h2", 2) == 0;
+	if (xfer_https_start(c, h2) != WF_OK) {
+		wf_conn_close(c);
+		return;
+	}
+	c->proto->on_io(c);
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	wf_conn_t *c = wf_container_of(w, wf_conn_t, io);
+	if (c->state == WF_CONN_HANDSHAKE)
+		handshake(c);
+	else
+		c->proto->on_io(c);
+}
+
+static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	wf_conn_t *c = wf_container_of(w, wf_conn_t, timer);
+	if (c->state == WF_CONN_HANDSHAKE || !c->proto->on_timeout) {
+		wf_log_info("conn %llu %s: TLS handshake timed out", (unsigned long long)c->id, c->peer);
+		wf_conn_close(c);
+		return;
+	}
+	c->proto->on_timeout(c);
+}
+
+static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+		port = ntohs(a->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+		port = ntohs(a->sin6_port);
+	}
+	snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", addr);
+	if (strchr(addr, ':'))
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", addr, port);
+	else
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", addr, port);
+}
+
+void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	wf_server_t *srv = w->server;
+	if (atomic_fetch_add(&srv->nconns, 1) >= w->cfg->limits.max_connections) {
+		atomic_fetch_sub(&srv->nconns, 1);
+		wf_log_warn("max_connections (%d) reached: closing a new connection", w->cfg->limits.max_connections);
+		close(fd);
+		return;
+	}
+	wf_conn_t *c = calloc(1, sizeof(*c));
+	if (!c) {
+		atomic_fetch_sub(&srv->nconns, 1);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->worker = w;
+	c->svc = l->svc; /* l->svc belongs to w->cfg, which c references below */
+	c->cfg = wf_config_ref(w->cfg);
+	c->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
+	c->accepted = ev_now(w->loop);
+	format_peer(c, sa);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	wf_worker_conn_added(w, c);
+	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
+	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
+	if (wf_tls_session_new(&c->tls, fd) != WF_OK) {
+		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
+		wf_conn_close(c);
+		return;
+	}
+	gnutls_session_set_ptr(c->tls, c);
+	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
+	c->snap = wf_certstore_acquire(&srv->certs);
+	ev_io_start(w->loop, &c->io);
+	wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
+	/* The hello is usually there already (TCP_DEFER_ACCEPT). */
+	handshake(c);
+}
+
+void wf_conn_drain(wf_conn_t *c)
+{
+	if (c->draining)
+		return;
+	c->draining = true;
+	if (c->state == WF_CONN_HANDSHAKE) {
+		wf_conn_close(c);
+		return;
+	}
+	if (c->proto->on_drain)
+		c->proto->on_drain(c);
+}

@@ -1,0 +1,86 @@
+/* A client connection: socket, TLS session and timers, under a protocol.
+ * TLS is a filter: protocol code reads and writes plaintext through
+ * wf_conn_recv/wf_conn_send and never touches the socket. The connection owns
+ * its watchers; callbacks find it with container_of. Teardown order is fixed:
+ * stop watchers, protocol close, TLS deinit, close fd, drop snapshot and config. */
+#ifndef WF_CONN_H
+#define WF_CONN_H
+
+#include "base.h"
+#include "cert_store.h"
+#include "config.h"
+
+#include <ev.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+typedef struct wf_worker wf_worker_t;
+typedef struct wf_listener wf_listener_t;
+typedef struct wf_conn wf_conn_t;
+
+/* What a protocol (HTTP/1.1, HTTP/2) supplies once the handshake is done. */
+typedef struct wf_proto {
+	const char *name;
+	/* Socket readable or writable (or both); the protocol loops until AGAIN. */
+	void (*on_io)(wf_conn_t *c);
+	/* The connection's timer fired. */
+	void (*on_timeout)(wf_conn_t *c);
+	/* Graceful shutdown: finish what is in flight, accept no new request. */
+	void (*on_drain)(wf_conn_t *c);
+	/* Free the protocol's state; the connection is going away. */
+	void (*on_close)(wf_conn_t *c);
+} wf_proto_t;
+
+typedef enum wf_conn_state {
+	WF_CONN_HANDSHAKE,
+	WF_CONN_OPEN,
+	WF_CONN_CLOSING, /* sending close_notify / final bytes */
+} wf_conn_state_t;
+
+struct wf_conn {
+	ev_io io;
+	ev_timer timer;
+	int fd;
+	wf_conn_state_t state;
+	bool want_write;
+	bool draining;
+	gnutls_session_t tls;
+	wf_worker_t *worker;     /* borrowed: the worker that owns this connection */
+	const wf_service_cfg_t *svc; /* borrowed from cfg: the service this connection came in on */
+	wf_config_t *cfg;        /* owned reference: the config at accept time */
+	wf_certsnap_t *snap;     /* owned reference: the snapshot this connection handshook with */
+	wf_certkey_t *cert;      /* borrowed from snap: the certificate chosen by SNI */
+	const wf_proto_t *proto; /* after the handshake */
+	void *proto_data;        /* owned by proto */
+	char peer[64];           /* "addr:port" for logs */
+	char peer_addr[48];      /* address only, for per-IP limits */
+	char sni[256];
+	uint64_t id;
+	ev_tstamp accepted;
+	wf_conn_t *prev, *next; /* the worker's list */
+};
+
+/* Plaintext I/O. recv returns bytes (> 0), 0 at the peer's end of stream,
+ * WF_AGAIN, or WF_ERR (logged; the caller closes). send returns bytes written
+ * (> 0), WF_AGAIN (call again later with the same bytes first), or WF_ERR. */
+ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len);
+ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len);
+/* Bytes already decrypted and waiting inside TLS. */
+size_t wf_conn_pending(wf_conn_t *c);
+/* Ask (or stop asking) for writability callbacks. */
+void wf_conn_want_write(wf_conn_t *c, bool on);
+/* (Re)arms the connection timer; 0 stops it. */
+void wf_conn_set_timeout(wf_conn_t *c, double seconds);
+/* Closes now: sends close_notify if it can without blocking, frees everything.
+ * The pointer is invalid afterwards. */
+void wf_conn_close(wf_conn_t *c);
+/* The loop this connection lives in. */
+struct ev_loop *wf_conn_loop(wf_conn_t *c);
+
+/* Called by the worker for an accepted socket. */
+void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Asks the connection to finish gracefully (SIGTERM). */
+void wf_conn_drain(wf_conn_t *c);
+
+#endif

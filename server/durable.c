@@ -1,0 +1,121 @@
+/* Durable writes: see durable.h. */
+#include "durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	char tmp[512];
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)getpid() * 2654435761u;
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%016llx", name, (unsigned long long)rnd) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return WF_ERR;
+	}
+	/* Created with the final mode at once: a key is never readable by others,
+	 * not even for the moment between open and fchmod. */
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return WF_ERR;
+	int saved;
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dir_fd, tmp, dir_fd, name) != 0)
+		goto fail;
+	fsync(dir_fd);
+	return WF_OK;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dir_fd, tmp, 0);
+	errno = saved;
+	return WF_ERR;
+}
+
+int wf_durable_read(int dir_fd, const char *name, size_t max, wf_buf_t *out)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return WF_ERR;
+	int rc = WF_ERR;
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		goto out;
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		goto out;
+	}
+	for (;;) {
+		char *dst = wf_buf_reserve(out, 4096);
+		if (!dst) {
+			errno = EFBIG;
+			goto out;
+		}
+		ssize_t r = read(fd, dst, 4096);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		wf_buf_commit(out, (size_t)r);
+	}
+	rc = WF_OK;
+out:
+	close(fd);
+	return rc;
+}
+
+int wf_durable_mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return WF_ERR;
+	}
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) != 0 && errno != EEXIST)
+				return WF_ERR;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	struct stat st;
+	if (stat(buf, &st) != 0)
+		return WF_ERR;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return WF_ERR;
+	}
+	return WF_OK;
+}

@@ -1,0 +1,67 @@
+/* Listening sockets: see listener.h. */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void wf_listener_key(const wf_service_cfg_t *svc, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s %s %d", svc->type_name, svc->address, svc->port);
+}
+
+static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int v6only, char *err, size_t errlen,
+		    const wf_service_cfg_t *svc)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	/* Accept only once the client has sent something (its TLS hello): idle
+	 * connects never wake a worker. */
+	int defer = 10;
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	if (bind(fd, sa, len) != 0) {
+		snprintf(err, errlen, "cannot listen on %s port %d: %s", svc->address, svc->port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 4096) != 0) {
+		snprintf(err, errlen, "listen on %s port %d: %s", svc->address, svc->port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int wf_listener_bind(const wf_service_cfg_t *svc, char *err, size_t errlen)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)svc->port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)svc->port) };
+	if (strcmp(svc->address, "*") == 0) {
+		a6.sin6_addr = in6addr_any;
+		int fd = bind_one(AF_INET6, (struct sockaddr *)&a6, sizeof(a6), 0, err, errlen, svc);
+		if (fd >= 0)
+			return fd;
+		/* A host without IPv6. */
+		a4.sin_addr.s_addr = htonl(INADDR_ANY);
+		return bind_one(AF_INET, (struct sockaddr *)&a4, sizeof(a4), 0, err, errlen, svc);
+	}
+	if (inet_pton(AF_INET, svc->address, &a4.sin_addr) == 1)
+		return bind_one(AF_INET, (struct sockaddr *)&a4, sizeof(a4), 0, err, errlen, svc);
+	if (inet_pton(AF_INET6, svc->address, &a6.sin6_addr) == 1)
+		return bind_one(AF_INET6, (struct sockaddr *)&a6, sizeof(a6), 1, err, errlen, svc);
+	snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", svc->address);
+	return -1;
+}

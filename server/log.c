@@ -1,0 +1,148 @@
+/* Logging: see log.h. */
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int log_level = WF_LOG_INFO;
+static atomic_int error_fd = 2;
+static atomic_int access_fd = 2;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static int open_target(const char *target, int *fd)
+{
+	if (strcmp(target, "stderr") == 0) {
+		*fd = 2;
+		return WF_OK;
+	}
+	if (strcmp(target, "off") == 0) {
+		*fd = -1;
+		return WF_OK;
+	}
+	*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return *fd < 0 ? WF_ERR : WF_OK;
+}
+
+int wf_log_open(const char *level, const char *error_log, const char *access_log)
+{
+	int lv = WF_LOG_INFO;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(level, level_names[i]) == 0)
+			lv = i;
+	int efd, afd;
+	if (open_target(error_log, &efd) != WF_OK) {
+		wf_log_error("cannot open error log %s: %m", error_log);
+		return WF_ERR;
+	}
+	if (open_target(access_log, &afd) != WF_OK) {
+		wf_log_error("cannot open access log %s: %m", access_log);
+		if (efd > 2)
+			close(efd);
+		return WF_ERR;
+	}
+	/* Old descriptors are left open: a worker may be writing to one right now,
+	 * and a reload that changes log files is rare enough for the leak to stay small. */
+	atomic_store(&error_fd, efd);
+	atomic_store(&access_fd, afd);
+	atomic_store(&log_level, lv);
+	return WF_OK;
+}
+
+void wf_log_close(void)
+{
+	int e = atomic_exchange(&error_fd, 2), a = atomic_exchange(&access_fd, 2);
+	if (e > 2)
+		close(e);
+	if (a > 2 && a != e)
+		close(a);
+}
+
+int wf_log_enabled(wf_log_level_t level)
+{
+	return (int)level <= atomic_load(&log_level);
+}
+
+static size_t stamp(char *out, size_t cap)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	return n;
+}
+
+void wf_log(wf_log_level_t level, const char *fmt, ...)
+{
+	if (!wf_log_enabled(level))
+		return;
+	int fd = atomic_load(&error_fd);
+	if (fd < 0)
+		return;
+	char line[2048];
+	size_t n = stamp(line, sizeof(line));
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " [%s] ", level_names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += (size_t)m;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	/* Nothing a peer sends may forge a log line: no raw control bytes. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	line[n++] = '\n';
+	ssize_t w = write(fd, line, n);
+	(void)w;
+}
+
+/* Appends s with control bytes, spaces and quotes escaped, so each field stays
+ * one token and a hostile path cannot break the line. */
+static size_t put_field(char *out, size_t cap, const char *s, size_t len)
+{
+	size_t n = 0;
+	if (len == 0 && cap > 1) {
+		out[n++] = '-';
+		return n;
+	}
+	for (size_t i = 0; i < len && n + 4 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c == 0x7f || c == '"' || c == '\\') {
+			n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	return n;
+}
+
+void wf_log_access(const char *client, const char *user, wf_slice_t method, wf_slice_t path, const char *proto,
+		   int status, uint64_t bytes, double seconds)
+{
+	int fd = atomic_load(&access_fd);
+	if (fd < 0)
+		return;
+	char line[4096];
+	size_t n = stamp(line, sizeof(line));
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " %s ", client);
+	n += put_field(line + n, sizeof(line) - n - 200, user ? user : "", user ? strlen(user) : 0);
+	line[n++] = ' ';
+	n += put_field(line + n, sizeof(line) - n - 200, method.ptr, method.len);
+	line[n++] = ' ';
+	n += put_field(line + n, sizeof(line) - n - 200, path.ptr, path.len);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %d %llu %.3f\n", proto, status,
+			      (unsigned long long)bytes, seconds);
+	ssize_t w = write(fd, line, n);
+	(void)w;
+}

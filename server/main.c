@@ -1,0 +1,91 @@
+/* wharf: command-line entry. */
+#include "buf.h"
+#include "config.h"
+#include "passwd.h"
+#include "server.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: wharf COMMAND [OPTIONS]\n"
+		   "\n"
+		   "commands:\n"
+		   "  serve -c FILE        run the server in the foreground (SIGHUP reloads, SIGTERM drains)\n"
+		   "  check -c FILE        validate FILE: exit 0, or print FILE:LINE: problem for each problem\n"
+		   "  passwd [--sha512]    read a password on standard input and print its crypt(3) hash\n"
+		   "  config-reference     print the reference of every config key (docs/config.md)\n"
+		   "\n"
+		   "  --help, --version\n");
+}
+
+static const char *config_arg(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' }, { 0 } };
+	const char *path = NULL;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else
+			return NULL;
+	}
+	if (optind != argc)
+		return NULL;
+	return path;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("wharf %s\n", WHARF_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "passwd") == 0)
+		return wf_passwd_main(argc - 2, argv + 2);
+	if (strcmp(cmd, "config-reference") == 0) {
+		wf_buf_t out;
+		wf_buf_init(&out, 1 << 20);
+		wf_config_reference(&out);
+		fwrite(wf_buf_head(&out), 1, wf_buf_size(&out), stdout);
+		wf_buf_fini(&out);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check") == 0) {
+		const char *path = config_arg(argc - 1, argv + 1);
+		if (!path) {
+			fprintf(stderr, "usage: wharf %s -c FILE\n", cmd);
+			return 2;
+		}
+		if (strcmp(cmd, "serve") == 0)
+			return wf_server_run(path);
+		wf_buf_t errors;
+		wf_buf_init(&errors, 1 << 20);
+		wf_config_t *cfg = wf_config_load(path, &errors);
+		if (!cfg) {
+			fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
+			wf_buf_fini(&errors);
+			return 1;
+		}
+		printf("%s: configuration is valid (%zu services, %zu users, %zu certificates)\n", cfg->path,
+		       cfg->nservices, cfg->nusers, cfg->ncertificates);
+		wf_config_unref(cfg);
+		wf_buf_fini(&errors);
+		return 0;
+	}
+	fprintf(stderr, "wharf: unknown command \"%s\"\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,317 @@
+/* `wharf serve`: start-up, signals, reload and drain. The main thread owns the
+ * config and the certificate store's writes; workers serve. */
+#include "server.h"
+#include "cert_state.h"
+#include "durable.h"
+#include "log.h"
+#include "privdrop.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+wf_server_t *wf_server;
+
+int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
+{
+	wf_certkey_t **cks = calloc(cfg->ncertificates + 1, sizeof(*cks));
+	size_t n = 0;
+	int rc = WF_OK;
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		char err[512];
+		wf_certkey_t *ck = wf_certstate_load(cfg->state_dir, &cfg->certificates[i], err, sizeof(err));
+		if (!ck) {
+			wf_log_error("certificate %s: %s", cfg->certificates[i].name, err);
+			rc = WF_ERR;
+			break;
+		}
+		cks[n++] = ck;
+	}
+	if (rc == WF_OK) {
+		wf_certstore_replace(&srv->certs, cks, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			wf_certkey_unref(cks[i]);
+	}
+	free(cks);
+	return rc;
+}
+
+/* Builds one plan per worker for cfg: services whose key the running set
+ * already has are kept, new ones are bound now (one socket per worker). On a
+ * bind failure nothing is changed and WF_ERR is returned. */
+static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old, wf_worker_plan_t **plans)
+{
+	for (int w = 0; w < srv->nworkers; w++) {
+		plans[w] = calloc(1, sizeof(**plans));
+		plans[w]->cfg = wf_config_ref(cfg);
+		plans[w]->n = cfg->nservices;
+		plans[w]->entries = calloc(cfg->nservices + 1, sizeof(*plans[w]->entries));
+		for (size_t i = 0; i < cfg->nservices; i++)
+			plans[w]->entries[i].fd = -1;
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const wf_service_cfg_t *svc = &cfg->services[i];
+		char key[96];
+		wf_listener_key(svc, key, sizeof(key));
+		bool keep = false;
+		for (size_t j = 0; old && j < old->nservices; j++) {
+			char okey[96];
+			wf_listener_key(&old->services[j], okey, sizeof(okey));
+			keep |= strcmp(key, okey) == 0;
+		}
+		for (int w = 0; w < srv->nworkers; w++) {
+			snprintf(plans[w]->entries[i].key, sizeof(plans[w]->entries[i].key), "%s", key);
+			plans[w]->entries[i].svc = svc;
+			if (keep)
+				continue;
+			char err[256];
+			int fd = wf_listener_bind(svc, err, sizeof(err));
+			if (fd < 0) {
+				wf_log_error("%s:%d: %s", cfg->path, svc->line, err);
+				for (int k = 0; k < srv->nworkers; k++) {
+					wf_worker_plan_free(plans[k]);
+					plans[k] = NULL;
+				}
+				return WF_ERR;
+			}
+			plans[w]->entries[i].fd = fd;
+		}
+	}
+	return WF_OK;
+}
+
+static void reload(wf_server_t *srv)
+{
+	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
+	wf_buf_t errors;
+	wf_buf_init(&errors, 1 << 20);
+	wf_config_t *cfg = wf_config_load(srv->cfg->path, &errors);
+	if (!cfg) {
+		/* One log line per problem, as `wharf check` prints them. */
+		wf_buf_append(&errors, "", 1);
+		char *save = NULL;
+		for (char *line = strtok_r(wf_buf_head(&errors), "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			wf_log_error("reload refused: %s", line);
+		wf_log_error("reload refused: the running configuration stays in place");
+		wf_buf_fini(&errors);
+		return;
+	}
+	wf_buf_fini(&errors);
+	char err[512];
+	wf_worker_plan_t **plans = calloc((size_t)srv->nworkers, sizeof(*plans));
+	if (wf_durable_mkdirs(cfg->state_dir, 0700) != WF_OK) {
+		wf_log_error("reload refused: cannot create state folder %s: %m", cfg->state_dir);
+		goto refuse;
+	}
+	if (make_plans(srv, cfg, srv->cfg, plans) != WF_OK)
+		goto refuse;
+	if (wf_tls_reconfigure(cfg, err, sizeof(err)) != WF_OK) {
+		wf_log_error("reload refused: %s", err);
+		goto refuse_plans;
+	}
+	if (wf_server_load_certs(srv, cfg) != WF_OK) {
+		wf_log_error("reload refused: certificates could not be loaded; the running ones stay");
+		wf_tls_reconfigure(srv->cfg, err, sizeof(err));
+		goto refuse_plans;
+	}
+	wf_log_open(cfg->log.level, cfg->log.error_log, cfg->log.access_log);
+	for (int w = 0; w < srv->nworkers; w++)
+		wf_worker_post_plan(&srv->workers[w], plans[w]);
+	free(plans);
+	wf_config_unref(srv->cfg);
+	srv->cfg = cfg;
+	wf_log_info("reloaded: %zu services, %zu users, %zu certificates", cfg->nservices, cfg->nusers,
+		    cfg->ncertificates);
+	return;
+refuse_plans:
+	for (int w = 0; w < srv->nworkers; w++)
+		wf_worker_plan_free(plans[w]);
+refuse:
+	free(plans);
+	wf_config_unref(cfg);
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	wf_server_t *srv = wf_container_of(s, wf_server_t, sighup);
+	if (!srv->draining)
+		reload(srv);
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wf_server_t *srv = wf_container_of(t, wf_server_t, drain_timer);
+	wf_log_warn("shutdown_timeout reached: closing the connections still open");
+	for (int w = 0; w < srv->nworkers; w++)
+		wf_worker_post_stop(&srv->workers[w]);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void start_drain(wf_server_t *srv, const char *why)
+{
+	if (srv->draining) {
+		wf_log_warn("%s again: closing now", why);
+		on_drain_timeout(srv->loop, &srv->drain_timer, 0);
+		return;
+	}
+	srv->draining = true;
+	wf_log_info("%s: finishing open requests (up to %d s), accepting no new ones", why,
+		    srv->cfg->limits.shutdown_timeout);
+	for (int w = 0; w < srv->nworkers; w++)
+		wf_worker_post_drain(&srv->workers[w]);
+	ev_timer_init(&srv->drain_timer, on_drain_timeout, srv->cfg->limits.shutdown_timeout, 0);
+	ev_timer_start(srv->loop, &srv->drain_timer);
+}
+
+static void on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	wf_server_t *srv = wf_container_of(s, wf_server_t, sigterm);
+	start_drain(srv, "SIGTERM");
+}
+
+static void on_sigint(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	wf_server_t *srv = wf_container_of(s, wf_server_t, sigint);
+	start_drain(srv, "SIGINT");
+}
+
+/* Frees retired snapshots; while draining, also notices that every worker is done. */
+static void on_reclaim(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wf_server_t *srv = wf_container_of(t, wf_server_t, reclaim);
+	wf_rcu_reclaim();
+	if (srv->draining && atomic_load(&srv->nconns) == 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int start_workers(wf_server_t *srv)
+{
+	int n = srv->cfg->workers;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (int)cpus : 1;
+	}
+	srv->nworkers = n;
+	srv->workers = calloc((size_t)n, sizeof(*srv->workers));
+	wf_worker_plan_t **plans = calloc((size_t)n, sizeof(*plans));
+	if (make_plans(srv, srv->cfg, NULL, plans) != WF_OK) {
+		free(plans);
+		return WF_ERR;
+	}
+	for (int w = 0; w < n; w++) {
+		if (wf_worker_start(&srv->workers[w], srv, w, plans[w]) != WF_OK) {
+			wf_log_error("cannot start worker %d", w);
+			free(plans);
+			return WF_ERR;
+		}
+	}
+	free(plans);
+	return WF_OK;
+}
+
+int wf_server_run(const char *config_path)
+{
+	static wf_server_t srv_storage;
+	wf_server_t *srv = &srv_storage;
+	wf_server = srv;
+	char err[512];
+	int code = 1;
+
+	wf_buf_t errors;
+	wf_buf_init(&errors, 1 << 20);
+	srv->cfg = wf_config_load(config_path, &errors);
+	if (!srv->cfg) {
+		wf_buf_append(&errors, "", 1);
+		fprintf(stderr, "%s", wf_buf_head(&errors));
+		wf_buf_fini(&errors);
+		return 1;
+	}
+	wf_buf_fini(&errors);
+	if (wf_log_open(srv->cfg->log.level, srv->cfg->log.error_log, srv->cfg->log.access_log) != WF_OK)
+		goto out_cfg;
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+
+	bool root = geteuid() == 0;
+	if (root && wf_privdrop_resolve(srv->cfg, &srv->run_uid, &srv->run_gid, err, sizeof(err)) != WF_OK) {
+		wf_log_error("%s", err);
+		goto out_cfg;
+	}
+	if (wf_durable_mkdirs(srv->cfg->state_dir, 0700) != WF_OK) {
+		wf_log_error("cannot create state folder %s: %m", srv->cfg->state_dir);
+		goto out_cfg;
+	}
+	if (wf_tls_init(srv->cfg, err, sizeof(err)) != WF_OK) {
+		wf_log_error("%s", err);
+		goto out_cfg;
+	}
+	wf_certstore_init(&srv->certs);
+	if (wf_server_load_certs(srv, srv->cfg) != WF_OK)
+		goto out_tls;
+
+	srv->loop = EV_DEFAULT;
+	if (start_workers(srv) != WF_OK)
+		goto out_workers;
+	if (root) {
+		if (wf_privdrop_chown_state(srv->cfg->state_dir, srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK ||
+		    wf_privdrop_apply(srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK) {
+			wf_log_error("%s", err);
+			goto out_workers;
+		}
+		srv->dropped = true;
+		wf_log_info("running as %s (uid %d)", srv->cfg->run_user, (int)srv->run_uid);
+	}
+
+	ev_signal_init(&srv->sighup, on_sighup, SIGHUP);
+	ev_signal_start(srv->loop, &srv->sighup);
+	ev_signal_init(&srv->sigterm, on_sigterm, SIGTERM);
+	ev_signal_start(srv->loop, &srv->sigterm);
+	ev_signal_init(&srv->sigint, on_sigint, SIGINT);
+	ev_signal_start(srv->loop, &srv->sigint);
+	ev_timer_init(&srv->reclaim, on_reclaim, 0.2, 0.2);
+	ev_timer_start(srv->loop, &srv->reclaim);
+
+	for (size_t i = 0; i < srv->cfg->nservices; i++) {
+		const wf_service_cfg_t *s = &srv->cfg->services[i];
+		wf_log_info("listening: %s on %s port %d (%d workers)", s->type_name, s->address, s->port,
+			    srv->nworkers);
+	}
+	wf_log_info("wharf %s ready", WHARF_VERSION);
+	ev_run(srv->loop, 0);
+	code = 0;
+	wf_log_info("stopped");
+
+out_workers:
+	if (srv->workers) {
+		for (int w = 0; w < srv->nworkers; w++)
+			if (srv->workers[w].loop)
+				wf_worker_post_stop(&srv->workers[w]);
+		for (int w = 0; w < srv->nworkers; w++)
+			if (srv->workers[w].loop && srv->workers[w].thread)
+				wf_worker_join(&srv->workers[w]);
+		free(srv->workers);
+	}
+out_tls:
+	wf_certstore_fini(&srv->certs);
+	while (wf_rcu_reclaim() > 0)
+		;
+	wf_tls_fini();
+out_cfg:
+	wf_config_unref(srv->cfg);
+	return code;
+}

@@ -1,0 +1,39 @@
+/* The process: configuration, certificate store, workers, signals. */
+#ifndef WF_SERVER_H
+#define WF_SERVER_H
+
+#include "cert_store.h"
+#include "config.h"
+#include "worker.h"
+
+#include <stdatomic.h>
+
+struct wf_server {
+	struct ev_loop *loop; /* main thread's loop: signals, reclamation (and ACME later) */
+	wf_config_t *cfg;     /* owned: the running config (main thread) */
+	wf_certstore_t certs;
+	wf_worker_t *workers;
+	int nworkers;
+	atomic_int nconns; /* open connections in every worker, for max_connections */
+	atomic_uint_fast64_t next_conn_id; /* connection ids in logs, unique in the process */
+	ev_signal sighup, sigterm, sigint;
+	ev_timer reclaim;
+	ev_timer drain_timer;
+	bool draining;
+	uid_t run_uid;
+	gid_t run_gid;
+	bool dropped; /* privileges were dropped after start-up */
+};
+
+/* The process-wide server, for the few places that need it without a pointer
+ * path (the TLS client-hello hook reaches it through its connection). */
+extern wf_server_t *wf_server;
+
+/* Runs `wharf serve`: returns the process exit code. */
+int wf_server_run(const char *config_path);
+
+/* Loads every configured certificate from the state folder (making provisional
+ * ones as needed) and publishes them as the new snapshot. */
+int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg);
+
+#endif

@@ -1,0 +1,108 @@
+/* Process-wide TLS settings: see tls.h. */
+#include "tls.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tls_settings {
+	gnutls_priority_t priority;
+	bool tickets;
+} tls_settings_t;
+
+/* Reloads swap the whole settings object; sessions that were created with the
+ * old priority cache keep a pointer to it, so old caches are never freed while
+ * running (they are tiny and reloads rare). */
+static _Atomic(tls_settings_t *) settings;
+static gnutls_datum_t ticket_key;
+
+static tls_settings_t *settings_new(const wf_config_t *cfg, char *err, size_t errlen)
+{
+	tls_settings_t *s = calloc(1, sizeof(*s));
+	char prio[1024];
+	snprintf(prio, sizeof(prio), "%s%s", WF_TLS_PRIORITY_12,
+		 strcmp(cfg->tls.min_version, "1.3") == 0 ? ":-VERS-TLS1.2" : "");
+	const char *where = NULL;
+	int rc = gnutls_priority_init2(&s->priority, prio, &where, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "TLS priority string rejected at \"%s\": %s", where ? where : "?",
+			 gnutls_strerror(rc));
+		free(s);
+		return NULL;
+	}
+	s->tickets = cfg->tls.session_tickets;
+	return s;
+}
+
+int wf_tls_init(const wf_config_t *cfg, char *err, size_t errlen)
+{
+	int rc = gnutls_global_init();
+	if (rc < 0) {
+		snprintf(err, errlen, "gnutls: %s", gnutls_strerror(rc));
+		return WF_ERR;
+	}
+	/* One ticket key for every worker, so a ticket from one is good at another;
+	 * random per process start, so a restart invalidates old tickets. */
+	rc = gnutls_session_ticket_key_generate(&ticket_key);
+	if (rc < 0) {
+		snprintf(err, errlen, "ticket key: %s", gnutls_strerror(rc));
+		return WF_ERR;
+	}
+	tls_settings_t *s = settings_new(cfg, err, errlen);
+	if (!s)
+		return WF_ERR;
+	atomic_store(&settings, s);
+	return WF_OK;
+}
+
+int wf_tls_reconfigure(const wf_config_t *cfg, char *err, size_t errlen)
+{
+	tls_settings_t *s = settings_new(cfg, err, errlen);
+	if (!s)
+		return WF_ERR;
+	atomic_store(&settings, s);
+	return WF_OK;
+}
+
+void wf_tls_fini(void)
+{
+	tls_settings_t *s = atomic_exchange(&settings, NULL);
+	if (s) {
+		gnutls_priority_deinit(s->priority);
+		free(s);
+	}
+	if (ticket_key.data) {
+		gnutls_memset(ticket_key.data, 0, ticket_key.size);
+		gnutls_free(ticket_key.data);
+		ticket_key.data = NULL;
+	}
+	gnutls_global_deinit();
+}
+
+int wf_tls_session_new(gnutls_session_t *out, int fd)
+{
+	tls_settings_t *s = atomic_load(&settings);
+	gnutls_session_t sess;
+	int rc = gnutls_init(&sess, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+	if (rc < 0)
+		return WF_ERR;
+	rc = gnutls_priority_set(sess, s->priority);
+	if (rc >= 0 && s->tickets)
+		rc = gnutls_session_ticket_enable_server(sess, &ticket_key);
+	static const gnutls_datum_t alpn[] = {
+		{ (unsigned char *)"h2", 2 },
+		{ (unsigned char *)"http/1.1", 8 },
+	};
+	if (rc >= 0)
+		rc = gnutls_alpn_set_protocols(sess, alpn, 2, GNUTLS_ALPN_SERVER_PRECEDENCE);
+	if (rc < 0) {
+		gnutls_deinit(sess);
+		return WF_ERR;
+	}
+	gnutls_transport_set_int(sess, fd);
+	*out = sess;
+	return WF_OK;
+}

@@ -1,0 +1,20 @@
+/* HTTP Basic authentication against the configured users. */
+#ifndef XFER_AUTH_H
+#define XFER_AUTH_H
+
+#include "../server/config.h"
+
+/* Checks an Authorization header value ("Basic base64(user:pass)") against
+ * cfg's users. Returns the user (borrowed from cfg) or NULL. Verified
+ * credentials are remembered per thread as a SHA-256 digest (with the stored
+ * hash mixed in, so a changed password invalidates them), because crypt(3)
+ * with yescrypt costs milliseconds: paying that on every request would stall
+ * the event loop. A failed attempt always pays the full crypt cost. */
+const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authorization, char *user_out,
+				     size_t user_cap);
+
+/* Decodes standard base64 (with padding) from in to out. Returns bytes
+ * written or -1 (bad input or out too small). Pure. */
+ssize_t xfer_base64_decode(wf_slice_t in, char *out, size_t cap);
+
+#endif

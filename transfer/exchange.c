@@ -1,0 +1,679 @@
+/* Request semantics shared by HTTP/1.1 and HTTP/2: see exchange.h. */
+#include "exchange.h"
+#include "auth.h"
+#include "http_date.h"
+#include "listing.h"
+#include "mime.h"
+#include "path.h"
+#include "range.h"
+#include "url.h"
+#include "../server/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LISTING_MAX (8u << 20)
+#define DISCARD_MAX (64u << 10)
+#define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
+
+const char *xfer_status_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
+	default: return "Unknown";
+	}
+}
+
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now)
+{
+	memset(ex, 0, sizeof(*ex));
+	ex->cfg = cfg;
+	ex->peer = peer;
+	ex->started = now;
+	ex->file_fd = -1;
+	ex->up_dir_fd = -1;
+	ex->up_fd = -1;
+	wf_buf_init(&ex->body, LISTING_MAX);
+}
+
+static void add_field(xfer_exchange_t *ex, const char *name, const char *fmt, ...) WF_PRINTF(3, 4);
+static void add_field(xfer_exchange_t *ex, const char *name, const char *fmt, ...)
+{
+	if (ex->nfields == XFER_MAX_FIELDS)
+		abort(); /* a bug: no response has this many fields */
+	va_list ap;
+	va_start(ap, fmt);
+	char *v = NULL;
+	if (vasprintf(&v, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	ex->fields[ex->nfields].name = name;
+	ex->fields[ex->nfields].value = v;
+	ex->nfields++;
+}
+
+const char *xfer_exchange_field(const xfer_exchange_t *ex, const char *name)
+{
+	for (size_t i = 0; i < ex->nfields; i++)
+		if (strcmp(ex->fields[i].name, name) == 0)
+			return ex->fields[i].value;
+	return NULL;
+}
+
+static void set_body_text(xfer_exchange_t *ex, const char *content_type, const char *text)
+{
+	wf_buf_reset(&ex->body);
+	wf_buf_append_str(&ex->body, text);
+	ex->body_kind = XFER_BODY_BUF;
+	ex->content_length = wf_buf_size(&ex->body);
+	add_field(ex, "Content-Type", "%s", content_type);
+}
+
+/* A final answer with a short text body saying what went wrong. */
+static void respond_error(xfer_exchange_t *ex, int status, const char *detail)
+{
+	ex->state = XFER_EX_RESPOND;
+	ex->status = status;
+	char text[512];
+	snprintf(text, sizeof(text), "%d %s%s%s\n", status, xfer_status_reason(status), detail ? ": " : "",
+		 detail ? detail : "");
+	set_body_text(ex, "text/plain; charset=utf-8", text);
+}
+
+static void respond_status(xfer_exchange_t *ex, int status)
+{
+	ex->state = XFER_EX_RESPOND;
+	ex->status = status;
+	ex->body_kind = XFER_BODY_NONE;
+	ex->content_length = 0;
+}
+
+static int errno_status(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return 404;
+	case EACCES:
+	case EPERM:
+	case EXDEV: /* RESOLVE_BENEATH: the path tried to leave the home */
+	case ELOOP:
+		return 403;
+	case ENOSPC:
+	case EDQUOT:
+		return 507;
+	case ENAMETOOLONG:
+		return 414;
+	default:
+		return 500;
+	}
+}
+
+/* The request body is not wanted: read it away if small, else close after. */
+static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	if (!in->has_body)
+		return;
+	if (in->length_known && in->content_length <= DISCARD_MAX && !in->expect_continue)
+		ex->state = XFER_EX_DISCARD;
+	else
+		ex->close_after = true;
+}
+
+static void make_etag(const struct stat *st, char *out, size_t cap)
+{
+	snprintf(out, cap, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_ino, (uint64_t)st->st_size,
+		 (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
+}
+
+/* If-None-Match: "*" or a list of entity tags compared weakly (W/ ignored). */
+static bool etag_listed(wf_slice_t header, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = header.ptr, *end = header.ptr + header.len;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p < end && *p == '*')
+			return true;
+		if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		const char *start = p;
+		if (p < end && *p == '"') {
+			p++;
+			while (p < end && *p != '"')
+				p++;
+			if (p < end)
+				p++;
+		} else {
+			while (p < end && *p != ',')
+				p++;
+		}
+		if ((size_t)(p - start) == elen && memcmp(start, etag, elen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *in, const char *rel)
+{
+	char url_path[1100];
+	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
+	xfer_listing_format_t fmt = xfer_listing_pick(in->accept);
+	wf_buf_reset(&ex->body);
+	if (xfer_listing_render(dir_fd, url_path, fmt, &ex->body) != WF_OK) {
+		respond_error(ex, 500, "the folder could not be listed");
+		return;
+	}
+	ex->status = 200;
+	ex->body_kind = XFER_BODY_BUF;
+	ex->content_length = wf_buf_size(&ex->body);
+	add_field(ex, "Content-Type", "%s",
+		  fmt == XFER_LISTING_JSON ? "application/json" : "text/html; charset=utf-8");
+	add_field(ex, "Cache-Control", "no-cache");
+	add_field(ex, "Vary", "Accept");
+	if (fmt == XFER_LISTING_HTML)
+		add_field(ex, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+}
+
+static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
+{
+	if (!(ex->user->perms & WF_PERM_READ)) {
+		respond_error(ex, 403, "no read permission");
+		return;
+	}
+	int home = open(ex->user->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (home < 0) {
+		wf_log_error("user %s: cannot open home %s: %m", ex->user->name, ex->user->home);
+		respond_error(ex, 500, "home folder unavailable");
+		return;
+	}
+	/* O_NONBLOCK: opening a FIFO must not hang the worker. */
+	int fd = xfer_path_open(home, rel, O_RDONLY | O_NONBLOCK, 0);
+	close(home);
+	if (fd < 0) {
+		if (fd == -EXDEV || fd == -ELOOP)
+			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
+		respond_error(ex, errno_status(-fd), NULL);
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		respond_error(ex, 500, NULL);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (!is_dir) {
+			/* Relative links in the listing need the trailing slash. */
+			char enc[3200];
+			ssize_t n = xfer_url_encode_path(rel, enc, sizeof(enc));
+			close(fd);
+			respond_error(ex, 301, NULL);
+			add_field(ex, "Location", "/%s/", n >= 0 ? enc : "");
+			return;
+		}
+		serve_listing(ex, fd, in, rel);
+		close(fd);
+		return;
+	}
+	if (!S_ISREG(st.st_mode) || is_dir) {
+		close(fd);
+		respond_error(ex, is_dir ? 404 : 403, NULL);
+		return;
+	}
+	char etag[80], lm[XFER_HTTP_DATE_LEN];
+	make_etag(&st, etag, sizeof(etag));
+	xfer_http_date_format(st.st_mtime, lm);
+	add_field(ex, "ETag", "%s", etag);
+	add_field(ex, "Last-Modified", "%s", lm);
+	add_field(ex, "Accept-Ranges", "bytes");
+
+	bool not_modified = false;
+	time_t since;
+	if (in->if_none_match.ptr)
+		not_modified = etag_listed(in->if_none_match, etag);
+	else if (in->if_modified_since.ptr && xfer_http_date_parse(in->if_modified_since, &since) == WF_OK)
+		not_modified = st.st_mtime <= since;
+	if (not_modified) {
+		close(fd);
+		respond_status(ex, 304);
+		return;
+	}
+
+	ex->status = 200;
+	ex->file_fd = fd;
+	ex->file_off = 0;
+	ex->file_len = (uint64_t)st.st_size;
+
+	bool use_range = in->range.ptr != NULL;
+	if (use_range && in->if_range.ptr) {
+		time_t t;
+		use_range = (in->if_range.len && in->if_range.ptr[0] == '"') ?
+				    (in->if_range.len == strlen(etag) && memcmp(in->if_range.ptr, etag, strlen(etag)) == 0) :
+				    (xfer_http_date_parse(in->if_range, &t) == WF_OK && t == st.st_mtime);
+	}
+	if (use_range) {
+		uint64_t start, len;
+		int r = xfer_range_parse(in->range, (uint64_t)st.st_size, &start, &len);
+		if (r == XFER_RANGE_UNSATISFIABLE) {
+			ex->file_fd = -1;
+			close(fd);
+			respond_error(ex, 416, NULL);
+			add_field(ex, "Content-Range", "bytes */%" PRIu64, (uint64_t)st.st_size);
+			return;
+		}
+		if (r == XFER_RANGE_OK) {
+			ex->status = 206;
+			ex->file_off = start;
+			ex->file_len = len;
+			add_field(ex, "Content-Range", "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, start + len - 1,
+				  (uint64_t)st.st_size);
+		}
+	}
+	const char *type = xfer_mime_type(rel);
+	add_field(ex, "Content-Type", "%s", type);
+	/* Files are the users' own uploads: never let one run script on this origin. */
+	if (strstr(type, "html") || strstr(type, "svg") || strstr(type, "xml"))
+		add_field(ex, "Content-Security-Policy", "sandbox");
+	ex->body_kind = XFER_BODY_FILE;
+	ex->content_length = ex->file_len;
+	ex->state = XFER_EX_RESPOND;
+}
+
+static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
+{
+	int home = open(ex->user->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (home < 0) {
+		wf_log_error("user %s: cannot open home %s: %m", ex->user->name, ex->user->home);
+		respond_error(ex, 500, "home folder unavailable");
+		return -1;
+	}
+	int dfd = xfer_path_open_parent(home, rel, leaf);
+	close(home);
+	if (dfd < 0) {
+		if (dfd == -EXDEV || dfd == -ELOOP)
+			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
+		int st = errno_status(-dfd);
+		respond_error(ex, st == 404 ? 409 : st, st == 404 ? "the parent folder does not exist" : NULL);
+		return -1;
+	}
+	if (xfer_path_is_hidden(*leaf)) {
+		close(dfd);
+		respond_error(ex, 403, "reserved name");
+		return -1;
+	}
+	return dfd;
+}
+
+static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
+{
+	if (!(ex->user->perms & WF_PERM_WRITE)) {
+		respond_error(ex, 403, "no write permission");
+		return;
+	}
+	if (is_dir || !rel[0]) {
+		respond_error(ex, 405, "cannot PUT a folder; use MKCOL");
+		add_field(ex, "Allow", ALLOW);
+		return;
+	}
+	uint64_t limit = (uint64_t)ex->cfg->limits.max_upload_bytes;
+	if (in->length_known && in->content_length > limit) {
+		respond_error(ex, 413, "upload larger than max_upload_bytes");
+		return;
+	}
+	const char *leaf;
+	int dfd = open_parent(ex, rel, &leaf);
+	if (dfd < 0)
+		return;
+	struct stat st;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			close(dfd);
+			respond_error(ex, 405, "a folder has that name");
+			add_field(ex, "Allow", ALLOW);
+			return;
+		}
+		ex->up_existed = true;
+	}
+	int fd = xfer_path_tmp_create(dfd, leaf, ex->up_tmp, sizeof(ex->up_tmp));
+	if (fd < 0) {
+		close(dfd);
+		respond_error(ex, errno_status(-fd), "cannot create the upload");
+		return;
+	}
+	snprintf(ex->up_leaf, sizeof(ex->up_leaf), "%s", leaf);
+	ex->up_dir_fd = dfd;
+	ex->up_fd = fd;
+	ex->up_limit = limit;
+	ex->up_length_known = in->length_known;
+	ex->up_expected = in->content_length;
+	ex->state = XFER_EX_READ_BODY;
+	if (!in->has_body)
+		xfer_exchange_body_end(ex, true);
+}
+
+static void upload_abort(xfer_exchange_t *ex)
+{
+	if (ex->up_fd >= 0) {
+		close(ex->up_fd);
+		ex->up_fd = -1;
+		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
+	}
+	if (ex->up_dir_fd >= 0) {
+		close(ex->up_dir_fd);
+		ex->up_dir_fd = -1;
+	}
+}
+
+void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
+{
+	if (ex->state != XFER_EX_READ_BODY)
+		return;
+	if (ex->up_received + len > ex->up_limit) {
+		upload_abort(ex);
+		respond_error(ex, 413, "upload larger than max_upload_bytes");
+		ex->close_after = true;
+		ex->state = XFER_EX_DISCARD;
+		return;
+	}
+	while (len) {
+		ssize_t w = write(ex->up_fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
+			upload_abort(ex);
+			respond_error(ex, errno_status(err),
+				      err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
+			ex->close_after = true;
+			ex->state = XFER_EX_DISCARD;
+			return;
+		}
+		data += w;
+		len -= (size_t)w;
+		ex->up_received += (uint64_t)w;
+	}
+}
+
+void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
+{
+	if (ex->state != XFER_EX_READ_BODY)
+		return;
+	if (!complete || (ex->up_length_known && ex->up_received != ex->up_expected)) {
+		wf_log_info("%s user %s: upload of %s cut short after %llu bytes; nothing stored", ex->peer,
+			    ex->user->name, ex->path, (unsigned long long)ex->up_received);
+		upload_abort(ex);
+		respond_error(ex, 400, "upload incomplete");
+		ex->close_after = true;
+		return;
+	}
+	/* Durable before visible: the final name only ever holds a whole file. */
+	if (fsync(ex->up_fd) != 0 || close(ex->up_fd) != 0) {
+		int err = errno;
+		ex->up_fd = -1;
+		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
+		close(ex->up_dir_fd);
+		ex->up_dir_fd = -1;
+		respond_error(ex, errno_status(err), strerror(err));
+		return;
+	}
+	ex->up_fd = -1;
+	if (renameat(ex->up_dir_fd, ex->up_tmp, ex->up_dir_fd, ex->up_leaf) != 0) {
+		int err = errno;
+		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
+		close(ex->up_dir_fd);
+		ex->up_dir_fd = -1;
+		respond_error(ex, errno_status(err), strerror(err));
+		return;
+	}
+	fsync(ex->up_dir_fd);
+	close(ex->up_dir_fd);
+	ex->up_dir_fd = -1;
+	if (ex->up_existed) {
+		respond_status(ex, 204);
+	} else {
+		respond_error(ex, 201, NULL);
+		char enc[3200];
+		if (xfer_url_encode_path(ex->path[0] == '/' ? ex->path + 1 : ex->path, enc, sizeof(enc)) >= 0)
+			add_field(ex, "Location", "/%s", enc);
+	}
+}
+
+static void serve_delete(xfer_exchange_t *ex, const char *rel)
+{
+	if (!(ex->user->perms & WF_PERM_DELETE)) {
+		respond_error(ex, 403, "no delete permission");
+		return;
+	}
+	if (!rel[0]) {
+		respond_error(ex, 403, "the home folder cannot be deleted");
+		return;
+	}
+	const char *leaf;
+	int dfd = open_parent(ex, rel, &leaf);
+	if (dfd < 0)
+		return;
+	struct stat st;
+	int rc;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -1;
+	else
+		rc = unlinkat(dfd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+	int err = errno;
+	if (rc == 0)
+		fsync(dfd);
+	close(dfd);
+	if (rc != 0) {
+		if (err == ENOTEMPTY || err == EEXIST)
+			respond_error(ex, 409, "the folder is not empty");
+		else
+			respond_error(ex, errno_status(err), NULL);
+		return;
+	}
+	respond_status(ex, 204);
+}
+
+static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel)
+{
+	if (!(ex->user->perms & WF_PERM_MKDIR)) {
+		respond_error(ex, 403, "no mkdir permission");
+		return;
+	}
+	if (in->has_body) {
+		respond_error(ex, 415, "MKCOL takes no body");
+		return;
+	}
+	if (!rel[0]) {
+		respond_error(ex, 405, "the home folder exists");
+		return;
+	}
+	const char *leaf;
+	int dfd = open_parent(ex, rel, &leaf);
+	if (dfd < 0)
+		return;
+	int rc = mkdirat(dfd, leaf, 0755);
+	int err = errno;
+	if (rc == 0)
+		fsync(dfd);
+	close(dfd);
+	if (rc != 0) {
+		if (err == EEXIST)
+			respond_error(ex, 405, "it exists already");
+		else
+			respond_error(ex, errno_status(err), NULL);
+		return;
+	}
+	respond_error(ex, 201, NULL);
+}
+
+void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	ex->proto = in->proto;
+	snprintf(ex->method, sizeof(ex->method), "%.*s", (int)(in->method.len < 15 ? in->method.len : 15),
+		 in->method.ptr);
+	size_t plen = in->target.len < sizeof(ex->path) - 1 ? in->target.len : sizeof(ex->path) - 1;
+	memcpy(ex->path, in->target.ptr, plen);
+	ex->path[plen] = '\0';
+
+	enum { M_GET, M_HEAD, M_PUT, M_DELETE, M_MKCOL, M_OPTIONS, M_OTHER } m = M_OTHER;
+	if (wf_slice_eq(in->method, "GET"))
+		m = M_GET;
+	else if (wf_slice_eq(in->method, "HEAD"))
+		m = M_HEAD;
+	else if (wf_slice_eq(in->method, "PUT"))
+		m = M_PUT;
+	else if (wf_slice_eq(in->method, "DELETE"))
+		m = M_DELETE;
+	else if (wf_slice_eq(in->method, "MKCOL"))
+		m = M_MKCOL;
+	else if (wf_slice_eq(in->method, "OPTIONS"))
+		m = M_OPTIONS;
+	ex->head_only = m == M_HEAD;
+
+	ex->user = xfer_auth_basic(ex->cfg, in->authorization, ex->user_name, sizeof(ex->user_name));
+	if (!ex->user) {
+		if (in->authorization.ptr)
+			wf_log_warn("%s: login failed for user \"%s\"", ex->peer, ex->user_name);
+		ex->user_name[0] = '\0';
+		respond_error(ex, 401, NULL);
+		add_field(ex, "WWW-Authenticate", "Basic realm=\"wharf\", charset=\"UTF-8\"");
+		settle_unwanted_body(ex, in);
+		return;
+	}
+	snprintf(ex->user_name, sizeof(ex->user_name), "%s", ex->user->name);
+
+	char rel[1024];
+	int is_dir = 0;
+	if (xfer_url_to_path(in->target, rel, sizeof(rel), &is_dir) != WF_OK) {
+		respond_error(ex, 400, "bad path");
+		settle_unwanted_body(ex, in);
+		return;
+	}
+	/* Upload temp files are invisible and untouchable through requests. */
+	for (char *seg = rel; seg && *seg;) {
+		char *slash = strchr(seg, '/');
+		if (slash)
+			*slash = '\0';
+		bool hidden = xfer_path_is_hidden(seg);
+		if (slash)
+			*slash = '/';
+		if (hidden) {
+			respond_error(ex, 404, NULL);
+			settle_unwanted_body(ex, in);
+			return;
+		}
+		seg = slash ? slash + 1 : NULL;
+	}
+
+	switch (m) {
+	case M_GET:
+	case M_HEAD:
+		serve_get(ex, in, rel, is_dir);
+		break;
+	case M_PUT:
+		serve_put(ex, in, rel, is_dir);
+		return; /* it reads the body itself, or refuses */
+	case M_DELETE:
+		serve_delete(ex, rel);
+		break;
+	case M_MKCOL:
+		serve_mkcol(ex, in, rel);
+		break;
+	case M_OPTIONS:
+		respond_status(ex, 204);
+		add_field(ex, "Allow", ALLOW);
+		break;
+	case M_OTHER:
+		respond_error(ex, 501, "method not supported");
+		add_field(ex, "Allow", ALLOW);
+		break;
+	}
+	if (ex->state != XFER_EX_READ_BODY)
+		settle_unwanted_body(ex, in);
+}
+
+ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
+{
+	if (ex->head_only)
+		return 0;
+	if (ex->body_kind == XFER_BODY_BUF) {
+		size_t n = wf_buf_size(&ex->body);
+		if (n > cap)
+			n = cap;
+		memcpy(dst, wf_buf_head(&ex->body), n);
+		wf_buf_consume(&ex->body, n);
+		ex->bytes_sent += n;
+		return (ssize_t)n;
+	}
+	if (ex->body_kind == XFER_BODY_FILE) {
+		size_t n = ex->file_len < cap ? (size_t)ex->file_len : cap;
+		if (n == 0)
+			return 0;
+		ssize_t r;
+		do
+			r = pread(ex->file_fd, dst, n, (off_t)ex->file_off);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0) {
+			/* The file shrank under us, or the disk failed: the promised length
+			 * cannot be kept, so the connection must close. */
+			wf_log_warn("%s: reading %s failed after %llu bytes: %s", ex->peer, ex->path,
+				    (unsigned long long)ex->bytes_sent, r < 0 ? strerror(errno) : "file truncated");
+			return -1;
+		}
+		ex->file_off += (uint64_t)r;
+		ex->file_len -= (uint64_t)r;
+		ex->bytes_sent += (uint64_t)r;
+		return r;
+	}
+	return 0;
+}
+
+void xfer_exchange_finish(xfer_exchange_t *ex, double now)
+{
+	if (ex->status)
+		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,
+			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
+			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
+	upload_abort(ex);
+	if (ex->file_fd >= 0)
+		close(ex->file_fd);
+	ex->file_fd = -1;
+	for (size_t i = 0; i < ex->nfields; i++)
+		free(ex->fields[i].value);
+	ex->nfields = 0;
+	wf_buf_fini(&ex->body);
+}

@@ -1,0 +1,97 @@
+/* One HTTP request and its response, the same for HTTP/1.1 and HTTP/2: the
+ * protocol drivers (h1_conn.c, h2_conn.c) parse and frame; this file decides
+ * what a request means (auth, confinement, GET/HEAD/PUT/DELETE/MKCOL/OPTIONS). */
+#ifndef XFER_EXCHANGE_H
+#define XFER_EXCHANGE_H
+
+#include "../server/buf.h"
+#include "../server/config.h"
+
+#include <stdbool.h>
+#include <time.h>
+
+#define XFER_MAX_FIELDS 16
+
+/* What the protocol driver extracted from the request head. Slices are
+ * borrowed for the duration of xfer_exchange_begin only. */
+typedef struct xfer_req_in {
+	wf_slice_t method, target;
+	wf_slice_t authorization, range, if_range, if_none_match, if_modified_since, accept, host;
+	bool has_body;          /* a body follows (Content-Length > 0, chunked, or h2 without END_STREAM) */
+	bool length_known;      /* content_length is the body's exact size */
+	uint64_t content_length;
+	bool expect_continue;
+	const char *proto; /* "HTTP/1.1", "HTTP/2" */
+} xfer_req_in_t;
+
+typedef enum xfer_body_kind {
+	XFER_BODY_NONE,
+	XFER_BODY_BUF,  /* body buffer below */
+	XFER_BODY_FILE, /* file_fd from file_off, file_len bytes */
+} xfer_body_kind_t;
+
+typedef enum xfer_ex_state {
+	XFER_EX_RESPOND,   /* the response is ready */
+	XFER_EX_READ_BODY, /* feed the request body with xfer_exchange_body, then _body_end */
+	XFER_EX_DISCARD,   /* the response is ready, but the request body must be read and dropped first (h1) */
+} xfer_ex_state_t;
+
+typedef struct xfer_exchange {
+	xfer_ex_state_t state;
+	const wf_config_t *cfg;      /* borrowed: the connection's config */
+	const wf_user_cfg_t *user;   /* borrowed from cfg, after authentication */
+	char user_name[64];          /* for the access log, even when the login failed */
+	char method[16];
+	char path[1024];             /* target as received, for the access log (capped) */
+	const char *peer;            /* borrowed from the connection */
+	const char *proto;
+	double started;
+
+	/* response */
+	int status;
+	size_t nfields;
+	struct {
+		const char *name; /* static string, canonical case */
+		char *value;      /* owned */
+	} fields[XFER_MAX_FIELDS];
+	xfer_body_kind_t body_kind;
+	wf_buf_t body;
+	int file_fd;
+	uint64_t file_off, file_len;
+	uint64_t content_length; /* declared; equal to what is sent, except for HEAD */
+	bool head_only;          /* HEAD: headers as for GET, no body */
+	bool close_after;        /* the connection must close after this response */
+	uint64_t bytes_sent;     /* body bytes, for the log */
+
+	/* upload (PUT) */
+	int up_dir_fd, up_fd;
+	char up_tmp[300];
+	char up_leaf[256];
+	bool up_existed;
+	uint64_t up_received, up_limit;
+	bool up_length_known;
+	uint64_t up_expected;
+	int up_errno;
+} xfer_exchange_t;
+
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now);
+/* Decides what the request means; sets ex->state. */
+void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in);
+/* Request body bytes (state XFER_EX_READ_BODY). On a failure (disk full, too
+ * large) the exchange switches to XFER_EX_DISCARD with an error response ready. */
+void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len);
+/* The request body ended: complete (true) or cut short (false: the client went
+ * away or broke framing; nothing is kept under the final name). */
+void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete);
+/* Produces up to cap body bytes into dst. Returns bytes (0 = body done), or -1
+ * on a read error (the connection must be closed: the length is promised). */
+ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap);
+/* Access log line and cleanup (aborts an unfinished upload). */
+void xfer_exchange_finish(xfer_exchange_t *ex, double now);
+
+/* A field value by canonical name, or NULL. */
+const char *xfer_exchange_field(const xfer_exchange_t *ex, const char *name);
+/* Reason phrase for a status. */
+const char *xfer_status_reason(int status);
+
+#endif

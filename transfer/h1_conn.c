@@ -1,0 +1,489 @@
+/* HTTP/1.1 over a TLS connection: a resumable state machine
+ *   READ_HEAD -> (READ_BODY) -> WRITE -> READ_HEAD ... -> close
+ * with keep-alive, pipelining (requests are answered in order, one at a time),
+ * chunked and sized request bodies, 100-continue, and the slowloris guards. */
+#include "exchange.h"
+#include "h1_parse.h"
+#include "http_date.h"
+#include "https.h"
+#include "../server/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum h1_state {
+	H1_READ_HEAD,
+	H1_READ_BODY,
+	H1_WRITE,
+} h1_state_t;
+
+typedef enum h1_timer {
+	H1_TIMER_NONE,
+	H1_TIMER_IDLE, /* between requests */
+	H1_TIMER_HEAD, /* a head has begun arriving: it must be complete in time */
+	H1_TIMER_XFER, /* a body is moving: it must keep moving */
+} h1_timer_t;
+
+typedef struct h1 {
+	h1_state_t state;
+	h1_timer_t timer;
+	wf_buf_t in;  /* received plaintext not yet used */
+	wf_buf_t out; /* response bytes not yet handed to TLS */
+	xfer_exchange_t ex;
+	bool ex_active;
+	bool keep_alive;
+	bool chunked;
+	bool discarding; /* reading a body only to drop it */
+	bool body_started;
+	xfer_chunked_t chunk;
+	uint64_t body_left; /* sized body bytes still to come */
+	bool body_from_wire; /* the response body still has bytes to produce */
+	unsigned nrequests;
+	ev_tstamp last_progress;
+} h1_t;
+
+static void h1_close(wf_conn_t *c);
+
+static h1_t *H(wf_conn_t *c)
+{
+	return c->proto_data;
+}
+
+static void set_timer(wf_conn_t *c, h1_timer_t mode)
+{
+	h1_t *h = H(c);
+	h->last_progress = ev_now(wf_conn_loop(c));
+	if (h->timer == mode)
+		return;
+	h->timer = mode;
+	const wf_config_t *cfg = c->cfg;
+	double t = mode == H1_TIMER_IDLE ? cfg->limits.idle_timeout :
+		   mode == H1_TIMER_HEAD ? cfg->limits.header_timeout :
+		   mode == H1_TIMER_XFER ? cfg->limits.send_timeout : 0;
+	wf_conn_set_timeout(c, t);
+}
+
+static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
+{
+	h1_t *h = H(c);
+	char date[XFER_HTTP_DATE_LEN];
+	xfer_http_date_format((time_t)ev_now(wf_conn_loop(c)), date);
+	wf_buf_printf(&h->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\n", ex->status,
+		      xfer_status_reason(ex->status), date);
+	for (size_t i = 0; i < ex->nfields; i++)
+		wf_buf_printf(&h->out, "%s: %s\r\n", ex->fields[i].name, ex->fields[i].value);
+	if (ex->status != 204 && ex->status != 304 && ex->status >= 200)
+		wf_buf_printf(&h->out, "Content-Length: %" PRIu64 "\r\n", ex->content_length);
+	if (ex->close_after)
+		h->keep_alive = false;
+	if (!h->keep_alive)
+		wf_buf_append_str(&h->out, "Connection: close\r\n");
+	wf_buf_append_str(&h->out, "\r\n");
+}
+
+/* A response without an exchange: the request could not even be parsed. */
+static void respond_raw(wf_conn_t *c, int status)
+{
+	h1_t *h = H(c);
+	char date[XFER_HTTP_DATE_LEN];
+	xfer_http_date_format((time_t)ev_now(wf_conn_loop(c)), date);
+	char body[64];
+	int blen = snprintf(body, sizeof(body), "%d %s\n", status, xfer_status_reason(status));
+	wf_buf_reset(&h->out);
+	wf_buf_printf(&h->out,
+		      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+		      status, xfer_status_reason(status), date, blen, body);
+	h->keep_alive = false;
+	h->body_from_wire = false;
+	h->state = H1_WRITE;
+	wf_log_access(c->peer, NULL, WF_SLICE("-"), WF_SLICE("-"), "HTTP/1.1", status, 0,
+		      ev_now(wf_conn_loop(c)) - c->accepted);
+}
+
+/* Turns a parsed head into an exchange; sets up body framing. */
+static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
+{
+	h1_t *h = H(c);
+	xfer_req_in_t in;
+	memset(&in, 0, sizeof(in));
+	in.method = req->method;
+	in.target = req->target;
+	in.proto = req->minor ? "HTTP/1.1" : "HTTP/1.0";
+	h->keep_alive = req->minor == 1;
+	bool have_cl = false, have_host = false;
+	const xfer_h1_header_t *te = NULL;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const xfer_h1_header_t *f = &req->headers[i];
+		wf_slice_t n = f->name;
+		if (wf_slice_eq_ci(n, "content-length")) {
+			uint64_t v;
+			if (xfer_h1_parse_content_length(f->value, &v) != WF_OK || (have_cl && v != in.content_length)) {
+				respond_raw(c, 400);
+				return;
+			}
+			have_cl = true;
+			in.content_length = v;
+		} else if (wf_slice_eq_ci(n, "transfer-encoding")) {
+			if (te) {
+				respond_raw(c, 400);
+				return;
+			}
+			te = f;
+		} else if (wf_slice_eq_ci(n, "host")) {
+			if (have_host) {
+				respond_raw(c, 400);
+				return;
+			}
+			have_host = true;
+			in.host = f->value;
+		} else if (wf_slice_eq_ci(n, "connection")) {
+			if (xfer_h1_has_token(f->value, "close"))
+				h->keep_alive = false;
+			else if (xfer_h1_has_token(f->value, "keep-alive"))
+				h->keep_alive = true;
+		} else if (wf_slice_eq_ci(n, "authorization")) {
+			in.authorization = f->value;
+		} else if (wf_slice_eq_ci(n, "range")) {
+			in.range = f->value;
+		} else if (wf_slice_eq_ci(n, "if-range")) {
+			in.if_range = f->value;
+		} else if (wf_slice_eq_ci(n, "if-none-match")) {
+			in.if_none_match = f->value;
+		} else if (wf_slice_eq_ci(n, "if-modified-since")) {
+			in.if_modified_since = f->value;
+		} else if (wf_slice_eq_ci(n, "accept")) {
+			in.accept = f->value;
+		} else if (wf_slice_eq_ci(n, "expect")) {
+			if (!wf_slice_eq_ci(f->value, "100-continue")) {
+				respond_raw(c, 417);
+				return;
+			}
+			in.expect_continue = req->minor == 1;
+		}
+	}
+	if (req->minor == 1 && !have_host) {
+		respond_raw(c, 400);
+		return;
+	}
+	/* Both framings at once is the classic request-smuggling vector: refuse. */
+	if (te && (have_cl || !wf_slice_eq_ci(te->value, "chunked") || req->minor == 0)) {
+		respond_raw(c, te && !have_cl && req->minor == 1 ? 501 : 400);
+		return;
+	}
+	h->chunked = te != NULL;
+	h->body_left = in.content_length;
+	in.has_body = h->chunked || in.content_length > 0;
+	in.length_known = !h->chunked;
+	if (h->chunked)
+		xfer_chunked_init(&h->chunk);
+
+	if (c->draining)
+		h->keep_alive = false;
+	if (++h->nrequests >= (unsigned)c->cfg->limits.max_requests_per_connection)
+		h->keep_alive = false;
+
+	xfer_exchange_init(&h->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)));
+	h->ex_active = true;
+	xfer_exchange_begin(&h->ex, &in);
+	h->body_started = false;
+	switch (h->ex.state) {
+	case XFER_EX_READ_BODY:
+		if (in.expect_continue)
+			wf_buf_append_str(&h->out, "HTTP/1.1 100 Continue\r\n\r\n");
+		h->discarding = false;
+		h->state = H1_READ_BODY;
+		break;
+	case XFER_EX_DISCARD:
+		h->discarding = true;
+		h->state = H1_READ_BODY;
+		break;
+	case XFER_EX_RESPOND:
+		h->discarding = false;
+		h->state = H1_WRITE;
+		break;
+	}
+	if (h->state == H1_READ_BODY && !in.has_body) {
+		/* Nothing will come: the body ends now. */
+		if (!h->discarding)
+			xfer_exchange_body_end(&h->ex, true);
+		h->state = H1_WRITE;
+	}
+	if (h->state == H1_WRITE) {
+		append_head(c, &h->ex);
+		h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
+	}
+}
+
+/* Consumes body bytes from h->in. Returns WF_DONE when the body ended,
+ * WF_AGAIN when more is needed, WF_ERR on bad framing. */
+static int take_body(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	while (wf_buf_size(&h->in)) {
+		const char *p = wf_buf_head(&h->in);
+		size_t n = wf_buf_size(&h->in);
+		if (h->chunked) {
+			size_t used;
+			const char *data;
+			size_t dlen;
+			int r = xfer_chunked_step(&h->chunk, p, n, &used, &data, &dlen);
+			if (r == XFER_CHUNK_DATA && !h->discarding)
+				xfer_exchange_body(&h->ex, data, dlen);
+			wf_buf_consume(&h->in, used);
+			if (r == XFER_CHUNK_DONE)
+				return WF_DONE;
+			if (r == XFER_CHUNK_MALFORMED)
+				return WF_ERR;
+			if (r == XFER_CHUNK_AGAIN)
+				return WF_AGAIN;
+		} else {
+			size_t take = n < h->body_left ? n : (size_t)h->body_left;
+			if (!h->discarding)
+				xfer_exchange_body(&h->ex, p, take);
+			wf_buf_consume(&h->in, take);
+			h->body_left -= take;
+			if (h->body_left == 0)
+				return WF_DONE;
+		}
+		/* A refused upload turns into discarding midway. */
+		if (!h->discarding && h->ex.state == XFER_EX_DISCARD)
+			h->discarding = true;
+	}
+	if (!h->chunked && h->body_left == 0)
+		return WF_DONE;
+	return WF_AGAIN;
+}
+
+/* Reads one TLS record's worth into h->in. WF_OK, WF_AGAIN, WF_DONE (EOF), WF_ERR. */
+static int fill_in(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	char *dst = wf_buf_reserve(&h->in, XFER_IO_CHUNK);
+	if (!dst)
+		return WF_ERR; /* cannot happen: the parser caps heads below in.max */
+	ssize_t n = wf_conn_recv(c, dst, XFER_IO_CHUNK);
+	if (n == WF_AGAIN)
+		return WF_AGAIN;
+	if (n == 0)
+		return WF_DONE;
+	if (n < 0)
+		return WF_ERR;
+	wf_buf_commit(&h->in, (size_t)n);
+	return WF_OK;
+}
+
+/* Sends staged output; refills it from the body. WF_DONE when the response is out. */
+static int flush_out(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	for (;;) {
+		if (wf_buf_size(&h->out) == 0 && h->body_from_wire && h->state == H1_WRITE) {
+			char *dst = wf_buf_reserve(&h->out, XFER_OUT_STAGE);
+			ssize_t r = dst ? xfer_exchange_read(&h->ex, dst, XFER_OUT_STAGE) : -1;
+			if (r < 0)
+				return WF_ERR;
+			if (r == 0)
+				h->body_from_wire = false;
+			wf_buf_commit(&h->out, (size_t)r);
+		}
+		size_t n = wf_buf_size(&h->out);
+		if (n == 0)
+			return WF_DONE;
+		ssize_t w = wf_conn_send(c, wf_buf_head(&h->out), n < XFER_IO_CHUNK ? n : XFER_IO_CHUNK);
+		if (w == WF_AGAIN)
+			return WF_AGAIN;
+		if (w < 0)
+			return WF_ERR;
+		wf_buf_consume(&h->out, (size_t)w);
+		h->last_progress = ev_now(wf_conn_loop(c));
+	}
+}
+
+static void finish_exchange(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	if (h->ex_active) {
+		xfer_exchange_finish(&h->ex, ev_now(wf_conn_loop(c)));
+		h->ex_active = false;
+	}
+}
+
+static void h1_on_io(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	/* Bounded work per wake-up, so one fast client cannot starve the others. */
+	for (int turn = 0; turn < 256; turn++) {
+		switch (h->state) {
+		case H1_READ_HEAD: {
+			if (wf_buf_size(&h->in)) {
+				xfer_h1_request_t req;
+				ssize_t r = xfer_h1_parse_request(wf_buf_head(&h->in), wf_buf_size(&h->in),
+								  (size_t)c->cfg->limits.max_header_bytes, &req);
+				if (r > 0) {
+					start_request(c, &req);
+					wf_buf_consume(&h->in, (size_t)r);
+					set_timer(c, H1_TIMER_XFER);
+					continue;
+				}
+				if (r < 0) {
+					respond_raw(c, r == XFER_H1_TOO_LARGE ? 431 : r == XFER_H1_BAD_VERSION ? 505 : 400);
+					continue;
+				}
+				set_timer(c, H1_TIMER_HEAD);
+			} else if (wf_buf_size(&h->out) == 0) {
+				if (c->draining) {
+					h1_close(c);
+					return;
+				}
+				set_timer(c, h->nrequests ? H1_TIMER_IDLE : H1_TIMER_HEAD);
+			}
+			int f = fill_in(c);
+			if (f == WF_AGAIN) {
+				/* Idle: hold no buffers while waiting for the next request. */
+				if (wf_buf_size(&h->in) == 0)
+					wf_buf_release(&h->in);
+				if (wf_buf_size(&h->out) == 0)
+					wf_buf_release(&h->out);
+				return;
+			}
+			if (f != WF_OK) {
+				h1_close(c);
+				return;
+			}
+			continue;
+		}
+		case H1_READ_BODY: {
+			if (wf_buf_size(&h->out)) { /* 100 Continue */
+				int w = flush_out(c);
+				if (w == WF_AGAIN)
+					return;
+				if (w == WF_ERR) {
+					h1_close(c);
+					return;
+				}
+				wf_conn_want_write(c, false);
+			}
+			int r = take_body(c);
+			if (r == WF_ERR) {
+				xfer_exchange_body_end(&h->ex, false);
+				finish_exchange(c);
+				respond_raw(c, 400);
+				continue;
+			}
+			if (r == WF_DONE) {
+				if (!h->discarding)
+					xfer_exchange_body_end(&h->ex, true);
+				h->state = H1_WRITE;
+				append_head(c, &h->ex);
+				h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
+				continue;
+			}
+			int f = fill_in(c);
+			if (f == WF_AGAIN)
+				return;
+			if (f != WF_OK) {
+				/* The client went away mid-body: nothing is kept. */
+				xfer_exchange_body_end(&h->ex, false);
+				h1_close(c);
+				return;
+			}
+			h->last_progress = ev_now(wf_conn_loop(c));
+			continue;
+		}
+		case H1_WRITE: {
+			int w = flush_out(c);
+			if (w == WF_AGAIN)
+				return;
+			if (w == WF_ERR) {
+				h1_close(c);
+				return;
+			}
+			wf_conn_want_write(c, false);
+			finish_exchange(c);
+			if (!h->keep_alive) {
+				h1_close(c);
+				return;
+			}
+			h->state = H1_READ_HEAD;
+			continue;
+		}
+		}
+	}
+	/* Out of turns with work left: come back on the next loop turn. */
+	wf_conn_want_write(c, true);
+}
+
+static void h1_on_timeout(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	double now = ev_now(wf_conn_loop(c));
+	if (h->timer == H1_TIMER_XFER) {
+		double left = h->last_progress + c->cfg->limits.send_timeout - now;
+		if (left > 0.01) {
+			wf_conn_set_timeout(c, left);
+			return;
+		}
+		wf_log_info("conn %llu %s: transfer stalled for %d s, closing", (unsigned long long)c->id, c->peer,
+			    c->cfg->limits.send_timeout);
+	} else if (h->timer == H1_TIMER_HEAD) {
+		wf_log_info("conn %llu %s: request head not complete within %d s, closing", (unsigned long long)c->id,
+			    c->peer, c->cfg->limits.header_timeout);
+	}
+	if (h->ex_active && h->state == H1_READ_BODY)
+		xfer_exchange_body_end(&h->ex, false);
+	h1_close(c);
+}
+
+static void h1_on_drain(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	h->keep_alive = false;
+	if (h->state == H1_READ_HEAD && wf_buf_size(&h->in) == 0 && wf_buf_size(&h->out) == 0)
+		h1_close(c);
+}
+
+static void h1_on_close(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	if (!h)
+		return;
+	if (h->ex_active) {
+		if (h->state == H1_READ_BODY)
+			xfer_exchange_body_end(&h->ex, false);
+		xfer_exchange_finish(&h->ex, ev_now(wf_conn_loop(c)));
+	}
+	wf_buf_fini(&h->in);
+	wf_buf_fini(&h->out);
+	free(h);
+	c->proto_data = NULL;
+}
+
+static void h1_close(wf_conn_t *c)
+{
+	wf_conn_close(c);
+}
+
+static const wf_proto_t h1_proto = {
+	.name = "http/1.1",
+	.on_io = h1_on_io,
+	.on_timeout = h1_on_timeout,
+	.on_drain = h1_on_drain,
+	.on_close = h1_on_close,
+};
+
+int xfer_h1_start(wf_conn_t *c)
+{
+	h1_t *h = calloc(1, sizeof(*h));
+	if (!h)
+		return WF_ERR;
+	/* Room for a maximal head plus one record of body behind it. */
+	wf_buf_init(&h->in, (size_t)c->cfg->limits.max_header_bytes + 2 * XFER_IO_CHUNK);
+	wf_buf_init(&h->out, XFER_OUT_STAGE + 64 * 1024);
+	h->state = H1_READ_HEAD;
+	c->proto = &h1_proto;
+	c->proto_data = h;
+	return WF_OK;
+}

@@ -1,0 +1,440 @@
+/* HTTP/2 over a TLS connection, through nghttp2's in-memory API: bytes from
+ * TLS go to nghttp2_session_mem_recv; frames nghttp2 produces are staged in
+ * our out buffer (file data read straight into it, NGHTTP2_DATA_FLAG_NO_COPY)
+ * and handed to TLS. Each stream carries one xfer_exchange_t. */
+#include "exchange.h"
+#include "http_date.h"
+#include "https.h"
+#include "../server/log.h"
+
+#include <inttypes.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define H2_OUT_HIGH (4 * XFER_IO_CHUNK) /* stop producing frames past this much staged output */
+#define H2_STREAM_WINDOW (1 << 20)
+#define H2_CONN_WINDOW (16 << 20)
+
+enum { HV_METHOD, HV_PATH, HV_AUTHORITY, HV_AUTHZ, HV_RANGE, HV_IF_RANGE, HV_INM, HV_IMS, HV_ACCEPT, HV_CL, HV_N };
+static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "authorization",
+					    "range", "if-range", "if-none-match", "if-modified-since",
+					    "accept", "content-length" };
+
+typedef struct h2_stream {
+	int32_t id;
+	wf_buf_t hdrs; /* copies of the values we use */
+	size_t off[HV_N], len[HV_N];
+	bool have[HV_N];
+	bool begun, responded;
+	xfer_exchange_t ex;
+	struct h2_stream *prev, *next;
+} h2_stream_t;
+
+typedef struct h2 {
+	nghttp2_session *ng;
+	wf_buf_t out;
+	h2_stream_t *streams;
+	int nstreams;
+	bool idle_timer;
+	ev_tstamp last_progress;
+	wf_conn_t *c; /* borrowed: back pointer for callbacks */
+} h2_t;
+
+static h2_t *H(wf_conn_t *c)
+{
+	return c->proto_data;
+}
+
+static void stream_free(h2_t *h, h2_stream_t *s, bool complete)
+{
+	if (s->begun) {
+		if (s->ex.state == XFER_EX_READ_BODY)
+			xfer_exchange_body_end(&s->ex, complete);
+		xfer_exchange_finish(&s->ex, ev_now(wf_conn_loop(h->c)));
+	}
+	wf_buf_fini(&s->hdrs);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->nstreams--;
+	free(s);
+}
+
+static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *user)
+{
+	h2_t *h = user;
+	if (wf_buf_size(&h->out) >= H2_OUT_HIGH)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	if (wf_buf_append(&h->out, data, len) != WF_OK)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	return (ssize_t)len;
+}
+
+static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			    nghttp2_data_source *src, void *user)
+{
+	h2_stream_t *s = src->ptr;
+	uint64_t left = s->ex.body_kind == XFER_BODY_FILE ? s->ex.file_len : wf_buf_size(&s->ex.body);
+	size_t n = left < len ? (size_t)left : len;
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (n == left)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+/* The frame header goes in first, then the body bytes are read straight in. */
+static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+			nghttp2_data_source *src, void *user)
+{
+	h2_t *h = user;
+	h2_stream_t *s = src->ptr;
+	if (wf_buf_size(&h->out) >= H2_OUT_HIGH)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	char *dst = wf_buf_reserve(&h->out, 9 + length);
+	if (!dst)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	memcpy(dst, framehd, 9);
+	size_t got = 0;
+	while (got < length) {
+		ssize_t r = xfer_exchange_read(&s->ex, dst + 9 + got, length - got);
+		if (r <= 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		got += (size_t)r;
+	}
+	wf_buf_commit(&h->out, 9 + length);
+	return 0;
+}
+
+static void lower_copy(char *dst, const char *src, size_t cap)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (char)((src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i]);
+	dst[i] = '\0';
+}
+
+static int submit_response(h2_t *h, h2_stream_t *s)
+{
+	xfer_exchange_t *ex = &s->ex;
+	nghttp2_nv nv[XFER_MAX_FIELDS + 4];
+	char names[XFER_MAX_FIELDS][40];
+	char status[4], date[XFER_HTTP_DATE_LEN], clen[24];
+	size_t n = 0;
+	snprintf(status, sizeof(status), "%03d", ex->status);
+	xfer_http_date_format((time_t)ev_now(wf_conn_loop(h->c)), date);
+#define NV(k, v) \
+	nv[n++] = (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
+	NV(":status", status);
+	NV("date", date);
+	NV("server", "wharf");
+	for (size_t i = 0; i < ex->nfields; i++) {
+		lower_copy(names[i], ex->fields[i].name, sizeof(names[i]));
+		NV(names[i], ex->fields[i].value);
+	}
+	if (ex->status != 204 && ex->status != 304) {
+		snprintf(clen, sizeof(clen), "%" PRIu64, ex->content_length);
+		NV("content-length", clen);
+	}
+#undef NV
+	nghttp2_data_provider prov = { .source.ptr = s, .read_callback = on_data_read };
+	bool body = !ex->head_only && ex->body_kind != XFER_BODY_NONE && ex->content_length > 0;
+	s->responded = true;
+	return nghttp2_submit_response(h->ng, s->id, nv, n, body ? &prov : NULL);
+}
+
+static wf_slice_t hv(h2_stream_t *s, int k)
+{
+	if (!s->have[k])
+		return (wf_slice_t){ NULL, 0 };
+	return (wf_slice_t){ s->hdrs.data + s->off[k], s->len[k] };
+}
+
+static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
+{
+	wf_conn_t *c = h->c;
+	xfer_req_in_t in;
+	memset(&in, 0, sizeof(in));
+	in.method = hv(s, HV_METHOD);
+	in.target = hv(s, HV_PATH);
+	in.host = hv(s, HV_AUTHORITY);
+	in.authorization = hv(s, HV_AUTHZ);
+	in.range = hv(s, HV_RANGE);
+	in.if_range = hv(s, HV_IF_RANGE);
+	in.if_none_match = hv(s, HV_INM);
+	in.if_modified_since = hv(s, HV_IMS);
+	in.accept = hv(s, HV_ACCEPT);
+	in.proto = "HTTP/2";
+	in.has_body = !end_stream;
+	/* nghttp2 checks that DATA adds up to content-length, so it can be trusted. */
+	if (s->have[HV_CL]) {
+		char tmp[24];
+		wf_slice_t v = hv(s, HV_CL);
+		if (v.len < sizeof(tmp)) {
+			memcpy(tmp, v.ptr, v.len);
+			tmp[v.len] = '\0';
+			in.content_length = strtoull(tmp, NULL, 10);
+			in.length_known = true;
+		}
+	}
+	xfer_exchange_init(&s->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)));
+	s->begun = true;
+	xfer_exchange_begin(&s->ex, &in);
+	if (s->ex.state != XFER_EX_READ_BODY)
+		submit_response(h, s);
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+	h2_t *h = user;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	h2_stream_t *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	s->id = frame->hd.stream_id;
+	wf_buf_init(&s->hdrs, (size_t)h->c->cfg->limits.max_header_bytes);
+	s->next = h->streams;
+	if (h->streams)
+		h->streams->prev = s;
+	h->streams = s;
+	h->nstreams++;
+	nghttp2_session_set_stream_user_data(ng, s->id, s);
+	return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+		     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
+{
+	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!s || frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	for (int k = 0; k < HV_N; k++) {
+		if (strlen(hv_names[k]) != namelen || memcmp(hv_names[k], name, namelen) != 0)
+			continue;
+		if (s->have[k])
+			return 0; /* the first one counts, as in HTTP/1.1 */
+		size_t off = wf_buf_size(&s->hdrs);
+		if (wf_buf_append(&s->hdrs, value, valuelen) != WF_OK)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* headers too large: reset the stream */
+		s->off[k] = off;
+		s->len[k] = valuelen;
+		s->have[k] = true;
+		return 0;
+	}
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+	h2_t *h = user;
+	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!s)
+		return 0;
+	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+	if (frame->hd.type == NGHTTP2_HEADERS && !s->begun) {
+		begin_exchange(h, s, end);
+		return 0;
+	}
+	if (end && s->begun && s->ex.state == XFER_EX_READ_BODY) {
+		xfer_exchange_body_end(&s->ex, true);
+		submit_response(h, s);
+	}
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+			 void *user)
+{
+	h2_t *h = user;
+	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, id);
+	if (!s || !s->begun)
+		return 0;
+	if (s->ex.state == XFER_EX_READ_BODY) {
+		xfer_exchange_body(&s->ex, (const char *)data, len);
+		/* Refused midway (too large, disk full): answer now, drop the rest. */
+		if (s->ex.state != XFER_EX_READ_BODY && !s->responded)
+			submit_response(h, s);
+	}
+	h->last_progress = ev_now(wf_conn_loop(h->c));
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code, void *user)
+{
+	h2_t *h = user;
+	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, id);
+	if (s)
+		stream_free(h, s, false);
+	return 0;
+}
+
+static void h2_close(wf_conn_t *c)
+{
+	wf_conn_close(c);
+}
+
+static void arm_timer(wf_conn_t *c)
+{
+	h2_t *h = H(c);
+	bool idle = h->nstreams == 0;
+	if (idle == h->idle_timer && ev_is_active(&c->timer))
+		return;
+	h->idle_timer = idle;
+	h->last_progress = ev_now(wf_conn_loop(c));
+	wf_conn_set_timeout(c, idle ? c->cfg->limits.idle_timeout : c->cfg->limits.send_timeout);
+}
+
+static void h2_on_io(wf_conn_t *c)
+{
+	h2_t *h = H(c);
+	char buf[XFER_IO_CHUNK];
+	for (int turn = 0; turn < 64; turn++) {
+		bool progress = false;
+		/* Read while nghttp2 wants input and has room (writes are staged below). */
+		while (nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
+			ssize_t n = wf_conn_recv(c, buf, sizeof(buf));
+			if (n == WF_AGAIN)
+				break;
+			if (n <= 0) {
+				h2_close(c);
+				return;
+			}
+			ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)buf, (size_t)n);
+			if (r < 0) {
+				wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
+					    nghttp2_strerror((int)r));
+				h2_close(c);
+				return;
+			}
+			h->last_progress = ev_now(wf_conn_loop(c));
+			progress = true;
+		}
+		/* Produce frames and hand them to TLS. */
+		for (;;) {
+			if (wf_buf_size(&h->out) < H2_OUT_HIGH && nghttp2_session_want_write(h->ng)) {
+				int rv = nghttp2_session_send(h->ng);
+				if (rv != 0) {
+					wf_log_info("conn %llu %s: HTTP/2 send error: %s", (unsigned long long)c->id,
+						    c->peer, nghttp2_strerror(rv));
+					h2_close(c);
+					return;
+				}
+			}
+			size_t n = wf_buf_size(&h->out);
+			if (n == 0)
+				break;
+			ssize_t w = wf_conn_send(c, wf_buf_head(&h->out), n < XFER_IO_CHUNK ? n : XFER_IO_CHUNK);
+			if (w == WF_AGAIN) {
+				arm_timer(c);
+				return;
+			}
+			if (w < 0) {
+				h2_close(c);
+				return;
+			}
+			wf_buf_consume(&h->out, (size_t)w);
+			h->last_progress = ev_now(wf_conn_loop(c));
+			progress = true;
+		}
+		wf_conn_want_write(c, false);
+		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng)) {
+			h2_close(c);
+			return;
+		}
+		if (!progress || (wf_conn_pending(c) == 0 && wf_buf_size(&h->out) == 0))
+			break;
+	}
+	if (wf_buf_size(&h->out) == 0)
+		wf_buf_release(&h->out);
+	arm_timer(c);
+}
+
+static void h2_on_timeout(wf_conn_t *c)
+{
+	h2_t *h = H(c);
+	double now = ev_now(wf_conn_loop(c));
+	if (!h->idle_timer) {
+		double left = h->last_progress + c->cfg->limits.send_timeout - now;
+		if (left > 0.01) {
+			wf_conn_set_timeout(c, left);
+			return;
+		}
+		wf_log_info("conn %llu %s: HTTP/2 transfer stalled for %d s, closing", (unsigned long long)c->id,
+			    c->peer, c->cfg->limits.send_timeout);
+	}
+	h2_close(c);
+}
+
+static void h2_on_drain(wf_conn_t *c)
+{
+	h2_t *h = H(c);
+	nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
+			      NGHTTP2_NO_ERROR, NULL, 0);
+	h2_on_io(c);
+}
+
+static void h2_on_close(wf_conn_t *c)
+{
+	h2_t *h = H(c);
+	if (!h)
+		return;
+	while (h->streams)
+		stream_free(h, h->streams, false);
+	nghttp2_session_del(h->ng);
+	wf_buf_fini(&h->out);
+	free(h);
+	c->proto_data = NULL;
+}
+
+static const wf_proto_t h2_proto = {
+	.name = "h2",
+	.on_io = h2_on_io,
+	.on_timeout = h2_on_timeout,
+	.on_drain = h2_on_drain,
+	.on_close = h2_on_close,
+};
+
+int xfer_h2_start(wf_conn_t *c)
+{
+	h2_t *h = calloc(1, sizeof(*h));
+	if (!h)
+		return WF_ERR;
+	h->c = c;
+	wf_buf_init(&h->out, H2_OUT_HIGH + 2 * XFER_IO_CHUNK + 64 * 1024);
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0) {
+		free(h);
+		return WF_ERR;
+	}
+	nghttp2_session_callbacks_set_send_callback(cb, on_send);
+	nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
+	int rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);
+	nghttp2_session_callbacks_del(cb);
+	nghttp2_option_del(opt);
+	if (rv != 0) {
+		free(h);
+		return WF_ERR;
+	}
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)c->cfg->limits.h2_max_streams },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)c->cfg->limits.max_header_bytes },
+	};
+	nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, WF_ARRAY_LEN(iv));
+	nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+	c->proto = &h2_proto;
+	c->proto_data = h;
+	return WF_OK;
+}

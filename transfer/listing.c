@@ -1,0 +1,460 @@
+/* Folder listings: see listing.h.
+ *
+ * Names on Linux are bytes, not text. Both formats declare UTF-8, so each byte
+ * that does not start a valid UTF-8 sequence (overlong forms, surrogates and
+ * code points past U+10FFFF count as invalid) is shown as U+FFFD, one per byte.
+ * HTML also shows control characters as U+FFFD, as markup has no faithful way
+ * to carry them; JSON escapes them exactly (\u00XX). HTML hrefs percent-encode
+ * the raw bytes, so a link works whatever the name holds. */
+#include "listing.h"
+
+#include "path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A folder can hold millions of names; the listing holds this many at most
+ * (the first ones readdir returns, then sorted), and says it was cut. */
+#define LISTING_MAX_ENTRIES 100000
+
+typedef enum entry_type {
+	ENTRY_FILE,
+	ENTRY_DIR,
+	ENTRY_LINK,
+	ENTRY_OTHER,
+} entry_type_t;
+
+typedef struct entry {
+	union {
+		size_t off;       /* into the name arena while reading */
+		const char *name; /* into the name arena once it stops moving */
+	};
+	uint64_t size;
+	time_t mtime;
+	entry_type_t type;
+} entry_t;
+
+typedef struct listing {
+	entry_t *entries; /* owned */
+	size_t n, cap;
+	wf_buf_t names; /* NUL-terminated names, back to back */
+	int truncated;
+} listing_t;
+
+static const char *const type_names[] = {
+	[ENTRY_FILE] = "file",
+	[ENTRY_DIR] = "dir",
+	[ENTRY_LINK] = "link",
+	[ENTRY_OTHER] = "other",
+};
+
+static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD in UTF-8 */
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if s[0] does not
+ * start one. n is the bytes available. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+		return 0;
+	if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+		return 0;
+	return len;
+}
+
+/* Appends s as HTML text (json = 0) or as the inside of a JSON string
+ * (json = 1). Runs of bytes that need nothing are copied in one append. */
+static int append_escaped(wf_buf_t *out, const char *str, int json)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), run = 0, i = 0;
+	char esc[8];
+
+	while (i < n) {
+		unsigned char c = s[i];
+		const char *rep = NULL;
+		size_t step = 1;
+
+		if (c >= 0x80) {
+			step = utf8_seq_len(s + i, n - i);
+			if (step == 0) {
+				rep = replacement;
+				step = 1;
+			}
+		} else if (json) {
+			if (c == '"')
+				rep = "\\\"";
+			else if (c == '\\')
+				rep = "\\\\";
+			else if (c < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				rep = esc;
+			}
+		} else {
+			switch (c) {
+			case '&': rep = "&amp;"; break;
+			case '<': rep = "&lt;"; break;
+			case '>': rep = "&gt;"; break;
+			case '"': rep = "&quot;"; break;
+			case '\'': rep = "&#39;"; break;
+			default:
+				if (c < 0x20 || c == 0x7f)
+					rep = replacement;
+			}
+		}
+		if (rep) {
+			if (wf_buf_append(out, s + i - run, run) != WF_OK || wf_buf_append_str(out, rep) != WF_OK)
+				return WF_ERR;
+			run = 0;
+		} else {
+			run += step;
+		}
+		i += step;
+	}
+	return wf_buf_append(out, s + n - run, run);
+}
+
+/* Percent-encodes all but RFC 3986 unreserved bytes. A name never holds '/',
+ * and encoding ':' keeps "javascript:x" a relative path, not a scheme. */
+static int append_href(wf_buf_t *out, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		unsigned char c = *p;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			if (wf_buf_append(out, p, 1) != WF_OK)
+				return WF_ERR;
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			if (wf_buf_append(out, e, 3) != WF_OK)
+				return WF_ERR;
+		}
+	}
+	return WF_OK;
+}
+
+static void format_mtime(time_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	out[0] = '\0';
+	if (gmtime_r(&t, &tm))
+		strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void format_size(uint64_t size, char *out, size_t cap)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	if (size < 1024) {
+		snprintf(out, cap, "%llu B", (unsigned long long)size);
+		return;
+	}
+	double v = (double)size / 1024;
+	size_t u = 0;
+	/* 1023.95 and up would print as "1024.0": move to the next unit instead. */
+	while (v >= 1023.95 && u + 1 < WF_ARRAY_LEN(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name);
+}
+
+static int add_entry(listing_t *l, const char *name, const struct stat *st)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		if (cap > LISTING_MAX_ENTRIES)
+			cap = LISTING_MAX_ENTRIES;
+		entry_t *e = realloc(l->entries, cap * sizeof(*e));
+		if (!e)
+			return WF_ERR;
+		l->entries = e;
+		l->cap = cap;
+	}
+	entry_t *e = &l->entries[l->n];
+	e->off = wf_buf_size(&l->names);
+	if (wf_buf_append(&l->names, name, strlen(name) + 1) != WF_OK)
+		return WF_ERR;
+	if (S_ISDIR(st->st_mode))
+		e->type = ENTRY_DIR;
+	else if (S_ISREG(st->st_mode))
+		e->type = ENTRY_FILE;
+	else if (S_ISLNK(st->st_mode))
+		e->type = ENTRY_LINK;
+	else
+		e->type = ENTRY_OTHER;
+	e->size = e->type == ENTRY_FILE ? (uint64_t)st->st_size : 0;
+	e->mtime = st->st_mtim.tv_sec;
+	l->n++;
+	return WF_OK;
+}
+
+static int read_listing(int dir_fd, listing_t *l)
+{
+	int rc = WF_ERR;
+	DIR *d = NULL;
+	/* A fresh open of the same folder rather than dup(): a dup shares the
+	 * file offset, so readdir would start wherever the caller's fd was and
+	 * leave it at the end; and fdopendir refuses an O_PATH fd, this does not. */
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno)
+				goto out;
+			break;
+		}
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || xfer_path_is_hidden(name))
+			continue;
+		if (l->n == LISTING_MAX_ENTRIES) {
+			l->truncated = 1;
+			break;
+		}
+		struct stat st;
+		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT) /* removed since readdir saw it */
+				continue;
+			goto out;
+		}
+		if (add_entry(l, name, &st) != WF_OK)
+			goto out;
+	}
+	/* The arena no longer moves: turn offsets into pointers, then sort. */
+	for (size_t i = 0; i < l->n; i++)
+		l->entries[i].name = l->names.data + l->names.off + l->entries[i].off;
+	if (l->n)
+		qsort(l->entries, l->n, sizeof(entry_t), by_name);
+	rc = WF_OK;
+out:
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+static int render_html_entry(wf_buf_t *out, const entry_t *e)
+{
+	char size[32], mtime[64];
+	int is_dir = e->type == ENTRY_DIR;
+
+	format_mtime(e->mtime, mtime, sizeof(mtime));
+	if (wf_buf_append_str(out, "<tr><td>") != WF_OK)
+		return WF_ERR;
+	/* Sockets, fifos and devices get no link: there is nothing to fetch. */
+	if (e->type != ENTRY_OTHER) {
+		if (wf_buf_append_str(out, "<a href=\"") != WF_OK || append_href(out, e->name) != WF_OK ||
+		    wf_buf_append_str(out, is_dir ? "/\">" : "\">") != WF_OK)
+			return WF_ERR;
+	}
+	if (append_escaped(out, e->name, 0) != WF_OK || wf_buf_append_str(out, is_dir ? "/" : "") != WF_OK ||
+	    wf_buf_append_str(out, e->type != ENTRY_OTHER ? "</a></td>" : "</td>") != WF_OK)
+		return WF_ERR;
+	if (e->type == ENTRY_FILE) {
+		format_size(e->size, size, sizeof(size));
+		if (wf_buf_printf(out, "<td class=\"s\" title=\"%llu bytes\">%s</td>", (unsigned long long)e->size,
+				  size) != WF_OK)
+			return WF_ERR;
+	} else if (wf_buf_append_str(out, "<td class=\"s\">-</td>") != WF_OK) {
+		return WF_ERR;
+	}
+	return wf_buf_printf(out, "<td>%s</td></tr>\n", mtime);
+}
+
+/* The inline style is the page's only resource: a CSP without
+ * style-src 'unsafe-inline' just leaves the table unstyled, still usable. */
+static const char html_style[] = "<style>body{font-family:system-ui,sans-serif;margin:2em}"
+				 "table{border-collapse:collapse}th,td{padding:.2em 1em;text-align:left}"
+				 "td.s{text-align:right;white-space:nowrap}</style>\n";
+
+static int render_html(const listing_t *l, const char *url_path, wf_buf_t *out)
+{
+	if (wf_buf_append_str(out, "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+				   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+				   "<title>Index of ") != WF_OK ||
+	    append_escaped(out, url_path, 0) != WF_OK ||
+	    wf_buf_append_str(out, "</title>\n") != WF_OK || wf_buf_append_str(out, html_style) != WF_OK ||
+	    wf_buf_append_str(out, "</head>\n<body>\n<h1>Index of ") != WF_OK ||
+	    append_escaped(out, url_path, 0) != WF_OK ||
+	    wf_buf_append_str(out, "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified</th>"
+				   "</tr></thead>\n<tbody>\n") != WF_OK)
+		return WF_ERR;
+	if (strcmp(url_path, "/") != 0 &&
+	    wf_buf_append_str(out, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n") != WF_OK)
+		return WF_ERR;
+	/* Folders first, then everything else; each group keeps the name order. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < l->n; i++) {
+			const entry_t *e = &l->entries[i];
+			if ((e->type == ENTRY_DIR) != (pass == 0))
+				continue;
+			if (render_html_entry(out, e) != WF_OK)
+				return WF_ERR;
+		}
+	}
+	if (wf_buf_append_str(out, "</tbody>\n</table>\n") != WF_OK)
+		return WF_ERR;
+	if (l->truncated && wf_buf_printf(out, "<p>Only the first %d entries are listed.</p>\n",
+					  LISTING_MAX_ENTRIES) != WF_OK)
+		return WF_ERR;
+	return wf_buf_append_str(out, "</body>\n</html>\n");
+}
+
+static int render_json(const listing_t *l, const char *url_path, wf_buf_t *out)
+{
+	char mtime[64];
+
+	if (wf_buf_append_str(out, "{\"path\":\"") != WF_OK || append_escaped(out, url_path, 1) != WF_OK ||
+	    wf_buf_append_str(out, "\",\"entries\":[") != WF_OK)
+		return WF_ERR;
+	for (size_t i = 0; i < l->n; i++) {
+		const entry_t *e = &l->entries[i];
+		format_mtime(e->mtime, mtime, sizeof(mtime));
+		if (wf_buf_append_str(out, i ? ",{\"name\":\"" : "{\"name\":\"") != WF_OK ||
+		    append_escaped(out, e->name, 1) != WF_OK)
+			return WF_ERR;
+		if (wf_buf_printf(out, "\",\"type\":\"%s\",\"size\":%llu,\"mtime\":", type_names[e->type],
+				  (unsigned long long)e->size) != WF_OK)
+			return WF_ERR;
+		/* A time gmtime cannot express (far past year 2^31) is null. */
+		if ((mtime[0] ? wf_buf_printf(out, "\"%s\"}", mtime) : wf_buf_append_str(out, "null}")) != WF_OK)
+			return WF_ERR;
+	}
+	return wf_buf_printf(out, "],\"truncated\":%s}\n", l->truncated ? "true" : "false");
+}
+
+int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+{
+	listing_t l = { 0 };
+	size_t before = wf_buf_size(out);
+	int rc = WF_ERR;
+
+	wf_buf_init(&l.names, (size_t)LISTING_MAX_ENTRIES * (NAME_MAX + 1));
+	if (read_listing(dir_fd, &l) != WF_OK)
+		goto out;
+	rc = fmt == XFER_LISTING_JSON ? render_json(&l, url_path, out) : render_html(&l, url_path, out);
+out:
+	/* All or nothing: never hand the caller half a page. The buffer may
+	 * have slid its content to the front, so restore by size, not offset. */
+	if (rc != WF_OK)
+		out->len = out->off + before;
+	wf_buf_fini(&l.names);
+	free(l.entries);
+	return rc;
+}
+
+/* Next element of a list separated by sep (',' or ';'), skipping separators
+ * inside quoted strings. Advances *p past the separator. */
+static wf_slice_t next_elem(const char **p, const char *end, char sep)
+{
+	const char *s = *p;
+	int quoted = 0;
+	while (*p < end) {
+		char c = **p;
+		if (quoted && c == '\\' && *p + 1 < end) {
+			*p += 2;
+			continue;
+		}
+		if (c == '"')
+			quoted = !quoted;
+		else if (c == sep && !quoted)
+			break;
+		(*p)++;
+	}
+	wf_slice_t e = wf_slice_trim((wf_slice_t){ s, (size_t)(*p - s) });
+	if (*p < end)
+		(*p)++;
+	return e;
+}
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in
+ * thousandths. Anything else is malformed and counts as 0. */
+static int parse_q(wf_slice_t v)
+{
+	if (v.len == 0 || (v.ptr[0] != '0' && v.ptr[0] != '1'))
+		return 0;
+	int q = (v.ptr[0] - '0') * 1000;
+	if (v.len == 1)
+		return q;
+	if (v.ptr[1] != '.' || v.len > 5)
+		return 0;
+	int scale = 100;
+	for (size_t i = 2; i < v.len; i++, scale /= 10) {
+		if (v.ptr[i] < '0' || v.ptr[i] > '9')
+			return 0;
+		q += (v.ptr[i] - '0') * scale;
+	}
+	return q > 1000 ? 0 : q;
+}
+
+xfer_listing_format_t xfer_listing_pick(wf_slice_t accept)
+{
+	int q_json = 0, q_html = 0;
+
+	if (!accept.ptr)
+		return XFER_LISTING_HTML;
+	const char *p = accept.ptr, *end = accept.ptr + accept.len;
+	while (p < end) {
+		wf_slice_t range = next_elem(&p, end, ',');
+		const char *rp = range.ptr, *rend = range.ptr + range.len;
+		wf_slice_t type = next_elem(&rp, rend, ';');
+		int q = 1000;
+		while (rp < rend) {
+			wf_slice_t param = next_elem(&rp, rend, ';');
+			if (param.len >= 2 && (param.ptr[0] == 'q' || param.ptr[0] == 'Q') && param.ptr[1] == '=') {
+				q = parse_q((wf_slice_t){ param.ptr + 2, param.len - 2 });
+				break; /* what follows q is accept-ext */
+			}
+		}
+		/* A type listed twice keeps its best q. */
+		if (wf_slice_eq_ci(type, "application/json") && q > q_json)
+			q_json = q;
+		else if (wf_slice_eq_ci(type, "text/html") && q > q_html)
+			q_html = q;
+	}
+	return q_json > q_html ? XFER_LISTING_JSON : XFER_LISTING_HTML;
+}

@@ -1,0 +1,42 @@
+/* File access confined beneath a user's home folder.
+ * Every open goes through openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
+ * relative to the home's directory fd, so "..", absolute symlinks and symlinks
+ * that lead outside can never reach beyond the home, whatever the path says.
+ * `rel` is a normalized relative path as made by xfer_url_to_path ("" = home);
+ * an absolute one is refused with -EXDEV.
+ * Where openat2 is missing (ENOSYS: kernel before 5.6, or a seccomp filter),
+ * path.c walks the path one segment at a time with O_NOFOLLOW instead: ".."
+ * is then -EXDEV and every symlink, even one that stays inside, is -ELOOP. */
+#ifndef XFER_PATH_H
+#define XFER_PATH_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Opens rel beneath home_fd with open(2) flags (O_CLOEXEC is added). Returns an
+ * fd, or -errno (-EXDEV or -ELOOP when the path tries to escape). "" opens the
+ * home itself (flags must then be O_RDONLY or O_RDONLY|O_DIRECTORY, else
+ * -EISDIR). `mode` is only used with O_CREAT or O_TMPFILE. */
+int xfer_path_open(int home_fd, const char *rel, int flags, mode_t mode);
+
+/* Opens the folder that holds rel's last segment, beneath home_fd, and points
+ * *leaf at that segment inside rel. Returns a directory fd or -errno; -EINVAL
+ * when rel is "" (the home has no parent inside the home) or its last segment
+ * is empty, "." or "..". The fd is a real one (not O_PATH): it can be fsynced. */
+int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf);
+
+/* Creates a temporary file for an upload in dir_fd, named
+ * ".wharf-upload.<leaf>.<random>" (hidden, and never taken for the final file),
+ * with O_CREAT|O_EXCL|O_WRONLY|O_CLOEXEC and mode 0644. Writes the name (NUL-
+ * terminated) into name_out (name_cap bytes; NAME_MAX + 1 always suffices).
+ * <random> is 16 hex digits from getrandom; a long leaf is cut (at a UTF-8
+ * character boundary) so the name fits NAME_MAX. The mode is subject to the
+ * umask. Returns an fd or -errno: -EINVAL for a leaf that is empty, ".", ".."
+ * or holds '/', -ERANGE when name_cap is too small. */
+int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t name_cap);
+
+/* True for names that listings hide and requests may not address: the upload
+ * temp files above. */
+int xfer_path_is_hidden(const char *name);
+
+#endif
