@@ -13,8 +13,13 @@
  * - empty segments and "." are dropped; ".." removes the previous segment,
  *   and a ".." that would climb above the home is an error (never clamped);
  * - the target must start with '/' (origin form); "*" and absolute-form are errors.
- * *is_dir is set when the target ended in '/' (or is the home).
- * Writes a NUL-terminated path to out (outcap bytes). Returns WF_OK or WF_ERR. */
+ * *is_dir is set when the target ended in '/' (or is the home), or in a "." or
+ * ".." segment ("/a/b/.." is the folder "a").
+ * Raw control bytes are refused like decoded ones; a backslash or a byte >= 0x80
+ * is an ordinary name byte.
+ * Writes a NUL-terminated path to out (outcap bytes). Returns WF_OK or WF_ERR;
+ * WF_ERR too when out is too small, counting any segment a later ".." removes.
+ * On WF_ERR, out and *is_dir hold nothing meaningful. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir);
 
 /* Percent-encodes a path for use in a URL (href): keeps unreserved and '/'.

@@ -1,0 +1,118 @@
+/* Request-target to confined relative path, and back: see url.h.
+ * Dot segments are judged after percent-decoding, so "%2e%2e" is a ".." like
+ * any other; and since a decoded '/' is refused, a decoded segment is always a
+ * single path component. openat2 confines the result again at open time: this
+ * is the first wall, not the only one. */
+#include "url.h"
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The output only grows by whole segments: a segment is decoded into place
+ * after a '/' that is written only once the segment turns out to be kept, so
+ * a "." or ".." needs no room, and a dropped segment leaves no trace. */
+int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
+{
+	if (!outcap || !target.len || target.ptr[0] != '/')
+		return WF_ERR;
+	const unsigned char *p = (const unsigned char *)target.ptr;
+	const unsigned char *end = p;
+	while (end < p + target.len && *end != '?' && *end != '#')
+		end++;
+
+	size_t o = 0; /* out[0..o) is the path so far */
+	int dir = 0;
+	while (p < end) {
+		p++; /* the '/' that starts every segment */
+		size_t seg = o ? o + 1 : 0;
+		size_t sl = 0;
+		unsigned char head[2] = { 0, 0 };
+		int overflow = 0;
+		while (p < end && *p != '/') {
+			unsigned char c = *p;
+			if (c == '%') {
+				int hi, lo;
+				if (end - p < 3 || (hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0)
+					return WF_ERR;
+				c = (unsigned char)(hi << 4 | lo);
+				/* One URL segment must stay one path segment. */
+				if (c == '/')
+					return WF_ERR;
+				p += 3;
+			} else {
+				p++;
+			}
+			if (c < 0x20 || c == 0x7f)
+				return WF_ERR;
+			if (sl < 2)
+				head[sl] = c;
+			/* Keep room for the NUL; an oversized segment fails
+			 * only if it is kept (it may still be a dot segment). */
+			if (seg + sl + 1 < outcap)
+				out[seg + sl] = (char)c;
+			else
+				overflow = 1;
+			sl++;
+		}
+
+		if (sl == 0 || (sl == 1 && head[0] == '.')) {
+			dir = 1;
+		} else if (sl == 2 && head[0] == '.' && head[1] == '.') {
+			/* Never clamped: climbing out of the home is an error,
+			 * not a request for the home. */
+			if (!o)
+				return WF_ERR;
+			while (o && out[o - 1] != '/')
+				o--;
+			if (o)
+				o--;
+			dir = 1;
+		} else {
+			if (overflow)
+				return WF_ERR;
+			if (o)
+				out[o] = '/';
+			o = seg + sl;
+			dir = 0;
+		}
+	}
+	out[o] = '\0';
+	*is_dir = dir || !o;
+	return WF_OK;
+}
+
+static int keep_in_href(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+ssize_t xfer_url_encode_path(const char *path, char *out, size_t outcap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		size_t need = keep_in_href(*p) ? 1 : 3;
+		if (outcap - o <= need)
+			return -1;
+		if (need == 1) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	if (o >= outcap)
+		return -1;
+	out[o] = '\0';
+	return (ssize_t)o;
+}
