@@ -3,6 +3,7 @@
 #include "config.h"
 #include "config_keys.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -437,6 +438,12 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		wf_service_cfg_t *s = &cfg->services[i];
 		if (s->type_name && strcmp(s->type_name, "https") == 0)
 			s->type = WF_SERVICE_HTTPS;
+		if (s->address && strcmp(s->address, "*") != 0) {
+			unsigned char a[16];
+			if (inet_pton(AF_INET, s->address, a) != 1 && inet_pton(AF_INET6, s->address, a) != 1)
+				problem(ctx, s->line, "address \"%s\" is not an IPv4 or IPv6 address (or * for all)",
+					s->address);
+		}
 		for (size_t j = 0; j < s->ncertificates; j++)
 			if (!wf_config_cert(cfg, s->certificates[j]))
 				problem(ctx, s->line, "service on port %d names certificate \"%s\", which is not in "

@@ -1,0 +1,424 @@
+"""Test harness: starts the real wharf binary on loopback with a config made
+for the test, and gives the test what a user has: URLs, credentials, files.
+
+Every wait has a timeout; every server is stopped at the end (even on failure).
+When run as root, the server drops to `nobody`, so the homes are given to it."""
+
+import base64
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+WHARF = os.environ.get("WHARF_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "wharf")
+SOURCE = os.environ.get("WHARF_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+_hash_cache = {}
+
+
+def password_hash(password):
+    """A crypt(3) hash made by `wharf passwd` itself (cached per run)."""
+    if password not in _hash_cache:
+        out = subprocess.run([WHARF, "passwd"], input=password + "\n", capture_output=True,
+                             text=True, timeout=30, check=True)
+        _hash_cache[password] = out.stdout.strip()
+    return _hash_cache[password]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    """One wharf process with its own folder: config, state, homes, logs.
+
+    users: list of dicts {name, password, perms}; each gets home/<name>/.
+    certificates: list of (name, [domains]); services: list of dicts with
+    type/address/port/certificates (port None = pick a free one).
+    """
+
+    def __init__(self, users=None, certificates=None, services=None, extra="", workers=2):
+        self.dir = tempfile.mkdtemp(prefix="wharf-test-")
+        os.chmod(self.dir, 0o755)
+        self.users = users if users is not None else [
+            {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
+            {"name": "reader", "password": "reader-pw", "perms": ["read"]},
+        ]
+        self.certificates = certificates if certificates is not None else [
+            ("main", ["localhost", "*.wharf.test"])]
+        self.services = services if services is not None else [
+            {"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}]
+        for s in self.services:
+            if s.get("port") is None:
+                s["port"] = free_port()
+        self.port = self.services[0]["port"]
+        self.extra = extra
+        self.workers = workers
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+        for u in self.users:
+            os.makedirs(self.home(u["name"]), exist_ok=True)
+        self.write_config()
+
+    # paths
+    def home(self, user="alice"):
+        return os.path.join(self.dir, "home", user)
+
+    @property
+    def config_path(self):
+        return os.path.join(self.dir, "wharf.conf")
+
+    @property
+    def state_dir(self):
+        return os.path.join(self.dir, "state")
+
+    def url(self, path="/", host="127.0.0.1"):
+        return "https://%s:%d%s" % (host, self.port, path)
+
+    def config_text(self):
+        def strlist(v):
+            return "[" + ", ".join('"%s"' % x for x in v) + "]"
+        certs = ",\n".join('  { name = "%s"; domains = %s; }' % (n, strlist(d))
+                           for n, d in self.certificates)
+        svcs = ",\n".join('  { type = "%s"; address = "%s"; port = %d; certificates = %s; }'
+                          % (s["type"], s["address"], s["port"], strlist(s["certificates"]))
+                          for s in self.services)
+        users = ",\n".join('  { name = "%s"; password = "%s"; home = "home/%s"; permissions = %s; }'
+                           % (u["name"], password_hash(u["password"]), u["name"], strlist(u["perms"]))
+                           for u in self.users)
+        return ('state_dir = "state";\nworkers = %d;\nrun_user = "nobody";\n'
+                'log = { level = "debug"; };\n%s\n'
+                'certificates = (\n%s\n);\nservices = (\n%s\n);\nusers = (\n%s\n);\n'
+                % (self.workers, self.extra, certs, svcs, users))
+
+    def write_config(self, text=None):
+        with open(self.config_path, "w") as f:
+            f.write(text if text is not None else self.config_text())
+
+    def give_homes(self):
+        """As root the server runs as nobody: it must own the homes to write there."""
+        if os.geteuid() != 0:
+            return
+        pw = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(os.path.join(self.dir, "home")):
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            for f in files:
+                os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+
+    def give(self, path):
+        """A file the test put where the server (nobody, when run as root) must read it."""
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("nobody")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def start(self, wait=True):
+        self.give_homes()
+        ready_before = self.log().count("ready")
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([WHARF, "serve", "-c", self.config_path],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        if wait:
+            if not self.wait_log("ready", timeout=15, count=ready_before + 1):
+                raise RuntimeError("wharf did not start:\n" + self.log())
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, timeout=10.0, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(text) >= count:
+                return True
+            if self.proc and self.proc.poll() is not None:
+                return self.log().count(text) >= count
+            time.sleep(0.05)
+        return False
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self, timeout=10.0):
+        """SIGHUP, then wait until the server says how the reload went."""
+        before = self.log().count("reloaded:") + self.log().count("reload refused: the running")
+        self.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.log().count("reloaded:") + self.log().count("reload refused: the running")
+            if now > before:
+                return "reloaded:" in self.log().split("SIGHUP")[-1]
+            time.sleep(0.05)
+        raise AssertionError("no reload outcome logged within %.0f s" % timeout)
+
+    def stop(self, timeout=15.0):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if getattr(self, "logf", None):
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("WHARF_KEEP_TEST_DIRS"):
+            print("kept", self.dir, file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            sys.stderr.write("---- server log ----\n" + self.log()[-6000:] + "\n")
+        self.cleanup()
+
+
+def curl(server, path="/", user="alice", password=None, args=(), http="--http1.1", host=None,
+         timeout=60, binary=False, input=None):
+    """Runs curl like a user would; returns (status, headers-dict, body).
+
+    Resolves the host name to 127.0.0.1 so SNI carries the name. input: bytes
+    for curl's stdin (for example with args=["-T", "-"])."""
+    if password is None:
+        password = {u["name"]: u["password"] for u in server.users}.get(user, "")
+    host = host or "localhost"
+    cmd = ["curl", "-sS", "-k", http, "--max-time", str(timeout), "-D", "-", "-o", "-",
+           "--resolve", "%s:%d:127.0.0.1" % (host, server.port)]
+    if user:
+        cmd += ["-u", "%s:%s" % (user, password)]
+    cmd += list(args)
+    cmd.append("https://%s:%d%s" % (host, server.port, path))
+    out = subprocess.run(cmd, capture_output=True, timeout=timeout + 10, input=input)
+    raw = out.stdout
+    # Skip interim 1xx heads.
+    status, headers, body = 0, {}, b""
+    while raw.startswith(b"HTTP/"):
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        raw = rest
+        body = rest
+        if status >= 200:
+            break
+    if out.returncode != 0 and status == 0:
+        raise AssertionError("curl failed (%d): %s" % (out.returncode, out.stderr.decode()))
+    return status, headers, body if binary else body
+
+
+def curl_http_version(server, path="/", user="alice", http="--http1.1", host="localhost", timeout=30):
+    """The HTTP version curl negotiated for one request ("1.1", "2"), and the status."""
+    password = {u["name"]: u["password"] for u in server.users}.get(user, "")
+    cmd = ["curl", "-sS", "-k", http, "--max-time", str(timeout), "-o", "/dev/null",
+           "-w", "%{http_version} %{http_code}", "--resolve", "%s:%d:127.0.0.1" % (host, server.port),
+           "-u", "%s:%s" % (user, password), "https://%s:%d%s" % (host, server.port, path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
+    version, _, code = out.stdout.strip().partition(" ")
+    return version, int(code or 0)
+
+
+def basic_auth(user, password):
+    """The value of an Authorization header for HTTP Basic."""
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Polls predicate() until it is true or timeout passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class RawTLS:
+    """A TLS connection that sends exactly the bytes it is given (no client-side
+    normalisation), and reads HTTP/1.1 responses back. The certificate is not
+    checked; SNI is sent. Use as a context manager, or close()."""
+
+    def __init__(self, server, alpn=("http/1.1",), sni="localhost", timeout=10.0, port=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        raw = socket.create_connection(("127.0.0.1", port or server.port), timeout=timeout)
+        self.sock = ctx.wrap_socket(raw, server_hostname=sni)
+        self.buf = b""
+        self.eof = False
+        self.last_status_line = None
+
+    def alpn(self):
+        return self.sock.selected_alpn_protocol()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        """One read into the buffer; False at end of stream."""
+        if self.eof:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        except ssl.SSLError as e:
+            if "EOF" in str(e) or "reset" in str(e).lower():
+                chunk = b""
+            else:
+                raise
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_response(self, head=False, timeout=10.0):
+        """Reads one response: (status, headers-dict with lower-case names, body).
+        Interim 1xx responses are returned like any other (without a body).
+        head: the request was HEAD, so no body follows whatever the length says.
+        Raises AssertionError if the connection ends before a whole response."""
+        try:
+            return self._read_response(head, timeout)
+        except (socket.timeout, TimeoutError):
+            raise AssertionError("no whole response within %.1f s; got %r" % (timeout, self.buf[:300]))
+
+    def _read_response(self, head, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no whole response head within %.1f s; got %r" % (timeout, self.buf[:300]))
+            if not self._fill(left):
+                raise AssertionError("connection closed before a whole response head; got %r" % self.buf[:300])
+        head_bytes, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        self.last_status_line = lines[0]
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            headers[k] = headers[k] + ", " + v.strip() if k in headers else v.strip()
+        if head or status < 200 or status in (204, 304):
+            return status, headers, b""
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(self.buf) < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._fill(left):
+                    raise AssertionError("body cut short: %d of %d bytes" % (len(self.buf), n))
+            body, self.buf = self.buf[:n], self.buf[n:]
+            return status, headers, body
+        try:
+            while self._fill(max(0.01, deadline - time.monotonic())):
+                pass
+        except (socket.timeout, TimeoutError):
+            pass
+        body, self.buf = self.buf, b""
+        return status, headers, body
+
+    def read_final_response(self, head=False, timeout=10.0):
+        """Like read_response, skipping interim 1xx responses."""
+        while True:
+            r = self.read_response(head=head, timeout=timeout)
+            if r[0] >= 200:
+                return r
+
+    def closed_by_peer(self, timeout=5.0):
+        """True if the server ends the connection within timeout (data still
+        arriving before the end is kept in the buffer)."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                self._fill(left)
+            except (socket.timeout, TimeoutError):
+                return False
+        return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def tls_peer_cert(port, sni, alpn=None, timeout=10):
+    """The leaf certificate (PEM text) a handshake with this SNI gets, via gnutls-cli."""
+    cmd = ["gnutls-cli", "--insecure", "--print-cert", "-p", str(port), "127.0.0.1"]
+    if sni:
+        cmd += ["--sni-hostname", sni]
+    if alpn:
+        cmd += ["--alpn", alpn]
+    out = subprocess.run(cmd, input=b"", capture_output=True, timeout=timeout)
+    text = out.stdout.decode("latin-1")
+    start = text.find("-----BEGIN CERTIFICATE-----")
+    end = text.find("-----END CERTIFICATE-----")
+    if start < 0:
+        raise AssertionError("no certificate from gnutls-cli: " + text[-2000:] + out.stderr.decode()[-2000:])
+    return text[start:end + len("-----END CERTIFICATE-----")] + "\n"
+
+
+def cert_text(pem):
+    """certtool's human-readable dump of a PEM certificate."""
+    out = subprocess.run(["certtool", "-i"], input=pem.encode(), capture_output=True, timeout=10)
+    return out.stdout.decode("latin-1")
+
+
+def log_on_failure(testcase, server, tail=6000):
+    """From a tearDown: if the test just failed, print the end of the server log
+    (servers shared by a whole class outlive the failing test's traceback)."""
+    outcome = getattr(testcase, "_outcome", None)
+    if outcome is not None and not getattr(outcome, "success", True):
+        sys.stderr.write("\n---- server log (%s) ----\n%s\n" % (testcase.id(), server.log()[-tail:]))
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,277 @@
+"""Start-up, certificates and signals, with the real binary: provisional
+certificates persisted and reused, SNI selection, a certificate swapped in
+live while an open connection keeps working, SIGHUP reload (good and bad),
+SIGTERM drain, privilege drop, and the command line."""
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import WHARF, Server, cert_text, curl, tls_peer_cert  # noqa: E402
+
+
+def make_ca_signed(domains, workdir, ca_name="Lifecycle Test CA"):
+    """A CA and a leaf for domains, made with certtool: (chain_pem, key_pem)."""
+    def run(args, inp=None):
+        subprocess.run(args, input=inp, capture_output=True, check=True, timeout=30)
+    ca_key = os.path.join(workdir, "ca.key")
+    ca_crt = os.path.join(workdir, "ca.pem")
+    with open(os.path.join(workdir, "ca.tmpl"), "w") as f:
+        f.write('cn = "%s"\nca\ncert_signing_key\nexpiration_days = 30\n' % ca_name)
+    run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", ca_key])
+    run(["certtool", "--generate-self-signed", "--load-privkey", ca_key,
+         "--template", os.path.join(workdir, "ca.tmpl"), "--outfile", ca_crt])
+    key = os.path.join(workdir, "leaf.key")
+    crt = os.path.join(workdir, "leaf.pem")
+    with open(os.path.join(workdir, "leaf.tmpl"), "w") as f:
+        f.write('cn = "%s"\n' % domains[0])
+        for d in domains:
+            f.write('dns_name = "%s"\n' % d)
+        f.write("tls_www_server\nsigning_key\nexpiration_days = 30\n")
+    run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", key])
+    run(["certtool", "--generate-certificate", "--load-privkey", key, "--load-ca-certificate", ca_crt,
+         "--load-ca-privkey", ca_key, "--template", os.path.join(workdir, "leaf.tmpl"), "--outfile", crt])
+    with open(crt) as c, open(ca_crt) as a, open(key) as k:
+        return c.read() + a.read(), k.read()
+
+
+def tls_connect(port, sni="localhost"):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname=sni)
+
+
+def http_get(sock, path, auth="alice:alice-pw"):
+    """One keep-alive GET on an open TLS socket: (status, body)."""
+    import base64
+    tok = base64.b64encode(auth.encode()).decode()
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic %s\r\n\r\n"
+                  % (path, tok)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return status, body
+
+
+class Lifecycle(unittest.TestCase):
+    def test_provisional_cert_persisted_and_reused(self):
+        with Server() as s:
+            pem1 = tls_peer_cert(s.port, "localhost")
+            info = cert_text(pem1)
+            self.assertIn("wharf provisional", info)
+            self.assertIn("localhost", info)
+            self.assertIn("*.wharf.test", info)
+            self.assertIn("SECP256R1", info.upper().replace("-", ""))
+            key = os.path.join(s.state_dir, "certs", "main", "selfsigned.key")
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+            s.stop()
+            s.start()
+            pem2 = tls_peer_cert(s.port, "localhost")
+            self.assertEqual(pem1, pem2, "a restart must reuse the provisional certificate")
+            self.assertEqual(s.log().count("made a provisional"), 1)
+
+    def test_sni_selects_certificate(self):
+        certs = [("main", ["localhost", "*.wharf.test"]), ("other", ["other.test"])]
+        svc = [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main", "other"]}]
+        with Server(certificates=certs, services=svc) as s:
+            self.assertIn("other.test", cert_text(tls_peer_cert(s.port, "other.test")))
+            main_pem = tls_peer_cert(s.port, "localhost")
+            self.assertIn("*.wharf.test", cert_text(main_pem))
+            self.assertEqual(tls_peer_cert(s.port, "files.wharf.test"), main_pem)
+            self.assertEqual(tls_peer_cert(s.port, "unknown.example"), main_pem)
+            self.assertEqual(tls_peer_cert(s.port, None), main_pem)
+            # A wildcard is one label deep only: a.b.wharf.test falls to the default (main anyway),
+            # and an exact name in the second certificate wins over the default.
+            self.assertNotEqual(tls_peer_cert(s.port, "other.test"), main_pem)
+
+    def test_swap_keeps_open_connection(self):
+        with Server() as s:
+            with open(os.path.join(s.home(), "f.txt"), "w") as f:
+                f.write("before and after")
+            os.chmod(os.path.join(s.home(), "f.txt"), 0o644)
+            old = tls_connect(s.port)
+            self.assertEqual(http_get(old, "/f.txt"), (200, b"before and after"))
+            old_der = old.getpeercert(binary_form=True)
+
+            with tempfile.TemporaryDirectory() as work:
+                chain, key = make_ca_signed(["localhost", "*.wharf.test"], work)
+            cdir = os.path.join(s.state_dir, "certs", "main")
+            for name, data, mode in (("key.pem", key, 0o600), ("cert.pem", chain, 0o644)):
+                p = os.path.join(cdir, name)
+                with open(p, "w") as f:
+                    f.write(data)
+                os.chmod(p, mode)
+                s.give(p)
+            self.assertTrue(s.reload(), s.log()[-2000:])
+
+            new_info = cert_text(tls_peer_cert(s.port, "localhost"))
+            self.assertIn("Lifecycle Test CA", new_info)
+            self.assertNotIn("wharf provisional", new_info)
+            # The connection opened before the swap goes on, with its certificate.
+            self.assertEqual(http_get(old, "/f.txt"), (200, b"before and after"))
+            self.assertEqual(old.getpeercert(binary_form=True), old_der)
+            old.close()
+            # A restart serves the issued certificate from the state folder.
+            s.stop()
+            s.start()
+            self.assertIn("Lifecycle Test CA", cert_text(tls_peer_cert(s.port, "localhost")))
+
+    def test_bad_reload_keeps_running_config(self):
+        with Server() as s:
+            conn = tls_connect(s.port)
+            good = s.config_text()
+            s.write_config(good + "\nlimits = { idle_timeout = \"soon\"; };\n")
+            self.assertFalse(s.reload())
+            self.assertIn("reload refused", s.log())
+            self.assertIn("wharf.conf:", s.log().split("SIGHUP")[-1])
+            self.assertEqual(curl(s, "/")[0], 200)
+            # A good config with a new user takes effect; the open connection survives.
+            s.users.append({"name": "bob", "password": "bob-pw", "perms": ["read"]})
+            os.makedirs(s.home("bob"))
+            s.give_homes()
+            s.write_config()
+            self.assertTrue(s.reload())
+            self.assertEqual(curl(s, "/", user="bob")[0], 200)
+            self.assertEqual(http_get(conn, "/")[0], 200)
+            conn.close()
+
+    def test_reload_adds_and_removes_listeners(self):
+        with Server() as s:
+            extra = harness.free_port()
+            s.services.append({"type": "https", "address": "127.0.0.1", "port": extra,
+                               "certificates": ["main"]})
+            s.write_config()
+            self.assertTrue(s.reload())
+            self.assertTrue(harness.wait_port(extra, timeout=5))
+            s.services.pop()
+            s.write_config()
+            self.assertTrue(s.reload())
+            deadline = time.monotonic() + 5
+            closed = False
+            while time.monotonic() < deadline and not closed:
+                try:
+                    socket.create_connection(("127.0.0.1", extra), timeout=1).close()
+                    time.sleep(0.1)
+                except OSError:
+                    closed = True
+            self.assertTrue(closed, "the removed listener still accepts")
+            self.assertEqual(curl(s, "/")[0], 200)
+
+    def test_sigterm_drains_open_transfer(self):
+        with Server() as s:
+            data = os.urandom(3 << 20)
+            with open(os.path.join(s.home(), "big.bin"), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(s.home(), "big.bin"), 0o644)
+            result = {}
+
+            def slow_download():
+                result["out"] = subprocess.run(
+                    ["curl", "-sS", "-k", "--http1.1", "--limit-rate", "1M", "-u", "alice:alice-pw",
+                     "-o", "-", s.url("/big.bin")], capture_output=True, timeout=60)
+            t = threading.Thread(target=slow_download)
+            t.start()
+            time.sleep(0.8)
+            s.signal(signal.SIGTERM)
+            self.assertTrue(s.wait_log("SIGTERM", timeout=5))
+            # No new connections once draining.
+            time.sleep(0.3)
+            with self.assertRaises(OSError):
+                c = tls_connect(s.port)
+                http_get(c, "/")
+            t.join(timeout=60)
+            self.assertEqual(result["out"].returncode, 0, result["out"].stderr)
+            self.assertEqual(result["out"].stdout, data)
+            s.proc.wait(timeout=20)
+            self.assertEqual(s.proc.returncode, 0)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_drops_root(self):
+        with Server() as s:
+            with open("/proc/%d/status" % s.proc.pid) as f:
+                uids = [line for line in f if line.startswith("Uid:")][0].split()[1:]
+            nobody = subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout.strip()
+            self.assertEqual(set(uids), {nobody})
+            self.assertIn("running as nobody", s.log())
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_refuses_root_without_allow_root(self):
+        s = Server()
+        try:
+            s.write_config(s.config_text().replace('run_user = "nobody";', 'run_user = "root";'))
+            s.start(wait=False)
+            s.proc.wait(timeout=15)
+            self.assertNotEqual(s.proc.returncode, 0)
+            self.assertIn("refusing to serve files as root", s.log())
+        finally:
+            s.cleanup()
+
+
+class CommandLine(unittest.TestCase):
+    def test_check_reports_file_and_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "bad.conf")
+            with open(p, "w") as f:
+                f.write('workers = 2;\nlimits = { header_timeout = "x"; };\nfoo = 1;\n')
+            out = subprocess.run([WHARF, "check", "-c", p], capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("bad.conf:2: 'limits.header_timeout' must be an integer", out.stderr)
+            self.assertIn("bad.conf:3: unknown key 'foo'", out.stderr)
+
+    def test_check_accepts_the_example_config(self):
+        example = os.path.join(harness.SOURCE, "config", "wharf.conf")
+        os.makedirs(os.path.join(harness.SOURCE, ".run", "files"), exist_ok=True)
+        out = subprocess.run([WHARF, "check", "-c", example], capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+
+    def test_passwd_hash_verifies(self):
+        out = subprocess.run([WHARF, "passwd"], input="s3cret\n", capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0)
+        h = out.stdout.strip()
+        self.assertTrue(h.startswith("$y$"), h)
+        import crypt  # noqa: deprecated but present in 3.11; the check mirrors the server's crypt(3)
+        self.assertEqual(crypt.crypt("s3cret", h), h)
+        out = subprocess.run([WHARF, "passwd", "--sha512"], input="x\n", capture_output=True, text=True,
+                             timeout=10)
+        self.assertTrue(out.stdout.startswith("$6$"))
+
+    def test_help_and_version(self):
+        out = subprocess.run([WHARF, "--version"], capture_output=True, text=True, timeout=10)
+        self.assertRegex(out.stdout, r"^wharf \d+\.\d+\.\d+")
+        out = subprocess.run([WHARF, "--help"], capture_output=True, text=True, timeout=10)
+        for word in ("serve", "check", "passwd"):
+            self.assertIn(word, out.stdout)
+        out = subprocess.run([WHARF, "frobnicate"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 2)
+
+
+if __name__ == "__main__":
+    harness.main()

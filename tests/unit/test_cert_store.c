@@ -1,0 +1,280 @@
+/* Certificate store: SNI selection, snapshot lifetime, concurrent readers, and
+ * a live TLS session (over a socketpair) that keeps its certificate across an
+ * install while new handshakes get the new one. */
+#include "check.h"
+#include "server/cert_selfsigned.h"
+#include "server/cert_store.h"
+#include "server/rcu.h"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static wf_certkey_t *make(const char *name, char **domains, size_t n)
+{
+	wf_buf_t c, k;
+	wf_buf_init(&c, 1 << 16);
+	wf_buf_init(&k, 1 << 16);
+	CHECK(wf_selfsigned_make(domains, n, &c, &k) == WF_OK);
+	char err[256] = "";
+	wf_certkey_t *ck = wf_certkey_new(name, domains, n, wf_buf_slice(&c), wf_buf_slice(&k), true, err, sizeof(err));
+	if (!ck)
+		fprintf(stderr, "certkey: %s\n", err);
+	wf_buf_fini(&c);
+	wf_buf_fini(&k);
+	return ck;
+}
+
+static void test_select(void)
+{
+	wf_certstore_t st;
+	wf_certstore_init(&st);
+	char *d1[] = { "example.com", "www.example.com" };
+	char *d2[] = { "*.wild.test" };
+	char *d3[] = { "other.test" };
+	wf_certkey_t *cks[3] = { make("a", d1, 2), make("b", d2, 1), make("c", d3, 1) };
+	wf_certstore_replace(&st, cks, 3);
+	wf_certsnap_t *s = wf_certstore_acquire(&st);
+	char *svc[] = { "a", "b" };
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "www.example.com")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "WWW.Example.COM")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "x.wild.test")->name, "b");
+	/* A wildcard covers one label only, and not the bare domain. */
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "a.b.wild.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "wild.test")->name, "a");
+	/* No SNI or an unknown name: the service's first certificate. */
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, NULL)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "unknown.test")->name, "a");
+	/* A name the service does not list is never chosen, even on an exact match. */
+	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "other.test")->name, "a");
+	char *svc2[] = { "c", "a" };
+	CHECK_EQ_STR(wf_certsnap_select(s, svc2, 2, "example.com")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, svc2, 2, "nothing")->name, "c");
+	char *missing[] = { "zzz" };
+	CHECK(wf_certsnap_select(s, missing, 1, "example.com") == NULL);
+	wf_certsnap_unref(s);
+	wf_certstore_fini(&st);
+	while (wf_rcu_reclaim() > 0)
+		;
+}
+
+static void test_snapshot_lifetime(void)
+{
+	wf_certstore_t st;
+	wf_certstore_init(&st);
+	char *d[] = { "life.test" };
+	wf_certkey_t *first = make("x", d, 1);
+	wf_certstore_install(&st, first);
+	wf_certsnap_t *held = wf_certstore_acquire(&st);
+	wf_certkey_t *second = make("x", d, 1);
+	wf_certkey_ref(first); /* to watch its count */
+	wf_certstore_install(&st, second);
+	wf_certsnap_t *now = wf_certstore_acquire(&st);
+	CHECK(wf_certsnap_get(held, "x") == first);
+	CHECK(wf_certsnap_get(now, "x") == second);
+	CHECK(now->generation > held->generation);
+	/* The store's own reference to the old snapshot goes once no reader is online. */
+	while (wf_rcu_reclaim() > 0)
+		;
+	CHECK_EQ_INT(atomic_load(&held->refs), 1);
+	CHECK_EQ_INT(atomic_load(&first->refs), 2); /* held snapshot + ours */
+	wf_certsnap_unref(held);
+	CHECK_EQ_INT(atomic_load(&first->refs), 1); /* the snapshot died with its last reader */
+	wf_certkey_unref(first);
+	/* Installing another name keeps the others. */
+	char *d2[] = { "y.test" };
+	wf_certstore_install(&st, make("y", d2, 1));
+	wf_certsnap_t *both = wf_certstore_acquire(&st);
+	CHECK_EQ_INT(both->n, 2);
+	CHECK(wf_certsnap_get(both, "x") == second);
+	wf_certsnap_unref(both);
+	wf_certsnap_unref(now);
+	wf_certstore_fini(&st);
+	while (wf_rcu_reclaim() > 0)
+		;
+}
+
+/* Readers acquire and release in a tight loop (as workers do, online between
+ * quiescent points) while a writer installs: under ASan any use-after-free of
+ * a snapshot shows. */
+static wf_certstore_t race_store;
+static atomic_int race_stop;
+static atomic_long race_reads;
+
+static void *reader(void *arg)
+{
+	wf_rcu_reader_t r;
+	wf_rcu_register(&r);
+	char *names[] = { "r" };
+	while (!atomic_load(&race_stop)) {
+		wf_rcu_online(&r);
+		for (int i = 0; i < 100; i++) {
+			wf_certsnap_t *s = wf_certstore_acquire(&race_store);
+			wf_certkey_t *ck = wf_certsnap_select(s, names, 1, "race.test");
+			if (!ck || ck->cred == NULL)
+				abort();
+			wf_certsnap_unref(s);
+			atomic_fetch_add(&race_reads, 1);
+		}
+		wf_rcu_offline(&r);
+	}
+	wf_rcu_unregister(&r);
+	return NULL;
+}
+
+static void test_concurrent_readers(void)
+{
+	wf_certstore_init(&race_store);
+	char *d[] = { "race.test" };
+	wf_certkey_t *proto = make("r", d, 1);
+	wf_certstore_install(&race_store, wf_certkey_ref(proto));
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, reader, NULL);
+	for (int i = 0; i < 2000; i++) {
+		wf_certstore_install(&race_store, wf_certkey_ref(proto));
+		if (i % 50 == 0)
+			wf_rcu_reclaim();
+	}
+	atomic_store(&race_stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	while (wf_rcu_reclaim() > 0)
+		;
+	CHECK(atomic_load(&race_reads) > 0);
+	CHECK_EQ_INT(atomic_load(&proto->refs), 2); /* ours + the current snapshot's */
+	wf_certstore_fini(&race_store);
+	while (wf_rcu_reclaim() > 0)
+		;
+	CHECK_EQ_INT(atomic_load(&proto->refs), 1);
+	wf_certkey_unref(proto);
+}
+
+/* A server session over a socketpair that picks its certificate from a
+ * snapshot, as server/conn.c does. */
+typedef struct tls_pair {
+	int fds[2];
+	gnutls_session_t server, client;
+	gnutls_certificate_credentials_t client_cred;
+	wf_certsnap_t *snap;
+} tls_pair_t;
+
+static wf_certstore_t live_store;
+
+static int pick_cert(gnutls_session_t s)
+{
+	tls_pair_t *p = gnutls_session_get_ptr(s);
+	char *names[] = { "live" };
+	wf_certkey_t *ck = wf_certsnap_select(p->snap, names, 1, "live.test");
+	return gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, ck->cred);
+}
+
+static void *server_handshake(void *arg)
+{
+	tls_pair_t *p = arg;
+	int rc;
+	do
+		rc = gnutls_handshake(p->server);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+	return (void *)(long)rc;
+}
+
+static int pair_open(tls_pair_t *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p->fds) != 0)
+		return -1;
+	p->snap = wf_certstore_acquire(&live_store);
+	gnutls_init(&p->server, GNUTLS_SERVER);
+	gnutls_set_default_priority(p->server);
+	gnutls_session_set_ptr(p->server, p);
+	gnutls_handshake_set_post_client_hello_function(p->server, pick_cert);
+	gnutls_transport_set_int(p->server, p->fds[0]);
+	gnutls_certificate_allocate_credentials(&p->client_cred);
+	gnutls_init(&p->client, GNUTLS_CLIENT);
+	gnutls_set_default_priority(p->client);
+	gnutls_credentials_set(p->client, GNUTLS_CRD_CERTIFICATE, p->client_cred);
+	gnutls_server_name_set(p->client, GNUTLS_NAME_DNS, "live.test", 9);
+	gnutls_transport_set_int(p->client, p->fds[1]);
+	pthread_t t;
+	pthread_create(&t, NULL, server_handshake, p);
+	int rc;
+	do
+		rc = gnutls_handshake(p->client);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+	void *srv_rc;
+	pthread_join(t, &srv_rc);
+	return rc < 0 || (long)srv_rc < 0 ? -1 : 0;
+}
+
+static void peer_serial(gnutls_session_t client, unsigned char *out, size_t *len)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(client, &n);
+	gnutls_x509_crt_t crt;
+	gnutls_x509_crt_init(&crt);
+	gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+	gnutls_x509_crt_get_serial(crt, out, len);
+	gnutls_x509_crt_deinit(crt);
+}
+
+static void pair_close(tls_pair_t *p)
+{
+	gnutls_deinit(p->client);
+	gnutls_deinit(p->server);
+	gnutls_certificate_free_credentials(p->client_cred);
+	close(p->fds[0]);
+	close(p->fds[1]);
+	wf_certsnap_unref(p->snap);
+}
+
+static void test_live_swap(void)
+{
+	wf_certstore_init(&live_store);
+	char *d[] = { "live.test" };
+	wf_certstore_install(&live_store, make("live", d, 1));
+	tls_pair_t old;
+	CHECK(pair_open(&old) == 0);
+	unsigned char s_old[32], s_new[32], s_again[32];
+	size_t l_old = sizeof(s_old), l_new = sizeof(s_new), l_again = sizeof(s_again);
+	peer_serial(old.client, s_old, &l_old);
+
+	wf_certstore_install(&live_store, make("live", d, 1));
+	while (wf_rcu_reclaim() > 0)
+		;
+	/* The open session still carries data both ways. */
+	char buf[16];
+	CHECK(gnutls_record_send(old.client, "ping", 4) == 4);
+	CHECK(gnutls_record_recv(old.server, buf, sizeof(buf)) == 4 && memcmp(buf, "ping", 4) == 0);
+	CHECK(gnutls_record_send(old.server, "pong", 4) == 4);
+	CHECK(gnutls_record_recv(old.client, buf, sizeof(buf)) == 4 && memcmp(buf, "pong", 4) == 0);
+
+	/* A new handshake gets the new certificate. */
+	tls_pair_t fresh;
+	CHECK(pair_open(&fresh) == 0);
+	peer_serial(fresh.client, s_new, &l_new);
+	CHECK(l_old != l_new || memcmp(s_old, s_new, l_old) != 0);
+	/* And the old session's peer certificate is still the old one. */
+	peer_serial(old.client, s_again, &l_again);
+	CHECK(l_old == l_again && memcmp(s_old, s_again, l_old) == 0);
+	pair_close(&fresh);
+	pair_close(&old);
+	wf_certstore_fini(&live_store);
+	while (wf_rcu_reclaim() > 0)
+		;
+}
+
+int main(void)
+{
+	gnutls_global_init();
+	test_select();
+	test_snapshot_lifetime();
+	test_concurrent_readers();
+	test_live_swap();
+	gnutls_global_deinit();
+	return check_report();
+}

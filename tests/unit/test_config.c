@@ -1,0 +1,137 @@
+/* Config loading: defaults, every kind of problem reported as FILE:LINE, all of
+ * them at once, and relative paths resolved next to the file. */
+#include "check.h"
+#include "server/config.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/wharf-config-XXXXXX";
+
+static wf_config_t *load_text(const char *text, wf_buf_t *errors)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	wf_buf_reset(errors);
+	wf_config_t *cfg = wf_config_load(path, errors);
+	wf_buf_append(errors, "", 1);
+	return cfg;
+}
+
+#define GOOD_TAIL                                                                                   \
+	"certificates = ( { name = \"main\"; domains = [\"Example.COM\", \"*.example.com\"]; } );\n" \
+	"services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"            \
+	"users = ( { name = \"u\"; password = \"$6$abc$def\"; home = \"home\"; } );\n"
+
+static void test_good(void)
+{
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	wf_config_t *cfg = load_text(GOOD_TAIL, &e);
+	CHECK(cfg != NULL);
+	if (!cfg) {
+		fprintf(stderr, "%s", e.data);
+		return;
+	}
+	char want[300];
+	snprintf(want, sizeof(want), "%s/state", dir);
+	CHECK_EQ_STR(cfg->state_dir, want);
+	snprintf(want, sizeof(want), "%s/home", dir);
+	CHECK_EQ_STR(cfg->users[0].home, want);
+	CHECK_EQ_INT(cfg->users[0].perms, WF_PERM_READ); /* default: read only */
+	CHECK_EQ_STR(cfg->services[0].address, "*");
+	CHECK_EQ_INT(cfg->limits.max_header_bytes, 16384);
+	CHECK_EQ_INT(cfg->limits.max_upload_bytes, 64LL << 30);
+	CHECK(cfg->tls.session_tickets);
+	CHECK_EQ_STR(cfg->certificates[0].domains[0], "example.com"); /* lowercased */
+	CHECK(wf_config_cert(cfg, "main") != NULL);
+	CHECK(wf_config_user(cfg, (wf_slice_t){ "u", 1 }) != NULL);
+	wf_config_unref(cfg);
+
+	cfg = load_text("limits = { max_upload_bytes = \"10M\"; idle_timeout = 5; };\n" GOOD_TAIL, &e);
+	CHECK(cfg && cfg->limits.max_upload_bytes == 10 << 20 && cfg->limits.idle_timeout == 5);
+	wf_config_unref(cfg);
+	wf_buf_fini(&e);
+}
+
+static void expect_error(const char *text, const char *fragment)
+{
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	wf_config_t *cfg = load_text(text, &e);
+	CHECK(cfg == NULL);
+	if (!strstr(e.data, fragment)) {
+		fprintf(stderr, "expected \"%s\" in:\n%s\n", fragment, e.data);
+		CHECK(0);
+	} else {
+		CHECK(1);
+	}
+	wf_config_unref(cfg);
+	wf_buf_fini(&e);
+}
+
+static void test_errors(void)
+{
+	expect_error("bogus = 1;\n" GOOD_TAIL, "t.conf:1: unknown key 'bogus'");
+	expect_error(GOOD_TAIL "limits = { idle_timout = 3; };\n", "t.conf:4: unknown key 'limits.idle_timout'");
+	expect_error("workers = \"two\";\n" GOOD_TAIL, "t.conf:1: 'workers' must be an integer");
+	expect_error("workers = 9999;\n" GOOD_TAIL, "'workers' is 9999, must be between 0 and 256");
+	expect_error("allow_root = 1;\n" GOOD_TAIL, "'allow_root' must be true or false");
+	expect_error("limits = { max_upload_bytes = \"10Q\"; };\n" GOOD_TAIL, "'limits.max_upload_bytes' is \"10Q\"");
+	expect_error("log = { level = \"loud\"; };\n" GOOD_TAIL, "must be one of: error, warn, info, debug");
+	expect_error("services = ( { type = \"gopher\"; port = 70; certificates = [\"x\"]; } );\n",
+		     "'services[0].type' is \"gopher\"");
+	expect_error("services = ( { type = \"https\"; certificates = [\"x\"]; } );\n", "'services[0].port' is required");
+	expect_error("certificates = ( { name = \"main\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"nope\"]; } );\n",
+		     "t.conf:2: service on port 1 names certificate \"nope\"");
+	expect_error("certificates = ( { name = \"m\"; domains = [\"bad_name!\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n",
+		     "\"bad_name!\" is not a valid DNS name");
+	expect_error("certificates = ( { name = \"../x\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"../x\"]; } );\n",
+		     "may hold only letters");
+	expect_error("users = ( { name = \"v\"; password = \"plain\"; home = \"home\"; } );\n",
+		     "password must be a crypt(3) hash");
+	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"nowhere\"; } );\n"
+		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n",
+		     "t.conf:1: user \"v\": home");
+	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; permissions = [\"fly\"]; } );\n",
+		     "entries must be among: read, write, delete, mkdir");
+	expect_error("services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; }, "
+		     "{ type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
+		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
+		     "port 1 is already used");
+	expect_error("services = ( { type = \"https\"; address = \"300.1.2.3\"; port = 1; certificates = [\"m\"]; } );\n"
+		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
+		     "\"300.1.2.3\" is not an IPv4 or IPv6 address");
+	expect_error("workers = 2\nstate_dir = ;\n", "t.conf:2: syntax error");
+	/* Every problem is reported, not only the first. */
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	CHECK(load_text("a = 1;\nb = 2;\nworkers = -1;\n", &e) == NULL);
+	CHECK(strstr(e.data, ":1: unknown key 'a'") && strstr(e.data, ":2: unknown key 'b'") &&
+	      strstr(e.data, ":3: 'workers'"));
+	wf_buf_fini(&e);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	char home[300];
+	snprintf(home, sizeof(home), "%s/home", dir);
+	mkdir(home, 0755);
+	test_good();
+	test_errors();
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+	return check_report();
+}
