@@ -70,7 +70,7 @@ static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
 	h1_t *h = H(c);
 	char date[XFER_HTTP_DATE_LEN];
 	xfer_http_date_format((time_t)ev_now(wf_conn_loop(c)), date);
-	wf_buf_printf(&h->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\n", ex->status,
+	wf_buf_printf(&h->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\nX-Content-Type-Options: nosniff\r\n", ex->status,
 		      xfer_status_reason(ex->status), date);
 	for (size_t i = 0; i < ex->nfields; i++)
 		wf_buf_printf(&h->out, "%s: %s\r\n", ex->fields[i].name, ex->fields[i].value);

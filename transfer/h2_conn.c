@@ -121,7 +121,7 @@ static void lower_copy(char *dst, const char *src, size_t cap)
 static int submit_response(h2_t *h, h2_stream_t *s)
 {
 	xfer_exchange_t *ex = &s->ex;
-	nghttp2_nv nv[XFER_MAX_FIELDS + 4];
+	nghttp2_nv nv[XFER_MAX_FIELDS + 5];
 	char names[XFER_MAX_FIELDS][40];
 	char status[4], date[XFER_HTTP_DATE_LEN], clen[24];
 	size_t n = 0;
@@ -132,6 +132,7 @@ static int submit_response(h2_t *h, h2_stream_t *s)
 	NV(":status", status);
 	NV("date", date);
 	NV("server", "wharf");
+	NV("x-content-type-options", "nosniff");
 	for (size_t i = 0; i < ex->nfields; i++) {
 		lower_copy(names[i], ex->fields[i].name, sizeof(names[i]));
 		NV(names[i], ex->fields[i].value);
