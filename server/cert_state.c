@@ -8,22 +8,31 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PEM_MAX (1 << 20)
 
+/* Opens (making as needed) STATE/certs/NAME one component at a time with
+ * O_NOFOLLOW: the run user owns this tree, and a symlink planted in it must not
+ * send a later start as root writing keys somewhere else. */
 static int open_cert_dir(const char *state_dir, const char *name, char *err, size_t errlen)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/certs/%s", state_dir, name);
-	if (wf_durable_mkdirs(path, 0700) != WF_OK) {
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-		return -1;
+	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *parts[2] = { "certs", name };
+	for (int i = 0; fd >= 0 && i < 2; i++) {
+		if (mkdirat(fd, parts[i], 0700) != 0 && errno != EEXIST) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		int sub = openat(fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = sub;
 	}
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s/certs/%s: %s", state_dir, name, strerror(errno));
 	return fd;
 }
 
@@ -69,7 +78,7 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 	int dfd = open_cert_dir(state_dir, c->name, err, errlen);
 	if (dfd < 0)
 		return NULL;
-	wf_certkey_t *ck = load_pair(dfd, c, "cert.pem", "key.pem", false, 1);
+	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false, 1);
 	if (!ck)
 		ck = load_pair(dfd, c, "selfsigned.pem", "selfsigned.key", true, 7 * 86400);
 	if (ck)
@@ -104,12 +113,21 @@ int wf_certstate_save_issued(const char *state_dir, const char *name, wf_slice_t
 	int dfd = open_cert_dir(state_dir, name, err, errlen);
 	if (dfd < 0)
 		return WF_ERR;
+	/* Key and chain in one file, renamed into place at once: never a new
+	 * certificate beside an old key. */
+	wf_buf_t both;
+	wf_buf_init(&both, 2 * PEM_MAX + 2);
 	int rc = WF_OK;
-	if (wf_durable_write(dfd, "key.pem", key_pem.ptr, key_pem.len, 0600) != WF_OK ||
-	    wf_durable_write(dfd, "cert.pem", chain_pem.ptr, chain_pem.len, 0644) != WF_OK) {
-		snprintf(err, errlen, "cannot write %s/certs/%s: %s", state_dir, name, strerror(errno));
+	if (wf_buf_append(&both, key_pem.ptr, key_pem.len) != WF_OK ||
+	    (key_pem.len && key_pem.ptr[key_pem.len - 1] != '\n' && wf_buf_append(&both, "\n", 1) != WF_OK) ||
+	    wf_buf_append(&both, chain_pem.ptr, chain_pem.len) != WF_OK) {
+		snprintf(err, errlen, "certificate too large");
+		rc = WF_ERR;
+	} else if (wf_durable_write(dfd, "issued.pem", wf_buf_head(&both), wf_buf_size(&both), 0600) != WF_OK) {
+		snprintf(err, errlen, "cannot write %s/certs/%s/issued.pem: %s", state_dir, name, strerror(errno));
 		rc = WF_ERR;
 	}
+	wf_buf_fini(&both);
 	close(dfd);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /* Certificates on disk, in the state folder:
- *   STATE/certs/NAME/cert.pem, key.pem              issued (chain, key 0600)
+ *   STATE/certs/NAME/issued.pem                     issued: private key, then the chain (0600)
  *   STATE/certs/NAME/selfsigned.pem, selfsigned.key provisional (key 0600)
  * Every file is written with wf_durable_write, so none is ever half there. */
 #ifndef WF_CERT_STATE_H
@@ -14,8 +14,8 @@
  * covering the domains, or expiring within a week. NULL with the reason in err. */
 wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, char *err, size_t errlen);
 
-/* Writes an issued pair for NAME (key first, so a cert on disk always has its
- * key). Returns WF_OK, or WF_ERR with the reason in err; the old pair stays. */
+/* Writes an issued key and chain for NAME as one file, in one rename.
+ * Returns WF_OK, or WF_ERR with the reason in err; the old one stays. */
 int wf_certstate_save_issued(const char *state_dir, const char *name, wf_slice_t chain_pem, wf_slice_t key_pem,
 			     char *err, size_t errlen);
 

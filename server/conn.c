@@ -23,10 +23,21 @@ struct ev_loop *wf_conn_loop(wf_conn_t *c)
 	return c->worker->loop;
 }
 
+#define WIRE_HIGH (64 * 1024)    /* flush before encrypting more past this */
+#define WIRE_MAX (1024 * 1024)    /* hard cap: a push past it is refused (EAGAIN) */
+#define LINGER_SECONDS 10.0       /* how long a closing connection may take to deliver its last bytes */
+
 static void update_events(wf_conn_t *c)
 {
-	int want = EV_READ | (c->want_write ? EV_WRITE : 0);
-	if ((c->io.events & (EV_READ | EV_WRITE)) == want)
+	int want;
+	size_t wire = wf_buf_size(&c->wire_out);
+	if (c->state == WF_CONN_CLOSING)
+		want = wire ? EV_WRITE : EV_READ; /* deliver, then read away until the client's FIN */
+	else if (wire >= WIRE_HIGH)
+		want = EV_WRITE; /* backed up: reading more would only spin on input we cannot act on */
+	else
+		want = EV_READ | (c->want_write || wire ? EV_WRITE : 0);
+	if (ev_is_active(&c->io) && (c->io.events & (EV_READ | EV_WRITE)) == want)
 		return;
 	ev_io_stop(c->worker->loop, &c->io);
 	ev_io_set(&c->io, c->fd, want);
@@ -41,6 +52,8 @@ void wf_conn_want_write(wf_conn_t *c, bool on)
 
 void wf_conn_set_timeout(wf_conn_t *c, double seconds)
 {
+	if (c->state == WF_CONN_CLOSING)
+		return; /* the linger timer is not the protocol's to move */
 	ev_timer_stop(c->worker->loop, &c->timer);
 	if (seconds > 0) {
 		ev_timer_set(&c->timer, seconds, 0);
@@ -56,6 +69,44 @@ static void log_tls_error(wf_conn_t *c, const char *what, int rc)
 		wf_log_debug("conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, what, gnutls_strerror(rc));
 	else
 		wf_log_info("conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, what, gnutls_strerror(rc));
+}
+
+/* GnuTLS's push: records go to wire_out, never straight to the socket. */
+static ssize_t wire_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+	wf_conn_t *c = ptr;
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (wf_buf_size(&c->wire_out) + total > WIRE_MAX) {
+		gnutls_transport_set_errno(c->tls, EAGAIN);
+		return -1;
+	}
+	for (int i = 0; i < iovcnt; i++)
+		if (wf_buf_append(&c->wire_out, iov[i].iov_base, iov[i].iov_len) != WF_OK) {
+			gnutls_transport_set_errno(c->tls, ENOMEM);
+			return -1;
+		}
+	return (ssize_t)total;
+}
+
+/* Writes wire_out to the socket. WF_OK (empty), WF_AGAIN, or WF_ERR. */
+static int wire_flush(wf_conn_t *c)
+{
+	while (wf_buf_size(&c->wire_out)) {
+		ssize_t n = send(c->fd, wf_buf_head(&c->wire_out), wf_buf_size(&c->wire_out), MSG_NOSIGNAL);
+		if (n > 0) {
+			wf_buf_consume(&c->wire_out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return WF_AGAIN;
+		wf_log_debug("conn %llu %s: send: %m", (unsigned long long)c->id, c->peer);
+		return WF_ERR;
+	}
+	return WF_OK;
 }
 
 ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len)
@@ -80,6 +131,16 @@ ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len)
 
 ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
 {
+	if (wf_buf_size(&c->wire_out) >= WIRE_HIGH) {
+		int f = wire_flush(c);
+		if (f == WF_ERR)
+			return WF_ERR;
+		if (wf_buf_size(&c->wire_out) >= WIRE_HIGH) {
+			if (!c->want_write)
+				wf_conn_want_write(c, true);
+			return WF_AGAIN;
+		}
+	}
 	for (;;) {
 		ssize_t n = gnutls_record_send(c->tls, buf, len);
 		if (n > 0)
@@ -101,25 +162,95 @@ size_t wf_conn_pending(wf_conn_t *c)
 	return gnutls_record_check_pending(c->tls);
 }
 
-void wf_conn_close(wf_conn_t *c)
+void wf_conn_destroy(wf_conn_t *c)
 {
 	wf_worker_t *w = c->worker;
 	ev_io_stop(w->loop, &c->io);
 	ev_timer_stop(w->loop, &c->timer);
 	if (c->proto && c->proto->on_close)
 		c->proto->on_close(c);
-	if (c->tls) {
-		if (c->state == WF_CONN_OPEN)
-			gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* best effort: non-blocking */
+	c->proto = NULL;
+	if (c->tls)
 		gnutls_deinit(c->tls);
-	}
 	close(c->fd);
+	wf_buf_fini(&c->wire_out);
 	if (c->snap)
 		wf_certsnap_unref(c->snap);
 	wf_config_unref(c->cfg);
 	wf_worker_conn_removed(w, c);
 	atomic_fetch_sub(&w->server->nconns, 1);
 	free(c);
+}
+
+void wf_conn_close(wf_conn_t *c)
+{
+	if (c->state == WF_CONN_CLOSING)
+		return;
+	if (c->proto && c->proto->on_close)
+		c->proto->on_close(c);
+	c->proto = NULL;
+	if (c->state == WF_CONN_OPEN)
+		gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* the alert goes to wire_out */
+	c->state = WF_CONN_CLOSING;
+	/* Freed from the loop (settle, on_conn_timer), never under a caller. */
+	ev_timer_stop(c->worker->loop, &c->timer);
+	ev_timer_set(&c->timer, LINGER_SECONDS, 0);
+	ev_timer_start(c->worker->loop, &c->timer);
+	update_events(c);
+}
+
+/* A closing connection whose last bytes are out: half-close, then read and
+ * drop what the client still sends until its FIN, so that close(2) does not
+ * answer unread data with a reset that could destroy the response in flight. */
+static bool linger(wf_conn_t *c)
+{
+	if (!c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = true;
+	}
+	char sink[4096];
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			update_events(c);
+			return true;
+		}
+		break; /* EOF or error: done */
+	}
+	wf_conn_destroy(c);
+	return false;
+}
+
+/* After every callback: deliver what the protocol produced, and finish a
+ * closing connection once its last bytes are out. Returns false if c is gone. */
+static bool settle(wf_conn_t *c)
+{
+	int f = c->shut_wr ? WF_OK : wire_flush(c);
+	if (c->state == WF_CONN_CLOSING) {
+		if (f == WF_AGAIN) {
+			update_events(c);
+			return true;
+		}
+		if (f == WF_ERR) {
+			wf_conn_destroy(c);
+			return false;
+		}
+		return linger(c);
+	}
+	if (f == WF_ERR) {
+		wf_conn_close(c);
+		wf_conn_destroy(c);
+		return false;
+	}
+	/* Between transfers an idle connection keeps no wire buffer. */
+	if (f == WF_OK && !c->want_write)
+		wf_buf_release(&c->wire_out);
+	update_events(c);
+	return true;
 }
 
 /* SNI decides the certificate, among those the service lists. The snapshot
@@ -146,11 +277,8 @@ static int on_client_hello(gnutls_session_t sess)
 static void handshake(wf_conn_t *c)
 {
 	int rc = gnutls_handshake(c->tls);
-	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-		c->want_write = gnutls_record_get_direction(c->tls) == 1;
-		update_events(c);
-		return;
-	}
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
+		return; /* waiting for the client; our flight is in wire_out */
 	if (rc < 0) {
 		if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
 			wf_log_info("conn %llu %s: TLS handshake failed: client sent alert \"%s\"",
@@ -162,8 +290,6 @@ static void handshake(wf_conn_t *c)
 		return;
 	}
 	c->state = WF_CONN_OPEN;
-	c->want_write = false;
-	update_events(c);
 	gnutls_datum_t proto = { 0 };
 	bool h2 = gnutls_alpn_get_selected_protocol(c->tls, &proto) == 0 && proto.size == 2 &&
 		  memcmp(proto.data, "h2", 2) == 0;
@@ -177,21 +303,43 @@ static void handshake(wf_conn_t *c)
 static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	wf_conn_t *c = wf_container_of(w, wf_conn_t, io);
+	if (c->state == WF_CONN_CLOSING) {
+		settle(c);
+		return;
+	}
+	if (revents & EV_WRITE) {
+		int f = wire_flush(c);
+		if (f == WF_ERR) {
+			wf_conn_close(c);
+			settle(c);
+			return;
+		}
+		if (f == WF_AGAIN && !(revents & EV_READ)) {
+			update_events(c);
+			return;
+		}
+	}
 	if (c->state == WF_CONN_HANDSHAKE)
 		handshake(c);
 	else
 		c->proto->on_io(c);
+	settle(c);
 }
 
 static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	wf_conn_t *c = wf_container_of(w, wf_conn_t, timer);
+	if (c->state == WF_CONN_CLOSING) {
+		wf_conn_destroy(c); /* linger over: the client stopped reading */
+		return;
+	}
 	if (c->state == WF_CONN_HANDSHAKE || !c->proto->on_timeout) {
 		wf_log_info("conn %llu %s: TLS handshake timed out", (unsigned long long)c->id, c->peer);
 		wf_conn_close(c);
-		return;
+	} else {
+		c->proto->on_timeout(c);
 	}
-	c->proto->on_timeout(c);
+	settle(c);
 }
 
 static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
@@ -244,18 +392,23 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	wf_worker_conn_added(w, c);
 	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
 	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
+	wf_buf_init(&c->wire_out, WIRE_MAX);
 	if (wf_tls_session_new(&c->tls, fd) != WF_OK) {
 		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
-		wf_conn_close(c);
+		wf_conn_destroy(c);
 		return;
 	}
 	gnutls_session_set_ptr(c->tls, c);
+	/* Reads come straight from the socket; writes go through wire_out. */
+	gnutls_transport_set_vec_push_function(c->tls, wire_push);
+	gnutls_transport_set_ptr2(c->tls, (gnutls_transport_ptr_t)(intptr_t)fd, c);
 	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
 	c->snap = wf_certstore_acquire(&srv->certs);
 	ev_io_start(w->loop, &c->io);
 	wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
 	/* The hello is usually there already (TCP_DEFER_ACCEPT). */
 	handshake(c);
+	settle(c);
 }
 
 void wf_conn_drain(wf_conn_t *c)
@@ -263,10 +416,11 @@ void wf_conn_drain(wf_conn_t *c)
 	if (c->draining)
 		return;
 	c->draining = true;
-	if (c->state == WF_CONN_HANDSHAKE) {
-		wf_conn_close(c);
+	if (c->state == WF_CONN_CLOSING)
 		return;
-	}
-	if (c->proto->on_drain)
+	if (c->state == WF_CONN_HANDSHAKE)
+		wf_conn_close(c);
+	else if (c->proto->on_drain)
 		c->proto->on_drain(c);
+	settle(c);
 }

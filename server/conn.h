@@ -35,7 +35,7 @@ typedef struct wf_proto {
 typedef enum wf_conn_state {
 	WF_CONN_HANDSHAKE,
 	WF_CONN_OPEN,
-	WF_CONN_CLOSING, /* sending close_notify / final bytes */
+	WF_CONN_CLOSING, /* protocol gone; flushing the last bytes and close_notify */
 } wf_conn_state_t;
 
 struct wf_conn {
@@ -43,9 +43,14 @@ struct wf_conn {
 	ev_timer timer;
 	int fd;
 	wf_conn_state_t state;
-	bool want_write;
+	bool want_write; /* the protocol wants a callback when it may send more */
 	bool draining;
+	bool shut_wr; /* closing: our side is half-closed, draining the client's last bytes */
 	gnutls_session_t tls;
+	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here
+	 * and we write them in large batches: fewer syscalls and fuller segments
+	 * than one send(2) per record, and GnuTLS never sees EAGAIN on writes. */
+	wf_buf_t wire_out;
 	wf_worker_t *worker;     /* borrowed: the worker that owns this connection */
 	const wf_service_cfg_t *svc; /* borrowed from cfg: the service this connection came in on */
 	wf_config_t *cfg;        /* owned reference: the config at accept time */
@@ -62,8 +67,10 @@ struct wf_conn {
 };
 
 /* Plaintext I/O. recv returns bytes (> 0), 0 at the peer's end of stream,
- * WF_AGAIN, or WF_ERR (logged; the caller closes). send returns bytes written
- * (> 0), WF_AGAIN (call again later with the same bytes first), or WF_ERR. */
+ * WF_AGAIN, or WF_ERR (logged; the caller closes). send returns bytes taken
+ * (> 0), WF_AGAIN (the socket is backed up: the connection will call on_io
+ * when it drains; call again then with the same bytes first), or WF_ERR.
+ * Bytes taken are on their way: a close that follows still delivers them. */
 ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len);
 ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len);
 /* Bytes already decrypted and waiting inside TLS. */
@@ -72,9 +79,15 @@ size_t wf_conn_pending(wf_conn_t *c);
 void wf_conn_want_write(wf_conn_t *c, bool on);
 /* (Re)arms the connection timer; 0 stops it. */
 void wf_conn_set_timeout(wf_conn_t *c, double seconds);
-/* Closes now: sends close_notify if it can without blocking, frees everything.
- * The pointer is invalid afterwards. */
+/* Ends the connection: the protocol's state is freed at once; bytes already
+ * taken and a close_notify are still delivered (for at most a few seconds)
+ * before the socket closes. The connection object itself is freed from the
+ * loop, never inside this call, so a caller may still read c afterwards but
+ * must not use the protocol state. */
 void wf_conn_close(wf_conn_t *c);
+/* Frees everything now, delivering nothing more (worker shutdown). */
+void wf_conn_destroy(wf_conn_t *c);
+
 /* The loop this connection lives in. */
 struct ev_loop *wf_conn_loop(wf_conn_t *c);
 

@@ -11,6 +11,7 @@ typedef struct wf_worker wf_worker_t;
 
 struct wf_listener {
 	ev_io accept_io;
+	ev_timer pause; /* accepts paused after EMFILE/ENOMEM */
 	int fd;                     /* owned */
 	char key[96];               /* "type address port": what makes two listeners the same on reload */
 	const wf_service_cfg_t *svc; /* borrowed: from the worker's current config */

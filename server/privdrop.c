@@ -1,9 +1,9 @@
 /* Privilege drop: see privdrop.h. */
-#define _XOPEN_SOURCE 700
 #include "privdrop.h"
 
 #include <errno.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -27,22 +27,50 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
 	return WF_OK;
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Walks by directory fds with O_NOFOLLOW and changes owners with
+ * fchownat(AT_SYMLINK_NOFOLLOW): the run user owns this tree after the first
+ * start, so a path-based walk could be steered through a planted symlink into
+ * chowning anything on a later start as root. */
+static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
 {
-	return lchown(path, chown_uid, chown_gid) == 0 ? 0 : -1;
+	if (fchown(dfd, uid, gid) != 0)
+		return WF_ERR;
+	if (depth == 0)
+		return WF_OK;
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return WF_ERR;
+	}
+	int rc = WF_OK;
+	struct dirent *e;
+	while (rc == WF_OK && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			rc = chown_tree(sub, uid, gid, depth - 1);
+			close(sub);
+		} else if (fchownat(dfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = WF_ERR;
+		}
+	}
+	closedir(d);
+	return rc;
 }
 
 int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	chown_uid = uid;
-	chown_gid = gid;
-	if (nftw(state_dir, chown_one, 16, FTW_PHYS) != 0) {
+	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || chown_tree(fd, uid, gid, 4) != WF_OK) {
 		snprintf(err, errlen, "cannot give %s to the run user: %s", state_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return WF_ERR;
 	}
+	close(fd);
 	return WF_OK;
 }
 

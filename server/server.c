@@ -199,7 +199,8 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int start_workers(wf_server_t *srv)
+/* Binds every listener (one socket per worker) as the user we start as. */
+static wf_worker_plan_t **bind_all(wf_server_t *srv)
 {
 	int n = srv->cfg->workers;
 	if (n == 0) {
@@ -207,21 +208,29 @@ static int start_workers(wf_server_t *srv)
 		n = cpus > 0 ? (int)cpus : 1;
 	}
 	srv->nworkers = n;
-	srv->workers = calloc((size_t)n, sizeof(*srv->workers));
 	wf_worker_plan_t **plans = calloc((size_t)n, sizeof(*plans));
 	if (make_plans(srv, srv->cfg, NULL, plans) != WF_OK) {
 		free(plans);
-		return WF_ERR;
+		return NULL;
 	}
-	for (int w = 0; w < n; w++) {
-		if (wf_worker_start(&srv->workers[w], srv, w, plans[w]) != WF_OK) {
+	return plans;
+}
+
+/* Workers start accepting only once privileges are gone. */
+static int start_workers(wf_server_t *srv, wf_worker_plan_t **plans)
+{
+	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+	int rc = WF_OK;
+	for (int w = 0; w < srv->nworkers; w++) {
+		if (rc == WF_OK && wf_worker_start(&srv->workers[w], srv, w, plans[w]) != WF_OK) {
 			wf_log_error("cannot start worker %d", w);
-			free(plans);
-			return WF_ERR;
+			rc = WF_ERR;
+		} else if (rc != WF_OK) {
+			wf_worker_plan_free(plans[w]);
 		}
 	}
 	free(plans);
-	return WF_OK;
+	return rc;
 }
 
 int wf_server_run(const char *config_path)
@@ -265,17 +274,23 @@ int wf_server_run(const char *config_path)
 		goto out_tls;
 
 	srv->loop = EV_DEFAULT;
-	if (start_workers(srv) != WF_OK)
-		goto out_workers;
+	wf_worker_plan_t **plans = bind_all(srv);
+	if (!plans)
+		goto out_tls;
 	if (root) {
 		if (wf_privdrop_chown_state(srv->cfg->state_dir, srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK ||
 		    wf_privdrop_apply(srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK) {
 			wf_log_error("%s", err);
-			goto out_workers;
+			for (int w = 0; w < srv->nworkers; w++)
+				wf_worker_plan_free(plans[w]);
+			free(plans);
+			goto out_tls;
 		}
 		srv->dropped = true;
 		wf_log_info("running as %s (uid %d)", srv->cfg->run_user, (int)srv->run_uid);
 	}
+	if (start_workers(srv, plans) != WF_OK)
+		goto out_workers;
 
 	ev_signal_init(&srv->sighup, on_sighup, SIGHUP);
 	ev_signal_start(srv->loop, &srv->sighup);

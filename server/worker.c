@@ -23,16 +23,27 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return;
-			/* Out of descriptors or memory: say so, and let the loop breathe. */
-			wf_log_error("accept on %s: %m", l->key);
+			/* Out of descriptors or memory: the listener stays readable, so pause
+			 * it for a moment instead of spinning, and say so once per pause. */
+			wf_log_error("accept on %s: %m; pausing accepts for 100 ms", l->key);
+			ev_io_stop(w->loop, &l->accept_io);
+			ev_timer_start(w->loop, &l->pause);
 			return;
 		}
 		wf_conn_start(w, l, fd, (struct sockaddr *)&ss, len);
 	}
 }
 
+static void on_accept_resume(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wf_listener_t *l = wf_container_of(t, wf_listener_t, pause);
+	if (!l->worker->draining)
+		ev_io_start(loop, &l->accept_io);
+}
+
 static void listener_close(wf_worker_t *w, wf_listener_t *l)
 {
+	ev_timer_stop(w->loop, &l->pause);
 	ev_io_stop(w->loop, &l->accept_io);
 	close(l->fd);
 	free(l);
@@ -43,6 +54,7 @@ static void listener_close(wf_worker_t *w, wf_listener_t *l)
 static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 {
 	wf_listener_t **next = calloc(plan->n + 1, sizeof(*next));
+	size_t n = 0;
 	for (size_t i = 0; i < plan->n; i++) {
 		wf_listener_t *l = NULL;
 		if (plan->entries[i].fd < 0) {
@@ -52,8 +64,13 @@ static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 					w->listeners[j] = NULL;
 					break;
 				}
-			if (!l)
-				abort(); /* the main thread only says "keep" for keys it gave us */
+			if (!l) {
+				/* post() merges unadopted plans, so this means a bug; skip the service rather
+				 * than stop every other one. */
+				wf_log_error("worker %d: no socket to keep for %s; that service is not served",
+					     w->index, plan->entries[i].key);
+				continue;
+			}
 		} else {
 			l = calloc(1, sizeof(*l));
 			l->fd = plan->entries[i].fd;
@@ -61,18 +78,19 @@ static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 			snprintf(l->key, sizeof(l->key), "%s", plan->entries[i].key);
 			l->worker = w;
 			ev_io_init(&l->accept_io, on_accept, l->fd, EV_READ);
+			ev_timer_init(&l->pause, on_accept_resume, 0.1, 0);
 			if (!w->draining)
 				ev_io_start(w->loop, &l->accept_io);
 		}
 		l->svc = plan->entries[i].svc;
-		next[i] = l;
+		next[n++] = l;
 	}
 	for (size_t j = 0; j < w->nlisteners; j++)
 		if (w->listeners[j])
 			listener_close(w, w->listeners[j]);
 	free(w->listeners);
 	w->listeners = next;
-	w->nlisteners = plan->n;
+	w->nlisteners = n;
 	wf_config_t *old = w->cfg;
 	w->cfg = wf_config_ref(plan->cfg);
 	wf_config_unref(old);
@@ -83,8 +101,10 @@ static void start_drain(wf_worker_t *w)
 	if (w->draining)
 		return;
 	w->draining = true;
-	for (size_t i = 0; i < w->nlisteners; i++)
+	for (size_t i = 0; i < w->nlisteners; i++) {
 		ev_io_stop(w->loop, &w->listeners[i]->accept_io);
+		ev_timer_stop(w->loop, &w->listeners[i]->pause);
+	}
 	for (wf_conn_t *c = w->conns, *next; c; c = next) {
 		next = c->next;
 		wf_conn_drain(c);
@@ -109,7 +129,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		start_drain(w);
 	if (stop) {
 		while (w->conns)
-			wf_conn_close(w->conns);
+			wf_conn_destroy(w->conns);
 		ev_break(w->loop, EVBREAK_ALL);
 	}
 }
@@ -177,7 +197,19 @@ static void post(wf_worker_t *w, wf_worker_plan_t *plan, bool drain, bool stop)
 {
 	pthread_mutex_lock(&w->mbox_lock);
 	if (plan) {
-		wf_worker_plan_free(w->mbox_plan);
+		/* A plan not yet adopted is replaced, but the sockets it brought are
+		 * what the new plan means by "keep": hand them over. */
+		wf_worker_plan_t *old = w->mbox_plan;
+		for (size_t i = 0; old && i < plan->n; i++) {
+			if (plan->entries[i].fd >= 0)
+				continue;
+			for (size_t j = 0; j < old->n; j++)
+				if (old->entries[j].fd >= 0 && strcmp(old->entries[j].key, plan->entries[i].key) == 0) {
+					plan->entries[i].fd = old->entries[j].fd;
+					old->entries[j].fd = -1;
+				}
+		}
+		wf_worker_plan_free(old);
 		w->mbox_plan = plan;
 	}
 	w->mbox_drain |= drain;

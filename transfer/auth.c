@@ -3,6 +3,8 @@
 
 #include <crypt.h>
 #include <gnutls/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 static int b64val(unsigned char c)
@@ -57,8 +59,43 @@ typedef struct cache_entry {
 	int used;
 } cache_entry_t;
 
+/* Verified credentials, and recently refused ones: a client repeating the same
+ * wrong password (pipelined, or a retry loop) costs one crypt, not one each. */
 static __thread cache_entry_t cache[CACHE_SLOTS];
 static __thread unsigned cache_next;
+static __thread cache_entry_t refused[CACHE_SLOTS];
+static __thread unsigned refused_next;
+
+/* A hash to verify against when the user does not exist, so that a wrong
+ * name costs the same time as a wrong password and names cannot be probed. */
+static const char *dummy_hash(void)
+{
+	static __thread char h[CRYPT_OUTPUT_SIZE];
+	if (!h[0]) {
+		char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+		struct crypt_data cd;
+		memset(&cd, 0, sizeof(cd));
+		const char *r = crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) ?
+					crypt_r("wharf-no-such-user", salt, &cd) : NULL;
+		snprintf(h, sizeof(h), "%s", r && r[0] != '*' ? r : "$6$wharf$x");
+	}
+	return h;
+}
+
+static bool cached(cache_entry_t *slots, const unsigned char d[32])
+{
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (slots[i].used && gnutls_memcmp(slots[i].digest, d, 32) == 0)
+			return true;
+	return false;
+}
+
+static void remember(cache_entry_t *slots, unsigned *next, const unsigned char d[32])
+{
+	cache_entry_t *e = &slots[(*next)++ % CACHE_SLOTS];
+	memcpy(e->digest, d, 32);
+	e->used = 1;
+}
 
 static void digest_of(const char *user, size_t ulen, const char *pass, size_t plen, const char *hash,
 		      unsigned char out[32])
@@ -101,22 +138,23 @@ const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authoriz
 		user_out[ulen] = '\0';
 	}
 	const wf_user_cfg_t *u = wf_config_user(cfg, (wf_slice_t){ plain, ulen });
-	if (!u)
-		return NULL;
+	const char *stored = u ? u->password : dummy_hash();
 
 	unsigned char d[32];
-	digest_of(plain, ulen, pass, plen, u->password, d);
-	for (int i = 0; i < CACHE_SLOTS; i++)
-		if (cache[i].used && gnutls_memcmp(cache[i].digest, d, 32) == 0)
-			return u;
+	digest_of(plain, ulen, pass, plen, stored, d);
+	if (u && cached(cache, d))
+		return u;
+	if (cached(refused, d))
+		return NULL;
 
 	struct crypt_data cd;
 	memset(&cd, 0, sizeof(cd));
-	const char *h = crypt_r(pass, u->password, &cd);
-	if (!h || h[0] == '*' || strlen(h) != strlen(u->password) || gnutls_memcmp(h, u->password, strlen(h)) != 0)
+	const char *h = crypt_r(pass, stored, &cd);
+	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
+	if (!ok) {
+		remember(refused, &refused_next, d);
 		return NULL;
-	cache_entry_t *e = &cache[cache_next++ % CACHE_SLOTS];
-	memcpy(e->digest, d, 32);
-	e->used = 1;
+	}
+	remember(cache, &cache_next, d);
 	return u;
 }

@@ -442,8 +442,13 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 		return;
 	}
 	/* Durable before visible: the final name only ever holds a whole file. */
-	if (fsync(ex->up_fd) != 0 || close(ex->up_fd) != 0) {
-		int err = errno;
+	int synced = fsync(ex->up_fd);
+	int err = errno;
+	if (close(ex->up_fd) != 0 && synced == 0) {
+		synced = -1;
+		err = errno;
+	}
+	if (synced != 0) {
 		ex->up_fd = -1;
 		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
 		close(ex->up_dir_fd);
@@ -453,7 +458,7 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 	}
 	ex->up_fd = -1;
 	if (renameat(ex->up_dir_fd, ex->up_tmp, ex->up_dir_fd, ex->up_leaf) != 0) {
-		int err = errno;
+		err = errno;
 		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
 		close(ex->up_dir_fd);
 		ex->up_dir_fd = -1;
@@ -566,8 +571,10 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 
 	ex->user = xfer_auth_basic(ex->cfg, in->authorization, ex->user_name, sizeof(ex->user_name));
 	if (!ex->user) {
-		if (in->authorization.ptr)
+		if (in->authorization.ptr) {
 			wf_log_warn("%s: login failed for user \"%s\"", ex->peer, ex->user_name);
+			ex->login_failed = true;
+		}
 		ex->user_name[0] = '\0';
 		respond_error(ex, 401, NULL);
 		add_field(ex, "WWW-Authenticate", "Basic realm=\"wharf\", charset=\"UTF-8\"");
@@ -605,8 +612,8 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		serve_get(ex, in, rel, is_dir);
 		break;
 	case M_PUT:
-		serve_put(ex, in, rel, is_dir);
-		return; /* it reads the body itself, or refuses */
+		serve_put(ex, in, rel, is_dir); /* reads the body itself, or refuses (settled below) */
+		break;
 	case M_DELETE:
 		serve_delete(ex, rel);
 		break;

@@ -61,6 +61,7 @@ typedef struct xfer_exchange {
 	uint64_t content_length; /* declared; equal to what is sent, except for HEAD */
 	bool head_only;          /* HEAD: headers as for GET, no body */
 	bool close_after;        /* the connection must close after this response */
+	bool login_failed;       /* credentials were sent and refused */
 	uint64_t bytes_sent;     /* body bytes, for the log */
 
 	/* upload (PUT) */

@@ -41,6 +41,7 @@ typedef struct h1 {
 	uint64_t body_left; /* sized body bytes still to come */
 	bool body_from_wire; /* the response body still has bytes to produce */
 	unsigned nrequests;
+	unsigned failed_logins;
 	ev_tstamp last_progress;
 } h1_t;
 
@@ -76,6 +77,8 @@ static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
 		wf_buf_printf(&h->out, "%s: %s\r\n", ex->fields[i].name, ex->fields[i].value);
 	if (ex->status != 204 && ex->status != 304 && ex->status >= 200)
 		wf_buf_printf(&h->out, "Content-Length: %" PRIu64 "\r\n", ex->content_length);
+	if (ex->login_failed && ++h->failed_logins >= XFER_MAX_FAILED_LOGINS)
+		ex->close_after = true; /* a password guesser gets a new handshake per few tries */
 	if (ex->close_after)
 		h->keep_alive = false;
 	if (!h->keep_alive)
@@ -189,6 +192,10 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	h->ex_active = true;
 	xfer_exchange_begin(&h->ex, &in);
 	h->body_started = false;
+	/* Whatever the exchange decided, an unread body must never be parsed as
+	 * the next request. */
+	if (in.has_body && h->ex.state == XFER_EX_RESPOND)
+		h->ex.close_after = true;
 	switch (h->ex.state) {
 	case XFER_EX_READ_BODY:
 		if (in.expect_continue)
@@ -251,6 +258,10 @@ static int take_body(wf_conn_t *c)
 		/* A refused upload turns into discarding midway. */
 		if (!h->discarding && h->ex.state == XFER_EX_DISCARD)
 			h->discarding = true;
+		/* Refused for good (too large, disk full): answer now and close,
+		 * rather than read a body of any size for nothing. */
+		if (h->discarding && h->ex.close_after)
+			return WF_DONE;
 	}
 	if (!h->chunked && h->body_left == 0)
 		return WF_DONE;
@@ -280,9 +291,12 @@ static int flush_out(wf_conn_t *c)
 {
 	h1_t *h = H(c);
 	for (;;) {
-		if (wf_buf_size(&h->out) == 0 && h->body_from_wire && h->state == H1_WRITE) {
-			char *dst = wf_buf_reserve(&h->out, XFER_OUT_STAGE);
-			ssize_t r = dst ? xfer_exchange_read(&h->ex, dst, XFER_OUT_STAGE) : -1;
+		/* Top up below one record, so a head and a small body share a record. */
+		size_t staged = wf_buf_size(&h->out);
+		if (staged < XFER_IO_CHUNK && h->body_from_wire && h->state == H1_WRITE) {
+			size_t want = XFER_OUT_STAGE - staged;
+			char *dst = wf_buf_reserve(&h->out, want);
+			ssize_t r = dst ? xfer_exchange_read(&h->ex, dst, want) : -1;
 			if (r < 0)
 				return WF_ERR;
 			if (r == 0)
@@ -314,6 +328,8 @@ static void finish_exchange(wf_conn_t *c)
 static void h1_on_io(wf_conn_t *c)
 {
 	h1_t *h = H(c);
+	/* Asked again below only if a send is blocked or turns run out. */
+	c->want_write = false;
 	/* Bounded work per wake-up, so one fast client cannot starve the others. */
 	for (int turn = 0; turn < 256; turn++) {
 		switch (h->state) {
@@ -483,6 +499,8 @@ int xfer_h1_start(wf_conn_t *c)
 	wf_buf_init(&h->in, (size_t)c->cfg->limits.max_header_bytes + 2 * XFER_IO_CHUNK);
 	wf_buf_init(&h->out, XFER_OUT_STAGE + 64 * 1024);
 	h->state = H1_READ_HEAD;
+	/* The handshake's header_timeout is still running: the first head shares it. */
+	h->timer = H1_TIMER_HEAD;
 	c->proto = &h1_proto;
 	c->proto_data = h;
 	return WF_OK;

@@ -38,7 +38,8 @@ typedef struct h2 {
 	h2_stream_t *streams;
 	int nstreams;
 	bool idle_timer;
-	ev_tstamp last_progress;
+	unsigned failed_logins;
+	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
 } h2_t;
 
@@ -103,10 +104,11 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 	while (got < length) {
 		ssize_t r = xfer_exchange_read(&s->ex, dst + 9 + got, length - got);
 		if (r <= 0)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
 		got += (size_t)r;
 	}
 	wf_buf_commit(&h->out, 9 + length);
+	h->last_progress = ev_now(wf_conn_loop(h->c));
 	return 0;
 }
 
@@ -145,7 +147,16 @@ static int submit_response(h2_t *h, h2_stream_t *s)
 	nghttp2_data_provider prov = { .source.ptr = s, .read_callback = on_data_read };
 	bool body = !ex->head_only && ex->body_kind != XFER_BODY_NONE && ex->content_length > 0;
 	s->responded = true;
-	return nghttp2_submit_response(h->ng, s->id, nv, n, body ? &prov : NULL);
+	if (ex->login_failed && ++h->failed_logins >= XFER_MAX_FAILED_LOGINS)
+		nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+	int rv = nghttp2_submit_response(h->ng, s->id, nv, n, body ? &prov : NULL);
+	if (rv != 0) {
+		wf_log_warn("conn %llu %s: stream %d: cannot answer: %s", (unsigned long long)h->c->id, h->c->peer,
+			    s->id, nghttp2_strerror(rv));
+		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+	}
+	return rv;
 }
 
 static wf_slice_t hv(h2_stream_t *s, int k)
@@ -185,6 +196,9 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	xfer_exchange_init(&s->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)));
 	s->begun = true;
 	xfer_exchange_begin(&s->ex, &in);
+	/* An answer before the body ended (a refusal) lets the client finish
+	 * sending; the rest is read and dropped. RST_STREAM(NO_ERROR) would be
+	 * the RFC 9113 8.1 way to stop it, but curl 7.88 then drops the answer. */
 	if (s->ex.state != XFER_EX_READ_BODY)
 		submit_response(h, s);
 }
@@ -294,6 +308,7 @@ static void h2_on_io(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	char buf[XFER_IO_CHUNK];
+	c->want_write = false; /* asked again only if a send is blocked */
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
 		/* Read while nghttp2 wants input and has room (writes are staged below). */
@@ -312,7 +327,6 @@ static void h2_on_io(wf_conn_t *c)
 				h2_close(c);
 				return;
 			}
-			h->last_progress = ev_now(wf_conn_loop(c));
 			progress = true;
 		}
 		/* Produce frames and hand them to TLS. */
@@ -339,7 +353,6 @@ static void h2_on_io(wf_conn_t *c)
 				return;
 			}
 			wf_buf_consume(&h->out, (size_t)w);
-			h->last_progress = ev_now(wf_conn_loop(c));
 			progress = true;
 		}
 		wf_conn_want_write(c, false);

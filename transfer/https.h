@@ -15,5 +15,7 @@ int xfer_h2_start(wf_conn_t *c);
 #define XFER_IO_CHUNK 16384
 /* Body bytes staged per connection before they are handed to TLS. */
 #define XFER_OUT_STAGE (4 * XFER_IO_CHUNK)
+/* Refused logins on one connection before it is closed. */
+#define XFER_MAX_FAILED_LOGINS 3
 
 #endif

@@ -122,13 +122,12 @@ class Lifecycle(unittest.TestCase):
 
             with tempfile.TemporaryDirectory() as work:
                 chain, key = make_ca_signed(["localhost", "*.wharf.test"], work)
-            cdir = os.path.join(s.state_dir, "certs", "main")
-            for name, data, mode in (("key.pem", key, 0o600), ("cert.pem", chain, 0o644)):
-                p = os.path.join(cdir, name)
-                with open(p, "w") as f:
-                    f.write(data)
-                os.chmod(p, mode)
-                s.give(p)
+            # What the ACME client will write: key then chain, one file, 0600.
+            p = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+            with open(p, "w") as f:
+                f.write(key + chain)
+            os.chmod(p, 0o600)
+            s.give(p)
             self.assertTrue(s.reload(), s.log()[-2000:])
 
             new_info = cert_text(tls_peer_cert(s.port, "localhost"))
