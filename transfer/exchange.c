@@ -20,6 +20,8 @@
 
 #define LISTING_MAX (8u << 20)
 #define DISCARD_MAX (64u << 10)
+#define UPLOAD_STAGE (128u << 10)      /* upload bytes gathered per write(2) */
+#define UPLOAD_WRITEBACK (8u << 20)    /* start writeback every this many bytes */
 #define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
 
 const char *xfer_status_reason(int status)
@@ -66,6 +68,7 @@ void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char 
 	ex->up_dir_fd = -1;
 	ex->up_fd = -1;
 	wf_buf_init(&ex->body, LISTING_MAX);
+	wf_buf_init(&ex->up_buf, UPLOAD_STAGE);
 }
 
 static void add_field(xfer_exchange_t *ex, const char *name, const char *fmt, ...) WF_PRINTF(3, 4);
@@ -214,15 +217,8 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		respond_error(ex, 403, "no read permission");
 		return;
 	}
-	int home = open(ex->user->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (home < 0) {
-		wf_log_error("user %s: cannot open home %s: %m", ex->user->name, ex->user->home);
-		respond_error(ex, 500, "home folder unavailable");
-		return;
-	}
 	/* O_NONBLOCK: opening a FIFO must not hang the worker. */
-	int fd = xfer_path_open(home, rel, O_RDONLY | O_NONBLOCK, 0);
-	close(home);
+	int fd = xfer_path_open(ex->user->home_fd, rel, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0) {
 		if (fd == -EXDEV || fd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
@@ -315,14 +311,7 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 
 static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 {
-	int home = open(ex->user->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (home < 0) {
-		wf_log_error("user %s: cannot open home %s: %m", ex->user->name, ex->user->home);
-		respond_error(ex, 500, "home folder unavailable");
-		return -1;
-	}
-	int dfd = xfer_path_open_parent(home, rel, leaf);
-	close(home);
+	int dfd = xfer_path_open_parent(ex->user->home_fd, rel, leaf);
 	if (dfd < 0) {
 		if (dfd == -EXDEV || dfd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
@@ -347,6 +336,11 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	if (is_dir || !rel[0]) {
 		respond_error(ex, 405, "cannot PUT a folder; use MKCOL");
 		add_field(ex, "Allow", ALLOW);
+		return;
+	}
+	/* RFC 9110 14.5: storing the fragment as the whole file would lose data. */
+	if (in->content_range.ptr) {
+		respond_error(ex, 400, "partial PUT (Content-Range) is not supported");
 		return;
 	}
 	uint64_t limit = (uint64_t)ex->cfg->limits.max_upload_bytes;
@@ -398,6 +392,40 @@ static void upload_abort(xfer_exchange_t *ex)
 	}
 }
 
+/* Writes staged upload bytes to the temp file; on failure answers and
+ * switches to discarding. Every UPLOAD_WRITEBACK bytes, writeback is started
+ * (sync_file_range, asynchronous) so the fsync at the end has little left. */
+static int upload_flush(xfer_exchange_t *ex)
+{
+	const char *p = wf_buf_head(&ex->up_buf);
+	size_t len = wf_buf_size(&ex->up_buf);
+	while (len) {
+		ssize_t w = write(ex->up_fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
+			upload_abort(ex);
+			respond_error(ex, errno_status(err),
+				      err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
+			ex->close_after = true;
+			ex->state = XFER_EX_DISCARD;
+			return WF_ERR;
+		}
+		p += w;
+		len -= (size_t)w;
+		ex->up_written += (uint64_t)w;
+	}
+	wf_buf_reset(&ex->up_buf);
+	if (ex->up_written - ex->up_synced >= UPLOAD_WRITEBACK) {
+		sync_file_range(ex->up_fd, (off_t)ex->up_synced, (off_t)(ex->up_written - ex->up_synced),
+				SYNC_FILE_RANGE_WRITE);
+		ex->up_synced = ex->up_written;
+	}
+	return WF_OK;
+}
+
 void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 {
 	if (ex->state != XFER_EX_READ_BODY)
@@ -409,23 +437,17 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 		ex->state = XFER_EX_DISCARD;
 		return;
 	}
+	ex->up_received += len;
+	/* Staged, so the file sees a few large writes instead of one per record or frame. */
 	while (len) {
-		ssize_t w = write(ex->up_fd, data, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int err = errno;
-			wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
-			upload_abort(ex);
-			respond_error(ex, errno_status(err),
-				      err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
-			ex->close_after = true;
-			ex->state = XFER_EX_DISCARD;
+		size_t room = UPLOAD_STAGE - wf_buf_size(&ex->up_buf);
+		size_t take = len < room ? len : room;
+		if (wf_buf_append(&ex->up_buf, data, take) != WF_OK)
+			abort(); /* the stage is sized by its own cap */
+		data += take;
+		len -= take;
+		if (wf_buf_size(&ex->up_buf) == UPLOAD_STAGE && upload_flush(ex) != WF_OK)
 			return;
-		}
-		data += w;
-		len -= (size_t)w;
-		ex->up_received += (uint64_t)w;
 	}
 }
 
@@ -441,6 +463,8 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 		ex->close_after = true;
 		return;
 	}
+	if (upload_flush(ex) != WF_OK)
+		return;
 	/* Durable before visible: the final name only ever holds a whole file. */
 	int synced = fsync(ex->up_fd);
 	int err = errno;
@@ -683,4 +707,5 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 		free(ex->fields[i].value);
 	ex->nfields = 0;
 	wf_buf_fini(&ex->body);
+	wf_buf_fini(&ex->up_buf);
 }

@@ -17,6 +17,7 @@
 typedef struct xfer_req_in {
 	wf_slice_t method, target;
 	wf_slice_t authorization, range, if_range, if_none_match, if_modified_since, accept, host;
+	wf_slice_t content_range; /* on a PUT: a partial update, which we refuse */
 	bool has_body;          /* a body follows (Content-Length > 0, chunked, or h2 without END_STREAM) */
 	bool length_known;      /* content_length is the body's exact size */
 	uint64_t content_length;
@@ -70,9 +71,10 @@ typedef struct xfer_exchange {
 	char up_leaf[256];
 	bool up_existed;
 	uint64_t up_received, up_limit;
+	uint64_t up_written, up_synced; /* bytes in the temp file; bytes whose writeback has started */
+	wf_buf_t up_buf;                /* upload bytes not yet written */
 	bool up_length_known;
 	uint64_t up_expected;
-	int up_errno;
 } xfer_exchange_t;
 
 void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now);

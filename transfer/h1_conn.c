@@ -159,6 +159,8 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			in.if_modified_since = f->value;
 		} else if (wf_slice_eq_ci(n, "accept")) {
 			in.accept = f->value;
+		} else if (wf_slice_eq_ci(n, "content-range")) {
+			in.content_range = f->value;
 		} else if (wf_slice_eq_ci(n, "expect")) {
 			if (!wf_slice_eq_ci(f->value, "100-continue")) {
 				respond_raw(c, 417);

@@ -14,13 +14,14 @@
 #include <string.h>
 
 #define H2_OUT_HIGH (4 * XFER_IO_CHUNK) /* stop producing frames past this much staged output */
-#define H2_STREAM_WINDOW (1 << 20)
+#define H2_STREAM_WINDOW (4 << 20)
 #define H2_CONN_WINDOW (16 << 20)
 
-enum { HV_METHOD, HV_PATH, HV_AUTHORITY, HV_AUTHZ, HV_RANGE, HV_IF_RANGE, HV_INM, HV_IMS, HV_ACCEPT, HV_CL, HV_N };
+enum { HV_METHOD, HV_PATH, HV_AUTHORITY, HV_AUTHZ, HV_RANGE, HV_IF_RANGE, HV_INM, HV_IMS, HV_ACCEPT, HV_CL,
+       HV_CRANGE, HV_N };
 static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "authorization",
 					    "range", "if-range", "if-none-match", "if-modified-since",
-					    "accept", "content-length" };
+					    "accept", "content-length", "content-range" };
 
 typedef struct h2_stream {
 	int32_t id;
@@ -28,16 +29,20 @@ typedef struct h2_stream {
 	size_t off[HV_N], len[HV_N];
 	bool have[HV_N];
 	bool begun, responded;
+	bool in_head; /* counted in h2_t.nheads */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
 } h2_stream_t;
+
+typedef enum h2_timer { H2_TIMER_IDLE, H2_TIMER_HEAD, H2_TIMER_XFER } h2_timer_t;
 
 typedef struct h2 {
 	nghttp2_session *ng;
 	wf_buf_t out;
 	h2_stream_t *streams;
 	int nstreams;
-	bool idle_timer;
+	int nheads; /* streams whose header block has begun but not ended */
+	h2_timer_t timer;
 	unsigned failed_logins;
 	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
@@ -56,6 +61,8 @@ static void stream_free(h2_t *h, h2_stream_t *s, bool complete)
 		xfer_exchange_finish(&s->ex, ev_now(wf_conn_loop(h->c)));
 	}
 	wf_buf_fini(&s->hdrs);
+	if (s->in_head)
+		h->nheads--;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -180,6 +187,7 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	in.if_none_match = hv(s, HV_INM);
 	in.if_modified_since = hv(s, HV_IMS);
 	in.accept = hv(s, HV_ACCEPT);
+	in.content_range = hv(s, HV_CRANGE);
 	in.proto = "HTTP/2";
 	in.has_body = !end_stream;
 	/* nghttp2 checks that DATA adds up to content-length, so it can be trusted. */
@@ -218,6 +226,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 		h->streams->prev = s;
 	h->streams = s;
 	h->nstreams++;
+	h->nheads++;
+	s->in_head = true;
 	nghttp2_session_set_stream_user_data(ng, s->id, s);
 	return 0;
 }
@@ -251,6 +261,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	if (!s)
 		return 0;
 	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+	if (frame->hd.type == NGHTTP2_HEADERS && s->in_head) {
+		s->in_head = false;
+		h->nheads--;
+	}
 	if (frame->hd.type == NGHTTP2_HEADERS && !s->begun) {
 		begin_exchange(h, s, end);
 		return 0;
@@ -293,15 +307,19 @@ static void h2_close(wf_conn_t *c)
 	wf_conn_close(c);
 }
 
+/* One timer, three meanings: a request head has begun and must be complete
+ * within header_timeout (slowloris); streams are open and DATA must keep
+ * moving (send_timeout); or nothing is open (idle_timeout). */
 static void arm_timer(wf_conn_t *c)
 {
 	h2_t *h = H(c);
-	bool idle = h->nstreams == 0;
-	if (idle == h->idle_timer && ev_is_active(&c->timer))
+	h2_timer_t mode = h->nheads ? H2_TIMER_HEAD : h->nstreams ? H2_TIMER_XFER : H2_TIMER_IDLE;
+	if (mode == h->timer && ev_is_active(&c->timer))
 		return;
-	h->idle_timer = idle;
+	h->timer = mode;
 	h->last_progress = ev_now(wf_conn_loop(c));
-	wf_conn_set_timeout(c, idle ? c->cfg->limits.idle_timeout : c->cfg->limits.send_timeout);
+	wf_conn_set_timeout(c, mode == H2_TIMER_HEAD ? c->cfg->limits.header_timeout :
+			       mode == H2_TIMER_XFER ? c->cfg->limits.send_timeout : c->cfg->limits.idle_timeout);
 }
 
 static void h2_on_io(wf_conn_t *c)
@@ -372,7 +390,7 @@ static void h2_on_timeout(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
-	if (!h->idle_timer) {
+	if (h->timer == H2_TIMER_XFER) {
 		double left = h->last_progress + c->cfg->limits.send_timeout - now;
 		if (left > 0.01) {
 			wf_conn_set_timeout(c, left);
@@ -380,6 +398,9 @@ static void h2_on_timeout(wf_conn_t *c)
 		}
 		wf_log_info("conn %llu %s: HTTP/2 transfer stalled for %d s, closing", (unsigned long long)c->id,
 			    c->peer, c->cfg->limits.send_timeout);
+	} else if (h->timer == H2_TIMER_HEAD) {
+		wf_log_info("conn %llu %s: HTTP/2 request head not complete within %d s, closing",
+			    (unsigned long long)c->id, c->peer, c->cfg->limits.header_timeout);
 	}
 	h2_close(c);
 }

@@ -121,16 +121,18 @@ class Server:
         if os.geteuid() != 0:
             return
         pw = pwd.getpwnam("nobody")
+        # Never through a symlink: a test's link to /etc/passwd must not hand
+        # /etc/passwd to nobody. os.walk lists links to folders among dirs.
         for root, dirs, files in os.walk(os.path.join(self.dir, "home")):
-            os.chown(root, pw.pw_uid, pw.pw_gid)
-            for f in files:
-                os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+            os.chown(root, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+            for f in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
     def give(self, path):
         """A file the test put where the server (nobody, when run as root) must read it."""
         if os.geteuid() == 0:
             pw = pwd.getpwnam("nobody")
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
     def start(self, wait=True):
         self.give_homes()

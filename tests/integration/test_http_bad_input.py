@@ -1,0 +1,434 @@
+"""Hostile and broken clients: malformed HTTP/1.1 heads, oversized heads,
+unknown versions, ambiguous framing, slowloris, and non-TLS bytes on the TLS
+port. Each must get a clear error (or be dropped), must never take the server
+down, and must never stop other clients being served."""
+
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+ALICE = harness.basic_auth("alice", "alice-pw")
+
+
+def h2_frame(ftype, flags, stream, payload=b"", length=None):
+    """One HTTP/2 frame; length may claim more payload than given (to trickle)."""
+    n = len(payload) if length is None else length
+    return struct.pack(">I", n)[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, no Huffman (RFC 7541 6.2.2);
+    name and value shorter than 127 bytes."""
+    name, value = name.encode(), value.encode()
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0)  # and an empty SETTINGS
+H2_END_STREAM, H2_END_HEADERS = 0x1, 0x4
+
+
+def h2_frames(conn, timeout):
+    """(type, flags, stream) of the frames the server sends within timeout."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while len(conn.buf) >= 9:
+            n = int.from_bytes(conn.buf[:3], "big")
+            if len(conn.buf) < 9 + n:
+                break
+            frames.append((conn.buf[3], conn.buf[4], int.from_bytes(conn.buf[5:9], "big") & 0x7fffffff))
+            conn.buf = conn.buf[9 + n:]
+        try:
+            if not conn._fill(max(0.01, deadline - time.monotonic())):
+                break
+        except (socket.timeout, TimeoutError):
+            break
+    return frames
+
+
+def head(lines, request_line="GET /hello.txt HTTP/1.1"):
+    return (request_line + "\r\n" + "".join(l + "\r\n" for l in lines) + "\r\n").encode("latin-1")
+
+
+class BadInputBase(unittest.TestCase):
+    EXTRA = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(extra=cls.EXTRA)
+        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
+        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        cls.server.start()
+
+    def tearDown(self):
+        harness.log_on_failure(self, self.server)
+
+    def assertServerHealthy(self):
+        self.assertIsNone(self.server.proc.poll(), "the server exited")
+        status, _, body = harness.curl(self.server, "/hello.txt", timeout=10)
+        self.assertEqual((status, body), (200, b"hello\n"))
+
+    def refused(self, data, expect, closes=True):
+        """Sends raw bytes; expects one response with status in expect, then
+        (if closes) the connection to end."""
+        with harness.RawTLS(self.server) as c:
+            c.send(data)
+            status, headers, _ = c.read_response(timeout=5)
+            self.assertIn(status, expect if isinstance(expect, tuple) else (expect,))
+            if closes:
+                self.assertEqual(headers.get("connection", "").lower(), "close")
+                self.assertTrue(c.closed_by_peer(timeout=5), "connection left open after %d" % status)
+            return status
+
+
+class ParserErrors(BadInputBase):
+    def test_sanity_good_request(self):
+        with harness.RawTLS(self.server) as c:
+            c.send(head(["Host: localhost", "Authorization: " + ALICE]))
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"hello\n"))
+
+    def test_malformed_request_lines_400(self):
+        for line in (b"GARBAGE\r\n\r\n",
+                     b"GET /hello.txt\r\nHost: localhost\r\n\r\n",
+                     b"GET  /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                     b"GET /hello.txt HTTP/1.1 extra\r\nHost: localhost\r\n\r\n",
+                     b"GET /hel lo.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                     b"G\x01T /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                     b"GET /hello.txt HTTP/1.x\r\nHost: localhost\r\n\r\n",
+                     b"GET /hello.txt http/1.1\r\nHost: localhost\r\n\r\n",
+                     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40 + b"\r\n\r\n"):
+            with self.subTest(line=line[:40]):
+                self.refused(line, 400)
+        self.assertServerHealthy()
+
+    def test_bad_header_lines_400(self):
+        for lines in (["Host: localhost", " folded: continuation"],
+                      ["Host: localhost", "X-Obs: a", "\tfolded"],
+                      ["Host: localhost", "Bad Name: x"],
+                      ["Host: localhost", "Space-Before-Colon : x"],
+                      ["Host: localhost", "NoColon"],
+                      ["Host: localhost", "X-Nul: a\x00b"],
+                      ["Host: localhost", "X-CR: a\rb"],
+                      ["Host: localhost", "Host: other"]):
+            with self.subTest(lines=lines):
+                self.refused(head(lines), 400)
+
+    def test_header_section_too_large_431(self):
+        big = "X-Filler: " + "a" * 17000
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE, big]), 431)
+        many = ["X-H%d: v" % i for i in range(200)]
+        self.refused(head(["Host: localhost"] + many), 431)
+        # Sent in pieces, as a slow client would: the answer is the same.
+        with harness.RawTLS(self.server) as c:
+            c.send(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n")
+            for _ in range(10):
+                c.send(b"X-Piece: " + b"b" * 2000 + b"\r\n")
+            status, _, _ = c.read_response(timeout=5)
+            self.assertEqual(status, 431)
+            self.assertTrue(c.closed_by_peer(timeout=5))
+
+    def test_large_but_allowed_header_ok(self):
+        with harness.RawTLS(self.server) as c:
+            c.send(head(["Host: localhost", "Authorization: " + ALICE, "X-Filler: " + "a" * 12000]))
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"hello\n"))
+
+    def test_unknown_versions_505(self):
+        for version in ("HTTP/3.0", "HTTP/2.0", "HTTP/1.2", "HTTP/0.9"):
+            with self.subTest(version=version):
+                self.refused(head(["Host: localhost", "Authorization: " + ALICE],
+                                  request_line="GET /hello.txt " + version), 505)
+
+    def test_content_length_with_transfer_encoding_400(self):
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Content-Length: 5",
+                           "Transfer-Encoding: chunked"], "PUT /smuggle.txt HTTP/1.1") + b"0\r\n\r\n", 400)
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Transfer-Encoding: chunked",
+                           "Content-Length: 5"], "PUT /smuggle.txt HTTP/1.1") + b"hello", 400)
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "smuggle.txt")))
+
+    def test_transfer_encoding_other_than_chunked_refused(self):
+        for te in ("gzip", "chunked, identity", "identity", "gzip, chunked"):
+            with self.subTest(te=te):
+                self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Transfer-Encoding: " + te],
+                                  "PUT /te.txt HTTP/1.1") + b"0\r\n\r\n", (400, 501))
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Transfer-Encoding: chunked",
+                           "Transfer-Encoding: chunked"], "PUT /te.txt HTTP/1.1") + b"0\r\n\r\n", 400)
+        # HTTP/1.0 has no chunked coding.
+        self.refused(head(["Authorization: " + ALICE, "Transfer-Encoding: chunked"], "PUT /te.txt HTTP/1.0")
+                     + b"0\r\n\r\n", 400)
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "te.txt")))
+
+    def test_invalid_content_length_400(self):
+        for value in ("abc", "-1", "+5", "5 5", "0x10", "99999999999999999999999", "", "1.0"):
+            with self.subTest(value=value):
+                self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Content-Length: " + value],
+                                  "PUT /cl.txt HTTP/1.1") + b"hello", 400)
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Content-Length: 5",
+                           "Content-Length: 6"], "PUT /cl.txt HTTP/1.1") + b"hello!", 400)
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "cl.txt")))
+
+    def test_missing_host_on_http11_400(self):
+        self.refused(head(["Authorization: " + ALICE]), 400)
+        # HTTP/1.0 needs no Host.
+        with harness.RawTLS(self.server) as c:
+            c.send(head(["Authorization: " + ALICE], "GET /hello.txt HTTP/1.0"))
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"hello\n"))
+
+    def test_malformed_chunked_body_400(self):
+        for body in (b"zz\r\nhello\r\n0\r\n\r\n",
+                     b"5\r\nhelloXX0\r\n\r\n",
+                     b"5\nhello\n0\n\n" + b"\r\n",
+                     b"-5\r\nhello\r\n0\r\n\r\n",
+                     b"fffffffffffffffffffff\r\n"):
+            with self.subTest(body=body):
+                self.refused(head(["Host: localhost", "Authorization: " + ALICE, "Transfer-Encoding: chunked"],
+                                  "PUT /badchunk.txt HTTP/1.1") + body, 400)
+                home = self.server.home()
+                self.assertTrue(harness.wait_until(
+                    lambda: not [n for n in os.listdir(home) if n.startswith(".wharf-upload.")], timeout=5))
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "badchunk.txt")))
+
+    def test_very_long_target_refused(self):
+        """Longer than any path the server keeps, but within the head limit."""
+        for target in ("/" + "a" * 5000, "/" + "a/" * 1500 + "x", "/" + "%41" * 3000):
+            with self.subTest(length=len(target)):
+                with harness.RawTLS(self.server) as c:
+                    c.send(head(["Host: localhost", "Authorization: " + ALICE], "GET %s HTTP/1.1" % target))
+                    status, _, _ = c.read_response(timeout=5)
+                    self.assertIn(status, (400, 414))
+        self.assertServerHealthy()
+
+    def test_unknown_method_501(self):
+        with harness.RawTLS(self.server) as c:
+            c.send(head(["Host: localhost", "Authorization: " + ALICE], "BREW /hello.txt HTTP/1.1"))
+            status, headers, _ = c.read_response()
+            self.assertEqual(status, 501)
+            self.assertIn("GET", headers.get("allow", ""))
+            # Not a framing error: the connection stays usable.
+            c.send(head(["Host: localhost", "Authorization: " + ALICE]))
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"hello\n"))
+
+    def test_errors_are_logged(self):
+        port_line = re.compile(r" - - - HTTP/1\.1 400 ")
+        with harness.RawTLS(self.server) as c:
+            c.send(b"NONSENSE\r\n\r\n")
+            c.read_response()
+        self.assertTrue(harness.wait_until(lambda: port_line.search(self.server.log()), timeout=5))
+
+    def test_http2_preface_on_http11_connection(self):
+        """A client that speaks h2 without negotiating it gets an HTTP/1.1
+        error, not a crash."""
+        with harness.RawTLS(self.server) as c:
+            c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            status, _, _ = c.read_response(timeout=5)
+            self.assertIn(status, (400, 505))
+        self.assertServerHealthy()
+
+
+class TLSGarbage(BadInputBase):
+    def plain_tcp(self, data):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+        port = s.getsockname()[1]
+        try:
+            s.sendall(data)
+            got = b""
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(4096)
+                except (ConnectionResetError, socket.timeout, TimeoutError):
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            else:
+                self.fail("server kept a garbage connection open")
+            return got, port
+        finally:
+            s.close()
+
+    def test_plain_http_on_tls_port_dropped_and_logged(self):
+        got, port = self.plain_tcp(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertNotIn(b"hello\n", got)
+        self.assertNotIn(b"HTTP/1.1 200", got)
+        self.assertTrue(harness.wait_until(
+            lambda: re.search(r"127\.0\.0\.1:%d: TLS handshake failed" % port, self.server.log()), timeout=5),
+            self.server.log()[-2000:])
+        self.assertServerHealthy()
+
+    def test_http2_garbage_instead_of_preface(self):
+        """ALPN chose h2, then the client sends no HTTP/2 preface."""
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            self.assertEqual(c.alpn(), "h2")
+            c.send(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n" + os.urandom(200))
+            self.assertTrue(c.closed_by_peer(timeout=5), "h2 connection without a preface kept open")
+            self.assertNotIn(b"hello\n", c.buf)
+        self.assertTrue(harness.wait_until(lambda: "HTTP/2 error" in self.server.log(), timeout=5))
+        self.assertServerHealthy()
+
+    def test_random_bytes_dropped(self):
+        for data in (os.urandom(3000), b"\x16\x03\x01\xff\xff" + os.urandom(100), b"\x00" * 64,
+                     b"\x16\x03\x03\x00\x05hello"):
+            with self.subTest(data=data[:8]):
+                self.plain_tcp(data)
+        self.assertServerHealthy()
+
+    def test_silent_tcp_client_does_not_block_others(self):
+        """A connection that never starts its handshake holds up nobody (its
+        deadline is checked in the slowloris class below)."""
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+        try:
+            self.assertServerHealthy()
+        finally:
+            s.close()
+
+
+class Slowloris(BadInputBase):
+    EXTRA = "limits = { header_timeout = 2; };"
+
+    def test_trickled_head_is_cut_off(self):
+        """A head that arrives one line every half second never completes:
+        the server closes at about header_timeout, whatever the trickle."""
+        results = {}
+
+        def other_clients():
+            # Others are served normally while the slow client hangs on.
+            results["during"] = [harness.curl(self.server, "/hello.txt", timeout=10)[0] for _ in range(3)]
+
+        with harness.RawTLS(self.server) as c:
+            start = time.monotonic()
+            c.send(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n")
+            t = threading.Thread(target=other_clients)
+            t.start()
+            closed_at = None
+            for i in range(20):
+                try:
+                    c.send(b"X-Slow-%d: a\r\n" % i)
+                except OSError:
+                    closed_at = time.monotonic()
+                    break
+                if c.closed_by_peer(timeout=0.5):
+                    closed_at = time.monotonic()
+                    break
+            t.join(timeout=30)
+        self.assertIsNotNone(closed_at, "the server let a slow head trickle for 10 s")
+        elapsed = closed_at - start
+        self.assertGreaterEqual(elapsed, 1.5)
+        self.assertLessEqual(elapsed, 5.0)
+        self.assertEqual(results.get("during"), [200, 200, 200])
+        self.assertIn("request head not complete within 2 s", self.server.log())
+        self.assertServerHealthy()
+
+    def h2_request_block(self):
+        return (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https") +
+                hpack_literal(":path", "/hello.txt") + hpack_literal(":authority", "localhost") +
+                hpack_literal("authorization", ALICE))
+
+    def test_raw_http2_request_sanity(self):
+        """The hand-made HTTP/2 frames below are understood (control for the
+        next test): a whole request gets a HEADERS and DATA answer."""
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            self.assertEqual(c.alpn(), "h2")
+            c.send(H2_PREFACE + h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1, self.h2_request_block()))
+            frames = h2_frames(c, timeout=2)
+            self.assertIn(1, [t for t, _, sid in frames if sid == 1], frames)  # HEADERS on stream 1
+            self.assertIn(0, [t for t, _, sid in frames if sid == 1], frames)  # DATA on stream 1
+        self.assertIn(" alice GET /hello.txt HTTP/2 200 ", self.server.log())
+
+    def test_trickled_http2_head_is_cut_off(self):
+        """BUG: header_timeout is not applied to HTTP/2. A HEADERS frame whose
+        header block arrives one byte every half second is held open for as
+        long as the bytes keep coming: h2_conn.c arms only idle_timeout (no
+        stream) or send_timeout (a stream, extended by every byte received),
+        never header_timeout. docs/http.md: "A request head must arrive within
+        limits.header_timeout seconds of its first byte"; HTTP/1.1 enforces it
+        (test_trickled_head_is_cut_off)."""
+        name = b"x-slow"
+        value_len = 200
+        block = b"\x00" + bytes([len(name)]) + name + bytes([0x7f, value_len - 127])
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            start = time.monotonic()
+            # HEADERS announcing the whole block, then the value byte by byte.
+            c.send(H2_PREFACE + h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1, block,
+                                         length=len(block) + value_len))
+            closed_at = None
+            for _ in range(16):
+                try:
+                    c.send(b"a")
+                except OSError:
+                    closed_at = time.monotonic()
+                    break
+                if c.closed_by_peer(timeout=0.5):
+                    closed_at = time.monotonic()
+                    break
+        self.assertIsNotNone(closed_at, "an HTTP/2 request head trickled for 8 s was never cut off")
+        self.assertLessEqual(closed_at - start, 5.0)
+
+    def test_idle_after_handshake_is_cut_off(self):
+        with harness.RawTLS(self.server) as c:
+            start = time.monotonic()
+            self.assertTrue(c.closed_by_peer(timeout=6), "an idle new connection was kept open")
+            self.assertLessEqual(time.monotonic() - start, 5.0)
+        self.assertServerHealthy()
+
+    def test_no_tls_handshake_is_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=8)
+        try:
+            start = time.monotonic()
+            s.sendall(b"\x16\x03\x01")  # the first bytes of a hello, then nothing
+            try:
+                data = s.recv(100)
+            except ConnectionResetError:
+                data = b""
+            self.assertEqual(data, b"")
+            elapsed = time.monotonic() - start
+            self.assertGreaterEqual(elapsed, 1.5)
+            self.assertLessEqual(elapsed, 5.0)
+        finally:
+            s.close()
+        self.assertTrue(harness.wait_until(lambda: "TLS handshake timed out" in self.server.log(), timeout=5))
+        self.assertServerHealthy()
+
+    def test_many_slow_clients_do_not_block_service(self):
+        conns = []
+        try:
+            for _ in range(20):
+                c = harness.RawTLS(self.server)
+                c.send(b"GET /hello.txt HTTP/1.1\r\n")
+                conns.append(c)
+            self.assertServerHealthy()
+            # All of them are closed by the deadline.
+            deadline = time.monotonic() + 6
+            for c in conns:
+                self.assertTrue(c.closed_by_peer(timeout=max(0.1, deadline - time.monotonic())))
+        finally:
+            for c in conns:
+                c.close()
+        self.assertServerHealthy()
+
+    def test_complete_request_after_slow_start_is_fine(self):
+        """Slow but within the deadline is served."""
+        with harness.RawTLS(self.server) as c:
+            c.send(b"GET /hello.txt HTTP/1.1\r\n")
+            time.sleep(0.5)
+            c.send(b"Host: localhost\r\nAuthorization: " + ALICE.encode() + b"\r\n")
+            time.sleep(0.5)
+            c.send(b"\r\n")
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"hello\n"))
+
+
+if __name__ == "__main__":
+    harness.main()
