@@ -147,9 +147,9 @@ mkdir -p "$T/www/up" "$T/wharf/state/certs/main" "$T/nginx/body" "$T/nginx/tmp"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
 	-keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || die "openssl could not make the certificate"
-cp "$T/cert.pem" "$T/wharf/state/certs/main/cert.pem"
-cp "$T/key.pem" "$T/wharf/state/certs/main/key.pem"
-chmod 600 "$T/key.pem" "$T/wharf/state/certs/main/key.pem"
+# wharf keeps an issued certificate as one file: the key, then the chain.
+cat "$T/key.pem" "$T/cert.pem" >"$T/wharf/state/certs/main/issued.pem"
+chmod 600 "$T/key.pem" "$T/wharf/state/certs/main/issued.pem"
 
 say "making a ${BIG_MIB} MiB test file ..."
 head -c $((BIG_MIB * 1024 * 1024)) /dev/urandom >"$T/www/big.bin" || die "cannot write $T/www/big.bin"

@@ -25,6 +25,7 @@ struct ev_loop *wf_conn_loop(wf_conn_t *c)
 
 #define WIRE_HIGH (64 * 1024)    /* flush before encrypting more past this */
 #define WIRE_MAX (1024 * 1024)    /* hard cap: a push past it is refused (EAGAIN) */
+#define WIRE_IN_CHUNK (64 * 1024) /* several whole TLS records per recv(2) during uploads */
 #define LINGER_SECONDS 10.0       /* how long a closing connection may take to deliver its last bytes */
 
 static void update_events(wf_conn_t *c)
@@ -44,10 +45,11 @@ static void update_events(wf_conn_t *c)
 	ev_io_start(c->worker->loop, &c->io);
 }
 
+/* Only a flag: settle() turns it into watcher changes once per callback, so
+ * a send that completes in the same callback costs no epoll_ctl. */
 void wf_conn_want_write(wf_conn_t *c, bool on)
 {
 	c->want_write = on;
-	update_events(c);
 }
 
 void wf_conn_set_timeout(wf_conn_t *c, double seconds)
@@ -88,6 +90,45 @@ static ssize_t wire_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int io
 			return -1;
 		}
 	return (ssize_t)total;
+}
+
+/* GnuTLS's pull: one large recv(2) fills wire_in, and records are served
+ * from it, instead of GnuTLS's read of a header and then a body. A short
+ * read means the socket is drained: the next pull answers EAGAIN without
+ * asking the kernel, until epoll says the socket is readable again. */
+static ssize_t wire_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	wf_conn_t *c = ptr;
+	if (wf_buf_size(&c->wire_in) == 0) {
+		if (c->in_drained) {
+			gnutls_transport_set_errno(c->tls, EAGAIN);
+			return -1;
+		}
+		char *dst = wf_buf_reserve(&c->wire_in, WIRE_IN_CHUNK);
+		if (!dst) {
+			gnutls_transport_set_errno(c->tls, ENOMEM);
+			return -1;
+		}
+		ssize_t n;
+		do
+			n = recv(c->fd, dst, WIRE_IN_CHUNK, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				c->in_drained = true;
+			gnutls_transport_set_errno(c->tls, errno);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if ((size_t)n < WIRE_IN_CHUNK)
+			c->in_drained = true;
+		wf_buf_commit(&c->wire_in, (size_t)n);
+	}
+	size_t n = wf_buf_size(&c->wire_in) < len ? wf_buf_size(&c->wire_in) : len;
+	memcpy(buf, wf_buf_head(&c->wire_in), n);
+	wf_buf_consume(&c->wire_in, n);
+	return (ssize_t)n;
 }
 
 /* Writes wire_out to the socket. WF_OK (empty), WF_AGAIN, or WF_ERR. */
@@ -136,8 +177,7 @@ ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
 		if (f == WF_ERR)
 			return WF_ERR;
 		if (wf_buf_size(&c->wire_out) >= WIRE_HIGH) {
-			if (!c->want_write)
-				wf_conn_want_write(c, true);
+			c->want_write = true;
 			return WF_AGAIN;
 		}
 	}
@@ -146,8 +186,7 @@ ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
 		if (n > 0)
 			return n;
 		if (n == GNUTLS_E_AGAIN) {
-			if (!c->want_write)
-				wf_conn_want_write(c, true);
+			c->want_write = true;
 			return WF_AGAIN;
 		}
 		if (n == GNUTLS_E_INTERRUPTED)
@@ -174,6 +213,7 @@ void wf_conn_destroy(wf_conn_t *c)
 		gnutls_deinit(c->tls);
 	close(c->fd);
 	wf_buf_fini(&c->wire_out);
+	wf_buf_fini(&c->wire_in);
 	if (c->snap)
 		wf_certsnap_unref(c->snap);
 	wf_config_unref(c->cfg);
@@ -246,9 +286,11 @@ static bool settle(wf_conn_t *c)
 		wf_conn_destroy(c);
 		return false;
 	}
-	/* Between transfers an idle connection keeps no wire buffer. */
+	/* Between transfers an idle connection keeps no wire buffers. */
 	if (f == WF_OK && !c->want_write)
 		wf_buf_release(&c->wire_out);
+	if (wf_buf_size(&c->wire_in) == 0)
+		wf_buf_release(&c->wire_in);
 	update_events(c);
 	return true;
 }
@@ -307,6 +349,8 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 		settle(c);
 		return;
 	}
+	if (revents & EV_READ)
+		c->in_drained = false;
 	if (revents & EV_WRITE) {
 		int f = wire_flush(c);
 		if (f == WF_ERR) {
@@ -393,15 +437,16 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
 	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
 	wf_buf_init(&c->wire_out, WIRE_MAX);
+	wf_buf_init(&c->wire_in, WIRE_IN_CHUNK);
 	if (wf_tls_session_new(&c->tls, fd) != WF_OK) {
 		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
 		wf_conn_destroy(c);
 		return;
 	}
 	gnutls_session_set_ptr(c->tls, c);
-	/* Reads come straight from the socket; writes go through wire_out. */
 	gnutls_transport_set_vec_push_function(c->tls, wire_push);
-	gnutls_transport_set_ptr2(c->tls, (gnutls_transport_ptr_t)(intptr_t)fd, c);
+	gnutls_transport_set_pull_function(c->tls, wire_pull);
+	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
 	c->snap = wf_certstore_acquire(&srv->certs);
 	ev_io_start(w->loop, &c->io);
