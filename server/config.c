@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
@@ -483,9 +484,12 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				    !strcmp(p, "delete") ? WF_PERM_DELETE : WF_PERM_MKDIR;
 		}
 		absolutize(&u->home, cfg->dir);
-		struct stat st;
-		if (u->home && (stat(u->home, &st) != 0 || !S_ISDIR(st.st_mode)))
-			problem(ctx, u->line, "user \"%s\": home \"%s\" is not an existing folder", u->name, u->home);
+		/* Opened once, at load: requests resolve beneath this handle, so a home
+		 * renamed or replaced by a symlink later changes nothing until a reload. */
+		u->home_fd = u->home ? open(u->home, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (u->home && u->home_fd < 0)
+			problem(ctx, u->line, "user \"%s\": home \"%s\" is not an existing folder (%s)", u->name,
+				u->home, strerror(errno));
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)
@@ -545,6 +549,9 @@ void wf_config_unref(wf_config_t *cfg)
 {
 	if (!cfg || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (cfg->users[i].home_fd > 0)
+			close(cfg->users[i].home_fd);
 	free_section(&wf_config_root, (char *)cfg);
 	free(cfg->path);
 	free(cfg->dir);

@@ -36,6 +36,7 @@ typedef struct wf_user_cfg {
 	char *name;
 	char *password; /* crypt(3) hash */
 	char *home;     /* absolute after load */
+	int home_fd;    /* owned: O_PATH handle on home, the root every request resolves beneath */
 	char **permissions;
 	size_t npermissions;
 	unsigned perms; /* WF_PERM_* bits, derived from permissions */

@@ -51,6 +51,8 @@ struct wf_conn {
 	 * and we write them in large batches: fewer syscalls and fuller segments
 	 * than one send(2) per record, and GnuTLS never sees EAGAIN on writes. */
 	wf_buf_t wire_out;
+	wf_buf_t wire_in; /* bytes read from the socket that GnuTLS has not taken yet */
+	bool in_drained;  /* the last read found the socket empty */
 	wf_worker_t *worker;     /* borrowed: the worker that owns this connection */
 	const wf_service_cfg_t *svc; /* borrowed from cfg: the service this connection came in on */
 	wf_config_t *cfg;        /* owned reference: the config at accept time */

@@ -348,13 +348,9 @@ class Slowloris(BadInputBase):
         self.assertIn(" alice GET /hello.txt HTTP/2 200 ", self.server.log())
 
     def test_trickled_http2_head_is_cut_off(self):
-        """BUG: header_timeout is not applied to HTTP/2. A HEADERS frame whose
-        header block arrives one byte every half second is held open for as
-        long as the bytes keep coming: h2_conn.c arms only idle_timeout (no
-        stream) or send_timeout (a stream, extended by every byte received),
-        never header_timeout. docs/http.md: "A request head must arrive within
-        limits.header_timeout seconds of its first byte"; HTTP/1.1 enforces it
-        (test_trickled_head_is_cut_off)."""
+        """header_timeout applies to HTTP/2 too: a HEADERS frame whose header
+        block arrives one byte every half second is cut off, however long the
+        bytes keep coming (as test_trickled_head_is_cut_off for HTTP/1.1)."""
         name = b"x-slow"
         value_len = 200
         block = b"\x00" + bytes([len(name)]) + name + bytes([0x7f, value_len - 127])
