@@ -4,16 +4,17 @@
 #include <string.h>
 #include <strings.h>
 
+/* n == 0 never reaches the compare: an empty slice may have a NULL ptr. */
 int wf_slice_eq_ci(wf_slice_t s, const char *lit)
 {
 	size_t n = strlen(lit);
-	return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
+	return s.len == n && (n == 0 || strncasecmp(s.ptr, lit, n) == 0);
 }
 
 int wf_slice_eq(wf_slice_t s, const char *lit)
 {
 	size_t n = strlen(lit);
-	return s.len == n && memcmp(s.ptr, lit, n) == 0;
+	return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
 }
 
 wf_slice_t wf_slice_trim(wf_slice_t s)

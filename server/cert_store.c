@@ -99,6 +99,16 @@ void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n)
 	pthread_mutex_unlock(&st->write_lock);
 }
 
+wf_certkey_t *wf_certstore_get(wf_certstore_t *st, const char *name)
+{
+	pthread_mutex_lock(&st->write_lock);
+	wf_certkey_t *ck = wf_certsnap_get(atomic_load(&st->current), name);
+	if (ck)
+		wf_certkey_ref(ck);
+	pthread_mutex_unlock(&st->write_lock);
+	return ck;
+}
+
 wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name)
 {
 	size_t lo = 0, hi = s->n;

@@ -40,6 +40,10 @@ void wf_certstore_install(wf_certstore_t *st, wf_certkey_t *ck_take);
 /* Replaces the whole set (reload): takes ownership of the n references. */
 void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n);
 
+/* For the main thread, which is no rcu reader: a reference to the current
+ * certificate of that name (under the write lock), or NULL. */
+wf_certkey_t *wf_certstore_get(wf_certstore_t *st, const char *name);
+
 /* Looks up a certificate by name in a snapshot (borrowed), or NULL. */
 wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
 

@@ -131,7 +131,7 @@ static void apply_default(const wf_key_t *k, char *base)
 		*(char **)dst = k->def ? strdup(k->def) : NULL;
 		break;
 	case WF_KEY_STRLIST:
-		/* The one list default in the table is permissions ["read"]. */
+		/* List defaults in the table: permissions ["read"], and [] (empty). */
 		if (k->def && strcmp(k->def, "[\"read\"]") == 0) {
 			char **v = calloc(1, sizeof(char *));
 			v[0] = strdup("read");
@@ -439,6 +439,8 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		wf_service_cfg_t *s = &cfg->services[i];
 		if (s->type_name && strcmp(s->type_name, "https") == 0)
 			s->type = WF_SERVICE_HTTPS;
+		else if (s->type_name && strcmp(s->type_name, "acme-http") == 0)
+			s->type = WF_SERVICE_ACME_HTTP;
 		if (s->address && strcmp(s->address, "*") != 0) {
 			unsigned char a[16];
 			if (inet_pton(AF_INET, s->address, a) != 1 && inet_pton(AF_INET6, s->address, a) != 1)
@@ -490,6 +492,45 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		if (u->home && u->home_fd < 0)
 			problem(ctx, u->line, "user \"%s\": home \"%s\" is not an existing folder (%s)", u->name,
 				u->home, strerror(errno));
+	}
+	for (size_t i = 0; i < cfg->acme.ncas; i++) {
+		wf_acme_ca_cfg_t *ca = &cfg->acme.cas[i];
+		if (!ca->url)
+			continue;
+		const char *expand = !strcmp(ca->url, "letsencrypt") ? "https://acme-v02.api.letsencrypt.org/directory" :
+				     !strcmp(ca->url, "letsencrypt-staging") ?
+								    "https://acme-staging-v02.api.letsencrypt.org/directory" :
+								    NULL;
+		if (expand) {
+			free(ca->url);
+			ca->url = strdup(expand);
+		} else if (strncmp(ca->url, "https://", 8) != 0) {
+			problem(ctx, ca->line, "acme url \"%s\" must be https:// (or letsencrypt, letsencrypt-staging)",
+				ca->url);
+		}
+		if (!ca->eab_kid[0] != !ca->eab_hmac[0])
+			problem(ctx, ca->line, "eab_kid and eab_hmac go together");
+		if (ca->ca_bundle[0])
+			absolutize(&ca->ca_bundle, cfg->dir);
+	}
+	for (size_t i = 0; i < cfg->ncertificates && cfg->acme.ncas; i++) {
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		if (!c->acme)
+			continue;
+		bool has_http = false, has_https = false;
+		for (size_t j = 0; j < cfg->nservices; j++) {
+			has_http |= cfg->services[j].type == WF_SERVICE_ACME_HTTP;
+			has_https |= cfg->services[j].type == WF_SERVICE_HTTPS;
+		}
+		if (!strcmp(c->challenge, "http-01") && !has_http)
+			problem(ctx, c->line, "certificate \"%s\" uses http-01 but no service has type acme-http", c->name);
+		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
+			problem(ctx, c->line, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
+		for (size_t j = 0; j < c->ndomains; j++)
+			if (!strncmp(c->domains[j], "*.", 2))
+				problem(ctx, c->line,
+					"certificate \"%s\": wildcard \"%s\" needs dns-01, which wharf does not do yet",
+					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)

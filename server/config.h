@@ -13,6 +13,7 @@
 
 typedef enum wf_service_type {
 	WF_SERVICE_HTTPS,
+	WF_SERVICE_ACME_HTTP, /* plain HTTP: ACME HTTP-01 answers, everything else redirected to HTTPS */
 } wf_service_type_t;
 
 enum {
@@ -29,6 +30,7 @@ typedef struct wf_service_cfg {
 	int port;
 	char **certificates; /* names of wf_cert_cfg; the first is the default */
 	size_t ncertificates;
+	int https_port; /* acme-http: where other requests are redirected */
 	int line;
 } wf_service_cfg_t;
 
@@ -47,8 +49,21 @@ typedef struct wf_cert_cfg {
 	char *name;
 	char **domains; /* lowercase; "*.example.com" for a wildcard */
 	size_t ndomains;
+	bool acme;       /* obtained and renewed from the CA (when an acme block exists) */
+	char *key_type;  /* ec256, ec384, rsa2048, rsa3072, rsa4096 */
+	char *challenge; /* http-01 or tls-alpn-01 */
+	char *profile;   /* ACME profile to ask for, or "" */
+	bool reuse_key;
 	int line;
 } wf_cert_cfg_t;
+
+typedef struct wf_acme_ca_cfg {
+	char *url;       /* directory URL (shortcuts resolved at load) */
+	char *ca_bundle; /* PEM file trusted for this CA's HTTPS, or "" for the system's */
+	char *eab_kid;
+	char *eab_hmac;  /* base64url MAC key */
+	int line;
+} wf_acme_ca_cfg_t;
 
 typedef struct wf_config {
 	atomic_int refs;
@@ -82,6 +97,16 @@ typedef struct wf_config {
 		bool session_tickets;
 		char *min_version;
 	} tls;
+
+	struct {
+		char *contact;  /* e-mail for the CA account, or "" */
+		char *account_key_type;
+		int request_timeout;
+		int retry_interval; /* first backoff after a failure, seconds */
+		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */
+		size_t ncas;
+		int line;
+	} acme;
 
 	wf_service_cfg_t *services;
 	size_t nservices;

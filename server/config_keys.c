@@ -5,7 +5,9 @@
 
 #define F(type, field) offsetof(type, field)
 
-static const char *const service_types[] = { "https", NULL };
+static const char *const service_types[] = { "https", "acme-http", NULL };
+static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
+static const char *const challenges[] = { "http-01", "tls-alpn-01", NULL };
 static const char *const permissions[] = { "read", "write", "delete", "mkdir", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
@@ -55,14 +57,18 @@ static const wf_section_t tls_section = { "tls", tls_keys, sizeof(tls_keys) / si
 
 static const wf_key_t service_keys[] = {
 	{ "type", WF_KEY_STRING, F(wf_service_cfg_t, type_name), 0, NULL, 0, 0, service_types, NULL,
-	  "What the listener serves: `https` (HTTP/1.1 and HTTP/2 over TLS)." },
+	  "What the listener serves: `https` (HTTP/1.1 and HTTP/2 over TLS), or `acme-http` (plain "
+	  "HTTP on the port the CA reaches as port 80: answers ACME HTTP-01 challenges and "
+	  "`/.well-known/acme-challenge/test.txt`, redirects everything else to HTTPS)." },
 	{ "address", WF_KEY_STRING, F(wf_service_cfg_t, address), 0, "*", 0, 0, NULL, NULL,
 	  "IPv4 or IPv6 address to listen on; `*` listens on every IPv4 and IPv6 address." },
 	{ "port", WF_KEY_INT, F(wf_service_cfg_t, port), 0, NULL, 1, 65535, NULL, NULL, "TCP port." },
 	{ "certificates", WF_KEY_STRLIST, F(wf_service_cfg_t, certificates),
-	  F(wf_service_cfg_t, ncertificates), NULL, 1, 1000, NULL, NULL,
+	  F(wf_service_cfg_t, ncertificates), "[]", 0, 1000, NULL, NULL,
 	  "Names of the certificates served, chosen by SNI; the first is the default for clients "
-	  "that send no SNI or an unknown name." },
+	  "that send no SNI or an unknown name. Required for `https`." },
+	{ "https_port", WF_KEY_INT, F(wf_service_cfg_t, https_port), 0, "443", 1, 65535, NULL, NULL,
+	  "`acme-http`: the public HTTPS port that requests other than ACME challenges are redirected to." },
 };
 static const wf_section_t service_section = { "services[]", service_keys,
 					      sizeof(service_keys) / sizeof(service_keys[0]),
@@ -89,11 +95,57 @@ static const wf_key_t cert_keys[] = {
 	{ "domains", WF_KEY_STRLIST, F(wf_cert_cfg_t, domains), F(wf_cert_cfg_t, ndomains), NULL, 1, 100,
 	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard); the first is "
 		      "its subject." },
+	{ "acme", WF_KEY_BOOL, F(wf_cert_cfg_t, acme), 0, "true", 0, 0, NULL, NULL,
+	  "Obtain and renew it from the CA when an `acme` block is configured; false keeps what is in "
+	  "the state folder (or the provisional certificate)." },
+	{ "key_type", WF_KEY_STRING, F(wf_cert_cfg_t, key_type), 0, "ec256", 0, 0, key_types, NULL,
+	  "Key of the certificate." },
+	{ "challenge", WF_KEY_STRING, F(wf_cert_cfg_t, challenge), 0, "http-01", 0, 0, challenges, NULL,
+	  "How the CA validates the names: `http-01` (needs an `acme-http` service reachable as port 80) "
+	  "or `tls-alpn-01` (answered on the `https` services; no port 80 needed)." },
+	{ "profile", WF_KEY_STRING, F(wf_cert_cfg_t, profile), 0, "", 0, 0, NULL, NULL,
+	  "ACME profile to request (`classic`, `tlsserver`, `shortlived`), if the CA offers profiles." },
+	{ "reuse_key", WF_KEY_BOOL, F(wf_cert_cfg_t, reuse_key), 0, "false", 0, 0, NULL, NULL,
+	  "Keep the same key across renewals (for key pinning); a fresh key each time otherwise." },
 };
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
 					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, line),
 					   "Certificates. Until one is issued, a provisional self-signed "
 					   "ECDSA P-256 certificate serves, kept in the state folder." };
+
+static const wf_key_t ca_keys[] = {
+	{ "url", WF_KEY_STRING, F(wf_acme_ca_cfg_t, url), 0, NULL, 0, 0, NULL, NULL,
+	  "Directory URL, or `letsencrypt` / `letsencrypt-staging`." },
+	{ "ca_bundle", WF_KEY_STRING, F(wf_acme_ca_cfg_t, ca_bundle), 0, "", 0, 0, NULL, NULL,
+	  "PEM file of the CA certificates to trust for this ACME server's own HTTPS (a private CA); "
+	  "empty: the system's." },
+	{ "eab_kid", WF_KEY_STRING, F(wf_acme_ca_cfg_t, eab_kid), 0, "", 0, 0, NULL, NULL,
+	  "External Account Binding key id, for CAs that require one." },
+	{ "eab_hmac", WF_KEY_STRING, F(wf_acme_ca_cfg_t, eab_hmac), 0, "", 0, 0, NULL, NULL,
+	  "External Account Binding MAC key (base64url), with `eab_kid`." },
+};
+static const wf_section_t ca_section = { "acme.cas[]", ca_keys, sizeof(ca_keys) / sizeof(ca_keys[0]),
+					 sizeof(wf_acme_ca_cfg_t), F(wf_acme_ca_cfg_t, line),
+					 "ACME servers, in order of preference: after repeated failures with one, "
+					 "the next is tried." };
+
+static const char *const account_key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
+static const wf_key_t acme_keys[] = {
+	{ "contact", WF_KEY_STRING, F(wf_config_t, acme.contact), 0, "", 0, 0, NULL, NULL,
+	  "E-mail address given to the CA for the account (optional)." },
+	{ "account_key_type", WF_KEY_STRING, F(wf_config_t, acme.account_key_type), 0, "ec256", 0, 0,
+	  account_key_types, NULL, "Key that signs ACME requests (ES256 for ec256)." },
+	{ "request_timeout", WF_KEY_INT, F(wf_config_t, acme.request_timeout), 0, "30", 1, 600, NULL, NULL,
+	  "Seconds allowed for one request to the CA." },
+	{ "retry_interval", WF_KEY_INT, F(wf_config_t, acme.retry_interval), 0, "60", 1, 86400, NULL, NULL,
+	  "Seconds before the first retry after a failed order; each further failure waits ten times "
+	  "longer, up to a day (with jitter, and never less than the CA's Retry-After)." },
+	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
+	  "ACME servers." },
+};
+static const wf_section_t acme_section = { "acme", acme_keys, sizeof(acme_keys) / sizeof(acme_keys[0]), 0, -1,
+					   "The built-in ACME client (RFC 8555). Without this block no "
+					   "certificate is requested from a CA." };
 
 static const wf_key_t root_keys[] = {
 	{ "state_dir", WF_KEY_STRING, F(wf_config_t, state_dir), 0, "state", 0, 0, NULL, NULL,
@@ -108,6 +160,7 @@ static const wf_key_t root_keys[] = {
 	{ "log", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &log_section, "Logging." },
 	{ "limits", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &limit_section, "Limits and timeouts." },
 	{ "tls", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &tls_section, "TLS settings." },
+	{ "acme", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &acme_section, "ACME client." },
 	{ "services", WF_KEY_LIST, F(wf_config_t, services), F(wf_config_t, nservices), NULL, 1, 64, NULL,
 	  &service_section, "Listeners." },
 	{ "users", WF_KEY_LIST, F(wf_config_t, users), F(wf_config_t, nusers), NULL, 0, 10000, NULL,

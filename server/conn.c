@@ -5,6 +5,8 @@
 #include "server.h"
 #include "tls.h"
 #include "worker.h"
+#include "../acme/challenges.h"
+#include "../acme/http01.h"
 #include "../transfer/https.h"
 
 #include <arpa/inet.h>
@@ -152,6 +154,16 @@ static int wire_flush(wf_conn_t *c)
 
 ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len)
 {
+	if (!c->tls) { /* a plain service (acme-http) */
+		for (;;) {
+			ssize_t n = recv(c->fd, buf, len, 0);
+			if (n >= 0)
+				return n;
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? WF_AGAIN : WF_ERR;
+		}
+	}
 	for (;;) {
 		ssize_t n = gnutls_record_recv(c->tls, buf, len);
 		if (n >= 0)
@@ -181,6 +193,11 @@ ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
 			return WF_AGAIN;
 		}
 	}
+	if (!c->tls) {
+		if (wf_buf_append(&c->wire_out, buf, len) != WF_OK)
+			return WF_ERR;
+		return (ssize_t)len;
+	}
 	for (;;) {
 		ssize_t n = gnutls_record_send(c->tls, buf, len);
 		if (n > 0)
@@ -198,7 +215,7 @@ ssize_t wf_conn_send(wf_conn_t *c, const void *buf, size_t len)
 
 size_t wf_conn_pending(wf_conn_t *c)
 {
-	return gnutls_record_check_pending(c->tls);
+	return c->tls ? gnutls_record_check_pending(c->tls) : 0;
 }
 
 void wf_conn_destroy(wf_conn_t *c)
@@ -216,6 +233,7 @@ void wf_conn_destroy(wf_conn_t *c)
 	wf_buf_fini(&c->wire_in);
 	if (c->snap)
 		wf_certsnap_unref(c->snap);
+	acme_chal_snap_unref(c->chal);
 	wf_config_unref(c->cfg);
 	wf_worker_conn_removed(w, c);
 	atomic_fetch_sub(&w->server->nconns, 1);
@@ -229,7 +247,7 @@ void wf_conn_close(wf_conn_t *c)
 	if (c->proto && c->proto->on_close)
 		c->proto->on_close(c);
 	c->proto = NULL;
-	if (c->state == WF_CONN_OPEN)
+	if (c->state == WF_CONN_OPEN && c->tls && !c->alpn_challenge)
 		gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* the alert goes to wire_out */
 	c->state = WF_CONN_CLOSING;
 	/* Freed from the loop (settle, on_conn_timer), never under a caller. */
@@ -306,6 +324,21 @@ static int on_client_hello(gnutls_session_t sess)
 		c->sni[len] = '\0';
 	else
 		c->sni[0] = '\0';
+	/* RFC 8737: a client that offers only acme-tls/1 is a CA validating a
+	 * TLS-ALPN-01 challenge; it gets the challenge certificate for its SNI. */
+	gnutls_datum_t alpn = { 0 };
+	if (gnutls_alpn_get_selected_protocol(sess, &alpn) == 0 && alpn.size == 10 &&
+	    memcmp(alpn.data, "acme-tls/1", 10) == 0) {
+		c->alpn_challenge = true;
+		c->chal = acme_challenges_acquire();
+		wf_certkey_t *ck = acme_chal_alpn(c->chal, c->sni);
+		if (!ck) {
+			wf_log_info("conn %llu %s: acme-tls/1 handshake for \"%s\", which has no pending challenge",
+				    (unsigned long long)c->id, c->peer, c->sni);
+			return GNUTLS_E_NO_CERTIFICATE_FOUND;
+		}
+		return gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, ck->cred);
+	}
 	const wf_service_cfg_t *svc = c->svc;
 	c->cert = wf_certsnap_select(c->snap, svc->certificates, svc->ncertificates, c->sni);
 	if (!c->cert) {
@@ -332,6 +365,12 @@ static void handshake(wf_conn_t *c)
 		return;
 	}
 	c->state = WF_CONN_OPEN;
+	if (c->alpn_challenge) {
+		/* The handshake was the whole answer (RFC 8737 3). */
+		wf_log_info("tls-alpn-01: answered the challenge for %s to %s", c->sni, c->peer);
+		wf_conn_close(c);
+		return;
+	}
 	gnutls_datum_t proto = { 0 };
 	bool h2 = gnutls_alpn_get_selected_protocol(c->tls, &proto) == 0 && proto.size == 2 &&
 		  memcmp(proto.data, "h2", 2) == 0;
@@ -438,6 +477,18 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
 	wf_buf_init(&c->wire_out, WIRE_MAX);
 	wf_buf_init(&c->wire_in, WIRE_IN_CHUNK);
+	if (c->svc->type == WF_SERVICE_ACME_HTTP) {
+		c->state = WF_CONN_OPEN;
+		ev_io_start(w->loop, &c->io);
+		wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
+		if (acme_http01_start(c) != WF_OK) {
+			wf_conn_destroy(c);
+			return;
+		}
+		c->proto->on_io(c);
+		settle(c);
+		return;
+	}
 	if (wf_tls_session_new(&c->tls, fd) != WF_OK) {
 		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
 		wf_conn_destroy(c);

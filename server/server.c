@@ -6,6 +6,8 @@
 #include "log.h"
 #include "privdrop.h"
 #include "tls.h"
+#include "../acme/challenges.h"
+#include "../acme/manager.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -126,6 +128,9 @@ static void reload(wf_server_t *srv)
 	free(plans);
 	wf_config_unref(srv->cfg);
 	srv->cfg = cfg;
+	/* Orders in flight are dropped; the new manager starts what is still due. */
+	acme_manager_free(srv->acme);
+	srv->acme = acme_manager_new(srv->loop, cfg, &srv->certs);
 	wf_log_info("reloaded: %zu services, %zu users, %zu certificates", cfg->nservices, cfg->nusers,
 		    cfg->ncertificates);
 	return;
@@ -161,6 +166,8 @@ static void start_drain(wf_server_t *srv, const char *why)
 		return;
 	}
 	srv->draining = true;
+	acme_manager_free(srv->acme);
+	srv->acme = NULL;
 	wf_log_info("%s: finishing open requests (up to %d s), accepting no new ones", why,
 		    srv->cfg->limits.shutdown_timeout);
 	for (int w = 0; w < srv->nworkers; w++)
@@ -270,6 +277,7 @@ int wf_server_run(const char *config_path)
 		goto out_cfg;
 	}
 	wf_certstore_init(&srv->certs);
+	acme_challenges_init();
 	if (wf_server_load_certs(srv, srv->cfg) != WF_OK)
 		goto out_tls;
 
@@ -306,11 +314,14 @@ int wf_server_run(const char *config_path)
 		wf_log_info("listening: %s on %s port %d (%d workers)", s->type_name, s->address, s->port,
 			    srv->nworkers);
 	}
+	srv->acme = acme_manager_new(srv->loop, srv->cfg, &srv->certs);
 	wf_log_info("wharf %s ready", WHARF_VERSION);
 	ev_run(srv->loop, 0);
 	code = 0;
 	wf_log_info("stopped");
 
+	acme_manager_free(srv->acme);
+	srv->acme = NULL;
 out_workers:
 	if (srv->workers) {
 		for (int w = 0; w < srv->nworkers; w++)
@@ -323,6 +334,7 @@ out_workers:
 	}
 out_tls:
 	wf_certstore_fini(&srv->certs);
+	acme_challenges_fini();
 	while (wf_rcu_reclaim() > 0)
 		;
 	wf_tls_fini();

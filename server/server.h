@@ -23,6 +23,7 @@ struct wf_server {
 	uid_t run_uid;
 	gid_t run_gid;
 	bool dropped; /* privileges were dropped after start-up */
+	struct acme_manager *acme; /* owned: certificate life cycle, NULL without an acme block */
 };
 
 /* The process-wide server, for the few places that need it without a pointer

@@ -92,12 +92,14 @@ int wf_tls_session_new(gnutls_session_t *out, int fd)
 	rc = gnutls_priority_set(sess, s->priority);
 	if (rc >= 0 && s->tickets)
 		rc = gnutls_session_ticket_enable_server(sess, &ticket_key);
+	/* acme-tls/1 last: only a client that offers nothing else gets it. */
 	static const gnutls_datum_t alpn[] = {
 		{ (unsigned char *)"h2", 2 },
 		{ (unsigned char *)"http/1.1", 8 },
+		{ (unsigned char *)"acme-tls/1", 10 },
 	};
 	if (rc >= 0)
-		rc = gnutls_alpn_set_protocols(sess, alpn, 2, GNUTLS_ALPN_SERVER_PRECEDENCE);
+		rc = gnutls_alpn_set_protocols(sess, alpn, 3, GNUTLS_ALPN_SERVER_PRECEDENCE);
 	if (rc < 0) {
 		gnutls_deinit(sess);
 		return WF_ERR;

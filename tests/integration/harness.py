@@ -99,11 +99,18 @@ class Server:
     def config_text(self):
         def strlist(v):
             return "[" + ", ".join('"%s"' % x for x in v) + "]"
-        certs = ",\n".join('  { name = "%s"; domains = %s; }' % (n, strlist(d))
-                           for n, d in self.certificates)
-        svcs = ",\n".join('  { type = "%s"; address = "%s"; port = %d; certificates = %s; }'
-                          % (s["type"], s["address"], s["port"], strlist(s["certificates"]))
+        svcs = ",\n".join('  { type = "%s"; address = "%s"; port = %d; certificates = %s;%s }'
+                          % (s["type"], s["address"], s["port"], strlist(s.get("certificates", [])),
+                             " https_port = %d;" % s["https_port"] if "https_port" in s else "")
                           for s in self.services)
+        def certblock(c):
+            if isinstance(c, dict):
+                opts = "".join(' %s = %s;' % (k, ('"%s"' % v) if isinstance(v, str) else
+                                             ("true" if v is True else "false" if v is False else v))
+                               for k, v in c.items() if k not in ("name", "domains"))
+                return '  { name = "%s"; domains = %s;%s }' % (c["name"], strlist(c["domains"]), opts)
+            return '  { name = "%s"; domains = %s; }' % (c[0], strlist(c[1]))
+        certs = ",\n".join(certblock(c) for c in self.certificates)
         users = ",\n".join('  { name = "%s"; password = "%s"; home = "home/%s"; permissions = %s; }'
                            % (u["name"], password_hash(u["password"]), u["name"], strlist(u["perms"]))
                            for u in self.users)

@@ -1,0 +1,522 @@
+/* One ACME server: directory, nonces, account, signed requests. See client.h. */
+#include "client.h"
+#include "b64url.h"
+#include "jws.h"
+#include "../server/durable.h"
+#include "../server/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NONCE_POOL 16
+#define BAD_NONCE_TRIES 10 /* a CA may reject valid nonces on purpose: Pebble does 5 %, tests 50 % */
+#define KEY_MAX (64 * 1024)
+
+typedef enum client_state {
+	CL_IDLE,  /* not ready; the next acme_client_ready starts over */
+	CL_BUSY,  /* fetching the directory or the account */
+	CL_READY,
+} client_state_t;
+
+typedef struct req {
+	acme_client_t *cl;
+	unsigned long id;
+	char *url;
+	char *payload; /* NULL: POST-as-GET */
+	bool use_jwk;
+	int tries;
+	unsigned long http_handle;
+	ev_timer start; /* defers the first send to the loop */
+	acme_reply_cb cb;
+	void *arg;
+	struct req *next;
+} req_t;
+
+typedef struct waiter {
+	acme_ready_cb cb;
+	void *arg;
+	struct waiter *next;
+} waiter_t;
+
+struct acme_client {
+	struct ev_loop *loop;
+	wf_config_t *cfg;             /* owned reference */
+	const wf_acme_ca_cfg_t *ca;   /* borrowed from cfg */
+	acme_http_t *http;            /* owned */
+	client_state_t state;
+	acme_directory_t dir;
+	acme_key_t *key;              /* owned */
+	bool key_is_new;
+	char kid[ACME_URL_MAX];
+	char dir_path[1024];          /* STATE/acme/HOST */
+	char nonces[NONCE_POOL][256];
+	int nnonces;
+	req_t *reqs;
+	waiter_t *waiters;
+	unsigned long next_id;
+	ev_timer notify; /* delivers ready results from the loop */
+	bool notify_ok;
+	acme_problem_t notify_why;
+};
+
+static double timeout_of(const acme_client_t *cl)
+{
+	return cl->cfg->acme.request_timeout;
+}
+
+/* ---------------------------------------------------------------- nonces */
+
+static void nonce_put(acme_client_t *cl, const char *n)
+{
+	if (!n || !n[0])
+		return;
+	if (cl->nnonces == NONCE_POOL) {
+		memmove(cl->nonces[0], cl->nonces[1], sizeof(cl->nonces[0]) * (NONCE_POOL - 1));
+		cl->nnonces--;
+	}
+	snprintf(cl->nonces[cl->nnonces++], sizeof(cl->nonces[0]), "%s", n);
+}
+
+static bool nonce_take(acme_client_t *cl, char *out, size_t cap)
+{
+	if (!cl->nnonces)
+		return false;
+	snprintf(out, cap, "%s", cl->nonces[--cl->nnonces]);
+	return true;
+}
+
+/* ---------------------------------------------------------------- signed requests */
+
+static void req_free(req_t *r)
+{
+	acme_client_t *cl = r->cl;
+	ev_timer_stop(cl->loop, &r->start);
+	for (req_t **pp = &cl->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r->url);
+	free(r->payload);
+	free(r);
+}
+
+static void fill_reply(const acme_http_resp_t *resp, acme_reply_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->curl_code = resp->curl_code;
+	out->error = resp->error;
+	out->status = resp->status;
+	out->body = wf_buf_slice(&resp->body);
+	out->location = resp->location;
+	out->retry_after = resp->retry_after;
+	out->links = wf_buf_slice(&resp->links);
+	if (resp->curl_code == 0 && resp->status >= 400) {
+		char err[128];
+		if (acme_msg_problem(out->body, &out->problem, err, sizeof(err)) == WF_OK)
+			out->is_problem = true;
+		else
+			snprintf(out->problem.detail, sizeof(out->problem.detail), "HTTP %ld without a problem document",
+				 resp->status);
+	}
+}
+
+static void req_send(req_t *r);
+
+static void deliver(req_t *r, const acme_http_resp_t *resp)
+{
+	acme_reply_t reply;
+	fill_reply(resp, &reply);
+	acme_reply_cb cb = r->cb;
+	void *arg = r->arg;
+	req_free(r);
+	cb(arg, &reply);
+}
+
+static void on_post(void *arg, const acme_http_resp_t *resp)
+{
+	req_t *r = arg;
+	r->http_handle = 0;
+	acme_client_t *cl = r->cl;
+	nonce_put(cl, resp->replay_nonce);
+	if (resp->curl_code == 0 && resp->status == 400) {
+		acme_problem_t p;
+		char err[64];
+		if (acme_msg_problem(wf_buf_slice(&resp->body), &p, err, sizeof(err)) == WF_OK &&
+		    strcmp(p.type, "urn:ietf:params:acme:error:badNonce") == 0 && ++r->tries < BAD_NONCE_TRIES) {
+			wf_log_debug("acme %s: badNonce for %s, retrying (%d)", cl->ca->url, r->url, r->tries);
+			req_send(r);
+			return;
+		}
+	}
+	deliver(r, resp);
+}
+
+static void fail_local(req_t *r, const char *why)
+{
+	acme_http_resp_t fake;
+	memset(&fake, 0, sizeof(fake));
+	fake.curl_code = -1;
+	snprintf(fake.error, sizeof(fake.error), "%s", why);
+	wf_buf_init(&fake.body, 0);
+	wf_buf_init(&fake.links, 0);
+	deliver(r, &fake);
+}
+
+static void post_with_nonce(req_t *r, const char *nonce)
+{
+	acme_client_t *cl = r->cl;
+	wf_buf_t jws;
+	wf_buf_init(&jws, 1 << 20);
+	if (acme_jws_sign(cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws) != WF_OK) {
+		wf_buf_fini(&jws);
+		fail_local(r, "cannot sign the request");
+		return;
+	}
+	r->http_handle = acme_http_request(cl->http, "POST", r->url, "application/jose+json", wf_buf_slice(&jws),
+					   timeout_of(cl), on_post, r);
+	wf_buf_fini(&jws);
+	if (!r->http_handle)
+		fail_local(r, "cannot start the request");
+}
+
+static void on_nonce(void *arg, const acme_http_resp_t *resp)
+{
+	req_t *r = arg;
+	r->http_handle = 0;
+	if (resp->curl_code != 0 || !resp->replay_nonce[0]) {
+		deliver(r, resp);
+		return;
+	}
+	post_with_nonce(r, resp->replay_nonce);
+}
+
+/* Sends (or re-sends) r: a pooled nonce if there is one, else a fresh one first.
+ * Runs from the loop only, so a failure may call back at once. */
+static void req_send(req_t *r)
+{
+	acme_client_t *cl = r->cl;
+	char nonce[256];
+	if (nonce_take(cl, nonce, sizeof(nonce))) {
+		post_with_nonce(r, nonce);
+		return;
+	}
+	r->http_handle = acme_http_request(cl->http, "HEAD", cl->dir.new_nonce, NULL, (wf_slice_t){ NULL, 0 },
+					   timeout_of(cl), on_nonce, r);
+	if (!r->http_handle)
+		fail_local(r, "cannot start the request");
+}
+
+static req_t *req_new(acme_client_t *cl, const char *url, const char *payload, bool use_jwk, acme_reply_cb cb,
+		      void *arg)
+{
+	req_t *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->cl = cl;
+	r->id = ++cl->next_id;
+	r->url = strdup(url);
+	r->payload = payload ? strdup(payload) : NULL;
+	r->use_jwk = use_jwk;
+	r->cb = cb;
+	r->arg = arg;
+	r->next = cl->reqs;
+	cl->reqs = r;
+	return r;
+}
+
+/* A start function never calls back before it returns: the first send is
+ * deferred to the loop, where a synchronous failure may call back at once. */
+static void on_start_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	req_send(wf_container_of(t, req_t, start));
+}
+
+static unsigned long post_internal(acme_client_t *cl, const char *url, const char *payload, bool use_jwk,
+				   acme_reply_cb cb, void *arg)
+{
+	req_t *r = req_new(cl, url, payload, use_jwk, cb, arg);
+	if (!r)
+		return 0;
+	ev_timer_init(&r->start, on_start_timer, 0, 0);
+	ev_timer_start(cl->loop, &r->start);
+	return r->id;
+}
+
+unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg)
+{
+	return post_internal(cl, url, payload, false, cb, arg);
+}
+
+void acme_client_cancel_all(acme_client_t *cl, void *arg)
+{
+	for (waiter_t **pp = &cl->waiters; *pp;) {
+		waiter_t *w = *pp;
+		if (w->arg == arg) {
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+	for (req_t *r = cl->reqs, *next; r; r = next) {
+		next = r->next;
+		if (r->arg != arg)
+			continue;
+		if (r->http_handle)
+			acme_http_cancel(cl->http, r->http_handle);
+		req_free(r);
+	}
+}
+
+/* ---------------------------------------------------------------- readiness */
+
+static void notify_waiters(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	acme_client_t *cl = wf_container_of(t, acme_client_t, notify);
+	waiter_t *w = cl->waiters;
+	cl->waiters = NULL;
+	while (w) {
+		waiter_t *next = w->next;
+		w->cb(w->arg, cl->state == CL_READY, &cl->notify_why);
+		free(w);
+		w = next;
+	}
+}
+
+static void become(acme_client_t *cl, bool ok, const char *type, const char *detail)
+{
+	cl->state = ok ? CL_READY : CL_IDLE;
+	memset(&cl->notify_why, 0, sizeof(cl->notify_why));
+	if (!ok) {
+		snprintf(cl->notify_why.type, sizeof(cl->notify_why.type), "%s", type);
+		snprintf(cl->notify_why.detail, sizeof(cl->notify_why.detail), "%s", detail);
+		wf_log_error("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
+	}
+	ev_timer_stop(cl->loop, &cl->notify);
+	ev_timer_set(&cl->notify, 0, 0);
+	ev_timer_start(cl->loop, &cl->notify);
+}
+
+static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *r)
+{
+	char detail[700];
+	if (r->curl_code)
+		snprintf(detail, sizeof(detail), "%s: %s", what, r->error ? r->error : "no answer");
+	else
+		snprintf(detail, sizeof(detail), "%s: HTTP %ld: %s", what, r->status, r->problem.detail);
+	become(cl, false, r->is_problem ? r->problem.type : "", detail);
+}
+
+static void on_account(void *arg, const acme_reply_t *r);
+
+/* JSON string members from the config: only characters that need no escaping. */
+static bool json_safe(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return false;
+	return true;
+}
+
+static void create_account(acme_client_t *cl)
+{
+	wf_buf_t p;
+	wf_buf_init(&p, 64 * 1024);
+	wf_buf_append_str(&p, "{\"termsOfServiceAgreed\":true");
+	const char *contact = cl->cfg->acme.contact;
+	if (contact[0] && json_safe(contact))
+		wf_buf_printf(&p, ",\"contact\":[\"%s%s\"]", strncmp(contact, "mailto:", 7) ? "mailto:" : "", contact);
+	if (cl->ca->eab_kid[0]) {
+		unsigned char mac[256];
+		ssize_t n = acme_b64url_decode((wf_slice_t){ cl->ca->eab_hmac, strlen(cl->ca->eab_hmac) }, mac,
+					       sizeof(mac));
+		if (n <= 0 || !json_safe(cl->ca->eab_kid)) {
+			wf_buf_fini(&p);
+			become(cl, false, "", "eab_hmac is not valid base64url");
+			return;
+		}
+		wf_buf_append_str(&p, ",\"externalAccountBinding\":");
+		acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n }, cl->dir.new_account,
+			     &p);
+	}
+	wf_buf_append_str(&p, "}");
+	wf_buf_append(&p, "", 1);
+	post_internal(cl, cl->dir.new_account, wf_buf_head(&p), true, on_account, cl);
+	wf_buf_fini(&p);
+}
+
+static void on_account(void *arg, const acme_reply_t *r)
+{
+	acme_client_t *cl = arg;
+	if (r->curl_code == 0 && (r->status == 200 || r->status == 201) && r->location && r->location[0]) {
+		snprintf(cl->kid, sizeof(cl->kid), "%s", r->location);
+		wf_log_info("acme %s: account %s %s", cl->ca->url, cl->kid, r->status == 201 ? "created" : "found");
+		become(cl, true, "", "");
+		return;
+	}
+	if (r->is_problem && strcmp(r->problem.type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
+		create_account(cl);
+		return;
+	}
+	fail_reply(cl, "account", r);
+}
+
+static int load_or_make_key(acme_client_t *cl)
+{
+	if (wf_durable_mkdirs(cl->dir_path, 0700) != WF_OK) {
+		become(cl, false, "", "cannot create the account folder");
+		return WF_ERR;
+	}
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		become(cl, false, "", "cannot open the account folder");
+		return WF_ERR;
+	}
+	wf_buf_t pem;
+	wf_buf_init(&pem, KEY_MAX);
+	int rc = WF_OK;
+	if (wf_durable_read(dfd, "account.key", KEY_MAX, &pem) == WF_OK) {
+		cl->key = acme_key_load(wf_buf_slice(&pem));
+		if (!cl->key) {
+			become(cl, false, "", "account.key does not parse; move it away to make a new account");
+			rc = WF_ERR;
+		}
+	} else if (errno == ENOENT) {
+		acme_key_type_t t = ACME_KEY_EC256;
+		acme_key_type_parse(cl->cfg->acme.account_key_type, &t);
+		cl->key = acme_key_generate(t);
+		wf_buf_reset(&pem);
+		if (!cl->key || acme_key_export(cl->key, &pem) != WF_OK ||
+		    wf_durable_write(dfd, "account.key", wf_buf_head(&pem), wf_buf_size(&pem), 0600) != WF_OK) {
+			become(cl, false, "", "cannot make or store the account key");
+			rc = WF_ERR;
+		}
+		cl->key_is_new = true;
+	} else {
+		become(cl, false, "", "cannot read account.key");
+		rc = WF_ERR;
+	}
+	gnutls_memset(pem.data, 0, pem.cap);
+	wf_buf_fini(&pem);
+	close(dfd);
+	return rc;
+}
+
+static void on_directory(void *arg, const acme_http_resp_t *resp)
+{
+	acme_client_t *cl = arg;
+	if (resp->curl_code != 0 || resp->status != 200) {
+		char detail[512];
+		if (resp->curl_code)
+			snprintf(detail, sizeof(detail), "directory unreachable: %s", resp->error);
+		else
+			snprintf(detail, sizeof(detail), "directory answered HTTP %ld", resp->status);
+		become(cl, false, "", detail);
+		return;
+	}
+	char err[256];
+	if (acme_msg_directory(wf_buf_slice(&resp->body), &cl->dir, err, sizeof(err)) != WF_OK) {
+		char detail[400];
+		snprintf(detail, sizeof(detail), "directory malformed: %s", err);
+		become(cl, false, "", detail);
+		return;
+	}
+	nonce_put(cl, resp->replay_nonce);
+	if (!cl->key && load_or_make_key(cl) != WF_OK)
+		return;
+	if (cl->key_is_new)
+		create_account(cl);
+	else
+		post_internal(cl, cl->dir.new_account, "{\"onlyReturnExisting\":true}", true, on_account, cl);
+}
+
+void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg)
+{
+	waiter_t *w = calloc(1, sizeof(*w));
+	if (!w)
+		abort();
+	w->cb = cb;
+	w->arg = arg;
+	w->next = cl->waiters;
+	cl->waiters = w;
+	if (cl->state == CL_READY) {
+		ev_timer_stop(cl->loop, &cl->notify);
+		ev_timer_set(&cl->notify, 0, 0);
+		ev_timer_start(cl->loop, &cl->notify);
+		return;
+	}
+	if (cl->state == CL_BUSY)
+		return;
+	cl->state = CL_BUSY;
+	if (!acme_http_request(cl->http, "GET", cl->ca->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl), on_directory,
+			       cl))
+		become(cl, false, "", "cannot start the directory request");
+}
+
+/* ---------------------------------------------------------------- life */
+
+acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_acme_ca_cfg_t *ca)
+{
+	acme_client_t *cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return NULL;
+	cl->loop = loop;
+	cl->cfg = wf_config_ref(cfg);
+	cl->ca = ca;
+	cl->http = acme_http_new(loop, ca->ca_bundle[0] ? ca->ca_bundle : NULL, "wharf/" WHARF_VERSION);
+	if (!cl->http) {
+		wf_config_unref(cl->cfg);
+		free(cl);
+		return NULL;
+	}
+	/* The account folder is named after the CA's host (and port), so accounts
+	 * at several CAs live side by side. */
+	const char *h = strstr(ca->url, "://");
+	h = h ? h + 3 : ca->url;
+	char host[256];
+	size_t n = 0;
+	for (; *h && *h != '/' && n + 1 < sizeof(host); h++)
+		host[n++] = (*h == ':' || *h == '[' || *h == ']') ? '_' : *h;
+	host[n] = '\0';
+	snprintf(cl->dir_path, sizeof(cl->dir_path), "%s/acme/%s", cfg->state_dir, host);
+	ev_timer_init(&cl->notify, notify_waiters, 0, 0);
+	return cl;
+}
+
+void acme_client_free(acme_client_t *cl)
+{
+	if (!cl)
+		return;
+	ev_timer_stop(cl->loop, &cl->notify);
+	acme_http_free(cl->http); /* no callbacks run after this */
+	while (cl->reqs)
+		req_free(cl->reqs);
+	while (cl->waiters) {
+		waiter_t *w = cl->waiters;
+		cl->waiters = w->next;
+		free(w);
+	}
+	acme_key_free(cl->key);
+	wf_config_unref(cl->cfg);
+	free(cl);
+}
+
+const acme_directory_t *acme_client_directory(const acme_client_t *cl)
+{
+	return &cl->dir;
+}
+
+const acme_key_t *acme_client_account_key(const acme_client_t *cl)
+{
+	return cl->key;
+}
+
+const char *acme_client_url(const acme_client_t *cl)
+{
+	return cl->ca->url;
+}

@@ -1,0 +1,51 @@
+/* One ACME server as this process sees it: its directory, a pool of nonces,
+ * our account there, and signed requests with the badNonce retry (RFC 8555
+ * 6.5: take the fresh nonce from the error and send again, a few times, since
+ * a CA may reject valid nonces on purpose). */
+#ifndef ACME_CLIENT_H
+#define ACME_CLIENT_H
+
+#include "http.h"
+#include "key.h"
+#include "msg.h"
+#include "../server/config.h"
+
+typedef struct acme_client acme_client_t;
+
+typedef struct acme_reply {
+	int curl_code;          /* non-zero: no answer (error holds why) */
+	const char *error;
+	long status;
+	wf_slice_t body;
+	const char *location;
+	const char *retry_after;
+	wf_slice_t links;
+	bool is_problem;        /* status >= 400 with a problem document (problem filled in) */
+	acme_problem_t problem;
+} acme_reply_t;
+
+typedef void (*acme_reply_cb)(void *arg, const acme_reply_t *r);
+/* ok == false: the client could not get ready; why is in the problem/detail. */
+typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_problem_t *why);
+
+/* ca: borrowed from cfg, which the client references. The account key lives
+ * in STATE/acme/HOST/account.key (0600), made on first use. */
+acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_acme_ca_cfg_t *ca);
+void acme_client_free(acme_client_t *cl);
+
+/* Fetches the directory and finds or creates the account, once; later calls
+ * answer at once (from the loop). A failed attempt is forgotten, so the next
+ * call tries again. */
+void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg);
+const acme_directory_t *acme_client_directory(const acme_client_t *cl);
+const acme_key_t *acme_client_account_key(const acme_client_t *cl);
+const char *acme_client_url(const acme_client_t *cl);
+
+/* A signed POST (payload NULL: POST-as-GET) with the account's kid; jwk
+ * instead when use_jwk (newAccount). Returns a handle for cancel, 0 if it
+ * could not start. */
+unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg);
+/* Cancels every request and readiness wait started for arg (a job going away). */
+void acme_client_cancel_all(acme_client_t *cl, void *arg);
+
+#endif

@@ -1,0 +1,229 @@
+/* Certificate life cycle: see manager.h. */
+#include "manager.h"
+#include "client.h"
+#include "order.h"
+#include "../server/cert_state.h"
+#include "../server/log.h"
+
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FALLBACK_AFTER 3        /* failures in a row before the next CA is tried */
+#define BACKOFF_CAP 86400.0
+#define RECHECK 43200.0         /* look again at least twice a day */
+
+typedef struct slot {
+	acme_manager_t *m;
+	const wf_cert_cfg_t *cert; /* borrowed from m->cfg */
+	acme_job_t *job;           /* owned while an order runs */
+	int failures;
+	size_t ca;                 /* index into cfg->acme.cas */
+	double next_attempt;       /* ev_now() time; 0 = whenever due */
+	time_t last_alarm;
+} slot_t;
+
+struct acme_manager {
+	struct ev_loop *loop;
+	wf_config_t *cfg;        /* owned reference */
+	wf_certstore_t *store;   /* borrowed */
+	acme_client_t **clients; /* owned, one per CA, made on first use */
+	slot_t *slots;
+	size_t nslots;
+	ev_timer wake;
+};
+
+static double jitter(double seconds, double fraction)
+{
+	uint32_t r = 0;
+	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+	double u = (double)r / 4294967295.0; /* 0..1 */
+	return seconds * (1.0 - fraction + 2.0 * fraction * u);
+}
+
+/* When the served certificate should be replaced (wall clock). */
+static time_t renewal_time(const wf_certkey_t *ck)
+{
+	if (ck->provisional)
+		return 0;
+	double life = difftime(ck->not_after, ck->not_before);
+	double left_at_renewal = life < 10 * 86400 ? life / 2 : life / 3;
+	return ck->not_after - (time_t)left_at_renewal;
+}
+
+static acme_client_t *client_for(acme_manager_t *m, size_t ca)
+{
+	if (!m->clients[ca])
+		m->clients[ca] = acme_client_new(m->loop, m->cfg, &m->cfg->acme.cas[ca]);
+	return m->clients[ca];
+}
+
+static void schedule(acme_manager_t *m);
+
+static bool self_inflicted(const char *type)
+{
+	static const char *const types[] = { "badCSR", "rejectedIdentifier", "caa", "unsupportedIdentifier",
+					     "badPublicKey", "unsupportedContact", "invalidContact" };
+	const char *p = strrchr(type, ':');
+	p = p ? p + 1 : type;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(p, types[i]) == 0)
+			return true;
+	return false;
+}
+
+static void on_job_done(void *arg, const acme_result_t *res)
+{
+	slot_t *s = arg;
+	acme_manager_t *m = s->m;
+	s->job = NULL;
+	const wf_cert_cfg_t *c = s->cert;
+	if (res->ok) {
+		char err[512];
+		wf_certkey_t *ck = NULL;
+		if (wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err, sizeof(err)) !=
+		    WF_OK) {
+			wf_log_error("certificate %s: issued, but not stored: %s; serving it anyway", c->name, err);
+		}
+		ck = wf_certkey_new(c->name, c->domains, c->ndomains, res->chain_pem, res->key_pem, false, err, sizeof(err));
+		if (!ck) {
+			wf_log_error("certificate %s: issued certificate unusable: %s", c->name, err);
+		} else {
+			char until[64];
+			struct tm tm;
+			gmtime_r(&ck->not_after, &tm);
+			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			wf_log_info("certificate %s: issued by \"%s\" for %s%s, valid until %s; installed", c->name,
+				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
+			wf_certstore_install(m->store, ck);
+		}
+		s->failures = 0;
+		s->next_attempt = 0;
+		schedule(m);
+		return;
+	}
+	s->failures++;
+	static const double steps[] = { 1, 10, 100 };
+	double base = m->cfg->acme.retry_interval;
+	double delay = s->failures <= 3 ? base * steps[s->failures - 1] : BACKOFF_CAP;
+	if (delay > BACKOFF_CAP)
+		delay = BACKOFF_CAP;
+	if (self_inflicted(res->problem_type))
+		delay = BACKOFF_CAP; /* asking again will not help; the config must change */
+	delay = jitter(delay, 0.1);
+	if (res->retry_after >= 0 && delay < res->retry_after)
+		delay = (double)res->retry_after;
+	s->next_attempt = ev_now(m->loop) + delay;
+	wf_log_error("certificate %s: order failed for %s: %s%s%s (%s); next attempt in %.0f s", c->name,
+		     res->domain[0] ? res->domain : c->domains[0], res->problem_type[0] ? res->problem_type : "",
+		     res->problem_type[0] ? ": " : "", res->detail, acme_job_state_name(res->failed_in), delay);
+	if (s->failures % FALLBACK_AFTER == 0 && m->cfg->acme.ncas > 1) {
+		size_t next = (s->ca + 1) % m->cfg->acme.ncas;
+		wf_log_warn("certificate %s: %d failures in a row with %s; trying %s next", c->name, s->failures,
+			    m->cfg->acme.cas[s->ca].url, m->cfg->acme.cas[next].url);
+		s->ca = next;
+	}
+	/* The CA sends no expiry mail any more: wharf is the alarm. */
+	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
+	if (cur && !cur->provisional) {
+		double life = difftime(cur->not_after, cur->not_before);
+		double left = difftime(cur->not_after, time(NULL));
+		if (left < life / 6 && time(NULL) - s->last_alarm >= 86400) {
+			s->last_alarm = time(NULL);
+			wf_log_error("ALARM certificate %s: expires in %.1f days (%s) and renewal keeps failing", c->name,
+				     left / 86400, left < 0 ? "expired" : "soon");
+		}
+	}
+	wf_certkey_unref(cur);
+	schedule(m);
+}
+
+static void start_job(slot_t *s)
+{
+	acme_manager_t *m = s->m;
+	acme_client_t *cl = client_for(m, s->ca);
+	if (!cl) {
+		wf_log_error("certificate %s: cannot set up the ACME client", s->cert->name);
+		return;
+	}
+	wf_log_info("certificate %s: ordering from %s for %s%s", s->cert->name, acme_client_url(cl),
+		    s->cert->domains[0], s->cert->ndomains > 1 ? " and more" : "");
+	s->job = acme_job_start(m->loop, cl, s->cert, (wf_slice_t){ NULL, 0 }, on_job_done, s);
+}
+
+/* Starts what is due; sets the wake-up for what comes next. */
+static void schedule(acme_manager_t *m)
+{
+	double now = ev_now(m->loop);
+	time_t wall = time(NULL);
+	double next = RECHECK;
+	for (size_t i = 0; i < m->nslots; i++) {
+		slot_t *s = &m->slots[i];
+		if (s->job)
+			continue;
+		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
+		time_t due = ck ? renewal_time(ck) : 0;
+		wf_certkey_unref(ck);
+		double until_due = difftime(due, wall);
+		if (until_due <= 0 && now >= s->next_attempt) {
+			start_job(s);
+			continue;
+		}
+		double wait = until_due > 0 ? until_due : s->next_attempt - now;
+		if (s->next_attempt > now && s->next_attempt - now > wait)
+			wait = s->next_attempt - now;
+		if (wait < next)
+			next = wait;
+	}
+	ev_timer_stop(m->loop, &m->wake);
+	ev_timer_set(&m->wake, next < 0.01 ? 0.01 : next, 0);
+	ev_timer_start(m->loop, &m->wake);
+}
+
+static void on_wake(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	schedule(wf_container_of(t, acme_manager_t, wake));
+}
+
+acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_certstore_t *store)
+{
+	if (!cfg->acme.ncas)
+		return NULL;
+	acme_manager_t *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->loop = loop;
+	m->cfg = wf_config_ref(cfg);
+	m->store = store;
+	m->clients = calloc(cfg->acme.ncas, sizeof(*m->clients));
+	m->slots = calloc(cfg->ncertificates + 1, sizeof(*m->slots));
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		if (!cfg->certificates[i].acme)
+			continue;
+		slot_t *s = &m->slots[m->nslots++];
+		s->m = m;
+		s->cert = &cfg->certificates[i];
+	}
+	ev_timer_init(&m->wake, on_wake, 0, 0);
+	/* First look right after start-up, from the loop. */
+	ev_timer_set(&m->wake, 0.01, 0);
+	ev_timer_start(loop, &m->wake);
+	return m;
+}
+
+void acme_manager_free(acme_manager_t *m)
+{
+	if (!m)
+		return;
+	ev_timer_stop(m->loop, &m->wake);
+	for (size_t i = 0; i < m->nslots; i++)
+		acme_job_cancel(m->slots[i].job);
+	for (size_t i = 0; i < m->cfg->acme.ncas; i++)
+		acme_client_free(m->clients[i]);
+	free(m->clients);
+	free(m->slots);
+	wf_config_unref(m->cfg);
+	free(m);
+}

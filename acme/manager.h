@@ -1,0 +1,24 @@
+/* The ACME life cycle of every configured certificate: order one when the
+ * served certificate is provisional, does not cover the names, or is due
+ * (a third of its lifetime left, half for certificates shorter than 10 days);
+ * install the new one live and persist it; back off after failures (about
+ * 1 min, 10 min, 100 min, then daily, with jitter; Retry-After honoured; the
+ * cap at once for problems the request itself causes), fall back to the next
+ * CA after repeated failures, and raise a daily alarm when less than a sixth
+ * of the lifetime is left. Runs on the main thread's loop. */
+#ifndef ACME_MANAGER_H
+#define ACME_MANAGER_H
+
+#include "../server/cert_store.h"
+#include "../server/config.h"
+
+#include <ev.h>
+
+typedef struct acme_manager acme_manager_t;
+
+/* NULL when cfg has no acme block. store is borrowed. */
+acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_certstore_t *store);
+/* Cancels orders in flight (they are started again by the next manager). */
+void acme_manager_free(acme_manager_t *m);
+
+#endif

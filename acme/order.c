@@ -1,0 +1,564 @@
+/* One certificate order: see order.h. */
+#include "order.h"
+#include "challenges.h"
+#include "csr.h"
+#include "jws.h"
+#include "../server/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLL_FIRST 0.1
+#define POLL_GROWTH 1.5
+#define POLL_MAX 2.0
+#define JOB_DEADLINE 600.0 /* an order that takes longer has stalled */
+
+typedef struct job_authz {
+	char url[ACME_URL_MAX];
+	char identifier[ACME_NAME_MAX];
+} job_authz_t;
+
+struct acme_job {
+	struct ev_loop *loop;
+	acme_client_t *cl;   /* borrowed: outlives the job */
+	char name[128];
+	char **domains;      /* owned copy */
+	size_t ndomains;
+	char challenge[16];  /* "http-01" or "tls-alpn-01" */
+	char profile[64];
+	acme_key_type_t key_type;
+	acme_key_t *cert_key; /* owned */
+	acme_job_state_t state;
+	char order_url[ACME_URL_MAX];
+	char finalize_url[ACME_URL_MAX];
+	char cert_url[ACME_URL_MAX];
+	job_authz_t *authz;  /* owned */
+	size_t nauthz;
+	int outstanding;     /* replies still expected in AUTHZ */
+	char **tokens;       /* published HTTP-01 tokens (owned) */
+	size_t ntokens;
+	char **alpn_names;   /* published TLS-ALPN-01 names (owned) */
+	size_t nalpn;
+	ev_timer poll;
+	double poll_delay;
+	ev_timer deadline;
+	ev_timer finish;     /* delivers the result from the loop */
+	acme_result_t result;
+	wf_buf_t chain, keypem;
+	acme_job_done_cb cb;
+	void *arg;
+};
+
+const char *acme_job_state_name(acme_job_state_t s)
+{
+	static const char *const names[] = { "waiting for the account", "new order", "authorizations",
+					     "waiting for validation", "finalize", "waiting for issuance",
+					     "download", "done", "failed" };
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+acme_job_state_t acme_job_state(const acme_job_t *j)
+{
+	return j->state;
+}
+
+static void withdraw_challenges(acme_job_t *j)
+{
+	if (j->ntokens || j->nalpn)
+		acme_challenges_remove(j->tokens, j->ntokens, j->alpn_names, j->nalpn);
+	for (size_t i = 0; i < j->ntokens; i++)
+		free(j->tokens[i]);
+	for (size_t i = 0; i < j->nalpn; i++)
+		free(j->alpn_names[i]);
+	free(j->tokens);
+	free(j->alpn_names);
+	j->tokens = j->alpn_names = NULL;
+	j->ntokens = j->nalpn = 0;
+}
+
+static void job_free(acme_job_t *j)
+{
+	ev_timer_stop(j->loop, &j->poll);
+	ev_timer_stop(j->loop, &j->deadline);
+	ev_timer_stop(j->loop, &j->finish);
+	acme_client_cancel_all(j->cl, j);
+	withdraw_challenges(j);
+	for (size_t i = 0; i < j->ndomains; i++)
+		free(j->domains[i]);
+	free(j->domains);
+	free(j->authz);
+	acme_key_free(j->cert_key);
+	if (j->keypem.data)
+		gnutls_memset(j->keypem.data, 0, j->keypem.cap);
+	wf_buf_fini(&j->keypem);
+	wf_buf_fini(&j->chain);
+	free(j);
+}
+
+static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	acme_job_t *j = wf_container_of(t, acme_job_t, finish);
+	acme_result_t res = j->result;
+	res.chain_pem = wf_buf_slice(&j->chain);
+	res.key_pem = wf_buf_slice(&j->keypem);
+	acme_job_done_cb cb = j->cb;
+	void *arg = j->arg;
+	cb(arg, &res);
+	job_free(j);
+}
+
+static void finish(acme_job_t *j)
+{
+	ev_timer_stop(j->loop, &j->poll);
+	ev_timer_stop(j->loop, &j->deadline);
+	acme_client_cancel_all(j->cl, j);
+	withdraw_challenges(j);
+	ev_timer_set(&j->finish, 0, 0);
+	ev_timer_start(j->loop, &j->finish);
+}
+
+static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
+	WF_PRINTF(5, 6);
+static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
+{
+	if (j->state == ACME_JOB_FAILED || j->state == ACME_JOB_DONE)
+		return;
+	j->result.ok = false;
+	j->result.failed_in = j->state;
+	snprintf(j->result.problem_type, sizeof(j->result.problem_type), "%s", type ? type : "");
+	snprintf(j->result.domain, sizeof(j->result.domain), "%s", domain ? domain : "");
+	j->result.retry_after = retry_after;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(j->result.detail, sizeof(j->result.detail), fmt, ap);
+	va_end(ap);
+	j->state = ACME_JOB_FAILED;
+	finish(j);
+}
+
+/* A reply that is not what the step expects: one failure with what the CA said. */
+static void fail_reply(acme_job_t *j, const char *what, const acme_reply_t *r)
+{
+	long ra = r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
+							time(NULL)) :
+				   -1;
+	if (r->curl_code)
+		fail(j, "", NULL, ra, "%s: no answer from the CA: %s", what, r->error ? r->error : "?");
+	else if (r->is_problem)
+		fail(j, r->problem.type, r->problem.identifier, ra, "%s: HTTP %ld: %s", what, r->status, r->problem.detail);
+	else
+		fail(j, "", NULL, ra, "%s: unexpected HTTP %ld", what, r->status);
+}
+
+static void poll_order(acme_job_t *j);
+
+static void schedule_poll(acme_job_t *j, const acme_reply_t *r)
+{
+	double delay = j->poll_delay;
+	long ra = r && r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
+							     time(NULL)) :
+					-1;
+	if (ra >= 0)
+		delay = ra > 60 ? 60 : (double)ra;
+	else
+		j->poll_delay = j->poll_delay * POLL_GROWTH > POLL_MAX ? POLL_MAX : j->poll_delay * POLL_GROWTH;
+	ev_timer_set(&j->poll, delay, 0);
+	ev_timer_start(j->loop, &j->poll);
+}
+
+static void on_poll_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	poll_order(wf_container_of(t, acme_job_t, poll));
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	acme_job_t *j = wf_container_of(t, acme_job_t, deadline);
+	fail(j, "", NULL, -1, "the order did not complete within %.0f s (stuck in %s)", JOB_DEADLINE,
+	     acme_job_state_name(j->state));
+}
+
+/* ---------------------------------------------------------------- download */
+
+static void on_certificate(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	if (r->curl_code || r->status != 200) {
+		fail_reply(j, "certificate download", r);
+		return;
+	}
+	wf_buf_reset(&j->chain);
+	if (wf_buf_append(&j->chain, r->body.ptr, r->body.len) != WF_OK) {
+		fail(j, "", NULL, -1, "certificate download: chain too large");
+		return;
+	}
+	/* Distrust the CA's bytes too: the chain must parse, match our key and
+	 * cover every name before anything is stored or served. */
+	char err[256];
+	wf_certkey_t *ck = wf_certkey_new(j->name, j->domains, j->ndomains, wf_buf_slice(&j->chain),
+					  wf_buf_slice(&j->keypem), false, err, sizeof(err));
+	if (!ck) {
+		fail(j, "", NULL, -1, "certificate download: the chain is unusable: %s", err);
+		return;
+	}
+	wf_certkey_unref(ck);
+	if (!wf_certkey_pem_covers(wf_buf_slice(&j->chain), j->domains, j->ndomains)) {
+		fail(j, "", NULL, -1, "certificate download: the certificate does not cover every configured name");
+		return;
+	}
+	j->state = ACME_JOB_DONE;
+	j->result.ok = true;
+	finish(j);
+}
+
+static void download(acme_job_t *j)
+{
+	j->state = ACME_JOB_DOWNLOAD;
+	acme_client_post(j->cl, j->cert_url, NULL, on_certificate, j);
+}
+
+/* ---------------------------------------------------------------- finalize */
+
+static void handle_order(acme_job_t *j, const acme_order_t *o, const acme_reply_t *r);
+
+static void on_order_reply(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	if (r->curl_code || r->status != 200) {
+		fail_reply(j, j->state == ACME_JOB_FINALIZE ? "finalize" : "order status", r);
+		return;
+	}
+	acme_order_t o;
+	char err[256];
+	if (acme_msg_order(r->body, &o, err, sizeof(err)) != WF_OK) {
+		fail(j, "", NULL, -1, "malformed order from the CA: %s", err);
+		return;
+	}
+	handle_order(j, &o, r);
+	acme_order_fini(&o);
+}
+
+static void finalize(acme_job_t *j)
+{
+	j->state = ACME_JOB_FINALIZE;
+	if (!j->cert_key) {
+		j->cert_key = acme_key_generate(j->key_type);
+		wf_buf_reset(&j->keypem);
+		if (!j->cert_key || acme_key_export(j->cert_key, &j->keypem) != WF_OK) {
+			fail(j, "", NULL, -1, "cannot make the certificate key");
+			return;
+		}
+	}
+	wf_buf_t csr, payload;
+	wf_buf_init(&csr, 256 * 1024);
+	wf_buf_init(&payload, 256 * 1024);
+	if (acme_csr_make(j->cert_key, j->domains, j->ndomains, &csr) != WF_OK ||
+	    wf_buf_printf(&payload, "{\"csr\":\"%.*s\"}", (int)wf_buf_size(&csr), wf_buf_head(&csr)) != WF_OK) {
+		wf_buf_fini(&csr);
+		wf_buf_fini(&payload);
+		fail(j, "", NULL, -1, "cannot make the CSR");
+		return;
+	}
+	wf_buf_append(&payload, "", 1);
+	acme_client_post(j->cl, j->finalize_url, wf_buf_head(&payload), on_order_reply, j);
+	wf_buf_fini(&csr);
+	wf_buf_fini(&payload);
+}
+
+/* ---------------------------------------------------------------- diagnosis */
+
+/* An invalid order says little; the failing challenge says what went wrong. */
+static void on_diagnose(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	acme_authz_t a;
+	char err[128];
+	if (--j->outstanding < 0)
+		j->outstanding = 0;
+	if (!r->curl_code && r->status == 200 && acme_msg_authz(r->body, &a, err, sizeof(err)) == WF_OK &&
+	    a.status == ACME_ST_INVALID) {
+		for (size_t i = 0; i < a.nchallenges; i++)
+			if (a.challenges[i].error.type[0]) {
+				fail(j, a.challenges[i].error.type, a.identifier, -1, "validation of %s failed: %s",
+				     a.identifier, a.challenges[i].error.detail);
+				return;
+			}
+		fail(j, "", a.identifier, -1, "validation of %s failed", a.identifier);
+		return;
+	}
+	if (j->outstanding == 0)
+		fail(j, "", NULL, -1, "the order became invalid");
+}
+
+static void diagnose(acme_job_t *j)
+{
+	j->outstanding = (int)j->nauthz;
+	for (size_t i = 0; i < j->nauthz; i++)
+		acme_client_post(j->cl, j->authz[i].url, NULL, on_diagnose, j);
+	if (!j->nauthz)
+		fail(j, "", NULL, -1, "the order became invalid");
+}
+
+static void handle_order(acme_job_t *j, const acme_order_t *o, const acme_reply_t *r)
+{
+	if (o->finalize[0])
+		snprintf(j->finalize_url, sizeof(j->finalize_url), "%s", o->finalize);
+	if (o->certificate[0])
+		snprintf(j->cert_url, sizeof(j->cert_url), "%s", o->certificate);
+	switch (o->status) {
+	case ACME_ST_READY:
+		if (j->state == ACME_JOB_FINALIZE) { /* finalize answered, issuance not begun */
+			j->state = ACME_JOB_POLL_VALID;
+			schedule_poll(j, r);
+			return;
+		}
+		finalize(j);
+		return;
+	case ACME_ST_VALID:
+		if (!j->cert_url[0]) {
+			fail(j, "", NULL, -1, "the order is valid but names no certificate");
+			return;
+		}
+		download(j);
+		return;
+	case ACME_ST_PROCESSING:
+		j->state = ACME_JOB_POLL_VALID;
+		schedule_poll(j, r);
+		return;
+	case ACME_ST_PENDING:
+		if (j->state == ACME_JOB_POLL_READY) {
+			schedule_poll(j, r);
+			return;
+		}
+		fail(j, "", NULL, -1, "the order is still pending in step %s", acme_job_state_name(j->state));
+		return;
+	case ACME_ST_INVALID:
+		if (o->error.type[0] && strcmp(o->error.type, "urn:ietf:params:acme:error:unauthorized") != 0 &&
+		    j->state != ACME_JOB_POLL_READY) {
+			fail(j, o->error.type, o->error.identifier, -1, "the order is invalid: %s", o->error.detail);
+			return;
+		}
+		diagnose(j);
+		return;
+	default:
+		fail(j, "", NULL, -1, "the order has status %s", acme_status_name(o->status));
+		return;
+	}
+}
+
+static void poll_order(acme_job_t *j)
+{
+	acme_client_post(j->cl, j->order_url, NULL, on_order_reply, j);
+}
+
+/* ---------------------------------------------------------------- authorizations */
+
+static void authz_step_done(acme_job_t *j)
+{
+	if (--j->outstanding > 0 || j->state != ACME_JOB_AUTHZ)
+		return;
+	/* Every challenge is answered: now poll the order, at once first. */
+	j->state = ACME_JOB_POLL_READY;
+	j->poll_delay = POLL_FIRST;
+	poll_order(j);
+}
+
+static void on_challenge_posted(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	if (r->curl_code || r->status != 200) {
+		fail_reply(j, "challenge", r);
+		return;
+	}
+	authz_step_done(j);
+}
+
+static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch)
+{
+	const acme_key_t *account = acme_client_account_key(j->cl);
+	char keyauth[ACME_TOKEN_MAX + 80];
+	if (acme_key_authorization(account, ch->token, keyauth, sizeof(keyauth)) != WF_OK) {
+		fail(j, "", a->identifier, -1, "cannot compute the key authorization");
+		return;
+	}
+	if (strcmp(ch->type, "http-01") == 0) {
+		acme_challenges_add_http(ch->token, keyauth);
+		j->tokens = realloc(j->tokens, (j->ntokens + 1) * sizeof(char *));
+		j->tokens[j->ntokens++] = strdup(ch->token);
+		return;
+	}
+	wf_buf_t cert, key;
+	wf_buf_init(&cert, 64 * 1024);
+	wf_buf_init(&key, 64 * 1024);
+	char err[256];
+	char *names[1] = { (char *)a->identifier };
+	wf_certkey_t *ck = NULL;
+	if (acme_tlsalpn_cert(a->identifier, keyauth, &cert, &key) == WF_OK)
+		ck = wf_certkey_new(a->identifier, names, 1, wf_buf_slice(&cert), wf_buf_slice(&key), true, err,
+				    sizeof(err));
+	wf_buf_fini(&cert);
+	wf_buf_fini(&key);
+	if (!ck) {
+		fail(j, "", a->identifier, -1, "cannot make the tls-alpn-01 certificate");
+		return;
+	}
+	acme_challenges_add_alpn(a->identifier, ck);
+	j->alpn_names = realloc(j->alpn_names, (j->nalpn + 1) * sizeof(char *));
+	j->alpn_names[j->nalpn++] = strdup(a->identifier);
+}
+
+static void on_authz(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	if (r->curl_code || r->status != 200) {
+		fail_reply(j, "authorization", r);
+		return;
+	}
+	acme_authz_t a;
+	char err[256];
+	if (acme_msg_authz(r->body, &a, err, sizeof(err)) != WF_OK) {
+		fail(j, "", NULL, -1, "malformed authorization from the CA: %s", err);
+		return;
+	}
+	switch (a.status) {
+	case ACME_ST_VALID: /* reused from an earlier order */
+		authz_step_done(j);
+		return;
+	case ACME_ST_PENDING:
+		break;
+	default:
+		fail(j, "", a.identifier, -1, "authorization for %s is %s", a.identifier, acme_status_name(a.status));
+		return;
+	}
+	/* Never by position: the CA may list challenges in any order. */
+	const acme_challenge_t *ch = NULL;
+	for (size_t i = 0; i < a.nchallenges; i++)
+		if (strcmp(a.challenges[i].type, j->challenge) == 0)
+			ch = &a.challenges[i];
+	if (!ch || !ch->token[0]) {
+		fail(j, "", a.identifier, -1, "the CA offers no %s challenge for %s", j->challenge, a.identifier);
+		return;
+	}
+	publish(j, &a, ch);
+	if (j->state == ACME_JOB_FAILED)
+		return;
+	if (ch->status == ACME_ST_PENDING) {
+		acme_client_post(j->cl, ch->url, "{}", on_challenge_posted, j);
+		return;
+	}
+	authz_step_done(j); /* already processing or valid */
+}
+
+/* ---------------------------------------------------------------- new order */
+
+static void on_new_order(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	if (r->curl_code || (r->status != 201 && r->status != 200) || !r->location || !r->location[0]) {
+		fail_reply(j, "new order", r);
+		return;
+	}
+	snprintf(j->order_url, sizeof(j->order_url), "%s", r->location);
+	acme_order_t o;
+	char err[256];
+	if (acme_msg_order(r->body, &o, err, sizeof(err)) != WF_OK) {
+		fail(j, "", NULL, -1, "malformed order from the CA: %s", err);
+		return;
+	}
+	snprintf(j->finalize_url, sizeof(j->finalize_url), "%s", o.finalize);
+	if (o.status == ACME_ST_PENDING) {
+		j->state = ACME_JOB_AUTHZ;
+		j->nauthz = o.nauthz;
+		j->authz = calloc(o.nauthz + 1, sizeof(*j->authz));
+		/* One step per authorization: done when it is valid already, or when
+		 * its challenge was answered. Replies come from the loop, after this. */
+		j->outstanding = (int)o.nauthz;
+		for (size_t i = 0; i < o.nauthz; i++) {
+			snprintf(j->authz[i].url, sizeof(j->authz[i].url), "%s", o.authorizations[i]);
+			acme_client_post(j->cl, j->authz[i].url, NULL, on_authz, j);
+		}
+		acme_order_fini(&o);
+		return;
+	}
+	j->state = ACME_JOB_POLL_READY;
+	handle_order(j, &o, r);
+	acme_order_fini(&o);
+}
+
+static bool profile_offered(const acme_directory_t *d, const char *p)
+{
+	for (size_t i = 0; i < d->nprofiles; i++)
+		if (strcmp(d->profiles[i], p) == 0)
+			return true;
+	return false;
+}
+
+static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
+{
+	acme_job_t *j = arg;
+	if (!ok) {
+		fail(j, why->type, NULL, -1, "%s", why->detail);
+		return;
+	}
+	const acme_directory_t *d = acme_client_directory(j->cl);
+	wf_buf_t p;
+	wf_buf_init(&p, 64 * 1024);
+	wf_buf_append_str(&p, "{\"identifiers\":[");
+	for (size_t i = 0; i < j->ndomains; i++)
+		wf_buf_printf(&p, "%s{\"type\":\"dns\",\"value\":\"%s\"}", i ? "," : "", j->domains[i]);
+	wf_buf_append_str(&p, "]");
+	if (j->profile[0]) {
+		if (!profile_offered(d, j->profile)) {
+			wf_buf_fini(&p);
+			fail(j, "", NULL, -1, "the CA does not offer the profile \"%s\"", j->profile);
+			return;
+		}
+		wf_buf_printf(&p, ",\"profile\":\"%s\"", j->profile);
+	}
+	wf_buf_append(&p, "}", 2);
+	j->state = ACME_JOB_NEW_ORDER;
+	acme_client_post(j->cl, d->new_order, wf_buf_head(&p), on_new_order, j);
+	wf_buf_fini(&p);
+}
+
+acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
+			   wf_slice_t reuse_key_pem, acme_job_done_cb cb, void *arg)
+{
+	acme_job_t *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->loop = loop;
+	j->cl = cl;
+	j->cb = cb;
+	j->arg = arg;
+	snprintf(j->name, sizeof(j->name), "%s", cert->name);
+	j->domains = calloc(cert->ndomains + 1, sizeof(char *));
+	for (size_t i = 0; i < cert->ndomains; i++)
+		j->domains[i] = strdup(cert->domains[i]);
+	j->ndomains = cert->ndomains;
+	snprintf(j->challenge, sizeof(j->challenge), "%s", cert->challenge);
+	snprintf(j->profile, sizeof(j->profile), "%s", cert->profile ? cert->profile : "");
+	j->key_type = ACME_KEY_EC256;
+	acme_key_type_parse(cert->key_type, &j->key_type);
+	wf_buf_init(&j->chain, 1 << 20);
+	wf_buf_init(&j->keypem, 64 * 1024);
+	if (reuse_key_pem.len) {
+		j->cert_key = acme_key_load(reuse_key_pem);
+		if (j->cert_key)
+			acme_key_export(j->cert_key, &j->keypem);
+	}
+	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
+	ev_timer_init(&j->finish, on_finish, 0, 0);
+	ev_timer_init(&j->deadline, on_deadline, JOB_DEADLINE, 0);
+	ev_timer_start(loop, &j->deadline);
+	j->state = ACME_JOB_WAIT_CLIENT;
+	acme_client_ready(cl, on_client_ready, j);
+	return j;
+}
+
+void acme_job_cancel(acme_job_t *j)
+{
+	if (j)
+		job_free(j);
+}

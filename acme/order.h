@@ -1,0 +1,53 @@
+/* One certificate order (RFC 8555 7.4) as an explicit state machine:
+ *
+ *   WAIT_CLIENT -> NEW_ORDER -> AUTHZ -> POLL_READY -> FINALIZE -> POLL_VALID -> DOWNLOAD -> DONE
+ *                                  (any step) -> FAILED
+ *
+ * Every challenge of the order is answered before any polling; then the order
+ * (one request, not one per name) is polled at once and then at growing
+ * short intervals, honouring Retry-After. An order born ready (authorizations
+ * reused) goes straight to FINALIZE. Each reply is handled from the loop. */
+#ifndef ACME_ORDER_H
+#define ACME_ORDER_H
+
+#include "client.h"
+#include "../server/cert_key.h"
+
+typedef enum acme_job_state {
+	ACME_JOB_WAIT_CLIENT,
+	ACME_JOB_NEW_ORDER,
+	ACME_JOB_AUTHZ,
+	ACME_JOB_POLL_READY,
+	ACME_JOB_FINALIZE,
+	ACME_JOB_POLL_VALID,
+	ACME_JOB_DOWNLOAD,
+	ACME_JOB_DONE,
+	ACME_JOB_FAILED,
+} acme_job_state_t;
+
+const char *acme_job_state_name(acme_job_state_t s);
+
+typedef struct acme_result {
+	bool ok;
+	acme_job_state_t failed_in;
+	char problem_type[128]; /* ACME problem type, or "" (network, timeout, local) */
+	char detail[700];
+	char domain[256];       /* the name the failure concerns, if known */
+	long retry_after;       /* seconds the CA asked us to wait, or -1 */
+	wf_slice_t chain_pem;   /* on success: valid during the callback */
+	wf_slice_t key_pem;
+} acme_result_t;
+
+typedef struct acme_job acme_job_t;
+typedef void (*acme_job_done_cb)(void *arg, const acme_result_t *res);
+
+/* Starts ordering a certificate for cert's domains. reuse_key_pem: the key to
+ * certify again (reuse_key), or an empty slice for a fresh one. cb runs once,
+ * from the loop, never before this returns. */
+acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
+			   wf_slice_t reuse_key_pem, acme_job_done_cb cb, void *arg);
+/* Stops a job: no callback, published challenges withdrawn, memory freed. */
+void acme_job_cancel(acme_job_t *j);
+acme_job_state_t acme_job_state(const acme_job_t *j);
+
+#endif

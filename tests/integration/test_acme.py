@@ -1,0 +1,248 @@
+"""The built-in ACME client against a real ACME server (Debian's pebble):
+provisional -> CA-issued without a restart, over HTTP-01 and TLS-ALPN-01;
+a connection opened before the swap keeps working; a restart reuses the
+issued certificate without a new order; a CA that is down, or says no,
+leaves the server serving, with one clear log line per failure, and the
+client recovers by itself when the CA comes back."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server, cert_text, tls_peer_cert  # noqa: E402
+from pebble import Pebble  # noqa: E402
+from test_lifecycle import http_get, tls_connect  # noqa: E402
+
+
+def issued_by_pebble(pem):
+    return "Pebble Intermediate CA" in cert_text(pem)
+
+
+def wait_issued(server, sni, timeout=60):
+    deadline = time.monotonic() + timeout
+    pem = None
+    while time.monotonic() < deadline:
+        pem = tls_peer_cert(server.port, sni)
+        if issued_by_pebble(pem):
+            return pem
+        time.sleep(0.3)
+    raise AssertionError("no Pebble-issued certificate for %s within %d s; log:\n%s"
+                         % (sni, timeout, server.log()[-4000:]))
+
+
+def verify_chain(pebble, leaf_and_chain_pem, name):
+    """The served chain verifies against the running Pebble's root, for name."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(d + "/root.pem", "w") as f:
+            f.write(pebble.root_pem())
+        with open(d + "/chain.pem", "w") as f:
+            f.write(leaf_and_chain_pem)
+        out = subprocess.run(["certtool", "--verify", "--load-ca-certificate", d + "/root.pem",
+                              "--verify-hostname", name, "--infile", d + "/chain.pem"],
+                             capture_output=True, text=True, timeout=20)
+        return out.returncode == 0, out.stdout + out.stderr
+
+
+def served_chain(port, sni):
+    out = subprocess.run(["gnutls-cli", "--insecure", "--print-cert", "-p", str(port), "127.0.0.1",
+                          "--sni-hostname", sni], input=b"", capture_output=True, timeout=20)
+    text = out.stdout.decode("latin-1")
+    certs = []
+    while "-----BEGIN CERTIFICATE-----" in text:
+        a = text.index("-----BEGIN CERTIFICATE-----")
+        b = text.index("-----END CERTIFICATE-----", a) + len("-----END CERTIFICATE-----")
+        certs.append(text[a:b] + "\n")
+        text = text[b:]
+    return "".join(certs)
+
+
+class AcmeCase(unittest.TestCase):
+    challenge = "http-01"
+
+    def setUp(self):
+        self.pebble = Pebble()
+
+    def tearDown(self):
+        if hasattr(self, "server"):
+            if any(self._outcome.errors or []) if hasattr(self._outcome, "errors") else False:
+                pass
+            self.server.cleanup()
+        self.pebble.cleanup()
+
+    def make_server(self, domains=("wharf.test", "www.wharf.test"), challenge=None, certs=None, ca_extra=""):
+        challenge = challenge or self.challenge
+        services = [{"type": "https", "address": "127.0.0.1", "port": self.pebble.tls_port,
+                     "certificates": ["main"] if not certs else [c["name"] for c in certs]}]
+        if challenge == "http-01":
+            services.append({"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                             "https_port": self.pebble.tls_port})
+        certs = certs or [{"name": "main", "domains": list(domains), "challenge": challenge}]
+        self.server = Server(certificates=certs, services=services, extra=self.pebble.acme_config())
+        return self.server
+
+
+class HttpChallenge(AcmeCase):
+    def test_down_then_issued_live_and_reused(self):
+        s = self.make_server()
+        # The CA is down at first: the provisional certificate serves, failures are logged.
+        s.start()
+        self.assertTrue(s.wait_log("order failed for wharf.test", timeout=20), s.log()[-3000:])
+        self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "wharf.test")))
+        line = [l for l in s.log().splitlines() if "order failed" in l][0]
+        self.assertIn("certificate main", line)
+        self.assertIn("next attempt in", line)
+        with open(os.path.join(s.home(), "f.txt"), "w") as f:
+            f.write("still here")
+        os.chmod(os.path.join(s.home(), "f.txt"), 0o644)
+        old = tls_connect(s.port, sni="wharf.test")
+        self.assertEqual(http_get(old, "/f.txt"), (200, b"still here"))
+        old_der = old.getpeercert(binary_form=True)
+
+        # The CA comes up: wharf recovers by itself, without a restart.
+        self.pebble.start()
+        pem = wait_issued(s, "wharf.test", timeout=40)
+        self.assertIn("www.wharf.test", cert_text(pem))
+        ok, why = verify_chain(self.pebble, served_chain(s.port, "www.wharf.test"), "www.wharf.test")
+        self.assertTrue(ok, why)
+        self.assertIn("installed", s.log())
+        self.assertIn("answered the challenge", s.log())
+        # The connection opened before the swap goes on with its certificate.
+        self.assertEqual(http_get(old, "/f.txt"), (200, b"still here"))
+        self.assertEqual(old.getpeercert(binary_form=True), old_der)
+        old.close()
+        # Persisted: key and chain in one 0600 file.
+        issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        self.assertEqual(os.stat(issued).st_mode & 0o777, 0o600)
+        acct = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port, "account.key")
+        self.assertEqual(os.stat(acct).st_mode & 0o777, 0o600)
+
+        # A restart serves the same certificate and orders nothing.
+        orders = s.log().count("ordering from")
+        s.stop()
+        s.start()
+        time.sleep(1.5)
+        self.assertEqual(tls_peer_cert(s.port, "wharf.test"), pem)
+        self.assertEqual(s.log().count("ordering from"), orders, s.log()[-2000:])
+
+    def test_http01_responder(self):
+        s = self.make_server()
+        s.start()
+        import urllib.request
+        base = "http://127.0.0.1:%d" % self.pebble.http_port
+        body = urllib.request.urlopen(base + "/.well-known/acme-challenge/test.txt", timeout=10).read()
+        self.assertEqual(body, b"wharf acme-http ready\n")
+        for token in ("unknown-token", "..%2f..%2fetc", "a.b"):
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                urllib.request.urlopen(base + "/.well-known/acme-challenge/" + token, timeout=10)
+            self.assertEqual(cm.exception.code, 404)
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+        req = urllib.request.Request(base + "/some/page?x=1", headers={"Host": "wharf.test"})
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            opener.open(req, timeout=10)
+        self.assertEqual(cm.exception.code, 301)
+        self.assertEqual(cm.exception.headers["Location"],
+                         "https://wharf.test:%d/some/page?x=1" % self.pebble.tls_port)
+
+    def test_refused_name_logged_and_provisional_kept(self):
+        self.pebble.start()
+        s = self.make_server(domains=("blocked.example",))
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=30), s.log()[-3000:])
+        line = [l for l in s.log().splitlines() if "order failed" in l][0]
+        self.assertIn("certificate main", line)
+        self.assertIn("blocked.example", line)
+        self.assertIn("rejectedIdentifier", line)
+        # A problem caused by the request itself waits the longest before trying again.
+        self.assertRegex(line, r"next attempt in (7[0-9]{4}|8[0-9]{4}|9[0-9]{4}) s")
+        self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "blocked.example")))
+        self.assertEqual(harness.curl(s, "/", host="blocked.example")[0], 200)
+
+    def test_bad_directory_url(self):
+        s = self.make_server()
+        s.extra = s.extra.replace(self.pebble.directory,
+                                  "https://127.0.0.1:%d/dir" % harness.free_port())
+        s.write_config()
+        s.start()
+        self.assertTrue(s.wait_log("directory unreachable", timeout=20), s.log()[-3000:])
+        self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
+
+
+class Renewal(AcmeCase):
+    def setUp(self):
+        # Certificates that live 40 s: renewal is due when half is left (shorter than 10 days).
+        self.pebble = Pebble(validity=40)
+
+    def test_short_lived_certificate_renewed(self):
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=40)
+        deadline = time.monotonic() + 60
+        second = first
+        while time.monotonic() < deadline and second == first:
+            time.sleep(0.5)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first, s.log()[-3000:])
+        self.assertTrue(issued_by_pebble(second))
+        self.assertGreaterEqual(s.log().count("; installed"), 2)
+
+
+class UnreliableNonces(AcmeCase):
+    def setUp(self):
+        # Half the nonces are refused on purpose: badNonce must be retried.
+        self.pebble = Pebble(nonce_reject=50)
+
+    def test_issued_despite_bad_nonces(self):
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        wait_issued(s, "wharf.test", timeout=60)
+        self.assertIn("badNonce", self.pebble.log() + s.log())
+
+
+class TlsAlpnChallenge(AcmeCase):
+    challenge = "tls-alpn-01"
+
+    def test_issued_over_tls_alpn(self):
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        pem = wait_issued(s, "www.wharf.test", timeout=40)
+        self.assertIn("wharf.test", cert_text(pem))
+        self.assertIn("tls-alpn-01: answered the challenge", s.log())
+        self.assertNotIn("acme-http", s.log())
+        self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
+
+
+class ManyNames(AcmeCase):
+    def test_hundred_names_and_twenty_certificates(self):
+        self.pebble.start()
+        certs = [{"name": "big", "domains": ["n%d.wharf.test" % i for i in range(100)]}]
+        certs += [{"name": "c%d" % i, "domains": ["c%d.wharf.test" % i]} for i in range(20)]
+        s = self.make_server(certs=certs)
+        t0 = time.monotonic()
+        s.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and s.log().count("; installed") < 21:
+            time.sleep(0.3)
+        self.assertEqual(s.log().count("; installed"), 21, s.log()[-4000:])
+        took = time.monotonic() - t0
+        big = cert_text(wait_issued(s, "n57.wharf.test"))
+        for i in (0, 42, 99):
+            self.assertIn("n%d.wharf.test" % i, big)
+        for i in (0, 19):
+            self.assertIn("c%d.wharf.test" % i, cert_text(wait_issued(s, "c%d.wharf.test" % i)))
+        sys.stderr.write("21 certificates (one of 100 names) issued in %.1f s\n" % took)
+
+
+if __name__ == "__main__":
+    harness.main()
