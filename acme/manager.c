@@ -1,7 +1,9 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
 #include "client.h"
+#include "events.h"
 #include "order.h"
+#include "status.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
@@ -32,6 +34,7 @@ struct acme_manager {
 	acme_client_t **clients; /* owned, one per CA, made on first use */
 	slot_t *slots;
 	size_t nslots;
+	acme_events_t *events; /* owned */
 	ev_timer wake;
 };
 
@@ -43,14 +46,9 @@ static double jitter(double seconds, double fraction)
 	return seconds * (1.0 - fraction + 2.0 * fraction * u);
 }
 
-/* When the served certificate should be replaced (wall clock). */
 static time_t renewal_time(const wf_certkey_t *ck)
 {
-	if (ck->provisional)
-		return 0;
-	double life = difftime(ck->not_after, ck->not_before);
-	double left_at_renewal = life < 10 * 86400 ? life / 2 : life / 3;
-	return ck->not_after - (time_t)left_at_renewal;
+	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
 }
 
 static acme_client_t *client_for(acme_manager_t *m, size_t ca)
@@ -98,9 +96,14 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			wf_log_info("certificate %s: issued by \"%s\" for %s%s, valid until %s; installed", c->name,
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			wf_certstore_install(m->store, ck);
+			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
+			acme_events_emit(m->events, &e);
 		}
 		s->failures = 0;
 		s->next_attempt = 0;
+		acme_status_rec_t rec = { 0 };
+		rec.last_issued_at = time(NULL);
+		acme_status_save(m->cfg->state_dir, c->name, &rec);
 		schedule(m);
 		return;
 	}
@@ -119,11 +122,24 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	wf_log_error("certificate %s: order failed for %s: %s%s%s (%s); next attempt in %.0f s", c->name,
 		     res->domain[0] ? res->domain : c->domains[0], res->problem_type[0] ? res->problem_type : "",
 		     res->problem_type[0] ? ": " : "", res->detail, acme_job_state_name(res->failed_in), delay);
+	acme_event_t fe = { ACME_EVENT_FAILED, c, res->domain[0] ? res->domain : c->domains[0], res->problem_type,
+			    res->detail };
+	acme_events_emit(m->events, &fe);
+	acme_status_rec_t rec;
+	acme_status_load(m->cfg->state_dir, c->name, &rec);
+	rec.failures = s->failures;
+	rec.last_error_at = time(NULL);
+	rec.next_attempt = time(NULL) + (time_t)delay;
+	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s", res->domain[0] ? res->domain : c->domains[0],
+		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail);
+	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	if (s->failures % FALLBACK_AFTER == 0 && m->cfg->acme.ncas > 1) {
 		size_t next = (s->ca + 1) % m->cfg->acme.ncas;
 		wf_log_warn("certificate %s: %d failures in a row with %s; trying %s next", c->name, s->failures,
 			    m->cfg->acme.cas[s->ca].url, m->cfg->acme.cas[next].url);
 		s->ca = next;
+		/* A fresh CA gets a fresh start, not the backoff earned at the last one. */
+		s->next_attempt = ev_now(m->loop) + jitter(base, 0.1);
 	}
 	/* The CA sends no expiry mail any more: wharf is the alarm. */
 	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
@@ -134,6 +150,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			s->last_alarm = time(NULL);
 			wf_log_error("ALARM certificate %s: expires in %.1f days (%s) and renewal keeps failing", c->name,
 				     left / 86400, left < 0 ? "expired" : "soon");
+			char detail[128];
+			snprintf(detail, sizeof(detail), "expires in %.1f days and renewal keeps failing", left / 86400);
+			acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail };
+			acme_events_emit(m->events, &ee);
 		}
 	}
 	wf_certkey_unref(cur);
@@ -206,6 +226,7 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		s->m = m;
 		s->cert = &cfg->certificates[i];
 	}
+	m->events = acme_events_new(loop, cfg);
 	ev_timer_init(&m->wake, on_wake, 0, 0);
 	/* First look right after start-up, from the loop. */
 	ev_timer_set(&m->wake, 0.01, 0);
@@ -224,6 +245,7 @@ void acme_manager_free(acme_manager_t *m)
 		acme_client_free(m->clients[i]);
 	free(m->clients);
 	free(m->slots);
+	acme_events_free(m->events);
 	wf_config_unref(m->cfg);
 	free(m);
 }

@@ -28,17 +28,29 @@ typedef struct dec {
 	const char *where;
 } dec_t;
 
-static const char *const status_names[] = {
-	[ACME_ST_UNKNOWN] = "unknown",	 [ACME_ST_PENDING] = "pending", [ACME_ST_READY] = "ready",
-	[ACME_ST_PROCESSING] = "processing", [ACME_ST_VALID] = "valid",	[ACME_ST_INVALID] = "invalid",
-	[ACME_ST_EXPIRED] = "expired",	 [ACME_ST_DEACTIVATED] = "deactivated", [ACME_ST_REVOKED] = "revoked",
-};
-
 const char *acme_status_name(acme_status_t s)
 {
-	if ((unsigned)s >= WF_ARRAY_LEN(status_names))
-		return "unknown";
-	return status_names[s];
+	switch (s) {
+	case ACME_ST_PENDING:
+		return "pending";
+	case ACME_ST_READY:
+		return "ready";
+	case ACME_ST_PROCESSING:
+		return "processing";
+	case ACME_ST_VALID:
+		return "valid";
+	case ACME_ST_INVALID:
+		return "invalid";
+	case ACME_ST_EXPIRED:
+		return "expired";
+	case ACME_ST_DEACTIVATED:
+		return "deactivated";
+	case ACME_ST_REVOKED:
+		return "revoked";
+	case ACME_ST_UNKNOWN:
+		break;
+	}
+	return "unknown";
 }
 
 static WF_PRINTF(2, 3) int fail(const dec_t *d, const char *fmt, ...)
@@ -183,7 +195,8 @@ static int parse_root(const dec_t *d, wf_slice_t json, json_object **root)
 		return fail(d, "out of memory");
 	/* Trailing characters are allowed by json-c and refused below, which
 	 * gives a clearer reason than json-c's "unexpected character". */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok,
+			       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
 	json_object *o = json_tokener_parse_ex(tok, json.ptr, (int)json.len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
@@ -281,9 +294,11 @@ static int get_status(const dec_t *d, json_object *obj, acme_status_t *st)
 	*st = ACME_ST_UNKNOWN;
 	if (get_str(d, obj, "status", true, &s, &n))
 		return WF_ERR;
-	for (size_t i = 1; i < WF_ARRAY_LEN(status_names); i++)
-		if (strlen(status_names[i]) == n && memcmp(status_names[i], s, n) == 0)
-			*st = (acme_status_t)i;
+	for (acme_status_t i = ACME_ST_PENDING; i <= ACME_ST_REVOKED; i++) {
+		const char *name = acme_status_name(i);
+		if (strlen(name) == n && memcmp(name, s, n) == 0)
+			*st = i;
+	}
 	return WF_OK;
 }
 
@@ -370,7 +385,7 @@ static int problem_obj(const dec_t *d, json_object *o, acme_problem_t *p)
 		if (json_object_array_length(subs) > 0) {
 			char where[128];
 			snprintf(where, sizeof(where), "%s: subproblems[0]", d->where);
-			dec_t sub = { d->err, d->errlen, where };
+			dec_t sub = {d->err, d->errlen, where};
 			json_object *first = json_object_array_get_idx(subs, 0);
 			if (!first || !json_object_is_type(first, json_type_object))
 				return fail(&sub, "not an object");
@@ -392,7 +407,7 @@ static int error_member(const dec_t *d, json_object *obj, acme_problem_t *p)
 		return fail(d, "\"error\" not an object");
 	char where[128];
 	snprintf(where, sizeof(where), "%s: error", d->where);
-	dec_t sub = { d->err, d->errlen, where };
+	dec_t sub = {d->err, d->errlen, where};
 	return problem_obj(&sub, e, p);
 }
 
@@ -412,14 +427,14 @@ static int challenge_obj(const dec_t *d, json_object *o, acme_challenge_t *c)
 	return WF_OK;
 }
 
-#define DECODE_BEGIN(what)                    \
-	dec_t d = { err, errlen, what };      \
-	json_object *root = NULL;             \
-	int rc = WF_ERR;                      \
-	memset(out, 0, sizeof(*out));         \
-	if (err && errlen)                    \
-		err[0] = '\0';                \
-	if (parse_root(&d, json, &root))      \
+#define DECODE_BEGIN(what)                                                                                             \
+	dec_t d = {err, errlen, what};                                                                                 \
+	json_object *root = NULL;                                                                                      \
+	int rc = WF_ERR;                                                                                               \
+	memset(out, 0, sizeof(*out));                                                                                  \
+	if (err && errlen)                                                                                             \
+		err[0] = '\0';                                                                                         \
+	if (parse_root(&d, json, &root))                                                                               \
 		goto out;
 
 int acme_msg_directory(wf_slice_t json, acme_directory_t *out, char *err, size_t errlen)
@@ -436,7 +451,7 @@ int acme_msg_directory(wf_slice_t json, acme_directory_t *out, char *err, size_t
 		goto out;
 	json_object *meta = member(root, "meta");
 	if (meta) {
-		dec_t dm = { err, errlen, "directory: meta" };
+		dec_t dm = {err, errlen, "directory: meta"};
 		if (!json_object_is_type(meta, json_type_object)) {
 			fail(&d, "\"meta\" not an object");
 			goto out;
@@ -569,7 +584,7 @@ int acme_msg_authz(wf_slice_t json, acme_authz_t *out, char *err, size_t errlen)
 	for (size_t i = 0; i < n && i < ACME_MAX_CHALLENGES; i++) {
 		char where[64];
 		snprintf(where, sizeof(where), "authz: challenges[%zu]", i);
-		dec_t dc = { err, errlen, where };
+		dec_t dc = {err, errlen, where};
 		json_object *c = json_object_array_get_idx(chals, i);
 		if (!c || !json_object_is_type(c, json_type_object)) {
 			fail(&dc, "not an object");
@@ -633,7 +648,7 @@ int acme_msg_renewal_info(wf_slice_t json, acme_renewal_info_t *out, char *err, 
 		fail(&d, "\"suggestedWindow\" missing or not an object");
 		goto out;
 	}
-	dec_t dw = { err, errlen, "renewalInfo: suggestedWindow" };
+	dec_t dw = {err, errlen, "renewalInfo: suggestedWindow"};
 	if (time_member(&dw, win, "start", &out->start) || time_member(&dw, win, "end", &out->end))
 		goto out;
 	if (out->end <= out->start) {
@@ -736,21 +751,33 @@ static void remove_dot_segments(char *path)
 	o[olen] = '\0';
 }
 
+/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" (RFC 3986 3.1) */
+static bool has_scheme(const char *ref, size_t rn)
+{
+	for (size_t i = 0; i < rn; i++) {
+		char c = ref[i];
+		if (c == ':')
+			return i > 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
+			return false;
+	}
+	return false;
+}
+
 /* RFC 3986 5.2.2 against an absolute http(s) base. References with a scheme
  * are kept as they are. */
 static int resolve(const char *ref, size_t rn, const char *base, char *out, size_t cap)
 {
 	char path[2 * ACME_URL_MAX + 2];
-	size_t i;
 	if (rn >= ACME_URL_MAX)
 		return WF_ERR;
-	for (i = 0; i < rn; i++) {
-		char c = ref[i];
-		if (c == ':' && i > 0)
-			goto absolute;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
-			break;
+	if (has_scheme(ref, rn)) {
+		if (rn >= cap || !url_ok(ref, rn))
+			return WF_ERR;
+		memcpy(out, ref, rn);
+		out[rn] = '\0';
+		return WF_OK;
 	}
 	if (!base)
 		return WF_ERR;
@@ -797,24 +824,18 @@ static int resolve(const char *ref, size_t rn, const char *base, char *out, size
 	if (n < 0 || (size_t)n >= cap || (size_t)n >= ACME_URL_MAX || !url_ok(out, (size_t)n))
 		return WF_ERR;
 	return WF_OK;
-absolute:
-	if (rn >= cap || !url_ok(ref, rn))
-		return WF_ERR;
-	memcpy(out, ref, rn);
-	out[rn] = '\0';
-	return WF_OK;
 }
 
 /* Links that cannot be used (malformed, not http(s), too long) are skipped
  * and the search goes on, so a later usable link with the same rel wins. */
 int acme_msg_link(wf_slice_t header, const char *rel, const char *base, char *out, size_t cap)
 {
-	const char *p = header.ptr, *end = header.ptr + header.len;
 	if (!out || cap == 0)
 		return WF_DECLINED;
 	out[0] = '\0';
-	if (!p || !rel || !*rel)
+	if (!header.ptr || !rel || !*rel)
 		return WF_DECLINED;
+	const char *p = header.ptr, *end = header.ptr + header.len;
 	while (p < end) {
 		while (p < end && (is_ows(*p) || *p == ','))
 			p++;
@@ -955,7 +976,7 @@ static int expect(const char **p, char c)
 
 static int days_in_month(int year, int month)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
 		return 29;
 	return days[month - 1];
@@ -997,8 +1018,14 @@ int acme_msg_time(const char *s, time_t *out)
 		return WF_ERR;
 	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 60)
 		return WF_ERR;
-	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-			 .tm_hour = hour, .tm_min = min, .tm_sec = sec };
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
 	time_t t = timegm(&tm);
 	/* A leap second (:60) lands on the next second, as timegm normalises. */
 	*out = t - sign * (oh * 3600 + om * 60);

@@ -1,7 +1,12 @@
 /* ACME messages from the CA, decoded: pure functions over bytes (json-c).
  * The CA is distrusted like any peer: every string is capped, every list is
  * capped, wrong types are errors, unknown members are ignored. On failure the
- * function returns WF_ERR with a one-line reason in err and *out is zeroed. */
+ * function returns WF_ERR with a one-line reason in err and *out is zeroed.
+ * URLs must be absolute http:// or https:// URLs of printable ASCII without
+ * spaces or quotes (plain http for test CAs; TLS policy is the HTTP client's);
+ * tokens must be base64url; identifier values must be DNS names or IP
+ * literals. A problem's detail alone is cut to fit (it is only logged), with
+ * control characters turned into spaces. */
 #ifndef ACME_MSG_H
 #define ACME_MSG_H
 
@@ -45,10 +50,10 @@ typedef struct acme_directory {
 	char revoke_cert[ACME_URL_MAX];
 	char key_change[ACME_URL_MAX];
 	char renewal_info[ACME_URL_MAX]; /* "" when the CA has no ARI */
-	char terms_of_service[ACME_URL_MAX];
+	char terms_of_service[ACME_URL_MAX]; /* any URI scheme (Pebble's is data:) */
 	bool eab_required;
 	size_t nprofiles;
-	char profiles[ACME_MAX_PROFILES][64]; /* meta.profiles names */
+	char profiles[ACME_MAX_PROFILES][64]; /* meta.profiles names; extra or odd names skipped */
 } acme_directory_t;
 
 typedef struct acme_account {
@@ -98,12 +103,15 @@ int acme_msg_renewal_info(wf_slice_t json, acme_renewal_info_t *out, char *err, 
 
 /* Finds rel="REL" in one or more Link header values (RFC 8288; each value may
  * hold several comma-separated links). Copies the first matching URI, made
- * absolute against base if relative, into out. WF_OK, or WF_DECLINED if none. */
+ * absolute against base if relative, into out. WF_OK, or WF_DECLINED if none.
+ * A matching link that is malformed, not http(s) or does not fit is skipped;
+ * with base NULL, relative links are skipped. */
 int acme_msg_link(wf_slice_t header, const char *rel, const char *base, char *out, size_t cap);
 /* Retry-After: delay-seconds or an HTTP date; returns seconds from now (>= 0),
  * capped at 86400, or -1 if absent or malformed. */
 long acme_msg_retry_after(wf_slice_t value, time_t now);
-/* RFC 3339 timestamp ("2025-01-02T03:04:05Z", fractions and offsets allowed). */
+/* RFC 3339 timestamp ("2025-01-02T03:04:05Z", fractions and offsets allowed).
+ * WF_OK, or WF_ERR with *out set to 0. */
 int acme_msg_time(const char *s, time_t *out);
 
 #endif

@@ -483,7 +483,8 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			const char *p = u->permissions[j];
 			u->perms |= !strcmp(p, "read") ? WF_PERM_READ :
 				    !strcmp(p, "write") ? WF_PERM_WRITE :
-				    !strcmp(p, "delete") ? WF_PERM_DELETE : WF_PERM_MKDIR;
+				    !strcmp(p, "delete") ? WF_PERM_DELETE :
+				    !strcmp(p, "mkdir") ? WF_PERM_MKDIR : WF_PERM_ADMIN;
 		}
 		absolutize(&u->home, cfg->dir);
 		/* Opened once, at load: requests resolve beneath this handle, so a home

@@ -21,6 +21,7 @@ enum {
 	WF_PERM_WRITE = 1 << 1,
 	WF_PERM_DELETE = 1 << 2,
 	WF_PERM_MKDIR = 1 << 3,
+	WF_PERM_ADMIN = 1 << 4, /* may read /.wharf/status (certificate status as JSON) */
 };
 
 typedef struct wf_service_cfg {
@@ -54,6 +55,8 @@ typedef struct wf_cert_cfg {
 	char *challenge; /* http-01 or tls-alpn-01 */
 	char *profile;   /* ACME profile to ask for, or "" */
 	bool reuse_key;
+	char **deploy_hook; /* argv run after each issuance, or none */
+	size_t ndeploy_hook;
 	int line;
 } wf_cert_cfg_t;
 
@@ -103,6 +106,9 @@ typedef struct wf_config {
 		char *account_key_type;
 		int request_timeout;
 		int retry_interval; /* first backoff after a failure, seconds */
+		char **event_hook;  /* argv run on every certificate event */
+		size_t nevent_hook;
+		char *webhook;      /* URL that gets each event as a JSON POST, or "" */
 		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */
 		size_t ncas;
 		int line;

@@ -8,7 +8,7 @@
 static const char *const service_types[] = { "https", "acme-http", NULL };
 static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
 static const char *const challenges[] = { "http-01", "tls-alpn-01", NULL };
-static const char *const permissions[] = { "read", "write", "delete", "mkdir", NULL };
+static const char *const permissions[] = { "read", "write", "delete", "mkdir", "admin", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 
@@ -82,8 +82,9 @@ static const wf_key_t user_keys[] = {
 	{ "home", WF_KEY_STRING, F(wf_user_cfg_t, home), 0, NULL, 0, 0, NULL, NULL,
 	  "Folder the user sees as `/`; nothing outside it is reachable." },
 	{ "permissions", WF_KEY_STRLIST, F(wf_user_cfg_t, permissions), F(wf_user_cfg_t, npermissions),
-	  "[\"read\"]", 0, 4, permissions, NULL,
-	  "Any of `read` (GET, listings), `write` (PUT), `delete` (DELETE), `mkdir` (MKCOL)." },
+	  "[\"read\"]", 0, 5, permissions, NULL,
+	  "Any of `read` (GET, listings), `write` (PUT), `delete` (DELETE), `mkdir` (MKCOL), `admin` "
+	  "(GET `/.wharf/status`: every certificate's status as JSON, as `wharf cert list --json`)." },
 };
 static const wf_section_t user_section = { "users[]", user_keys, sizeof(user_keys) / sizeof(user_keys[0]),
 					   sizeof(wf_user_cfg_t), F(wf_user_cfg_t, line),
@@ -105,8 +106,11 @@ static const wf_key_t cert_keys[] = {
 	  "or `tls-alpn-01` (answered on the `https` services; no port 80 needed)." },
 	{ "profile", WF_KEY_STRING, F(wf_cert_cfg_t, profile), 0, "", 0, 0, NULL, NULL,
 	  "ACME profile to request (`classic`, `tlsserver`, `shortlived`), if the CA offers profiles." },
-	{ "reuse_key", WF_KEY_BOOL, F(wf_cert_cfg_t, reuse_key), 0, "false", 0, 0, NULL, NULL,
-	  "Keep the same key across renewals (for key pinning); a fresh key each time otherwise." },
+	{ "deploy_hook", WF_KEY_STRLIST, F(wf_cert_cfg_t, deploy_hook), F(wf_cert_cfg_t, ndeploy_hook), "[]", 0, 64,
+	  NULL, NULL,
+	  "Command run after each issuance, as an argv array (no shell), with WHARF_EVENT=issued, "
+	  "WHARF_CERT_NAME, WHARF_DOMAINS (space-separated), WHARF_CERT_FILE and WHARF_KEY_FILE in its "
+	  "environment; killed after 60 s; its exit status is logged." },
 };
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
 					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, line),
@@ -140,6 +144,13 @@ static const wf_key_t acme_keys[] = {
 	{ "retry_interval", WF_KEY_INT, F(wf_config_t, acme.retry_interval), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds before the first retry after a failed order; each further failure waits ten times "
 	  "longer, up to a day (with jitter, and never less than the CA's Retry-After)." },
+	{ "event_hook", WF_KEY_STRLIST, F(wf_config_t, acme.event_hook), F(wf_config_t, acme.nevent_hook), "[]", 0, 64,
+	  NULL, NULL,
+	  "Command (argv array, no shell) run on every certificate event: WHARF_EVENT is issued, failed or "
+	  "expiring; also WHARF_CERT_NAME, WHARF_DOMAINS, WHARF_DOMAIN, WHARF_PROBLEM, WHARF_DETAIL." },
+	{ "webhook", WF_KEY_STRING, F(wf_config_t, acme.webhook), 0, "", 0, 0, NULL, NULL,
+	  "URL that receives each certificate event as a JSON POST: {\"event\", \"certificate\", "
+	  "\"domain\", \"problem\", \"detail\"}." },
 	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
 	  "ACME servers." },
 };

@@ -3,8 +3,11 @@
 #include "config.h"
 #include "passwd.h"
 #include "server.h"
+#include "../acme/revoke.h"
+#include "../acme/status.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +20,10 @@ static void usage(FILE *f)
 		   "  check -c FILE        validate FILE: exit 0, or print FILE:LINE: problem for each problem\n"
 		   "  passwd [--sha512]    read a password on standard input and print its crypt(3) hash\n"
 		   "  config-reference     print the reference of every config key (docs/config.md)\n"
+		   "  cert list -c FILE    every certificate: names, issuer, not-after, next renewal, last error\n"
+		   "                       (--json for the same as JSON)\n"
+		   "  cert revoke NAME -c FILE\n"
+		   "                       revoke NAME's issued certificate at the CA and set it aside\n"
 		   "\n"
 		   "  --help, --version\n");
 }
@@ -62,6 +69,54 @@ int main(int argc, char **argv)
 		fwrite(wf_buf_head(&out), 1, wf_buf_size(&out), stdout);
 		wf_buf_fini(&out);
 		return 0;
+	}
+	if (strcmp(cmd, "cert") == 0 && argc >= 3) {
+		const char *sub = argv[2];
+		const char *name = NULL;
+		bool json = false;
+		int rest = 3;
+		if (strcmp(sub, "revoke") == 0 && argc >= 4 && argv[3][0] != '-') {
+			name = argv[3];
+			rest = 4;
+		}
+		/* Remaining: -c FILE [--json]; getopt wants the program name first. */
+		char *args[16] = { argv[0] };
+		int n = 1;
+		for (int i = rest; i < argc && n < 15; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = true;
+			else
+				args[n++] = argv[i];
+		}
+		const char *path = config_arg(n, args);
+		if (!path || (strcmp(sub, "list") != 0 && !(strcmp(sub, "revoke") == 0 && name))) {
+			fprintf(stderr, "usage: wharf cert list -c FILE [--json] | wharf cert revoke NAME -c FILE\n");
+			return 2;
+		}
+		wf_buf_t errors;
+		wf_buf_init(&errors, 1 << 20);
+		wf_config_t *cfg = wf_config_load(path, &errors);
+		if (!cfg) {
+			fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
+			wf_buf_fini(&errors);
+			return 1;
+		}
+		wf_buf_fini(&errors);
+		int code = 0;
+		if (strcmp(sub, "revoke") == 0) {
+			code = acme_revoke_main(cfg, name);
+		} else if (json) {
+			wf_buf_t out;
+			wf_buf_init(&out, 16 << 20);
+			acme_status_json(cfg, &out);
+			fwrite(wf_buf_head(&out), 1, wf_buf_size(&out), stdout);
+			putchar('\n');
+			wf_buf_fini(&out);
+		} else {
+			acme_status_print(cfg, stdout);
+		}
+		wf_config_unref(cfg);
+		return code;
 	}
 	if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check") == 0) {
 		const char *path = config_arg(argc - 1, argv + 1);

@@ -7,6 +7,7 @@
 #include "path.h"
 #include "range.h"
 #include "url.h"
+#include "../acme/status.h"
 #include "../server/log.h"
 
 #include <errno.h>
@@ -606,6 +607,25 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		return;
 	}
 	snprintf(ex->user_name, sizeof(ex->user_name), "%s", ex->user->name);
+
+	/* Reserved for admins only; for everyone else it is an ordinary path. */
+	if ((ex->user->perms & WF_PERM_ADMIN) && (m == M_GET || m == M_HEAD) &&
+	    (wf_slice_eq(in->target, "/.wharf/status") || wf_slice_eq(in->target, "/.wharf/status/"))) {
+		ex->state = XFER_EX_RESPOND;
+		ex->status = 200;
+		wf_buf_reset(&ex->body);
+		if (acme_status_json(ex->cfg, &ex->body) != WF_OK) {
+			respond_error(ex, 500, "status unavailable");
+			return;
+		}
+		wf_buf_append_str(&ex->body, "\n");
+		ex->body_kind = XFER_BODY_BUF;
+		ex->content_length = wf_buf_size(&ex->body);
+		add_field(ex, "Content-Type", "application/json");
+		add_field(ex, "Cache-Control", "no-store");
+		settle_unwanted_body(ex, in);
+		return;
+	}
 
 	char rel[1024];
 	int is_dir = 0;

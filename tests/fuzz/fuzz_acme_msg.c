@@ -68,8 +68,8 @@ static void check_challenge(const acme_challenge_t *c)
 		if (!((*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '-' ||
 		      *t == '_'))
 			fail("challenge token alphabet");
-	if (!c->token[0] && (!strcmp(c->type, "http-01") || !strcmp(c->type, "dns-01") ||
-			     !strcmp(c->type, "tls-alpn-01")))
+	if (!c->token[0] &&
+	    (!strcmp(c->type, "http-01") || !strcmp(c->type, "dns-01") || !strcmp(c->type, "tls-alpn-01")))
 		fail("challenge token missing");
 	if ((unsigned)c->status > ACME_ST_REVOKED)
 		fail("challenge status");
@@ -193,7 +193,7 @@ static void run_renewal_info(wf_slice_t in)
 
 static void run_link(wf_slice_t in)
 {
-	static const char *const rels[] = { "up", "alternate", "next", "index" };
+	static const char *const rels[] = {"up", "alternate", "next", "index"};
 	for (size_t i = 0; i < WF_ARRAY_LEN(rels); i++) {
 		char out[ACME_URL_MAX];
 		memset(out, 'X', sizeof(out));
@@ -236,7 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1, size);
 	memcpy(cstr, data + 1, size);
 	cstr[size] = '\0';
-	wf_slice_t in = { copy, size };
+	wf_slice_t in = {copy, size};
 	bool all = sel > 9;
 	if (all || sel == 0)
 		run_directory(in);

@@ -12,7 +12,7 @@ static char g_err[256];
 
 static wf_slice_t str_slice(const char *s)
 {
-	return (wf_slice_t){ s, strlen(s) };
+	return (wf_slice_t){s, strlen(s)};
 }
 
 static bool all_zero(const void *p, size_t n)
@@ -30,11 +30,11 @@ static void test_directory_pebble(void)
 {
 	acme_directory_t d;
 	int rc = acme_msg_directory(
-		S("{\"keyChange\":\"https://127.0.0.1:14000/rollover-account-key\",\"meta\":{\"externalAccountRequired\":"
-		  "false,\"termsOfService\":\"data:text/plain,Do%20what%20thou%20wilt\"},\"newAccount\":\"https://"
-		  "127.0.0.1:14000/sign-me-up\",\"newNonce\":\"https://127.0.0.1:14000/nonce-plz\",\"newOrder\":"
-		  "\"https://127.0.0.1:14000/order-plz\",\"revokeCert\":\"https://127.0.0.1:14000/revoke-cert\"}"),
-		&d, g_err, sizeof(g_err));
+	    S("{\"keyChange\":\"https://127.0.0.1:14000/rollover-account-key\",\"meta\":{\"externalAccountRequired\":"
+	      "false,\"termsOfService\":\"data:text/plain,Do%20what%20thou%20wilt\"},\"newAccount\":\"https://"
+	      "127.0.0.1:14000/sign-me-up\",\"newNonce\":\"https://127.0.0.1:14000/nonce-plz\",\"newOrder\":"
+	      "\"https://127.0.0.1:14000/order-plz\",\"revokeCert\":\"https://127.0.0.1:14000/revoke-cert\"}"),
+	    &d, g_err, sizeof(g_err));
 	CHECK_EQ_INT(rc, WF_OK);
 	CHECK_EQ_STR(d.new_nonce, "https://127.0.0.1:14000/nonce-plz");
 	CHECK_EQ_STR(d.new_account, "https://127.0.0.1:14000/sign-me-up");
@@ -75,20 +75,20 @@ static void test_directory_letsencrypt(void)
 {
 	acme_directory_t d;
 	int rc = acme_msg_directory(
-		S("{\"Rv2B5xoR3gI\": \"https://community.letsencrypt.org/t/adding-random-entries-to-the-directory/33417\","
-		  "\"keyChange\": \"https://acme-v02.api.letsencrypt.org/acme/key-change\","
-		  "\"meta\": {\"caaIdentities\": [\"letsencrypt.org\"],"
-		  "\"profiles\": {\"classic\": \"https://letsencrypt.org/docs/profiles#classic\","
-		  "\"shortlived\": \"https://letsencrypt.org/docs/profiles#shortlived\","
-		  "\"tlsserver\": \"https://letsencrypt.org/docs/profiles#tlsserver\"},"
-		  "\"termsOfService\": \"https://letsencrypt.org/documents/LE-SA-v1.5-February-24-2025.pdf\","
-		  "\"website\": \"https://letsencrypt.org\"},"
-		  "\"newAccount\": \"https://acme-v02.api.letsencrypt.org/acme/new-acct\","
-		  "\"newNonce\": \"https://acme-v02.api.letsencrypt.org/acme/new-nonce\","
-		  "\"newOrder\": \"https://acme-v02.api.letsencrypt.org/acme/new-order\","
-		  "\"renewalInfo\": \"https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo\","
-		  "\"revokeCert\": \"https://acme-v02.api.letsencrypt.org/acme/revoke-cert\"}"),
-		&d, g_err, sizeof(g_err));
+	    S("{\"Rv2B5xoR3gI\": \"https://community.letsencrypt.org/t/adding-random-entries-to-the-directory/33417\","
+	      "\"keyChange\": \"https://acme-v02.api.letsencrypt.org/acme/key-change\","
+	      "\"meta\": {\"caaIdentities\": [\"letsencrypt.org\"],"
+	      "\"profiles\": {\"classic\": \"https://letsencrypt.org/docs/profiles#classic\","
+	      "\"shortlived\": \"https://letsencrypt.org/docs/profiles#shortlived\","
+	      "\"tlsserver\": \"https://letsencrypt.org/docs/profiles#tlsserver\"},"
+	      "\"termsOfService\": \"https://letsencrypt.org/documents/LE-SA-v1.5-February-24-2025.pdf\","
+	      "\"website\": \"https://letsencrypt.org\"},"
+	      "\"newAccount\": \"https://acme-v02.api.letsencrypt.org/acme/new-acct\","
+	      "\"newNonce\": \"https://acme-v02.api.letsencrypt.org/acme/new-nonce\","
+	      "\"newOrder\": \"https://acme-v02.api.letsencrypt.org/acme/new-order\","
+	      "\"renewalInfo\": \"https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo\","
+	      "\"revokeCert\": \"https://acme-v02.api.letsencrypt.org/acme/revoke-cert\"}"),
+	    &d, g_err, sizeof(g_err));
 	CHECK_EQ_INT(rc, WF_OK);
 	CHECK_EQ_STR(d.renewal_info, "https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo");
 	CHECK_EQ_INT(d.nprofiles, 3);
@@ -237,8 +237,8 @@ static char *order_doc(const char *status, int n, const char *extra)
 				      "\"https://127.0.0.1:14000/finalize-order/Xyz\",%s\"authorizations\":[",
 				      status, extra);
 	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(doc + len, cap - len, "%s\"https://127.0.0.1:14000/authZ/tok%d\"",
-					i ? "," : "", i);
+		len += (size_t)snprintf(doc + len, cap - len, "%s\"https://127.0.0.1:14000/authZ/tok%d\"", i ? "," : "",
+					i);
 	snprintf(doc + len, cap - len, "]}");
 	return doc;
 }
@@ -249,10 +249,11 @@ static void test_order_statuses(void)
 		const char *name;
 		acme_status_t st;
 	} sts[] = {
-		{ "pending", ACME_ST_PENDING },	  { "ready", ACME_ST_READY },	  { "processing", ACME_ST_PROCESSING },
-		{ "valid", ACME_ST_VALID },	  { "invalid", ACME_ST_INVALID }, { "expired", ACME_ST_EXPIRED },
-		{ "deactivated", ACME_ST_DEACTIVATED }, { "revoked", ACME_ST_REVOKED }, { "Valid", ACME_ST_UNKNOWN },
-		{ "", ACME_ST_UNKNOWN },
+	    {"pending", ACME_ST_PENDING},	  {"ready", ACME_ST_READY},
+	    {"processing", ACME_ST_PROCESSING},	  {"valid", ACME_ST_VALID},
+	    {"invalid", ACME_ST_INVALID},	  {"expired", ACME_ST_EXPIRED},
+	    {"deactivated", ACME_ST_DEACTIVATED}, {"revoked", ACME_ST_REVOKED},
+	    {"Valid", ACME_ST_UNKNOWN},		  {"", ACME_ST_UNKNOWN},
 	};
 	for (size_t i = 0; i < WF_ARRAY_LEN(sts); i++) {
 		for (int n = 1; n <= 100; n += 99) {
@@ -362,8 +363,8 @@ static void test_order_long_url(void)
 		memcpy(url, "https://a/", 10);
 		memset(url + 10, 'x', ulen - 10);
 		url[ulen] = '\0';
-		snprintf(doc, sizeof(doc), "{\"status\":\"ready\",\"finalize\":\"%s\",\"authorizations\":[\"%s\"]}", url,
-			 url);
+		snprintf(doc, sizeof(doc), "{\"status\":\"ready\",\"finalize\":\"%s\",\"authorizations\":[\"%s\"]}",
+			 url, url);
 		acme_order_t o;
 		int rc = acme_msg_order(str_slice(doc), &o, g_err, sizeof(g_err));
 		CHECK_EQ_INT(rc, extra ? WF_ERR : WF_OK);
@@ -410,16 +411,16 @@ static void test_authz_rfc(void)
 static void test_authz_pebble_shuffled(void)
 {
 	acme_authz_t a;
-	int rc = acme_msg_authz(
-		S("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"www.example.test\"},"
-		  "\"challenges\":[{\"type\":\"tls-alpn-01\",\"url\":\"https://127.0.0.1:14000/chalZ/aB3\","
-		  "\"token\":\"q2Fs-tWwKzyT2AZs2X3VtZfxMu1_n1S8r-ELxZvdP5o\",\"status\":\"pending\"},"
-		  "{\"type\":\"dns-01\",\"url\":\"https://127.0.0.1:14000/chalZ/cD4\",\"token\":"
-		  "\"tV0Bo2dB0WY8vUn_4N8ZVjCmNx6e6P5H5N0a2W2EYbE\",\"status\":\"pending\"},"
-		  "{\"type\":\"http-01\",\"url\":\"https://127.0.0.1:14000/chalZ/eF5\",\"token\":"
-		  "\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\",\"status\":\"pending\"}],"
-		  "\"expires\":\"2025-01-02T04:04:05Z\"}"),
-		&a, g_err, sizeof(g_err));
+	int rc =
+	    acme_msg_authz(S("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"www.example.test\"},"
+			     "\"challenges\":[{\"type\":\"tls-alpn-01\",\"url\":\"https://127.0.0.1:14000/chalZ/aB3\","
+			     "\"token\":\"q2Fs-tWwKzyT2AZs2X3VtZfxMu1_n1S8r-ELxZvdP5o\",\"status\":\"pending\"},"
+			     "{\"type\":\"dns-01\",\"url\":\"https://127.0.0.1:14000/chalZ/cD4\",\"token\":"
+			     "\"tV0Bo2dB0WY8vUn_4N8ZVjCmNx6e6P5H5N0a2W2EYbE\",\"status\":\"pending\"},"
+			     "{\"type\":\"http-01\",\"url\":\"https://127.0.0.1:14000/chalZ/eF5\",\"token\":"
+			     "\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\",\"status\":\"pending\"}],"
+			     "\"expires\":\"2025-01-02T04:04:05Z\"}"),
+			   &a, g_err, sizeof(g_err));
 	CHECK_EQ_INT(rc, WF_OK);
 	CHECK_EQ_INT(a.status, ACME_ST_PENDING);
 	CHECK_EQ_INT(a.nchallenges, 3);
@@ -481,12 +482,12 @@ static void test_authz_invalid_challenge(void)
 {
 	acme_authz_t a;
 	int rc = acme_msg_authz(
-		S("{\"status\":\"invalid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},\"challenges\":"
-		  "[{\"type\":\"http-01\",\"url\":\"https://127.0.0.1:14000/chalZ/1\",\"token\":\"tok1\",\"status\":"
-		  "\"invalid\",\"error\":{\"type\":\"urn:ietf:params:acme:error:connection\",\"detail\":"
-		  "\"127.0.0.1: Fetching http://a.example:5002/.well-known/acme-challenge/tok1:\\n"
-		  "Connection refused\",\"status\":400}}]}"),
-		&a, g_err, sizeof(g_err));
+	    S("{\"status\":\"invalid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},\"challenges\":"
+	      "[{\"type\":\"http-01\",\"url\":\"https://127.0.0.1:14000/chalZ/1\",\"token\":\"tok1\",\"status\":"
+	      "\"invalid\",\"error\":{\"type\":\"urn:ietf:params:acme:error:connection\",\"detail\":"
+	      "\"127.0.0.1: Fetching http://a.example:5002/.well-known/acme-challenge/tok1:\\n"
+	      "Connection refused\",\"status\":400}}]}"),
+	    &a, g_err, sizeof(g_err));
 	CHECK_EQ_INT(rc, WF_OK);
 	CHECK_EQ_INT(a.status, ACME_ST_INVALID);
 	CHECK_EQ_INT(a.challenges[0].status, ACME_ST_INVALID);
@@ -527,7 +528,8 @@ static void check_authz_err(wf_slice_t doc, const char *want)
 }
 
 #define AUTHZ_HEAD "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
-#define CHAL(tok) "\"challenges\":[{\"type\":\"http-01\",\"url\":\"https://a/c\",\"status\":\"pending\",\"token\":" tok "}]}"
+#define CHAL(tok)                                                                                                      \
+	"\"challenges\":[{\"type\":\"http-01\",\"url\":\"https://a/c\",\"status\":\"pending\",\"token\":" tok "}]}"
 
 static void test_authz_errors(void)
 {
@@ -551,7 +553,8 @@ static void test_authz_errors(void)
 	check_authz_err(S(AUTHZ_HEAD "\"challenges\":[\"http-01\"]}"), "authz: challenges[0]: not an object");
 	check_authz_err(S(AUTHZ_HEAD "\"challenges\":{}}"), "authz: \"challenges\" missing or not an array");
 	check_authz_err(S(AUTHZ_HEAD "\"wildcard\":\"true\",\"challenges\":[]}"), "authz: \"wildcard\" not a boolean");
-	check_authz_err(S("{\"status\":\"pending\",\"challenges\":[]}"), "authz: \"identifier\" missing or not an object");
+	check_authz_err(S("{\"status\":\"pending\",\"challenges\":[]}"),
+			"authz: \"identifier\" missing or not an object");
 	check_authz_err(S("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"../x\"},"
 			  "\"challenges\":[]}"),
 			NULL);
@@ -614,30 +617,31 @@ static void test_problems(void)
 	CHECK_EQ_INT(p.status, 429);
 
 	/* RFC 8555 6.7.1 */
-	CHECK_EQ_INT(acme_msg_problem(S("{\n"
-					"    \"type\": \"urn:ietf:params:acme:error:malformed\",\n"
-					"    \"detail\": \"Some of the identifiers requested were rejected\",\n"
-					"    \"subproblems\": [\n"
-					"        {\n"
-					"            \"type\": \"urn:ietf:params:acme:error:malformed\",\n"
-					"            \"detail\": \"Invalid underscore in DNS name \\\"_example.org\\\"\",\n"
-					"            \"identifier\": {\n"
-					"                \"type\": \"dns\",\n"
-					"                \"value\": \"_example.org\"\n"
-					"            }\n"
-					"        },\n"
-					"        {\n"
-					"            \"type\": \"urn:ietf:params:acme:error:rejectedIdentifier\",\n"
-					"            \"detail\": \"This CA will not issue for \\\"example.net\\\"\",\n"
-					"            \"identifier\": {\n"
-					"                \"type\": \"dns\",\n"
-					"                \"value\": \"example.net\"\n"
-					"            }\n"
-					"        }\n"
-					"    ]\n"
-					"}"),
-				      &p, g_err, sizeof(g_err)),
-		     WF_OK);
+	CHECK_EQ_INT(
+	    acme_msg_problem(S("{\n"
+			       "    \"type\": \"urn:ietf:params:acme:error:malformed\",\n"
+			       "    \"detail\": \"Some of the identifiers requested were rejected\",\n"
+			       "    \"subproblems\": [\n"
+			       "        {\n"
+			       "            \"type\": \"urn:ietf:params:acme:error:malformed\",\n"
+			       "            \"detail\": \"Invalid underscore in DNS name \\\"_example.org\\\"\",\n"
+			       "            \"identifier\": {\n"
+			       "                \"type\": \"dns\",\n"
+			       "                \"value\": \"_example.org\"\n"
+			       "            }\n"
+			       "        },\n"
+			       "        {\n"
+			       "            \"type\": \"urn:ietf:params:acme:error:rejectedIdentifier\",\n"
+			       "            \"detail\": \"This CA will not issue for \\\"example.net\\\"\",\n"
+			       "            \"identifier\": {\n"
+			       "                \"type\": \"dns\",\n"
+			       "                \"value\": \"example.net\"\n"
+			       "            }\n"
+			       "        }\n"
+			       "    ]\n"
+			       "}"),
+			     &p, g_err, sizeof(g_err)),
+	    WF_OK);
 	CHECK_EQ_STR(p.type, "urn:ietf:params:acme:error:malformed");
 	CHECK_EQ_STR(p.identifier, "_example.org");
 	CHECK_EQ_INT(p.status, 0);
@@ -669,8 +673,7 @@ static void test_problems(void)
 	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"status\":-1}"), &p, g_err, sizeof(g_err)), WF_ERR);
 	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"detail\":[]}"), &p, g_err, sizeof(g_err)), WF_ERR);
 	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"subproblems\":{}}"), &p, g_err, sizeof(g_err)), WF_ERR);
-	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"subproblems\":[1]}"), &p, g_err, sizeof(g_err)),
-		     WF_ERR);
+	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"subproblems\":[1]}"), &p, g_err, sizeof(g_err)), WF_ERR);
 	CHECK_EQ_STR(g_err, "problem: subproblems[0]: not an object");
 	CHECK_EQ_INT(acme_msg_problem(S("{\"type\":\"urn:x\",\"subproblems\":[{\"identifier\":{\"type\":\"dns\","
 					"\"value\":\"a/b\"}}]}"),
@@ -700,8 +703,8 @@ static void test_renewal_info(void)
 	CHECK_EQ_STR(g_err, "renewalInfo: suggestedWindow: \"end\" not after \"start\"");
 	CHECK(all_zero(&r, sizeof(r)));
 
-	CHECK_EQ_INT(acme_msg_renewal_info(S("{\"suggestedWindow\":{\"start\":\"2025-01-02T03:04:05Z\"}}"), &r,
-					   g_err, sizeof(g_err)),
+	CHECK_EQ_INT(acme_msg_renewal_info(S("{\"suggestedWindow\":{\"start\":\"2025-01-02T03:04:05Z\"}}"), &r, g_err,
+					   sizeof(g_err)),
 		     WF_ERR);
 	CHECK_EQ_STR(g_err, "renewalInfo: suggestedWindow: \"end\" missing or not a string");
 	CHECK_EQ_INT(acme_msg_renewal_info(S("{\"suggestedWindow\":{\"start\":\"2025-13-02T03:04:05Z\",\"end\":"
@@ -750,7 +753,7 @@ static void test_hostile(void)
 	check_all_err(S("null"), ": not a JSON object");
 	check_all_err(S("null "), ": not a JSON object");
 	check_all_err(S(""), ": empty document");
-	check_all_err((wf_slice_t){ NULL, 0 }, ": empty document");
+	check_all_err((wf_slice_t){NULL, 0}, ": empty document");
 	check_all_err(S(" \r\n\t"), ": empty document");
 	check_all_err(S("{\"status\":\"valid\""), ": truncated JSON");
 	check_all_err(S("{\"status\":\"val"), ": truncated JSON");
@@ -774,20 +777,20 @@ static void test_hostile(void)
 	for (int i = 0; i < 200; i++)
 		deep[n++] = ']';
 	deep[n++] = '}';
-	check_all_err((wf_slice_t){ deep, n }, ": bad JSON: nesting too deep");
+	check_all_err((wf_slice_t){deep, n}, ": bad JSON: nesting too deep");
 
 	/* Larger than 1 MiB, even when valid. */
 	size_t big = (1u << 20) + 16;
 	char *huge = malloc(big);
 	memset(huge, ' ', big);
 	memcpy(huge, "{\"status\":\"valid\"}", 18);
-	check_all_err((wf_slice_t){ huge, big }, ": document larger than 1048576 bytes");
+	check_all_err((wf_slice_t){huge, big}, ": document larger than 1048576 bytes");
 	/* A huge string member inside the limit: refused by its field's cap. */
 	memcpy(huge, "{\"status\":\"valid\",\"finalize\":\"https://a/", 40);
 	memset(huge + 40, 'x', 900000);
 	memcpy(huge + 900040, "\",\"orders\":\"https://a/\",\"authorizations\":[]}", 44);
 	acme_order_t o;
-	CHECK_EQ_INT(acme_msg_order((wf_slice_t){ huge, 900084 }, &o, g_err, sizeof(g_err)), WF_ERR);
+	CHECK_EQ_INT(acme_msg_order((wf_slice_t){huge, 900084}, &o, g_err, sizeof(g_err)), WF_ERR);
 	CHECK_EQ_STR(g_err, "order: \"finalize\" longer than 1023 bytes");
 	free(huge);
 
@@ -838,7 +841,8 @@ static void test_link(void)
 	check_no_link(pebble, "up", base);
 	check_no_link(pebble, "alt", base);
 
-	check_link("<https://acme.example/acme/authz/1234>;rel=\"up\"", "up", NULL, "https://acme.example/acme/authz/1234");
+	check_link("<https://acme.example/acme/authz/1234>;rel=\"up\"", "up", NULL,
+		   "https://acme.example/acme/authz/1234");
 	check_link("<https://a/1>; rel=alternate,<https://a/2> ;  rel = up", "up", NULL, "https://a/2");
 	check_link("<https://a/1>\t;\trel=alternate", "alternate", NULL, "https://a/1");
 	check_link("<https://a/1>; REL=\"UP\"", "up", NULL, "https://a/1");
@@ -863,6 +867,7 @@ static void test_link(void)
 	check_no_link("<https://a/1;rel=up", "up", NULL);
 	check_no_link("https://a/1;rel=up", "up", NULL);
 	check_no_link("", "up", NULL);
+	CHECK_EQ_INT(acme_msg_link((wf_slice_t){NULL, 0}, "up", NULL, g_link, sizeof(g_link)), WF_DECLINED);
 	check_no_link("<https://a/1>;rel=up", "", NULL);
 
 	/* Relative references. */
@@ -907,7 +912,7 @@ static void test_retry_after(void)
 	CHECK_EQ_INT(acme_msg_retry_after(S("abc"), now), -1);
 	CHECK_EQ_INT(acme_msg_retry_after(S(""), now), -1);
 	CHECK_EQ_INT(acme_msg_retry_after(S("  "), now), -1);
-	CHECK_EQ_INT(acme_msg_retry_after((wf_slice_t){ NULL, 0 }, now), -1);
+	CHECK_EQ_INT(acme_msg_retry_after((wf_slice_t){NULL, 0}, now), -1);
 	CHECK_EQ_INT(acme_msg_retry_after(S("Sun, 06 Nov 1994 08:50:37 GMT"), now), 60);
 	CHECK_EQ_INT(acme_msg_retry_after(S("Sun, 06 Nov 1994 08:49:37 GMT"), now), 0);
 	CHECK_EQ_INT(acme_msg_retry_after(S("Sat, 05 Nov 1994 08:49:37 GMT"), now), 0);

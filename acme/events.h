@@ -1,0 +1,32 @@
+/* Certificate events leave the process three ways besides the log: the
+ * certificate's deploy hook (after an issuance), the event hook command, and
+ * the webhook. Commands are argv arrays run with posix_spawn (never a shell),
+ * killed after a timeout, their exit status logged. */
+#ifndef ACME_EVENTS_H
+#define ACME_EVENTS_H
+
+#include "http.h"
+#include "../server/config.h"
+
+typedef enum acme_event_kind {
+	ACME_EVENT_ISSUED,
+	ACME_EVENT_FAILED,
+	ACME_EVENT_EXPIRING,
+} acme_event_kind_t;
+
+typedef struct acme_event {
+	acme_event_kind_t kind;
+	const wf_cert_cfg_t *cert;
+	const char *domain;  /* may be "" */
+	const char *problem; /* may be "" */
+	const char *detail;  /* may be "" */
+} acme_event_t;
+
+typedef struct acme_events acme_events_t;
+
+/* loop must be the default loop (child watchers). cfg is referenced. */
+acme_events_t *acme_events_new(struct ev_loop *loop, wf_config_t *cfg);
+void acme_events_free(acme_events_t *ev);
+void acme_events_emit(acme_events_t *ev, const acme_event_t *e);
+
+#endif

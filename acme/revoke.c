@@ -1,0 +1,117 @@
+/* Certificate revocation from the command line: see revoke.h. */
+#include "revoke.h"
+#include "b64url.h"
+#include "client.h"
+#include "../server/durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct revoke_ctx {
+	acme_client_t *cl;
+	struct ev_loop *loop;
+	const char *name;
+	wf_buf_t payload;
+	int code;
+} revoke_ctx_t;
+
+static void on_revoked(void *arg, const acme_reply_t *r)
+{
+	revoke_ctx_t *x = arg;
+	if (!r->curl_code && r->status == 200) {
+		printf("certificate %s: revoked\n", x->name);
+		x->code = 0;
+	} else if (r->curl_code) {
+		fprintf(stderr, "certificate %s: revocation failed: no answer from the CA: %s\n", x->name,
+			r->error ? r->error : "?");
+	} else {
+		fprintf(stderr, "certificate %s: revocation refused: HTTP %ld: %s%s%s\n", x->name, r->status,
+			r->problem.type, r->problem.type[0] ? ": " : "", r->problem.detail);
+	}
+	ev_break(x->loop, EVBREAK_ALL);
+}
+
+static void on_ready(void *arg, bool ok, const acme_problem_t *why)
+{
+	revoke_ctx_t *x = arg;
+	if (!ok) {
+		fprintf(stderr, "certificate %s: cannot reach the CA account: %s\n", x->name, why->detail);
+		ev_break(x->loop, EVBREAK_ALL);
+		return;
+	}
+	const char *url = acme_client_directory(x->cl)->revoke_cert;
+	if (!url[0]) {
+		fprintf(stderr, "certificate %s: the CA offers no revocation (no revokeCert in its directory)\n", x->name);
+		ev_break(x->loop, EVBREAK_ALL);
+		return;
+	}
+	wf_buf_append(&x->payload, "", 1);
+	acme_client_post(x->cl, url, wf_buf_head(&x->payload), on_revoked, x);
+}
+
+int acme_revoke_main(wf_config_t *cfg, const char *name)
+{
+	const wf_cert_cfg_t *c = wf_config_cert(cfg, name);
+	if (!c) {
+		fprintf(stderr, "wharf cert revoke: no certificate named \"%s\" in %s\n", name, cfg->path);
+		return 1;
+	}
+	if (!cfg->acme.ncas) {
+		fprintf(stderr, "wharf cert revoke: %s has no acme block\n", cfg->path);
+		return 1;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/certs/%s", cfg->state_dir, name);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	wf_buf_t pem;
+	wf_buf_init(&pem, 1 << 20);
+	if (dfd < 0 || wf_durable_read(dfd, "issued.pem", 1 << 20, &pem) != WF_OK) {
+		fprintf(stderr, "wharf cert revoke: %s has no issued certificate (%s/issued.pem: %s)\n", name, dir,
+			strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		wf_buf_fini(&pem);
+		return 1;
+	}
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t in = { (unsigned char *)wf_buf_head(&pem), (unsigned)wf_buf_size(&pem) }, der = { 0 };
+	revoke_ctx_t x = { .name = name, .code = 1 };
+	wf_buf_init(&x.payload, 64 * 1024);
+	gnutls_x509_crt_init(&crt);
+	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0) {
+		fprintf(stderr, "wharf cert revoke: %s/issued.pem does not parse\n", dir);
+		goto out;
+	}
+	wf_buf_append_str(&x.payload, "{\"certificate\":\"");
+	acme_b64url_append(&x.payload, der.data, der.size);
+	wf_buf_append_str(&x.payload, "\"}");
+	x.loop = ev_loop_new(EVFLAG_AUTO);
+	x.cl = acme_client_new(x.loop, cfg, &cfg->acme.cas[0]);
+	if (!x.cl) {
+		fprintf(stderr, "wharf cert revoke: cannot set up the ACME client\n");
+		goto out;
+	}
+	acme_client_ready(x.cl, on_ready, &x);
+	ev_run(x.loop, 0);
+	acme_client_free(x.cl);
+	if (x.code == 0) {
+		/* Set aside, not deleted: the next start orders a replacement. */
+		if (renameat(dfd, "issued.pem", dfd, "issued.pem.revoked") == 0)
+			printf("certificate %s: moved to issued.pem.revoked; a replacement is ordered at the next start "
+			       "or SIGHUP\n", name);
+	}
+out:
+	if (x.loop)
+		ev_loop_destroy(x.loop);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(crt);
+	wf_buf_fini(&x.payload);
+	wf_buf_fini(&pem);
+	close(dfd);
+	return x.code;
+}

@@ -1,0 +1,208 @@
+/* Certificate status for people: see status.h. */
+#include "status.h"
+#include "../server/cert_key.h"
+#include "../server/durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PEM_MAX (1 << 20)
+
+time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
+{
+	if (provisional)
+		return 0;
+	double life = difftime(not_after, not_before);
+	double left_at_renewal = life < 10 * 86400 ? life / 2 : life / 3;
+	return not_after - (time_t)left_at_renewal;
+}
+
+static int cert_dir(const char *state_dir, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/certs/%s", state_dir, name);
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int acme_status_save(const char *state_dir, const char *name, const acme_status_rec_t *rec)
+{
+	int dfd = cert_dir(state_dir, name);
+	if (dfd < 0)
+		return WF_ERR;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "failures", json_object_new_int(rec->failures));
+	json_object_object_add(o, "last_error_at", json_object_new_int64(rec->last_error_at));
+	json_object_object_add(o, "last_error", json_object_new_string(rec->last_error));
+	json_object_object_add(o, "next_attempt", json_object_new_int64(rec->next_attempt));
+	json_object_object_add(o, "last_issued_at", json_object_new_int64(rec->last_issued_at));
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
+	json_object_put(o);
+	close(dfd);
+	return rc;
+}
+
+static int64_t get_int(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+}
+
+void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	int dfd = cert_dir(state_dir, name);
+	if (dfd < 0)
+		return;
+	wf_buf_t b;
+	wf_buf_init(&b, 64 * 1024);
+	if (wf_durable_read(dfd, "status.json", 64 * 1024, &b) == WF_OK) {
+		json_tokener *tok = json_tokener_new_ex(8);
+		json_object *o = tok ? json_tokener_parse_ex(tok, wf_buf_head(&b), (int)wf_buf_size(&b)) : NULL;
+		if (o && json_object_is_type(o, json_type_object)) {
+			rec->failures = (int)get_int(o, "failures");
+			rec->last_error_at = (time_t)get_int(o, "last_error_at");
+			rec->next_attempt = (time_t)get_int(o, "next_attempt");
+			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
+			json_object *v;
+			if (json_object_object_get_ex(o, "last_error", &v) && json_object_is_type(v, json_type_string))
+				snprintf(rec->last_error, sizeof(rec->last_error), "%s", json_object_get_string(v));
+		}
+		json_object_put(o);
+		if (tok)
+			json_tokener_free(tok);
+	}
+	wf_buf_fini(&b);
+	close(dfd);
+}
+
+typedef struct cert_info {
+	bool found, provisional;
+	char issuer[256], serial[64];
+	time_t not_before, not_after;
+} cert_info_t;
+
+/* What is on disk, the same choice the server makes: the issued pair if
+ * usable, else the provisional one. */
+static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_t *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	int dfd = cert_dir(cfg->state_dir, c->name);
+	if (dfd < 0)
+		return;
+	static const char *const files[2][2] = { { "issued.pem", "issued.pem" }, { "selfsigned.pem", "selfsigned.key" } };
+	for (int i = 0; i < 2 && !ci->found; i++) {
+		wf_buf_t cert, key;
+		wf_buf_init(&cert, PEM_MAX);
+		wf_buf_init(&key, PEM_MAX);
+		if (wf_durable_read(dfd, files[i][0], PEM_MAX, &cert) == WF_OK &&
+		    wf_durable_read(dfd, files[i][1], PEM_MAX, &key) == WF_OK) {
+			char err[128];
+			wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert),
+							  wf_buf_slice(&key), i == 1, err, sizeof(err));
+			if (ck && (i == 1 || (ck->not_after > time(NULL) &&
+					      wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains)))) {
+				ci->found = true;
+				ci->provisional = i == 1;
+				snprintf(ci->issuer, sizeof(ci->issuer), "%s", ck->issuer);
+				snprintf(ci->serial, sizeof(ci->serial), "%s", ck->serial);
+				ci->not_before = ck->not_before;
+				ci->not_after = ck->not_after;
+			}
+			wf_certkey_unref(ck);
+		}
+		if (key.data)
+			memset(key.data, 0, key.cap);
+		wf_buf_fini(&cert);
+		wf_buf_fini(&key);
+	}
+	close(dfd);
+}
+
+static json_object *time_or_null(time_t t)
+{
+	if (!t)
+		return NULL;
+	char s[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_object_new_string(s);
+}
+
+static json_object *collect(const wf_config_t *cfg)
+{
+	json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		cert_info_t ci;
+		acme_status_rec_t rec;
+		read_cert(cfg, c, &ci);
+		acme_status_load(cfg->state_dir, c->name, &rec);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(c->name));
+		json_object *d = json_object_new_array();
+		for (size_t j = 0; j < c->ndomains; j++)
+			json_object_array_add(d, json_object_new_string(c->domains[j]));
+		json_object_object_add(o, "domains", d);
+		json_object_object_add(o, "acme", json_object_new_boolean(c->acme && cfg->acme.ncas > 0));
+		json_object_object_add(o, "issuer", ci.found ? json_object_new_string(ci.issuer) : NULL);
+		json_object_object_add(o, "serial", ci.found ? json_object_new_string(ci.serial) : NULL);
+		json_object_object_add(o, "provisional", json_object_new_boolean(!ci.found || ci.provisional));
+		json_object_object_add(o, "not_before", time_or_null(ci.not_before));
+		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
+		time_t due = ci.found ? acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
+		if (rec.next_attempt > due)
+			due = rec.next_attempt;
+		json_object_object_add(o, "next_renewal",
+				       c->acme && cfg->acme.ncas ? time_or_null(due ? due : time(NULL)) : NULL);
+		json_object_object_add(o, "failures", json_object_new_int(rec.failures));
+		json_object_object_add(o, "last_error", rec.last_error[0] ? json_object_new_string(rec.last_error) : NULL);
+		json_object_object_add(o, "last_error_at", time_or_null(rec.last_error_at));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "certificates", arr);
+	return root;
+}
+
+int acme_status_json(const wf_config_t *cfg, wf_buf_t *out)
+{
+	json_object *root = collect(cfg);
+	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = wf_buf_append_str(out, text);
+	json_object_put(root);
+	return rc;
+}
+
+static const char *str_or(json_object *o, const char *k, const char *dflt)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : dflt;
+}
+
+int acme_status_print(const wf_config_t *cfg, FILE *f)
+{
+	json_object *root = collect(cfg), *arr;
+	json_object_object_get_ex(root, "certificates", &arr);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *d, *p;
+		json_object_object_get_ex(o, "domains", &d);
+		json_object_object_get_ex(o, "provisional", &p);
+		fprintf(f, "%s\n  names:        ", str_or(o, "name", "?"));
+		for (size_t j = 0; j < json_object_array_length(d); j++)
+			fprintf(f, "%s%s", j ? ", " : "", json_object_get_string(json_object_array_get_idx(d, j)));
+		fprintf(f, "\n  issuer:       %s%s\n", str_or(o, "issuer", "(none yet)"),
+			json_object_get_boolean(p) ? " (provisional, self-signed)" : "");
+		fprintf(f, "  not after:    %s\n", str_or(o, "not_after", "-"));
+		fprintf(f, "  next renewal: %s\n", str_or(o, "next_renewal", "- (no ACME)"));
+		fprintf(f, "  last error:   %s%s%s\n", str_or(o, "last_error", "none"),
+			str_or(o, "last_error_at", NULL) ? " at " : "", str_or(o, "last_error_at", ""));
+	}
+	json_object_put(root);
+	return WF_OK;
+}
