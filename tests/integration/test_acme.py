@@ -209,6 +209,129 @@ class UnreliableNonces(AcmeCase):
         self.assertIn("badNonce", self.pebble.log() + s.log())
 
 
+def hook_script(server, name):
+    """An executable the server (nobody, when run as root) may run: it appends
+    its WHARF_* environment to OUT/NAME.log, one event per line."""
+    out = os.path.join(server.dir, "hooks")
+    os.makedirs(out, exist_ok=True)
+    server.give(out)
+    path = os.path.join(out, name + ".sh")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nenv | grep ^WHARF_ | sort | tr "\\n" " " >> "%s/%s.log"\necho >> "%s/%s.log"\n'
+                % (out, name, out, name))
+    os.chmod(path, 0o755)
+    return path, os.path.join(out, name + ".log")
+
+
+def wait_file_text(path, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                data = f.read()
+            if text in data:
+                return data
+        except FileNotFoundError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("%r never appeared in %s" % (text, path))
+
+
+class Operations(AcmeCase):
+    def test_hooks_list_status_and_revoke(self):
+        self.pebble.start()
+        s = self.make_server()
+        deploy, deploy_log = hook_script(s, "deploy")
+        event, event_log = hook_script(s, "event")
+        s.certificates[0]["deploy_hook"] = "@DEPLOY@"
+        s.users.append({"name": "boss", "password": "boss-pw", "perms": ["read", "admin"]})
+        os.makedirs(s.home("boss"))
+        text = s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s", "arg1"];' % deploy)
+        text = text.replace("retry_interval = 1;", 'retry_interval = 1; event_hook = ["%s"];' % event)
+        s.write_config(text)
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        # The deploy hook ran once with the certificate's facts, and so did the event hook.
+        d = wait_file_text(deploy_log, "WHARF_EVENT=issued")
+        self.assertIn("WHARF_CERT_NAME=main", d)
+        self.assertIn("WHARF_DOMAINS=wharf.test www.wharf.test", d)
+        self.assertIn("WHARF_CERT_FILE=%s" % os.path.join(s.state_dir, "certs", "main", "issued.pem"), d)
+        wait_file_text(event_log, "WHARF_EVENT=issued")
+        self.assertTrue(s.wait_log("deploy hook (%s" % deploy, timeout=10))
+        self.assertTrue(s.wait_log("exited 0", timeout=10))
+
+        # wharf cert list, as text and JSON.
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("Pebble Intermediate CA", out.stdout)
+        self.assertIn("next renewal:", out.stdout)
+        self.assertIn("last error:   none", out.stdout)
+        import json
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"], capture_output=True,
+                             text=True, timeout=20)
+        listing = json.loads(out.stdout)["certificates"][0]
+        self.assertEqual(listing["name"], "main")
+        self.assertFalse(listing["provisional"])
+        self.assertIn("Pebble", listing["issuer"])
+
+        # The status endpoint is for admins only; for others it is an ordinary (missing) path.
+        status, headers, body = harness.curl(s, "/.wharf/status", user="boss", host="wharf.test")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        self.assertEqual(json.loads(body)["certificates"][0]["serial"], listing["serial"])
+        self.assertEqual(harness.curl(s, "/.wharf/status", user="alice", host="wharf.test")[0], 404)
+
+        # Revocation: the CA records it, the certificate is set aside, a reload orders a new one.
+        out = subprocess.run([harness.WHARF, "cert", "revoke", "main", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("revoked", out.stdout)
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=self.pebble.ca_file)
+        st = urllib.request.urlopen("https://127.0.0.1:%d/cert-status-by-serial/%s"
+                                    % (self.pebble.mgmt_port, listing["serial"]), context=ctx, timeout=10).read()
+        self.assertIn(b"Revoked", st)
+        self.assertTrue(os.path.exists(os.path.join(s.state_dir, "certs", "main", "issued.pem.revoked")))
+        self.assertTrue(s.reload())
+        deadline = time.monotonic() + 40
+        second = first
+        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
+            time.sleep(0.3)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first)
+        self.assertTrue(issued_by_pebble(second))
+
+    def test_failure_event_and_last_error(self):
+        self.pebble.start()
+        s = self.make_server(domains=("blocked.example",))
+        event, event_log = hook_script(s, "event")
+        s.write_config(s.config_text().replace("retry_interval = 1;",
+                                               'retry_interval = 1; event_hook = ["%s"];' % event))
+        s.start()
+        line = wait_file_text(event_log, "WHARF_EVENT=failed")
+        self.assertIn("WHARF_PROBLEM=urn:ietf:params:acme:error:rejectedIdentifier", line)
+        self.assertIn("WHARF_DOMAIN=blocked.example", line)
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        self.assertIn("rejectedIdentifier", out.stdout)
+        self.assertIn("provisional", out.stdout)
+
+
+class Fallback(AcmeCase):
+    def test_next_ca_after_repeated_failures(self):
+        self.pebble.start()
+        s = self.make_server()
+        dead = "https://127.0.0.1:%d/dir" % harness.free_port()
+        s.extra = s.extra.replace('cas = ( {', 'cas = ( { url = "%s"; }, {' % dead)
+        s.write_config()
+        s.start()
+        wait_issued(s, "wharf.test", timeout=60)
+        self.assertIn("failures in a row with %s; trying %s next" % (dead, self.pebble.directory), s.log())
+        self.assertGreaterEqual(s.log().count("order failed"), 3)
+
+
 class TlsAlpnChallenge(AcmeCase):
     challenge = "tls-alpn-01"
 
