@@ -5,9 +5,12 @@
 #include "order.h"
 #include "status.h"
 #include "../server/cert_state.h"
+#include "../server/durable.h"
 #include "../server/log.h"
 
+#include <fcntl.h>
 #include <gnutls/crypto.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +173,23 @@ static void start_job(slot_t *s)
 	}
 	wf_log_info("certificate %s: ordering from %s for %s%s", s->cert->name, acme_client_url(cl),
 		    s->cert->domains[0], s->cert->ndomains > 1 ? " and more" : "");
-	s->job = acme_job_start(m->loop, cl, s->cert, (wf_slice_t){ NULL, 0 }, on_job_done, s);
+	/* reuse_key: certify the key of the issued certificate again (issued.pem
+	 * holds the key first, then the chain). */
+	wf_buf_t key;
+	wf_buf_init(&key, 1 << 20);
+	if (s->cert->reuse_key) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/certs/%s", m->cfg->state_dir, s->cert->name);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd >= 0 && wf_durable_read(dfd, "issued.pem", 1 << 20, &key) != WF_OK)
+			wf_buf_reset(&key);
+		if (dfd >= 0)
+			close(dfd);
+	}
+	s->job = acme_job_start(m->loop, cl, s->cert, wf_buf_slice(&key), on_job_done, s);
+	if (key.data)
+		gnutls_memset(key.data, 0, key.cap);
+	wf_buf_fini(&key);
 }
 
 /* Starts what is due; sets the wake-up for what comes next. */

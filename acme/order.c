@@ -545,8 +545,12 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cer
 	wf_buf_init(&j->keypem, 64 * 1024);
 	if (reuse_key_pem.len) {
 		j->cert_key = acme_key_load(reuse_key_pem);
-		if (j->cert_key)
-			acme_key_export(j->cert_key, &j->keypem);
+		if (j->cert_key && acme_key_export(j->cert_key, &j->keypem) != WF_OK) {
+			acme_key_free(j->cert_key);
+			j->cert_key = NULL;
+		}
+		if (!j->cert_key)
+			wf_log_warn("certificate %s: reuse_key: the stored key does not load; making a new one", j->name);
 	}
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);

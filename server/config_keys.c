@@ -106,6 +106,8 @@ static const wf_key_t cert_keys[] = {
 	  "or `tls-alpn-01` (answered on the `https` services; no port 80 needed)." },
 	{ "profile", WF_KEY_STRING, F(wf_cert_cfg_t, profile), 0, "", 0, 0, NULL, NULL,
 	  "ACME profile to request (`classic`, `tlsserver`, `shortlived`), if the CA offers profiles." },
+	{ "reuse_key", WF_KEY_BOOL, F(wf_cert_cfg_t, reuse_key), 0, "false", 0, 0, NULL, NULL,
+	  "Keep the same key across renewals (for key pinning); a fresh key each time otherwise." },
 	{ "deploy_hook", WF_KEY_STRLIST, F(wf_cert_cfg_t, deploy_hook), F(wf_cert_cfg_t, ndeploy_hook), "[]", 0, 64,
 	  NULL, NULL,
 	  "Command run after each issuance, as an argv array (no shell), with WHARF_EVENT=issued, "

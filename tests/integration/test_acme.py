@@ -35,6 +35,11 @@ def wait_issued(server, sni, timeout=60):
                          % (sni, timeout, server.log()[-4000:]))
 
 
+def public_key_id(pem):
+    text = cert_text(pem)
+    return text[text.index("Public Key ID:"):][:200]
+
+
 def verify_chain(pebble, leaf_and_chain_pem, name):
     """The served chain verifies against the running Pebble's root, for name."""
     with tempfile.TemporaryDirectory() as d:
@@ -194,6 +199,21 @@ class Renewal(AcmeCase):
         self.assertNotEqual(second, first, s.log()[-3000:])
         self.assertTrue(issued_by_pebble(second))
         self.assertGreaterEqual(s.log().count("; installed"), 2)
+        # Without reuse_key every renewal brings a new key.
+        self.assertNotEqual(public_key_id(first), public_key_id(second))
+
+    def test_reuse_key_keeps_the_key(self):
+        self.pebble.start()
+        s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "reuse_key": True}])
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=40)
+        deadline = time.monotonic() + 60
+        second = first
+        while time.monotonic() < deadline and second == first:
+            time.sleep(0.5)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first, s.log()[-3000:])
+        self.assertEqual(public_key_id(first), public_key_id(second))
 
 
 class UnreliableNonces(AcmeCase):
