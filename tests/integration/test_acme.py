@@ -339,6 +339,25 @@ class Operations(AcmeCase):
         self.assertIn("provisional", out.stdout)
 
 
+class ExternalAccountBinding(AcmeCase):
+    def setUp(self):
+        self.pebble = Pebble(eab_required=True)
+
+    def test_account_needs_and_gets_eab(self):
+        self.pebble.start()
+        s = self.make_server()
+        # Without EAB the CA refuses the account: one clear line, and the server serves on.
+        s.start()
+        self.assertTrue(s.wait_log("externalAccountRequired", timeout=20), s.log()[-3000:])
+        self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
+        s.stop()
+        s.extra = s.extra.replace('ca_bundle =', 'eab_kid = "%s"; eab_hmac = "%s"; ca_bundle ='
+                                  % (self.pebble.eab_kid, self.pebble.eab_hmac))
+        s.write_config()
+        s.start()
+        wait_issued(s, "wharf.test", timeout=40)
+
+
 class Fallback(AcmeCase):
     def test_next_ca_after_repeated_failures(self):
         self.pebble.start()
