@@ -2,6 +2,7 @@
 #include "manager.h"
 #include "client.h"
 #include "events.h"
+#include "http01.h"
 #include "order.h"
 #include "status.h"
 #include "../server/cert_state.h"
@@ -22,6 +23,10 @@
 
 typedef struct slot {
 	acme_manager_t *m;
+	bool checking;             /* pre-flight self-checks running */
+	int preflight_left;        /* self-check requests still out */
+	bool preflight_failed;
+	char preflight_error[600];
 	const wf_cert_cfg_t *cert; /* borrowed from m->cfg */
 	acme_job_t *job;           /* owned while an order runs */
 	int failures;
@@ -38,6 +43,7 @@ struct acme_manager {
 	slot_t *slots;
 	size_t nslots;
 	acme_events_t *events; /* owned */
+	acme_http_t *http;     /* owned: pre-flight self-checks */
 	ev_timer wake;
 };
 
@@ -163,7 +169,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	schedule(m);
 }
 
-static void start_job(slot_t *s)
+static void order_now(slot_t *s)
 {
 	acme_manager_t *m = s->m;
 	acme_client_t *cl = client_for(m, s->ca);
@@ -192,6 +198,77 @@ static void start_job(slot_t *s)
 	wf_buf_fini(&key);
 }
 
+static void preflight_failed(slot_t *s)
+{
+	acme_result_t res;
+	memset(&res, 0, sizeof(res));
+	res.failed_in = ACME_JOB_WAIT_CLIENT;
+	res.retry_after = -1;
+	snprintf(res.problem_type, sizeof(res.problem_type), "preflight");
+	snprintf(res.detail, sizeof(res.detail), "%s; the order was not sent, so the CA's failed-validation limit "
+		 "is not spent", s->preflight_error);
+	on_job_done(s, &res);
+}
+
+static void on_preflight(void *arg, const acme_http_resp_t *resp)
+{
+	slot_t *s = arg;
+	wf_slice_t body = wf_buf_slice(&resp->body);
+	bool ok = resp->curl_code == 0 && resp->status == 200 && body.len == strlen(ACME_HTTP01_READY_TEXT) &&
+		  memcmp(body.ptr, ACME_HTTP01_READY_TEXT, body.len) == 0;
+	if (!ok && !s->preflight_failed) {
+		s->preflight_failed = true;
+		/* The URL is in the error: the admin sees exactly what did not answer. */
+		if (resp->curl_code)
+			snprintf(s->preflight_error, sizeof(s->preflight_error),
+				 "pre-flight self-check failed: %s (is the public port forwarded to the acme-http service?)",
+				 resp->error);
+		else
+			snprintf(s->preflight_error, sizeof(s->preflight_error),
+				 "pre-flight self-check failed: HTTP %ld, not wharf's readiness text (is the public port "
+				 "forwarded to the acme-http service?)",
+				 resp->status);
+	}
+	if (--s->preflight_left > 0)
+		return;
+	s->checking = false;
+	if (s->preflight_failed)
+		preflight_failed(s);
+	else
+		order_now(s);
+}
+
+/* For http-01, first check that each name reaches our own acme-http service. */
+static void start_job(slot_t *s)
+{
+	acme_manager_t *m = s->m;
+	int port = m->cfg->acme.preflight_port;
+	if (!port || strcmp(s->cert->challenge, "http-01") != 0) {
+		order_now(s);
+		return;
+	}
+	if (!m->http)
+		m->http = acme_http_new(m->loop, NULL, "wharf-preflight/" WHARF_VERSION);
+	s->checking = true;
+	s->preflight_left = (int)s->cert->ndomains;
+	s->preflight_failed = false;
+	s->preflight_error[0] = '\0';
+	/* Callbacks never run before acme_http_request returns, so counting down here is safe. */
+	for (size_t i = 0; i < s->cert->ndomains; i++) {
+		char url[600];
+		snprintf(url, sizeof(url), "http://%s:%d/.well-known/acme-challenge/test.txt", s->cert->domains[i], port);
+		if (!m->http || !acme_http_request(m->http, "GET", url, NULL, (wf_slice_t){ NULL, 0 }, 10, on_preflight, s)) {
+			s->preflight_failed = true;
+			snprintf(s->preflight_error, sizeof(s->preflight_error), "pre-flight self-check could not start");
+			s->preflight_left--;
+		}
+	}
+	if (s->preflight_left == 0) {
+		s->checking = false;
+		preflight_failed(s);
+	}
+}
+
 /* Starts what is due; sets the wake-up for what comes next. */
 static void schedule(acme_manager_t *m)
 {
@@ -200,7 +277,7 @@ static void schedule(acme_manager_t *m)
 	double next = RECHECK;
 	for (size_t i = 0; i < m->nslots; i++) {
 		slot_t *s = &m->slots[i];
-		if (s->job)
+		if (s->job || s->checking)
 			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck) : 0;
@@ -258,6 +335,7 @@ void acme_manager_free(acme_manager_t *m)
 	if (!m)
 		return;
 	ev_timer_stop(m->loop, &m->wake);
+	acme_http_free(m->http); /* pre-flight checks in flight end here, without callbacks */
 	for (size_t i = 0; i < m->nslots; i++)
 		acme_job_cancel(m->slots[i].job);
 	for (size_t i = 0; i < m->cfg->acme.ncas; i++)

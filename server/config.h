@@ -109,6 +109,7 @@ typedef struct wf_config {
 		char **event_hook;  /* argv run on every certificate event */
 		size_t nevent_hook;
 		char *webhook;      /* URL that gets each event as a JSON POST, or "" */
+		int preflight_port; /* HTTP-01 self-check through the public name on this port; 0: off */
 		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */
 		size_t ncas;
 		int line;

@@ -153,6 +153,10 @@ static const wf_key_t acme_keys[] = {
 	{ "webhook", WF_KEY_STRING, F(wf_config_t, acme.webhook), 0, "", 0, 0, NULL, NULL,
 	  "URL that receives each certificate event as a JSON POST: {\"event\", \"certificate\", "
 	  "\"domain\", \"problem\", \"detail\"}." },
+	{ "preflight_port", WF_KEY_INT, F(wf_config_t, acme.preflight_port), 0, "80", 0, 65535, NULL, NULL,
+	  "Before an http-01 order, fetch http://NAME:PORT/.well-known/acme-challenge/test.txt for every "
+	  "name; if that does not reach our own acme-http service, the order is not sent (the CA counts "
+	  "failed validations against a limit). 0 turns the check off." },
 	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
 	  "ACME servers." },
 };

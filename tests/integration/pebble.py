@@ -34,6 +34,8 @@ class Pebble:
             self.env["PEBBLE_WFE_NONCEREJECT"] = str(nonce_reject)
         self.env.update(extra_env or {})
         self.eab_required = eab_required
+        # Test names resolve only in Pebble's DNS, so the self-check is off unless a test wants it.
+        self.preflight_port = 0
         self.eab_kid = "kid-1"
         self.eab_hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
         self.procs = []
@@ -133,7 +135,9 @@ class Pebble:
     def acme_config(self, extra=""):
         """The acme block a wharf config needs to use this Pebble."""
         return ('acme = { contact = "admin@wharf.test"; retry_interval = 1; request_timeout = 10;\n'
-                '  cas = ( { url = "%s"; ca_bundle = "%s"; %s } ); };\n' % (self.directory, self.ca_file, extra))
+                '  preflight_port = %d;\n'
+                '  cas = ( { url = "%s"; ca_bundle = "%s"; %s } ); };\n'
+                % (self.preflight_port, self.directory, self.ca_file, extra))
 
     def cleanup(self):
         for p in self.procs:

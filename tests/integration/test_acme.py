@@ -339,6 +339,40 @@ class Operations(AcmeCase):
         self.assertIn("provisional", out.stdout)
 
 
+class Preflight(AcmeCase):
+    def test_unreachable_name_is_not_ordered(self):
+        self.pebble.preflight_port = self.pebble.http_port
+        self.pebble.start()
+        # A name this machine cannot resolve: the self-check fails, the CA hears nothing.
+        s = self.make_server(domains=("nowhere.invalid",))
+        s.start()
+        self.assertTrue(s.wait_log("pre-flight self-check failed", timeout=20), s.log()[-3000:])
+        line = [l for l in s.log().splitlines() if "order failed" in l][0]
+        self.assertIn("nowhere.invalid", line)
+        self.assertIn("not sent", line)
+        self.assertNotIn("order-plz", self.pebble.log())
+        self.assertNotIn("ordering from", s.log())
+
+    def test_reachable_name_passes(self):
+        self.pebble.preflight_port = self.pebble.http_port
+        self.pebble.start()
+        # localhost reaches this machine's own acme-http service, like a forwarded port 80.
+        s = self.make_server(domains=("localhost",))
+        s.start()
+        self.assertTrue(s.wait_log("ordering from", timeout=20), s.log()[-3000:])
+        self.assertNotIn("pre-flight self-check failed", s.log())
+
+
+class Profiles(AcmeCase):
+    def test_profile_the_ca_does_not_offer(self):
+        self.pebble.start()
+        s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "profile": "shortlived"}])
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
+        self.assertIn('the CA does not offer the profile "shortlived"', s.log())
+        self.assertNotIn("order-plz", self.pebble.log())
+
+
 class ExternalAccountBinding(AcmeCase):
     def setUp(self):
         self.pebble = Pebble(eab_required=True)
