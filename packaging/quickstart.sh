@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: installs what is missing, builds, and runs wharf on the example
 # config (config/wharf.conf): HTTPS on https://127.0.0.1:8443/, user "demo",
-# password "wharf-demo", files in .run/files. Ctrl-C stops it.
+# password "wharf-demo", files in .run/files. When Debian's pebble is installed
+# it also starts a local ACME CA and uses config/wharf-pebble.conf, so the
+# certificate goes from provisional to CA-issued live. Ctrl-C stops it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -14,12 +16,28 @@ mkdir -p .run/files
 if [ "$(id -u)" -eq 0 ]; then
 	chown -R nobody:nogroup .run
 fi
+config=config/wharf.conf
+if command -v pebble >/dev/null 2>&1 && [ "${WHARF_NO_PEBBLE:-0}" != 1 ]; then
+	# With a local ACME CA the whole certificate life cycle shows: provisional
+	# first, then CA-issued, swapped in live.
+	packaging/local-pebble.sh start .run/pebble
+	trap 'packaging/local-pebble.sh stop .run/pebble' EXIT
+	config=config/wharf-pebble.conf
+	cat >&2 <<MSG
+
+A local ACME CA (pebble) is running: wharf starts with a provisional
+self-signed certificate for localhost and replaces it with a CA-issued one
+within a second or two (watch the log: "ordering", "installed"). Then:
+      build/wharf cert list -c config/wharf-pebble.conf
+      curl -k -u demo:wharf-demo https://localhost:8443/.wharf/status
+MSG
+fi
 cat >&2 <<MSG
 
 wharf is starting on https://127.0.0.1:8443/  (user: demo, password: wharf-demo)
 try:  curl -k -u demo:wharf-demo https://127.0.0.1:8443/
       curl -k -u demo:wharf-demo -T somefile https://127.0.0.1:8443/
-The certificate is a provisional self-signed one (kept in .run/state), hence -k.
+(-k: the certificate is self-signed, or from the local test CA.)
 
 MSG
-exec build/wharf serve -c config/wharf.conf
+build/wharf serve -c "$config"

@@ -244,12 +244,13 @@ class CommandLine(unittest.TestCase):
             self.assertIn("bad.conf:2: 'limits.header_timeout' must be an integer", out.stderr)
             self.assertIn("bad.conf:3: unknown key 'foo'", out.stderr)
 
-    def test_check_accepts_the_example_config(self):
-        example = os.path.join(harness.SOURCE, "config", "wharf.conf")
+    def test_check_accepts_the_example_configs(self):
         os.makedirs(os.path.join(harness.SOURCE, ".run", "files"), exist_ok=True)
-        out = subprocess.run([WHARF, "check", "-c", example], capture_output=True, text=True, timeout=10)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("configuration is valid", out.stdout)
+        for name in ("wharf.conf", "wharf-pebble.conf"):
+            example = os.path.join(harness.SOURCE, "config", name)
+            out = subprocess.run([WHARF, "check", "-c", example], capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("configuration is valid", out.stdout)
 
     def test_passwd_hash_verifies(self):
         out = subprocess.run([WHARF, "passwd"], input="s3cret\n", capture_output=True, text=True, timeout=10)
