@@ -45,6 +45,18 @@ static const char *config_arg(int argc, char **argv)
 	return path;
 }
 
+/* The config, or NULL after printing every problem as FILE:LINE: message. */
+static wf_config_t *load_or_report(const char *path)
+{
+	wf_buf_t errors;
+	wf_buf_init(&errors, 1 << 20);
+	wf_config_t *cfg = wf_config_load(path, &errors);
+	if (!cfg)
+		fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
+	wf_buf_fini(&errors);
+	return cfg;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -93,15 +105,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: wharf cert list -c FILE [--json] | wharf cert revoke NAME -c FILE\n");
 			return 2;
 		}
-		wf_buf_t errors;
-		wf_buf_init(&errors, 1 << 20);
-		wf_config_t *cfg = wf_config_load(path, &errors);
-		if (!cfg) {
-			fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
-			wf_buf_fini(&errors);
+		wf_config_t *cfg = load_or_report(path);
+		if (!cfg)
 			return 1;
-		}
-		wf_buf_fini(&errors);
 		int code = 0;
 		if (strcmp(sub, "revoke") == 0) {
 			code = acme_revoke_main(cfg, name);
@@ -126,18 +132,12 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(cmd, "serve") == 0)
 			return wf_server_run(path);
-		wf_buf_t errors;
-		wf_buf_init(&errors, 1 << 20);
-		wf_config_t *cfg = wf_config_load(path, &errors);
-		if (!cfg) {
-			fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
-			wf_buf_fini(&errors);
+		wf_config_t *cfg = load_or_report(path);
+		if (!cfg)
 			return 1;
-		}
 		printf("%s: configuration is valid (%zu services, %zu users, %zu certificates)\n", cfg->path,
 		       cfg->nservices, cfg->nusers, cfg->ncertificates);
 		wf_config_unref(cfg);
-		wf_buf_fini(&errors);
 		return 0;
 	}
 	fprintf(stderr, "wharf: unknown command \"%s\"\n\n", cmd);

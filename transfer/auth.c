@@ -1,56 +1,12 @@
 /* Basic authentication: see auth.h. */
 #include "auth.h"
+#include "../server/base64.h"
 
 #include <crypt.h>
 #include <gnutls/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-ssize_t xfer_base64_decode(wf_slice_t in, char *out, size_t cap)
-{
-	if (in.len % 4)
-		return -1;
-	size_t n = 0;
-	for (size_t i = 0; i < in.len; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			unsigned char c = (unsigned char)in.ptr[i + (size_t)j];
-			if (c == '=' && i + 4 == in.len && j >= 2) {
-				v[j] = 0;
-				pad++;
-			} else if (pad || (v[j] = b64val(c)) < 0) {
-				return -1;
-			}
-		}
-		unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
-		int bytes = 3 - pad;
-		if (n + (size_t)bytes > cap)
-			return -1;
-		out[n++] = (char)(w >> 16);
-		if (bytes > 1)
-			out[n++] = (char)(w >> 8);
-		if (bytes > 2)
-			out[n++] = (char)w;
-	}
-	return (ssize_t)n;
-}
 
 #define CACHE_SLOTS 64
 
@@ -123,7 +79,7 @@ const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authoriz
 	char plain[1024];
 	if (b64.len > 1300)
 		return NULL;
-	ssize_t n = xfer_base64_decode(b64, plain, sizeof(plain) - 1);
+	ssize_t n = wf_base64_decode(b64, plain, sizeof(plain) - 1, false);
 	if (n < 0)
 		return NULL;
 	plain[n] = '\0';

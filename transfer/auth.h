@@ -13,8 +13,4 @@
 const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authorization, char *user_out,
 				     size_t user_cap);
 
-/* Decodes standard base64 (with padding) from in to out. Returns bytes
- * written or -1 (bad input or out too small). Pure. */
-ssize_t xfer_base64_decode(wf_slice_t in, char *out, size_t cap);
-
 #endif
