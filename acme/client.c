@@ -28,6 +28,7 @@ typedef struct req {
 	char *url;
 	char *payload; /* NULL: POST-as-GET */
 	bool use_jwk;
+	bool plain_get; /* unsigned GET */
 	int tries;
 	unsigned long http_handle;
 	ev_timer start; /* defers the first send to the loop */
@@ -197,10 +198,25 @@ static void on_nonce(void *arg, const acme_http_resp_t *resp)
 
 /* Sends (or re-sends) r: a pooled nonce if there is one, else a fresh one first.
  * Runs from the loop only, so a failure may call back at once. */
+static void on_get(void *arg, const acme_http_resp_t *resp)
+{
+	req_t *r = arg;
+	r->http_handle = 0;
+	nonce_put(r->cl, resp->replay_nonce);
+	deliver(r, resp);
+}
+
 static void req_send(req_t *r)
 {
 	acme_client_t *cl = r->cl;
 	char nonce[256];
+	if (r->plain_get) {
+		r->http_handle = acme_http_request(cl->http, "GET", r->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl),
+						   on_get, r);
+		if (!r->http_handle)
+			fail_local(r, "cannot start the request");
+		return;
+	}
 	if (nonce_take(cl, nonce, sizeof(nonce))) {
 		post_with_nonce(r, nonce);
 		return;
@@ -250,6 +266,17 @@ static unsigned long post_internal(acme_client_t *cl, const char *url, const cha
 unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg)
 {
 	return post_internal(cl, url, payload, false, cb, arg);
+}
+
+unsigned long acme_client_get(acme_client_t *cl, const char *url, acme_reply_cb cb, void *arg)
+{
+	req_t *r = req_new(cl, url, NULL, false, cb, arg);
+	if (!r)
+		return 0;
+	r->plain_get = true;
+	ev_timer_init(&r->start, on_start_timer, 0, 0);
+	ev_timer_start(cl->loop, &r->start);
+	return r->id;
 }
 
 void acme_client_cancel_all(acme_client_t *cl, void *arg)

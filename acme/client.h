@@ -45,6 +45,8 @@ const char *acme_client_url(const acme_client_t *cl);
  * instead when use_jwk (newAccount). Returns a handle for cancel, 0 if it
  * could not start. */
 unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg);
+/* An unsigned GET (ARI renewalInfo is public). Same reply and cancel rules. */
+unsigned long acme_client_get(acme_client_t *cl, const char *url, acme_reply_cb cb, void *arg);
 /* Cancels every request and readiness wait started for arg (a job going away). */
 void acme_client_cancel_all(acme_client_t *cl, void *arg);
 

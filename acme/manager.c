@@ -1,5 +1,6 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
+#include "ari.h"
 #include "client.h"
 #include "events.h"
 #include "http01.h"
@@ -33,6 +34,12 @@ typedef struct slot {
 	size_t ca;                 /* index into cfg->acme.cas */
 	double next_attempt;       /* ev_now() time; 0 = whenever due */
 	time_t last_alarm;
+	/* ARI: the id of the served certificate, the moment picked inside the
+	 * CA's suggested window (0: none), and when to ask again. */
+	char ari_id[256];
+	time_t ari_at;
+	double ari_poll_at;
+	bool ari_busy;
 } slot_t;
 
 struct acme_manager {
@@ -110,6 +117,9 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		}
 		s->failures = 0;
 		s->next_attempt = 0;
+		s->ari_id[0] = '\0';
+		s->ari_at = 0;
+		s->ari_poll_at = 0; /* ask about the new certificate soon */
 		acme_status_rec_t rec = { 0 };
 		rec.last_issued_at = time(NULL);
 		acme_status_save(m->cfg->state_dir, c->name, &rec);
@@ -192,7 +202,8 @@ static void order_now(slot_t *s)
 		if (dfd >= 0)
 			close(dfd);
 	}
-	s->job = acme_job_start(m->loop, cl, s->cert, wf_buf_slice(&key), on_job_done, s);
+	s->job = acme_job_start(m->loop, cl, s->cert, wf_buf_slice(&key), s->ari_id[0] ? s->ari_id : NULL,
+				on_job_done, s);
 	if (key.data)
 		gnutls_memset(key.data, 0, key.cap);
 	wf_buf_fini(&key);
@@ -269,6 +280,88 @@ static void start_job(slot_t *s)
 	}
 }
 
+/* ---------------------------------------------------------------- ARI */
+
+static void ari_done(slot_t *s, double next_poll)
+{
+	s->ari_busy = false;
+	s->ari_poll_at = ev_now(s->m->loop) + next_poll;
+	schedule(s->m);
+}
+
+static void on_renewal_info(void *arg, const acme_reply_t *r)
+{
+	slot_t *s = arg;
+	acme_renewal_info_t ri;
+	char err[256];
+	if (r->curl_code || r->status != 200 || acme_msg_renewal_info(r->body, &ri, err, sizeof(err)) != WF_OK) {
+		wf_log_warn("certificate %s: renewal info unavailable (%s); using the lifetime rule", s->cert->name,
+			    r->curl_code ? (r->error ? r->error : "no answer") : r->status != 200 ? "HTTP error" : err);
+		ari_done(s, RECHECK);
+		return;
+	}
+	/* A random moment inside the window spreads a CA's renewals out. */
+	double span = difftime(ri.end, ri.start);
+	s->ari_at = ri.start + (time_t)(span > 0 ? jitter(span / 2, 1.0) : 0);
+	char at[32];
+	struct tm tm;
+	gmtime_r(&s->ari_at, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	wf_log_info("certificate %s: the CA suggests renewing by %s; picked %s", s->cert->name,
+		    ri.end < time(NULL) ? "now (window already open)" : "its window", at);
+	long ra = r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
+							time(NULL)) :
+				   -1;
+	/* At least twice a day (RFC 9773 4.3), at most once a minute. */
+	ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
+}
+
+static void on_ari_client(void *arg, bool ok, const acme_problem_t *why)
+{
+	slot_t *s = arg;
+	acme_manager_t *m = s->m;
+	acme_client_t *cl = m->clients[s->ca];
+	const acme_directory_t *d = ok ? acme_client_directory(cl) : NULL;
+	if (!d || !d->renewal_info[0]) {
+		ari_done(s, RECHECK); /* no ARI at this CA (or unreachable): the lifetime rule serves */
+		return;
+	}
+	wf_buf_t pem;
+	wf_buf_init(&pem, 1 << 20);
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/certs/%s", m->cfg->state_dir, s->cert->name);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool have = dfd >= 0 && wf_durable_read(dfd, "issued.pem", 1 << 20, &pem) == WF_OK &&
+		    acme_ari_cert_id(wf_buf_slice(&pem), s->ari_id, sizeof(s->ari_id)) == WF_OK;
+	if (dfd >= 0)
+		close(dfd);
+	if (pem.data)
+		gnutls_memset(pem.data, 0, pem.cap);
+	wf_buf_fini(&pem);
+	if (!have) {
+		s->ari_id[0] = '\0';
+		ari_done(s, RECHECK);
+		return;
+	}
+	char url[ACME_URL_MAX + 300];
+	snprintf(url, sizeof(url), "%s%s%s", d->renewal_info,
+		 d->renewal_info[strlen(d->renewal_info) - 1] == '/' ? "" : "/", s->ari_id);
+	if (!acme_client_get(cl, url, on_renewal_info, s))
+		ari_done(s, RECHECK);
+}
+
+/* Asks the CA (if it has ARI) when the served certificate should be renewed. */
+static void ari_poll(slot_t *s)
+{
+	acme_client_t *cl = client_for(s->m, s->ca);
+	if (!cl) {
+		s->ari_poll_at = ev_now(s->m->loop) + RECHECK;
+		return;
+	}
+	s->ari_busy = true;
+	acme_client_ready(cl, on_ari_client, s);
+}
+
 /* Starts what is due; sets the wake-up for what comes next. */
 static void schedule(acme_manager_t *m)
 {
@@ -279,9 +372,21 @@ static void schedule(acme_manager_t *m)
 		slot_t *s = &m->slots[i];
 		if (s->job || s->checking)
 			continue;
+		if (s->ari_busy)
+			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck) : 0;
+		bool issued = ck && !ck->provisional;
 		wf_certkey_unref(ck);
+		if (issued && now >= s->ari_poll_at) {
+			ari_poll(s);
+			continue;
+		}
+		/* The CA's suggestion, when it made one, decides. */
+		if (issued && s->ari_at)
+			due = s->ari_at;
+		if (issued && s->ari_poll_at - now < next)
+			next = s->ari_poll_at - now;
 		double until_due = difftime(due, wall);
 		if (until_due <= 0 && now >= s->next_attempt) {
 			start_job(s);
@@ -336,8 +441,12 @@ void acme_manager_free(acme_manager_t *m)
 		return;
 	ev_timer_stop(m->loop, &m->wake);
 	acme_http_free(m->http); /* pre-flight checks in flight end here, without callbacks */
-	for (size_t i = 0; i < m->nslots; i++)
+	for (size_t i = 0; i < m->nslots; i++) {
 		acme_job_cancel(m->slots[i].job);
+		for (size_t c = 0; c < m->cfg->acme.ncas; c++)
+			if (m->clients[c])
+				acme_client_cancel_all(m->clients[c], &m->slots[i]);
+	}
 	for (size_t i = 0; i < m->cfg->acme.ncas; i++)
 		acme_client_free(m->clients[i]);
 	free(m->clients);

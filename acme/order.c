@@ -27,6 +27,7 @@ struct acme_job {
 	size_t ndomains;
 	char challenge[16];  /* "http-01" or "tls-alpn-01" */
 	char profile[64];
+	char replaces[256]; /* ARI id of the certificate being replaced, or "" */
 	acme_key_type_t key_type;
 	acme_key_t *cert_key; /* owned */
 	acme_job_state_t state;
@@ -516,6 +517,11 @@ static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
 		}
 		wf_buf_printf(&p, ",\"profile\":\"%s\"", j->profile);
 	}
+	/* RFC 9773 5: a renewal that names what it replaces is exempt from rate limits. */
+	if (j->replaces[0] && d->renewal_info[0]) {
+		wf_buf_printf(&p, ",\"replaces\":\"%s\"", j->replaces);
+		wf_log_info("certificate %s: the new order replaces %s", j->name, j->replaces);
+	}
 	wf_buf_append(&p, "}", 2);
 	j->state = ACME_JOB_NEW_ORDER;
 	acme_client_post(j->cl, d->new_order, wf_buf_head(&p), on_new_order, j);
@@ -523,7 +529,7 @@ static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
 }
 
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
-			   wf_slice_t reuse_key_pem, acme_job_done_cb cb, void *arg)
+			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg)
 {
 	acme_job_t *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -539,6 +545,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cer
 	j->ndomains = cert->ndomains;
 	snprintf(j->challenge, sizeof(j->challenge), "%s", cert->challenge);
 	snprintf(j->profile, sizeof(j->profile), "%s", cert->profile ? cert->profile : "");
+	snprintf(j->replaces, sizeof(j->replaces), "%s", replaces ? replaces : "");
 	j->key_type = ACME_KEY_EC256;
 	acme_key_type_parse(cert->key_type, &j->key_type);
 	wf_buf_init(&j->chain, 1 << 20);

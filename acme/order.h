@@ -42,10 +42,11 @@ typedef struct acme_job acme_job_t;
 typedef void (*acme_job_done_cb)(void *arg, const acme_result_t *res);
 
 /* Starts ordering a certificate for cert's domains. reuse_key_pem: the key to
- * certify again (reuse_key), or an empty slice for a fresh one. cb runs once,
- * from the loop, never before this returns. */
+ * certify again (reuse_key), or an empty slice for a fresh one. replaces: the
+ * ARI identifier of the certificate this one replaces (sent when the CA has
+ * ARI), or NULL. cb runs once, from the loop, never before this returns. */
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
-			   wf_slice_t reuse_key_pem, acme_job_done_cb cb, void *arg);
+			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg);
 /* Stops a job: no callback, published challenges withdrawn, memory freed. */
 void acme_job_cancel(acme_job_t *j);
 acme_job_state_t acme_job_state(const acme_job_t *j);

@@ -373,6 +373,96 @@ class Profiles(AcmeCase):
         self.assertNotIn("order-plz", self.pebble.log())
 
 
+def ari_cert_id(pem):
+    """RFC 9773 4.1, computed independently: AKI key id "." serial, base64url."""
+    import base64
+    import re
+    text = cert_text(pem)
+    aki = re.search(r"Authority Key Identifier.*?\n\s*([0-9a-f]+)\n", text, re.S).group(1)
+    serial = re.search(r"Serial Number \(hex\): ([0-9a-f]+)", text).group(1)
+    b = lambda h: base64.urlsafe_b64encode(bytes.fromhex(h)).decode().rstrip("=")
+    return b(aki) + "." + b(serial)
+
+
+class RenewalInfo(AcmeCase):
+    """Pebble 2.4.0 has no ARI: a small HTTPS front serves its directory with a
+    renewalInfo URL added, and answers renewalInfo itself; every other request
+    goes to Pebble directly (the directory's other URLs are Pebble's)."""
+
+    def start_front(self):
+        import http.server
+        import json
+        import ssl
+        import threading
+        import urllib.request
+        pebble = self.pebble
+        seen = self.seen = []
+        port = self.front_port = harness.free_port()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path == "/dir":
+                    ctx = ssl.create_default_context(cafile=pebble.ca_file)
+                    d = json.loads(urllib.request.urlopen(pebble.directory, context=ctx, timeout=10).read())
+                    d["renewalInfo"] = "https://127.0.0.1:%d/ari/" % port
+                    body = json.dumps(d).encode()
+                    self.send_response(200)
+                elif self.path.startswith("/ari/"):
+                    cert_id = self.path[len("/ari/"):]
+                    seen.append(cert_id)
+                    now = time.time()
+                    # The first certificate asked about is to be renewed now (as after a
+                    # mass-revocation notice); any later one not for a long while.
+                    start, end = (now - 120, now - 60) if cert_id == seen[0] else (now + 86400, now + 90000)
+                    fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+                    body = json.dumps({"suggestedWindow": {"start": fmt(start), "end": fmt(end)}}).encode()
+                    self.send_response(200)
+                    self.send_header("Retry-After", "3600")
+                else:
+                    body = b"{}"
+                    self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pebble.dir + "/pebble.pem", pebble.dir + "/pebble.key")
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def tearDown(self):
+        if hasattr(self, "httpd"):
+            self.httpd.shutdown()
+        super().tearDown()
+
+    def test_renews_when_the_ca_says_so(self):
+        self.pebble.start()
+        self.start_front()
+        s = self.make_server()
+        s.extra = s.extra.replace(self.pebble.directory, "https://127.0.0.1:%d/dir" % self.front_port)
+        s.write_config()
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        # Asked about the first certificate by its RFC 9773 id, told "now", renewed it
+        # naming what it replaces; then asked about the new one, which is left alone.
+        deadline = time.monotonic() + 40
+        second = first
+        while time.monotonic() < deadline and (second == first or len(self.seen) < 2):
+            time.sleep(0.3)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first, s.log()[-3000:])
+        self.assertEqual(self.seen[0], ari_cert_id(first))
+        self.assertIn("the new order replaces %s" % ari_cert_id(first), s.log())
+        self.assertEqual(self.seen[1], ari_cert_id(second))
+        time.sleep(2)
+        self.assertEqual(s.log().count("; installed"), 2)
+
+
 class ExternalAccountBinding(AcmeCase):
     def setUp(self):
         self.pebble = Pebble(eab_required=True)
