@@ -15,6 +15,7 @@
 #define NONCE_POOL 16
 #define BAD_NONCE_TRIES 10 /* a CA may reject valid nonces on purpose: Pebble does 5 %, tests 50 % */
 #define KEY_MAX (64 * 1024)
+#define GATE_MAX 16
 
 typedef enum client_state {
 	CL_IDLE,  /* not ready; the next acme_client_ready starts over */
@@ -29,6 +30,9 @@ typedef struct req {
 	char *payload; /* NULL: POST-as-GET */
 	bool use_jwk;
 	bool plain_get; /* unsigned GET */
+	bool exclusive; /* newOrder: runs alone (see the gate below) */
+	bool active;    /* counted in the gate */
+	bool queued;    /* waiting at the gate */
 	int tries;
 	unsigned long http_handle;
 	ev_timer start; /* defers the first send to the loop */
@@ -59,6 +63,12 @@ struct acme_client {
 	req_t *reqs;
 	waiter_t *waiters;
 	unsigned long next_id;
+	/* The gate: a newOrder runs alone, and at most GATE_MAX requests are in
+	 * flight. Gentle on any CA; and Pebble deadlocks when newOrders race with
+	 * authorization reads (pebble.md), every POST then hanging for good. */
+	int inflight;
+	bool exclusive_active;
+	ev_timer pump;
 	ev_timer notify; /* delivers ready results from the loop */
 	bool notify_ok;
 	acme_problem_t notify_why;
@@ -92,10 +102,26 @@ static bool nonce_take(acme_client_t *cl, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- signed requests */
 
+static void gate_leave(req_t *r)
+{
+	acme_client_t *cl = r->cl;
+	if (!r->active)
+		return;
+	r->active = false;
+	cl->inflight--;
+	if (r->exclusive)
+		cl->exclusive_active = false;
+	/* Waiting requests start from the loop, never under the one that ended. */
+	ev_timer_stop(cl->loop, &cl->pump);
+	ev_timer_set(&cl->pump, 0, 0);
+	ev_timer_start(cl->loop, &cl->pump);
+}
+
 static void req_free(req_t *r)
 {
 	acme_client_t *cl = r->cl;
 	ev_timer_stop(cl->loop, &r->start);
+	gate_leave(r);
 	for (req_t **pp = &cl->reqs; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
@@ -247,9 +273,51 @@ static req_t *req_new(acme_client_t *cl, const char *url, const char *payload, b
 
 /* A start function never calls back before it returns: the first send is
  * deferred to the loop, where a synchronous failure may call back at once. */
+static bool gate_open(const acme_client_t *cl, const req_t *r)
+{
+	if (cl->exclusive_active || cl->inflight >= GATE_MAX)
+		return false;
+	return !r->exclusive || cl->inflight == 0;
+}
+
+static void gate_enter(req_t *r)
+{
+	acme_client_t *cl = r->cl;
+	r->queued = false;
+	r->active = true;
+	cl->inflight++;
+	if (r->exclusive)
+		cl->exclusive_active = true;
+	req_send(r);
+}
+
+/* Starts waiting requests in the order they came (the list is newest first). */
+static void on_pump(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	acme_client_t *cl = wf_container_of(t, acme_client_t, pump);
+	for (;;) {
+		req_t *oldest = NULL;
+		for (req_t *r = cl->reqs; r; r = r->next)
+			if (r->queued)
+				oldest = r;
+		if (!oldest || !gate_open(cl, oldest))
+			return;
+		gate_enter(oldest);
+	}
+}
+
 static void on_start_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	req_send(wf_container_of(t, req_t, start));
+	req_t *r = wf_container_of(t, req_t, start);
+	acme_client_t *cl = r->cl;
+	bool waiting = false;
+	for (req_t *q = cl->reqs; q; q = q->next)
+		waiting |= q->queued;
+	if (!waiting && gate_open(cl, r)) {
+		gate_enter(r);
+		return;
+	}
+	r->queued = true;
 }
 
 static unsigned long post_internal(acme_client_t *cl, const char *url, const char *payload, bool use_jwk,
@@ -258,6 +326,7 @@ static unsigned long post_internal(acme_client_t *cl, const char *url, const cha
 	req_t *r = req_new(cl, url, payload, use_jwk, cb, arg);
 	if (!r)
 		return 0;
+	r->exclusive = strcmp(url, cl->dir.new_order) == 0;
 	ev_timer_init(&r->start, on_start_timer, 0, 0);
 	ev_timer_start(cl->loop, &r->start);
 	return r->id;
@@ -512,6 +581,7 @@ acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_
 	host[n] = '\0';
 	snprintf(cl->dir_path, sizeof(cl->dir_path), "%s/acme/%s", cfg->state_dir, host);
 	ev_timer_init(&cl->notify, notify_waiters, 0, 0);
+	ev_timer_init(&cl->pump, on_pump, 0, 0);
 	return cl;
 }
 
@@ -520,6 +590,7 @@ void acme_client_free(acme_client_t *cl)
 	if (!cl)
 		return;
 	ev_timer_stop(cl->loop, &cl->notify);
+	ev_timer_stop(cl->loop, &cl->pump);
 	acme_http_free(cl->http); /* no callbacks run after this */
 	while (cl->reqs)
 		req_free(cl->reqs);
