@@ -391,7 +391,8 @@ static void become(acme_client_t *cl, bool ok, const char *type, const char *det
 	if (!ok) {
 		snprintf(cl->notify_why.type, sizeof(cl->notify_why.type), "%s", type);
 		snprintf(cl->notify_why.detail, sizeof(cl->notify_why.detail), "%s", detail);
-		wf_log_error("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
+		/* Told once, by whoever waited for us (the order's failure line). */
+		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
 	}
 	ev_timer_stop(cl->loop, &cl->notify);
 	ev_timer_set(&cl->notify, 0, 0);

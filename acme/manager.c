@@ -398,6 +398,9 @@ static void schedule(acme_manager_t *m)
 		if (wait < next)
 			next = wait;
 	}
+	/* The periodic look is jittered, so a fleet does not ask the CA in step. */
+	if (next == RECHECK)
+		next = jitter(RECHECK, 0.1);
 	ev_timer_stop(m->loop, &m->wake);
 	ev_timer_set(&m->wake, next < 0.01 ? 0.01 : next, 0);
 	ev_timer_start(m->loop, &m->wake);

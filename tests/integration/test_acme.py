@@ -126,11 +126,14 @@ class HttpChallenge(AcmeCase):
         acct = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port, "account.key")
         self.assertEqual(os.stat(acct).st_mode & 0o777, 0o600)
 
-        # A restart serves the same certificate and orders nothing.
+        # A restart serves the same certificate, finds the same account, and orders nothing.
         orders = s.log().count("ordering from")
+        account = [l for l in s.log().splitlines() if "created" in l and "account" in l][0].split("account ")[1]
+        account = account.split()[0]
         s.stop()
         s.start()
-        time.sleep(1.5)
+        self.assertTrue(s.wait_log("account %s found" % account, timeout=20), s.log()[-2000:])
+        time.sleep(1)
         self.assertEqual(tls_peer_cert(s.port, "wharf.test"), pem)
         self.assertEqual(s.log().count("ordering from"), orders, s.log()[-2000:])
 
@@ -461,6 +464,145 @@ class RenewalInfo(AcmeCase):
         self.assertEqual(self.seen[1], ari_cert_id(second))
         time.sleep(2)
         self.assertEqual(s.log().count("; installed"), 2)
+
+
+class Faults(AcmeCase):
+    def test_challenge_that_cannot_validate(self):
+        self.pebble.start()
+        s = self.make_server()
+        # The acme-http service listens somewhere the CA does not look.
+        for svc in s.services:
+            if svc["type"] == "acme-http":
+                svc["port"] = harness.free_port()
+        s.write_config()
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=30), s.log()[-3000:])
+        line = [l for l in s.log().splitlines() if "order failed" in l][0]
+        self.assertIn("certificate main", line)
+        self.assertRegex(line, r"urn:ietf:params:acme:error:(connection|unauthorized)")
+        self.assertIn("next attempt in", line)
+        self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
+
+    def test_hostile_directory_then_recovery(self):
+        import http.server
+        import json
+        import ssl
+        import threading
+        import urllib.request
+        self.pebble.start()
+        pebble = self.pebble
+        state = {"calls": 0}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                state["calls"] += 1
+                if state["calls"] == 1:   # deeply nested
+                    body = b"[" * 100000
+                elif state["calls"] == 2:  # a token and URL that must never be trusted
+                    body = json.dumps({"newNonce": "javascript:alert(1)", "newAccount": "x", "newOrder": 5}).encode()
+                else:
+                    ctx = ssl.create_default_context(cafile=pebble.ca_file)
+                    body = urllib.request.urlopen(pebble.directory, context=ctx, timeout=10).read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        port = harness.free_port()
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pebble.dir + "/pebble.pem", pebble.dir + "/pebble.key")
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            s = self.make_server()
+            s.extra = s.extra.replace(pebble.directory, "https://127.0.0.1:%d/dir" % port)
+            s.write_config()
+            s.start()
+            # Two bad answers, two clear lines, the server serving all along; then it recovers.
+            pem = wait_issued(s, "wharf.test", timeout=40)
+            self.assertTrue(issued_by_pebble(pem))
+            bad = [l for l in s.log().splitlines() if "directory malformed" in l and "[error]" in l]
+            self.assertEqual(len(bad), 2, s.log()[-3000:])
+            self.assertTrue(all("[error] certificate main: order failed for wharf.test" in l for l in bad), bad)
+            self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
+        finally:
+            httpd.shutdown()
+
+    def test_webhook_gets_events(self):
+        import http.server
+        import json
+        import threading
+        self.pebble.start()
+        got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.append((self.headers["Content-Type"], json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+        port = harness.free_port()
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            s = self.make_server()
+            s.extra = s.extra.replace("retry_interval = 1;",
+                                      'retry_interval = 1; webhook = "http://127.0.0.1:%d/hook";' % port)
+            s.write_config()
+            s.start()
+            wait_issued(s, "wharf.test")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not got:
+                time.sleep(0.1)
+            self.assertEqual(got[0][0], "application/json")
+            self.assertEqual(got[0][1]["event"], "issued")
+            self.assertEqual(got[0][1]["certificate"], "main")
+        finally:
+            httpd.shutdown()
+
+
+class RsaKeys(AcmeCase):
+    def test_rsa_account_and_certificate(self):
+        self.pebble.start()
+        s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "key_type": "rsa2048"}])
+        s.extra = s.extra.replace("retry_interval = 1;", 'retry_interval = 1; account_key_type = "rsa2048";')
+        s.write_config()
+        s.start()
+        info = cert_text(wait_issued(s, "wharf.test"))
+        self.assertIn("RSA", info)
+        with open(os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port, "account.key")) as f:
+            key = f.read()
+        out = subprocess.run(["certtool", "-k"], input=key.encode(), capture_output=True, timeout=10)
+        self.assertIn(b"RSA", out.stdout)
+
+
+class ExpiryAlarm(AcmeCase):
+    def setUp(self):
+        # 12-second certificates: due after 6 s; with the CA gone, renewal fails
+        # until the certificate is past the last sixth of its life.
+        self.pebble = Pebble(validity=12)
+
+    def test_alarm_when_renewal_keeps_failing(self):
+        self.pebble.start()
+        s = self.make_server()
+        event, event_log = hook_script(s, "event")
+        s.write_config(s.config_text().replace("retry_interval = 1;",
+                                               'retry_interval = 1; event_hook = ["%s"];' % event))
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.pebble.stop_pebble()
+        self.assertTrue(s.wait_log("ALARM certificate main", timeout=40), s.log()[-3000:])
+        wait_file_text(event_log, "WHARF_EVENT=expiring")
+        self.assertEqual(harness.curl(s, "/", host="wharf.test", args=["-k"])[0], 200)
 
 
 class ExternalAccountBinding(AcmeCase):
