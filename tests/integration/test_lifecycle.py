@@ -161,6 +161,23 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(http_get(conn, "/")[0], 200)
             conn.close()
 
+    def test_ipv6_and_dual_stack_listeners(self):
+        v6 = harness.free_port()
+        both = harness.free_port()
+        svc = [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]},
+               {"type": "https", "address": "::1", "port": v6, "certificates": ["main"]},
+               {"type": "https", "address": "*", "port": both, "certificates": ["main"]}]
+        with Server(services=svc) as s:
+            for url in ("https://[::1]:%d/" % v6, "https://[::1]:%d/" % both, "https://127.0.0.1:%d/" % both):
+                out = subprocess.run(["curl", "-sk", "-g", "-u", "alice:alice-pw", "-o", "/dev/null", "-w",
+                                      "%{http_code}", url], capture_output=True, text=True, timeout=20)
+                self.assertEqual(out.stdout, "200", url)
+            # The IPv6-only listener is not reachable over IPv4.
+            out = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                  "https://127.0.0.1:%d/" % v6], capture_output=True, text=True, timeout=20)
+            self.assertEqual(out.stdout, "000")
+            self.assertIn("[::1]:", s.log())
+
     def test_reload_adds_and_removes_listeners(self):
         with Server() as s:
             extra = harness.free_port()
