@@ -33,13 +33,17 @@ struct ev_loop *wf_conn_loop(wf_conn_t *c)
 static void update_events(wf_conn_t *c)
 {
 	int want;
+	if (c->state != WF_CONN_CLOSING && c->read_paused && !c->want_write && !wf_buf_size(&c->wire_out)) {
+		ev_io_stop(c->worker->loop, &c->io); /* nothing to watch until resumed */
+		return;
+	}
 	size_t wire = wf_buf_size(&c->wire_out);
 	if (c->state == WF_CONN_CLOSING)
 		want = wire ? EV_WRITE : EV_READ; /* deliver, then read away until the client's FIN */
 	else if (wire >= WIRE_HIGH)
 		want = EV_WRITE; /* backed up: reading more would only spin on input we cannot act on */
 	else
-		want = EV_READ | (c->want_write || wire ? EV_WRITE : 0);
+		want = (c->read_paused ? 0 : EV_READ) | (c->want_write || wire ? EV_WRITE : 0);
 	if (ev_is_active(&c->io) && (c->io.events & (EV_READ | EV_WRITE)) == want)
 		return;
 	ev_io_stop(c->worker->loop, &c->io);
@@ -405,6 +409,18 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->state == WF_CONN_HANDSHAKE)
 		handshake(c);
 	else
+		c->proto->on_io(c);
+	settle(c);
+}
+
+void wf_conn_pause_read(wf_conn_t *c, bool paused)
+{
+	c->read_paused = paused;
+}
+
+void wf_conn_kick(wf_conn_t *c)
+{
+	if (c->state == WF_CONN_OPEN && c->proto)
 		c->proto->on_io(c);
 	settle(c);
 }

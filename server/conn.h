@@ -46,6 +46,7 @@ struct wf_conn {
 	bool want_write; /* the protocol wants a callback when it may send more */
 	bool draining;
 	bool shut_wr; /* closing: our side is half-closed, draining the client's last bytes */
+	bool read_paused;
 	gnutls_session_t tls;
 	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here
 	 * and we write them in large batches: fewer syscalls and fuller segments
@@ -89,6 +90,11 @@ void wf_conn_set_timeout(wf_conn_t *c, double seconds);
  * loop, never inside this call, so a caller may still read c afterwards but
  * must not use the protocol state. */
 void wf_conn_close(wf_conn_t *c);
+/* Runs the protocol now, from outside an I/O callback (an offloaded job is
+ * done), and delivers what it produced. */
+void wf_conn_kick(wf_conn_t *c);
+/* Stops (or resumes) read interest, while the protocol cannot take input. */
+void wf_conn_pause_read(wf_conn_t *c, bool paused);
 /* Frees everything now, delivering nothing more (worker shutdown). */
 void wf_conn_destroy(wf_conn_t *c);
 

@@ -4,6 +4,7 @@
 #include "cert_state.h"
 #include "durable.h"
 #include "log.h"
+#include "offload.h"
 #include "privdrop.h"
 #include "tls.h"
 #include "../acme/challenges.h"
@@ -297,6 +298,9 @@ int wf_server_run(const char *config_path)
 		srv->dropped = true;
 		wf_log_info("running as %s (uid %d)", srv->cfg->run_user, (int)srv->run_uid);
 	}
+	/* fsync of large uploads happens here, not on the workers' loops. */
+	if (wf_offload_start(2) != WF_OK)
+		wf_log_warn("no offload threads: uploads will be synced on the workers' loops");
 	if (start_workers(srv, plans) != WF_OK)
 		goto out_workers;
 
@@ -327,6 +331,10 @@ out_workers:
 		for (int w = 0; w < srv->nworkers; w++)
 			if (srv->workers[w].loop)
 				wf_worker_post_stop(&srv->workers[w]);
+		for (int w = 0; w < srv->nworkers; w++)
+			if (srv->workers[w].loop && srv->workers[w].thread)
+				wf_worker_wait(&srv->workers[w]);
+		wf_offload_stop();
 		for (int w = 0; w < srv->nworkers; w++)
 			if (srv->workers[w].loop && srv->workers[w].thread)
 				wf_worker_join(&srv->workers[w]);

@@ -1,6 +1,7 @@
 /* Worker threads: see worker.h. */
 #include "worker.h"
 #include "log.h"
+#include "offload.h"
 #include "server.h"
 
 #include <errno.h>
@@ -134,6 +135,11 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	}
 }
 
+static void on_offload_done(struct ev_loop *loop, ev_async *a, int revents)
+{
+	wf_offload_complete(wf_container_of(a, wf_worker_t, offload_wake));
+}
+
 static void on_offline(struct ev_loop *loop, ev_prepare *p, int revents)
 {
 	wf_worker_t *w = wf_container_of(p, wf_worker_t, offline);
@@ -177,6 +183,8 @@ int wf_worker_start(wf_worker_t *w, wf_server_t *srv, int index, wf_worker_plan_
 	pthread_mutex_init(&w->mbox_lock, NULL);
 	ev_async_init(&w->wake, on_wake);
 	ev_async_start(w->loop, &w->wake);
+	ev_async_init(&w->offload_wake, on_offload_done);
+	ev_async_start(w->loop, &w->offload_wake);
 	/* Online before any other callback of a loop turn, offline after the last:
 	 * see rcu.h. */
 	ev_prepare_init(&w->offline, on_offline);
@@ -233,9 +241,16 @@ void wf_worker_post_stop(wf_worker_t *w)
 	post(w, NULL, false, true);
 }
 
-void wf_worker_join(wf_worker_t *w)
+void wf_worker_wait(wf_worker_t *w)
 {
 	pthread_join(w->thread, NULL);
+}
+
+void wf_worker_join(wf_worker_t *w)
+{
+	/* Jobs that finished after the loop stopped: their connections are gone,
+	 * and each completion knows it (an orphaned job only cleans up). */
+	wf_offload_complete(w);
 	wf_rcu_unregister(&w->rcu);
 	for (size_t i = 0; i < w->nlisteners; i++)
 		listener_close(w, w->listeners[i]);

@@ -33,7 +33,9 @@ struct wf_worker {
 	wf_rcu_reader_t rcu;
 	wf_server_t *server; /* borrowed */
 
-	pthread_mutex_t mbox_lock; /* guards the mailbox below, written by the main thread */
+	pthread_mutex_t mbox_lock; /* guards the mailbox below, written by the main thread, and offload_done */
+	ev_async offload_wake;
+	struct job *offload_done;  /* finished offload jobs, to complete on this loop */
 	wf_worker_plan_t *mbox_plan;
 	bool mbox_drain, mbox_stop;
 
@@ -52,6 +54,9 @@ int wf_worker_start(wf_worker_t *w, wf_server_t *srv, int index, wf_worker_plan_
 void wf_worker_post_plan(wf_worker_t *w, wf_worker_plan_t *plan_take);
 void wf_worker_post_drain(wf_worker_t *w);
 void wf_worker_post_stop(wf_worker_t *w);
+/* Waits for the thread to end (after post_stop). */
+void wf_worker_wait(wf_worker_t *w);
+/* Then, once the offload pool is stopped too: frees what the worker holds. */
 void wf_worker_join(wf_worker_t *w);
 void wf_worker_plan_free(wf_worker_plan_t *p);
 

@@ -9,6 +9,7 @@
 #include "url.h"
 #include "../acme/status.h"
 #include "../server/log.h"
+#include "../server/offload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,9 +60,13 @@ const char *xfer_status_reason(int status)
 	}
 }
 
-void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now)
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now,
+			struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg)
 {
 	memset(ex, 0, sizeof(*ex));
+	ex->worker = worker;
+	ex->on_ready = on_ready;
+	ex->ready_arg = ready_arg;
 	ex->cfg = cfg;
 	ex->peer = peer;
 	ex->started = now;
@@ -452,6 +457,64 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 	}
 }
 
+/* Making an upload durable, off the loop: the job owns the file and folder
+ * descriptors; the exchange may go away meanwhile (the client left), and then
+ * the job still finishes what it started and cleans up alone. */
+struct upload_commit {
+	xfer_exchange_t *ex; /* NULL once the exchange is gone */
+	int fd, dir_fd;
+	char tmp[300], leaf[256];
+	int err; /* 0, or the errno of the step that failed */
+	bool inline_done;
+};
+typedef struct upload_commit upload_commit_t;
+
+/* Durable before visible: the final name only ever holds a whole file. */
+static void commit_run(void *arg)
+{
+	upload_commit_t *uc = arg;
+	int synced = fsync(uc->fd);
+	uc->err = synced ? errno : 0;
+	if (close(uc->fd) != 0 && !uc->err)
+		uc->err = errno;
+	uc->fd = -1;
+	if (!uc->err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf) != 0)
+		uc->err = errno;
+	if (uc->err)
+		unlinkat(uc->dir_fd, uc->tmp, 0);
+	else
+		fsync(uc->dir_fd);
+	close(uc->dir_fd);
+	uc->dir_fd = -1;
+}
+
+static void commit_done(void *arg)
+{
+	upload_commit_t *uc = arg;
+	xfer_exchange_t *ex = uc->ex;
+	int err = uc->err;
+	bool inline_done = uc->inline_done;
+	free(uc);
+	if (!ex)
+		return; /* the client went away; the file was still committed or cleaned up */
+	ex->commit = NULL;
+	if (err) {
+		wf_log_warn("%s user %s: upload of %s could not be stored: %s", ex->peer, ex->user->name, ex->path,
+			    strerror(err));
+		respond_error(ex, errno_status(err), err == ENOSPC || err == EDQUOT ? "no space left for this upload" :
+										     strerror(err));
+	} else if (ex->up_existed) {
+		respond_status(ex, 204);
+	} else {
+		respond_error(ex, 201, NULL);
+		char enc[3200];
+		if (xfer_url_encode_path(ex->path[0] == '/' ? ex->path + 1 : ex->path, enc, sizeof(enc)) >= 0)
+			add_field(ex, "Location", "/%s", enc);
+	}
+	if (!inline_done && ex->on_ready)
+		ex->on_ready(ex, ex->ready_arg);
+}
+
 void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 {
 	if (ex->state != XFER_EX_READ_BODY)
@@ -466,40 +529,24 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 	}
 	if (upload_flush(ex) != WF_OK)
 		return;
-	/* Durable before visible: the final name only ever holds a whole file. */
-	int synced = fsync(ex->up_fd);
-	int err = errno;
-	if (close(ex->up_fd) != 0 && synced == 0) {
-		synced = -1;
-		err = errno;
-	}
-	if (synced != 0) {
-		ex->up_fd = -1;
-		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
-		close(ex->up_dir_fd);
-		ex->up_dir_fd = -1;
-		respond_error(ex, errno_status(err), strerror(err));
+	upload_commit_t *uc = calloc(1, sizeof(*uc));
+	if (!uc) {
+		upload_abort(ex);
+		respond_error(ex, 500, "out of memory");
 		return;
 	}
-	ex->up_fd = -1;
-	if (renameat(ex->up_dir_fd, ex->up_tmp, ex->up_dir_fd, ex->up_leaf) != 0) {
-		err = errno;
-		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
-		close(ex->up_dir_fd);
-		ex->up_dir_fd = -1;
-		respond_error(ex, errno_status(err), strerror(err));
-		return;
-	}
-	fsync(ex->up_dir_fd);
-	close(ex->up_dir_fd);
-	ex->up_dir_fd = -1;
-	if (ex->up_existed) {
-		respond_status(ex, 204);
-	} else {
-		respond_error(ex, 201, NULL);
-		char enc[3200];
-		if (xfer_url_encode_path(ex->path[0] == '/' ? ex->path + 1 : ex->path, enc, sizeof(enc)) >= 0)
-			add_field(ex, "Location", "/%s", enc);
+	uc->ex = ex;
+	uc->fd = ex->up_fd;
+	uc->dir_fd = ex->up_dir_fd;
+	memcpy(uc->tmp, ex->up_tmp, sizeof(uc->tmp));
+	memcpy(uc->leaf, ex->up_leaf, sizeof(uc->leaf));
+	ex->up_fd = ex->up_dir_fd = -1; /* the commit owns them now */
+	ex->state = XFER_EX_FINISHING;
+	ex->commit = uc;
+	if (!ex->worker || wf_offload_submit(ex->worker, commit_run, commit_done, uc) != WF_OK) {
+		commit_run(uc);
+		uc->inline_done = true;
+		commit_done(uc);
 	}
 }
 
@@ -719,6 +766,8 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,
 			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
 			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
+	if (ex->commit)
+		ex->commit->ex = NULL; /* the job finishes alone */
 	upload_abort(ex);
 	if (ex->file_fd >= 0)
 		close(ex->file_fd);

@@ -35,9 +35,16 @@ typedef enum xfer_ex_state {
 	XFER_EX_RESPOND,   /* the response is ready */
 	XFER_EX_READ_BODY, /* feed the request body with xfer_exchange_body, then _body_end */
 	XFER_EX_DISCARD,   /* the response is ready, but the request body must be read and dropped first (h1) */
+	XFER_EX_FINISHING, /* the body is in; the upload is being made durable off the loop: wait for on_ready */
 } xfer_ex_state_t;
 
-typedef struct xfer_exchange {
+struct wf_worker;
+struct upload_commit;
+typedef struct xfer_exchange xfer_exchange_t;
+/* Called on the worker's loop when a FINISHING exchange has its response. */
+typedef void (*xfer_ready_cb)(xfer_exchange_t *ex, void *arg);
+
+struct xfer_exchange {
 	xfer_ex_state_t state;
 	const wf_config_t *cfg;      /* borrowed: the connection's config */
 	const wf_user_cfg_t *user;   /* borrowed from cfg, after authentication */
@@ -73,18 +80,28 @@ typedef struct xfer_exchange {
 	uint64_t up_received, up_limit;
 	uint64_t up_written, up_synced; /* bytes in the temp file; bytes whose writeback has started */
 	wf_buf_t up_buf;                /* upload bytes not yet written */
+	struct wf_worker *worker;       /* borrowed: where offloaded work completes */
+	struct upload_commit *commit;   /* owned by the offload job while FINISHING */
+	xfer_ready_cb on_ready;
+	void *ready_arg;
 	bool up_length_known;
 	uint64_t up_expected;
-} xfer_exchange_t;
+};
 
-void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now);
+/* worker: where a FINISHING upload completes (NULL: everything inline). on_ready
+ * is called when a body_end that went FINISHING has its response. */
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now,
+			struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg);
 /* Decides what the request means; sets ex->state. */
 void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in);
 /* Request body bytes (state XFER_EX_READ_BODY). On a failure (disk full, too
  * large) the exchange switches to XFER_EX_DISCARD with an error response ready. */
 void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len);
 /* The request body ended: complete (true) or cut short (false: the client went
- * away or broke framing; nothing is kept under the final name). */
+ * away or broke framing; nothing is kept under the final name). A complete
+ * upload goes FINISHING: fsync, rename and the folder's fsync run off the loop,
+ * then on_ready is called with the response set; or, without a worker, all
+ * of it happens inline and the state is RESPOND on return. */
 void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete);
 /* Produces up to cap body bytes into dst. Returns bytes (0 = body done), or -1
  * on a read error (the connection must be closed: the length is promised). */

@@ -16,6 +16,7 @@
 typedef enum h1_state {
 	H1_READ_HEAD,
 	H1_READ_BODY,
+	H1_FINISHING, /* the upload is being made durable off the loop */
 	H1_WRITE,
 } h1_state_t;
 
@@ -106,6 +107,25 @@ static void respond_raw(wf_conn_t *c, int status)
 		      ev_now(wf_conn_loop(c)) - c->accepted);
 }
 
+/* The upload is complete; its fsync and rename run off the loop. Reads wait
+ * (a pipelined request must not overtake this answer). */
+static void finishing(wf_conn_t *c)
+{
+	H(c)->state = H1_FINISHING;
+	wf_conn_pause_read(c, true);
+}
+
+static void on_ready(xfer_exchange_t *ex, void *arg)
+{
+	wf_conn_t *c = arg;
+	h1_t *h = H(c);
+	h->state = H1_WRITE;
+	append_head(c, &h->ex);
+	h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
+	wf_conn_pause_read(c, false);
+	wf_conn_kick(c);
+}
+
 /* Turns a parsed head into an exchange; sets up body framing. */
 static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 {
@@ -190,7 +210,7 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	if (++h->nrequests >= (unsigned)c->cfg->limits.max_requests_per_connection)
 		h->keep_alive = false;
 
-	xfer_exchange_init(&h->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)));
+	xfer_exchange_init(&h->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)), c->worker, on_ready, c);
 	h->ex_active = true;
 	xfer_exchange_begin(&h->ex, &in);
 	h->body_started = false;
@@ -213,11 +233,18 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 		h->discarding = false;
 		h->state = H1_WRITE;
 		break;
+	case XFER_EX_FINISHING: /* an empty upload, already on its way to disk */
+		finishing(c);
+		return;
 	}
 	if (h->state == H1_READ_BODY && !in.has_body) {
 		/* Nothing will come: the body ends now. */
 		if (!h->discarding)
 			xfer_exchange_body_end(&h->ex, true);
+		if (h->ex.state == XFER_EX_FINISHING) {
+			finishing(c);
+			return;
+		}
 		h->state = H1_WRITE;
 	}
 	if (h->state == H1_WRITE) {
@@ -394,6 +421,10 @@ static void h1_on_io(wf_conn_t *c)
 			if (r == WF_DONE) {
 				if (!h->discarding)
 					xfer_exchange_body_end(&h->ex, true);
+				if (h->ex.state == XFER_EX_FINISHING) {
+					finishing(c);
+					return;
+				}
 				h->state = H1_WRITE;
 				append_head(c, &h->ex);
 				h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
@@ -411,6 +442,8 @@ static void h1_on_io(wf_conn_t *c)
 			h->last_progress = ev_now(wf_conn_loop(c));
 			continue;
 		}
+		case H1_FINISHING:
+			return; /* on_ready resumes us */
 		case H1_WRITE: {
 			int w = flush_out(c);
 			if (w == WF_AGAIN)

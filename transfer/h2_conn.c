@@ -23,8 +23,11 @@ static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "a
 					    "range", "if-range", "if-none-match", "if-modified-since",
 					    "accept", "content-length", "content-range" };
 
+typedef struct h2 h2_t;
+
 typedef struct h2_stream {
 	int32_t id;
+	h2_t *h; /* borrowed: the connection this stream belongs to */
 	wf_buf_t hdrs; /* copies of the values we use */
 	size_t off[HV_N], len[HV_N];
 	bool have[HV_N];
@@ -36,7 +39,7 @@ typedef struct h2_stream {
 
 typedef enum h2_timer { H2_TIMER_IDLE, H2_TIMER_HEAD, H2_TIMER_XFER } h2_timer_t;
 
-typedef struct h2 {
+struct h2 {
 	nghttp2_session *ng;
 	wf_buf_t out;
 	h2_stream_t *streams;
@@ -46,7 +49,7 @@ typedef struct h2 {
 	unsigned failed_logins;
 	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
-} h2_t;
+};
 
 static h2_t *H(wf_conn_t *c)
 {
@@ -166,6 +169,15 @@ static int submit_response(h2_t *h, h2_stream_t *s)
 	return rv;
 }
 
+/* An upload is durable (or failed): answer, and get the frames out. If the
+ * stream closed meanwhile, the exchange was finished and this never runs. */
+static void on_ready(xfer_exchange_t *ex, void *arg)
+{
+	h2_stream_t *s = arg;
+	submit_response(s->h, s);
+	wf_conn_kick(s->h->c);
+}
+
 static wf_slice_t hv(h2_stream_t *s, int k)
 {
 	if (!s->have[k])
@@ -201,9 +213,11 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 			in.length_known = true;
 		}
 	}
-	xfer_exchange_init(&s->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)));
+	xfer_exchange_init(&s->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)), c->worker, on_ready, s);
 	s->begun = true;
 	xfer_exchange_begin(&s->ex, &in);
+	if (s->ex.state == XFER_EX_FINISHING)
+		return; /* an empty upload, on its way to disk: on_ready answers */
 	/* An answer before the body ended (a refusal) lets the client finish
 	 * sending; the rest is read and dropped. RST_STREAM(NO_ERROR) would be
 	 * the RFC 9113 8.1 way to stop it, but curl 7.88 then drops the answer. */
@@ -220,6 +234,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 	if (!s)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	s->id = frame->hd.stream_id;
+	s->h = h;
 	wf_buf_init(&s->hdrs, (size_t)h->c->cfg->limits.max_header_bytes);
 	s->next = h->streams;
 	if (h->streams)
@@ -271,7 +286,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	}
 	if (end && s->begun && s->ex.state == XFER_EX_READ_BODY) {
 		xfer_exchange_body_end(&s->ex, true);
-		submit_response(h, s);
+		if (s->ex.state != XFER_EX_FINISHING)
+			submit_response(h, s);
 	}
 	return 0;
 }
