@@ -202,7 +202,7 @@ static void order_now(slot_t *s)
 		if (dfd >= 0)
 			close(dfd);
 	}
-	s->job = acme_job_start(m->loop, cl, s->cert, wf_buf_slice(&key), s->ari_id[0] ? s->ari_id : NULL,
+	s->job = acme_job_start(m->loop, cl, m->cfg->state_dir, s->cert, wf_buf_slice(&key), s->ari_id[0] ? s->ari_id : NULL,
 				on_job_done, s);
 	if (key.data)
 		gnutls_memset(key.data, 0, key.cap);

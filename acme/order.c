@@ -3,11 +3,15 @@
 #include "challenges.h"
 #include "csr.h"
 #include "jws.h"
+#include "../server/durable.h"
 #include "../server/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POLL_FIRST 0.1
 #define POLL_GROWTH 1.5
@@ -28,6 +32,7 @@ struct acme_job {
 	char challenge[16];  /* "http-01" or "tls-alpn-01" */
 	char profile[64];
 	char replaces[256]; /* ARI id of the certificate being replaced, or "" */
+	char cert_dir[1024]; /* STATE/certs/NAME: where the pending order is kept */
 	acme_key_type_t key_type;
 	acme_key_t *cert_key; /* owned */
 	acme_job_state_t state;
@@ -97,6 +102,34 @@ static void job_free(acme_job_t *j)
 	free(j);
 }
 
+/* Resumable orders: pending.order holds the order URL as soon as the CA made
+ * it, and pending.key (0600) the certificate key before finalize is sent, so
+ * a restart picks the order up where the CA has it instead of ordering again
+ * (and an issued certificate is never lost for want of its key). */
+static int pending_open(const acme_job_t *j)
+{
+	return open(j->cert_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void pending_save(acme_job_t *j, const char *name, const char *data, size_t len, mode_t mode)
+{
+	int dfd = pending_open(j);
+	if (dfd < 0 || wf_durable_write(dfd, name, data, len, mode) != WF_OK)
+		wf_log_warn("certificate %s: cannot keep %s for a restart: %m", j->name, name);
+	if (dfd >= 0)
+		close(dfd);
+}
+
+static void pending_clear(acme_job_t *j)
+{
+	int dfd = pending_open(j);
+	if (dfd < 0)
+		return;
+	unlinkat(dfd, "pending.order", 0);
+	unlinkat(dfd, "pending.key", 0);
+	close(dfd);
+}
+
 static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	acme_job_t *j = wf_container_of(t, acme_job_t, finish);
@@ -111,6 +144,7 @@ static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void finish(acme_job_t *j)
 {
+	pending_clear(j);
 	ev_timer_stop(j->loop, &j->poll);
 	ev_timer_stop(j->loop, &j->deadline);
 	acme_client_cancel_all(j->cl, j);
@@ -251,6 +285,7 @@ static void finalize(acme_job_t *j)
 			return;
 		}
 	}
+	pending_save(j, "pending.key", wf_buf_head(&j->keypem), wf_buf_size(&j->keypem), 0600);
 	wf_buf_t csr, payload;
 	wf_buf_init(&csr, 256 * 1024);
 	wf_buf_init(&payload, 256 * 1024);
@@ -453,6 +488,24 @@ static void on_authz(void *arg, const acme_reply_t *r)
 
 /* ---------------------------------------------------------------- new order */
 
+/* Every authorization fetched at once; each is answered as it arrives. */
+static void start_authz(acme_job_t *j, const acme_order_t *o)
+{
+	j->state = ACME_JOB_AUTHZ;
+	free(j->authz);
+	j->nauthz = o->nauthz;
+	j->authz = calloc(o->nauthz + 1, sizeof(*j->authz));
+	/* One step per authorization: done when it is valid already, or when
+	 * its challenge was answered. Replies come from the loop, after this. */
+	j->outstanding = (int)o->nauthz;
+	for (size_t i = 0; i < o->nauthz; i++) {
+		snprintf(j->authz[i].url, sizeof(j->authz[i].url), "%s", o->authorizations[i]);
+		acme_client_post(j->cl, j->authz[i].url, NULL, on_authz, j);
+	}
+	if (o->nauthz == 0) /* nothing to answer: the order should be ready */
+		authz_step_done(j);
+}
+
 static void on_new_order(void *arg, const acme_reply_t *r)
 {
 	acme_job_t *j = arg;
@@ -467,24 +520,83 @@ static void on_new_order(void *arg, const acme_reply_t *r)
 		fail(j, "", NULL, -1, "malformed order from the CA: %s", err);
 		return;
 	}
+	pending_save(j, "pending.order", j->order_url, strlen(j->order_url), 0644);
 	snprintf(j->finalize_url, sizeof(j->finalize_url), "%s", o.finalize);
 	if (o.status == ACME_ST_PENDING) {
-		j->state = ACME_JOB_AUTHZ;
-		j->nauthz = o.nauthz;
-		j->authz = calloc(o.nauthz + 1, sizeof(*j->authz));
-		/* One step per authorization: done when it is valid already, or when
-		 * its challenge was answered. Replies come from the loop, after this. */
-		j->outstanding = (int)o.nauthz;
-		for (size_t i = 0; i < o.nauthz; i++) {
-			snprintf(j->authz[i].url, sizeof(j->authz[i].url), "%s", o.authorizations[i]);
-			acme_client_post(j->cl, j->authz[i].url, NULL, on_authz, j);
-		}
+		start_authz(j, &o);
 		acme_order_fini(&o);
 		return;
 	}
 	j->state = ACME_JOB_POLL_READY;
 	handle_order(j, &o, r);
 	acme_order_fini(&o);
+}
+
+static void new_order(acme_job_t *j);
+
+/* The answer about an order found in pending.order after a restart. */
+static void on_resumed(void *arg, const acme_reply_t *r)
+{
+	acme_job_t *j = arg;
+	acme_order_t o;
+	char err[256];
+	if (r->curl_code || r->status != 200 || acme_msg_order(r->body, &o, err, sizeof(err)) != WF_OK) {
+		wf_log_info("certificate %s: the unfinished order cannot be resumed (%s); ordering anew", j->name,
+			    r->curl_code ? "no answer" : r->is_problem ? r->problem.type : "unexpected answer");
+		pending_clear(j);
+		new_order(j);
+		return;
+	}
+	bool needs_key = o.status == ACME_ST_PROCESSING || o.status == ACME_ST_VALID;
+	if (o.status == ACME_ST_INVALID || o.status == ACME_ST_EXPIRED || (needs_key && !j->cert_key)) {
+		wf_log_info("certificate %s: the unfinished order is %s; ordering anew", j->name,
+			    needs_key ? "past finalize but its key is gone" : acme_status_name(o.status));
+		acme_order_fini(&o);
+		pending_clear(j);
+		new_order(j);
+		return;
+	}
+	snprintf(j->finalize_url, sizeof(j->finalize_url), "%s", o.finalize);
+	if (o.status == ACME_ST_PENDING)
+		start_authz(j, &o);
+	else
+		handle_order(j, &o, r);
+	acme_order_fini(&o);
+}
+
+/* Looks for an order a previous run left unfinished. */
+static bool resume(acme_job_t *j)
+{
+	int dfd = pending_open(j);
+	if (dfd < 0)
+		return false;
+	wf_buf_t url, key;
+	wf_buf_init(&url, 8192); /* wf_durable_read reads 4 KiB at a time */
+	wf_buf_init(&key, 64 * 1024);
+	bool found = wf_durable_read(dfd, "pending.order", ACME_URL_MAX - 1, &url) == WF_OK && wf_buf_size(&url) > 8;
+	if (found) {
+		snprintf(j->order_url, sizeof(j->order_url), "%.*s", (int)wf_buf_size(&url), wf_buf_head(&url));
+		if (!j->cert_key && wf_durable_read(dfd, "pending.key", 64 * 1024, &key) == WF_OK) {
+			j->cert_key = acme_key_load(wf_buf_slice(&key));
+			wf_buf_reset(&j->keypem);
+			if (j->cert_key && acme_key_export(j->cert_key, &j->keypem) != WF_OK) {
+				acme_key_free(j->cert_key);
+				j->cert_key = NULL;
+			}
+		}
+	}
+	if (key.data)
+		gnutls_memset(key.data, 0, key.cap);
+	wf_buf_fini(&key);
+	wf_buf_fini(&url);
+	close(dfd);
+	if (!found)
+		return false;
+	wf_log_info("certificate %s: resuming the unfinished order %s", j->name, j->order_url);
+	j->state = ACME_JOB_POLL_READY;
+	j->poll_delay = POLL_FIRST;
+	acme_client_post(j->cl, j->order_url, NULL, on_resumed, j);
+	return true;
 }
 
 static bool profile_offered(const acme_directory_t *d, const char *p)
@@ -502,6 +614,12 @@ static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
 		fail(j, why->type, NULL, -1, "%s", why->detail);
 		return;
 	}
+	if (!resume(j))
+		new_order(j);
+}
+
+static void new_order(acme_job_t *j)
+{
 	const acme_directory_t *d = acme_client_directory(j->cl);
 	wf_buf_t p;
 	wf_buf_init(&p, 64 * 1024);
@@ -528,7 +646,7 @@ static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
 	wf_buf_fini(&p);
 }
 
-acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
+acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
 			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg)
 {
 	acme_job_t *j = calloc(1, sizeof(*j));
@@ -546,6 +664,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cer
 	snprintf(j->challenge, sizeof(j->challenge), "%s", cert->challenge);
 	snprintf(j->profile, sizeof(j->profile), "%s", cert->profile ? cert->profile : "");
 	snprintf(j->replaces, sizeof(j->replaces), "%s", replaces ? replaces : "");
+	snprintf(j->cert_dir, sizeof(j->cert_dir), "%s/certs/%s", state_dir, cert->name);
 	j->key_type = ACME_KEY_EC256;
 	acme_key_type_parse(cert->key_type, &j->key_type);
 	wf_buf_init(&j->chain, 1 << 20);

@@ -6,7 +6,9 @@
  * Every challenge of the order is answered before any polling; then the order
  * (one request, not one per name) is polled at once and then at growing
  * short intervals, honouring Retry-After. An order born ready (authorizations
- * reused) goes straight to FINALIZE. Each reply is handled from the loop. */
+ * reused) goes straight to FINALIZE. Each reply is handled from the loop.
+ * The order URL and the certificate key are kept in the certificate's state
+ * folder while the order runs, so a restart resumes it. */
 #ifndef ACME_ORDER_H
 #define ACME_ORDER_H
 
@@ -45,7 +47,7 @@ typedef void (*acme_job_done_cb)(void *arg, const acme_result_t *res);
  * certify again (reuse_key), or an empty slice for a fresh one. replaces: the
  * ARI identifier of the certificate this one replaces (sent when the CA has
  * ARI), or NULL. cb runs once, from the loop, never before this returns. */
-acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const wf_cert_cfg_t *cert,
+acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
 			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg);
 /* Stops a job: no callback, published challenges withdrawn, memory freed. */
 void acme_job_cancel(acme_job_t *j);

@@ -353,7 +353,7 @@ class Preflight(AcmeCase):
         line = [l for l in s.log().splitlines() if "order failed" in l][0]
         self.assertIn("nowhere.invalid", line)
         self.assertIn("not sent", line)
-        self.assertNotIn("order-plz", self.pebble.log())
+        self.assertNotIn("POST /order-plz", self.pebble.log())
         self.assertNotIn("ordering from", s.log())
 
     def test_reachable_name_passes(self):
@@ -373,7 +373,7 @@ class Profiles(AcmeCase):
         s.start()
         self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
         self.assertIn('the CA does not offer the profile "shortlived"', s.log())
-        self.assertNotIn("order-plz", self.pebble.log())
+        self.assertNotIn("POST /order-plz", self.pebble.log())
 
 
 def ari_cert_id(pem):
@@ -603,6 +603,34 @@ class ExpiryAlarm(AcmeCase):
         self.assertTrue(s.wait_log("ALARM certificate main", timeout=40), s.log()[-3000:])
         wait_file_text(event_log, "WHARF_EVENT=expiring")
         self.assertEqual(harness.curl(s, "/", host="wharf.test", args=["-k"])[0], 200)
+
+
+class Resume(AcmeCase):
+    def setUp(self):
+        # Pebble's random 0-4 s validation sleep keeps the order open long enough to kill us in it.
+        self.pebble = Pebble(nosleep=False)
+
+    def test_restart_resumes_the_unfinished_order(self):
+        import signal
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        pending = os.path.join(s.state_dir, "certs", "main", "pending.order")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not os.path.exists(pending):
+            time.sleep(0.01)
+        self.assertTrue(os.path.exists(pending), s.log()[-3000:])
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait(timeout=10)
+        with open(pending) as f:
+            order_url = f.read()
+        s.start()
+        pem = wait_issued(s, "wharf.test", timeout=60)
+        self.assertIn("resuming the unfinished order %s" % order_url, s.log())
+        # Pebble says "Added order" once per order it creates (a badNonce retry is not one).
+        self.assertEqual(self.pebble.log().count("Added order"), 1, "a second order was placed")
+        self.assertFalse(os.path.exists(pending))
+        self.assertTrue(issued_by_pebble(pem))
 
 
 class ExternalAccountBinding(AcmeCase):
