@@ -416,6 +416,9 @@ class RenewalInfo(AcmeCase):
                 elif self.path.startswith("/ari/"):
                     cert_id = self.path[len("/ari/"):]
                     seen.append(cert_id)
+                    if len(seen) == 1:
+                        # Time for the test to see the first certificate before it is replaced.
+                        time.sleep(1.5)
                     now = time.time()
                     # The first certificate asked about is to be renewed now (as after a
                     # mass-revocation notice); any later one not for a long while.
