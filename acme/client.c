@@ -215,8 +215,13 @@ static void on_nonce(void *arg, const acme_http_resp_t *resp)
 {
 	req_t *r = arg;
 	r->http_handle = 0;
-	if (resp->curl_code != 0 || !resp->replay_nonce[0]) {
+	if (resp->curl_code != 0) {
 		deliver(r, resp);
+		return;
+	}
+	/* Never let the nonce answer pass for the answer to the request itself. */
+	if (!resp->replay_nonce[0]) {
+		fail_local(r, "the CA's newNonce gave no Replay-Nonce");
 		return;
 	}
 	post_with_nonce(r, resp->replay_nonce);
@@ -438,8 +443,12 @@ static void create_account(acme_client_t *cl)
 			return;
 		}
 		wf_buf_append_str(&p, ",\"externalAccountBinding\":");
-		acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n }, cl->dir.new_account,
-			     &p);
+		if (acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n },
+				 cl->dir.new_account, &p) != WF_OK) {
+			wf_buf_fini(&p);
+			become(cl, false, "", "cannot build the External Account Binding (check eab_kid and eab_hmac)");
+			return;
+		}
 	}
 	wf_buf_append_str(&p, "}");
 	wf_buf_append(&p, "", 1);
@@ -590,11 +599,12 @@ void acme_client_free(acme_client_t *cl)
 {
 	if (!cl)
 		return;
-	ev_timer_stop(cl->loop, &cl->notify);
-	ev_timer_stop(cl->loop, &cl->pump);
 	acme_http_free(cl->http); /* no callbacks run after this */
 	while (cl->reqs)
 		req_free(cl->reqs);
+	/* Last: freeing an active request restarts the pump. */
+	ev_timer_stop(cl->loop, &cl->notify);
+	ev_timer_stop(cl->loop, &cl->pump);
 	while (cl->waiters) {
 		waiter_t *w = cl->waiters;
 		cl->waiters = w->next;

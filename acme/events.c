@@ -105,22 +105,23 @@ static char **make_env(const acme_event_t *e, const char *state_dir)
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "WHARF_", 6) != 0)
 			env[k++] = strdup(environ[i]);
-	char domains[8192] = "";
-	for (size_t i = 0; i < e->cert->ndomains; i++) {
-		strncat(domains, e->cert->domains[i], sizeof(domains) - strlen(domains) - 2);
-		if (i + 1 < e->cert->ndomains)
-			strncat(domains, " ", sizeof(domains) - strlen(domains) - 1);
-	}
+	/* 100 names of up to 253 bytes: sized by the buffer, not guessed. */
+	wf_buf_t domains;
+	wf_buf_init(&domains, 64 * 1024);
+	for (size_t i = 0; i < e->cert->ndomains; i++)
+		wf_buf_printf(&domains, "%s%s", i ? " " : "", e->cert->domains[i]);
+	wf_buf_append(&domains, "", 1);
 	char file[4200];
 	snprintf(file, sizeof(file), "%s/certs/%s/issued.pem", state_dir, e->cert->name);
 	if (asprintf(&env[k++], "WHARF_EVENT=%s", kind_name(e->kind)) < 0 ||
 	    asprintf(&env[k++], "WHARF_CERT_NAME=%s", e->cert->name) < 0 ||
-	    asprintf(&env[k++], "WHARF_DOMAINS=%s", domains) < 0 ||
+	    asprintf(&env[k++], "WHARF_DOMAINS=%s", wf_buf_head(&domains)) < 0 ||
 	    asprintf(&env[k++], "WHARF_DOMAIN=%s", e->domain ? e->domain : "") < 0 ||
 	    asprintf(&env[k++], "WHARF_PROBLEM=%s", e->problem ? e->problem : "") < 0 ||
 	    asprintf(&env[k++], "WHARF_DETAIL=%s", e->detail ? e->detail : "") < 0 ||
 	    asprintf(&env[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&env[k++], "WHARF_KEY_FILE=%s", file) < 0)
 		abort();
+	wf_buf_fini(&domains);
 	return env;
 }
 

@@ -25,6 +25,7 @@
 typedef struct slot {
 	acme_manager_t *m;
 	bool checking;             /* pre-flight self-checks running */
+	ev_timer defer;            /* reports a pre-flight that could not even start */
 	int preflight_left;        /* self-check requests still out */
 	bool preflight_failed;
 	char preflight_error[600];
@@ -122,6 +123,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		s->ari_poll_at = 0; /* ask about the new certificate soon */
 		acme_status_rec_t rec = { 0 };
 		rec.last_issued_at = time(NULL);
+		rec.ca = (int)s->ca;
 		acme_status_save(m->cfg->state_dir, c->name, &rec);
 		schedule(m);
 		return;
@@ -144,22 +146,28 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	acme_event_t fe = { ACME_EVENT_FAILED, c, res->domain[0] ? res->domain : c->domains[0], res->problem_type,
 			    res->detail };
 	acme_events_emit(m->events, &fe);
-	acme_status_rec_t rec;
-	acme_status_load(m->cfg->state_dir, c->name, &rec);
-	rec.failures = s->failures;
-	rec.last_error_at = time(NULL);
-	rec.next_attempt = time(NULL) + (time_t)delay;
-	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s", res->domain[0] ? res->domain : c->domains[0],
-		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail);
-	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	if (s->failures % FALLBACK_AFTER == 0 && m->cfg->acme.ncas > 1) {
 		size_t next = (s->ca + 1) % m->cfg->acme.ncas;
 		wf_log_warn("certificate %s: %d failures in a row with %s; trying %s next", c->name, s->failures,
 			    m->cfg->acme.cas[s->ca].url, m->cfg->acme.cas[next].url);
 		s->ca = next;
-		/* A fresh CA gets a fresh start, not the backoff earned at the last one. */
+		/* A fresh CA gets a fresh start, not the backoff earned at the last one;
+		 * and an ARI id names a certificate of the old CA. */
 		s->next_attempt = ev_now(m->loop) + jitter(base, 0.1);
+		s->ari_id[0] = '\0';
+		s->ari_at = 0;
 	}
+	/* Kept across restarts and reloads, so that neither resets the backoff
+	 * (and spends the CA's failed-validation limit) nor the fallback. */
+	acme_status_rec_t rec;
+	acme_status_load(m->cfg->state_dir, c->name, &rec);
+	rec.failures = s->failures;
+	rec.ca = (int)s->ca;
+	rec.last_error_at = time(NULL);
+	rec.next_attempt = time(NULL) + (time_t)(s->next_attempt - ev_now(m->loop));
+	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s", res->domain[0] ? res->domain : c->domains[0],
+		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail);
+	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	/* The CA sends no expiry mail any more: wharf is the alarm. */
 	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
 	if (cur && !cur->provisional) {
@@ -249,6 +257,13 @@ static void on_preflight(void *arg, const acme_http_resp_t *resp)
 		order_now(s);
 }
 
+static void on_defer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	slot_t *s = wf_container_of(t, slot_t, defer);
+	s->checking = false;
+	preflight_failed(s);
+}
+
 /* For http-01, first check that each name reaches our own acme-http service. */
 static void start_job(slot_t *s)
 {
@@ -275,8 +290,9 @@ static void start_job(slot_t *s)
 		}
 	}
 	if (s->preflight_left == 0) {
-		s->checking = false;
-		preflight_failed(s);
+		/* Never call back under the caller (schedule): from the loop instead. */
+		ev_timer_set(&s->defer, 0, 0);
+		ev_timer_start(m->loop, &s->defer);
 	}
 }
 
@@ -362,6 +378,20 @@ static void ari_poll(slot_t *s)
 	acme_client_ready(cl, on_ari_client, s);
 }
 
+static bool busy_overlap(const acme_manager_t *m, const slot_t *s)
+{
+	for (size_t i = 0; i < m->nslots; i++) {
+		const slot_t *o = &m->slots[i];
+		if (o == s || (!o->job && !o->checking))
+			continue;
+		for (size_t a = 0; a < s->cert->ndomains; a++)
+			for (size_t b = 0; b < o->cert->ndomains; b++)
+				if (strcmp(s->cert->domains[a], o->cert->domains[b]) == 0)
+					return true;
+	}
+	return false;
+}
+
 /* Starts what is due; sets the wake-up for what comes next. */
 static void schedule(acme_manager_t *m)
 {
@@ -377,18 +407,28 @@ static void schedule(acme_manager_t *m)
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck) : 0;
 		bool issued = ck && !ck->provisional;
+		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
 		wf_certkey_unref(ck);
 		if (issued && now >= s->ari_poll_at) {
 			ari_poll(s);
 			continue;
 		}
-		/* The CA's suggestion, when it made one, decides. */
+		/* The CA's suggestion decides, but never later than the last sixth of
+		 * the lifetime: a window past expiry (a CA's bug) must not let the
+		 * certificate lapse unrenewed. */
 		if (issued && s->ari_at)
-			due = s->ari_at;
+			due = s->ari_at < latest ? s->ari_at : latest;
 		if (issued && s->ari_poll_at - now < next)
 			next = s->ari_poll_at - now;
 		double until_due = difftime(due, wall);
 		if (until_due <= 0 && now >= s->next_attempt) {
+			/* Two certificates with a name in common wait for each other: both
+			 * would publish a TLS-ALPN-01 answer for the same name. */
+			if (busy_overlap(m, s)) {
+				if (1.0 < next)
+					next = 1.0;
+				continue;
+			}
 			start_job(s);
 			continue;
 		}
@@ -429,6 +469,13 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		slot_t *s = &m->slots[m->nslots++];
 		s->m = m;
 		s->cert = &cfg->certificates[i];
+		ev_timer_init(&s->defer, on_defer, 0, 0);
+		acme_status_rec_t rec;
+		acme_status_load(cfg->state_dir, s->cert->name, &rec);
+		s->failures = rec.failures;
+		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
+		if (rec.next_attempt > time(NULL))
+			s->next_attempt = ev_now(loop) + difftime(rec.next_attempt, time(NULL));
 	}
 	m->events = acme_events_new(loop, cfg);
 	ev_timer_init(&m->wake, on_wake, 0, 0);
@@ -445,6 +492,7 @@ void acme_manager_free(acme_manager_t *m)
 	ev_timer_stop(m->loop, &m->wake);
 	acme_http_free(m->http); /* pre-flight checks in flight end here, without callbacks */
 	for (size_t i = 0; i < m->nslots; i++) {
+		ev_timer_stop(m->loop, &m->slots[i].defer);
 		acme_job_cancel(m->slots[i].job);
 		for (size_t c = 0; c < m->cfg->acme.ncas; c++)
 			if (m->clients[c])

@@ -120,6 +120,27 @@ static void pending_save(acme_job_t *j, const char *name, const char *data, size
 		close(dfd);
 }
 
+/* pending.order: the order URL, then the CA and the names it was for, one per
+ * line, so a restart after a config change (or a CA fallback) does not resume
+ * an order for other names or at another CA. */
+static void pending_identity(const acme_job_t *j, wf_buf_t *out)
+{
+	wf_buf_printf(out, "%s\n", acme_client_url(j->cl));
+	for (size_t i = 0; i < j->ndomains; i++)
+		wf_buf_printf(out, "%s%s", i ? " " : "", j->domains[i]);
+	wf_buf_append_str(out, "\n");
+}
+
+static void pending_save_order(acme_job_t *j)
+{
+	wf_buf_t b;
+	wf_buf_init(&b, 64 * 1024);
+	wf_buf_printf(&b, "%s\n", j->order_url);
+	pending_identity(j, &b);
+	pending_save(j, "pending.order", wf_buf_head(&b), wf_buf_size(&b), 0644);
+	wf_buf_fini(&b);
+}
+
 static void pending_clear(acme_job_t *j)
 {
 	int dfd = pending_open(j);
@@ -506,10 +527,22 @@ static void start_authz(acme_job_t *j, const acme_order_t *o)
 		authz_step_done(j);
 }
 
+static void new_order(acme_job_t *j);
+
 static void on_new_order(void *arg, const acme_reply_t *r)
 {
 	acme_job_t *j = arg;
 	if (r->curl_code || (r->status != 201 && r->status != 200) || !r->location || !r->location[0]) {
+		/* A CA may refuse "replaces" (already replaced, or a certificate it
+		 * did not issue): the renewal matters more than the rate-limit relief. */
+		if (!r->curl_code && j->replaces[0]) {
+			wf_log_info("certificate %s: the CA refused the order naming what it replaces (%s); ordering "
+				    "without it",
+				    j->name, r->is_problem ? r->problem.type : "no problem document");
+			j->replaces[0] = '\0';
+			new_order(j);
+			return;
+		}
 		fail_reply(j, "new order", r);
 		return;
 	}
@@ -520,7 +553,7 @@ static void on_new_order(void *arg, const acme_reply_t *r)
 		fail(j, "", NULL, -1, "malformed order from the CA: %s", err);
 		return;
 	}
-	pending_save(j, "pending.order", j->order_url, strlen(j->order_url), 0644);
+	pending_save_order(j);
 	snprintf(j->finalize_url, sizeof(j->finalize_url), "%s", o.finalize);
 	if (o.status == ACME_ST_PENDING) {
 		start_authz(j, &o);
@@ -531,8 +564,6 @@ static void on_new_order(void *arg, const acme_reply_t *r)
 	handle_order(j, &o, r);
 	acme_order_fini(&o);
 }
-
-static void new_order(acme_job_t *j);
 
 /* The answer about an order found in pending.order after a restart. */
 static void on_resumed(void *arg, const acme_reply_t *r)
@@ -571,11 +602,25 @@ static bool resume(acme_job_t *j)
 	if (dfd < 0)
 		return false;
 	wf_buf_t url, key;
-	wf_buf_init(&url, 8192); /* wf_durable_read reads 4 KiB at a time */
+	wf_buf_init(&url, 68 * 1024); /* wf_durable_read reads 4 KiB at a time */
 	wf_buf_init(&key, 64 * 1024);
-	bool found = wf_durable_read(dfd, "pending.order", ACME_URL_MAX - 1, &url) == WF_OK && wf_buf_size(&url) > 8;
+	bool found = wf_durable_read(dfd, "pending.order", 64 * 1024, &url) == WF_OK && wf_buf_size(&url) > 8;
 	if (found) {
-		snprintf(j->order_url, sizeof(j->order_url), "%.*s", (int)wf_buf_size(&url), wf_buf_head(&url));
+		const char *nl = memchr(wf_buf_head(&url), '\n', wf_buf_size(&url));
+		wf_buf_t want;
+		wf_buf_init(&want, 64 * 1024);
+		pending_identity(j, &want);
+		size_t ulen = nl ? (size_t)(nl - wf_buf_head(&url)) : 0;
+		found = nl && ulen < sizeof(j->order_url) && wf_buf_size(&url) - ulen - 1 == wf_buf_size(&want) &&
+			memcmp(nl + 1, wf_buf_head(&want), wf_buf_size(&want)) == 0;
+		wf_buf_fini(&want);
+		if (!found)
+			wf_log_info("certificate %s: an unfinished order was for other names or another CA; not resumed",
+				    j->name);
+		else
+			snprintf(j->order_url, sizeof(j->order_url), "%.*s", (int)ulen, wf_buf_head(&url));
+	}
+	if (found) {
 		if (!j->cert_key && wf_durable_read(dfd, "pending.key", 64 * 1024, &key) == WF_OK) {
 			j->cert_key = acme_key_load(wf_buf_slice(&key));
 			wf_buf_reset(&j->keypem);
@@ -678,6 +723,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 		if (!j->cert_key)
 			wf_log_warn("certificate %s: reuse_key: the stored key does not load; making a new one", j->name);
 	}
+	j->poll_delay = POLL_FIRST; /* every path to polling starts short, never at zero */
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);
 	ev_timer_init(&j->deadline, on_deadline, JOB_DEADLINE, 0);

@@ -2,6 +2,7 @@
 #include "revoke.h"
 #include "b64url.h"
 #include "client.h"
+#include "status.h"
 #include "../server/durable.h"
 
 #include <errno.h>
@@ -91,7 +92,11 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 	acme_b64url_append(&x.payload, der.data, der.size);
 	wf_buf_append_str(&x.payload, "\"}");
 	x.loop = ev_loop_new(EVFLAG_AUTO);
-	x.cl = acme_client_new(x.loop, cfg, &cfg->acme.cas[0]);
+	/* The CA that issued it: the manager records which one it last used. */
+	acme_status_rec_t rec;
+	acme_status_load(cfg->state_dir, name, &rec);
+	size_t ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
+	x.cl = acme_client_new(x.loop, cfg, &cfg->acme.cas[ca]);
 	if (!x.cl) {
 		fprintf(stderr, "wharf cert revoke: cannot set up the ACME client\n");
 		goto out;

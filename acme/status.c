@@ -39,6 +39,7 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 	json_object_object_add(o, "last_error", json_object_new_string(rec->last_error));
 	json_object_object_add(o, "next_attempt", json_object_new_int64(rec->next_attempt));
 	json_object_object_add(o, "last_issued_at", json_object_new_int64(rec->last_issued_at));
+	json_object_object_add(o, "ca", json_object_new_int(rec->ca));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
 	json_object_put(o);
@@ -68,6 +69,7 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			rec->last_error_at = (time_t)get_int(o, "last_error_at");
 			rec->next_attempt = (time_t)get_int(o, "next_attempt");
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
+			rec->ca = (int)get_int(o, "ca");
 			json_object *v;
 			if (json_object_object_get_ex(o, "last_error", &v) && json_object_is_type(v, json_type_string))
 				snprintf(rec->last_error, sizeof(rec->last_error), "%s", json_object_get_string(v));

@@ -17,6 +17,7 @@ typedef struct acme_status_rec {
 	char last_error[1200];
 	time_t next_attempt; /* 0: whenever due */
 	time_t last_issued_at;
+	int ca;              /* index of the CA in use (after fallbacks), and that issued the last one */
 } acme_status_rec_t;
 
 /* Durable write of NAME's record. */

@@ -111,8 +111,12 @@ static void respond_raw(wf_conn_t *c, int status)
  * (a pipelined request must not overtake this answer). */
 static void finishing(wf_conn_t *c)
 {
-	H(c)->state = H1_FINISHING;
+	h1_t *h = H(c);
+	h->state = H1_FINISHING;
 	wf_conn_pause_read(c, true);
+	/* A queue of fsyncs is our delay, not the client's: no stall timer. */
+	h->timer = H1_TIMER_NONE;
+	wf_conn_set_timeout(c, 0);
 }
 
 static void on_ready(xfer_exchange_t *ex, void *arg)
@@ -123,6 +127,7 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	append_head(c, &h->ex);
 	h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
 	wf_conn_pause_read(c, false);
+	set_timer(c, H1_TIMER_XFER);
 	wf_conn_kick(c);
 }
 
