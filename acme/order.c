@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define POLL_FIRST 0.1
+#define POLL_FIRST 0.05
 #define POLL_GROWTH 1.5
 #define POLL_MAX 2.0
 #define JOB_DEADLINE 600.0 /* an order that takes longer has stalled */
@@ -380,6 +380,12 @@ static void handle_order(acme_job_t *j, const acme_order_t *o, const acme_reply_
 		download(j);
 		return;
 	case ACME_ST_PROCESSING:
+		if (j->state == ACME_JOB_FINALIZE) {
+			/* Issuance usually takes the CA a moment: ask again at once once. */
+			j->state = ACME_JOB_POLL_VALID;
+			poll_order(j);
+			return;
+		}
 		j->state = ACME_JOB_POLL_VALID;
 		schedule_poll(j, r);
 		return;

@@ -277,14 +277,14 @@ static bool linger(wf_conn_t *c)
 			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			update_events(c);
-			return true;
-		}
-		break; /* EOF or error: done */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		wf_conn_destroy(c); /* EOF or error: the client has read all it will */
+		return false;
 	}
-	wf_conn_destroy(c);
-	return false;
+	/* Drained for now, or this turn's share spent: more on the next turn. */
+	update_events(c);
+	return true;
 }
 
 /* After every callback: deliver what the protocol produced, and finish a
