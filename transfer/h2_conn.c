@@ -407,6 +407,10 @@ static void h2_on_timeout(wf_conn_t *c)
 	h2_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
 	if (h->timer == H2_TIMER_XFER) {
+		/* An upload being made durable is our delay, not the client's. */
+		for (h2_stream_t *s = h->streams; s; s = s->next)
+			if (s->begun && s->ex.state == XFER_EX_FINISHING)
+				h->last_progress = now;
 		double left = h->last_progress + c->cfg->limits.send_timeout - now;
 		if (left > 0.01) {
 			wf_conn_set_timeout(c, left);
