@@ -437,6 +437,16 @@ static int challenge_obj(const dec_t *d, json_object *o, acme_challenge_t *c)
 	if (parse_root(&d, json, &root))                                                                               \
 		goto out;
 
+/* Every decoder ends the same way: on failure nothing of a half-filled *out
+ * survives. */
+#define DECODE_END                                                                                                     \
+	rc = WF_OK;                                                                                                    \
+	out:                                                                                                           \
+	json_object_put(root);                                                                                         \
+	if (rc != WF_OK)                                                                                               \
+		memset(out, 0, sizeof(*out));                                                                          \
+	return rc;
+
 int acme_msg_directory(wf_slice_t json, acme_directory_t *out, char *err, size_t errlen)
 {
 	DECODE_BEGIN("directory");
@@ -480,12 +490,7 @@ int acme_msg_directory(wf_slice_t json, acme_directory_t *out, char *err, size_t
 			}
 		}
 	}
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 int acme_msg_account(wf_slice_t json, acme_account_t *out, char *err, size_t errlen)
@@ -495,12 +500,7 @@ int acme_msg_account(wf_slice_t json, acme_account_t *out, char *err, size_t err
 	if (get_status(&d, root, &out->status) ||
 	    copy_str(&d, root, "orders", false, K_URL, out->orders, sizeof(out->orders)))
 		goto out;
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 void acme_order_fini(acme_order_t *o)
@@ -594,12 +594,7 @@ int acme_msg_authz(wf_slice_t json, acme_authz_t *out, char *err, size_t errlen)
 			goto out;
 		out->nchallenges = i + 1;
 	}
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 int acme_msg_challenge(wf_slice_t json, acme_challenge_t *out, char *err, size_t errlen)
@@ -607,12 +602,7 @@ int acme_msg_challenge(wf_slice_t json, acme_challenge_t *out, char *err, size_t
 	DECODE_BEGIN("challenge");
 	if (challenge_obj(&d, root, out))
 		goto out;
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 int acme_msg_problem(wf_slice_t json, acme_problem_t *out, char *err, size_t errlen)
@@ -620,12 +610,7 @@ int acme_msg_problem(wf_slice_t json, acme_problem_t *out, char *err, size_t err
 	DECODE_BEGIN("problem");
 	if (problem_obj(&d, root, out))
 		goto out;
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 static int time_member(const dec_t *d, json_object *obj, const char *key, time_t *t)
@@ -657,12 +642,7 @@ int acme_msg_renewal_info(wf_slice_t json, acme_renewal_info_t *out, char *err, 
 	}
 	if (copy_str(&d, root, "explanationURL", false, K_URL, out->explanation, sizeof(out->explanation)))
 		goto out;
-	rc = WF_OK;
-out:
-	json_object_put(root);
-	if (rc != WF_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	DECODE_END
 }
 
 /* ---- Link (RFC 8288) ---- */
