@@ -135,6 +135,9 @@ static void test_concurrent_readers(void)
 	pthread_t t[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, reader, NULL);
+	/* Let the readers get going (bounded), so the installs race with them. */
+	for (int waited = 0; atomic_load(&race_reads) == 0 && waited < 5000; waited++)
+		usleep(1000);
 	for (int i = 0; i < 2000; i++) {
 		wf_certstore_install(&race_store, wf_certkey_ref(proto));
 		if (i % 50 == 0)
