@@ -608,6 +608,22 @@ class ExpiryAlarm(AcmeCase):
         self.assertEqual(harness.curl(s, "/", host="wharf.test", args=["-k"])[0], 200)
 
 
+class NamesChange(AcmeCase):
+    def test_added_name_orders_a_new_certificate(self):
+        self.pebble.start()
+        s = self.make_server(domains=("wharf.test",))
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        self.assertNotIn("extra.wharf.test", cert_text(first))
+        # The issued certificate no longer covers the names: provisional until the new one arrives.
+        s.certificates[0]["domains"].append("extra.wharf.test")
+        s.write_config()
+        self.assertTrue(s.reload())
+        pem = wait_issued(s, "extra.wharf.test")
+        self.assertIn("extra.wharf.test", cert_text(pem))
+        self.assertIn("wharf.test", cert_text(pem))
+
+
 class Resume(AcmeCase):
     def setUp(self):
         # Pebble's random 0-4 s validation sleep keeps the order open long enough to kill us in it.
