@@ -212,6 +212,24 @@ class Server:
         self.cleanup()
 
 
+class SharedServerCase(unittest.TestCase):
+    """One server for a whole test class, started with home/alice/hello.txt
+    holding HELLO; its log is printed when a test fails."""
+    EXTRA = ""
+    HELLO = b"hello\n"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(extra=cls.EXTRA)
+        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
+        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
+            f.write(cls.HELLO)
+        cls.server.start()
+
+    def tearDown(self):
+        log_on_failure(self, self.server)
+
+
 def curl(server, path="/", user="alice", password=None, args=(), http="--http1.1", host=None,
          timeout=60, binary=False, input=None):
     """Runs curl like a user would; returns (status, headers-dict, body).

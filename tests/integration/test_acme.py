@@ -396,7 +396,6 @@ class RenewalInfo(AcmeCase):
         import http.server
         import json
         import ssl
-        import threading
         import urllib.request
         pebble = self.pebble
         seen = self.seen = []
@@ -435,11 +434,7 @@ class RenewalInfo(AcmeCase):
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pebble.dir + "/pebble.pem", pebble.dir + "/pebble.key")
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = pebble.https_front(Handler, port)
 
     def tearDown(self):
         if hasattr(self, "httpd"):
@@ -490,7 +485,6 @@ class Faults(AcmeCase):
         import http.server
         import json
         import ssl
-        import threading
         import urllib.request
         self.pebble.start()
         pebble = self.pebble
@@ -516,11 +510,7 @@ class Faults(AcmeCase):
                 self.wfile.write(body)
 
         port = harness.free_port()
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pebble.dir + "/pebble.pem", pebble.dir + "/pebble.key")
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        httpd = pebble.https_front(Handler, port)
         try:
             s = self.make_server()
             s.extra = s.extra.replace(pebble.directory, "https://127.0.0.1:%d/dir" % port)

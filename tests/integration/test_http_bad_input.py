@@ -10,7 +10,6 @@ import struct
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -58,19 +57,7 @@ def head(lines, request_line="GET /hello.txt HTTP/1.1"):
     return (request_line + "\r\n" + "".join(l + "\r\n" for l in lines) + "\r\n").encode("latin-1")
 
 
-class BadInputBase(unittest.TestCase):
-    EXTRA = ""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(extra=cls.EXTRA)
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
-        cls.server.start()
-
-    def tearDown(self):
-        harness.log_on_failure(self, self.server)
+class BadInputBase(harness.SharedServerCase):
 
     def assertServerHealthy(self):
         self.assertIsNone(self.server.proc.poll(), "the server exited")

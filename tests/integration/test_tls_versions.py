@@ -40,19 +40,8 @@ def app_protocol(text):
     return m.group(1) if m else None
 
 
-class TLSVersions(unittest.TestCase):
-    EXTRA = ""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(extra=cls.EXTRA)
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
-            f.write(b"hello over tls\n")
-        cls.server.start()
-
-    def tearDown(self):
-        harness.log_on_failure(self, self.server)
+class TLSVersions(harness.SharedServerCase):
+    HELLO = b"hello over tls\n"
 
     def assertNegotiates(self, version):
         rc, text = gnutls(self.server.port, ONLY % version)
