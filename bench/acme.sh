@@ -53,22 +53,8 @@
 #   BENCH_KEEP=1         keep the temp folder (logs, configs) at the end
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WHARF=${WHARF_BIN:-$HERE/../build/wharf}
-QUICK=0
-for arg in "$@"; do
-	case $arg in
-	--quick) QUICK=1 ;;
-	-h | --help)
-		sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
-	*)
-		echo "unknown option: $arg (try --help)" >&2
-		exit 2
-		;;
-	esac
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LIMIT=${BENCH_TIMEOUT:-300}
 REPEAT=${BENCH_REPEAT:-3}
 CLIENTS=${BENCH_CLIENTS:-wharf,certbot,lego,uacme}
@@ -81,11 +67,6 @@ NNAMES=100
 EMAIL=a@b.test
 DOMAIN=bench.test
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-	say "acme.sh: $*"
-	exit 1
-}
 want_client() { [[ ",$CLIENTS," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- tools
@@ -124,18 +105,6 @@ chmod 755 "$T"
 mkdir -p "$T/res" "$T/bin"
 : >"$T/pids" # every background process this run starts, one pid a line
 track() { echo "$1" >>"$T/pids"; }
-stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL
-	local p=$1 i
-	[[ -n $p ]] && kill -0 "$p" 2>/dev/null || return 0
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	return 0
-}
 cleanup() {
 	local p
 	trap - EXIT INT TERM

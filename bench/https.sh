@@ -24,22 +24,8 @@
 #   BENCH_KEEP=1         keep the temp folder (logs, configs) at the end
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WHARF=${WHARF_BIN:-$HERE/../build/wharf}
-QUICK=0
-for arg in "$@"; do
-	case $arg in
-	--quick) QUICK=1 ;;
-	-h | --help)
-		sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
-	*)
-		echo "unknown option: $arg (try --help)" >&2
-		exit 2
-		;;
-	esac
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ((QUICK)); then
 	BIG_MIB=256 WRK_SECS=3 IDLE_CONNS=1000 REPEAT=${BENCH_REPEAT:-1} H2_REQS=50000
@@ -50,11 +36,6 @@ PASSWORD=bench-password
 AUTH_B64=$(printf 'bench:%s' "$PASSWORD" | base64 -w0)
 AUTH_HDR="Authorization: Basic $AUTH_B64"
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-	say "https.sh: $*"
-	exit 1
-}
 
 # ---------------------------------------------------------------- sections
 want() { # want SECTION: is this section selected?
@@ -93,19 +74,6 @@ ulimit -n 20000 || die "cannot raise ulimit -n to 20000"
 T=$(mktemp -d "${BENCH_TMP:-/var/tmp}/wharf-bench.XXXXXX") || die "mktemp failed"
 chmod 755 "$T"
 WPID="" NPID="" IDLEPID=""
-stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL
-	local p=$1 i
-	[[ -n $p ]] && kill -0 "$p" 2>/dev/null || return 0
-	kill -TERM "$p" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	LAST_EXIT=$?
-	return 0
-}
 cleanup() {
 	stop_pid "$IDLEPID"
 	stop_pid "$WPID"

@@ -1,0 +1,39 @@
+# Shared by the benchmark scripts (sourced, not run): options, messages,
+# stopping processes. Each script's header comment is its --help text.
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+WHARF=${WHARF_BIN:-$HERE/../build/wharf}
+QUICK=0
+for arg in "$@"; do
+	case $arg in
+	--quick) QUICK=1 ;;
+	-h | --help)
+		sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "unknown option: $arg (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+	say "$(basename "$0"): $*"
+	exit 1
+}
+
+stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL; the exit status lands in LAST_EXIT
+	local p=$1 i
+	[[ -n $p ]] && kill -0 "$p" 2>/dev/null || return 0
+	kill -TERM "$p" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	LAST_EXIT=$?
+	return 0
+}
