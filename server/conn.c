@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "../acme/challenges.h"
 #include "../acme/http01.h"
+#include "../transfer/ftp_session.h"
 #include "../transfer/https.h"
 
 #include <arpa/inet.h>
@@ -176,9 +177,13 @@ ssize_t wf_conn_recv(wf_conn_t *c, void *buf, size_t len)
 			return WF_AGAIN;
 		if (n == GNUTLS_E_INTERRUPTED)
 			continue;
-		/* A client that just closes TCP without close_notify is common and harmless. */
-		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		/* A client that just closes TCP without close_notify is common and
+		 * harmless for requests with a length; an FTP upload, which ends at
+		 * the end of the stream, must know. */
+		if (n == GNUTLS_E_PREMATURE_TERMINATION) {
+			c->eof_unclean = true;
 			return 0;
+		}
 		if (n == GNUTLS_E_REHANDSHAKE || n == GNUTLS_E_GOT_APPLICATION_DATA)
 			continue;
 		log_tls_error(c, "TLS receive", (int)n);
@@ -331,7 +336,7 @@ static int on_client_hello(gnutls_session_t sess)
 	/* RFC 8737: a client that offers only acme-tls/1 is a CA validating a
 	 * TLS-ALPN-01 challenge; it gets the challenge certificate for its SNI. */
 	gnutls_datum_t alpn = { 0 };
-	if (gnutls_alpn_get_selected_protocol(sess, &alpn) == 0 && alpn.size == 10 &&
+	if (c->svc->type == WF_SERVICE_HTTPS && gnutls_alpn_get_selected_protocol(sess, &alpn) == 0 && alpn.size == 10 &&
 	    memcmp(alpn.data, "acme-tls/1", 10) == 0) {
 		c->alpn_challenge = true;
 		c->chal = acme_challenges_acquire();
@@ -375,6 +380,15 @@ static void handshake(wf_conn_t *c)
 		wf_conn_close(c);
 		return;
 	}
+	if (c->proto) { /* started by the protocol: AUTH TLS, FTP data */
+		if (c->proto->on_secure && c->proto->on_secure(c) != WF_OK) {
+			wf_conn_close(c);
+			return;
+		}
+		if (c->proto)
+			c->proto->on_io(c);
+		return;
+	}
 	gnutls_datum_t proto = { 0 };
 	bool h2 = gnutls_alpn_get_selected_protocol(c->tls, &proto) == 0 && proto.size == 2 &&
 		  memcmp(proto.data, "h2", 2) == 0;
@@ -413,6 +427,11 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 	settle(c);
 }
 
+void wf_conn_wake(wf_conn_t *c)
+{
+	ev_feed_event(c->worker->loop, &c->io, EV_WRITE);
+}
+
 void wf_conn_pause_read(wf_conn_t *c, bool paused)
 {
 	c->read_paused = paused;
@@ -439,6 +458,35 @@ static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		c->proto->on_timeout(c);
 	}
 	settle(c);
+}
+
+static int tls_setup(wf_conn_t *c, const wf_tls_opts_t *opts)
+{
+	if (wf_tls_session_new(&c->tls, c->fd, opts) != WF_OK) {
+		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
+		return WF_ERR;
+	}
+	gnutls_session_set_ptr(c->tls, c);
+	gnutls_transport_set_vec_push_function(c->tls, wire_push);
+	gnutls_transport_set_pull_function(c->tls, wire_pull);
+	gnutls_transport_set_ptr(c->tls, c);
+	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
+	if (!c->snap)
+		c->snap = wf_certstore_acquire(&c->worker->server->certs);
+	return WF_OK;
+}
+
+int wf_conn_start_tls(wf_conn_t *c, const wf_tls_opts_t *opts)
+{
+	if (c->tls || c->state != WF_CONN_OPEN)
+		abort(); /* a bug: TLS twice, or on a closing connection */
+	if (tls_setup(c, opts) != WF_OK)
+		return WF_ERR;
+	c->state = WF_CONN_HANDSHAKE;
+	/* Plaintext the client sent before the handshake (after AUTH TLS) is
+	 * the protocol's to drop; nothing of it may be read as TLS. */
+	wf_buf_reset(&c->wire_in);
+	return WF_OK;
 }
 
 static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
@@ -493,34 +541,59 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
 	wf_buf_init(&c->wire_out, WIRE_MAX);
 	wf_buf_init(&c->wire_in, WIRE_IN_CHUNK);
-	if (c->svc->type == WF_SERVICE_ACME_HTTP) {
+	if (c->svc->type == WF_SERVICE_ACME_HTTP || wf_service_is_ftp(c->svc->type)) {
 		c->state = WF_CONN_OPEN;
 		ev_io_start(w->loop, &c->io);
 		wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
-		if (acme_http01_start(c) != WF_OK) {
+		int rc = c->svc->type == WF_SERVICE_ACME_HTTP ? acme_http01_start(c) : xfer_ftp_start(c);
+		if (rc != WF_OK) {
 			wf_conn_destroy(c);
 			return;
 		}
-		c->proto->on_io(c);
+		if (c->state == WF_CONN_OPEN && c->proto)
+			c->proto->on_io(c);
 		settle(c);
 		return;
 	}
-	if (wf_tls_session_new(&c->tls, fd) != WF_OK) {
-		wf_log_error("conn %llu %s: cannot create a TLS session", (unsigned long long)c->id, c->peer);
+	if (tls_setup(c, NULL) != WF_OK) {
 		wf_conn_destroy(c);
 		return;
 	}
-	gnutls_session_set_ptr(c->tls, c);
-	gnutls_transport_set_vec_push_function(c->tls, wire_push);
-	gnutls_transport_set_pull_function(c->tls, wire_pull);
-	gnutls_transport_set_ptr(c->tls, c);
-	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
-	c->snap = wf_certstore_acquire(&srv->certs);
 	ev_io_start(w->loop, &c->io);
 	wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
 	/* The hello is usually there already (TCP_DEFER_ACCEPT). */
 	handshake(c);
 	settle(c);
+}
+
+wf_conn_t *wf_conn_adopt(wf_worker_t *w, wf_config_t *cfg, const wf_service_cfg_t *svc, int fd,
+			 const struct sockaddr *sa, const wf_proto_t *proto, void *proto_data)
+{
+	wf_conn_t *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	atomic_fetch_add(&w->server->nconns, 1);
+	c->fd = fd;
+	c->worker = w;
+	c->svc = svc;
+	c->cfg = wf_config_ref(cfg);
+	c->id = atomic_fetch_add(&w->server->next_conn_id, 1) + 1;
+	c->accepted = ev_now(w->loop);
+	format_peer(c, sa);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	wf_worker_conn_added(w, c);
+	ev_io_init(&c->io, on_conn_io, fd, EV_READ);
+	ev_timer_init(&c->timer, on_conn_timer, 0, 0);
+	wf_buf_init(&c->wire_out, WIRE_MAX);
+	wf_buf_init(&c->wire_in, WIRE_IN_CHUNK);
+	c->state = WF_CONN_OPEN;
+	c->proto = proto;
+	c->proto_data = proto_data;
+	ev_io_start(w->loop, &c->io);
+	return c;
 }
 
 void wf_conn_drain(wf_conn_t *c)

@@ -18,6 +18,7 @@
 typedef struct wf_worker wf_worker_t;
 typedef struct wf_listener wf_listener_t;
 typedef struct wf_conn wf_conn_t;
+struct wf_tls_opts;
 
 /* What a protocol (HTTP/1.1, HTTP/2) supplies once the handshake is done. */
 typedef struct wf_proto {
@@ -30,6 +31,9 @@ typedef struct wf_proto {
 	void (*on_drain)(wf_conn_t *c);
 	/* Free the protocol's state; the connection is going away. */
 	void (*on_close)(wf_conn_t *c);
+	/* A handshake started by wf_conn_start_tls completed (optional): WF_OK
+	 * goes on to on_io, anything else closes the connection. */
+	int (*on_secure)(wf_conn_t *c);
 } wf_proto_t;
 
 typedef enum wf_conn_state {
@@ -47,6 +51,7 @@ struct wf_conn {
 	bool draining;
 	bool shut_wr; /* closing: our side is half-closed, draining the client's last bytes */
 	bool read_paused;
+	bool eof_unclean; /* the peer's stream ended without a TLS close_notify (possibly truncated) */
 	gnutls_session_t tls;
 	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here
 	 * and we write them in large batches: fewer syscalls and fuller segments
@@ -71,7 +76,8 @@ struct wf_conn {
 	wf_conn_t *prev, *next; /* the worker's list */
 };
 
-/* Plaintext I/O. recv returns bytes (> 0), 0 at the peer's end of stream,
+/* Plaintext I/O. recv returns bytes (> 0), 0 at the peer's end of stream
+ * (eof_unclean says whether TLS saw no close_notify before it),
  * WF_AGAIN, or WF_ERR (logged; the caller closes). send returns bytes taken
  * (> 0), WF_AGAIN (the socket is backed up: the connection will call on_io
  * when it drains; call again then with the same bytes first), or WF_ERR.
@@ -93,6 +99,10 @@ void wf_conn_close(wf_conn_t *c);
 /* Runs the protocol now, from outside an I/O callback (an offloaded job is
  * done), and delivers what it produced. */
 void wf_conn_kick(wf_conn_t *c);
+/* Makes the connection run its protocol soon, from its own callback (as if
+ * the socket were writable): safe from anywhere on its worker's loop, since
+ * nothing runs re-entrantly. */
+void wf_conn_wake(wf_conn_t *c);
 /* Stops (or resumes) read interest, while the protocol cannot take input. */
 void wf_conn_pause_read(wf_conn_t *c, bool paused);
 /* Frees everything now, delivering nothing more (worker shutdown). */
@@ -100,6 +110,19 @@ void wf_conn_destroy(wf_conn_t *c);
 
 /* The loop this connection lives in. */
 struct ev_loop *wf_conn_loop(wf_conn_t *c);
+
+/* Starts TLS on an open connection that has a protocol (FTP's AUTH TLS, an
+ * implicit-TLS FTP control connection, an FTP data connection): the session is
+ * created now, so the caller may adjust c->tls before returning to the loop;
+ * the handshake runs as the client's bytes arrive, then proto->on_secure. */
+int wf_conn_start_tls(wf_conn_t *c, const struct wf_tls_opts *opts);
+
+/* A connection the server accepted or made for a protocol outside a
+ * listener (an FTP data connection) on svc of cfg: plain and open, with
+ * proto and its state installed (proto_data owned by proto). NULL on
+ * failure (fd closed). Counts against nothing but is counted. */
+wf_conn_t *wf_conn_adopt(wf_worker_t *w, wf_config_t *cfg, const wf_service_cfg_t *svc, int fd,
+			 const struct sockaddr *sa, const wf_proto_t *proto, void *proto_data);
 
 /* Called by the worker for an accepted socket. */
 void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockaddr *sa, socklen_t salen);

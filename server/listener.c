@@ -29,9 +29,11 @@ static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int v6
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	/* Accept only once the client has sent something (its TLS hello): idle
-	 * connects never wake a worker. */
+	 * connects never wake a worker. Not where the server speaks first (the
+	 * FTP banner before AUTH TLS). */
 	int defer = 10;
-	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	if (svc->type != WF_SERVICE_FTPS)
+		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 	if (bind(fd, sa, len) != 0) {
 		snprintf(err, errlen, "cannot listen on %s port %d: %s", svc->address, svc->port, strerror(errno));
 		close(fd);

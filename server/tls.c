@@ -82,15 +82,23 @@ void wf_tls_fini(void)
 	gnutls_global_deinit();
 }
 
-int wf_tls_session_new(gnutls_session_t *out, int fd)
+int wf_tls_session_new(gnutls_session_t *out, int fd, const wf_tls_opts_t *opts)
 {
+	static const wf_tls_opts_t https_opts = { 0 };
+	if (!opts)
+		opts = &https_opts;
 	tls_settings_t *s = atomic_load(&settings);
 	gnutls_session_t sess;
-	int rc = gnutls_init(&sess, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+	unsigned flags = GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL;
+	if (opts->no_ticket_sending)
+		flags |= GNUTLS_NO_AUTO_SEND_TICKET;
+	int rc = gnutls_init(&sess, flags);
 	if (rc < 0)
 		return WF_ERR;
 	rc = gnutls_priority_set(sess, s->priority);
-	if (rc >= 0 && s->tickets)
+	if (rc >= 0 && opts->ticket_key)
+		rc = gnutls_session_ticket_enable_server(sess, opts->ticket_key);
+	else if (rc >= 0 && s->tickets)
 		rc = gnutls_session_ticket_enable_server(sess, &ticket_key);
 	/* acme-tls/1 last: only a client that offers nothing else gets it. */
 	static const gnutls_datum_t alpn[] = {
@@ -98,8 +106,10 @@ int wf_tls_session_new(gnutls_session_t *out, int fd)
 		{ (unsigned char *)"http/1.1", 8 },
 		{ (unsigned char *)"acme-tls/1", 10 },
 	};
+	static const gnutls_datum_t alpn_ftp[] = { { (unsigned char *)"ftp", 3 } };
 	if (rc >= 0)
-		rc = gnutls_alpn_set_protocols(sess, alpn, 3, GNUTLS_ALPN_SERVER_PRECEDENCE);
+		rc = opts->ftp ? gnutls_alpn_set_protocols(sess, alpn_ftp, 1, 0) :
+				 gnutls_alpn_set_protocols(sess, alpn, 3, GNUTLS_ALPN_SERVER_PRECEDENCE);
 	if (rc < 0) {
 		gnutls_deinit(sess);
 		return WF_ERR;

@@ -18,8 +18,19 @@ int wf_tls_init(const wf_config_t *cfg, char *err, size_t errlen);
 int wf_tls_reconfigure(const wf_config_t *cfg, char *err, size_t errlen);
 void wf_tls_fini(void);
 
-/* A server session for fd, non-blocking, with priorities, ALPN (h2, http/1.1)
- * and tickets set; the caller sets the post-client-hello hook. */
-int wf_tls_session_new(gnutls_session_t *out, int fd);
+/* How a session differs from an HTTPS one (all zero: HTTPS). */
+typedef struct wf_tls_opts {
+	/* borrowed: a ticket key of the caller's own instead of the process-wide
+	 * one. FTPS gives each control connection its own, shared only with its
+	 * data connections, so only they can resume its session. Always enabled,
+	 * whatever tls.session_tickets says: it is scoped to one connection. */
+	const gnutls_datum_t *ticket_key;
+	bool no_ticket_sending; /* GNUTLS_NO_AUTO_SEND_TICKET: never hand out TLS 1.3 tickets */
+	bool ftp;               /* ALPN "ftp" (RFC 7301 registry) instead of h2/http/1.1/acme-tls/1 */
+} wf_tls_opts_t;
+
+/* A server session for fd, non-blocking, with priorities, ALPN and tickets
+ * set; the caller sets the post-client-hello hook. opts may be NULL. */
+int wf_tls_session_new(gnutls_session_t *out, int fd, const wf_tls_opts_t *opts);
 
 #endif
