@@ -441,6 +441,24 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			s->type = WF_SERVICE_HTTPS;
 		else if (s->type_name && strcmp(s->type_name, "acme-http") == 0)
 			s->type = WF_SERVICE_ACME_HTTP;
+		else if (s->type_name && strcmp(s->type_name, "ftps") == 0)
+			s->type = WF_SERVICE_FTPS;
+		else if (s->type_name && strcmp(s->type_name, "ftps-implicit") == 0)
+			s->type = WF_SERVICE_FTPS_IMPLICIT;
+		if (wf_service_is_ftp(s->type)) {
+			if (s->ncertificates == 0)
+				problem(ctx, s->line, "%s service on port %d needs at least one certificate", s->type_name,
+					s->port);
+			if (s->passive_port_min > s->passive_port_max ||
+			    (s->passive_port_min == 0) != (s->passive_port_max == 0))
+				problem(ctx, s->line, "passive ports %d-%d: give both, lowest first (or neither)",
+					s->passive_port_min, s->passive_port_max);
+			unsigned char a[4];
+			if (s->public_address && s->public_address[0] && inet_pton(AF_INET, s->public_address, a) != 1)
+				problem(ctx, s->line, "public_address \"%s\" is not an IPv4 address (PASV can only "
+						      "announce IPv4)",
+					s->public_address);
+		}
 		if (s->address && strcmp(s->address, "*") != 0) {
 			unsigned char a[16];
 			if (inet_pton(AF_INET, s->address, a) != 1 && inet_pton(AF_INET6, s->address, a) != 1)

@@ -14,7 +14,14 @@
 typedef enum wf_service_type {
 	WF_SERVICE_HTTPS,
 	WF_SERVICE_ACME_HTTP, /* plain HTTP: ACME HTTP-01 answers, everything else redirected to HTTPS */
+	WF_SERVICE_FTPS,      /* explicit FTPS: plain control connection upgraded by AUTH TLS */
+	WF_SERVICE_FTPS_IMPLICIT, /* FTPS with TLS from the first byte */
 } wf_service_type_t;
+
+static inline bool wf_service_is_ftp(int type)
+{
+	return type == WF_SERVICE_FTPS || type == WF_SERVICE_FTPS_IMPLICIT;
+}
 
 enum {
 	WF_PERM_READ = 1 << 0,
@@ -32,6 +39,12 @@ typedef struct wf_service_cfg {
 	char **certificates; /* names of wf_cert_cfg; the first is the default */
 	size_t ncertificates;
 	int https_port; /* acme-http: where other requests are redirected */
+	/* FTPS services only (docs/ftps.md) */
+	bool require_tls;       /* login and data only over TLS */
+	bool require_tls_reuse; /* data connections must resume the control connection's TLS session */
+	int passive_port_min, passive_port_max; /* 0, 0: any free port */
+	char *public_address;   /* IPv4 announced in 227 replies, or "" */
+	bool active_mode;       /* PORT/EPRT allowed (to the client's own address only) */
 	int line;
 } wf_service_cfg_t;
 
@@ -94,6 +107,11 @@ typedef struct wf_config {
 		int max_requests_per_connection;
 		int h2_max_streams;
 		int shutdown_timeout;
+		int ftp_idle_timeout;
+		int data_connect_timeout;
+		int max_connections_per_ip;
+		int max_login_failures;
+		int login_ban_seconds;
 	} limits;
 
 	struct {

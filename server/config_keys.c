@@ -5,7 +5,7 @@
 
 #define F(type, field) offsetof(type, field)
 
-static const char *const service_types[] = { "https", "acme-http", NULL };
+static const char *const service_types[] = { "https", "acme-http", "ftps", "ftps-implicit", NULL };
 static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
 static const char *const challenges[] = { "http-01", "tls-alpn-01", NULL };
 static const char *const permissions[] = { "read", "write", "delete", "mkdir", "admin", NULL };
@@ -42,6 +42,17 @@ static const wf_key_t limit_keys[] = {
 	  "Concurrent HTTP/2 streams per connection." },
 	{ "shutdown_timeout", WF_KEY_INT, F(wf_config_t, limits.shutdown_timeout), 0, "30", 0, 3600, NULL,
 	  NULL, "Seconds SIGTERM waits for open requests to finish before closing them." },
+	{ "ftp_idle_timeout", WF_KEY_INT, F(wf_config_t, limits.ftp_idle_timeout), 0, "300", 1, 86400, NULL, NULL,
+	  "Seconds an FTPS control connection may wait between commands (outside transfers)." },
+	{ "data_connect_timeout", WF_KEY_INT, F(wf_config_t, limits.data_connect_timeout), 0, "30", 1, 3600, NULL,
+	  NULL, "Seconds an FTPS client has to open (and secure) a data connection." },
+	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "20", 1, 1000000,
+	  NULL, NULL, "FTPS control connections one client address may hold; past it new ones get 421." },
+	{ "max_login_failures", WF_KEY_INT, F(wf_config_t, limits.max_login_failures), 0, "5", 1, 1000000, NULL,
+	  NULL, "Failed FTPS logins from one address within `login_ban_seconds` before that address is banned "
+		"for `login_ban_seconds` (its connections get 421)." },
+	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
+	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
 };
 static const wf_section_t limit_section = { "limits", limit_keys, sizeof(limit_keys) / sizeof(limit_keys[0]),
 					    0, -1, "Limits and timeouts on everything a client controls." };
@@ -57,9 +68,11 @@ static const wf_section_t tls_section = { "tls", tls_keys, sizeof(tls_keys) / si
 
 static const wf_key_t service_keys[] = {
 	{ "type", WF_KEY_STRING, F(wf_service_cfg_t, type_name), 0, NULL, 0, 0, service_types, NULL,
-	  "What the listener serves: `https` (HTTP/1.1 and HTTP/2 over TLS), or `acme-http` (plain "
+	  "What the listener serves: `https` (HTTP/1.1 and HTTP/2 over TLS), `acme-http` (plain "
 	  "HTTP on the port the CA reaches as port 80: answers ACME HTTP-01 challenges and "
-	  "`/.well-known/acme-challenge/test.txt`, redirects everything else to HTTPS)." },
+	  "`/.well-known/acme-challenge/test.txt`, redirects everything else to HTTPS), `ftps` "
+	  "(FTP with AUTH TLS, RFC 4217) or `ftps-implicit` (FTP over TLS from the first byte); "
+	  "see docs/ftps.md." },
 	{ "address", WF_KEY_STRING, F(wf_service_cfg_t, address), 0, "*", 0, 0, NULL, NULL,
 	  "IPv4 or IPv6 address to listen on; `*` listens on every IPv4 and IPv6 address." },
 	{ "port", WF_KEY_INT, F(wf_service_cfg_t, port), 0, NULL, 1, 65535, NULL, NULL, "TCP port." },
@@ -69,6 +82,21 @@ static const wf_key_t service_keys[] = {
 	  "that send no SNI or an unknown name. Required for `https`." },
 	{ "https_port", WF_KEY_INT, F(wf_service_cfg_t, https_port), 0, "443", 1, 65535, NULL, NULL,
 	  "`acme-http`: the public HTTPS port that requests other than ACME challenges are redirected to." },
+	{ "require_tls", WF_KEY_BOOL, F(wf_service_cfg_t, require_tls), 0, "true", 0, 0, NULL, NULL,
+	  "FTPS: log in only after AUTH TLS, and move data only with PBSZ 0 and PROT P (PROT C refused)." },
+	{ "require_tls_reuse", WF_KEY_BOOL, F(wf_service_cfg_t, require_tls_reuse), 0, "true", 0, 0, NULL, NULL,
+	  "FTPS: a data connection's TLS session must resume its control connection's session (TLS 1.3 "
+	  "tickets and TLS 1.2 alike), so no one else can take over a transfer; false for clients that "
+	  "cannot resume." },
+	{ "passive_port_min", WF_KEY_INT, F(wf_service_cfg_t, passive_port_min), 0, "0", 0, 65535, NULL, NULL,
+	  "FTPS: lowest port for passive data connections (0 with passive_port_max 0: any free port)." },
+	{ "passive_port_max", WF_KEY_INT, F(wf_service_cfg_t, passive_port_max), 0, "0", 0, 65535, NULL, NULL,
+	  "FTPS: highest port for passive data connections." },
+	{ "public_address", WF_KEY_STRING, F(wf_service_cfg_t, public_address), 0, "", 0, 0, NULL, NULL,
+	  "FTPS: IPv4 address announced in PASV replies (behind NAT or a load balancer); empty: the "
+	  "address the client connected to." },
+	{ "active_mode", WF_KEY_BOOL, F(wf_service_cfg_t, active_mode), 0, "false", 0, 0, NULL, NULL,
+	  "FTPS: allow PORT/EPRT data connections, and then only to the client's own address." },
 };
 static const wf_section_t service_section = { "services[]", service_keys,
 					      sizeof(service_keys) / sizeof(service_keys[0]),
@@ -83,7 +111,8 @@ static const wf_key_t user_keys[] = {
 	  "Folder the user sees as `/`; nothing outside it is reachable." },
 	{ "permissions", WF_KEY_STRLIST, F(wf_user_cfg_t, permissions), F(wf_user_cfg_t, npermissions),
 	  "[\"read\"]", 0, 5, permissions, NULL,
-	  "Any of `read` (GET, listings), `write` (PUT), `delete` (DELETE), `mkdir` (MKCOL), `admin` "
+	  "Any of `read` (GET, listings; FTP RETR, LIST, SIZE), `write` (PUT; FTP STOR, APPE, rename), "
+	  "`delete` (DELETE; FTP DELE, RMD), `mkdir` (MKCOL; FTP MKD), `admin` "
 	  "(GET `/.wharf/status`: every certificate's status as JSON, as `wharf cert list --json`)." },
 };
 static const wf_section_t user_section = { "users[]", user_keys, sizeof(user_keys) / sizeof(user_keys[0]),

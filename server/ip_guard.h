@@ -1,0 +1,27 @@
+/* Per-address bookkeeping shared by every worker: how many FTPS control
+ * connections each client address holds, and its failed logins with the
+ * temporary ban they lead to. One small table behind one mutex, taken only
+ * at connect, disconnect and failed login, never per byte. */
+#ifndef WF_IP_GUARD_H
+#define WF_IP_GUARD_H
+
+#include <stdbool.h>
+#include <time.h>
+
+typedef enum wf_guard_verdict {
+	WF_GUARD_OK,       /* admitted: call wf_ipguard_leave when the connection ends */
+	WF_GUARD_BANNED,   /* too many failed logins lately */
+	WF_GUARD_TOO_MANY, /* max_conns reached */
+} wf_guard_verdict_t;
+
+/* addr is the textual address (wf_conn_t.peer_addr). *ban_left gets the
+ * seconds of ban left when BANNED. When the table is full, every address is
+ * admitted (and counted nowhere): the limit fails open rather than refuse all. */
+wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left);
+void wf_ipguard_leave(const char *addr);
+/* Counts a failed login. Failures older than window seconds are forgotten;
+ * the max_failures-th within the window bans addr for window seconds and
+ * returns true (once, so the caller logs the ban once). */
+bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now);
+
+#endif
