@@ -93,19 +93,33 @@ const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authoriz
 		memcpy(user_out, plain, ulen);
 		user_out[ulen] = '\0';
 	}
-	const wf_user_cfg_t *u = wf_config_user(cfg, (wf_slice_t){ plain, ulen });
+	return xfer_auth_check(cfg, (wf_slice_t){ plain, ulen }, (wf_slice_t){ pass, plen });
+}
+
+const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass)
+{
+	const wf_user_cfg_t *u = wf_config_user(cfg, user);
 	const char *stored = u ? u->password : dummy_hash();
 
 	unsigned char d[32];
-	digest_of(plain, ulen, pass, plen, stored, d);
+	digest_of(user.ptr, user.len, pass.ptr, pass.len, stored, d);
 	if (u && cached(cache, d))
 		return u;
 	if (cached(refused, d))
 		return NULL;
 
+	/* crypt_r wants a C string: a password holding a NUL never matches. */
+	char pw[1024];
+	if (pass.len >= sizeof(pw) || memchr(pass.ptr, '\0', pass.len)) {
+		remember(refused, &refused_next, d);
+		return NULL;
+	}
+	memcpy(pw, pass.ptr, pass.len);
+	pw[pass.len] = '\0';
 	struct crypt_data cd;
 	memset(&cd, 0, sizeof(cd));
-	const char *h = crypt_r(pass, stored, &cd);
+	const char *h = crypt_r(pw, stored, &cd);
+	gnutls_memset(pw, 0, sizeof(pw));
 	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
 	if (!ok) {
 		remember(refused, &refused_next, d);

@@ -13,4 +13,8 @@
 const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authorization, char *user_out,
 				     size_t user_cap);
 
+/* The same check for a name and password given apart (FTP USER/PASS), with
+ * the same caches (per thread: FTP calls it on the offload pool). */
+const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass);
+
 #endif

@@ -396,3 +396,52 @@ int xfer_ftp_quote_path(const char *path, char *out, size_t cap)
 	out[o] = '\0';
 	return WF_OK;
 }
+
+/* Appends one segment, or applies "." / ".." to the path built so far. */
+static int path_push(char *out, size_t *len, size_t cap, const char *seg, size_t n)
+{
+	if (n == 0 || (n == 1 && seg[0] == '.'))
+		return WF_OK;
+	if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+		while (*len > 0 && out[*len - 1] != '/')
+			(*len)--;
+		if (*len > 0)
+			(*len)--; /* the '/' before the removed segment; at "/" nothing is left to climb */
+		return WF_OK;
+	}
+	if (*len + 1 + n + 1 > cap)
+		return WF_ERR;
+	out[(*len)++] = '/';
+	memcpy(out + *len, seg, n);
+	*len += n;
+	return WF_OK;
+}
+
+static int path_push_all(char *out, size_t *len, size_t cap, const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		while (j < n && p[j] != '/')
+			j++;
+		if (path_push(out, len, cap, p + i, j - i) != WF_OK)
+			return WF_ERR;
+		i = j + 1;
+	}
+	return WF_OK;
+}
+
+int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap)
+{
+	size_t len = 0; /* out holds "" for "/", else "/a/b" */
+	if (cap < 2)
+		return WF_ERR;
+	if (!(arg.len > 0 && arg.ptr[0] == '/') && path_push_all(out, &len, cap, cwd, strlen(cwd)) != WF_OK)
+		return WF_ERR;
+	if (path_push_all(out, &len, cap, arg.ptr, arg.len) != WF_OK)
+		return WF_ERR;
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return WF_OK;
+}

@@ -95,4 +95,14 @@ int xfer_ftp_reply_epsv(wf_buf_t *out, uint16_t port);
  * not fit in cap bytes with its NUL. */
 int xfer_ftp_quote_path(const char *path, char *out, size_t cap);
 
+/* Virtual paths: "/" is the user's home. Resolves a path argument against
+ * the current folder cwd (itself "/" or "/a/b"): arg is absolute when it
+ * starts with '/'; empty and "." segments are dropped; ".." removes the
+ * previous segment and never climbs above "/" (as in a chroot: "/../x" is
+ * "/x"). Writes "/" or "/a/b" (no trailing '/') to out. WF_OK, or WF_ERR
+ * when it does not fit in cap bytes (out then holds nothing meaningful).
+ * The result is still only a name: opening it goes through transfer/path.c,
+ * which confines symlinks as well. */
+int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap);
+
 #endif

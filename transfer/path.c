@@ -164,6 +164,8 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf)
 	return fd;
 }
 
+#define PARTIAL_SUFFIX ".partial"
+
 static int random_hex(char *out, size_t nhex)
 {
 	unsigned char raw[TMP_RANDOM_HEX / 2];
@@ -189,11 +191,11 @@ static int random_hex(char *out, size_t nhex)
 	return 0;
 }
 
-int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t name_cap)
+/* How much of leaf goes into a hidden name that adds suffix_len bytes after
+ * the prefix and the leaf; -EINVAL for a leaf no file can have. */
+static ssize_t leaf_cut(const char *leaf, size_t suffix_len)
 {
-	/* ".wharf-upload." + leaf + "." + 16 hex must fit one name (NAME_MAX). */
-	const size_t leaf_max = NAME_MAX - HIDDEN_PREFIX_LEN - 1 - TMP_RANDOM_HEX;
-	char rnd[TMP_RANDOM_HEX + 1];
+	const size_t leaf_max = NAME_MAX - HIDDEN_PREFIX_LEN - suffix_len;
 	size_t n = strlen(leaf);
 
 	if (n == 0 || strchr(leaf, '/') || strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0)
@@ -205,6 +207,28 @@ int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t na
 		while (n > 0 && ((unsigned char)leaf[n] & 0xc0) == 0x80)
 			n--;
 	}
+	return (ssize_t)n;
+}
+
+int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap)
+{
+	ssize_t n = leaf_cut(leaf, strlen(PARTIAL_SUFFIX));
+	if (n < 0)
+		return (int)n;
+	if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + strlen(PARTIAL_SUFFIX) + 1)
+		return -ERANGE;
+	snprintf(name_out, name_cap, "%s%.*s%s", HIDDEN_PREFIX, (int)n, leaf, PARTIAL_SUFFIX);
+	return 0;
+}
+
+int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t name_cap)
+{
+	/* ".wharf-upload." + leaf + "." + 16 hex must fit one name (NAME_MAX). */
+	char rnd[TMP_RANDOM_HEX + 1];
+	ssize_t cut = leaf_cut(leaf, 1 + TMP_RANDOM_HEX);
+	if (cut < 0)
+		return (int)cut;
+	size_t n = (size_t)cut;
 	if (name_cap < HIDDEN_PREFIX_LEN + n + 1 + TMP_RANDOM_HEX + 1)
 		return -ERANGE;
 	/* 64 random bits make a collision with a stale temp file all but

@@ -35,6 +35,11 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf);
  * or holds '/', -ERANGE when name_cap is too small. */
 int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t name_cap);
 
+/* The name under which an interrupted FTP upload of leaf waits to be resumed:
+ * ".wharf-upload.<leaf>.partial" (leaf cut as above). 0, or -EINVAL / -ERANGE
+ * as for xfer_path_tmp_create. */
+int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap);
+
 /* True for names that listings hide and requests may not address: the upload
  * temp files above. */
 int xfer_path_is_hidden(const char *name);

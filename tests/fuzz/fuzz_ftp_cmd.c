@@ -45,9 +45,29 @@ static void check_framing(const wf_buf_t *b, size_t from, size_t nlines, const c
 		fail(what);
 }
 
+/* A resolved path is "/" or "/seg/seg" with no empty, "." or ".." segment,
+ * so nothing can climb out of the virtual root. */
+static void check_path(wf_slice_t arg)
+{
+	char out[512];
+	if (xfer_ftp_path_resolve("/a/b", arg, out, sizeof(out)) != WF_OK)
+		return;
+	size_t n = strlen(out);
+	if (out[0] != '/' || (n > 1 && out[n - 1] == '/'))
+		fail("resolved path shape");
+	for (const char *p = out + 1; n > 1 && p <= out + n;) {
+		const char *e = strchr(p, '/');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			fail("resolved path segment");
+		p += l + 1;
+	}
+}
+
 static void check_args(wf_slice_t arg)
 {
 	struct sockaddr_storage ss;
+	check_path(arg);
 	if (xfer_ftp_parse_port(arg, &ss) == WF_OK) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
 		if (ss.ss_family != AF_INET || sin->sin_port == 0)

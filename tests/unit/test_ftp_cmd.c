@@ -533,8 +533,38 @@ static void test_quote_path(void)
 	CHECK_EQ_INT(xfer_ftp_quote_path("", out, 0), WF_ERR);
 }
 
+static const char *resolve(const char *cwd, const char *arg)
+{
+	static char out[64];
+	if (xfer_ftp_path_resolve(cwd, (wf_slice_t){ arg, strlen(arg) }, out, sizeof(out)) != WF_OK)
+		return "ERR";
+	return out;
+}
+
+static void test_path_resolve(void)
+{
+	CHECK_EQ_STR(resolve("/", ""), "/");
+	CHECK_EQ_STR(resolve("/a/b", ""), "/a/b");
+	CHECK_EQ_STR(resolve("/a/b", "c"), "/a/b/c");
+	CHECK_EQ_STR(resolve("/a/b", "/c"), "/c");
+	CHECK_EQ_STR(resolve("/a/b", ".."), "/a");
+	CHECK_EQ_STR(resolve("/a/b", "../../.."), "/");
+	CHECK_EQ_STR(resolve("/", "../../etc/passwd"), "/etc/passwd");
+	CHECK_EQ_STR(resolve("/a", "/../x/./y//z/"), "/x/y/z");
+	CHECK_EQ_STR(resolve("/a", "x y "), "/a/x y ");
+	CHECK_EQ_STR(resolve("/a", "..."), "/a/...");
+	CHECK_EQ_STR(resolve("/", "d\xc3\xa9j\xc3\xa0"), "/d\xc3\xa9j\xc3\xa0");
+	char long_arg[100];
+	memset(long_arg, 'x', sizeof(long_arg) - 1);
+	long_arg[sizeof(long_arg) - 1] = '\0';
+	CHECK_EQ_STR(resolve("/", long_arg), "ERR");
+	/* A long name removed again by ".." still had to fit on the way. */
+	CHECK_EQ_STR(resolve("/", "a/../b"), "/b");
+}
+
 int main(void)
 {
+	test_path_resolve();
 	test_every_verb();
 	test_unknown();
 	test_args();

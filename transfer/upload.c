@@ -1,0 +1,239 @@
+/* Uploads into files: see upload.h. */
+#include "upload.h"
+#include "path.h"
+#include "../server/offload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UPLOAD_STAGE (128u << 10)   /* bytes gathered per write(2) */
+#define UPLOAD_WRITEBACK (8u << 20) /* start writeback every this many bytes */
+
+struct upload_commit {
+	xfer_upload_done_fn done; /* NULL once the owner is gone */
+	void *arg;
+	int fd, dir_fd;
+	char tmp[NAME_MAX + 1], leaf[NAME_MAX + 1];
+	int err; /* 0, or the errno of the step that failed */
+};
+
+void xfer_upload_init(xfer_upload_t *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->fd = u->dir_fd = -1;
+	wf_buf_init(&u->stage, UPLOAD_STAGE);
+}
+
+int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf)
+{
+	int fd = xfer_path_tmp_create(dir_fd_take, leaf, u->tmp, sizeof(u->tmp));
+	if (fd < 0) {
+		close(dir_fd_take);
+		return fd;
+	}
+	u->fd = fd;
+	u->dir_fd = dir_fd_take;
+	snprintf(u->leaf, sizeof(u->leaf), "%s", leaf);
+	u->written = u->synced = 0;
+	return WF_OK;
+}
+
+int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *name)
+{
+	/* A fresh temp name to move the partial to: create, then rename over it. */
+	int rc = xfer_upload_open(u, dir_fd_take, leaf);
+	if (rc != WF_OK)
+		return rc;
+	if (renameat(u->dir_fd, name, u->dir_fd, u->tmp) != 0) {
+		rc = -errno;
+		xfer_upload_discard(u);
+		return rc;
+	}
+	close(u->fd);
+	u->fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (u->fd < 0 || fstat(u->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = u->fd < 0 ? -errno : -EINVAL;
+		xfer_upload_discard(u);
+		return rc;
+	}
+	u->written = u->synced = (uint64_t)st.st_size;
+	if (lseek(u->fd, 0, SEEK_END) < 0) {
+		rc = -errno;
+		xfer_upload_discard(u);
+		return rc;
+	}
+	return WF_OK;
+}
+
+int xfer_upload_truncate(xfer_upload_t *u, uint64_t len)
+{
+	if (len > u->written || wf_buf_size(&u->stage))
+		return -EINVAL;
+	if (ftruncate(u->fd, (off_t)len) != 0 || lseek(u->fd, (off_t)len, SEEK_SET) < 0)
+		return -errno;
+	u->written = u->synced = len;
+	return WF_OK;
+}
+
+int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len)
+{
+	off_t in = 0;
+	while (len) {
+		ssize_t n = copy_file_range(src_fd, &in, u->fd, NULL, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the source shrank under us */
+		len -= (uint64_t)n;
+		u->written += (uint64_t)n;
+	}
+	return WF_OK;
+}
+
+int xfer_upload_flush(xfer_upload_t *u)
+{
+	const char *p = wf_buf_head(&u->stage);
+	size_t len = wf_buf_size(&u->stage);
+	while (len) {
+		ssize_t w = write(u->fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+		u->written += (uint64_t)w;
+	}
+	wf_buf_reset(&u->stage);
+	/* Writeback started early (asynchronous) leaves the final fsync little to do. */
+	if (u->written - u->synced >= UPLOAD_WRITEBACK) {
+		sync_file_range(u->fd, (off_t)u->synced, (off_t)(u->written - u->synced), SYNC_FILE_RANGE_WRITE);
+		u->synced = u->written;
+	}
+	return WF_OK;
+}
+
+int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		size_t room = UPLOAD_STAGE - wf_buf_size(&u->stage);
+		size_t take = len < room ? len : room;
+		if (wf_buf_append(&u->stage, p, take) != WF_OK)
+			abort(); /* the stage is sized by its own cap */
+		p += take;
+		len -= take;
+		if (wf_buf_size(&u->stage) == UPLOAD_STAGE) {
+			int rc = xfer_upload_flush(u);
+			if (rc != WF_OK)
+				return rc;
+		}
+	}
+	return WF_OK;
+}
+
+/* Durable before visible: the final name only ever holds a whole file. */
+static void commit_run(void *arg)
+{
+	upload_commit_t *uc = arg;
+	int synced = fsync(uc->fd);
+	uc->err = synced ? errno : 0;
+	if (close(uc->fd) != 0 && !uc->err)
+		uc->err = errno;
+	uc->fd = -1;
+	if (!uc->err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf) != 0)
+		uc->err = errno;
+	if (uc->err)
+		unlinkat(uc->dir_fd, uc->tmp, 0);
+	else
+		fsync(uc->dir_fd);
+	close(uc->dir_fd);
+	uc->dir_fd = -1;
+}
+
+static void commit_done(void *arg)
+{
+	upload_commit_t *uc = arg;
+	if (uc->done)
+		uc->done(uc->arg, uc->err);
+	free(uc);
+}
+
+int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err)
+{
+	int rc = xfer_upload_flush(u);
+	upload_commit_t *uc = rc == WF_OK ? calloc(1, sizeof(*uc)) : NULL;
+	if (!uc) {
+		*err = rc != WF_OK ? -rc : ENOMEM;
+		xfer_upload_discard(u);
+		return WF_DONE;
+	}
+	uc->done = done;
+	uc->arg = arg;
+	uc->fd = u->fd;
+	uc->dir_fd = u->dir_fd;
+	memcpy(uc->tmp, u->tmp, sizeof(uc->tmp));
+	memcpy(uc->leaf, u->leaf, sizeof(uc->leaf));
+	u->fd = u->dir_fd = -1; /* the commit owns them now */
+	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
+		u->commit = uc;
+		return WF_OK;
+	}
+	commit_run(uc);
+	*err = uc->err;
+	free(uc);
+	return WF_DONE;
+}
+
+void xfer_upload_detach(xfer_upload_t *u)
+{
+	if (u->commit) {
+		u->commit->done = NULL;
+		u->commit = NULL;
+	}
+}
+
+int xfer_upload_park(xfer_upload_t *u, const char *name)
+{
+	int rc = xfer_upload_flush(u);
+	if (rc == WF_OK && renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
+		rc = -errno;
+	if (rc != WF_OK) {
+		xfer_upload_discard(u);
+		return rc;
+	}
+	close(u->fd);
+	close(u->dir_fd);
+	u->fd = u->dir_fd = -1;
+	wf_buf_reset(&u->stage);
+	return WF_OK;
+}
+
+void xfer_upload_discard(xfer_upload_t *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		u->fd = -1;
+		unlinkat(u->dir_fd, u->tmp, 0);
+	}
+	if (u->dir_fd >= 0) {
+		close(u->dir_fd);
+		u->dir_fd = -1;
+	}
+	wf_buf_reset(&u->stage);
+}
+
+void xfer_upload_fini(xfer_upload_t *u)
+{
+	xfer_upload_detach(u);
+	xfer_upload_discard(u);
+	wf_buf_fini(&u->stage);
+}

@@ -1,0 +1,65 @@
+/* An upload on its way into a file: bytes are staged and written to a hidden
+ * temp file beside the final name (transfer/path.c names it); only a whole
+ * upload is made durable (fsync, off the event loop) and renamed over the
+ * final name, so the final name never holds a partial file. An interrupted
+ * upload is either dropped or, for FTP, parked under its partial name to be
+ * resumed. */
+#ifndef XFER_UPLOAD_H
+#define XFER_UPLOAD_H
+
+#include "../server/buf.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+typedef struct wf_worker wf_worker_t;
+typedef struct upload_commit upload_commit_t;
+
+typedef struct xfer_upload {
+	int fd;                   /* owned: the temp file, or -1 */
+	int dir_fd;               /* owned: the folder of temp and final name, or -1 */
+	char tmp[NAME_MAX + 1];   /* the temp file's name in dir_fd */
+	char leaf[NAME_MAX + 1];  /* the final name in dir_fd */
+	wf_buf_t stage;           /* bytes not yet written */
+	uint64_t written;         /* bytes in the file (staged ones not counted) */
+	uint64_t synced;          /* writeback started up to here */
+	upload_commit_t *commit;  /* borrowed: the commit in flight, which owns fd and dir_fd meanwhile */
+} xfer_upload_t;
+
+/* Called on the worker's loop when a commit ends: err is 0 (the final name
+ * now holds the file) or an errno (nothing changed under it). */
+typedef void (*xfer_upload_done_fn)(void *arg, int err);
+
+void xfer_upload_init(xfer_upload_t *u);
+/* Creates the temp file for leaf in dir_fd (taken: closed on failure too).
+ * WF_OK or -errno. */
+int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf);
+/* Takes over an existing file of dir_fd (a parked partial) as the temp file,
+ * by renaming it to a fresh temp name, so two sessions cannot both resume it.
+ * WF_OK, -ENOENT when there is none, or another -errno. On success u->written
+ * is its size and the file is positioned at its end. */
+int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *name);
+/* Cuts the file to len bytes (len <= written). WF_OK or -errno. */
+int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
+/* Copies the first len bytes of the open file src_fd to the end of the temp
+ * file (the kernel copies; reflinks where the file system can). */
+int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len);
+/* Stages bytes, writing full stages to the file. WF_OK or -errno (ENOSPC ...). */
+int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
+/* Writes what is staged. WF_OK or -errno. */
+int xfer_upload_flush(xfer_upload_t *u);
+/* Flushes, then fsyncs and renames the temp file over the final name off the
+ * loop; done(arg, err) runs later on w's loop. Returns WF_OK (done will be
+ * called), or, when the work had to run inline (no pool), WF_DONE with the
+ * outcome in *err and no call to done. u no longer owns fd or dir_fd. */
+int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err);
+/* The owner goes away: a commit in flight still finishes, but calls no one. */
+void xfer_upload_detach(xfer_upload_t *u);
+/* Flushes what arrived and renames the temp file to name (the partial name),
+ * replacing any older one. WF_OK or -errno; the temp file is gone either way. */
+int xfer_upload_park(xfer_upload_t *u, const char *name);
+/* Drops the temp file. */
+void xfer_upload_discard(xfer_upload_t *u);
+void xfer_upload_fini(xfer_upload_t *u);
+
+#endif
