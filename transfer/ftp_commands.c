@@ -1,0 +1,1142 @@
+/* FTP commands: one table states what each needs (login, an argument, a
+ * permission, a protected data channel, whether it may run during a
+ * transfer), so no handler checks its own preconditions; the handlers below
+ * do the work and reply per RFC 959/2228/2428/3659/4217. */
+#include "ftp_int.h"
+#include "ftp_list.h"
+#include "path.h"
+#include "../server/log.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LISTING_CAP (64u << 20) /* bytes of one listing */
+#define LISTING_MAX_ENTRIES 100000
+
+enum {
+	NEED_LOGIN = 1 << 0, /* 530 before login */
+	NEED_ARG = 1 << 1,   /* 501 without an argument */
+	NEED_DATA = 1 << 2,  /* opens a data connection: PROT P (with require_tls) and PASV/PORT first */
+	IN_XFER = 1 << 3,    /* may run while a transfer is in progress */
+	BEFORE_TLS = 1 << 4, /* may run before AUTH TLS when require_tls is on */
+};
+
+typedef struct ftp_command {
+	xfer_ftp_verb_t verb;
+	unsigned needs;
+	unsigned perm; /* WF_PERM_* bit the user must hold, or 0 */
+	void (*run)(xfer_ftp_t *f, wf_slice_t arg);
+} ftp_command_t;
+
+/* ---------------------------------------------------------------- helpers */
+
+static void reply_errno(xfer_ftp_t *f, int err, const char *what)
+{
+	switch (err) {
+	case ENOENT:
+		ftp_reply(f, 550, "%s: no such file or folder", what);
+		break;
+	case EACCES:
+	case EPERM:
+		ftp_reply(f, 550, "%s: permission denied", what);
+		break;
+	case EXDEV:
+	case ELOOP:
+		ftp_reply(f, 550, "%s: leads outside your home", what);
+		break;
+	case ENOTDIR:
+		ftp_reply(f, 550, "%s: not a folder", what);
+		break;
+	case EISDIR:
+		ftp_reply(f, 550, "%s: is a folder", what);
+		break;
+	case EEXIST:
+		ftp_reply(f, 550, "%s: already exists", what);
+		break;
+	case ENOTEMPTY:
+		ftp_reply(f, 550, "%s: folder not empty", what);
+		break;
+	case ENOSPC:
+	case EDQUOT:
+		ftp_reply(f, 452, "%s: no space left on the server's disk", what);
+		break;
+	case ENAMETOOLONG:
+		ftp_reply(f, 553, "%s: name too long", what);
+		break;
+	default:
+		ftp_reply(f, 550, "%s: %s", what, strerror(err));
+	}
+}
+
+/* rel for arg, in vpath (virtual, for replies); NULL after a reply. Hidden
+ * upload files cannot be named: they are the server's, not the user's. */
+static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap)
+{
+	if (xfer_ftp_path_resolve(f->cwd, arg, vpath, cap) != WF_OK) {
+		ftp_reply(f, 553, "Path too long");
+		return NULL;
+	}
+	for (const char *p = vpath; p && *p;) {
+		p++;
+		if (xfer_path_is_hidden(p)) {
+			ftp_reply(f, 550, "%s: no such file or folder", vpath);
+			return NULL;
+		}
+		p = strchr(p, '/');
+	}
+	return vpath + 1;
+}
+
+bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap)
+{
+	char v[FTP_PATH_MAX];
+	const char *r = resolve(f, arg, v, sizeof(v));
+	if (!r)
+		return false;
+	snprintf(rel, cap, "%s", r);
+	return true;
+}
+
+static int home(xfer_ftp_t *f)
+{
+	return f->user->home_fd;
+}
+
+/* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
+static wf_slice_t skip_flags(wf_slice_t arg)
+{
+	while (arg.len && arg.ptr[0] == '-') {
+		while (arg.len && arg.ptr[0] != ' ') {
+			arg.ptr++;
+			arg.len--;
+		}
+		while (arg.len && arg.ptr[0] == ' ') {
+			arg.ptr++;
+			arg.len--;
+		}
+	}
+	return arg;
+}
+
+static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
+{
+	unsigned p = f->user->perms;
+	return (xfer_ftp_perms_t){ .read = p & WF_PERM_READ, .write = p & WF_PERM_WRITE,
+				   .delete_ = p & WF_PERM_DELETE, .mkdir = p & WF_PERM_MKDIR };
+}
+
+/* ---------------------------------------------------------------- access control */
+
+static void cmd_user(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (f->logged_in) {
+		ftp_reply(f, 503, "Already logged in");
+		return;
+	}
+	if (arg.len >= sizeof(f->user_name) || memchr(arg.ptr, '\0', arg.len)) {
+		ftp_reply(f, 501, "User name too long");
+		return;
+	}
+	memcpy(f->user_name, arg.ptr, arg.len);
+	f->user_name[arg.len] = '\0';
+	ftp_reply(f, 331, "Password required");
+}
+
+static void cmd_pass(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (f->logged_in) {
+		ftp_reply(f, 503, "Already logged in");
+		return;
+	}
+	if (!f->user_name[0]) {
+		ftp_reply(f, 503, "Send USER first");
+		return;
+	}
+	ftp_login_start(f, arg);
+}
+
+static void cmd_auth(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (f->conn->tls) {
+		ftp_reply(f, 503, "Already using TLS");
+		return;
+	}
+	if (!wf_slice_eq_ci(arg, "TLS") && !wf_slice_eq_ci(arg, "SSL") && !wf_slice_eq_ci(arg, "TLS-C") &&
+	    !wf_slice_eq_ci(arg, "TLS-P")) {
+		ftp_reply(f, 504, "AUTH TLS only");
+		return;
+	}
+	ftp_reply(f, 234, "AUTH TLS ok; starting TLS");
+	if (ftp_start_tls(f) != WF_OK)
+		f->quitting = true;
+}
+
+static void cmd_pbsz(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (!f->conn->tls) {
+		ftp_reply(f, 503, "PBSZ needs AUTH TLS first");
+		return;
+	}
+	uint64_t v;
+	if (xfer_ftp_parse_offset(arg, &v) != WF_OK) {
+		ftp_reply(f, 501, "PBSZ takes a number");
+		return;
+	}
+	f->pbsz = true;
+	ftp_reply(f, 200, "PBSZ=0");
+}
+
+static void cmd_prot(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (!f->pbsz) {
+		ftp_reply(f, 503, "Send PBSZ 0 first");
+		return;
+	}
+	if (wf_slice_eq_ci(arg, "P")) {
+		f->prot_p = true;
+		ftp_reply(f, 200, "Protection level set to Private");
+	} else if (wf_slice_eq_ci(arg, "C")) {
+		if (f->conn->svc->require_tls) {
+			ftp_reply(f, 534, "PROT C refused: data connections must be protected here (require_tls)");
+			return;
+		}
+		f->prot_p = false;
+		ftp_reply(f, 200, "Protection level set to Clear");
+	} else if (wf_slice_eq_ci(arg, "S") || wf_slice_eq_ci(arg, "E")) {
+		ftp_reply(f, 536, "Only PROT P (and C) are supported");
+	} else {
+		ftp_reply(f, 504, "Unknown protection level");
+	}
+}
+
+static void cmd_ccc(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_reply(f, 533, "CCC refused: the control connection stays encrypted");
+}
+
+static void cmd_quit(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	if (ftp_data_busy(f))
+		ftp_data_free(f);
+	ftp_reply(f, 221, "Goodbye");
+	f->quitting = true;
+}
+
+/* ---------------------------------------------------------------- information */
+
+static void cmd_noop(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_reply(f, 200, "NOOP ok");
+}
+
+static void cmd_syst(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_reply(f, 215, "UNIX Type: L8");
+}
+
+static void cmd_feat(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	char mlst[128];
+	xfer_ftp_mlst_feat(f->mlst_facts, mlst, sizeof(mlst));
+	const char *lines[16];
+	size_t n = 0;
+	lines[n++] = "AUTH TLS";
+	lines[n++] = "PBSZ";
+	lines[n++] = "PROT";
+	lines[n++] = "EPSV";
+	if (f->conn->svc->active_mode)
+		lines[n++] = "EPRT";
+	lines[n++] = "MDTM";
+	lines[n++] = "SIZE";
+	lines[n++] = "REST STREAM";
+	lines[n++] = mlst;
+	lines[n++] = "TVFS";
+	lines[n++] = "UTF8";
+	ftp_reply_multi(f, 211, "Features:", lines, n, "End");
+}
+
+static void cmd_opts(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (arg.len >= 4 && wf_slice_eq_ci((wf_slice_t){ arg.ptr, 4 }, "UTF8")) {
+		ftp_reply(f, 200, "Always in UTF8 mode");
+		return;
+	}
+	if (arg.len >= 4 && wf_slice_eq_ci((wf_slice_t){ arg.ptr, 4 }, "MLST")) {
+		char facts[256] = "";
+		if (arg.len > 5 && arg.len - 5 < sizeof(facts)) {
+			memcpy(facts, arg.ptr + 5, arg.len - 5);
+			facts[arg.len - 5] = '\0';
+		}
+		f->mlst_facts = xfer_ftp_mlst_facts_parse(facts);
+		char text[128];
+		xfer_ftp_mlst_facts_text(f->mlst_facts, text, sizeof(text));
+		ftp_reply(f, 200, "MLST OPTS %s", text);
+		return;
+	}
+	ftp_reply(f, 501, "Unknown option");
+}
+
+static void cmd_help(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	static const char *const lines[] = {
+		"ABOR ALLO APPE AUTH CCC  CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM",
+		"MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD  QUIT",
+		"REST RETR RMD  RNFR RNTO SIZE STAT STOR STOU STRU SYST TYPE USER",
+	};
+	ftp_reply_multi(f, 214, "The following commands are recognized:", lines, 3, "Help OK");
+}
+
+static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	char q[FTP_PATH_MAX * 2];
+	if (xfer_ftp_quote_path(f->cwd, q, sizeof(q)) != WF_OK)
+		snprintf(q, sizeof(q), "/");
+	ftp_reply(f, 257, "\"%s\" is the current folder", q);
+}
+
+static void cmd_cwd(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0) {
+		reply_errno(f, -fd, v);
+		return;
+	}
+	close(fd);
+	snprintf(f->cwd, sizeof(f->cwd), "%s", v);
+	ftp_reply(f, 250, "Folder changed to %s", v);
+}
+
+static void cmd_cdup(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	cmd_cwd(f, (wf_slice_t){ "..", 2 });
+}
+
+static void cmd_type(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char t;
+	if (xfer_ftp_parse_type(arg, &t) != WF_OK) {
+		ftp_reply(f, 504, "Only TYPE A and TYPE I are supported");
+		return;
+	}
+	f->type = t;
+	ftp_reply(f, 200, t == 'A' ? "Switching to ASCII mode" : "Switching to Binary mode");
+}
+
+static void cmd_mode(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (wf_slice_eq_ci(arg, "S"))
+		ftp_reply(f, 200, "Mode set to S");
+	else
+		ftp_reply(f, 504, "Only MODE S is supported");
+}
+
+static void cmd_stru(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (wf_slice_eq_ci(arg, "F"))
+		ftp_reply(f, 200, "Structure set to F");
+	else
+		ftp_reply(f, 504, "Only STRU F is supported");
+}
+
+static void cmd_allo(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_reply(f, 202, "ALLO not needed");
+}
+
+static void cmd_rest(xfer_ftp_t *f, wf_slice_t arg)
+{
+	uint64_t off;
+	if (xfer_ftp_parse_offset(arg, &off) != WF_OK) {
+		ftp_reply(f, 501, "REST takes a byte offset");
+		return;
+	}
+	f->rest = off;
+	ftp_reply(f, 350, "Restarting at %llu; send STOR, APPE or RETR", (unsigned long long)off);
+}
+
+/* ---------------------------------------------------------------- data channel */
+
+static void cmd_pasv(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	if (f->epsv_all) {
+		ftp_reply(f, 503, "EPSV ALL is in effect: use EPSV");
+		return;
+	}
+	ftp_data_passive(f, false);
+}
+
+static void cmd_epsv(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (wf_slice_eq_ci(arg, "ALL")) {
+		f->epsv_all = true;
+		ftp_reply(f, 200, "EPSV ALL ok");
+		return;
+	}
+	if (arg.len && !wf_slice_eq_ci(arg, "1") && !wf_slice_eq_ci(arg, "2")) {
+		ftp_reply(f, 522, "Network protocol not supported, use (1,2)");
+		return;
+	}
+	ftp_data_passive(f, true);
+}
+
+/* Same host as the control connection's peer (an IPv4-mapped IPv6 control
+ * address matches its IPv4 form). */
+static bool is_client(xfer_ftp_t *f, const struct sockaddr_storage *ss)
+{
+	char addr[INET6_ADDRSTRLEN] = "";
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, sizeof(addr));
+	return strcmp(addr, f->conn->peer_addr) == 0;
+}
+
+static void active(xfer_ftp_t *f, wf_slice_t arg, bool extended)
+{
+	if (!f->conn->svc->active_mode) {
+		ftp_reply(f, 502, "Active mode is off here: use PASV or EPSV");
+		return;
+	}
+	if (f->epsv_all) {
+		ftp_reply(f, 503, "EPSV ALL is in effect: use EPSV");
+		return;
+	}
+	struct sockaddr_storage ss;
+	int rc = extended ? xfer_ftp_parse_eprt(arg, &ss) : xfer_ftp_parse_port(arg, &ss);
+	if (rc != WF_OK) {
+		ftp_reply(f, extended ? 522 : 501, extended ? "Bad EPRT argument; protocols (1,2)" : "Bad PORT argument");
+		return;
+	}
+	uint16_t port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+							((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (!is_client(f, &ss) || port < 1024) {
+		ftp_log(f, WF_LOG_WARN, "%s to another host or a privileged port refused (FTP bounce)",
+			extended ? "EPRT" : "PORT");
+		ftp_reply(f, 504, "Data connections go only to your own address, port 1024 or above (no FTP bounce)");
+		return;
+	}
+	ftp_data_active(f, &ss);
+}
+
+static void cmd_port(xfer_ftp_t *f, wf_slice_t arg)
+{
+	active(f, arg, false);
+}
+
+static void cmd_eprt(xfer_ftp_t *f, wf_slice_t arg)
+{
+	active(f, arg, true);
+}
+
+static void cmd_abor(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_data_abort(f);
+}
+
+/* ---------------------------------------------------------------- listings */
+
+typedef enum { LIST_LONG, LIST_NAMES, LIST_FACTS } list_kind_t;
+
+static int list_entry(xfer_ftp_t *f, wf_buf_t *out, list_kind_t kind, const char *name, const struct stat *st,
+		      time_t now)
+{
+	xfer_ftp_perms_t perms = perms_of(f);
+	switch (kind) {
+	case LIST_LONG:
+		return xfer_ftp_list_line(out, name, st, now);
+	case LIST_NAMES:
+		return xfer_ftp_nlst_line(out, name);
+	default:
+		return xfer_ftp_mlsx_line(out, name, st, f->mlst_facts, &perms, false, false);
+	}
+}
+
+/* The listing of rel (a folder, or for LIST/NLST a single file) into out.
+ * 0 or an errno. */
+static int build_listing(xfer_ftp_t *f, const char *rel, list_kind_t kind, wf_buf_t *out)
+{
+	time_t now = (time_t)ev_now(wf_conn_loop(f->conn));
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return -fd;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (kind == LIST_FACTS)
+			return ENOTDIR;
+		const char *leaf = strrchr(rel, '/');
+		list_entry(f, out, kind, leaf ? leaf + 1 : rel, &st, now);
+		return 0;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < LISTING_MAX_ENTRIES) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || xfer_path_is_hidden(de->d_name))
+			continue;
+		struct stat est;
+		if (fstatat(dirfd(d), de->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (list_entry(f, out, kind, de->d_name, &est, now) != WF_OK)
+			break; /* the listing cap: what fits is sent */
+		n++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, list_kind_t kind)
+{
+	if (kind != LIST_FACTS)
+		arg = skip_flags(arg);
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	wf_buf_t *out = malloc(sizeof(*out));
+	if (!out) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	wf_buf_init(out, LISTING_CAP);
+	int err = build_listing(f, rel, kind, out);
+	if (err) {
+		wf_buf_fini(out);
+		free(out);
+		reply_errno(f, err, v);
+		return;
+	}
+	ftp_data_send_buf(f, out, v);
+}
+
+static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)
+{
+	list_cmd(f, arg, LIST_LONG);
+}
+
+static void cmd_nlst(xfer_ftp_t *f, wf_slice_t arg)
+{
+	list_cmd(f, arg, LIST_NAMES);
+}
+
+static void cmd_mlsd(xfer_ftp_t *f, wf_slice_t arg)
+{
+	list_cmd(f, arg, LIST_FACTS);
+}
+
+static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	struct stat st;
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int err = fd < 0 ? -fd : errno;
+		if (fd >= 0)
+			close(fd);
+		reply_errno(f, err, v);
+		return;
+	}
+	close(fd);
+	wf_buf_t line;
+	wf_buf_init(&line, FTP_PATH_MAX + 512);
+	xfer_ftp_perms_t perms = perms_of(f);
+	if (xfer_ftp_mlsx_line(&line, v, &st, f->mlst_facts, &perms, false, false) != WF_OK ||
+	    wf_buf_size(&line) < 2) {
+		wf_buf_fini(&line);
+		ftp_reply(f, 550, "Cannot list that name");
+		return;
+	}
+	char *text = wf_buf_head(&line);
+	text[wf_buf_size(&line) - 2] = '\0'; /* the CRLF: the reply frames the line */
+	const char *lines[1] = { text };
+	char first[64];
+	snprintf(first, sizeof(first), "Listing");
+	ftp_reply_multi(f, 250, first, lines, 1, "End");
+	wf_buf_fini(&line);
+}
+
+static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (arg.len && f->logged_in && !ftp_data_busy(f)) {
+		if (!(f->user->perms & WF_PERM_READ)) {
+			ftp_reply(f, 550, "Permission denied: no read permission");
+			return;
+		}
+		char v[FTP_PATH_MAX];
+		const char *rel = resolve(f, skip_flags(arg), v, sizeof(v));
+		if (!rel)
+			return;
+		wf_buf_t out;
+		wf_buf_init(&out, 1 << 20);
+		int err = build_listing(f, rel, LIST_LONG, &out);
+		if (err) {
+			wf_buf_fini(&out);
+			reply_errno(f, err, v);
+			return;
+		}
+		/* Each CRLF-ended line becomes one reply line. */
+		size_t n = 0, cap = 1024;
+		const char **lines = calloc(cap, sizeof(*lines));
+		char *p = wf_buf_head(&out), *end = p + wf_buf_size(&out);
+		while (lines && p < end && n < cap) {
+			char *cr = memchr(p, '\r', (size_t)(end - p));
+			if (!cr)
+				break;
+			*cr = '\0';
+			lines[n++] = p;
+			p = cr + 2;
+		}
+		ftp_reply_multi(f, 213, "Status follows:", lines ? lines : (const char *const *)&p, lines ? n : 0,
+				"End of status");
+		free(lines);
+		wf_buf_fini(&out);
+		return;
+	}
+	char l1[256], l2[128], l3[256];
+	const char *lines[3] = { l1, l2, l3 };
+	snprintf(l1, sizeof(l1), "Connected from %s, %s", f->conn->peer,
+		 f->logged_in ? "logged in" : "not logged in");
+	snprintf(l2, sizeof(l2), "TYPE %s, control %s, data %s", f->type == 'A' ? "ASCII" : "BINARY",
+		 f->conn->tls ? "over TLS" : "in the clear", f->prot_p ? "protected (PROT P)" : "clear (PROT C)");
+	ftp_data_status(f, l3, sizeof(l3));
+	ftp_reply_multi(f, 211, "wharf FTP server status:", lines, l3[0] ? 3 : 2, "End of status");
+}
+
+/* ---------------------------------------------------------------- files */
+
+static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	uint64_t rest = f->rest;
+	f->rest = 0;
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int err = fd < 0 ? -fd : errno;
+		if (fd >= 0)
+			close(fd);
+		reply_errno(f, err, v);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		ftp_reply(f, 550, "%s: not a plain file", v);
+		return;
+	}
+	if (rest > (uint64_t)st.st_size) {
+		close(fd);
+		ftp_reply(f, 554, "REST offset %llu is past the end of %s (%lld bytes)", (unsigned long long)rest, v,
+			  (long long)st.st_size);
+		return;
+	}
+	ftp_data_send_file(f, fd, rest, (uint64_t)st.st_size, v);
+}
+
+static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	const char *leaf;
+	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
+	if (dfd < 0) {
+		reply_errno(f, -dfd, v);
+		return;
+	}
+	struct stat st;
+	char partial[NAME_MAX + 1];
+	/* An interrupted upload waiting to be resumed: its size is what a
+	 * resuming client (curl -C -, lftp put -c) asks for. */
+	if ((f->user->perms & WF_PERM_WRITE) && xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0 &&
+	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		close(dfd);
+		ftp_reply(f, 213, "%lld", (long long)st.st_size);
+		return;
+	}
+	int rc = fstatat(dfd, leaf, &st, 0);
+	int err = errno;
+	close(dfd);
+	if (rc != 0) {
+		reply_errno(f, err, v);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ftp_reply(f, 550, "%s: not a plain file", v);
+		return;
+	}
+	ftp_reply(f, 213, "%lld", (long long)st.st_size);
+}
+
+static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int err = fd < 0 ? -fd : errno;
+		if (fd >= 0)
+			close(fd);
+		reply_errno(f, err, v);
+		return;
+	}
+	close(fd);
+	char t[16];
+	xfer_ftp_mdtm(st.st_mtime, t);
+	ftp_reply(f, 213, "%s", t);
+}
+
+typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
+
+/* Sets up an upload into rel: a fresh temp file, or the parked partial of an
+ * interrupted one, or a copy of the existing file's head (REST/APPE without a
+ * partial), per docs/ftps.md. 0 or an errno (after which nothing changed). */
+static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
+		       xfer_upload_t *up, const char *partial, const char *v)
+{
+	bool resume = kind == STORE_APPE || rest > 0;
+	if (!resume) {
+		unlinkat(dfd, partial, 0); /* a fresh upload starts over */
+		int rc = xfer_upload_open(up, dfd, leaf);
+		return rc < 0 ? -rc : 0;
+	}
+	int dup_fd = dup(dfd);
+	if (dup_fd < 0) {
+		close(dfd);
+		return errno;
+	}
+	int rc = xfer_upload_claim(up, dup_fd, leaf, partial);
+	if (rc == WF_OK) {
+		close(dfd);
+		if (kind == STORE_APPE)
+			return 0;
+		if (rest > up->written) {
+			ftp_log(f, WF_LOG_INFO, "REST %llu past the %llu bytes kept of %s", (unsigned long long)rest,
+				(unsigned long long)up->written, v);
+			xfer_upload_park(up, partial);
+			return ERANGE;
+		}
+		rc = xfer_upload_truncate(up, rest);
+		return rc < 0 ? -rc : 0;
+	}
+	if (rc != -ENOENT) {
+		close(dfd);
+		return -rc;
+	}
+	/* No partial: continue from the existing file's first bytes. */
+	struct stat st;
+	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0 && errno == ENOENT && kind == STORE_APPE) {
+		rc = xfer_upload_open(up, dfd, leaf);
+		return rc < 0 ? -rc : 0;
+	}
+	if (src < 0 || fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int err = src < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		if (src >= 0)
+			close(src);
+		close(dfd);
+		return err == ENOENT && rest ? ERANGE : err;
+	}
+	uint64_t keep = kind == STORE_APPE ? (uint64_t)st.st_size : rest;
+	if (keep > (uint64_t)st.st_size) {
+		close(src);
+		close(dfd);
+		return ERANGE;
+	}
+	rc = xfer_upload_open(up, dfd, leaf);
+	if (rc == WF_OK)
+		rc = xfer_upload_copy_from(up, src, keep);
+	close(src);
+	if (rc != WF_OK) {
+		xfer_upload_discard(up);
+		return -rc;
+	}
+	return 0;
+}
+
+static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
+{
+	char v[FTP_PATH_MAX];
+	char unique[64];
+	if (kind == STORE_STOU) {
+		/* STOU names the file itself (RFC 1123 4.1.2.9); the argument, if any, is ignored. */
+		unsigned long long r = ((unsigned long long)ev_now(wf_conn_loop(f->conn)) * 1000003ull) ^ f->conn->id;
+		snprintf(unique, sizeof(unique), "wharf-%llx-%llu", r, (unsigned long long)f->conn->id);
+		arg = (wf_slice_t){ unique, strlen(unique) };
+	}
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	uint64_t rest = f->rest;
+	f->rest = 0;
+	const char *leaf;
+	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
+	if (dfd < 0) {
+		reply_errno(f, -dfd, v);
+		return;
+	}
+	struct stat st;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			close(dfd);
+			ftp_reply(f, 550, "%s: a folder has that name", v);
+			return;
+		}
+		if (kind == STORE_STOU) {
+			close(dfd);
+			ftp_reply(f, 450, "Could not make a unique name; try again");
+			return;
+		}
+	}
+	char partial[NAME_MAX + 1];
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0) {
+		close(dfd);
+		ftp_reply(f, 553, "%s: name not allowed", v);
+		return;
+	}
+	xfer_upload_t *up = malloc(sizeof(*up));
+	if (!up) {
+		close(dfd);
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	xfer_upload_init(up);
+	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v);
+	if (err) {
+		xfer_upload_fini(up);
+		free(up);
+		if (err == ERANGE)
+			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
+		else
+			reply_errno(f, err, v);
+		return;
+	}
+	ftp_data_recv(f, up, partial, v, kind == STORE_STOU ? unique : NULL);
+}
+
+static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)
+{
+	store(f, arg, STORE_STOR);
+}
+
+static void cmd_appe(xfer_ftp_t *f, wf_slice_t arg)
+{
+	store(f, arg, STORE_APPE);
+}
+
+static void cmd_stou(xfer_ftp_t *f, wf_slice_t arg)
+{
+	store(f, arg, STORE_STOU);
+}
+
+static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	const char *leaf;
+	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
+	if (dfd < 0) {
+		reply_errno(f, -dfd, v);
+		return;
+	}
+	struct stat st;
+	int rc = fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW);
+	if (rc == 0 && S_ISDIR(st.st_mode)) {
+		close(dfd);
+		ftp_reply(f, 550, "%s: is a folder (use RMD)", v);
+		return;
+	}
+	rc = rc == 0 ? unlinkat(dfd, leaf, 0) : -1;
+	int err = errno;
+	char partial[NAME_MAX + 1];
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0)
+		unlinkat(dfd, partial, 0);
+	if (rc == 0)
+		fsync(dfd);
+	close(dfd);
+	if (rc != 0) {
+		reply_errno(f, err, v);
+		return;
+	}
+	ftp_log(f, WF_LOG_INFO, "deleted %s", v);
+	ftp_reply(f, 250, "Deleted %s", v);
+}
+
+static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	if (!rel[0]) {
+		ftp_reply(f, 550, "The home folder cannot be removed");
+		return;
+	}
+	const char *leaf;
+	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
+	if (dfd < 0) {
+		reply_errno(f, -dfd, v);
+		return;
+	}
+	int rc = unlinkat(dfd, leaf, AT_REMOVEDIR);
+	int err = errno;
+	if (rc == 0)
+		fsync(dfd);
+	close(dfd);
+	if (rc != 0) {
+		reply_errno(f, err == EEXIST ? ENOTEMPTY : err, v);
+		return;
+	}
+	ftp_reply(f, 250, "Removed %s", v);
+}
+
+static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	if (!rel[0]) {
+		reply_errno(f, EEXIST, v);
+		return;
+	}
+	const char *leaf;
+	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
+	if (dfd < 0) {
+		reply_errno(f, -dfd, v);
+		return;
+	}
+	int rc = mkdirat(dfd, leaf, 0755);
+	int err = errno;
+	if (rc == 0)
+		fsync(dfd);
+	close(dfd);
+	if (rc != 0) {
+		reply_errno(f, err, v);
+		return;
+	}
+	char q[FTP_PATH_MAX * 2];
+	xfer_ftp_quote_path(v, q, sizeof(q));
+	ftp_reply(f, 257, "\"%s\" created", q);
+}
+
+static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	if (!rel[0]) {
+		ftp_reply(f, 550, "The home folder cannot be renamed");
+		return;
+	}
+	const char *leaf;
+	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
+	struct stat st;
+	int rc = dfd < 0 ? dfd : fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (rc < 0) {
+		reply_errno(f, -rc, v);
+		return;
+	}
+	snprintf(f->rnfr, sizeof(f->rnfr), "%s", rel);
+	ftp_reply(f, 350, "Ready for RNTO");
+}
+
+static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (!f->rnfr[0]) {
+		ftp_reply(f, 503, "Send RNFR first");
+		return;
+	}
+	char from[FTP_PATH_MAX];
+	snprintf(from, sizeof(from), "%s", f->rnfr);
+	f->rnfr[0] = '\0';
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	if (!rel[0]) {
+		ftp_reply(f, 553, "Cannot rename onto the home folder");
+		return;
+	}
+	const char *from_leaf, *to_leaf;
+	int from_dfd = xfer_path_open_parent(home(f), from, &from_leaf);
+	if (from_dfd < 0) {
+		reply_errno(f, -from_dfd, v);
+		return;
+	}
+	int to_dfd = xfer_path_open_parent(home(f), rel, &to_leaf);
+	if (to_dfd < 0) {
+		close(from_dfd);
+		reply_errno(f, -to_dfd, v);
+		return;
+	}
+	/* Replacing a file destroys it: that takes the delete permission. */
+	unsigned flags = (f->user->perms & WF_PERM_DELETE) ? 0 : RENAME_NOREPLACE;
+	int rc = renameat2(from_dfd, from_leaf, to_dfd, to_leaf, flags);
+	int err = errno;
+	if (rc == 0) {
+		fsync(to_dfd);
+		fsync(from_dfd);
+	}
+	close(from_dfd);
+	close(to_dfd);
+	if (rc != 0) {
+		if (err == EEXIST && flags)
+			ftp_reply(f, 550, "%s exists: replacing it needs the delete permission", v);
+		else
+			reply_errno(f, err, v);
+		return;
+	}
+	ftp_log(f, WF_LOG_INFO, "renamed /%s to %s", from, v);
+	ftp_reply(f, 250, "Renamed to %s", v);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
+	[XFER_FTP_USER] = { XFER_FTP_USER, NEED_ARG, 0, cmd_user },
+	[XFER_FTP_PASS] = { XFER_FTP_PASS, 0, 0, cmd_pass },
+	[XFER_FTP_AUTH] = { XFER_FTP_AUTH, NEED_ARG | BEFORE_TLS, 0, cmd_auth },
+	[XFER_FTP_PBSZ] = { XFER_FTP_PBSZ, NEED_ARG | BEFORE_TLS, 0, cmd_pbsz },
+	[XFER_FTP_PROT] = { XFER_FTP_PROT, NEED_ARG | BEFORE_TLS, 0, cmd_prot },
+	[XFER_FTP_CCC] = { XFER_FTP_CCC, BEFORE_TLS, 0, cmd_ccc },
+	[XFER_FTP_QUIT] = { XFER_FTP_QUIT, IN_XFER | BEFORE_TLS, 0, cmd_quit },
+	[XFER_FTP_NOOP] = { XFER_FTP_NOOP, IN_XFER | BEFORE_TLS, 0, cmd_noop },
+	[XFER_FTP_SYST] = { XFER_FTP_SYST, BEFORE_TLS, 0, cmd_syst },
+	[XFER_FTP_FEAT] = { XFER_FTP_FEAT, BEFORE_TLS, 0, cmd_feat },
+	[XFER_FTP_OPTS] = { XFER_FTP_OPTS, NEED_ARG | BEFORE_TLS, 0, cmd_opts },
+	[XFER_FTP_HELP] = { XFER_FTP_HELP, BEFORE_TLS, 0, cmd_help },
+	[XFER_FTP_STAT] = { XFER_FTP_STAT, IN_XFER, 0, cmd_stat },
+	[XFER_FTP_PWD] = { XFER_FTP_PWD, NEED_LOGIN, 0, cmd_pwd },
+	[XFER_FTP_XPWD] = { XFER_FTP_XPWD, NEED_LOGIN, 0, cmd_pwd },
+	[XFER_FTP_CWD] = { XFER_FTP_CWD, NEED_LOGIN, 0, cmd_cwd },
+	[XFER_FTP_XCWD] = { XFER_FTP_XCWD, NEED_LOGIN, 0, cmd_cwd },
+	[XFER_FTP_CDUP] = { XFER_FTP_CDUP, NEED_LOGIN, 0, cmd_cdup },
+	[XFER_FTP_TYPE] = { XFER_FTP_TYPE, NEED_LOGIN | NEED_ARG, 0, cmd_type },
+	[XFER_FTP_MODE] = { XFER_FTP_MODE, NEED_LOGIN | NEED_ARG, 0, cmd_mode },
+	[XFER_FTP_STRU] = { XFER_FTP_STRU, NEED_LOGIN | NEED_ARG, 0, cmd_stru },
+	[XFER_FTP_ALLO] = { XFER_FTP_ALLO, NEED_LOGIN, 0, cmd_allo },
+	[XFER_FTP_REST] = { XFER_FTP_REST, NEED_LOGIN | NEED_ARG, 0, cmd_rest },
+	[XFER_FTP_PASV] = { XFER_FTP_PASV, NEED_LOGIN, 0, cmd_pasv },
+	[XFER_FTP_EPSV] = { XFER_FTP_EPSV, NEED_LOGIN, 0, cmd_epsv },
+	[XFER_FTP_PORT] = { XFER_FTP_PORT, NEED_LOGIN | NEED_ARG, 0, cmd_port },
+	[XFER_FTP_EPRT] = { XFER_FTP_EPRT, NEED_LOGIN | NEED_ARG, 0, cmd_eprt },
+	[XFER_FTP_ABOR] = { XFER_FTP_ABOR, NEED_LOGIN | IN_XFER, 0, cmd_abor },
+	[XFER_FTP_LIST] = { XFER_FTP_LIST, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_list },
+	[XFER_FTP_NLST] = { XFER_FTP_NLST, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_nlst },
+	[XFER_FTP_MLSD] = { XFER_FTP_MLSD, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_mlsd },
+	[XFER_FTP_MLST] = { XFER_FTP_MLST, NEED_LOGIN, WF_PERM_READ, cmd_mlst },
+	[XFER_FTP_RETR] = { XFER_FTP_RETR, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_READ, cmd_retr },
+	[XFER_FTP_SIZE] = { XFER_FTP_SIZE, NEED_LOGIN | NEED_ARG, WF_PERM_READ, cmd_size },
+	[XFER_FTP_MDTM] = { XFER_FTP_MDTM, NEED_LOGIN | NEED_ARG, WF_PERM_READ, cmd_mdtm },
+	[XFER_FTP_STOR] = { XFER_FTP_STOR, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_stor },
+	[XFER_FTP_APPE] = { XFER_FTP_APPE, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_appe },
+	[XFER_FTP_STOU] = { XFER_FTP_STOU, NEED_LOGIN | NEED_DATA, WF_PERM_WRITE, cmd_stou },
+	[XFER_FTP_DELE] = { XFER_FTP_DELE, NEED_LOGIN | NEED_ARG, WF_PERM_DELETE, cmd_dele },
+	[XFER_FTP_RMD] = { XFER_FTP_RMD, NEED_LOGIN | NEED_ARG, WF_PERM_DELETE, cmd_rmd },
+	[XFER_FTP_XRMD] = { XFER_FTP_XRMD, NEED_LOGIN | NEED_ARG, WF_PERM_DELETE, cmd_rmd },
+	[XFER_FTP_MKD] = { XFER_FTP_MKD, NEED_LOGIN | NEED_ARG, WF_PERM_MKDIR, cmd_mkd },
+	[XFER_FTP_XMKD] = { XFER_FTP_XMKD, NEED_LOGIN | NEED_ARG, WF_PERM_MKDIR, cmd_mkd },
+	[XFER_FTP_RNFR] = { XFER_FTP_RNFR, NEED_LOGIN | NEED_ARG, WF_PERM_WRITE, cmd_rnfr },
+	[XFER_FTP_RNTO] = { XFER_FTP_RNTO, NEED_LOGIN | NEED_ARG, WF_PERM_WRITE, cmd_rnto },
+};
+
+static const char *perm_name(unsigned perm)
+{
+	return perm == WF_PERM_READ ? "read" : perm == WF_PERM_WRITE ? "write" : perm == WF_PERM_DELETE ? "delete" : "mkdir";
+}
+
+bool ftp_allowed_in_transfer(xfer_ftp_verb_t v)
+{
+	return (unsigned)v < XFER_FTP_VERB_COUNT && commands[v].run && (commands[v].needs & IN_XFER);
+}
+
+void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
+{
+	const ftp_command_t *c = (unsigned)cmd->verb < XFER_FTP_VERB_COUNT ? &commands[cmd->verb] : NULL;
+	if (!c || !c->run) {
+		ftp_reply(f, 500, "'%.*s': command not understood", (int)(cmd->name.len > 16 ? 16 : cmd->name.len),
+			  cmd->name.ptr);
+		return;
+	}
+	const wf_service_cfg_t *svc = f->conn->svc;
+	if (cmd->verb != XFER_FTP_PASS)
+		ftp_log(f, WF_LOG_DEBUG, "%s %.*s", xfer_ftp_verb_name(cmd->verb), (int)(cmd->arg.len > 200 ? 200 : cmd->arg.len),
+			cmd->arg.ptr);
+	if (svc->require_tls && !f->conn->tls && !(c->needs & BEFORE_TLS)) {
+		ftp_reply(f, 530, "Log in over TLS: send AUTH TLS first");
+		return;
+	}
+	if ((c->needs & NEED_LOGIN) && !f->logged_in) {
+		ftp_reply(f, 530, "Please log in with USER and PASS");
+		return;
+	}
+	if ((c->needs & NEED_ARG) && cmd->arg.len == 0) {
+		ftp_reply(f, 501, "%s needs an argument", xfer_ftp_verb_name(cmd->verb));
+		return;
+	}
+	if (c->perm && !(f->user->perms & c->perm)) {
+		ftp_reply(f, 550, "Permission denied: no %s permission", perm_name(c->perm));
+		return;
+	}
+	if (c->needs & NEED_DATA) {
+		if (svc->require_tls && !f->prot_p) {
+			ftp_reply(f, 521, "Data connections must be protected: send PBSZ 0 and PROT P first");
+			return;
+		}
+		if (!ftp_data_ready(f)) {
+			ftp_reply(f, 425, "Use PASV or EPSV first");
+			return;
+		}
+	}
+	/* RNFR's pending source lasts for exactly one command. */
+	if (cmd->verb != XFER_FTP_RNTO && cmd->verb != XFER_FTP_RNFR)
+		f->rnfr[0] = '\0';
+	c->run(f, cmd->arg);
+}

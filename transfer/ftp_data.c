@@ -1,0 +1,847 @@
+/* FTP data channels: one per PASV/EPSV/PORT/EPRT, carrying one transfer.
+ *
+ *   LISTENING (PASV) or CONNECTING (PORT)
+ *     -> CONNECTED (TCP up; with PROT P the TLS handshake runs)
+ *     -> READY (secured, and resumed from the control session when required)
+ *     -> the transfer pumps in data_on_io -> 226, or 425/426/451/452
+ *   GONE: the connection failed or ended before a transfer used it; the
+ *   reason is kept for the transfer command that comes next.
+ *
+ * The data connection is a wf_conn of its own (TLS filter, buffers, timers)
+ * whose protocol is this file; the channel belongs to the session, and the
+ * connection only points back at it. Replies go to the control connection,
+ * which ftp_wake makes deliver them from its own callback. */
+#include "ftp_int.h"
+#include "../server/log.h"
+#include "../server/tls.h"
+#include "../server/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHUNK (64 * 1024)  /* file bytes read, or wire bytes taken, at once */
+#define ROUNDS 64          /* chunks per callback before other connections get a turn */
+
+typedef enum data_state {
+	DATA_LISTENING,
+	DATA_CONNECTING,
+	DATA_CONNECTED,
+	DATA_READY,
+	DATA_GONE,
+} data_state_t;
+
+struct ftp_data {
+	xfer_ftp_t *f;         /* borrowed: the session that owns this channel */
+	data_state_t state;
+	int sock;              /* owned: the listening (PASV) or connecting (PORT) socket, or -1 */
+	ev_io sock_io;
+	ev_timer wait;         /* the data connection must be up within data_connect_timeout */
+	wf_conn_t *conn;       /* borrowed: the data connection while it lives (its proto_data is this) */
+	char gone_why[160];    /* GONE: why, for the 425 */
+	/* the transfer, once a command started one */
+	ftp_xfer_kind_t kind;
+	char what[FTP_PATH_MAX]; /* virtual path, for replies and logs */
+	const char *verb;
+	bool ascii;
+	bool prev_cr;          /* ASCII: the last byte seen was a CR (download: written; upload: held back) */
+	int fd;                /* owned: the file sent, or -1 */
+	uint64_t off, end;
+	wf_buf_t *list;        /* owned: the listing sent */
+	xfer_upload_t *up;     /* owned: the upload received */
+	char partial[NAME_MAX + 1];
+	bool committing;       /* the upload is being made durable off the loop */
+	char *chunk;           /* owned: CHUNK bytes of staging */
+	size_t chunk_len, chunk_off;
+	char *conv;            /* owned: ASCII conversion room (CHUNK) */
+	uint64_t moved;        /* bytes over the data connection */
+	ev_tstamp started;
+};
+
+static const wf_proto_t data_proto;
+
+static ftp_data_t *D(wf_conn_t *c)
+{
+	return c->proto_data;
+}
+
+/* ---------------------------------------------------------------- teardown */
+
+static void stop_waiting(ftp_data_t *d)
+{
+	struct ev_loop *loop = wf_conn_loop(d->f->conn);
+	ev_timer_stop(loop, &d->wait);
+	if (d->sock >= 0) {
+		ev_io_stop(loop, &d->sock_io);
+		close(d->sock);
+		d->sock = -1;
+	}
+}
+
+/* Closes the data connection from our side (close_notify, then FIN). */
+static void drop_conn(ftp_data_t *d)
+{
+	wf_conn_t *c = d->conn;
+	if (!c)
+		return;
+	d->conn = NULL;
+	c->proto_data = NULL; /* its on_close must not come back here */
+	wf_conn_close(c);
+}
+
+static void free_transfer(ftp_data_t *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	if (d->list) {
+		wf_buf_fini(d->list);
+		free(d->list);
+		d->list = NULL;
+	}
+	if (d->up) {
+		xfer_upload_fini(d->up);
+		free(d->up);
+		d->up = NULL;
+	}
+	free(d->chunk);
+	free(d->conv);
+	d->chunk = d->conv = NULL;
+	d->kind = FTP_X_NONE;
+}
+
+/* The channel is done: one transfer per PASV/PORT. */
+static void channel_free(ftp_data_t *d)
+{
+	xfer_ftp_t *f = d->f;
+	stop_waiting(d);
+	drop_conn(d);
+	free_transfer(d);
+	if (f->data == d)
+		f->data = NULL;
+	free(d);
+}
+
+static void log_transfer(ftp_data_t *d, int status)
+{
+	xfer_ftp_t *f = d->f;
+	wf_slice_t verb = { d->verb, strlen(d->verb) };
+	wf_slice_t path = { d->what, strlen(d->what) };
+	wf_log_access(f->conn->peer, f->user_name, verb, path, "ftps", status, d->moved,
+		      ev_now(wf_conn_loop(f->conn)) - d->started);
+}
+
+/* Ends the transfer with its final reply, and the channel with it. */
+static void finish(ftp_data_t *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(ftp_data_t *d, int code, const char *fmt, ...)
+{
+	xfer_ftp_t *f = d->f;
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (d->kind != FTP_X_NONE)
+		log_transfer(d, code);
+	ftp_reply(f, code, "%s", text);
+	channel_free(d);
+	ftp_wake(f);
+}
+
+/* An upload that cannot finish: what arrived is parked under the partial
+ * name for REST/APPE. Returns the bytes kept. */
+static uint64_t park(ftp_data_t *d)
+{
+	if (!d->up || d->up->fd < 0)
+		return 0;
+	if (d->ascii && d->prev_cr) {
+		xfer_upload_write(d->up, "\r", 1);
+		d->prev_cr = false;
+	}
+	uint64_t kept = d->up->written + wf_buf_size(&d->up->stage);
+	if (xfer_upload_park(d->up, d->partial) != WF_OK) {
+		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s",
+			(unsigned long long)kept, d->what);
+		return 0;
+	}
+	ftp_log(d->f, WF_LOG_INFO, "upload of %s interrupted; %llu bytes kept for REST/APPE", d->what,
+		(unsigned long long)kept);
+	return kept;
+}
+
+/* ---------------------------------------------------------------- transfers */
+
+/* ASCII download: bare LF becomes CRLF (a CRLF already there stays). */
+static size_t to_crlf(ftp_data_t *d, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\n' && !d->prev_cr)
+			out[o++] = '\r';
+		out[o++] = in[i];
+		d->prev_cr = in[i] == '\r';
+	}
+	return o;
+}
+
+/* ASCII upload: CRLF becomes LF; a CR at the end of a chunk waits for the next. */
+static size_t from_crlf(ftp_data_t *d, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->prev_cr && in[i] != '\n')
+			out[o++] = '\r';
+		d->prev_cr = in[i] == '\r';
+		if (!d->prev_cr)
+			out[o++] = in[i];
+	}
+	return o;
+}
+
+/* Next bytes to send into chunk; 0 at the end, -1 on a read error. */
+static ssize_t refill(ftp_data_t *d)
+{
+	d->chunk_off = d->chunk_len = 0;
+	if (d->kind == FTP_X_SEND_BUF) {
+		size_t left = wf_buf_size(d->list) - (size_t)d->off;
+		size_t n = left < CHUNK ? left : CHUNK;
+		memcpy(d->chunk, wf_buf_head(d->list) + d->off, n);
+		d->off += n;
+		d->chunk_len = n;
+		return (ssize_t)n;
+	}
+	if (d->off >= d->end)
+		return 0;
+	/* ASCII reads half a chunk: LF to CRLF at most doubles it. */
+	size_t cap = d->ascii ? CHUNK / 2 : CHUNK;
+	size_t want = d->end - d->off < cap ? (size_t)(d->end - d->off) : cap;
+	ssize_t n;
+	do
+		n = pread(d->fd, d->ascii ? d->conv : d->chunk, want, (off_t)d->off);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n == 0)
+			errno = EIO; /* the file shrank under us */
+		return -1;
+	}
+	d->off += (uint64_t)n;
+	d->chunk_len = d->ascii ? to_crlf(d, d->conv, (size_t)n, d->chunk) : (size_t)n;
+	return (ssize_t)d->chunk_len;
+}
+
+static void pump_send(ftp_data_t *d, wf_conn_t *c)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		if (d->chunk_off == d->chunk_len) {
+			ssize_t n = refill(d);
+			if (n < 0) {
+				ftp_log(d->f, WF_LOG_WARN, "reading %s failed: %s", d->what, strerror(errno));
+				drop_conn(d);
+				finish(d, 451, "Reading %s failed; transfer aborted", d->what);
+				return;
+			}
+			if (n == 0) {
+				drop_conn(d);
+				finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
+				return;
+			}
+		}
+		ssize_t n = wf_conn_send(c, d->chunk + d->chunk_off, d->chunk_len - d->chunk_off);
+		if (n == WF_AGAIN) {
+			wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+			return;
+		}
+		if (n < 0) {
+			drop_conn(d);
+			finish(d, 426, "Connection closed; transfer aborted after %llu bytes", (unsigned long long)d->moved);
+			return;
+		}
+		d->chunk_off += (size_t)n;
+		d->moved += (uint64_t)n;
+	}
+	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+	wf_conn_wake(c); /* more later: the other connections get a turn first */
+}
+
+static void on_committed(void *arg, int err)
+{
+	ftp_data_t *d = arg;
+	d->up->commit = NULL;
+	d->committing = false;
+	if (err) {
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, strerror(err));
+		if (err == ENOSPC || err == EDQUOT)
+			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
+		else
+			finish(d, 451, "%s not stored: %s", d->what, strerror(err));
+		return;
+	}
+	finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
+}
+
+static void upload_end(ftp_data_t *d)
+{
+	if (d->ascii && d->prev_cr) {
+		d->prev_cr = false;
+		if (xfer_upload_write(d->up, "\r", 1) != WF_OK) {
+			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
+			return;
+		}
+	}
+	drop_conn(d);
+	d->committing = true;
+	int err = 0;
+	if (xfer_upload_commit(d->up, d->f->conn->worker, on_committed, d, &err) == WF_DONE)
+		on_committed(d, err);
+}
+
+static void write_failed(ftp_data_t *d, int err)
+{
+	/* A full disk: what arrived goes, so the space comes back; the
+	 * earlier version of the file is untouched. */
+	ftp_log(d->f, WF_LOG_WARN, "upload of %s failed: %s", d->what, strerror(err));
+	xfer_upload_discard(d->up);
+	drop_conn(d);
+	if (err == ENOSPC || err == EDQUOT)
+		finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
+	else
+		finish(d, 451, "Writing %s failed: %s; not stored", d->what, strerror(err));
+}
+
+static void pump_recv(ftp_data_t *d, wf_conn_t *c)
+{
+	uint64_t limit = (uint64_t)c->cfg->limits.max_upload_bytes;
+	for (int round = 0; round < ROUNDS; round++) {
+		ssize_t n = wf_conn_recv(c, d->chunk, CHUNK);
+		if (n == WF_AGAIN) {
+			wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+			return;
+		}
+		if (n == 0 && !c->eof_unclean) {
+			upload_end(d);
+			return;
+		}
+		if (n <= 0) {
+			/* No close_notify: the stream may have been cut anywhere (a
+			 * vanished client, or a forged FIN), so it is not complete. */
+			drop_conn(d);
+			uint64_t kept = park(d);
+			finish(d, 426, "Upload cut short (the data connection ended without TLS close_notify); %llu bytes kept: resume with REST %llu and STOR, or APPE",
+			       (unsigned long long)kept, (unsigned long long)kept);
+			return;
+		}
+		d->moved += (uint64_t)n;
+		if (d->up->written + wf_buf_size(&d->up->stage) + (uint64_t)n > limit) {
+			xfer_upload_discard(d->up);
+			drop_conn(d);
+			finish(d, 552, "Upload larger than max_upload_bytes; %s not stored", d->what);
+			return;
+		}
+		const char *src = d->chunk;
+		size_t len = (size_t)n;
+		if (d->ascii) {
+			len = from_crlf(d, d->chunk, (size_t)n, d->conv);
+			src = d->conv;
+		}
+		int rc = xfer_upload_write(d->up, src, len);
+		if (rc != WF_OK) {
+			write_failed(d, -rc);
+			return;
+		}
+	}
+	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+	wf_conn_wake(c);
+}
+
+/* ---------------------------------------------------------------- the data connection */
+
+static void data_on_io(wf_conn_t *c)
+{
+	ftp_data_t *d = D(c);
+	if (!d)
+		return;
+	if (d->state != DATA_READY || d->kind == FTP_X_NONE || d->committing) {
+		/* Nothing to move yet: a sender waits for the 150. */
+		wf_conn_pause_read(c, true);
+		return;
+	}
+	wf_conn_pause_read(c, false);
+	if (d->kind == FTP_X_RECV)
+		pump_recv(d, c);
+	else
+		pump_send(d, c);
+}
+
+static void data_on_timeout(wf_conn_t *c)
+{
+	ftp_data_t *d = D(c);
+	if (!d) {
+		wf_conn_close(c);
+		return;
+	}
+	if (d->kind == FTP_X_NONE) {
+		/* Connected, but no transfer command came. */
+		snprintf(d->gone_why, sizeof(d->gone_why), "data connection idle for %d s",
+			 c->cfg->limits.data_connect_timeout);
+		d->state = DATA_GONE;
+		drop_conn(d);
+		return;
+	}
+	ftp_log(d->f, WF_LOG_INFO, "transfer of %s made no progress for %d s", d->what, c->cfg->limits.send_timeout);
+	drop_conn(d);
+	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
+	if (d->kind == FTP_X_RECV)
+		finish(d, 426, "Data connection timed out; %llu bytes kept: resume with REST and STOR, or APPE",
+		       (unsigned long long)kept);
+	else
+		finish(d, 426, "Data connection timed out; transfer aborted");
+}
+
+/* The data connection went away on its own (reset, TLS failure, shutdown). */
+static void data_on_close(wf_conn_t *c)
+{
+	ftp_data_t *d = D(c);
+	if (!d)
+		return;
+	c->proto_data = NULL;
+	d->conn = NULL;
+	bool was_secured = d->state == DATA_READY;
+	if (!d->gone_why[0])
+		snprintf(d->gone_why, sizeof(d->gone_why), "%s",
+			 was_secured ? "the data connection closed" : "the data connection's TLS handshake failed");
+	if (d->kind == FTP_X_NONE || d->committing) {
+		d->state = DATA_GONE;
+		return;
+	}
+	if (!was_secured) {
+		finish(d, 425, "Data connection refused: %s", d->gone_why);
+		return;
+	}
+	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
+	if (d->kind == FTP_X_RECV)
+		finish(d, 426, "Connection closed; transfer aborted; %llu bytes kept: resume with REST and STOR, or APPE",
+		       (unsigned long long)kept);
+	else
+		finish(d, 426, "Connection closed; transfer aborted after %llu bytes", (unsigned long long)d->moved);
+}
+
+#define REUSE_REFUSAL "its TLS session does not resume this control connection's session (require_tls_reuse)"
+
+/* TLS 1.2 issues a ticket inside a full handshake: a thief who completed one
+ * would get a ticket under this session's key, good for the next PASV. So a
+ * data handshake that is not a resumption stops before its ticket. */
+static int no_ticket_unless_resumed(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+				    const gnutls_datum_t *msg)
+{
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (incoming || gnutls_session_is_resumed(s))
+		return 0;
+	wf_conn_t *c = gnutls_session_get_ptr(s);
+	ftp_data_t *d = D(c);
+	if (d)
+		snprintf(d->gone_why, sizeof(d->gone_why), REUSE_REFUSAL);
+	return GNUTLS_E_INSUFFICIENT_CREDENTIALS;
+}
+
+static int data_on_secure(wf_conn_t *c)
+{
+	ftp_data_t *d = D(c);
+	if (!d)
+		return WF_ERR;
+	if (c->svc->require_tls_reuse && !gnutls_session_is_resumed(c->tls)) {
+		ftp_log(d->f, WF_LOG_WARN, "data connection from %s refused: %s", c->peer, REUSE_REFUSAL);
+		snprintf(d->gone_why, sizeof(d->gone_why), REUSE_REFUSAL);
+		return WF_ERR; /* closes: data_on_close answers 425 */
+	}
+	d->state = DATA_READY;
+	ev_timer_stop(wf_conn_loop(c), &d->wait);
+	wf_conn_set_timeout(c, d->kind == FTP_X_NONE ? c->cfg->limits.data_connect_timeout : c->cfg->limits.send_timeout);
+	return WF_OK;
+}
+
+static const wf_proto_t data_proto = {
+	.name = "ftp-data",
+	.on_io = data_on_io,
+	.on_timeout = data_on_timeout,
+	.on_close = data_on_close,
+	.on_secure = data_on_secure,
+};
+
+/* A TCP data connection is up (accepted or connected): adopt it. */
+static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
+{
+	xfer_ftp_t *f = d->f;
+	stop_waiting(d);
+	wf_conn_t *c = wf_conn_adopt(f->conn->worker, f->conn->cfg, f->conn->svc, fd, sa, &data_proto, d);
+	if (!c) {
+		snprintf(d->gone_why, sizeof(d->gone_why), "out of memory");
+		d->state = DATA_GONE;
+		return;
+	}
+	d->conn = c;
+	d->state = DATA_CONNECTED;
+	if (f->prot_p) {
+		wf_tls_opts_t opts;
+		ftp_tls_opts(f, true, &opts);
+		if (wf_conn_start_tls(c, &opts) != WF_OK) {
+			snprintf(d->gone_why, sizeof(d->gone_why), "cannot start TLS");
+			d->state = DATA_GONE;
+			drop_conn(d);
+			return;
+		}
+		ftp_tls_cache(f, c->tls, false);
+		if (c->svc->require_tls_reuse)
+			gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_PRE,
+							   no_ticket_unless_resumed);
+		wf_conn_set_timeout(c, c->cfg->limits.data_connect_timeout);
+		return;
+	}
+	d->state = DATA_READY;
+	wf_conn_set_timeout(c, c->cfg->limits.data_connect_timeout);
+	if (d->kind != FTP_X_NONE)
+		wf_conn_wake(c);
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)cap);
+	}
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	ftp_data_t *d = wf_container_of(w, ftp_data_t, sock_io);
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(d->sock, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		char addr[INET6_ADDRSTRLEN];
+		addr_text((struct sockaddr *)&ss, addr, sizeof(addr));
+		if (strcmp(addr, d->f->conn->peer_addr) != 0) {
+			/* Someone else racing for the transfer (data-connection theft). */
+			ftp_log(d->f, WF_LOG_WARN, "data connection from %s refused: the control connection is from %s",
+				addr, d->f->conn->peer_addr);
+			close(fd);
+			continue;
+		}
+		connected(d, fd, (struct sockaddr *)&ss);
+		return;
+	}
+}
+
+static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	ftp_data_t *d = wf_container_of(w, ftp_data_t, sock_io);
+	int err = 0;
+	socklen_t len = sizeof(err);
+	getsockopt(d->sock, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err) {
+		snprintf(d->gone_why, sizeof(d->gone_why), "cannot connect to your PORT: %s", strerror(err));
+		stop_waiting(d);
+		d->state = DATA_GONE;
+		if (d->kind != FTP_X_NONE)
+			finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getpeername(d->sock, (struct sockaddr *)&ss, &sl);
+	int fd = d->sock;
+	ev_io_stop(wf_conn_loop(d->f->conn), &d->sock_io);
+	d->sock = -1; /* the connection owns it now */
+	connected(d, fd, (struct sockaddr *)&ss);
+}
+
+static void on_wait_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	ftp_data_t *d = wf_container_of(w, ftp_data_t, wait);
+	int t = d->f->conn->cfg->limits.data_connect_timeout;
+	snprintf(d->gone_why, sizeof(d->gone_why), "no data connection within %d s", t);
+	stop_waiting(d);
+	d->state = DATA_GONE;
+	if (d->kind != FTP_X_NONE)
+		finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+}
+
+static ftp_data_t *channel_new(xfer_ftp_t *f)
+{
+	if (f->data)
+		channel_free(f->data); /* a new PASV/PORT replaces the last one */
+	ftp_data_t *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->f = f;
+	d->sock = d->fd = -1;
+	ev_timer_init(&d->wait, on_wait_timeout, f->conn->cfg->limits.data_connect_timeout, 0);
+	ev_timer_start(wf_conn_loop(f->conn), &d->wait);
+	f->data = d;
+	return d;
+}
+
+/* ---------------------------------------------------------------- PASV / PORT */
+
+/* Binds a listener on the control connection's local address, in the
+ * configured port range (random start, so concurrent sessions spread). */
+static int passive_socket(xfer_ftp_t *f, struct sockaddr_storage *local, uint16_t *port)
+{
+	socklen_t len = sizeof(*local);
+	if (getsockname(f->conn->fd, (struct sockaddr *)local, &len) != 0)
+		return -errno;
+	const wf_service_cfg_t *svc = f->conn->svc;
+	int lo = svc->passive_port_min, hi = svc->passive_port_max;
+	int fd = socket(local->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unsigned span = lo ? (unsigned)(hi - lo + 1) : 1, start = 0;
+	if (lo && getrandom(&start, sizeof(start), 0) != sizeof(start))
+		start = (unsigned)f->conn->id;
+	int rc = -EADDRINUSE;
+	for (unsigned i = 0; i < span && i < 1000; i++) {
+		uint16_t p = lo ? (uint16_t)(lo + (start + i) % span) : 0;
+		if (local->ss_family == AF_INET)
+			((struct sockaddr_in *)local)->sin_port = htons(p);
+		else
+			((struct sockaddr_in6 *)local)->sin6_port = htons(p);
+		if (bind(fd, (struct sockaddr *)local, len) == 0) {
+			rc = 0;
+			break;
+		}
+		rc = -errno;
+		if (errno != EADDRINUSE)
+			break;
+	}
+	if (rc == 0 && listen(fd, 8) != 0)
+		rc = -errno;
+	len = sizeof(*local);
+	if (rc == 0 && getsockname(fd, (struct sockaddr *)local, &len) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	*port = ntohs(local->ss_family == AF_INET ? ((struct sockaddr_in *)local)->sin_port :
+						     ((struct sockaddr_in6 *)local)->sin6_port);
+	return fd;
+}
+
+void ftp_data_passive(xfer_ftp_t *f, bool extended)
+{
+	ftp_data_t *d = channel_new(f);
+	if (!d) {
+		ftp_reply(f, 425, "Out of memory");
+		return;
+	}
+	struct sockaddr_storage local;
+	uint16_t port = 0;
+	int fd = passive_socket(f, &local, &port);
+	if (fd < 0) {
+		channel_free(d);
+		ftp_log(f, WF_LOG_WARN, "no passive port free: %s", strerror(-fd));
+		ftp_reply(f, 425, "No passive port available: %s", strerror(-fd));
+		return;
+	}
+	d->sock = fd;
+	d->state = DATA_LISTENING;
+	ev_io_init(&d->sock_io, on_accept, fd, EV_READ);
+	ev_io_start(wf_conn_loop(f->conn), &d->sock_io);
+	if (extended) {
+		xfer_ftp_reply_epsv(&f->out, port);
+		return;
+	}
+	/* 227 carries an IPv4 address: the public one, or our own. */
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	const char *pub = f->conn->svc->public_address;
+	if (pub && pub[0]) {
+		inet_pton(AF_INET, pub, &a4.sin_addr);
+	} else if (local.ss_family == AF_INET) {
+		a4.sin_addr = ((struct sockaddr_in *)&local)->sin_addr;
+	} else if (IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&local)->sin6_addr)) {
+		memcpy(&a4.sin_addr, &((struct sockaddr_in6 *)&local)->sin6_addr.s6_addr[12], 4);
+	} else {
+		channel_free(d);
+		ftp_reply(f, 425, "PASV cannot name an IPv6 address: use EPSV");
+		return;
+	}
+	xfer_ftp_reply_pasv(&f->out, &a4, port);
+}
+
+void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target)
+{
+	ftp_data_t *d = channel_new(f);
+	if (!d) {
+		ftp_reply(f, 425, "Out of memory");
+		return;
+	}
+	int fd = socket(target->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	socklen_t len = target->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (fd < 0 || (connect(fd, (const struct sockaddr *)target, len) != 0 && errno != EINPROGRESS)) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		channel_free(d);
+		ftp_reply(f, 425, "Cannot connect to your PORT: %s", strerror(err));
+		return;
+	}
+	d->sock = fd;
+	d->state = DATA_CONNECTING;
+	ev_io_init(&d->sock_io, on_connect, fd, EV_WRITE);
+	ev_io_start(wf_conn_loop(f->conn), &d->sock_io);
+	ftp_reply(f, 200, "%s command successful", target->ss_family == AF_INET ? "PORT" : "EPRT");
+}
+
+/* ---------------------------------------------------------------- transfer commands */
+
+bool ftp_data_ready(const xfer_ftp_t *f)
+{
+	return f->data != NULL;
+}
+
+bool ftp_data_busy(const xfer_ftp_t *f)
+{
+	return f->data && f->data->kind != FTP_X_NONE;
+}
+
+/* Common start: the 150, and the transfer begins once the connection is up. */
+static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const char *what)
+{
+	ftp_data_t *d = f->data;
+	if (d->state == DATA_GONE) {
+		ftp_reply(f, 425, "Cannot open the data connection: %s", d->gone_why[0] ? d->gone_why : "it closed");
+		channel_free(d);
+		return false;
+	}
+	d->chunk = malloc(CHUNK);
+	d->conv = malloc(CHUNK);
+	if (!d->chunk || !d->conv) {
+		free(d->chunk);
+		free(d->conv);
+		d->chunk = d->conv = NULL;
+		ftp_reply(f, 451, "Out of memory");
+		return false;
+	}
+	d->kind = kind;
+	d->verb = verb;
+	d->ascii = f->type == 'A';
+	d->started = ev_now(wf_conn_loop(f->conn));
+	snprintf(d->what, sizeof(d->what), "%s", what);
+	if (d->conn && d->state == DATA_READY) {
+		wf_conn_set_timeout(d->conn, f->conn->cfg->limits.send_timeout);
+		wf_conn_pause_read(d->conn, false);
+		wf_conn_wake(d->conn);
+	}
+	return true;
+}
+
+void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what)
+{
+	if (!begin(f, FTP_X_SEND_FILE, "RETR", what)) {
+		close(fd_take);
+		return;
+	}
+	ftp_data_t *d = f->data;
+	d->fd = fd_take;
+	d->off = offset;
+	d->end = size;
+	ftp_reply(f, 150, "Opening %s mode data connection for %s (%llu bytes)", d->ascii ? "ASCII" : "BINARY", what,
+		  (unsigned long long)(size - offset));
+}
+
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *what)
+{
+	if (!begin(f, FTP_X_SEND_BUF, "LIST", what)) {
+		wf_buf_fini(take);
+		free(take);
+		return;
+	}
+	ftp_data_t *d = f->data;
+	d->list = take;
+	d->ascii = false; /* listing lines are CRLF already */
+	ftp_reply(f, 150, "Here comes the listing of %s", what);
+}
+
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique)
+{
+	if (!begin(f, FTP_X_RECV, "STOR", what)) {
+		xfer_upload_fini(take);
+		free(take);
+		return;
+	}
+	ftp_data_t *d = f->data;
+	d->up = take;
+	snprintf(d->partial, sizeof(d->partial), "%s", partial);
+	if (unique)
+		ftp_reply(f, 150, "FILE: %s", unique);
+	else
+		ftp_reply(f, 150, "Ready to receive %s", what);
+}
+
+void ftp_data_abort(xfer_ftp_t *f)
+{
+	ftp_data_t *d = f->data;
+	if (!d || d->kind == FTP_X_NONE) {
+		if (d)
+			channel_free(d);
+		ftp_reply(f, 225, "No transfer to abort");
+		return;
+	}
+	if (d->committing) {
+		ftp_reply(f, 225, "The upload is complete; nothing to abort");
+		return;
+	}
+	drop_conn(d);
+	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
+	if (d->kind == FTP_X_RECV)
+		finish(d, 426, "Transfer aborted; %llu bytes kept: resume with REST and STOR, or APPE", (unsigned long long)kept);
+	else
+		finish(d, 426, "Transfer aborted");
+	ftp_reply(f, 226, "ABOR successful");
+}
+
+void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap)
+{
+	const ftp_data_t *d = f->data;
+	out[0] = '\0';
+	if (d && d->kind != FTP_X_NONE)
+		snprintf(out, cap, "%s %s: %llu bytes so far", d->verb, d->what, (unsigned long long)d->moved);
+}
+
+void ftp_data_free(xfer_ftp_t *f)
+{
+	ftp_data_t *d = f->data;
+	if (!d)
+		return;
+	if (d->committing) {
+		/* The commit finishes alone and calls no one. */
+		xfer_upload_detach(d->up);
+	} else if (d->kind == FTP_X_RECV) {
+		drop_conn(d);
+		park(d);
+	}
+	if (d->kind != FTP_X_NONE && !d->committing)
+		log_transfer(d, 426);
+	channel_free(d);
+}

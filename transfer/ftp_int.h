@@ -1,0 +1,104 @@
+/* What the FTP session (ftp_session.c), its command table (ftp_commands.c)
+ * and its data channel (ftp_data.c) share. Nothing outside those three files
+ * includes this. */
+#ifndef XFER_FTP_INT_H
+#define XFER_FTP_INT_H
+
+#include "ftp_cmd.h"
+#include "ftp_session.h"
+#include "upload.h"
+#include "../server/conn.h"
+
+#include <limits.h>
+
+#define FTP_PATH_MAX 4096      /* longest virtual path */
+#define FTP_OUT_HIGH (64 * 1024) /* stop reading commands while this much reply waits */
+
+typedef struct ftp_data ftp_data_t;
+typedef struct ftp_login ftp_login_t;
+
+typedef struct xfer_ftp {
+	wf_conn_t *conn;  /* borrowed: the control connection, whose proto_data this is */
+	wf_buf_t in;      /* command bytes not yet used */
+	wf_buf_t out;     /* replies not yet handed to the connection */
+	bool skip_line;   /* dropping the rest of an overlong line */
+	bool secure;      /* TLS is up on the control connection */
+	bool pbsz, prot_p;
+	bool logged_in;
+	bool quitting;    /* close once the replies are out */
+	bool guarded;     /* counted in server/ip_guard.c */
+	char user_name[128];
+	const wf_user_cfg_t *user; /* borrowed from conn->cfg, once logged in */
+	char cwd[FTP_PATH_MAX];    /* virtual: "/" or "/a/b" */
+	char type;                 /* 'A' or 'I' */
+	uint64_t rest;             /* REST offset for the next transfer */
+	char rnfr[FTP_PATH_MAX];   /* RNFR source awaiting RNTO, or "" */
+	bool epsv_all;
+	unsigned mlst_facts;
+	unsigned bad_lines;        /* malformed or unknown commands in a row */
+	unsigned failed_logins;
+	ftp_login_t *login;        /* borrowed: the password check in flight (it owns itself) */
+	ev_timer delay;            /* the pause before a failed login's 530 */
+	bool delaying;
+	gnutls_datum_t ticket_key; /* owned: this session's own TLS ticket key (docs/ftps.md) */
+	gnutls_datum_t sess_id, sess_data; /* owned: the control's TLS 1.2 session, for its data connections */
+	ftp_data_t *data;          /* owned: the data channel (PASV/PORT to transfer end), or NULL */
+} xfer_ftp_t;
+
+/* ftp_session.c */
+void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,
+		     const char *last);
+/* Makes the control connection deliver replies written from outside its own
+ * callback (a data connection's, an offload completion). */
+void ftp_wake(xfer_ftp_t *f);
+/* The TLS options of this session's connections. */
+void ftp_tls_opts(xfer_ftp_t *f, bool data, struct wf_tls_opts *out);
+/* Installs the TLS 1.2 session cache of f on a session (store only on the control). */
+void ftp_tls_cache(xfer_ftp_t *f, gnutls_session_t s, bool control);
+void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Starts AUTH TLS: the caller has queued the 234. */
+int ftp_start_tls(xfer_ftp_t *f);
+/* PASS: starts the password check (off the loop). */
+void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass);
+
+/* ftp_commands.c */
+/* Runs one command line. */
+void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd);
+/* May cmd run while a transfer is in progress? */
+bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
+/* Resolves a path argument to the path relative to the home ("" for it);
+ * false (after replying 550/553) when it cannot be. vpath gets the virtual path. */
+bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap);
+
+/* ftp_data.c */
+typedef enum ftp_xfer_kind {
+	FTP_X_NONE,
+	FTP_X_SEND_FILE, /* RETR */
+	FTP_X_SEND_BUF,  /* LIST, NLST, MLSD */
+	FTP_X_RECV,      /* STOR, STOU, APPE */
+} ftp_xfer_kind_t;
+
+/* PASV/EPSV: opens a listener, replies 227/229 (or an error). */
+void ftp_data_passive(xfer_ftp_t *f, bool extended);
+/* PORT/EPRT to target (already checked to be the client): replies 200 or an error. */
+void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target);
+/* A transfer command was accepted: 150 is sent, and the transfer starts once
+ * the data connection is up. Each takes what it is given (fd, buffer,
+ * upload), also on failure. what is the virtual path (for logs). */
+void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what);
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *what);
+/* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL. */
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique);
+/* Is a transfer under way (a transfer command was accepted, no final reply yet)? */
+bool ftp_data_busy(const xfer_ftp_t *f);
+/* Is a data channel set up (PASV/PORT since the last transfer)? */
+bool ftp_data_ready(const xfer_ftp_t *f);
+/* ABOR: ends any transfer (426 for it), then 226 (or 225 when none ran). */
+void ftp_data_abort(xfer_ftp_t *f);
+/* STAT during a transfer: one line of progress, or NULL. */
+void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap);
+/* The session ends: the channel goes, an upload in progress is parked. */
+void ftp_data_free(xfer_ftp_t *f);
+
+#endif

@@ -1,0 +1,477 @@
+/* The FTP control connection: reading command lines, writing replies, the
+ * plain-to-TLS upgrade, the login and its throttling. What each command does
+ * is in ftp_commands.c; data connections are in ftp_data.c.
+ *
+ * States, explicit in the flags of xfer_ftp_t and the connection:
+ *   plain (ftps) --AUTH TLS--> handshake --> secure, not logged in
+ *   secure --USER/PASS (password checked off the loop)--> logged in
+ *   logged in --transfer command--> transfer (only ABOR STAT NOOP QUIT run)
+ *   any --QUIT, idle timeout, 3 failed logins, 10 bad lines--> closing */
+#include "ftp_int.h"
+#include "auth.h"
+#include "ftp_list.h"
+#include "../server/ip_guard.h"
+#include "../server/log.h"
+#include "../server/offload.h"
+#include "../server/tls.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FTP_IN_CAP (XFER_FTP_LINE_MAX + 16384) /* a full line plus one TLS record */
+#define FTP_OUT_CAP (4 << 20)                  /* replies (STAT listings included) */
+#define FTP_MAX_BAD_LINES 10
+#define FTP_MAX_FAILED_LOGINS 3
+#define FTP_SESSION_DATA_MAX 65536             /* a TLS 1.2 session blob, far larger than any real one */
+
+static xfer_ftp_t *F(wf_conn_t *c)
+{
+	return c->proto_data;
+}
+
+void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...)
+{
+	if (!wf_log_enabled((wf_log_level_t)level))
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wf_log((wf_log_level_t)level, "ftp conn %llu %s user %s: %s", (unsigned long long)f->conn->id, f->conn->peer,
+	       f->logged_in ? f->user_name : "-", msg);
+}
+
+void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (xfer_ftp_reply(&f->out, code, text) != WF_OK)
+		f->quitting = true; /* a client that never reads its replies */
+}
+
+void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,
+		     const char *last)
+{
+	if (xfer_ftp_reply_multi(&f->out, code, first, lines, n, last) != WF_OK)
+		f->quitting = true;
+}
+
+void ftp_wake(xfer_ftp_t *f)
+{
+	wf_conn_wake(f->conn);
+}
+
+/* Replies to the connection; WF_OK when all are out of our hands. */
+static int flush_out(xfer_ftp_t *f)
+{
+	while (wf_buf_size(&f->out)) {
+		ssize_t n = wf_conn_send(f->conn, wf_buf_head(&f->out), wf_buf_size(&f->out));
+		if (n == WF_AGAIN)
+			return WF_AGAIN;
+		if (n < 0)
+			return WF_ERR;
+		wf_buf_consume(&f->out, (size_t)n);
+	}
+	wf_buf_release(&f->out);
+	wf_conn_want_write(f->conn, false);
+	return WF_OK;
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+static int datum_copy(gnutls_datum_t *dst, const gnutls_datum_t *src)
+{
+	dst->data = gnutls_malloc(src->size ? src->size : 1);
+	if (!dst->data)
+		return -1;
+	memcpy(dst->data, src->data, src->size);
+	dst->size = src->size;
+	return 0;
+}
+
+static int cache_store(void *ptr, gnutls_datum_t key, gnutls_datum_t data)
+{
+	xfer_ftp_t *f = ptr;
+	if (key.size == 0 || key.size > 64 || data.size > FTP_SESSION_DATA_MAX)
+		return -1;
+	gnutls_free(f->sess_id.data);
+	gnutls_free(f->sess_data.data);
+	f->sess_id.data = f->sess_data.data = NULL;
+	f->sess_id.size = f->sess_data.size = 0;
+	if (datum_copy(&f->sess_id, &key) < 0 || datum_copy(&f->sess_data, &data) < 0)
+		return -1;
+	return 0;
+}
+
+static gnutls_datum_t cache_fetch(void *ptr, gnutls_datum_t key)
+{
+	xfer_ftp_t *f = ptr;
+	gnutls_datum_t out = { NULL, 0 };
+	if (f->sess_id.size && key.size == f->sess_id.size && gnutls_memcmp(key.data, f->sess_id.data, key.size) == 0)
+		datum_copy(&out, &f->sess_data);
+	return out;
+}
+
+static int cache_remove(void *ptr, gnutls_datum_t key)
+{
+	(void)ptr;
+	(void)key;
+	return 0; /* the entry lives as long as its control connection */
+}
+
+void ftp_tls_cache(xfer_ftp_t *f, gnutls_session_t s, bool control)
+{
+	gnutls_db_set_ptr(s, f);
+	gnutls_db_set_retrieve_function(s, cache_fetch);
+	gnutls_db_set_remove_function(s, cache_remove);
+	/* Only the control connection's own session goes in: a data connection
+	 * that did not resume must leave nothing a thief could resume later. */
+	if (control)
+		gnutls_db_set_store_function(s, cache_store);
+}
+
+void ftp_tls_opts(xfer_ftp_t *f, bool data, wf_tls_opts_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ftp = true;
+	out->ticket_key = &f->ticket_key;
+	out->no_ticket_sending = data;
+}
+
+int ftp_start_tls(xfer_ftp_t *f)
+{
+	/* The 234 goes out in the clear, ahead of the server's first TLS record. */
+	if (flush_out(f) != WF_OK)
+		return WF_ERR;
+	wf_tls_opts_t opts;
+	ftp_tls_opts(f, false, &opts);
+	if (wf_conn_start_tls(f->conn, &opts) != WF_OK)
+		return WF_ERR;
+	ftp_tls_cache(f, f->conn->tls, true);
+	/* Commands pipelined behind AUTH TLS were sent in the clear: none of
+	 * them may run as if it came over TLS (the STARTTLS injection flaw). */
+	wf_buf_reset(&f->in);
+	f->skip_line = false;
+	return WF_OK;
+}
+
+/* ---------------------------------------------------------------- login */
+
+struct ftp_login {
+	xfer_ftp_t *f;      /* NULL once the session is gone */
+	wf_config_t *cfg;   /* owned reference */
+	char user[128];
+	char pass[1024];
+	size_t pass_len;
+	const wf_user_cfg_t *ok; /* borrowed from cfg: the result */
+};
+
+static void login_run(void *arg)
+{
+	ftp_login_t *l = arg;
+	l->ok = xfer_auth_check(l->cfg, (wf_slice_t){ l->user, strlen(l->user) }, (wf_slice_t){ l->pass, l->pass_len });
+	gnutls_memset(l->pass, 0, sizeof(l->pass));
+}
+
+static void on_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	xfer_ftp_t *f = wf_container_of(w, xfer_ftp_t, delay);
+	f->delaying = false;
+	ftp_reply(f, 530, "Login incorrect");
+	if (f->failed_logins >= FTP_MAX_FAILED_LOGINS) {
+		ftp_reply(f, 421, "Too many failed logins; closing");
+		f->quitting = true;
+	}
+	ftp_wake(f);
+}
+
+static void login_done(void *arg)
+{
+	ftp_login_t *l = arg;
+	xfer_ftp_t *f = l->f;
+	if (f) {
+		f->login = NULL;
+		if (l->ok) {
+			f->logged_in = true;
+			f->user = l->ok;
+			snprintf(f->cwd, sizeof(f->cwd), "/");
+			ftp_reply(f, 230, "Logged in as %s", f->user_name);
+			ftp_log(f, WF_LOG_INFO, "logged in");
+		} else {
+			const wf_config_t *cfg = f->conn->cfg;
+			f->failed_logins++;
+			ftp_log(f, WF_LOG_INFO, "login as \"%s\" refused", f->user_name);
+			if (wf_ipguard_failed_login(f->conn->peer_addr, cfg->limits.max_login_failures,
+						    cfg->limits.login_ban_seconds, (time_t)ev_now(wf_conn_loop(f->conn))))
+				wf_log_warn("ftp: banning %s for %d s after %d failed logins", f->conn->peer_addr,
+					    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
+			/* A pause that grows with each failure slows a guesser down
+			 * without holding a thread: it is only a timer. */
+			f->delaying = true;
+			ev_timer_set(&f->delay, (double)f->failed_logins, 0);
+			ev_timer_start(wf_conn_loop(f->conn), &f->delay);
+		}
+		if (!f->logged_in)
+			f->user_name[0] = '\0'; /* the next try starts with USER */
+		ftp_wake(f);
+	}
+	wf_config_unref(l->cfg);
+	free(l);
+}
+
+void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
+{
+	ftp_login_t *l = calloc(1, sizeof(*l));
+	if (!l || pass.len >= sizeof(l->pass)) {
+		free(l);
+		ftp_reply(f, 530, "Login incorrect");
+		return;
+	}
+	l->f = f;
+	l->cfg = wf_config_ref(f->conn->cfg);
+	snprintf(l->user, sizeof(l->user), "%s", f->user_name);
+	memcpy(l->pass, pass.ptr, pass.len);
+	l->pass_len = pass.len;
+	f->login = l;
+	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving. */
+	if (wf_offload_submit(f->conn->worker, login_run, login_done, l) != WF_OK) {
+		login_run(l);
+		login_done(l);
+	}
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* Is the session waiting for something before it may read the next command? */
+static bool blocked(xfer_ftp_t *f)
+{
+	return f->login || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+}
+
+static void set_idle_timer(xfer_ftp_t *f)
+{
+	/* During a transfer the data connection's own timer watches progress. */
+	wf_conn_set_timeout(f->conn, ftp_data_busy(f) ? 0 : f->conn->cfg->limits.ftp_idle_timeout);
+}
+
+/* Runs complete lines in f->in; stops at one that must wait (a transfer in
+ * progress, a login being checked, TLS starting). */
+static void run_lines(xfer_ftp_t *f)
+{
+	while (!blocked(f) && f->conn->state == WF_CONN_OPEN && f->conn->proto) {
+		const char *p = wf_buf_head(&f->in);
+		size_t len = wf_buf_size(&f->in);
+		if (f->skip_line) {
+			const char *lf = memchr(p, '\n', len);
+			wf_buf_consume(&f->in, lf ? (size_t)(lf - p) + 1 : len);
+			if (!lf)
+				return;
+			f->skip_line = false;
+			continue;
+		}
+		xfer_ftp_cmd_t cmd;
+		ssize_t used = xfer_ftp_parse_line(p, len, &cmd);
+		if (used == XFER_FTP_AGAIN)
+			return;
+		if (used < 0) {
+			if (used == XFER_FTP_TOO_LONG) {
+				wf_buf_reset(&f->in);
+				f->skip_line = true;
+				ftp_reply(f, 500, "Command line too long (the limit is %d bytes)", XFER_FTP_LINE_MAX);
+			} else {
+				const char *lf = memchr(p, '\n', len);
+				wf_buf_consume(&f->in, (size_t)(lf - p) + 1);
+				ftp_reply(f, 500, "Malformed command line");
+			}
+			if (++f->bad_lines >= FTP_MAX_BAD_LINES) {
+				ftp_reply(f, 421, "Too many bad commands; closing");
+				ftp_log(f, WF_LOG_INFO, "closed after %d bad command lines in a row", FTP_MAX_BAD_LINES);
+				f->quitting = true;
+			}
+			continue;
+		}
+		if (ftp_data_busy(f) && !ftp_allowed_in_transfer(cmd.verb))
+			return; /* waits, unread, for the transfer to end */
+		/* The line stays in f->in while it runs (cmd points into it). */
+		bool was_plain = !f->conn->tls;
+		ftp_dispatch(f, &cmd);
+		if (was_plain && f->conn->tls)
+			return; /* AUTH TLS: f->in was emptied, the handshake comes next */
+		wf_buf_consume(&f->in, (size_t)used);
+		if (cmd.verb == XFER_FTP_UNKNOWN) {
+			if (++f->bad_lines >= FTP_MAX_BAD_LINES) {
+				ftp_reply(f, 421, "Too many bad commands; closing");
+				ftp_log(f, WF_LOG_INFO, "closed after %d bad command lines in a row", FTP_MAX_BAD_LINES);
+				f->quitting = true;
+			}
+		} else {
+			f->bad_lines = 0;
+		}
+	}
+}
+
+static void ftp_on_io(wf_conn_t *c)
+{
+	xfer_ftp_t *f = F(c);
+	for (int round = 0; round < 64; round++) {
+		run_lines(f);
+		if (!c->proto || c->state != WF_CONN_OPEN)
+			return; /* AUTH TLS started a handshake, or the connection closed */
+		int fl = flush_out(f);
+		if (fl == WF_ERR) {
+			wf_conn_close(c);
+			return;
+		}
+		if (f->quitting) {
+			if (fl == WF_OK && !f->login) {
+				wf_conn_close(c);
+				return;
+			}
+			wf_conn_pause_read(c, true);
+			return;
+		}
+		if (blocked(f)) {
+			/* Nothing to read for until the wait ends (ftp_wake resumes). */
+			wf_conn_pause_read(c, fl == WF_OK || wf_buf_size(&f->out) >= FTP_OUT_HIGH);
+			return;
+		}
+		wf_conn_pause_read(c, false);
+		char *dst = wf_buf_reserve(&f->in, 16384);
+		size_t room = dst ? FTP_IN_CAP - wf_buf_size(&f->in) : 0;
+		if (room > 16384)
+			room = 16384;
+		if (!dst || room == 0) {
+			/* A full buffer of lines waiting for a transfer: stop reading. */
+			wf_conn_pause_read(c, true);
+			return;
+		}
+		ssize_t n = wf_conn_recv(c, dst, room);
+		if (n == WF_AGAIN) {
+			set_idle_timer(f);
+			return;
+		}
+		if (n <= 0) {
+			if (ftp_data_busy(f))
+				ftp_log(f, WF_LOG_INFO, "control connection closed during a transfer");
+			wf_conn_close(c);
+			return;
+		}
+		wf_buf_commit(&f->in, (size_t)n);
+		set_idle_timer(f);
+	}
+	/* A busy client: give the other connections a turn. */
+	ftp_wake(f);
+}
+
+static void ftp_on_timeout(wf_conn_t *c)
+{
+	xfer_ftp_t *f = F(c);
+	if (ftp_data_busy(f)) {
+		set_idle_timer(f);
+		return;
+	}
+	ftp_log(f, WF_LOG_INFO, "idle for %d s: closing", c->cfg->limits.ftp_idle_timeout);
+	ftp_reply(f, 421, "Idle timeout (%d s): closing", c->cfg->limits.ftp_idle_timeout);
+	flush_out(f);
+	wf_conn_close(c);
+}
+
+static void ftp_on_drain(wf_conn_t *c)
+{
+	xfer_ftp_t *f = F(c);
+	if (ftp_data_busy(f) || f->login)
+		return; /* the transfer's end closes it (quitting below) */
+	ftp_reply(f, 421, "Server shutting down");
+	flush_out(f);
+	wf_conn_close(c);
+}
+
+static void ftp_on_close(wf_conn_t *c)
+{
+	xfer_ftp_t *f = F(c);
+	ftp_data_free(f);
+	if (f->login)
+		f->login->f = NULL;
+	ev_timer_stop(wf_conn_loop(c), &f->delay);
+	if (f->guarded)
+		wf_ipguard_leave(c->peer_addr);
+	gnutls_memset(f->ticket_key.data, 0, f->ticket_key.size);
+	gnutls_free(f->ticket_key.data);
+	gnutls_free(f->sess_id.data);
+	gnutls_free(f->sess_data.data);
+	wf_buf_fini(&f->in);
+	wf_buf_fini(&f->out);
+	free(f);
+	c->proto_data = NULL;
+}
+
+static int ftp_on_secure(wf_conn_t *c)
+{
+	xfer_ftp_t *f = F(c);
+	f->secure = true;
+	if (c->svc->type == WF_SERVICE_FTPS_IMPLICIT)
+		ftp_reply(f, 220, "wharf FTPS ready");
+	set_idle_timer(f);
+	return WF_OK;
+}
+
+static const wf_proto_t ftp_proto = {
+	.name = "ftp",
+	.on_io = ftp_on_io,
+	.on_timeout = ftp_on_timeout,
+	.on_drain = ftp_on_drain,
+	.on_close = ftp_on_close,
+	.on_secure = ftp_on_secure,
+};
+
+int xfer_ftp_start(wf_conn_t *c)
+{
+	xfer_ftp_t *f = calloc(1, sizeof(*f));
+	if (!f)
+		return WF_ERR;
+	f->conn = c;
+	wf_buf_init(&f->in, FTP_IN_CAP);
+	wf_buf_init(&f->out, FTP_OUT_CAP);
+	snprintf(f->cwd, sizeof(f->cwd), "/");
+	f->type = 'A'; /* RFC 959's default; clients send TYPE I before binary transfers */
+	f->mlst_facts = XFER_MLST_TYPE | XFER_MLST_SIZE | XFER_MLST_MODIFY | XFER_MLST_PERM;
+	ev_timer_init(&f->delay, on_delay, 0, 0);
+	c->proto = &ftp_proto;
+	c->proto_data = f;
+
+	const wf_config_t *cfg = c->cfg;
+	int ban_left = 0;
+	wf_guard_verdict_t v =
+		wf_ipguard_enter(c->peer_addr, cfg->limits.max_connections_per_ip, (time_t)ev_now(wf_conn_loop(c)), &ban_left);
+	if (v == WF_GUARD_OK) {
+		f->guarded = true;
+	} else {
+		/* Refused in the clear even on ftps-implicit: a handshake would cost
+		 * more than the answer is worth, and the client sees a closed
+		 * connection either way. */
+		if (c->svc->type == WF_SERVICE_FTPS) {
+			if (v == WF_GUARD_BANNED)
+				ftp_reply(f, 421, "Too many failed logins from your address; try again in %d s", ban_left);
+			else
+				ftp_reply(f, 421, "Too many connections from your address (limit %d)",
+					  cfg->limits.max_connections_per_ip);
+		}
+		ftp_log(f, WF_LOG_INFO, "refused: %s", v == WF_GUARD_BANNED ? "address banned" : "max_connections_per_ip reached");
+		f->quitting = true;
+		return WF_OK;
+	}
+	if (gnutls_session_ticket_key_generate(&f->ticket_key) < 0)
+		return WF_ERR; /* on_close frees f */
+	if (c->svc->type == WF_SERVICE_FTPS_IMPLICIT)
+		return ftp_start_tls(f);
+	ftp_reply(f, 220, "wharf FTP ready; AUTH TLS before logging in%s", c->svc->require_tls ? "" : " (recommended)");
+	return WF_OK;
+}
