@@ -130,6 +130,15 @@ static ssize_t wire_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 			return 0;
 		if ((size_t)n < WIRE_IN_CHUNK)
 			c->in_drained = true;
+		/* During the handshake, acknowledge at once: a client that writes
+		 * its last flight in pieces without TCP_NODELAY (lftp's TLS 1.3
+		 * Finished after its ChangeCipherSpec) otherwise waits for our
+		 * delayed ACK, 40 ms per FTP data connection. The kernel clears
+		 * the flag by itself, so it is set again on each read. */
+		if (c->state == WF_CONN_HANDSHAKE) {
+			int one = 1;
+			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+		}
 		wf_buf_commit(&c->wire_in, (size_t)n);
 	}
 	size_t n = wf_buf_size(&c->wire_in) < len ? wf_buf_size(&c->wire_in) : len;

@@ -538,7 +538,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, list_kind_t kind)
 		reply_errno(f, err, v);
 		return;
 	}
-	ftp_data_send_buf(f, out, v);
+	ftp_data_send_buf(f, out, kind == LIST_LONG ? "LIST" : kind == LIST_NAMES ? "NLST" : "MLSD", v);
 }
 
 static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)

@@ -770,9 +770,9 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 		  (unsigned long long)(size - offset));
 }
 
-void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *what)
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what)
 {
-	if (!begin(f, FTP_X_SEND_BUF, "LIST", what)) {
+	if (!begin(f, FTP_X_SEND_BUF, verb, what)) {
 		wf_buf_fini(take);
 		free(take);
 		return;

@@ -87,7 +87,7 @@ void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target);
  * the data connection is up. Each takes what it is given (fd, buffer,
  * upload), also on failure. what is the virtual path (for logs). */
 void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what);
-void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *what);
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what);
 /* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL. */
 void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique);
 /* Is a transfer under way (a transfer command was accepted, no final reply yet)? */

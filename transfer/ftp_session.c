@@ -321,6 +321,11 @@ static void run_lines(xfer_ftp_t *f)
 static void ftp_on_io(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
+	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login) {
+		/* Shutting down: the transfer that held us is over. */
+		ftp_reply(f, 421, "Server shutting down");
+		f->quitting = true;
+	}
 	for (int round = 0; round < 64; round++) {
 		run_lines(f);
 		if (!c->proto || c->state != WF_CONN_OPEN)
@@ -388,7 +393,7 @@ static void ftp_on_drain(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
 	if (ftp_data_busy(f) || f->login)
-		return; /* the transfer's end closes it (quitting below) */
+		return; /* ftp_on_io closes it once the transfer or login is over */
 	ftp_reply(f, 421, "Server shutting down");
 	flush_out(f);
 	wf_conn_close(c);
