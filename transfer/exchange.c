@@ -22,8 +22,6 @@
 
 #define LISTING_MAX (8u << 20)
 #define DISCARD_MAX (64u << 10)
-#define UPLOAD_STAGE (128u << 10)      /* upload bytes gathered per write(2) */
-#define UPLOAD_WRITEBACK (8u << 20)    /* start writeback every this many bytes */
 #define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
 
 const char *xfer_status_reason(int status)
@@ -71,10 +69,8 @@ void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char 
 	ex->peer = peer;
 	ex->started = now;
 	ex->file_fd = -1;
-	ex->up_dir_fd = -1;
-	ex->up_fd = -1;
 	wf_buf_init(&ex->body, LISTING_MAX);
-	wf_buf_init(&ex->up_buf, UPLOAD_STAGE);
+	xfer_upload_init(&ex->up);
 }
 
 static void add_field(xfer_exchange_t *ex, const char *name, const char *fmt, ...) WF_PRINTF(3, 4);
@@ -368,15 +364,11 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		}
 		ex->up_existed = true;
 	}
-	int fd = xfer_path_tmp_create(dfd, leaf, ex->up_tmp, sizeof(ex->up_tmp));
-	if (fd < 0) {
-		close(dfd);
-		respond_error(ex, errno_status(-fd), "cannot create the upload");
+	int rc = xfer_upload_open(&ex->up, dfd, leaf);
+	if (rc < 0) {
+		respond_error(ex, errno_status(-rc), "cannot create the upload");
 		return;
 	}
-	snprintf(ex->up_leaf, sizeof(ex->up_leaf), "%s", leaf);
-	ex->up_dir_fd = dfd;
-	ex->up_fd = fd;
 	ex->up_limit = limit;
 	ex->up_length_known = in->length_known;
 	ex->up_expected = in->content_length;
@@ -387,49 +379,17 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 
 static void upload_abort(xfer_exchange_t *ex)
 {
-	if (ex->up_fd >= 0) {
-		close(ex->up_fd);
-		ex->up_fd = -1;
-		unlinkat(ex->up_dir_fd, ex->up_tmp, 0);
-	}
-	if (ex->up_dir_fd >= 0) {
-		close(ex->up_dir_fd);
-		ex->up_dir_fd = -1;
-	}
+	xfer_upload_discard(&ex->up);
 }
 
-/* Writes staged upload bytes to the temp file; on failure answers and
- * switches to discarding. Every UPLOAD_WRITEBACK bytes, writeback is started
- * (sync_file_range, asynchronous) so the fsync at the end has little left. */
-static int upload_flush(xfer_exchange_t *ex)
+/* A write failed: answers and switches to discarding the rest of the body. */
+static void upload_failed(xfer_exchange_t *ex, int err)
 {
-	const char *p = wf_buf_head(&ex->up_buf);
-	size_t len = wf_buf_size(&ex->up_buf);
-	while (len) {
-		ssize_t w = write(ex->up_fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int err = errno;
-			wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
-			upload_abort(ex);
-			respond_error(ex, errno_status(err),
-				      err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
-			ex->close_after = true;
-			ex->state = XFER_EX_DISCARD;
-			return WF_ERR;
-		}
-		p += w;
-		len -= (size_t)w;
-		ex->up_written += (uint64_t)w;
-	}
-	wf_buf_reset(&ex->up_buf);
-	if (ex->up_written - ex->up_synced >= UPLOAD_WRITEBACK) {
-		sync_file_range(ex->up_fd, (off_t)ex->up_synced, (off_t)(ex->up_written - ex->up_synced),
-				SYNC_FILE_RANGE_WRITE);
-		ex->up_synced = ex->up_written;
-	}
-	return WF_OK;
+	wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
+	upload_abort(ex);
+	respond_error(ex, errno_status(err), err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
+	ex->close_after = true;
+	ex->state = XFER_EX_DISCARD;
 }
 
 void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
@@ -445,59 +405,14 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 	}
 	ex->up_received += len;
 	/* Staged, so the file sees a few large writes instead of one per record or frame. */
-	while (len) {
-		size_t room = UPLOAD_STAGE - wf_buf_size(&ex->up_buf);
-		size_t take = len < room ? len : room;
-		if (wf_buf_append(&ex->up_buf, data, take) != WF_OK)
-			abort(); /* the stage is sized by its own cap */
-		data += take;
-		len -= take;
-		if (wf_buf_size(&ex->up_buf) == UPLOAD_STAGE && upload_flush(ex) != WF_OK)
-			return;
-	}
+	int rc = xfer_upload_write(&ex->up, data, len);
+	if (rc != WF_OK)
+		upload_failed(ex, -rc);
 }
 
-/* Making an upload durable, off the loop: the job owns the file and folder
- * descriptors; the exchange may go away meanwhile (the client left), and then
- * the job still finishes what it started and cleans up alone. */
-struct upload_commit {
-	xfer_exchange_t *ex; /* NULL once the exchange is gone */
-	int fd, dir_fd;
-	char tmp[300], leaf[256];
-	int err; /* 0, or the errno of the step that failed */
-	bool inline_done;
-};
-typedef struct upload_commit upload_commit_t;
-
-/* Durable before visible: the final name only ever holds a whole file. */
-static void commit_run(void *arg)
+/* The upload's commit (fsync, rename: transfer/upload.c) is over. */
+static void commit_answer(xfer_exchange_t *ex, int err)
 {
-	upload_commit_t *uc = arg;
-	int synced = fsync(uc->fd);
-	uc->err = synced ? errno : 0;
-	if (close(uc->fd) != 0 && !uc->err)
-		uc->err = errno;
-	uc->fd = -1;
-	if (!uc->err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf) != 0)
-		uc->err = errno;
-	if (uc->err)
-		unlinkat(uc->dir_fd, uc->tmp, 0);
-	else
-		fsync(uc->dir_fd);
-	close(uc->dir_fd);
-	uc->dir_fd = -1;
-}
-
-static void commit_done(void *arg)
-{
-	upload_commit_t *uc = arg;
-	xfer_exchange_t *ex = uc->ex;
-	int err = uc->err;
-	bool inline_done = uc->inline_done;
-	free(uc);
-	if (!ex)
-		return; /* the client went away; the file was still committed or cleaned up */
-	ex->commit = NULL;
 	if (err) {
 		wf_log_warn("%s user %s: upload of %s could not be stored: %s", ex->peer, ex->user->name, ex->path,
 			    strerror(err));
@@ -511,7 +426,14 @@ static void commit_done(void *arg)
 		if (xfer_url_encode_path(ex->path[0] == '/' ? ex->path + 1 : ex->path, enc, sizeof(enc)) >= 0)
 			add_field(ex, "Location", "/%s", enc);
 	}
-	if (!inline_done && ex->on_ready)
+}
+
+static void commit_done(void *arg, int err)
+{
+	xfer_exchange_t *ex = arg;
+	ex->up.commit = NULL;
+	commit_answer(ex, err);
+	if (ex->on_ready)
 		ex->on_ready(ex, ex->ready_arg);
 }
 
@@ -527,27 +449,10 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 		ex->close_after = true;
 		return;
 	}
-	if (upload_flush(ex) != WF_OK)
-		return;
-	upload_commit_t *uc = calloc(1, sizeof(*uc));
-	if (!uc) {
-		upload_abort(ex);
-		respond_error(ex, 500, "out of memory");
-		return;
-	}
-	uc->ex = ex;
-	uc->fd = ex->up_fd;
-	uc->dir_fd = ex->up_dir_fd;
-	memcpy(uc->tmp, ex->up_tmp, sizeof(uc->tmp));
-	memcpy(uc->leaf, ex->up_leaf, sizeof(uc->leaf));
-	ex->up_fd = ex->up_dir_fd = -1; /* the commit owns them now */
 	ex->state = XFER_EX_FINISHING;
-	ex->commit = uc;
-	if (!ex->worker || wf_offload_submit(ex->worker, commit_run, commit_done, uc) != WF_OK) {
-		commit_run(uc);
-		uc->inline_done = true;
-		commit_done(uc);
-	}
+	int err = 0;
+	if (xfer_upload_commit(&ex->up, ex->worker, commit_done, ex, &err) == WF_DONE)
+		commit_answer(ex, err); /* done inline: the caller reads the answer */
 }
 
 static void serve_delete(xfer_exchange_t *ex, const char *rel)
@@ -766,8 +671,7 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,
 			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
 			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
-	if (ex->commit)
-		ex->commit->ex = NULL; /* the job finishes alone */
+	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
 	upload_abort(ex);
 	if (ex->file_fd >= 0)
 		close(ex->file_fd);
@@ -776,5 +680,5 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 		free(ex->fields[i].value);
 	ex->nfields = 0;
 	wf_buf_fini(&ex->body);
-	wf_buf_fini(&ex->up_buf);
+	xfer_upload_fini(&ex->up);
 }

@@ -4,6 +4,7 @@
 #ifndef XFER_EXCHANGE_H
 #define XFER_EXCHANGE_H
 
+#include "upload.h"
 #include "../server/buf.h"
 #include "../server/config.h"
 
@@ -39,7 +40,6 @@ typedef enum xfer_ex_state {
 } xfer_ex_state_t;
 
 struct wf_worker;
-struct upload_commit;
 typedef struct xfer_exchange xfer_exchange_t;
 /* Called on the worker's loop when a FINISHING exchange has its response. */
 typedef void (*xfer_ready_cb)(xfer_exchange_t *ex, void *arg);
@@ -73,15 +73,10 @@ struct xfer_exchange {
 	uint64_t bytes_sent;     /* body bytes, for the log */
 
 	/* upload (PUT) */
-	int up_dir_fd, up_fd;
-	char up_tmp[300];
-	char up_leaf[256];
+	xfer_upload_t up;               /* the temp file, and the commit while FINISHING */
 	bool up_existed;
 	uint64_t up_received, up_limit;
-	uint64_t up_written, up_synced; /* bytes in the temp file; bytes whose writeback has started */
-	wf_buf_t up_buf;                /* upload bytes not yet written */
 	struct wf_worker *worker;       /* borrowed: where offloaded work completes */
-	struct upload_commit *commit;   /* owned by the offload job while FINISHING */
 	xfer_ready_cb on_ready;
 	void *ready_arg;
 	bool up_length_known;
