@@ -37,6 +37,8 @@ cat >&2 <<MSG
 wharf is starting on https://127.0.0.1:8443/  (user: demo, password: wharf-demo)
 try:  curl -k -u demo:wharf-demo https://127.0.0.1:8443/
       curl -k -u demo:wharf-demo -T somefile https://127.0.0.1:8443/
+      curl -k --ssl-reqd -u demo:wharf-demo ftp://127.0.0.1:2121/     (FTPS, AUTH TLS)
+      curl -k -u demo:wharf-demo ftps://127.0.0.1:9990/               (implicit FTPS)
 (-k: the certificate is self-signed, or from the local test CA.)
 
 MSG
