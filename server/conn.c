@@ -495,6 +495,7 @@ int wf_conn_start_tls(wf_conn_t *c, const wf_tls_opts_t *opts)
 	/* Plaintext the client sent before the handshake (after AUTH TLS) is
 	 * the protocol's to drop; nothing of it may be read as TLS. */
 	wf_buf_reset(&c->wire_in);
+	wf_conn_set_timeout(c, c->cfg->limits.header_timeout);
 	return WF_OK;
 }
 

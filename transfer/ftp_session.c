@@ -360,6 +360,8 @@ static void ftp_on_io(wf_conn_t *c)
 		}
 		ssize_t n = wf_conn_recv(c, dst, room);
 		if (n == WF_AGAIN) {
+			if (wf_buf_size(&f->in) == 0)
+				wf_buf_release(&f->in); /* an idle session keeps no input buffer */
 			set_idle_timer(f);
 			return;
 		}
