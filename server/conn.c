@@ -438,6 +438,9 @@ static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
 
 void wf_conn_wake(wf_conn_t *c)
 {
+	/* The fed event alone is not enough: a later ev_io_stop (update_events
+	 * changing interest) drops it; the write interest then brings it back. */
+	c->want_write = true;
 	ev_feed_event(c->worker->loop, &c->io, EV_WRITE);
 }
 

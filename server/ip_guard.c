@@ -78,7 +78,7 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 			e->first_fail = now;
 		}
 		if (++e->fails >= max_failures && e->ban_until <= now) {
-			e->ban_until = now + window;
+			e->ban_until = now + window + 1; /* whole seconds: never shorter than window */
 			e->fails = 0;
 			banned = true;
 		}

@@ -266,7 +266,7 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 		d->moved += (uint64_t)n;
 	}
 	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
-	wf_conn_wake(c); /* more later: the other connections get a turn first */
+	wf_conn_want_write(c, true); /* more once writable: the other connections get a turn first */
 }
 
 static void on_committed(void *arg, int err)
@@ -356,7 +356,9 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 		}
 	}
 	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
-	wf_conn_wake(c);
+	/* Records may wait decrypted or buffered with the socket already
+	 * drained: a writable callback comes back for them. */
+	wf_conn_want_write(c, true);
 }
 
 /* ---------------------------------------------------------------- the data connection */
@@ -369,9 +371,11 @@ static void data_on_io(wf_conn_t *c)
 	if (d->state != DATA_READY || d->kind == FTP_X_NONE || d->committing) {
 		/* Nothing to move yet: a sender waits for the 150. */
 		wf_conn_pause_read(c, true);
+		wf_conn_want_write(c, false);
 		return;
 	}
 	wf_conn_pause_read(c, false);
+	wf_conn_want_write(c, false);
 	if (d->kind == FTP_X_RECV)
 		pump_recv(d, c);
 	else

@@ -118,6 +118,16 @@ static gnutls_datum_t cache_fetch(void *ptr, gnutls_datum_t key)
 	return out;
 }
 
+/* GnuTLS looks sessions up only when all three functions are set: a data
+ * connection gets this one, which keeps nothing. */
+static int cache_store_nothing(void *ptr, gnutls_datum_t key, gnutls_datum_t data)
+{
+	(void)ptr;
+	(void)key;
+	(void)data;
+	return 0;
+}
+
 static int cache_remove(void *ptr, gnutls_datum_t key)
 {
 	(void)ptr;
@@ -132,8 +142,7 @@ void ftp_tls_cache(xfer_ftp_t *f, gnutls_session_t s, bool control)
 	gnutls_db_set_remove_function(s, cache_remove);
 	/* Only the control connection's own session goes in: a data connection
 	 * that did not resume must leave nothing a thief could resume later. */
-	if (control)
-		gnutls_db_set_store_function(s, cache_store);
+	gnutls_db_set_store_function(s, control ? cache_store : cache_store_nothing);
 }
 
 void ftp_tls_opts(xfer_ftp_t *f, bool data, wf_tls_opts_t *out)
@@ -283,8 +292,14 @@ static void run_lines(xfer_ftp_t *f)
 			return;
 		if (used < 0) {
 			if (used == XFER_FTP_TOO_LONG) {
-				wf_buf_reset(&f->in);
-				f->skip_line = true;
+				/* Drop through the line's LF if it is here, else until it comes. */
+				const char *lf = memchr(p, '\n', len);
+				if (lf) {
+					wf_buf_consume(&f->in, (size_t)(lf - p) + 1);
+				} else {
+					wf_buf_reset(&f->in);
+					f->skip_line = true;
+				}
 				ftp_reply(f, 500, "Command line too long (the limit is %d bytes)", XFER_FTP_LINE_MAX);
 			} else {
 				const char *lf = memchr(p, '\n', len);
@@ -374,8 +389,8 @@ static void ftp_on_io(wf_conn_t *c)
 		wf_buf_commit(&f->in, (size_t)n);
 		set_idle_timer(f);
 	}
-	/* A busy client: give the other connections a turn. */
-	ftp_wake(f);
+	/* A busy client: give the other connections a turn, then go on. */
+	wf_conn_want_write(c, true);
 }
 
 static void ftp_on_timeout(wf_conn_t *c)

@@ -30,9 +30,10 @@ static void test_ban(void)
 	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2001));
 	CHECK(wf_ipguard_failed_login(a, 3, 60, 2002)); /* the third bans, once */
 	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2010, &left), WF_GUARD_BANNED);
-	CHECK_EQ_INT(left, 52);
+	CHECK_EQ_INT(left, 53);
 	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2011)); /* banned already: no second ban line */
-	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2062, &left), WF_GUARD_OK); /* the ban is over */
+	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2062, &left), WF_GUARD_BANNED); /* rounded up: at least 60 s */
+	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2063, &left), WF_GUARD_OK);     /* the ban is over */
 	wf_ipguard_leave(a);
 	/* Failures further apart than the window never add up to a ban. */
 	const char *b = "198.51.100.9";
