@@ -99,9 +99,21 @@ class Server:
     def config_text(self):
         def strlist(v):
             return "[" + ", ".join('"%s"' % x for x in v) + "]"
+        def value(v):
+            if v is True or v is False:
+                return "true" if v else "false"
+            if isinstance(v, str):
+                return '"%s"' % v
+            if isinstance(v, (list, tuple)):
+                return strlist(v)
+            return str(v)
+        # Keys beyond these four (https_port, require_tls, passive_port_min...)
+        # are written as they are given: `key = value;`.
+        base_keys = ("type", "address", "port", "certificates")
         svcs = ",\n".join('  { type = "%s"; address = "%s"; port = %d; certificates = %s;%s }'
                           % (s["type"], s["address"], s["port"], strlist(s.get("certificates", [])),
-                             " https_port = %d;" % s["https_port"] if "https_port" in s else "")
+                             "".join(" %s = %s;" % (k, value(v)) for k, v in s.items()
+                                     if k not in base_keys))
                           for s in self.services)
         def certblock(c):
             if isinstance(c, dict):

@@ -1,0 +1,97 @@
+"""FTPS limits on one client address: failed logins are slowed down, then the
+address is banned (421 on connect, one log line) for login_ban_seconds, after
+which logging in works again; and max_connections_per_ip caps the control
+connections one address holds. A fresh server with small limits."""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import ftps_util  # noqa: E402
+from ftps_util import Control  # noqa: E402
+
+BAN = 3
+
+
+class Limits(ftps_util.FTPSCase):
+    EXTRA = "limits = { max_login_failures = 3; login_ban_seconds = %d; max_connections_per_ip = 4; };" % BAN
+
+    def fail_login(self, c):
+        c.auth_tls()
+        c.expect("USER alice", 331)
+        r = c.cmd("PASS wrong-password", timeout=15)
+        self.assertEqual(r.code, 530, r)
+        return r
+
+    def test_a_failed_logins_ban_the_address(self):
+        # Three failures at once, from three connections (each waits ~1 s).
+        conns = [self.control() for _ in range(3)]
+        joins = [ftps_util.in_thread(self.fail_login, c) for c in conns]
+        for j in joins:
+            _, err = j(timeout=20)
+            if err:
+                raise err
+        for c in conns:
+            c.close()
+        t_ban = time.monotonic()
+        self.assertTrue(harness.wait_until(lambda: re.search(r"127\.0\.0\.1.*ban|ban.*127\.0\.0\.1",
+                                                             self.server.log(), re.I), timeout=5),
+                        "no log line names the banned address")
+        line = [l for l in self.server.log().splitlines() if "127.0.0.1" in l and "ban" in l.lower()][0]
+        self.assertIn(str(BAN), line)
+        # Banned: a new connection gets 421 and is closed, on both services.
+        for implicit in (False, True):
+            with self.subTest(implicit=implicit):
+                try:
+                    c = Control(self.iport if implicit else self.port, implicit=implicit)
+                except (ftps_util.Closed, OSError) as e:
+                    # implicit: the server may close before the handshake ends
+                    self.assertTrue(implicit, "explicit port: no 421 banner (%s)" % e)
+                    continue
+                self.addCleanup(c.close)
+                self.assertEqual(c.banner.code, 421, c.banner)
+                self.assertTrue(c.closed_by_peer(), "a banned connection was left open")
+        # After the ban, alice logs in again.
+        deadline = t_ban + BAN + 5
+        while True:
+            c = Control(self.port)
+            if c.banner.code == 220:
+                break
+            c.close()
+            self.assertLess(time.monotonic(), deadline, "still banned %d s after the ban" % (BAN + 5))
+            time.sleep(0.3)
+        self.addCleanup(c.close)
+        self.assertGreaterEqual(time.monotonic() - t_ban, BAN - 1.5, "the ban ended too early")
+        c.login("alice")
+        c.expect("NOOP", 200)
+
+    def test_b_max_connections_per_ip(self):
+        held = [self.control() for _ in range(4)]
+        for c in held:
+            self.assertEqual(c.banner.code, 220, c.banner)
+        extra = self.control()
+        self.assertEqual(extra.banner.code, 421, extra.banner)
+        self.assertTrue(extra.closed_by_peer())
+        held[0].expect("QUIT", 221)
+        held[0].close()
+
+        def admitted():
+            c = Control(self.port)
+            ok = c.banner.code == 220
+            if ok:
+                held.append(c)
+                self.addCleanup(c.close)
+            else:
+                c.close()
+            return ok
+        self.assertTrue(harness.wait_until(admitted, timeout=5, interval=0.2),
+                        "a slot freed by QUIT was not given back")
+        held[1].login("alice")
+        held[1].expect("NOOP", 200)
+
+
+if __name__ == "__main__":
+    harness.main()

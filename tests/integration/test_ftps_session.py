@@ -1,0 +1,515 @@
+"""The FTPS control connection as docs/ftps.md describes it: explicit (AUTH
+TLS) and implicit login, what require_tls refuses, FEAT/SYST/PWD/CWD/CDUP,
+well-formed multi-line replies, folders, renames and deletes, permission
+denials, confinement to the home (../ and symlinks), bytes injected after AUTH
+TLS, garbage and overlong lines, and active mode being off."""
+
+import os
+import random
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import ftps_util  # noqa: E402
+
+HELLO = b"hello\n"
+SECRET = b"READER-PRIVATE-CONTENT\n"
+OUTSIDE = b"OUTSIDE-SECRET\n"
+
+
+class Session(ftps_util.FTPSCase):
+
+    @classmethod
+    def prepare(cls, server):
+        home = server.home("alice")
+        with open(os.path.join(home, "hello.txt"), "wb") as f:
+            f.write(HELLO)
+        os.makedirs(os.path.join(home, "docs", "sub"))
+        with open(os.path.join(server.home("reader"), "secret.txt"), "wb") as f:
+            f.write(SECRET)
+        with open(os.path.join(server.home("reader"), "shared.txt"), "wb") as f:
+            f.write(b"for readers\n")
+        os.makedirs(os.path.join(server.home("reader"), "adir"))
+        outside = os.path.join(server.dir, "outside")
+        os.makedirs(outside)
+        with open(os.path.join(outside, "secret.txt"), "wb") as f:
+            f.write(OUTSIDE)
+        os.chmod(outside, 0o777)  # a confinement failure would show as a write here
+        server.give(outside)
+        os.symlink("/etc", os.path.join(home, "etc-link"))
+        os.symlink(outside, os.path.join(home, "outlink"))
+        os.symlink(os.path.join(outside, "secret.txt"), os.path.join(home, "outfile"))
+        os.symlink("../../reader", os.path.join(home, "docs", "up"))
+
+    # -- login
+
+    def test_explicit_login(self):
+        c = self.control()
+        self.assertEqual(c.banner.code, 220, c.banner)
+        self.assertFalse(c.banner.faults, c.banner)
+        c.auth_tls()
+        self.assertIn(c.sock.version(), ("TLSv1.2", "TLSv1.3"))
+        c.expect("USER alice", 331)
+        c.expect("PASS alice-pw", 230)
+        r = c.expect("PWD", 257)
+        self.assertTrue(r.text.startswith('"/"'), r)
+        c.expect("QUIT", 221)
+        self.assertTrue(c.closed_by_peer(), "QUIT did not close the connection")
+
+    def test_auth_ssl_also_accepted(self):
+        c = self.control()
+        r = c.cmd("AUTH SSL")
+        self.assertEqual(r.code, 234, r)
+        c.sock = c.ctx.wrap_socket(c.sock, server_hostname="localhost")
+        c.tls = True
+        c.login("alice")
+        c.expect("NOOP", 200)
+
+    def test_implicit_login(self):
+        c = self.control(implicit=True)
+        self.assertEqual(c.banner.code, 220, c.banner)
+        c.login("alice")
+        r = c.expect("PWD", 257)
+        self.assertTrue(r.text.startswith('"/"'), r)
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_implicit_port_speaks_tls_from_first_byte(self):
+        """A plain client on the implicit port gets no plain-text banner."""
+        with socket.create_connection(("127.0.0.1", self.iport), timeout=5) as s:
+            s.settimeout(2)
+            try:
+                got = s.recv(100)
+            except (socket.timeout, TimeoutError, ConnectionResetError):
+                got = b""
+            self.assertFalse(got.startswith(b"220"), got)
+
+    def test_wrong_password(self):
+        c = self.control()
+        c.auth_tls()
+        c.expect("USER alice", 331)
+        t0 = time.monotonic()
+        r = c.cmd("PASS not-the-password", timeout=15)
+        self.assertEqual(r.code, 530, r)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.8, "530 Login incorrect came without a delay")
+        c.expect("USER nosuchuser", 331)  # same answer for unknown users
+        r = c.cmd("PASS whatever", timeout=15)
+        self.assertEqual(r.code, 530, r)
+
+    def test_user_before_auth_tls_530(self):
+        c = self.control()
+        r = c.cmd("USER alice")
+        self.assertEqual(r.code, 530, r)
+        self.assertIn("AUTH TLS", r.text)
+        r = c.cmd("PASS alice-pw")
+        self.assertEqual(r.code, 530, r)
+        c.auth_tls()
+        c.login("alice")
+
+    def test_commands_before_login_530(self):
+        c = self.control()
+        c.auth_tls()
+        for line in ("PWD", "CWD /", "RETR hello.txt", "LIST", "MKD x", "EPSV", "PASV", "SIZE hello.txt"):
+            with self.subTest(line=line):
+                r = c.cmd(line)
+                self.assertEqual(r.code, 530, r)
+        # allowed before login
+        self.assertEqual(c.cmd("NOOP").code, 200)
+        self.assertEqual(c.cmd("SYST").code, 215)
+        self.assertEqual(c.cmd("FEAT").code, 211)
+        self.assertEqual(c.cmd("PBSZ 0").code, 200)
+        self.assertEqual(c.cmd("PROT P").code, 200)
+        self.assertFalse(os.path.exists(self.home("x")))
+
+    def test_data_before_prot_p_refused(self):
+        c = self.control()
+        c.login("alice", prot=False)
+        # The refusal may come at EPSV or at RETR: either way a 5xx and no bytes.
+        r = c.cmd("EPSV")
+        if r.code == 229:
+            port = int(re.search(r"\|(\d+)\|", r.text).group(1))
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as d:
+                r = c.cmd("RETR hello.txt")
+                self.assertGreaterEqual(r.code, 500, r)
+                d.settimeout(3)
+                try:
+                    got = d.recv(100)
+                except (socket.timeout, TimeoutError, ConnectionResetError):
+                    got = b""
+                self.assertNotIn(HELLO, got)
+        else:
+            self.assertGreaterEqual(r.code, 500, r)
+            r = c.cmd("RETR hello.txt")
+            self.assertGreaterEqual(r.code, 500, r)
+        c.expect("NOOP", 200)
+
+    def test_prot_c_refused(self):
+        c = self.control()
+        c.login("alice", prot=False)
+        c.expect("PBSZ 0", 200)
+        r = c.cmd("PROT C")
+        self.assertEqual(r.code, 534, r)
+        c.expect("PROT P", 200)
+        c.protected = True
+        c.expect("TYPE I", 200)
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    # -- replies and simple commands
+
+    def test_feat(self):
+        c = self.control()
+        c.auth_tls()
+        r = c.expect("FEAT", 211)
+        self.assertTrue(r.multi, r)
+        self.assertFalse(r.faults, r)
+        feats = [l for l in r.lines[1:-1]]
+        for l in feats:
+            self.assertTrue(l.startswith(" "), "FEAT line without its leading space: %r" % l)
+        names = {l.strip().split(" ")[0].upper() for l in feats}
+        for f in ("AUTH", "PBSZ", "PROT", "EPSV", "MLST", "SIZE", "MDTM", "REST", "UTF8"):
+            self.assertIn(f, names, r)
+        self.assertIn("AUTH TLS", [l.strip().upper() for l in feats])
+        self.assertIn("REST STREAM", [l.strip().upper() for l in feats])
+        mlst = [l.strip() for l in feats if l.strip().upper().startswith("MLST ")][0]
+        for fact in ("type*", "size*", "modify*"):
+            self.assertIn(fact, mlst.lower())
+        c.expect("NOOP", 200)  # still in step after the multi-line reply
+
+    def test_syst_noop_help_stat(self):
+        c = self.logged_in()
+        r = c.expect("SYST", 215)
+        self.assertTrue(r.text.startswith("UNIX"), r)
+        c.expect("NOOP", 200)
+        for line, code in (("HELP", 214), ("STAT", 211)):
+            r = c.expect(line, code)
+            self.assertFalse(r.faults, r)
+        c.expect("OPTS UTF8 ON", 200)
+        c.expect("TYPE I", 200)
+        c.expect("TYPE A", 200)
+        c.expect("MODE S", 200)
+        c.expect("STRU F", 200)
+        self.assertEqual(c.cmd("TYPE E").code // 100, 5)
+        self.assertEqual(c.cmd("MODE B").code // 100, 5)
+        c.expect("NOOP", 200)
+
+    def test_multiline_replies_well_formed(self):
+        c = self.logged_in()
+        for line, code in (("FEAT", 211), ("HELP", 214), ("STAT", 211), ("MLST hello.txt", 250),
+                           ("MLST /docs", 250)):
+            with self.subTest(line=line):
+                r = c.expect(line, code)
+                self.assertTrue(r.multi, r)
+                self.assertFalse(r.faults, r)
+                for l in r.lines[1:-1]:
+                    self.assertTrue(l.startswith(" "), "continuation line not indented: %r" % l)
+                # Nothing left over: the next reply is NOOP's.
+                c.expect("NOOP", 200)
+
+    def test_pwd_cwd_cdup(self):
+        c = self.logged_in()
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/"'))
+        c.expect("CWD docs", 250)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/docs"'))
+        c.expect("CWD sub", 250)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/docs/sub"'))
+        r = c.cmd("CDUP")
+        self.assertIn(r.code, (200, 250), r)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/docs"'))
+        self.assertEqual(c.cmd("CWD missing").code, 550)
+        self.assertEqual(c.cmd("CWD /hello.txt").code, 550)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/docs"'))
+        c.expect("XPWD", 257)
+        c.expect("CWD /docs/sub", 250)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/docs/sub"'))
+        c.expect("CWD /", 250)
+        r = c.cmd("CDUP")  # at the top: stays there
+        self.assertIn(r.code, (200, 250, 550), r)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/"'))
+
+    def test_pwd_quotes_doubled(self):
+        name = 'say "hi"'
+        os.makedirs(self.home(name), exist_ok=True)
+        self.server.give(self.home(name))
+        c = self.logged_in()
+        c.expect("CWD " + name, 250)
+        r = c.expect("PWD", 257)
+        self.assertTrue(r.text.startswith('"/say ""hi"""'), r)
+
+    def test_size_mdtm(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r = c.expect("SIZE hello.txt", 213)
+        self.assertEqual(r.text.strip(), str(len(HELLO)))
+        r = c.expect("MDTM hello.txt", 213)
+        want = time.strftime("%Y%m%d%H%M%S", time.gmtime(os.stat(self.home("hello.txt")).st_mtime))
+        self.assertEqual(r.text.strip()[:14], want)
+        self.assertEqual(c.cmd("SIZE missing.txt").code, 550)
+
+    # -- changing the tree
+
+    def test_mkdir_rmdir(self):
+        c = self.logged_in()
+        r = c.expect("MKD made", 257)
+        self.assertIn('"/made"', r.text)
+        self.assertTrue(os.path.isdir(self.home("made")))
+        self.assertEqual(c.cmd("MKD made").code, 550)  # exists
+        self.assertEqual(c.cmd("MKD nowhere/deep").code, 550)
+        c.expect("CWD made", 250)
+        c.expect("MKD inner", 257)
+        self.assertTrue(os.path.isdir(self.home("made", "inner")))
+        c.expect("CWD /", 250)
+        self.assertEqual(c.cmd("RMD made").code, 550)  # not empty
+        c.expect("RMD made/inner", 250)
+        c.expect("RMD made", 250)
+        self.assertFalse(os.path.exists(self.home("made")))
+        self.assertEqual(c.cmd("RMD made").code, 550)
+
+    def test_rename_and_delete(self):
+        self.write_home("ren-a.txt", b"AAA")
+        self.write_home("ren-b.txt", b"BBB")
+        c = self.logged_in()
+        c.expect("RNFR ren-a.txt", 350)
+        c.expect("RNTO renamed.txt", 250)
+        self.assertFalse(os.path.exists(self.home("ren-a.txt")))
+        self.assertEqual(self.read_home("renamed.txt"), b"AAA")
+        # onto an existing file (alice has delete)
+        c.expect("RNFR renamed.txt", 350)
+        c.expect("RNTO ren-b.txt", 250)
+        self.assertEqual(self.read_home("ren-b.txt"), b"AAA")
+        self.assertEqual(c.cmd("RNTO x.txt").code, 503)  # RNTO without RNFR
+        self.assertEqual(c.cmd("RNFR missing.txt").code, 550)
+        # into a folder
+        c.expect("RNFR ren-b.txt", 350)
+        c.expect("RNTO docs/moved.txt", 250)
+        self.assertEqual(self.read_home("docs/moved.txt"), b"AAA")
+        c.expect("DELE docs/moved.txt", 250)
+        self.assertFalse(os.path.exists(self.home("docs/moved.txt")))
+        self.assertEqual(c.cmd("DELE docs/moved.txt").code, 550)
+        self.assertEqual(c.cmd("DELE docs").code, 550)  # a folder is not DELE'd
+
+    def test_read_only_user_denied(self):
+        c = self.logged_in("reader")
+        data, r, _ = c.retr("shared.txt")
+        self.assertEqual((r.code, data), (226, b"for readers\n"), r)
+        before = sorted(os.listdir(self.server.home("reader")))
+        r, _ = c.stor("new.txt", b"nope")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("Permission denied", r.text)
+        r, _ = c.stor("shared.txt", b"nope", cmd="APPE")
+        self.assertEqual(r.code, 550, r)
+        for line in ("DELE shared.txt", "MKD newdir", "RMD adir"):
+            with self.subTest(line=line):
+                r = c.cmd(line)
+                self.assertEqual(r.code, 550, r)
+                self.assertIn("Permission denied", r.text)
+        r, _ = c.stor(None, b"nope", cmd="STOU")
+        self.assertEqual(r.code, 550, r)
+        r = c.cmd("RNFR shared.txt")
+        if r.code == 350:
+            r = c.cmd("RNTO moved.txt")
+        self.assertEqual(r.code, 550, r)
+        self.assertEqual(sorted(os.listdir(self.server.home("reader"))), before)
+        with open(os.path.join(self.server.home("reader"), "shared.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"for readers\n")
+        c.expect("NOOP", 200)
+
+    # -- confinement
+
+    def test_dotdot_stays_in_home(self):
+        c = self.logged_in()
+        for target in ("..", "../..", "../../..", "/../../..", "docs/../../.."):
+            with self.subTest(target=target):
+                r = c.cmd("CWD " + target)
+                self.assertIn(r.code, (250, 550), r)
+                self.assertTrue(c.expect("PWD", 257).text.startswith('"/"'), target)
+                c.expect("CWD /", 250)
+        c.expect("CWD docs/sub", 250)
+        for name in ("../../../reader/secret.txt", "../../../../../../etc/passwd", "/../reader/secret.txt",
+                     "/../../etc/passwd", "../../up/secret.txt", "..\\..\\..\\etc\\passwd"):
+            with self.subTest(name=name):
+                data, r, _ = c.retr(name)
+                self.assertEqual(r.code, 550, r)
+                self.assertIsNone(data)
+                self.assertEqual(c.cmd("SIZE " + name).code, 550)
+        # ../ that stays inside is fine
+        data, r, _ = c.retr("../../hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_symlinks_out_of_home_550(self):
+        c = self.logged_in()
+        self.assertEqual(c.cmd("CWD etc-link").code, 550)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/"'))
+        for name in ("etc-link/passwd", "outfile", "outlink/secret.txt", "docs/up/secret.txt"):
+            with self.subTest(name=name):
+                data, r, _ = c.retr(name)
+                self.assertEqual(r.code, 550, r)
+                self.assertIsNone(data)
+        for cmd in ("LIST", "MLSD", "NLST"):
+            with self.subTest(cmd=cmd):
+                data, r, _ = c.retr("etc-link", cmd=cmd)
+                if data is not None:
+                    self.assertNotIn(b"passwd", data)
+                    self.assertNotIn(b"hostname", data)
+                else:
+                    self.assertEqual(r.code, 550, r)
+        r = c.cmd("MLST etc-link/passwd")
+        self.assertEqual(r.code, 550, r)
+        r, _ = c.stor("outlink/planted.txt", b"planted")
+        self.assertEqual(r.code, 550, r)
+        self.assertFalse(os.path.exists(os.path.join(self.server.dir, "outside", "planted.txt")))
+        self.assertEqual(c.cmd("MKD outlink/newdir").code, 550)
+        self.assertFalse(os.path.exists(os.path.join(self.server.dir, "outside", "newdir")))
+        self.assertEqual(c.cmd("DELE outlink/secret.txt").code, 550)
+        self.assertTrue(os.path.exists(os.path.join(self.server.dir, "outside", "secret.txt")))
+        c.expect("RNFR hello.txt", 350)
+        self.assertEqual(c.cmd("RNTO outlink/stolen.txt").code, 550)
+        self.assertEqual(self.read_home("hello.txt"), HELLO)
+
+    # -- hostile input
+
+    def test_bytes_after_auth_tls_are_dropped(self):
+        """A man in the middle appends commands after AUTH TLS in plain text
+        (CVE-2011-0411 class): they must not run inside the TLS session."""
+        c = self.control()
+        c.send(b"AUTH TLS\r\nUSER alice\r\nPASS alice-pw\r\n")
+        r = c.read_reply()
+        self.assertEqual(r.code, 234, r)
+        c.buf = b""
+        c.sock = c.ctx.wrap_socket(c.sock, server_hostname="localhost")
+        c.tls = True
+        r = c.cmd("PWD")
+        self.assertEqual(r.code, 530, "an injected USER/PASS logged in: %r" % r)
+        c.login("alice")
+
+    def test_overlong_line_500(self):
+        c = self.logged_in()
+        r = c.cmd("NOOP " + "A" * 5000)
+        self.assertEqual(r.code, 500, r)
+        r = c.cmd("RETR " + "b" * 8000)
+        self.assertEqual(r.code, 500, r)
+        c.expect("NOOP", 200)
+        self.assertEqual(c.cmd("XYZZY").code, 500)
+        c.expect("NOOP", 200)
+
+    def test_garbage_flood_closes_with_421(self):
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                c = self.control()
+                if tls:
+                    c.login("alice")
+                codes = []
+                for i in range(40):
+                    try:
+                        c.send(b"\x00\xff\x01garbage\x00 %d\r\n" % i)
+                        r = c.read_reply()
+                    except (ftps_util.Closed, OSError):
+                        break
+                    codes.append(r.code)
+                    if r.code == 421:
+                        break
+                self.assertIn(421, codes, codes)
+                self.assertTrue(set(codes[:-1]) <= {500, 501}, codes)
+                self.assertLessEqual(len(codes), 12, codes)
+                self.assertTrue(c.closed_by_peer(), "not closed after 421")
+        self.logged_in().expect("NOOP", 200)
+
+    # -- active mode is off
+
+    def test_active_mode_off_by_default(self):
+        c = self.logged_in()
+        with socket.socket() as ls:
+            ls.bind(("127.0.0.1", 0))
+            ls.listen(1)
+            port = ls.getsockname()[1]
+            r = c.cmd("PORT 127,0,0,1,%d,%d" % (port // 256, port % 256))
+            self.assertEqual(r.code, 502, r)
+            r = c.cmd("EPRT |1|127.0.0.1|%d|" % port)
+            self.assertEqual(r.code, 502, r)
+            r = c.cmd("PORT 10,9,8,7,0,21")  # a bounce target
+            self.assertEqual(r.code, 502, r)
+            ls.settimeout(0.5)
+            self.assertRaises((socket.timeout, TimeoutError), ls.accept)
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_pasv_and_epsv_replies(self):
+        c = self.logged_in()
+        host, port = c.pasv()
+        self.assertEqual(host, "127.0.0.1")
+        self.assertTrue(0 < port < 65536)
+        port2 = c.epsv()
+        self.assertTrue(0 < port2 < 65536)
+        data, r, _ = c.retr("hello.txt", passive="PASV")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+        data, r, _ = c.retr("hello.txt", passive="EPSV")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_epsv_all(self):
+        c = self.logged_in()
+        c.expect("EPSV ALL", 200)
+        for line in ("PASV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"):
+            with self.subTest(line=line):
+                r = c.cmd(line)
+                self.assertEqual(r.code // 100, 5, r)
+        data, r, _ = c.retr("hello.txt", passive="EPSV")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_data_connection_from_other_address_ignored(self):
+        """The first connection to a passive port from another address is
+        closed (and logged); the client's own still gets the transfer."""
+        c = self.logged_in()
+        port = c.epsv()
+        stranger = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.2", 0))
+        self.addCleanup(stranger.close)
+        stranger.settimeout(5)
+        try:
+            got = stranger.recv(100)
+        except (socket.timeout, TimeoutError):
+            self.fail("a data connection from 127.0.0.2 was kept open")
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"")
+        self.assertTrue(harness.wait_until(lambda: "127.0.0.2" in self.server.log(), timeout=5),
+                        "the refused data connection was not logged")
+        d = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(d.close)
+        r = c.cmd("RETR hello.txt")
+        self.assertEqual(r.code, 150, r)
+        t = c.wrap_data(d)
+        data = b""
+        for _ in range(100):
+            chunk = t.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.assertEqual(data, HELLO)
+        self.assertEqual(c.read_reply().code, 226)
+
+
+class PassivePortRange(ftps_util.FTPSCase):
+    """passive_port_min/max bound the ports PASV and EPSV announce."""
+    LOW = random.Random().randrange(40000, 59000)
+    SERVICE_KEYS = {"passive_port_min": LOW, "passive_port_max": LOW + 99}
+
+    @classmethod
+    def prepare(cls, server):
+        with open(os.path.join(server.home("alice"), "hello.txt"), "wb") as f:
+            f.write(HELLO)
+
+    def test_ports_in_range(self):
+        c = self.logged_in()
+        for i in range(5):
+            port = c.epsv()
+            self.assertTrue(self.LOW <= port <= self.LOW + 99, port)
+            self.assertTrue(self.LOW <= c.pasv()[1] <= self.LOW + 99)
+        for i in range(3):
+            data, r, _ = c.retr("hello.txt")
+            self.assertEqual((r.code, data), (226, HELLO), r)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,492 @@
+"""FTPS transfers with real clients (curl, lftp, ftplib) and a strict raw
+client: byte-exact uploads and downloads (a few MiB and empty), ASCII mode,
+resume both ways (REST+RETR, curl -C -, lftp put -c, REST+STOR, APPE) after
+uploads cut without close_notify or with a killed client, listings (MLSD,
+MLST, NLST, LIST as lftp parses it), ABOR, 200 files in one lftp session,
+and a full disk."""
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import ftps_util  # noqa: E402
+
+HELLO = b"hello\n"
+BIG = os.urandom(3 * 1024 * 1024 + 123)
+HUGE_SIZE = 64 * 1024 * 1024  # sparse: read by the server, never held by the test
+MANY = 200
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+class Transfers(ftps_util.FTPSCase):
+
+    @classmethod
+    def prepare(cls, server):
+        home = server.home("alice")
+        with open(os.path.join(home, "hello.txt"), "wb") as f:
+            f.write(HELLO)
+        with open(os.path.join(home, "big.bin"), "wb") as f:
+            f.write(BIG)
+        with open(os.path.join(home, "empty.txt"), "wb"):
+            pass
+        with open(os.path.join(home, "huge.bin"), "wb") as f:
+            f.truncate(HUGE_SIZE)
+        with open(os.path.join(home, "lines.txt"), "wb") as f:
+            f.write(b"one\ntwo\n\nthree\n")
+        os.makedirs(os.path.join(home, "many"))
+        for i in range(MANY):
+            with open(os.path.join(home, "many", "f%03d.txt" % i), "wb") as f:
+                f.write(b"file %d\n" % i * (i % 7 + 1))
+        os.makedirs(os.path.join(home, "listing", "adir"))
+        with open(os.path.join(home, "listing", "one.txt"), "wb") as f:
+            f.write(b"12345")
+        with open(os.path.join(home, "listing", "caf\u00e9 \u00fc.txt".encode("utf-8").decode("utf-8")), "wb") as f:
+            f.write(b"x")
+        with open(os.path.join(home, "listing", "bad\r\n226 forged.txt"), "wb") as f:
+            f.write(b"x")
+        with open(os.path.join(server.home("reader"), "r.txt"), "wb") as f:
+            f.write(b"r")
+
+    # -- round trips
+
+    def test_ftplib_binary_roundtrip(self):
+        f = ftps_util.ftplib_login(self.port)
+        self.addCleanup(f.close)
+        data = os.urandom(2 * 1024 * 1024 + 7)
+        import io
+        resp = f.storbinary("STOR ftplib.bin", io.BytesIO(data))
+        self.assertTrue(resp.startswith("226"), resp)
+        self.assertEqual(sha(self.read_home("ftplib.bin")), sha(data))
+        got = []
+        resp = f.retrbinary("RETR ftplib.bin", got.append)
+        self.assertTrue(resp.startswith("226"), resp)
+        self.assertEqual(sha(b"".join(got)), sha(data))
+        resp = f.storbinary("STOR ftplib-empty.bin", io.BytesIO(b""))
+        self.assertTrue(resp.startswith("226"), resp)
+        self.assertEqual(self.read_home("ftplib-empty.bin"), b"")
+        got = []
+        f.retrbinary("RETR empty.txt", got.append)
+        self.assertEqual(b"".join(got), b"")
+        self.assertFalse([p for p in self.partials() if "ftplib" in p])
+
+    def test_raw_download_byte_exact_and_close_notify(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        data, r, info = c.retr("big.bin")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(data), sha(BIG))
+        self.assertTrue(info["resumed"], "the data connection did not resume the control session")
+        self.assertTrue(info["close_notify"], "the download ended without a TLS close_notify: %r" % info)
+        data, r, info = c.retr("empty.txt")
+        self.assertEqual((r.code, data), (226, b""), r)
+        self.assertTrue(info["close_notify"], info)
+
+    def test_curl_explicit_roundtrip(self):
+        for name, data in (("curl-x.bin", os.urandom(3 * 1024 * 1024 + 1)), ("curl-x-empty.bin", b"")):
+            with self.subTest(name=name):
+                src = self.scratch(name, data)
+                out = ftps_util.curl(self.port, "/" + name, ["-T", src])
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertEqual(sha(self.read_home(name)), sha(data))
+                out = ftps_util.curl(self.port, "/" + name)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertEqual(sha(out.stdout), sha(data))
+        out = ftps_util.curl(self.port, "/big.bin", ["--ftp-pasv", "--disable-epsv"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(out.stdout), sha(BIG))
+        self.assertFalse([p for p in self.partials() if "curl-x" in p])
+
+    def test_curl_implicit_roundtrip(self):
+        data = os.urandom(1024 * 1024 + 5)
+        src = self.scratch("curl-i.bin", data)
+        out = ftps_util.curl(self.iport, "/curl-i.bin", ["-T", src], implicit=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(self.read_home("curl-i.bin")), sha(data))
+        out = ftps_util.curl(self.iport, "/big.bin", implicit=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(out.stdout), sha(BIG))
+
+    def test_lftp_roundtrip_both_services(self):
+        for implicit in (False, True):
+            with self.subTest(implicit=implicit):
+                name = "lftp-%s.bin" % ("i" if implicit else "x")
+                data = os.urandom(1024 * 1024 + 99)
+                src = self.scratch(name, data)
+                dst = self.scratch(name + ".back")
+                out = ftps_util.lftp(self.iport if implicit else self.port,
+                                     "put %s -o %s; get %s -o %s" % (src, name, name, dst), implicit=implicit)
+                self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+                self.assertEqual(sha(self.read_home(name)), sha(data))
+                with open(dst, "rb") as f:
+                    self.assertEqual(sha(f.read()), sha(data))
+
+    # -- ASCII
+
+    def test_ascii_mode(self):
+        c = self.logged_in()
+        c.expect("TYPE A", 200)
+        data, r, _ = c.retr("lines.txt")
+        self.assertEqual((r.code, data), (226, b"one\r\ntwo\r\n\r\nthree\r\n"), r)
+        r, _ = c.stor("ascii-up.txt", b"alpha\r\nbeta\r\n\r\ngamma\r\n")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("ascii-up.txt"), b"alpha\nbeta\n\ngamma\n")
+        c.expect("TYPE I", 200)
+        data, r, _ = c.retr("lines.txt")
+        self.assertEqual(data, b"one\ntwo\n\nthree\n")
+        # curl --use-ascii (TYPE A) the way a user would
+        out = ftps_util.curl(self.port, "/lines.txt", ["--use-ascii"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # curl converts CRLF back to LF itself on Unix; only the content is checked
+        self.assertEqual(out.stdout.replace(b"\r\n", b"\n"), b"one\ntwo\n\nthree\n")
+
+    # -- resume
+
+    def test_rest_retr_and_curl_resume_download(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        data, r, _ = c.retr("big.bin", rest=1000000)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(data), sha(BIG[1000000:]))
+        local = self.scratch("resume-down.bin", BIG[:777777])
+        out = ftps_util.curl(self.port, "/big.bin", ["-C", "-", "-o", local])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(local, "rb") as f:
+            self.assertEqual(sha(f.read()), sha(BIG))
+
+    def interrupt_upload(self, name, data, cut, rst=False):
+        """A STOR cut after `cut` bytes without close_notify; returns the
+        bytes the server says it kept (SIZE)."""
+        before = self.read_home(name) if os.path.exists(self.home(name)) else None
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r, info = c.stor(name, data, cut_after=cut, rst=rst)
+        self.assertEqual(r.code // 100, 4, "an upload cut without close_notify answered %r" % r)
+        if before is None:
+            self.assertFalse(os.path.exists(self.home(name)), "the cut upload is visible under its name")
+        else:
+            self.assertEqual(self.read_home(name), before, "a cut upload changed the file under its name")
+        self.assertTrue([p for p in self.partials() if name in p], "no partial kept")
+        r = c.expect("SIZE " + name, 213)
+        kept = int(r.text.strip())
+        if rst:
+            self.assertLessEqual(kept, cut)
+        else:
+            self.assertEqual(kept, cut, "SIZE after a cut upload")
+        names = c.listing("NLST").split("\r\n")
+        if before is None:
+            self.assertNotIn(name, names)
+        self.assertFalse([n for n in names if n.startswith(ftps_util.PARTIAL_PREFIX)], names)
+        c.expect("QUIT", 221)
+        return kept
+
+    def test_cut_upload_then_curl_resume(self):
+        data = os.urandom(2 * 1024 * 1024 + 11)
+        kept = self.interrupt_upload("cut-curl.bin", data, 1024 * 1024 + 3)
+        self.assertGreater(kept, 0)
+        src = self.scratch("cut-curl.bin", data)
+        out = ftps_util.curl(self.port, "/cut-curl.bin", ["-C", "-", "-T", src])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(self.read_home("cut-curl.bin")), sha(data))
+        self.assertFalse([p for p in self.partials() if "cut-curl" in p])
+
+    def test_cut_upload_rst_then_rest_stor(self):
+        data = os.urandom(1536 * 1024)
+        kept = self.interrupt_upload("cut-rst.bin", data, 1024 * 1024, rst=True)
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r, _ = c.stor("cut-rst.bin", data[kept:], rest=kept)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("cut-rst.bin")), sha(data))
+        self.assertFalse([p for p in self.partials() if "cut-rst" in p])
+
+    def test_cut_upload_then_lftp_put_continue(self):
+        data = os.urandom(2 * 1024 * 1024 + 5)
+        self.interrupt_upload("cut-lftp.bin", data, 700001)
+        src = self.scratch("cut-lftp.bin", data)
+        out = ftps_util.lftp(self.port, "put -c %s -o cut-lftp.bin" % src)
+        self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+        self.assertEqual(sha(self.read_home("cut-lftp.bin")), sha(data))
+
+    def test_cut_upload_over_existing_file_keeps_it(self):
+        self.write_home("keep.txt", b"old content\n")
+        data = os.urandom(300000)
+        self.interrupt_upload("keep.txt", data, 200000)
+        self.assertEqual(self.read_home("keep.txt"), b"old content\n")
+        # A plain STOR starts over and drops the partial.
+        c = self.logged_in()
+        r, _ = c.stor("keep.txt", b"new content\n")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("keep.txt"), b"new content\n")
+        self.assertEqual(c.expect("SIZE keep.txt", 213).text.strip(), "12")
+        self.assertFalse([p for p in self.partials() if "keep.txt" in p])
+
+    def test_dele_drops_partial(self):
+        self.interrupt_upload("dropme.bin", os.urandom(100000), 50000)
+        c = self.logged_in()
+        r = c.cmd("DELE dropme.bin")  # only a partial exists: 250 or 550, but it must go
+        self.assertIn(r.code, (250, 550), r)
+        self.assertFalse([p for p in self.partials() if "dropme" in p])
+        self.assertEqual(c.cmd("SIZE dropme.bin").code, 550)
+
+    def test_partial_unreachable_by_name(self):
+        self.interrupt_upload("hidden.bin", os.urandom(100000), 60000)
+        parts = [p for p in self.partials() if "hidden.bin" in p]
+        self.assertTrue(parts)
+        c = self.logged_in()
+        for p in parts + [".wharf-upload.hidden.bin.partial"]:
+            data, r, _ = c.retr(p)
+            self.assertEqual(r.code, 550, r)
+            r, _ = c.stor(p, b"overwrite")
+            self.assertGreaterEqual(r.code, 500, r)
+        mlsd = c.listing("MLSD")
+        self.assertNotIn(ftps_util.PARTIAL_PREFIX, mlsd)
+        self.assertNotIn(ftps_util.PARTIAL_PREFIX, c.listing("LIST"))
+
+    def test_killed_client_mid_upload_then_resume(self):
+        name = "killed.bin"
+        data = os.urandom(4 * 1024 * 1024)
+        proc = subprocess.Popen(["curl", "-sS", "-k", "--ssl-reqd", "--max-time", "60", "-u", "alice:alice-pw",
+                                 "-T", "-", "ftp://127.0.0.1:%d/%s" % (self.port, name)],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        feed = ftps_util.in_thread(lambda: proc.stdin.write(data[:1024 * 1024]) and proc.stdin.flush())
+
+        def partial_size():
+            ps = [p for p in self.partials() if name in p]
+            return os.path.getsize(self.home(ps[0])) if ps else 0
+        self.assertTrue(harness.wait_until(lambda: partial_size() > 0, timeout=15), "no partial while uploading")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        feed(timeout=10)
+        # Wait until the server saw the end (the partial stops growing).
+        last = [-1]
+
+        def settled():
+            s = partial_size()
+            ok = s == last[0] and s > 0
+            last[0] = s
+            return ok
+        self.assertTrue(harness.wait_until(settled, timeout=10, interval=0.5))
+        self.assertFalse(os.path.exists(self.home(name)), "a killed upload appeared under its name")
+        src = self.scratch(name, data)
+        out = ftps_util.curl(self.port, "/" + name, ["-C", "-", "-T", src])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+
+    def test_appe(self):
+        self.write_home("log.txt", b"first\n")
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r, _ = c.stor("log.txt", b"second\n", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("log.txt"), b"first\nsecond\n")
+        r, _ = c.stor("appe-new.txt", b"fresh\n", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("appe-new.txt"), b"fresh\n")
+
+    def test_stou(self):
+        c = self.logged_in()
+        before = set(os.listdir(self.home()))
+        r, info = c.stor(None, b"unique\n", cmd="STOU")
+        self.assertEqual(r.code, 226, r)
+        new = set(os.listdir(self.home())) - before
+        self.assertEqual(len(new), 1, new)
+        name = new.pop()
+        self.assertEqual(self.read_home(name), b"unique\n")
+        self.assertIn(name, info["prelim"].text + r.text)
+
+    # -- listings
+
+    def test_mlsd_mlst_facts(self):
+        c = self.logged_in()
+        text = c.listing("MLSD", "listing")
+        entries = {}
+        for line in text.split("\r\n"):
+            if not line:
+                continue
+            facts, sep, name = line.partition(" ")
+            self.assertEqual(sep, " ", line)
+            d = {}
+            for f in facts.rstrip(";").split(";"):
+                k, _, v = f.partition("=")
+                d[k.lower()] = v
+            entries[name] = d
+        files = {n for n, d in entries.items() if d.get("type") == "file"}
+        dirs = {n for n, d in entries.items() if d.get("type") == "dir"}
+        self.assertEqual(files, {"one.txt", "caf\u00e9 \u00fc.txt"}, text)
+        self.assertEqual(dirs, {"adir"}, text)
+        one = entries["one.txt"]
+        self.assertEqual(one["size"], "5")
+        want = time.strftime("%Y%m%d%H%M%S", time.gmtime(os.stat(self.home("listing", "one.txt")).st_mtime))
+        self.assertEqual(one["modify"][:14], want)
+        self.assertIn("r", one.get("perm", "r"))
+        self.assertNotIn("forged", text)
+        r = c.expect("MLST listing/one.txt", 250)
+        self.assertEqual(len(r.lines), 3, r)
+        self.assertTrue(r.lines[1].startswith(" "), r)
+        self.assertIn("type=file", r.lines[1].lower())
+        self.assertIn("size=5", r.lines[1].lower())
+        self.assertTrue(r.lines[1].endswith(" /listing/one.txt") or r.lines[1].endswith(" listing/one.txt")
+                        or r.lines[1].endswith(" one.txt"), r)
+        self.assertEqual(c.cmd("MLST listing/missing").code, 550)
+        # the perm fact says what reader may not do
+        rc = self.logged_in("reader")
+        facts = rc.expect("MLST r.txt", 250).lines[1].lower()
+        m = re.search(r"perm=([a-z]*)", facts)
+        if m:
+            self.assertNotIn("w", m.group(1))
+            self.assertNotIn("d", m.group(1))
+            self.assertIn("r", m.group(1))
+
+    def test_nlst_and_list(self):
+        c = self.logged_in()
+        names = sorted(n for n in c.listing("NLST", "listing").split("\r\n") if n)
+        names = [n.rsplit("/", 1)[-1] for n in names]
+        self.assertEqual(sorted(names), sorted(["adir", "one.txt", "caf\u00e9 \u00fc.txt"]))
+        text = c.listing("LIST", "listing")
+        self.assertTrue(text.endswith("\r\n"), text)
+        rx = re.compile(r"^([-dl])[-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+(\d+)\s+[A-Z][a-z]{2}\s+\d{1,2}\s+"
+                        r"(?:\d{2}:\d{2}|\d{4})\s(.+)$")
+        seen = {}
+        for line in text.split("\r\n"):
+            if not line or line.startswith("total"):
+                continue
+            m = rx.match(line)
+            self.assertTrue(m, "LIST line not in ls -l form: %r" % line)
+            seen[m.group(3)] = (m.group(1), int(m.group(2)))
+        self.assertEqual(seen.get("one.txt"), ("-", 5), text)
+        self.assertEqual(seen.get("adir", ("?",))[0], "d", text)
+        self.assertIn("caf\u00e9 \u00fc.txt", seen)
+        self.assertNotIn("forged", text)
+        c.expect("NOOP", 200)
+
+    def test_lftp_parses_list_and_mlsd(self):
+        for mlsd in ("off", "on"):
+            with self.subTest(mlsd=mlsd):
+                out = ftps_util.lftp(self.port, "cls -l --sort=name listing/",
+                                     settings="set ftp:use-mlsd %s; " % mlsd)
+                self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+                lines = [l for l in out.stdout.splitlines() if l.strip()]
+                byname = {l.split()[-1].rstrip("/").rsplit("/", 1)[-1]: l for l in lines}
+                self.assertIn("one.txt", byname, out.stdout)
+                self.assertIn("adir", byname, out.stdout)
+                self.assertRegex(byname["one.txt"], r"^-\S*\s.*\b5\b", out.stdout)
+                self.assertTrue(byname["adir"].startswith("d"), out.stdout)
+                self.assertNotIn("forged", out.stdout)
+
+    # -- ABOR
+
+    def test_abor_download(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        port = c.epsv()
+        import socket
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(c.cmd("RETR huge.bin").code, 150)
+        d = c.wrap_data(raw)
+        got = 0
+        while got < 256 * 1024:
+            got += len(d.recv(65536))
+        r1 = c.cmd("ABOR", timeout=15)
+        self.assertEqual(r1.code, 426, r1)
+        r2 = c.read_reply(timeout=15)
+        self.assertEqual(r2.code, 226, r2)
+        d.close()
+        c.expect("NOOP", 200)
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
+    def test_abor_upload_keeps_partial(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        data = os.urandom(1024 * 1024)
+        port = c.epsv()
+        import socket
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(c.cmd("STOR abor-up.bin").code, 150)
+        d = c.wrap_data(raw)
+        d.sendall(data[:600000])
+        r1 = c.cmd("ABOR", timeout=15)
+        self.assertEqual(r1.code, 426, r1)
+        r2 = c.read_reply(timeout=15)
+        self.assertEqual(r2.code, 226, r2)
+        raw.close()
+        self.assertFalse(os.path.exists(self.home("abor-up.bin")))
+        kept = int(c.expect("SIZE abor-up.bin", 213).text.strip())
+        self.assertLessEqual(kept, 600000)
+        r, _ = c.stor("abor-up.bin", data[kept:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("abor-up.bin")), sha(data))
+
+    def test_abor_without_transfer(self):
+        c = self.logged_in()
+        r = c.cmd("ABOR")
+        self.assertIn(r.code, (225, 226), r)
+        c.expect("NOOP", 200)
+
+    # -- many files
+
+    def test_lftp_mget_200_files(self):
+        dst = self.scratch("many")
+        os.makedirs(dst, exist_ok=True)
+        t0 = time.monotonic()
+        out = ftps_util.lftp(self.port, "lcd %s; mget many/*" % dst, timeout=150)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:] + out.stdout[-2000:])
+        got = sorted(os.listdir(dst))
+        self.assertEqual(len(got), MANY, got[:10])
+        for i in range(MANY):
+            with open(os.path.join(dst, "f%03d.txt" % i), "rb") as f:
+                self.assertEqual(f.read(), b"file %d\n" % i * (i % 7 + 1), i)
+        sys.stderr.write("(200 files by lftp mget: %.1f s) " % (time.monotonic() - t0))
+
+
+class DiskFull(ftps_util.FTPSCase):
+    """A user whose home is a 4 MiB tmpfs: an upload that does not fit gets
+    452 with the reason; what was there stays intact."""
+
+    USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}]
+
+    @classmethod
+    def prepare(cls, server):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a small tmpfs needs root")
+        home = server.home("alice")
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", home],
+                             capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            raise unittest.SkipTest("cannot mount a tmpfs: " + out.stderr.strip())
+        cls.addClassCleanup(lambda: subprocess.run(["umount", "-l", home], timeout=20))
+        with open(os.path.join(home, "early.txt"), "wb") as f:
+            f.write(b"written before the disk filled\n")
+
+    def test_disk_full_452(self):
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        first = os.urandom(1024 * 1024)
+        r, _ = c.stor("first.bin", first)
+        self.assertEqual(r.code, 226, r)
+        r, info = c.stor("toobig.bin", os.urandom(8 * 1024 * 1024))
+        self.assertIn(r.code, (451, 452, 552), r)
+        self.assertRegex(r.text.lower(), r"space|full|quota", r)
+        self.assertFalse(os.path.exists(self.home("toobig.bin")))
+        self.assertEqual(self.read_home("first.bin"), first)
+        self.assertEqual(self.read_home("early.txt"), b"written before the disk filled\n")
+        c.expect("NOOP", 200)
+        data, r, _ = c.retr("first.bin")
+        self.assertEqual((r.code, sha(data or b"")), (226, sha(first)), r)
+
+
+if __name__ == "__main__":
+    harness.main()
