@@ -8,6 +8,7 @@ import os
 import random
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -370,6 +371,25 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(self.read_home("hello.txt"), HELLO)
 
     # -- hostile input
+
+    def test_gnutls_cli_auth_tls_exchange(self):
+        """gnutls-cli does the RFC 4217 exchange itself (--starttls-proto=ftp:
+        AUTH TLS, 234, handshake), then logs in over the TLS session."""
+        script = b"USER alice\r\nPASS alice-pw\r\nPWD\r\nQUIT\r\n"
+        proc = subprocess.Popen(["gnutls-cli", "--insecure", "--starttls-proto=ftp", "-p", str(self.port),
+                                 "127.0.0.1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        try:
+            out, _ = proc.communicate(script, timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate(timeout=5)
+        text = out.decode("utf-8", "replace")
+        self.assertIn("Handshake was completed", text)
+        self.assertRegex(text, r"\(TLS1\.[23]-X\.509\)")
+        self.assertIn("230 Logged in as alice", text)
+        self.assertIn('257 "/" is the current folder', text)
+        self.assertIn("221 Goodbye", text)
 
     def test_bytes_after_auth_tls_are_dropped(self):
         """A man in the middle appends commands after AUTH TLS in plain text
