@@ -892,11 +892,14 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 	rc = rc == 0 ? unlinkat(dfd, leaf, 0) : -1;
 	int err = errno;
 	char partial[NAME_MAX + 1];
-	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0)
-		unlinkat(dfd, partial, 0);
-	if (rc == 0)
+	bool had_partial = xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0 && unlinkat(dfd, partial, 0) == 0;
+	if (rc == 0 || had_partial)
 		fsync(dfd);
 	close(dfd);
+	if (rc != 0 && had_partial && err == ENOENT) {
+		ftp_reply(f, 250, "Deleted the interrupted upload of %s", v);
+		return;
+	}
 	if (rc != 0) {
 		reply_errno(f, err, v);
 		return;
