@@ -119,7 +119,8 @@ static char **make_env(const acme_event_t *e, const char *state_dir)
 	    asprintf(&env[k++], "WHARF_DOMAIN=%s", e->domain ? e->domain : "") < 0 ||
 	    asprintf(&env[k++], "WHARF_PROBLEM=%s", e->problem ? e->problem : "") < 0 ||
 	    asprintf(&env[k++], "WHARF_DETAIL=%s", e->detail ? e->detail : "") < 0 ||
-	    asprintf(&env[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&env[k++], "WHARF_KEY_FILE=%s", file) < 0)
+	    asprintf(&env[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&env[k++], "WHARF_KEY_FILE=%s", file) < 0 ||
+	    asprintf(&env[k++], "WHARF_OUTPUT_DIR=%s", e->cert->output_dir ? e->cert->output_dir : "") < 0)
 		abort();
 	wf_buf_fini(&domains);
 	return env;

@@ -1,5 +1,6 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
+#include "output.h"
 #include "ari.h"
 #include "client.h"
 #include "events.h"
@@ -113,6 +114,8 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			wf_log_info("certificate %s: issued by \"%s\" for %s%s, valid until %s; installed", c->name,
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			wf_certstore_install(m->store, ck);
+			bool changed;
+			acme_output_sync(m->cfg->state_dir, c, &changed); /* before the hook, which may read them */
 			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
 			acme_events_emit(m->events, &e);
 		}
@@ -478,6 +481,12 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 			s->next_attempt = ev_now(loop) + difftime(rec.next_attempt, time(NULL));
 	}
 	m->events = acme_events_new(loop, cfg);
+	/* Files for other servers catch up with what is issued (a restart after
+	 * a crash, or an output_dir just added to the config). */
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		bool changed;
+		acme_output_sync(cfg->state_dir, &cfg->certificates[i], &changed);
+	}
 	ev_timer_init(&m->wake, on_wake, 0, 0);
 	/* First look right after start-up, from the loop. */
 	ev_timer_set(&m->wake, 0.01, 0);

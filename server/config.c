@@ -552,6 +552,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
+	for (size_t i = 0; i < cfg->ncertificates; i++)
+		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])
+			absolutize(&cfg->certificates[i].output_dir, cfg->dir);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)
 		absolutize(&cfg->log.error_log, cfg->dir);
 	if (strcmp(cfg->log.access_log, "stderr") != 0 && strcmp(cfg->log.access_log, "off") != 0)

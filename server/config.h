@@ -70,6 +70,7 @@ typedef struct wf_cert_cfg {
 	bool reuse_key;
 	char **deploy_hook; /* argv run after each issuance, or none */
 	size_t ndeploy_hook;
+	char *output_dir;   /* absolute after load: cert/chain/fullchain/privkey/combined.pem, or "" */
 	int line;
 } wf_cert_cfg_t;
 
