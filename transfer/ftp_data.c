@@ -620,6 +620,10 @@ static int passive_socket(xfer_ftp_t *f, struct sockaddr_storage *local, uint16_
 	int fd = socket(local->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Our side closes data connections first, so their ports sit in
+	 * TIME_WAIT: without this a busy range runs dry within a minute. */
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	unsigned span = lo ? (unsigned)(hi - lo + 1) : 1, start = 0;
 	if (lo && getrandom(&start, sizeof(start), 0) != sizeof(start))
 		start = (unsigned)f->conn->id;
