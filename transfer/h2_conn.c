@@ -330,7 +330,9 @@ static void arm_timer(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	h2_timer_t mode = h->nheads ? H2_TIMER_HEAD : h->nstreams ? H2_TIMER_XFER : H2_TIMER_IDLE;
-	if (mode == h->timer && ev_is_active(&c->timer))
+	/* Idle time counts from the last activity; the other two run from
+	 * when their mode began (progress is tracked in h2_on_timeout). */
+	if (mode == h->timer && ev_is_active(&c->timer) && mode != H2_TIMER_IDLE)
 		return;
 	h->timer = mode;
 	h->last_progress = ev_now(wf_conn_loop(c));
