@@ -1,5 +1,6 @@
 /* One ACME server: directory, nonces, account, signed requests. See client.h. */
 #include "client.h"
+#include "cluster.h"
 #include "b64url.h"
 #include "jws.h"
 #include "../server/durable.h"
@@ -394,8 +395,11 @@ static void become(acme_client_t *cl, bool ok, const char *type, const char *det
 	cl->state = ok ? CL_READY : CL_IDLE;
 	memset(&cl->notify_why, 0, sizeof(cl->notify_why));
 	if (!ok) {
-		snprintf(cl->notify_why.type, sizeof(cl->notify_why.type), "%s", type);
-		snprintf(cl->notify_why.detail, sizeof(cl->notify_why.detail), "%s", detail);
+		/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
+		snprintf(cl->notify_why.type, sizeof(cl->notify_why.type), "%.*s", (int)sizeof(cl->notify_why.type) - 1,
+			 type);
+		snprintf(cl->notify_why.detail, sizeof(cl->notify_why.detail), "%.*s",
+			 (int)sizeof(cl->notify_why.detail) - 1, detail);
 		/* Told once, by whoever waited for us (the order's failure line). */
 		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
 	}
@@ -510,6 +514,9 @@ static int load_or_make_key(acme_client_t *cl)
 	gnutls_memset(pem.data, 0, pem.cap);
 	wf_buf_fini(&pem);
 	close(dfd);
+	/* Cluster nodes answer HTTP-01 with it (docs/cluster.md). */
+	if (rc == WF_OK && acme_cluster_is_controller(cl->cfg))
+		acme_cluster_thumbprint_save(cl->cfg->state_dir, cl->key->thumbprint);
 	return rc;
 }
 

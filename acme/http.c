@@ -128,6 +128,7 @@ static void resp_clear_headers(acme_http_resp_t *resp)
 {
 	resp->content_type[0] = '\0';
 	resp->replay_nonce[0] = '\0';
+	resp->etag[0] = resp->bundle_mac[0] = resp->thumbprint[0] = '\0';
 	resp->location[0] = '\0';
 	resp->retry_after[0] = '\0';
 	wf_buf_reset(&resp->links);
@@ -187,6 +188,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 		set_field(resp->retry_after, sizeof(resp->retry_after), value);
 	} else if (wf_slice_eq_ci(name, "Content-Type")) {
 		set_field(resp->content_type, sizeof(resp->content_type), value);
+	} else if (wf_slice_eq_ci(name, "ETag")) {
+		set_field(resp->etag, sizeof(resp->etag), value);
+	} else if (wf_slice_eq_ci(name, "Wharf-Bundle-Mac")) {
+		set_field(resp->bundle_mac, sizeof(resp->bundle_mac), value);
+	} else if (wf_slice_eq_ci(name, "Wharf-Account-Thumbprint")) {
+		set_field(resp->thumbprint, sizeof(resp->thumbprint), value);
 	} else if (wf_slice_eq_ci(name, "Link") && value.len) {
 		/* Dropping a Link silently could lose the chain the caller asked
 		 * for, so too many of them fail the transfer instead. */
@@ -455,11 +462,17 @@ static bool has_crlf(const char *s)
 /* Every option that matters is set here, explicitly, even where it is curl's
  * default: what the ACME client trusts should not depend on libcurl's build. */
 static int req_setup(acme_http_t *h, req_t *r, const char *method, const char *url, const char *content_type,
-		     wf_slice_t body, long timeout_ms)
+		     const char *const *headers, wf_slice_t body, long timeout_ms)
 {
 	CURL *e = r->easy;
 	CURLcode rc = CURLE_OK;
 	struct curl_slist *l;
+
+	for (size_t i = 0; headers && headers[i]; i++) {
+		if (has_crlf(headers[i]) || !(l = curl_slist_append(r->headers, headers[i])))
+			return WF_ERR;
+		r->headers = l;
+	}
 
 	if (content_type) {
 		char line[256];
@@ -531,6 +544,13 @@ static int req_setup(acme_http_t *h, req_t *r, const char *method, const char *u
 unsigned long acme_http_request(acme_http_t *h, const char *method, const char *url, const char *content_type,
 				wf_slice_t body, double timeout, acme_http_cb cb, void *arg)
 {
+	return acme_http_request_with(h, method, url, content_type, NULL, body, timeout, cb, arg);
+}
+
+unsigned long acme_http_request_with(acme_http_t *h, const char *method, const char *url, const char *content_type,
+				     const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb,
+				     void *arg)
+{
 	req_t *r = NULL;
 
 	if (h->freed || !method || !url || !cb || has_crlf(url) || (content_type && has_crlf(content_type)))
@@ -554,7 +574,7 @@ unsigned long acme_http_request(acme_http_t *h, const char *method, const char *
 	wf_buf_init(&r->resp.links, LINKS_MAX);
 	if (!(r->easy = curl_easy_init()))
 		goto fail;
-	if (req_setup(h, r, method, url, content_type, body, timeout_ms) != WF_OK)
+	if (req_setup(h, r, method, url, content_type, headers, body, timeout_ms) != WF_OK)
 		goto fail;
 	/* Only arms curl's timer (a zero-delay ev_timer): nothing completes and
 	 * no callback runs before we return. */

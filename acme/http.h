@@ -29,6 +29,9 @@ typedef struct acme_http_resp {
 	char location[1024];
 	char retry_after[64];
 	wf_buf_t links;      /* every Link header value, joined with ", " */
+	char etag[128];      /* for conditional requests (the cluster's bundle polls) */
+	char bundle_mac[96]; /* Wharf-Bundle-Mac: the cluster controller's HMAC of the body */
+	char thumbprint[96]; /* Wharf-Account-Thumbprint: the controller's ACME account, for HTTP-01 */
 	double seconds;      /* total time */
 } acme_http_resp_t;
 
@@ -56,6 +59,11 @@ void acme_http_free(acme_http_t *h);
  * never called). The callback is never called before this function returns. */
 unsigned long acme_http_request(acme_http_t *h, const char *method, const char *url, const char *content_type,
 				wf_slice_t body, double timeout, acme_http_cb cb, void *arg);
+/* The same with extra request header lines ("Name: value"), a NULL-terminated
+ * array copied before return; a line holding CR or LF is refused (0). */
+unsigned long acme_http_request_with(acme_http_t *h, const char *method, const char *url, const char *content_type,
+				     const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb,
+				     void *arg);
 /* The callback of a cancelled request is not called. Unknown or finished
  * handles are ignored. Safe from a callback (including for a request that
  * has finished but whose callback has not run yet). */

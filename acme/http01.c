@@ -1,5 +1,6 @@
 /* The acme-http responder: see http01.h. */
 #include "http01.h"
+#include "cluster.h"
 #include "challenges.h"
 #include "../server/buf.h"
 #include "../server/log.h"
@@ -80,6 +81,19 @@ static void answer(wf_conn_t *c, const xfer_h1_request_t *req)
 		}
 		acme_chal_snap_t *s = is_b64url(token) ? acme_challenges_acquire() : NULL;
 		const char *ka = acme_chal_http(s, token);
+		char stateless[400];
+		if (!ka && is_b64url(token) && acme_cluster_is_follower(c->cfg) && token.len >= 16 && token.len <= 128) {
+			/* A follower behind the same load balancer as the controller:
+			 * the key authorization is the token and the account's
+			 * thumbprint, nothing secret, so any node can answer it
+			 * (docs/cluster.md). */
+			char thumb[128];
+			acme_cluster_thumbprint(c->cfg->state_dir, thumb, sizeof(thumb));
+			if (thumb[0]) {
+				snprintf(stateless, sizeof(stateless), "%.*s.%s", (int)token.len, token.ptr, thumb);
+				ka = stateless;
+			}
+		}
 		if (ka) {
 			respond(c, 200, "OK", "", ka, head, req->method, t);
 			wf_log_info("acme-http: answered the challenge for token %.*s to %s", (int)token.len, token.ptr,

@@ -257,6 +257,8 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 		}
 		char sub[256];
 		snprintf(sub, sizeof(sub), "%s%s.", path, k->name);
+		if (k->sub->line_offset >= 0)
+			*(int *)(base + k->sub->line_offset) = line;
 		parse_section(ctx, k->sub, s, base, sub);
 		return;
 	}
@@ -552,6 +554,15 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
+	if (cfg->cluster.controller_ca && cfg->cluster.controller_ca[0])
+		absolutize(&cfg->cluster.controller_ca, cfg->dir);
+	if (cfg->cluster.role && cfg->cluster.role[0]) {
+		if (!cfg->cluster.secret || strlen(cfg->cluster.secret) < 32)
+			problem(ctx, cfg->cluster.line, "cluster.secret must be at least 32 characters");
+		if (strcmp(cfg->cluster.role, "follower") == 0 &&
+		    (!cfg->cluster.controller || strncmp(cfg->cluster.controller, "https://", 8) != 0))
+			problem(ctx, cfg->cluster.line, "a follower needs cluster.controller = \"https://HOST:PORT\"");
+	}
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])
 			absolutize(&cfg->certificates[i].output_dir, cfg->dir);

@@ -134,6 +134,15 @@ typedef struct wf_config {
 		int line;
 	} acme;
 
+	struct {
+		char *role;          /* "", "controller" or "follower" */
+		char *controller;    /* follower: the controller's base URL ("https://10.0.0.1:8443") */
+		char *secret;        /* shared by every node: authenticates followers, MACs bundles */
+		char *controller_ca; /* follower: PEM trusted for the controller's HTTPS, or "" for the system's */
+		int poll_interval;   /* follower: seconds between bundle polls (jittered) */
+		int line;
+	} cluster;
+
 	wf_service_cfg_t *services;
 	size_t nservices;
 	wf_user_cfg_t *users;

@@ -198,6 +198,27 @@ static const wf_section_t acme_section = { "acme", acme_keys, sizeof(acme_keys) 
 					   "The built-in ACME client (RFC 8555). Without this block no "
 					   "certificate is requested from a CA." };
 
+static const char *const cluster_roles[] = { "", "controller", "follower", NULL };
+static const wf_key_t cluster_keys[] = {
+	{ "role", WF_KEY_STRING, F(wf_config_t, cluster.role), 0, "", 0, 0, cluster_roles, NULL,
+	  "`controller`: this node runs ACME and hands certificates to followers at "
+	  "`/.wharf/cluster/bundle/NAME` on its https services; `follower`: this node runs no ACME and "
+	  "installs what the controller hands out (see docs/cluster.md)." },
+	{ "controller", WF_KEY_STRING, F(wf_config_t, cluster.controller), 0, "", 0, 0, NULL, NULL,
+	  "Follower: the controller's base URL, `https://HOST:PORT`." },
+	{ "secret", WF_KEY_STRING, F(wf_config_t, cluster.secret), 0, "", 0, 0, NULL, NULL,
+	  "The same on every node (at least 32 characters): followers present it, and every bundle "
+	  "carries an HMAC-SHA256 under it, so a bundle altered on the way is refused." },
+	{ "controller_ca", WF_KEY_STRING, F(wf_config_t, cluster.controller_ca), 0, "", 0, 0, NULL, NULL,
+	  "Follower: PEM file of the CA certificates to trust for the controller's HTTPS; empty: the "
+	  "system's." },
+	{ "poll_interval", WF_KEY_INT, F(wf_config_t, cluster.poll_interval), 0, "10", 1, 3600, NULL, NULL,
+	  "Follower: seconds between conditional bundle requests (ETag; +-20 % jitter)." },
+};
+static const wf_section_t cluster_section = { "cluster", cluster_keys, sizeof(cluster_keys) / sizeof(cluster_keys[0]),
+					      0, F(wf_config_t, cluster.line),
+					      "Load-balanced nodes that serve the same certificates." };
+
 static const wf_key_t root_keys[] = {
 	{ "state_dir", WF_KEY_STRING, F(wf_config_t, state_dir), 0, "state", 0, 0, NULL, NULL,
 	  "Folder for keys and certificates (created 0700). Relative paths in this file are "
@@ -212,6 +233,7 @@ static const wf_key_t root_keys[] = {
 	{ "limits", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &limit_section, "Limits and timeouts." },
 	{ "tls", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &tls_section, "TLS settings." },
 	{ "acme", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &acme_section, "ACME client." },
+	{ "cluster", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &cluster_section, "Cluster role." },
 	{ "services", WF_KEY_LIST, F(wf_config_t, services), F(wf_config_t, nservices), NULL, 1, 64, NULL,
 	  &service_section, "Listeners." },
 	{ "users", WF_KEY_LIST, F(wf_config_t, users), F(wf_config_t, nusers), NULL, 0, 10000, NULL,

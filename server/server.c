@@ -8,6 +8,8 @@
 #include "privdrop.h"
 #include "tls.h"
 #include "../acme/challenges.h"
+#include "../acme/cluster.h"
+#include "../acme/follower.h"
 #include "../acme/manager.h"
 
 #include <errno.h>
@@ -90,6 +92,24 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 	return WF_OK;
 }
 
+/* Where certificates come from: the CA (the ACME manager), or, on a cluster
+ * follower, the controller. Never both. */
+static void cert_jobs_start(wf_server_t *srv)
+{
+	if (acme_cluster_is_follower(srv->cfg))
+		srv->follower = acme_follower_new(srv->loop, srv->cfg, &srv->certs);
+	else
+		srv->acme = acme_manager_new(srv->loop, srv->cfg, &srv->certs);
+}
+
+static void cert_jobs_stop(wf_server_t *srv)
+{
+	acme_manager_free(srv->acme);
+	srv->acme = NULL;
+	acme_follower_free(srv->follower);
+	srv->follower = NULL;
+}
+
 static void reload(wf_server_t *srv)
 {
 	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
@@ -131,8 +151,8 @@ static void reload(wf_server_t *srv)
 	wf_config_unref(srv->cfg);
 	srv->cfg = cfg;
 	/* Orders in flight are dropped; the new manager starts what is still due. */
-	acme_manager_free(srv->acme);
-	srv->acme = acme_manager_new(srv->loop, cfg, &srv->certs);
+	cert_jobs_stop(srv);
+	cert_jobs_start(srv);
 	wf_log_info("reloaded: %zu services, %zu users, %zu certificates", cfg->nservices, cfg->nusers,
 		    cfg->ncertificates);
 	return;
@@ -168,8 +188,7 @@ static void start_drain(wf_server_t *srv, const char *why)
 		return;
 	}
 	srv->draining = true;
-	acme_manager_free(srv->acme);
-	srv->acme = NULL;
+	cert_jobs_stop(srv);
 	wf_log_info("%s: finishing open requests (up to %d s), accepting no new ones", why,
 		    srv->cfg->limits.shutdown_timeout);
 	for (int w = 0; w < srv->nworkers; w++)
@@ -324,14 +343,13 @@ int wf_server_run(const char *config_path)
 		wf_log_info("listening: %s on %s port %d (%d workers)", s->type_name, s->address, s->port,
 			    srv->nworkers);
 	}
-	srv->acme = acme_manager_new(srv->loop, srv->cfg, &srv->certs);
+	cert_jobs_start(srv);
 	wf_log_info("wharf %s ready", WHARF_VERSION);
 	ev_run(srv->loop, 0);
 	code = 0;
 	wf_log_info("stopped");
 
-	acme_manager_free(srv->acme);
-	srv->acme = NULL;
+	cert_jobs_stop(srv);
 out_workers:
 	if (srv->workers) {
 		for (int w = 0; w < srv->nworkers; w++)

@@ -24,6 +24,7 @@ struct wf_server {
 	gid_t run_gid;
 	bool dropped; /* privileges were dropped after start-up */
 	struct acme_manager *acme; /* owned: certificate life cycle, NULL without an acme block */
+	struct acme_follower *follower; /* owned: a cluster follower's bundle polls (then acme is NULL) */
 };
 
 /* The process-wide server, for the few places that need it without a pointer

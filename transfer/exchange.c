@@ -10,6 +10,7 @@
 #include "../acme/status.h"
 #include "../server/log.h"
 #include "../server/offload.h"
+#include "../acme/cluster.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,6 +330,58 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 	return dfd;
 }
 
+/* GET /.wharf/cluster/bundle/NAME on a cluster controller: the issued key
+ * and chain of NAME, with an ETag for conditional polls and an HMAC under
+ * the shared secret (docs/cluster.md). The account thumbprint rides along
+ * on every answer, 404 included, so followers can answer HTTP-01 before the
+ * first certificate exists. */
+static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	if (!acme_cluster_secret_ok(ex->cfg, in->authorization)) {
+		wf_log_warn("cluster: bundle request from %s refused: wrong or missing secret", ex->peer);
+		respond_error(ex, 403, "wrong cluster secret");
+		return;
+	}
+	snprintf(ex->user_name, sizeof(ex->user_name), "cluster");
+	char name[256];
+	wf_slice_t n = { in->target.ptr + strlen(ACME_CLUSTER_BUNDLE_PATH),
+			 in->target.len - strlen(ACME_CLUSTER_BUNDLE_PATH) };
+	if (n.len >= sizeof(name) || memchr(n.ptr, '/', n.len) || memchr(n.ptr, '?', n.len)) {
+		respond_error(ex, 404, NULL);
+		return;
+	}
+	memcpy(name, n.ptr, n.len);
+	name[n.len] = '\0';
+	char etag[72], mac[65], thumb[128];
+	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
+	wf_buf_reset(&ex->body);
+	int rc = acme_cluster_bundle(ex->cfg, name, &ex->body, etag, mac);
+	if (rc != WF_OK) {
+		wf_buf_reset(&ex->body);
+		respond_error(ex, rc == WF_DECLINED ? 404 : 500, rc == WF_DECLINED ? "no issued certificate" : NULL);
+		if (thumb[0])
+			add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
+		return;
+	}
+	ex->state = XFER_EX_RESPOND;
+	add_field(ex, "ETag", "%s", etag);
+	add_field(ex, "Cache-Control", "no-store");
+	if (thumb[0])
+		add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
+	if (in->if_none_match.ptr && etag_listed(in->if_none_match, etag)) {
+		wf_buf_reset(&ex->body);
+		ex->status = 304;
+		ex->body_kind = XFER_BODY_NONE;
+		ex->content_length = 0;
+		return;
+	}
+	ex->status = 200;
+	add_field(ex, "Wharf-Bundle-Mac", "%s", mac);
+	add_field(ex, "Content-Type", "application/x-pem-file");
+	ex->body_kind = XFER_BODY_BUF;
+	ex->content_length = wf_buf_size(&ex->body);
+}
+
 static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
 {
 	if (!(ex->user->perms & WF_PERM_WRITE)) {
@@ -546,6 +599,14 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		m = M_OPTIONS;
 	ex->head_only = m == M_HEAD;
 
+	/* Cluster followers fetch bundles with the shared secret, not as users. */
+	if (acme_cluster_is_controller(ex->cfg) && (m == M_GET || m == M_HEAD) &&
+	    in->target.len > strlen(ACME_CLUSTER_BUNDLE_PATH) &&
+	    memcmp(in->target.ptr, ACME_CLUSTER_BUNDLE_PATH, strlen(ACME_CLUSTER_BUNDLE_PATH)) == 0) {
+		serve_cluster_bundle(ex, in);
+		settle_unwanted_body(ex, in);
+		return;
+	}
 	ex->user = xfer_auth_basic(ex->cfg, in->authorization, ex->user_name, sizeof(ex->user_name));
 	if (!ex->user) {
 		if (in->authorization.ptr) {

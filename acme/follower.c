@@ -1,0 +1,226 @@
+/* Cluster follower: see follower.h. One poll per certificate at a time; each
+ * answer is handled from the loop (acme/http.c), never inside curl. */
+#include "follower.h"
+#include "cluster.h"
+#include "events.h"
+#include "http.h"
+#include "output.h"
+#include "../server/cert_state.h"
+#include "../server/log.h"
+
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define POLL_TIMEOUT 30.0
+
+typedef enum link_state {
+	LINK_UNKNOWN,
+	LINK_OK,
+	LINK_DOWN,    /* no answer */
+	LINK_REFUSED, /* wrong secret */
+	LINK_BAD,     /* a bundle that failed its checks */
+} link_state_t;
+
+typedef struct slot {
+	acme_follower_t *f;            /* borrowed: owner */
+	const wf_cert_cfg_t *cert;     /* borrowed from f->cfg */
+	ev_timer poll;
+	unsigned long req;             /* request in flight, or 0 */
+	char etag[128];                /* of the last bundle installed (or found current) */
+	link_state_t state;            /* for one log line per change, not one per poll */
+} slot_t;
+
+struct acme_follower {
+	struct ev_loop *loop;
+	wf_config_t *cfg;              /* owned reference */
+	wf_certstore_t *store;         /* borrowed: the server's */
+	acme_http_t *http;             /* owned */
+	acme_events_t *events;         /* owned: deploy hooks and event hooks */
+	slot_t *slots;
+	size_t nslots;
+};
+
+static void poll_later(slot_t *s)
+{
+	/* +-20 %: followers that started together do not poll together. */
+	unsigned r = 0;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned)rand();
+	double t = s->f->cfg->cluster.poll_interval * (0.8 + 0.4 * (r % 1000) / 1000.0);
+	ev_timer_stop(s->f->loop, &s->poll);
+	ev_timer_set(&s->poll, t, 0);
+	ev_timer_start(s->f->loop, &s->poll);
+}
+
+static void set_state(slot_t *s, link_state_t st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_state(slot_t *s, link_state_t st, const char *fmt, ...)
+{
+	if (s->state == st)
+		return;
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (st == LINK_OK)
+		wf_log_info("cluster: certificate %s: %s", s->cert->name, msg);
+	else
+		wf_log_error("cluster: certificate %s: %s", s->cert->name, msg);
+	s->state = st;
+}
+
+/* Checks a bundle and installs it; false (logged) when it fails a check. */
+static bool take_bundle(slot_t *s, const acme_http_resp_t *resp)
+{
+	acme_follower_t *f = s->f;
+	const wf_cert_cfg_t *c = s->cert;
+	wf_slice_t body = wf_buf_slice(&resp->body);
+	char mac[65];
+	acme_cluster_mac(f->cfg->cluster.secret, body, mac);
+	if (strlen(resp->bundle_mac) != 64 || gnutls_memcmp(mac, resp->bundle_mac, 64) != 0) {
+		set_state(s, LINK_BAD, "bundle refused: its MAC does not match (altered on the way, or another secret)");
+		return false;
+	}
+	wf_slice_t key, chain;
+	if (acme_cluster_split(body, &key, &chain) != WF_OK) {
+		set_state(s, LINK_BAD, "bundle refused: no key followed by a chain");
+		return false;
+	}
+	if (!wf_certkey_pem_covers(chain, c->domains, c->ndomains)) {
+		set_state(s, LINK_BAD, "bundle refused: it does not cover the configured names");
+		return false;
+	}
+	char err[256];
+	wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, chain, key, false, err, sizeof(err));
+	if (!ck) {
+		set_state(s, LINK_BAD, "bundle refused: %s", err);
+		return false;
+	}
+	if (ck->not_after <= time(NULL)) {
+		wf_certkey_unref(ck);
+		set_state(s, LINK_BAD, "bundle refused: the certificate has expired");
+		return false;
+	}
+	wf_certkey_t *cur = wf_certstore_get(f->store, c->name);
+	bool same = cur && !cur->provisional && strcmp(cur->serial, ck->serial) == 0;
+	if (cur)
+		wf_certkey_unref(cur);
+	snprintf(s->etag, sizeof(s->etag), "%s", resp->etag);
+	if (same) {
+		wf_certkey_unref(ck);
+		set_state(s, LINK_OK, "in step with the controller");
+		return true;
+	}
+	if (wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK)
+		wf_log_error("cluster: certificate %s: not stored: %s; serving it anyway", c->name, err);
+	char until[64];
+	struct tm tm;
+	gmtime_r(&ck->not_after, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	wf_log_info("cluster: certificate %s: installed the controller's certificate (serial %s, valid until %s)",
+		    c->name, ck->serial, until);
+	wf_certstore_install(f->store, ck);
+	s->state = LINK_OK;
+	bool changed;
+	acme_output_sync(f->cfg->state_dir, c, &changed);
+	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
+	acme_events_emit(f->events, &e);
+	return true;
+}
+
+static void on_answer(void *arg, const acme_http_resp_t *resp)
+{
+	slot_t *s = arg;
+	acme_follower_t *f = s->f;
+	s->req = 0;
+	if (resp->curl_code) {
+		set_state(s, LINK_DOWN, "controller %s unreachable (%s); serving the certificate we have",
+			  f->cfg->cluster.controller, resp->error);
+	} else {
+		if (resp->thumbprint[0])
+			acme_cluster_thumbprint_save(f->cfg->state_dir, resp->thumbprint);
+		if (resp->status == 304) {
+			set_state(s, LINK_OK, "in step with the controller");
+		} else if (resp->status == 200) {
+			take_bundle(s, resp);
+		} else if (resp->status == 404) {
+			wf_log_debug("cluster: certificate %s: the controller has none issued yet", s->cert->name);
+		} else if (resp->status == 403) {
+			set_state(s, LINK_REFUSED, "the controller refused our cluster secret (it must be the same on every node)");
+		} else {
+			set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
+				  resp->status);
+		}
+	}
+	poll_later(s);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	slot_t *s = wf_container_of(w, slot_t, poll);
+	acme_follower_t *f = s->f;
+	if (s->req)
+		return;
+	char url[2048], auth[600], inm[200];
+	snprintf(url, sizeof(url), "%s%s%s", f->cfg->cluster.controller, ACME_CLUSTER_BUNDLE_PATH, s->cert->name);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->cfg->cluster.secret);
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", s->etag);
+	const char *headers[3] = { auth, s->etag[0] ? inm : NULL, NULL };
+	s->req = acme_http_request_with(f->http, "GET", url, NULL, headers, (wf_slice_t){ NULL, 0 }, POLL_TIMEOUT,
+					on_answer, s);
+	if (!s->req) {
+		set_state(s, LINK_DOWN, "cannot start a request to %s", url);
+		poll_later(s);
+	}
+}
+
+acme_follower_t *acme_follower_new(struct ev_loop *loop, wf_config_t *cfg, wf_certstore_t *store)
+{
+	if (!acme_cluster_is_follower(cfg))
+		return NULL;
+	acme_follower_t *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->loop = loop;
+	f->cfg = wf_config_ref(cfg);
+	f->store = store;
+	const char *ca = cfg->cluster.controller_ca[0] ? cfg->cluster.controller_ca : NULL;
+	f->http = acme_http_new(loop, ca, "wharf-follower/" WHARF_VERSION);
+	f->events = acme_events_new(loop, cfg);
+	f->slots = calloc(cfg->ncertificates ? cfg->ncertificates : 1, sizeof(slot_t));
+	if (!f->http || !f->slots) {
+		acme_follower_free(f);
+		return NULL;
+	}
+	f->nslots = cfg->ncertificates;
+	for (size_t i = 0; i < f->nslots; i++) {
+		slot_t *s = &f->slots[i];
+		s->f = f;
+		s->cert = &cfg->certificates[i];
+		ev_timer_init(&s->poll, on_poll, 0.01 * (double)(i + 1), 0);
+		ev_timer_start(loop, &s->poll);
+		bool changed;
+		acme_output_sync(cfg->state_dir, s->cert, &changed);
+	}
+	wf_log_info("cluster: follower of %s, polling every %d s", cfg->cluster.controller, cfg->cluster.poll_interval);
+	return f;
+}
+
+void acme_follower_free(acme_follower_t *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nslots; i++)
+		ev_timer_stop(f->loop, &f->slots[i].poll);
+	acme_http_free(f->http); /* requests in flight end here, without callbacks */
+	acme_events_free(f->events);
+	free(f->slots);
+	wf_config_unref(f->cfg);
+	free(f);
+}
