@@ -1,6 +1,13 @@
 /* The challenge store: see challenges.h. Orders come and go a few times a day,
  * so writers simply copy the whole (small) snapshot under a mutex. */
 #include "challenges.h"
+#include <unistd.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <errno.h>
+#include "../server/log.h"
+#include "../server/durable.h"
+#include "http01.h"
 #include "../server/rcu.h"
 
 #include <pthread.h>
@@ -110,8 +117,50 @@ static void publish(acme_chal_snap_t *next)
 		wf_rcu_retire(old, unref_void);
 }
 
+static char *webroot_dir; /* owned: .../.well-known/acme-challenge, or NULL */
+
+int acme_challenges_set_webroot(const char *dir)
+{
+	char *path;
+	if (asprintf(&path, "%s/.well-known/acme-challenge", dir) < 0)
+		return WF_ERR;
+	/* Readable by the web server that serves the folder. */
+	if (wf_durable_mkdirs(path, 0755) != WF_OK) {
+		int err = errno;
+		free(path);
+		errno = err;
+		return WF_ERR;
+	}
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dfd < 0 ? WF_ERR :
+			   wf_durable_write(dfd, "test.txt", ACME_HTTP01_READY_TEXT, strlen(ACME_HTTP01_READY_TEXT), 0644);
+	if (dfd >= 0)
+		close(dfd);
+	free(webroot_dir);
+	webroot_dir = path;
+	return rc;
+}
+
+static void webroot_file(const char *token, const char *keyauth)
+{
+	/* Tokens are the CA's base64url; anything else never becomes a file name. */
+	if (!webroot_dir || !token[0] || token[0] == '.' || strchr(token, '/'))
+		return;
+	int dfd = open(webroot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	if (keyauth) {
+		if (wf_durable_write(dfd, token, keyauth, strlen(keyauth), 0644) != WF_OK)
+			wf_log_error("acme: cannot write %s/%s: %m", webroot_dir, token);
+	} else {
+		unlinkat(dfd, token, 0);
+	}
+	close(dfd);
+}
+
 void acme_challenges_add_http(const char *token, const char *key_authorization)
 {
+	webroot_file(token, key_authorization);
 	pthread_mutex_lock(&write_lock);
 	acme_chal_snap_t *next = copy_current(1, 0);
 	next->http[next->nhttp].token = strdup(token);
@@ -146,8 +195,10 @@ void acme_challenges_remove(char *const *tokens, size_t ntokens, char *const *na
 	acme_chal_snap_t *cur = atomic_load(&current);
 	acme_chal_snap_t *next = snap_new(cur ? cur->nhttp : 0, cur ? cur->nalpn : 0);
 	for (size_t i = 0; cur && i < cur->nhttp; i++) {
-		if (listed(tokens, ntokens, cur->http[i].token))
+		if (listed(tokens, ntokens, cur->http[i].token)) {
+			webroot_file(cur->http[i].token, NULL);
 			continue;
+		}
 		next->http[next->nhttp].token = strdup(cur->http[i].token);
 		next->http[next->nhttp].keyauth = strdup(cur->http[i].keyauth);
 		next->nhttp++;

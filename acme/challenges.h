@@ -19,6 +19,11 @@ void acme_challenges_add_alpn(const char *name, wf_certkey_t *ck_take);
 /* Removes the entries an order published (tokens, names), once it is done. */
 void acme_challenges_remove(char *const *tokens, size_t ntokens, char *const *names, size_t nnames);
 
+/* Also write HTTP-01 answers as files under DIR/.well-known/acme-challenge/
+ * (wharf cert obtain --webroot: another web server serves them), with the
+ * pre-flight's test.txt. WF_OK or WF_ERR (errno). Main thread, before orders. */
+int acme_challenges_set_webroot(const char *dir);
+
 /* Readers (workers, inside callbacks). */
 acme_chal_snap_t *acme_challenges_acquire(void);
 void acme_chal_snap_unref(acme_chal_snap_t *s);

@@ -30,6 +30,11 @@ struct acme_events {
 	child_t *children;
 };
 
+bool acme_events_busy(const acme_events_t *ev)
+{
+	return ev && (ev->children || (ev->http && acme_http_active(ev->http) > 0));
+}
+
 static const char *kind_name(acme_event_kind_t k)
 {
 	return k == ACME_EVENT_ISSUED ? "issued" : k == ACME_EVENT_FAILED ? "failed" : "expiring";

@@ -28,5 +28,7 @@ typedef struct acme_events acme_events_t;
 acme_events_t *acme_events_new(struct ev_loop *loop, wf_config_t *cfg);
 void acme_events_free(acme_events_t *ev);
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e);
+/* Hooks still running or webhooks in flight (each is bounded by its timeout). */
+bool acme_events_busy(const acme_events_t *ev);
 
 #endif

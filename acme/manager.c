@@ -42,6 +42,7 @@ typedef struct slot {
 	time_t ari_at;
 	double ari_poll_at;
 	bool ari_busy;
+	bool tried;                /* one-shot: ordered once already */
 } slot_t;
 
 struct acme_manager {
@@ -54,6 +55,9 @@ struct acme_manager {
 	acme_events_t *events; /* owned */
 	acme_http_t *http;     /* owned: pre-flight self-checks */
 	ev_timer wake;
+	acme_settled_fn settled; /* one-shot mode when set */
+	void *settled_arg;
+	int issued, failed;
 };
 
 static double jitter(double seconds, double fraction)
@@ -96,6 +100,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	acme_manager_t *m = s->m;
 	s->job = NULL;
 	const wf_cert_cfg_t *c = s->cert;
+	if (res->ok)
+		m->issued++;
+	else
+		m->failed++;
 	if (res->ok) {
 		char err[512];
 		wf_certkey_t *ck = NULL;
@@ -401,18 +409,21 @@ static void schedule(acme_manager_t *m)
 	double now = ev_now(m->loop);
 	time_t wall = time(NULL);
 	double next = RECHECK;
+	bool running = false;
 	for (size_t i = 0; i < m->nslots; i++) {
 		slot_t *s = &m->slots[i];
-		if (s->job || s->checking)
+		if (s->job || s->checking || s->ari_busy) {
+			running = true;
 			continue;
-		if (s->ari_busy)
+		}
+		if (m->settled && s->tried)
 			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck) : 0;
 		bool issued = ck && !ck->provisional;
 		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
 		wf_certkey_unref(ck);
-		if (issued && now >= s->ari_poll_at) {
+		if (issued && now >= s->ari_poll_at && !m->settled) {
 			ari_poll(s);
 			continue;
 		}
@@ -430,8 +441,11 @@ static void schedule(acme_manager_t *m)
 			if (busy_overlap(m, s)) {
 				if (1.0 < next)
 					next = 1.0;
+				running = true;
 				continue;
 			}
+			s->tried = true;
+			running = true;
 			start_job(s);
 			continue;
 		}
@@ -440,6 +454,13 @@ static void schedule(acme_manager_t *m)
 			wait = s->next_attempt - now;
 		if (wait < next)
 			next = wait;
+	}
+	if (m->settled && !running) {
+		acme_settled_fn done = m->settled;
+		m->settled = NULL; /* once */
+		ev_timer_stop(m->loop, &m->wake);
+		done(m->settled_arg, m->issued, m->failed);
+		return;
 	}
 	/* The periodic look is jittered, so a fleet does not ask the CA in step. */
 	if (next == RECHECK)
@@ -492,6 +513,17 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 	ev_timer_set(&m->wake, 0.01, 0);
 	ev_timer_start(loop, &m->wake);
 	return m;
+}
+
+void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg)
+{
+	m->settled = settled;
+	m->settled_arg = arg;
+}
+
+bool acme_manager_hooks_busy(const acme_manager_t *m)
+{
+	return m && acme_events_busy(m->events);
 }
 
 void acme_manager_free(acme_manager_t *m)

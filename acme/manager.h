@@ -21,4 +21,13 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 /* Cancels orders in flight (they are started again by the next manager). */
 void acme_manager_free(acme_manager_t *m);
 
+/* One pass (wharf cert obtain): each certificate that is due is ordered
+ * once, with no retry and no ARI poll; once none is running, settled(arg,
+ * issued, failed) runs from the loop. Call right after acme_manager_new. */
+typedef void (*acme_settled_fn)(void *arg, int issued, int failed);
+void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg);
+/* Deploy hooks, event hooks or webhooks still running: a one-shot run waits
+ * for them before it exits, so their exit status is logged. */
+bool acme_manager_hooks_busy(const acme_manager_t *m);
+
 #endif

@@ -543,8 +543,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			has_http |= cfg->services[j].type == WF_SERVICE_ACME_HTTP;
 			has_https |= cfg->services[j].type == WF_SERVICE_HTTPS;
 		}
-		if (!strcmp(c->challenge, "http-01") && !has_http)
-			problem(ctx, c->line, "certificate \"%s\" uses http-01 but no service has type acme-http", c->name);
+		if (!strcmp(c->challenge, "http-01") && !has_http && !(cfg->acme.webroot && cfg->acme.webroot[0]))
+			problem(ctx, c->line, "certificate \"%s\" uses http-01 but no service has type acme-http (or set acme.webroot)",
+				c->name);
 		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
 			problem(ctx, c->line, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
@@ -554,6 +555,8 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
+	if (cfg->acme.webroot && cfg->acme.webroot[0])
+		absolutize(&cfg->acme.webroot, cfg->dir);
 	if (cfg->cluster.controller_ca && cfg->cluster.controller_ca[0])
 		absolutize(&cfg->cluster.controller_ca, cfg->dir);
 	if (cfg->cluster.role && cfg->cluster.role[0]) {

@@ -129,6 +129,7 @@ typedef struct wf_config {
 		size_t nevent_hook;
 		char *webhook;      /* URL that gets each event as a JSON POST, or "" */
 		int preflight_port; /* HTTP-01 self-check through the public name on this port; 0: off */
+		char *webroot;      /* HTTP-01 answers also written as files under it, or "" */
 		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */
 		size_t ncas;
 		int line;

@@ -191,6 +191,10 @@ static const wf_key_t acme_keys[] = {
 	  "Before an http-01 order, fetch http://NAME:PORT/.well-known/acme-challenge/test.txt for every "
 	  "name; if that does not reach our own acme-http service, the order is not sent (the CA counts "
 	  "failed validations against a limit). 0 turns the check off." },
+	{ "webroot", WF_KEY_STRING, F(wf_config_t, acme.webroot), 0, "", 0, 0, NULL, NULL,
+	  "Folder another web server serves as the site root: HTTP-01 answers are also written there as "
+	  "`.well-known/acme-challenge/TOKEN` files (certbot's webroot mode), so http-01 needs no "
+	  "`acme-http` service. `wharf cert obtain --webroot DIR` sets it for one run." },
 	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
 	  "ACME servers." },
 };

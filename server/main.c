@@ -24,6 +24,10 @@ static void usage(FILE *f)
 		   "                       (--json for the same as JSON)\n"
 		   "  cert revoke NAME -c FILE\n"
 		   "                       revoke NAME's issued certificate at the CA and set it aside\n"
+		   "  cert obtain -c FILE [--webroot DIR]\n"
+		   "                       obtain or renew what is due, once (for cron or a timer): write files,\n"
+		   "                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"
+		   "                       config's acme-http service, or by files under DIR\n"
 		   "\n"
 		   "  --help, --version\n");
 }
@@ -82,6 +86,23 @@ int main(int argc, char **argv)
 		wf_buf_fini(&out);
 		return 0;
 	}
+	if (strcmp(cmd, "cert") == 0 && argc >= 3 && strcmp(argv[2], "obtain") == 0) {
+		wf_run_opts_t opts = { .oneshot = true };
+		char *args[16] = { argv[0] };
+		int n = 1;
+		for (int i = 3; i < argc && n < 15; i++) {
+			if (strcmp(argv[i], "--webroot") == 0 && i + 1 < argc)
+				opts.webroot = argv[++i];
+			else
+				args[n++] = argv[i];
+		}
+		const char *path = config_arg(n, args);
+		if (!path) {
+			fprintf(stderr, "usage: wharf cert obtain -c FILE [--webroot DIR]\n");
+			return 2;
+		}
+		return wf_server_run(path, &opts);
+	}
 	if (strcmp(cmd, "cert") == 0 && argc >= 3) {
 		const char *sub = argv[2];
 		const char *name = NULL;
@@ -131,7 +152,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (strcmp(cmd, "serve") == 0)
-			return wf_server_run(path);
+			return wf_server_run(path, NULL);
 		wf_config_t *cfg = load_or_report(path);
 		if (!cfg)
 			return 1;

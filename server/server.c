@@ -51,18 +51,26 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
 /* Builds one plan per worker for cfg: services whose key the running set
  * already has are kept, new ones are bound now (one socket per worker). On a
  * bind failure nothing is changed and WF_ERR is returned. */
+static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_service_cfg_t *svc);
+
 static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old, wf_worker_plan_t **plans)
 {
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->nservices; i++)
+		n += wanted(srv, cfg, &cfg->services[i]);
 	for (int w = 0; w < srv->nworkers; w++) {
 		plans[w] = calloc(1, sizeof(**plans));
 		plans[w]->cfg = wf_config_ref(cfg);
-		plans[w]->n = cfg->nservices;
-		plans[w]->entries = calloc(cfg->nservices + 1, sizeof(*plans[w]->entries));
-		for (size_t i = 0; i < cfg->nservices; i++)
+		plans[w]->n = n;
+		plans[w]->entries = calloc(n + 1, sizeof(*plans[w]->entries));
+		for (size_t i = 0; i < n; i++)
 			plans[w]->entries[i].fd = -1;
 	}
-	for (size_t i = 0; i < cfg->nservices; i++) {
+	for (size_t i = 0, e = 0; i < cfg->nservices; i++) {
 		const wf_service_cfg_t *svc = &cfg->services[i];
+		if (!wanted(srv, cfg, svc))
+			continue;
+		size_t idx = e++;
 		char key[96];
 		wf_listener_key(svc, key, sizeof(key));
 		bool keep = false;
@@ -72,8 +80,8 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 			keep |= strcmp(key, okey) == 0;
 		}
 		for (int w = 0; w < srv->nworkers; w++) {
-			snprintf(plans[w]->entries[i].key, sizeof(plans[w]->entries[i].key), "%s", key);
-			plans[w]->entries[i].svc = svc;
+			snprintf(plans[w]->entries[idx].key, sizeof(plans[w]->entries[idx].key), "%s", key);
+			plans[w]->entries[idx].svc = svc;
 			if (keep)
 				continue;
 			char err[256];
@@ -86,20 +94,59 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 				}
 				return WF_ERR;
 			}
-			plans[w]->entries[i].fd = fd;
+			plans[w]->entries[idx].fd = fd;
 		}
 	}
 	return WF_OK;
 }
 
+/* `wharf cert obtain` listens only where the CA validates: acme-http
+ * (unless a webroot takes HTTP-01), and https if a certificate uses
+ * tls-alpn-01. The daemon listens everywhere. */
+static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_service_cfg_t *svc)
+{
+	if (!srv->opts.oneshot)
+		return true;
+	if (svc->type == WF_SERVICE_ACME_HTTP)
+		return !srv->opts.webroot && !cfg->acme.webroot[0];
+	if (svc->type != WF_SERVICE_HTTPS)
+		return false;
+	for (size_t i = 0; i < cfg->ncertificates; i++)
+		if (cfg->certificates[i].acme && strcmp(cfg->certificates[i].challenge, "tls-alpn-01") == 0)
+			return true;
+	return false;
+}
+
 /* Where certificates come from: the CA (the ACME manager), or, on a cluster
  * follower, the controller. Never both. */
+static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	wf_server_t *srv = wf_container_of(t, wf_server_t, settle_timer);
+	if (acme_manager_hooks_busy(srv->acme))
+		return; /* again in 0.1 s; each hook is killed after its timeout */
+	ev_timer_stop(loop, t);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_settled(void *arg, int issued, int failed)
+{
+	wf_server_t *srv = arg;
+	wf_log_info("cert obtain: %d issued, %d failed%s", issued, failed,
+		    issued + failed == 0 ? " (nothing was due)" : "");
+	srv->exit_code = failed ? 1 : 0;
+	ev_timer_init(&srv->settle_timer, on_settle_timer, 0, 0.1);
+	ev_timer_again(srv->loop, &srv->settle_timer);
+}
+
 static void cert_jobs_start(wf_server_t *srv)
 {
 	if (acme_cluster_is_follower(srv->cfg))
 		srv->follower = acme_follower_new(srv->loop, srv->cfg, &srv->certs);
 	else
 		srv->acme = acme_manager_new(srv->loop, srv->cfg, &srv->certs);
+	if (srv->opts.oneshot && srv->acme)
+		acme_manager_oneshot(srv->acme, on_settled, srv);
 }
 
 static void cert_jobs_stop(wf_server_t *srv)
@@ -261,11 +308,13 @@ static int start_workers(wf_server_t *srv, wf_worker_plan_t **plans)
 	return rc;
 }
 
-int wf_server_run(const char *config_path)
+int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 {
 	static wf_server_t srv_storage;
 	wf_server_t *srv = &srv_storage;
 	wf_server = srv;
+	if (opts)
+		srv->opts = *opts;
 	char err[512];
 	int code = 1;
 
@@ -304,6 +353,15 @@ int wf_server_run(const char *config_path)
 	}
 	wf_certstore_init(&srv->certs);
 	acme_challenges_init();
+	if (srv->opts.oneshot) {
+		if (!srv->cfg->acme.ncas || acme_cluster_is_follower(srv->cfg)) {
+			wf_log_error("cert obtain: %s", acme_cluster_is_follower(srv->cfg) ?
+								 "this node is a cluster follower: its controller obtains certificates" :
+								 "the config has no acme block: there is no CA to obtain certificates from");
+			goto out_tls;
+		}
+		srv->exit_code = 1; /* until the pass settles: an interrupted run did not succeed */
+	}
 	if (wf_server_load_certs(srv, srv->cfg) != WF_OK)
 		goto out_tls;
 
@@ -343,10 +401,16 @@ int wf_server_run(const char *config_path)
 		wf_log_info("listening: %s on %s port %d (%d workers)", s->type_name, s->address, s->port,
 			    srv->nworkers);
 	}
+	/* After the privilege drop: the files are the run user's. */
+	const char *webroot = srv->opts.webroot ? srv->opts.webroot : srv->cfg->acme.webroot;
+	if (webroot && webroot[0] && acme_challenges_set_webroot(webroot) != WF_OK) {
+		wf_log_error("cannot write into the webroot %s: %m", webroot);
+		goto out_workers;
+	}
 	cert_jobs_start(srv);
 	wf_log_info("wharf %s ready", WHARF_VERSION);
 	ev_run(srv->loop, 0);
-	code = 0;
+	code = srv->opts.oneshot ? srv->exit_code : 0;
 	wf_log_info("stopped");
 
 	cert_jobs_stop(srv);

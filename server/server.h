@@ -8,7 +8,16 @@
 
 #include <stdatomic.h>
 
+/* How `wharf serve` or `wharf cert obtain` runs. */
+typedef struct wf_run_opts {
+	bool oneshot;        /* cert obtain: order what is due once, then exit (code: 1 if any failed) */
+	const char *webroot; /* cert obtain: HTTP-01 answers as files there, instead of acme-http */
+} wf_run_opts_t;
+
 struct wf_server {
+	wf_run_opts_t opts;
+	int exit_code; /* one-shot outcome */
+	ev_timer settle_timer; /* one-shot: waits for the hooks before leaving */
 	struct ev_loop *loop; /* main thread's loop: signals, reclamation (and ACME later) */
 	wf_config_t *cfg;     /* owned: the running config (main thread) */
 	wf_certstore_t certs;
@@ -32,7 +41,7 @@ struct wf_server {
 extern wf_server_t *wf_server;
 
 /* Runs `wharf serve`: returns the process exit code. */
-int wf_server_run(const char *config_path);
+int wf_server_run(const char *config_path, const wf_run_opts_t *opts);
 
 /* Loads every configured certificate from the state folder (making provisional
  * ones as needed) and publishes them as the new snapshot. */

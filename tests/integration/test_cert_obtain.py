@@ -1,0 +1,122 @@
+"""`wharf cert obtain`, the one-shot replacement for certbot's cron job,
+against Pebble: with the standalone HTTP-01 responder (the config's acme-http
+service) and with a webroot served by another web server; a second run finds
+nothing due and changes nothing; a failed order exits 1 with a clear line."""
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server  # noqa: E402
+from pebble import Pebble  # noqa: E402
+from test_acme import hook_script, verify_chain  # noqa: E402
+
+DOMAINS = ["wharf.test", "www.wharf.test"]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def obtain(server, *extra, timeout=90):
+    return subprocess.run([harness.WHARF, "cert", "obtain", "-c", server.config_path, *extra],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Obtain(unittest.TestCase):
+    def setUp(self):
+        self.pebble = Pebble()
+        self.pebble.start()
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        self.pebble.cleanup()
+
+    def config(self, services, acme_extra="", cert_extra=None):
+        acme = self.pebble.acme_config().replace("acme = { ", "acme = { " + acme_extra + " ", 1)
+        s = Server(certificates=[dict({"name": "main", "domains": DOMAINS}, **(cert_extra or {}))],
+                   services=services, extra=acme)
+        self.servers.append(s)
+        out = os.path.join(s.dir, "out")
+        os.makedirs(out)
+        s.give(out)
+        s.certificates[0]["output_dir"] = os.path.join(out, "main")
+        return s
+
+    def test_standalone_then_nothing_due(self):
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                          "https_port": 443}])
+        deploy, deploy_log = hook_script(s, "deploy")
+        s.certificates[0]["deploy_hook"] = "@DEPLOY@"
+        s.write_config(s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s"];' % deploy))
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("cert obtain: 1 issued, 0 failed", r.stderr)
+        full = read(os.path.join(s.dir, "out", "main", "fullchain.pem"))
+        ok, why = verify_chain(self.pebble, full, "wharf.test")
+        self.assertTrue(ok, why)
+        # The run waited for its hook and logged how it ended.
+        self.assertTrue(os.path.exists(deploy_log), "the deploy hook did not run before exit")
+        self.assertIn("exited 0", r.stderr)
+        self.assertIn("WHARF_EVENT=issued", read(deploy_log))
+        inode = os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino
+        hook_runs = read(deploy_log).count("WHARF_EVENT=issued")
+
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("0 issued, 0 failed (nothing was due)", r.stderr)
+        self.assertEqual(os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino, inode)
+        self.assertEqual(read(deploy_log).count("WHARF_EVENT=issued"), hook_runs)
+
+    def test_webroot(self):
+        # Another web server serves the webroot on the port the CA validates.
+        webroot = os.path.join(harness.tempfile.mkdtemp(prefix="wharf-webroot-"))
+        os.chmod(webroot, 0o755)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+        handler = functools.partial(Quiet, directory=webroot)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.pebble.http_port), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            s = self.config([{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
+                            acme_extra='webroot = "%s";' % webroot)
+            s.give_homes()
+            s.give(webroot)
+            s.write_config()
+            r = obtain(s)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            self.assertIn("1 issued, 0 failed", r.stderr)
+            # Tokens are removed once the order is done; the readiness file stays.
+            left = os.listdir(os.path.join(webroot, ".well-known", "acme-challenge"))
+            self.assertEqual(left, ["test.txt"])
+            self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "privkey.pem")))
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            subprocess.run(["rm", "-rf", webroot], timeout=10)
+
+    def test_failed_order_exits_1(self):
+        # The acme-http service listens where the CA does not look.
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}])
+        s.write_config()
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn("order failed for", r.stderr)
+        self.assertIn("0 issued, 1 failed", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
