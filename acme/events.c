@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #define HOOK_TIMEOUT 60.0
@@ -148,6 +149,8 @@ static void on_webhook(void *arg, const acme_http_resp_t *resp)
 		wf_log_debug("webhook: delivered (HTTP %ld)", resp->status);
 }
 
+static void send_mail(acme_events_t *ev, const acme_event_t *e);
+
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 {
 	char **env = make_env(e, ev->cfg->state_dir);
@@ -176,6 +179,68 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 			wf_log_error("webhook: cannot send to %s", ev->cfg->acme.webhook);
 		json_object_put(o);
 	}
+	send_mail(ev, e);
+}
+
+static void on_mail(void *arg, const acme_http_resp_t *resp)
+{
+	(void)arg;
+	if (resp->curl_code)
+		wf_log_error("alert mail: not sent: %s", resp->error);
+	else
+		wf_log_info("alert mail: sent");
+}
+
+/* Header values we write ourselves: a CR or LF from a name would add headers. */
+static void header_safe(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n')
+			*s = ' ';
+}
+
+/* Failures and near expiry also go out as mail through the SMTP relay. */
+static void send_mail(acme_events_t *ev, const acme_event_t *e)
+{
+	const wf_config_t *cfg = ev->cfg;
+	if (!cfg->acme.mail_relay[0] || !cfg->acme.nmail_to || e->kind == ACME_EVENT_ISSUED)
+		return;
+	if (!ev->http)
+		ev->http = acme_http_new(ev->loop, NULL, "wharf/" WHARF_VERSION);
+	wf_buf_t msg;
+	wf_buf_init(&msg, 256 * 1024);
+	char date[64], subject[512];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	snprintf(subject, sizeof(subject), "[wharf] certificate %s: %s", e->cert->name,
+		 e->kind == ACME_EVENT_FAILED ? "renewal failed" : "expiring soon");
+	header_safe(subject);
+	wf_buf_printf(&msg, "From: <%s>\r\nTo: ", cfg->acme.mail_from);
+	for (size_t i = 0; i < cfg->acme.nmail_to; i++)
+		wf_buf_printf(&msg, "%s<%s>", i ? ", " : "", cfg->acme.mail_to[i]);
+	wf_buf_printf(&msg, "\r\nSubject: %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			    "Auto-Submitted: auto-generated\r\n\r\n", subject, date);
+	wf_buf_printf(&msg, "Certificate: %s\r\nEvent: %s\r\nDomains:", e->cert->name, kind_name(e->kind));
+	for (size_t i = 0; i < e->cert->ndomains; i++)
+		wf_buf_printf(&msg, " %s", e->cert->domains[i]);
+	/* The CA's words go in the body only, line ends made CRLF by curl. */
+	wf_buf_printf(&msg, "\r\nDomain: %s\r\nProblem: %s\r\nDetail: %s\r\n", e->domain ? e->domain : "",
+		      e->problem ? e->problem : "", e->detail ? e->detail : "");
+	char from[512];
+	snprintf(from, sizeof(from), "<%s>", cfg->acme.mail_from);
+	const char *rcpt[65];
+	char rcpt_buf[64][320];
+	size_t n = 0;
+	for (; n < cfg->acme.nmail_to && n < 64; n++) {
+		snprintf(rcpt_buf[n], sizeof(rcpt_buf[n]), "<%s>", cfg->acme.mail_to[n]);
+		rcpt[n] = rcpt_buf[n];
+	}
+	rcpt[n] = NULL;
+	if (!ev->http || !acme_http_mail(ev->http, cfg->acme.mail_relay, from, rcpt, wf_buf_slice(&msg), 30, on_mail, NULL))
+		wf_log_error("alert mail: cannot send through %s", cfg->acme.mail_relay);
+	wf_buf_fini(&msg);
 }
 
 acme_events_t *acme_events_new(struct ev_loop *loop, wf_config_t *cfg)

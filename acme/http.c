@@ -41,7 +41,9 @@ struct req {
 	unsigned long id;
 	CURL *easy;
 	struct curl_slist *headers;
-	char *post; /* owned copy of the POST body: curl reads it during the transfer */
+	char *post; /* owned copy of the POST body (or the mail): curl reads it during the transfer */
+	size_t post_len, post_off; /* a mail's size, and how much curl has read */
+	struct curl_slist *rcpt;   /* a mail's recipients */
 	acme_http_cb cb;
 	void *arg;
 	acme_http_resp_t resp;
@@ -119,6 +121,7 @@ static void req_free(req_t *r)
 		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	free(r->post);
+	curl_slist_free_all(r->rcpt);
 	wf_buf_fini(&r->resp.body);
 	wf_buf_fini(&r->resp.links);
 	free(r);
@@ -308,6 +311,8 @@ static void finish(acme_http_t *h, req_t *r, CURLcode rc)
 	r->headers = NULL;
 	free(r->post);
 	r->post = NULL;
+	curl_slist_free_all(r->rcpt);
+	r->rcpt = NULL;
 	list_push(&h->done, r);
 	if (!ev_is_active(&h->deliver))
 		ev_timer_start(h->loop, &h->deliver);
@@ -461,6 +466,47 @@ static bool has_crlf(const char *s)
 
 /* Every option that matters is set here, explicitly, even where it is curl's
  * default: what the ACME client trusts should not depend on libcurl's build. */
+static size_t on_read(char *buf, size_t size, size_t n, void *userp)
+{
+	req_t *r = userp;
+	size_t room = size * n, left = r->post_len - r->post_off;
+	size_t k = left < room ? left : room;
+	memcpy(buf, r->post + r->post_off, k);
+	r->post_off += k;
+	return k;
+}
+
+/* A mail through an SMTP relay (alerts): body is the whole message,
+ * headers and all; curl adds the dot-stuffing. */
+static int mail_setup(req_t *r, const char *from, const char *const *rcpt, wf_slice_t body)
+{
+	CURL *e = r->easy;
+	CURLcode rc = CURLE_OK;
+	for (size_t i = 0; rcpt && rcpt[i]; i++) {
+		struct curl_slist *l = has_crlf(rcpt[i]) ? NULL : curl_slist_append(r->rcpt, rcpt[i]);
+		if (!l)
+			return WF_ERR;
+		r->rcpt = l;
+	}
+	if (!r->rcpt || !from || has_crlf(from))
+		return WF_ERR;
+	r->post = malloc(body.len ? body.len : 1);
+	if (!r->post)
+		return WF_ERR;
+	memcpy(r->post, body.ptr, body.len);
+	r->post_len = body.len;
+	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	rc |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+	rc |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
+	rc |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	rc |= curl_easy_setopt(e, CURLOPT_READDATA, r);
+	rc |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body.len);
+	/* smtp:// upgrades with STARTTLS when the relay offers it; smtps:// is TLS throughout. */
+	rc |= curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	return rc == CURLE_OK ? WF_OK : WF_ERR;
+}
+
 static int req_setup(acme_http_t *h, req_t *r, const char *method, const char *url, const char *content_type,
 		     const char *const *headers, wf_slice_t body, long timeout_ms)
 {
@@ -530,6 +576,8 @@ static int req_setup(acme_http_t *h, req_t *r, const char *method, const char *u
 		rc |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") == 0) {
 		rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(method, "MAIL") == 0) {
+		return rc == CURLE_OK ? WF_OK : WF_ERR; /* mail_setup does the rest */
 	} else {
 		return WF_ERR;
 	}
@@ -547,9 +595,28 @@ unsigned long acme_http_request(acme_http_t *h, const char *method, const char *
 	return acme_http_request_with(h, method, url, content_type, NULL, body, timeout, cb, arg);
 }
 
+static unsigned long start(acme_http_t *h, const char *method, const char *url, const char *content_type,
+			   const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb, void *arg,
+			   const char *mail_from, const char *const *rcpt);
+
 unsigned long acme_http_request_with(acme_http_t *h, const char *method, const char *url, const char *content_type,
 				     const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb,
 				     void *arg)
+{
+	if (method && strcmp(method, "MAIL") == 0)
+		return 0;
+	return start(h, method, url, content_type, headers, body, timeout, cb, arg, NULL, NULL);
+}
+
+unsigned long acme_http_mail(acme_http_t *h, const char *url, const char *from, const char *const *rcpt,
+			     wf_slice_t message, double timeout, acme_http_cb cb, void *arg)
+{
+	return start(h, "MAIL", url, NULL, NULL, message, timeout, cb, arg, from, rcpt);
+}
+
+static unsigned long start(acme_http_t *h, const char *method, const char *url, const char *content_type,
+			   const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb, void *arg,
+			   const char *mail_from, const char *const *rcpt)
 {
 	req_t *r = NULL;
 
@@ -575,6 +642,8 @@ unsigned long acme_http_request_with(acme_http_t *h, const char *method, const c
 	if (!(r->easy = curl_easy_init()))
 		goto fail;
 	if (req_setup(h, r, method, url, content_type, headers, body, timeout_ms) != WF_OK)
+		goto fail;
+	if (strcmp(method, "MAIL") == 0 && mail_setup(r, mail_from, rcpt, body) != WF_OK)
 		goto fail;
 	/* Only arms curl's timer (a zero-delay ev_timer): nothing completes and
 	 * no callback runs before we return. */

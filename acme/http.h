@@ -64,6 +64,11 @@ unsigned long acme_http_request(acme_http_t *h, const char *method, const char *
 unsigned long acme_http_request_with(acme_http_t *h, const char *method, const char *url, const char *content_type,
 				     const char *const *headers, wf_slice_t body, double timeout, acme_http_cb cb,
 				     void *arg);
+/* Sends message (headers, blank line, body; CRLF line ends) through the SMTP
+ * relay at url (smtp://HOST:PORT, STARTTLS when offered, or smtps://) from
+ * from to the NULL-terminated rcpt. resp->curl_code says how it went. */
+unsigned long acme_http_mail(acme_http_t *h, const char *url, const char *from, const char *const *rcpt,
+			     wf_slice_t message, double timeout, acme_http_cb cb, void *arg);
 /* The callback of a cancelled request is not called. Unknown or finished
  * handles are ignored. Safe from a callback (including for a request that
  * has finished but whose callback has not run yet). */

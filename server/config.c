@@ -557,6 +557,14 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 	absolutize(&cfg->state_dir, cfg->dir);
 	if (cfg->acme.webroot && cfg->acme.webroot[0])
 		absolutize(&cfg->acme.webroot, cfg->dir);
+	if (cfg->acme.mail_relay && cfg->acme.mail_relay[0] && strncmp(cfg->acme.mail_relay, "smtp://", 7) != 0 &&
+	    strncmp(cfg->acme.mail_relay, "smtps://", 8) != 0)
+		problem(ctx, cfg->acme.line, "acme.mail_relay must be smtp://HOST:PORT or smtps://HOST:PORT");
+	for (size_t i = 0; i < cfg->acme.nmail_to; i++)
+		if (strpbrk(cfg->acme.mail_to[i], "<>\r\n ,") || !strchr(cfg->acme.mail_to[i], '@'))
+			problem(ctx, cfg->acme.line, "acme.mail_to: \"%s\" is not a plain address", cfg->acme.mail_to[i]);
+	if (cfg->acme.mail_from && (strpbrk(cfg->acme.mail_from, "<>\r\n ,") || !strchr(cfg->acme.mail_from, '@')))
+		problem(ctx, cfg->acme.line, "acme.mail_from: \"%s\" is not a plain address", cfg->acme.mail_from);
 	if (cfg->cluster.controller_ca && cfg->cluster.controller_ca[0])
 		absolutize(&cfg->cluster.controller_ca, cfg->dir);
 	if (cfg->cluster.role && cfg->cluster.role[0]) {

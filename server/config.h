@@ -128,6 +128,10 @@ typedef struct wf_config {
 		char **event_hook;  /* argv run on every certificate event */
 		size_t nevent_hook;
 		char *webhook;      /* URL that gets each event as a JSON POST, or "" */
+		char *mail_relay;   /* smtp://HOST:PORT or smtps://..., or "": failure and expiry alerts */
+		char *mail_from;
+		char **mail_to;
+		size_t nmail_to;
 		int preflight_port; /* HTTP-01 self-check through the public name on this port; 0: off */
 		char *webroot;      /* HTTP-01 answers also written as files under it, or "" */
 		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */

@@ -187,6 +187,13 @@ static const wf_key_t acme_keys[] = {
 	{ "webhook", WF_KEY_STRING, F(wf_config_t, acme.webhook), 0, "", 0, 0, NULL, NULL,
 	  "URL that receives each certificate event as a JSON POST: {\"event\", \"certificate\", "
 	  "\"domain\", \"problem\", \"detail\"}." },
+	{ "mail_relay", WF_KEY_STRING, F(wf_config_t, acme.mail_relay), 0, "", 0, 0, NULL, NULL,
+	  "SMTP relay for alert mail on `failed` and `expiring` events: `smtp://HOST:PORT` (STARTTLS "
+	  "when offered) or `smtps://HOST:PORT`; empty: no mail." },
+	{ "mail_from", WF_KEY_STRING, F(wf_config_t, acme.mail_from), 0, "wharf@localhost", 0, 0, NULL, NULL,
+	  "Sender address of alert mail." },
+	{ "mail_to", WF_KEY_STRLIST, F(wf_config_t, acme.mail_to), F(wf_config_t, acme.nmail_to), "[]", 0, 64, NULL,
+	  NULL, "Recipients of alert mail." },
 	{ "preflight_port", WF_KEY_INT, F(wf_config_t, acme.preflight_port), 0, "80", 0, 65535, NULL, NULL,
 	  "Before an http-01 order, fetch http://NAME:PORT/.well-known/acme-challenge/test.txt for every "
 	  "name; if that does not reach our own acme-http service, the order is not sent (the CA counts "
