@@ -3,10 +3,12 @@
 #include "config.h"
 #include "passwd.h"
 #include "server.h"
+#include "../acme/fetch.h"
 #include "../acme/revoke.h"
 #include "../acme/status.h"
 
 #include <getopt.h>
+#include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,9 @@ static void usage(FILE *f)
 		   "                       obtain or renew what is due, once (for cron or a timer): write files,\n"
 		   "                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"
 		   "                       config's acme-http service, or by files under DIR\n"
+		   "  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n"
+		   "                       install the certificate HOST presents for NAME if it matches the key\n"
+		   "                       and is newer than the one in DIR, then run HOOK\n"
 		   "\n"
 		   "  --help, --version\n");
 }
@@ -85,6 +90,33 @@ int main(int argc, char **argv)
 		fwrite(wf_buf_head(&out), 1, wf_buf_size(&out), stdout);
 		wf_buf_fini(&out);
 		return 0;
+	}
+	if (strcmp(cmd, "cert") == 0 && argc >= 4 && strcmp(argv[2], "fetch") == 0) {
+		const char *sni = NULL, *key = NULL, *out = NULL;
+		char **hook = NULL;
+		for (int i = 4; i < argc; i++) {
+			if (strcmp(argv[i], "--") == 0) {
+				hook = &argv[i + 1];
+				break;
+			}
+			if (i + 1 < argc && strcmp(argv[i], "--sni") == 0)
+				sni = argv[++i];
+			else if (i + 1 < argc && strcmp(argv[i], "--key") == 0)
+				key = argv[++i];
+			else if (i + 1 < argc && strcmp(argv[i], "--out") == 0)
+				out = argv[++i];
+			else
+				sni = key = NULL, i = argc; /* unknown option: usage */
+		}
+		if (!sni || !key || !out) {
+			fprintf(stderr, "usage: wharf cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n");
+			return 2;
+		}
+		if (gnutls_global_init() < 0)
+			return 1;
+		int code = acme_fetch_main(argv[3], sni, key, out, hook);
+		gnutls_global_deinit();
+		return code;
 	}
 	if (strcmp(cmd, "cert") == 0 && argc >= 3 && strcmp(argv[2], "obtain") == 0) {
 		wf_run_opts_t opts = { .oneshot = true };
