@@ -43,6 +43,7 @@ typedef struct slot {
 	double ari_poll_at;
 	bool ari_busy;
 	bool tried;                /* one-shot: ordered once already */
+	char outcome[320];         /* one-shot: what happened, for the report */
 } slot_t;
 
 struct acme_manager {
@@ -104,6 +105,9 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		m->issued++;
 	else
 		m->failed++;
+	if (!res->ok)
+		snprintf(s->outcome, sizeof(s->outcome), "failed     %.100s: %.200s",
+			 res->domain[0] ? res->domain : c->domains[0], res->problem_type[0] ? res->problem_type : res->detail);
 	if (res->ok) {
 		char err[512];
 		wf_certkey_t *ck = NULL;
@@ -121,6 +125,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			wf_log_info("certificate %s: issued by \"%s\" for %s%s, valid until %s; installed", c->name,
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
+			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			wf_certstore_install(m->store, ck);
 			bool changed;
 			acme_output_sync(m->cfg->state_dir, c, &changed); /* before the hook, which may read them */
@@ -519,6 +524,20 @@ void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg)
 {
 	m->settled = settled;
 	m->settled_arg = arg;
+}
+
+void acme_manager_report(const acme_manager_t *m, FILE *out)
+{
+	fprintf(out, "%-24s %-10s %s\n", "CERTIFICATE", "RESULT", "DETAIL");
+	for (size_t i = 0; i < m->nslots; i++) {
+		const slot_t *s = &m->slots[i];
+		if (!s->cert->acme)
+			continue;
+		char name[25];
+		snprintf(name, sizeof(name), "%.24s", s->cert->name);
+		fprintf(out, "%-24s %s\n", name, s->outcome[0] ? s->outcome : "current    not due for renewal");
+	}
+	fflush(out);
 }
 
 bool acme_manager_hooks_busy(const acme_manager_t *m)

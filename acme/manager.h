@@ -13,6 +13,7 @@
 #include "../server/config.h"
 
 #include <ev.h>
+#include <stdio.h>
 
 typedef struct acme_manager acme_manager_t;
 
@@ -29,5 +30,7 @@ void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg)
 /* Deploy hooks, event hooks or webhooks still running: a one-shot run waits
  * for them before it exits, so their exit status is logged. */
 bool acme_manager_hooks_busy(const acme_manager_t *m);
+/* One-shot: a table of what happened to each certificate. */
+void acme_manager_report(const acme_manager_t *m, FILE *out);
 
 #endif

@@ -651,6 +651,43 @@ const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name)
 	return NULL;
 }
 
+static char **strv_dup(char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; out && i < n; i++)
+		out[i] = strdup(v[i]);
+	return out;
+}
+
+int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
+		       char *const *hook, size_t nhook)
+{
+	if (wf_config_cert(cfg, name))
+		return WF_DECLINED;
+	const wf_section_t *sec = NULL;
+	for (size_t i = 0; i < wf_config_root.nkeys; i++)
+		if (strcmp(wf_config_root.keys[i].name, "certificates") == 0)
+			sec = wf_config_root.keys[i].sub;
+	wf_cert_cfg_t *v = realloc(cfg->certificates, (cfg->ncertificates + 2) * sizeof(*v));
+	if (!sec || !v)
+		return WF_ERR;
+	cfg->certificates = v;
+	wf_cert_cfg_t *c = &v[cfg->ncertificates];
+	memset(c, 0, 2 * sizeof(*c));
+	for (size_t j = 0; j < sec->nkeys; j++)
+		apply_default(&sec->keys[j], (char *)c);
+	free(c->name);
+	free(c->key_type);
+	c->name = strdup(name);
+	c->key_type = strdup(key_type);
+	c->domains = strv_dup(domains, ndomains);
+	c->ndomains = ndomains;
+	c->deploy_hook = strv_dup(hook, nhook);
+	c->ndeploy_hook = nhook;
+	cfg->ncertificates++;
+	return WF_OK;
+}
+
 const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->ncertificates; i++)

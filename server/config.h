@@ -166,6 +166,12 @@ void wf_config_unref(wf_config_t *cfg);
 const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name);
 const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name);
 
+/* Adds a certificate with the table's defaults (wharf cert batch), before
+ * the config is shared with anyone. WF_OK, WF_DECLINED (the name exists), or
+ * WF_ERR. Pointers to the config's certificates taken before are invalid. */
+int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
+		       char *const *hook, size_t nhook);
+
 /* Writes the Markdown reference of every key (docs/config.md) to out. */
 int wf_config_reference(wf_buf_t *out);
 

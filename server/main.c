@@ -3,11 +3,16 @@
 #include "config.h"
 #include "passwd.h"
 #include "server.h"
+#include "../acme/batch.h"
 #include "../acme/fetch.h"
 #include "../acme/revoke.h"
 #include "../acme/status.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
+#include "durable.h"
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +35,9 @@ static void usage(FILE *f)
 		   "                       obtain or renew what is due, once (for cron or a timer): write files,\n"
 		   "                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"
 		   "                       config's acme-http service, or by files under DIR\n"
+		   "  cert batch FILE.csv -c FILE [--webroot DIR]\n"
+		   "                       issue the CSV's certificates (name,domains,key_type,hook) at once,\n"
+		   "                       then print a table of results; exit 1 if any failed\n"
 		   "  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n"
 		   "                       install the certificate HOST presents for NAME if it matches the key\n"
 		   "                       and is newer than the one in DIR, then run HOOK\n"
@@ -118,11 +126,35 @@ int main(int argc, char **argv)
 		gnutls_global_deinit();
 		return code;
 	}
-	if (strcmp(cmd, "cert") == 0 && argc >= 3 && strcmp(argv[2], "obtain") == 0) {
+	if (strcmp(cmd, "cert") == 0 && argc >= 3 && (strcmp(argv[2], "obtain") == 0 || strcmp(argv[2], "batch") == 0)) {
 		wf_run_opts_t opts = { .oneshot = true };
+		bool batch = strcmp(argv[2], "batch") == 0;
+		acme_batch_t entries = { 0 };
+		if (batch) {
+			if (argc < 4 || argv[3][0] == '-') {
+				fprintf(stderr, "usage: wharf cert batch FILE.csv -c FILE [--webroot DIR]\n");
+				return 2;
+			}
+			wf_buf_t csv;
+			wf_buf_init(&csv, 4 << 20);
+			char err[512];
+			int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0 || wf_durable_read(dfd, argv[3], 4 << 20, &csv) != WF_OK) {
+				fprintf(stderr, "cert batch: cannot read %s: %s\n", argv[3], strerror(errno));
+				return 1;
+			}
+			close(dfd);
+			if (acme_batch_parse(wf_buf_head(&csv), wf_buf_size(&csv), &entries, err, sizeof(err)) != WF_OK) {
+				fprintf(stderr, "%s: %s\n", argv[3], err);
+				wf_buf_fini(&csv);
+				return 1;
+			}
+			wf_buf_fini(&csv);
+			opts.batch = &entries;
+		}
 		char *args[16] = { argv[0] };
 		int n = 1;
-		for (int i = 3; i < argc && n < 15; i++) {
+		for (int i = batch ? 4 : 3; i < argc && n < 15; i++) {
 			if (strcmp(argv[i], "--webroot") == 0 && i + 1 < argc)
 				opts.webroot = argv[++i];
 			else
@@ -130,10 +162,13 @@ int main(int argc, char **argv)
 		}
 		const char *path = config_arg(n, args);
 		if (!path) {
-			fprintf(stderr, "usage: wharf cert obtain -c FILE [--webroot DIR]\n");
+			fprintf(stderr, "usage: wharf cert %s -c FILE [--webroot DIR]\n", batch ? "batch FILE.csv" : "obtain");
+			acme_batch_free(&entries);
 			return 2;
 		}
-		return wf_server_run(path, &opts);
+		int code = wf_server_run(path, &opts);
+		acme_batch_free(&entries);
+		return code;
 	}
 	if (strcmp(cmd, "cert") == 0 && argc >= 3) {
 		const char *sub = argv[2];

@@ -8,6 +8,7 @@
 #include "privdrop.h"
 #include "tls.h"
 #include "../acme/challenges.h"
+#include "../acme/batch.h"
 #include "../acme/cluster.h"
 #include "../acme/follower.h"
 #include "../acme/manager.h"
@@ -100,6 +101,24 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 	return WF_OK;
 }
 
+/* wharf cert batch: the CSV's certificates join the config, and only they
+ * are ordered. */
+static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
+{
+	for (size_t i = 0; i < cfg->ncertificates; i++)
+		cfg->certificates[i].acme = false;
+	for (size_t i = 0; i < b->n; i++) {
+		const acme_batch_entry_t *e = &b->entries[i];
+		int rc = wf_config_add_cert(cfg, e->name, e->domains, e->ndomains, e->key_type, e->hook, e->nhook);
+		if (rc != WF_OK) {
+			fprintf(stderr, "cert batch: line %d: %s\n", e->line,
+				rc == WF_DECLINED ? "the config already has a certificate of that name" : "out of memory");
+			return WF_ERR;
+		}
+	}
+	return WF_OK;
+}
+
 /* `wharf cert obtain` listens only where the CA validates: acme-http
  * (unless a webroot takes HTTP-01), and https if a certificate uses
  * tls-alpn-01. The daemon listens everywhere. */
@@ -135,6 +154,8 @@ static void on_settled(void *arg, int issued, int failed)
 	wf_log_info("cert obtain: %d issued, %d failed%s", issued, failed,
 		    issued + failed == 0 ? " (nothing was due)" : "");
 	srv->exit_code = failed ? 1 : 0;
+	if (srv->opts.batch)
+		acme_manager_report(srv->acme, stdout);
 	ev_timer_init(&srv->settle_timer, on_settle_timer, 0, 0.1);
 	ev_timer_again(srv->loop, &srv->settle_timer);
 }
@@ -328,6 +349,8 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		return 1;
 	}
 	wf_buf_fini(&errors);
+	if (srv->opts.batch && add_batch(srv->cfg, srv->opts.batch) != WF_OK)
+		goto out_cfg;
 	if (wf_log_open(srv->cfg->log.level, srv->cfg->log.error_log, srv->cfg->log.access_log) != WF_OK)
 		goto out_cfg;
 	signal(SIGPIPE, SIG_IGN);

@@ -12,6 +12,7 @@
 typedef struct wf_run_opts {
 	bool oneshot;        /* cert obtain: order what is due once, then exit (code: 1 if any failed) */
 	const char *webroot; /* cert obtain: HTTP-01 answers as files there, instead of acme-http */
+	const struct acme_batch *batch; /* cert batch: the certificates to issue (the config's own are left alone) */
 } wf_run_opts_t;
 
 struct wf_server {

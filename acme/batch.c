@@ -1,0 +1,248 @@
+/* The batch CSV: see batch.h. Every field is bounded before it is copied. */
+#include "batch.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELDS 4
+
+static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096" };
+
+static void fail(char *err, size_t errlen, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(char *err, size_t errlen, int line, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "line %d: %s", line, msg);
+}
+
+/* Splits s on spaces into a NULL-terminated array of copies. */
+static char **split_spaces(const char *s, size_t *n_out)
+{
+	size_t cap = 1;
+	for (const char *p = s; *p; p++)
+		cap += *p == ' ';
+	char **v = calloc(cap + 1, sizeof(char *));
+	size_t n = 0;
+	if (!v)
+		return NULL;
+	for (const char *p = s; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		if (e > p)
+			v[n++] = strndup(p, (size_t)(e - p));
+		p = e;
+	}
+	*n_out = n;
+	return v;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static bool domain_ok(const char *d)
+{
+	size_t n = strlen(d);
+	if (n == 0 || n > 253 || d[0] == '.' || d[0] == '-' || d[n - 1] == '.' || strstr(d, ".."))
+		return false;
+	for (; *d; d++)
+		if (!(islower((unsigned char)*d) || isdigit((unsigned char)*d) || *d == '-' || *d == '.'))
+			return false;
+	return true;
+}
+
+/* One record: up to FIELDS fields into f (NUL-terminated copies in buf).
+ * Returns bytes used (through the line's end), 0 at the end, -1 on error. */
+static long record(const char *p, const char *end, char f[FIELDS][ACME_BATCH_FIELD_MAX], int *nf, const char **why)
+{
+	const char *start = p;
+	*nf = 0;
+	size_t len = 0;
+	bool quoted = false, was_quoted = false;
+	f[0][0] = '\0';
+	for (;;) {
+		if (p == end || (!quoted && (*p == '\n' || *p == ','))) {
+			if (*nf >= FIELDS) {
+				*why = "more than 4 fields (name,domains,key_type,hook)";
+				return -1;
+			}
+			/* Unquoted fields lose a trailing CR (CRLF files). */
+			if (!was_quoted && len && f[*nf][len - 1] == '\r')
+				len--;
+			f[*nf][len] = '\0';
+			(*nf)++;
+			len = 0;
+			was_quoted = false;
+			if (p == end || *p == '\n')
+				return (long)(p - start) + (p != end);
+			p++;
+			if (*nf < FIELDS)
+				f[*nf][0] = '\0';
+			continue;
+		}
+		char c = *p++;
+		if (c == '"' && !quoted && len == 0 && !was_quoted) {
+			quoted = was_quoted = true;
+			continue;
+		}
+		if (c == '"' && quoted) {
+			if (p < end && *p == '"') {
+				p++;
+			} else {
+				quoted = false;
+				continue;
+			}
+		} else if (c == '"' || (was_quoted && !quoted)) {
+			*why = "a quote inside an unquoted field, or text after a closing quote";
+			return -1;
+		}
+		if (c == '\0' || (c == '\n' && quoted) || (c == '\r' && quoted)) {
+			*why = "a control byte inside a field";
+			return -1;
+		}
+		if (*nf >= FIELDS) {
+			*why = "more than 4 fields (name,domains,key_type,hook)";
+			return -1;
+		}
+		if (len + 1 >= ACME_BATCH_FIELD_MAX) {
+			*why = "a field longer than 4096 bytes";
+			return -1;
+		}
+		f[*nf][len++] = c;
+	}
+}
+
+void acme_batch_free(acme_batch_t *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->entries[i].name);
+		free_strv(b->entries[i].domains);
+		free(b->entries[i].key_type);
+		free_strv(b->entries[i].hook);
+	}
+	free(b->entries);
+	b->entries = NULL;
+	b->n = 0;
+}
+
+int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err, size_t errlen)
+{
+	char f[FIELDS][ACME_BATCH_FIELD_MAX];
+	bool first = true;
+	acme_batch_t b = { calloc(ACME_BATCH_MAX, sizeof(acme_batch_entry_t)), 0 };
+	if (!b.entries) {
+		snprintf(err, errlen, "out of memory");
+		return WF_ERR;
+	}
+	const char *p = data, *end = data + len;
+	int line = 0;
+	while (p < end) {
+		line++;
+		const char *lend = memchr(p, '\n', (size_t)(end - p));
+		size_t llen = lend ? (size_t)(lend - p) : (size_t)(end - p);
+		/* Blank lines and comments. */
+		size_t k = 0;
+		while (k < llen && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
+			k++;
+		if (k == llen || p[k] == '#') {
+			p += llen + (lend != NULL);
+			continue;
+		}
+		int nf = 0;
+		const char *why = NULL;
+		long used = record(p, end, f, &nf, &why);
+		if (used < 0) {
+			fail(err, errlen, line, "%s", why);
+			goto bad;
+		}
+		p += used;
+		bool header = first && strcasecmp(f[0], "name") == 0;
+		first = false;
+		if (header)
+			continue;
+		if (nf < 2) {
+			fail(err, errlen, line, "needs at least a name and domains");
+			goto bad;
+		}
+		if (b.n >= ACME_BATCH_MAX) {
+			fail(err, errlen, line, "more than %d certificates", ACME_BATCH_MAX);
+			goto bad;
+		}
+		if (!name_ok(f[0])) {
+			fail(err, errlen, line, "name \"%.64s\" must be 1-64 letters, digits, '-', '_' or '.'", f[0]);
+			goto bad;
+		}
+		for (size_t i = 0; i < b.n; i++)
+			if (strcmp(b.entries[i].name, f[0]) == 0) {
+				fail(err, errlen, line, "name \"%s\" already used on line %d", f[0], b.entries[i].line);
+				goto bad;
+			}
+		acme_batch_entry_t *e = &b.entries[b.n++];
+		e->line = line;
+		e->name = strdup(f[0]);
+		for (char *c = f[1]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		e->domains = split_spaces(f[1], &e->ndomains);
+		const char *kt = nf > 2 && f[2][0] ? f[2] : "ec256";
+		e->key_type = strdup(kt);
+		e->hook = split_spaces(nf > 3 ? f[3] : "", &e->nhook);
+		if (!e->name || !e->domains || !e->key_type || !e->hook) {
+			fail(err, errlen, line, "out of memory");
+			goto bad;
+		}
+		if (e->ndomains == 0 || e->ndomains > 100) {
+			fail(err, errlen, line, "needs 1 to 100 domains, separated by spaces");
+			goto bad;
+		}
+		for (size_t i = 0; i < e->ndomains; i++)
+			if (!domain_ok(e->domains[i])) {
+				fail(err, errlen, line, "\"%.253s\" is not a DNS name wharf can validate", e->domains[i]);
+				goto bad;
+			}
+		bool kt_ok = false;
+		for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
+			kt_ok |= strcmp(kt, key_types[i]) == 0;
+		if (!kt_ok) {
+			fail(err, errlen, line, "key type \"%.32s\": ec256, ec384, rsa2048, rsa3072 or rsa4096", kt);
+			goto bad;
+		}
+		if (e->nhook && e->hook[0][0] != '/') {
+			fail(err, errlen, line, "the hook must start with an absolute path");
+			goto bad;
+		}
+	}
+	if (b.n == 0) {
+		snprintf(err, errlen, "no certificate in the file");
+		goto bad;
+	}
+	*out = b;
+	return WF_OK;
+bad:
+	acme_batch_free(&b);
+	return WF_ERR;
+}

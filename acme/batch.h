@@ -1,0 +1,38 @@
+/* wharf cert batch FILE.csv: the CSV of certificates to issue in one run,
+ * one line per certificate:
+ *     name,domains,key_type,hook
+ *     shop,shop.example.com www.shop.example.com,ec256,/usr/local/bin/reload-shop
+ * domains are separated by spaces; key_type may be empty (ec256); hook may be
+ * empty, or an argv split on spaces (no shell). Quoted fields ("a,b", with ""
+ * for a quote) follow RFC 4180; blank lines and lines starting with '#' are
+ * skipped, and so is a first line that names the columns. Pure. */
+#ifndef ACME_BATCH_H
+#define ACME_BATCH_H
+
+#include "../server/base.h"
+
+#include <stddef.h>
+
+#define ACME_BATCH_MAX 1000     /* lines */
+#define ACME_BATCH_FIELD_MAX 4096
+
+typedef struct acme_batch_entry {
+	char *name;      /* owned */
+	char **domains;  /* owned, NULL-terminated */
+	size_t ndomains;
+	char *key_type;  /* owned: "ec256" when the field was empty */
+	char **hook;     /* owned, NULL-terminated argv; empty when none */
+	size_t nhook;
+	int line;
+} acme_batch_entry_t;
+
+typedef struct acme_batch {
+	acme_batch_entry_t *entries; /* owned */
+	size_t n;
+} acme_batch_t;
+
+/* WF_OK, or WF_ERR with "line N: why" in err (and nothing in out). */
+int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err, size_t errlen);
+void acme_batch_free(acme_batch_t *b);
+
+#endif

@@ -1,0 +1,76 @@
+"""`wharf cert batch FILE.csv`: the CSV's certificates are issued in one run
+against Pebble, concurrently, with their hooks; a table says what happened to
+each; one the CA refuses makes the exit status 1 without holding the others
+back; a malformed CSV is refused with its line before anything is ordered."""
+
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server  # noqa: E402
+from pebble import Pebble  # noqa: E402
+
+
+class Batch(unittest.TestCase):
+    def setUp(self):
+        self.pebble = Pebble()
+        self.pebble.start()
+        self.server = Server(certificates=[], users=[],
+                             services=[{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                                        "https_port": 443}], extra=self.pebble.acme_config())
+        self.server.write_config()
+        self.server.give_homes()
+
+    def tearDown(self):
+        self.server.cleanup()
+        self.pebble.cleanup()
+
+    def batch(self, text):
+        path = os.path.join(self.server.dir, "certs.csv")
+        with open(path, "w") as f:
+            f.write(text)
+        return subprocess.run([harness.WHARF, "cert", "batch", path, "-c", self.server.config_path],
+                              capture_output=True, text=True, timeout=120)
+
+    def test_batch_table(self):
+        hook_log = os.path.join(self.server.dir, "hook.log")
+        hook = os.path.join(self.server.dir, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\necho \"$WHARF_CERT_NAME $WHARF_DOMAINS\" >> %s\n" % hook_log)
+        os.chmod(hook, 0o755)
+        self.server.give(self.server.dir)
+        names = ["site%d" % i for i in range(8)]
+        lines = ["name,domains,key_type,hook"]
+        lines += ["%s,%s.wharf.test www.%s.wharf.test,%s,%s" % (n, n, n, "rsa2048" if n == "site1" else "", hook)
+                  for n in names]
+        lines.append("refused,blocked.example,,")  # on the CA's blocklist
+        start = time.monotonic()
+        r = self.batch("\n".join(lines) + "\n")
+        took = time.monotonic() - start
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
+        self.assertEqual(sorted(rows), sorted(names + ["refused"]), r.stdout)
+        for n in names:
+            self.assertRegex(rows[n], r"^%s\s+issued\s+valid until 20\d\d-" % n)
+            self.assertTrue(os.path.exists(os.path.join(self.server.state_dir, "certs", n, "issued.pem")))
+        self.assertRegex(rows["refused"], r"refused\s+failed\s+")
+        self.assertIn("8 issued, 1 failed", r.stderr)
+        with open(hook_log) as f:
+            ran = sorted(l.split()[0] for l in f.read().splitlines())
+        self.assertEqual(ran, names)
+        # Concurrently: the run takes far less than nine orders one after another.
+        self.assertLess(took, 60)
+
+    def test_malformed_csv_orders_nothing(self):
+        r = self.batch("a,a.wharf.test\na,b.wharf.test\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("certs.csv: line 2: name \"a\" already used on line 1", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "a")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

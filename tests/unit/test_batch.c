@@ -1,0 +1,72 @@
+/* The batch CSV parser: fields, quoting, defaults, and every refusal names
+ * its line. */
+#include "check.h"
+#include "acme/batch.h"
+
+static int parse(const char *text, acme_batch_t *b, char *err)
+{
+	return acme_batch_parse(text, strlen(text), b, err, 256);
+}
+
+static void test_good(void)
+{
+	acme_batch_t b;
+	char err[256] = "";
+	const char *csv = "# certificates for the shop\n"
+			  "name,domains,key_type,hook\n"
+			  "shop,Shop.Example.com www.shop.example.com,ec384,/usr/bin/systemctl reload haproxy\r\n"
+			  "\n"
+			  "\"blog\",\"blog.example.com\",,\n"
+			  "api,api.example.com\n";
+	CHECK_EQ_INT(parse(csv, &b, err), WF_OK);
+	CHECK_EQ_INT(b.n, 3);
+	CHECK_EQ_STR(b.entries[0].name, "shop");
+	CHECK_EQ_INT(b.entries[0].ndomains, 2);
+	CHECK_EQ_STR(b.entries[0].domains[0], "shop.example.com");
+	CHECK_EQ_STR(b.entries[0].key_type, "ec384");
+	CHECK_EQ_INT(b.entries[0].nhook, 3);
+	CHECK_EQ_STR(b.entries[0].hook[2], "haproxy");
+	CHECK_EQ_INT(b.entries[0].line, 3);
+	CHECK_EQ_STR(b.entries[1].key_type, "ec256");
+	CHECK_EQ_INT(b.entries[1].nhook, 0);
+	CHECK(b.entries[1].hook[0] == NULL);
+	CHECK_EQ_STR(b.entries[2].name, "api");
+	acme_batch_free(&b);
+
+	/* Quotes: a comma inside, and a doubled quote. */
+	CHECK_EQ_INT(parse("x,\"a.example b.example\",\"rsa2048\",\"/bin/echo a\"\"b\"\n", &b, err), WF_OK);
+	CHECK_EQ_INT(b.entries[0].ndomains, 2);
+	CHECK_EQ_STR(b.entries[0].hook[1], "a\"b");
+	acme_batch_free(&b);
+}
+
+static void test_bad(void)
+{
+	acme_batch_t b = { 0 };
+	char err[256];
+	CHECK_EQ_INT(parse("", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "no certificate in the file");
+	CHECK_EQ_INT(parse("a,a.example\na,b.example\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "line 2: name \"a\" already used on line 1");
+	CHECK_EQ_INT(parse("a,a.example,ec999\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "line 1: key type \"ec999\"") != NULL);
+	CHECK_EQ_INT(parse("a,*.example.com\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "not a DNS name") != NULL);
+	CHECK_EQ_INT(parse("a,a.example,ec256,relative/hook\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "absolute path") != NULL);
+	CHECK_EQ_INT(parse("a,a.example,ec256,/x,extra\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "more than 4 fields") != NULL);
+	CHECK_EQ_INT(parse("a b,a.example\n", &b, err), WF_ERR);
+	CHECK_EQ_INT(parse("a,\"a.example\n", &b, err), WF_ERR);
+	CHECK_EQ_INT(parse("a,a\"b.example\n", &b, err), WF_ERR);
+	CHECK_EQ_INT(parse("onlyname\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "line 1: needs at least a name and domains");
+	CHECK(b.entries == NULL);
+}
+
+int main(void)
+{
+	test_good();
+	test_bad();
+	return check_report();
+}
