@@ -9,13 +9,15 @@
 #include "../server/log.h"
 
 #include <gnutls/gnutls.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
-#define POLL_TIMEOUT 30.0
+#define LONG_POLL 25     /* seconds the controller may hold a poll open: the ?wait=25 below */
+#define POLL_TIMEOUT 40.0
 
 typedef enum link_state {
 	LINK_UNKNOWN,
@@ -44,16 +46,28 @@ struct acme_follower {
 	size_t nslots;
 };
 
-static void poll_later(slot_t *s)
+static void poll_soon(slot_t *s)
+{
+	ev_timer_stop(s->f->loop, &s->poll);
+	ev_timer_set(&s->poll, 0.05, 0);
+	ev_timer_start(s->f->loop, &s->poll);
+}
+
+static void poll_after(slot_t *s, double interval)
 {
 	/* +-20 %: followers that started together do not poll together. */
 	unsigned r = 0;
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (unsigned)rand();
-	double t = s->f->cfg->cluster.poll_interval * (0.8 + 0.4 * (r % 1000) / 1000.0);
+	double t = interval * (0.8 + 0.4 * (r % 1000) / 1000.0);
 	ev_timer_stop(s->f->loop, &s->poll);
 	ev_timer_set(&s->poll, t, 0);
 	ev_timer_start(s->f->loop, &s->poll);
+}
+
+static void poll_later(slot_t *s)
+{
+	poll_after(s, s->f->cfg->cluster.poll_interval);
 }
 
 static void set_state(slot_t *s, link_state_t st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -145,10 +159,25 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 			acme_cluster_thumbprint_save(f->cfg->state_dir, resp->thumbprint);
 		if (resp->status == 304) {
 			set_state(s, LINK_OK, "in step with the controller");
+			/* A long poll that ran its course: ask again at once, so a
+			 * renewal reaches us within a second. One that came back
+			 * quickly (a controller that does not wait) waits the interval. */
+			if (resp->seconds >= LONG_POLL - 2) {
+				poll_soon(s);
+				return;
+			}
 		} else if (resp->status == 200) {
-			take_bundle(s, resp);
+			if (take_bundle(s, resp)) {
+				poll_soon(s);
+				return;
+			}
 		} else if (resp->status == 404) {
+			/* Nothing to wait on yet: ask often (cheap), so the first
+			 * certificate arrives within seconds too. */
 			wf_log_debug("cluster: certificate %s: the controller has none issued yet", s->cert->name);
+			double t = s->f->cfg->cluster.poll_interval;
+			poll_after(s, t < 2 ? t : 2);
+			return;
 		} else if (resp->status == 403) {
 			set_state(s, LINK_REFUSED, "the controller refused our cluster secret (it must be the same on every node)");
 		} else {
@@ -168,7 +197,10 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->req)
 		return;
 	char url[2048], auth[600], inm[200];
-	snprintf(url, sizeof(url), "%s%s%s", f->cfg->cluster.controller, ACME_CLUSTER_BUNDLE_PATH, s->cert->name);
+	/* With a bundle in hand, a long poll: the controller answers when it
+	 * changes (or after LONG_POLL seconds with 304). */
+	snprintf(url, sizeof(url), "%s%s%s%s", f->cfg->cluster.controller, ACME_CLUSTER_BUNDLE_PATH, s->cert->name,
+		 s->etag[0] ? "?wait=25" : "");
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->cfg->cluster.secret);
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", s->etag);
 	const char *headers[3] = { auth, s->etag[0] ? inm : NULL, NULL };

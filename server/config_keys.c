@@ -224,7 +224,9 @@ static const wf_key_t cluster_keys[] = {
 	  "Follower: PEM file of the CA certificates to trust for the controller's HTTPS; empty: the "
 	  "system's." },
 	{ "poll_interval", WF_KEY_INT, F(wf_config_t, cluster.poll_interval), 0, "10", 1, 3600, NULL, NULL,
-	  "Follower: seconds between conditional bundle requests (ETag; +-20 % jitter)." },
+	  "Follower: seconds to wait (+-20 % jitter) before asking again after an error or a controller "
+	  "that does not hold long polls; with a bundle in hand each request is a long poll, so a new "
+	  "certificate arrives within a second." },
 };
 static const wf_section_t cluster_section = { "cluster", cluster_keys, sizeof(cluster_keys) / sizeof(cluster_keys[0]),
 					      0, F(wf_config_t, cluster.line),

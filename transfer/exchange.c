@@ -10,6 +10,7 @@
 #include "../acme/status.h"
 #include "../server/log.h"
 #include "../server/offload.h"
+#include "../server/worker.h"
 #include "../acme/cluster.h"
 
 #include <errno.h>
@@ -330,11 +331,62 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 	return dfd;
 }
 
-/* GET /.wharf/cluster/bundle/NAME on a cluster controller: the issued key
- * and chain of NAME, with an ETag for conditional polls and an HMAC under
- * the shared secret (docs/cluster.md). The account thumbprint rides along
- * on every answer, 404 included, so followers can answer HTTP-01 before the
- * first certificate exists. */
+/* GET /.wharf/cluster/bundle/NAME[?wait=N] on a cluster controller: the
+ * issued key and chain of NAME, with an ETag for conditional polls and an
+ * HMAC under the shared secret (docs/cluster.md). The account thumbprint
+ * rides along on every answer, 404 included, so followers can answer
+ * HTTP-01 before the first certificate exists. With wait=N and an ETag that
+ * is still current, the answer waits (up to N seconds) for a new bundle:
+ * followers learn of a renewal within a second. */
+#define CLUSTER_WAIT_MAX 60
+#define CLUSTER_WAIT_TICK 0.5
+
+/* The answer for the bundle as it is now; false when a long poll should
+ * keep waiting (it is unchanged and waiting is allowed). */
+static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
+{
+	char etag[72], mac[65], thumb[128];
+	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
+	wf_buf_reset(&ex->body);
+	int rc = acme_cluster_bundle(ex->cfg, ex->cl_name, &ex->body, etag, mac);
+	bool unchanged = rc == WF_OK && inm && strcmp(inm, etag) == 0;
+	if (may_wait && unchanged)
+		return false;
+	if (rc != WF_OK) {
+		wf_buf_reset(&ex->body);
+		respond_error(ex, rc == WF_DECLINED ? 404 : 500, rc == WF_DECLINED ? "no issued certificate" : NULL);
+	} else if (unchanged) {
+		wf_buf_reset(&ex->body);
+		respond_status(ex, 304);
+		add_field(ex, "ETag", "%s", etag);
+	} else {
+		ex->state = XFER_EX_RESPOND;
+		ex->status = 200;
+		add_field(ex, "ETag", "%s", etag);
+		add_field(ex, "Wharf-Bundle-Mac", "%s", mac);
+		add_field(ex, "Content-Type", "application/x-pem-file");
+		ex->body_kind = XFER_BODY_BUF;
+		ex->content_length = wf_buf_size(&ex->body);
+	}
+	add_field(ex, "Cache-Control", "no-store");
+	if (thumb[0])
+		add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
+	return true;
+}
+
+static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	xfer_exchange_t *ex = wf_container_of(t, xfer_exchange_t, cl_wait);
+	bool last = ev_now(loop) >= ex->cl_deadline;
+	if (!cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, !last))
+		return;
+	ev_timer_stop(loop, t);
+	ex->cl_waiting = false;
+	if (ex->on_ready)
+		ex->on_ready(ex, ex->ready_arg);
+}
+
 static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!acme_cluster_secret_ok(ex->cfg, in->authorization)) {
@@ -343,43 +395,39 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		return;
 	}
 	snprintf(ex->user_name, sizeof(ex->user_name), "cluster");
-	char name[256];
 	wf_slice_t n = { in->target.ptr + strlen(ACME_CLUSTER_BUNDLE_PATH),
 			 in->target.len - strlen(ACME_CLUSTER_BUNDLE_PATH) };
-	if (n.len >= sizeof(name) || memchr(n.ptr, '/', n.len) || memchr(n.ptr, '?', n.len)) {
+	int wait = 0;
+	const char *q = memchr(n.ptr, '?', n.len);
+	if (q) {
+		wf_slice_t query = { q + 1, (size_t)(n.ptr + n.len - q - 1) };
+		n.len = (size_t)(q - n.ptr);
+		if (query.len > 5 && query.len < 8 && memcmp(query.ptr, "wait=", 5) == 0) {
+			for (size_t i = 5; i < query.len && query.ptr[i] >= '0' && query.ptr[i] <= '9'; i++)
+				wait = wait * 10 + (query.ptr[i] - '0');
+			if (wait > CLUSTER_WAIT_MAX)
+				wait = CLUSTER_WAIT_MAX;
+		}
+	}
+	if (n.len == 0 || n.len >= sizeof(ex->cl_name) || memchr(n.ptr, '/', n.len)) {
 		respond_error(ex, 404, NULL);
 		return;
 	}
-	memcpy(name, n.ptr, n.len);
-	name[n.len] = '\0';
-	char etag[72], mac[65], thumb[128];
-	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
-	wf_buf_reset(&ex->body);
-	int rc = acme_cluster_bundle(ex->cfg, name, &ex->body, etag, mac);
-	if (rc != WF_OK) {
-		wf_buf_reset(&ex->body);
-		respond_error(ex, rc == WF_DECLINED ? 404 : 500, rc == WF_DECLINED ? "no issued certificate" : NULL);
-		if (thumb[0])
-			add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
-		return;
+	memcpy(ex->cl_name, n.ptr, n.len);
+	ex->cl_name[n.len] = '\0';
+	/* One ETag, as followers send it; a list or W/ is simply not current. */
+	if (in->if_none_match.ptr && in->if_none_match.len < sizeof(ex->cl_etag)) {
+		memcpy(ex->cl_etag, in->if_none_match.ptr, in->if_none_match.len);
+		ex->cl_etag[in->if_none_match.len] = '\0';
 	}
-	ex->state = XFER_EX_RESPOND;
-	add_field(ex, "ETag", "%s", etag);
-	add_field(ex, "Cache-Control", "no-store");
-	if (thumb[0])
-		add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
-	if (in->if_none_match.ptr && etag_listed(in->if_none_match, etag)) {
-		wf_buf_reset(&ex->body);
-		ex->status = 304;
-		ex->body_kind = XFER_BODY_NONE;
-		ex->content_length = 0;
+	bool may_wait = wait > 0 && ex->worker && ex->on_ready;
+	if (cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, may_wait))
 		return;
-	}
-	ex->status = 200;
-	add_field(ex, "Wharf-Bundle-Mac", "%s", mac);
-	add_field(ex, "Content-Type", "application/x-pem-file");
-	ex->body_kind = XFER_BODY_BUF;
-	ex->content_length = wf_buf_size(&ex->body);
+	ex->state = XFER_EX_FINISHING; /* on_ready answers later */
+	ex->cl_waiting = true;
+	ex->cl_deadline = ev_now(ex->worker->loop) + wait;
+	ev_timer_init(&ex->cl_wait, on_cluster_tick, CLUSTER_WAIT_TICK, CLUSTER_WAIT_TICK);
+	ev_timer_start(ex->worker->loop, &ex->cl_wait);
 }
 
 static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
@@ -733,6 +781,10 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
 			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
 	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
+	if (ex->cl_waiting) {
+		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */
+		ex->cl_waiting = false;
+	}
 	upload_abort(ex);
 	if (ex->file_fd >= 0)
 		close(ex->file_fd);

@@ -5,6 +5,8 @@
 #define XFER_EXCHANGE_H
 
 #include "upload.h"
+
+#include <ev.h>
 #include "../server/buf.h"
 #include "../server/config.h"
 
@@ -81,6 +83,13 @@ struct xfer_exchange {
 	void *ready_arg;
 	bool up_length_known;
 	uint64_t up_expected;
+
+	/* a cluster follower's long poll (FINISHING until the bundle changes) */
+	ev_timer cl_wait;
+	bool cl_waiting;
+	double cl_deadline;
+	char cl_name[256];
+	char cl_etag[72];
 };
 
 /* worker: where a FINISHING upload completes (NULL: everything inline). on_ready

@@ -33,9 +33,10 @@ def serial(pem):
                           timeout=10).stdout.strip()
 
 
-def cluster_block(role, controller="", ca="", secret=SECRET):
-    return ('cluster = { role = "%s"; secret = "%s"; controller = "%s"; controller_ca = "%s"; poll_interval = 1; };\n'
-            % (role, secret, controller, ca))
+def cluster_block(role, controller="", ca="", secret=SECRET, poll=30):
+    # Polls 30 s apart: a renewal reaching followers within seconds is the long poll's doing.
+    return ('cluster = { role = "%s"; secret = "%s"; controller = "%s"; controller_ca = "%s"; poll_interval = %d; };\n'
+            % (role, secret, controller, ca, poll))
 
 
 class TamperingProxy:
@@ -196,6 +197,14 @@ class Cluster(unittest.TestCase):
             for t in threads:
                 t.join(timeout=10)
         self.assertTrue(renewed, "renewal did not reach every node:\n" + ctl.log()[-2000:] + b.log()[-1500:])
+        # Within seconds of the controller's install (the polls are 30 s apart).
+        import re
+        def stamp(log, text):
+            lines = [l for l in log.splitlines() if text in l]
+            return time.mktime(time.strptime(lines[-1][:19], "%Y-%m-%dT%H:%M:%S")) + float(lines[-1][19:23])
+        ctl_at = stamp(ctl.log(), "; installed")
+        for s in (a, b):
+            self.assertLess(stamp(s.log(), "installed the controller's certificate") - ctl_at, 3.0, s.log()[-1500:])
         self.assertEqual(failures, [])
         for s in (a, b):
             self.assertGreaterEqual(len(seen.get(s.port, ())), 2, "the load saw no switch on %d" % s.port)
