@@ -434,7 +434,8 @@ static int path_push_all(char *out, size_t *len, size_t cap, const char *p, size
 int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap)
 {
 	size_t len = 0; /* out holds "" for "/", else "/a/b" */
-	if (cap < 2)
+	/* A NUL would end the name early in every call that takes it. */
+	if (cap < 2 || (arg.len && memchr(arg.ptr, '\0', arg.len)))
 		return WF_ERR;
 	if (!(arg.len > 0 && arg.ptr[0] == '/') && path_push_all(out, &len, cap, cwd, strlen(cwd)) != WF_OK)
 		return WF_ERR;

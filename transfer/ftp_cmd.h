@@ -100,7 +100,8 @@ int xfer_ftp_quote_path(const char *path, char *out, size_t cap);
  * starts with '/'; empty and "." segments are dropped; ".." removes the
  * previous segment and never climbs above "/" (as in a chroot: "/../x" is
  * "/x"). Writes "/" or "/a/b" (no trailing '/') to out. WF_OK, or WF_ERR
- * when it does not fit in cap bytes (out then holds nothing meaningful).
+ * when arg holds a NUL or the result does not fit in cap bytes (out then
+ * holds nothing meaningful).
  * The result is still only a name: opening it goes through transfer/path.c,
  * which confines symlinks as well. */
 int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap);

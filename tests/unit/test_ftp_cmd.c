@@ -558,6 +558,8 @@ static void test_path_resolve(void)
 	memset(long_arg, 'x', sizeof(long_arg) - 1);
 	long_arg[sizeof(long_arg) - 1] = '\0';
 	CHECK_EQ_STR(resolve("/", long_arg), "ERR");
+	char out[64];
+	CHECK_EQ_INT(xfer_ftp_path_resolve("/", (wf_slice_t){ "a\0b", 3 }, out, sizeof(out)), WF_ERR);
 	/* A long name removed again by ".." still had to fit on the way. */
 	CHECK_EQ_STR(resolve("/", "a/../b"), "/b");
 }
