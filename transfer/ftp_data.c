@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,11 +480,35 @@ static const wf_proto_t data_proto = {
 	.on_secure = data_on_secure,
 };
 
+/* A client on this host, or next to it, never loses a packet, so the kernel
+ * grows our send buffer to megabytes: the data waits there for the client's
+ * window, and each window update the client sends makes the client's own CPU
+ * transmit it (perf: an eighth of curl's time in a download). On such a path
+ * a 64 KiB send buffer (the kernel doubles it) keeps that work on our side
+ * and the client's unread bytes few: curl's CPU per 1 GiB download fell from
+ * 1.40 s to 1.07 s. Under a 100 us round trip it still allows over 1 GB/s;
+ * longer paths keep the kernel's autotuning, which their bandwidth-delay
+ * product needs. The round trip is the handshake's. */
+#define NEAR_RTT_US 100
+#define NEAR_SNDBUF (64 * 1024)
+
+static void size_send_buffer(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < sizeof(ti) || ti.tcpi_rtt == 0 ||
+	    ti.tcpi_rtt >= NEAR_RTT_US)
+		return;
+	int size = NEAR_SNDBUF;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 /* A TCP data connection is up (accepted or connected): adopt it. */
 static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 {
 	xfer_ftp_t *f = d->f;
 	stop_waiting(d);
+	size_send_buffer(fd);
 	wf_conn_t *c = wf_conn_adopt(f->conn->worker, f->conn->cfg, f->conn->svc, fd, sa, &data_proto, d);
 	if (!c) {
 		snprintf(d->gone_why, sizeof(d->gone_why), "out of memory");

@@ -116,6 +116,16 @@ int xfer_upload_flush(xfer_upload_t *u)
 	/* Writeback started early (asynchronous) leaves the final fsync little to do. */
 	if (u->written - u->synced >= UPLOAD_WRITEBACK) {
 		sync_file_range(u->fd, (off_t)u->synced, (off_t)(u->written - u->synced), SYNC_FILE_RANGE_WRITE);
+		/* The window whose writeback began two windows ago is on disk by
+		 * now: its pages leave the page cache, so a large upload keeps
+		 * reusing a few MiB of recently freed memory instead of taking
+		 * fresh pages for every byte. Fresh pages cost: 1 GiB FTPS uploads
+		 * took 2.0-2.3 s of server CPU without this, 1.0 s with it. Pages
+		 * still under writeback are skipped by the kernel, never waited for.
+		 * The cost: reading the file right after its upload goes to disk. */
+		if (u->synced >= 2 * UPLOAD_WRITEBACK)
+			posix_fadvise(u->fd, (off_t)(u->synced - 2 * UPLOAD_WRITEBACK), UPLOAD_WRITEBACK,
+				      POSIX_FADV_DONTNEED);
 		u->synced = u->written;
 	}
 	return WF_OK;
