@@ -109,6 +109,31 @@ static int home(xfer_ftp_t *f)
 	return f->user->home_fd;
 }
 
+/* Opens rel (read-only, never through a final symlink) and stats it; -1
+ * after replying with the reason. */
+static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat *st)
+{
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	if (fd >= 0 && fstat(fd, st) == 0)
+		return fd;
+	int err = fd < 0 ? -fd : errno;
+	if (fd >= 0)
+		close(fd);
+	reply_errno(f, err, v);
+	return -1;
+}
+
+/* Opens the folder that holds rel's last segment (the home itself has
+ * none: EISDIR); -1 after replying with the reason. */
+static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char **leaf)
+{
+	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, leaf) : -EISDIR;
+	if (dfd >= 0)
+		return dfd;
+	reply_errno(f, -dfd, v);
+	return -1;
+}
+
 /* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
 static wf_slice_t skip_flags(wf_slice_t arg)
 {
@@ -563,14 +588,9 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 	if (!rel)
 		return;
 	struct stat st;
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		int err = fd < 0 ? -fd : errno;
-		if (fd >= 0)
-			close(fd);
-		reply_errno(f, err, v);
+	int fd = open_stat(f, rel, v, &st);
+	if (fd < 0)
 		return;
-	}
 	close(fd);
 	wf_buf_t line;
 	wf_buf_init(&line, FTP_PATH_MAX + 512);
@@ -647,15 +667,10 @@ static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	uint64_t rest = f->rest;
 	f->rest = 0;
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		int err = fd < 0 ? -fd : errno;
-		if (fd >= 0)
-			close(fd);
-		reply_errno(f, err, v);
+	int fd = open_stat(f, rel, v, &st);
+	if (fd < 0)
 		return;
-	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		ftp_reply(f, 550, "%s: not a plain file", v);
@@ -677,11 +692,9 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	if (!rel)
 		return;
 	const char *leaf;
-	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
-	if (dfd < 0) {
-		reply_errno(f, -dfd, v);
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
 		return;
-	}
 	struct stat st;
 	char partial[NAME_MAX + 1];
 	/* An interrupted upload waiting to be resumed: its size is what a
@@ -712,15 +725,10 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 	const char *rel = resolve(f, arg, v, sizeof(v));
 	if (!rel)
 		return;
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		int err = fd < 0 ? -fd : errno;
-		if (fd >= 0)
-			close(fd);
-		reply_errno(f, err, v);
+	int fd = open_stat(f, rel, v, &st);
+	if (fd < 0)
 		return;
-	}
 	close(fd);
 	char t[16];
 	xfer_ftp_mdtm(st.st_mtime, t);
@@ -811,11 +819,9 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	uint64_t rest = f->rest;
 	f->rest = 0;
 	const char *leaf;
-	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
-	if (dfd < 0) {
-		reply_errno(f, -dfd, v);
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
 		return;
-	}
 	struct stat st;
 	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode)) {
@@ -877,11 +883,9 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 	if (!rel)
 		return;
 	const char *leaf;
-	int dfd = rel[0] ? xfer_path_open_parent(home(f), rel, &leaf) : -EISDIR;
-	if (dfd < 0) {
-		reply_errno(f, -dfd, v);
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
 		return;
-	}
 	struct stat st;
 	int rc = fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW);
 	if (rc == 0 && S_ISDIR(st.st_mode)) {
@@ -919,11 +923,9 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	const char *leaf;
-	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
-	if (dfd < 0) {
-		reply_errno(f, -dfd, v);
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
 		return;
-	}
 	int rc = unlinkat(dfd, leaf, AT_REMOVEDIR);
 	int err = errno;
 	if (rc == 0)
@@ -947,11 +949,9 @@ static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	const char *leaf;
-	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
-	if (dfd < 0) {
-		reply_errno(f, -dfd, v);
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
 		return;
-	}
 	int rc = mkdirat(dfd, leaf, 0755);
 	int err = errno;
 	if (rc == 0)
