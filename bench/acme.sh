@@ -114,11 +114,7 @@ cleanup() {
 	done
 	sleep 0.3
 	for p in $(tac "$T/pids" 2>/dev/null); do stop_pid "$p"; done
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		say "kept $T"
-	else
-		rm -rf "$T"
-	fi
+	drop_tmp "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -76,12 +76,6 @@ want() { # want SECTION: is this section selected?
 
 # ---------------------------------------------------------------- tools
 [[ $(id -u) == 0 ]] || die "run as root (it creates the system user $FUSER and starts servers that drop privileges)"
-apt_install() { # apt_install PKG...: apt-get install, with one `apt-get update` retry
-	say "installing $* ..."
-	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 && return 0
-	timeout 120 apt-get update -qq >/dev/null 2>&1
-	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1
-}
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 unpack_pkg() { # unpack_pkg PKG: apt-get download PKG and unpack it under $PEER_DIR/PKG (no maintainer scripts)
 	local d
@@ -162,26 +156,11 @@ cleanup() {
 	stop_pid "$CLIENTPID"
 	for s in "${SERVERS[@]}"; do stop_srv "$s"; done
 	id "$FUSER" >/dev/null 2>&1 && usermod -L -d /nonexistent "$FUSER" >/dev/null 2>&1
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		say "kept $T"
-	else
-		rm -rf "$T"
-	fi
+	drop_tmp "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # wait_port PORT: up to 10 s
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # Control ports: free ephemeral ones. Passive ranges: 2000 ports each, below the
 # kernel's ephemeral range (32768-60999 here), so client ports never take them and
 # TIME_WAIT left by hundreds of data connections cannot exhaust a range.

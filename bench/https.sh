@@ -54,12 +54,7 @@ command -v nginx >/dev/null || need_pkgs+=(nginx-light)
 command -v wrk >/dev/null || need_pkgs+=(wrk)
 command -v h2load >/dev/null || need_pkgs+=(nghttp2-client)
 if ((${#need_pkgs[@]})); then
-	say "installing ${need_pkgs[*]} ..."
-	if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "${need_pkgs[@]}" >/dev/null 2>&1; then
-		timeout 120 apt-get update -qq >/dev/null 2>&1
-		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "${need_pkgs[@]}" >/dev/null 2>&1 ||
-			die "cannot install ${need_pkgs[*]}"
-	fi
+	apt_install "${need_pkgs[@]}" || die "cannot install ${need_pkgs[*]}"
 	# Debian's package starts its own nginx on port 80; it is not ours to keep running.
 	command -v systemctl >/dev/null && systemctl disable --now nginx >/dev/null 2>&1
 fi
@@ -78,26 +73,11 @@ cleanup() {
 	stop_pid "$IDLEPID"
 	stop_pid "$WPID"
 	stop_pid "$NPID"
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		say "kept $T"
-	else
-		rm -rf "$T"
-	fi
+	drop_tmp "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # wait_port PORT: up to 10 s
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 WPORT=$(free_port)
 NPORT=$(free_port)

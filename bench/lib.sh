@@ -37,3 +37,31 @@ stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL; the exit status l
 	LAST_EXIT=$?
 	return 0
 }
+
+apt_install() { # apt_install PKG...: apt-get install, with one `apt-get update` retry
+	say "installing $* ..."
+	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 && return 0
+	timeout 120 apt-get update -qq >/dev/null 2>&1
+	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1
+}
+
+drop_tmp() { # drop_tmp DIR: remove the run's temp folder, or keep it with BENCH_KEEP=1
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		say "kept $1"
+	else
+		rm -rf "$1"
+	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # wait_port PORT: up to 10 s
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
