@@ -1,5 +1,6 @@
 /* Cluster bundles and secrets: see cluster.h. */
 #include "cluster.h"
+#include "../server/cert_state.h"
 #include "../server/durable.h"
 
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BUNDLE_MAX (1 << 20)
 
 bool acme_cluster_is_controller(const wf_config_t *cfg)
 {
@@ -55,31 +55,13 @@ bool acme_cluster_secret_ok(const wf_config_t *cfg, wf_slice_t authorization)
 	return gnutls_memcmp(a, b, 64) == 0;
 }
 
-int acme_cluster_split(wf_slice_t bundle, wf_slice_t *key, wf_slice_t *chain)
-{
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	const char *at = memmem(bundle.ptr, bundle.len, begin, strlen(begin));
-	if (!at || at == bundle.ptr)
-		return WF_ERR;
-	*key = (wf_slice_t){ bundle.ptr, (size_t)(at - bundle.ptr) };
-	*chain = (wf_slice_t){ at, (size_t)(bundle.ptr + bundle.len - at) };
-	return WF_OK;
-}
-
 int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72], char mac[65])
 {
 	if (!wf_config_cert(cfg, name))
 		return WF_DECLINED;
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/certs/%s", cfg->state_dir, name);
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? WF_DECLINED : WF_ERR;
-	int rc = wf_durable_read(dfd, "issued.pem", BUNDLE_MAX, pem);
-	int err = errno;
-	close(dfd);
+	int rc = wf_certstate_read_issued(cfg->state_dir, name, pem);
 	if (rc != WF_OK)
-		return err == ENOENT ? WF_DECLINED : WF_ERR;
+		return rc;
 	unsigned char digest[32];
 	gnutls_hash_fast(GNUTLS_DIG_SHA256, wf_buf_head(pem), wf_buf_size(pem), digest);
 	char h[65];

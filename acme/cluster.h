@@ -17,13 +17,10 @@ bool acme_cluster_is_follower(const wf_config_t *cfg);
 void acme_cluster_mac(const char *secret, wf_slice_t body, char out[65]);
 /* Constant-time check of an Authorization value "Bearer SECRET". */
 bool acme_cluster_secret_ok(const wf_config_t *cfg, wf_slice_t authorization);
-/* The bundle for certificate name: the issued pair in the state folder (key,
- * then chain), its ETag (quoted) and MAC. WF_OK, WF_DECLINED (none issued
+/* The bundle for certificate name: the issued pair in the state folder as
+ * stored (key, then chain: wf_certstate_split_issued splits it), its ETag (quoted) and MAC. WF_OK, WF_DECLINED (none issued
  * yet, or not a configured name), or WF_ERR. */
 int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72], char mac[65]);
-/* Splits a bundle into key and chain (the chain starts at the first
- * certificate). WF_OK or WF_ERR. Pure. */
-int acme_cluster_split(wf_slice_t bundle, wf_slice_t *key, wf_slice_t *chain);
 /* The ACME account thumbprint in use (STATE/acme/thumbprint), or "". */
 void acme_cluster_thumbprint(const char *state_dir, char *out, size_t cap);
 int acme_cluster_thumbprint_save(const char *state_dir, const char *thumbprint);

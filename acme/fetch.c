@@ -104,11 +104,7 @@ out:
 
 static int read_file(const char *path, wf_buf_t *out)
 {
-	int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = dfd < 0 ? WF_ERR : wf_durable_read(dfd, path, PEM_MAX, out);
-	if (dfd >= 0)
-		close(dfd);
-	return rc;
+	return wf_durable_read(AT_FDCWD, path, PEM_MAX, out);
 }
 
 static int leaf_of(wf_slice_t chain_pem, gnutls_x509_crt_t *out)

@@ -100,7 +100,7 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp)
 		return false;
 	}
 	wf_slice_t key, chain;
-	if (acme_cluster_split(body, &key, &chain) != WF_OK) {
+	if (wf_certstate_split_issued(body, &key, &chain) != WF_OK) {
 		set_state(s, LINK_BAD, "bundle refused: no key followed by a chain");
 		return false;
 	}

@@ -1,6 +1,7 @@
 /* Certificate files for other servers: see output.h. */
 #include "output.h"
 #include "../server/buf.h"
+#include "../server/cert_state.h"
 #include "../server/config.h"
 #include "../server/durable.h"
 #include "../server/log.h"
@@ -101,31 +102,20 @@ int acme_output_sync(const char *state_dir, const wf_cert_cfg_t *cert, bool *cha
 	*changed = false;
 	if (!cert->output_dir || !cert->output_dir[0])
 		return WF_OK;
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/certs/%s", state_dir, cert->name);
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	wf_buf_t pem;
 	wf_buf_init(&pem, FILE_MAX);
-	if (dfd < 0 || wf_durable_read(dfd, "issued.pem", FILE_MAX, &pem) != WF_OK) {
-		int err = errno;
-		if (dfd >= 0)
-			close(dfd);
+	int rc = wf_certstate_read_issued(state_dir, cert->name, &pem);
+	if (rc != WF_OK) {
+		if (rc == WF_ERR)
+			wf_log_warn("certificate %s: cannot read the issued certificate: %m", cert->name);
 		wf_buf_fini(&pem);
-		if (err != ENOENT)
-			wf_log_warn("certificate %s: cannot read the issued certificate: %s", cert->name, strerror(err));
-		return err == ENOENT ? WF_OK : WF_ERR; /* nothing issued yet: nothing to write */
+		return rc == WF_DECLINED ? WF_OK : WF_ERR; /* nothing issued yet: nothing to write */
 	}
-	close(dfd);
-	wf_slice_t all = wf_buf_slice(&pem);
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	const char *cert_at = memmem(all.ptr, all.len, begin, strlen(begin));
-	int rc = WF_ERR;
+	wf_slice_t key, chain;
 	char err[512] = "no certificate after the key";
-	if (cert_at && cert_at > all.ptr) {
-		wf_slice_t key = { all.ptr, (size_t)(cert_at - all.ptr) };
-		wf_slice_t chain = { cert_at, (size_t)(all.ptr + all.len - cert_at) };
+	rc = wf_certstate_split_issued(wf_buf_slice(&pem), &key, &chain);
+	if (rc == WF_OK)
 		rc = acme_output_write(cert->output_dir, chain, key, changed, err, sizeof(err));
-	}
 	wf_buf_fini(&pem);
 	if (rc != WF_OK)
 		wf_log_error("certificate %s: output files in %s not updated: %s", cert->name, cert->output_dir, err);

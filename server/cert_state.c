@@ -131,3 +131,27 @@ int wf_certstate_save_issued(const char *state_dir, const char *name, wf_slice_t
 	close(dfd);
 	return rc;
 }
+
+int wf_certstate_read_issued(const char *state_dir, const char *name, wf_buf_t *out)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/certs/%s", state_dir, name);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = dfd < 0 ? WF_ERR : wf_durable_read(dfd, "issued.pem", PEM_MAX, out);
+	int err = errno;
+	if (dfd >= 0)
+		close(dfd);
+	errno = err;
+	return rc == WF_OK ? WF_OK : err == ENOENT ? WF_DECLINED : WF_ERR;
+}
+
+int wf_certstate_split_issued(wf_slice_t issued, wf_slice_t *key, wf_slice_t *chain)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const char *at = memmem(issued.ptr, issued.len, begin, strlen(begin));
+	if (!at || at == issued.ptr)
+		return WF_ERR;
+	*key = (wf_slice_t){ issued.ptr, (size_t)(at - issued.ptr) };
+	*chain = (wf_slice_t){ at, (size_t)(issued.ptr + issued.len - at) };
+	return WF_OK;
+}

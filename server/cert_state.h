@@ -19,4 +19,12 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 int wf_certstate_save_issued(const char *state_dir, const char *name, wf_slice_t chain_pem, wf_slice_t key_pem,
 			     char *err, size_t errlen);
 
+/* Reads NAME's issued pair as stored (key, then chain) into out, without
+ * parsing it. WF_OK, WF_DECLINED (none issued), or WF_ERR (errno). */
+int wf_certstate_read_issued(const char *state_dir, const char *name, wf_buf_t *out);
+
+/* Splits an issued pair into the key and the chain (which starts at the
+ * first certificate). WF_OK, or WF_ERR when either is missing. Pure. */
+int wf_certstate_split_issued(wf_slice_t issued, wf_slice_t *key, wf_slice_t *chain);
+
 #endif

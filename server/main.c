@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <unistd.h>
 #include "durable.h"
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
@@ -138,12 +137,10 @@ int main(int argc, char **argv)
 			wf_buf_t csv;
 			wf_buf_init(&csv, 4 << 20);
 			char err[512];
-			int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dfd < 0 || wf_durable_read(dfd, argv[3], 4 << 20, &csv) != WF_OK) {
+			if (wf_durable_read(AT_FDCWD, argv[3], 4 << 20, &csv) != WF_OK) {
 				fprintf(stderr, "cert batch: cannot read %s: %s\n", argv[3], strerror(errno));
 				return 1;
 			}
-			close(dfd);
 			if (acme_batch_parse(wf_buf_head(&csv), wf_buf_size(&csv), &entries, err, sizeof(err)) != WF_OK) {
 				fprintf(stderr, "%s: %s\n", argv[3], err);
 				wf_buf_fini(&csv);
