@@ -346,12 +346,12 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 {
 	char etag[72], mac[65], thumb[128];
-	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
 	wf_buf_reset(&ex->body);
 	int rc = acme_cluster_bundle(ex->cfg, ex->cl_name, &ex->body, etag, mac);
 	bool unchanged = rc == WF_OK && inm && strcmp(inm, etag) == 0;
 	if (may_wait && unchanged)
-		return false;
+		return false; /* checked again at the next tick */
+	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
 	if (rc != WF_OK) {
 		wf_buf_reset(&ex->body);
 		respond_error(ex, rc == WF_DECLINED ? 404 : 500, rc == WF_DECLINED ? "no issued certificate" : NULL);
