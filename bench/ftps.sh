@@ -346,7 +346,7 @@ note() {
 	NOTES+=("$*")
 	say "NOTE: $*"
 }
-record() { # record ROWNAME UNIT LOWER_IS_BETTER(0|1) SERVER VALUE
+record() { # record ROWNAME UNIT LOWER_IS_BETTER(0|1|-) SERVER VALUE ("-": shown, not compared)
 	local row=$1
 	[[ -v UNIT[$row] ]] || ROWS+=("$row")
 	UNIT[$row]=$2
@@ -362,6 +362,20 @@ median() { # median V...: middle value (lower middle for even counts); "-" if no
 	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# client_cpu CMD...: runs CMD (stdout kept, stderr as CMD sends it); its CPU time,
+# user plus system, of it and every child it waited for, in ms, lands in
+# $T/client-cpu. A row whose client is busy for all of its wall time is bound by
+# the client: no server can make it faster.
+client_cpu() {
+	local TIMEFORMAT='%3U %3S' rc
+	{ time "$@" 2>&3; } 3>&2 2>"$T/client-time"
+	rc=$?
+	awk '{printf "%.0f", ($1 + $2) * 1000}' "$T/client-time" >"$T/client-cpu"
+	return $rc
+}
+cpu_share() { # cpu_share WALL_MS: the client's CPU as a % of WALL_MS
+	awk -v w="$1" '{printf "%.0f", (w > 0 ? 100 * $1 / w : 0)}' "$T/client-cpu"
+}
 fail() { # fail SERVER MESSAGE
 	note "$1: $2"
 	[[ $1 == wharf ]] && WHARF_FAILED=1
@@ -383,39 +397,45 @@ open -u $FUSER,$PASSWORD -p ${PORT[$1]} 127.0.0.1; $4" >>"$T/lftp.log" 2>&1
 # ---------------------------------------------------------------- 1. transfers
 # Each run alternates the servers (wharf, vsftpd, pure-ftpd, wharf, ...) so drift
 # on the shared machine hits all alike; the median of each is reported.
-one_xfer() { # one_xfer SERVER curl|lftp download|upload RUN: prints MB/s, or "FAIL why"
+one_xfer() { # one_xfer SERVER curl|lftp download|upload RUN: prints "MB/s CLIENT_CPU_%", or "FAIL why"
 	local srv=$1 tool=$2 kind=$3 run=$4 out rc speed size got t0 ms dest="up/$1-$2-$4.bin"
 	if [[ $tool == curl ]]; then
 		if [[ $kind == download ]]; then
-			out=$(curl -sS --ssl-reqd -k -u "$FUSER:$PASSWORD" --speed-limit 1000000 --speed-time 10 --max-time 180 -o /dev/null \
+			t0=$(date +%s%N)
+			out=$(client_cpu curl -sS --ssl-reqd -k -u "$FUSER:$PASSWORD" --speed-limit 1000000 --speed-time 10 --max-time 180 -o /dev/null \
 				-w '%{speed_download} %{size_download}' "ftp://127.0.0.1:${PORT[$srv]}/big.bin" 2>"$T/curl.err")
 			rc=$?
+			ms=$(ms_since "$t0")
 			read -r speed size <<<"$out"
 			if ((rc == 0)) && [[ $size == "$BIG_BYTES" ]]; then
 				awk -v s="$speed" 'BEGIN {printf "%.0f", s / 1e6}'
+				echo " $(cpu_share "$ms")"
 			else
 				echo "FAIL curl download run $run: size=$size/$BIG_BYTES, curl exit $rc: $(head -c 300 "$T/curl.err")"
 			fi
 			return
 		fi
-		out=$(curl -sS --ssl-reqd -k -u "$FUSER:$PASSWORD" --speed-limit 1000000 --speed-time 10 --max-time 300 -T "$T/home/big.bin" \
+		t0=$(date +%s%N)
+		out=$(client_cpu curl -sS --ssl-reqd -k -u "$FUSER:$PASSWORD" --speed-limit 1000000 --speed-time 10 --max-time 300 -T "$T/home/big.bin" \
 			-w '%{speed_upload}' "ftp://127.0.0.1:${PORT[$srv]}/$dest" 2>"$T/curl.err")
 		rc=$?
+		ms=$(ms_since "$t0")
 		speed=$out
 	else
 		t0=$(date +%s%N)
 		if [[ $kind == download ]]; then
-			lftp_run "$srv" 1.3 180 "get big.bin -o /dev/null"
+			client_cpu lftp_run "$srv" 1.3 180 "get big.bin -o /dev/null"
 			rc=$?
 			ms=$(ms_since "$t0")
 			if ((rc == 0)); then
 				awk -v b="$BIG_BYTES" -v ms="$ms" 'BEGIN {printf "%.0f", b / ms / 1e3}'
+				echo " $(cpu_share "$ms")"
 			else
 				echo "FAIL lftp get run $run: lftp exit $rc: $(tail -n 2 "$T/lftp.log" | tr '\n' ' ')"
 			fi
 			return
 		fi
-		lftp_run "$srv" 1.3 300 "put $T/home/big.bin -o $dest"
+		client_cpu lftp_run "$srv" 1.3 300 "put $T/home/big.bin -o $dest"
 		rc=$?
 		ms=$(ms_since "$t0")
 		speed=$(awk -v b="$BIG_BYTES" -v ms="$ms" 'BEGIN {printf "%.0f", b * 1e3 / ms}')
@@ -423,6 +443,7 @@ one_xfer() { # one_xfer SERVER curl|lftp download|upload RUN: prints MB/s, or "F
 	got=$(stat -c %s "$T/home/$dest" 2>/dev/null || echo 0)
 	if ((rc == 0)) && [[ $got == "$BIG_BYTES" ]]; then
 		awk -v s="$speed" 'BEGIN {printf "%.0f", s / 1e6}'
+		echo " $(cpu_share "$ms")"
 	else
 		if [[ $tool == curl ]]; then out=$(head -c 300 "$T/curl.err"); else out=$(tail -n 2 "$T/lftp.log" | tr '\n' ' '); fi
 		echo "FAIL $tool upload run $run: stored $got/$BIG_BYTES bytes, exit $rc: $out"
@@ -431,16 +452,18 @@ one_xfer() { # one_xfer SERVER curl|lftp download|upload RUN: prints MB/s, or "F
 	sync # the next run starts with no dirty pages
 }
 bench_xfer() { # bench_xfer curl|lftp download|upload
-	local tool=$1 kind=$2 s i v label
-	local -A runs=() failed=()
+	local tool=$1 kind=$2 s i v c label
+	local -A runs=() cpus=() failed=()
 	cat "$T/home/big.bin" >/dev/null # page cache
 	sync
 	for ((i = 1; i <= REPEAT; i++)); do
 		for s in "${SERVERS[@]}"; do
 			[[ -n ${PID[$s]:-} && -z ${failed[$s]:-} ]] || continue # one failure: no more runs of it
 			v=$(one_xfer "$s" "$tool" "$kind" "$i")
-			if [[ $v =~ ^[0-9]+$ ]]; then
+			if [[ $v =~ ^[0-9]+\ [0-9]+$ ]]; then
+				read -r v c <<<"$v"
 				runs[$s]="${runs[$s]:-} $v"
+				cpus[$s]="${cpus[$s]:-} $c"
 			else
 				fail "$s" "${v#FAIL }"
 				failed[$s]=1
@@ -449,25 +472,27 @@ bench_xfer() { # bench_xfer curl|lftp download|upload
 	done
 	label="${BIG_MIB} MiB $kind, $tool"
 	for s in "${SERVERS[@]}"; do
-		say "  $label runs (MB/s) [$s]:${runs[$s]:- none}"
+		say "  $label runs (MB/s) [$s]:${runs[$s]:- none}; $tool's CPU (% of wall):${cpus[$s]:- none}"
 		# shellcheck disable=SC2086 # word splitting of the run list is meant
 		record "$label" "MB/s" 0 "$s" "$(median ${runs[$s]:-})"
+		# shellcheck disable=SC2086
+		record "  $tool's CPU during the $kind, % of wall" "%" - "$s" "$(median ${cpus[$s]:-})"
 		server_alive "$s" "$tool $kind"
 	done
 	rm -f "$T/home/up/"*
 }
 
 # ---------------------------------------------------------------- 2. small files
-one_mget() { # one_mget SERVER TLS RUN: prints ms per file, or "FAIL why"
+one_mget() { # one_mget SERVER TLS RUN: prints "MS_PER_FILE LFTP_CPU_MS_PER_FILE", or "FAIL why"
 	local srv=$1 tls=$2 t0 ms rc n
 	rm -rf "$T/dl/m" && mkdir -p "$T/dl/m"
 	t0=$(date +%s%N)
-	lftp_run "$srv" "$tls" 300 "mget -O $T/dl/m small/*"
+	client_cpu lftp_run "$srv" "$tls" 300 "mget -O $T/dl/m small/*"
 	rc=$?
 	ms=$(ms_since "$t0")
 	n=$(find "$T/dl/m" -type f -size ${SMALL_BYTES}c | wc -l)
 	if ((rc == 0 && n == NFILES)); then
-		awk -v ms="$ms" -v n="$NFILES" 'BEGIN {printf "%.2f", ms / n}'
+		awk -v ms="$ms" -v n="$NFILES" -v cpu="$(cat "$T/client-cpu")" 'BEGIN {printf "%.2f %.2f", ms / n, cpu / n}'
 	else
 		echo "FAIL lftp mget TLS $tls run $3: $n of $NFILES files, lftp exit $rc: $(tail -n 2 "$T/lftp.log" | tr '\n' ' ')"
 	fi
@@ -484,16 +509,18 @@ one_ftplib() { # one_ftplib SERVER TLS RUN: prints ms per file, or "FAIL why"
 	fi
 }
 bench_small() { # bench_small mget|ftplib
-	local kind=$1 tls s i v label
-	local -A runs failed
+	local kind=$1 tls s i v c label
+	local -A runs cpus failed
 	for tls in 1.3 1.2; do
-		runs=() failed=()
+		runs=() cpus=() failed=()
 		for ((i = 1; i <= REPEAT; i++)); do
 			for s in "${SERVERS[@]}"; do
 				[[ -n ${PID[$s]:-} && -z ${failed[$s]:-} ]] || continue # one failure: no more runs of it
 				v=$(one_$kind "$s" "$tls" "$i")
-				if [[ $v =~ ^[0-9.]+$ ]]; then
+				if [[ $v =~ ^[0-9.]+( [0-9.]+)?$ ]]; then
+					read -r v c <<<"$v"
 					runs[$s]="${runs[$s]:-} $v"
+					[[ -n $c ]] && cpus[$s]="${cpus[$s]:-} $c"
 				else
 					fail "$s" "${v#FAIL }"
 					failed[$s]=1
@@ -506,9 +533,13 @@ bench_small() { # bench_small mget|ftplib
 			label="$NFILES x 4 KiB, ftplib + session reuse, TLS $tls"
 		fi
 		for s in "${SERVERS[@]}"; do
-			say "  $label runs (ms/file) [$s]:${runs[$s]:- none}"
+			v=""
+			[[ -n ${cpus[$s]:-} ]] && v="; lftp's CPU (ms/file):${cpus[$s]}"
+			say "  $label runs (ms/file) [$s]:${runs[$s]:- none}$v"
 			# shellcheck disable=SC2086
 			record "$label" "ms/file" 1 "$s" "$(median ${runs[$s]:-})"
+			# shellcheck disable=SC2086
+			[[ $kind == mget ]] && record "  lftp's own CPU, TLS $tls" "ms/file" - "$s" "$(median ${cpus[$s]:-})"
 			server_alive "$s" "$kind"
 		done
 	done
@@ -649,7 +680,7 @@ for row in "${ROWS[@]}"; do
 		if (p ~ num && (best == "" || (lower ? p < best : p > best))) best = p
 		if (w !~ num || best == "" || w == 0 || best == 0) { print "-"; exit }
 		printf "%.2f", lower ? best / w : w / best }')
-	[[ -z ${UNIT[$row]} ]] && ratio=-
+	[[ -z ${UNIT[$row]} || ${LOWER[$row]} == - ]] && ratio=-
 	printf "$fmt" "$row" "${UNIT[$row]}" "$w" "$v" "$p" "$ratio"
 done
 echo
@@ -673,6 +704,18 @@ done
 echo "Memory: fresh servers, $IDLE sessions each logged in (AUTH TLS, PBSZ 0, PROT P, USER, PASS) then idle;" \
 	"RSS and PSS summed over the server's process and every process it forked, minus the same before, / $IDLE." \
 	"RSS counts shared pages once per process (heavy for forking servers); PSS splits them."
+echo "Client CPU rows: user + system time of the client process over its wall time (transfers), or per file" \
+	"(lftp mget); near 100 %, the client is the bottleneck of that row, whichever server it talks to."
+for tls in 1.3 1.2; do # the best "x best" any server could reach on the mget rows: lftp's own CPU is a floor
+	row="$NFILES x 4 KiB, lftp mget, TLS $tls" crow="  lftp's own CPU, TLS $tls"
+	awk -v v="${RES[$row/vsftpd]:--}" -v p="${RES[$row/pure-ftpd]:--}" -v c="${RES[$crow/wharf]:--}" \
+		-v tls="$tls" 'BEGIN {
+		num = "^[0-9.]+$"; best = ""
+		if (v ~ num) best = v
+		if (p ~ num && (best == "" || p < best)) best = p
+		if (best == "" || c !~ num || c == 0) exit
+		printf "lftp mget, TLS %s: lftp itself spends %.2f ms of CPU per file (with wharf); against the better peer'"'"'s %.2f ms per file, a server taking no time at all would score %.2f.\n", tls, c, best, best / c }'
+done
 echo "Goals: x best >= 1.2 on every row; lftp mget over TLS 1.3 under 10 ms per file for wharf."
 echo "wharf makes an upload durable (fsync, then rename) before its 226; vsftpd and pure-ftpd do not fsync."
 echo "Clients and servers share the same $(nproc) CPUs; compare the servers only inside one run."
