@@ -19,7 +19,7 @@ static const char *const verb_names[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_RMD] = "RMD",   [XFER_FTP_MKD] = "MKD",   [XFER_FTP_RNFR] = "RNFR", [XFER_FTP_RNTO] = "RNTO",
 	[XFER_FTP_ABOR] = "ABOR", [XFER_FTP_AUTH] = "AUTH", [XFER_FTP_PBSZ] = "PBSZ", [XFER_FTP_PROT] = "PROT",
 	[XFER_FTP_CCC] = "CCC",   [XFER_FTP_ALLO] = "ALLO", [XFER_FTP_XPWD] = "XPWD", [XFER_FTP_XCWD] = "XCWD",
-	[XFER_FTP_XMKD] = "XMKD", [XFER_FTP_XRMD] = "XRMD",
+	[XFER_FTP_XMKD] = "XMKD", [XFER_FTP_XRMD] = "XRMD", [XFER_FTP_SITE] = "SITE",
 };
 
 /* Sorted by name for the binary search. The X verbs are their own entries,
@@ -37,7 +37,7 @@ static const struct {
 	{ "OPTS", XFER_FTP_OPTS }, { "PASS", XFER_FTP_PASS }, { "PASV", XFER_FTP_PASV }, { "PBSZ", XFER_FTP_PBSZ },
 	{ "PORT", XFER_FTP_PORT }, { "PROT", XFER_FTP_PROT }, { "PWD", XFER_FTP_PWD },   { "QUIT", XFER_FTP_QUIT },
 	{ "REST", XFER_FTP_REST }, { "RETR", XFER_FTP_RETR }, { "RMD", XFER_FTP_RMD },   { "RNFR", XFER_FTP_RNFR },
-	{ "RNTO", XFER_FTP_RNTO }, { "SIZE", XFER_FTP_SIZE }, { "STAT", XFER_FTP_STAT }, { "STOR", XFER_FTP_STOR },
+	{ "RNTO", XFER_FTP_RNTO }, { "SITE", XFER_FTP_SITE }, { "SIZE", XFER_FTP_SIZE }, { "STAT", XFER_FTP_STAT }, { "STOR", XFER_FTP_STOR },
 	{ "STOU", XFER_FTP_STOU }, { "STRU", XFER_FTP_STRU }, { "SYST", XFER_FTP_SYST }, { "TYPE", XFER_FTP_TYPE },
 	{ "USER", XFER_FTP_USER }, { "XCWD", XFER_FTP_XCWD }, { "XMKD", XFER_FTP_XMKD }, { "XPWD", XFER_FTP_XPWD },
 	{ "XRMD", XFER_FTP_XRMD },

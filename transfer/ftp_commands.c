@@ -324,6 +324,15 @@ static void cmd_help(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply_multi(f, 214, "The following commands are recognized:", lines, 3, "Help OK");
 }
 
+/* SITE subcommands (CHMOD, UTIME, ...) are server-specific and none is
+ * offered: 502 says "not implemented", so a client (lftp's SITE UTIME after an
+ * upload) knows not to retry it, where 500 would call the line garbage. */
+static void cmd_site(xfer_ftp_t *f, wf_slice_t arg)
+{
+	(void)arg;
+	ftp_reply(f, 502, "SITE commands are not implemented");
+}
+
 static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
@@ -1056,6 +1065,7 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_OPTS] = { XFER_FTP_OPTS, NEED_ARG | BEFORE_TLS, 0, cmd_opts },
 	[XFER_FTP_HELP] = { XFER_FTP_HELP, BEFORE_TLS, 0, cmd_help },
 	[XFER_FTP_STAT] = { XFER_FTP_STAT, IN_XFER, 0, cmd_stat },
+	[XFER_FTP_SITE] = { XFER_FTP_SITE, NEED_LOGIN, 0, cmd_site },
 	[XFER_FTP_PWD] = { XFER_FTP_PWD, NEED_LOGIN, 0, cmd_pwd },
 	[XFER_FTP_XPWD] = { XFER_FTP_XPWD, NEED_LOGIN, 0, cmd_pwd },
 	[XFER_FTP_CWD] = { XFER_FTP_CWD, NEED_LOGIN, 0, cmd_cwd },

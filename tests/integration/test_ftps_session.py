@@ -415,6 +415,16 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("XYZZY").code, 500)
         c.expect("NOOP", 200)
 
+    def test_site_502(self):
+        # SITE is known but none of its subcommands is offered: 502 (not
+        # implemented), not 500 (not understood); lftp sends SITE UTIME.
+        c = self.logged_in()
+        for line in ("SITE UTIME 20250101000000 hello.txt", "SITE CHMOD 644 hello.txt", "site help"):
+            r = c.cmd(line)
+            self.assertEqual(r.code, 502, r)
+        c.expect("NOOP", 200)
+        self.assertEqual(self.control().cmd("SITE HELP").code, 530)
+
     def test_garbage_flood_closes_with_421(self):
         for tls in (False, True):
             with self.subTest(tls=tls):

@@ -60,12 +60,14 @@ static void test_every_verb(void)
 	check_cmd("xcwd /a\r\n", XFER_FTP_XCWD, "xcwd", "/a");
 	check_cmd("XMKD d\r\n", XFER_FTP_XMKD, "XMKD", "d");
 	check_cmd("XRmd d\r\n", XFER_FTP_XRMD, "XRmd", "d");
+	/* Known, so that it can be answered 502 (not implemented), not 500. */
+	check_cmd("SITE CHMOD 777 x\r\n", XFER_FTP_SITE, "SITE", "CHMOD 777 x");
 }
 
 static void test_unknown(void)
 {
 	check_cmd("XYZ\r\n", XFER_FTP_UNKNOWN, "XYZ", "");
-	check_cmd("SITE CHMOD 777 x\r\n", XFER_FTP_UNKNOWN, "SITE", "CHMOD 777 x");
+	check_cmd("CLNT curl 7.88\r\n", XFER_FTP_UNKNOWN, "CLNT", "curl 7.88");
 	/* Too long, too short, non-letters: UNKNOWN, not an error. */
 	check_cmd("RETRX a\r\n", XFER_FTP_UNKNOWN, "RETRX", "a");
 	check_cmd("RE a\r\n", XFER_FTP_UNKNOWN, "RE", "a");
