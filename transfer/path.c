@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -165,6 +166,17 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf)
 }
 
 #define PARTIAL_SUFFIX ".partial"
+#define PARTIAL_SUFFIX_LEN (sizeof(PARTIAL_SUFFIX) - 1)
+#define UTF8_MAX_BACK 3     /* continuation bytes in one UTF-8 character, at most */
+#define PARTIAL_HASH_HEX 16 /* hex digits of SHA-256(leaf) in a long leaf's partial name */
+#define PARTIAL_TAG_LEN (1 + PARTIAL_HASH_HEX) /* "~" and those digits */
+/* The longest leaf whose partial name holds it whole. A long leaf's partial
+ * name holds a cut of it (leaf_cut: at least PARTIAL_CUT_MAX - UTF8_MAX_BACK
+ * bytes) and the tag, so its leaf part is at least PARTIAL_WHOLE_MAX + 1
+ * bytes long: no whole leaf, not even one made to look like "<cut>~<hex>",
+ * can give the same name as a long one. */
+#define PARTIAL_CUT_MAX (NAME_MAX - HIDDEN_PREFIX_LEN - PARTIAL_SUFFIX_LEN - PARTIAL_TAG_LEN)
+#define PARTIAL_WHOLE_MAX (PARTIAL_CUT_MAX - UTF8_MAX_BACK + PARTIAL_TAG_LEN - 1)
 
 static int random_hex(char *out, size_t nhex)
 {
@@ -203,8 +215,11 @@ static ssize_t leaf_cut(const char *leaf, size_t suffix_len)
 	if (n > leaf_max) {
 		n = leaf_max;
 		/* Cut before a UTF-8 continuation byte, not inside a character, so
-		 * the name stays readable to whoever finds it after a crash. */
-		while (n > 0 && ((unsigned char)leaf[n] & 0xc0) == 0x80)
+		 * the name stays readable to whoever finds it after a crash. A
+		 * character has at most UTF8_MAX_BACK of them; a longer run is not
+		 * UTF-8 and is cut anywhere, so the kept part is never shorter than
+		 * leaf_max - UTF8_MAX_BACK (xfer_path_partial_name counts on that). */
+		for (int back = 0; back < UTF8_MAX_BACK && ((unsigned char)leaf[n] & 0xc0) == 0x80; back++)
 			n--;
 	}
 	return (ssize_t)n;
@@ -212,12 +227,34 @@ static ssize_t leaf_cut(const char *leaf, size_t suffix_len)
 
 int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap)
 {
-	ssize_t n = leaf_cut(leaf, strlen(PARTIAL_SUFFIX));
+	size_t len = strlen(leaf);
+	if (len <= PARTIAL_WHOLE_MAX) {
+		ssize_t n = leaf_cut(leaf, PARTIAL_SUFFIX_LEN); /* whole: this only checks the leaf */
+		if (n < 0)
+			return (int)n;
+		if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + PARTIAL_SUFFIX_LEN + 1)
+			return -ERANGE;
+		snprintf(name_out, name_cap, "%s%.*s%s", HIDDEN_PREFIX, (int)n, leaf, PARTIAL_SUFFIX);
+		return 0;
+	}
+	/* Too long to keep whole: names that share the kept part must still get
+	 * partials of their own, so a digest of the whole leaf goes with it. */
+	ssize_t n = leaf_cut(leaf, PARTIAL_SUFFIX_LEN + PARTIAL_TAG_LEN);
 	if (n < 0)
 		return (int)n;
-	if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + strlen(PARTIAL_SUFFIX) + 1)
+	if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + PARTIAL_TAG_LEN + PARTIAL_SUFFIX_LEN + 1)
 		return -ERANGE;
-	snprintf(name_out, name_cap, "%s%.*s%s", HIDDEN_PREFIX, (int)n, leaf, PARTIAL_SUFFIX);
+	unsigned char digest[32];
+	char hex[PARTIAL_HASH_HEX + 1];
+	static const char digits[] = "0123456789abcdef";
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf, len, digest) != 0)
+		return -EIO;
+	for (size_t i = 0; i < PARTIAL_HASH_HEX / 2; i++) {
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 15];
+	}
+	hex[PARTIAL_HASH_HEX] = '\0';
+	snprintf(name_out, name_cap, "%s%.*s~%s%s", HIDDEN_PREFIX, (int)n, leaf, hex, PARTIAL_SUFFIX);
 	return 0;
 }
 

@@ -35,9 +35,13 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf);
  * or holds '/', -ERANGE when name_cap is too small. */
 int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t name_cap);
 
-/* The name under which an interrupted FTP upload of leaf waits to be resumed:
- * ".wharf-upload.<leaf>.partial" (leaf cut as above). 0, or -EINVAL / -ERANGE
- * as for xfer_path_tmp_create. */
+/* The name under which an interrupted FTP upload of leaf waits to be resumed,
+ * the only place that name is made: ".wharf-upload.<leaf>.partial", or, for a
+ * leaf too long for that (over 229 bytes), ".wharf-upload.<cut>~<hash>.partial"
+ * with <cut> the leaf's head cut at a UTF-8 character boundary and <hash> the
+ * first 16 hex digits of SHA-256(leaf), so that two leaves sharing a long head
+ * still get partials of their own; either way at most NAME_MAX bytes. 0, or
+ * -EINVAL / -ERANGE as for xfer_path_tmp_create. A pure function (no I/O). */
 int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap);
 
 /* True for names that listings hide and requests may not address: the upload

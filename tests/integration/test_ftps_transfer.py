@@ -253,6 +253,33 @@ class Transfers(ftps_util.FTPSCase):
         self.assertNotIn(ftps_util.PARTIAL_PREFIX, mlsd)
         self.assertNotIn(ftps_util.PARTIAL_PREFIX, c.listing("LIST"))
 
+    def test_long_names_sharing_a_head_keep_their_own_partials(self):
+        # Two 250-byte names with the same first 240 bytes: a partial name
+        # cannot hold either whole, and each must still get its own.
+        head = ("longhead-" + "h" * 240)[:240]
+        names = [head + "A" * 10, head + "B" * 10]
+        datas = [os.urandom(400000), os.urandom(500000)]
+        cuts = [100000, 250000]
+        c = self.logged_in()
+        for name, data, cut in zip(names, datas, cuts):
+            r, _ = c.stor(name, data, cut_after=cut)
+            self.assertEqual(r.code // 100, 4, r)
+        parts = [p for p in self.partials() if p.startswith(ftps_util.PARTIAL_PREFIX + "longhead-")]
+        self.assertEqual(len(parts), 2, parts)
+        for p in parts:
+            self.assertLessEqual(len(p.encode()), 255, p)
+        for name, cut in zip(names, cuts):
+            self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(cut), name[-12:])
+            self.assertFalse(os.path.exists(self.home(name)))
+        # One goes on with REST + STOR, the other with APPE.
+        r, _ = c.stor(names[0], datas[0][cuts[0]:], rest=cuts[0])
+        self.assertEqual(r.code, 226, r)
+        r, _ = c.stor(names[1], datas[1][cuts[1]:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        for name, data in zip(names, datas):
+            self.assertEqual(sha(self.read_home(name)), sha(data), name[-12:])
+        self.assertFalse([p for p in self.partials() if p.startswith(ftps_util.PARTIAL_PREFIX + "longhead-")])
+
     def test_killed_client_mid_upload_then_resume(self):
         name = "killed.bin"
         data = os.urandom(4 * 1024 * 1024)

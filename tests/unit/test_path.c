@@ -310,6 +310,88 @@ static void check_tmp(void)
 		close(dir);
 }
 
+/* Partial names: whole up to 229 bytes of leaf, else a cut head plus "~" and
+ * 16 hex digits of SHA-256(leaf); always within NAME_MAX, distinct for
+ * distinct leaves. */
+static void check_partial(void)
+{
+	char a[NAME_MAX + 1], b[NAME_MAX + 1], leaf[NAME_MAX + 1], small[20];
+
+	CHECK_EQ_INT(xfer_path_partial_name("file.bin", a, sizeof(a)), 0);
+	CHECK_EQ_STR(a, ".wharf-upload.file.bin.partial");
+	CHECK(xfer_path_is_hidden(a));
+
+	/* 229 bytes: still whole. */
+	memset(leaf, 'w', 229);
+	leaf[229] = '\0';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	CHECK_EQ_INT(strlen(a), strlen(".wharf-upload.") + 229 + strlen(".partial"));
+	CHECK(strstr(a, leaf) == a + strlen(".wharf-upload.") && strchr(a, '~') == NULL);
+
+	/* 230 bytes: the head and the digest (sha256("n" x 230) starts ff4ef9dcb39b29ac). */
+	memset(leaf, 'n', 230);
+	leaf[230] = '\0';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	CHECK(strlen(a) <= NAME_MAX);
+	char want[NAME_MAX + 1];
+	snprintf(want, sizeof(want), ".wharf-upload.%.216s~ff4ef9dcb39b29ac.partial", leaf);
+	CHECK_EQ_STR(a, want);
+	CHECK_EQ_INT(strlen(a), NAME_MAX);
+
+	/* Two 250-byte leaves sharing 240 bytes: two partials. */
+	memset(leaf, 'p', 250);
+	leaf[250] = '\0';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	leaf[245] = 'q';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, b, sizeof(b)), 0);
+	CHECK(strcmp(a, b) != 0);
+	CHECK(strlen(a) <= NAME_MAX && strlen(b) <= NAME_MAX);
+	/* The same leaf, the same name: the function is pure. */
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	CHECK_EQ_STR(a, b);
+
+	/* A short leaf made to look like a long one's "<head>~<hash>" part is
+	 * not taken for it: it is too long to be kept whole, so it is hashed too. */
+	char mimic[NAME_MAX + 1];
+	size_t p = strlen(".wharf-upload.");
+	snprintf(mimic, sizeof(mimic), "%.*s", (int)(strlen(b) - p - strlen(".partial")), b + p);
+	CHECK_EQ_INT(xfer_path_partial_name(mimic, a, sizeof(a)), 0);
+	CHECK(strcmp(a, b) != 0);
+
+	/* The head is cut between UTF-8 characters: "x" + 125 x "é" (251 bytes)
+	 * has room for 216 bytes, the 216th being the lead byte of an "é". */
+	char utf[NAME_MAX + 1] = "x";
+	for (int i = 0; i < 125; i++)
+		strcat(utf, "\xc3\xa9");
+	CHECK_EQ_INT(xfer_path_partial_name(utf, a, sizeof(a)), 0);
+	char *tilde = strrchr(a, '~');
+	CHECK(tilde && tilde - a == (ptrdiff_t)(p + 215) && (unsigned char)tilde[-1] == 0xa9);
+	CHECK(strlen(a) <= NAME_MAX);
+
+	/* Not UTF-8 (a run of continuation bytes): cut at most 3 bytes back. */
+	memset(leaf, 0x80, 250);
+	leaf[250] = '\0';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	CHECK(strlen(a) >= p + 213 + 17 + strlen(".partial") && strlen(a) <= NAME_MAX);
+
+	/* The longest leaf a file can have still gets a name. */
+	memset(leaf, 'L', NAME_MAX);
+	leaf[NAME_MAX] = '\0';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), 0);
+	CHECK_EQ_INT(strlen(a), NAME_MAX);
+
+	CHECK_EQ_INT(xfer_path_partial_name("file", small, sizeof(small)), -ERANGE);
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, small, sizeof(small)), -ERANGE);
+	CHECK_EQ_INT(xfer_path_partial_name("", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_partial_name(".", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_partial_name("..", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_partial_name("a/b", a, sizeof(a)), -EINVAL);
+	memset(leaf, 'x', 240);
+	leaf[240] = '\0';
+	leaf[100] = '/';
+	CHECK_EQ_INT(xfer_path_partial_name(leaf, a, sizeof(a)), -EINVAL);
+}
+
 static void check_hidden(void)
 {
 	CHECK(xfer_path_is_hidden(".wharf-upload.x.0123456789abcdef"));
@@ -372,6 +454,7 @@ int main(void)
 	check_open(0);
 	check_parent(0);
 	check_tmp();
+	check_partial();
 	check_hidden();
 	check_walk();
 	close(home_fd);
