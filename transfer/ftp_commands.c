@@ -31,7 +31,7 @@ enum {
 typedef struct ftp_command {
 	xfer_ftp_verb_t verb;
 	unsigned needs;
-	unsigned perm; /* WF_PERM_* bit the user must hold, or 0 */
+	unsigned perm; /* WF_PERM_* bits the user must hold one of, or 0 */
 	void (*run)(xfer_ftp_t *f, wf_slice_t arg);
 } ftp_command_t;
 
@@ -707,11 +707,18 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	struct stat st;
 	char partial[NAME_MAX + 1];
 	/* An interrupted upload waiting to be resumed: its size is what a
-	 * resuming client (curl -C -, lftp put -c) asks for. */
+	 * resuming client (curl -C -, lftp put -c) asks for. Uploading is
+	 * what the write permission allows, so a write-only user may ask. */
 	if ((f->user->perms & WF_PERM_WRITE) && xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0 &&
 	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		close(dfd);
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
+		return;
+	}
+	/* The size of a complete file tells what it holds: that is reading. */
+	if (!(f->user->perms & WF_PERM_READ)) {
+		close(dfd);
+		ftp_reply(f, 550, "Permission denied: no read permission");
 		return;
 	}
 	int rc = fstatat(dfd, leaf, &st, 0);
@@ -1086,7 +1093,8 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_MLSD] = { XFER_FTP_MLSD, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_mlsd },
 	[XFER_FTP_MLST] = { XFER_FTP_MLST, NEED_LOGIN, WF_PERM_READ, cmd_mlst },
 	[XFER_FTP_RETR] = { XFER_FTP_RETR, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_READ, cmd_retr },
-	[XFER_FTP_SIZE] = { XFER_FTP_SIZE, NEED_LOGIN | NEED_ARG, WF_PERM_READ, cmd_size },
+	/* SIZE: read for a file, write for the partial of an interrupted upload (cmd_size). */
+	[XFER_FTP_SIZE] = { XFER_FTP_SIZE, NEED_LOGIN | NEED_ARG, WF_PERM_READ | WF_PERM_WRITE, cmd_size },
 	[XFER_FTP_MDTM] = { XFER_FTP_MDTM, NEED_LOGIN | NEED_ARG, WF_PERM_READ, cmd_mdtm },
 	[XFER_FTP_STOR] = { XFER_FTP_STOR, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_stor },
 	[XFER_FTP_APPE] = { XFER_FTP_APPE, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_appe },
@@ -1102,7 +1110,20 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 
 static const char *perm_name(unsigned perm)
 {
-	return perm == WF_PERM_READ ? "read" : perm == WF_PERM_WRITE ? "write" : perm == WF_PERM_DELETE ? "delete" : "mkdir";
+	switch (perm) {
+	case WF_PERM_READ:
+		return "read";
+	case WF_PERM_WRITE:
+		return "write";
+	case WF_PERM_DELETE:
+		return "delete";
+	case WF_PERM_MKDIR:
+		return "mkdir";
+	case WF_PERM_READ | WF_PERM_WRITE:
+		return "read or write";
+	default:
+		abort(); /* a table entry with a mask this does not name */
+	}
 }
 
 bool ftp_allowed_in_transfer(xfer_ftp_verb_t v)

@@ -24,7 +24,7 @@ TIMEOUT = 10.0
 PARTIAL_PREFIX = ".wharf-upload."
 REUSE_425 = "require_tls_reuse"
 
-PASSWORDS = {"alice": "alice-pw", "reader": "reader-pw"}
+PASSWORDS = {"alice": "alice-pw", "reader": "reader-pw", "writer": "writer-pw"}
 
 
 def client_context(version=None, tickets=True):
