@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 typedef struct job {
-	wf_worker_t *w; /* borrowed: outlives its jobs (workers drain before they stop) */
+	wf_worker_t *w; /* borrowed: outlives its jobs (workers drain before they stop); NULL: no completion */
 	wf_offload_fn fn;
 	wf_offload_done done;
 	void *arg;
@@ -38,6 +38,10 @@ static void *pool_main(void *unused)
 			return NULL;
 		j->fn(j->arg);
 		wf_worker_t *w = j->w;
+		if (!w) {
+			free(j);
+			continue;
+		}
 		pthread_mutex_lock(&w->mbox_lock);
 		j->next = w->offload_done;
 		w->offload_done = j;

@@ -16,7 +16,8 @@ int wf_offload_start(int threads);
 /* Runs every queued job, then stops the threads. */
 void wf_offload_stop(void);
 /* WF_OK, or WF_ERR when the pool is not running (the caller then does the
- * work inline). */
+ * work inline). With w and done NULL, nothing runs after fn: a job no loop
+ * waits for (fn then releases what arg holds). */
 int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg);
 /* Called by the worker on its loop: runs the completions that arrived. */
 void wf_offload_complete(wf_worker_t *w);
