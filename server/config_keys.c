@@ -53,6 +53,11 @@ static const wf_key_t limit_keys[] = {
 		"for `login_ban_seconds` (its connections get 421)." },
 	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
+	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,
+	  86400 * 3650, NULL, NULL,
+	  "Seconds an interrupted FTPS upload is kept for resuming, counted from its last write (7 days); "
+	  "an older one is gone for SIZE, REST+STOR and APPE, removed when met and by a sweep of every "
+	  "home shortly after start-up and then hourly. 0 keeps them until resumed or deleted." },
 };
 static const wf_section_t limit_section = { "limits", limit_keys, sizeof(limit_keys) / sizeof(limit_keys[0]),
 					    0, -1, "Limits and timeouts on everything a client controls." };

@@ -12,6 +12,7 @@
 #include "../acme/cluster.h"
 #include "../acme/follower.h"
 #include "../acme/manager.h"
+#include "../transfer/partial_sweep.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -257,6 +258,7 @@ static void start_drain(wf_server_t *srv, const char *why)
 	}
 	srv->draining = true;
 	cert_jobs_stop(srv);
+	xfer_partial_sweep_cancel(); /* a sweep in flight would hold an offload thread */
 	wf_log_info("%s: finishing open requests (up to %d s), accepting no new ones", why,
 		    srv->cfg->limits.shutdown_timeout);
 	for (int w = 0; w < srv->nworkers; w++)
@@ -284,6 +286,19 @@ static void on_reclaim(struct ev_loop *loop, ev_timer *t, int revents)
 	wf_rcu_reclaim();
 	if (srv->draining && atomic_load(&srv->nconns) == 0)
 		ev_break(loop, EVBREAK_ALL);
+}
+
+/* The first sweep waits for start-up to settle; after it, once an hour is
+ * soon enough for a limit counted in days, and cheap for large homes. */
+#define SWEEP_FIRST_DELAY 5.0
+#define SWEEP_INTERVAL 3600.0
+
+/* Stale FTP partials: only this thread starts sweeps, with the running config. */
+static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wf_server_t *srv = wf_container_of(t, wf_server_t, sweep);
+	if (!srv->draining)
+		xfer_partial_sweep_submit(srv->cfg);
 }
 
 static void raise_fd_limit(void)
@@ -418,6 +433,10 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	ev_signal_start(srv->loop, &srv->sigint);
 	ev_timer_init(&srv->reclaim, on_reclaim, 0.2, 0.2);
 	ev_timer_start(srv->loop, &srv->reclaim);
+	if (!srv->opts.oneshot) {
+		ev_timer_init(&srv->sweep, on_sweep, SWEEP_FIRST_DELAY, SWEEP_INTERVAL);
+		ev_timer_start(srv->loop, &srv->sweep);
+	}
 
 	for (size_t i = 0; i < srv->cfg->nservices; i++) {
 		const wf_service_cfg_t *s = &srv->cfg->services[i];
@@ -445,6 +464,7 @@ out_workers:
 		for (int w = 0; w < srv->nworkers; w++)
 			if (srv->workers[w].loop && srv->workers[w].thread)
 				wf_worker_wait(&srv->workers[w]);
+		xfer_partial_sweep_cancel(); /* the pool runs what is queued: a sweep ends at once */
 		wf_offload_stop();
 		for (int w = 0; w < srv->nworkers; w++)
 			if (srv->workers[w].loop && srv->workers[w].thread)

@@ -28,6 +28,7 @@ struct wf_server {
 	atomic_uint_fast64_t next_conn_id; /* connection ids in logs, unique in the process */
 	ev_signal sighup, sigterm, sigint;
 	ev_timer reclaim;
+	ev_timer sweep; /* stale FTP partial uploads: transfer/partial_sweep.h */
 	ev_timer drain_timer;
 	bool draining;
 	uid_t run_uid;

@@ -4,6 +4,7 @@
  * do the work and reply per RFC 959/2228/2428/3659/4217. */
 #include "ftp_int.h"
 #include "ftp_list.h"
+#include "partial_sweep.h"
 #include "path.h"
 #include "../server/log.h"
 
@@ -132,6 +133,18 @@ static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char
 		return dfd;
 	reply_errno(f, -dfd, v);
 	return -1;
+}
+
+/* A partial nobody resumed within partial_upload_max_age is gone for every
+ * command: it is removed here, when one meets it, so SIZE, REST+STOR, APPE
+ * and DELE all find none (the sweep removes the ones nobody meets). */
+static void drop_stale_partial(xfer_ftp_t *f, int dfd, const char *partial, const char *v)
+{
+	int max_age = f->conn->cfg->limits.partial_upload_max_age;
+	struct stat st;
+	if (max_age > 0 && fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    xfer_partial_stale(&st, time(NULL), max_age) && unlinkat(dfd, partial, 0) == 0)
+		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v, max_age);
 }
 
 /* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
@@ -709,7 +722,10 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	/* An interrupted upload waiting to be resumed: its size is what a
 	 * resuming client (curl -C -, lftp put -c) asks for. Uploading is
 	 * what the write permission allows, so a write-only user may ask. */
-	if ((f->user->perms & WF_PERM_WRITE) && xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0 &&
+	bool has_partial = xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0;
+	if (has_partial)
+		drop_stale_partial(f, dfd, partial, v);
+	if ((f->user->perms & WF_PERM_WRITE) && has_partial &&
 	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		close(dfd);
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
@@ -857,6 +873,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		ftp_reply(f, 553, "%s: name not allowed", v);
 		return;
 	}
+	drop_stale_partial(f, dfd, partial, v);
 	xfer_upload_t *up = malloc(sizeof(*up));
 	if (!up) {
 		close(dfd);
@@ -912,7 +929,11 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 	rc = rc == 0 ? unlinkat(dfd, leaf, 0) : -1;
 	int err = errno;
 	char partial[NAME_MAX + 1];
-	bool had_partial = xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0 && unlinkat(dfd, partial, 0) == 0;
+	bool had_partial = false;
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0) {
+		drop_stale_partial(f, dfd, partial, v);
+		had_partial = unlinkat(dfd, partial, 0) == 0;
+	}
 	if (rc == 0 || had_partial)
 		fsync(dfd);
 	close(dfd);

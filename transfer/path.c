@@ -287,3 +287,10 @@ int xfer_path_is_hidden(const char *name)
 {
 	return name && strncmp(name, HIDDEN_PREFIX, HIDDEN_PREFIX_LEN) == 0;
 }
+
+int xfer_path_is_partial(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	return xfer_path_is_hidden(name) && n >= HIDDEN_PREFIX_LEN + PARTIAL_SUFFIX_LEN &&
+	       strcmp(name + n - PARTIAL_SUFFIX_LEN, PARTIAL_SUFFIX) == 0;
+}

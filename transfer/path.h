@@ -48,4 +48,8 @@ int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap);
  * temp files above. */
 int xfer_path_is_hidden(const char *name);
 
+/* True for the partial names above (hidden, ending ".partial"); a temp
+ * file's name (ending in random hex) never is. */
+int xfer_path_is_partial(const char *name);
+
 #endif

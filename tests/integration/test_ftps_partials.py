@@ -1,10 +1,14 @@
 """FTPS interrupted uploads ("partials") beyond plain resumption: a user with
 write but no read permission can still ask SIZE how much of its upload
-arrived (curl -C -, lftp put -c) but not the size of a complete file."""
+arrived (curl -C -, lftp put -c) but not the size of a complete file; a
+partial older than limits.partial_upload_max_age is gone for SIZE, REST+STOR
+and APPE, and the sweep shortly after start-up removes stale partials under
+every home (never behind a symlink) while fresh ones stay."""
 
 import hashlib
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -64,6 +68,142 @@ class WriteOnly(ftps_util.FTPSCase):
         self.assertEqual(a.cmd("SIZE /").code, 550)
         self.write_home("a.txt", b"12345")
         self.assertEqual(a.expect("SIZE a.txt", 213).text.strip(), "5")
+
+
+MAX_AGE = 2  # seconds, for StaleOnContact
+
+
+class StaleOnContact(ftps_util.FTPSCase):
+    """partial_upload_max_age = 2: a partial idle for longer is absent for
+    the commands that meet it, and they remove it."""
+
+    EXTRA = "limits = { partial_upload_max_age = %d; };" % MAX_AGE
+
+    @classmethod
+    def prepare(cls, server):
+        # A stale partial for the start-up sweep: once it is gone, the sweep
+        # has run and cannot take the tests' partials from under them.
+        path = os.path.join(server.home("reader"), ".wharf-upload.marker.bin.partial")
+        with open(path, "wb") as f:
+            f.write(b"x")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not cls.server.wait_log("removed 1 stale partial uploads older than %d s under" % MAX_AGE, timeout=20):
+            raise RuntimeError("no start-up sweep:\n" + cls.server.log()[-3000:])
+
+    def cut(self, c, name, data, cut):
+        r, _ = c.stor(name, data, cut_after=cut)
+        self.assertEqual(r.code // 100, 4, r)
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(cut))
+        time.sleep(MAX_AGE + 1.5)
+
+    def test_size_and_rest_stor_after_max_age(self):
+        name = "stale-rest.bin"
+        data = os.urandom(300000)
+        c = self.logged_in()
+        self.cut(c, name, data, 100000)
+        r = c.cmd("SIZE " + name)
+        self.assertEqual(r.code, 550, r)
+        self.assertFalse([p for p in self.partials() if name in p], "the stale partial is still there")
+        self.assertIn("removed the interrupted upload of /%s" % name, self.server.log())
+        # Nothing to continue from: REST n + STOR is refused, a plain STOR starts at zero.
+        r, _ = c.stor(name, data[100000:], rest=100000)
+        self.assertEqual(r.code, 554, r)
+        r, _ = c.stor(name, data)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+
+    def test_rest_stor_and_appe_start_from_zero(self):
+        c = self.logged_in()
+        for cmd in ("REST", "APPE"):
+            with self.subTest(cmd=cmd):
+                name = "zero-%s.bin" % cmd.lower()
+                data = os.urandom(200000)
+                self.cut(c, name, data, 50000)
+                if cmd == "REST":
+                    r, _ = c.stor(name, data[50000:], rest=50000)
+                    self.assertEqual(r.code, 554, r)
+                    r, _ = c.stor(name, b"from zero")
+                    self.assertEqual(r.code, 226, r)
+                    self.assertEqual(self.read_home(name), b"from zero")
+                else:
+                    r, _ = c.stor(name, b"from zero", cmd="APPE")
+                    self.assertEqual(r.code, 226, r)
+                    self.assertEqual(self.read_home(name), b"from zero")
+                self.assertFalse([p for p in self.partials() if name in p])
+
+    def test_curl_resume_after_max_age_uploads_everything(self):
+        name = "stale-curl.bin"
+        data = os.urandom(400000)
+        c = self.logged_in()
+        self.cut(c, name, data, 150000)
+        src = self.scratch(name, data)
+        out = ftps_util.curl(self.port, "/" + name, ["-C", "-", "-T", src])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+
+    def test_fresh_partial_still_resumes(self):
+        name = "fresh.bin"
+        data = os.urandom(200000)
+        c = self.logged_in()
+        r, _ = c.stor(name, data, cut_after=80000)
+        self.assertEqual(r.code // 100, 4, r)
+        r, _ = c.stor(name, data[80000:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+
+
+DAY = 86400
+
+
+class StartupSweep(ftps_util.FTPSCase):
+    """The default age (7 days): shortly after start-up the sweep removes
+    partials older than that under every home, at any depth, and leaves
+    fresh ones, users' files and anything behind a symlink."""
+
+    STALE = [("alice", ".wharf-upload.old.bin.partial", 8 * DAY),
+             ("alice", "sub/deeper/.wharf-upload.deep.bin.partial", 30 * DAY),
+             ("reader", ".wharf-upload.r.bin.partial", 10 * DAY)]
+    KEPT = [("alice", ".wharf-upload.fresh.bin.partial", 1 * DAY),
+            ("alice", "sub/old-file.txt", 300 * DAY),
+            ("alice", ".wharf-upload.inflight.bin.0123456789abcdef", 30 * DAY)]
+
+    @classmethod
+    def prepare(cls, server):
+        now = time.time()
+        for user, rel, age in cls.STALE + cls.KEPT:
+            path = os.path.join(server.home(user), rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(b"12345")
+            os.utime(path, (now - age, now - age))
+        # A symlink out of the home, to a folder with a stale partial: not followed.
+        outside = os.path.join(server.dir, "outside")
+        os.makedirs(outside)
+        cls.outside_partial = os.path.join(outside, ".wharf-upload.theirs.partial")
+        with open(cls.outside_partial, "wb") as f:
+            f.write(b"x")
+        os.utime(cls.outside_partial, (now - 30 * DAY, now - 30 * DAY))
+        os.symlink(outside, os.path.join(server.home("alice"), "link"))
+
+    def test_startup_sweep(self):
+        log = "stale partial uploads older than 604800 s under "
+        self.assertTrue(self.server.wait_log("removed 2 " + log + self.server.home("alice"), timeout=20),
+                        "no sweep of alice's home")
+        self.assertTrue(self.server.wait_log("removed 1 " + log + self.server.home("reader"), timeout=5),
+                        "no sweep of reader's home")
+        for user, rel, _ in self.STALE:
+            self.assertFalse(os.path.exists(self.home(rel, user=user)), rel)
+        for user, rel, _ in self.KEPT:
+            self.assertTrue(os.path.exists(self.home(rel, user=user)), rel)
+        self.assertTrue(os.path.exists(self.outside_partial), "the sweep followed a symlink out of the home")
+        # The fresh partial still serves its resumption.
+        c = self.logged_in()
+        self.assertEqual(c.expect("SIZE fresh.bin", 213).text.strip(), "5")
+        self.assertEqual(c.cmd("SIZE old.bin").code, 550)
 
 
 if __name__ == "__main__":

@@ -401,6 +401,13 @@ static void check_hidden(void)
 	CHECK(!xfer_path_is_hidden(".bashrc"));
 	CHECK(!xfer_path_is_hidden(""));
 	CHECK(!xfer_path_is_hidden(NULL));
+
+	CHECK(xfer_path_is_partial(".wharf-upload.x.partial"));
+	CHECK(xfer_path_is_partial(".wharf-upload.x~0123456789abcdef.partial"));
+	CHECK(!xfer_path_is_partial(".wharf-upload.x.0123456789abcdef"));
+	CHECK(!xfer_path_is_partial("x.partial"));
+	CHECK(!xfer_path_is_partial(".wharf-upload.partial"));
+	CHECK(!xfer_path_is_partial(NULL));
 }
 
 /* Makes openat2 fail with ENOSYS in this process, as on a kernel before 5.6.

@@ -1,0 +1,150 @@
+/* The sweep of stale interrupted uploads: what it removes (stale partials at
+ * any depth it may reach), what it leaves (fresh partials, temp files of
+ * uploads in flight, users' files, anything behind a symlink or below the
+ * depth bound), and that max_age 0 keeps everything. */
+#include "transfer/partial_sweep.h"
+#include "transfer/path.h"
+
+#include "check.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define NOW ((time_t)2000000000)
+#define DAY 86400
+
+static char root[64];
+
+static void path_of(char *p, const char *rel)
+{
+	snprintf(p, PATH_MAX, "%s/%s", root, rel);
+}
+
+/* A file last written `age` seconds before NOW. */
+static void put_file(const char *rel, time_t age)
+{
+	char p[PATH_MAX];
+	path_of(p, rel);
+	int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, "x", 1) != 1) {
+		perror(p);
+		exit(2);
+	}
+	close(fd);
+	struct timeval tv[2] = { { NOW - age, 0 }, { NOW - age, 0 } };
+	if (utimes(p, tv) != 0) {
+		perror(p);
+		exit(2);
+	}
+}
+
+static void put_dir(const char *rel)
+{
+	char p[PATH_MAX];
+	path_of(p, rel);
+	if (mkdir(p, 0755) != 0) {
+		perror(p);
+		exit(2);
+	}
+}
+
+static int exists(const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	path_of(p, rel);
+	return lstat(p, &st) == 0;
+}
+
+static int open_home(const char *rel)
+{
+	char p[PATH_MAX];
+	path_of(p, rel);
+	int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		perror(p);
+		exit(2);
+	}
+	return fd;
+}
+
+int main(void)
+{
+	snprintf(root, sizeof(root), "/tmp/wharf-sweep-XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	put_dir("home");
+	put_dir("home/a");
+	put_dir("home/a/b");
+	put_dir("outside");
+	put_dir("other");
+	put_file("home/.wharf-upload.old.bin.partial", 8 * DAY);
+	put_file("home/a/b/.wharf-upload.deep.bin.partial", 30 * DAY);
+	put_file("home/a/.wharf-upload.fresh.bin.partial", 1 * DAY);
+	put_file("home/a/.wharf-upload.inflight.bin.0123456789abcdef", 30 * DAY); /* a temp file, not a partial */
+	put_file("home/a/old-user-file.txt", 300 * DAY);
+	put_file("home/a/x.partial", 300 * DAY);
+	put_file("outside/.wharf-upload.theirs.partial", 30 * DAY);
+	put_file("other/.wharf-upload.second-home.partial", 30 * DAY);
+	char p[PATH_MAX], target[PATH_MAX];
+	path_of(p, "home/link");
+	path_of(target, "outside");
+	if (symlink(target, p) != 0) {
+		perror(p);
+		return 2;
+	}
+	/* A folder chain deeper than the sweep goes: its partial stays. */
+	char deep[PATH_MAX] = "home";
+	for (int i = 0; i <= XFER_SWEEP_MAX_DEPTH; i++) {
+		strcat(deep, "/d");
+		put_dir(deep);
+	}
+	strcat(deep, "/.wharf-upload.too-deep.partial");
+	put_file(deep, 30 * DAY);
+
+	wf_user_cfg_t users[2] = { { .name = "u", .home = "home", .home_fd = open_home("home") },
+				   { .name = "v", .home = "other", .home_fd = open_home("other") } };
+	wf_config_t cfg = { .users = users, .nusers = 2 };
+
+	/* 0: kept forever. */
+	cfg.limits.partial_upload_max_age = 0;
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	CHECK(exists("home/.wharf-upload.old.bin.partial"));
+
+	cfg.limits.partial_upload_max_age = 7 * DAY;
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 3);
+	CHECK(!exists("home/.wharf-upload.old.bin.partial"));
+	CHECK(!exists("home/a/b/.wharf-upload.deep.bin.partial"));
+	CHECK(!exists("other/.wharf-upload.second-home.partial"));
+	CHECK(exists("home/a/.wharf-upload.fresh.bin.partial"));
+	CHECK(exists("home/a/.wharf-upload.inflight.bin.0123456789abcdef"));
+	CHECK(exists("home/a/old-user-file.txt"));
+	CHECK(exists("home/a/x.partial"));
+	CHECK(exists("outside/.wharf-upload.theirs.partial"));
+	CHECK(exists("home/link"));
+	CHECK(exists(deep));
+	/* Nothing left to do: a second sweep removes nothing. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	/* A week later the fresh one is stale too. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY), 1);
+	CHECK(!exists("home/a/.wharf-upload.fresh.bin.partial"));
+
+	struct stat st = { .st_mtime = NOW - 7 * DAY };
+	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
+	CHECK(xfer_partial_stale(&st, NOW + 1, 7 * DAY));
+	CHECK(!xfer_partial_stale(&st, NOW + 100 * DAY, 0));
+
+	close(users[0].home_fd);
+	close(users[1].home_fd);
+	snprintf(p, sizeof(p), "rm -rf '%s'", root);
+	if (system(p) != 0)
+		fprintf(stderr, "could not remove %s\n", root);
+	return check_report();
+}

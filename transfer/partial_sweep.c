@@ -1,0 +1,124 @@
+/* Stale interrupted FTP uploads: see partial_sweep.h. */
+#include "partial_sweep.h"
+#include "path.h"
+#include "../server/log.h"
+#include "../server/offload.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One sweep's state, on the pool thread's stack. */
+typedef struct sweep {
+	time_t now;
+	int max_age;
+	size_t budget;  /* entries left to read in this sweep */
+	size_t removed; /* under the home being walked */
+} sweep_t;
+
+static atomic_bool running;   /* a sweep is queued or in flight */
+static atomic_bool cancelled; /* shutting down: stop walking */
+static size_t next_home;      /* the home the next sweep starts with (only the running sweep touches it) */
+
+bool xfer_partial_stale(const struct stat *st, time_t now, int max_age)
+{
+	return max_age > 0 && now - st->st_mtime > (time_t)max_age;
+}
+
+/* Walks the folder dir_fd (taken), removing stale partials. Sub-folders are
+ * opened one name at a time beneath their parent with O_NOFOLLOW (through
+ * xfer_path_open: RESOLVE_BENEATH), so a symlink is never followed and the
+ * walk cannot leave the home, whatever a user renames meanwhile. */
+static void sweep_dir(sweep_t *s, int dir_fd, int depth)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return;
+	}
+	struct dirent *de;
+	while (s->budget && !atomic_load(&cancelled) && (de = readdir(d))) {
+		s->budget--;
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (xfer_path_is_partial(name)) {
+			/* A session may claim this partial between the stat and the
+			 * unlink (a rename); then the unlink misses it, or takes one it
+			 * parked again at once: a resumption of a file idle past its age. */
+			struct stat st;
+			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+			    xfer_partial_stale(&st, s->now, s->max_age) && unlinkat(dirfd(d), name, 0) == 0)
+				s->removed++;
+			continue;
+		}
+		if (depth >= XFER_SWEEP_MAX_DEPTH || xfer_path_is_hidden(name) ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		int sub = xfer_path_open(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (sub >= 0)
+			sweep_dir(s, sub, depth + 1);
+	}
+	closedir(d);
+}
+
+size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now)
+{
+	sweep_t s = { .now = now, .max_age = cfg->limits.partial_upload_max_age, .budget = XFER_SWEEP_MAX_ENTRIES };
+	size_t total = 0, n = cfg->nusers;
+	if (s.max_age <= 0 || n == 0)
+		return 0;
+	/* Each sweep starts one home further, so that when the budget runs out
+	 * before the last home, a later sweep reaches it first. A home shared by
+	 * several users is walked once per user; the later walks find nothing. */
+	size_t first = next_home % n;
+	next_home = first + 1;
+	for (size_t i = 0; i < n && s.budget && !atomic_load(&cancelled); i++) {
+		const wf_user_cfg_t *u = &cfg->users[(first + i) % n];
+		int fd = xfer_path_open(u->home_fd, "", O_RDONLY | O_DIRECTORY, 0);
+		if (fd < 0)
+			continue;
+		s.removed = 0;
+		sweep_dir(&s, fd, 0);
+		if (s.removed)
+			wf_log_info("removed %zu stale partial uploads older than %d s under %s", s.removed, s.max_age,
+				    u->home);
+		total += s.removed;
+	}
+	if (!s.budget)
+		wf_log_info("partial upload sweep stopped after %d folder entries; the next one goes on",
+			    XFER_SWEEP_MAX_ENTRIES);
+	return total;
+}
+
+/* On a pool thread; owns the config reference it is given. */
+static void sweep_run(void *arg)
+{
+	wf_config_t *cfg = arg;
+	xfer_partial_sweep(cfg, time(NULL));
+	wf_config_unref(cfg);
+	atomic_store(&running, false);
+}
+
+int xfer_partial_sweep_submit(wf_config_t *cfg)
+{
+	bool idle = false;
+	if (cfg->limits.partial_upload_max_age <= 0 || !atomic_compare_exchange_strong(&running, &idle, true))
+		return WF_DECLINED;
+	wf_config_t *ref = wf_config_ref(cfg);
+	/* No completion: nothing on a loop waits for the sweep. */
+	if (wf_offload_submit(NULL, sweep_run, NULL, ref) != WF_OK) {
+		wf_config_unref(ref);
+		atomic_store(&running, false);
+		return WF_DECLINED;
+	}
+	return WF_OK;
+}
+
+void xfer_partial_sweep_cancel(void)
+{
+	atomic_store(&cancelled, true);
+}

@@ -1,0 +1,43 @@
+/* Stale interrupted FTP uploads. An upload cut short is parked under its
+ * partial name (transfer/path.c) for REST/APPE; one that nobody resumed
+ * within limits.partial_upload_max_age (by its last write) is stale: the FTP
+ * commands treat it as absent and remove it when they meet it, and a sweep
+ * removes the ones nobody meets, walking every user's home.
+ *
+ * The sweep blocks (it reads folders), so it runs on the offload pool. Only
+ * the main thread starts one (server/server.c: shortly after start-up, then
+ * hourly), and never while the last one still runs, so one thread of the
+ * process sweeps at a time however many workers there are. */
+#ifndef XFER_PARTIAL_SWEEP_H
+#define XFER_PARTIAL_SWEEP_H
+
+#include "../server/config.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define XFER_SWEEP_MAX_ENTRIES 100000 /* folder entries one sweep reads, over all homes */
+#define XFER_SWEEP_MAX_DEPTH 32       /* folders below a home a sweep goes down into */
+
+/* True when a partial last written at st's mtime is past max_age seconds at
+ * now; never with max_age 0 (kept forever). */
+bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
+
+/* Walks every home of cfg (a reference is taken for the walk) and removes
+ * the stale partials there: never through a symlink, never outside a home,
+ * at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH levels.
+ * Logs one line per home it removed something under. Blocking: call it off
+ * the loops. Returns the number removed. */
+size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now);
+
+/* Runs xfer_partial_sweep(cfg) on the offload pool (main thread only).
+ * WF_OK when it was queued; WF_DECLINED when partials are kept forever, the
+ * previous sweep has not finished, or there is no pool to run it on. */
+int xfer_partial_sweep_submit(wf_config_t *cfg);
+
+/* Makes a sweep in flight (or queued) stop at its next entry: before the
+ * offload pool stops, so shutdown does not wait for a long walk. */
+void xfer_partial_sweep_cancel(void);
+
+#endif
