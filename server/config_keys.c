@@ -49,8 +49,9 @@ static const wf_key_t limit_keys[] = {
 	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "20", 1, 1000000,
 	  NULL, NULL, "FTPS control connections one client address may hold; past it new ones get 421." },
 	{ "max_login_failures", WF_KEY_INT, F(wf_config_t, limits.max_login_failures), 0, "5", 1, 1000000, NULL,
-	  NULL, "Failed FTPS logins from one address within `login_ban_seconds` before that address is banned "
-		"for `login_ban_seconds` (its connections get 421)." },
+	  NULL, "Failed logins (FTPS and HTTPS together) from one address within `login_ban_seconds` before "
+		"that address is banned for `login_ban_seconds`: its FTPS connections get 421, its HTTPS "
+		"requests with a password not already verified get 429." },
 	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
 	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,

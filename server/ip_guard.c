@@ -67,6 +67,19 @@ void wf_ipguard_leave(const char *addr)
 	pthread_mutex_unlock(&lock);
 }
 
+bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left)
+{
+	bool banned = false;
+	pthread_mutex_lock(&lock);
+	guard_entry_t *e = find(addr, now, false);
+	if (e && e->ban_until > now) {
+		*ban_left = (int)(e->ban_until - now);
+		banned = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return banned;
+}
+
 bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now)
 {
 	bool banned = false;

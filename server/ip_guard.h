@@ -1,6 +1,6 @@
 /* Per-address bookkeeping shared by every worker: how many FTPS control
- * connections each client address holds, and its failed logins with the
- * temporary ban they lead to. One small table behind one mutex, taken only
+ * connections each client address holds, and its failed logins (FTPS and
+ * HTTP alike) with the temporary ban they lead to. One small table behind one mutex, taken only
  * at connect, disconnect and failed login, never per byte. */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
@@ -19,6 +19,9 @@ typedef enum wf_guard_verdict {
  * admitted (and counted nowhere): the limit fails open rather than refuse all. */
 wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left);
 void wf_ipguard_leave(const char *addr);
+/* Is addr banned now? *ban_left gets the seconds left. Counts nothing: for
+ * protocols (HTTP) that refuse logins, not connections, during a ban. */
+bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left);
 /* Counts a failed login. Failures older than window seconds are forgotten;
  * the max_failures-th within the window bans addr for window seconds and
  * returns true (once, so the caller logs the ban once). */

@@ -1,11 +1,14 @@
-/* Basic authentication: see auth.h. */
+/* Password checks: see auth.h. */
 #include "auth.h"
 #include "../server/base64.h"
+
+#include "../server/offload.h"
 
 #include <crypt.h>
 #include <gnutls/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CACHE_SLOTS 64
@@ -69,62 +72,143 @@ static void digest_of(const char *user, size_t ulen, const char *pass, size_t pl
 	gnutls_hash_deinit(h, out);
 }
 
-const wf_user_cfg_t *xfer_auth_basic(const wf_config_t *cfg, wf_slice_t authorization, char *user_out,
-				     size_t user_cap)
+int xfer_auth_parse_basic(wf_slice_t authorization, char *user, size_t user_cap, char *pass, size_t pass_cap)
 {
 	wf_slice_t v = wf_slice_trim(authorization);
 	if (v.len < 6 || !wf_slice_eq_ci((wf_slice_t){ v.ptr, 6 }, "Basic "))
-		return NULL;
+		return WF_ERR;
 	wf_slice_t b64 = wf_slice_trim((wf_slice_t){ v.ptr + 6, v.len - 6 });
 	char plain[1024];
 	if (b64.len > 1300)
-		return NULL;
-	ssize_t n = wf_base64_decode(b64, plain, sizeof(plain) - 1, false);
+		return WF_ERR;
+	ssize_t n = wf_base64_decode(b64, plain, sizeof(plain), false);
 	if (n < 0)
-		return NULL;
-	plain[n] = '\0';
+		return WF_ERR;
 	char *colon = memchr(plain, ':', (size_t)n);
-	if (!colon || memchr(plain, '\0', (size_t)n))
-		return NULL;
-	size_t ulen = (size_t)(colon - plain);
-	const char *pass = colon + 1;
-	size_t plen = (size_t)n - ulen - 1;
-	if (ulen + 1 <= user_cap) {
-		memcpy(user_out, plain, ulen);
-		user_out[ulen] = '\0';
+	/* crypt_r wants C strings: a NUL anywhere never matches. */
+	if (!colon || memchr(plain, '\0', (size_t)n)) {
+		gnutls_memset(plain, 0, sizeof(plain));
+		return WF_ERR;
 	}
-	return xfer_auth_check(cfg, (wf_slice_t){ plain, ulen }, (wf_slice_t){ pass, plen });
+	size_t ulen = (size_t)(colon - plain), plen = (size_t)n - ulen - 1;
+	int rc = WF_ERR;
+	if (ulen < user_cap && plen < pass_cap) {
+		memcpy(user, plain, ulen);
+		user[ulen] = '\0';
+		memcpy(pass, colon + 1, plen);
+		pass[plen] = '\0';
+		rc = WF_OK;
+	}
+	gnutls_memset(plain, 0, sizeof(plain));
+	return rc;
+}
+
+xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
+				     const wf_user_cfg_t **user_out)
+{
+	const wf_user_cfg_t *u = wf_config_user(cfg, user);
+	unsigned char d[32];
+	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	if (u && cached(cache, d)) {
+		*user_out = u;
+		return XFER_AUTH_OK;
+	}
+	if (cached(refused, d) || pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
+		return XFER_AUTH_REFUSED;
+	return XFER_AUTH_UNKNOWN;
+}
+
+/* Records a verdict in this thread's caches. */
+static void note_verdict(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass, bool ok)
+{
+	const wf_user_cfg_t *u = wf_config_user(cfg, user);
+	unsigned char d[32];
+	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	if (ok)
+		remember(cache, &cache_next, d);
+	else
+		remember(refused, &refused_next, d);
 }
 
 const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass)
 {
-	const wf_user_cfg_t *u = wf_config_user(cfg, user);
+	const wf_user_cfg_t *u = NULL;
+	xfer_auth_verdict_t v = xfer_auth_cached(cfg, user, pass, &u);
+	if (v != XFER_AUTH_UNKNOWN)
+		return v == XFER_AUTH_OK ? u : NULL;
+	u = wf_config_user(cfg, user);
 	const char *stored = u ? u->password : dummy_hash();
-
-	unsigned char d[32];
-	digest_of(user.ptr, user.len, pass.ptr, pass.len, stored, d);
-	if (u && cached(cache, d))
-		return u;
-	if (cached(refused, d))
-		return NULL;
-
-	/* crypt_r wants a C string: a password holding a NUL never matches. */
-	char pw[1024];
-	if (pass.len >= sizeof(pw) || memchr(pass.ptr, '\0', pass.len)) {
-		remember(refused, &refused_next, d);
-		return NULL;
-	}
-	memcpy(pw, pass.ptr, pass.len);
+	char pw[XFER_AUTH_PASS_MAX];
+	memcpy(pw, pass.ptr, pass.len); /* fits, and holds no NUL: checked above */
 	pw[pass.len] = '\0';
 	struct crypt_data cd;
 	memset(&cd, 0, sizeof(cd));
 	const char *h = crypt_r(pw, stored, &cd);
 	gnutls_memset(pw, 0, sizeof(pw));
 	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
-	if (!ok) {
-		remember(refused, &refused_next, d);
+	gnutls_memset(&cd, 0, sizeof(cd));
+	note_verdict(cfg, user, pass, ok);
+	return ok ? u : NULL;
+}
+
+/* ---------------------------------------------------------------- off the loop */
+
+struct xfer_auth_job {
+	wf_config_t *cfg; /* owned reference: the result points into it */
+	xfer_auth_done_fn done; /* NULL once cancelled */
+	void *arg;
+	char user[XFER_AUTH_USER_MAX];
+	char pass[XFER_AUTH_PASS_MAX];
+	size_t user_len, pass_len;
+	const wf_user_cfg_t *ok; /* the verdict, borrowed from cfg */
+};
+
+static void job_run(void *arg)
+{
+	xfer_auth_job_t *j = arg;
+	j->ok = xfer_auth_check(j->cfg, (wf_slice_t){ j->user, j->user_len }, (wf_slice_t){ j->pass, j->pass_len });
+}
+
+static void job_done(void *arg)
+{
+	xfer_auth_job_t *j = arg;
+	/* This loop's caches learn the verdict too: the next request with the
+	 * same credentials is answered inline. */
+	note_verdict(j->cfg, (wf_slice_t){ j->user, j->user_len }, (wf_slice_t){ j->pass, j->pass_len }, j->ok != NULL);
+	gnutls_memset(j->pass, 0, sizeof(j->pass));
+	if (j->done)
+		j->done(j->arg, j->ok);
+	wf_config_unref(j->cfg);
+	free(j);
+}
+
+xfer_auth_job_t *xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
+				 xfer_auth_done_fn done, void *arg)
+{
+	if (!w || user.len >= XFER_AUTH_USER_MAX || pass.len >= XFER_AUTH_PASS_MAX)
+		return NULL;
+	xfer_auth_job_t *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	/* The reference count is the only part of cfg a reference changes. */
+	j->cfg = wf_config_ref((wf_config_t *)cfg);
+	j->done = done;
+	j->arg = arg;
+	memcpy(j->user, user.ptr, user.len);
+	j->user_len = user.len;
+	memcpy(j->pass, pass.ptr, pass.len);
+	j->pass_len = pass.len;
+	if (wf_offload_submit(w, job_run, job_done, j) != WF_OK) {
+		gnutls_memset(j->pass, 0, sizeof(j->pass));
+		wf_config_unref(j->cfg);
+		free(j);
 		return NULL;
 	}
-	remember(cache, &cache_next, d);
-	return u;
+	return j;
+}
+
+void xfer_auth_cancel(xfer_auth_job_t *job)
+{
+	if (job)
+		job->done = NULL;
 }

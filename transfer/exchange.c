@@ -8,6 +8,7 @@
 #include "range.h"
 #include "url.h"
 #include "../acme/status.h"
+#include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
 #include "../server/worker.h"
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ const char *xfer_status_reason(int status)
 	case 416: return "Range Not Satisfiable";
 	case 414: return "URI Too Long";
 	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -60,10 +63,11 @@ const char *xfer_status_reason(int status)
 	}
 }
 
-void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now,
-			struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg)
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, const char *peer_addr,
+			double now, struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg)
 {
 	memset(ex, 0, sizeof(*ex));
+	ex->peer_addr = peer_addr;
 	ex->worker = worker;
 	ex->on_ready = on_ready;
 	ex->ready_arg = ready_arg;
@@ -623,6 +627,134 @@ static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char
 	respond_error(ex, 201, NULL);
 }
 
+enum { M_GET, M_HEAD, M_PUT, M_DELETE, M_MKCOL, M_OPTIONS, M_OTHER };
+
+static int method_of(wf_slice_t method)
+{
+	static const char *const names[] = { "GET", "HEAD", "PUT", "DELETE", "MKCOL", "OPTIONS" };
+	for (int i = 0; i < M_OTHER; i++)
+		if (wf_slice_eq(method, names[i]))
+			return i;
+	return M_OTHER;
+}
+
+/* ---------------------------------------------------------------- login */
+
+static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_user_cfg_t *user);
+
+/* No credentials, or refused ones (failed: they were sent). */
+static void refuse_login(xfer_exchange_t *ex, const xfer_req_in_t *in, bool failed)
+{
+	if (failed) {
+		const wf_config_t *cfg = ex->cfg;
+		wf_log_warn("%s: login failed for user \"%s\"", ex->peer, ex->user_name);
+		ex->login_failed = true;
+		if (ex->peer_addr && wf_ipguard_failed_login(ex->peer_addr, cfg->limits.max_login_failures,
+							     cfg->limits.login_ban_seconds, (time_t)ex->started))
+			wf_log_warn("http: banning %s for %d s after %d failed logins", ex->peer_addr,
+				    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
+	}
+	ex->user_name[0] = '\0';
+	respond_error(ex, 401, NULL);
+	add_field(ex, "WWW-Authenticate", "Basic realm=\"wharf\", charset=\"UTF-8\"");
+	settle_unwanted_body(ex, in);
+}
+
+/* Copies the request for after the password check: the driver's buffers
+ * move on meanwhile. The password is not kept. WF_OK or WF_ERR (memory). */
+static int hold_request(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	ex->held = *in;
+	ex->held.authorization = (wf_slice_t){ NULL, 0 };
+	wf_slice_t *f[] = { &ex->held.method, &ex->held.target, &ex->held.range, &ex->held.if_range,
+			    &ex->held.if_none_match, &ex->held.if_modified_since, &ex->held.accept,
+			    &ex->held.host, &ex->held.content_range };
+	size_t total = 1;
+	for (size_t i = 0; i < WF_ARRAY_LEN(f); i++)
+		total += f[i]->len;
+	ex->held_bytes = malloc(total);
+	if (!ex->held_bytes)
+		return WF_ERR;
+	size_t off = 0;
+	for (size_t i = 0; i < WF_ARRAY_LEN(f); i++) {
+		if (!f[i]->ptr)
+			continue;
+		memcpy(ex->held_bytes + off, f[i]->ptr, f[i]->len);
+		f[i]->ptr = ex->held_bytes + off;
+		off += f[i]->len;
+	}
+	return WF_OK;
+}
+
+static void drop_held(xfer_exchange_t *ex)
+{
+	free(ex->held_bytes);
+	ex->held_bytes = NULL;
+	memset(&ex->held, 0, sizeof(ex->held));
+}
+
+/* The password check on the pool is over (the exchange still exists). */
+static void auth_done(void *arg, const wf_user_cfg_t *user)
+{
+	xfer_exchange_t *ex = arg;
+	ex->auth_job = NULL;
+	ex->state = XFER_EX_RESPOND;
+	if (user)
+		serve_user(ex, &ex->held, user);
+	else
+		refuse_login(ex, &ex->held, true);
+	drop_held(ex);
+	ex->on_ready(ex, ex->ready_arg);
+}
+
+/* Basic authentication. A password this loop has checked before is answered
+ * inline; any other goes to the offload pool, because crypt(3) would stall
+ * every connection of this worker for milliseconds, a cost any client could
+ * impose with wrong passwords. An address banned for failed logins gets 429
+ * for anything but a password already known good, without a check at all. */
+static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	if (!in->authorization.ptr) {
+		refuse_login(ex, in, false);
+		return;
+	}
+	char user[XFER_AUTH_USER_MAX], pass[XFER_AUTH_PASS_MAX];
+	if (xfer_auth_parse_basic(in->authorization, user, sizeof(user), pass, sizeof(pass)) != WF_OK) {
+		snprintf(ex->user_name, sizeof(ex->user_name), "?");
+		refuse_login(ex, in, true);
+		return;
+	}
+	snprintf(ex->user_name, sizeof(ex->user_name), "%.*s", (int)sizeof(ex->user_name) - 1, user);
+	wf_slice_t u = { user, strlen(user) }, p = { pass, strlen(pass) };
+	const wf_user_cfg_t *found = NULL;
+	xfer_auth_verdict_t v = xfer_auth_cached(ex->cfg, u, p, &found);
+	int ban_left = 0;
+	if (v == XFER_AUTH_OK) {
+		serve_user(ex, in, found);
+	} else if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
+		/* Asked only here, off the path of known good passwords: one
+		 * shared table lookup per guess, none per ordinary request. */
+		respond_error(ex, 429, "too many failed logins from your address");
+		add_field(ex, "Retry-After", "%d", ban_left);
+		ex->user_name[0] = '\0';
+		settle_unwanted_body(ex, in);
+	} else if (v == XFER_AUTH_REFUSED) {
+		refuse_login(ex, in, true);
+	} else if (hold_request(ex, in) == WF_OK &&
+		   (ex->auth_job = xfer_auth_start(ex->worker, ex->cfg, u, p, auth_done, ex)) != NULL) {
+		ex->state = XFER_EX_AUTHENTICATING;
+	} else {
+		drop_held(ex);
+		/* No pool (one-shot tools, tests) or no memory: check here. */
+		found = xfer_auth_check(ex->cfg, u, p);
+		if (found)
+			serve_user(ex, in, found);
+		else
+			refuse_login(ex, in, true);
+	}
+	gnutls_memset(pass, 0, sizeof(pass));
+}
+
 void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	ex->proto = in->proto;
@@ -632,19 +764,7 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	memcpy(ex->path, in->target.ptr, plen);
 	ex->path[plen] = '\0';
 
-	enum { M_GET, M_HEAD, M_PUT, M_DELETE, M_MKCOL, M_OPTIONS, M_OTHER } m = M_OTHER;
-	if (wf_slice_eq(in->method, "GET"))
-		m = M_GET;
-	else if (wf_slice_eq(in->method, "HEAD"))
-		m = M_HEAD;
-	else if (wf_slice_eq(in->method, "PUT"))
-		m = M_PUT;
-	else if (wf_slice_eq(in->method, "DELETE"))
-		m = M_DELETE;
-	else if (wf_slice_eq(in->method, "MKCOL"))
-		m = M_MKCOL;
-	else if (wf_slice_eq(in->method, "OPTIONS"))
-		m = M_OPTIONS;
+	int m = method_of(in->method);
 	ex->head_only = m == M_HEAD;
 
 	/* Cluster followers fetch bundles with the shared secret, not as users. */
@@ -655,18 +775,14 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		settle_unwanted_body(ex, in);
 		return;
 	}
-	ex->user = xfer_auth_basic(ex->cfg, in->authorization, ex->user_name, sizeof(ex->user_name));
-	if (!ex->user) {
-		if (in->authorization.ptr) {
-			wf_log_warn("%s: login failed for user \"%s\"", ex->peer, ex->user_name);
-			ex->login_failed = true;
-		}
-		ex->user_name[0] = '\0';
-		respond_error(ex, 401, NULL);
-		add_field(ex, "WWW-Authenticate", "Basic realm=\"wharf\", charset=\"UTF-8\"");
-		settle_unwanted_body(ex, in);
-		return;
-	}
+	authenticate(ex, in);
+}
+
+/* The request of an authenticated user: what it asks for. */
+static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_user_cfg_t *user)
+{
+	int m = method_of(in->method);
+	ex->user = user;
 	snprintf(ex->user_name, sizeof(ex->user_name), "%s", ex->user->name);
 
 	/* Reserved for admins only; for everyone else it is an ordinary path. */
@@ -781,6 +897,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
 			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
 	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
+	xfer_auth_cancel(ex->auth_job); /* so does a password check */
+	ex->auth_job = NULL;
+	drop_held(ex);
 	if (ex->cl_waiting) {
 		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */
 		ex->cl_waiting = false;

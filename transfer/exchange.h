@@ -39,11 +39,14 @@ typedef enum xfer_ex_state {
 	XFER_EX_READ_BODY, /* feed the request body with xfer_exchange_body, then _body_end */
 	XFER_EX_DISCARD,   /* the response is ready, but the request body must be read and dropped first (h1) */
 	XFER_EX_FINISHING, /* the body is in; the upload is being made durable off the loop: wait for on_ready */
+	XFER_EX_AUTHENTICATING, /* the password is being checked off the loop: read nothing more of this
+				 * request; on_ready comes with one of the states above, as begin would have set */
 } xfer_ex_state_t;
 
 struct wf_worker;
 typedef struct xfer_exchange xfer_exchange_t;
-/* Called on the worker's loop when a FINISHING exchange has its response. */
+/* Called on the worker's loop when a FINISHING exchange has its response, or
+ * an AUTHENTICATING one has its next state. */
 typedef void (*xfer_ready_cb)(xfer_exchange_t *ex, void *arg);
 
 struct xfer_exchange {
@@ -53,7 +56,8 @@ struct xfer_exchange {
 	char user_name[64];          /* for the access log, even when the login failed */
 	char method[16];
 	char path[1024];             /* target as received, for the access log (capped) */
-	const char *peer;            /* borrowed from the connection */
+	const char *peer;            /* borrowed from the connection: "addr:port", for logs */
+	const char *peer_addr;       /* borrowed from the connection: the address, for per-address bans */
 	const char *proto;
 	double started;
 
@@ -84,6 +88,11 @@ struct xfer_exchange {
 	bool up_length_known;
 	uint64_t up_expected;
 
+	/* a password check on the offload pool (AUTHENTICATING) */
+	struct xfer_auth_job *auth_job; /* borrowed: cancelled when the exchange ends first */
+	xfer_req_in_t held;             /* the request, its slices pointing into held_bytes */
+	char *held_bytes;               /* owned */
+
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;
 	bool cl_waiting;
@@ -94,9 +103,10 @@ struct xfer_exchange {
 
 /* worker: where a FINISHING upload completes (NULL: everything inline). on_ready
  * is called when a body_end that went FINISHING has its response. */
-void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, double now,
-			struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg);
-/* Decides what the request means; sets ex->state. */
+void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, const char *peer_addr,
+			double now, struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg);
+/* Decides what the request means; sets ex->state. AUTHENTICATING when the
+ * password must be checked off the loop (never without a worker). */
 void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in);
 /* Request body bytes (state XFER_EX_READ_BODY). On a failure (disk full, too
  * large) the exchange switches to XFER_EX_DISCARD with an error response ready. */

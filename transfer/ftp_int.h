@@ -15,7 +15,6 @@
 #define FTP_OUT_HIGH (64 * 1024) /* stop reading commands while this much reply waits */
 
 typedef struct ftp_data ftp_data_t;
-typedef struct ftp_login ftp_login_t;
 
 typedef struct xfer_ftp {
 	wf_conn_t *conn;  /* borrowed: the control connection, whose proto_data this is */
@@ -37,7 +36,7 @@ typedef struct xfer_ftp {
 	unsigned mlst_facts;
 	unsigned bad_lines;        /* malformed or unknown commands in a row */
 	unsigned failed_logins;
-	ftp_login_t *login;        /* borrowed: the password check in flight (it owns itself) */
+	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	bool delaying;
 	gnutls_datum_t ticket_key; /* owned: this session's own TLS ticket key (docs/ftps.md) */

@@ -12,7 +12,6 @@
 #include "ftp_list.h"
 #include "../server/ip_guard.h"
 #include "../server/log.h"
-#include "../server/offload.h"
 #include "../server/tls.h"
 
 #include <stdarg.h>
@@ -172,22 +171,6 @@ int ftp_start_tls(xfer_ftp_t *f)
 
 /* ---------------------------------------------------------------- login */
 
-struct ftp_login {
-	xfer_ftp_t *f;      /* NULL once the session is gone */
-	wf_config_t *cfg;   /* owned reference */
-	char user[128];
-	char pass[1024];
-	size_t pass_len;
-	const wf_user_cfg_t *ok; /* borrowed from cfg: the result */
-};
-
-static void login_run(void *arg)
-{
-	ftp_login_t *l = arg;
-	l->ok = xfer_auth_check(l->cfg, (wf_slice_t){ l->user, strlen(l->user) }, (wf_slice_t){ l->pass, l->pass_len });
-	gnutls_memset(l->pass, 0, sizeof(l->pass));
-}
-
 static void on_delay(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
@@ -202,59 +185,42 @@ static void on_delay(struct ev_loop *loop, ev_timer *w, int revents)
 	ftp_wake(f);
 }
 
-static void login_done(void *arg)
+static void login_done(void *arg, const wf_user_cfg_t *ok)
 {
-	ftp_login_t *l = arg;
-	xfer_ftp_t *f = l->f;
-	if (f) {
-		f->login = NULL;
-		if (l->ok) {
-			f->logged_in = true;
-			f->user = l->ok;
-			snprintf(f->cwd, sizeof(f->cwd), "/");
-			ftp_reply(f, 230, "Logged in as %s", f->user_name);
-			ftp_log(f, WF_LOG_INFO, "logged in");
-		} else {
-			const wf_config_t *cfg = f->conn->cfg;
-			f->failed_logins++;
-			ftp_log(f, WF_LOG_INFO, "login as \"%s\" refused", f->user_name);
-			if (wf_ipguard_failed_login(f->conn->peer_addr, cfg->limits.max_login_failures,
-						    cfg->limits.login_ban_seconds, (time_t)ev_now(wf_conn_loop(f->conn))))
-				wf_log_warn("ftp: banning %s for %d s after %d failed logins", f->conn->peer_addr,
-					    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
-			/* A pause that grows with each failure slows a guesser down
-			 * without holding a thread: it is only a timer. */
-			f->delaying = true;
-			ev_timer_set(&f->delay, (double)f->failed_logins, 0);
-			ev_timer_start(wf_conn_loop(f->conn), &f->delay);
-		}
-		if (!f->logged_in)
-			f->user_name[0] = '\0'; /* the next try starts with USER */
-		ftp_wake(f);
+	xfer_ftp_t *f = arg;
+	f->login = NULL;
+	if (ok) {
+		f->logged_in = true;
+		f->user = ok;
+		snprintf(f->cwd, sizeof(f->cwd), "/");
+		ftp_reply(f, 230, "Logged in as %s", f->user_name);
+		ftp_log(f, WF_LOG_INFO, "logged in");
+	} else {
+		const wf_config_t *cfg = f->conn->cfg;
+		f->failed_logins++;
+		ftp_log(f, WF_LOG_INFO, "login as \"%s\" refused", f->user_name);
+		if (wf_ipguard_failed_login(f->conn->peer_addr, cfg->limits.max_login_failures,
+					    cfg->limits.login_ban_seconds, (time_t)ev_now(wf_conn_loop(f->conn))))
+			wf_log_warn("ftp: banning %s for %d s after %d failed logins", f->conn->peer_addr,
+				    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
+		/* A pause that grows with each failure slows a guesser down
+		 * without holding a thread: it is only a timer. */
+		f->delaying = true;
+		ev_timer_set(&f->delay, (double)f->failed_logins, 0);
+		ev_timer_start(wf_conn_loop(f->conn), &f->delay);
+		f->user_name[0] = '\0'; /* the next try starts with USER */
 	}
-	wf_config_unref(l->cfg);
-	free(l);
+	ftp_wake(f);
 }
 
 void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 {
-	ftp_login_t *l = calloc(1, sizeof(*l));
-	if (!l || pass.len >= sizeof(l->pass)) {
-		free(l);
-		ftp_reply(f, 530, "Login incorrect");
-		return;
-	}
-	l->f = f;
-	l->cfg = wf_config_ref(f->conn->cfg);
-	snprintf(l->user, sizeof(l->user), "%s", f->user_name);
-	memcpy(l->pass, pass.ptr, pass.len);
-	l->pass_len = pass.len;
-	f->login = l;
-	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving. */
-	if (wf_offload_submit(f->conn->worker, login_run, login_done, l) != WF_OK) {
-		login_run(l);
-		login_done(l);
-	}
+	wf_slice_t user = { f->user_name, strlen(f->user_name) };
+	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving.
+	 * Without a pool (or memory), the check runs here. */
+	f->login = xfer_auth_start(f->conn->worker, f->conn->cfg, user, pass, login_done, f);
+	if (!f->login)
+		login_done(f, xfer_auth_check(f->conn->cfg, user, pass));
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -420,8 +386,7 @@ static void ftp_on_close(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
 	ftp_data_free(f);
-	if (f->login)
-		f->login->f = NULL;
+	xfer_auth_cancel(f->login);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	if (f->guarded)
 		wf_ipguard_leave(c->peer_addr);

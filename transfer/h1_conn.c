@@ -1,7 +1,9 @@
 /* HTTP/1.1 over a TLS connection: a resumable state machine
- *   READ_HEAD -> (READ_BODY) -> WRITE -> READ_HEAD ... -> close
- * with keep-alive, pipelining (requests are answered in order, one at a time),
- * chunked and sized request bodies, 100-continue, and the slowloris guards. */
+ *   READ_HEAD -> (AUTHENTICATING) -> (READ_BODY) -> (FINISHING) -> WRITE -> READ_HEAD ... -> close
+ * where AUTHENTICATING and FINISHING wait for work on the offload pool (a
+ * password check; an upload's fsync and rename) with reads paused. Keep-alive,
+ * pipelining (requests are answered in order, one at a time), chunked and
+ * sized request bodies, 100-continue, and the slowloris guards. */
 #include "exchange.h"
 #include "h1_parse.h"
 #include "http_date.h"
@@ -16,7 +18,8 @@
 typedef enum h1_state {
 	H1_READ_HEAD,
 	H1_READ_BODY,
-	H1_FINISHING, /* the upload is being made durable off the loop */
+	H1_FINISHING,      /* the upload is being made durable off the loop */
+	H1_AUTHENTICATING, /* the password is being checked off the loop */
 	H1_WRITE,
 } h1_state_t;
 
@@ -38,6 +41,7 @@ typedef struct h1 {
 	bool chunked;
 	bool discarding; /* reading a body only to drop it */
 	bool body_started;
+	bool req_has_body, req_expect_continue; /* of the request being answered */
 	xfer_chunked_t chunk;
 	uint64_t body_left; /* sized body bytes still to come */
 	bool body_from_wire; /* the response body still has bytes to produce */
@@ -119,10 +123,22 @@ static void finishing(wf_conn_t *c)
 	wf_conn_set_timeout(c, 0);
 }
 
+static void after_begin(wf_conn_t *c);
+
 static void on_ready(xfer_exchange_t *ex, void *arg)
 {
 	wf_conn_t *c = arg;
 	h1_t *h = H(c);
+	if (h->state == H1_AUTHENTICATING) {
+		/* The exchange now knows what the request means: go on as if
+		 * begin had just returned. */
+		wf_conn_pause_read(c, false);
+		after_begin(c);
+		if (h->state != H1_FINISHING)
+			set_timer(c, H1_TIMER_XFER);
+		wf_conn_kick(c);
+		return;
+	}
 	h->state = H1_WRITE;
 	append_head(c, &h->ex);
 	h->body_from_wire = !h->ex.head_only && h->ex.body_kind != XFER_BODY_NONE;
@@ -215,17 +231,32 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	if (++h->nrequests >= (unsigned)c->cfg->limits.max_requests_per_connection)
 		h->keep_alive = false;
 
-	xfer_exchange_init(&h->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)), c->worker, on_ready, c);
+	xfer_exchange_init(&h->ex, c->cfg, c->peer, c->peer_addr, ev_now(wf_conn_loop(c)), c->worker, on_ready, c);
 	h->ex_active = true;
+	h->req_has_body = in.has_body;
+	h->req_expect_continue = in.expect_continue;
 	xfer_exchange_begin(&h->ex, &in);
+	after_begin(c);
+}
+
+/* Follows what the exchange decided: read the body, discard it, answer, or
+ * wait off the loop. */
+static void after_begin(wf_conn_t *c)
+{
+	h1_t *h = H(c);
 	h->body_started = false;
 	/* Whatever the exchange decided, an unread body must never be parsed as
 	 * the next request. */
-	if (in.has_body && h->ex.state == XFER_EX_RESPOND)
+	if (h->req_has_body && h->ex.state == XFER_EX_RESPOND)
 		h->ex.close_after = true;
 	switch (h->ex.state) {
+	case XFER_EX_AUTHENTICATING:
+		/* Pipelined bytes wait in h->in; the check is our delay. */
+		h->state = H1_AUTHENTICATING;
+		wf_conn_pause_read(c, true);
+		return;
 	case XFER_EX_READ_BODY:
-		if (in.expect_continue)
+		if (h->req_expect_continue)
 			wf_buf_append_str(&h->out, "HTTP/1.1 100 Continue\r\n\r\n");
 		h->discarding = false;
 		h->state = H1_READ_BODY;
@@ -242,7 +273,7 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 		finishing(c);
 		return;
 	}
-	if (h->state == H1_READ_BODY && !in.has_body) {
+	if (h->state == H1_READ_BODY && !h->req_has_body) {
 		/* Nothing will come: the body ends now. */
 		if (!h->discarding)
 			xfer_exchange_body_end(&h->ex, true);
@@ -448,6 +479,7 @@ static void h1_on_io(wf_conn_t *c)
 			continue;
 		}
 		case H1_FINISHING:
+		case H1_AUTHENTICATING:
 			return; /* on_ready resumes us */
 		case H1_WRITE: {
 			int w = flush_out(c);

@@ -33,6 +33,9 @@ typedef struct h2_stream {
 	bool have[HV_N];
 	bool begun, responded;
 	bool in_head; /* counted in h2_t.nheads */
+	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
+	bool end_seen; /* END_STREAM came while authing */
+	wf_buf_t held; /* the DATA chunk that arrived while authing */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
 } h2_stream_t;
@@ -48,6 +51,12 @@ struct h2 {
 	h2_timer_t timer;
 	unsigned failed_logins;
 	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
+	/* While a stream's password is checked, its DATA cannot go anywhere:
+	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
+	 * waits in hold, at most one read's worth, with reads paused. Other
+	 * streams wait too, for the few milliseconds of one crypt(3). */
+	h2_stream_t *paused; /* borrowed */
+	wf_buf_t hold;
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
 };
 
@@ -64,6 +73,11 @@ static void stream_free(h2_t *h, h2_stream_t *s, bool complete)
 		xfer_exchange_finish(&s->ex, ev_now(wf_conn_loop(h->c)));
 	}
 	wf_buf_fini(&s->hdrs);
+	wf_buf_fini(&s->held);
+	if (h->paused == s) {
+		h->paused = NULL;
+		wf_conn_pause_read(h->c, false);
+	}
 	if (s->in_head)
 		h->nheads--;
 	if (s->prev)
@@ -169,13 +183,39 @@ static int submit_response(h2_t *h, h2_stream_t *s)
 	return rv;
 }
 
-/* An upload is durable (or failed): answer, and get the frames out. If the
- * stream closed meanwhile, the exchange was finished and this never runs. */
+static void after_begin(h2_t *h, h2_stream_t *s);
+
+/* An upload is durable (or failed): answer, and get the frames out. Or a
+ * password check is over: go on as if begin had just returned, then with the
+ * DATA that waited. If the stream closed meanwhile, the exchange was finished
+ * and this never runs. */
 static void on_ready(xfer_exchange_t *ex, void *arg)
 {
 	h2_stream_t *s = arg;
-	submit_response(s->h, s);
-	wf_conn_kick(s->h->c);
+	h2_t *h = s->h;
+	if (!s->authing) {
+		submit_response(h, s);
+		wf_conn_kick(h->c);
+		return;
+	}
+	s->authing = false;
+	after_begin(h, s);
+	if (wf_buf_size(&s->held) && s->ex.state == XFER_EX_READ_BODY) {
+		xfer_exchange_body(&s->ex, wf_buf_head(&s->held), wf_buf_size(&s->held));
+		if (s->ex.state != XFER_EX_READ_BODY && !s->responded)
+			submit_response(h, s);
+	}
+	wf_buf_fini(&s->held);
+	if (s->end_seen && s->ex.state == XFER_EX_READ_BODY) {
+		xfer_exchange_body_end(&s->ex, true);
+		if (s->ex.state != XFER_EX_FINISHING)
+			submit_response(h, s);
+	}
+	if (h->paused == s) {
+		h->paused = NULL;
+		wf_conn_pause_read(h->c, false);
+	}
+	wf_conn_kick(h->c); /* on_io feeds the held input */
 }
 
 static wf_slice_t hv(h2_stream_t *s, int k)
@@ -213,9 +253,19 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 			in.length_known = true;
 		}
 	}
-	xfer_exchange_init(&s->ex, c->cfg, c->peer, ev_now(wf_conn_loop(c)), c->worker, on_ready, s);
+	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, ev_now(wf_conn_loop(c)), c->worker, on_ready, s);
 	s->begun = true;
 	xfer_exchange_begin(&s->ex, &in);
+	after_begin(h, s);
+}
+
+static void after_begin(h2_t *h, h2_stream_t *s)
+{
+	if (s->ex.state == XFER_EX_AUTHENTICATING) {
+		s->authing = true;
+		wf_buf_init(&s->held, 64 * 1024); /* one DATA chunk: frames are 16 KiB (our SETTINGS) */
+		return;
+	}
 	if (s->ex.state == XFER_EX_FINISHING)
 		return; /* an empty upload, on its way to disk: on_ready answers */
 	/* An answer before the body ended (a refusal) lets the client finish
@@ -284,6 +334,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		begin_exchange(h, s, end);
 		return 0;
 	}
+	if (end && s->authing)
+		s->end_seen = true; /* trailers: the body ends once the password is checked */
 	if (end && s->begun && s->ex.state == XFER_EX_READ_BODY) {
 		xfer_exchange_body_end(&s->ex, true);
 		if (s->ex.state != XFER_EX_FINISHING)
@@ -299,6 +351,17 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, id);
 	if (!s || !s->begun)
 		return 0;
+	if (s->authing) {
+		/* Kept until the check is over; nghttp2 stops right here, so
+		 * this is the only chunk of this stream, or any, to keep. */
+		if (wf_buf_append(&s->held, data, len) != WF_OK)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		wf_log_debug("conn %llu %s: stream %d: DATA waits for the password check",
+			     (unsigned long long)h->c->id, h->c->peer, s->id);
+		h->paused = s;
+		wf_conn_pause_read(h->c, true);
+		return NGHTTP2_ERR_PAUSE;
+	}
 	if (s->ex.state == XFER_EX_READ_BODY) {
 		xfer_exchange_body(&s->ex, (const char *)data, len);
 		/* Refused midway (too large, disk full): answer now, drop the rest. */
@@ -348,7 +411,20 @@ static void h2_on_io(wf_conn_t *c)
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
 		/* Read while nghttp2 wants input and has room (writes are staged below). */
-		while (nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
+		while (!h->paused && nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
+			if (wf_buf_size(&h->hold)) { /* input left behind by a pause, first */
+				ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)wf_buf_head(&h->hold),
+								     wf_buf_size(&h->hold));
+				if (r < 0) {
+					wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
+						    nghttp2_strerror((int)r));
+					h2_close(c);
+					return;
+				}
+				wf_buf_consume(&h->hold, (size_t)r);
+				progress = true;
+				continue;
+			}
 			ssize_t n = wf_conn_recv(c, buf, sizeof(buf));
 			if (n == WF_AGAIN)
 				break;
@@ -361,6 +437,10 @@ static void h2_on_io(wf_conn_t *c)
 				wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
 					    nghttp2_strerror((int)r));
 				h2_close(c);
+				return;
+			}
+			if (r < n && wf_buf_append(&h->hold, buf + r, (size_t)(n - r)) != WF_OK) {
+				h2_close(c); /* cannot happen: hold is empty before each read */
 				return;
 			}
 			progress = true;
@@ -396,7 +476,8 @@ static void h2_on_io(wf_conn_t *c)
 			h2_close(c);
 			return;
 		}
-		if (!progress || (wf_conn_pending(c) == 0 && wf_buf_size(&h->out) == 0))
+		if (!progress || (wf_conn_pending(c) == 0 && wf_buf_size(&h->out) == 0 &&
+				  (h->paused || wf_buf_size(&h->hold) == 0)))
 			break;
 	}
 	if (wf_buf_size(&h->out) == 0)
@@ -409,9 +490,10 @@ static void h2_on_timeout(wf_conn_t *c)
 	h2_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
 	if (h->timer == H2_TIMER_XFER) {
-		/* An upload being made durable is our delay, not the client's. */
+		/* An upload being made durable, or a password being checked, is
+		 * our delay, not the client's. */
 		for (h2_stream_t *s = h->streams; s; s = s->next)
-			if (s->begun && s->ex.state == XFER_EX_FINISHING)
+			if (s->begun && (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_AUTHENTICATING))
 				h->last_progress = now;
 		double left = h->last_progress + c->cfg->limits.send_timeout - now;
 		if (left > 0.01) {
@@ -444,6 +526,7 @@ static void h2_on_close(wf_conn_t *c)
 		stream_free(h, h->streams, false);
 	nghttp2_session_del(h->ng);
 	wf_buf_fini(&h->out);
+	wf_buf_fini(&h->hold);
 	free(h);
 	c->proto_data = NULL;
 }
@@ -463,6 +546,7 @@ int xfer_h2_start(wf_conn_t *c)
 		return WF_ERR;
 	h->c = c;
 	wf_buf_init(&h->out, H2_OUT_HIGH + 2 * XFER_IO_CHUNK + 64 * 1024);
+	wf_buf_init(&h->hold, XFER_IO_CHUNK);
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
 	if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0) {

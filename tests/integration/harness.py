@@ -53,7 +53,8 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
 class Server:
     """One wharf process with its own folder: config, state, homes, logs.
 
-    users: list of dicts {name, password, perms}; each gets home/<name>/.
+    users: list of dicts {name, password, perms} (and hash: a crypt(3) hash to
+    use instead of one `wharf passwd` makes); each gets home/<name>/.
     certificates: list of (name, [domains]); services: list of dicts with
     type/address/port/certificates (port None = pick a free one).
     """
@@ -124,7 +125,8 @@ class Server:
             return '  { name = "%s"; domains = %s; }' % (c[0], strlist(c[1]))
         certs = ",\n".join(certblock(c) for c in self.certificates)
         users = ",\n".join('  { name = "%s"; password = "%s"; home = "home/%s"; permissions = %s; }'
-                           % (u["name"], password_hash(u["password"]), u["name"], strlist(u["perms"]))
+                           % (u["name"], u.get("hash") or password_hash(u["password"]), u["name"],
+                              strlist(u["perms"]))
                            for u in self.users)
         return ('state_dir = "state";\nworkers = %d;\nrun_user = "nobody";\n'
                 'log = { level = "debug"; };\n%s\n'

@@ -28,7 +28,7 @@ def req(method, path, extra=(), version="HTTP/1.1", body=b"", auth=ALICE):
 
 
 class Connection(unittest.TestCase):
-    EXTRA = "limits = { max_requests_per_connection = 5; idle_timeout = 2; };"
+    EXTRA = "limits = { max_requests_per_connection = 5; idle_timeout = 2; max_login_failures = 1000; };"
 
     @classmethod
     def setUpClass(cls):

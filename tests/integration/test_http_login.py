@@ -1,0 +1,157 @@
+"""HTTP logins: password checks run off the event loop, and an address that
+keeps failing is banned for a while (limits.max_login_failures and
+login_ban_seconds, shared with FTPS).
+
+crypt(3) with yescrypt costs tens of milliseconds at its default cost; a check
+on the worker's loop would hold every connection of that worker for as long.
+These tests give some users a hash of a much higher cost (about a second, made
+here with libcrypt's own crypt_gensalt) so that a check in progress is easy to
+tell from one that is over."""
+import ctypes
+import os
+import threading
+import time
+import unittest
+
+import harness
+
+
+def slow_hash(password, cost=9):
+    """A yescrypt hash whose check takes about a second here (cost 9)."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = lib.crypt_gensalt(b"$y$", cost, None, 0)
+    h = lib.crypt(password.encode(), salt)
+    assert h and h.startswith(b"$y$"), h
+    return h.decode()
+
+
+ALL = ["read", "write", "delete", "mkdir"]
+
+
+class OffTheLoop(unittest.TestCase):
+    """One worker: anything that ran on its loop would hold every request."""
+
+    @classmethod
+    def setUpClass(cls):
+        users = [{"name": "alice", "password": "alice-pw", "perms": ALL}]
+        cls.slow_pw = {}
+        for name in ("slow", "up2", "up1a", "up1b"):
+            cls.slow_pw[name] = name + "-pw"
+            users.append({"name": name, "password": cls.slow_pw[name], "hash": slow_hash(cls.slow_pw[name]),
+                          "perms": ALL})
+        cls.server = harness.Server(users=users, workers=1, extra="limits = { max_login_failures = 1000; };")
+        cls.addClassCleanup(cls.server.cleanup)
+        with open(os.path.join(cls.server.home("alice"), "small.txt"), "wb") as f:
+            f.write(b"small\n")
+        cls.server.start()
+
+    def test_slow_check_does_not_hold_other_requests(self):
+        # alice's password is checked once, then known to the worker.
+        status, _, body = harness.curl(self.server, "/small.txt")
+        self.assertEqual((status, body), (200, b"small\n"))
+        result = {}
+
+        def slow_login():
+            t0 = time.monotonic()
+            result["status"] = harness.curl(self.server, "/", user="slow", password="wrong")[0]
+            result["seconds"] = time.monotonic() - t0
+
+        t = threading.Thread(target=slow_login)
+        t.start()
+        # Wait until the check is on the pool: the request has arrived.
+        time.sleep(0.25)
+        worst = 0.0
+        for _ in range(4):
+            t0 = time.monotonic()
+            status, _, body = harness.curl(self.server, "/small.txt", http="--http2")
+            worst = max(worst, time.monotonic() - t0)
+            self.assertEqual((status, body), (200, b"small\n"))
+        still_checking = t.is_alive()
+        t.join(30)
+        self.assertEqual(result.get("status"), 401)
+        # The refused check really took long, and the others did not wait for it.
+        self.assertGreater(result["seconds"], 0.6, result)
+        self.assertTrue(still_checking, "the slow check ended before the other requests: nothing was shown")
+        self.assertLess(worst, 0.5, "a request waited %.2f s behind another's password check" % worst)
+
+    def upload(self, user, http, extra_args=()):
+        data = os.urandom(2 * 1024 * 1024 + 17)
+        status, _, _ = harness.curl(self.server, "/%s-%s.bin" % (user, http.strip("-")), user=user,
+                                    password=self.slow_pw[user], http=http,
+                                    args=["-T", "-"] + list(extra_args), input=data)
+        self.assertEqual(status, 201, "%s upload over %s" % (user, http))
+        with open(os.path.join(self.server.home(user), "%s-%s.bin" % (user, http.strip("-"))), "rb") as f:
+            self.assertEqual(f.read(), data)
+
+    def test_http2_upload_body_arrives_while_password_is_checked(self):
+        # curl sends the DATA frames right behind the HEADERS: they wait,
+        # with nghttp2 paused on the stream, until the check is over.
+        self.upload("up2", "--http2")
+        self.assertRegex(self.server.log(), r"stream \d+: DATA waits for the password check")
+
+    def test_http1_upload_with_and_without_100_continue(self):
+        # With Expect: 100-continue the body waits for the check; without,
+        # it is already in the server's buffers when the check ends.
+        self.upload("up1a", "--http1.1")
+        self.upload("up1b", "--http1.1", ["-H", "Expect:"])
+
+    def test_many_wrong_passwords_cost_one_check_each_not_the_loop(self):
+        # Five distinct wrong passwords at once for the slow user: the
+        # answers come back, and a known user is answered meanwhile.
+        harness.curl(self.server, "/small.txt")
+        codes = []
+        threads = [threading.Thread(target=lambda i=i: codes.append(
+            harness.curl(self.server, "/", user="slow", password="guess-%d" % i)[0])) for i in range(5)]
+        for t in threads:
+            t.start()
+        time.sleep(0.25)
+        t0 = time.monotonic()
+        status, _, _ = harness.curl(self.server, "/small.txt")
+        self.assertEqual(status, 200)
+        self.assertLess(time.monotonic() - t0, 0.5)
+        for t in threads:
+            t.join(60)
+        self.assertEqual(sorted(codes), [401] * 5)
+        self.assertEqual(self.server.log().count('login failed for user "slow"') >= 5, True)
+
+
+class Ban(unittest.TestCase):
+    BAN = 4
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(
+            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
+                   {"name": "bob", "password": "bob-pw", "perms": ALL}],
+            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = %d; };" % cls.BAN)
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
+
+    def test_failed_logins_ban_the_address_then_it_lifts(self):
+        for i in range(3):
+            status, _, _ = harness.curl(self.server, "/", user="alice", password="guess-%d" % i)
+            self.assertEqual(status, 401)
+        self.assertTrue(self.server.wait_log("http: banning 127.0.0.1 for %d s after 3 failed logins" % self.BAN, 5),
+                        self.server.log()[-2000:])
+        banned_at = time.monotonic()
+        # During the ban even a right password is not checked: 429, with
+        # the seconds left. A request without credentials still gets 401.
+        status, headers, body = harness.curl(self.server, "/", user="bob")
+        self.assertEqual(status, 429, body)
+        self.assertIn(b"too many failed logins", body)
+        self.assertTrue(1 <= int(headers.get("retry-after", "0")) <= self.BAN + 1, headers)
+        status, _, _ = harness.curl(self.server, "/", user="alice", http="--http2")
+        self.assertEqual(status, 429)
+        self.assertEqual(harness.curl(self.server, "/", user=None)[0], 401)
+        # Once it lifts, the right password works.
+        time.sleep(max(0.0, self.BAN + 1.2 - (time.monotonic() - banned_at)))
+        status, _, _ = harness.curl(self.server, "/", user="bob")
+        self.assertEqual(status, 200)
+
+
+if __name__ == "__main__":
+    harness.main()
