@@ -29,6 +29,22 @@ static int open_target(const char *target, int *fd)
 	return *fd < 0 ? WF_ERR : WF_OK;
 }
 
+/* Points *slot at the file open on fd. A worker may be writing to the old
+ * descriptor at this moment, so it is never closed under it: a file replaces
+ * a file by dup2 onto the same number (a write in flight ends in the old
+ * file, the next one goes to the new), which is what a reload after log
+ * rotation does, any number of times, at no cost in descriptors. Only a
+ * switch between a file and stderr/off leaves one old descriptor open. */
+static void install(atomic_int *slot, int fd)
+{
+	int old = atomic_load(slot);
+	if (old > 2 && fd > 2 && dup2(fd, old) == old) {
+		close(fd);
+		return;
+	}
+	atomic_store(slot, fd);
+}
+
 int wf_log_open(const char *level, const char *error_log, const char *access_log)
 {
 	int lv = WF_LOG_INFO;
@@ -46,10 +62,8 @@ int wf_log_open(const char *level, const char *error_log, const char *access_log
 			close(efd);
 		return WF_ERR;
 	}
-	/* Old descriptors are left open: a worker may be writing to one right now,
-	 * and a reload that changes log files is rare enough for the leak to stay small. */
-	atomic_store(&error_fd, efd);
-	atomic_store(&access_fd, afd);
+	install(&error_fd, efd);
+	install(&access_fd, afd);
 	atomic_store(&log_level, lv);
 	return WF_OK;
 }

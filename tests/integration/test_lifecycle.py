@@ -161,6 +161,41 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(http_get(conn, "/")[0], 200)
             conn.close()
 
+    def test_reload_after_log_rotation(self):
+        # logrotate's way: rename the file, SIGHUP. The new file gets the new
+        # lines, the renamed one keeps the old, and no descriptor is left
+        # behind however often it happens.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        logs = os.path.join(s.dir, "logs")
+        os.makedirs(logs)
+        s.give(logs)
+        access = os.path.join(logs, "access.log")
+        s.write_config(s.config_text().replace('log = { level = "debug"; };',
+                                               'log = { level = "debug"; access_log = "%s"; };' % access))
+        s.start()
+        self.assertEqual(curl(s, "/")[0], 200)
+
+        def logged(path, text):
+            try:
+                with open(path) as f:
+                    return text in f.read()
+            except FileNotFoundError:
+                return False
+
+        def open_fds():
+            return len(os.listdir("/proc/%d/fd" % s.proc.pid))
+
+        self.assertTrue(harness.wait_until(lambda: logged(access, " GET / ")))
+        before = open_fds()
+        for i in range(1, 11):
+            os.rename(access, "%s.%d" % (access, i))
+            self.assertTrue(s.reload())
+            self.assertEqual(curl(s, "/?round=%d" % i)[0], 200)
+            self.assertTrue(harness.wait_until(lambda: logged(access, "/?round=%d " % i)), i)
+            self.assertFalse(logged("%s.%d" % (access, i), "/?round=%d " % i))
+        self.assertEqual(open_fds(), before, "descriptors leaked over 10 reloads")
+
     def test_ipv6_and_dual_stack_listeners(self):
         v6 = harness.free_port()
         both = harness.free_port()
