@@ -113,6 +113,7 @@ typedef struct wf_config {
 		int max_connections_per_ip;
 		int max_login_failures;
 		int login_ban_seconds;
+		int max_pending_logins; /* password checks waiting or running at once, process-wide */
 		int partial_upload_max_age; /* seconds an interrupted FTP upload is kept; 0: forever */
 	} limits;
 

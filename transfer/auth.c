@@ -2,14 +2,17 @@
 #include "auth.h"
 #include "../server/base64.h"
 
+#include "../server/log.h"
 #include "../server/offload.h"
 
 #include <crypt.h>
+#include <stdatomic.h>
 #include <gnutls/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CACHE_SLOTS 64
 
@@ -153,6 +156,9 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 
 /* ---------------------------------------------------------------- off the loop */
 
+static atomic_int pending;          /* jobs queued or running, all workers */
+static _Atomic time_t busy_logged;  /* when "refusing new logins" was last logged */
+
 struct xfer_auth_job {
 	wf_config_t *cfg; /* owned reference: the result points into it */
 	xfer_auth_done_fn done; /* NULL once cancelled */
@@ -172,6 +178,7 @@ static void job_run(void *arg)
 static void job_done(void *arg)
 {
 	xfer_auth_job_t *j = arg;
+	atomic_fetch_sub(&pending, 1);
 	/* This loop's caches learn the verdict too: the next request with the
 	 * same credentials is answered inline. */
 	note_verdict(j->cfg, (wf_slice_t){ j->user, j->user_len }, (wf_slice_t){ j->pass, j->pass_len }, j->ok != NULL);
@@ -182,14 +189,27 @@ static void job_done(void *arg)
 	free(j);
 }
 
-xfer_auth_job_t *xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
-				 xfer_auth_done_fn done, void *arg)
+int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
+		    xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job)
 {
+	*job = NULL;
 	if (!w || user.len >= XFER_AUTH_USER_MAX || pass.len >= XFER_AUTH_PASS_MAX)
-		return NULL;
+		return WF_ERR;
+	if (atomic_fetch_add(&pending, 1) >= cfg->limits.max_pending_logins) {
+		atomic_fetch_sub(&pending, 1);
+		/* One line per minute at most: a flood must not flood the log too. */
+		time_t now = time(NULL), last = atomic_load(&busy_logged);
+		if (now - last >= 60 && atomic_compare_exchange_strong(&busy_logged, &last, now))
+			wf_log_warn("logins: %d password checks already pending (limits.max_pending_logins); "
+				    "refusing new logins unchecked until they drain",
+				    cfg->limits.max_pending_logins);
+		return WF_AGAIN;
+	}
 	xfer_auth_job_t *j = calloc(1, sizeof(*j));
-	if (!j)
-		return NULL;
+	if (!j) {
+		atomic_fetch_sub(&pending, 1);
+		return WF_ERR;
+	}
 	/* The reference count is the only part of cfg a reference changes. */
 	j->cfg = wf_config_ref((wf_config_t *)cfg);
 	j->done = done;
@@ -202,9 +222,11 @@ xfer_auth_job_t *xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf
 		gnutls_memset(j->pass, 0, sizeof(j->pass));
 		wf_config_unref(j->cfg);
 		free(j);
-		return NULL;
+		atomic_fetch_sub(&pending, 1);
+		return WF_ERR;
 	}
-	return j;
+	*job = j;
+	return WF_OK;
 }
 
 void xfer_auth_cancel(xfer_auth_job_t *job)

@@ -37,13 +37,16 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 
 /* A full check on the offload pool. done(arg, user or NULL) runs later on w's
  * loop (user borrowed from cfg, which the job keeps referenced until then),
- * and the verdict is remembered in that thread's caches. Returns the job, or
- * NULL when it could not be queued (no pool, no memory): the caller then
- * checks inline with xfer_auth_check. done never runs inside this call. */
+ * and the verdict is remembered in that thread's caches; done never runs
+ * inside this call. Returns WF_OK with *job set; WF_AGAIN when
+ * limits.max_pending_logins checks are already queued or running (refuse the
+ * login for now, unchecked: the server is busy); WF_ERR when it could not be
+ * queued (no pool, no memory): the caller then checks inline with
+ * xfer_auth_check. */
 typedef void (*xfer_auth_done_fn)(void *arg, const wf_user_cfg_t *user);
 typedef struct xfer_auth_job xfer_auth_job_t;
-xfer_auth_job_t *xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
-				 xfer_auth_done_fn done, void *arg);
+int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
+		    xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job);
 /* The owner of arg is going away: done will not be called (the job itself
  * finishes on the pool and frees itself). */
 void xfer_auth_cancel(xfer_auth_job_t *job);

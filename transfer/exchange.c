@@ -740,17 +740,27 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		settle_unwanted_body(ex, in);
 	} else if (v == XFER_AUTH_REFUSED) {
 		refuse_login(ex, in, true);
-	} else if (hold_request(ex, in) == WF_OK &&
-		   (ex->auth_job = xfer_auth_start(ex->worker, ex->cfg, u, p, auth_done, ex)) != NULL) {
-		ex->state = XFER_EX_AUTHENTICATING;
 	} else {
-		drop_held(ex);
-		/* No pool (one-shot tools, tests) or no memory: check here. */
-		found = xfer_auth_check(ex->cfg, u, p);
-		if (found)
-			serve_user(ex, in, found);
-		else
-			refuse_login(ex, in, true);
+		int rc = hold_request(ex, in);
+		if (rc == WF_OK)
+			rc = xfer_auth_start(ex->worker, ex->cfg, u, p, auth_done, ex, &ex->auth_job);
+		if (rc == WF_OK) {
+			ex->state = XFER_EX_AUTHENTICATING;
+		} else if (rc == WF_AGAIN) {
+			drop_held(ex);
+			ex->user_name[0] = '\0';
+			respond_error(ex, 503, "too many logins being checked; try again");
+			add_field(ex, "Retry-After", "1");
+			settle_unwanted_body(ex, in);
+		} else {
+			drop_held(ex);
+			/* No pool (one-shot tools, tests) or no memory: check here. */
+			found = xfer_auth_check(ex->cfg, u, p);
+			if (found)
+				serve_user(ex, in, found);
+			else
+				refuse_login(ex, in, true);
+		}
 	}
 	gnutls_memset(pass, 0, sizeof(pass));
 }

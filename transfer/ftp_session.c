@@ -218,9 +218,14 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 	wf_slice_t user = { f->user_name, strlen(f->user_name) };
 	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving.
 	 * Without a pool (or memory), the check runs here. */
-	f->login = xfer_auth_start(f->conn->worker, f->conn->cfg, user, pass, login_done, f);
-	if (!f->login)
+	int rc = xfer_auth_start(f->conn->worker, f->conn->cfg, user, pass, login_done, f, &f->login);
+	if (rc == WF_AGAIN) {
+		f->user_name[0] = '\0';
+		ftp_reply(f, 421, "Too many logins being checked; try again later");
+		f->quitting = true;
+	} else if (rc != WF_OK) {
 		login_done(f, xfer_auth_check(f->conn->cfg, user, pass));
+	}
 }
 
 /* ---------------------------------------------------------------- commands */

@@ -5,6 +5,7 @@ Every wait has a timeout; every server is stopped at the end (even on failure).
 When run as root, the server drops to `nobody`, so the homes are given to it."""
 
 import base64
+import ctypes
 import os
 import pwd
 import shutil
@@ -31,6 +32,21 @@ def password_hash(password):
                              text=True, timeout=30, check=True)
         _hash_cache[password] = out.stdout.strip()
     return _hash_cache[password]
+
+
+def slow_hash(password, cost=9):
+    """A yescrypt hash whose check takes about a second here (cost 9; `wharf
+    passwd` uses 5, about 70 ms), made with libcrypt's own crypt_gensalt: for
+    tests that must tell a password check in progress from one that is over."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = lib.crypt_gensalt(b"$y$", cost, None, 0)
+    h = lib.crypt(password.encode(), salt)
+    assert h and h.startswith(b"$y$"), h
+    return h.decode()
 
 
 def free_port():

@@ -93,5 +93,36 @@ class Limits(ftps_util.FTPSCase):
         held[1].expect("NOOP", 200)
 
 
+class BusyLogins(ftps_util.FTPSCase):
+    """limits.max_pending_logins, shared with HTTPS: one check at a time here,
+    and a slow hash (about a second), so a second PASS meanwhile is refused
+    unchecked with 421 and the connection closed."""
+    EXTRA = "limits = { max_pending_logins = 1; max_login_failures = 1000; };"
+    USERS = [{"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"),
+              "perms": ["read"]}]
+
+    def test_a_second_check_while_one_runs_gets_421(self):
+        first, second = self.control(), self.control()
+        for c in (first, second):
+            c.auth_tls()
+            c.expect("USER slow", 331)
+        join = ftps_util.in_thread(lambda: first.cmd("PASS wrong-password", timeout=20))
+        time.sleep(0.3)  # the first check is on the pool
+        t0 = time.monotonic()
+        r = second.cmd("PASS slow-pw", timeout=20)
+        self.assertEqual(r.code, 421, r)
+        self.assertLess(time.monotonic() - t0, 0.5)
+        self.assertTrue(second.closed_by_peer())
+        r, err = join(timeout=30)
+        if err:
+            raise err
+        self.assertEqual(r.code, 530, r)
+        self.assertIn("refusing new logins unchecked", self.server.log())
+        # Once it is over, the right password is checked and accepted.
+        c = self.control()
+        c.login("slow", password="slow-pw")
+        c.expect("NOOP", 200)
+
+
 if __name__ == "__main__":
     harness.main()

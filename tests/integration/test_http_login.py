@@ -6,27 +6,13 @@ crypt(3) with yescrypt costs tens of milliseconds at its default cost; a check
 on the worker's loop would hold every connection of that worker for as long.
 These tests give some users a hash of a much higher cost (about a second, made
 here with libcrypt's own crypt_gensalt) so that a check in progress is easy to
-tell from one that is over."""
-import ctypes
+tell from one that is over (harness.slow_hash)."""
 import os
 import threading
 import time
 import unittest
 
 import harness
-
-
-def slow_hash(password, cost=9):
-    """A yescrypt hash whose check takes about a second here (cost 9)."""
-    lib = ctypes.CDLL("libcrypt.so.1")
-    lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    lib.crypt.restype = ctypes.c_char_p
-    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    salt = lib.crypt_gensalt(b"$y$", cost, None, 0)
-    h = lib.crypt(password.encode(), salt)
-    assert h and h.startswith(b"$y$"), h
-    return h.decode()
 
 
 ALL = ["read", "write", "delete", "mkdir"]
@@ -41,7 +27,7 @@ class OffTheLoop(unittest.TestCase):
         cls.slow_pw = {}
         for name in ("slow", "up2", "up1a", "up1b"):
             cls.slow_pw[name] = name + "-pw"
-            users.append({"name": name, "password": cls.slow_pw[name], "hash": slow_hash(cls.slow_pw[name]),
+            users.append({"name": name, "password": cls.slow_pw[name], "hash": harness.slow_hash(cls.slow_pw[name]),
                           "perms": ALL})
         cls.server = harness.Server(users=users, workers=1, extra="limits = { max_login_failures = 1000; };")
         cls.addClassCleanup(cls.server.cleanup)
@@ -117,6 +103,48 @@ class OffTheLoop(unittest.TestCase):
             t.join(60)
         self.assertEqual(sorted(codes), [401] * 5)
         self.assertEqual(self.server.log().count('login failed for user "slow"') >= 5, True)
+
+
+class Busy(unittest.TestCase):
+    """limits.max_pending_logins: past it a login is refused unchecked (503),
+    so guesses cannot pile up on the offload threads."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(
+            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
+                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
+            workers=1, extra="limits = { max_login_failures = 1000; max_pending_logins = 2; };")
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
+
+    def test_checks_past_the_limit_are_refused_unchecked(self):
+        answers = []
+
+        def guess(i):
+            t0 = time.monotonic()
+            status, headers, _ = harness.curl(self.server, "/", user="slow", password="guess-%d" % i)
+            answers.append((status, headers.get("retry-after"), time.monotonic() - t0))
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        codes = sorted(a[0] for a in answers)
+        # Two checks run (about a second each); the guesses that came while
+        # they ran were answered at once, unchecked.
+        self.assertEqual(codes.count(401) + codes.count(503), 6, answers)
+        self.assertGreaterEqual(codes.count(401), 2, answers)
+        self.assertGreaterEqual(codes.count(503), 1, answers)
+        for status, retry, seconds in answers:
+            if status == 503:
+                self.assertEqual(retry, "1")
+                self.assertLess(seconds, 0.6, answers)
+        self.assertEqual(self.server.log().count("refusing new logins unchecked"), 1)
+        # Once they drain, logins are checked again.
+        status, _, _ = harness.curl(self.server, "/", user="slow")
+        self.assertEqual(status, 200)
 
 
 class Ban(unittest.TestCase):
