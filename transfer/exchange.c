@@ -76,7 +76,7 @@ void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char 
 	ex->started = now;
 	ex->file_fd = -1;
 	wf_buf_init(&ex->body, LISTING_MAX);
-	xfer_upload_init(&ex->up);
+	xfer_upload_init(&ex->up, worker);
 }
 
 static void add_field(xfer_exchange_t *ex, const char *name, const char *fmt, ...) WF_PRINTF(3, 4);

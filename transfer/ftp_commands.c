@@ -880,7 +880,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
-	xfer_upload_init(up);
+	xfer_upload_init(up, f->conn->worker);
 	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v);
 	if (err) {
 		xfer_upload_fini(up);

@@ -1,10 +1,12 @@
 /* Uploads into files: see upload.h. */
 #include "upload.h"
 #include "path.h"
+#include "../server/log.h"
 #include "../server/offload.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,16 @@
 
 #define UPLOAD_STAGE (128u << 10)   /* bytes gathered per write(2) */
 #define UPLOAD_WRITEBACK (8u << 20) /* start writeback every this many bytes */
+#define UPLOAD_EARLY_SYNC (64u << 20) /* make durable off the loop every this many bytes */
+#define EARLY_SYNCS_MAX 1             /* at once, all uploads: the pool's other thread stays free */
+
+/* An early sync: fdatasync of a dup of the temp file on the offload pool. */
+struct upload_sync {
+	int fd;           /* owned: its own descriptor, so the upload may close its own meanwhile */
+	xfer_upload_t *u; /* NULL once the upload let go of it */
+};
+
+static atomic_int early_syncs; /* in flight, all workers */
 
 struct upload_commit {
 	xfer_upload_done_fn done; /* NULL once the owner is gone */
@@ -22,9 +34,58 @@ struct upload_commit {
 	int err; /* 0, or the errno of the step that failed */
 };
 
-void xfer_upload_init(xfer_upload_t *u)
+static void early_run(void *arg)
+{
+	upload_sync_t *s = arg;
+	fdatasync(s->fd); /* an error shows again at the commit's fsync */
+	close(s->fd);
+}
+
+static void early_done(void *arg)
+{
+	upload_sync_t *s = arg;
+	if (s->u)
+		s->u->early = NULL;
+	free(s);
+	atomic_fetch_sub(&early_syncs, 1);
+}
+
+static void early_start(xfer_upload_t *u)
+{
+	if (atomic_fetch_add(&early_syncs, 1) >= EARLY_SYNCS_MAX) {
+		atomic_fetch_sub(&early_syncs, 1);
+		return; /* another upload's sync flushes the disk's cache for this one too */
+	}
+	upload_sync_t *s = malloc(sizeof(*s));
+	if (s)
+		s->fd = fcntl(u->fd, F_DUPFD_CLOEXEC, 0);
+	if (!s || s->fd < 0 || wf_offload_submit(u->worker, early_run, early_done, s) != WF_OK) {
+		if (s && s->fd >= 0)
+			close(s->fd);
+		free(s);
+		atomic_fetch_sub(&early_syncs, 1);
+		return;
+	}
+	s->u = u;
+	u->early = s;
+	u->early_at = u->written;
+	wf_log_debug("upload %s: making its first %llu bytes durable off the loop", u->leaf,
+		     (unsigned long long)u->written);
+}
+
+/* The upload no longer waits for its early sync (which finishes alone). */
+static void early_forget(xfer_upload_t *u)
+{
+	if (u->early) {
+		u->early->u = NULL;
+		u->early = NULL;
+	}
+}
+
+void xfer_upload_init(xfer_upload_t *u, wf_worker_t *worker)
 {
 	memset(u, 0, sizeof(*u));
+	u->worker = worker;
 	u->fd = u->dir_fd = -1;
 	wf_buf_init(&u->stage, UPLOAD_STAGE);
 }
@@ -39,7 +100,7 @@ int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf)
 	u->fd = fd;
 	u->dir_fd = dir_fd_take;
 	snprintf(u->leaf, sizeof(u->leaf), "%s", leaf);
-	u->written = u->synced = 0;
+	u->written = u->synced = u->early_at = 0;
 	return WF_OK;
 }
 
@@ -62,7 +123,7 @@ int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const
 		xfer_upload_discard(u);
 		return rc;
 	}
-	u->written = u->synced = (uint64_t)st.st_size;
+	u->written = u->synced = u->early_at = (uint64_t)st.st_size;
 	if (lseek(u->fd, 0, SEEK_END) < 0) {
 		rc = -errno;
 		xfer_upload_discard(u);
@@ -77,7 +138,7 @@ int xfer_upload_truncate(xfer_upload_t *u, uint64_t len)
 		return -EINVAL;
 	if (ftruncate(u->fd, (off_t)len) != 0 || lseek(u->fd, (off_t)len, SEEK_SET) < 0)
 		return -errno;
-	u->written = u->synced = len;
+	u->written = u->synced = u->early_at = len;
 	return WF_OK;
 }
 
@@ -128,6 +189,8 @@ int xfer_upload_flush(xfer_upload_t *u)
 				      POSIX_FADV_DONTNEED);
 		u->synced = u->written;
 	}
+	if (u->worker && !u->early && u->written - u->early_at >= UPLOAD_EARLY_SYNC)
+		early_start(u);
 	return WF_OK;
 }
 
@@ -186,6 +249,7 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 		xfer_upload_discard(u);
 		return WF_DONE;
 	}
+	early_forget(u); /* the commit's fsync covers whatever it has not done */
 	uc->done = done;
 	uc->arg = arg;
 	uc->fd = u->fd;
@@ -213,6 +277,7 @@ void xfer_upload_detach(xfer_upload_t *u)
 
 int xfer_upload_park(xfer_upload_t *u, const char *name)
 {
+	early_forget(u);
 	int rc = xfer_upload_flush(u);
 	if (rc == WF_OK && renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
 		rc = -errno;
@@ -229,6 +294,7 @@ int xfer_upload_park(xfer_upload_t *u, const char *name)
 
 void xfer_upload_discard(xfer_upload_t *u)
 {
+	early_forget(u);
 	if (u->fd >= 0) {
 		close(u->fd);
 		u->fd = -1;

@@ -314,6 +314,28 @@ class PutHTTP1(PutChecks, UploadBase):
         # The server is fine afterwards.
         self.assertEqual(harness.curl(self.server, "/abort-h1/")[0], 200)
 
+    def test_large_upload_made_durable_on_the_way(self):
+        """Past 64 MiB the arrived part is made durable off the loop while more
+        comes (the final fsync then has little left); the file is whole, and
+        a client that vanishes after that leaves nothing either."""
+        data = os.urandom(150 * 1024 * 1024 + 7)
+        status, _, _ = self.put("/" + self.name("large.bin"), data)
+        self.assertIn(status, (200, 201, 204))
+        with open(os.path.join(self.server.home(), self.name("large.bin")), "rb") as f:
+            self.assertEqual(sha(f.read()), sha(data))
+        self.assertRegex(self.server.log(), r"upload %s: making its first \d+ bytes durable off the loop"
+                         % re.escape(self.name("large.bin")))
+        folder = self.mkdir_in_home("abort-large")
+        with harness.RawTLS(self.server) as c:
+            c.send("PUT /abort-large/cut.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n"
+                   "Content-Length: %d\r\n\r\n" % (ALICE, len(data) * 2))
+            c.send(data[:100 * 1024 * 1024])
+            # Gone while (or just after) its own early sync runs.
+            self.assertTrue(harness.wait_until(lambda: "upload cut.bin: making" in self.server.log(), timeout=30))
+        self.assertTrue(harness.wait_until(lambda: not os.listdir(folder), timeout=10),
+                        "left behind: %r" % os.listdir(folder))
+        self.assertEqual(harness.curl(self.server, "/abort-large/")[0], 200)
+
     def test_aborted_chunked_upload_leaves_nothing(self):
         folder = self.mkdir_in_home("abort-chunked")
         with harness.RawTLS(self.server) as c:
