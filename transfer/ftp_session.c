@@ -216,6 +216,13 @@ static void login_done(void *arg, const wf_user_cfg_t *ok)
 void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 {
 	wf_slice_t user = { f->user_name, strlen(f->user_name) };
+	/* A password this loop verified or refused before needs no crypt. */
+	const wf_user_cfg_t *known = NULL;
+	xfer_auth_verdict_t v = xfer_auth_cached(f->conn->cfg, user, pass, &known);
+	if (v != XFER_AUTH_UNKNOWN) {
+		login_done(f, v == XFER_AUTH_OK ? known : NULL);
+		return;
+	}
 	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving.
 	 * Without a pool (or memory), the check runs here. */
 	int rc = xfer_auth_start(f->conn->worker, f->conn->cfg, user, pass, login_done, f, &f->login);
