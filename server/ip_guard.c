@@ -9,8 +9,10 @@
 typedef struct guard_entry {
 	char addr[48]; /* "" = free */
 	int conns;
+	int checks; /* password checks under way */
 	int fails;
 	time_t first_fail;
+	time_t fails_until; /* the failures are forgotten from then on */
 	time_t ban_until;
 } guard_entry_t;
 
@@ -19,7 +21,10 @@ static guard_entry_t table[GUARD_SLOTS];
 
 static bool idle(const guard_entry_t *e, time_t now)
 {
-	return e->conns == 0 && e->ban_until <= now && (e->fails == 0 || e->first_fail + 86400 * 7 < now);
+	/* Failures count only within their window: an address that failed
+	 * once frees its slot when the window ends, so a spread of addresses
+	 * failing once each cannot fill the table for long. */
+	return e->conns == 0 && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
 }
 
 /* The entry for addr, or a free (or idle, reused) one for it; NULL if full.
@@ -89,6 +94,7 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 		if (e->fails == 0 || e->first_fail + window <= now) {
 			e->fails = 0;
 			e->first_fail = now;
+			e->fails_until = now + window;
 		}
 		if (++e->fails >= max_failures && e->ban_until <= now) {
 			e->ban_until = now + window + 1; /* whole seconds: never shorter than window */
@@ -98,4 +104,26 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 	}
 	pthread_mutex_unlock(&lock);
 	return banned;
+}
+
+bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now)
+{
+	bool ok = true;
+	pthread_mutex_lock(&lock);
+	guard_entry_t *e = find(addr, now, true);
+	if (e && e->checks >= max_checks)
+		ok = false;
+	else if (e)
+		e->checks++;
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+void wf_ipguard_check_end(const char *addr)
+{
+	pthread_mutex_lock(&lock);
+	guard_entry_t *e = find(addr, 0, false);
+	if (e && e->checks > 0)
+		e->checks--;
+	pthread_mutex_unlock(&lock);
 }

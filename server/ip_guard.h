@@ -1,7 +1,8 @@
 /* Per-address bookkeeping shared by every worker: how many FTPS control
- * connections each client address holds, and its failed logins (FTPS and
- * HTTP alike) with the temporary ban they lead to. One small table behind one mutex, taken only
- * at connect, disconnect and failed login, never per byte. */
+ * connections each client address holds, how many of its password checks
+ * are under way, and its failed logins (FTPS and HTTP alike) with the
+ * temporary ban they lead to. One small table behind one mutex, taken at
+ * connect, disconnect and around password checks, never per byte. */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
 
@@ -26,5 +27,10 @@ bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left);
  * the max_failures-th within the window bans addr for window seconds and
  * returns true (once, so the caller logs the ban once). */
 bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now);
+/* A password check for addr begins: false when addr already has max_checks
+ * under way (one client must not take every slot of the offload pool).
+ * Fails open when the table is full. Each true is ended by check_end. */
+bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now);
+void wf_ipguard_check_end(const char *addr);
 
 #endif

@@ -2,6 +2,8 @@
 #include "check.h"
 #include "server/ip_guard.h"
 
+#include <stdio.h>
+
 static void test_connection_limit(void)
 {
 	int left = -1;
@@ -42,9 +44,45 @@ static void test_ban(void)
 	CHECK(wf_ipguard_failed_login(b, 2, 10, 3012));
 }
 
+static void test_checks(void)
+{
+	const char *a = "203.0.113.5";
+	CHECK(wf_ipguard_check_begin(a, 2, 4000));
+	CHECK(wf_ipguard_check_begin(a, 2, 4000));
+	CHECK(!wf_ipguard_check_begin(a, 2, 4000)); /* its share is taken */
+	CHECK(wf_ipguard_check_begin("203.0.113.6", 2, 4000)); /* another address is not held up */
+	wf_ipguard_check_end(a);
+	CHECK(wf_ipguard_check_begin(a, 2, 4000));
+	wf_ipguard_check_end(a);
+	wf_ipguard_check_end(a);
+	wf_ipguard_check_end("203.0.113.6");
+	int left = -1;
+	CHECK(!wf_ipguard_banned(a, 4000, &left));
+}
+
+/* An address that failed once holds its slot only for the failure's window:
+ * 4096 addresses failing once each cannot keep the table full, which would
+ * leave every later address unbanned and the connection limit open. */
+static void test_failures_free_their_slot(void)
+{
+	char addr[48];
+	for (int i = 0; i < 4096; i++) {
+		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
+		wf_ipguard_failed_login(addr, 5, 30, 5000);
+	}
+	/* Within the window the table is full: a newcomer is not counted. */
+	CHECK(!wf_ipguard_failed_login("10.9.9.9", 1, 30, 5010));
+	/* Past it, the newcomer gets a slot and its ban works. */
+	CHECK(wf_ipguard_failed_login("10.9.9.9", 1, 30, 5031));
+	int left = -1;
+	CHECK(wf_ipguard_banned("10.9.9.9", 5032, &left));
+}
+
 int main(void)
 {
 	test_connection_limit();
 	test_ban();
+	test_checks();
+	test_failures_free_their_slot();
 	return check_report();
 }
