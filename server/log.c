@@ -38,7 +38,7 @@ static int open_target(const char *target, int *fd)
 static void install(atomic_int *slot, int fd)
 {
 	int old = atomic_load(slot);
-	if (old > 2 && fd > 2 && dup2(fd, old) == old) {
+	if (old > 2 && fd > 2 && dup3(fd, old, O_CLOEXEC) == old) { /* dup2 would drop close-on-exec */
 		close(fd);
 		return;
 	}
