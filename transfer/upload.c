@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,8 @@ int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len)
 	return WF_OK;
 }
 
-int xfer_upload_flush(xfer_upload_t *u)
+/* Writes the stage; may_sync: more is coming, an early sync may start. */
+static int flush_stage(xfer_upload_t *u, bool may_sync)
 {
 	const char *p = wf_buf_head(&u->stage);
 	size_t len = wf_buf_size(&u->stage);
@@ -189,9 +191,14 @@ int xfer_upload_flush(xfer_upload_t *u)
 				      POSIX_FADV_DONTNEED);
 		u->synced = u->written;
 	}
-	if (u->worker && !u->early && u->written - u->early_at >= UPLOAD_EARLY_SYNC)
+	if (may_sync && u->worker && !u->early && u->written - u->early_at >= UPLOAD_EARLY_SYNC)
 		early_start(u);
 	return WF_OK;
+}
+
+int xfer_upload_flush(xfer_upload_t *u)
+{
+	return flush_stage(u, true);
 }
 
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
@@ -242,7 +249,7 @@ static void commit_done(void *arg)
 
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err)
 {
-	int rc = xfer_upload_flush(u);
+	int rc = flush_stage(u, false); /* the commit's fsync is the last word */
 	upload_commit_t *uc = rc == WF_OK ? calloc(1, sizeof(*uc)) : NULL;
 	if (!uc) {
 		*err = rc != WF_OK ? -rc : ENOMEM;
@@ -278,7 +285,7 @@ void xfer_upload_detach(xfer_upload_t *u)
 int xfer_upload_park(xfer_upload_t *u, const char *name)
 {
 	early_forget(u);
-	int rc = xfer_upload_flush(u);
+	int rc = flush_stage(u, false);
 	if (rc == WF_OK && renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
 		rc = -errno;
 	if (rc != WF_OK) {
