@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,42 @@ def password_hash(password):
                              text=True, timeout=30, check=True)
         _hash_cache[password] = out.stdout.strip()
     return _hash_cache[password]
+
+
+def h2_frame(ftype, flags, stream, payload=b"", length=None):
+    """One HTTP/2 frame; length may claim more payload than given (to trickle)."""
+    n = len(payload) if length is None else length
+    return struct.pack(">I", n)[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, no Huffman (RFC 7541 6.2.2);
+    name and value shorter than 127 bytes."""
+    name, value = name.encode(), value.encode()
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0)  # and an empty SETTINGS
+H2_END_STREAM, H2_END_HEADERS = 0x1, 0x4
+
+
+def h2_frames(conn, timeout):
+    """(type, flags, stream) of the frames the server sends within timeout."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while len(conn.buf) >= 9:
+            n = int.from_bytes(conn.buf[:3], "big")
+            if len(conn.buf) < 9 + n:
+                break
+            frames.append((conn.buf[3], conn.buf[4], int.from_bytes(conn.buf[5:9], "big") & 0x7fffffff))
+            conn.buf = conn.buf[9 + n:]
+        try:
+            if not conn._fill(max(0.01, deadline - time.monotonic())):
+                break
+        except (socket.timeout, TimeoutError):
+            break
+    return frames
 
 
 def slow_hash(password, cost=9):
