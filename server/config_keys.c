@@ -56,8 +56,9 @@ static const wf_key_t limit_keys[] = {
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
 	{ "max_pending_logins", WF_KEY_INT, F(wf_config_t, limits.max_pending_logins), 0, "64", 1, 100000, NULL,
 	  NULL, "Password checks (yescrypt, tens of milliseconds each) that may wait or run at once, for all "
-		"services together. Past it a login is refused unchecked, HTTPS with 503 and FTPS with 421, so "
-		"that a flood of guesses cannot queue ahead of everything else the offload threads do." },
+		"services together; one client address may have an eighth of them (at least 2). Past either, "
+		"a login is refused unchecked, HTTPS with 503 and FTPS with 421, so that a flood of guesses "
+		"cannot queue ahead of everything else the offload threads do." },
 	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,
 	  86400 * 3650, NULL, NULL,
 	  "Seconds an interrupted FTPS upload is kept for resuming, counted from its last write (7 days); "

@@ -12,6 +12,7 @@
 #include "../acme/cluster.h"
 #include "../acme/follower.h"
 #include "../acme/manager.h"
+#include "../transfer/auth.h"
 #include "../transfer/partial_sweep.h"
 
 #include <errno.h>
@@ -419,6 +420,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		srv->dropped = true;
 		wf_log_info("running as %s (uid %d)", srv->cfg->run_user, (int)srv->run_uid);
 	}
+	xfer_auth_prepare();
 	/* fsync of large uploads happens here, not on the workers' loops. */
 	if (wf_offload_start(2) != WF_OK)
 		wf_log_warn("no offload threads: uploads will be synced on the workers' loops");

@@ -2,10 +2,12 @@
 #include "auth.h"
 #include "../server/base64.h"
 
+#include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
 
 #include <crypt.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <gnutls/crypto.h>
 #include <stdbool.h>
@@ -29,19 +31,30 @@ static __thread cache_entry_t refused[CACHE_SLOTS];
 static __thread unsigned refused_next;
 
 /* A hash to verify against when the user does not exist, so that a wrong
- * name costs the same time as a wrong password and names cannot be probed. */
+ * name costs the same time as a wrong password and names cannot be probed.
+ * Made once per process (it costs a crypt), before the loops run. */
+static char dummy[CRYPT_OUTPUT_SIZE];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data cd;
+	memset(&cd, 0, sizeof(cd));
+	const char *r = crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) ?
+				crypt_r("wharf-no-such-user", salt, &cd) : NULL;
+	snprintf(dummy, sizeof(dummy), "%s", r && r[0] != '*' ? r : "$6$wharf$x");
+}
+
 static const char *dummy_hash(void)
 {
-	static __thread char h[CRYPT_OUTPUT_SIZE];
-	if (!h[0]) {
-		char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-		struct crypt_data cd;
-		memset(&cd, 0, sizeof(cd));
-		const char *r = crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) ?
-					crypt_r("wharf-no-such-user", salt, &cd) : NULL;
-		snprintf(h, sizeof(h), "%s", r && r[0] != '*' ? r : "$6$wharf$x");
-	}
-	return h;
+	pthread_once(&dummy_once, make_dummy);
+	return dummy;
+}
+
+void xfer_auth_prepare(void)
+{
+	dummy_hash();
 }
 
 static bool cached(cache_entry_t *slots, const unsigned char d[32])
@@ -154,79 +167,171 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 	return ok ? u : NULL;
 }
 
+/* ---------------------------------------------------------------- failures */
+
+bool xfer_auth_failed(const wf_config_t *cfg, const char *addr, time_t now)
+{
+	if (!addr || !addr[0] ||
+	    !wf_ipguard_failed_login(addr, cfg->limits.max_login_failures, cfg->limits.login_ban_seconds, now))
+		return false;
+	wf_log_warn("logins: banning %s for %d s after %d failed logins", addr, cfg->limits.login_ban_seconds,
+		    cfg->limits.max_login_failures);
+	return true;
+}
+
 /* ---------------------------------------------------------------- off the loop */
 
-static atomic_int pending;          /* jobs queued or running, all workers */
+static atomic_int pending;          /* checks queued or running, all workers */
 static _Atomic time_t busy_logged;  /* when "refusing new logins" was last logged */
 
+typedef struct auth_check auth_check_t;
+
+/* One asker of a check: what xfer_auth_start hands out. */
 struct xfer_auth_job {
-	wf_config_t *cfg; /* owned reference: the result points into it */
 	xfer_auth_done_fn done; /* NULL once cancelled */
 	void *arg;
+	xfer_auth_job_t *next;
+};
+
+/* One crypt on the pool, for every asker of this loop with the same
+ * credentials: ten parallel requests of a sync client starting up cost one
+ * check, and take one slot. */
+struct auth_check {
+	wf_config_t *cfg; /* owned reference: the result points into it */
+	char addr[48];    /* the client's address, "" when none was given */
 	char user[XFER_AUTH_USER_MAX];
 	char pass[XFER_AUTH_PASS_MAX];
 	size_t user_len, pass_len;
-	const wf_user_cfg_t *ok; /* the verdict, borrowed from cfg */
+	unsigned char digest[32];    /* of user, password and stored hash: the key askers share */
+	const wf_user_cfg_t *ok;     /* the verdict, borrowed from cfg */
+	xfer_auth_job_t *askers;     /* owned */
+	auth_check_t *next;          /* in this thread's list */
 };
 
-static void job_run(void *arg)
+static __thread auth_check_t *in_flight; /* this loop's checks on the pool */
+
+static void check_run(void *arg)
 {
-	xfer_auth_job_t *j = arg;
-	j->ok = xfer_auth_check(j->cfg, (wf_slice_t){ j->user, j->user_len }, (wf_slice_t){ j->pass, j->pass_len });
+	auth_check_t *c = arg;
+	c->ok = xfer_auth_check(c->cfg, (wf_slice_t){ c->user, c->user_len }, (wf_slice_t){ c->pass, c->pass_len });
 }
 
-static void job_done(void *arg)
+/* Everything about the verdict happens here, whether or not the askers are
+ * still there: a guesser that resets its request mid-check is still
+ * counted, and a right guess that completes once the address is banned is
+ * neither told nor remembered (so it cannot be asked again from the cache). */
+static void check_done(void *arg)
 {
-	xfer_auth_job_t *j = arg;
+	auth_check_t *c = arg;
 	atomic_fetch_sub(&pending, 1);
+	for (auth_check_t **p = &in_flight; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	time_t now = time(NULL);
+	xfer_auth_result_t r = c->ok ? XFER_AUTH_ACCEPTED : XFER_AUTH_WRONG;
+	if (c->addr[0]) {
+		wf_ipguard_check_end(c->addr);
+		int left;
+		/* Each asker is one attempt, as each of the same attempts one
+		 * after the other would be (answered from the cache). */
+		for (xfer_auth_job_t *j = c->askers; j && !c->ok; j = j->next)
+			xfer_auth_failed(c->cfg, c->addr, now);
+		if (c->ok && wf_ipguard_banned(c->addr, now, &left))
+			r = XFER_AUTH_BANNED;
+	}
 	/* This loop's caches learn the verdict too: the next request with the
 	 * same credentials is answered inline. */
-	note_verdict(j->cfg, (wf_slice_t){ j->user, j->user_len }, (wf_slice_t){ j->pass, j->pass_len }, j->ok != NULL);
-	gnutls_memset(j->pass, 0, sizeof(j->pass));
-	if (j->done)
-		j->done(j->arg, j->ok);
-	wf_config_unref(j->cfg);
-	free(j);
+	if (r != XFER_AUTH_BANNED)
+		note_verdict(c->cfg, (wf_slice_t){ c->user, c->user_len }, (wf_slice_t){ c->pass, c->pass_len },
+			     r == XFER_AUTH_ACCEPTED);
+	gnutls_memset(c->pass, 0, sizeof(c->pass));
+	while (c->askers) {
+		xfer_auth_job_t *j = c->askers;
+		c->askers = j->next;
+		if (j->done)
+			j->done(j->arg, r, r == XFER_AUTH_ACCEPTED ? c->ok : NULL);
+		free(j);
+	}
+	wf_config_unref(c->cfg);
+	free(c);
 }
 
-int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
-		    xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job)
+static int refuse_busy(const char *why)
+{
+	/* One line per minute at most: a flood must not flood the log too. */
+	time_t now = time(NULL), last = atomic_load(&busy_logged);
+	if (now - last >= 60 && atomic_compare_exchange_strong(&busy_logged, &last, now))
+		wf_log_warn("logins: %s; refusing new logins unchecked until they drain", why);
+	return WF_AGAIN;
+}
+
+static xfer_auth_job_t *ask(auth_check_t *c, xfer_auth_done_fn done, void *arg)
+{
+	xfer_auth_job_t *j = calloc(1, sizeof(*j));
+	if (j) {
+		j->done = done;
+		j->arg = arg;
+		j->next = c->askers;
+		c->askers = j;
+	}
+	return j;
+}
+
+int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, const char *addr, wf_slice_t user,
+		    wf_slice_t pass, xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job)
 {
 	*job = NULL;
 	if (!w || user.len >= XFER_AUTH_USER_MAX || pass.len >= XFER_AUTH_PASS_MAX)
 		return WF_ERR;
+	const wf_user_cfg_t *u = wf_config_user(cfg, user);
+	unsigned char d[32];
+	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	for (auth_check_t *c = in_flight; c; c = c->next)
+		if (c->cfg == cfg && gnutls_memcmp(c->digest, d, 32) == 0) {
+			*job = ask(c, done, arg);
+			return *job ? WF_OK : WF_ERR;
+		}
 	if (atomic_fetch_add(&pending, 1) >= cfg->limits.max_pending_logins) {
 		atomic_fetch_sub(&pending, 1);
-		/* One line per minute at most: a flood must not flood the log too. */
-		time_t now = time(NULL), last = atomic_load(&busy_logged);
-		if (now - last >= 60 && atomic_compare_exchange_strong(&busy_logged, &last, now))
-			wf_log_warn("logins: %d password checks already pending (limits.max_pending_logins); "
-				    "refusing new logins unchecked until they drain",
-				    cfg->limits.max_pending_logins);
-		return WF_AGAIN;
+		return refuse_busy("limits.max_pending_logins password checks already pending");
 	}
-	xfer_auth_job_t *j = calloc(1, sizeof(*j));
-	if (!j) {
+	/* One address gets an eighth of the slots (at least 2): one client
+	 * with a hundred HTTP/2 streams of guesses must not take them all. */
+	int per_addr = cfg->limits.max_pending_logins / 8 > 2 ? cfg->limits.max_pending_logins / 8 : 2;
+	if (addr && addr[0] && !wf_ipguard_check_begin(addr, per_addr, time(NULL))) {
 		atomic_fetch_sub(&pending, 1);
-		return WF_ERR;
+		return refuse_busy("one address has its share of password checks pending");
 	}
+	auth_check_t *c = calloc(1, sizeof(*c));
+	if (!c || !(*job = ask(c, done, arg)))
+		goto undo;
 	/* The reference count is the only part of cfg a reference changes. */
-	j->cfg = wf_config_ref((wf_config_t *)cfg);
-	j->done = done;
-	j->arg = arg;
-	memcpy(j->user, user.ptr, user.len);
-	j->user_len = user.len;
-	memcpy(j->pass, pass.ptr, pass.len);
-	j->pass_len = pass.len;
-	if (wf_offload_submit(w, job_run, job_done, j) != WF_OK) {
-		gnutls_memset(j->pass, 0, sizeof(j->pass));
-		wf_config_unref(j->cfg);
-		free(j);
-		atomic_fetch_sub(&pending, 1);
-		return WF_ERR;
+	c->cfg = wf_config_ref((wf_config_t *)cfg);
+	snprintf(c->addr, sizeof(c->addr), "%s", addr ? addr : "");
+	memcpy(c->user, user.ptr, user.len);
+	c->user_len = user.len;
+	memcpy(c->pass, pass.ptr, pass.len);
+	c->pass_len = pass.len;
+	memcpy(c->digest, d, sizeof(d));
+	if (wf_offload_submit(w, check_run, check_done, c) != WF_OK) {
+		gnutls_memset(c->pass, 0, sizeof(c->pass));
+		wf_config_unref(c->cfg);
+		goto undo;
 	}
-	*job = j;
+	c->next = in_flight;
+	in_flight = c;
 	return WF_OK;
+undo:
+	if (c)
+		free(c->askers);
+	free(c);
+	*job = NULL;
+	if (addr && addr[0])
+		wf_ipguard_check_end(addr);
+	atomic_fetch_sub(&pending, 1);
+	return WF_ERR;
 }
 
 void xfer_auth_cancel(xfer_auth_job_t *job)

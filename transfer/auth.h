@@ -7,6 +7,9 @@
 
 #include "../server/config.h"
 
+#include <stdbool.h>
+#include <time.h>
+
 struct wf_worker;
 
 #define XFER_AUTH_USER_MAX 256 /* longest user name checked, NUL included */
@@ -17,6 +20,10 @@ typedef enum xfer_auth_verdict {
 	XFER_AUTH_REFUSED, /* refused before (or cannot match): no crypt needed */
 	XFER_AUTH_UNKNOWN, /* not seen: a full check must run */
 } xfer_auth_verdict_t;
+
+/* Makes what the checks need once per process (a crypt): call before the
+ * loops run, so none of them pays it. */
+void xfer_auth_prepare(void);
 
 /* Splits an Authorization value ("Basic base64(user:pass)") into user and
  * password, each NUL-terminated. A pure function over bytes. WF_OK, or WF_ERR
@@ -35,18 +42,31 @@ xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf
  * does not exist costs the same crypt as a wrong password. */
 const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass);
 
-/* A full check on the offload pool. done(arg, user or NULL) runs later on w's
- * loop (user borrowed from cfg, which the job keeps referenced until then),
- * and the verdict is remembered in that thread's caches; done never runs
- * inside this call. Returns WF_OK with *job set; WF_AGAIN when
- * limits.max_pending_logins checks are already queued or running (refuse the
- * login for now, unchecked: the server is busy); WF_ERR when it could not be
- * queued (no pool, no memory): the caller then checks inline with
- * xfer_auth_check. */
-typedef void (*xfer_auth_done_fn)(void *arg, const wf_user_cfg_t *user);
+/* Counts a refused login of addr (NULL or "": nothing) toward its ban
+ * (limits.max_login_failures within login_ban_seconds), and logs the ban
+ * when this one starts it (returns true). For verdicts reached inline; a
+ * job counts its own. */
+bool xfer_auth_failed(const wf_config_t *cfg, const char *addr, time_t now);
+
+typedef enum xfer_auth_result {
+	XFER_AUTH_ACCEPTED, /* user set */
+	XFER_AUTH_WRONG,    /* refused, and counted toward the address's ban */
+	XFER_AUTH_BANNED,   /* the address was banned while the check ran: say nothing of the password */
+} xfer_auth_result_t;
+
+/* A full check on the offload pool, for a client at addr (textual, or NULL).
+ * done(arg, result, user) runs later on w's loop (user borrowed from cfg,
+ * which the job keeps referenced until then); done never runs inside this
+ * call. Askers on one loop with the same credentials share one check. The job itself counts a wrong password toward addr's ban and teaches
+ * w's caches the verdict, even when cancelled. Returns WF_OK with *job set;
+ * WF_AGAIN when limits.max_pending_logins checks are already under way, or
+ * an eighth of them (at least 2) for addr: refuse the login for now,
+ * unchecked, the server is busy; WF_ERR when it could not be queued (no
+ * pool, no memory): the caller then checks inline with xfer_auth_check. */
+typedef void (*xfer_auth_done_fn)(void *arg, xfer_auth_result_t result, const wf_user_cfg_t *user);
 typedef struct xfer_auth_job xfer_auth_job_t;
-int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
-		    xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job);
+int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, const char *addr, wf_slice_t user,
+		    wf_slice_t pass, xfer_auth_done_fn done, void *arg, xfer_auth_job_t **job);
 /* The owner of arg is going away: done will not be called (the job itself
  * finishes on the pool and frees itself). */
 void xfer_auth_cancel(xfer_auth_job_t *job);

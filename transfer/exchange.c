@@ -642,17 +642,13 @@ static int method_of(wf_slice_t method)
 
 static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_user_cfg_t *user);
 
-/* No credentials, or refused ones (failed: they were sent). */
+/* No credentials, or refused ones (failed: they were sent; a refusal reached
+ * here, not by a job, is counted toward the address's ban by the caller). */
 static void refuse_login(xfer_exchange_t *ex, const xfer_req_in_t *in, bool failed)
 {
 	if (failed) {
-		const wf_config_t *cfg = ex->cfg;
 		wf_log_warn("%s: login failed for user \"%s\"", ex->peer, ex->user_name);
 		ex->login_failed = true;
-		if (ex->peer_addr && wf_ipguard_failed_login(ex->peer_addr, cfg->limits.max_login_failures,
-							     cfg->limits.login_ban_seconds, (time_t)ex->started))
-			wf_log_warn("http: banning %s for %d s after %d failed logins", ex->peer_addr,
-				    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
 	}
 	ex->user_name[0] = '\0';
 	respond_error(ex, 401, NULL);
@@ -693,14 +689,34 @@ static void drop_held(xfer_exchange_t *ex)
 	memset(&ex->held, 0, sizeof(ex->held));
 }
 
-/* The password check on the pool is over (the exchange still exists). */
-static void auth_done(void *arg, const wf_user_cfg_t *user)
+/* Refused inline: counted toward the address's ban here. */
+static void refuse_counted(xfer_exchange_t *ex, const xfer_req_in_t *in)
+{
+	xfer_auth_failed(ex->cfg, ex->peer_addr, (time_t)ex->started);
+	refuse_login(ex, in, true);
+}
+
+static void refuse_banned(xfer_exchange_t *ex, const xfer_req_in_t *in, int ban_left)
+{
+	respond_error(ex, 429, "too many failed logins from your address");
+	add_field(ex, "Retry-After", "%d", ban_left > 0 ? ban_left : 1);
+	ex->user_name[0] = '\0';
+	settle_unwanted_body(ex, in);
+}
+
+/* The password check on the pool is over (the exchange still exists; the
+ * job has counted a failure already). */
+static void auth_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t *user)
 {
 	xfer_exchange_t *ex = arg;
 	ex->auth_job = NULL;
 	ex->state = XFER_EX_RESPOND;
-	if (user)
+	int ban_left = 0;
+	if (result == XFER_AUTH_ACCEPTED)
 		serve_user(ex, &ex->held, user);
+	else if (result == XFER_AUTH_BANNED && ex->peer_addr &&
+		 wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left))
+		refuse_banned(ex, &ex->held, ban_left);
 	else
 		refuse_login(ex, &ex->held, true);
 	drop_held(ex);
@@ -721,7 +737,7 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	char user[XFER_AUTH_USER_MAX], pass[XFER_AUTH_PASS_MAX];
 	if (xfer_auth_parse_basic(in->authorization, user, sizeof(user), pass, sizeof(pass)) != WF_OK) {
 		snprintf(ex->user_name, sizeof(ex->user_name), "?");
-		refuse_login(ex, in, true);
+		refuse_counted(ex, in);
 		return;
 	}
 	snprintf(ex->user_name, sizeof(ex->user_name), "%.*s", (int)sizeof(ex->user_name) - 1, user);
@@ -733,17 +749,16 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		serve_user(ex, in, found);
 	} else if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
 		/* Asked only here, off the path of known good passwords: one
-		 * shared table lookup per guess, none per ordinary request. */
-		respond_error(ex, 429, "too many failed logins from your address");
-		add_field(ex, "Retry-After", "%d", ban_left);
-		ex->user_name[0] = '\0';
-		settle_unwanted_body(ex, in);
+		 * shared table lookup per guess, none per ordinary request. A
+		 * password verified while the address was banned is never
+		 * remembered, so the cache is no way around the ban. */
+		refuse_banned(ex, in, ban_left);
 	} else if (v == XFER_AUTH_REFUSED) {
-		refuse_login(ex, in, true);
+		refuse_counted(ex, in);
 	} else {
 		int rc = hold_request(ex, in);
 		if (rc == WF_OK)
-			rc = xfer_auth_start(ex->worker, ex->cfg, u, p, auth_done, ex, &ex->auth_job);
+			rc = xfer_auth_start(ex->worker, ex->cfg, ex->peer_addr, u, p, auth_done, ex, &ex->auth_job);
 		if (rc == WF_OK) {
 			ex->state = XFER_EX_AUTHENTICATING;
 		} else if (rc == WF_AGAIN) {
@@ -759,7 +774,7 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 			if (found)
 				serve_user(ex, in, found);
 			else
-				refuse_login(ex, in, true);
+				refuse_counted(ex, in);
 		}
 	}
 	gnutls_memset(pass, 0, sizeof(pass));

@@ -185,24 +185,26 @@ static void on_delay(struct ev_loop *loop, ev_timer *w, int revents)
 	ftp_wake(f);
 }
 
-static void login_done(void *arg, const wf_user_cfg_t *ok)
+/* The verdict on a PASS. A wrong password was counted toward the address's
+ * ban already (by the job, or by ftp_login_start for inline verdicts). */
+static void login_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t *ok)
 {
 	xfer_ftp_t *f = arg;
 	f->login = NULL;
-	if (ok) {
+	if (result == XFER_AUTH_ACCEPTED) {
 		f->logged_in = true;
 		f->user = ok;
 		snprintf(f->cwd, sizeof(f->cwd), "/");
 		ftp_reply(f, 230, "Logged in as %s", f->user_name);
 		ftp_log(f, WF_LOG_INFO, "logged in");
+	} else if (result == XFER_AUTH_BANNED) {
+		/* Banned while the check ran: nothing is said of the password. */
+		f->user_name[0] = '\0';
+		ftp_reply(f, 421, "Too many failed logins from your address; try again later");
+		f->quitting = true;
 	} else {
-		const wf_config_t *cfg = f->conn->cfg;
 		f->failed_logins++;
 		ftp_log(f, WF_LOG_INFO, "login as \"%s\" refused", f->user_name);
-		if (wf_ipguard_failed_login(f->conn->peer_addr, cfg->limits.max_login_failures,
-					    cfg->limits.login_ban_seconds, (time_t)ev_now(wf_conn_loop(f->conn))))
-			wf_log_warn("ftp: banning %s for %d s after %d failed logins", f->conn->peer_addr,
-				    cfg->limits.login_ban_seconds, cfg->limits.max_login_failures);
 		/* A pause that grows with each failure slows a guesser down
 		 * without holding a thread: it is only a timer. */
 		f->delaying = true;
@@ -213,6 +215,14 @@ static void login_done(void *arg, const wf_user_cfg_t *ok)
 	ftp_wake(f);
 }
 
+/* A verdict reached on the loop: a refusal counts toward the ban here. */
+static void login_inline(xfer_ftp_t *f, const wf_user_cfg_t *ok)
+{
+	if (!ok)
+		xfer_auth_failed(f->conn->cfg, f->conn->peer_addr, (time_t)ev_now(wf_conn_loop(f->conn)));
+	login_done(f, ok ? XFER_AUTH_ACCEPTED : XFER_AUTH_WRONG, ok);
+}
+
 void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 {
 	wf_slice_t user = { f->user_name, strlen(f->user_name) };
@@ -220,18 +230,19 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 	const wf_user_cfg_t *known = NULL;
 	xfer_auth_verdict_t v = xfer_auth_cached(f->conn->cfg, user, pass, &known);
 	if (v != XFER_AUTH_UNKNOWN) {
-		login_done(f, v == XFER_AUTH_OK ? known : NULL);
+		login_inline(f, v == XFER_AUTH_OK ? known : NULL);
 		return;
 	}
 	/* crypt(3) costs milliseconds: on the pool, the loop keeps serving.
 	 * Without a pool (or memory), the check runs here. */
-	int rc = xfer_auth_start(f->conn->worker, f->conn->cfg, user, pass, login_done, f, &f->login);
+	int rc = xfer_auth_start(f->conn->worker, f->conn->cfg, f->conn->peer_addr, user, pass, login_done, f,
+				 &f->login);
 	if (rc == WF_AGAIN) {
 		f->user_name[0] = '\0';
 		ftp_reply(f, 421, "Too many logins being checked; try again later");
 		f->quitting = true;
 	} else if (rc != WF_OK) {
-		login_done(f, xfer_auth_check(f->conn->cfg, user, pass));
+		login_inline(f, xfer_auth_check(f->conn->cfg, user, pass));
 	}
 }
 

@@ -254,6 +254,8 @@ static void after_begin(wf_conn_t *c)
 		/* Pipelined bytes wait in h->in; the check is our delay. */
 		h->state = H1_AUTHENTICATING;
 		wf_conn_pause_read(c, true);
+		h->timer = H1_TIMER_NONE;
+		wf_conn_set_timeout(c, 0);
 		return;
 	case XFER_EX_READ_BODY:
 		if (h->req_expect_continue)
@@ -406,7 +408,10 @@ static void h1_on_io(wf_conn_t *c)
 				if (r > 0) {
 					start_request(c, &req);
 					wf_buf_consume(&h->in, (size_t)r);
-					set_timer(c, H1_TIMER_XFER);
+					/* Work off the loop (a password check, an fsync) is
+					 * our delay, not the client's: no stall timer then. */
+					if (h->state != H1_FINISHING && h->state != H1_AUTHENTICATING)
+						set_timer(c, H1_TIMER_XFER);
 					continue;
 				}
 				if (r < 0) {

@@ -7,6 +7,7 @@
 #include "https.h"
 #include "../server/log.h"
 
+#include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ struct h2 {
 	 * waits in hold, at most one read's worth, with reads paused. Other
 	 * streams wait too, for the few milliseconds of one crypt(3). */
 	h2_stream_t *paused; /* borrowed */
+	bool resume;         /* the pause is over: one empty mem_recv ends its frame */
 	wf_buf_t hold;
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
 };
@@ -213,6 +215,7 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	}
 	if (h->paused == s) {
 		h->paused = NULL;
+		h->resume = true;
 		wf_conn_pause_read(h->c, false);
 	}
 	wf_conn_kick(h->c); /* on_io feeds the held input */
@@ -256,6 +259,10 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, ev_now(wf_conn_loop(c)), c->worker, on_ready, s);
 	s->begun = true;
 	xfer_exchange_begin(&s->ex, &in);
+	/* The password has served: it does not stay in memory for the stream's
+	 * life (a check off the loop has its own copy). */
+	if (s->have[HV_AUTHZ])
+		gnutls_memset(s->hdrs.data + s->off[HV_AUTHZ], 0, s->len[HV_AUTHZ]);
 	after_begin(h, s);
 }
 
@@ -412,7 +419,12 @@ static void h2_on_io(wf_conn_t *c)
 		bool progress = false;
 		/* Read while nghttp2 wants input and has room (writes are staged below). */
 		while (!h->paused && nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
-			if (wf_buf_size(&h->hold)) { /* input left behind by a pause, first */
+			/* Input left behind by a pause, first. The paused DATA frame
+			 * may have been the last bytes received: nghttp2 ends it
+			 * (on_frame_recv, END_STREAM) only when called again, so it
+			 * is called once even with nothing held. */
+			if (h->resume || wf_buf_size(&h->hold)) {
+				h->resume = false;
 				ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)wf_buf_head(&h->hold),
 								     wf_buf_size(&h->hold));
 				if (r < 0) {

@@ -8,6 +8,7 @@ These tests give some users a hash of a much higher cost (about a second, made
 here with libcrypt's own crypt_gensalt) so that a check in progress is easy to
 tell from one that is over (harness.slow_hash)."""
 import os
+import subprocess
 import threading
 import time
 import unittest
@@ -25,7 +26,7 @@ class OffTheLoop(unittest.TestCase):
     def setUpClass(cls):
         users = [{"name": "alice", "password": "alice-pw", "perms": ALL}]
         cls.slow_pw = {}
-        for name in ("slow", "up2", "up1a", "up1b"):
+        for name in ("slow", "up2", "up2s", "up2r", "up1a", "up1b"):
             cls.slow_pw[name] = name + "-pw"
             users.append({"name": name, "password": cls.slow_pw[name], "hash": harness.slow_hash(cls.slow_pw[name]),
                           "perms": ALL})
@@ -78,6 +79,38 @@ class OffTheLoop(unittest.TestCase):
         # with nghttp2 paused on the stream, until the check is over.
         self.upload("up2", "--http2")
         self.assertRegex(self.server.log(), r"stream \d+: DATA waits for the password check")
+
+    def test_http2_small_upload_whose_only_data_frame_waits(self):
+        # One DATA frame with END_STREAM, the last bytes the client sends
+        # before it waits: the frame must still end once the check is over.
+        data = os.urandom(1000)
+        t0 = time.monotonic()
+        status, _, _ = harness.curl(self.server, "/small-h2.bin", user="up2s", password=self.slow_pw["up2s"],
+                                    http="--http2", args=["-T", "-"], input=data, timeout=20)
+        self.assertEqual(status, 201)
+        self.assertLess(time.monotonic() - t0, 10)
+        with open(os.path.join(self.server.home("up2s"), "small-h2.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+
+    def test_http2_put_whose_last_frame_waits_raw(self):
+        # The same, made certain by hand: the client acknowledges the
+        # server's SETTINGS first, so the DATA frame with END_STREAM is the
+        # very last thing the server receives before it must answer.
+        F = harness.h2_frame
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(harness.H2_PREFACE)
+            self.assertIn(4, [t for t, _, _ in harness.h2_frames(c, timeout=1)])  # its SETTINGS
+            c.send(F(4, 1, 0))  # SETTINGS ACK
+            time.sleep(0.2)
+            block = b"".join(harness.hpack_literal(k, v) for k, v in (
+                (":method", "PUT"), (":scheme", "https"), (":path", "/raw-h2.bin"), (":authority", "localhost"),
+                ("authorization", harness.basic_auth("up2r", self.slow_pw["up2r"])), ("content-length", "5")))
+            c.send(F(1, harness.H2_END_HEADERS, 1, block) + F(0, harness.H2_END_STREAM, 1, b"hello"))
+            frames = harness.h2_frames(c, timeout=4)
+            self.assertIn(1, [t for t, _, sid in frames if sid == 1], frames)  # the answer's HEADERS
+        self.assertIn(" up2r PUT /raw-h2.bin HTTP/2 201 ", self.server.log())
+        with open(os.path.join(self.server.home("up2r"), "raw-h2.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"hello")
 
     def test_http1_upload_with_and_without_100_continue(self):
         # With Expect: 100-continue the body waits for the check; without,
@@ -163,7 +196,7 @@ class Ban(unittest.TestCase):
         for i in range(3):
             status, _, _ = harness.curl(self.server, "/", user="alice", password="guess-%d" % i)
             self.assertEqual(status, 401)
-        self.assertTrue(self.server.wait_log("http: banning 127.0.0.1 for %d s after 3 failed logins" % self.BAN, 5),
+        self.assertTrue(self.server.wait_log("logins: banning 127.0.0.1 for %d s after 3 failed logins" % self.BAN, 5),
                         self.server.log()[-2000:])
         banned_at = time.monotonic()
         # During the ban even a right password is not checked: 429, with
@@ -179,6 +212,55 @@ class Ban(unittest.TestCase):
         time.sleep(max(0.0, self.BAN + 1.2 - (time.monotonic() - banned_at)))
         status, _, _ = harness.curl(self.server, "/", user="bob")
         self.assertEqual(status, 200)
+
+
+class BanCountsGivenUpChecks(unittest.TestCase):
+    """A guess whose client gives up before the check ends still counts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(
+            users=[{"name": "bob", "password": "bob-pw", "perms": ALL},
+                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
+            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = 30; };")
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
+
+    def test_reset_guesses_are_counted(self):
+        for i in range(3):
+            # curl gives up (exit 28) long before the one-second check ends.
+            subprocess.run(["curl", "-sk", "--http2", "--max-time", "0.3", "-u", "slow:guess-%d" % i,
+                            self.server.url("/")], capture_output=True, timeout=10)
+        self.assertTrue(self.server.wait_log("logins: banning 127.0.0.1", 15), self.server.log()[-2000:])
+        self.assertEqual(harness.curl(self.server, "/", user="bob")[0], 429)
+
+
+class BanHidesARightGuess(unittest.TestCase):
+    """A right password whose check ends after the ban began is not told,
+    and not remembered either (the cache is no way around the ban)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(
+            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
+                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
+            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = 30; };")
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
+
+    def test_right_guess_after_the_ban_began(self):
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            status=harness.curl(self.server, "/", user="slow", password="slow-pw")[0]))
+        t.start()
+        time.sleep(0.2)  # the slow, right guess is being checked
+        for i in range(3):  # three quick wrong ones ban the address meanwhile
+            self.assertEqual(harness.curl(self.server, "/", user="alice", password="guess-%d" % i)[0], 401)
+        self.assertTrue(self.server.wait_log("logins: banning 127.0.0.1", 5))
+        t.join(30)
+        self.assertEqual(result.get("status"), 429)
+        # Asked again: still unchecked, still 429 (it was not remembered as good).
+        self.assertEqual(harness.curl(self.server, "/", user="slow", password="slow-pw")[0], 429)
 
 
 if __name__ == "__main__":
