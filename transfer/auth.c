@@ -252,6 +252,9 @@ static void check_done(void *arg)
 		c->askers = j->next;
 		if (j->done)
 			j->done(j->arg, r, r == XFER_AUTH_ACCEPTED ? c->ok : NULL);
+		else if (r == XFER_AUTH_WRONG) /* the asker would have said so; it is gone */
+			wf_log_warn("%s: login failed for user \"%.*s\" (the client left before the check ended)",
+				    c->addr[0] ? c->addr : "-", (int)c->user_len, c->user);
 		free(j);
 	}
 	wf_config_unref(c->cfg);

@@ -232,6 +232,8 @@ class BanCountsGivenUpChecks(unittest.TestCase):
             subprocess.run(["curl", "-sk", "--http2", "--max-time", "0.3", "-u", "slow:guess-%d" % i,
                             self.server.url("/")], capture_output=True, timeout=10)
         self.assertTrue(self.server.wait_log("logins: banning 127.0.0.1", 15), self.server.log()[-2000:])
+        self.assertEqual(self.server.log().count(
+            'login failed for user "slow" (the client left before the check ended)'), 3)
         self.assertEqual(harness.curl(self.server, "/", user="bob")[0], 429)
 
 
