@@ -86,10 +86,22 @@ def slow_hash(password, cost=9):
     return h.decode()
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed out
+    before: two services given the same port in one config would both bind
+    it (SO_REUSEPORT) until wharf refuses that, and a port handed to a test
+    server not yet started is not busy yet."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free port left that was not handed out already")
 
 
 def wait_port(port, timeout=10.0, host="127.0.0.1"):
