@@ -23,5 +23,10 @@ void wf_listener_key(const wf_service_cfg_t *svc, char *out, size_t cap);
 /* Binds and listens (non-blocking, CLOEXEC, SO_REUSEPORT; "*" binds IPv6 with
  * V6ONLY off, falling back to IPv4). Returns the fd, or -1 with the reason in err. */
 int wf_listener_bind(const wf_service_cfg_t *svc, char *err, size_t errlen);
+/* Checks that nobody listens on svc's address and port yet. Each worker's
+ * socket has SO_REUSEPORT, which any other process of the same user could
+ * set too: a second wharf started by mistake would then take a share of
+ * the connections instead of failing. WF_OK, or WF_ERR with err set. */
+int wf_listener_probe(const wf_service_cfg_t *svc, char *err, size_t errlen);
 
 #endif

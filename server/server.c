@@ -76,18 +76,29 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 		size_t idx = e++;
 		char key[96];
 		wf_listener_key(svc, key, sizeof(key));
-		bool keep = false;
+		bool keep = false, port_held = false;
 		for (size_t j = 0; old && j < old->nservices; j++) {
 			char okey[96];
 			wf_listener_key(&old->services[j], okey, sizeof(okey));
 			keep |= strcmp(key, okey) == 0;
+			port_held |= old->services[j].port == svc->port;
+		}
+		char err[256];
+		/* A port our old config holds is ours (a service changing type
+		 * keeps its port across the reload); any other must be free. */
+		if (!keep && !port_held && wf_listener_probe(svc, err, sizeof(err)) != WF_OK) {
+			wf_log_error("%s:%d: %s", cfg->path, svc->line, err);
+			for (int k = 0; k < srv->nworkers; k++) {
+				wf_worker_plan_free(plans[k]);
+				plans[k] = NULL;
+			}
+			return WF_ERR;
 		}
 		for (int w = 0; w < srv->nworkers; w++) {
 			snprintf(plans[w]->entries[idx].key, sizeof(plans[w]->entries[idx].key), "%s", key);
 			plans[w]->entries[idx].svc = svc;
 			if (keep)
 				continue;
-			char err[256];
 			int fd = wf_listener_bind(svc, err, sizeof(err));
 			if (fd < 0) {
 				wf_log_error("%s:%d: %s", cfg->path, svc->line, err);
@@ -230,6 +241,7 @@ refuse_plans:
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_plan_free(plans[w]);
 refuse:
+	wf_log_error("reload refused: the running configuration stays in place");
 	free(plans);
 	wf_config_unref(cfg);
 }

@@ -238,6 +238,35 @@ class Lifecycle(unittest.TestCase):
             self.assertTrue(closed, "the removed listener still accepts")
             self.assertEqual(curl(s, "/")[0], 200)
 
+    def test_second_instance_on_the_same_port_is_refused(self):
+        # Each worker's socket has SO_REUSEPORT: without a check, a second
+        # wharf on the same port would silently take a share of the
+        # connections. It must refuse to start, saying why.
+        with Server() as s:
+            other = Server()
+            self.addCleanup(other.cleanup)
+            other.services[0]["port"] = s.port
+            other.write_config()
+            out = subprocess.run([WHARF, "serve", "-c", other.config_path], capture_output=True, text=True,
+                                 timeout=30)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("cannot listen on 127.0.0.1 port %d: another process listens there already" % s.port,
+                          out.stdout + out.stderr)
+            # The first one still serves every connection.
+            for _ in range(5):
+                self.assertEqual(curl(s, "/")[0], 200)
+            # A reload that moves a service onto a port someone else holds is refused too.
+            taken = socket.socket()
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            self.addCleanup(taken.close)
+            s.services.append({"type": "https", "address": "127.0.0.1", "port": taken.getsockname()[1],
+                               "certificates": ["main"]})
+            s.write_config()
+            self.assertFalse(s.reload())
+            self.assertIn("another process listens there already", s.log().split("SIGHUP")[-1])
+            self.assertEqual(curl(s, "/")[0], 200)
+
     def test_sigterm_drains_open_transfer(self):
         with Server() as s:
             data = os.urandom(3 << 20)
