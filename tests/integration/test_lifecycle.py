@@ -184,10 +184,18 @@ class Lifecycle(unittest.TestCase):
                 return False
 
         def open_files():
-            # Files only: a client's socket may still be closing.
+            # Files only: a client's socket may still be closing (and may
+            # go between listing and reading).
             fd_dir = "/proc/%d/fd" % s.proc.pid
-            return sorted(os.readlink(os.path.join(fd_dir, n)) for n in os.listdir(fd_dir)
-                          if not os.readlink(os.path.join(fd_dir, n)).startswith(("socket:", "anon_inode:", "pipe:")))
+            files = []
+            for n in os.listdir(fd_dir):
+                try:
+                    target = os.readlink(os.path.join(fd_dir, n))
+                except FileNotFoundError:
+                    continue
+                if not target.startswith(("socket:", "anon_inode:", "pipe:")):
+                    files.append(target)
+            return sorted(files)
 
         self.assertTrue(harness.wait_until(lambda: logged(access, " GET / ")))
         before = len(open_files())
