@@ -338,12 +338,13 @@ static void cmd_help(xfer_ftp_t *f, wf_slice_t arg)
 }
 
 /* SITE subcommands (CHMOD, UTIME, ...) are server-specific and none is
- * offered: 502 says "not implemented", so a client (lftp's SITE UTIME after an
- * upload) knows not to retry it, where 500 would call the line garbage. */
+ * offered: 502 (RFC 959's "command not offered by this server") tells a
+ * client (lftp's SITE UTIME after an upload) not to retry it, where 500 would
+ * call the line garbage. */
 static void cmd_site(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
-	ftp_reply(f, 502, "SITE commands are not implemented");
+	ftp_reply(f, 502, "No SITE commands are offered here");
 }
 
 static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)

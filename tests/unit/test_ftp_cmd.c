@@ -60,7 +60,7 @@ static void test_every_verb(void)
 	check_cmd("xcwd /a\r\n", XFER_FTP_XCWD, "xcwd", "/a");
 	check_cmd("XMKD d\r\n", XFER_FTP_XMKD, "XMKD", "d");
 	check_cmd("XRmd d\r\n", XFER_FTP_XRMD, "XRmd", "d");
-	/* Known, so that it can be answered 502 (not implemented), not 500. */
+	/* Known, so that it can be answered 502 (not offered), not 500. */
 	check_cmd("SITE CHMOD 777 x\r\n", XFER_FTP_SITE, "SITE", "CHMOD 777 x");
 }
 
