@@ -19,22 +19,41 @@ import harness
 ALL = ["read", "write", "delete", "mkdir"]
 
 
-class OffTheLoop(unittest.TestCase):
-    """One worker: anything that ran on its loop would hold every request."""
+def pw(name):
+    return name + "-pw"
+
+
+class OneWorker(unittest.TestCase):
+    """A fresh server with one worker: anything run on its loop would hold
+    every request. USERS get ordinary hashes, SLOW ones a one-second hash;
+    each user's password is pw(name)."""
+    USERS = ()
+    SLOW = ()
+    LIMITS = ""
 
     @classmethod
     def setUpClass(cls):
-        users = [{"name": "alice", "password": "alice-pw", "perms": ALL}]
-        cls.slow_pw = {}
-        for name in ("slow", "up2", "up2s", "up2r", "up1a", "up1b"):
-            cls.slow_pw[name] = name + "-pw"
-            users.append({"name": name, "password": cls.slow_pw[name], "hash": harness.slow_hash(cls.slow_pw[name]),
-                          "perms": ALL})
-        cls.server = harness.Server(users=users, workers=1, extra="limits = { max_login_failures = 1000; };")
+        users = [{"name": n, "password": pw(n), "perms": ALL} for n in cls.USERS]
+        users += [{"name": n, "password": pw(n), "hash": harness.slow_hash(pw(n)), "perms": ALL} for n in cls.SLOW]
+        cls.server = harness.Server(users=users, workers=1, extra="limits = { %s };" % cls.LIMITS)
         cls.addClassCleanup(cls.server.cleanup)
+        cls.prepare()
+        cls.server.start()
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+
+class OffTheLoop(OneWorker):
+    USERS = ("alice",)
+    SLOW = ("slow", "up2", "up2s", "up2r", "up1a", "up1b")
+    LIMITS = "max_login_failures = 1000;"
+
+    @classmethod
+    def prepare(cls):
         with open(os.path.join(cls.server.home("alice"), "small.txt"), "wb") as f:
             f.write(b"small\n")
-        cls.server.start()
 
     def test_slow_check_does_not_hold_other_requests(self):
         # alice's password is checked once, then known to the worker.
@@ -68,7 +87,7 @@ class OffTheLoop(unittest.TestCase):
     def upload(self, user, http, extra_args=()):
         data = os.urandom(2 * 1024 * 1024 + 17)
         status, _, _ = harness.curl(self.server, "/%s-%s.bin" % (user, http.strip("-")), user=user,
-                                    password=self.slow_pw[user], http=http,
+                                    password=pw(user), http=http,
                                     args=["-T", "-"] + list(extra_args), input=data)
         self.assertEqual(status, 201, "%s upload over %s" % (user, http))
         with open(os.path.join(self.server.home(user), "%s-%s.bin" % (user, http.strip("-"))), "rb") as f:
@@ -85,7 +104,7 @@ class OffTheLoop(unittest.TestCase):
         # before it waits: the frame must still end once the check is over.
         data = os.urandom(1000)
         t0 = time.monotonic()
-        status, _, _ = harness.curl(self.server, "/small-h2.bin", user="up2s", password=self.slow_pw["up2s"],
+        status, _, _ = harness.curl(self.server, "/small-h2.bin", user="up2s", password=pw("up2s"),
                                     http="--http2", args=["-T", "-"], input=data, timeout=20)
         self.assertEqual(status, 201)
         self.assertLess(time.monotonic() - t0, 10)
@@ -104,7 +123,7 @@ class OffTheLoop(unittest.TestCase):
             time.sleep(0.2)
             block = b"".join(harness.hpack_literal(k, v) for k, v in (
                 (":method", "PUT"), (":scheme", "https"), (":path", "/raw-h2.bin"), (":authority", "localhost"),
-                ("authorization", harness.basic_auth("up2r", self.slow_pw["up2r"])), ("content-length", "5")))
+                ("authorization", harness.basic_auth("up2r", pw("up2r"))), ("content-length", "5")))
             c.send(F(1, harness.H2_END_HEADERS, 1, block) + F(0, harness.H2_END_STREAM, 1, b"hello"))
             frames = harness.h2_frames(c, timeout=4)
             self.assertIn(1, [t for t, _, sid in frames if sid == 1], frames)  # the answer's HEADERS
@@ -138,18 +157,12 @@ class OffTheLoop(unittest.TestCase):
         self.assertEqual(self.server.log().count('login failed for user "slow"') >= 5, True)
 
 
-class Busy(unittest.TestCase):
+class Busy(OneWorker):
     """limits.max_pending_logins: past it a login is refused unchecked (503),
     so guesses cannot pile up on the offload threads."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(
-            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
-                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
-            workers=1, extra="limits = { max_login_failures = 1000; max_pending_logins = 2; };")
-        cls.addClassCleanup(cls.server.cleanup)
-        cls.server.start()
+    USERS = ("alice",)
+    SLOW = ("slow",)
+    LIMITS = "max_login_failures = 1000; max_pending_logins = 2;"
 
     def test_checks_past_the_limit_are_refused_unchecked(self):
         answers = []
@@ -180,17 +193,10 @@ class Busy(unittest.TestCase):
         self.assertEqual(status, 200)
 
 
-class Ban(unittest.TestCase):
+class Ban(OneWorker):
     BAN = 4
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(
-            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
-                   {"name": "bob", "password": "bob-pw", "perms": ALL}],
-            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = %d; };" % cls.BAN)
-        cls.addClassCleanup(cls.server.cleanup)
-        cls.server.start()
+    USERS = ("alice", "bob")
+    LIMITS = "max_login_failures = 3; login_ban_seconds = %d;" % BAN
 
     def test_failed_logins_ban_the_address_then_it_lifts(self):
         for i in range(3):
@@ -214,17 +220,11 @@ class Ban(unittest.TestCase):
         self.assertEqual(status, 200)
 
 
-class BanCountsGivenUpChecks(unittest.TestCase):
+class BanCountsGivenUpChecks(OneWorker):
     """A guess whose client gives up before the check ends still counts."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(
-            users=[{"name": "bob", "password": "bob-pw", "perms": ALL},
-                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
-            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = 30; };")
-        cls.addClassCleanup(cls.server.cleanup)
-        cls.server.start()
+    USERS = ("bob",)
+    SLOW = ("slow",)
+    LIMITS = "max_login_failures = 3; login_ban_seconds = 30;"
 
     def test_reset_guesses_are_counted(self):
         for i in range(3):
@@ -237,18 +237,12 @@ class BanCountsGivenUpChecks(unittest.TestCase):
         self.assertEqual(harness.curl(self.server, "/", user="bob")[0], 429)
 
 
-class BanHidesARightGuess(unittest.TestCase):
+class BanHidesARightGuess(OneWorker):
     """A right password whose check ends after the ban began is not told,
     and not remembered either (the cache is no way around the ban)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(
-            users=[{"name": "alice", "password": "alice-pw", "perms": ALL},
-                   {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ALL}],
-            workers=1, extra="limits = { max_login_failures = 3; login_ban_seconds = 30; };")
-        cls.addClassCleanup(cls.server.cleanup)
-        cls.server.start()
+    USERS = ("alice",)
+    SLOW = ("slow",)
+    LIMITS = "max_login_failures = 3; login_ban_seconds = 30;"
 
     def test_right_guess_after_the_ban_began(self):
         result = {}
