@@ -342,10 +342,6 @@ declare -A RES UNIT LOWER
 ROWS=()
 NOTES=()
 WHARF_FAILED=0
-note() {
-	NOTES+=("$*")
-	say "NOTE: $*"
-}
 record() { # record ROWNAME UNIT LOWER_IS_BETTER(0|1|-) SERVER VALUE ("-": shown, not compared)
 	local row=$1
 	[[ -v UNIT[$row] ]] || ROWS+=("$row")
@@ -353,13 +349,6 @@ record() { # record ROWNAME UNIT LOWER_IS_BETTER(0|1|-) SERVER VALUE ("-": shown
 	LOWER[$row]=$3
 	RES[$row/$4]=$5
 	say "  $row [$4]: $5 $2"
-}
-median() { # median V...: middle value (lower middle for even counts); "-" if none
-	(($#)) || {
-		echo -
-		return
-	}
-	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # client_cpu CMD...: runs CMD (stdout kept, stderr as CMD sends it); its CPU time,

@@ -215,23 +215,12 @@ declare -A RES UNIT CIPHER
 ROWS=()
 NOTES=()
 WHARF_FAILED=0
-note() {
-	NOTES+=("$*")
-	say "NOTE: $*"
-}
 record() { # record ROWNAME UNIT SERVER VALUE
 	local row=$1
 	[[ -n ${UNIT[$row]:-} ]] || ROWS+=("$row")
 	UNIT[$row]=$2
 	RES[$row/$3]=$4
 	say "  $row [$3]: $4 $2"
-}
-median() { # median V...: middle value (lower middle for even counts); "-" if none
-	(($#)) || {
-		echo -
-		return
-	}
-	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
 server_alive() { # server_alive wharf|nginx SECTION: notes a server that died, and how
 	local pid=$WPID st last

@@ -24,6 +24,17 @@ die() {
 	exit 1
 }
 
+note() { # note TEXT: a problem for the summary (the script's NOTES array), said now too
+	NOTES+=("$*")
+	say "NOTE: $*"
+}
+median() { # median V...: middle value (lower middle for even counts); "-" if none
+	(($#)) || {
+		echo -
+		return
+	}
+	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+}
 stop_pid() { # stop_pid PID: TERM, wait up to 10 s, then KILL; the exit status lands in LAST_EXIT
 	local p=$1 i
 	[[ -n $p ]] && kill -0 "$p" 2>/dev/null || return 0
