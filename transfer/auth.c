@@ -1,15 +1,14 @@
 /* Password checks: see auth.h. */
 #include "auth.h"
 #include "../server/base64.h"
-
 #include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
 
 #include <crypt.h>
+#include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <gnutls/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,27 +118,38 @@ int xfer_auth_parse_basic(wf_slice_t authorization, char *user, size_t user_cap,
 	return rc;
 }
 
-xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
-				     const wf_user_cfg_t **user_out)
+/* The user named (or NULL), and d: the key of these credentials in the
+ * caches and among checks in flight. */
+static const wf_user_cfg_t *key_of(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass, unsigned char d[32])
 {
 	const wf_user_cfg_t *u = wf_config_user(cfg, user);
-	unsigned char d[32];
 	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
-	if (u && cached(cache, d)) {
-		*user_out = u;
+	return u;
+}
+
+static xfer_auth_verdict_t verdict_of(const wf_user_cfg_t *u, wf_slice_t pass, const unsigned char d[32])
+{
+	if (u && cached(cache, d))
 		return XFER_AUTH_OK;
-	}
 	if (cached(refused, d) || pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
 		return XFER_AUTH_REFUSED;
 	return XFER_AUTH_UNKNOWN;
 }
 
-/* Records a verdict in this thread's caches. */
-static void note_verdict(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass, bool ok)
+xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
+				     const wf_user_cfg_t **user_out)
 {
-	const wf_user_cfg_t *u = wf_config_user(cfg, user);
 	unsigned char d[32];
-	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	const wf_user_cfg_t *u = key_of(cfg, user, pass, d);
+	xfer_auth_verdict_t v = verdict_of(u, pass, d);
+	if (v == XFER_AUTH_OK)
+		*user_out = u;
+	return v;
+}
+
+/* Records a verdict in this thread's caches. */
+static void note_verdict(const unsigned char d[32], bool ok)
+{
 	if (ok)
 		remember(cache, &cache_next, d);
 	else
@@ -148,11 +158,11 @@ static void note_verdict(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pas
 
 const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass)
 {
-	const wf_user_cfg_t *u = NULL;
-	xfer_auth_verdict_t v = xfer_auth_cached(cfg, user, pass, &u);
+	unsigned char d[32];
+	const wf_user_cfg_t *u = key_of(cfg, user, pass, d);
+	xfer_auth_verdict_t v = verdict_of(u, pass, d);
 	if (v != XFER_AUTH_UNKNOWN)
 		return v == XFER_AUTH_OK ? u : NULL;
-	u = wf_config_user(cfg, user);
 	const char *stored = u ? u->password : dummy_hash();
 	char pw[XFER_AUTH_PASS_MAX];
 	memcpy(pw, pass.ptr, pass.len); /* fits, and holds no NUL: checked above */
@@ -163,7 +173,7 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 	gnutls_memset(pw, 0, sizeof(pw));
 	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
 	gnutls_memset(&cd, 0, sizeof(cd));
-	note_verdict(cfg, user, pass, ok);
+	note_verdict(d, ok);
 	return ok ? u : NULL;
 }
 
@@ -244,8 +254,7 @@ static void check_done(void *arg)
 	/* This loop's caches learn the verdict too: the next request with the
 	 * same credentials is answered inline. */
 	if (r != XFER_AUTH_BANNED)
-		note_verdict(c->cfg, (wf_slice_t){ c->user, c->user_len }, (wf_slice_t){ c->pass, c->pass_len },
-			     r == XFER_AUTH_ACCEPTED);
+		note_verdict(c->digest, r == XFER_AUTH_ACCEPTED);
 	gnutls_memset(c->pass, 0, sizeof(c->pass));
 	while (c->askers) {
 		xfer_auth_job_t *j = c->askers;
@@ -288,9 +297,8 @@ int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, const char *add
 	*job = NULL;
 	if (!w || user.len >= XFER_AUTH_USER_MAX || pass.len >= XFER_AUTH_PASS_MAX)
 		return WF_ERR;
-	const wf_user_cfg_t *u = wf_config_user(cfg, user);
 	unsigned char d[32];
-	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	key_of(cfg, user, pass, d);
 	for (auth_check_t *c = in_flight; c; c = c->next)
 		if (c->cfg == cfg && gnutls_memcmp(c->digest, d, 32) == 0) {
 			*job = ask(c, done, arg);
