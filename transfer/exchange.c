@@ -714,9 +714,9 @@ static void auth_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t 
 	int ban_left = 0;
 	if (result == XFER_AUTH_ACCEPTED)
 		serve_user(ex, &ex->held, user);
-	else if (result == XFER_AUTH_BANNED && ex->peer_addr &&
-		 wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left))
-		refuse_banned(ex, &ex->held, ban_left);
+	else if (result == XFER_AUTH_BANNED)
+		refuse_banned(ex, &ex->held,
+			      wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left) ? ban_left : 0);
 	else
 		refuse_login(ex, &ex->held, true);
 	drop_held(ex);
