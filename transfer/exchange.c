@@ -917,10 +917,14 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 
 void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 {
-	if (ex->status)
+	/* A request that ended before its answer was decided (the client left
+	 * during a password check, or while an upload was being made durable)
+	 * still gets its line, with nginx's 499: "the client closed first". */
+	int status = ex->status ? ex->status : ex->method[0] ? XFER_STATUS_CLIENT_LEFT : 0;
+	if (status)
 		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,
 			      (wf_slice_t){ ex->method, strlen(ex->method) }, (wf_slice_t){ ex->path, strlen(ex->path) },
-			      ex->proto ? ex->proto : "-", ex->status, ex->bytes_sent, now - ex->started);
+			      ex->proto ? ex->proto : "-", status, ex->bytes_sent, now - ex->started);
 	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
 	xfer_auth_cancel(ex->auth_job); /* so does a password check */
 	ex->auth_job = NULL;

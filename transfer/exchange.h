@@ -28,6 +28,9 @@ typedef struct xfer_req_in {
 	const char *proto; /* "HTTP/1.1", "HTTP/2" */
 } xfer_req_in_t;
 
+/* Access-log status of a request the client left before it was answered. */
+#define XFER_STATUS_CLIENT_LEFT 499
+
 typedef enum xfer_body_kind {
 	XFER_BODY_NONE,
 	XFER_BODY_BUF,  /* body buffer below */

@@ -47,7 +47,7 @@ class OneWorker(unittest.TestCase):
 
 class OffTheLoop(OneWorker):
     USERS = ("alice",)
-    SLOW = ("slow", "up2", "up2s", "up2r", "up1a", "up1b")
+    SLOW = ("slow", "up2", "up2s", "up2r", "up1a", "up1b", "gone")
     LIMITS = "max_login_failures = 1000;"
 
     @classmethod
@@ -130,6 +130,21 @@ class OffTheLoop(OneWorker):
         self.assertIn(" up2r PUT /raw-h2.bin HTTP/2 201 ", self.server.log())
         with open(os.path.join(self.server.home("up2r"), "raw-h2.bin"), "rb") as f:
             self.assertEqual(f.read(), b"hello")
+
+    def test_client_leaving_during_the_check_gets_an_access_line(self):
+        # The request was never answered, yet an admin reading the access
+        # log must see it: nginx's 499, the client closed first. (Over
+        # HTTP/1.1 reads pause during the check, so the departure is seen
+        # only when the answer meets a closed socket, and logged with it.)
+        F = harness.h2_frame
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(harness.H2_PREFACE + F(4, 0, 0))
+            block = b"".join(harness.hpack_literal(k, v) for k, v in (
+                (":method", "GET"), (":scheme", "https"), (":path", "/left-early"), (":authority", "localhost"),
+                ("authorization", harness.basic_auth("gone", pw("gone")))))
+            c.send(F(1, harness.H2_END_HEADERS | harness.H2_END_STREAM, 1, block))
+            time.sleep(0.2)
+        self.assertTrue(self.server.wait_log(" gone GET /left-early HTTP/2 499 0 "), self.server.log()[-3000:])
 
     def test_http1_upload_with_and_without_100_continue(self):
         # With Expect: 100-continue the body waits for the check; without,
