@@ -23,11 +23,15 @@ typedef struct cache_entry {
 } cache_entry_t;
 
 /* Verified credentials, and recently refused ones: a client repeating the same
- * wrong password (pipelined, or a retry loop) costs one crypt, not one each. */
-static __thread cache_entry_t cache[CACHE_SLOTS];
-static __thread unsigned cache_next;
-static __thread cache_entry_t refused[CACHE_SLOTS];
-static __thread unsigned refused_next;
+ * wrong password (pipelined, or a retry loop) costs one crypt, not one each.
+ * One pair for the process, so that every worker answers a client alike
+ * (during a ban, a password verified on one worker is good on the other); a
+ * lookup is 128 short compares under an uncontended lock, once per request. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry_t cache[CACHE_SLOTS];
+static unsigned cache_next;
+static cache_entry_t refused[CACHE_SLOTS];
+static unsigned refused_next;
 
 /* A hash to verify against when the user does not exist, so that a wrong
  * name costs the same time as a wrong password and names cannot be probed.
@@ -129,11 +133,16 @@ static const wf_user_cfg_t *key_of(const wf_config_t *cfg, wf_slice_t user, wf_s
 
 static xfer_auth_verdict_t verdict_of(const wf_user_cfg_t *u, wf_slice_t pass, const unsigned char d[32])
 {
-	if (u && cached(cache, d))
-		return XFER_AUTH_OK;
-	if (cached(refused, d) || pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
+	if (pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
 		return XFER_AUTH_REFUSED;
-	return XFER_AUTH_UNKNOWN;
+	xfer_auth_verdict_t v = XFER_AUTH_UNKNOWN;
+	pthread_mutex_lock(&cache_lock);
+	if (u && cached(cache, d))
+		v = XFER_AUTH_OK;
+	else if (cached(refused, d))
+		v = XFER_AUTH_REFUSED;
+	pthread_mutex_unlock(&cache_lock);
+	return v;
 }
 
 xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
@@ -147,13 +156,33 @@ xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf
 	return v;
 }
 
-/* Records a verdict in this thread's caches. */
 static void note_verdict(const unsigned char d[32], bool ok)
 {
+	pthread_mutex_lock(&cache_lock);
 	if (ok)
 		remember(cache, &cache_next, d);
 	else
 		remember(refused, &refused_next, d);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* The crypt itself, remembering nothing: the caller decides whether the
+ * verdict may be remembered (not when the address was banned meanwhile). */
+static const wf_user_cfg_t *verify(const wf_user_cfg_t *u, wf_slice_t pass)
+{
+	if (pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
+		return NULL; /* crypt would see another password */
+	const char *stored = u ? u->password : dummy_hash();
+	char pw[XFER_AUTH_PASS_MAX];
+	memcpy(pw, pass.ptr, pass.len);
+	pw[pass.len] = '\0';
+	struct crypt_data cd;
+	memset(&cd, 0, sizeof(cd));
+	const char *h = crypt_r(pw, stored, &cd);
+	gnutls_memset(pw, 0, sizeof(pw));
+	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
+	gnutls_memset(&cd, 0, sizeof(cd));
+	return ok ? u : NULL;
 }
 
 const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass)
@@ -163,18 +192,9 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 	xfer_auth_verdict_t v = verdict_of(u, pass, d);
 	if (v != XFER_AUTH_UNKNOWN)
 		return v == XFER_AUTH_OK ? u : NULL;
-	const char *stored = u ? u->password : dummy_hash();
-	char pw[XFER_AUTH_PASS_MAX];
-	memcpy(pw, pass.ptr, pass.len); /* fits, and holds no NUL: checked above */
-	pw[pass.len] = '\0';
-	struct crypt_data cd;
-	memset(&cd, 0, sizeof(cd));
-	const char *h = crypt_r(pw, stored, &cd);
-	gnutls_memset(pw, 0, sizeof(pw));
-	bool ok = u && h && h[0] != '*' && strlen(h) == strlen(stored) && gnutls_memcmp(h, stored, strlen(h)) == 0;
-	gnutls_memset(&cd, 0, sizeof(cd));
-	note_verdict(d, ok);
-	return ok ? u : NULL;
+	const wf_user_cfg_t *ok = verify(u, pass);
+	note_verdict(d, ok != NULL);
+	return ok;
 }
 
 /* ---------------------------------------------------------------- failures */
@@ -223,7 +243,8 @@ static __thread auth_check_t *in_flight; /* this loop's checks on the pool */
 static void check_run(void *arg)
 {
 	auth_check_t *c = arg;
-	c->ok = xfer_auth_check(c->cfg, (wf_slice_t){ c->user, c->user_len }, (wf_slice_t){ c->pass, c->pass_len });
+	c->ok = verify(wf_config_user(c->cfg, (wf_slice_t){ c->user, c->user_len }),
+		       (wf_slice_t){ c->pass, c->pass_len });
 }
 
 /* Everything about the verdict happens here, whether or not the askers are
@@ -251,8 +272,8 @@ static void check_done(void *arg)
 		if (c->ok && wf_ipguard_banned(c->addr, now, &left))
 			r = XFER_AUTH_BANNED;
 	}
-	/* This loop's caches learn the verdict too: the next request with the
-	 * same credentials is answered inline. */
+	/* The caches learn the verdict: the next request with the same
+	 * credentials, on any worker, is answered inline. */
 	if (r != XFER_AUTH_BANNED)
 		note_verdict(c->digest, r == XFER_AUTH_ACCEPTED);
 	gnutls_memset(c->pass, 0, sizeof(c->pass));

@@ -1,7 +1,7 @@
 /* Password checks against the configured users, for HTTP Basic and FTP
  * USER/PASS alike. crypt(3) with yescrypt costs milliseconds, so a full check
  * runs on the offload pool (xfer_auth_start) and never on an event loop; what
- * a loop may do inline is ask this thread's caches (xfer_auth_cached). */
+ * a loop may do inline is ask the process's caches (xfer_auth_cached). */
 #ifndef XFER_AUTH_H
 #define XFER_AUTH_H
 
@@ -30,16 +30,18 @@ void xfer_auth_prepare(void);
  * when it is not Basic, not base64, has no colon, holds a NUL or does not fit. */
 int xfer_auth_parse_basic(wf_slice_t authorization, char *user, size_t user_cap, char *pass, size_t pass_cap);
 
-/* What this thread already knows about user/pass, without crypt. Verified
- * credentials are remembered per thread as a SHA-256 digest (with the stored
- * hash mixed in, so a changed password invalidates them), and so are recent
- * refusals: a client repeating the same wrong password costs one crypt. */
+/* What the process already knows about user/pass, without crypt. Verified
+ * credentials are remembered (by every worker alike) as a SHA-256 digest
+ * (with the stored hash mixed in, so a changed password invalidates them),
+ * and so are recent refusals: a client repeating the same wrong password
+ * costs one crypt. */
 xfer_auth_verdict_t xfer_auth_cached(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass,
 				     const wf_user_cfg_t **user_out);
 
 /* The full check, crypt included: for a pool thread, or where blocking is
- * fine (no pool). Returns the user (borrowed from cfg) or NULL. A name that
- * does not exist costs the same crypt as a wrong password. */
+ * fine (no pool); the caches learn its verdict. Returns the user (borrowed
+ * from cfg) or NULL. A name that does not exist costs the same crypt as a
+ * wrong password. */
 const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass);
 
 /* Counts a refused login of addr (NULL or "": nothing) toward its ban
@@ -57,8 +59,9 @@ typedef enum xfer_auth_result {
 /* A full check on the offload pool, for a client at addr (textual, or NULL).
  * done(arg, result, user) runs later on w's loop (user borrowed from cfg,
  * which the job keeps referenced until then); done never runs inside this
- * call. Askers on one loop with the same credentials share one check. The job itself counts a wrong password toward addr's ban and teaches
- * w's caches the verdict, even when cancelled. Returns WF_OK with *job set;
+ * call. Askers on one loop with the same credentials share one check. The
+ * job itself counts a wrong password toward addr's ban and teaches the
+ * caches the verdict (unless addr was banned meanwhile), even when cancelled. Returns WF_OK with *job set;
  * WF_AGAIN when limits.max_pending_logins checks are already under way, or
  * an eighth of them (at least 2) for addr: refuse the login for now,
  * unchecked, the server is busy; WF_ERR when it could not be queued (no

@@ -24,18 +24,19 @@ def pw(name):
 
 
 class OneWorker(unittest.TestCase):
-    """A fresh server with one worker: anything run on its loop would hold
-    every request. USERS get ordinary hashes, SLOW ones a one-second hash;
+    """A fresh server with one worker (or WORKERS): anything run on its loop
+    would hold every request. USERS get ordinary hashes, SLOW ones a one-second hash;
     each user's password is pw(name)."""
     USERS = ()
     SLOW = ()
     LIMITS = ""
+    WORKERS = 1
 
     @classmethod
     def setUpClass(cls):
         users = [{"name": n, "password": pw(n), "perms": ALL} for n in cls.USERS]
         users += [{"name": n, "password": pw(n), "hash": harness.slow_hash(pw(n)), "perms": ALL} for n in cls.SLOW]
-        cls.server = harness.Server(users=users, workers=1, extra="limits = { %s };" % cls.LIMITS)
+        cls.server = harness.Server(users=users, workers=cls.WORKERS, extra="limits = { %s };" % cls.LIMITS)
         cls.addClassCleanup(cls.server.cleanup)
         cls.prepare()
         cls.server.start()
@@ -233,6 +234,24 @@ class Ban(OneWorker):
         time.sleep(max(0.0, self.BAN + 1.2 - (time.monotonic() - banned_at)))
         status, _, _ = harness.curl(self.server, "/", user="bob")
         self.assertEqual(status, 200)
+
+
+class BanAlikeOnEveryWorker(OneWorker):
+    """During a ban, a password verified before is still good, whichever
+    worker the connection lands on (the kernel spreads them)."""
+    WORKERS = 2
+    USERS = ("alice", "bob")
+    LIMITS = "max_login_failures = 3; login_ban_seconds = 30;"
+
+    def test_verified_password_is_known_to_both_workers(self):
+        self.assertEqual(harness.curl(self.server, "/", user="alice")[0], 200)
+        for i in range(3):
+            self.assertEqual(harness.curl(self.server, "/", user="bob", password="guess-%d" % i)[0], 401)
+        self.assertTrue(self.server.wait_log("logins: banning 127.0.0.1", 5), self.server.log()[-2000:])
+        # Twelve fresh connections: all on the first worker has odds of 1 in 4096.
+        codes = [harness.curl(self.server, "/", user="alice")[0] for _ in range(12)]
+        self.assertEqual(codes, [200] * 12)
+        self.assertEqual(harness.curl(self.server, "/", user="bob")[0], 429)
 
 
 class BanCountsGivenUpChecks(OneWorker):
