@@ -47,16 +47,18 @@ static const wf_key_t limit_keys[] = {
 	{ "data_connect_timeout", WF_KEY_INT, F(wf_config_t, limits.data_connect_timeout), 0, "30", 1, 3600, NULL,
 	  NULL, "Seconds an FTPS client has to open (and secure) a data connection." },
 	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "20", 1, 1000000,
-	  NULL, NULL, "FTPS control connections one client address may hold; past it new ones get 421." },
+	  NULL, NULL, "FTPS control connections one client (an IPv4 address, or an IPv6 /64) may hold; past it new "
+		"ones get 421." },
 	{ "max_login_failures", WF_KEY_INT, F(wf_config_t, limits.max_login_failures), 0, "5", 1, 1000000, NULL,
-	  NULL, "Failed logins (FTPS and HTTPS together) from one address within `login_ban_seconds` before "
-		"that address is banned for `login_ban_seconds`: its FTPS connections get 421, its HTTPS "
+	  NULL, "Failed logins (FTPS and HTTPS together) from one client (an IPv4 address, or an IPv6 /64) "
+		"within `login_ban_seconds` before that client is banned for `login_ban_seconds`: its FTPS "
+		"connections get 421, its HTTPS "
 		"requests with a password not already verified get 429." },
 	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
 	{ "max_pending_logins", WF_KEY_INT, F(wf_config_t, limits.max_pending_logins), 0, "64", 1, 100000, NULL,
 	  NULL, "Password checks (yescrypt, tens of milliseconds each) that may wait or run at once, for all "
-		"services together; one client address may have an eighth of them (at least 2). Past either, "
+		"services together; one client (as for bans) may have an eighth of them (at least 2). Past either, "
 		"a login is refused unchecked, HTTPS with 503 and FTPS with 421, so that a flood of guesses "
 		"cannot queue ahead of everything else the offload threads do." },
 	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,

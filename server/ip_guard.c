@@ -1,13 +1,15 @@
 /* Per-address limits: see ip_guard.h. */
 #include "ip_guard.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #define GUARD_SLOTS 4096
 
 typedef struct guard_entry {
-	char addr[48]; /* "" = free */
+	char addr[WF_IPGUARD_CLIENT_MAX]; /* the client (wf_ipguard_client); "" = free */
 	int conns;
 	int checks; /* password checks under way */
 	int fails;
@@ -27,10 +29,29 @@ static bool idle(const guard_entry_t *e, time_t now)
 	return e->conns == 0 && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
 }
 
-/* The entry for addr, or a free (or idle, reused) one for it; NULL if full.
- * A linear scan: 4096 short entries cost about a microsecond per connect. */
+void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX])
+{
+	struct in6_addr a;
+	if (!strchr(addr, ':') || inet_pton(AF_INET6, addr, &a) != 1) {
+		snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s", addr);
+		return;
+	}
+	/* One host picks any address of its /64 at will (privacy addresses),
+	 * so a smaller unit limits nothing; ISPs give at least a /64 a site. */
+	memset(&a.s6_addr[8], 0, 8);
+	char text[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &a, text, sizeof(text));
+	snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s/64", text);
+}
+
+/* The entry for addr's client, or a free (or idle, reused) one for it; NULL
+ * if full. A linear scan: 4096 short entries cost about a microsecond per
+ * connect. */
 static guard_entry_t *find(const char *addr, time_t now, bool create)
 {
+	char key[WF_IPGUARD_CLIENT_MAX];
+	wf_ipguard_client(addr, key);
+	addr = key;
 	guard_entry_t *spare = NULL;
 	for (int i = 0; i < GUARD_SLOTS; i++) {
 		guard_entry_t *e = &table[i];
@@ -42,7 +63,7 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 	if (!create || !spare)
 		return NULL;
 	memset(spare, 0, sizeof(*spare));
-	strncpy(spare->addr, addr, sizeof(spare->addr) - 1);
+	snprintf(spare->addr, sizeof(spare->addr), "%s", addr);
 	return spare;
 }
 

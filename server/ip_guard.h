@@ -1,13 +1,21 @@
-/* Per-address bookkeeping shared by every worker: how many FTPS control
- * connections each client address holds, how many of its password checks
- * are under way, and its failed logins (FTPS and HTTP alike) with the
- * temporary ban they lead to. One small table behind one mutex, taken at
- * connect, disconnect and around password checks, never per byte. */
+/* Per-client bookkeeping shared by every worker: how many FTPS control
+ * connections each client holds, how many of its password checks are under
+ * way, and its failed logins (FTPS and HTTP alike) with the temporary ban
+ * they lead to. A client is an IPv4 address, or an IPv6 /64. One small table
+ * behind one mutex, taken at connect, disconnect and around password checks,
+ * never per byte. */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
 
 #include <stdbool.h>
 #include <time.h>
+
+#define WF_IPGUARD_CLIENT_MAX 64 /* any IPv6 text and "/64" fit */
+
+/* The client an address counts as, for limits and logs: an IPv4 address as
+ * it is, an IPv6 one as its /64 ("2001:db8:1:2::/64"). Every function below
+ * takes a plain address and applies this itself. */
+void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX]);
 
 typedef enum wf_guard_verdict {
 	WF_GUARD_OK,       /* admitted: call wf_ipguard_leave when the connection ends */

@@ -204,7 +204,9 @@ bool xfer_auth_failed(const wf_config_t *cfg, const char *addr, time_t now)
 	if (!addr || !addr[0] ||
 	    !wf_ipguard_failed_login(addr, cfg->limits.max_login_failures, cfg->limits.login_ban_seconds, now))
 		return false;
-	wf_log_warn("logins: banning %s for %d s after %d failed logins", addr, cfg->limits.login_ban_seconds,
+	char client[WF_IPGUARD_CLIENT_MAX];
+	wf_ipguard_client(addr, client);
+	wf_log_warn("logins: banning %s for %d s after %d failed logins", client, cfg->limits.login_ban_seconds,
 		    cfg->limits.max_login_failures);
 	return true;
 }

@@ -254,6 +254,32 @@ class BanAlikeOnEveryWorker(OneWorker):
         self.assertEqual(harness.curl(self.server, "/", user="bob")[0], 429)
 
 
+class BanPerIPv6Slash64(unittest.TestCase):
+    """An IPv6 client is banned as its /64 (a host may use any address in
+    it); the IPv4 client beside it is another one."""
+
+    def test_ipv6_ban_names_the_64_and_spares_ipv4(self):
+        v6 = harness.free_port()
+        svc = [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]},
+               {"type": "https", "address": "::1", "port": v6, "certificates": ["main"]}]
+        server = harness.Server(users=[{"name": "alice", "password": pw("alice"), "perms": ALL}], services=svc,
+                                extra="limits = { max_login_failures = 2; login_ban_seconds = 30; };")
+        self.addCleanup(server.cleanup)
+        server.start()
+
+        def code(url, password):
+            out = subprocess.run(["curl", "-sk", "-g", "-u", "alice:" + password, "-o", "/dev/null", "-w",
+                                  "%{http_code}", url], capture_output=True, text=True, timeout=20)
+            return out.stdout
+
+        url6 = "https://[::1]:%d/" % v6
+        self.assertEqual([code(url6, "guess-%d" % i) for i in range(2)], ["401", "401"])
+        self.assertTrue(server.wait_log("logins: banning ::/64 for 30 s after 2 failed logins", 5),
+                        server.log()[-2000:])
+        self.assertEqual(code(url6, pw("alice")), "429")
+        self.assertEqual(code(server.url("/"), pw("alice")), "200")
+
+
 class BanCountsGivenUpChecks(OneWorker):
     """A guess whose client gives up before the check ends still counts."""
     USERS = ("bob",)

@@ -78,11 +78,41 @@ static void test_failures_free_their_slot(void)
 	CHECK(wf_ipguard_banned("10.9.9.9", 5032, &left));
 }
 
+/* An IPv6 client is its /64: a host picks any address in it at will. */
+static void test_ipv6_counts_per_64(void)
+{
+	char key[WF_IPGUARD_CLIENT_MAX];
+	wf_ipguard_client("2001:db8:1:2:aaaa:bbbb:cccc:dddd", key);
+	CHECK_EQ_STR(key, "2001:db8:1:2::/64");
+	wf_ipguard_client("::1", key);
+	CHECK_EQ_STR(key, "::/64");
+	wf_ipguard_client("192.0.2.7", key);
+	CHECK_EQ_STR(key, "192.0.2.7");
+	wf_ipguard_client("fe80::1%eth0", key); /* not a plain address: kept whole */
+	CHECK_EQ_STR(key, "fe80::1%eth0");
+
+	int left = -1;
+	CHECK(!wf_ipguard_failed_login("2001:db8:7:7::1", 2, 60, 6000));
+	CHECK(wf_ipguard_failed_login("2001:db8:7:7:ffff::2", 2, 60, 6001)); /* same /64: the second bans */
+	CHECK(wf_ipguard_banned("2001:db8:7:7::99", 6002, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:7:7::3", 10, 6002, &left), WF_GUARD_BANNED);
+	CHECK(!wf_ipguard_banned("2001:db8:7:8::1", 6002, &left)); /* the next /64 is another client */
+
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:9:9::1", 2, 7000, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:9:9::2", 2, 7000, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:9:9::3", 2, 7000, &left), WF_GUARD_TOO_MANY);
+	wf_ipguard_leave("2001:db8:9:9::1");
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:9:9::4", 2, 7000, &left), WF_GUARD_OK);
+	wf_ipguard_leave("2001:db8:9:9::2");
+	wf_ipguard_leave("2001:db8:9:9::4");
+}
+
 int main(void)
 {
 	test_connection_limit();
 	test_ban();
 	test_checks();
 	test_failures_free_their_slot();
+	test_ipv6_counts_per_64();
 	return check_report();
 }
