@@ -67,30 +67,44 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 	return spare;
 }
 
-wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left)
+/* Counts one more connection or check for addr's client, unless it is at
+ * max (or, for a connection, banned). A full table admits uncounted. */
+static wf_guard_verdict_t take(const char *addr, time_t now, bool conn, int max, int *ban_left)
 {
 	wf_guard_verdict_t v = WF_GUARD_OK;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, true);
-	if (e && e->ban_until > now) {
+	int *count = e ? (conn ? &e->conns : &e->checks) : NULL;
+	if (conn && e && e->ban_until > now) {
 		*ban_left = (int)(e->ban_until - now);
 		v = WF_GUARD_BANNED;
-	} else if (e && e->conns >= max_conns) {
+	} else if (count && *count >= max) {
 		v = WF_GUARD_TOO_MANY;
-	} else if (e) {
-		e->conns++;
+	} else if (count) {
+		(*count)++;
 	}
 	pthread_mutex_unlock(&lock);
 	return v;
 }
 
-void wf_ipguard_leave(const char *addr)
+static void give_back(const char *addr, bool conn)
 {
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, 0, false);
-	if (e && e->conns > 0)
-		e->conns--;
+	int *count = e ? (conn ? &e->conns : &e->checks) : NULL;
+	if (count && *count > 0)
+		(*count)--;
 	pthread_mutex_unlock(&lock);
+}
+
+wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left)
+{
+	return take(addr, now, true, max_conns, ban_left);
+}
+
+void wf_ipguard_leave(const char *addr)
+{
+	give_back(addr, true);
 }
 
 bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left)
@@ -129,22 +143,10 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 
 bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now)
 {
-	bool ok = true;
-	pthread_mutex_lock(&lock);
-	guard_entry_t *e = find(addr, now, true);
-	if (e && e->checks >= max_checks)
-		ok = false;
-	else if (e)
-		e->checks++;
-	pthread_mutex_unlock(&lock);
-	return ok;
+	return take(addr, now, false, max_checks, NULL) == WF_GUARD_OK;
 }
 
 void wf_ipguard_check_end(const char *addr)
 {
-	pthread_mutex_lock(&lock);
-	guard_entry_t *e = find(addr, 0, false);
-	if (e && e->checks > 0)
-		e->checks--;
-	pthread_mutex_unlock(&lock);
+	give_back(addr, false);
 }
