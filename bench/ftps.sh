@@ -710,6 +710,19 @@ for tls in 1.3 1.2; do # the best "x best" any server could reach on the mget ro
 		if (best == "" || c !~ num || c == 0) exit
 		printf "lftp mget, TLS %s: lftp itself spends %.2f ms of CPU per file (with wharf); against the better peer'"'"'s %.2f ms per file, a server taking no time at all would score %.2f.\n", tls, c, best, best / c }'
 done
+for tool in curl lftp; do # the same for transfers: the client's CPU per byte is a floor on its time
+	for kind in download upload; do
+		row="${BIG_MIB} MiB $kind, $tool" crow="  $tool's CPU during the $kind, % of wall"
+		awk -v v="${RES[$row/vsftpd]:--}" -v p="${RES[$row/pure-ftpd]:--}" -v w="${RES[$row/wharf]:--}" \
+			-v c="${RES[$crow/wharf]:--}" -v row="$row" -v tool="$tool" 'BEGIN {
+			num = "^[0-9.]+$"; best = ""
+			if (v ~ num) best = v
+			if (p ~ num && (best == "" || p > best)) best = p
+			if (best == "" || best == 0 || w !~ num || c !~ num || c == 0) exit
+			top = w * 100 / c
+			printf "%s: %s alone would go at most %.0f MB/s (wharf'"'"'s rate over %s'"'"'s busy share); against the better peer'"'"'s %.0f MB/s, a server taking no time at all would score %.2f.\n", row, tool, top, tool, best, top / best }'
+	done
+done
 echo "Goals: x best >= 1.2 on every row; lftp mget over TLS 1.3 under 10 ms per file for wharf."
 echo "wharf makes an upload durable (fsync, then rename) before its 226; vsftpd and pure-ftpd do not fsync."
 echo "Clients and servers share the same $(nproc) CPUs; compare the servers only inside one run."

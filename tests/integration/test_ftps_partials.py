@@ -29,14 +29,19 @@ class WriteOnly(ftps_util.FTPSCase):
         with open(os.path.join(server.home("writer"), "done.txt"), "wb") as f:
             f.write(b"complete\n")
 
+    def interrupted(self, name, size, cut):
+        """writer's upload of NAME (SIZE random bytes) cut after CUT bytes:
+        (its control connection, the data, a local copy of the whole file)."""
+        data = os.urandom(size)
+        c = self.logged_in("writer")
+        r, _ = c.stor(name, data, cut_after=cut)
+        self.assertEqual(r.code // 100, 4, r)
+        return c, data, self.scratch(name, data)
+
     def test_size_of_own_partial_then_curl_resume(self):
         name = "drop.bin"
-        data = os.urandom(1024 * 1024 + 17)
-        c = self.logged_in("writer")
-        r, _ = c.stor(name, data, cut_after=300001)
-        self.assertEqual(r.code // 100, 4, r)
+        c, data, src = self.interrupted(name, 1024 * 1024 + 17, 300001)
         self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), "300001")
-        src = self.scratch(name, data)
         out = ftps_util.curl(self.port, "/" + name, ["-C", "-", "-T", src], user="writer")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(sha(self.read_home(name, user="writer")), sha(data))
@@ -44,12 +49,8 @@ class WriteOnly(ftps_util.FTPSCase):
 
     def test_size_of_partial_then_lftp_put_continue(self):
         name = "lftp-drop.bin"
-        data = os.urandom(1024 * 1024 + 3)
-        c = self.logged_in("writer")
-        r, _ = c.stor(name, data, cut_after=500000)
-        self.assertEqual(r.code // 100, 4, r)
+        c, data, src = self.interrupted(name, 1024 * 1024 + 3, 500000)
         c.expect("QUIT", 221)
-        src = self.scratch(name, data)
         out = ftps_util.lftp(self.port, "put -c %s -o %s" % (src, name), user="writer")
         self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
         self.assertEqual(sha(self.read_home(name, user="writer")), sha(data))
