@@ -1,39 +1,26 @@
 /* Certificate events to hooks and webhooks: see events.h. */
 #include "events.h"
+#include "command.h"
 #include "../server/log.h"
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 
 #define HOOK_TIMEOUT 60.0
-
-extern char **environ;
-
-typedef struct child {
-	acme_events_t *owner;
-	ev_child watch;
-	ev_timer timeout;
-	char what[160];
-	struct child *next;
-} child_t;
 
 struct acme_events {
 	struct ev_loop *loop;
 	wf_config_t *cfg;   /* owned reference */
 	acme_http_t *http;  /* owned, made on the first webhook */
-	child_t *children;
 };
 
 bool acme_events_busy(const acme_events_t *ev)
 {
-	return ev && (ev->children || (ev->http && acme_http_active(ev->http) > 0));
+	return ev && (acme_cmd_running(ev) || (ev->http && acme_http_active(ev->http) > 0));
 }
 
 static const char *kind_name(acme_event_kind_t k)
@@ -41,76 +28,11 @@ static const char *kind_name(acme_event_kind_t k)
 	return k == ACME_EVENT_ISSUED ? "issued" : k == ACME_EVENT_FAILED ? "failed" : "expiring";
 }
 
-static void child_done(child_t *ch)
+/* The event's variables for a hook, NULL-terminated (free with free_vars). */
+static char **make_vars(const acme_event_t *e, const char *state_dir)
 {
-	acme_events_t *ev = ch->owner;
-	ev_child_stop(ev->loop, &ch->watch);
-	ev_timer_stop(ev->loop, &ch->timeout);
-	for (child_t **pp = &ev->children; *pp; pp = &(*pp)->next)
-		if (*pp == ch) {
-			*pp = ch->next;
-			break;
-		}
-	free(ch);
-}
-
-static void on_child(struct ev_loop *loop, ev_child *w, int revents)
-{
-	child_t *ch = wf_container_of(w, child_t, watch);
-	int st = w->rstatus;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		wf_log_info("%s: exited 0", ch->what);
-	else if (WIFEXITED(st))
-		wf_log_error("%s: exited %d", ch->what, WEXITSTATUS(st));
-	else
-		wf_log_error("%s: killed by signal %d", ch->what, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	child_done(ch);
-}
-
-static void on_child_timeout(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	child_t *ch = wf_container_of(t, child_t, timeout);
-	wf_log_error("%s: still running after %.0f s, killing it", ch->what, HOOK_TIMEOUT);
-	kill(ch->watch.pid, SIGKILL);
-	/* The child watcher reports the exit and frees. */
-}
-
-static void spawn(acme_events_t *ev, char *const *argv, size_t argc, char **envp, const char *what)
-{
-	if (!argc)
-		return;
-	char **args = calloc(argc + 1, sizeof(char *));
-	for (size_t i = 0; i < argc; i++)
-		args[i] = argv[i];
-	pid_t pid;
-	int rc = posix_spawn(&pid, args[0], NULL, NULL, args, envp);
-	free(args);
-	if (rc != 0) {
-		wf_log_error("%s: cannot run %s: %s", what, argv[0], strerror(rc));
-		return;
-	}
-	child_t *ch = calloc(1, sizeof(*ch));
-	ch->owner = ev;
-	snprintf(ch->what, sizeof(ch->what), "%s (%s, pid %d)", what, argv[0], (int)pid);
-	ev_child_init(&ch->watch, on_child, pid, 0);
-	ev_child_start(ev->loop, &ch->watch);
-	ev_timer_init(&ch->timeout, on_child_timeout, HOOK_TIMEOUT, 0);
-	ev_timer_start(ev->loop, &ch->timeout);
-	ch->next = ev->children;
-	ev->children = ch;
-}
-
-/* The environment of a hook: ours, plus the event's variables. */
-static char **make_env(const acme_event_t *e, const char *state_dir)
-{
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 12, sizeof(char *));
+	char **vars = calloc(10, sizeof(char *));
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "WHARF_", 6) != 0)
-			env[k++] = strdup(environ[i]);
 	/* 100 names of up to 253 bytes: sized by the buffer, not guessed. */
 	wf_buf_t domains;
 	wf_buf_init(&domains, 64 * 1024);
@@ -119,24 +41,24 @@ static char **make_env(const acme_event_t *e, const char *state_dir)
 	wf_buf_append(&domains, "", 1);
 	char file[4200];
 	snprintf(file, sizeof(file), "%s/certs/%s/issued.pem", state_dir, e->cert->name);
-	if (asprintf(&env[k++], "WHARF_EVENT=%s", kind_name(e->kind)) < 0 ||
-	    asprintf(&env[k++], "WHARF_CERT_NAME=%s", e->cert->name) < 0 ||
-	    asprintf(&env[k++], "WHARF_DOMAINS=%s", wf_buf_head(&domains)) < 0 ||
-	    asprintf(&env[k++], "WHARF_DOMAIN=%s", e->domain ? e->domain : "") < 0 ||
-	    asprintf(&env[k++], "WHARF_PROBLEM=%s", e->problem ? e->problem : "") < 0 ||
-	    asprintf(&env[k++], "WHARF_DETAIL=%s", e->detail ? e->detail : "") < 0 ||
-	    asprintf(&env[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&env[k++], "WHARF_KEY_FILE=%s", file) < 0 ||
-	    asprintf(&env[k++], "WHARF_OUTPUT_DIR=%s", e->cert->output_dir ? e->cert->output_dir : "") < 0)
+	if (!vars || asprintf(&vars[k++], "WHARF_EVENT=%s", kind_name(e->kind)) < 0 ||
+	    asprintf(&vars[k++], "WHARF_CERT_NAME=%s", e->cert->name) < 0 ||
+	    asprintf(&vars[k++], "WHARF_DOMAINS=%s", wf_buf_head(&domains)) < 0 ||
+	    asprintf(&vars[k++], "WHARF_DOMAIN=%s", e->domain ? e->domain : "") < 0 ||
+	    asprintf(&vars[k++], "WHARF_PROBLEM=%s", e->problem ? e->problem : "") < 0 ||
+	    asprintf(&vars[k++], "WHARF_DETAIL=%s", e->detail ? e->detail : "") < 0 ||
+	    asprintf(&vars[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&vars[k++], "WHARF_KEY_FILE=%s", file) < 0 ||
+	    asprintf(&vars[k++], "WHARF_OUTPUT_DIR=%s", e->cert->output_dir ? e->cert->output_dir : "") < 0)
 		abort();
 	wf_buf_fini(&domains);
-	return env;
+	return vars;
 }
 
-static void free_env(char **env)
+static void free_vars(char **vars)
 {
-	for (size_t i = 0; env[i]; i++)
-		free(env[i]);
-	free(env);
+	for (size_t i = 0; vars[i]; i++)
+		free(vars[i]);
+	free(vars);
 }
 
 static void on_webhook(void *arg, const acme_http_resp_t *resp)
@@ -153,17 +75,19 @@ static void send_mail(acme_events_t *ev, const acme_event_t *e);
 
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 {
-	char **env = make_env(e, ev->cfg->state_dir);
+	char **vars = make_vars(e, ev->cfg->state_dir);
 	char what[160];
 	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
 		snprintf(what, sizeof(what), "certificate %s: deploy hook", e->cert->name);
-		spawn(ev, e->cert->deploy_hook, e->cert->ndeploy_hook, env, what);
+		acme_cmd_run(ev->loop, e->cert->deploy_hook, e->cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
+			     NULL, ev);
 	}
 	if (ev->cfg->acme.nevent_hook) {
 		snprintf(what, sizeof(what), "certificate %s: event hook (%s)", e->cert->name, kind_name(e->kind));
-		spawn(ev, ev->cfg->acme.event_hook, ev->cfg->acme.nevent_hook, env, what);
+		acme_cmd_run(ev->loop, ev->cfg->acme.event_hook, ev->cfg->acme.nevent_hook, NULL, vars, HOOK_TIMEOUT,
+			     what, NULL, ev);
 	}
-	free_env(env);
+	free_vars(vars);
 	if (ev->cfg->acme.webhook[0]) {
 		if (!ev->http)
 			ev->http = acme_http_new(ev->loop, NULL, "wharf/" WHARF_VERSION);
@@ -257,9 +181,7 @@ void acme_events_free(acme_events_t *ev)
 {
 	if (!ev)
 		return;
-	/* Running hooks are left to finish; we only stop watching them. */
-	while (ev->children)
-		child_done(ev->children);
+	acme_cmd_forget(ev); /* running hooks are left to finish */
 	acme_http_free(ev->http);
 	wf_config_unref(ev->cfg);
 	free(ev);
