@@ -155,3 +155,16 @@ int acme_key_authorization(const acme_key_t *account, const char *token, char *o
 	}
 	return WF_OK;
 }
+
+int acme_dns01_value(const char *key_authorization, char *out, size_t cap)
+{
+	unsigned char digest[32];
+	if (cap < ACME_DNS01_VALUE_MAX ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, key_authorization, strlen(key_authorization), digest) < 0 ||
+	    acme_b64url_encode(digest, sizeof(digest), out, cap) < 0) {
+		if (cap)
+			out[0] = '\0';
+		return WF_ERR;
+	}
+	return WF_OK;
+}

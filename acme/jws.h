@@ -25,4 +25,9 @@ int acme_jws_eab(const acme_key_t *account, const char *eab_kid, wf_slice_t mac_
  * or the token is not non-empty base64url (it also names an HTTP-01 path). */
 int acme_key_authorization(const acme_key_t *account, const char *token, char *out, size_t cap);
 
+#define ACME_DNS01_VALUE_MAX 44 /* 43 base64url characters and the NUL */
+/* The dns-01 TXT record text for a key authorization: base64url of its
+ * SHA-256 (RFC 8555 8.4). WF_OK, or WF_ERR when cap is too small. Pure. */
+int acme_dns01_value(const char *key_authorization, char *out, size_t cap);
+
 #endif

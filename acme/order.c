@@ -1,6 +1,7 @@
 /* One certificate order: see order.h. */
 #include "order.h"
 #include "challenges.h"
+#include "command.h"
 #include "csr.h"
 #include "jws.h"
 #include "../server/durable.h"
@@ -17,11 +18,25 @@
 #define POLL_GROWTH 1.5
 #define POLL_MAX 2.0
 #define JOB_DEADLINE 600.0 /* an order that takes longer has stalled */
+#define DNS_ADD_TIMEOUT 300.0 /* a DNS API and its propagation wait, together */
+#define DNS_REMOVE_TIMEOUT 60.0
 
 typedef struct job_authz {
 	char url[ACME_URL_MAX];
 	char identifier[ACME_NAME_MAX];
 } job_authz_t;
+
+struct acme_job;
+
+/* A dns-01 TXT record the hook was asked to add; removed when the order ends.
+ * Its address is the hook command's owner, so it never moves. */
+typedef struct job_dns {
+	struct acme_job *job;
+	char name[ACME_NAME_MAX + 16];   /* "_acme-challenge." and the identifier */
+	char value[ACME_DNS01_VALUE_MAX];
+	char domain[ACME_NAME_MAX + 2];  /* as configured: "*.example.com" for a wildcard */
+	char chal_url[ACME_URL_MAX];     /* POSTed once the record is served */
+} job_dns_t;
 
 struct acme_job {
 	struct ev_loop *loop;
@@ -29,7 +44,11 @@ struct acme_job {
 	char name[128];
 	char **domains;      /* owned copy */
 	size_t ndomains;
-	char challenge[16];  /* "http-01" or "tls-alpn-01" */
+	char challenge[16];  /* "http-01", "tls-alpn-01" or "dns-01" */
+	char **dns_hook;     /* owned copy of the certificate's dns_hook argv */
+	size_t ndns_hook;
+	job_dns_t *dns;      /* owned: one slot per authorization (dns-01) */
+	size_t ndns;         /* records added, whose removal is owed */
 	char profile[64];
 	char replaces[256]; /* ARI id of the certificate being replaced, or "" */
 	char cert_dir[1024]; /* STATE/certs/NAME: where the pending order is kept */
@@ -69,8 +88,36 @@ acme_job_state_t acme_job_state(const acme_job_t *j)
 	return j->state;
 }
 
+static void dns_vars(const acme_job_t *j, const job_dns_t *d, char *buf, size_t cap, char *vars[3])
+{
+	int n = snprintf(buf, cap, "WHARF_CERT_NAME=%s", j->name);
+	vars[0] = buf;
+	vars[1] = buf + n + 1;
+	snprintf(vars[1], cap - (size_t)n - 1, "WHARF_DOMAIN=%s", d->domain);
+	vars[2] = NULL;
+}
+
+/* Every record the hook added (or is adding) goes away again, whatever the
+ * order's fate; an add still running reports to nobody. */
+static void dns_remove_all(acme_job_t *j)
+{
+	for (size_t i = 0; i < j->ndns; i++) {
+		job_dns_t *d = &j->dns[i];
+		acme_cmd_forget(d);
+		char buf[2 * ACME_NAME_MAX + 200], what[ACME_NAME_MAX + 200];
+		char *vars[3], *extra[] = { "remove", d->name, d->value, NULL };
+		dns_vars(j, d, buf, sizeof(buf), vars);
+		snprintf(what, sizeof(what), "certificate %s: dns_hook remove %s", j->name, d->name);
+		acme_cmd_run(j->loop, j->dns_hook, j->ndns_hook, extra, vars, DNS_REMOVE_TIMEOUT, what, NULL, NULL);
+	}
+	free(j->dns);
+	j->dns = NULL;
+	j->ndns = 0;
+}
+
 static void withdraw_challenges(acme_job_t *j)
 {
+	dns_remove_all(j);
 	if (j->ntokens || j->nalpn)
 		acme_challenges_remove(j->tokens, j->ntokens, j->alpn_names, j->nalpn);
 	for (size_t i = 0; i < j->ntokens; i++)
@@ -93,6 +140,9 @@ static void job_free(acme_job_t *j)
 	for (size_t i = 0; i < j->ndomains; i++)
 		free(j->domains[i]);
 	free(j->domains);
+	for (size_t i = 0; i < j->ndns_hook; i++)
+		free(j->dns_hook[i]);
+	free(j->dns_hook);
 	free(j->authz);
 	acme_key_free(j->cert_key);
 	if (j->keypem.data)
@@ -437,12 +487,60 @@ static void on_challenge_posted(void *arg, const acme_reply_t *r)
 	authz_step_done(j);
 }
 
+static void on_dns_added(void *owner, bool ok)
+{
+	job_dns_t *d = owner;
+	acme_job_t *j = d->job;
+	if (!ok) {
+		fail(j, "", d->domain, -1, "dns_hook could not publish the TXT record %s (see the line above)", d->name);
+		return;
+	}
+	if (!d->chal_url[0]) { /* the CA is checking already (an order resumed after a restart) */
+		authz_step_done(j);
+		return;
+	}
+	wf_log_info("certificate %s: TXT record %s published; asking the CA to check it", j->name, d->name);
+	acme_client_post(j->cl, d->chal_url, "{}", on_challenge_posted, j);
+}
+
+/* dns-01: the hook adds the record; the challenge is POSTed once it says the
+ * record is served. */
+static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch, const char *keyauth)
+{
+	if (!j->dns || j->ndns >= j->nauthz) {
+		fail(j, "", a->identifier, -1, "out of memory");
+		return;
+	}
+	job_dns_t *d = &j->dns[j->ndns];
+	memset(d, 0, sizeof(*d));
+	d->job = j;
+	if (acme_dns01_value(keyauth, d->value, sizeof(d->value)) != WF_OK) {
+		fail(j, "", a->identifier, -1, "cannot compute the dns-01 record");
+		return;
+	}
+	snprintf(d->name, sizeof(d->name), "_acme-challenge.%s", a->identifier);
+	snprintf(d->domain, sizeof(d->domain), "%s%s", a->wildcard ? "*." : "", a->identifier);
+	if (ch->status == ACME_ST_PENDING)
+		snprintf(d->chal_url, sizeof(d->chal_url), "%s", ch->url);
+	char buf[2 * ACME_NAME_MAX + 200], what[ACME_NAME_MAX + 200];
+	char *vars[3], *extra[] = { "add", d->name, d->value, NULL };
+	dns_vars(j, d, buf, sizeof(buf), vars);
+	snprintf(what, sizeof(what), "certificate %s: dns_hook add %s", j->name, d->name);
+	j->ndns++; /* owed a removal from now on, even if the add fails half-way */
+	if (!acme_cmd_run(j->loop, j->dns_hook, j->ndns_hook, extra, vars, DNS_ADD_TIMEOUT, what, on_dns_added, d))
+		fail(j, "", d->domain, -1, "cannot run dns_hook %s", j->dns_hook[0]);
+}
+
 static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch)
 {
 	const acme_key_t *account = acme_client_account_key(j->cl);
 	char keyauth[ACME_TOKEN_MAX + 80];
 	if (acme_key_authorization(account, ch->token, keyauth, sizeof(keyauth)) != WF_OK) {
 		fail(j, "", a->identifier, -1, "cannot compute the key authorization");
+		return;
+	}
+	if (strcmp(ch->type, "dns-01") == 0) {
+		publish_dns(j, a, ch, keyauth);
 		return;
 	}
 	if (strcmp(ch->type, "http-01") == 0) {
@@ -504,7 +602,7 @@ static void on_authz(void *arg, const acme_reply_t *r)
 		return;
 	}
 	publish(j, &a, ch);
-	if (j->state == ACME_JOB_FAILED)
+	if (j->state == ACME_JOB_FAILED || !strcmp(ch->type, "dns-01")) /* it goes on when the hook is done */
 		return;
 	if (ch->status == ACME_ST_PENDING) {
 		acme_client_post(j->cl, ch->url, "{}", on_challenge_posted, j);
@@ -522,6 +620,10 @@ static void start_authz(acme_job_t *j, const acme_order_t *o)
 	free(j->authz);
 	j->nauthz = o->nauthz;
 	j->authz = calloc(o->nauthz + 1, sizeof(*j->authz));
+	if (!strcmp(j->challenge, "dns-01")) {
+		dns_remove_all(j); /* a new order after a failed one starts clean */
+		j->dns = calloc(o->nauthz + 1, sizeof(*j->dns));
+	}
 	/* One step per authorization: done when it is valid already, or when
 	 * its challenge was answered. Replies come from the loop, after this. */
 	j->outstanding = (int)o->nauthz;
@@ -713,6 +815,10 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 		j->domains[i] = strdup(cert->domains[i]);
 	j->ndomains = cert->ndomains;
 	snprintf(j->challenge, sizeof(j->challenge), "%s", cert->challenge);
+	j->dns_hook = calloc(cert->ndns_hook + 1, sizeof(char *));
+	for (size_t i = 0; i < cert->ndns_hook; i++)
+		j->dns_hook[i] = strdup(cert->dns_hook[i]);
+	j->ndns_hook = cert->ndns_hook;
 	snprintf(j->profile, sizeof(j->profile), "%s", cert->profile ? cert->profile : "");
 	snprintf(j->replaces, sizeof(j->replaces), "%s", replaces ? replaces : "");
 	snprintf(j->cert_dir, sizeof(j->cert_dir), "%s/certs/%s", state_dir, cert->name);

@@ -548,10 +548,14 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				c->name);
 		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
 			problem(ctx, c->line, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
+		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook)
+			problem(ctx, c->line, "certificate \"%s\" uses dns-01 but has no dns_hook to publish the TXT records",
+				c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
-			if (!strncmp(c->domains[j], "*.", 2))
+			if (!strncmp(c->domains[j], "*.", 2) && strcmp(c->challenge, "dns-01") != 0)
 				problem(ctx, c->line,
-					"certificate \"%s\": wildcard \"%s\" needs dns-01, which wharf does not do yet",
+					"certificate \"%s\": wildcard \"%s\" needs challenge = \"dns-01\" (CAs validate "
+					"wildcards no other way)",
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);

@@ -65,7 +65,9 @@ typedef struct wf_cert_cfg {
 	size_t ndomains;
 	bool acme;       /* obtained and renewed from the CA (when an acme block exists) */
 	char *key_type;  /* ec256, ec384, rsa2048, rsa3072, rsa4096 */
-	char *challenge; /* http-01 or tls-alpn-01 */
+	char *challenge; /* http-01, tls-alpn-01 or dns-01 */
+	char **dns_hook; /* argv that adds and removes dns-01 TXT records, or none */
+	size_t ndns_hook;
 	char *profile;   /* ACME profile to ask for, or "" */
 	bool reuse_key;
 	char **deploy_hook; /* argv run after each issuance, or none */

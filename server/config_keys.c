@@ -7,7 +7,7 @@
 
 static const char *const service_types[] = { "https", "acme-http", "ftps", "ftps-implicit", NULL };
 static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
-static const char *const challenges[] = { "http-01", "tls-alpn-01", NULL };
+static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
 static const char *const permissions[] = { "read", "write", "delete", "mkdir", "admin", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
@@ -144,8 +144,16 @@ static const wf_key_t cert_keys[] = {
 	{ "key_type", WF_KEY_STRING, F(wf_cert_cfg_t, key_type), 0, "ec256", 0, 0, key_types, NULL,
 	  "Key of the certificate." },
 	{ "challenge", WF_KEY_STRING, F(wf_cert_cfg_t, challenge), 0, "http-01", 0, 0, challenges, NULL,
-	  "How the CA validates the names: `http-01` (needs an `acme-http` service reachable as port 80) "
-	  "or `tls-alpn-01` (answered on the `https` services; no port 80 needed)." },
+	  "How the CA validates the names: `http-01` (needs an `acme-http` service reachable as port 80), "
+	  "`tls-alpn-01` (answered on the `https` services; no port 80 needed) or `dns-01` (TXT records "
+	  "published by `dns_hook`; the only one for wildcards)." },
+	{ "dns_hook", WF_KEY_STRLIST, F(wf_cert_cfg_t, dns_hook), F(wf_cert_cfg_t, ndns_hook), "[]", 0, 64, NULL,
+	  NULL,
+	  "For dns-01: command, as an argv array (no shell), run with three more arguments: `add NAME VALUE` "
+	  "before the CA is asked to validate (NAME is `_acme-challenge.` and the domain, VALUE the TXT "
+	  "text; exit 0 once the record is served, within 300 s), then `remove NAME VALUE` when the order "
+	  "ends. A certificate for `example.com` and `*.example.com` adds two records of one NAME: add "
+	  "beside, never replace. WHARF_CERT_NAME and WHARF_DOMAIN are in its environment." },
 	{ "profile", WF_KEY_STRING, F(wf_cert_cfg_t, profile), 0, "", 0, 0, NULL, NULL,
 	  "ACME profile to request (`classic`, `tlsserver`, `shortlived`), if the CA offers profiles." },
 	{ "reuse_key", WF_KEY_BOOL, F(wf_cert_cfg_t, reuse_key), 0, "false", 0, 0, NULL, NULL,

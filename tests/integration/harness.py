@@ -183,9 +183,7 @@ class Server:
                           for s in self.services)
         def certblock(c):
             if isinstance(c, dict):
-                opts = "".join(' %s = %s;' % (k, ('"%s"' % v) if isinstance(v, str) else
-                                             ("true" if v is True else "false" if v is False else v))
-                               for k, v in c.items() if k not in ("name", "domains"))
+                opts = "".join(' %s = %s;' % (k, value(v)) for k, v in c.items() if k not in ("name", "domains"))
                 return '  { name = "%s"; domains = %s;%s }' % (c["name"], strlist(c["domains"]), opts)
             return '  { name = "%s"; domains = %s; }' % (c[0], strlist(c[1]))
         certs = ",\n".join(certblock(c) for c in self.certificates)

@@ -246,6 +246,28 @@ def hook_script(server, name):
     return path, os.path.join(out, name + ".log")
 
 
+def dns_hook_script(server, pebble, mode="ok"):
+    """A dns_hook the server may run: it logs each call to OUT/dns.log and
+    publishes through pebble-challtestsrv's management API, the DNS server
+    Pebble's validator asks. mode "fail": every add fails (exit 3); "wrong":
+    it publishes another value than it was given."""
+    out = os.path.join(server.dir, "hooks")
+    os.makedirs(out, exist_ok=True)
+    server.give(out)
+    path, log = os.path.join(out, "dns.sh"), os.path.join(out, "dns.log")
+    api = "http://127.0.0.1:%d" % pebble.chall_mgmt_port
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\n'
+                'echo "$1 $2 $3 $WHARF_CERT_NAME $WHARF_DOMAIN" >> "%s"\n'
+                'case "$1" in\n'
+                'add) %s exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\",\\"value\\":\\"%s$3\\"}" %s/set-txt ;;\n'
+                'remove) exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\"}" %s/clear-txt ;;\n'
+                'esac\nexit 2\n' % (log, "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "", api,
+                                      api))
+    os.chmod(path, 0o755)
+    return path, log
+
+
 def wait_file_text(path, text, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -258,6 +280,80 @@ def wait_file_text(path, text, timeout=20):
             pass
         time.sleep(0.2)
     raise AssertionError("%r never appeared in %s" % (text, path))
+
+
+class DnsChallenge(AcmeCase):
+    """dns-01 through the certificate's dns_hook, and with it wildcards."""
+
+    def wildcard_server(self, mode="ok"):
+        s = self.make_server(challenge="dns-01", certs=[{"name": "main", "domains": ["wild.test", "*.wild.test"],
+                                                        "challenge": "dns-01"}])
+        hook, log = dns_hook_script(s, self.pebble, mode)
+        s.certificates[0]["dns_hook"] = [hook]
+        s.write_config()
+        return s, log
+
+    def test_wildcard_issued_and_records_removed(self):
+        self.pebble.start()
+        s, log = self.wildcard_server()
+        s.start()
+        pem = wait_issued(s, "files.wild.test", timeout=60)
+        text = cert_text(pem)
+        self.assertIn("*.wild.test", text)
+        ok, why = verify_chain(self.pebble, served_chain(s.port, "files.wild.test"), "files.wild.test")
+        self.assertTrue(ok, why)
+        self.assertEqual(tls_peer_cert(s.port, "wild.test"), pem)
+        # One record per authorization, both at the same name, added before
+        # the CA looked and removed after; the hook knew which domain it served.
+        calls = wait_file_text(log, "remove").splitlines()
+        deadline = time.monotonic() + 10
+        while sum(c.startswith("remove ") for c in calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            calls = wait_file_text(log, "remove").splitlines()
+        adds = sorted(c for c in calls if c.startswith("add "))
+        removes = sorted(c for c in calls if c.startswith("remove "))
+        self.assertEqual(len(adds), 2, calls)
+        self.assertEqual([a.split()[1] for a in adds], ["_acme-challenge.wild.test"] * 2)
+        self.assertEqual(sorted(a.split()[4] for a in adds), ["*.wild.test", "wild.test"])
+        self.assertTrue(all(a.split()[3] == "main" for a in adds), adds)
+        self.assertEqual(sorted(r.replace("remove", "add", 1) for r in removes), adds)
+        self.assertNotEqual(adds[0].split()[2], adds[1].split()[2])  # a value per authorization
+        self.assertIn("TXT record _acme-challenge.wild.test published", s.log())
+
+    def test_failing_hook_is_one_clear_line_and_the_server_serves(self):
+        self.pebble.start()
+        s, log = self.wildcard_server("fail")
+        s.start()
+        self.assertTrue(s.wait_log("dns_hook could not publish the TXT record _acme-challenge.wild.test",
+                                   timeout=30), s.log()[-3000:])
+        self.assertRegex(s.log(), r"dns_hook add _acme-challenge\.wild\.test \(.*dns\.sh, pid \d+\): exited 3")
+        self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "a.wild.test")))
+        wait_file_text(log, "remove _acme-challenge.wild.test")  # cleaned up all the same
+
+    def test_wrong_record_is_refused_by_the_ca(self):
+        # The CA really reads the record: a wrong value fails validation.
+        self.pebble.start()
+        s, log = self.wildcard_server("wrong")
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=30), s.log()[-3000:])
+        line = [l for l in s.log().splitlines() if "order failed" in l][0]
+        self.assertIn("wild.test", line)
+        self.assertRegex(line, r"(?i)unauthorized|txt")
+        self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "a.wild.test")))
+
+    def test_config_names_what_is_missing(self):
+        for cert, expect in (
+                ({"name": "w", "domains": ["*.wild.test"], "challenge": "http-01"},
+                 'wildcard "*.wild.test" needs challenge = "dns-01"'),
+                ({"name": "w", "domains": ["wild.test"], "challenge": "dns-01"},
+                 'uses dns-01 but has no dns_hook')):
+            s = self.make_server(certs=[cert])
+            out = subprocess.run([harness.WHARF, "check", "-c", s.config_path], capture_output=True, text=True,
+                                 timeout=20)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(expect, out.stdout + out.stderr)
+            s.cleanup()
+            del self.server
 
 
 class Operations(AcmeCase):

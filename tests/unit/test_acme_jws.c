@@ -506,6 +506,18 @@ static void test_key_authorization(void)
 	acme_key_free(k);
 }
 
+/* dns-01's TXT text: base64url(SHA-256(key authorization)), no padding
+ * (RFC 8555 8.4); the expected value computed independently (Python's
+ * hashlib and base64). */
+static void test_dns01_value(void)
+{
+	char out[ACME_DNS01_VALUE_MAX];
+	const char *ka = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+	CHECK_EQ_INT(acme_dns01_value(ka, out, sizeof(out)), WF_OK);
+	CHECK_EQ_STR(out, "lCM7cZyQXcVHK2nnW3jjAhNT3Fvm18UN-kWZZknKoYM");
+	CHECK_EQ_INT(acme_dns01_value(ka, out, sizeof(out) - 1), WF_ERR);
+}
+
 /* The legacy PEM ("EC PRIVATE KEY", "RSA PRIVATE KEY") of a key. */
 static int legacy_pem(const acme_key_t *k, wf_buf_t *out)
 {
@@ -626,6 +638,7 @@ int main(void)
 	test_ec_padding();
 	test_eab();
 	test_key_authorization();
+	test_dns01_value();
 	test_key_roundtrip(ACME_KEY_EC256);
 	test_key_roundtrip(ACME_KEY_EC384);
 	test_key_roundtrip(ACME_KEY_RSA2048);
