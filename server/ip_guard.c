@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,9 @@ typedef struct guard_entry {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static guard_entry_t table[GUARD_SLOTS];
+/* When the last ban ends: until a ban exists, asking whether a client is
+ * banned (every HTTP request with credentials) costs one atomic load. */
+static _Atomic time_t bans_end;
 
 static bool idle(const guard_entry_t *e, time_t now)
 {
@@ -110,6 +114,8 @@ void wf_ipguard_leave(const char *addr)
 bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left)
 {
 	bool banned = false;
+	if (now >= atomic_load_explicit(&bans_end, memory_order_relaxed))
+		return false;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, false);
 	if (e && e->ban_until > now) {
@@ -133,6 +139,8 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 		}
 		if (++e->fails >= max_failures && e->ban_until <= now) {
 			e->ban_until = now + window + 1; /* whole seconds: never shorter than window */
+			if (atomic_load(&bans_end) < e->ban_until) /* under the lock: no other writer */
+				atomic_store(&bans_end, e->ban_until);
 			e->fails = 0;
 			banned = true;
 		}

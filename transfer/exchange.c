@@ -723,11 +723,13 @@ static void auth_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t 
 	ex->on_ready(ex, ex->ready_arg);
 }
 
-/* Basic authentication. A password this loop has checked before is answered
- * inline; any other goes to the offload pool, because crypt(3) would stall
- * every connection of this worker for milliseconds, a cost any client could
- * impose with wrong passwords. An address banned for failed logins gets 429
- * for anything but a password already known good, without a check at all. */
+/* Basic authentication. A password the server has checked before is
+ * answered inline; any other goes to the offload pool, because crypt(3) would
+ * stall every connection of this worker for milliseconds, a cost any client
+ * could impose with wrong passwords. A client banned for failed logins gets
+ * 429 for every login, unchecked: were a password known good still let in,
+ * the ban would answer right guesses of it with 200 and wrong ones with 429,
+ * an oracle at the speed of requests. */
 static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!in->authorization.ptr) {
@@ -743,16 +745,12 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	snprintf(ex->user_name, sizeof(ex->user_name), "%.*s", (int)sizeof(ex->user_name) - 1, user);
 	wf_slice_t u = { user, strlen(user) }, p = { pass, strlen(pass) };
 	const wf_user_cfg_t *found = NULL;
-	xfer_auth_verdict_t v = xfer_auth_cached(ex->cfg, u, p, &found);
 	int ban_left = 0;
-	if (v == XFER_AUTH_OK) {
-		serve_user(ex, in, found);
-	} else if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
-		/* Asked only here, off the path of known good passwords: one
-		 * shared table lookup per guess, none per ordinary request. A
-		 * password verified while the address was banned is never
-		 * remembered, so the cache is no way around the ban. */
+	xfer_auth_verdict_t v;
+	if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
 		refuse_banned(ex, in, ban_left);
+	} else if ((v = xfer_auth_cached(ex->cfg, u, p, &found)) == XFER_AUTH_OK) {
+		serve_user(ex, in, found);
 	} else if (v == XFER_AUTH_REFUSED) {
 		refuse_counted(ex, in);
 	} else {
@@ -917,9 +915,10 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 
 void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 {
-	/* A request that ended before its answer was decided (the client left
-	 * during a password check, or while an upload was being made durable)
-	 * still gets its line, with nginx's 499: "the client closed first". */
+	/* A request whose connection ended before its answer was decided (during
+	 * a password check, or while an upload was being made durable; mostly a
+	 * client that left, else a shutdown) still gets its line, with nginx's
+	 * 499: "the client closed first". */
 	int status = ex->status ? ex->status : ex->method[0] ? XFER_STATUS_CLIENT_LEFT : 0;
 	if (status)
 		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,

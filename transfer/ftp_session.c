@@ -226,7 +226,16 @@ static void login_inline(xfer_ftp_t *f, const wf_user_cfg_t *ok)
 void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 {
 	wf_slice_t user = { f->user_name, strlen(f->user_name) };
-	/* A password this loop verified or refused before needs no crypt. */
+	/* A connection opened before its client was banned gets no more tries:
+	 * see authenticate() in exchange.c for the oracle this closes. */
+	int ban_left = 0;
+	if (wf_ipguard_banned(f->conn->peer_addr, (time_t)ev_now(wf_conn_loop(f->conn)), &ban_left)) {
+		f->user_name[0] = '\0';
+		ftp_reply(f, 421, "Too many failed logins from your address; try again in %d seconds", ban_left);
+		f->quitting = true;
+		return;
+	}
+	/* A password the server verified or refused before needs no crypt. */
 	const wf_user_cfg_t *known = NULL;
 	xfer_auth_verdict_t v = xfer_auth_cached(f->conn->cfg, user, pass, &known);
 	if (v != XFER_AUTH_UNKNOWN) {
