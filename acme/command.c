@@ -13,13 +13,13 @@
 extern char **environ;
 
 typedef struct cmd {
-	struct ev_loop *loop;
+	struct ev_loop *loop; /* borrowed: the default loop */
 	ev_child watch;
 	ev_timer timeout;
 	double limit;
-	char what[300];
+	char what[600];
 	acme_cmd_done_cb cb;
-	void *owner; /* NULL once forgotten */
+	void *owner; /* borrowed; NULL once forgotten */
 	struct cmd *next;
 } cmd_t;
 
@@ -62,7 +62,7 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	cmd_t *c = wf_container_of(t, cmd_t, timeout);
 	wf_log_error("%s: still running after %.0f s, killing it", c->what, c->limit);
-	kill(c->watch.pid, SIGKILL);
+	kill(-c->watch.pid, SIGKILL); /* the whole group: see acme_cmd_run */
 	/* The child watcher reports the exit and ends it. */
 }
 
@@ -98,8 +98,24 @@ bool acme_cmd_run(struct ev_loop *loop, char *const *argv, size_t argc, char *co
 			env[k++] = environ[i];
 	for (size_t i = 0; i < nvars; i++)
 		env[k++] = vars[i];
+	/* Its own process group, so that the timeout kills what a shell hook
+	 * started too (a curl still writing a DNS record after the order gave
+	 * up); default signal handling and mask, not ours (SIGPIPE ignored, the
+	 * reactor's blocked set). */
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
 	pid_t pid;
-	int rc = posix_spawn(&pid, args[0], NULL, NULL, args, env);
+	int rc = posix_spawnattr_init(&attr);
+	if (rc == 0) {
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		posix_spawnattr_setpgroup(&attr, 0);
+		posix_spawnattr_setsigdefault(&attr, &all);
+		posix_spawnattr_setsigmask(&attr, &none);
+		rc = posix_spawn(&pid, args[0], NULL, &attr, args, env);
+		posix_spawnattr_destroy(&attr);
+	}
 	free(args);
 	free(env);
 	if (rc != 0) {

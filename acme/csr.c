@@ -2,10 +2,12 @@
 #include "csr.h"
 
 #include "b64url.h"
+#include "../server/san.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,27 +34,6 @@ static void buf_truncate(wf_buf_t *b, size_t size)
 	b->len = b->off + size;
 }
 
-/* The subjectAltName extension's DER for DNS names, built in one go: adding
- * name by name through the crq/crt setters re-encodes the whole list each time. */
-static int san_der(char *const *names, size_t n, gnutls_datum_t *der)
-{
-	gnutls_subject_alt_names_t sans;
-	int rc = WF_ERR;
-	if (gnutls_subject_alt_names_init(&sans) < 0)
-		return WF_ERR;
-	for (size_t i = 0; i < n; i++) {
-		gnutls_datum_t d = {(unsigned char *)names[i], (unsigned)strlen(names[i])};
-		if (gnutls_subject_alt_names_set(sans, GNUTLS_SAN_DNSNAME, &d, NULL) < 0)
-			goto out;
-	}
-	if (gnutls_x509_ext_export_subject_alt_names(sans, der) < 0)
-		goto out;
-	rc = WF_OK;
-out:
-	gnutls_subject_alt_names_deinit(sans);
-	return rc;
-}
-
 int acme_csr_make(const acme_key_t *key, char *const *names, size_t n, wf_buf_t *b64url_out)
 {
 	gnutls_x509_crq_t crq = NULL;
@@ -67,14 +48,15 @@ int acme_csr_make(const acme_key_t *key, char *const *names, size_t n, wf_buf_t 
 		crq = NULL;
 		goto out;
 	}
+	unsigned char addr[16];
 	size_t cnlen = strlen(names[0]);
-	bool has_cn = cnlen <= CN_MAX;
+	bool has_cn = cnlen <= CN_MAX && !wf_san_ip(names[0], addr); /* an address is no common name */
 	if (gnutls_x509_crq_set_version(crq, 1) < 0 ||
 	    (has_cn &&
 	     gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, names[0], (unsigned)cnlen) < 0))
 		goto out;
 	/* RFC 5280 4.2.1.6: with an empty subject the SAN must be critical. */
-	if (san_der(names, n, &ext) != WF_OK ||
+	if (wf_san_der(names, n, &ext) != WF_OK ||
 	    gnutls_x509_crq_set_extension_by_oid(crq, OID_SUBJECT_ALT_NAME, ext.data, ext.size, !has_cn) < 0)
 		goto out;
 	if (gnutls_x509_crq_set_pubkey(crq, key->pub) < 0 ||
@@ -143,13 +125,14 @@ int acme_tlsalpn_cert(const char *name, const char *key_authorization, wf_buf_t 
 	size_t namelen = strlen(name);
 	/* The validator reads only the SAN and the extension; a CN just helps
 	 * whoever looks at the certificate in a capture. */
-	bool has_cn = namelen <= CN_MAX;
+	unsigned char addr[16];
+	bool has_cn = namelen <= CN_MAX && !wf_san_ip(name, addr);
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
 	    gnutls_x509_crt_set_expiration_time(crt, now + 7 * 86400) < 0 ||
 	    (has_cn &&
 	     gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, name, (unsigned)namelen) < 0) ||
-	    gnutls_x509_crt_set_key(crt, key) < 0 || san_der((char *const *)&name, 1, &san) != WF_OK ||
+	    gnutls_x509_crt_set_key(crt, key) < 0 || wf_san_der((char *const *)&name, 1, &san) != WF_OK ||
 	    gnutls_x509_crt_set_extension_by_oid(crt, OID_SUBJECT_ALT_NAME, san.data, san.size, !has_cn) < 0 ||
 	    gnutls_x509_crt_set_extension_by_oid(crt, OID_ACME_IDENTIFIER, ext, sizeof(ext), 1) < 0 ||
 	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
@@ -168,4 +151,25 @@ out:
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	return rc;
+}
+
+int acme_alpn_sni(const char *identifier, char *out, size_t cap)
+{
+	unsigned char a[16];
+	int n = wf_san_ip(identifier, a), w;
+	if (n == 4)
+		w = snprintf(out, cap, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+	else if (n == 16) {
+		static const char hex[] = "0123456789abcdef";
+		char nibbles[64];
+		for (int i = 0; i < 16; i++) {
+			nibbles[4 * i] = hex[a[15 - i] & 0xf];
+			nibbles[4 * i + 1] = '.';
+			nibbles[4 * i + 2] = hex[a[15 - i] >> 4];
+			nibbles[4 * i + 3] = '.';
+		}
+		w = snprintf(out, cap, "%.64sip6.arpa", nibbles);
+	} else
+		w = snprintf(out, cap, "%s", identifier);
+	return w >= 0 && (size_t)w < cap ? WF_OK : WF_ERR;
 }

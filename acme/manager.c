@@ -1,5 +1,6 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
+#include "dns01.h"
 #include "output.h"
 #include "ari.h"
 #include "client.h"
@@ -298,7 +299,10 @@ static void start_job(slot_t *s)
 	/* Callbacks never run before acme_http_request returns, so counting down here is safe. */
 	for (size_t i = 0; i < s->cert->ndomains; i++) {
 		char url[600];
-		snprintf(url, sizeof(url), "http://%s:%d/.well-known/acme-challenge/test.txt", s->cert->domains[i], port);
+		const char *name = s->cert->domains[i];
+		bool v6 = strchr(name, ':') != NULL; /* an IPv6 address: bracketed in a URL */
+		snprintf(url, sizeof(url), "http://%s%s%s:%d/.well-known/acme-challenge/test.txt", v6 ? "[" : "", name,
+			 v6 ? "]" : "", port);
 		if (!m->http || !acme_http_request(m->http, "GET", url, NULL, (wf_slice_t){ NULL, 0 }, 10, on_preflight, s)) {
 			s->preflight_failed = true;
 			snprintf(s->preflight_error, sizeof(s->preflight_error), "pre-flight self-check could not start");
@@ -542,7 +546,9 @@ void acme_manager_report(const acme_manager_t *m, FILE *out)
 
 bool acme_manager_hooks_busy(const acme_manager_t *m)
 {
-	return m && acme_events_busy(m->events);
+	/* dns-01 removes outlive their orders: a record left behind would
+	 * stay in the zone. */
+	return m && (acme_events_busy(m->events) || acme_dns_pending() > 0);
 }
 
 void acme_manager_free(acme_manager_t *m)

@@ -1,10 +1,11 @@
 /* One certificate order: see order.h. */
 #include "order.h"
 #include "challenges.h"
-#include "command.h"
+#include "dns01.h"
 #include "csr.h"
 #include "jws.h"
 #include "../server/durable.h"
+#include "../server/san.h"
 #include "../server/log.h"
 
 #include <errno.h>
@@ -12,14 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define POLL_FIRST 0.05
 #define POLL_GROWTH 1.5
 #define POLL_MAX 2.0
 #define JOB_DEADLINE 600.0 /* an order that takes longer has stalled */
-#define DNS_ADD_TIMEOUT 300.0 /* a DNS API and its propagation wait, together */
-#define DNS_REMOVE_TIMEOUT 60.0
 
 typedef struct job_authz {
 	char url[ACME_URL_MAX];
@@ -29,9 +29,9 @@ typedef struct job_authz {
 struct acme_job;
 
 /* A dns-01 TXT record the hook was asked to add; removed when the order ends.
- * Its address is the hook command's owner, so it never moves. */
+ * Its address is the queued add's owner, so it never moves. */
 typedef struct job_dns {
-	struct acme_job *job;
+	struct acme_job *job;            /* borrowed: the order it belongs to */
 	char name[ACME_NAME_MAX + 16];   /* "_acme-challenge." and the identifier */
 	char value[ACME_DNS01_VALUE_MAX];
 	char domain[ACME_NAME_MAX + 2];  /* as configured: "*.example.com" for a wildcard */
@@ -88,27 +88,20 @@ acme_job_state_t acme_job_state(const acme_job_t *j)
 	return j->state;
 }
 
-static void dns_vars(const acme_job_t *j, const job_dns_t *d, char *buf, size_t cap, char *vars[3])
+static acme_dns_call_t dns_call(const acme_job_t *j, const job_dns_t *d)
 {
-	int n = snprintf(buf, cap, "WHARF_CERT_NAME=%s", j->name);
-	vars[0] = buf;
-	vars[1] = buf + n + 1;
-	snprintf(vars[1], cap - (size_t)n - 1, "WHARF_DOMAIN=%s", d->domain);
-	vars[2] = NULL;
+	return (acme_dns_call_t){ j->dns_hook, j->ndns_hook, j->name, d->domain, d->name, d->value };
 }
 
-/* Every record the hook added (or is adding) goes away again, whatever the
- * order's fate; an add still running reports to nobody. */
+/* Every record the hook was asked to add goes away again, whatever the
+ * order's fate: the removes queue behind the adds (dns01.h), and an add not
+ * yet done reports to nobody. */
 static void dns_remove_all(acme_job_t *j)
 {
 	for (size_t i = 0; i < j->ndns; i++) {
-		job_dns_t *d = &j->dns[i];
-		acme_cmd_forget(d);
-		char buf[2 * ACME_NAME_MAX + 200], what[ACME_NAME_MAX + 200];
-		char *vars[3], *extra[] = { "remove", d->name, d->value, NULL };
-		dns_vars(j, d, buf, sizeof(buf), vars);
-		snprintf(what, sizeof(what), "certificate %s: dns_hook remove %s", j->name, d->name);
-		acme_cmd_run(j->loop, j->dns_hook, j->ndns_hook, extra, vars, DNS_REMOVE_TIMEOUT, what, NULL, NULL);
+		acme_dns_forget(&j->dns[i]);
+		acme_dns_call_t call = dns_call(j, &j->dns[i]);
+		acme_dns_remove(j->loop, &call);
 	}
 	free(j->dns);
 	j->dns = NULL;
@@ -503,6 +496,16 @@ static void on_dns_added(void *owner, bool ok)
 	acme_client_post(j->cl, d->chal_url, "{}", on_challenge_posted, j);
 }
 
+/* Is name one this order asked for? The CA's word alone must not make the
+ * hook write records for names nobody configured. */
+static bool ordered(const acme_job_t *j, const char *name)
+{
+	for (size_t i = 0; i < j->ndomains; i++)
+		if (strcasecmp(j->domains[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* dns-01: the hook adds the record; the challenge is POSTed once it says the
  * record is served. */
 static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch, const char *keyauth)
@@ -514,21 +517,24 @@ static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challen
 	job_dns_t *d = &j->dns[j->ndns];
 	memset(d, 0, sizeof(*d));
 	d->job = j;
+	snprintf(d->domain, sizeof(d->domain), "%s%s", a->wildcard ? "*." : "", a->identifier);
+	if (!ordered(j, d->domain)) {
+		fail(j, "", a->identifier, -1, "the CA asks about %s, which this order does not name", d->domain);
+		return;
+	}
 	if (acme_dns01_value(keyauth, d->value, sizeof(d->value)) != WF_OK) {
 		fail(j, "", a->identifier, -1, "cannot compute the dns-01 record");
 		return;
 	}
 	snprintf(d->name, sizeof(d->name), "_acme-challenge.%s", a->identifier);
-	snprintf(d->domain, sizeof(d->domain), "%s%s", a->wildcard ? "*." : "", a->identifier);
 	if (ch->status == ACME_ST_PENDING)
 		snprintf(d->chal_url, sizeof(d->chal_url), "%s", ch->url);
-	char buf[2 * ACME_NAME_MAX + 200], what[ACME_NAME_MAX + 200];
-	char *vars[3], *extra[] = { "add", d->name, d->value, NULL };
-	dns_vars(j, d, buf, sizeof(buf), vars);
-	snprintf(what, sizeof(what), "certificate %s: dns_hook add %s", j->name, d->name);
-	j->ndns++; /* owed a removal from now on, even if the add fails half-way */
-	if (!acme_cmd_run(j->loop, j->dns_hook, j->ndns_hook, extra, vars, DNS_ADD_TIMEOUT, what, on_dns_added, d))
-		fail(j, "", d->domain, -1, "cannot run dns_hook %s", j->dns_hook[0]);
+	acme_dns_call_t call = dns_call(j, d);
+	if (!acme_dns_add(j->loop, &call, on_dns_added, d)) {
+		fail(j, "", d->domain, -1, "out of memory");
+		return;
+	}
+	j->ndns++; /* owed a removal from now on, whatever the add does */
 }
 
 static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch)
@@ -549,11 +555,18 @@ static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t
 		j->tokens[j->ntokens++] = strdup(ch->token);
 		return;
 	}
+	/* An address is asked for by its reverse name (RFC 8738 6): that is the
+	 * SNI the validator sends, and the key the responder finds it by. */
+	char sni[ACME_NAME_MAX];
+	if (acme_alpn_sni(a->identifier, sni, sizeof(sni)) != WF_OK) {
+		fail(j, "", a->identifier, -1, "cannot name the tls-alpn-01 certificate");
+		return;
+	}
 	wf_buf_t cert, key;
 	wf_buf_init(&cert, 64 * 1024);
 	wf_buf_init(&key, 64 * 1024);
 	char err[256];
-	char *names[1] = { (char *)a->identifier };
+	char *names[1] = { sni };
 	wf_certkey_t *ck = NULL;
 	if (acme_tlsalpn_cert(a->identifier, keyauth, &cert, &key) == WF_OK)
 		ck = wf_certkey_new(a->identifier, names, 1, wf_buf_slice(&cert), wf_buf_slice(&key), true, err,
@@ -564,9 +577,9 @@ static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t
 		fail(j, "", a->identifier, -1, "cannot make the tls-alpn-01 certificate");
 		return;
 	}
-	acme_challenges_add_alpn(a->identifier, ck);
+	acme_challenges_add_alpn(sni, ck);
 	j->alpn_names = realloc(j->alpn_names, (j->nalpn + 1) * sizeof(char *));
-	j->alpn_names[j->nalpn++] = strdup(a->identifier);
+	j->alpn_names[j->nalpn++] = strdup(sni);
 }
 
 static void on_authz(void *arg, const acme_reply_t *r)
@@ -621,7 +634,7 @@ static void start_authz(acme_job_t *j, const acme_order_t *o)
 	j->nauthz = o->nauthz;
 	j->authz = calloc(o->nauthz + 1, sizeof(*j->authz));
 	if (!strcmp(j->challenge, "dns-01")) {
-		dns_remove_all(j); /* a new order after a failed one starts clean */
+		dns_remove_all(j); /* none yet: one order per job; here should that ever change */
 		j->dns = calloc(o->nauthz + 1, sizeof(*j->dns));
 	}
 	/* One step per authorization: done when it is valid already, or when
@@ -778,7 +791,8 @@ static void new_order(acme_job_t *j)
 	wf_buf_init(&p, 64 * 1024);
 	wf_buf_append_str(&p, "{\"identifiers\":[");
 	for (size_t i = 0; i < j->ndomains; i++)
-		wf_buf_printf(&p, "%s{\"type\":\"dns\",\"value\":\"%s\"}", i ? "," : "", j->domains[i]);
+		wf_buf_printf(&p, "%s{\"type\":\"%s\",\"value\":\"%s\"}", i ? "," : "",
+			      wf_san_ip(j->domains[i], (unsigned char[16]){ 0 }) ? "ip" : "dns", j->domains[i]);
 	wf_buf_append_str(&p, "]");
 	if (j->profile[0]) {
 		if (!profile_offered(d, j->profile)) {
@@ -838,7 +852,9 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	j->poll_delay = POLL_FIRST; /* every path to polling starts short, never at zero */
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);
-	ev_timer_init(&j->deadline, on_deadline, JOB_DEADLINE, 0);
+	/* dns-01 hooks run one at a time, each allowed ACME_DNS_ADD_TIMEOUT. */
+	ev_timer_init(&j->deadline, on_deadline,
+		      JOB_DEADLINE + (strcmp(j->challenge, "dns-01") ? 0 : (double)j->ndomains * ACME_DNS_ADD_TIMEOUT), 0);
 	ev_timer_start(loop, &j->deadline);
 	j->state = ACME_JOB_WAIT_CLIENT;
 	acme_client_ready(cl, on_client_ready, j);

@@ -1,5 +1,6 @@
 /* Certificate + key objects: see cert_key.h. */
 #include "cert_key.h"
+#include "san.h"
 
 #include <gnutls/x509.h>
 #include <stdio.h>
@@ -94,20 +95,8 @@ bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t nd
 	if (gnutls_x509_crt_init(&leaf) < 0)
 		return false;
 	bool ok = gnutls_x509_crt_import(leaf, &c, GNUTLS_X509_FMT_PEM) == 0;
-	for (size_t i = 0; ok && i < ndomains; i++) {
-		bool found = false;
-		for (unsigned idx = 0; !found; idx++) {
-			char san[256];
-			size_t sz = sizeof(san) - 1;
-			int t = gnutls_x509_crt_get_subject_alt_name(leaf, idx, san, &sz, NULL);
-			if (t < 0)
-				break;
-			san[sz] = '\0';
-			if (t == GNUTLS_SAN_DNSNAME && strcasecmp(san, domains[i]) == 0)
-				found = true;
-		}
-		ok = found;
-	}
+	for (size_t i = 0; ok && i < ndomains; i++)
+		ok = wf_san_has(leaf, domains[i]);
 	gnutls_x509_crt_deinit(leaf);
 	return ok;
 }

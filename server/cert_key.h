@@ -30,8 +30,9 @@ wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndom
 wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck);
 void wf_certkey_unref(wf_certkey_t *ck);
 
-/* True if every configured domain is among the leaf's DNS SANs (wildcards
- * match as written). Used to decide whether a stored cert still fits the config. */
+/* True if every configured name is among the leaf's SANs (DNS names, with
+ * wildcards as written, or IP addresses; san.h). Used to decide whether a
+ * stored cert still fits the config. */
 bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
 
 #endif

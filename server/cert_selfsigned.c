@@ -1,5 +1,6 @@
 /* Provisional self-signed certificate generation with GnuTLS. */
 #include "cert_selfsigned.h"
+#include "san.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -57,10 +58,12 @@ int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem
 	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
 	    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0)
 		goto out;
-	for (size_t i = 0; i < ndomains; i++)
-		if (gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, domains[i],
-							 (unsigned)strlen(domains[i]), GNUTLS_FSAN_APPEND) < 0)
-			goto out;
+	gnutls_datum_t san = { 0 };
+	bool san_ok = wf_san_der(domains, ndomains, &san) == WF_OK &&
+		      gnutls_x509_crt_set_extension_by_oid(crt, "2.5.29.17", san.data, san.size, 0) >= 0;
+	gnutls_free(san.data);
+	if (!san_ok)
+		goto out;
 	unsigned char kid[64];
 	size_t kidlen = sizeof(kid);
 	if (gnutls_x509_crt_get_key_id(crt, 0, kid, &kidlen) == 0)

@@ -1,6 +1,7 @@
 /* Config loading: walks the key table over a libconfig tree, then checks what
  * one key alone cannot (references between sections, duplicates, folders). */
 #include "config.h"
+#include "san.h"
 #include "config_keys.h"
 
 #include <arpa/inet.h>
@@ -432,9 +433,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			for (char *p = c->domains[j]; *p; p++)
 				if (*p >= 'A' && *p <= 'Z')
 					*p = (char)(*p - 'A' + 'a');
-			if (!valid_domain(c->domains[j]))
-				problem(ctx, c->line, "certificate \"%s\": \"%s\" is not a valid DNS name", c->name,
-					c->domains[j]);
+			if (!wf_san_canonical_ip(c->domains[j]) && !valid_domain(c->domains[j]))
+				problem(ctx, c->line, "certificate \"%s\": \"%s\" is not a valid DNS name or IP address",
+					c->name, c->domains[j]);
 		}
 	}
 	for (size_t i = 0; i < cfg->nservices; i++) {
@@ -552,7 +553,12 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			problem(ctx, c->line, "certificate \"%s\" uses dns-01 but has no dns_hook to publish the TXT records",
 				c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
-			if (!strncmp(c->domains[j], "*.", 2) && strcmp(c->challenge, "dns-01") != 0)
+			if (!strcmp(c->challenge, "dns-01") && wf_san_ip(c->domains[j], (unsigned char[16]){ 0 }))
+				problem(ctx, c->line,
+					"certificate \"%s\": the IP address %s cannot be validated by dns-01 (use http-01 "
+					"or tls-alpn-01)",
+					c->name, c->domains[j]);
+			else if (!strncmp(c->domains[j], "*.", 2) && strcmp(c->challenge, "dns-01") != 0)
 				problem(ctx, c->line,
 					"certificate \"%s\": wildcard \"%s\" needs challenge = \"dns-01\" (CAs validate "
 					"wildcards no other way)",

@@ -53,7 +53,7 @@ static const wf_key_t limit_keys[] = {
 	  NULL, "Failed logins (FTPS and HTTPS together) from one client (an IPv4 address, or an IPv6 /64) "
 		"within `login_ban_seconds` before that client is banned for `login_ban_seconds`: its FTPS "
 		"connections get 421, its HTTPS "
-		"requests with a password not already verified get 429." },
+		"requests with a password get 429, even a password verified before." },
 	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },
 	{ "max_pending_logins", WF_KEY_INT, F(wf_config_t, limits.max_pending_logins), 0, "64", 1, 100000, NULL,
@@ -136,8 +136,10 @@ static const wf_key_t cert_keys[] = {
 	{ "name", WF_KEY_STRING, F(wf_cert_cfg_t, name), 0, NULL, 0, 0, NULL, NULL,
 	  "Name services refer to; also the certificate's folder under `state_dir/certs/`." },
 	{ "domains", WF_KEY_STRLIST, F(wf_cert_cfg_t, domains), F(wf_cert_cfg_t, ndomains), NULL, 1, 100,
-	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard); the first is "
-		      "its subject." },
+	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard), and IP addresses "
+		      "(`192.0.2.7`, `2001:db8::7`: http-01 or tls-alpn-01 only; clients reaching the service by "
+		      "address send no SNI, so list such a certificate first on its service); the first "
+		      "name is its subject." },
 	{ "acme", WF_KEY_BOOL, F(wf_cert_cfg_t, acme), 0, "true", 0, 0, NULL, NULL,
 	  "Obtain and renew it from the CA when an `acme` block is configured; false keeps what is in "
 	  "the state folder (or the provisional certificate)." },

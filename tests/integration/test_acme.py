@@ -259,11 +259,12 @@ def dns_hook_script(server, pebble, mode="ok"):
     with open(path, "w") as f:
         f.write('#!/bin/sh\n'
                 'echo "$1 $2 $3 $WHARF_CERT_NAME $WHARF_DOMAIN" >> "%s"\n'
+                'echo begin >> "%s.seq"; sleep 0.2; echo end >> "%s.seq"\n'
                 'case "$1" in\n'
                 'add) %s exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\",\\"value\\":\\"%s$3\\"}" %s/set-txt ;;\n'
                 'remove) exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\"}" %s/clear-txt ;;\n'
-                'esac\nexit 2\n' % (log, "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "", api,
-                                      api))
+                'esac\nexit 2\n' % (log, log, log, "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "",
+                                      api, api))
     os.chmod(path, 0o755)
     return path, log
 
@@ -318,6 +319,15 @@ class DnsChallenge(AcmeCase):
         self.assertTrue(all(a.split()[3] == "main" for a in adds), adds)
         self.assertEqual(sorted(r.replace("remove", "add", 1) for r in removes), adds)
         self.assertNotEqual(adds[0].split()[2], adds[1].split()[2])  # a value per authorization
+        # The calls ran one at a time (a hook rewriting the TXT set must not race itself).
+        deadline = time.monotonic() + 10
+        while True:
+            with open(log + ".seq") as f:
+                seq = f.read().split()
+            if len(seq) >= 8 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(seq, ["begin", "end"] * 4)
         self.assertIn("TXT record _acme-challenge.wild.test published", s.log())
 
     def test_failing_hook_is_one_clear_line_and_the_server_serves(self):
@@ -354,6 +364,34 @@ class DnsChallenge(AcmeCase):
             self.assertIn(expect, out.stdout + out.stderr)
             s.cleanup()
             del self.server
+
+
+class IpIdentifiers(AcmeCase):
+    """RFC 8738: a certificate for an IP address, validated by http-01 or by
+    tls-alpn-01 (whose validator asks for the reverse name as SNI), served to
+    clients that reach the service by address and send no SNI."""
+
+    def check_ip(self, challenge):
+        self.pebble.start()
+        s = self.make_server(challenge=challenge,
+                             certs=[{"name": "main", "domains": ["127.0.0.1"], "challenge": challenge}])
+        s.start()
+        pem = wait_issued(s, None, timeout=60)
+        self.assertRegex(cert_text(pem), r"IPAddress: 127\.0\.0\.1")
+        # curl checks the address against the certificate, through Pebble's root.
+        with tempfile.TemporaryDirectory() as d:
+            with open(d + "/root.pem", "w") as f:
+                f.write(self.pebble.root_pem())
+            out = subprocess.run(["curl", "-sS", "--cacert", d + "/root.pem", "-o", "/dev/null", "-w",
+                                  "%{http_code}", "https://127.0.0.1:%d/" % s.port],
+                                 capture_output=True, text=True, timeout=20)
+        self.assertEqual((out.returncode, out.stdout), (0, "401"), out.stderr)
+
+    def test_ip_over_http01(self):
+        self.check_ip("http-01")
+
+    def test_ip_over_tls_alpn01(self):
+        self.check_ip("tls-alpn-01")
 
 
 class Operations(AcmeCase):

@@ -2,6 +2,7 @@
 #include "acme/b64url.h"
 #include "acme/csr.h"
 #include "check.h"
+#include "server/san.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
@@ -244,11 +245,75 @@ static void test_tlsalpn(void)
 	wf_buf_fini(&key);
 }
 
+/* RFC 8738: addresses go into the CSR as iPAddress SANs, never as a CN. */
+static void test_ip_names(void)
+{
+	acme_key_t *k = acme_key_generate(ACME_KEY_EC256);
+	CHECK(k != NULL);
+	if (!k)
+		return;
+	char *names[] = { "192.0.2.7", "2001:db8::7", "www.example.test" };
+	wf_buf_t b;
+	wf_buf_init(&b, 64 * 1024);
+	CHECK_EQ_INT(acme_csr_make(k, names, 3, &b), WF_OK);
+	gnutls_x509_crq_t crq = crq_from_b64url(&b);
+	CHECK(crq != NULL);
+	if (crq) {
+		char buf[512];
+		size_t size = sizeof(buf);
+		CHECK_EQ_INT(gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size),
+			     GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+		static const unsigned char v4[4] = { 192, 0, 2, 7 };
+		static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 };
+		unsigned type, critical;
+		size = sizeof(buf);
+		CHECK_EQ_INT(gnutls_x509_crq_get_subject_alt_name(crq, 0, buf, &size, &type, &critical),
+			     GNUTLS_SAN_IPADDRESS);
+		CHECK(size == 4 && memcmp(buf, v4, 4) == 0);
+		CHECK_EQ_INT(critical, 1); /* empty subject */
+		size = sizeof(buf);
+		CHECK_EQ_INT(gnutls_x509_crq_get_subject_alt_name(crq, 1, buf, &size, &type, &critical),
+			     GNUTLS_SAN_IPADDRESS);
+		CHECK(size == 16 && memcmp(buf, v6, 16) == 0);
+		size = sizeof(buf);
+		CHECK_EQ_INT(gnutls_x509_crq_get_subject_alt_name(crq, 2, buf, &size, &type, &critical),
+			     GNUTLS_SAN_DNSNAME);
+		CHECK_EQ_STR(buf, "www.example.test");
+		gnutls_x509_crq_deinit(crq);
+	}
+	wf_buf_fini(&b);
+	acme_key_free(k);
+
+	/* The SNI a TLS-ALPN-01 validator sends for each (RFC 8738 6). */
+	char sni[128];
+	CHECK_EQ_INT(acme_alpn_sni("127.0.0.1", sni, sizeof(sni)), WF_OK);
+	CHECK_EQ_STR(sni, "1.0.0.127.in-addr.arpa");
+	CHECK_EQ_INT(acme_alpn_sni("2001:db8::7", sni, sizeof(sni)), WF_OK);
+	CHECK_EQ_STR(sni, "7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	CHECK_EQ_INT(acme_alpn_sni("www.example.test", sni, sizeof(sni)), WF_OK);
+	CHECK_EQ_STR(sni, "www.example.test");
+	CHECK_EQ_INT(acme_alpn_sni("2001:db8::7", sni, 40), WF_ERR);
+
+	/* Which names are addresses, and their canonical text. */
+	unsigned char a[16];
+	CHECK_EQ_INT(wf_san_ip("10.0.0.1", a), 4);
+	CHECK_EQ_INT(wf_san_ip("::1", a), 16);
+	CHECK_EQ_INT(wf_san_ip("10.0.1", a), 0);
+	CHECK_EQ_INT(wf_san_ip("1.2.3.4.example", a), 0);
+	CHECK_EQ_INT(wf_san_ip("example.test", a), 0);
+	char text[] = "2001:DB8:0:0:0:0:0:07";
+	CHECK(wf_san_canonical_ip(text));
+	CHECK_EQ_STR(text, "2001:db8::7");
+	char dns[] = "example.test";
+	CHECK(!wf_san_canonical_ip(dns));
+}
+
 int main(void)
 {
 	test_csr(ACME_KEY_EC256);
 	test_csr(ACME_KEY_EC384);
 	test_csr(ACME_KEY_RSA2048);
 	test_tlsalpn();
+	test_ip_names();
 	return check_report();
 }

@@ -1,0 +1,32 @@
+/* The names a certificate covers, as subjectAltName entries: a DNS name, or an
+ * IP address (RFC 8738 lets ACME CAs certify those). One place decides which
+ * a configured name is, so the provisional certificate, the CSR, the order's
+ * identifiers and the check of an issued chain never disagree. */
+#ifndef WF_SAN_H
+#define WF_SAN_H
+
+#include <gnutls/x509.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WF_SAN_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+
+/* 4 or 16 (the address in addr, network order) when name is an IPv4 or IPv6
+ * literal, else 0. Pure. */
+int wf_san_ip(const char *name, unsigned char addr[16]);
+
+/* name's canonical text when it is an IP literal (RFC 5952 for IPv6, the
+ * form CAs echo back), written over name (it never grows); false otherwise. */
+bool wf_san_canonical_ip(char *name);
+
+/* The DER of a subjectAltName extension holding names, each as an IP
+ * address or a DNS name, built in one go (the crq/crt setters re-encode the
+ * whole list at each name). WF_OK (der->data is gnutls_free'd by the caller)
+ * or WF_ERR. */
+int wf_san_der(char *const *names, size_t n, gnutls_datum_t *der);
+
+/* Is name among the leaf's subjectAltNames (a DNS name case-insensitively,
+ * as written, wildcards included; an IP address by value)? */
+bool wf_san_has(gnutls_x509_crt_t leaf, const char *name);
+
+#endif
