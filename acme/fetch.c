@@ -1,6 +1,7 @@
 /* wharf cert fetch: see fetch.h. A plain blocking client: it runs alone as
  * a command, with a deadline on every step. */
 #include "fetch.h"
+#include "command.h"
 #include "output.h"
 #include "../server/buf.h"
 #include "../server/durable.h"
@@ -11,21 +12,17 @@
 #include <gnutls/x509.h>
 #include <netdb.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define STEP_TIMEOUT_MS 15000
-#define HOOK_TIMEOUT 60
+#define HOOK_TIMEOUT 60.0
 #define PEM_MAX (1 << 20)
 
-extern char **environ;
 
 static int connect_to(const char *host, const char *port, char *err, size_t errlen)
 {
@@ -119,43 +116,28 @@ static int leaf_of(wf_slice_t chain_pem, gnutls_x509_crt_t *out)
 	return WF_OK;
 }
 
+static void on_hook_done(void *owner, bool ok)
+{
+	*(int *)owner = ok ? WF_OK : WF_ERR;
+}
+
+/* The hook runs like the daemon's (acme/command.c: own process group,
+ * timeout, one line on its exit); this one-shot tool just waits for it. */
 static int run_hook(char *const *hook, const char *dir, const char *sni)
 {
-	char *env[512];
-	size_t k = 0;
-	for (size_t i = 0; environ[i] && k < 500; i++)
-		if (strncmp(environ[i], "WHARF_", 6) != 0)
-			env[k++] = environ[i];
 	char e1[64] = "WHARF_EVENT=fetched", e2[4200], e3[600];
 	snprintf(e2, sizeof(e2), "WHARF_OUTPUT_DIR=%s", dir);
 	snprintf(e3, sizeof(e3), "WHARF_DOMAINS=%s", sni);
-	env[k++] = e1;
-	env[k++] = e2;
-	env[k++] = e3;
-	env[k] = NULL;
-	pid_t pid;
-	int rc = posix_spawn(&pid, hook[0], NULL, NULL, hook, env);
-	if (rc != 0) {
-		fprintf(stderr, "cert fetch: cannot run the hook %s: %s\n", hook[0], strerror(rc));
+	char *vars[] = { e1, e2, e3, NULL };
+	size_t n = 0;
+	while (hook[n])
+		n++;
+	int result = WF_ERR;
+	struct ev_loop *loop = EV_DEFAULT;
+	if (!acme_cmd_run(loop, hook, n, NULL, vars, HOOK_TIMEOUT, "cert fetch: hook", on_hook_done, &result))
 		return WF_ERR;
-	}
-	for (int t = 0; t < HOOK_TIMEOUT * 10; t++) {
-		int status;
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid) {
-			if (WIFEXITED(status))
-				fprintf(stderr, "cert fetch: hook %s exited %d\n", hook[0], WEXITSTATUS(status));
-			else
-				fprintf(stderr, "cert fetch: hook %s killed by signal %d\n", hook[0], WTERMSIG(status));
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? WF_OK : WF_ERR;
-		}
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fprintf(stderr, "cert fetch: hook %s still running after %d s: killed\n", hook[0], HOOK_TIMEOUT);
-	return WF_ERR;
+	ev_run(loop, 0); /* returns once the child and its timer are done */
+	return result;
 }
 
 int acme_fetch_main(const char *target, const char *sni, const char *key_file, const char *out_dir,
