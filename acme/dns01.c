@@ -86,8 +86,11 @@ static bool enqueue(struct ev_loop *loop, const acme_dns_call_t *c, const char *
 	for (size_t i = 0; ok && i < c->nhook; i++)
 		ok = (e->argv[i] = strdup(c->hook[i])) != NULL;
 	ok = ok && (e->argv[c->nhook] = strdup(action)) && (e->argv[c->nhook + 1] = strdup(c->name)) &&
-	     (e->argv[c->nhook + 2] = strdup(c->value)) && asprintf(&e->vars[0], "WHARF_CERT_NAME=%s", c->cert) >= 0 &&
-	     asprintf(&e->vars[1], "WHARF_DOMAIN=%s", c->domain) >= 0;
+	     (e->argv[c->nhook + 2] = strdup(c->value));
+	if (ok && asprintf(&e->vars[0], "WHARF_CERT_NAME=%s", c->cert) < 0)
+		ok = false, e->vars[0] = NULL; /* asprintf leaves it undefined on failure */
+	if (ok && asprintf(&e->vars[1], "WHARF_DOMAIN=%s", c->domain) < 0)
+		ok = false, e->vars[1] = NULL;
 	if (!ok) {
 		entry_free(e);
 		return false;
@@ -123,11 +126,30 @@ void acme_dns_remove(struct ev_loop *loop, const acme_dns_call_t *call)
 
 void acme_dns_forget(void *owner)
 {
-	for (dns_entry_t *e = head; e; e = e->next)
-		if (e->owner == owner)
-			e->owner = NULL;
+	/* An add not started yet is dropped: its order is over, and it would
+	 * hold every other certificate's calls for up to ACME_DNS_ADD_TIMEOUT.
+	 * The remove queued after it then finds nothing, which hooks take. */
+	dns_entry_t **pp = &head, *last = NULL;
+	while (*pp) {
+		dns_entry_t *e = *pp;
+		if (e->owner == owner && owner) {
+			*pp = e->next;
+			entry_free(e);
+			continue;
+		}
+		last = e;
+		pp = &e->next;
+	}
+	tail = last;
 	if (running && running->owner == owner)
 		running->owner = NULL;
+}
+
+void acme_dns_abandon(void)
+{
+	for (dns_entry_t *e = head; e; e = e->next)
+		wf_log_error("%s %s: not run, the server stopped first; remove that TXT record by hand",
+			     e->what, e->argv[e->argc + 2]);
 }
 
 size_t acme_dns_pending(void)

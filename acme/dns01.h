@@ -32,9 +32,13 @@ typedef struct acme_dns_call {
 bool acme_dns_add(struct ev_loop *loop, const acme_dns_call_t *call, acme_dns_done_cb cb, void *owner);
 /* Queues "HOOK... remove NAME VALUE" (60 s at most), behind everything queued. */
 void acme_dns_remove(struct ev_loop *loop, const acme_dns_call_t *call);
-/* owner is going away: its adds still run, in their turn, reporting to nobody. */
+/* owner is going away: its adds not started are dropped; one running ends
+ * reporting to nobody. Queue removes for its records after this. */
 void acme_dns_forget(void *owner);
 /* Calls queued or running. */
 size_t acme_dns_pending(void);
+/* The process is stopping with calls still queued: one error line for each,
+ * naming the record an admin must now remove by hand. */
+void acme_dns_abandon(void);
 
 #endif

@@ -68,6 +68,7 @@ struct acme_job {
 	ev_timer poll;
 	double poll_delay;
 	ev_timer deadline;
+	double deadline_s;   /* its length: JOB_DEADLINE, more with dns-01 hooks */
 	ev_timer finish;     /* delivers the result from the loop */
 	acme_result_t result;
 	wf_buf_t chain, keypem;
@@ -274,7 +275,7 @@ static void on_poll_timer(struct ev_loop *loop, ev_timer *t, int revents)
 static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	acme_job_t *j = wf_container_of(t, acme_job_t, deadline);
-	fail(j, "", NULL, -1, "the order did not complete within %.0f s (stuck in %s)", JOB_DEADLINE,
+	fail(j, "", NULL, -1, "the order did not complete within %.0f s (stuck in %s)", j->deadline_s,
 	     acme_job_state_name(j->state));
 }
 
@@ -852,9 +853,12 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	j->poll_delay = POLL_FIRST; /* every path to polling starts short, never at zero */
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);
-	/* dns-01 hooks run one at a time, each allowed ACME_DNS_ADD_TIMEOUT. */
-	ev_timer_init(&j->deadline, on_deadline,
-		      JOB_DEADLINE + (strcmp(j->challenge, "dns-01") ? 0 : (double)j->ndomains * ACME_DNS_ADD_TIMEOUT), 0);
+	/* dns-01 hooks run one at a time, process-wide, each allowed up to
+	 * ACME_DNS_ADD_TIMEOUT: this order's own, and those queued before it. */
+	j->deadline_s = JOB_DEADLINE;
+	if (!strcmp(j->challenge, "dns-01"))
+		j->deadline_s += (double)(j->ndomains + acme_dns_pending()) * ACME_DNS_ADD_TIMEOUT;
+	ev_timer_init(&j->deadline, on_deadline, j->deadline_s, 0);
 	ev_timer_start(loop, &j->deadline);
 	j->state = ACME_JOB_WAIT_CLIENT;
 	acme_client_ready(cl, on_client_ready, j);

@@ -433,7 +433,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			for (char *p = c->domains[j]; *p; p++)
 				if (*p >= 'A' && *p <= 'Z')
 					*p = (char)(*p - 'A' + 'a');
-			if (!wf_san_canonical_ip(c->domains[j]) && !valid_domain(c->domains[j]))
+			if (!wf_san_canonical_ip(&c->domains[j]) && !valid_domain(c->domains[j]))
 				problem(ctx, c->line, "certificate \"%s\": \"%s\" is not a valid DNS name or IP address",
 					c->name, c->domains[j]);
 		}

@@ -5,6 +5,7 @@
 #include <gnutls/x509-ext.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,14 +20,17 @@ int wf_san_ip(const char *name, unsigned char addr[16])
 	return 0;
 }
 
-bool wf_san_canonical_ip(char *name)
+bool wf_san_canonical_ip(char **name)
 {
 	unsigned char addr[16];
-	int n = wf_san_ip(name, addr);
+	int n = wf_san_ip(*name, addr);
 	char text[WF_SAN_TEXT_MAX];
-	if (!n || !inet_ntop(n == 4 ? AF_INET : AF_INET6, addr, text, sizeof(text)) || strlen(text) > strlen(name))
+	char *copy;
+	/* Not in place: glibc writes "1::3:4:5:6:7:8" as "1:0:3:4:5:6:7:8". */
+	if (!n || !inet_ntop(n == 4 ? AF_INET : AF_INET6, addr, text, sizeof(text)) || !(copy = strdup(text)))
 		return false;
-	strcpy(name, text);
+	free(*name);
+	*name = copy;
 	return true;
 }
 

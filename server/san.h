@@ -15,9 +15,10 @@
  * literal, else 0. Pure. */
 int wf_san_ip(const char *name, unsigned char addr[16]);
 
-/* name's canonical text when it is an IP literal (RFC 5952 for IPv6, the
- * form CAs echo back), written over name (it never grows); false otherwise. */
-bool wf_san_canonical_ip(char *name);
+/* When *name (owned, malloc'd) is an IP literal: replaces it with its
+ * canonical text (inet_ntop's, the form CAs echo back) and returns true;
+ * false otherwise, or when out of memory (then *name is unchanged). */
+bool wf_san_canonical_ip(char **name);
 
 /* The DER of a subjectAltName extension holding names, each as an IP
  * address or a DNS name, built in one go (the crq/crt setters re-encode the

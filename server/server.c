@@ -12,6 +12,7 @@
 #include "../acme/cluster.h"
 #include "../acme/follower.h"
 #include "../acme/manager.h"
+#include "../acme/dns01.h"
 #include "../transfer/auth.h"
 #include "../transfer/partial_sweep.h"
 
@@ -297,7 +298,9 @@ static void on_reclaim(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	wf_server_t *srv = wf_container_of(t, wf_server_t, reclaim);
 	wf_rcu_reclaim();
-	if (srv->draining && atomic_load(&srv->nconns) == 0)
+	/* dns-01 removes queued by the stopped orders run first (bounded by
+	 * shutdown_timeout too): a TXT record left behind would stay in the zone. */
+	if (srv->draining && atomic_load(&srv->nconns) == 0 && acme_dns_pending() == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -467,6 +470,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	wf_log_info("wharf %s ready", WHARF_VERSION);
 	ev_run(srv->loop, 0);
 	code = srv->opts.oneshot ? srv->exit_code : 0;
+	acme_dns_abandon();
 	wf_log_info("stopped");
 
 	cert_jobs_stop(srv);

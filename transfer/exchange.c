@@ -732,8 +732,13 @@ static void auth_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t 
  * an oracle at the speed of requests. */
 static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
+	int ban_left = 0;
 	if (!in->authorization.ptr) {
 		refuse_login(ex, in, false);
+		return;
+	}
+	if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
+		refuse_banned(ex, in, ban_left);
 		return;
 	}
 	char user[XFER_AUTH_USER_MAX], pass[XFER_AUTH_PASS_MAX];
@@ -745,11 +750,8 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	snprintf(ex->user_name, sizeof(ex->user_name), "%.*s", (int)sizeof(ex->user_name) - 1, user);
 	wf_slice_t u = { user, strlen(user) }, p = { pass, strlen(pass) };
 	const wf_user_cfg_t *found = NULL;
-	int ban_left = 0;
-	xfer_auth_verdict_t v;
-	if (ex->peer_addr && wf_ipguard_banned(ex->peer_addr, (time_t)ex->started, &ban_left)) {
-		refuse_banned(ex, in, ban_left);
-	} else if ((v = xfer_auth_cached(ex->cfg, u, p, &found)) == XFER_AUTH_OK) {
+	xfer_auth_verdict_t v = xfer_auth_cached(ex->cfg, u, p, &found);
+	if (v == XFER_AUTH_OK) {
 		serve_user(ex, in, found);
 	} else if (v == XFER_AUTH_REFUSED) {
 		refuse_counted(ex, in);

@@ -250,7 +250,7 @@ def dns_hook_script(server, pebble, mode="ok"):
     """A dns_hook the server may run: it logs each call to OUT/dns.log and
     publishes through pebble-challtestsrv's management API, the DNS server
     Pebble's validator asks. mode "fail": every add fails (exit 3); "wrong":
-    it publishes another value than it was given."""
+    it publishes another value than it was given; "slow": an add takes 3 s."""
     out = os.path.join(server.dir, "hooks")
     os.makedirs(out, exist_ok=True)
     server.give(out)
@@ -260,11 +260,12 @@ def dns_hook_script(server, pebble, mode="ok"):
         f.write('#!/bin/sh\n'
                 'echo "$1 $2 $3 $WHARF_CERT_NAME $WHARF_DOMAIN" >> "%s"\n'
                 'echo begin >> "%s.seq"; sleep 0.2; echo end >> "%s.seq"\n'
+                '%s'
                 'case "$1" in\n'
                 'add) %s exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\",\\"value\\":\\"%s$3\\"}" %s/set-txt ;;\n'
                 'remove) exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\"}" %s/clear-txt ;;\n'
-                'esac\nexit 2\n' % (log, log, log, "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "",
-                                      api, api))
+                'esac\nexit 2\n' % (log, log, log, '[ "$1" = add ] && sleep 3\n' if mode == "slow" else "",
+                                      "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "", api, api))
     os.chmod(path, 0o755)
     return path, log
 
@@ -350,6 +351,24 @@ class DnsChallenge(AcmeCase):
         self.assertIn("wild.test", line)
         self.assertRegex(line, r"(?i)unauthorized|txt")
         self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "a.wild.test")))
+
+    def test_shutdown_mid_order_removes_the_records_first(self):
+        self.pebble.start()
+        s, log = self.wildcard_server("slow")
+        s.start()
+        wait_file_text(log, "add _acme-challenge.wild.test")
+        time.sleep(0.5)  # the second authorization is in too: its add waits in the queue
+        self.assertEqual(s.stop(timeout=30), 0)
+        text = s.log()
+        self.assertRegex(text, r"dns_hook remove _acme-challenge\.wild\.test \(.*\): exited 0")
+        self.assertLess(text.rindex("dns_hook remove"), text.rindex("stopped"))
+        with open(log) as f:
+            calls = f.read().splitlines()
+        # The add under way finished; the other, not started, was dropped;
+        # a remove for each record the order had asked for.
+        self.assertEqual(sum(c.startswith("add ") for c in calls), 1, calls)
+        self.assertEqual(sum(c.startswith("remove ") for c in calls), 2, calls)
+        self.assertNotIn("remove that TXT record by hand", text)
 
     def test_config_names_what_is_missing(self):
         for cert, expect in (

@@ -301,11 +301,18 @@ static void test_ip_names(void)
 	CHECK_EQ_INT(wf_san_ip("10.0.1", a), 0);
 	CHECK_EQ_INT(wf_san_ip("1.2.3.4.example", a), 0);
 	CHECK_EQ_INT(wf_san_ip("example.test", a), 0);
-	char text[] = "2001:DB8:0:0:0:0:0:07";
-	CHECK(wf_san_canonical_ip(text));
+	char *text = strdup("2001:DB8:0:0:0:0:0:07");
+	CHECK(wf_san_canonical_ip(&text));
 	CHECK_EQ_STR(text, "2001:db8::7");
-	char dns[] = "example.test";
-	CHECK(!wf_san_canonical_ip(dns));
+	free(text);
+	text = strdup("1::3:4:5:6:7:8"); /* its canonical text is longer */
+	CHECK(wf_san_canonical_ip(&text));
+	CHECK_EQ_STR(text, "1:0:3:4:5:6:7:8");
+	free(text);
+	char *dns = strdup("example.test");
+	CHECK(!wf_san_canonical_ip(&dns));
+	CHECK_EQ_STR(dns, "example.test");
+	free(dns);
 }
 
 int main(void)
