@@ -319,7 +319,16 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 {
 	uint64_t limit = (uint64_t)c->cfg->limits.max_upload_bytes;
 	for (int round = 0; round < ROUNDS; round++) {
-		ssize_t n = wf_conn_recv(c, d->chunk, CHUNK);
+		/* Binary uploads decrypt straight into the upload's stage: a copy
+		 * of every byte less than decrypting into chunk and staging that. */
+		size_t cap = CHUNK;
+		char *dst = d->ascii ? NULL : xfer_upload_space(d->up, &cap);
+		bool direct = dst != NULL;
+		if (!direct) {
+			dst = d->chunk;
+			cap = CHUNK;
+		}
+		ssize_t n = wf_conn_recv(c, dst, cap);
 		if (n == WF_AGAIN) {
 			wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
 			return;
@@ -344,13 +353,18 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 			finish(d, 552, "Upload larger than max_upload_bytes; %s not stored", d->what);
 			return;
 		}
-		const char *src = d->chunk;
-		size_t len = (size_t)n;
-		if (d->ascii) {
-			len = from_crlf(d, d->chunk, (size_t)n, d->conv);
-			src = d->conv;
+		int rc;
+		if (direct) {
+			rc = xfer_upload_wrote(d->up, (size_t)n);
+		} else {
+			const char *src = d->chunk;
+			size_t len = (size_t)n;
+			if (d->ascii) {
+				len = from_crlf(d, d->chunk, (size_t)n, d->conv);
+				src = d->conv;
+			}
+			rc = xfer_upload_write(d->up, src, len);
 		}
-		int rc = xfer_upload_write(d->up, src, len);
 		if (rc != WF_OK) {
 			write_failed(d, -rc);
 			return;

@@ -220,6 +220,20 @@ int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
 	return WF_OK;
 }
 
+char *xfer_upload_space(xfer_upload_t *u, size_t *cap)
+{
+	/* Never full between calls: xfer_upload_wrote and _write flush a full
+	 * stage at once, and a failed flush ends the upload. */
+	*cap = UPLOAD_STAGE - wf_buf_size(&u->stage);
+	return wf_buf_reserve(&u->stage, *cap);
+}
+
+int xfer_upload_wrote(xfer_upload_t *u, size_t n)
+{
+	wf_buf_commit(&u->stage, n);
+	return wf_buf_size(&u->stage) == UPLOAD_STAGE ? xfer_upload_flush(u) : WF_OK;
+}
+
 /* Durable before visible: the final name only ever holds a whole file. */
 static void commit_run(void *arg)
 {

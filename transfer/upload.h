@@ -55,6 +55,13 @@ int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
 int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len);
 /* Stages bytes, writing full stages to the file. WF_OK or -errno (ENOSPC ...). */
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
+/* The stage's free space, for a caller that decrypts straight into it
+ * rather than into a buffer of its own that xfer_upload_write would copy:
+ * *cap bytes (at least one) at the returned pointer. Follow with
+ * xfer_upload_wrote. */
+char *xfer_upload_space(xfer_upload_t *u, size_t *cap);
+/* n bytes were put at xfer_upload_space's pointer; as xfer_upload_write. */
+int xfer_upload_wrote(xfer_upload_t *u, size_t n);
 /* Writes what is staged. WF_OK or -errno. */
 int xfer_upload_flush(xfer_upload_t *u);
 /* Flushes, then fsyncs and renames the temp file over the final name off the
