@@ -1,5 +1,6 @@
 /* The batch CSV: see batch.h. Every field is bounded before it is copied. */
 #include "batch.h"
+#include "../server/san.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -8,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELDS 4
+#define FIELDS 5
 
 static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096" };
 
@@ -65,8 +66,14 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static bool domain_ok(const char *d)
+static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01" };
+
+/* A DNS name; "*." in front when wildcards are allowed (dns-01). Addresses
+ * are judged apart (wf_san_ip). */
+static bool domain_ok(const char *d, bool wildcard_ok)
 {
+	if (wildcard_ok && strncmp(d, "*.", 2) == 0)
+		d += 2;
 	size_t n = strlen(d);
 	if (n == 0 || n > 253 || d[0] == '.' || d[0] == '-' || d[n - 1] == '.' || strstr(d, ".."))
 		return false;
@@ -88,7 +95,7 @@ static long record(const char *p, const char *end, char f[FIELDS][ACME_BATCH_FIE
 	for (;;) {
 		if (p == end || (!quoted && (*p == '\n' || *p == ','))) {
 			if (*nf >= FIELDS) {
-				*why = "more than 4 fields (name,domains,key_type,hook)";
+				*why = "more than 5 fields (name,domains,key_type,hook,challenge)";
 				return -1;
 			}
 			/* Unquoted fields lose a trailing CR (CRLF files). */
@@ -126,7 +133,7 @@ static long record(const char *p, const char *end, char f[FIELDS][ACME_BATCH_FIE
 			return -1;
 		}
 		if (*nf >= FIELDS) {
-			*why = "more than 4 fields (name,domains,key_type,hook)";
+			*why = "more than 5 fields (name,domains,key_type,hook,challenge)";
 			return -1;
 		}
 		if (len + 1 >= ACME_BATCH_FIELD_MAX) {
@@ -144,6 +151,7 @@ void acme_batch_free(acme_batch_t *b)
 		free_strv(b->entries[i].domains);
 		free(b->entries[i].key_type);
 		free_strv(b->entries[i].hook);
+		free(b->entries[i].challenge);
 	}
 	free(b->entries);
 	b->entries = NULL;
@@ -219,11 +227,32 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			fail(err, errlen, line, "needs 1 to 100 domains, separated by spaces");
 			goto bad;
 		}
-		for (size_t i = 0; i < e->ndomains; i++)
-			if (!domain_ok(e->domains[i])) {
-				fail(err, errlen, line, "\"%.253s\" is not a DNS name wharf can validate", e->domains[i]);
+		const char *ch = nf > 4 && f[4][0] ? f[4] : "http-01";
+		bool ch_ok = false;
+		for (size_t i = 0; i < sizeof(challenges) / sizeof(challenges[0]); i++)
+			ch_ok |= strcmp(ch, challenges[i]) == 0;
+		if (!ch_ok) {
+			fail(err, errlen, line, "challenge \"%.32s\": http-01, tls-alpn-01 or dns-01", ch);
+			goto bad;
+		}
+		bool dns01 = strcmp(ch, "dns-01") == 0;
+		if (!(e->challenge = strdup(ch))) {
+			fail(err, errlen, line, "out of memory");
+			goto bad;
+		}
+		for (size_t i = 0; i < e->ndomains; i++) {
+			unsigned char addr[16];
+			bool ip = wf_san_ip(e->domains[i], addr) != 0;
+			if (ip && dns01) {
+				fail(err, errlen, line, "the IP address %.46s cannot be validated by dns-01", e->domains[i]);
 				goto bad;
 			}
+			if (!ip && !domain_ok(e->domains[i], dns01)) {
+				fail(err, errlen, line, "\"%.253s\" is not a DNS name wharf can validate%s", e->domains[i],
+				     strncmp(e->domains[i], "*.", 2) == 0 ? " (a wildcard needs dns-01)" : "");
+				goto bad;
+			}
+		}
 		bool kt_ok = false;
 		for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
 			kt_ok |= strcmp(kt, key_types[i]) == 0;

@@ -1,9 +1,12 @@
 /* wharf cert batch FILE.csv: the CSV of certificates to issue in one run,
  * one line per certificate:
- *     name,domains,key_type,hook
+ *     name,domains,key_type,hook,challenge
  *     shop,shop.example.com www.shop.example.com,ec256,/usr/local/bin/reload-shop
- * domains are separated by spaces; key_type may be empty (ec256); hook may be
- * empty, or an argv split on spaces (no shell). Quoted fields ("a,b", with ""
+ *     wild,example.com *.example.com,,,dns-01
+ * domains (DNS names, "*." wildcards with dns-01, IP addresses without it)
+ * are separated by spaces; key_type may be empty (ec256); hook may be empty,
+ * or an argv split on spaces (no shell); challenge may be empty or left out
+ * (http-01). Quoted fields ("a,b", with ""
  * for a quote) follow RFC 4180; blank lines and lines starting with '#' are
  * skipped, and so is a first line that names the columns. Pure. */
 #ifndef ACME_BATCH_H
@@ -23,6 +26,7 @@ typedef struct acme_batch_entry {
 	char *key_type;  /* owned: "ec256" when the field was empty */
 	char **hook;     /* owned, NULL-terminated argv; empty when none */
 	size_t nhook;
+	char *challenge; /* owned: "http-01" when the field was empty */
 	int line;
 } acme_batch_entry_t;
 

@@ -384,6 +384,8 @@ static void absolutize(char **p, const char *dir)
 	*p = abs;
 }
 
+static char **strv_dup(char *const *v, size_t n);
+
 static int valid_domain(const char *d)
 {
 	size_t n = strlen(d);
@@ -536,7 +538,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			absolutize(&ca->ca_bundle, cfg->dir);
 	}
 	for (size_t i = 0; i < cfg->ncertificates && cfg->acme.ncas; i++) {
-		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		wf_cert_cfg_t *c = &cfg->certificates[i];
 		if (!c->acme)
 			continue;
 		bool has_http = false, has_https = false;
@@ -549,8 +551,14 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				c->name);
 		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
 			problem(ctx, c->line, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
+		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook && cfg->acme.ndns_hook) {
+			c->dns_hook = strv_dup(cfg->acme.dns_hook, cfg->acme.ndns_hook);
+			c->ndns_hook = c->dns_hook ? cfg->acme.ndns_hook : 0;
+		}
 		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook)
-			problem(ctx, c->line, "certificate \"%s\" uses dns-01 but has no dns_hook to publish the TXT records",
+			problem(ctx, c->line,
+				"certificate \"%s\" uses dns-01 but has no dns_hook (nor acme.dns_hook) to publish the "
+				"TXT records",
 				c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
 			if (!strcmp(c->challenge, "dns-01") && wf_san_ip(c->domains[j], (unsigned char[16]){ 0 }))
@@ -670,7 +678,7 @@ static char **strv_dup(char *const *v, size_t n)
 }
 
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
-		       char *const *hook, size_t nhook)
+		       const char *challenge, char *const *hook, size_t nhook)
 {
 	if (wf_config_cert(cfg, name))
 		return WF_DECLINED;
@@ -694,6 +702,12 @@ int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains,
 	c->ndomains = ndomains;
 	c->deploy_hook = strv_dup(hook, nhook);
 	c->ndeploy_hook = nhook;
+	free(c->challenge);
+	c->challenge = strdup(challenge);
+	if (!strcmp(challenge, "dns-01") && cfg->acme.ndns_hook) {
+		c->dns_hook = strv_dup(cfg->acme.dns_hook, cfg->acme.ndns_hook);
+		c->ndns_hook = cfg->acme.ndns_hook;
+	}
 	cfg->ncertificates++;
 	return WF_OK;
 }

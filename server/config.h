@@ -131,6 +131,8 @@ typedef struct wf_config {
 		int retry_interval; /* first backoff after a failure, seconds */
 		char **event_hook;  /* argv run on every certificate event */
 		size_t nevent_hook;
+		char **dns_hook;    /* default dns_hook of dns-01 certificates that name none */
+		size_t ndns_hook;
 		char *webhook;      /* URL that gets each event as a JSON POST, or "" */
 		char *mail_relay;   /* smtp://HOST:PORT or smtps://..., or "": failure and expiry alerts */
 		char *mail_from;
@@ -171,10 +173,11 @@ const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name);
 const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name);
 
 /* Adds a certificate with the table's defaults (wharf cert batch), before
- * the config is shared with anyone. WF_OK, WF_DECLINED (the name exists), or
- * WF_ERR. Pointers to the config's certificates taken before are invalid. */
+ * the config is shared with anyone; a dns-01 one gets acme.dns_hook. WF_OK,
+ * WF_DECLINED (the name exists), or WF_ERR. Pointers to the config's
+ * certificates taken before are invalid. */
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
-		       char *const *hook, size_t nhook);
+		       const char *challenge, char *const *hook, size_t nhook);
 
 /* Writes the Markdown reference of every key (docs/config.md) to out. */
 int wf_config_reference(wf_buf_t *out);

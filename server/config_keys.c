@@ -207,6 +207,10 @@ static const wf_key_t acme_keys[] = {
 	  NULL, NULL,
 	  "Command (argv array, no shell) run on every certificate event: WHARF_EVENT is issued, failed or "
 	  "expiring; also WHARF_CERT_NAME, WHARF_DOMAINS, WHARF_DOMAIN, WHARF_PROBLEM, WHARF_DETAIL." },
+	{ "dns_hook", WF_KEY_STRLIST, F(wf_config_t, acme.dns_hook), F(wf_config_t, acme.ndns_hook), "[]", 0, 64,
+	  NULL, NULL,
+	  "The `dns_hook` of every dns-01 certificate that names none of its own, `cert batch` lines "
+	  "included (see the certificates' `dns_hook`)." },
 	{ "webhook", WF_KEY_STRING, F(wf_config_t, acme.webhook), 0, "", 0, 0, NULL, NULL,
 	  "URL that receives each certificate event as a JSON POST: {\"event\", \"certificate\", "
 	  "\"domain\", \"problem\", \"detail\"}." },

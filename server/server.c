@@ -123,7 +123,12 @@ static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
 		cfg->certificates[i].acme = false;
 	for (size_t i = 0; i < b->n; i++) {
 		const acme_batch_entry_t *e = &b->entries[i];
-		int rc = wf_config_add_cert(cfg, e->name, e->domains, e->ndomains, e->key_type, e->hook, e->nhook);
+		if (!strcmp(e->challenge, "dns-01") && !cfg->acme.ndns_hook) {
+			fprintf(stderr, "cert batch: line %d: dns-01 needs acme.dns_hook in the config\n", e->line);
+			return WF_ERR;
+		}
+		int rc = wf_config_add_cert(cfg, e->name, e->domains, e->ndomains, e->key_type, e->challenge, e->hook,
+					    e->nhook);
 		if (rc != WF_OK) {
 			fprintf(stderr, "cert batch: line %d: %s\n", e->line,
 				rc == WF_DECLINED ? "the config already has a certificate of that name" : "out of memory");

@@ -65,6 +65,30 @@ class Batch(unittest.TestCase):
         # Concurrently: the run takes far less than nine orders one after another.
         self.assertLess(took, 60)
 
+    def test_wildcard_line_with_the_config_dns_hook(self):
+        # A dns-01 line takes acme.dns_hook; without one in the config the
+        # line is refused before anything is ordered.
+        r = self.batch("wild,wild.test *.wild.test,,,dns-01\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 1: dns-01 needs acme.dns_hook in the config", r.stderr)
+        from test_acme import dns_hook_script
+        hook, log = dns_hook_script(self.server, self.pebble)
+        self.server.write_config(self.server.config_text().replace(
+            "retry_interval = 1;", 'retry_interval = 1; dns_hook = ["%s"];' % hook))
+        r = self.batch("wild,wild.test *.wild.test,,,dns-01\nplain,plain.wharf.test\n")
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
+        self.assertRegex(rows["wild"], r"^wild\s+issued\s+valid until 20\d\d-")
+        self.assertRegex(rows["plain"], r"^plain\s+issued\s+")
+        issued = os.path.join(self.server.state_dir, "certs", "wild", "issued.pem")
+        with open(issued) as f:
+            chain = f.read().split("-----END PRIVATE KEY-----")[1]  # the key, then the chain
+        self.assertIn("*.wild.test", harness.cert_text(chain))
+        with open(log) as f:
+            calls = f.read().splitlines()
+        # cert batch waits for the removes before it exits.
+        self.assertEqual(sorted(c.split()[0] for c in calls), ["add", "add", "remove", "remove"], calls)
+
     def test_malformed_csv_orders_nothing(self):
         r = self.batch("a,a.wharf.test\na,b.wharf.test\n")
         self.assertEqual(r.returncode, 1)

@@ -31,6 +31,18 @@ static void test_good(void)
 	CHECK_EQ_INT(b.entries[1].nhook, 0);
 	CHECK(b.entries[1].hook[0] == NULL);
 	CHECK_EQ_STR(b.entries[2].name, "api");
+	CHECK_EQ_STR(b.entries[2].challenge, "http-01"); /* the field left out */
+	acme_batch_free(&b);
+
+	/* The challenge column: wildcards with dns-01, addresses without it. */
+	CHECK_EQ_INT(parse("wild,example.com *.example.com,,,dns-01\n"
+			   "ip,192.0.2.7 2001:db8::7,,,tls-alpn-01\n",
+			   &b, err),
+		     WF_OK);
+	CHECK_EQ_STR(b.entries[0].challenge, "dns-01");
+	CHECK_EQ_STR(b.entries[0].domains[1], "*.example.com");
+	CHECK_EQ_STR(b.entries[1].challenge, "tls-alpn-01");
+	CHECK_EQ_STR(b.entries[1].domains[1], "2001:db8::7");
 	acme_batch_free(&b);
 
 	/* Quotes: a comma inside, and a doubled quote. */
@@ -54,8 +66,14 @@ static void test_bad(void)
 	CHECK(strstr(err, "not a DNS name") != NULL);
 	CHECK_EQ_INT(parse("a,a.example,ec256,relative/hook\n", &b, err), WF_ERR);
 	CHECK(strstr(err, "absolute path") != NULL);
+	CHECK_EQ_INT(parse("a,*.example.com,,,http-01\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "(a wildcard needs dns-01)") != NULL);
 	CHECK_EQ_INT(parse("a,a.example,ec256,/x,extra\n", &b, err), WF_ERR);
-	CHECK(strstr(err, "more than 4 fields") != NULL);
+	CHECK(strstr(err, "line 1: challenge \"extra\"") != NULL);
+	CHECK_EQ_INT(parse("a,192.0.2.7,,,dns-01\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "cannot be validated by dns-01") != NULL);
+	CHECK_EQ_INT(parse("a,a.example,ec256,/x,dns-01,more\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "more than 5 fields") != NULL);
 	CHECK_EQ_INT(parse("a b,a.example\n", &b, err), WF_ERR);
 	CHECK_EQ_INT(parse("a,\"a.example\n", &b, err), WF_ERR);
 	CHECK_EQ_INT(parse("a,a\"b.example\n", &b, err), WF_ERR);
