@@ -11,7 +11,7 @@
 
 #define FIELDS 5
 
-static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096" };
+static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
 
 static void fail(char *err, size_t errlen, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void fail(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -66,7 +66,15 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01" };
+static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
+
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
 
 /* A DNS name; "*." in front when wildcards are allowed (dns-01). Addresses
  * are judged apart (wf_san_ip). */
@@ -228,10 +236,7 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			goto bad;
 		}
 		const char *ch = nf > 4 && f[4][0] ? f[4] : "http-01";
-		bool ch_ok = false;
-		for (size_t i = 0; i < sizeof(challenges) / sizeof(challenges[0]); i++)
-			ch_ok |= strcmp(ch, challenges[i]) == 0;
-		if (!ch_ok) {
+		if (!one_of(ch, challenges)) {
 			fail(err, errlen, line, "challenge \"%.32s\": http-01, tls-alpn-01 or dns-01", ch);
 			goto bad;
 		}
@@ -253,10 +258,7 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 				goto bad;
 			}
 		}
-		bool kt_ok = false;
-		for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
-			kt_ok |= strcmp(kt, key_types[i]) == 0;
-		if (!kt_ok) {
+		if (!one_of(kt, key_types)) {
 			fail(err, errlen, line, "key type \"%.32s\": ec256, ec384, rsa2048, rsa3072 or rsa4096", kt);
 			goto bad;
 		}
