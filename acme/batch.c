@@ -246,8 +246,7 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			goto bad;
 		}
 		for (size_t i = 0; i < e->ndomains; i++) {
-			unsigned char addr[16];
-			bool ip = wf_san_ip(e->domains[i], addr) != 0;
+			bool ip = wf_san_is_ip(e->domains[i]);
 			if (ip && dns01) {
 				fail(err, errlen, line, "the IP address %.46s cannot be validated by dns-01", e->domains[i]);
 				goto bad;

@@ -48,9 +48,8 @@ int acme_csr_make(const acme_key_t *key, char *const *names, size_t n, wf_buf_t 
 		crq = NULL;
 		goto out;
 	}
-	unsigned char addr[16];
 	size_t cnlen = strlen(names[0]);
-	bool has_cn = cnlen <= CN_MAX && !wf_san_ip(names[0], addr); /* an address is no common name */
+	bool has_cn = cnlen <= CN_MAX && !wf_san_is_ip(names[0]); /* an address is no common name */
 	if (gnutls_x509_crq_set_version(crq, 1) < 0 ||
 	    (has_cn &&
 	     gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, names[0], (unsigned)cnlen) < 0))
@@ -125,8 +124,7 @@ int acme_tlsalpn_cert(const char *name, const char *key_authorization, wf_buf_t 
 	size_t namelen = strlen(name);
 	/* The validator reads only the SAN and the extension; a CN just helps
 	 * whoever looks at the certificate in a capture. */
-	unsigned char addr[16];
-	bool has_cn = namelen <= CN_MAX && !wf_san_ip(name, addr);
+	bool has_cn = namelen <= CN_MAX && !wf_san_is_ip(name);
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
 	    gnutls_x509_crt_set_expiration_time(crt, now + 7 * 86400) < 0 ||

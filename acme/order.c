@@ -634,10 +634,8 @@ static void start_authz(acme_job_t *j, const acme_order_t *o)
 	free(j->authz);
 	j->nauthz = o->nauthz;
 	j->authz = calloc(o->nauthz + 1, sizeof(*j->authz));
-	if (!strcmp(j->challenge, "dns-01")) {
-		dns_remove_all(j); /* none yet: one order per job; here should that ever change */
-		j->dns = calloc(o->nauthz + 1, sizeof(*j->dns));
-	}
+	if (!strcmp(j->challenge, "dns-01"))
+		j->dns = calloc(o->nauthz + 1, sizeof(*j->dns)); /* one order per job: none before */
 	/* One step per authorization: done when it is valid already, or when
 	 * its challenge was answered. Replies come from the loop, after this. */
 	j->outstanding = (int)o->nauthz;
@@ -793,7 +791,7 @@ static void new_order(acme_job_t *j)
 	wf_buf_append_str(&p, "{\"identifiers\":[");
 	for (size_t i = 0; i < j->ndomains; i++)
 		wf_buf_printf(&p, "%s{\"type\":\"%s\",\"value\":\"%s\"}", i ? "," : "",
-			      wf_san_ip(j->domains[i], (unsigned char[16]){ 0 }) ? "ip" : "dns", j->domains[i]);
+			      wf_san_is_ip(j->domains[i]) ? "ip" : "dns", j->domains[i]);
 	wf_buf_append_str(&p, "]");
 	if (j->profile[0]) {
 		if (!profile_offered(d, j->profile)) {

@@ -47,11 +47,10 @@ int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem
 	serial[0] &= 0x7f; /* positive */
 	time_t now = time(NULL);
 	const char *cn = domains[0];
-	unsigned char addr[16];
 	/* A wildcard makes a poor CN, an address none at all (RFC 8738 leaves it
 	 * out too); any SAN matters to clients, the CN to humans. The subject
 	 * keeps its O, so the SAN need not be critical. */
-	bool has_cn = !wf_san_ip(cn, addr);
+	bool has_cn = !wf_san_is_ip(cn);
 	if (gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
 	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
 	    gnutls_x509_crt_set_expiration_time(crt, now + 90 * 86400) < 0 ||

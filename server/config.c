@@ -561,7 +561,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				"TXT records",
 				c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
-			if (!strcmp(c->challenge, "dns-01") && wf_san_ip(c->domains[j], (unsigned char[16]){ 0 }))
+			if (!strcmp(c->challenge, "dns-01") && wf_san_is_ip(c->domains[j]))
 				problem(ctx, c->line,
 					"certificate \"%s\": the IP address %s cannot be validated by dns-01 (use http-01 "
 					"or tls-alpn-01)",

@@ -20,6 +20,12 @@ int wf_san_ip(const char *name, unsigned char addr[16])
 	return 0;
 }
 
+bool wf_san_is_ip(const char *name)
+{
+	unsigned char addr[16];
+	return wf_san_ip(name, addr) != 0;
+}
+
 bool wf_san_canonical_ip(char **name)
 {
 	unsigned char addr[16];

@@ -15,6 +15,9 @@
  * literal, else 0. Pure. */
 int wf_san_ip(const char *name, unsigned char addr[16]);
 
+/* Is name an IP literal (wf_san_ip without the address)? Pure. */
+bool wf_san_is_ip(const char *name);
+
 /* When *name (owned, malloc'd) is an IP literal: replaces it with its
  * canonical text (inet_ntop's, the form CAs echo back) and returns true;
  * false otherwise, or when out of memory (then *name is unchanged). */
