@@ -2,6 +2,7 @@
  * and what it accepts holds what batch.h promises. */
 #include "acme/batch.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!e->name[0] || strlen(e->name) > 64 || e->ndomains == 0 || e->ndomains > 100 ||
 			    e->domains[e->ndomains] || e->hook[e->nhook])
 				abort();
-			for (size_t j = 0; j < e->ndomains; j++)
-				if (strpbrk(e->domains[j], " ,\r\n\"*") || !e->domains[j][0])
+			bool dns01 = strcmp(e->challenge, "dns-01") == 0;
+			if (!dns01 && strcmp(e->challenge, "http-01") && strcmp(e->challenge, "tls-alpn-01"))
+				abort();
+			for (size_t j = 0; j < e->ndomains; j++) {
+				const char *d = e->domains[j];
+				/* A wildcard only as a whole first label, and only with dns-01. */
+				if (dns01 && strncmp(d, "*.", 2) == 0)
+					d += 2;
+				if (strpbrk(d, " ,\r\n\"*") || !d[0])
 					abort();
+			}
 			if (e->nhook && e->hook[0][0] != '/')
 				abort();
 		}
