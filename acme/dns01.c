@@ -48,14 +48,18 @@ static void schedule(void)
 	}
 }
 
-static void on_call_done(void *arg, bool ok)
+static void finish(dns_entry_t *e, acme_dns_result_t result)
 {
-	dns_entry_t *e = arg;
 	running = NULL;
 	if (e->owner && e->cb)
-		e->cb(e->owner, ok);
+		e->cb(e->owner, result);
 	entry_free(e);
 	schedule();
+}
+
+static void on_call_done(void *arg, bool ok)
+{
+	finish(arg, ok ? ACME_DNS_OK : ACME_DNS_FAILED);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -71,7 +75,7 @@ static void on_kick(struct ev_loop *loop, ev_timer *t, int revents)
 	running = e;
 	/* The action, name and value follow the hook's own arguments. */
 	if (!acme_cmd_run(loop, e->argv, e->argc, e->argv + e->argc, e->vars, e->timeout, e->what, on_call_done, e))
-		on_call_done(e, false); /* could not start: logged */
+		finish(e, ACME_DNS_NOT_RUN); /* logged */
 }
 
 static bool enqueue(struct ev_loop *loop, const acme_dns_call_t *c, const char *action, double timeout,
@@ -124,17 +128,18 @@ void acme_dns_remove(struct ev_loop *loop, const acme_dns_call_t *call)
 			     call->name);
 }
 
-void acme_dns_forget(void *owner)
+bool acme_dns_forget(void *owner)
 {
 	/* An add not started yet is dropped: its order is over, and it would
-	 * hold every other certificate's calls for up to ACME_DNS_ADD_TIMEOUT.
-	 * The remove queued after it then finds nothing, which hooks take. */
+	 * hold every other certificate's calls for up to ACME_DNS_ADD_TIMEOUT. */
+	bool dropped = false;
 	dns_entry_t **pp = &head, *last = NULL;
 	while (*pp) {
 		dns_entry_t *e = *pp;
 		if (e->owner == owner && owner) {
 			*pp = e->next;
 			entry_free(e);
+			dropped = true;
 			continue;
 		}
 		last = e;
@@ -143,6 +148,7 @@ void acme_dns_forget(void *owner)
 	tail = last;
 	if (running && running->owner == owner)
 		running->owner = NULL;
+	return dropped;
 }
 
 void acme_dns_abandon(void)

@@ -13,8 +13,13 @@
 
 #define ACME_DNS_ADD_TIMEOUT 300.0 /* a DNS API and its propagation wait, together */
 
-/* ok: the hook exited 0 within its time. */
-typedef void (*acme_dns_done_cb)(void *owner, bool ok);
+typedef enum acme_dns_result {
+	ACME_DNS_OK,      /* the hook exited 0 within its time */
+	ACME_DNS_FAILED,  /* it ran and failed: a record may exist all the same */
+	ACME_DNS_NOT_RUN, /* it could not be started (logged): no record exists */
+} acme_dns_result_t;
+
+typedef void (*acme_dns_done_cb)(void *owner, acme_dns_result_t result);
 
 /* What one call needs; every string is copied. */
 typedef struct acme_dns_call {
@@ -26,15 +31,16 @@ typedef struct acme_dns_call {
 	const char *value;  /* the TXT text */
 } acme_dns_call_t;
 
-/* Queues "HOOK... add NAME VALUE" (ACME_DNS_ADD_TIMEOUT at most). cb(owner, ok) runs once
+/* Queues "HOOK... add NAME VALUE" (ACME_DNS_ADD_TIMEOUT at most). cb(owner, result) runs once
  * from the loop when it ended, never inside this call. false: out of memory
  * (nothing queued, cb will not run). */
 bool acme_dns_add(struct ev_loop *loop, const acme_dns_call_t *call, acme_dns_done_cb cb, void *owner);
 /* Queues "HOOK... remove NAME VALUE" (60 s at most), behind everything queued. */
 void acme_dns_remove(struct ev_loop *loop, const acme_dns_call_t *call);
 /* owner is going away: its adds not started are dropped; one running ends
- * reporting to nobody. Queue removes for its records after this. */
-void acme_dns_forget(void *owner);
+ * reporting to nobody. Queue removes for its records after this, but for
+ * one whose add was dropped (true) and so never ran. */
+bool acme_dns_forget(void *owner);
 /* Calls queued or running. */
 size_t acme_dns_pending(void);
 /* The process is stopping with calls still queued: one error line for each,

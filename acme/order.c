@@ -36,6 +36,7 @@ typedef struct job_dns {
 	char value[ACME_DNS01_VALUE_MAX];
 	char domain[ACME_NAME_MAX + 2];  /* as configured: "*.example.com" for a wildcard */
 	char chal_url[ACME_URL_MAX];     /* POSTed once the record is served */
+	bool not_run;                    /* the hook could not be started: nothing to remove */
 } job_dns_t;
 
 struct acme_job {
@@ -94,13 +95,16 @@ static acme_dns_call_t dns_call(const acme_job_t *j, const job_dns_t *d)
 	return (acme_dns_call_t){ j->dns_hook, j->ndns_hook, j->name, d->domain, d->name, d->value };
 }
 
-/* Every record the hook was asked to add goes away again, whatever the
+/* Every record the hook added, or may have, goes away again, whatever the
  * order's fate: the removes queue behind the adds (dns01.h), and an add not
  * yet done reports to nobody. */
 static void dns_remove_all(acme_job_t *j)
 {
 	for (size_t i = 0; i < j->ndns; i++) {
-		acme_dns_forget(&j->dns[i]);
+		/* An add that never ran added nothing, and one whose hook could
+		 * not start has told the admin so once already. */
+		if (acme_dns_forget(&j->dns[i]) || j->dns[i].not_run)
+			continue;
 		acme_dns_call_t call = dns_call(j, &j->dns[i]);
 		acme_dns_remove(j->loop, &call);
 	}
@@ -481,11 +485,12 @@ static void on_challenge_posted(void *arg, const acme_reply_t *r)
 	authz_step_done(j);
 }
 
-static void on_dns_added(void *owner, bool ok)
+static void on_dns_added(void *owner, acme_dns_result_t result)
 {
 	job_dns_t *d = owner;
 	acme_job_t *j = d->job;
-	if (!ok) {
+	d->not_run = result == ACME_DNS_NOT_RUN;
+	if (result != ACME_DNS_OK) {
 		fail(j, "", d->domain, -1, "dns_hook could not publish the TXT record %s (see the line above)", d->name);
 		return;
 	}
