@@ -6,6 +6,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,37 @@ bool xfer_partial_stale(const struct stat *st, time_t now, int max_age)
 	return max_age > 0 && now - st->st_mtime > (time_t)max_age;
 }
 
+/* Removes the partial name of dir_fd if it is stale. A session resumes a
+ * partial by renaming it to a temp name of its own (xfer_upload_claim), and
+ * the sweep claims it the same way before it unlinks: whoever renames first
+ * has it. The age is checked again on the file the sweep now holds, so one
+ * resumed and parked anew between the first look and the claim goes back
+ * under its name (unless a still newer one is there already). */
+static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    !xfer_partial_stale(&st, s->now, s->max_age))
+		return false;
+	char mine[NAME_MAX + 1];
+	int fd = xfer_path_tmp_create(dir_fd, "swept", mine, sizeof(mine));
+	if (fd < 0)
+		return false;
+	close(fd);
+	if (renameat(dir_fd, name, dir_fd, mine) != 0) { /* a session claimed it first */
+		unlinkat(dir_fd, mine, 0);
+		return false;
+	}
+	if (fstatat(dir_fd, mine, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    xfer_partial_stale(&st, s->now, s->max_age)) {
+		unlinkat(dir_fd, mine, 0);
+		return true;
+	}
+	if (renameat2(dir_fd, mine, dir_fd, name, RENAME_NOREPLACE) != 0)
+		unlinkat(dir_fd, mine, 0);
+	return false;
+}
+
 /* Walks the folder dir_fd (taken), removing stale partials. Sub-folders are
  * opened one name at a time beneath their parent with O_NOFOLLOW (through
  * xfer_path_open: RESOLVE_BENEATH), so a symlink is never followed and the
@@ -46,13 +79,7 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (xfer_path_is_partial(name)) {
-			/* A session may claim this partial between the stat and the
-			 * unlink (a rename); then the unlink misses it, or takes one it
-			 * parked again at once: a resumption of a file idle past its age. */
-			struct stat st;
-			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-			    xfer_partial_stale(&st, s->now, s->max_age) && unlinkat(dirfd(d), name, 0) == 0)
-				s->removed++;
+			s->removed += remove_if_stale(s, dirfd(d), name);
 			continue;
 		}
 		if (depth >= XFER_SWEEP_MAX_DEPTH || xfer_path_is_hidden(name) ||

@@ -7,10 +7,12 @@
 
 #include "check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -59,6 +61,23 @@ static int exists(const char *rel)
 	struct stat st;
 	path_of(p, rel);
 	return lstat(p, &st) == 0;
+}
+
+/* Names in folder rel that the sweep's own claims use. */
+static int swept_names(const char *rel)
+{
+	char p[PATH_MAX];
+	path_of(p, rel);
+	DIR *d = opendir(p);
+	if (!d) {
+		perror(p);
+		exit(2);
+	}
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		n += strncmp(de->d_name, ".wharf-upload.swept", 19) == 0;
+	closedir(d);
+	return n;
 }
 
 static int open_home(const char *rel)
@@ -130,6 +149,9 @@ int main(void)
 	CHECK(exists("outside/.wharf-upload.theirs.partial"));
 	CHECK(exists("home/link"));
 	CHECK(exists(deep));
+	/* The sweep claims each partial under a temp name before it unlinks it
+	 * (as a resuming session does): none of those names is left behind. */
+	CHECK_EQ_INT(swept_names("home") + swept_names("home/a/b") + swept_names("other"), 0);
 	/* Nothing left to do: a second sweep removes nothing. */
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
 	/* A week later the fresh one is stale too. */
