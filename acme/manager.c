@@ -112,10 +112,11 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	if (res->ok) {
 		char err[512];
 		wf_certkey_t *ck = NULL;
-		if (wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err, sizeof(err)) !=
-		    WF_OK) {
+		if (wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err, sizeof(err)) ==
+		    WF_OK)
+			acme_job_forget_pending(m->cfg->state_dir, c->name);
+		else /* the pending order and key stay: a restart fetches it again */
 			wf_log_error("certificate %s: issued, but not stored: %s; serving it anyway", c->name, err);
-		}
 		ck = wf_certkey_new(c->name, c->domains, c->ndomains, res->chain_pem, res->key_pem, false, err, sizeof(err));
 		if (!ck) {
 			wf_log_error("certificate %s: issued certificate unusable: %s", c->name, err);

@@ -159,13 +159,17 @@ static int pending_open(const acme_job_t *j)
 	return open(j->cert_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-static void pending_save(acme_job_t *j, const char *name, const char *data, size_t len, mode_t mode)
+static void pending_clear(acme_job_t *j);
+
+static bool pending_save(acme_job_t *j, const char *name, const char *data, size_t len, mode_t mode)
 {
 	int dfd = pending_open(j);
-	if (dfd < 0 || wf_durable_write(dfd, name, data, len, mode) != WF_OK)
+	bool ok = dfd >= 0 && wf_durable_write(dfd, name, data, len, mode) == WF_OK;
+	if (!ok)
 		wf_log_warn("certificate %s: cannot keep %s for a restart: %m", j->name, name);
 	if (dfd >= 0)
 		close(dfd);
+	return ok;
 }
 
 /* pending.order: the order URL, then the CA and the names it was for, one per
@@ -189,14 +193,26 @@ static void pending_save_order(acme_job_t *j)
 	wf_buf_fini(&b);
 }
 
-static void pending_clear(acme_job_t *j)
+static void pending_clear_at(const char *cert_dir)
 {
-	int dfd = pending_open(j);
+	int dfd = open(cert_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return;
 	unlinkat(dfd, "pending.order", 0);
 	unlinkat(dfd, "pending.key", 0);
 	close(dfd);
+}
+
+static void pending_clear(acme_job_t *j)
+{
+	pending_clear_at(j->cert_dir);
+}
+
+void acme_job_forget_pending(const char *state_dir, const char *name)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/certs/%s", state_dir, name);
+	pending_clear_at(dir);
 }
 
 static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
@@ -213,7 +229,13 @@ static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void finish(acme_job_t *j)
 {
-	pending_clear(j);
+	/* The pending files stay until the certificate is stored for good (the
+	 * owner calls acme_job_forget_pending), and after a failure with no word
+	 * from the CA (no answer, its internal error, a timeout, a local fault),
+	 * so the next attempt resumes the order rather than paying for a new
+	 * one. When the CA said no, the next attempt starts afresh. */
+	if (!j->result.ok && j->result.problem_type[0] && !strstr(j->result.problem_type, ":serverInternal"))
+		pending_clear(j);
 	ev_timer_stop(j->loop, &j->poll);
 	ev_timer_stop(j->loop, &j->deadline);
 	acme_client_cancel_all(j->cl, j);
@@ -354,7 +376,12 @@ static void finalize(acme_job_t *j)
 			return;
 		}
 	}
-	pending_save(j, "pending.key", wf_buf_head(&j->keypem), wf_buf_size(&j->keypem), 0600);
+	/* Never a certificate whose key a crash could lose: the CA would count
+	 * its replacement against the rate limits. */
+	if (!pending_save(j, "pending.key", wf_buf_head(&j->keypem), wf_buf_size(&j->keypem), 0600)) {
+		fail(j, "", NULL, -1, "cannot store the certificate key before finalizing: %s", strerror(errno));
+		return;
+	}
 	wf_buf_t csr, payload;
 	wf_buf_init(&csr, 256 * 1024);
 	wf_buf_init(&payload, 256 * 1024);
@@ -696,7 +723,11 @@ static void on_resumed(void *arg, const acme_reply_t *r)
 	acme_job_t *j = arg;
 	acme_order_t o;
 	char err[256];
-	if (r->curl_code || r->status != 200 || acme_msg_order(r->body, &o, err, sizeof(err)) != WF_OK) {
+	if (r->curl_code || r->status >= 500) { /* no word on the order: ask again next attempt */
+		fail_reply(j, "resuming the order", r);
+		return;
+	}
+	if (r->status != 200 || acme_msg_order(r->body, &o, err, sizeof(err)) != WF_OK) {
 		wf_log_info("certificate %s: the unfinished order cannot be resumed (%s); ordering anew", j->name,
 			    r->curl_code ? "no answer" : r->is_problem ? r->problem.type : "unexpected answer");
 		pending_clear(j);

@@ -49,6 +49,10 @@ typedef void (*acme_job_done_cb)(void *arg, const acme_result_t *res);
  * ARI), or NULL. cb runs once, from the loop, never before this returns. */
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
 			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg);
+/* NAME's issued certificate is stored for good: the files that let a
+ * restart resume its order (its URL, and its key) may go. Until then they
+ * stay, so a certificate the CA issued is never lost with its key. */
+void acme_job_forget_pending(const char *state_dir, const char *name);
 /* Stops a job: no callback, published challenges withdrawn, memory freed. */
 void acme_job_cancel(acme_job_t *j);
 acme_job_state_t acme_job_state(const acme_job_t *j);

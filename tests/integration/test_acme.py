@@ -828,6 +828,36 @@ class Resume(AcmeCase):
         self.assertTrue(issued_by_pebble(pem))
 
 
+    def test_issued_but_not_stored_is_fetched_again_after_a_restart(self):
+        # issued.pem cannot be written (a folder holds its name): the server
+        # serves the certificate from memory and keeps the order and its key,
+        # so after a restart it fetches the same certificate, ordering nothing.
+        self.pebble.start()
+        s = self.make_server()
+        blocker = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        os.makedirs(os.path.join(blocker, "x"), mode=0o700)
+        for d in (s.state_dir, os.path.dirname(blocker), os.path.dirname(os.path.dirname(blocker)), blocker,
+                  os.path.join(blocker, "x")):
+            os.chmod(d, 0o700)
+            s.give(d)
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=60)
+        self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])
+        certs = os.path.join(s.state_dir, "certs", "main")
+        self.assertTrue(os.path.exists(os.path.join(certs, "pending.order")))
+        self.assertEqual(os.stat(os.path.join(certs, "pending.key")).st_mode & 0o777, 0o600)
+        self.assertEqual(s.stop(timeout=30), 0)
+        os.rmdir(os.path.join(blocker, "x"))
+        os.rmdir(blocker)
+        s.start()
+        again = wait_issued(s, "wharf.test", timeout=60)
+        self.assertEqual(again, first)
+        self.assertEqual(self.pebble.log().count("Added order"), 1, s.log()[-3000:])
+        self.assertTrue(os.path.exists(os.path.join(certs, "issued.pem")))
+        self.assertFalse(os.path.exists(os.path.join(certs, "pending.order")))
+        self.assertFalse(os.path.exists(os.path.join(certs, "pending.key")))
+
+
 class ExternalAccountBinding(AcmeCase):
     def setUp(self):
         self.pebble = Pebble(eab_required=True)
