@@ -41,7 +41,7 @@ typedef struct h2_stream {
 	struct h2_stream *prev, *next;
 } h2_stream_t;
 
-typedef enum h2_timer { H2_TIMER_IDLE, H2_TIMER_HEAD, H2_TIMER_XFER } h2_timer_t;
+typedef enum h2_timer { H2_TIMER_FIRST, H2_TIMER_IDLE, H2_TIMER_HEAD, H2_TIMER_XFER } h2_timer_t;
 
 struct h2 {
 	nghttp2_session *ng;
@@ -49,6 +49,7 @@ struct h2 {
 	h2_stream_t *streams;
 	int nstreams;
 	int nheads; /* streams whose header block has begun but not ended */
+	bool had_request; /* a header block has ended: the first-request deadline is met */
 	h2_timer_t timer;
 	unsigned failed_logins;
 	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
@@ -336,6 +337,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	if (frame->hd.type == NGHTTP2_HEADERS && s->in_head) {
 		s->in_head = false;
 		h->nheads--;
+		h->had_request = true;
 	}
 	if (frame->hd.type == NGHTTP2_HEADERS && !s->begun) {
 		begin_exchange(h, s, end);
@@ -393,19 +395,26 @@ static void h2_close(wf_conn_t *c)
 	wf_conn_close(c);
 }
 
-/* One timer, three meanings: a request head has begun and must be complete
- * within header_timeout (slowloris); streams are open and DATA must keep
- * moving (send_timeout); or nothing is open (idle_timeout). */
+/* One timer, four meanings: no request head has completed yet, and the
+ * handshake's header_timeout runs on (the first head shares it, as in
+ * HTTP/1.1); a request head has begun and must be complete within
+ * header_timeout (slowloris); streams are open and DATA must keep moving
+ * (send_timeout); or nothing is open (idle_timeout). Each runs from when its
+ * mode began: control frames (PING, SETTINGS, WINDOW_UPDATE) never extend
+ * one, so a client sending only those is closed like any idle one. */
 static void arm_timer(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	h2_timer_t mode = h->nheads ? H2_TIMER_HEAD : h->nstreams ? H2_TIMER_XFER : H2_TIMER_IDLE;
-	/* Idle time counts from the last activity; the other two run from
-	 * when their mode began (progress is tracked in h2_on_timeout). */
-	if (mode == h->timer && ev_is_active(&c->timer) && mode != H2_TIMER_IDLE)
+	if (h->timer == H2_TIMER_FIRST && mode != H2_TIMER_XFER && !h->had_request)
 		return;
+	if (mode == h->timer && ev_is_active(&c->timer))
+		return;
+	/* DATA progress counts from when the connection got busy: a new head
+	 * between two stalls of the same stream does not restart it. */
+	if (h->timer == H2_TIMER_IDLE || h->timer == H2_TIMER_FIRST)
+		h->last_progress = ev_now(wf_conn_loop(c));
 	h->timer = mode;
-	h->last_progress = ev_now(wf_conn_loop(c));
 	wf_conn_set_timeout(c, mode == H2_TIMER_HEAD ? c->cfg->limits.header_timeout :
 			       mode == H2_TIMER_XFER ? c->cfg->limits.send_timeout : c->cfg->limits.idle_timeout);
 }
@@ -516,6 +525,9 @@ static void h2_on_timeout(wf_conn_t *c)
 			    c->peer, c->cfg->limits.send_timeout);
 	} else if (h->timer == H2_TIMER_HEAD) {
 		wf_log_info("conn %llu %s: HTTP/2 request head not complete within %d s, closing",
+			    (unsigned long long)c->id, c->peer, c->cfg->limits.header_timeout);
+	} else if (h->timer == H2_TIMER_FIRST) {
+		wf_log_info("conn %llu %s: no HTTP/2 request within %d s of connecting, closing",
 			    (unsigned long long)c->id, c->peer, c->cfg->limits.header_timeout);
 	}
 	h2_close(c);

@@ -250,7 +250,7 @@ class TLSGarbage(BadInputBase):
 
 
 class Slowloris(BadInputBase):
-    EXTRA = "limits = { header_timeout = 2; };"
+    EXTRA = "limits = { header_timeout = 2; idle_timeout = 4; };"
 
     def test_trickled_head_is_cut_off(self):
         """A head that arrives one line every half second never completes:
@@ -325,6 +325,42 @@ class Slowloris(BadInputBase):
                     break
         self.assertIsNotNone(closed_at, "an HTTP/2 request head trickled for 8 s was never cut off")
         self.assertLessEqual(closed_at - start, 5.0)
+
+    def pinged_until_closed(self, c, start, first=b""):
+        """PINGs every half second (after `first`), until the server closes
+        or 10 s pass; the seconds from start to the close, or None."""
+        c.send(H2_PREFACE + first)
+        for i in range(20):
+            try:
+                c.send(h2_frame(6, 0, 0, b"%08d" % i))  # PING
+            except OSError:
+                return time.monotonic() - start
+            if c.closed_by_peer(timeout=0.5):
+                return time.monotonic() - start
+        return None
+
+    def test_http2_pings_before_any_request_are_cut_off(self):
+        """No request head within header_timeout of connecting: closed, however
+        many control frames keep coming (as an HTTP/1.1 client sending nothing)."""
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            elapsed = self.pinged_until_closed(c, time.monotonic())
+        self.assertIsNotNone(elapsed, "PINGs kept an HTTP/2 connection without a request open for 10 s")
+        self.assertLessEqual(elapsed, 5.0)
+        self.assertTrue(harness.wait_until(lambda: "no HTTP/2 request within 2 s" in self.server.log(), timeout=5))
+        self.assertServerHealthy()
+
+    def test_http2_pings_do_not_stretch_idle_time(self):
+        """After a request, idle_timeout runs from when the last stream ended:
+        PINGs do not restart it."""
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            start = time.monotonic()
+            elapsed = self.pinged_until_closed(
+                c, start, h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1, self.h2_request_block()))
+        self.assertIn(" alice GET /hello.txt HTTP/2 200 ", self.server.log())
+        self.assertIsNotNone(elapsed, "PINGs kept an idle HTTP/2 connection open for 10 s")
+        self.assertGreaterEqual(elapsed, 2.5)
+        self.assertLessEqual(elapsed, 7.0)
+        self.assertServerHealthy()
 
     def test_idle_after_handshake_is_cut_off(self):
         with harness.RawTLS(self.server) as c:
