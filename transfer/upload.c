@@ -19,9 +19,12 @@
 #define UPLOAD_EARLY_SYNC (64u << 20) /* make durable off the loop every this many bytes */
 #define EARLY_SYNCS_MAX 1             /* at once, all uploads: the pool's other thread stays free */
 
-/* An early sync: fdatasync of a dup of the temp file on the offload pool. */
+/* An early sync: fdatasync of the temp file on the offload pool, through a
+ * descriptor opened anew (not a dup). A writeback error is reported once per
+ * open file description: through a dup, the early sync would take the error
+ * and the commit's fsync would pass a file with lost pages as whole. */
 struct upload_sync {
-	int fd;           /* owned: its own descriptor, so the upload may close its own meanwhile */
+	int fd;           /* owned: its own open of the file, so the upload may close its own meanwhile */
 	xfer_upload_t *u; /* NULL once the upload let go of it */
 };
 
@@ -38,7 +41,7 @@ struct upload_commit {
 static void early_run(void *arg)
 {
 	upload_sync_t *s = arg;
-	fdatasync(s->fd); /* an error shows again at the commit's fsync */
+	fdatasync(s->fd); /* an error shows again at the commit's fsync, on the upload's own open */
 	close(s->fd);
 }
 
@@ -59,7 +62,7 @@ static void early_start(xfer_upload_t *u)
 	}
 	upload_sync_t *s = malloc(sizeof(*s));
 	if (s)
-		s->fd = fcntl(u->fd, F_DUPFD_CLOEXEC, 0);
+		s->fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (!s || s->fd < 0 || wf_offload_submit(u->worker, early_run, early_done, s) != WF_OK) {
 		if (s && s->fd >= 0)
 			close(s->fd);
