@@ -112,17 +112,46 @@ void wf_log(wf_log_level_t level, const char *fmt, ...)
 	n += (size_t)m;
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
-	/* Nothing a peer sends may forge a log line: no raw control bytes. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+	/* Nothing a peer sends may forge a log line (wf_log_char_len). */
+	for (size_t i = 0; i < n;) {
+		size_t k = wf_log_char_len(line + i, n - i);
+		if (k == 0) {
 			line[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
 	line[n++] = '\n';
 	ssize_t w = write(fd, line, n);
 	(void)w;
 }
 
-/* Appends s with control bytes, spaces and quotes escaped, so each field stays
- * one token and a hostile path cannot break the line. */
+size_t wf_log_char_len(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned c = p[0];
+	if (c < 0x80)
+		return c < 0x20 || c == 0x7f ? 0 : 1;
+	size_t k = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (k == 0 || k > len)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+	    (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	if (c == 0xc2 && p[1] < 0xa0) /* C1 controls, NEL (U+0085) among them */
+		return 0;
+	if (c == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return 0;
+	return k;
+}
+
+/* Appends s with control bytes, spaces, quotes and whatever wf_log_char_len
+ * refuses escaped, so each field stays one token and a hostile path cannot
+ * break the line. */
 static size_t put_field(char *out, size_t cap, const char *s, size_t len)
 {
 	size_t n = 0;
@@ -130,12 +159,18 @@ static size_t put_field(char *out, size_t cap, const char *s, size_t len)
 		out[n++] = '-';
 		return n;
 	}
-	for (size_t i = 0; i < len && n + 4 < cap; i++) {
+	for (size_t i = 0; i < len && n + 4 < cap;) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x21 || c == 0x7f || c == '"' || c == '\\') {
+		size_t k = c == ' ' || c == '"' || c == '\\' ? 0 : wf_log_char_len(s + i, len - i);
+		if (k == 0) {
 			n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
+			i++;
+		} else if (n + k + 4 < cap) {
+			memcpy(out + n, s + i, k);
+			n += k;
+			i += k;
 		} else {
-			out[n++] = (char)c;
+			break;
 		}
 	}
 	return n;

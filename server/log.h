@@ -30,6 +30,14 @@ void wf_log(wf_log_level_t level, const char *fmt, ...) WF_PRINTF(2, 3);
 	} while (0)
 
 /* One access-log line: client, user, method, path, protocol, status, bytes, time. */
+/* Bytes of the character at s (1 to 4) when a log line may hold it as it
+ * is, or 0 when it must be escaped: a control byte (C0, DEL, C1), a line or
+ * paragraph separator (U+2028, U+2029), a bidirectional control (U+202A-E,
+ * U+2066-9: they reorder what a terminal shows), or bytes that are not UTF-8.
+ * So UTF-8 names stay readable and nothing a peer sends can forge a line.
+ * len > 0. Pure. */
+size_t wf_log_char_len(const char *s, size_t len);
+
 void wf_log_access(const char *client, const char *user, wf_slice_t method, wf_slice_t path, const char *proto,
 		   int status, uint64_t bytes, double seconds);
 
