@@ -527,8 +527,15 @@ static void commit_answer(xfer_exchange_t *ex, int err)
 		respond_status(ex, 204);
 	} else {
 		respond_error(ex, 201, NULL);
-		char enc[3200];
-		if (xfer_url_encode_path(ex->path[0] == '/' ? ex->path + 1 : ex->path, enc, sizeof(enc)) >= 0)
+		/* From the decoded path, as a 301's: not the raw target, whose
+		 * "//host/x" would name another host, "%20" be encoded twice and a
+		 * query string kept. None for a target cut short in ex->path. */
+		char rel[1024], enc[3200];
+		int is_dir = 0;
+		size_t plen = strlen(ex->path);
+		if (plen < sizeof(ex->path) - 1 &&
+		    xfer_url_to_path((wf_slice_t){ ex->path, plen }, rel, sizeof(rel), &is_dir) == WF_OK &&
+		    xfer_url_encode_path(rel, enc, sizeof(enc)) >= 0)
 			add_field(ex, "Location", "/%s", enc);
 	}
 }

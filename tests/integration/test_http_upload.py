@@ -93,6 +93,20 @@ class PutChecks:
         self.assertEqual(sha(body), sha(second))
         self.assertEqual(temp_files(self.home()), [])
 
+    def test_location_names_the_stored_file(self):
+        """201's Location is the stored file's own URL: decoded then encoded
+        once, no query, and never a "//host" reference."""
+        name = self.name("loc a.txt")
+        status, headers, _ = self.put("/%s?x=1" % name.replace(" ", "%20"), b"one\n")
+        self.assertEqual(status, 201)
+        self.assertEqual(headers.get("location"), "/" + name.replace(" ", "%20"))
+        self.assertEqual(self.read_disk(name), b"one\n")
+        name = self.name("loc-host")
+        status, headers, _ = self.put("//%s" % name, b"two\n")
+        self.assertEqual(status, 201)
+        self.assertEqual(headers.get("location"), "/" + name)
+        self.assertEqual(self.read_disk(name), b"two\n")
+
     def test_put_empty_file(self):
         name = self.name("empty.txt")
         status, _, _ = self.put("/" + name, b"")
