@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +23,8 @@ static int open_cert_dir(const char *state_dir, const char *name, char *err, siz
 	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	const char *parts[2] = { "certs", name };
 	for (int i = 0; fd >= 0 && i < 2; i++) {
-		if (mkdirat(fd, parts[i], 0700) != 0 && errno != EEXIST) {
+		bool made = mkdirat(fd, parts[i], 0700) == 0;
+		if ((!made && errno != EEXIST) || (made && wf_durable_sync_dir(fd) != WF_OK)) {
 			close(fd);
 			fd = -1;
 			break;

@@ -9,6 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int wf_durable_sync_dir(int dir_fd)
+{
+	/* EINVAL: a file system that cannot sync folders (some network and
+	 * FUSE ones); nothing better can be done there. */
+	if (fsync(dir_fd) != 0 && errno != EINVAL)
+		return WF_ERR;
+	return WF_OK;
+}
+
 int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	char tmp[512];
@@ -46,8 +55,8 @@ int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len,
 	fd = -1;
 	if (renameat(dir_fd, tmp, dir_fd, name) != 0)
 		goto fail;
-	fsync(dir_fd);
-	return WF_OK;
+	/* Renamed, but a crash may yet undo it: not stored, for the caller. */
+	return wf_durable_sync_dir(dir_fd);
 fail:
 	saved = errno;
 	if (fd >= 0)
@@ -103,8 +112,23 @@ int wf_durable_mkdirs(const char *path, mode_t mode)
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 			*p = '\0';
-			if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			if (mkdir(buf, mode) == 0) {
+				/* The new folder lasts only once its parent is synced. */
+				char *slash = strrchr(buf, '/');
+				char keep = slash ? slash[1] : 0;
+				if (slash)
+					slash[1] = '\0';
+				int pfd = open(slash ? buf : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (slash)
+					slash[1] = keep;
+				int rc = pfd < 0 ? WF_ERR : wf_durable_sync_dir(pfd);
+				if (pfd >= 0)
+					close(pfd);
+				if (rc != WF_OK)
+					return WF_ERR;
+			} else if (errno != EEXIST) {
 				return WF_ERR;
+			}
 			*p = c;
 			if (!c)
 				break;
