@@ -130,7 +130,8 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			wf_certstore_install(m->store, ck);
 			bool changed;
-			acme_output_sync(m->cfg->state_dir, c, &changed); /* before the hook, which may read them */
+			/* Before the hook, which may read them. */
+			acme_output_install(c, res->chain_pem, res->key_pem, &changed);
 			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
 			acme_events_emit(m->events, &e);
 		}

@@ -31,8 +31,8 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest)
 	return WF_OK;
 }
 
-/* Writes name unless it already holds exactly these bytes (and mode). */
-static int write_if_changed(int dfd, const char *name, const char *data, size_t len, mode_t mode, bool *changed)
+/* Does name already hold exactly these bytes, with this mode? */
+static bool unchanged(int dfd, const char *name, const char *data, size_t len, mode_t mode)
 {
 	wf_buf_t old;
 	wf_buf_init(&old, FILE_MAX);
@@ -41,10 +41,7 @@ static int write_if_changed(int dfd, const char *name, const char *data, size_t 
 		    memcmp(wf_buf_head(&old), data, len) == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    (st.st_mode & 07777) == mode;
 	wf_buf_fini(&old);
-	if (same)
-		return WF_OK;
-	*changed = true;
-	return wf_durable_write(dfd, name, data, len, mode);
+	return same;
 }
 
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
@@ -75,25 +72,60 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 		rc = WF_ERR;
 	}
 	/* The key first: a reader that sees a new certificate finds its key. */
-	const struct {
+	struct {
 		const char *name;
 		const char *data;
 		size_t len;
 		mode_t mode;
+		char tmp[WF_DURABLE_TMP_MAX]; /* staged under this name, or "" */
 	} files[] = {
-		{ "privkey.pem", key_pem.ptr, key_pem.len, 0600 },
-		{ "combined.pem", wf_buf_head(&combined), wf_buf_size(&combined), 0600 },
-		{ "cert.pem", leaf.ptr, leaf.len, 0644 },
-		{ "chain.pem", rest.ptr, rest.len, 0644 },
-		{ "fullchain.pem", chain_pem.ptr, chain_pem.len, 0644 },
+		{ "privkey.pem", key_pem.ptr, key_pem.len, 0600, "" },
+		{ "combined.pem", wf_buf_head(&combined), wf_buf_size(&combined), 0600, "" },
+		{ "cert.pem", leaf.ptr, leaf.len, 0644, "" },
+		{ "chain.pem", rest.ptr, rest.len, 0644, "" },
+		{ "fullchain.pem", chain_pem.ptr, chain_pem.len, 0644, "" },
 	};
-	for (size_t i = 0; rc == WF_OK && i < sizeof(files) / sizeof(files[0]); i++)
-		if (write_if_changed(dfd, files[i].name, files[i].data, files[i].len, files[i].mode, changed) != WF_OK) {
+	size_t n = sizeof(files) / sizeof(files[0]);
+	/* All five are written and flushed before any is renamed: a full disk
+	 * fails the set before the first rename, so a service never finds a
+	 * new key beside an old certificate. */
+	for (size_t i = 0; rc == WF_OK && i < n; i++)
+		if (!unchanged(dfd, files[i].name, files[i].data, files[i].len, files[i].mode) &&
+		    wf_durable_stage(dfd, files[i].name, files[i].data, files[i].len, files[i].mode, files[i].tmp,
+				     sizeof(files[i].tmp)) != WF_OK) {
 			snprintf(err, errlen, "cannot write %s/%s: %s", dir, files[i].name, strerror(errno));
 			rc = WF_ERR;
 		}
+	for (size_t i = 0; i < n; i++) {
+		if (!files[i].tmp[0])
+			continue;
+		if (rc != WF_OK) {
+			unlinkat(dfd, files[i].tmp, 0);
+			continue;
+		}
+		*changed = true;
+		if (wf_durable_commit(dfd, files[i].tmp, files[i].name) != WF_OK) {
+			snprintf(err, errlen, "cannot replace %s/%s: %s", dir, files[i].name, strerror(errno));
+			rc = WF_ERR;
+		}
+	}
 	wf_buf_fini(&combined);
 	close(dfd);
+	return rc;
+}
+
+int acme_output_install(const wf_cert_cfg_t *cert, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed)
+{
+	*changed = false;
+	if (!cert->output_dir || !cert->output_dir[0])
+		return WF_OK;
+	char err[512];
+	int rc = acme_output_write(cert->output_dir, chain_pem, key_pem, changed, err, sizeof(err));
+	if (rc != WF_OK)
+		wf_log_error("certificate %s: output files in %s not updated: %s", cert->name, cert->output_dir, err);
+	else if (*changed)
+		wf_log_info("certificate %s: wrote cert.pem, chain.pem, fullchain.pem, privkey.pem and combined.pem in %s",
+			    cert->name, cert->output_dir);
 	return rc;
 }
 
@@ -112,15 +144,13 @@ int acme_output_sync(const char *state_dir, const wf_cert_cfg_t *cert, bool *cha
 		return rc == WF_DECLINED ? WF_OK : WF_ERR; /* nothing issued yet: nothing to write */
 	}
 	wf_slice_t key, chain;
-	char err[512] = "no certificate after the key";
-	rc = wf_certstate_split_issued(wf_buf_slice(&pem), &key, &chain);
-	if (rc == WF_OK)
-		rc = acme_output_write(cert->output_dir, chain, key, changed, err, sizeof(err));
+	if (wf_certstate_split_issued(wf_buf_slice(&pem), &key, &chain) == WF_OK) {
+		rc = acme_output_install(cert, chain, key, changed);
+	} else {
+		wf_log_error("certificate %s: output files in %s not updated: no certificate after the key", cert->name,
+			     cert->output_dir);
+		rc = WF_ERR;
+	}
 	wf_buf_fini(&pem);
-	if (rc != WF_OK)
-		wf_log_error("certificate %s: output files in %s not updated: %s", cert->name, cert->output_dir, err);
-	else if (*changed)
-		wf_log_info("certificate %s: wrote cert.pem, chain.pem, fullchain.pem, privkey.pem and combined.pem in %s",
-			    cert->name, cert->output_dir);
 	return rc;
 }

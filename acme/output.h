@@ -19,18 +19,22 @@
  * holds no certificate. The slices point into chain_pem. Pure. */
 int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest);
 
-/* Writes the five files into dir (created 0700 if missing). *changed says
- * whether any file was written. WF_OK, or WF_ERR with the reason in err
- * (files already written stay; none is ever half-written). */
+/* Writes the five files into dir (created 0700 if missing), each written
+ * and flushed before any is renamed into place. *changed says whether any
+ * file was replaced. WF_OK, or WF_ERR with the reason in err: when a file
+ * cannot be written, none is replaced; none is ever half-written. */
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
 		      size_t errlen);
 
 
 
-/* Brings cert's output_dir up to date with the issued pair in the state
- * folder (STATE/certs/NAME/issued.pem: key, then chain), at start-up and
- * after each issuance; nothing without an output_dir or an issued pair.
- * Logs what it did; *changed as above. WF_OK or WF_ERR (logged). */
 struct wf_cert_cfg;
+/* Brings cert's output_dir up to date with this pair, the one just issued
+ * or received (from memory: the state folder may not have taken it);
+ * nothing without an output_dir. Logs what it did; *changed as above.
+ * WF_OK or WF_ERR (logged). */
+int acme_output_install(const struct wf_cert_cfg *cert, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed);
+/* The same at start-up, from the issued pair in the state folder
+ * (STATE/certs/NAME/issued.pem: key, then chain); nothing without one. */
 int acme_output_sync(const char *state_dir, const struct wf_cert_cfg *cert, bool *changed);
 #endif

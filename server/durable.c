@@ -18,13 +18,13 @@ int wf_durable_sync_dir(int dir_fd)
 	return WF_OK;
 }
 
-int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
+		     size_t tmpcap)
 {
-	char tmp[512];
 	uint64_t rnd = 0;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t)getpid() * 2654435761u;
-	if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%016llx", name, (unsigned long long)rnd) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, tmpcap, ".%s.tmp.%016llx", name, (unsigned long long)rnd) >= (int)tmpcap) {
 		errno = ENAMETOOLONG;
 		return WF_ERR;
 	}
@@ -52,11 +52,7 @@ int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len,
 		fd = -1;
 		goto fail;
 	}
-	fd = -1;
-	if (renameat(dir_fd, tmp, dir_fd, name) != 0)
-		goto fail;
-	/* Renamed, but a crash may yet undo it: not stored, for the caller. */
-	return wf_durable_sync_dir(dir_fd);
+	return WF_OK;
 fail:
 	saved = errno;
 	if (fd >= 0)
@@ -64,6 +60,26 @@ fail:
 	unlinkat(dir_fd, tmp, 0);
 	errno = saved;
 	return WF_ERR;
+}
+
+int wf_durable_commit(int dir_fd, const char *tmp, const char *name)
+{
+	if (renameat(dir_fd, tmp, dir_fd, name) != 0) {
+		int saved = errno;
+		unlinkat(dir_fd, tmp, 0);
+		errno = saved;
+		return WF_ERR;
+	}
+	/* Renamed, but a crash may yet undo it: not stored, for the caller. */
+	return wf_durable_sync_dir(dir_fd);
+}
+
+int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	char tmp[WF_DURABLE_TMP_MAX];
+	if (wf_durable_stage(dir_fd, name, data, len, mode, tmp, sizeof(tmp)) != WF_OK)
+		return WF_ERR;
+	return wf_durable_commit(dir_fd, tmp, name);
 }
 
 int wf_durable_read(int dir_fd, const char *name, size_t max, wf_buf_t *out)

@@ -12,6 +12,15 @@
  * when only the folder's fsync failed, the new file is there but a crash
  * could still undo it. */
 int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len, mode_t mode);
+/* wf_durable_write in two halves, for files that change together: stage
+ * each (complete and flushed under a temp name written into tmp, tmpcap >=
+ * WF_DURABLE_TMP_MAX; nothing left behind on failure), then commit each
+ * (rename over name, sync the folder; the temp file goes on failure). A
+ * staged file not committed is the caller's to unlink. */
+#define WF_DURABLE_TMP_MAX 512
+int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
+		     size_t tmpcap);
+int wf_durable_commit(int dir_fd, const char *tmp, const char *name);
 /* fsync of a folder, so the names just made in it last. WF_ERR with errno;
  * a file system that cannot sync folders (EINVAL) counts as done. */
 int wf_durable_sync_dir(int dir_fd);

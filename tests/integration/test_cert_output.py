@@ -79,5 +79,30 @@ class OutputFiles(AcmeCase):
                 self.assertEqual(after[n], before[n], "%s was rewritten though unchanged" % n)
 
 
+    def test_full_disk_replaces_no_file(self):
+        """Room for four of the five files: none is replaced, so a service
+        never finds a new key beside an old certificate, and no temp file is
+        left; the certificate is served all the same."""
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a small tmpfs needs root")
+        self.pebble.start()
+        s = self.make_server()
+        mnt = os.path.join(s.dir, "out")
+        os.makedirs(mnt)
+        # Each file takes one 4 KiB page: four fit, the fifth does not.
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0777", "tmpfs", mnt],
+                             capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            raise unittest.SkipTest("cannot mount a tmpfs: " + out.stderr.strip())
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], timeout=20))
+        out_dir = os.path.join(mnt, "main")
+        s.certificates[0]["output_dir"] = out_dir
+        s.write_config()
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("output files in %s not updated: cannot write" % out_dir, 10), s.log()[-3000:])
+        self.assertEqual(os.listdir(out_dir), [])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
