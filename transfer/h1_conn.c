@@ -48,7 +48,33 @@ typedef struct h1 {
 	unsigned nrequests;
 	unsigned failed_logins;
 	ev_tstamp last_progress;
+	size_t head_seen;  /* bytes of in already looked at for the head in progress */
+	bool line_seen;    /* its request line is complete (and was parsed) */
 } h1_t;
+
+/* The parser reads the head from its start on every call, so a head sent in
+ * many small records must not be parsed per record (quadratic in its size):
+ * only once something can be decided. That is its request line (a bad one
+ * is refused at once), its end (a blank line), or max_head bytes. */
+static bool head_decidable(h1_t *h, size_t max_head)
+{
+	const char *p = wf_buf_head(&h->in);
+	size_t n = wf_buf_size(&h->in), from = h->head_seen;
+	if (n <= from)
+		return false;
+	h->head_seen = n;
+	if (n >= max_head)
+		return true;
+	if (!h->line_seen && memchr(p + from, '\n', n - from)) {
+		h->line_seen = true;
+		return true;
+	}
+	/* A blank line, found from two bytes back: "\n\r\n" may span records. */
+	for (size_t i = from > 2 ? from - 2 : 0; i + 1 < n; i++)
+		if (p[i] == '\n' && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
+			return true;
+	return false;
+}
 
 static void h1_close(wf_conn_t *c);
 
@@ -403,9 +429,13 @@ static void h1_on_io(wf_conn_t *c)
 		case H1_READ_HEAD: {
 			if (wf_buf_size(&h->in)) {
 				xfer_h1_request_t req;
-				ssize_t r = xfer_h1_parse_request(wf_buf_head(&h->in), wf_buf_size(&h->in),
-								  (size_t)c->cfg->limits.max_header_bytes, &req);
+				size_t max = (size_t)c->cfg->limits.max_header_bytes;
+				ssize_t r = head_decidable(h, max) ?
+						    xfer_h1_parse_request(wf_buf_head(&h->in), wf_buf_size(&h->in), max, &req) :
+						    0;
 				if (r > 0) {
+					h->head_seen = 0;
+					h->line_seen = false;
 					start_request(c, &req);
 					wf_buf_consume(&h->in, (size_t)r);
 					/* Work off the loop (a password check, an fsync) is

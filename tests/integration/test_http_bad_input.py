@@ -415,6 +415,24 @@ class Slowloris(BadInputBase):
             status, _, body = c.read_response()
             self.assertEqual((status, body), (200, b"hello\n"))
 
+    def test_head_in_one_byte_records(self):
+        """Heads are parsed once they can be decided, not per record: one sent
+        a byte per TLS record (blank lines split every way) is served, and a
+        bad request line is still refused before the head ends."""
+        head = (b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + ALICE.encode() +
+                b"\r\nX-Pad: " + b"p" * 300 + b"\r\n\r\n")
+        with harness.RawTLS(self.server) as c:
+            for i in range(2):
+                for b in head:
+                    c.send(bytes([b]))
+                status, _, body = c.read_response()
+                self.assertEqual((status, body), (200, b"hello\n"), "request %d" % i)
+        with harness.RawTLS(self.server) as c:
+            for b in b"GET /hello.txt HTTP/7.1\r\n":
+                c.send(bytes([b]))
+            status, _, _ = c.read_response()
+            self.assertEqual(status, 505)
+
 
 if __name__ == "__main__":
     harness.main()
