@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #define LISTING_MAX (8u << 20)
-#define DISCARD_MAX (64u << 10)
 #define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
 
 const char *xfer_status_reason(int status)
@@ -157,7 +156,7 @@ static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!in->has_body)
 		return;
-	if (in->length_known && in->content_length <= DISCARD_MAX && !in->expect_continue)
+	if (in->length_known && in->content_length <= XFER_DISCARD_MAX && !in->expect_continue)
 		ex->state = XFER_EX_DISCARD;
 	else
 		ex->close_after = true;

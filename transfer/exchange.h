@@ -14,6 +14,9 @@
 #include <time.h>
 
 #define XFER_MAX_FIELDS 16
+/* A refused request body is read and dropped up to this much (so the
+ * connection can carry on); a longer one ends it. */
+#define XFER_DISCARD_MAX (64u << 10)
 
 /* What the protocol driver extracted from the request head. Slices are
  * borrowed for the duration of xfer_exchange_begin only. */

@@ -29,13 +29,14 @@ typedef struct h2 h2_t;
 typedef struct h2_stream {
 	int32_t id;
 	h2_t *h; /* borrowed: the connection this stream belongs to */
-	wf_buf_t hdrs; /* copies of the values we use */
+	wf_buf_t hdrs; /* copies of the values we use, until the exchange has begun */
 	size_t off[HV_N], len[HV_N];
 	bool have[HV_N];
 	bool begun, responded;
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
 	bool end_seen; /* END_STREAM came while authing */
+	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	wf_buf_t held; /* the DATA chunk that arrived while authing */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
@@ -264,6 +265,9 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	 * life (a check off the loop has its own copy). */
 	if (s->have[HV_AUTHZ])
 		gnutls_memset(s->hdrs.data + s->off[HV_AUTHZ], 0, s->len[HV_AUTHZ]);
+	/* The exchange copied what it keeps; up to max_header_bytes per stream
+	 * need not stay for the stream's life. */
+	wf_buf_fini(&s->hdrs);
 	after_begin(h, s);
 }
 
@@ -309,8 +313,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 		     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
 	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (!s || frame->hd.type != NGHTTP2_HEADERS)
-		return 0;
+	if (!s || s->begun || frame->hd.type != NGHTTP2_HEADERS)
+		return 0; /* trailer fields are not used */
 	for (int k = 0; k < HV_N; k++) {
 		if (strlen(hv_names[k]) != namelen || memcmp(hv_names[k], name, namelen) != 0)
 			continue;
@@ -376,8 +380,16 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 		/* Refused midway (too large, disk full): answer now, drop the rest. */
 		if (s->ex.state != XFER_EX_READ_BODY && !s->responded)
 			submit_response(h, s);
+		h->last_progress = ev_now(wf_conn_loop(h->c));
+		return 0;
 	}
-	h->last_progress = ev_now(wf_conn_loop(h->c));
+	/* A refused body is read and dropped (curl 7.88 loses an answer reset
+	 * at once), as much as HTTP/1.1 would drop; past that, once the whole
+	 * answer is out, RST_STREAM(NO_ERROR) asks the client to stop (RFC 9113
+	 * 8.1). Dropped bytes are no progress: they keep no connection open. */
+	s->dropped += len;
+	if (s->dropped > XFER_DISCARD_MAX && s->responded && nghttp2_session_get_stream_local_close(ng, id) == 1)
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
 	return 0;
 }
 

@@ -362,6 +362,29 @@ class Slowloris(BadInputBase):
         self.assertLessEqual(elapsed, 7.0)
         self.assertServerHealthy()
 
+    def test_http2_refused_body_is_stopped_after_the_answer(self):
+        """A body nobody wants (no password) is read and dropped up to 64 KiB;
+        past that, with the 401 wholly sent, RST_STREAM asks the client to
+        stop, and the connection serves the next request."""
+        block = (hpack_literal(":method", "PUT") + hpack_literal(":scheme", "https") +
+                 hpack_literal(":path", "/refused.bin") + hpack_literal(":authority", "localhost"))
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(H2_PREFACE + h2_frame(1, H2_END_HEADERS, 1, block))
+            for _ in range(3):  # 48 KiB: still read and dropped
+                c.send(h2_frame(0, 0, 1, b"x" * 16384))
+            early = [(t, f) for t, f, sid in h2_frames(c, timeout=1) if sid == 1 and t != 8]  # not WINDOW_UPDATE
+            self.assertEqual(early, [(1, H2_END_HEADERS), (0, H2_END_STREAM)])  # the 401, whole
+            for _ in range(2):  # past 64 KiB
+                c.send(h2_frame(0, 0, 1, b"x" * 16384))
+            late = [t for t, _, sid in h2_frames(c, timeout=1) if sid == 1 and t != 8]
+            self.assertEqual(late, [3])  # RST_STREAM
+            c.send(h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 3, self.h2_request_block()))
+            types = [t for t, _, sid in h2_frames(c, timeout=2) if sid == 3]
+            self.assertIn(1, types)
+            self.assertIn(0, types)
+        self.assertIn(" - PUT /refused.bin HTTP/2 401 ", self.server.log())
+        self.assertIn(" alice GET /hello.txt HTTP/2 200 ", self.server.log())
+
     def test_idle_after_handshake_is_cut_off(self):
         with harness.RawTLS(self.server) as c:
             start = time.monotonic()
