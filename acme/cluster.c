@@ -325,31 +325,7 @@ bool acme_cluster_answer_ok(const acme_cluster_keys_t *k, int status, const acme
 
 /* -------------------------------------------------------- state folder */
 
-void acme_cluster_mac(const char *secret, wf_slice_t body, char out[65])
-{
-	unsigned char mac[32];
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, strlen(secret), body.ptr, body.len, mac) < 0)
-		memset(mac, 0, sizeof(mac));
-	hex(mac, sizeof(mac), out);
-}
-
-bool acme_cluster_secret_ok(const wf_config_t *cfg, wf_slice_t authorization)
-{
-	const char *secret = cfg->cluster.secret;
-	if (!secret || !secret[0])
-		return false;
-	wf_slice_t v = wf_slice_trim(authorization);
-	if (v.len < 7 || !wf_slice_eq_ci((wf_slice_t){ v.ptr, 7 }, "Bearer "))
-		return false;
-	wf_slice_t given = wf_slice_trim((wf_slice_t){ v.ptr + 7, v.len - 7 });
-	/* Compare MACs of both, so the time taken says nothing about the secret. */
-	char a[65], b[65];
-	acme_cluster_mac(secret, given, a);
-	acme_cluster_mac(secret, (wf_slice_t){ secret, strlen(secret) }, b);
-	return gnutls_memcmp(a, b, 64) == 0;
-}
-
-int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72], char mac[65])
+int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72])
 {
 	if (!wf_config_cert(cfg, name))
 		return WF_DECLINED;
@@ -361,7 +337,6 @@ int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem,
 	char h[65];
 	hex(digest, 16, h);
 	snprintf(etag, 72, "\"%s\"", h);
-	acme_cluster_mac(cfg->cluster.secret, wf_buf_slice(pem), mac);
 	return WF_OK;
 }
 

@@ -87,14 +87,11 @@ int acme_cluster_answer_proof(const acme_cluster_keys_t *k, int status, const ac
 /* Constant-time check of a received proof (any string). */
 bool acme_cluster_answer_ok(const acme_cluster_keys_t *k, int status, const acme_cluster_bind_t *b, const char *proof);
 
-/* Hex HMAC-SHA256 of body under secret (64 hex digits + NUL). */
-void acme_cluster_mac(const char *secret, wf_slice_t body, char out[65]);
-/* Constant-time check of an Authorization value "Bearer SECRET". */
-bool acme_cluster_secret_ok(const wf_config_t *cfg, wf_slice_t authorization);
 /* The bundle for certificate name: the issued pair in the state folder as
- * stored (key, then chain: wf_certstate_split_issued splits it), its ETag (quoted) and MAC. WF_OK, WF_DECLINED (none issued
- * yet, or not a configured name), or WF_ERR. */
-int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72], char mac[65]);
+ * stored (key, then chain: wf_certstate_split_issued splits it) and its ETag
+ * (quoted). WF_OK, WF_DECLINED (none issued yet, or not a configured name),
+ * or WF_ERR. */
+int acme_cluster_bundle(const wf_config_t *cfg, const char *name, wf_buf_t *pem, char etag[72]);
 /* Zeroes a buffer that held a private key, then frees it. */
 void acme_cluster_wipe(wf_buf_t *b);
 

@@ -8,7 +8,6 @@
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
-#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,7 @@ typedef enum link_state {
 	LINK_OK,
 	LINK_DOWN,    /* no answer */
 	LINK_REFUSED, /* wrong secret */
-	LINK_BAD,     /* a bundle that failed its checks */
+	LINK_BAD,     /* an answer or a bundle that failed its checks */
 } link_state_t;
 
 typedef struct slot {
@@ -32,6 +31,7 @@ typedef struct slot {
 	const wf_cert_cfg_t *cert;     /* borrowed from f->cfg */
 	ev_timer poll;
 	unsigned long req;             /* request in flight, or 0 */
+	char nonce[ACME_CLUSTER_NONCE_LEN + 1]; /* of the request in flight: its answer must be bound to it */
 	char etag[128];                /* of the last bundle installed (or found current) */
 	link_state_t state;            /* for one log line per change, not one per poll */
 } slot_t;
@@ -87,47 +87,55 @@ static void set_state(slot_t *s, link_state_t st, const char *fmt, ...)
 	s->state = st;
 }
 
+/* What the answer to the request in flight must be bound to. */
+static acme_cluster_bind_t bind_of(const slot_t *s, const acme_http_resp_t *resp)
+{
+	return (acme_cluster_bind_t){ s->cert->name, resp->etag, resp->thumbprint, s->nonce };
+}
+
 /* Checks a bundle and installs it; false (logged) when it fails a check. */
-static bool take_bundle(slot_t *s, const acme_http_resp_t *resp)
+static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_cluster_keys_t *keys)
 {
 	acme_follower_t *f = s->f;
 	const wf_cert_cfg_t *c = s->cert;
-	wf_slice_t body = wf_buf_slice(&resp->body);
-	char mac[65];
-	acme_cluster_mac(f->cfg->cluster.secret, body, mac);
-	if (strlen(resp->bundle_mac) != 64 || gnutls_memcmp(mac, resp->bundle_mac, 64) != 0) {
-		set_state(s, LINK_BAD, "bundle refused: its MAC does not match (altered on the way, or another secret)");
-		return false;
+	bool ok = false;
+	wf_buf_t pem;
+	wf_certkey_t *ck = NULL;
+	wf_buf_init(&pem, ACME_HTTP_BODY_MAX);
+	acme_cluster_bind_t b = bind_of(s, resp);
+	if (acme_cluster_open(keys, &b, wf_buf_slice(&resp->body), &pem) != WF_OK) {
+		set_state(s, LINK_BAD, "bundle refused: it does not open (altered on the way, or sealed for "
+				       "another name or request)");
+		goto out;
 	}
 	wf_slice_t key, chain;
-	if (wf_certstate_split_issued(body, &key, &chain) != WF_OK) {
+	if (wf_certstate_split_issued(wf_buf_slice(&pem), &key, &chain) != WF_OK) {
 		set_state(s, LINK_BAD, "bundle refused: no key followed by a chain");
-		return false;
+		goto out;
 	}
 	if (!wf_certkey_pem_covers(chain, c->domains, c->ndomains)) {
 		set_state(s, LINK_BAD, "bundle refused: it does not cover the configured names");
-		return false;
+		goto out;
 	}
 	char err[256];
-	wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, chain, key, false, err, sizeof(err));
+	ck = wf_certkey_new(c->name, c->domains, c->ndomains, chain, key, false, err, sizeof(err));
 	if (!ck) {
 		set_state(s, LINK_BAD, "bundle refused: %s", err);
-		return false;
+		goto out;
 	}
 	if (ck->not_after <= time(NULL)) {
-		wf_certkey_unref(ck);
 		set_state(s, LINK_BAD, "bundle refused: the certificate has expired");
-		return false;
+		goto out;
 	}
+	ok = true;
 	wf_certkey_t *cur = wf_certstore_get(f->store, c->name);
 	bool same = cur && !cur->provisional && strcmp(cur->serial, ck->serial) == 0;
 	if (cur)
 		wf_certkey_unref(cur);
 	snprintf(s->etag, sizeof(s->etag), "%s", resp->etag);
 	if (same) {
-		wf_certkey_unref(ck);
 		set_state(s, LINK_OK, "in step with the controller");
-		return true;
+		goto out;
 	}
 	if (wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK)
 		wf_log_error("cluster: certificate %s: not stored: %s; serving it anyway", c->name, err);
@@ -138,12 +146,50 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp)
 	wf_log_info("cluster: certificate %s: installed the controller's certificate (serial %s, valid until %s)",
 		    c->name, ck->serial, until);
 	wf_certstore_install(f->store, ck);
+	ck = NULL; /* the store's now */
 	s->state = LINK_OK;
 	bool changed;
 	acme_output_sync(f->cfg->state_dir, c, &changed);
 	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
 	acme_events_emit(f->events, &e);
-	return true;
+out:
+	if (ck)
+		wf_certkey_unref(ck);
+	acme_cluster_wipe(&pem);
+	return ok;
+}
+
+/* An answer of the controller's bundle endpoint that the follower acts on
+ * (200, 304, 404): proved by the controller for our request, or ignored. */
+static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme_cluster_keys_t *keys)
+{
+	acme_follower_t *f = s->f;
+	/* Only a proved thumbprint: followers answer HTTP-01 with it. */
+	if (acme_cluster_thumbprint_valid(resp->thumbprint))
+		acme_cluster_thumbprint_save(f->cfg->state_dir, resp->thumbprint);
+	if (resp->status == 304) {
+		set_state(s, LINK_OK, "in step with the controller");
+		/* A long poll that ran its course: ask again at once, so a
+		 * renewal reaches us within a second. One that came back
+		 * quickly (a controller that does not wait) waits the interval. */
+		if (resp->seconds >= LONG_POLL - 2) {
+			poll_soon(s);
+			return;
+		}
+	} else if (resp->status == 200) {
+		if (take_bundle(s, resp, keys)) {
+			poll_soon(s);
+			return;
+		}
+	} else {
+		/* 404: nothing to wait on yet. Ask often (cheap), so the first
+		 * certificate arrives within seconds too. */
+		wf_log_debug("cluster: certificate %s: the controller has none issued yet", s->cert->name);
+		double t = f->cfg->cluster.poll_interval;
+		poll_after(s, t < 2 ? t : 2);
+		return;
+	}
+	poll_later(s);
 }
 
 static void on_answer(void *arg, const acme_http_resp_t *resp)
@@ -151,39 +197,30 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 	slot_t *s = arg;
 	acme_follower_t *f = s->f;
 	s->req = 0;
+	acme_cluster_keys_t keys;
 	if (resp->curl_code) {
 		set_state(s, LINK_DOWN, "controller %s unreachable (%s); serving the certificate we have",
 			  f->cfg->cluster.controller, resp->error);
-	} else {
-		if (resp->thumbprint[0])
-			acme_cluster_thumbprint_save(f->cfg->state_dir, resp->thumbprint);
-		if (resp->status == 304) {
-			set_state(s, LINK_OK, "in step with the controller");
-			/* A long poll that ran its course: ask again at once, so a
-			 * renewal reaches us within a second. One that came back
-			 * quickly (a controller that does not wait) waits the interval. */
-			if (resp->seconds >= LONG_POLL - 2) {
-				poll_soon(s);
-				return;
-			}
-		} else if (resp->status == 200) {
-			if (take_bundle(s, resp)) {
-				poll_soon(s);
-				return;
-			}
-		} else if (resp->status == 404) {
-			/* Nothing to wait on yet: ask often (cheap), so the first
-			 * certificate arrives within seconds too. */
-			wf_log_debug("cluster: certificate %s: the controller has none issued yet", s->cert->name);
-			double t = s->f->cfg->cluster.poll_interval;
-			poll_after(s, t < 2 ? t : 2);
+	} else if (resp->status == 200 || resp->status == 304 || resp->status == 404) {
+		acme_cluster_bind_t b = bind_of(s, resp);
+		if (acme_cluster_keys_init(&keys, f->cfg->cluster.secret) == WF_OK &&
+		    acme_cluster_answer_ok(&keys, (int)resp->status, &b, resp->cluster_answer)) {
+			on_proved_answer(s, resp, &keys);
+			acme_cluster_keys_fini(&keys);
 			return;
-		} else if (resp->status == 403) {
-			set_state(s, LINK_REFUSED, "the controller refused our cluster secret (it must be the same on every node)");
-		} else {
-			set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
-				  resp->status);
 		}
+		acme_cluster_keys_fini(&keys);
+		set_state(s, LINK_BAD,
+			  "answer (HTTP %ld) refused: its Wharf-Cluster-Answer proof does not check (not our "
+			  "controller, another secret, or another wharf version)",
+			  resp->status);
+	} else if (resp->status == 403) {
+		set_state(s, LINK_REFUSED, "the controller refused our request: the cluster secret must be the same "
+					   "on every node, and the clocks within %d s",
+			  ACME_CLUSTER_SKEW);
+	} else {
+		set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
+			  resp->status);
 	}
 	poll_later(s);
 }
@@ -196,12 +233,27 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	acme_follower_t *f = s->f;
 	if (s->req)
 		return;
-	char url[2048], auth[600], inm[200];
+	char target[1024], url[2048], auth[300], inm[200];
+	acme_cluster_keys_t keys;
 	/* With a bundle in hand, a long poll: the controller answers when it
 	 * changes (or after LONG_POLL seconds with 304). */
-	snprintf(url, sizeof(url), "%s%s%s%s", f->cfg->cluster.controller, ACME_CLUSTER_BUNDLE_PATH, s->cert->name,
-		 s->etag[0] ? "?wait=25" : "");
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->cfg->cluster.secret);
+	int n1 = snprintf(target, sizeof(target), "%s%s%s", ACME_CLUSTER_BUNDLE_PATH, s->cert->name,
+			  s->etag[0] ? "?wait=25" : "");
+	int n2 = snprintf(url, sizeof(url), "%s%s", f->cfg->cluster.controller, target);
+	/* Signed, never the secret itself: whoever answers in the controller's
+	 * name learns nothing it could fetch or forge bundles with. */
+	int rc = (size_t)n1 < sizeof(target) && (size_t)n2 < sizeof(url) ? acme_cluster_nonce(s->nonce) : WF_ERR;
+	if (rc == WF_OK && (rc = acme_cluster_keys_init(&keys, f->cfg->cluster.secret)) == WF_OK) {
+		memcpy(auth, "Authorization: ", 15);
+		rc = acme_cluster_auth_make(&keys, "GET", target, (int64_t)time(NULL), s->nonce, auth + 15,
+					    sizeof(auth) - 15);
+		acme_cluster_keys_fini(&keys);
+	}
+	if (rc != WF_OK) {
+		set_state(s, LINK_DOWN, "cannot sign a request for %s", target);
+		poll_later(s);
+		return;
+	}
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", s->etag);
 	const char *headers[3] = { auth, s->etag[0] ? inm : NULL, NULL };
 	s->req = acme_http_request_with(f->http, "GET", url, NULL, headers, (wf_slice_t){ NULL, 0 }, POLL_TIMEOUT,

@@ -131,7 +131,7 @@ static void resp_clear_headers(acme_http_resp_t *resp)
 {
 	resp->content_type[0] = '\0';
 	resp->replay_nonce[0] = '\0';
-	resp->etag[0] = resp->bundle_mac[0] = resp->thumbprint[0] = '\0';
+	resp->etag[0] = resp->cluster_answer[0] = resp->thumbprint[0] = '\0';
 	resp->location[0] = '\0';
 	resp->retry_after[0] = '\0';
 	wf_buf_reset(&resp->links);
@@ -193,8 +193,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 		set_field(resp->content_type, sizeof(resp->content_type), value);
 	} else if (wf_slice_eq_ci(name, "ETag")) {
 		set_field(resp->etag, sizeof(resp->etag), value);
-	} else if (wf_slice_eq_ci(name, "Wharf-Bundle-Mac")) {
-		set_field(resp->bundle_mac, sizeof(resp->bundle_mac), value);
+	} else if (wf_slice_eq_ci(name, "Wharf-Cluster-Answer")) {
+		set_field(resp->cluster_answer, sizeof(resp->cluster_answer), value);
 	} else if (wf_slice_eq_ci(name, "Wharf-Account-Thumbprint")) {
 		set_field(resp->thumbprint, sizeof(resp->thumbprint), value);
 	} else if (wf_slice_eq_ci(name, "Link") && value.len) {

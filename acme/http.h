@@ -30,8 +30,8 @@ typedef struct acme_http_resp {
 	char retry_after[64];
 	wf_buf_t links;      /* every Link header value, joined with ", " */
 	char etag[128];      /* for conditional requests (the cluster's bundle polls) */
-	char bundle_mac[96]; /* Wharf-Bundle-Mac: the cluster controller's HMAC of the body */
-	char thumbprint[96]; /* Wharf-Account-Thumbprint: the controller's ACME account, for HTTP-01 */
+	char cluster_answer[96]; /* Wharf-Cluster-Answer: the cluster controller's proof of its answer */
+	char thumbprint[96];     /* Wharf-Account-Thumbprint: the controller's ACME account, for HTTP-01 */
 	double seconds;      /* total time */
 } acme_http_resp_t;
 

@@ -334,46 +334,73 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 	return dfd;
 }
 
-/* GET /.wharf/cluster/bundle/NAME[?wait=N] on a cluster controller: the
- * issued key and chain of NAME, with an ETag for conditional polls and an
- * HMAC under the shared secret (docs/cluster.md). The account thumbprint
- * rides along on every answer, 404 included, so followers can answer
- * HTTP-01 before the first certificate exists. With wait=N and an ETag that
- * is still current, the answer waits (up to N seconds) for a new bundle:
+/* GET /.wharf/cluster/bundle/NAME[?wait=N] on a cluster controller, signed by
+ * a follower (docs/cluster.md): the issued key and chain of NAME, sealed to
+ * this request, with an ETag for conditional polls. Every answer a follower
+ * acts on (200, 304, 404) carries the controller's proof, Wharf-Cluster-Answer;
+ * the account thumbprint rides along on each, 404 included, so followers can
+ * answer HTTP-01 before the first certificate exists. With wait=N and an ETag
+ * that is still current, the answer waits (up to N seconds) for a new bundle:
  * followers learn of a renewal within a second. */
 #define CLUSTER_WAIT_MAX 60
 #define CLUSTER_WAIT_TICK 0.5
+/* exchange.h gives the request's nonce no field of its own: it lives in the
+ * tail of cl_etag, past the longest If-None-Match kept (ours are 34 bytes,
+ * so a longer one is never current anyway). */
+#define CLUSTER_INM_MAX 38
+_Static_assert(sizeof(((xfer_exchange_t *)0)->cl_etag) >= CLUSTER_INM_MAX + ACME_CLUSTER_NONCE_LEN + 1,
+	       "cl_etag holds the If-None-Match and the request's nonce");
+
+static char *cluster_nonce(xfer_exchange_t *ex)
+{
+	return ex->cl_etag + CLUSTER_INM_MAX;
+}
 
 /* The answer for the bundle as it is now; false when a long poll should
  * keep waiting (it is unchanged and waiting is allowed). */
 static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 {
-	char etag[72], mac[65], thumb[128];
-	wf_buf_reset(&ex->body);
-	int rc = acme_cluster_bundle(ex->cfg, ex->cl_name, &ex->body, etag, mac);
+	char etag[72], thumb[128], proof[65];
+	acme_cluster_keys_t keys;
+	wf_buf_t pem;
+	wf_buf_init(&pem, LISTING_MAX);
+	int rc = acme_cluster_bundle(ex->cfg, ex->cl_name, &pem, etag);
 	bool unchanged = rc == WF_OK && inm && strcmp(inm, etag) == 0;
-	if (may_wait && unchanged)
+	if (may_wait && unchanged) {
+		acme_cluster_wipe(&pem);
 		return false; /* checked again at the next tick */
+	}
 	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
-	if (rc != WF_OK) {
-		wf_buf_reset(&ex->body);
-		respond_error(ex, rc == WF_DECLINED ? 404 : 500, rc == WF_DECLINED ? "no issued certificate" : NULL);
+	acme_cluster_bind_t b = { ex->cl_name, rc == WF_OK ? etag : "", thumb, cluster_nonce(ex) };
+	wf_buf_reset(&ex->body);
+	if (acme_cluster_keys_init(&keys, ex->cfg->cluster.secret) != WF_OK) {
+		rc = WF_ERR; /* checked when the request came in: cannot happen */
+	} else if (rc == WF_OK && !unchanged && acme_cluster_seal(&keys, &b, wf_buf_slice(&pem), &ex->body) != WF_OK) {
+		wf_log_error("cluster: bundle %s for %s could not be sealed", ex->cl_name, ex->peer);
+		rc = WF_ERR;
+	}
+	acme_cluster_wipe(&pem);
+	if (rc == WF_ERR) {
+		respond_error(ex, 500, NULL);
+	} else if (rc != WF_OK) {
+		respond_error(ex, 404, "no issued certificate");
 	} else if (unchanged) {
-		wf_buf_reset(&ex->body);
 		respond_status(ex, 304);
 		add_field(ex, "ETag", "%s", etag);
 	} else {
 		ex->state = XFER_EX_RESPOND;
 		ex->status = 200;
 		add_field(ex, "ETag", "%s", etag);
-		add_field(ex, "Wharf-Bundle-Mac", "%s", mac);
-		add_field(ex, "Content-Type", "application/x-pem-file");
+		add_field(ex, "Content-Type", "application/octet-stream");
 		ex->body_kind = XFER_BODY_BUF;
 		ex->content_length = wf_buf_size(&ex->body);
 	}
 	add_field(ex, "Cache-Control", "no-store");
 	if (thumb[0])
 		add_field(ex, "Wharf-Account-Thumbprint", "%s", thumb);
+	if (ex->status != 500 && acme_cluster_answer_proof(&keys, ex->status, &b, proof) == WF_OK)
+		add_field(ex, "Wharf-Cluster-Answer", "%s", proof);
+	acme_cluster_keys_fini(&keys);
 	return true;
 }
 
@@ -392,9 +419,16 @@ static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
-	if (!acme_cluster_secret_ok(ex->cfg, in->authorization)) {
-		wf_log_warn("cluster: bundle request from %s refused: wrong or missing secret", ex->peer);
-		respond_error(ex, 403, "wrong cluster secret");
+	acme_cluster_keys_t keys;
+	const char *why = "no cluster secret configured";
+	int rc = acme_cluster_keys_init(&keys, ex->cfg->cluster.secret);
+	if (rc == WF_OK)
+		rc = acme_cluster_auth_check(&keys, in->method, in->target, in->authorization, (int64_t)time(NULL),
+					     cluster_nonce(ex), &why);
+	acme_cluster_keys_fini(&keys);
+	if (rc != WF_OK) {
+		wf_log_warn("cluster: bundle request from %s refused: %s", ex->peer, why);
+		respond_error(ex, 403, "cluster request refused");
 		return;
 	}
 	snprintf(ex->user_name, sizeof(ex->user_name), "cluster");
@@ -419,7 +453,7 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	memcpy(ex->cl_name, n.ptr, n.len);
 	ex->cl_name[n.len] = '\0';
 	/* One ETag, as followers send it; a list or W/ is simply not current. */
-	if (in->if_none_match.ptr && in->if_none_match.len < sizeof(ex->cl_etag)) {
+	if (in->if_none_match.ptr && in->if_none_match.len < CLUSTER_INM_MAX) {
 		memcpy(ex->cl_etag, in->if_none_match.ptr, in->if_none_match.len);
 		ex->cl_etag[in->if_none_match.len] = '\0';
 	}

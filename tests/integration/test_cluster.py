@@ -5,14 +5,21 @@ serve the identical issued certificate by SNI; a renewal on the controller
 reaches both followers with no failed handshake while clients keep
 connecting; with the controller killed, followers keep serving and restart
 fine; a wrong secret is refused and logged; a bundle altered on the way is
-refused."""
+refused. The protocol itself: requests are signed (the secret never travels,
+an old Bearer request or a stale one is refused), the bundle travels sealed;
+a follower tells an impostor nothing and believes nothing of it."""
 
+import hashlib
+import hmac
 import http.server
 import os
+import re
+import socket
 import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -33,6 +40,71 @@ def serial(pem):
                           timeout=10).stdout.strip()
 
 
+def cluster_keys(secret):
+    """The per-purpose keys every node derives from the secret (docs/cluster.md)."""
+    def key(label):
+        return hmac.new(secret.encode(), label, hashlib.sha256).digest()
+    return {"req": key(b"wharf cluster request"), "bundle": key(b"wharf cluster bundle"),
+            "answer": key(b"wharf cluster answer")}
+
+
+def cluster_auth(target, secret=SECRET, t=None, nonce=None, method="GET"):
+    """An Authorization value for a bundle request, and its nonce."""
+    t = int(time.time()) if t is None else t
+    nonce = nonce or os.urandom(16).hex()
+    mac = hmac.new(cluster_keys(secret)["req"], ("%s\n%s\n%d\n%s" % (method, target, t, nonce)).encode(),
+                   hashlib.sha256).hexdigest()
+    return "Wharf-Cluster t=%d, n=%s, mac=%s" % (t, nonce, mac), nonce
+
+
+def answer_proof(status, nonce, etag="", thumbprint="", secret=SECRET):
+    return hmac.new(cluster_keys(secret)["answer"], ("%d\n%s\n%s\n%s" % (status, nonce, etag, thumbprint)).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def aesgcm():
+    """AES-GCM from the cryptography package, or None: only the checks that
+    play the controller's part with sealed bundles need it."""
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        return AESGCM
+    except ImportError:
+        return None
+
+
+def raw_exchange(port, request, timeout=10):
+    """Sends request bytes over TLS (certificate unchecked) and returns every
+    byte that comes back until the server closes (the request should ask it
+    to), exactly as sent."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(request)
+            out = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    chunk = sock.recv(65536)
+                except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+
+def split_response(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split(" ")[1]), headers, body
+
+
 def cluster_block(role, controller="", ca="", secret=SECRET, poll=30):
     # Polls 30 s apart: a renewal reaching followers within seconds is the long poll's doing.
     return ('cluster = { role = "%s"; secret = "%s"; controller = "%s"; controller_ca = "%s"; poll_interval = %d; };\n'
@@ -41,8 +113,10 @@ def cluster_block(role, controller="", ca="", secret=SECRET, poll=30):
 
 class TamperingProxy:
     """Stands between a follower and the controller and flips one byte of
-    every bundle, keeping its MAC: the fault a network could cause, which no
-    real controller produces."""
+    every sealed bundle, keeping its headers: the fault a network could
+    cause, which no real controller produces. (It relays the follower's
+    signed requests as they are: the controller answers them, but what it
+    answers is sealed.)"""
 
     def __init__(self, upstream, cert, key, ca):
         ctx_up = ssl.create_default_context(cafile=ca)
@@ -57,10 +131,10 @@ class TamperingProxy:
                 except urllib.error.HTTPError as e:
                     status, headers, body = e.code, e.headers, e.read()
                 if status == 200:
-                    i = body.index(b"-----BEGIN CERTIFICATE-----") + 60
-                    body = body[:i] + (b"A" if body[i:i + 1] != b"A" else b"B") + body[i + 1:]
+                    i = len(body) // 2
+                    body = body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
                 self.send_response(status)
-                for h in ("ETag", "Wharf-Bundle-Mac", "Wharf-Account-Thumbprint", "Content-Type"):
+                for h in ("ETag", "Wharf-Cluster-Answer", "Wharf-Account-Thumbprint", "Content-Type"):
                     if headers.get(h):
                         self.send_header(h, headers[h])
                 self.send_header("Content-Length", str(len(body)))
@@ -76,6 +150,63 @@ class TamperingProxy:
         ctx.load_cert_chain(cert, key)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeController:
+    """Answers a follower's polls in the controller's place over TLS the
+    follower trusts. Without a secret it is an impostor: every answer is a
+    404 with a thumbprint of its choosing, and it keeps the Authorization
+    values it was sent. With the secret and a bundle it is an honest
+    controller that sends the sealed bundle with no ETag."""
+
+    def __init__(self, cert, key, secret=None, bundle=None, thumbprint="T" * 43):
+        self.auths, self.lock = [], threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                auth = self.headers.get("Authorization", "")
+                with fake.lock:
+                    fake.auths.append(auth)
+                headers = {"Wharf-Account-Thumbprint": thumbprint, "Cache-Control": "no-store"}
+                if secret is None:
+                    status, body = 404, b"404 Not Found: no issued certificate\n"
+                else:
+                    m = re.fullmatch(r"Wharf-Cluster t=(\d+), n=([0-9a-f]{32}), mac=([0-9a-f]{64})", auth)
+                    t, nonce = int(m.group(1)), m.group(2)
+                    want, _ = cluster_auth(self.path, secret, t, nonce)
+                    assert hmac.compare_digest(want, auth), "the follower's signature does not check"
+                    name = self.path.split("/")[-1].split("?")[0]
+                    iv = os.urandom(12)
+                    ad = "\n".join([name, "", thumbprint, nonce]).encode()
+                    status = 200
+                    body = iv + aesgcm()(cluster_keys(secret)["bundle"]).encrypt(iv, bundle, ad)
+                    headers["Content-Type"] = "application/octet-stream"
+                    headers["Wharf-Cluster-Answer"] = answer_proof(200, nonce, "", thumbprint, secret)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.port = harness.free_port()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def requests(self):
+        with self.lock:
+            return len(self.auths)
 
     def close(self):
         self.httpd.shutdown()
@@ -151,11 +282,12 @@ class Cluster(unittest.TestCase):
                              capture_output=True, text=True, timeout=20)
         self.assertEqual(out.stdout, "403")
         self.assertTrue(ctl.wait_log("cluster: bundle request from 127.0.0.1", 5))
+        self.check_signed_requests(ctl)
         wrong = self.follower(ctl.port, ca, [{"type": "https", "address": "127.0.0.1", "port": None,
                                               "certificates": ["main"]}],
                               secret="another-secret-of-at-least-32-characters")
         wrong.start()
-        self.assertTrue(wrong.wait_log("refused our cluster secret", 10), wrong.log()[-2000:])
+        self.assertTrue(wrong.wait_log("the controller refused our request", 10), wrong.log()[-2000:])
         self.assertFalse(issued_by_pebble(tls_peer_cert(wrong.port, "wharf.test")))
 
         # A bundle altered on the way is refused; the follower keeps what it has.
@@ -166,7 +298,7 @@ class Cluster(unittest.TestCase):
                                                      "certificates": ["main"]}],
                                      controller="https://localhost:%d" % proxy.port)
             tampered.start()
-            self.assertTrue(tampered.wait_log("bundle refused: its MAC does not match", 15), tampered.log()[-2000:])
+            self.assertTrue(tampered.wait_log("bundle refused: it does not open", 15), tampered.log()[-2000:])
             self.assertFalse(issued_by_pebble(tls_peer_cert(tampered.port, "wharf.test")))
             self.assertNotIn("installed the controller's certificate", tampered.log())
         finally:
@@ -198,7 +330,6 @@ class Cluster(unittest.TestCase):
                 t.join(timeout=10)
         self.assertTrue(renewed, "renewal did not reach every node:\n" + ctl.log()[-2000:] + b.log()[-1500:])
         # Within seconds of the controller's install (the polls are 30 s apart).
-        import re
         def stamp(log, text):
             lines = [l for l in log.splitlines() if text in l]
             return time.mktime(time.strptime(lines[-1][:19], "%Y-%m-%dT%H:%M:%S")) + float(lines[-1][19:23])
@@ -220,6 +351,109 @@ class Cluster(unittest.TestCase):
         b.start()
         self.assertEqual(tls_peer_cert(b.port, "wharf.test"), second)
         self.assertTrue(b.wait_log("unreachable", 10), b.log()[-1500:])
+
+    def bundle_status(self, port, auth, extra=""):
+        target = "/.wharf/cluster/bundle/main"
+        out = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: " + auth]
+                             + (["-H", extra] if extra else []) + ["https://127.0.0.1:%d%s" % (port, target)],
+                             capture_output=True, text=True, timeout=20)
+        return out.stdout
+
+    def check_signed_requests(self, ctl):
+        """The controller's side of the protocol, with requests made here."""
+        target = "/.wharf/cluster/bundle/main"
+        # The old request, with the secret itself: refused.
+        self.assertEqual(self.bundle_status(ctl.port, "Bearer " + SECRET), "403")
+        # Signed with another secret, or at a time 10 minutes off: refused.
+        self.assertEqual(self.bundle_status(ctl.port, cluster_auth(target, "another-secret-of-at-least-32-chars")[0]),
+                         "403")
+        self.assertTrue(ctl.wait_log("its signature does not match", 5), ctl.log()[-1500:])
+        for off in (-600, 600):
+            self.assertEqual(self.bundle_status(ctl.port, cluster_auth(target, t=int(time.time()) + off)[0]), "403")
+        self.assertTrue(ctl.wait_log("its time is too far from ours", 5, count=2), ctl.log()[-1500:])
+        # Signed for another certificate: refused.
+        self.assertEqual(self.bundle_status(ctl.port, cluster_auth("/.wharf/cluster/bundle/cluster")[0]), "403")
+        # Signed right: 200, and the bytes on the wire hold no private key.
+        auth, nonce = cluster_auth(target)
+        raw = raw_exchange(ctl.port, ("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n"
+                                      "Connection: close\r\n\r\n" % (target, auth)).encode())
+        status, headers, body = split_response(raw)
+        self.assertEqual(status, 200, raw[:300])
+        self.assertNotIn(b"PRIVATE KEY", raw)
+        self.assertNotIn(b"BEGIN", raw)
+        self.assertEqual(headers["content-type"], "application/octet-stream")
+        self.assertNotIn("wharf-bundle-mac", headers)
+        etag, thumb = headers["etag"], headers.get("wharf-account-thumbprint", "")
+        self.assertEqual(len(thumb), 43)
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(200, nonce, etag, thumb))
+        AESGCM = aesgcm()
+        if AESGCM:  # it is the bundle, sealed to this request and name
+            ad = "\n".join(["main", etag, thumb, nonce]).encode()
+            pem = AESGCM(cluster_keys(SECRET)["bundle"]).decrypt(body[:12], body[12:], ad)
+            self.assertIn(b"PRIVATE KEY", pem)
+            self.assertIn(b"BEGIN CERTIFICATE", pem)
+        # A current ETag: 304, proved too.
+        auth, nonce = cluster_auth(target)
+        raw = raw_exchange(ctl.port, ("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n"
+                                      "If-None-Match: %s\r\nConnection: close\r\n\r\n"
+                                      % (target, auth, etag)).encode())
+        status, headers, _ = split_response(raw)
+        self.assertEqual(status, 304, raw[:300])
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(304, nonce, etag, thumb))
+
+
+class ClusterImpostors(unittest.TestCase):
+    """Followers facing something other than their controller, on loopback
+    without a CA: a TLS certificate the follower trusts is all it has."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="wharf-cluster-")
+        self.servers, self.fakes = [], []
+        self.tls_cert, self.tls_key = self.self_signed("tls", ["localhost"])
+
+    def tearDown(self):
+        for f in self.fakes:
+            f.close()
+        for s in self.servers:
+            s.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def self_signed(self, name, domains):
+        cert, key = os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + ".key")
+        subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-keyout", key, "-out", cert, "-days", "2", "-subj",
+                        "/CN=" + domains[0], "-addext", "subjectAltName=" + ",".join("DNS:" + d for d in domains)],
+                       capture_output=True, check=True, timeout=30)
+        return cert, key
+
+    def fake(self, **kw):
+        f = FakeController(self.tls_cert, self.tls_key, **kw)
+        self.fakes.append(f)
+        return f
+
+    def follower(self, port):
+        s = Server(certificates=[{"name": "main", "domains": DOMAINS}],
+                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
+                   extra=cluster_block("follower", "https://localhost:%d" % port, "@CA@"))
+        self.servers.append(s)
+        ca = os.path.join(s.dir, "controller-ca.pem")
+        shutil.copy(self.tls_cert, ca)
+        s.give(ca)
+        s.write_config(s.config_text().replace("@CA@", ca))
+        return s
+
+    def test_impostor_learns_and_plants_nothing(self):
+        """One that answers in the controller's name gets no secret, and its
+        unproved thumbprint is not what the follower answers HTTP-01 with."""
+        imp = self.fake()
+        f = self.follower(imp.port)
+        f.start()
+        self.assertTrue(f.wait_log("proof does not check", 10), f.log()[-2000:])
+        self.assertGreaterEqual(imp.requests(), 1)
+        for auth in imp.auths:
+            self.assertTrue(auth.startswith("Wharf-Cluster t="), auth)
+            self.assertNotIn(SECRET, auth)
+        self.assertFalse(os.path.exists(os.path.join(f.state_dir, "acme", "thumbprint")))
 
 
 if __name__ == "__main__":
