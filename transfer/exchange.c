@@ -419,6 +419,13 @@ static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
+	/* Refused before anything else: reading a body away (DISCARD) and a
+	 * long poll's wait (FINISHING) cannot share one exchange. */
+	if (in->has_body) {
+		respond_error(ex, 400, "a bundle request takes no body");
+		settle_unwanted_body(ex, in);
+		return;
+	}
 	acme_cluster_keys_t keys;
 	const char *why = "no cluster secret configured";
 	int rc = acme_cluster_keys_init(&keys, ex->cfg->cluster.secret);
@@ -836,8 +843,7 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	if (acme_cluster_is_controller(ex->cfg) && (m == M_GET || m == M_HEAD) &&
 	    in->target.len > strlen(ACME_CLUSTER_BUNDLE_PATH) &&
 	    memcmp(in->target.ptr, ACME_CLUSTER_BUNDLE_PATH, strlen(ACME_CLUSTER_BUNDLE_PATH)) == 0) {
-		serve_cluster_bundle(ex, in);
-		settle_unwanted_body(ex, in);
+		serve_cluster_bundle(ex, in); /* refuses a body itself */
 		return;
 	}
 	authenticate(ex, in);

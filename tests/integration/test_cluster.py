@@ -6,8 +6,9 @@ reaches both followers with no failed handshake while clients keep
 connecting; with the controller killed, followers keep serving and restart
 fine; a wrong secret is refused and logged; a bundle altered on the way is
 refused. The protocol itself: requests are signed (the secret never travels,
-an old Bearer request or a stale one is refused), the bundle travels sealed;
-a follower tells an impostor nothing and believes nothing of it."""
+an old Bearer request or a stale one is refused), the bundle travels sealed,
+a request with a body is refused without upsetting the server; a follower
+tells an impostor nothing and believes nothing of it."""
 
 import hashlib
 import hmac
@@ -400,6 +401,22 @@ class Cluster(unittest.TestCase):
         status, headers, _ = split_response(raw)
         self.assertEqual(status, 304, raw[:300])
         self.assertEqual(headers["wharf-cluster-answer"], answer_proof(304, nonce, etag, thumb))
+        # A request with a body, even one that would wait: 400 at once, on a
+        # connection that goes on serving.
+        with harness.RawTLS(None, port=ctl.port) as c:
+            wait_target = target + "?wait=25"
+            auth, _ = cluster_auth(wait_target)
+            c.send("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\nIf-None-Match: %s\r\n"
+                   "Content-Length: 5\r\n\r\nhello" % (wait_target, auth, etag))
+            status, _, _ = c.read_final_response(timeout=5)
+            self.assertEqual(status, 400, c.last_status_line)
+            auth, _ = cluster_auth(target)
+            c.send("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n" % (target, auth))
+            status, _, body = c.read_final_response(timeout=5)
+            self.assertEqual(status, 200, c.last_status_line)
+            self.assertNotIn(b"PRIVATE KEY", body)
+        auth, _ = cluster_auth(target)
+        self.assertEqual(self.bundle_status(ctl.port, auth), "200")
 
 
 class ClusterImpostors(unittest.TestCase):
