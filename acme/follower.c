@@ -177,7 +177,11 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 			return;
 		}
 	} else if (resp->status == 200) {
-		if (take_bundle(s, resp, keys)) {
+		/* The next request is a long poll, which only an ETag allows:
+		 * without one (or with the one we sent, which the controller
+		 * should have waited on) asking at once would ask in a loop. */
+		bool new_etag = resp->etag[0] && strcmp(resp->etag, s->etag) != 0;
+		if (take_bundle(s, resp, keys) && new_etag) {
 			poll_soon(s);
 			return;
 		}

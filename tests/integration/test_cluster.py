@@ -8,7 +8,8 @@ fine; a wrong secret is refused and logged; a bundle altered on the way is
 refused. The protocol itself: requests are signed (the secret never travels,
 an old Bearer request or a stale one is refused), the bundle travels sealed,
 a request with a body is refused without upsetting the server; a follower
-tells an impostor nothing and believes nothing of it."""
+tells an impostor nothing and believes nothing of it, and takes a bundle
+without an ETag without polling in a loop."""
 
 import hashlib
 import hmac
@@ -471,6 +472,25 @@ class ClusterImpostors(unittest.TestCase):
             self.assertTrue(auth.startswith("Wharf-Cluster t="), auth)
             self.assertNotIn(SECRET, auth)
         self.assertFalse(os.path.exists(os.path.join(f.state_dir, "acme", "thumbprint")))
+
+    def test_bundle_without_etag_polls_at_the_interval(self):
+        """An accepted bundle with no ETag cannot be long-polled on: the next
+        poll waits the interval (30 s here) rather than following at once."""
+        if not aesgcm():
+            self.skipTest("needs the cryptography package to seal a bundle")
+        cert, key = self.self_signed("bundle", DOMAINS)
+        with open(key, "rb") as k, open(cert, "rb") as c:
+            bundle = k.read() + c.read()
+        ctl = self.fake(secret=SECRET, bundle=bundle, thumbprint="A" * 43)
+        f = self.follower(ctl.port)
+        f.start()
+        self.assertTrue(f.wait_log("installed the controller's certificate", 10), f.log()[-2000:])
+        with open(cert) as c:
+            self.assertEqual(tls_peer_cert(f.port, "wharf.test").strip(), c.read().strip())
+        with open(os.path.join(f.state_dir, "acme", "thumbprint")) as t:
+            self.assertEqual(t.read(), "A" * 43)
+        time.sleep(3)
+        self.assertLessEqual(ctl.requests(), 2, "polled %d times in 3 s" % ctl.requests())
 
 
 if __name__ == "__main__":
