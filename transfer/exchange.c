@@ -344,17 +344,7 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
  * followers learn of a renewal within a second. */
 #define CLUSTER_WAIT_MAX 60
 #define CLUSTER_WAIT_TICK 0.5
-/* exchange.h gives the request's nonce no field of its own: it lives in the
- * tail of cl_etag, past the longest If-None-Match kept (ours are 34 bytes,
- * so a longer one is never current anyway). */
-#define CLUSTER_INM_MAX 38
-_Static_assert(sizeof(((xfer_exchange_t *)0)->cl_etag) >= CLUSTER_INM_MAX + ACME_CLUSTER_NONCE_LEN + 1,
-	       "cl_etag holds the If-None-Match and the request's nonce");
-
-static char *cluster_nonce(xfer_exchange_t *ex)
-{
-	return ex->cl_etag + CLUSTER_INM_MAX;
-}
+_Static_assert(sizeof(((xfer_exchange_t *)0)->cl_nonce) >= ACME_CLUSTER_NONCE_LEN + 1, "cl_nonce holds a nonce");
 
 /* The answer for the bundle as it is now; false when a long poll should
  * keep waiting (it is unchanged and waiting is allowed). */
@@ -371,7 +361,7 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 		return false; /* checked again at the next tick */
 	}
 	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
-	acme_cluster_bind_t b = { ex->cl_name, rc == WF_OK ? etag : "", thumb, cluster_nonce(ex) };
+	acme_cluster_bind_t b = { ex->cl_name, rc == WF_OK ? etag : "", thumb, ex->cl_nonce };
 	wf_buf_reset(&ex->body);
 	if (acme_cluster_keys_init(&keys, ex->cfg->cluster.secret) != WF_OK) {
 		rc = WF_ERR; /* checked when the request came in: cannot happen */
@@ -431,7 +421,7 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	int rc = acme_cluster_keys_init(&keys, ex->cfg->cluster.secret);
 	if (rc == WF_OK)
 		rc = acme_cluster_auth_check(&keys, in->method, in->target, in->authorization, (int64_t)time(NULL),
-					     cluster_nonce(ex), &why);
+					     ex->cl_nonce, &why);
 	acme_cluster_keys_fini(&keys);
 	if (rc != WF_OK) {
 		wf_log_warn("cluster: bundle request from %s refused: %s", ex->peer, why);
@@ -460,7 +450,7 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	memcpy(ex->cl_name, n.ptr, n.len);
 	ex->cl_name[n.len] = '\0';
 	/* One ETag, as followers send it; a list or W/ is simply not current. */
-	if (in->if_none_match.ptr && in->if_none_match.len < CLUSTER_INM_MAX) {
+	if (in->if_none_match.ptr && in->if_none_match.len < sizeof(ex->cl_etag)) {
 		memcpy(ex->cl_etag, in->if_none_match.ptr, in->if_none_match.len);
 		ex->cl_etag[in->if_none_match.len] = '\0';
 	}

@@ -104,7 +104,8 @@ struct xfer_exchange {
 	bool cl_waiting;
 	double cl_deadline;
 	char cl_name[256];
-	char cl_etag[72];
+	char cl_etag[40];  /* If-None-Match, when one ETag as ours (34 bytes) */
+	char cl_nonce[36]; /* the request's nonce, which its answer is sealed and proved to */
 };
 
 /* worker: where a FINISHING upload completes (NULL: everything inline). on_ready
