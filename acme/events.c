@@ -77,7 +77,10 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 {
 	char **vars = make_vars(e, ev->cfg->state_dir);
 	char what[160];
-	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
+	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook && e->no_deploy)
+		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above)",
+			     e->cert->name);
+	else if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
 		snprintf(what, sizeof(what), "certificate %s: deploy hook", e->cert->name);
 		acme_cmd_run(ev->loop, e->cert->deploy_hook, e->cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
 			     NULL, ev);

@@ -20,6 +20,9 @@ typedef struct acme_event {
 	const char *domain;  /* may be "" */
 	const char *problem; /* may be "" */
 	const char *detail;  /* may be "" */
+	bool no_deploy;      /* issued, but its output files are not up to date: the
+			      * deploy hook would reload a service onto old or
+			      * mismatched files, so it is not run */
 } acme_event_t;
 
 typedef struct acme_events acme_events_t;

@@ -34,6 +34,7 @@ typedef struct slot {
 	char nonce[ACME_CLUSTER_NONCE_LEN + 1]; /* of the request in flight: its answer must be bound to it */
 	char etag[128];                /* of the last bundle installed (or found current) */
 	link_state_t state;            /* for one log line per change, not one per poll */
+	bool unsaved;                  /* serving a bundle the state folder did not take: store it on the next poll */
 } slot_t;
 
 struct acme_follower {
@@ -133,12 +134,21 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	if (cur)
 		wf_certkey_unref(cur);
 	snprintf(s->etag, sizeof(s->etag), "%s", resp->etag);
-	if (same) {
+	if (same && !s->unsaved) {
 		set_state(s, LINK_OK, "in step with the controller");
 		goto out;
 	}
-	if (wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK)
+	/* Stored before it counts as done: until then every poll fetches the
+	 * bundle whole (no ETag sent) and tries again. */
+	s->unsaved = wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK;
+	if (s->unsaved) {
 		wf_log_error("cluster: certificate %s: not stored: %s; serving it anyway", c->name, err);
+		s->etag[0] = '\0';
+	} else if (same) {
+		wf_log_info("cluster: certificate %s: stored at last", c->name);
+		set_state(s, LINK_OK, "in step with the controller");
+		goto out;
+	}
 	char until[64];
 	struct tm tm;
 	gmtime_r(&ck->not_after, &tm);
@@ -149,8 +159,9 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	ck = NULL; /* the store's now */
 	s->state = LINK_OK;
 	bool changed;
-	acme_output_sync(f->cfg->state_dir, c, &changed);
-	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
+	/* From the bundle in hand: issued.pem may not have taken it. */
+	int out = acme_output_install(c, chain, key, &changed);
+	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", out != WF_OK };
 	acme_events_emit(f->events, &e);
 out:
 	if (ck)
@@ -181,7 +192,7 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 		 * without one (or with the one we sent, which the controller
 		 * should have waited on) asking at once would ask in a loop. */
 		bool new_etag = resp->etag[0] && strcmp(resp->etag, s->etag) != 0;
-		if (take_bundle(s, resp, keys) && new_etag) {
+		if (take_bundle(s, resp, keys) && new_etag && !s->unsaved) {
 			poll_soon(s);
 			return;
 		}

@@ -131,8 +131,8 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			wf_certstore_install(m->store, ck);
 			bool changed;
 			/* Before the hook, which may read them. */
-			acme_output_install(c, res->chain_pem, res->key_pem, &changed);
-			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "" };
+			int out = acme_output_install(c, res->chain_pem, res->key_pem, &changed);
+			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", out != WF_OK };
 			acme_events_emit(m->events, &e);
 		}
 		s->failures = 0;
@@ -163,7 +163,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		     res->domain[0] ? res->domain : c->domains[0], res->problem_type[0] ? res->problem_type : "",
 		     res->problem_type[0] ? ": " : "", res->detail, acme_job_state_name(res->failed_in), delay);
 	acme_event_t fe = { ACME_EVENT_FAILED, c, res->domain[0] ? res->domain : c->domains[0], res->problem_type,
-			    res->detail };
+			    res->detail, false };
 	acme_events_emit(m->events, &fe);
 	if (s->failures % FALLBACK_AFTER == 0 && m->cfg->acme.ncas > 1) {
 		size_t next = (s->ca + 1) % m->cfg->acme.ncas;
@@ -198,7 +198,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 				     left / 86400, left < 0 ? "expired" : "soon");
 			char detail[128];
 			snprintf(detail, sizeof(detail), "expires in %.1f days and renewal keeps failing", left / 86400);
-			acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail };
+			acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail, false };
 			acme_events_emit(m->events, &ee);
 		}
 	}

@@ -96,12 +96,17 @@ class OutputFiles(AcmeCase):
             raise unittest.SkipTest("cannot mount a tmpfs: " + out.stderr.strip())
         self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], timeout=20))
         out_dir = os.path.join(mnt, "main")
+        deploy, deploy_log = hook_script(s, "deploy")
         s.certificates[0]["output_dir"] = out_dir
-        s.write_config()
+        s.certificates[0]["deploy_hook"] = "@DEPLOY@"
+        s.write_config(s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s"];' % deploy))
         s.start()
         wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("output files in %s not updated: cannot write" % out_dir, 10), s.log()[-3000:])
         self.assertEqual(os.listdir(out_dir), [])
+        # The deploy hook would reload a service onto the old files: not run.
+        self.assertTrue(s.wait_log("deploy hook not run: the output files were not updated", 10))
+        self.assertFalse(os.path.exists(deploy_log))
 
 
 if __name__ == "__main__":

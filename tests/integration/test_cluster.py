@@ -231,11 +231,11 @@ class Cluster(unittest.TestCase):
         self.servers.append(s)
         return s
 
-    def follower(self, controller_port, ca, services, secret=SECRET, controller=None):
+    def follower(self, controller_port, ca, services, secret=SECRET, controller=None, poll=30):
         ca_copy = None
         s = self.node(certificates=[{"name": "main", "domains": DOMAINS}], services=services,
                       extra=cluster_block("follower", controller or "https://localhost:%d" % controller_port,
-                                          "@CA@", secret))
+                                          "@CA@", secret, poll))
         ca_copy = os.path.join(s.dir, "controller-ca.pem")
         shutil.copy(ca, ca_copy)
         s.give(ca_copy)
@@ -291,6 +291,26 @@ class Cluster(unittest.TestCase):
         wrong.start()
         self.assertTrue(wrong.wait_log("the controller refused our request", 10), wrong.log()[-2000:])
         self.assertFalse(issued_by_pebble(tls_peer_cert(wrong.port, "wharf.test")))
+
+        # A follower whose state folder does not take the bundle (a folder
+        # holds issued.pem's name) serves it all the same, asks again at its
+        # interval (not in a loop), and stores it once it can.
+        c = self.follower(ctl.port, ca, [{"type": "https", "address": "127.0.0.1", "port": None,
+                                          "certificates": ["main"]}], poll=2)
+        blocker = os.path.join(c.state_dir, "certs", "main", "issued.pem")
+        os.makedirs(os.path.join(blocker, "x"))
+        for d in (c.state_dir, os.path.dirname(os.path.dirname(blocker)), os.path.dirname(blocker), blocker,
+                  os.path.join(blocker, "x")):
+            os.chmod(d, 0o700)
+            c.give(d)
+        c.start()
+        self.assertTrue(c.wait_log("cluster: certificate main: not stored", 15), c.log()[-2000:])
+        self.assertTrue(issued_by_pebble(tls_peer_cert(c.port, "wharf.test")))
+        tries = c.log().count("not stored")
+        time.sleep(3)
+        self.assertLessEqual(c.log().count("not stored") - tries, 2, c.log()[-2000:])
+        shutil.rmtree(blocker)
+        self.assertTrue(harness.wait_until(lambda: os.path.isfile(blocker), 10), c.log()[-2000:])
 
         # A bundle altered on the way is refused; the follower keeps what it has.
         proxy = TamperingProxy("https://localhost:%d" % ctl.port, ca,
