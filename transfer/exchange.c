@@ -11,6 +11,7 @@
 #include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
+#include "../server/server.h"
 #include "../server/worker.h"
 #include "../acme/cluster.h"
 
@@ -394,11 +395,31 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 	return true;
 }
 
+/* The serial of the certificate this worker serves under cl_name, or "".
+ * A new bundle is always installed in the store after issued.pem is
+ * written, so while this stays the same the bundle on disk does too. */
+static void served_serial(xfer_exchange_t *ex, char out[64])
+{
+	out[0] = '\0';
+	wf_certsnap_t *snap = wf_certstore_acquire(&ex->worker->server->certs);
+	const wf_certkey_t *ck = wf_certsnap_get(snap, ex->cl_name);
+	if (ck)
+		snprintf(out, 64, "%s", ck->serial);
+	wf_certsnap_unref(snap);
+}
+
 static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
 	xfer_exchange_t *ex = wf_container_of(t, xfer_exchange_t, cl_wait);
 	bool last = ev_now(loop) >= ex->cl_deadline;
+	/* Each tick costs a snapshot lookup; the bundle is read from disk and
+	 * hashed again only when the served certificate changed (or at the end). */
+	char now[64];
+	served_serial(ex, now);
+	if (!last && strcmp(now, ex->cl_serial) == 0)
+		return;
+	snprintf(ex->cl_serial, sizeof(ex->cl_serial), "%s", now);
 	if (!cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, !last))
 		return;
 	ev_timer_stop(loop, t);
@@ -455,6 +476,8 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		ex->cl_etag[in->if_none_match.len] = '\0';
 	}
 	bool may_wait = wait > 0 && ex->worker && ex->on_ready;
+	if (may_wait) /* before the bundle is read: a renewal in between is seen */
+		served_serial(ex, ex->cl_serial);
 	if (cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, may_wait))
 		return;
 	ex->state = XFER_EX_FINISHING; /* on_ready answers later */
