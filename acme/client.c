@@ -171,14 +171,25 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 	r->http_handle = 0;
 	acme_client_t *cl = r->cl;
 	nonce_put(cl, resp->replay_nonce);
-	if (resp->curl_code == 0 && resp->status == 400) {
-		acme_problem_t p;
-		char err[64];
-		if (acme_msg_problem(wf_buf_slice(&resp->body), &p, err, sizeof(err)) == WF_OK &&
-		    strcmp(p.type, "urn:ietf:params:acme:error:badNonce") == 0 && ++r->tries < BAD_NONCE_TRIES) {
+	acme_problem_t p;
+	char err[64];
+	if (resp->curl_code == 0 && resp->status >= 400 &&
+	    acme_msg_problem(wf_buf_slice(&resp->body), &p, err, sizeof(err)) == WF_OK) {
+		if (strcmp(p.type, "urn:ietf:params:acme:error:badNonce") == 0 && ++r->tries < BAD_NONCE_TRIES) {
 			wf_log_debug("acme %s: badNonce for %s, retrying (%d)", cl->ca->url, r->url, r->tries);
 			req_send(r);
 			return;
+		}
+		/* The CA forgot the account (a restarted test CA, a purge): this
+		 * request fails, and the next ready call looks the account up
+		 * again (or registers it) instead of failing every order until
+		 * a restart. */
+		if (!r->use_jwk && cl->state == CL_READY &&
+		    strcmp(p.type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
+			wf_log_warn("acme %s: the CA no longer knows account %s; it is looked up again at the next attempt",
+				    cl->ca->url, cl->kid);
+			cl->state = CL_IDLE;
+			cl->kid[0] = '\0';
 		}
 	}
 	deliver(r, resp);

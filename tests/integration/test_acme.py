@@ -206,6 +206,26 @@ class Renewal(AcmeCase):
         # Without reuse_key every renewal brings a new key.
         self.assertNotEqual(public_key_id(first), public_key_id(second))
 
+    def test_forgotten_account_is_registered_again(self):
+        # Pebble restarted between two issuances forgets the account (a CA
+        # may purge one too): the renewal's first order is refused, and the
+        # next attempt registers again instead of failing until a restart.
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=40)
+        self.pebble.stop_pebble()
+        self.pebble.start_pebble()
+        deadline = time.monotonic() + 60
+        second = first
+        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
+            time.sleep(0.5)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first, s.log()[-3000:])
+        self.assertTrue(issued_by_pebble(second))
+        self.assertIn("the CA no longer knows account", s.log())
+        self.assertGreaterEqual(s.log().count("account https://127.0.0.1:%d/my-account/" % self.pebble.port), 2)
+
     def test_reuse_key_keeps_the_key(self):
         self.pebble.start()
         s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "reuse_key": True}])
