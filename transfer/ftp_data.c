@@ -29,6 +29,10 @@
 
 #define CHUNK (64 * 1024)  /* file bytes read, or wire bytes taken, at once */
 #define ROUNDS 64          /* chunks per callback before other connections get a turn */
+/* ASCII conversion output: a download reads CHUNK / 2 file bytes, which at
+ * most double; an upload converts a read of up to CHUNK wire bytes, and a CR
+ * held back from the read before goes out ahead of them: CHUNK + 1. */
+#define CONV_ROOM (CHUNK + 1)
 
 typedef enum data_state {
 	DATA_LISTENING,
@@ -60,7 +64,7 @@ struct ftp_data {
 	bool committing;       /* the upload is being made durable off the loop */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
-	char *conv;            /* owned: ASCII conversion room (CHUNK) */
+	char *conv;            /* owned: ASCII conversion room (CONV_ROOM) */
 	uint64_t moved;        /* bytes over the data connection */
 	ev_tstamp started;
 };
@@ -191,7 +195,8 @@ static size_t to_crlf(ftp_data_t *d, const char *in, size_t n, char *out)
 	return o;
 }
 
-/* ASCII upload: CRLF becomes LF; a CR at the end of a chunk waits for the next. */
+/* ASCII upload: CRLF becomes LF; a CR at the end of a chunk waits for the
+ * next. Writes at most n + 1 bytes (the held CR, then n bytes without it). */
 static size_t from_crlf(ftp_data_t *d, const char *in, size_t n, char *out)
 {
 	size_t o = 0;
@@ -782,7 +787,7 @@ static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const c
 		return false;
 	}
 	d->chunk = malloc(CHUNK);
-	d->conv = malloc(CHUNK);
+	d->conv = malloc(CONV_ROOM);
 	if (!d->chunk || !d->conv) {
 		free(d->chunk);
 		free(d->conv);

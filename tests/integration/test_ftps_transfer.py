@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -478,6 +479,40 @@ class Transfers(ftps_util.FTPSCase):
             with open(os.path.join(dst, "f%03d.txt" % i), "rb") as f:
                 self.assertEqual(f.read(), b"file %d\n" % i * (i % 7 + 1), i)
         sys.stderr.write("(200 files by lftp mget: %.1f s) " % (time.monotonic() - t0))
+
+
+class ClearData(ftps_util.FTPSCase):
+    """require_tls off: PROT C data connections are plain TCP, so one read
+    can return a whole 64 KiB chunk of what the client sent."""
+
+    SERVICE_KEYS = {"require_tls": False}
+
+    def test_ascii_upload_cr_held_over_a_full_read(self):
+        # Each block ends in a CR that the server must hold back until it
+        # sees the next byte; after the pause the next block is 128 KiB with
+        # no CR, so the read after the held CR can fill a whole chunk: the
+        # converted output is then the chunk plus that CR.
+        c = self.logged_in(prot=False)
+        c.expect("PBSZ 0", 200)
+        c.expect("PROT C", 200)
+        c.expect("TYPE A", 200)
+        port = c.data_port()
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(c.cmd("STOR ascii-cr.txt").code, 150)
+        sent = b""
+        for i in range(6):
+            # One block opens with the LF that completes the held CR.
+            block = (b"\n" if i == 3 else b"") + os.urandom(128 * 1024).replace(b"\r", b"x") + b"\r"
+            raw.sendall(block)
+            sent += block
+            time.sleep(0.1)  # the server reads up to the CR, and holds it
+        raw.shutdown(socket.SHUT_WR)
+        raw.close()
+        r = c.read_reply(timeout=30)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("ascii-cr.txt")), sha(sent.replace(b"\r\n", b"\n")))
+        c.expect("NOOP", 200)
 
 
 class DiskFull(ftps_util.FTPSCase):
