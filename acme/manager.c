@@ -96,12 +96,40 @@ static bool self_inflicted(const char *type)
 	return false;
 }
 
+/* Is this chain's leaf the certificate served already? An order resumed
+ * after its certificate was issued (and served, but not stored) hands that
+ * same certificate back: no renewal, and taking it for one would order again
+ * at once, for ever. */
+static bool served_already(acme_manager_t *m, const wf_cert_cfg_t *c, const acme_result_t *res)
+{
+	char err[256];
+	wf_certkey_t *got = wf_certkey_new(c->name, c->domains, c->ndomains, res->chain_pem, res->key_pem, false, err,
+					   sizeof(err));
+	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
+	bool same = got && cur && !cur->provisional && strcmp(got->serial, cur->serial) == 0;
+	if (got)
+		wf_certkey_unref(got);
+	if (cur)
+		wf_certkey_unref(cur);
+	return same;
+}
+
 static void on_job_done(void *arg, const acme_result_t *res)
 {
 	slot_t *s = arg;
 	acme_manager_t *m = s->m;
 	s->job = NULL;
 	const wf_cert_cfg_t *c = s->cert;
+	if (res->ok && served_already(m, c, res)) {
+		acme_job_forget_pending(m->cfg->state_dir, c->name);
+		acme_result_t again = *res;
+		again.ok = false;
+		snprintf(again.detail, sizeof(again.detail),
+			 "the CA handed back the certificate already served (an order finished before); the next "
+			 "attempt orders afresh");
+		on_job_done(arg, &again);
+		return;
+	}
 	if (res->ok)
 		m->issued++;
 	else
@@ -364,18 +392,18 @@ static void on_ari_client(void *arg, bool ok, const acme_problem_t *why)
 		ari_done(s, RECHECK); /* no ARI at this CA (or unreachable): the lifetime rule serves */
 		return;
 	}
-	wf_buf_t pem;
-	wf_buf_init(&pem, 1 << 20);
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/certs/%s", m->cfg->state_dir, s->cert->name);
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	bool have = dfd >= 0 && wf_durable_read(dfd, "issued.pem", 1 << 20, &pem) == WF_OK &&
-		    acme_ari_cert_id(wf_buf_slice(&pem), s->ari_id, sizeof(s->ari_id)) == WF_OK;
-	if (dfd >= 0)
-		close(dfd);
-	if (pem.data)
-		gnutls_memset(pem.data, 0, pem.cap);
-	wf_buf_fini(&pem);
+	/* The certificate served, not issued.pem: a state folder that did not
+	 * take the last one still holds its predecessor, whose window is open. */
+	bool have = false;
+	wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
+	gnutls_datum_t der = { NULL, 0 }, pem = { NULL, 0 };
+	if (ck && !ck->provisional && gnutls_certificate_get_crt_raw(ck->cred, 0, 0, &der) == 0 &&
+	    gnutls_pem_base64_encode2("CERTIFICATE", &der, &pem) == 0)
+		have = acme_ari_cert_id((wf_slice_t){ (const char *)pem.data, pem.size }, s->ari_id, sizeof(s->ari_id)) ==
+		       WF_OK;
+	gnutls_free(pem.data);
+	if (ck)
+		wf_certkey_unref(ck);
 	if (!have) {
 		s->ari_id[0] = '\0';
 		ari_done(s, RECHECK);

@@ -226,6 +226,30 @@ class Renewal(AcmeCase):
         self.assertIn("the CA no longer knows account", s.log())
         self.assertGreaterEqual(s.log().count("account https://127.0.0.1:%d/my-account/" % self.pebble.port), 2)
 
+    def test_renewal_while_issued_pem_cannot_be_written(self):
+        # The state folder takes no issued.pem (a folder holds the name): each
+        # certificate is served from memory and its order kept for a restart.
+        # At renewal that kept order hands back the certificate served; that
+        # is no renewal: a fresh order follows, not a loop of re-downloads.
+        self.pebble.start()
+        s = self.make_server()
+        blocker = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        os.makedirs(os.path.join(blocker, "x"), mode=0o700)
+        for d in (s.state_dir, os.path.dirname(blocker), os.path.dirname(os.path.dirname(blocker)), blocker,
+                  os.path.join(blocker, "x")):
+            os.chmod(d, 0o700)
+            s.give(d)
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=40)
+        deadline = time.monotonic() + 60
+        second = first
+        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
+            time.sleep(0.5)
+            second = tls_peer_cert(s.port, "wharf.test")
+        self.assertNotEqual(second, first, s.log()[-3000:])
+        self.assertIn("the CA handed back the certificate already served", s.log())
+        self.assertLessEqual(s.log().count("; installed"), 4, s.log()[-3000:])
+
     def test_reuse_key_keeps_the_key(self):
         self.pebble.start()
         s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "reuse_key": True}])
