@@ -732,19 +732,18 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
 		return;
 	}
+	close(dfd);
 	/* The size of a complete file tells what it holds: that is reading. */
 	if (!(f->user->perms & WF_PERM_READ)) {
-		close(dfd);
 		ftp_reply(f, 550, "Permission denied: no read permission");
 		return;
 	}
-	int rc = fstatat(dfd, leaf, &st, 0);
-	int err = errno;
-	close(dfd);
-	if (rc != 0) {
-		reply_errno(f, err, v);
+	/* As RETR and MDTM find it: never through a final symlink, so a link
+	 * to a file outside the home tells nothing of that file. */
+	int fd = open_stat(f, rel, v, &st);
+	if (fd < 0)
 		return;
-	}
+	close(fd);
 	if (!S_ISREG(st.st_mode)) {
 		ftp_reply(f, 550, "%s: not a plain file", v);
 		return;

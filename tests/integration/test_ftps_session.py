@@ -359,6 +359,12 @@ class Session(ftps_util.FTPSCase):
                     self.assertEqual(r.code, 550, r)
         r = c.cmd("MLST etc-link/passwd")
         self.assertEqual(r.code, 550, r)
+        # A final symlink to a file outside: not even its size or date.
+        for line in ("SIZE outfile", "MDTM outfile", "SIZE etc-link/passwd"):
+            with self.subTest(line=line):
+                r = c.cmd(line)
+                self.assertEqual(r.code, 550, r)
+                self.assertNotIn(str(len(OUTSIDE)), r.text)
         r, _ = c.stor("outlink/planted.txt", b"planted")
         self.assertEqual(r.code, 550, r)
         self.assertFalse(os.path.exists(os.path.join(self.server.dir, "outside", "planted.txt")))
