@@ -414,6 +414,7 @@ static void cmd_allo(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_rest(xfer_ftp_t *f, wf_slice_t arg)
 {
 	uint64_t off;
+	f->rest = 0;
 	if (xfer_ftp_parse_offset(arg, &off) != WF_OK) {
 		ftp_reply(f, 501, "REST takes a byte offset");
 		return;
@@ -688,8 +689,7 @@ static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 	const char *rel = resolve(f, arg, v, sizeof(v));
 	if (!rel)
 		return;
-	uint64_t rest = f->rest;
-	f->rest = 0;
+	uint64_t rest = f->rest; /* cleared by ftp_dispatch once this command is over */
 	struct stat st;
 	int fd = open_stat(f, rel, v, &st);
 	if (fd < 0)
@@ -848,8 +848,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	const char *rel = resolve(f, arg, v, sizeof(v));
 	if (!rel)
 		return;
-	uint64_t rest = f->rest;
-	f->rest = 0;
+	uint64_t rest = f->rest; /* cleared by ftp_dispatch once this command is over */
 	const char *leaf;
 	int dfd = open_parent(f, rel, v, &leaf);
 	if (dfd < 0)
@@ -1152,13 +1151,13 @@ bool ftp_allowed_in_transfer(xfer_ftp_verb_t v)
 	return (unsigned)v < XFER_FTP_VERB_COUNT && commands[v].run && (commands[v].needs & IN_XFER);
 }
 
-void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
+/* May cmd run now, by the table? false after replying why not. */
+static bool admitted(xfer_ftp_t *f, const ftp_command_t *c, const xfer_ftp_cmd_t *cmd)
 {
-	const ftp_command_t *c = (unsigned)cmd->verb < XFER_FTP_VERB_COUNT ? &commands[cmd->verb] : NULL;
 	if (!c || !c->run) {
 		ftp_reply(f, 500, "'%.*s': command not understood", (int)(cmd->name.len > 16 ? 16 : cmd->name.len),
 			  cmd->name.ptr);
-		return;
+		return false;
 	}
 	const wf_service_cfg_t *svc = f->conn->svc;
 	if (cmd->verb != XFER_FTP_PASS)
@@ -1166,32 +1165,47 @@ void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
 			cmd->arg.ptr);
 	if (svc->require_tls && !f->conn->tls && !(c->needs & BEFORE_TLS)) {
 		ftp_reply(f, 530, "Log in over TLS: send AUTH TLS first");
-		return;
+		return false;
 	}
 	if ((c->needs & NEED_LOGIN) && !f->logged_in) {
 		ftp_reply(f, 530, "Please log in with USER and PASS");
-		return;
+		return false;
 	}
 	if ((c->needs & NEED_ARG) && cmd->arg.len == 0) {
 		ftp_reply(f, 501, "%s needs an argument", xfer_ftp_verb_name(cmd->verb));
-		return;
+		return false;
 	}
 	if (c->perm && !(f->user->perms & c->perm)) {
 		ftp_reply(f, 550, "Permission denied: no %s permission", perm_name(c->perm));
-		return;
+		return false;
 	}
 	if (c->needs & NEED_DATA) {
 		if (svc->require_tls && !f->prot_p) {
 			ftp_reply(f, 521, "Data connections must be protected: send PBSZ 0 and PROT P first");
-			return;
+			return false;
 		}
 		if (!ftp_data_ready(f)) {
 			ftp_reply(f, 425, "Use PASV or EPSV first");
-			return;
+			return false;
 		}
 	}
-	/* RNFR's pending source lasts for exactly one command. */
-	if (cmd->verb != XFER_FTP_RNTO && cmd->verb != XFER_FTP_RNFR)
-		f->rnfr[0] = '\0';
-	c->run(f, cmd->arg);
+	return true;
+}
+
+void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
+{
+	const ftp_command_t *c = (unsigned)cmd->verb < XFER_FTP_VERB_COUNT ? &commands[cmd->verb] : NULL;
+	bool ran = admitted(f, c, cmd);
+	if (ran) {
+		/* RNFR's pending source lasts for exactly one command. */
+		if (cmd->verb != XFER_FTP_RNTO && cmd->verb != XFER_FTP_RNFR)
+			f->rnfr[0] = '\0';
+		c->run(f, cmd->arg);
+	}
+	/* A REST offset is for the command right after it (RFC 3659 5.3),
+	 * whatever that command is and whether it ran or was refused: a 425
+	 * STOR must not leave it to a later STOR of another file. Only a REST
+	 * that ran keeps one (cmd_rest clears it when its argument is bad). */
+	if (!ran || cmd->verb != XFER_FTP_REST)
+		f->rest = 0;
 }

@@ -223,9 +223,10 @@ class Control:
         return socket.create_connection(("127.0.0.1", port), timeout=self.timeout,
                                         source_address=(source, 0) if source else None)
 
-    def retr(self, name, cmd="RETR", passive="EPSV", reuse=True, rest=None, prelude=()):
+    def retr(self, name, cmd="RETR", passive="EPSV", reuse=True, rest=None, prelude=(), between=()):
         """Download: (data or None, final reply, info dict). info: close_notify
-        (did the data connection end with one), resumed (session reused)."""
+        (did the data connection end with one), resumed (session reused).
+        between: (line, code) pairs sent after REST, before the command."""
         for p in prelude:
             self.expect(p, 200, 350)
         raw = self._open(passive)
@@ -234,6 +235,8 @@ class Control:
         try:
             if rest is not None:
                 self.expect("REST %d" % rest, 350)
+            for line, code in between:
+                self.expect(line, code)
             r = self.cmd("%s %s" % (cmd, name) if name is not None else cmd)
             if r.code >= 200:
                 return None, r, info

@@ -164,6 +164,26 @@ class Transfers(ftps_util.FTPSCase):
         with open(local, "rb") as f:
             self.assertEqual(sha(f.read()), sha(BIG))
 
+    def test_rest_lasts_for_the_next_command_only(self):
+        # RFC 3659 5.3: REST applies to the transfer command right after it.
+        old, new = os.urandom(3000), os.urandom(2000)
+        self.write_home("rest-b.bin", old)
+        c = self.logged_in()
+        c.expect("REST 1000", 350)
+        self.assertEqual(c.cmd("STOR rest-a.bin").code, 425)  # no PASV yet: refused
+        r, _ = c.stor("rest-b.bin", new, passive="PASV")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("rest-b.bin")), sha(new))
+        # A command between REST and RETR: the whole file.
+        data, r, _ = c.retr("rest-b.bin", rest=1000, between=[("NOOP", 200)])
+        self.assertEqual((r.code, sha(data or b"")), (226, sha(new)), r)
+        # A REST refused as malformed leaves no offset behind.
+        data, r, _ = c.retr("rest-b.bin", rest=1000, between=[("REST x", 501)])
+        self.assertEqual((r.code, sha(data or b"")), (226, sha(new)), r)
+        # The very next one still counts.
+        data, r, _ = c.retr("rest-b.bin", rest=1000)
+        self.assertEqual((r.code, sha(data or b"")), (226, sha(new[1000:])), r)
+
     def interrupt_upload(self, name, data, cut, rst=False):
         """A STOR cut after `cut` bytes without close_notify; returns the
         bytes the server says it kept (SIZE)."""
