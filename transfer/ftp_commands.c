@@ -347,13 +347,24 @@ static void cmd_site(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 502, "No SITE commands are offered here");
 }
 
+/* 257 "PATH" what: a client reads the path up to the closing quote, so the
+ * reply goes whole, or not at all. */
+static void reply_257(xfer_ftp_t *f, const char *vpath, const char *what)
+{
+	char q[FTP_PATH_MAX * 2]; /* every byte a quote, doubled */
+	char text[sizeof(q) + 64];
+	if (xfer_ftp_quote_path(vpath, q, sizeof(q)) != WF_OK ||
+	    (size_t)snprintf(text, sizeof(text), "\"%s\" %s", q, what) >= sizeof(text)) {
+		ftp_reply(f, 550, "Path too long to report");
+		return;
+	}
+	ftp_reply_text(f, 257, text);
+}
+
 static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
-	char q[FTP_PATH_MAX * 2];
-	if (xfer_ftp_quote_path(f->cwd, q, sizeof(q)) != WF_OK)
-		snprintf(q, sizeof(q), "/");
-	ftp_reply(f, 257, "\"%s\" is the current folder", q);
+	reply_257(f, f->cwd, "is the current folder");
 }
 
 static void cmd_cwd(xfer_ftp_t *f, wf_slice_t arg)
@@ -997,9 +1008,7 @@ static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 		reply_errno(f, err, v);
 		return;
 	}
-	char q[FTP_PATH_MAX * 2];
-	xfer_ftp_quote_path(v, q, sizeof(q));
-	ftp_reply(f, 257, "\"%s\" created", q);
+	reply_257(f, v, "created");
 }
 
 static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)

@@ -45,7 +45,11 @@ typedef struct xfer_ftp {
 } xfer_ftp_t;
 
 /* ftp_session.c */
+/* One reply line; its text is cut at 2 KiB, so a reply a client parses
+ * (a 257's quoted path) goes through ftp_reply_text instead. */
 void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One reply line with text whole, however long. */
+void ftp_reply_text(xfer_ftp_t *f, int code, const char *text);
 void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,
 		     const char *last);
 /* Makes the control connection deliver replies written from outside its own

@@ -43,6 +43,12 @@ void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...)
 	       f->logged_in ? f->user_name : "-", msg);
 }
 
+void ftp_reply_text(xfer_ftp_t *f, int code, const char *text)
+{
+	if (xfer_ftp_reply(&f->out, code, text) != WF_OK)
+		f->quitting = true; /* a client that never reads its replies */
+}
+
 void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...)
 {
 	char text[2048];
@@ -50,8 +56,7 @@ void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (xfer_ftp_reply(&f->out, code, text) != WF_OK)
-		f->quitting = true; /* a client that never reads its replies */
+	ftp_reply_text(f, code, text);
 }
 
 void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,

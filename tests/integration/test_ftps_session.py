@@ -240,6 +240,41 @@ class Session(ftps_util.FTPSCase):
         r = c.expect("PWD", 257)
         self.assertTrue(r.text.startswith('"/say ""hi"""'), r)
 
+    def test_257_whole_for_deep_folders(self):
+        # Over 2 KiB of path, quotes doubled: the 257 still holds it whole,
+        # closing quote and all (RFC 959 appendix II).
+        names = [('deep%02d "q" ' % i) + "d" * 228 for i in range(15)]
+        path = self.home()
+        for n in names:
+            path = os.path.join(path, n)
+            os.makedirs(path, exist_ok=True)
+            self.server.give(path)
+        want = "/" + "/".join(names)
+        self.assertGreater(len(want.replace('"', '""')), 3000)
+
+        def quoted(text):
+            """The path inside a 257's leading quotes, undoubled; None if unclosed."""
+            if not text.startswith('"'):
+                return None
+            out, i = "", 1
+            while i < len(text):
+                if text[i] == '"':
+                    if text[i + 1:i + 2] == '"':
+                        out, i = out + '"', i + 2
+                        continue
+                    return out
+                out, i = out + text[i], i + 1
+            return None
+        c = self.logged_in()
+        for n in names:
+            c.expect("CWD " + n, 250)
+        r = c.expect("PWD", 257)
+        self.assertEqual(quoted(r.text), want, r)
+        r = c.expect("MKD made-deep", 257)
+        self.assertEqual(quoted(r.text), want + "/made-deep", r)
+        self.assertTrue(os.path.isdir(os.path.join(path, "made-deep")))
+        c.expect("NOOP", 200)
+
     def test_size_mdtm(self):
         c = self.logged_in()
         c.expect("TYPE I", 200)
