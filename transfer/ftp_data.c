@@ -62,6 +62,7 @@ struct ftp_data {
 	xfer_upload_t *up;     /* owned: the upload received */
 	char partial[NAME_MAX + 1];
 	bool committing;       /* the upload is being made durable off the loop */
+	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
 	char *conv;            /* owned: ASCII conversion room (CONV_ROOM) */
@@ -278,17 +279,23 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 static void on_committed(void *arg, int err)
 {
 	ftp_data_t *d = arg;
+	xfer_ftp_t *f = d->f;
+	unsigned abors = d->abors;
 	d->up->commit = NULL;
 	d->committing = false;
 	if (err) {
-		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, strerror(err));
+		ftp_log(f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, strerror(err));
 		if (err == ENOSPC || err == EDQUOT)
 			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
 		else
 			finish(d, 451, "%s not stored: %s", d->what, strerror(err));
-		return;
+	} else {
+		finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
 	}
-	finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
+	/* d is gone. ABORs that came during the commit are answered now, after
+	 * the transfer's own reply, as RFC 959 orders them. */
+	for (; abors; abors--)
+		ftp_reply(f, 226, "ABOR: the transfer had already ended");
 }
 
 static void upload_end(ftp_data_t *d)
@@ -861,7 +868,9 @@ void ftp_data_abort(xfer_ftp_t *f)
 		return;
 	}
 	if (d->committing) {
-		ftp_reply(f, 225, "The upload is complete; nothing to abort");
+		/* Every byte is in: the commit ends the transfer with its own
+		 * reply (226, or 451/452), and this ABOR's 226 follows it. */
+		d->abors++;
 		return;
 	}
 	drop_conn(d);

@@ -97,7 +97,8 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, cons
 bool ftp_data_busy(const xfer_ftp_t *f);
 /* Is a data channel set up (PASV/PORT since the last transfer)? */
 bool ftp_data_ready(const xfer_ftp_t *f);
-/* ABOR: ends any transfer (426 for it), then 226 (or 225 when none ran). */
+/* ABOR: ends any transfer (426 for it), then 226 (or 225 when none ran).
+ * During an upload's commit the transfer's own reply comes first, then 226. */
 void ftp_data_abort(xfer_ftp_t *f);
 /* STAT during a transfer: one line of progress, or NULL. */
 void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap);

@@ -535,6 +535,55 @@ class ClearData(ftps_util.FTPSCase):
         c.expect("NOOP", 200)
 
 
+class CommitInFlight(ftps_util.FTPSCase):
+    """An upload's commit (fsync and rename) runs on the offload pool; two
+    slow password checks (about a second each, harness.slow_hash) hold both
+    of its threads, so the commit waits behind them long enough for a
+    command to arrive meanwhile."""
+
+    EXTRA = "limits = { max_login_failures = 1000; };"
+    USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
+             {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ["read"]}]
+
+    def busy_pool(self):
+        """Two wrong passwords of the slow user on the pool; returns joiners."""
+        joins = []
+        for _ in range(2):
+            s = self.control()
+            s.auth_tls()
+            s.expect("USER slow", 331)
+            joins.append(ftps_util.in_thread(s.cmd, "PASS wrong-" + os.urandom(6).hex(), 20))
+        time.sleep(0.3)  # both checks are running
+        return joins
+
+    def test_abor_during_commit_answers_after_the_transfer(self):
+        c = self.logged_in()
+        data = os.urandom(300000)
+        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(c.cmd("STOR commit-abor.bin").code, 150)
+        d = c.wrap_data(raw)
+        d.sendall(data)
+        joins = self.busy_pool()
+        d.settimeout(5)
+        d.unwrap()  # close_notify: the upload is whole, its commit is queued
+        d.close()
+        time.sleep(0.2)
+        c.send("ABOR")
+        first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
+        # The transfer's own reply first, then ABOR's.
+        self.assertEqual(first.code, 226, (first, second))
+        self.assertIn("Transfer complete", first.text, (first, second))
+        self.assertEqual(second.code, 226, (first, second))
+        self.assertIn("ABOR", second.text, (first, second))
+        self.assertEqual(sha(self.read_home("commit-abor.bin")), sha(data))
+        c.expect("NOOP", 200)
+        for join in joins:
+            r, err = join(timeout=30)
+            self.assertIsNone(err)
+            self.assertEqual(r.code, 530, r)
+
+
 class DiskFull(ftps_util.FTPSCase):
     """A user whose home is a 4 MiB tmpfs: an upload that does not fit gets
     452 with the reason; what was there stays intact."""
