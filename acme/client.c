@@ -514,10 +514,15 @@ static int load_or_make_key(acme_client_t *cl)
 		wf_buf_reset(&pem);
 		if (!cl->key || acme_key_export(cl->key, &pem) != WF_OK ||
 		    wf_durable_write(dfd, "account.key", wf_buf_head(&pem), wf_buf_size(&pem), 0600) != WF_OK) {
+			/* Never an account under a key that is not on disk: the
+			 * next start would make another and lose this one's orders. */
+			acme_key_free(cl->key);
+			cl->key = NULL;
 			become(cl, false, "", "cannot make or store the account key");
 			rc = WF_ERR;
+		} else {
+			cl->key_is_new = true;
 		}
-		cl->key_is_new = true;
 	} else {
 		become(cl, false, "", "cannot read account.key");
 		rc = WF_ERR;

@@ -535,7 +535,11 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		ev_timer_init(&s->defer, on_defer, 0, 0);
 		acme_status_rec_t rec;
 		acme_status_load(cfg->state_dir, s->cert->name, &rec);
-		s->failures = rec.failures;
+		/* Hand edits and a clock that jumped must not hold renewals back:
+		 * no negative count, no wait past the longest backoff. */
+		s->failures = rec.failures > 0 ? rec.failures : 0;
+		if (rec.next_attempt > time(NULL) + (time_t)BACKOFF_CAP * 11 / 10)
+			rec.next_attempt = time(NULL) + (time_t)BACKOFF_CAP * 11 / 10;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
 		if (rec.next_attempt > time(NULL))
 			s->next_attempt = ev_now(loop) + difftime(rec.next_attempt, time(NULL));

@@ -285,8 +285,8 @@ static void schedule_poll(acme_job_t *j, const acme_reply_t *r)
 	long ra = r && r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
 							     time(NULL)) :
 					-1;
-	if (ra >= 0)
-		delay = ra > 60 ? 60 : (double)ra;
+	if (ra >= 0) /* the CA's word, within bounds: 0 must not make us poll flat out */
+		delay = ra > 60 ? 60 : ra < POLL_FIRST ? POLL_FIRST : (double)ra;
 	else
 		j->poll_delay = j->poll_delay * POLL_GROWTH > POLL_MAX ? POLL_MAX : j->poll_delay * POLL_GROWTH;
 	ev_timer_set(&j->poll, delay, 0);
@@ -686,8 +686,12 @@ static void on_new_order(void *arg, const acme_reply_t *r)
 	acme_job_t *j = arg;
 	if (r->curl_code || (r->status != 201 && r->status != 200) || !r->location || !r->location[0]) {
 		/* A CA may refuse "replaces" (already replaced, or a certificate it
-		 * did not issue): the renewal matters more than the rate-limit relief. */
-		if (!r->curl_code && j->replaces[0]) {
+		 * did not issue): the renewal matters more than the rate-limit relief.
+		 * Not for other refusals (rateLimited, its own errors): ordering again
+		 * at once would ignore their Retry-After. */
+		if (!r->curl_code && j->replaces[0] && r->is_problem &&
+		    (strstr(r->problem.type, ":alreadyReplaced") || strstr(r->problem.type, ":malformed") ||
+		     strstr(r->problem.type, ":conflict"))) {
 			wf_log_info("certificate %s: the CA refused the order naming what it replaces (%s); ordering "
 				    "without it",
 				    j->name, r->is_problem ? r->problem.type : "no problem document");
