@@ -529,6 +529,17 @@ static void size_send_buffer(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
+/* The data connection could not be set up: a transfer command already
+ * waiting for it gets its 425 now (and the channel ends), else the next
+ * one gets it (begin). */
+static void gone(ftp_data_t *d, const char *why)
+{
+	snprintf(d->gone_why, sizeof(d->gone_why), "%s", why);
+	d->state = DATA_GONE;
+	if (d->kind != FTP_X_NONE)
+		finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+}
+
 /* A TCP data connection is up (accepted or connected): adopt it. */
 static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 {
@@ -537,8 +548,7 @@ static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 	size_send_buffer(fd);
 	wf_conn_t *c = wf_conn_adopt(f->conn->worker, f->conn->cfg, f->conn->svc, fd, sa, &data_proto, d);
 	if (!c) {
-		snprintf(d->gone_why, sizeof(d->gone_why), "out of memory");
-		d->state = DATA_GONE;
+		gone(d, "out of memory");
 		return;
 	}
 	d->conn = c;
@@ -547,9 +557,8 @@ static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 		wf_tls_opts_t opts;
 		ftp_tls_opts(f, true, &opts);
 		if (wf_conn_start_tls(c, &opts) != WF_OK) {
-			snprintf(d->gone_why, sizeof(d->gone_why), "cannot start TLS");
-			d->state = DATA_GONE;
 			drop_conn(d);
+			gone(d, "cannot start TLS");
 			return;
 		}
 		ftp_tls_cache(f, c->tls, false);
@@ -613,11 +622,10 @@ static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
 	socklen_t len = sizeof(err);
 	getsockopt(d->sock, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err) {
-		snprintf(d->gone_why, sizeof(d->gone_why), "cannot connect to your PORT: %s", strerror(err));
+		char why[sizeof(d->gone_why)];
+		snprintf(why, sizeof(why), "cannot connect to your PORT: %s", strerror(err));
 		stop_waiting(d);
-		d->state = DATA_GONE;
-		if (d->kind != FTP_X_NONE)
-			finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+		gone(d, why);
 		return;
 	}
 	struct sockaddr_storage ss;
@@ -634,12 +642,10 @@ static void on_wait_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	ftp_data_t *d = wf_container_of(w, ftp_data_t, wait);
-	int t = d->f->conn->cfg->limits.data_connect_timeout;
-	snprintf(d->gone_why, sizeof(d->gone_why), "no data connection within %d s", t);
+	char why[sizeof(d->gone_why)];
+	snprintf(why, sizeof(why), "no data connection within %d s", d->f->conn->cfg->limits.data_connect_timeout);
 	stop_waiting(d);
-	d->state = DATA_GONE;
-	if (d->kind != FTP_X_NONE)
-		finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+	gone(d, why);
 }
 
 static ftp_data_t *channel_new(xfer_ftp_t *f)
