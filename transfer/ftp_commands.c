@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -851,9 +852,15 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	char v[FTP_PATH_MAX];
 	char unique[64];
 	if (kind == STORE_STOU) {
-		/* STOU names the file itself (RFC 1123 4.1.2.9); the argument, if any, is ignored. */
-		unsigned long long r = ((unsigned long long)ev_now(wf_conn_loop(f->conn)) * 1000003ull) ^ f->conn->id;
-		snprintf(unique, sizeof(unique), "wharf-%llx-%llu", r, (unsigned long long)f->conn->id);
+		/* STOU names the file itself (RFC 1123 4.1.2.9); the argument, if
+		 * any, is ignored. 64 random bits: no two STOUs pick one name,
+		 * however close together, on one connection or many. */
+		uint64_t r;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
+			ftp_reply(f, 451, "Could not make a unique name: %s", strerror(errno));
+			return;
+		}
+		snprintf(unique, sizeof(unique), "wharf-%016llx", (unsigned long long)r);
 		arg = (wf_slice_t){ unique, strlen(unique) };
 	}
 	const char *rel = resolve(f, arg, v, sizeof(v));
@@ -891,6 +898,9 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		return;
 	}
 	xfer_upload_init(up, f->conn->worker);
+	/* The name STOU announces is a new file's: its commit fails rather
+	 * than replace one that took the name after the check above. */
+	up->no_replace = kind == STORE_STOU;
 	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v);
 	if (err) {
 		xfer_upload_fini(up);

@@ -35,6 +35,7 @@ struct upload_commit {
 	void *arg;
 	int fd, dir_fd;
 	char tmp[NAME_MAX + 1], leaf[NAME_MAX + 1];
+	bool no_replace;
 	int err; /* 0, or the errno of the step that failed */
 };
 
@@ -237,6 +238,23 @@ int xfer_upload_wrote(xfer_upload_t *u, size_t n)
 	return wf_buf_size(&u->stage) == UPLOAD_STAGE ? xfer_upload_flush(u) : WF_OK;
 }
 
+/* Gives the temp file its final name: 0, or -1 with errno. With no_replace
+ * an existing final name stays, and the answer is EEXIST. */
+static int publish(const upload_commit_t *uc)
+{
+	if (!uc->no_replace)
+		return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
+	int rc = renameat2(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf, RENAME_NOREPLACE);
+	if (rc == 0 || errno != EINVAL)
+		return rc;
+	/* A file system without RENAME_NOREPLACE: a hard link refuses an
+	 * existing name just as atomically. */
+	if (linkat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf, 0) != 0)
+		return -1;
+	unlinkat(uc->dir_fd, uc->tmp, 0);
+	return 0;
+}
+
 /* Durable before visible: the final name only ever holds a whole file. */
 static void commit_run(void *arg)
 {
@@ -246,7 +264,7 @@ static void commit_run(void *arg)
 	if (close(uc->fd) != 0 && !uc->err)
 		uc->err = errno;
 	uc->fd = -1;
-	if (!uc->err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf) != 0)
+	if (!uc->err && publish(uc) != 0)
 		uc->err = errno;
 	if (uc->err)
 		unlinkat(uc->dir_fd, uc->tmp, 0);
@@ -280,6 +298,7 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	uc->dir_fd = u->dir_fd;
 	memcpy(uc->tmp, u->tmp, sizeof(uc->tmp));
 	memcpy(uc->leaf, u->leaf, sizeof(uc->leaf));
+	uc->no_replace = u->no_replace;
 	u->fd = u->dir_fd = -1; /* the commit owns them now */
 	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
 		u->commit = uc;

@@ -10,6 +10,7 @@
 #include "../server/buf.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct wf_worker wf_worker_t;
@@ -28,6 +29,7 @@ typedef struct xfer_upload {
 	wf_worker_t *worker;      /* borrowed: where early syncs complete; NULL: none */
 	upload_sync_t *early;     /* borrowed: the early sync in flight (it owns itself) */
 	uint64_t early_at;        /* written when the last early sync began */
+	bool no_replace;          /* the commit never replaces an existing final name (EEXIST) */
 } xfer_upload_t;
 
 /* Called on the worker's loop when a commit ends: err is 0 (the final name
@@ -65,7 +67,8 @@ int xfer_upload_wrote(xfer_upload_t *u, size_t n);
 /* Writes what is staged. WF_OK or -errno. */
 int xfer_upload_flush(xfer_upload_t *u);
 /* Flushes, then fsyncs and renames the temp file over the final name off the
- * loop; done(arg, err) runs later on w's loop. Returns WF_OK (done will be
+ * loop (with no_replace set, only to a name nothing holds: EEXIST if
+ * something took it meanwhile); done(arg, err) runs later on w's loop. Returns WF_OK (done will be
  * called), or, when the work had to run inline (no pool), WF_DONE with the
  * outcome in *err and no call to done. u no longer owns fd or dir_fd. */
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err);

@@ -354,6 +354,46 @@ class Transfers(ftps_util.FTPSCase):
         self.assertEqual(self.read_home(name), b"unique\n")
         self.assertIn(name, info["prelim"].text + r.text)
 
+    def test_stou_twice_in_a_row(self):
+        # Within one second, on one connection: each gets a name of its own.
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        before = set(os.listdir(self.home()))
+        datas = [os.urandom(100000), os.urandom(120000)]
+        names = []
+        for data in datas:
+            r, info = c.stor(None, data, cmd="STOU")
+            self.assertEqual(r.code, 226, r)
+            m = re.search(r"FILE: (\S+)", info["prelim"].text)
+            self.assertTrue(m, info["prelim"])
+            names.append(m.group(1))
+        self.assertNotEqual(names[0], names[1])
+        self.assertEqual(set(os.listdir(self.home())) - before, set(names))
+        for name, data in zip(names, datas):
+            self.assertEqual(sha(self.read_home(name)), sha(data), name)
+
+    def test_stou_never_replaces_a_file_made_meanwhile(self):
+        # Another session stores under the name STOU announced while the
+        # STOU upload is still arriving: that file stays, the STOU fails.
+        c, other = self.logged_in(), self.logged_in()
+        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+        self.addCleanup(raw.close)
+        r = c.cmd("STOU")
+        self.assertEqual(r.code, 150, r)
+        name = re.search(r"FILE: (\S+)", r.text).group(1)
+        d = c.wrap_data(raw)
+        d.sendall(b"from STOU\n")
+        r, _ = other.stor(name, b"made meanwhile\n")
+        self.assertEqual(r.code, 226, r)
+        d.settimeout(5)
+        d.unwrap()
+        d.close()
+        r = c.read_reply(timeout=30)
+        self.assertEqual(r.code, 451, r)
+        self.assertEqual(self.read_home(name), b"made meanwhile\n")
+        self.assertFalse([n for n in os.listdir(self.home()) if name in n and n != name])
+        c.expect("NOOP", 200)
+
     # -- listings
 
     def test_mlsd_mlst_facts(self):
