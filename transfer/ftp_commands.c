@@ -112,10 +112,12 @@ static int home(xfer_ftp_t *f)
 }
 
 /* Opens rel (read-only, never through a final symlink) and stats it; -1
- * after replying with the reason. */
+ * after replying with the reason. O_NONBLOCK: opening a FIFO to read waits
+ * for a writer, and would hold the worker with every session on it; a
+ * regular file's reads ignore the flag. */
 static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat *st)
 {
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd >= 0 && fstat(fd, st) == 0)
 		return fd;
 	int err = fd < 0 ? -fd : errno;
@@ -539,7 +541,7 @@ static int list_entry(xfer_ftp_t *f, wf_buf_t *out, list_kind_t kind, const char
 static int build_listing(xfer_ftp_t *f, const char *rel, list_kind_t kind, wf_buf_t *out)
 {
 	time_t now = (time_t)ev_now(wf_conn_loop(f->conn));
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0); /* O_NONBLOCK: see open_stat */
 	if (fd < 0)
 		return -fd;
 	struct stat st;
@@ -818,7 +820,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	}
 	/* No partial: continue from the existing file's first bytes. */
 	struct stat st;
-	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* see open_stat */
 	if (src < 0 && errno == ENOENT && kind == STORE_APPE) {
 		rc = xfer_upload_open(up, dfd, leaf);
 		return rc < 0 ? -rc : 0;

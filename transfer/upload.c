@@ -121,7 +121,9 @@ int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const
 		return rc;
 	}
 	close(u->fd);
-	u->fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: were the partial a FIFO, opening it would wait for a
+	 * reader; now it fails, or the S_ISREG check below refuses it. */
+	u->fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 	if (u->fd < 0 || fstat(u->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = u->fd < 0 ? -errno : -EINVAL;

@@ -411,6 +411,39 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("RNTO outlink/stolen.txt").code, 550)
         self.assertEqual(self.read_home("hello.txt"), HELLO)
 
+    def test_fifo_in_home_never_blocks(self):
+        # A FIFO someone made in a home: opening it to read would wait for
+        # a writer and hold the whole worker.
+        path = self.home("pipe")
+        os.mkfifo(path)
+        self.server.give(path)
+
+        def unblock():
+            # Were a worker stuck opening it, a writer lets it go on.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        self.addCleanup(unblock)
+        c = self.logged_in()
+        t0 = time.monotonic()
+        data, r, _ = c.retr("pipe")
+        self.assertEqual(r.code, 550, r)
+        self.assertIsNone(data)
+        self.assertEqual(c.cmd("SIZE pipe", timeout=5).code, 550)
+        self.assertEqual(c.cmd("MDTM pipe", timeout=5).code // 100, 2)
+        self.assertEqual(c.cmd("MLST pipe", timeout=5).code, 250)
+        data, r, _ = c.retr("pipe", cmd="LIST")
+        self.assertEqual(r.code, 226, r)
+        self.assertTrue(data.startswith(b"p"), data)
+        r, _ = c.stor("pipe", b"more", cmd="APPE")  # would copy what the FIFO holds first
+        self.assertEqual(r.code, 550, r)
+        self.assertLess(time.monotonic() - t0, 5)
+        c.expect("NOOP", 200)
+        other = self.logged_in()
+        data, r, _ = other.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
     # -- hostile input
 
     def test_gnutls_cli_auth_tls_exchange(self):
