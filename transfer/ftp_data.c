@@ -288,7 +288,8 @@ static void on_committed(void *arg, int err)
 		if (err == ENOSPC || err == EDQUOT)
 			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
 		else if (err == EEXIST) /* STOU: the name was taken meanwhile */
-			finish(d, 451, "%s was created by someone else meanwhile; not stored: send STOU again", d->what);
+			finish(d, 451, "%s was created by someone else meanwhile; not stored: send STOU again",
+			       d->what);
 		else
 			finish(d, 451, "%s not stored: %s", d->what, strerror(err));
 	} else {
