@@ -253,6 +253,16 @@ static void req_send(req_t *r)
 {
 	acme_client_t *cl = r->cl;
 	char nonce[256];
+	const char *bad = !acme_msg_url_allowed(cl->ca->url, r->url) ? r->url :
+			  !r->plain_get && !acme_msg_url_allowed(cl->ca->url, cl->dir.new_nonce) ? cl->dir.new_nonce :
+											NULL;
+	if (bad) {
+		char why[ACME_URL_MAX + 120];
+		snprintf(why, sizeof(why), "the CA gave a URL not followed (plain http, or a local address): %.*s",
+			 ACME_URL_MAX, bad);
+		fail_local(r, why);
+		return;
+	}
 	if (r->plain_get) {
 		r->http_handle = acme_http_request(cl->http, "GET", r->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl),
 						   on_get, r);

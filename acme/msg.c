@@ -91,6 +91,89 @@ static bool url_ok(const char *s, size_t n)
 	return true;
 }
 
+/* The scheme ("http"/"https") and authority of an absolute URL, or false. */
+static bool url_parts(const char *url, bool *https, const char **auth, size_t *alen)
+{
+	if (strncasecmp(url, "https://", 8) == 0) {
+		*https = true;
+		*auth = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		*https = false;
+		*auth = url + 7;
+	} else {
+		return false;
+	}
+	*alen = strcspn(*auth, "/?#");
+	return *alen > 0;
+}
+
+/* A host that names this machine or its private networks, as written. */
+static bool host_internal(const char *auth, size_t alen)
+{
+	char host[256];
+	const char *end = auth + alen;
+	if (auth[0] == '[') {
+		const char *close = memchr(auth, ']', alen);
+		if (!close || (size_t)(close - auth - 1) >= sizeof(host))
+			return true; /* malformed: not followed */
+		memcpy(host, auth + 1, (size_t)(close - auth - 1));
+		host[close - auth - 1] = '\0';
+		unsigned char a[16];
+		if (inet_pton(AF_INET6, host, a) != 1)
+			return true;
+		static const unsigned char zero[16];
+		bool v4mapped = memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff;
+		if (v4mapped)
+			return a[12] == 127 || a[12] == 10 || a[12] == 0 || (a[12] == 172 && (a[13] & 0xf0) == 16) ||
+			       (a[12] == 192 && a[13] == 168) || (a[12] == 169 && a[13] == 254);
+		return memcmp(a, zero, 15) == 0 /* :: and ::1 */ || (a[0] & 0xfe) == 0xfc /* fc00::/7 */ ||
+		       (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 */;
+	}
+	const char *colon = memchr(auth, ':', alen);
+	size_t hlen = (size_t)((colon ? colon : end) - auth);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return true;
+	memcpy(host, auth, hlen);
+	host[hlen] = '\0';
+	if (hlen > 0 && host[hlen - 1] == '.')
+		host[--hlen] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || (hlen > 10 && strcasecmp(host + hlen - 10, ".localhost") == 0))
+		return true;
+	unsigned char a[4];
+	if (inet_pton(AF_INET, host, a) != 1)
+		return false; /* a name: what it resolves to is the resolver's business */
+	return a[0] == 127 || a[0] == 10 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254);
+}
+
+/* The host part of an authority: up to its port ("[v6]" kept whole). */
+static size_t host_len(const char *auth, size_t alen)
+{
+	if (auth[0] == '[') {
+		const char *close = memchr(auth, ']', alen);
+		return close ? (size_t)(close - auth) + 1 : alen;
+	}
+	const char *colon = memchr(auth, ':', alen);
+	return colon ? (size_t)(colon - auth) : alen;
+}
+
+bool acme_msg_url_allowed(const char *directory, const char *url)
+{
+	bool dir_https, https;
+	const char *dauth, *auth;
+	size_t dlen, alen;
+	if (!url_parts(directory, &dir_https, &dauth, &dlen) || !url_parts(url, &https, &auth, &alen))
+		return false;
+	if (memchr(auth, '@', alen) || (dir_https && !https))
+		return false;
+	/* The CA's own host, on any port: a test CA on loopback is fine, and
+	 * so are its other ports. */
+	size_t dh = host_len(dauth, dlen), h = host_len(auth, alen);
+	if (dh == h && strncasecmp(auth, dauth, h) == 0)
+		return true;
+	return !host_internal(auth, alen);
+}
+
 /* A URI of any scheme (termsOfService is a data: URL at Pebble), shown to
  * people and stored, never fetched by us: printable ASCII only. */
 static bool uri_ok(const char *s, size_t n)

@@ -107,6 +107,12 @@ int acme_msg_renewal_info(wf_slice_t json, acme_renewal_info_t *out, char *err, 
  * A matching link that is malformed, not http(s) or does not fit is skipped;
  * with base NULL, relative links are skipped. */
 int acme_msg_link(wf_slice_t header, const char *rel, const char *base, char *out, size_t cap);
+/* May we follow url, given by the CA whose directory is at directory? Not
+ * from https down to plain http (a network could then swap the answer), and
+ * not to a host other than the directory's (any port of that one is fine)
+ * that is loopback, private, link-local or unspecified as written (a hostile answer must not aim our
+ * signed requests at services beside us). Userinfo ('@') is refused. Pure. */
+bool acme_msg_url_allowed(const char *directory, const char *url);
 /* Retry-After: delay-seconds or an HTTP date; returns seconds from now (>= 0),
  * capped at 86400, or -1 if absent or malformed. */
 long acme_msg_retry_after(wf_slice_t value, time_t now);

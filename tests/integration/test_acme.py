@@ -748,6 +748,44 @@ class Faults(AcmeCase):
         finally:
             httpd.shutdown()
 
+    def test_directory_down_to_plain_http_is_not_followed(self):
+        # A well-formed directory whose URLs drop to plain http (a network
+        # could then swap the answers): not followed, one clear line.
+        import http.server
+        import ssl
+        import urllib.request
+        self.pebble.start()
+        pebble = self.pebble
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                ctx = ssl.create_default_context(cafile=pebble.ca_file)
+                body = urllib.request.urlopen(pebble.directory, context=ctx, timeout=10).read()
+                body = body.replace(b"https://", b"http://")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        port = harness.free_port()
+        httpd = pebble.https_front(Handler, port)
+        try:
+            s = self.make_server()
+            s.extra = s.extra.replace(pebble.directory, "https://127.0.0.1:%d/dir" % port)
+            s.write_config()
+            s.start()
+            self.assertTrue(s.wait_log("the CA gave a URL not followed (plain http, or a local address): http://",
+                                       timeout=20), s.log()[-3000:])
+            self.assertRegex(s.log(), r"\[error\] certificate main: order failed for wharf.test: .*not followed")
+            self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "wharf.test")))
+            self.assertNotIn("account https://", s.log())
+        finally:
+            httpd.shutdown()
+
     def test_webhook_gets_events(self):
         import http.server
         import json

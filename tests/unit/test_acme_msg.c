@@ -979,6 +979,44 @@ static void test_time(void)
 	check_time_err(NULL);
 }
 
+static void test_url_allowed(void)
+{
+	const char *le = "https://acme-v02.api.letsencrypt.org/directory";
+	const char *local = "https://127.0.0.1:14000/dir";
+	/* The CA's own host, or any public one, over https. */
+	CHECK(acme_msg_url_allowed(le, "https://acme-v02.api.letsencrypt.org/acme/order/1/2"));
+	CHECK(acme_msg_url_allowed(le, "https://ACME-V02.api.letsencrypt.org/acme/cert/3"));
+	CHECK(acme_msg_url_allowed(le, "https://cdn.example.net/cert/3"));
+	CHECK(acme_msg_url_allowed(le, "https://[2001:db8::1]/x"));
+	CHECK(acme_msg_url_allowed(local, "https://127.0.0.1:14000/my-account/1"));   /* a test CA on loopback */
+	CHECK(acme_msg_url_allowed("http://127.0.0.1:4001/dir", "http://127.0.0.1:4001/x"));
+	CHECK(acme_msg_url_allowed("http://ca.test/dir", "https://ca.test/x"));
+	/* Never down to plain http. */
+	CHECK(!acme_msg_url_allowed(le, "http://acme-v02.api.letsencrypt.org/acme/cert/3"));
+	CHECK(!acme_msg_url_allowed(local, "http://127.0.0.1:14000/x"));
+	/* Never at this machine or its private networks, unless that is the CA. */
+	CHECK(!acme_msg_url_allowed(le, "https://127.0.0.1:8443/.wharf/cluster/bundle/main"));
+	CHECK(!acme_msg_url_allowed(le, "https://localhost/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://admin.localhost./x"));
+	CHECK(!acme_msg_url_allowed(le, "https://10.1.2.3/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://172.20.0.1/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://192.168.1.1:443/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://169.254.169.254/latest/meta-data"));
+	CHECK(!acme_msg_url_allowed(le, "https://0.0.0.0/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://[::1]:8443/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://[fd00::5]/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://[fe80::1]/x"));
+	CHECK(!acme_msg_url_allowed(le, "https://[::ffff:127.0.0.1]/x"));
+	CHECK(acme_msg_url_allowed(local, "https://127.0.0.1:15000/x"));  /* another port of the CA's host */
+	CHECK(!acme_msg_url_allowed(local, "https://10.0.0.1/x"));          /* not the CA's host */
+	CHECK(acme_msg_url_allowed(le, "https://172.32.0.1/x"));           /* just past 172.16/12 */
+	/* Malformed, or with userinfo. */
+	CHECK(!acme_msg_url_allowed(le, "https://acme-v02.api.letsencrypt.org@127.0.0.1/x"));
+	CHECK(!acme_msg_url_allowed(le, "ftp://example.com/x"));
+	CHECK(!acme_msg_url_allowed(le, "https:///x"));
+	CHECK(!acme_msg_url_allowed(le, "https://[::1/x"));
+}
+
 int main(void)
 {
 	test_directory_pebble();
@@ -1006,5 +1044,6 @@ int main(void)
 	test_link();
 	test_retry_after();
 	test_time();
+	test_url_allowed();
 	return check_report();
 }
