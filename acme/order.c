@@ -53,6 +53,7 @@ struct acme_job {
 	char profile[64];
 	char replaces[256]; /* ARI id of the certificate being replaced, or "" */
 	char cert_dir[1024]; /* STATE/certs/NAME: where the pending order is kept */
+	bool resumed;        /* picked up from pending.order: one chance, then afresh */
 	acme_key_type_t key_type;
 	acme_key_t *cert_key; /* owned */
 	acme_job_state_t state;
@@ -233,8 +234,11 @@ static void finish(acme_job_t *j)
 	 * owner calls acme_job_forget_pending), and after a failure with no word
 	 * from the CA (no answer, its internal error, a timeout, a local fault),
 	 * so the next attempt resumes the order rather than paying for a new
-	 * one. When the CA said no, the next attempt starts afresh. */
-	if (!j->result.ok && j->result.problem_type[0] && !strstr(j->result.problem_type, ":serverInternal"))
+	 * one. When the CA said no, or a resumed order fails too, the next
+	 * attempt starts afresh: one that fails the same way (a chain that
+	 * does not match, a CA stuck in processing) is not resumed for ever. */
+	if (!j->result.ok &&
+	    (j->resumed || (j->result.problem_type[0] && !strstr(j->result.problem_type, ":serverInternal"))))
 		pending_clear(j);
 	ev_timer_stop(j->loop, &j->poll);
 	ev_timer_stop(j->loop, &j->deadline);
@@ -780,15 +784,25 @@ static bool resume(acme_job_t *j)
 		else
 			snprintf(j->order_url, sizeof(j->order_url), "%.*s", (int)ulen, wf_buf_head(&url));
 	}
-	if (found) {
-		if (!j->cert_key && wf_durable_read(dfd, "pending.key", 64 * 1024, &key) == WF_OK) {
-			j->cert_key = acme_key_load(wf_buf_slice(&key));
+	if (found && wf_durable_read(dfd, "pending.key", 64 * 1024, &key) == WF_OK) {
+		/* The key finalize was sent with wins over a reuse_key one: the
+		 * CA's certificate, if any, is for it. */
+		acme_key_t *k = acme_key_load(wf_buf_slice(&key));
+		wf_buf_t pem;
+		wf_buf_init(&pem, 64 * 1024);
+		if (k && acme_key_export(k, &pem) == WF_OK) {
+			acme_key_free(j->cert_key);
+			j->cert_key = k;
+			if (j->keypem.data)
+				gnutls_memset(j->keypem.data, 0, j->keypem.cap);
 			wf_buf_reset(&j->keypem);
-			if (j->cert_key && acme_key_export(j->cert_key, &j->keypem) != WF_OK) {
-				acme_key_free(j->cert_key);
-				j->cert_key = NULL;
-			}
+			wf_buf_append(&j->keypem, wf_buf_head(&pem), wf_buf_size(&pem));
+		} else {
+			acme_key_free(k);
 		}
+		if (pem.data)
+			gnutls_memset(pem.data, 0, pem.cap);
+		wf_buf_fini(&pem);
 	}
 	if (key.data)
 		gnutls_memset(key.data, 0, key.cap);
@@ -798,6 +812,7 @@ static bool resume(acme_job_t *j)
 	if (!found)
 		return false;
 	wf_log_info("certificate %s: resuming the unfinished order %s", j->name, j->order_url);
+	j->resumed = true;
 	j->state = ACME_JOB_POLL_READY;
 	j->poll_delay = POLL_FIRST;
 	acme_client_post(j->cl, j->order_url, NULL, on_resumed, j);
