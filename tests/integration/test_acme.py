@@ -233,12 +233,7 @@ class Renewal(AcmeCase):
         # is no renewal: a fresh order follows, not a loop of re-downloads.
         self.pebble.start()
         s = self.make_server()
-        blocker = os.path.join(s.state_dir, "certs", "main", "issued.pem")
-        os.makedirs(os.path.join(blocker, "x"), mode=0o700)
-        for d in (s.state_dir, os.path.dirname(blocker), os.path.dirname(os.path.dirname(blocker)), blocker,
-                  os.path.join(blocker, "x")):
-            os.chmod(d, 0o700)
-            s.give(d)
+        blocker = block_issued_pem(s)
         s.start()
         first = wait_issued(s, "wharf.test", timeout=40)
         deadline = time.monotonic() + 60
@@ -313,6 +308,19 @@ def dns_hook_script(server, pebble, mode="ok"):
                                       "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "", api, api))
     os.chmod(path, 0o755)
     return path, log
+
+
+def block_issued_pem(server, name="main"):
+    """Makes STATE/certs/NAME/issued.pem a non-empty folder (the run user's),
+    so the server cannot store an issued certificate: a full disk's effect,
+    for one file. Returns its path; shutil.rmtree lifts it."""
+    blocker = os.path.join(server.state_dir, "certs", name, "issued.pem")
+    os.makedirs(os.path.join(blocker, "x"), mode=0o700)
+    for d in (server.state_dir, os.path.dirname(os.path.dirname(blocker)), os.path.dirname(blocker), blocker,
+              os.path.join(blocker, "x")):
+        os.chmod(d, 0o700)
+        server.give(d)
+    return blocker
 
 
 def wait_file_text(path, text, timeout=20):
@@ -916,12 +924,7 @@ class Resume(AcmeCase):
         # so after a restart it fetches the same certificate, ordering nothing.
         self.pebble.start()
         s = self.make_server()
-        blocker = os.path.join(s.state_dir, "certs", "main", "issued.pem")
-        os.makedirs(os.path.join(blocker, "x"), mode=0o700)
-        for d in (s.state_dir, os.path.dirname(blocker), os.path.dirname(os.path.dirname(blocker)), blocker,
-                  os.path.join(blocker, "x")):
-            os.chmod(d, 0o700)
-            s.give(d)
+        blocker = block_issued_pem(s)
         s.start()
         first = wait_issued(s, "wharf.test", timeout=60)
         self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server, tls_peer_cert  # noqa: E402
 from pebble import Pebble  # noqa: E402
-from test_acme import issued_by_pebble  # noqa: E402
+from test_acme import block_issued_pem, issued_by_pebble  # noqa: E402
 
 SECRET = "s3cret-shared-by-every-node-of-this-cluster"
 DOMAINS = ["wharf.test", "www.wharf.test"]
@@ -297,12 +297,7 @@ class Cluster(unittest.TestCase):
         # interval (not in a loop), and stores it once it can.
         c = self.follower(ctl.port, ca, [{"type": "https", "address": "127.0.0.1", "port": None,
                                           "certificates": ["main"]}], poll=2)
-        blocker = os.path.join(c.state_dir, "certs", "main", "issued.pem")
-        os.makedirs(os.path.join(blocker, "x"))
-        for d in (c.state_dir, os.path.dirname(os.path.dirname(blocker)), os.path.dirname(blocker), blocker,
-                  os.path.join(blocker, "x")):
-            os.chmod(d, 0o700)
-            c.give(d)
+        blocker = block_issued_pem(c)
         c.start()
         self.assertTrue(c.wait_log("cluster: certificate main: not stored", 15), c.log()[-2000:])
         self.assertTrue(issued_by_pebble(tls_peer_cert(c.port, "wharf.test")))
