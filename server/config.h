@@ -111,6 +111,7 @@ typedef struct wf_config {
 		int h2_max_streams;
 		int shutdown_timeout;
 		int ftp_idle_timeout;
+		int ftp_login_timeout;
 		int data_connect_timeout;
 		int max_connections_per_ip;
 		int max_login_failures;

@@ -44,6 +44,9 @@ static const wf_key_t limit_keys[] = {
 	  NULL, "Seconds SIGTERM waits for open requests to finish before closing them." },
 	{ "ftp_idle_timeout", WF_KEY_INT, F(wf_config_t, limits.ftp_idle_timeout), 0, "300", 1, 86400, NULL, NULL,
 	  "Seconds an FTPS control connection may wait between commands (outside transfers)." },
+	{ "ftp_login_timeout", WF_KEY_INT, F(wf_config_t, limits.ftp_login_timeout), 0, "120", 1, 3600, NULL, NULL,
+	  "Seconds an FTPS client has from connecting to a completed login (AUTH TLS, USER, PASS); past it "
+	  "421 and the connection closes." },
 	{ "data_connect_timeout", WF_KEY_INT, F(wf_config_t, limits.data_connect_timeout), 0, "30", 1, 3600, NULL,
 	  NULL, "Seconds an FTPS client has to open (and secure) a data connection." },
 	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "20", 1, 1000000,

@@ -38,6 +38,7 @@ typedef struct xfer_ftp {
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
 	ev_timer delay;            /* the pause before a failed login's 530 */
+	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
 	bool delaying;
 	gnutls_datum_t ticket_key; /* owned: this session's own TLS ticket key (docs/ftps.md) */
 	gnutls_datum_t sess_id, sess_data; /* owned: the control's TLS 1.2 session, for its data connections */

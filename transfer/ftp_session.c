@@ -198,6 +198,7 @@ static void login_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t
 	f->login = NULL;
 	if (result == XFER_AUTH_ACCEPTED) {
 		f->logged_in = true;
+		ev_timer_stop(wf_conn_loop(f->conn), &f->login_deadline);
 		f->user = ok;
 		snprintf(f->cwd, sizeof(f->cwd), "/");
 		ftp_reply(f, 230, "Logged in as %s", f->user_name);
@@ -218,6 +219,23 @@ static void login_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t
 		f->user_name[0] = '\0'; /* the next try starts with USER */
 	}
 	ftp_wake(f);
+}
+
+/* No login within limits.ftp_login_timeout of connecting: the idle timer
+ * alone would let a client that never logs in, sending a byte now and then,
+ * hold a connection (and its address's share) for ever. */
+static void on_login_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	xfer_ftp_t *f = wf_container_of(w, xfer_ftp_t, login_deadline);
+	if (f->logged_in)
+		return;
+	int t = f->conn->cfg->limits.ftp_login_timeout;
+	ftp_log(f, WF_LOG_INFO, "no login within %d s: closing", t);
+	ftp_reply(f, 421, "Login not completed within %d s: closing", t);
+	flush_out(f);
+	wf_conn_close(f->conn);
 }
 
 /* A verdict reached on the loop: a refusal counts toward the ban here. */
@@ -425,6 +443,7 @@ static void ftp_on_close(wf_conn_t *c)
 	ftp_data_free(f);
 	xfer_auth_cancel(f->login);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
+	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);
 	if (f->guarded)
 		wf_ipguard_leave(c->peer_addr);
 	gnutls_memset(f->ticket_key.data, 0, f->ticket_key.size);
@@ -468,6 +487,8 @@ int xfer_ftp_start(wf_conn_t *c)
 	f->type = 'A'; /* RFC 959's default; clients send TYPE I before binary transfers */
 	f->mlst_facts = XFER_MLST_TYPE | XFER_MLST_SIZE | XFER_MLST_MODIFY | XFER_MLST_PERM;
 	ev_timer_init(&f->delay, on_delay, 0, 0);
+	ev_timer_init(&f->login_deadline, on_login_deadline, c->cfg->limits.ftp_login_timeout, 0);
+	ev_timer_start(wf_conn_loop(c), &f->login_deadline);
 	c->proto = &ftp_proto;
 	c->proto_data = f;
 

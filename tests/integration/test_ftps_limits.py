@@ -93,6 +93,37 @@ class Limits(ftps_util.FTPSCase):
         held[1].expect("NOOP", 200)
 
 
+class LoginDeadline(ftps_util.FTPSCase):
+    """A client that never logs in is closed at ftp_login_timeout, however
+    often it sends something; one that logged in is not."""
+
+    EXTRA = "limits = { ftp_login_timeout = 2; };"
+
+    def test_no_login_is_closed_in_time(self):
+        c = self.control()
+        self.assertEqual(c.banner.code, 220, c.banner)
+        start = time.monotonic()
+        reply = None
+        while time.monotonic() - start < 8:
+            try:
+                r = c.cmd("NOOP", timeout=5)
+            except ftps_util.Closed:
+                break
+            if r.code == 421:
+                reply = r
+                break
+            time.sleep(0.4)
+        elapsed = time.monotonic() - start
+        self.assertIsNotNone(reply, "still open after 8 s of NOOPs without a login")
+        self.assertIn("Login not completed within 2 s", reply.text)
+        self.assertLess(elapsed, 5.0)
+        self.assertTrue(self.server.wait_log("no login within 2 s: closing", 5))
+        # Logged in, the deadline is over: still served after it.
+        c = self.logged_in()
+        time.sleep(2.5)
+        c.expect("NOOP", 200)
+
+
 class BusyLogins(ftps_util.FTPSCase):
     """limits.max_pending_logins, shared with HTTPS: one check at a time here,
     and a slow hash (about a second), so a second PASS meanwhile is refused
