@@ -711,13 +711,18 @@ class Faults(AcmeCase):
         self.assertIn("next attempt in", line)
         self.assertEqual(harness.curl(s, "/", host="wharf.test")[0], 200)
 
-    def test_hostile_directory_then_recovery(self):
-        import http.server
-        import json
+    def pebble_directory(self):
+        """The running Pebble's directory document, as it serves it."""
         import ssl
         import urllib.request
-        self.pebble.start()
-        pebble = self.pebble
+        ctx = ssl.create_default_context(cafile=self.pebble.ca_file)
+        return urllib.request.urlopen(self.pebble.directory, context=ctx, timeout=10).read()
+
+    def server_behind_directory(self, body):
+        """A server whose CA directory is an HTTPS front answering the n-th
+        GET (from 1) with body(n). Returns the server (not started) and the
+        front, which the caller shuts down."""
+        import http.server
         state = {"calls": 0}
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -726,25 +731,33 @@ class Faults(AcmeCase):
 
             def do_GET(self):
                 state["calls"] += 1
-                if state["calls"] == 1:   # deeply nested
-                    body = b"[" * 100000
-                elif state["calls"] == 2:  # a token and URL that must never be trusted
-                    body = json.dumps({"newNonce": "javascript:alert(1)", "newAccount": "x", "newOrder": 5}).encode()
-                else:
-                    ctx = ssl.create_default_context(cafile=pebble.ca_file)
-                    body = urllib.request.urlopen(pebble.directory, context=ctx, timeout=10).read()
+                data = body(state["calls"])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(data)
 
         port = harness.free_port()
-        httpd = pebble.https_front(Handler, port)
+        httpd = self.pebble.https_front(Handler, port)
+        s = self.make_server()
+        s.extra = s.extra.replace(self.pebble.directory, "https://127.0.0.1:%d/dir" % port)
+        s.write_config()
+        return s, httpd
+
+    def test_hostile_directory_then_recovery(self):
+        import json
+        self.pebble.start()
+
+        def body(n):
+            if n == 1:  # deeply nested
+                return b"[" * 100000
+            if n == 2:  # a token and URL that must never be trusted
+                return json.dumps({"newNonce": "javascript:alert(1)", "newAccount": "x", "newOrder": 5}).encode()
+            return self.pebble_directory()
+
+        s, httpd = self.server_behind_directory(body)
         try:
-            s = self.make_server()
-            s.extra = s.extra.replace(pebble.directory, "https://127.0.0.1:%d/dir" % port)
-            s.write_config()
             s.start()
             # Two bad answers, two clear lines, the server serving all along; then it recovers.
             pem = wait_issued(s, "wharf.test", timeout=40)
@@ -759,32 +772,9 @@ class Faults(AcmeCase):
     def test_directory_down_to_plain_http_is_not_followed(self):
         # A well-formed directory whose URLs drop to plain http (a network
         # could then swap the answers): not followed, one clear line.
-        import http.server
-        import ssl
-        import urllib.request
         self.pebble.start()
-        pebble = self.pebble
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                ctx = ssl.create_default_context(cafile=pebble.ca_file)
-                body = urllib.request.urlopen(pebble.directory, context=ctx, timeout=10).read()
-                body = body.replace(b"https://", b"http://")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        port = harness.free_port()
-        httpd = pebble.https_front(Handler, port)
+        s, httpd = self.server_behind_directory(lambda n: self.pebble_directory().replace(b"https://", b"http://"))
         try:
-            s = self.make_server()
-            s.extra = s.extra.replace(pebble.directory, "https://127.0.0.1:%d/dir" % port)
-            s.write_config()
             s.start()
             self.assertTrue(s.wait_log("the CA gave a URL not followed (plain http, or a local address): http://",
                                        timeout=20), s.log()[-3000:])
