@@ -89,6 +89,21 @@ def slow_hash(password, cost=9):
 _ports_given = set()
 
 
+def https_server(handler, cert, key, port=None):
+    """A threaded HTTPS server on 127.0.0.1 (port, or a free one) with this
+    certificate, serving in a thread: a stand-in for a peer (a CA feature, a
+    cluster controller) whose faults no real one produces. Stop it with
+    shutdown() and server_close(); its port is server_address[1]."""
+    import http.server
+    import threading
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port or free_port()), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 def free_port():
     """A port nothing listens on now, and never one this process handed out
     before: two services given the same port in one config would both bind

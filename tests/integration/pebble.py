@@ -136,14 +136,7 @@ class Pebble:
         """An HTTPS server on 127.0.0.1:port with this Pebble's endpoint certificate
         (so wharf trusts it through the same ca_bundle), serving in a thread.
         Stand-in for CA features or faults Pebble 2.4.0 cannot produce."""
-        import http.server
-        import threading
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.dir + "/pebble.pem", self.dir + "/pebble.key")
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        return httpd
+        return harness.https_server(handler, self.dir + "/pebble.pem", self.dir + "/pebble.key", port)
 
     def acme_config(self, extra=""):
         """The acme block a wharf config needs to use this Pebble."""

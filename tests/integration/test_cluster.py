@@ -146,12 +146,8 @@ class TamperingProxy:
             def log_message(self, *a):
                 pass
 
-        self.port = harness.free_port()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = harness.https_server(Handler, cert, key)
+        self.port = self.httpd.server_address[1]
 
     def close(self):
         self.httpd.shutdown()
@@ -199,12 +195,8 @@ class FakeController:
             def log_message(self, *a):
                 pass
 
-        self.port = harness.free_port()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = harness.https_server(Handler, cert, key)
+        self.port = self.httpd.server_address[1]
 
     def requests(self):
         with self.lock:
