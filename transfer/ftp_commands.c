@@ -1078,7 +1078,8 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	}
 	/* Replacing a file destroys it: that takes the delete permission. */
 	unsigned flags = (f->user->perms & WF_PERM_DELETE) ? 0 : RENAME_NOREPLACE;
-	int rc = renameat2(from_dfd, from_leaf, to_dfd, to_leaf, flags);
+	int rc = flags ? xfer_path_rename_new(from_dfd, from_leaf, to_dfd, to_leaf) :
+			 renameat(from_dfd, from_leaf, to_dfd, to_leaf);
 	int err = errno;
 	if (rc == 0) {
 		fsync(to_dfd);

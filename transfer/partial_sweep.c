@@ -56,7 +56,7 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 		unlinkat(dir_fd, mine, 0);
 		return true;
 	}
-	if (renameat2(dir_fd, mine, dir_fd, name, RENAME_NOREPLACE) != 0)
+	if (xfer_path_rename_new(dir_fd, mine, dir_fd, name) != 0)
 		unlinkat(dir_fd, mine, 0);
 	return false;
 }

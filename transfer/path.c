@@ -294,3 +294,14 @@ int xfer_path_is_partial(const char *name)
 	return xfer_path_is_hidden(name) && n >= HIDDEN_PREFIX_LEN + PARTIAL_SUFFIX_LEN &&
 	       strcmp(name + n - PARTIAL_SUFFIX_LEN, PARTIAL_SUFFIX) == 0;
 }
+
+int xfer_path_rename_new(int from_dfd, const char *from, int to_dfd, const char *to)
+{
+	int rc = renameat2(from_dfd, from, to_dfd, to, RENAME_NOREPLACE);
+	if (rc == 0 || errno != EINVAL)
+		return rc;
+	if (linkat(from_dfd, from, to_dfd, to, 0) != 0)
+		return -1;
+	unlinkat(from_dfd, from, 0);
+	return 0;
+}

@@ -52,4 +52,10 @@ int xfer_path_is_hidden(const char *name);
  * file's name (ending in random hex) never is. */
 int xfer_path_is_partial(const char *name);
 
+/* renameat that never replaces: an existing to stays and the answer is -1
+ * with EEXIST. Where the file system lacks RENAME_NOREPLACE, a file is
+ * moved by link then unlink, which refuses an existing name as atomically
+ * (a folder then cannot move: EPERM). 0, or -1 with errno. */
+int xfer_path_rename_new(int from_dfd, const char *from, int to_dfd, const char *to);
+
 #endif

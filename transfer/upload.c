@@ -244,17 +244,9 @@ int xfer_upload_wrote(xfer_upload_t *u, size_t n)
  * an existing final name stays, and the answer is EEXIST. */
 static int publish(const upload_commit_t *uc)
 {
-	if (!uc->no_replace)
-		return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
-	int rc = renameat2(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf, RENAME_NOREPLACE);
-	if (rc == 0 || errno != EINVAL)
-		return rc;
-	/* A file system without RENAME_NOREPLACE: a hard link refuses an
-	 * existing name just as atomically. */
-	if (linkat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf, 0) != 0)
-		return -1;
-	unlinkat(uc->dir_fd, uc->tmp, 0);
-	return 0;
+	if (uc->no_replace)
+		return xfer_path_rename_new(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
+	return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
 }
 
 /* Durable before visible: the final name only ever holds a whole file. */

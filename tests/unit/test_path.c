@@ -413,12 +413,14 @@ static void check_hidden(void)
 /* Makes openat2 fail with ENOSYS in this process, as on a kernel before 5.6.
  * No architecture check: openat2 is number 437 on every Linux ABI, and this
  * filter only lives in a short test child. */
-static int deny_openat2(void)
+/* From now on, in this process, syscall nr fails with err: the way to meet
+ * a kernel or file system that lacks it. */
+static int deny_syscall(long nr, int err)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = WF_ARRAY_LEN(f), .filter = f };
@@ -438,7 +440,7 @@ static void check_walk(void)
 		return;
 	}
 	if (pid == 0) {
-		if (deny_openat2() != 0) {
+		if (deny_syscall(SYS_openat2, ENOSYS) != 0) {
 			fprintf(stderr, "seccomp unavailable, fallback walk not tested\n");
 			exit(77);
 		}
@@ -455,6 +457,70 @@ static void check_walk(void)
 	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77));
 }
 
+static void read_file(const char *rel, char *out, size_t cap)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	out[0] = '\0';
+	FILE *fp = fopen(p, "r");
+	if (!fp)
+		return;
+	size_t n = fread(out, 1, cap - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+}
+
+/* Moves to a new name; refuses an existing one, both files intact. */
+static void check_rename_new_once(const char *tag)
+{
+	char a[64], b[64], taken[64], got[16];
+	snprintf(a, sizeof(a), "home/rn-%s-a", tag);
+	snprintf(b, sizeof(b), "home/rn-%s-b", tag);
+	snprintf(taken, sizeof(taken), "home/rn-%s-taken", tag);
+	put_file(a, "new");
+	put_file(taken, "old");
+	CHECK_EQ_INT(xfer_path_rename_new(home_fd, a + 5, home_fd, b + 5), 0);
+	CHECK(!exists(a));
+	read_file(b, got, sizeof(got));
+	CHECK(strcmp(got, "new") == 0);
+	CHECK(xfer_path_rename_new(home_fd, b + 5, home_fd, taken + 5) == -1 && errno == EEXIST);
+	read_file(b, got, sizeof(got));
+	CHECK(strcmp(got, "new") == 0);
+	read_file(taken, got, sizeof(got));
+	CHECK(strcmp(got, "old") == 0);
+	remove_file(b);
+	remove_file(taken);
+}
+
+static void check_rename_new(void)
+{
+	check_rename_new_once("native");
+	/* A file system without RENAME_NOREPLACE answers EINVAL: the link and
+	 * unlink fallback must keep the same promise. */
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		CHECK(0);
+		return;
+	}
+	if (pid == 0) {
+		if (deny_syscall(SYS_renameat2, EINVAL) != 0) {
+			fprintf(stderr, "seccomp unavailable, rename fallback not tested\n");
+			exit(77);
+		}
+		check_passed = check_failed = 0;
+		CHECK(syscall(SYS_renameat2, home_fd, "top", home_fd, "top2", RENAME_NOREPLACE) == -1 && errno == EINVAL);
+		check_rename_new_once("fallback");
+		printf("rename fallback: ");
+		exit(check_report());
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77));
+}
+
 int main(void)
 {
 	setup();
@@ -464,6 +530,7 @@ int main(void)
 	check_partial();
 	check_hidden();
 	check_walk();
+	check_rename_new();
 	close(home_fd);
 	char cmd[PATH_MAX];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
