@@ -228,9 +228,7 @@ static void on_login_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	xfer_ftp_t *f = wf_container_of(w, xfer_ftp_t, login_deadline);
-	if (f->logged_in)
-		return;
+	xfer_ftp_t *f = wf_container_of(w, xfer_ftp_t, login_deadline); /* stopped once logged in */
 	int t = f->conn->cfg->limits.ftp_login_timeout;
 	ftp_log(f, WF_LOG_INFO, "no login within %d s: closing", t);
 	ftp_reply(f, 421, "Login not completed within %d s: closing", t);
