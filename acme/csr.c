@@ -2,6 +2,7 @@
 #include "csr.h"
 
 #include "b64url.h"
+#include "../server/pem_export.h"
 #include "../server/san.h"
 
 #include <gnutls/crypto.h>
@@ -71,27 +72,6 @@ out:
 	return rc;
 }
 
-static int append_crt_pem(gnutls_x509_crt_t crt, wf_buf_t *out)
-{
-	gnutls_datum_t d = {0};
-	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d) < 0)
-		return WF_ERR;
-	int rc = wf_buf_append(out, d.data, d.size);
-	gnutls_free(d.data);
-	return rc;
-}
-
-static int append_key_pem(gnutls_x509_privkey_t key, wf_buf_t *out)
-{
-	gnutls_datum_t d = {0};
-	if (gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d) < 0)
-		return WF_ERR;
-	int rc = wf_buf_append(out, d.data, d.size);
-	gnutls_memset(d.data, 0, d.size);
-	gnutls_free(d.data);
-	return rc;
-}
-
 int acme_tlsalpn_cert(const char *name, const char *key_authorization, wf_buf_t *cert_pem, wf_buf_t *key_pem)
 {
 	gnutls_x509_privkey_t key = NULL;
@@ -135,7 +115,7 @@ int acme_tlsalpn_cert(const char *name, const char *key_authorization, wf_buf_t 
 	    gnutls_x509_crt_set_extension_by_oid(crt, OID_ACME_IDENTIFIER, ext, sizeof(ext), 1) < 0 ||
 	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
 		goto out;
-	if (append_crt_pem(crt, cert_pem) != WF_OK || append_key_pem(key, key_pem) != WF_OK)
+	if (wf_pem_export_crt(crt, cert_pem) != WF_OK || wf_pem_export_key(key, key_pem) != WF_OK)
 		goto out;
 	rc = WF_OK;
 out:

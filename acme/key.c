@@ -2,6 +2,7 @@
 #include "key.h"
 
 #include "b64url.h"
+#include "../server/pem_export.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
@@ -269,18 +270,9 @@ acme_key_t *acme_key_load(wf_slice_t pem)
 int acme_key_export(const acme_key_t *k, wf_buf_t *pem_out)
 {
 	gnutls_x509_privkey_t x = NULL;
-	gnutls_datum_t d = {0};
-	int rc = WF_ERR;
 	if (gnutls_privkey_export_x509(k->priv, &x) < 0)
 		return WF_ERR;
-	if (gnutls_x509_privkey_export2_pkcs8(x, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d) < 0)
-		goto out;
-	rc = wf_buf_append(pem_out, d.data, d.size);
-out:
-	if (d.data) {
-		gnutls_memset(d.data, 0, d.size);
-		gnutls_free(d.data);
-	}
+	int rc = wf_pem_export_key(x, pem_out);
 	gnutls_x509_privkey_deinit(x);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* Provisional self-signed certificate generation with GnuTLS. */
 #include "cert_selfsigned.h"
+#include "pem_export.h"
 #include "san.h"
 
 #include <gnutls/crypto.h>
@@ -7,26 +8,6 @@
 #include <gnutls/x509.h>
 #include <string.h>
 #include <time.h>
-
-static int export_pem(int (*fn)(void *, gnutls_x509_crt_fmt_t, gnutls_datum_t *), void *obj, wf_buf_t *out)
-{
-	gnutls_datum_t d = { 0 };
-	if (fn(obj, GNUTLS_X509_FMT_PEM, &d) < 0)
-		return WF_ERR;
-	int rc = wf_buf_append(out, d.data, d.size);
-	gnutls_free(d.data);
-	return rc;
-}
-
-static int crt_export(void *o, gnutls_x509_crt_fmt_t f, gnutls_datum_t *d)
-{
-	return gnutls_x509_crt_export2(o, f, d);
-}
-
-static int key_export(void *o, gnutls_x509_crt_fmt_t f, gnutls_datum_t *d)
-{
-	return gnutls_x509_privkey_export2(o, f, d);
-}
 
 int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem, wf_buf_t *key_pem)
 {
@@ -73,7 +54,7 @@ int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem
 		gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);
 	if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0)
 		goto out;
-	if (export_pem(crt_export, crt, cert_pem) != WF_OK || export_pem(key_export, key, key_pem) != WF_OK)
+	if (wf_pem_export_crt(crt, cert_pem) != WF_OK || wf_pem_export_key(key, key_pem) != WF_OK)
 		goto out;
 	rc = WF_OK;
 out:
