@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NONCE_POOL 16
@@ -45,6 +46,8 @@ typedef struct req {
 typedef struct waiter {
 	acme_ready_cb cb;
 	void *arg;
+	bool ok;            /* the result it is due, fixed when it was settled */
+	acme_problem_t why;
 	struct waiter *next;
 } waiter_t;
 
@@ -62,7 +65,8 @@ struct acme_client {
 	char nonces[NONCE_POOL][256];
 	int nnonces;
 	req_t *reqs;
-	waiter_t *waiters;
+	waiter_t *waiters; /* waiting for the account, newest first */
+	waiter_t *due;     /* settled, each with its result, delivered by notify */
 	unsigned long next_id;
 	/* The gate: a newOrder runs alone, and at most GATE_MAX requests are in
 	 * flight. Gentle on any CA; and Pebble deadlocks when newOrders race with
@@ -71,8 +75,6 @@ struct acme_client {
 	bool exclusive_active;
 	ev_timer pump;
 	ev_timer notify; /* delivers ready results from the loop */
-	bool notify_ok;
-	acme_problem_t notify_why;
 };
 
 static double timeout_of(const acme_client_t *cl)
@@ -190,6 +192,16 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 				    cl->ca->url, cl->kid);
 			cl->state = CL_IDLE;
 			cl->kid[0] = '\0';
+		}
+		/* "unauthorized" is also what a CA says to an account it has
+		 * deactivated or revoked, and nothing else tells the two apart:
+		 * the next attempt asks about the account first (one request),
+		 * which replaces it if that is why (on_account_found). */
+		if (!r->use_jwk && cl->state == CL_READY &&
+		    strcmp(p.type, "urn:ietf:params:acme:error:unauthorized") == 0) {
+			wf_log_debug("acme %s: unauthorized; account %s is checked at the next attempt", cl->ca->url,
+				     cl->kid);
+			cl->state = CL_IDLE;
 		}
 	}
 	deliver(r, resp);
@@ -375,9 +387,9 @@ unsigned long acme_client_get(acme_client_t *cl, const char *url, acme_reply_cb 
 	return r->id;
 }
 
-void acme_client_cancel_all(acme_client_t *cl, void *arg)
+static void waiters_drop(waiter_t **list, void *arg)
 {
-	for (waiter_t **pp = &cl->waiters; *pp;) {
+	for (waiter_t **pp = list; *pp;) {
 		waiter_t *w = *pp;
 		if (w->arg == arg) {
 			*pp = w->next;
@@ -386,6 +398,12 @@ void acme_client_cancel_all(acme_client_t *cl, void *arg)
 			pp = &w->next;
 		}
 	}
+}
+
+void acme_client_cancel_all(acme_client_t *cl, void *arg)
+{
+	waiters_drop(&cl->waiters, arg);
+	waiters_drop(&cl->due, arg);
 	for (req_t *r = cl->reqs, *next; r; r = next) {
 		next = r->next;
 		if (r->arg != arg)
@@ -401,32 +419,52 @@ void acme_client_cancel_all(acme_client_t *cl, void *arg)
 static void notify_waiters(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	acme_client_t *cl = wf_container_of(t, acme_client_t, notify);
-	waiter_t *w = cl->waiters;
-	cl->waiters = NULL;
+	waiter_t *w = cl->due;
+	cl->due = NULL;
 	while (w) {
 		waiter_t *next = w->next;
-		w->cb(w->arg, cl->state == CL_READY, &cl->notify_why);
+		w->cb(w->arg, w->ok, &w->why);
 		free(w);
 		w = next;
 	}
 }
 
-static void become(acme_client_t *cl, bool ok, const char *type, const char *detail)
+/* Gives w its result now and delivers it from the loop: a waiter hears the
+ * outcome of the attempt it waited for, even if a later one has begun (or
+ * ended otherwise) by the time the timer runs. */
+static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_problem_t *why)
 {
-	cl->state = ok ? CL_READY : CL_IDLE;
-	memset(&cl->notify_why, 0, sizeof(cl->notify_why));
-	if (!ok) {
-		/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
-		snprintf(cl->notify_why.type, sizeof(cl->notify_why.type), "%.*s", (int)sizeof(cl->notify_why.type) - 1,
-			 type);
-		snprintf(cl->notify_why.detail, sizeof(cl->notify_why.detail), "%.*s",
-			 (int)sizeof(cl->notify_why.detail) - 1, detail);
-		/* Told once, by whoever waited for us (the order's failure line). */
-		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
-	}
+	w->ok = ok;
+	if (why)
+		w->why = *why;
+	else
+		memset(&w->why, 0, sizeof(w->why));
+	w->next = cl->due;
+	cl->due = w;
 	ev_timer_stop(cl->loop, &cl->notify);
 	ev_timer_set(&cl->notify, 0, 0);
 	ev_timer_start(cl->loop, &cl->notify);
+}
+
+static void become(acme_client_t *cl, bool ok, const char *type, const char *detail)
+{
+	cl->state = ok ? CL_READY : CL_IDLE;
+	acme_problem_t why;
+	memset(&why, 0, sizeof(why));
+	if (!ok) {
+		/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
+		snprintf(why.type, sizeof(why.type), "%.*s", (int)sizeof(why.type) - 1, type);
+		snprintf(why.detail, sizeof(why.detail), "%.*s", (int)sizeof(why.detail) - 1, detail);
+		/* Told once, by whoever waited for us (the order's failure line). */
+		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
+	}
+	waiter_t *w = cl->waiters;
+	cl->waiters = NULL;
+	while (w) {
+		waiter_t *next = w->next;
+		settle(cl, w, ok, &why);
+		w = next;
+	}
 }
 
 static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *r)
@@ -440,6 +478,7 @@ static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *
 }
 
 static void on_account(void *arg, const acme_reply_t *r);
+static void retire_account(acme_client_t *cl, const char *status, const char *detail);
 
 /* JSON string members from the config: only characters that need no escaping. */
 static bool json_safe(const char *s)
@@ -486,15 +525,37 @@ static void on_account(void *arg, const acme_reply_t *r)
 	acme_client_t *cl = arg;
 	if (r->curl_code == 0 && (r->status == 200 || r->status == 201) && r->location && r->location[0]) {
 		snprintf(cl->kid, sizeof(cl->kid), "%s", r->location);
+		cl->key_is_new = false; /* registered: later attempts look it up */
 		wf_log_info("acme %s: account %s %s", cl->ca->url, cl->kid, r->status == 201 ? "created" : "found");
 		become(cl, true, "", "");
 		return;
 	}
+	fail_reply(cl, "account", r);
+}
+
+/* The answer to onlyReturnExisting: the account, none (register one), or
+ * one the CA will not take any more. */
+static void on_account_found(void *arg, const acme_reply_t *r)
+{
+	acme_client_t *cl = arg;
 	if (r->is_problem && strcmp(r->problem.type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
 		create_account(cl);
 		return;
 	}
-	fail_reply(cl, "account", r);
+	/* RFC 8555 7.3.6: a deactivated account's key is refused; Boulder and
+	 * Pebble answer newAccount with it "unauthorized". */
+	if (r->is_problem && strcmp(r->problem.type, "urn:ietf:params:acme:error:unauthorized") == 0) {
+		retire_account(cl, "deactivated", r->problem.detail);
+		return;
+	}
+	acme_account_t acct;
+	char err[128];
+	if (r->curl_code == 0 && r->status == 200 && acme_msg_account(r->body, &acct, err, sizeof(err)) == WF_OK &&
+	    (acct.status == ACME_ST_DEACTIVATED || acct.status == ACME_ST_REVOKED)) {
+		retire_account(cl, acme_status_name(acct.status), "the account object says so");
+		return;
+	}
+	on_account(arg, r);
 }
 
 static int load_or_make_key(acme_client_t *cl)
@@ -546,6 +607,53 @@ static int load_or_make_key(acme_client_t *cl)
 	return rc;
 }
 
+/* The CA will not take this key's account any more (its holder deactivated
+ * it, or the CA revoked it), so every order would fail until someone acts.
+ * As an admin would: the old key is kept aside (never deleted: it may be
+ * wanted to revoke its certificates), and a new key registers a new account.
+ * Certificates already issued stay valid and keep serving. */
+static void retire_account(acme_client_t *cl, const char *status, const char *detail)
+{
+	char aside[96];
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = dfd < 0 ? errno : EEXIST;
+	bool moved = false;
+	if (dfd >= 0) {
+		long long now = (long long)time(NULL);
+		for (int i = 0; i < 10 && !moved; i++) {
+			if (i == 0)
+				snprintf(aside, sizeof(aside), "account.key.%s-%lld", status, now);
+			else
+				snprintf(aside, sizeof(aside), "account.key.%s-%lld-%d", status, now, i);
+			if (faccessat(dfd, aside, F_OK, AT_EACCESS) == 0)
+				continue;
+			/* Not synced is no harm: a crash brings the old name back,
+			 * and the CA's answer retires it again. */
+			moved = renameat(dfd, "account.key", dfd, aside) == 0;
+			err = errno;
+			if (moved)
+				wf_durable_sync_dir(dfd);
+			break;
+		}
+		close(dfd);
+	}
+	if (!moved) {
+		char why[1600];
+		snprintf(why, sizeof(why), "the account is %s at the CA (%.200s), and its key cannot be moved aside in %s: %s",
+			 status, detail, cl->dir_path, strerror(err));
+		become(cl, false, "urn:ietf:params:acme:error:unauthorized", why);
+		return;
+	}
+	wf_log_error("acme %s: the account is %s at the CA (%s); its key is kept as %s/%s and a new account is registered",
+		     cl->ca->url, status, detail, cl->dir_path, aside);
+	acme_key_free(cl->key);
+	cl->key = NULL;
+	cl->key_is_new = false;
+	cl->kid[0] = '\0';
+	if (load_or_make_key(cl) == WF_OK)
+		create_account(cl);
+}
+
 static void on_directory(void *arg, const acme_http_resp_t *resp)
 {
 	acme_client_t *cl = arg;
@@ -571,7 +679,7 @@ static void on_directory(void *arg, const acme_http_resp_t *resp)
 	if (cl->key_is_new)
 		create_account(cl);
 	else
-		post_internal(cl, cl->dir.new_account, "{\"onlyReturnExisting\":true}", true, on_account, cl);
+		post_internal(cl, cl->dir.new_account, "{\"onlyReturnExisting\":true}", true, on_account_found, cl);
 }
 
 void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg)
@@ -581,14 +689,12 @@ void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg)
 		abort();
 	w->cb = cb;
 	w->arg = arg;
-	w->next = cl->waiters;
-	cl->waiters = w;
 	if (cl->state == CL_READY) {
-		ev_timer_stop(cl->loop, &cl->notify);
-		ev_timer_set(&cl->notify, 0, 0);
-		ev_timer_start(cl->loop, &cl->notify);
+		settle(cl, w, true, NULL);
 		return;
 	}
+	w->next = cl->waiters;
+	cl->waiters = w;
 	if (cl->state == CL_BUSY)
 		return;
 	cl->state = CL_BUSY;
@@ -638,11 +744,13 @@ void acme_client_free(acme_client_t *cl)
 	/* Last: freeing an active request restarts the pump. */
 	ev_timer_stop(cl->loop, &cl->notify);
 	ev_timer_stop(cl->loop, &cl->pump);
-	while (cl->waiters) {
-		waiter_t *w = cl->waiters;
-		cl->waiters = w->next;
-		free(w);
-	}
+	waiter_t *lists[] = { cl->waiters, cl->due };
+	for (size_t i = 0; i < 2; i++)
+		while (lists[i]) {
+			waiter_t *w = lists[i];
+			lists[i] = w->next;
+			free(w);
+		}
 	acme_key_free(cl->key);
 	wf_config_unref(cl->cfg);
 	free(cl);

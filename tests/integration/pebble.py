@@ -3,6 +3,7 @@ loopback, fresh per test class. challtestsrv is only Pebble's DNS (every name
 resolves to 127.0.0.1, no AAAA); the server under test answers HTTP-01 on
 http_port and TLS-ALPN-01 on tls_port itself. Every wait is bounded."""
 
+import base64
 import json
 import os
 import shutil
@@ -137,6 +138,44 @@ class Pebble:
         (so wharf trusts it through the same ca_bundle), serving in a thread.
         Stand-in for CA features or faults Pebble 2.4.0 cannot produce."""
         return harness.https_server(handler, self.dir + "/pebble.pem", self.dir + "/pebble.key", port)
+
+    def deactivate_account(self, key_pem_path):
+        """Deactivates, at this Pebble, the account of the key in key_pem_path
+        (an EC P-256 PEM), as its holder would (RFC 8555 7.3.6). Returns the
+        account URL."""
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        with open(key_pem_path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        pub = key.public_key().public_numbers()
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+        jwk = {"crv": "P-256", "kty": "EC", "x": b64(pub.x.to_bytes(32, "big")), "y": b64(pub.y.to_bytes(32, "big"))}
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        directory = json.load(urllib.request.urlopen(self.directory, context=ctx, timeout=10))
+
+        def nonce():
+            req = urllib.request.Request(directory["newNonce"], method="HEAD")
+            return urllib.request.urlopen(req, context=ctx, timeout=10).headers["Replay-Nonce"]
+
+        def post(url, payload, kid=None):
+            protected = {"alg": "ES256", "nonce": nonce(), "url": url}
+            protected.update({"kid": kid} if kid else {"jwk": jwk})
+            p64, b64payload = b64(json.dumps(protected).encode()), b64(json.dumps(payload).encode())
+            r, s = decode_dss_signature(key.sign(("%s.%s" % (p64, b64payload)).encode(), ec.ECDSA(hashes.SHA256())))
+            body = json.dumps({"protected": p64, "payload": b64payload,
+                               "signature": b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}).encode()
+            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/jose+json"})
+            return urllib.request.urlopen(req, context=ctx, timeout=10)
+
+        kid = post(directory["newAccount"], {"onlyReturnExisting": True}).headers["Location"]
+        answer = json.load(post(kid, {"status": "deactivated"}, kid=kid))
+        assert answer["status"] == "deactivated", answer
+        return kid
 
     def acme_config(self, extra=""):
         """The acme block a wharf config needs to use this Pebble."""

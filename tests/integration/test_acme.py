@@ -5,6 +5,7 @@ issued certificate without a new order; a CA that is down, or says no,
 leaves the server serving, with one clear log line per failure, and the
 client recovers by itself when the CA comes back."""
 
+import glob
 import os
 import re
 import subprocess
@@ -225,6 +226,37 @@ class Renewal(AcmeCase):
         self.assertTrue(issued_by_pebble(second))
         self.assertIn("the CA no longer knows account", s.log())
         self.assertGreaterEqual(s.log().count("account https://127.0.0.1:%d/my-account/" % self.pebble.port), 2)
+
+    def test_deactivated_account_is_replaced(self):
+        # The account is deactivated at the CA (by its holder, say after a
+        # key leak): the renewal's order is refused, and the next attempt
+        # moves the old key aside, registers a new account and renews.
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        first = wait_issued(s, "wharf.test", timeout=40)
+        [key_path] = glob.glob(os.path.join(s.state_dir, "acme", "*", "account.key"))
+        with open(key_path, "rb") as f:
+            old_key = f.read()
+        old_kid = self.pebble.deactivate_account(key_path)
+        deadline = time.monotonic() + 60
+        second = first
+        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
+            time.sleep(0.5)
+            second = tls_peer_cert(s.port, "wharf.test")
+        log = s.log()
+        self.assertNotEqual(second, first, log[-3000:])
+        self.assertTrue(issued_by_pebble(second))
+        self.assertIn("the account is deactivated at the CA", log)
+        self.assertEqual(log.count("account %s created" % old_kid), 1, log[-3000:])
+        self.assertEqual(len(re.findall(r"account \S+ created", log)), 2, log[-3000:])
+        [aside] = glob.glob(key_path + ".deactivated-*")
+        with open(aside, "rb") as f:
+            self.assertEqual(f.read(), old_key)
+        self.assertEqual(os.stat(aside).st_mode & 0o777, 0o600)
+        with open(key_path, "rb") as f:
+            self.assertNotEqual(f.read(), old_key)
+        self.assertEqual(os.stat(key_path).st_mode & 0o777, 0o600)
 
     def test_renewal_while_issued_pem_cannot_be_written(self):
         # The state folder takes no issued.pem (a folder holds the name): each
