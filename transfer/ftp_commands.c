@@ -1025,6 +1025,7 @@ static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 
 static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 {
+	f->rnfr[0] = '\0'; /* a failed RNFR leaves no earlier source behind */
 	char v[FTP_PATH_MAX];
 	const char *rel = resolve(f, arg, v, sizeof(v));
 	if (!rel)
@@ -1214,20 +1215,29 @@ static bool admitted(xfer_ftp_t *f, const ftp_command_t *c, const xfer_ftp_cmd_t
 	return true;
 }
 
-void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
+void ftp_line_done(xfer_ftp_t *f, xfer_ftp_verb_t verb, bool ran)
 {
-	const ftp_command_t *c = (unsigned)cmd->verb < XFER_FTP_VERB_COUNT ? &commands[cmd->verb] : NULL;
-	bool ran = admitted(f, c, cmd);
-	if (ran) {
-		/* RNFR's pending source lasts for exactly one command. */
-		if (cmd->verb != XFER_FTP_RNTO && cmd->verb != XFER_FTP_RNFR)
-			f->rnfr[0] = '\0';
-		c->run(f, cmd->arg);
-	}
 	/* A REST offset is for the command right after it (RFC 3659 5.3),
 	 * whatever that command is and whether it ran or was refused: a 425
 	 * STOR must not leave it to a later STOR of another file. Only a REST
 	 * that ran keeps one (cmd_rest clears it when its argument is bad). */
-	if (!ran || cmd->verb != XFER_FTP_REST)
+	if (!ran || verb != XFER_FTP_REST)
 		f->rest = 0;
+	/* RNTO must come right after RNFR (RFC 959 4.1.3): any other line,
+	 * refused or not, drops the source, and an RNTO uses it up even when
+	 * refused, so a later RNTO never renames what an earlier RNFR named.
+	 * (vsftpd keeps the source until the next RNFR or RNTO; ProFTPD
+	 * refuses most commands in between with a 501.) Only an RNFR that
+	 * ran keeps one (cmd_rnfr clears it when it fails). */
+	if (!ran || verb != XFER_FTP_RNFR)
+		f->rnfr[0] = '\0';
+}
+
+void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd)
+{
+	const ftp_command_t *c = (unsigned)cmd->verb < XFER_FTP_VERB_COUNT ? &commands[cmd->verb] : NULL;
+	bool ran = admitted(f, c, cmd);
+	if (ran)
+		c->run(f, cmd->arg);
+	ftp_line_done(f, cmd->verb, ran);
 }

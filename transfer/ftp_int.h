@@ -69,6 +69,10 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass);
 /* ftp_commands.c */
 /* Runs one command line. */
 void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd);
+/* A command line is over (ran: it passed the table's checks and its handler
+ * ran): what a REST or RNFR left for the next line goes, unless this line
+ * was that REST or RNFR. Lines too malformed to dispatch call it too. */
+void ftp_line_done(xfer_ftp_t *f, xfer_ftp_verb_t verb, bool ran);
 /* May cmd run while a transfer is in progress? */
 bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
 /* Resolves a path argument to the path relative to the home ("" for it);

@@ -295,8 +295,10 @@ static void set_idle_timer(xfer_ftp_t *f)
 static void run_lines(xfer_ftp_t *f)
 {
 	while (!blocked(f) && f->conn->state == WF_CONN_OPEN && f->conn->proto) {
-		const char *p = wf_buf_head(&f->in);
 		size_t len = wf_buf_size(&f->in);
+		if (len == 0)
+			return; /* and an idle session's buffer may hold no memory at all */
+		const char *p = wf_buf_head(&f->in);
 		if (f->skip_line) {
 			const char *lf = memchr(p, '\n', len);
 			wf_buf_consume(&f->in, lf ? (size_t)(lf - p) + 1 : len);
@@ -325,6 +327,7 @@ static void run_lines(xfer_ftp_t *f)
 				wf_buf_consume(&f->in, (size_t)(lf - p) + 1);
 				ftp_reply(f, 500, "Malformed command line");
 			}
+			ftp_line_done(f, XFER_FTP_UNKNOWN, false);
 			if (++f->bad_lines >= FTP_MAX_BAD_LINES) {
 				ftp_reply(f, 421, "Too many bad commands; closing");
 				ftp_log(f, WF_LOG_INFO, "closed after %d bad command lines in a row", FTP_MAX_BAD_LINES);

@@ -327,6 +327,39 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("DELE docs/moved.txt").code, 550)
         self.assertEqual(c.cmd("DELE docs").code, 550)  # a folder is not DELE'd
 
+    def test_rnfr_dropped_by_any_other_line(self):
+        # RFC 959: RNTO must come right after RNFR. Whatever line comes in
+        # between (one refused, malformed, unknown or too long, a failed
+        # RNFR, a refused RNTO) drops the pending source: the RNTO after it
+        # gets 503 and renames nothing.
+        c = self.logged_in()
+        between = [
+            ("MKD", 501),                       # refused: no argument
+            ("STOR x.txt", 425),                # refused: no PASV
+            ("XYZZY", 500),                     # unknown
+            (b"NO\x00OP", 500),                 # malformed
+            ("NOOP " + "n" * 20000, 500),       # too long
+            ("RNFR rn-missing.txt", 550),       # a failed RNFR
+            ("RNTO", 501),                      # a refused RNTO
+            ("NOOP", 200),                      # even a harmless one
+        ]
+        for line, code in between:
+            with self.subTest(line=line[:20]):
+                self.write_home("rn-src.txt", b"SRC")
+                if os.path.exists(self.home("rn-dst.txt")):
+                    os.unlink(self.home("rn-dst.txt"))
+                c.expect("RNFR rn-src.txt", 350)
+                r = c.cmd(line)
+                self.assertEqual(r.code, code, r)
+                r = c.cmd("RNTO rn-dst.txt")
+                self.assertEqual(r.code, 503, r)
+                self.assertFalse(os.path.exists(self.home("rn-dst.txt")))
+                self.assertEqual(self.read_home("rn-src.txt"), b"SRC")
+        # Right after it, RNTO still renames.
+        c.expect("RNFR rn-src.txt", 350)
+        c.expect("RNTO rn-dst.txt", 250)
+        self.assertEqual(self.read_home("rn-dst.txt"), b"SRC")
+
     def test_read_only_user_denied(self):
         c = self.logged_in("reader")
         data, r, _ = c.retr("shared.txt")

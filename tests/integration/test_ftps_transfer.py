@@ -184,6 +184,19 @@ class Transfers(ftps_util.FTPSCase):
         data, r, _ = c.retr("rest-b.bin", rest=1000)
         self.assertEqual((r.code, sha(data or b"")), (226, sha(new[1000:])), r)
 
+    def test_rest_dropped_by_bad_lines(self):
+        # A malformed, unknown or overlong line between REST and RETR is
+        # the command right after REST too: the offset goes with it.
+        data = os.urandom(5000)
+        self.write_home("rest-c.bin", data)
+        c = self.logged_in()
+        for line in (b"RE\x00TR x", "XYZZY 1", "NOOP " + "r" * 5000, "NOOP " + "r" * 40000):
+            with self.subTest(line=line[:12]):
+                got, r, _ = c.retr("rest-c.bin", rest=1000, between=[(line, 500)])
+                self.assertEqual((r.code, sha(got or b"")), (226, sha(data)), r)
+        got, r, _ = c.retr("rest-c.bin", rest=1000)
+        self.assertEqual((r.code, sha(got or b"")), (226, sha(data[1000:])), r)
+
     def interrupt_upload(self, name, data, cut, rst=False):
         """A STOR cut after `cut` bytes without close_notify; returns the
         bytes the server says it kept (SIZE)."""
