@@ -44,7 +44,9 @@ static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int v6
 				 svc->address, svc->port);
 		else
 			snprintf(err, errlen, "cannot listen on %s port %d: %s", svc->address, svc->port, strerror(errno));
+		int e = errno; /* the caller may explain it */
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	if (probe) {

@@ -57,6 +57,14 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
  * bind failure nothing is changed and WF_ERR is returned. */
 static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_service_cfg_t *svc);
 
+/* Why a reload cannot take a port below 1024 when start-up could. */
+static const char *privileged_hint(const wf_server_t *srv, const wf_service_cfg_t *svc)
+{
+	if (srv->dropped && svc->port < 1024 && errno == EACCES)
+		return " (the server runs as run_user since start-up: a port below 1024 needs a restart)";
+	return "";
+}
+
 static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old, wf_worker_plan_t **plans)
 {
 	size_t n = 0;
@@ -88,7 +96,7 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 		/* A port our old config holds is ours (a service changing type
 		 * keeps its port across the reload); any other must be free. */
 		if (!keep && !port_held && wf_listener_probe(svc, err, sizeof(err)) != WF_OK) {
-			wf_log_error("%s:%d: %s", cfg->path, svc->line, err);
+			wf_log_error("%s:%d: %s%s", cfg->path, svc->line, err, privileged_hint(srv, svc));
 			for (int k = 0; k < srv->nworkers; k++) {
 				wf_worker_plan_free(plans[k]);
 				plans[k] = NULL;
@@ -102,7 +110,7 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 				continue;
 			int fd = wf_listener_bind(svc, err, sizeof(err));
 			if (fd < 0) {
-				wf_log_error("%s:%d: %s", cfg->path, svc->line, err);
+				wf_log_error("%s:%d: %s%s", cfg->path, svc->line, err, privileged_hint(srv, svc));
 				for (int k = 0; k < srv->nworkers; k++) {
 					wf_worker_plan_free(plans[k]);
 					plans[k] = NULL;
@@ -222,16 +230,21 @@ static void reload(wf_server_t *srv)
 	}
 	if (make_plans(srv, cfg, srv->cfg, plans) != WF_OK)
 		goto refuse;
-	if (wf_tls_reconfigure(cfg, err, sizeof(err)) != WF_OK) {
+	wf_tls_settings_t *tls = wf_tls_prepare(cfg, err, sizeof(err));
+	if (!tls) {
 		wf_log_error("reload refused: %s", err);
 		goto refuse_plans;
 	}
 	if (wf_server_load_certs(srv, cfg) != WF_OK) {
 		wf_log_error("reload refused: certificates could not be loaded; the running ones stay");
-		wf_tls_reconfigure(srv->cfg, err, sizeof(err));
+		wf_tls_discard(tls);
 		goto refuse_plans;
 	}
+	wf_tls_install(tls);
 	wf_log_open(cfg->log.level, cfg->log.error_log, cfg->log.access_log);
+	if (cfg->workers != srv->cfg->workers)
+		wf_log_warn("reload: workers changed from %d to %d; that takes a restart (still %d)",
+			    srv->cfg->workers, cfg->workers, srv->nworkers);
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_post_plan(&srv->workers[w], plans[w]);
 	free(plans);
@@ -390,6 +403,16 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (wf_log_open(srv->cfg->log.level, srv->cfg->log.error_log, srv->cfg->log.access_log) != WF_OK)
 		goto out_cfg;
 	signal(SIGPIPE, SIG_IGN);
+	/* Caught from here on, handled once the loop runs: a SIGHUP from log
+	 * rotation while certificates load would otherwise kill the process
+	 * (its default action). Before any thread exists, as libev wants. */
+	srv->loop = EV_DEFAULT;
+	ev_signal_init(&srv->sighup, on_sighup, SIGHUP);
+	ev_signal_start(srv->loop, &srv->sighup);
+	ev_signal_init(&srv->sigterm, on_sigterm, SIGTERM);
+	ev_signal_start(srv->loop, &srv->sigterm);
+	ev_signal_init(&srv->sigint, on_sigint, SIGINT);
+	ev_signal_start(srv->loop, &srv->sigint);
 	raise_fd_limit();
 	/* Connections take and give back their I/O buffers as they go busy and
 	 * idle; without this, glibc hands freed heap tops back to the kernel
@@ -424,7 +447,6 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (wf_server_load_certs(srv, srv->cfg) != WF_OK)
 		goto out_tls;
 
-	srv->loop = EV_DEFAULT;
 	wf_worker_plan_t **plans = bind_all(srv);
 	if (!plans)
 		goto out_tls;
@@ -447,12 +469,6 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (start_workers(srv, plans) != WF_OK)
 		goto out_workers;
 
-	ev_signal_init(&srv->sighup, on_sighup, SIGHUP);
-	ev_signal_start(srv->loop, &srv->sighup);
-	ev_signal_init(&srv->sigterm, on_sigterm, SIGTERM);
-	ev_signal_start(srv->loop, &srv->sigterm);
-	ev_signal_init(&srv->sigint, on_sigint, SIGINT);
-	ev_signal_start(srv->loop, &srv->sigint);
 	ev_timer_init(&srv->reclaim, on_reclaim, 0.2, 0.2);
 	ev_timer_start(srv->loop, &srv->reclaim);
 	if (!srv->opts.oneshot) {

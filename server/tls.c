@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct tls_settings {
+struct wf_tls_settings {
 	gnutls_priority_t priority;
 	bool tickets;
-} tls_settings_t;
+};
+typedef wf_tls_settings_t tls_settings_t;
 
 /* Reloads swap the whole settings object; sessions that were created with the
  * old priority cache keep a pointer to it, so old caches are never freed while
@@ -58,13 +59,22 @@ int wf_tls_init(const wf_config_t *cfg, char *err, size_t errlen)
 	return WF_OK;
 }
 
-int wf_tls_reconfigure(const wf_config_t *cfg, char *err, size_t errlen)
+wf_tls_settings_t *wf_tls_prepare(const wf_config_t *cfg, char *err, size_t errlen)
 {
-	tls_settings_t *s = settings_new(cfg, err, errlen);
-	if (!s)
-		return WF_ERR;
+	return settings_new(cfg, err, errlen);
+}
+
+void wf_tls_install(wf_tls_settings_t *s)
+{
 	atomic_store(&settings, s);
-	return WF_OK;
+}
+
+void wf_tls_discard(wf_tls_settings_t *s)
+{
+	if (!s)
+		return;
+	gnutls_priority_deinit(s->priority);
+	free(s);
 }
 
 void wf_tls_fini(void)

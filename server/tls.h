@@ -14,8 +14,14 @@
 	"-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1:+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE"
 
 int wf_tls_init(const wf_config_t *cfg, char *err, size_t errlen);
-/* Applies a reloaded config (ticket switch, minimum version). */
-int wf_tls_reconfigure(const wf_config_t *cfg, char *err, size_t errlen);
+/* A reload's settings (ticket switch, minimum version) in two steps, so a
+ * reload refused later changes nothing: prepare (NULL with err on failure),
+ * then install, or discard one never installed. An installed one is never
+ * freed while running: sessions made with it keep pointing at it. */
+typedef struct wf_tls_settings wf_tls_settings_t;
+wf_tls_settings_t *wf_tls_prepare(const wf_config_t *cfg, char *err, size_t errlen);
+void wf_tls_install(wf_tls_settings_t *s);
+void wf_tls_discard(wf_tls_settings_t *s);
 void wf_tls_fini(void);
 
 /* How a session differs from an HTTPS one (all zero: HTTPS). */

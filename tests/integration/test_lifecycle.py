@@ -161,6 +161,24 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(http_get(conn, "/")[0], 200)
             conn.close()
 
+    def test_sighup_while_starting_is_a_reload(self):
+        # logrotate may send SIGHUP while the server is still making its
+        # provisional certificates: the signal's default action would kill
+        # it. Caught from when the config is read, it is a reload once the
+        # server runs.
+        certs = [("c%d" % i, ["c%d.wharf.test" % i]) for i in range(300)]
+        s = Server(certificates=certs, services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                                 "certificates": [c[0] for c in certs]}])
+        self.addCleanup(s.cleanup)
+        s.start(wait=False)
+        first = os.path.join(s.state_dir, "certs", "c0")
+        self.assertTrue(harness.wait_until(lambda: os.path.isdir(first), timeout=20), s.log()[-2000:])
+        s.signal(signal.SIGHUP)
+        self.assertTrue(s.wait_log("ready", timeout=60), s.log()[-2000:])
+        self.assertTrue(s.wait_log("reloaded:", timeout=20), s.log()[-2000:])
+        self.assertIsNone(s.proc.poll())
+        self.assertEqual(curl(s, "/", host="c299.wharf.test")[0], 200)
+
     def test_reload_after_log_rotation(self):
         # logrotate's way: rename the file, SIGHUP. The new file gets the new
         # lines, the renamed one keeps the old, and no descriptor is left
@@ -244,6 +262,25 @@ class Lifecycle(unittest.TestCase):
                 except OSError:
                     closed = True
             self.assertTrue(closed, "the removed listener still accepts")
+            self.assertEqual(curl(s, "/")[0], 200)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+    def test_reload_to_a_low_port_says_why_it_cannot(self):
+        # Started as root, the server runs as nobody: a reload cannot bind
+        # a port below 1024, and the refusal says so rather than only EACCES.
+        with Server() as s:
+            def free(p):
+                with socket.socket() as t:
+                    try:
+                        t.bind(("127.0.0.1", p))
+                        return True
+                    except OSError:
+                        return False
+            low = next(p for p in range(990, 1024) if free(p))
+            s.services.append({"type": "https", "address": "127.0.0.1", "port": low, "certificates": ["main"]})
+            s.write_config()
+            self.assertFalse(s.reload())
+            self.assertIn("a port below 1024 needs a restart", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
     def test_second_instance_on_the_same_port_is_refused(self):
