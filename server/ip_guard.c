@@ -1,5 +1,6 @@
 /* Per-address limits: see ip_guard.h. */
 #include "ip_guard.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -21,6 +22,11 @@ typedef struct guard_entry {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static guard_entry_t table[GUARD_SLOTS];
+/* Every client the table has no room for (each slot holds a connection, a
+ * check or a ban): they count here together, so the limits and bans hold for
+ * them as for one client. Never matched by name (addr stays ""). */
+static guard_entry_t overflow;
+static time_t overflow_logged; /* when its use was last logged */
 /* When the last ban ends: until a ban exists, asking whether a client is
  * banned (every HTTP request with credentials) costs one atomic load. */
 static _Atomic time_t bans_end;
@@ -31,6 +37,24 @@ static bool idle(const guard_entry_t *e, time_t now)
 	 * once frees its slot when the window ends, so a spread of addresses
 	 * failing once each cannot fill the table for long. */
 	return e->conns == 0 && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
+}
+
+/* An entry that holds only failures within their window: it may give its
+ * slot up. Forgetting a few failures of one client costs less than leaving
+ * a newcomer uncounted; an open connection or check (whose end must find
+ * its count) or a running ban never gives way. */
+static bool failing_only(const guard_entry_t *e, time_t now)
+{
+	return e->conns == 0 && e->checks == 0 && e->ban_until <= now;
+}
+
+/* Of two entries that may give way, is a the better one to lose? The one
+ * with fewer failures (one client's few failures are the least to forget,
+ * and a flood of single failures from fresh addresses only displaces its
+ * own kind), then the one whose failures began earlier. */
+static bool better_victim(const guard_entry_t *a, const guard_entry_t *b)
+{
+	return !b || a->fails < b->fails || (a->fails == b->fails && a->first_fail < b->first_fail);
 }
 
 void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX])
@@ -48,55 +72,82 @@ void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX])
 	snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s/64", text);
 }
 
-/* The entry for addr's client, or a free (or idle, reused) one for it; NULL
- * if full. A linear scan: 4096 short entries cost about a microsecond per
+/* The entry that counts addr's client: its own; else, with create, a free
+ * or idle slot, else the slot of a client that only failed
+ * (better_victim); else the shared overflow entry. Without create, where
+ * the client would be counted now: its own entry, NULL when it would get a
+ * fresh one, or the overflow when the table has no room. Never NULL with
+ * create. A linear scan: 4096 short entries cost about a microsecond per
  * connect. */
 static guard_entry_t *find(const char *addr, time_t now, bool create)
 {
 	char key[WF_IPGUARD_CLIENT_MAX];
 	wf_ipguard_client(addr, key);
-	addr = key;
-	guard_entry_t *spare = NULL;
+	guard_entry_t *spare = NULL, *victim = NULL;
 	for (int i = 0; i < GUARD_SLOTS; i++) {
 		guard_entry_t *e = &table[i];
-		if (e->addr[0] && strcmp(e->addr, addr) == 0)
+		if (e->addr[0] && strcmp(e->addr, key) == 0)
 			return e;
 		if (!spare && (!e->addr[0] || idle(e, now)))
 			spare = e;
+		else if (!spare && failing_only(e, now) && better_victim(e, victim))
+			victim = e;
 	}
-	if (!create || !spare)
-		return NULL;
-	memset(spare, 0, sizeof(*spare));
-	snprintf(spare->addr, sizeof(spare->addr), "%s", addr);
-	return spare;
+	guard_entry_t *e = spare ? spare : victim;
+	if (!create)
+		return e ? NULL : &overflow;
+	if (!e) {
+		if (now - overflow_logged >= 60) {
+			overflow_logged = now;
+			wf_log_warn("ip guard: all %d client slots hold connections, checks or bans; clients without "
+				    "one (%s first) share one slot, and its limits and ban, until slots free up",
+				    GUARD_SLOTS, key);
+		}
+		return &overflow;
+	}
+	memset(e, 0, sizeof(*e));
+	snprintf(e->addr, sizeof(e->addr), "%s", key);
+	return e;
 }
 
 /* Counts one more connection or check for addr's client, unless it is at
- * max (or, for a connection, banned). A full table admits uncounted. */
+ * max (or, for a connection, banned). */
 static wf_guard_verdict_t take(const char *addr, time_t now, bool conn, int max, int *ban_left)
 {
 	wf_guard_verdict_t v = WF_GUARD_OK;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, true);
-	int *count = e ? (conn ? &e->conns : &e->checks) : NULL;
-	if (conn && e && e->ban_until > now) {
+	int *count = conn ? &e->conns : &e->checks;
+	if (conn && e->ban_until > now) {
 		*ban_left = (int)(e->ban_until - now);
 		v = WF_GUARD_BANNED;
-	} else if (count && *count >= max) {
+	} else if (*count >= max) {
 		v = WF_GUARD_TOO_MANY;
-	} else if (count) {
+	} else {
 		(*count)++;
 	}
 	pthread_mutex_unlock(&lock);
 	return v;
 }
 
+/* Ends what take counted. The client's own entry when it holds a count: an
+ * entry with a count is never given away, so a count taken there is still
+ * there. Else the count was taken in the overflow (the client got its own
+ * entry only later, or never). Calls are paired with take, so the totals
+ * stay exact. */
 static void give_back(const char *addr, bool conn)
 {
 	pthread_mutex_lock(&lock);
-	guard_entry_t *e = find(addr, 0, false);
+	char key[WF_IPGUARD_CLIENT_MAX];
+	wf_ipguard_client(addr, key);
+	guard_entry_t *e = NULL;
+	for (int i = 0; i < GUARD_SLOTS && !e; i++)
+		if (table[i].addr[0] && strcmp(table[i].addr, key) == 0)
+			e = &table[i];
 	int *count = e ? (conn ? &e->conns : &e->checks) : NULL;
-	if (count && *count > 0)
+	if (!count || *count == 0)
+		count = conn ? &overflow.conns : &overflow.checks;
+	if (*count > 0)
 		(*count)--;
 	pthread_mutex_unlock(&lock);
 }
@@ -131,19 +182,17 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 	bool banned = false;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, true);
-	if (e) {
-		if (e->fails == 0 || e->first_fail + window <= now) {
-			e->fails = 0;
-			e->first_fail = now;
-			e->fails_until = now + window;
-		}
-		if (++e->fails >= max_failures && e->ban_until <= now) {
-			e->ban_until = now + window + 1; /* whole seconds: never shorter than window */
-			if (atomic_load(&bans_end) < e->ban_until) /* under the lock: no other writer */
-				atomic_store(&bans_end, e->ban_until);
-			e->fails = 0;
-			banned = true;
-		}
+	if (e->fails == 0 || e->first_fail + window <= now) {
+		e->fails = 0;
+		e->first_fail = now;
+		e->fails_until = now + window;
+	}
+	if (++e->fails >= max_failures && e->ban_until <= now) {
+		e->ban_until = now + window + 1; /* whole seconds: never shorter than window */
+		if (atomic_load(&bans_end) < e->ban_until) /* under the lock: no other writer */
+			atomic_store(&bans_end, e->ban_until);
+		e->fails = 0;
+		banned = true;
 	}
 	pthread_mutex_unlock(&lock);
 	return banned;

@@ -3,7 +3,15 @@
  * way, and its failed logins (FTPS and HTTP alike) with the temporary ban
  * they lead to. A client is an IPv4 address, or an IPv6 /64. One small table
  * behind one mutex, taken at connect, disconnect and around password checks,
- * never per byte. */
+ * never per byte.
+ *
+ * The table never fails open. A newcomer takes a free slot, or one whose
+ * client is idle, else the slot of a client that has only failed logins
+ * within their window (the fewest failures first); a slot with an open
+ * connection, a check under way or a running ban is never given away. When
+ * every slot is such a one, the clients without a slot share one overflow
+ * entry: its connection limit, check share and ban hold for all of them
+ * together (logged once a minute). */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
 
@@ -24,8 +32,8 @@ typedef enum wf_guard_verdict {
 } wf_guard_verdict_t;
 
 /* addr is the textual address (wf_conn_t.peer_addr). *ban_left gets the
- * seconds of ban left when BANNED. When the table is full, every address is
- * admitted (and counted nowhere): the limit fails open rather than refuse all. */
+ * seconds of ban left when BANNED. Each OK is ended by one wf_ipguard_leave
+ * (never more: the counts are found again by address). */
 wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left);
 void wf_ipguard_leave(const char *addr);
 /* Is addr banned now? *ban_left gets the seconds left. Counts nothing: for
@@ -37,7 +45,7 @@ bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left);
 bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now);
 /* A password check for addr begins: false when addr already has max_checks
  * under way (one client must not take every slot of the offload pool).
- * Fails open when the table is full. Each true is ended by check_end. */
+ * Each true is ended by one check_end. */
 bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now);
 void wf_ipguard_check_end(const char *addr);
 

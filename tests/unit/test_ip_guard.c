@@ -60,9 +60,10 @@ static void test_checks(void)
 	CHECK(!wf_ipguard_banned(a, 4000, &left));
 }
 
-/* An address that failed once holds its slot only for the failure's window:
- * 4096 addresses failing once each cannot keep the table full, which would
- * leave every later address unbanned and the connection limit open. */
+/* An address that failed once holds its slot only for the failure's window,
+ * and within it gives the slot up to a newcomer: 4096 addresses failing once
+ * each cannot keep the table full, which would leave every later address
+ * unbanned and the connection limit open. */
 static void test_failures_free_their_slot(void)
 {
 	char addr[48];
@@ -70,12 +71,91 @@ static void test_failures_free_their_slot(void)
 		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
 		wf_ipguard_failed_login(addr, 5, 30, 5000);
 	}
-	/* Within the window the table is full: a newcomer is not counted. */
-	CHECK(!wf_ipguard_failed_login("10.9.9.9", 1, 30, 5010));
-	/* Past it, the newcomer gets a slot and its ban works. */
-	CHECK(wf_ipguard_failed_login("10.9.9.9", 1, 30, 5031));
+	/* One of them fails three times more: it has the most to lose. */
+	for (int i = 0; i < 3; i++)
+		CHECK(!wf_ipguard_failed_login("10.1.0.0", 5, 30, 5001));
+	/* Within the window the table is full: a newcomer takes the slot of a
+	 * client that failed once, and its ban works at once. */
+	CHECK(wf_ipguard_failed_login("10.9.9.9", 1, 30, 5010));
 	int left = -1;
-	CHECK(wf_ipguard_banned("10.9.9.9", 5032, &left));
+	CHECK(wf_ipguard_banned("10.9.9.9", 5011, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("10.9.9.9", 10, 5011, &left), WF_GUARD_BANNED);
+	/* The client with four failures kept its count: the fifth bans it. */
+	CHECK(wf_ipguard_failed_login("10.1.0.0", 5, 30, 5012));
+	/* Past the window every slot is free again. */
+	CHECK(wf_ipguard_failed_login("10.9.9.8", 1, 30, 5031));
+	CHECK(wf_ipguard_banned("10.9.9.8", 5032, &left));
+}
+
+/* Every slot held by a client that may not be forgotten (a connection open,
+ * a ban running): a newcomer is still counted, in one entry shared by every
+ * client the table has no room for, so limits and bans never fail open. */
+static void test_full_table_never_fails_open(void)
+{
+	char addr[64];
+	int left = -1;
+	/* 4096 /64s, each holding a connection. */
+	for (int i = 0; i < 4096; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:%x:%x::1", i / 256, i % 256);
+		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 8000, &left), WF_GUARD_OK);
+	}
+	const char *n1 = "2001:db8:ffff:1::1", *n2 = "2001:db8:ffff:2::1";
+	/* The connection limit holds for a newcomer. */
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_TOO_MANY);
+	wf_ipguard_leave(n1);
+	wf_ipguard_leave(n1);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 1, 8001, &left), WF_GUARD_OK); /* both were given back */
+	wf_ipguard_leave(n1);
+	/* So does the share of password checks. */
+	CHECK(wf_ipguard_check_begin(n1, 2, 8001));
+	CHECK(wf_ipguard_check_begin(n1, 2, 8001));
+	CHECK(!wf_ipguard_check_begin(n1, 2, 8001));
+	wf_ipguard_check_end(n1);
+	wf_ipguard_check_end(n1);
+	/* 1000 failed logins from a newcomer ban it. */
+	int bans = 0;
+	for (int i = 0; i < 1000; i++)
+		bans += wf_ipguard_failed_login(n1, 5, 300, 8002);
+	CHECK(bans >= 1);
+	CHECK(wf_ipguard_banned(n1, 8003, &left));
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 10, 8003, &left), WF_GUARD_BANNED);
+	/* The clients with a slot of their own are not banned with it. */
+	CHECK(!wf_ipguard_banned("2001:db8:0:1::1", 8003, &left));
+	/* Once connections end, slots are free again and a newcomer is counted
+	 * on its own: the shared ban is not its own. */
+	for (int i = 0; i < 4096; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:%x:%x::1", i / 256, i % 256);
+		wf_ipguard_leave(addr);
+	}
+	CHECK(!wf_ipguard_banned(n2, 8004, &left));
+	CHECK_EQ_INT(wf_ipguard_enter(n2, 10, 8004, &left), WF_GUARD_OK);
+	wf_ipguard_leave(n2);
+}
+
+/* Every slot held by a banned client: bans are never cut short to make
+ * room, and a newcomer's failures still ban it. */
+static void test_bans_are_never_evicted(void)
+{
+	char addr[48];
+	int left = -1;
+	for (int i = 0; i < 4096; i++) {
+		snprintf(addr, sizeof(addr), "10.2.%d.%d", i / 256, i % 256);
+		CHECK(wf_ipguard_failed_login(addr, 1, 60, 9000));
+	}
+	CHECK(!wf_ipguard_failed_login("10.3.0.1", 3, 60, 9001));
+	CHECK(!wf_ipguard_failed_login("10.3.0.2", 3, 60, 9001));
+	CHECK(wf_ipguard_failed_login("10.3.0.3", 3, 60, 9001));
+	CHECK(wf_ipguard_banned("10.3.0.4", 9002, &left));
+	for (int i = 0; i < 4096; i += 97) {
+		snprintf(addr, sizeof(addr), "10.2.%d.%d", i / 256, i % 256);
+		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 9002, &left), WF_GUARD_BANNED);
+	}
+	/* All bans over: everyone is free again. */
+	CHECK(!wf_ipguard_banned("10.3.0.4", 9062, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("10.2.0.0", 10, 9062, &left), WF_GUARD_OK);
+	wf_ipguard_leave("10.2.0.0");
 }
 
 /* An IPv6 client is its /64: a host picks any address in it at will. */
@@ -114,5 +194,7 @@ int main(void)
 	test_checks();
 	test_failures_free_their_slot();
 	test_ipv6_counts_per_64();
+	test_full_table_never_fails_open();
+	test_bans_are_never_evicted();
 	return check_report();
 }
