@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen)
@@ -30,8 +31,11 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
 /* Walks by directory fds with O_NOFOLLOW and changes owners with
  * fchownat(AT_SYMLINK_NOFOLLOW): the run user owns this tree after the first
  * start, so a path-based walk could be steered through a planted symlink into
- * chowning anything on a later start as root. */
-static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
+ * chowning anything on a later start as root. A planted hard link would do
+ * the same where the kernel allows linking others' files
+ * (fs.protected_hardlinks=0): wharf makes none here, so a file with more
+ * than one link is refused, not given away. */
+static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen)
 {
 	if (fchown(dfd, uid, gid) != 0)
 		return WF_ERR;
@@ -50,9 +54,23 @@ static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		char path[1024];
+		snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
 		if (sub >= 0) {
-			rc = chown_tree(sub, uid, gid, depth - 1);
+			rc = chown_tree(sub, path, uid, gid, depth - 1, err, errlen);
 			close(sub);
+			continue;
+		}
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = WF_ERR;
+		} else if (st.st_uid == uid && st.st_gid == gid) {
+			continue;
+		} else if (!S_ISLNK(st.st_mode) && st.st_nlink > 1) {
+			snprintf(err, errlen, "%.300s has %lu hard links: it may be another file's name, so it is not given "
+					      "to the run user; remove it",
+				 path, (unsigned long)st.st_nlink);
+			rc = WF_ERR;
 		} else if (fchownat(dfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
 			rc = WF_ERR;
 		}
@@ -63,9 +81,10 @@ static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
 
 int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
+	char why[512] = "";
 	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || chown_tree(fd, uid, gid, 4) != WF_OK) {
-		snprintf(err, errlen, "cannot give %s to the run user: %s", state_dir, strerror(errno));
+	if (fd < 0 || chown_tree(fd, "", uid, gid, 4, why, sizeof(why)) != WF_OK) {
+		snprintf(err, errlen, "cannot give %s to the run user: %s", state_dir, why[0] ? why : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return WF_ERR;

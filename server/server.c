@@ -461,6 +461,10 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		}
 		srv->dropped = true;
 		wf_log_info("running as %s (uid %d)", srv->cfg->run_user, (int)srv->run_uid);
+		if (strcmp(srv->cfg->run_user, "nobody") == 0)
+			wf_log_warn("run_user is nobody, whom other daemons may share: they could read the private keys "
+				    "in %s; a user of wharf's own is safer",
+				    srv->cfg->state_dir);
 	}
 	xfer_auth_prepare();
 	/* fsync of large uploads happens here, not on the workers' loops. */

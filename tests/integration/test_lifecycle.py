@@ -283,6 +283,25 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("a port below 1024 needs a restart", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+    def test_hard_link_in_the_state_folder_is_not_given_away(self):
+        # The run user owns the state folder; a hard link it planted there
+        # (where the kernel lets it link others' files) must not make root
+        # give the linked file to it at the next start.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        s.start()
+        s.stop()
+        victim = os.path.join(s.dir, "root-only")
+        with open(victim, "w") as f:
+            f.write("secret")
+        os.chmod(victim, 0o600)
+        os.link(victim, os.path.join(s.state_dir, "certs", "main", "planted"))
+        out = subprocess.run([WHARF, "serve", "-c", s.config_path], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("certs/main/planted has 2 hard links", out.stdout + out.stderr)
+        self.assertEqual(os.stat(victim).st_uid, 0)
+
     def test_second_instance_on_the_same_port_is_refused(self):
         # Each worker's socket has SO_REUSEPORT: without a check, a second
         # wharf on the same port would silently take a share of the
