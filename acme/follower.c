@@ -297,6 +297,12 @@ acme_follower_t *acme_follower_new(struct ev_loop *loop, wf_config_t *cfg, wf_ce
 		acme_follower_free(f);
 		return NULL;
 	}
+	/* Every poll goes out once, with its own nonce: libcurl's resend of a
+	 * poll cut on a reused connection would carry the nonce the controller
+	 * may have taken already, and be refused as a replay. (A poll the
+	 * follower makes again is signed anew: on_poll.) A TLS handshake per
+	 * poll is the price, one per long poll. */
+	acme_http_fresh_connections(f->http);
 	f->nslots = cfg->ncertificates;
 	for (size_t i = 0; i < f->nslots; i++) {
 		slot_t *s = &f->slots[i];

@@ -70,6 +70,7 @@ struct acme_http {
 	unsigned long next_id;
 	bool delivering; /* inside on_deliver: a user callback may be on the stack */
 	bool freed;      /* acme_http_free was called from a callback: finish later */
+	bool fresh;      /* acme_http_fresh_connections */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -446,6 +447,11 @@ fail:
 	return NULL;
 }
 
+void acme_http_fresh_connections(acme_http_t *h)
+{
+	h->fresh = true;
+}
+
 void acme_http_free(acme_http_t *h)
 {
 	if (!h)
@@ -561,6 +567,10 @@ static int req_setup(acme_http_t *h, req_t *r, const char *method, const char *u
 	rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	if (h->fresh) {
+		rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 
 	if (strcmp(method, "POST") == 0) {
 		/* A copy the request owns: the caller's bytes may be gone before

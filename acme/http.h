@@ -45,6 +45,12 @@ typedef void (*acme_http_cb)(void *arg, const acme_http_resp_t *resp);
 /* ca_file: PEM bundle to trust instead of the system's (NULL = system).
  * user_agent: sent with every request (NULL = "wharf"). */
 acme_http_t *acme_http_new(struct ev_loop *loop, const char *ca_file, const char *user_agent);
+/* Each request started from now on goes out on a connection of its own,
+ * closed after it. For requests that must never be sent twice: libcurl
+ * sends a request again, unasked, when the kept-alive connection it went out
+ * on dies before any answer (the cluster's signed polls: the controller
+ * takes each nonce once). */
+void acme_http_fresh_connections(acme_http_t *h);
 /* Tears down every transfer in flight without calling their callbacks.
  * Safe from inside a callback: no further callback runs, and the memory goes
  * once that callback returns. */

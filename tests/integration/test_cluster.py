@@ -8,8 +8,8 @@ fine; a wrong secret is refused and logged; a bundle altered on the way is
 refused. The protocol itself: requests are signed (the secret never travels,
 an old Bearer request or a stale one is refused), the bundle travels sealed,
 a request with a body is refused without upsetting the server; a follower
-tells an impostor nothing and believes nothing of it, and takes a bundle
-without an ETag without polling in a loop."""
+tells an impostor nothing and believes nothing of it, takes a bundle
+without an ETag without polling in a loop, and never sends one nonce twice."""
 
 import hashlib
 import hmac
@@ -159,20 +159,34 @@ class FakeController:
     follower trusts. Without a secret it is an impostor: every answer is a
     404 with a thumbprint of its choosing, and it keeps the Authorization
     values it was sent. With the secret and a bundle it is an honest
-    controller that sends the sealed bundle with no ETag."""
+    controller that sends the sealed bundle with no ETag; with the secret and
+    no bundle, an honest one that has none issued (404). keep_alive: answers
+    in HTTP/1.1 and keeps the connection; drop(n): whether to close the
+    connection on the n-th request (from 1) without an answer."""
 
-    def __init__(self, cert, key, secret=None, bundle=None, thumbprint="T" * 43):
+    def __init__(self, cert, key, secret=None, bundle=None, thumbprint="T" * 43, keep_alive=False, drop=None):
         self.auths, self.lock = [], threading.Lock()
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self):
                 auth = self.headers.get("Authorization", "")
                 with fake.lock:
                     fake.auths.append(auth)
+                    n = len(fake.auths)
+                if drop and drop(n):
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 headers = {"Wharf-Account-Thumbprint": thumbprint, "Cache-Control": "no-store"}
                 if secret is None:
                     status, body = 404, b"404 Not Found: no issued certificate\n"
+                elif bundle is None:
+                    nonce = re.search(r"n=([0-9a-f]{32})", auth).group(1)
+                    status, body = 404, b"404 Not Found: no issued certificate\n"
+                    headers["Wharf-Cluster-Answer"] = answer_proof(404, nonce, "", thumbprint, secret)
                 else:
                     m = re.fullmatch(r"Wharf-Cluster t=(\d+), n=([0-9a-f]{32}), mac=([0-9a-f]{64})", auth)
                     t, nonce = int(m.group(1)), m.group(2)
@@ -201,6 +215,10 @@ class FakeController:
     def requests(self):
         with self.lock:
             return len(self.auths)
+
+    def nonces(self):
+        with self.lock:
+            return [re.search(r"n=([0-9a-f]{32})", a).group(1) for a in self.auths]
 
     def close(self):
         self.httpd.shutdown()
@@ -456,10 +474,10 @@ class ClusterImpostors(unittest.TestCase):
         self.fakes.append(f)
         return f
 
-    def follower(self, port):
+    def follower(self, port, poll=30):
         s = Server(certificates=[{"name": "main", "domains": DOMAINS}],
                    services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
-                   extra=cluster_block("follower", "https://localhost:%d" % port, "@CA@"))
+                   extra=cluster_block("follower", "https://localhost:%d" % port, "@CA@", poll=poll))
         self.servers.append(s)
         ca = os.path.join(s.dir, "controller-ca.pem")
         shutil.copy(self.tls_cert, ca)
@@ -498,6 +516,22 @@ class ClusterImpostors(unittest.TestCase):
             self.assertEqual(t.read(), "A" * 43)
         time.sleep(3)
         self.assertLessEqual(ctl.requests(), 2, "polled %d times in 3 s" % ctl.requests())
+
+    def test_each_request_signed_once(self):
+        """The controller takes each nonce once, so nothing a follower sends
+        may go out twice with one: not even libcurl's own resend of a request
+        whose kept-alive connection died before any answer (a long poll cut
+        by a balancer, say). Here every second request is cut, on
+        connections the fake controller would keep alive."""
+        ctl = self.fake(secret=SECRET, keep_alive=True, drop=lambda n: n % 2 == 0)
+        f = self.follower(ctl.port, poll=1)
+        f.start()
+        self.assertTrue(harness.wait_until(lambda: ctl.requests() >= 6, 20), f.log()[-2000:])
+        nonces = ctl.nonces()
+        self.assertEqual(len(set(nonces)), len(nonces), "a nonce sent twice: %r" % nonces)
+        # The cuts reached the follower as such, and it asked again.
+        self.assertIn("unreachable", f.log())
+        self.assertIn("none issued yet", f.log())
 
 
 if __name__ == "__main__":
