@@ -351,17 +351,15 @@ static void cmd_site(xfer_ftp_t *f, wf_slice_t arg)
 }
 
 /* 257 "PATH" what: a client reads the path up to the closing quote, so the
- * reply goes whole, or not at all. */
+ * reply goes whole (as every reply does), or not at all. */
 static void reply_257(xfer_ftp_t *f, const char *vpath, const char *what)
 {
 	char q[FTP_PATH_MAX * 2]; /* every byte a quote, doubled */
-	char text[sizeof(q) + 64];
-	if (xfer_ftp_quote_path(vpath, q, sizeof(q)) != WF_OK ||
-	    (size_t)snprintf(text, sizeof(text), "\"%s\" %s", q, what) >= sizeof(text)) {
+	if (xfer_ftp_quote_path(vpath, q, sizeof(q)) != WF_OK) {
 		ftp_reply(f, 550, "Path too long to report");
 		return;
 	}
-	ftp_reply_text(f, 257, text);
+	ftp_reply(f, 257, "\"%s\" %s", q, what);
 }
 
 static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)
@@ -685,7 +683,7 @@ static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
 		wf_buf_fini(&out);
 		return;
 	}
-	char l1[256], l2[128], l3[256];
+	char l1[256], l2[128], l3[FTP_DATA_STATUS_MAX];
 	const char *lines[3] = { l1, l2, l3 };
 	snprintf(l1, sizeof(l1), "Connected from %s, %s", f->conn->peer,
 		 f->logged_in ? "logged in" : "not logged in");

@@ -148,14 +148,12 @@ static void finish(ftp_data_t *d, int code, const char *fmt, ...) __attribute__(
 static void finish(ftp_data_t *d, int code, const char *fmt, ...)
 {
 	xfer_ftp_t *f = d->f;
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (d->kind != FTP_X_NONE)
 		log_transfer(d, code);
-	ftp_reply(f, code, "%s", text);
+	va_list ap;
+	va_start(ap, fmt);
+	ftp_vreply(f, code, fmt, ap); /* before channel_free: the text may quote d->what */
+	va_end(ap);
 	channel_free(d);
 	ftp_wake(f);
 }

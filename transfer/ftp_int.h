@@ -10,6 +10,7 @@
 #include "../server/conn.h"
 
 #include <limits.h>
+#include <stdarg.h>
 
 #define FTP_PATH_MAX 4096      /* longest virtual path */
 #define FTP_OUT_HIGH (64 * 1024) /* stop reading commands while this much reply waits */
@@ -46,11 +47,10 @@ typedef struct xfer_ftp {
 } xfer_ftp_t;
 
 /* ftp_session.c */
-/* One reply line; its text is cut at 2 KiB, so a reply a client parses
- * (a 257's quoted path) goes through ftp_reply_text instead. */
+/* One reply line. Its text goes whole, however long (a path in it is never
+ * cut to look like another); CR and LF in it become spaces. */
 void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* One reply line with text whole, however long. */
-void ftp_reply_text(xfer_ftp_t *f, int code, const char *text);
+void ftp_vreply(xfer_ftp_t *f, int code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,
 		     const char *last);
 /* Makes the control connection deliver replies written from outside its own
@@ -105,7 +105,9 @@ bool ftp_data_ready(const xfer_ftp_t *f);
 /* ABOR: ends any transfer (426 for it), then 226 (or 225 when none ran).
  * During an upload's commit the transfer's own reply comes first, then 226. */
 void ftp_data_abort(xfer_ftp_t *f);
-/* STAT during a transfer: one line of progress, or NULL. */
+/* STAT during a transfer: one line of progress (empty when none runs);
+ * FTP_DATA_STATUS_MAX bytes hold it whole, path and all. */
+#define FTP_DATA_STATUS_MAX (FTP_PATH_MAX + 64)
 void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap);
 /* The session ends: the channel goes, an upload in progress is parked. */
 void ftp_data_free(xfer_ftp_t *f);

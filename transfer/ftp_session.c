@@ -43,20 +43,40 @@ void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...)
 	       f->logged_in ? f->user_name : "-", msg);
 }
 
-void ftp_reply_text(xfer_ftp_t *f, int code, const char *text)
+static void reply_text(xfer_ftp_t *f, int code, const char *text)
 {
 	if (xfer_ftp_reply(&f->out, code, text) != WF_OK)
 		f->quitting = true; /* a client that never reads its replies */
 }
 
+void ftp_vreply(xfer_ftp_t *f, int code, const char *fmt, va_list ap)
+{
+	/* Never cut: a path cut short would name another file. Most replies
+	 * fit the stack; a long path gets the heap. */
+	char small[512], *big = NULL;
+	const char *text = small;
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0) {
+		text = "(reply text could not be formatted)";
+	} else if ((size_t)n >= sizeof(small)) {
+		big = malloc((size_t)n + 1);
+		if (big)
+			vsnprintf(big, (size_t)n + 1, fmt, again);
+		text = big ? big : "(no memory for this reply's text)";
+	}
+	va_end(again);
+	reply_text(f, code, text);
+	free(big);
+}
+
 void ftp_reply(xfer_ftp_t *f, int code, const char *fmt, ...)
 {
-	char text[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	ftp_vreply(f, code, fmt, ap);
 	va_end(ap);
-	ftp_reply_text(f, code, text);
 }
 
 void ftp_reply_multi(xfer_ftp_t *f, int code, const char *first, const char *const *lines, size_t n,

@@ -360,6 +360,31 @@ class Session(ftps_util.FTPSCase):
         c.expect("RNTO rn-dst.txt", 250)
         self.assertEqual(self.read_home("rn-dst.txt"), b"SRC")
 
+    def test_long_paths_whole_in_every_reply(self):
+        # A path past 2 KiB goes whole into 250, 550 and 150 replies
+        # alike: a path cut short would name another file.
+        names = [("long%02d " % i) + "e" * 240 for i in range(14)]
+        path = self.home()
+        for n in names:
+            path = os.path.join(path, n)
+            os.makedirs(path, exist_ok=True)
+            self.server.give(path)
+        deep = "/" + "/".join(names)
+        self.assertGreater(len(deep), 3000)
+        c = self.logged_in()
+        r = c.expect("CWD " + deep, 250)
+        self.assertIn(deep, r.text)
+        self.assertTrue(r.text.endswith(deep), r)
+        r = c.cmd("MDTM missing.bin")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn(deep + "/missing.bin: no such file or folder", r.text)
+        r, info = c.stor("up.bin", b"x" * 100)
+        self.assertEqual(r.code, 226, r)
+        self.assertIn(deep + "/up.bin", info["prelim"].text)
+        r = c.expect("DELE up.bin", 250)
+        self.assertTrue(r.text.endswith(deep + "/up.bin"), r)
+        c.expect("NOOP", 200)
+
     def test_read_only_user_denied(self):
         c = self.logged_in("reader")
         data, r, _ = c.retr("shared.txt")
