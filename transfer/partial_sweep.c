@@ -17,8 +17,10 @@
 typedef struct sweep {
 	time_t now;
 	int max_age;
+	time_t orphan_age; /* for temp files */
 	size_t budget;  /* entries left to read in this sweep */
-	size_t removed; /* under the home being walked */
+	size_t removed; /* partials, under the home being walked */
+	size_t orphans; /* temp files, likewise */
 } sweep_t;
 
 static atomic_bool running;   /* a sweep is queued or in flight */
@@ -61,6 +63,19 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 	return false;
 }
 
+/* An upload's temp file that no upload uses: one in flight is written to
+ * (a resumed one is touched when claimed) or times out long before
+ * orphan_age, so one this old was left by a process that died mid-upload,
+ * or mid-sweep (the sweep's own claims). Nobody resumes a temp file. */
+static bool remove_if_orphan(const sweep_t *s, int dir_fd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    s->now - st.st_mtime <= s->orphan_age)
+		return false;
+	return unlinkat(dir_fd, name, 0) == 0;
+}
+
 /* Walks the folder dir_fd (taken), removing stale partials. Sub-folders are
  * opened one name at a time beneath their parent with O_NOFOLLOW (through
  * xfer_path_open: RESOLVE_BENEATH), so a symlink is never followed and the
@@ -82,6 +97,10 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 			s->removed += remove_if_stale(s, dirfd(d), name);
 			continue;
 		}
+		if (xfer_path_is_hidden(name)) {
+			s->orphans += remove_if_orphan(s, dirfd(d), name);
+			continue;
+		}
 		if (depth >= XFER_SWEEP_MAX_DEPTH || xfer_path_is_hidden(name) ||
 		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
@@ -95,6 +114,8 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now)
 {
 	sweep_t s = { .now = now, .max_age = cfg->limits.partial_upload_max_age, .budget = XFER_SWEEP_MAX_ENTRIES };
+	/* Twice the longest a transfer may stall: no live upload is that still. */
+	s.orphan_age = s.max_age > 2 * (time_t)cfg->limits.send_timeout ? s.max_age : 2 * (time_t)cfg->limits.send_timeout;
 	size_t total = 0, n = cfg->nusers;
 	if (s.max_age <= 0 || n == 0)
 		return 0;
@@ -108,12 +129,15 @@ size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now)
 		int fd = xfer_path_open(u->home_fd, "", O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0)
 			continue;
-		s.removed = 0;
+		s.removed = s.orphans = 0;
 		sweep_dir(&s, fd, 0);
 		if (s.removed)
 			wf_log_info("removed %zu stale partial uploads older than %d s under %s", s.removed, s.max_age,
 				    u->home);
-		total += s.removed;
+		if (s.orphans)
+			wf_log_info("removed %zu upload temp files left by an earlier process under %s", s.orphans,
+				    u->home);
+		total += s.removed + s.orphans;
 	}
 	if (!s.budget)
 		wf_log_info("partial upload sweep stopped after %d folder entries; the next one goes on",

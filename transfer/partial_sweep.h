@@ -25,10 +25,12 @@
 bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes
- * the stale partials there: never through a symlink, never outside a home,
- * at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH levels.
- * Logs one line per home it removed something under. Blocking: call it off
- * the loops. Returns the number removed. */
+ * the stale partials there, and upload temp files older than both max_age
+ * and twice send_timeout (left by a process that died mid-upload): never
+ * through a symlink, never outside a home, at most XFER_SWEEP_MAX_ENTRIES
+ * entries and XFER_SWEEP_MAX_DEPTH levels. Logs one line per home and kind
+ * it removed something of. Blocking: call it off the loops. Returns the
+ * number removed. */
 size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now);
 
 /* Runs xfer_partial_sweep(cfg) on the offload pool (main thread only).

@@ -131,6 +131,8 @@ int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const
 		return rc;
 	}
 	u->written = u->synced = u->early_at = (uint64_t)st.st_size;
+	/* In use from now: the sweep takes an old temp file for an orphan. */
+	futimens(u->fd, NULL);
 	if (lseek(u->fd, 0, SEEK_END) < 0) {
 		rc = -errno;
 		xfer_upload_discard(u);

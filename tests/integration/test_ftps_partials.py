@@ -167,10 +167,12 @@ class StartupSweep(ftps_util.FTPSCase):
 
     STALE = [("alice", ".wharf-upload.old.bin.partial", 8 * DAY),
              ("alice", "sub/deeper/.wharf-upload.deep.bin.partial", 30 * DAY),
-             ("reader", ".wharf-upload.r.bin.partial", 10 * DAY)]
+             ("reader", ".wharf-upload.r.bin.partial", 10 * DAY),
+             # A temp file a killed process left, in no upload's hands.
+             ("alice", "sub/.wharf-upload.dead.bin.0123456789abcdef", 30 * DAY)]
     KEPT = [("alice", ".wharf-upload.fresh.bin.partial", 1 * DAY),
             ("alice", "sub/old-file.txt", 300 * DAY),
-            ("alice", ".wharf-upload.inflight.bin.0123456789abcdef", 30 * DAY)]
+            ("alice", ".wharf-upload.inflight.bin.0123456789abcdef", 60)]
 
     @classmethod
     def prepare(cls, server):
@@ -196,6 +198,8 @@ class StartupSweep(ftps_util.FTPSCase):
                         "no sweep of alice's home")
         self.assertTrue(self.server.wait_log("removed 1 " + log + self.server.home("reader"), timeout=5),
                         "no sweep of reader's home")
+        self.assertTrue(self.server.wait_log("removed 1 upload temp files left by an earlier process under "
+                                             + self.server.home("alice"), timeout=5))
         for user, rel, _ in self.STALE:
             self.assertFalse(os.path.exists(self.home(rel, user=user)), rel)
         for user, rel, _ in self.KEPT:

@@ -1,7 +1,8 @@
 /* The sweep of stale interrupted uploads: what it removes (stale partials at
- * any depth it may reach), what it leaves (fresh partials, temp files of
- * uploads in flight, users' files, anything behind a symlink or below the
- * depth bound), and that max_age 0 keeps everything. */
+ * any depth it may reach, temp files a dead process left), what it leaves
+ * (fresh partials, temp files of uploads in flight, users' files, anything
+ * behind a symlink or below the depth bound), and that max_age 0 keeps
+ * everything. */
 #include "transfer/partial_sweep.h"
 #include "transfer/path.h"
 
@@ -107,7 +108,9 @@ int main(void)
 	put_file("home/.wharf-upload.old.bin.partial", 8 * DAY);
 	put_file("home/a/b/.wharf-upload.deep.bin.partial", 30 * DAY);
 	put_file("home/a/.wharf-upload.fresh.bin.partial", 1 * DAY);
-	put_file("home/a/.wharf-upload.inflight.bin.0123456789abcdef", 30 * DAY); /* a temp file, not a partial */
+	put_file("home/a/.wharf-upload.inflight.bin.0123456789abcdef", 60); /* a temp file, not a partial */
+	put_file("home/a/.wharf-upload.dead.bin.fedcba9876543210", 8 * DAY); /* a killed process's */
+	put_file("home/.wharf-upload.swept.00112233aabbccdd", 8 * DAY);      /* killed mid-sweep */
 	put_file("home/a/old-user-file.txt", 300 * DAY);
 	put_file("home/a/x.partial", 300 * DAY);
 	put_file("outside/.wharf-upload.theirs.partial", 30 * DAY);
@@ -138,7 +141,10 @@ int main(void)
 	CHECK(exists("home/.wharf-upload.old.bin.partial"));
 
 	cfg.limits.partial_upload_max_age = 7 * DAY;
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 3);
+	cfg.limits.send_timeout = 60;
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 5);
+	CHECK(!exists("home/a/.wharf-upload.dead.bin.fedcba9876543210"));
+	CHECK(!exists("home/.wharf-upload.swept.00112233aabbccdd"));
 	CHECK(!exists("home/.wharf-upload.old.bin.partial"));
 	CHECK(!exists("home/a/b/.wharf-upload.deep.bin.partial"));
 	CHECK(!exists("other/.wharf-upload.second-home.partial"));
@@ -154,9 +160,19 @@ int main(void)
 	CHECK_EQ_INT(swept_names("home") + swept_names("home/a/b") + swept_names("other"), 0);
 	/* Nothing left to do: a second sweep removes nothing. */
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
-	/* A week later the fresh one is stale too. */
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY), 1);
+	/* A week later the fresh one is stale too, and the temp file of then
+	 * is no upload's any more. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY), 2);
 	CHECK(!exists("home/a/.wharf-upload.fresh.bin.partial"));
+	CHECK(!exists("home/a/.wharf-upload.inflight.bin.0123456789abcdef"));
+
+	/* A short max_age never takes a temp file a stalled upload may still
+	 * hold: twice send_timeout is the least. */
+	put_file("home/a/.wharf-upload.stalled.bin.0123456789abcdef", 100);
+	cfg.limits.partial_upload_max_age = 10;
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 21), 1);
 
 	struct stat st = { .st_mtime = NOW - 7 * DAY };
 	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
