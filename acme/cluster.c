@@ -1,6 +1,7 @@
-/* Cluster keys, signed requests, sealed bundles and answer proofs: see
- * cluster.h and docs/cluster.md. Everything here but the state-folder
- * readers and the random nonce is a pure function of its arguments. */
+/* Cluster keys, signed requests, the controller's record of the requests it
+ * took, sealed bundles and answer proofs: see cluster.h and docs/cluster.md.
+ * Everything here but the state-folder readers, the random nonce and the
+ * process's shared record is a pure function of its arguments. */
 #include "cluster.h"
 #include "../server/cert_state.h"
 #include "../server/durable.h"
@@ -208,8 +209,7 @@ int acme_cluster_auth_make(const acme_cluster_keys_t *k, const char *method, con
 }
 
 int acme_cluster_auth_check(const acme_cluster_keys_t *k, wf_slice_t method, wf_slice_t target,
-			    wf_slice_t authorization, int64_t now, char nonce[ACME_CLUSTER_NONCE_LEN + 1],
-			    const char **why)
+			    wf_slice_t authorization, int64_t now, acme_cluster_auth_t *out, const char **why)
 {
 	acme_cluster_auth_t a;
 	unsigned char mac[32];
@@ -229,8 +229,85 @@ int acme_cluster_auth_check(const acme_cluster_keys_t *k, wf_slice_t method, wf_
 		*why = "its signature does not match (another cluster secret?)";
 		return WF_ERR;
 	}
-	memcpy(nonce, a.nonce, sizeof(a.nonce));
+	*out = a;
 	return WF_OK;
+}
+
+/* ------------------------------------------------------- replay record */
+
+void acme_cluster_replay_init(acme_cluster_replay_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+}
+
+void acme_cluster_replay_fini(acme_cluster_replay_t *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+/* Under r->lock. A linear scan, as in server/ip_guard.c: cluster requests
+ * come a few a second at most, and the used part of the table is what the
+ * last 300 s of them left. */
+static int replay_admit(acme_cluster_replay_t *r, const unsigned char nonce[ACME_CLUSTER_NONCE_LEN / 2],
+			int64_t until, int64_t now, const char **why)
+{
+	if (until <= r->floor) {
+		*why = "the replay record is full, and it is older than every request it holds";
+		return WF_ERR;
+	}
+	size_t spare = SIZE_MAX, oldest = SIZE_MAX;
+	for (size_t i = 0; i < r->used; i++) {
+		if (r->e[i].until < now) {
+			if (spare == SIZE_MAX)
+				spare = i;
+			continue;
+		}
+		if (memcmp(r->e[i].nonce, nonce, sizeof(r->e[i].nonce)) == 0) {
+			*why = "its nonce was used already (a replayed request)";
+			return WF_ERR;
+		}
+		if (oldest == SIZE_MAX || r->e[i].until < r->e[oldest].until)
+			oldest = i;
+	}
+	if (spare == SIZE_MAX && r->used < ACME_CLUSTER_REPLAY_MAX)
+		spare = r->used++;
+	if (spare == SIZE_MAX) {
+		/* Every entry live: the oldest makes room, and nothing as old
+		 * is taken again, so its nonce cannot come back in. */
+		if (until <= r->e[oldest].until) {
+			*why = "the replay record is full, and it is older than every request it holds";
+			return WF_ERR;
+		}
+		r->floor = r->e[oldest].until;
+		spare = oldest;
+	}
+	memcpy(r->e[spare].nonce, nonce, sizeof(r->e[spare].nonce));
+	r->e[spare].until = until;
+	return WF_OK;
+}
+
+int acme_cluster_replay_admit(acme_cluster_replay_t *r, const acme_cluster_auth_t *a, int64_t now, const char **why)
+{
+	unsigned char nonce[ACME_CLUSTER_NONCE_LEN / 2];
+	for (size_t i = 0; i < sizeof(nonce); i++) {
+		int hi = hex_digit(a->nonce[2 * i]), lo = hex_digit(a->nonce[2 * i + 1]);
+		if (hi < 0 || lo < 0) { /* acme_cluster_auth_parse lets none through */
+			*why = "malformed nonce";
+			return WF_ERR;
+		}
+		nonce[i] = (unsigned char)(hi << 4 | lo);
+	}
+	pthread_mutex_lock(&r->lock);
+	int rc = replay_admit(r, nonce, a->t + ACME_CLUSTER_SKEW, now, why);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+acme_cluster_replay_t *acme_cluster_replay_shared(void)
+{
+	static acme_cluster_replay_t shared = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	return &shared;
 }
 
 /* -------------------------------------------------------------- answers */

@@ -9,6 +9,7 @@
 #include "../server/buf.h"
 #include "../server/config.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,11 +60,42 @@ int acme_cluster_auth_make(const acme_cluster_keys_t *k, const char *method, con
 			   const char *nonce, char *out, size_t cap);
 /* The controller's check of a request's Authorization value: well-formed,
  * within ACME_CLUSTER_SKEW of now, and signed for this method and target.
- * WF_OK with the request's nonce in nonce, or WF_ERR with *why saying which
- * check failed (for the log). Pure. */
+ * WF_OK with the request's time and nonce in out, or WF_ERR with *why saying
+ * which check failed (for the log; out untouched). Pure. */
 int acme_cluster_auth_check(const acme_cluster_keys_t *k, wf_slice_t method, wf_slice_t target,
-			    wf_slice_t authorization, int64_t now, char nonce[ACME_CLUSTER_NONCE_LEN + 1],
-			    const char **why);
+			    wf_slice_t authorization, int64_t now, acme_cluster_auth_t *out, const char **why);
+
+/* The controller's record of the requests it took, so that each is taken
+ * once: a captured request sent again within its time window is refused.
+ * Only requests whose signature checked go in (a flood of unsigned ones
+ * cannot fill it), each until it would fail the time check anyway (t +
+ * ACME_CLUSTER_SKEW). Bounded: when all ACME_CLUSTER_REPLAY_MAX entries are
+ * live, the oldest request's entry makes room and the record refuses, from
+ * then on, every request no newer than that one: under a flood of signed
+ * requests the window shrinks for late requests rather than let a forgotten
+ * nonce in twice. One mutex guards it: the worker threads share one record,
+ * so a replay that reaches another worker is refused too. */
+#define ACME_CLUSTER_REPLAY_MAX 4096
+
+typedef struct acme_cluster_replay {
+	pthread_mutex_t lock;
+	int64_t floor; /* a request with t + ACME_CLUSTER_SKEW <= floor is refused */
+	size_t used;   /* entries from this one on were never used */
+	struct {
+		unsigned char nonce[ACME_CLUSTER_NONCE_LEN / 2];
+		int64_t until; /* t + ACME_CLUSTER_SKEW; free once before now */
+	} e[ACME_CLUSTER_REPLAY_MAX];
+} acme_cluster_replay_t;
+
+void acme_cluster_replay_init(acme_cluster_replay_t *r);
+void acme_cluster_replay_fini(acme_cluster_replay_t *r);
+/* Records the request a (which acme_cluster_auth_check passed at now): WF_OK
+ * the first time, or WF_ERR with *why (for the log) when its nonce was taken
+ * already, or it is no newer than what a full record had to forget. */
+int acme_cluster_replay_admit(acme_cluster_replay_t *r, const acme_cluster_auth_t *a, int64_t now, const char **why);
+/* The process's record: one for every worker, kept across reloads (a reload
+ * must not let a request in twice). */
+acme_cluster_replay_t *acme_cluster_replay_shared(void);
 
 /* What an answer is bound to: the certificate it is for, the bundle's ETag
  * ("" for none), the account thumbprint sent with it ("" for none) and the

@@ -438,17 +438,21 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		return;
 	}
 	acme_cluster_keys_t keys;
+	acme_cluster_auth_t auth;
+	int64_t now = (int64_t)time(NULL);
 	const char *why = "no cluster secret configured";
 	int rc = acme_cluster_keys_init(&keys, ex->cfg->cluster.secret);
 	if (rc == WF_OK)
-		rc = acme_cluster_auth_check(&keys, in->method, in->target, in->authorization, (int64_t)time(NULL),
-					     ex->cl_nonce, &why);
+		rc = acme_cluster_auth_check(&keys, in->method, in->target, in->authorization, now, &auth, &why);
 	acme_cluster_keys_fini(&keys);
+	if (rc == WF_OK) /* signed: only now may it take a place in the record */
+		rc = acme_cluster_replay_admit(acme_cluster_replay_shared(), &auth, now, &why);
 	if (rc != WF_OK) {
 		wf_log_warn("cluster: bundle request from %s refused: %s", ex->peer, why);
 		respond_error(ex, 403, "cluster request refused");
 		return;
 	}
+	memcpy(ex->cl_nonce, auth.nonce, sizeof(auth.nonce));
 	snprintf(ex->user_name, sizeof(ex->user_name), "cluster");
 	wf_slice_t n = { in->target.ptr + strlen(ACME_CLUSTER_BUNDLE_PATH),
 			 in->target.len - strlen(ACME_CLUSTER_BUNDLE_PATH) };

@@ -47,11 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int have_keys;
 	if (!have_keys)
 		have_keys = acme_cluster_keys_init(&keys, "a fuzzing secret of at least 32 characters") == WF_OK;
-	char nonce[ACME_CLUSTER_NONCE_LEN + 1] = "";
+	acme_cluster_auth_t checked;
+	memset(&checked, 0, sizeof(checked));
 	const char *why = NULL;
 	int rc = acme_cluster_auth_check(&keys, (wf_slice_t){ "GET", 3 },
-					 (wf_slice_t){ "/.wharf/cluster/bundle/main", 27 }, v, 1700000000, nonce, &why);
-	if (rc == WF_OK ? strlen(nonce) != ACME_CLUSTER_NONCE_LEN : why == NULL)
+					 (wf_slice_t){ "/.wharf/cluster/bundle/main", 27 }, v, 1700000000, &checked, &why);
+	if (rc == WF_OK ? strlen(checked.nonce) != ACME_CLUSTER_NONCE_LEN : why == NULL)
 		abort();
 	free(in);
 	return 0;

@@ -9,7 +9,8 @@ refused. The protocol itself: requests are signed (the secret never travels,
 an old Bearer request or a stale one is refused), the bundle travels sealed,
 a request with a body is refused without upsetting the server; a follower
 tells an impostor nothing and believes nothing of it, takes a bundle
-without an ETag without polling in a loop, and never sends one nonce twice."""
+without an ETag without polling in a loop, and never sends one nonce twice.
+The controller takes each signed request once (a replay is refused)."""
 
 import hashlib
 import hmac
@@ -532,6 +533,62 @@ class ClusterImpostors(unittest.TestCase):
         # The cuts reached the follower as such, and it asked again.
         self.assertIn("unreachable", f.log())
         self.assertIn("none issued yet", f.log())
+
+
+class ClusterController(unittest.TestCase):
+    """The controller's side alone, with requests made here and no CA: its
+    certificate has none issued, so a request it takes gets a proved 404."""
+
+    TARGET = "/.wharf/cluster/bundle/main"
+
+    def setUp(self):
+        self.ctl = Server(certificates=[{"name": "main", "domains": DOMAINS, "acme": False}],
+                          services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                     "certificates": ["main"]}],
+                          extra=cluster_block("controller"), workers=2)
+        self.ctl.start()
+
+    def tearDown(self):
+        self.ctl.cleanup()
+
+    def request(self, auth):
+        return ("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\nConnection: close\r\n\r\n"
+                % (self.TARGET, auth)).encode()
+
+    def ask(self, auth):
+        """Status and headers of one request on a connection of its own."""
+        status, headers, _ = split_response(raw_exchange(self.ctl.port, self.request(auth)))
+        return status, headers
+
+    def test_replayed_request_is_refused(self):
+        auth, nonce = cluster_auth(self.TARGET)
+        status, headers = self.ask(auth)
+        self.assertEqual(status, 404, self.ctl.log()[-1500:])
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(404, nonce))
+        # The same request again, well within its 300 s: refused, unproved,
+        # on each of several connections (which land on either worker).
+        for _ in range(8):
+            status, headers = self.ask(auth)
+            self.assertEqual(status, 403)
+            self.assertNotIn("wharf-cluster-answer", headers)
+        self.assertTrue(self.ctl.wait_log("refused: its nonce was used already (a replayed request)", 5),
+                        self.ctl.log()[-1500:])
+        # A fresh request is taken.
+        auth, nonce = cluster_auth(self.TARGET)
+        status, headers = self.ask(auth)
+        self.assertEqual(status, 404)
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(404, nonce))
+        # Requests whose signature does not check use no nonce up: a flood
+        # of them with the nonce of a request not sent yet leaves it good.
+        auth, nonce = cluster_auth(self.TARGET)
+        forged = auth[:-64] + ("0" if auth[-1] != "0" else "1") * 64
+        with harness.RawTLS(None, port=self.ctl.port) as c:
+            for _ in range(50):
+                c.send(self.request(forged).replace(b"Connection: close\r\n", b""))
+                self.assertEqual(c.read_final_response(timeout=5)[0], 403)
+        status, headers = self.ask(auth)
+        self.assertEqual(status, 404, self.ctl.log()[-1500:])
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(404, nonce))
 
 
 if __name__ == "__main__":

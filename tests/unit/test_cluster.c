@@ -1,9 +1,11 @@
-/* Cluster requests and answers: the Authorization parser and check, sealed
- * bundles and the answers' proofs (acme/cluster.c). */
+/* Cluster requests and answers: the Authorization parser and check, the
+ * controller's replay record, sealed bundles and the answers' proofs
+ * (acme/cluster.c). */
 #include "acme/cluster.h"
 
 #include "check.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #define SECRET "s3cret-shared-by-every-node-of-this-cluster"
@@ -94,8 +96,14 @@ static void test_parse_malformed(void)
 static int check_at(const char *method, const char *target, const char *auth, int64_t now, char nonce[33],
 		    const char **why)
 {
+	acme_cluster_auth_t a;
 	*why = NULL;
-	return acme_cluster_auth_check(&g_keys, sl(method), sl(target), sl(auth), now, nonce, why);
+	int rc = acme_cluster_auth_check(&g_keys, sl(method), sl(target), sl(auth), now, &a, why);
+	if (rc == WF_OK) {
+		CHECK_EQ_INT(a.t, NOW);
+		memcpy(nonce, a.nonce, sizeof(a.nonce));
+	}
+	return rc;
 }
 
 static void test_check(void)
@@ -149,11 +157,117 @@ static void test_check(void)
 	CHECK(why && strstr(why, "malformed"));
 	CHECK_EQ_INT(check_at("GET", TARGET, "", NOW, nonce, &why), WF_ERR);
 	CHECK(why != NULL);
-	CHECK_EQ_INT(acme_cluster_auth_check(&g_keys, sl("GET"), sl(TARGET), (wf_slice_t){ NULL, 0 }, NOW, nonce, &why),
+	acme_cluster_auth_t a;
+	CHECK_EQ_INT(acme_cluster_auth_check(&g_keys, sl("GET"), sl(TARGET), (wf_slice_t){ NULL, 0 }, NOW, &a, &why),
 		     WF_ERR);
 
 	/* Too small a buffer for the value. */
 	CHECK_EQ_INT(acme_cluster_auth_make(&g_keys, "GET", TARGET, NOW, NONCE, auth, 100), WF_ERR);
+}
+
+/* A checked request at time t with the i-th nonce. */
+static acme_cluster_auth_t request(int64_t t, unsigned i)
+{
+	acme_cluster_auth_t a;
+	memset(&a, 0, sizeof(a));
+	a.t = t;
+	snprintf(a.nonce, sizeof(a.nonce), "%032x", i);
+	return a;
+}
+
+static int admit(acme_cluster_replay_t *r, int64_t t, unsigned i, int64_t now, const char **why)
+{
+	acme_cluster_auth_t a = request(t, i);
+	*why = NULL;
+	return acme_cluster_replay_admit(r, &a, now, why);
+}
+
+static acme_cluster_replay_t g_replay; /* 96 KiB: not on the stack */
+
+static void test_replay(void)
+{
+	acme_cluster_replay_t *r = &g_replay;
+	const char *why;
+	acme_cluster_replay_init(r);
+	/* Once, and once only, for as long as the request passes the time check. */
+	CHECK_EQ_INT(admit(r, NOW, 1, NOW, &why), WF_OK);
+	CHECK_EQ_INT(admit(r, NOW, 1, NOW, &why), WF_ERR);
+	CHECK(why && strstr(why, "used already"));
+	CHECK_EQ_INT(admit(r, NOW, 1, NOW + ACME_CLUSTER_SKEW, &why), WF_ERR);
+	CHECK_EQ_INT(admit(r, NOW, 2, NOW + 1, &why), WF_OK);
+	/* A request signed ahead of our clock stays recorded as long as it
+	 * could pass (until its own t + skew). */
+	CHECK_EQ_INT(admit(r, NOW + 200, 3, NOW, &why), WF_OK);
+	CHECK_EQ_INT(admit(r, NOW + 200, 3, NOW + 450, &why), WF_ERR);
+	/* Entries go when their window has: the space is used again. */
+	size_t used = r->used;
+	CHECK_EQ_INT(admit(r, NOW + 600, 4, NOW + 600, &why), WF_OK);
+	CHECK_EQ_INT(r->used, used);
+	acme_cluster_replay_fini(r);
+
+	/* Bounded: three tables' worth of requests, a steady stream over
+	 * 15 minutes, all taken in a record that never grows past its cap. */
+	acme_cluster_replay_init(r);
+	unsigned n = 3 * ACME_CLUSTER_REPLAY_MAX, refused = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int64_t t = NOW + (int64_t)i * 900 / n;
+		refused += admit(r, t, 1000000 + i, t, &why) != WF_OK;
+	}
+	CHECK_EQ_INT(refused, 0);
+	CHECK(r->used <= ACME_CLUSTER_REPLAY_MAX);
+	acme_cluster_replay_fini(r);
+
+	/* Full of live entries (a flood of signed requests): the oldest
+	 * request's entry makes room, and no request as old gets in again,
+	 * its own least of all. Fresh requests still do. */
+	acme_cluster_replay_init(r);
+	for (unsigned i = 0; i < ACME_CLUSTER_REPLAY_MAX; i++)
+		refused += admit(r, NOW - 200 + i / 64, i, NOW, &why) != WF_OK;
+	CHECK_EQ_INT(refused, 0);
+	CHECK_EQ_INT(admit(r, NOW, 900001, NOW, &why), WF_OK); /* entry 0 (t = NOW - 200) made room */
+	CHECK_EQ_INT(admit(r, NOW - 200, 0, NOW, &why), WF_ERR);  /* so its replay is refused */
+	CHECK(why && strstr(why, "full"));
+	CHECK_EQ_INT(admit(r, NOW - 200, 1, NOW, &why), WF_ERR);  /* still recorded, or as old: refused */
+	CHECK_EQ_INT(admit(r, NOW - 200, 900002, NOW, &why), WF_ERR); /* as old as what was forgotten */
+	CHECK_EQ_INT(admit(r, NOW, 900001, NOW, &why), WF_ERR);
+	CHECK(why && strstr(why, "used already"));
+	CHECK_EQ_INT(admit(r, NOW + 1, 900003, NOW + 1, &why), WF_OK);
+	CHECK_EQ_INT(r->used, ACME_CLUSTER_REPLAY_MAX);
+	/* Once the flood's window has passed, so has the floor. */
+	CHECK_EQ_INT(admit(r, NOW + 400, 0, NOW + 400, &why), WF_OK);
+	acme_cluster_replay_fini(r);
+}
+
+/* Worker threads sharing one record: each nonce is taken exactly once,
+ * whichever thread it reaches. */
+#define RACE_THREADS 4
+#define RACE_NONCES 2000
+
+static int g_race_ok[RACE_THREADS];
+
+static void *race(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	const char *why;
+	for (unsigned i = 0; i < RACE_NONCES; i++)
+		g_race_ok[id] += admit(&g_replay, NOW, i, NOW, &why) == WF_OK;
+	return NULL;
+}
+
+static void test_replay_threads(void)
+{
+	pthread_t th[RACE_THREADS];
+	acme_cluster_replay_init(&g_replay);
+	for (int i = 0; i < RACE_THREADS; i++)
+		CHECK_EQ_INT(pthread_create(&th[i], NULL, race, (void *)(intptr_t)i), 0);
+	int total = 0;
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		total += g_race_ok[i];
+	}
+	CHECK_EQ_INT(total, RACE_NONCES);
+	acme_cluster_replay_fini(&g_replay);
+	CHECK(acme_cluster_replay_shared() == acme_cluster_replay_shared());
 }
 
 static void test_keys(void)
@@ -306,6 +420,8 @@ int main(void)
 	test_parse_malformed();
 	test_keys();
 	test_check();
+	test_replay();
+	test_replay_threads();
 	test_seal();
 	test_proof();
 	test_thumbprint();
