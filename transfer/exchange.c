@@ -447,11 +447,13 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	acme_cluster_keys_fini(&keys);
 	if (rc == WF_OK) /* signed: only now may it take a place in the record */
 		rc = acme_cluster_replay_admit(acme_cluster_replay_shared(), &auth, now, &why);
+	/* Logged with a rate limit, and not a failed login (see cluster.h). */
 	if (rc != WF_OK) {
-		wf_log_warn("cluster: bundle request from %s refused: %s", ex->peer, why);
+		acme_cluster_refusals_note(acme_cluster_refusals_shared(), ex->peer_addr, ex->peer, why, now);
 		respond_error(ex, 403, "cluster request refused");
 		return;
 	}
+	acme_cluster_refusals_flush(acme_cluster_refusals_shared(), now);
 	memcpy(ex->cl_nonce, auth.nonce, sizeof(auth.nonce));
 	snprintf(ex->user_name, sizeof(ex->user_name), "cluster");
 	wf_slice_t n = { in->target.ptr + strlen(ACME_CLUSTER_BUNDLE_PATH),

@@ -1,6 +1,6 @@
 /* Cluster requests and answers: the Authorization parser and check, the
- * controller's replay record, sealed bundles and the answers' proofs
- * (acme/cluster.c). */
+ * controller's replay record and its rate-limited log of refusals, sealed
+ * bundles and the answers' proofs (acme/cluster.c). */
 #include "acme/cluster.h"
 
 #include "check.h"
@@ -270,6 +270,103 @@ static void test_replay_threads(void)
 	CHECK(acme_cluster_replay_shared() == acme_cluster_replay_shared());
 }
 
+/* The lines the refusal log emits. */
+static char g_lines[64][1100];
+static int g_nlines;
+
+static void collect(void *arg, const char *line)
+{
+	(void)arg;
+	if (g_nlines < (int)WF_ARRAY_LEN(g_lines))
+		snprintf(g_lines[g_nlines], sizeof(g_lines[0]), "%s", line);
+	g_nlines++;
+}
+
+static const char WHY_SIG[] = "its signature does not match (another cluster secret?)";
+static const char WHY_TIME[] = "its time is too far from ours (clocks must agree within 300 s)";
+
+static void test_refusals(void)
+{
+	acme_cluster_refusals_t r;
+	acme_cluster_refusals_init(&r, 10, collect, NULL);
+	g_nlines = 0;
+	/* The first from an address: at once, with its port and reason. */
+	acme_cluster_refusals_note(&r, "10.0.0.1", "10.0.0.1:5000", WHY_SIG, NOW);
+	CHECK_EQ_INT(g_nlines, 1);
+	CHECK_EQ_STR(g_lines[0], "cluster: bundle request from 10.0.0.1:5000 refused: its signature does not match "
+				 "(another cluster secret?)");
+	/* The next 99 within the interval: counted, not logged. */
+	for (int i = 0; i < 99; i++)
+		acme_cluster_refusals_note(&r, "10.0.0.1", "10.0.0.1:5001", i < 60 ? WHY_SIG : WHY_TIME, NOW + i / 11);
+	acme_cluster_refusals_flush(&r, NOW + 9);
+	CHECK_EQ_INT(g_nlines, 1);
+	/* Another address has its own first line. */
+	acme_cluster_refusals_note(&r, "10.0.0.2", "10.0.0.2:6000", WHY_TIME, NOW + 5);
+	CHECK_EQ_INT(g_nlines, 2);
+	CHECK(strstr(g_lines[1], "from 10.0.0.2:6000 refused: its time"));
+	/* The interval over: one line says how many and why; 10.0.0.2, with
+	 * nothing more, is forgotten without a line. */
+	acme_cluster_refusals_flush(&r, NOW + 10);
+	CHECK_EQ_INT(g_nlines, 3);
+	CHECK_EQ_STR(g_lines[2], "cluster: 99 more bundle requests from 10.0.0.1 refused in the last 10 s (60: its "
+				 "signature does not match (another cluster secret?); 39: its time is too far from "
+				 "ours (clocks must agree within 300 s))");
+	acme_cluster_refusals_flush(&r, NOW + 11);
+	CHECK_EQ_INT(g_nlines, 3);
+	/* 10.0.0.1 stays counted: a steady flood is one line per interval. */
+	acme_cluster_refusals_note(&r, "10.0.0.1", "10.0.0.1:5002", WHY_SIG, NOW + 12);
+	CHECK_EQ_INT(g_nlines, 3);
+	acme_cluster_refusals_note(&r, "10.0.0.1", "10.0.0.1:5003", WHY_SIG, NOW + 21); /* the line comes first */
+	CHECK_EQ_INT(g_nlines, 4);
+	CHECK(strstr(g_lines[3], "cluster: 1 more bundle request from 10.0.0.1 refused in the last 11 s (1: its "
+				 "signature"));
+	acme_cluster_refusals_flush(&r, NOW + 31);
+	CHECK_EQ_INT(g_nlines, 5);
+	CHECK(strstr(g_lines[4], "1 more bundle request from 10.0.0.1 refused in the last 10 s"));
+	/* A quiet interval, then a refusal: logged at once again. */
+	acme_cluster_refusals_flush(&r, NOW + 41);
+	CHECK_EQ_INT(g_nlines, 5);
+	acme_cluster_refusals_note(&r, "10.0.0.1", "10.0.0.1:5004", WHY_TIME, NOW + 42);
+	CHECK_EQ_INT(g_nlines, 6);
+	CHECK(strstr(g_lines[5], "from 10.0.0.1:5004 refused: its time"));
+	acme_cluster_refusals_fini(&r);
+
+	/* One IPv6 /64 is one client. More reasons than are counted apart:
+	 * the rest are "other reasons". */
+	acme_cluster_refusals_init(&r, 10, collect, NULL);
+	g_nlines = 0;
+	static const char *const whys[] = { "a", "b", "c", "d", "e", "f" };
+	for (size_t i = 0; i < WF_ARRAY_LEN(whys) + 1; i++)
+		acme_cluster_refusals_note(&r, i ? "2001:db8:0:1::2" : "2001:db8:0:1::1", "[2001:db8:0:1::1]:1",
+					   whys[i % WF_ARRAY_LEN(whys)], NOW);
+	CHECK_EQ_INT(g_nlines, 1);
+	acme_cluster_refusals_flush(&r, NOW + 10);
+	CHECK_EQ_INT(g_nlines, 2);
+	CHECK_EQ_STR(g_lines[1], "cluster: 6 more bundle requests from 2001:db8:0:1::/64 refused in the last 10 s "
+				 "(1: b; 1: c; 1: d; 1: e; 2: other reasons)");
+	acme_cluster_refusals_fini(&r);
+
+	/* A flood from many addresses: each of the first ACME_CLUSTER_LOG_CLIENTS
+	 * has its line, the rest share one, and the interval's count says
+	 * how many: bounded however many there are. */
+	acme_cluster_refusals_init(&r, 10, collect, NULL);
+	g_nlines = 0;
+	for (unsigned i = 0; i < 10000; i++) {
+		char addr[32];
+		snprintf(addr, sizeof(addr), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+		acme_cluster_refusals_note(&r, addr, addr, WHY_SIG, NOW);
+	}
+	CHECK_EQ_INT(g_nlines, ACME_CLUSTER_LOG_CLIENTS + 1);
+	CHECK(strstr(g_lines[ACME_CLUSTER_LOG_CLIENTS], "from 10.0.0.32 refused: its signature"));
+	acme_cluster_refusals_flush(&r, NOW + 10);
+	CHECK_EQ_INT(g_nlines, ACME_CLUSTER_LOG_CLIENTS + 2);
+	char want[200];
+	snprintf(want, sizeof(want), "cluster: %u more bundle requests from other addresses refused",
+		 10000 - ACME_CLUSTER_LOG_CLIENTS - 1);
+	CHECK(strstr(g_lines[ACME_CLUSTER_LOG_CLIENTS + 1], want));
+	acme_cluster_refusals_fini(&r);
+}
+
 static void test_keys(void)
 {
 	acme_cluster_keys_t k;
@@ -422,6 +519,7 @@ int main(void)
 	test_check();
 	test_replay();
 	test_replay_threads();
+	test_refusals();
 	test_seal();
 	test_proof();
 	test_thumbprint();
