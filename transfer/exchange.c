@@ -13,7 +13,7 @@
 #include "../server/offload.h"
 #include "../server/server.h"
 #include "../server/worker.h"
-#include "../acme/cluster.h"
+#include "../acme/cluster_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* Cluster requests and answers: the Authorization parser and check, the
  * controller's replay record and its rate-limited log of refusals, sealed
  * bundles and the answers' proofs (acme/cluster.c). */
-#include "acme/cluster.h"
+#include "acme/cluster_guard.h"
 
 #include "check.h"
 
