@@ -33,31 +33,191 @@ static unsigned cache_next;
 static cache_entry_t refused[CACHE_SLOTS];
 static unsigned refused_next;
 
-/* A hash to verify against when the user does not exist, so that a wrong
- * name costs the same time as a wrong password and names cannot be probed.
- * Made once per process (it costs a crypt), before the loops run. */
-static char dummy[CRYPT_OUTPUT_SIZE];
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+/* ---------------------------------------------------------------- the dummy hash */
 
-static void make_dummy(void)
+/* A name that does not exist is checked against a dummy hash, so that it
+ * costs what a wrong password costs and names cannot be probed by timing.
+ * The dummy has the setting (method and cost parameters) of the configured
+ * users' hashes, with a fresh salt: a yescrypt dummy beside sha512-crypt
+ * users answers an unknown name in 90 ms and a wrong password in 2.
+ *
+ * When the users' settings differ, the dummy takes the most common one (the
+ * first user's among equals): no single dummy hides a user whose hash costs
+ * another amount, so the dummy hides as many names as it can. "The costliest"
+ * is no better: a user cheaper than the dummy stands out just the same, and
+ * costs of different methods cannot be compared without timing them.
+ *
+ * The dummy is a crypt_gensalt setting (no crypt needed to make it: crypt_r
+ * over a setting does the whole work), made at the count that reproduces the
+ * model's parameters; when none does (parameters crypt_gensalt would not
+ * write, or a method it does not know), the model's own hash is the dummy,
+ * which costs the same by construction. One per config, remembered for the
+ * few configs alive at once (a reload leaves the old one to its connections). */
+#define DUMMY_SLOTS 4
+
+typedef struct dummy_slot {
+	const wf_config_t *cfg; /* compared, never dereferenced: the config this dummy is for */
+	size_t model_index;     /* cfg->users[model_index] ... */
+	const char *model;      /* ... whose password (pointer compared) was the model */
+	char hash[CRYPT_OUTPUT_SIZE];
+} dummy_slot_t;
+
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+static dummy_slot_t dummies[DUMMY_SLOTS];
+static unsigned dummy_next;
+static char no_users_dummy[CRYPT_OUTPUT_SIZE]; /* when no user is configured: yescrypt at wharf passwd's cost */
+static pthread_once_t no_users_once = PTHREAD_ONCE_INIT;
+
+static void make_no_users_dummy(void)
 {
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data cd;
-	memset(&cd, 0, sizeof(cd));
-	const char *r = crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) ?
-				crypt_r("wharf-no-such-user", salt, &cd) : NULL;
-	snprintf(dummy, sizeof(dummy), "%s", r && r[0] != '*' ? r : "$6$wharf$x");
+	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, no_users_dummy, sizeof(no_users_dummy)))
+		snprintf(no_users_dummy, sizeof(no_users_dummy), "$6$wharf$x");
 }
 
-static const char *dummy_hash(void)
+/* Length of h's method and cost parameters: where its salt begins. For the
+ * "$id$...$salt$hash" forms, after the '$' before the salt; bcrypt's
+ * "$2b$NN$" is followed by salt and hash without a '$'. 0 for the forms
+ * without parameters (DES) or not known. */
+static size_t params_len(const char *h)
 {
-	pthread_once(&dummy_once, make_dummy);
-	return dummy;
+	if (h[0] != '$')
+		return 0;
+	if (h[1] == '2' && h[2] && h[3] == '$' && h[4] && h[5] && h[6] == '$')
+		return 7;
+	const char *last = strrchr(h, '$');
+	const char *p = last;
+	while (p > h && p[-1] != '$')
+		p--;
+	return p > h + 1 ? (size_t)(p - h) : 0; /* p: just past the '$' before the salt */
+}
+
+static int compare_params(const char *a, const char *b)
+{
+	size_t la = params_len(a), lb = params_len(b);
+	int c = memcmp(a, b, la < lb ? la : lb);
+	return c ? c : (la > lb) - (la < lb);
+}
+
+static const wf_config_t *sort_cfg; /* qsort's context, under dummy_lock */
+
+static int by_params(const void *x, const void *y)
+{
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	int c = compare_params(sort_cfg->users[i].password, sort_cfg->users[j].password);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* The user whose hash has the most common setting (the first such user among
+ * equally common ones). */
+static size_t model_user(const wf_config_t *cfg)
+{
+	size_t *order = malloc(cfg->nusers * sizeof(*order));
+	if (!order)
+		return 0;
+	for (size_t i = 0; i < cfg->nusers; i++)
+		order[i] = i;
+	sort_cfg = cfg;
+	qsort(order, cfg->nusers, sizeof(*order), by_params);
+	size_t best = 0, best_n = 0;
+	for (size_t i = 0; i < cfg->nusers;) {
+		size_t j = i, first = order[i];
+		while (j < cfg->nusers && compare_params(cfg->users[order[j]].password, cfg->users[first].password) == 0)
+			j++;
+		/* Within a run the order is by index: order[i] is its first user. */
+		if (j - i > best_n || (j - i == best_n && first < best)) {
+			best = first;
+			best_n = j - i;
+		}
+		i = j;
+	}
+	free(order);
+	return best;
+}
+
+/* Where a bare setting (crypt_gensalt's output: parameters, then the salt)
+ * has its salt: at 7 for bcrypt, else after its last '$' (or, for the forms
+ * that end a setting with '$', after the one before). */
+static size_t setting_params_len(const char *s)
+{
+	size_t n = strlen(s);
+	if (n && s[n - 1] == '$')
+		return params_len(s);
+	if (s[0] == '$' && s[1] == '2')
+		return params_len(s);
+	const char *last = strrchr(s, '$');
+	return last ? (size_t)(last - s) + 1 : 0;
+}
+
+/* The methods whose salt is apart from their parameters, so that a fresh
+ * salt keeps the cost (scrypt's "$7$", for one, packs both together). */
+static const char *const fresh_salt_methods[] = { "$y$", "$gy$", "$2a$", "$2b$", "$2y$", "$5$", "$6$", "$1$", "$sha1$", NULL };
+
+/* A fresh setting with model's method and cost into out (cap
+ * CRYPT_OUTPUT_SIZE): crypt_gensalt at the count that writes model's
+ * parameters. Else model itself. */
+static void dummy_like(const char *model, char *out)
+{
+	size_t plen = params_len(model);
+	const char *method = NULL;
+	for (int i = 0; plen && fresh_salt_methods[i] && !method; i++)
+		if (strncmp(model, fresh_salt_methods[i], strlen(fresh_salt_methods[i])) == 0)
+			method = fresh_salt_methods[i];
+	if (method) {
+		/* The counts to try: the default, the small ones (yescrypt's cost
+		 * 1-11), and the first number in the parameters (rounds=N,
+		 * bcrypt's NN). Each try is cheap: crypt_gensalt only draws
+		 * random bytes. */
+		unsigned long counts[13];
+		size_t ncounts = 0;
+		for (unsigned long k = 0; k <= 11; k++)
+			counts[ncounts++] = k;
+		const char *digit = strpbrk(model + strlen(method), "0123456789");
+		if (digit && digit < model + plen) {
+			unsigned long n = strtoul(digit, NULL, 10);
+			if (n > 11 && n < 1000000000UL)
+				counts[ncounts++] = n;
+		}
+		for (size_t k = 0; k < ncounts; k++)
+			if (crypt_gensalt_rn(method, counts[k], NULL, 0, out, CRYPT_OUTPUT_SIZE) &&
+			    setting_params_len(out) == plen && memcmp(out, model, plen) == 0)
+				return;
+	}
+	snprintf(out, CRYPT_OUTPUT_SIZE, "%s", model);
+}
+
+/* The dummy for cfg, copied into out (CRYPT_OUTPUT_SIZE). */
+static void dummy_hash(const wf_config_t *cfg, char *out)
+{
+	if (!cfg || cfg->nusers == 0) {
+		pthread_once(&no_users_once, make_no_users_dummy);
+		memcpy(out, no_users_dummy, CRYPT_OUTPUT_SIZE);
+		return;
+	}
+	pthread_mutex_lock(&dummy_lock);
+	dummy_slot_t *d = NULL;
+	for (int i = 0; i < DUMMY_SLOTS && !d; i++)
+		if (dummies[i].cfg == cfg && dummies[i].model_index < cfg->nusers &&
+		    cfg->users[dummies[i].model_index].password == dummies[i].model)
+			d = &dummies[i];
+	if (!d) {
+		d = &dummies[dummy_next++ % DUMMY_SLOTS];
+		d->cfg = cfg;
+		d->model_index = model_user(cfg);
+		d->model = cfg->users[d->model_index].password;
+		dummy_like(d->model, d->hash);
+	}
+	memcpy(out, d->hash, CRYPT_OUTPUT_SIZE);
+	pthread_mutex_unlock(&dummy_lock);
+}
+
+void xfer_auth_dummy(const wf_config_t *cfg, char *out)
+{
+	dummy_hash(cfg, out);
 }
 
 void xfer_auth_prepare(void)
 {
-	dummy_hash();
+	pthread_once(&no_users_once, make_no_users_dummy);
 }
 
 static bool cached(cache_entry_t *slots, const unsigned char d[32])
@@ -127,7 +287,10 @@ int xfer_auth_parse_basic(wf_slice_t authorization, char *user, size_t user_cap,
 static const wf_user_cfg_t *key_of(const wf_config_t *cfg, wf_slice_t user, wf_slice_t pass, unsigned char d[32])
 {
 	const wf_user_cfg_t *u = wf_config_user(cfg, user);
-	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy_hash(), d);
+	char dummy[CRYPT_OUTPUT_SIZE];
+	if (!u)
+		dummy_hash(cfg, dummy);
+	digest_of(user.ptr, user.len, pass.ptr, pass.len, u ? u->password : dummy, d);
 	return u;
 }
 
@@ -168,11 +331,14 @@ static void note_verdict(const unsigned char d[32], bool ok)
 
 /* The crypt itself, remembering nothing: the caller decides whether the
  * verdict may be remembered (not when the address was banned meanwhile). */
-static const wf_user_cfg_t *verify(const wf_user_cfg_t *u, wf_slice_t pass)
+static const wf_user_cfg_t *verify(const wf_config_t *cfg, const wf_user_cfg_t *u, wf_slice_t pass)
 {
 	if (pass.len >= XFER_AUTH_PASS_MAX || memchr(pass.ptr, '\0', pass.len))
 		return NULL; /* crypt would see another password */
-	const char *stored = u ? u->password : dummy_hash();
+	char dummy[CRYPT_OUTPUT_SIZE];
+	if (!u)
+		dummy_hash(cfg, dummy);
+	const char *stored = u ? u->password : dummy;
 	char pw[XFER_AUTH_PASS_MAX];
 	memcpy(pw, pass.ptr, pass.len);
 	pw[pass.len] = '\0';
@@ -192,7 +358,7 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 	xfer_auth_verdict_t v = verdict_of(u, pass, d);
 	if (v != XFER_AUTH_UNKNOWN)
 		return v == XFER_AUTH_OK ? u : NULL;
-	const wf_user_cfg_t *ok = verify(u, pass);
+	const wf_user_cfg_t *ok = verify(cfg, u, pass);
 	note_verdict(d, ok != NULL);
 	return ok;
 }
@@ -245,7 +411,7 @@ static __thread auth_check_t *in_flight; /* this loop's checks on the pool */
 static void check_run(void *arg)
 {
 	auth_check_t *c = arg;
-	c->ok = verify(wf_config_user(c->cfg, (wf_slice_t){ c->user, c->user_len }),
+	c->ok = verify(c->cfg, wf_config_user(c->cfg, (wf_slice_t){ c->user, c->user_len }),
 		       (wf_slice_t){ c->pass, c->pass_len });
 }
 

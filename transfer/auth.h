@@ -21,9 +21,15 @@ typedef enum xfer_auth_verdict {
 	XFER_AUTH_UNKNOWN, /* not seen: a full check must run */
 } xfer_auth_verdict_t;
 
-/* Makes what the checks need once per process (a crypt): call before the
- * loops run, so none of them pays it. */
+/* Makes what the checks need once per process: call before the loops run. */
 void xfer_auth_prepare(void);
+
+/* The hash a name that does not exist is checked against under cfg (into
+ * out, CRYPT_OUTPUT_SIZE bytes): the setting (method and cost) of the
+ * configured users' most common one with a fresh salt, so that an unknown
+ * name costs what a wrong password costs. The same for one cfg while it
+ * lives; a new config (reload) gets its own. */
+void xfer_auth_dummy(const wf_config_t *cfg, char *out);
 
 /* Splits an Authorization value ("Basic base64(user:pass)") into user and
  * password, each NUL-terminated. A pure function over bytes. WF_OK, or WF_ERR

@@ -328,5 +328,59 @@ class BanHidesARightGuess(OneWorker):
         self.assertEqual(harness.curl(self.server, "/", user="slow", password="slow-pw")[0], 429)
 
 
+def sha512_hash(password):
+    """A sha512-crypt ("$6$", 5000 rounds) hash: a millisecond to check,
+    against the tens of a yescrypt one."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    h = lib.crypt(password.encode(), lib.crypt_gensalt(b"$6$", 0, None, 0))
+    assert h and h.startswith(b"$6$"), h
+    return h.decode()
+
+
+class UnknownNamesCostAWrongPassword(OneWorker):
+    """A name that does not exist is checked against a dummy hash of the
+    configured users' kind: with sha512-crypt users, a yescrypt dummy would
+    answer an unknown name tens of times slower than a wrong password, and
+    tell which names exist."""
+    LIMITS = "max_login_failures = 1000;"
+
+    @classmethod
+    def setUpClass(cls):
+        users = [{"name": n, "password": pw(n), "hash": sha512_hash(pw(n)), "perms": ALL} for n in ("alice", "bob")]
+        cls.server = harness.Server(users=users, workers=1, extra="limits = { %s };" % cls.LIMITS)
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
+
+    def answer_time(self, user, password):
+        """Seconds from request to answer on a connection already set up
+        (each guess is new, so no cache answers it)."""
+        with harness.RawTLS(self.server) as c:
+            t0 = time.monotonic()
+            c.send("GET / HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
+                   % harness.basic_auth(user, password))
+            status = c.read_response()[0]
+            seconds = time.monotonic() - t0
+        self.assertEqual(status, 401)
+        return seconds
+
+    def test_unknown_name_and_wrong_password_take_alike(self):
+        unknown, wrong = [], []
+        for i in range(9):
+            unknown.append(self.answer_time("nobody%d" % i, "guess-%d" % i))
+            wrong.append(self.answer_time("alice", "guess-%d" % i))
+        unknown.sort()
+        wrong.sort()
+        ratio = unknown[4] / wrong[4]  # medians
+        self.assertLess(ratio, 5, "unknown name %.1f ms, wrong password %.1f ms"
+                        % (unknown[4] * 1000, wrong[4] * 1000))
+        self.assertGreater(ratio, 0.2, "unknown name %.1f ms, wrong password %.1f ms"
+                           % (unknown[4] * 1000, wrong[4] * 1000))
+
+
 if __name__ == "__main__":
     harness.main()
