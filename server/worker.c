@@ -54,6 +54,14 @@ static void listener_close(wf_worker_t *w, wf_listener_t *l)
  * the rest. Open connections are untouched; they keep their own config. */
 static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 {
+	if (w->draining) {
+		/* The listeners are closed for good (start_drain); only the config
+		 * is taken, and the plan's new sockets are closed with it. */
+		wf_config_t *old = w->cfg;
+		w->cfg = wf_config_ref(plan->cfg);
+		wf_config_unref(old);
+		return;
+	}
 	wf_listener_t **next = calloc(plan->n + 1, sizeof(*next));
 	size_t n = 0;
 	for (size_t i = 0; i < plan->n; i++) {
@@ -80,8 +88,7 @@ static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 			l->worker = w;
 			ev_io_init(&l->accept_io, on_accept, l->fd, EV_READ);
 			ev_timer_init(&l->pause, on_accept_resume, 0.1, 0);
-			if (!w->draining)
-				ev_io_start(w->loop, &l->accept_io);
+			ev_io_start(w->loop, &l->accept_io);
 		}
 		l->svc = plan->entries[i].svc;
 		next[n++] = l;
@@ -102,10 +109,15 @@ static void start_drain(wf_worker_t *w)
 	if (w->draining)
 		return;
 	w->draining = true;
-	for (size_t i = 0; i < w->nlisteners; i++) {
-		ev_io_stop(w->loop, &w->listeners[i]->accept_io);
-		ev_timer_stop(w->loop, &w->listeners[i]->pause);
-	}
+	/* Closed, not just left unwatched: an open listening socket still
+	 * completes handshakes into its backlog, and those clients would wait
+	 * for an accept that never comes until shutdown_timeout. Closed, a new
+	 * connection is refused at once (and one in the backlog is reset). */
+	for (size_t i = 0; i < w->nlisteners; i++)
+		listener_close(w, w->listeners[i]);
+	free(w->listeners);
+	w->listeners = NULL;
+	w->nlisteners = 0;
 	for (wf_conn_t *c = w->conns, *next; c; c = next) {
 		next = c->next;
 		wf_conn_drain(c);

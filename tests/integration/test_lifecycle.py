@@ -359,6 +359,39 @@ class Lifecycle(unittest.TestCase):
             s.proc.wait(timeout=20)
             self.assertEqual(s.proc.returncode, 0)
 
+    def test_draining_server_refuses_new_connections_at_once(self):
+        # A listening socket left open while draining would still complete
+        # handshakes into its backlog: a new client would hang until
+        # shutdown_timeout instead of being refused.
+        with Server(extra="limits = { shutdown_timeout = 60; };") as s:
+            body = b"x" * 100000
+            up = harness.RawTLS(s)
+            up.send("PUT /drain.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n"
+                    "Content-Length: %d\r\n\r\n" % (harness.basic_auth("alice", "alice-pw"), len(body)))
+            up.send(body[:1000])
+            time.sleep(0.5)  # the upload is under way (its temp file exists)
+            self.assertTrue(harness.wait_until(lambda: any(
+                n.startswith(".wharf-upload.") for n in os.listdir(s.home())), 5))
+            s.signal(signal.SIGTERM)
+            self.assertTrue(s.wait_log("SIGTERM", timeout=5))
+            refused = None
+            deadline = time.monotonic() + 5
+            while refused is None and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+                    time.sleep(0.1)  # the workers may not have seen the drain yet
+                except ConnectionRefusedError:
+                    refused = True
+            self.assertTrue(refused, "a new connection was taken into the backlog while draining")
+            # The upload under way still finishes, and the server then exits.
+            up.send(body[1000:])
+            self.assertEqual(up.read_response()[0], 201)
+            up.close()
+            with open(os.path.join(s.home(), "drain.bin"), "rb") as f:
+                self.assertEqual(f.read(), body)
+            s.proc.wait(timeout=20)
+            self.assertEqual(s.proc.returncode, 0)
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root")
     def test_drops_root(self):
         with Server() as s:
