@@ -348,7 +348,11 @@ static int on_client_hello(gnutls_session_t sess)
 	if (c->svc->type == WF_SERVICE_HTTPS && gnutls_alpn_get_selected_protocol(sess, &alpn) == 0 && alpn.size == 10 &&
 	    memcmp(alpn.data, "acme-tls/1", 10) == 0) {
 		c->alpn_challenge = true;
-		c->chal = acme_challenges_acquire();
+		/* GnuTLS calls this hook once per ClientHello: twice after a
+		 * HelloRetryRequest. The snapshot taken at the first stays (one
+		 * reference, one unref in teardown). */
+		if (!c->chal)
+			c->chal = acme_challenges_acquire();
 		wf_certkey_t *ck = acme_chal_alpn(c->chal, c->sni);
 		if (!ck) {
 			wf_log_info("conn %llu %s: acme-tls/1 handshake for \"%s\", which has no pending challenge",
