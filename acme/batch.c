@@ -1,5 +1,6 @@
 /* The batch CSV: see batch.h. Every field is bounded before it is copied. */
 #include "batch.h"
+#include "../server/config.h"
 #include "../server/san.h"
 
 #include <ctype.h>
@@ -53,17 +54,6 @@ static void free_strv(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
-}
-
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 64)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-			return false;
-	return true;
 }
 
 static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
@@ -209,8 +199,11 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			fail(err, errlen, line, "more than %d certificates", ACME_BATCH_MAX);
 			goto bad;
 		}
-		if (!name_ok(f[0])) {
-			fail(err, errlen, line, "name \"%.64s\" must be 1-64 letters, digits, '-', '_' or '.'", f[0]);
+		if (!wf_config_cert_name_ok(f[0])) {
+			fail(err, errlen, line,
+			     "name \"%.64s\" must be 1-64 letters, digits, '-', '_' or '.', not starting with '.' "
+			     "(it names a folder)",
+			     f[0]);
 			goto bad;
 		}
 		for (size_t i = 0; i < b.n; i++)

@@ -411,22 +411,29 @@ static int valid_domain(const char *d)
 	return label > 0;
 }
 
+bool wf_config_cert_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 64 || name[0] == '.')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
 static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 {
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
 		wf_cert_cfg_t *c = &cfg->certificates[i];
 		if (!c->name)
 			continue;
-		for (const char *p = c->name; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			      *p == '-' || *p == '_' || *p == '.') ||
-			    c->name[0] == '.') {
-				problem(ctx, c->line,
-					"certificate name \"%s\" may hold only letters, digits, '-', '_' and '.' "
-					"(it names a folder)",
-					c->name);
-				break;
-			}
+		if (!wf_config_cert_name_ok(c->name))
+			problem(ctx, c->line,
+				"certificate name \"%.80s\" may hold only letters, digits, '-', '_' and '.', not "
+				"start with '.', and be 1 to 64 bytes long (it names a folder)",
+				c->name);
 		for (size_t j = 0; j < i; j++)
 			if (cfg->certificates[j].name && strcmp(cfg->certificates[j].name, c->name) == 0)
 				problem(ctx, c->line, "certificate \"%s\" is defined twice (first at line %d)",
@@ -680,6 +687,8 @@ static char **strv_dup(char *const *v, size_t n)
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
 		       const char *challenge, char *const *hook, size_t nhook)
 {
+	if (!wf_config_cert_name_ok(name))
+		return WF_ERR;
 	if (wf_config_cert(cfg, name))
 		return WF_DECLINED;
 	const wf_section_t *sec = NULL;

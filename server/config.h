@@ -173,9 +173,16 @@ void wf_config_unref(wf_config_t *cfg);
 const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name);
 const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name);
 
+/* Is name fit to name a certificate: 1 to 64 bytes of letters, digits, '-',
+ * '_' and '.', not starting with '.'? It is the certificate's folder under
+ * state_dir/certs/, so "." and ".." (the certs folder, the state folder) and
+ * hidden names are not. One rule for the config and `cert batch`. Pure. */
+bool wf_config_cert_name_ok(const char *name);
+
 /* Adds a certificate with the table's defaults (wharf cert batch), before
  * the config is shared with anyone; a dns-01 one gets acme.dns_hook. WF_OK,
- * WF_DECLINED (the name exists), or WF_ERR. Pointers to the config's
+ * WF_DECLINED (the name exists), or WF_ERR (no memory, or a name
+ * wf_config_cert_name_ok refuses: the caller checks it first). Pointers to the config's
  * certificates taken before are invalid. */
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
 		       const char *challenge, char *const *hook, size_t nhook);

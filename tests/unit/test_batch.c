@@ -82,9 +82,34 @@ static void test_bad(void)
 	CHECK(b.entries == NULL);
 }
 
+/* A name is a folder under state_dir/certs/: "." and ".." would be the
+ * certs folder or the state folder itself. The config's rule, shared. */
+static void test_names_are_folders(void)
+{
+	acme_batch_t b = { 0 };
+	char err[256];
+	const char *bad[] = { "..", ".", ".hidden", "a/b", "a b", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char csv[128];
+		snprintf(csv, sizeof(csv), "\"%s\",a.example\n", bad[i]);
+		CHECK_EQ_INT(parse(csv, &b, err), WF_ERR);
+		CHECK(strstr(err, "line 1: name \"") != NULL);
+		CHECK(b.entries == NULL);
+	}
+	CHECK_EQ_INT(parse("x..y,a.example\n", &b, err), WF_OK); /* dots inside are fine */
+	acme_batch_free(&b);
+	char csv[128];
+	snprintf(csv, sizeof(csv), "%.64s,a.example\n", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	CHECK_EQ_INT(parse(csv, &b, err), WF_OK);
+	acme_batch_free(&b);
+	snprintf(csv, sizeof(csv), "%.65s,a.example\n", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	CHECK_EQ_INT(parse(csv, &b, err), WF_ERR);
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
+	test_names_are_folders();
 	return check_report();
 }

@@ -95,6 +95,12 @@ static void test_errors(void)
 	expect_error("certificates = ( { name = \"../x\"; domains = [\"a.test\"]; } );\n"
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"../x\"]; } );\n",
 		     "may hold only letters");
+	expect_error("certificates = ( { name = \"..\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"..\"]; } );\n",
+		     "certificate name \"..\" may hold only letters");
+	expect_error("certificates = ( { name = \"abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"; "
+		     "domains = [\"a.test\"]; } );\n",
+		     "1 to 64 bytes");
 	expect_error("users = ( { name = \"v\"; password = \"plain\"; home = \"home\"; } );\n",
 		     "password must be a crypt(3) hash");
 	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"nowhere\"; } );\n"
@@ -120,6 +126,39 @@ static void test_errors(void)
 	wf_buf_fini(&e);
 }
 
+/* One rule for certificate names, the config's and `cert batch`'s (which
+ * adds its names through wf_config_add_cert). */
+static void test_cert_names(void)
+{
+	CHECK(wf_config_cert_name_ok("main"));
+	CHECK(wf_config_cert_name_ok("shop.example_2-b"));
+	CHECK(wf_config_cert_name_ok("x..y"));
+	CHECK(wf_config_cert_name_ok("abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")); /* 64 */
+	CHECK(!wf_config_cert_name_ok("abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")); /* 65 */
+	CHECK(!wf_config_cert_name_ok(""));
+	CHECK(!wf_config_cert_name_ok("."));
+	CHECK(!wf_config_cert_name_ok(".."));
+	CHECK(!wf_config_cert_name_ok(".x"));
+	CHECK(!wf_config_cert_name_ok("a/b"));
+	CHECK(!wf_config_cert_name_ok("a b"));
+
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	wf_config_t *cfg = load_text(GOOD_TAIL, &e);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	char *domains[] = { "a.test" }, *hook[] = { NULL };
+	size_t n = cfg->ncertificates;
+	CHECK_EQ_INT(wf_config_add_cert(cfg, "..", domains, 1, "ec256", "http-01", hook, 0), WF_ERR);
+	CHECK_EQ_INT(wf_config_add_cert(cfg, ".", domains, 1, "ec256", "http-01", hook, 0), WF_ERR);
+	CHECK_EQ_INT(cfg->ncertificates, n);
+	CHECK_EQ_INT(wf_config_add_cert(cfg, "batch1", domains, 1, "ec256", "http-01", hook, 0), WF_OK);
+	CHECK_EQ_INT(cfg->ncertificates, n + 1);
+	wf_config_unref(cfg);
+	wf_buf_fini(&e);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -129,6 +168,7 @@ int main(void)
 	mkdir(home, 0755);
 	test_good();
 	test_errors();
+	test_cert_names();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
