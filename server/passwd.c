@@ -3,6 +3,7 @@
 #include "base.h"
 
 #include <crypt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -22,7 +23,17 @@ int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap)
 	return WF_OK;
 }
 
-static int read_line(const char *prompt, char *buf, size_t cap, int tty)
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
+#define MAX_TEXT TEXT(WF_PASSWD_MAX)
+_Static_assert(WF_PASSWD_MAX == CRYPT_MAX_PASSPHRASE_SIZE - 1, "the longest password crypt(3) takes");
+
+/* One line of standard input into buf (cap WF_PASSWD_MAX + 2), without its
+ * end (LF or CRLF). WF_OK; WF_DECLINED when nothing came (end of input);
+ * WF_ERR with *why when the line is longer than WF_PASSWD_MAX bytes or holds
+ * a NUL (crypt would see a shorter password than was typed): the rest of the
+ * line is read and thrown away, never taken for the next line. */
+static int read_line(const char *prompt, char *buf, size_t cap, int tty, const char **why)
 {
 	struct termios old, noecho;
 	if (tty) {
@@ -32,15 +43,35 @@ static int read_line(const char *prompt, char *buf, size_t cap, int tty)
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(0, TCSANOW, &noecho);
 	}
-	char *r = fgets(buf, (int)cap, stdin);
+	size_t n = 0;
+	int c, rc = WF_OK;
+	bool any = false, nul = false, overflow = false;
+	*why = NULL;
+	while ((c = getchar()) != EOF && c != '\n') {
+		any = true;
+		if (c == '\0')
+			nul = true;
+		else if (n + 1 >= cap)
+			overflow = true;
+		else
+			buf[n++] = (char)c;
+	}
 	if (tty) {
 		tcsetattr(0, TCSANOW, &old);
 		fprintf(stderr, "\n");
 	}
-	if (!r)
-		return WF_ERR;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return WF_OK;
+	if (!overflow && n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (nul)
+		*why = "it holds a NUL byte";
+	else if (overflow || n > WF_PASSWD_MAX)
+		*why = "it is longer than " MAX_TEXT " bytes, the longest crypt(3) takes";
+	if (*why)
+		rc = WF_ERR;
+	else if (!any && c == EOF)
+		rc = WF_DECLINED;
+	return rc;
 }
 
 int wf_passwd_main(int argc, char **argv)
@@ -54,26 +85,35 @@ int wf_passwd_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	int tty = isatty(0);
-	char a[512], b[512], hash[256];
-	if (read_line("Password: ", a, sizeof(a), tty) != WF_OK) {
+	int tty = isatty(0), status = 1;
+	char a[WF_PASSWD_MAX + 2], b[WF_PASSWD_MAX + 2], hash[256]; /* room for a CR */
+	const char *why = NULL;
+	b[0] = '\0';
+	int rc = read_line("Password: ", a, sizeof(a), tty, &why);
+	if (rc == WF_DECLINED) {
 		fprintf(stderr, "wharf passwd: no password given\n");
-		return 1;
+		goto out;
 	}
-	if (tty && (read_line("Again: ", b, sizeof(b), tty) != WF_OK || strcmp(a, b) != 0)) {
+	if (rc != WF_OK) {
+		fprintf(stderr, "wharf passwd: password refused: %s\n", why);
+		goto out;
+	}
+	if (tty && (read_line("Again: ", b, sizeof(b), tty, &why) != WF_OK || strcmp(a, b) != 0)) {
 		fprintf(stderr, "wharf passwd: the passwords differ\n");
-		return 1;
+		goto out;
 	}
 	if (!a[0]) {
 		fprintf(stderr, "wharf passwd: an empty password is not allowed\n");
-		return 1;
+		goto out;
 	}
 	if (wf_passwd_hash(a, sha512, hash, sizeof(hash)) != WF_OK) {
 		fprintf(stderr, "wharf passwd: crypt failed\n");
-		return 1;
+		goto out;
 	}
-	memset(a, 0, sizeof(a));
-	memset(b, 0, sizeof(b));
 	printf("%s\n", hash);
-	return 0;
+	status = 0;
+out:
+	explicit_bzero(a, sizeof(a));
+	explicit_bzero(b, sizeof(b));
+	return status;
 }

@@ -4,11 +4,18 @@
 
 #include <stddef.h>
 
+/* The longest password `wharf passwd` hashes: the longest crypt(3) takes
+ * (libxcrypt refuses CRYPT_MAX_PASSPHRASE_SIZE bytes and more, so no login
+ * could match a longer one; logins read up to XFER_AUTH_PASS_MAX). A longer
+ * one is refused, never cut short. */
+#define WF_PASSWD_MAX 511
+
 /* Hashes a password with yescrypt ("$y$"), or sha512-crypt ("$6$") when
  * sha512 is true. Returns WF_OK with the hash in out, or WF_ERR. */
 int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap);
 /* The subcommand: reads the password (twice, without echo, from a terminal;
- * one line otherwise) and prints the hash. */
+ * one line otherwise) and prints the hash. A line longer than WF_PASSWD_MAX
+ * bytes, or with a NUL, is refused with a message and exit status 1. */
 int wf_passwd_main(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 #include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
+#include "../server/passwd.h"
 
 #include <crypt.h>
 #include <gnutls/crypto.h>
@@ -16,6 +17,9 @@
 #include <time.h>
 
 #define CACHE_SLOTS 64
+
+/* wharf passwd never makes a hash a login could not reach. */
+_Static_assert(WF_PASSWD_MAX < XFER_AUTH_PASS_MAX, "a login reads every password wharf passwd hashes");
 
 typedef struct cache_entry {
 	unsigned char digest[32];

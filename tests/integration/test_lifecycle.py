@@ -444,6 +444,28 @@ class CommandLine(unittest.TestCase):
                              timeout=10)
         self.assertTrue(out.stdout.startswith("$6$"))
 
+    def test_passwd_refuses_what_it_cannot_hash_whole(self):
+        # crypt(3) takes at most 511 bytes; a longer line read from a pipe
+        # was cut to fit a buffer and hashed, silently: refused now.
+        import crypt  # noqa: deprecated but present in 3.11; the check mirrors the server's crypt(3)
+        longest = "".join(chr(ord("a") + i % 26) for i in range(511))
+        out = subprocess.run([WHARF, "passwd", "--sha512"], input=longest + "\r\n", capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        h = out.stdout.strip()
+        self.assertEqual(crypt.crypt(longest, h), h)
+        for bad, why in ((longest + "x", "longer than 511 bytes"), (longest * 2, "longer than 511 bytes"),
+                         ("ab\0cd", "NUL")):
+            out = subprocess.run([WHARF, "passwd"], input=bad + "\n", capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 1, out.stdout)
+            self.assertEqual(out.stdout, "")
+            self.assertIn("wharf passwd: password refused: ", out.stderr)
+            self.assertIn(why, out.stderr)
+        # The longest password logs in.
+        with Server(users=[{"name": "alice", "password": longest, "hash": h, "perms": ["read"]}]) as s:
+            self.assertEqual(curl(s, "/", user="alice", password=longest)[0], 200)
+            self.assertEqual(curl(s, "/", user="alice", password=longest[:-1])[0], 401)
+
     def test_help_and_version(self):
         out = subprocess.run([WHARF, "--version"], capture_output=True, text=True, timeout=10)
         self.assertRegex(out.stdout, r"^wharf \d+\.\d+\.\d+")
