@@ -1,6 +1,7 @@
 /* Logging: see log.h. */
 #include "log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,8 +26,22 @@ static int open_target(const char *target, int *fd)
 		*fd = -1;
 		return WF_OK;
 	}
-	*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* Opened as root, maybe in a folder the run user may write: a symlink
+	 * put there would point root's appends at any file. Never followed. */
+	*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	return *fd < 0 ? WF_ERR : WF_OK;
+}
+
+/* Says why a log target could not be opened: O_NOFOLLOW's ELOOP reads as
+ * "too many levels of symbolic links", which is not the reason. */
+static void open_failed(const char *what, const char *target)
+{
+	if (errno == ELOOP)
+		wf_log_error("cannot open %s %s: it is a symbolic link, which a log file must not be "
+			     "(name the file itself)",
+			     what, target);
+	else
+		wf_log_error("cannot open %s %s: %m", what, target);
 }
 
 /* Points *slot at the file open on fd. A worker may be writing to the old
@@ -53,11 +68,11 @@ int wf_log_open(const char *level, const char *error_log, const char *access_log
 			lv = i;
 	int efd, afd;
 	if (open_target(error_log, &efd) != WF_OK) {
-		wf_log_error("cannot open error log %s: %m", error_log);
+		open_failed("error log", error_log);
 		return WF_ERR;
 	}
 	if (open_target(access_log, &afd) != WF_OK) {
-		wf_log_error("cannot open access log %s: %m", access_log);
+		open_failed("access log", access_log);
 		if (efd > 2)
 			close(efd);
 		return WF_ERR;
@@ -176,22 +191,47 @@ static size_t put_field(char *out, size_t cap, const char *s, size_t len)
 	return n;
 }
 
+/* Bytes of line[n..cap) left once keep bytes are set aside; 0, never less. */
+static size_t room(size_t n, size_t cap, size_t keep)
+{
+	return n + keep < cap ? cap - n - keep : 0;
+}
+
+/* Appends s if it fits in cap (with room to spare, as put_field leaves). */
+static size_t put_text(char *out, size_t cap, const char *s)
+{
+	size_t len = strlen(s);
+	if (len + 1 > cap)
+		return 0;
+	memcpy(out, s, len);
+	return len;
+}
+
 void wf_log_access(const char *client, const char *user, wf_slice_t method, wf_slice_t path, const char *proto,
 		   int status, uint64_t bytes, double seconds)
 {
 	int fd = atomic_load(&access_fd);
 	if (fd < 0)
 		return;
+	/* The tail (protocol, status, bytes, time) always fits: the fields
+	 * before it get what is left of the line but TAIL bytes, and each
+	 * length is clamped, so nothing counts past the buffer. */
+	enum { TAIL = 200 };
 	char line[4096];
 	size_t n = stamp(line, sizeof(line));
-	n += (size_t)snprintf(line + n, sizeof(line) - n, " %s ", client);
-	n += put_field(line + n, sizeof(line) - n - 200, user ? user : "", user ? strlen(user) : 0);
-	line[n++] = ' ';
-	n += put_field(line + n, sizeof(line) - n - 200, method.ptr, method.len);
-	line[n++] = ' ';
-	n += put_field(line + n, sizeof(line) - n - 200, path.ptr, path.len);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %d %llu %.3f\n", proto, status,
-			      (unsigned long long)bytes, seconds);
+	n += put_text(line + n, room(n, sizeof(line), TAIL), " ");
+	n += put_field(line + n, room(n, sizeof(line), TAIL), client, strlen(client));
+	n += put_text(line + n, room(n, sizeof(line), TAIL), " ");
+	n += put_field(line + n, room(n, sizeof(line), TAIL), user ? user : "", user ? strlen(user) : 0);
+	n += put_text(line + n, room(n, sizeof(line), TAIL), " ");
+	n += put_field(line + n, room(n, sizeof(line), TAIL), method.ptr, method.len);
+	n += put_text(line + n, room(n, sizeof(line), TAIL), " ");
+	n += put_field(line + n, room(n, sizeof(line), TAIL), path.ptr, path.len);
+	int m = snprintf(line + n, sizeof(line) - n, " %s %d %llu %.3f\n", proto, status, (unsigned long long)bytes,
+			 seconds);
+	if (m > 0)
+		n = n + (size_t)m < sizeof(line) ? n + (size_t)m : sizeof(line) - 1; /* cut: snprintf's NUL is last */
+	line[n - 1] = '\n';
 	ssize_t w = write(fd, line, n);
 	(void)w;
 }

@@ -1,0 +1,101 @@
+/* Log files: a symlink in the log's place is refused (the files are opened
+ * as root, in folders the run user may write), and an access line stays one
+ * whole line in its buffer whatever the fields hold. */
+#include "server/log.h"
+
+#include "check.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/wharf-log-XXXXXX";
+
+static char *path_in(const char *name)
+{
+	static char p[4][256];
+	static int k;
+	char *out = p[k++ % 4];
+	snprintf(out, sizeof(p[0]), "%s/%s", dir, name);
+	return out;
+}
+
+static size_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "rb");
+	*len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[*len] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static void test_symlink_refused(void)
+{
+	char *target = path_in("precious"), *link = path_in("error.log");
+	FILE *f = fopen(target, "w");
+	fputs("keep me\n", f);
+	fclose(f);
+	CHECK(symlink(target, link) == 0);
+	CHECK_EQ_INT(wf_log_open("info", link, "off"), WF_ERR);
+	wf_log_info("a line that must not reach the symlink's target");
+	CHECK_EQ_INT(file_size(target), 8);
+	CHECK_EQ_INT(wf_log_open("info", "stderr", link), WF_ERR);
+	wf_log_access("192.0.2.1", "alice", WF_SLICE("GET"), WF_SLICE("/"), "h2", 200, 0, 0.0);
+	CHECK_EQ_INT(file_size(target), 8);
+	/* A plain file is fine. */
+	char *plain = path_in("access.log");
+	CHECK_EQ_INT(wf_log_open("info", "stderr", plain), WF_OK);
+	wf_log_close();
+}
+
+/* Fields as long as anything may make them: the line is cut, never written
+ * past its buffer, and still ends in one newline. */
+static void test_access_line_bounded(void)
+{
+	char *access = path_in("long.log");
+	CHECK_EQ_INT(wf_log_open("info", "stderr", access), WF_OK);
+	static char big[6000];
+	memset(big, 'u', sizeof(big) - 1);
+	wf_slice_t method = WF_SLICE("GET");
+	wf_slice_t path = { big, sizeof(big) - 1 };
+	wf_log_access("192.0.2.1", big, method, path, "h2", 200, 5, 0.25);
+	wf_log_access(big, "alice", method, path, "h2", 200, 5, 0.25); /* even a client field that long */
+	wf_log_access("192.0.2.1", "alice", method, WF_SLICE("/short"), "h2", 200, 5, 0.25);
+	wf_log_close();
+	size_t len;
+	char *text = read_all(access, &len);
+	int lines = 0;
+	for (char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
+		CHECK(nl - p < 4096);
+		lines++;
+	}
+	CHECK_EQ_INT(lines, 3);
+	CHECK(len > 0 && text[len - 1] == '\n');
+	CHECK(strstr(text, " 192.0.2.1 alice GET /short h2 200 5 0.250\n") != NULL);
+	/* The first line kept its tail: protocol, status, bytes, time. */
+	CHECK(strstr(text, " h2 200 5 0.250\n") != NULL && strstr(text, " h2 200 5 0.250\n") < strchr(text, '\n'));
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	test_symlink_refused();
+	test_access_line_bounded();
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+	return check_report();
+}
