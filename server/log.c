@@ -60,26 +60,46 @@ static void install(atomic_int *slot, int fd)
 	atomic_store(slot, fd);
 }
 
-int wf_log_open(const char *level, const char *error_log, const char *access_log)
+int wf_log_prepare(const char *level, const char *error_log, const char *access_log, wf_log_targets_t *out)
 {
-	int lv = WF_LOG_INFO;
+	out->level = WF_LOG_INFO;
 	for (int i = 0; i < 4; i++)
 		if (strcmp(level, level_names[i]) == 0)
-			lv = i;
-	int efd, afd;
-	if (open_target(error_log, &efd) != WF_OK) {
+			out->level = i;
+	if (open_target(error_log, &out->error_fd) != WF_OK) {
 		open_failed("error log", error_log);
 		return WF_ERR;
 	}
-	if (open_target(access_log, &afd) != WF_OK) {
+	if (open_target(access_log, &out->access_fd) != WF_OK) {
 		open_failed("access log", access_log);
-		if (efd > 2)
-			close(efd);
+		if (out->error_fd > 2)
+			close(out->error_fd);
 		return WF_ERR;
 	}
-	install(&error_fd, efd);
-	install(&access_fd, afd);
-	atomic_store(&log_level, lv);
+	return WF_OK;
+}
+
+void wf_log_install(const wf_log_targets_t *t)
+{
+	install(&error_fd, t->error_fd);
+	install(&access_fd, t->access_fd);
+	atomic_store(&log_level, t->level);
+}
+
+void wf_log_discard(const wf_log_targets_t *t)
+{
+	if (t->error_fd > 2)
+		close(t->error_fd);
+	if (t->access_fd > 2)
+		close(t->access_fd);
+}
+
+int wf_log_open(const char *level, const char *error_log, const char *access_log)
+{
+	wf_log_targets_t t;
+	if (wf_log_prepare(level, error_log, access_log, &t) != WF_OK)
+		return WF_ERR;
+	wf_log_install(&t);
 	return WF_OK;
 }
 

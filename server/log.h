@@ -13,9 +13,18 @@ typedef enum wf_log_level {
 } wf_log_level_t;
 
 /* Opens (or reopens, on reload) the log targets. "stderr" means fd 2; "off"
- * turns the access log off. Returns WF_OK, or WF_ERR and leaves the current
- * targets in place. */
+ * turns the access log off. Returns WF_OK, or WF_ERR (said in the log) and
+ * leaves the current targets in place. */
 int wf_log_open(const char *level, const char *error_log, const char *access_log);
+/* The same in two steps, for a reload that may still be refused after the
+ * files are open: prepare (WF_ERR said in the log, nothing open), then
+ * install, or discard what was prepared. */
+typedef struct wf_log_targets {
+	int level, error_fd, access_fd; /* fds owned until installed or discarded */
+} wf_log_targets_t;
+int wf_log_prepare(const char *level, const char *error_log, const char *access_log, wf_log_targets_t *out);
+void wf_log_install(const wf_log_targets_t *t);
+void wf_log_discard(const wf_log_targets_t *t);
 void wf_log_close(void);
 int wf_log_enabled(wf_log_level_t level);
 

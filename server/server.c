@@ -139,7 +139,8 @@ static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
 					    e->nhook);
 		if (rc != WF_OK) {
 			fprintf(stderr, "cert batch: line %d: %s\n", e->line,
-				rc == WF_DECLINED ? "the config already has a certificate of that name" : "out of memory");
+				rc == WF_DECLINED ? "the config already has a certificate of that name" :
+						    "the certificate cannot be added (its name, or out of memory)");
 			return WF_ERR;
 		}
 	}
@@ -230,18 +231,25 @@ static void reload(wf_server_t *srv)
 	}
 	if (make_plans(srv, cfg, srv->cfg, plans) != WF_OK)
 		goto refuse;
+	/* As the run user now: a log folder only root may write refuses the
+	 * reload (said once), rather than go on into the rotated file. */
+	wf_log_targets_t logs;
+	if (wf_log_prepare(cfg->log.level, cfg->log.error_log, cfg->log.access_log, &logs) != WF_OK)
+		goto refuse_plans;
 	wf_tls_settings_t *tls = wf_tls_prepare(cfg, err, sizeof(err));
 	if (!tls) {
 		wf_log_error("reload refused: %s", err);
+		wf_log_discard(&logs);
 		goto refuse_plans;
 	}
 	if (wf_server_load_certs(srv, cfg) != WF_OK) {
 		wf_log_error("reload refused: certificates could not be loaded; the running ones stay");
 		wf_tls_discard(tls);
+		wf_log_discard(&logs);
 		goto refuse_plans;
 	}
 	wf_tls_install(tls);
-	wf_log_open(cfg->log.level, cfg->log.error_log, cfg->log.access_log);
+	wf_log_install(&logs);
 	if (cfg->workers != srv->cfg->workers)
 		wf_log_warn("reload: workers changed from %d to %d; that takes a restart (still %d)",
 			    srv->cfg->workers, cfg->workers, srv->nworkers);

@@ -179,6 +179,22 @@ class Lifecycle(unittest.TestCase):
         self.assertIsNone(s.proc.poll())
         self.assertEqual(curl(s, "/", host="c299.wharf.test")[0], 200)
 
+    def test_reload_whose_log_cannot_open_is_refused(self):
+        # A log file the server cannot open (a missing folder; in production
+        # a folder only root may write, after the drop) refuses the reload
+        # whole: before, the rest of the new config went live on the old logs.
+        with Server() as s:
+            s.users.append({"name": "bob", "password": "bob-pw", "perms": ["read"]})
+            os.makedirs(s.home("bob"))
+            s.give_homes()
+            bad = os.path.join(s.dir, "no-such-folder", "error.log")
+            s.write_config(s.config_text().replace('log = { level = "debug"; };',
+                                                   'log = { level = "debug"; error_log = "%s"; };' % bad))
+            self.assertFalse(s.reload())
+            self.assertIn("cannot open error log " + bad, s.log().split("SIGHUP")[-1])
+            self.assertEqual(curl(s, "/", user="bob")[0], 401)
+            self.assertEqual(curl(s, "/")[0], 200)
+
     def test_reload_after_log_rotation(self):
         # logrotate's way: rename the file, SIGHUP. The new file gets the new
         # lines, the renamed one keeps the old, and no descriptor is left
