@@ -838,7 +838,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	}
 	rc = xfer_upload_open(up, dfd, leaf);
 	if (rc == WF_OK)
-		rc = xfer_upload_copy_from(up, src, keep);
+		rc = xfer_upload_copy_from(up, src, 0, keep);
 	close(src);
 	if (rc != WF_OK) {
 		xfer_upload_discard(up);

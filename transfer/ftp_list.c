@@ -331,3 +331,15 @@ void xfer_ftp_mdtm(time_t t, char out[16])
 {
 	ymdhms(t, out);
 }
+
+int xfer_ftp_list_entry(wf_buf_t *out, const xfer_ftp_list_style_t *style, const char *name, const struct stat *st)
+{
+	switch (style->kind) {
+	case XFER_FTP_LIST_LONG:
+		return xfer_ftp_list_line(out, name, st, style->now);
+	case XFER_FTP_LIST_NAMES:
+		return xfer_ftp_nlst_line(out, name);
+	default:
+		return xfer_ftp_mlsx_line(out, name, st, style->facts, &style->perms, false, false);
+	}
+}

@@ -55,4 +55,23 @@ void xfer_ftp_mlst_feat(unsigned facts, char *out, size_t cap);
 /* MDTM reply time: "20261122170500" (UTC). */
 void xfer_ftp_mdtm(time_t t, char out[16]);
 
+/* Which lines a listing holds: LIST (and STAT of a path), NLST, MLSD. */
+typedef enum xfer_ftp_list_kind {
+	XFER_FTP_LIST_LONG,
+	XFER_FTP_LIST_NAMES,
+	XFER_FTP_LIST_FACTS,
+} xfer_ftp_list_kind_t;
+
+/* Everything a listing's lines depend on besides the entries, so a listing
+ * can be built anywhere (off the loop too) from this and the folder. */
+typedef struct xfer_ftp_list_style {
+	xfer_ftp_list_kind_t kind;
+	unsigned facts;         /* FACTS: the OPTS MLST facts */
+	xfer_ftp_perms_t perms; /* FACTS: for the perm fact */
+	time_t now;             /* LONG: which dates show the time of day */
+} xfer_ftp_list_style_t;
+
+/* One entry's line in that style; as the line functions above. */
+int xfer_ftp_list_entry(wf_buf_t *out, const xfer_ftp_list_style_t *style, const char *name, const struct stat *st);
+
 #endif

@@ -151,9 +151,11 @@ int xfer_upload_truncate(xfer_upload_t *u, uint64_t len)
 	return WF_OK;
 }
 
-int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len)
+int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t from, uint64_t len)
 {
-	off_t in = 0;
+	if (len > (uint64_t)INT64_MAX || from > (uint64_t)INT64_MAX - len)
+		return -EINVAL;
+	off_t in = (off_t)from;
 	while (len) {
 		ssize_t n = copy_file_range(src_fd, &in, u->fd, NULL, len, 0);
 		if (n < 0 && errno == EINTR)
@@ -165,6 +167,11 @@ int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len)
 		len -= (uint64_t)n;
 		u->written += (uint64_t)n;
 	}
+	/* Writeback of the copy starts here, where blocking is fine, rather
+	 * than at the first write after it (flush_stage), on the loop. */
+	if (u->written > u->synced)
+		sync_file_range(u->fd, (off_t)u->synced, (off_t)(u->written - u->synced), SYNC_FILE_RANGE_WRITE);
+	u->synced = u->written;
 	return WF_OK;
 }
 

@@ -52,9 +52,11 @@ int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf);
 int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *name);
 /* Cuts the file to len bytes (len <= written). WF_OK or -errno. */
 int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
-/* Copies the first len bytes of the open file src_fd to the end of the temp
- * file (the kernel copies; reflinks where the file system can). */
-int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t len);
+/* Copies len bytes of the open file src_fd, from offset from on, to the end
+ * of the temp file (the kernel copies; reflinks where the file system can).
+ * It blocks for as long as the copy takes: FTP runs it on the offload pool
+ * (transfer/ftp_job.c), in steps. WF_OK or -errno. */
+int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t from, uint64_t len);
 /* Stages bytes, writing full stages to the file. WF_OK or -errno (ENOSPC ...). */
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
 /* The stage's free space, for a caller that decrypts straight into it

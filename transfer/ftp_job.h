@@ -1,0 +1,60 @@
+/* The slow first step of some FTP commands, run on the offload pool so it
+ * never stalls a worker (and every other connection on it):
+ *   - reading a folder for LIST, NLST, MLSD and STAT (up to 100000 entries,
+ *     each one a stat);
+ *   - copying the part of an existing file that APPE or REST+STOR keeps
+ *     into the upload's temp file (gigabytes, for a large file).
+ * A job owns what it is given (the folder, the listing buffer, the upload
+ * and its source) until it hands the results back. It runs in short steps
+ * (16 MiB, or 4096 entries), each a task of its own on the pool that
+ * touches only what the job owns and comes back through the worker's loop,
+ * so a big job never keeps the pool from the password checks and upload
+ * commits queued behind it; its completion comes on the worker's loop. */
+#ifndef XFER_FTP_JOB_H
+#define XFER_FTP_JOB_H
+
+#include "ftp_list.h"
+#include "upload.h"
+#include "../server/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wf_worker wf_worker_t;
+typedef struct xfer_ftp_job xfer_ftp_job_t;
+
+/* On the worker's loop, once the job ran to its end: the owner takes the
+ * results it wants and frees the job. */
+typedef void (*xfer_ftp_job_done_fn)(void *arg, xfer_ftp_job_t *job);
+
+/* A listing of the open folder dir_fd_take in style, appended to
+ * out_take (whose cap bounds it: what fits is listed), at most
+ * max_entries entries; "." "..", and hidden upload files are left out.
+ * NULL when out of memory (after closing and freeing what it took). */
+xfer_ftp_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_t *style, wf_buf_t *out_take,
+				     size_t max_entries);
+/* Copies bytes [0, len) of src_fd_take to the end of the open upload
+ * up_take (heap-allocated; the job frees it if it is never taken back).
+ * NULL when out of memory (after releasing what it took). */
+xfer_ftp_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64_t len);
+
+/* Runs the job on the offload pool: WF_OK, and done(arg, job) comes later
+ * on w's loop (with err EAGAIN should the pool stop between two steps); or,
+ * without a pool, WF_DONE: the job ran here, its results are ready, and
+ * done is never called. Either way the caller (through done, or now) owns
+ * the job at the end. */
+int xfer_ftp_job_start(xfer_ftp_job_t *j, wf_worker_t *w, xfer_ftp_job_done_fn done, void *arg);
+/* The owner lets go of a started job before its end: it stops at its next
+ * step, nothing is called, and the job drops what it holds (the upload's
+ * temp file goes) and frees itself. */
+void xfer_ftp_job_cancel(xfer_ftp_job_t *j);
+
+/* Results, once done: 0 or an errno. */
+int xfer_ftp_job_err(const xfer_ftp_job_t *j);
+/* The listing buffer, or the upload (its head copied), handed back. */
+wf_buf_t *xfer_ftp_job_take_listing(xfer_ftp_job_t *j);
+xfer_upload_t *xfer_ftp_job_take_upload(xfer_ftp_job_t *j);
+/* Frees a job that is not running, with whatever was not taken. */
+void xfer_ftp_job_free(xfer_ftp_job_t *j);
+
+#endif
