@@ -137,7 +137,8 @@ static const wf_section_t user_section = { "users[]", user_keys, sizeof(user_key
 
 static const wf_key_t cert_keys[] = {
 	{ "name", WF_KEY_STRING, F(wf_cert_cfg_t, name), 0, NULL, 0, 0, NULL, NULL,
-	  "Name services refer to; also the certificate's folder under `state_dir/certs/`." },
+	  "Name services refer to; also the certificate's folder under `state_dir/certs/`: 1 to 64 letters, "
+	  "digits, `-`, `_` and `.`, not starting with `.`." },
 	{ "domains", WF_KEY_STRLIST, F(wf_cert_cfg_t, domains), F(wf_cert_cfg_t, ndomains), NULL, 1, 100,
 	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard), and IP addresses "
 		      "(`192.0.2.7`, `2001:db8::7`: http-01 or tls-alpn-01 only; clients reaching the service by "
