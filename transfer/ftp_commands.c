@@ -9,7 +9,6 @@
 #include "../server/log.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #define LISTING_CAP (64u << 20) /* bytes of one listing */
+#define STAT_LISTING_CAP (1u << 20) /* bytes of a STAT PATH listing (on the control connection) */
 #define LISTING_MAX_ENTRIES 100000
 
 enum {
@@ -518,27 +518,20 @@ static void cmd_abor(xfer_ftp_t *f, wf_slice_t arg)
 
 /* ---------------------------------------------------------------- listings */
 
-typedef enum { LIST_LONG, LIST_NAMES, LIST_FACTS } list_kind_t;
-
-static int list_entry(xfer_ftp_t *f, wf_buf_t *out, list_kind_t kind, const char *name, const struct stat *st,
-		      time_t now)
+static xfer_ftp_list_style_t list_style(xfer_ftp_t *f, xfer_ftp_list_kind_t kind)
 {
-	xfer_ftp_perms_t perms = perms_of(f);
-	switch (kind) {
-	case LIST_LONG:
-		return xfer_ftp_list_line(out, name, st, now);
-	case LIST_NAMES:
-		return xfer_ftp_nlst_line(out, name);
-	default:
-		return xfer_ftp_mlsx_line(out, name, st, f->mlst_facts, &perms, false, false);
-	}
+	return (xfer_ftp_list_style_t){ .kind = kind, .facts = f->mlst_facts, .perms = perms_of(f),
+					.now = (time_t)ev_now(wf_conn_loop(f->conn)) };
 }
 
-/* The listing of rel (a folder, or for LIST/NLST a single file) into out.
- * 0 or an errno. */
-static int build_listing(xfer_ftp_t *f, const char *rel, list_kind_t kind, wf_buf_t *out)
+/* Opens what a listing of rel lists. A folder: 0, and *dir_fd is open for
+ * a job to read off the loop (a folder may hold 100000 names, each one a
+ * stat). A file (LIST, NLST): 0, its one line is in out, *dir_fd is -1.
+ * Else an errno. */
+static int listing_open(xfer_ftp_t *f, const char *rel, const xfer_ftp_list_style_t *style, wf_buf_t *out,
+			int *dir_fd)
 {
-	time_t now = (time_t)ev_now(wf_conn_loop(f->conn));
+	*dir_fd = -1;
 	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0); /* O_NONBLOCK: see open_stat */
 	if (fd < 0)
 		return -fd;
@@ -548,39 +541,22 @@ static int build_listing(xfer_ftp_t *f, const char *rel, list_kind_t kind, wf_bu
 		close(fd);
 		return err;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		close(fd);
-		if (kind == LIST_FACTS)
-			return ENOTDIR;
-		const char *leaf = strrchr(rel, '/');
-		list_entry(f, out, kind, leaf ? leaf + 1 : rel, &st, now);
+	if (S_ISDIR(st.st_mode)) {
+		*dir_fd = fd;
 		return 0;
 	}
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int err = errno;
-		close(fd);
-		return err;
-	}
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < LISTING_MAX_ENTRIES) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || xfer_path_is_hidden(de->d_name))
-			continue;
-		struct stat est;
-		if (fstatat(dirfd(d), de->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		if (list_entry(f, out, kind, de->d_name, &est, now) != WF_OK)
-			break; /* the listing cap: what fits is sent */
-		n++;
-	}
-	closedir(d);
+	close(fd);
+	if (style->kind == XFER_FTP_LIST_FACTS)
+		return ENOTDIR;
+	const char *leaf = strrchr(rel, '/');
+	xfer_ftp_list_entry(out, style, leaf ? leaf + 1 : rel, &st);
 	return 0;
 }
 
-static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, list_kind_t kind)
+static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 {
-	if (kind != LIST_FACTS)
+	const char *verb = kind == XFER_FTP_LIST_LONG ? "LIST" : kind == XFER_FTP_LIST_NAMES ? "NLST" : "MLSD";
+	if (kind != XFER_FTP_LIST_FACTS)
 		arg = skip_flags(arg);
 	char v[FTP_PATH_MAX];
 	const char *rel = resolve(f, arg, v, sizeof(v));
@@ -592,29 +568,40 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, list_kind_t kind)
 		return;
 	}
 	wf_buf_init(out, LISTING_CAP);
-	int err = build_listing(f, rel, kind, out);
+	xfer_ftp_list_style_t style = list_style(f, kind);
+	int dir_fd;
+	int err = listing_open(f, rel, &style, out, &dir_fd);
 	if (err) {
 		wf_buf_fini(out);
 		free(out);
 		reply_errno(f, err, v);
 		return;
 	}
-	ftp_data_send_buf(f, out, kind == LIST_LONG ? "LIST" : kind == LIST_NAMES ? "NLST" : "MLSD", v);
+	if (dir_fd < 0) {
+		ftp_data_send_buf(f, out, verb, v);
+		return;
+	}
+	xfer_ftp_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	if (!job) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	ftp_data_send_listing(f, job, verb, v);
 }
 
 static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)
 {
-	list_cmd(f, arg, LIST_LONG);
+	list_cmd(f, arg, XFER_FTP_LIST_LONG);
 }
 
 static void cmd_nlst(xfer_ftp_t *f, wf_slice_t arg)
 {
-	list_cmd(f, arg, LIST_NAMES);
+	list_cmd(f, arg, XFER_FTP_LIST_NAMES);
 }
 
 static void cmd_mlsd(xfer_ftp_t *f, wf_slice_t arg)
 {
-	list_cmd(f, arg, LIST_FACTS);
+	list_cmd(f, arg, XFER_FTP_LIST_FACTS);
 }
 
 static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
@@ -646,41 +633,85 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 	wf_buf_fini(&line);
 }
 
+/* STAT PATH's reply: each CRLF-ended line of the listing is one reply line. */
+static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out)
+{
+	size_t n = 0, cap = 1024;
+	const char **lines = calloc(cap, sizeof(*lines));
+	char *p = wf_buf_head(out), *end = p + wf_buf_size(out);
+	while (lines && p < end && n < cap) {
+		char *cr = memchr(p, '\r', (size_t)(end - p));
+		if (!cr)
+			break;
+		*cr = '\0';
+		lines[n++] = p;
+		p = cr + 2;
+	}
+	ftp_reply_multi(f, 213, "Status follows:", lines ? lines : (const char *const *)&p, lines ? n : 0,
+			"End of status");
+	free(lines);
+}
+
+/* STAT PATH of a folder: its listing was read off the loop. */
+static void on_stat_listed(void *arg, xfer_ftp_job_t *job)
+{
+	xfer_ftp_t *f = arg;
+	f->stat_job = NULL;
+	int err = xfer_ftp_job_err(job);
+	wf_buf_t *out = xfer_ftp_job_take_listing(job);
+	xfer_ftp_job_free(job);
+	if (err)
+		ftp_reply(f, 451, "Reading the folder failed: %s", strerror(err));
+	else
+		reply_stat_listing(f, out);
+	wf_buf_fini(out);
+	free(out);
+	ftp_wake(f);
+}
+
+static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
+{
+	if (!(f->user->perms & WF_PERM_READ)) {
+		ftp_reply(f, 550, "Permission denied: no read permission");
+		return;
+	}
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, skip_flags(arg), v, sizeof(v));
+	if (!rel)
+		return;
+	wf_buf_t *out = malloc(sizeof(*out));
+	if (!out) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	wf_buf_init(out, STAT_LISTING_CAP);
+	xfer_ftp_list_style_t style = list_style(f, XFER_FTP_LIST_LONG);
+	int dir_fd;
+	int err = listing_open(f, rel, &style, out, &dir_fd);
+	if (err || dir_fd < 0) {
+		if (err)
+			reply_errno(f, err, v);
+		else
+			reply_stat_listing(f, out);
+		wf_buf_fini(out);
+		free(out);
+		return;
+	}
+	xfer_ftp_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	if (!job) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	/* The session reads no command until the reply is out (blocked()). */
+	f->stat_job = job;
+	if (xfer_ftp_job_start(job, f->conn->worker, on_stat_listed, f) == WF_DONE)
+		on_stat_listed(f, job);
+}
+
 static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
 {
 	if (arg.len && f->logged_in && !ftp_data_busy(f)) {
-		if (!(f->user->perms & WF_PERM_READ)) {
-			ftp_reply(f, 550, "Permission denied: no read permission");
-			return;
-		}
-		char v[FTP_PATH_MAX];
-		const char *rel = resolve(f, skip_flags(arg), v, sizeof(v));
-		if (!rel)
-			return;
-		wf_buf_t out;
-		wf_buf_init(&out, 1 << 20);
-		int err = build_listing(f, rel, LIST_LONG, &out);
-		if (err) {
-			wf_buf_fini(&out);
-			reply_errno(f, err, v);
-			return;
-		}
-		/* Each CRLF-ended line becomes one reply line. */
-		size_t n = 0, cap = 1024;
-		const char **lines = calloc(cap, sizeof(*lines));
-		char *p = wf_buf_head(&out), *end = p + wf_buf_size(&out);
-		while (lines && p < end && n < cap) {
-			char *cr = memchr(p, '\r', (size_t)(end - p));
-			if (!cr)
-				break;
-			*cr = '\0';
-			lines[n++] = p;
-			p = cr + 2;
-		}
-		ftp_reply_multi(f, 213, "Status follows:", lines ? lines : (const char *const *)&p, lines ? n : 0,
-				"End of status");
-		free(lines);
-		wf_buf_fini(&out);
+		stat_path(f, arg);
 		return;
 	}
 	char l1[256], l2[128], l3[FTP_DATA_STATUS_MAX];
@@ -782,11 +813,16 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
 
 /* Sets up an upload into rel: a fresh temp file, or the parked partial of an
- * interrupted one, or a copy of the existing file's head (REST/APPE without a
- * partial), per docs/ftps.md. 0 or an errno (after which nothing changed). */
+ * interrupted one, or a temp file to hold the existing file's head
+ * (REST/APPE without a partial), per docs/ftps.md. For the last, *src is
+ * left open on the existing file and *keep says how many of its bytes to
+ * copy: a copy that may take seconds, so the caller has it done off the
+ * loop. 0 or an errno (after which nothing changed). */
 static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
-		       xfer_upload_t *up, const char *partial, const char *v)
+		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out)
 {
+	*src_out = -1;
+	*keep_out = 0;
 	bool resume = kind == STORE_APPE || rest > 0;
 	if (!resume) {
 		unlinkat(dfd, partial, 0); /* a fresh upload starts over */
@@ -837,13 +873,12 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 		return ERANGE;
 	}
 	rc = xfer_upload_open(up, dfd, leaf);
-	if (rc == WF_OK)
-		rc = xfer_upload_copy_from(up, src, 0, keep);
-	close(src);
-	if (rc != WF_OK) {
-		xfer_upload_discard(up);
-		return -rc;
+	if (rc != WF_OK || keep == 0) {
+		close(src);
+		return rc < 0 ? -rc : 0;
 	}
+	*src_out = src;
+	*keep_out = keep;
 	return 0;
 }
 
@@ -901,7 +936,9 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	/* The name STOU announces is a new file's: its commit fails rather
 	 * than replace one that took the name after the check above. */
 	up->no_replace = kind == STORE_STOU;
-	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v);
+	int src;
+	uint64_t keep;
+	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep);
 	if (err) {
 		xfer_upload_fini(up);
 		free(up);
@@ -911,7 +948,16 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 			reply_errno(f, err, v);
 		return;
 	}
-	ftp_data_recv(f, up, partial, v, kind == STORE_STOU ? unique : NULL);
+	if (src < 0) {
+		ftp_data_recv(f, up, partial, v, kind == STORE_STOU ? unique : NULL);
+		return;
+	}
+	xfer_ftp_job_t *job = xfer_ftp_job_copy(up, src, keep);
+	if (!job) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	ftp_data_recv_copying(f, job, partial, v);
 }
 
 static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)

@@ -7,6 +7,15 @@
  *   GONE: the connection failed or ended before a transfer used it; the
  *   reason is kept for the transfer command that comes next.
  *
+ * A transfer, once its command was accepted (150), goes through phases of
+ * its own, whatever the connection's state:
+ *   PREPARE (a job on the offload pool reads the folder of a listing, or
+ *   copies the kept head of the file for APPE or REST+STOR; nothing moves)
+ *     -> MOVE (bytes go over the data connection)
+ *     -> COMMIT (an upload is made durable off the loop)
+ *     -> the final reply. ABOR, QUIT or a lost connection in PREPARE cancel
+ *   the job (its temp file goes); in COMMIT the commit finishes first.
+ *
  * The data connection is a wf_conn of its own (TLS filter, buffers, timers)
  * whose protocol is this file; the channel belongs to the session, and the
  * connection only points back at it. Replies go to the control connection,
@@ -33,6 +42,12 @@
  * most double; an upload converts a read of up to CHUNK wire bytes, and a CR
  * held back from the read before goes out ahead of them: CHUNK + 1. */
 #define CONV_ROOM (CHUNK + 1)
+
+typedef enum ftp_phase {
+	PHASE_PREPARE,
+	PHASE_MOVE,
+	PHASE_COMMIT,
+} ftp_phase_t;
 
 typedef enum data_state {
 	DATA_LISTENING,
@@ -61,7 +76,8 @@ struct ftp_data {
 	wf_buf_t *list;        /* owned: the listing sent */
 	xfer_upload_t *up;     /* owned: the upload received */
 	char partial[NAME_MAX + 1];
-	bool committing;       /* the upload is being made durable off the loop */
+	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
+	xfer_ftp_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
 	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
@@ -103,6 +119,10 @@ static void drop_conn(ftp_data_t *d)
 
 static void free_transfer(ftp_data_t *d)
 {
+	if (d->job) {
+		xfer_ftp_job_cancel(d->job); /* it drops what it holds and frees itself */
+		d->job = NULL;
+	}
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -280,7 +300,7 @@ static void on_committed(void *arg, int err)
 	xfer_ftp_t *f = d->f;
 	unsigned abors = d->abors;
 	d->up->commit = NULL;
-	d->committing = false;
+	d->phase = PHASE_MOVE;
 	if (err) {
 		ftp_log(f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, strerror(err));
 		if (err == ENOSPC || err == EDQUOT)
@@ -309,7 +329,7 @@ static void upload_end(ftp_data_t *d)
 		}
 	}
 	drop_conn(d);
-	d->committing = true;
+	d->phase = PHASE_COMMIT;
 	int err = 0;
 	if (xfer_upload_commit(d->up, d->f->conn->worker, on_committed, d, &err) == WF_DONE)
 		on_committed(d, err);
@@ -391,15 +411,28 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 
 /* ---------------------------------------------------------------- the data connection */
 
+/* How long the data connection may sit without progress: until a transfer
+ * command comes, data_connect_timeout; while a job readies the transfer,
+ * for ever (the job ends); then send_timeout. */
+static int idle_limit(const ftp_data_t *d, const wf_conn_t *c)
+{
+	if (d->kind == FTP_X_NONE)
+		return c->cfg->limits.data_connect_timeout;
+	return d->phase == PHASE_PREPARE ? 0 : c->cfg->limits.send_timeout;
+}
+
 static void data_on_io(wf_conn_t *c)
 {
 	ftp_data_t *d = D(c);
 	if (!d)
 		return;
-	if (d->state != DATA_READY || d->kind == FTP_X_NONE || d->committing) {
-		/* Nothing to move yet: a sender waits for the 150. */
+	if (d->state != DATA_READY || d->kind == FTP_X_NONE || d->phase != PHASE_MOVE) {
+		/* Nothing to move yet: a sender waits for the 150, or for the job
+		 * that readies the transfer (no timeout meanwhile: the job ends). */
 		wf_conn_pause_read(c, true);
 		wf_conn_want_write(c, false);
+		if (d->kind != FTP_X_NONE && d->phase == PHASE_PREPARE)
+			wf_conn_set_timeout(c, 0);
 		return;
 	}
 	wf_conn_pause_read(c, false);
@@ -447,12 +480,17 @@ static void data_on_close(wf_conn_t *c)
 	if (!d->gone_why[0])
 		snprintf(d->gone_why, sizeof(d->gone_why), "%s",
 			 was_secured ? "the data connection closed" : "the data connection's TLS handshake failed");
-	if (d->kind == FTP_X_NONE || d->committing) {
+	if (d->kind == FTP_X_NONE || d->phase == PHASE_COMMIT) {
 		d->state = DATA_GONE;
 		return;
 	}
 	if (!was_secured) {
 		finish(d, 425, "Data connection refused: %s", d->gone_why);
+		return;
+	}
+	if (d->phase == PHASE_PREPARE) {
+		/* The client gave up on it: the job stops, nothing was moved. */
+		finish(d, 426, "Connection closed; transfer aborted");
 		return;
 	}
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
@@ -495,7 +533,7 @@ static int data_on_secure(wf_conn_t *c)
 	}
 	d->state = DATA_READY;
 	ev_timer_stop(wf_conn_loop(c), &d->wait);
-	wf_conn_set_timeout(c, d->kind == FTP_X_NONE ? c->cfg->limits.data_connect_timeout : c->cfg->limits.send_timeout);
+	wf_conn_set_timeout(c, idle_limit(d, c));
 	return WF_OK;
 }
 
@@ -570,7 +608,7 @@ static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 		return;
 	}
 	d->state = DATA_READY;
-	wf_conn_set_timeout(c, c->cfg->limits.data_connect_timeout);
+	wf_conn_set_timeout(c, idle_limit(d, c));
 	if (d->kind != FTP_X_NONE)
 		wf_conn_wake(c);
 }
@@ -791,8 +829,9 @@ bool ftp_data_busy(const xfer_ftp_t *f)
 	return f->data && f->data->kind != FTP_X_NONE;
 }
 
-/* Common start: the 150, and the transfer begins once the connection is up. */
-static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const char *what)
+/* Common start: the 150, and the transfer begins once the connection is up
+ * (and, starting in PREPARE, once its job is done). */
+static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const char *what, ftp_phase_t phase)
 {
 	ftp_data_t *d = f->data;
 	if (d->state == DATA_GONE) {
@@ -810,21 +849,66 @@ static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const c
 		return false;
 	}
 	d->kind = kind;
+	d->phase = phase;
 	d->verb = verb;
 	d->ascii = f->type == 'A';
 	d->started = ev_now(wf_conn_loop(f->conn));
 	snprintf(d->what, sizeof(d->what), "%s", what);
 	if (d->conn && d->state == DATA_READY) {
-		wf_conn_set_timeout(d->conn, f->conn->cfg->limits.send_timeout);
-		wf_conn_pause_read(d->conn, false);
-		wf_conn_wake(d->conn);
+		wf_conn_set_timeout(d->conn, idle_limit(d, d->conn));
+		if (phase == PHASE_MOVE) {
+			wf_conn_pause_read(d->conn, false);
+			wf_conn_wake(d->conn);
+		}
 	}
 	return true;
 }
 
+/* The job readied the transfer (listing read, kept head copied): what it
+ * made moves now, or the transfer ends with why it could not be readied. */
+static void on_prepared(void *arg, xfer_ftp_job_t *job)
+{
+	ftp_data_t *d = arg;
+	d->job = NULL;
+	int err = xfer_ftp_job_err(job);
+	if (d->kind == FTP_X_RECV)
+		d->up = xfer_ftp_job_take_upload(job);
+	else
+		d->list = xfer_ftp_job_take_listing(job);
+	xfer_ftp_job_free(job);
+	if (err) {
+		ftp_log(d->f, WF_LOG_WARN, "%s %s: %s failed: %s", d->verb, d->what,
+			d->kind == FTP_X_RECV ? "copying the part of the file kept" : "reading the folder",
+			strerror(err));
+		drop_conn(d);
+		if (d->kind != FTP_X_RECV)
+			finish(d, 451, "Reading the folder %s failed: %s", d->what, strerror(err));
+		else if (err == ENOSPC || err == EDQUOT)
+			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
+		else
+			finish(d, 451, "Copying what %s holds failed: %s; not stored", d->what, strerror(err));
+		return; /* d is gone */
+	}
+	d->phase = PHASE_MOVE;
+	if (d->conn && d->state == DATA_READY) {
+		wf_conn_set_timeout(d->conn, idle_limit(d, d->conn));
+		wf_conn_pause_read(d->conn, false);
+		wf_conn_wake(d->conn);
+	}
+}
+
+/* Runs the job that readies the transfer begin put in PREPARE; d may be
+ * gone on return (a job that ran inline and failed ends the transfer). */
+static void prepare(ftp_data_t *d, xfer_ftp_job_t *job)
+{
+	d->job = job;
+	if (xfer_ftp_job_start(job, d->f->conn->worker, on_prepared, d) == WF_DONE)
+		on_prepared(d, job);
+}
+
 void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what)
 {
-	if (!begin(f, FTP_X_SEND_FILE, "RETR", what)) {
+	if (!begin(f, FTP_X_SEND_FILE, "RETR", what, PHASE_MOVE)) {
 		close(fd_take);
 		return;
 	}
@@ -838,7 +922,7 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 
 void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what)
 {
-	if (!begin(f, FTP_X_SEND_BUF, verb, what)) {
+	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_MOVE)) {
 		wf_buf_fini(take);
 		free(take);
 		return;
@@ -849,9 +933,21 @@ void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const ch
 	ftp_reply(f, 150, "Here comes the listing of %s", what);
 }
 
+void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb, const char *what)
+{
+	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_PREPARE)) {
+		xfer_ftp_job_free(take);
+		return;
+	}
+	ftp_data_t *d = f->data;
+	d->ascii = false; /* listing lines are CRLF already */
+	ftp_reply(f, 150, "Here comes the listing of %s", what);
+	prepare(d, take);
+}
+
 void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique)
 {
-	if (!begin(f, FTP_X_RECV, "STOR", what)) {
+	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_MOVE)) {
 		xfer_upload_fini(take);
 		free(take);
 		return;
@@ -865,6 +961,18 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, cons
 		ftp_reply(f, 150, "Ready to receive %s", what);
 }
 
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *partial, const char *what)
+{
+	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_PREPARE)) {
+		xfer_ftp_job_free(take);
+		return;
+	}
+	ftp_data_t *d = f->data;
+	snprintf(d->partial, sizeof(d->partial), "%s", partial);
+	ftp_reply(f, 150, "Ready to receive %s", what);
+	prepare(d, take);
+}
+
 void ftp_data_abort(xfer_ftp_t *f)
 {
 	ftp_data_t *d = f->data;
@@ -874,13 +982,22 @@ void ftp_data_abort(xfer_ftp_t *f)
 		ftp_reply(f, 225, "No transfer to abort");
 		return;
 	}
-	if (d->committing) {
+	if (d->phase == PHASE_COMMIT) {
 		/* Every byte is in: the commit ends the transfer with its own
 		 * reply (226, or 451/452), and this ABOR's 226 follows it. */
 		d->abors++;
 		return;
 	}
 	drop_conn(d);
+	if (d->phase == PHASE_PREPARE) {
+		/* The job stops; nothing moved yet, and an upload's file is as it was. */
+		if (d->kind == FTP_X_RECV)
+			finish(d, 426, "Transfer aborted; nothing received, %s unchanged", d->what);
+		else
+			finish(d, 426, "Transfer aborted");
+		ftp_reply(f, 226, "ABOR successful");
+		return;
+	}
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
 	if (d->kind == FTP_X_RECV)
 		finish(d, 426, "Transfer aborted; %llu bytes kept: resume with REST and STOR, or APPE", (unsigned long long)kept);
@@ -893,7 +1010,12 @@ void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap)
 {
 	const ftp_data_t *d = f->data;
 	out[0] = '\0';
-	if (d && d->kind != FTP_X_NONE)
+	if (!d || d->kind == FTP_X_NONE)
+		return;
+	if (d->phase == PHASE_PREPARE)
+		snprintf(out, cap, "%s %s: %s", d->verb, d->what,
+			 d->kind == FTP_X_RECV ? "copying the part of the file kept" : "reading the folder");
+	else
 		snprintf(out, cap, "%s %s: %llu bytes so far", d->verb, d->what, (unsigned long long)d->moved);
 }
 
@@ -902,14 +1024,15 @@ void ftp_data_free(xfer_ftp_t *f)
 	ftp_data_t *d = f->data;
 	if (!d)
 		return;
-	if (d->committing) {
+	bool committing = d->kind != FTP_X_NONE && d->phase == PHASE_COMMIT;
+	if (committing) {
 		/* The commit finishes alone and calls no one. */
 		xfer_upload_detach(d->up);
 	} else if (d->kind == FTP_X_RECV) {
 		drop_conn(d);
-		park(d);
+		park(d); /* nothing in PREPARE: the job holds the upload, and drops it */
 	}
-	if (d->kind != FTP_X_NONE && !d->committing)
+	if (d->kind != FTP_X_NONE && !committing)
 		log_transfer(d, 426);
-	channel_free(d);
+	channel_free(d); /* cancels a job in PREPARE */
 }

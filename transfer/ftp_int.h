@@ -5,6 +5,7 @@
 #define XFER_FTP_INT_H
 
 #include "ftp_cmd.h"
+#include "ftp_job.h"
 #include "ftp_session.h"
 #include "upload.h"
 #include "../server/conn.h"
@@ -38,6 +39,7 @@ typedef struct xfer_ftp {
 	unsigned bad_lines;        /* malformed or unknown commands in a row */
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
+	xfer_ftp_job_t *stat_job;  /* borrowed: STAT's folder listing being read (it owns itself until done) */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
 	bool delaying;
@@ -96,14 +98,21 @@ void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target);
  * upload), also on failure. what is the virtual path (for logs). */
 void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what);
 void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what);
+/* A listing that take (a job not started) reads off the loop: the 150 now,
+ * the bytes once the job is done. */
+void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb, const char *what);
 /* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL. */
 void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique);
+/* An upload whose kept head take (a copy job, not started, holding the
+ * upload) copies off the loop: the 150 now, reading once the copy is done. */
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *partial, const char *what);
 /* Is a transfer under way (a transfer command was accepted, no final reply yet)? */
 bool ftp_data_busy(const xfer_ftp_t *f);
 /* Is a data channel set up (PASV/PORT since the last transfer)? */
 bool ftp_data_ready(const xfer_ftp_t *f);
-/* ABOR: ends any transfer (426 for it), then 226 (or 225 when none ran).
- * During an upload's commit the transfer's own reply comes first, then 226. */
+/* ABOR: ends any transfer (426 for it; a job readying it stops), then 226
+ * (or 225 when none ran). During an upload's commit the transfer's own
+ * reply comes first, then 226. */
 void ftp_data_abort(xfer_ftp_t *f);
 /* STAT during a transfer: one line of progress (empty when none runs);
  * FTP_DATA_STATUS_MAX bytes hold it whole, path and all. */

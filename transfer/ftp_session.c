@@ -5,7 +5,10 @@
  * States, explicit in the flags of xfer_ftp_t and the connection:
  *   plain (ftps) --AUTH TLS--> handshake --> secure, not logged in
  *   secure --USER/PASS (password checked off the loop)--> logged in
- *   logged in --transfer command--> transfer (only ABOR STAT NOOP QUIT run)
+ *   logged in --transfer command--> transfer (only ABOR STAT NOOP QUIT run;
+ *     its first step may be a job off the loop: see ftp_data.c's PREPARE)
+ *   logged in --STAT PATH of a folder--> listing it off the loop (stat_job;
+ *     no command is read until its reply is out)
  *   any --QUIT, idle timeout, 3 failed logins, 10 bad lines--> closing */
 #include "ftp_int.h"
 #include "auth.h"
@@ -301,7 +304,7 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 /* Is the session waiting for something before it may read the next command? */
 static bool blocked(xfer_ftp_t *f)
 {
-	return f->login || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+	return f->login || f->stat_job || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
 }
 
 static void set_idle_timer(xfer_ftp_t *f)
@@ -378,7 +381,7 @@ static void run_lines(xfer_ftp_t *f)
 static void ftp_on_io(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
-	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login) {
+	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login && !f->stat_job) {
 		/* Shutting down: the transfer that held us is over. */
 		ftp_reply(f, 421, "Server shutting down");
 		f->quitting = true;
@@ -451,8 +454,8 @@ static void ftp_on_timeout(wf_conn_t *c)
 static void ftp_on_drain(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
-	if (ftp_data_busy(f) || f->login)
-		return; /* ftp_on_io closes it once the transfer or login is over */
+	if (ftp_data_busy(f) || f->login || f->stat_job)
+		return; /* ftp_on_io closes it once the transfer, login or STAT is over */
 	ftp_reply(f, 421, "Server shutting down");
 	flush_out(f);
 	wf_conn_close(c);
@@ -463,6 +466,8 @@ static void ftp_on_close(wf_conn_t *c)
 	xfer_ftp_t *f = F(c);
 	ftp_data_free(f);
 	xfer_auth_cancel(f->login);
+	if (f->stat_job)
+		xfer_ftp_job_cancel(f->stat_job);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);
 	if (f->guarded)

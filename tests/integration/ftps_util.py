@@ -442,12 +442,13 @@ def ftps_services(explicit_keys=None, implicit=True, implicit_keys=None):
 class FTPSCase(unittest.TestCase):
     """One wharf with an explicit (self.port) and an implicit (self.iport)
     FTPS service for the whole class. Subclasses set SERVICE_KEYS (extra keys
-    for both services), EXTRA (raw top-level config), USERS, and fill homes in
-    prepare(server) before it starts."""
+    for both services), EXTRA (raw top-level config), USERS, WORKERS, and
+    fill homes in prepare(server) before it starts."""
 
     SERVICE_KEYS = {}
     EXTRA = ""
     USERS = None
+    WORKERS = 2
 
     @classmethod
     def prepare(cls, server):
@@ -455,7 +456,7 @@ class FTPSCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server(users=cls.USERS, extra=cls.EXTRA,
+        cls.server = harness.Server(users=cls.USERS, extra=cls.EXTRA, workers=cls.WORKERS,
                                     services=ftps_services(cls.SERVICE_KEYS, True, cls.SERVICE_KEYS))
         cls.addClassCleanup(cls.server.cleanup)
         cls.port = cls.server.services[0]["port"]
