@@ -340,7 +340,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	wf_server_t *srv = wf_container_of(t, wf_server_t, sweep);
 	if (!srv->draining)
-		xfer_partial_sweep_submit(srv->cfg);
+		xfer_partial_sweep_submit(srv->cfg, srv->started);
 }
 
 static void raise_fd_limit(void)
@@ -395,6 +395,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		srv->opts = *opts;
 	char err[512];
 	int code = 1;
+	clock_gettime(CLOCK_REALTIME_COARSE, &srv->started);
 
 	wf_buf_t errors;
 	wf_buf_init(&errors, 1 << 20);

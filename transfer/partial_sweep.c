@@ -18,12 +18,14 @@ typedef struct sweep {
 	time_t now;
 	int max_age;
 	time_t orphan_age; /* for temp files */
+	struct timespec started; /* this process's start */
 	size_t budget;  /* entries left to read in this sweep */
 	size_t removed; /* partials, under the home being walked */
 	size_t orphans; /* temp files, likewise */
 } sweep_t;
 
 static atomic_bool running;   /* a sweep is queued or in flight */
+static struct timespec process_start; /* set before any sweep is queued (the queue orders it) */
 static atomic_bool cancelled; /* shutting down: stop walking */
 static size_t next_home;      /* the home the next sweep starts with (only the running sweep touches it) */
 
@@ -63,15 +65,25 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 	return false;
 }
 
-/* An upload's temp file that no upload uses: one in flight is written to
- * (a resumed one is touched when claimed) or times out long before
- * orphan_age, so one this old was left by a process that died mid-upload,
- * or mid-sweep (the sweep's own claims). Nobody resumes a temp file. */
+/* An upload's temp file that no upload uses: one this process made, claimed
+ * or wrote to has a ctime after its start (creating, renaming and writing
+ * all set it; the start is read from the clock file times come from, and
+ * no upload begins in the same tick), however slowly its client sends or
+ * long its commit takes; so only one changed before the start can be an
+ * orphan, left by a process that
+ * died mid-upload or mid-sweep. It must be old as well (orphan_age): on a
+ * home shared by several nodes, another node's live upload is older than
+ * our start, and is written to far more often than that. Nobody resumes a
+ * temp file. */
 static bool remove_if_orphan(const sweep_t *s, int dir_fd, const char *name)
 {
 	struct stat st;
 	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
 	    s->now - st.st_mtime <= s->orphan_age)
+		return false;
+	bool before = st.st_ctim.tv_sec < s->started.tv_sec ||
+		      (st.st_ctim.tv_sec == s->started.tv_sec && st.st_ctim.tv_nsec <= s->started.tv_nsec);
+	if (!before)
 		return false;
 	return unlinkat(dir_fd, name, 0) == 0;
 }
@@ -111,9 +123,12 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 	closedir(d);
 }
 
-size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now)
+size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec started)
 {
-	sweep_t s = { .now = now, .max_age = cfg->limits.partial_upload_max_age, .budget = XFER_SWEEP_MAX_ENTRIES };
+	sweep_t s = { .now = now,
+		      .max_age = cfg->limits.partial_upload_max_age,
+		      .started = started,
+		      .budget = XFER_SWEEP_MAX_ENTRIES };
 	/* Twice the longest a transfer may stall: no live upload is that still. */
 	s.orphan_age = s.max_age > 2 * (time_t)cfg->limits.send_timeout ? s.max_age : 2 * (time_t)cfg->limits.send_timeout;
 	size_t total = 0, n = cfg->nusers;
@@ -149,16 +164,17 @@ size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now)
 static void sweep_run(void *arg)
 {
 	wf_config_t *cfg = arg;
-	xfer_partial_sweep(cfg, time(NULL));
+	xfer_partial_sweep(cfg, time(NULL), process_start);
 	wf_config_unref(cfg);
 	atomic_store(&running, false);
 }
 
-int xfer_partial_sweep_submit(wf_config_t *cfg)
+int xfer_partial_sweep_submit(wf_config_t *cfg, struct timespec started)
 {
 	bool idle = false;
 	if (cfg->limits.partial_upload_max_age <= 0 || !atomic_compare_exchange_strong(&running, &idle, true))
 		return WF_DECLINED;
+	process_start = started; /* no sweep runs now to read it */
 	wf_config_t *ref = wf_config_ref(cfg);
 	/* No completion: nothing on a loop waits for the sweep. */
 	if (wf_offload_submit(NULL, sweep_run, NULL, ref) != WF_OK) {

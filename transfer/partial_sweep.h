@@ -25,18 +25,19 @@
 bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes
- * the stale partials there, and upload temp files older than both max_age
- * and twice send_timeout (left by a process that died mid-upload): never
- * through a symlink, never outside a home, at most XFER_SWEEP_MAX_ENTRIES
- * entries and XFER_SWEEP_MAX_DEPTH levels. Logs one line per home and kind
- * it removed something of. Blocking: call it off the loops. Returns the
- * number removed. */
-size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now);
+ * the stale partials there, and upload temp files an earlier process left
+ * (changed last at or before started, this process's start on
+ * CLOCK_REALTIME_COARSE, and older than both
+ * max_age and twice send_timeout): never through a symlink, never outside a
+ * home, at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH
+ * levels. Logs one line per home and kind it removed something of.
+ * Blocking: call it off the loops. Returns the number removed. */
+size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec started);
 
-/* Runs xfer_partial_sweep(cfg) on the offload pool (main thread only).
+/* Runs xfer_partial_sweep(cfg, now, started) on the offload pool (main thread only).
  * WF_OK when it was queued; WF_DECLINED when partials are kept forever, the
  * previous sweep has not finished, or there is no pool to run it on. */
-int xfer_partial_sweep_submit(wf_config_t *cfg);
+int xfer_partial_sweep_submit(wf_config_t *cfg, struct timespec started);
 
 /* Makes a sweep in flight (or queued) stop at its next entry: before the
  * offload pool stops, so shutdown does not wait for a long walk. */

@@ -478,5 +478,45 @@ class UploadLimit(UploadBase):
         self.assertEqual(harness.curl(self.server, "/after.txt")[2], b"fine")
 
 
+class SlowUploadBesideTheSweep(UploadBase):
+    """The sweep of temp files a dead process left must never take one a
+    live upload holds, however slowly its client sends: with max_age and
+    send_timeout of 2 s, the first sweep (5 s after start) runs mid-upload,
+    when the temp file's mtime is seconds old (data comes in 200-byte
+    pieces, staged in memory). A stale partial planted before the start
+    shows when the sweep ran."""
+    EXTRA = "limits = { partial_upload_max_age = 2; send_timeout = 2; };"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(extra=cls.EXTRA)
+        cls.addClassCleanup(cls.server.cleanup)
+        planted = os.path.join(cls.server.home(), ".wharf-upload.old.bin.partial")
+        with open(planted, "wb") as f:
+            f.write(b"old")
+        os.utime(planted, (1, 1))
+        cls.server.start()
+        cls.n = 0
+
+    def test_slow_upload_survives_the_sweep(self):
+        import time
+        n, swept_at = 6000, None
+        with harness.RawTLS(self.server) as t:
+            t.send(("PUT /slow.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n"
+                    "Content-Length: %d\r\n\r\n" % (ALICE, n)).encode())
+            sent = 0
+            while sent < n:
+                t.send(b"x" * 200)
+                sent += 200
+                time.sleep(0.4)
+                if swept_at is None and "removed 1 stale partial uploads" in self.server.log():
+                    swept_at = sent
+            status = t.read_response()[0]
+        self.assertIsNotNone(swept_at, "no sweep ran during the upload")
+        self.assertLess(swept_at, n)
+        self.assertEqual(status, 201, self.server.log()[-2000:])
+        self.assertEqual(self.read_disk("slow.bin"), b"x" * n)
+        self.assertNotIn("upload temp files", self.server.log())
+
 if __name__ == "__main__":
     harness.main()

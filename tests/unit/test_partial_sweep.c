@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOW ((time_t)2000000000)
@@ -134,15 +135,18 @@ int main(void)
 	wf_user_cfg_t users[2] = { { .name = "u", .home = "home", .home_fd = open_home("home") },
 				   { .name = "v", .home = "other", .home_fd = open_home("other") } };
 	wf_config_t cfg = { .users = users, .nusers = 2 };
+	/* A start after every file here was made: their temp files are an
+	 * earlier process's. */
+	struct timespec earlier = { time(NULL) + 10, 0 }, ours = { 0, 0 };
 
 	/* 0: kept forever. */
 	cfg.limits.partial_upload_max_age = 0;
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 0);
 	CHECK(exists("home/.wharf-upload.old.bin.partial"));
 
 	cfg.limits.partial_upload_max_age = 7 * DAY;
 	cfg.limits.send_timeout = 60;
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 5);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 5);
 	CHECK(!exists("home/a/.wharf-upload.dead.bin.fedcba9876543210"));
 	CHECK(!exists("home/.wharf-upload.swept.00112233aabbccdd"));
 	CHECK(!exists("home/.wharf-upload.old.bin.partial"));
@@ -159,20 +163,25 @@ int main(void)
 	 * (as a resuming session does): none of those names is left behind. */
 	CHECK_EQ_INT(swept_names("home") + swept_names("home/a/b") + swept_names("other"), 0);
 	/* Nothing left to do: a second sweep removes nothing. */
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 0);
 	/* A week later the fresh one is stale too, and the temp file of then
 	 * is no upload's any more. */
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY), 2);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY, earlier), 2);
 	CHECK(!exists("home/a/.wharf-upload.fresh.bin.partial"));
 	CHECK(!exists("home/a/.wharf-upload.inflight.bin.0123456789abcdef"));
 
-	/* A short max_age never takes a temp file a stalled upload may still
-	 * hold: twice send_timeout is the least. */
+	/* A temp file this process made, claimed or wrote to (changed since its
+	 * start) is an upload's, however long ago its data last came: a client
+	 * sending a byte a second, a slow commit. Never taken. */
 	put_file("home/a/.wharf-upload.stalled.bin.0123456789abcdef", 100);
 	cfg.limits.partial_upload_max_age = 10;
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW), 0);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 100 * DAY, ours), 0);
 	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 21), 1);
+	/* An earlier process's, with a short max_age: twice send_timeout is the
+	 * least age. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 0);
+	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 21, earlier), 1);
 
 	struct stat st = { .st_mtime = NOW - 7 * DAY };
 	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
