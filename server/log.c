@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,9 +28,31 @@ static int open_target(const char *target, int *fd)
 		return WF_OK;
 	}
 	/* Opened as root, maybe in a folder the run user may write: a symlink
-	 * put there would point root's appends at any file. Never followed. */
-	*fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	return *fd < 0 ? WF_ERR : WF_OK;
+	 * put there would point root's appends at any file, so none is
+	 * followed but root's own (/dev/stdout, for containers). O_NONBLOCK:
+	 * a FIFO put there with no reader fails at once instead of hanging
+	 * start-up or a reload. */
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK;
+	*fd = open(target, flags | O_NOFOLLOW, 0640);
+	struct stat st;
+	if (*fd < 0 && errno == ELOOP) {
+		if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
+			*fd = open(target, flags, 0640);
+		else
+			errno = ELOOP;
+	}
+	if (*fd < 0)
+		return WF_ERR;
+	if (fstat(*fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		close(*fd);
+		*fd = -1;
+		errno = EINVAL;
+		return WF_ERR;
+	}
+	int fl = fcntl(*fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK); /* a full pipe waits, as stderr does */
+	return WF_OK;
 }
 
 /* Says why a log target could not be opened: O_NOFOLLOW's ELOOP reads as
@@ -37,9 +60,13 @@ static int open_target(const char *target, int *fd)
 static void open_failed(const char *what, const char *target)
 {
 	if (errno == ELOOP)
-		wf_log_error("cannot open %s %s: it is a symbolic link, which a log file must not be "
+		wf_log_error("cannot open %s %s: it is a symbolic link not owned by root, which a log file must not be "
 			     "(name the file itself)",
 			     what, target);
+	else if (errno == EINVAL)
+		wf_log_error("cannot open %s %s: not a file, a device or a pipe", what, target);
+	else if (errno == ENXIO)
+		wf_log_error("cannot open %s %s: a pipe no process reads", what, target);
 	else
 		wf_log_error("cannot open %s %s: %m", what, target);
 }

@@ -1,6 +1,8 @@
-/* Log files: a symlink in the log's place is refused (the files are opened
- * as root, in folders the run user may write), and an access line stays one
- * whole line in its buffer whatever the fields hold. */
+/* Log files: a symlink in the log's place is refused unless root owns it
+ * (the files are opened as root, in folders the run user may write; /dev/
+ * stdout is root's), a FIFO nobody reads fails instead of hanging, a
+ * folder is refused, and an access line stays one whole line in its
+ * buffer whatever the fields hold. */
 #include "server/log.h"
 
 #include "check.h"
@@ -47,6 +49,8 @@ static void test_symlink_refused(void)
 	fputs("keep me\n", f);
 	fclose(f);
 	CHECK(symlink(target, link) == 0);
+	if (geteuid() == 0) /* as the run user would have made it */
+		CHECK(lchown(link, 65534, 65534) == 0);
 	CHECK_EQ_INT(wf_log_open("info", link, "off"), WF_ERR);
 	wf_log_info("a line that must not reach the symlink's target");
 	CHECK_EQ_INT(file_size(target), 8);
@@ -56,6 +60,20 @@ static void test_symlink_refused(void)
 	/* A plain file is fine. */
 	char *plain = path_in("access.log");
 	CHECK_EQ_INT(wf_log_open("info", "stderr", plain), WF_OK);
+	wf_log_close();
+}
+
+static void test_devices_pipes_and_folders(void)
+{
+	/* Containers log to /dev/stdout: root's symlink, to a pipe or a tty. */
+	CHECK_EQ_INT(wf_log_open("info", "stderr", "/dev/stdout"), WF_OK);
+	CHECK_EQ_INT(wf_log_open("info", "/dev/null", "off"), WF_OK);
+	/* A FIFO no process reads: refused at once, where a blocking open would
+	 * hang start-up (or a reload) until some process opened it. */
+	char *fifo = path_in("fifo.log");
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK_EQ_INT(wf_log_open("info", fifo, "off"), WF_ERR);
+	CHECK_EQ_INT(wf_log_open("info", path_in(""), "off"), WF_ERR); /* the folder itself */
 	wf_log_close();
 }
 
@@ -92,6 +110,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_symlink_refused();
+	test_devices_pipes_and_folders();
 	test_access_line_bounded();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
