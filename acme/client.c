@@ -59,6 +59,8 @@ struct acme_client {
 	client_state_t state;
 	acme_directory_t dir;
 	acme_key_t *key;              /* owned */
+	acme_key_t *retired;          /* owned: the old key while its replacement registers, else NULL */
+	char retired_status[16];      /* why: "deactivated", "revoked" */
 	bool key_is_new;
 	char kid[ACME_URL_MAX];
 	char dir_path[1024];          /* STATE/acme/HOST */
@@ -446,9 +448,18 @@ static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_problem_t
 	ev_timer_start(cl->loop, &cl->notify);
 }
 
+static void retirement_done(acme_client_t *cl);
+static void retirement_undo(acme_client_t *cl, const char *why);
+
 static void become(acme_client_t *cl, bool ok, const char *type, const char *detail)
 {
 	cl->state = ok ? CL_READY : CL_IDLE;
+	if (cl->retired) {
+		if (ok)
+			retirement_done(cl);
+		else
+			retirement_undo(cl, detail);
+	}
 	acme_problem_t why;
 	memset(&why, 0, sizeof(why));
 	if (!ok) {
@@ -558,17 +569,51 @@ static void on_account_found(void *arg, const acme_reply_t *r)
 	on_account(arg, r);
 }
 
-static int load_or_make_key(acme_client_t *cl)
+/* A new account key, stored under name in dfd before any use: never an
+ * account under a key that is not on disk (the next start would make
+ * another and lose this one's orders). NULL on failure. */
+static acme_key_t *make_key_file(acme_client_t *cl, int dfd, const char *name)
+{
+	acme_key_type_t t = ACME_KEY_EC256;
+	acme_key_type_parse(cl->cfg->acme.account_key_type, &t);
+	acme_key_t *k = acme_key_generate(t);
+	wf_buf_t pem;
+	wf_buf_init(&pem, KEY_MAX);
+	if (!k || acme_key_export(k, &pem) != WF_OK ||
+	    wf_durable_write(dfd, name, wf_buf_head(&pem), wf_buf_size(&pem), 0600) != WF_OK) {
+		acme_key_free(k);
+		k = NULL;
+	}
+	if (pem.data)
+		gnutls_memset(pem.data, 0, pem.cap);
+	wf_buf_fini(&pem);
+	return k;
+}
+
+static int open_account_dir(acme_client_t *cl)
 {
 	if (wf_durable_mkdirs(cl->dir_path, 0700) != WF_OK) {
 		become(cl, false, "", "cannot create the account folder");
-		return WF_ERR;
+		return -1;
 	}
 	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
+	if (dfd < 0)
 		become(cl, false, "", "cannot open the account folder");
+	return dfd;
+}
+
+/* Cluster nodes answer HTTP-01 with the controller's (docs/cluster.md). */
+static void share_thumbprint(acme_client_t *cl)
+{
+	if (acme_cluster_is_controller(cl->cfg))
+		acme_cluster_thumbprint_save(cl->cfg->state_dir, cl->key->thumbprint);
+}
+
+static int load_or_make_key(acme_client_t *cl)
+{
+	int dfd = open_account_dir(cl);
+	if (dfd < 0)
 		return WF_ERR;
-	}
 	wf_buf_t pem;
 	wf_buf_init(&pem, KEY_MAX);
 	int rc = WF_OK;
@@ -579,79 +624,102 @@ static int load_or_make_key(acme_client_t *cl)
 			rc = WF_ERR;
 		}
 	} else if (errno == ENOENT) {
-		acme_key_type_t t = ACME_KEY_EC256;
-		acme_key_type_parse(cl->cfg->acme.account_key_type, &t);
-		cl->key = acme_key_generate(t);
-		wf_buf_reset(&pem);
-		if (!cl->key || acme_key_export(cl->key, &pem) != WF_OK ||
-		    wf_durable_write(dfd, "account.key", wf_buf_head(&pem), wf_buf_size(&pem), 0600) != WF_OK) {
-			/* Never an account under a key that is not on disk: the
-			 * next start would make another and lose this one's orders. */
-			acme_key_free(cl->key);
-			cl->key = NULL;
+		cl->key = make_key_file(cl, dfd, "account.key");
+		cl->key_is_new = cl->key != NULL;
+		if (!cl->key) {
 			become(cl, false, "", "cannot make or store the account key");
 			rc = WF_ERR;
-		} else {
-			cl->key_is_new = true;
 		}
 	} else {
 		become(cl, false, "", "cannot read account.key");
 		rc = WF_ERR;
 	}
-	gnutls_memset(pem.data, 0, pem.cap);
+	if (pem.data)
+		gnutls_memset(pem.data, 0, pem.cap);
 	wf_buf_fini(&pem);
 	close(dfd);
-	/* Cluster nodes answer HTTP-01 with it (docs/cluster.md). */
-	if (rc == WF_OK && acme_cluster_is_controller(cl->cfg))
-		acme_cluster_thumbprint_save(cl->cfg->state_dir, cl->key->thumbprint);
+	if (rc == WF_OK)
+		share_thumbprint(cl);
 	return rc;
 }
 
 /* The CA will not take this key's account any more (its holder deactivated
  * it, or the CA revoked it), so every order would fail until someone acts.
- * As an admin would: the old key is kept aside (never deleted: it may be
- * wanted to revoke its certificates), and a new key registers a new account.
- * Certificates already issued stay valid and keep serving. */
+ * As an admin would: a new key (stored first as account.key.next) registers
+ * a new account, and only once the CA has taken it does the old key move
+ * aside (never deleted: it may be wanted to revoke its certificates) and
+ * the new one take its name. Should the registration fail (a single-use
+ * EAB key, a CA that said "unauthorized" for another reason), nothing has
+ * changed on disk. Certificates already issued stay valid and keep serving. */
 static void retire_account(acme_client_t *cl, const char *status, const char *detail)
 {
-	char aside[96];
-	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int err = dfd < 0 ? errno : EEXIST;
-	bool moved = false;
-	if (dfd >= 0) {
-		long long now = (long long)time(NULL);
-		for (int i = 0; i < 10 && !moved; i++) {
-			if (i == 0)
-				snprintf(aside, sizeof(aside), "account.key.%s-%lld", status, now);
-			else
-				snprintf(aside, sizeof(aside), "account.key.%s-%lld-%d", status, now, i);
-			if (faccessat(dfd, aside, F_OK, AT_EACCESS) == 0)
-				continue;
-			/* Not synced is no harm: a crash brings the old name back,
-			 * and the CA's answer retires it again. */
-			moved = renameat(dfd, "account.key", dfd, aside) == 0;
-			err = errno;
-			if (moved)
-				wf_durable_sync_dir(dfd);
-			break;
-		}
-		close(dfd);
-	}
-	if (!moved) {
-		char why[1600];
-		snprintf(why, sizeof(why), "the account is %s at the CA (%.200s), and its key cannot be moved aside in %s: %s",
-			 status, detail, cl->dir_path, strerror(err));
+	int dfd = open_account_dir(cl);
+	if (dfd < 0)
+		return;
+	acme_key_t *fresh = make_key_file(cl, dfd, "account.key.next");
+	close(dfd);
+	if (!fresh) {
+		char why[600];
+		snprintf(why, sizeof(why), "the account is %s at the CA (%.200s), and a new key cannot be stored", status,
+			 detail);
 		become(cl, false, "urn:ietf:params:acme:error:unauthorized", why);
 		return;
 	}
-	wf_log_error("acme %s: the account is %s at the CA (%s); its key is kept as %s/%s and a new account is registered",
-		     cl->ca->url, status, detail, cl->dir_path, aside);
-	acme_key_free(cl->key);
-	cl->key = NULL;
-	cl->key_is_new = false;
+	wf_log_warn("acme %s: the account is %s at the CA (%s); registering a new one", cl->ca->url, status, detail);
+	snprintf(cl->retired_status, sizeof(cl->retired_status), "%s", status);
+	cl->retired = cl->key;
+	cl->key = fresh;
 	cl->kid[0] = '\0';
-	if (load_or_make_key(cl) == WF_OK)
-		create_account(cl);
+	create_account(cl);
+}
+
+/* The new account exists: the old key goes aside, the new one takes its name. */
+static void retirement_done(acme_client_t *cl)
+{
+	char aside[96] = "";
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool moved = false;
+	if (dfd >= 0) {
+		long long now = (long long)time(NULL);
+		for (int i = 0; i < 10; i++) {
+			if (i == 0)
+				snprintf(aside, sizeof(aside), "account.key.%s-%lld", cl->retired_status, now);
+			else
+				snprintf(aside, sizeof(aside), "account.key.%s-%lld-%d", cl->retired_status, now, i);
+			if (faccessat(dfd, aside, F_OK, AT_EACCESS) != 0)
+				break;
+		}
+		moved = renameat(dfd, "account.key", dfd, aside) == 0 &&
+			renameat(dfd, "account.key.next", dfd, "account.key") == 0;
+		wf_durable_sync_dir(dfd);
+		close(dfd);
+	}
+	if (moved)
+		wf_log_error("acme %s: account %s registered in place of the %s one; the old key is kept as %s/%s",
+			     cl->ca->url, cl->kid, cl->retired_status, cl->dir_path, aside);
+	else
+		wf_log_error("acme %s: account %s registered in place of the %s one, but its key could not take the "
+			     "name account.key in %s (%m): it is account.key.next there; rename it by hand",
+			     cl->ca->url, cl->kid, cl->retired_status, cl->dir_path);
+	acme_key_free(cl->retired);
+	cl->retired = NULL;
+	share_thumbprint(cl);
+}
+
+/* The new account could not be registered: back to the old key, as on disk. */
+static void retirement_undo(acme_client_t *cl, const char *why)
+{
+	wf_log_error("acme %s: no new account in place of the %s one: %s; account.key stays as it was, and the next "
+		     "attempt tries again",
+		     cl->ca->url, cl->retired_status, why);
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		unlinkat(dfd, "account.key.next", 0);
+		close(dfd);
+	}
+	acme_key_free(cl->key);
+	cl->key = cl->retired;
+	cl->retired = NULL;
 }
 
 static void on_directory(void *arg, const acme_http_resp_t *resp)
@@ -752,6 +820,7 @@ void acme_client_free(acme_client_t *cl)
 			free(w);
 		}
 	acme_key_free(cl->key);
+	acme_key_free(cl->retired);
 	wf_config_unref(cl->cfg);
 	free(cl);
 }

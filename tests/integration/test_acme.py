@@ -258,6 +258,36 @@ class Renewal(AcmeCase):
             self.assertNotEqual(f.read(), old_key)
         self.assertEqual(os.stat(key_path).st_mode & 0o777, 0o600)
 
+    def test_replacement_that_cannot_register_changes_nothing(self):
+        # The account is deactivated, and the new one cannot be registered
+        # (here: a broken EAB key, as a single-use one already spent would
+        # be): the old key stays account.key, nothing is moved aside and no
+        # account.key.next is left. Once registration works, it goes ahead.
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        wait_issued(s, "wharf.test", timeout=40)
+        [key_path] = glob.glob(os.path.join(s.state_dir, "acme", "*", "account.key"))
+        with open(key_path, "rb") as f:
+            old_key = f.read()
+        self.pebble.deactivate_account(key_path)
+        good = s.config_text()
+        s.extra = self.pebble.acme_config('eab_kid = "kid-1"; eab_hmac = "not base64url!";')
+        s.write_config()
+        self.assertTrue(s.reload())
+        self.assertTrue(s.wait_log("no new account in place of the deactivated one: eab_hmac is not valid base64url",
+                                   timeout=40), s.log()[-3000:])
+        with open(key_path, "rb") as f:
+            self.assertEqual(f.read(), old_key)
+        self.assertEqual(glob.glob(key_path + ".*"), [])
+        s.write_config(good)
+        self.assertTrue(s.reload())
+        self.assertTrue(s.wait_log("registered in place of the deactivated one", timeout=40), s.log()[-3000:])
+        with open(key_path, "rb") as f:
+            self.assertNotEqual(f.read(), old_key)
+        self.assertEqual(len(glob.glob(key_path + ".deactivated-*")), 1)
+        self.assertEqual(glob.glob(key_path + ".next"), [])
+
     def test_renewal_while_issued_pem_cannot_be_written(self):
         # The state folder takes no issued.pem (a folder holds the name): each
         # certificate is served from memory and its order kept for a restart.
