@@ -1,4 +1,4 @@
-/* Per-address limits: see ip_guard.h. */
+/* Per-client limits: see ip_guard.h. */
 #include "ip_guard.h"
 #include "log.h"
 
@@ -8,10 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GUARD_SLOTS 4096
-
 typedef struct guard_entry {
-	char addr[WF_IPGUARD_CLIENT_MAX]; /* the client (wf_ipguard_client); "" = free */
+	char addr[WF_IPGUARD_CLIENT_MAX]; /* what it counts (its level's key); "" = free */
 	int conns;
 	int checks; /* password checks under way */
 	int fails;
@@ -20,13 +18,29 @@ typedef struct guard_entry {
 	time_t ban_until;
 } guard_entry_t;
 
+/* One level of the table: clients are keyed by the prefix of v4_bits or
+ * v6_bits of their address. A client is counted at the first level, finest
+ * first, that has its entry or room for one. */
+typedef struct guard_level {
+	const char *unit; /* what an entry counts, for the log */
+	int v4_bits, v6_bits;
+	int nslots;
+	guard_entry_t *slots;
+	time_t full_logged; /* when a client last found no room here and it was logged */
+} guard_level_t;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static guard_entry_t table[GUARD_SLOTS];
-/* Every client the table has no room for (each slot holds a connection, a
- * check or a ban): they count here together, so the limits and bans hold for
- * them as for one client. Never matched by name (addr stays ""). */
-static guard_entry_t overflow;
-static time_t overflow_logged; /* when its use was last logged */
+static guard_entry_t clients[4096], networks[1024], blocks[256];
+static guard_level_t levels[] = {
+	{ "client", 32, 64, 4096, clients, 0 },
+	{ "network (IPv4 /24, IPv6 /48)", 24, 48, 1024, networks, 0 },
+	{ "block (IPv4 /16, IPv6 /32)", 16, 32, 256, blocks, 0 },
+};
+#define NLEVELS (sizeof(levels) / sizeof(levels[0]))
+/* Every client no level has room for: they count here together, so the
+ * limits and bans hold for them as for one client. Never matched by name
+ * (addr stays ""). */
+static guard_entry_t shared;
 /* When the last ban ends: until a ban exists, asking whether a client is
  * banned (every HTTP request with credentials) costs one atomic load. */
 static _Atomic time_t bans_end;
@@ -40,9 +54,9 @@ static bool idle(const guard_entry_t *e, time_t now)
 }
 
 /* An entry that holds only failures within their window: it may give its
- * slot up. Forgetting a few failures of one client costs less than leaving
- * a newcomer uncounted; an open connection or check (whose end must find
- * its count) or a running ban never gives way. */
+ * slot up. Forgetting a few failures of one client costs less than moving
+ * a newcomer to a coarser level; an open connection or check (whose end
+ * must find its count) or a running ban never gives way. */
 static bool failing_only(const guard_entry_t *e, time_t now)
 {
 	return e->conns == 0 && e->checks == 0 && e->ban_until <= now;
@@ -57,57 +71,81 @@ static bool better_victim(const guard_entry_t *a, const guard_entry_t *b)
 	return !b || a->fails < b->fails || (a->fails == b->fails && a->first_fail < b->first_fail);
 }
 
-void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX])
+/* addr's prefix of v4_bits or v6_bits, as "net/bits"; a whole IPv4 address
+ * as it is; text that is not a plain address, kept whole. */
+static void prefix_key(const char *addr, int v4_bits, int v6_bits, char out[WF_IPGUARD_CLIENT_MAX])
 {
-	struct in6_addr a;
-	if (!strchr(addr, ':') || inet_pton(AF_INET6, addr, &a) != 1) {
+	unsigned char a[16];
+	bool v6 = strchr(addr, ':') != NULL;
+	int bits = v6 ? v6_bits : v4_bits, len = v6 ? 16 : 4;
+	if (bits >= len * 8 || inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1) {
 		snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s", addr);
 		return;
 	}
-	/* One host picks any address of its /64 at will (privacy addresses),
-	 * so a smaller unit limits nothing; ISPs give at least a /64 a site. */
-	memset(&a.s6_addr[8], 0, 8);
+	for (int i = bits / 8; i < len; i++)
+		a[i] = i == bits / 8 ? a[i] & (unsigned char)(0xff00 >> (bits % 8)) : 0;
 	char text[INET6_ADDRSTRLEN];
-	inet_ntop(AF_INET6, &a, text, sizeof(text));
-	snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s/64", text);
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, text, sizeof(text));
+	snprintf(out, WF_IPGUARD_CLIENT_MAX, "%s/%d", text, bits);
 }
 
-/* The entry that counts addr's client: its own; else, with create, a free
- * or idle slot, else the slot of a client that only failed
- * (better_victim); else the shared overflow entry. Without create, where
- * the client would be counted now: its own entry, NULL when it would get a
- * fresh one, or the overflow when the table has no room. Never NULL with
- * create. A linear scan: 4096 short entries cost about a microsecond per
- * connect. */
+void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX])
+{
+	/* One host picks any address of its /64 at will (privacy addresses),
+	 * so a smaller unit limits nothing; ISPs give at least a /64 a site. */
+	prefix_key(addr, 32, 64, out);
+}
+
+static void log_full(guard_level_t *lv, const char *key, time_t now)
+{
+	if (now - lv->full_logged < 60)
+		return;
+	lv->full_logged = now;
+	if (lv + 1 < levels + NLEVELS)
+		wf_log_warn("ip guard: all %d %s slots hold connections, checks or bans; clients without one (%s "
+			    "first) count by their %s, with its limits and ban, until slots free up",
+			    lv->nslots, lv->unit, key, lv[1].unit);
+	else
+		wf_log_warn("ip guard: all %d %s slots hold connections, checks or bans too; clients without one (%s "
+			    "first) share one entry, and its limits and ban, until slots free up",
+			    lv->nslots, lv->unit, key);
+}
+
+/* The entry that counts addr's client: at each level, finest first, its own
+ * entry there; else, with create, a free or idle slot, else the slot of an
+ * entry that only failed (better_victim); a level without either sends it
+ * on to the next; past the last, the shared entry. Without create, where
+ * the client would be counted now: its entry, NULL when it would get a
+ * fresh one, or the shared entry. Never NULL with create. A linear scan:
+ * 4096 short entries cost about a microsecond per connect, and the coarser
+ * levels are looked at only while the finer ones are full. */
 static guard_entry_t *find(const char *addr, time_t now, bool create)
 {
-	char key[WF_IPGUARD_CLIENT_MAX];
-	wf_ipguard_client(addr, key);
-	guard_entry_t *spare = NULL, *victim = NULL;
-	for (int i = 0; i < GUARD_SLOTS; i++) {
-		guard_entry_t *e = &table[i];
-		if (e->addr[0] && strcmp(e->addr, key) == 0)
-			return e;
-		if (!spare && (!e->addr[0] || idle(e, now)))
-			spare = e;
-		else if (!spare && failing_only(e, now) && better_victim(e, victim))
-			victim = e;
-	}
-	guard_entry_t *e = spare ? spare : victim;
-	if (!create)
-		return e ? NULL : &overflow;
-	if (!e) {
-		if (now - overflow_logged >= 60) {
-			overflow_logged = now;
-			wf_log_warn("ip guard: all %d client slots hold connections, checks or bans; clients without "
-				    "one (%s first) share one slot, and its limits and ban, until slots free up",
-				    GUARD_SLOTS, key);
+	for (guard_level_t *lv = levels; lv < levels + NLEVELS; lv++) {
+		char key[WF_IPGUARD_CLIENT_MAX];
+		prefix_key(addr, lv->v4_bits, lv->v6_bits, key);
+		guard_entry_t *spare = NULL, *victim = NULL;
+		for (int i = 0; i < lv->nslots; i++) {
+			guard_entry_t *e = &lv->slots[i];
+			if (e->addr[0] && strcmp(e->addr, key) == 0)
+				return e;
+			if (!spare && (!e->addr[0] || idle(e, now)))
+				spare = e;
+			else if (!spare && failing_only(e, now) && better_victim(e, victim))
+				victim = e;
 		}
-		return &overflow;
+		guard_entry_t *e = spare ? spare : victim;
+		if (e) {
+			if (!create)
+				return NULL;
+			memset(e, 0, sizeof(*e));
+			snprintf(e->addr, sizeof(e->addr), "%s", key);
+			return e;
+		}
+		if (create)
+			log_full(lv, key, now);
 	}
-	memset(e, 0, sizeof(*e));
-	snprintf(e->addr, sizeof(e->addr), "%s", key);
-	return e;
+	return &shared;
 }
 
 /* Counts one more connection or check for addr's client, unless it is at
@@ -130,23 +168,29 @@ static wf_guard_verdict_t take(const char *addr, time_t now, bool conn, int max,
 	return v;
 }
 
-/* Ends what take counted. The client's own entry when it holds a count: an
- * entry with a count is never given away, so a count taken there is still
- * there. Else the count was taken in the overflow (the client got its own
- * entry only later, or never). Calls are paired with take, so the totals
- * stay exact. */
+/* Ends what take counted: in the finest of addr's entries that holds such
+ * a count, else in the shared entry. An entry with a count is never given
+ * away, so a count taken there is still there; a client that took counts
+ * at a coarser level and got its own entry later gives back the finer ones
+ * first. Calls are paired with take, so the totals stay exact. */
 static void give_back(const char *addr, bool conn)
 {
 	pthread_mutex_lock(&lock);
-	char key[WF_IPGUARD_CLIENT_MAX];
-	wf_ipguard_client(addr, key);
-	guard_entry_t *e = NULL;
-	for (int i = 0; i < GUARD_SLOTS && !e; i++)
-		if (table[i].addr[0] && strcmp(table[i].addr, key) == 0)
-			e = &table[i];
-	int *count = e ? (conn ? &e->conns : &e->checks) : NULL;
-	if (!count || *count == 0)
-		count = conn ? &overflow.conns : &overflow.checks;
+	int *count = NULL;
+	for (guard_level_t *lv = levels; lv < levels + NLEVELS && !count; lv++) {
+		char key[WF_IPGUARD_CLIENT_MAX];
+		prefix_key(addr, lv->v4_bits, lv->v6_bits, key);
+		for (int i = 0; i < lv->nslots; i++) {
+			guard_entry_t *e = &lv->slots[i];
+			if (e->addr[0] && strcmp(e->addr, key) == 0) {
+				if (conn ? e->conns : e->checks)
+					count = conn ? &e->conns : &e->checks;
+				break;
+			}
+		}
+	}
+	if (!count)
+		count = conn ? &shared.conns : &shared.checks;
 	if (*count > 0)
 		(*count)--;
 	pthread_mutex_unlock(&lock);
@@ -177,7 +221,7 @@ bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left)
 	return banned;
 }
 
-bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now)
+bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now, char who[WF_IPGUARD_WHO_MAX])
 {
 	bool banned = false;
 	pthread_mutex_lock(&lock);
@@ -193,6 +237,12 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 			atomic_store(&bans_end, e->ban_until);
 		e->fails = 0;
 		banned = true;
+		if (who && e == &shared)
+			snprintf(who, WF_IPGUARD_WHO_MAX, "every client without a slot of its own (the table is full)");
+		else if (who && e >= clients && e < clients + sizeof(clients) / sizeof(clients[0]))
+			snprintf(who, WF_IPGUARD_WHO_MAX, "%s", e->addr);
+		else if (who)
+			snprintf(who, WF_IPGUARD_WHO_MAX, "%s (its clients without a slot of their own)", e->addr);
 	}
 	pthread_mutex_unlock(&lock);
 	return banned;

@@ -1,17 +1,33 @@
 /* Per-client bookkeeping shared by every worker: how many FTPS control
  * connections each client holds, how many of its password checks are under
  * way, and its failed logins (FTPS and HTTP alike) with the temporary ban
- * they lead to. A client is an IPv4 address, or an IPv6 /64. One small table
+ * they lead to. A client is an IPv4 address, or an IPv6 /64. Small tables
  * behind one mutex, taken at connect, disconnect and around password checks,
  * never per byte.
  *
- * The table never fails open. A newcomer takes a free slot, or one whose
- * client is idle, else the slot of a client that has only failed logins
- * within their window (the fewest failures first); a slot with an open
- * connection, a check under way or a running ban is never given away. When
- * every slot is such a one, the clients without a slot share one overflow
- * entry: its connection limit, check share and ban hold for all of them
- * together (logged once a minute). */
+ * The table never fails open, and one attacker's ban stays its own. A
+ * newcomer takes a free slot, or one whose client is idle, else the slot of
+ * a client that has only failed logins within their window (the fewest
+ * failures first); a slot with an open connection, a check under way or a
+ * running ban is never given away. When all 4096 client slots are such
+ * (one IPv6 /48 holds 65536 /64s: filling them is cheap), a client without
+ * one is counted by its network, an IPv4 /24 or IPv6 /48, in a second table
+ * of 1024 with the same limits and bans, and when that is full too by its
+ * block, an IPv4 /16 or IPv6 /32, in a third of 256. So the attacker who
+ * filled the table bans, and shares its connection limit and check share
+ * with, the clients of its own network or block that found no slot, not
+ * everyone else. Only when every level is full do the remaining clients
+ * share one last entry, its limits and its ban (each level logged once a
+ * minute): reaching it takes connections, checks or bans held at once from
+ * 256 distinct /16s or /32s beyond the 4096 clients and 1024 networks, a
+ * spread botnet rather than one allocation. A shared entry that counted
+ * failures but never banned was the other way (a delay per attempt
+ * instead): it would spare newcomers a lockout, but leave exactly the
+ * attacker strong enough to reach it guessing at the pace of its check
+ * share; a lockout of slotless newcomers while such an attack lasts is the
+ * lesser harm. A client that took counts at a coarser level and later got
+ * a slot of its own is counted at both until the older ones end: at most
+ * its limit once per level, never without one. */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
 
@@ -19,6 +35,7 @@
 #include <time.h>
 
 #define WF_IPGUARD_CLIENT_MAX 64 /* any IPv6 text and "/64" fit */
+#define WF_IPGUARD_WHO_MAX 128   /* wf_ipguard_failed_login's who */
 
 /* The client an address counts as, for limits and logs: an IPv4 address as
  * it is, an IPv6 one as its /64 ("2001:db8:1:2::/64"). Every function below
@@ -40,9 +57,11 @@ void wf_ipguard_leave(const char *addr);
  * protocols (HTTP) that refuse logins, not connections, during a ban. */
 bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left);
 /* Counts a failed login. Failures older than window seconds are forgotten;
- * the max_failures-th within the window bans addr for window seconds and
- * returns true (once, so the caller logs the ban once). */
-bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now);
+ * the max_failures-th within the window bans addr's client (or the network,
+ * block or shared entry that counts it) for window seconds and returns true
+ * (once, so the caller logs the ban once), with who (if not NULL) saying
+ * what was banned, for that log line. */
+bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, time_t now, char who[WF_IPGUARD_WHO_MAX]);
 /* A password check for addr begins: false when addr already has max_checks
  * under way (one client must not take every slot of the offload pool).
  * Each true is ended by one check_end. */

@@ -371,12 +371,11 @@ const wf_user_cfg_t *xfer_auth_check(const wf_config_t *cfg, wf_slice_t user, wf
 
 bool xfer_auth_failed(const wf_config_t *cfg, const char *addr, time_t now)
 {
+	char who[WF_IPGUARD_WHO_MAX];
 	if (!addr || !addr[0] ||
-	    !wf_ipguard_failed_login(addr, cfg->limits.max_login_failures, cfg->limits.login_ban_seconds, now))
+	    !wf_ipguard_failed_login(addr, cfg->limits.max_login_failures, cfg->limits.login_ban_seconds, now, who))
 		return false;
-	char client[WF_IPGUARD_CLIENT_MAX];
-	wf_ipguard_client(addr, client);
-	wf_log_warn("logins: banning %s for %d s after %d failed logins", client, cfg->limits.login_ban_seconds,
+	wf_log_warn("logins: banning %s for %d s after %d failed logins", who, cfg->limits.login_ban_seconds,
 		    cfg->limits.max_login_failures);
 	return true;
 }

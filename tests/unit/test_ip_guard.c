@@ -28,20 +28,22 @@ static void test_ban(void)
 {
 	int left = -1;
 	const char *a = "2001:db8::7";
-	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2000));
-	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2001));
-	CHECK(wf_ipguard_failed_login(a, 3, 60, 2002)); /* the third bans, once */
+	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2000, NULL));
+	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2001, NULL));
+	char who[WF_IPGUARD_WHO_MAX] = "";
+	CHECK(wf_ipguard_failed_login(a, 3, 60, 2002, who)); /* the third bans, once */
+	CHECK_EQ_STR(who, "2001:db8::/64");
 	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2010, &left), WF_GUARD_BANNED);
 	CHECK_EQ_INT(left, 53);
-	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2011)); /* banned already: no second ban line */
+	CHECK(!wf_ipguard_failed_login(a, 3, 60, 2011, NULL)); /* banned already: no second ban line */
 	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2062, &left), WF_GUARD_BANNED); /* rounded up: at least 60 s */
 	CHECK_EQ_INT(wf_ipguard_enter(a, 10, 2063, &left), WF_GUARD_OK);     /* the ban is over */
 	wf_ipguard_leave(a);
 	/* Failures further apart than the window never add up to a ban. */
 	const char *b = "198.51.100.9";
-	CHECK(!wf_ipguard_failed_login(b, 2, 10, 3000));
-	CHECK(!wf_ipguard_failed_login(b, 2, 10, 3011));
-	CHECK(wf_ipguard_failed_login(b, 2, 10, 3012));
+	CHECK(!wf_ipguard_failed_login(b, 2, 10, 3000, NULL));
+	CHECK(!wf_ipguard_failed_login(b, 2, 10, 3011, NULL));
+	CHECK(wf_ipguard_failed_login(b, 2, 10, 3012, NULL));
 }
 
 static void test_checks(void)
@@ -69,85 +71,122 @@ static void test_failures_free_their_slot(void)
 	char addr[48];
 	for (int i = 0; i < 4096; i++) {
 		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
-		wf_ipguard_failed_login(addr, 5, 30, 5000);
+		wf_ipguard_failed_login(addr, 5, 30, 5000, NULL);
 	}
 	/* One of them fails three times more: it has the most to lose. */
 	for (int i = 0; i < 3; i++)
-		CHECK(!wf_ipguard_failed_login("10.1.0.0", 5, 30, 5001));
+		CHECK(!wf_ipguard_failed_login("10.1.0.0", 5, 30, 5001, NULL));
 	/* Within the window the table is full: a newcomer takes the slot of a
 	 * client that failed once, and its ban works at once. */
-	CHECK(wf_ipguard_failed_login("10.9.9.9", 1, 30, 5010));
+	CHECK(wf_ipguard_failed_login("10.9.9.9", 1, 30, 5010, NULL));
 	int left = -1;
 	CHECK(wf_ipguard_banned("10.9.9.9", 5011, &left));
 	CHECK_EQ_INT(wf_ipguard_enter("10.9.9.9", 10, 5011, &left), WF_GUARD_BANNED);
 	/* The client with four failures kept its count: the fifth bans it. */
-	CHECK(wf_ipguard_failed_login("10.1.0.0", 5, 30, 5012));
+	CHECK(wf_ipguard_failed_login("10.1.0.0", 5, 30, 5012, NULL));
 	/* Past the window every slot is free again. */
-	CHECK(wf_ipguard_failed_login("10.9.9.8", 1, 30, 5031));
+	CHECK(wf_ipguard_failed_login("10.9.9.8", 1, 30, 5031, NULL));
 	CHECK(wf_ipguard_banned("10.9.9.8", 5032, &left));
 }
 
-/* Every slot held by a client that may not be forgotten (a connection open,
- * a ban running): a newcomer is still counted, in one entry shared by every
- * client the table has no room for, so limits and bans never fail open. */
+/* Every slot of every level held by a client that may not be forgotten (a
+ * connection open, a ban running): a newcomer finds no slot of its own, nor
+ * of its network (/24, /48) or its block (/16, /32). It is still counted, in
+ * the last entry shared by every such client, so limits and bans never fail
+ * open. Before that, a ban at the block level stays the block's own. */
 static void test_full_table_never_fails_open(void)
 {
 	char addr[64];
 	int left = -1;
-	/* 4096 /64s, each holding a connection. */
+	/* 4096 /64s, each holding a connection: the client level is full. */
 	for (int i = 0; i < 4096; i++) {
 		snprintf(addr, sizeof(addr), "2001:db8:%x:%x::1", i / 256, i % 256);
 		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 8000, &left), WF_GUARD_OK);
 	}
-	const char *n1 = "2001:db8:ffff:1::1", *n2 = "2001:db8:ffff:2::1";
+	/* 1024 IPv4 /24s, each holding a connection: the network level is full. */
+	for (int i = 0; i < 1024; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 256, i % 256);
+		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 8000, &left), WF_GUARD_OK);
+	}
+	/* A newcomer counts by its /16: its failures ban that block alone. */
+	CHECK(!wf_ipguard_failed_login("10.200.0.1", 3, 300, 8001, NULL));
+	CHECK(!wf_ipguard_failed_login("10.200.7.2", 3, 300, 8001, NULL));
+	CHECK(wf_ipguard_failed_login("10.200.9.3", 3, 300, 8001, NULL));
+	CHECK(wf_ipguard_banned("10.200.1.1", 8002, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("10.200.1.1", 10, 8002, &left), WF_GUARD_BANNED);
+	CHECK(!wf_ipguard_banned("10.201.0.1", 8002, &left));
+	/* 255 more /32s, each holding a connection: the block level is full. */
+	for (int i = 0; i < 255; i++) {
+		snprintf(addr, sizeof(addr), "2a00:%x::1", i);
+		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 8002, &left), WF_GUARD_OK);
+	}
+	const char *n1 = "2a01::1", *n2 = "198.18.0.1";
 	/* The connection limit holds for a newcomer. */
-	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_OK);
-	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_OK);
-	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8001, &left), WF_GUARD_TOO_MANY);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8003, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8003, &left), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 2, 8003, &left), WF_GUARD_TOO_MANY);
+	CHECK_EQ_INT(wf_ipguard_enter(n2, 2, 8003, &left), WF_GUARD_TOO_MANY); /* shared: n2 is counted with n1 */
 	wf_ipguard_leave(n1);
 	wf_ipguard_leave(n1);
-	CHECK_EQ_INT(wf_ipguard_enter(n1, 1, 8001, &left), WF_GUARD_OK); /* both were given back */
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 1, 8003, &left), WF_GUARD_OK); /* both were given back */
 	wf_ipguard_leave(n1);
 	/* So does the share of password checks. */
-	CHECK(wf_ipguard_check_begin(n1, 2, 8001));
-	CHECK(wf_ipguard_check_begin(n1, 2, 8001));
-	CHECK(!wf_ipguard_check_begin(n1, 2, 8001));
+	CHECK(wf_ipguard_check_begin(n1, 2, 8003));
+	CHECK(wf_ipguard_check_begin(n1, 2, 8003));
+	CHECK(!wf_ipguard_check_begin(n1, 2, 8003));
 	wf_ipguard_check_end(n1);
 	wf_ipguard_check_end(n1);
-	/* 1000 failed logins from a newcomer ban it. */
+	/* 1000 failed logins from a newcomer ban it (with every other client
+	 * that has no slot at any level: the price of never failing open). */
 	int bans = 0;
+	char who[WF_IPGUARD_WHO_MAX] = "";
 	for (int i = 0; i < 1000; i++)
-		bans += wf_ipguard_failed_login(n1, 5, 300, 8002);
+		bans += wf_ipguard_failed_login(n1, 5, 300, 8004, who);
 	CHECK(bans >= 1);
-	CHECK(wf_ipguard_banned(n1, 8003, &left));
-	CHECK_EQ_INT(wf_ipguard_enter(n1, 10, 8003, &left), WF_GUARD_BANNED);
+	CHECK_EQ_STR(who, "every client without a slot of its own (the table is full)");
+	CHECK(wf_ipguard_banned(n1, 8005, &left));
+	CHECK_EQ_INT(wf_ipguard_enter(n1, 10, 8005, &left), WF_GUARD_BANNED);
 	/* The clients with a slot of their own are not banned with it. */
-	CHECK(!wf_ipguard_banned("2001:db8:0:1::1", 8003, &left));
+	CHECK(!wf_ipguard_banned("2001:db8:0:1::1", 8005, &left));
+	CHECK(!wf_ipguard_banned("10.0.5.1", 8005, &left));
+	CHECK(!wf_ipguard_banned("2a00:7::1", 8005, &left));
 	/* Once connections end, slots are free again and a newcomer is counted
 	 * on its own: the shared ban is not its own. */
 	for (int i = 0; i < 4096; i++) {
 		snprintf(addr, sizeof(addr), "2001:db8:%x:%x::1", i / 256, i % 256);
 		wf_ipguard_leave(addr);
 	}
-	CHECK(!wf_ipguard_banned(n2, 8004, &left));
-	CHECK_EQ_INT(wf_ipguard_enter(n2, 10, 8004, &left), WF_GUARD_OK);
-	wf_ipguard_leave(n2);
+	for (int i = 0; i < 1024; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 256, i % 256);
+		wf_ipguard_leave(addr);
+	}
+	for (int i = 0; i < 255; i++) {
+		snprintf(addr, sizeof(addr), "2a00:%x::1", i);
+		wf_ipguard_leave(addr);
+	}
+	CHECK(!wf_ipguard_banned("2a01::2", 8006, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("2a01::2", 10, 8006, &left), WF_GUARD_OK);
+	wf_ipguard_leave("2a01::2");
 }
 
-/* Every slot held by a banned client: bans are never cut short to make
- * room, and a newcomer's failures still ban it. */
+/* Every slot of the client level held by a banned client: bans are never
+ * cut short to make room. A newcomer counts by its network (/24): its
+ * failures ban that network, not the other newcomers. */
 static void test_bans_are_never_evicted(void)
 {
 	char addr[48];
 	int left = -1;
 	for (int i = 0; i < 4096; i++) {
 		snprintf(addr, sizeof(addr), "10.2.%d.%d", i / 256, i % 256);
-		CHECK(wf_ipguard_failed_login(addr, 1, 60, 9000));
+		CHECK(wf_ipguard_failed_login(addr, 1, 60, 9000, NULL));
 	}
-	CHECK(!wf_ipguard_failed_login("10.3.0.1", 3, 60, 9001));
-	CHECK(!wf_ipguard_failed_login("10.3.0.2", 3, 60, 9001));
-	CHECK(wf_ipguard_failed_login("10.3.0.3", 3, 60, 9001));
-	CHECK(wf_ipguard_banned("10.3.0.4", 9002, &left));
+	CHECK(!wf_ipguard_failed_login("10.3.0.1", 3, 60, 9001, NULL));
+	CHECK(!wf_ipguard_failed_login("10.3.0.2", 3, 60, 9001, NULL));
+	CHECK(wf_ipguard_failed_login("10.3.0.3", 3, 60, 9001, NULL));
+	CHECK(wf_ipguard_banned("10.3.0.4", 9002, &left)); /* the same /24, without a slot of its own */
+	CHECK(!wf_ipguard_banned("10.4.0.1", 9002, &left)); /* another /24 */
+	CHECK_EQ_INT(wf_ipguard_enter("10.4.0.1", 10, 9002, &left), WF_GUARD_OK);
+	wf_ipguard_leave("10.4.0.1");
 	for (int i = 0; i < 4096; i += 97) {
 		snprintf(addr, sizeof(addr), "10.2.%d.%d", i / 256, i % 256);
 		CHECK_EQ_INT(wf_ipguard_enter(addr, 10, 9002, &left), WF_GUARD_BANNED);
@@ -156,6 +195,49 @@ static void test_bans_are_never_evicted(void)
 	CHECK(!wf_ipguard_banned("10.3.0.4", 9062, &left));
 	CHECK_EQ_INT(wf_ipguard_enter("10.2.0.0", 10, 9062, &left), WF_GUARD_OK);
 	wf_ipguard_leave("10.2.0.0");
+}
+
+/* The reviewer's attack: one /48 holds 4096 /64s, each banned after a few
+ * cheap failures, so the client level is full; more /64s of that /48 fail.
+ * Their ban is their /48's: an unrelated newcomer (another /48, or an IPv4
+ * /24) is not refused, and its own failures count apart. */
+static void test_one_attackers_ban_stays_its_own(void)
+{
+	char addr[64];
+	int left = -1;
+	for (int i = 0; i < 4096; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:aaaa:%x::1", i);
+		CHECK(wf_ipguard_failed_login(addr, 1, 60, 10000, NULL));
+	}
+	CHECK(!wf_ipguard_failed_login("2001:db8:aaaa:f001::1", 3, 60, 10001, NULL));
+	CHECK(!wf_ipguard_failed_login("2001:db8:aaaa:f002::1", 3, 60, 10001, NULL));
+	char who[WF_IPGUARD_WHO_MAX] = "";
+	CHECK(wf_ipguard_failed_login("2001:db8:aaaa:f003::1", 3, 60, 10001, who));
+	CHECK_EQ_STR(who, "2001:db8:aaaa::/48 (its clients without a slot of their own)"); /* for the log */
+	/* The attacker's /48 is banned, for every /64 of it without a slot. */
+	CHECK(wf_ipguard_banned("2001:db8:aaaa:f004::1", 10002, &left));
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:aaaa:f005::1", 10, 10002, &left), WF_GUARD_BANNED);
+	/* A newcomer from another /48 is not. */
+	const char *other = "2001:db8:bbbb:1::1";
+	CHECK(!wf_ipguard_banned(other, 10002, &left));
+	CHECK_EQ_INT(wf_ipguard_enter(other, 10, 10002, &left), WF_GUARD_OK);
+	wf_ipguard_leave(other);
+	CHECK(!wf_ipguard_failed_login(other, 3, 60, 10003, NULL));
+	CHECK(!wf_ipguard_failed_login(other, 3, 60, 10003, NULL));
+	CHECK(!wf_ipguard_banned(other, 10003, &left)); /* its two failures are its own */
+	/* Nor an IPv4 newcomer, whose /24 is its own unit too. */
+	CHECK(!wf_ipguard_banned("198.51.100.1", 10003, &left));
+	CHECK(!wf_ipguard_failed_login("198.51.100.1", 2, 60, 10003, NULL));
+	CHECK(wf_ipguard_failed_login("198.51.100.2", 2, 60, 10003, who));
+	CHECK_EQ_STR(who, "198.51.100.0/24 (its clients without a slot of their own)");
+	CHECK(wf_ipguard_banned("198.51.100.3", 10004, &left));
+	CHECK(!wf_ipguard_banned("198.51.101.1", 10004, &left));
+	/* The attacker cannot renew a ban on anyone but itself: its
+	 * failures keep landing on its /48. */
+	for (int i = 0; i < 50; i++)
+		wf_ipguard_failed_login("2001:db8:aaaa:f100::1", 3, 60, 10005, NULL);
+	CHECK(!wf_ipguard_banned("2001:db8:cccc::1", 10005, &left));
+	CHECK(wf_ipguard_banned("2001:db8:aaaa:f006::1", 10005, &left));
 }
 
 /* An IPv6 client is its /64: a host picks any address in it at will. */
@@ -172,8 +254,8 @@ static void test_ipv6_counts_per_64(void)
 	CHECK_EQ_STR(key, "fe80::1%eth0");
 
 	int left = -1;
-	CHECK(!wf_ipguard_failed_login("2001:db8:7:7::1", 2, 60, 6000));
-	CHECK(wf_ipguard_failed_login("2001:db8:7:7:ffff::2", 2, 60, 6001)); /* same /64: the second bans */
+	CHECK(!wf_ipguard_failed_login("2001:db8:7:7::1", 2, 60, 6000, NULL));
+	CHECK(wf_ipguard_failed_login("2001:db8:7:7:ffff::2", 2, 60, 6001, NULL)); /* same /64: the second bans */
 	CHECK(wf_ipguard_banned("2001:db8:7:7::99", 6002, &left));
 	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:7:7::3", 10, 6002, &left), WF_GUARD_BANNED);
 	CHECK(!wf_ipguard_banned("2001:db8:7:8::1", 6002, &left)); /* the next /64 is another client */
@@ -196,5 +278,6 @@ int main(void)
 	test_ipv6_counts_per_64();
 	test_full_table_never_fails_open();
 	test_bans_are_never_evicted();
+	test_one_attackers_ban_stays_its_own();
 	return check_report();
 }
