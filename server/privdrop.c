@@ -28,13 +28,16 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
 	return WF_OK;
 }
 
-/* Walks by directory fds with O_NOFOLLOW and changes owners with
- * fchownat(AT_SYMLINK_NOFOLLOW): the run user owns this tree after the first
- * start, so a path-based walk could be steered through a planted symlink into
- * chowning anything on a later start as root. A planted hard link would do
- * the same where the kernel allows linking others' files
+/* Walks by directory fds with O_NOFOLLOW: the run user owns this tree after
+ * the first start, so a path-based walk could be steered through a planted
+ * symlink into chowning anything on a later start as root. A planted hard
+ * link would do the same where the kernel allows linking others' files
  * (fs.protected_hardlinks=0): wharf makes none here, so a file with more
- * than one link is refused, not given away. */
+ * than one link is refused, not given away. Each entry is opened once
+ * (O_PATH, so any type opens without side effects) and its type, owner and
+ * link count are read from that fd, and its owner changed through it: the
+ * run user may rename entries of its folder at will, and a check by name
+ * followed by a chown by name could meet two different files. */
 static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen)
 {
 	if (fchown(dfd, uid, gid) != 0)
@@ -53,26 +56,33 @@ static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth,
 	while (rc == WF_OK && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		char path[1024];
 		snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-		if (sub >= 0) {
-			rc = chown_tree(sub, path, uid, gid, depth - 1, err, errlen);
-			close(sub);
-			continue;
-		}
+		int fd = openat(dfd, e->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
-		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (fd < 0 || fstat(fd, &st) != 0) {
 			rc = WF_ERR;
+		} else if (S_ISDIR(st.st_mode)) {
+			/* An O_PATH fd cannot be read: the folder it holds is
+			 * opened again through it, never by name. */
+			int sub = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = sub >= 0 ? chown_tree(sub, path, uid, gid, depth - 1, err, errlen) : WF_ERR;
+			if (sub >= 0)
+				close(sub);
 		} else if (st.st_uid == uid && st.st_gid == gid) {
-			continue;
+			/* already the run user's */
 		} else if (!S_ISLNK(st.st_mode) && st.st_nlink > 1) {
 			snprintf(err, errlen, "%.300s has %lu hard links: it may be another file's name, so it is not given "
 					      "to the run user; remove it",
 				 path, (unsigned long)st.st_nlink);
 			rc = WF_ERR;
-		} else if (fchownat(dfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+		} else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
 			rc = WF_ERR;
+		}
+		if (fd >= 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
 		}
 	}
 	closedir(d);
