@@ -613,8 +613,10 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	load_ctx_t ctx = { path, errors, 0 };
 	config_t lc;
 	config_init(&lc);
+	static _Atomic uint64_t generations;
 	wf_config_t *cfg = calloc(1, sizeof(*cfg));
 	atomic_init(&cfg->refs, 1);
+	cfg->generation = atomic_fetch_add(&generations, 1) + 1;
 	apply_defaults_all(&wf_config_root, (char *)cfg);
 
 	char *abs = realpath(path, NULL);

@@ -86,6 +86,10 @@ typedef struct wf_acme_ca_cfg {
 
 typedef struct wf_config {
 	atomic_int refs;
+	/* Set by wf_config_load, unique in the process and never 0: a key for
+	 * what is derived from one config, where the address would not do (a
+	 * freed config's address comes back with the next load). */
+	uint64_t generation;
 	char *path; /* the file, absolute */
 	char *dir;  /* its folder: relative paths in the file are resolved against it */
 

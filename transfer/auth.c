@@ -56,13 +56,15 @@ static unsigned refused_next;
  * model's parameters; when none does (parameters crypt_gensalt would not
  * write, or a method it does not know), the model's own hash is the dummy,
  * which costs the same by construction. One per config, remembered for the
- * few configs alive at once (a reload leaves the old one to its connections). */
+ * few configs alive at once (a reload leaves the old one to its connections),
+ * keyed by the config's generation: its address would not do, since a freed
+ * config's address (and its users' and their hashes') comes back with a
+ * later load, which may hash at another cost. A config of generation 0 (not
+ * made by wf_config_load) is never remembered: its dummy is made afresh. */
 #define DUMMY_SLOTS 4
 
 typedef struct dummy_slot {
-	const wf_config_t *cfg; /* compared, never dereferenced: the config this dummy is for */
-	size_t model_index;     /* cfg->users[model_index] ... */
-	const char *model;      /* ... whose password (pointer compared) was the model */
+	uint64_t generation; /* of the config this dummy is for; 0: unused */
 	char hash[CRYPT_OUTPUT_SIZE];
 } dummy_slot_t;
 
@@ -197,20 +199,21 @@ static void dummy_hash(const wf_config_t *cfg, char *out)
 		memcpy(out, no_users_dummy, CRYPT_OUTPUT_SIZE);
 		return;
 	}
-	pthread_mutex_lock(&dummy_lock);
+	pthread_mutex_lock(&dummy_lock); /* also model_user's qsort context */
 	dummy_slot_t *d = NULL;
-	for (int i = 0; i < DUMMY_SLOTS && !d; i++)
-		if (dummies[i].cfg == cfg && dummies[i].model_index < cfg->nusers &&
-		    cfg->users[dummies[i].model_index].password == dummies[i].model)
+	for (int i = 0; i < DUMMY_SLOTS && !d && cfg->generation; i++)
+		if (dummies[i].generation == cfg->generation)
 			d = &dummies[i];
-	if (!d) {
-		d = &dummies[dummy_next++ % DUMMY_SLOTS];
-		d->cfg = cfg;
-		d->model_index = model_user(cfg);
-		d->model = cfg->users[d->model_index].password;
-		dummy_like(d->model, d->hash);
+	if (!cfg->generation) {
+		dummy_like(cfg->users[model_user(cfg)].password, out);
+	} else {
+		if (!d) {
+			d = &dummies[dummy_next++ % DUMMY_SLOTS];
+			d->generation = cfg->generation;
+			dummy_like(cfg->users[model_user(cfg)].password, d->hash);
+		}
+		memcpy(out, d->hash, CRYPT_OUTPUT_SIZE);
 	}
-	memcpy(out, d->hash, CRYPT_OUTPUT_SIZE);
 	pthread_mutex_unlock(&dummy_lock);
 }
 

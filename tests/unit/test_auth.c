@@ -6,7 +6,9 @@
 
 #include <crypt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char hashes[8][CRYPT_OUTPUT_SIZE];
 
@@ -34,9 +36,12 @@ static size_t params_of(const char *h)
 	return (size_t)(p - h);
 }
 
+/* A config as wf_config_load makes one: each with a generation of its own. */
 static void config_of(wf_config_t *cfg, wf_user_cfg_t *users, size_t n, const char *const *pw)
 {
+	static uint64_t generations;
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->generation = ++generations;
 	memset(users, 0, n * sizeof(*users));
 	static char names[8][24];
 	for (size_t i = 0; i < n; i++) {
@@ -147,10 +152,57 @@ static void test_fallbacks(void)
 	CHECK(strncmp(d, "$y$", 3) == 0);
 }
 
+/* A reload whose new config lands where the freed one was: the struct, its
+ * users and the model user's password string all at the same addresses,
+ * the hash in that string now another method. The dummy follows the new
+ * config, not the old one's cached setting. */
+static void test_reused_addresses(void)
+{
+	wf_config_t cfg;
+	wf_user_cfg_t users[1];
+	static char pw[CRYPT_OUTPUT_SIZE];
+	const char *list[] = { pw };
+	char six[CRYPT_OUTPUT_SIZE], y[CRYPT_OUTPUT_SIZE];
+	snprintf(six, sizeof(six), "%s", make_hash(0, "$6$", 0));
+	snprintf(y, sizeof(y), "%s", make_hash(0, "$y$", 2));
+	snprintf(pw, sizeof(pw), "%s", six);
+	config_of(&cfg, users, 1, list);
+	check_like(&cfg, six, true);
+	snprintf(pw, sizeof(pw), "%s", y); /* freed, and loaded again in the same place */
+	config_of(&cfg, users, 1, list);
+	check_like(&cfg, y, true);
+}
+
+/* wf_config_load gives every config a generation of its own. */
+static void test_generations(void)
+{
+	char dir[] = "/tmp/wharf-auth-XXXXXX", path[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs("services = ( { type = \"acme-http\"; port = 8080; } );\n", f);
+	fclose(f);
+	wf_buf_t errors;
+	wf_buf_init(&errors, 1 << 16);
+	wf_config_t *a = wf_config_load(path, &errors);
+	uint64_t first = a ? a->generation : 0;
+	wf_config_unref(a);
+	wf_config_t *b = wf_config_load(path, &errors);
+	CHECK(a && b && first != 0 && b->generation != first);
+	if (!a || !b)
+		fprintf(stderr, "%.*s", (int)errors.len, errors.data);
+	wf_config_unref(b);
+	wf_buf_fini(&errors);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_same_method_and_cost();
 	test_most_common_setting();
 	test_fallbacks();
+	test_reused_addresses();
+	test_generations();
 	return check_report();
 }
