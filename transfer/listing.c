@@ -9,11 +9,15 @@
 #include "listing.h"
 
 #include "path.h"
+#include "../server/offload.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,55 +230,57 @@ static int add_entry(listing_t *l, const char *name, const struct stat *st)
 	return WF_OK;
 }
 
-static int read_listing(int dir_fd, listing_t *l)
+/* The folder dir_fd, opened afresh for reading, or NULL. A fresh open of the
+ * same folder rather than dup(): a dup shares the file offset, so readdir
+ * would start wherever the caller's fd was and leave it at the end; and
+ * fdopendir refuses an O_PATH fd, this does not. */
+static DIR *open_listing(int dir_fd)
 {
-	int rc = WF_ERR;
-	DIR *d = NULL;
-	/* A fresh open of the same folder rather than dup(): a dup shares the
-	 * file offset, so readdir would start wherever the caller's fd was and
-	 * leave it at the end; and fdopendir refuses an O_PATH fd, this does not. */
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		goto out;
-	d = fdopendir(fd);
-	if (!d) {
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d)
 		close(fd);
-		goto out;
-	}
-	for (;;) {
+	return d;
+}
+
+/* Reads up to max more of d's names into l: WF_DONE once the folder is read
+ * to its end (or to the entry cap), WF_AGAIN when names remain, WF_ERR on an
+ * I/O error or no memory. */
+static int read_entries(DIR *d, listing_t *l, size_t max)
+{
+	for (size_t i = 0; i < max; i++) {
 		errno = 0;
 		struct dirent *de = readdir(d);
-		if (!de) {
-			if (errno)
-				goto out;
-			break;
-		}
+		if (!de)
+			return errno ? WF_ERR : WF_DONE;
 		const char *name = de->d_name;
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || xfer_path_is_hidden(name))
 			continue;
 		if (l->n == LISTING_MAX_ENTRIES) {
 			l->truncated = 1;
-			break;
+			return WF_DONE;
 		}
 		struct stat st;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT) /* removed since readdir saw it */
 				continue;
-			goto out;
+			return WF_ERR;
 		}
 		if (add_entry(l, name, &st) != WF_OK)
-			goto out;
+			return WF_ERR;
 	}
-	/* The arena no longer moves: turn offsets into pointers, then sort. */
+	return WF_AGAIN;
+}
+
+/* The arena no longer moves: turn offsets into pointers, then sort. */
+static void sort_entries(listing_t *l)
+{
 	for (size_t i = 0; i < l->n; i++)
 		l->entries[i].name = l->names.data + l->names.off + l->entries[i].off;
 	if (l->n)
 		qsort(l->entries, l->n, sizeof(entry_t), by_name);
-	rc = WF_OK;
-out:
-	if (d)
-		closedir(d);
-	return rc;
 }
 
 static int render_html_entry(wf_buf_t *out, const entry_t *e)
@@ -367,24 +373,167 @@ static int render_json(const listing_t *l, const char *url_path, wf_buf_t *out)
 	return wf_buf_printf(out, "],\"truncated\":%s}\n", l->truncated ? "true" : "false");
 }
 
-int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+static void listing_init(listing_t *l)
 {
-	listing_t l = { 0 };
-	size_t before = wf_buf_size(out);
-	int rc = WF_ERR;
+	memset(l, 0, sizeof(*l));
+	wf_buf_init(&l->names, (size_t)LISTING_MAX_ENTRIES * (NAME_MAX + 1));
+}
 
-	wf_buf_init(&l.names, (size_t)LISTING_MAX_ENTRIES * (NAME_MAX + 1));
-	if (read_listing(dir_fd, &l) != WF_OK)
-		goto out;
-	rc = fmt == XFER_LISTING_JSON ? render_json(&l, url_path, out) : render_html(&l, url_path, out);
-out:
-	/* All or nothing: never hand the caller half a page. The buffer may
-	 * have slid its content to the front, so restore by size, not offset. */
+static void listing_fini(listing_t *l)
+{
+	wf_buf_fini(&l->names);
+	free(l->entries);
+}
+
+/* The sorted listing l as fmt, appended to out: all or nothing, never half a
+ * page. */
+static int render(const listing_t *l, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+{
+	size_t before = wf_buf_size(out);
+	int rc = fmt == XFER_LISTING_JSON ? render_json(l, url_path, out) : render_html(l, url_path, out);
+	/* The buffer may have slid its content to the front, so restore by
+	 * size, not offset. */
 	if (rc != WF_OK)
 		out->len = out->off + before;
-	wf_buf_fini(&l.names);
-	free(l.entries);
 	return rc;
+}
+
+int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+{
+	listing_t l;
+	int rc = WF_ERR;
+
+	listing_init(&l);
+	DIR *d = open_listing(dir_fd);
+	if (!d || read_entries(d, &l, SIZE_MAX) != WF_DONE)
+		goto out;
+	sort_entries(&l);
+	rc = render(&l, url_path, fmt, out);
+out:
+	if (d)
+		closedir(d);
+	listing_fini(&l);
+	return rc;
+}
+
+/* ------------------------------------------------------ off the loop */
+
+/* Names read per step: a few milliseconds of readdir and stat, then a pass
+ * through the worker's loop, so one big folder never holds a pool thread
+ * from the password checks and upload commits queued behind it. The last
+ * step sorts and renders. A cancel takes effect at the next step. */
+#define LISTING_STEP 4096
+
+struct xfer_listing_job {
+	atomic_bool cancelled;        /* set on the loop, read by the steps */
+	xfer_listing_done_fn done;    /* NULL until started, and once cancelled */
+	void *arg;
+	wf_worker_t *worker;          /* borrowed: whose loop each step comes back to */
+	int rc;                       /* WF_AGAIN while reading, then WF_OK or WF_ERR */
+	DIR *dir;                     /* owned: the folder being read, or NULL */
+	listing_t l;                  /* owned: what was read so far */
+	xfer_listing_format_t fmt;
+	char *url_path;               /* owned */
+	wf_buf_t out;                 /* owned until taken */
+};
+
+xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt,
+					 size_t max_bytes)
+{
+	xfer_listing_job_t *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->url_path = strdup(url_path);
+	if (!j->url_path) {
+		free(j);
+		return NULL;
+	}
+	atomic_init(&j->cancelled, false);
+	listing_init(&j->l);
+	wf_buf_init(&j->out, max_bytes);
+	j->fmt = fmt;
+	j->dir = open_listing(dir_fd);
+	j->rc = j->dir ? WF_AGAIN : WF_ERR;
+	return j;
+}
+
+/* One step, on a pool thread (or inline): touches only what the job owns. */
+static void job_step(void *arg)
+{
+	xfer_listing_job_t *j = arg;
+	if (j->rc != WF_AGAIN)
+		return;
+	if (atomic_load_explicit(&j->cancelled, memory_order_relaxed)) {
+		j->rc = WF_ERR;
+		return;
+	}
+	int r = read_entries(j->dir, &j->l, LISTING_STEP);
+	if (r == WF_AGAIN)
+		return;
+	if (r == WF_DONE) {
+		sort_entries(&j->l);
+		r = render(&j->l, j->url_path, j->fmt, &j->out);
+	}
+	j->rc = r;
+}
+
+/* Back on the worker's loop after a step: the next one, or the end. */
+static void job_stepped(void *arg)
+{
+	xfer_listing_job_t *j = arg;
+	if (!j->done) {
+		xfer_listing_job_free(j); /* cancelled: nobody waits */
+		return;
+	}
+	if (j->rc == WF_AGAIN) {
+		if (wf_offload_submit(j->worker, job_step, job_stepped, j) == WF_OK)
+			return;
+		j->rc = WF_ERR; /* the pool stopped under it */
+	}
+	j->done(j->arg, j);
+}
+
+int xfer_listing_job_start(xfer_listing_job_t *j, wf_worker_t *w, xfer_listing_done_fn done, void *arg)
+{
+	j->done = done;
+	j->arg = arg;
+	j->worker = w;
+	if (w && j->rc == WF_AGAIN && wf_offload_submit(w, job_step, job_stepped, j) == WF_OK)
+		return WF_OK;
+	j->done = NULL;
+	while (j->rc == WF_AGAIN)
+		job_step(j);
+	return WF_DONE;
+}
+
+void xfer_listing_job_cancel(xfer_listing_job_t *j)
+{
+	if (!j)
+		return;
+	j->done = NULL;
+	atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
+}
+
+int xfer_listing_job_take(xfer_listing_job_t *j, wf_buf_t *dst)
+{
+	if (j->rc != WF_OK)
+		return WF_ERR;
+	wf_buf_fini(dst);
+	*dst = j->out;
+	wf_buf_init(&j->out, 0);
+	return WF_OK;
+}
+
+void xfer_listing_job_free(xfer_listing_job_t *j)
+{
+	if (!j)
+		return;
+	if (j->dir)
+		closedir(j->dir);
+	listing_fini(&j->l);
+	wf_buf_fini(&j->out);
+	free(j->url_path);
+	free(j);
 }
 
 /* Next element of a list separated by sep (',' or ';'), skipping separators

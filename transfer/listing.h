@@ -42,4 +42,38 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * not being a folder); on WF_ERR out is left as it was. */
 int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out);
 
+/* The same listing built off the loop: reading a folder of 100000 entries,
+ * one stat each, then sorting and rendering them takes long enough to stall
+ * every other connection of a worker. The job reads in short steps, each a
+ * task of its own on the offload pool that touches only what the job owns,
+ * with a pass through the worker's loop in between; the last step sorts and
+ * renders. (FTP's listing job, ftp_job.h, writes each entry as it is read;
+ * this one must see them all before the first line.) */
+typedef struct wf_worker wf_worker_t;
+typedef struct xfer_listing_job xfer_listing_job_t;
+
+/* On the worker's loop, once the job ran to its end: the owner takes the
+ * listing and frees the job. */
+typedef void (*xfer_listing_done_fn)(void *arg, xfer_listing_job_t *job);
+
+/* A job listing the open folder dir_fd (not consumed: opened afresh here, as
+ * xfer_listing_render does) as fmt, into a buffer capped at max_bytes.
+ * NULL when out of memory. */
+xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt,
+					 size_t max_bytes);
+/* Runs the job on w's offload pool: WF_OK, and done(arg, job) comes later on
+ * w's loop, never before this returns; or, without a worker or a pool,
+ * WF_DONE: the job ran here and done is never called. Either way the caller
+ * owns the job at the end. */
+int xfer_listing_job_start(xfer_listing_job_t *j, wf_worker_t *w, xfer_listing_done_fn done, void *arg);
+/* The owner lets go of a started job before its end (NULL: nothing): it stops
+ * at its next step, done is never called, and it frees itself. */
+void xfer_listing_job_cancel(xfer_listing_job_t *j);
+/* Once done: moves the whole listing into dst (its old content freed) and
+ * returns WF_OK; or WF_ERR (the folder could not be read, the cap was
+ * reached, or the pool stopped), dst untouched. */
+int xfer_listing_job_take(xfer_listing_job_t *j, wf_buf_t *dst);
+/* Frees a job that is not running. */
+void xfer_listing_job_free(xfer_listing_job_t *j);
+
 #endif

@@ -1,6 +1,6 @@
 /* Folder listings: HTML escaping and hrefs, JSON escaping (checked by a real
  * JSON parser), bad UTF-8, sorting, hidden names, the output cap, the entry
- * cap, and the Accept negotiation. */
+ * cap, the Accept negotiation, and the same listing made by a job in steps. */
 #include "transfer/listing.h"
 
 #include "check.h"
@@ -238,6 +238,47 @@ static void check_fd_kept(int dir)
 	wf_buf_fini(&b);
 }
 
+/* The job, run here (no worker), in its many steps: the same bytes as
+ * xfer_listing_render's JSON in want. */
+static void check_job_same(int dir, const wf_buf_t *want)
+{
+	wf_buf_t got;
+	wf_buf_init(&got, 1);
+	CHECK_EQ_INT(wf_buf_append_str(&got, "x"), WF_OK); /* replaced whole */
+	xfer_listing_job_t *j = xfer_listing_job_new(dir, "/many/", XFER_LISTING_JSON, 64 << 20);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	CHECK_EQ_INT(xfer_listing_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_listing_job_take(j, &got), WF_OK);
+	xfer_listing_job_free(j);
+	CHECK(wf_buf_size(&got) == wf_buf_size(want) &&
+	      memcmp(wf_buf_head(&got), wf_buf_head(want), wf_buf_size(want)) == 0);
+	wf_buf_fini(&got);
+}
+
+/* Past its cap, or not a folder: nothing to take, dst untouched. */
+static void check_job_fails(int dir)
+{
+	wf_buf_t got;
+	wf_buf_init(&got, 16);
+	CHECK_EQ_INT(wf_buf_append_str(&got, "kept"), WF_OK);
+	xfer_listing_job_t *j = xfer_listing_job_new(dir, "/x/", XFER_LISTING_HTML, 300);
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_listing_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_listing_job_take(j, &got), WF_ERR);
+	xfer_listing_job_free(j);
+	int file = openat(dir, "with space.txt", O_RDONLY | O_CLOEXEC);
+	j = xfer_listing_job_new(file, "/f/", XFER_LISTING_JSON, 1 << 20);
+	close(file);
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_listing_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_listing_job_take(j, &got), WF_ERR);
+	xfer_listing_job_free(j);
+	CHECK_EQ_SLICE(wf_buf_slice(&got), "kept");
+	wf_buf_fini(&got);
+}
+
 static void check_truncated(void)
 {
 	char p[PATH_MAX], name[32];
@@ -262,6 +303,7 @@ static void check_truncated(void)
 				    "n=[e[\"name\"] for e in d[\"entries\"]]\n"
 				    "assert len(n)==100000 and n==sorted(n), len(n)\n"),
 		     0);
+	check_job_same(dir, &b);
 	wf_buf_reset(&b);
 	CHECK_EQ_INT(xfer_listing_render(dir, "/many/", XFER_LISTING_HTML, &b), WF_OK);
 	char *h = as_str(&b);
@@ -333,6 +375,7 @@ int main(void)
 	check_json(dir);
 	check_cap(dir);
 	check_fd_kept(dir);
+	check_job_fails(dir);
 	close(dir);
 	check_truncated();
 	check_pick();
