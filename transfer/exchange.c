@@ -157,7 +157,10 @@ static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!in->has_body)
 		return;
-	if (in->length_known && in->content_length <= XFER_DISCARD_MAX && !in->expect_continue)
+	/* Only a response already decided can wait for the body to be dropped;
+	 * a listing being built cannot. */
+	if (ex->state == XFER_EX_RESPOND && in->length_known && in->content_length <= XFER_DISCARD_MAX &&
+	    !in->expect_continue)
 		ex->state = XFER_EX_DISCARD;
 	else
 		ex->close_after = true;
@@ -198,13 +201,11 @@ static bool etag_listed(wf_slice_t header, const char *etag)
 	return false;
 }
 
-static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *in, const char *rel)
+/* The listing is in (or could not be made): the response. */
+static void listing_answer(xfer_exchange_t *ex, xfer_listing_job_t *job)
 {
-	char url_path[1100];
-	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
-	xfer_listing_format_t fmt = xfer_listing_pick(in->accept);
-	wf_buf_reset(&ex->body);
-	if (xfer_listing_render(dir_fd, url_path, fmt, &ex->body) != WF_OK) {
+	ex->state = XFER_EX_RESPOND;
+	if (xfer_listing_job_take(job, &ex->body) != WF_OK) {
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
 	}
@@ -212,11 +213,43 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *
 	ex->body_kind = XFER_BODY_BUF;
 	ex->content_length = wf_buf_size(&ex->body);
 	add_field(ex, "Content-Type", "%s",
-		  fmt == XFER_LISTING_JSON ? "application/json" : "text/html; charset=utf-8");
+		  ex->list_fmt == XFER_LISTING_JSON ? "application/json" : "text/html; charset=utf-8");
 	add_field(ex, "Cache-Control", "no-cache");
 	add_field(ex, "Vary", "Accept");
-	if (fmt == XFER_LISTING_HTML)
+	if (ex->list_fmt == XFER_LISTING_HTML)
 		add_field(ex, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+}
+
+/* Back on the loop with the listing (the exchange still exists: finishing it
+ * first cancels the job, and this never runs). */
+static void listing_done(void *arg, xfer_listing_job_t *job)
+{
+	xfer_exchange_t *ex = arg;
+	ex->list_job = NULL;
+	listing_answer(ex, job);
+	xfer_listing_job_free(job);
+	ex->on_ready(ex, ex->ready_arg);
+}
+
+/* A folder of 100000 entries takes a while to read and sort: that runs on
+ * the offload pool (LISTING), so this worker's other connections go on. */
+static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *in, const char *rel)
+{
+	char url_path[1100];
+	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
+	ex->list_fmt = xfer_listing_pick(in->accept);
+	xfer_listing_job_t *job = xfer_listing_job_new(dir_fd, url_path, ex->list_fmt, LISTING_MAX);
+	if (!job) {
+		respond_error(ex, 500, "the folder could not be listed");
+		return;
+	}
+	if (xfer_listing_job_start(job, ex->worker, listing_done, ex) == WF_OK) {
+		ex->list_job = job;
+		ex->state = XFER_EX_LISTING;
+		return;
+	}
+	listing_answer(ex, job); /* no pool: it ran here */
+	xfer_listing_job_free(job);
 }
 
 static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
@@ -983,9 +1016,9 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 {
 	/* A request whose connection ended before its answer was decided (during
-	 * a password check, or while an upload was being made durable; mostly a
-	 * client that left, else a shutdown) still gets its line, with nginx's
-	 * 499: "the client closed first". */
+	 * a password check, while an upload was being made durable, or while a
+	 * folder was being listed; mostly a client that left, else a shutdown)
+	 * still gets its line, with nginx's 499: "the client closed first". */
 	int status = ex->status ? ex->status : ex->method[0] ? XFER_STATUS_CLIENT_LEFT : 0;
 	if (status)
 		wf_log_access(ex->peer, ex->user_name[0] ? ex->user_name : NULL,
@@ -994,6 +1027,8 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
 	xfer_auth_cancel(ex->auth_job); /* so does a password check */
 	ex->auth_job = NULL;
+	xfer_listing_job_cancel(ex->list_job); /* and a folder's listing, which frees itself */
+	ex->list_job = NULL;
 	drop_held(ex);
 	if (ex->cl_waiting) {
 		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */

@@ -4,6 +4,7 @@
 #ifndef XFER_EXCHANGE_H
 #define XFER_EXCHANGE_H
 
+#include "listing.h"
 #include "upload.h"
 
 #include <ev.h>
@@ -47,12 +48,14 @@ typedef enum xfer_ex_state {
 	XFER_EX_FINISHING, /* the body is in; the upload is being made durable off the loop: wait for on_ready */
 	XFER_EX_AUTHENTICATING, /* the password is being checked off the loop: read nothing more of this
 				 * request; on_ready comes with one of the states above, as begin would have set */
+	XFER_EX_LISTING,   /* a folder's listing is being built off the loop: read nothing more of this
+			    * request; on_ready comes with the response ready (state RESPOND) */
 } xfer_ex_state_t;
 
 struct wf_worker;
 typedef struct xfer_exchange xfer_exchange_t;
-/* Called on the worker's loop when a FINISHING exchange has its response, or
- * an AUTHENTICATING one has its next state. */
+/* Called on the worker's loop when a FINISHING or LISTING exchange has its
+ * response, or an AUTHENTICATING one has its next state. */
 typedef void (*xfer_ready_cb)(xfer_exchange_t *ex, void *arg);
 
 struct xfer_exchange {
@@ -98,6 +101,10 @@ struct xfer_exchange {
 	struct xfer_auth_job *auth_job; /* borrowed: cancelled when the exchange ends first */
 	xfer_req_in_t held;             /* the request, its slices pointing into held_bytes */
 	char *held_bytes;               /* owned */
+
+	/* a folder's listing on the offload pool (LISTING) */
+	struct xfer_listing_job *list_job; /* borrowed: cancelled when the exchange ends first */
+	xfer_listing_format_t list_fmt;
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;

@@ -18,7 +18,7 @@
 typedef enum h1_state {
 	H1_READ_HEAD,
 	H1_READ_BODY,
-	H1_FINISHING,      /* the upload is being made durable off the loop */
+	H1_FINISHING,      /* the upload is being made durable, or the folder listed, off the loop */
 	H1_AUTHENTICATING, /* the password is being checked off the loop */
 	H1_WRITE,
 } h1_state_t;
@@ -137,8 +137,9 @@ static void respond_raw(wf_conn_t *c, int status)
 		      ev_now(wf_conn_loop(c)) - c->accepted);
 }
 
-/* The upload is complete; its fsync and rename run off the loop. Reads wait
- * (a pipelined request must not overtake this answer). */
+/* The upload is complete and its fsync and rename run off the loop, or a
+ * folder is being listed there. Reads wait (a pipelined request must not
+ * overtake this answer). */
 static void finishing(wf_conn_t *c)
 {
 	h1_t *h = H(c);
@@ -298,6 +299,7 @@ static void after_begin(wf_conn_t *c)
 		h->state = H1_WRITE;
 		break;
 	case XFER_EX_FINISHING: /* an empty upload, already on its way to disk */
+	case XFER_EX_LISTING:
 		finishing(c);
 		return;
 	}

@@ -189,10 +189,10 @@ static int submit_response(h2_t *h, h2_stream_t *s)
 
 static void after_begin(h2_t *h, h2_stream_t *s);
 
-/* An upload is durable (or failed): answer, and get the frames out. Or a
- * password check is over: go on as if begin had just returned, then with the
- * DATA that waited. If the stream closed meanwhile, the exchange was finished
- * and this never runs. */
+/* An upload is durable (or failed), or a folder is listed: answer, and get
+ * the frames out. Or a password check is over: go on as if begin had just
+ * returned, then with the DATA that waited. If the stream closed meanwhile,
+ * the exchange was finished and this never runs. */
 static void on_ready(xfer_exchange_t *ex, void *arg)
 {
 	h2_stream_t *s = arg;
@@ -278,8 +278,8 @@ static void after_begin(h2_t *h, h2_stream_t *s)
 		wf_buf_init(&s->held, 64 * 1024); /* one DATA chunk: frames are 16 KiB (our SETTINGS) */
 		return;
 	}
-	if (s->ex.state == XFER_EX_FINISHING)
-		return; /* an empty upload, on its way to disk: on_ready answers */
+	if (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_LISTING)
+		return; /* an empty upload on its way to disk, or a folder being listed: on_ready answers */
 	/* An answer before the body ended (a refusal) lets the client finish
 	 * sending; the rest is read and dropped. RST_STREAM(NO_ERROR) would be
 	 * the RFC 9113 8.1 way to stop it, but curl 7.88 then drops the answer. */
@@ -523,10 +523,11 @@ static void h2_on_timeout(wf_conn_t *c)
 	h2_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
 	if (h->timer == H2_TIMER_XFER) {
-		/* An upload being made durable, or a password being checked, is
-		 * our delay, not the client's. */
+		/* An upload being made durable, a password being checked or a
+		 * folder being listed is our delay, not the client's. */
 		for (h2_stream_t *s = h->streams; s; s = s->next)
-			if (s->begun && (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_AUTHENTICATING))
+			if (s->begun && (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_AUTHENTICATING ||
+					 s->ex.state == XFER_EX_LISTING))
 				h->last_progress = now;
 		double left = h->last_progress + c->cfg->limits.send_timeout - now;
 		if (left > 0.01) {

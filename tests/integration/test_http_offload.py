@@ -1,0 +1,179 @@
+"""A folder's listing over HTTPS is read, sorted and rendered on the offload
+pool, so one big folder never holds a worker and every other connection on
+it: with workers = 1, another connection's small GET (HTTP/1.1), or another
+stream's on the same connection (HTTP/2), is answered while a folder of
+100000 entries is listed. A client that leaves while its listing is built
+(an HTTP/1.1 connection closed, an HTTP/2 stream reset or its connection
+closed) costs nothing more: the worker goes on serving, and under ASan the
+cancelled job is never touched after its exchange is gone."""
+
+import json
+import os
+import select
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+h2_frame, hpack_literal, h2_frames = harness.h2_frame, harness.hpack_literal, harness.h2_frames
+H2_PREFACE, H2_END_STREAM, H2_END_HEADERS = harness.H2_PREFACE, harness.H2_END_STREAM, harness.H2_END_HEADERS
+MANY = 100000  # names in a folder (the listing cap)
+SLOW = 120     # seconds any one slow step may take, however loaded the host
+ALICE = harness.basic_auth("alice", "alice-pw")
+HEADERS, RST_STREAM, WINDOW_UPDATE = 1, 3, 8
+
+
+def h1_get(path, accept="application/json"):
+    return ("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\nAccept: %s\r\n\r\n"
+            % (path, ALICE, accept))
+
+
+def h2_get(path, accept="application/json"):
+    return (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https") +
+            hpack_literal(":path", path) + hpack_literal(":authority", "localhost") +
+            hpack_literal("authorization", ALICE) + hpack_literal("accept", accept))
+
+
+class HttpOffload(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(workers=1)  # every connection on the same loop
+        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
+        home = cls.server.home()
+        with open(os.path.join(home, "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        many = os.path.join(home, "many")
+        os.makedirs(many)
+        for i in range(MANY):
+            os.close(os.open(os.path.join(many, "e%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+        cls.server.start()
+
+    def tearDown(self):
+        harness.log_on_failure(self, self.server)
+
+    def warm(self, c):
+        """One answered request on c: its password is checked (off the loop)
+        and remembered, so the next ones are answered at once."""
+        c.send(h1_get("/hello.txt"))
+        status, _, body = c.read_response(timeout=SLOW)
+        self.assertEqual((status, body), (200, b"hello\n"))
+
+    def assertServerHealthy(self):
+        self.assertIsNone(self.server.proc.poll(), "the server died:\n" + self.server.log()[-4000:])
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+        self.assertNotIn("AddressSanitizer", self.server.log())
+        self.assertNotIn("runtime error", self.server.log())
+
+    def test_http1_listing_leaves_the_worker_free(self):
+        with harness.RawTLS(self.server, timeout=SLOW) as c, harness.RawTLS(self.server, timeout=SLOW) as other:
+            self.warm(c)
+            self.warm(other)
+            c.send(h1_get("/many/"))
+            time.sleep(0.1)  # the worker has it: were it listed on the loop, it would be busy now
+            other.send(h1_get("/hello.txt"))
+            status, _, body = other.read_response(timeout=SLOW)
+            self.assertEqual((status, body), (200, b"hello\n"))
+            readable, _, _ = select.select([c.sock], [], [], 0)
+            self.assertFalse(c.buf or readable or c.sock.pending(),
+                             "the small GET was answered only once the folder was listed")
+            status, headers, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200, body[:300])
+            self.assertEqual(headers["content-type"], "application/json")
+            self.assertEqual(int(headers["content-length"]), len(body))
+            listing = json.loads(body)
+            names = [e["name"] for e in listing["entries"]]
+            self.assertEqual(len(names), MANY)
+            self.assertEqual(names[0], "e00000")
+            self.assertEqual(names[-1], "e%05d" % (MANY - 1))
+            self.assertEqual(names, sorted(names))
+            self.assertFalse(listing["truncated"])
+            # HEAD of the folder: the same head, no body; the connection goes on.
+            c.send(h1_get("/many/").replace("GET", "HEAD", 1))
+            status, head_headers, body = c.read_response(head=True, timeout=SLOW)
+            self.assertEqual((status, body), (200, b""))
+            self.assertEqual(head_headers["content-length"], headers["content-length"])
+            # A small folder as HTML, on the same kept-alive connection.
+            c.send(h1_get("/", accept="text/html"))
+            status, headers, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200)
+            self.assertIn(b'href="hello.txt"', body)
+            self.assertEqual(headers["content-security-policy"], "default-src 'none'; style-src 'unsafe-inline'")
+        # A first request whose password is checked off the loop, then its
+        # folder listed there: two waits in a row.
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            c.send(h1_get("/").replace(ALICE, harness.basic_auth("reader", "reader-pw")))
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(body), {"path": "/", "entries": [], "truncated": False})
+        self.assertServerHealthy()
+
+    def test_http2_listing_leaves_other_streams_free(self):
+        with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+            self.assertEqual(c.alpn(), "h2")
+            # Stream 1 warms the password; 3 lists the folder; 5 asks for a
+            # small file once the listing has begun.
+            c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_get("/hello.txt")))
+            frames = h2_frames(c, timeout=2)
+            self.assertIn((HEADERS, 1), [(t, sid) for t, _, sid in frames], frames)
+            c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_get("/many/")))
+            time.sleep(0.1)
+            c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_get("/hello.txt")))
+            heads = []
+            deadline = time.monotonic() + SLOW
+            while len(heads) < 2 and time.monotonic() < deadline:
+                heads += [sid for t, _, sid in h2_frames(c, timeout=1) if t == HEADERS]
+            self.assertEqual(heads, [5, 3], "the small GET's stream was answered only once the folder was listed")
+        self.assertServerHealthy()
+
+    def test_clients_leave_during_a_listing(self):
+        # HTTP/1.1: the connection closes while its listing is built.
+        for _ in range(3):
+            with harness.RawTLS(self.server, timeout=SLOW) as c:
+                self.warm(c)
+                c.send(h1_get("/many/"))
+                time.sleep(0.05)
+        # HTTP/2: the stream is reset (RST_STREAM CANCEL) while its listing is
+        # built: in the same read as its request (the job is cancelled before
+        # its first step comes back), and a moment later (mid-listing).
+        # Another stream on the same connection is answered after.
+        for delay in (None, 0.05):
+            with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+                c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_get("/hello.txt")))
+                h2_frames(c, timeout=2)
+                request = h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_get("/many/"))
+                reset = h2_frame(RST_STREAM, 0, 3, (8).to_bytes(4, "big"))
+                if delay is None:
+                    c.send(request + reset)
+                else:
+                    c.send(request)
+                    time.sleep(delay)
+                    c.send(reset)
+                c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_get("/hello.txt")))
+                frames = []
+                deadline = time.monotonic() + SLOW
+                while (HEADERS, 5) not in frames and time.monotonic() < deadline:
+                    frames += [(t, sid) for t, _, sid in h2_frames(c, timeout=1)]
+                self.assertIn((HEADERS, 5), frames)
+                # Well past the listing's end: nothing ever comes for stream 3.
+                time.sleep(2)
+                frames += [(t, sid) for t, _, sid in h2_frames(c, timeout=1)]
+                self.assertNotIn(3, [sid for t, sid in frames if t != WINDOW_UPDATE], frames)
+        # HTTP/2: the whole connection closes with two listings being built.
+        with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+            c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_get("/hello.txt")))
+            h2_frames(c, timeout=2)
+            c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_get("/many/")) +
+                   h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_get("/many/", accept="text/html")))
+            time.sleep(0.05)
+        time.sleep(3)  # the cancelled jobs reach their next step and free themselves
+        self.assertServerHealthy()
+        # Each listing left unanswered is logged as the client's leaving.
+        self.assertEqual(self.server.log().count(" alice GET /many/ HTTP/2 499 0 "), 4, self.server.log()[-3000:])
+
+
+if __name__ == "__main__":
+    harness.main()
