@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import harness
@@ -163,14 +164,24 @@ class Pebble:
             return urllib.request.urlopen(req, context=ctx, timeout=10).headers["Replay-Nonce"]
 
         def post(url, payload, kid=None):
-            protected = {"alg": "ES256", "nonce": nonce(), "url": url}
-            protected.update({"kid": kid} if kid else {"jwk": jwk})
-            p64, b64payload = b64(json.dumps(protected).encode()), b64(json.dumps(payload).encode())
-            r, s = decode_dss_signature(key.sign(("%s.%s" % (p64, b64payload)).encode(), ec.ECDSA(hashes.SHA256())))
-            body = json.dumps({"protected": p64, "payload": b64payload,
-                               "signature": b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}).encode()
-            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/jose+json"})
-            return urllib.request.urlopen(req, context=ctx, timeout=10)
+            # Pebble refuses a share of good nonces (badNonce) on purpose:
+            # sign again with a fresh one, as any client must.
+            for _ in range(20):
+                protected = {"alg": "ES256", "nonce": nonce(), "url": url}
+                protected.update({"kid": kid} if kid else {"jwk": jwk})
+                p64, b64payload = b64(json.dumps(protected).encode()), b64(json.dumps(payload).encode())
+                r, s = decode_dss_signature(key.sign(("%s.%s" % (p64, b64payload)).encode(),
+                                                     ec.ECDSA(hashes.SHA256())))
+                body = json.dumps({"protected": p64, "payload": b64payload,
+                                   "signature": b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}).encode()
+                req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/jose+json"})
+                try:
+                    return urllib.request.urlopen(req, context=ctx, timeout=10)
+                except urllib.error.HTTPError as e:
+                    problem = e.read().decode("utf-8", "replace")
+                    if e.code != 400 or "badNonce" not in problem:
+                        raise AssertionError("%s answered %d: %s" % (url, e.code, problem))
+            raise AssertionError("%s: a bad nonce 20 times" % url)
 
         kid = post(directory["newAccount"], {"onlyReturnExisting": True}).headers["Location"]
         answer = json.load(post(kid, {"status": "deactivated"}, kid=kid))

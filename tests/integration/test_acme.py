@@ -37,6 +37,17 @@ def wait_issued(server, sni, timeout=60):
                          % (sni, timeout, server.log()[-4000:]))
 
 
+def wait_renewed(server, sni, first, timeout=60):
+    """The Pebble-issued certificate served for sni once it is no longer
+    first, or first itself if none came within timeout (the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    pem = first
+    while time.monotonic() < deadline and (pem == first or not issued_by_pebble(pem)):
+        time.sleep(0.4)
+        pem = tls_peer_cert(server.port, sni)
+    return pem
+
+
 def public_key_id(pem):
     text = cert_text(pem)
     return text[text.index("Public Key ID:"):][:200]
@@ -217,11 +228,7 @@ class Renewal(AcmeCase):
         first = wait_issued(s, "wharf.test", timeout=40)
         self.pebble.stop_pebble()
         self.pebble.start_pebble()
-        deadline = time.monotonic() + 60
-        second = first
-        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
-            time.sleep(0.5)
-            second = tls_peer_cert(s.port, "wharf.test")
+        second = wait_renewed(s, "wharf.test", first)
         self.assertNotEqual(second, first, s.log()[-3000:])
         self.assertTrue(issued_by_pebble(second))
         self.assertIn("the CA no longer knows account", s.log())
@@ -239,11 +246,7 @@ class Renewal(AcmeCase):
         with open(key_path, "rb") as f:
             old_key = f.read()
         old_kid = self.pebble.deactivate_account(key_path)
-        deadline = time.monotonic() + 60
-        second = first
-        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
-            time.sleep(0.5)
-            second = tls_peer_cert(s.port, "wharf.test")
+        second = wait_renewed(s, "wharf.test", first)
         log = s.log()
         self.assertNotEqual(second, first, log[-3000:])
         self.assertTrue(issued_by_pebble(second))
@@ -298,11 +301,7 @@ class Renewal(AcmeCase):
         blocker = block_issued_pem(s)
         s.start()
         first = wait_issued(s, "wharf.test", timeout=40)
-        deadline = time.monotonic() + 60
-        second = first
-        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
-            time.sleep(0.5)
-            second = tls_peer_cert(s.port, "wharf.test")
+        second = wait_renewed(s, "wharf.test", first)
         self.assertNotEqual(second, first, s.log()[-3000:])
         self.assertIn("the CA handed back the certificate already served", s.log())
         self.assertLessEqual(s.log().count("; installed"), 4, s.log()[-3000:])
@@ -610,11 +609,7 @@ class Operations(AcmeCase):
         self.assertIn(b"Revoked", st)
         self.assertTrue(os.path.exists(os.path.join(s.state_dir, "certs", "main", "issued.pem.revoked")))
         self.assertTrue(s.reload())
-        deadline = time.monotonic() + 40
-        second = first
-        while time.monotonic() < deadline and (second == first or not issued_by_pebble(second)):
-            time.sleep(0.3)
-            second = tls_peer_cert(s.port, "wharf.test")
+        second = wait_renewed(s, "wharf.test", first, timeout=40)
         self.assertNotEqual(second, first)
         self.assertTrue(issued_by_pebble(second))
 
