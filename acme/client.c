@@ -5,6 +5,7 @@
 #include "jws.h"
 #include "../server/durable.h"
 #include "../server/log.h"
+#include "../transfer/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -680,17 +681,19 @@ static void retirement_done(acme_client_t *cl)
 	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool moved = false;
 	if (dfd >= 0) {
+		/* Never over a key kept aside before (two retirements in one second). */
 		long long now = (long long)time(NULL);
-		for (int i = 0; i < 10; i++) {
+		bool aside_ok = false;
+		for (int i = 0; i < 10 && !aside_ok; i++) {
 			if (i == 0)
 				snprintf(aside, sizeof(aside), "account.key.%s-%lld", cl->retired_status, now);
 			else
 				snprintf(aside, sizeof(aside), "account.key.%s-%lld-%d", cl->retired_status, now, i);
-			if (faccessat(dfd, aside, F_OK, AT_EACCESS) != 0)
+			aside_ok = xfer_path_rename_new(dfd, "account.key", dfd, aside) == 0;
+			if (!aside_ok && errno != EEXIST)
 				break;
 		}
-		moved = renameat(dfd, "account.key", dfd, aside) == 0 &&
-			renameat(dfd, "account.key.next", dfd, "account.key") == 0;
+		moved = aside_ok && renameat(dfd, "account.key.next", dfd, "account.key") == 0;
 		wf_durable_sync_dir(dfd);
 		close(dfd);
 	}
