@@ -70,11 +70,10 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
  * all set it; the start is read from the clock file times come from, and
  * no upload begins in the same tick), however slowly its client sends or
  * long its commit takes; so only one changed before the start can be an
- * orphan, left by a process that
- * died mid-upload or mid-sweep. It must be old as well (orphan_age): on a
- * home shared by several nodes, another node's live upload is older than
- * our start, and is written to far more often than that. Nobody resumes a
- * temp file. */
+ * orphan, left by a process that died mid-upload or mid-sweep. It must be
+ * old as well (orphan_age): on a home shared by several nodes, another
+ * node's live upload is older than our start, and is written to far more
+ * often than that. Nobody resumes a temp file. */
 static bool remove_if_orphan(const sweep_t *s, int dir_fd, const char *name)
 {
 	struct stat st;
@@ -113,8 +112,7 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 			s->orphans += remove_if_orphan(s, dirfd(d), name);
 			continue;
 		}
-		if (depth >= XFER_SWEEP_MAX_DEPTH || xfer_path_is_hidden(name) ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		if (depth >= XFER_SWEEP_MAX_DEPTH || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		int sub = xfer_path_open(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 		if (sub >= 0)
