@@ -30,6 +30,7 @@ struct ev_loop *wf_conn_loop(wf_conn_t *c)
 #define WIRE_MAX (1024 * 1024)    /* hard cap: a push past it is refused (EAGAIN) */
 #define WIRE_IN_CHUNK (64 * 1024) /* several whole TLS records per recv(2) during uploads */
 #define LINGER_SECONDS 10.0       /* how long a closing connection may take to deliver its last bytes */
+#define DRAIN_LINGER_SECONDS 1.0  /* while shutting down, once those bytes are with the kernel */
 
 static void update_events(wf_conn_t *c)
 {
@@ -275,6 +276,22 @@ void wf_conn_close(wf_conn_t *c)
 	update_events(c);
 }
 
+/* A shutdown waits for every connection, and an idle client told 421 may
+ * never send its FIN (it reads nothing until its user types). Once our last
+ * bytes are with the kernel, which delivers them after close(2) too, only a
+ * client still sending could be hurt by an early close: a second is its grace. */
+static void shorten_linger(wf_conn_t *c)
+{
+	if (!c->draining || !c->shut_wr)
+		return;
+	struct ev_loop *loop = c->worker->loop;
+	if (ev_timer_remaining(loop, &c->timer) <= DRAIN_LINGER_SECONDS)
+		return;
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, DRAIN_LINGER_SECONDS, 0);
+	ev_timer_start(loop, &c->timer);
+}
+
 /* A closing connection whose last bytes are out: half-close, then read and
  * drop what the client still sends until its FIN, so that close(2) does not
  * answer unread data with a reset that could destroy the response in flight. */
@@ -283,6 +300,7 @@ static bool linger(wf_conn_t *c)
 	if (!c->shut_wr) {
 		shutdown(c->fd, SHUT_WR);
 		c->shut_wr = true;
+		shorten_linger(c);
 	}
 	char sink[4096];
 	for (int i = 0; i < 64; i++) {
@@ -618,8 +636,10 @@ void wf_conn_drain(wf_conn_t *c)
 	if (c->draining)
 		return;
 	c->draining = true;
-	if (c->state == WF_CONN_CLOSING)
+	if (c->state == WF_CONN_CLOSING) {
+		shorten_linger(c);
 		return;
+	}
 	if (c->state == WF_CONN_HANDSHAKE)
 		wf_conn_close(c);
 	else if (c->proto->on_drain)

@@ -408,6 +408,25 @@ class Lifecycle(unittest.TestCase):
             s.proc.wait(timeout=20)
             self.assertEqual(s.proc.returncode, 0)
 
+    def test_sigterm_with_idle_ftps_sessions_stops_at_once(self):
+        # An idle FTP client reads nothing until its user types, so it never
+        # answers our close with its own: the shutdown must not wait for it.
+        import ftps_util
+        with Server(extra="limits = { shutdown_timeout = 60; };",
+                    services=ftps_util.ftps_services(implicit=False)) as s:
+            port = s.services[0]["port"]
+            self.assertTrue(harness.wait_port(port))
+            idle = [ftps_util.Control(port).login() for _ in range(3)]
+            begun = time.monotonic()
+            s.signal(signal.SIGTERM)
+            s.proc.wait(timeout=20)
+            took = time.monotonic() - begun
+            self.assertEqual(s.proc.returncode, 0)
+            self.assertLess(took, 5.0, "a shutdown waited %.1f s for idle sessions" % took)
+            for c in idle:
+                self.assertEqual(c.read_reply().code, 421)
+                c.close()
+
     @unittest.skipUnless(os.geteuid() == 0, "needs root")
     def test_drops_root(self):
         with Server() as s:
