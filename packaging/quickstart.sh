@@ -12,9 +12,14 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 mkdir -p .run/files
 [ -e .run/files/README.txt ] || echo "Hello from wharf. Upload with: curl -k -u demo:wharf-demo -T FILE https://127.0.0.1:8443/" > .run/files/README.txt
-# As root, wharf serves as nobody: give it the demo folders.
+# As root, wharf serves as a system user of its own (the configs' run_user),
+# so that no other daemon shares the private keys: make it, give it the demo
+# folders.
 if [ "$(id -u)" -eq 0 ]; then
-	chown -R nobody:nogroup .run
+	getent passwd wharf >/dev/null ||
+		useradd --system --user-group --home-dir /nonexistent --no-create-home \
+			--shell /usr/sbin/nologin --comment "wharf file-transfer server" wharf
+	chown -R wharf:wharf .run
 fi
 config=config/wharf.conf
 if command -v pebble >/dev/null 2>&1 && [ "${WHARF_NO_PEBBLE:-0}" != 1 ]; then
