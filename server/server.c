@@ -10,6 +10,7 @@
 #include "../acme/challenges.h"
 #include "../acme/batch.h"
 #include "../acme/cluster.h"
+#include "../acme/cluster_guard.h"
 #include "../acme/follower.h"
 #include "../acme/manager.h"
 #include "../acme/dns01.h"
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 wf_server_t *wf_server;
@@ -330,6 +332,13 @@ static void on_reclaim(struct ev_loop *loop, ev_timer *t, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/* The workers note refusals as they come; only a timer can say that a flood
+ * stopped, so the count of its last interval is not held until the next. */
+static void on_cluster_log(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	acme_cluster_refusals_flush(acme_cluster_refusals_shared(), (int64_t)time(NULL));
+}
+
 /* The first sweep waits for start-up to settle; after it, once an hour is
  * soon enough for a limit counted in days, and cheap for large homes. */
 #define SWEEP_FIRST_DELAY 5.0
@@ -487,6 +496,8 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (!srv->opts.oneshot) {
 		ev_timer_init(&srv->sweep, on_sweep, SWEEP_FIRST_DELAY, SWEEP_INTERVAL);
 		ev_timer_start(srv->loop, &srv->sweep);
+		ev_timer_init(&srv->cluster_log, on_cluster_log, 1.0, 1.0);
+		ev_timer_start(srv->loop, &srv->cluster_log);
 	}
 
 	for (size_t i = 0; i < srv->cfg->nservices; i++) {

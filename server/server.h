@@ -29,6 +29,7 @@ struct wf_server {
 	ev_signal sighup, sigterm, sigint;
 	ev_timer reclaim;
 	ev_timer sweep; /* stale FTP partial uploads: transfer/partial_sweep.h */
+	ev_timer cluster_log; /* refused cluster requests: a count line is due once its interval ends */
 	ev_timer drain_timer;
 	bool draining;
 	uid_t run_uid;
