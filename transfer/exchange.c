@@ -466,6 +466,9 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	/* Refused before anything else: reading a body away (DISCARD) and a
 	 * long poll's wait (FINISHING) cannot share one exchange. */
 	if (in->has_body) {
+		/* No follower sends one: logged with the other refusals. */
+		acme_cluster_refusals_note(acme_cluster_refusals_shared(), ex->peer_addr, ex->peer,
+					   "it has a body (a bundle request takes none)", (int64_t)time(NULL));
 		respond_error(ex, 400, "a bundle request takes no body");
 		settle_unwanted_body(ex, in);
 		return;
