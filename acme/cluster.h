@@ -15,6 +15,9 @@
 #define ACME_CLUSTER_BUNDLE_PATH "/.wharf/cluster/bundle/"
 /* How far a request's time may be from the controller's clock, in seconds. */
 #define ACME_CLUSTER_SKEW 300
+/* A controller's 403 body: "403 Forbidden: " ACME_CLUSTER_REFUSED, then the
+ * failed check's words, which the follower logs. */
+#define ACME_CLUSTER_REFUSED "cluster request refused: "
 #define ACME_CLUSTER_NONCE_LEN 32 /* hex digits */
 #define ACME_CLUSTER_IV_LEN 12
 #define ACME_CLUSTER_TAG_LEN 16

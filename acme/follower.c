@@ -88,6 +88,22 @@ static void set_state(slot_t *s, link_state_t st, const char *fmt, ...)
 	s->state = st;
 }
 
+/* The failed check a controller names in its 403 (unproved, so only printable
+ * ASCII of it, on one line): true when the body is one. */
+static bool refusal_reason(const acme_http_resp_t *resp, char *out, size_t outlen)
+{
+	static const char head[] = "403 Forbidden: " ACME_CLUSTER_REFUSED;
+	size_t len = wf_buf_size(&resp->body);
+	const char *body = wf_buf_head(&resp->body);
+	if (len <= sizeof(head) - 1 || memcmp(body, head, sizeof(head) - 1) != 0)
+		return false;
+	size_t n = 0;
+	for (size_t i = sizeof(head) - 1; i < len && body[i] != '\n' && n + 1 < outlen; i++)
+		out[n++] = body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '?';
+	out[n] = '\0';
+	return n > 0;
+}
+
 /* What the answer to the request in flight must be bound to. */
 static acme_cluster_bind_t bind_of(const slot_t *s, const acme_http_resp_t *resp)
 {
@@ -230,9 +246,14 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 			  "controller, another secret, or another wharf version)",
 			  resp->status);
 	} else if (resp->status == 403) {
-		set_state(s, LINK_REFUSED, "the controller refused our request: the cluster secret must be the same "
-					   "on every node, and the clocks within %d s",
-			  ACME_CLUSTER_SKEW);
+		char told[200];
+		if (refusal_reason(resp, told, sizeof(told)))
+			set_state(s, LINK_REFUSED, "the controller refused our request: %s", told);
+		else
+			set_state(s, LINK_REFUSED, "HTTP 403 with no controller's reason (something else in the way?); "
+						   "the cluster secret must be the same on every node, and the clocks "
+						   "within %d s",
+				  ACME_CLUSTER_SKEW);
 	} else {
 		set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
 			  resp->status);

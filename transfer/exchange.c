@@ -486,7 +486,11 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	/* Logged with a rate limit, and not a failed login (see cluster.h). */
 	if (rc != WF_OK) {
 		acme_cluster_refusals_note(acme_cluster_refusals_shared(), ex->peer_addr, ex->peer, why, now);
-		respond_error(ex, 403, "cluster request refused");
+		/* Which check failed tells a prober nothing it could use, and tells
+		 * a follower's admin whether to look at the secret or the clock. */
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s%s", ACME_CLUSTER_REFUSED, why);
+		respond_error(ex, 403, detail);
 		return;
 	}
 	acme_cluster_refusals_flush(acme_cluster_refusals_shared(), now);

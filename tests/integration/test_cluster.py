@@ -164,9 +164,11 @@ class FakeController:
     controller that sends the sealed bundle with no ETag; with the secret and
     no bundle, an honest one that has none issued (404). keep_alive: answers
     in HTTP/1.1 and keeps the connection; drop(n): whether to close the
-    connection on the n-th request (from 1) without an answer."""
+    connection on the n-th request (from 1) without an answer; forbid: a
+    plain 403 to everything, as a proxy or firewall in the way might."""
 
-    def __init__(self, cert, key, secret=None, bundle=None, thumbprint="T" * 43, keep_alive=False, drop=None):
+    def __init__(self, cert, key, secret=None, bundle=None, thumbprint="T" * 43, keep_alive=False, drop=None,
+                 forbid=False):
         self.auths, self.lock = [], threading.Lock()
         fake = self
 
@@ -183,7 +185,9 @@ class FakeController:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 headers = {"Wharf-Account-Thumbprint": thumbprint, "Cache-Control": "no-store"}
-                if secret is None:
+                if forbid:
+                    status, body = 403, b"403 Forbidden\n"
+                elif secret is None:
                     status, body = 404, b"404 Not Found: no issued certificate\n"
                 elif bundle is None:
                     nonce = re.search(r"n=([0-9a-f]{32})", auth).group(1)
@@ -301,7 +305,8 @@ class Cluster(unittest.TestCase):
                                               "certificates": ["main"]}],
                               secret="another-secret-of-at-least-32-characters")
         wrong.start()
-        self.assertTrue(wrong.wait_log("the controller refused our request", 10), wrong.log()[-2000:])
+        self.assertTrue(wrong.wait_log("the controller refused our request: its signature does not match", 10),
+                        wrong.log()[-2000:])
         self.assertFalse(issued_by_pebble(tls_peer_cert(wrong.port, "wharf.test")))
 
         # A follower whose state folder does not take the bundle (a folder
@@ -502,6 +507,14 @@ class ClusterImpostors(unittest.TestCase):
             self.assertTrue(auth.startswith("Wharf-Cluster t="), auth)
             self.assertNotIn(SECRET, auth)
         self.assertFalse(os.path.exists(os.path.join(f.state_dir, "acme", "thumbprint")))
+
+    def test_a_403_not_from_a_controller_is_told_apart(self):
+        """A controller's 403 names the failed check (the Cluster test sees
+        it logged); a bare one says that no controller gave a reason."""
+        f = self.follower(self.fake(forbid=True).port)
+        f.start()
+        self.assertTrue(f.wait_log("HTTP 403 with no controller's reason", 10), f.log()[-2000:])
+        self.assertNotIn("the controller refused our request", f.log())
 
     def test_bundle_without_etag_polls_at_the_interval(self):
         """An accepted bundle with no ETag cannot be long-polled on: the next
