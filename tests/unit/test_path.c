@@ -429,7 +429,10 @@ static int deny_syscall(long nr, int err)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
-static void check_walk(void)
+/* Runs body in a child whose syscall nr fails with err, as on a kernel or
+ * file system without it; the child's checks are counted and reported alone.
+ * A child without seccomp skips (exit 77). */
+static void with_syscall_denied(long nr, int err, const char *what, void (*body)(void))
 {
 	fflush(stdout);
 	fflush(stderr);
@@ -440,21 +443,31 @@ static void check_walk(void)
 		return;
 	}
 	if (pid == 0) {
-		if (deny_syscall(SYS_openat2, ENOSYS) != 0) {
-			fprintf(stderr, "seccomp unavailable, fallback walk not tested\n");
+		if (deny_syscall(nr, err) != 0) {
+			fprintf(stderr, "seccomp unavailable, %s not tested\n", what);
 			exit(77);
 		}
-		check_passed = check_failed = 0; /* count the walk's checks alone */
-		/* Make sure the filter bites, so the checks below test the walk. */
-		CHECK(syscall(SYS_openat2, home_fd, "top", NULL, 0) == -1 && errno == ENOSYS);
-		check_open(1);
-		check_parent(1);
-		printf("fallback walk: ");
+		check_passed = check_failed = 0;
+		body();
+		printf("%s: ", what);
 		exit(check_report());
 	}
 	int status = 0;
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77));
+}
+
+static void walk_body(void)
+{
+	/* Make sure the filter bites, so the checks below test the walk. */
+	CHECK(syscall(SYS_openat2, home_fd, "top", NULL, 0) == -1 && errno == ENOSYS);
+	check_open(1);
+	check_parent(1);
+}
+
+static void check_walk(void)
+{
+	with_syscall_denied(SYS_openat2, ENOSYS, "fallback walk", walk_body);
 }
 
 static void read_file(const char *rel, char *out, size_t cap)
@@ -492,33 +505,18 @@ static void check_rename_new_once(const char *tag)
 	remove_file(taken);
 }
 
+static void rename_fallback_body(void)
+{
+	CHECK(syscall(SYS_renameat2, home_fd, "top", home_fd, "top2", RENAME_NOREPLACE) == -1 && errno == EINVAL);
+	check_rename_new_once("fallback");
+}
+
 static void check_rename_new(void)
 {
 	check_rename_new_once("native");
 	/* A file system without RENAME_NOREPLACE answers EINVAL: the link and
 	 * unlink fallback must keep the same promise. */
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		CHECK(0);
-		return;
-	}
-	if (pid == 0) {
-		if (deny_syscall(SYS_renameat2, EINVAL) != 0) {
-			fprintf(stderr, "seccomp unavailable, rename fallback not tested\n");
-			exit(77);
-		}
-		check_passed = check_failed = 0;
-		CHECK(syscall(SYS_renameat2, home_fd, "top", home_fd, "top2", RENAME_NOREPLACE) == -1 && errno == EINVAL);
-		check_rename_new_once("fallback");
-		printf("rename fallback: ");
-		exit(check_report());
-	}
-	int status = 0;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77));
+	with_syscall_denied(SYS_renameat2, EINVAL, "rename fallback", rename_fallback_body);
 }
 
 int main(void)
