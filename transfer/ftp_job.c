@@ -1,16 +1,20 @@
 /* FTP jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
+#include "partial_sweep.h"
 #include "path.h"
 #include "../server/offload.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A job runs in steps of a few tens of milliseconds, each one a task of
@@ -24,6 +28,11 @@
 typedef enum job_kind {
 	JOB_LISTING,
 	JOB_COPY,
+	JOB_TRUNCATE,
+	JOB_DELETE,
+	JOB_RMDIR,
+	JOB_MKDIR,
+	JOB_RENAME,
 } job_kind_t;
 
 struct xfer_ftp_job {
@@ -41,11 +50,20 @@ struct xfer_ftp_job {
 	xfer_ftp_list_style_t style;
 	size_t max_entries;
 	wf_buf_t *out;             /* owned until taken */
-	/* JOB_COPY */
+	/* JOB_COPY, JOB_TRUNCATE */
 	xfer_upload_t *up;         /* owned until taken */
 	int src_fd;                /* owned: the file whose head is kept, or -1 */
-	uint64_t len;
+	uint64_t len;              /* bytes to copy, or to cut to */
 	uint64_t copied;
+	char park_as[NAME_MAX + 1]; /* JOB_TRUNCATE: where an upload never taken back goes */
+	/* JOB_DELETE, JOB_RMDIR, JOB_MKDIR, JOB_RENAME: dir_fd (owned) and leaf,
+	 * and for a rename, to_fd (owned) and to_leaf */
+	int to_fd;
+	char leaf[NAME_MAX + 1], to_leaf[NAME_MAX + 1];
+	char partial[NAME_MAX + 1]; /* JOB_DELETE: the partial of leaf, or "" */
+	int partial_max_age;
+	bool no_replace;           /* JOB_RENAME */
+	xfer_ftp_partial_fate_t partial_fate;
 };
 
 static xfer_ftp_job_t *job_new(job_kind_t kind)
@@ -55,7 +73,7 @@ static xfer_ftp_job_t *job_new(job_kind_t kind)
 		return NULL;
 	j->kind = kind;
 	atomic_init(&j->cancelled, false);
-	j->dir_fd = j->src_fd = -1;
+	j->dir_fd = j->src_fd = j->to_fd = -1;
 	return j;
 }
 
@@ -88,6 +106,68 @@ xfer_ftp_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint6
 	j->up = up_take;
 	j->src_fd = src_fd_take;
 	j->len = len;
+	return j;
+}
+
+xfer_ftp_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const char *park_as)
+{
+	xfer_ftp_job_t *j = job_new(JOB_TRUNCATE);
+	if (!j) {
+		xfer_upload_park(up_take, park_as);
+		xfer_upload_fini(up_take);
+		free(up_take);
+		return NULL;
+	}
+	j->up = up_take;
+	j->len = len;
+	snprintf(j->park_as, sizeof(j->park_as), "%s", park_as);
+	return j;
+}
+
+/* A change of the tree in the folder dir_fd_take (taken: closed on failure). */
+static xfer_ftp_job_t *change_new(job_kind_t kind, int dir_fd_take, const char *leaf)
+{
+	xfer_ftp_job_t *j = job_new(kind);
+	if (!j) {
+		close(dir_fd_take);
+		return NULL;
+	}
+	j->dir_fd = dir_fd_take;
+	snprintf(j->leaf, sizeof(j->leaf), "%s", leaf);
+	return j;
+}
+
+xfer_ftp_job_t *xfer_ftp_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age)
+{
+	xfer_ftp_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", partial);
+		j->partial_max_age = partial_max_age;
+	}
+	return j;
+}
+
+xfer_ftp_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf)
+{
+	return change_new(JOB_RMDIR, dir_fd_take, leaf);
+}
+
+xfer_ftp_job_t *xfer_ftp_job_mkdir(int dir_fd_take, const char *leaf)
+{
+	return change_new(JOB_MKDIR, dir_fd_take, leaf);
+}
+
+xfer_ftp_job_t *xfer_ftp_job_rename(int from_fd_take, const char *from, int to_fd_take, const char *to,
+				    bool no_replace)
+{
+	xfer_ftp_job_t *j = change_new(JOB_RENAME, from_fd_take, from);
+	if (!j) {
+		close(to_fd_take);
+		return NULL;
+	}
+	j->to_fd = to_fd_take;
+	snprintf(j->to_leaf, sizeof(j->to_leaf), "%s", to);
+	j->no_replace = no_replace;
 	return j;
 }
 
@@ -130,6 +210,52 @@ static void copy_step(xfer_ftp_job_t *j)
 	j->more = j->copied < j->len;
 }
 
+/* DELE: leaf, then its partial; the folder's fsync when either went. */
+static void delete_run(xfer_ftp_job_t *j)
+{
+	struct stat st;
+	if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		j->err = errno;
+	} else if (S_ISDIR(st.st_mode)) {
+		j->err = EISDIR; /* a folder is RMD's: not even its name's partial goes */
+		return;
+	} else if (unlinkat(j->dir_fd, j->leaf, 0) != 0) {
+		j->err = errno;
+	}
+	bool changed = j->err == 0;
+	if (j->partial[0]) {
+		bool stale = j->partial_max_age > 0 && fstatat(j->dir_fd, j->partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     xfer_partial_stale(&st, time(NULL), j->partial_max_age);
+		if (unlinkat(j->dir_fd, j->partial, 0) == 0) {
+			j->partial_fate = stale ? XFER_FTP_PARTIAL_STALE : XFER_FTP_PARTIAL_REMOVED;
+			changed = true;
+		}
+	}
+	if (changed)
+		fsync(j->dir_fd);
+}
+
+/* RMD, MKD, RNTO: the change, then the fsync of the folder(s) it changed. */
+static void change_run(xfer_ftp_job_t *j)
+{
+	int rc;
+	if (j->kind == JOB_RMDIR)
+		rc = unlinkat(j->dir_fd, j->leaf, AT_REMOVEDIR);
+	else if (j->kind == JOB_MKDIR)
+		rc = mkdirat(j->dir_fd, j->leaf, 0755);
+	else if (j->no_replace)
+		rc = xfer_path_rename_new(j->dir_fd, j->leaf, j->to_fd, j->to_leaf);
+	else
+		rc = renameat(j->dir_fd, j->leaf, j->to_fd, j->to_leaf);
+	if (rc != 0) {
+		j->err = errno;
+		return;
+	}
+	if (j->kind == JOB_RENAME)
+		fsync(j->to_fd);
+	fsync(j->dir_fd);
+}
+
 /* One step, on a pool thread: touches only what the job owns. */
 static void job_step(void *arg)
 {
@@ -139,10 +265,25 @@ static void job_step(void *arg)
 		j->err = ECANCELED;
 		return;
 	}
-	if (j->kind == JOB_LISTING)
+	switch (j->kind) {
+	case JOB_LISTING:
 		listing_step(j);
-	else
+		break;
+	case JOB_COPY:
 		copy_step(j);
+		break;
+	case JOB_TRUNCATE:
+		j->err = -xfer_upload_truncate(j->up, j->len);
+		break;
+	case JOB_DELETE:
+		delete_run(j);
+		break;
+	case JOB_RMDIR:
+	case JOB_MKDIR:
+	case JOB_RENAME:
+		change_run(j);
+		break;
+	}
 }
 
 /* Back on the worker's loop after a step: the next one, or the end. */
@@ -186,6 +327,11 @@ int xfer_ftp_job_err(const xfer_ftp_job_t *j)
 	return j->err;
 }
 
+xfer_ftp_partial_fate_t xfer_ftp_job_partial(const xfer_ftp_job_t *j)
+{
+	return j->partial_fate;
+}
+
 wf_buf_t *xfer_ftp_job_take_listing(xfer_ftp_job_t *j)
 {
 	wf_buf_t *out = j->out;
@@ -206,6 +352,8 @@ void xfer_ftp_job_free(xfer_ftp_job_t *j)
 		return;
 	if (j->src_fd >= 0)
 		close(j->src_fd);
+	if (j->to_fd >= 0)
+		close(j->to_fd);
 	if (j->dir)
 		closedir(j->dir);
 	else if (j->dir_fd >= 0)
@@ -215,7 +363,10 @@ void xfer_ftp_job_free(xfer_ftp_job_t *j)
 		free(j->out);
 	}
 	if (j->up) {
-		xfer_upload_fini(j->up); /* its temp file goes */
+		/* A copy's temp file goes; a claimed partial is parked again. */
+		if (j->kind == JOB_TRUNCATE)
+			xfer_upload_park(j->up, j->park_as);
+		xfer_upload_fini(j->up);
 		free(j->up);
 	}
 	free(j);

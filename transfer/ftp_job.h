@@ -1,10 +1,15 @@
-/* The slow first step of some FTP commands, run on the offload pool so it
- * never stalls a worker (and every other connection on it):
+/* The slow part of some FTP commands, run on the offload pool so it never
+ * stalls a worker (and every other connection on it):
  *   - reading a folder for LIST, NLST, MLSD and STAT (up to 100000 entries,
  *     each one a stat);
  *   - copying the part of an existing file that APPE or REST+STOR keeps
- *     into the upload's temp file (gigabytes, for a large file).
- * A job owns what it is given (the folder, the listing buffer, the upload
+ *     into the upload's temp file (gigabytes, for a large file);
+ *   - cutting a resumed upload back to its REST offset (ftruncate frees
+ *     the file's blocks: long, for gigabytes on ext4 or xfs);
+ *   - the change DELE, RMD, MKD and RNTO make to the tree, with the fsync
+ *     of the folder(s) that makes it durable before the reply (and, for
+ *     DELE, freeing a large file's blocks).
+ * A job owns what it is given (the folders, the listing buffer, the upload
  * and its source) until it hands the results back. It runs in short steps
  * (16 MiB, or 4096 entries), each a task of its own on the pool that
  * touches only what the job owns and comes back through the worker's loop,
@@ -17,6 +22,7 @@
 #include "upload.h"
 #include "../server/buf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +43,32 @@ xfer_ftp_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_
  * up_take (heap-allocated; the job frees it if it is never taken back).
  * NULL when out of memory (after releasing what it took). */
 xfer_ftp_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64_t len);
+/* Cuts the open upload up_take (a parked partial just claimed) to len
+ * bytes (len <= its size). A job let go of before its end parks the upload
+ * again under the name park_as (cut or not), so an interrupted session
+ * loses nothing it could resume. NULL when out of memory (after parking). */
+xfer_ftp_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const char *park_as);
+
+/* Changes to the tree, in folders opened beneath the home (transfer/path.c:
+ * the job works in the very folders the command resolved, never by path),
+ * each followed by the fsync of the folder(s) changed. The job takes the
+ * folder fds (closed on failure too) and copies the names. NULL when out
+ * of memory. Results: xfer_ftp_job_err, 0 or the errno of the change. */
+/* DELE: unlinks leaf, never a folder (EISDIR, and nothing is removed); then
+ * partial (the parked interrupted upload of leaf; "" for none) goes too,
+ * whether leaf existed or not. A partial last written more than
+ * partial_max_age seconds ago (0: never) is stale: removed, but not counted
+ * as found (xfer_ftp_job_partial). err is the unlink of leaf's. */
+xfer_ftp_job_t *xfer_ftp_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age);
+/* RMD: removes the empty folder leaf. */
+xfer_ftp_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf);
+/* MKD: makes the folder leaf (0755, less the umask). */
+xfer_ftp_job_t *xfer_ftp_job_mkdir(int dir_fd_take, const char *leaf);
+/* RNTO: renames from in from_fd_take to to in to_fd_take (the same folder
+ * may come twice, as two fds); with no_replace never onto an existing
+ * name (EEXIST: xfer_path_rename_new). */
+xfer_ftp_job_t *xfer_ftp_job_rename(int from_fd_take, const char *from, int to_fd_take, const char *to,
+				    bool no_replace);
 
 /* Runs the job on the offload pool: WF_OK, and done(arg, job) comes later
  * on w's loop (with err EAGAIN should the pool stop between two steps); or,
@@ -46,11 +78,20 @@ xfer_ftp_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint6
 int xfer_ftp_job_start(xfer_ftp_job_t *j, wf_worker_t *w, xfer_ftp_job_done_fn done, void *arg);
 /* The owner lets go of a started job before its end: it stops at its next
  * step, nothing is called, and the job drops what it holds (the upload's
- * temp file goes) and frees itself. */
+ * temp file goes; a truncate's upload is parked) and frees itself. A step
+ * already running finishes first: a change to the tree that began is
+ * made, and stays made. */
 void xfer_ftp_job_cancel(xfer_ftp_job_t *j);
 
-/* Results, once done: 0 or an errno. */
+/* Results, once done: 0 or an errno (ECANCELED: let go of before it ran). */
 int xfer_ftp_job_err(const xfer_ftp_job_t *j);
+/* DELE's partial: what became of it. */
+typedef enum xfer_ftp_partial_fate {
+	XFER_FTP_PARTIAL_NONE,    /* there was none (or it could not be removed) */
+	XFER_FTP_PARTIAL_REMOVED, /* one was kept for resuming, and is gone */
+	XFER_FTP_PARTIAL_STALE,   /* one was stale (past partial_max_age), and is gone */
+} xfer_ftp_partial_fate_t;
+xfer_ftp_partial_fate_t xfer_ftp_job_partial(const xfer_ftp_job_t *j);
 /* The listing buffer, or the upload (its head copied), handed back. */
 wf_buf_t *xfer_ftp_job_take_listing(xfer_ftp_job_t *j);
 xfer_upload_t *xfer_ftp_job_take_upload(xfer_ftp_job_t *j);

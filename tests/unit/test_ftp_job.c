@@ -3,10 +3,15 @@
  * its entry count and its buffer's cap, over more entries than one step
  * reads; a listing of what is not a folder failing with ENOTDIR; a copy of
  * a file's head into an upload, in steps past the first 16 MiB, and one
- * past the end of its source failing. */
+ * past the end of its source failing; the changes of DELE (a file and its
+ * partial, a stale partial, a folder refused), RMD, MKD and RNTO (with and
+ * without replacing), each in the folder fd it was given; a resumed
+ * upload cut back, and parked again when its job is let go of. */
 #include "transfer/ftp_job.h"
 
 #include "check.h"
+
+#include "transfer/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,6 +179,145 @@ static void test_copy(void)
 	unlink(path);
 }
 
+static int chg_fd = -1; /* the folder the change jobs work in */
+
+static bool exists(const char *name)
+{
+	struct stat st;
+	return fstatat(chg_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void make(const char *name, const char *data)
+{
+	int fd = openat(chg_fd, name, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(write(fd, data, strlen(data)), (long long)strlen(data));
+	close(fd);
+}
+
+/* Runs j inline (no pool); returns its err and frees it. */
+static int run(xfer_ftp_job_t *j, xfer_ftp_partial_fate_t *partial)
+{
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_ftp_job_start(j, NULL, NULL, NULL), WF_DONE);
+	int err = xfer_ftp_job_err(j);
+	if (partial)
+		*partial = xfer_ftp_job_partial(j);
+	xfer_ftp_job_free(j);
+	return err;
+}
+
+static int sub_fd(void)
+{
+	return dup(chg_fd);
+}
+
+static void test_delete(void)
+{
+	xfer_ftp_partial_fate_t p;
+	char partial[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("f.txt", partial, sizeof(partial)), 0);
+	/* A file and the partial of an interrupted upload of it. */
+	make("f.txt", "x");
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_ftp_job_delete(sub_fd(), "f.txt", partial, 3600), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_REMOVED);
+	CHECK(!exists("f.txt") && !exists(partial));
+	/* The partial alone: the file's ENOENT, the partial found. */
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_ftp_job_delete(sub_fd(), "f.txt", partial, 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_REMOVED);
+	CHECK(!exists(partial));
+	/* A stale partial goes, but is not counted as found. */
+	make(partial, "old");
+	struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+	CHECK(utimensat(chg_fd, partial, old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_ftp_job_delete(sub_fd(), "f.txt", partial, 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_STALE);
+	CHECK(!exists(partial));
+	/* Nothing at all. */
+	CHECK_EQ_INT(run(xfer_ftp_job_delete(sub_fd(), "f.txt", "", 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_NONE);
+	/* A folder is refused, and its name's partial stays. */
+	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
+	CHECK_EQ_INT(xfer_path_partial_name("d", partial, sizeof(partial)), 0);
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_ftp_job_delete(sub_fd(), "d", partial, 3600), &p), EISDIR);
+	CHECK(exists("d") && exists(partial));
+	CHECK(unlinkat(chg_fd, partial, 0) == 0);
+	CHECK(unlinkat(chg_fd, "d", AT_REMOVEDIR) == 0);
+}
+
+static void test_folders_and_renames(void)
+{
+	CHECK_EQ_INT(run(xfer_ftp_job_mkdir(sub_fd(), "m"), NULL), 0);
+	CHECK(exists("m"));
+	CHECK_EQ_INT(run(xfer_ftp_job_mkdir(sub_fd(), "m"), NULL), EEXIST);
+	make("m/in", "x");
+	int rc = run(xfer_ftp_job_rmdir(sub_fd(), "m"), NULL);
+	CHECK(rc == ENOTEMPTY || rc == EEXIST);
+	CHECK(unlinkat(chg_fd, "m/in", 0) == 0);
+	CHECK_EQ_INT(run(xfer_ftp_job_rmdir(sub_fd(), "m"), NULL), 0);
+	CHECK(!exists("m"));
+	CHECK_EQ_INT(run(xfer_ftp_job_rmdir(sub_fd(), "m"), NULL), ENOENT);
+
+	/* Across folders, each its own fd; never replacing, then replacing. */
+	CHECK(mkdirat(chg_fd, "to", 0755) == 0);
+	make("a", "A");
+	make("to/b", "B");
+	int to = openat(chg_fd, "to", O_RDONLY | O_DIRECTORY);
+	CHECK_EQ_INT(run(xfer_ftp_job_rename(sub_fd(), "a", dup(to), "b", true), NULL), EEXIST);
+	CHECK(exists("a") && exists("to/b"));
+	CHECK_EQ_INT(run(xfer_ftp_job_rename(sub_fd(), "a", dup(to), "c", true), NULL), 0);
+	CHECK(!exists("a") && exists("to/c"));
+	CHECK_EQ_INT(run(xfer_ftp_job_rename(dup(to), "c", dup(to), "b", false), NULL), 0);
+	CHECK(!exists("to/c") && exists("to/b"));
+	CHECK_EQ_INT(run(xfer_ftp_job_rename(dup(to), "c", dup(to), "d", false), NULL), ENOENT);
+	close(to);
+	CHECK(unlinkat(chg_fd, "to/b", 0) == 0);
+	CHECK(unlinkat(chg_fd, "to", AT_REMOVEDIR) == 0);
+}
+
+/* A claimed partial of 10 bytes, as REST + STOR has it. */
+static xfer_upload_t *claimed(const char *partial)
+{
+	make(partial, "0123456789");
+	xfer_upload_t *up = malloc(sizeof(*up));
+	xfer_upload_init(up, NULL);
+	CHECK_EQ_INT(xfer_upload_claim(up, sub_fd(), "r.bin", partial), WF_OK);
+	CHECK_EQ_INT(up->written, 10);
+	return up;
+}
+
+static void test_truncate(void)
+{
+	char partial[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("r.bin", partial, sizeof(partial)), 0);
+	xfer_ftp_job_t *j = xfer_ftp_job_truncate(claimed(partial), 4, partial);
+	CHECK_EQ_INT(xfer_ftp_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_ftp_job_err(j), 0);
+	xfer_upload_t *up = xfer_ftp_job_take_upload(j);
+	xfer_ftp_job_free(j);
+	CHECK_EQ_INT(up->written, 4);
+	CHECK_EQ_INT(xfer_upload_write(up, "AB", 2), WF_OK);
+	CHECK_EQ_INT(xfer_upload_park(up, partial), WF_OK);
+	xfer_upload_fini(up);
+	free(up);
+	char got[16] = "";
+	int fd = openat(chg_fd, partial, O_RDONLY);
+	CHECK_EQ_INT(read(fd, got, sizeof(got) - 1), 6);
+	close(fd);
+	CHECK_EQ_STR(got, "0123AB");
+
+	/* Let go of (here: freed unstarted, as a cancelled job frees itself):
+	 * the partial is parked again, whole. */
+	j = xfer_ftp_job_truncate(claimed(partial), 4, partial);
+	xfer_ftp_job_free(j);
+	struct stat st;
+	CHECK(fstatat(chg_fd, partial, &st, 0) == 0 && st.st_size == 10);
+	CHECK(unlinkat(chg_fd, partial, 0) == 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/wharf-ftp-job-XXXXXX");
@@ -189,6 +333,22 @@ int main(void)
 	test_listing();
 	test_listing_in_steps();
 	test_copy();
+
+	char chg[128];
+	snprintf(chg, sizeof(chg), "%s/chg", dir);
+	mkdir(chg, 0755);
+	chg_fd = open(chg, O_RDONLY | O_DIRECTORY);
+	CHECK(chg_fd >= 0);
+	test_delete();
+	test_folders_and_renames();
+	test_truncate();
+	/* Only what the tests made, all of it gone: no temp file left. */
+	DIR *cd = fdopendir(chg_fd);
+	for (struct dirent *de; cd && (de = readdir(cd));)
+		CHECK(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0);
+	if (cd)
+		closedir(cd);
+	rmdir(chg);
 
 	/* Nothing of the uploads is left: only what the test made. */
 	DIR *d = opendir(dir);
