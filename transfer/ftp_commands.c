@@ -173,6 +173,81 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
 				   .delete_ = p & WF_PERM_DELETE, .mkdir = p & WF_PERM_MKDIR };
 }
 
+/* ---------------------------------------------------------------- work off the loop */
+
+/* A command whose work may take long hands it to a job on the offload pool
+ * (transfer/ftp_job.c) and waits: DELE, RMD, MKD and RNTO (the change, and
+ * the fsync of the folder that makes it durable before the reply; a DELE
+ * frees the blocks of a file that may be gigabytes), and a REST + STOR that
+ * cuts a partial back (ftruncate frees blocks too). The job works in the
+ * folder fds the command opened beneath the home, never by path. Until it
+ * is done the session reads no further line (blocked() in ftp_session.c):
+ * the lines pipelined behind it (a transfer, a QUIT, an ABOR) wait unread
+ * and then run in order, as they would have, and the command's reply is
+ * the one it always gave, only later.
+ *
+ * If the session goes first (the client closed, the server shut down, the
+ * client read no replies until their buffer was full), the job is let go
+ * of: one the pool has not yet taken up changes nothing, one already
+ * running makes its change and it stays made (a cut partial is parked
+ * again). The client gets no reply; connecting again, it finds the file
+ * deleted or not, the folder made or not, the name moved or not: the tree
+ * as before the command or as after it. */
+struct ftp_op {
+	xfer_ftp_job_t *job;     /* borrowed: owns itself until done, or until let go of */
+	void (*done)(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job); /* the reply, on the loop */
+	char v[FTP_PATH_MAX];    /* the virtual path the reply names */
+	char from[FTP_PATH_MAX]; /* RNTO: the source, relative to the home (for the log) */
+	char partial[NAME_MAX + 1]; /* REST + STOR: the name the resumed upload is parked under */
+	bool no_replace;         /* RNTO: the user may not replace a file */
+};
+
+static ftp_op_t *op_new(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_ftp_job_t *))
+{
+	ftp_op_t *op = calloc(1, sizeof(*op));
+	if (!op) {
+		ftp_reply(f, 451, "Out of memory");
+		return NULL;
+	}
+	snprintf(op->v, sizeof(op->v), "%s", v);
+	op->done = done;
+	return op;
+}
+
+static void on_op_done(void *arg, xfer_ftp_job_t *job)
+{
+	xfer_ftp_t *f = arg;
+	ftp_op_t *op = f->op;
+	f->op = NULL;
+	op->done(f, op, job);
+	xfer_ftp_job_free(job);
+	free(op);
+	ftp_wake(f); /* the reply goes out, and the lines behind it run */
+}
+
+/* Runs job (NULL: out of memory) for op; its reply comes once it is done. */
+static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	if (!job) {
+		free(op);
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	op->job = job;
+	f->op = op;
+	if (xfer_ftp_job_start(job, f->conn->worker, on_op_done, f) == WF_DONE)
+		on_op_done(f, job); /* no pool: it ran here */
+}
+
+void ftp_op_cancel(xfer_ftp_t *f)
+{
+	if (!f->op)
+		return;
+	xfer_ftp_job_cancel(f->op->job);
+	free(f->op);
+	f->op = NULL;
+}
+
 /* ---------------------------------------------------------------- access control */
 
 static void cmd_user(xfer_ftp_t *f, wf_slice_t arg)
@@ -817,12 +892,16 @@ typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
  * (REST/APPE without a partial), per docs/ftps.md. For the last, *src is
  * left open on the existing file and *keep says how many of its bytes to
  * copy: a copy that may take seconds, so the caller has it done off the
- * loop. 0 or an errno (after which nothing changed). */
+ * loop. A partial resumed at a REST offset short of its end is to be cut
+ * there (*cut): freeing its blocks may take long too, so that is the
+ * caller's as well. 0 or an errno (after which nothing changed). */
 static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
-		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out)
+		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out,
+		       bool *cut)
 {
 	*src_out = -1;
 	*keep_out = 0;
+	*cut = false;
 	bool resume = kind == STORE_APPE || rest > 0;
 	if (!resume) {
 		unlinkat(dfd, partial, 0); /* a fresh upload starts over */
@@ -845,8 +924,8 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 			xfer_upload_park(up, partial);
 			return ERANGE;
 		}
-		rc = xfer_upload_truncate(up, rest);
-		return rc < 0 ? -rc : 0;
+		*cut = rest < up->written;
+		return 0;
 	}
 	if (rc != -ENOENT) {
 		close(dfd);
@@ -880,6 +959,23 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	*src_out = src;
 	*keep_out = keep;
 	return 0;
+}
+
+/* REST + STOR: the partial is cut back to the offset; the upload goes on
+ * (150) with the data connection set up before the STOR. */
+static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	int err = xfer_ftp_job_err(job);
+	xfer_upload_t *up = xfer_ftp_job_take_upload(job);
+	if (err) {
+		xfer_upload_fini(up);
+		free(up);
+		reply_errno(f, err, op->v);
+		return;
+	}
+	if (!ftp_data_ready(f))
+		abort(); /* no line ran while the cut did: the channel the table checked is still there */
+	ftp_data_recv(f, up, op->partial, op->v, NULL);
 }
 
 static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
@@ -938,7 +1034,8 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	up->no_replace = kind == STORE_STOU;
 	int src;
 	uint64_t keep;
-	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep);
+	bool cut;
+	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &cut);
 	if (err) {
 		xfer_upload_fini(up);
 		free(up);
@@ -946,6 +1043,18 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
 		else
 			reply_errno(f, err, v);
+		return;
+	}
+	if (cut) {
+		ftp_op_t *op = op_new(f, v, on_partial_cut);
+		if (!op) {
+			xfer_upload_park(up, partial);
+			xfer_upload_fini(up);
+			free(up);
+			return;
+		}
+		snprintf(op->partial, sizeof(op->partial), "%s", partial);
+		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
 		return;
 	}
 	if (src < 0) {
@@ -975,6 +1084,32 @@ static void cmd_stou(xfer_ftp_t *f, wf_slice_t arg)
 	store(f, arg, STORE_STOU);
 }
 
+static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	const char *v = op->v;
+	int err = xfer_ftp_job_err(job);
+	xfer_ftp_partial_fate_t partial = xfer_ftp_job_partial(job);
+	if (partial == XFER_FTP_PARTIAL_STALE)
+		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v,
+			f->conn->cfg->limits.partial_upload_max_age);
+	if (err == EISDIR) {
+		ftp_reply(f, 550, "%s: is a folder (use RMD)", v);
+		return;
+	}
+	if (err == ENOENT && partial == XFER_FTP_PARTIAL_REMOVED) {
+		ftp_reply(f, 250, "Deleted the interrupted upload of %s", v);
+		return;
+	}
+	if (err) {
+		reply_errno(f, err, v);
+		return;
+	}
+	ftp_log(f, WF_LOG_INFO, "deleted %s", v);
+	ftp_reply(f, 250, "Deleted %s", v);
+}
+
+/* DELE NAME: the file and the partial of an interrupted upload of it
+ * (docs/ftps.md), removed off the loop. */
 static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
@@ -985,34 +1120,25 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_parent(f, rel, v, &leaf);
 	if (dfd < 0)
 		return;
-	struct stat st;
-	int rc = fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW);
-	if (rc == 0 && S_ISDIR(st.st_mode)) {
-		close(dfd);
-		ftp_reply(f, 550, "%s: is a folder (use RMD)", v);
-		return;
-	}
-	rc = rc == 0 ? unlinkat(dfd, leaf, 0) : -1;
-	int err = errno;
 	char partial[NAME_MAX + 1];
-	bool had_partial = false;
-	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0) {
-		drop_stale_partial(f, dfd, partial, v);
-		had_partial = unlinkat(dfd, partial, 0) == 0;
-	}
-	if (rc == 0 || had_partial)
-		fsync(dfd);
-	close(dfd);
-	if (rc != 0 && had_partial && err == ENOENT) {
-		ftp_reply(f, 250, "Deleted the interrupted upload of %s", v);
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
+		partial[0] = '\0';
+	ftp_op_t *op = op_new(f, v, on_deleted);
+	if (!op) {
+		close(dfd);
 		return;
 	}
-	if (rc != 0) {
-		reply_errno(f, err, v);
+	op_start(f, op, xfer_ftp_job_delete(dfd, leaf, partial, f->conn->cfg->limits.partial_upload_max_age));
+}
+
+static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	int err = xfer_ftp_job_err(job);
+	if (err) {
+		reply_errno(f, err == EEXIST ? ENOTEMPTY : err, op->v);
 		return;
 	}
-	ftp_log(f, WF_LOG_INFO, "deleted %s", v);
-	ftp_reply(f, 250, "Deleted %s", v);
+	ftp_reply(f, 250, "Removed %s", op->v);
 }
 
 static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
@@ -1029,16 +1155,22 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_parent(f, rel, v, &leaf);
 	if (dfd < 0)
 		return;
-	int rc = unlinkat(dfd, leaf, AT_REMOVEDIR);
-	int err = errno;
-	if (rc == 0)
-		fsync(dfd);
-	close(dfd);
-	if (rc != 0) {
-		reply_errno(f, err == EEXIST ? ENOTEMPTY : err, v);
+	ftp_op_t *op = op_new(f, v, on_removed);
+	if (!op) {
+		close(dfd);
 		return;
 	}
-	ftp_reply(f, 250, "Removed %s", v);
+	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf));
+}
+
+static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	int err = xfer_ftp_job_err(job);
+	if (err) {
+		reply_errno(f, err, op->v);
+		return;
+	}
+	reply_257(f, op->v, "created");
 }
 
 static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
@@ -1055,16 +1187,12 @@ static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_parent(f, rel, v, &leaf);
 	if (dfd < 0)
 		return;
-	int rc = mkdirat(dfd, leaf, 0755);
-	int err = errno;
-	if (rc == 0)
-		fsync(dfd);
-	close(dfd);
-	if (rc != 0) {
-		reply_errno(f, err, v);
+	ftp_op_t *op = op_new(f, v, on_made);
+	if (!op) {
+		close(dfd);
 		return;
 	}
-	reply_257(f, v, "created");
+	op_start(f, op, xfer_ftp_job_mkdir(dfd, leaf));
 }
 
 static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
@@ -1090,6 +1218,20 @@ static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 	}
 	snprintf(f->rnfr, sizeof(f->rnfr), "%s", rel);
 	ftp_reply(f, 350, "Ready for RNTO");
+}
+
+static void on_renamed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	int err = xfer_ftp_job_err(job);
+	if (err) {
+		if (err == EEXIST && op->no_replace)
+			ftp_reply(f, 550, "%s exists: replacing it needs the delete permission", op->v);
+		else
+			reply_errno(f, err, op->v);
+		return;
+	}
+	ftp_log(f, WF_LOG_INFO, "renamed /%s to %s", op->from, op->v);
+	ftp_reply(f, 250, "Renamed to %s", op->v);
 }
 
 static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
@@ -1121,26 +1263,16 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 		reply_errno(f, -to_dfd, v);
 		return;
 	}
-	/* Replacing a file destroys it: that takes the delete permission. */
-	unsigned flags = (f->user->perms & WF_PERM_DELETE) ? 0 : RENAME_NOREPLACE;
-	int rc = flags ? xfer_path_rename_new(from_dfd, from_leaf, to_dfd, to_leaf) :
-			 renameat(from_dfd, from_leaf, to_dfd, to_leaf);
-	int err = errno;
-	if (rc == 0) {
-		fsync(to_dfd);
-		fsync(from_dfd);
-	}
-	close(from_dfd);
-	close(to_dfd);
-	if (rc != 0) {
-		if (err == EEXIST && flags)
-			ftp_reply(f, 550, "%s exists: replacing it needs the delete permission", v);
-		else
-			reply_errno(f, err, v);
+	ftp_op_t *op = op_new(f, v, on_renamed);
+	if (!op) {
+		close(from_dfd);
+		close(to_dfd);
 		return;
 	}
-	ftp_log(f, WF_LOG_INFO, "renamed /%s to %s", from, v);
-	ftp_reply(f, 250, "Renamed to %s", v);
+	snprintf(op->from, sizeof(op->from), "%s", from);
+	/* Replacing a file destroys it: that takes the delete permission. */
+	op->no_replace = !(f->user->perms & WF_PERM_DELETE);
+	op_start(f, op, xfer_ftp_job_rename(from_dfd, from_leaf, to_dfd, to_leaf, op->no_replace));
 }
 
 /* ---------------------------------------------------------------- the table */

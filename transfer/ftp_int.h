@@ -17,6 +17,7 @@
 #define FTP_OUT_HIGH (64 * 1024) /* stop reading commands while this much reply waits */
 
 typedef struct ftp_data ftp_data_t;
+typedef struct ftp_op ftp_op_t;
 
 typedef struct xfer_ftp {
 	wf_conn_t *conn;  /* borrowed: the control connection, whose proto_data this is */
@@ -40,6 +41,7 @@ typedef struct xfer_ftp {
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
 	xfer_ftp_job_t *stat_job;  /* borrowed: STAT's folder listing being read (it owns itself until done) */
+	ftp_op_t *op;              /* owned: a command whose work runs off the loop (ftp_commands.c), or NULL */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
 	bool delaying;
@@ -77,6 +79,9 @@ void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd);
 void ftp_line_done(xfer_ftp_t *f, xfer_ftp_verb_t verb, bool ran);
 /* May cmd run while a transfer is in progress? */
 bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
+/* The session goes while a command's work runs off the loop (f->op): the
+ * job is let go of, and no reply comes (see ftp_commands.c). */
+void ftp_op_cancel(xfer_ftp_t *f);
 /* Resolves a path argument to the path relative to the home ("" for it);
  * false (after replying 550/553) when it cannot be. vpath gets the virtual path. */
 bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap);

@@ -9,6 +9,9 @@
  *     its first step may be a job off the loop: see ftp_data.c's PREPARE)
  *   logged in --STAT PATH of a folder--> listing it off the loop (stat_job;
  *     no command is read until its reply is out)
+ *   logged in --DELE RMD MKD RNTO, or a REST+STOR that cuts a partial-->
+ *     the change made off the loop (op; no command is read until its reply
+ *     is out, or, for the STOR, until its 150)
  *   any --QUIT, idle timeout, 3 failed logins, 10 bad lines--> closing */
 #include "ftp_int.h"
 #include "auth.h"
@@ -304,7 +307,7 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 /* Is the session waiting for something before it may read the next command? */
 static bool blocked(xfer_ftp_t *f)
 {
-	return f->login || f->stat_job || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+	return f->login || f->stat_job || f->op || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
 }
 
 static void set_idle_timer(xfer_ftp_t *f)
@@ -381,7 +384,7 @@ static void run_lines(xfer_ftp_t *f)
 static void ftp_on_io(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
-	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login && !f->stat_job) {
+	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login && !f->stat_job && !f->op) {
 		/* Shutting down: the transfer that held us is over. */
 		ftp_reply(f, 421, "Server shutting down");
 		f->quitting = true;
@@ -454,8 +457,8 @@ static void ftp_on_timeout(wf_conn_t *c)
 static void ftp_on_drain(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
-	if (ftp_data_busy(f) || f->login || f->stat_job)
-		return; /* ftp_on_io closes it once the transfer, login or STAT is over */
+	if (ftp_data_busy(f) || f->login || f->stat_job || f->op)
+		return; /* ftp_on_io closes it once the transfer, login, STAT or change is over */
 	ftp_reply(f, 421, "Server shutting down");
 	flush_out(f);
 	wf_conn_close(c);
@@ -468,6 +471,7 @@ static void ftp_on_close(wf_conn_t *c)
 	xfer_auth_cancel(f->login);
 	if (f->stat_job)
 		xfer_ftp_job_cancel(f->stat_job);
+	ftp_op_cancel(f);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);
 	if (f->guarded)
