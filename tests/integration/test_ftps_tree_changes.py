@@ -1,0 +1,272 @@
+"""DELE, RMD, MKD and RNTO, and a REST + STOR that cuts an interrupted
+upload back, do their filesystem work off the worker's loop (docs/ftps.md).
+What a user sees: the same replies and results as ever; commands pipelined
+behind one run after it, in order (a MKD inside a folder made just before
+it works); QUIT and ABOR behind one are answered after its reply; a client
+that closes while they run leaves a tree that is as before or as after
+each command, a partial kept whole or cut, and a server that goes on; and
+another session on the same worker is answered while one session's batch
+of changes runs.
+
+How long one unlink or fsync takes cannot be forced from here, so no test
+depends on one being slow: the one that looks at the other session skips
+when the whole batch is too quick to tell."""
+
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import ftps_util  # noqa: E402
+
+SLOW = 30  # seconds any one reply may take, however loaded the host
+
+
+def partial_name(leaf):
+    return ftps_util.PARTIAL_PREFIX + leaf + ".partial"
+
+
+class TreeChanges(ftps_util.FTPSCase):
+
+    WORKERS = 1  # every session on the same loop
+    USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
+             {"name": "writer", "password": "writer-pw", "perms": ["read", "write", "mkdir"]}]
+
+    def replies(self, c, n):
+        return [c.read_reply(timeout=SLOW) for _ in range(n)]
+
+    def leftovers(self, folder=""):
+        """Upload temp files and partials under folder."""
+        d = self.home(folder) if folder else self.home()
+        return sorted(n for n in os.listdir(d) if n.startswith(ftps_util.PARTIAL_PREFIX))
+
+    # -- the replies, as they always were
+
+    def test_replies_and_results(self):
+        self.write_home("t1/a.txt", b"A")
+        self.write_home("t1/b.txt", b"B")
+        c = self.logged_in()
+        r = c.expect("MKD t1/made", 257)
+        self.assertEqual(r.text, '"/t1/made" created')
+        self.assertTrue(os.path.isdir(self.home("t1/made")))
+        self.assertEqual(c.cmd("MKD t1/made").text, "/t1/made: already exists")
+        self.assertEqual(c.cmd("MKD t1/none/deep").code, 550)
+        self.write_home("t1/made/in.txt", b"x")
+        r = c.cmd("RMD t1/made")
+        self.assertEqual((r.code, r.text), (550, "/t1/made: folder not empty"))
+        os.unlink(self.home("t1/made/in.txt"))
+        self.assertEqual(c.expect("RMD t1/made", 250).text, "Removed /t1/made")
+        self.assertFalse(os.path.exists(self.home("t1/made")))
+        self.assertEqual(c.cmd("RMD t1/made").text, "/t1/made: no such file or folder")
+
+        c.expect("RNFR t1/a.txt", 350)
+        self.assertEqual(c.expect("RNTO t1/c.txt", 250).text, "Renamed to /t1/c.txt")
+        self.assertEqual(self.read_home("t1/c.txt"), b"A")
+        c.expect("RNFR t1/c.txt", 350)
+        c.expect("RNTO t1/b.txt", 250)  # alice may replace
+        self.assertEqual(self.read_home("t1/b.txt"), b"A")
+        self.assertFalse(os.path.exists(self.home("t1/c.txt")))
+
+        self.assertEqual(c.expect("DELE t1/b.txt", 250).text, "Deleted /t1/b.txt")
+        self.assertFalse(os.path.exists(self.home("t1/b.txt")))
+        r = c.cmd("DELE t1/b.txt")
+        self.assertEqual((r.code, r.text), (550, "/t1/b.txt: no such file or folder"))
+        os.makedirs(self.home("t1/dir"))
+        r = c.cmd("DELE t1/dir")
+        self.assertEqual((r.code, r.text), (550, "/t1/dir: is a folder (use RMD)"))
+        self.assertTrue(os.path.isdir(self.home("t1/dir")))
+        # Only the interrupted upload of a name: DELE drops it.
+        self.write_home("t1/" + partial_name("gone.bin"), b"half")
+        r = c.expect("DELE t1/gone.bin", 250)
+        self.assertEqual(r.text, "Deleted the interrupted upload of /t1/gone.bin")
+        self.assertEqual(self.leftovers("t1"), [])
+        c.expect("NOOP", 200)
+
+    def test_rename_without_delete_permission(self):
+        self.write_home("w-a.txt", b"A", user="writer")
+        self.write_home("w-b.txt", b"B", user="writer")
+        c = self.logged_in("writer")
+        c.expect("RNFR w-a.txt", 350)
+        r = c.cmd("RNTO w-b.txt")
+        self.assertEqual((r.code, r.text), (550, "/w-b.txt exists: replacing it needs the delete permission"))
+        self.assertEqual(self.read_home("w-b.txt", user="writer"), b"B")
+        c.expect("RNFR w-a.txt", 350)
+        c.expect("RNTO w-c.txt", 250)
+        self.assertEqual(self.read_home("w-c.txt", user="writer"), b"A")
+        # DELE and RMD need delete: refused by the table, before any job.
+        self.assertEqual(c.cmd("DELE w-c.txt").text, "Permission denied: no delete permission")
+
+    def test_confined_as_ever(self):
+        outside = os.path.join(self.server.dir, "outside-tc")
+        os.makedirs(outside, exist_ok=True)
+        with open(os.path.join(outside, "keep.txt"), "wb") as f:
+            f.write(b"keep")
+        self.server.give(outside)
+        link = self.home("out-tc")
+        if not os.path.islink(link):
+            os.symlink(outside, link)
+        c = self.logged_in()
+        for line in ("DELE out-tc/keep.txt", "MKD out-tc/new", "RMD out-tc", "DELE ../../outside-tc/keep.txt"):
+            r = c.cmd(line)
+            self.assertEqual(r.code, 550, (line, r))
+        self.write_home("in-tc.txt", b"in")
+        c.expect("RNFR in-tc.txt", 350)
+        self.assertEqual(c.cmd("RNTO out-tc/in-tc.txt").code, 550)
+        self.assertEqual(sorted(os.listdir(outside)), ["keep.txt"])
+        self.assertTrue(os.path.islink(link))
+        self.assertEqual(self.read_home("in-tc.txt"), b"in")
+
+    # -- one at a time, in order
+
+    def test_pipelined_lines_wait_for_the_change(self):
+        c = self.logged_in()
+        # Each line needs the one before it done: were a line read while
+        # the change before it ran, MKD p1/p2 or the RNFR would fail.
+        lines = ["MKD p1", "MKD p1/p2", "RNFR p1/p2", "RNTO p1/p3", "RMD p1/p3", "RMD p1", "DELE p1",
+                 "MKD p1", "NOOP"]
+        c.send("".join(l + "\r\n" for l in lines).encode())
+        got = [(r.code, r.text) for r in self.replies(c, len(lines))]
+        self.assertEqual(got, [(257, '"/p1" created'), (257, '"/p1/p2" created'), (350, "Ready for RNTO"),
+                               (250, "Renamed to /p1/p3"), (250, "Removed /p1/p3"), (250, "Removed /p1"),
+                               (550, "/p1: no such file or folder"), (257, '"/p1" created'),
+                               (200, "NOOP ok")])
+        self.assertEqual(os.listdir(self.home("p1")), [])
+
+    def test_quit_and_abor_behind_a_change(self):
+        self.write_home("qa-1.txt", b"1")
+        self.write_home("qa-2.txt", b"2")
+        c = self.logged_in()
+        c.send(b"DELE qa-1.txt\r\nABOR\r\nMKD qa-dir\r\nQUIT\r\n")
+        got = [r.code for r in self.replies(c, 4)]
+        self.assertEqual(got, [250, 225, 257, 221])
+        self.assertTrue(c.closed_by_peer(SLOW))
+        self.assertFalse(os.path.exists(self.home("qa-1.txt")))
+        self.assertTrue(os.path.isdir(self.home("qa-dir")))
+        # QUIT right behind a DELE: the DELE's reply, then 221.
+        c = self.logged_in()
+        c.send(b"DELE qa-2.txt\r\nQUIT\r\n")
+        self.assertEqual([r.code for r in self.replies(c, 2)], [250, 221])
+        self.assertTrue(c.closed_by_peer(SLOW))
+        self.assertFalse(os.path.exists(self.home("qa-2.txt")))
+
+    def test_close_during_pending_deletes(self):
+        n = 200
+        os.makedirs(self.home("cl"), exist_ok=True)
+        for i in range(n):
+            self.write_home("cl/f%03d.bin" % i, b"%03d" % i * 100)
+            self.write_home("cl/" + partial_name("f%03d.bin" % i), b"half")
+        for rnd in range(3):
+            c = self.logged_in()
+            c.send("".join("DELE cl/f%03d.bin\r\nMKD cl/d%03d\r\n" % (i, i) for i in range(n)).encode())
+            time.sleep(0.01 * rnd)  # closes at different points of the batch
+            # A reset, not a FIN: the server learns of the close at once.
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()
+        # The worker goes on, and the next session sees the tree settled:
+        # each name deleted with its partial, or there whole with it.
+        d = self.logged_in()
+        d.expect("NOOP", 200)
+        deadline = time.monotonic() + SLOW
+        while time.monotonic() < deadline:
+            d.expect("NOOP", 200)
+            names = set(os.listdir(self.home("cl")))
+            time.sleep(0.2)
+            if names == set(os.listdir(self.home("cl"))):
+                break
+        for i in range(n):
+            f, p = "f%03d.bin" % i, partial_name("f%03d.bin" % i)
+            self.assertEqual(f in names, p in names, (f, sorted(names)[:10]))
+            if f in names:
+                self.assertEqual(self.read_home("cl/" + f), b"%03d" % i * 100)
+        self.assertFalse(any(".wharf-upload." in x and not x.endswith(".partial") for x in names), names)
+        # What is left deletes as ever.
+        left = sorted(x for x in names if x.startswith("f"))
+        for x in left[:5]:
+            self.assertEqual(d.expect("DELE cl/" + x, 250).text, "Deleted /cl/" + x)
+
+    # -- REST + STOR that cuts a partial back
+
+    def test_rest_stor_cuts_the_partial(self):
+        head = os.urandom(1000)
+        self.write_home("rc/" + partial_name("cut.bin"), head)
+        c = self.logged_in()
+        c.expect("CWD rc", 250)
+        r, _ = c.stor("cut.bin", b"NEW", rest=400)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("rc/cut.bin"), head[:400] + b"NEW")
+        self.assertEqual(self.leftovers("rc"), [])
+        # Past what is kept: 554, as ever, and the partial stays.
+        self.write_home("rc/" + partial_name("cut2.bin"), head)
+        r, _ = c.stor("cut2.bin", b"X", rest=5000)
+        self.assertEqual(r.code, 554, r)
+        self.assertEqual(self.leftovers("rc"), [partial_name("cut2.bin")])
+        self.assertEqual(self.read_home("rc/" + partial_name("cut2.bin")), head)
+        # REST at its very end: nothing to cut.
+        r, _ = c.stor("cut2.bin", b"END", rest=1000)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("rc/cut2.bin"), head + b"END")
+        c.expect("NOOP", 200)
+
+    def test_rest_stor_abor_and_close_around_the_cut(self):
+        head = os.urandom(1000)
+        # ABOR right behind the STOR: the cut, the 150, then the ABOR's 426
+        # and 226; the partial is kept, cut to the offset.
+        self.write_home("ra/" + partial_name("ab.bin"), head)
+        c = self.logged_in()
+        c.expect("CWD ra", 250)
+        port = c.epsv()
+        raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
+        self.addCleanup(raw.close)
+        c.send(b"REST 300\r\nSTOR ab.bin\r\nABOR\r\n")
+        self.assertEqual([r.code for r in self.replies(c, 4)], [350, 150, 426, 226])
+        c.expect("NOOP", 200)
+        self.assertFalse(os.path.exists(self.home("ra/ab.bin")))
+        self.assertEqual(self.read_home("ra/" + partial_name("ab.bin")), head[:300])
+        # The control connection closed right behind the STOR: the partial
+        # stays, whole or cut (however far the cut got), never lost.
+        for rnd in range(3):
+            self.write_home("ra/" + partial_name("cl.bin"), head)
+            c = self.logged_in()
+            c.expect("CWD ra", 250)
+            port = c.epsv()
+            raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
+            self.addCleanup(raw.close)
+            c.send(b"REST 300\r\nSTOR cl.bin\r\n")
+            time.sleep(0.01 * rnd)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()
+            want = [partial_name("ab.bin"), partial_name("cl.bin")]
+            self.assertTrue(harness.wait_until(lambda: self.leftovers("ra") == want, timeout=SLOW),
+                            self.leftovers("ra"))
+            kept = self.read_home("ra/" + partial_name("cl.bin"))
+            self.assertIn(kept, (head, head[:300]))
+        self.assertFalse(os.path.exists(self.home("ra/cl.bin")))
+        self.logged_in().expect("NOOP", 200)
+
+    # -- the other sessions of the worker
+
+    def test_other_session_answered_during_a_batch(self):
+        n = 400
+        other = self.logged_in()
+        c = self.logged_in()
+        batch = "".join("MKD b%03d\r\nRMD b%03d\r\n" % (i, i) for i in range(n)).encode()
+        started = time.monotonic()
+        c.send(batch)
+        other.expect("NOOP", 200)
+        answered = time.monotonic()
+        got = self.replies(c, 2 * n)
+        done = time.monotonic()
+        self.assertEqual([r.code for r in got], [257, 250] * n)
+        self.assertEqual([x for x in os.listdir(self.home()) if x.startswith("b") and x[1:].isdigit()], [])
+        if done - started < 0.2:
+            self.skipTest("the batch took %.3f s: too quick to tell the sessions apart" % (done - started))
+        # Answered while the batch ran, not once it was over.
+        self.assertLess(answered - started, (done - started) / 2,
+                        "the other session waited for the batch (%.3f s of %.3f s)" %
+                        (answered - started, done - started))
+
+
+if __name__ == "__main__":
+    harness.main()
