@@ -162,7 +162,7 @@ void wf_log(wf_log_level_t level, const char *fmt, ...)
 	int fd = atomic_load(&error_fd);
 	if (fd < 0)
 		return;
-	char line[2048];
+	char line[WF_LOG_LINE_MAX];
 	size_t n = stamp(line, sizeof(line));
 	n += (size_t)snprintf(line + n, sizeof(line) - n, " [%s] ", level_names[level]);
 	va_list ap;
@@ -171,9 +171,17 @@ void wf_log(wf_log_level_t level, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		return;
-	n += (size_t)m;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	size_t cap = sizeof(line) - 1; /* and the newline */
+	if (n + (size_t)m <= cap) {
+		n += (size_t)m;
+	} else {
+		/* Too long: cut where a character begins, and say so. */
+		size_t keep = cap - (sizeof(WF_LOG_CUT) - 1);
+		while (keep > n && ((unsigned char)line[keep] & 0xc0) == 0x80)
+			keep--;
+		memcpy(line + keep, WF_LOG_CUT, sizeof(WF_LOG_CUT) - 1);
+		n = keep + sizeof(WF_LOG_CUT) - 1;
+	}
 	/* Nothing a peer sends may forge a log line (wf_log_char_len). */
 	for (size_t i = 0; i < n;) {
 		size_t k = wf_log_char_len(line + i, n - i);
@@ -213,27 +221,41 @@ size_t wf_log_char_len(const char *s, size_t len)
 
 /* Appends s with control bytes, spaces, quotes and whatever wf_log_char_len
  * refuses escaped, so each field stays one token and a hostile path cannot
- * break the line. */
+ * break the line. A field cap cannot hold whole is cut where a character
+ * begins and ends in WF_LOG_CUT. Writes no NUL. */
 static size_t put_field(char *out, size_t cap, const char *s, size_t len)
 {
+	static const char hex[] = "0123456789abcdef";
+	const size_t mark = sizeof(WF_LOG_CUT) - 1;
 	size_t n = 0;
-	if (len == 0 && cap > 1) {
-		out[n++] = '-';
+	if (len == 0) {
+		if (cap > 1)
+			out[n++] = '-';
 		return n;
 	}
-	for (size_t i = 0; i < len && n + 4 < cap;) {
+	size_t i = 0;
+	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
 		size_t k = c == ' ' || c == '"' || c == '\\' ? 0 : wf_log_char_len(s + i, len - i);
-		if (k == 0) {
-			n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
-			i++;
-		} else if (n + k + 4 < cap) {
+		size_t w = k ? k : 4;
+		/* What comes after this character must still fit, or the mark. */
+		if (n + w + (i + (k ? k : 1) < len ? mark : 0) >= cap)
+			break;
+		if (k) {
 			memcpy(out + n, s + i, k);
 			n += k;
 			i += k;
 		} else {
-			break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+			i++;
 		}
+	}
+	if (i < len && n + mark < cap) {
+		memcpy(out + n, WF_LOG_CUT, mark);
+		n += mark;
 	}
 	return n;
 }
@@ -264,7 +286,7 @@ void wf_log_access(const char *client, const char *user, wf_slice_t method, wf_s
 	 * before it get what is left of the line but TAIL bytes, and each
 	 * length is clamped, so nothing counts past the buffer. */
 	enum { TAIL = 200 };
-	char line[4096];
+	char line[WF_LOG_LINE_MAX];
 	size_t n = stamp(line, sizeof(line));
 	n += put_text(line + n, room(n, sizeof(line), TAIL), " ");
 	n += put_field(line + n, room(n, sizeof(line), TAIL), client, strlen(client));

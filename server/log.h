@@ -5,6 +5,16 @@
 
 #include "base.h"
 
+/* Bytes of one log line, error log or access log alike. A message naming
+ * two paths of PATH_MAX (a rename) goes whole, as does an access line with
+ * one such path (unless most of its bytes need escaping: four bytes each).
+ * What does not fit is cut where a character begins, and the line (error
+ * log) or the field (access log) ends in WF_LOG_CUT, so a cut line never
+ * passes for a whole one. In the access log no field can end in it
+ * otherwise: a backslash in a field is always written "\x5c". */
+#define WF_LOG_LINE_MAX 16384
+#define WF_LOG_CUT "\\[cut]"
+
 typedef enum wf_log_level {
 	WF_LOG_ERROR,
 	WF_LOG_WARN,

@@ -40,7 +40,9 @@ void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...)
 {
 	if (!wf_log_enabled((wf_log_level_t)level))
 		return;
-	char msg[1024];
+	/* A line's worth: paths (two, for a rename) go whole, and anything
+	 * longer ends in the log's cut mark (wf_log), never cut unmarked. */
+	char msg[WF_LOG_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

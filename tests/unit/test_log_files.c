@@ -77,32 +77,81 @@ static void test_devices_pipes_and_folders(void)
 	wf_log_close();
 }
 
+/* Lines of text, each checked to be shorter than a log line; their count. */
+static int count_lines(const char *text, size_t len)
+{
+	int lines = 0;
+	for (const char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
+		CHECK(nl - p < WF_LOG_LINE_MAX);
+		lines++;
+	}
+	return lines;
+}
+
 /* Fields as long as anything may make them: the line is cut, never written
- * past its buffer, and still ends in one newline. */
+ * past its buffer, each cut field says so, and the line still ends in one
+ * newline. A path of PATH_MAX goes whole. */
 static void test_access_line_bounded(void)
 {
 	char *access = path_in("long.log");
 	CHECK_EQ_INT(wf_log_open("info", "stderr", access), WF_OK);
-	static char big[6000];
+	static char big[20000], path_max[4097];
 	memset(big, 'u', sizeof(big) - 1);
+	memset(path_max, 'p', sizeof(path_max) - 1);
+	path_max[0] = '/';
 	wf_slice_t method = WF_SLICE("GET");
 	wf_slice_t path = { big, sizeof(big) - 1 };
 	wf_log_access("192.0.2.1", big, method, path, "h2", 200, 5, 0.25);
 	wf_log_access(big, "alice", method, path, "h2", 200, 5, 0.25); /* even a client field that long */
 	wf_log_access("192.0.2.1", "alice", method, WF_SLICE("/short"), "h2", 200, 5, 0.25);
+	wf_log_access("192.0.2.1", "alice", WF_SLICE("STOR"), (wf_slice_t){ path_max, 4096 }, "ftps", 226, 5, 0.25);
+	/* Escaped bytes are cut whole: never a "\x" without its digits. */
+	static char ctl[20000];
+	memset(ctl, '\x01', sizeof(ctl) - 1);
+	wf_log_access("192.0.2.1", "alice", method, (wf_slice_t){ ctl, sizeof(ctl) - 1 }, "h2", 200, 5, 0.25);
 	wf_log_close();
 	size_t len;
 	char *text = read_all(access, &len);
-	int lines = 0;
-	for (char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
-		CHECK(nl - p < 4096);
-		lines++;
-	}
-	CHECK_EQ_INT(lines, 3);
+	CHECK_EQ_INT(count_lines(text, len), 5);
 	CHECK(len > 0 && text[len - 1] == '\n');
 	CHECK(strstr(text, " 192.0.2.1 alice GET /short h2 200 5 0.250\n") != NULL);
-	/* The first line kept its tail: protocol, status, bytes, time. */
-	CHECK(strstr(text, " h2 200 5 0.250\n") != NULL && strstr(text, " h2 200 5 0.250\n") < strchr(text, '\n'));
+	/* The first line kept its tail: protocol, status, bytes, time; its
+	 * user field was cut, and says so. */
+	char *first_end = strchr(text, '\n');
+	CHECK(strstr(text, " h2 200 5 0.250\n") != NULL && strstr(text, " h2 200 5 0.250\n") < first_end);
+	CHECK(strstr(text, "uuu" WF_LOG_CUT " ") != NULL && strstr(text, "uuu" WF_LOG_CUT " ") < first_end);
+	/* A path of PATH_MAX: whole, unmarked. */
+	char want[4200];
+	snprintf(want, sizeof(want), " alice STOR %s ftps 226 5 0.250\n", path_max);
+	CHECK(strstr(text, want) != NULL);
+	CHECK(strstr(text, "\\x01\\x01" WF_LOG_CUT " h2 200 5 0.250\n") != NULL);
+}
+
+/* Error-log lines: a message naming two paths of PATH_MAX goes whole; a
+ * longer one is cut where a character begins and ends in the cut mark. */
+static void test_error_line_whole_or_marked(void)
+{
+	char *errors = path_in("lines.log");
+	CHECK_EQ_INT(wf_log_open("info", errors, "off"), WF_OK);
+	static char a[4097], b[4097], huge[30001];
+	memset(a, 'a', sizeof(a) - 1);
+	memset(b, 'b', sizeof(b) - 1);
+	wf_log_info("renamed /%s to /%s", a, b);
+	/* Three-byte characters all the way: the cut may not split one. */
+	for (size_t i = 0; i + 3 <= sizeof(huge) - 1; i += 3)
+		memcpy(huge + i, "\xe6\x96\x87", 3);
+	wf_log_info("%s", huge);
+	wf_log_info("short");
+	wf_log_close();
+	size_t len;
+	char *text = read_all(errors, &len);
+	CHECK_EQ_INT(count_lines(text, len), 3);
+	char want[8300];
+	snprintf(want, sizeof(want), "renamed /%s to /%s\n", a, b);
+	CHECK(strstr(text, want) != NULL);
+	CHECK(strstr(text, "\xe6\x96\x87" WF_LOG_CUT "\n") != NULL);
+	CHECK(strstr(text, "?" WF_LOG_CUT) == NULL);
+	CHECK(strstr(text, "[info] short\n") != NULL);
 }
 
 int main(void)
@@ -112,6 +161,7 @@ int main(void)
 	test_symlink_refused();
 	test_devices_pipes_and_folders();
 	test_access_line_bounded();
+	test_error_line_whole_or_marked();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
