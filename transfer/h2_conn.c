@@ -9,6 +9,7 @@
 
 #include <gnutls/crypto.h>
 #include <inttypes.h>
+#include <math.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,9 @@ typedef struct h2_stream {
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
 	bool end_seen; /* END_STREAM came while authing */
+	bool stalled;  /* reset for making no progress: its RST_STREAM may wait to go out */
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
+	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
 	wf_buf_t held; /* the DATA chunk that arrived while authing */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
@@ -52,8 +55,10 @@ struct h2 {
 	int nheads; /* streams whose header block has begun but not ended */
 	bool had_request; /* a header block has ended: the first-request deadline is met */
 	h2_timer_t timer;
+	ev_tstamp since; /* when the timer's mode began */
+	ev_tstamp due;   /* when the timer is armed to fire */
+	ev_tstamp reads_held; /* input was last left unread while the client read our backed-up output */
 	unsigned failed_logins;
-	ev_tstamp last_progress; /* DATA moved in either direction (control frames do not count) */
 	/* While a stream's password is checked, its DATA cannot go anywhere:
 	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
 	 * waits in hold, at most one read's worth, with reads paused. Other
@@ -136,7 +141,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 		got += (size_t)r;
 	}
 	wf_buf_commit(&h->out, 9 + length);
-	h->last_progress = ev_now(wf_conn_loop(h->c));
+	s->last_progress = ev_now(wf_conn_loop(h->c));
 	return 0;
 }
 
@@ -197,6 +202,7 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 {
 	h2_stream_t *s = arg;
 	h2_t *h = s->h;
+	s->last_progress = ev_now(wf_conn_loop(h->c)); /* the wait was ours: the client's clock starts now */
 	if (!s->authing) {
 		submit_response(h, s);
 		wf_conn_kick(h->c);
@@ -258,8 +264,17 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 			in.length_known = true;
 		}
 	}
-	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, ev_now(wf_conn_loop(c)), c->worker, on_ready, s);
+	double now = ev_now(wf_conn_loop(c));
+	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, now, c->worker, on_ready, s);
 	s->begun = true;
+	s->last_progress = now;
+	/* The connection's timer may be armed for a later header_timeout
+	 * (another head began in the same read): it must fire by this
+	 * stream's deadline too. */
+	if (ev_is_active(&c->timer) && h->due > now + c->cfg->limits.send_timeout) {
+		h->due = now + c->cfg->limits.send_timeout;
+		wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+	}
 	xfer_exchange_begin(&s->ex, &in);
 	/* The password has served: it does not stay in memory for the stream's
 	 * life (a check off the loop has its own copy). */
@@ -380,13 +395,13 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 		/* Refused midway (too large, disk full): answer now, drop the rest. */
 		if (s->ex.state != XFER_EX_READ_BODY && !s->responded)
 			submit_response(h, s);
-		h->last_progress = ev_now(wf_conn_loop(h->c));
+		s->last_progress = ev_now(wf_conn_loop(h->c));
 		return 0;
 	}
 	/* A refused body is read and dropped (curl 7.88 loses an answer reset
 	 * at once), as much as HTTP/1.1 would drop; past that, once the whole
 	 * answer is out, RST_STREAM(NO_ERROR) asks the client to stop (RFC 9113
-	 * 8.1). Dropped bytes are no progress: they keep no connection open. */
+	 * 8.1). Dropped bytes are no progress: they keep no stream open. */
 	s->dropped += len;
 	if (s->dropped > XFER_DISCARD_MAX && s->responded && nghttp2_session_get_stream_local_close(ng, id) == 1)
 		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
@@ -407,28 +422,68 @@ static void h2_close(wf_conn_t *c)
 	wf_conn_close(c);
 }
 
-/* One timer, four meanings: no request head has completed yet, and the
- * handshake's header_timeout runs on (the first head shares it, as in
+/* When a stream must next have moved: its answer out or its body in within
+ * send_timeout of the last time either did, as an HTTP/1.1 request must; 0
+ * while its head is still arriving (header_timeout guards that). A stream
+ * that waits on us (a password check, an upload being made durable, a
+ * folder being listed, a long poll, or an upload whose DATA waits behind
+ * another stream's password check) is not stalled: its clock restarts. So
+ * is an upload while we leave input unread because the client has yet to
+ * read our output (h2_on_io): its clock runs from when that last happened,
+ * and the streams whose output it is have deadlines of their own. A stream
+ * already reset for stalling has had send_timeout more to get its
+ * RST_STREAM out. */
+static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
+{
+	if (!s->begun)
+		return 0;
+	xfer_ex_state_t st = s->ex.state;
+	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
+			    st == XFER_EX_LISTING || (h->paused && st == XFER_EX_READ_BODY)))
+		s->last_progress = now;
+	if (!s->stalled && st == XFER_EX_READ_BODY && h->reads_held > s->last_progress)
+		s->last_progress = h->reads_held;
+	return s->last_progress + h->c->cfg->limits.send_timeout;
+}
+
+/* One timer for the connection and its streams. Its mode says what the
+ * connection as a whole waits for: no request head has completed yet, and
+ * the handshake's header_timeout runs on (the first head shares it, as in
  * HTTP/1.1); a request head has begun and must be complete within
- * header_timeout (slowloris); streams are open and DATA must keep moving
- * (send_timeout); or nothing is open (idle_timeout). Each runs from when its
- * mode began: control frames (PING, SETTINGS, WINDOW_UPDATE) never extend
- * one, so a client sending only those is closed like any idle one. */
+ * header_timeout (slowloris); streams are open; or nothing is open
+ * (idle_timeout). Each runs from when its mode began: control frames (PING,
+ * SETTINGS, WINDOW_UPDATE) never extend one, so a client sending only those
+ * is closed like any idle one. Besides, each begun stream has a deadline of
+ * its own (stream_deadline), so that a stream the client stalls cannot live
+ * on while other streams keep the connection busy; the timer fires at the
+ * earliest of all these. Progress only moves a stream's deadline later, so
+ * the timer is set again only when the mode changes or it fired (or a
+ * stream begins earlier than it would fire): not per frame. */
 static void arm_timer(wf_conn_t *c)
 {
 	h2_t *h = H(c);
+	const wf_config_t *cfg = c->cfg;
 	h2_timer_t mode = h->nheads ? H2_TIMER_HEAD : h->nstreams ? H2_TIMER_XFER : H2_TIMER_IDLE;
 	if (h->timer == H2_TIMER_FIRST && mode != H2_TIMER_XFER && !h->had_request)
 		return;
 	if (mode == h->timer && ev_is_active(&c->timer))
 		return;
-	/* DATA progress counts from when the connection got busy: a new head
-	 * between two stalls of the same stream does not restart it. */
-	if (h->timer == H2_TIMER_IDLE || h->timer == H2_TIMER_FIRST)
-		h->last_progress = ev_now(wf_conn_loop(c));
-	h->timer = mode;
-	wf_conn_set_timeout(c, mode == H2_TIMER_HEAD ? c->cfg->limits.header_timeout :
-			       mode == H2_TIMER_XFER ? c->cfg->limits.send_timeout : c->cfg->limits.idle_timeout);
+	double now = ev_now(wf_conn_loop(c));
+	if (mode != h->timer) {
+		h->timer = mode;
+		h->since = now;
+	}
+	double due = mode == H2_TIMER_HEAD ? h->since + cfg->limits.header_timeout :
+		     mode == H2_TIMER_IDLE ? h->since + cfg->limits.idle_timeout : HUGE_VAL;
+	for (h2_stream_t *s = h->streams; s; s = s->next) {
+		double d = stream_deadline(h, s, now);
+		if (d > 0 && d < due)
+			due = d;
+	}
+	if (due == HUGE_VAL) /* cannot happen: streams open and no head arriving means a stream has begun */
+		due = now + cfg->limits.send_timeout;
+	h->due = due;
+	wf_conn_set_timeout(c, due - now > 0.01 ? due - now : 0.01);
 }
 
 static void h2_on_io(wf_conn_t *c)
@@ -438,6 +493,10 @@ static void h2_on_io(wf_conn_t *c)
 	c->want_write = false; /* asked again only if a send is blocked */
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
+		/* Input waits while our output is backed up. While the client
+		 * reads that output, an upload stalled by the wait is not its
+		 * doing (stream_deadline). */
+		bool held = wf_buf_size(&h->out) >= H2_OUT_HIGH;
 		/* Read while nghttp2 wants input and has room (writes are staged below). */
 		while (!h->paused && nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
 			/* Input left behind by a pause, first. The paused DATA frame
@@ -503,6 +562,8 @@ static void h2_on_io(wf_conn_t *c)
 			}
 			wf_buf_consume(&h->out, (size_t)w);
 			progress = true;
+			if (held)
+				h->reads_held = ev_now(wf_conn_loop(c));
 		}
 		wf_conn_want_write(c, false);
 		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng)) {
@@ -518,32 +579,64 @@ static void h2_on_io(wf_conn_t *c)
 	arm_timer(c);
 }
 
+/* A stream that made no progress for send_timeout is reset; the connection
+ * and its other streams go on. The error code is nginx's for a request that
+ * timed out: PROTOCOL_ERROR while our answer is unfinished (the client broke
+ * the exchange by letting nothing move: not our INTERNAL_ERROR, and not
+ * CANCEL, which says we no longer want the response), NO_ERROR once the answer
+ * was wholly sent and only the client's body is missing (RFC 9113 8.1). */
+static void stream_stall(h2_t *h, h2_stream_t *s, double now)
+{
+	wf_conn_t *c = h->c;
+	bool answered = nghttp2_session_get_stream_local_close(h->ng, s->id) == 1;
+	wf_log_info("conn %llu %s: HTTP/2 stream %d made no progress for %d s, resetting it",
+		    (unsigned long long)c->id, c->peer, s->id, c->cfg->limits.send_timeout);
+	/* The upload's temp file goes now, not when the frame is out; the rest
+	 * (an open file, the access-log line) goes when nghttp2 closes the
+	 * stream, since a DATA frame of it may already be on its way. */
+	if (s->ex.state == XFER_EX_READ_BODY)
+		xfer_exchange_body_end(&s->ex, false);
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
+				  answered ? NGHTTP2_NO_ERROR : NGHTTP2_PROTOCOL_ERROR);
+	s->stalled = true;
+	s->last_progress = now;
+}
+
 static void h2_on_timeout(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
-	if (h->timer == H2_TIMER_XFER) {
-		/* An upload being made durable, a password being checked or a
-		 * folder being listed is our delay, not the client's. */
-		for (h2_stream_t *s = h->streams; s; s = s->next)
-			if (s->begun && (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_AUTHENTICATING ||
-					 s->ex.state == XFER_EX_LISTING))
-				h->last_progress = now;
-		double left = h->last_progress + c->cfg->limits.send_timeout - now;
-		if (left > 0.01) {
-			wf_conn_set_timeout(c, left);
+	const wf_config_t *cfg = c->cfg;
+	if (h->timer == H2_TIMER_FIRST) {
+		wf_log_info("conn %llu %s: no HTTP/2 request within %d s of connecting, closing",
+			    (unsigned long long)c->id, c->peer, cfg->limits.header_timeout);
+		h2_close(c);
+		return;
+	}
+	if (h->timer == H2_TIMER_HEAD && h->since + cfg->limits.header_timeout - now <= 0.01) {
+		wf_log_info("conn %llu %s: HTTP/2 request head not complete within %d s, closing",
+			    (unsigned long long)c->id, c->peer, cfg->limits.header_timeout);
+		h2_close(c);
+		return;
+	}
+	if (h->timer == H2_TIMER_IDLE && h->since + cfg->limits.idle_timeout - now <= 0.01) {
+		h2_close(c);
+		return;
+	}
+	for (h2_stream_t *s = h->streams; s; s = s->next) {
+		double d = stream_deadline(h, s, now);
+		if (d == 0 || d - now > 0.01)
+			continue;
+		if (s->stalled) {
+			/* The client reads nothing at all: not even the reset goes out. */
+			wf_log_info("conn %llu %s: HTTP/2 stream %d stalled, and its reset not sent within %d s: "
+				    "closing", (unsigned long long)c->id, c->peer, s->id, cfg->limits.send_timeout);
+			h2_close(c);
 			return;
 		}
-		wf_log_info("conn %llu %s: HTTP/2 transfer stalled for %d s, closing", (unsigned long long)c->id,
-			    c->peer, c->cfg->limits.send_timeout);
-	} else if (h->timer == H2_TIMER_HEAD) {
-		wf_log_info("conn %llu %s: HTTP/2 request head not complete within %d s, closing",
-			    (unsigned long long)c->id, c->peer, c->cfg->limits.header_timeout);
-	} else if (h->timer == H2_TIMER_FIRST) {
-		wf_log_info("conn %llu %s: no HTTP/2 request within %d s of connecting, closing",
-			    (unsigned long long)c->id, c->peer, c->cfg->limits.header_timeout);
+		stream_stall(h, s, now); /* the stream stays listed until nghttp2 closes it */
 	}
-	h2_close(c);
+	h2_on_io(c); /* sends the resets; sets the timer again */
 }
 
 static void h2_on_drain(wf_conn_t *c)
