@@ -1,0 +1,346 @@
+"""An HTTP/2 stream that makes no progress is reset on its own, even while
+other streams keep its connection busy: a download whose stream window the
+client never opens, an upload whose body stops coming. The connection and
+its other streams go on; a slow stream that keeps moving is left alone. The
+client is Python's h2, which lets a test withhold one stream's window while
+it keeps the connection's open (send_timeout is 2 s here)."""
+
+import os
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+except ImportError:  # packaging/install-deps.sh --test installs python3-h2
+    raise SystemExit("python3-h2 is missing: run packaging/install-deps.sh --test")
+
+ALICE = harness.basic_auth("alice", "alice-pw")
+TEMP_PREFIX = ".wharf-upload."
+PROTOCOL_ERROR = 1
+SEND_TIMEOUT = 2
+
+
+class Stream:
+    def __init__(self):
+        self.status = None
+        self.data = bytearray()
+        self.ended = False
+        self.reset = None     # the RST_STREAM's error code
+        self.reset_at = None
+        self.last_data = None  # when DATA last came
+
+
+class H2Client:
+    """One HTTP/2 connection over TLS. DATA is acknowledged (its window
+    opened again) as it comes, except on held streams, where only the
+    connection's window is given back: such a stream gets its initial
+    64 KiB, then only what grant() adds."""
+
+    def __init__(self, server, timeout=10.0):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.conn = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.conn.initiate_connection()
+        self.conn.increment_flow_control_window(16 << 20)  # the connection's window is never the limit
+        self.streams = {}
+        self.held = set()
+        self.closed = False
+        self.pings = 0
+        self.flush()
+
+    def flush(self):
+        out = self.conn.data_to_send()
+        if out:
+            self.sock.sendall(out)
+
+    def request(self, method, path, body_follows=False, hold=False, length=None):
+        sid = self.conn.get_next_available_stream_id()
+        headers = [(":method", method), (":scheme", "https"), (":path", path),
+                   (":authority", "localhost"), ("authorization", ALICE)]
+        if length is not None:
+            headers.append(("content-length", str(length)))
+        self.streams[sid] = Stream()
+        if hold:
+            self.held.add(sid)
+        self.conn.send_headers(sid, headers, end_stream=not body_follows)
+        self.flush()
+        return sid
+
+    def send_body(self, sid, data, end=False, timeout=10.0):
+        """Sends data on the stream as its windows allow."""
+        deadline = time.monotonic() + timeout
+        while data:
+            room = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if room <= 0:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no window to send the body in within %.0f s" % timeout)
+                self.pump(0.1)
+                continue
+            chunk, data = data[:room], data[room:]
+            self.conn.send_data(sid, chunk, end_stream=end and not data)
+            self.flush()
+
+    def grant(self, sid, n):
+        """Opens n more bytes of a held stream's window."""
+        self.conn.increment_flow_control_window(n, stream_id=sid)
+        self.flush()
+
+    def ping(self):
+        self.pings += 1
+        self.conn.ping(b"%08d" % self.pings)
+        self.flush()
+
+    def pump(self, timeout):
+        """Reads what comes within timeout (one read) and handles it."""
+        if self.closed:
+            time.sleep(timeout)
+            return
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+            return
+        except (ssl.SSLError, OSError):
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        now = time.monotonic()
+        for ev in self.conn.receive_data(data):
+            s = self.streams.get(getattr(ev, "stream_id", None))
+            if isinstance(ev, h2.events.ResponseReceived):
+                s.status = int(dict(ev.headers)[":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                s.data += ev.data
+                s.last_data = now
+                n = ev.flow_controlled_length
+                if ev.stream_id in self.held or s.ended or s.reset is not None:
+                    self.conn.increment_flow_control_window(n)
+                else:
+                    self.conn.acknowledge_received_data(n, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                s.ended = True
+            elif isinstance(ev, h2.events.StreamReset):
+                s.reset = ev.error_code
+                s.reset_at = now
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.closed = True
+        self.flush()
+
+    def wait(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                return predicate()
+            self.pump(min(left, 0.2))
+        return True
+
+    def get(self, path, timeout=5.0):
+        """A whole GET on a new stream: (status, body)."""
+        sid = self.request("GET", path)
+        s = self.streams[sid]
+        self.wait(lambda: s.ended or s.reset is not None, timeout)
+        assert s.ended, "GET %s on stream %d: no whole answer within %.0f s (reset %r)" % (
+            path, sid, timeout, s.reset)
+        return s.status, bytes(s.data)
+
+    def keep_busy_until(self, predicate, timeout):
+        """Small GETs and PINGs on the connection, a few each second, until
+        predicate() holds: other streams moving DATA all along. Returns the
+        (status, body) of each GET."""
+        answers = []
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline and not self.closed:
+            self.ping()
+            answers.append(self.get("/hello.txt"))
+            self.pump(0.2)
+        return answers
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class StreamTimeout(harness.SharedServerCase):
+    EXTRA = "limits = { send_timeout = %d; };" % SEND_TIMEOUT
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.big = os.urandom(4 << 20)
+        cls.put_file("big.bin", cls.big)
+        cls.slow = os.urandom(256 << 10)
+        cls.put_file("slow.bin", cls.slow)
+
+    @classmethod
+    def put_file(cls, name, data):
+        path = os.path.join(cls.server.home(), name)
+        with open(path, "wb") as f:
+            f.write(data)
+        cls.server.give(path)
+
+    def setUp(self):
+        self.c = H2Client(self.server)
+        self.addCleanup(self.c.close)
+
+    def temp_files(self):
+        return [n for n in os.listdir(self.server.home()) if n.startswith(TEMP_PREFIX)]
+
+    def assert_busy_answers(self, answers):
+        self.assertTrue(answers)
+        for status, body in answers:
+            self.assertEqual((status, body), (200, self.HELLO))
+
+    def test_download_without_window_is_reset(self):
+        """The client never opens the download's stream window past the
+        initial 64 KiB but keeps the connection busy: that stream is reset
+        (PROTOCOL_ERROR) about send_timeout after its last DATA, the others
+        are answered before and after."""
+        c = self.c
+        sid = c.request("GET", "/big.bin", hold=True)
+        s = c.streams[sid]
+        self.assertTrue(c.wait(lambda: len(s.data) >= 65535, 5), "the first 64 KiB did not come")
+        answers = c.keep_busy_until(lambda: s.reset is not None, 4 * SEND_TIMEOUT)
+        self.assertEqual(s.reset, PROTOCOL_ERROR, "the stalled download was not reset")
+        self.assertEqual(s.status, 200)
+        self.assertFalse(s.ended)
+        self.assertEqual(len(s.data), 65535)
+        stalled_for = s.reset_at - s.last_data
+        self.assertGreaterEqual(stalled_for, SEND_TIMEOUT - 0.5)
+        self.assertLessEqual(stalled_for, SEND_TIMEOUT + 1.5)
+        self.assert_busy_answers(answers)
+        self.assertEqual(c.get("/hello.txt"), (200, self.HELLO))  # the connection goes on
+        self.assertFalse(c.closed)
+        log = self.server.log()
+        self.assertIn("HTTP/2 stream %d made no progress for %d s, resetting it" % (sid, SEND_TIMEOUT), log)
+        self.assertTrue(harness.wait_until(
+            lambda: " alice GET /big.bin HTTP/2 200 " in self.server.log(), timeout=5))
+
+    def test_stalled_upload_is_reset_and_leaves_nothing(self):
+        """An upload whose body stops coming midway, while other streams stay
+        busy: reset, its temp file gone, nothing under the final name, and
+        logged as an HTTP/1.1 upload cut short is."""
+        c = self.c
+        sid = c.request("PUT", "/stalled.bin", body_follows=True, length=1 << 20)
+        s = c.streams[sid]
+        c.send_body(sid, b"u" * 100000)
+        sent_at = time.monotonic()
+        self.assertTrue(c.wait(lambda: bool(self.temp_files()), 5), "no temp file for the upload")
+        answers = c.keep_busy_until(lambda: s.reset is not None, 4 * SEND_TIMEOUT)
+        self.assertEqual(s.reset, PROTOCOL_ERROR, "the stalled upload was not reset")
+        stalled_for = s.reset_at - sent_at
+        self.assertGreaterEqual(stalled_for, SEND_TIMEOUT - 0.5)
+        self.assertLessEqual(stalled_for, SEND_TIMEOUT + 1.5)
+        self.assertIsNone(s.status)
+        # Removed before the reset was sent.
+        self.assertEqual(self.temp_files(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "stalled.bin")))
+        self.assert_busy_answers(answers)
+        self.assertEqual(c.get("/hello.txt"), (200, self.HELLO))
+        self.assertFalse(c.closed)
+        log = self.server.log()
+        self.assertIn("upload of /stalled.bin cut short after 100000 bytes; nothing stored", log)
+        self.assertTrue(harness.wait_until(
+            lambda: " alice PUT /stalled.bin HTTP/2 400 " in self.server.log(), timeout=5))
+
+    def test_slow_streams_that_move_are_not_reset(self):
+        """A download whose window opens 16 KiB at a time, and an upload that
+        sends 8 KiB at a time, each more often than send_timeout but for
+        longer than it in all: both complete."""
+        c = self.c
+        resets_before = self.server.log().count("made no progress")
+        sid = c.request("GET", "/slow.bin", hold=True)
+        s = c.streams[sid]
+        start = time.monotonic()
+        while not s.ended and s.reset is None and time.monotonic() - start < 20:
+            c.wait(lambda: s.ended or s.reset is not None, 0.5)
+            if not s.ended and s.reset is None:
+                c.grant(sid, 16384)
+        self.assertIsNone(s.reset, "a slow but moving download was reset")
+        self.assertTrue(s.ended)
+        self.assertGreater(time.monotonic() - start, 2 * SEND_TIMEOUT)
+        self.assertEqual(bytes(s.data), self.slow)
+
+        body = os.urandom(8 * 8192)
+        up = c.request("PUT", "/slow-up.bin", body_follows=True, length=len(body))
+        u = c.streams[up]
+        start = time.monotonic()
+        for i in range(0, len(body), 8192):
+            c.send_body(up, body[i:i + 8192], end=i + 8192 == len(body))
+            c.wait(lambda: u.ended or u.reset is not None, 0.6)
+        self.assertGreater(time.monotonic() - start, 2 * SEND_TIMEOUT)
+        self.assertTrue(c.wait(lambda: u.ended or u.reset is not None, 10))
+        self.assertIsNone(u.reset, "a slow but moving upload was reset")
+        self.assertEqual(u.status, 201)
+        with open(os.path.join(self.server.home(), "slow-up.bin"), "rb") as f:
+            self.assertEqual(f.read(), body)
+        self.assertEqual(self.server.log().count("made no progress"), resets_before)
+
+    def test_upload_beside_a_backed_up_download_is_not_reset(self):
+        """While the client reads a download slower than it is produced, the
+        server reads no input: an upload on the same connection, its body
+        sent in time, waits unread. That is not the client's stall: the
+        upload completes once its body is read."""
+        path = os.path.join(self.server.home(), "wide.bin")
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.truncate(64 << 20)  # sparse: costs no disk
+            self.server.give(path)
+        c = self.c
+        up = c.request("PUT", "/beside.bin", body_follows=True, length=16384)
+        u = c.streams[up]
+        c.send_body(up, b"x" * 8192)
+        self.assertTrue(c.wait(lambda: bool(self.temp_files()), 5), "no temp file for the upload")
+        sid = c.request("GET", "/wide.bin", hold=True)
+        d = c.streams[sid]
+        c.grant(sid, 12 << 20)
+        start, sent = time.monotonic(), False
+        while time.monotonic() - start < 25 and u.status is None and u.reset is None and d.reset is None:
+            c.pump(0.02)  # about 3 MB/s: slower than the server produces
+            if not sent and time.monotonic() - start > 1:
+                c.send_body(up, b"y" * 8192, end=True)
+                sent = True
+            time.sleep(0.015)
+        self.assertIsNone(u.reset, "an upload whose body waited on the server was reset")
+        self.assertIsNone(d.reset)
+        self.assertEqual(u.status, 201)
+        with open(os.path.join(self.server.home(), "beside.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"x" * 8192 + b"y" * 8192)
+
+    def test_client_reading_nothing_is_closed(self):
+        """A client that reads nothing at all cannot even be sent the reset:
+        send_timeout after it, the connection closes."""
+        path = os.path.join(self.server.home(), "huge.bin")
+        with open(path, "wb") as f:
+            f.truncate(64 << 20)  # sparse: costs no disk
+        self.server.give(path)
+        c = self.c
+        sid = c.request("GET", "/huge.bin", hold=True)
+        c.grant(sid, 64 << 20)
+        # From here on the client reads nothing: the socket's buffers fill.
+        self.assertTrue(harness.wait_until(
+            lambda: "HTTP/2 stream %d stalled, and its reset not sent within %d s: closing" % (sid, SEND_TIMEOUT)
+            in self.server.log(), timeout=6 * SEND_TIMEOUT))
+        self.assertTrue(harness.wait_until(
+            lambda: " alice GET /huge.bin HTTP/2 200 " in self.server.log(), timeout=5))
+
+
+if __name__ == "__main__":
+    harness.main()
