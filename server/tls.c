@@ -1,6 +1,7 @@
 /* Process-wide TLS settings: see tls.h. */
 #include "tls.h"
 #include "log.h"
+#include "rcu.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,9 +15,10 @@ struct wf_tls_settings {
 };
 typedef wf_tls_settings_t tls_settings_t;
 
-/* Reloads swap the whole settings object; sessions that were created with the
- * old priority cache keep a pointer to it, so old caches are never freed while
- * running (they are tiny and reloads rare). */
+/* Reloads swap the whole settings object. A worker may have loaded the old
+ * one just before, so it is freed once every worker has passed a quiescent
+ * point (server/rcu.h); a session it was set on holds its own reference to
+ * the priority cache (gnutls_priority_set counts them), so it outlives that. */
 static _Atomic(tls_settings_t *) settings;
 static gnutls_datum_t ticket_key;
 
@@ -64,11 +66,6 @@ wf_tls_settings_t *wf_tls_prepare(const wf_config_t *cfg, char *err, size_t errl
 	return settings_new(cfg, err, errlen);
 }
 
-void wf_tls_install(wf_tls_settings_t *s)
-{
-	atomic_store(&settings, s);
-}
-
 void wf_tls_discard(wf_tls_settings_t *s)
 {
 	if (!s)
@@ -77,13 +74,21 @@ void wf_tls_discard(wf_tls_settings_t *s)
 	free(s);
 }
 
+static void discard_void(void *s)
+{
+	wf_tls_discard(s);
+}
+
+void wf_tls_install(wf_tls_settings_t *s)
+{
+	tls_settings_t *old = atomic_exchange(&settings, s);
+	if (old)
+		wf_rcu_retire(old, discard_void);
+}
+
 void wf_tls_fini(void)
 {
-	tls_settings_t *s = atomic_exchange(&settings, NULL);
-	if (s) {
-		gnutls_priority_deinit(s->priority);
-		free(s);
-	}
+	wf_tls_discard(atomic_exchange(&settings, NULL));
 	if (ticket_key.data) {
 		gnutls_memset(ticket_key.data, 0, ticket_key.size);
 		gnutls_free(ticket_key.data);

@@ -16,8 +16,8 @@
 int wf_tls_init(const wf_config_t *cfg, char *err, size_t errlen);
 /* A reload's settings (ticket switch, minimum version) in two steps, so a
  * reload refused later changes nothing: prepare (NULL with err on failure),
- * then install, or discard one never installed. An installed one is never
- * freed while running: sessions made with it keep pointing at it. */
+ * then install (the main thread only: the one it replaces is retired through
+ * server/rcu.h), or discard one never installed. */
 typedef struct wf_tls_settings wf_tls_settings_t;
 wf_tls_settings_t *wf_tls_prepare(const wf_config_t *cfg, char *err, size_t errlen);
 void wf_tls_install(wf_tls_settings_t *s);
