@@ -22,7 +22,7 @@ step "build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWHARF_SANITIZE=ON >/dev/null &&
 	cmake --build build-asan -j"$jobs" || exit 1
 step "tests under ASan + UBSan"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure -j"$jobs" --timeout 900) || status=1
 
 step "fuzz smoke (libFuzzer)"

@@ -290,10 +290,15 @@ class Server:
 
     def cleanup(self):
         self.stop()
+        report = sanitizer_report(self.log())
         if os.environ.get("WHARF_KEEP_TEST_DIRS"):
             print("kept", self.dir, file=sys.stderr)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            # The server may well have gone on serving after it: only its
+            # log tells, and a sanitizer build exists to be told.
+            raise AssertionError("sanitizer report in the server log:\n" + report)
 
     def __enter__(self):
         return self.start()
@@ -529,6 +534,19 @@ def cert_text(pem):
     """certtool's human-readable dump of a PEM certificate."""
     out = subprocess.run(["certtool", "-i"], input=pem.encode(), capture_output=True, timeout=10)
     return out.stdout.decode("latin-1")
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: ")
+
+
+def sanitizer_report(text, length=4000):
+    """The first ASan, LSan or UBSan report in text (a stretch from its
+    start), or None."""
+    found = [i for i in (text.find(m) for m in SANITIZER_MARKS) if i >= 0]
+    if not found:
+        return None
+    start = text.rfind("\n", 0, min(found)) + 1
+    return text[start:start + length]
 
 
 def log_on_failure(testcase, server, tail=6000):
