@@ -25,7 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LISTING_MAX (8u << 20)
+/* A body held whole (an error's text, the status JSON, a cluster bundle). */
+#define BODY_MAX (8u << 20)
 #define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
 
 const char *xfer_status_reason(int status)
@@ -75,7 +76,7 @@ void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char 
 	ex->peer = peer;
 	ex->started = now;
 	ex->file_fd = -1;
-	wf_buf_init(&ex->body, LISTING_MAX);
+	wf_buf_init(&ex->body, BODY_MAX);
 	xfer_upload_init(&ex->up, worker);
 }
 
@@ -205,13 +206,15 @@ static bool etag_listed(wf_slice_t header, const char *etag)
 static void listing_answer(xfer_exchange_t *ex, xfer_listing_job_t *job)
 {
 	ex->state = XFER_EX_RESPOND;
-	if (xfer_listing_job_take(job, &ex->body) != WF_OK) {
+	ex->listing = xfer_listing_job_take(job);
+	if (!ex->listing) {
+		wf_log_warn("%s user %s: %s could not be listed", ex->peer, ex->user->name, ex->path);
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
 	}
 	ex->status = 200;
-	ex->body_kind = XFER_BODY_BUF;
-	ex->content_length = wf_buf_size(&ex->body);
+	ex->body_kind = XFER_BODY_LISTING;
+	ex->content_length = xfer_listing_size(ex->listing);
 	add_field(ex, "Content-Type", "%s",
 		  ex->list_fmt == XFER_LISTING_JSON ? "application/json" : "text/html; charset=utf-8");
 	add_field(ex, "Cache-Control", "no-cache");
@@ -238,7 +241,7 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *
 	char url_path[1100];
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
-	xfer_listing_job_t *job = xfer_listing_job_new(dir_fd, url_path, ex->list_fmt, LISTING_MAX);
+	xfer_listing_job_t *job = xfer_listing_job_new(dir_fd, url_path, ex->list_fmt);
 	if (!job) {
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
@@ -387,7 +390,7 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 	char etag[72], thumb[128], proof[65];
 	acme_cluster_keys_t keys;
 	wf_buf_t pem;
-	wf_buf_init(&pem, LISTING_MAX);
+	wf_buf_init(&pem, BODY_MAX);
 	int rc = acme_cluster_bundle(ex->cfg, ex->cl_name, &pem, etag);
 	bool unchanged = rc == WF_OK && inm && strcmp(inm, etag) == 0;
 	if (may_wait && unchanged) {
@@ -997,6 +1000,15 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 		ex->bytes_sent += n;
 		return (ssize_t)n;
 	}
+	if (ex->body_kind == XFER_BODY_LISTING) {
+		ssize_t n = xfer_listing_read(ex->listing, dst, cap);
+		if (n < 0)
+			wf_log_warn("%s: listing %s failed after %llu bytes: out of memory", ex->peer, ex->path,
+				    (unsigned long long)ex->bytes_sent);
+		else
+			ex->bytes_sent += (uint64_t)n;
+		return n;
+	}
 	if (ex->body_kind == XFER_BODY_FILE) {
 		size_t n = ex->file_len < cap ? (size_t)ex->file_len : cap;
 		if (n == 0)
@@ -1020,6 +1032,21 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 	return 0;
 }
 
+uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex)
+{
+	switch (ex->body_kind) {
+	case XFER_BODY_BUF:
+		return wf_buf_size(&ex->body);
+	case XFER_BODY_FILE:
+		return ex->file_len;
+	case XFER_BODY_LISTING:
+		return xfer_listing_left(ex->listing);
+	case XFER_BODY_NONE:
+		break;
+	}
+	return 0;
+}
+
 void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 {
 	/* A request whose connection ended before its answer was decided (during
@@ -1036,6 +1063,8 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	ex->auth_job = NULL;
 	xfer_listing_job_cancel(ex->list_job); /* and a folder's listing, which frees itself */
 	ex->list_job = NULL;
+	xfer_listing_free(ex->listing);
+	ex->listing = NULL;
 	drop_held(ex);
 	if (ex->cl_waiting) {
 		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */

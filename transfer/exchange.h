@@ -39,6 +39,7 @@ typedef enum xfer_body_kind {
 	XFER_BODY_NONE,
 	XFER_BODY_BUF,  /* body buffer below */
 	XFER_BODY_FILE, /* file_fd from file_off, file_len bytes */
+	XFER_BODY_LISTING, /* a folder's listing, rendered as it is read */
 } xfer_body_kind_t;
 
 typedef enum xfer_ex_state {
@@ -105,6 +106,7 @@ struct xfer_exchange {
 	/* a folder's listing on the offload pool (LISTING) */
 	struct xfer_listing_job *list_job; /* borrowed: cancelled when the exchange ends first */
 	xfer_listing_format_t list_fmt;
+	xfer_listing_t *listing;           /* owned: the body, when body_kind is LISTING */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;
@@ -135,6 +137,8 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete);
 /* Produces up to cap body bytes into dst. Returns bytes (0 = body done), or -1
  * on a read error (the connection must be closed: the length is promised). */
 ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap);
+/* Body bytes still to be produced (for a HEAD, as if it were a GET). */
+uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex);
 /* Access log line and cleanup (aborts an unfinished upload). */
 void xfer_exchange_finish(xfer_exchange_t *ex, double now);
 

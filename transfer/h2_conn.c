@@ -113,7 +113,7 @@ static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
 			    nghttp2_data_source *src, void *user)
 {
 	h2_stream_t *s = src->ptr;
-	uint64_t left = s->ex.body_kind == XFER_BODY_FILE ? s->ex.file_len : wf_buf_size(&s->ex.body);
+	uint64_t left = xfer_exchange_body_left(&s->ex);
 	size_t n = left < len ? (size_t)left : len;
 	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
 	if (n == left)

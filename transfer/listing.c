@@ -317,7 +317,19 @@ static const char html_style[] = "<style>body{font-family:system-ui,sans-serif;m
 				 "table{border-collapse:collapse}th,td{padding:.2em 1em;text-align:left}"
 				 "td.s{text-align:right;white-space:nowrap}</style>\n";
 
-static int render_html(const listing_t *l, const char *url_path, wf_buf_t *out)
+static void listing_init(listing_t *l)
+{
+	memset(l, 0, sizeof(*l));
+	wf_buf_init(&l->names, (size_t)LISTING_MAX_ENTRIES * (NAME_MAX + 1));
+}
+
+static void listing_fini(listing_t *l)
+{
+	wf_buf_fini(&l->names);
+	free(l->entries);
+}
+
+static int render_html_head(const char *url_path, wf_buf_t *out)
 {
 	if (wf_buf_append_str(out, "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
 				   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -332,16 +344,11 @@ static int render_html(const listing_t *l, const char *url_path, wf_buf_t *out)
 	if (strcmp(url_path, "/") != 0 &&
 	    wf_buf_append_str(out, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n") != WF_OK)
 		return WF_ERR;
-	/* Folders first, then everything else; each group keeps the name order. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < l->n; i++) {
-			const entry_t *e = &l->entries[i];
-			if ((e->type == ENTRY_DIR) != (pass == 0))
-				continue;
-			if (render_html_entry(out, e) != WF_OK)
-				return WF_ERR;
-		}
-	}
+	return WF_OK;
+}
+
+static int render_html_tail(const listing_t *l, wf_buf_t *out)
+{
 	if (wf_buf_append_str(out, "</tbody>\n</table>\n") != WF_OK)
 		return WF_ERR;
 	if (l->truncated && wf_buf_printf(out, "<p>Only the first %d entries are listed.</p>\n",
@@ -350,69 +357,229 @@ static int render_html(const listing_t *l, const char *url_path, wf_buf_t *out)
 	return wf_buf_append_str(out, "</body>\n</html>\n");
 }
 
-static int render_json(const listing_t *l, const char *url_path, wf_buf_t *out)
+static int render_json_head(const char *url_path, wf_buf_t *out)
 {
-	char mtime[64];
-
 	if (wf_buf_append_str(out, "{\"path\":\"") != WF_OK || append_escaped(out, url_path, 1) != WF_OK ||
 	    wf_buf_append_str(out, "\",\"entries\":[") != WF_OK)
 		return WF_ERR;
-	for (size_t i = 0; i < l->n; i++) {
-		const entry_t *e = &l->entries[i];
-		format_mtime(e->mtime, mtime, sizeof(mtime));
-		if (wf_buf_append_str(out, i ? ",{\"name\":\"" : "{\"name\":\"") != WF_OK ||
-		    append_escaped(out, e->name, 1) != WF_OK)
-			return WF_ERR;
-		if (wf_buf_printf(out, "\",\"type\":\"%s\",\"size\":%llu,\"mtime\":", type_names[e->type],
-				  (unsigned long long)e->size) != WF_OK)
-			return WF_ERR;
-		/* A time gmtime cannot express (far past year 2^31) is null. */
-		if ((mtime[0] ? wf_buf_printf(out, "\"%s\"}", mtime) : wf_buf_append_str(out, "null}")) != WF_OK)
-			return WF_ERR;
-	}
+	return WF_OK;
+}
+
+static int render_json_entry(wf_buf_t *out, const entry_t *e, bool first)
+{
+	char mtime[64];
+
+	format_mtime(e->mtime, mtime, sizeof(mtime));
+	if (wf_buf_append_str(out, first ? "{\"name\":\"" : ",{\"name\":\"") != WF_OK ||
+	    append_escaped(out, e->name, 1) != WF_OK)
+		return WF_ERR;
+	if (wf_buf_printf(out, "\",\"type\":\"%s\",\"size\":%llu,\"mtime\":", type_names[e->type],
+			  (unsigned long long)e->size) != WF_OK)
+		return WF_ERR;
+	/* A time gmtime cannot express (far past year 2^31) is null. */
+	return mtime[0] ? wf_buf_printf(out, "\"%s\"}", mtime) : wf_buf_append_str(out, "null}");
+}
+
+static int render_json_tail(const listing_t *l, wf_buf_t *out)
+{
 	return wf_buf_printf(out, "],\"truncated\":%s}\n", l->truncated ? "true" : "false");
 }
 
-static void listing_init(listing_t *l)
+/* ------------------------------------------------- rendered in pieces */
+
+/* A sorted listing is rendered a piece at a time (the page's head, one
+ * entry, its tail) as the connection can take it: the page itself is never
+ * held, only the entries it is made from. Its size is known beforehand
+ * (xfer_listing_measure renders it once, counting), so the answer has a
+ * Content-Length like any other. */
+typedef enum part {
+	PART_HEAD,
+	PART_ENTRIES,
+	PART_TAIL,
+	PART_END,
+} part_t;
+
+typedef struct cursor {
+	part_t part;
+	int pass; /* HTML: 0 lists the folders, 1 the rest; JSON: 1 */
+	size_t i; /* the next entry of the pass */
+} cursor_t;
+
+struct xfer_listing {
+	listing_t l;
+	xfer_listing_format_t fmt;
+	char *url_path; /* owned */
+	cursor_t at;
+	uint64_t size;     /* the whole page's bytes, once measured */
+	uint64_t produced; /* bytes read out so far */
+	wf_buf_t stage;    /* rendered, not yet read */
+};
+
+/* No piece comes near this: a name is at most NAME_MAX bytes, each at most
+ * 9 once escaped and linked; the head holds the path twice, escaped. */
+#define PIECE_MAX (64u << 10)
+/* Bytes one read gives at most, so the stage stays below READ_MAX + PIECE_MAX. */
+#define READ_MAX (256u << 10)
+
+static void cursor_rewind(xfer_listing_t *L)
 {
-	memset(l, 0, sizeof(*l));
-	wf_buf_init(&l->names, (size_t)LISTING_MAX_ENTRIES * (NAME_MAX + 1));
+	L->at = (cursor_t){ .part = PART_HEAD, .pass = L->fmt == XFER_LISTING_HTML ? 0 : 1, .i = 0 };
 }
 
-static void listing_fini(listing_t *l)
+/* Appends the next piece to out and moves past it: WF_OK; WF_DONE when the
+ * page is complete; WF_ERR when out has no room (out and the cursor are
+ * then as they were). HTML lists folders first, then everything else; each
+ * group keeps the name order. */
+static int render_piece(xfer_listing_t *L, wf_buf_t *out)
 {
-	wf_buf_fini(&l->names);
-	free(l->entries);
-}
-
-/* The sorted listing l as fmt, appended to out: all or nothing, never half a
- * page. */
-static int render(const listing_t *l, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
-{
+	const listing_t *l = &L->l;
+	cursor_t was = L->at;
 	size_t before = wf_buf_size(out);
-	int rc = fmt == XFER_LISTING_JSON ? render_json(l, url_path, out) : render_html(l, url_path, out);
-	/* The buffer may have slid its content to the front, so restore by
-	 * size, not offset. */
-	if (rc != WF_OK)
+	bool html = L->fmt == XFER_LISTING_HTML;
+	int rc = WF_DONE;
+
+	while (rc == WF_DONE && L->at.part != PART_END) {
+		switch (L->at.part) {
+		case PART_HEAD:
+			L->at.part = PART_ENTRIES;
+			rc = html ? render_html_head(L->url_path, out) : render_json_head(L->url_path, out);
+			break;
+		case PART_ENTRIES:
+			if (L->at.i == l->n) {
+				if (L->at.pass == 0) {
+					L->at.pass = 1;
+					L->at.i = 0;
+				} else {
+					L->at.part = PART_TAIL;
+				}
+				break;
+			}
+			const entry_t *e = &l->entries[L->at.i++];
+			if (!html)
+				rc = render_json_entry(out, e, L->at.i == 1);
+			else if ((e->type == ENTRY_DIR) == (L->at.pass == 0))
+				rc = render_html_entry(out, e);
+			break;
+		case PART_TAIL:
+			L->at.part = PART_END;
+			rc = html ? render_html_tail(l, out) : render_json_tail(l, out);
+			break;
+		case PART_END:
+			break;
+		}
+	}
+	if (rc == WF_ERR) {
+		/* The buffer may have slid its content to the front, so restore
+		 * by size, not offset. */
 		out->len = out->off + before;
+		L->at = was;
+	}
 	return rc;
+}
+
+static xfer_listing_t *listing_new(const char *url_path, xfer_listing_format_t fmt)
+{
+	xfer_listing_t *L = calloc(1, sizeof(*L));
+	if (!L)
+		return NULL;
+	L->url_path = strdup(url_path);
+	if (!L->url_path) {
+		free(L);
+		return NULL;
+	}
+	listing_init(&L->l);
+	L->fmt = fmt;
+	wf_buf_init(&L->stage, READ_MAX + PIECE_MAX);
+	cursor_rewind(L);
+	return L;
+}
+
+void xfer_listing_free(xfer_listing_t *L)
+{
+	if (!L)
+		return;
+	listing_fini(&L->l);
+	wf_buf_fini(&L->stage);
+	free(L->url_path);
+	free(L);
+}
+
+/* Once the entries are all read: sorts them, then renders the page once to
+ * count its bytes, holding one piece at a time. */
+static int listing_measure(xfer_listing_t *L)
+{
+	wf_buf_t piece;
+	uint64_t size = 0;
+	int rc;
+
+	sort_entries(&L->l);
+	wf_buf_init(&piece, PIECE_MAX);
+	cursor_rewind(L);
+	while ((rc = render_piece(L, &piece)) == WF_OK) {
+		size += wf_buf_size(&piece);
+		wf_buf_reset(&piece);
+	}
+	wf_buf_fini(&piece);
+	cursor_rewind(L);
+	L->size = size;
+	return rc == WF_DONE ? WF_OK : WF_ERR;
+}
+
+uint64_t xfer_listing_size(const xfer_listing_t *L)
+{
+	return L->size;
+}
+
+uint64_t xfer_listing_left(const xfer_listing_t *L)
+{
+	return L->size - L->produced;
+}
+
+ssize_t xfer_listing_read(xfer_listing_t *L, char *dst, size_t cap)
+{
+	if (cap > READ_MAX)
+		cap = READ_MAX;
+	while (wf_buf_size(&L->stage) < cap) {
+		int rc = render_piece(L, &L->stage);
+		if (rc == WF_DONE)
+			break;
+		if (rc != WF_OK)
+			return -1;
+	}
+	size_t n = wf_buf_size(&L->stage) < cap ? wf_buf_size(&L->stage) : cap;
+	if (n > L->size - L->produced)
+		abort(); /* a bug: the page came out longer than measured, and its length was promised */
+	memcpy(dst, wf_buf_head(&L->stage), n);
+	wf_buf_consume(&L->stage, n);
+	L->produced += n;
+	if (wf_buf_size(&L->stage) == 0)
+		wf_buf_reset(&L->stage);
+	return (ssize_t)n;
 }
 
 int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
 {
-	listing_t l;
 	int rc = WF_ERR;
-
-	listing_init(&l);
+	xfer_listing_t *L = listing_new(url_path, fmt);
+	if (!L)
+		return WF_ERR;
 	DIR *d = open_listing(dir_fd);
-	if (!d || read_entries(d, &l, SIZE_MAX) != WF_DONE)
+	if (!d || read_entries(d, &L->l, SIZE_MAX) != WF_DONE)
 		goto out;
-	sort_entries(&l);
-	rc = render(&l, url_path, fmt, out);
+	sort_entries(&L->l);
+	size_t before = wf_buf_size(out);
+	while ((rc = render_piece(L, out)) == WF_OK)
+		;
+	if (rc == WF_DONE) {
+		rc = WF_OK;
+	} else {
+		out->len = out->off + before; /* all or nothing, never half a page */
+		rc = WF_ERR;
+	}
 out:
 	if (d)
 		closedir(d);
-	listing_fini(&l);
+	xfer_listing_free(L);
 	return rc;
 }
 
@@ -421,7 +588,7 @@ out:
 /* Names read per step: a few milliseconds of readdir and stat, then a pass
  * through the worker's loop, so one big folder never holds a pool thread
  * from the password checks and upload commits queued behind it. The last
- * step sorts and renders. A cancel takes effect at the next step. */
+ * step sorts and measures. A cancel takes effect at the next step. */
 #define LISTING_STEP 4096
 
 struct xfer_listing_job {
@@ -431,27 +598,20 @@ struct xfer_listing_job {
 	wf_worker_t *worker;          /* borrowed: whose loop each step comes back to */
 	int rc;                       /* WF_AGAIN while reading, then WF_OK or WF_ERR */
 	DIR *dir;                     /* owned: the folder being read, or NULL */
-	listing_t l;                  /* owned: what was read so far */
-	xfer_listing_format_t fmt;
-	char *url_path;               /* owned */
-	wf_buf_t out;                 /* owned until taken */
+	xfer_listing_t *listing;      /* owned until taken: what was read so far */
 };
 
-xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt,
-					 size_t max_bytes)
+xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt)
 {
 	xfer_listing_job_t *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
-	j->url_path = strdup(url_path);
-	if (!j->url_path) {
+	j->listing = listing_new(url_path, fmt);
+	if (!j->listing) {
 		free(j);
 		return NULL;
 	}
 	atomic_init(&j->cancelled, false);
-	listing_init(&j->l);
-	wf_buf_init(&j->out, max_bytes);
-	j->fmt = fmt;
 	j->dir = open_listing(dir_fd);
 	j->rc = j->dir ? WF_AGAIN : WF_ERR;
 	return j;
@@ -467,12 +627,13 @@ static void job_step(void *arg)
 		j->rc = WF_ERR;
 		return;
 	}
-	int r = read_entries(j->dir, &j->l, LISTING_STEP);
+	int r = read_entries(j->dir, &j->listing->l, LISTING_STEP);
 	if (r == WF_AGAIN)
 		return;
 	if (r == WF_DONE) {
-		sort_entries(&j->l);
-		r = render(&j->l, j->url_path, j->fmt, &j->out);
+		closedir(j->dir);
+		j->dir = NULL;
+		r = listing_measure(j->listing);
 	}
 	j->rc = r;
 }
@@ -514,14 +675,13 @@ void xfer_listing_job_cancel(xfer_listing_job_t *j)
 	atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
 }
 
-int xfer_listing_job_take(xfer_listing_job_t *j, wf_buf_t *dst)
+xfer_listing_t *xfer_listing_job_take(xfer_listing_job_t *j)
 {
 	if (j->rc != WF_OK)
-		return WF_ERR;
-	wf_buf_fini(dst);
-	*dst = j->out;
-	wf_buf_init(&j->out, 0);
-	return WF_OK;
+		return NULL;
+	xfer_listing_t *L = j->listing;
+	j->listing = NULL;
+	return L;
 }
 
 void xfer_listing_job_free(xfer_listing_job_t *j)
@@ -530,9 +690,7 @@ void xfer_listing_job_free(xfer_listing_job_t *j)
 		return;
 	if (j->dir)
 		closedir(j->dir);
-	listing_fini(&j->l);
-	wf_buf_fini(&j->out);
-	free(j->url_path);
+	xfer_listing_free(j->listing);
 	free(j);
 }
 
