@@ -1,9 +1,11 @@
 /* HTTP/1.1 over a TLS connection: a resumable state machine
  *   READ_HEAD -> (AUTHENTICATING) -> (READ_BODY) -> (FINISHING) -> WRITE -> READ_HEAD ... -> close
  * where AUTHENTICATING and FINISHING wait for work on the offload pool (a
- * password check; an upload's fsync and rename) with reads paused. Keep-alive,
- * pipelining (requests are answered in order, one at a time), chunked and
- * sized request bodies, 100-continue, and the slowloris guards. */
+ * password check; an upload's fsync and rename; a folder's listing). While
+ * they wait, what the client sends is only buffered, so that its leaving is
+ * seen at once (watch_departure). Keep-alive, pipelining (requests are
+ * answered in order, one at a time), chunked and sized request bodies,
+ * 100-continue, and the slowloris guards. */
 #include "exchange.h"
 #include "h1_parse.h"
 #include "http_date.h"
@@ -77,6 +79,7 @@ static bool head_decidable(h1_t *h, size_t max_head)
 }
 
 static void h1_close(wf_conn_t *c);
+static int fill_in(wf_conn_t *c);
 
 static h1_t *H(wf_conn_t *c)
 {
@@ -137,17 +140,48 @@ static void respond_raw(wf_conn_t *c, int status)
 		      ev_now(wf_conn_loop(c)) - c->accepted);
 }
 
-/* The upload is complete and its fsync and rename run off the loop, or a
- * folder is being listed there. Reads wait (a pipelined request must not
- * overtake this answer). */
-static void finishing(wf_conn_t *c)
+/* Off the loop: the password check, the upload's fsync and rename, the
+ * folder's listing. A queue of fsyncs is our delay, not the client's: no
+ * stall timer. Reads go on only into h->in (watch_departure). */
+static void wait_pool(wf_conn_t *c, h1_state_t state)
 {
 	h1_t *h = H(c);
-	h->state = H1_FINISHING;
-	wf_conn_pause_read(c, true);
-	/* A queue of fsyncs is our delay, not the client's: no stall timer. */
+	h->state = state;
 	h->timer = H1_TIMER_NONE;
 	wf_conn_set_timeout(c, 0);
+}
+
+/* The upload is complete and its fsync and rename run off the loop, or a
+ * folder is being listed there. */
+static void finishing(wf_conn_t *c)
+{
+	wait_pool(c, H1_FINISHING);
+}
+
+/* While the request waits for the pool, the client's bytes are read into
+ * h->in and left there: a pipelined request is parsed only after this
+ * answer, as always. Reading is what shows a client that leaves (its end of
+ * stream, close_notify or reset): the connection closes now, which cancels
+ * the work (a listing stops at its next step) and logs 499, rather than
+ * once the answer meets a closed socket. A client that only half-closes is
+ * taken as gone too, as nginx does. Once h->in holds a head's worth, reads
+ * pause until the answer: the leaving is then seen when it is written. */
+static void watch_departure(wf_conn_t *c)
+{
+	h1_t *h = H(c);
+	size_t max = (size_t)c->cfg->limits.max_header_bytes;
+	while (wf_buf_size(&h->in) < max) {
+		int f = fill_in(c);
+		if (f == WF_AGAIN)
+			return;
+		if (f != WF_OK) {
+			wf_log_debug("conn %llu %s: the client left while its request waited", (unsigned long long)c->id,
+				     c->peer);
+			h1_close(c);
+			return;
+		}
+	}
+	wf_conn_pause_read(c, true);
 }
 
 static void after_begin(wf_conn_t *c);
@@ -279,10 +313,7 @@ static void after_begin(wf_conn_t *c)
 	switch (h->ex.state) {
 	case XFER_EX_AUTHENTICATING:
 		/* Pipelined bytes wait in h->in; the check is our delay. */
-		h->state = H1_AUTHENTICATING;
-		wf_conn_pause_read(c, true);
-		h->timer = H1_TIMER_NONE;
-		wf_conn_set_timeout(c, 0);
+		wait_pool(c, H1_AUTHENTICATING);
 		return;
 	case XFER_EX_READ_BODY:
 		if (h->req_expect_continue)
@@ -517,7 +548,8 @@ static void h1_on_io(wf_conn_t *c)
 		}
 		case H1_FINISHING:
 		case H1_AUTHENTICATING:
-			return; /* on_ready resumes us */
+			watch_departure(c); /* on_ready resumes us */
+			return;
 		case H1_WRITE: {
 			int w = flush_out(c);
 			if (w == WF_AGAIN)

@@ -3,7 +3,10 @@
 A browser asking for a folder of 100000 files gets the whole HTML page over
 HTTP/1.1 and HTTP/2, every name in order; four clients that ask for it
 and do not read yet cost the server less memory than four such pages (a
-page is rendered as it is sent, never held whole)."""
+page is rendered as it is sent, never held whole). An HTTP/1.1 client that
+hangs up while its listing is being built is seen at once: logged with 499
+long before the listing would have been done, and the server goes on
+serving."""
 
 import os
 import re
@@ -39,6 +42,14 @@ def sanitized(pid):
     quarantine make its RSS say nothing about what the code holds)."""
     with open("/proc/%d/maps" % pid) as f:
         return "libasan" in f.read()
+
+
+def access_seconds(log, needle):
+    """The seconds field (the last) of the first access line containing needle."""
+    for line in log.splitlines():
+        if needle in line:
+            return float(line.split()[-1])
+    raise AssertionError("no access line with %r" % needle)
 
 
 class HttpListing(unittest.TestCase):
@@ -132,6 +143,41 @@ class HttpListing(unittest.TestCase):
                 c.close()
         print("peak RSS grew by %d KiB; the page is %d KiB" % (vm_kib(pid, "VmHWM") - base, len(page) >> 10),
               file=sys.stderr)
+        self.assertServerHealthy()
+
+    def test_client_hanging_up_mid_listing_is_seen_at_once(self):
+        # How long the big folder takes to list, as the access log says.
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+            c.send(h1_request("/many/", method="HEAD"))
+            status, _, _ = c.read_response(head=True, timeout=SLOW)
+            self.assertEqual(status, 200)
+        self.assertTrue(self.server.wait_log(" alice HEAD /many/ HTTP/1.1 200 ", timeout=5))
+        full = access_seconds(self.server.log(), " alice HEAD /many/ HTTP/1.1 200 ")
+        # A client asks for it and closes at once.
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+            c.send(h1_request("/many/?gone"))
+        self.assertTrue(self.server.wait_log(" alice GET /many/?gone HTTP/1.1 499 0 ", timeout=SLOW),
+                        self.server.log()[-3000:])
+        left = access_seconds(self.server.log(), " alice GET /many/?gone HTTP/1.1 499 0 ")
+        self.assertLess(left, full / 4, "the client's leaving was seen after %.3f s; the listing takes %.3f s"
+                        % (left, full))
+        # A client that pipelines its next request behind a listing gets
+        # both answers, in order: what is read while the listing is built
+        # is kept, not taken for a hang-up.
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+            c.send(h1_request("/many/", method="HEAD") + h1_request("/hello.txt"))
+            time.sleep(0.05)
+            c.send(h1_request("/small/", accept="application/json"))
+            status, _, _ = c.read_response(head=True, timeout=SLOW)
+            self.assertEqual(status, 200)
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual((status, body), (200, b"hello\n"))
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200)
+            self.assertIn(b'"name":"a.txt"', body)
         self.assertServerHealthy()
 
 

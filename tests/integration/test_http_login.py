@@ -48,7 +48,7 @@ class OneWorker(unittest.TestCase):
 
 class OffTheLoop(OneWorker):
     USERS = ("alice",)
-    SLOW = ("slow", "up2", "up2s", "up2r", "up1a", "up1b", "gone")
+    SLOW = ("slow", "up2", "up2s", "up2r", "up1a", "up1b", "gone", "gone1")
     LIMITS = "max_login_failures = 1000;"
 
     @classmethod
@@ -134,9 +134,7 @@ class OffTheLoop(OneWorker):
 
     def test_client_leaving_during_the_check_gets_an_access_line(self):
         # The request was never answered, yet an admin reading the access
-        # log must see it: nginx's 499, the client closed first. (Over
-        # HTTP/1.1 reads pause during the check, so the departure is seen
-        # only when the answer meets a closed socket, and logged with it.)
+        # log must see it: nginx's 499, the client closed first.
         F = harness.h2_frame
         with harness.RawTLS(self.server, alpn=("h2",)) as c:
             c.send(harness.H2_PREFACE + F(4, 0, 0))
@@ -146,6 +144,14 @@ class OffTheLoop(OneWorker):
             c.send(F(1, harness.H2_END_HEADERS | harness.H2_END_STREAM, 1, block))
             time.sleep(0.2)
         self.assertTrue(self.server.wait_log(" gone GET /left-early HTTP/2 499 0 "), self.server.log()[-3000:])
+        # Over HTTP/1.1 the connection is read while the check runs (the
+        # bytes kept for later), so the departure is seen there too, not
+        # once the answer (a 404) meets a closed socket.
+        with harness.RawTLS(self.server) as c:
+            c.send("GET /left-early-1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
+                   % harness.basic_auth("gone1", pw("gone1")))
+            time.sleep(0.2)
+        self.assertTrue(self.server.wait_log(" gone1 GET /left-early-1 HTTP/1.1 499 0 "), self.server.log()[-3000:])
 
     def test_http1_upload_with_and_without_100_continue(self):
         # With Expect: 100-continue the body waits for the check; without,
