@@ -153,16 +153,18 @@ static int errno_status(int err)
 	}
 }
 
-/* The request body is not wanted: read it away if small, else close after. */
+/* The request body is not wanted: read it away if small, else close after.
+ * A listing being built drops it meanwhile (drop_body), so a folder and a
+ * file fare alike. */
 static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!in->has_body)
 		return;
-	/* Only a response already decided can wait for the body to be dropped;
-	 * a listing being built cannot. */
-	if (ex->state == XFER_EX_RESPOND && in->length_known && in->content_length <= XFER_DISCARD_MAX &&
-	    !in->expect_continue)
+	bool small = in->length_known && in->content_length <= XFER_DISCARD_MAX && !in->expect_continue;
+	if (small && ex->state == XFER_EX_RESPOND)
 		ex->state = XFER_EX_DISCARD;
+	else if (small && ex->state == XFER_EX_LISTING)
+		ex->drop_body = true;
 	else
 		ex->close_after = true;
 }

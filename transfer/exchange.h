@@ -49,8 +49,9 @@ typedef enum xfer_ex_state {
 	XFER_EX_FINISHING, /* the body is in; the upload is being made durable off the loop: wait for on_ready */
 	XFER_EX_AUTHENTICATING, /* the password is being checked off the loop: read nothing more of this
 				 * request; on_ready comes with one of the states above, as begin would have set */
-	XFER_EX_LISTING,   /* a folder's listing is being built off the loop: read nothing more of this
-			    * request; on_ready comes with the response ready (state RESPOND) */
+	XFER_EX_LISTING,   /* a folder's listing is being built off the loop; on_ready comes with the
+			    * response ready (state RESPOND). A request body (see drop_body) is
+			    * read and dropped meanwhile (h1), or as it comes (h2) */
 } xfer_ex_state_t;
 
 struct wf_worker;
@@ -86,6 +87,7 @@ struct xfer_exchange {
 	bool head_only;          /* HEAD: headers as for GET, no body */
 	bool close_after;        /* the connection must close after this response */
 	bool login_failed;       /* credentials were sent and refused */
+	bool drop_body;          /* LISTING: the request body is to be read and dropped */
 	uint64_t bytes_sent;     /* body bytes, for the log */
 
 	/* upload (PUT) */

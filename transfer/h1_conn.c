@@ -190,6 +190,11 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 {
 	wf_conn_t *c = arg;
 	h1_t *h = H(c);
+	if (h->state == H1_READ_BODY) {
+		/* A listing came while its request's body is still being
+		 * dropped: the answer goes out once the body is in. */
+		return;
+	}
 	if (h->state == H1_AUTHENTICATING) {
 		/* The exchange now knows what the request means: go on as if
 		 * begin had just returned. */
@@ -329,8 +334,19 @@ static void after_begin(wf_conn_t *c)
 		h->discarding = false;
 		h->state = H1_WRITE;
 		break;
-	case XFER_EX_FINISHING: /* an empty upload, already on its way to disk */
 	case XFER_EX_LISTING:
+		/* A small body is read and dropped while the folder is listed,
+		 * as a file's would be; the connection goes on after. */
+		if (h->req_has_body && h->ex.drop_body) {
+			h->discarding = true;
+			h->state = H1_READ_BODY;
+			return;
+		}
+		if (h->req_has_body)
+			h->ex.close_after = true;
+		finishing(c);
+		return;
+	case XFER_EX_FINISHING: /* an empty upload, already on its way to disk */
 		finishing(c);
 		return;
 	}
@@ -525,9 +541,9 @@ static void h1_on_io(wf_conn_t *c)
 			if (r == WF_DONE) {
 				if (!h->discarding)
 					xfer_exchange_body_end(&h->ex, true);
-				if (h->ex.state == XFER_EX_FINISHING) {
+				if (h->ex.state == XFER_EX_FINISHING || h->ex.state == XFER_EX_LISTING) {
 					finishing(c);
-					return;
+					continue;
 				}
 				h->state = H1_WRITE;
 				append_head(c, &h->ex);

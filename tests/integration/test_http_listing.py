@@ -6,7 +6,9 @@ and do not read yet cost the server less memory than four such pages (a
 page is rendered as it is sent, never held whole). An HTTP/1.1 client that
 hangs up while its listing is being built is seen at once: logged with 499
 long before the listing would have been done, and the server goes on
-serving."""
+serving. A GET of a folder that carries a small body is answered like a GET
+of a file with one: the body is read and dropped, and the connection
+carries on."""
 
 import os
 import re
@@ -20,6 +22,7 @@ import harness  # noqa: E402
 MANY = 100000  # names in the big folder (the listing's entry cap)
 SLOW = 60      # seconds any one slow step may take, however loaded the host
 ALICE = harness.basic_auth("alice", "alice-pw")
+HEADERS, DATA = 1, 0
 
 
 def h1_request(path, method="GET", accept="text/html", extra="", body=b""):
@@ -178,6 +181,66 @@ class HttpListing(unittest.TestCase):
             status, _, body = c.read_response(timeout=SLOW)
             self.assertEqual(status, 200)
             self.assertIn(b'"name":"a.txt"', body)
+        self.assertServerHealthy()
+
+    def test_get_of_a_folder_with_a_body_keeps_the_connection(self):
+        cases = [
+            ("/small/", "a small folder"),
+            ("/many/", "a folder being listed while its body comes"),
+            ("/hello.txt", "a file, the same"),
+        ]
+        for path, what in cases:
+            with self.subTest(what), harness.RawTLS(self.server, timeout=SLOW) as c:
+                self.warm(c)
+                c.send(h1_request(path, method="GET", extra="Content-Length: 5\r\n", body=b"hello"))
+                status, headers, body = c.read_response(timeout=SLOW)
+                self.assertEqual(status, 200, body[:300])
+                self.assertNotIn("close", headers.get("connection", ""))
+                c.send(h1_request("/hello.txt"))
+                status, _, body = c.read_response(timeout=SLOW)
+                self.assertEqual((status, body), (200, b"hello\n"))
+        # The body comes after the listing is done: the answer waits for it,
+        # then the connection goes on.
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+            c.send(h1_request("/small/", method="GET", extra="Content-Length: 5\r\n"))
+            time.sleep(0.3)
+            c.send(b"hel")
+            time.sleep(0.1)
+            c.send(b"lo" + h1_request("/hello.txt"))
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200)
+            self.assertIn(b'href="a.txt"', body)
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual((status, body), (200, b"hello\n"))
+        # Past what is read away, a folder and a file alike close after.
+        for path in ("/small/", "/hello.txt"):
+            with self.subTest(path=path), harness.RawTLS(self.server, timeout=SLOW) as c:
+                self.warm(c)
+                c.send(h1_request(path, extra="Content-Length: %d\r\n" % (1 << 20)))
+                status, headers, _ = c.read_response(timeout=SLOW)
+                self.assertEqual((status, headers.get("connection")), (200, "close"))
+                self.assertTrue(c.closed_by_peer(timeout=SLOW))
+        # HTTP/2: the body's DATA is dropped, the stream answered, and the
+        # connection's next stream too.
+        def h2_get(path, *more):
+            return b"".join(harness.hpack_literal(k, v) for k, v in (
+                (":method", "GET"), (":scheme", "https"), (":path", path), (":authority", "localhost"),
+                ("authorization", ALICE)) + more)
+        with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+            c.send(harness.H2_PREFACE +
+                   harness.h2_frame(HEADERS, harness.H2_END_HEADERS, 1, h2_get("/small/", ("content-length", "5"))) +
+                   harness.h2_frame(DATA, harness.H2_END_STREAM, 1, b"hello"))
+            frames = []
+            deadline = time.monotonic() + SLOW
+            while (HEADERS, 1) not in frames and time.monotonic() < deadline:
+                frames += [(t, sid) for t, _, sid in harness.h2_frames(c, timeout=1)]
+            self.assertIn((HEADERS, 1), frames)
+            c.send(harness.h2_frame(HEADERS, harness.H2_END_HEADERS | harness.H2_END_STREAM, 3, h2_get("/hello.txt")))
+            while (HEADERS, 3) not in frames and time.monotonic() < deadline:
+                frames += [(t, sid) for t, _, sid in harness.h2_frames(c, timeout=1)]
+            self.assertIn((HEADERS, 3), frames)
+        self.assertIn(" alice GET /small/ HTTP/2 200 ", self.server.log())
         self.assertServerHealthy()
 
 
