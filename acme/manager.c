@@ -21,7 +21,6 @@
 #include <time.h>
 
 #define FALLBACK_AFTER 3        /* failures in a row before the next CA is tried */
-#define BACKOFF_CAP 86400.0
 #define RECHECK 43200.0         /* look again at least twice a day */
 
 typedef struct slot {
@@ -68,6 +67,19 @@ static double jitter(double seconds, double fraction)
 	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
 	double u = (double)r / 4294967295.0; /* 0..1 */
 	return seconds * (1.0 - fraction + 2.0 * fraction * u);
+}
+
+/* "3.2 days", "5.0 h", "40 min", "12 s": a span of time (>= 0), in the unit that reads best. */
+static void fmt_span(double seconds, char *out, size_t cap)
+{
+	if (seconds >= 2 * 86400)
+		snprintf(out, cap, "%.1f days", seconds / 86400);
+	else if (seconds >= 2 * 3600)
+		snprintf(out, cap, "%.1f h", seconds / 3600);
+	else if (seconds >= 120)
+		snprintf(out, cap, "%.0f min", seconds / 60);
+	else
+		snprintf(out, cap, "%.0f s", seconds);
 }
 
 static time_t renewal_time(const wf_certkey_t *ck)
@@ -176,13 +188,16 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		return;
 	}
 	s->failures++;
-	static const double steps[] = { 1, 10, 100 };
+	/* The served certificate's time left bounds the wait: a short-lived one
+	 * gets attempts close together before it expires, not a day apart. */
+	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
+	bool have = cur && !cur->provisional;
+	double life = have ? difftime(cur->not_after, cur->not_before) : 0;
+	double left = have ? difftime(cur->not_after, time(NULL)) : 0;
+	wf_certkey_unref(cur);
 	double base = m->cfg->acme.retry_interval;
-	double delay = s->failures <= 3 ? base * steps[s->failures - 1] : BACKOFF_CAP;
-	if (delay > BACKOFF_CAP)
-		delay = BACKOFF_CAP;
-	if (self_inflicted(res->problem_type))
-		delay = BACKOFF_CAP; /* asking again will not help; the config must change */
+	/* A problem the request itself causes: asking again will not help until the config changes. */
+	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), left > 0 ? left : 0);
 	delay = jitter(delay, 0.1);
 	if (res->retry_after >= 0 && delay < res->retry_after)
 		delay = (double)res->retry_after;
@@ -215,22 +230,19 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s", res->domain[0] ? res->domain : c->domains[0],
 		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail);
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
-	/* The CA sends no expiry mail any more: wharf is the alarm. */
-	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
-	if (cur && !cur->provisional) {
-		double life = difftime(cur->not_after, cur->not_before);
-		double left = difftime(cur->not_after, time(NULL));
-		if (left < life / 6 && time(NULL) - s->last_alarm >= 86400) {
-			s->last_alarm = time(NULL);
-			wf_log_error("ALARM certificate %s: expires in %.1f days (%s) and renewal keeps failing", c->name,
-				     left / 86400, left < 0 ? "expired" : "soon");
-			char detail[128];
-			snprintf(detail, sizeof(detail), "expires in %.1f days and renewal keeps failing", left / 86400);
-			acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail, false };
-			acme_events_emit(m->events, &ee);
-		}
+	/* The CA sends no expiry mail any more: wharf is the alarm, in the last
+	 * sixth of the lifetime, about daily (acme_alarm_due). */
+	double until_next = s->next_attempt - ev_now(m->loop);
+	if (have && acme_alarm_due(life, left, difftime(time(NULL), s->last_alarm), until_next)) {
+		s->last_alarm = time(NULL);
+		char span[32], detail[128];
+		fmt_span(left < 0 ? -left : left, span, sizeof(span));
+		snprintf(detail, sizeof(detail), "%s %s%s and renewal keeps failing", left < 0 ? "expired" : "expires in",
+			 span, left < 0 ? " ago" : "");
+		wf_log_error("ALARM certificate %s: %s", c->name, detail);
+		acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail, false };
+		acme_events_emit(m->events, &ee);
 	}
-	wf_certkey_unref(cur);
 	schedule(m);
 }
 
@@ -538,8 +550,8 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		/* Hand edits and a clock that jumped must not hold renewals back:
 		 * no negative count, no wait past the longest backoff. */
 		s->failures = rec.failures > 0 ? rec.failures : 0;
-		if (rec.next_attempt > time(NULL) + (time_t)BACKOFF_CAP * 11 / 10)
-			rec.next_attempt = time(NULL) + (time_t)BACKOFF_CAP * 11 / 10;
+		if (rec.next_attempt > time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10)
+			rec.next_attempt = time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
 		if (rec.next_attempt > time(NULL))
 			s->next_attempt = ev_now(loop) + difftime(rec.next_attempt, time(NULL));

@@ -21,6 +21,30 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
 	return not_after - (time_t)left_at_renewal;
 }
 
+double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left)
+{
+	static const double steps[] = { 1, 10, 100 };
+	double delay = ACME_BACKOFF_CAP;
+	if (!stubborn && failures >= 1 && failures <= 3)
+		delay = retry_interval * steps[failures - 1];
+	if (delay > ACME_BACKOFF_CAP)
+		delay = ACME_BACKOFF_CAP;
+	if (left > 0) {
+		double limit = left / 6 > retry_interval ? left / 6 : retry_interval;
+		if (delay > limit)
+			delay = limit;
+	}
+	return delay;
+}
+
+bool acme_alarm_due(double life, double left, double since_last, double next_delay)
+{
+	double every = life / 8 < 20 * 3600.0 ? life / 8 : 20 * 3600.0;
+	if (left >= life / 6)
+		return false;
+	return since_last >= every || (since_last >= every / 2 && since_last + next_delay > every * 1.2);
+}
+
 static int cert_dir(const char *state_dir, const char *name)
 {
 	char path[4096];

@@ -36,4 +36,23 @@ int acme_status_print(const wf_config_t *cfg, FILE *f);
  * of the lifetime before expiry, half for lifetimes under 10 days. */
 time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
 
+#define ACME_BACKOFF_CAP 86400.0 /* the longest wait between two attempts */
+
+/* Seconds to wait after the failures-th failed attempt in a row, before
+ * jitter and the CA's Retry-After: retry_interval × 1, 10, 100, then
+ * ACME_BACKOFF_CAP; the cap at once when asking again cannot help (stubborn:
+ * the request itself is refused). left: seconds the served certificate has
+ * still to live, or 0 when there is none to keep alive (provisional, expired).
+ * With one, no wait is longer than a sixth of what is left (nor shorter than
+ * retry_interval), so attempts come closer together as expiry nears and there
+ * are always several before it, whatever the lifetime. */
+double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left);
+/* Whether a failed attempt raises the expiry alarm: only in the last sixth
+ * of the lifetime (left < life / 6), and then about daily: when the last
+ * alarm (since_last seconds ago) is 20 h old (an eighth of the lifetime, if
+ * that is shorter), or half that and the next attempt (next_delay from now)
+ * would come too late to alarm within 1.2 times that. So attempts a little
+ * closer than 20 h, or a little further, never skip a day. */
+bool acme_alarm_due(double life, double left, double since_last, double next_delay);
+
 #endif

@@ -913,6 +913,62 @@ class ExpiryAlarm(AcmeCase):
         self.assertEqual(harness.curl(s, "/", host="wharf.test", args=["-k"])[0], 200)
 
 
+def not_after(pem):
+    """The certificate's notAfter as a Unix time."""
+    import calendar
+    from cryptography import x509
+    return calendar.timegm(x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc.timetuple())
+
+
+def log_time(line):
+    """The Unix time (with milliseconds) of a server log line."""
+    import calendar
+    stamp = line.split()[0]  # 2025-01-02T03:04:05.678Z
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1])
+
+
+class BackoffBeforeExpiry(AcmeCase):
+    def setUp(self):
+        # 36-second certificates: due when 18 s are left, in the last sixth at 6 s.
+        # As a 160-hour one is, scaled down: the CA fails from the first
+        # renewal attempt on; the waits must not run past expiry.
+        self.pebble = Pebble(validity=36)
+
+    def test_attempts_close_in_and_alarm_before_expiry(self):
+        self.pebble.start()
+        s = self.make_server(domains=("wharf.test",))
+        event, event_log = hook_script(s, "event")
+        s.write_config(s.config_text().replace("retry_interval = 1;",
+                                               'retry_interval = 1; event_hook = ["%s"];' % event))
+        s.start()
+        end = not_after(wait_issued(s, "wharf.test"))
+        self.pebble.stop_pebble()
+        while time.time() < end + 1.5:
+            time.sleep(0.5)
+        log = s.log()
+        fails = [(log_time(l), int(re.search(r"next attempt in (\d+) s", l).group(1)))
+                 for l in log.splitlines() if "order failed for wharf.test" in l]
+        before = [(t, d) for t, d in fails if t < end]
+        # Several attempts, each next one planned before expiry; the waits
+        # shrink as expiry nears (10 s and more would be the steps' own).
+        self.assertGreaterEqual(len(before), 6, log[-4000:])
+        for t, d in before:
+            if end - t > 2:
+                self.assertLess(t + d, end, (end - t, d, log[-4000:]))
+        self.assertTrue(all(d < 10 for t, d in before), before)
+        early = [d for t, d in before if end - t > 10]
+        late = [d for t, d in before if end - t < 6]
+        self.assertTrue(late and early, before)
+        self.assertLessEqual(max(late), 1, before)
+        self.assertGreaterEqual(max(early), 2, before)
+        # The alarm went out before expiry, in the last sixth: line and event.
+        alarms = [log_time(l) for l in log.splitlines() if "ALARM certificate main: expires in" in l]
+        self.assertTrue(alarms, log[-4000:])
+        self.assertLess(alarms[0], end - 1, log[-4000:])
+        self.assertGreater(alarms[0], end - 7, log[-4000:])
+        wait_file_text(event_log, "WHARF_EVENT=expiring")
+
+
 class NamesChange(AcmeCase):
     def test_added_name_orders_a_new_certificate(self):
         self.pebble.start()

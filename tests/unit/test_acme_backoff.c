@@ -1,0 +1,104 @@
+/* The wait between failed renewal attempts and the expiry alarm's rhythm
+ * (acme/status.c), played out over whole lifetimes against a CA that fails
+ * every attempt, with the ±10 % jitter the manager adds at both extremes. */
+#include "check.h"
+#include "acme/status.h"
+
+#define H 3600.0
+#define DAY 86400.0
+
+typedef struct run {
+	int attempts_before_expiry;
+	int alarms;
+	double first_alarm_left; /* time left at the first alarm; -1e9 if none */
+	double last_try_left;    /* time left at the last attempt before expiry */
+	bool shrinking;          /* no wait grew once the last sixth was reached */
+	double min_gap, max_gap; /* between two alarms */
+} run_t;
+
+/* A certificate of lifetime life, due when a third (half, under 10 days) is
+ * left; every attempt fails; jitter is the factor applied to each wait. */
+static run_t play(double life, double retry_interval, bool stubborn, double jitter)
+{
+	run_t r = { 0, 0, -1e9, 0, true, 1e18, 0 };
+	time_t nb = 1000000000, na = nb + (time_t)life;
+	double t = (double)acme_renewal_time(nb, na, false);
+	double last_alarm = -1e18, prev_delay = 1e18;
+	for (int failures = 1; t < (double)na && failures < 100000; failures++) {
+		double left = (double)na - t;
+		r.attempts_before_expiry++;
+		r.last_try_left = left;
+		double delay = acme_retry_delay(failures, retry_interval, stubborn, left) * jitter;
+		if (acme_alarm_due(life, left, t - last_alarm, delay)) {
+			if (r.alarms && t - last_alarm > r.max_gap)
+				r.max_gap = t - last_alarm;
+			if (r.alarms && t - last_alarm < r.min_gap)
+				r.min_gap = t - last_alarm;
+			if (!r.alarms)
+				r.first_alarm_left = left;
+			r.alarms++;
+			last_alarm = t;
+		}
+		if (left < life / 6 && delay > prev_delay * 1.25) /* jitter aside */
+			r.shrinking = false;
+		if (left < life / 6)
+			prev_delay = delay;
+		t += delay;
+	}
+	return r;
+}
+
+int main(void)
+{
+	/* The steps without a certificate to keep alive: 1, 10, 100 × retry_interval, then a day. */
+	CHECK(acme_retry_delay(1, 60, false, 0) == 60);
+	CHECK(acme_retry_delay(2, 60, false, 0) == 600);
+	CHECK(acme_retry_delay(3, 60, false, 0) == 6000);
+	CHECK(acme_retry_delay(4, 60, false, 0) == ACME_BACKOFF_CAP);
+	CHECK(acme_retry_delay(1, 60, true, 0) == ACME_BACKOFF_CAP);
+	CHECK(acme_retry_delay(2, 86400, false, 0) == ACME_BACKOFF_CAP);
+	/* With one: a sixth of the time left at most, retry_interval at least. */
+	CHECK(acme_retry_delay(4, 60, false, 30 * H) == 5 * H);
+	CHECK(acme_retry_delay(1, 60, true, 30 * H) == 5 * H);
+	CHECK(acme_retry_delay(4, 60, false, 60) == 60);
+	CHECK(acme_retry_delay(4, 60, false, 60 * DAY) == ACME_BACKOFF_CAP);
+	CHECK(acme_retry_delay(1, 60, false, 60 * DAY) == 60);
+	/* Only in the last sixth; then every 20 h (or an eighth of the lifetime). */
+	CHECK(!acme_alarm_due(90 * DAY, 16 * DAY, 1e18, 60));
+	CHECK(acme_alarm_due(90 * DAY, 14 * DAY, 1e18, 60));
+	CHECK(acme_alarm_due(90 * DAY, 14 * DAY, 20 * H, DAY));
+	CHECK(!acme_alarm_due(90 * DAY, 14 * DAY, 19 * H, H));
+	CHECK(acme_alarm_due(90 * DAY, 14 * DAY, 19 * H, 16 * H)); /* the next try would be too late */
+	CHECK(!acme_alarm_due(90 * DAY, 14 * DAY, 9 * H, DAY));
+	CHECK(acme_alarm_due(40, 6, 5, 1));
+	CHECK(!acme_alarm_due(40, 6, 4, 1));
+
+	static const double lives[] = { 160 * H, 6 * DAY, 45 * DAY, 90 * DAY, 40 };
+	static const double jitters[] = { 0.9, 1.0, 1.1 };
+	for (size_t i = 0; i < sizeof(lives) / sizeof(lives[0]); i++) {
+		double life = lives[i], ri = life < 3600 ? 1 : 60;
+		for (size_t j = 0; j < 3; j++) {
+			for (int stubborn = 0; stubborn < 2; stubborn++) {
+				run_t r = play(life, ri, stubborn, jitters[j]);
+				/* Several attempts in the last sixth, and still some near the end. */
+				CHECK(r.attempts_before_expiry >= 8);
+				CHECK(r.last_try_left <= life / 36 + ri);
+				/* The first alarm comes soon after the last sixth begins, long
+				 * before expiry (for 160 h: before, at about 6 h left). */
+				CHECK(r.first_alarm_left >= life / 6 * 0.8);
+				CHECK(r.alarms >= 2);
+				CHECK(r.shrinking);
+				/* Daily means daily (with the attempts' jitter): no day skipped, none twice. */
+				double every = life / 8 < 20 * H ? life / 8 : 20 * H;
+				double spacing = ACME_BACKOFF_CAP * jitters[j]; /* the longest between two attempts */
+				CHECK(r.alarms < 2 || r.max_gap <= (1.2 * every > spacing ? 1.2 * every : spacing) + 1);
+				CHECK(r.min_gap >= every / 2);
+			}
+		}
+	}
+	/* The case that prompted this: 160 h, the CA failing from the first attempt. */
+	run_t r = play(160 * H, 60, false, 1.1);
+	CHECK(r.first_alarm_left > 20 * H);
+	CHECK(r.attempts_before_expiry >= 15);
+	return check_report();
+}
