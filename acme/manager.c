@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#define FALLBACK_AFTER 3        /* failures in a row before the next CA is tried */
+#define FALLBACK_AFTER 3        /* failures in a row the CA caused before the next CA is tried */
 #define RECHECK 43200.0         /* look again at least twice a day */
 
 typedef struct slot {
@@ -32,7 +32,8 @@ typedef struct slot {
 	char preflight_error[600];
 	const wf_cert_cfg_t *cert; /* borrowed from m->cfg */
 	acme_job_t *job;           /* owned while an order runs */
-	int failures;
+	int failures;              /* in a row, whatever the cause: drives the backoff */
+	int ca_failures;           /* in a row that the CA caused (its error, its silence): drives the fallback */
 	size_t ca;                 /* index into cfg->acme.cas */
 	double next_attempt;       /* ev_now() time; 0 = whenever due */
 	time_t last_alarm;
@@ -176,6 +177,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			acme_events_emit(m->events, &e);
 		}
 		s->failures = 0;
+		s->ca_failures = 0;
 		s->next_attempt = 0;
 		s->ari_id[0] = '\0';
 		s->ari_at = 0;
@@ -208,11 +210,18 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	acme_event_t fe = { ACME_EVENT_FAILED, c, res->domain[0] ? res->domain : c->domains[0], res->problem_type,
 			    res->detail, false };
 	acme_events_emit(m->events, &fe);
-	if (s->failures % FALLBACK_AFTER == 0 && m->cfg->acme.ncas > 1) {
+	/* Only what the CA did counts toward leaving it. A pre-flight that kept
+	 * the order from being sent, a dns_hook that failed, a request refused
+	 * for what it asks (another CA would refuse it too) say nothing about
+	 * this CA: they drive the backoff, not the fallback. */
+	if (!res->local && !self_inflicted(res->problem_type))
+		s->ca_failures++;
+	if (s->ca_failures >= FALLBACK_AFTER && m->cfg->acme.ncas > 1) {
 		size_t next = (s->ca + 1) % m->cfg->acme.ncas;
-		wf_log_warn("certificate %s: %d failures in a row with %s; trying %s next", c->name, s->failures,
+		wf_log_warn("certificate %s: %d failures in a row with %s; trying %s next", c->name, s->ca_failures,
 			    m->cfg->acme.cas[s->ca].url, m->cfg->acme.cas[next].url);
 		s->ca = next;
+		s->ca_failures = 0;
 		/* A fresh CA gets a fresh start, not the backoff earned at the last one;
 		 * and an ARI id names a certificate of the old CA. */
 		s->next_attempt = ev_now(m->loop) + jitter(base, 0.1);
@@ -224,6 +233,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	acme_status_rec_t rec;
 	acme_status_load(m->cfg->state_dir, c->name, &rec);
 	rec.failures = s->failures;
+	rec.ca_failures = s->ca_failures;
 	rec.ca = (int)s->ca;
 	rec.last_error_at = time(NULL);
 	rec.next_attempt = time(NULL) + (time_t)(s->next_attempt - ev_now(m->loop));
@@ -282,6 +292,7 @@ static void preflight_failed(slot_t *s)
 	memset(&res, 0, sizeof(res));
 	res.failed_in = ACME_JOB_WAIT_CLIENT;
 	res.retry_after = -1;
+	res.local = true; /* the CA never heard of it */
 	snprintf(res.problem_type, sizeof(res.problem_type), "preflight");
 	snprintf(res.detail, sizeof(res.detail), "%s; the order was not sent, so the CA's failed-validation limit "
 		 "is not spent", s->preflight_error);
@@ -550,6 +561,7 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		/* Hand edits and a clock that jumped must not hold renewals back:
 		 * no negative count, no wait past the longest backoff. */
 		s->failures = rec.failures > 0 ? rec.failures : 0;
+		s->ca_failures = rec.ca_failures > 0 ? rec.ca_failures : 0;
 		if (rec.next_attempt > time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10)
 			rec.next_attempt = time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;

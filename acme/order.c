@@ -248,23 +248,43 @@ static void finish(acme_job_t *j)
 	ev_timer_start(j->loop, &j->finish);
 }
 
-static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
-	WF_PRINTF(5, 6);
-static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
+static void vfail(acme_job_t *j, bool local, const char *type, const char *domain, long retry_after, const char *fmt,
+		  va_list ap) WF_PRINTF(6, 0);
+static void vfail(acme_job_t *j, bool local, const char *type, const char *domain, long retry_after, const char *fmt,
+		  va_list ap)
 {
 	if (j->state == ACME_JOB_FAILED || j->state == ACME_JOB_DONE)
 		return;
 	j->result.ok = false;
+	j->result.local = local;
 	j->result.failed_in = j->state;
 	snprintf(j->result.problem_type, sizeof(j->result.problem_type), "%s", type ? type : "");
 	snprintf(j->result.domain, sizeof(j->result.domain), "%s", domain ? domain : "");
 	j->result.retry_after = retry_after;
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(j->result.detail, sizeof(j->result.detail), fmt, ap);
-	va_end(ap);
 	j->state = ACME_JOB_FAILED;
 	finish(j);
+}
+
+/* The CA's doing: its answer, its silence, or what it asks for. */
+static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
+	WF_PRINTF(5, 6);
+static void fail(acme_job_t *j, const char *type, const char *domain, long retry_after, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(j, false, type, domain, retry_after, fmt, ap);
+	va_end(ap);
+}
+
+/* Ours: a hook, a key or a file this machine could not make. Says nothing about the CA. */
+static void fail_ours(acme_job_t *j, const char *domain, const char *fmt, ...) WF_PRINTF(3, 4);
+static void fail_ours(acme_job_t *j, const char *domain, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(j, true, "", domain, -1, fmt, ap);
+	va_end(ap);
 }
 
 /* A reply that is not what the step expects: one failure with what the CA said. */
@@ -376,14 +396,14 @@ static void finalize(acme_job_t *j)
 		j->cert_key = acme_key_generate(j->key_type);
 		wf_buf_reset(&j->keypem);
 		if (!j->cert_key || acme_key_export(j->cert_key, &j->keypem) != WF_OK) {
-			fail(j, "", NULL, -1, "cannot make the certificate key");
+			fail_ours(j, NULL, "cannot make the certificate key");
 			return;
 		}
 	}
 	/* Never a certificate whose key a crash could lose: the CA would count
 	 * its replacement against the rate limits. */
 	if (!pending_save(j, "pending.key", wf_buf_head(&j->keypem), wf_buf_size(&j->keypem), 0600)) {
-		fail(j, "", NULL, -1, "cannot store the certificate key before finalizing: %s", strerror(errno));
+		fail_ours(j, NULL, "cannot store the certificate key before finalizing: %s", strerror(errno));
 		return;
 	}
 	wf_buf_t csr, payload;
@@ -393,7 +413,7 @@ static void finalize(acme_job_t *j)
 	    wf_buf_printf(&payload, "{\"csr\":\"%.*s\"}", (int)wf_buf_size(&csr), wf_buf_head(&csr)) != WF_OK) {
 		wf_buf_fini(&csr);
 		wf_buf_fini(&payload);
-		fail(j, "", NULL, -1, "cannot make the CSR");
+		fail_ours(j, NULL, "cannot make the CSR");
 		return;
 	}
 	wf_buf_append(&payload, "", 1);
@@ -522,7 +542,7 @@ static void on_dns_added(void *owner, acme_dns_result_t result)
 	acme_job_t *j = d->job;
 	d->not_run = result == ACME_DNS_NOT_RUN;
 	if (result != ACME_DNS_OK) {
-		fail(j, "", d->domain, -1, "dns_hook could not publish the TXT record %s (see the line above)", d->name);
+		fail_ours(j, d->domain, "dns_hook could not publish the TXT record %s (see the line above)", d->name);
 		return;
 	}
 	if (!d->chal_url[0]) { /* the CA is checking already (an order resumed after a restart) */
@@ -548,7 +568,7 @@ static bool ordered(const acme_job_t *j, const char *name)
 static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch, const char *keyauth)
 {
 	if (!j->dns || j->ndns >= j->nauthz) {
-		fail(j, "", a->identifier, -1, "out of memory");
+		fail_ours(j, a->identifier, "out of memory");
 		return;
 	}
 	job_dns_t *d = &j->dns[j->ndns];
@@ -560,7 +580,7 @@ static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challen
 		return;
 	}
 	if (acme_dns01_value(keyauth, d->value, sizeof(d->value)) != WF_OK) {
-		fail(j, "", a->identifier, -1, "cannot compute the dns-01 record");
+		fail_ours(j, a->identifier, "cannot compute the dns-01 record");
 		return;
 	}
 	snprintf(d->name, sizeof(d->name), "_acme-challenge.%s", a->identifier);
@@ -568,7 +588,7 @@ static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challen
 		snprintf(d->chal_url, sizeof(d->chal_url), "%s", ch->url);
 	acme_dns_call_t call = dns_call(j, d);
 	if (!acme_dns_add(j->loop, &call, on_dns_added, d)) {
-		fail(j, "", d->domain, -1, "out of memory");
+		fail_ours(j, d->domain, "out of memory");
 		return;
 	}
 	j->ndns++; /* owed a removal from now on, whatever the add does */
@@ -579,7 +599,7 @@ static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t
 	const acme_key_t *account = acme_client_account_key(j->cl);
 	char keyauth[ACME_TOKEN_MAX + 80];
 	if (acme_key_authorization(account, ch->token, keyauth, sizeof(keyauth)) != WF_OK) {
-		fail(j, "", a->identifier, -1, "cannot compute the key authorization");
+		fail_ours(j, a->identifier, "cannot compute the key authorization");
 		return;
 	}
 	if (strcmp(ch->type, "dns-01") == 0) {
@@ -596,7 +616,7 @@ static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t
 	 * SNI the validator sends, and the key the responder finds it by. */
 	char sni[ACME_NAME_MAX];
 	if (acme_alpn_sni(a->identifier, sni, sizeof(sni)) != WF_OK) {
-		fail(j, "", a->identifier, -1, "cannot name the tls-alpn-01 certificate");
+		fail_ours(j, a->identifier, "cannot name the tls-alpn-01 certificate");
 		return;
 	}
 	wf_buf_t cert, key;
@@ -611,7 +631,7 @@ static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t
 	wf_buf_fini(&cert);
 	wf_buf_fini(&key);
 	if (!ck) {
-		fail(j, "", a->identifier, -1, "cannot make the tls-alpn-01 certificate");
+		fail_ours(j, a->identifier, "cannot make the tls-alpn-01 certificate");
 		return;
 	}
 	acme_challenges_add_alpn(sni, ck);

@@ -36,6 +36,7 @@ typedef struct acme_result {
 	char detail[700];
 	char domain[256];       /* the name the failure concerns, if known */
 	long retry_after;       /* seconds the CA asked us to wait, or -1 */
+	bool local;             /* our own failure (a hook, a key, a file), not the CA's: says nothing about it */
 	wf_slice_t chain_pem;   /* on success: valid during the callback */
 	wf_slice_t key_pem;
 } acme_result_t;

@@ -59,6 +59,7 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 		return WF_ERR;
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "failures", json_object_new_int(rec->failures));
+	json_object_object_add(o, "ca_failures", json_object_new_int(rec->ca_failures));
 	json_object_object_add(o, "last_error_at", json_object_new_int64(rec->last_error_at));
 	json_object_object_add(o, "last_error", json_object_new_string(rec->last_error));
 	json_object_object_add(o, "next_attempt", json_object_new_int64(rec->next_attempt));
@@ -90,6 +91,7 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 		json_object *o = tok ? json_tokener_parse_ex(tok, wf_buf_head(&b), (int)wf_buf_size(&b)) : NULL;
 		if (o && json_object_is_type(o, json_type_object)) {
 			rec->failures = (int)get_int(o, "failures");
+			rec->ca_failures = (int)get_int(o, "ca_failures");
 			rec->last_error_at = (time_t)get_int(o, "last_error_at");
 			rec->next_attempt = (time_t)get_int(o, "next_attempt");
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");

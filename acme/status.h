@@ -12,7 +12,8 @@
 #include <time.h>
 
 typedef struct acme_status_rec {
-	int failures;
+	int failures;        /* failed attempts in a row */
+	int ca_failures;     /* of those, in a row, the ones the CA caused (toward the fallback) */
 	time_t last_error_at;
 	char last_error[1200];
 	time_t next_attempt; /* 0: whenever due */

@@ -1078,6 +1078,42 @@ class Fallback(AcmeCase):
         self.assertGreaterEqual(s.log().count("order failed"), 3)
 
 
+    def test_local_failures_do_not_leave_the_ca(self):
+        # The pre-flight self-check fails (nothing answers on its port), so
+        # no order reaches the CA: three such failures say nothing about it,
+        # and wharf stays with the first CA instead of moving to the next.
+        import json
+        self.pebble.preflight_port = harness.free_port()
+        self.pebble.start()
+        s = self.make_server()
+        dead = "https://127.0.0.1:%d/dir" % harness.free_port()
+        s.extra = s.extra.replace("} ); };", '}, { url = "%s"; } ); };' % dead)
+        self.assertIn(dead, s.extra)
+        s.write_config()
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=30, count=3), s.log()[-3000:])
+        time.sleep(0.5)
+        self.assertIn("pre-flight self-check failed", s.log())
+        self.assertNotIn("trying %s next" % dead, s.log())
+        status_path = os.path.join(s.state_dir, "certs", "main", "status.json")
+        with open(status_path) as f:
+            status = json.load(f)
+        self.assertGreaterEqual(status["failures"], 3)
+        self.assertEqual((status["ca"], status["ca_failures"]), (0, 0))
+        # The admin mends the port forward (here: turns the check off) and
+        # clears the wait: the next order goes to the first CA, and is issued.
+        s.stop()
+        s.write_config(s.config_text().replace("preflight_port = %d;" % self.pebble.preflight_port,
+                                               "preflight_port = 0;"))
+        status["next_attempt"] = 0
+        with open(status_path, "w") as f:
+            json.dump(status, f)
+        s.start()
+        wait_issued(s, "wharf.test", timeout=40)
+        self.assertIn("ordering from %s" % self.pebble.directory, s.log())
+        self.assertNotIn("ordering from %s" % dead, s.log())
+
+
 class TlsAlpnChallenge(AcmeCase):
     challenge = "tls-alpn-01"
 
