@@ -19,7 +19,6 @@
 #define POLL_FIRST 0.05
 #define POLL_GROWTH 1.5
 #define POLL_MAX 2.0
-#define JOB_DEADLINE 600.0 /* an order that takes longer has stalled */
 
 typedef struct job_authz {
 	char url[ACME_URL_MAX];
@@ -70,7 +69,7 @@ struct acme_job {
 	ev_timer poll;
 	double poll_delay;
 	ev_timer deadline;
-	double deadline_s;   /* its length: JOB_DEADLINE, more with dns-01 hooks */
+	double deadline_s;   /* its length: acme.order_timeout, more with dns-01 hooks */
 	ev_timer finish;     /* delivers the result from the loop */
 	acme_result_t result;
 	wf_buf_t chain, keypem;
@@ -888,7 +887,8 @@ static void new_order(acme_job_t *j)
 }
 
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
-			   wf_slice_t reuse_key_pem, const char *replaces, acme_job_done_cb cb, void *arg)
+			   wf_slice_t reuse_key_pem, const char *replaces, double timeout, acme_job_done_cb cb,
+			   void *arg)
 {
 	acme_job_t *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -928,7 +928,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	ev_timer_init(&j->finish, on_finish, 0, 0);
 	/* dns-01 hooks run one at a time, process-wide, each allowed up to
 	 * ACME_DNS_ADD_TIMEOUT: this order's own, and those queued before it. */
-	j->deadline_s = JOB_DEADLINE;
+	j->deadline_s = timeout;
 	if (!strcmp(j->challenge, "dns-01"))
 		j->deadline_s += (double)(j->ndomains + acme_dns_pending()) * ACME_DNS_ADD_TIMEOUT;
 	ev_timer_init(&j->deadline, on_deadline, j->deadline_s, 0);

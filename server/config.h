@@ -133,6 +133,7 @@ typedef struct wf_config {
 		char *contact;  /* e-mail for the CA account, or "" */
 		char *account_key_type;
 		int request_timeout;
+		int order_timeout;  /* seconds one order may take (its dns_hook calls not counted) */
 		int retry_interval; /* first backoff after a failure, seconds */
 		char **event_hook;  /* argv run on every certificate event */
 		size_t nevent_hook;

@@ -204,6 +204,9 @@ static const wf_key_t acme_keys[] = {
 	  account_key_types, NULL, "Key that signs ACME requests (ES256 for ec256)." },
 	{ "request_timeout", WF_KEY_INT, F(wf_config_t, acme.request_timeout), 0, "30", 1, 600, NULL, NULL,
 	  "Seconds allowed for one request to the CA." },
+	{ "order_timeout", WF_KEY_INT, F(wf_config_t, acme.order_timeout), 0, "600", 1, 86400, NULL, NULL,
+	  "Seconds one order may take, from the account to the download, before it counts as failed "
+	  "(raise it for a CA that validates slowly)." },
 	{ "retry_interval", WF_KEY_INT, F(wf_config_t, acme.retry_interval), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds before the first retry after a failed order; each further failure waits ten times "
 	  "longer, up to a day, but no longer than a sixth of the served certificate's time left (with "
