@@ -68,8 +68,11 @@ struct acme_job {
 	size_t nalpn;
 	ev_timer poll;
 	double poll_delay;
-	ev_timer deadline;
-	double deadline_s;   /* its length: acme.order_timeout, more with dns-01 hooks */
+	ev_timer deadline;   /* stopped while dns_waiting: the hook queue's time is not the order's */
+	double deadline_s;   /* its length: acme.order_timeout */
+	double deadline_left; /* what was left of it when it stopped for the hooks */
+	int dns_waiting;     /* its dns_hook adds queued or running */
+	bool dns_waited;     /* the deadline stood still for them at least once */
 	ev_timer finish;     /* delivers the result from the loop */
 	acme_result_t result;
 	wf_buf_t chain, keypem;
@@ -324,8 +327,28 @@ static void on_poll_timer(struct ev_loop *loop, ev_timer *t, int revents)
 static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	acme_job_t *j = wf_container_of(t, acme_job_t, deadline);
-	fail(j, "", NULL, -1, "the order did not complete within %.0f s (stuck in %s)", j->deadline_s,
-	     acme_job_state_name(j->state));
+	fail(j, "", NULL, -1, "the order did not complete within %.0f s%s (stuck in %s)", j->deadline_s,
+	     j->dns_waited ? ", not counting its wait for dns_hook" : "", acme_job_state_name(j->state));
+}
+
+/* The dns_hook queue is the process's, one call at a time: orders that start
+ * together wait for each other's hooks. That wait is not the order's (each
+ * call has a limit of its own), so its clock stands still meanwhile. */
+static void dns_wait_begin(acme_job_t *j)
+{
+	if (j->dns_waiting++ > 0)
+		return;
+	j->dns_waited = true;
+	j->deadline_left = ev_timer_remaining(j->loop, &j->deadline);
+	ev_timer_stop(j->loop, &j->deadline);
+}
+
+static void dns_wait_end(acme_job_t *j)
+{
+	if (--j->dns_waiting > 0)
+		return;
+	ev_timer_set(&j->deadline, j->deadline_left > 0 ? j->deadline_left : 0, 0);
+	ev_timer_start(j->loop, &j->deadline);
 }
 
 /* ---------------------------------------------------------------- download */
@@ -539,6 +562,7 @@ static void on_dns_added(void *owner, acme_dns_result_t result)
 {
 	job_dns_t *d = owner;
 	acme_job_t *j = d->job;
+	dns_wait_end(j);
 	d->not_run = result == ACME_DNS_NOT_RUN;
 	if (result != ACME_DNS_OK) {
 		fail_ours(j, d->domain, "dns_hook could not publish the TXT record %s (see the line above)", d->name);
@@ -591,6 +615,7 @@ static void publish_dns(acme_job_t *j, const acme_authz_t *a, const acme_challen
 		return;
 	}
 	j->ndns++; /* owed a removal from now on, whatever the add does */
+	dns_wait_begin(j);
 }
 
 static void publish(acme_job_t *j, const acme_authz_t *a, const acme_challenge_t *ch)
@@ -926,11 +951,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	j->poll_delay = POLL_FIRST; /* every path to polling starts short, never at zero */
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);
-	/* dns-01 hooks run one at a time, process-wide, each allowed up to
-	 * ACME_DNS_ADD_TIMEOUT: this order's own, and those queued before it. */
-	j->deadline_s = timeout;
-	if (!strcmp(j->challenge, "dns-01"))
-		j->deadline_s += (double)(j->ndomains + acme_dns_pending()) * ACME_DNS_ADD_TIMEOUT;
+	j->deadline_s = timeout; /* stands still while its dns_hook calls wait or run */
 	ev_timer_init(&j->deadline, on_deadline, j->deadline_s, 0);
 	ev_timer_start(loop, &j->deadline);
 	j->state = ACME_JOB_WAIT_CLIENT;

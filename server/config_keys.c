@@ -206,7 +206,8 @@ static const wf_key_t acme_keys[] = {
 	  "Seconds allowed for one request to the CA." },
 	{ "order_timeout", WF_KEY_INT, F(wf_config_t, acme.order_timeout), 0, "600", 1, 86400, NULL, NULL,
 	  "Seconds one order may take, from the account to the download, before it counts as failed "
-	  "(raise it for a CA that validates slowly)." },
+	  "(raise it for a CA that validates slowly). Time its dns_hook calls spend queued or running is "
+	  "not counted: each has a limit of its own." },
 	{ "retry_interval", WF_KEY_INT, F(wf_config_t, acme.retry_interval), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds before the first retry after a failed order; each further failure waits ten times "
 	  "longer, up to a day, but no longer than a sixth of the served certificate's time left (with "

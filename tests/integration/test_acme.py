@@ -508,6 +508,30 @@ class DnsChallenge(AcmeCase):
         self.assertNotIn("dns_hook remove", text)
         self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "a.wild.test")))
 
+    def test_orders_started_together_wait_for_each_others_hooks(self):
+        # Four dns-01 certificates start at once; their adds run one at a
+        # time, 3 s each, so the last order waits about 10 s for the others'
+        # hooks. That wait is not its own: with order_timeout at 6 s (more
+        # than one order with its own hook takes, less than all the hooks
+        # together) every order completes.
+        self.pebble.start()
+        certs = [{"name": "d%d" % i, "domains": ["d%d.wild.test" % i], "challenge": "dns-01"} for i in range(4)]
+        s = self.make_server(challenge="dns-01", certs=certs)
+        hook, log = dns_hook_script(s, self.pebble, "slow")
+        for c in s.certificates:
+            c["dns_hook"] = [hook]
+        s.extra = s.extra.replace("retry_interval = 1;", "retry_interval = 1; order_timeout = 6;")
+        s.write_config()
+        t0 = time.time()
+        s.start()
+        self.assertTrue(s.wait_log("; installed", timeout=50, count=4), s.log()[-4000:])
+        took = time.time() - t0
+        self.assertNotIn("did not complete within", s.log())
+        self.assertNotIn("order failed", s.log())
+        self.assertGreater(took, 6 + 3, s.log()[-4000:])  # the last one ran past 6 s of wall time
+        for i in range(4):
+            self.assertTrue(issued_by_pebble(tls_peer_cert(s.port, "d%d.wild.test" % i)))
+
     def test_config_names_what_is_missing(self):
         for cert, expect in (
                 ({"name": "w", "domains": ["*.wild.test"], "challenge": "http-01"},
