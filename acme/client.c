@@ -32,6 +32,7 @@ typedef struct req {
 	char *url;
 	char *payload; /* NULL: POST-as-GET */
 	bool use_jwk;
+	const acme_key_t *key; /* borrowed: signs instead of the account key (with its jwk), or NULL */
 	bool plain_get; /* unsigned GET */
 	bool exclusive; /* newOrder: runs alone (see the gate below) */
 	bool active;    /* counted in the gate */
@@ -63,6 +64,7 @@ struct acme_client {
 	acme_key_t *retired;          /* owned: the old key while its replacement registers, else NULL */
 	char retired_status[16];      /* why: "deactivated", "revoked" */
 	bool key_is_new;
+	bool no_account;              /* ready once the directory is in: no account is looked up or made */
 	char kid[ACME_URL_MAX];
 	char dir_path[1024];          /* STATE/acme/HOST */
 	char nonces[NONCE_POOL][256];
@@ -226,7 +228,8 @@ static void post_with_nonce(req_t *r, const char *nonce)
 	acme_client_t *cl = r->cl;
 	wf_buf_t jws;
 	wf_buf_init(&jws, 1 << 20);
-	if (acme_jws_sign(cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws) != WF_OK) {
+	if (acme_jws_sign(r->key ? r->key : cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws) !=
+	    WF_OK) {
 		wf_buf_fini(&jws);
 		fail_local(r, "cannot sign the request");
 		return;
@@ -377,6 +380,18 @@ static unsigned long post_internal(acme_client_t *cl, const char *url, const cha
 unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg)
 {
 	return post_internal(cl, url, payload, false, cb, arg);
+}
+
+unsigned long acme_client_post_key(acme_client_t *cl, const acme_key_t *key, const char *url, const char *payload,
+				   acme_reply_cb cb, void *arg)
+{
+	req_t *r = req_new(cl, url, payload, true, cb, arg);
+	if (!r)
+		return 0;
+	r->key = key;
+	ev_timer_init(&r->start, on_start_timer, 0, 0);
+	ev_timer_start(cl->loop, &r->start);
+	return r->id;
 }
 
 unsigned long acme_client_get(acme_client_t *cl, const char *url, acme_reply_cb cb, void *arg)
@@ -745,6 +760,10 @@ static void on_directory(void *arg, const acme_http_resp_t *resp)
 		return;
 	}
 	nonce_put(cl, resp->replay_nonce);
+	if (cl->no_account) {
+		become(cl, true, "", "");
+		return;
+	}
 	if (!cl->key && load_or_make_key(cl) != WF_OK)
 		return;
 	if (cl->key_is_new)
@@ -826,6 +845,18 @@ void acme_client_free(acme_client_t *cl)
 	acme_key_free(cl->retired);
 	wf_config_unref(cl->cfg);
 	free(cl);
+}
+
+void acme_client_without_account(acme_client_t *cl)
+{
+	cl->no_account = true;
+}
+
+bool acme_client_account_stored(const acme_client_t *cl)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/account.key", cl->dir_path);
+	return access(path, F_OK) == 0;
 }
 
 const acme_directory_t *acme_client_directory(const acme_client_t *cl)

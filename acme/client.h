@@ -45,6 +45,17 @@ const char *acme_client_url(const acme_client_t *cl);
  * instead when use_jwk (newAccount). Returns a handle for cancel, 0 if it
  * could not start. */
 unsigned long acme_client_post(acme_client_t *cl, const char *url, const char *payload, acme_reply_cb cb, void *arg);
+/* A POST signed with key (borrowed until the reply), which the CA learns from
+ * the jwk header, not with the account: a revocation by the certificate's
+ * own key (RFC 8555 7.6). Same reply and cancel rules. */
+unsigned long acme_client_post_key(acme_client_t *cl, const acme_key_t *key, const char *url, const char *payload,
+				   acme_reply_cb cb, void *arg);
+/* Before the first acme_client_ready: this client is ready once it has the
+ * directory, and never looks up or registers an account (for
+ * acme_client_post_key alone). */
+void acme_client_without_account(acme_client_t *cl);
+/* Is there an account key for this CA in the state folder? */
+bool acme_client_account_stored(const acme_client_t *cl);
 /* An unsigned GET (ARI renewalInfo is public). Same reply and cancel rules. */
 unsigned long acme_client_get(acme_client_t *cl, const char *url, acme_reply_cb cb, void *arg);
 /* Cancels every request and readiness wait started for arg (a job going away). */

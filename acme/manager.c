@@ -185,6 +185,8 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		acme_status_rec_t rec = { 0 };
 		rec.last_issued_at = time(NULL);
 		rec.ca = (int)s->ca;
+		/* Revocation goes there, wherever later failures take s->ca. */
+		snprintf(rec.issued_ca, sizeof(rec.issued_ca), "%s", m->cfg->acme.cas[s->ca].url);
 		acme_status_save(m->cfg->state_dir, c->name, &rec);
 		schedule(m);
 		return;

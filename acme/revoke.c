@@ -16,6 +16,7 @@ typedef struct revoke_ctx {
 	acme_client_t *cl;
 	struct ev_loop *loop;
 	const char *name;
+	acme_key_t *cert_key; /* owned: signs the request when there is no account at this CA */
 	wf_buf_t payload;
 	int code;
 } revoke_ctx_t;
@@ -51,7 +52,10 @@ static void on_ready(void *arg, bool ok, const acme_problem_t *why)
 		return;
 	}
 	wf_buf_append(&x->payload, "", 1);
-	acme_client_post(x->cl, url, wf_buf_head(&x->payload), on_revoked, x);
+	if (x->cert_key)
+		acme_client_post_key(x->cl, x->cert_key, url, wf_buf_head(&x->payload), on_revoked, x);
+	else
+		acme_client_post(x->cl, url, wf_buf_head(&x->payload), on_revoked, x);
 }
 
 int acme_revoke_main(wf_config_t *cfg, const char *name)
@@ -92,18 +96,39 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 	acme_b64url_append(&x.payload, der.data, der.size);
 	wf_buf_append_str(&x.payload, "\"}");
 	x.loop = ev_loop_new(EVFLAG_AUTO);
-	/* The CA that issued it: the manager records which one it last used. */
+	/* The CA that issued it, which need not be the one in use now: after
+	 * failures the manager moves on to the next. */
 	acme_status_rec_t rec;
 	acme_status_load(cfg->state_dir, name, &rec);
-	size_t ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
+	char why[400];
+	int ca = acme_status_issuing_ca(cfg, &rec, why, sizeof(why));
+	if (ca < 0) {
+		fprintf(stderr, "wharf cert revoke: %s: %s\n", name, why);
+		goto out;
+	}
 	x.cl = acme_client_new(x.loop, cfg, &cfg->acme.cas[ca]);
 	if (!x.cl) {
 		fprintf(stderr, "wharf cert revoke: cannot set up the ACME client\n");
 		goto out;
 	}
+	/* No account there (it was lost, or never made): the certificate's own
+	 * key signs the request (RFC 8555 7.6), rather than a new account made
+	 * only to be refused, as it would not be the one that ordered. */
+	bool by_key = !acme_client_account_stored(x.cl);
+	if (by_key) {
+		x.cert_key = acme_key_load(wf_buf_slice(&pem));
+		if (!x.cert_key) {
+			fprintf(stderr, "wharf cert revoke: %s: no account at %s, and the key in %s/issued.pem does not "
+				"load\n", name, cfg->acme.cas[ca].url, dir);
+			goto out;
+		}
+		acme_client_without_account(x.cl);
+	}
+	printf("certificate %s: revoking at %s (%s), signed with %s\n", name, cfg->acme.cas[ca].url, why,
+	       by_key ? "the certificate's own key (no account there)" : "the account key");
+	fflush(stdout);
 	acme_client_ready(x.cl, on_ready, &x);
 	ev_run(x.loop, 0);
-	acme_client_free(x.cl);
 	if (x.code == 0) {
 		/* Set aside, not deleted: the next start orders a replacement. */
 		if (renameat(dfd, "issued.pem", dfd, "issued.pem.revoked") == 0)
@@ -111,6 +136,8 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 			       "or SIGHUP\n", name);
 	}
 out:
+	acme_client_free(x.cl);
+	acme_key_free(x.cert_key);
 	if (x.loop)
 		ev_loop_destroy(x.loop);
 	gnutls_free(der.data);

@@ -1,6 +1,7 @@
-/* `wharf cert revoke NAME`: revokes the issued certificate of NAME at the
- * first configured CA, with the account key, and sets it aside so that the
- * next start (or a SIGHUP) orders a replacement. */
+/* `wharf cert revoke NAME`: revokes the issued certificate of NAME at the CA
+ * that issued it (status.json's issued_ca), signed with the account key, or
+ * with the certificate's own key when there is no account at that CA, and
+ * sets it aside so that the next start (or a SIGHUP) orders a replacement. */
 #ifndef ACME_REVOKE_H
 #define ACME_REVOKE_H
 

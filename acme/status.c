@@ -65,6 +65,8 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 	json_object_object_add(o, "next_attempt", json_object_new_int64(rec->next_attempt));
 	json_object_object_add(o, "last_issued_at", json_object_new_int64(rec->last_issued_at));
 	json_object_object_add(o, "ca", json_object_new_int(rec->ca));
+	if (rec->issued_ca[0])
+		json_object_object_add(o, "issued_ca", json_object_new_string(rec->issued_ca));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
 	json_object_put(o);
@@ -99,6 +101,8 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			json_object *v;
 			if (json_object_object_get_ex(o, "last_error", &v) && json_object_is_type(v, json_type_string))
 				snprintf(rec->last_error, sizeof(rec->last_error), "%s", json_object_get_string(v));
+			if (json_object_object_get_ex(o, "issued_ca", &v) && json_object_is_type(v, json_type_string))
+				snprintf(rec->issued_ca, sizeof(rec->issued_ca), "%s", json_object_get_string(v));
 		}
 		json_object_put(o);
 		if (tok)
@@ -106,6 +110,27 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 	}
 	wf_buf_fini(&b);
 	close(dfd);
+}
+
+int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec, char *why, size_t cap)
+{
+	if (rec->issued_ca[0]) {
+		for (size_t i = 0; i < cfg->acme.ncas; i++)
+			if (strcmp(cfg->acme.cas[i].url, rec->issued_ca) == 0) {
+				snprintf(why, cap, "the CA that issued it");
+				return (int)i;
+			}
+		snprintf(why, cap, "the CA that issued it (%.200s) is no longer in the config", rec->issued_ca);
+		return -1;
+	}
+	/* Older status files name only the CA in use: the issuer still, unless
+	 * a failure since may have moved it on (the fallback). */
+	if (rec->last_issued_at && rec->failures == 0 && rec->ca >= 0 && (size_t)rec->ca < cfg->acme.ncas) {
+		snprintf(why, cap, "status.json does not record the issuing CA; the one of the last issuance");
+		return rec->ca;
+	}
+	snprintf(why, cap, "status.json does not record the issuing CA; the first configured");
+	return 0;
 }
 
 typedef struct cert_info {

@@ -18,13 +18,20 @@ typedef struct acme_status_rec {
 	char last_error[1200];
 	time_t next_attempt; /* 0: whenever due */
 	time_t last_issued_at;
-	int ca;              /* index of the CA in use (after fallbacks), and that issued the last one */
+	int ca;              /* index of the CA in use (after fallbacks) */
+	char issued_ca[1024]; /* directory URL of the CA that issued the last certificate; "" in older files */
 } acme_status_rec_t;
 
 /* Durable write of NAME's record. */
 int acme_status_save(const char *state_dir, const char *name, const acme_status_rec_t *rec);
 /* Reads NAME's record; an absent or unreadable record reads as all zero. */
 void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t *rec);
+
+/* The CA to revoke NAME's certificate at (an index into cfg->acme.cas, or -1
+ * when the issuing CA is no longer configured), and why, for the output: the
+ * one status.json records as its issuer; in a file older than that record,
+ * the CA in use if nothing failed since the last issuance, else the first. */
+int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec, char *why, size_t cap);
 
 /* JSON: {"certificates":[{"name","domains","issuer","serial","not_before","not_after",
  * "provisional","next_renewal","failures","last_error","last_error_at","next_attempt"}]}

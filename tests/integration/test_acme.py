@@ -653,6 +653,83 @@ class Operations(AcmeCase):
         self.assertIn("provisional", out.stdout)
 
 
+class RevokeAtIssuer(AcmeCase):
+    """Two CAs, two Pebbles (whose validators both reach our challenge ports)."""
+
+    def setUp(self):
+        self.pebble = Pebble()
+        self.other = Pebble()
+        self.other.http_port, self.other.tls_port = self.pebble.http_port, self.pebble.tls_port
+
+    def tearDown(self):
+        super().tearDown()
+        self.other.cleanup()
+
+    def cert_status(self, pebble, serial):
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=pebble.ca_file)
+        return urllib.request.urlopen("https://127.0.0.1:%d/cert-status-by-serial/%s" % (pebble.mgmt_port, serial),
+                                      context=ctx, timeout=10).read()
+
+    def serial(self, s):
+        import json
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"], capture_output=True,
+                             text=True, timeout=20)
+        return json.loads(out.stdout)["certificates"][0]["serial"]
+
+    def revoke(self, s):
+        out = subprocess.run([harness.WHARF, "cert", "revoke", "main", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return out.stdout
+
+    def test_revoked_where_issued_and_without_an_account(self):
+        import json
+        import shutil
+        self.pebble.start()
+        self.other.start()
+        s = self.make_server(domains=("wharf.test",))
+        s.extra = s.extra.replace("} ); };", '}, { url = "%s"; ca_bundle = "%s"; } ); };'
+                                  % (self.other.directory, self.other.ca_file))
+        s.write_config()
+        s.start()
+        wait_issued(s, "wharf.test")
+        s.stop()
+        serial = self.serial(s)
+        status_path = os.path.join(s.state_dir, "certs", "main", "status.json")
+        with open(status_path) as f:
+            status = json.load(f)
+        self.assertEqual(status["issued_ca"], self.pebble.directory)
+        # As after failures with the first CA: the second is in use now. The
+        # certificate is still the first's, and is revoked there, with the
+        # account that ordered it; the second CA hears nothing (no account made).
+        status.update({"ca": 1, "failures": 3})
+        with open(status_path, "w") as f:
+            json.dump(status, f)
+        out = self.revoke(s)
+        self.assertIn("revoking at %s (the CA that issued it), signed with the account key" % self.pebble.directory,
+                      out)
+        self.assertIn(b"Revoked", self.cert_status(self.pebble, serial))
+        other_dir = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.other.port)
+        self.assertFalse(os.path.exists(other_dir))
+        # The replacement comes from the CA in use, the second; its account is
+        # then lost: the certificate's own key signs the revocation, and no
+        # account is made for it.
+        s.start()
+        wait_issued(s, "wharf.test")
+        s.stop()
+        serial = self.serial(s)
+        with open(status_path) as f:
+            self.assertEqual(json.load(f)["issued_ca"], self.other.directory)
+        shutil.rmtree(other_dir)
+        out = self.revoke(s)
+        self.assertIn("revoking at %s (the CA that issued it), signed with the certificate's own key"
+                      % self.other.directory, out)
+        self.assertIn(b"Revoked", self.cert_status(self.other, serial))
+        self.assertFalse(os.path.exists(os.path.join(other_dir, "account.key")))
+
+
 class Preflight(AcmeCase):
     def test_unreachable_name_is_not_ordered(self):
         self.pebble.preflight_port = self.pebble.http_port

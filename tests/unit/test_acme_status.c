@@ -1,0 +1,47 @@
+/* Which CA `wharf cert revoke` goes to (acme_status_issuing_ca): the issuer
+ * status.json records, whatever CA is in use since; in older files, a guess
+ * that says it is one. */
+#include "check.h"
+#include "acme/status.h"
+
+#include <string.h>
+
+int main(void)
+{
+	wf_acme_ca_cfg_t cas[2] = { { .url = "https://a.example/dir" }, { .url = "https://b.example/dir" } };
+	wf_config_t cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.acme.cas = cas;
+	cfg.acme.ncas = 2;
+	acme_status_rec_t rec;
+	char why[400];
+
+	/* Issued by the first, the second in use after failures: the first. */
+	memset(&rec, 0, sizeof(rec));
+	rec.ca = 1;
+	rec.failures = 3;
+	rec.last_issued_at = 1000;
+	snprintf(rec.issued_ca, sizeof(rec.issued_ca), "%s", cas[0].url);
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 0);
+	CHECK_EQ_STR(why, "the CA that issued it");
+	snprintf(rec.issued_ca, sizeof(rec.issued_ca), "%s", cas[1].url);
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 1);
+	/* An issuer no longer configured: none, and the output says so. */
+	snprintf(rec.issued_ca, sizeof(rec.issued_ca), "https://gone.example/dir");
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), -1);
+	CHECK(strstr(why, "(https://gone.example/dir) is no longer in the config") != NULL);
+
+	/* Older files: the CA in use if nothing failed since the last issuance ... */
+	rec.issued_ca[0] = '\0';
+	rec.failures = 0;
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 1);
+	CHECK(strstr(why, "does not record the issuing CA; the one of the last issuance") != NULL);
+	/* ... else (a fallback may have moved it on), the first. */
+	rec.failures = 2;
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 0);
+	CHECK(strstr(why, "the first configured") != NULL);
+	rec.failures = 0;
+	rec.ca = 7; /* a hand edit, or a shorter cas list */
+	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 0);
+	return check_report();
+}
