@@ -775,7 +775,10 @@ static void on_resumed(void *arg, const acme_reply_t *r)
 	acme_job_t *j = arg;
 	acme_order_t o;
 	char err[256];
-	if (r->curl_code || r->status >= 500) { /* no word on the order: ask again next attempt */
+	/* No word on the order (no answer, the CA's own error), or a rate limit:
+	 * a new order at once would only be refused too. The next attempt, after
+	 * the CA's Retry-After, orders afresh (a resumed order gets one chance). */
+	if (r->curl_code || r->status >= 500 || r->status == 429) {
 		fail_reply(j, "resuming the order", r);
 		return;
 	}
