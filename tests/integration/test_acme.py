@@ -1018,7 +1018,10 @@ def not_after(pem):
     """The certificate's notAfter as a Unix time."""
     import calendar
     from cryptography import x509
-    return calendar.timegm(x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc.timetuple())
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    # not_valid_after_utc since cryptography 42; the older name is naive UTC.
+    when = cert.not_valid_after_utc if hasattr(cert, "not_valid_after_utc") else cert.not_valid_after
+    return calendar.timegm(when.timetuple())
 
 
 def log_time(line):
