@@ -536,6 +536,52 @@ def cert_text(pem):
     return out.stdout.decode("latin-1")
 
 
+class BigFolderCase(unittest.TestCase):
+    """One server for the whole class (WORKERS workers) whose home holds
+    hello.txt ("hello\n") and many/ with MANY empty files; prepare_home(home)
+    adds more before it starts. SLOW bounds any one slow step."""
+    MANY = 100000  # the listing's entry cap
+    SLOW = 120
+    WORKERS = 2
+
+    @classmethod
+    def prepare_home(cls, home):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(workers=cls.WORKERS)
+        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
+        home = cls.server.home()
+        with open(os.path.join(home, "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        many = os.path.join(home, "many")
+        os.makedirs(many)
+        started = time.monotonic()
+        for i in range(cls.MANY):
+            os.close(os.open(os.path.join(many, "e%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+        assert time.monotonic() - started < cls.SLOW, "making the folder took too long"
+        cls.prepare_home(home)
+        cls.server.start()
+
+    def tearDown(self):
+        log_on_failure(self, self.server)
+
+    def warm(self, c):
+        """One answered request on c: its password is checked (off the loop)
+        and remembered, so the next ones are answered at once."""
+        c.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
+               % basic_auth("alice", "alice-pw"))
+        status, _, body = c.read_response(timeout=self.SLOW)
+        self.assertEqual((status, body), (200, b"hello\n"))
+
+    def assertServerHealthy(self):
+        self.assertIsNone(self.server.proc.poll(), "the server died:\n" + self.server.log()[-4000:])
+        with RawTLS(self.server, timeout=self.SLOW) as c:
+            self.warm(c)
+        self.assertIsNone(sanitizer_report(self.server.log()))
+
+
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: ")
 
 

@@ -14,12 +14,11 @@ import os
 import re
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
-MANY = 100000  # names in the big folder (the listing's entry cap)
+MANY = harness.BigFolderCase.MANY  # names in the big folder
 SLOW = 60      # seconds any one slow step may take, however loaded the host
 ALICE = harness.basic_auth("alice", "alice-pw")
 HEADERS, DATA = 1, 0
@@ -55,42 +54,14 @@ def access_seconds(log, needle):
     raise AssertionError("no access line with %r" % needle)
 
 
-class HttpListing(unittest.TestCase):
+class HttpListing(harness.BigFolderCase):
+    SLOW = SLOW
 
     @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server()
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        home = cls.server.home()
-        with open(os.path.join(home, "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
+    def prepare_home(cls, home):
         os.makedirs(os.path.join(home, "small", "sub"))
         with open(os.path.join(home, "small", "a.txt"), "wb") as f:
             f.write(b"a\n")
-        many = os.path.join(home, "many")
-        os.makedirs(many)
-        started = time.monotonic()
-        for i in range(MANY):
-            os.close(os.open(os.path.join(many, "e%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
-        assert time.monotonic() - started < SLOW, "making the folder took too long"
-        cls.server.start()
-
-    def tearDown(self):
-        harness.log_on_failure(self, self.server)
-
-    def warm(self, c):
-        """One answered request on c: its password is checked (off the loop)
-        and remembered, so the next ones are answered at once."""
-        c.send(h1_request("/hello.txt"))
-        status, _, body = c.read_response(timeout=SLOW)
-        self.assertEqual((status, body), (200, b"hello\n"))
-
-    def assertServerHealthy(self):
-        self.assertIsNone(self.server.proc.poll(), "the server died:\n" + self.server.log()[-4000:])
-        with harness.RawTLS(self.server, timeout=SLOW) as c:
-            self.warm(c)
-        self.assertNotIn("AddressSanitizer", self.server.log())
-        self.assertNotIn("runtime error", self.server.log())
 
     def assertWholeHtmlListing(self, headers, body):
         self.assertEqual(headers["content-type"], "text/html; charset=utf-8")

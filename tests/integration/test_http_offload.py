@@ -12,14 +12,13 @@ import os
 import select
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 h2_frame, hpack_literal, h2_frames = harness.h2_frame, harness.hpack_literal, harness.h2_frames
 H2_PREFACE, H2_END_STREAM, H2_END_HEADERS = harness.H2_PREFACE, harness.H2_END_STREAM, harness.H2_END_HEADERS
-MANY = 100000  # names in a folder (the listing cap)
+MANY = harness.BigFolderCase.MANY  # names in the big folder
 SLOW = 120     # seconds any one slow step may take, however loaded the host
 ALICE = harness.basic_auth("alice", "alice-pw")
 HEADERS, RST_STREAM, WINDOW_UPDATE = 1, 3, 8
@@ -36,37 +35,9 @@ def h2_get(path, accept="application/json"):
             hpack_literal("authorization", ALICE) + hpack_literal("accept", accept))
 
 
-class HttpOffload(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server(workers=1)  # every connection on the same loop
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        home = cls.server.home()
-        with open(os.path.join(home, "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
-        many = os.path.join(home, "many")
-        os.makedirs(many)
-        for i in range(MANY):
-            os.close(os.open(os.path.join(many, "e%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
-        cls.server.start()
-
-    def tearDown(self):
-        harness.log_on_failure(self, self.server)
-
-    def warm(self, c):
-        """One answered request on c: its password is checked (off the loop)
-        and remembered, so the next ones are answered at once."""
-        c.send(h1_get("/hello.txt"))
-        status, _, body = c.read_response(timeout=SLOW)
-        self.assertEqual((status, body), (200, b"hello\n"))
-
-    def assertServerHealthy(self):
-        self.assertIsNone(self.server.proc.poll(), "the server died:\n" + self.server.log()[-4000:])
-        with harness.RawTLS(self.server, timeout=SLOW) as c:
-            self.warm(c)
-        self.assertNotIn("AddressSanitizer", self.server.log())
-        self.assertNotIn("runtime error", self.server.log())
+class HttpOffload(harness.BigFolderCase):
+    WORKERS = 1  # every connection on the same loop
+    SLOW = SLOW
 
     def test_http1_listing_leaves_the_worker_free(self):
         with harness.RawTLS(self.server, timeout=SLOW) as c, harness.RawTLS(self.server, timeout=SLOW) as other:
