@@ -60,8 +60,10 @@ struct xfer_ftp_job {
 	 * and for a rename, to_fd (owned) and to_leaf */
 	int to_fd;
 	char leaf[NAME_MAX + 1], to_leaf[NAME_MAX + 1];
-	char partial[NAME_MAX + 1]; /* JOB_DELETE: the partial of leaf, or "" */
+	char partial[NAME_MAX + 1]; /* JOB_DELETE: the partial of leaf (or the name removed), or "" */
 	int partial_max_age;
+	bool stale_only;           /* JOB_DELETE: the partial goes only if it is stale */
+	bool sync;                 /* JOB_DELETE: the folder is fsynced once changed (DELE's reply waits for it) */
 	bool no_replace;           /* JOB_RENAME */
 	xfer_ftp_partial_fate_t partial_fate;
 };
@@ -143,6 +145,19 @@ xfer_ftp_job_t *xfer_ftp_job_delete(int dir_fd_take, const char *leaf, const cha
 	if (j) {
 		snprintf(j->partial, sizeof(j->partial), "%s", partial);
 		j->partial_max_age = partial_max_age;
+		j->sync = true;
+	}
+	return j;
+}
+
+/* DELE's job with no leaf: only its partial's removal, and no fsync. */
+xfer_ftp_job_t *xfer_ftp_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only)
+{
+	xfer_ftp_job_t *j = change_new(JOB_DELETE, dir_fd_take, "");
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", name);
+		j->partial_max_age = max_age;
+		j->stale_only = stale_only;
 	}
 	return j;
 }
@@ -210,11 +225,14 @@ static void copy_step(xfer_ftp_job_t *j)
 	j->more = j->copied < j->len;
 }
 
-/* DELE: leaf, then its partial; the folder's fsync when either went. */
+/* DELE: leaf, then its partial; the folder's fsync when either went. A
+ * removal: the partial (or temp file) alone, stale or not, no fsync. */
 static void delete_run(xfer_ftp_job_t *j)
 {
 	struct stat st;
-	if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (!j->leaf[0]) {
+		/* a removal: no file of the user's */
+	} else if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		j->err = errno;
 	} else if (S_ISDIR(st.st_mode)) {
 		j->err = EISDIR; /* a folder is RMD's: not even its name's partial goes */
@@ -222,16 +240,16 @@ static void delete_run(xfer_ftp_job_t *j)
 	} else if (unlinkat(j->dir_fd, j->leaf, 0) != 0) {
 		j->err = errno;
 	}
-	bool changed = j->err == 0;
+	bool changed = j->leaf[0] && j->err == 0;
 	if (j->partial[0]) {
 		bool stale = j->partial_max_age > 0 && fstatat(j->dir_fd, j->partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			     xfer_partial_stale(&st, time(NULL), j->partial_max_age);
-		if (unlinkat(j->dir_fd, j->partial, 0) == 0) {
+		if ((stale || !j->stale_only) && unlinkat(j->dir_fd, j->partial, 0) == 0) {
 			j->partial_fate = stale ? XFER_FTP_PARTIAL_STALE : XFER_FTP_PARTIAL_REMOVED;
 			changed = true;
 		}
 	}
-	if (changed)
+	if (changed && j->sync)
 		fsync(j->dir_fd);
 }
 
@@ -286,12 +304,21 @@ static void job_step(void *arg)
 	}
 }
 
+/* On a pool thread: a job nobody waits for any more drops what it holds
+ * there (a copy's temp file may be gigabytes to free). */
+static void job_free_detached(void *arg)
+{
+	xfer_ftp_job_free(arg);
+}
+
 /* Back on the worker's loop after a step: the next one, or the end. */
 static void job_stepped(void *arg)
 {
 	xfer_ftp_job_t *j = arg;
 	if (!j->done) {
-		xfer_ftp_job_free(j); /* cancelled: nobody waits */
+		/* cancelled: nobody waits */
+		if (wf_offload_submit(NULL, job_free_detached, NULL, j) != WF_OK)
+			xfer_ftp_job_free(j);
 		return;
 	}
 	if (j->more && !j->err) {
@@ -314,6 +341,36 @@ int xfer_ftp_job_start(xfer_ftp_job_t *j, wf_worker_t *w, xfer_ftp_job_done_fn d
 		job_step(j);
 	while (j->more && !j->err);
 	return WF_DONE;
+}
+
+/* On a pool thread (or inline): the whole job, then its end. */
+static void job_run_detached(void *arg)
+{
+	xfer_ftp_job_t *j = arg;
+	do
+		job_step(j);
+	while (j->more && !j->err);
+	xfer_ftp_job_free(j);
+}
+
+void xfer_ftp_job_start_detached(xfer_ftp_job_t *j)
+{
+	j->done = NULL;
+	if (wf_offload_submit(NULL, job_run_detached, NULL, j) != WF_OK)
+		job_run_detached(j);
+}
+
+void xfer_ftp_job_drop_upload(xfer_upload_t *up_take)
+{
+	/* An empty temp file frees nothing: it goes here and now. */
+	xfer_ftp_job_t *j = up_take->fd >= 0 && up_take->written > 0 ? job_new(JOB_DELETE) : NULL;
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", up_take->tmp);
+		j->dir_fd = xfer_upload_release(up_take);
+		xfer_ftp_job_start_detached(j);
+	}
+	xfer_upload_fini(up_take); /* what is left: an empty temp file, or all of it without a job */
+	free(up_take);
 }
 
 void xfer_ftp_job_cancel(xfer_ftp_job_t *j)
@@ -363,7 +420,12 @@ void xfer_ftp_job_free(xfer_ftp_job_t *j)
 		free(j->out);
 	}
 	if (j->up) {
-		/* A copy's temp file goes; a claimed partial is parked again. */
+		/* A copy's temp file goes; a claimed partial is parked again. This
+		 * may run on a pool thread (a cancelled job): safe, as an upload
+		 * in a job has no early sync for the loop to track (none starts
+		 * before bytes are staged, and a job's upload has staged none). */
+		if (j->up->early)
+			abort(); /* an upload handed to a job while an early sync ran */
 		if (j->kind == JOB_TRUNCATE)
 			xfer_upload_park(j->up, j->park_as);
 		xfer_upload_fini(j->up);

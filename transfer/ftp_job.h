@@ -8,7 +8,10 @@
  *     the file's blocks: long, for gigabytes on ext4 or xfs);
  *   - the change DELE, RMD, MKD and RNTO make to the tree, with the fsync
  *     of the folder(s) that makes it durable before the reply (and, for
- *     DELE, freeing a large file's blocks).
+ *     DELE, freeing a large file's blocks);
+ *   - removing one name whose blocks may be gigabytes: the partial a plain
+ *     STOR starts over from, a stale partial SIZE, STOR or APPE meets, the
+ *     temp file of an upload that will not be stored.
  * A job owns what it is given (the folders, the listing buffer, the upload
  * and its source) until it hands the results back. It runs in short steps
  * (16 MiB, or 4096 entries), each a task of its own on the pool that
@@ -60,6 +63,13 @@ xfer_ftp_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, cons
  * partial_max_age seconds ago (0: never) is stale: removed, but not counted
  * as found (xfer_ftp_job_partial). err is the unlink of leaf's. */
 xfer_ftp_job_t *xfer_ftp_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age);
+/* Removes name (a partial, or an upload's temp file) from the folder, and
+ * nothing else: no folder fsync, as nothing durable hangs on it. With
+ * stale_only, only a stale one goes (last written more than max_age
+ * seconds ago; never with max_age 0). err is 0; xfer_ftp_job_partial says
+ * what went (NONE: nothing, or it could not be removed; STALE: a stale
+ * one; REMOVED: one that was not). */
+xfer_ftp_job_t *xfer_ftp_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only);
 /* RMD: removes the empty folder leaf. */
 xfer_ftp_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf);
 /* MKD: makes the folder leaf (0755, less the umask). */
@@ -76,16 +86,26 @@ xfer_ftp_job_t *xfer_ftp_job_rename(int from_fd_take, const char *from, int to_f
  * done is never called. Either way the caller (through done, or now) owns
  * the job at the end. */
 int xfer_ftp_job_start(xfer_ftp_job_t *j, wf_worker_t *w, xfer_ftp_job_done_fn done, void *arg);
+/* Runs a one-step job (a removal) on the offload pool with nobody waiting
+ * for it: no result is wanted, and it frees itself there once done,
+ * touching nothing but what it owns, so its owner may be long gone. Without
+ * a pool it runs here. */
+void xfer_ftp_job_start_detached(xfer_ftp_job_t *j);
 /* The owner lets go of a started job before its end: it stops at its next
  * step, nothing is called, and the job drops what it holds (the upload's
- * temp file goes; a truncate's upload is parked) and frees itself. A step
- * already running finishes first: a change to the tree that began is
- * made, and stays made. */
+ * temp file goes; a truncate's upload is parked) and frees itself, on the
+ * pool: a copy's temp file may hold gigabytes. A step already running
+ * finishes first: a change to the tree that began is made, and stays made. */
 void xfer_ftp_job_cancel(xfer_ftp_job_t *j);
+/* An upload that will not be stored: its temp file (gigabytes, maybe) is
+ * removed off the loop by a detached removal job (at once when it is
+ * empty, or when no job can be had), and up_take is freed. For uploads
+ * the loop owns, whose early syncs the loop tracks. */
+void xfer_ftp_job_drop_upload(xfer_upload_t *up_take);
 
 /* Results, once done: 0 or an errno (ECANCELED: let go of before it ran). */
 int xfer_ftp_job_err(const xfer_ftp_job_t *j);
-/* DELE's partial: what became of it. */
+/* DELE's partial (or a removal's name): what became of it. */
 typedef enum xfer_ftp_partial_fate {
 	XFER_FTP_PARTIAL_NONE,    /* there was none (or it could not be removed) */
 	XFER_FTP_PARTIAL_REMOVED, /* one was kept for resuming, and is gone */

@@ -353,6 +353,22 @@ void xfer_upload_discard(xfer_upload_t *u)
 	wf_buf_reset(&u->stage);
 }
 
+int xfer_upload_release(xfer_upload_t *u)
+{
+	early_forget(u);
+	wf_buf_reset(&u->stage);
+	if (u->fd < 0) {
+		if (u->dir_fd >= 0)
+			close(u->dir_fd);
+		u->dir_fd = -1;
+		return -1;
+	}
+	close(u->fd);
+	int dir_fd = u->dir_fd;
+	u->fd = u->dir_fd = -1;
+	return dir_fd;
+}
+
 void xfer_upload_fini(xfer_upload_t *u)
 {
 	xfer_upload_detach(u);

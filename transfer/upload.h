@@ -81,6 +81,11 @@ void xfer_upload_detach(xfer_upload_t *u);
 int xfer_upload_park(xfer_upload_t *u, const char *name);
 /* Drops the temp file. */
 void xfer_upload_discard(xfer_upload_t *u);
+/* Lets go of the temp file without removing it, for an owner that has it
+ * removed elsewhere (off the loop: it may hold gigabytes): closes it and
+ * hands over the folder fd, in which u->tmp still names it. -1 when there
+ * is no temp file (none was made, or a commit or park took it). */
+int xfer_upload_release(xfer_upload_t *u);
 void xfer_upload_fini(xfer_upload_t *u);
 
 #endif

@@ -6,12 +6,16 @@
  * past the end of its source failing; the changes of DELE (a file and its
  * partial, a stale partial, a folder refused), RMD, MKD and RNTO (with and
  * without replacing), each in the folder fd it was given; a resumed
- * upload cut back, and parked again when its job is let go of. */
+ * upload cut back, and parked again when its job is let go of; the
+ * removal of one name (always, or only when stale) with nothing else
+ * touched; an upload dropped off the loop by a detached removal, with and
+ * without a pool, an empty one at once. */
 #include "transfer/ftp_job.h"
 
 #include "check.h"
 
 #include "transfer/path.h"
+#include "server/offload.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -318,6 +322,79 @@ static void test_truncate(void)
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 }
 
+static void test_remove(void)
+{
+	xfer_ftp_partial_fate_t p;
+	struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+	make("keep.txt", "k");
+	make("p1", "part");
+	/* Any: a fresh one goes, and nothing else does. */
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_REMOVED);
+	CHECK(!exists("p1") && exists("keep.txt"));
+	/* A stale one, counted as stale. */
+	make("p1", "part");
+	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_STALE);
+	CHECK(!exists("p1"));
+	/* Only when stale: a fresh one stays, a stale one goes. */
+	make("p1", "part");
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_NONE);
+	CHECK(exists("p1"));
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 0, true), &p), 0); /* max age 0: never stale */
+	CHECK(exists("p1"));
+	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_STALE);
+	CHECK(!exists("p1"));
+	/* None there. */
+	CHECK_EQ_INT(run(xfer_ftp_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FTP_PARTIAL_NONE);
+	CHECK(unlinkat(chg_fd, "keep.txt", 0) == 0);
+}
+
+/* Upload temp files in the change folder. */
+static int temps(void)
+{
+	int n = 0;
+	DIR *d = fdopendir(dup(chg_fd));
+	rewinddir(d);
+	for (struct dirent *de; d && (de = readdir(d));)
+		n += strncmp(de->d_name, ".wharf-upload.", 14) == 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static xfer_upload_t *upload_of(const char *data)
+{
+	xfer_upload_t *up = malloc(sizeof(*up));
+	xfer_upload_init(up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(up, sub_fd(), "u.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(up, data, strlen(data)), WF_OK);
+	CHECK_EQ_INT(xfer_upload_flush(up), WF_OK);
+	return up;
+}
+
+static void test_drop_upload(void)
+{
+	/* No pool: the removal runs here. */
+	xfer_ftp_job_drop_upload(upload_of("some bytes"));
+	CHECK_EQ_INT(temps(), 0);
+	/* An empty one goes at once, a job or not. */
+	xfer_ftp_job_drop_upload(upload_of(""));
+	CHECK_EQ_INT(temps(), 0);
+	/* With a pool, detached: gone once the pool has run it (stopping it
+	 * runs every queued job first). */
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	xfer_upload_t *up = upload_of("more bytes");
+	xfer_ftp_job_drop_upload(up);
+	wf_offload_stop();
+	CHECK_EQ_INT(temps(), 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/wharf-ftp-job-XXXXXX");
@@ -342,6 +419,8 @@ int main(void)
 	test_delete();
 	test_folders_and_renames();
 	test_truncate();
+	test_remove();
+	test_drop_upload();
 	/* Only what the tests made, all of it gone: no temp file left. */
 	DIR *cd = fdopendir(chg_fd);
 	for (struct dirent *de; cd && (de = readdir(cd));)
