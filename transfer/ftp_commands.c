@@ -888,8 +888,8 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
 
 /* Sets up an upload into rel: a fresh temp file, or the parked partial of an
- * interrupted one, or a temp file to hold the existing file's head
- * (REST/APPE without a partial), per docs/ftps.md. For the last, *src is
+ * interrupted one (*claimed), or a temp file to hold the existing file's
+ * head (REST/APPE without a partial), per docs/ftps.md. For the last, *src is
  * left open on the existing file and *keep says how many of its bytes to
  * copy: a copy that may take seconds, so the caller has it done off the
  * loop. A partial resumed at a REST offset short of its end is to be cut
@@ -897,11 +897,11 @@ typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
  * caller's as well. 0 or an errno (after which nothing changed). */
 static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
 		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out,
-		       bool *cut)
+		       bool *claimed, bool *cut)
 {
 	*src_out = -1;
 	*keep_out = 0;
-	*cut = false;
+	*claimed = *cut = false;
 	bool resume = kind == STORE_APPE || rest > 0;
 	if (!resume) {
 		unlinkat(dfd, partial, 0); /* a fresh upload starts over */
@@ -916,6 +916,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	int rc = xfer_upload_claim(up, dup_fd, leaf, partial);
 	if (rc == WF_OK) {
 		close(dfd);
+		*claimed = true;
 		if (kind == STORE_APPE)
 			return 0;
 		if (rest > up->written) {
@@ -962,12 +963,15 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 }
 
 /* REST + STOR: the partial is cut back to the offset; the upload goes on
- * (150) with the data connection set up before the STOR. */
+ * (150) with the data connection set up before the STOR. A cut that
+ * failed leaves the partial as it was, parked again for another try. */
 static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 {
 	int err = xfer_ftp_job_err(job);
 	xfer_upload_t *up = xfer_ftp_job_take_upload(job);
 	if (err) {
+		ftp_log(f, WF_LOG_WARN, "cutting the interrupted upload of %s back failed: %s", op->v, strerror(err));
+		xfer_upload_park(up, op->partial);
 		xfer_upload_fini(up);
 		free(up);
 		reply_errno(f, err, op->v);
@@ -975,7 +979,7 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 	}
 	if (!ftp_data_ready(f))
 		abort(); /* no line ran while the cut did: the channel the table checked is still there */
-	ftp_data_recv(f, up, op->partial, op->v, NULL);
+	ftp_data_recv(f, up, true, op->partial, op->v, NULL);
 }
 
 static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
@@ -1021,6 +1025,12 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		ftp_reply(f, 553, "%s: name not allowed", v);
 		return;
 	}
+	/* A data connection that failed already gets its 425 before the
+	 * partial is claimed or cut: it stays as it is, for a later try. */
+	if (ftp_data_refused(f)) {
+		close(dfd);
+		return;
+	}
 	drop_stale_partial(f, dfd, partial, v);
 	xfer_upload_t *up = malloc(sizeof(*up));
 	if (!up) {
@@ -1034,8 +1044,8 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	up->no_replace = kind == STORE_STOU;
 	int src;
 	uint64_t keep;
-	bool cut;
-	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &cut);
+	bool claimed, cut;
+	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &claimed, &cut);
 	if (err) {
 		xfer_upload_fini(up);
 		free(up);
@@ -1058,7 +1068,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		return;
 	}
 	if (src < 0) {
-		ftp_data_recv(f, up, partial, v, kind == STORE_STOU ? unique : NULL);
+		ftp_data_recv(f, up, claimed, partial, v, kind == STORE_STOU ? unique : NULL);
 		return;
 	}
 	xfer_ftp_job_t *job = xfer_ftp_job_copy(up, src, keep);

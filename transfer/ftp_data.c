@@ -15,6 +15,9 @@
  *     -> COMMIT (an upload is made durable off the loop)
  *     -> the final reply. ABOR, QUIT or a lost connection in PREPARE cancel
  *   the job (its temp file goes); in COMMIT the commit finishes first.
+ * An upload that resumes a partial never drops it: a data connection that
+ * fails before any byte came (never made, reset, refused) parks it again
+ * as it was claimed, as an interruption in MOVE parks what arrived.
  *
  * The data connection is a wf_conn of its own (TLS filter, buffers, timers)
  * whose protocol is this file; the channel belongs to the session, and the
@@ -75,6 +78,7 @@ struct ftp_data {
 	uint64_t off, end;
 	wf_buf_t *list;        /* owned: the listing sent */
 	xfer_upload_t *up;     /* owned: the upload received */
+	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
 	xfer_ftp_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
@@ -92,6 +96,8 @@ static ftp_data_t *D(wf_conn_t *c)
 {
 	return c->proto_data;
 }
+
+static uint64_t park(ftp_data_t *d);
 
 /* ---------------------------------------------------------------- teardown */
 
@@ -132,6 +138,11 @@ static void free_transfer(ftp_data_t *d)
 		d->list = NULL;
 	}
 	if (d->up) {
+		/* Still open here: neither committed, parked nor dropped on
+		 * purpose. A resumed upload's partial goes back (the client
+		 * resumes it later); a fresh temp file goes. */
+		if (d->resumed && d->up->fd >= 0)
+			park(d);
 		xfer_upload_fini(d->up);
 		free(d->up);
 		d->up = NULL;
@@ -468,6 +479,15 @@ static void data_on_timeout(wf_conn_t *c)
 		finish(d, 426, "Data connection timed out; transfer aborted");
 }
 
+/* The data connection failed before any byte of an upload came: a resumed
+ * upload's partial is parked again as it was claimed, for the client to
+ * resume once it has a data connection (a fresh upload has nothing to
+ * keep). Returns the bytes kept. */
+static uint64_t keep_resumed(ftp_data_t *d)
+{
+	return d->kind == FTP_X_RECV && d->resumed ? park(d) : 0;
+}
+
 /* The data connection went away on its own (reset, TLS failure, shutdown). */
 static void data_on_close(wf_conn_t *c)
 {
@@ -485,7 +505,12 @@ static void data_on_close(wf_conn_t *c)
 		return;
 	}
 	if (!was_secured) {
-		finish(d, 425, "Data connection refused: %s", d->gone_why);
+		uint64_t kept = keep_resumed(d);
+		if (kept)
+			finish(d, 425, "Data connection refused: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
+			       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
+		else
+			finish(d, 425, "Data connection refused: %s", d->gone_why);
 		return;
 	}
 	if (d->phase == PHASE_PREPARE) {
@@ -575,7 +600,13 @@ static void gone(ftp_data_t *d, const char *why)
 {
 	snprintf(d->gone_why, sizeof(d->gone_why), "%s", why);
 	d->state = DATA_GONE;
-	if (d->kind != FTP_X_NONE)
+	if (d->kind == FTP_X_NONE)
+		return;
+	uint64_t kept = keep_resumed(d);
+	if (kept)
+		finish(d, 425, "Cannot open the data connection: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
+		       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
+	else
 		finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
 }
 
@@ -829,16 +860,23 @@ bool ftp_data_busy(const xfer_ftp_t *f)
 	return f->data && f->data->kind != FTP_X_NONE;
 }
 
+bool ftp_data_refused(xfer_ftp_t *f)
+{
+	ftp_data_t *d = f->data;
+	if (!d || d->state != DATA_GONE)
+		return false;
+	ftp_reply(f, 425, "Cannot open the data connection: %s", d->gone_why[0] ? d->gone_why : "it closed");
+	channel_free(d);
+	return true;
+}
+
 /* Common start: the 150, and the transfer begins once the connection is up
  * (and, starting in PREPARE, once its job is done). */
 static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const char *what, ftp_phase_t phase)
 {
 	ftp_data_t *d = f->data;
-	if (d->state == DATA_GONE) {
-		ftp_reply(f, 425, "Cannot open the data connection: %s", d->gone_why[0] ? d->gone_why : "it closed");
-		channel_free(d);
+	if (ftp_data_refused(f))
 		return false;
-	}
 	d->chunk = malloc(CHUNK);
 	d->conv = malloc(CONV_ROOM);
 	if (!d->chunk || !d->conv) {
@@ -945,15 +983,21 @@ void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb
 	prepare(d, take);
 }
 
-void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique)
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
+		   const char *unique)
 {
 	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_MOVE)) {
+		/* Nothing came: a claimed partial goes back as it was. */
+		if (resumed && xfer_upload_park(take, partial) == WF_OK)
+			ftp_log(f, WF_LOG_INFO, "upload of %s not started; its %llu bytes kept for REST/APPE", what,
+				(unsigned long long)take->written);
 		xfer_upload_fini(take);
 		free(take);
 		return;
 	}
 	ftp_data_t *d = f->data;
 	d->up = take;
+	d->resumed = resumed;
 	snprintf(d->partial, sizeof(d->partial), "%s", partial);
 	if (unique)
 		ftp_reply(f, 150, "FILE: %s", unique);

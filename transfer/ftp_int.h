@@ -106,11 +106,19 @@ void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const ch
 /* A listing that take (a job not started) reads off the loop: the 150 now,
  * the bytes once the job is done. */
 void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb, const char *what);
-/* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL. */
-void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, const char *partial, const char *what, const char *unique);
+/* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL.
+ * resumed: take is the claimed partial of an interrupted upload, which is
+ * parked again, not dropped, if the data connection fails before any byte
+ * of this attempt came (or this command cannot start). */
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
+		   const char *unique);
 /* An upload whose kept head take (a copy job, not started, holding the
  * upload) copies off the loop: the 150 now, reading once the copy is done. */
 void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *partial, const char *what);
+/* Has the data connection failed already (reset, timed out, refused)?
+ * Then true, after the 425 a transfer command gets for it (the channel
+ * ends): a command checks this before it touches a partial. */
+bool ftp_data_refused(xfer_ftp_t *f);
 /* Is a transfer under way (a transfer command was accepted, no final reply yet)? */
 bool ftp_data_busy(const xfer_ftp_t *f);
 /* Is a data channel set up (PASV/PORT since the last transfer)? */

@@ -3,10 +3,14 @@ write but no read permission can still ask SIZE how much of its upload
 arrived (curl -C -, lftp put -c) but not the size of a complete file; a
 partial older than limits.partial_upload_max_age is gone for SIZE, REST+STOR
 and APPE, and the sweep shortly after start-up removes stale partials under
-every home (never behind a symlink) while fresh ones stay."""
+every home (never behind a symlink) while fresh ones stay; an APPE or
+REST+STOR whose data connection fails before any byte came (never made,
+reset before or after its TLS handshake, or already gone) leaves the
+partial as it was, to be resumed later."""
 
 import hashlib
 import os
+import socket
 import sys
 import time
 
@@ -155,6 +159,103 @@ class StaleOnContact(ftps_util.FTPSCase):
         r, _ = c.stor(name, data[80000:], cmd="APPE")
         self.assertEqual(r.code, 226, r)
         self.assertEqual(sha(self.read_home(name)), sha(data))
+
+
+RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close() resets
+
+
+class FailedDataConnection(ftps_util.FTPSCase):
+    """data_connect_timeout = 1: an APPE or REST + STOR that resumes a
+    partial, but whose data connection fails before any byte came, gets
+    its 425 (or 426) and leaves the partial as it was (cut, for a REST
+    short of its end: the cut is the command's); a proper resume then
+    completes the file. A plain STOR that fails so leaves nothing."""
+
+    EXTRA = "limits = { data_connect_timeout = 1; };"
+
+    def partial_of(self, c, name, data, cut):
+        r, _ = c.stor(name, data, cut_after=cut)
+        self.assertEqual(r.code // 100, 4, r)
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(cut))
+
+    def kept(self, name):
+        parts = [p for p in self.partials() if p == ftps_util.PARTIAL_PREFIX + name + ".partial"]
+        return self.read_home(parts[0]) if parts else None
+
+    def resume_and_check(self, c, name, data):
+        """A proper APPE completes the file from what is kept."""
+        held = len(self.kept(name))
+        r, _ = c.stor(name, data[held:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+        self.assertFalse([p for p in self.partials() if name in p])
+
+    def test_no_data_connection_keeps_the_partial(self):
+        for how, rest, kept in (("APPE", None, 100000), ("REST at its end", 100000, 100000),
+                                ("REST short of its end", 60000, 60000)):
+            with self.subTest(how=how):
+                name = "never-%d.bin" % len(how)
+                data = os.urandom(300000)
+                c = self.logged_in()
+                self.partial_of(c, name, data, 100000)
+                c.epsv()  # and never connect
+                if rest is not None:
+                    c.expect("REST %d" % rest, 350)
+                r = c.cmd(("APPE " if rest is None else "STOR ") + name, timeout=30)
+                self.assertEqual(r.code, 150, r)
+                r = c.read_reply(timeout=30)
+                self.assertEqual(r.code, 425, r)
+                self.assertIn("%d bytes kept" % kept, r.text)
+                self.assertEqual(self.kept(name), data[:kept], "the partial was not kept as it was")
+                self.assertFalse(os.path.exists(self.home(name)))
+                self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(kept))
+                self.resume_and_check(c, name, data)
+
+    def test_reset_data_connection_keeps_the_partial(self):
+        for when in ("before the command", "before its TLS handshake", "after its TLS handshake"):
+            with self.subTest(when=when):
+                name = "reset-%d.bin" % len(when)
+                data = os.urandom(300000)
+                c = self.logged_in()
+                self.partial_of(c, name, data, 120000)
+                raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+                self.addCleanup(raw.close)
+                if when == "before the command":
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST)
+                    raw.close()
+                    time.sleep(0.3)  # the server saw it go
+                    r = c.cmd("APPE " + name, timeout=30)
+                    self.assertEqual(r.code, 425, r)
+                else:
+                    r = c.cmd("APPE " + name, timeout=30)
+                    self.assertEqual(r.code, 150, r)
+                    conn = c.wrap_data(raw) if when == "after its TLS handshake" else raw
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST)
+                    conn.close()
+                    r = c.read_reply(timeout=30)
+                    # A reset may beat the client's last handshake bytes to
+                    # the server, whose handshake then fails: 425 or 426.
+                    self.assertIn(r.code, (425,) if when == "before its TLS handshake" else (425, 426), r)
+                    self.assertIn("120000 bytes kept", r.text)
+                self.assertEqual(self.kept(name), data[:120000], "the partial was not kept as it was")
+                self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), "120000")
+                # Resumed with REST + STOR this time.
+                r, _ = c.stor(name, data[120000:], rest=120000)
+                self.assertEqual(r.code, 226, r)
+                self.assertEqual(sha(self.read_home(name)), sha(data))
+                self.assertFalse([p for p in self.partials() if name in p])
+
+    def test_fresh_stor_without_data_connection_leaves_nothing(self):
+        c = self.logged_in()
+        c.epsv()
+        r = c.cmd("STOR fresh-none.bin", timeout=30)
+        self.assertEqual(r.code, 150, r)
+        r = c.read_reply(timeout=30)
+        self.assertEqual(r.code, 425, r)
+        self.assertNotIn("kept", r.text)
+        self.assertFalse([p for p in self.partials() if "fresh-none" in p])
+        self.assertFalse(os.path.exists(self.home("fresh-none.bin")))
+        c.expect("NOOP", 200)
 
 
 DAY = 86400
