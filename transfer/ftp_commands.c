@@ -139,15 +139,21 @@ static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char
 }
 
 /* A partial nobody resumed within partial_upload_max_age is gone for every
- * command: it is removed here, when one meets it, so SIZE, REST+STOR, APPE
- * and DELE all find none (the sweep removes the ones nobody meets). */
-static void drop_stale_partial(xfer_ftp_t *f, int dfd, const char *partial, const char *v)
+ * command: SIZE, REST+STOR, APPE and DELE remove it when they meet it (off
+ * the loop: it may be gigabytes), so they all find none (the sweep removes
+ * the ones nobody meets). Is there such a one? */
+static bool partial_stale(xfer_ftp_t *f, int dfd, const char *partial)
 {
 	int max_age = f->conn->cfg->limits.partial_upload_max_age;
 	struct stat st;
-	if (max_age > 0 && fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    xfer_partial_stale(&st, time(NULL), max_age) && unlinkat(dfd, partial, 0) == 0)
-		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v, max_age);
+	return max_age > 0 && fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       xfer_partial_stale(&st, time(NULL), max_age);
+}
+
+static void log_stale_removed(xfer_ftp_t *f, const char *v)
+{
+	ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v,
+		f->conn->cfg->limits.partial_upload_max_age);
 }
 
 /* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
@@ -178,13 +184,15 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
 /* A command whose work may take long hands it to a job on the offload pool
  * (transfer/ftp_job.c) and waits: DELE, RMD, MKD and RNTO (the change, and
  * the fsync of the folder that makes it durable before the reply; a DELE
- * frees the blocks of a file that may be gigabytes), and a REST + STOR that
- * cuts a partial back (ftruncate frees blocks too). The job works in the
- * folder fds the command opened beneath the home, never by path. Until it
- * is done the session reads no further line (blocked() in ftp_session.c):
- * the lines pipelined behind it (a transfer, a QUIT, an ABOR) wait unread
- * and then run in order, as they would have, and the command's reply is
- * the one it always gave, only later.
+ * frees the blocks of a file that may be gigabytes), a REST + STOR that
+ * cuts a partial back (ftruncate frees blocks too), and a SIZE, STOR or
+ * APPE that first removes a partial (a stale one; for a plain STOR, which
+ * starts over, any). The job works in the folder fds the command opened
+ * beneath the home, never by path. Until it is done the session reads no
+ * further line (blocked() in ftp_session.c): the lines pipelined behind it
+ * (a transfer, a QUIT, an ABOR) wait unread and then run in order, as they
+ * would have, and the command's reply is the one it always gave, only
+ * later.
  *
  * If the session goes first (the client closed, the server shut down, the
  * client read no replies until their buffer was full), the job is let go
@@ -193,13 +201,22 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
  * again). The client gets no reply; connecting again, it finds the file
  * deleted or not, the folder made or not, the name moved or not: the tree
  * as before the command or as after it. */
+typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
+
 struct ftp_op {
 	xfer_ftp_job_t *job;     /* borrowed: owns itself until done, or until let go of */
 	void (*done)(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job); /* the reply, on the loop */
 	char v[FTP_PATH_MAX];    /* the virtual path the reply names */
 	char from[FTP_PATH_MAX]; /* RNTO: the source, relative to the home (for the log) */
-	char partial[NAME_MAX + 1]; /* REST + STOR: the name the resumed upload is parked under */
+	char partial[NAME_MAX + 1]; /* STOR, APPE, SIZE: the partial's name */
 	bool no_replace;         /* RNTO: the user may not replace a file */
+	/* What the command goes on with once the job is done (STOR, APPE, SIZE): */
+	int dfd;                 /* owned: the folder it opened, or -1 */
+	char leaf[NAME_MAX + 1];  /* the name in dfd */
+	char rel[FTP_PATH_MAX];  /* SIZE: the path, relative to the home */
+	store_kind_t kind;
+	uint64_t rest;
+	char unique[64];         /* STOU: the name it chose */
 };
 
 static ftp_op_t *op_new(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_ftp_job_t *))
@@ -211,7 +228,15 @@ static ftp_op_t *op_new(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *,
 	}
 	snprintf(op->v, sizeof(op->v), "%s", v);
 	op->done = done;
+	op->dfd = -1;
 	return op;
+}
+
+static void op_free(ftp_op_t *op)
+{
+	if (op->dfd >= 0)
+		close(op->dfd);
+	free(op);
 }
 
 static void on_op_done(void *arg, xfer_ftp_job_t *job)
@@ -221,7 +246,7 @@ static void on_op_done(void *arg, xfer_ftp_job_t *job)
 	f->op = NULL;
 	op->done(f, op, job);
 	xfer_ftp_job_free(job);
-	free(op);
+	op_free(op);
 	ftp_wake(f); /* the reply goes out, and the lines behind it run */
 }
 
@@ -229,7 +254,7 @@ static void on_op_done(void *arg, xfer_ftp_job_t *job)
 static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 {
 	if (!job) {
-		free(op);
+		op_free(op);
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
@@ -244,7 +269,7 @@ void ftp_op_cancel(xfer_ftp_t *f)
 	if (!f->op)
 		return;
 	xfer_ftp_job_cancel(f->op->job);
-	free(f->op);
+	op_free(f->op);
 	f->op = NULL;
 }
 
@@ -826,25 +851,16 @@ static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_data_send_file(f, fd, rest, (uint64_t)st.st_size, v);
 }
 
-static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
+/* SIZE's answer, once no stale partial stands in the way: partial is ""
+ * when the name can have none. */
+static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const char *rel, const char *v)
 {
-	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
-	if (!rel)
-		return;
-	const char *leaf;
-	int dfd = open_parent(f, rel, v, &leaf);
-	if (dfd < 0)
-		return;
+	int dfd = dfd_take;
 	struct stat st;
-	char partial[NAME_MAX + 1];
 	/* An interrupted upload waiting to be resumed: its size is what a
 	 * resuming client (curl -C -, lftp put -c) asks for. Uploading is
 	 * what the write permission allows, so a write-only user may ask. */
-	bool has_partial = xfer_path_partial_name(leaf, partial, sizeof(partial)) == 0;
-	if (has_partial)
-		drop_stale_partial(f, dfd, partial, v);
-	if ((f->user->perms & WF_PERM_WRITE) && has_partial &&
+	if ((f->user->perms & WF_PERM_WRITE) && partial[0] &&
 	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		close(dfd);
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
@@ -869,6 +885,50 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 213, "%lld", (long long)st.st_size);
 }
 
+static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	if (xfer_ftp_job_partial(job) == XFER_FTP_PARTIAL_STALE)
+		log_stale_removed(f, op->v);
+	int dfd = op->dfd;
+	op->dfd = -1;
+	size_reply(f, dfd, op->partial, op->rel, op->v);
+}
+
+static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
+{
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	const char *leaf;
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
+		return;
+	char partial[NAME_MAX + 1];
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
+		partial[0] = '\0';
+	if (!partial[0] || !partial_stale(f, dfd, partial)) {
+		size_reply(f, dfd, partial, rel, v);
+		return;
+	}
+	/* A stale partial goes first, off the loop; the answer then. */
+	ftp_op_t *op = op_new(f, v, on_size_stale_removed);
+	int job_fd = op ? dup(dfd) : -1;
+	if (job_fd < 0) {
+		if (op) {
+			int err = errno;
+			op_free(op);
+			reply_errno(f, err, v);
+		}
+		close(dfd);
+		return;
+	}
+	op->dfd = dfd;
+	snprintf(op->partial, sizeof(op->partial), "%s", partial);
+	snprintf(op->rel, sizeof(op->rel), "%s", rel);
+	op_start(f, op, xfer_ftp_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, true));
+}
+
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
@@ -885,16 +945,15 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 213, "%s", t);
 }
 
-typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
-
 /* Sets up an upload into rel: a fresh temp file, or the parked partial of an
  * interrupted one (*claimed), or a temp file to hold the existing file's
- * head (REST/APPE without a partial), per docs/ftps.md. For the last, *src is
- * left open on the existing file and *keep says how many of its bytes to
- * copy: a copy that may take seconds, so the caller has it done off the
+ * head (REST/APPE without a partial), per docs/ftps.md. For the last, *src
+ * is left open on the existing file and *keep says how many of its bytes
+ * to copy: a copy that may take seconds, so the caller has it done off the
  * loop. A partial resumed at a REST offset short of its end is to be cut
  * there (*cut): freeing its blocks may take long too, so that is the
- * caller's as well. 0 or an errno (after which nothing changed). */
+ * caller's as well. A fresh upload finds no partial: store() removed it.
+ * 0 or an errno (after which nothing changed). */
 static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
 		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out,
 		       bool *claimed, bool *cut)
@@ -904,7 +963,6 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	*claimed = *cut = false;
 	bool resume = kind == STORE_APPE || rest > 0;
 	if (!resume) {
-		unlinkat(dfd, partial, 0); /* a fresh upload starts over */
 		int rc = xfer_upload_open(up, dfd, leaf);
 		return rc < 0 ? -rc : 0;
 	}
@@ -982,6 +1040,74 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 	ftp_data_recv(f, up, true, op->partial, op->v, NULL);
 }
 
+/* The upload into leaf of dfd_take, once no partial stands in its way. */
+static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t kind, uint64_t rest,
+		     const char *partial, const char *v, const char *unique)
+{
+	int dfd = dfd_take;
+	/* A data connection that failed already gets its 425 before the
+	 * partial is claimed or cut: it stays as it is, for a later try. */
+	if (ftp_data_refused(f)) {
+		close(dfd);
+		return;
+	}
+	xfer_upload_t *up = malloc(sizeof(*up));
+	if (!up) {
+		close(dfd);
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	xfer_upload_init(up, f->conn->worker);
+	/* The name STOU announces is a new file's: its commit fails rather
+	 * than replace one that took the name after store()'s check. */
+	up->no_replace = kind == STORE_STOU;
+	int src;
+	uint64_t keep;
+	bool claimed, cut;
+	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &claimed, &cut);
+	if (err) {
+		xfer_upload_fini(up);
+		free(up);
+		if (err == ERANGE)
+			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
+		else
+			reply_errno(f, err, v);
+		return;
+	}
+	if (cut) {
+		ftp_op_t *op = op_new(f, v, on_partial_cut);
+		if (!op) {
+			xfer_upload_park(up, partial);
+			xfer_upload_fini(up);
+			free(up);
+			return;
+		}
+		snprintf(op->partial, sizeof(op->partial), "%s", partial);
+		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
+		return;
+	}
+	if (src < 0) {
+		ftp_data_recv(f, up, claimed, partial, v, unique);
+		return;
+	}
+	xfer_ftp_job_t *job = xfer_ftp_job_copy(up, src, keep);
+	if (!job) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	ftp_data_recv_copying(f, job, partial, v);
+}
+
+static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+{
+	if (xfer_ftp_job_partial(job) == XFER_FTP_PARTIAL_STALE)
+		log_stale_removed(f, op->v);
+	int dfd = op->dfd;
+	op->dfd = -1;
+	store_go(f, dfd, op->leaf, op->kind, op->rest, op->partial, op->v,
+		 op->kind == STORE_STOU ? op->unique : NULL);
+}
+
 static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 {
 	char v[FTP_PATH_MAX];
@@ -1025,58 +1151,37 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		ftp_reply(f, 553, "%s: name not allowed", v);
 		return;
 	}
-	/* A data connection that failed already gets its 425 before the
-	 * partial is claimed or cut: it stays as it is, for a later try. */
-	if (ftp_data_refused(f)) {
+	/* A fresh upload starts over: the partial goes. A resumed one goes on
+	 * from it, unless it is stale. Removing it may take long (gigabytes):
+	 * off the loop, and the upload is set up once it is gone. */
+	bool resume = kind == STORE_APPE || rest > 0;
+	bool in_the_way = resume ? partial_stale(f, dfd, partial) : fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!in_the_way) {
+		store_go(f, dfd, leaf, kind, rest, partial, v, kind == STORE_STOU ? unique : NULL);
+		return;
+	}
+	if (ftp_data_refused(f)) { /* 425 now: nothing to remove for it */
 		close(dfd);
 		return;
 	}
-	drop_stale_partial(f, dfd, partial, v);
-	xfer_upload_t *up = malloc(sizeof(*up));
-	if (!up) {
-		close(dfd);
-		ftp_reply(f, 451, "Out of memory");
-		return;
-	}
-	xfer_upload_init(up, f->conn->worker);
-	/* The name STOU announces is a new file's: its commit fails rather
-	 * than replace one that took the name after the check above. */
-	up->no_replace = kind == STORE_STOU;
-	int src;
-	uint64_t keep;
-	bool claimed, cut;
-	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &claimed, &cut);
-	if (err) {
-		xfer_upload_fini(up);
-		free(up);
-		if (err == ERANGE)
-			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
-		else
+	ftp_op_t *op = op_new(f, v, on_store_partial_removed);
+	int job_fd = op ? dup(dfd) : -1;
+	if (job_fd < 0) {
+		if (op) {
+			int err = errno;
+			op_free(op);
 			reply_errno(f, err, v);
-		return;
-	}
-	if (cut) {
-		ftp_op_t *op = op_new(f, v, on_partial_cut);
-		if (!op) {
-			xfer_upload_park(up, partial);
-			xfer_upload_fini(up);
-			free(up);
-			return;
 		}
-		snprintf(op->partial, sizeof(op->partial), "%s", partial);
-		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
+		close(dfd);
 		return;
 	}
-	if (src < 0) {
-		ftp_data_recv(f, up, claimed, partial, v, kind == STORE_STOU ? unique : NULL);
-		return;
-	}
-	xfer_ftp_job_t *job = xfer_ftp_job_copy(up, src, keep);
-	if (!job) {
-		ftp_reply(f, 451, "Out of memory");
-		return;
-	}
-	ftp_data_recv_copying(f, job, partial, v);
+	op->dfd = dfd;
+	op->kind = kind;
+	op->rest = rest;
+	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
+	snprintf(op->partial, sizeof(op->partial), "%s", partial);
+	snprintf(op->unique, sizeof(op->unique), "%s", kind == STORE_STOU ? unique : "");
+	op_start(f, op, xfer_ftp_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, resume));
 }
 
 static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)

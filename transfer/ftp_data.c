@@ -17,7 +17,9 @@
  *   the job (its temp file goes); in COMMIT the commit finishes first.
  * An upload that resumes a partial never drops it: a data connection that
  * fails before any byte came (never made, reset, refused) parks it again
- * as it was claimed, as an interruption in MOVE parks what arrived.
+ * as it was claimed, as an interruption in MOVE parks what arrived. A
+ * temp file that goes (a fresh upload's, or one past max_upload_bytes or
+ * a write failure) is removed off the loop: it may hold gigabytes.
  *
  * The data connection is a wf_conn of its own (TLS filter, buffers, timers)
  * whose protocol is this file; the channel belongs to the session, and the
@@ -140,11 +142,10 @@ static void free_transfer(ftp_data_t *d)
 	if (d->up) {
 		/* Still open here: neither committed, parked nor dropped on
 		 * purpose. A resumed upload's partial goes back (the client
-		 * resumes it later); a fresh temp file goes. */
+		 * resumes it later); a fresh temp file goes, off the loop. */
 		if (d->resumed && d->up->fd >= 0)
 			park(d);
-		xfer_upload_fini(d->up);
-		free(d->up);
+		xfer_ftp_job_drop_upload(d->up);
 		d->up = NULL;
 	}
 	free(d->chunk);
@@ -330,14 +331,22 @@ static void on_committed(void *arg, int err)
 		ftp_reply(f, 226, "ABOR: the transfer had already ended");
 }
 
+static void write_failed(ftp_data_t *d, int err);
+
 static void upload_end(ftp_data_t *d)
 {
+	int rc = WF_OK;
 	if (d->ascii && d->prev_cr) {
 		d->prev_cr = false;
-		if (xfer_upload_write(d->up, "\r", 1) != WF_OK) {
-			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
-			return;
-		}
+		rc = xfer_upload_write(d->up, "\r", 1);
+	}
+	/* The last bytes go to the file here, not in the commit, so that a
+	 * write failure drops the temp file off the loop (write_failed). */
+	if (rc == WF_OK)
+		rc = xfer_upload_flush(d->up);
+	if (rc != WF_OK) {
+		write_failed(d, -rc);
+		return;
 	}
 	drop_conn(d);
 	d->phase = PHASE_COMMIT;
@@ -351,7 +360,8 @@ static void write_failed(ftp_data_t *d, int err)
 	/* A full disk: what arrived goes, so the space comes back; the
 	 * earlier version of the file is untouched. */
 	ftp_log(d->f, WF_LOG_WARN, "upload of %s failed: %s", d->what, strerror(err));
-	xfer_upload_discard(d->up);
+	xfer_ftp_job_drop_upload(d->up);
+	d->up = NULL;
 	drop_conn(d);
 	if (err == ENOSPC || err == EDQUOT)
 		finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
@@ -392,7 +402,9 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 		}
 		d->moved += (uint64_t)n;
 		if (d->up->written + wf_buf_size(&d->up->stage) + (uint64_t)n > limit) {
-			xfer_upload_discard(d->up);
+			/* Never storable here, resumed or not: it goes. */
+			xfer_ftp_job_drop_upload(d->up);
+			d->up = NULL;
 			drop_conn(d);
 			finish(d, 552, "Upload larger than max_upload_bytes; %s not stored", d->what);
 			return;
@@ -991,8 +1003,7 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 		if (resumed && xfer_upload_park(take, partial) == WF_OK)
 			ftp_log(f, WF_LOG_INFO, "upload of %s not started; its %llu bytes kept for REST/APPE", what,
 				(unsigned long long)take->written);
-		xfer_upload_fini(take);
-		free(take);
+		xfer_ftp_job_drop_upload(take);
 		return;
 	}
 	ftp_data_t *d = f->data;

@@ -9,9 +9,10 @@
  *     its first step may be a job off the loop: see ftp_data.c's PREPARE)
  *   logged in --STAT PATH of a folder--> listing it off the loop (stat_job;
  *     no command is read until its reply is out)
- *   logged in --DELE RMD MKD RNTO, or a REST+STOR that cuts a partial-->
- *     the change made off the loop (op; no command is read until its reply
- *     is out, or, for the STOR, until its 150)
+ *   logged in --DELE RMD MKD RNTO, a REST+STOR that cuts a partial, or a
+ *     SIZE/STOR/APPE that removes one--> the change made off the loop (op;
+ *     no command is read until its reply is out, or, for the STOR, until
+ *     its 150)
  *   any --QUIT, idle timeout, 3 failed logins, 10 bad lines--> closing */
 #include "ftp_int.h"
 #include "auth.h"

@@ -213,7 +213,7 @@ static int flush_stage(xfer_upload_t *u, bool may_sync)
 
 int xfer_upload_flush(xfer_upload_t *u)
 {
-	return flush_stage(u, true);
+	return flush_stage(u, false); /* the last bytes: the commit's fsync follows */
 }
 
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
@@ -227,7 +227,7 @@ int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
 		p += take;
 		len -= take;
 		if (wf_buf_size(&u->stage) == UPLOAD_STAGE) {
-			int rc = xfer_upload_flush(u);
+			int rc = flush_stage(u, true);
 			if (rc != WF_OK)
 				return rc;
 		}
@@ -246,7 +246,7 @@ char *xfer_upload_space(xfer_upload_t *u, size_t *cap)
 int xfer_upload_wrote(xfer_upload_t *u, size_t n)
 {
 	wf_buf_commit(&u->stage, n);
-	return wf_buf_size(&u->stage) == UPLOAD_STAGE ? xfer_upload_flush(u) : WF_OK;
+	return wf_buf_size(&u->stage) == UPLOAD_STAGE ? flush_stage(u, true) : WF_OK;
 }
 
 /* Gives the temp file its final name: 0, or -1 with errno. With no_replace

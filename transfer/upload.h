@@ -66,7 +66,8 @@ int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
 char *xfer_upload_space(xfer_upload_t *u, size_t *cap);
 /* n bytes were put at xfer_upload_space's pointer; as xfer_upload_write. */
 int xfer_upload_wrote(xfer_upload_t *u, size_t n);
-/* Writes what is staged. WF_OK or -errno. */
+/* Writes what is staged, the upload's last bytes (no early sync starts:
+ * the commit's fsync follows). WF_OK or -errno. */
 int xfer_upload_flush(xfer_upload_t *u);
 /* Flushes, then fsyncs and renames the temp file over the final name off the
  * loop (with no_replace set, only to a name nothing holds: EEXIST if

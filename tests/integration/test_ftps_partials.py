@@ -6,7 +6,8 @@ and APPE, and the sweep shortly after start-up removes stale partials under
 every home (never behind a symlink) while fresh ones stay; an APPE or
 REST+STOR whose data connection fails before any byte came (never made,
 reset before or after its TLS handshake, or already gone) leaves the
-partial as it was, to be resumed later."""
+partial as it was, to be resumed later; an upload over max_upload_bytes
+leaves no temp file (nor its garbage partial) behind."""
 
 import hashlib
 import os
@@ -161,6 +162,20 @@ class StaleOnContact(ftps_util.FTPSCase):
         self.assertEqual(sha(self.read_home(name)), sha(data))
 
 
+    def test_pipelined_sizes_around_a_stale_removal(self):
+        # The stale partial goes off the loop; the lines behind its SIZE
+        # wait for it and are answered in order.
+        name = "stale-pipe.bin"
+        c = self.logged_in()
+        self.write_home("fresh-pipe.bin", b"12345")
+        self.cut(c, name, os.urandom(100000), 30000)
+        c.send("SIZE %s\r\nSIZE fresh-pipe.bin\r\nNOOP\r\n" % name)
+        got = [c.read_reply(timeout=30) for _ in range(3)]
+        self.assertEqual([(r.code, r.text) for r in got][1:], [(213, "5"), (200, "NOOP ok")], got)
+        self.assertEqual(got[0].code, 550, got)
+        self.assertFalse([p for p in self.partials() if name in p])
+
+
 RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close() resets
 
 
@@ -255,6 +270,32 @@ class FailedDataConnection(ftps_util.FTPSCase):
         self.assertNotIn("kept", r.text)
         self.assertFalse([p for p in self.partials() if "fresh-none" in p])
         self.assertFalse(os.path.exists(self.home("fresh-none.bin")))
+        c.expect("NOOP", 200)
+
+
+class TooLarge(ftps_util.FTPSCase):
+    """max_upload_bytes = 1M: an upload past it gets 552 and leaves no temp
+    file behind (removed off the loop, so a moment later); one resuming a
+    partial past it takes the partial along (it could never be stored)."""
+
+    EXTRA = 'limits = { max_upload_bytes = "1M"; };'
+
+    def no_leftovers(self, name):
+        return harness.wait_until(lambda: not [p for p in self.partials() if name in p], timeout=30)
+
+    def test_over_the_limit(self):
+        c = self.logged_in()
+        r, _ = c.stor("big.bin", os.urandom(2 << 20))
+        self.assertEqual(r.code, 552, r)
+        self.assertTrue(self.no_leftovers("big.bin"), self.partials())
+        self.assertFalse(os.path.exists(self.home("big.bin")))
+        data = os.urandom(800 << 10)
+        r, _ = c.stor("grow.bin", data, cut_after=600 << 10)
+        self.assertEqual(r.code // 100, 4, r)
+        r, _ = c.stor("grow.bin", data[600 << 10:] + os.urandom(400 << 10), cmd="APPE")
+        self.assertEqual(r.code, 552, r)
+        self.assertTrue(self.no_leftovers("grow.bin"), self.partials())
+        self.assertEqual(c.cmd("SIZE grow.bin").code, 550)
         c.expect("NOOP", 200)
 
 
