@@ -192,7 +192,10 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
  * further line (blocked() in ftp_session.c): the lines pipelined behind it
  * (a transfer, a QUIT, an ABOR) wait unread and then run in order, as they
  * would have, and the command's reply is the one it always gave, only
- * later.
+ * later. Meanwhile the server is at work, not the client: the session's
+ * idle timer waits (ftp_session.c), and so does the data channel's connect
+ * timeout for a transfer command's job (op->transfer), both starting afresh
+ * once it is done.
  *
  * If the session goes first (the client closed, the server shut down, the
  * client read no replies until their buffer was full), the job is let go
@@ -210,6 +213,7 @@ struct ftp_op {
 	char from[FTP_PATH_MAX]; /* RNTO: the source, relative to the home (for the log) */
 	char partial[NAME_MAX + 1]; /* STOR, APPE, SIZE: the partial's name */
 	bool no_replace;         /* RNTO: the user may not replace a file */
+	bool transfer;           /* a transfer command's: its data channel's connect timeout waits */
 	/* What the command goes on with once the job is done (STOR, APPE, SIZE): */
 	int dfd;                 /* owned: the folder it opened, or -1 */
 	char leaf[NAME_MAX + 1];  /* the name in dfd */
@@ -244,6 +248,8 @@ static void on_op_done(void *arg, xfer_ftp_job_t *job)
 	xfer_ftp_t *f = arg;
 	ftp_op_t *op = f->op;
 	f->op = NULL;
+	if (op->transfer)
+		ftp_data_hold(f, false);
 	op->done(f, op, job);
 	xfer_ftp_job_free(job);
 	op_free(op);
@@ -260,6 +266,8 @@ static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 	}
 	op->job = job;
 	f->op = op;
+	if (op->transfer)
+		ftp_data_hold(f, true);
 	if (xfer_ftp_job_start(job, f->conn->worker, on_op_done, f) == WF_DONE)
 		on_op_done(f, job); /* no pool: it ran here */
 }
@@ -1083,6 +1091,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 			return;
 		}
 		snprintf(op->partial, sizeof(op->partial), "%s", partial);
+		op->transfer = true;
 		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
 		return;
 	}
@@ -1176,6 +1185,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		return;
 	}
 	op->dfd = dfd;
+	op->transfer = true;
 	op->kind = kind;
 	op->rest = rest;
 	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);

@@ -81,6 +81,7 @@ struct ftp_data {
 	wf_buf_t *list;        /* owned: the listing sent */
 	xfer_upload_t *up;     /* owned: the upload received */
 	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
+	bool held;             /* a job of the transfer command runs before its 150: no connect timeout */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
 	xfer_ftp_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
@@ -436,9 +437,12 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 
 /* How long the data connection may sit without progress: until a transfer
  * command comes, data_connect_timeout; while a job readies the transfer,
- * for ever (the job ends); then send_timeout. */
+ * before its 150 (held) or after, for ever (the job ends); then
+ * send_timeout. */
 static int idle_limit(const ftp_data_t *d, const wf_conn_t *c)
 {
+	if (d->held)
+		return 0;
 	if (d->kind == FTP_X_NONE)
 		return c->cfg->limits.data_connect_timeout;
 	return d->phase == PHASE_PREPARE ? 0 : c->cfg->limits.send_timeout;
@@ -647,7 +651,7 @@ static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 		if (c->svc->require_tls_reuse)
 			gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_PRE,
 							   no_ticket_unless_resumed);
-		wf_conn_set_timeout(c, c->cfg->limits.data_connect_timeout);
+		wf_conn_set_timeout(c, d->held ? 0 : c->cfg->limits.data_connect_timeout);
 		return;
 	}
 	d->state = DATA_READY;
@@ -882,6 +886,27 @@ bool ftp_data_refused(xfer_ftp_t *f)
 	return true;
 }
 
+void ftp_data_hold(xfer_ftp_t *f, bool hold)
+{
+	ftp_data_t *d = f->data;
+	if (!d || d->kind != FTP_X_NONE)
+		return;
+	d->held = hold;
+	struct ev_loop *loop = wf_conn_loop(f->conn);
+	int t = f->conn->cfg->limits.data_connect_timeout;
+	if (d->state == DATA_LISTENING || d->state == DATA_CONNECTING) {
+		/* The full time again, from now: the client is not late. */
+		ev_timer_stop(loop, &d->wait);
+		if (!hold) {
+			ev_timer_set(&d->wait, t, 0);
+			ev_timer_start(loop, &d->wait);
+		}
+	} else if (d->conn) {
+		/* Connected: its TLS handshake, or its wait for the command. */
+		wf_conn_set_timeout(d->conn, hold ? 0 : t);
+	}
+}
+
 /* Common start: the 150, and the transfer begins once the connection is up
  * (and, starting in PREPARE, once its job is done). */
 static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const char *what, ftp_phase_t phase)
@@ -889,6 +914,8 @@ static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const c
 	ftp_data_t *d = f->data;
 	if (ftp_data_refused(f))
 		return false;
+	if (d->held)
+		ftp_data_hold(f, false); /* its timers run again */
 	d->chunk = malloc(CHUNK);
 	d->conv = malloc(CONV_ROOM);
 	if (!d->chunk || !d->conv) {

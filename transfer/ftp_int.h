@@ -119,6 +119,11 @@ void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *part
  * Then true, after the 425 a transfer command gets for it (the channel
  * ends): a command checks this before it touches a partial. */
 bool ftp_data_refused(xfer_ftp_t *f);
+/* A job of a transfer command runs before its 150 (removing or cutting
+ * its partial): the server's time, not the client's, so the data channel's
+ * data_connect_timeout stops meanwhile (hold) and starts afresh once the
+ * job is done (!hold). */
+void ftp_data_hold(xfer_ftp_t *f, bool hold);
 /* Is a transfer under way (a transfer command was accepted, no final reply yet)? */
 bool ftp_data_busy(const xfer_ftp_t *f);
 /* Is a data channel set up (PASV/PORT since the last transfer)? */

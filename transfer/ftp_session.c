@@ -13,7 +13,8 @@
  *     SIZE/STOR/APPE that removes one--> the change made off the loop (op;
  *     no command is read until its reply is out, or, for the STOR, until
  *     its 150)
- *   any --QUIT, idle timeout, 3 failed logins, 10 bad lines--> closing */
+ *   any --QUIT, idle timeout (not while the server is at work: a login
+ *     check, a listing, a job), 3 failed logins, 10 bad lines--> closing */
 #include "ftp_int.h"
 #include "auth.h"
 #include "ftp_list.h"
@@ -313,10 +314,21 @@ static bool blocked(xfer_ftp_t *f)
 	return f->login || f->stat_job || f->op || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
 }
 
+/* Is the session waiting for the server's own work (a password check, a
+ * STAT listing, a command's job, a failed login's pause)? The client is
+ * not idle then, however long it takes. */
+static bool server_at_work(xfer_ftp_t *f)
+{
+	return f->login || f->stat_job || f->op || f->delaying;
+}
+
 static void set_idle_timer(xfer_ftp_t *f)
 {
-	/* During a transfer the data connection's own timer watches progress. */
-	wf_conn_set_timeout(f->conn, ftp_data_busy(f) ? 0 : f->conn->cfg->limits.ftp_idle_timeout);
+	/* During a transfer the data connection's own timer watches progress;
+	 * while the server is at work there is none, and the idle time starts
+	 * afresh once the session reads again (ftp_on_io). */
+	bool waits = ftp_data_busy(f) || server_at_work(f);
+	wf_conn_set_timeout(f->conn, waits ? 0 : f->conn->cfg->limits.ftp_idle_timeout);
 }
 
 /* Runs complete lines in f->in; stops at one that must wait (a transfer in
@@ -412,6 +424,9 @@ static void ftp_on_io(wf_conn_t *c)
 		if (blocked(f)) {
 			/* Nothing to read for until the wait ends (ftp_wake resumes). */
 			wf_conn_pause_read(c, fl == WF_OK || wf_buf_size(&f->out) >= FTP_OUT_HIGH);
+			/* None while the server is at work; else (a client that
+			 * reads no replies) it runs, from when the work ended. */
+			set_idle_timer(f);
 			return;
 		}
 		wf_conn_pause_read(c, false);
@@ -447,7 +462,7 @@ static void ftp_on_io(wf_conn_t *c)
 static void ftp_on_timeout(wf_conn_t *c)
 {
 	xfer_ftp_t *f = F(c);
-	if (ftp_data_busy(f)) {
+	if (ftp_data_busy(f) || server_at_work(f)) {
 		set_idle_timer(f);
 		return;
 	}

@@ -10,7 +10,14 @@ of changes runs.
 
 How long one unlink or fsync takes cannot be forced from here, so no test
 depends on one being slow: the one that looks at the other session skips
-when the whole batch is too quick to tell."""
+when the whole batch is too quick to tell.
+
+A job is the server's time, not the client's: with the pool's two threads
+held by slow password checks (harness.slow_hash), a DELE's job waits longer
+than a tiny ftp_idle_timeout and the session is not closed as idle; a REST
++ STOR's cut waits longer than a tiny data_connect_timeout and the data
+connection may still be opened once the 150 comes. Each skips when the job
+did not wait long enough to tell."""
 
 import os
 import socket
@@ -266,6 +273,80 @@ class TreeChanges(ftps_util.FTPSCase):
         self.assertLess(answered - started, (done - started) / 2,
                         "the other session waited for the batch (%.3f s of %.3f s)" %
                         (answered - started, done - started))
+
+
+IDLE = 2  # ftp_idle_timeout and data_connect_timeout of JobsAreNotIdleness
+
+
+class JobsAreNotIdleness(ftps_util.FTPSCase):
+
+    EXTRA = ("limits = { ftp_idle_timeout = %d; data_connect_timeout = %d; max_login_failures = 1000; };"
+             % (IDLE, IDLE))
+    USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
+             # A check of about 3 s here, well past IDLE.
+             {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw", cost=10),
+              "perms": ["read"]}]
+
+    def busy_pool(self):
+        """Two wrong passwords of the slow user hold both pool threads;
+        returns joiners for their 530s."""
+        joins = []
+        for _ in range(2):
+            s = self.control()
+            s.auth_tls()
+            s.expect("USER slow", 331)
+            joins.append(ftps_util.in_thread(s.cmd, "PASS wrong-" + os.urandom(6).hex(), SLOW))
+        time.sleep(0.3)  # both checks are running
+        return joins
+
+    def settle(self, joins):
+        for join in joins:
+            r, err = join(timeout=SLOW + 5)
+            self.assertIsNone(err)
+            self.assertEqual(r.code, 530, r)
+
+    def test_idle_timer_waits_for_a_job(self):
+        self.write_home("idle-dele.txt", b"x")
+        c = self.logged_in()
+        joins = self.busy_pool()
+        started = time.monotonic()
+        r = c.cmd("DELE idle-dele.txt", timeout=SLOW)
+        waited = time.monotonic() - started
+        self.assertEqual((r.code, r.text), (250, "Deleted /idle-dele.txt"))
+        self.assertFalse(os.path.exists(self.home("idle-dele.txt")))
+        # The idle time starts afresh after the job: the session goes on.
+        c.expect("NOOP", 200)
+        self.settle(joins)
+        if waited < IDLE + 0.5:
+            self.skipTest("the DELE's job waited %.1f s: too short to tell" % waited)
+
+    def test_data_connect_timeout_waits_for_the_cut(self):
+        name = "held-cut.bin"
+        data = os.urandom(300000)
+        c = self.logged_in()
+        c.expect("CWD /", 250)
+        r, _ = c.stor(name, data, cut_after=200000)
+        self.assertEqual(r.code // 100, 4, r)
+        port = c.epsv()  # the data connection comes once the 150 does
+        joins = self.busy_pool()
+        started = time.monotonic()
+        c.expect("REST 100000", 350)
+        r = c.cmd("STOR " + name, timeout=SLOW)
+        waited = time.monotonic() - started
+        self.assertEqual(r.code, 150, r)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
+        self.addCleanup(raw.close)
+        conn = c.wrap_data(raw)
+        conn.sendall(data[100000:])
+        conn.settimeout(10)
+        conn.unwrap()
+        conn.close()
+        r = c.read_reply(timeout=SLOW)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home(name), data)
+        self.settle(joins)
+        if waited < IDLE + 0.5:
+            self.skipTest("the cut waited %.1f s: too short to tell" % waited)
 
 
 if __name__ == "__main__":
