@@ -288,8 +288,8 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
     EXTRA = ("limits = { ftp_idle_timeout = %d; data_connect_timeout = %d; max_login_failures = 1000; };"
              % (IDLE, IDLE))
     USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
-             # A check of about 3 s here, well past IDLE.
-             {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw", cost=10),
+             # A check of several seconds here, well past IDLE.
+             {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw", cost=11),
               "perms": ["read"]}]
 
     def busy_pool(self):
