@@ -42,8 +42,8 @@ static void update_events(wf_conn_t *c)
 	size_t wire = wf_buf_size(&c->wire_out);
 	if (c->state == WF_CONN_CLOSING)
 		want = wire ? EV_WRITE : EV_READ; /* deliver, then read away until the client's FIN */
-	else if (wire >= WIRE_HIGH)
-		want = EV_WRITE; /* backed up: reading more would only spin on input we cannot act on */
+	else if (wire >= WIRE_HIGH) /* backed up: input waits, unless the protocol takes it all the same */
+		want = EV_WRITE | (c->read_backed_up && !c->read_paused ? EV_READ : 0);
 	else
 		want = (c->read_paused ? 0 : EV_READ) | (c->want_write || wire ? EV_WRITE : 0);
 	if (ev_is_active(&c->io) && (c->io.events & (EV_READ | EV_WRITE)) == want)
@@ -469,6 +469,11 @@ void wf_conn_wake(wf_conn_t *c)
 void wf_conn_pause_read(wf_conn_t *c, bool paused)
 {
 	c->read_paused = paused;
+}
+
+void wf_conn_read_backed_up(wf_conn_t *c, bool on)
+{
+	c->read_backed_up = on;
 }
 
 void wf_conn_kick(wf_conn_t *c)

@@ -51,6 +51,7 @@ struct wf_conn {
 	bool draining;
 	bool shut_wr; /* closing: our side is half-closed, draining the client's last bytes */
 	bool read_paused;
+	bool read_backed_up; /* the protocol takes input while its output waits for the socket */
 	bool eof_unclean; /* the peer's stream ended without a TLS close_notify (possibly truncated) */
 	gnutls_session_t tls;
 	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here
@@ -105,6 +106,15 @@ void wf_conn_kick(wf_conn_t *c);
 void wf_conn_wake(wf_conn_t *c);
 /* Stops (or resumes) read interest, while the protocol cannot take input. */
 void wf_conn_pause_read(wf_conn_t *c, bool paused);
+/* Keeps read interest (unless paused) while the output is backed up. By
+ * default a connection whose output waits for the socket reads nothing
+ * more: HTTP/1.1 and FTP input asks for output, and pipelined requests must
+ * not pile up. A protocol that sets this (HTTP/2, whose PINGs, WINDOW_UPDATEs,
+ * resets and uploads must not wait behind a slow download) reads everything
+ * that comes while backed up, so it must bound what that input makes it
+ * queue, and turn this off when it stops reading (the loop would spin on
+ * input nobody takes). */
+void wf_conn_read_backed_up(wf_conn_t *c, bool on);
 /* Frees everything now, delivering nothing more (worker shutdown). */
 void wf_conn_destroy(wf_conn_t *c);
 

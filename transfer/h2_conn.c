@@ -18,6 +18,18 @@
 #define H2_OUT_HIGH (4 * XFER_IO_CHUNK) /* stop producing frames past this much staged output */
 #define H2_STREAM_WINDOW (4 << 20)
 #define H2_CONN_WINDOW (16 << 20)
+/* Input is read while output waits for the client (h2_on_io), so what that
+ * input makes nghttp2 queue must be bounded: PING and SETTINGS ACKs by
+ * nghttp2 itself (NGHTTP2_ERR_FLOODED past this many: a quarter of its
+ * default, still far more than a client that reads its ACKs ever has
+ * waiting), every other frame (answers' HEADERS, RST_STREAMs,
+ * WINDOW_UPDATEs, GOAWAYs) by H2_QUEUE_MAX. */
+#define H2_ACK_MAX 256
+/* A few frames per stream the client may open (HEADERS, WINDOW_UPDATE,
+ * RST_STREAM and spare) besides the ACKs: a client never needs more unless
+ * it makes frames it will not read, stream after stream (the HEADERS of an
+ * answer to a stream the client resets stays queued until it is reached). */
+#define H2_QUEUE_MAX(cfg) (H2_ACK_MAX + 4 * (size_t)(cfg)->limits.h2_max_streams)
 
 enum { HV_METHOD, HV_PATH, HV_AUTHORITY, HV_AUTHZ, HV_RANGE, HV_IF_RANGE, HV_INM, HV_IMS, HV_ACCEPT, HV_CL,
        HV_CRANGE, HV_N };
@@ -486,6 +498,41 @@ static void arm_timer(wf_conn_t *c)
 	wf_conn_set_timeout(c, due - now > 0.01 ? due - now : 0.01);
 }
 
+/* Hands input to nghttp2; *took says how much it used (less than len when
+ * it paused on a stream's DATA). False if the connection is closed: the input
+ * was bad, or it made nghttp2 queue more frames than a client that reads them
+ * could need (input is read while output waits, so this is what bounds it). */
+static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
+{
+	h2_t *h = H(c);
+	ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)in, len);
+	if (r < 0) {
+		wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
+			    nghttp2_strerror((int)r));
+		h2_close(c);
+		return false;
+	}
+	size_t queued = nghttp2_session_get_outbound_queue_size(h->ng);
+	if (queued > H2_QUEUE_MAX(c->cfg)) {
+		wf_log_info("conn %llu %s: HTTP/2 flood: %zu frames wait for the client, closing",
+			    (unsigned long long)c->id, c->peer, queued);
+		h2_close(c);
+		return false;
+	}
+	*took = (size_t)r;
+	return true;
+}
+
+/* Before returning to the loop: while nghttp2 takes input, the connection
+ * is read even when its output is backed up (a read pause for a password
+ * check still stops it); once nghttp2 wants none (the session ends), input
+ * waits, as the loop would otherwise wake for it in vain. */
+static void wait_for_events(wf_conn_t *c)
+{
+	wf_conn_read_backed_up(c, nghttp2_session_want_read(H(c)->ng));
+	arm_timer(c);
+}
+
 static void h2_on_io(wf_conn_t *c)
 {
 	h2_t *h = H(c);
@@ -493,27 +540,25 @@ static void h2_on_io(wf_conn_t *c)
 	c->want_write = false; /* asked again only if a send is blocked */
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
-		/* Input waits while our output is backed up. While the client
-		 * reads that output, an upload stalled by the wait is not its
-		 * doing (stream_deadline). */
+		/* While the client reads our backed-up output, an upload
+		 * beside it is not stalled by the wait (stream_deadline). */
 		bool held = wf_buf_size(&h->out) >= H2_OUT_HIGH;
-		/* Read while nghttp2 wants input and has room (writes are staged below). */
-		while (!h->paused && nghttp2_session_want_read(h->ng) && wf_buf_size(&h->out) < H2_OUT_HIGH) {
+		/* Read all that came while nghttp2 wants input, even while our
+		 * output waits for the client (a download it reads slowly): its
+		 * PINGs, WINDOW_UPDATEs, resets, requests and uploads must not
+		 * wait behind that output. The frames they call for wait below
+		 * with the rest, in nghttp2's queue, which feed() bounds. */
+		while (!h->paused && nghttp2_session_want_read(h->ng)) {
+			size_t took;
 			/* Input left behind by a pause, first. The paused DATA frame
 			 * may have been the last bytes received: nghttp2 ends it
 			 * (on_frame_recv, END_STREAM) only when called again, so it
 			 * is called once even with nothing held. */
 			if (h->resume || wf_buf_size(&h->hold)) {
 				h->resume = false;
-				ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)wf_buf_head(&h->hold),
-								     wf_buf_size(&h->hold));
-				if (r < 0) {
-					wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
-						    nghttp2_strerror((int)r));
-					h2_close(c);
+				if (!feed(c, wf_buf_head(&h->hold), wf_buf_size(&h->hold), &took))
 					return;
-				}
-				wf_buf_consume(&h->hold, (size_t)r);
+				wf_buf_consume(&h->hold, took);
 				progress = true;
 				continue;
 			}
@@ -524,20 +569,18 @@ static void h2_on_io(wf_conn_t *c)
 				h2_close(c);
 				return;
 			}
-			ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)buf, (size_t)n);
-			if (r < 0) {
-				wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
-					    nghttp2_strerror((int)r));
-				h2_close(c);
+			if (!feed(c, buf, (size_t)n, &took))
 				return;
-			}
-			if (r < n && wf_buf_append(&h->hold, buf + r, (size_t)(n - r)) != WF_OK) {
+			if (took < (size_t)n && wf_buf_append(&h->hold, buf + took, (size_t)n - took) != WF_OK) {
 				h2_close(c); /* cannot happen: hold is empty before each read */
 				return;
 			}
 			progress = true;
 		}
-		/* Produce frames and hand them to TLS. */
+		/* Produce frames and hand them to TLS while it takes them: past
+		 * H2_OUT_HIGH staged here, or TLS output past its own mark
+		 * (wf_conn_send's AGAIN), nothing more is made or encrypted until
+		 * the client reads. */
 		for (;;) {
 			if (wf_buf_size(&h->out) < H2_OUT_HIGH && nghttp2_session_want_write(h->ng)) {
 				int rv = nghttp2_session_send(h->ng);
@@ -553,7 +596,7 @@ static void h2_on_io(wf_conn_t *c)
 				break;
 			ssize_t w = wf_conn_send(c, wf_buf_head(&h->out), n < XFER_IO_CHUNK ? n : XFER_IO_CHUNK);
 			if (w == WF_AGAIN) {
-				arm_timer(c);
+				wait_for_events(c);
 				return;
 			}
 			if (w < 0) {
@@ -576,7 +619,7 @@ static void h2_on_io(wf_conn_t *c)
 	}
 	if (wf_buf_size(&h->out) == 0)
 		wf_buf_release(&h->out);
-	arm_timer(c);
+	wait_for_events(c);
 }
 
 /* A stream that made no progress for send_timeout is reset; the connection
@@ -691,6 +734,7 @@ int xfer_h2_start(wf_conn_t *c)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
+	nghttp2_option_set_max_outbound_ack(opt, H2_ACK_MAX);
 	int rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);
 	nghttp2_session_callbacks_del(cb);
 	nghttp2_option_del(opt);
