@@ -69,7 +69,6 @@ struct h2 {
 	h2_timer_t timer;
 	ev_tstamp since; /* when the timer's mode began */
 	ev_tstamp due;   /* when the timer is armed to fire */
-	ev_tstamp reads_held; /* input was last left unread while the client read our backed-up output */
 	unsigned failed_logins;
 	/* While a stream's password is checked, its DATA cannot go anywhere:
 	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
@@ -439,11 +438,10 @@ static void h2_close(wf_conn_t *c)
  * while its head is still arriving (header_timeout guards that). A stream
  * that waits on us (a password check, an upload being made durable, a
  * folder being listed, a long poll, or an upload whose DATA waits behind
- * another stream's password check) is not stalled: its clock restarts. So
- * is an upload while we leave input unread because the client has yet to
- * read our output (h2_on_io): its clock runs from when that last happened,
- * and the streams whose output it is have deadlines of their own. A stream
- * already reset for stalling has had send_timeout more to get its
+ * another stream's password check) is not stalled: its clock restarts.
+ * Input is read even while our output waits for the client (h2_on_io), so
+ * an upload's DATA is never left unread behind another stream's download.
+ * A stream already reset for stalling has had send_timeout more to get its
  * RST_STREAM out. */
 static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 {
@@ -453,8 +451,6 @@ static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
 			    st == XFER_EX_LISTING || (h->paused && st == XFER_EX_READ_BODY)))
 		s->last_progress = now;
-	if (!s->stalled && st == XFER_EX_READ_BODY && h->reads_held > s->last_progress)
-		s->last_progress = h->reads_held;
 	return s->last_progress + h->c->cfg->limits.send_timeout;
 }
 
@@ -540,9 +536,6 @@ static void h2_on_io(wf_conn_t *c)
 	c->want_write = false; /* asked again only if a send is blocked */
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
-		/* While the client reads our backed-up output, an upload
-		 * beside it is not stalled by the wait (stream_deadline). */
-		bool held = wf_buf_size(&h->out) >= H2_OUT_HIGH;
 		/* Read all that came while nghttp2 wants input, even while our
 		 * output waits for the client (a download it reads slowly): its
 		 * PINGs, WINDOW_UPDATEs, resets, requests and uploads must not
@@ -605,8 +598,6 @@ static void h2_on_io(wf_conn_t *c)
 			}
 			wf_buf_consume(&h->out, (size_t)w);
 			progress = true;
-			if (held)
-				h->reads_held = ev_now(wf_conn_loop(c));
 		}
 		wf_conn_want_write(c, false);
 		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng)) {

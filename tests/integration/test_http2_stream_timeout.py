@@ -134,10 +134,10 @@ class StreamTimeout(harness.SharedServerCase):
         self.assertEqual(self.server.log().count("made no progress"), resets_before)
 
     def test_upload_beside_a_backed_up_download_is_not_reset(self):
-        """While the client reads a download slower than it is produced, the
-        server reads no input: an upload on the same connection, its body
-        sent in time, waits unread. That is not the client's stall: the
-        upload completes once its body is read."""
+        """While the client reads a download slower than it is produced (the
+        server's output backed up), an upload on the same connection whose
+        body comes in time is read as it comes: it completes, unreset,
+        while the download is still under way."""
         path = os.path.join(self.server.home(), "wide.bin")
         if not os.path.exists(path):
             with open(path, "wb") as f:
@@ -161,6 +161,7 @@ class StreamTimeout(harness.SharedServerCase):
         self.assertIsNone(u.reset, "an upload whose body waited on the server was reset")
         self.assertIsNone(d.reset)
         self.assertEqual(u.status, 201)
+        self.assertFalse(d.ended)
         with open(os.path.join(self.server.home(), "beside.bin"), "rb") as f:
             self.assertEqual(f.read(), b"x" * 8192 + b"y" * 8192)
 
