@@ -243,6 +243,26 @@ static void op_free(ftp_op_t *op)
 	free(op);
 }
 
+/* An op that keeps dfd (owned from here on, closed on failure) for its reply,
+ * with a copy of it in *job_fd for the job; NULL once the failure is told. */
+static ftp_op_t *op_new_keeping(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_ftp_job_t *),
+				int dfd, int *job_fd)
+{
+	ftp_op_t *op = op_new(f, v, done);
+	*job_fd = op ? dup(dfd) : -1;
+	if (*job_fd < 0) {
+		if (op) {
+			int err = errno;
+			op_free(op);
+			reply_errno(f, err, v);
+		}
+		close(dfd);
+		return NULL;
+	}
+	op->dfd = dfd;
+	return op;
+}
+
 static void on_op_done(void *arg, xfer_ftp_job_t *job)
 {
 	xfer_ftp_t *f = arg;
@@ -920,18 +940,10 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	/* A stale partial goes first, off the loop; the answer then. */
-	ftp_op_t *op = op_new(f, v, on_size_stale_removed);
-	int job_fd = op ? dup(dfd) : -1;
-	if (job_fd < 0) {
-		if (op) {
-			int err = errno;
-			op_free(op);
-			reply_errno(f, err, v);
-		}
-		close(dfd);
+	int job_fd;
+	ftp_op_t *op = op_new_keeping(f, v, on_size_stale_removed, dfd, &job_fd);
+	if (!op)
 		return;
-	}
-	op->dfd = dfd;
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
 	op_start(f, op, xfer_ftp_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, true));
@@ -1173,18 +1185,10 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		close(dfd);
 		return;
 	}
-	ftp_op_t *op = op_new(f, v, on_store_partial_removed);
-	int job_fd = op ? dup(dfd) : -1;
-	if (job_fd < 0) {
-		if (op) {
-			int err = errno;
-			op_free(op);
-			reply_errno(f, err, v);
-		}
-		close(dfd);
+	int job_fd;
+	ftp_op_t *op = op_new_keeping(f, v, on_store_partial_removed, dfd, &job_fd);
+	if (!op)
 		return;
-	}
-	op->dfd = dfd;
 	op->transfer = true;
 	op->kind = kind;
 	op->rest = rest;
