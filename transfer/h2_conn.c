@@ -69,6 +69,7 @@ struct h2 {
 	h2_timer_t timer;
 	ev_tstamp since; /* when the timer's mode began */
 	ev_tstamp due;   /* when the timer is armed to fire */
+	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
 	unsigned failed_logins;
 	/* While a stream's password is checked, its DATA cannot go anywhere:
 	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
@@ -152,7 +153,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 		got += (size_t)r;
 	}
 	wf_buf_commit(&h->out, 9 + length);
-	s->last_progress = ev_now(wf_conn_loop(h->c));
+	s->last_progress = h->data_out = ev_now(wf_conn_loop(h->c));
 	return 0;
 }
 
@@ -441,6 +442,11 @@ static void h2_close(wf_conn_t *c)
  * another stream's password check) is not stalled: its clock restarts.
  * Input is read even while our output waits for the client (h2_on_io), so
  * an upload's DATA is never left unread behind another stream's download.
+ * An answer whose own window is open waits only on our scheduling: nghttp2
+ * serves streams by the client's priorities, and a browser makes a download
+ * depend on the one before it, so it may get no DATA while that one runs.
+ * Such a stream moves whenever any DATA goes out; only a stream window the
+ * client keeps shut, or a connection that sends nothing, is its stall.
  * A stream already reset for stalling has had send_timeout more to get its
  * RST_STREAM out. */
 static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
@@ -451,6 +457,10 @@ static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
 			    st == XFER_EX_LISTING || (h->paused && st == XFER_EX_READ_BODY)))
 		s->last_progress = now;
+	else if (!s->stalled && s->responded && h->data_out > s->last_progress &&
+		 !nghttp2_session_get_stream_local_close(h->ng, s->id) &&
+		 nghttp2_session_get_stream_remote_window_size(h->ng, s->id) > 0)
+		s->last_progress = h->data_out;
 	return s->last_progress + h->c->cfg->limits.send_timeout;
 }
 

@@ -183,5 +183,45 @@ class StreamTimeout(harness.SharedServerCase):
             lambda: " alice GET /huge.bin HTTP/2 200 " in self.server.log(), timeout=5))
 
 
+class PriorityWait(harness.SharedServerCase):
+    """A download that depends (exclusively) on another, as a browser chains
+    them, gets no DATA while that one runs: with its own window open and the
+    connection sending, it is not stalled, and it completes. (send_timeout 4
+    here: the client's reads lag what the server counts as sent by what the
+    socket buffers hold, about 2 s at this client's rate.)"""
+    EXTRA = "limits = { send_timeout = 4; };"
+
+    def test_stream_waiting_on_its_priority_is_not_reset(self):
+        first, second = os.urandom(24 << 20), os.urandom(256 << 10)
+        for name, data in (("first.bin", first), ("second.bin", second)):
+            path = os.path.join(self.server.home(), name)
+            with open(path, "wb") as f:
+                f.write(data)
+            self.server.give(path)
+        c = H2Client(self.server)
+        self.addCleanup(c.close)
+        start = time.monotonic()
+        a = c.request("GET", "/first.bin")
+        c.grant(a, len(first))  # never held by its window: it always has DATA to send
+        b = c.request("GET", "/second.bin")
+        c.conn.prioritize(b, weight=256, depends_on=a, exclusive=True)
+        c.flush()
+        A, B = c.streams[a], c.streams[b]
+        while not (A.ended and B.ended) and A.reset is None and B.reset is None and not c.closed \
+                and time.monotonic() - start < 60:
+            c.pump(0.02)
+            time.sleep(0.005)  # a steady reader, a few MB/s
+        self.assertIsNone(B.reset, "a stream waiting on its priority was reset")
+        self.assertIsNone(A.reset)
+        self.assertTrue(A.ended and B.ended)
+        # The server sent the first download for longer than send_timeout
+        # (its access line's seconds), so the second waited that long.
+        line = [l for l in self.server.log().splitlines() if "GET /first.bin HTTP/2 200" in l]
+        self.assertTrue(line and float(line[0].split()[-1]) > 4.5, line)
+        self.assertEqual(bytes(A.data), first)
+        self.assertEqual(bytes(B.data), second)
+        self.assertNotIn("made no progress", self.server.log())
+
+
 if __name__ == "__main__":
     harness.main()
