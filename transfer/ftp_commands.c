@@ -138,6 +138,22 @@ static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char
 	return -1;
 }
 
+/* For SIZE and DELE, which meet a name and its partial alike: resolves arg
+ * into v, opens the folder that holds it (open_parent) and names the partial
+ * an interrupted upload of it has, "" for a name too odd to have one (its
+ * upload was refused). -1 after replying with the reason. */
+static int open_with_partial(xfer_ftp_t *f, wf_slice_t arg, char *v, size_t vlen, const char **rel, const char **leaf,
+			     char partial[NAME_MAX + 1])
+{
+	*rel = resolve(f, arg, v, vlen);
+	if (!*rel)
+		return -1;
+	int dfd = open_parent(f, *rel, v, leaf);
+	if (dfd >= 0 && xfer_path_partial_name(*leaf, partial, NAME_MAX + 1) != 0)
+		partial[0] = '\0';
+	return dfd;
+}
+
 /* A partial nobody resumed within partial_upload_max_age is gone for every
  * command: SIZE, REST+STOR, APPE and DELE remove it when they meet it (off
  * the loop: it may be gigabytes), so they all find none (the sweep removes
@@ -924,17 +940,11 @@ static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *j
 
 static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 {
-	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
-	if (!rel)
-		return;
-	const char *leaf;
-	int dfd = open_parent(f, rel, v, &leaf);
+	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
+	const char *rel, *leaf;
+	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
 	if (dfd < 0)
 		return;
-	char partial[NAME_MAX + 1];
-	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
-		partial[0] = '\0';
 	if (!partial[0] || !partial_stale(f, dfd, partial)) {
 		size_reply(f, dfd, partial, rel, v);
 		return;
@@ -1241,17 +1251,11 @@ static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
  * (docs/ftps.md), removed off the loop. */
 static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 {
-	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
-	if (!rel)
-		return;
-	const char *leaf;
-	int dfd = open_parent(f, rel, v, &leaf);
+	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
+	const char *rel, *leaf;
+	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
 	if (dfd < 0)
 		return;
-	char partial[NAME_MAX + 1];
-	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
-		partial[0] = '\0';
 	ftp_op_t *op = op_new(f, v, on_deleted);
 	if (!op) {
 		close(dfd);

@@ -495,13 +495,18 @@ static void data_on_timeout(wf_conn_t *c)
 		finish(d, 426, "Data connection timed out; transfer aborted");
 }
 
-/* The data connection failed before any byte of an upload came: a resumed
- * upload's partial is parked again as it was claimed, for the client to
- * resume once it has a data connection (a fresh upload has nothing to
- * keep). Returns the bytes kept. */
-static uint64_t keep_resumed(ftp_data_t *d)
+/* The 425 of a transfer whose data connection never served it: what
+ * (refused, cannot open) and why. No byte of an upload came, so a resumed
+ * upload's partial is parked again as it was claimed, and the reply says
+ * how to go on from it (a fresh upload has nothing to keep). */
+static void refuse_transfer(ftp_data_t *d, const char *what)
 {
-	return d->kind == FTP_X_RECV && d->resumed ? park(d) : 0;
+	uint64_t kept = d->kind == FTP_X_RECV && d->resumed ? park(d) : 0;
+	if (kept)
+		finish(d, 425, "%s: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE", what,
+		       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
+	else
+		finish(d, 425, "%s: %s", what, d->gone_why);
 }
 
 /* The data connection went away on its own (reset, TLS failure, shutdown). */
@@ -521,12 +526,7 @@ static void data_on_close(wf_conn_t *c)
 		return;
 	}
 	if (!was_secured) {
-		uint64_t kept = keep_resumed(d);
-		if (kept)
-			finish(d, 425, "Data connection refused: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
-			       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
-		else
-			finish(d, 425, "Data connection refused: %s", d->gone_why);
+		refuse_transfer(d, "Data connection refused");
 		return;
 	}
 	if (d->phase == PHASE_PREPARE) {
@@ -618,12 +618,7 @@ static void gone(ftp_data_t *d, const char *why)
 	d->state = DATA_GONE;
 	if (d->kind == FTP_X_NONE)
 		return;
-	uint64_t kept = keep_resumed(d);
-	if (kept)
-		finish(d, 425, "Cannot open the data connection: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
-		       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
-	else
-		finish(d, 425, "Cannot open the data connection: %s", d->gone_why);
+	refuse_transfer(d, "Cannot open the data connection");
 }
 
 /* A TCP data connection is up (accepted or connected): adopt it. */
