@@ -10,6 +10,8 @@
 #include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,14 @@
 
 #define H2_OUT_HIGH (4 * XFER_IO_CHUNK) /* stop producing frames past this much staged output */
 #define H2_STREAM_WINDOW (4 << 20)
+/* Frames made for the client's sake (an upload's WINDOW_UPDATE, a PING's
+ * ACK, another stream's answer) queue behind every byte the kernel holds
+ * unsent: with autotuned buffers up to 4 MiB, which a download read at
+ * 70 KB/s takes a minute to pass, and an upload beside it would stall for
+ * its window that long. The kernel keeps at most about this much unsent
+ * for an HTTP/2 connection (the rest waits in nghttp2's queue, where such
+ * frames go first), so they wait seconds at most. */
+#define H2_NOTSENT_LOWAT (128 << 10)
 #define H2_CONN_WINDOW (16 << 20)
 /* Input is read while output waits for the client (h2_on_io), so what that
  * input makes nghttp2 queue must be bounded: PING and SETTINGS ACKs by
@@ -750,6 +760,8 @@ int xfer_h2_start(wf_conn_t *c)
 	};
 	nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, WF_ARRAY_LEN(iv));
 	nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+	int lowat = H2_NOTSENT_LOWAT;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)); /* a latency aid: best effort */
 	c->proto = &h2_proto;
 	c->proto_data = h;
 	return WF_OK;

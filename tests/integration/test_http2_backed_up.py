@@ -186,5 +186,53 @@ class BackedUpFewStreams(BackedUp):
         self.assertLess(got, BIG)
 
 
+class UploadBesideBackedUp(BackedUp):
+    """An upload beside a download the client reads slowly: the upload's
+    WINDOW_UPDATEs wait behind the download's DATA the server has already
+    handed to the kernel. That must be little, or the upload stalls for its
+    window as long as the client takes to read it all (4 MiB of socket
+    buffer: 10 s at 400 KB/s), and the server resets it for making no
+    progress (send_timeout is 5 s here)."""
+    EXTRA = "limits = { send_timeout = 5; };"
+    READ_RATE = 400 << 10
+    UP = 12 << 20  # three times the stream's window: two WINDOW_UPDATEs at least
+
+    test_pings_and_requests_answered_beside_a_slow_download = None
+    test_ping_flood_from_a_client_that_reads_nothing_is_closed = None
+
+    def test_upload_beside_a_slowly_read_download_completes(self):
+        """The client reads a 64 MiB download at 400 KB/s and sends a 12 MiB
+        PUT on another stream as fast as its window lets it: the PUT is
+        stored whole (201) and never reset, and the download goes on."""
+        c = H2Client(self.server, timeout=30, rcvbuf=64 << 10)
+        self.addCleanup(c.close)
+        c.conn.increment_flow_control_window(BIG)
+        down = c.streams[self.start_backed_up_download(c)]
+        body = os.urandom(self.UP)
+        up_sid = c.request("PUT", "/beside-slow.bin", body_follows=True, length=len(body))
+        up = c.streams[up_sid]
+        start, got, sent = time.monotonic(), 0, 0
+        while (sent < len(body) or not (up.ended or up.reset is not None)) and not c.closed \
+                and time.monotonic() - start < 60:
+            room = min(c.conn.local_flow_control_window(up_sid), c.conn.max_outbound_frame_size,
+                       len(body) - sent)
+            if room > 0 and up.reset is None:
+                c.conn.send_data(up_sid, body[sent:sent + room], end_stream=sent + room == len(body))
+                c.flush()
+                sent += room
+                continue
+            if got > self.READ_RATE * (time.monotonic() - start):
+                time.sleep(0.005)
+                continue
+            got += c.pump(0.05)
+        self.assertIsNone(up.reset, "the upload was reset after %d of %d bytes were sent" % (sent, len(body)))
+        self.assertTrue(up.ended, "no answer to the upload within 60 s (%d of %d bytes sent)" % (sent, len(body)))
+        self.assertEqual(up.status, 201)
+        with open(os.path.join(self.server.home(), "beside-slow.bin"), "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(body).digest())
+        self.assertIsNone(down.reset)
+        self.assertFalse(c.closed)
+
+
 if __name__ == "__main__":
     harness.main()
