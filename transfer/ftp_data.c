@@ -201,14 +201,21 @@ static uint64_t park(ftp_data_t *d)
 		xfer_upload_write(d->up, "\r", 1);
 		d->prev_cr = false;
 	}
-	uint64_t kept = d->up->written + wf_buf_size(&d->up->stage);
-	if (xfer_upload_park(d->up, d->partial) != WF_OK) {
-		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s",
-			(unsigned long long)kept, d->what);
+	uint64_t arrived = d->up->written + wf_buf_size(&d->up->stage);
+	int rc = xfer_upload_park(d->up, d->partial);
+	if (rc != WF_OK) {
+		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s: %s",
+			(unsigned long long)arrived, d->what, strerror(-rc));
 		return 0;
 	}
-	ftp_log(d->f, WF_LOG_INFO, "upload of %s interrupted; %llu bytes kept for REST/APPE", d->what,
-		(unsigned long long)kept);
+	uint64_t kept = d->up->written;
+	if (kept < arrived)
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s interrupted; its last %llu bytes could not be written (%s), "
+			"%llu bytes kept for REST/APPE", d->what, (unsigned long long)(arrived - kept),
+			strerror(d->up->tail_err), (unsigned long long)kept);
+	else
+		ftp_log(d->f, WF_LOG_INFO, "upload of %s interrupted; %llu bytes kept for REST/APPE", d->what,
+			(unsigned long long)kept);
 	return kept;
 }
 

@@ -324,8 +324,13 @@ void xfer_upload_detach(xfer_upload_t *u)
 int xfer_upload_park(xfer_upload_t *u, const char *name)
 {
 	early_forget(u);
-	int rc = flush_stage(u, false);
-	if (rc == WF_OK && renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
+	/* The staged tail may not fit (a full disk): the partial then keeps the
+	 * u->written bytes written before it (a failed write(2) adds none), not
+	 * nothing. */
+	int tail = flush_stage(u, false);
+	u->tail_err = tail < 0 ? -tail : 0;
+	int rc = WF_OK;
+	if (renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
 		rc = -errno;
 	if (rc != WF_OK) {
 		xfer_upload_discard(u);

@@ -30,6 +30,7 @@ typedef struct xfer_upload {
 	upload_sync_t *early;     /* borrowed: the early sync in flight (it owns itself) */
 	uint64_t early_at;        /* written when the last early sync began */
 	bool no_replace;          /* the commit never replaces an existing final name (EEXIST) */
+	int tail_err;             /* why park left the staged tail out (an errno), else 0 */
 } xfer_upload_t;
 
 /* Called on the worker's loop when a commit ends: err is 0 (the final name
@@ -78,7 +79,9 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 /* The owner goes away: a commit in flight still finishes, but calls no one. */
 void xfer_upload_detach(xfer_upload_t *u);
 /* Flushes what arrived and renames the temp file to name (the partial name),
- * replacing any older one. WF_OK or -errno; the temp file is gone either way. */
+ * replacing any older one. What does not fit any more (a full disk) is left
+ * out: the partial holds u->written bytes, tail_err says why. WF_OK or -errno; the temp file is
+ * gone either way. */
 int xfer_upload_park(xfer_upload_t *u, const char *name);
 /* Drops the temp file. */
 void xfer_upload_discard(xfer_upload_t *u);

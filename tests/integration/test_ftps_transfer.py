@@ -672,6 +672,36 @@ class DiskFull(ftps_util.FTPSCase):
         data, r, _ = c.retr("first.bin")
         self.assertEqual((r.code, sha(data or b"")), (226, sha(first)), r)
 
+    def test_interrupted_upload_whose_tail_does_not_fit_keeps_the_rest(self):
+        """The disk has exactly 1 MiB free; an upload sends 1 MiB + 64 KiB
+        and its data connection is cut without close_notify. The first
+        1 MiB is written as it comes; the last 64 KiB, written when the
+        upload is put aside for resumption, do not fit: the partial keeps
+        the 1 MiB (SIZE says so, the log says what was lost and why), and
+        once there is room again REST + STOR completes the file."""
+        free = os.statvfs(self.home()).f_bavail * os.statvfs(self.home()).f_frsize
+        filler = self.home("filler.bin")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (free - (1 << 20)))
+        self.addCleanup(lambda: os.path.exists(filler) and os.unlink(filler))
+        st = os.statvfs(self.home())
+        self.assertEqual(st.f_bavail * st.f_frsize, 1 << 20)
+        data = os.urandom((1 << 20) + (64 << 10))
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r, _ = c.stor("tail.bin", data, cut_after=len(data))
+        self.assertEqual(r.code, 426, r)
+        self.assertIn("%d bytes kept" % (1 << 20), r.text, r)
+        self.assertTrue(self.server.wait_log("its last %d bytes could not be written (No space left on device), "
+                                             "%d bytes kept" % (64 << 10, 1 << 20), timeout=10))
+        self.assertEqual(c.cmd("SIZE tail.bin").text.strip(), str(1 << 20))
+        self.assertFalse(os.path.exists(self.home("tail.bin")))
+        os.unlink(filler)
+        r, _ = c.stor("tail.bin", data[1 << 20:], rest=1 << 20)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("tail.bin")), sha(data))
+        os.unlink(self.home("tail.bin"))
+
 
 if __name__ == "__main__":
     harness.main()
