@@ -210,8 +210,9 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
  * would have, and the command's reply is the one it always gave, only
  * later. Meanwhile the server is at work, not the client: the session's
  * idle timer waits (ftp_session.c), and so does the data channel's connect
- * timeout for a transfer command's job (op->transfer), both starting afresh
- * once it is done.
+ * timeout (a transfer command's own job, or a DELE between PASV and STOR:
+ * the client cannot send the STOR until the DELE is answered), both starting
+ * afresh once it is done.
  *
  * If the session goes first (the client closed, the server shut down, the
  * client read no replies until their buffer was full), the job is let go
@@ -229,7 +230,6 @@ struct ftp_op {
 	char from[FTP_PATH_MAX]; /* RNTO: the source, relative to the home (for the log) */
 	char partial[NAME_MAX + 1]; /* STOR, APPE, SIZE: the partial's name */
 	bool no_replace;         /* RNTO: the user may not replace a file */
-	bool transfer;           /* a transfer command's: its data channel's connect timeout waits */
 	/* What the command goes on with once the job is done (STOR, APPE, SIZE): */
 	int dfd;                 /* owned: the folder it opened, or -1 */
 	char leaf[NAME_MAX + 1];  /* the name in dfd */
@@ -284,8 +284,7 @@ static void on_op_done(void *arg, xfer_ftp_job_t *job)
 	xfer_ftp_t *f = arg;
 	ftp_op_t *op = f->op;
 	f->op = NULL;
-	if (op->transfer)
-		ftp_data_hold(f, false);
+	ftp_data_hold(f, false);
 	op->done(f, op, job);
 	xfer_ftp_job_free(job);
 	op_free(op);
@@ -302,8 +301,7 @@ static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 	}
 	op->job = job;
 	f->op = op;
-	if (op->transfer)
-		ftp_data_hold(f, true);
+	ftp_data_hold(f, true);
 	if (xfer_ftp_job_start(job, f->conn->worker, on_op_done, f) == WF_DONE)
 		on_op_done(f, job); /* no pool: it ran here */
 }
@@ -1113,7 +1111,6 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 			return;
 		}
 		snprintf(op->partial, sizeof(op->partial), "%s", partial);
-		op->transfer = true;
 		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
 		return;
 	}
@@ -1199,7 +1196,6 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	ftp_op_t *op = op_new_keeping(f, v, on_store_partial_removed, dfd, &job_fd);
 	if (!op)
 		return;
-	op->transfer = true;
 	op->kind = kind;
 	op->rest = rest;
 	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);

@@ -353,6 +353,36 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         if waited < IDLE + 0.5:
             self.skipTest("the cut waited %.1f s: too short to tell" % waited)
 
+    def test_data_connect_timeout_waits_for_a_dele(self):
+        """EPSV, then a DELE whose job waits behind the busy pool for
+        longer than data_connect_timeout, then STOR: the data channel's
+        wait stood still meanwhile (the client could not send the STOR
+        before the DELE's answer), so the upload goes through."""
+        self.write_home("dele-first.txt", b"x")
+        data = os.urandom(50000)
+        c = self.logged_in()
+        port = c.epsv()
+        joins = self.busy_pool()
+        started = time.monotonic()
+        r = c.cmd("DELE dele-first.txt", timeout=SLOW)
+        waited = time.monotonic() - started
+        self.assertEqual((r.code, r.text), (250, "Deleted /dele-first.txt"))
+        r = c.cmd("STOR after-dele.bin")
+        self.assertEqual(r.code, 150, r)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
+        self.addCleanup(raw.close)
+        conn = c.wrap_data(raw)
+        conn.sendall(data)
+        conn.settimeout(10)
+        conn.unwrap()
+        conn.close()
+        r = c.read_reply(timeout=SLOW)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("after-dele.bin"), data)
+        self.settle(joins)
+        if waited < IDLE + 0.5:
+            self.skipTest("the DELE waited %.1f s: too short to tell" % waited)
+
 
 if __name__ == "__main__":
     harness.main()
