@@ -83,6 +83,9 @@ void xfer_upload_detach(xfer_upload_t *u);
  * out: the partial holds u->written bytes, tail_err says why. WF_OK or -errno; the temp file is
  * gone either way. */
 int xfer_upload_park(xfer_upload_t *u, const char *name);
+/* Before the upload goes to another thread (a job): it no longer waits for
+ * an early sync in flight, which finishes alone. */
+void xfer_upload_forget_sync(xfer_upload_t *u);
 /* Drops the temp file. */
 void xfer_upload_discard(xfer_upload_t *u);
 /* Lets go of the temp file without removing it, for an owner that has it

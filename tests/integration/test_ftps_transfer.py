@@ -679,13 +679,7 @@ class DiskFull(ftps_util.FTPSCase):
         upload is put aside for resumption, do not fit: the partial keeps
         the 1 MiB (SIZE says so, the log says what was lost and why), and
         once there is room again REST + STOR completes the file."""
-        free = os.statvfs(self.home()).f_bavail * os.statvfs(self.home()).f_frsize
-        filler = self.home("filler.bin")
-        with open(filler, "wb") as f:
-            f.write(b"\0" * (free - (1 << 20)))
-        self.addCleanup(lambda: os.path.exists(filler) and os.unlink(filler))
-        st = os.statvfs(self.home())
-        self.assertEqual(st.f_bavail * st.f_frsize, 1 << 20)
+        filler = self.leave_free(1 << 20)
         data = os.urandom((1 << 20) + (64 << 10))
         c = self.logged_in()
         c.expect("TYPE I", 200)
@@ -701,6 +695,45 @@ class DiskFull(ftps_util.FTPSCase):
         self.assertEqual(r.code, 226, r)
         self.assertEqual(sha(self.read_home("tail.bin")), sha(data))
         os.unlink(self.home("tail.bin"))
+
+    def leave_free(self, nbytes):
+        """Fills the disk with a file of its own until nbytes are free;
+        returns its path (removed at the test's end if still there)."""
+        st = os.statvfs(self.home())
+        filler = self.home("filler-%d.bin" % nbytes)
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (st.f_bavail * st.f_frsize - nbytes))
+        self.addCleanup(lambda: os.path.exists(filler) and os.unlink(filler))
+        st = os.statvfs(self.home())
+        self.assertEqual(st.f_bavail * st.f_frsize, nbytes)
+        return filler
+
+    def test_resumed_upload_that_fills_the_disk_keeps_what_was_kept_before(self):
+        """An upload cut after 512 KiB leaves a partial of 512 KiB (426,
+        '524288 bytes kept'). Its APPE of 2 MiB more fills the disk: 452,
+        and the partial is back at the 512 KiB it held (what the APPE
+        brought is freed), so once there is room the client resumes from
+        there and gets the whole file."""
+        data = os.urandom(2560 << 10)
+        c = self.logged_in()
+        c.expect("TYPE I", 200)
+        r, _ = c.stor("resumed-full.bin", data, cut_after=512 << 10)
+        self.assertEqual(r.code, 426, r)
+        self.assertIn("%d bytes kept" % (512 << 10), r.text, r)
+        filler = self.leave_free(1 << 20)
+        r, _ = c.stor("resumed-full.bin", data[512 << 10:], cmd="APPE")
+        self.assertEqual(r.code, 452, r)
+        self.assertIn("the %d bytes kept before it stay" % (512 << 10), r.text, r)
+        deadline = time.monotonic() + 10  # the cut runs off the loop
+        while c.cmd("SIZE resumed-full.bin").text.strip() != str(512 << 10) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(c.cmd("SIZE resumed-full.bin").text.strip(), str(512 << 10))
+        self.assertFalse(os.path.exists(self.home("resumed-full.bin")))
+        os.unlink(filler)
+        r, _ = c.stor("resumed-full.bin", data[512 << 10:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("resumed-full.bin")), sha(data))
+        os.unlink(self.home("resumed-full.bin"))
 
 
 if __name__ == "__main__":
