@@ -310,15 +310,21 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
             self.assertIsNone(err)
             self.assertEqual(r.code, 530, r)
 
-    def test_idle_timer_waits_for_a_job(self):
-        self.write_home("idle-dele.txt", b"x")
-        c = self.logged_in()
+    def held_dele(self, c, name):
+        """DELE of a file of its own while the pool is busy: its job waits.
+        Returns the busy pool's joiners and how long the DELE took."""
+        self.write_home(name, b"x")
         joins = self.busy_pool()
         started = time.monotonic()
-        r = c.cmd("DELE idle-dele.txt", timeout=SLOW)
+        r = c.cmd("DELE " + name, timeout=SLOW)
         waited = time.monotonic() - started
-        self.assertEqual((r.code, r.text), (250, "Deleted /idle-dele.txt"))
-        self.assertFalse(os.path.exists(self.home("idle-dele.txt")))
+        self.assertEqual((r.code, r.text), (250, "Deleted /" + name))
+        self.assertFalse(os.path.exists(self.home(name)))
+        return joins, waited
+
+    def test_idle_timer_waits_for_a_job(self):
+        c = self.logged_in()
+        joins, waited = self.held_dele(c, "idle-dele.txt")
         # The idle time starts afresh after the job: the session goes on.
         c.expect("NOOP", 200)
         self.settle(joins)
@@ -358,15 +364,10 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         longer than data_connect_timeout, then STOR: the data channel's
         wait stood still meanwhile (the client could not send the STOR
         before the DELE's answer), so the upload goes through."""
-        self.write_home("dele-first.txt", b"x")
         data = os.urandom(50000)
         c = self.logged_in()
         port = c.epsv()
-        joins = self.busy_pool()
-        started = time.monotonic()
-        r = c.cmd("DELE dele-first.txt", timeout=SLOW)
-        waited = time.monotonic() - started
-        self.assertEqual((r.code, r.text), (250, "Deleted /dele-first.txt"))
+        joins, waited = self.held_dele(c, "dele-first.txt")
         r = c.cmd("STOR after-dele.bin")
         self.assertEqual(r.code, 150, r)
         raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
