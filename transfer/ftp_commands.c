@@ -198,7 +198,7 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
 /* ---------------------------------------------------------------- work off the loop */
 
 /* A command whose work may take long hands it to a job on the offload pool
- * (transfer/ftp_job.c) and waits: DELE, RMD, MKD and RNTO (the change, and
+ * (transfer/fs_job.c, and FTP's own kinds in transfer/ftp_job.c) and waits: DELE, RMD, MKD and RNTO (the change, and
  * the fsync of the folder that makes it durable before the reply; a DELE
  * frees the blocks of a file that may be gigabytes), a REST + STOR that
  * cuts a partial back (ftruncate frees blocks too), and a SIZE, STOR or
@@ -224,8 +224,8 @@ static xfer_ftp_perms_t perms_of(const xfer_ftp_t *f)
 typedef enum { STORE_STOR, STORE_APPE, STORE_STOU } store_kind_t;
 
 struct ftp_op {
-	xfer_ftp_job_t *job;     /* borrowed: owns itself until done, or until let go of */
-	void (*done)(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job); /* the reply, on the loop */
+	xfer_fs_job_t *job;     /* borrowed: owns itself until done, or until let go of */
+	void (*done)(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job); /* the reply, on the loop */
 	char v[FTP_PATH_MAX];    /* the virtual path the reply names */
 	char from[FTP_PATH_MAX]; /* RNTO: the source, relative to the home (for the log) */
 	char partial[NAME_MAX + 1]; /* STOR, APPE, SIZE: the partial's name */
@@ -239,7 +239,7 @@ struct ftp_op {
 	char unique[64];         /* STOU: the name it chose */
 };
 
-static ftp_op_t *op_new(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_ftp_job_t *))
+static ftp_op_t *op_new(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_fs_job_t *))
 {
 	ftp_op_t *op = calloc(1, sizeof(*op));
 	if (!op) {
@@ -261,7 +261,7 @@ static void op_free(ftp_op_t *op)
 
 /* An op that keeps dfd (owned from here on, closed on failure) for its reply,
  * with a copy of it in *job_fd for the job; NULL once the failure is told. */
-static ftp_op_t *op_new_keeping(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_ftp_job_t *),
+static ftp_op_t *op_new_keeping(xfer_ftp_t *f, const char *v, void (*done)(xfer_ftp_t *, ftp_op_t *, xfer_fs_job_t *),
 				int dfd, int *job_fd)
 {
 	ftp_op_t *op = op_new(f, v, done);
@@ -279,20 +279,20 @@ static ftp_op_t *op_new_keeping(xfer_ftp_t *f, const char *v, void (*done)(xfer_
 	return op;
 }
 
-static void on_op_done(void *arg, xfer_ftp_job_t *job)
+static void on_op_done(void *arg, xfer_fs_job_t *job)
 {
 	xfer_ftp_t *f = arg;
 	ftp_op_t *op = f->op;
 	f->op = NULL;
 	ftp_data_hold(f, false);
 	op->done(f, op, job);
-	xfer_ftp_job_free(job);
+	xfer_fs_job_free(job);
 	op_free(op);
 	ftp_wake(f); /* the reply goes out, and the lines behind it run */
 }
 
 /* Runs job (NULL: out of memory) for op; its reply comes once it is done. */
-static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	if (!job) {
 		op_free(op);
@@ -302,7 +302,7 @@ static void op_start(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
 	op->job = job;
 	f->op = op;
 	ftp_data_hold(f, true);
-	if (xfer_ftp_job_start(job, f->conn->worker, on_op_done, f) == WF_DONE)
+	if (xfer_fs_job_start(job, f->conn->worker, on_op_done, f) == WF_DONE)
 		on_op_done(f, job); /* no pool: it ran here */
 }
 
@@ -310,7 +310,7 @@ void ftp_op_cancel(xfer_ftp_t *f)
 {
 	if (!f->op)
 		return;
-	xfer_ftp_job_cancel(f->op->job);
+	xfer_fs_job_cancel(f->op->job);
 	op_free(f->op);
 	f->op = NULL;
 }
@@ -723,7 +723,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		ftp_data_send_buf(f, out, verb, v);
 		return;
 	}
-	xfer_ftp_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
 	if (!job) {
 		ftp_reply(f, 451, "Out of memory");
 		return;
@@ -795,13 +795,13 @@ static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out)
 }
 
 /* STAT PATH of a folder: its listing was read off the loop. */
-static void on_stat_listed(void *arg, xfer_ftp_job_t *job)
+static void on_stat_listed(void *arg, xfer_fs_job_t *job)
 {
 	xfer_ftp_t *f = arg;
 	f->stat_job = NULL;
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	wf_buf_t *out = xfer_ftp_job_take_listing(job);
-	xfer_ftp_job_free(job);
+	xfer_fs_job_free(job);
 	if (err)
 		ftp_reply(f, 451, "Reading the folder failed: %s", strerror(err));
 	else
@@ -839,14 +839,14 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		free(out);
 		return;
 	}
-	xfer_ftp_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
 	if (!job) {
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
 	/* The session reads no command until the reply is out (blocked()). */
 	f->stat_job = job;
-	if (xfer_ftp_job_start(job, f->conn->worker, on_stat_listed, f) == WF_DONE)
+	if (xfer_fs_job_start(job, f->conn->worker, on_stat_listed, f) == WF_DONE)
 		on_stat_listed(f, job);
 }
 
@@ -927,9 +927,9 @@ static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const c
 	ftp_reply(f, 213, "%lld", (long long)st.st_size);
 }
 
-static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	if (xfer_ftp_job_partial(job) == XFER_FTP_PARTIAL_STALE)
+	if (xfer_fs_job_partial(job) == XFER_FS_PARTIAL_STALE)
 		log_stale_removed(f, op->v);
 	int dfd = op->dfd;
 	op->dfd = -1;
@@ -954,7 +954,7 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
-	op_start(f, op, xfer_ftp_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, true));
+	op_start(f, op, xfer_fs_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, true));
 }
 
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
@@ -1051,9 +1051,9 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 /* REST + STOR: the partial is cut back to the offset; the upload goes on
  * (150) with the data connection set up before the STOR. A cut that
  * failed leaves the partial as it was, parked again for another try. */
-static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	xfer_upload_t *up = xfer_ftp_job_take_upload(job);
 	if (err) {
 		ftp_log(f, WF_LOG_WARN, "cutting the interrupted upload of %s back failed: %s", op->v, strerror(err));
@@ -1118,7 +1118,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 		ftp_data_recv(f, up, claimed, partial, v, unique);
 		return;
 	}
-	xfer_ftp_job_t *job = xfer_ftp_job_copy(up, src, keep);
+	xfer_fs_job_t *job = xfer_ftp_job_copy(up, src, keep);
 	if (!job) {
 		ftp_reply(f, 451, "Out of memory");
 		return;
@@ -1126,9 +1126,9 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 	ftp_data_recv_copying(f, job, partial, v);
 }
 
-static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	if (xfer_ftp_job_partial(job) == XFER_FTP_PARTIAL_STALE)
+	if (xfer_fs_job_partial(job) == XFER_FS_PARTIAL_STALE)
 		log_stale_removed(f, op->v);
 	int dfd = op->dfd;
 	op->dfd = -1;
@@ -1201,7 +1201,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->unique, sizeof(op->unique), "%s", kind == STORE_STOU ? unique : "");
-	op_start(f, op, xfer_ftp_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, resume));
+	op_start(f, op, xfer_fs_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, resume));
 }
 
 static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)
@@ -1219,19 +1219,19 @@ static void cmd_stou(xfer_ftp_t *f, wf_slice_t arg)
 	store(f, arg, STORE_STOU);
 }
 
-static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	const char *v = op->v;
-	int err = xfer_ftp_job_err(job);
-	xfer_ftp_partial_fate_t partial = xfer_ftp_job_partial(job);
-	if (partial == XFER_FTP_PARTIAL_STALE)
+	int err = xfer_fs_job_err(job);
+	xfer_fs_partial_fate_t partial = xfer_fs_job_partial(job);
+	if (partial == XFER_FS_PARTIAL_STALE)
 		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v,
 			f->conn->cfg->limits.partial_upload_max_age);
 	if (err == EISDIR) {
 		ftp_reply(f, 550, "%s: is a folder (use RMD)", v);
 		return;
 	}
-	if (err == ENOENT && partial == XFER_FTP_PARTIAL_REMOVED) {
+	if (err == ENOENT && partial == XFER_FS_PARTIAL_REMOVED) {
 		ftp_reply(f, 250, "Deleted the interrupted upload of %s", v);
 		return;
 	}
@@ -1257,12 +1257,12 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 		close(dfd);
 		return;
 	}
-	op_start(f, op, xfer_ftp_job_delete(dfd, leaf, partial, f->conn->cfg->limits.partial_upload_max_age));
+	op_start(f, op, xfer_fs_job_delete(dfd, leaf, partial, f->conn->cfg->limits.partial_upload_max_age));
 }
 
-static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	if (err) {
 		reply_errno(f, err == EEXIST ? ENOTEMPTY : err, op->v);
 		return;
@@ -1289,12 +1289,12 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 		close(dfd);
 		return;
 	}
-	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf));
+	op_start(f, op, xfer_fs_job_rmdir(dfd, leaf));
 }
 
-static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	if (err) {
 		reply_errno(f, err, op->v);
 		return;
@@ -1321,7 +1321,7 @@ static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 		close(dfd);
 		return;
 	}
-	op_start(f, op, xfer_ftp_job_mkdir(dfd, leaf));
+	op_start(f, op, xfer_fs_job_mkdir(dfd, leaf));
 }
 
 static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
@@ -1349,9 +1349,9 @@ static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 350, "Ready for RNTO");
 }
 
-static void on_renamed(xfer_ftp_t *f, ftp_op_t *op, xfer_ftp_job_t *job)
+static void on_renamed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	if (err) {
 		if (err == EEXIST && op->no_replace)
 			ftp_reply(f, 550, "%s exists: replacing it needs the delete permission", op->v);
@@ -1401,7 +1401,7 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	snprintf(op->from, sizeof(op->from), "%s", from);
 	/* Replacing a file destroys it: that takes the delete permission. */
 	op->no_replace = !(f->user->perms & WF_PERM_DELETE);
-	op_start(f, op, xfer_ftp_job_rename(from_dfd, from_leaf, to_dfd, to_leaf, op->no_replace));
+	op_start(f, op, xfer_fs_job_rename(from_dfd, from_leaf, to_dfd, to_leaf, op->no_replace));
 }
 
 /* ---------------------------------------------------------------- the table */

@@ -85,7 +85,7 @@ struct ftp_data {
 	bool held;             /* a job of the transfer command runs before its 150: no connect timeout */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
-	xfer_ftp_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
+	xfer_fs_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
 	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
@@ -130,7 +130,7 @@ static void drop_conn(ftp_data_t *d)
 static void free_transfer(ftp_data_t *d)
 {
 	if (d->job) {
-		xfer_ftp_job_cancel(d->job); /* it drops what it holds and frees itself */
+		xfer_fs_job_cancel(d->job); /* it drops what it holds and frees itself */
 		d->job = NULL;
 	}
 	if (d->fd >= 0)
@@ -147,7 +147,7 @@ static void free_transfer(ftp_data_t *d)
 		 * resumes it later); a fresh temp file goes, off the loop. */
 		if (d->resumed && d->up->fd >= 0)
 			park(d);
-		xfer_ftp_job_drop_upload(d->up);
+		xfer_fs_job_drop_upload(d->up);
 		d->up = NULL;
 	}
 	free(d->chunk);
@@ -377,11 +377,11 @@ static void write_failed(ftp_data_t *d, int err)
 		xfer_upload_t *up = d->up;
 		wf_buf_reset(&up->stage); /* what did not fit */
 		xfer_upload_forget_sync(up);
-		xfer_ftp_job_t *cut = xfer_ftp_job_truncate(up, kept, d->partial);
+		xfer_fs_job_t *cut = xfer_ftp_job_truncate(up, kept, d->partial);
 		if (cut) /* else it was parked whole */
-			xfer_ftp_job_start_detached(cut);
+			xfer_fs_job_start_detached(cut);
 	} else {
-		xfer_ftp_job_drop_upload(d->up);
+		xfer_fs_job_drop_upload(d->up);
 	}
 	d->up = NULL;
 	drop_conn(d);
@@ -429,7 +429,7 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 		d->moved += (uint64_t)n;
 		if (d->up->written + wf_buf_size(&d->up->stage) + (uint64_t)n > limit) {
 			/* Never storable here, resumed or not: it goes. */
-			xfer_ftp_job_drop_upload(d->up);
+			xfer_fs_job_drop_upload(d->up);
 			d->up = NULL;
 			drop_conn(d);
 			finish(d, 552, "Upload larger than max_upload_bytes; %s not stored", d->what);
@@ -963,16 +963,16 @@ static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const c
 
 /* The job readied the transfer (listing read, kept head copied): what it
  * made moves now, or the transfer ends with why it could not be readied. */
-static void on_prepared(void *arg, xfer_ftp_job_t *job)
+static void on_prepared(void *arg, xfer_fs_job_t *job)
 {
 	ftp_data_t *d = arg;
 	d->job = NULL;
-	int err = xfer_ftp_job_err(job);
+	int err = xfer_fs_job_err(job);
 	if (d->kind == FTP_X_RECV)
 		d->up = xfer_ftp_job_take_upload(job);
 	else
 		d->list = xfer_ftp_job_take_listing(job);
-	xfer_ftp_job_free(job);
+	xfer_fs_job_free(job);
 	if (err) {
 		ftp_log(d->f, WF_LOG_WARN, "%s %s: %s failed: %s", d->verb, d->what,
 			d->kind == FTP_X_RECV ? "copying the part of the file kept" : "reading the folder",
@@ -996,10 +996,10 @@ static void on_prepared(void *arg, xfer_ftp_job_t *job)
 
 /* Runs the job that readies the transfer begin put in PREPARE; d may be
  * gone on return (a job that ran inline and failed ends the transfer). */
-static void prepare(ftp_data_t *d, xfer_ftp_job_t *job)
+static void prepare(ftp_data_t *d, xfer_fs_job_t *job)
 {
 	d->job = job;
-	if (xfer_ftp_job_start(job, d->f->conn->worker, on_prepared, d) == WF_DONE)
+	if (xfer_fs_job_start(job, d->f->conn->worker, on_prepared, d) == WF_DONE)
 		on_prepared(d, job);
 }
 
@@ -1030,10 +1030,10 @@ void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const ch
 	ftp_reply(f, 150, "Here comes the listing of %s", what);
 }
 
-void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb, const char *what)
+void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb, const char *what)
 {
 	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_PREPARE)) {
-		xfer_ftp_job_free(take);
+		xfer_fs_job_free(take);
 		return;
 	}
 	ftp_data_t *d = f->data;
@@ -1050,7 +1050,7 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 		if (resumed && xfer_upload_park(take, partial) == WF_OK)
 			ftp_log(f, WF_LOG_INFO, "upload of %s not started; its %llu bytes kept for REST/APPE", what,
 				(unsigned long long)take->written);
-		xfer_ftp_job_drop_upload(take);
+		xfer_fs_job_drop_upload(take);
 		return;
 	}
 	ftp_data_t *d = f->data;
@@ -1064,10 +1064,10 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 		ftp_reply(f, 150, "Ready to receive %s", what);
 }
 
-void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *partial, const char *what)
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *what)
 {
 	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_PREPARE)) {
-		xfer_ftp_job_free(take);
+		xfer_fs_job_free(take);
 		return;
 	}
 	ftp_data_t *d = f->data;

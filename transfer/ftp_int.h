@@ -40,7 +40,7 @@ typedef struct xfer_ftp {
 	unsigned bad_lines;        /* malformed or unknown commands in a row */
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
-	xfer_ftp_job_t *stat_job;  /* borrowed: STAT's folder listing being read (it owns itself until done) */
+	xfer_fs_job_t *stat_job;  /* borrowed: STAT's folder listing being read (it owns itself until done) */
 	ftp_op_t *op;              /* owned: a command whose work runs off the loop (ftp_commands.c), or NULL */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
@@ -105,7 +105,7 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what);
 /* A listing that take (a job not started) reads off the loop: the 150 now,
  * the bytes once the job is done. */
-void ftp_data_send_listing(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *verb, const char *what);
+void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb, const char *what);
 /* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL.
  * resumed: take is the claimed partial of an interrupted upload, which is
  * parked again, not dropped, if the data connection fails before any byte
@@ -114,7 +114,7 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 		   const char *unique);
 /* An upload whose kept head take (a copy job, not started, holding the
  * upload) copies off the loop: the 150 now, reading once the copy is done. */
-void ftp_data_recv_copying(xfer_ftp_t *f, xfer_ftp_job_t *take, const char *partial, const char *what);
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *what);
 /* Has the data connection failed already (reset, timed out, refused)?
  * Then true, after the 425 a transfer command gets for it (the channel
  * ends): a command checks this before it touches a partial. */

@@ -488,7 +488,7 @@ static void ftp_on_close(wf_conn_t *c)
 	ftp_data_free(f);
 	xfer_auth_cancel(f->login);
 	if (f->stat_job)
-		xfer_ftp_job_cancel(f->stat_job);
+		xfer_fs_job_cancel(f->stat_job);
 	ftp_op_cancel(f);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);

@@ -1,0 +1,345 @@
+/* File system jobs run where no offload pool is (inline, WF_DONE): the
+ * changes of DELE (a file and its partial, a stale partial, a folder
+ * refused), DELETE (a file or an empty folder, never a full one, and no
+ * partial touched), RMD, MKD and RNTO (with and without replacing), each in
+ * the folder fd it was given; the removal of one name (always, or only
+ * when stale) with nothing else touched; an upload dropped or discarded off
+ * the loop by a detached removal, with and without a pool, an empty one at
+ * once; a job of a kind defined by its user, run in its steps until done
+ * or failed, its state found only under its own kind and dropped once. */
+#include "transfer/fs_job.h"
+
+#include "check.h"
+
+#include "transfer/path.h"
+#include "server/offload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int chg_fd = -1; /* the folder the change jobs work in */
+
+static bool exists(const char *name)
+{
+	struct stat st;
+	return fstatat(chg_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void make(const char *name, const char *data)
+{
+	int fd = openat(chg_fd, name, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(write(fd, data, strlen(data)), (long long)strlen(data));
+	close(fd);
+}
+
+/* Runs j inline (no pool); returns its err and frees it. */
+static int run(xfer_fs_job_t *j, xfer_fs_partial_fate_t *partial)
+{
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	int err = xfer_fs_job_err(j);
+	if (partial)
+		*partial = xfer_fs_job_partial(j);
+	xfer_fs_job_free(j);
+	return err;
+}
+
+static int sub_fd(void)
+{
+	return dup(chg_fd);
+}
+
+static void test_delete(void)
+{
+	xfer_fs_partial_fate_t p;
+	char partial[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("f.txt", partial, sizeof(partial)), 0);
+	/* A file and the partial of an interrupted upload of it. */
+	make("f.txt", "x");
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_fs_job_delete(sub_fd(), "f.txt", partial, 3600), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_REMOVED);
+	CHECK(!exists("f.txt") && !exists(partial));
+	/* The partial alone: the file's ENOENT, the partial found. */
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_fs_job_delete(sub_fd(), "f.txt", partial, 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_REMOVED);
+	CHECK(!exists(partial));
+	/* A stale partial goes, but is not counted as found. */
+	make(partial, "old");
+	struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+	CHECK(utimensat(chg_fd, partial, old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete(sub_fd(), "f.txt", partial, 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_STALE);
+	CHECK(!exists(partial));
+	/* Nothing at all. */
+	CHECK_EQ_INT(run(xfer_fs_job_delete(sub_fd(), "f.txt", "", 3600), &p), ENOENT);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
+	/* A folder is refused, and its name's partial stays. */
+	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
+	CHECK_EQ_INT(xfer_path_partial_name("d", partial, sizeof(partial)), 0);
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_fs_job_delete(sub_fd(), "d", partial, 3600), &p), EISDIR);
+	CHECK(exists("d") && exists(partial));
+	CHECK(unlinkat(chg_fd, partial, 0) == 0);
+	CHECK(unlinkat(chg_fd, "d", AT_REMOVEDIR) == 0);
+}
+
+static void test_delete_any(void)
+{
+	char partial[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("f.txt", partial, sizeof(partial)), 0);
+	/* A file; a partial of its name is FTP's business and stays. */
+	make("f.txt", "x");
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt"), NULL), 0);
+	CHECK(!exists("f.txt") && exists(partial));
+	CHECK(unlinkat(chg_fd, partial, 0) == 0);
+	/* Nothing of that name. */
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt"), NULL), ENOENT);
+	/* A folder that is not empty stays; an empty one goes. */
+	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
+	make("d/in", "x");
+	int rc = run(xfer_fs_job_delete_any(sub_fd(), "d"), NULL);
+	CHECK(rc == ENOTEMPTY || rc == EEXIST);
+	CHECK(exists("d/in"));
+	CHECK(unlinkat(chg_fd, "d/in", 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d"), NULL), 0);
+	CHECK(!exists("d"));
+	/* A symlink goes itself, never what it points to. */
+	make("target", "t");
+	CHECK(symlinkat("target", chg_fd, "link") == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link"), NULL), 0);
+	CHECK(!exists("link") && exists("target"));
+	CHECK(unlinkat(chg_fd, "target", 0) == 0);
+}
+
+static void test_folders_and_renames(void)
+{
+	CHECK_EQ_INT(run(xfer_fs_job_mkdir(sub_fd(), "m"), NULL), 0);
+	CHECK(exists("m"));
+	CHECK_EQ_INT(run(xfer_fs_job_mkdir(sub_fd(), "m"), NULL), EEXIST);
+	make("m/in", "x");
+	int rc = run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL);
+	CHECK(rc == ENOTEMPTY || rc == EEXIST);
+	CHECK(unlinkat(chg_fd, "m/in", 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL), 0);
+	CHECK(!exists("m"));
+	CHECK_EQ_INT(run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL), ENOENT);
+
+	/* Across folders, each its own fd; never replacing, then replacing. */
+	CHECK(mkdirat(chg_fd, "to", 0755) == 0);
+	make("a", "A");
+	make("to/b", "B");
+	int to = openat(chg_fd, "to", O_RDONLY | O_DIRECTORY);
+	CHECK_EQ_INT(run(xfer_fs_job_rename(sub_fd(), "a", dup(to), "b", true), NULL), EEXIST);
+	CHECK(exists("a") && exists("to/b"));
+	CHECK_EQ_INT(run(xfer_fs_job_rename(sub_fd(), "a", dup(to), "c", true), NULL), 0);
+	CHECK(!exists("a") && exists("to/c"));
+	CHECK_EQ_INT(run(xfer_fs_job_rename(dup(to), "c", dup(to), "b", false), NULL), 0);
+	CHECK(!exists("to/c") && exists("to/b"));
+	CHECK_EQ_INT(run(xfer_fs_job_rename(dup(to), "c", dup(to), "d", false), NULL), ENOENT);
+	close(to);
+	CHECK(unlinkat(chg_fd, "to/b", 0) == 0);
+	CHECK(unlinkat(chg_fd, "to", AT_REMOVEDIR) == 0);
+}
+
+static void test_remove(void)
+{
+	xfer_fs_partial_fate_t p;
+	struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+	make("keep.txt", "k");
+	make("p1", "part");
+	/* Any: a fresh one goes, and nothing else does. */
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_REMOVED);
+	CHECK(!exists("p1") && exists("keep.txt"));
+	/* A stale one, counted as stale. */
+	make("p1", "part");
+	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_STALE);
+	CHECK(!exists("p1"));
+	/* Only when stale: a fresh one stays, a stale one goes. */
+	make("p1", "part");
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
+	CHECK(exists("p1"));
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 0, true), &p), 0); /* max age 0: never stale */
+	CHECK(exists("p1"));
+	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_STALE);
+	CHECK(!exists("p1"));
+	/* None there. */
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
+	CHECK(unlinkat(chg_fd, "keep.txt", 0) == 0);
+}
+
+/* Upload temp files in the change folder. */
+static int temps(void)
+{
+	int n = 0;
+	DIR *d = fdopendir(dup(chg_fd));
+	rewinddir(d);
+	for (struct dirent *de; d && (de = readdir(d));)
+		n += strncmp(de->d_name, ".wharf-upload.", 14) == 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static xfer_upload_t *upload_of(const char *data)
+{
+	xfer_upload_t *up = malloc(sizeof(*up));
+	xfer_upload_init(up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(up, sub_fd(), "u.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(up, data, strlen(data)), WF_OK);
+	CHECK_EQ_INT(xfer_upload_flush(up), WF_OK);
+	return up;
+}
+
+static void test_drop_upload(void)
+{
+	/* No pool: the removal runs here. */
+	xfer_fs_job_drop_upload(upload_of("some bytes"));
+	CHECK_EQ_INT(temps(), 0);
+	/* An empty one goes at once, a job or not. */
+	xfer_fs_job_drop_upload(upload_of(""));
+	CHECK_EQ_INT(temps(), 0);
+	/* With a pool, detached: gone once the pool has run it (stopping it
+	 * runs every queued job first). */
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	xfer_upload_t *up = upload_of("more bytes");
+	xfer_fs_job_drop_upload(up);
+	wf_offload_stop();
+	CHECK_EQ_INT(temps(), 0);
+}
+
+static void test_discard_upload(void)
+{
+	/* An upload its owner holds in place (HTTP's, in its exchange). */
+	xfer_upload_t up;
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, sub_fd(), "u.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "some bytes", 10), WF_OK);
+	CHECK_EQ_INT(xfer_upload_flush(&up), WF_OK);
+	xfer_fs_job_discard_upload(&up);
+	CHECK_EQ_INT(temps(), 0);
+	CHECK(up.fd < 0 && up.dir_fd < 0);
+	/* It may be opened again, then go with bytes only staged (an empty
+	 * file), at once. */
+	CHECK_EQ_INT(xfer_upload_open(&up, sub_fd(), "u.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "staged", 6), WF_OK);
+	xfer_fs_job_discard_upload(&up);
+	CHECK_EQ_INT(temps(), 0);
+	/* With a pool, detached. */
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	CHECK_EQ_INT(xfer_upload_open(&up, sub_fd(), "u.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "more bytes", 10), WF_OK);
+	CHECK_EQ_INT(xfer_upload_flush(&up), WF_OK);
+	xfer_fs_job_discard_upload(&up);
+	wf_offload_stop();
+	CHECK_EQ_INT(temps(), 0);
+	/* Nothing left to discard: nothing happens. */
+	xfer_fs_job_discard_upload(&up);
+	xfer_upload_fini(&up);
+}
+
+/* A kind of its user's: counts steps up to a goal, failing at fail_at. */
+typedef struct counter {
+	int steps, goal, fail_at;
+	int *dropped;
+} counter_t;
+
+static int counter_step(void *state, bool *more)
+{
+	counter_t *c = state;
+	if (++c->steps == c->fail_at)
+		return EIO;
+	*more = c->steps < c->goal;
+	return 0;
+}
+
+static void counter_drop(void *state)
+{
+	counter_t *c = state;
+	(*c->dropped)++;
+	free(c);
+}
+
+static const xfer_fs_job_ops_t counter_ops = { counter_step, counter_drop };
+static const xfer_fs_job_ops_t other_ops = { counter_step, counter_drop };
+
+static xfer_fs_job_t *counter_job(int goal, int fail_at, int *dropped)
+{
+	counter_t *c = calloc(1, sizeof(*c));
+	CHECK(c != NULL);
+	c->goal = goal;
+	c->fail_at = fail_at;
+	c->dropped = dropped;
+	return xfer_fs_job_custom(&counter_ops, c);
+}
+
+static void test_custom(void)
+{
+	int dropped = 0;
+	xfer_fs_job_t *j = counter_job(5, 0, &dropped);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	counter_t *c = xfer_fs_job_state(j, &counter_ops);
+	CHECK(c != NULL);
+	CHECK_EQ_INT(c ? c->steps : -1, 5);
+	CHECK(xfer_fs_job_state(j, &other_ops) == NULL);
+	CHECK_EQ_INT(dropped, 0);
+	xfer_fs_job_free(j);
+	CHECK_EQ_INT(dropped, 1);
+	/* A failing step is the last. */
+	j = counter_job(5, 2, &dropped);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), EIO);
+	c = xfer_fs_job_state(j, &counter_ops);
+	CHECK_EQ_INT(c ? c->steps : -1, 2);
+	xfer_fs_job_free(j);
+	CHECK_EQ_INT(dropped, 2);
+	/* Freed unstarted: dropped all the same. */
+	xfer_fs_job_free(counter_job(5, 0, &dropped));
+	CHECK_EQ_INT(dropped, 3);
+	/* A built-in kind has no user's state. */
+	j = xfer_fs_job_mkdir(sub_fd(), "s");
+	CHECK(xfer_fs_job_state(j, &counter_ops) == NULL);
+	xfer_fs_job_free(j);
+	CHECK(!exists("s"));
+	xfer_fs_job_cancel(NULL); /* no job: nothing to let go of */
+}
+
+int main(void)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/wharf-fs-job-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	chg_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(chg_fd >= 0);
+	test_delete();
+	test_delete_any();
+	test_folders_and_renames();
+	test_remove();
+	test_drop_upload();
+	test_discard_upload();
+	test_custom();
+	/* Only what the tests made, all of it gone: no temp file left. */
+	DIR *cd = fdopendir(chg_fd);
+	for (struct dirent *de; cd && (de = readdir(cd));)
+		CHECK(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0);
+	if (cd)
+		closedir(cd);
+	rmdir(dir);
+	return check_report();
+}

@@ -1,0 +1,335 @@
+/* File system jobs off the loop: see fs_job.h. */
+#include "fs_job.h"
+#include "partial_sweep.h"
+#include "path.h"
+#include "../server/offload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A job runs in steps of a few tens of milliseconds, each one a task of
+ * its own on the pool, with a pass through the worker's loop in between:
+ * the pool has two threads for every worker's password checks and upload
+ * commits, and a custom job of seconds done at once would hold one for
+ * that long (two such jobs, both). A change to the tree is one step. A
+ * cancel takes effect at the next step. */
+
+typedef enum job_kind {
+	JOB_DELETE,
+	JOB_RMDIR,
+	JOB_MKDIR,
+	JOB_RENAME,
+	JOB_CUSTOM,
+} job_kind_t;
+
+struct xfer_fs_job {
+	job_kind_t kind;
+	atomic_bool cancelled;     /* set on the loop, read by the steps */
+	xfer_fs_job_done_fn done;  /* NULL until started, and once cancelled */
+	void *arg;
+	wf_worker_t *worker;       /* borrowed: whose loop each step comes back to */
+	bool more;                 /* the last step left work for another */
+	int err;
+	/* JOB_CUSTOM */
+	const xfer_fs_job_ops_t *ops;
+	void *state;               /* owned: dropped with ops->drop */
+	/* JOB_DELETE, JOB_RMDIR, JOB_MKDIR, JOB_RENAME: dir_fd (owned) and leaf,
+	 * and for a rename, to_fd (owned) and to_leaf */
+	int dir_fd, to_fd;
+	char leaf[NAME_MAX + 1], to_leaf[NAME_MAX + 1];
+	char partial[NAME_MAX + 1]; /* JOB_DELETE: the partial of leaf (or the name removed), or "" */
+	int partial_max_age;
+	bool stale_only;           /* JOB_DELETE: the partial goes only if it is stale */
+	bool sync;                 /* JOB_DELETE: the folder is fsynced once changed (the reply waits for it) */
+	bool any;                  /* JOB_DELETE: leaf may be an (empty) folder too */
+	bool no_replace;           /* JOB_RENAME */
+	xfer_fs_partial_fate_t partial_fate;
+};
+
+static xfer_fs_job_t *job_new(job_kind_t kind)
+{
+	xfer_fs_job_t *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->kind = kind;
+	atomic_init(&j->cancelled, false);
+	j->dir_fd = j->to_fd = -1;
+	return j;
+}
+
+xfer_fs_job_t *xfer_fs_job_custom(const xfer_fs_job_ops_t *ops, void *state_take)
+{
+	xfer_fs_job_t *j = job_new(JOB_CUSTOM);
+	if (!j) {
+		ops->drop(state_take);
+		return NULL;
+	}
+	j->ops = ops;
+	j->state = state_take;
+	return j;
+}
+
+void *xfer_fs_job_state(xfer_fs_job_t *j, const xfer_fs_job_ops_t *ops)
+{
+	return j->kind == JOB_CUSTOM && j->ops == ops ? j->state : NULL;
+}
+
+/* A change of the tree in the folder dir_fd_take (taken: closed on failure). */
+static xfer_fs_job_t *change_new(job_kind_t kind, int dir_fd_take, const char *leaf)
+{
+	xfer_fs_job_t *j = job_new(kind);
+	if (!j) {
+		close(dir_fd_take);
+		return NULL;
+	}
+	j->dir_fd = dir_fd_take;
+	snprintf(j->leaf, sizeof(j->leaf), "%s", leaf);
+	return j;
+}
+
+xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age)
+{
+	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", partial);
+		j->partial_max_age = partial_max_age;
+		j->sync = true;
+	}
+	return j;
+}
+
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf)
+{
+	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
+	if (j) {
+		j->sync = true;
+		j->any = true;
+	}
+	return j;
+}
+
+/* DELE's job with no leaf: only its partial's removal, and no fsync. */
+xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only)
+{
+	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, "");
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", name);
+		j->partial_max_age = max_age;
+		j->stale_only = stale_only;
+	}
+	return j;
+}
+
+xfer_fs_job_t *xfer_fs_job_rmdir(int dir_fd_take, const char *leaf)
+{
+	return change_new(JOB_RMDIR, dir_fd_take, leaf);
+}
+
+xfer_fs_job_t *xfer_fs_job_mkdir(int dir_fd_take, const char *leaf)
+{
+	return change_new(JOB_MKDIR, dir_fd_take, leaf);
+}
+
+xfer_fs_job_t *xfer_fs_job_rename(int from_fd_take, const char *from, int to_fd_take, const char *to,
+				  bool no_replace)
+{
+	xfer_fs_job_t *j = change_new(JOB_RENAME, from_fd_take, from);
+	if (!j) {
+		close(to_fd_take);
+		return NULL;
+	}
+	j->to_fd = to_fd_take;
+	snprintf(j->to_leaf, sizeof(j->to_leaf), "%s", to);
+	j->no_replace = no_replace;
+	return j;
+}
+
+/* DELE: leaf, then its partial; DELETE: leaf, a folder too. The folder's
+ * fsync when anything went. A removal: the partial (or temp file) alone,
+ * stale or not, no fsync. */
+static void delete_run(xfer_fs_job_t *j)
+{
+	struct stat st;
+	if (!j->leaf[0]) {
+		/* a removal: no file of the user's */
+	} else if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		j->err = errno;
+	} else if (S_ISDIR(st.st_mode) && !j->any) {
+		j->err = EISDIR; /* a folder is RMD's: not even its name's partial goes */
+		return;
+	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
+		j->err = errno;
+	}
+	bool changed = j->leaf[0] && j->err == 0;
+	if (j->partial[0]) {
+		bool stale = j->partial_max_age > 0 && fstatat(j->dir_fd, j->partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     xfer_partial_stale(&st, time(NULL), j->partial_max_age);
+		if ((stale || !j->stale_only) && unlinkat(j->dir_fd, j->partial, 0) == 0) {
+			j->partial_fate = stale ? XFER_FS_PARTIAL_STALE : XFER_FS_PARTIAL_REMOVED;
+			changed = true;
+		}
+	}
+	if (changed && j->sync)
+		fsync(j->dir_fd);
+}
+
+/* RMD, MKD, MKCOL, RNTO: the change, then the fsync of the folder(s) it
+ * changed. */
+static void change_run(xfer_fs_job_t *j)
+{
+	int rc;
+	if (j->kind == JOB_RMDIR)
+		rc = unlinkat(j->dir_fd, j->leaf, AT_REMOVEDIR);
+	else if (j->kind == JOB_MKDIR)
+		rc = mkdirat(j->dir_fd, j->leaf, 0755);
+	else if (j->no_replace)
+		rc = xfer_path_rename_new(j->dir_fd, j->leaf, j->to_fd, j->to_leaf);
+	else
+		rc = renameat(j->dir_fd, j->leaf, j->to_fd, j->to_leaf);
+	if (rc != 0) {
+		j->err = errno;
+		return;
+	}
+	if (j->kind == JOB_RENAME)
+		fsync(j->to_fd);
+	fsync(j->dir_fd);
+}
+
+/* One step, on a pool thread: touches only what the job owns. */
+static void job_step(void *arg)
+{
+	xfer_fs_job_t *j = arg;
+	j->more = false;
+	if (atomic_load_explicit(&j->cancelled, memory_order_relaxed)) {
+		j->err = ECANCELED;
+		return;
+	}
+	switch (j->kind) {
+	case JOB_DELETE:
+		delete_run(j);
+		break;
+	case JOB_RMDIR:
+	case JOB_MKDIR:
+	case JOB_RENAME:
+		change_run(j);
+		break;
+	case JOB_CUSTOM:
+		j->err = j->ops->step(j->state, &j->more);
+		break;
+	}
+}
+
+/* On a pool thread: a job nobody waits for any more drops what it holds
+ * there (a custom job's state may hold a temp file of gigabytes). */
+static void job_free_detached(void *arg)
+{
+	xfer_fs_job_free(arg);
+}
+
+/* Back on the worker's loop after a step: the next one, or the end. */
+static void job_stepped(void *arg)
+{
+	xfer_fs_job_t *j = arg;
+	if (!j->done) {
+		/* cancelled: nobody waits */
+		if (wf_offload_submit(NULL, job_free_detached, NULL, j) != WF_OK)
+			xfer_fs_job_free(j);
+		return;
+	}
+	if (j->more && !j->err) {
+		if (wf_offload_submit(j->worker, job_step, job_stepped, j) == WF_OK)
+			return;
+		j->err = EAGAIN; /* the pool stopped under it */
+	}
+	j->done(j->arg, j);
+}
+
+int xfer_fs_job_start(xfer_fs_job_t *j, wf_worker_t *w, xfer_fs_job_done_fn done, void *arg)
+{
+	j->done = done;
+	j->arg = arg;
+	j->worker = w;
+	if (w && wf_offload_submit(w, job_step, job_stepped, j) == WF_OK)
+		return WF_OK;
+	j->done = NULL;
+	do
+		job_step(j);
+	while (j->more && !j->err);
+	return WF_DONE;
+}
+
+/* On a pool thread (or inline): the whole job, then its end. */
+static void job_run_detached(void *arg)
+{
+	xfer_fs_job_t *j = arg;
+	do
+		job_step(j);
+	while (j->more && !j->err);
+	xfer_fs_job_free(j);
+}
+
+void xfer_fs_job_start_detached(xfer_fs_job_t *j)
+{
+	j->done = NULL;
+	if (wf_offload_submit(NULL, job_run_detached, NULL, j) != WF_OK)
+		job_run_detached(j);
+}
+
+void xfer_fs_job_discard_upload(xfer_upload_t *u)
+{
+	/* An empty temp file frees nothing: it goes here and now. */
+	xfer_fs_job_t *j = u->fd >= 0 && u->written > 0 ? job_new(JOB_DELETE) : NULL;
+	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", u->tmp);
+		j->dir_fd = xfer_upload_release(u);
+		xfer_fs_job_start_detached(j);
+	}
+	xfer_upload_discard(u); /* what is left: an empty temp file, or all of it without a job */
+}
+
+void xfer_fs_job_drop_upload(xfer_upload_t *up_take)
+{
+	xfer_fs_job_discard_upload(up_take);
+	xfer_upload_fini(up_take);
+	free(up_take);
+}
+
+void xfer_fs_job_cancel(xfer_fs_job_t *j)
+{
+	if (!j)
+		return;
+	j->done = NULL;
+	atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
+}
+
+int xfer_fs_job_err(const xfer_fs_job_t *j)
+{
+	return j->err;
+}
+
+xfer_fs_partial_fate_t xfer_fs_job_partial(const xfer_fs_job_t *j)
+{
+	return j->partial_fate;
+}
+
+void xfer_fs_job_free(xfer_fs_job_t *j)
+{
+	if (!j)
+		return;
+	if (j->to_fd >= 0)
+		close(j->to_fd);
+	if (j->dir_fd >= 0)
+		close(j->dir_fd);
+	if (j->kind == JOB_CUSTOM)
+		j->ops->drop(j->state);
+	free(j);
+}
