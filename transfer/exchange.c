@@ -1,6 +1,7 @@
 /* Request semantics shared by HTTP/1.1 and HTTP/2: see exchange.h. */
 #include "exchange.h"
 #include "auth.h"
+#include "fs_job.h"
 #include "http_date.h"
 #include "listing.h"
 #include "mime.h"
@@ -154,8 +155,9 @@ static int errno_status(int err)
 }
 
 /* The request body is not wanted: read it away if small, else close after.
- * A listing being built drops it meanwhile (drop_body), so a folder and a
- * file fare alike. */
+ * An answer worked out off the loop (a listing, a DELETE) drops it
+ * meanwhile (drop_body), so a folder and a file fare alike, and a DELETE
+ * as before it ran there. */
 static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	if (!in->has_body)
@@ -163,7 +165,7 @@ static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	bool small = in->length_known && in->content_length <= XFER_DISCARD_MAX && !in->expect_continue;
 	if (small && ex->state == XFER_EX_RESPOND)
 		ex->state = XFER_EX_DISCARD;
-	else if (small && ex->state == XFER_EX_LISTING)
+	else if (small && ex->state == XFER_EX_WORKING)
 		ex->drop_body = true;
 	else
 		ex->close_after = true;
@@ -237,7 +239,7 @@ static void listing_done(void *arg, xfer_listing_job_t *job)
 }
 
 /* A folder of 100000 entries takes a while to read and sort: that runs on
- * the offload pool (LISTING), so this worker's other connections go on. */
+ * the offload pool (WORKING), so this worker's other connections go on. */
 static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *in, const char *rel)
 {
 	char url_path[1100];
@@ -250,7 +252,7 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *
 	}
 	if (xfer_listing_job_start(job, ex->worker, listing_done, ex) == WF_OK) {
 		ex->list_job = job;
-		ex->state = XFER_EX_LISTING;
+		ex->state = XFER_EX_WORKING;
 		return;
 	}
 	listing_answer(ex, job); /* no pool: it ran here */
@@ -671,6 +673,52 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 		commit_answer(ex, err); /* done inline: the caller reads the answer */
 }
 
+/* The change to the tree is made, or failed with err. */
+static void change_done(void *arg, xfer_fs_job_t *job)
+{
+	xfer_exchange_t *ex = arg;
+	ex->fs_job = NULL;
+	int err = xfer_fs_job_err(job);
+	xfer_fs_job_free(job);
+	ex->fs_answer(ex, err);
+	ex->on_ready(ex, ex->ready_arg);
+}
+
+/* A DELETE's or MKCOL's change, with the fsync of its folder before the
+ * answer, runs on the offload pool (WORKING): an unlink frees a large
+ * file's blocks before it returns, and a folder's fsync waits for the disk,
+ * each long enough to hold every other connection of this worker. The job
+ * works in the folder opened beneath the home, never by path. An exchange
+ * that ends first (the client left) lets go of it: one the pool has not
+ * taken up changes nothing, one under way is made. answer makes the
+ * response from the change's errno (0: made). */
+static void change_tree(xfer_exchange_t *ex, xfer_fs_job_t *job, void (*answer)(xfer_exchange_t *ex, int err))
+{
+	if (!job) {
+		answer(ex, ENOMEM);
+		return;
+	}
+	ex->fs_answer = answer;
+	if (xfer_fs_job_start(job, ex->worker, change_done, ex) == WF_OK) {
+		ex->fs_job = job;
+		ex->state = XFER_EX_WORKING;
+		return;
+	}
+	int err = xfer_fs_job_err(job); /* no pool: it ran here */
+	xfer_fs_job_free(job);
+	answer(ex, err);
+}
+
+static void delete_answer(xfer_exchange_t *ex, int err)
+{
+	if (err == 0)
+		respond_status(ex, 204);
+	else if (err == ENOTEMPTY || err == EEXIST)
+		respond_error(ex, 409, "the folder is not empty");
+	else
+		respond_error(ex, errno_status(err), NULL);
+}
+
 static void serve_delete(xfer_exchange_t *ex, const char *rel)
 {
 	if (!(ex->user->perms & WF_PERM_DELETE)) {
@@ -685,24 +733,17 @@ static void serve_delete(xfer_exchange_t *ex, const char *rel)
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	struct stat st;
-	int rc;
-	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -1;
+	change_tree(ex, xfer_fs_job_delete_any(dfd, leaf), delete_answer);
+}
+
+static void mkcol_answer(xfer_exchange_t *ex, int err)
+{
+	if (err == 0)
+		respond_error(ex, 201, NULL);
+	else if (err == EEXIST)
+		respond_error(ex, 405, "it exists already");
 	else
-		rc = unlinkat(dfd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
-	int err = errno;
-	if (rc == 0)
-		fsync(dfd);
-	close(dfd);
-	if (rc != 0) {
-		if (err == ENOTEMPTY || err == EEXIST)
-			respond_error(ex, 409, "the folder is not empty");
-		else
-			respond_error(ex, errno_status(err), NULL);
-		return;
-	}
-	respond_status(ex, 204);
+		respond_error(ex, errno_status(err), NULL);
 }
 
 static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel)
@@ -723,19 +764,7 @@ static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	int rc = mkdirat(dfd, leaf, 0755);
-	int err = errno;
-	if (rc == 0)
-		fsync(dfd);
-	close(dfd);
-	if (rc != 0) {
-		if (err == EEXIST)
-			respond_error(ex, 405, "it exists already");
-		else
-			respond_error(ex, errno_status(err), NULL);
-		return;
-	}
-	respond_error(ex, 201, NULL);
+	change_tree(ex, xfer_fs_job_mkdir(dfd, leaf), mkcol_answer);
 }
 
 enum { M_GET, M_HEAD, M_PUT, M_DELETE, M_MKCOL, M_OPTIONS, M_OTHER };
@@ -1052,8 +1081,9 @@ uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex)
 void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 {
 	/* A request whose connection ended before its answer was decided (during
-	 * a password check, while an upload was being made durable, or while a
-	 * folder was being listed; mostly a client that left, else a shutdown)
+	 * a password check, while an upload was being made durable, a folder
+	 * was being listed or a DELETE or MKCOL made its change; mostly a client
+	 * that left, else a shutdown)
 	 * still gets its line, with nginx's 499: "the client closed first". */
 	int status = ex->status ? ex->status : ex->method[0] ? XFER_STATUS_CLIENT_LEFT : 0;
 	if (status)
@@ -1065,6 +1095,8 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	ex->auth_job = NULL;
 	xfer_listing_job_cancel(ex->list_job); /* and a folder's listing, which frees itself */
 	ex->list_job = NULL;
+	xfer_fs_job_cancel(ex->fs_job); /* and a change to the tree, made only if under way */
+	ex->fs_job = NULL;
 	xfer_listing_free(ex->listing);
 	ex->listing = NULL;
 	drop_held(ex);

@@ -49,14 +49,15 @@ typedef enum xfer_ex_state {
 	XFER_EX_FINISHING, /* the body is in; the upload is being made durable off the loop: wait for on_ready */
 	XFER_EX_AUTHENTICATING, /* the password is being checked off the loop: read nothing more of this
 				 * request; on_ready comes with one of the states above, as begin would have set */
-	XFER_EX_LISTING,   /* a folder's listing is being built off the loop; on_ready comes with the
-			    * response ready (state RESPOND). A request body (see drop_body) is
-			    * read and dropped meanwhile (h1), or as it comes (h2) */
+	XFER_EX_WORKING,   /* the answer is worked out off the loop (a folder's listing, the change a
+			    * DELETE or MKCOL makes); on_ready comes with the response ready (state
+			    * RESPOND). A request body (see drop_body) is read and dropped
+			    * meanwhile (h1), or as it comes (h2) */
 } xfer_ex_state_t;
 
 struct wf_worker;
 typedef struct xfer_exchange xfer_exchange_t;
-/* Called on the worker's loop when a FINISHING or LISTING exchange has its
+/* Called on the worker's loop when a FINISHING or WORKING exchange has its
  * response, or an AUTHENTICATING one has its next state. */
 typedef void (*xfer_ready_cb)(xfer_exchange_t *ex, void *arg);
 
@@ -87,7 +88,7 @@ struct xfer_exchange {
 	bool head_only;          /* HEAD: headers as for GET, no body */
 	bool close_after;        /* the connection must close after this response */
 	bool login_failed;       /* credentials were sent and refused */
-	bool drop_body;          /* LISTING: the request body is to be read and dropped */
+	bool drop_body;          /* WORKING: the request body is to be read and dropped */
 	uint64_t bytes_sent;     /* body bytes, for the log */
 
 	/* upload (PUT) */
@@ -105,10 +106,14 @@ struct xfer_exchange {
 	xfer_req_in_t held;             /* the request, its slices pointing into held_bytes */
 	char *held_bytes;               /* owned */
 
-	/* a folder's listing on the offload pool (LISTING) */
+	/* a folder's listing on the offload pool (WORKING) */
 	struct xfer_listing_job *list_job; /* borrowed: cancelled when the exchange ends first */
 	xfer_listing_format_t list_fmt;
 	xfer_listing_t *listing;           /* owned: the body, when body_kind is LISTING */
+
+	/* a DELETE's or MKCOL's change to the tree on the offload pool (WORKING) */
+	struct xfer_fs_job *fs_job;        /* borrowed: let go of when the exchange ends first */
+	void (*fs_answer)(xfer_exchange_t *ex, int err); /* the response, from the change's errno */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;

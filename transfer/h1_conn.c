@@ -152,7 +152,7 @@ static void wait_pool(wf_conn_t *c, h1_state_t state)
 }
 
 /* The upload is complete and its fsync and rename run off the loop, or a
- * folder is being listed there. */
+ * folder is being listed there, or a DELETE or MKCOL makes its change. */
 static void finishing(wf_conn_t *c)
 {
 	wait_pool(c, H1_FINISHING);
@@ -191,8 +191,9 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	wf_conn_t *c = arg;
 	h1_t *h = H(c);
 	if (h->state == H1_READ_BODY) {
-		/* A listing came while its request's body is still being
-		 * dropped: the answer goes out once the body is in. */
+		/* A listing (or a DELETE's change) came while its request's
+		 * body is still being dropped: the answer goes out once the
+		 * body is in. */
 		return;
 	}
 	if (h->state == H1_AUTHENTICATING) {
@@ -334,9 +335,10 @@ static void after_begin(wf_conn_t *c)
 		h->discarding = false;
 		h->state = H1_WRITE;
 		break;
-	case XFER_EX_LISTING:
-		/* A small body is read and dropped while the folder is listed,
-		 * as a file's would be; the connection goes on after. */
+	case XFER_EX_WORKING:
+		/* A small body is read and dropped while the folder is listed
+		 * (or a DELETE makes its change), as a file's would be; the
+		 * connection goes on after. */
 		if (h->req_has_body && h->ex.drop_body) {
 			h->discarding = true;
 			h->state = H1_READ_BODY;
@@ -541,7 +543,7 @@ static void h1_on_io(wf_conn_t *c)
 			if (r == WF_DONE) {
 				if (!h->discarding)
 					xfer_exchange_body_end(&h->ex, true);
-				if (h->ex.state == XFER_EX_FINISHING || h->ex.state == XFER_EX_LISTING) {
+				if (h->ex.state == XFER_EX_FINISHING || h->ex.state == XFER_EX_WORKING) {
 					finishing(c);
 					continue;
 				}

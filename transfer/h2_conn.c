@@ -315,8 +315,9 @@ static void after_begin(h2_t *h, h2_stream_t *s)
 		wf_buf_init(&s->held, 64 * 1024); /* one DATA chunk: frames are 16 KiB (our SETTINGS) */
 		return;
 	}
-	if (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_LISTING)
-		return; /* an empty upload on its way to disk, or a folder being listed: on_ready answers */
+	if (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_WORKING)
+		return; /* an empty upload on its way to disk, a folder being listed, a DELETE or MKCOL
+			 * making its change: on_ready answers */
 	/* An answer before the body ended (a refusal) lets the client finish
 	 * sending; the rest is read and dropped. RST_STREAM(NO_ERROR) would be
 	 * the RFC 9113 8.1 way to stop it, but curl 7.88 then drops the answer. */
@@ -448,8 +449,9 @@ static void h2_close(wf_conn_t *c)
  * send_timeout of the last time either did, as an HTTP/1.1 request must; 0
  * while its head is still arriving (header_timeout guards that). A stream
  * that waits on us (a password check, an upload being made durable, a
- * folder being listed, a long poll, or an upload whose DATA waits behind
- * another stream's password check) is not stalled: its clock restarts.
+ * folder being listed, a DELETE or MKCOL making its change, a long poll,
+ * or an upload whose DATA waits behind another stream's password check)
+ * is not stalled: its clock restarts.
  * Input is read even while our output waits for the client (h2_on_io), so
  * an upload's DATA is never left unread behind another stream's download.
  * An answer whose own window is open waits only on our scheduling: nghttp2
@@ -465,7 +467,7 @@ static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 		return 0;
 	xfer_ex_state_t st = s->ex.state;
 	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
-			    st == XFER_EX_LISTING || (h->paused && st == XFER_EX_READ_BODY)))
+			    st == XFER_EX_WORKING || (h->paused && st == XFER_EX_READ_BODY)))
 		s->last_progress = now;
 	else if (!s->stalled && s->responded && h->data_out > s->last_progress &&
 		 !nghttp2_session_get_stream_local_close(h->ng, s->id) &&

@@ -5,13 +5,25 @@ stream's on the same connection (HTTP/2), is answered while a folder of
 100000 entries is listed. A client that leaves while its listing is built
 (an HTTP/1.1 connection closed, an HTTP/2 stream reset or its connection
 closed) costs nothing more: the worker goes on serving, and under ASan the
-cancelled job is never touched after its exchange is gone."""
+cancelled job is never touched after its exchange is gone.
+
+DELETE and MKCOL make their change (an unlink that frees a file's blocks,
+the folder's fsync) on the offload pool too, as FTP's DELE and MKD do. How
+long one unlink or fsync takes cannot be forced from here; the pool being
+busy can: with its two threads held by slow password checks
+(harness.slow_hash), a DELETE's or MKCOL's change waits for the pool, and
+meanwhile another connection's GET on the same worker (or another stream's
+on the same HTTP/2 connection) is answered, before the change's own answer.
+Were the change made on the loop, that answer would have come first. A
+client that leaves while its change waits for the pool is logged with 499
+and its change is never made."""
 
 import json
 import os
 import select
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -144,6 +156,164 @@ class HttpOffload(harness.BigFolderCase):
         self.assertServerHealthy()
         # Each listing left unanswered is logged as the client's leaving.
         self.assertEqual(self.server.log().count(" alice GET /many/ HTTP/2 499 0 "), 4, self.server.log()[-3000:])
+
+
+def h1_req(method, path, extra=""):
+    return ("%s %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n%s\r\n"
+            % (method, path, ALICE, extra))
+
+
+def h2_req(method, path):
+    return (hpack_literal(":method", method) + hpack_literal(":scheme", "https") +
+            hpack_literal(":path", path) + hpack_literal(":authority", "localhost") +
+            hpack_literal("authorization", ALICE))
+
+
+class HttpTreeChangesOffload(unittest.TestCase):
+    """DELETE and MKCOL wait for the pool, and the worker serves on."""
+
+    @classmethod
+    def setUpClass(cls):
+        # A check of a second or more: long enough to tell waiting from not.
+        slow = {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"),
+                "perms": ["read"]}
+        alice = {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}
+        cls.server = harness.Server(users=[alice, slow], workers=1,
+                                    extra="limits = { max_login_failures = 1000; };")
+        cls.addClassCleanup(cls.server.cleanup)
+        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        cls.server.start()
+
+    def tearDown(self):
+        harness.log_on_failure(self, self.server)
+
+    def home(self, name):
+        return os.path.join(self.server.home(), name)
+
+    def make(self, name):
+        with open(self.home(name), "wb") as f:
+            f.write(b"x" * 1000)
+
+    warm = harness.BigFolderCase.warm
+    SLOW = SLOW
+
+    def busy_pool(self):
+        """Two wrong passwords of the slow user hold both pool threads for a
+        couple of seconds; returns their connections (each to get a 401)."""
+        held = []
+        for _ in range(2):
+            s = harness.RawTLS(self.server, timeout=SLOW)
+            s.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
+                   % harness.basic_auth("slow", "wrong-" + os.urandom(6).hex()))
+            held.append(s)
+        time.sleep(0.3)  # both checks are running
+        return held
+
+    def settle(self, held):
+        for s in held:
+            status, _, _ = s.read_response(timeout=SLOW)
+            self.assertEqual(status, 401)
+            s.close()
+
+    def assertNothingYet(self, c, what):
+        readable, _, _ = select.select([c.sock], [], [], 0)
+        self.assertFalse(c.buf or readable or c.sock.pending(), what)
+
+    def test_http1_change_waits_for_the_pool_and_the_worker_goes_on(self):
+        self.make("del-1.txt")
+        os.mkdir(self.home("del-dir"))
+        with harness.RawTLS(self.server, timeout=SLOW) as c, harness.RawTLS(self.server, timeout=SLOW) as other:
+            self.warm(c)
+            self.warm(other)
+            for method, path, body, want in (
+                    ("DELETE", "/del-1.txt", "", 204),
+                    # A small body is read and dropped meanwhile; the connection goes on.
+                    ("DELETE", "/del-dir", "Content-Length: 5\r\n\r\nhello", 204),
+                    ("MKCOL", "/made", "", 201)):
+                held = self.busy_pool()
+                request = h1_req(method, path, body)
+                if body:
+                    request = request[:-2]  # the body's own head end is in body
+                c.send(request)
+                time.sleep(0.1)  # the worker has it
+                started = time.monotonic()
+                other.send(h1_req("GET", "/hello.txt"))
+                status, _, text = other.read_response(timeout=SLOW)
+                answered = time.monotonic() - started
+                self.assertEqual((status, text), (200, b"hello\n"))
+                self.assertNothingYet(c, "%s %s was answered before the pool was free" % (method, path))
+                status, _, text = c.read_response(timeout=SLOW)
+                self.assertEqual(status, want, text)
+                self.settle(held)
+                self.assertLess(answered, 0.5, "the GET waited %.2f s" % answered)
+            self.assertFalse(os.path.exists(self.home("del-1.txt")))
+            self.assertFalse(os.path.exists(self.home("del-dir")))
+            self.assertTrue(os.path.isdir(self.home("made")))
+            # The replies of old, inline again with the pool free.
+            c.send(h1_req("MKCOL", "/made"))
+            status, _, text = c.read_response(timeout=SLOW)
+            self.assertEqual((status, text), (405, b"405 Method Not Allowed: it exists already\n"))
+            self.make("made/in.txt")
+            c.send(h1_req("DELETE", "/made"))
+            status, _, text = c.read_response(timeout=SLOW)
+            self.assertEqual((status, text), (409, b"409 Conflict: the folder is not empty\n"))
+            c.send(h1_req("DELETE", "/made/in.txt"))
+            self.assertEqual(c.read_response(timeout=SLOW)[0], 204)
+            c.send(h1_req("DELETE", "/made/in.txt"))
+            self.assertEqual(c.read_response(timeout=SLOW)[0], 404)
+            c.send(h1_req("DELETE", "/made"))
+            self.assertEqual(c.read_response(timeout=SLOW)[0], 204)
+        self.assertIsNone(self.server.proc.poll())
+
+    def test_http2_change_waits_for_the_pool_and_other_streams_go_on(self):
+        self.make("del-2.txt")
+        with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+            self.assertEqual(c.alpn(), "h2")
+            c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_get("/hello.txt")))
+            frames = h2_frames(c, timeout=2)
+            self.assertIn((HEADERS, 1), [(t, sid) for t, _, sid in frames], frames)
+            held = self.busy_pool()
+            c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_req("DELETE", "/del-2.txt")) +
+                   h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_req("MKCOL", "/made-2")))
+            time.sleep(0.1)
+            c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 7, h2_get("/hello.txt")))
+            heads = []
+            deadline = time.monotonic() + SLOW
+            while len(heads) < 3 and time.monotonic() < deadline:
+                heads += [sid for t, _, sid in h2_frames(c, timeout=1) if t == HEADERS]
+            self.assertEqual(heads[0], 7, "the GET's stream was answered only once the changes were made")
+            self.assertEqual(sorted(heads), [3, 5, 7])
+            self.settle(held)
+        self.assertFalse(os.path.exists(self.home("del-2.txt")))
+        self.assertTrue(os.path.isdir(self.home("made-2")))
+        log = self.server.log()
+        self.assertIn(" alice DELETE /del-2.txt HTTP/2 204 0 ", log)
+        self.assertIn(" alice MKCOL /made-2 HTTP/2 201 ", log)
+
+    def test_client_leaves_while_its_change_waits(self):
+        self.make("kept.txt")
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+            held = self.busy_pool()
+            c.send(h1_req("DELETE", "/kept.txt"))
+            time.sleep(0.1)
+        with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
+            c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_req("MKCOL", "/never")) +
+                   h2_frame(RST_STREAM, 0, 1, (8).to_bytes(4, "big")))
+            time.sleep(0.1)
+        self.settle(held)
+        time.sleep(0.5)  # the let-go jobs have met the pool
+        # Let go of before the pool took them up: nothing changed.
+        self.assertTrue(os.path.exists(self.home("kept.txt")))
+        self.assertFalse(os.path.exists(self.home("never")))
+        log = self.server.log()
+        self.assertIn(" alice DELETE /kept.txt HTTP/1.1 499 0 ", log)
+        self.assertIn(" alice MKCOL /never HTTP/2 499 0 ", log)
+        self.assertIsNone(self.server.proc.poll())
+        with harness.RawTLS(self.server, timeout=SLOW) as c:
+            self.warm(c)
+        self.assertIsNone(harness.sanitizer_report(self.server.log()))
 
 
 if __name__ == "__main__":
