@@ -588,9 +588,11 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		xfer_exchange_body_end(ex, true);
 }
 
+/* The temp file goes off the loop: it may hold gigabytes, whose blocks an
+ * unlink frees before it returns. */
 static void upload_abort(xfer_exchange_t *ex)
 {
-	xfer_upload_discard(&ex->up);
+	xfer_fs_job_discard_upload(&ex->up);
 }
 
 /* A write failed: answers and switches to discarding the rest of the body. */

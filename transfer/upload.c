@@ -263,12 +263,14 @@ static int publish(const upload_commit_t *uc)
 	return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
 }
 
-/* Durable before visible: the final name only ever holds a whole file. */
+/* Durable before visible: the final name only ever holds a whole file. A
+ * commit whose last write failed (err set already) only removes the temp
+ * file, here too: it may hold gigabytes. */
 static void commit_run(void *arg)
 {
 	upload_commit_t *uc = arg;
-	int synced = fsync(uc->fd);
-	uc->err = synced ? errno : 0;
+	if (!uc->err && fsync(uc->fd) != 0)
+		uc->err = errno;
 	if (close(uc->fd) != 0 && !uc->err)
 		uc->err = errno;
 	uc->fd = -1;
@@ -293,12 +295,13 @@ static void commit_done(void *arg)
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err)
 {
 	int rc = flush_stage(u, false); /* the commit's fsync is the last word */
-	upload_commit_t *uc = rc == WF_OK ? calloc(1, sizeof(*uc)) : NULL;
+	upload_commit_t *uc = calloc(1, sizeof(*uc));
 	if (!uc) {
 		*err = rc != WF_OK ? -rc : ENOMEM;
 		xfer_upload_discard(u);
 		return WF_DONE;
 	}
+	uc->err = rc != WF_OK ? -rc : 0; /* the last write failed (disk full): the temp file only goes */
 	early_forget(u); /* the commit's fsync covers whatever it has not done */
 	uc->done = done;
 	uc->arg = arg;

@@ -74,19 +74,23 @@ int xfer_upload_flush(xfer_upload_t *u);
  * loop (with no_replace set, only to a name nothing holds: EEXIST if
  * something took it meanwhile); done(arg, err) runs later on w's loop. Returns WF_OK (done will be
  * called), or, when the work had to run inline (no pool), WF_DONE with the
- * outcome in *err and no call to done. u no longer owns fd or dir_fd. */
+ * outcome in *err and no call to done. u no longer owns fd or dir_fd. When
+ * the flush fails (disk full), the commit only removes the temp file, off
+ * the loop too, and done gets the flush's errno. */
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err);
 /* The owner goes away: a commit in flight still finishes, but calls no one. */
 void xfer_upload_detach(xfer_upload_t *u);
 /* Flushes what arrived and renames the temp file to name (the partial name),
  * replacing any older one. What does not fit any more (a full disk) is left
- * out: the partial holds u->written bytes, tail_err says why. WF_OK or -errno; the temp file is
- * gone either way. */
+ * out: the partial holds u->written bytes, tail_err says why. WF_OK or
+ * -errno; the temp file is gone either way. */
 int xfer_upload_park(xfer_upload_t *u, const char *name);
 /* Before the upload goes to another thread (a job): it no longer waits for
  * an early sync in flight, which finishes alone. */
 void xfer_upload_forget_sync(xfer_upload_t *u);
-/* Drops the temp file. */
+/* Drops the temp file, here: an unlink frees its blocks before it returns,
+ * so an owner on the loop whose temp file may be large has it removed off
+ * the loop instead (xfer_fs_job_discard_upload, transfer/fs_job.h). */
 void xfer_upload_discard(xfer_upload_t *u);
 /* Lets go of the temp file without removing it, for an owner that has it
  * removed elsewhere (off the loop: it may hold gigabytes): closes it and
