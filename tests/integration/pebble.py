@@ -1,7 +1,11 @@
 """A throw-away ACME CA for tests: Debian's pebble and pebble-challtestsrv on
 loopback, fresh per test class. challtestsrv is only Pebble's DNS (every name
 resolves to 127.0.0.1, no AAAA); the server under test answers HTTP-01 on
-http_port and TLS-ALPN-01 on tls_port itself. Every wait is bounded."""
+http_port and TLS-ALPN-01 on tls_port itself. Every wait is bounded.
+
+Beside it, what the ACME tests share: AcmeCase (a Pebble per test and a
+server that orders from it), waits for an issued or renewed certificate,
+chain checks, and hook scripts for the server to run."""
 
 import base64
 import json
@@ -13,10 +17,12 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
 import harness
+from harness import Server, cert_text, tls_peer_cert
 
 
 class Pebble:
@@ -207,3 +213,151 @@ class Pebble:
             if f:
                 f.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def issued_by_pebble(pem):
+    return "Pebble Intermediate CA" in cert_text(pem)
+
+
+def wait_issued(server, sni, timeout=60):
+    deadline = time.monotonic() + timeout
+    pem = None
+    while time.monotonic() < deadline:
+        pem = tls_peer_cert(server.port, sni)
+        if issued_by_pebble(pem):
+            return pem
+        time.sleep(0.3)
+    raise AssertionError("no Pebble-issued certificate for %s within %d s; log:\n%s"
+                         % (sni, timeout, server.log()[-4000:]))
+
+
+def wait_renewed(server, sni, first, timeout=60):
+    """The Pebble-issued certificate served for sni once it is no longer
+    first, or first itself if none came within timeout (the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    pem = first
+    while time.monotonic() < deadline and (pem == first or not issued_by_pebble(pem)):
+        time.sleep(0.4)
+        pem = tls_peer_cert(server.port, sni)
+    return pem
+
+
+def public_key_id(pem):
+    text = cert_text(pem)
+    return text[text.index("Public Key ID:"):][:200]
+
+
+def verify_chain(pebble, leaf_and_chain_pem, name):
+    """The served chain verifies against the running Pebble's root, for name."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(d + "/root.pem", "w") as f:
+            f.write(pebble.root_pem())
+        with open(d + "/chain.pem", "w") as f:
+            f.write(leaf_and_chain_pem)
+        out = subprocess.run(["certtool", "--verify", "--load-ca-certificate", d + "/root.pem",
+                              "--verify-hostname", name, "--infile", d + "/chain.pem"],
+                             capture_output=True, text=True, timeout=20)
+        return out.returncode == 0, out.stdout + out.stderr
+
+
+def served_chain(port, sni):
+    out = subprocess.run(["gnutls-cli", "--insecure", "--print-cert", "-p", str(port), "127.0.0.1",
+                          "--sni-hostname", sni], input=b"", capture_output=True, timeout=20)
+    text = out.stdout.decode("latin-1")
+    certs = []
+    while "-----BEGIN CERTIFICATE-----" in text:
+        a = text.index("-----BEGIN CERTIFICATE-----")
+        b = text.index("-----END CERTIFICATE-----", a) + len("-----END CERTIFICATE-----")
+        certs.append(text[a:b] + "\n")
+        text = text[b:]
+    return "".join(certs)
+
+
+class AcmeCase(unittest.TestCase):
+    challenge = "http-01"
+
+    def setUp(self):
+        self.pebble = Pebble()
+
+    def tearDown(self):
+        if hasattr(self, "server"):
+            if any(self._outcome.errors or []) if hasattr(self._outcome, "errors") else False:
+                pass
+            self.server.cleanup()
+        self.pebble.cleanup()
+
+    def make_server(self, domains=("wharf.test", "www.wharf.test"), challenge=None, certs=None, ca_extra=""):
+        challenge = challenge or self.challenge
+        services = [{"type": "https", "address": "127.0.0.1", "port": self.pebble.tls_port,
+                     "certificates": ["main"] if not certs else [c["name"] for c in certs]}]
+        if challenge == "http-01":
+            services.append({"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                             "https_port": self.pebble.tls_port})
+        certs = certs or [{"name": "main", "domains": list(domains), "challenge": challenge}]
+        self.server = Server(certificates=certs, services=services, extra=self.pebble.acme_config())
+        return self.server
+
+
+def hook_script(server, name):
+    """An executable the server (nobody, when run as root) may run: it appends
+    its WHARF_* environment to OUT/NAME.log, one event per line."""
+    out = os.path.join(server.dir, "hooks")
+    os.makedirs(out, exist_ok=True)
+    server.give(out)
+    path = os.path.join(out, name + ".sh")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nenv | grep ^WHARF_ | sort | tr "\\n" " " >> "%s/%s.log"\necho >> "%s/%s.log"\n'
+                % (out, name, out, name))
+    os.chmod(path, 0o755)
+    return path, os.path.join(out, name + ".log")
+
+
+def dns_hook_script(server, pebble, mode="ok"):
+    """A dns_hook the server may run: it logs each call to OUT/dns.log and
+    publishes through pebble-challtestsrv's management API, the DNS server
+    Pebble's validator asks. mode "fail": every add fails (exit 3); "wrong":
+    it publishes another value than it was given; "slow": an add takes 3 s."""
+    out = os.path.join(server.dir, "hooks")
+    os.makedirs(out, exist_ok=True)
+    server.give(out)
+    path, log = os.path.join(out, "dns.sh"), os.path.join(out, "dns.log")
+    api = "http://127.0.0.1:%d" % pebble.chall_mgmt_port
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\n'
+                'echo "$1 $2 $3 $WHARF_CERT_NAME $WHARF_DOMAIN" >> "%s"\n'
+                'echo begin >> "%s.seq"; sleep 0.2; echo end >> "%s.seq"\n'
+                '%s'
+                'case "$1" in\n'
+                'add) %s exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\",\\"value\\":\\"%s$3\\"}" %s/set-txt ;;\n'
+                'remove) exec curl -sf -X POST -d "{\\"host\\":\\"$2.\\"}" %s/clear-txt ;;\n'
+                'esac\nexit 2\n' % (log, log, log, '[ "$1" = add ] && sleep 3\n' if mode == "slow" else "",
+                                      "exit 3;" if mode == "fail" else "", "x" if mode == "wrong" else "", api, api))
+    os.chmod(path, 0o755)
+    return path, log
+
+
+def block_issued_pem(server, name="main"):
+    """Makes STATE/certs/NAME/issued.pem a non-empty folder (the run user's),
+    so the server cannot store an issued certificate: a full disk's effect,
+    for one file. Returns its path; shutil.rmtree lifts it."""
+    blocker = os.path.join(server.state_dir, "certs", name, "issued.pem")
+    os.makedirs(os.path.join(blocker, "x"), mode=0o700)
+    for d in (server.state_dir, os.path.dirname(os.path.dirname(blocker)), os.path.dirname(blocker), blocker,
+              os.path.join(blocker, "x")):
+        os.chmod(d, 0o700)
+        server.give(d)
+    return blocker
+
+
+def wait_file_text(path, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                data = f.read()
+            if text in data:
+                return data
+        except FileNotFoundError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("%r never appeared in %s" % (text, path))

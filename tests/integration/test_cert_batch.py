@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server  # noqa: E402
-from pebble import Pebble  # noqa: E402
+from pebble import Pebble, dns_hook_script  # noqa: E402
 
 
 class Batch(unittest.TestCase):
@@ -71,7 +71,6 @@ class Batch(unittest.TestCase):
         r = self.batch("wild,wild.test *.wild.test,,,dns-01\n")
         self.assertEqual(r.returncode, 1)
         self.assertIn("line 1: dns-01 needs acme.dns_hook in the config", r.stderr)
-        from test_acme import dns_hook_script
         hook, log = dns_hook_script(self.server, self.pebble)
         self.server.write_config(self.server.config_text().replace(
             "retry_interval = 1;", 'retry_interval = 1; dns_hook = ["%s"];' % hook))

@@ -14,8 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server  # noqa: E402
-from pebble import Pebble  # noqa: E402
-from test_acme import hook_script, verify_chain  # noqa: E402
+from pebble import Pebble, hook_script, verify_chain  # noqa: E402
 
 DOMAINS = ["wharf.test", "www.wharf.test"]
 

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from test_acme import AcmeCase, hook_script, verify_chain, wait_file_text, wait_issued  # noqa: E402
+from pebble import AcmeCase, hook_script, verify_chain, wait_file_text, wait_issued  # noqa: E402
 
 FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "combined.pem")
 

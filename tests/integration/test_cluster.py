@@ -32,8 +32,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server, tls_peer_cert  # noqa: E402
-from pebble import Pebble  # noqa: E402
-from test_acme import block_issued_pem, issued_by_pebble  # noqa: E402
+from pebble import Pebble, block_issued_pem, issued_by_pebble  # noqa: E402
 
 SECRET = "s3cret-shared-by-every-node-of-this-cluster"
 DOMAINS = ["wharf.test", "www.wharf.test"]
