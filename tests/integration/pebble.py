@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -281,8 +280,6 @@ class AcmeCase(unittest.TestCase):
 
     def tearDown(self):
         if hasattr(self, "server"):
-            if any(self._outcome.errors or []) if hasattr(self._outcome, "errors") else False:
-                pass
             self.server.cleanup()
         self.pebble.cleanup()
 

@@ -43,7 +43,7 @@ class Renewal(AcmeCase):
         # is no renewal: a fresh order follows, not a loop of re-downloads.
         self.pebble.start()
         s = self.make_server()
-        blocker = block_issued_pem(s)
+        block_issued_pem(s)
         s.start()
         first = wait_issued(s, "wharf.test", timeout=40)
         second = wait_renewed(s, "wharf.test", first)
