@@ -81,7 +81,6 @@ struct ftp_data {
 	wf_buf_t *list;        /* owned: the listing sent */
 	xfer_upload_t *up;     /* owned: the upload received */
 	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
-	uint64_t base;         /* resumed: the bytes the partial held when this upload took it up */
 	bool held;             /* a job of the transfer command runs before its 150: no connect timeout */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
@@ -366,28 +365,23 @@ static void upload_end(ftp_data_t *d)
 
 static void write_failed(ftp_data_t *d, int err)
 {
-	/* A full disk: what this upload brought goes, so the space comes back;
-	 * the earlier version of the file is untouched. What a partial held
-	 * before it is kept, as the 426 that left it promised: the partial is
-	 * cut back to that and parked again, off the loop (the cut frees what
-	 * may be gigabytes). */
+	/* A full disk: a fresh upload's temp file goes, so the space comes
+	 * back; the earlier version of the file is untouched. A resumed one is
+	 * a partial the client was told is kept: it is parked again with what
+	 * was written, as when its connection is cut, and resumes once there
+	 * is room. */
 	ftp_log(d->f, WF_LOG_WARN, "upload of %s failed: %s", d->what, strerror(err));
-	uint64_t kept = d->resumed ? d->base : 0;
-	if (kept) {
-		xfer_upload_t *up = d->up;
-		wf_buf_reset(&up->stage); /* what did not fit */
-		xfer_upload_forget_sync(up);
-		xfer_fs_job_t *cut = xfer_ftp_job_truncate(up, kept, d->partial);
-		if (cut) /* else it was parked whole */
-			xfer_fs_job_start_detached(cut);
+	uint64_t kept = 0;
+	if (d->resumed) {
+		kept = park(d); /* d->up, closed now, goes with the channel */
 	} else {
 		xfer_fs_job_drop_upload(d->up);
+		d->up = NULL;
 	}
-	d->up = NULL;
 	drop_conn(d);
 	char tail[160] = "";
 	if (kept)
-		snprintf(tail, sizeof(tail), "; the %llu bytes kept before it stay: resume with REST %llu and STOR, or APPE",
+		snprintf(tail, sizeof(tail), "; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
 			 (unsigned long long)kept, (unsigned long long)kept);
 	if (err == ENOSPC || err == EDQUOT)
 		finish(d, 452, "No space left on the server's disk; %s not stored%s", d->what, tail);
@@ -1056,7 +1050,6 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 	ftp_data_t *d = f->data;
 	d->up = take;
 	d->resumed = resumed;
-	d->base = take->written;
 	snprintf(d->partial, sizeof(d->partial), "%s", partial);
 	if (unique)
 		ftp_reply(f, 150, "FILE: %s", unique);

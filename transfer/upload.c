@@ -87,11 +87,6 @@ static void early_forget(xfer_upload_t *u)
 	}
 }
 
-void xfer_upload_forget_sync(xfer_upload_t *u)
-{
-	early_forget(u);
-}
-
 void xfer_upload_init(xfer_upload_t *u, wf_worker_t *worker)
 {
 	memset(u, 0, sizeof(*u));

@@ -85,9 +85,6 @@ void xfer_upload_detach(xfer_upload_t *u);
  * out: the partial holds u->written bytes, tail_err says why. WF_OK or
  * -errno; the temp file is gone either way. */
 int xfer_upload_park(xfer_upload_t *u, const char *name);
-/* Before the upload goes to another thread (a job): it no longer waits for
- * an early sync in flight, which finishes alone. */
-void xfer_upload_forget_sync(xfer_upload_t *u);
 /* Drops the temp file, here: an unlink frees its blocks before it returns,
  * so an owner on the loop whose temp file may be large has it removed off
  * the loop instead (xfer_fs_job_discard_upload, transfer/fs_job.h). */
