@@ -160,6 +160,13 @@ static void fill_reply(const acme_http_resp_t *resp, acme_reply_t *out)
 	}
 }
 
+long acme_reply_retry_after(const acme_reply_t *r)
+{
+	if (!r->retry_after)
+		return -1;
+	return acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) }, time(NULL));
+}
+
 static void req_send(req_t *r);
 
 static void deliver(req_t *r, const acme_http_resp_t *resp)

@@ -25,6 +25,9 @@ typedef struct acme_reply {
 } acme_reply_t;
 
 typedef void (*acme_reply_cb)(void *arg, const acme_reply_t *r);
+/* Seconds the CA asked us to wait (its Retry-After, RFC 8555 6.6), or -1 when
+ * it said nothing readable. The one reading of it for every step. */
+long acme_reply_retry_after(const acme_reply_t *r);
 /* ok == false: the client could not get ready; why is in the problem/detail. */
 typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_problem_t *why);
 

@@ -400,9 +400,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	wf_log_info("certificate %s: the CA suggests renewing by %s; picked %s", s->cert->name,
 		    ri.end < time(NULL) ? "now (window already open)" : "its window", at);
-	long ra = r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
-							time(NULL)) :
-				   -1;
+	long ra = acme_reply_retry_after(r);
 	/* At least twice a day (RFC 9773 4.3), at most once a minute. */
 	ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
 }

@@ -292,9 +292,7 @@ static void fail_ours(acme_job_t *j, const char *domain, const char *fmt, ...)
 /* A reply that is not what the step expects: one failure with what the CA said. */
 static void fail_reply(acme_job_t *j, const char *what, const acme_reply_t *r)
 {
-	long ra = r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
-							time(NULL)) :
-				   -1;
+	long ra = acme_reply_retry_after(r);
 	if (r->curl_code)
 		fail(j, "", NULL, ra, "%s: no answer from the CA: %s", what, r->error ? r->error : "?");
 	else if (r->is_problem)
@@ -308,9 +306,7 @@ static void poll_order(acme_job_t *j);
 static void schedule_poll(acme_job_t *j, const acme_reply_t *r)
 {
 	double delay = j->poll_delay;
-	long ra = r && r->retry_after ? acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) },
-							     time(NULL)) :
-					-1;
+	long ra = r ? acme_reply_retry_after(r) : -1;
 	if (ra >= 0) /* the CA's word, within bounds: 0 must not make us poll flat out */
 		delay = ra > 60 ? 60 : ra < POLL_FIRST ? POLL_FIRST : (double)ra;
 	else
