@@ -49,7 +49,7 @@ typedef struct waiter {
 	acme_ready_cb cb;
 	void *arg;
 	bool ok;            /* the result it is due, fixed when it was settled */
-	acme_problem_t why;
+	acme_ready_why_t why;
 	struct waiter *next;
 } waiter_t;
 
@@ -457,13 +457,15 @@ static void notify_waiters(struct ev_loop *loop, ev_timer *t, int revents)
 /* Gives w its result now and delivers it from the loop: a waiter hears the
  * outcome of the attempt it waited for, even if a later one has begun (or
  * ended otherwise) by the time the timer runs. */
-static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_problem_t *why)
+static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_ready_why_t *why)
 {
 	w->ok = ok;
-	if (why)
+	if (why) {
 		w->why = *why;
-	else
+	} else {
 		memset(&w->why, 0, sizeof(w->why));
+		w->why.retry_after = -1;
+	}
 	w->next = cl->due;
 	cl->due = w;
 	ev_timer_stop(cl->loop, &cl->notify);
@@ -474,7 +476,8 @@ static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_problem_t
 static void retirement_done(acme_client_t *cl);
 static void retirement_undo(acme_client_t *cl, const char *why);
 
-static void become(acme_client_t *cl, bool ok, const char *type, const char *detail)
+/* retry_after: what the CA asked for (its Retry-After), or -1. */
+static void become(acme_client_t *cl, bool ok, const char *type, const char *detail, long retry_after)
 {
 	cl->state = ok ? CL_READY : CL_IDLE;
 	if (cl->retired) {
@@ -483,12 +486,14 @@ static void become(acme_client_t *cl, bool ok, const char *type, const char *det
 		else
 			retirement_undo(cl, detail);
 	}
-	acme_problem_t why;
+	acme_ready_why_t why;
 	memset(&why, 0, sizeof(why));
+	why.retry_after = ok ? -1 : retry_after;
 	if (!ok) {
 		/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
-		snprintf(why.type, sizeof(why.type), "%.*s", (int)sizeof(why.type) - 1, type);
-		snprintf(why.detail, sizeof(why.detail), "%.*s", (int)sizeof(why.detail) - 1, detail);
+		snprintf(why.problem.type, sizeof(why.problem.type), "%.*s", (int)sizeof(why.problem.type) - 1, type);
+		snprintf(why.problem.detail, sizeof(why.problem.detail), "%.*s", (int)sizeof(why.problem.detail) - 1,
+			 detail);
 		/* Told once, by whoever waited for us (the order's failure line). */
 		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
 	}
@@ -508,7 +513,8 @@ static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *
 		snprintf(detail, sizeof(detail), "%s: %s", what, r->error ? r->error : "no answer");
 	else
 		snprintf(detail, sizeof(detail), "%s: HTTP %ld: %s", what, r->status, r->problem.detail);
-	become(cl, false, r->is_problem ? r->problem.type : "", detail);
+	/* Read as the order's steps read it (a 429 or 503 at the account step). */
+	become(cl, false, r->is_problem ? r->problem.type : "", detail, acme_reply_retry_after(r));
 }
 
 static void on_account(void *arg, const acme_reply_t *r);
@@ -537,14 +543,14 @@ static void create_account(acme_client_t *cl)
 					       sizeof(mac));
 		if (n <= 0 || !json_safe(cl->ca->eab_kid)) {
 			wf_buf_fini(&p);
-			become(cl, false, "", "eab_hmac is not valid base64url");
+			become(cl, false, "", "eab_hmac is not valid base64url", -1);
 			return;
 		}
 		wf_buf_append_str(&p, ",\"externalAccountBinding\":");
 		if (acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n },
 				 cl->dir.new_account, &p) != WF_OK) {
 			wf_buf_fini(&p);
-			become(cl, false, "", "cannot build the External Account Binding (check eab_kid and eab_hmac)");
+			become(cl, false, "", "cannot build the External Account Binding (check eab_kid and eab_hmac)", -1);
 			return;
 		}
 	}
@@ -561,7 +567,7 @@ static void on_account(void *arg, const acme_reply_t *r)
 		snprintf(cl->kid, sizeof(cl->kid), "%s", r->location);
 		cl->key_is_new = false; /* registered: later attempts look it up */
 		wf_log_info("acme %s: account %s %s", cl->ca->url, cl->kid, r->status == 201 ? "created" : "found");
-		become(cl, true, "", "");
+		become(cl, true, "", "", -1);
 		return;
 	}
 	fail_reply(cl, "account", r);
@@ -616,12 +622,12 @@ static acme_key_t *make_key_file(acme_client_t *cl, int dfd, const char *name)
 static int open_account_dir(acme_client_t *cl)
 {
 	if (wf_durable_mkdirs(cl->dir_path, 0700) != WF_OK) {
-		become(cl, false, "", "cannot create the account folder");
+		become(cl, false, "", "cannot create the account folder", -1);
 		return -1;
 	}
 	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		become(cl, false, "", "cannot open the account folder");
+		become(cl, false, "", "cannot open the account folder", -1);
 	return dfd;
 }
 
@@ -643,18 +649,18 @@ static int load_or_make_key(acme_client_t *cl)
 	if (wf_durable_read(dfd, "account.key", KEY_MAX, &pem) == WF_OK) {
 		cl->key = acme_key_load(wf_buf_slice(&pem));
 		if (!cl->key) {
-			become(cl, false, "", "account.key does not parse; move it away to make a new account");
+			become(cl, false, "", "account.key does not parse; move it away to make a new account", -1);
 			rc = WF_ERR;
 		}
 	} else if (errno == ENOENT) {
 		cl->key = make_key_file(cl, dfd, "account.key");
 		cl->key_is_new = cl->key != NULL;
 		if (!cl->key) {
-			become(cl, false, "", "cannot make or store the account key");
+			become(cl, false, "", "cannot make or store the account key", -1);
 			rc = WF_ERR;
 		}
 	} else {
-		become(cl, false, "", "cannot read account.key");
+		become(cl, false, "", "cannot read account.key", -1);
 		rc = WF_ERR;
 	}
 	if (pem.data)
@@ -685,7 +691,7 @@ static void retire_account(acme_client_t *cl, const char *status, const char *de
 		char why[600];
 		snprintf(why, sizeof(why), "the account is %s at the CA (%.200s), and a new key cannot be stored", status,
 			 detail);
-		become(cl, false, "urn:ietf:params:acme:error:unauthorized", why);
+		become(cl, false, "urn:ietf:params:acme:error:unauthorized", why, -1);
 		return;
 	}
 	wf_log_warn("acme %s: the account is %s at the CA (%s); registering a new one", cl->ca->url, status, detail);
@@ -751,24 +757,29 @@ static void on_directory(void *arg, const acme_http_resp_t *resp)
 {
 	acme_client_t *cl = arg;
 	if (resp->curl_code != 0 || resp->status != 200) {
-		char detail[512];
-		if (resp->curl_code)
-			snprintf(detail, sizeof(detail), "directory unreachable: %s", resp->error);
+		acme_reply_t r;
+		fill_reply(resp, &r);
+		char detail[700];
+		if (r.curl_code)
+			snprintf(detail, sizeof(detail), "directory unreachable: %s", r.error);
+		else if (r.is_problem)
+			snprintf(detail, sizeof(detail), "directory answered HTTP %ld: %s", r.status, r.problem.detail);
 		else
-			snprintf(detail, sizeof(detail), "directory answered HTTP %ld", resp->status);
-		become(cl, false, "", detail);
+			snprintf(detail, sizeof(detail), "directory answered HTTP %ld", r.status);
+		/* A CA that is down for maintenance or rate-limits says when to come back (429, 503). */
+		become(cl, false, r.is_problem ? r.problem.type : "", detail, acme_reply_retry_after(&r));
 		return;
 	}
 	char err[256];
 	if (acme_msg_directory(wf_buf_slice(&resp->body), &cl->dir, err, sizeof(err)) != WF_OK) {
 		char detail[400];
 		snprintf(detail, sizeof(detail), "directory malformed: %s", err);
-		become(cl, false, "", detail);
+		become(cl, false, "", detail, -1);
 		return;
 	}
 	nonce_put(cl, resp->replay_nonce);
 	if (cl->no_account) {
-		become(cl, true, "", "");
+		become(cl, true, "", "", -1);
 		return;
 	}
 	if (!cl->key && load_or_make_key(cl) != WF_OK)
@@ -797,7 +808,7 @@ void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg)
 	cl->state = CL_BUSY;
 	if (!acme_http_request(cl->http, "GET", cl->ca->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl), on_directory,
 			       cl))
-		become(cl, false, "", "cannot start the directory request");
+		become(cl, false, "", "cannot start the directory request", -1);
 }
 
 /* ---------------------------------------------------------------- life */

@@ -28,8 +28,14 @@ typedef void (*acme_reply_cb)(void *arg, const acme_reply_t *r);
 /* Seconds the CA asked us to wait (its Retry-After, RFC 8555 6.6), or -1 when
  * it said nothing readable. The one reading of it for every step. */
 long acme_reply_retry_after(const acme_reply_t *r);
-/* ok == false: the client could not get ready; why is in the problem/detail. */
-typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_problem_t *why);
+/* Why the client could not get ready (the directory, the account). */
+typedef struct acme_ready_why {
+	acme_problem_t problem; /* type "" without a problem document; detail says what failed */
+	long retry_after;       /* seconds the CA asked us to wait, or -1: honoured as at any other step */
+} acme_ready_why_t;
+
+/* ok == false: the client could not get ready; why says why. */
+typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_ready_why_t *why);
 
 /* ca: borrowed from cfg, which the client references. The account key lives
  * in STATE/acme/HOST/account.key (0600), made on first use. */

@@ -405,7 +405,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
 }
 
-static void on_ari_client(void *arg, bool ok, const acme_problem_t *why)
+static void on_ari_client(void *arg, bool ok, const acme_ready_why_t *why)
 {
 	slot_t *s = arg;
 	acme_manager_t *m = s->m;

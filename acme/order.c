@@ -870,11 +870,11 @@ static bool profile_offered(const acme_directory_t *d, const char *p)
 	return false;
 }
 
-static void on_client_ready(void *arg, bool ok, const acme_problem_t *why)
+static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 {
 	acme_job_t *j = arg;
 	if (!ok) {
-		fail(j, why->type, NULL, -1, "%s", why->detail);
+		fail(j, why->problem.type, NULL, why->retry_after, "%s", why->problem.detail);
 		return;
 	}
 	if (!resume(j))

@@ -37,11 +37,11 @@ static void on_revoked(void *arg, const acme_reply_t *r)
 	ev_break(x->loop, EVBREAK_ALL);
 }
 
-static void on_ready(void *arg, bool ok, const acme_problem_t *why)
+static void on_ready(void *arg, bool ok, const acme_ready_why_t *why)
 {
 	revoke_ctx_t *x = arg;
 	if (!ok) {
-		fprintf(stderr, "certificate %s: cannot reach the CA account: %s\n", x->name, why->detail);
+		fprintf(stderr, "certificate %s: cannot reach the CA account: %s\n", x->name, why->problem.detail);
 		ev_break(x->loop, EVBREAK_ALL);
 		return;
 	}

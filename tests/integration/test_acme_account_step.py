@@ -1,0 +1,187 @@
+"""The ACME client's steps before any order, against a real ACME server
+(Debian's pebble): the directory and the account. A CA that answers 429 or
+503 there with Retry-After gets its wait honoured, as at every order step;
+a failure of wharf's own set-up (the account folder, the EAB key in the
+config) is logged and recorded as local and never moves wharf on to the
+next CA, however often it happens."""
+
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server, cert_text, tls_peer_cert  # noqa: E402
+from pebble import Pebble  # noqa: E402
+
+RETRY_AFTER = 6  # seconds; retry_interval is 1 s, so the two cannot be confused
+
+
+def wait_issued(server, sni, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Pebble Intermediate CA" in cert_text(tls_peer_cert(server.port, sni)):
+            return
+        time.sleep(0.3)
+    raise AssertionError("no Pebble-issued certificate for %s within %d s; log:\n%s"
+                         % (sni, timeout, server.log()[-4000:]))
+
+
+def failure_lines(server):
+    return [l for l in server.log().splitlines() if "order failed" in l]
+
+
+def status_json(server, name="main"):
+    """NAME's status.json, or {} while there is none (it is replaced by rename, never half-written)."""
+    try:
+        with open(os.path.join(server.state_dir, "certs", name, "status.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+class AccountStepCase(unittest.TestCase):
+    def setUp(self):
+        self.pebble = Pebble()
+        self.pebble.start()
+        self.fronts = []
+
+    def tearDown(self):
+        if hasattr(self, "server"):
+            harness.log_on_failure(self, self.server)
+            self.server.cleanup()
+        for httpd in self.fronts:
+            httpd.shutdown()
+            httpd.server_close()
+        self.pebble.cleanup()
+
+    def make_server(self, ca_extra="", directory=None, more_cas=""):
+        p = self.pebble
+        services = [{"type": "https", "address": "127.0.0.1", "port": p.tls_port, "certificates": ["main"]},
+                    {"type": "acme-http", "address": "127.0.0.1", "port": p.http_port, "https_port": p.tls_port}]
+        extra = p.acme_config(ca_extra)
+        if directory:
+            extra = extra.replace(p.directory, directory)
+        if more_cas:
+            extra = extra.replace("} ); };", "}, %s ); };" % more_cas)
+        self.server = Server(certificates=[{"name": "main", "domains": ["wharf.test"], "challenge": "http-01"}],
+                             services=services, extra=extra)
+        return self.server
+
+    def pebble_directory(self):
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=self.pebble.ca_file)
+        return urllib.request.urlopen(self.pebble.directory, context=ctx, timeout=10).read()
+
+    def front(self, answer):
+        """An HTTPS stand-in for the CA on loopback (Pebble sends no
+        Retry-After at all): answer(method, path, n) gives (status, headers,
+        body) for the n-th request (from 1). Returns the directory URL and
+        the list of (monotonic time, method, path) of the requests seen."""
+        import http.server
+        seen = []
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def handle_one(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with lock:
+                    seen.append((time.monotonic(), self.command, self.path))
+                    n = len(seen)
+                status, headers, body = answer(self.command, self.path, n)
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_HEAD = handle_one
+
+        port = harness.free_port()
+        self.fronts.append(self.pebble.https_front(Handler, port))
+        return "https://127.0.0.1:%d/dir" % port, seen
+
+    def failed_status(self, s):
+        """status.json once it records the first failure (written just after its log line)."""
+        self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
+        st = {}
+        self.assertTrue(harness.wait_until(lambda: st.update(status_json(s)) or st.get("failures") == 1,
+                                           timeout=5), st)
+        return st
+
+    def assert_waited_for_retry_after(self, s, st, seen, failed_at, what):
+        """The failure line names the wait the CA asked for, status.json
+        held it, and the next directory request came no sooner."""
+        line = failure_lines(s)[0]
+        self.assertIn(what, line)
+        self.assertIn("next attempt in %d s" % RETRY_AFTER, line)
+        self.assertIn(what, st["last_error"])
+        self.assertGreaterEqual(st["next_attempt"] - st["last_error_at"], RETRY_AFTER - 1, st)
+        again = [t for t, m, p in seen if m == "GET" and p == "/dir" and t > failed_at]
+        self.assertTrue(again, seen)
+        self.assertGreaterEqual(again[0] - failed_at, RETRY_AFTER - 0.5, (again[0] - failed_at, seen))
+
+
+class RetryAfter(AccountStepCase):
+    def test_directory_503_with_retry_after(self):
+        # Down for maintenance: the directory answers 503 with Retry-After,
+        # then comes back. The next attempt waits as the CA asked (not the
+        # 1 s retry_interval), then the certificate is issued.
+        real = self.pebble_directory()
+
+        def answer(method, path, n):
+            if n == 1:
+                return 503, [("Retry-After", str(RETRY_AFTER)), ("Content-Type", "text/plain")], b"maintenance\n"
+            return 200, [("Content-Type", "application/json")], real
+
+        directory, seen = self.front(answer)
+        s = self.make_server(directory=directory)
+        s.start()
+        st = self.failed_status(s)
+        wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
+        self.assert_waited_for_retry_after(s, st, seen, seen[0][0], "directory answered HTTP 503")
+
+    def test_account_429_with_retry_after(self):
+        # The account step is rate-limited: newAccount answers 429 with a
+        # problem document and Retry-After. The next attempt (directory,
+        # then account) waits as the CA asked, then the certificate is issued.
+        real = self.pebble_directory()
+        front_dir = {}
+
+        def answer(method, path, n):
+            if method == "GET" and path == "/dir":
+                if n == 1:  # newAccount at the front, the rest at Pebble
+                    d = json.loads(real)
+                    d["newAccount"] = front_dir["url"].replace("/dir", "/sign-me-up")
+                    return 200, [("Content-Type", "application/json")], json.dumps(d).encode()
+                return 200, [("Content-Type", "application/json")], real
+            if method == "POST" and path == "/sign-me-up":
+                problem = {"type": "urn:ietf:params:acme:error:rateLimited",
+                           "detail": "too many new registrations from this address", "status": 429}
+                return 429, [("Retry-After", str(RETRY_AFTER)), ("Content-Type", "application/problem+json")], \
+                    json.dumps(problem).encode()
+            return 404, [], b""
+
+        directory, seen = self.front(answer)
+        front_dir["url"] = directory
+        s = self.make_server(directory=directory)
+        s.start()
+        st = self.failed_status(s)
+        wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
+        [posted] = [t for t, m, p in seen if m == "POST"]
+        self.assert_waited_for_retry_after(s, st, seen, posted, "urn:ietf:params:acme:error:rateLimited")
+
+
+if __name__ == "__main__":
+    harness.main()
