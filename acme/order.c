@@ -238,8 +238,10 @@ static void finish(acme_job_t *j)
 	 * so the next attempt resumes the order rather than paying for a new
 	 * one. When the CA said no, or a resumed order fails too, the next
 	 * attempt starts afresh: one that fails the same way (a chain that
-	 * does not match, a CA stuck in processing) is not resumed for ever. */
-	if (!j->result.ok &&
+	 * does not match, a CA stuck in processing) is not resumed for ever.
+	 * A no to the directory or the account (a rate limit there) is no word
+	 * on the order, which the next attempt asks about as it would have. */
+	if (!j->result.ok && j->result.failed_in != ACME_JOB_WAIT_CLIENT &&
 	    (j->resumed || (j->result.problem_type[0] && !strstr(j->result.problem_type, ":serverInternal"))))
 		pending_clear(j);
 	ev_timer_stop(j->loop, &j->poll);

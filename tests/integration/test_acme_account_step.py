@@ -152,10 +152,9 @@ class RetryAfter(AccountStepCase):
         wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
         self.assert_waited_for_retry_after(s, st, seen, seen[0][0], "directory answered HTTP 503")
 
-    def test_account_429_with_retry_after(self):
-        # The account step is rate-limited: newAccount answers 429 with a
-        # problem document and Retry-After. The next attempt (directory,
-        # then account) waits as the CA asked, then the certificate is issued.
+    def account_429_front(self):
+        """A stand-in whose first directory sends newAccount to itself,
+        answered 429 rateLimited with Retry-After; Pebble's own after that."""
         real = self.pebble_directory()
         front_dir = {}
 
@@ -175,12 +174,38 @@ class RetryAfter(AccountStepCase):
 
         directory, seen = self.front(answer)
         front_dir["url"] = directory
+        return directory, seen
+
+    def test_account_429_with_retry_after(self):
+        # The account step is rate-limited: newAccount answers 429 with a
+        # problem document and Retry-After. The next attempt (directory,
+        # then account) waits as the CA asked, then the certificate is issued.
+        directory, seen = self.account_429_front()
         s = self.make_server(directory=directory)
         s.start()
         st = self.failed_status(s)
         wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
         [posted] = [t for t, m, p in seen if m == "POST"]
         self.assert_waited_for_retry_after(s, st, seen, posted, "urn:ietf:params:acme:error:rateLimited")
+
+    def test_account_429_keeps_the_unfinished_order(self):
+        # An order left in flight by an earlier run (pending.order, for this
+        # CA and these names) is not forgotten when the account step is
+        # refused: the CA said nothing about the order. The next attempt asks
+        # the CA about it (here it no longer knows it, so a new one follows).
+        directory, seen = self.account_429_front()
+        s = self.make_server(directory=directory)
+        order_url = "https://127.0.0.1:%d/my-order/left-by-an-earlier-run" % self.pebble.port
+        cert_dir = os.path.join(s.state_dir, "certs", "main")
+        os.makedirs(cert_dir)
+        with open(os.path.join(cert_dir, "pending.order"), "w") as f:
+            f.write("%s\n%s\nwharf.test\n" % (order_url, directory))
+        s.start()
+        self.failed_status(s)
+        self.assertTrue(os.path.exists(os.path.join(cert_dir, "pending.order")), s.log()[-3000:])
+        wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
+        self.assertIn("resuming the unfinished order %s" % order_url, s.log())
+        self.assertIn("the unfinished order cannot be resumed", s.log())
 
 
 if __name__ == "__main__":
