@@ -460,7 +460,7 @@ static void notify_waiters(struct ev_loop *loop, ev_timer *t, int revents)
 static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_ready_why_t *why)
 {
 	w->ok = ok;
-	if (why) {
+	if (!ok) {
 		w->why = *why;
 	} else {
 		memset(&w->why, 0, sizeof(w->why));
@@ -476,34 +476,53 @@ static void settle(acme_client_t *cl, waiter_t *w, bool ok, const acme_ready_why
 static void retirement_done(acme_client_t *cl);
 static void retirement_undo(acme_client_t *cl, const char *why);
 
-/* retry_after: what the CA asked for (its Retry-After), or -1. */
-static void become(acme_client_t *cl, bool ok, const char *type, const char *detail, long retry_after)
+/* The attempt is over, every waiter hears how: ready when why is NULL. */
+static void become(acme_client_t *cl, const acme_ready_why_t *why)
 {
+	bool ok = why == NULL;
 	cl->state = ok ? CL_READY : CL_IDLE;
 	if (cl->retired) {
 		if (ok)
 			retirement_done(cl);
 		else
-			retirement_undo(cl, detail);
+			retirement_undo(cl, why->problem.detail);
 	}
-	acme_ready_why_t why;
-	memset(&why, 0, sizeof(why));
-	why.retry_after = ok ? -1 : retry_after;
-	if (!ok) {
-		/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
-		snprintf(why.problem.type, sizeof(why.problem.type), "%.*s", (int)sizeof(why.problem.type) - 1, type);
-		snprintf(why.problem.detail, sizeof(why.problem.detail), "%.*s", (int)sizeof(why.problem.detail) - 1,
-			 detail);
-		/* Told once, by whoever waited for us (the order's failure line). */
-		wf_log_debug("acme %s: %s%s%s", cl->ca->url, type, type[0] ? ": " : "", detail);
-	}
+	/* Told once, by whoever waited for us (the order's failure line). */
+	if (!ok)
+		wf_log_debug("acme %s: %s%s%s%s", cl->ca->url, why->local ? "local: " : "", why->problem.type,
+			     why->problem.type[0] ? ": " : "", why->problem.detail);
 	waiter_t *w = cl->waiters;
 	cl->waiters = NULL;
 	while (w) {
 		waiter_t *next = w->next;
-		settle(cl, w, ok, &why);
+		settle(cl, w, ok, why);
 		w = next;
 	}
+}
+
+static void fail_as(acme_client_t *cl, bool local, const char *type, const char *detail, long retry_after)
+{
+	acme_ready_why_t why;
+	memset(&why, 0, sizeof(why));
+	/* Cut to fit, on purpose (and said so, for -Wformat-truncation). */
+	snprintf(why.problem.type, sizeof(why.problem.type), "%.*s", (int)sizeof(why.problem.type) - 1, type);
+	snprintf(why.problem.detail, sizeof(why.problem.detail), "%.*s", (int)sizeof(why.problem.detail) - 1, detail);
+	why.retry_after = retry_after;
+	why.local = local;
+	become(cl, &why);
+}
+
+/* The CA's doing: its answer (with its Retry-After, or -1), or its silence. */
+static void fail_ca(acme_client_t *cl, const char *type, const char *detail, long retry_after)
+{
+	fail_as(cl, false, type, detail, retry_after);
+}
+
+/* Ours: the account folder, the account key, the EAB settings. Says nothing
+ * about the CA, so it never counts toward trying the next one. */
+static void fail_setup(acme_client_t *cl, const char *detail)
+{
+	fail_as(cl, true, "", detail, -1);
 }
 
 static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *r)
@@ -514,7 +533,7 @@ static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *
 	else
 		snprintf(detail, sizeof(detail), "%s: HTTP %ld: %s", what, r->status, r->problem.detail);
 	/* Read as the order's steps read it (a 429 or 503 at the account step). */
-	become(cl, false, r->is_problem ? r->problem.type : "", detail, acme_reply_retry_after(r));
+	fail_ca(cl, r->is_problem ? r->problem.type : "", detail, acme_reply_retry_after(r));
 }
 
 static void on_account(void *arg, const acme_reply_t *r);
@@ -543,14 +562,14 @@ static void create_account(acme_client_t *cl)
 					       sizeof(mac));
 		if (n <= 0 || !json_safe(cl->ca->eab_kid)) {
 			wf_buf_fini(&p);
-			become(cl, false, "", "eab_hmac is not valid base64url", -1);
+			fail_setup(cl, "eab_hmac is not valid base64url");
 			return;
 		}
 		wf_buf_append_str(&p, ",\"externalAccountBinding\":");
 		if (acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n },
 				 cl->dir.new_account, &p) != WF_OK) {
 			wf_buf_fini(&p);
-			become(cl, false, "", "cannot build the External Account Binding (check eab_kid and eab_hmac)", -1);
+			fail_setup(cl, "cannot build the External Account Binding (check eab_kid and eab_hmac)");
 			return;
 		}
 	}
@@ -567,7 +586,7 @@ static void on_account(void *arg, const acme_reply_t *r)
 		snprintf(cl->kid, sizeof(cl->kid), "%s", r->location);
 		cl->key_is_new = false; /* registered: later attempts look it up */
 		wf_log_info("acme %s: account %s %s", cl->ca->url, cl->kid, r->status == 201 ? "created" : "found");
-		become(cl, true, "", "", -1);
+		become(cl, NULL);
 		return;
 	}
 	fail_reply(cl, "account", r);
@@ -621,13 +640,17 @@ static acme_key_t *make_key_file(acme_client_t *cl, int dfd, const char *name)
 
 static int open_account_dir(acme_client_t *cl)
 {
+	char why[1200];
 	if (wf_durable_mkdirs(cl->dir_path, 0700) != WF_OK) {
-		become(cl, false, "", "cannot create the account folder", -1);
+		snprintf(why, sizeof(why), "cannot create the account folder %s: %s", cl->dir_path, strerror(errno));
+		fail_setup(cl, why);
 		return -1;
 	}
 	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		become(cl, false, "", "cannot open the account folder", -1);
+	if (dfd < 0) {
+		snprintf(why, sizeof(why), "cannot open the account folder %s: %s", cl->dir_path, strerror(errno));
+		fail_setup(cl, why);
+	}
 	return dfd;
 }
 
@@ -649,18 +672,18 @@ static int load_or_make_key(acme_client_t *cl)
 	if (wf_durable_read(dfd, "account.key", KEY_MAX, &pem) == WF_OK) {
 		cl->key = acme_key_load(wf_buf_slice(&pem));
 		if (!cl->key) {
-			become(cl, false, "", "account.key does not parse; move it away to make a new account", -1);
+			fail_setup(cl, "account.key does not parse; move it away to make a new account");
 			rc = WF_ERR;
 		}
 	} else if (errno == ENOENT) {
 		cl->key = make_key_file(cl, dfd, "account.key");
 		cl->key_is_new = cl->key != NULL;
 		if (!cl->key) {
-			become(cl, false, "", "cannot make or store the account key", -1);
+			fail_setup(cl, "cannot make or store the account key");
 			rc = WF_ERR;
 		}
 	} else {
-		become(cl, false, "", "cannot read account.key", -1);
+		fail_setup(cl, "cannot read account.key");
 		rc = WF_ERR;
 	}
 	if (pem.data)
@@ -691,7 +714,8 @@ static void retire_account(acme_client_t *cl, const char *status, const char *de
 		char why[600];
 		snprintf(why, sizeof(why), "the account is %s at the CA (%.200s), and a new key cannot be stored", status,
 			 detail);
-		become(cl, false, "urn:ietf:params:acme:error:unauthorized", why, -1);
+		/* The key that would mend it cannot be stored: that is ours to fix. */
+		fail_as(cl, true, "urn:ietf:params:acme:error:unauthorized", why, -1);
 		return;
 	}
 	wf_log_warn("acme %s: the account is %s at the CA (%s); registering a new one", cl->ca->url, status, detail);
@@ -767,19 +791,19 @@ static void on_directory(void *arg, const acme_http_resp_t *resp)
 		else
 			snprintf(detail, sizeof(detail), "directory answered HTTP %ld", r.status);
 		/* A CA that is down for maintenance or rate-limits says when to come back (429, 503). */
-		become(cl, false, r.is_problem ? r.problem.type : "", detail, acme_reply_retry_after(&r));
+		fail_ca(cl, r.is_problem ? r.problem.type : "", detail, acme_reply_retry_after(&r));
 		return;
 	}
 	char err[256];
 	if (acme_msg_directory(wf_buf_slice(&resp->body), &cl->dir, err, sizeof(err)) != WF_OK) {
 		char detail[400];
 		snprintf(detail, sizeof(detail), "directory malformed: %s", err);
-		become(cl, false, "", detail, -1);
+		fail_ca(cl, "", detail, -1);
 		return;
 	}
 	nonce_put(cl, resp->replay_nonce);
 	if (cl->no_account) {
-		become(cl, true, "", "", -1);
+		become(cl, NULL);
 		return;
 	}
 	if (!cl->key && load_or_make_key(cl) != WF_OK)
@@ -808,7 +832,7 @@ void acme_client_ready(acme_client_t *cl, acme_ready_cb cb, void *arg)
 	cl->state = CL_BUSY;
 	if (!acme_http_request(cl->http, "GET", cl->ca->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl), on_directory,
 			       cl))
-		become(cl, false, "", "cannot start the directory request", -1);
+		fail_setup(cl, "cannot start the directory request");
 }
 
 /* ---------------------------------------------------------------- life */

@@ -32,6 +32,8 @@ long acme_reply_retry_after(const acme_reply_t *r);
 typedef struct acme_ready_why {
 	acme_problem_t problem; /* type "" without a problem document; detail says what failed */
 	long retry_after;       /* seconds the CA asked us to wait, or -1: honoured as at any other step */
+	bool local;             /* our own set-up failed (the account folder or key, the EAB settings):
+				 * says nothing about the CA */
 } acme_ready_why_t;
 
 /* ok == false: the client could not get ready; why says why. */

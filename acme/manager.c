@@ -22,6 +22,8 @@
 
 #define FALLBACK_AFTER 3        /* failures in a row the CA caused before the next CA is tried */
 #define RECHECK 43200.0         /* look again at least twice a day */
+/* Said of a failure of our own, in the log line and in status.json. */
+#define LOCAL_NOTE "a local failure, not the CA's: it does not count toward trying the next CA"
 
 typedef struct slot {
 	acme_manager_t *m;
@@ -206,16 +208,20 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	if (res->retry_after >= 0 && delay < res->retry_after)
 		delay = (double)res->retry_after;
 	s->next_attempt = ev_now(m->loop) + delay;
-	wf_log_error("certificate %s: order failed for %s: %s%s%s (%s); next attempt in %.0f s", c->name,
+	/* Ours (a key, a folder, a hook, the config) or the CA's: the admin
+	 * knows where to look, and why the CA is not left over it. */
+	wf_log_error("certificate %s: order failed for %s: %s%s%s (%s%s%s); next attempt in %.0f s", c->name,
 		     res->domain[0] ? res->domain : c->domains[0], res->problem_type[0] ? res->problem_type : "",
-		     res->problem_type[0] ? ": " : "", res->detail, acme_job_state_name(res->failed_in), delay);
+		     res->problem_type[0] ? ": " : "", res->detail, acme_job_state_name(res->failed_in),
+		     res->local ? "; " : "", res->local ? LOCAL_NOTE : "", delay);
 	acme_event_t fe = { ACME_EVENT_FAILED, c, res->domain[0] ? res->domain : c->domains[0], res->problem_type,
 			    res->detail, false };
 	acme_events_emit(m->events, &fe);
 	/* Only what the CA did counts toward leaving it. A pre-flight that kept
-	 * the order from being sent, a dns_hook that failed, a request refused
-	 * for what it asks (another CA would refuse it too) say nothing about
-	 * this CA: they drive the backoff, not the fallback. */
+	 * the order from being sent, a dns_hook that failed, an account folder
+	 * or key that could not be made, EAB settings that do not decode, a
+	 * request refused for what it asks (another CA would refuse it too) say
+	 * nothing about this CA: they drive the backoff, not the fallback. */
 	if (!res->local && !self_inflicted(res->problem_type))
 		s->ca_failures++;
 	if (s->ca_failures >= FALLBACK_AFTER && m->cfg->acme.ncas > 1) {
@@ -239,8 +245,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	rec.ca = (int)s->ca;
 	rec.last_error_at = time(NULL);
 	rec.next_attempt = time(NULL) + (time_t)(s->next_attempt - ev_now(m->loop));
-	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s", res->domain[0] ? res->domain : c->domains[0],
-		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail);
+	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s%s%s%s", res->domain[0] ? res->domain : c->domains[0],
+		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail, res->local ? " (" : "",
+		 res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
+	rec.last_error_local = res->local;
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	/* The CA sends no expiry mail any more: wharf is the alarm, in the last
 	 * sixth of the lifetime, about daily (acme_alarm_due). */

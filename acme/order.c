@@ -876,7 +876,10 @@ static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 {
 	acme_job_t *j = arg;
 	if (!ok) {
-		fail(j, why->problem.type, NULL, why->retry_after, "%s", why->problem.detail);
+		if (why->local) /* the account folder or key, the EAB settings: ours */
+			fail_ours(j, NULL, "%s", why->problem.detail);
+		else
+			fail(j, why->problem.type, NULL, why->retry_after, "%s", why->problem.detail);
 		return;
 	}
 	if (!resume(j))

@@ -62,6 +62,7 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 	json_object_object_add(o, "ca_failures", json_object_new_int(rec->ca_failures));
 	json_object_object_add(o, "last_error_at", json_object_new_int64(rec->last_error_at));
 	json_object_object_add(o, "last_error", json_object_new_string(rec->last_error));
+	json_object_object_add(o, "last_error_local", json_object_new_boolean(rec->last_error_local));
 	json_object_object_add(o, "next_attempt", json_object_new_int64(rec->next_attempt));
 	json_object_object_add(o, "last_issued_at", json_object_new_int64(rec->last_issued_at));
 	json_object_object_add(o, "ca", json_object_new_int(rec->ca));
@@ -99,6 +100,8 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
 			rec->ca = (int)get_int(o, "ca");
 			json_object *v;
+			rec->last_error_local = json_object_object_get_ex(o, "last_error_local", &v) &&
+						json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 			if (json_object_object_get_ex(o, "last_error", &v) && json_object_is_type(v, json_type_string))
 				snprintf(rec->last_error, sizeof(rec->last_error), "%s", json_object_get_string(v));
 			if (json_object_object_get_ex(o, "issued_ca", &v) && json_object_is_type(v, json_type_string))
@@ -216,6 +219,8 @@ static json_object *collect(const wf_config_t *cfg)
 				       c->acme && cfg->acme.ncas ? time_or_null(due ? due : time(NULL)) : NULL);
 		json_object_object_add(o, "failures", json_object_new_int(rec.failures));
 		json_object_object_add(o, "last_error", rec.last_error[0] ? json_object_new_string(rec.last_error) : NULL);
+		json_object_object_add(o, "last_error_local",
+				       json_object_new_boolean(rec.last_error[0] && rec.last_error_local));
 		json_object_object_add(o, "last_error_at", time_or_null(rec.last_error_at));
 		json_object_array_add(arr, o);
 	}

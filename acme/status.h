@@ -16,6 +16,7 @@ typedef struct acme_status_rec {
 	int ca_failures;     /* of those, in a row, the ones the CA caused (toward the fallback) */
 	time_t last_error_at;
 	char last_error[1200];
+	bool last_error_local; /* the last failure was our own (a key, a folder, a hook), not the CA's */
 	time_t next_attempt; /* 0: whenever due */
 	time_t last_issued_at;
 	int ca;              /* index of the CA in use (after fallbacks) */
@@ -34,7 +35,7 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec, char *why, size_t cap);
 
 /* JSON: {"certificates":[{"name","domains","issuer","serial","not_before","not_after",
- * "provisional","next_renewal","failures","last_error","last_error_at","next_attempt"}]}
+ * "provisional","next_renewal","failures","last_error","last_error_local","last_error_at"}]}
  * with RFC 3339 times (null when unknown). */
 int acme_status_json(const wf_config_t *cfg, wf_buf_t *out);
 /* The same as a table for a terminal. */

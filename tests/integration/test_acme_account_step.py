@@ -208,5 +208,67 @@ class RetryAfter(AccountStepCase):
         self.assertIn("the unfinished order cannot be resumed", s.log())
 
 
+class LocalSetup(AccountStepCase):
+    """Pebble is the first CA, a dead one the second: three failures the
+    CA caused would move wharf on to the dead one. Failures of wharf's own
+    set-up never do; they are said to be local, in the log and status.json."""
+
+    def server_with_fallback(self, ca_extra=""):
+        self.dead = "https://127.0.0.1:%d/dir" % harness.free_port()
+        s = self.make_server(ca_extra=ca_extra, more_cas='{ url = "%s"; }' % self.dead)
+        self.assertIn(self.dead, s.config_text())
+        return s
+
+    def assert_local_and_stays(self, s, what):
+        self.assertTrue(s.wait_log("order failed", timeout=30, count=3), s.log()[-3000:])
+        st = {}
+        self.assertTrue(harness.wait_until(lambda: st.update(status_json(s)) or st.get("failures", 0) >= 3,
+                                           timeout=5), st)
+        time.sleep(0.5)  # a fallback would be logged right after the third failure
+        self.assertNotIn("trying %s next" % self.dead, s.log())
+        self.assertNotIn("ordering from %s" % self.dead, s.log())
+        self.assertEqual((st["ca"], st["ca_failures"]), (0, 0), st)
+        for line in failure_lines(s):
+            self.assertIn(what, line)
+            self.assertIn("(waiting for the account; a local failure, not the CA's: it does not count toward "
+                          "trying the next CA); next attempt in", line)
+        self.assertTrue(st["last_error_local"], st)
+        self.assertIn(what, st["last_error"])
+        self.assertIn("(a local failure, not the CA's", st["last_error"])
+        # What `wharf cert list --json` (and the admin status endpoint) tell.
+        import subprocess
+        out = subprocess.run([harness.WHARF, "cert", "list", "--json", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        [cert] = json.loads(out.stdout)["certificates"]
+        self.assertTrue(cert["last_error_local"], cert)
+
+    def test_account_folder_that_cannot_be_made(self):
+        s = self.server_with_fallback()
+        # A file where the account folder for the first CA goes.
+        acme_dir = os.path.join(s.state_dir, "acme")
+        os.makedirs(acme_dir)
+        blocker = os.path.join(acme_dir, "127.0.0.1_%d" % self.pebble.port)
+        with open(blocker, "w") as f:
+            f.write("not a folder\n")
+        s.start()
+        self.assert_local_and_stays(s, "the account folder %s" % blocker)
+        # The admin mends it and clears the wait: the first CA issues.
+        s.stop()
+        os.unlink(blocker)
+        path = os.path.join(s.state_dir, "certs", "main", "status.json")
+        st = status_json(s)
+        st["next_attempt"] = 0
+        with open(path, "w") as f:
+            json.dump(st, f)
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.assertNotIn("ordering from %s" % self.dead, s.log())
+
+    def test_malformed_eab_hmac(self):
+        s = self.server_with_fallback('eab_kid = "kid-1"; eab_hmac = "not base64url!";')
+        s.start()
+        self.assert_local_and_stays(s, "eab_hmac is not valid base64url")
+
+
 if __name__ == "__main__":
     harness.main()
