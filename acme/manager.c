@@ -90,6 +90,18 @@ static time_t renewal_time(const wf_certkey_t *ck)
 	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
 }
 
+/* The issued certificate served for c, if any: its lifetime and the time it
+ * has left (negative once expired), in seconds. */
+static bool served_life(acme_manager_t *m, const wf_cert_cfg_t *c, double *life, double *left)
+{
+	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
+	bool have = cur && !cur->provisional;
+	*life = have ? difftime(cur->not_after, cur->not_before) : 0;
+	*left = have ? difftime(cur->not_after, time(NULL)) : 0;
+	wf_certkey_unref(cur);
+	return have;
+}
+
 static acme_client_t *client_for(acme_manager_t *m, size_t ca)
 {
 	if (!m->clients[ca])
@@ -196,15 +208,12 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	s->failures++;
 	/* The served certificate's time left bounds the wait: a short-lived one
 	 * gets attempts close together before it expires, not a day apart. */
-	wf_certkey_t *cur = wf_certstore_get(m->store, c->name);
-	bool have = cur && !cur->provisional;
-	double life = have ? difftime(cur->not_after, cur->not_before) : 0;
-	double left = have ? difftime(cur->not_after, time(NULL)) : 0;
-	wf_certkey_unref(cur);
+	double life, left;
+	bool have = served_life(m, c, &life, &left);
 	double base = m->cfg->acme.retry_interval;
 	/* A problem the request itself causes: asking again will not help until the config changes. */
 	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), left > 0 ? left : 0);
-	delay = jitter(delay, 0.1);
+	delay = jitter(delay, ACME_BACKOFF_JITTER);
 	if (res->retry_after >= 0 && delay < res->retry_after)
 		delay = (double)res->retry_after;
 	s->next_attempt = ev_now(m->loop) + delay;
@@ -545,6 +554,35 @@ static void on_wake(struct ev_loop *loop, ev_timer *t, int revents)
 	schedule(wf_container_of(t, acme_manager_t, wake));
 }
 
+/* The next attempt an earlier run chose, as the backoff allows it now: its
+ * wait was bounded by the time the certificate had left then, and less is
+ * left now (or the file was edited, or the clock jumped). The same bound as
+ * a live failure's (acme_retry_delay_max), so no restart lets the
+ * certificate expire between two attempts a day apart. */
+static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
+{
+	double life, left;
+	served_life(m, s->cert, &life, &left);
+	double stored = difftime(rec->next_attempt, time(NULL));
+	double wait = acme_retry_delay_stored(stored, m->cfg->acme.retry_interval, left > 0 ? left : 0);
+	if (wait < stored) {
+		char was[32], now[32], span[32], with[64] = "";
+		fmt_span(stored, was, sizeof(was));
+		fmt_span(wait, now, sizeof(now));
+		if (left > 0) {
+			fmt_span(left, span, sizeof(span));
+			snprintf(with, sizeof(with), " with %s left on the certificate", span);
+		}
+		wf_log_info("certificate %s: the next attempt status.json holds (in %s) is later than the backoff "
+			    "allows%s; next attempt in %s",
+			    s->cert->name, was, with, now);
+		rec->next_attempt = time(NULL) + (time_t)wait;
+		acme_status_save(m->cfg->state_dir, s->cert->name, rec); /* cert list tells the same */
+	}
+	if (wait > 0)
+		s->next_attempt = ev_now(m->loop) + wait;
+}
+
 acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_certstore_t *store)
 {
 	if (!cfg->acme.ncas)
@@ -570,11 +608,9 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		 * no negative count, no wait past the longest backoff. */
 		s->failures = rec.failures > 0 ? rec.failures : 0;
 		s->ca_failures = rec.ca_failures > 0 ? rec.ca_failures : 0;
-		if (rec.next_attempt > time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10)
-			rec.next_attempt = time(NULL) + (time_t)ACME_BACKOFF_CAP * 11 / 10;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
-		if (rec.next_attempt > time(NULL))
-			s->next_attempt = ev_now(loop) + difftime(rec.next_attempt, time(NULL));
+		if (rec.next_attempt)
+			resume_backoff(m, s, &rec);
 	}
 	m->events = acme_events_new(loop, cfg);
 	/* Files for other servers catch up with what is issued (a restart after

@@ -21,20 +21,33 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
 	return not_after - (time_t)left_at_renewal;
 }
 
+double acme_retry_delay_max(double retry_interval, double left)
+{
+	double most = ACME_BACKOFF_CAP;
+	if (left > 0) {
+		double limit = left / 6 > retry_interval ? left / 6 : retry_interval;
+		if (most > limit)
+			most = limit;
+	}
+	return most;
+}
+
 double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left)
 {
 	static const double steps[] = { 1, 10, 100 };
 	double delay = ACME_BACKOFF_CAP;
 	if (!stubborn && failures >= 1 && failures <= 3)
 		delay = retry_interval * steps[failures - 1];
-	if (delay > ACME_BACKOFF_CAP)
-		delay = ACME_BACKOFF_CAP;
-	if (left > 0) {
-		double limit = left / 6 > retry_interval ? left / 6 : retry_interval;
-		if (delay > limit)
-			delay = limit;
-	}
-	return delay;
+	double most = acme_retry_delay_max(retry_interval, left);
+	return delay < most ? delay : most;
+}
+
+double acme_retry_delay_stored(double stored, double retry_interval, double left)
+{
+	double most = acme_retry_delay_max(retry_interval, left) * (1 + ACME_BACKOFF_JITTER);
+	if (stored > most)
+		return most;
+	return stored > 0 ? stored : 0;
 }
 
 bool acme_alarm_due(double life, double left, double since_last, double next_delay)

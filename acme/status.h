@@ -46,6 +46,7 @@ int acme_status_print(const wf_config_t *cfg, FILE *f);
 time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
 
 #define ACME_BACKOFF_CAP 86400.0 /* the longest wait between two attempts */
+#define ACME_BACKOFF_JITTER 0.1  /* each wait is drawn within ±10 % of acme_retry_delay's */
 
 /* Seconds to wait after the failures-th failed attempt in a row, before
  * jitter and the CA's Retry-After: retry_interval × 1, 10, 100, then
@@ -56,6 +57,15 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
  * retry_interval), so attempts come closer together as expiry nears and there
  * are always several before it, whatever the lifetime. */
 double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left);
+/* The longest wait acme_retry_delay gives for that retry_interval and left,
+ * whatever the failures: ACME_BACKOFF_CAP, or max(retry_interval, left / 6)
+ * if that is shorter and there is a certificate to keep alive. */
+double acme_retry_delay_max(double retry_interval, double left);
+/* A wait read back from status.json (seconds from now, as an earlier run
+ * chose it), as the backoff allows it now: no longer than acme_retry_delay_max
+ * plus its jitter, so neither a hand edit, a clock that jumped, nor the time
+ * the certificate lost meanwhile holds its renewal back; never negative. */
+double acme_retry_delay_stored(double stored, double retry_interval, double left);
 /* Whether a failed attempt raises the expiry alarm: only in the last sixth
  * of the lifetime (left < life / 6), and then about daily: when the last
  * alarm (since_last seconds ago) is 20 h old (an eighth of the lifetime, if

@@ -1,6 +1,7 @@
 /* The wait between failed renewal attempts and the expiry alarm's rhythm
  * (acme/status.c), played out over whole lifetimes against a CA that fails
- * every attempt, with the ±10 % jitter the manager adds at both extremes. */
+ * every attempt, with the ±10 % jitter the manager adds at both extremes;
+ * and a wait read back from status.json at start-up, bounded the same way. */
 #include "check.h"
 #include "acme/status.h"
 
@@ -63,6 +64,31 @@ int main(void)
 	CHECK(acme_retry_delay(4, 60, false, 60) == 60);
 	CHECK(acme_retry_delay(4, 60, false, 60 * DAY) == ACME_BACKOFF_CAP);
 	CHECK(acme_retry_delay(1, 60, false, 60 * DAY) == 60);
+	/* The longest of them, whatever the failures. */
+	CHECK(acme_retry_delay_max(60, 0) == ACME_BACKOFF_CAP);
+	CHECK(acme_retry_delay_max(60, 30 * H) == 5 * H);
+	CHECK(acme_retry_delay_max(60, 60) == 60);
+	CHECK(acme_retry_delay_max(60, 60 * DAY) == ACME_BACKOFF_CAP);
+	/* A wait read back from status.json: bounded as a live one, jitter
+	 * included. Without a certificate to keep alive, by the day cap ... */
+	CHECK(acme_retry_delay_stored(3 * DAY, 60, 0) == ACME_BACKOFF_CAP * 1.1);
+	CHECK(acme_retry_delay_stored(5 * H, 60, 0) == 5 * H);
+	CHECK(acme_retry_delay_stored(-100, 60, 0) == 0);
+	/* ... and with one, by a sixth of what it has left: a day-long wait
+	 * saved when the certificate had days to go is cut once it has 30 h. */
+	CHECK(acme_retry_delay_stored(DAY, 60, 30 * H) == 5 * H * 1.1);
+	CHECK(acme_retry_delay_stored(DAY, 60, 58) == 60 * 1.1);
+	CHECK(acme_retry_delay_stored(23 * H, 60, 30 * DAY) == 23 * H);
+	/* Never shorter than what a live failure would have waited with the
+	 * same time left: a restart does not bring an attempt forward. */
+	static const double lefts[] = { 0, 58, 40 * 60, 30 * H, 6 * DAY, 60 * DAY };
+	for (size_t i = 0; i < sizeof(lefts) / sizeof(lefts[0]); i++)
+		for (int failures = 1; failures <= 5; failures++)
+			for (int stubborn = 0; stubborn < 2; stubborn++) {
+				double live = acme_retry_delay(failures, 60, stubborn, lefts[i]);
+				CHECK(acme_retry_delay_stored(live * 1.1, 60, lefts[i]) == live * 1.1);
+				CHECK(acme_retry_delay_stored(live * 0.9, 60, lefts[i]) == live * 0.9);
+			}
 	/* Only in the last sixth; then every 20 h (or an eighth of the lifetime). */
 	CHECK(!acme_alarm_due(90 * DAY, 16 * DAY, 1e18, 60));
 	CHECK(acme_alarm_due(90 * DAY, 14 * DAY, 1e18, 60));
