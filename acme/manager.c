@@ -254,9 +254,9 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	rec.ca = (int)s->ca;
 	rec.last_error_at = time(NULL);
 	rec.next_attempt = time(NULL) + (time_t)(s->next_attempt - ev_now(m->loop));
-	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s%s%s%s", res->domain[0] ? res->domain : c->domains[0],
-		 res->problem_type, res->problem_type[0] ? ": " : "", res->detail, res->local ? " (" : "",
-		 res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
+	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s%s%s%s",
+		 res->domain[0] ? res->domain : c->domains[0], res->problem_type, res->problem_type[0] ? ": " : "",
+		 res->detail, res->local ? " (" : "", res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
 	rec.last_error_local = res->local;
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	/* The CA sends no expiry mail any more: wharf is the alarm, in the last
