@@ -799,6 +799,7 @@ static void on_stat_listed(void *arg, xfer_fs_job_t *job)
 {
 	xfer_ftp_t *f = arg;
 	f->stat_job = NULL;
+	ftp_data_hold(f, false);
 	int err = xfer_fs_job_err(job);
 	wf_buf_t *out = xfer_ftp_job_take_listing(job);
 	xfer_fs_job_free(job);
@@ -844,8 +845,10 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
-	/* The session reads no command until the reply is out (blocked()). */
+	/* The session reads no command until the reply is out (blocked()), so
+	 * a data channel opened before it waits as for any job (op_start). */
 	f->stat_job = job;
+	ftp_data_hold(f, true);
 	if (xfer_fs_job_start(job, f->conn->worker, on_stat_listed, f) == WF_DONE)
 		on_stat_listed(f, job);
 }

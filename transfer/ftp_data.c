@@ -369,10 +369,11 @@ static void write_failed(ftp_data_t *d, int err)
 	 * back; the earlier version of the file is untouched. A resumed one is
 	 * a partial the client was told is kept: it is parked again with what
 	 * was written, as when its connection is cut, and resumes once there
-	 * is room. */
+	 * is room. Not after an I/O error, though: its pages may be bad. */
 	ftp_log(d->f, WF_LOG_WARN, "upload of %s failed: %s", d->what, strerror(err));
 	uint64_t kept = 0;
-	if (d->resumed) {
+	bool no_room = err == ENOSPC || err == EDQUOT || err == EFBIG;
+	if (d->resumed && no_room) {
 		kept = park(d); /* d->up, closed now, goes with the channel */
 	} else {
 		xfer_fs_job_drop_upload(d->up);

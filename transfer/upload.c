@@ -184,8 +184,13 @@ static int flush_stage(xfer_upload_t *u, bool may_sync)
 		ssize_t w = write(u->fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return -errno;
+		if (w < 0) {
+			/* What went to the file leaves the stage: a later flush
+			 * (a park once there is room) must not write it twice. */
+			int err = errno;
+			wf_buf_consume(&u->stage, (size_t)(p - wf_buf_head(&u->stage)));
+			return -err;
+		}
 		p += w;
 		len -= (size_t)w;
 		u->written += (uint64_t)w;

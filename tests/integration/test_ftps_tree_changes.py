@@ -359,16 +359,17 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         if waited < IDLE + 0.5:
             self.skipTest("the cut waited %.1f s: too short to tell" % waited)
 
-    def test_data_connect_timeout_waits_for_a_dele(self):
-        """EPSV, then a DELE whose job waits behind the busy pool for
-        longer than data_connect_timeout, then STOR: the data channel's
+    def stor_after_held(self, held, name):
+        """EPSV, then held(c) (a command whose work waits behind the busy
+        pool for longer than data_connect_timeout; returns the pool's
+        joiners and how long it took), then STOR name: the data channel's
         wait stood still meanwhile (the client could not send the STOR
-        before the DELE's answer), so the upload goes through."""
+        before the answer), so the upload goes through."""
         data = os.urandom(50000)
         c = self.logged_in()
         port = c.epsv()
-        joins, waited = self.held_dele(c, "dele-first.txt")
-        r = c.cmd("STOR after-dele.bin")
+        joins, waited = held(c)
+        r = c.cmd("STOR " + name)
         self.assertEqual(r.code, 150, r)
         raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
         self.addCleanup(raw.close)
@@ -379,11 +380,25 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         conn.close()
         r = c.read_reply(timeout=SLOW)
         self.assertEqual(r.code, 226, r)
-        self.assertEqual(self.read_home("after-dele.bin"), data)
+        self.assertEqual(self.read_home(name), data)
         self.settle(joins)
         if waited < IDLE + 0.5:
-            self.skipTest("the DELE waited %.1f s: too short to tell" % waited)
+            self.skipTest("the held command waited %.1f s: too short to tell" % waited)
 
+    def test_data_connect_timeout_waits_for_a_dele(self):
+        self.stor_after_held(lambda c: self.held_dele(c, "dele-first.txt"), "after-dele.bin")
+
+    def test_data_connect_timeout_waits_for_a_folder_stat(self):
+        def held_stat(c):
+            self.write_home("stat-dir/inside.txt", b"x")
+            joins = self.busy_pool()
+            started = time.monotonic()
+            r = c.cmd("STAT /stat-dir", timeout=SLOW)
+            waited = time.monotonic() - started
+            self.assertEqual(r.code, 213, r)
+            self.assertIn("inside.txt", r.text, r)
+            return joins, waited
+        self.stor_after_held(held_stat, "after-stat.bin")
 
 if __name__ == "__main__":
     harness.main()
