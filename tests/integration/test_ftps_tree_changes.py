@@ -345,19 +345,24 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         r = c.cmd("STOR " + name, timeout=SLOW)
         waited = time.monotonic() - started
         self.assertEqual(r.code, 150, r)
+        self.upload_on(c, port, data[100000:])
+        self.assertEqual(self.read_home(name), data)
+        self.settle(joins)
+        if waited < IDLE + 0.5:
+            self.skipTest("the cut waited %.1f s: too short to tell" % waited)
+
+    def upload_on(self, c, port, data):
+        """Once STOR's 150 is in: data over a data connection to port, ended
+        with close_notify; the upload is stored (226)."""
         raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
         self.addCleanup(raw.close)
         conn = c.wrap_data(raw)
-        conn.sendall(data[100000:])
+        conn.sendall(data)
         conn.settimeout(10)
         conn.unwrap()
         conn.close()
         r = c.read_reply(timeout=SLOW)
         self.assertEqual(r.code, 226, r)
-        self.assertEqual(self.read_home(name), data)
-        self.settle(joins)
-        if waited < IDLE + 0.5:
-            self.skipTest("the cut waited %.1f s: too short to tell" % waited)
 
     def stor_after_held(self, held, name):
         """EPSV, then held(c) (a command whose work waits behind the busy
@@ -371,15 +376,7 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
         joins, waited = held(c)
         r = c.cmd("STOR " + name)
         self.assertEqual(r.code, 150, r)
-        raw = socket.create_connection(("127.0.0.1", port), timeout=SLOW)
-        self.addCleanup(raw.close)
-        conn = c.wrap_data(raw)
-        conn.sendall(data)
-        conn.settimeout(10)
-        conn.unwrap()
-        conn.close()
-        r = c.read_reply(timeout=SLOW)
-        self.assertEqual(r.code, 226, r)
+        self.upload_on(c, port, data)
         self.assertEqual(self.read_home(name), data)
         self.settle(joins)
         if waited < IDLE + 0.5:
