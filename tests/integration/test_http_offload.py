@@ -47,6 +47,16 @@ def h2_get(path, accept="application/json"):
             hpack_literal("authorization", ALICE) + hpack_literal("accept", accept))
 
 
+
+def answered_streams(c, n):
+    """The streams whose answer's HEADERS come, in order, until n have (or
+    SLOW passes)."""
+    heads = []
+    deadline = time.monotonic() + SLOW
+    while len(heads) < n and time.monotonic() < deadline:
+        heads += [sid for t, _, sid in h2_frames(c, timeout=1) if t == HEADERS]
+    return heads
+
 class HttpOffload(harness.BigFolderCase):
     WORKERS = 1  # every connection on the same loop
     SLOW = SLOW
@@ -105,10 +115,7 @@ class HttpOffload(harness.BigFolderCase):
             c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_get("/many/")))
             time.sleep(0.1)
             c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_get("/hello.txt")))
-            heads = []
-            deadline = time.monotonic() + SLOW
-            while len(heads) < 2 and time.monotonic() < deadline:
-                heads += [sid for t, _, sid in h2_frames(c, timeout=1) if t == HEADERS]
+            heads = answered_streams(c, 2)
             self.assertEqual(heads, [5, 3], "the small GET's stream was answered only once the folder was listed")
         self.assertServerHealthy()
 
@@ -278,10 +285,7 @@ class HttpTreeChangesOffload(unittest.TestCase):
                    h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 5, h2_req("MKCOL", "/made-2")))
             time.sleep(0.1)
             c.send(h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 7, h2_get("/hello.txt")))
-            heads = []
-            deadline = time.monotonic() + SLOW
-            while len(heads) < 3 and time.monotonic() < deadline:
-                heads += [sid for t, _, sid in h2_frames(c, timeout=1) if t == HEADERS]
+            heads = answered_streams(c, 3)
             self.assertEqual(heads[0], 7, "the GET's stream was answered only once the changes were made")
             self.assertEqual(sorted(heads), [3, 5, 7])
             self.settle(held)
