@@ -169,14 +169,20 @@ long acme_reply_retry_after(const acme_reply_t *r)
 
 static void req_send(req_t *r);
 
-static void deliver(req_t *r, const acme_http_resp_t *resp)
+static void deliver_as(req_t *r, const acme_http_resp_t *resp, bool local)
 {
 	acme_reply_t reply;
 	fill_reply(resp, &reply);
+	reply.local = local;
 	acme_reply_cb cb = r->cb;
 	void *arg = r->arg;
 	req_free(r);
 	cb(arg, &reply);
+}
+
+static void deliver(req_t *r, const acme_http_resp_t *resp)
+{
+	deliver_as(r, resp, false);
 }
 
 static void on_post(void *arg, const acme_http_resp_t *resp)
@@ -219,7 +225,10 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 	deliver(r, resp);
 }
 
-static void fail_local(req_t *r, const char *why)
+/* The request ends before the CA answered it: by what the CA gave us (a URL
+ * not followed, a nonce answer without a nonce), or, when ours, by a fault of
+ * this machine that says nothing about the CA (local). */
+static void fail_unsent(req_t *r, bool ours, const char *why)
 {
 	acme_http_resp_t fake;
 	memset(&fake, 0, sizeof(fake));
@@ -227,7 +236,7 @@ static void fail_local(req_t *r, const char *why)
 	snprintf(fake.error, sizeof(fake.error), "%s", why);
 	wf_buf_init(&fake.body, 0);
 	wf_buf_init(&fake.links, 0);
-	deliver(r, &fake);
+	deliver_as(r, &fake, ours);
 }
 
 static void post_with_nonce(req_t *r, const char *nonce)
@@ -235,17 +244,26 @@ static void post_with_nonce(req_t *r, const char *nonce)
 	acme_client_t *cl = r->cl;
 	wf_buf_t jws;
 	wf_buf_init(&jws, 1 << 20);
-	if (acme_jws_sign(r->key ? r->key : cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws) !=
-	    WF_OK) {
+	int rc = acme_jws_sign(r->key ? r->key : cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws);
+	if (rc != WF_OK) {
 		wf_buf_fini(&jws);
-		fail_local(r, "cannot sign the request");
+		if (rc == WF_DECLINED) /* its nonce, a URL or the account URL cannot go in a JWS */
+			fail_unsent(r, false, "the CA gave a nonce or URL that no request can carry");
+		else if (r->key) /* the key (a damaged key file), or memory: ours */
+			fail_unsent(r, true, "cannot sign the request with the certificate key");
+		else {
+			char why[1200];
+			snprintf(why, sizeof(why), "cannot sign the request with the account key %s/account.key",
+				 cl->dir_path);
+			fail_unsent(r, true, why);
+		}
 		return;
 	}
 	r->http_handle = acme_http_request(cl->http, "POST", r->url, "application/jose+json", wf_buf_slice(&jws),
 					   timeout_of(cl), on_post, r);
 	wf_buf_fini(&jws);
 	if (!r->http_handle)
-		fail_local(r, "cannot start the request");
+		fail_unsent(r, false, "cannot start the request");
 }
 
 static void on_nonce(void *arg, const acme_http_resp_t *resp)
@@ -258,7 +276,7 @@ static void on_nonce(void *arg, const acme_http_resp_t *resp)
 	}
 	/* Never let the nonce answer pass for the answer to the request itself. */
 	if (!resp->replay_nonce[0]) {
-		fail_local(r, "the CA's newNonce gave no Replay-Nonce");
+		fail_unsent(r, false, "the CA's newNonce gave no Replay-Nonce");
 		return;
 	}
 	post_with_nonce(r, resp->replay_nonce);
@@ -285,14 +303,14 @@ static void req_send(req_t *r)
 		char why[ACME_URL_MAX + 120];
 		snprintf(why, sizeof(why), "the CA gave a URL not followed (plain http, or a local address): %.*s",
 			 ACME_URL_MAX, bad);
-		fail_local(r, why);
+		fail_unsent(r, false, why);
 		return;
 	}
 	if (r->plain_get) {
 		r->http_handle = acme_http_request(cl->http, "GET", r->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl),
 						   on_get, r);
 		if (!r->http_handle)
-			fail_local(r, "cannot start the request");
+			fail_unsent(r, false, "cannot start the request");
 		return;
 	}
 	if (nonce_take(cl, nonce, sizeof(nonce))) {
@@ -302,7 +320,7 @@ static void req_send(req_t *r)
 	r->http_handle = acme_http_request(cl->http, "HEAD", cl->dir.new_nonce, NULL, (wf_slice_t){ NULL, 0 },
 					   timeout_of(cl), on_nonce, r);
 	if (!r->http_handle)
-		fail_local(r, "cannot start the request");
+		fail_unsent(r, false, "cannot start the request");
 }
 
 static req_t *req_new(acme_client_t *cl, const char *url, const char *payload, bool use_jwk, acme_reply_cb cb,
@@ -532,6 +550,11 @@ static void fail_reply(acme_client_t *cl, const char *what, const acme_reply_t *
 		snprintf(detail, sizeof(detail), "%s: %s", what, r->error ? r->error : "no answer");
 	else
 		snprintf(detail, sizeof(detail), "%s: HTTP %ld: %s", what, r->status, r->problem.detail);
+	/* Never sent, by our fault (a key that cannot sign): not the CA's. */
+	if (r->local) {
+		fail_setup(cl, detail);
+		return;
+	}
 	/* Read as the order's steps read it (a 429 or 503 at the account step). */
 	fail_ca(cl, r->is_problem ? r->problem.type : "", detail, acme_reply_retry_after(r));
 }

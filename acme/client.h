@@ -14,6 +14,8 @@ typedef struct acme_client acme_client_t;
 
 typedef struct acme_reply {
 	int curl_code;          /* non-zero: no answer (error holds why) */
+	bool local;             /* with curl_code: the request never left, for a fault of ours (it could
+				 * not be signed): says nothing about the CA */
 	const char *error;
 	long status;
 	wf_slice_t body;

@@ -90,8 +90,9 @@ static int sign_with_key(const void *ctx, wf_slice_t input, wf_buf_t *out)
 int acme_jws_sign(const acme_key_t *k, const char *kid, const char *nonce, const char *url, const char *payload,
 		  wf_buf_t *out)
 {
+	/* Values the CA gave that no request can carry: its doing, not ours. */
 	if (!b64url_string_ok(nonce) || !json_safe(url) || (kid && !json_safe(kid)))
-		return WF_ERR;
+		return WF_DECLINED;
 	wf_buf_t prot;
 	wf_buf_init(&prot, sizeof(k->jwk) + 3 * JWS_VALUE_MAX + 128);
 	int rc = WF_ERR;

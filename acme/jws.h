@@ -9,8 +9,10 @@
  * instead of "kid" when kid is NULL (newAccount, revocation by cert key).
  * payload NULL means POST-as-GET (empty payload ""); payload is the JSON text.
  * The nonce must be non-empty base64url, url and kid non-empty printable
- * ASCII without '"' or '\\' (no escaping is done: such values are refused).
- * On WF_ERR out is left as it was. */
+ * ASCII without '"' or '\\' (no escaping is done: such values are refused
+ * with WF_DECLINED; they come from the CA). WF_ERR: the request could not be
+ * built or signed (the key, memory): our own failure. Either way out is left
+ * as it was. */
 int acme_jws_sign(const acme_key_t *k, const char *kid, const char *nonce, const char *url, const char *payload,
 		  wf_buf_t *out);
 

@@ -295,7 +295,9 @@ static void fail_ours(acme_job_t *j, const char *domain, const char *fmt, ...)
 static void fail_reply(acme_job_t *j, const char *what, const acme_reply_t *r)
 {
 	long ra = acme_reply_retry_after(r);
-	if (r->curl_code)
+	if (r->local) /* never sent: a request we could not sign */
+		fail_ours(j, NULL, "%s: %s", what, r->error ? r->error : "?");
+	else if (r->curl_code)
 		fail(j, "", NULL, ra, "%s: no answer from the CA: %s", what, r->error ? r->error : "?");
 	else if (r->is_problem)
 		fail(j, r->problem.type, r->problem.identifier, ra, "%s: HTTP %ld: %s", what, r->status, r->problem.detail);

@@ -27,6 +27,8 @@ static void on_revoked(void *arg, const acme_reply_t *r)
 	if (!r->curl_code && r->status == 200) {
 		printf("certificate %s: revoked\n", x->name);
 		x->code = 0;
+	} else if (r->local) {
+		fprintf(stderr, "certificate %s: revocation failed: %s\n", x->name, r->error ? r->error : "?");
 	} else if (r->curl_code) {
 		fprintf(stderr, "certificate %s: revocation failed: no answer from the CA: %s\n", x->name,
 			r->error ? r->error : "?");

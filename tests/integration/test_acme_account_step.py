@@ -43,6 +43,41 @@ def status_json(server, name="main"):
         return {}
 
 
+def damaged_rsa_key_pem():
+    """An RSA key (PKCS#1 PEM) whose private exponent is damaged, as a bit
+    flipped on disk would: it parses and its public half is whole, but it
+    cannot make a signature (GnuTLS checks each one and refuses)."""
+    import base64
+    import re
+    import subprocess
+    pem = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    text = subprocess.run(["openssl", "rsa", "-text", "-noout"], input=pem, capture_output=True, text=True,
+                          timeout=20, check=True).stdout
+
+    def field(name):
+        m = re.search(name + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", text)
+        return int(re.sub(r"[\s:]", "", m.group(1)), 16)
+
+    def der_len(n):
+        if n < 128:
+            return bytes([n])
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([0x80 | len(b)]) + b
+
+    def der_int(x):
+        b = x.to_bytes(x.bit_length() // 8 + 1, "big")
+        return b"\x02" + der_len(len(b)) + b
+
+    n, p, q = field("modulus"), field("prime1"), field("prime2")
+    d = field("privateExponent") ^ 2
+    body = b"".join(der_int(x) for x in (0, n, 65537, d, p, q, d % (p - 1), d % (q - 1), field("coefficient")))
+    der = b"\x30" + der_len(len(body)) + body
+    b64 = base64.b64encode(der).decode()
+    return ("-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+            + "\n-----END RSA PRIVATE KEY-----\n")
+
+
 class AccountStepCase(unittest.TestCase):
     def setUp(self):
         self.pebble = Pebble()
@@ -269,6 +304,19 @@ class LocalSetup(AccountStepCase):
         s.start()
         self.assert_local_and_stays(s, "eab_hmac is not valid base64url")
 
+
+    def test_account_key_that_cannot_sign(self):
+        # account.key parses but cannot sign (damaged on disk): the request
+        # never leaves, and that is no failure of the CA's.
+        s = self.server_with_fallback()
+        folder = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port)
+        os.makedirs(folder, mode=0o700)
+        key = os.path.join(folder, "account.key")
+        with open(key, "w") as f:
+            f.write(damaged_rsa_key_pem())
+        os.chmod(key, 0o600)
+        s.start()
+        self.assert_local_and_stays(s, "account: cannot sign the request with the account key %s" % key)
 
 if __name__ == "__main__":
     harness.main()

@@ -352,17 +352,18 @@ static void test_jws(acme_key_type_t type)
 	check_jws(k, wf_buf_head(&b), kid, nonce, url, NULL);
 	wf_buf_reset(&b);
 
-	/* CA values that would need escaping are refused; out is untouched. */
+	/* CA values that would need escaping are refused as the CA's (WF_DECLINED);
+	 * out is untouched. */
 	CHECK_EQ_INT(wf_buf_append_str(&b, "keep"), WF_OK);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, "ab\"c", url, NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, "abc=", url, NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, "", url, NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\\", NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/a\"b", NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/a b", NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\n", NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, "https://x/\x01", nonce, url, NULL, &b), WF_ERR);
-	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\xc3\xa9", NULL, &b), WF_ERR);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, "ab\"c", url, NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, "abc=", url, NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, "", url, NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\\", NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/a\"b", NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/a b", NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\n", NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, "https://x/\x01", nonce, url, NULL, &b), WF_DECLINED);
+	CHECK_EQ_INT(acme_jws_sign(k, kid, nonce, "https://x/\xc3\xa9", NULL, &b), WF_DECLINED);
 	CHECK(wf_slice_eq(wf_buf_slice(&b), "keep"));
 	wf_buf_fini(&b);
 
@@ -597,6 +598,57 @@ static acme_key_t *load_generated(gnutls_pk_algorithm_t pk, unsigned bits)
 	return k;
 }
 
+/* An RSA key whose private exponent is damaged (a bit flipped on disk): it
+ * loads, its public half is whole, but no signature it makes verifies, and
+ * GnuTLS refuses to make one. acme_jws_sign says so as our own failure
+ * (WF_ERR), not as a value from the CA (WF_DECLINED). */
+static acme_key_t *load_damaged_rsa(void)
+{
+	gnutls_x509_privkey_t x = NULL, y = NULL;
+	gnutls_datum_t m = {0}, e = {0}, d = {0}, p = {0}, q = {0}, u = {0}, e1 = {0}, e2 = {0}, pem = {0};
+	acme_key_t *k = NULL;
+	if (gnutls_x509_privkey_init(&x) < 0 || gnutls_x509_privkey_init(&y) < 0 ||
+	    gnutls_x509_privkey_generate(x, GNUTLS_PK_RSA, 2048, 0) < 0 ||
+	    gnutls_x509_privkey_export_rsa_raw2(x, &m, &e, &d, &p, &q, &u, &e1, &e2) < 0)
+		goto out;
+	/* e1, e2 left out: GnuTLS derives them from the damaged exponent. */
+	d.data[d.size - 1] ^= 0x02;
+	if (gnutls_x509_privkey_import_rsa_raw2(y, &m, &e, &d, &p, &q, &u, NULL, NULL) == 0 &&
+	    gnutls_x509_privkey_export2_pkcs8(y, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &pem) == 0)
+		k = acme_key_load((wf_slice_t){(const char *)pem.data, pem.size});
+out:
+	gnutls_free(m.data);
+	gnutls_free(e.data);
+	gnutls_free(d.data);
+	gnutls_free(p.data);
+	gnutls_free(q.data);
+	gnutls_free(u.data);
+	gnutls_free(e1.data);
+	gnutls_free(e2.data);
+	gnutls_free(pem.data);
+	if (x)
+		gnutls_x509_privkey_deinit(x);
+	if (y)
+		gnutls_x509_privkey_deinit(y);
+	return k;
+}
+
+static void test_jws_key_cannot_sign(void)
+{
+	acme_key_t *k = load_damaged_rsa();
+	CHECK(k != NULL);
+	if (!k)
+		return;
+	wf_buf_t b;
+	wf_buf_init(&b, 64 * 1024);
+	CHECK_EQ_INT(wf_buf_append_str(&b, "keep"), WF_OK);
+	CHECK_EQ_INT(acme_jws_sign(k, NULL, "zP9_5xYs-ZSwj7oj0Tn_hw", "https://127.0.0.1:14000/sign-me-up", "{}", &b),
+		     WF_ERR);
+	CHECK(wf_slice_eq(wf_buf_slice(&b), "keep"));
+	wf_buf_fini(&b);
+	acme_key_free(k);
+}
+
 static void test_key_load_bad(void)
 {
 	CHECK(acme_key_load(WF_SLICE("")) == NULL);
@@ -645,5 +697,6 @@ int main(void)
 	test_key_roundtrip(ACME_KEY_RSA3072);
 	test_key_roundtrip(ACME_KEY_RSA4096);
 	test_key_load_bad();
+	test_jws_key_cannot_sign();
 	return check_report();
 }
