@@ -27,11 +27,12 @@
 
 typedef struct slot {
 	acme_manager_t *m;
-	bool checking;             /* pre-flight self-checks running */
-	ev_timer defer;            /* reports a pre-flight that could not even start */
+	bool checking;             /* pre-flight self-checks running, or a failure before the order is due */
+	ev_timer defer;            /* reports a pre-flight or an order that could not even start */
 	int preflight_left;        /* self-check requests still out */
 	bool preflight_failed;
-	char preflight_error[600];
+	bool setup_failed;         /* the ACME client or the order could not be made */
+	char unsent_error[600];    /* why no order was sent (preflight_failed, setup_failed) */
 	const wf_cert_cfg_t *cert; /* borrowed from m->cfg */
 	acme_job_t *job;           /* owned while an order runs */
 	int failures;              /* in a row, whatever the cause: drives the backoff */
@@ -275,12 +276,31 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	schedule(m);
 }
 
+/* Reports what kept the order from being sent, from the loop: never under
+ * the caller (schedule), and the slot stays busy until then. */
+static void defer_failure(slot_t *s)
+{
+	s->checking = true;
+	ev_timer_set(&s->defer, 0, 0);
+	ev_timer_start(s->m->loop, &s->defer);
+}
+
+/* s->unsent_error says why. */
+static void setup_failed(slot_t *s)
+{
+	s->setup_failed = true;
+	defer_failure(s);
+}
+
 static void order_now(slot_t *s)
 {
 	acme_manager_t *m = s->m;
 	acme_client_t *cl = client_for(m, s->ca);
 	if (!cl) {
-		wf_log_error("certificate %s: cannot set up the ACME client", s->cert->name);
+		snprintf(s->unsent_error, sizeof(s->unsent_error),
+			 "cannot set up the ACME client for %s (out of memory, or libcurl could not start)",
+			 m->cfg->acme.cas[s->ca].url);
+		setup_failed(s);
 		return;
 	}
 	wf_log_info("certificate %s: ordering from %s for %s%s", s->cert->name, acme_client_url(cl),
@@ -303,19 +323,32 @@ static void order_now(slot_t *s)
 	if (key.data)
 		gnutls_memset(key.data, 0, key.cap);
 	wf_buf_fini(&key);
+	if (!s->job) {
+		snprintf(s->unsent_error, sizeof(s->unsent_error), "cannot start the order (out of memory)");
+		setup_failed(s);
+	}
 }
 
-static void preflight_failed(slot_t *s)
+/* No order was sent, by our doing: recorded, logged and backed off as any
+ * failure, and local (the CA never heard of it). */
+static void unsent_failed(slot_t *s, const char *type, const char *detail)
 {
 	acme_result_t res;
 	memset(&res, 0, sizeof(res));
 	res.failed_in = ACME_JOB_WAIT_CLIENT;
 	res.retry_after = -1;
-	res.local = true; /* the CA never heard of it */
-	snprintf(res.problem_type, sizeof(res.problem_type), "preflight");
-	snprintf(res.detail, sizeof(res.detail), "%s; the order was not sent, so the CA's failed-validation limit "
-		 "is not spent", s->preflight_error);
+	res.local = true;
+	snprintf(res.problem_type, sizeof(res.problem_type), "%s", type);
+	snprintf(res.detail, sizeof(res.detail), "%s", detail);
 	on_job_done(s, &res);
+}
+
+static void preflight_failed(slot_t *s)
+{
+	char detail[700];
+	snprintf(detail, sizeof(detail), "%.600s; the order was not sent, so the CA's failed-validation limit is not "
+		 "spent", s->unsent_error);
+	unsent_failed(s, "preflight", detail);
 }
 
 static void on_preflight(void *arg, const acme_http_resp_t *resp)
@@ -328,11 +361,11 @@ static void on_preflight(void *arg, const acme_http_resp_t *resp)
 		s->preflight_failed = true;
 		/* The URL is in the error: the admin sees exactly what did not answer. */
 		if (resp->curl_code)
-			snprintf(s->preflight_error, sizeof(s->preflight_error),
+			snprintf(s->unsent_error, sizeof(s->unsent_error),
 				 "pre-flight self-check failed: %s (is the public port forwarded to the acme-http service?)",
 				 resp->error);
 		else
-			snprintf(s->preflight_error, sizeof(s->preflight_error),
+			snprintf(s->unsent_error, sizeof(s->unsent_error),
 				 "pre-flight self-check failed: HTTP %ld, not wharf's readiness text (is the public port "
 				 "forwarded to the acme-http service?)",
 				 resp->status);
@@ -350,6 +383,11 @@ static void on_defer(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	slot_t *s = wf_container_of(t, slot_t, defer);
 	s->checking = false;
+	if (s->setup_failed) {
+		s->setup_failed = false;
+		unsent_failed(s, "", s->unsent_error);
+		return;
+	}
 	preflight_failed(s);
 }
 
@@ -367,7 +405,7 @@ static void start_job(slot_t *s)
 	s->checking = true;
 	s->preflight_left = (int)s->cert->ndomains;
 	s->preflight_failed = false;
-	s->preflight_error[0] = '\0';
+	s->unsent_error[0] = '\0';
 	/* Callbacks never run before acme_http_request returns, so counting down here is safe. */
 	for (size_t i = 0; i < s->cert->ndomains; i++) {
 		char url[600];
@@ -377,15 +415,12 @@ static void start_job(slot_t *s)
 			 v6 ? "]" : "", port);
 		if (!m->http || !acme_http_request(m->http, "GET", url, NULL, (wf_slice_t){ NULL, 0 }, 10, on_preflight, s)) {
 			s->preflight_failed = true;
-			snprintf(s->preflight_error, sizeof(s->preflight_error), "pre-flight self-check could not start");
+			snprintf(s->unsent_error, sizeof(s->unsent_error), "pre-flight self-check could not start");
 			s->preflight_left--;
 		}
 	}
-	if (s->preflight_left == 0) {
-		/* Never call back under the caller (schedule): from the loop instead. */
-		ev_timer_set(&s->defer, 0, 0);
-		ev_timer_start(m->loop, &s->defer);
-	}
+	if (s->preflight_left == 0)
+		defer_failure(s);
 }
 
 /* ---------------------------------------------------------------- ARI */

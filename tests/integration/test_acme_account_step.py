@@ -93,7 +93,7 @@ class AccountStepCase(unittest.TestCase):
             httpd.server_close()
         self.pebble.cleanup()
 
-    def make_server(self, ca_extra="", directory=None, more_cas=""):
+    def make_server(self, ca_extra="", directory=None, more_cas="", challenge="http-01"):
         p = self.pebble
         services = [{"type": "https", "address": "127.0.0.1", "port": p.tls_port, "certificates": ["main"]},
                     {"type": "acme-http", "address": "127.0.0.1", "port": p.http_port, "https_port": p.tls_port}]
@@ -102,7 +102,7 @@ class AccountStepCase(unittest.TestCase):
             extra = extra.replace(p.directory, directory)
         if more_cas:
             extra = extra.replace("} ); };", "}, %s ); };" % more_cas)
-        self.server = Server(certificates=[{"name": "main", "domains": ["wharf.test"], "challenge": "http-01"}],
+        self.server = Server(certificates=[{"name": "main", "domains": ["wharf.test"], "challenge": challenge}],
                              services=services, extra=extra)
         return self.server
 
@@ -248,9 +248,9 @@ class LocalSetup(AccountStepCase):
     CA caused would move wharf on to the dead one. Failures of wharf's own
     set-up never do; they are said to be local, in the log and status.json."""
 
-    def server_with_fallback(self, ca_extra=""):
+    def server_with_fallback(self, ca_extra="", challenge="http-01"):
         self.dead = "https://127.0.0.1:%d/dir" % harness.free_port()
-        s = self.make_server(ca_extra=ca_extra, more_cas='{ url = "%s"; }' % self.dead)
+        s = self.make_server(ca_extra=ca_extra, more_cas='{ url = "%s"; }' % self.dead, challenge=challenge)
         self.assertIn(self.dead, s.config_text())
         return s
 
@@ -317,6 +317,29 @@ class LocalSetup(AccountStepCase):
         os.chmod(key, 0o600)
         s.start()
         self.assert_local_and_stays(s, "account: cannot sign the request with the account key %s" % key)
+
+    def test_acme_client_that_cannot_be_made(self):
+        # libcurl cannot start (curl_multi_init fails, as when memory runs
+        # out): no ACME client, no order sent. Before, the certificate was
+        # looked at again only half a day later, with nothing recorded.
+        s = self.server_with_fallback(challenge="tls-alpn-01")  # no pre-flight, which needs libcurl too
+        shim_c = os.path.join(s.dir, "no_curl_multi.c")
+        shim = os.path.join(s.dir, "no_curl_multi.so")
+        with open(shim_c, "w") as f:
+            f.write("#include <stddef.h>\nvoid *curl_multi_init(void) { return NULL; }\n")
+        import subprocess
+        subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim, shim_c], check=True, timeout=60)
+        from unittest import mock
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        with mock.patch.dict(os.environ, {"LD_PRELOAD": shim,  # an ASan runtime need not come first here
+                                          "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}):
+            s.start()
+        self.assert_local_and_stays(s, "cannot set up the ACME client for %s (out of memory, or libcurl could "
+                                       "not start)" % self.pebble.directory)
+        gaps = [int(l.rsplit("next attempt in ", 1)[1].split()[0]) for l in failure_lines(s)[:3]]
+        self.assertEqual(len(gaps), 3, gaps)
+        self.assertLess(gaps[0], 5, gaps)  # retry_interval (1 s), growing: the usual backoff
+        self.assertGreater(gaps[2], gaps[1], gaps)
 
 if __name__ == "__main__":
     harness.main()
