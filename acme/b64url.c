@@ -68,3 +68,9 @@ ssize_t acme_b64url_decode(wf_slice_t in, void *out, size_t cap)
 {
 	return wf_base64_decode(in, out, cap, true);
 }
+
+ssize_t acme_eab_key_decode(const char *b64, unsigned char out[ACME_EAB_KEY_MAX])
+{
+	ssize_t n = acme_b64url_decode((wf_slice_t){ b64, strlen(b64) }, out, ACME_EAB_KEY_MAX);
+	return n > 0 ? n : -1;
+}

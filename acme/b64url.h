@@ -14,4 +14,10 @@ int acme_b64url_append(wf_buf_t *out, const void *in, size_t len);
  * bits), or a too-small out; after -1 the content of out is unspecified. */
 ssize_t acme_b64url_decode(wf_slice_t in, void *out, size_t cap);
 
+/* The External Account Binding MAC key as configured (acme.cas[].eab_hmac):
+ * base64url of 1 to ACME_EAB_KEY_MAX bytes. Returns its length, or -1. The
+ * one reading of it: the config load (wharf check) and the client agree. */
+#define ACME_EAB_KEY_MAX 256
+ssize_t acme_eab_key_decode(const char *b64, unsigned char out[ACME_EAB_KEY_MAX]);
+
 #endif

@@ -580,12 +580,12 @@ static void create_account(acme_client_t *cl)
 	if (contact[0] && json_safe(contact))
 		wf_buf_printf(&p, ",\"contact\":[\"%s%s\"]", strncmp(contact, "mailto:", 7) ? "mailto:" : "", contact);
 	if (cl->ca->eab_kid[0]) {
-		unsigned char mac[256];
-		ssize_t n = acme_b64url_decode((wf_slice_t){ cl->ca->eab_hmac, strlen(cl->ca->eab_hmac) }, mac,
-					       sizeof(mac));
-		if (n <= 0 || !json_safe(cl->ca->eab_kid)) {
+		unsigned char mac[ACME_EAB_KEY_MAX];
+		ssize_t n = acme_eab_key_decode(cl->ca->eab_hmac, mac); /* as the config load checked it */
+		if (n < 0 || !json_safe(cl->ca->eab_kid)) {
 			wf_buf_fini(&p);
-			fail_setup(cl, "eab_hmac is not valid base64url");
+			fail_setup(cl, n < 0 ? "eab_hmac is not valid base64url" :
+					       "eab_kid cannot go in a request (printable ASCII without '\"' or '\\')");
 			return;
 		}
 		wf_buf_append_str(&p, ",\"externalAccountBinding\":");

@@ -210,6 +210,11 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 			problem(ctx, line, "'%s%s' is \"%s\", must be one of: %s", path, k->name, v, c);
 			return;
 		}
+		const char *wrong = k->check ? k->check(v) : NULL;
+		if (wrong) {
+			problem(ctx, line, "'%s%s' %s", path, k->name, wrong);
+			return;
+		}
 		free(*(char **)dst);
 		*(char **)dst = strdup(v);
 		return;

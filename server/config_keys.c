@@ -2,6 +2,9 @@
  * and docs/config.md (a test keeps that file equal to `wharf config-reference`). */
 #include "config_keys.h"
 #include "config.h"
+#include "../acme/b64url.h"
+
+#include <string.h>
 
 #define F(type, field) offsetof(type, field)
 
@@ -180,6 +183,16 @@ static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(c
 					   "Certificates. Until one is issued, a provisional self-signed "
 					   "ECDSA P-256 certificate serves, kept in the state folder." };
 
+/* Decoded as the ACME client will decode it, so a key it cannot use stops
+ * wharf check and the start, not the first order. */
+static const char *check_eab_hmac(const char *value)
+{
+	unsigned char mac[ACME_EAB_KEY_MAX];
+	ssize_t n = value[0] ? acme_eab_key_decode(value, mac) : 0;
+	explicit_bzero(mac, sizeof(mac));
+	return n < 0 ? "is not a base64url key of 1 to 256 bytes (A-Z a-z 0-9 - _, as the CA gave it)" : NULL;
+}
+
 static const wf_key_t ca_keys[] = {
 	{ "url", WF_KEY_STRING, F(wf_acme_ca_cfg_t, url), 0, NULL, 0, 0, NULL, NULL,
 	  "Directory URL, or `letsencrypt` / `letsencrypt-staging`." },
@@ -189,7 +202,9 @@ static const wf_key_t ca_keys[] = {
 	{ "eab_kid", WF_KEY_STRING, F(wf_acme_ca_cfg_t, eab_kid), 0, "", 0, 0, NULL, NULL,
 	  "External Account Binding key id, for CAs that require one." },
 	{ "eab_hmac", WF_KEY_STRING, F(wf_acme_ca_cfg_t, eab_hmac), 0, "", 0, 0, NULL, NULL,
-	  "External Account Binding MAC key (base64url), with `eab_kid`." },
+	  "External Account Binding MAC key (base64url, as the CA gives it), with `eab_kid`; a value that "
+	  "does not decode is refused at load.",
+	  check_eab_hmac },
 };
 static const wf_section_t ca_section = { "acme.cas[]", ca_keys, sizeof(ca_keys) / sizeof(ca_keys[0]),
 					 sizeof(wf_acme_ca_cfg_t), F(wf_acme_ca_cfg_t, line),

@@ -29,6 +29,9 @@ typedef struct wf_key {
 	const char *const *choices; /* NULL-terminated, for strings and string lists */
 	const wf_section_t *sub;
 	const char *doc;
+	/* Strings: NULL when the value is fine, else what is wrong with it,
+	 * said without the value (it may be a secret). NULL: no check. */
+	const char *(*check)(const char *value);
 } wf_key_t;
 
 struct wf_section {

@@ -299,10 +299,27 @@ class LocalSetup(AccountStepCase):
         wait_issued(s, "wharf.test")
         self.assertNotIn("ordering from %s" % self.dead, s.log())
 
-    def test_malformed_eab_hmac(self):
+    def test_malformed_eab_hmac_is_refused_at_load(self):
+        # Read as the client would read it, at load: wharf check names the
+        # file and line (not the secret), and the server does not start.
         s = self.server_with_fallback('eab_kid = "kid-1"; eab_hmac = "not base64url!";')
+        line = 1 + [i for i, l in enumerate(s.config_text().splitlines()) if "eab_hmac" in l][0]
+        import subprocess
+        out = subprocess.run([harness.WHARF, "check", "-c", s.config_path], capture_output=True, text=True,
+                             timeout=20)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("%s:%d: 'acme.cas[0].eab_hmac' is not a base64url key" % (s.config_path, line), out.stderr)
+        self.assertNotIn("not base64url!", out.stdout + out.stderr)
+        s.start(wait=False)
+        s.proc.wait(timeout=15)
+        self.assertNotEqual(s.proc.returncode, 0)
+        self.assertIn("'acme.cas[0].eab_hmac' is not a base64url key", s.log())
+        self.assertNotIn("listening:", s.log())
+
+    def test_eab_kid_that_cannot_go_in_a_request(self):
+        s = self.server_with_fallback('eab_kid = "kid\\"1"; eab_hmac = "c2VjcmV0LWtleS0xMjM";')
         s.start()
-        self.assert_local_and_stays(s, "eab_hmac is not valid base64url")
+        self.assert_local_and_stays(s, "eab_kid cannot go in a request")
 
 
     def test_account_key_that_cannot_sign(self):

@@ -69,8 +69,9 @@ class AccountGoneAtRenewal(AcmeCase):
         self.assertEqual(os.stat(key_path).st_mode & 0o777, 0o600)
     def test_replacement_that_cannot_register_changes_nothing(self):
         # The account is deactivated, and the new one cannot be registered
-        # (here: a broken EAB key, as a single-use one already spent would
-        # be): the old key stays account.key, nothing is moved aside and no
+        # (here: an EAB key id no request can carry, as a single-use key
+        # already spent would be refused; a malformed eab_hmac is refused at
+        # load): the old key stays account.key, nothing is moved aside and no
         # account.key.next is left. Once registration works, it goes ahead.
         self.pebble.start()
         s = self.make_server()
@@ -81,10 +82,10 @@ class AccountGoneAtRenewal(AcmeCase):
             old_key = f.read()
         self.pebble.deactivate_account(key_path)
         good = s.config_text()
-        s.extra = self.pebble.acme_config('eab_kid = "kid-1"; eab_hmac = "not base64url!";')
+        s.extra = self.pebble.acme_config('eab_kid = "kid\\"1"; eab_hmac = "c2VjcmV0LWtleS0xMjM";')
         s.write_config()
         self.assertTrue(s.reload())
-        self.assertTrue(s.wait_log("no new account in place of the deactivated one: eab_hmac is not valid base64url",
+        self.assertTrue(s.wait_log("no new account in place of the deactivated one: eab_kid cannot go in a request",
                                    timeout=40), s.log()[-3000:])
         with open(key_path, "rb") as f:
             self.assertEqual(f.read(), old_key)

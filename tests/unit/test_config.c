@@ -2,6 +2,7 @@
  * them at once, and relative paths resolved next to the file. */
 #include "check.h"
 #include "server/config.h"
+#include "acme/b64url.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -126,6 +127,60 @@ static void test_errors(void)
 	wf_buf_fini(&e);
 }
 
+/* eab_hmac is read at load by the decoder the ACME client uses, so wharf
+ * check and a start refuse a key the first order could not use. The
+ * message names the file, line and key, never the (secret) value. */
+#define ACME_TAIL                                                                                           \
+	"certificates = ( { name = \"main\"; domains = [\"a.test\"]; challenge = \"tls-alpn-01\"; } );\n" \
+	"services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"                  \
+	"users = ( { name = \"u\"; password = \"$6$abc$def\"; home = \"home\"; } );\n"
+
+static void test_eab_hmac(void)
+{
+	static const char *const bad[] = { "not base64url!", "c2VjcmV0+/", "c2VjcmV0LWtleS0xMjN", "A", "c2Vj cmV0" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char mac[ACME_EAB_KEY_MAX];
+		CHECK(acme_eab_key_decode(bad[i], mac) < 0);
+		char text[600], want[200];
+		snprintf(text, sizeof(text),
+			 "acme = { contact = \"a@example.com\";\n"
+			 "  cas = ( { url = \"https://ca.test/dir\"; eab_kid = \"kid-1\";\n"
+			 "            eab_hmac = \"%s\"; } ); };\n" ACME_TAIL,
+			 bad[i]);
+		snprintf(want, sizeof(want), "t.conf:3: 'acme.cas[0].eab_hmac' is not a base64url key");
+		expect_error(text, want);
+		wf_buf_t e;
+		wf_buf_init(&e, 1 << 16);
+		CHECK(load_text(text, &e) == NULL);
+		if (strlen(bad[i]) > 4) /* a secret stays out of the output ("A" is in the message itself) */
+			CHECK(strstr(e.data, bad[i]) == NULL);
+		wf_buf_fini(&e);
+	}
+	/* A key the CA gave ("secret-key-123" here), with or without padding. */
+	static const char *const good[] = { "c2VjcmV0LWtleS0xMjM", "c2VjcmV0LWtleS0xMjM=" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "acme = { contact = \"a@example.com\";\n"
+			 "  cas = ( { url = \"https://ca.test/dir\"; eab_kid = \"kid-1\"; eab_hmac = \"%s\"; } ); };\n"
+			 ACME_TAIL,
+			 good[i]);
+		wf_buf_t e;
+		wf_buf_init(&e, 1 << 16);
+		wf_config_t *cfg = load_text(text, &e);
+		CHECK(cfg != NULL);
+		if (!cfg) {
+			fprintf(stderr, "%s", e.data);
+		} else {
+			unsigned char mac[ACME_EAB_KEY_MAX];
+			ssize_t n = acme_eab_key_decode(cfg->acme.cas[0].eab_hmac, mac);
+			CHECK(n == 14 && memcmp(mac, "secret-key-123", 14) == 0);
+			wf_config_unref(cfg);
+		}
+		wf_buf_fini(&e);
+	}
+}
+
 /* One rule for certificate names, the config's and `cert batch`'s (which
  * adds its names through wf_config_add_cert). */
 static void test_cert_names(void)
@@ -169,6 +224,7 @@ int main(void)
 	test_good();
 	test_errors();
 	test_cert_names();
+	test_eab_hmac();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
