@@ -7,10 +7,12 @@ next CA, however often it happens."""
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -321,7 +323,6 @@ class LocalSetup(AccountStepCase):
         s.start()
         self.assert_local_and_stays(s, "eab_kid cannot go in a request")
 
-
     def test_account_key_that_cannot_sign(self):
         # account.key parses but cannot sign (damaged on disk): the request
         # never leaves, and that is no failure of the CA's.
@@ -344,9 +345,7 @@ class LocalSetup(AccountStepCase):
         shim = os.path.join(s.dir, "no_curl_multi.so")
         with open(shim_c, "w") as f:
             f.write("#include <stddef.h>\nvoid *curl_multi_init(void) { return NULL; }\n")
-        import subprocess
         subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim, shim_c], check=True, timeout=60)
-        from unittest import mock
         asan = os.environ.get("ASAN_OPTIONS", "")
         with mock.patch.dict(os.environ, {"LD_PRELOAD": shim,  # an ASan runtime need not come first here
                                           "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}):
@@ -357,6 +356,7 @@ class LocalSetup(AccountStepCase):
         self.assertEqual(len(gaps), 3, gaps)
         self.assertLess(gaps[0], 5, gaps)  # retry_interval (1 s), growing: the usual backoff
         self.assertGreater(gaps[2], gaps[1], gaps)
+
 
 if __name__ == "__main__":
     harness.main()
