@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,14 +584,17 @@ static void create_account(acme_client_t *cl)
 		unsigned char mac[ACME_EAB_KEY_MAX];
 		ssize_t n = acme_eab_key_decode(cl->ca->eab_hmac, mac); /* as the config load checked it */
 		if (n < 0 || !json_safe(cl->ca->eab_kid)) {
+			gnutls_memset(mac, 0, sizeof(mac));
 			wf_buf_fini(&p);
 			fail_setup(cl, n < 0 ? "eab_hmac is not valid base64url" :
 					       "eab_kid cannot go in a request (printable ASCII without '\"' or '\\')");
 			return;
 		}
 		wf_buf_append_str(&p, ",\"externalAccountBinding\":");
-		if (acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n },
-				 cl->dir.new_account, &p) != WF_OK) {
+		int built = acme_jws_eab(cl->key, cl->ca->eab_kid, (wf_slice_t){ (const char *)mac, (size_t)n },
+					 cl->dir.new_account, &p);
+		gnutls_memset(mac, 0, sizeof(mac)); /* the key lives in the config alone, not on the stack */
+		if (built != WF_OK) {
 			wf_buf_fini(&p);
 			fail_setup(cl, "cannot build the External Account Binding (check eab_kid and eab_hmac)");
 			return;
