@@ -264,7 +264,7 @@ static void post_with_nonce(req_t *r, const char *nonce)
 					   timeout_of(cl), on_post, r);
 	wf_buf_fini(&jws);
 	if (!r->http_handle)
-		fail_unsent(r, false, "cannot start the request");
+		fail_unsent(r, true, "cannot start the request (out of memory, or libcurl refused it)");
 }
 
 static void on_nonce(void *arg, const acme_http_resp_t *resp)
@@ -311,7 +311,7 @@ static void req_send(req_t *r)
 		r->http_handle = acme_http_request(cl->http, "GET", r->url, NULL, (wf_slice_t){ NULL, 0 }, timeout_of(cl),
 						   on_get, r);
 		if (!r->http_handle)
-			fail_unsent(r, false, "cannot start the request");
+			fail_unsent(r, true, "cannot start the request (out of memory, or libcurl refused it)");
 		return;
 	}
 	if (nonce_take(cl, nonce, sizeof(nonce))) {
@@ -321,7 +321,7 @@ static void req_send(req_t *r)
 	r->http_handle = acme_http_request(cl->http, "HEAD", cl->dir.new_nonce, NULL, (wf_slice_t){ NULL, 0 },
 					   timeout_of(cl), on_nonce, r);
 	if (!r->http_handle)
-		fail_unsent(r, false, "cannot start the request");
+		fail_unsent(r, true, "cannot start the request (out of memory, or libcurl refused it)");
 }
 
 static req_t *req_new(acme_client_t *cl, const char *url, const char *payload, bool use_jwk, acme_reply_cb cb,

@@ -265,10 +265,11 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	double until_next = s->next_attempt - ev_now(m->loop);
 	if (have && acme_alarm_due(life, left, difftime(time(NULL), s->last_alarm), until_next)) {
 		s->last_alarm = time(NULL);
-		char span[32], detail[128];
+		char span[32], detail[192];
 		fmt_span(left < 0 ? -left : left, span, sizeof(span));
-		snprintf(detail, sizeof(detail), "%s %s%s and renewal keeps failing", left < 0 ? "expired" : "expires in",
-			 span, left < 0 ? " ago" : "");
+		snprintf(detail, sizeof(detail), "%s %s%s and renewal keeps failing%s", left < 0 ? "expired" : "expires in",
+			 span, left < 0 ? " ago" : "",
+			 left > 0 && until_next >= left ? "; the next attempt comes only after that (the CA's Retry-After)" : "");
 		wf_log_error("ALARM certificate %s: %s", c->name, detail);
 		acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail, false };
 		acme_events_emit(m->events, &ee);

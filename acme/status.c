@@ -53,6 +53,12 @@ double acme_retry_delay_stored(double stored, double retry_interval, double left
 bool acme_alarm_due(double life, double left, double since_last, double next_delay)
 {
 	double every = life / 8 < 20 * 3600.0 ? life / 8 : 20 * 3600.0;
+	/* The CA's Retry-After (up to a day) may put the next attempt past the
+	 * expiry of a short-lived certificate: this failure is the last one
+	 * that can tell the admin in time, whatever the sixth (unless an alarm
+	 * came lately). */
+	if (left > 0 && next_delay >= left && since_last >= every / 2)
+		return true;
 	if (left >= life / 6)
 		return false;
 	return since_last >= every || (since_last >= every / 2 && since_last + next_delay > every * 1.2);

@@ -71,7 +71,9 @@ double acme_retry_delay_stored(double stored, double retry_interval, double left
  * alarm (since_last seconds ago) is 20 h old (an eighth of the lifetime, if
  * that is shorter), or half that and the next attempt (next_delay from now)
  * would come too late to alarm within 1.2 times that. So attempts a little
- * closer than 20 h, or a little further, never skip a day. */
+ * closer than 20 h, or a little further, never skip a day. And, if none came
+ * in the last half of that, when the next attempt would come only after
+ * expiry (a CA's long Retry-After), even before the last sixth. */
 bool acme_alarm_due(double life, double left, double since_last, double next_delay);
 
 #endif

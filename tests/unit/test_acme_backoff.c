@@ -98,6 +98,11 @@ int main(void)
 	CHECK(!acme_alarm_due(90 * DAY, 14 * DAY, 9 * H, DAY));
 	CHECK(acme_alarm_due(40, 6, 5, 1));
 	CHECK(!acme_alarm_due(40, 6, 4, 1));
+	/* A day-long Retry-After for a 24 h certificate with 12 h left: the
+	 * next attempt comes after expiry, so this failure alarms, sixth or not. */
+	CHECK(acme_alarm_due(DAY, 12 * H, 1e18, DAY));
+	CHECK(!acme_alarm_due(DAY, 12 * H, 1e18, H));
+	CHECK(!acme_alarm_due(DAY, 12 * H, 1 * H, DAY)); /* an alarm came an hour ago */
 
 	static const double lives[] = { 160 * H, 6 * DAY, 45 * DAY, 90 * DAY, 40 };
 	static const double jitters[] = { 0.9, 1.0, 1.1 };
