@@ -1,7 +1,8 @@
 /* HTTP/1.1 over a TLS connection: a resumable state machine
  *   READ_HEAD -> (AUTHENTICATING) -> (READ_BODY) -> (FINISHING) -> WRITE -> READ_HEAD ... -> close
  * where AUTHENTICATING and FINISHING wait for work on the offload pool (a
- * password check; an upload's fsync and rename; a folder's listing). While
+ * password check; an upload's fsync and rename; a folder's listing; a
+ * DELETE's or MKCOL's change and folder fsync). While
  * they wait, what the client sends is only buffered, so that its leaving is
  * seen at once (watch_departure). Keep-alive, pipelining (requests are
  * answered in order, one at a time), chunked and sized request bodies,
@@ -141,7 +142,7 @@ static void respond_raw(wf_conn_t *c, int status)
 }
 
 /* Off the loop: the password check, the upload's fsync and rename, the
- * folder's listing. A queue of fsyncs is our delay, not the client's: no
+ * folder's listing, a DELETE's or MKCOL's change. A queue of fsyncs is our delay, not the client's: no
  * stall timer. Reads go on only into h->in (watch_departure). */
 static void wait_pool(wf_conn_t *c, h1_state_t state)
 {
