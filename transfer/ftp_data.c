@@ -81,10 +81,10 @@ struct ftp_data {
 	wf_buf_t *list;        /* owned: the listing sent */
 	xfer_upload_t *up;     /* owned: the upload received */
 	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
-	bool held;             /* a job of the transfer command runs before its 150: no connect timeout */
+	bool held;             /* a job of the session runs (ftp_data_hold): no connect timeout */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
-	xfer_fs_job_t *job;   /* borrowed: PREPARE's job, which owns itself until it is done */
+	xfer_fs_job_t *job;    /* borrowed: PREPARE's job, which owns itself until it is done */
 	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
@@ -363,6 +363,17 @@ static void upload_end(ftp_data_t *d)
 		on_committed(d, err);
 }
 
+/* What a reply adds for a resumed upload's partial kept (kept bytes): how
+ * to go on from it; "" for none. */
+static const char *resume_hint(uint64_t kept, char *buf, size_t cap)
+{
+	if (!kept)
+		return "";
+	snprintf(buf, cap, "; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
+		 (unsigned long long)kept, (unsigned long long)kept);
+	return buf;
+}
+
 static void write_failed(ftp_data_t *d, int err)
 {
 	/* A full disk: a fresh upload's temp file goes, so the space comes
@@ -380,10 +391,8 @@ static void write_failed(ftp_data_t *d, int err)
 		d->up = NULL;
 	}
 	drop_conn(d);
-	char tail[160] = "";
-	if (kept)
-		snprintf(tail, sizeof(tail), "; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE",
-			 (unsigned long long)kept, (unsigned long long)kept);
+	char hint[160];
+	const char *tail = resume_hint(kept, hint, sizeof(hint));
 	if (err == ENOSPC || err == EDQUOT)
 		finish(d, 452, "No space left on the server's disk; %s not stored%s", d->what, tail);
 	else
@@ -521,12 +530,9 @@ static void data_on_timeout(wf_conn_t *c)
  * how to go on from it (a fresh upload has nothing to keep). */
 static void refuse_transfer(ftp_data_t *d, const char *what)
 {
-	uint64_t kept = d->kind == FTP_X_RECV && d->resumed ? park(d) : 0;
-	if (kept)
-		finish(d, 425, "%s: %s; the %llu bytes kept stay: resume with REST %llu and STOR, or APPE", what,
-		       d->gone_why, (unsigned long long)kept, (unsigned long long)kept);
-	else
-		finish(d, 425, "%s: %s", what, d->gone_why);
+	char hint[160];
+	finish(d, 425, "%s: %s%s", what, d->gone_why,
+	       resume_hint(d->kind == FTP_X_RECV && d->resumed ? park(d) : 0, hint, sizeof(hint)));
 }
 
 /* The data connection went away on its own (reset, TLS failure, shutdown). */
