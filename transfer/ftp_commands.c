@@ -1061,8 +1061,7 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	if (err) {
 		ftp_log(f, WF_LOG_WARN, "cutting the interrupted upload of %s back failed: %s", op->v, strerror(err));
 		xfer_upload_park(up, op->partial);
-		xfer_upload_fini(up);
-		free(up);
+		xfer_fs_job_drop_upload(up); /* a park that failed leaves the file to go off the loop */
 		reply_errno(f, err, op->v);
 		return;
 	}
@@ -1097,8 +1096,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 	bool claimed, cut;
 	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &claimed, &cut);
 	if (err) {
-		xfer_upload_fini(up);
-		free(up);
+		xfer_fs_job_drop_upload(up); /* ERANGE: a partial parked again, or one that could not be */
 		if (err == ERANGE)
 			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
 		else
@@ -1109,8 +1107,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 		ftp_op_t *op = op_new(f, v, on_partial_cut);
 		if (!op) {
 			xfer_upload_park(up, partial);
-			xfer_upload_fini(up);
-			free(up);
+			xfer_fs_job_drop_upload(up);
 			return;
 		}
 		snprintf(op->partial, sizeof(op->partial), "%s", partial);

@@ -146,7 +146,8 @@ static void free_transfer(ftp_data_t *d)
 		 * resumes it later); a fresh temp file goes, off the loop. */
 		if (d->resumed && d->up->fd >= 0)
 			park(d);
-		xfer_fs_job_drop_upload(d->up);
+		if (d->up)
+			xfer_fs_job_drop_upload(d->up);
 		d->up = NULL;
 	}
 	free(d->chunk);
@@ -192,7 +193,8 @@ static void finish(ftp_data_t *d, int code, const char *fmt, ...)
 }
 
 /* An upload that cannot finish: what arrived is parked under the partial
- * name for REST/APPE. Returns the bytes kept. */
+ * name for REST/APPE. Returns the bytes kept. One that cannot be parked
+ * goes, off the loop, with d->up. */
 static uint64_t park(ftp_data_t *d)
 {
 	if (!d->up || d->up->fd < 0)
@@ -206,6 +208,8 @@ static uint64_t park(ftp_data_t *d)
 	if (rc != WF_OK) {
 		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s: %s",
 			(unsigned long long)arrived, d->what, strerror(-rc));
+		xfer_fs_job_drop_upload(d->up);
+		d->up = NULL;
 		return 0;
 	}
 	uint64_t kept = d->up->written;

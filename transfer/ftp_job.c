@@ -158,8 +158,7 @@ xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const
 	upload_work_t *w = calloc(1, sizeof(*w));
 	if (!w) {
 		xfer_upload_park(up_take, park_as);
-		xfer_upload_fini(up_take);
-		free(up_take);
+		xfer_fs_job_drop_upload(up_take); /* on the loop: a park that failed leaves a file to remove off it */
 		return NULL;
 	}
 	w->up = up_take;

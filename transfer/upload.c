@@ -337,13 +337,8 @@ int xfer_upload_park(xfer_upload_t *u, const char *name)
 	 * nothing. */
 	int tail = flush_stage(u, false);
 	u->tail_err = tail < 0 ? -tail : 0;
-	int rc = WF_OK;
 	if (renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
-		rc = -errno;
-	if (rc != WF_OK) {
-		xfer_upload_discard(u);
-		return rc;
-	}
+		return -errno; /* the temp file stays u's: its owner removes it, off the loop */
 	close(u->fd);
 	close(u->dir_fd);
 	u->fd = u->dir_fd = -1;

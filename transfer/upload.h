@@ -82,8 +82,9 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 void xfer_upload_detach(xfer_upload_t *u);
 /* Flushes what arrived and renames the temp file to name (the partial name),
  * replacing any older one. What does not fit any more (a full disk) is left
- * out: the partial holds u->written bytes, tail_err says why. WF_OK or
- * -errno; the temp file is gone either way. */
+ * out: the partial holds u->written bytes, tail_err says why. WF_OK, or
+ * -errno with the temp file still u's, for its owner to remove (it may
+ * hold gigabytes: off the loop, xfer_fs_job_discard_upload). */
 int xfer_upload_park(xfer_upload_t *u, const char *name);
 /* Drops the temp file, here: an unlink frees its blocks before it returns,
  * so an owner on the loop whose temp file may be large has it removed off

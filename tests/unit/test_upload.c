@@ -3,7 +3,8 @@
  * bytes written leave the stage, so a later flush, once there is room,
  * writes the rest once and the file holds each byte once, in order; and a
  * park whose staged tail does not fit keeps what was written before it,
- * saying why the tail was left out. */
+ * saying why the tail was left out. A park that cannot rename leaves the
+ * temp file, whole, to its owner (who removes it off the loop). */
 #include "transfer/upload.h"
 
 #include "check.h"
@@ -78,6 +79,25 @@ static void test_park_whose_tail_does_not_fit(void)
 	xfer_upload_fini(&up);
 }
 
+static void test_park_that_cannot_rename(void)
+{
+	xfer_upload_t up;
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "c.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "0123456789", 10), WF_OK);
+	CHECK(mkdirat(dir_fd, "c.partial", 0700) == 0); /* a folder holds the partial's name */
+	CHECK_EQ_INT(xfer_upload_park(&up, "c.partial"), -EISDIR);
+	CHECK(up.fd >= 0);
+	struct stat st;
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0);
+	CHECK_EQ_INT(st.st_size, 10);
+	CHECK(fstatat(dir_fd, "c.bin", &st, 0) != 0);
+	xfer_upload_discard(&up); /* what its owner does, off the loop */
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) != 0);
+	unlinkat(dir_fd, "c.partial", AT_REMOVEDIR);
+	xfer_upload_fini(&up);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -89,6 +109,7 @@ int main(void)
 
 	test_flush_after_a_short_write();
 	test_park_whose_tail_does_not_fit();
+	test_park_that_cannot_rename();
 
 	unlinkat(dir_fd, "a.partial", 0);
 	unlinkat(dir_fd, "b.partial", 0);
