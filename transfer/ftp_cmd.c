@@ -19,7 +19,7 @@ static const char *const verb_names[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_RMD] = "RMD",   [XFER_FTP_MKD] = "MKD",   [XFER_FTP_RNFR] = "RNFR", [XFER_FTP_RNTO] = "RNTO",
 	[XFER_FTP_ABOR] = "ABOR", [XFER_FTP_AUTH] = "AUTH", [XFER_FTP_PBSZ] = "PBSZ", [XFER_FTP_PROT] = "PROT",
 	[XFER_FTP_CCC] = "CCC",   [XFER_FTP_ALLO] = "ALLO", [XFER_FTP_XPWD] = "XPWD", [XFER_FTP_XCWD] = "XCWD",
-	[XFER_FTP_XMKD] = "XMKD", [XFER_FTP_XRMD] = "XRMD", [XFER_FTP_SITE] = "SITE",
+	[XFER_FTP_XMKD] = "XMKD", [XFER_FTP_XRMD] = "XRMD", [XFER_FTP_SITE] = "SITE", [XFER_FTP_MFMT] = "MFMT",
 };
 
 /* Sorted by name for the binary search. The X verbs are their own entries,
@@ -32,7 +32,8 @@ static const struct {
 	{ "ABOR", XFER_FTP_ABOR }, { "ALLO", XFER_FTP_ALLO }, { "APPE", XFER_FTP_APPE }, { "AUTH", XFER_FTP_AUTH },
 	{ "CCC", XFER_FTP_CCC },   { "CDUP", XFER_FTP_CDUP }, { "CWD", XFER_FTP_CWD },   { "DELE", XFER_FTP_DELE },
 	{ "EPRT", XFER_FTP_EPRT }, { "EPSV", XFER_FTP_EPSV }, { "FEAT", XFER_FTP_FEAT }, { "HELP", XFER_FTP_HELP },
-	{ "LIST", XFER_FTP_LIST }, { "MDTM", XFER_FTP_MDTM }, { "MKD", XFER_FTP_MKD },   { "MLSD", XFER_FTP_MLSD },
+	{ "LIST", XFER_FTP_LIST }, { "MDTM", XFER_FTP_MDTM }, { "MFMT", XFER_FTP_MFMT }, { "MKD", XFER_FTP_MKD },
+	{ "MLSD", XFER_FTP_MLSD },
 	{ "MLST", XFER_FTP_MLST }, { "MODE", XFER_FTP_MODE }, { "NLST", XFER_FTP_NLST }, { "NOOP", XFER_FTP_NOOP },
 	{ "OPTS", XFER_FTP_OPTS }, { "PASS", XFER_FTP_PASS }, { "PASV", XFER_FTP_PASV }, { "PBSZ", XFER_FTP_PBSZ },
 	{ "PORT", XFER_FTP_PORT }, { "PROT", XFER_FTP_PROT }, { "PWD", XFER_FTP_PWD },   { "QUIT", XFER_FTP_QUIT },
@@ -250,6 +251,74 @@ int xfer_ftp_parse_offset(wf_slice_t arg, uint64_t *out)
 	if (!parse_uint(&p, end, 19, (uint64_t)INT64_MAX, &v) || p != end)
 		return WF_ERR;
 	*out = v;
+	return WF_OK;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, by
+ * whole eras of 400 years (146097 days), so no time zone or libc table is
+ * involved. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static unsigned month_days(uint64_t y, uint64_t m)
+{
+	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return days[m - 1] + (m == 2 && leap);
+}
+
+/* n digits exactly at *pp. */
+static bool parse_fixed(const char **pp, const char *end, size_t n, uint64_t *out)
+{
+	const char *p = *pp;
+	if ((size_t)(end - p) < n)
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit((unsigned char)p[i]))
+			return false;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	*pp = p + n;
+	*out = v;
+	return true;
+}
+
+int xfer_ftp_parse_mfmt(wf_slice_t arg, struct timespec *when, wf_slice_t *path)
+{
+	const char *p = arg.ptr, *end = arg.ptr + arg.len;
+	uint64_t y, mo, d, h, mi, s, frac = 0;
+	if (!parse_fixed(&p, end, 4, &y) || !parse_fixed(&p, end, 2, &mo) || !parse_fixed(&p, end, 2, &d) ||
+	    !parse_fixed(&p, end, 2, &h) || !parse_fixed(&p, end, 2, &mi) || !parse_fixed(&p, end, 2, &s))
+		return WF_ERR;
+	if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || s > 59)
+		return WF_ERR;
+	if (p < end && *p == '.') {
+		p++;
+		size_t n = 0;
+		for (; p < end && is_digit((unsigned char)*p); p++, n++) {
+			if (n == 9)
+				return WF_ERR;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+		}
+		if (n == 0)
+			return WF_ERR;
+		for (; n < 9; n++)
+			frac *= 10;
+	}
+	if (p >= end || *p != ' ' || p + 1 >= end)
+		return WF_ERR;
+	int64_t secs = days_from_civil((int64_t)y, (unsigned)mo, (unsigned)d) * 86400 + (int64_t)(h * 3600 + mi * 60 + s);
+	when->tv_sec = (time_t)secs;
+	when->tv_nsec = (long)frac;
+	*path = (wf_slice_t){ p + 1, (size_t)(end - p - 1) };
 	return WF_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <time.h>
 
 #define XFER_FTP_LINE_MAX 4096 /* longest command line accepted, CRLF included */
 
@@ -21,7 +22,7 @@ typedef enum xfer_ftp_verb {
 	XFER_FTP_MLSD, XFER_FTP_MLST, XFER_FTP_RETR, XFER_FTP_STOR, XFER_FTP_STOU, XFER_FTP_APPE, XFER_FTP_REST,
 	XFER_FTP_SIZE, XFER_FTP_MDTM, XFER_FTP_DELE, XFER_FTP_RMD, XFER_FTP_MKD, XFER_FTP_RNFR, XFER_FTP_RNTO,
 	XFER_FTP_ABOR, XFER_FTP_AUTH, XFER_FTP_PBSZ, XFER_FTP_PROT, XFER_FTP_CCC, XFER_FTP_ALLO, XFER_FTP_XPWD,
-	XFER_FTP_XCWD, XFER_FTP_XMKD, XFER_FTP_XRMD, XFER_FTP_SITE,
+	XFER_FTP_XCWD, XFER_FTP_XMKD, XFER_FTP_XRMD, XFER_FTP_SITE, XFER_FTP_MFMT,
 	XFER_FTP_VERB_COUNT
 } xfer_ftp_verb_t;
 
@@ -73,6 +74,12 @@ int xfer_ftp_parse_offset(wf_slice_t arg, uint64_t *out);
 /* TYPE A / A N / I / L 8 (any case) -> 'A' or 'I'. WF_ERR for other types
  * (EBCDIC, Telnet or ASA format controls, other byte sizes). */
 int xfer_ftp_parse_type(wf_slice_t arg, char *out);
+/* MFMT's argument (draft-somers-ftp-mfxx): "YYYYMMDDHHMMSS[.f] path", the
+ * time in UTC as MDTM gives it (year 1000-9999, a real calendar date,
+ * seconds 0-59; 1 to 9 digits of fraction), then one space and the path,
+ * spaces kept. *when gets the time, *path the rest (borrowed from arg,
+ * never empty). WF_OK or WF_ERR. */
+int xfer_ftp_parse_mfmt(wf_slice_t arg, struct timespec *when, wf_slice_t *path);
 
 /* Replies. A single line: "CODE text\r\n". A multi-line reply (RFC 959 4.2):
  * "CODE-first\r\n" then lines, then "CODE last\r\n"; every continuation line

@@ -442,6 +442,7 @@ static void cmd_feat(xfer_ftp_t *f, wf_slice_t arg)
 	if (f->conn->svc->active_mode)
 		lines[n++] = "EPRT";
 	lines[n++] = "MDTM";
+	lines[n++] = "MFMT";
 	lines[n++] = "SIZE";
 	lines[n++] = "REST STREAM";
 	lines[n++] = mlst;
@@ -476,8 +477,8 @@ static void cmd_help(xfer_ftp_t *f, wf_slice_t arg)
 	(void)arg;
 	static const char *const lines[] = {
 		"ABOR ALLO APPE AUTH CCC  CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM",
-		"MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD  QUIT",
-		"REST RETR RMD  RNFR RNTO SIZE STAT STOR STOU STRU SYST TYPE USER",
+		"MFMT MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD",
+		"QUIT REST RETR RMD  RNFR RNTO SIZE STAT STOR STOU STRU SYST TYPE USER",
 	};
 	ftp_reply_multi(f, 214, "The following commands are recognized:", lines, 3, "Help OK");
 }
@@ -976,6 +977,44 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 213, "%s", t);
 }
 
+/* MFMT: sets the last modification time of a file or folder, as FileZilla,
+ * WinSCP, lftp and rclone ask after an upload, to keep the source's (the
+ * draft's reply: "213 Modify=TIME; PATH"). Changing what a listing shows
+ * of a file is writing: the write permission. Never through a final
+ * symlink, as MDTM. */
+static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
+{
+	struct timespec when;
+	wf_slice_t name;
+	if (xfer_ftp_parse_mfmt(arg, &when, &name) != WF_OK) {
+		ftp_reply(f, 501, "Syntax: MFMT YYYYMMDDHHMMSS PATH (the time in UTC)");
+		return;
+	}
+	char v[FTP_PATH_MAX];
+	const char *rel = resolve(f, name, v, sizeof(v));
+	if (!rel)
+		return;
+	struct stat st;
+	int fd = open_stat(f, rel, v, &st);
+	if (fd < 0)
+		return;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		close(fd);
+		ftp_reply(f, 550, "%s: not a plain file or folder", v);
+		return;
+	}
+	const struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, when };
+	int err = futimens(fd, times) == 0 ? 0 : errno;
+	close(fd);
+	if (err) {
+		reply_errno(f, err, v);
+		return;
+	}
+	char t[16];
+	xfer_ftp_mdtm(when.tv_sec, t);
+	ftp_reply(f, 213, "Modify=%s; %s", t, v);
+}
+
 /* Sets up an upload into rel: a fresh temp file, or the parked partial of an
  * interrupted one (*claimed), or a temp file to hold the existing file's
  * head (REST/APPE without a partial), per docs/ftps.md. For the last, *src
@@ -1444,6 +1483,7 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	/* SIZE: read for a file, write for the partial of an interrupted upload (cmd_size). */
 	[XFER_FTP_SIZE] = { XFER_FTP_SIZE, NEED_LOGIN | NEED_ARG, WF_PERM_READ | WF_PERM_WRITE, cmd_size },
 	[XFER_FTP_MDTM] = { XFER_FTP_MDTM, NEED_LOGIN | NEED_ARG, WF_PERM_READ, cmd_mdtm },
+	[XFER_FTP_MFMT] = { XFER_FTP_MFMT, NEED_LOGIN | NEED_ARG, WF_PERM_WRITE, cmd_mfmt },
 	[XFER_FTP_STOR] = { XFER_FTP_STOR, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_stor },
 	[XFER_FTP_APPE] = { XFER_FTP_APPE, NEED_LOGIN | NEED_ARG | NEED_DATA, WF_PERM_WRITE, cmd_appe },
 	[XFER_FTP_STOU] = { XFER_FTP_STOU, NEED_LOGIN | NEED_DATA, WF_PERM_WRITE, cmd_stou },

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -103,6 +104,26 @@ static void check_args(wf_slice_t arg)
 	char t;
 	if (xfer_ftp_parse_type(arg, &t) == WF_OK && t != 'A' && t != 'I')
 		fail("TYPE result");
+	struct timespec when;
+	wf_slice_t path;
+	if (xfer_ftp_parse_mfmt(arg, &when, &path) == WF_OK) {
+		/* Years 1000-9999 of the Gregorian calendar, and a path that is
+		 * the argument's tail after the time and one space. */
+		if (when.tv_sec < -30610224000LL || when.tv_sec > 253402300799LL || when.tv_nsec < 0 ||
+		    when.tv_nsec > 999999999)
+			fail("MFMT time range");
+		if (path.len == 0 || !inside(path, arg.ptr, arg.ptr + arg.len) ||
+		    path.ptr + path.len != arg.ptr + arg.len || path.ptr[-1] != ' ')
+			fail("MFMT path");
+		struct tm tm;
+		time_t sec = when.tv_sec;
+		char back[16];
+		if (!gmtime_r(&sec, &tm) ||
+		    snprintf(back, sizeof(back), "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+			     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) != 14 ||
+		    memcmp(back, arg.ptr, 14) != 0)
+			fail("MFMT time is not the one written");
+	}
 }
 
 /* text has no NUL (the line parser refuses them), so it is a C string. */

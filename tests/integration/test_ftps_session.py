@@ -171,7 +171,7 @@ class Session(ftps_util.FTPSCase):
         for l in feats:
             self.assertTrue(l.startswith(" "), "FEAT line without its leading space: %r" % l)
         names = {l.strip().split(" ")[0].upper() for l in feats}
-        for f in ("AUTH", "PBSZ", "PROT", "EPSV", "MLST", "SIZE", "MDTM", "REST", "UTF8"):
+        for f in ("AUTH", "PBSZ", "PROT", "EPSV", "MLST", "SIZE", "MDTM", "MFMT", "REST", "UTF8"):
             self.assertIn(f, names, r)
         self.assertIn("AUTH TLS", [l.strip().upper() for l in feats])
         self.assertIn("REST STREAM", [l.strip().upper() for l in feats])
@@ -284,6 +284,52 @@ class Session(ftps_util.FTPSCase):
         want = time.strftime("%Y%m%d%H%M%S", time.gmtime(os.stat(self.home("hello.txt")).st_mtime))
         self.assertEqual(r.text.strip()[:14], want)
         self.assertEqual(c.cmd("SIZE missing.txt").code, 550)
+
+    def test_mfmt_sets_the_modification_time(self):
+        # What FileZilla, WinSCP, lftp and rclone send after an upload to
+        # keep the source's time (draft-somers-ftp-mfxx): the file's mtime
+        # changes, MDTM and MLST then give it, the reply names it.
+        path = self.write_home("stamped.txt", b"stamp\n")
+        c = self.logged_in()
+        r = c.expect("MFMT 20200506070809 stamped.txt", 213)
+        self.assertEqual(r.text.strip(), "Modify=20200506070809; /stamped.txt", r)
+        want = 1588748889  # date -u -d "2020-05-06 07:08:09" +%s
+        self.assertEqual(os.stat(path).st_mtime, want)
+        self.assertEqual(c.expect("MDTM stamped.txt", 213).text.strip()[:14], "20200506070809")
+        self.assertIn("modify=20200506070809", c.expect("MLST stamped.txt", 250).lines[1].lower())
+        c.expect("MFMT 19991231235959.25 /stamped.txt", 213)
+        self.assertEqual(os.stat(path).st_mtime_ns, (946684799 * 10**9) + 250000000)
+        self.assertEqual(self.read_home("stamped.txt"), b"stamp\n")  # the content is untouched
+        os.makedirs(self.home("stamped-dir"), exist_ok=True)
+        self.server.give(self.home("stamped-dir"))
+        c.expect("MFMT 20010203040506 stamped-dir", 213)
+        self.assertEqual(os.stat(self.home("stamped-dir")).st_mtime, 981173106)
+        for line in ("MFMT 2020 stamped.txt", "MFMT 20200230000000 stamped.txt", "MFMT 20200506070809",
+                     "MFMT stamped.txt", "MFMT 20200506070809.x stamped.txt"):
+            with self.subTest(line=line):
+                self.assertEqual(c.cmd(line).code, 501)
+        self.assertEqual(c.cmd("MFMT 20200506070809 missing.txt").code, 550)
+        # A final symlink to a file outside the home: its time stays.
+        before = os.stat(os.path.join(self.server.dir, "outside", "secret.txt")).st_mtime
+        self.assertEqual(c.cmd("MFMT 20200506070809 outfile").code, 550)
+        self.assertEqual(c.cmd("MFMT 20200506070809 outlink/secret.txt").code, 550)
+        self.assertEqual(os.stat(os.path.join(self.server.dir, "outside", "secret.txt")).st_mtime, before)
+        # Changing a file's time is writing: a read-only user may not.
+        reader = self.logged_in("reader")
+        r = reader.cmd("MFMT 20200506070809 shared.txt")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("write", r.text)
+        self.assertNotEqual(os.stat(os.path.join(self.server.home("reader"), "shared.txt")).st_mtime, want)
+
+    def test_lftp_put_keeps_the_source_time(self):
+        # lftp sends MFMT after a put when FEAT lists it (else SITE UTIME,
+        # which gets 502 and leaves the upload's own time).
+        src = self.scratch("old.txt", b"from long ago\n")
+        os.utime(src, (1262304000, 1262304000))  # 2010-01-01
+        out = ftps_util.lftp(self.port, "put %s -o lftp-old.txt" % src)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(self.read_home("lftp-old.txt"), b"from long ago\n")
+        self.assertEqual(os.stat(self.home("lftp-old.txt")).st_mtime, 1262304000)
 
     # -- changing the tree
 

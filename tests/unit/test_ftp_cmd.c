@@ -378,6 +378,47 @@ static void test_rest(void)
 	}
 }
 
+static int mfmt(const char *s, struct timespec *t, wf_slice_t *path)
+{
+	t->tv_sec = 12345;
+	t->tv_nsec = 678;
+	*path = (wf_slice_t){ NULL, 0 };
+	return xfer_ftp_parse_mfmt((wf_slice_t){ s, strlen(s) }, t, path);
+}
+
+/* Times against date -u -d ... +%s; the path keeps its spaces. */
+static void test_mfmt(void)
+{
+	struct timespec t;
+	wf_slice_t path;
+	CHECK_EQ_INT(mfmt("20261122170500 a.txt", &t, &path), WF_OK);
+	CHECK(t.tv_sec == 1795367100 && t.tv_nsec == 0);
+	CHECK_EQ_SLICE(path, "a.txt");
+	CHECK_EQ_INT(mfmt("19700101000000 /x y/ z ", &t, &path), WF_OK);
+	CHECK(t.tv_sec == 0);
+	CHECK_EQ_SLICE(path, "/x y/ z ");
+	CHECK_EQ_INT(mfmt("20000229235959.5 f", &t, &path), WF_OK); /* a leap day, half a second */
+	CHECK(t.tv_sec == 951868799 && t.tv_nsec == 500000000);
+	CHECK_EQ_INT(mfmt("19691231235959.123456789 f", &t, &path), WF_OK);
+	CHECK(t.tv_sec == -1 && t.tv_nsec == 123456789);
+	CHECK_EQ_INT(mfmt("16000301000000 f", &t, &path), WF_OK);
+	CHECK(t.tv_sec == -11670912000LL);
+	CHECK_EQ_INT(mfmt("99991231235959 f", &t, &path), WF_OK);
+	CHECK(t.tv_sec == 253402300799LL);
+	const char *bad[] = { "", "20261122170500", "20261122170500 ", "2026112217050 f", "202611221705000 f",
+			      "20261322170500 f", "20260022170500 f", "20261100170500 f", "20261131170500 f",
+			      "20230229000000 f", "19000229000000 f", "20261122240000 f", "20261122176000 f",
+			      "20261122170560 f", "09991122170500 f", "20261122170500. f", "20261122170500.1234567890 f",
+			      "2026-11-22 17:05 f", "+2026112217050 f", "20261122170500\tf", " 20261122170500 f",
+			      "20261122170500.5x f" };
+	for (size_t i = 0; i < WF_ARRAY_LEN(bad); i++) {
+		if (mfmt(bad[i], &t, &path) != WF_ERR)
+			fprintf(stderr, "MFMT accepted \"%s\"\n", bad[i]);
+		CHECK_EQ_INT(mfmt(bad[i], &t, &path), WF_ERR);
+		CHECK(t.tv_sec == 12345 && t.tv_nsec == 678 && path.ptr == NULL);
+	}
+}
+
 static int type(const char *s, char *c)
 {
 	*c = '?';
@@ -580,6 +621,7 @@ int main(void)
 	test_port();
 	test_eprt();
 	test_rest();
+	test_mfmt();
 	test_type();
 	test_reply();
 	test_reply_multi();
