@@ -539,6 +539,13 @@ int xfer_ftp_start(wf_conn_t *c)
 	ev_timer_start(wf_conn_loop(c), &f->login_deadline);
 	c->proto = &ftp_proto;
 	c->proto_data = f;
+	/* A client's ABOR may come as TCP urgent data (RFC 959 4.1.3: ftplib's
+	 * abort() sends "ABOR\r\n" with MSG_OOB). Out of line, the kernel would
+	 * take the urgent byte, the LF, out of the stream: the line would never
+	 * end, and inside TLS the record would be cut. Inline, it is a byte like
+	 * the others; the parser skips the Telnet bytes that may come first. */
+	int one = 1;
+	setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 
 	const wf_config_t *cfg = c->cfg;
 	int ban_left = 0;

@@ -5,6 +5,7 @@ uploads cut without close_notify or with a killed client, listings (MLSD,
 MLST, NLST, LIST as lftp parses it), ABOR, 200 files in one lftp session,
 and a full disk."""
 
+import ftplib
 import hashlib
 import os
 import re
@@ -586,6 +587,29 @@ class ClearData(ftps_util.FTPSCase):
         self.assertEqual(r.code, 226, r)
         self.assertEqual(sha(self.read_home("ascii-cr.txt")), sha(sent.replace(b"\r\n", b"\n")))
         c.expect("NOOP", 200)
+
+
+    def test_abor_sent_as_urgent_data(self):
+        # Python's ftplib (plain FTP) sends "ABOR\r\n" with MSG_OOB: its LF
+        # is TCP urgent data, which must stay in the stream for the line
+        # to end.
+        self.write_home("urgent.bin", os.urandom(8 << 20))
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", self.port, timeout=15)
+        self.addCleanup(ftp.close)
+        ftp.login("alice", "alice-pw")
+        ftp.voidcmd("TYPE I")
+        conn = ftp.transfercmd("RETR urgent.bin")
+        self.addCleanup(conn.close)
+        got = 0
+        while got < 256 * 1024:
+            got += len(conn.recv(65536))
+        r = ftp.abort()
+        self.assertIn(r[:3], ("426", "226"), r)
+        if r.startswith("426"):
+            self.assertTrue(ftp.getresp().startswith("226"))
+        conn.close()
+        self.assertTrue(ftp.voidcmd("NOOP").startswith("200"))
 
 
 class CommitInFlight(ftps_util.FTPSCase):
