@@ -207,13 +207,14 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		return;
 	}
 	s->failures++;
-	/* The served certificate's time left bounds the wait: a short-lived one
-	 * gets attempts close together before it expires, not a day apart. */
+	/* The served certificate's time left (its lifetime, once expired) bounds
+	 * the wait: a short-lived one gets attempts close together before it
+	 * expires, and after, not a day apart. */
 	double life, left;
 	bool have = served_life(m, c, &life, &left);
 	double base = m->cfg->acme.retry_interval;
 	/* A problem the request itself causes: asking again will not help until the config changes. */
-	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), left > 0 ? left : 0);
+	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), life, left);
 	delay = jitter(delay, ACME_BACKOFF_JITTER);
 	if (res->retry_after >= 0 && delay < res->retry_after)
 		delay = (double)res->retry_after;
@@ -600,7 +601,7 @@ static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
 	double life, left;
 	served_life(m, s->cert, &life, &left);
 	double stored = difftime(rec->next_attempt, time(NULL));
-	double wait = acme_retry_delay_stored(stored, m->cfg->acme.retry_interval, left > 0 ? left : 0);
+	double wait = acme_retry_delay_stored(stored, m->cfg->acme.retry_interval, life, left);
 	if (wait < stored) {
 		char was[32], now[32], span[32], with[64] = "";
 		fmt_span(stored, was, sizeof(was));
@@ -608,6 +609,9 @@ static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
 		if (left > 0) {
 			fmt_span(left, span, sizeof(span));
 			snprintf(with, sizeof(with), " with %s left on the certificate", span);
+		} else if (life > 0) {
+			fmt_span(-left, span, sizeof(span));
+			snprintf(with, sizeof(with), " for a certificate expired %s ago", span);
 		}
 		wf_log_info("certificate %s: the next attempt status.json holds (in %s) is later than the backoff "
 			    "allows%s; next attempt in %s",

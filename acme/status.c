@@ -21,30 +21,34 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
 	return not_after - (time_t)left_at_renewal;
 }
 
-double acme_retry_delay_max(double retry_interval, double left)
+double acme_retry_delay_max(double retry_interval, double life, double left)
 {
-	double most = ACME_BACKOFF_CAP;
-	if (left > 0) {
-		double limit = left / 6 > retry_interval ? left / 6 : retry_interval;
-		if (most > limit)
-			most = limit;
-	}
-	return most;
+	/* What the bound is a sixth of: the time left, so attempts close in on
+	 * expiry; once it is past, the lifetime, so an expired certificate of an
+	 * hour is asked for again within minutes, not a day later. life 0 with
+	 * left > 0: the time left alone (no lifetime known). */
+	double span = left > 0 ? left : life;
+	if (life > 0 && span > life)
+		span = life;
+	if (span <= 0)
+		return ACME_BACKOFF_CAP;
+	double limit = span / 6 > retry_interval ? span / 6 : retry_interval;
+	return limit < ACME_BACKOFF_CAP ? limit : ACME_BACKOFF_CAP;
 }
 
-double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left)
+double acme_retry_delay(int failures, double retry_interval, bool stubborn, double life, double left)
 {
 	static const double steps[] = { 1, 10, 100 };
 	double delay = ACME_BACKOFF_CAP;
 	if (!stubborn && failures >= 1 && failures <= 3)
 		delay = retry_interval * steps[failures - 1];
-	double most = acme_retry_delay_max(retry_interval, left);
+	double most = acme_retry_delay_max(retry_interval, life, left);
 	return delay < most ? delay : most;
 }
 
-double acme_retry_delay_stored(double stored, double retry_interval, double left)
+double acme_retry_delay_stored(double stored, double retry_interval, double life, double left)
 {
-	double most = acme_retry_delay_max(retry_interval, left) * (1 + ACME_BACKOFF_JITTER);
+	double most = acme_retry_delay_max(retry_interval, life, left) * (1 + ACME_BACKOFF_JITTER);
 	if (stored > most)
 		return most;
 	return stored > 0 ? stored : 0;

@@ -51,21 +51,24 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
 /* Seconds to wait after the failures-th failed attempt in a row, before
  * jitter and the CA's Retry-After: retry_interval × 1, 10, 100, then
  * ACME_BACKOFF_CAP; the cap at once when asking again cannot help (stubborn:
- * the request itself is refused). left: seconds the served certificate has
- * still to live, or 0 when there is none to keep alive (provisional, expired).
- * With one, no wait is longer than a sixth of what is left (nor shorter than
- * retry_interval), so attempts come closer together as expiry nears and there
- * are always several before it, whatever the lifetime. */
-double acme_retry_delay(int failures, double retry_interval, bool stubborn, double left);
-/* The longest wait acme_retry_delay gives for that retry_interval and left,
- * whatever the failures: ACME_BACKOFF_CAP, or max(retry_interval, left / 6)
- * if that is shorter and there is a certificate to keep alive. */
-double acme_retry_delay_max(double retry_interval, double left);
+ * the request itself is refused). life and left: the served certificate's
+ * lifetime and the time it has still to live (negative once expired), in
+ * seconds; life 0 when there is none to keep alive (provisional). With one,
+ * no wait is longer than acme_retry_delay_max, so attempts come closer
+ * together as expiry nears and there are always several before it, whatever
+ * the lifetime, and an expired short-lived one is not left a day between two. */
+double acme_retry_delay(int failures, double retry_interval, bool stubborn, double life, double left);
+/* The longest wait acme_retry_delay gives, whatever the failures: the one
+ * bound of the live backoff and of a wait read back (acme_retry_delay_stored).
+ * ACME_BACKOFF_CAP, or, if shorter, a sixth of the time left (a sixth of the
+ * lifetime once expired, or when more than a lifetime seems left), and never
+ * less than retry_interval. */
+double acme_retry_delay_max(double retry_interval, double life, double left);
 /* A wait read back from status.json (seconds from now, as an earlier run
  * chose it), as the backoff allows it now: no longer than acme_retry_delay_max
  * plus its jitter, so neither a hand edit, a clock that jumped, nor the time
  * the certificate lost meanwhile holds its renewal back; never negative. */
-double acme_retry_delay_stored(double stored, double retry_interval, double left);
+double acme_retry_delay_stored(double stored, double retry_interval, double life, double left);
 /* Whether a failed attempt raises the expiry alarm: only in the last sixth
  * of the lifetime (left < life / 6), and then about daily: when the last
  * alarm (since_last seconds ago) is 20 h old (an eighth of the lifetime, if
