@@ -79,6 +79,7 @@ struct acme_client {
 	 * authorization reads (pebble.md), every POST then hanging for good. */
 	int inflight;
 	bool exclusive_active;
+	time_t not_before; /* the CA's wait (acme_client_not_before), wall clock; 0: none */
 	ev_timer pump;
 	ev_timer notify; /* delivers ready results from the loop */
 };
@@ -168,13 +169,81 @@ long acme_reply_retry_after(const acme_reply_t *r)
 	return acme_msg_retry_after((wf_slice_t){ r->retry_after, strlen(r->retry_after) }, time(NULL));
 }
 
+/* ---------------------------------------------------------------- the CA's wait */
+
+#define NOT_BEFORE_FILE "not_before"
+#define NOT_BEFORE_MAX (86400 + 60) /* Retry-After is read up to a day (acme_msg_retry_after) */
+
+time_t acme_client_not_before(const acme_client_t *cl)
+{
+	return cl->not_before > time(NULL) ? cl->not_before : 0;
+}
+
+static void wait_save(acme_client_t *cl)
+{
+	if (wf_durable_mkdirs(cl->dir_path, 0700) != WF_OK)
+		return;
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%lld\n", (long long)cl->not_before);
+	if (dfd < 0 || wf_durable_write(dfd, NOT_BEFORE_FILE, text, (size_t)n, 0644) != WF_OK)
+		wf_log_warn("acme %s: cannot keep the CA's wait in %s/%s for a restart: %m", cl->ca->url, cl->dir_path,
+			    NOT_BEFORE_FILE);
+	if (dfd >= 0)
+		close(dfd);
+}
+
+/* A wait an earlier run recorded: only one still to come, and no longer than
+ * a Retry-After can ask (a hand edit, a clock that jumped). */
+static void wait_load(acme_client_t *cl)
+{
+	int dfd = open(cl->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	wf_buf_t b;
+	wf_buf_init(&b, 16384); /* wf_durable_read reads 4 KiB at a time */
+	if (wf_durable_read(dfd, NOT_BEFORE_FILE, 64, &b) == WF_OK && wf_buf_append(&b, "", 1) == WF_OK) {
+		char *end;
+		long long t = strtoll(wf_buf_head(&b), &end, 10);
+		time_t now = time(NULL);
+		if (end != wf_buf_head(&b) && t > now)
+			cl->not_before = t - now > NOT_BEFORE_MAX ? now + NOT_BEFORE_MAX : (time_t)t;
+	}
+	wf_buf_fini(&b);
+	close(dfd);
+}
+
+/* A 429 or a 503 with a Retry-After, to any request: the CA's wait for this
+ * account, for every certificate (never shortened by a later, shorter one). */
+static void note_wait(acme_client_t *cl, const acme_http_resp_t *resp)
+{
+	if (resp->curl_code != 0 || (resp->status != 429 && resp->status != 503))
+		return;
+	long ra = acme_msg_retry_after((wf_slice_t){ resp->retry_after, strlen(resp->retry_after) }, time(NULL));
+	if (ra <= 0)
+		return;
+	time_t until = time(NULL) + ra;
+	if (until <= cl->not_before)
+		return;
+	cl->not_before = until;
+	char at[32];
+	struct tm tm;
+	gmtime_r(&until, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	wf_log_warn("acme %s: the CA answered HTTP %ld and asks to wait until %s (Retry-After %ld s); no new order "
+		    "goes to it before then",
+		    cl->ca->url, resp->status, at, ra);
+	wait_save(cl);
+}
+
 static void req_send(req_t *r);
 
-static void deliver_as(req_t *r, const acme_http_resp_t *resp, bool local)
+static void deliver_as(req_t *r, const acme_http_resp_t *resp, bool local, bool waited)
 {
 	acme_reply_t reply;
 	fill_reply(resp, &reply);
 	reply.local = local;
+	reply.waited = waited;
 	acme_reply_cb cb = r->cb;
 	void *arg = r->arg;
 	req_free(r);
@@ -183,7 +252,7 @@ static void deliver_as(req_t *r, const acme_http_resp_t *resp, bool local)
 
 static void deliver(req_t *r, const acme_http_resp_t *resp)
 {
-	deliver_as(r, resp, false);
+	deliver_as(r, resp, false, false);
 }
 
 static void on_post(void *arg, const acme_http_resp_t *resp)
@@ -192,6 +261,7 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 	r->http_handle = 0;
 	acme_client_t *cl = r->cl;
 	nonce_put(cl, resp->replay_nonce);
+	note_wait(cl, resp);
 	acme_problem_t p;
 	char err[64];
 	if (resp->curl_code == 0 && resp->status >= 400 &&
@@ -237,7 +307,23 @@ static void fail_unsent(req_t *r, bool ours, const char *why)
 	snprintf(fake.error, sizeof(fake.error), "%s", why);
 	wf_buf_init(&fake.body, 0);
 	wf_buf_init(&fake.links, 0);
-	deliver_as(r, &fake, ours);
+	deliver_as(r, &fake, ours, false);
+}
+
+/* A newOrder while the CA's wait runs: it never leaves (reply.waited). */
+static void fail_waited(req_t *r)
+{
+	acme_http_resp_t fake;
+	memset(&fake, 0, sizeof(fake));
+	fake.curl_code = -1;
+	char at[32];
+	struct tm tm;
+	gmtime_r(&r->cl->not_before, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(fake.error, sizeof(fake.error), "not sent: the CA asked to wait until %s", at);
+	wf_buf_init(&fake.body, 0);
+	wf_buf_init(&fake.links, 0);
+	deliver_as(r, &fake, false, true);
 }
 
 static void post_with_nonce(req_t *r, const char *nonce)
@@ -271,7 +357,10 @@ static void on_nonce(void *arg, const acme_http_resp_t *resp)
 {
 	req_t *r = arg;
 	r->http_handle = 0;
-	if (resp->curl_code != 0) {
+	note_wait(r->cl, resp);
+	/* No nonce for a CA that is down or rate-limits: its answer (and its
+	 * Retry-After) is the request's. */
+	if (resp->curl_code != 0 || resp->status == 429 || resp->status == 503) {
 		deliver(r, resp);
 		return;
 	}
@@ -290,6 +379,11 @@ static void on_get(void *arg, const acme_http_resp_t *resp)
 	req_t *r = arg;
 	r->http_handle = 0;
 	nonce_put(r->cl, resp->replay_nonce);
+	/* ARI's renewalInfo is public, and limited apart from the account: its
+	 * 429 says to ask it less often (the ARI poll's business), its 503
+	 * that the CA is down. */
+	if (resp->status == 503)
+		note_wait(r->cl, resp);
 	deliver(r, resp);
 }
 
@@ -297,6 +391,11 @@ static void req_send(req_t *r)
 {
 	acme_client_t *cl = r->cl;
 	char nonce[256];
+	/* New work waits for the CA's word; an order under way goes on. */
+	if (r->exclusive && acme_client_not_before(cl)) {
+		fail_waited(r);
+		return;
+	}
 	const char *bad = !acme_msg_url_allowed(cl->ca->url, r->url) ? r->url :
 			  !r->plain_get && !acme_msg_url_allowed(cl->ca->url, cl->dir.new_nonce) ? cl->dir.new_nonce :
 											NULL;
@@ -510,11 +609,20 @@ static void become(acme_client_t *cl, const acme_ready_why_t *why)
 	if (!ok)
 		wf_log_debug("acme %s: %s%s%s%s", cl->ca->url, why->local ? "local: " : "", why->problem.type,
 			     why->problem.type[0] ? ": " : "", why->problem.detail);
+	/* Refused with a wait: one request went out, for the waiter that
+	 * started the attempt (the oldest: the list is newest first). The
+	 * others asked nothing of the CA, and are told to wait, not refused. */
+	bool wait = !ok && why->retry_after > 0 && acme_client_not_before(cl);
+	acme_ready_why_t waited;
+	if (wait) {
+		waited = *why;
+		waited.waited = true;
+	}
 	waiter_t *w = cl->waiters;
 	cl->waiters = NULL;
 	while (w) {
 		waiter_t *next = w->next;
-		settle(cl, w, ok, why);
+		settle(cl, w, ok, wait && next ? &waited : why);
 		w = next;
 	}
 }
@@ -807,6 +915,7 @@ static void retirement_undo(acme_client_t *cl, const char *why)
 static void on_directory(void *arg, const acme_http_resp_t *resp)
 {
 	acme_client_t *cl = arg;
+	note_wait(cl, resp);
 	if (resp->curl_code != 0 || resp->status != 200) {
 		acme_reply_t r;
 		fill_reply(resp, &r);
@@ -888,6 +997,7 @@ acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_
 		host[n++] = (*h == ':' || *h == '[' || *h == ']') ? '_' : *h;
 	host[n] = '\0';
 	snprintf(cl->dir_path, sizeof(cl->dir_path), "%s/acme/%s", cfg->state_dir, host);
+	wait_load(cl);
 	ev_timer_init(&cl->notify, notify_waiters, 0, 0);
 	ev_timer_init(&cl->pump, on_pump, 0, 0);
 	return cl;

@@ -24,6 +24,8 @@ typedef struct acme_reply {
 	wf_slice_t links;
 	bool is_problem;        /* status >= 400 with a problem document (problem filled in) */
 	acme_problem_t problem;
+	bool waited;            /* with curl_code: never sent, as the CA asked this account to wait
+				 * (acme_client_not_before): no attempt, no failure of anyone's */
 } acme_reply_t;
 
 typedef void (*acme_reply_cb)(void *arg, const acme_reply_t *r);
@@ -36,7 +38,21 @@ typedef struct acme_ready_why {
 	long retry_after;       /* seconds the CA asked us to wait, or -1: honoured as at any other step */
 	bool local;             /* our own set-up failed (the account folder or key, the EAB settings):
 				 * says nothing about the CA */
+	bool waited;            /* the CA refused the attempt another waiter started and asked to wait
+				 * (acme_client_not_before): nothing was asked for this waiter */
 } acme_ready_why_t;
+
+/* The CA's wait. When the CA answers any request 429 or 503 with a
+ * Retry-After (RFC 8555 6.6: a rate limit, maintenance; for an unsigned GET,
+ * ARI's, limited apart from the account, a 503 only), this account is not
+ * to come back before then, whichever certificate asks: the time is kept here
+ * (and in STATE/acme/HOST/not_before, for a restart or a reload), a newOrder
+ * sent meanwhile ends at once unsent (reply.waited), and when a shared
+ * attempt to get ready is refused so, only the waiter that started it hears
+ * the refusal; the others hear why.waited. Requests of orders already under
+ * way go on. Returns the wall-clock time the wait ends, or 0 when none is
+ * running. */
+time_t acme_client_not_before(const acme_client_t *cl);
 
 /* ok == false: the client could not get ready; why says why. */
 typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_ready_why_t *why);

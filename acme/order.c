@@ -291,11 +291,29 @@ static void fail_ours(acme_job_t *j, const char *domain, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Nothing asked of the CA: it asked this account to wait (client.h). */
+static void fail_waited(acme_job_t *j)
+{
+	if (j->state == ACME_JOB_FAILED || j->state == ACME_JOB_DONE)
+		return;
+	j->result.waited = true;
+	time_t until = acme_client_not_before(j->cl);
+	char at[32] = "a moment ago";
+	struct tm tm;
+	if (until) {
+		gmtime_r(&until, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	fail_ours(j, NULL, "not sent: the CA asked to wait until %s", at);
+}
+
 /* A reply that is not what the step expects: one failure with what the CA said. */
 static void fail_reply(acme_job_t *j, const char *what, const acme_reply_t *r)
 {
 	long ra = acme_reply_retry_after(r);
-	if (r->local) /* never sent: a request we could not sign */
+	if (r->waited)
+		fail_waited(j);
+	else if (r->local) /* never sent: a request we could not sign */
 		fail_ours(j, NULL, "%s: %s", what, r->error ? r->error : "?");
 	else if (r->curl_code)
 		fail(j, "", NULL, ra, "%s: no answer from the CA: %s", what, r->error ? r->error : "?");
@@ -877,6 +895,10 @@ static bool profile_offered(const acme_directory_t *d, const char *p)
 static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 {
 	acme_job_t *j = arg;
+	if ((!ok && why->waited) || (ok && acme_client_not_before(j->cl))) {
+		fail_waited(j);
+		return;
+	}
 	if (!ok) {
 		if (why->local) /* the account folder or key, the EAB settings: ours */
 			fail_ours(j, NULL, "%s", why->problem.detail);
@@ -961,7 +983,10 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	ev_timer_init(&j->deadline, on_deadline, j->deadline_s, 0);
 	ev_timer_start(loop, &j->deadline);
 	j->state = ACME_JOB_WAIT_CLIENT;
-	acme_client_ready(cl, on_client_ready, j);
+	if (acme_client_not_before(cl)) /* reported from the loop (finish), after this returns */
+		fail_waited(j);
+	else
+		acme_client_ready(cl, on_client_ready, j);
 	return j;
 }
 

@@ -37,6 +37,8 @@ typedef struct acme_result {
 	char domain[256];       /* the name the failure concerns, if known */
 	long retry_after;       /* seconds the CA asked us to wait, or -1 */
 	bool local;             /* our own failure (a hook, a key, a file), not the CA's: says nothing about it */
+	bool waited;            /* with local: nothing was asked of the CA, which asked this account to wait
+				 * (acme_client_not_before): no attempt at all */
 	wf_slice_t chain_pem;   /* on success: valid during the callback */
 	wf_slice_t key_pem;
 } acme_result_t;
