@@ -112,6 +112,113 @@ static acme_client_t *client_for(acme_manager_t *m, size_t ca)
 
 static void schedule(acme_manager_t *m);
 
+static void fmt_time(time_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The CA sends no expiry mail any more: wharf is the alarm, in the last
+ * sixth of the lifetime, about daily (acme_alarm_due), once an attempt has
+ * failed or been put off. why: what holds the renewal back; late: said when
+ * the next attempt comes only after expiry. */
+static void alarm_check(acme_manager_t *m, slot_t *s, const char *why, const char *late, const char *type)
+{
+	double life, left;
+	if (!served_life(m, s->cert, &life, &left))
+		return;
+	double until_next = s->next_attempt - ev_now(m->loop);
+	if (!acme_alarm_due(life, left, difftime(time(NULL), s->last_alarm), until_next))
+		return;
+	s->last_alarm = time(NULL);
+	char span[32], detail[400];
+	fmt_span(left < 0 ? -left : left, span, sizeof(span));
+	snprintf(detail, sizeof(detail), "%s %s%s and %s%s", left < 0 ? "expired" : "expires in", span,
+		 left < 0 ? " ago" : "", why, left > 0 && until_next >= left ? late : "");
+	wf_log_error("ALARM certificate %s: %s", s->cert->name, detail);
+	acme_event_t ee = { ACME_EVENT_EXPIRING, s->cert, s->cert->domains[0], type, detail, false };
+	acme_events_emit(m->events, &ee);
+}
+
+/* The CA in use asks this account to wait (client.h) past the moment the
+ * served certificate expires: with another CA configured that is not
+ * waiting too, the certificate goes there at once, as the fallback would
+ * after failures (better a certificate from the next CA than none). The
+ * only way a wait moves a certificate on; a provisional one waits. */
+static bool leave_waiting_ca(acme_manager_t *m, slot_t *s, double wait)
+{
+	double life, left;
+	if (m->cfg->acme.ncas < 2 || !served_life(m, s->cert, &life, &left) || left > wait)
+		return false;
+	size_t next = (s->ca + 1) % m->cfg->acme.ncas;
+	acme_client_t *ncl = client_for(m, next);
+	if (!ncl || acme_client_not_before(ncl))
+		return false;
+	char at[32];
+	fmt_time(acme_client_not_before(m->clients[s->ca]), at, sizeof(at));
+	wf_log_warn("certificate %s: %s asks to wait until %s, %s the certificate expires; trying %s next",
+		    s->cert->name, m->cfg->acme.cas[s->ca].url, at, left > 0 ? "after" : "and", m->cfg->acme.cas[next].url);
+	s->ca = next;
+	s->ca_failures = 0;
+	s->next_attempt = ev_now(m->loop);
+	s->ari_id[0] = '\0';
+	s->ari_at = 0;
+	return true;
+}
+
+/* Seconds past the CA's time before asking again: Retry-After counts whole
+ * seconds, and the CA's moment must be past, not nearly. */
+#define WAIT_SLACK 1.0
+
+/* s falls due (or its order was put off unsent) while its CA's wait runs:
+ * nothing is asked of the CA, and the next attempt comes when the wait ends.
+ * No attempt was made, so neither the backoff nor the fallback moves. */
+static void ca_wait(slot_t *s)
+{
+	acme_manager_t *m = s->m;
+	acme_client_t *cl = m->clients[s->ca];
+	time_t until = cl ? acme_client_not_before(cl) : 0;
+	if (!until) { /* over already (an order put off just as it ended): ask now */
+		s->next_attempt = ev_now(m->loop);
+		if (m->settled)
+			s->tried = false;
+		return;
+	}
+	double wait = difftime(until, time(NULL)) + WAIT_SLACK;
+	acme_status_rec_t rec;
+	acme_status_load(m->cfg->state_dir, s->cert->name, &rec);
+	if (leave_waiting_ca(m, s, wait)) {
+		if (m->settled) /* one pass: ordered from the next CA in this one */
+			s->tried = false;
+		rec.ca = (int)s->ca;
+		rec.ca_failures = 0;
+		rec.next_attempt = 0;
+		rec.ca_wait_until = 0;
+		acme_status_save(m->cfg->state_dir, s->cert->name, &rec);
+		return;
+	}
+	char at[32];
+	fmt_time(until, at, sizeof(at));
+	s->next_attempt = ev_now(m->loop) + wait;
+	wf_log_warn("certificate %s: not ordered: %s asked to wait until %s (its Retry-After, for every certificate "
+		    "of the account); next attempt then, and this wait counts as no failure",
+		    s->cert->name, m->cfg->acme.cas[s->ca].url, at);
+	if (m->settled) { /* one pass: no waiting; the run says it was put off */
+		s->tried = true;
+		m->failed++;
+		snprintf(s->outcome, sizeof(s->outcome), "deferred   %s asked to wait until %.32s",
+			 m->cfg->acme.cas[s->ca].url, at);
+	}
+	rec.next_attempt = time(NULL) + (time_t)wait;
+	rec.ca_wait_until = until;
+	rec.ca = (int)s->ca;
+	acme_status_save(m->cfg->state_dir, s->cert->name, &rec);
+	char why[200];
+	snprintf(why, sizeof(why), "the CA asks to wait until %s before renewal", at);
+	alarm_check(m, s, why, "; the next attempt comes only after that (the CA's Retry-After)", "");
+}
+
 static bool self_inflicted(const char *type)
 {
 	static const char *const types[] = { "badCSR", "rejectedIdentifier", "caa", "unsupportedIdentifier",
@@ -148,6 +255,11 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	acme_manager_t *m = s->m;
 	s->job = NULL;
 	const wf_cert_cfg_t *c = s->cert;
+	if (res->waited) { /* the CA's wait began while this order was getting ready: not an attempt */
+		ca_wait(s);
+		schedule(m);
+		return;
+	}
 	if (res->ok && served_already(m, c, res)) {
 		acme_job_forget_pending(m->cfg->state_dir, c->name);
 		acme_result_t again = *res;
@@ -211,7 +323,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	 * the wait: a short-lived one gets attempts close together before it
 	 * expires, and after, not a day apart. */
 	double life, left;
-	bool have = served_life(m, c, &life, &left);
+	served_life(m, c, &life, &left);
 	double base = m->cfg->acme.retry_interval;
 	/* A problem the request itself causes: asking again will not help until the config changes. */
 	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), life, left);
@@ -246,6 +358,8 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		s->next_attempt = ev_now(m->loop) + jitter(base, 0.1);
 		s->ari_id[0] = '\0';
 		s->ari_at = 0;
+	} else if (res->retry_after > 0 && m->clients[s->ca] && acme_client_not_before(m->clients[s->ca])) {
+		leave_waiting_ca(m, s, delay);
 	}
 	/* Kept across restarts and reloads, so that neither resets the backoff
 	 * (and spends the CA's failed-validation limit) nor the fallback. */
@@ -260,21 +374,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		 res->domain[0] ? res->domain : c->domains[0], res->problem_type, res->problem_type[0] ? ": " : "",
 		 res->detail, res->local ? " (" : "", res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
 	rec.last_error_local = res->local;
+	rec.ca_wait_until = m->clients[s->ca] ? acme_client_not_before(m->clients[s->ca]) : 0;
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
-	/* The CA sends no expiry mail any more: wharf is the alarm, in the last
-	 * sixth of the lifetime, about daily (acme_alarm_due). */
-	double until_next = s->next_attempt - ev_now(m->loop);
-	if (have && acme_alarm_due(life, left, difftime(time(NULL), s->last_alarm), until_next)) {
-		s->last_alarm = time(NULL);
-		char span[32], detail[192];
-		fmt_span(left < 0 ? -left : left, span, sizeof(span));
-		snprintf(detail, sizeof(detail), "%s %s%s and renewal keeps failing%s", left < 0 ? "expired" : "expires in",
-			 span, left < 0 ? " ago" : "",
-			 left > 0 && until_next >= left ? "; the next attempt comes only after that (the CA's Retry-After)" : "");
-		wf_log_error("ALARM certificate %s: %s", c->name, detail);
-		acme_event_t ee = { ACME_EVENT_EXPIRING, c, c->domains[0], res->problem_type, detail, false };
-		acme_events_emit(m->events, &ee);
-	}
+	alarm_check(m, s, "renewal keeps failing", "; the next attempt comes only after that (the CA's Retry-After)",
+		    res->problem_type);
 	schedule(m);
 }
 
@@ -539,9 +642,15 @@ static void schedule(acme_manager_t *m)
 		bool issued = ck && !ck->provisional;
 		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
 		wf_certkey_unref(ck);
+		/* The CA's wait (client.h) holds back everything that would ask it. */
+		acme_client_t *cl = client_for(m, s->ca);
+		time_t ca_until = cl ? acme_client_not_before(cl) : 0;
 		if (issued && now >= s->ari_poll_at && !m->settled) {
-			ari_poll(s);
-			continue;
+			if (!ca_until) {
+				ari_poll(s);
+				continue;
+			}
+			s->ari_poll_at = now + difftime(ca_until, wall) + WAIT_SLACK;
 		}
 		/* The CA's suggestion decides, but never later than the last sixth of
 		 * the lifetime: a window past expiry (a CA's bug) must not let the
@@ -551,7 +660,11 @@ static void schedule(acme_manager_t *m)
 		if (issued && s->ari_poll_at - now < next)
 			next = s->ari_poll_at - now;
 		double until_due = difftime(due, wall);
-		if (until_due <= 0 && now >= s->next_attempt) {
+		if (until_due <= 0 && now >= s->next_attempt && ca_until) {
+			ca_wait(s); /* or on to the next CA, which is due at once */
+			if (m->settled && s->tried)
+				continue;
+		} else if (until_due <= 0 && now >= s->next_attempt) {
 			/* Two certificates with a name in common wait for each other: both
 			 * would publish a TLS-ALPN-01 answer for the same name. */
 			if (busy_overlap(m, s)) {

@@ -3,8 +3,9 @@
  * (a third of its lifetime left, half for certificates shorter than 10 days);
  * install the new one live and persist it; back off after failures (about
  * 1 min, 10 min, 100 min, then daily, with jitter; Retry-After honoured; the
- * cap at once for problems the request itself causes), fall back to the next
- * CA after repeated failures, and raise a daily alarm when less than a sixth
+ * cap at once for problems the request itself causes), hold every
+ * certificate of a CA back while that CA asks to wait (client.h), fall back
+ * to the next CA after repeated failures, and raise a daily alarm when less than a sixth
  * of the lifetime is left. Runs on the main thread's loop. */
 #ifndef ACME_MANAGER_H
 #define ACME_MANAGER_H

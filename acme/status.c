@@ -91,6 +91,8 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 	json_object_object_add(o, "ca", json_object_new_int(rec->ca));
 	if (rec->issued_ca[0])
 		json_object_object_add(o, "issued_ca", json_object_new_string(rec->issued_ca));
+	if (rec->ca_wait_until)
+		json_object_object_add(o, "ca_wait_until", json_object_new_int64(rec->ca_wait_until));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
 	json_object_put(o);
@@ -122,6 +124,7 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			rec->next_attempt = (time_t)get_int(o, "next_attempt");
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
 			rec->ca = (int)get_int(o, "ca");
+			rec->ca_wait_until = (time_t)get_int(o, "ca_wait_until");
 			json_object *v;
 			rec->last_error_local = json_object_object_get_ex(o, "last_error_local", &v) &&
 						json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
@@ -245,6 +248,9 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "last_error_local",
 				       json_object_new_boolean(rec.last_error[0] && rec.last_error_local));
 		json_object_object_add(o, "last_error_at", time_or_null(rec.last_error_at));
+		/* Only while it runs: a wait over is no news. */
+		json_object_object_add(o, "ca_wait_until",
+				       time_or_null(rec.ca_wait_until > time(NULL) ? rec.ca_wait_until : 0));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "certificates", arr);
@@ -283,6 +289,8 @@ int acme_status_print(const wf_config_t *cfg, FILE *f)
 		fprintf(f, "  next renewal: %s\n", str_or(o, "next_renewal", "- (no ACME)"));
 		fprintf(f, "  last error:   %s%s%s\n", str_or(o, "last_error", "none"),
 			str_or(o, "last_error_at", NULL) ? " at " : "", str_or(o, "last_error_at", ""));
+		if (str_or(o, "ca_wait_until", NULL))
+			fprintf(f, "  CA wait:      until %s (the CA's Retry-After)\n", str_or(o, "ca_wait_until", ""));
 	}
 	json_object_put(root);
 	return WF_OK;

@@ -21,6 +21,8 @@ typedef struct acme_status_rec {
 	time_t last_issued_at;
 	int ca;              /* index of the CA in use (after fallbacks) */
 	char issued_ca[1024]; /* directory URL of the CA that issued the last certificate; "" in older files */
+	time_t ca_wait_until; /* the CA in use asked to wait until then (its Retry-After, for every
+			       * certificate of the account); 0: no wait known */
 } acme_status_rec_t;
 
 /* Durable write of NAME's record. */
@@ -35,7 +37,8 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec, char *why, size_t cap);
 
 /* JSON: {"certificates":[{"name","domains","issuer","serial","not_before","not_after",
- * "provisional","next_renewal","failures","last_error","last_error_local","last_error_at"}]}
+ * "provisional","next_renewal","failures","last_error","last_error_local","last_error_at",
+ * "ca_wait_until"}]}
  * with RFC 3339 times (null when unknown). */
 int acme_status_json(const wf_config_t *cfg, wf_buf_t *out);
 /* The same as a table for a terminal. */

@@ -225,8 +225,9 @@ static const wf_key_t acme_keys[] = {
 	  "not counted: each has a limit of its own." },
 	{ "retry_interval", WF_KEY_INT, F(wf_config_t, acme.retry_interval), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds before the first retry after a failed order; each further failure waits ten times "
-	  "longer, up to a day, but no longer than a sixth of the served certificate's time left (with "
-	  "jitter, and never less than the CA's Retry-After)." },
+	  "longer, up to a day, but no longer than a sixth of the served certificate's time left, or of its "
+	  "lifetime once it has expired (with jitter, and never less than the CA's Retry-After, which "
+	  "holds back every certificate ordered from that CA)." },
 	{ "event_hook", WF_KEY_STRLIST, F(wf_config_t, acme.event_hook), F(wf_config_t, acme.nevent_hook), "[]", 0, 64,
 	  NULL, NULL,
 	  "Command (argv array, no shell) run on every certificate event: WHARF_EVENT is issued, failed or "
