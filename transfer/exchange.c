@@ -3,7 +3,7 @@
 #include "auth.h"
 #include "fs_job.h"
 #include "http_date.h"
-#include "listing.h"
+#include "listing_job.h"
 #include "mime.h"
 #include "path.h"
 #include "range.h"
@@ -207,7 +207,7 @@ static bool etag_listed(wf_slice_t header, const char *etag)
 }
 
 /* The listing is in (or could not be made): the response. */
-static void listing_answer(xfer_exchange_t *ex, xfer_listing_job_t *job)
+static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 {
 	ex->state = XFER_EX_RESPOND;
 	ex->listing = xfer_listing_job_take(job);
@@ -229,34 +229,35 @@ static void listing_answer(xfer_exchange_t *ex, xfer_listing_job_t *job)
 
 /* Back on the loop with the listing (the exchange still exists: finishing it
  * first cancels the job, and this never runs). */
-static void listing_done(void *arg, xfer_listing_job_t *job)
+static void listing_done(void *arg, xfer_fs_job_t *job)
 {
 	xfer_exchange_t *ex = arg;
-	ex->list_job = NULL;
+	ex->fs_job = NULL;
 	listing_answer(ex, job);
-	xfer_listing_job_free(job);
+	xfer_fs_job_free(job);
 	ex->on_ready(ex, ex->ready_arg);
 }
 
 /* A folder of 100000 entries takes a while to read and sort: that runs on
- * the offload pool (WORKING), so this worker's other connections go on. */
-static void serve_listing(xfer_exchange_t *ex, int dir_fd, const xfer_req_in_t *in, const char *rel)
+ * the offload pool (WORKING), so this worker's other connections go on. The
+ * job takes dir_fd_take. */
+static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_in_t *in, const char *rel)
 {
 	char url_path[1100];
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
-	xfer_listing_job_t *job = xfer_listing_job_new(dir_fd, url_path, ex->list_fmt);
+	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, url_path, ex->list_fmt);
 	if (!job) {
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
 	}
-	if (xfer_listing_job_start(job, ex->worker, listing_done, ex) == WF_OK) {
-		ex->list_job = job;
+	if (xfer_fs_job_start(job, ex->worker, listing_done, ex) == WF_OK) {
+		ex->fs_job = job;
 		ex->state = XFER_EX_WORKING;
 		return;
 	}
 	listing_answer(ex, job); /* no pool: it ran here */
-	xfer_listing_job_free(job);
+	xfer_fs_job_free(job);
 }
 
 static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
@@ -290,7 +291,6 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 			return;
 		}
 		serve_listing(ex, fd, in, rel);
-		close(fd);
 		return;
 	}
 	if (!S_ISREG(st.st_mode) || is_dir) {
@@ -1095,9 +1095,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	xfer_upload_detach(&ex->up); /* a commit in flight finishes alone */
 	xfer_auth_cancel(ex->auth_job); /* so does a password check */
 	ex->auth_job = NULL;
-	xfer_listing_job_cancel(ex->list_job); /* and a folder's listing, which frees itself */
-	ex->list_job = NULL;
-	xfer_fs_job_cancel(ex->fs_job); /* and a change to the tree, made only if under way */
+	/* and a folder's listing, which frees itself, or a change to the tree,
+	 * made only if under way */
+	xfer_fs_job_cancel(ex->fs_job);
 	ex->fs_job = NULL;
 	xfer_listing_free(ex->listing);
 	ex->listing = NULL;

@@ -106,14 +106,12 @@ struct xfer_exchange {
 	xfer_req_in_t held;             /* the request, its slices pointing into held_bytes */
 	char *held_bytes;               /* owned */
 
-	/* a folder's listing on the offload pool (WORKING) */
-	struct xfer_listing_job *list_job; /* borrowed: cancelled when the exchange ends first */
+	/* a folder's listing, or a DELETE's or MKCOL's change to the tree, on
+	 * the offload pool (WORKING) */
+	struct xfer_fs_job *fs_job;        /* borrowed: let go of when the exchange ends first */
+	void (*fs_answer)(xfer_exchange_t *ex, int err); /* a change's response, from its errno */
 	xfer_listing_format_t list_fmt;
 	xfer_listing_t *listing;           /* owned: the body, when body_kind is LISTING */
-
-	/* a DELETE's or MKCOL's change to the tree on the offload pool (WORKING) */
-	struct xfer_fs_job *fs_job;        /* borrowed: let go of when the exchange ends first */
-	void (*fs_answer)(xfer_exchange_t *ex, int err); /* the response, from the change's errno */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;

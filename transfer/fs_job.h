@@ -8,9 +8,10 @@
  *   - removing one name whose blocks may be gigabytes: the temp file of an
  *     upload that will not be stored, the partial a plain STOR starts over
  *     from, a stale partial SIZE, STOR or APPE meets.
- * Kinds of work only FTP has (its listings, the part of a file an APPE
- * keeps, a resumed upload's cut: transfer/ftp_job.c) run as jobs of their
- * own kind (xfer_fs_job_custom), in the same steps.
+ * Kinds of work only one protocol has (FTP's listings, the part of a file
+ * an APPE keeps, a resumed upload's cut: transfer/ftp_job.c; HTTP's sorted
+ * listing: transfer/listing_job.c) run as jobs of their own kind
+ * (xfer_fs_job_custom), in the same steps.
  * A job owns what it is given (the folders, and what a custom kind holds)
  * until it hands the results back. It runs in short steps, each a task of
  * its own on the pool that touches only what the job owns and comes back

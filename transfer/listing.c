@@ -9,13 +9,11 @@
 #include "listing.h"
 
 #include "path.h"
-#include "../server/offload.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -230,18 +228,20 @@ static int add_entry(listing_t *l, const char *name, const struct stat *st)
 	return WF_OK;
 }
 
-/* The folder dir_fd, opened afresh for reading, or NULL. A fresh open of the
- * same folder rather than dup(): a dup shares the file offset, so readdir
- * would start wherever the caller's fd was and leave it at the end; and
- * fdopendir refuses an O_PATH fd, this does not. */
-static DIR *open_listing(int dir_fd)
+/* A fresh open of the same folder rather than dup(): a dup shares the file
+ * offset, so readdir would start wherever the caller's fd was and leave it
+ * at the end; and fdopendir refuses an O_PATH fd, this does not. */
+DIR *xfer_listing_open(int dir_fd)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	DIR *d = fdopendir(fd);
-	if (!d)
+	if (!d) {
+		int err = errno;
 		close(fd);
+		errno = err;
+	}
 	return d;
 }
 
@@ -390,7 +390,7 @@ static int render_json_tail(const listing_t *l, wf_buf_t *out)
 /* A sorted listing is rendered a piece at a time (the page's head, one
  * entry, its tail) as the connection can take it: the page itself is never
  * held, only the entries it is made from. Its size is known beforehand
- * (xfer_listing_measure renders it once, counting), so the answer has a
+ * (xfer_listing_sort renders it once, counting), so the answer has a
  * Content-Length like any other. */
 typedef enum part {
 	PART_HEAD,
@@ -477,7 +477,7 @@ static int render_piece(xfer_listing_t *L, wf_buf_t *out)
 	return rc;
 }
 
-static xfer_listing_t *listing_new(const char *url_path, xfer_listing_format_t fmt)
+xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt)
 {
 	xfer_listing_t *L = calloc(1, sizeof(*L));
 	if (!L)
@@ -504,9 +504,13 @@ void xfer_listing_free(xfer_listing_t *L)
 	free(L);
 }
 
-/* Once the entries are all read: sorts them, then renders the page once to
- * count its bytes, holding one piece at a time. */
-static int listing_measure(xfer_listing_t *L)
+int xfer_listing_add(xfer_listing_t *L, DIR *d, size_t max)
+{
+	return read_entries(d, &L->l, max);
+}
+
+/* The page is rendered once to count its bytes, holding one piece at a time. */
+int xfer_listing_sort(xfer_listing_t *L)
 {
 	wf_buf_t piece;
 	uint64_t size = 0;
@@ -560,10 +564,10 @@ ssize_t xfer_listing_read(xfer_listing_t *L, char *dst, size_t cap)
 int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
 {
 	int rc = WF_ERR;
-	xfer_listing_t *L = listing_new(url_path, fmt);
+	xfer_listing_t *L = xfer_listing_new(url_path, fmt);
 	if (!L)
 		return WF_ERR;
-	DIR *d = open_listing(dir_fd);
+	DIR *d = xfer_listing_open(dir_fd);
 	if (!d || read_entries(d, &L->l, SIZE_MAX) != WF_DONE)
 		goto out;
 	sort_entries(&L->l);
@@ -581,117 +585,6 @@ out:
 		closedir(d);
 	xfer_listing_free(L);
 	return rc;
-}
-
-/* ------------------------------------------------------ off the loop */
-
-/* Names read per step: a few milliseconds of readdir and stat, then a pass
- * through the worker's loop, so one big folder never holds a pool thread
- * from the password checks and upload commits queued behind it. The last
- * step sorts and measures. A cancel takes effect at the next step. */
-#define LISTING_STEP 4096
-
-struct xfer_listing_job {
-	atomic_bool cancelled;        /* set on the loop, read by the steps */
-	xfer_listing_done_fn done;    /* NULL until started, and once cancelled */
-	void *arg;
-	wf_worker_t *worker;          /* borrowed: whose loop each step comes back to */
-	int rc;                       /* WF_AGAIN while reading, then WF_OK or WF_ERR */
-	DIR *dir;                     /* owned: the folder being read, or NULL */
-	xfer_listing_t *listing;      /* owned until taken: what was read so far */
-};
-
-xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt)
-{
-	xfer_listing_job_t *j = calloc(1, sizeof(*j));
-	if (!j)
-		return NULL;
-	j->listing = listing_new(url_path, fmt);
-	if (!j->listing) {
-		free(j);
-		return NULL;
-	}
-	atomic_init(&j->cancelled, false);
-	j->dir = open_listing(dir_fd);
-	j->rc = j->dir ? WF_AGAIN : WF_ERR;
-	return j;
-}
-
-/* One step, on a pool thread (or inline): touches only what the job owns. */
-static void job_step(void *arg)
-{
-	xfer_listing_job_t *j = arg;
-	if (j->rc != WF_AGAIN)
-		return;
-	if (atomic_load_explicit(&j->cancelled, memory_order_relaxed)) {
-		j->rc = WF_ERR;
-		return;
-	}
-	int r = read_entries(j->dir, &j->listing->l, LISTING_STEP);
-	if (r == WF_AGAIN)
-		return;
-	if (r == WF_DONE) {
-		closedir(j->dir);
-		j->dir = NULL;
-		r = listing_measure(j->listing);
-	}
-	j->rc = r;
-}
-
-/* Back on the worker's loop after a step: the next one, or the end. */
-static void job_stepped(void *arg)
-{
-	xfer_listing_job_t *j = arg;
-	if (!j->done) {
-		xfer_listing_job_free(j); /* cancelled: nobody waits */
-		return;
-	}
-	if (j->rc == WF_AGAIN) {
-		if (wf_offload_submit(j->worker, job_step, job_stepped, j) == WF_OK)
-			return;
-		j->rc = WF_ERR; /* the pool stopped under it */
-	}
-	j->done(j->arg, j);
-}
-
-int xfer_listing_job_start(xfer_listing_job_t *j, wf_worker_t *w, xfer_listing_done_fn done, void *arg)
-{
-	j->done = done;
-	j->arg = arg;
-	j->worker = w;
-	if (w && j->rc == WF_AGAIN && wf_offload_submit(w, job_step, job_stepped, j) == WF_OK)
-		return WF_OK;
-	j->done = NULL;
-	while (j->rc == WF_AGAIN)
-		job_step(j);
-	return WF_DONE;
-}
-
-void xfer_listing_job_cancel(xfer_listing_job_t *j)
-{
-	if (!j)
-		return;
-	j->done = NULL;
-	atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
-}
-
-xfer_listing_t *xfer_listing_job_take(xfer_listing_job_t *j)
-{
-	if (j->rc != WF_OK)
-		return NULL;
-	xfer_listing_t *L = j->listing;
-	j->listing = NULL;
-	return L;
-}
-
-void xfer_listing_job_free(xfer_listing_job_t *j)
-{
-	if (!j)
-		return;
-	if (j->dir)
-		closedir(j->dir);
-	xfer_listing_free(j->listing);
-	free(j);
 }
 
 /* Next element of a list separated by sep (',' or ';'), skipping separators

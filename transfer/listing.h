@@ -4,6 +4,7 @@
 
 #include "../server/buf.h"
 
+#include <dirent.h>
 #include <stdint.h>
 
 typedef enum xfer_listing_format {
@@ -44,43 +45,27 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * not being a folder); on WF_ERR out is left as it was. */
 int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out);
 
-/* The same listing built off the loop: reading a folder of 100000 entries,
- * one stat each, then sorting them takes long enough to stall every other
- * connection of a worker. The job reads in short steps, each a task of its
- * own on the offload pool that touches only what the job owns, with a pass
- * through the worker's loop in between; the last step sorts the entries and
- * measures the page. (FTP's listing job, ftp_job.h, writes each entry as it
- * is read; this one must see them all before the first line, to sort.)
- *
- * What the job yields is not the page but the sorted entries and the page's
- * size: the page is rendered a piece at a time as it is read out
- * (xfer_listing_read), so a connection holds the entries (32 bytes each
- * plus the name) and a piece or two, never the whole page, whose HTML is
- * several times larger. */
-typedef struct wf_worker wf_worker_t;
-typedef struct xfer_listing_job xfer_listing_job_t;
+/* The same listing built a step at a time, so that it can be built off the
+ * loop (transfer/listing_job.c). What comes of it is not the page but the
+ * sorted entries and the page's size: the page is rendered a piece at a
+ * time as it is read out (xfer_listing_read), so a connection holds the
+ * entries (32 bytes each plus the name) and a piece or two, never the whole
+ * page, whose HTML is several times larger. */
 typedef struct xfer_listing xfer_listing_t;
 
-/* On the worker's loop, once the job ran to its end: the owner takes the
- * listing and frees the job. */
-typedef void (*xfer_listing_done_fn)(void *arg, xfer_listing_job_t *job);
-
-/* A job listing the open folder dir_fd (not consumed: opened afresh here, as
- * xfer_listing_render does) as fmt. NULL when out of memory. */
-xfer_listing_job_t *xfer_listing_job_new(int dir_fd, const char *url_path, xfer_listing_format_t fmt);
-/* Runs the job on w's offload pool: WF_OK, and done(arg, job) comes later on
- * w's loop, never before this returns; or, without a worker or a pool,
- * WF_DONE: the job ran here and done is never called. Either way the caller
- * owns the job at the end. */
-int xfer_listing_job_start(xfer_listing_job_t *j, wf_worker_t *w, xfer_listing_done_fn done, void *arg);
-/* The owner lets go of a started job before its end (NULL: nothing): it stops
- * at its next step, done is never called, and it frees itself. */
-void xfer_listing_job_cancel(xfer_listing_job_t *j);
-/* Once done: the listing, now the caller's (free it with xfer_listing_free);
- * or NULL (the folder could not be read, no memory, or the pool stopped). */
-xfer_listing_t *xfer_listing_job_take(xfer_listing_job_t *j);
-/* Frees a job that is not running. */
-void xfer_listing_job_free(xfer_listing_job_t *j);
+/* An empty listing of the folder the client sees as url_path (as for
+ * xfer_listing_render), as fmt. NULL when out of memory. */
+xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt);
+/* The open folder dir_fd (not consumed) opened afresh for reading, as
+ * xfer_listing_render does; NULL (errno set) when it cannot be. */
+DIR *xfer_listing_open(int dir_fd);
+/* Reads up to max more of d's names into l: WF_DONE once the folder is
+ * read to its end (or to the entry cap), WF_AGAIN when names remain, WF_ERR
+ * on an I/O error (errno set) or no memory. */
+int xfer_listing_add(xfer_listing_t *l, DIR *d, size_t max);
+/* Once all is read: sorts the entries, then measures the page (renders it
+ * once, counting, a piece at a time). WF_OK, or WF_ERR (no memory). */
+int xfer_listing_sort(xfer_listing_t *l);
 
 /* The page's whole size in bytes, and what is left of it to read. */
 uint64_t xfer_listing_size(const xfer_listing_t *l);

@@ -2,10 +2,11 @@
  * JSON parser), bad UTF-8, sorting, hidden names, the output cap, the entry
  * cap, the Accept negotiation, and the same listing made by a job in steps
  * and read out in pieces. */
-#include "transfer/listing.h"
+#include "transfer/listing_job.h"
 
 #include "check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -244,13 +245,15 @@ static void check_fd_kept(int dir)
  * and as many as it measured. */
 static void check_job_same(int dir, xfer_listing_format_t fmt, const wf_buf_t *want, size_t step)
 {
-	xfer_listing_job_t *j = xfer_listing_job_new(dir, "/many/", fmt);
+	xfer_fs_job_t *j = xfer_listing_job(dup(dir), "/many/", fmt);
 	CHECK(j != NULL);
 	if (!j)
 		return;
-	CHECK_EQ_INT(xfer_listing_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
 	xfer_listing_t *l = xfer_listing_job_take(j);
-	xfer_listing_job_free(j);
+	CHECK(xfer_listing_job_take(j) == NULL); /* taken once */
+	xfer_fs_job_free(j);
 	CHECK(l != NULL);
 	if (!l)
 		return;
@@ -292,12 +295,12 @@ static void check_job_small(int dir)
 static void check_job_fails(int dir)
 {
 	int file = openat(dir, "with space.txt", O_RDONLY | O_CLOEXEC);
-	xfer_listing_job_t *j = xfer_listing_job_new(file, "/f/", XFER_LISTING_JSON);
-	close(file);
+	xfer_fs_job_t *j = xfer_listing_job(file, "/f/", XFER_LISTING_JSON);
 	CHECK(j != NULL);
-	CHECK_EQ_INT(xfer_listing_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), ENOTDIR);
 	CHECK(xfer_listing_job_take(j) == NULL);
-	xfer_listing_job_free(j);
+	xfer_fs_job_free(j);
 }
 
 static void check_truncated(void)
