@@ -16,7 +16,9 @@ meanwhile another connection's GET on the same worker (or another stream's
 on the same HTTP/2 connection) is answered, before the change's own answer.
 Were the change made on the loop, that answer would have come first. A
 client that leaves while its change waits for the pool is logged with 499
-and its change is never made."""
+and its change is never made. A folder's listing, a file system job too,
+waits for the busy pool the same way, and one whose client left meanwhile
+is logged with 499 and frees itself once the pool is free."""
 
 import json
 import os
@@ -177,7 +179,8 @@ def h2_req(method, path):
 
 
 class HttpTreeChangesOffload(unittest.TestCase):
-    """DELETE and MKCOL wait for the pool, and the worker serves on."""
+    """DELETE, MKCOL and a folder's listing wait for the pool, and the worker
+    serves on."""
 
     @classmethod
     def setUpClass(cls):
@@ -237,7 +240,9 @@ class HttpTreeChangesOffload(unittest.TestCase):
                     ("DELETE", "/del-1.txt", "", 204),
                     # A small body is read and dropped meanwhile; the connection goes on.
                     ("DELETE", "/del-dir", "Content-Length: 5\r\n\r\nhello", 204),
-                    ("MKCOL", "/made", "", 201)):
+                    ("MKCOL", "/made", "", 201),
+                    # A folder's listing is a file system job too.
+                    ("GET", "/", "", 200)):
                 held = self.busy_pool()
                 request = h1_req(method, path, body)
                 if body:
@@ -295,16 +300,22 @@ class HttpTreeChangesOffload(unittest.TestCase):
         self.assertIn(" alice DELETE /del-2.txt HTTP/2 204 0 ", log)
         self.assertIn(" alice MKCOL /made-2 HTTP/2 201 ", log)
 
-    def test_client_leaves_while_its_change_waits(self):
+    def test_client_leaves_while_its_work_waits(self):
+        # A change, or a folder's listing, let go of while its job waits for
+        # the pool (an HTTP/1.1 connection closed, an HTTP/2 stream reset).
         self.make("kept.txt")
-        with harness.RawTLS(self.server, timeout=SLOW) as c:
+        with harness.RawTLS(self.server, timeout=SLOW) as c, harness.RawTLS(self.server, timeout=SLOW) as lister:
             self.warm(c)
+            self.warm(lister)
             held = self.busy_pool()
             c.send(h1_req("DELETE", "/kept.txt"))
+            lister.send(h1_get("/"))
             time.sleep(0.1)
         with harness.RawTLS(self.server, alpn=("h2",), timeout=SLOW) as c:
             c.send(H2_PREFACE + h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, h2_req("MKCOL", "/never")) +
-                   h2_frame(RST_STREAM, 0, 1, (8).to_bytes(4, "big")))
+                   h2_frame(RST_STREAM, 0, 1, (8).to_bytes(4, "big")) +
+                   h2_frame(HEADERS, H2_END_STREAM | H2_END_HEADERS, 3, h2_get("/")) +
+                   h2_frame(RST_STREAM, 0, 3, (8).to_bytes(4, "big")))
             time.sleep(0.1)
         self.settle(held)
         time.sleep(0.5)  # the let-go jobs have met the pool
@@ -314,9 +325,16 @@ class HttpTreeChangesOffload(unittest.TestCase):
         log = self.server.log()
         self.assertIn(" alice DELETE /kept.txt HTTP/1.1 499 0 ", log)
         self.assertIn(" alice MKCOL /never HTTP/2 499 0 ", log)
+        # A listing nobody waits for any more frees itself, and the next is whole.
+        self.assertIn(" alice GET / HTTP/1.1 499 0 ", log)
+        self.assertIn(" alice GET / HTTP/2 499 0 ", log)
         self.assertIsNone(self.server.proc.poll())
         with harness.RawTLS(self.server, timeout=SLOW) as c:
             self.warm(c)
+            c.send(h1_get("/"))
+            status, _, body = c.read_response(timeout=SLOW)
+            self.assertEqual(status, 200, body[:300])
+            self.assertIn("kept.txt", [e["name"] for e in json.loads(body)["entries"]])
         self.assertIsNone(harness.sanitizer_report(self.server.log()))
 
 
