@@ -776,13 +776,22 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 	wf_buf_fini(&line);
 }
 
-/* STAT PATH's reply: each CRLF-ended line of the listing is one reply line. */
-static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out)
+/* STAT PATH's reply: each CRLF-ended line of the listing is one reply line,
+ * all of them. A listing cut short (listed entries of more) says so in its
+ * last line. */
+static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out, bool cut, size_t listed)
 {
-	size_t n = 0, cap = 1024;
-	const char **lines = calloc(cap, sizeof(*lines));
 	char *p = wf_buf_head(out), *end = p + wf_buf_size(out);
-	while (lines && p < end && n < cap) {
+	size_t cap = 0;
+	for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		cap++;
+	const char **lines = calloc(cap ? cap : 1, sizeof(*lines));
+	if (!lines) {
+		ftp_reply(f, 451, "Out of memory");
+		return;
+	}
+	size_t n = 0;
+	while (p < end && n < cap) {
 		char *cr = memchr(p, '\r', (size_t)(end - p));
 		if (!cr)
 			break;
@@ -790,8 +799,10 @@ static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out)
 		lines[n++] = p;
 		p = cr + 2;
 	}
-	ftp_reply_multi(f, 213, "Status follows:", lines ? lines : (const char *const *)&p, lines ? n : 0,
-			"End of status");
+	char last[128];
+	if (cut)
+		snprintf(last, sizeof(last), "End of status: only the first %zu entries (MLSD or LIST over a data connection lists up to 100000)", listed);
+	ftp_reply_multi(f, 213, "Status follows:", lines, n, cut ? last : "End of status");
 	free(lines);
 }
 
@@ -803,11 +814,13 @@ static void on_stat_listed(void *arg, xfer_fs_job_t *job)
 	ftp_data_hold(f, false);
 	int err = xfer_fs_job_err(job);
 	wf_buf_t *out = xfer_ftp_job_take_listing(job);
+	size_t listed;
+	bool cut = xfer_ftp_job_listing_cut(job, &listed);
 	xfer_fs_job_free(job);
 	if (err)
 		ftp_reply(f, 451, "Reading the folder failed: %s", strerror(err));
 	else
-		reply_stat_listing(f, out);
+		reply_stat_listing(f, out, cut, listed);
 	wf_buf_fini(out);
 	free(out);
 	ftp_wake(f);
@@ -836,7 +849,7 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		if (err)
 			reply_errno(f, err, v);
 		else
-			reply_stat_listing(f, out);
+			reply_stat_listing(f, out, false, 0);
 		wf_buf_fini(out);
 		free(out);
 		return;

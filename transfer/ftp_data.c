@@ -79,6 +79,8 @@ struct ftp_data {
 	int fd;                /* owned: the file sent, or -1 */
 	uint64_t off, end;
 	wf_buf_t *list;        /* owned: the listing sent */
+	bool list_cut;         /* the listing left entries out ... */
+	size_t list_count;     /* ... and holds these */
 	xfer_upload_t *up;     /* owned: the upload received */
 	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
 	bool held;             /* a job of the session runs (ftp_data_hold): no connect timeout */
@@ -297,7 +299,11 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 			}
 			if (n == 0) {
 				drop_conn(d);
-				finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
+				if (d->list_cut)
+					finish(d, 226, "Transfer complete (%llu bytes); only the first %zu entries of %s are listed",
+					       (unsigned long long)d->moved, d->list_count, d->what);
+				else
+					finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
 				return;
 			}
 		}
@@ -977,6 +983,10 @@ static void on_prepared(void *arg, xfer_fs_job_t *job)
 		d->up = xfer_ftp_job_take_upload(job);
 	else
 		d->list = xfer_ftp_job_take_listing(job);
+	d->list_cut = xfer_ftp_job_listing_cut(job, &d->list_count);
+	if (d->list_cut)
+		ftp_log(d->f, WF_LOG_WARN, "%s %s: only the first %zu entries are listed (the listing's limit)", d->verb,
+			d->what, d->list_count);
 	xfer_fs_job_free(job);
 	if (err) {
 		ftp_log(d->f, WF_LOG_WARN, "%s %s: %s failed: %s", d->verb, d->what,

@@ -24,8 +24,14 @@ typedef struct listing {
 	size_t listed;
 	xfer_ftp_list_style_t style;
 	size_t max_entries;
+	bool cut;                  /* entries were left out (max_entries, or out's cap) */
 	wf_buf_t *out;             /* owned until taken */
 } listing_t;
+
+static bool listed_name(const char *name)
+{
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !xfer_path_is_hidden(name);
+}
 
 /* A copy of a file's head into an upload, or an upload's cut. */
 typedef struct upload_work {
@@ -47,16 +53,22 @@ static int listing_step(void *state, bool *more)
 		l->dir_fd = -1; /* the DIR has it */
 	}
 	for (size_t step = 0; step < LISTING_STEP; step++) {
-		struct dirent *de;
-		if (l->listed >= l->max_entries || !(de = readdir(l->dir)))
+		struct dirent *de = readdir(l->dir);
+		if (!de)
 			return 0;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || xfer_path_is_hidden(de->d_name))
+		if (!listed_name(de->d_name))
 			continue;
+		if (l->listed >= l->max_entries) {
+			l->cut = true; /* one more to list: the reply says the listing is not whole */
+			return 0;
+		}
 		struct stat st;
 		if (fstatat(dirfd(l->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue; /* gone meanwhile */
-		if (xfer_ftp_list_entry(l->out, &l->style, de->d_name, &st) != WF_OK)
-			return 0; /* the listing's cap: what fits is sent */
+		if (xfer_ftp_list_entry(l->out, &l->style, de->d_name, &st) != WF_OK) {
+			l->cut = true; /* the listing's cap: what fits is sent */
+			return 0;
+		}
 		l->listed++;
 	}
 	*more = true;
@@ -176,6 +188,13 @@ wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j)
 	wf_buf_t *out = l->out;
 	l->out = NULL;
 	return out;
+}
+
+bool xfer_ftp_job_listing_cut(xfer_fs_job_t *j, size_t *listed)
+{
+	const listing_t *l = xfer_fs_job_state(j, &listing_ops);
+	*listed = l ? l->listed : 0;
+	return l && l->cut;
 }
 
 xfer_upload_t *xfer_ftp_job_take_upload(xfer_fs_job_t *j)

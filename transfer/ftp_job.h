@@ -45,6 +45,9 @@ xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const
  * taken. The job, freed with xfer_fs_job_free, drops what was not taken:
  * a listing's buffer, a copy's temp file; a cut's upload is parked again. */
 wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j);
+/* Whether a listing left entries out (max_entries reached with more to
+ * list, or its buffer's cap); *listed gets the entries it holds. */
+bool xfer_ftp_job_listing_cut(xfer_fs_job_t *j, size_t *listed);
 xfer_upload_t *xfer_ftp_job_take_upload(xfer_fs_job_t *j);
 
 #endif

@@ -137,7 +137,7 @@ class Control:
         n = 0
         while sep == "-":
             n += 1
-            if n > 10000:
+            if n > 200000:
                 raise AssertionError("multi-line reply without an end")
             raw = self._line(deadline)
             if not raw.endswith(b"\r"):

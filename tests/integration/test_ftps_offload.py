@@ -8,6 +8,7 @@ as it was, with no temp file or partial behind."""
 import fcntl
 import hashlib
 import os
+import re
 import select
 import socket
 import ssl
@@ -207,14 +208,31 @@ class Offload(ftps_util.FTPSCase):
         c = self.logged_in()
         r = c.cmd("STAT many", timeout=SLOW)
         self.assertEqual(r.code, 213, r)
-        self.assertGreater(len(r.lines), 1000)
-        self.assertTrue(all("entry-" in line for line in r.lines[1:6]), r.lines[:6])
+        # STAT's reply holds up to 1 MiB of the listing, every line of it
+        # (not a fixed number of lines), and its last line says it is cut.
+        entries = r.lines[1:-1]
+        self.assertTrue(all(re.search(r" entry-\d{6}$", line) for line in entries), entries[:3])
+        self.assertGreater(len(entries), 10000)
+        self.assertLess(sum(len(line) + 1 for line in entries), 1 << 20)  # indent less, CRLF more
+        m = re.search(r"only the first (\d+) entries", r.lines[-1])
+        self.assertTrue(m, r.lines[-1])
+        self.assertEqual(int(m.group(1)), len(entries))
         other.expect("NOOP", 200)
-        text = c.listing("MLSD", "many")
-        names = sorted(l.split("; ", 1)[1] for l in text.splitlines())
+        data, r, _ = c.retr("many", cmd="MLSD")
+        self.assertEqual(r.code, 226, r)
+        self.assertNotIn("only the first", r.text)
+        names = sorted(l.split("; ", 1)[1] for l in data.decode().splitlines())
         self.assertEqual(len(names), MANY)
         self.assertEqual(names[0], "entry-000000")
         self.assertEqual(names[-1], "entry-%06d" % (MANY - 1))
+        # One more than the listing's limit: the 226 says it is not whole.
+        extra = self.home("many", "entry-%06d" % MANY)
+        os.close(os.open(extra, os.O_CREAT | os.O_WRONLY, 0o644))
+        self.addCleanup(os.unlink, extra)
+        data, r, _ = c.retr("many", cmd="MLSD")
+        self.assertEqual(r.code, 226, r)
+        self.assertIn("only the first %d entries of /many are listed" % MANY, r.text)
+        self.assertEqual(len(data.decode().splitlines()), MANY)
         c.expect("NOOP", 200)
         other.expect("NOOP", 200)
 
