@@ -206,6 +206,14 @@ static uint64_t park(ftp_data_t *d)
 		d->prev_cr = false;
 	}
 	uint64_t arrived = d->up->written + wf_buf_size(&d->up->stage);
+	if (!arrived && !d->resumed) {
+		/* Nothing to resume from: an empty partial would only make SIZE
+		 * answer 0 for a file that may exist whole (a download's resume
+		 * asks SIZE too). */
+		xfer_fs_job_drop_upload(d->up);
+		d->up = NULL;
+		return 0;
+	}
 	int rc = xfer_upload_park(d->up, d->partial);
 	if (rc != WF_OK) {
 		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s: %s",

@@ -272,6 +272,25 @@ class FailedDataConnection(ftps_util.FTPSCase):
         self.assertFalse(os.path.exists(self.home("fresh-none.bin")))
         c.expect("NOOP", 200)
 
+    def test_upload_cut_before_any_byte_keeps_no_partial(self):
+        # A STOR over a whole file, cut before its first byte: no empty
+        # partial is kept, so SIZE still gives the whole file's size, which
+        # a download's resume (curl -C -) asks for.
+        whole = os.urandom(1000)
+        self.write_home("whole.bin", whole)
+        c = self.logged_in()
+        r, _ = c.stor("whole.bin", b"", cut_after=0)
+        self.assertEqual(r.code, 426, r)
+        self.assertIn("0 bytes kept", r.text)
+        self.assertFalse([p for p in self.partials() if "whole" in p])
+        self.assertEqual(c.expect("SIZE whole.bin", 213).text.strip(), "1000")
+        self.assertEqual(self.read_home("whole.bin"), whole)
+        local = self.scratch("whole.local", whole[:500])
+        out = ftps_util.curl(self.port, "/whole.bin", ["-C", "-", "-o", local])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), whole)
+
 
 class TooLarge(ftps_util.FTPSCase):
     """max_upload_bytes = 1M: an upload past it gets 552 and leaves no temp
