@@ -597,8 +597,16 @@ static void cmd_epsv(xfer_ftp_t *f, wf_slice_t arg)
 		ftp_reply(f, 200, "EPSV ALL ok");
 		return;
 	}
-	if (arg.len && !wf_slice_eq_ci(arg, "1") && !wf_slice_eq_ci(arg, "2")) {
-		ftp_reply(f, 522, "Network protocol not supported, use (1,2)");
+	/* The data listener takes the control connection's local address, so
+	 * the one protocol offered is that address's (RFC 2428: 522 names it). */
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	const char *proto = "1";
+	if (getsockname(f->conn->fd, (struct sockaddr *)&local, &len) == 0 && local.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)&local)->sin6_addr))
+		proto = "2";
+	if (arg.len && !wf_slice_eq_ci(arg, proto)) {
+		ftp_reply(f, 522, "Network protocol not supported, use (%s)", proto);
 		return;
 	}
 	ftp_data_passive(f, true);

@@ -285,6 +285,19 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(r.text.strip()[:14], want)
         self.assertEqual(c.cmd("SIZE missing.txt").code, 550)
 
+    def test_epsv_protocols(self):
+        # On an IPv4 control connection only protocol 1 is offered; RFC
+        # 2428's 522 names the ones that are.
+        c = self.logged_in()
+        for arg in ("2", "3", "x"):
+            with self.subTest(arg=arg):
+                r = c.cmd("EPSV " + arg)
+                self.assertEqual(r.code, 522, r)
+                self.assertIn("(1)", r.text)
+        self.assertEqual(c.cmd("EPSV 1").code, 229)
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+
     def test_mfmt_sets_the_modification_time(self):
         # What FileZilla, WinSCP, lftp and rclone send after an upload to
         # keep the source's time (draft-somers-ftp-mfxx): the file's mtime
