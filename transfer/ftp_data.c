@@ -84,6 +84,7 @@ struct ftp_data {
 	xfer_upload_t *up;     /* owned: the upload received */
 	bool resumed;          /* up is a claimed partial: never dropped unless it is garbage */
 	bool held;             /* a job of the session runs (ftp_data_hold): no connect timeout */
+	bool offered_session;  /* the data handshake's ClientHello offered a ticket to resume */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
 	xfer_fs_job_t *job;    /* borrowed: PREPARE's job, which owns itself until it is done */
@@ -586,23 +587,51 @@ static void data_on_close(wf_conn_t *c)
 		finish(d, 426, "Connection closed; transfer aborted after %llu bytes", (unsigned long long)d->moved);
 }
 
-#define REUSE_REFUSAL "its TLS session does not resume this control connection's session (require_tls_reuse)"
-
-/* TLS 1.2 issues a ticket inside a full handshake: a thief who completed one
- * would get a ticket under this session's key, good for the next PASV. So a
- * data handshake that is not a resumption stops before its ticket. */
-static int no_ticket_unless_resumed(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
-				    const gnutls_datum_t *msg)
+/* Why a data handshake that did not resume is refused. A ticket offered
+ * but not taken was issued to another connection (each control connection
+ * has a ticket key of its own), or is too old: a client that keeps one
+ * session cache for all its connections (rclone with parallel transfers,
+ * say) offers the last ticket any of them got, and cannot resume per
+ * connection. */
+static const char *reuse_refusal(const ftp_data_t *d)
 {
-	(void)htype;
+	return d->offered_session ? "its TLS session is another connection's, not this control connection's "
+				    "(require_tls_reuse)"
+				  : "its TLS session does not resume this control connection's session (require_tls_reuse)";
+}
+
+static int resumption_offered(void *ctx, unsigned tls_id, const unsigned char *data, unsigned size)
+{
+	(void)data;
+	/* pre_shared_key (TLS 1.3), or a session ticket (TLS 1.2) that holds one */
+	if (tls_id == 41 || (tls_id == 35 && size > 0))
+		*(bool *)ctx = true;
+	return 0;
+}
+
+/* With require_tls_reuse, on a data connection's handshake:
+ *   - the ClientHello: whether it offers a session to resume, for the
+ *     refusal's wording;
+ *   - TLS 1.2 issues a ticket inside a full handshake: a thief who
+ *     completed one would get a ticket under this session's key, good for
+ *     the next PASV. So a data handshake that is not a resumption stops
+ *     before its ticket. */
+static int data_handshake_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+			       const gnutls_datum_t *msg)
+{
 	(void)when;
-	(void)msg;
-	if (incoming || gnutls_session_is_resumed(s))
-		return 0;
 	wf_conn_t *c = gnutls_session_get_ptr(s);
 	ftp_data_t *d = D(c);
+	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && incoming) {
+		if (d)
+			gnutls_ext_raw_parse(&d->offered_session, resumption_offered, msg,
+					     GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+		return 0; /* a ClientHello it cannot parse is GnuTLS's to refuse */
+	}
+	if (htype != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET || incoming || gnutls_session_is_resumed(s))
+		return 0;
 	if (d)
-		snprintf(d->gone_why, sizeof(d->gone_why), REUSE_REFUSAL);
+		snprintf(d->gone_why, sizeof(d->gone_why), "%s", reuse_refusal(d));
 	return GNUTLS_E_INSUFFICIENT_CREDENTIALS;
 }
 
@@ -612,8 +641,8 @@ static int data_on_secure(wf_conn_t *c)
 	if (!d)
 		return WF_ERR;
 	if (c->svc->require_tls_reuse && !gnutls_session_is_resumed(c->tls)) {
-		ftp_log(d->f, WF_LOG_WARN, "data connection from %s refused: %s", c->peer, REUSE_REFUSAL);
-		snprintf(d->gone_why, sizeof(d->gone_why), REUSE_REFUSAL);
+		ftp_log(d->f, WF_LOG_WARN, "data connection from %s refused: %s", c->peer, reuse_refusal(d));
+		snprintf(d->gone_why, sizeof(d->gone_why), "%s", reuse_refusal(d));
 		return WF_ERR; /* closes: data_on_close answers 425 */
 	}
 	d->state = DATA_READY;
@@ -688,8 +717,8 @@ static void connected(ftp_data_t *d, int fd, const struct sockaddr *sa)
 		}
 		ftp_tls_cache(f, c->tls, false);
 		if (c->svc->require_tls_reuse)
-			gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_PRE,
-							   no_ticket_unless_resumed);
+			gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_PRE,
+							   data_handshake_hook);
 		wf_conn_set_timeout(c, d->held ? 0 : c->cfg->limits.data_connect_timeout);
 		return;
 	}

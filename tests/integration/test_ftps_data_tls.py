@@ -146,6 +146,7 @@ class ReuseRequired(ftps_util.FTPSCase):
                 tctx = client_context(version)
                 c, first, final, got, result, error = self.thief_connects_first(version, tctx, None)
                 self.assertNotStolen(c, first, final, got, result)
+                self.assertIn("does not resume this control connection's session", final.text)
                 # A full handshake on a data port must hand out nothing resumable.
                 if result and result["session"] is not None:
                     c2, first, final, got, result2, error = self.thief_connects_first(
@@ -162,6 +163,13 @@ class ReuseRequired(ftps_util.FTPSCase):
                 c, first, final, got, result, error = self.thief_connects_first(
                     version, tctx, other.session)
                 self.assertNotStolen(c, first, final, got, result)
+                # A ticket offered is named as another connection's, so the
+                # admin of a client with one session cache for all its
+                # connections reads what happened (a TLS 1.2 session ID
+                # cannot be told from a fresh one).
+                if tickets:
+                    self.assertIn("is another connection's, not this control connection's", final.text)
+                    self.assertIn("is another connection's", self.server.log())
 
     def test_thief_with_session_of_another_control_connection_same_user(self):
         """Even alice's own second control connection cannot take over the
