@@ -1443,7 +1443,10 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	const char *from_leaf, *to_leaf;
 	int from_dfd = xfer_path_open_parent(home(f), from, &from_leaf);
 	if (from_dfd < 0) {
-		reply_errno(f, -from_dfd, v);
+		/* The source's folder went since RNFR: the reply names the source. */
+		char from_v[FTP_PATH_MAX + 1];
+		snprintf(from_v, sizeof(from_v), "/%s", from);
+		reply_errno(f, -from_dfd, from_v);
 		return;
 	}
 	int to_dfd = xfer_path_open_parent(home(f), rel, &to_leaf);

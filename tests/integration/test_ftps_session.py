@@ -7,6 +7,7 @@ TLS, garbage and overlong lines, and active mode being off."""
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -362,6 +363,18 @@ class Session(ftps_util.FTPSCase):
         c.expect("RMD made", 250)
         self.assertFalse(os.path.exists(self.home("made")))
         self.assertEqual(c.cmd("RMD made").code, 550)
+
+    def test_rnto_after_the_source_folder_went(self):
+        # The source's folder goes between RNFR and RNTO: the 550 names
+        # the source, not the target.
+        self.write_home("going/src.txt", b"x")
+        c = self.logged_in()
+        c.expect("RNFR going/src.txt", 350)
+        shutil.rmtree(self.home("going"))
+        r = c.cmd("RNTO kept.txt")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("/going/src.txt", r.text)
+        self.assertNotIn("kept.txt", r.text)
 
     def test_rename_and_delete(self):
         self.write_home("ren-a.txt", b"AAA")
