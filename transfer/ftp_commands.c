@@ -408,6 +408,8 @@ static void cmd_ccc(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_quit(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
+	if (ftp_data_quit_after_commit(f))
+		return;
 	if (ftp_data_busy(f))
 		ftp_data_free(f);
 	ftp_reply(f, 221, "Goodbye");

@@ -89,6 +89,7 @@ struct ftp_data {
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
 	xfer_fs_job_t *job;    /* borrowed: PREPARE's job, which owns itself until it is done */
 	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
+	bool quit;             /* QUIT came meanwhile: 221 and the close after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
 	char *conv;            /* owned: ASCII conversion room (CONV_ROOM) */
@@ -338,6 +339,7 @@ static void on_committed(void *arg, int err)
 	ftp_data_t *d = arg;
 	xfer_ftp_t *f = d->f;
 	unsigned abors = d->abors;
+	bool quit = d->quit;
 	d->up->commit = NULL;
 	d->phase = PHASE_MOVE;
 	if (err) {
@@ -356,6 +358,10 @@ static void on_committed(void *arg, int err)
 	 * the transfer's own reply, as RFC 959 orders them. */
 	for (; abors; abors--)
 		ftp_reply(f, 226, "ABOR: the transfer had already ended");
+	if (quit) {
+		ftp_reply(f, 221, "Goodbye");
+		f->quitting = true;
+	}
 }
 
 static void write_failed(ftp_data_t *d, int err);
@@ -1125,6 +1131,15 @@ void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *parti
 	snprintf(d->partial, sizeof(d->partial), "%s", partial);
 	ftp_reply(f, 150, "Ready to receive %s", what);
 	prepare(d, take);
+}
+
+bool ftp_data_quit_after_commit(xfer_ftp_t *f)
+{
+	ftp_data_t *d = f->data;
+	if (!d || d->kind == FTP_X_NONE || d->phase != PHASE_COMMIT)
+		return false;
+	d->quit = true;
+	return true;
 }
 
 void ftp_data_abort(xfer_ftp_t *f)

@@ -660,6 +660,32 @@ class CommitInFlight(ftps_util.FTPSCase):
             self.assertIsNone(err)
             self.assertEqual(r.code, 530, r)
 
+    def test_quit_during_commit_answers_after_the_transfer(self):
+        # RFC 959: QUIT during a transfer gets the transfer's reply first,
+        # so the client learns its file was stored; then 221 and the close.
+        c = self.logged_in()
+        data = os.urandom(300000)
+        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(c.cmd("STOR commit-quit.bin").code, 150)
+        d = c.wrap_data(raw)
+        d.sendall(data)
+        joins = self.busy_pool()
+        d.settimeout(5)
+        d.unwrap()
+        d.close()
+        time.sleep(0.2)
+        c.send("QUIT")
+        first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
+        self.assertEqual((first.code, second.code), (226, 221), (first, second))
+        self.assertIn("Transfer complete", first.text, (first, second))
+        self.assertTrue(c.closed_by_peer(), "the connection stays open after 221")
+        self.assertEqual(sha(self.read_home("commit-quit.bin")), sha(data))
+        for join in joins:
+            r, err = join(timeout=30)
+            self.assertIsNone(err)
+            self.assertEqual(r.code, 530, r)
+
 
 class DiskFull(ftps_util.FTPSCase):
     """A user whose home is a 4 MiB tmpfs: an upload that does not fit gets
