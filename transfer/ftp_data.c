@@ -1071,6 +1071,11 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 	d->fd = fd_take;
 	d->off = offset;
 	d->end = size;
+	/* An ASCII resume that starts between a CR and its LF: the client has
+	 * the CR already, and the LF must not get another one. */
+	char before;
+	if (d->ascii && offset > 0 && pread(d->fd, &before, 1, (off_t)offset - 1) == 1)
+		d->prev_cr = before == '\r';
 	ftp_reply(f, 150, "Opening %s mode data connection for %s (%llu bytes)", d->ascii ? "ASCII" : "BINARY", what,
 		  (unsigned long long)(size - offset));
 }

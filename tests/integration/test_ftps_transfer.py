@@ -151,6 +151,19 @@ class Transfers(ftps_util.FTPSCase):
         # curl converts CRLF back to LF itself on Unix; only the content is checked
         self.assertEqual(out.stdout.replace(b"\r\n", b"\n"), b"one\ntwo\n\nthree\n")
 
+    def test_ascii_rest_between_cr_and_lf(self):
+        # A file that holds a CRLF already: an ASCII resume at its LF sends
+        # the LF alone (the client has the CR), one anywhere else as before.
+        self.write_home("crlf.txt", b"ab\r\ncd\n")
+        c = self.logged_in()
+        c.expect("TYPE A", 200)
+        whole, r, _ = c.retr("crlf.txt")
+        self.assertEqual((r.code, whole), (226, b"ab\r\ncd\r\n"), r)
+        for rest, want in ((3, b"\ncd\r\n"), (2, b"\r\ncd\r\n"), (4, b"cd\r\n"), (6, b"\r\n")):
+            with self.subTest(rest=rest):
+                data, r, _ = c.retr("crlf.txt", rest=rest)
+                self.assertEqual((r.code, data), (226, want), r)
+
     # -- resume
 
     def test_rest_retr_and_curl_resume_download(self):
