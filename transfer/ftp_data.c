@@ -894,7 +894,8 @@ void ftp_data_passive(xfer_ftp_t *f, bool extended)
 	ev_io_init(&d->sock_io, on_accept, fd, EV_READ);
 	ev_io_start(wf_conn_loop(f->conn), &d->sock_io);
 	if (extended) {
-		xfer_ftp_reply_epsv(&f->out, port);
+		if (xfer_ftp_reply_epsv(&f->out, port) != WF_OK)
+			f->quitting = true; /* as for any reply that cannot be queued */
 		return;
 	}
 	/* 227 carries an IPv4 address: the public one, or our own. */
@@ -911,7 +912,8 @@ void ftp_data_passive(xfer_ftp_t *f, bool extended)
 		ftp_reply(f, 425, "PASV cannot name an IPv6 address: use EPSV");
 		return;
 	}
-	xfer_ftp_reply_pasv(&f->out, &a4, port);
+	if (xfer_ftp_reply_pasv(&f->out, &a4, port) != WF_OK)
+		f->quitting = true;
 }
 
 void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target)
