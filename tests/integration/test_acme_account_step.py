@@ -170,6 +170,31 @@ class AccountStepCase(unittest.TestCase):
         self.assertTrue(again, seen)
         self.assertGreaterEqual(again[0] - failed_at, RETRY_AFTER - 0.5, (again[0] - failed_at, seen))
 
+    def account_429_front(self, retry_after=None):
+        """A stand-in whose first directory sends newAccount to itself,
+        answered 429 rateLimited with Retry-After (RETRY_AFTER s unless
+        retry_after says); Pebble's own after that."""
+        real = self.pebble_directory()
+        front_dir = {}
+
+        def answer(method, path, n):
+            if method == "GET" and path == "/dir":
+                if n == 1:  # newAccount at the front, the rest at Pebble
+                    d = json.loads(real)
+                    d["newAccount"] = front_dir["url"].replace("/dir", "/sign-me-up")
+                    return 200, [("Content-Type", "application/json")], json.dumps(d).encode()
+                return 200, [("Content-Type", "application/json")], real
+            if method == "POST" and path == "/sign-me-up":
+                problem = {"type": "urn:ietf:params:acme:error:rateLimited",
+                           "detail": "too many new registrations from this address", "status": 429}
+                return 429, [("Retry-After", str(retry_after or RETRY_AFTER)), ("Content-Type", "application/problem+json")], \
+                    json.dumps(problem).encode()
+            return 404, [], b""
+
+        directory, seen = self.front(answer)
+        front_dir["url"] = directory
+        return directory, seen
+
 
 class RetryAfter(AccountStepCase):
     def test_directory_503_with_retry_after(self):
@@ -189,30 +214,6 @@ class RetryAfter(AccountStepCase):
         st = self.failed_status(s)
         wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
         self.assert_waited_for_retry_after(s, st, seen, seen[0][0], "directory answered HTTP 503")
-
-    def account_429_front(self):
-        """A stand-in whose first directory sends newAccount to itself,
-        answered 429 rateLimited with Retry-After; Pebble's own after that."""
-        real = self.pebble_directory()
-        front_dir = {}
-
-        def answer(method, path, n):
-            if method == "GET" and path == "/dir":
-                if n == 1:  # newAccount at the front, the rest at Pebble
-                    d = json.loads(real)
-                    d["newAccount"] = front_dir["url"].replace("/dir", "/sign-me-up")
-                    return 200, [("Content-Type", "application/json")], json.dumps(d).encode()
-                return 200, [("Content-Type", "application/json")], real
-            if method == "POST" and path == "/sign-me-up":
-                problem = {"type": "urn:ietf:params:acme:error:rateLimited",
-                           "detail": "too many new registrations from this address", "status": 429}
-                return 429, [("Retry-After", str(RETRY_AFTER)), ("Content-Type", "application/problem+json")], \
-                    json.dumps(problem).encode()
-            return 404, [], b""
-
-        directory, seen = self.front(answer)
-        front_dir["url"] = directory
-        return directory, seen
 
     def test_account_429_with_retry_after(self):
         # The account step is rate-limited: newAccount answers 429 with a

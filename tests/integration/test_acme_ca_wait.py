@@ -33,30 +33,6 @@ def cert_list(server):
 
 
 class CaWait(AccountStepCase):
-    def rate_limited_front(self, retry_after=RETRY_AFTER):
-        """A stand-in whose first directory sends newAccount to itself,
-        answered 429 rateLimited with Retry-After; Pebble's own after that."""
-        real = self.pebble_directory()
-        front_dir = {}
-
-        def answer(method, path, n):
-            if method == "GET" and path == "/dir":
-                if n == 1:
-                    d = json.loads(real)
-                    d["newAccount"] = front_dir["url"].replace("/dir", "/sign-me-up")
-                    return 200, [("Content-Type", "application/json")], json.dumps(d).encode()
-                return 200, [("Content-Type", "application/json")], real
-            if method == "POST" and path == "/sign-me-up":
-                problem = {"type": "urn:ietf:params:acme:error:rateLimited",
-                           "detail": "too many new registrations from this address", "status": 429}
-                return 429, [("Retry-After", str(retry_after)), ("Content-Type", "application/problem+json")], \
-                    json.dumps(problem).encode()
-            return 404, [], b""
-
-        directory, seen = self.front(answer)
-        front_dir["url"] = directory
-        return directory, seen
-
     def two_cert_server(self, directory, names=("one", "two"), serve=("one", "two")):
         p = self.pebble
         self.dead = "https://127.0.0.1:%d/dir" % harness.free_port()
@@ -97,7 +73,7 @@ class CaWait(AccountStepCase):
         # 429 with Retry-After at the account step. The second asked the CA
         # nothing (it waited on that same attempt) and is put off until the
         # CA's time, with no failure counted; both are issued after it.
-        directory, seen = self.rate_limited_front()
+        directory, seen = self.account_429_front(retry_after=RETRY_AFTER)
         s = self.two_cert_server(directory)
         s.start()
         self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
@@ -124,7 +100,7 @@ class CaWait(AccountStepCase):
         # it falls due then, and does not ask the CA before the wait ends,
         # though the reload made every ACME client anew (the wait is kept in
         # the account folder).
-        directory, seen = self.rate_limited_front(retry_after=12)
+        directory, seen = self.account_429_front(retry_after=12)
         s = self.two_cert_server(directory, names=("one",), serve=("one",))
         s.start()
         self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
@@ -146,7 +122,7 @@ class CaWait(AccountStepCase):
         # in the table, no failure in status.json), and one request reached
         # the CA's account step in all. A second run during the wait (cron)
         # asks the CA nothing at all.
-        directory, seen = self.rate_limited_front(retry_after=300)
+        directory, seen = self.account_429_front(retry_after=300)
         p = self.pebble
         extra = p.acme_config().replace(p.directory, directory)
         s = self.server = Server(certificates=[], users=[], extra=extra,

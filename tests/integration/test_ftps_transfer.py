@@ -646,12 +646,14 @@ class CommitInFlight(ftps_util.FTPSCase):
         time.sleep(0.3)  # both checks are running
         return joins
 
-    def test_abor_during_commit_answers_after_the_transfer(self):
+    def upload_held_in_its_commit(self, name):
+        """An upload of NAME sent whole while the pool is busy: its commit
+        waits. Returns (control, data, joiners of the busy checks)."""
         c = self.logged_in()
         data = os.urandom(300000)
         raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
         self.addCleanup(raw.close)
-        self.assertEqual(c.cmd("STOR commit-abor.bin").code, 150)
+        self.assertEqual(c.cmd("STOR " + name).code, 150)
         d = c.wrap_data(raw)
         d.sendall(data)
         joins = self.busy_pool()
@@ -659,6 +661,10 @@ class CommitInFlight(ftps_util.FTPSCase):
         d.unwrap()  # close_notify: the upload is whole, its commit is queued
         d.close()
         time.sleep(0.2)
+        return c, data, joins
+
+    def test_abor_during_commit_answers_after_the_transfer(self):
+        c, data, joins = self.upload_held_in_its_commit("commit-abor.bin")
         c.send("ABOR")
         first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
         # The transfer's own reply first, then ABOR's.
@@ -676,18 +682,7 @@ class CommitInFlight(ftps_util.FTPSCase):
     def test_quit_during_commit_answers_after_the_transfer(self):
         # RFC 959: QUIT during a transfer gets the transfer's reply first,
         # so the client learns its file was stored; then 221 and the close.
-        c = self.logged_in()
-        data = os.urandom(300000)
-        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
-        self.addCleanup(raw.close)
-        self.assertEqual(c.cmd("STOR commit-quit.bin").code, 150)
-        d = c.wrap_data(raw)
-        d.sendall(data)
-        joins = self.busy_pool()
-        d.settimeout(5)
-        d.unwrap()
-        d.close()
-        time.sleep(0.2)
+        c, data, joins = self.upload_held_in_its_commit("commit-quit.bin")
         c.send("QUIT")
         first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
         self.assertEqual((first.code, second.code), (226, 221), (first, second))
