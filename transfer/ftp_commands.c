@@ -127,6 +127,20 @@ static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat 
 	return -1;
 }
 
+/* Opens rel as open_stat does, but follows a final symlink to a folder, as
+ * CWD does: a folder reached through a link is listed like any other. The
+ * link is resolved beneath the home all the same (xfer_path_open), so one
+ * that leads outside stays -EXDEV; one to a file stays -ELOOP, as for
+ * RETR. An fd, or -errno. */
+static int open_folder_link(xfer_ftp_t *f, const char *rel)
+{
+	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (fd != -ELOOP)
+		return fd;
+	int dfd = xfer_path_open(home(f), rel, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+	return dfd == -ENOTDIR ? fd : dfd;
+}
+
 /* Opens the folder that holds rel's last segment (the home itself has
  * none: EISDIR); -1 after replying with the reason. */
 static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char **leaf)
@@ -685,7 +699,7 @@ static int listing_open(xfer_ftp_t *f, const char *rel, const xfer_ftp_list_styl
 			int *dir_fd)
 {
 	*dir_fd = -1;
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0); /* O_NONBLOCK: see open_stat */
+	int fd = open_folder_link(f, rel);
 	if (fd < 0)
 		return -fd;
 	struct stat st;
@@ -764,10 +778,14 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 	if (!rel)
 		return;
 	struct stat st;
-	int fd = open_stat(f, rel, v, &st);
-	if (fd < 0)
+	int fd = open_folder_link(f, rel);
+	int err = fd < 0 ? -fd : fstat(fd, &st) != 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		reply_errno(f, err, v);
 		return;
-	close(fd);
+	}
 	wf_buf_t line;
 	wf_buf_init(&line, FTP_PATH_MAX + 512);
 	xfer_ftp_perms_t perms = perms_of(f);

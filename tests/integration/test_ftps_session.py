@@ -541,6 +541,78 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("RNTO outlink/stolen.txt").code, 550)
         self.assertEqual(self.read_home("hello.txt"), HELLO)
 
+    def test_symlinked_folder_inside_home_lists(self):
+        """A link to a folder inside the home is a folder to every command
+        that takes one: CWD enters it and every listing lists it. A link to
+        a file is still never followed by RETR, SIZE or MDTM, and one that
+        leads out of the home is refused as ever, listings and MLST alike."""
+        if not os.path.isdir(self.home("real")):
+            self.write_home("real/x.txt", b"x\n")
+            self.write_home("real/inner/y.txt", b"y\n")
+            os.symlink("real", self.home("lnk"))
+            os.symlink("real/x.txt", self.home("flink"))
+            os.symlink(self.home("real"), self.home("abs-lnk"))
+        c = self.logged_in()
+        if c.cmd("CWD lnk").code != 250:
+            self.skipTest("every symlink is refused here (no openat2: the stricter walk)")
+        c.expect("CWD /", 250)
+        want = ["inner", "x.txt"]
+
+        f = ftps_util.ftplib_login(self.port)
+        self.addCleanup(f.close)
+        for path in ("lnk", "/lnk", "lnk/"):
+            with self.subTest(path=path):
+                facts = dict(f.mlsd(path, facts=["type"]))
+                self.assertEqual(sorted(facts), want)
+                self.assertEqual(facts["inner"]["type"], "dir")
+                self.assertEqual(sorted(f.nlst(path)), want)
+        lines = []
+        f.retrlines("LIST lnk", lines.append)
+        self.assertEqual(sorted(line.split()[-1] for line in lines), want)
+        f.cwd("lnk")
+        self.assertEqual(sorted(name for name, _ in f.mlsd()), want)
+        f.cwd("/")
+
+        r = c.expect("MLST lnk", 250)
+        self.assertIn("type=dir;", r.lines[1])
+        self.assertTrue(r.lines[1].endswith(" /lnk"), r)
+        r = c.expect("STAT lnk", 213)
+        self.assertEqual(sorted(line.split()[-1] for line in r.lines[1:-1]), want)
+        c.expect("CWD lnk", 250)
+        r = c.expect("STAT .", 213)
+        self.assertEqual(sorted(line.split()[-1] for line in r.lines[1:-1]), want)
+        self.assertEqual(sorted(c.listing("NLST").split()), want)
+        c.expect("CWD /", 250)
+        data, r, _ = c.retr("lnk/x.txt")
+        self.assertEqual((r.code, data), (226, b"x\n"), r)
+        # The home's own listing still shows the link as a link.
+        self.assertIn("type=OS.unix=symlink", [x for x in c.listing("MLSD").split("\r\n") if x.endswith(" lnk")][0])
+
+        # A link to a file: never followed at the end of a path, as before.
+        data, r, _ = c.retr("flink")
+        self.assertEqual((r.code, data), (550, None), r)
+        for line in ("SIZE flink", "MDTM flink"):
+            with self.subTest(line=line):
+                self.assertEqual(c.cmd(line).code, 550)
+
+        # Links out of the home: refused, with the reason, by every listing.
+        for name in ("outlink", "etc-link", "docs/up"):
+            refused = "/%s: leads outside your home" % name
+            for cmd in ("LIST", "NLST", "MLSD"):
+                with self.subTest(name=name, cmd=cmd):
+                    data, r, _ = c.retr(name, cmd=cmd)
+                    self.assertEqual((r.code, r.text, data), (550, refused, None))
+            for cmd in ("STAT", "MLST"):
+                with self.subTest(name=name, cmd=cmd):
+                    r = c.cmd("%s %s" % (cmd, name))
+                    self.assertEqual((r.code, r.text), (550, refused))
+        self.assertEqual(c.cmd("CWD outlink").text, "/outlink: leads outside your home")
+        # An absolute target is refused even when it names a folder inside:
+        # RESOLVE_BENEATH allows no absolute step, and CWD agrees.
+        self.assertEqual(c.cmd("CWD abs-lnk").code, 550)
+        data, r, _ = c.retr("abs-lnk", cmd="MLSD")
+        self.assertEqual((r.code, data), (550, None), r)
+
     def test_fifo_in_home_never_blocks(self):
         # A FIFO someone made in a home: opening it to read would wait for
         # a writer and hold the whole worker.
