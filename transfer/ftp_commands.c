@@ -1343,6 +1343,16 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	int err = xfer_fs_job_err(job);
+	const char *names;
+	bool cut;
+	size_t n = xfer_ftp_job_rmdir_removed(job, &names, &cut);
+	if (n)
+		ftp_log(f, WF_LOG_INFO, "RMD %s: removed %zu interrupted upload%s parked in it: %s%s", op->v, n,
+			n == 1 ? "" : "s", names, cut ? ", ..." : "");
+	if (err == EBUSY) {
+		ftp_reply(f, 550, "%s: an upload into the folder is under way", op->v);
+		return;
+	}
 	if (err) {
 		reply_errno(f, err == EEXIST ? ENOTEMPTY : err, op->v);
 		return;
@@ -1369,7 +1379,7 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 		close(dfd);
 		return;
 	}
-	op_start(f, op, xfer_fs_job_rmdir(dfd, leaf));
+	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -125,6 +125,82 @@ class TreeChanges(ftps_util.FTPSCase):
         self.assertTrue(os.path.islink(link))
         self.assertEqual(self.read_home("in-tc.txt"), b"in")
 
+    # -- RMD of a folder that lists as empty
+
+    def test_rmd_removes_the_partials_nobody_sees(self):
+        """An upload cut short parks a hidden partial in its folder; the
+        folder lists as empty, so RMD removes the partial with it."""
+        c = self.logged_in()
+        c.expect("MKD d1", 257)
+        r, _ = c.stor("d1/file.bin", os.urandom(200000), cut_after=50000)
+        self.assertEqual(r.code, 426, r)
+        self.assertEqual(self.leftovers("d1"), [partial_name("file.bin")])
+        f = ftps_util.ftplib_login(self.port)
+        self.addCleanup(f.close)
+        self.assertEqual(list(f.mlsd("d1")), [])
+        self.assertEqual(c.listing("LIST", "d1"), "")
+        self.assertEqual(f.rmd("d1"), "250 Removed /d1")
+        self.assertFalse(os.path.exists(self.home("d1")))
+        self.assertNotIn("d1", [name for name, _ in f.mlsd()])
+        self.assertIn("RMD /d1: removed 1 interrupted upload parked in it: " + partial_name("file.bin"),
+                      self.server.log())
+
+        # Several, and lftp's recursive delete of a tree holding them.
+        for name in ("a.bin", "b.bin"):
+            self.write_home("d2/" + partial_name(name), b"part")
+        self.write_home("d2/sub/" + partial_name("c.bin"), b"part")
+        self.write_home("d2/sub/kept.txt", b"kept")
+        out = ftps_util.lftp(self.port, "rm -r d2")
+        self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+        self.assertFalse(os.path.exists(self.home("d2")))
+
+    def test_rmd_leaves_a_folder_with_what_users_see(self):
+        self.write_home("d3/" + partial_name("p.bin"), b"part")
+        self.write_home("d3/seen.txt", b"seen")
+        c = self.logged_in()
+        r = c.cmd("RMD d3")
+        self.assertEqual((r.code, r.text), (550, "/d3: folder not empty"))
+        self.assertEqual(self.leftovers("d3"), [partial_name("p.bin")])
+        c.expect("DELE d3/seen.txt", 250)
+        self.assertEqual(c.expect("RMD d3", 250).text, "Removed /d3")
+        self.assertFalse(os.path.exists(self.home("d3")))
+
+    def test_rmd_during_an_upload_into_the_folder(self):
+        """A live upload's temp file is never removed: RMD says why it
+        cannot, and the upload ends as it would have."""
+        self.write_home("d4/" + partial_name("old.bin"), b"part")
+        up = self.logged_in()
+        raw = socket.create_connection(("127.0.0.1", up.epsv()), timeout=SLOW)
+        self.addCleanup(raw.close)
+        self.assertEqual(up.cmd("STOR d4/live.bin").code, 150)
+        conn = up.wrap_data(raw)
+        conn.sendall(b"first half ")
+        self.assertTrue(harness.wait_until(lambda: len(self.leftovers("d4")) == 2, timeout=SLOW),
+                        self.leftovers("d4"))
+        c = self.logged_in()
+        r = c.cmd("RMD d4")
+        self.assertEqual((r.code, r.text), (550, "/d4: an upload into the folder is under way"))
+        self.assertEqual(len(self.leftovers("d4")), 2)
+        conn.sendall(b"second half")
+        conn.unwrap()
+        conn.close()
+        self.assertEqual(up.read_reply(timeout=SLOW).code, 226)
+        self.assertEqual(self.read_home("d4/live.bin"), b"first half second half")
+        r = c.cmd("RMD d4")
+        self.assertEqual((r.code, r.text), (550, "/d4: folder not empty"))
+        c.expect("DELE d4/live.bin", 250)
+        c.expect("RMD d4", 250)
+        self.assertFalse(os.path.exists(self.home("d4")))
+
+    def test_rmd_of_what_is_no_folder(self):
+        self.write_home("d5/file.txt", b"f")
+        os.symlink("d5", self.home("d5-link"))
+        c = self.logged_in()
+        self.assertEqual(c.cmd("RMD d5/file.txt").text, "/d5/file.txt: not a folder")
+        self.assertEqual(c.cmd("RMD d5-link").text, "/d5-link: not a folder")
+        self.assertTrue(os.path.islink(self.home("d5-link")))
+        self.assertEqual(c.cmd("RMD d5/none").text, "/d5/none: no such file or folder")
+
     # -- one at a time, in order
 
     def test_pipelined_lines_wait_for_the_change(self):
