@@ -272,7 +272,8 @@ static ssize_t refill(ftp_data_t *d)
 	if (d->kind == FTP_X_SEND_BUF) {
 		size_t left = wf_buf_size(d->list) - (size_t)d->off;
 		size_t n = left < CHUNK ? left : CHUNK;
-		memcpy(d->chunk, wf_buf_head(d->list) + d->off, n);
+		if (n) /* an empty listing's buffer has no data at all (NULL) */
+			memcpy(d->chunk, wf_buf_head(d->list) + d->off, n);
 		d->off += n;
 		d->chunk_len = n;
 		return (ssize_t)n;
