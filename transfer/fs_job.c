@@ -25,7 +25,6 @@
 
 typedef enum job_kind {
 	JOB_DELETE,
-	JOB_RMDIR,
 	JOB_MKDIR,
 	JOB_RENAME,
 	JOB_CUSTOM,
@@ -42,7 +41,7 @@ struct xfer_fs_job {
 	/* JOB_CUSTOM */
 	const xfer_fs_job_ops_t *ops;
 	void *state;               /* owned: dropped with ops->drop */
-	/* JOB_DELETE, JOB_RMDIR, JOB_MKDIR, JOB_RENAME: dir_fd (owned) and leaf,
+	/* JOB_DELETE, JOB_MKDIR, JOB_RENAME: dir_fd (owned) and leaf,
 	 * and for a rename, to_fd (owned) and to_leaf */
 	int dir_fd, to_fd;
 	char leaf[NAME_MAX + 1], to_leaf[NAME_MAX + 1];
@@ -129,11 +128,6 @@ xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age
 	return j;
 }
 
-xfer_fs_job_t *xfer_fs_job_rmdir(int dir_fd_take, const char *leaf)
-{
-	return change_new(JOB_RMDIR, dir_fd_take, leaf);
-}
-
 xfer_fs_job_t *xfer_fs_job_mkdir(int dir_fd_take, const char *leaf)
 {
 	return change_new(JOB_MKDIR, dir_fd_take, leaf);
@@ -164,7 +158,7 @@ static void delete_run(xfer_fs_job_t *j)
 	} else if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		j->err = errno;
 	} else if (S_ISDIR(st.st_mode) && !j->any) {
-		j->err = EISDIR; /* a folder is RMD's: not even its name's partial goes */
+		j->err = EISDIR; /* a folder is RMD's (transfer/ftp_job.c): not even its name's partial goes */
 		return;
 	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
 		j->err = errno;
@@ -182,14 +176,12 @@ static void delete_run(xfer_fs_job_t *j)
 		fsync(j->dir_fd);
 }
 
-/* RMD, MKD, MKCOL, RNTO: the change, then the fsync of the folder(s) it
+/* MKD, MKCOL, RNTO: the change, then the fsync of the folder(s) it
  * changed. */
 static void change_run(xfer_fs_job_t *j)
 {
 	int rc;
-	if (j->kind == JOB_RMDIR)
-		rc = unlinkat(j->dir_fd, j->leaf, AT_REMOVEDIR);
-	else if (j->kind == JOB_MKDIR)
+	if (j->kind == JOB_MKDIR)
 		rc = mkdirat(j->dir_fd, j->leaf, 0755);
 	else if (j->no_replace)
 		rc = xfer_path_rename_new(j->dir_fd, j->leaf, j->to_fd, j->to_leaf);
@@ -217,7 +209,6 @@ static void job_step(void *arg)
 	case JOB_DELETE:
 		delete_run(j);
 		break;
-	case JOB_RMDIR:
 	case JOB_MKDIR:
 	case JOB_RENAME:
 		change_run(j);

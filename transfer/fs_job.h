@@ -1,7 +1,7 @@
 /* Work on the file system that may take long, run on the offload pool so it
  * never stalls a worker (and every other connection on it), for HTTPS and
  * FTPS alike:
- *   - the change DELETE and MKCOL (HTTP), DELE, RMD, MKD and RNTO (FTP)
+ *   - the change DELETE and MKCOL (HTTP), DELE, MKD and RNTO (FTP)
  *     make to the tree, with the fsync of the folder(s) that makes it
  *     durable before the reply (and, for a deletion, freeing a large
  *     file's blocks);
@@ -9,7 +9,8 @@
  *     upload that will not be stored, the partial a plain STOR starts over
  *     from, a stale partial SIZE, STOR or APPE meets.
  * Kinds of work only one protocol has (FTP's listings, the part of a file
- * an APPE keeps, a resumed upload's cut: transfer/ftp_job.c; HTTP's sorted
+ * an APPE keeps, a resumed upload's cut, RMD with the partials parked in
+ * its folder: transfer/ftp_job.c; HTTP's sorted
  * listing: transfer/listing_job.c) run as jobs of their own kind
  * (xfer_fs_job_custom), in the same steps.
  * A job owns what it is given (the folders, and what a custom kind holds)
@@ -54,8 +55,6 @@ xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf);
  * what went (NONE: nothing, or it could not be removed; STALE: a stale
  * one; REMOVED: one that was not). */
 xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only);
-/* RMD: removes the empty folder leaf. */
-xfer_fs_job_t *xfer_fs_job_rmdir(int dir_fd_take, const char *leaf);
 /* MKD, MKCOL: makes the folder leaf (0755, less the umask). */
 xfer_fs_job_t *xfer_fs_job_mkdir(int dir_fd_take, const char *leaf);
 /* RNTO: renames from in from_fd_take to to in to_fd_take (the same folder

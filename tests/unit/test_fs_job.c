@@ -125,12 +125,12 @@ static void test_folders_and_renames(void)
 	CHECK(exists("m"));
 	CHECK_EQ_INT(run(xfer_fs_job_mkdir(sub_fd(), "m"), NULL), EEXIST);
 	make("m/in", "x");
-	int rc = run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL);
+	int rc = run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL);
 	CHECK(rc == ENOTEMPTY || rc == EEXIST);
 	CHECK(unlinkat(chg_fd, "m/in", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL), 0);
 	CHECK(!exists("m"));
-	CHECK_EQ_INT(run(xfer_fs_job_rmdir(sub_fd(), "m"), NULL), ENOENT);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL), ENOENT);
 
 	/* Across folders, each its own fd; never replacing, then replacing. */
 	CHECK(mkdirat(chg_fd, "to", 0755) == 0);
