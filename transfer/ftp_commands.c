@@ -913,15 +913,20 @@ static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
 
 /* ---------------------------------------------------------------- files */
 
+/* Resolves arg into v and opens what it names, never through a final
+ * symlink (open_stat): RETR, MDTM and MFMT. -1 after replying. */
+static int open_named(xfer_ftp_t *f, wf_slice_t arg, char v[FTP_PATH_MAX], struct stat *st)
+{
+	const char *rel = resolve(f, arg, v, FTP_PATH_MAX);
+	return rel ? open_stat(f, rel, v, st) : -1;
+}
+
 static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
-	if (!rel)
-		return;
 	uint64_t rest = f->rest; /* cleared by ftp_dispatch once this command is over */
 	struct stat st;
-	int fd = open_stat(f, rel, v, &st);
+	int fd = open_named(f, arg, v, &st);
 	if (fd < 0)
 		return;
 	if (!S_ISREG(st.st_mode)) {
@@ -1005,11 +1010,8 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
-	if (!rel)
-		return;
 	struct stat st;
-	int fd = open_stat(f, rel, v, &st);
+	int fd = open_named(f, arg, v, &st);
 	if (fd < 0)
 		return;
 	close(fd);
@@ -1032,11 +1034,8 @@ static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, name, v, sizeof(v));
-	if (!rel)
-		return;
 	struct stat st;
-	int fd = open_stat(f, rel, v, &st);
+	int fd = open_named(f, name, v, &st);
 	if (fd < 0)
 		return;
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
