@@ -41,6 +41,7 @@ typedef struct h1 {
 	xfer_exchange_t ex;
 	bool ex_active;
 	bool keep_alive;
+	bool http10;  /* the request being answered is HTTP/1.0: keep-alive is said, not assumed */
 	bool chunked;
 	bool discarding; /* reading a body only to drop it */
 	bool body_started;
@@ -118,6 +119,8 @@ static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
 		h->keep_alive = false;
 	if (!h->keep_alive)
 		wf_buf_append_str(&h->out, "Connection: close\r\n");
+	else if (h->http10)
+		wf_buf_append_str(&h->out, "Connection: keep-alive\r\n"); /* else a 1.0 client waits for our close */
 	wf_buf_append_str(&h->out, "\r\n");
 }
 
@@ -131,8 +134,8 @@ static void respond_raw(wf_conn_t *c, int status)
 	int blen = snprintf(body, sizeof(body), "%d %s\n", status, xfer_status_reason(status));
 	wf_buf_reset(&h->out);
 	wf_buf_printf(&h->out,
-		      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+		      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wharf\r\nX-Content-Type-Options: nosniff\r\n"
+		      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		      status, xfer_status_reason(status), date, blen, body);
 	h->keep_alive = false;
 	h->body_from_wire = false;
@@ -225,7 +228,8 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	in.target = req->target;
 	in.proto = req->minor ? "HTTP/1.1" : "HTTP/1.0";
 	h->keep_alive = req->minor == 1;
-	bool have_cl = false, have_host = false;
+	h->http10 = req->minor == 0;
+	bool have_cl = false, have_host = false, said_close = false;
 	const xfer_h1_header_t *te = NULL;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const xfer_h1_header_t *f = &req->headers[i];
@@ -252,8 +256,9 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			have_host = true;
 			in.host = f->value;
 		} else if (wf_slice_eq_ci(n, "connection")) {
+			/* close on any Connection line wins, whatever comes after */
 			if (xfer_h1_has_token(f->value, "close"))
-				h->keep_alive = false;
+				said_close = true;
 			else if (xfer_h1_has_token(f->value, "keep-alive"))
 				h->keep_alive = true;
 		} else if (wf_slice_eq_ci(n, "authorization")) {
@@ -277,6 +282,22 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			}
 			in.expect_continue = req->minor == 1;
 		}
+	}
+	if (said_close)
+		h->keep_alive = false;
+	/* The absolute form (a proxy's, or a client's that speaks it to
+	 * origins): its authority is the host, whatever Host says (RFC 9112
+	 * 3.2.2). */
+	wf_slice_t authority, path;
+	int form = xfer_h1_split_absolute(req->target, &authority, &path);
+	if (form == WF_ERR) {
+		respond_raw(c, 400);
+		return;
+	}
+	if (form == 1) {
+		in.target = path.len ? path : WF_SLICE("/");
+		in.host = authority;
+		have_host = true;
 	}
 	if (req->minor == 1 && !have_host) {
 		respond_raw(c, 400);

@@ -264,6 +264,25 @@ int xfer_h1_parse_content_length(wf_slice_t value, uint64_t *out)
 	return WF_OK;
 }
 
+int xfer_h1_split_absolute(wf_slice_t target, wf_slice_t *authority, wf_slice_t *path)
+{
+	size_t skip;
+	if (target.len >= 7 && wf_slice_eq_ci((wf_slice_t){ target.ptr, 7 }, "http://"))
+		skip = 7;
+	else if (target.len >= 8 && wf_slice_eq_ci((wf_slice_t){ target.ptr, 8 }, "https://"))
+		skip = 8;
+	else
+		return 0;
+	const char *a = target.ptr + skip, *end = target.ptr + target.len, *p = a;
+	while (p < end && *p != '/' && *p != '?' && *p != '#')
+		p++;
+	if (p == a || memchr(a, '@', (size_t)(p - a)) || (p < end && *p != '/'))
+		return WF_ERR; /* no host, userinfo, or a query with no path */
+	*authority = (wf_slice_t){ a, (size_t)(p - a) };
+	*path = (wf_slice_t){ p, (size_t)(end - p) };
+	return 1;
+}
+
 int xfer_h1_has_token(wf_slice_t value, const char *token)
 {
 	if (!value.len || !*token)

@@ -62,6 +62,15 @@ int xfer_h1_parse_content_length(wf_slice_t value, uint64_t *out);
  * e.g. Connection: keep-alive, close. */
 int xfer_h1_has_token(wf_slice_t value, const char *token);
 
+/* A request target in absolute form (RFC 9112 3.2.2: "https://host:port/p?q",
+ * the scheme http or https in any case): 1 with *authority ("host:port",
+ * never empty, no '@') and *path (from its '/' on, or "" when it has none:
+ * the caller takes "/") as slices of target; 0 when target is not in that
+ * form (the origin form "/p" among them), with nothing written; WF_ERR for
+ * one that is but is malformed (no authority, userinfo in it, or a query
+ * with no path). */
+int xfer_h1_split_absolute(wf_slice_t target, wf_slice_t *authority, wf_slice_t *path);
+
 /* Chunked transfer coding decoder (RFC 9112 7.1), a resumable state machine.
  * Chunk extensions are skipped; trailer fields are skipped.
  * The size line and trailers are capped (XFER_CHUNK_LINE_MAX bytes per line,

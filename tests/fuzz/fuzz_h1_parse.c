@@ -40,6 +40,19 @@ static void fuzz_head(const char *buf, size_t size)
 		fail("bad request fields");
 	check_slice(req.method, buf, n);
 	check_slice(req.target, buf, n);
+	wf_slice_t authority, path;
+	int form = xfer_h1_split_absolute(req.target, &authority, &path);
+	if (form == 1) {
+		/* Both inside the target, the authority never empty nor holding
+		 * userinfo, the path empty or from its '/' to the target's end. */
+		check_slice(authority, req.target.ptr, (ssize_t)req.target.len);
+		check_slice(path, req.target.ptr, (ssize_t)req.target.len);
+		if (!authority.len || memchr(authority.ptr, '@', authority.len) ||
+		    path.ptr + path.len != req.target.ptr + req.target.len || (path.len && path.ptr[0] != '/'))
+			fail("absolute-form split");
+	} else if (form != 0 && form != WF_ERR) {
+		fail("absolute-form result");
+	}
 	for (size_t i = 0; i < req.nheaders; i++) {
 		const xfer_h1_header_t *h = &req.headers[i];
 		check_slice(h->name, buf, n);

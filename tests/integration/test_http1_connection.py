@@ -139,6 +139,42 @@ class Connection(unittest.TestCase):
         # HTTP/1.0 without keep-alive: one request, then the server closes.
         self.assertTrue(c.closed_by_peer(timeout=5))
 
+    def test_http10_keep_alive_is_said(self):
+        # HTTP/1.0 with Connection: keep-alive: the answer says it is kept
+        # (a 1.0 client otherwise reads until our close), and a second
+        # request on the connection is answered.
+        c = self.conn()
+        c.send(req("GET", "/a.txt", ["Connection: keep-alive"], version="HTTP/1.0"))
+        status, headers, body = c.read_response()
+        self.assertEqual((status, body), (200, self.files["a.txt"]))
+        self.assertEqual(headers.get("connection", "").lower(), "keep-alive")
+        c.send(req("GET", "/b.txt", ["Connection: keep-alive"], version="HTTP/1.0"))
+        status, headers, body = c.read_response()
+        self.assertEqual((status, body), (200, self.files["b.txt"]))
+
+    def test_close_on_any_connection_line_wins(self):
+        c = self.conn()
+        c.send(req("GET", "/a.txt", ["Connection: close", "Connection: keep-alive"]))
+        status, headers, _ = c.read_response()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("connection", "").lower(), "close")
+        self.assertTrue(c.closed_by_peer(timeout=5))
+
+    def test_absolute_form_target(self):
+        # RFC 9112 3.2.2: an origin server takes the absolute form, and its
+        # authority stands for Host.
+        c = self.conn()
+        for target in ("https://localhost/a.txt", "HTTP://localhost:443/b.txt"):
+            with self.subTest(target=target):
+                c.send(req("GET", target))
+                status, _, body = c.read_response()
+                self.assertEqual(status, 200, target)
+                self.assertEqual(body, self.files["a.txt" if target.endswith("a.txt") else "b.txt"])
+        c.send(req("GET", "https://user@localhost/a.txt"))
+        status, headers, _ = c.read_response()
+        self.assertEqual(status, 400)
+        self.assertEqual(headers.get("x-content-type-options"), "nosniff")  # even on the parser's own answers
+
     def test_http10_put(self):
         c = self.conn()
         c.send(req("PUT", "/ten.txt", version="HTTP/1.0", body=b"from 1.0"))

@@ -462,6 +462,36 @@ static void check_chunked_bad(const char *in)
 	}
 }
 
+static int split(const char *t, wf_slice_t *auth, wf_slice_t *path)
+{
+	*auth = *path = (wf_slice_t){ NULL, 0 };
+	return xfer_h1_split_absolute((wf_slice_t){ t, strlen(t) }, auth, path);
+}
+
+static void test_split_absolute(void)
+{
+	wf_slice_t a, p;
+	CHECK_EQ_INT(split("https://example.org:8443/a/b?c=d", &a, &p), 1);
+	CHECK_EQ_SLICE(a, "example.org:8443");
+	CHECK_EQ_SLICE(p, "/a/b?c=d");
+	CHECK_EQ_INT(split("HTTP://[::1]/x", &a, &p), 1);
+	CHECK_EQ_SLICE(a, "[::1]");
+	CHECK_EQ_SLICE(p, "/x");
+	CHECK_EQ_INT(split("http://host", &a, &p), 1);
+	CHECK_EQ_SLICE(a, "host");
+	CHECK(p.len == 0);
+	/* Not the absolute form: nothing written. */
+	const char *origin[] = { "/a.txt", "*", "", "https:/x", "ftp://host/x", "httpx://host/" };
+	for (size_t i = 0; i < WF_ARRAY_LEN(origin); i++) {
+		CHECK_EQ_INT(split(origin[i], &a, &p), 0);
+		CHECK(a.ptr == NULL && p.ptr == NULL);
+	}
+	const char *bad[] = { "https://", "https:///x", "https://u@host/x", "https://u:pw@host", "http://host?q",
+			      "http://host#f" };
+	for (size_t i = 0; i < WF_ARRAY_LEN(bad); i++)
+		CHECK_EQ_INT(split(bad[i], &a, &p), WF_ERR);
+}
+
 static void test_chunked(void)
 {
 	const char *s = "5\r\nhello\r\n0\r\n\r\n";
@@ -606,6 +636,7 @@ int main(void)
 	test_find();
 	test_content_length();
 	test_has_token();
+	test_split_absolute();
 	test_chunked();
 	test_chunked_errors();
 	return check_report();
