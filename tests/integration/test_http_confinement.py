@@ -155,9 +155,13 @@ class Confinement(unittest.TestCase):
                 self.assertNothingLeaked(status, body)
 
     def test_absolute_form_and_odd_targets(self):
+        # The absolute form is taken (RFC 9112 3.2.2) and its path confined
+        # as any other.
+        status, body = self.raw("GET", "https://localhost:%d/sub/ok.txt" % self.server.port)
+        self.assertEqual((status, body), (200, b"inside the home"))
         for target in ("https://localhost/../../etc/passwd", "http://localhost/etc/passwd",
-                       "https://localhost:%d/sub/ok.txt" % self.server.port, "etc/passwd", "*",
-                       "../../etc/passwd", "/etc/passwd#/../..", "/%zz/../../etc/passwd"):
+                       "https://localhost/%2e%2e/%2e%2e/etc/passwd", "https://x@localhost/etc/passwd",
+                       "etc/passwd", "*", "../../etc/passwd", "/etc/passwd#/../..", "/%zz/../../etc/passwd"):
             with self.subTest(target=target):
                 status, body = self.raw("GET", target)
                 self.assertNothingLeaked(status, body)
