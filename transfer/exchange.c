@@ -238,11 +238,29 @@ static void listing_done(void *arg, xfer_fs_job_t *job)
 	ex->on_ready(ex, ex->ready_arg);
 }
 
+/* Too many listings under way: 503, to be asked again in a moment. */
+static void listing_busy(xfer_exchange_t *ex, const char *detail)
+{
+	respond_error(ex, 503, detail);
+	add_field(ex, "Retry-After", "1");
+}
+
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
- * job takes dir_fd_take. */
+ * job takes dir_fd_take. A listing counts against its connection's quota
+ * from here until the exchange ends (its page sent, or the client gone). */
 static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_in_t *in, const char *rel)
 {
+	if (ex->quota && ex->quota->under_way >= XFER_LISTINGS_PER_CONN) {
+		close(dir_fd_take);
+		if (!ex->quota->refused)
+			wf_log_warn("%s user %s: %s refused with 503: %d listings under way on this connection "
+				    "(logged once per connection)",
+				    ex->peer, ex->user->name, ex->path, XFER_LISTINGS_PER_CONN);
+		ex->quota->refused = true;
+		listing_busy(ex, "this connection has folder listings under way; ask again once one is sent");
+		return;
+	}
 	char url_path[1100];
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
@@ -250,6 +268,10 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 	if (!job) {
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
+	}
+	if (ex->quota) {
+		ex->quota->under_way++;
+		ex->quota_taken = true;
 	}
 	if (xfer_fs_job_start(job, ex->worker, listing_done, ex) == WF_OK) {
 		ex->fs_job = job;
@@ -1101,6 +1123,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	ex->fs_job = NULL;
 	xfer_listing_free(ex->listing);
 	ex->listing = NULL;
+	if (ex->quota_taken)
+		ex->quota->under_way--;
+	ex->quota_taken = false;
 	drop_held(ex);
 	if (ex->cl_waiting) {
 		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */

@@ -32,6 +32,20 @@ typedef struct xfer_req_in {
 	const char *proto; /* "HTTP/1.1", "HTTP/2" */
 } xfer_req_in_t;
 
+/* Folder listings one connection may have under way at once, each from
+ * its request until its answer is sent or the request ends: read and
+ * sorted on the offload pool, then held while the page goes out. A
+ * further one on that connection gets 503 with Retry-After, so a client
+ * cannot hold the memory of many listings nor fill the pool with their
+ * steps (HTTP/2: streams whose window the client keeps shut). HTTP/1.1
+ * has one request at a time. */
+#define XFER_LISTINGS_PER_CONN 2
+/* A connection's count of them, which its exchanges borrow. */
+typedef struct xfer_listing_quota {
+	unsigned under_way;
+	bool refused; /* one was refused, and the error log said so (once per connection) */
+} xfer_listing_quota_t;
+
 /* Access-log status of a request the client left before it was answered. */
 #define XFER_STATUS_CLIENT_LEFT 499
 
@@ -112,6 +126,8 @@ struct xfer_exchange {
 	void (*fs_answer)(xfer_exchange_t *ex, int err); /* a change's response, from its errno */
 	xfer_listing_format_t list_fmt;
 	xfer_listing_t *listing;           /* owned: the body, when body_kind is LISTING */
+	xfer_listing_quota_t *quota; /* borrowed: from the connection, set after init (NULL: not counted) */
+	bool quota_taken;            /* one of its listings under way is this one */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;
@@ -124,7 +140,8 @@ struct xfer_exchange {
 };
 
 /* worker: where a FINISHING upload completes (NULL: everything inline). on_ready
- * is called when a body_end that went FINISHING has its response. */
+ * is called when a body_end that went FINISHING has its response. A driver
+ * with requests side by side (HTTP/2) sets ex->quota before begin. */
 void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, const char *peer_addr,
 			double now, struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg);
 /* Decides what the request means; sets ex->state. AUTHENTICATING when the
