@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,16 @@ static void listing_busy(xfer_exchange_t *ex, const char *detail)
 	add_field(ex, "Retry-After", "1");
 }
 
+/* Whole-process: a line a minute at most, so a flood does not flood the log. */
+static void log_pool_busy(void)
+{
+	static _Atomic time_t logged;
+	time_t now = time(NULL), last = atomic_load(&logged);
+	if (now - last >= 60 && atomic_compare_exchange_strong(&logged, &last, now))
+		wf_log_warn("listings: %d folders being listed already; refusing more with 503 until they drain",
+			    XFER_LISTING_JOBS_MAX);
+}
+
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
  * job takes dir_fd_take. A listing counts against its connection's quota
@@ -265,6 +276,11 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
 	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, url_path, ex->list_fmt);
+	if (!job && errno == EBUSY) {
+		log_pool_busy();
+		listing_busy(ex, "too many folders being listed; try again");
+		return;
+	}
 	if (!job) {
 		respond_error(ex, 500, "the folder could not be listed");
 		return;

@@ -2,12 +2,17 @@
 #include "listing_job.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 /* Names read per step: a few milliseconds of readdir and stat (fs_job.c
  * says why a step is short). */
 #define LISTING_STEP 4096
+
+/* Jobs in existence, all workers: counted in xfer_listing_job, let go of
+ * in listing_drop (on a pool thread for a cancelled job). */
+static atomic_uint jobs;
 
 typedef struct listing_work {
 	int dir_fd;               /* owned: the folder, until dir reads it afresh; or -1 */
@@ -55,24 +60,37 @@ static void listing_drop(void *state)
 		close(w->dir_fd);
 	xfer_listing_free(w->listing);
 	free(w);
+	atomic_fetch_sub(&jobs, 1);
 }
 
 static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop };
 
 xfer_fs_job_t *xfer_listing_job(int dir_fd_take, const char *url_path, xfer_listing_format_t fmt)
 {
+	if (atomic_fetch_add(&jobs, 1) >= XFER_LISTING_JOBS_MAX) {
+		atomic_fetch_sub(&jobs, 1);
+		close(dir_fd_take);
+		errno = EBUSY;
+		return NULL;
+	}
 	listing_work_t *w = calloc(1, sizeof(*w));
 	if (!w) {
+		atomic_fetch_sub(&jobs, 1);
 		close(dir_fd_take);
+		errno = ENOMEM;
 		return NULL;
 	}
 	w->dir_fd = dir_fd_take;
 	w->listing = xfer_listing_new(url_path, fmt);
 	if (!w->listing) {
 		listing_drop(w);
+		errno = ENOMEM;
 		return NULL;
 	}
-	return xfer_fs_job_custom(&listing_ops, w);
+	xfer_fs_job_t *j = xfer_fs_job_custom(&listing_ops, w); /* drops w when NULL */
+	if (!j)
+		errno = ENOMEM;
+	return j;
 }
 
 xfer_listing_t *xfer_listing_job_take(xfer_fs_job_t *j)

@@ -13,8 +13,17 @@
 #include "fs_job.h"
 #include "listing.h"
 
+/* Listing jobs that may exist at once, process-wide, from their start
+ * until they are freed (a cancelled one: once the pool drops it). Each
+ * holds a folder's entries, and each step of each queues on the pool
+ * ahead of the password checks, upload commits and DELETE or MKCOL
+ * changes behind it: this bounds how long those wait, whoever asks for
+ * the listings. */
+#define XFER_LISTING_JOBS_MAX 16
+
 /* A job listing the open folder dir_fd_take (the job's: closed on failure
- * too) as fmt; url_path as for xfer_listing_render. NULL when out of
+ * too) as fmt; url_path as for xfer_listing_render. NULL with errno EBUSY
+ * when XFER_LISTING_JOBS_MAX jobs exist already, ENOMEM when out of
  * memory. */
 xfer_fs_job_t *xfer_listing_job(int dir_fd_take, const char *url_path, xfer_listing_format_t fmt);
 /* Once done: the listing, now the caller's (free it with
