@@ -27,6 +27,7 @@ class Stream:
 
     def __init__(self):
         self.status = None
+        self.headers = {}     # the answer's header fields, names in lower case
         self.data = bytearray()
         self.ended = False
         self.ended_at = None
@@ -133,7 +134,8 @@ class H2Client:
         for ev in self.conn.receive_data(data):
             s = self.streams.get(getattr(ev, "stream_id", None))
             if isinstance(ev, h2.events.ResponseReceived):
-                s.status = int(dict(ev.headers)[":status"])
+                s.headers = dict(ev.headers)
+                s.status = int(s.headers[":status"])
             elif isinstance(ev, h2.events.DataReceived):
                 s.data += ev.data
                 s.last_data = now
