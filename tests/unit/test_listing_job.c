@@ -5,7 +5,8 @@
  * one step with its errno and nothing to take; a job let go of before the
  * pool took it up, or between two of its steps, calls nothing and drops
  * the folder and the entries it holds on its own (no fd left open; under
- * ASan, no leak and no use after free). */
+ * ASan, no leak and no use after free). At most XFER_LISTING_JOBS_MAX jobs
+ * exist at once. */
 #include "transfer/listing_job.h"
 
 #include "check.h"
@@ -176,6 +177,29 @@ static void test_let_go(void)
 	CHECK_EQ_INT(done_calls, 0);
 }
 
+/* At most XFER_LISTING_JOBS_MAX jobs exist at once: one more is refused
+ * (EBUSY) and its folder closed; a job freed makes room. The jobs let go
+ * of above are gone from the count, as their fds are. */
+static void test_cap(void)
+{
+	int before = open_fds();
+	xfer_fs_job_t *jobs[XFER_LISTING_JOBS_MAX];
+	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++) {
+		jobs[i] = xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON);
+		CHECK(jobs[i] != NULL);
+	}
+	errno = 0;
+	CHECK(xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON) == NULL);
+	CHECK_EQ_INT(errno, EBUSY);
+	CHECK_EQ_INT(open_fds(), before + XFER_LISTING_JOBS_MAX);
+	xfer_fs_job_free(jobs[0]);
+	jobs[0] = xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON);
+	CHECK(jobs[0] != NULL);
+	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++)
+		xfer_fs_job_free(jobs[i]);
+	CHECK(fds_back_to(before));
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/wharf-listing-job-XXXXXX");
@@ -203,6 +227,7 @@ int main(void)
 	test_in_steps();
 	test_not_a_folder();
 	test_let_go();
+	test_cap();
 
 	wf_offload_stop();
 	ev_async_stop(worker.loop, &worker.offload_wake);
