@@ -18,7 +18,10 @@ static int hexval(unsigned char c)
 
 /* The output only grows by whole segments: a segment is decoded into place
  * after a '/' that is written only once the segment turns out to be kept, so
- * a "." or ".." needs no room, and a dropped segment leaves no trace. */
+ * a "." or ".." needs no room, and a dropped segment leaves no trace. Once a
+ * kept segment has not fitted, nothing more is written, but the rest is still
+ * checked (depth counts the kept segments), so a malformed target is told
+ * from a long one. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 {
 	if (!outcap || !target.len || target.ptr[0] != '/')
@@ -28,14 +31,15 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 	while (end < p + target.len && *end != '?' && *end != '#')
 		end++;
 
-	size_t o = 0; /* out[0..o) is the path so far */
-	int dir = 0;
+	size_t o = 0;     /* out[0..o) is the path so far */
+	size_t depth = 0; /* segments in it, or that would be */
+	int dir = 0, too_long = 0;
 	while (p < end) {
 		p++; /* the '/' that starts every segment */
 		size_t seg = o ? o + 1 : 0;
 		size_t sl = 0;
 		unsigned char head[2] = { 0, 0 };
-		int overflow = 0;
+		int overflow = too_long;
 		while (p < end && *p != '/') {
 			unsigned char c = *p;
 			if (c == '%') {
@@ -56,7 +60,7 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 				head[sl] = c;
 			/* Keep room for the NUL; an oversized segment fails
 			 * only if it is kept (it may still be a dot segment). */
-			if (seg + sl + 1 < outcap)
+			if (!overflow && seg + sl + 1 < outcap)
 				out[seg + sl] = (char)c;
 			else
 				overflow = 1;
@@ -68,22 +72,30 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 		} else if (sl == 2 && head[0] == '.' && head[1] == '.') {
 			/* Never clamped: climbing out of the home is an error,
 			 * not a request for the home. */
-			if (!o)
+			if (!depth)
 				return WF_ERR;
-			while (o && out[o - 1] != '/')
-				o--;
-			if (o)
-				o--;
+			depth--;
+			if (!too_long) {
+				while (o && out[o - 1] != '/')
+					o--;
+				if (o)
+					o--;
+			}
 			dir = 1;
 		} else {
-			if (overflow)
-				return WF_ERR;
-			if (o)
-				out[o] = '/';
-			o = seg + sl;
+			depth++;
+			if (overflow) {
+				too_long = 1;
+			} else {
+				if (o)
+					out[o] = '/';
+				o = seg + sl;
+			}
 			dir = 0;
 		}
 	}
+	if (too_long)
+		return XFER_URL_TOO_LONG;
 	out[o] = '\0';
 	*is_dir = dir || !o;
 	return WF_OK;

@@ -4,6 +4,18 @@
 
 #include "../server/base.h"
 
+#include <limits.h>
+
+/* Room for the longest relative path the file system takes, with its NUL
+ * (PATH_MAX: 4096 on Linux, as FTP_PATH_MAX). */
+#define XFER_URL_PATH_MAX PATH_MAX
+/* The longest href xfer_url_encode_path makes, with its leading '/', for a
+ * path that fits XFER_URL_PATH_MAX: every byte may take three. */
+#define XFER_URL_HREF_MAX (1 + 3 * (XFER_URL_PATH_MAX - 1))
+/* xfer_url_to_path's answer for a well-formed target whose path does not fit
+ * (414); apart from the WF_ codes. */
+#define XFER_URL_TOO_LONG (-10)
+
 /* Turns an origin-form request-target ("/a/b%20c/?q=1") into a normalized path
  * relative to the user's home ("a/b c", or "" for the home itself):
  * - the query ("?...") and fragment are dropped;
@@ -17,9 +29,12 @@
  * ".." segment ("/a/b/.." is the folder "a").
  * Raw control bytes are refused like decoded ones; a backslash or a byte >= 0x80
  * is an ordinary name byte.
- * Writes a NUL-terminated path to out (outcap bytes). Returns WF_OK or WF_ERR;
- * WF_ERR too when out is too small, counting any segment a later ".." removes.
- * On WF_ERR, out and *is_dir hold nothing meaningful. */
+ * Writes a NUL-terminated path to out (outcap bytes). Returns WF_OK; WF_ERR
+ * for a malformed target; XFER_URL_TOO_LONG for a well-formed one whose path
+ * does not fit out, counting any segment a later ".." removes (a target both
+ * malformed and too long is WF_ERR). The target's own length is not limited:
+ * "/a/.." a thousand times is the home. outcap 0 is WF_ERR.
+ * On any error, out and *is_dir hold nothing meaningful. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir);
 
 /* Percent-encodes a path for use in a URL (href): keeps unreserved and '/'.

@@ -1,13 +1,16 @@
 /* Fuzz target: request-target to confined path. Whatever goes in, what comes
  * out must be a plain relative path: no leading '/', no empty, "." or ".."
- * segment, no control byte; and encoding it for an href must lead back to it. */
+ * segment, no control byte; and encoding it for an href must lead back to it,
+ * within XFER_URL_HREF_MAX bytes. A target too long for the path buffer is
+ * well formed: with room enough (a path is never longer than its target) it
+ * is taken. */
 #include "transfer/url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OUT_CAP 4096
+#define OUT_CAP XFER_URL_PATH_MAX
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,12 +48,27 @@ static void check_path(const char *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char out[OUT_CAP], back[OUT_CAP], href[3 * OUT_CAP + 2];
+	static char out[OUT_CAP], back[OUT_CAP], href[XFER_URL_HREF_MAX + 1];
 	int dir = -1;
 	/* Fill with a marker so a missing NUL shows up as a long string. */
 	memset(out, 'X', sizeof(out));
-	if (xfer_url_to_path((wf_slice_t){ (const char *)data, size }, out, sizeof(out), &dir) != WF_OK)
+	int rc = xfer_url_to_path((wf_slice_t){ (const char *)data, size }, out, sizeof(out), &dir);
+	if (rc == XFER_URL_TOO_LONG) {
+		char *big = malloc(size + 1);
+		if (!big)
+			abort();
+		if (xfer_url_to_path((wf_slice_t){ (const char *)data, size }, big, size + 1, &dir) != WF_OK)
+			fail("too long, yet not taken with room", "");
+		if (strlen(big) < OUT_CAP)
+			fail("too long, yet it fits", big);
+		free(big);
 		return 0;
+	}
+	if (rc != WF_OK) {
+		if (rc != WF_ERR)
+			fail("unknown answer", "");
+		return 0;
+	}
 	if (memchr(out, '\0', sizeof(out)) == NULL)
 		fail("not NUL-terminated", "");
 	if (dir != 0 && dir != 1)

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-static char g_out[4096];
+static char g_out[XFER_URL_PATH_MAX];
 static int g_dir;
 
 static int to_path(const char *t)
@@ -115,8 +115,8 @@ static void test_caps(void)
 	int dir;
 	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefg"), out, 8, &dir), WF_OK);
 	CHECK_EQ_STR(out, "abcdefg");
-	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefgh"), out, 8, &dir), WF_ERR);
-	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abc/defg"), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefgh"), out, 8, &dir), XFER_URL_TOO_LONG);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abc/defg"), out, 8, &dir), XFER_URL_TOO_LONG);
 	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abc/def"), out, 8, &dir), WF_OK);
 	CHECK_EQ_STR(out, "abc/def");
 	/* Dropped segments need no room. */
@@ -129,10 +129,19 @@ static void test_caps(void)
 	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/%61%62%63%64%65%66%67"), out, 8, &dir), WF_OK);
 	CHECK_EQ_STR(out, "abcdefg");
 	/* A kept segment must fit even if a later ".." removes it. */
-	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a/bbbbbbbbbbbb/../c"), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a/bbbbbbbbbbbb/../c"), out, 8, &dir), XFER_URL_TOO_LONG);
+	/* Too long, and malformed further on: malformed wins (400, not 414). */
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefgh/%zz"), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefgh/a%2fb"), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abcdefgh/x%01"), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a/abcdefgh/../../.."), out, 8, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a/abcdefgh/../.."), out, 8, &dir), XFER_URL_TOO_LONG);
+	/* Only the path counts: a long query is dropped unread. */
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/abc?defghijklmnop"), out, 8, &dir), WF_OK);
+	CHECK_EQ_STR(out, "abc");
 	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/"), out, 1, &dir), WF_OK);
 	CHECK_EQ_STR(out, "");
-	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a"), out, 1, &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/a"), out, 1, &dir), XFER_URL_TOO_LONG);
 	CHECK_EQ_INT(xfer_url_to_path(WF_SLICE("/"), out, 0, &dir), WF_ERR);
 
 	/* An overlong target. */
@@ -140,7 +149,7 @@ static void test_caps(void)
 	char *t = malloc(n);
 	t[0] = '/';
 	memset(t + 1, 'a', n - 1);
-	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ t, n }, g_out, sizeof(g_out), &dir), WF_ERR);
+	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ t, n }, g_out, sizeof(g_out), &dir), XFER_URL_TOO_LONG);
 	/* Many "a/.." pairs: long input, short result, linear work. */
 	for (size_t i = 0; i + 5 <= n; i += 5)
 		memcpy(t + i, "/a/..", 5);
@@ -150,6 +159,46 @@ static void test_caps(void)
 	memcpy(t + n - 6, "/../..", 6);
 	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ t, n }, g_out, sizeof(g_out), &dir), WF_ERR);
 	free(t);
+}
+
+/* The longest path the file system takes (PATH_MAX - 1 bytes, in names of
+ * at most 255) fits; one byte more is too long, not malformed; and the href
+ * of the longest path, every byte encoded, is XFER_URL_HREF_MAX and leads
+ * back to it. */
+static void test_path_max(void)
+{
+	static char path[XFER_URL_PATH_MAX + 1], target[XFER_URL_PATH_MAX + 2], href[XFER_URL_HREF_MAX + 1];
+	size_t len = XFER_URL_PATH_MAX - 1;
+	for (size_t i = 0; i < len; i++)
+		path[i] = i % 256 == 255 ? '/' : (char)('a' + i % 26);
+	path[len] = '\0';
+	int dir = -1;
+	target[0] = '/';
+	memcpy(target + 1, path, len + 1);
+	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ target, len + 1 }, g_out, sizeof(g_out), &dir), WF_OK);
+	CHECK_EQ_STR(g_out, path);
+	CHECK_EQ_INT(dir, 0);
+	/* And as a folder: the trailing '/' needs no room. */
+	target[len + 1] = '/';
+	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ target, len + 2 }, g_out, sizeof(g_out), &dir), WF_OK);
+	CHECK_EQ_INT(dir, 1);
+	target[len + 1] = 'z';
+	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ target, len + 2 }, g_out, sizeof(g_out), &dir), XFER_URL_TOO_LONG);
+
+	/* Spaces take three bytes each, '/' one: the longest href is of a
+	 * path without any '/' (a pure function: no name limit here). */
+	for (size_t i = 0; i < len; i++)
+		path[i] = i % 256 == 255 ? '/' : ' ';
+	static char flat[XFER_URL_PATH_MAX];
+	memset(flat, ' ', XFER_URL_PATH_MAX - 1);
+	flat[XFER_URL_PATH_MAX - 1] = '\0';
+	href[0] = '/';
+	ssize_t n = xfer_url_encode_path(flat, href + 1, sizeof(href) - 1);
+	CHECK_EQ_INT(n + 1, XFER_URL_HREF_MAX);
+	n = xfer_url_encode_path(path, href + 1, sizeof(href) - 1);
+	CHECK(n > 0);
+	CHECK_EQ_INT(xfer_url_to_path((wf_slice_t){ href, (size_t)n + 1 }, g_out, sizeof(g_out), &dir), WF_OK);
+	CHECK_EQ_STR(g_out, path);
 }
 
 static void check_enc(const char *path, const char *want)
@@ -202,5 +251,6 @@ int main(void)
 	test_hostile();
 	test_caps();
 	test_encode();
+	test_path_max();
 	return check_report();
 }
