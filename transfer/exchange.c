@@ -66,6 +66,9 @@ const char *xfer_status_reason(int status)
 	}
 }
 
+/* ex->path before the request came, or when memory was short: never freed. */
+static char no_target[1];
+
 void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char *peer, const char *peer_addr,
 			double now, struct wf_worker *worker, xfer_ready_cb on_ready, void *ready_arg)
 {
@@ -78,6 +81,7 @@ void xfer_exchange_init(xfer_exchange_t *ex, const wf_config_t *cfg, const char 
 	ex->peer = peer;
 	ex->started = now;
 	ex->file_fd = -1;
+	ex->path = no_target;
 	wf_buf_init(&ex->body, BODY_MAX);
 	xfer_upload_init(&ex->up, worker);
 }
@@ -132,6 +136,18 @@ static void respond_status(xfer_exchange_t *ex, int status)
 	ex->status = status;
 	ex->body_kind = XFER_BODY_NONE;
 	ex->content_length = 0;
+}
+
+/* A Location for rel (decoded, relative to the home), encoded as the
+ * listing's links are: up to three bytes for each of rel's, so it is sized
+ * to rel, not to the longest path. None when memory is short. */
+static void add_location(xfer_exchange_t *ex, const char *rel, bool dir)
+{
+	size_t cap = 3 * strlen(rel) + 1;
+	char *enc = malloc(cap);
+	if (enc && xfer_url_encode_path(rel, enc, cap) >= 0)
+		add_field(ex, "Location", "/%s%s", enc, dir && rel[0] ? "/" : "");
+	free(enc);
 }
 
 static int errno_status(int err)
@@ -272,7 +288,7 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 		listing_busy(ex, "this connection has folder listings under way; ask again once one is sent");
 		return;
 	}
-	char url_path[1100];
+	char url_path[XFER_URL_PATH_MAX + 2]; /* '/', rel, '/' */
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
 	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, url_path, ex->list_fmt);
@@ -321,11 +337,9 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	if (S_ISDIR(st.st_mode)) {
 		if (!is_dir) {
 			/* Relative links in the listing need the trailing slash. */
-			char enc[3200];
-			ssize_t n = xfer_url_encode_path(rel, enc, sizeof(enc));
 			close(fd);
 			respond_error(ex, 301, NULL);
-			add_field(ex, "Location", "/%s/", n >= 0 ? enc : "");
+			add_location(ex, rel, true);
 			return;
 		}
 		serve_listing(ex, fd, in, rel);
@@ -676,13 +690,11 @@ static void commit_answer(xfer_exchange_t *ex, int err)
 		/* From the decoded path, as a 301's: not the raw target, whose
 		 * "//host/x" would name another host, "%20" be encoded twice and a
 		 * query string kept. None for a target cut short in ex->path. */
-		char rel[1024], enc[3200];
+		char rel[XFER_URL_PATH_MAX];
 		int is_dir = 0;
-		size_t plen = strlen(ex->path);
-		if (plen < sizeof(ex->path) - 1 &&
-		    xfer_url_to_path((wf_slice_t){ ex->path, plen }, rel, sizeof(rel), &is_dir) == WF_OK &&
-		    xfer_url_encode_path(rel, enc, sizeof(enc)) >= 0)
-			add_field(ex, "Location", "/%s", enc);
+		if (!ex->path_cut &&
+		    xfer_url_to_path((wf_slice_t){ ex->path, strlen(ex->path) }, rel, sizeof(rel), &is_dir) == WF_OK)
+			add_location(ex, rel, false);
 	}
 }
 
@@ -965,9 +977,14 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	ex->proto = in->proto;
 	snprintf(ex->method, sizeof(ex->method), "%.*s", (int)(in->method.len < 15 ? in->method.len : 15),
 		 in->method.ptr);
-	size_t plen = in->target.len < sizeof(ex->path) - 1 ? in->target.len : sizeof(ex->path) - 1;
-	memcpy(ex->path, in->target.ptr, plen);
-	ex->path[plen] = '\0';
+	/* Whole up to the longest href this server makes. */
+	ex->path_cut = in->target.len > XFER_URL_HREF_MAX;
+	char *path = strndup(in->target.ptr, ex->path_cut ? XFER_URL_HREF_MAX : in->target.len);
+	if (path) {
+		ex->path = path;
+	} else {
+		ex->path_cut = true;
+	}
 
 	int m = method_of(in->method);
 	ex->head_only = m == M_HEAD;
@@ -1008,10 +1025,14 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		return;
 	}
 
-	char rel[1024];
+	char rel[XFER_URL_PATH_MAX];
 	int is_dir = 0;
-	if (xfer_url_to_path(in->target, rel, sizeof(rel), &is_dir) != WF_OK) {
-		respond_error(ex, 400, "bad path");
+	int rc = xfer_url_to_path(in->target, rel, sizeof(rel), &is_dir);
+	if (rc != WF_OK) {
+		if (rc == XFER_URL_TOO_LONG)
+			respond_error(ex, 414, "path longer than the file system takes");
+		else
+			respond_error(ex, 400, "bad path");
 		settle_unwanted_body(ex, in);
 		return;
 	}
@@ -1143,6 +1164,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 		ex->quota->under_way--;
 	ex->quota_taken = false;
 	drop_held(ex);
+	if (ex->path != no_target)
+		free(ex->path);
+	ex->path = no_target;
 	if (ex->cl_waiting) {
 		ev_timer_stop(ex->worker->loop, &ex->cl_wait); /* the follower went away mid-wait */
 		ex->cl_waiting = false;

@@ -81,7 +81,9 @@ struct xfer_exchange {
 	const wf_user_cfg_t *user;   /* borrowed from cfg, after authentication */
 	char user_name[64];          /* for the access log, even when the login failed */
 	char method[16];
-	char path[1024];             /* target as received, for the access log (capped) */
+	char *path;                  /* owned (unless ""): target as received, for
+				      * logs, whole up to XFER_URL_HREF_MAX bytes */
+	bool path_cut;               /* path holds less than the target */
 	const char *peer;            /* borrowed from the connection: "addr:port", for logs */
 	const char *peer_addr;       /* borrowed from the connection: the address, for per-address bans */
 	const char *proto;
