@@ -89,6 +89,18 @@ def slow_hash(password, cost=9):
 _ports_given = set()
 
 
+def slow_check_server():
+    """A server (not started) with one worker, alice, and a user "slow"
+    whose password check takes a second or more (slow_hash): a few wrong
+    passwords of slow's hold the offload pool. alice's home has hello.txt."""
+    slow = {"name": "slow", "password": "slow-pw", "hash": slow_hash("slow-pw"), "perms": ["read"]}
+    alice = {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}
+    server = Server(users=[alice, slow], workers=1, extra="limits = { max_login_failures = 1000; };")
+    with open(os.path.join(server.home(), "hello.txt"), "wb") as f:
+        f.write(b"hello\n")
+    return server
+
+
 def https_server(handler, cert, key, port=None):
     """A threaded HTTPS server on 127.0.0.1 (port, or a free one) with this
     certificate, serving in a thread: a stand-in for a peer (a CA feature, a

@@ -33,16 +33,9 @@ PROMPT = 3.0    # seconds: an answer not held up by the listings
 class HttpListingCap(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        slow = {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"),
-                "perms": ["read"]}
-        alice = {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}
-        cls.server = harness.Server(users=[alice, slow], workers=1,
-                                    extra="limits = { max_login_failures = 1000; };")
+        cls.server = harness.slow_check_server()
         cls.addClassCleanup(cls.server.cleanup)
-        home = cls.server.home()
-        with open(os.path.join(home, "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
-        big = os.path.join(home, "big")
+        big = os.path.join(cls.server.home(), "big")
         os.makedirs(big)
         for i in range(BIG):
             os.close(os.open(os.path.join(big, "f%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))

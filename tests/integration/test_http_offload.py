@@ -185,14 +185,8 @@ class HttpTreeChangesOffload(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         # A check of a second or more: long enough to tell waiting from not.
-        slow = {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"),
-                "perms": ["read"]}
-        alice = {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}
-        cls.server = harness.Server(users=[alice, slow], workers=1,
-                                    extra="limits = { max_login_failures = 1000; };")
+        cls.server = harness.slow_check_server()
         cls.addClassCleanup(cls.server.cleanup)
-        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
         cls.server.start()
 
     def tearDown(self):
