@@ -120,13 +120,7 @@ class HttpListingCap(unittest.TestCase):
         try:
             # Four wrong passwords of the slow user hold both pool threads
             # for two seconds or more: the listings asked for meanwhile queue.
-            held = []
-            for _ in range(4):
-                s = harness.RawTLS(self.server, timeout=SLOW)
-                s.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
-                       % harness.basic_auth("slow", "wrong-" + os.urandom(6).hex()))
-                held.append(s)
-            time.sleep(0.3)  # two checks are running, two wait
+            held = harness.hold_pool(self.server, 4, SLOW)
             sids = [(c, c.request("GET", "/big/", hold=True)) for c in conns for _ in range(PER_CONN)]
             streams = [c.streams[sid] for c, sid in sids]
             for c in conns:

@@ -205,14 +205,7 @@ class HttpTreeChangesOffload(unittest.TestCase):
     def busy_pool(self):
         """Two wrong passwords of the slow user hold both pool threads for a
         couple of seconds; returns their connections (each to get a 401)."""
-        held = []
-        for _ in range(2):
-            s = harness.RawTLS(self.server, timeout=SLOW)
-            s.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
-                   % harness.basic_auth("slow", "wrong-" + os.urandom(6).hex()))
-            held.append(s)
-        time.sleep(0.3)  # both checks are running
-        return held
+        return harness.hold_pool(self.server, 2, SLOW)
 
     def settle(self, held):
         for s in held:
