@@ -171,6 +171,16 @@ static bool leave_waiting_ca(acme_manager_t *m, slot_t *s, double wait)
  * seconds, and the CA's moment must be past, not nearly. */
 #define WAIT_SLACK 1.0
 
+/* The wall-clock second an attempt due in secs is kept at in status.json,
+ * which a reload or restart schedules from: rounded up, never down, as
+ * time(NULL) drops the current second's fraction and the cast drops secs'
+ * (up to a second each): else a reload could ask a CA a second before its
+ * Retry-After is over. */
+static time_t kept_at(double secs)
+{
+	return time(NULL) + (time_t)secs + 2;
+}
+
 /* s falls due (or its order was put off unsent) while its CA's wait runs:
  * nothing is asked of the CA, and the next attempt comes when the wait ends.
  * No attempt was made, so neither the backoff nor the fallback moves. */
@@ -210,7 +220,7 @@ static void ca_wait(slot_t *s)
 		snprintf(s->outcome, sizeof(s->outcome), "deferred   %s asked to wait until %.32s",
 			 m->cfg->acme.cas[s->ca].url, at);
 	}
-	rec.next_attempt = time(NULL) + (time_t)wait;
+	rec.next_attempt = kept_at(wait);
 	rec.ca_wait_until = until;
 	rec.ca = (int)s->ca;
 	acme_status_save(m->cfg->state_dir, s->cert->name, &rec);
@@ -369,7 +379,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	rec.ca_failures = s->ca_failures;
 	rec.ca = (int)s->ca;
 	rec.last_error_at = time(NULL);
-	rec.next_attempt = time(NULL) + (time_t)(s->next_attempt - ev_now(m->loop));
+	rec.next_attempt = kept_at(s->next_attempt - ev_now(m->loop));
 	snprintf(rec.last_error, sizeof(rec.last_error), "%s: %s%s%s%s%s%s",
 		 res->domain[0] ? res->domain : c->domains[0], res->problem_type, res->problem_type[0] ? ": " : "",
 		 res->detail, res->local ? " (" : "", res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
@@ -729,7 +739,7 @@ static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
 		wf_log_info("certificate %s: the next attempt status.json holds (in %s) is later than the backoff "
 			    "allows%s; next attempt in %s",
 			    s->cert->name, was, with, now);
-		rec->next_attempt = time(NULL) + (time_t)wait;
+		rec->next_attempt = kept_at(wait);
 		acme_status_save(m->cfg->state_dir, s->cert->name, rec); /* cert list tells the same */
 	}
 	if (wait > 0)
