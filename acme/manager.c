@@ -172,13 +172,16 @@ static bool leave_waiting_ca(acme_manager_t *m, slot_t *s, double wait)
 #define WAIT_SLACK 1.0
 
 /* The wall-clock second an attempt due in secs is kept at in status.json,
- * which a reload or restart schedules from: rounded up, never down, as
- * time(NULL) drops the current second's fraction and the cast drops secs'
- * (up to a second each): else a reload could ask a CA a second before its
- * Retry-After is over. */
+ * which a reload or restart schedules from: rounded up (by less than a
+ * second), never down; truncated, a reload could ask a CA up to two
+ * seconds before its Retry-After is over. */
 static time_t kept_at(double secs)
 {
-	return time(NULL) + (time_t)secs + 2;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double at = (double)now.tv_sec + now.tv_nsec / 1e9 + secs;
+	time_t whole = (time_t)at;
+	return whole + (at > (double)whole);
 }
 
 /* s falls due (or its order was put off unsent) while its CA's wait runs:
