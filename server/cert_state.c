@@ -38,7 +38,9 @@ static int open_cert_dir(const char *state_dir, const char *name, char *err, siz
 	return fd;
 }
 
-/* Loads a pair if it is present and usable; NULL (quietly) when absent. */
+/* Loads a pair if it is present and usable; NULL (quietly) when absent.
+ * min_left: the seconds it must have left, or EXPIRED_OK. */
+#define EXPIRED_OK ((time_t)-1)
 static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert_name, const char *key_name,
 			       bool provisional, time_t min_left)
 {
@@ -63,9 +65,20 @@ static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert
 		wf_log_warn("certificate %s: stored %s is unusable: %s", c->name, cert_name, err);
 		goto out;
 	}
-	if (ck->not_after - time(NULL) < min_left) {
-		wf_log_info("certificate %s: stored %s expires %s", c->name, cert_name,
-			    ck->not_after < time(NULL) ? "has expired" : "within a week");
+	time_t now = time(NULL);
+	if (min_left == EXPIRED_OK && ck->not_after <= now) {
+		/* Served as it was before the restart: the manager then knows its
+		 * lifetime (the retry bound, the alarm) and clients see it expired,
+		 * not a self-signed stranger. */
+		struct tm tm;
+		char at[32];
+		gmtime_r(&ck->not_after, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		wf_log_warn("certificate %s: stored %s expired at %s; it is served until a new one is obtained",
+			    c->name, cert_name, at);
+	} else if (min_left != EXPIRED_OK && ck->not_after - now < min_left) {
+		wf_log_info("certificate %s: stored %s %s", c->name, cert_name,
+			    ck->not_after < now ? "has expired" : "expires within a week");
 		wf_certkey_unref(ck);
 		ck = NULL;
 	}
@@ -80,7 +93,7 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 	int dfd = open_cert_dir(state_dir, c->name, err, errlen);
 	if (dfd < 0)
 		return NULL;
-	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false, 1);
+	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false, EXPIRED_OK);
 	if (!ck)
 		ck = load_pair(dfd, c, "selfsigned.pem", "selfsigned.key", true, 7 * 86400);
 	if (ck)

@@ -9,9 +9,10 @@
 #include "config.h"
 
 /* The certificate to serve for one configured certificate: the issued pair if
- * it parses, matches its key, covers the configured domains and has not
- * expired; else the provisional pair, made (and persisted) when missing, not
- * covering the domains, or expiring within a week. NULL with the reason in err. */
+ * it parses, matches its key and covers the configured domains (expired too,
+ * as a running server keeps serving it: a warning says so); else the
+ * provisional pair, made (and persisted) when missing, not covering the
+ * domains, or expiring within a week. NULL with the reason in err. */
 wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, char *err, size_t errlen);
 
 /* Writes an issued key and chain for NAME as one file, in one rename.

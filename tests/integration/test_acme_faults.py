@@ -1,5 +1,6 @@
 """A CA that fails or misbehaves, against Pebble: with the CA gone, renewal
-attempts close in before expiry and an alarm goes out in time; a challenge
+attempts close in before expiry and an alarm goes out in time (after a
+restart past expiry too, with the expired certificate served); a challenge
 the CA cannot validate, a hostile directory, a directory whose URLs drop to
 plain http: one clear line each, and the server serves all along."""
 
@@ -11,7 +12,8 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import cert_text, tls_peer_cert  # noqa: E402
-from pebble import AcmeCase, Pebble, hook_script, issued_by_pebble, wait_file_text, wait_issued  # noqa: E402
+from pebble import (AcmeCase, Pebble, hook_script, issued_by_pebble, wait_file_text, wait_issued,  # noqa: E402
+                    wait_renewed)
 
 
 class Faults(AcmeCase):
@@ -123,6 +125,30 @@ class ExpiryAlarm(AcmeCase):
         self.assertTrue(s.wait_log("ALARM certificate main", timeout=40), s.log()[-3000:])
         wait_file_text(event_log, "WHARF_EVENT=expiring")
         self.assertEqual(harness.curl(s, "/", host="wharf.test", args=["-k"])[0], 200)
+
+    def test_expired_certificate_across_a_restart(self):
+        # The server was down (and the CA too) while its certificate expired.
+        # At start it serves that certificate as it did before stopping, not
+        # a self-signed one, so the manager knows its lifetime: the failed
+        # attempt raises the alarm, and a CA back up renews it.
+        self.pebble.start()
+        s = self.make_server()
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        end = not_after(first)
+        s.stop()
+        self.pebble.stop_pebble()
+        while time.time() < end + 1:
+            time.sleep(0.3)
+        before = len(s.log())
+        s.start()
+        self.assertEqual(tls_peer_cert(s.port, "wharf.test"), first)
+        self.assertIn("stored issued.pem expired at", s.log()[before:])
+        self.assertTrue(s.wait_log("ALARM certificate main: expired", timeout=20), s.log()[before:])
+        self.pebble.start_pebble()
+        second = wait_renewed(s, "wharf.test", first)
+        self.assertNotEqual(second, first, s.log()[before:])
+        self.assertGreater(not_after(second), time.time())
 
 
 def not_after(pem):
