@@ -50,8 +50,12 @@ static void reply_errno(xfer_ftp_t *f, int err, const char *what)
 		ftp_reply(f, 550, "%s: permission denied", what);
 		break;
 	case EXDEV:
-	case ELOOP:
 		ftp_reply(f, 550, "%s: leads outside your home", what);
+		break;
+	case ELOOP:
+		/* A link loop, one an upload would replace (see store_setup), or
+		 * any link where openat2 is missing (transfer/path.c). */
+		ftp_reply(f, 550, "%s: a symbolic link that is not followed here", what);
 		break;
 	case ENOTDIR:
 		ftp_reply(f, 550, "%s: not a folder", what);
@@ -111,13 +115,23 @@ static int home(xfer_ftp_t *f)
 	return f->user->home_fd;
 }
 
-/* Opens rel (read-only, never through a final symlink) and stats it; -1
- * after replying with the reason. O_NONBLOCK: opening a FIFO to read waits
- * for a writer, and would hold the worker with every session on it; a
- * regular file's reads ignore the flag. */
+/* Opens rel read-only, an fd or -errno. A symlink, final or not, is
+ * followed as the server's other users (HTTP) and other FTP servers follow
+ * one inside a chroot: resolved beneath the home all the same
+ * (xfer_path_open), so one that leads outside is -EXDEV. FileZilla and
+ * WinSCP list a link as a link, try CWD, and fetch it with RETR when that
+ * fails. O_NONBLOCK: opening a FIFO to read waits for a writer, and would
+ * hold the worker with every session on it; a regular file's reads ignore
+ * the flag. */
+static int open_name(xfer_ftp_t *f, const char *rel)
+{
+	return xfer_path_open(home(f), rel, O_RDONLY | O_NONBLOCK, 0);
+}
+
+/* open_name, and stats it; -1 after replying with the reason. */
 static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat *st)
 {
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	int fd = open_name(f, rel);
 	if (fd >= 0 && fstat(fd, st) == 0)
 		return fd;
 	int err = fd < 0 ? -fd : errno;
@@ -125,20 +139,6 @@ static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat 
 		close(fd);
 	reply_errno(f, err, v);
 	return -1;
-}
-
-/* Opens rel as open_stat does, but follows a final symlink to a folder, as
- * CWD does: a folder reached through a link is listed like any other. The
- * link is resolved beneath the home all the same (xfer_path_open), so one
- * that leads outside stays -EXDEV; one to a file stays -ELOOP, as for
- * RETR. An fd, or -errno. */
-static int open_folder_link(xfer_ftp_t *f, const char *rel)
-{
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-	if (fd != -ELOOP)
-		return fd;
-	int dfd = xfer_path_open(home(f), rel, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
-	return dfd == -ENOTDIR ? fd : dfd;
 }
 
 /* Opens the folder that holds rel's last segment (the home itself has
@@ -699,7 +699,7 @@ static int listing_open(xfer_ftp_t *f, const char *rel, const xfer_ftp_list_styl
 			int *dir_fd)
 {
 	*dir_fd = -1;
-	int fd = open_folder_link(f, rel);
+	int fd = open_name(f, rel);
 	if (fd < 0)
 		return -fd;
 	struct stat st;
@@ -778,7 +778,7 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 	if (!rel)
 		return;
 	struct stat st;
-	int fd = open_folder_link(f, rel);
+	int fd = open_name(f, rel);
 	int err = fd < 0 ? -fd : fstat(fd, &st) != 0 ? errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -913,8 +913,8 @@ static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
 
 /* ---------------------------------------------------------------- files */
 
-/* Resolves arg into v and opens what it names, never through a final
- * symlink (open_stat): RETR, MDTM and MFMT. -1 after replying. */
+/* Resolves arg into v and opens what it names (open_stat): RETR, MDTM and
+ * MFMT. -1 after replying. */
 static int open_named(xfer_ftp_t *f, wf_slice_t arg, char v[FTP_PATH_MAX], struct stat *st)
 {
 	const char *rel = resolve(f, arg, v, FTP_PATH_MAX);
@@ -964,8 +964,7 @@ static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const c
 		ftp_reply(f, 550, "Permission denied: no read permission");
 		return;
 	}
-	/* As RETR and MDTM find it: never through a final symlink, so a link
-	 * to a file outside the home tells nothing of that file. */
+	/* As RETR and MDTM find it. */
 	int fd = open_stat(f, rel, v, &st);
 	if (fd < 0)
 		return;
@@ -1023,8 +1022,8 @@ static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
 /* MFMT: sets the last modification time of a file or folder, as FileZilla,
  * WinSCP, lftp and rclone ask after an upload, to keep the source's (the
  * draft's reply: "213 Modify=TIME; PATH"). Changing what a listing shows
- * of a file is writing: the write permission. Never through a final
- * symlink, as MDTM. */
+ * of a file is writing: the write permission. Through a link inside the
+ * home, its target's time, as MDTM reads it. */
 static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
 {
 	struct timespec when;
@@ -1102,7 +1101,10 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	}
 	/* No partial: continue from the existing file's first bytes. */
 	struct stat st;
-	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* see open_stat */
+	/* Never through a link: the upload's rename would put a file in the
+	 * link's place, and the target would not grow (ELOOP says why).
+	 * O_NONBLOCK: see open_name. */
+	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (src < 0 && errno == ENOENT && kind == STORE_APPE) {
 		rc = xfer_upload_open(up, dfd, leaf);
 		return rc < 0 ? -rc : 0;

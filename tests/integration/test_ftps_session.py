@@ -542,9 +542,9 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(self.read_home("hello.txt"), HELLO)
 
     def test_symlinked_folder_inside_home_lists(self):
-        """A link to a folder inside the home is a folder to every command
-        that takes one: CWD enters it and every listing lists it. A link to
-        a file is still never followed by RETR, SIZE or MDTM, and one that
+        """A link inside the home is what it points at: CWD enters a linked
+        folder and every listing lists it; RETR, SIZE, MDTM, MFMT and MLST
+        take a linked file. Uploads never go through a link, and one that
         leads out of the home is refused as ever, listings and MLST alike."""
         if not os.path.isdir(self.home("real")):
             self.write_home("real/x.txt", b"x\n")
@@ -588,12 +588,25 @@ class Session(ftps_util.FTPSCase):
         # The home's own listing still shows the link as a link.
         self.assertIn("type=OS.unix=symlink", [x for x in c.listing("MLSD").split("\r\n") if x.endswith(" lnk")][0])
 
-        # A link to a file: never followed at the end of a path, as before.
+        # A link to a file inside the home is that file, as over HTTPS:
+        # FileZilla fetches a listed link with RETR once CWD fails.
+        self.assertEqual(c.cmd("CWD flink").code, 550)
         data, r, _ = c.retr("flink")
-        self.assertEqual((r.code, data), (550, None), r)
-        for line in ("SIZE flink", "MDTM flink"):
-            with self.subTest(line=line):
-                self.assertEqual(c.cmd(line).code, 550)
+        self.assertEqual((r.code, data), (226, b"x\n"), r)
+        self.assertEqual(c.expect("SIZE flink", 213).text, "2")
+        self.assertEqual(c.expect("MDTM flink", 213).text, c.expect("MDTM real/x.txt", 213).text)
+        r = c.expect("MLST flink", 250)
+        self.assertIn("type=file;", r.lines[1])
+        self.assertIn("size=2;", r.lines[1])
+        self.assertEqual(c.listing("NLST flink").split(), ["flink"])
+        c.expect("MFMT 20010203040506 flink", 213)
+        self.assertEqual(os.stat(self.home("real/x.txt")).st_mtime, 981173106)
+        # An upload never goes through one: APPE would replace the link
+        # with a file and leave its target as it was.
+        r, _ = c.stor("flink", b"more\n", cmd="APPE")
+        self.assertEqual((r.code, r.text), (550, "/flink: a symbolic link that is not followed here"), r)
+        self.assertEqual(self.read_home("real/x.txt"), b"x\n")
+        self.assertTrue(os.path.islink(self.home("flink")))
 
         # Links out of the home: refused, with the reason, by every listing.
         for name in ("outlink", "etc-link", "docs/up"):
