@@ -7,6 +7,7 @@
 #include "partial_sweep.h"
 #include "path.h"
 #include "../server/log.h"
+#include "../server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1348,7 +1349,7 @@ static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	bool cut;
 	size_t n = xfer_ftp_job_rmdir_removed(job, &names, &cut);
 	if (n)
-		ftp_log(f, WF_LOG_INFO, "RMD %s: removed %zu interrupted upload%s parked in it: %s%s", op->v, n,
+		ftp_log(f, WF_LOG_INFO, "RMD %s: removed %zu interrupted upload%s left in it: %s%s", op->v, n,
 			n == 1 ? "" : "s", names, cut ? ", ..." : "");
 	if (err == EBUSY) {
 		ftp_reply(f, 550, "%s: an upload into the folder is under way", op->v);
@@ -1380,7 +1381,9 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 		close(dfd);
 		return;
 	}
-	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf));
+	/* A temp file a crashed process left goes as the sweep's would, but
+	 * sooner: twice the longest a transfer may stall, not the partials' age. */
+	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf, 2 * (time_t)f->conn->cfg->limits.send_timeout, wf_server->started));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

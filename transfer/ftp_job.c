@@ -1,5 +1,6 @@
 /* FTP's own file system jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
+#include "partial_sweep.h"
 #include "path.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A step takes a few tens of milliseconds (fs_job.c says why). */
@@ -139,7 +141,9 @@ typedef struct rmdir_work {
 	char leaf[NAME_MAX + 1];
 	DIR *dir;                  /* owned: leaf, being read, or NULL */
 	bool removing;             /* the second pass: the first found only partials */
-	size_t partials;           /* found by the first pass */
+	time_t orphan_age;         /* xfer_upload_tmp_orphan's */
+	struct timespec started;
+	size_t partials;           /* found by the first pass, orphans too */
 	size_t removed;            /* by the second */
 	char names[512];           /* of those removed, for the log */
 	bool names_cut;            /* some did not fit in names */
@@ -207,7 +211,10 @@ static int rmdir_step(void *state, bool *more)
 			continue;
 		if (!xfer_path_is_hidden(name))
 			return ENOTEMPTY;
-		if (!xfer_path_is_partial(name))
+		struct stat st;
+		if (!xfer_path_is_partial(name) &&
+		    (fstatat(dirfd(w->dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		     !xfer_upload_tmp_orphan(&st, time(NULL), w->orphan_age, w->started)))
 			return EBUSY;
 		if (!w->removing) {
 			w->partials++;
@@ -281,7 +288,7 @@ xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const
 	return xfer_fs_job_custom(&truncate_ops, w);
 }
 
-xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf)
+xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started)
 {
 	rmdir_work_t *w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -289,6 +296,8 @@ xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf)
 		return NULL;
 	}
 	w->dir_fd = dir_fd_take;
+	w->orphan_age = orphan_age;
+	w->started = started;
 	snprintf(w->leaf, sizeof(w->leaf), "%s", leaf);
 	return xfer_fs_job_custom(&rmdir_ops, w);
 }

@@ -43,12 +43,13 @@ xfer_fs_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64
 xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const char *park_as);
 /* RMD: removes the folder leaf of dir_fd_take, and first the partials
  * parked in it (transfer/path.c), which nobody sees or can name; the folder's
- * fsync when it went. err is ENOTEMPTY, and nothing is removed, when the
- * folder holds a name a user sees; EBUSY when it holds another hidden file
- * (a live upload's temp file, which is never removed); else the rmdir's.
- * A folder that cannot be read is left to the rmdir alone. NULL when out
- * of memory (after closing dir_fd_take). */
-xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf);
+ * fsync when it went, and the upload temp files a dead process left there
+ * (xfer_upload_tmp_orphan with orphan_age and started). err is ENOTEMPTY,
+ * and nothing is removed, when the folder holds a name a user sees; EBUSY
+ * when it holds another hidden file (a live upload's temp file, which is
+ * never removed); else the rmdir's. A folder that cannot be read is left to
+ * the rmdir alone. NULL when out of memory (after closing dir_fd_take). */
+xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started);
 
 /* Once done (xfer_fs_job_err says how): a listing's buffer, or a copy's or
  * a cut's upload, handed back; NULL for a job of another kind, or once

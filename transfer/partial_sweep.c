@@ -65,24 +65,22 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 	return false;
 }
 
-/* An upload's temp file that no upload uses: one this process made, claimed
- * or wrote to has a ctime after its start (creating, renaming and writing
- * all set it; the start is read from the clock file times come from, and
- * no upload begins in the same tick), however slowly its client sends or
- * long its commit takes; so only one changed before the start can be an
- * orphan, left by a process that died mid-upload or mid-sweep. It must be
- * old as well (orphan_age): on a home shared by several nodes, another
- * node's live upload is older than our start, and is written to far more
- * often than that. Nobody resumes a temp file. */
+bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started)
+{
+	/* started is read from the clock file times come from (server.c). */
+	if (!S_ISREG(st->st_mode) || now - st->st_mtime <= min_age)
+		return false;
+	return st->st_ctim.tv_sec < started.tv_sec ||
+	       (st->st_ctim.tv_sec == started.tv_sec && st->st_ctim.tv_nsec <= started.tv_nsec);
+}
+
+/* An upload's temp file left by a process that died mid-upload or
+ * mid-sweep. Nobody resumes a temp file. */
 static bool remove_if_orphan(const sweep_t *s, int dir_fd, const char *name)
 {
 	struct stat st;
-	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-	    s->now - st.st_mtime <= s->orphan_age)
-		return false;
-	bool before = st.st_ctim.tv_sec < s->started.tv_sec ||
-		      (st.st_ctim.tv_sec == s->started.tv_sec && st.st_ctim.tv_nsec <= s->started.tv_nsec);
-	if (!before)
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !xfer_upload_tmp_orphan(&st, s->now, s->orphan_age, s->started))
 		return false;
 	return unlinkat(dir_fd, name, 0) == 0;
 }

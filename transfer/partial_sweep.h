@@ -24,6 +24,14 @@
  * now; never with max_age 0 (kept forever). */
 bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
 
+/* True when the upload temp file st (a hidden name, not a partial) is in
+ * no upload's hands: one this process made, claimed or wrote to has a
+ * ctime after started (creating, renaming and writing all set it; no upload
+ * begins in the same tick), however slowly its client sends; one changed
+ * before can be a live upload only of another node sharing the home, which
+ * writes to it far more often than min_age seconds. */
+bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started);
+
 /* Walks every home of cfg (a reference is taken for the walk) and removes
  * the stale partials there, and upload temp files an earlier process left
  * (changed last at or before started, this process's start on

@@ -41,6 +41,20 @@ class TreeChanges(ftps_util.FTPSCase):
     USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
              {"name": "writer", "password": "writer-pw", "perms": ["read", "write", "mkdir"]}]
 
+    # A temp file a process killed mid-upload left, an hour before this one
+    # started (the sweep takes such files only past partial_upload_max_age).
+    DEAD_TEMP = "d9/.wharf-upload.dead.bin.0123456789abcdef"
+
+    @classmethod
+    def prepare(cls, server):
+        path = os.path.join(server.home("alice"), cls.DEAD_TEMP)
+        os.makedirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(b"half an upload")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+        server.give(os.path.dirname(path))
+        server.give(path)
+
     def replies(self, c, n):
         return [c.read_reply(timeout=SLOW) for _ in range(n)]
 
@@ -142,7 +156,7 @@ class TreeChanges(ftps_util.FTPSCase):
         self.assertEqual(f.rmd("d1"), "250 Removed /d1")
         self.assertFalse(os.path.exists(self.home("d1")))
         self.assertNotIn("d1", [name for name, _ in f.mlsd()])
-        self.assertIn("RMD /d1: removed 1 interrupted upload parked in it: " + partial_name("file.bin"),
+        self.assertIn("RMD /d1: removed 1 interrupted upload left in it: " + partial_name("file.bin"),
                       self.server.log())
 
         # Several, and lftp's recursive delete of a tree holding them.
@@ -164,6 +178,18 @@ class TreeChanges(ftps_util.FTPSCase):
         c.expect("DELE d3/seen.txt", 250)
         self.assertEqual(c.expect("RMD d3", 250).text, "Removed /d3")
         self.assertFalse(os.path.exists(self.home("d3")))
+
+    def test_rmd_removes_a_dead_process_temp_file(self):
+        """An upload's temp file that a killed process left (changed last
+        before this process started, and untouched for longer than a
+        transfer may stall) is no live upload's: RMD takes it with the
+        folder rather than saying an upload is under way."""
+        c = self.logged_in()
+        self.assertEqual(c.listing("NLST", "d9"), "")
+        self.assertEqual(c.expect("RMD d9", 250).text, "Removed /d9")
+        self.assertFalse(os.path.exists(self.home("d9")))
+        self.assertIn("RMD /d9: removed 1 interrupted upload left in it: " + os.path.basename(self.DEAD_TEMP),
+                      self.server.log())
 
     def test_rmd_during_an_upload_into_the_folder(self):
         """A live upload's temp file is never removed: RMD says why it

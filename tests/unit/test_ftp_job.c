@@ -241,11 +241,17 @@ static void test_truncate(void)
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 }
 
-/* RMD of chg/name: err, and the partials removed (names joined in *names). */
-static int run_rmdir(const char *name, size_t *removed, const char **names, bool *cut)
+/* The process start RMD tells orphans by: one long before every file here
+ * (each was changed after it: none is an orphan). */
+static struct timespec long_ago = { 1000000000, 0 };
+
+/* RMD of chg/name, for a process started at started: err, and the partials
+ * removed (names joined in *names). */
+static int run_rmdir_since(const char *name, struct timespec started, size_t *removed, const char **names,
+			   bool *cut)
 {
 	static char kept[512];
-	xfer_fs_job_t *j = xfer_ftp_job_rmdir(sub_fd(), name);
+	xfer_fs_job_t *j = xfer_ftp_job_rmdir(sub_fd(), name, 60, started);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	int err = xfer_fs_job_err(j);
@@ -255,6 +261,11 @@ static int run_rmdir(const char *name, size_t *removed, const char **names, bool
 	*names = kept;
 	xfer_fs_job_free(j);
 	return err;
+}
+
+static int run_rmdir(const char *name, size_t *removed, const char **names, bool *cut)
+{
+	return run_rmdir_since(name, long_ago, removed, names, cut);
 }
 
 static bool exists(const char *name)
@@ -305,6 +316,28 @@ static void test_rmdir(void)
 	CHECK_EQ_INT(removed, 0);
 	CHECK(exists("r3/.wharf-upload.a.bin.partial") && exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
 
+	/* A temp file last written an hour ago, but changed since this
+	 * process started (it renamed or wrote it: a slow client's upload):
+	 * EBUSY. One changed last before the start, by a process that died
+	 * mid-upload: it goes with the partials. */
+	struct timespec times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	CHECK(utimensat(chg_fd, "r3/.wharf-upload.live.bin.0123456789abcdef", times, 0) == 0);
+	CHECK_EQ_INT(run_rmdir("r3", &removed, &names, &cut), EBUSY);
+	CHECK(exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	started.tv_sec++;
+	CHECK(mkdirat(chg_fd, "r8", 0755) == 0);
+	make("r8/.wharf-upload.dead.bin.0123456789abcdef", "dead");
+	CHECK(utimensat(chg_fd, "r8/.wharf-upload.dead.bin.0123456789abcdef", times, 0) == 0);
+	make("r8/.wharf-upload.fresh.bin.0123456789abcdef", "fresh"); /* a minute is not old */
+	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), EBUSY);
+	CHECK(exists("r8/.wharf-upload.dead.bin.0123456789abcdef"));
+	CHECK(unlinkat(chg_fd, "r8/.wharf-upload.fresh.bin.0123456789abcdef", 0) == 0);
+	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 1);
+	CHECK(!exists("r8"));
+
 	/* Not a folder: a file, and a link to one (never followed). */
 	make("r4", "file");
 	CHECK_EQ_INT(run_rmdir("r4", &removed, &names, &cut), ENOTDIR);
@@ -327,7 +360,7 @@ static void test_rmdir(void)
 	/* Let go of before it ran: nothing removed. */
 	CHECK(mkdirat(chg_fd, "r6", 0755) == 0);
 	make("r6/.wharf-upload.a.bin.partial", "a");
-	xfer_fs_job_free(xfer_ftp_job_rmdir(sub_fd(), "r6"));
+	xfer_fs_job_free(xfer_ftp_job_rmdir(sub_fd(), "r6", 60, long_ago));
 	CHECK(exists("r6/.wharf-upload.a.bin.partial"));
 	CHECK_EQ_INT(run_rmdir("r6", &removed, &names, &cut), 0);
 
