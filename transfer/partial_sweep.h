@@ -29,7 +29,9 @@ bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
  * ctime after started (creating, renaming and writing all set it; no upload
  * begins in the same tick), however slowly its client sends; one changed
  * before can be a live upload only of another node sharing the home, which
- * writes to it far more often than min_age seconds. */
+ * writes to it every XFER_UPLOAD_STAGE_AGE seconds at least while bytes
+ * come, and ends once send_timeout passes without any: min_age must be
+ * longer than both (twice send_timeout is). */
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes

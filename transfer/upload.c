@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define UPLOAD_STAGE (128u << 10)   /* bytes gathered per write(2) */
@@ -221,21 +222,43 @@ int xfer_upload_flush(xfer_upload_t *u)
 	return flush_stage(u, false); /* the last bytes: the commit's fsync follows */
 }
 
+static time_t coarse_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* the vDSO: no system call per read */
+	return ts.tv_sec;
+}
+
+/* Bytes are about to be staged: the first after a flush starts the stage's clock. */
+static void stage_begins(xfer_upload_t *u)
+{
+	if (wf_buf_size(&u->stage) == 0)
+		u->staged_since = coarse_now();
+}
+
+/* After staging: a full stage, or an old one, goes to the file. */
+static int stage_settle(xfer_upload_t *u)
+{
+	size_t n = wf_buf_size(&u->stage);
+	if (n == UPLOAD_STAGE || (n && coarse_now() - u->staged_since >= XFER_UPLOAD_STAGE_AGE))
+		return flush_stage(u, true);
+	return WF_OK;
+}
+
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
+		stage_begins(u);
 		size_t room = UPLOAD_STAGE - wf_buf_size(&u->stage);
 		size_t take = len < room ? len : room;
 		if (wf_buf_append(&u->stage, p, take) != WF_OK)
 			abort(); /* the stage is sized by its own cap */
 		p += take;
 		len -= take;
-		if (wf_buf_size(&u->stage) == UPLOAD_STAGE) {
-			int rc = flush_stage(u, true);
-			if (rc != WF_OK)
-				return rc;
-		}
+		int rc = stage_settle(u);
+		if (rc != WF_OK)
+			return rc;
 	}
 	return WF_OK;
 }
@@ -250,8 +273,10 @@ char *xfer_upload_space(xfer_upload_t *u, size_t *cap)
 
 int xfer_upload_wrote(xfer_upload_t *u, size_t n)
 {
+	if (n)
+		stage_begins(u);
 	wf_buf_commit(&u->stage, n);
-	return wf_buf_size(&u->stage) == UPLOAD_STAGE ? flush_stage(u, true) : WF_OK;
+	return stage_settle(u);
 }
 
 /* Gives the temp file its final name: 0, or -1 with errno. With no_replace

@@ -17,12 +17,15 @@ typedef struct wf_worker wf_worker_t;
 typedef struct upload_commit upload_commit_t;
 typedef struct upload_sync upload_sync_t;
 
+#define XFER_UPLOAD_STAGE_AGE 10 /* seconds */
+
 typedef struct xfer_upload {
 	int fd;                   /* owned: the temp file, or -1 */
 	int dir_fd;               /* owned: the folder of temp and final name, or -1 */
 	char tmp[NAME_MAX + 1];   /* the temp file's name in dir_fd */
 	char leaf[NAME_MAX + 1];  /* the final name in dir_fd */
 	wf_buf_t stage;           /* bytes not yet written */
+	time_t staged_since;      /* CLOCK_MONOTONIC_COARSE second the oldest staged byte came */
 	uint64_t written;         /* bytes in the file (staged ones not counted) */
 	uint64_t synced;          /* writeback started up to here */
 	upload_commit_t *commit;  /* borrowed: the commit in flight, which owns fd and dir_fd meanwhile */
@@ -58,7 +61,11 @@ int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
  * It blocks for as long as the copy takes: FTP runs it on the offload pool
  * (transfer/ftp_job.c), in steps. WF_OK or -errno. */
 int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t from, uint64_t len);
-/* Stages bytes, writing full stages to the file. WF_OK or -errno (ENOSPC ...). */
+/* Stages bytes, writing full stages to the file, and any stage whose first
+ * byte came XFER_UPLOAD_STAGE_AGE seconds ago or more: a slow client's
+ * bytes reach the file (and its mtime moves) at that pace at least, so a
+ * temp file untouched far longer is in no upload's hands
+ * (xfer_upload_tmp_orphan). WF_OK or -errno (ENOSPC ...). */
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
 /* The stage's free space, for a caller that decrypts straight into it
  * rather than into a buffer of its own that xfer_upload_write would copy:

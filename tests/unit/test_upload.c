@@ -4,7 +4,8 @@
  * writes the rest once and the file holds each byte once, in order; and a
  * park whose staged tail does not fit keeps what was written before it,
  * saying why the tail was left out. A park that cannot rename leaves the
- * temp file, whole, to its owner (who removes it off the loop). */
+ * temp file, whole, to its owner (who removes it off the loop). A slow
+ * client's stage is written once it is old. */
 #include "transfer/upload.h"
 
 #include "check.h"
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,6 +100,37 @@ static void test_park_that_cannot_rename(void)
 	xfer_upload_fini(&up);
 }
 
+/* A slow client's bytes: staged while the stage is young, written once its
+ * first byte is XFER_UPLOAD_STAGE_AGE seconds old (the clock is moved by
+ * hand rather than waited for), by either way of staging. */
+static void test_old_stage_is_written(void)
+{
+	struct stat st;
+	xfer_upload_t up;
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "d.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "01234", 5), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "56789", 5), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 0); /* young: staged */
+	up.staged_since -= XFER_UPLOAD_STAGE_AGE;
+	CHECK_EQ_INT(xfer_upload_write(&up, "a", 1), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 11);
+	CHECK_EQ_INT(wf_buf_size(&up.stage), 0);
+
+	size_t cap;
+	char *at = xfer_upload_space(&up, &cap);
+	memcpy(at, "bc", 2);
+	CHECK_EQ_INT(xfer_upload_wrote(&up, 2), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 11);
+	up.staged_since -= XFER_UPLOAD_STAGE_AGE;
+	at = xfer_upload_space(&up, &cap);
+	memcpy(at, "d", 1);
+	CHECK_EQ_INT(xfer_upload_wrote(&up, 1), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 14);
+	xfer_upload_discard(&up);
+	xfer_upload_fini(&up);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -110,6 +143,7 @@ int main(void)
 	test_flush_after_a_short_write();
 	test_park_whose_tail_does_not_fit();
 	test_park_that_cannot_rename();
+	test_old_stage_is_written();
 
 	unlinkat(dir_fd, "a.partial", 0);
 	unlinkat(dir_fd, "b.partial", 0);
