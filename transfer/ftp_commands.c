@@ -810,9 +810,10 @@ static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
  * last line. */
 static void reply_stat_listing(xfer_ftp_t *f, wf_buf_t *out, bool cut, size_t listed)
 {
-	char *p = wf_buf_head(out), *end = p + wf_buf_size(out);
+	/* An empty folder's buffer never got memory: its head is NULL. */
+	char *p = wf_buf_size(out) ? wf_buf_head(out) : NULL, *end = p ? p + wf_buf_size(out) : NULL;
 	size_t cap = 0;
-	for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+	for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
 		cap++;
 	const char **lines = calloc(cap ? cap : 1, sizeof(*lines));
 	if (!lines) {

@@ -197,6 +197,13 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("TYPE E").code // 100, 5)
         self.assertEqual(c.cmd("MODE B").code // 100, 5)
         c.expect("NOOP", 200)
+        # An empty folder (or one with only hidden files) lists as nothing;
+        # under the sanitizers this once stopped the server.
+        os.makedirs(self.home("stat-empty"), exist_ok=True)
+        self.server.give(self.home("stat-empty"))
+        r = c.expect("STAT stat-empty", 213)
+        self.assertEqual(len(r.lines), 2, r)
+        c.expect("NOOP", 200)
 
     def test_multiline_replies_well_formed(self):
         c = self.logged_in()
