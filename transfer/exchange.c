@@ -767,11 +767,18 @@ static void delete_answer(xfer_exchange_t *ex, int err)
 		respond_status(ex, 204);
 	else if (err == ENOTEMPTY || err == EEXIST)
 		respond_error(ex, 409, "the folder is not empty");
+	else if (err == ENOTDIR) /* "name/" names a folder: a file has the name */
+		respond_error(ex, 409, "not a folder: a trailing slash names a folder");
 	else
 		respond_error(ex, errno_status(err), NULL);
 }
 
-static void serve_delete(xfer_exchange_t *ex, const char *rel)
+/* is_dir: the path ended in '/', which names a folder, so only a folder
+ * goes. A file of that name stays and gets 409, as nginx's WebDAV module
+ * answers (Apache's mod_dav says 400): the client's idea of the name
+ * conflicts with what holds it. Not 404, which sync clients take for
+ * "already gone" while the file is still there. */
+static void serve_delete(xfer_exchange_t *ex, const char *rel, bool is_dir)
 {
 	if (!(ex->user->perms & WF_PERM_DELETE)) {
 		respond_error(ex, 403, "no delete permission");
@@ -785,7 +792,7 @@ static void serve_delete(xfer_exchange_t *ex, const char *rel)
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	change_tree(ex, xfer_fs_job_delete_any(dfd, leaf), delete_answer);
+	change_tree(ex, xfer_fs_job_delete_any(dfd, leaf, is_dir), delete_answer);
 }
 
 static void mkcol_answer(xfer_exchange_t *ex, int err)
@@ -1061,7 +1068,7 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		serve_put(ex, in, rel, is_dir); /* reads the body itself, or refuses (settled below) */
 		break;
 	case M_DELETE:
-		serve_delete(ex, rel);
+		serve_delete(ex, rel, is_dir);
 		break;
 	case M_MKCOL:
 		serve_mkcol(ex, in, rel);

@@ -50,6 +50,7 @@ struct xfer_fs_job {
 	bool stale_only;           /* JOB_DELETE: the partial goes only if it is stale */
 	bool sync;                 /* JOB_DELETE: the folder is fsynced once changed (the reply waits for it) */
 	bool any;                  /* JOB_DELETE: leaf may be an (empty) folder too */
+	bool folder_only;          /* JOB_DELETE: leaf must be a folder (ENOTDIR, and nothing goes) */
 	bool no_replace;           /* JOB_RENAME */
 	xfer_fs_partial_fate_t partial_fate;
 };
@@ -106,12 +107,13 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
 	return j;
 }
 
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf)
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only)
 {
 	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
 	if (j) {
 		j->sync = true;
 		j->any = true;
+		j->folder_only = folder_only;
 	}
 	return j;
 }
@@ -160,7 +162,12 @@ static void delete_run(xfer_fs_job_t *j)
 	} else if (S_ISDIR(st.st_mode) && !j->any) {
 		j->err = EISDIR; /* a folder is RMD's (transfer/ftp_job.c): not even its name's partial goes */
 		return;
-	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
+	} else if (!S_ISDIR(st.st_mode) && j->folder_only) {
+		j->err = ENOTDIR;
+		return;
+	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) || j->folder_only ? AT_REMOVEDIR : 0) != 0) {
+		/* With folder_only never unlinkat without AT_REMOVEDIR: a file
+		 * put in the folder's place since the lookup stays (ENOTDIR). */
 		j->err = errno;
 	}
 	bool changed = j->leaf[0] && j->err == 0;

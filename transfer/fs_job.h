@@ -45,9 +45,11 @@ typedef void (*xfer_fs_job_done_fn)(void *arg, xfer_fs_job_t *job);
  * as found (xfer_fs_job_partial). err is the unlink of leaf's. */
 xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age);
 /* DELETE: removes leaf, a file or an empty folder (ENOTEMPTY, or EEXIST on
- * some file systems, for a folder that is not). err is the removal's, or
- * the lookup's (ENOENT: nothing has that name). */
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf);
+ * some file systems, for a folder that is not). With folder_only (the
+ * request's path ended in '/', which names a folder) only a folder goes:
+ * anything else of that name stays, and err is ENOTDIR. err is the
+ * removal's, or the lookup's (ENOENT: nothing has that name). */
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only);
 /* Removes name (a partial, or an upload's temp file) from the folder, and
  * nothing else: no folder fsync, as nothing durable hangs on it. With
  * stale_only, only a stale one goes (last written more than max_age

@@ -224,6 +224,32 @@ class PutChecks:
         self.assertEqual(c("/", "DELETE"), 403)
         self.assertTrue(os.path.isdir(self.home()))
 
+    def test_trailing_slash_on_a_file_changes_nothing(self):
+        """A trailing slash names a folder: when a file has the name, DELETE gets
+        409 (as nginx's WebDAV module answers), PUT 405 and MKCOL 405 (it
+        exists), GET 404; the file is there after each, as it was."""
+        name = self.name("slash.txt")
+        with open(self.home(name), "wb") as f:
+            f.write(b"keep me\n")
+        os.chmod(self.home(name), 0o666)
+        before = os.stat(self.home(name))
+        c = lambda method, *args: harness.curl(self.server, "/%s/" % name, http=self.HTTP,
+                                               args=["-X", method] + list(args))[0]
+        for method, args, expect in (("DELETE", (), 409), ("PUT", ("--data-binary", "replaced"), 405),
+                                     ("MKCOL", (), 405), ("GET", (), 404)):
+            with self.subTest(method=method):
+                self.assertEqual(c(method, *args), expect)
+                self.assertEqual(self.read_disk(name), b"keep me\n")
+                self.assertEqual(os.stat(self.home(name)).st_ino, before.st_ino)
+        # Without the slash it is the file's name.
+        self.assertEqual(harness.curl(self.server, "/" + name, http=self.HTTP, args=["-X", "DELETE"])[0], 204)
+        self.assertFalse(os.path.exists(self.home(name)))
+        # And a folder's slash still deletes the (empty) folder.
+        folder = self.name("slash-dir")
+        self.mkdir_in_home(folder)
+        self.assertEqual(harness.curl(self.server, "/%s/" % folder, http=self.HTTP, args=["-X", "DELETE"])[0], 204)
+        self.assertFalse(os.path.exists(self.home(folder)))
+
     def test_put_with_content_range_refused(self):
         """RFC 9110 14.5: a PUT carrying Content-Range gets 400, since the
         body is likely a part sent as if it were the whole; the file stays

@@ -1,7 +1,7 @@
 /* File system jobs run where no offload pool is (inline, WF_DONE): the
  * changes of DELE (a file and its partial, a stale partial, a folder
  * refused), DELETE (a file or an empty folder, never a full one, and no
- * partial touched), RMD, MKD and RNTO (with and without replacing), each in
+ * partial touched; only a folder for a path that ends in '/'), RMD, MKD and RNTO (with and without replacing), each in
  * the folder fd it was given; the removal of one name (always, or only
  * when stale) with nothing else touched; an upload dropped or discarded off
  * the loop by a detached removal, with and without a pool, an empty one at
@@ -97,26 +97,40 @@ static void test_delete_any(void)
 	/* A file; a partial of its name is FTP's business and stays. */
 	make("f.txt", "x");
 	make(partial, "part");
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt"), NULL), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", false), NULL), 0);
 	CHECK(!exists("f.txt") && exists(partial));
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 	/* Nothing of that name. */
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt"), NULL), ENOENT);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", false), NULL), ENOENT);
 	/* A folder that is not empty stays; an empty one goes. */
 	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
 	make("d/in", "x");
-	int rc = run(xfer_fs_job_delete_any(sub_fd(), "d"), NULL);
+	int rc = run(xfer_fs_job_delete_any(sub_fd(), "d", false), NULL);
 	CHECK(rc == ENOTEMPTY || rc == EEXIST);
 	CHECK(exists("d/in"));
 	CHECK(unlinkat(chg_fd, "d/in", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d"), NULL), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", false), NULL), 0);
 	CHECK(!exists("d"));
 	/* A symlink goes itself, never what it points to. */
 	make("target", "t");
 	CHECK(symlinkat("target", chg_fd, "link") == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link"), NULL), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link", false), NULL), 0);
 	CHECK(!exists("link") && exists("target"));
 	CHECK(unlinkat(chg_fd, "target", 0) == 0);
+	/* folder_only ("DELETE /name/"): a file, or a link to a folder, stays
+	 * (ENOTDIR); an empty folder goes. */
+	make("f.txt", "x");
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", true), NULL), ENOTDIR);
+	CHECK(exists("f.txt"));
+	CHECK(unlinkat(chg_fd, "f.txt", 0) == 0);
+	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
+	CHECK(symlinkat("d", chg_fd, "link") == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link", true), NULL), ENOTDIR);
+	CHECK(exists("link") && exists("d"));
+	CHECK(unlinkat(chg_fd, "link", 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), 0);
+	CHECK(!exists("d"));
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), ENOENT);
 }
 
 static void test_folders_and_renames(void)
@@ -125,12 +139,12 @@ static void test_folders_and_renames(void)
 	CHECK(exists("m"));
 	CHECK_EQ_INT(run(xfer_fs_job_mkdir(sub_fd(), "m"), NULL), EEXIST);
 	make("m/in", "x");
-	int rc = run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL);
+	int rc = run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL);
 	CHECK(rc == ENOTEMPTY || rc == EEXIST);
 	CHECK(unlinkat(chg_fd, "m/in", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL), 0);
 	CHECK(!exists("m"));
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m"), NULL), ENOENT);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL), ENOENT);
 
 	/* Across folders, each its own fd; never replacing, then replacing. */
 	CHECK(mkdirat(chg_fd, "to", 0755) == 0);
