@@ -28,7 +28,7 @@ static const wf_section_t log_section = { "log", log_keys, sizeof(log_keys) / si
 
 static const wf_key_t limit_keys[] = {
 	{ "max_header_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_header_bytes), 0, "16K", 1024, 1 << 20,
-	  NULL, NULL, "Largest HTTP request head (request line and headers); larger gets 431." },
+	  NULL, NULL, "Largest HTTP request head (request line and headers); a longer request line gets 414, a larger head 431." },
 	{ "max_upload_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_upload_bytes), 0, "64G", 0,
 	  INT64_MAX, NULL, NULL, "Largest upload body; larger gets 413 and nothing is stored." },
 	{ "max_connections", WF_KEY_INT, F(wf_config_t, limits.max_connections), 0, "10000", 1, 1000000,

@@ -518,7 +518,10 @@ static void h1_on_io(wf_conn_t *c)
 					continue;
 				}
 				if (r < 0) {
-					respond_raw(c, r == XFER_H1_TOO_LARGE ? 431 : r == XFER_H1_BAD_VERSION ? 505 : 400);
+					respond_raw(c, r == XFER_H1_TOO_LARGE	   ? 431 :
+						       r == XFER_H1_URI_TOO_LONG ? 414 :
+						       r == XFER_H1_BAD_VERSION  ? 505 :
+										   400);
 					continue;
 				}
 				set_timer(c, H1_TIMER_HEAD);

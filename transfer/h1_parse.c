@@ -46,6 +46,14 @@ static ssize_t head_incomplete(size_t len, size_t max_head)
 	return len >= max_head ? XFER_H1_TOO_LARGE : XFER_H1_AGAIN;
 }
 
+/* The same within the request line: what does not fit there is its target
+ * (the method and version are a few bytes), so the answer is 414, as
+ * nginx gives for a request line past its buffer; 431 is for the fields. */
+static ssize_t line_incomplete(size_t len, size_t max_head)
+{
+	return len >= max_head ? XFER_H1_URI_TOO_LONG : XFER_H1_AGAIN;
+}
+
 /* The framing headers a smuggler plays with. They are checked here, not left
  * to the caller, because xfer_h1_header_find only sees the first of several. */
 typedef struct framing {
@@ -127,7 +135,7 @@ ssize_t xfer_h1_parse_request(const char *buf, size_t len, size_t max_head, xfer
 	while (p < end && (cls[*p] & C_TCHAR))
 		p++;
 	if (p == end)
-		return head_incomplete(len, max_head);
+		return line_incomplete(len, max_head);
 	if (*p != ' ' || p == m)
 		return XFER_H1_MALFORMED;
 	out->method = mkslice(m, p);
@@ -137,7 +145,7 @@ ssize_t xfer_h1_parse_request(const char *buf, size_t len, size_t max_head, xfer
 	while (p < end && (cls[*p] & C_VCHAR))
 		p++;
 	if (p == end)
-		return head_incomplete(len, max_head);
+		return line_incomplete(len, max_head);
 	if (*p != ' ' || p == t)
 		return XFER_H1_MALFORMED;
 	out->target = mkslice(t, p);
@@ -152,10 +160,10 @@ ssize_t xfer_h1_parse_request(const char *buf, size_t len, size_t max_head, xfer
 		return XFER_H1_MALFORMED;
 	const unsigned char *ve = p;
 	if (p == end)
-		return head_incomplete(len, max_head);
+		return line_incomplete(len, max_head);
 	if (*p == '\r') {
 		if (p + 1 == end)
-			return head_incomplete(len, max_head);
+			return line_incomplete(len, max_head);
 		if (p[1] != '\n')
 			return XFER_H1_MALFORMED;
 		p += 2;

@@ -12,8 +12,9 @@
 enum {
 	XFER_H1_AGAIN = 0,         /* head incomplete: read more */
 	XFER_H1_MALFORMED = -1,    /* 400 and close */
-	XFER_H1_TOO_LARGE = -2,    /* head longer than max_head, or too many headers: 431 */
+	XFER_H1_TOO_LARGE = -2,    /* header fields past max_head, or too many of them: 431 */
 	XFER_H1_BAD_VERSION = -3,  /* not HTTP/1.0 or HTTP/1.1: 505 */
+	XFER_H1_URI_TOO_LONG = -4, /* the request line does not end within max_head: 414 */
 };
 
 typedef struct xfer_h1_header {

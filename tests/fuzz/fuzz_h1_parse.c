@@ -31,6 +31,9 @@ static void fuzz_head(const char *buf, size_t size)
 	ssize_t n = xfer_h1_parse_request(buf, size, MAX_HEAD, &req);
 	if (n == XFER_H1_AGAIN && size >= MAX_HEAD)
 		fail("AGAIN with max_head bytes in hand");
+	if ((n == XFER_H1_URI_TOO_LONG || n == XFER_H1_TOO_LARGE) && size < MAX_HEAD &&
+	    (n == XFER_H1_URI_TOO_LONG || !memchr(buf, ':', size)))
+		fail("too long before max_head bytes");
 	if (n <= 0)
 		return;
 	if ((size_t)n > size || n > MAX_HEAD)

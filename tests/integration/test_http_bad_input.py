@@ -91,6 +91,27 @@ class ParserErrors(BadInputBase):
             self.assertEqual(status, 431)
             self.assertTrue(c.closed_by_peer(timeout=5))
 
+    def test_target_past_the_head_limit_414(self):
+        """A request line longer than limits.max_header_bytes (16K) is a
+        target too long: 414 URI Too Long, as nginx answers, not 431 (that
+        is for header fields); the connection closes, its head unread, and
+        the server goes on."""
+        for target in ("/" + "a" * 17000, "/" + "a" * 16374):  # the second ends in the limit, its version past it
+            with self.subTest(length=len(target)):
+                status = self.refused(head(["Host: localhost", "Authorization: " + ALICE],
+                                           "GET %s HTTP/1.1" % target), 414)
+                self.assertEqual(status, 414)
+        # Sent in pieces, as a slow client would: the same.
+        with harness.RawTLS(self.server) as c:
+            c.send(b"PUT /")
+            for _ in range(10):
+                c.send(b"b" * 2000)
+            status, headers, _ = c.read_response(timeout=5)
+            self.assertEqual(status, 414)
+            self.assertTrue(c.closed_by_peer(timeout=5))
+        self.assertIn(" 414 ", self.server.log())
+        self.assertServerHealthy()
+
     def test_large_but_allowed_header_ok(self):
         with harness.RawTLS(self.server) as c:
             c.send(head(["Host: localhost", "Authorization: " + ALICE, "X-Filler: " + "a" * 12000]))

@@ -289,11 +289,20 @@ static void test_limits(void)
 	/* Bytes past max_head are never looked at. */
 	CHECK_EQ_INT(xfer_h1_parse_request("GET / HTTP/1.1\r\n\x01", 17, 16, &r), XFER_H1_TOO_LARGE);
 
-	/* A long target or header value without an end. */
+	/* A long target without an end is 414, not 431; so is one that
+	 * leaves the version no room, or a request line cut at its CR. */
 	memcpy(buf, "GET /", 5);
 	memset(buf + 5, 'a', sizeof(buf) - 5);
-	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH, &r), XFER_H1_TOO_LARGE);
+	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH, &r), XFER_H1_URI_TOO_LONG);
 	CHECK_EQ_INT(xfer_h1_parse_request(buf, MAXH - 1, MAXH, &r), XFER_H1_AGAIN);
+	memcpy(buf + MAXH - 6, " HTTP/1.1\r\n\r\n", 14);
+	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH, &r), XFER_H1_URI_TOO_LONG);
+	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH + 7, &r), MAXH + 7);
+	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH + 6, &r), XFER_H1_TOO_LARGE);
+	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH + 3, &r), XFER_H1_URI_TOO_LONG);
+	CHECK_EQ_INT(xfer_h1_parse_request(s, len, 15, &r), XFER_H1_URI_TOO_LONG);
+	CHECK_EQ_INT(xfer_h1_parse_request(s, len, 16, &r), XFER_H1_TOO_LARGE);
+	/* A header value without an end is 431. */
 	o = (size_t)sprintf(buf, "GET / HTTP/1.1\r\nX: ");
 	memset(buf + o, 'a', sizeof(buf) - o);
 	CHECK_EQ_INT(xfer_h1_parse_request(buf, sizeof(buf), MAXH, &r), XFER_H1_TOO_LARGE);
