@@ -2,6 +2,7 @@
 #include "fs_job.h"
 #include "partial_sweep.h"
 #include "path.h"
+#include "precond.h"
 #include "../server/offload.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ struct xfer_fs_job {
 	bool any;                  /* JOB_DELETE: leaf may be an (empty) folder too */
 	bool folder_only;          /* JOB_DELETE: leaf must be a folder (ENOTDIR, and nothing goes) */
 	bool no_replace;           /* JOB_RENAME */
+	xfer_precond_t *cond;      /* owned: JOB_DELETE, JOB_MKDIR: the change's preconditions, or NULL */
 	xfer_fs_partial_fate_t partial_fate;
 };
 
@@ -149,6 +151,12 @@ xfer_fs_job_t *xfer_fs_job_rename(int from_fd_take, const char *from, int to_fd_
 	return j;
 }
 
+void xfer_fs_job_guard(xfer_fs_job_t *j, xfer_precond_t *cond_take)
+{
+	xfer_precond_free(j->cond);
+	j->cond = cond_take;
+}
+
 /* DELE: leaf, then its partial; DELETE: leaf, a folder too. The folder's
  * fsync when anything went. A removal: the partial (or temp file) alone,
  * stale or not, no fsync. */
@@ -164,6 +172,12 @@ static void delete_run(xfer_fs_job_t *j)
 		return;
 	} else if (!S_ISDIR(st.st_mode) && j->folder_only) {
 		j->err = ENOTDIR;
+		return;
+	} else if (j->cond && !xfer_precond_holds(j->cond, &st)) {
+		/* Checked here, right before the unlink: what is left between
+		 * the two is a window of microseconds (no call unlinks a name
+		 * only while it holds a given inode). */
+		j->err = XFER_PRECOND_REFUSED;
 		return;
 	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) || j->folder_only ? AT_REMOVEDIR : 0) != 0) {
 		/* With folder_only never unlinkat without AT_REMOVEDIR: a file
@@ -188,6 +202,15 @@ static void delete_run(xfer_fs_job_t *j)
 static void change_run(xfer_fs_job_t *j)
 {
 	int rc;
+	struct stat st;
+	if (j->kind == JOB_MKDIR && j->cond && fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT && !xfer_precond_holds(j->cond, NULL)) {
+		/* Nothing has the name (a taken one is EEXIST below, whatever
+		 * the preconditions), and that is all they can be checked
+		 * against: the mkdir itself makes sure it still holds. */
+		j->err = XFER_PRECOND_REFUSED;
+		return;
+	}
 	if (j->kind == JOB_MKDIR)
 		rc = mkdirat(j->dir_fd, j->leaf, 0755);
 	else if (j->no_replace)
@@ -329,5 +352,6 @@ void xfer_fs_job_free(xfer_fs_job_t *j)
 		close(j->dir_fd);
 	if (j->kind == JOB_CUSTOM)
 		j->ops->drop(j->state);
+	xfer_precond_free(j->cond);
 	free(j);
 }

@@ -59,6 +59,13 @@ xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool fo
 xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only);
 /* MKD, MKCOL: makes the folder leaf (0755, less the umask). */
 xfer_fs_job_t *xfer_fs_job_mkdir(int dir_fd_take, const char *leaf);
+/* A DELETE's or MKCOL's preconditions (transfer/precond.h), taken: the
+ * change is made only if they hold for leaf as the job finds it (lstat)
+ * right before making it, else err is XFER_PRECOND_REFUSED and nothing
+ * changed. Only where the change would otherwise be tried (RFC 9110
+ * 13.2.1): a DELETE of nothing stays ENOENT, a MKCOL of a name that is
+ * taken EEXIST. NULL: none. */
+void xfer_fs_job_guard(xfer_fs_job_t *j, xfer_precond_t *cond_take);
 /* RNTO: renames from in from_fd_take to to in to_fd_take (the same folder
  * may come twice, as two fds); with no_replace never onto an existing
  * name (EEXIST: xfer_path_rename_new). */

@@ -1,6 +1,7 @@
 /* Uploads into files: see upload.h. */
 #include "upload.h"
 #include "path.h"
+#include "precond.h"
 #include "../server/log.h"
 #include "../server/offload.h"
 
@@ -37,6 +38,7 @@ struct upload_commit {
 	int fd, dir_fd;
 	char tmp[NAME_MAX + 1], leaf[NAME_MAX + 1];
 	bool no_replace;
+	xfer_precond_t *cond; /* owned: u->cond, taken */
 	int err; /* 0, or the errno of the step that failed */
 };
 
@@ -283,6 +285,21 @@ int xfer_upload_wrote(xfer_upload_t *u, size_t n)
  * an existing final name stays, and the answer is EEXIST. */
 static int publish(const upload_commit_t *uc)
 {
+	/* The preconditions are checked here, the last moment before the
+	 * change: a file replaced while the body came in fails them now.
+	 * What is left between this lstat and the rename is a window of
+	 * microseconds, which only an atomic compare-and-rename would close
+	 * (Linux has none); no_replace closes it for If-None-Match: "*". */
+	if (uc->cond) {
+		struct stat st;
+		bool there = fstatat(uc->dir_fd, uc->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (!there && errno != ENOENT)
+			return -1;
+		if (!xfer_precond_holds(uc->cond, there ? &st : NULL)) {
+			errno = XFER_PRECOND_REFUSED;
+			return -1;
+		}
+	}
 	if (uc->no_replace)
 		return xfer_path_rename_new(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
 	return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
@@ -309,12 +326,18 @@ static void commit_run(void *arg)
 	uc->dir_fd = -1;
 }
 
+static void commit_free(upload_commit_t *uc)
+{
+	xfer_precond_free(uc->cond);
+	free(uc);
+}
+
 static void commit_done(void *arg)
 {
 	upload_commit_t *uc = arg;
 	if (uc->done)
 		uc->done(uc->arg, uc->err);
-	free(uc);
+	commit_free(uc);
 }
 
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err)
@@ -335,6 +358,8 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	memcpy(uc->tmp, u->tmp, sizeof(uc->tmp));
 	memcpy(uc->leaf, u->leaf, sizeof(uc->leaf));
 	uc->no_replace = u->no_replace;
+	uc->cond = u->cond;
+	u->cond = NULL;
 	u->fd = u->dir_fd = -1; /* the commit owns them now */
 	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
 		u->commit = uc;
@@ -342,7 +367,7 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	}
 	commit_run(uc);
 	*err = uc->err;
-	free(uc);
+	commit_free(uc);
 	return WF_DONE;
 }
 
@@ -406,5 +431,7 @@ void xfer_upload_fini(xfer_upload_t *u)
 {
 	xfer_upload_detach(u);
 	xfer_upload_discard(u);
+	xfer_precond_free(u->cond);
+	u->cond = NULL;
 	wf_buf_fini(&u->stage);
 }

@@ -16,6 +16,7 @@
 typedef struct wf_worker wf_worker_t;
 typedef struct upload_commit upload_commit_t;
 typedef struct upload_sync upload_sync_t;
+typedef struct xfer_precond xfer_precond_t;
 
 #define XFER_UPLOAD_STAGE_AGE 10 /* seconds */
 
@@ -33,6 +34,8 @@ typedef struct xfer_upload {
 	upload_sync_t *early;     /* borrowed: the early sync in flight (it owns itself) */
 	uint64_t early_at;        /* written when the last early sync began */
 	bool no_replace;          /* the commit never replaces an existing final name (EEXIST) */
+	xfer_precond_t *cond;     /* owned: the commit renames only if these preconditions hold for
+				   * the final name as it is then (XFER_PRECOND_REFUSED); NULL: none */
 	int tail_err;             /* why park left the staged tail out (an errno), else 0 */
 } xfer_upload_t;
 
@@ -79,7 +82,9 @@ int xfer_upload_wrote(xfer_upload_t *u, size_t n);
 int xfer_upload_flush(xfer_upload_t *u);
 /* Flushes, then fsyncs and renames the temp file over the final name off the
  * loop (with no_replace set, only to a name nothing holds: EEXIST if
- * something took it meanwhile); done(arg, err) runs later on w's loop. Returns WF_OK (done will be
+ * something took it meanwhile; with cond set, only if it holds for what the
+ * final name holds right before the rename, else XFER_PRECOND_REFUSED and
+ * the temp file goes); done(arg, err) runs later on w's loop. Returns WF_OK (done will be
  * called), or, when the work had to run inline (no pool), WF_DONE with the
  * outcome in *err and no call to done. u no longer owns fd or dir_fd. When
  * the flush fails (disk full), the commit only removes the temp file, off

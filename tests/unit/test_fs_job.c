@@ -5,13 +5,17 @@
  * the folder fd it was given; the removal of one name (always, or only
  * when stale) with nothing else touched; an upload dropped or discarded off
  * the loop by a detached removal, with and without a pool, an empty one at
- * once; a job of a kind defined by its user, run in its steps until done
+ * once; DELETE and MKCOL guarded by preconditions, checked against the
+ * name as the job finds it and changing nothing when they fail; a job of
+ * a kind defined by its user, run in its steps until done
  * or failed, its state found only under its own kind and dropped once. */
 #include "transfer/fs_job.h"
 
 #include "check.h"
 
 #include "transfer/path.h"
+#include "transfer/etag.h"
+#include "transfer/precond.h"
 #include "server/offload.h"
 
 #include <dirent.h>
@@ -131,6 +135,63 @@ static void test_delete_any(void)
 	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), 0);
 	CHECK(!exists("d"));
 	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), ENOENT);
+}
+
+/* A guard from If-Match (value) or If-None-Match: "*" (NULL). */
+static xfer_precond_t *guard(const char *if_match)
+{
+	xfer_precond_in_t in;
+	memset(&in, 0, sizeof(in));
+	if (if_match)
+		in.if_match = (wf_slice_t){ if_match, strlen(if_match) };
+	else
+		in.if_none_match = WF_SLICE("*");
+	xfer_precond_t *c = xfer_precond_new(&in);
+	CHECK(c != NULL);
+	return c;
+}
+
+static xfer_fs_job_t *with(xfer_fs_job_t *j, xfer_precond_t *c)
+{
+	xfer_fs_job_guard(j, c);
+	return j;
+}
+
+static void test_guarded(void)
+{
+	make("g.txt", "x");
+	struct stat st;
+	CHECK(fstatat(chg_fd, "g.txt", &st, AT_SYMLINK_NOFOLLOW) == 0);
+	char etag[XFER_ETAG_MAX];
+	xfer_etag_make(&st, etag);
+	/* The file is not the one the client saw: it stays. */
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard("\"old\"")), NULL),
+		     XFER_PRECOND_REFUSED);
+	CHECK(exists("g.txt"));
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(NULL)), NULL),
+		     XFER_PRECOND_REFUSED);
+	CHECK(exists("g.txt"));
+	/* It is: it goes. Then nothing has the name: ENOENT, not 412. */
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(etag)), NULL), 0);
+	CHECK(!exists("g.txt"));
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(etag)), NULL), ENOENT);
+	/* MKCOL: If-Match wants something there; a taken name is EEXIST
+	 * whatever the guard says. */
+	CHECK_EQ_INT(run(with(xfer_fs_job_mkdir(sub_fd(), "gd"), guard("*")), NULL), XFER_PRECOND_REFUSED);
+	CHECK(!exists("gd"));
+	CHECK_EQ_INT(run(with(xfer_fs_job_mkdir(sub_fd(), "gd"), guard(NULL)), NULL), 0);
+	CHECK(exists("gd"));
+	CHECK_EQ_INT(run(with(xfer_fs_job_mkdir(sub_fd(), "gd"), guard("*")), NULL), EEXIST);
+	/* A folder has no tag: "*" only. */
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "gd", true), guard(etag)), NULL), XFER_PRECOND_REFUSED);
+	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "gd", true), guard("*")), NULL), 0);
+	CHECK(!exists("gd"));
+	/* A guard replaced, or freed with a job never started. */
+	xfer_fs_job_t *j = xfer_fs_job_mkdir(sub_fd(), "never");
+	xfer_fs_job_guard(j, guard("*"));
+	xfer_fs_job_guard(j, guard(NULL));
+	xfer_fs_job_free(j);
+	CHECK(!exists("never"));
 }
 
 static void test_folders_and_renames(void)
@@ -343,6 +404,7 @@ int main(void)
 	CHECK(chg_fd >= 0);
 	test_delete();
 	test_delete_any();
+	test_guarded();
 	test_folders_and_renames();
 	test_remove();
 	test_drop_upload();
