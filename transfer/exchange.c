@@ -1,11 +1,13 @@
 /* Request semantics shared by HTTP/1.1 and HTTP/2: see exchange.h. */
 #include "exchange.h"
 #include "auth.h"
+#include "etag.h"
 #include "fs_job.h"
 #include "http_date.h"
 #include "listing_job.h"
 #include "mime.h"
 #include "path.h"
+#include "precond.h"
 #include "range.h"
 #include "url.h"
 #include "../acme/status.h"
@@ -138,6 +140,13 @@ static void respond_status(xfer_exchange_t *ex, int status)
 	ex->content_length = 0;
 }
 
+/* If-Match, If-None-Match or If-Unmodified-Since does not hold: nothing
+ * was changed. */
+static void respond_precond_failed(xfer_exchange_t *ex)
+{
+	respond_error(ex, 412, "the file is not as the request's preconditions expect; nothing was changed");
+}
+
 /* A Location for rel (decoded, relative to the home), encoded as the
  * listing's links are: up to three bytes for each of rel's, so it is sized
  * to rel, not to the longest path. None when memory is short. */
@@ -188,39 +197,10 @@ static void settle_unwanted_body(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		ex->close_after = true;
 }
 
-static void make_etag(const struct stat *st, char *out, size_t cap)
+/* The request's preconditions (transfer/precond.h). */
+static xfer_precond_in_t precond_of(const xfer_req_in_t *in)
 {
-	snprintf(out, cap, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", (uint64_t)st->st_ino, (uint64_t)st->st_size,
-		 (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
-}
-
-/* If-None-Match: "*" or a list of entity tags compared weakly (W/ ignored). */
-static bool etag_listed(wf_slice_t header, const char *etag)
-{
-	size_t elen = strlen(etag);
-	const char *p = header.ptr, *end = header.ptr + header.len;
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		if (p < end && *p == '*')
-			return true;
-		if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-			p += 2;
-		const char *start = p;
-		if (p < end && *p == '"') {
-			p++;
-			while (p < end && *p != '"')
-				p++;
-			if (p < end)
-				p++;
-		} else {
-			while (p < end && *p != ',')
-				p++;
-		}
-		if ((size_t)(p - start) == elen && memcmp(start, etag, elen) == 0)
-			return true;
-	}
-	return false;
+	return (xfer_precond_in_t){ in->if_match, in->if_none_match, in->if_unmodified_since, in->if_modified_since };
 }
 
 /* The listing is in (or could not be made): the response. */
@@ -350,22 +330,21 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		respond_error(ex, is_dir ? 404 : 403, NULL);
 		return;
 	}
-	char etag[80], lm[XFER_HTTP_DATE_LEN];
-	make_etag(&st, etag, sizeof(etag));
+	char etag[XFER_ETAG_MAX], lm[XFER_HTTP_DATE_LEN];
+	xfer_etag_make(&st, etag);
 	xfer_http_date_format(st.st_mtime, lm);
 	add_field(ex, "ETag", "%s", etag);
 	add_field(ex, "Last-Modified", "%s", lm);
 	add_field(ex, "Accept-Ranges", "bytes");
 
-	bool not_modified = false;
-	time_t since;
-	if (in->if_none_match.ptr)
-		not_modified = etag_listed(in->if_none_match, etag);
-	else if (in->if_modified_since.ptr && xfer_http_date_parse(in->if_modified_since, &since) == WF_OK)
-		not_modified = st.st_mtime <= since;
-	if (not_modified) {
+	xfer_precond_in_t pc = precond_of(in);
+	xfer_precond_result_t cond = xfer_precond_eval(&pc, &st, true);
+	if (cond != XFER_PRECOND_PASS) {
 		close(fd);
-		respond_status(ex, 304);
+		if (cond == XFER_PRECOND_NOT_MODIFIED)
+			respond_status(ex, 304);
+		else
+			respond_error(ex, 412, "the file is not as the request's preconditions expect");
 		return;
 	}
 
@@ -627,11 +606,32 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		}
 		ex->up_existed = true;
 	}
+	/* Checked now, so a refusal costs no body (it is dropped, or the
+	 * connection closed, as for any refused PUT), and again by the commit
+	 * right before its rename, against the file as it is then. */
+	xfer_precond_in_t pc = precond_of(in);
+	xfer_precond_t *cond = NULL;
+	if (xfer_precond_any(&pc)) {
+		if (xfer_precond_eval(&pc, ex->up_existed ? &st : NULL, false) != XFER_PRECOND_PASS) {
+			close(dfd);
+			respond_precond_failed(ex);
+			return;
+		}
+		cond = xfer_precond_new(&pc);
+		if (!cond) {
+			close(dfd);
+			respond_error(ex, 500, NULL);
+			return;
+		}
+	}
 	int rc = xfer_upload_open(&ex->up, dfd, leaf);
 	if (rc < 0) {
+		xfer_precond_free(cond);
 		respond_error(ex, errno_status(-rc), "cannot create the upload");
 		return;
 	}
+	ex->up.cond = cond;
+	ex->up.no_replace = xfer_precond_create_only(&pc); /* atomic: never onto a name that was taken */
 	ex->up_limit = limit;
 	ex->up_length_known = in->length_known;
 	ex->up_expected = in->content_length;
@@ -678,7 +678,11 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 /* The upload's commit (fsync, rename: transfer/upload.c) is over. */
 static void commit_answer(xfer_exchange_t *ex, int err)
 {
-	if (err) {
+	if (err == XFER_PRECOND_REFUSED || (err == EEXIST && ex->up.no_replace)) {
+		wf_log_info("%s user %s: upload of %s not stored: the file changed while it came in, and the "
+			    "request's preconditions no longer hold", ex->peer, ex->user->name, ex->path);
+		respond_precond_failed(ex);
+	} else if (err) {
 		wf_log_warn("%s user %s: upload of %s could not be stored: %s", ex->peer, ex->user->name, ex->path,
 			    strerror(err));
 		respond_error(ex, errno_status(err), err == ENOSPC || err == EDQUOT ? "no space left for this upload" :
@@ -761,10 +765,28 @@ static void change_tree(xfer_exchange_t *ex, xfer_fs_job_t *job, void (*answer)(
 	answer(ex, err);
 }
 
+/* job with the request's preconditions, checked by the job right before
+ * its change; NULL (ENOMEM) when they cannot be copied. */
+static xfer_fs_job_t *guarded(xfer_fs_job_t *job, const xfer_req_in_t *in)
+{
+	xfer_precond_in_t pc = precond_of(in);
+	if (!job || !xfer_precond_any(&pc))
+		return job;
+	xfer_precond_t *cond = xfer_precond_new(&pc);
+	if (!cond) {
+		xfer_fs_job_free(job);
+		return NULL;
+	}
+	xfer_fs_job_guard(job, cond);
+	return job;
+}
+
 static void delete_answer(xfer_exchange_t *ex, int err)
 {
 	if (err == 0)
 		respond_status(ex, 204);
+	else if (err == XFER_PRECOND_REFUSED)
+		respond_precond_failed(ex);
 	else if (err == ENOTEMPTY || err == EEXIST)
 		respond_error(ex, 409, "the folder is not empty");
 	else if (err == ENOTDIR) /* "name/" names a folder: a file has the name */
@@ -778,7 +800,7 @@ static void delete_answer(xfer_exchange_t *ex, int err)
  * answers (Apache's mod_dav says 400): the client's idea of the name
  * conflicts with what holds it. Not 404, which sync clients take for
  * "already gone" while the file is still there. */
-static void serve_delete(xfer_exchange_t *ex, const char *rel, bool is_dir)
+static void serve_delete(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
 {
 	if (!(ex->user->perms & WF_PERM_DELETE)) {
 		respond_error(ex, 403, "no delete permission");
@@ -792,13 +814,15 @@ static void serve_delete(xfer_exchange_t *ex, const char *rel, bool is_dir)
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	change_tree(ex, xfer_fs_job_delete_any(dfd, leaf, is_dir), delete_answer);
+	change_tree(ex, guarded(xfer_fs_job_delete_any(dfd, leaf, is_dir), in), delete_answer);
 }
 
 static void mkcol_answer(xfer_exchange_t *ex, int err)
 {
 	if (err == 0)
 		respond_error(ex, 201, NULL);
+	else if (err == XFER_PRECOND_REFUSED)
+		respond_precond_failed(ex);
 	else if (err == EEXIST)
 		respond_error(ex, 405, "it exists already");
 	else
@@ -823,7 +847,7 @@ static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	change_tree(ex, xfer_fs_job_mkdir(dfd, leaf), mkcol_answer);
+	change_tree(ex, guarded(xfer_fs_job_mkdir(dfd, leaf), in), mkcol_answer);
 }
 
 enum { M_GET, M_HEAD, M_PUT, M_DELETE, M_MKCOL, M_OPTIONS, M_OTHER };
@@ -863,7 +887,8 @@ static int hold_request(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	ex->held.authorization = (wf_slice_t){ NULL, 0 };
 	wf_slice_t *f[] = { &ex->held.method, &ex->held.target, &ex->held.range, &ex->held.if_range,
 			    &ex->held.if_none_match, &ex->held.if_modified_since, &ex->held.accept,
-			    &ex->held.host, &ex->held.content_range };
+			    &ex->held.host, &ex->held.content_range, &ex->held.if_match,
+			    &ex->held.if_unmodified_since };
 	size_t total = 1;
 	for (size_t i = 0; i < WF_ARRAY_LEN(f); i++)
 		total += f[i]->len;
@@ -1068,7 +1093,7 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		serve_put(ex, in, rel, is_dir); /* reads the body itself, or refuses (settled below) */
 		break;
 	case M_DELETE:
-		serve_delete(ex, rel, is_dir);
+		serve_delete(ex, in, rel, is_dir);
 		break;
 	case M_MKCOL:
 		serve_mkcol(ex, in, rel);

@@ -24,6 +24,7 @@
 typedef struct xfer_req_in {
 	wf_slice_t method, target;
 	wf_slice_t authorization, range, if_range, if_none_match, if_modified_since, accept, host;
+	wf_slice_t if_match, if_unmodified_since; /* a change's preconditions (with If-None-Match) */
 	wf_slice_t content_range; /* on a PUT: a partial update, which we refuse */
 	bool has_body;          /* a body follows (Content-Length > 0, chunked, or h2 without END_STREAM) */
 	bool length_known;      /* content_length is the body's exact size */

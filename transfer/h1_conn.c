@@ -268,7 +268,15 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 		} else if (wf_slice_eq_ci(n, "if-range")) {
 			in.if_range = f->value;
 		} else if (wf_slice_eq_ci(n, "if-none-match")) {
-			in.if_none_match = f->value;
+			/* The first line counts, as over HTTP/2 (h2_conn.c). */
+			if (!in.if_none_match.ptr)
+				in.if_none_match = f->value;
+		} else if (wf_slice_eq_ci(n, "if-match")) {
+			if (!in.if_match.ptr)
+				in.if_match = f->value;
+		} else if (wf_slice_eq_ci(n, "if-unmodified-since")) {
+			if (!in.if_unmodified_since.ptr)
+				in.if_unmodified_since = f->value;
 		} else if (wf_slice_eq_ci(n, "if-modified-since")) {
 			in.if_modified_since = f->value;
 		} else if (wf_slice_eq_ci(n, "accept")) {

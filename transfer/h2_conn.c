@@ -42,10 +42,11 @@
 #define H2_QUEUE_MAX(cfg) (H2_ACK_MAX + 4 * (size_t)(cfg)->limits.h2_max_streams)
 
 enum { HV_METHOD, HV_PATH, HV_AUTHORITY, HV_AUTHZ, HV_RANGE, HV_IF_RANGE, HV_INM, HV_IMS, HV_ACCEPT, HV_CL,
-       HV_CRANGE, HV_N };
+       HV_CRANGE, HV_IM, HV_IUS, HV_N };
 static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "authorization",
 					    "range", "if-range", "if-none-match", "if-modified-since",
-					    "accept", "content-length", "content-range" };
+					    "accept", "content-length", "content-range", "if-match",
+					    "if-unmodified-since" };
 
 typedef struct h2 h2_t;
 
@@ -274,6 +275,8 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	in.if_modified_since = hv(s, HV_IMS);
 	in.accept = hv(s, HV_ACCEPT);
 	in.content_range = hv(s, HV_CRANGE);
+	in.if_match = hv(s, HV_IM);
+	in.if_unmodified_since = hv(s, HV_IUS);
 	in.proto = "HTTP/2";
 	in.has_body = !end_stream;
 	/* nghttp2 checks that DATA adds up to content-length, so it can be trusted. */

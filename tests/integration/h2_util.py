@@ -73,12 +73,16 @@ class H2Client:
         if out:
             self.sock.sendall(out)
 
-    def request(self, method, path, body_follows=False, hold=False, length=None):
+    def request(self, method, path, body_follows=False, hold=False, length=None, headers=()):
+        """Opens a stream with alice's request; headers: more (name, value)
+        pairs, names in lower case."""
         sid = self.conn.get_next_available_stream_id()
+        extra = list(headers)
         headers = [(":method", method), (":scheme", "https"), (":path", path),
                    (":authority", "localhost"), ("authorization", ALICE)]
         if length is not None:
             headers.append(("content-length", str(length)))
+        headers += extra
         self.streams[sid] = Stream()
         if hold:
             self.held.add(sid)
