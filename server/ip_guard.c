@@ -6,12 +6,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct guard_entry {
 	char addr[WF_IPGUARD_CLIENT_MAX]; /* what it counts (its level's key); "" = free */
-	int conns;
-	int checks; /* password checks under way */
+	int conns[WF_GUARD_KINDS];        /* open connections, by wf_guard_kind_t */
+	int checks;                       /* password checks under way */
+	time_t refused_logged;            /* when a refusal of its connections was last logged */
+	unsigned refused_unlogged;        /* refusals since, not logged */
 	int fails;
 	time_t first_fail;
 	time_t fails_until; /* the failures are forgotten from then on */
@@ -45,12 +48,20 @@ static guard_entry_t shared;
  * banned (every HTTP request with credentials) costs one atomic load. */
 static _Atomic time_t bans_end;
 
+static bool holds_conns(const guard_entry_t *e)
+{
+	for (int k = 0; k < WF_GUARD_KINDS; k++)
+		if (e->conns[k])
+			return true;
+	return false;
+}
+
 static bool idle(const guard_entry_t *e, time_t now)
 {
 	/* Failures count only within their window: an address that failed
 	 * once frees its slot when the window ends, so a spread of addresses
 	 * failing once each cannot fill the table for long. */
-	return e->conns == 0 && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
+	return !holds_conns(e) && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
 }
 
 /* An entry that holds only failures within their window: it may give its
@@ -59,7 +70,7 @@ static bool idle(const guard_entry_t *e, time_t now)
  * must find its count) or a running ban never gives way. */
 static bool failing_only(const guard_entry_t *e, time_t now)
 {
-	return e->conns == 0 && e->checks == 0 && e->ban_until <= now;
+	return !holds_conns(e) && e->checks == 0 && e->ban_until <= now;
 }
 
 /* Of two entries that may give way, is a the better one to lose? The one
@@ -148,22 +159,68 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 	return &shared;
 }
 
-/* Counts one more connection or check for addr's client, unless it is at
- * max (or, for a connection, banned). */
-static wf_guard_verdict_t take(const char *addr, time_t now, bool conn, int max, int *ban_left)
+/* What take and give_back count: a kind of connection, or a check. */
+#define COUNT_CHECK WF_GUARD_KINDS
+
+static const char *const counted_name[] = {
+	[WF_GUARD_FTPS] = "an FTPS connection",
+	[WF_GUARD_HTTPS] = "an HTTPS connection",
+	[COUNT_CHECK] = "a password check",
+};
+
+static int *counter(guard_entry_t *e, int what)
+{
+	return what == COUNT_CHECK ? &e->checks : &e->conns[what];
+}
+
+/* What e counts, for a log line. */
+static void describe(const guard_entry_t *e, char who[WF_IPGUARD_WHO_MAX])
+{
+	if (e == &shared)
+		snprintf(who, WF_IPGUARD_WHO_MAX, "every client without a slot of its own (the table is full)");
+	else if (e >= clients && e < clients + sizeof(clients) / sizeof(clients[0]))
+		snprintf(who, WF_IPGUARD_WHO_MAX, "%s", e->addr);
+	else
+		snprintf(who, WF_IPGUARD_WHO_MAX, "%s (its clients without a slot of their own)", e->addr);
+}
+
+/* A refused connection of e: logged at once the first time, then at most
+ * once a minute, each line saying how many went unlogged before it. A
+ * flood of connections past the limit costs a line a minute per entry it
+ * hits. An entry that refuses holds connections or a ban, so it is never
+ * given away meanwhile, nor are its counts of refusals. */
+static void refusal(guard_entry_t *e, time_t now, wf_guard_refusal_t *why)
+{
+	why->log = e->refused_logged == 0 || now - e->refused_logged >= 60;
+	if (why->log) {
+		why->unlogged = e->refused_unlogged;
+		e->refused_unlogged = 0;
+		e->refused_logged = now;
+	} else {
+		e->refused_unlogged++;
+	}
+	describe(e, why->who);
+}
+
+/* Counts one more connection of a kind, or check, for addr's client,
+ * unless it is at max (or, for an FTPS connection, banned). */
+static wf_guard_verdict_t take(const char *addr, time_t now, int what, int max, wf_guard_refusal_t *why)
 {
 	wf_guard_verdict_t v = WF_GUARD_OK;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, true);
-	int *count = conn ? &e->conns : &e->checks;
-	if (conn && e->ban_until > now) {
-		*ban_left = (int)(e->ban_until - now);
+	int *count = counter(e, what);
+	if (what == WF_GUARD_FTPS && e->ban_until > now) {
+		if (why)
+			why->ban_left = (int)(e->ban_until - now);
 		v = WF_GUARD_BANNED;
 	} else if (*count >= max) {
 		v = WF_GUARD_TOO_MANY;
 	} else {
 		(*count)++;
 	}
+	if (v != WF_GUARD_OK && why)
+		refusal(e, now, why);
 	pthread_mutex_unlock(&lock);
 	return v;
 }
@@ -172,9 +229,12 @@ static wf_guard_verdict_t take(const char *addr, time_t now, bool conn, int max,
  * a count, else in the shared entry. An entry with a count is never given
  * away, so a count taken there is still there; a client that took counts
  * at a coarser level and got its own entry later gives back the finer ones
- * first. Calls are paired with take, so the totals stay exact. */
-static void give_back(const char *addr, bool conn)
+ * first. Calls are paired with take, so the totals stay exact; one with
+ * nothing to give back is a bug of its caller (a connection that left
+ * twice), logged, and the count stays at zero rather than below it. */
+static void give_back(const char *addr, int what)
 {
+	bool unmatched = false;
 	pthread_mutex_lock(&lock);
 	int *count = NULL;
 	for (guard_level_t *lv = levels; lv < levels + NLEVELS && !count; lv++) {
@@ -183,27 +243,65 @@ static void give_back(const char *addr, bool conn)
 		for (int i = 0; i < lv->nslots; i++) {
 			guard_entry_t *e = &lv->slots[i];
 			if (e->addr[0] && strcmp(e->addr, key) == 0) {
-				if (conn ? e->conns : e->checks)
-					count = conn ? &e->conns : &e->checks;
+				if (*counter(e, what))
+					count = counter(e, what);
 				break;
 			}
 		}
 	}
 	if (!count)
-		count = conn ? &shared.conns : &shared.checks;
+		count = counter(&shared, what);
 	if (*count > 0)
 		(*count)--;
+	else
+		unmatched = true;
 	pthread_mutex_unlock(&lock);
+	if (unmatched)
+		wf_log_error("ip guard: %s of %s ended that was never counted (a bug)", counted_name[what], addr);
 }
 
-wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left)
+wf_guard_verdict_t wf_ipguard_enter(const char *addr, wf_guard_kind_t kind, int max_conns, time_t now,
+				    wf_guard_refusal_t *why)
 {
-	return take(addr, now, true, max_conns, ban_left);
+	if ((unsigned)kind >= WF_GUARD_KINDS)
+		abort(); /* a bug: no such count */
+	return take(addr, now, kind, max_conns, why);
 }
 
-void wf_ipguard_leave(const char *addr)
+void wf_ipguard_leave(const char *addr, wf_guard_kind_t kind)
 {
-	give_back(addr, true);
+	if ((unsigned)kind >= WF_GUARD_KINDS)
+		abort();
+	give_back(addr, kind);
+}
+
+void wf_ipguard_refusal_text(wf_guard_verdict_t v, wf_guard_kind_t kind, int max_conns, const wf_guard_refusal_t *why,
+			     char *out, size_t size)
+{
+	char more[96];
+	if (why->unlogged)
+		snprintf(more, sizeof(more), "; %u more since the last such line were not logged", why->unlogged);
+	else
+		snprintf(more, sizeof(more), "; more within a minute are not logged");
+	if (v == WF_GUARD_BANNED)
+		snprintf(out, size, "%s is banned for failed logins (%d s left)%s", why->who, why->ban_left, more);
+	else
+		snprintf(out, size, "%s holds max_connections_per_ip (%d) %s already%s", why->who, max_conns,
+			 kind == WF_GUARD_HTTPS ? "HTTPS connections" : "FTPS control connections", more);
+}
+
+long wf_ipguard_conns_held(void)
+{
+	long n = 0;
+	pthread_mutex_lock(&lock);
+	for (guard_level_t *lv = levels; lv < levels + NLEVELS; lv++)
+		for (int i = 0; i < lv->nslots; i++)
+			for (int k = 0; k < WF_GUARD_KINDS; k++)
+				n += lv->slots[i].conns[k];
+	for (int k = 0; k < WF_GUARD_KINDS; k++)
+		n += shared.conns[k];
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left)
@@ -237,12 +335,8 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 			atomic_store(&bans_end, e->ban_until);
 		e->fails = 0;
 		banned = true;
-		if (who && e == &shared)
-			snprintf(who, WF_IPGUARD_WHO_MAX, "every client without a slot of its own (the table is full)");
-		else if (who && e >= clients && e < clients + sizeof(clients) / sizeof(clients[0]))
-			snprintf(who, WF_IPGUARD_WHO_MAX, "%s", e->addr);
-		else if (who)
-			snprintf(who, WF_IPGUARD_WHO_MAX, "%s (its clients without a slot of their own)", e->addr);
+		if (who)
+			describe(e, who);
 	}
 	pthread_mutex_unlock(&lock);
 	return banned;
@@ -250,10 +344,10 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 
 bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now)
 {
-	return take(addr, now, false, max_checks, NULL) == WF_GUARD_OK;
+	return take(addr, now, COUNT_CHECK, max_checks, NULL) == WF_GUARD_OK;
 }
 
 void wf_ipguard_check_end(const char *addr)
 {
-	give_back(addr, false);
+	give_back(addr, COUNT_CHECK);
 }

@@ -1,6 +1,7 @@
-/* Per-client bookkeeping shared by every worker: how many FTPS control
- * connections each client holds, how many of its password checks are under
- * way, and its failed logins (FTPS and HTTP alike) with the temporary ban
+/* Per-client bookkeeping shared by every worker: how many HTTPS connections
+ * and how many FTPS control connections each client holds (two counts, each
+ * against limits.max_connections_per_ip), how many of its password checks
+ * are under way, and its failed logins (FTPS and HTTP alike) with the temporary ban
  * they lead to. A client is an IPv4 address, or an IPv6 /64. Small tables
  * behind one mutex, taken at connect, disconnect and around password checks,
  * never per byte.
@@ -32,6 +33,7 @@
 #define WF_IP_GUARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #define WF_IPGUARD_CLIENT_MAX 64 /* any IPv6 text and "/64" fit */
@@ -42,17 +44,48 @@
  * takes a plain address and applies this itself. */
 void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX]);
 
+/* What a connection counts as. Each kind has its own count per client,
+ * against the same limit: a browser's connections (six per host over
+ * HTTP/1.1, per browser, and several browsers behind one NAT address) and
+ * an FTP client's (a control connection per transfer: FileZilla runs up to
+ * ten) must not take each other's room. Within a kind every service
+ * counts together: a second HTTPS port must not double a client's share. */
+typedef enum wf_guard_kind {
+	WF_GUARD_FTPS,  /* FTPS control connections: refused during a ban (421) */
+	WF_GUARD_HTTPS, /* HTTPS connections: a ban refuses their logins (429), not them */
+	WF_GUARD_KINDS,
+} wf_guard_kind_t;
+
 typedef enum wf_guard_verdict {
 	WF_GUARD_OK,       /* admitted: call wf_ipguard_leave when the connection ends */
-	WF_GUARD_BANNED,   /* too many failed logins lately */
+	WF_GUARD_BANNED,   /* too many failed logins lately (FTPS only) */
 	WF_GUARD_TOO_MANY, /* max_conns reached */
 } wf_guard_verdict_t;
 
-/* addr is the textual address (wf_conn_t.peer_addr). *ban_left gets the
- * seconds of ban left when BANNED. Each OK is ended by one wf_ipguard_leave
- * (never more: the counts are found again by address). */
-wf_guard_verdict_t wf_ipguard_enter(const char *addr, int max_conns, time_t now, int *ban_left);
-void wf_ipguard_leave(const char *addr);
+/* Why a connection was refused, and whether to say so: a client that
+ * floods connections past its limit is refused each time, but logged once
+ * a minute, each logged line counting the refusals it stood for. */
+typedef struct wf_guard_refusal {
+	int ban_left;                     /* BANNED: seconds of ban left */
+	bool log;                         /* log this refusal */
+	unsigned unlogged;                /* with log: this entry's refusals not logged since its last line */
+	char who[WF_IPGUARD_WHO_MAX];     /* what was at its limit, as wf_ipguard_failed_login's who */
+} wf_guard_refusal_t;
+
+/* addr is the textual address (wf_conn_t.peer_addr). Unless OK, *why says
+ * why and whether to log it. Each OK is ended by one wf_ipguard_leave of
+ * the same kind (never more: the counts are found again by address). */
+wf_guard_verdict_t wf_ipguard_enter(const char *addr, wf_guard_kind_t kind, int max_conns, time_t now,
+				    wf_guard_refusal_t *why);
+void wf_ipguard_leave(const char *addr, wf_guard_kind_t kind);
+/* The reason of a logged refusal (v not OK), the same words for every
+ * protocol: who, the limit or the ban, and how many went unlogged. */
+void wf_ipguard_refusal_text(wf_guard_verdict_t v, wf_guard_kind_t kind, int max_conns, const wf_guard_refusal_t *why,
+			     char *out, size_t size);
+/* Connections of every kind counted now, in every entry: 0 once every
+ * connection has ended (checked at shutdown: a connection that never left
+ * shows here; one that left twice is logged as an error when it does). */
+long wf_ipguard_conns_held(void);
 /* Is addr banned now? *ban_left gets the seconds left. Counts nothing: for
  * protocols (HTTP) that refuse logins, not connections, during a ban. */
 bool wf_ipguard_banned(const char *addr, time_t now, int *ban_left);

@@ -493,7 +493,7 @@ static void ftp_on_close(wf_conn_t *c)
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);
 	if (f->guarded)
-		wf_ipguard_leave(c->peer_addr);
+		wf_ipguard_leave(c->peer_addr, WF_GUARD_FTPS);
 	gnutls_memset(f->ticket_key.data, 0, f->ticket_key.size);
 	gnutls_free(f->ticket_key.data);
 	gnutls_free(f->sess_id.data);
@@ -548,9 +548,9 @@ int xfer_ftp_start(wf_conn_t *c)
 	setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 
 	const wf_config_t *cfg = c->cfg;
-	int ban_left = 0;
-	wf_guard_verdict_t v =
-		wf_ipguard_enter(c->peer_addr, cfg->limits.max_connections_per_ip, (time_t)ev_now(wf_conn_loop(c)), &ban_left);
+	wf_guard_refusal_t why = { 0 };
+	wf_guard_verdict_t v = wf_ipguard_enter(c->peer_addr, WF_GUARD_FTPS, cfg->limits.max_connections_per_ip,
+						(time_t)ev_now(wf_conn_loop(c)), &why);
 	if (v == WF_GUARD_OK) {
 		f->guarded = true;
 	} else {
@@ -559,12 +559,18 @@ int xfer_ftp_start(wf_conn_t *c)
 		 * connection either way. */
 		if (c->svc->type == WF_SERVICE_FTPS) {
 			if (v == WF_GUARD_BANNED)
-				ftp_reply(f, 421, "Too many failed logins from your address; try again in %d s", ban_left);
+				ftp_reply(f, 421, "Too many failed logins from your address; try again in %d s",
+					  why.ban_left);
 			else
 				ftp_reply(f, 421, "Too many connections from your address (limit %d)",
 					  cfg->limits.max_connections_per_ip);
 		}
-		ftp_log(f, WF_LOG_INFO, "refused: %s", v == WF_GUARD_BANNED ? "address banned" : "max_connections_per_ip reached");
+		if (why.log) {
+			char text[256];
+			wf_ipguard_refusal_text(v, WF_GUARD_FTPS, cfg->limits.max_connections_per_ip, &why, text,
+						sizeof(text));
+			ftp_log(f, WF_LOG_WARN, "refused: %s", text);
+		}
 		f->quitting = true;
 		return WF_OK;
 	}
