@@ -52,9 +52,13 @@ static const wf_key_t limit_keys[] = {
 	  "421 and the connection closes." },
 	{ "data_connect_timeout", WF_KEY_INT, F(wf_config_t, limits.data_connect_timeout), 0, "30", 1, 3600, NULL,
 	  NULL, "Seconds an FTPS client has to open (and secure) a data connection." },
-	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "20", 1, 1000000,
-	  NULL, NULL, "FTPS control connections one client (an IPv4 address, or an IPv6 /64) may hold; past it new "
-		"ones get 421." },
+	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "64", 1, 1000000,
+	  NULL, NULL, "Connections one client (an IPv4 address, or an IPv6 /64) may hold on each protocol, all its "
+		"services together: HTTPS connections, and apart from them FTPS control connections (FTPS data "
+		"connections are not counted). Past it a new HTTPS connection is closed before its TLS handshake, "
+		"a new FTPS one gets 421; one line a minute per client says so. The default leaves room for "
+		"several browsers behind one NAT address (six HTTP/1.1 connections each), or FTP clients with "
+		"a control connection per transfer." },
 	{ "max_login_failures", WF_KEY_INT, F(wf_config_t, limits.max_login_failures), 0, "5", 1, 1000000, NULL,
 	  NULL, "Failed logins (FTPS and HTTPS together) from one client (an IPv4 address, or an IPv6 /64) "
 		"within `login_ban_seconds` before that client is banned for `login_ban_seconds`: its FTPS "

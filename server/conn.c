@@ -1,6 +1,7 @@
 /* Client connections: accept, TLS handshake with SNI selection, plaintext I/O
  * for the protocols, timers, teardown. See conn.h. */
 #include "conn.h"
+#include "ip_guard.h"
 #include "log.h"
 #include "server.h"
 #include "tls.h"
@@ -253,6 +254,11 @@ void wf_conn_destroy(wf_conn_t *c)
 	if (c->snap)
 		wf_certsnap_unref(c->snap);
 	acme_chal_snap_unref(c->chal);
+	/* Here, where every connection ends once, whichever way it closed: a
+	 * failed or timed-out handshake, a protocol's close, a drain, a worker
+	 * that stops. The count holds while the socket does, lingering too. */
+	if (c->guarded)
+		wf_ipguard_leave(c->peer_addr, WF_GUARD_HTTPS);
 	wf_config_unref(c->cfg);
 	wf_worker_conn_removed(w, c);
 	atomic_fetch_sub(&w->server->nconns, 1);
@@ -529,27 +535,58 @@ int wf_conn_start_tls(wf_conn_t *c, const wf_tls_opts_t *opts)
 	return WF_OK;
 }
 
-static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
+/* The peer's address alone (addr, for per-client limits) and with its port
+ * (peer, for logs). */
+static void peer_text(const struct sockaddr *sa, char addr[WF_CONN_ADDR_MAX], char peer[WF_CONN_PEER_MAX])
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
+	char text[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *a = (const void *)sa;
-		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+		inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
 		port = ntohs(a->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const void *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], addr, sizeof(addr));
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], text, sizeof(text));
 		else
-			inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+			inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
 		port = ntohs(a->sin6_port);
 	}
-	snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", addr);
-	if (strchr(addr, ':'))
-		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", addr, port);
+	snprintf(addr, WF_CONN_ADDR_MAX, "%s", text);
+	if (strchr(text, ':'))
+		snprintf(peer, WF_CONN_PEER_MAX, "[%s]:%d", text, port);
 	else
-		snprintf(c->peer, sizeof(c->peer), "%s:%d", addr, port);
+		snprintf(peer, WF_CONN_PEER_MAX, "%s:%d", text, port);
+}
+
+static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
+{
+	peer_text(sa, c->peer_addr, c->peer);
+}
+
+/* An HTTPS connection counts against limits.max_connections_per_ip. One
+ * past it is closed here, right after accept: before a TLS session exists
+ * or its handshake costs anything, as nginx's limit_conn does in its
+ * stream module. (FTPS counts in ftp_session.c, where the refusal can be
+ * a 421.) A ban does not refuse a connection here: HTTP refuses the
+ * logins instead, with a 429 a browser shows, and a TLS-ALPN-01 validation
+ * or a request without a password still goes through. Returns false when
+ * fd was closed. */
+static bool https_admit(wf_worker_t *w, int fd, const char *addr, const char *peer)
+{
+	int max = w->cfg->limits.max_connections_per_ip;
+	wf_guard_refusal_t why = { 0 };
+	wf_guard_verdict_t v = wf_ipguard_enter(addr, WF_GUARD_HTTPS, max, (time_t)ev_now(w->loop), &why);
+	if (v == WF_GUARD_OK)
+		return true;
+	if (why.log) {
+		char text[256];
+		wf_ipguard_refusal_text(v, WF_GUARD_HTTPS, max, &why, text, sizeof(text));
+		wf_log_warn("https %s: connection refused before the TLS handshake: %s", peer, text);
+	}
+	close(fd);
+	return false;
 }
 
 void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockaddr *sa, socklen_t salen)
@@ -561,19 +598,30 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 		close(fd);
 		return;
 	}
+	char addr[WF_CONN_ADDR_MAX], peer[WF_CONN_PEER_MAX];
+	peer_text(sa, addr, peer);
+	bool https = l->svc->type == WF_SERVICE_HTTPS;
+	if (https && !https_admit(w, fd, addr, peer)) {
+		atomic_fetch_sub(&srv->nconns, 1);
+		return;
+	}
 	wf_conn_t *c = calloc(1, sizeof(*c));
 	if (!c) {
+		if (https)
+			wf_ipguard_leave(addr, WF_GUARD_HTTPS);
 		atomic_fetch_sub(&srv->nconns, 1);
 		close(fd);
 		return;
 	}
+	c->guarded = https; /* from here on, wf_conn_destroy gives the count back */
 	c->fd = fd;
 	c->worker = w;
 	c->svc = l->svc; /* l->svc belongs to w->cfg, which c references below */
 	c->cfg = wf_config_ref(w->cfg);
 	c->id = atomic_fetch_add(&srv->next_conn_id, 1) + 1;
 	c->accepted = ev_now(w->loop);
-	format_peer(c, sa);
+	memcpy(c->peer_addr, addr, sizeof(c->peer_addr));
+	memcpy(c->peer, peer, sizeof(c->peer));
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	wf_worker_conn_added(w, c);

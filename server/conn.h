@@ -20,6 +20,9 @@ typedef struct wf_listener wf_listener_t;
 typedef struct wf_conn wf_conn_t;
 struct wf_tls_opts;
 
+#define WF_CONN_ADDR_MAX 48 /* an IPv6 address's text */
+#define WF_CONN_PEER_MAX 64 /* and "[...]:port" */
+
 /* What a protocol (HTTP/1.1, HTTP/2) supplies once the handshake is done. */
 typedef struct wf_proto {
 	const char *name;
@@ -53,6 +56,7 @@ struct wf_conn {
 	bool read_paused;
 	bool read_backed_up; /* the protocol takes input while its output waits for the socket */
 	bool eof_unclean; /* the peer's stream ended without a TLS close_notify (possibly truncated) */
+	bool guarded;     /* an HTTPS connection counted in server/ip_guard.c: given back in destroy */
 	gnutls_session_t tls;
 	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here
 	 * and we write them in large batches: fewer syscalls and fuller segments
@@ -69,8 +73,8 @@ struct wf_conn {
 	bool alpn_challenge;     /* the client offered only acme-tls/1: answer with the handshake, then close */
 	const wf_proto_t *proto; /* after the handshake */
 	void *proto_data;        /* owned by proto */
-	char peer[64];           /* "addr:port" for logs */
-	char peer_addr[48];      /* address only, for per-IP limits */
+	char peer[WF_CONN_PEER_MAX];      /* "addr:port" for logs */
+	char peer_addr[WF_CONN_ADDR_MAX]; /* address only, for per-IP limits */
 	char sni[256];
 	uint64_t id;
 	ev_tstamp accepted;

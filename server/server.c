@@ -3,6 +3,7 @@
 #include "server.h"
 #include "cert_state.h"
 #include "durable.h"
+#include "ip_guard.h"
 #include "log.h"
 #include "offload.h"
 #include "privdrop.h"
@@ -533,6 +534,11 @@ out_workers:
 			if (srv->workers[w].loop && srv->workers[w].thread)
 				wf_worker_join(&srv->workers[w]);
 		free(srv->workers);
+		/* Every connection is gone: so must their per-client counts be. */
+		long held = wf_ipguard_conns_held();
+		if (held)
+			wf_log_error("ip guard: %ld connections still counted after every connection ended (a bug)",
+				     held);
 	}
 out_tls:
 	wf_certstore_fini(&srv->certs);
