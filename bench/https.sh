@@ -114,7 +114,8 @@ state_dir = "state";
 workers = 2;
 run_user = "nobody";
 log = { level = "info"; error_log = "stderr"; access_log = "off"; };
-limits = { idle_timeout = 300; max_requests_per_connection = 100000; };
+# Every client here is 127.0.0.1: the idle connections and wrk's 64 must fit in one client's share.
+limits = { idle_timeout = 300; max_requests_per_connection = 100000; max_connections_per_ip = $((IDLE_CONNS + 200)); };
 tls = { session_tickets = $1; min_version = "1.3"; };
 certificates = ( { name = "main"; domains = ["localhost"]; } );
 services = ( { type = "https"; address = "127.0.0.1"; port = $WPORT; certificates = ["main"]; } );
