@@ -28,19 +28,8 @@ def http_date(t):
     return email.utils.formatdate(t, usegmt=True)
 
 
-class CondBase(unittest.TestCase):
+class CondBase(harness.SharedServerCase):
     HTTP = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.Server()
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
-        cls.server.start()
-
-    def tearDown(self):
-        harness.log_on_failure(self, self.server)
 
     def home(self, *parts):
         return os.path.join(self.server.home(), *parts)

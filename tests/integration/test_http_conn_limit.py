@@ -58,20 +58,17 @@ def get_hello(c, timeout=10.0):
     return c.read_response(timeout=timeout)
 
 
-class LimitCase(unittest.TestCase):
-    EXTRA = ""
+class LimitCase(harness.SharedServerCase):
+    LIMITS = ""  # more keys of the limits group
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server(extra="limits = { max_connections_per_ip = %d; max_login_failures = 1000;%s };"
-                                    % (LIMIT, cls.EXTRA))
-        cls.addClassCleanup(cls.server.cleanup)  # even if setUpClass fails
-        with open(os.path.join(cls.server.home(), "hello.txt"), "wb") as f:
-            f.write(b"hello\n")
-        cls.server.start()
+        cls.EXTRA = ("limits = { max_connections_per_ip = %d; max_login_failures = 1000;%s };"
+                     % (LIMIT, cls.LIMITS))
+        super().setUpClass()
 
     def tearDown(self):
-        harness.log_on_failure(self, self.server)
+        super().tearDown()
         self.assertNotIn("(a bug)", self.server.log())
 
     def held(self):
@@ -152,7 +149,7 @@ class EveryCloseGivesBack(LimitCase):
     on both workers, some of them refused; then exactly LIMIT are admitted
     together again and one more is refused: no count was kept, none given
     back twice."""
-    EXTRA = " header_timeout = 2;"
+    LIMITS = " header_timeout = 2;"
     KINDS = 7
 
     def churn_once(self, i):

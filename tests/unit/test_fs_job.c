@@ -12,6 +12,7 @@
 #include "transfer/fs_job.h"
 
 #include "check.h"
+#include "precond_fields.h"
 
 #include "transfer/path.h"
 #include "transfer/etag.h"
@@ -140,12 +141,7 @@ static void test_delete_any(void)
 /* A guard from If-Match (value) or If-None-Match: "*" (NULL). */
 static xfer_precond_t *guard(const char *if_match)
 {
-	xfer_precond_in_t in;
-	memset(&in, 0, sizeof(in));
-	if (if_match)
-		in.if_match = (wf_slice_t){ if_match, strlen(if_match) };
-	else
-		in.if_none_match = WF_SLICE("*");
+	xfer_precond_in_t in = precond_fields(if_match);
 	xfer_precond_t *c = xfer_precond_new(&in);
 	CHECK(c != NULL);
 	return c;

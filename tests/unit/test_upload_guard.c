@@ -10,6 +10,7 @@
 #include "transfer/precond.h"
 
 #include "check.h"
+#include "precond_fields.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -63,12 +64,7 @@ static void etag_of(const char *name, char out[XFER_ETAG_MAX])
  * runs. Returns the commit's err. */
 static int upload(const char *name, const char *data, const char *if_match, void (*meanwhile)(void))
 {
-	xfer_precond_in_t in;
-	memset(&in, 0, sizeof(in));
-	if (if_match)
-		in.if_match = (wf_slice_t){ if_match, strlen(if_match) };
-	else
-		in.if_none_match = WF_SLICE("*");
+	xfer_precond_in_t in = precond_fields(if_match);
 	xfer_upload_t up;
 	xfer_upload_init(&up, NULL);
 	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), name), WF_OK);
