@@ -1091,7 +1091,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 		if (rest > up->written) {
 			ftp_log(f, WF_LOG_INFO, "REST %llu past the %llu bytes kept of %s", (unsigned long long)rest,
 				(unsigned long long)up->written, v);
-			xfer_upload_park(up, partial);
+			ftp_repark(f, up, partial, v);
 			return ERANGE;
 		}
 		*cut = rest < up->written;
@@ -1143,7 +1143,7 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	xfer_upload_t *up = xfer_ftp_job_take_upload(job);
 	if (err) {
 		ftp_log(f, WF_LOG_WARN, "cutting the interrupted upload of %s back failed: %s", op->v, strerror(err));
-		xfer_upload_park(up, op->partial);
+		ftp_repark(f, up, op->partial, op->v);
 		xfer_fs_job_drop_upload(up); /* a park that failed leaves the file to go off the loop */
 		reply_errno(f, err, op->v);
 		return;
@@ -1189,7 +1189,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 	if (cut) {
 		ftp_op_t *op = op_new(f, v, on_partial_cut);
 		if (!op) {
-			xfer_upload_park(up, partial);
+			ftp_repark(f, up, partial, v);
 			xfer_fs_job_drop_upload(up);
 			return;
 		}

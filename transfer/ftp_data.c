@@ -216,10 +216,7 @@ static uint64_t park(ftp_data_t *d)
 		d->up = NULL;
 		return 0;
 	}
-	int rc = xfer_upload_park(d->up, d->partial);
-	if (rc != WF_OK) {
-		ftp_log(d->f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s: %s",
-			(unsigned long long)arrived, d->what, strerror(-rc));
+	if (!ftp_repark(d->f, d->up, d->partial, d->what)) {
 		xfer_fs_job_drop_upload(d->up);
 		d->up = NULL;
 		return 0;
@@ -1108,12 +1105,22 @@ void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb,
 	prepare(d, take);
 }
 
+bool ftp_repark(xfer_ftp_t *f, xfer_upload_t *up, const char *partial, const char *what)
+{
+	uint64_t held = up->written + wf_buf_size(&up->stage);
+	int rc = xfer_upload_park(up, partial);
+	if (rc != WF_OK)
+		ftp_log(f, WF_LOG_WARN, "could not keep the %llu bytes of the interrupted upload of %s: %s",
+			(unsigned long long)held, what, strerror(-rc));
+	return rc == WF_OK;
+}
+
 void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
 		   const char *unique)
 {
 	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_MOVE)) {
 		/* Nothing came: a claimed partial goes back as it was. */
-		if (resumed && xfer_upload_park(take, partial) == WF_OK)
+		if (resumed && ftp_repark(f, take, partial, what))
 			ftp_log(f, WF_LOG_INFO, "upload of %s not started; its %llu bytes kept for REST/APPE", what,
 				(unsigned long long)take->written);
 		xfer_fs_job_drop_upload(take);

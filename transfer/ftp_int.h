@@ -110,6 +110,11 @@ void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb,
  * resumed: take is the claimed partial of an interrupted upload, which is
  * parked again, not dropped, if the data connection fails before any byte
  * of this attempt came (or this command cannot start). */
+/* Parks up, a claimed partial, again under partial, as it was: true when
+ * kept. When its rename fails, a warning says how many bytes of what are
+ * lost and why, and up's file is left for its owner to drop off the loop
+ * (xfer_fs_job_drop_upload). */
+bool ftp_repark(xfer_ftp_t *f, xfer_upload_t *up, const char *partial, const char *what);
 void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
 		   const char *unique);
 /* An upload whose kept head take (a copy job, not started, holding the
