@@ -32,7 +32,8 @@ typedef struct listing {
 
 static bool listed_name(const char *name)
 {
-	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !xfer_path_is_hidden(name);
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !xfer_path_is_hidden(name) &&
+	       xfer_ftp_list_name_ok(name); /* counted only when listed */
 }
 
 /* A copy of a file's head into an upload, or an upload's cut. */

@@ -43,8 +43,7 @@ static void utc(long long t, struct tm *tm)
 	}
 }
 
-/* A name that would end the line early could forge listing entries. */
-static bool name_ok(const char *name)
+bool xfer_ftp_list_name_ok(const char *name)
 {
 	return strpbrk(name, "\r\n") == NULL;
 }
@@ -135,7 +134,7 @@ static void list_date(time_t mtime, time_t now, char out[13])
  * single spaces between fields keep them separable. */
 int xfer_ftp_list_line(wf_buf_t *out, const char *name, const struct stat *st, time_t now)
 {
-	if (!name_ok(name))
+	if (!xfer_ftp_list_name_ok(name))
 		return WF_OK;
 	char mode[11], date[13], head[160];
 	mode_string(st->st_mode, mode);
@@ -150,7 +149,7 @@ int xfer_ftp_list_line(wf_buf_t *out, const char *name, const struct stat *st, t
 
 int xfer_ftp_nlst_line(wf_buf_t *out, const char *name)
 {
-	if (!name_ok(name))
+	if (!xfer_ftp_list_name_ok(name))
 		return WF_OK;
 	return put_line(out, "", 0, name);
 }
@@ -227,7 +226,7 @@ static void ymdhms(time_t t, char out[15])
 int xfer_ftp_mlsx_line(wf_buf_t *out, const char *name, const struct stat *st, unsigned facts,
 		       const xfer_ftp_perms_t *perms, bool is_cdir, bool is_pdir)
 {
-	if (!name_ok(name))
+	if (!xfer_ftp_list_name_ok(name))
 		return WF_OK;
 	bool is_dir = is_cdir || is_pdir || S_ISDIR(st->st_mode);
 	bool is_file = !is_cdir && !is_pdir && S_ISREG(st->st_mode);

@@ -74,4 +74,8 @@ typedef struct xfer_ftp_list_style {
 /* One entry's line in that style; as the line functions above. */
 int xfer_ftp_list_entry(wf_buf_t *out, const xfer_ftp_list_style_t *style, const char *name, const struct stat *st);
 
+/* Whether a listing can show name: one with CR or LF would end its line
+ * early and could forge entries, so every listing leaves it out. */
+bool xfer_ftp_list_name_ok(const char *name);
+
 #endif

@@ -106,8 +106,9 @@ static void test_listing(void)
 	xfer_fs_job_free(j); /* frees the listing it still holds */
 }
 
-/* Lines of a NLST of path (a folder), in however many steps it takes. */
-static size_t count_lines(const char *path, size_t max_entries)
+/* Lines of a NLST of path (a folder), in however many steps it takes;
+ * *cut: whether the listing says it left entries out. */
+static size_t count_lines_cut(const char *path, size_t max_entries, bool *cut)
 {
 	wf_buf_t *out = malloc(sizeof(*out));
 	wf_buf_init(out, 1 << 20);
@@ -115,6 +116,8 @@ static size_t count_lines(const char *path, size_t max_entries)
 	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), &style, out, max_entries);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	size_t listed;
+	*cut = xfer_ftp_job_listing_cut(j, &listed);
 	out = xfer_ftp_job_take_listing(j);
 	xfer_fs_job_free(j);
 	size_t n = 0;
@@ -122,7 +125,14 @@ static size_t count_lines(const char *path, size_t max_entries)
 		n += wf_buf_head(out)[i] == '\n';
 	wf_buf_fini(out);
 	free(out);
+	CHECK_EQ_INT(listed, n);
 	return n;
+}
+
+static size_t count_lines(const char *path, size_t max_entries)
+{
+	bool cut;
+	return count_lines_cut(path, max_entries, &cut);
 }
 
 /* More entries than one step reads. */
@@ -136,6 +146,14 @@ static void test_listing_in_steps(void)
 	}
 	CHECK_EQ_INT(count_lines(many, 100000), 10000);
 	CHECK_EQ_INT(count_lines(many, 5000), 5000);
+	/* A name with a line break is never listed, so it counts toward
+	 * neither the bound nor the count a cut listing reports. */
+	snprintf(path, sizeof(path), "%s/bad\nname", many);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	bool cut = true;
+	CHECK_EQ_INT(count_lines_cut(many, 10000, &cut), 10000);
+	CHECK(!cut);
+	unlink(path);
 	for (int i = 0; i < 10000; i++) {
 		snprintf(path, sizeof(path), "%s/e%05d", many, i);
 		unlink(path);
