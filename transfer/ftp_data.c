@@ -1154,6 +1154,7 @@ bool ftp_data_quit_after_commit(xfer_ftp_t *f)
 	if (!d || d->kind == FTP_X_NONE || d->phase != PHASE_COMMIT)
 		return false;
 	d->quit = true;
+	f->quit_asked = true; /* lines sent after QUIT are never answered */
 	return true;
 }
 

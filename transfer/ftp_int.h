@@ -28,6 +28,7 @@ typedef struct xfer_ftp {
 	bool pbsz, prot_p;
 	bool logged_in;
 	bool quitting;    /* close once the replies are out */
+	bool quit_asked;  /* QUIT came during a commit: no line after it runs */
 	bool guarded;     /* counted in server/ip_guard.c */
 	char user_name[128];
 	const wf_user_cfg_t *user; /* borrowed from conn->cfg, once logged in */

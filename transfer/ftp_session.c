@@ -311,7 +311,8 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 /* Is the session waiting for something before it may read the next command? */
 static bool blocked(xfer_ftp_t *f)
 {
-	return f->login || f->stat_job || f->op || f->delaying || f->quitting || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+	return f->login || f->stat_job || f->op || f->delaying || f->quitting || f->quit_asked ||
+	       wf_buf_size(&f->out) >= FTP_OUT_HIGH;
 }
 
 /* Is the session waiting for the server's own work (a password check, a

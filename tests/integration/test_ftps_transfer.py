@@ -688,12 +688,15 @@ class CommitInFlight(ftps_util.FTPSCase):
     def test_quit_during_commit_answers_after_the_transfer(self):
         # RFC 959: QUIT during a transfer gets the transfer's reply first,
         # so the client learns its file was stored; then 221 and the close.
+        # Lines sent after QUIT (STAT would run during a transfer) are not
+        # answered.
         c, data, joins = self.upload_held_in_its_commit("commit-quit.bin")
-        c.send("QUIT")
+        c.send("QUIT\r\nSTAT\r\nNOOP\r\n")
         first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
         self.assertEqual((first.code, second.code), (226, 221), (first, second))
         self.assertIn("Transfer complete", first.text, (first, second))
         self.assertTrue(c.closed_by_peer(), "the connection stays open after 221")
+        self.assertEqual(c.buf, b"", "a reply after 221")
         self.assertEqual(sha(self.read_home("commit-quit.bin")), sha(data))
         for join in joins:
             r, err = join(timeout=30)
