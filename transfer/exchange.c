@@ -630,6 +630,12 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		respond_error(ex, errno_status(-rc), "cannot create the upload");
 		return;
 	}
+	if (ex->quota) {
+		size_t left = XFER_UPLOAD_STAGES_PER_CONN - ex->quota->staged;
+		xfer_upload_stage_limit(&ex->up, ex->quota->staged < XFER_UPLOAD_STAGES_PER_CONN ? left : 0);
+		ex->stage_taken = ex->up.stage_max;
+		ex->quota->staged += ex->stage_taken;
+	}
 	ex->up.cond = cond;
 	ex->up.no_replace = xfer_precond_create_only(&pc); /* atomic: never onto a name that was taken */
 	ex->up_limit = limit;
@@ -1195,6 +1201,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	if (ex->quota_taken)
 		ex->quota->under_way--;
 	ex->quota_taken = false;
+	if (ex->stage_taken)
+		ex->quota->staged -= ex->stage_taken;
+	ex->stage_taken = 0;
 	drop_held(ex);
 	if (ex->path != no_target)
 		free(ex->path);

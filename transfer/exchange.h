@@ -41,11 +41,18 @@ typedef struct xfer_req_in {
  * steps (HTTP/2: streams whose window the client keeps shut). HTTP/1.1
  * has one request at a time. */
 #define XFER_LISTINGS_PER_CONN 2
-/* A connection's count of them, which its exchanges borrow. */
-typedef struct xfer_listing_quota {
-	unsigned under_way;
-	bool refused; /* one was refused, and the error log said so (once per connection) */
-} xfer_listing_quota_t;
+/* Upload stage memory one connection's uploads share: each takes a full
+ * stage (XFER_UPLOAD_STAGE_MAX) while this lasts, then what is left of it,
+ * and never less than XFER_UPLOAD_STAGE_MIN. 8 uploads side by side write
+ * as a lone one does; 100 HTTP/2 streams uploading at once (h2_max_streams)
+ * hold about 2.5 MiB of stages, not 12.5. */
+#define XFER_UPLOAD_STAGES_PER_CONN (1u << 20)
+/* A connection's share of both, which its exchanges borrow. */
+typedef struct xfer_conn_quota {
+	unsigned under_way; /* listings */
+	bool refused;       /* a listing was refused, and the error log said so (once per connection) */
+	size_t staged;      /* bytes of upload stages taken */
+} xfer_conn_quota_t;
 
 /* Access-log status of a request the client left before it was answered. */
 #define XFER_STATUS_CLIENT_LEFT 499
@@ -129,8 +136,9 @@ struct xfer_exchange {
 	void (*fs_answer)(xfer_exchange_t *ex, int err); /* a change's response, from its errno */
 	xfer_listing_format_t list_fmt;
 	xfer_listing_t *listing;           /* owned: the body, when body_kind is LISTING */
-	xfer_listing_quota_t *quota; /* borrowed: from the connection, set after init (NULL: not counted) */
+	xfer_conn_quota_t *quota; /* borrowed: from the connection, set after init (NULL: not counted) */
 	bool quota_taken;            /* one of its listings under way is this one */
+	size_t stage_taken;          /* its upload's stage, counted in quota->staged */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;

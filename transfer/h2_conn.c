@@ -82,7 +82,7 @@ struct h2 {
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
 	unsigned failed_logins;
-	xfer_listing_quota_t listings; /* its streams' folder listings under way */
+	xfer_conn_quota_t quota; /* its streams' folder listings and upload stages */
 	/* While a stream's password is checked, its DATA cannot go anywhere:
 	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
 	 * waits in hold, at most one read's worth, with reads paused. Other
@@ -292,7 +292,7 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	}
 	double now = ev_now(wf_conn_loop(c));
 	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, now, c->worker, on_ready, s);
-	s->ex.quota = &h->listings;
+	s->ex.quota = &h->quota;
 	s->begun = true;
 	s->last_progress = now;
 	/* The connection's timer may be armed for a later header_timeout

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UPLOAD_STAGE (128u << 10)   /* bytes gathered per write(2) */
 #define UPLOAD_WRITEBACK (8u << 20) /* start writeback every this many bytes */
 #define UPLOAD_EARLY_SYNC (64u << 20) /* make durable off the loop every this many bytes */
 #define EARLY_SYNCS_MAX 1             /* at once, all uploads: the pool's other thread stays free */
@@ -95,7 +94,17 @@ void xfer_upload_init(xfer_upload_t *u, wf_worker_t *worker)
 	memset(u, 0, sizeof(*u));
 	u->worker = worker;
 	u->fd = u->dir_fd = -1;
-	wf_buf_init(&u->stage, UPLOAD_STAGE);
+	wf_buf_init(&u->stage, XFER_UPLOAD_STAGE_MAX);
+	u->stage_max = XFER_UPLOAD_STAGE_MAX;
+}
+
+void xfer_upload_stage_limit(xfer_upload_t *u, size_t bytes)
+{
+	u->stage_max = bytes < XFER_UPLOAD_STAGE_MIN ? XFER_UPLOAD_STAGE_MIN
+		       : bytes > XFER_UPLOAD_STAGE_MAX ? XFER_UPLOAD_STAGE_MAX
+						       : bytes;
+	wf_buf_fini(&u->stage); /* empty: its memory is capped anew */
+	wf_buf_init(&u->stage, u->stage_max);
 }
 
 int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf)
@@ -242,7 +251,7 @@ static void stage_begins(xfer_upload_t *u)
 static int stage_settle(xfer_upload_t *u)
 {
 	size_t n = wf_buf_size(&u->stage);
-	if (n == UPLOAD_STAGE || (n && coarse_now() - u->staged_since >= XFER_UPLOAD_STAGE_AGE))
+	if (n >= u->stage_max || (n && coarse_now() - u->staged_since >= XFER_UPLOAD_STAGE_AGE))
 		return flush_stage(u, true);
 	return WF_OK;
 }
@@ -252,7 +261,7 @@ int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len)
 	const char *p = data;
 	while (len) {
 		stage_begins(u);
-		size_t room = UPLOAD_STAGE - wf_buf_size(&u->stage);
+		size_t room = u->stage_max - wf_buf_size(&u->stage);
 		size_t take = len < room ? len : room;
 		if (wf_buf_append(&u->stage, p, take) != WF_OK)
 			abort(); /* the stage is sized by its own cap */
@@ -269,7 +278,7 @@ char *xfer_upload_space(xfer_upload_t *u, size_t *cap)
 {
 	/* Never full between calls: xfer_upload_wrote and _write flush a full
 	 * stage at once, and a failed flush ends the upload. */
-	*cap = UPLOAD_STAGE - wf_buf_size(&u->stage);
+	*cap = u->stage_max - wf_buf_size(&u->stage);
 	return wf_buf_reserve(&u->stage, *cap);
 }
 

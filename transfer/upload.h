@@ -18,7 +18,9 @@ typedef struct upload_commit upload_commit_t;
 typedef struct upload_sync upload_sync_t;
 typedef struct xfer_precond xfer_precond_t;
 
-#define XFER_UPLOAD_STAGE_AGE 10 /* seconds */
+#define XFER_UPLOAD_STAGE_AGE 10          /* seconds */
+#define XFER_UPLOAD_STAGE_MAX (128u << 10) /* bytes gathered per write(2) */
+#define XFER_UPLOAD_STAGE_MIN (16u << 10)  /* the least xfer_upload_stage_limit sets */
 
 typedef struct xfer_upload {
 	int fd;                   /* owned: the temp file, or -1 */
@@ -26,6 +28,7 @@ typedef struct xfer_upload {
 	char tmp[NAME_MAX + 1];   /* the temp file's name in dir_fd */
 	char leaf[NAME_MAX + 1];  /* the final name in dir_fd */
 	wf_buf_t stage;           /* bytes not yet written */
+	size_t stage_max;         /* a stage this full is written: XFER_UPLOAD_STAGE_MAX, or less */
 	time_t staged_since;      /* CLOCK_MONOTONIC_COARSE second the oldest staged byte came */
 	uint64_t written;         /* bytes in the file (staged ones not counted) */
 	uint64_t synced;          /* writeback started up to here */
@@ -64,6 +67,10 @@ int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
  * It blocks for as long as the copy takes: FTP runs it on the offload pool
  * (transfer/ftp_job.c), in steps. WF_OK or -errno. */
 int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t from, uint64_t len);
+/* Writes the stage at bytes (XFER_UPLOAD_STAGE_MIN to _MAX) rather than
+ * XFER_UPLOAD_STAGE_MAX: more write(2)s, less memory, for a connection with
+ * many uploads side by side. Call before the first byte is staged. */
+void xfer_upload_stage_limit(xfer_upload_t *u, size_t bytes);
 /* Stages bytes, writing full stages to the file, and any stage whose first
  * byte came XFER_UPLOAD_STAGE_AGE seconds ago or more: a slow client's
  * bytes reach the file (and its mtime moves) at that pace at least, so a

@@ -131,6 +131,33 @@ static void test_old_stage_is_written(void)
 	xfer_upload_fini(&up);
 }
 
+/* A stage limited to 16 KiB (a connection with many uploads) writes at
+ * 16 KiB; a limit out of range is brought within it. */
+static void test_stage_limit(void)
+{
+	static char data[40 * 1024];
+	struct stat st;
+	xfer_upload_t up;
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "e.bin"), WF_OK);
+	xfer_upload_stage_limit(&up, 1);
+	CHECK_EQ_INT(up.stage_max, XFER_UPLOAD_STAGE_MIN);
+	CHECK_EQ_INT(xfer_upload_write(&up, data, 20 * 1024), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 16 * 1024);
+	CHECK_EQ_INT(wf_buf_size(&up.stage), 4 * 1024);
+	xfer_upload_discard(&up);
+	xfer_upload_fini(&up);
+
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "e.bin"), WF_OK);
+	xfer_upload_stage_limit(&up, (size_t)1 << 30);
+	CHECK_EQ_INT(up.stage_max, XFER_UPLOAD_STAGE_MAX);
+	CHECK_EQ_INT(xfer_upload_write(&up, data, sizeof(data)), WF_OK);
+	CHECK(fstatat(dir_fd, up.tmp, &st, 0) == 0 && st.st_size == 0); /* all staged */
+	xfer_upload_discard(&up);
+	xfer_upload_fini(&up);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -144,6 +171,7 @@ int main(void)
 	test_park_whose_tail_does_not_fit();
 	test_park_that_cannot_rename();
 	test_old_stage_is_written();
+	test_stage_limit();
 
 	unlinkat(dir_fd, "a.partial", 0);
 	unlinkat(dir_fd, "b.partial", 0);
