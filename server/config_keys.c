@@ -54,8 +54,9 @@ static const wf_key_t limit_keys[] = {
 	  NULL, "Seconds an FTPS client has to open (and secure) a data connection." },
 	{ "max_connections_per_ip", WF_KEY_INT, F(wf_config_t, limits.max_connections_per_ip), 0, "64", 1, 1000000,
 	  NULL, NULL, "Connections one client (an IPv4 address, or an IPv6 /64) may hold on each protocol, all its "
-		"services together: HTTPS connections, and apart from them FTPS control connections (FTPS data "
-		"connections are not counted). Past it a new HTTPS connection is closed before its TLS handshake, "
+		"services together: HTTP connections (HTTPS and acme-http), and apart from them FTPS control "
+		"connections (FTPS data connections are not counted). Past it a new HTTP connection is closed at "
+		"accept (an HTTPS one before its TLS handshake), "
 		"a new FTPS one gets 421; one line a minute per client says so. The default leaves room for "
 		"several browsers behind one NAT address (six HTTP/1.1 connections each), or FTP clients with "
 		"a control connection per transfer." },

@@ -258,7 +258,7 @@ void wf_conn_destroy(wf_conn_t *c)
 	 * failed or timed-out handshake, a protocol's close, a drain, a worker
 	 * that stops. The count holds while the socket does, lingering too. */
 	if (c->guarded)
-		wf_ipguard_leave(c->peer_addr, WF_GUARD_HTTPS);
+		wf_ipguard_leave(c->peer_addr, WF_GUARD_HTTP);
 	wf_config_unref(c->cfg);
 	wf_worker_conn_removed(w, c);
 	atomic_fetch_sub(&w->server->nconns, 1);
@@ -565,25 +565,28 @@ static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
 	peer_text(sa, c->peer_addr, c->peer);
 }
 
-/* An HTTPS connection counts against limits.max_connections_per_ip. One
- * past it is closed here, right after accept: before a TLS session exists
- * or its handshake costs anything, as nginx's limit_conn does in its
- * stream module. (FTPS counts in ftp_session.c, where the refusal can be
+/* An HTTPS or acme-http connection counts against
+ * limits.max_connections_per_ip (a plain port 80 left open to one client
+ * would let it hold all of max_connections, and so shut HTTPS out too).
+ * One past it is closed here, right after accept: before a TLS session
+ * exists or its handshake costs anything, as nginx's limit_conn does in
+ * its stream module. (FTPS counts in ftp_session.c, where the refusal can be
  * a 421.) A ban does not refuse a connection here: HTTP refuses the
  * logins instead, with a 429 a browser shows, and a TLS-ALPN-01 validation
  * or a request without a password still goes through. Returns false when
  * fd was closed. */
-static bool https_admit(wf_worker_t *w, int fd, const char *addr, const char *peer)
+static bool http_admit(wf_worker_t *w, const wf_service_cfg_t *svc, int fd, const char *addr, const char *peer)
 {
 	int max = w->cfg->limits.max_connections_per_ip;
 	wf_guard_refusal_t why = { 0 };
-	wf_guard_verdict_t v = wf_ipguard_enter(addr, WF_GUARD_HTTPS, max, (time_t)ev_now(w->loop), &why);
+	wf_guard_verdict_t v = wf_ipguard_enter(addr, WF_GUARD_HTTP, max, (time_t)ev_now(w->loop), &why);
 	if (v == WF_GUARD_OK)
 		return true;
 	if (why.log) {
 		char text[256];
-		wf_ipguard_refusal_text(v, WF_GUARD_HTTPS, max, &why, text, sizeof(text));
-		wf_log_warn("https %s: connection refused before the TLS handshake: %s", peer, text);
+		wf_ipguard_refusal_text(v, WF_GUARD_HTTP, max, &why, text, sizeof(text));
+		wf_log_warn("%s %s: connection refused%s: %s", svc->type_name ? svc->type_name : "http", peer,
+			    svc->type == WF_SERVICE_HTTPS ? " before the TLS handshake" : "", text);
 	}
 	close(fd);
 	return false;
@@ -600,20 +603,20 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	}
 	char addr[WF_CONN_ADDR_MAX], peer[WF_CONN_PEER_MAX];
 	peer_text(sa, addr, peer);
-	bool https = l->svc->type == WF_SERVICE_HTTPS;
-	if (https && !https_admit(w, fd, addr, peer)) {
+	bool http = l->svc->type == WF_SERVICE_HTTPS || l->svc->type == WF_SERVICE_ACME_HTTP;
+	if (http && !http_admit(w, l->svc, fd, addr, peer)) {
 		atomic_fetch_sub(&srv->nconns, 1);
 		return;
 	}
 	wf_conn_t *c = calloc(1, sizeof(*c));
 	if (!c) {
-		if (https)
-			wf_ipguard_leave(addr, WF_GUARD_HTTPS);
+		if (http)
+			wf_ipguard_leave(addr, WF_GUARD_HTTP);
 		atomic_fetch_sub(&srv->nconns, 1);
 		close(fd);
 		return;
 	}
-	c->guarded = https; /* from here on, wf_conn_destroy gives the count back */
+	c->guarded = http; /* from here on, wf_conn_destroy gives the count back */
 	c->fd = fd;
 	c->worker = w;
 	c->svc = l->svc; /* l->svc belongs to w->cfg, which c references below */

@@ -164,7 +164,7 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 
 static const char *const counted_name[] = {
 	[WF_GUARD_FTPS] = "an FTPS connection",
-	[WF_GUARD_HTTPS] = "an HTTPS connection",
+	[WF_GUARD_HTTP] = "an HTTP connection",
 	[COUNT_CHECK] = "a password check",
 };
 
@@ -287,7 +287,7 @@ void wf_ipguard_refusal_text(wf_guard_verdict_t v, wf_guard_kind_t kind, int max
 		snprintf(out, size, "%s is banned for failed logins (%d s left)%s", why->who, why->ban_left, more);
 	else
 		snprintf(out, size, "%s holds max_connections_per_ip (%d) %s already%s", why->who, max_conns,
-			 kind == WF_GUARD_HTTPS ? "HTTPS connections" : "FTPS control connections", more);
+			 kind == WF_GUARD_HTTP ? "HTTP connections (HTTPS and acme-http)" : "FTPS control connections", more);
 }
 
 long wf_ipguard_conns_held(void)

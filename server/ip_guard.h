@@ -52,7 +52,8 @@ void wf_ipguard_client(const char *addr, char out[WF_IPGUARD_CLIENT_MAX]);
  * counts together: a second HTTPS port must not double a client's share. */
 typedef enum wf_guard_kind {
 	WF_GUARD_FTPS,  /* FTPS control connections: refused during a ban (421) */
-	WF_GUARD_HTTPS, /* HTTPS connections: a ban refuses their logins (429), not them */
+	WF_GUARD_HTTP,  /* HTTPS and acme-http (plain HTTP) connections: a ban
+			 * refuses their logins (429), not them */
 	WF_GUARD_KINDS,
 } wf_guard_kind_t;
 

@@ -1,6 +1,7 @@
-"""limits.max_connections_per_ip on HTTPS: one client address holds at most
-that many connections; one more is closed right after accept, before any
-byte of a TLS handshake comes back, with a log line that says why. Every
+"""limits.max_connections_per_ip on HTTP: one client address holds at most
+that many HTTPS and acme-http connections together; one more is closed
+right after accept, before any byte of a TLS handshake comes back, with a
+log line that says why. Every
 connection admitted gives its count back once, however it ends: a failed,
 abandoned or timed-out handshake, HTTP/1.1 and HTTP/2 closes from either
 side (GOAWAY included), a SIGTERM drain and the closing of what is left at
@@ -22,7 +23,7 @@ import harness  # noqa: E402
 LIMIT = 4
 ALICE = harness.basic_auth("alice", "alice-pw")
 REFUSED = ("connection refused before the TLS handshake: 127.0.0.1 holds max_connections_per_ip (%d) "
-           "HTTPS connections already" % LIMIT)
+           "HTTP connections (HTTPS and acme-http) already" % LIMIT)
 
 
 def client_hello(alpn=("http/1.1",)):
@@ -128,6 +129,40 @@ class Limit(LimitCase):
         self.assertLessEqual(self.server.log().count(REFUSED) - before, 1)
         for c in held:
             c.close()
+
+    def test_d_acme_http_counts_with_https(self):
+        """The plain acme-http port counts with HTTPS: one client holding
+        its share of HTTPS connections is refused there too (else it could
+        hold every connection the process takes through port 80, HTTPS's
+        share with it), and admitted again once one closes."""
+        services = [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]},
+                    {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}]
+        with harness.Server(services=services,
+                            extra="limits = { max_connections_per_ip = %d; };" % LIMIT) as s:
+            with open(os.path.join(s.home(), "hello.txt"), "wb") as f:
+                f.write(b"hello\n")
+            plain = s.services[1]["port"]
+            held = []
+            for _ in range(LIMIT):
+                c = harness.RawTLS(s)
+                self.addCleanup(c.close)
+                self.assertEqual(get_hello(c)[::2], (200, b"hello\n"))
+                held.append(c)
+
+            def answered():
+                with socket.create_connection(("127.0.0.1", plain), timeout=5) as sock:
+                    sock.sendall(b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    try:
+                        return sock.recv(12).startswith(b"HTTP/1.1")
+                    except ConnectionResetError:
+                        return False
+            self.assertFalse(answered(), "an acme-http connection past the limit was served")
+            self.assertTrue(s.wait_log("acme-http 127.0.0.1:", timeout=5), s.log()[-2000:])
+            self.assertIn("connection refused: 127.0.0.1 holds max_connections_per_ip (%d) HTTP connections" % LIMIT,
+                          s.log())
+            held.pop().close()
+            self.assertTrue(harness.wait_until(answered, timeout=10, interval=0.2),
+                            "no acme-http answer once an HTTPS connection closed")
 
     def test_c_a_ban_refuses_logins_not_connections(self):
         """A banned address keeps HTTP's behaviour: connections are admitted,

@@ -293,19 +293,19 @@ static void test_kinds_count_apart(void)
 	const char *a = "192.0.2.50";
 	wf_guard_refusal_t why = { 0 };
 	for (int i = 0; i < 3; i++)
-		CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 3, 11000, &why), WF_GUARD_OK);
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 3, 11000, &why), WF_GUARD_TOO_MANY);
+		CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 3, 11000, &why), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 3, 11000, &why), WF_GUARD_TOO_MANY);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_FTPS, 3, 11000, &why), WF_GUARD_OK);
 	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_FTPS, 3, 11000, &why), WF_GUARD_TOO_MANY);
 	CHECK_EQ_INT(wf_ipguard_conns_held(), 6);
 	/* An FTPS connection that ends frees no HTTPS room. */
 	wf_ipguard_leave(a, WF_GUARD_FTPS);
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 3, 11000, &why), WF_GUARD_TOO_MANY);
-	wf_ipguard_leave(a, WF_GUARD_HTTPS);
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 3, 11000, &why), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 3, 11000, &why), WF_GUARD_TOO_MANY);
+	wf_ipguard_leave(a, WF_GUARD_HTTP);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 3, 11000, &why), WF_GUARD_OK);
 	for (int i = 0; i < 3; i++)
-		wf_ipguard_leave(a, WF_GUARD_HTTPS);
+		wf_ipguard_leave(a, WF_GUARD_HTTP);
 	wf_ipguard_leave(a, WF_GUARD_FTPS);
 	wf_ipguard_leave(a, WF_GUARD_FTPS);
 	CHECK_EQ_INT(wf_ipguard_conns_held(), 0);
@@ -320,9 +320,9 @@ static void test_ban_refuses_ftps_only(void)
 	wf_guard_refusal_t why = { 0 };
 	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_FTPS, 5, 12001, &why), WF_GUARD_BANNED);
 	CHECK_EQ_INT(why.ban_left, 60);
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 12001, &why), WF_GUARD_OK);
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 12001, &why), WF_GUARD_TOO_MANY);
-	wf_ipguard_leave(a, WF_GUARD_HTTPS);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 12001, &why), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 12001, &why), WF_GUARD_TOO_MANY);
+	wf_ipguard_leave(a, WF_GUARD_HTTP);
 }
 
 /* A flood past the limit is refused every time but logged once a minute
@@ -332,33 +332,33 @@ static void test_refusals_logged_once_a_minute(void)
 {
 	const char *a = "192.0.2.70", *b = "192.0.2.71";
 	wf_guard_refusal_t why;
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 13000, &why), WF_GUARD_OK);
-	CHECK_EQ_INT(wf_ipguard_enter(b, WF_GUARD_HTTPS, 1, 13000, &why), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 13000, &why), WF_GUARD_OK);
+	CHECK_EQ_INT(wf_ipguard_enter(b, WF_GUARD_HTTP, 1, 13000, &why), WF_GUARD_OK);
 	memset(&why, 0, sizeof(why));
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 13000, &why), WF_GUARD_TOO_MANY);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 13000, &why), WF_GUARD_TOO_MANY);
 	CHECK(why.log);
 	CHECK_EQ_INT(why.unlogged, 0);
 	CHECK_EQ_STR(why.who, "192.0.2.70");
 	char text[256];
-	wf_ipguard_refusal_text(WF_GUARD_TOO_MANY, WF_GUARD_HTTPS, 1, &why, text, sizeof(text));
-	CHECK_EQ_STR(text, "192.0.2.70 holds max_connections_per_ip (1) HTTPS connections already; more within a "
-			   "minute are not logged");
+	wf_ipguard_refusal_text(WF_GUARD_TOO_MANY, WF_GUARD_HTTP, 1, &why, text, sizeof(text));
+	CHECK_EQ_STR(text, "192.0.2.70 holds max_connections_per_ip (1) HTTP connections (HTTPS and acme-http) "
+			   "already; more within a minute are not logged");
 	for (int i = 0; i < 5; i++) {
-		CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 13000 + 10 * i, &why), WF_GUARD_TOO_MANY);
+		CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 13000 + 10 * i, &why), WF_GUARD_TOO_MANY);
 		CHECK(!why.log);
 	}
-	CHECK_EQ_INT(wf_ipguard_enter(b, WF_GUARD_HTTPS, 1, 13001, &why), WF_GUARD_TOO_MANY);
+	CHECK_EQ_INT(wf_ipguard_enter(b, WF_GUARD_HTTP, 1, 13001, &why), WF_GUARD_TOO_MANY);
 	CHECK(why.log); /* b is not hidden behind a's flood */
 	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_FTPS, 0, 13059, &why), WF_GUARD_TOO_MANY);
 	CHECK(!why.log); /* one minute per client, whatever the protocol */
-	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTPS, 1, 13060, &why), WF_GUARD_TOO_MANY);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_HTTP, 1, 13060, &why), WF_GUARD_TOO_MANY);
 	CHECK(why.log);
 	CHECK_EQ_INT(why.unlogged, 6);
-	wf_ipguard_refusal_text(WF_GUARD_TOO_MANY, WF_GUARD_HTTPS, 1, &why, text, sizeof(text));
-	CHECK_EQ_STR(text, "192.0.2.70 holds max_connections_per_ip (1) HTTPS connections already; 6 more since the "
-			   "last such line were not logged");
-	wf_ipguard_leave(a, WF_GUARD_HTTPS);
-	wf_ipguard_leave(b, WF_GUARD_HTTPS);
+	wf_ipguard_refusal_text(WF_GUARD_TOO_MANY, WF_GUARD_HTTP, 1, &why, text, sizeof(text));
+	CHECK_EQ_STR(text, "192.0.2.70 holds max_connections_per_ip (1) HTTP connections (HTTPS and acme-http) "
+			   "already; 6 more since the last such line were not logged");
+	wf_ipguard_leave(a, WF_GUARD_HTTP);
+	wf_ipguard_leave(b, WF_GUARD_HTTP);
 }
 
 int main(void)
