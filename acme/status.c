@@ -186,8 +186,8 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 			char err[128];
 			wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert),
 							  wf_buf_slice(&key), i == 1, err, sizeof(err));
-			if (ck && (i == 1 || (ck->not_after > time(NULL) &&
-					      wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains)))) {
+			/* An expired issued one too: the server serves it (cert_state.c). */
+			if (ck && (i == 1 || wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains))) {
 				ci->found = true;
 				ci->provisional = i == 1;
 				snprintf(ci->issuer, sizeof(ci->issuer), "%s", ck->issuer);

@@ -4,8 +4,10 @@ restart past expiry too, with the expired certificate served); a challenge
 the CA cannot validate, a hostile directory, a directory whose URLs drop to
 plain http: one clear line each, and the server serves all along."""
 
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -144,6 +146,12 @@ class ExpiryAlarm(AcmeCase):
         s.start()
         self.assertEqual(tls_peer_cert(s.port, "wharf.test"), first)
         self.assertIn("stored issued.pem expired at", s.log()[before:])
+        # cert list tells what is served: the issued certificate, expired.
+        out = subprocess.run([harness.WHARF, "cert", "list", "--json", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        listed = {c["name"]: c for c in json.loads(out.stdout)["certificates"]}["main"]
+        self.assertFalse(listed["provisional"], listed)
+        self.assertIn("Pebble", listed["issuer"], listed)
         self.assertTrue(s.wait_log("ALARM certificate main: expired", timeout=20), s.log()[before:])
         self.pebble.start_pebble()
         second = wait_renewed(s, "wharf.test", first)
