@@ -1383,8 +1383,10 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	/* A temp file a crashed process left goes as the sweep's would, but
-	 * sooner: twice the longest a transfer may stall, not the partials' age. */
-	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf, 2 * (time_t)f->conn->cfg->limits.send_timeout, wf_server->started));
+	 * sooner: past the longest a live upload leaves its temp file
+	 * untouched (xfer_upload_tmp_orphan), not the partials' age. */
+	time_t orphan_age = 2 * ((time_t)f->conn->cfg->limits.send_timeout + XFER_UPLOAD_STAGE_AGE);
+	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf, orphan_age, wf_server->started));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

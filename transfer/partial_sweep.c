@@ -1,6 +1,7 @@
 /* Stale interrupted FTP uploads: see partial_sweep.h. */
 #include "partial_sweep.h"
 #include "path.h"
+#include "upload.h"
 #include "../server/log.h"
 #include "../server/offload.h"
 
@@ -125,8 +126,9 @@ size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec st
 		      .max_age = cfg->limits.partial_upload_max_age,
 		      .started = started,
 		      .budget = XFER_SWEEP_MAX_ENTRIES };
-	/* Twice the longest a transfer may stall: no live upload is that still. */
-	s.orphan_age = s.max_age > 2 * (time_t)cfg->limits.send_timeout ? s.max_age : 2 * (time_t)cfg->limits.send_timeout;
+	/* Past the longest a live upload leaves its file untouched (partial_sweep.h). */
+	time_t still = 2 * ((time_t)cfg->limits.send_timeout + XFER_UPLOAD_STAGE_AGE);
+	s.orphan_age = s.max_age > still ? s.max_age : still;
 	size_t total = 0, n = cfg->nusers;
 	if (s.max_age <= 0 || n == 0)
 		return 0;

@@ -28,17 +28,21 @@ bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
  * no upload's hands: one this process made, claimed or wrote to has a
  * ctime after started (creating, renaming and writing all set it; no upload
  * begins in the same tick), however slowly its client sends; one changed
- * before can be a live upload only of another node sharing the home, which
- * writes to it every XFER_UPLOAD_STAGE_AGE seconds at least while bytes
- * come, and ends once send_timeout passes without any: min_age must be
- * longer than both (twice send_timeout is). */
+ * before can be a live upload only of another node sharing the home. That
+ * one ends once send_timeout passes without a byte, and writes its stage
+ * at the first byte that finds it XFER_UPLOAD_STAGE_AGE seconds old: so at
+ * worst a byte just before send_timeout starts a stage, bytes come just
+ * under the age and then just before send_timeout again, and the file is
+ * untouched for under 2 * send_timeout + XFER_UPLOAD_STAGE_AGE. min_age
+ * must be longer than that. */
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes
  * the stale partials there, and upload temp files an earlier process left
  * (changed last at or before started, this process's start on
  * CLOCK_REALTIME_COARSE, and older than both
- * max_age and twice send_timeout): never through a symlink, never outside a
+ * max_age and xfer_upload_tmp_orphan's bound, 2 * (send_timeout +
+ * XFER_UPLOAD_STAGE_AGE)): never through a symlink, never outside a
  * home, at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH
  * levels. Logs one line per home and kind it removed something of.
  * Blocking: call it off the loops. Returns the number removed. */

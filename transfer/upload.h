@@ -71,11 +71,11 @@ int xfer_upload_copy_from(xfer_upload_t *u, int src_fd, uint64_t from, uint64_t 
  * XFER_UPLOAD_STAGE_MAX: more write(2)s, less memory, for a connection with
  * many uploads side by side. Call before the first byte is staged. */
 void xfer_upload_stage_limit(xfer_upload_t *u, size_t bytes);
-/* Stages bytes, writing full stages to the file, and any stage whose first
- * byte came XFER_UPLOAD_STAGE_AGE seconds ago or more: a slow client's
- * bytes reach the file (and its mtime moves) at that pace at least, so a
- * temp file untouched far longer is in no upload's hands
- * (xfer_upload_tmp_orphan). WF_OK or -errno (ENOSPC ...). */
+/* Stages bytes, writing full stages to the file, and a stage whose first
+ * byte came XFER_UPLOAD_STAGE_AGE seconds ago or more, when more bytes
+ * come (there is no timer): a slow client's bytes reach the file (and its
+ * mtime moves) at about that pace, so a temp file untouched far longer is
+ * in no upload's hands (xfer_upload_tmp_orphan). WF_OK or -errno. */
 int xfer_upload_write(xfer_upload_t *u, const void *data, size_t len);
 /* The stage's free space, for a caller that decrypts straight into it
  * rather than into a buffer of its own that xfer_upload_write would copy:

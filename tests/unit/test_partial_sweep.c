@@ -177,11 +177,12 @@ int main(void)
 	cfg.limits.partial_upload_max_age = 10;
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 100 * DAY, ours), 0);
 	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
-	/* An earlier process's, with a short max_age: twice send_timeout is the
-	 * least age. */
+	/* An earlier process's, with a short max_age: twice send_timeout and
+	 * the stage's age (140 s) is the least age; it was written 100 s ago. */
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 0);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 40, earlier), 0);
 	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 21, earlier), 1);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 41, earlier), 1);
 
 	struct stat st = { .st_mtime = NOW - 7 * DAY };
 	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
