@@ -574,12 +574,14 @@ static void format_peer(wf_conn_t *c, const struct sockaddr *sa)
  * a 421.) A ban does not refuse a connection here: HTTP refuses the
  * logins instead, with a 429 a browser shows, and a TLS-ALPN-01 validation
  * or a request without a password still goes through. Returns false when
- * fd was closed. */
-static bool http_admit(wf_worker_t *w, const wf_service_cfg_t *svc, int fd, const char *addr, const char *peer)
+ * fd was closed; *counted says whether a count must be given back. */
+static bool http_admit(wf_worker_t *w, const wf_service_cfg_t *svc, int fd, const char *addr, const char *peer,
+		       bool *counted)
 {
 	int max = w->cfg->limits.max_connections_per_ip;
 	wf_guard_refusal_t why = { 0 };
 	wf_guard_verdict_t v = wf_ipguard_enter(addr, WF_GUARD_HTTP, max, (time_t)ev_now(w->loop), &why);
+	*counted = v == WF_GUARD_OK && !why.uncounted;
 	if (v == WF_GUARD_OK)
 		return true;
 	if (why.log) {
@@ -604,19 +606,20 @@ void wf_conn_start(wf_worker_t *w, wf_listener_t *l, int fd, const struct sockad
 	char addr[WF_CONN_ADDR_MAX], peer[WF_CONN_PEER_MAX];
 	peer_text(sa, addr, peer);
 	bool http = l->svc->type == WF_SERVICE_HTTPS || l->svc->type == WF_SERVICE_ACME_HTTP;
-	if (http && !http_admit(w, l->svc, fd, addr, peer)) {
+	bool counted = false;
+	if (http && !http_admit(w, l->svc, fd, addr, peer, &counted)) {
 		atomic_fetch_sub(&srv->nconns, 1);
 		return;
 	}
 	wf_conn_t *c = calloc(1, sizeof(*c));
 	if (!c) {
-		if (http)
+		if (counted)
 			wf_ipguard_leave(addr, WF_GUARD_HTTP);
 		atomic_fetch_sub(&srv->nconns, 1);
 		close(fd);
 		return;
 	}
-	c->guarded = http; /* from here on, wf_conn_destroy gives the count back */
+	c->guarded = counted; /* from here on, wf_conn_destroy gives the count back */
 	c->fd = fd;
 	c->worker = w;
 	c->svc = l->svc; /* l->svc belongs to w->cfg, which c references below */

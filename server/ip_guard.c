@@ -214,6 +214,13 @@ static wf_guard_verdict_t take(const char *addr, time_t now, int what, int max, 
 		if (why)
 			why->ban_left = (int)(e->ban_until - now);
 		v = WF_GUARD_BANNED;
+	} else if (e == &shared && what == WF_GUARD_HTTP) {
+		/* Every level is full: thousands of clients hold HTTP
+		 * connections at once. A limit they all shared would refuse
+		 * them all for the crowd, while an attacker spread that wide
+		 * is not one client anyway: admitted, not counted. */
+		if (why)
+			why->uncounted = true;
 	} else if (*count >= max) {
 		v = WF_GUARD_TOO_MANY;
 	} else {

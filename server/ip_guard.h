@@ -28,7 +28,12 @@
  * share; a lockout of slotless newcomers while such an attack lasts is the
  * lesser harm. A client that took counts at a coarser level and later got
  * a slot of its own is counted at both until the older ones end: at most
- * its limit once per level, never without one. */
+ * its limit once per level, never without one. One exception: an HTTP
+ * connection whose client reaches the shared entry is admitted uncounted.
+ * Every HTTPS visitor holds a slot while connected, so a busy public
+ * server (thousands of clients from as many networks) fills every level
+ * with honest clients; a connection limit they all shared would refuse
+ * them all, while logins (bans, check shares) stay counted there. */
 #ifndef WF_IP_GUARD_H
 #define WF_IP_GUARD_H
 
@@ -71,11 +76,14 @@ typedef struct wf_guard_refusal {
 	bool log;                         /* log this refusal */
 	unsigned unlogged;                /* with log: this entry's refusals not logged since its last line */
 	char who[WF_IPGUARD_WHO_MAX];     /* what was at its limit, as wf_ipguard_failed_login's who */
+	bool uncounted;                   /* OK, but nothing was counted: no wf_ipguard_leave */
 } wf_guard_refusal_t;
 
 /* addr is the textual address (wf_conn_t.peer_addr). Unless OK, *why says
  * why and whether to log it. Each OK is ended by one wf_ipguard_leave of
- * the same kind (never more: the counts are found again by address). */
+ * the same kind (never more: the counts are found again by address),
+ * except an HTTP connection of a client no level of the table had room
+ * for, which is admitted uncounted (why->uncounted). */
 wf_guard_verdict_t wf_ipguard_enter(const char *addr, wf_guard_kind_t kind, int max_conns, time_t now,
 				    wf_guard_refusal_t *why);
 void wf_ipguard_leave(const char *addr, wf_guard_kind_t kind);

@@ -110,7 +110,8 @@ static void test_failures_free_their_slot(void)
  * connection open, a ban running): a newcomer finds no slot of its own, nor
  * of its network (/24, /48) or its block (/16, /32). It is still counted, in
  * the last entry shared by every such client, so limits and bans never fail
- * open. Before that, a ban at the block level stays the block's own. */
+ * open (but for HTTP connections, admitted uncounted there). Before that, a
+ * ban at the block level stays the block's own. */
 static void test_full_table_never_fails_open(void)
 {
 	char addr[64];
@@ -147,6 +148,19 @@ static void test_full_table_never_fails_open(void)
 	ftps_leave(n1);
 	CHECK_EQ_INT(ftps_enter(n1, 1, 8003, &left), WF_GUARD_OK); /* both were given back */
 	ftps_leave(n1);
+	/* HTTP connections of such clients are admitted uncounted: a limit that
+	 * thousands of clients shared would refuse them all for the crowd. */
+	long held = wf_ipguard_conns_held();
+	for (int i = 0; i < 5; i++) {
+		wf_guard_refusal_t why = { 0 };
+		CHECK_EQ_INT(wf_ipguard_enter(n2, WF_GUARD_HTTP, 2, 8003, &why), WF_GUARD_OK);
+		CHECK(why.uncounted);
+	}
+	CHECK_EQ_INT(wf_ipguard_conns_held(), held);
+	wf_guard_refusal_t counted = { 0 };
+	CHECK_EQ_INT(wf_ipguard_enter("2001:db8:0:1::1", WF_GUARD_HTTP, 2, 8003, &counted), WF_GUARD_OK);
+	CHECK(!counted.uncounted); /* a client with a slot of its own is counted */
+	wf_ipguard_leave("2001:db8:0:1::1", WF_GUARD_HTTP);
 	/* So does the share of password checks. */
 	CHECK(wf_ipguard_check_begin(n1, 2, 8003));
 	CHECK(wf_ipguard_check_begin(n1, 2, 8003));
