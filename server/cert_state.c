@@ -38,11 +38,11 @@ static int open_cert_dir(const char *state_dir, const char *name, char *err, siz
 	return fd;
 }
 
-/* Loads a pair if it is present and usable; NULL (quietly) when absent.
- * min_left: the seconds it must have left, or EXPIRED_OK. */
-#define EXPIRED_OK ((time_t)-1)
+#define PROVISIONAL_MIN_LEFT (7 * 86400) /* a provisional one closer to its end is made anew */
+
+/* Loads a pair if it is present and usable; NULL (quietly) when absent. */
 static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert_name, const char *key_name,
-			       bool provisional, time_t min_left)
+			       bool provisional)
 {
 	wf_buf_t cert, key;
 	wf_buf_init(&cert, PEM_MAX);
@@ -66,7 +66,7 @@ static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert
 		goto out;
 	}
 	time_t now = time(NULL);
-	if (min_left == EXPIRED_OK && ck->not_after <= now) {
+	if (!provisional && ck->not_after <= now) {
 		/* Served as it was before the restart: the manager then knows its
 		 * lifetime (the retry bound, the alarm) and clients see it expired,
 		 * not a self-signed stranger. */
@@ -76,7 +76,7 @@ static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert
 		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		wf_log_warn("certificate %s: stored %s expired at %s; it is served until a new one is obtained",
 			    c->name, cert_name, at);
-	} else if (min_left != EXPIRED_OK && ck->not_after - now < min_left) {
+	} else if (provisional && ck->not_after - now < PROVISIONAL_MIN_LEFT) {
 		wf_log_info("certificate %s: stored %s %s", c->name, cert_name,
 			    ck->not_after < now ? "has expired" : "expires within a week");
 		wf_certkey_unref(ck);
@@ -93,9 +93,9 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 	int dfd = open_cert_dir(state_dir, c->name, err, errlen);
 	if (dfd < 0)
 		return NULL;
-	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false, EXPIRED_OK);
+	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false);
 	if (!ck)
-		ck = load_pair(dfd, c, "selfsigned.pem", "selfsigned.key", true, 7 * 86400);
+		ck = load_pair(dfd, c, "selfsigned.pem", "selfsigned.key", true);
 	if (ck)
 		goto out;
 

@@ -631,8 +631,8 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		return;
 	}
 	if (ex->quota) {
-		size_t left = XFER_UPLOAD_STAGES_PER_CONN - ex->quota->staged;
-		xfer_upload_stage_limit(&ex->up, ex->quota->staged < XFER_UPLOAD_STAGES_PER_CONN ? left : 0);
+		size_t staged = ex->quota->staged;
+		xfer_upload_stage_limit(&ex->up, staged < XFER_UPLOAD_STAGES_PER_CONN ? XFER_UPLOAD_STAGES_PER_CONN - staged : 0);
 		ex->stage_taken = ex->up.stage_max;
 		ex->quota->staged += ex->stage_taken;
 	}
