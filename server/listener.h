@@ -12,6 +12,8 @@ typedef struct wf_worker wf_worker_t;
 struct wf_listener {
 	ev_io accept_io;
 	ev_timer pause; /* accepts paused after EMFILE/ENOMEM */
+	ev_tstamp pause_logged;     /* when a pause was last logged (0: never) */
+	unsigned pauses_unlogged;   /* pauses since, not logged */
 	int fd;                     /* owned */
 	char key[96];               /* "type address port": what makes two listeners the same on reload */
 	const wf_service_cfg_t *svc; /* borrowed: from the worker's current config */

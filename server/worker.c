@@ -25,10 +25,23 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return;
 			/* Out of descriptors or memory: the listener stays readable, so pause
-			 * it for a moment instead of spinning, and say so once per pause. */
-			wf_log_error("accept on %s: %m; pausing accepts for 100 ms", l->key);
-			ev_io_stop(w->loop, &l->accept_io);
-			ev_timer_start(w->loop, &l->pause);
+			 * it for a moment instead of spinning. While it lasts, one line a
+			 * minute says how many pauses went unlogged. */
+			int err = errno;
+			ev_tstamp now = ev_now(loop);
+			if (l->pause_logged == 0 || now - l->pause_logged >= 60) {
+				wf_log_error("accept on %s: %s; pausing accepts for 100 ms at a time (%u pauses not "
+					     "logged since the last line)",
+					     l->key, strerror(err), l->pauses_unlogged);
+				l->pause_logged = now;
+				l->pauses_unlogged = 0;
+			} else {
+				l->pauses_unlogged++;
+			}
+			ev_io_stop(loop, &l->accept_io);
+			/* A one-shot timer that fired keeps no time of its own: set it anew. */
+			ev_timer_set(&l->pause, 0.1, 0);
+			ev_timer_start(loop, &l->pause);
 			return;
 		}
 		wf_conn_start(w, l, fd, (struct sockaddr *)&ss, len);

@@ -8,6 +8,7 @@ import base64
 import ctypes
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -182,6 +183,7 @@ class Server:
         self.port = self.services[0]["port"]
         self.extra = extra
         self.workers = workers
+        self.nofile = None  # a file descriptor limit (soft and hard) to start the server under
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
         for u in self.users:
@@ -263,8 +265,13 @@ class Server:
         self.give_homes()
         ready_before = self.log().count("ready")
         self.logf = open(self.log_path, "ab")
+        nofile = self.nofile
+
+        def limits():
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen([WHARF, "serve", "-c", self.config_path],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=limits)
         if wait:
             if not self.wait_log("ready", timeout=15, count=ready_before + 1):
                 raise RuntimeError("wharf did not start:\n" + self.log())

@@ -1,0 +1,65 @@
+"""A server out of file descriptors: accept fails with EMFILE while the
+listener stays readable. Accepts pause (100 ms at a time) instead of
+spinning on the failure, the log says so in one line, not one per try, and
+once descriptors come free the server answers again."""
+
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+NOFILE = 64
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class OutOfFds(unittest.TestCase):
+
+    def setUp(self):
+        self.server = harness.Server(workers=1)
+        self.addCleanup(self.server.cleanup)
+        self.server.nofile = NOFILE
+        with open(os.path.join(self.server.home(), "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        self.server.start()
+
+    def tearDown(self):
+        harness.log_on_failure(self, self.server)
+
+    def test_accepts_pause_then_serve_again(self):
+        s = self.server
+        # More connections than descriptors: each sends the first byte of a
+        # TLS record and waits, holding one until header_timeout.
+        hogs = []
+        for _ in range(NOFILE + 6):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"\x16")
+            hogs.append(c)
+        self.addCleanup(lambda: [c.close() for c in hogs])
+        self.assertTrue(s.wait_log("pausing accepts", timeout=10), s.log()[-2000:])
+        fds = len(os.listdir("/proc/%d/fd" % s.proc.pid))
+        self.assertGreaterEqual(fds, NOFILE - 2)
+        cpu0, t0 = cpu_seconds(s.proc.pid), time.monotonic()
+        lines0 = s.log().count("pausing accepts")
+        time.sleep(3)
+        cpu, lines = cpu_seconds(s.proc.pid) - cpu0, s.log().count("pausing accepts") - lines0
+        # A retry every 100 ms costs next to nothing; a spin takes a core.
+        self.assertLess(cpu, 0.3 * (time.monotonic() - t0), "the server spins on accept: %.2f s of CPU" % cpu)
+        self.assertLessEqual(lines, 1, s.log()[-2000:])
+        for c in hogs:
+            c.close()
+        hogs.clear()
+        st, _, body = harness.curl(s, "/hello.txt", timeout=20)
+        self.assertEqual((st, body), (200, b"hello\n"))
+
+
+if __name__ == "__main__":
+    harness.main()
