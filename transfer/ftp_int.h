@@ -24,6 +24,7 @@ typedef struct xfer_ftp {
 	wf_buf_t in;      /* command bytes not yet used */
 	wf_buf_t out;     /* replies not yet handed to the connection */
 	bool skip_line;   /* dropping the rest of an overlong line */
+	bool line_held;   /* the next line waits, unread, for the transfer to end */
 	bool secure;      /* TLS is up on the control connection */
 	bool pbsz, prot_p;
 	bool logged_in;

@@ -336,6 +336,7 @@ static void set_idle_timer(xfer_ftp_t *f)
  * progress, a login being checked, TLS starting). */
 static void run_lines(xfer_ftp_t *f)
 {
+	f->line_held = false;
 	while (!blocked(f) && f->conn->state == WF_CONN_OPEN && f->conn->proto) {
 		size_t len = wf_buf_size(&f->in);
 		if (len == 0)
@@ -377,8 +378,10 @@ static void run_lines(xfer_ftp_t *f)
 			}
 			continue;
 		}
-		if (ftp_data_busy(f) && !ftp_allowed_in_transfer(cmd.verb))
-			return; /* waits, unread, for the transfer to end */
+		if (ftp_data_busy(f) && !ftp_allowed_in_transfer(cmd.verb)) {
+			f->line_held = true; /* waits, unread, for the transfer to end (ftp_wake) */
+			return;
+		}
 		/* The line stays in f->in while it runs (cmd points into it). */
 		bool was_plain = !f->conn->tls;
 		ftp_dispatch(f, &cmd);
@@ -436,7 +439,11 @@ static void ftp_on_io(wf_conn_t *c)
 		if (room > 16384)
 			room = 16384;
 		if (!dst || room == 0) {
-			/* A full buffer of lines waiting for a transfer: stop reading. */
+			/* A full buffer. Lines that stopped for the replies just sent
+			 * run in the next round; only lines held for a transfer wait
+			 * (ftp_wake resumes us at its end), so reading stops. */
+			if (!f->line_held)
+				continue;
 			wf_conn_pause_read(c, true);
 			return;
 		}

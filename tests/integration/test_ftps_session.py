@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -709,6 +710,24 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(r.code, 500, r)
         c.expect("NOOP", 200)
         self.assertEqual(c.cmd("XYZZY").code, 500)
+        c.expect("NOOP", 200)
+
+    def test_many_pipelined_commands_all_answered(self):
+        # A client that sends far more lines than the server takes at once
+        # (about 100 KB here) before it reads any reply: reading pauses
+        # while 64 KiB of replies wait, and must resume once they are sent,
+        # with lines still held in the input buffer.
+        n = 20000
+        c = self.logged_in()
+        sender = threading.Thread(target=c.sock.sendall, args=(b"PWD\r\n" * n + b"NOOP\r\n",), daemon=True)
+        sender.start()
+        codes = {}
+        for i in range(n + 1):
+            r = c.read_reply(timeout=30)
+            codes[r.code] = codes.get(r.code, 0) + 1
+        sender.join(30)
+        self.assertFalse(sender.is_alive())
+        self.assertEqual(codes, {257: n, 200: 1})
         c.expect("NOOP", 200)
 
     def test_site_502(self):
