@@ -556,11 +556,19 @@ static void wait_for_events(wf_conn_t *c)
 	arm_timer(c);
 }
 
+/* Reads per wake-up (of XFER_IO_CHUNK bytes at most): a client that sends
+ * as fast as we decode, or faster, must not keep the worker from every
+ * other connection on it. Past them, the connection comes back on the
+ * loop's next turn (want_write), as TLS may hold input the socket no
+ * longer shows. */
+#define H2_READS_PER_WAKE 64
+
 static void h2_on_io(wf_conn_t *c)
 {
 	h2_t *h = H(c);
 	char buf[XFER_IO_CHUNK];
-	c->want_write = false; /* asked again only if a send is blocked */
+	int reads = 0;
+	c->want_write = false; /* asked again only if a send is blocked, or reads run out */
 	for (int turn = 0; turn < 64; turn++) {
 		bool progress = false;
 		/* Read all that came while nghttp2 wants input, even while our
@@ -568,7 +576,7 @@ static void h2_on_io(wf_conn_t *c)
 		 * PINGs, WINDOW_UPDATEs, resets, requests and uploads must not
 		 * wait behind that output. The frames they call for wait below
 		 * with the rest, in nghttp2's queue, which feed() bounds. */
-		while (!h->paused && nghttp2_session_want_read(h->ng)) {
+		while (!h->paused && reads < H2_READS_PER_WAKE && nghttp2_session_want_read(h->ng)) {
 			size_t took;
 			/* Input left behind by a pause, first. The paused DATA frame
 			 * may have been the last bytes received: nghttp2 ends it
@@ -589,6 +597,7 @@ static void h2_on_io(wf_conn_t *c)
 				h2_close(c);
 				return;
 			}
+			reads++;
 			if (!feed(c, buf, (size_t)n, &took))
 				return;
 			if (took < (size_t)n && wf_buf_append(&h->hold, buf + took, (size_t)n - took) != WF_OK) {
@@ -631,13 +640,15 @@ static void h2_on_io(wf_conn_t *c)
 			h2_close(c);
 			return;
 		}
-		if (!progress || (wf_conn_pending(c) == 0 && wf_buf_size(&h->out) == 0 &&
-				  (h->paused || wf_buf_size(&h->hold) == 0)))
+		if (!progress || reads >= H2_READS_PER_WAKE ||
+		    (wf_conn_pending(c) == 0 && wf_buf_size(&h->out) == 0 && (h->paused || wf_buf_size(&h->hold) == 0)))
 			break;
 	}
 	if (wf_buf_size(&h->out) == 0)
 		wf_buf_release(&h->out);
 	wait_for_events(c);
+	if (reads >= H2_READS_PER_WAKE)
+		wf_conn_want_write(c, true);
 }
 
 /* A stream that made no progress for send_timeout is reset; the connection
