@@ -175,6 +175,10 @@ static int errno_status(int err)
 		return 507;
 	case ENAMETOOLONG:
 		return 414;
+	case EMFILE: /* out of descriptors or memory: ours, for a moment */
+	case ENFILE:
+	case ENOMEM:
+		return 503;
 	default:
 		return 500;
 	}
@@ -252,6 +256,23 @@ static void log_pool_busy(void)
 			    XFER_LISTING_JOBS_MAX);
 }
 
+/* A file-system call failed: its answer. Out of descriptors or memory, a
+ * moment later may do (Retry-After), and the admin hears of it, a line a
+ * minute at most: the limits let clients hold more than the process has. */
+static void respond_errno(xfer_exchange_t *ex, int err, const char *detail)
+{
+	int st = errno_status(err);
+	respond_error(ex, st, detail);
+	if (st != 503)
+		return;
+	add_field(ex, "Retry-After", "1");
+	static _Atomic time_t logged;
+	time_t now = time(NULL), last = atomic_load(&logged);
+	if (now - last >= 60 && atomic_compare_exchange_strong(&logged, &last, now))
+		wf_log_warn("%s user %s: %s refused with 503: %s (a line a minute at most)", ex->peer,
+			    ex->user->name, ex->path, strerror(err));
+}
+
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
  * job takes dir_fd_take. A listing counts against its connection's quota
@@ -305,7 +326,7 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	if (fd < 0) {
 		if (fd == -EXDEV || fd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
-		respond_error(ex, errno_status(-fd), NULL);
+		respond_errno(ex, -fd, NULL);
 		return;
 	}
 	struct stat st;
@@ -394,8 +415,10 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 	if (dfd < 0) {
 		if (dfd == -EXDEV || dfd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
-		int st = errno_status(-dfd);
-		respond_error(ex, st == 404 ? 409 : st, st == 404 ? "the parent folder does not exist" : NULL);
+		if (errno_status(-dfd) == 404)
+			respond_error(ex, 409, "the parent folder does not exist");
+		else
+			respond_errno(ex, -dfd, NULL);
 		return -1;
 	}
 	if (xfer_path_is_hidden(*leaf)) {
@@ -627,7 +650,7 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	int rc = xfer_upload_open(&ex->up, dfd, leaf);
 	if (rc < 0) {
 		xfer_precond_free(cond);
-		respond_error(ex, errno_status(-rc), "cannot create the upload");
+		respond_errno(ex, -rc, "cannot create the upload");
 		return;
 	}
 	if (ex->quota) {
@@ -658,7 +681,7 @@ static void upload_failed(xfer_exchange_t *ex, int err)
 {
 	wf_log_warn("%s user %s: upload of %s failed: %s", ex->peer, ex->user->name, ex->path, strerror(err));
 	upload_abort(ex);
-	respond_error(ex, errno_status(err), err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
+	respond_errno(ex, err, err == ENOSPC || err == EDQUOT ? "no space left for this upload" : strerror(err));
 	ex->close_after = true;
 	ex->state = XFER_EX_DISCARD;
 }
@@ -691,7 +714,7 @@ static void commit_answer(xfer_exchange_t *ex, int err)
 	} else if (err) {
 		wf_log_warn("%s user %s: upload of %s could not be stored: %s", ex->peer, ex->user->name, ex->path,
 			    strerror(err));
-		respond_error(ex, errno_status(err), err == ENOSPC || err == EDQUOT ? "no space left for this upload" :
+		respond_errno(ex, err, err == ENOSPC || err == EDQUOT ? "no space left for this upload" :
 										     strerror(err));
 	} else if (ex->up_existed) {
 		respond_status(ex, 204);
@@ -798,7 +821,7 @@ static void delete_answer(xfer_exchange_t *ex, int err)
 	else if (err == ENOTDIR) /* "name/" names a folder: a file has the name */
 		respond_error(ex, 409, "not a folder: a trailing slash names a folder");
 	else
-		respond_error(ex, errno_status(err), NULL);
+		respond_errno(ex, err, NULL);
 }
 
 /* is_dir: the path ended in '/', which names a folder, so only a folder
@@ -832,7 +855,7 @@ static void mkcol_answer(xfer_exchange_t *ex, int err)
 	else if (err == EEXIST)
 		respond_error(ex, 405, "it exists already");
 	else
-		respond_error(ex, errno_status(err), NULL);
+		respond_errno(ex, err, NULL);
 }
 
 static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel)

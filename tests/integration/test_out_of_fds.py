@@ -1,7 +1,9 @@
-"""A server out of file descriptors: accept fails with EMFILE while the
-listener stays readable. Accepts pause (100 ms at a time) instead of
+"""A server out of file descriptors. accept fails with EMFILE while the
+listener stays readable: accepts pause (100 ms at a time) instead of
 spinning on the failure, the log says so in one line, not one per try, and
-once descriptors come free the server answers again."""
+once descriptors come free the server answers again. A request whose file
+cannot be opened for want of descriptors gets 503 with Retry-After (it is
+the server's trouble, for a moment), not 500."""
 
 import os
 import socket
@@ -11,6 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import h2_util  # noqa: E402
 
 NOFILE = 64
 
@@ -29,6 +32,8 @@ class OutOfFds(unittest.TestCase):
         self.server.nofile = NOFILE
         with open(os.path.join(self.server.home(), "hello.txt"), "wb") as f:
             f.write(b"hello\n")
+        with open(os.path.join(self.server.home(), "big.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
         self.server.start()
 
     def tearDown(self):
@@ -57,6 +62,26 @@ class OutOfFds(unittest.TestCase):
         for c in hogs:
             c.close()
         hogs.clear()
+        st, _, body = harness.curl(s, "/hello.txt", timeout=20)
+        self.assertEqual((st, body), (200, b"hello\n"))
+
+    def test_file_past_the_descriptors_gets_503(self):
+        s = self.server
+        # Downloads held open (their windows shut after 64 KiB), each
+        # keeping its file open, until no descriptor is left.
+        c = h2_util.H2Client(s)
+        self.addCleanup(c.close)
+        sids = [c.request("GET", "/big.bin", hold=True) for _ in range(NOFILE + 16)]
+        c.wait(lambda: all(c.streams[i].status for i in sids), 20)
+        codes = [c.streams[i].status for i in sids]
+        self.assertIn(200, codes)
+        self.assertIn(503, codes)
+        self.assertEqual(set(codes), {200, 503}, codes)
+        busy = [c.streams[i] for i in sids if c.streams[i].status == 503]
+        self.assertTrue(all(b.headers.get("retry-after") == "1" for b in busy))
+        self.assertEqual(s.log().count("refused with 503: Too many open files"), 1, s.log()[-2000:])
+        c.close()
+        # Once they are let go, the same file comes whole.
         st, _, body = harness.curl(s, "/hello.txt", timeout=20)
         self.assertEqual((st, body), (200, b"hello\n"))
 
