@@ -304,3 +304,9 @@ void wf_log_access(const char *client, const char *user, wf_slice_t method, wf_s
 	ssize_t w = write(fd, line, n);
 	(void)w;
 }
+
+bool wf_log_minute_due(_Atomic time_t *last)
+{
+	time_t now = time(NULL), seen = atomic_load(last);
+	return now - seen >= 60 && atomic_compare_exchange_strong(last, &seen, now);
+}

@@ -5,6 +5,9 @@
 
 #include "base.h"
 
+#include <stdbool.h>
+#include <time.h>
+
 /* Bytes of one log line, error log or access log alike. A message naming
  * two paths of PATH_MAX (a rename) goes whole, as does an access line with
  * one such path (unless most of its bytes need escaping: four bytes each).
@@ -47,6 +50,10 @@ void wf_log(wf_log_level_t level, const char *fmt, ...) WF_PRINTF(2, 3);
 		if (wf_log_enabled(WF_LOG_DEBUG))    \
 			wf_log(WF_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
+
+/* For a warning a flood could repeat: true at most once a minute per
+ * *last (a static of the caller's, 0 at first), across threads. */
+bool wf_log_minute_due(_Atomic time_t *last);
 
 /* One access-log line: client, user, method, path, protocol, status, bytes, time. */
 /* Bytes of the character at s (1 to 4) when a log line may hold it as it

@@ -250,8 +250,7 @@ static void listing_busy(xfer_exchange_t *ex, const char *detail)
 static void log_pool_busy(void)
 {
 	static _Atomic time_t logged;
-	time_t now = time(NULL), last = atomic_load(&logged);
-	if (now - last >= 60 && atomic_compare_exchange_strong(&logged, &last, now))
+	if (wf_log_minute_due(&logged))
 		wf_log_warn("listings: %d folders being listed already; refusing more with 503 until they drain",
 			    XFER_LISTING_JOBS_MAX);
 }
@@ -267,8 +266,7 @@ static void respond_errno(xfer_exchange_t *ex, int err, const char *detail)
 		return;
 	add_field(ex, "Retry-After", "1");
 	static _Atomic time_t logged;
-	time_t now = time(NULL), last = atomic_load(&logged);
-	if (now - last >= 60 && atomic_compare_exchange_strong(&logged, &last, now))
+	if (wf_log_minute_due(&logged))
 		wf_log_warn("%s user %s: %s refused with 503: %s (a line a minute at most)", ex->peer,
 			    ex->user->name, ex->path, strerror(err));
 }

@@ -40,6 +40,8 @@ typedef struct ftp_command {
 
 /* ---------------------------------------------------------------- helpers */
 
+static _Atomic time_t short_logged; /* when running short of descriptors or memory was last logged */
+
 static void reply_errno(xfer_ftp_t *f, int err, const char *what)
 {
 	switch (err) {
@@ -76,6 +78,13 @@ static void reply_errno(xfer_ftp_t *f, int err, const char *what)
 		break;
 	case ENAMETOOLONG:
 		ftp_reply(f, 553, "%s: name too long", what);
+		break;
+	case EMFILE: /* the server's trouble, for a moment: a transient 4xx */
+	case ENFILE:
+	case ENOMEM:
+		if (wf_log_minute_due(&short_logged))
+			ftp_log(f, WF_LOG_WARN, "%s: %s (a line a minute at most)", what, strerror(err));
+		ftp_reply(f, 451, "%s: the server is short of resources; try again in a moment", what);
 		break;
 	default:
 		ftp_reply(f, 550, "%s: %s", what, strerror(err));

@@ -3,7 +3,8 @@ listener stays readable: accepts pause (100 ms at a time) instead of
 spinning on the failure, the log says so in one line, not one per try, and
 once descriptors come free the server answers again. A request whose file
 cannot be opened for want of descriptors gets 503 with Retry-After (it is
-the server's trouble, for a moment), not 500."""
+the server's trouble, for a moment), not 500; over FTPS, 451 (a transient
+local error), not 550."""
 
 import os
 import socket
@@ -14,6 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 import h2_util  # noqa: E402
+import ftps_util  # noqa: E402
 
 NOFILE = 64
 
@@ -84,6 +86,34 @@ class OutOfFds(unittest.TestCase):
         # Once they are let go, the same file comes whole.
         st, _, body = harness.curl(s, "/hello.txt", timeout=20)
         self.assertEqual((st, body), (200, b"hello\n"))
+
+
+class FtpsOutOfFds(unittest.TestCase):
+
+    def test_file_past_the_descriptors_gets_451(self):
+        s = harness.Server(workers=1, services=ftps_util.ftps_services())
+        self.addCleanup(s.cleanup)
+        self.addCleanup(harness.log_on_failure, self, s)
+        s.nofile = NOFILE
+        with open(os.path.join(s.home(), "hello.txt"), "wb") as f:
+            f.write(b"hello\n")
+        s.start()
+        c = ftps_util.Control(s.port)
+        self.addCleanup(c.close)
+        c.login("alice")
+        hogs = []
+        self.addCleanup(lambda: [h.close() for h in hogs])
+        for _ in range(NOFILE + 6):
+            hogs.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        self.assertTrue(s.wait_log("pausing accepts", timeout=10), s.log()[-2000:])
+        r = c.cmd("SIZE hello.txt")
+        self.assertEqual(r.code, 451, r)
+        self.assertIn("try again", r.text)
+        for h in hogs:
+            h.close()
+        hogs.clear()
+        ok = harness.wait_until(lambda: c.cmd("SIZE hello.txt").code == 213, timeout=20, interval=0.5)
+        self.assertTrue(ok, "SIZE did not work again once descriptors came free")
 
 
 if __name__ == "__main__":
