@@ -353,13 +353,30 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 		xfer_partial_sweep_submit(srv->cfg, srv->started);
 }
 
-static void raise_fd_limit(void)
+/* Takes all the descriptors the hard limit allows, and says so when a few
+ * clients at their limits could use them up: over HTTP/2 each connection
+ * holds a file per download stream and two per upload stream (the temp file
+ * and its folder) for as long as the client keeps them open. Past the
+ * limit, accepts pause and requests get 503 (451 over FTPS) until
+ * descriptors come free. */
+static void raise_fd_limit(const wf_config_t *cfg)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	unsigned long long per_client =
+		(unsigned long long)cfg->limits.max_connections_per_ip * (1 + 2 * (unsigned long long)cfg->limits.h2_max_streams);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * per_client)
+		wf_log_warn("open file limit is %llu: one client may hold up to %llu descriptors (max_connections_per_ip "
+			    "%d x (1 + 2 x h2_max_streams %d)), so a few could use them all; raise the limit "
+			    "(LimitNOFILE=) or lower those",
+			    (unsigned long long)rl.rlim_cur, per_client, cfg->limits.max_connections_per_ip,
+			    cfg->limits.h2_max_streams);
 }
 
 /* Binds every listener (one socket per worker) as the user we start as. */
@@ -432,7 +449,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	ev_signal_start(srv->loop, &srv->sigterm);
 	ev_signal_init(&srv->sigint, on_sigint, SIGINT);
 	ev_signal_start(srv->loop, &srv->sigint);
-	raise_fd_limit();
+	raise_fd_limit(srv->cfg);
 	/* Connections take and give back their I/O buffers as they go busy and
 	 * idle; without this, glibc hands freed heap tops back to the kernel
 	 * (madvise) over and over, which cost HTTP/2 small requests most of

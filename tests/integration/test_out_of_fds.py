@@ -43,6 +43,8 @@ class OutOfFds(unittest.TestCase):
 
     def test_accepts_pause_then_serve_again(self):
         s = self.server
+        # The admin was told at start.
+        self.assertIn("open file limit is %d: one client may hold up to 12864 descriptors" % NOFILE, s.log())
         # More connections than descriptors: each sends the first byte of a
         # TLS record and waits, holding one until header_timeout.
         hogs = []
