@@ -1048,6 +1048,16 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	int m = method_of(in->method);
 	ex->head_only = m == M_HEAD;
 
+	/* A head past the cap is answered as HTTP/1.1 answers it, unread
+	 * beyond that: no login, no path. */
+	if (in->head_refused) {
+		respond_error(ex, in->head_refused,
+			      in->head_refused == 414 ? "the request's target passes limits.max_header_bytes" :
+							"the request's header fields pass limits.max_header_bytes");
+		settle_unwanted_body(ex, in);
+		return;
+	}
+
 	/* Cluster followers fetch bundles with the shared secret, not as users. */
 	if (acme_cluster_is_controller(ex->cfg) && (m == M_GET || m == M_HEAD) &&
 	    in->target.len > strlen(ACME_CLUSTER_BUNDLE_PATH) &&

@@ -31,6 +31,8 @@ typedef struct xfer_req_in {
 	uint64_t content_length;
 	bool expect_continue;
 	const char *proto; /* "HTTP/1.1", "HTTP/2" */
+	int head_refused; /* 414 or 431: the head passed limits.max_header_bytes, which the driver
+			   * found (HTTP/2: its request-line part, or its fields); only that is answered */
 } xfer_req_in_t;
 
 /* Folder listings one connection may have under way at once, each from

@@ -56,6 +56,8 @@ typedef struct h2_stream {
 	wf_buf_t hdrs; /* copies of the values we use, until the exchange has begun */
 	size_t off[HV_N], len[HV_N];
 	bool have[HV_N];
+	size_t head_bytes; /* of the header block so far, as RFC 9113 6.5.2 counts them */
+	int head_refused;  /* 414 or 431: the block passed max_header_bytes; nothing more is kept */
 	bool begun, responded;
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
@@ -279,6 +281,14 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	in.if_unmodified_since = hv(s, HV_IUS);
 	in.proto = "HTTP/2";
 	in.has_body = !end_stream;
+	in.head_refused = s->head_refused;
+	if (s->head_refused) {
+		/* For the log: the field that passed the cap was not kept. */
+		if (!in.method.ptr)
+			in.method = WF_SLICE("-");
+		if (!in.target.ptr)
+			in.target = WF_SLICE("-");
+	}
 	/* nghttp2 checks that DATA adds up to content-length, so it can be trusted. */
 	if (s->have[HV_CL]) {
 		char tmp[24];
@@ -355,17 +365,37 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
 		     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
+	h2_t *h = user;
 	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (!s || s->begun || frame->hd.type != NGHTTP2_HEADERS)
+	if (!s || s->begun || frame->hd.type != NGHTTP2_HEADERS || s->head_refused)
 		return 0; /* trailer fields are not used */
+	/* The header block is capped as SETTINGS_MAX_HEADER_LIST_SIZE told
+	 * the client (RFC 9113 6.5.2: name, value and 32 bytes a field), the
+	 * fields we ignore included, as HTTP/1.1 caps the whole head. Past
+	 * it the request is answered when its block ends, as HTTP/1.1
+	 * answers it: 414 when a pseudo-header field passes it (they come
+	 * first, and stand for the request line), 431 when a regular one
+	 * does. Nothing more is kept meanwhile, so what a stream holds stays
+	 * within the cap; nghttp2 decodes the rest of the block (its HPACK
+	 * state needs it) and hands each field here, where it is dropped. */
+	size_t max = (size_t)h->c->cfg->limits.max_header_bytes;
+	size_t field = namelen + valuelen + 32;
+	if (field > max - s->head_bytes) {
+		s->head_refused = namelen && name[0] == ':' ? 414 : 431;
+		wf_log_debug("conn %llu %s: HTTP/2 stream %d: header block past max_header_bytes (%zu), answering %d",
+			    (unsigned long long)h->c->id, h->c->peer, s->id, max, s->head_refused);
+		return 0;
+	}
+	s->head_bytes += field;
 	for (int k = 0; k < HV_N; k++) {
 		if (strlen(hv_names[k]) != namelen || memcmp(hv_names[k], name, namelen) != 0)
 			continue;
 		if (s->have[k])
 			return 0; /* the first one counts, as in HTTP/1.1 */
 		size_t off = wf_buf_size(&s->hdrs);
+		/* Within the cap counted above, so only short memory fails it. */
 		if (wf_buf_append(&s->hdrs, value, valuelen) != WF_OK)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* headers too large: reset the stream */
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
 		s->off[k] = off;
 		s->len[k] = valuelen;
 		s->have[k] = true;

@@ -1,0 +1,112 @@
+"""An HTTP/2 request head past limits.max_header_bytes is answered, as over
+HTTP/1.1, not reset: 414 when its :path (a pseudo-header field, the
+request line's part) passes the cap, 431 when a regular field does, one
+large field or many small ones alike. The cap is the one the server's
+SETTINGS_MAX_HEADER_LIST_SIZE announces, counted as RFC 9113 6.5.2 counts
+it (name, value and 32 bytes a field): a block exactly at it is served,
+one byte more is 431. The stream is answered, its body (if any) dropped,
+and the connection goes on. A field whose HPACK encoding passes 64 KiB is
+past what nghttp2 decodes at all: the connection ends with GOAWAY
+(COMPRESSION_ERROR), and the server serves on."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from h2_util import ALICE, H2Client  # noqa: E402
+
+MAX = 16384  # limits.max_header_bytes, the default
+COMPRESSION_ERROR = 9
+
+
+def block_size(fields):
+    """RFC 9113 6.5.2: each field's name and value, and 32 bytes."""
+    return sum(len(n) + len(v) + 32 for n, v in fields)
+
+
+class Http2HeadLimits(harness.SharedServerCase):
+    def setUp(self):
+        self.c = H2Client(self.server)
+        self.addCleanup(self.c.close)
+
+    def answer(self, method, path, headers=(), body=None):
+        c = self.c
+        sid = c.request(method, path, headers=headers, body_follows=body is not None,
+                        length=len(body) if body is not None else None)
+        s = c.streams[sid]
+        self.assertTrue(c.wait(lambda: s.status is not None or s.reset is not None or c.closed, 10),
+                        "no answer")
+        self.assertIsNone(s.reset, "the stream was reset (error %r)" % s.reset)
+        if body is not None:
+            c.send_body(sid, body, end=True)
+        self.assertTrue(c.wait(lambda: s.ended, 10), "no whole answer")
+        return s.status, bytes(s.data)
+
+    def assertConnectionGoesOn(self):
+        self.assertEqual(self.c.get("/hello.txt"), (200, b"hello\n"))
+
+    def test_path_past_the_cap_is_414(self):
+        for method in ("GET", "HEAD"):
+            with self.subTest(method=method):
+                status, body = self.answer(method, "/" + "a" * MAX)
+                self.assertEqual(status, 414)
+                if method == "GET":
+                    self.assertIn(b"414 URI Too Long", body)
+                self.assertConnectionGoesOn()
+        self.assertTrue(self.server.wait_log(" GET - HTTP/2 414 "), self.server.log()[-2000:])
+
+    def test_put_with_a_path_past_the_cap_is_414_and_stores_nothing(self):
+        before = sorted(os.listdir(self.server.home()))
+        status, body = self.answer("PUT", "/" + "p" * MAX, body=b"x" * 50000)
+        self.assertEqual(status, 414, body)
+        self.assertConnectionGoesOn()
+        self.assertEqual(sorted(os.listdir(self.server.home())), before)
+
+    def test_field_past_the_cap_is_431(self):
+        status, body = self.answer("GET", "/hello.txt", headers=[("x-big", "b" * MAX)])
+        self.assertEqual(status, 431)
+        self.assertIn(b"431 Request Header Fields Too Large", body)
+        self.assertConnectionGoesOn()
+        # Many fields, none large: the block is what counts.
+        status, _ = self.answer("GET", "/hello.txt", headers=[("x-f%03d" % i, "v" * 500) for i in range(40)])
+        self.assertEqual(status, 431)
+        self.assertConnectionGoesOn()
+        self.assertTrue(self.server.wait_log(" GET /hello.txt HTTP/2 431 "), self.server.log()[-2000:])
+
+    def test_the_cap_counts_as_settings_max_header_list_size(self):
+        base = [(":method", "GET"), (":scheme", "https"), (":path", "/hello.txt"),
+                (":authority", "localhost"), ("authorization", ALICE)]
+        pad = MAX - block_size(base) - block_size([("x-pad", "")])
+        status, body = self.answer("GET", "/hello.txt", headers=[("x-pad", "p" * pad)])
+        self.assertEqual((status, body), (200, b"hello\n"))
+        status, _ = self.answer("GET", "/hello.txt", headers=[("x-pad", "p" * (pad + 1))])
+        self.assertEqual(status, 431)
+
+    def test_a_field_hpack_cannot_hold_ends_the_connection(self):
+        """'{' takes 15 bits in HPACK's Huffman code: 40000 of them are
+        75000 bytes, past nghttp2's 64 KiB for one field."""
+        c = self.c
+        c.request("GET", "/" + "{" * 40000)
+        goaway = []
+        deadline = time.monotonic() + 10
+        while not c.closed and time.monotonic() < deadline:
+            c.sock.settimeout(1)
+            try:
+                data = c.sock.recv(65536)
+            except (OSError, TimeoutError):
+                continue
+            if not data:
+                break
+            goaway += [ev.error_code for ev in c.conn.receive_data(data)
+                       if ev.__class__.__name__ == "ConnectionTerminated"]
+            if goaway:
+                break
+        self.assertEqual(goaway, [COMPRESSION_ERROR])
+        self.assertEqual(harness.curl(self.server, "/hello.txt", http="--http2")[2], b"hello\n")
+        self.assertIsNone(self.server.proc.poll(), "the server died")
+
+
+if __name__ == "__main__":
+    harness.main()
