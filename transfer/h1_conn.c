@@ -218,6 +218,28 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	wf_conn_kick(c);
 }
 
+/* The conditional fields, whose repeated lines are joined. */
+enum { COND_IM, COND_INM, COND_IUS, COND_IMS, COND_N };
+
+/* Another line of a field whose lines a recipient may combine (RFC 9110
+ * 5.3: in order, with ", " between): *v is the value so far, a slice of
+ * the head while there is one line, then of b. b holds less than the head
+ * did (each line brought its name and line end too), so it stays within
+ * max_header_bytes; WF_ERR only when memory is short. */
+static int join_line(wf_buf_t *b, wf_slice_t *v, wf_slice_t line)
+{
+	if (!v->ptr) {
+		*v = line;
+		return WF_OK;
+	}
+	if (wf_buf_size(b) == 0 && wf_buf_append(b, v->ptr, v->len) != WF_OK) /* the first line's */
+		return WF_ERR;
+	if (wf_buf_append(b, ", ", 2) != WF_OK || wf_buf_append(b, line.ptr, line.len) != WF_OK)
+		return WF_ERR;
+	*v = wf_buf_slice(b);
+	return WF_OK;
+}
+
 /* Turns a parsed head into an exchange; sets up body framing. */
 static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 {
@@ -231,6 +253,16 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	h->http10 = req->minor == 0;
 	bool have_cl = false, have_host = false, said_close = false;
 	const xfer_h1_header_t *te = NULL;
+	/* If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since:
+	 * every line counts, joined (a list of dates is no date, and is
+	 * ignored: RFC 9110 13.1.3, 13.1.4), as over HTTP/2 (h2_conn.c). */
+	wf_slice_t *cond[COND_N] = { &in.if_match, &in.if_none_match, &in.if_unmodified_since,
+				     &in.if_modified_since };
+	static const char *const cond_names[COND_N] = { "if-match", "if-none-match", "if-unmodified-since",
+							"if-modified-since" };
+	wf_buf_t joined[COND_N];
+	for (int k = 0; k < COND_N; k++)
+		wf_buf_init(&joined[k], (size_t)c->cfg->limits.max_header_bytes);
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const xfer_h1_header_t *f = &req->headers[i];
 		wf_slice_t n = f->name;
@@ -238,20 +270,20 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			uint64_t v;
 			if (xfer_h1_parse_content_length(f->value, &v) != WF_OK || (have_cl && v != in.content_length)) {
 				respond_raw(c, 400);
-				return;
+				goto out;
 			}
 			have_cl = true;
 			in.content_length = v;
 		} else if (wf_slice_eq_ci(n, "transfer-encoding")) {
 			if (te) {
 				respond_raw(c, 400);
-				return;
+				goto out;
 			}
 			te = f;
 		} else if (wf_slice_eq_ci(n, "host")) {
 			if (have_host) {
 				respond_raw(c, 400);
-				return;
+				goto out;
 			}
 			have_host = true;
 			in.host = f->value;
@@ -267,18 +299,6 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			in.range = f->value;
 		} else if (wf_slice_eq_ci(n, "if-range")) {
 			in.if_range = f->value;
-		} else if (wf_slice_eq_ci(n, "if-none-match")) {
-			/* The first line counts, as over HTTP/2 (h2_conn.c). */
-			if (!in.if_none_match.ptr)
-				in.if_none_match = f->value;
-		} else if (wf_slice_eq_ci(n, "if-match")) {
-			if (!in.if_match.ptr)
-				in.if_match = f->value;
-		} else if (wf_slice_eq_ci(n, "if-unmodified-since")) {
-			if (!in.if_unmodified_since.ptr)
-				in.if_unmodified_since = f->value;
-		} else if (wf_slice_eq_ci(n, "if-modified-since")) {
-			in.if_modified_since = f->value;
 		} else if (wf_slice_eq_ci(n, "accept")) {
 			in.accept = f->value;
 		} else if (wf_slice_eq_ci(n, "content-range")) {
@@ -286,9 +306,19 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 		} else if (wf_slice_eq_ci(n, "expect")) {
 			if (!wf_slice_eq_ci(f->value, "100-continue")) {
 				respond_raw(c, 417);
-				return;
+				goto out;
 			}
 			in.expect_continue = req->minor == 1;
+		} else {
+			for (int k = 0; k < COND_N; k++) {
+				if (!wf_slice_eq_ci(n, cond_names[k]))
+					continue;
+				if (join_line(&joined[k], cond[k], f->value) != WF_OK) {
+					respond_raw(c, 500);
+					goto out;
+				}
+				break;
+			}
 		}
 	}
 	if (said_close)
@@ -300,7 +330,7 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	int form = xfer_h1_split_absolute(req->target, &authority, &path);
 	if (form == WF_ERR) {
 		respond_raw(c, 400);
-		return;
+		goto out;
 	}
 	if (form == 1) {
 		in.target = path.len ? path : WF_SLICE("/");
@@ -309,12 +339,12 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	}
 	if (req->minor == 1 && !have_host) {
 		respond_raw(c, 400);
-		return;
+		goto out;
 	}
 	/* Both framings at once is the classic request-smuggling vector: refuse. */
 	if (te && (have_cl || !wf_slice_eq_ci(te->value, "chunked") || req->minor == 0)) {
 		respond_raw(c, te && !have_cl && req->minor == 1 ? 501 : 400);
-		return;
+		goto out;
 	}
 	h->chunked = te != NULL;
 	h->body_left = in.content_length;
@@ -332,8 +362,11 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	h->ex_active = true;
 	h->req_has_body = in.has_body;
 	h->req_expect_continue = in.expect_continue;
-	xfer_exchange_begin(&h->ex, &in);
+	xfer_exchange_begin(&h->ex, &in); /* copies what it keeps */
 	after_begin(c);
+out:
+	for (int k = COND_N - 1; k >= 0; k--)
+		wf_buf_fini(&joined[k]);
 }
 
 /* Follows what the exchange decided: read the body, discard it, answer, or

@@ -48,6 +48,15 @@ static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "a
 					    "accept", "content-length", "content-range", "if-match",
 					    "if-unmodified-since" };
 
+/* The conditional fields: every line counts, joined as RFC 9110 5.3 lets a
+ * recipient combine a field's lines (in order, with ", " between), over
+ * HTTP/1.1 too (h1_conn.c). A list of dates is no date, and is ignored
+ * (RFC 9110 13.1.3, 13.1.4). Of the others the first line counts. */
+static bool hv_joined(int k)
+{
+	return k == HV_IM || k == HV_INM || k == HV_IUS || k == HV_IMS;
+}
+
 typedef struct h2 h2_t;
 
 typedef struct h2_stream {
@@ -362,6 +371,38 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 	return 0;
 }
 
+static void reverse(char *p, size_t n)
+{
+	for (size_t i = 0; i < n / 2; i++) {
+		char t = p[i];
+		p[i] = p[n - 1 - i];
+		p[n - 1 - i] = t;
+	}
+}
+
+/* Moves field k's value to the end of hdrs, the values after it down
+ * (a rotation: three reversals, in place), so a further line of it can
+ * be joined on and what is kept stays what the fields hold. */
+static void move_to_tail(h2_stream_t *s, int k)
+{
+	size_t size = wf_buf_size(&s->hdrs), a = s->len[k];
+	if (s->off[k] + a == size)
+		return;
+	if (a == 0) {
+		s->off[k] = size;
+		return;
+	}
+	char *p = wf_buf_head(&s->hdrs) + s->off[k];
+	size_t n = size - s->off[k];
+	reverse(p, a);
+	reverse(p + a, n - a);
+	reverse(p, n);
+	for (int j = 0; j < HV_N; j++)
+		if (j != k && s->have[j] && s->off[j] > s->off[k])
+			s->off[j] -= a;
+	s->off[k] = size - a;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
 		     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
@@ -390,12 +431,21 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	for (int k = 0; k < HV_N; k++) {
 		if (strlen(hv_names[k]) != namelen || memcmp(hv_names[k], name, namelen) != 0)
 			continue;
-		if (s->have[k])
+		if (s->have[k] && !hv_joined(k))
 			return 0; /* the first one counts, as in HTTP/1.1 */
+		/* What is kept (values, and ", " between joined lines) is less
+		 * than the block counted above, so only short memory fails it. */
+		if (s->have[k]) {
+			move_to_tail(s, k);
+			if (wf_buf_append(&s->hdrs, ", ", 2) != WF_OK ||
+			    wf_buf_append(&s->hdrs, value, valuelen) != WF_OK)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+			s->len[k] += 2 + valuelen;
+			return 0;
+		}
 		size_t off = wf_buf_size(&s->hdrs);
-		/* Within the cap counted above, so only short memory fails it. */
 		if (wf_buf_append(&s->hdrs, value, valuelen) != WF_OK)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		s->off[k] = off;
 		s->len[k] = valuelen;
 		s->have[k] = true;

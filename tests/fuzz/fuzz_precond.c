@@ -2,12 +2,16 @@
  * evaluation of preconditions. The input is a flags byte (which target:
  * none, a file, a folder; a read or a change) and then up to five fields
  * cut at '\n': If-Match, If-None-Match, If-Unmodified-Since,
- * If-Modified-Since, and a tag to compare lists with. Beyond "no crash or
+ * If-Modified-Since, and a tag to compare lists with. A field's '\r' cuts
+ * it into field lines, joined as the HTTP drivers join a repeated field's
+ * lines (RFC 9110 5.3: in order, with ", " between). Beyond "no crash or
  * read past a field" (each is its own heap copy, so ASan sees any), it
  * checks: results are among the named ones; a strong match is a weak one;
- * a tag matches only when there is one; the owned copy agrees with the
- * evaluation of a change; a read never gets 412 from a field a change
- * would ignore, nor a change 304. */
+ * a tag matches only when there is one; joined lines read as one list
+ * (a match when a line's list matches, malformed when a line is, or when
+ * "*" is not alone); the owned copy agrees with the evaluation of a
+ * change; a read never gets 412 from a field a change would ignore, nor a
+ * change 304. */
 #include "transfer/etag.h"
 #include "transfer/precond.h"
 
@@ -23,18 +27,56 @@ static void fail(const char *what)
 	abort();
 }
 
-/* The next field of [*p, end) up to '\n', as a heap copy of its own. */
+/* The next field of [*p, end) up to '\n', as a heap copy of its own: its
+ * lines (cut at '\r') joined with ", " between. */
 static wf_slice_t next_field(const uint8_t **p, const uint8_t *end, char **owned)
 {
 	*owned = NULL;
 	if (*p >= end)
 		return (wf_slice_t){ NULL, 0 };
 	const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
-	size_t n = (size_t)((nl ? nl : end) - *p);
-	*owned = malloc(n ? n : 1);
-	memcpy(*owned, *p, n);
+	size_t n = (size_t)((nl ? nl : end) - *p), len = 0;
+	*owned = malloc(2 * n + 1); /* each '\r' becomes two bytes */
+	for (size_t i = 0; i < n; i++) {
+		if ((*p)[i] == '\r') {
+			(*owned)[len++] = ',';
+			(*owned)[len++] = ' ';
+		} else {
+			(*owned)[len++] = (char)(*p)[i];
+		}
+	}
 	*p += n + (nl ? 1 : 0);
-	return (wf_slice_t){ *owned, n };
+	return (wf_slice_t){ *owned, len };
+}
+
+/* raw[0..n), a field as the input gave it, cut at '\r' into lines: each
+ * line read alone against joined, the lines read as one list. */
+static void check_joined(const uint8_t *raw, size_t n, wf_slice_t joined, const char *etag)
+{
+	if (!memchr(raw, '\r', n))
+		return;
+	for (int strong = 0; strong < 2; strong++) {
+		int any_match = 0, any_malformed = 0, any_star = 0, lines = 0;
+		for (size_t from = 0;; lines++) {
+			const uint8_t *cr = memchr(raw + from, '\r', n - from);
+			size_t to = cr ? (size_t)(cr - raw) : n;
+			char *line = malloc(to - from + 1);
+			memcpy(line, raw + from, to - from);
+			int m = xfer_etag_list_match((wf_slice_t){ line, to - from }, etag, strong);
+			free(line);
+			any_match |= m == XFER_ETAG_MATCH;
+			any_malformed |= m == XFER_ETAG_MALFORMED;
+			any_star |= m == XFER_ETAG_ANY;
+			if (!cr)
+				break;
+			from = to + 1;
+		}
+		int j = xfer_etag_list_match(joined, etag, strong);
+		if ((any_malformed || any_star) && j != XFER_ETAG_MALFORMED)
+			fail("joined lines: a malformed line, or \"*\" not alone, is not malformed");
+		if (!any_malformed && !any_star && j != (any_match ? XFER_ETAG_MATCH : XFER_ETAG_NO_MATCH))
+			fail("joined lines do not read as one list");
+	}
 }
 
 static void check_list(wf_slice_t f, const char *etag)
@@ -60,6 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 1, *end = data + size;
 	char *owned[5];
 	xfer_precond_in_t in;
+	const uint8_t *im_raw = p, *im_nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+	size_t im_n = p < end ? (size_t)((im_nl ? im_nl : end) - p) : 0;
 	in.if_match = next_field(&p, end, &owned[0]);
 	in.if_none_match = next_field(&p, end, &owned[1]);
 	in.if_unmodified_since = next_field(&p, end, &owned[2]);
@@ -84,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 tag.ptr ? tag.ptr : "");
 	check_list(in.if_match, etag);
 	check_list(in.if_none_match, etag);
+	check_joined(im_raw, im_n, in.if_match, etag);
+	check_joined(im_raw, im_n, in.if_match, other);
 	check_list(in.if_match, other);
 	check_list(in.if_none_match, other);
 

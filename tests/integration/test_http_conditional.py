@@ -6,7 +6,9 @@ hold gets 412 and changes nothing; a refused PUT's body is never stored,
 and the connection goes on (a small body read and dropped) or closes
 cleanly (a large one, or one behind Expect: 100-continue). A file that
 changes while an upload comes in is caught when the upload would be
-stored: 412, and the other writer's file stays."""
+stored: 412, and the other writer's file stays. A field's repeated lines
+are joined into one (RFC 9110 5.3): a list of tags, or a list of dates,
+which is no date and is ignored."""
 
 import calendar
 import email.utils
@@ -186,6 +188,47 @@ class CondChecks:
         self.assertEqual(status, 304)
 
 
+    def test_repeated_lines_are_one_list(self):
+        """RFC 9110 5.3: If-Match and If-None-Match lines are joined, in
+        order, into one list: a tag on a later line counts as one on the
+        first, the lines of the two fields may come interleaved, and "*"
+        beside a tag is malformed."""
+        name = self.name("repeated.txt")
+        self.write(name, b"v1\n")
+        etag = self.etag(name)
+        status, _, _ = self.curl("/" + name, "-H", 'If-None-Match: "other"', "-H", "If-None-Match: " + etag)
+        self.assertEqual(status, 304)
+        self.assertEqual(self.method("DELETE", name, 'If-None-Match: "other"', "If-None-Match: " + etag), 412)
+        self.assertEqual(self.read(name), b"v1\n")
+        self.assertEqual(self.put(name, b"v2\n", 'If-Match: "stale"', "If-Match: " + etag), 204)
+        self.assertEqual(self.read(name), b"v2\n")
+        etag = self.etag(name)
+        self.assertEqual(self.put(name, b"v3\n", "If-Match: *", "If-Match: " + etag), 412)
+        self.assertEqual(self.put(name, b"v3\n", 'If-Match: "stale"', 'If-None-Match: "x"',
+                                  "If-Match: " + etag, 'If-None-Match: "y"'), 204)
+        self.assertEqual(self.read(name), b"v3\n")
+        etag = self.etag(name)
+        self.assertEqual(self.put(name, b"v4\n", 'If-Match: "stale"', 'If-None-Match: "x"',
+                                  "If-Match: " + etag, "If-None-Match: " + etag), 412)
+        self.assertEqual(self.read(name), b"v3\n")
+        self.assertEqual(self.temp_files(), [])
+
+    def test_repeated_date_lines_are_ignored(self):
+        """Two If-Unmodified-Since lines join into a list of dates, which
+        is no HTTP-date, and is ignored (RFC 9110 13.1.4; Apache does the
+        same), whatever either line says; so are two If-Modified-Since
+        lines (13.1.3)."""
+        name = self.name("two-dates.txt")
+        self.write(name, b"old\n")
+        self.assertEqual(self.put(name, b"new\n", "If-Unmodified-Since: " + http_date(MTIME - 60),
+                                  "If-Unmodified-Since: " + http_date(MTIME)), 204)
+        self.assertEqual(self.read(name), b"new\n")
+        self.write(name, b"old\n")
+        status, _, body = self.curl("/" + name, "-H", "If-Modified-Since: " + http_date(MTIME - 60),
+                                    "-H", "If-Modified-Since: " + http_date(MTIME))
+        self.assertEqual((status, body), (200, b"old\n"))
+
+
 class CondHTTP1(CondChecks, CondBase):
     HTTP = "--http1.1"
 
@@ -268,6 +311,47 @@ class CondHTTP1(CondChecks, CondBase):
 
 class CondHTTP2(CondChecks, CondBase):
     HTTP = "--http2"
+
+    def test_joined_lines_among_other_fields(self):
+        """A line joined onto a field kept earlier moves it past the fields
+        kept since: those (Range here, and Accept) are read as sent."""
+        name = self.name("h2-joined.txt")
+        self.write(name, b"0123456789\n")
+        etag = self.etag(name)
+        c = H2Client(self.server)
+        try:
+            sid = c.request("GET", "/" + name, headers=[
+                ("if-match", '"stale"'), ("range", "bytes=2-5"), ("if-none-match", '"x"'),
+                ("accept", "text/plain"), ("if-match", ""), ("if-none-match", '"y"'), ("if-match", etag)])
+            s = c.streams[sid]
+            self.assertTrue(c.wait(lambda: s.ended or s.reset is not None, 10), "no answer")
+            self.assertEqual((s.status, bytes(s.data)), (206, b"2345"))
+        finally:
+            c.close()
+
+    def test_joined_lines_are_bounded(self):
+        """HTTP/2 sends each line as a field of its own: together they
+        count toward max_header_bytes (16K) as the whole block does, and
+        past it the request gets 431, its change not made; the connection
+        goes on."""
+        name = self.name("h2-many-lines.txt")
+        self.write(name, b"keep\n")
+        etag = self.etag(name)
+        c = H2Client(self.server)
+        try:
+            lines = [("if-match", '"%s"' % ("s%02d" % i * 100)) for i in range(50)]  # 50 x 302 bytes
+            sid = c.request("DELETE", "/" + name, headers=lines + [("if-match", etag)])
+            s = c.streams[sid]
+            self.assertTrue(c.wait(lambda: s.ended or s.reset is not None, 10), "no answer")
+            self.assertEqual(s.status, 431)
+            # Fewer lines that fit: the tag on the last one counts.
+            sid = c.request("DELETE", "/" + name, headers=lines[:20] + [("if-match", etag)])
+            s = c.streams[sid]
+            self.assertTrue(c.wait(lambda: s.ended or s.reset is not None, 10), "no answer")
+            self.assertEqual(s.status, 204)
+        finally:
+            c.close()
+        self.assertFalse(os.path.exists(self.home(name)))
 
     def test_refused_put_stream_leaves_the_connection_usable(self):
         name = self.name("h2-refused.txt")

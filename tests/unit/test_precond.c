@@ -2,8 +2,9 @@
  * (If-Match over If-Unmodified-Since, If-None-Match over
  * If-Modified-Since), "*" against a target that is there or not, 304 for
  * a read and 412 for a change, malformed lists (refusing a change, ignored
- * by a read), dates that are not dates, folders (no tag, no date), and
- * the owned copy a change takes to the pool. */
+ * by a read), dates that are not dates, folders (no tag, no date), a
+ * repeated field's lines joined into one value, and the owned copy a
+ * change takes to the pool. */
 #include "transfer/precond.h"
 #include "transfer/etag.h"
 
@@ -112,6 +113,35 @@ static void test_if_modified_since(void)
 	CHECK_EQ_INT(eval(NULL, NULL, NULL, AT, &g_dir, true), PASS);
 }
 
+/* Repeated field lines, as the HTTP drivers join them (RFC 9110 5.3: in
+ * order, with ", " between): a list-based field's lines are one list;
+ * "*" with any other line, even an empty one, is malformed; a date field
+ * of two lines is a list of dates, no date, and ignored (RFC 9110 13.1.3,
+ * 13.1.4). */
+static void test_joined_lines(void)
+{
+	char list[3 * XFER_ETAG_MAX];
+	/* If-Match: "stale" / If-Match: <tag>: it holds. */
+	snprintf(list, sizeof(list), "\"stale\", %s", g_etag);
+	CHECK_EQ_INT(eval(list, NULL, NULL, NULL, &g_file, false), PASS);
+	CHECK_EQ_INT(eval(NULL, list, NULL, NULL, &g_file, true), N_M);
+	CHECK_EQ_INT(eval(NULL, list, NULL, NULL, &g_file, false), FAIL);
+	/* An empty line first or last is an empty element. */
+	snprintf(list, sizeof(list), ", %s, ", g_etag);
+	CHECK_EQ_INT(eval(list, NULL, NULL, NULL, &g_file, false), PASS);
+	CHECK_EQ_INT(eval(", ", NULL, NULL, NULL, &g_file, false), FAIL); /* two empty lines: no tag */
+	/* "*" is alone or malformed. */
+	snprintf(list, sizeof(list), "*, %s", g_etag);
+	CHECK_EQ_INT(eval(list, NULL, NULL, NULL, &g_file, false), FAIL);
+	CHECK_EQ_INT(eval("*, ", NULL, NULL, NULL, &g_file, false), FAIL);
+	CHECK_EQ_INT(eval(NULL, "*, *", NULL, NULL, NULL, false), FAIL);
+	CHECK_EQ_INT(eval(NULL, "*, *", NULL, NULL, &g_file, true), PASS);
+	/* Two dates, even the same one twice: ignored. */
+	CHECK_EQ_INT(eval(NULL, NULL, BEFORE ", " BEFORE, NULL, &g_file, false), PASS);
+	CHECK_EQ_INT(eval(NULL, NULL, BEFORE ", " AT, NULL, &g_file, false), PASS);
+	CHECK_EQ_INT(eval(NULL, NULL, NULL, AT ", " AT, &g_file, true), PASS);
+}
+
 static void test_helpers(void)
 {
 	xfer_precond_in_t in;
@@ -154,6 +184,7 @@ int main(void)
 	test_if_unmodified_since();
 	test_if_none_match();
 	test_if_modified_since();
+	test_joined_lines();
 	test_helpers();
 	return check_report();
 }
