@@ -207,6 +207,23 @@ static xfer_precond_in_t precond_of(const xfer_req_in_t *in)
 	return (xfer_precond_in_t){ in->if_match, in->if_none_match, in->if_unmodified_since, in->if_modified_since };
 }
 
+/* The listing's work is over: its page wholly rendered into the driver's
+ * output, or measured for a HEAD, or not made at all. Its entries and its
+ * place among the connection's listings under way go back now, not when
+ * the exchange ends: an HTTP/2 stream lives on after its answer until the
+ * client ends its side of it too, which a client need never do (it is
+ * reset only once send_timeout passes). Until then they are held, so a
+ * client that does not read its pages holds at most
+ * XFER_LISTINGS_PER_CONN listings' memory. */
+static void listing_release(xfer_exchange_t *ex)
+{
+	xfer_listing_free(ex->listing);
+	ex->listing = NULL;
+	if (ex->quota_taken)
+		ex->quota->under_way--;
+	ex->quota_taken = false;
+}
+
 /* The listing is in (or could not be made): the response. */
 static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 {
@@ -214,6 +231,7 @@ static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 	ex->listing = xfer_listing_job_take(job);
 	if (!ex->listing) {
 		wf_log_warn("%s user %s: %s could not be listed", ex->peer, ex->user->name, ex->path);
+		listing_release(ex);
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
 	}
@@ -226,6 +244,8 @@ static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 	add_field(ex, "Vary", "Accept");
 	if (ex->list_fmt == XFER_LISTING_HTML)
 		add_field(ex, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+	if (ex->head_only)
+		listing_release(ex); /* measured: that was all a HEAD needs of it */
 }
 
 /* Back on the loop with the listing (the exchange still exists: finishing it
@@ -274,7 +294,8 @@ static void respond_errno(xfer_exchange_t *ex, int err, const char *detail)
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
  * job takes dir_fd_take. A listing counts against its connection's quota
- * from here until the exchange ends (its page sent, or the client gone). */
+ * from here until its page is wholly read out (listing_release), or the
+ * exchange ends first (the client gone). */
 static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_in_t *in, const char *rel)
 {
 	if (ex->quota && ex->quota->under_way >= XFER_LISTINGS_PER_CONN) {
@@ -1162,12 +1183,16 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap)
 		return (ssize_t)n;
 	}
 	if (ex->body_kind == XFER_BODY_LISTING) {
+		if (!ex->listing)
+			return 0; /* wholly read, and let go of */
 		ssize_t n = xfer_listing_read(ex->listing, dst, cap);
 		if (n < 0)
 			wf_log_warn("%s: listing %s failed after %llu bytes: out of memory", ex->peer, ex->path,
 				    (unsigned long long)ex->bytes_sent);
 		else
 			ex->bytes_sent += (uint64_t)n;
+		if (xfer_listing_left(ex->listing) == 0)
+			listing_release(ex);
 		return n;
 	}
 	if (ex->body_kind == XFER_BODY_FILE) {
@@ -1201,7 +1226,7 @@ uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex)
 	case XFER_BODY_FILE:
 		return ex->file_len;
 	case XFER_BODY_LISTING:
-		return xfer_listing_left(ex->listing);
+		return ex->listing ? xfer_listing_left(ex->listing) : 0;
 	case XFER_BODY_NONE:
 		break;
 	}
@@ -1227,11 +1252,7 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	 * made only if under way */
 	xfer_fs_job_cancel(ex->fs_job);
 	ex->fs_job = NULL;
-	xfer_listing_free(ex->listing);
-	ex->listing = NULL;
-	if (ex->quota_taken)
-		ex->quota->under_way--;
-	ex->quota_taken = false;
+	listing_release(ex);
 	if (ex->stage_taken)
 		ex->quota->staged -= ex->stage_taken;
 	ex->stage_taken = 0;

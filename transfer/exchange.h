@@ -36,8 +36,10 @@ typedef struct xfer_req_in {
 } xfer_req_in_t;
 
 /* Folder listings one connection may have under way at once, each from
- * its request until its answer is sent or the request ends: read and
- * sorted on the offload pool, then held while the page goes out. A
+ * its request until its page is wholly handed to the driver (for a HEAD,
+ * measured) or the request ends: read and sorted on the offload pool,
+ * then held while the page goes out, not while an HTTP/2 stream waits on
+ * for the client to end its side. A
  * further one on that connection gets 503 with Retry-After, so a client
  * cannot hold the memory of many listings nor fill the pool with their
  * steps (HTTP/2: streams whose window the client keeps shut). HTTP/1.1
@@ -172,7 +174,8 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete);
 /* Produces up to cap body bytes into dst. Returns bytes (0 = body done), or -1
  * on a read error (the connection must be closed: the length is promised). */
 ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap);
-/* Body bytes still to be produced (for a HEAD, as if it were a GET). */
+/* Body bytes still to be produced (for a HEAD, as if it were a GET; but a
+ * listing, which a HEAD lets go of once measured, has none). */
 uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex);
 /* Access log line and cleanup (aborts an unfinished upload). */
 void xfer_exchange_finish(xfer_exchange_t *ex, double now);

@@ -5,7 +5,9 @@ client that keeps every stream's window shut (SETTINGS_INITIAL_WINDOW_SIZE
 that connection gets 503 with Retry-After at once, without the folder being
 read, so the client holds at most two listings' memory and at most two
 listing jobs on the offload pool. Once the window opens the two pages come
-whole, and the connection may list again. Meanwhile another connection's
+whole, and the connection may list again: a listing's place is held
+until its page is produced, not while its stream waits for a client
+that never ends its side of it. Meanwhile another connection's
 GET and MKCOL are answered at once. Across connections, at most
 XFER_LISTING_JOBS_MAX (16) listing jobs are queued or running on the pool:
 with the pool held by slow password checks, the seventeenth listing asked
@@ -39,6 +41,10 @@ class HttpListingCap(unittest.TestCase):
         os.makedirs(big)
         for i in range(BIG):
             os.close(os.open(os.path.join(big, "f%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+        small = os.path.join(cls.server.home(), "small")
+        os.makedirs(small)
+        for i in range(3):
+            os.close(os.open(os.path.join(small, "s%d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
         cls.server.start()
 
     def tearDown(self):
@@ -114,6 +120,31 @@ class HttpListingCap(unittest.TestCase):
         log = self.server.log()
         self.assertEqual(log.count("listings under way on this connection"), 1, log[-3000:])
         self.assertIsNone(self.server.proc.poll(), "the server died")
+
+    def test_a_page_sent_gives_its_place_back(self):
+        """A listing's place is held while its page is produced, not while
+        its stream waits on: a client that never ends its side of a
+        request (no END_STREAM) has its stream open until send_timeout,
+        yet once it has a listing's whole page (or a HEAD's answer, for
+        which the page is only measured) it may list again, as often as
+        it likes, on the same connection."""
+        c = H2Client(self.server, timeout=SLOW)
+        try:
+            self.assertEqual(c.get("/hello.txt", timeout=SLOW), (200, b"hello\n"))
+            sids = []
+            for method in ("GET", "HEAD", "GET", "HEAD", "GET", "GET"):
+                sid = c.request(method, "/small/", body_follows=True)
+                s = c.streams[sid]
+                self.assertTrue(c.wait(lambda: s.ended or s.reset is not None, SLOW), method)
+                self.assertEqual(s.status, 200, (method, bytes(s.data)[:200]))
+                if method == "GET":
+                    self.assertIn(b'<a href="s2">', s.data)
+                sids.append(sid)
+            # None was reset meanwhile: each waits on for the client's side.
+            self.assertEqual([c.streams[sid].reset for sid in sids], [None] * len(sids))
+        finally:
+            c.close()
+        self.assertNotIn("listings under way on this connection", self.server.log())
 
     def test_the_pool_holds_sixteen_listing_jobs(self):
         conns = [self.shut_client() for _ in range(JOBS_MAX // PER_CONN + 1)]
