@@ -7,7 +7,10 @@ it (name, value and 32 bytes a field): a block exactly at it is served,
 one byte more is 431. The stream is answered, its body (if any) dropped,
 and the connection goes on. A field whose HPACK encoding passes 64 KiB is
 past what nghttp2 decodes at all: the connection ends with GOAWAY
-(COMPRESSION_ERROR), and the server serves on."""
+(COMPRESSION_ERROR), and the server serves on. A block far past the cap
+(4 times), such as one that names a large field of HPACK's table thousands
+of times in a few bytes each, resets its stream instead of being decoded
+field by field to the end: one log line, and the connection goes on."""
 
 import os
 import sys
@@ -106,6 +109,29 @@ class Http2HeadLimits(harness.SharedServerCase):
         self.assertEqual(goaway, [COMPRESSION_ERROR])
         self.assertEqual(harness.curl(self.server, "/hello.txt", http="--http2")[2], b"hello\n")
         self.assertIsNone(self.server.proc.poll(), "the server died")
+
+    def test_a_block_far_past_the_cap_resets_its_stream(self):
+        req = b"".join(harness.hpack_literal(n, v) for n, v in (
+            (":method", "GET"), (":scheme", "https"), (":path", "/hello.txt"),
+            (":authority", "localhost"), ("authorization", ALICE)))
+        # A 4000-byte field into the table (literal with incremental
+        # indexing: it becomes index 62), then 4000 one-byte references to
+        # it: 16 MB of fields from 4 KB.
+        n = 4000
+        big = b"\x40\x03x-b\x7f" + bytes([((n - 127) & 0x7f) | 0x80, (n - 127) >> 7]) + b"v" * n
+        flags = harness.H2_END_STREAM | harness.H2_END_HEADERS
+        with harness.RawTLS(self.server, alpn=("h2",)) as t:
+            t.send(harness.H2_PREFACE + harness.h2_frame(1, flags, 1, req + big) +
+                   harness.h2_frame(1, flags, 3, req + b"\xbe" * 4000) +
+                   harness.h2_frame(1, flags, 5, req))
+            frames = harness.h2_frames(t, 5)
+        rst = [sid for ftype, _, sid in frames if ftype == 3]
+        answered = [sid for ftype, _, sid in frames if ftype == 1]
+        self.assertEqual(rst, [3], frames)
+        self.assertEqual(sorted(answered), [1, 5], frames)
+        self.assertNotIn(7, [ftype for ftype, _, _ in frames], "GOAWAY: %r" % frames)
+        self.assertTrue(self.server.wait_log("HTTP/2 stream 3: header block past 65536 bytes"),
+                        self.server.log()[-2000:])
 
 
 if __name__ == "__main__":
