@@ -628,6 +628,22 @@ static void arm_timer(wf_conn_t *c)
  * it paused on a stream's DATA). False if the connection is closed: the input
  * was bad, or it made nghttp2 queue more frames than a client that reads them
  * could need (input is read while output waits, so this is what bounds it). */
+/* Our own GOAWAYs say NO_ERROR (a drain, too many failed logins); one with
+ * an error is nghttp2 ending the session for something the client did
+ * (a protocol error, a flood of resets): the admin hears what. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+	(void)ng;
+	h2_t *h = user;
+	if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+		int n = frame->goaway.opaque_data_len < 120 ? (int)frame->goaway.opaque_data_len : 120;
+		wf_log_info("conn %llu %s: HTTP/2 session ended by the server: %s%s%.*s",
+			    (unsigned long long)h->c->id, h->c->peer, nghttp2_http2_strerror(frame->goaway.error_code),
+			    n ? ": " : "", n, n ? (const char *)frame->goaway.opaque_data : "");
+	}
+	return 0;
+}
+
 static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
 {
 	h2_t *h = H(c);
@@ -865,6 +881,7 @@ int xfer_h2_start(wf_conn_t *c)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
 	nghttp2_option_set_max_outbound_ack(opt, H2_ACK_MAX);
 	int rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);

@@ -264,6 +264,18 @@ class TLSGarbage(BadInputBase):
         self.assertTrue(harness.wait_until(lambda: "HTTP/2 error" in self.server.log(), timeout=5))
         self.assertServerHealthy()
 
+    def test_http2_protocol_error_ends_the_session_with_a_log_line(self):
+        """A PRIORITY frame that makes stream 1 depend on itself: nghttp2
+        ends the session with GOAWAY (PROTOCOL_ERROR), and the log says
+        why, not only that the connection went."""
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(H2_PREFACE + h2_frame(2, 0, 1, b"\x00\x00\x00\x01\x10"))
+            frames = h2_frames(c, timeout=3)
+            self.assertIn(7, [t for t, _, _ in frames], frames)  # GOAWAY
+        self.assertTrue(self.server.wait_log("HTTP/2 session ended by the server: PROTOCOL_ERROR: depend on itself"),
+                        self.server.log()[-2000:])
+        self.assertServerHealthy()
+
     def test_random_bytes_dropped(self):
         for data in (os.urandom(3000), b"\x16\x03\x01\xff\xff" + os.urandom(100), b"\x00" * 64,
                      b"\x16\x03\x03\x00\x05hello"):
