@@ -1,5 +1,6 @@
 /* One ACME server: directory, nonces, account, signed requests. See client.h. */
 #include "client.h"
+#include "account_dir.h"
 #include "cluster.h"
 #include "b64url.h"
 #include "jws.h"
@@ -67,7 +68,7 @@ struct acme_client {
 	bool key_is_new;
 	bool no_account;              /* ready once the directory is in: no account is looked up or made */
 	char kid[ACME_URL_MAX];
-	char dir_path[1024];          /* STATE/acme/HOST */
+	char dir_path[1024];          /* STATE/acme/NAME (account_dir.h) */
 	char nonces[NONCE_POOL][256];
 	int nnonces;
 	req_t *reqs;
@@ -987,16 +988,16 @@ acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_
 		free(cl);
 		return NULL;
 	}
-	/* The account folder is named after the CA's host (and port), so accounts
-	 * at several CAs live side by side. */
-	const char *h = strstr(ca->url, "://");
-	h = h ? h + 3 : ca->url;
-	char host[256];
-	size_t n = 0;
-	for (; *h && *h != '/' && n + 1 < sizeof(host); h++)
-		host[n++] = (*h == ':' || *h == '[' || *h == ']') ? '_' : *h;
-	host[n] = '\0';
-	snprintf(cl->dir_path, sizeof(cl->dir_path), "%s/acme/%s", cfg->state_dir, host);
+	/* One account folder per directory URL, so accounts at several CAs live
+	 * side by side, those on one host too (account_dir.h). */
+	if (acme_account_dir_path(cfg, ca, cl->dir_path, sizeof(cl->dir_path)) != WF_OK) {
+		wf_log_error("acme %s: cannot name its account folder under %s/acme (too long a path, or no memory)",
+			     ca->url, cfg->state_dir);
+		acme_http_free(cl->http);
+		wf_config_unref(cl->cfg);
+		free(cl);
+		return NULL;
+	}
 	wait_load(cl);
 	ev_timer_init(&cl->notify, notify_waiters, 0, 0);
 	ev_timer_init(&cl->pump, on_pump, 0, 0);

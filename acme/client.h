@@ -46,7 +46,7 @@ typedef struct acme_ready_why {
  * Retry-After (RFC 8555 6.6: a rate limit, maintenance; for an unsigned GET,
  * ARI's, limited apart from the account, a 503 only), this account is not
  * to come back before then, whichever certificate asks: the time is kept here
- * (and in STATE/acme/HOST/not_before, for a restart or a reload), a newOrder
+ * (and in STATE/acme/NAME/not_before, for a restart or a reload), a newOrder
  * sent meanwhile ends at once unsent (reply.waited), and when a shared
  * attempt to get ready is refused so, only the waiter that started it hears
  * the refusal; the others hear why.waited. Requests of orders already under
@@ -58,7 +58,8 @@ time_t acme_client_not_before(const acme_client_t *cl);
 typedef void (*acme_ready_cb)(void *arg, bool ok, const acme_ready_why_t *why);
 
 /* ca: borrowed from cfg, which the client references. The account key lives
- * in STATE/acme/HOST/account.key (0600), made on first use. */
+ * in STATE/acme/NAME/account.key (0600), made on first use; NAME is the
+ * directory URL's (account_dir.h). NULL: no memory, or no folder name fits. */
 acme_client_t *acme_client_new(struct ev_loop *loop, wf_config_t *cfg, const wf_acme_ca_cfg_t *ca);
 void acme_client_free(acme_client_t *cl);
 

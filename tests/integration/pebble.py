@@ -8,8 +8,10 @@ server that orders from it), waits for an issued or renewed certificate,
 chain checks, and hook scripts for the server to run."""
 
 import base64
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -212,6 +214,48 @@ class Pebble:
             if f:
                 f.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def account_dir_name(url):
+    """The account folder of the CA at url under STATE/acme, named as
+    acme/account_dir.c names it (docs/acme.md): readable host, port, path and
+    query, then 16 hex digits of the SHA-256 of the normalized URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    auth = re.match(r"[^/?#]*", rest).group(0)
+    tail = rest[len(auth):].split("#", 1)[0]
+    auth = auth.rpartition("@")[2]
+    if auth.startswith("["):
+        close = auth.find("]")
+        colon = close + 1 if close >= 0 and auth[close + 1:close + 2] == ":" else -1
+    else:
+        colon = auth.find(":")
+    host, port = (auth[:colon], auth[colon + 1:]) if colon >= 0 else (auth, "")
+    if port.isascii() and port.isdigit():
+        port = port.lstrip("0") or "0"
+    if port == {"https": "443", "http": "80"}.get(scheme.lower(), ""):
+        port = ""
+
+    def fold(s):
+        return "".join(c.lower() if "A" <= c <= "Z" else c for c in s)
+    readable = ""
+    for c in fold(host) + ("_" + port if port else "") + tail:
+        if len(readable) >= 100:
+            break
+        if not (c.isascii() and (c.isalnum() or c in ".-")) or (not readable and c in ".-"):
+            c = "_"
+        if not (c == "_" and readable.endswith("_")):
+            readable += c
+    readable = readable.rstrip("_") or "ca"
+    norm = "%s://%s%s%s%s" % (fold(scheme), fold(host), ":" + port if port else "", "" if tail.startswith("/") else "/",
+                              tail)
+    return readable + "-" + hashlib.sha256(norm.encode("latin-1")).hexdigest()[:16]
+
+
+def account_dir(state_dir, url):
+    """STATE/acme/NAME, the account folder of the CA at url."""
+    return os.path.join(state_dir, "acme", account_dir_name(url))
 
 
 def issued_by_pebble(pem):

@@ -18,7 +18,7 @@ from unittest import mock
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server, cert_text, tls_peer_cert  # noqa: E402
-from pebble import Pebble  # noqa: E402
+from pebble import Pebble, account_dir  # noqa: E402
 
 RETRY_AFTER = 6  # seconds; retry_interval is 1 s, so the two cannot be confused
 
@@ -284,9 +284,8 @@ class LocalSetup(AccountStepCase):
     def test_account_folder_that_cannot_be_made(self):
         s = self.server_with_fallback()
         # A file where the account folder for the first CA goes.
-        acme_dir = os.path.join(s.state_dir, "acme")
-        os.makedirs(acme_dir)
-        blocker = os.path.join(acme_dir, "127.0.0.1_%d" % self.pebble.port)
+        blocker = account_dir(s.state_dir, self.pebble.directory)
+        os.makedirs(os.path.dirname(blocker))
         with open(blocker, "w") as f:
             f.write("not a folder\n")
         s.start()
@@ -329,7 +328,7 @@ class LocalSetup(AccountStepCase):
         # account.key parses but cannot sign (damaged on disk): the request
         # never leaves, and that is no failure of the CA's.
         s = self.server_with_fallback()
-        folder = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port)
+        folder = account_dir(s.state_dir, self.pebble.directory)
         os.makedirs(folder, mode=0o700)
         key = os.path.join(folder, "account.key")
         with open(key, "w") as f:

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import cert_text  # noqa: E402
-from pebble import AcmeCase, Pebble, issued_by_pebble, wait_issued, wait_renewed  # noqa: E402
+from pebble import AcmeCase, Pebble, account_dir, issued_by_pebble, wait_issued, wait_renewed  # noqa: E402
 
 
 class AccountGoneAtRenewal(AcmeCase):
@@ -157,7 +157,7 @@ class RevokeAtIssuer(AcmeCase):
         self.assertIn("revoking at %s (the CA that issued it), signed with the account key" % self.pebble.directory,
                       out)
         self.assertIn(b"Revoked", self.cert_status(self.pebble, serial))
-        other_dir = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.other.port)
+        other_dir = account_dir(s.state_dir, self.other.directory)
         self.assertFalse(os.path.exists(other_dir))
         # The replacement comes from the CA in use, the second; its account is
         # then lost: the certificate's own key signs the revocation, and no
@@ -185,7 +185,7 @@ class RsaKeys(AcmeCase):
         s.start()
         info = cert_text(wait_issued(s, "wharf.test"))
         self.assertIn("RSA", info)
-        with open(os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port, "account.key")) as f:
+        with open(os.path.join(account_dir(s.state_dir, self.pebble.directory), "account.key")) as f:
             key = f.read()
         out = subprocess.run(["certtool", "-k"], input=key.encode(), capture_output=True, timeout=10)
         self.assertIn(b"RSA", out.stdout)

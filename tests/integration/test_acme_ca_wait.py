@@ -17,6 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server  # noqa: E402
+from pebble import account_dir  # noqa: E402
 from test_acme_account_step import AccountStepCase, status_json  # noqa: E402
 
 RETRY_AFTER = 8  # seconds; retry_interval is 1 s, so the two cannot be confused
@@ -105,7 +106,7 @@ class CaWait(AccountStepCase):
         s.start()
         self.assertTrue(s.wait_log("order failed", timeout=20), s.log()[-3000:])
         [refused_at] = [t for t, m, p in seen if m == "POST"]
-        folder = os.path.join(s.state_dir, "acme", "127.0.0.1_%s" % directory.split(":")[2].split("/")[0])
+        folder = account_dir(s.state_dir, directory)
         self.assertTrue(os.path.exists(os.path.join(folder, "not_before")), os.listdir(folder))
         s.certificates.append({"name": "two", "domains": ["two.wharf.test"], "challenge": "http-01"})
         s.write_config()

@@ -18,8 +18,8 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import cert_text, tls_peer_cert  # noqa: E402
-from pebble import (AcmeCase, Pebble, block_issued_pem, dns_hook_script, hook_script, issued_by_pebble,  # noqa: E402
-                    served_chain, verify_chain, wait_file_text, wait_issued, wait_renewed)
+from pebble import (AcmeCase, Pebble, account_dir, block_issued_pem, dns_hook_script, hook_script,  # noqa: E402
+                    issued_by_pebble, served_chain, verify_chain, wait_file_text, wait_issued, wait_renewed)
 from test_lifecycle import http_get, tls_connect  # noqa: E402
 
 
@@ -55,7 +55,7 @@ class HttpChallenge(AcmeCase):
         # Persisted: key and chain in one 0600 file.
         issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
         self.assertEqual(os.stat(issued).st_mode & 0o777, 0o600)
-        acct = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port, "account.key")
+        acct = os.path.join(account_dir(s.state_dir, self.pebble.directory), "account.key")
         self.assertEqual(os.stat(acct).st_mode & 0o777, 0o600)
 
         # A restart serves the same certificate, finds the same account, and orders nothing.
