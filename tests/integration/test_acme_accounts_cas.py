@@ -6,6 +6,7 @@ the CA that issued the certificate, signed with its account's key or with
 the certificate's own."""
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -174,6 +175,132 @@ class RevokeAtIssuer(AcmeCase):
                       % self.other.directory, out)
         self.assertIn(b"Revoked", self.cert_status(self.other, serial))
         self.assertFalse(os.path.exists(os.path.join(other_dir, "account.key")))
+
+
+class OneFolderPerDirectory(AcmeCase):
+    """Two directory URLs on one host and port are two CAs (step-ca serves
+    one per provisioner): two account folders, two accounts, two waits.
+    Pebble answers its directory at /dir whatever the query (and nothing
+    else: /dir/ is 404), so /dir?ca=one and /dir?ca=two are two CA entries
+    on one Pebble, which tells accounts apart by their key. An earlier
+    version's folder for the host (STATE/acme/127.0.0.1_PORT) is the first
+    entry's: its account is used again, nothing registered for it."""
+
+    def setUp(self):
+        super().setUp()
+        self.pebble.start()
+        self.one = self.pebble.directory + "?ca=one"
+        self.two = self.pebble.directory + "?ca=two"
+        self.legacy = None
+
+    def config(self, s, urls, names):
+        p = self.pebble
+        cas = ", ".join('{ url = "%s"; ca_bundle = "%s"; }' % (u, p.ca_file) for u in urls)
+        s.extra = re.sub(r"cas = \(.*\);", "cas = ( %s );" % cas, p.acme_config())
+        s.certificates = [{"name": n, "domains": ["%s.wharf.test" % n], "challenge": "http-01"} for n in names]
+        s.services[0]["certificates"] = list(names)
+        s.write_config()
+
+    def at_second_ca(self, s, name):
+        """NAME is ordered from acme.cas[1] (as after failures at the first)."""
+        d = os.path.join(s.state_dir, "certs", name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "status.json"), "w") as f:
+            json.dump({"ca": 1}, f)
+
+    def issued_ca(self, s, name, want):
+        """NAME's issuing CA in status.json, once it says want (written just
+        after the certificate is installed), or what it says after 5 s."""
+        def read():
+            try:
+                with open(os.path.join(s.state_dir, "certs", name, "status.json")) as f:
+                    return json.load(f).get("issued_ca")
+            except FileNotFoundError:
+                return None
+        harness.wait_until(lambda: read() == want, timeout=5)
+        return read()
+
+    def server_with_legacy_folder(self):
+        """A server whose account at the first CA lives where an earlier
+        version kept it: STATE/acme/HOST_PORT. Returns it, the key and the kid."""
+        s = self.make_server(domains=("a.wharf.test",))
+        self.config(s, [self.one], ["a"])
+        s.start()
+        wait_issued(s, "a.wharf.test")
+        [kid] = re.findall(r"account (\S+) created", s.log())
+        s.stop()
+        new = account_dir(s.state_dir, self.one)
+        self.assertEqual(glob.glob(os.path.join(s.state_dir, "acme", "*", "account.key")),
+                         [os.path.join(new, "account.key")])
+        self.legacy = os.path.join(s.state_dir, "acme", "127.0.0.1_%d" % self.pebble.port)
+        os.rename(new, self.legacy)
+        with open(os.path.join(self.legacy, "account.key"), "rb") as f:
+            key = f.read()
+        return s, key, kid
+
+    def assert_taken_over(self, s, key):
+        new = account_dir(s.state_dir, self.one)
+        self.assertFalse(os.path.exists(self.legacy))
+        with open(os.path.join(new, "account.key"), "rb") as f:
+            self.assertEqual(f.read(), key)
+        self.assertEqual(os.stat(os.path.join(new, "account.key")).st_mode & 0o777, 0o600)
+
+    def test_two_directories_two_accounts_and_the_earlier_folder_kept(self):
+        s, key, kid = self.server_with_legacy_folder()
+        # Upgraded, with a second directory on the same host: "b" is ordered
+        # from it, "c" from the first.
+        self.config(s, [self.one, self.two], ["a", "b", "c"])
+        self.at_second_ca(s, "b")
+        s.start()
+        wait_issued(s, "b.wharf.test")
+        wait_issued(s, "c.wharf.test")
+        log = s.log()
+        new_one, new_two = account_dir(s.state_dir, self.one), account_dir(s.state_dir, self.two)
+        self.assertNotEqual(new_one, new_two)
+        # The earlier folder is the first CA's, under its new name, said once;
+        # its account is found again, not registered anew.
+        self.assertEqual(log.count("the account folder %s is now %s" % (self.legacy, new_one)), 1, log[-3000:])
+        self.assert_taken_over(s, key)
+        self.assertIn("acme %s: account %s found" % (self.one, kid), log)
+        # The second has an account of its own: its own key, its own kid.
+        created = re.findall(r"acme (\S+): account (\S+) created", log)
+        self.assertEqual(len(created), 2, log[-3000:])
+        self.assertEqual(created[0], (self.one, kid))
+        self.assertEqual(created[1][0], self.two)
+        self.assertNotEqual(created[1][1], kid)
+        keys = sorted(glob.glob(os.path.join(s.state_dir, "acme", "*", "account.key")))
+        self.assertEqual(keys, sorted([os.path.join(new_one, "account.key"), os.path.join(new_two, "account.key")]))
+        with open(os.path.join(new_two, "account.key"), "rb") as f:
+            self.assertNotEqual(f.read(), key)
+        self.assertEqual((self.issued_ca(s, "b", self.two), self.issued_ca(s, "c", self.one)), (self.two, self.one))
+        s.stop()
+        # Each CA has its own wait: the second's Retry-After (kept in its
+        # folder) puts off "d", and "e" is ordered from the first meanwhile.
+        with open(os.path.join(new_two, "not_before"), "w") as f:
+            f.write("%d\n" % (time.time() + 300))
+        self.config(s, [self.one, self.two], ["a", "b", "c", "d", "e"])
+        self.at_second_ca(s, "d")
+        s.start()
+        wait_issued(s, "e.wharf.test")
+        self.assertTrue(s.wait_log("certificate d: not ordered: %s asked to wait until" % self.two, timeout=20),
+                        s.log()[-3000:])
+        self.assertFalse(os.path.exists(os.path.join(new_one, "not_before")))
+        self.assertFalse(os.path.exists(os.path.join(s.state_dir, "certs", "d", "issued.pem")))
+        self.assertEqual(len(re.findall(r"account \S+ created", s.log())), 2, s.log()[-3000:])
+
+    def test_revoke_finds_the_earlier_folder(self):
+        # `wharf cert revoke` run first after the upgrade: it takes the
+        # earlier folder over as the server would, and signs with its key.
+        s, key, kid = self.server_with_legacy_folder()
+        self.config(s, [self.one, self.two], ["a"])
+        out = subprocess.run([harness.WHARF, "cert", "revoke", "a", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("revoking at %s (the CA that issued it), signed with the account key" % self.one, out.stdout)
+        self.assertIn("the account folder %s is now %s" % (self.legacy, account_dir(s.state_dir, self.one)),
+                      out.stdout + out.stderr)
+        self.assert_taken_over(s, key)
+        self.assertFalse(os.path.exists(account_dir(s.state_dir, self.two)))
 
 
 class RsaKeys(AcmeCase):
