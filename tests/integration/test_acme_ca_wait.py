@@ -193,8 +193,10 @@ class ExpiringDuringTheWait(AccountStepCase):
         s.start()
         self.assertTrue(harness.wait_until(lambda: issued(s, "one") and issued(s, "two"), timeout=30),
                         s.log()[-3000:])
-        for n in ("one", "two"):
-            self.assertEqual(status_json(s, n).get("issued_ca"), directory)
+        # status.json is written just after issued.pem.
+        self.assertTrue(harness.wait_until(lambda: all(status_json(s, n).get("issued_ca") == directory
+                                                       for n in ("one", "two")), timeout=5),
+                        [status_json(s, n) for n in ("one", "two")])
         s.stop()
         mode["down"] = True
         before = len(s.log())
