@@ -7,6 +7,7 @@ CA moves). Against a real ACME server (Debian's pebble), with an HTTPS
 stand-in in front of it for the 429 Pebble never sends; the stand-in counts
 every request that reaches it."""
 
+import calendar
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server  # noqa: E402
 from pebble import account_dir  # noqa: E402
-from test_acme_account_step import AccountStepCase, status_json  # noqa: E402
+from test_acme_account_step import AccountStepCase, status_json, wait_issued  # noqa: E402
 
 RETRY_AFTER = 8  # seconds; retry_interval is 1 s, so the two cannot be confused
 
@@ -157,6 +158,37 @@ class CaWait(AccountStepCase):
         again = batch()
         self.assertEqual(len(seen), 2, (seen, again.stdout, again.stderr[-3000:]))
         self.assertNotIn("issued", again.stdout)
+
+    def test_unfinished_order_kept_through_the_wait(self):
+        # A restart finds an order left in flight (pending.order) and the
+        # CA's wait kept from the run before. The order is not asked about
+        # during the wait, and its files stay: being put off by our own wait
+        # is no word of the CA's on the order. The first attempt after the
+        # wait resumes it (Pebble no longer knows this one, so a new order
+        # follows, and is issued).
+        p = self.pebble
+        s = self.make_server()
+        cert_dir = os.path.join(s.state_dir, "certs", "main")
+        os.makedirs(cert_dir)
+        order_url = "https://127.0.0.1:%d/my-order/left-by-an-earlier-run" % p.port
+        with open(os.path.join(cert_dir, "pending.order"), "w") as f:
+            f.write("%s\n%s\nwharf.test\n" % (order_url, p.directory))
+        folder = account_dir(s.state_dir, p.directory)
+        os.makedirs(folder, mode=0o700)
+        until = int(time.time()) + RETRY_AFTER
+        with open(os.path.join(folder, "not_before"), "w") as f:
+            f.write("%d\n" % until)
+        s.start()
+        self.assertTrue(s.wait_log("certificate main: not ordered: %s asked to wait until" % p.directory,
+                                   timeout=20), s.log()[-3000:])
+        self.assertTrue(os.path.exists(os.path.join(cert_dir, "pending.order")), s.log()[-3000:])
+        self.assertNotIn("resuming", s.log())
+        wait_issued(s, "wharf.test", timeout=RETRY_AFTER + 30)
+        [line] = [l for l in s.log().splitlines() if "resuming the unfinished order %s" % order_url in l]
+        resumed_at = calendar.timegm(time.strptime(line.split(".")[0], "%Y-%m-%dT%H:%M:%S"))
+        self.assertGreaterEqual(resumed_at, until, line)
+        self.assertIn("the unfinished order cannot be resumed", s.log())
+        self.assertEqual(status_json(s)["failures"], 0)
 
 
 class ExpiringDuringTheWait(AccountStepCase):
