@@ -318,7 +318,7 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 		return;
 	}
 	if (!job) {
-		respond_error(ex, 500, "the folder could not be listed");
+		respond_errno(ex, errno, "the folder could not be listed");
 		return;
 	}
 	if (ex->quota) {

@@ -438,6 +438,12 @@ static void ftp_on_io(wf_conn_t *c)
 		size_t room = dst ? FTP_IN_CAP - wf_buf_size(&f->in) : 0;
 		if (room > 16384)
 			room = 16384;
+		if (!dst && wf_buf_size(&f->in) <= XFER_FTP_LINE_MAX) {
+			/* Room the cap allows, but no memory for it. */
+			ftp_log(f, WF_LOG_WARN, "no memory for its command lines: closing");
+			wf_conn_close(c);
+			return;
+		}
 		if (!dst || room == 0) {
 			/* A full buffer. Lines that stopped for the replies just sent
 			 * run in the next round; only lines held for a transfer wait

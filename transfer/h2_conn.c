@@ -70,6 +70,7 @@ typedef struct h2_stream {
 	size_t off[HV_N], len[HV_N];
 	bool have[HV_N];
 	size_t head_bytes; /* of the header block so far, as RFC 9113 6.5.2 counts them */
+	size_t trail_bytes; /* of the trailer block(s), counted alike */
 	int head_refused;  /* 414 or 431: the block passed max_header_bytes; nothing more is kept */
 	bool begun, responded;
 	bool in_head; /* counted in h2_t.nheads */
@@ -97,7 +98,7 @@ struct h2 {
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
 	unsigned failed_logins;
-	bool head_reset_logged; /* a stream was reset for a header block far past the cap */
+	bool head_reset_logged; /* a stream was reset for a header or trailer block past its cap */
 	xfer_conn_quota_t quota; /* its streams' folder listings and upload stages */
 	/* While a stream's password is checked, its DATA cannot go anywhere:
 	 * nghttp2 is paused on it (NGHTTP2_ERR_PAUSE), and the input behind it
@@ -413,8 +414,24 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 {
 	h2_t *h = user;
 	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (!s || s->begun || frame->hd.type != NGHTTP2_HEADERS)
-		return 0; /* trailer fields are not used */
+	if (!s || frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (s->begun) {
+		/* Trailer fields are not used, but nghttp2 checks every byte of
+		 * each one it hands here: past the cap, the stream is reset (see
+		 * below for why), which a trailer that large can only mean. */
+		size_t max = (size_t)h->c->cfg->limits.max_header_bytes, field = namelen + valuelen + 32;
+		if (field <= max - s->trail_bytes) {
+			s->trail_bytes += field;
+			return 0;
+		}
+		if (!h->head_reset_logged)
+			wf_log_info("conn %llu %s: HTTP/2 stream %d: trailer block past %zu bytes (max_header_bytes), "
+				    "resetting it (logged once per connection)",
+				    (unsigned long long)h->c->id, h->c->peer, s->id, max);
+		h->head_reset_logged = true;
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	/* The header block is capped as SETTINGS_MAX_HEADER_LIST_SIZE told
 	 * the client (RFC 9113 6.5.2: name, value and 32 bytes a field), the
 	 * fields we ignore included, as HTTP/1.1 caps the whole head. Past
@@ -624,10 +641,6 @@ static void arm_timer(wf_conn_t *c)
 	wf_conn_set_timeout(c, due - now > 0.01 ? due - now : 0.01);
 }
 
-/* Hands input to nghttp2; *took says how much it used (less than len when
- * it paused on a stream's DATA). False if the connection is closed: the input
- * was bad, or it made nghttp2 queue more frames than a client that reads them
- * could need (input is read while output waits, so this is what bounds it). */
 /* Our own GOAWAYs say NO_ERROR (a drain, too many failed logins); one with
  * an error is nghttp2 ending the session for something the client did
  * (a protocol error, a flood of resets): the admin hears what. */
@@ -644,6 +657,10 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	return 0;
 }
 
+/* Hands input to nghttp2; *took says how much it used (less than len when
+ * it paused on a stream's DATA). False if the connection is closed: the input
+ * was bad, or it made nghttp2 queue more frames than a client that reads them
+ * could need (input is read while output waits, so this is what bounds it). */
 static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
 {
 	h2_t *h = H(c);

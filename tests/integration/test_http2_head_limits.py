@@ -10,7 +10,8 @@ past what nghttp2 decodes at all: the connection ends with GOAWAY
 (COMPRESSION_ERROR), and the server serves on. A block far past the cap
 (4 times), such as one that names a large field of HPACK's table thousands
 of times in a few bytes each, resets its stream instead of being decoded
-field by field to the end: one log line, and the connection goes on."""
+field by field to the end: one log line, and the connection goes on. So
+does a trailer block past the cap (trailers are not used)."""
 
 import os
 import sys
@@ -132,6 +133,32 @@ class Http2HeadLimits(harness.SharedServerCase):
         self.assertNotIn(7, [ftype for ftype, _, _ in frames], "GOAWAY: %r" % frames)
         self.assertTrue(self.server.wait_log("HTTP/2 stream 3: header block past 65536 bytes"),
                         self.server.log()[-2000:])
+
+    def test_a_trailer_block_past_the_cap_resets_its_stream(self):
+        req = b"".join(harness.hpack_literal(n, v) for n, v in (
+            (":method", "PUT"), (":scheme", "https"), (":path", "/trailed.bin"),
+            (":authority", "localhost"), ("authorization", ALICE)))
+        get = b"".join(harness.hpack_literal(n, v) for n, v in (
+            (":method", "GET"), (":scheme", "https"), (":path", "/hello.txt"),
+            (":authority", "localhost"), ("authorization", ALICE)))
+        n = 4000
+        big = b"\x40\x03x-b\x7f" + bytes([((n - 127) & 0x7f) | 0x80, (n - 127) >> 7]) + b"v" * n
+        end = harness.H2_END_STREAM | harness.H2_END_HEADERS
+        with harness.RawTLS(self.server, alpn=("h2",)) as t:
+            # The upload's head puts a 4000-byte field in the table; its
+            # body; then a trailer block naming that field 4000 times.
+            t.send(harness.H2_PREFACE + harness.h2_frame(1, harness.H2_END_HEADERS, 1, req + big) +
+                   harness.h2_frame(0, 0, 1, b"data") +
+                   harness.h2_frame(1, end, 1, b"\xbe" * 4000) +
+                   harness.h2_frame(1, end, 3, get))
+            frames = harness.h2_frames(t, 5)
+        rst = [sid for ftype, _, sid in frames if ftype == 3]
+        self.assertEqual(rst, [1], frames)
+        self.assertIn(3, [sid for ftype, _, sid in frames if ftype == 1], frames)
+        self.assertNotIn(7, [ftype for ftype, _, _ in frames], "GOAWAY: %r" % frames)
+        self.assertTrue(self.server.wait_log("HTTP/2 stream 1: trailer block past 16384 bytes"),
+                        self.server.log()[-2000:])
+        self.assertFalse(os.path.exists(os.path.join(self.server.home(), "trailed.bin")))
 
 
 if __name__ == "__main__":
