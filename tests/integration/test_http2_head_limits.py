@@ -30,6 +30,19 @@ def block_size(fields):
     return sum(len(n) + len(v) + 32 for n, v in fields)
 
 
+def raw_request(method, path):
+    """alice's request head, HPACK literals without indexing."""
+    return b"".join(harness.hpack_literal(n, v) for n, v in (
+        (":method", method), (":scheme", "https"), (":path", path),
+        (":authority", "localhost"), ("authorization", ALICE)))
+
+
+# A 4000-byte field into HPACK's table (a literal with incremental indexing:
+# it becomes index 62, which the byte 0xbe names): 4000 such bytes are
+# 16 MB of fields.
+TABLE_ENTRY = b"\x40\x03x-b\x7f" + bytes([((4000 - 127) & 0x7f) | 0x80, (4000 - 127) >> 7]) + b"v" * 4000
+
+
 class Http2HeadLimits(harness.SharedServerCase):
     def setUp(self):
         self.c = H2Client(self.server)
@@ -112,14 +125,7 @@ class Http2HeadLimits(harness.SharedServerCase):
         self.assertIsNone(self.server.proc.poll(), "the server died")
 
     def test_a_block_far_past_the_cap_resets_its_stream(self):
-        req = b"".join(harness.hpack_literal(n, v) for n, v in (
-            (":method", "GET"), (":scheme", "https"), (":path", "/hello.txt"),
-            (":authority", "localhost"), ("authorization", ALICE)))
-        # A 4000-byte field into the table (literal with incremental
-        # indexing: it becomes index 62), then 4000 one-byte references to
-        # it: 16 MB of fields from 4 KB.
-        n = 4000
-        big = b"\x40\x03x-b\x7f" + bytes([((n - 127) & 0x7f) | 0x80, (n - 127) >> 7]) + b"v" * n
+        req, big = raw_request("GET", "/hello.txt"), TABLE_ENTRY
         flags = harness.H2_END_STREAM | harness.H2_END_HEADERS
         with harness.RawTLS(self.server, alpn=("h2",)) as t:
             t.send(harness.H2_PREFACE + harness.h2_frame(1, flags, 1, req + big) +
@@ -135,14 +141,7 @@ class Http2HeadLimits(harness.SharedServerCase):
                         self.server.log()[-2000:])
 
     def test_a_trailer_block_past_the_cap_resets_its_stream(self):
-        req = b"".join(harness.hpack_literal(n, v) for n, v in (
-            (":method", "PUT"), (":scheme", "https"), (":path", "/trailed.bin"),
-            (":authority", "localhost"), ("authorization", ALICE)))
-        get = b"".join(harness.hpack_literal(n, v) for n, v in (
-            (":method", "GET"), (":scheme", "https"), (":path", "/hello.txt"),
-            (":authority", "localhost"), ("authorization", ALICE)))
-        n = 4000
-        big = b"\x40\x03x-b\x7f" + bytes([((n - 127) & 0x7f) | 0x80, (n - 127) >> 7]) + b"v" * n
+        req, get, big = raw_request("PUT", "/trailed.bin"), raw_request("GET", "/hello.txt"), TABLE_ENTRY
         end = harness.H2_END_STREAM | harness.H2_END_HEADERS
         with harness.RawTLS(self.server, alpn=("h2",)) as t:
             # The upload's head puts a 4000-byte field in the table; its
