@@ -346,6 +346,19 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 		respond_raw(c, te && !have_cl && req->minor == 1 ? 501 : 400);
 		goto out;
 	}
+	/* Without either field a request has no body (RFC 9112 6.3), so a PUT
+	 * from a client that means to send until it closes would replace the
+	 * file with an empty one, and its bytes would read as the next request.
+	 * A PUT must say its length, as nginx requires (411); an empty file is
+	 * `Content-Length: 0`. What follows cannot be framed: the answer
+	 * closes the connection. */
+	if (!te && !have_cl && wf_slice_eq(req->method, "PUT")) {
+		wf_log_info("conn %llu %s: PUT %.*s without Content-Length or chunked framing: 411",
+			    (unsigned long long)c->id, c->peer, (int)(in.target.len < 200 ? in.target.len : 200),
+			    in.target.ptr);
+		respond_raw(c, 411);
+		goto out;
+	}
 	h->chunked = te != NULL;
 	h->body_left = in.content_length;
 	in.has_body = h->chunked || in.content_length > 0;

@@ -309,6 +309,24 @@ class PutHTTP1(PutChecks, UploadBase):
             self.assertEqual(status, 417)
         self.assertFalse(os.path.exists(self.home("x417.bin")))
 
+    def test_put_without_a_length_411_and_the_file_stays(self):
+        """A PUT with neither Content-Length nor chunked framing has no body
+        by the protocol: a client streaming until it closes would have the
+        file replaced by an empty one. 411, the file kept, the connection
+        closed (what follows cannot be framed)."""
+        name = self.name("kept-411.txt")
+        self.assertEqual(self.put("/" + name, b"precious\n")[0], 201)
+        for version in ("1.0", "1.1"):
+            with self.subTest(version=version), harness.RawTLS(self.server) as c:
+                c.send("PUT /%s HTTP/%s\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
+                       "streamed until close" % (name, version, ALICE))
+                status, _, _ = c.read_response(timeout=5)
+                self.assertEqual(status, 411)
+                self.assertTrue(c.closed_by_peer(timeout=5))
+        self.assertEqual(self.read_disk(name), b"precious\n")
+        self.assertTrue(self.server.wait_log("PUT /%s without Content-Length or chunked framing: 411" % name),
+                        self.server.log()[-2000:])
+
     def test_raw_chunked_upload_with_extensions_and_trailer(self):
         body = (b"5;ext=1\r\nhello\r\n"
                 b"7\r\n, world\r\n"
