@@ -76,7 +76,8 @@ static const wf_key_t limit_keys[] = {
 	  86400 * 3650, NULL, NULL,
 	  "Seconds an interrupted FTPS upload is kept for resuming, counted from its last write (7 days); "
 	  "an older one is gone for SIZE, REST+STOR and APPE, removed when met and by a sweep of every "
-	  "home shortly after start-up and then hourly. 0 keeps them until resumed or deleted." },
+	  "home shortly after start-up and then hourly. 0 keeps them until resumed or deleted (the sweep "
+	  "still removes upload temp files a stopped process left)." },
 };
 static const wf_section_t limit_section = { "limits", limit_keys, sizeof(limit_keys) / sizeof(limit_keys[0]),
 					    0, -1, "Limits and timeouts on everything a client controls." };

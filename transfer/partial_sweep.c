@@ -130,7 +130,7 @@ size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec st
 	time_t still = 2 * ((time_t)cfg->limits.send_timeout + XFER_UPLOAD_STAGE_AGE);
 	s.orphan_age = s.max_age > still ? s.max_age : still;
 	size_t total = 0, n = cfg->nusers;
-	if (s.max_age <= 0 || n == 0)
+	if (n == 0)
 		return 0;
 	/* Each sweep starts one home further, so that when the budget runs out
 	 * before the last home, a later sweep reaches it first. A home shared by
@@ -170,7 +170,7 @@ static void sweep_run(void *arg)
 int xfer_partial_sweep_submit(wf_config_t *cfg, struct timespec started)
 {
 	bool idle = false;
-	if (cfg->limits.partial_upload_max_age <= 0 || !atomic_compare_exchange_strong(&running, &idle, true))
+	if (!atomic_compare_exchange_strong(&running, &idle, true))
 		return WF_DECLINED;
 	process_start = started; /* no sweep runs now to read it */
 	wf_config_t *ref = wf_config_ref(cfg);

@@ -38,19 +38,20 @@ bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes
- * the stale partials there, and upload temp files an earlier process left
- * (changed last at or before started, this process's start on
- * CLOCK_REALTIME_COARSE, and older than both
- * max_age and xfer_upload_tmp_orphan's bound, 2 * (send_timeout +
- * XFER_UPLOAD_STAGE_AGE)): never through a symlink, never outside a
+ * the stale partials there (none with max_age 0: kept until resumed or
+ * deleted), and upload temp files an earlier process left (changed last at
+ * or before started, this process's start on CLOCK_REALTIME_COARSE, and
+ * older than both max_age and xfer_upload_tmp_orphan's bound, 2 *
+ * (send_timeout + XFER_UPLOAD_STAGE_AGE)): with max_age 0 too, as nobody
+ * resumes a temp file, HTTP uploads' included. Never through a symlink, never outside a
  * home, at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH
  * levels. Logs one line per home and kind it removed something of.
  * Blocking: call it off the loops. Returns the number removed. */
 size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec started);
 
 /* Runs xfer_partial_sweep(cfg, now, started) on the offload pool (main thread only).
- * WF_OK when it was queued; WF_DECLINED when partials are kept forever, the
- * previous sweep has not finished, or there is no pool to run it on. */
+ * WF_OK when it was queued; WF_DECLINED when the previous sweep has not
+ * finished, or there is no pool to run it on. */
 int xfer_partial_sweep_submit(wf_config_t *cfg, struct timespec started);
 
 /* Makes a sweep in flight (or queued) stop at its next entry: before the
