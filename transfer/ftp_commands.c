@@ -1159,7 +1159,13 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	}
 	if (!ftp_data_ready(f))
 		abort(); /* no line ran while the cut did: the channel the table checked is still there */
-	ftp_data_recv(f, up, true, op->partial, op->v, NULL);
+	ftp_data_recv(f, up, true, op->partial, "STOR", op->v, NULL);
+}
+
+/* For the access log (a static string: the transfer keeps it). */
+static const char *store_verb(store_kind_t kind)
+{
+	return kind == STORE_APPE ? "APPE" : kind == STORE_STOU ? "STOU" : "STOR";
 }
 
 /* The upload into leaf of dfd_take, once no partial stands in its way. */
@@ -1207,7 +1213,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 		return;
 	}
 	if (src < 0) {
-		ftp_data_recv(f, up, claimed, partial, v, unique);
+		ftp_data_recv(f, up, claimed, partial, store_verb(kind), v, unique);
 		return;
 	}
 	xfer_fs_job_t *job = xfer_ftp_job_copy(up, src, keep);
@@ -1215,7 +1221,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
-	ftp_data_recv_copying(f, job, partial, v);
+	ftp_data_recv_copying(f, job, partial, store_verb(kind), v);
 }
 
 static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -1115,10 +1115,10 @@ bool ftp_repark(xfer_ftp_t *f, xfer_upload_t *up, const char *partial, const cha
 	return rc == WF_OK;
 }
 
-void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
-		   const char *unique)
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *verb,
+		   const char *what, const char *unique)
 {
-	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_MOVE)) {
+	if (!begin(f, FTP_X_RECV, verb, what, PHASE_MOVE)) {
 		/* Nothing came: a claimed partial goes back as it was. */
 		if (resumed && ftp_repark(f, take, partial, what))
 			ftp_log(f, WF_LOG_INFO, "upload of %s not started; its %llu bytes kept for REST/APPE", what,
@@ -1136,9 +1136,10 @@ void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char 
 		ftp_reply(f, 150, "Ready to receive %s", what);
 }
 
-void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *what)
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *verb,
+			   const char *what)
 {
-	if (!begin(f, FTP_X_RECV, "STOR", what, PHASE_PREPARE)) {
+	if (!begin(f, FTP_X_RECV, verb, what, PHASE_PREPARE)) {
 		xfer_fs_job_free(take);
 		return;
 	}

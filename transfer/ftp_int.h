@@ -117,11 +117,12 @@ void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb,
  * lost and why, and up's file is left for its owner to drop off the loop
  * (xfer_fs_job_drop_upload). */
 bool ftp_repark(xfer_ftp_t *f, xfer_upload_t *up, const char *partial, const char *what);
-void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *what,
-		   const char *unique);
+void ftp_data_recv(xfer_ftp_t *f, xfer_upload_t *take, bool resumed, const char *partial, const char *verb,
+		   const char *what, const char *unique);
 /* An upload whose kept head take (a copy job, not started, holding the
  * upload) copies off the loop: the 150 now, reading once the copy is done. */
-void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *what);
+void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *partial, const char *verb,
+			   const char *what);
 /* Has the data connection failed already (reset, timed out, refused)?
  * Then true, after the 425 a transfer command gets for it (the channel
  * ends): a command checks this before it touches a partial. */

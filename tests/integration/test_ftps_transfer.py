@@ -369,6 +369,9 @@ class Transfers(ftps_util.FTPSCase):
         r, _ = c.stor("appe-new.txt", b"fresh\n", cmd="APPE")
         self.assertEqual(r.code, 226, r)
         self.assertEqual(self.read_home("appe-new.txt"), b"fresh\n")
+        # The access log tells an append from a fresh upload.
+        self.assertTrue(self.server.wait_log(" alice APPE /log.txt ftps 226 "), self.server.log()[-2000:])
+        self.assertTrue(self.server.wait_log(" alice APPE /appe-new.txt ftps 226 "), self.server.log()[-2000:])
 
     def test_stou(self):
         c = self.logged_in()
