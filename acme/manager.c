@@ -45,6 +45,8 @@ typedef struct slot {
 	char ari_id[256];
 	time_t ari_at;
 	double ari_poll_at;
+	bool ari_closed_taken;  /* a window that ended before the served certificate was taken (renew now) */
+	bool ari_closed_logged; /* one said again of its successor was ignored, and logged */
 	bool ari_busy;
 	bool tried;                /* one-shot: ordered once already */
 	char outcome[320];         /* one-shot: what happened, for the report */
@@ -293,6 +295,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	if (res->ok) {
 		char err[512];
 		wf_certkey_t *ck = NULL;
+		double issued_life = 0;
 		if (wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err, sizeof(err)) ==
 		    WF_OK)
 			acme_job_forget_pending(m->cfg->state_dir, c->name);
@@ -309,6 +312,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			wf_log_info("certificate %s: issued by \"%s\" for %s%s, valid until %s; installed", c->name,
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
+			issued_life = difftime(ck->not_after, ck->not_before);
 			wf_certstore_install(m->store, ck);
 			bool changed;
 			/* Before the hook, which may read them. */
@@ -318,7 +322,15 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		}
 		s->failures = 0;
 		s->ca_failures = 0;
-		s->next_attempt = 0;
+		/* However soon the new certificate says it is due (a CA's short
+		 * lifetime, an ARI window already open), the next order waits a
+		 * retry_interval, or a third of the lifetime when that is
+		 * shorter: a CA whose certificates are due at once gets one order
+		 * per interval, not one per second. */
+		double gap = m->cfg->acme.retry_interval;
+		if (issued_life > 0 && issued_life / 3 < gap)
+			gap = issued_life / 3;
+		s->next_attempt = ev_now(m->loop) + (gap > 0 ? gap : 0);
 		s->ari_id[0] = '\0';
 		s->ari_at = 0;
 		s->ari_poll_at = 0; /* ask about the new certificate soon */
@@ -561,6 +573,30 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 		ari_done(s, RECHECK);
 		return;
 	}
+	/* A window that closed before the served certificate began says "now"
+	 * (a CA about to revoke, RFC 9773 4.2): taken once. Said again of the
+	 * certificate that renewal brought, it is a CA's bug that would renew
+	 * every new certificate at once: ignored, the lifetime rule decides,
+	 * until the CA gives a window of the usual kind. */
+	wf_certkey_t *served = wf_certstore_get(s->m->store, s->cert->name);
+	time_t began = served && !served->provisional ? served->not_before : 0;
+	if (served)
+		wf_certkey_unref(served);
+	bool closed_before = began && ri.end <= began;
+	if (closed_before && s->ari_closed_taken) {
+		if (!s->ari_closed_logged)
+			wf_log_warn("certificate %s: the CA's renewal window ended before the served certificate was issued, "
+				    "as for the one it replaced; ignored, the lifetime rule decides",
+				    s->cert->name);
+		s->ari_closed_logged = true;
+		s->ari_at = 0;
+		long ra = acme_reply_retry_after(r);
+		ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
+		return;
+	}
+	s->ari_closed_taken = closed_before;
+	if (!closed_before)
+		s->ari_closed_logged = false;
 	/* A random moment inside the window spreads a CA's renewals out. */
 	double span = difftime(ri.end, ri.start);
 	s->ari_at = ri.start + (time_t)(span > 0 ? jitter(span / 2, 1.0) : 0);

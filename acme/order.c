@@ -329,10 +329,12 @@ static void schedule_poll(acme_job_t *j, const acme_reply_t *r)
 {
 	double delay = j->poll_delay;
 	long ra = r ? acme_reply_retry_after(r) : -1;
-	if (ra >= 0) /* the CA's word, within bounds: 0 must not make us poll flat out */
-		delay = ra > 60 ? 60 : ra < POLL_FIRST ? POLL_FIRST : (double)ra;
-	else
-		j->poll_delay = j->poll_delay * POLL_GROWTH > POLL_MAX ? POLL_MAX : j->poll_delay * POLL_GROWTH;
+	/* The CA's word, within bounds: a longer wait is taken (up to a
+	 * minute), a shorter one never makes us poll faster than our own
+	 * growing delay, so Retry-After: 0 cannot have us poll flat out. */
+	if (ra >= 0 && (double)ra > delay)
+		delay = ra > 60 ? 60 : (double)ra;
+	j->poll_delay = j->poll_delay * POLL_GROWTH > POLL_MAX ? POLL_MAX : j->poll_delay * POLL_GROWTH;
 	ev_timer_set(&j->poll, delay, 0);
 	ev_timer_start(j->loop, &j->poll);
 }
@@ -392,7 +394,20 @@ static void on_certificate(void *arg, const acme_reply_t *r)
 		fail(j, "", NULL, -1, "certificate download: the chain is unusable: %s", err);
 		return;
 	}
+	/* A certificate outside its dates would be served and renewed at once,
+	 * again and again: refused, as a CA's failure (backoff, the next CA).
+	 * An hour of leeway for a notBefore ahead of our clock. */
+	time_t now = time(NULL), nb = ck->not_before, na = ck->not_after;
 	wf_certkey_unref(ck);
+	if (na <= now || nb > now + ACME_CERT_SKEW) {
+		char when[32];
+		struct tm tm;
+		gmtime_r(na <= now ? &na : &nb, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fail(j, "", NULL, -1, "certificate download: the certificate %s %s", na <= now ? "expired at" : "is valid only from",
+		     when);
+		return;
+	}
 	if (!wf_certkey_pem_covers(wf_buf_slice(&j->chain), j->domains, j->ndomains)) {
 		fail(j, "", NULL, -1, "certificate download: the certificate does not cover every configured name");
 		return;

@@ -15,6 +15,9 @@
 #include "client.h"
 #include "../server/cert_key.h"
 
+/* How far ahead of our clock an issued certificate's notBefore may be. */
+#define ACME_CERT_SKEW 3600
+
 typedef enum acme_job_state {
 	ACME_JOB_WAIT_CLIENT,
 	ACME_JOB_NEW_ORDER,
