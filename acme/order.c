@@ -382,7 +382,7 @@ static void on_certificate(void *arg, const acme_reply_t *r)
 	}
 	wf_buf_reset(&j->chain);
 	if (wf_buf_append(&j->chain, r->body.ptr, r->body.len) != WF_OK) {
-		fail(j, "", NULL, -1, "certificate download: chain too large");
+		fail(j, "", NULL, -1, "certificate download: the chain is larger than %d KiB", ACME_CHAIN_MAX / 1024);
 		return;
 	}
 	/* Distrust the CA's bytes too: the chain must parse, match our key and
@@ -980,7 +980,7 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	snprintf(j->cert_dir, sizeof(j->cert_dir), "%s/certs/%s", state_dir, cert->name);
 	j->key_type = ACME_KEY_EC256;
 	acme_key_type_parse(cert->key_type, &j->key_type);
-	wf_buf_init(&j->chain, 1 << 20);
+	wf_buf_init(&j->chain, ACME_CHAIN_MAX);
 	wf_buf_init(&j->keypem, 64 * 1024);
 	if (reuse_key_pem.len) {
 		j->cert_key = acme_key_load(reuse_key_pem);

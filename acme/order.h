@@ -15,6 +15,9 @@
 #include "client.h"
 #include "../server/cert_key.h"
 
+/* The largest chain taken from a CA: a real one is a few KiB; the stored
+ * pair (key and chain, server/cert_state.c) must read back whole. */
+#define ACME_CHAIN_MAX (256 * 1024)
 /* How far ahead of our clock an issued certificate's notBefore may be. */
 #define ACME_CERT_SKEW 3600
 

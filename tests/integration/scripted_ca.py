@@ -44,7 +44,8 @@ def _b64d(s):
 
 class ScriptedCA:
     """mode: "normal", "expired" (certificates that ended yesterday),
-    "future" (that begin in a month), "ari_past" (a renewalInfo window that
+    "future" (that begin in a month), "padded" (a good chain padded with
+    300 KiB of blank lines), "ari_past" (a renewalInfo window that
     closed days ago), "processing_ra0" (orders that stay processing, each
     poll answered with Retry-After: 0)."""
 
@@ -120,7 +121,8 @@ class ScriptedCA:
             nb, na = self.now - datetime.timedelta(minutes=1), self.now + 90 * DAY
         leaf = _cert(self.names[0], self.csr_key, self.issuer_name, self.issuer_key, nb, na,
                      sans=[x509.DNSName(n) for n in self.names], aki=True)
-        return leaf.public_bytes(serialization.Encoding.PEM) + self.issuer.public_bytes(serialization.Encoding.PEM)
+        pem = leaf.public_bytes(serialization.Encoding.PEM) + self.issuer.public_bytes(serialization.Encoding.PEM)
+        return pem + b"\n" * (300 * 1024) if self.mode == "padded" else pem
 
     def _handler(self):
         ca = self

@@ -1,6 +1,6 @@
 """The ACME client against a CA that misbehaves in ways Pebble cannot be
 made to (scripted_ca.py): a certificate already expired, or not valid for
-a month, is refused (never served or stored) and the order fails with the
+a month, or a chain past 256 KiB, is refused (never served or stored) and the order fails with the
 usual backoff, not a loop of orders; a renewalInfo window that closed
 before the certificate was issued is taken once ("renew now"), and
 ignored when said again of the renewed one (one warning; no renewal
@@ -56,6 +56,12 @@ class ScriptedCACase(unittest.TestCase):
     def test_certificate_valid_only_later_refused(self):
         self.start("future")
         self.assertRefusedWithBackoff("certificate download: the certificate is valid only from ")
+
+    def test_chain_past_256_kib_refused(self):
+        # A real chain is a few KiB; one of megabytes was stored, then could
+        # not be read back at the next start.
+        self.start("padded")
+        self.assertRefusedWithBackoff("certificate download: the chain is larger than 256 KiB")
 
     def test_renewal_window_closed_again_is_ignored(self):
         # A window that closed before the certificate was issued means
