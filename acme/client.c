@@ -243,6 +243,12 @@ static void deliver_as(req_t *r, const acme_http_resp_t *resp, bool local, bool 
 {
 	acme_reply_t reply;
 	fill_reply(resp, &reply);
+	/* Location may be relative (RFC 9110 10.2.2): made absolute against
+	 * the request's URL, or dropped when it cannot be (the step then
+	 * fails for want of one, before any later request could use it). */
+	char location[ACME_URL_MAX];
+	if (reply.location && reply.location[0])
+		reply.location = acme_msg_location(reply.location, r->url, location, sizeof(location)) == WF_OK ? location : "";
 	reply.local = local;
 	reply.waited = waited;
 	acme_reply_cb cb = r->cb;

@@ -889,6 +889,11 @@ static int resolve(const char *ref, size_t rn, const char *base, char *out, size
 	return WF_OK;
 }
 
+int acme_msg_location(const char *location, const char *request_url, char *out, size_t cap)
+{
+	return resolve(location, strlen(location), request_url, out, cap);
+}
+
 /* Links that cannot be used (malformed, not http(s), too long) are skipped
  * and the search goes on, so a later usable link with the same rel wins. */
 int acme_msg_link(wf_slice_t header, const char *rel, const char *base, char *out, size_t cap)

@@ -107,6 +107,11 @@ int acme_msg_renewal_info(wf_slice_t json, acme_renewal_info_t *out, char *err, 
  * A matching link that is malformed, not http(s) or does not fit is skipped;
  * with base NULL, relative links are skipped. */
 int acme_msg_link(wf_slice_t header, const char *rel, const char *base, char *out, size_t cap);
+/* A Location header's URL resolved against the URL of the request it
+ * answered (RFC 9110 10.2.2: it may be relative), as RFC 3986 5.2.2 says.
+ * WF_OK with the absolute URL in out, or WF_ERR (malformed, too long).
+ * Pure. */
+int acme_msg_location(const char *location, const char *request_url, char *out, size_t cap);
 /* May we follow url, given by the CA whose directory is at directory? Not
  * from https down to plain http (a network could then swap the answer), and
  * not to a host other than the directory's (any port of that one is fine)

@@ -47,7 +47,8 @@ class ScriptedCA:
     "future" (that begin in a month), "padded" (a good chain padded with
     300 KiB of blank lines), "ari_past" (a renewalInfo window that
     closed days ago), "processing_ra0" (orders that stay processing, each
-    poll answered with Retry-After: 0)."""
+    poll answered with Retry-After: 0), "relative_location" (a new order's
+    Location is a path)."""
 
     ISSUER_CN = "scripted issuing ca"
 
@@ -178,9 +179,10 @@ class ScriptedCA:
                 elif p == "/new-order":
                     ca._note("order")
                     ca.names = [i["value"] for i in payload["identifiers"]]
+                    # RFC 9110 10.2.2 allows a relative Location.
+                    where = "/order/1" if ca.mode == "relative_location" else ca.base + "/order/1"
                     self.send(201, {"status": "ready", "identifiers": payload["identifiers"], "authorizations": [],
-                                    "finalize": ca.base + "/finalize/1"},
-                              headers=[("Location", ca.base + "/order/1")])
+                                    "finalize": ca.base + "/finalize/1"}, headers=[("Location", where)])
                 elif p.startswith("/finalize/"):
                     ca._note("finalize")
                     csr = x509.load_der_x509_csr(_b64d(payload["csr"]))

@@ -4,8 +4,8 @@ a month, or a chain past 256 KiB, is refused (never served or stored) and the or
 usual backoff, not a loop of orders; a renewalInfo window that closed
 before the certificate was issued is taken once ("renew now"), and
 ignored when said again of the renewed one (one warning; no renewal
-storm); and Retry-After: 0 on an order that stays processing does not
-make the client poll flat out."""
+storm); Retry-After: 0 on an order that stays processing does not
+make the client poll flat out; and a relative Location is followed."""
 
 import os
 import sys
@@ -56,6 +56,13 @@ class ScriptedCACase(unittest.TestCase):
     def test_certificate_valid_only_later_refused(self):
         self.start("future")
         self.assertRefusedWithBackoff("certificate download: the certificate is valid only from ")
+
+    def test_relative_location_is_followed(self):
+        self.start("relative_location")
+        s = self.server
+        self.assertTrue(s.wait_log("; installed", timeout=20), s.log()[-3000:])
+        self.assertIn(ScriptedCA.ISSUER_CN, self.served_issuer())
+        self.assertEqual(self.ca.count("order"), 1)
 
     def test_chain_past_256_kib_refused(self):
         # A real chain is a few KiB; one of megabytes was stored, then could

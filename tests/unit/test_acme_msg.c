@@ -894,6 +894,24 @@ static void test_link(void)
 	CHECK_EQ_STR(tiny, "");
 }
 
+/* ---- Location ---- */
+
+static void test_location(void)
+{
+	char out[ACME_URL_MAX];
+	/* Absolute: as it is. */
+	CHECK_EQ_INT(acme_msg_location("https://ca/order/1", "https://ca/new-order", out, sizeof(out)), WF_OK);
+	CHECK_EQ_STR(out, "https://ca/order/1");
+	/* Relative (RFC 9110 10.2.2): against the request's URL. */
+	CHECK_EQ_INT(acme_msg_location("/order/1", "https://ca.example:14000/acme/new-order", out, sizeof(out)), WF_OK);
+	CHECK_EQ_STR(out, "https://ca.example:14000/order/1");
+	CHECK_EQ_INT(acme_msg_location("acct/7", "https://ca/acme/new-acct", out, sizeof(out)), WF_OK);
+	CHECK_EQ_STR(out, "https://ca/acme/acct/7");
+	/* What cannot be made a URL. */
+	CHECK_EQ_INT(acme_msg_location("/x y", "https://ca/a", out, sizeof(out)), WF_ERR);
+	CHECK_EQ_INT(acme_msg_location("/x", "not a url", out, sizeof(out)), WF_ERR);
+}
+
 /* ---- Retry-After ---- */
 
 static void test_retry_after(void)
@@ -1042,6 +1060,7 @@ int main(void)
 	test_renewal_info();
 	test_hostile();
 	test_link();
+	test_location();
 	test_retry_after();
 	test_time();
 	test_url_allowed();
