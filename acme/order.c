@@ -519,7 +519,9 @@ static void handle_order(acme_job_t *j, const acme_order_t *o, const acme_reply_
 		snprintf(j->cert_url, sizeof(j->cert_url), "%s", o->certificate);
 	switch (o->status) {
 	case ACME_ST_READY:
-		if (j->state == ACME_JOB_FINALIZE) { /* finalize answered, issuance not begun */
+		/* Finalize answered, issuance not begun: polled until it begins
+		 * (or order_timeout), never finalized again in this attempt. */
+		if (j->state == ACME_JOB_FINALIZE || j->state == ACME_JOB_POLL_VALID) {
 			j->state = ACME_JOB_POLL_VALID;
 			schedule_poll(j, r);
 			return;

@@ -48,7 +48,8 @@ class ScriptedCA:
     300 KiB of blank lines), "ari_past" (a renewalInfo window that
     closed days ago), "processing_ra0" (orders that stay processing, each
     poll answered with Retry-After: 0), "relative_location" (a new order's
-    Location is a path)."""
+    Location is a path), "stays_ready" (an order left ready after its
+    finalize)."""
 
     ISSUER_CN = "scripted issuing ca"
 
@@ -187,10 +188,14 @@ class ScriptedCA:
                     ca._note("finalize")
                     csr = x509.load_der_x509_csr(_b64d(payload["csr"]))
                     ca.csr_key = csr.public_key()
-                    self.send(200, {"status": "processing", "authorizations": [], "finalize": ca.base + p},
+                    status = "ready" if ca.mode == "stays_ready" else "processing"
+                    self.send(200, {"status": status, "authorizations": [], "finalize": ca.base + p},
                               headers=[("Location", ca.base + "/order/1")])
                 elif p.startswith("/order/"):
                     ca._note("poll")
+                    if ca.mode == "stays_ready":
+                        self.send(200, {"status": "ready", "authorizations": [], "finalize": ca.base + "/finalize/1"})
+                        return
                     if ca.mode == "processing_ra0":
                         self.send(200, {"status": "processing", "authorizations": [],
                                         "finalize": ca.base + "/finalize/1"}, headers=[("Retry-After", "0")])

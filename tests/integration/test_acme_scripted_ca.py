@@ -5,7 +5,9 @@ usual backoff, not a loop of orders; a renewalInfo window that closed
 before the certificate was issued is taken once ("renew now"), and
 ignored when said again of the renewed one (one warning; no renewal
 storm); Retry-After: 0 on an order that stays processing does not
-make the client poll flat out; and a relative Location is followed."""
+make the client poll flat out; an order the CA leaves ready after its
+finalize is polled, not finalized again; and a relative Location is
+followed."""
 
 import os
 import sys
@@ -56,6 +58,13 @@ class ScriptedCACase(unittest.TestCase):
     def test_certificate_valid_only_later_refused(self):
         self.start("future")
         self.assertRefusedWithBackoff("certificate download: the certificate is valid only from ")
+
+    def test_order_left_ready_is_finalized_once(self):
+        self.start("stays_ready")
+        s = self.server
+        self.assertTrue(harness.wait_until(lambda: self.ca.count("finalize") >= 1, timeout=20), s.log()[-3000:])
+        self.assertTrue(harness.wait_until(lambda: self.ca.count("poll") >= 4, timeout=20), s.log()[-3000:])
+        self.assertEqual(self.ca.count("finalize"), 1, s.log()[-3000:])
 
     def test_relative_location_is_followed(self):
         self.start("relative_location")
