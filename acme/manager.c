@@ -45,8 +45,8 @@ typedef struct slot {
 	char ari_id[256];
 	time_t ari_at;
 	double ari_poll_at;
-	bool ari_closed_taken;  /* a window that ended before the served certificate was taken (renew now) */
-	bool ari_closed_logged; /* one said again of its successor was ignored, and logged */
+	time_t ari_closed_for;  /* notBefore of the certificate a window that ended before it was taken for (renew now) */
+	bool ari_closed_logged; /* one said again of a later certificate was ignored, and logged */
 	bool ari_busy;
 	bool tried;                /* one-shot: ordered once already */
 	char outcome[320];         /* one-shot: what happened, for the report */
@@ -562,6 +562,14 @@ static void ari_done(slot_t *s, double next_poll)
 	schedule(s->m);
 }
 
+/* When to ask again: as the CA's Retry-After says, but at least twice a
+ * day (RFC 9773 4.3) and at most once a minute. */
+static double ari_next_poll(const acme_reply_t *r)
+{
+	long ra = acme_reply_retry_after(r);
+	return ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra;
+}
+
 static void on_renewal_info(void *arg, const acme_reply_t *r)
 {
 	slot_t *s = arg;
@@ -583,20 +591,22 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	if (served)
 		wf_certkey_unref(served);
 	bool closed_before = began && ri.end <= began;
-	if (closed_before && s->ari_closed_taken) {
+	if (closed_before && s->ari_closed_for && began > s->ari_closed_for) {
 		if (!s->ari_closed_logged)
 			wf_log_warn("certificate %s: the CA's renewal window ended before the served certificate was issued, "
 				    "as for the one it replaced; ignored, the lifetime rule decides",
 				    s->cert->name);
 		s->ari_closed_logged = true;
 		s->ari_at = 0;
-		long ra = acme_reply_retry_after(r);
-		ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
+		ari_done(s, ari_next_poll(r));
 		return;
 	}
-	s->ari_closed_taken = closed_before;
-	if (!closed_before)
+	if (closed_before && !s->ari_closed_for)
+		s->ari_closed_for = began;
+	if (!closed_before) {
+		s->ari_closed_for = 0;
 		s->ari_closed_logged = false;
+	}
 	/* A random moment inside the window spreads a CA's renewals out. */
 	double span = difftime(ri.end, ri.start);
 	s->ari_at = ri.start + (time_t)(span > 0 ? jitter(span / 2, 1.0) : 0);
@@ -606,9 +616,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	wf_log_info("certificate %s: the CA suggests renewing by %s; picked %s", s->cert->name,
 		    ri.end < time(NULL) ? "now (window already open)" : "its window", at);
-	long ra = acme_reply_retry_after(r);
-	/* At least twice a day (RFC 9773 4.3), at most once a minute. */
-	ari_done(s, ra < 0 ? RECHECK : ra < 60 ? 60 : ra > RECHECK ? RECHECK : (double)ra);
+	ari_done(s, ari_next_poll(r));
 }
 
 static void on_ari_client(void *arg, bool ok, const acme_ready_why_t *why)

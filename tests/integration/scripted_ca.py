@@ -119,8 +119,9 @@ class ScriptedCA:
             nb, na = self.now - 10 * DAY, self.now - DAY
         elif self.mode == "future":
             nb, na = self.now + 30 * DAY, self.now + 120 * DAY
-        else:
-            nb, na = self.now - datetime.timedelta(minutes=1), self.now + 90 * DAY
+        else:  # from the moment of issuance, as a CA does (a renewal begins later)
+            now = datetime.datetime.now(datetime.timezone.utc)
+            nb, na = now - datetime.timedelta(seconds=1), now + 90 * DAY
         leaf = _cert(self.names[0], self.csr_key, self.issuer_name, self.issuer_key, nb, na,
                      sans=[x509.DNSName(n) for n in self.names], aki=True)
         pem = leaf.public_bytes(serialization.Encoding.PEM) + self.issuer.public_bytes(serialization.Encoding.PEM)
