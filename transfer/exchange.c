@@ -777,14 +777,27 @@ void xfer_exchange_body_end(xfer_exchange_t *ex, bool complete)
 		commit_answer(ex, err); /* done inline: the caller reads the answer */
 }
 
+/* A change's job at its end: what a DELETE of a folder removed besides
+ * is logged, the job freed, and the change's errno returned. */
+static int change_end(xfer_exchange_t *ex, xfer_fs_job_t *job)
+{
+	const char *names;
+	bool cut;
+	size_t n = xfer_fs_job_removed(job, &names, &cut);
+	if (n)
+		wf_log_info("%s user %s: DELETE %s: removed %zu interrupted upload%s left in it: %s%s", ex->peer,
+			    ex->user->name, ex->path, n, n == 1 ? "" : "s", names, cut ? ", ..." : "");
+	int err = xfer_fs_job_err(job);
+	xfer_fs_job_free(job);
+	return err;
+}
+
 /* The change to the tree is made, or failed with err. */
 static void change_done(void *arg, xfer_fs_job_t *job)
 {
 	xfer_exchange_t *ex = arg;
 	ex->fs_job = NULL;
-	int err = xfer_fs_job_err(job);
-	xfer_fs_job_free(job);
-	ex->fs_answer(ex, err);
+	ex->fs_answer(ex, change_end(ex, job));
 	ex->on_ready(ex, ex->ready_arg);
 }
 
@@ -808,9 +821,7 @@ static void change_tree(xfer_exchange_t *ex, xfer_fs_job_t *job, void (*answer)(
 		ex->state = XFER_EX_WORKING;
 		return;
 	}
-	int err = xfer_fs_job_err(job); /* no pool: it ran here */
-	xfer_fs_job_free(job);
-	answer(ex, err);
+	answer(ex, change_end(ex, job)); /* no pool: it ran here */
 }
 
 /* job with the request's preconditions, checked by the job right before
@@ -837,6 +848,8 @@ static void delete_answer(xfer_exchange_t *ex, int err)
 		respond_precond_failed(ex);
 	else if (err == ENOTEMPTY || err == EEXIST)
 		respond_error(ex, 409, "the folder is not empty");
+	else if (err == EBUSY) /* a live upload's temp file in it */
+		respond_error(ex, 409, "an upload into the folder is under way");
 	else if (err == ENOTDIR) /* "name/" names a folder: a file has the name */
 		respond_error(ex, 409, "not a folder: a trailing slash names a folder");
 	else
@@ -862,7 +875,12 @@ static void serve_delete(xfer_exchange_t *ex, const xfer_req_in_t *in, const cha
 	int dfd = open_parent(ex, rel, &leaf);
 	if (dfd < 0)
 		return;
-	change_tree(ex, guarded(xfer_fs_job_delete_any(dfd, leaf, is_dir), in), delete_answer);
+	/* A folder goes with the partials of interrupted FTP uploads parked
+	 * in it (docs/ftps.md), which no listing shows, and the temp files a
+	 * dead process left there, as RMD's. */
+	time_t orphan_age = xfer_fs_job_orphan_age(ex->cfg->limits.send_timeout);
+	change_tree(ex, guarded(xfer_fs_job_delete_any(dfd, leaf, is_dir, orphan_age, wf_server->started), in),
+		    delete_answer);
 }
 
 static void mkcol_answer(xfer_exchange_t *ex, int err)

@@ -5,6 +5,7 @@
 #include "precond.h"
 #include "../server/offload.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,11 +22,15 @@
  * its own on the pool, with a pass through the worker's loop in between:
  * the pool has two threads for every worker's password checks and upload
  * commits, and a custom job of seconds done at once would hold one for
- * that long (two such jobs, both). A change to the tree is one step. A
- * cancel takes effect at the next step. */
+ * that long (two such jobs, both). A change to the tree is one step; a
+ * folder's removal reads up to FOLDER_STEP of its entries a step, or
+ * removes one of its partials (which may be gigabytes). A cancel takes
+ * effect at the next step. */
+#define FOLDER_STEP 4096 /* folder entries */
 
 typedef enum job_kind {
 	JOB_DELETE,
+	JOB_RMDIR, /* a JOB_DELETE that found a folder: its hidden files, then itself */
 	JOB_MKDIR,
 	JOB_RENAME,
 	JOB_CUSTOM,
@@ -55,6 +60,16 @@ struct xfer_fs_job {
 	bool no_replace;           /* JOB_RENAME */
 	xfer_precond_t *cond;      /* owned: JOB_DELETE, JOB_MKDIR: the change's preconditions, or NULL */
 	xfer_fs_partial_fate_t partial_fate;
+	/* JOB_RMDIR: the folder leaf, read twice: the first pass only looks,
+	 * the second removes the partials and orphaned temp files it holds */
+	DIR *dir;                  /* owned: leaf, being read, or NULL */
+	bool removing;             /* the second pass: the first found only those */
+	time_t orphan_age;         /* xfer_upload_tmp_orphan's */
+	struct timespec started;
+	size_t found;              /* by the first pass */
+	size_t removed;            /* by the second */
+	char names[512];           /* of those removed, for the log */
+	bool names_cut;            /* some did not fit in names */
 };
 
 static xfer_fs_job_t *job_new(job_kind_t kind)
@@ -109,15 +124,23 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
 	return j;
 }
 
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only)
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only, time_t orphan_age,
+				      struct timespec started)
 {
 	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
 	if (j) {
 		j->sync = true;
 		j->any = true;
 		j->folder_only = folder_only;
+		j->orphan_age = orphan_age;
+		j->started = started;
 	}
 	return j;
+}
+
+time_t xfer_fs_job_orphan_age(int send_timeout)
+{
+	return 2 * ((time_t)send_timeout + XFER_UPLOAD_STAGE_AGE);
 }
 
 /* DELE's job with no leaf: only its partial's removal, and no fsync. */
@@ -157,9 +180,9 @@ void xfer_fs_job_guard(xfer_fs_job_t *j, xfer_precond_t *cond_take)
 	j->cond = cond_take;
 }
 
-/* DELE: leaf, then its partial; DELETE: leaf, a folder too. The folder's
- * fsync when anything went. A removal: the partial (or temp file) alone,
- * stale or not, no fsync. */
+/* DELE: leaf, then its partial; DELETE, RMD: leaf, a folder too (in
+ * steps of JOB_RMDIR). The folder's fsync when anything went. A removal:
+ * the partial (or temp file) alone, stale or not, no fsync. */
 static void delete_run(xfer_fs_job_t *j)
 {
 	struct stat st;
@@ -168,7 +191,7 @@ static void delete_run(xfer_fs_job_t *j)
 	} else if (fstatat(j->dir_fd, j->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		j->err = errno;
 	} else if (S_ISDIR(st.st_mode) && !j->any) {
-		j->err = EISDIR; /* a folder is RMD's (transfer/ftp_job.c): not even its name's partial goes */
+		j->err = EISDIR; /* a folder is RMD's (xfer_fs_job_delete_any): not even its name's partial goes */
 		return;
 	} else if (!S_ISDIR(st.st_mode) && j->folder_only) {
 		j->err = ENOTDIR;
@@ -179,10 +202,15 @@ static void delete_run(xfer_fs_job_t *j)
 		 * only while it holds a given inode). */
 		j->err = XFER_PRECOND_REFUSED;
 		return;
-	} else if (unlinkat(j->dir_fd, j->leaf, S_ISDIR(st.st_mode) || j->folder_only ? AT_REMOVEDIR : 0) != 0) {
-		/* With folder_only never unlinkat without AT_REMOVEDIR: a file
-		 * put in the folder's place since the lookup stays (ENOTDIR). */
-		j->err = errno;
+	} else if (S_ISDIR(st.st_mode)) {
+		/* A folder: its hidden files first, in steps of their own;
+		 * the preconditions were checked above, against the folder as
+		 * it was before any of them went (that changes its times). */
+		j->kind = JOB_RMDIR;
+		j->more = true;
+		return;
+	} else if (unlinkat(j->dir_fd, j->leaf, 0) != 0) {
+		j->err = errno; /* a folder put in the file's place since the lookup stays (EISDIR) */
 	}
 	bool changed = j->leaf[0] && j->err == 0;
 	if (j->partial[0]) {
@@ -195,6 +223,87 @@ static void delete_run(xfer_fs_job_t *j)
 	}
 	if (changed && j->sync)
 		fsync(j->dir_fd);
+}
+
+/* The folder leaf itself, once its hidden files are gone, and the fsync
+ * of the folder that held it: 0 or the rmdir's errno. */
+static int rmdir_finish(xfer_fs_job_t *j)
+{
+	if (j->dir) {
+		closedir(j->dir);
+		j->dir = NULL;
+	}
+	if (unlinkat(j->dir_fd, j->leaf, AT_REMOVEDIR) != 0)
+		return errno;
+	fsync(j->dir_fd);
+	return 0;
+}
+
+/* A removed file's name, added to the names for the log while they fit. */
+static void rmdir_note(xfer_fs_job_t *j, const char *name)
+{
+	size_t used = strlen(j->names);
+	if (used + strlen(name) + 3 >= sizeof(j->names)) {
+		j->names_cut = true;
+		return;
+	}
+	snprintf(j->names + used, sizeof(j->names) - used, "%s%s", used ? ", " : "", name);
+}
+
+/* Up to FOLDER_STEP entries of the folder; the first pass only looks (a
+ * name the user sees: ENOTEMPTY, a live upload's temp file: EBUSY, and
+ * nothing is removed), the second removes the partials and orphaned temp
+ * files, one a step (one may be gigabytes). readdir returns every entry
+ * not removed or added since the rewind, so the second pass meets every
+ * one the first one did. */
+static int rmdir_step(xfer_fs_job_t *j)
+{
+	if (!j->dir) {
+		int fd = openat(j->dir_fd, j->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return rmdir_finish(j); /* as a plain rmdir finds it: ENOENT, ENOTDIR, EACCES, ... */
+		j->dir = fdopendir(fd);
+		if (!j->dir) {
+			close(fd);
+			return rmdir_finish(j);
+		}
+	}
+	for (size_t step = 0; step < FOLDER_STEP; step++) {
+		errno = 0;
+		struct dirent *de = readdir(j->dir);
+		if (!de) {
+			if (errno)
+				return errno;
+			if (!j->removing && j->found) {
+				j->removing = true; /* the second pass */
+				rewinddir(j->dir);
+				j->more = true;
+				return 0;
+			}
+			return rmdir_finish(j);
+		}
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (!xfer_path_is_hidden(name))
+			return ENOTEMPTY;
+		struct stat st;
+		if (!xfer_path_is_partial(name) &&
+		    (fstatat(dirfd(j->dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		     !xfer_upload_tmp_orphan(&st, time(NULL), j->orphan_age, j->started)))
+			return EBUSY;
+		if (!j->removing) {
+			j->found++;
+			continue;
+		}
+		if (unlinkat(dirfd(j->dir), name, 0) == 0) {
+			j->removed++;
+			rmdir_note(j, name);
+			break; /* one removal a step */
+		}
+	}
+	j->more = true;
+	return 0;
 }
 
 /* MKD, MKCOL, RNTO: the change, then the fsync of the folder(s) it
@@ -238,6 +347,9 @@ static void job_step(void *arg)
 	switch (j->kind) {
 	case JOB_DELETE:
 		delete_run(j);
+		break;
+	case JOB_RMDIR:
+		j->err = rmdir_step(j);
 		break;
 	case JOB_MKDIR:
 	case JOB_RENAME:
@@ -342,10 +454,19 @@ xfer_fs_partial_fate_t xfer_fs_job_partial(const xfer_fs_job_t *j)
 	return j->partial_fate;
 }
 
+size_t xfer_fs_job_removed(const xfer_fs_job_t *j, const char **names, bool *cut)
+{
+	*names = j->names;
+	*cut = j->names_cut;
+	return j->removed;
+}
+
 void xfer_fs_job_free(xfer_fs_job_t *j)
 {
 	if (!j)
 		return;
+	if (j->dir)
+		closedir(j->dir);
 	if (j->to_fd >= 0)
 		close(j->to_fd);
 	if (j->dir_fd >= 0)

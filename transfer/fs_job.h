@@ -1,16 +1,15 @@
 /* Work on the file system that may take long, run on the offload pool so it
  * never stalls a worker (and every other connection on it), for HTTPS and
  * FTPS alike:
- *   - the change DELETE and MKCOL (HTTP), DELE, MKD and RNTO (FTP)
+ *   - the change DELETE and MKCOL (HTTP), DELE, RMD, MKD and RNTO (FTP)
  *     make to the tree, with the fsync of the folder(s) that makes it
  *     durable before the reply (and, for a deletion, freeing a large
- *     file's blocks);
+ *     file's blocks; for a folder's, the partials parked in it first);
  *   - removing one name whose blocks may be gigabytes: the temp file of an
  *     upload that will not be stored, the partial a plain STOR starts over
  *     from, a stale partial SIZE, STOR or APPE meets.
  * Kinds of work only one protocol has (FTP's listings, the part of a file
- * an APPE keeps, a resumed upload's cut, RMD with the partials parked in
- * its folder: transfer/ftp_job.c; HTTP's sorted
+ * an APPE keeps, a resumed upload's cut: transfer/ftp_job.c; HTTP's sorted
  * listing: transfer/listing_job.c) run as jobs of their own kind
  * (xfer_fs_job_custom), in the same steps.
  * A job owns what it is given (the folders, and what a custom kind holds)
@@ -25,6 +24,8 @@
 #include "upload.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 typedef struct wf_worker wf_worker_t;
 typedef struct xfer_fs_job xfer_fs_job_t;
@@ -44,12 +45,26 @@ typedef void (*xfer_fs_job_done_fn)(void *arg, xfer_fs_job_t *job);
  * partial_max_age seconds ago (0: never) is stale: removed, but not counted
  * as found (xfer_fs_job_partial). err is the unlink of leaf's. */
 xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char *partial, int partial_max_age);
-/* DELETE: removes leaf, a file or an empty folder (ENOTEMPTY, or EEXIST on
- * some file systems, for a folder that is not). With folder_only (the
- * request's path ended in '/', which names a folder) only a folder goes:
- * anything else of that name stays, and err is ENOTDIR. err is the
- * removal's, or the lookup's (ENOENT: nothing has that name). */
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only);
+/* DELETE, RMD: removes leaf, a file or a folder that lists as empty. With
+ * folder_only (RMD, or a DELETE whose path ended in '/', which names a
+ * folder) only a folder goes: anything else of that name stays, and err
+ * is ENOTDIR. A folder goes with what it holds that nobody sees or can
+ * name: the partials parked in it (transfer/path.c) and the upload temp
+ * files a dead process left there (xfer_upload_tmp_orphan with orphan_age
+ * and started), all of them first looked at, then removed, in steps (each
+ * may be gigabytes). err is ENOTEMPTY (or EEXIST, on some file systems),
+ * and nothing is removed, when the folder holds a name a user sees; EBUSY,
+ * and nothing is removed, when it holds another hidden file (a live
+ * upload's temp file, which is never removed); else the removal's, or the
+ * lookup's (ENOENT: nothing has that name). A folder that cannot be read
+ * is left to the rmdir alone. xfer_fs_job_removed tells what went besides. */
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only, time_t orphan_age,
+				      struct timespec started);
+/* delete_any's orphan_age for a server whose limits.send_timeout is
+ * send_timeout: past the longest a live upload leaves its temp file
+ * untouched (partial_sweep.h says why), 2 * (send_timeout +
+ * XFER_UPLOAD_STAGE_AGE). */
+time_t xfer_fs_job_orphan_age(int send_timeout);
 /* Removes name (a partial, or an upload's temp file) from the folder, and
  * nothing else: no folder fsync, as nothing durable hangs on it. With
  * stale_only, only a stale one goes (last written more than max_age
@@ -123,6 +138,11 @@ typedef enum xfer_fs_partial_fate {
 	XFER_FS_PARTIAL_STALE,   /* one was stale (past partial_max_age), and is gone */
 } xfer_fs_partial_fate_t;
 xfer_fs_partial_fate_t xfer_fs_job_partial(const xfer_fs_job_t *j);
+/* delete_any's of a folder: how many partials and orphaned temp files it
+ * removed from it (whether or not the folder went after them), with
+ * *names pointing at theirs (borrowed: from the job), ", " between them,
+ * and *cut true when some did not fit there. 0 for other jobs. */
+size_t xfer_fs_job_removed(const xfer_fs_job_t *j, const char **names, bool *cut);
 /* Frees a job that is not running, with whatever was not taken. */
 void xfer_fs_job_free(xfer_fs_job_t *j);
 

@@ -1363,7 +1363,7 @@ static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	int err = xfer_fs_job_err(job);
 	const char *names;
 	bool cut;
-	size_t n = xfer_ftp_job_rmdir_removed(job, &names, &cut);
+	size_t n = xfer_fs_job_removed(job, &names, &cut);
 	if (n)
 		ftp_log(f, WF_LOG_INFO, "RMD %s: removed %zu interrupted upload%s left in it: %s%s", op->v, n,
 			n == 1 ? "" : "s", names, cut ? ", ..." : "");
@@ -1400,8 +1400,8 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 	/* A temp file a crashed process left goes as the sweep's would, but
 	 * sooner: past the longest a live upload leaves its temp file
 	 * untouched (xfer_upload_tmp_orphan), not the partials' age. */
-	time_t orphan_age = 2 * ((time_t)f->conn->cfg->limits.send_timeout + XFER_UPLOAD_STAGE_AGE);
-	op_start(f, op, xfer_ftp_job_rmdir(dfd, leaf, orphan_age, wf_server->started));
+	time_t orphan_age = xfer_fs_job_orphan_age(f->conn->cfg->limits.send_timeout);
+	op_start(f, op, xfer_fs_job_delete_any(dfd, leaf, true, orphan_age, wf_server->started));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -1,6 +1,5 @@
 /* FTP's own file system jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
-#include "partial_sweep.h"
 #include "path.h"
 
 #include <dirent.h>
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A step takes a few tens of milliseconds (fs_job.c says why). */
@@ -136,112 +134,6 @@ static void upload_work_drop(void *state)
 static const xfer_fs_job_ops_t copy_ops = { copy_step, upload_work_drop };
 static const xfer_fs_job_ops_t truncate_ops = { truncate_step, upload_work_drop };
 
-/* RMD of a folder that may hold parked partials. */
-typedef struct rmdir_work {
-	int dir_fd;                /* owned: the folder that holds leaf */
-	char leaf[NAME_MAX + 1];
-	DIR *dir;                  /* owned: leaf, being read, or NULL */
-	bool removing;             /* the second pass: the first found only partials */
-	time_t orphan_age;         /* xfer_upload_tmp_orphan's */
-	struct timespec started;
-	size_t partials;           /* found by the first pass, orphans too */
-	size_t removed;            /* by the second */
-	char names[512];           /* of those removed, for the log */
-	bool names_cut;            /* some did not fit in names */
-} rmdir_work_t;
-
-/* RMD's folder: its hidden entries looked at, its partials removed, then
- * the folder itself. */
-static int rmdir_finish(rmdir_work_t *w)
-{
-	if (w->dir) {
-		closedir(w->dir);
-		w->dir = NULL;
-	}
-	if (unlinkat(w->dir_fd, w->leaf, AT_REMOVEDIR) != 0)
-		return errno;
-	fsync(w->dir_fd);
-	return 0;
-}
-
-/* A removed partial's name, added to the names for the log while they fit. */
-static void rmdir_note(rmdir_work_t *w, const char *partial)
-{
-	size_t used = strlen(w->names);
-	if (used + strlen(partial) + 3 >= sizeof(w->names)) {
-		w->names_cut = true;
-		return;
-	}
-	snprintf(w->names + used, sizeof(w->names) - used, "%s%s", used ? ", " : "", partial);
-}
-
-/* Up to LISTING_STEP entries of the folder; the first pass only looks (a
- * name the user sees: ENOTEMPTY, a live upload's temp file: EBUSY, and
- * nothing is removed), the second removes the partials, one a step (one
- * may be gigabytes). readdir returns every entry not removed or added since
- * the rewind, so the second pass meets every partial the first one did. */
-static int rmdir_step(void *state, bool *more)
-{
-	rmdir_work_t *w = state;
-	if (!w->dir) {
-		int fd = openat(w->dir_fd, w->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			return rmdir_finish(w); /* as a plain rmdir finds it: ENOENT, ENOTDIR, ... */
-		w->dir = fdopendir(fd);
-		if (!w->dir) {
-			close(fd);
-			return rmdir_finish(w);
-		}
-	}
-	for (size_t step = 0; step < LISTING_STEP; step++) {
-		errno = 0;
-		struct dirent *de = readdir(w->dir);
-		if (!de) {
-			if (errno)
-				return errno;
-			if (!w->removing && w->partials) {
-				w->removing = true; /* the second pass */
-				rewinddir(w->dir);
-				*more = true;
-				return 0;
-			}
-			return rmdir_finish(w);
-		}
-		const char *name = de->d_name;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			continue;
-		if (!xfer_path_is_hidden(name))
-			return ENOTEMPTY;
-		struct stat st;
-		if (!xfer_path_is_partial(name) &&
-		    (fstatat(dirfd(w->dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		     !xfer_upload_tmp_orphan(&st, time(NULL), w->orphan_age, w->started)))
-			return EBUSY;
-		if (!w->removing) {
-			w->partials++;
-			continue;
-		}
-		if (unlinkat(dirfd(w->dir), name, 0) == 0) {
-			w->removed++;
-			rmdir_note(w, name);
-			break; /* one removal a step */
-		}
-	}
-	*more = true;
-	return 0;
-}
-
-static void rmdir_drop(void *state)
-{
-	rmdir_work_t *w = state;
-	if (w->dir)
-		closedir(w->dir);
-	close(w->dir_fd);
-	free(w);
-}
-
-static const xfer_fs_job_ops_t rmdir_ops = { rmdir_step, rmdir_drop };
-
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_t *style, wf_buf_t *out_take,
 				    size_t max_entries)
 {
@@ -289,20 +181,6 @@ xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const
 	return xfer_fs_job_custom(&truncate_ops, w);
 }
 
-xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started)
-{
-	rmdir_work_t *w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(dir_fd_take);
-		return NULL;
-	}
-	w->dir_fd = dir_fd_take;
-	w->orphan_age = orphan_age;
-	w->started = started;
-	snprintf(w->leaf, sizeof(w->leaf), "%s", leaf);
-	return xfer_fs_job_custom(&rmdir_ops, w);
-}
-
 wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j)
 {
 	listing_t *l = xfer_fs_job_state(j, &listing_ops);
@@ -330,14 +208,4 @@ xfer_upload_t *xfer_ftp_job_take_upload(xfer_fs_job_t *j)
 	xfer_upload_t *up = w->up;
 	w->up = NULL;
 	return up;
-}
-
-size_t xfer_ftp_job_rmdir_removed(xfer_fs_job_t *j, const char **names, bool *cut)
-{
-	rmdir_work_t *w = xfer_fs_job_state(j, &rmdir_ops);
-	if (!w)
-		return 0;
-	*names = w->names;
-	*cut = w->names_cut;
-	return w->removed;
 }

@@ -7,10 +7,8 @@
  *   - copying the part of an existing file that APPE or REST+STOR keeps
  *     into the upload's temp file (gigabytes, for a large file);
  *   - cutting a resumed upload back to its REST offset (ftruncate frees
- *     the file's blocks: long, for gigabytes on ext4 or xfs);
- *   - RMD of a folder that holds nothing but parked partials (each may be
- *     gigabytes), which go with it.
- * The changes DELE, MKD and RNTO make, and the removal of a partial
+ *     the file's blocks: long, for gigabytes on ext4 or xfs).
+ * The changes DELE, RMD, MKD and RNTO make, and the removal of a partial
  * or of an upload's temp file, are fs_job.h's own kinds, shared with HTTP.
  * A job owns what it is given (the folder, the listing buffer, the upload
  * and its source) until it hands the results back. It runs in steps of
@@ -41,16 +39,6 @@ xfer_fs_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64
  * again under the name park_as (cut or not), so an interrupted session
  * loses nothing it could resume. NULL when out of memory (after parking). */
 xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const char *park_as);
-/* RMD: removes the folder leaf of dir_fd_take, and first the partials
- * parked in it (transfer/path.c), which nobody sees or can name; the folder's
- * fsync when it went, and the upload temp files a dead process left there
- * (xfer_upload_tmp_orphan with orphan_age and started). err is ENOTEMPTY,
- * and nothing is removed, when the folder holds a name a user sees; EBUSY
- * when it holds another hidden file (a live upload's temp file, which is
- * never removed); else the rmdir's. A folder that cannot be read is left to
- * the rmdir alone. NULL when out of memory (after closing dir_fd_take). */
-xfer_fs_job_t *xfer_ftp_job_rmdir(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started);
-
 /* Once done (xfer_fs_job_err says how): a listing's buffer, or a copy's or
  * a cut's upload, handed back; NULL for a job of another kind, or once
  * taken. The job, freed with xfer_fs_job_free, drops what was not taken:
@@ -60,10 +48,5 @@ wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j);
  * list, or its buffer's cap); *listed gets the entries it holds. */
 bool xfer_ftp_job_listing_cut(xfer_fs_job_t *j, size_t *listed);
 xfer_upload_t *xfer_ftp_job_take_upload(xfer_fs_job_t *j);
-/* RMD's, once done: how many partials it removed (whether or not the
- * folder went after them), with *names pointing at theirs (borrowed: from
- * the job), ", " between them, and *cut true when some did not fit there.
- * 0 for a job of another kind. */
-size_t xfer_ftp_job_rmdir_removed(xfer_fs_job_t *j, const char **names, bool *cut);
 
 #endif

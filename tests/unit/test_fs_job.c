@@ -1,14 +1,19 @@
 /* File system jobs run where no offload pool is (inline, WF_DONE): the
  * changes of DELE (a file and its partial, a stale partial, a folder
  * refused), DELETE (a file or an empty folder, never a full one, and no
- * partial touched; only a folder for a path that ends in '/'), RMD, MKD and RNTO (with and without replacing), each in
- * the folder fd it was given; the removal of one name (always, or only
- * when stale) with nothing else touched; an upload dropped or discarded off
- * the loop by a detached removal, with and without a pool, an empty one at
- * once; DELETE and MKCOL guarded by preconditions, checked against the
- * name as the job finds it and changing nothing when they fail; a job of
- * a kind defined by its user, run in its steps until done
- * or failed, its state found only under its own kind and dropped once. */
+ * partial of its name touched; only a folder for a path that ends in
+ * '/'), DELETE and RMD of a folder holding only partials and orphaned
+ * temp files (they go, over more entries than one step reads), or a name
+ * users see or a live upload's temp file (ENOTEMPTY, EBUSY: nothing
+ * goes), or what is no folder, MKD and RNTO (with and without
+ * replacing), each in the folder fd it was given; the removal of one name
+ * (always, or only when stale) with nothing else touched; an upload
+ * dropped or discarded off the loop by a detached removal, with and
+ * without a pool, an empty one at once; DELETE and MKCOL guarded by
+ * preconditions, checked against the name as the job finds it and
+ * changing nothing when they fail (not even a folder's partials); a job
+ * of a kind defined by its user, run in its steps until done or failed,
+ * its state found only under its own kind and dropped once. */
 #include "transfer/fs_job.h"
 
 #include "check.h"
@@ -23,7 +28,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int chg_fd = -1; /* the folder the change jobs work in */
@@ -95,6 +102,17 @@ static void test_delete(void)
 	CHECK(unlinkat(chg_fd, "d", AT_REMOVEDIR) == 0);
 }
 
+/* The process start RMD tells orphans by: one long before every file here
+ * (each was changed after it: none is an orphan). */
+static struct timespec long_ago = { 1000000000, 0 };
+
+/* DELETE of leaf (with folder_only, of "leaf/", or RMD), for a process
+ * started long ago. */
+static xfer_fs_job_t *delete_any(const char *leaf, bool folder_only)
+{
+	return xfer_fs_job_delete_any(sub_fd(), leaf, folder_only, 60, long_ago);
+}
+
 static void test_delete_any(void)
 {
 	char partial[NAME_MAX + 1];
@@ -102,40 +120,178 @@ static void test_delete_any(void)
 	/* A file; a partial of its name is FTP's business and stays. */
 	make("f.txt", "x");
 	make(partial, "part");
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", false), NULL), 0);
+	CHECK_EQ_INT(run(delete_any("f.txt", false), NULL), 0);
 	CHECK(!exists("f.txt") && exists(partial));
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 	/* Nothing of that name. */
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", false), NULL), ENOENT);
+	CHECK_EQ_INT(run(delete_any("f.txt", false), NULL), ENOENT);
 	/* A folder that is not empty stays; an empty one goes. */
 	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
 	make("d/in", "x");
-	int rc = run(xfer_fs_job_delete_any(sub_fd(), "d", false), NULL);
+	int rc = run(delete_any("d", false), NULL);
 	CHECK(rc == ENOTEMPTY || rc == EEXIST);
 	CHECK(exists("d/in"));
 	CHECK(unlinkat(chg_fd, "d/in", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", false), NULL), 0);
+	CHECK_EQ_INT(run(delete_any("d", false), NULL), 0);
 	CHECK(!exists("d"));
 	/* A symlink goes itself, never what it points to. */
 	make("target", "t");
 	CHECK(symlinkat("target", chg_fd, "link") == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link", false), NULL), 0);
+	CHECK_EQ_INT(run(delete_any("link", false), NULL), 0);
 	CHECK(!exists("link") && exists("target"));
 	CHECK(unlinkat(chg_fd, "target", 0) == 0);
 	/* folder_only ("DELETE /name/"): a file, or a link to a folder, stays
 	 * (ENOTDIR); an empty folder goes. */
 	make("f.txt", "x");
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", true), NULL), ENOTDIR);
+	CHECK_EQ_INT(run(delete_any("f.txt", true), NULL), ENOTDIR);
 	CHECK(exists("f.txt"));
 	CHECK(unlinkat(chg_fd, "f.txt", 0) == 0);
 	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
 	CHECK(symlinkat("d", chg_fd, "link") == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "link", true), NULL), ENOTDIR);
+	CHECK_EQ_INT(run(delete_any("link", true), NULL), ENOTDIR);
 	CHECK(exists("link") && exists("d"));
 	CHECK(unlinkat(chg_fd, "link", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), 0);
+	CHECK_EQ_INT(run(delete_any("d", true), NULL), 0);
 	CHECK(!exists("d"));
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "d", true), NULL), ENOENT);
+	CHECK_EQ_INT(run(delete_any("d", true), NULL), ENOENT);
+}
+
+/* RMD of chg/name (DELETE of "name/"), for a process started at started:
+ * err, and the partials removed (names joined in *names). */
+static int run_rmdir_since(const char *name, struct timespec started, size_t *removed, const char **names,
+			   bool *cut)
+{
+	static char kept[512];
+	xfer_fs_job_t *j = xfer_fs_job_delete_any(sub_fd(), name, true, 60, started);
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	int err = xfer_fs_job_err(j);
+	const char *n = "";
+	*removed = xfer_fs_job_removed(j, &n, cut);
+	snprintf(kept, sizeof(kept), "%s", n);
+	*names = kept;
+	xfer_fs_job_free(j);
+	return err;
+}
+
+static int run_rmdir(const char *name, size_t *removed, const char **names, bool *cut)
+{
+	return run_rmdir_since(name, long_ago, removed, names, cut);
+}
+
+static void test_rmdir(void)
+{
+	size_t removed;
+	const char *names;
+	bool cut;
+
+	/* Nothing but partials: they go, then the folder. */
+	CHECK(mkdirat(chg_fd, "r1", 0755) == 0);
+	make("r1/.wharf-upload.a.bin.partial", "a");
+	make("r1/.wharf-upload.b.bin.partial", "b");
+	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 2);
+	CHECK(!cut);
+	CHECK(strstr(names, ".wharf-upload.a.bin.partial") && strstr(names, ".wharf-upload.b.bin.partial") &&
+	      strstr(names, ", "));
+	CHECK(!exists("r1"));
+	/* An empty folder: as a plain rmdir; then there is none. */
+	CHECK(mkdirat(chg_fd, "r1", 0755) == 0);
+	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 0);
+	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), ENOENT);
+
+	/* A name users see: ENOTEMPTY, and nothing removed. */
+	CHECK(mkdirat(chg_fd, "r2", 0755) == 0);
+	make("r2/.wharf-upload.a.bin.partial", "a");
+	make("r2/seen.txt", "s");
+	CHECK_EQ_INT(run_rmdir("r2", &removed, &names, &cut), ENOTEMPTY);
+	CHECK_EQ_INT(removed, 0);
+	CHECK(exists("r2/.wharf-upload.a.bin.partial"));
+	CHECK(unlinkat(chg_fd, "r2/seen.txt", 0) == 0);
+	CHECK(mkdirat(chg_fd, "r2/sub", 0755) == 0);
+	CHECK_EQ_INT(run_rmdir("r2", &removed, &names, &cut), ENOTEMPTY);
+	CHECK(exists("r2/.wharf-upload.a.bin.partial"));
+
+	/* An upload's temp file: EBUSY, and nothing removed. */
+	CHECK(mkdirat(chg_fd, "r3", 0755) == 0);
+	make("r3/.wharf-upload.a.bin.partial", "a");
+	make("r3/.wharf-upload.live.bin.0123456789abcdef", "live");
+	CHECK_EQ_INT(run_rmdir("r3", &removed, &names, &cut), EBUSY);
+	CHECK_EQ_INT(removed, 0);
+	CHECK(exists("r3/.wharf-upload.a.bin.partial") && exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
+
+	/* A temp file last written an hour ago, but changed since this
+	 * process started (it renamed or wrote it: a slow client's upload):
+	 * EBUSY. One changed last before the start, by a process that died
+	 * mid-upload: it goes with the partials. */
+	struct timespec times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	CHECK(utimensat(chg_fd, "r3/.wharf-upload.live.bin.0123456789abcdef", times, 0) == 0);
+	CHECK_EQ_INT(run_rmdir("r3", &removed, &names, &cut), EBUSY);
+	CHECK(exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	started.tv_sec++;
+	CHECK(mkdirat(chg_fd, "r8", 0755) == 0);
+	make("r8/.wharf-upload.dead.bin.0123456789abcdef", "dead");
+	CHECK(utimensat(chg_fd, "r8/.wharf-upload.dead.bin.0123456789abcdef", times, 0) == 0);
+	make("r8/.wharf-upload.fresh.bin.0123456789abcdef", "fresh"); /* a minute is not old */
+	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), EBUSY);
+	CHECK(exists("r8/.wharf-upload.dead.bin.0123456789abcdef"));
+	CHECK(unlinkat(chg_fd, "r8/.wharf-upload.fresh.bin.0123456789abcdef", 0) == 0);
+	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 1);
+	CHECK(!exists("r8"));
+
+	/* Not a folder: a file, and a link to one (never followed). */
+	make("r4", "file");
+	CHECK_EQ_INT(run_rmdir("r4", &removed, &names, &cut), ENOTDIR);
+	CHECK(symlinkat("r3", chg_fd, "r5") == 0);
+	CHECK_EQ_INT(run_rmdir("r5", &removed, &names, &cut), ENOTDIR);
+	CHECK(exists("r3/.wharf-upload.a.bin.partial"));
+
+	/* More partials than one step reads, and than the log's names hold. */
+	char name[64];
+	CHECK(mkdirat(chg_fd, "r6", 0755) == 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "r6/.wharf-upload.p%04d.partial", i);
+		make(name, "p");
+	}
+	CHECK_EQ_INT(run_rmdir("r6", &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 5000);
+	CHECK(cut);
+	CHECK(!exists("r6"));
+
+	/* Let go of before it ran: nothing removed. */
+	CHECK(mkdirat(chg_fd, "r6", 0755) == 0);
+	make("r6/.wharf-upload.a.bin.partial", "a");
+	xfer_fs_job_free(delete_any("r6", true));
+	CHECK(exists("r6/.wharf-upload.a.bin.partial"));
+	CHECK_EQ_INT(run_rmdir("r6", &removed, &names, &cut), 0);
+
+	/* DELETE of "name" (no '/') takes a folder the same way. */
+	CHECK(mkdirat(chg_fd, "r9", 0755) == 0);
+	make("r9/.wharf-upload.a.bin.partial", "a");
+	make("r9/.wharf-upload.live.bin.0123456789abcdef", "live");
+	CHECK_EQ_INT(run(delete_any("r9", false), NULL), EBUSY);
+	CHECK(exists("r9/.wharf-upload.a.bin.partial"));
+	CHECK(unlinkat(chg_fd, "r9/.wharf-upload.live.bin.0123456789abcdef", 0) == 0);
+	CHECK_EQ_INT(run(delete_any("r9", false), NULL), 0);
+	CHECK(!exists("r9"));
+
+	/* Another kind of job has no RMD results. */
+	xfer_fs_job_t *j = xfer_fs_job_mkdir(sub_fd(), "r7");
+	CHECK_EQ_INT(xfer_fs_job_removed(j, &names, &cut), 0);
+	xfer_fs_job_free(j);
+
+	unlinkat(chg_fd, "r2/.wharf-upload.a.bin.partial", 0);
+	unlinkat(chg_fd, "r2/sub", AT_REMOVEDIR);
+	unlinkat(chg_fd, "r2", AT_REMOVEDIR);
+	unlinkat(chg_fd, "r3/.wharf-upload.a.bin.partial", 0);
+	unlinkat(chg_fd, "r3/.wharf-upload.live.bin.0123456789abcdef", 0);
+	unlinkat(chg_fd, "r3", AT_REMOVEDIR);
+	unlinkat(chg_fd, "r4", 0);
+	unlinkat(chg_fd, "r5", 0);
 }
 
 /* A guard from If-Match (value) or If-None-Match: "*" (NULL). */
@@ -161,16 +317,16 @@ static void test_guarded(void)
 	char etag[XFER_ETAG_MAX];
 	xfer_etag_make(&st, etag);
 	/* The file is not the one the client saw: it stays. */
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard("\"old\"")), NULL),
+	CHECK_EQ_INT(run(with(delete_any("g.txt", false), guard("\"old\"")), NULL),
 		     XFER_PRECOND_REFUSED);
 	CHECK(exists("g.txt"));
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(NULL)), NULL),
+	CHECK_EQ_INT(run(with(delete_any("g.txt", false), guard(NULL)), NULL),
 		     XFER_PRECOND_REFUSED);
 	CHECK(exists("g.txt"));
 	/* It is: it goes. Then nothing has the name: ENOENT, not 412. */
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(etag)), NULL), 0);
+	CHECK_EQ_INT(run(with(delete_any("g.txt", false), guard(etag)), NULL), 0);
 	CHECK(!exists("g.txt"));
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "g.txt", false), guard(etag)), NULL), ENOENT);
+	CHECK_EQ_INT(run(with(delete_any("g.txt", false), guard(etag)), NULL), ENOENT);
 	/* MKCOL: If-Match wants something there; a taken name is EEXIST
 	 * whatever the guard says. */
 	CHECK_EQ_INT(run(with(xfer_fs_job_mkdir(sub_fd(), "gd"), guard("*")), NULL), XFER_PRECOND_REFUSED);
@@ -179,8 +335,15 @@ static void test_guarded(void)
 	CHECK(exists("gd"));
 	CHECK_EQ_INT(run(with(xfer_fs_job_mkdir(sub_fd(), "gd"), guard("*")), NULL), EEXIST);
 	/* A folder has no tag: "*" only. */
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "gd", true), guard(etag)), NULL), XFER_PRECOND_REFUSED);
-	CHECK_EQ_INT(run(with(xfer_fs_job_delete_any(sub_fd(), "gd", true), guard("*")), NULL), 0);
+	CHECK_EQ_INT(run(with(delete_any("gd", true), guard(etag)), NULL), XFER_PRECOND_REFUSED);
+	/* One that does not hold keeps the folder's partials too; checked
+	 * before any goes (which changes the folder's times). */
+	make("gd/.wharf-upload.a.bin.partial", "a");
+	CHECK_EQ_INT(run(with(delete_any("gd", true), guard(etag)), NULL), XFER_PRECOND_REFUSED);
+	CHECK(exists("gd/.wharf-upload.a.bin.partial"));
+	CHECK_EQ_INT(run(with(delete_any("gd", true), guard(NULL)), NULL), XFER_PRECOND_REFUSED);
+	CHECK(exists("gd/.wharf-upload.a.bin.partial"));
+	CHECK_EQ_INT(run(with(delete_any("gd", true), guard("*")), NULL), 0);
 	CHECK(!exists("gd"));
 	/* A guard replaced, or freed with a job never started. */
 	xfer_fs_job_t *j = xfer_fs_job_mkdir(sub_fd(), "never");
@@ -196,12 +359,12 @@ static void test_folders_and_renames(void)
 	CHECK(exists("m"));
 	CHECK_EQ_INT(run(xfer_fs_job_mkdir(sub_fd(), "m"), NULL), EEXIST);
 	make("m/in", "x");
-	int rc = run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL);
+	int rc = run(delete_any("m", false), NULL);
 	CHECK(rc == ENOTEMPTY || rc == EEXIST);
 	CHECK(unlinkat(chg_fd, "m/in", 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL), 0);
+	CHECK_EQ_INT(run(delete_any("m", false), NULL), 0);
 	CHECK(!exists("m"));
-	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "m", false), NULL), ENOENT);
+	CHECK_EQ_INT(run(delete_any("m", false), NULL), ENOENT);
 
 	/* Across folders, each its own fd; never replacing, then replacing. */
 	CHECK(mkdirat(chg_fd, "to", 0755) == 0);
@@ -400,6 +563,7 @@ int main(void)
 	CHECK(chg_fd >= 0);
 	test_delete();
 	test_delete_any();
+	test_rmdir();
 	test_guarded();
 	test_folders_and_renames();
 	test_remove();

@@ -5,11 +5,8 @@
  * ENOTDIR; a copy of a file's head into an upload, in steps past the first
  * 16 MiB, and one past the end of its source failing; a resumed upload cut
  * back, and parked again when its job is let go of; what each kind hands
- * back, and nothing from a job of another kind; RMD of a folder holding
- * only partials (they go, over more entries than one step reads), or a
- * name users see or an upload's temp file (ENOTEMPTY, EBUSY: nothing
- * goes), or what is no folder. (The changes to the tree
- * and the removals they share with HTTP: test_fs_job.c.) */
+ * back, and nothing from a job of another kind. (The changes to the tree,
+ * RMD's too, and the removals they share with HTTP: test_fs_job.c.) */
 #include "transfer/ftp_job.h"
 
 #include "check.h"
@@ -259,144 +256,6 @@ static void test_truncate(void)
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 }
 
-/* The process start RMD tells orphans by: one long before every file here
- * (each was changed after it: none is an orphan). */
-static struct timespec long_ago = { 1000000000, 0 };
-
-/* RMD of chg/name, for a process started at started: err, and the partials
- * removed (names joined in *names). */
-static int run_rmdir_since(const char *name, struct timespec started, size_t *removed, const char **names,
-			   bool *cut)
-{
-	static char kept[512];
-	xfer_fs_job_t *j = xfer_ftp_job_rmdir(sub_fd(), name, 60, started);
-	CHECK(j != NULL);
-	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
-	int err = xfer_fs_job_err(j);
-	const char *n = "";
-	*removed = xfer_ftp_job_rmdir_removed(j, &n, cut);
-	snprintf(kept, sizeof(kept), "%s", n);
-	*names = kept;
-	xfer_fs_job_free(j);
-	return err;
-}
-
-static int run_rmdir(const char *name, size_t *removed, const char **names, bool *cut)
-{
-	return run_rmdir_since(name, long_ago, removed, names, cut);
-}
-
-static bool exists(const char *name)
-{
-	struct stat st;
-	return fstatat(chg_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static void test_rmdir(void)
-{
-	size_t removed;
-	const char *names;
-	bool cut;
-
-	/* Nothing but partials: they go, then the folder. */
-	CHECK(mkdirat(chg_fd, "r1", 0755) == 0);
-	make("r1/.wharf-upload.a.bin.partial", "a");
-	make("r1/.wharf-upload.b.bin.partial", "b");
-	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), 0);
-	CHECK_EQ_INT(removed, 2);
-	CHECK(!cut);
-	CHECK(strstr(names, ".wharf-upload.a.bin.partial") && strstr(names, ".wharf-upload.b.bin.partial") &&
-	      strstr(names, ", "));
-	CHECK(!exists("r1"));
-	/* An empty folder: as a plain rmdir; then there is none. */
-	CHECK(mkdirat(chg_fd, "r1", 0755) == 0);
-	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), 0);
-	CHECK_EQ_INT(removed, 0);
-	CHECK_EQ_INT(run_rmdir("r1", &removed, &names, &cut), ENOENT);
-
-	/* A name users see: ENOTEMPTY, and nothing removed. */
-	CHECK(mkdirat(chg_fd, "r2", 0755) == 0);
-	make("r2/.wharf-upload.a.bin.partial", "a");
-	make("r2/seen.txt", "s");
-	CHECK_EQ_INT(run_rmdir("r2", &removed, &names, &cut), ENOTEMPTY);
-	CHECK_EQ_INT(removed, 0);
-	CHECK(exists("r2/.wharf-upload.a.bin.partial"));
-	CHECK(unlinkat(chg_fd, "r2/seen.txt", 0) == 0);
-	CHECK(mkdirat(chg_fd, "r2/sub", 0755) == 0);
-	CHECK_EQ_INT(run_rmdir("r2", &removed, &names, &cut), ENOTEMPTY);
-	CHECK(exists("r2/.wharf-upload.a.bin.partial"));
-
-	/* An upload's temp file: EBUSY, and nothing removed. */
-	CHECK(mkdirat(chg_fd, "r3", 0755) == 0);
-	make("r3/.wharf-upload.a.bin.partial", "a");
-	make("r3/.wharf-upload.live.bin.0123456789abcdef", "live");
-	CHECK_EQ_INT(run_rmdir("r3", &removed, &names, &cut), EBUSY);
-	CHECK_EQ_INT(removed, 0);
-	CHECK(exists("r3/.wharf-upload.a.bin.partial") && exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
-
-	/* A temp file last written an hour ago, but changed since this
-	 * process started (it renamed or wrote it: a slow client's upload):
-	 * EBUSY. One changed last before the start, by a process that died
-	 * mid-upload: it goes with the partials. */
-	struct timespec times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
-	CHECK(utimensat(chg_fd, "r3/.wharf-upload.live.bin.0123456789abcdef", times, 0) == 0);
-	CHECK_EQ_INT(run_rmdir("r3", &removed, &names, &cut), EBUSY);
-	CHECK(exists("r3/.wharf-upload.live.bin.0123456789abcdef"));
-	struct timespec started;
-	clock_gettime(CLOCK_REALTIME, &started);
-	started.tv_sec++;
-	CHECK(mkdirat(chg_fd, "r8", 0755) == 0);
-	make("r8/.wharf-upload.dead.bin.0123456789abcdef", "dead");
-	CHECK(utimensat(chg_fd, "r8/.wharf-upload.dead.bin.0123456789abcdef", times, 0) == 0);
-	make("r8/.wharf-upload.fresh.bin.0123456789abcdef", "fresh"); /* a minute is not old */
-	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), EBUSY);
-	CHECK(exists("r8/.wharf-upload.dead.bin.0123456789abcdef"));
-	CHECK(unlinkat(chg_fd, "r8/.wharf-upload.fresh.bin.0123456789abcdef", 0) == 0);
-	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), 0);
-	CHECK_EQ_INT(removed, 1);
-	CHECK(!exists("r8"));
-
-	/* Not a folder: a file, and a link to one (never followed). */
-	make("r4", "file");
-	CHECK_EQ_INT(run_rmdir("r4", &removed, &names, &cut), ENOTDIR);
-	CHECK(symlinkat("r3", chg_fd, "r5") == 0);
-	CHECK_EQ_INT(run_rmdir("r5", &removed, &names, &cut), ENOTDIR);
-	CHECK(exists("r3/.wharf-upload.a.bin.partial"));
-
-	/* More partials than one step reads, and than the log's names hold. */
-	char name[64];
-	CHECK(mkdirat(chg_fd, "r6", 0755) == 0);
-	for (int i = 0; i < 5000; i++) {
-		snprintf(name, sizeof(name), "r6/.wharf-upload.p%04d.partial", i);
-		make(name, "p");
-	}
-	CHECK_EQ_INT(run_rmdir("r6", &removed, &names, &cut), 0);
-	CHECK_EQ_INT(removed, 5000);
-	CHECK(cut);
-	CHECK(!exists("r6"));
-
-	/* Let go of before it ran: nothing removed. */
-	CHECK(mkdirat(chg_fd, "r6", 0755) == 0);
-	make("r6/.wharf-upload.a.bin.partial", "a");
-	xfer_fs_job_free(xfer_ftp_job_rmdir(sub_fd(), "r6", 60, long_ago));
-	CHECK(exists("r6/.wharf-upload.a.bin.partial"));
-	CHECK_EQ_INT(run_rmdir("r6", &removed, &names, &cut), 0);
-
-	/* Another kind of job has no RMD results. */
-	xfer_fs_job_t *j = xfer_fs_job_mkdir(sub_fd(), "r7");
-	CHECK_EQ_INT(xfer_ftp_job_rmdir_removed(j, &names, &cut), 0);
-	xfer_fs_job_free(j);
-
-	unlinkat(chg_fd, "r2/.wharf-upload.a.bin.partial", 0);
-	unlinkat(chg_fd, "r2/sub", AT_REMOVEDIR);
-	unlinkat(chg_fd, "r2", AT_REMOVEDIR);
-	unlinkat(chg_fd, "r3/.wharf-upload.a.bin.partial", 0);
-	unlinkat(chg_fd, "r3/.wharf-upload.live.bin.0123456789abcdef", 0);
-	unlinkat(chg_fd, "r3", AT_REMOVEDIR);
-	unlinkat(chg_fd, "r4", 0);
-	unlinkat(chg_fd, "r5", 0);
-}
-
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/wharf-ftp-job-XXXXXX");
@@ -419,7 +278,6 @@ int main(void)
 	chg_fd = open(chg, O_RDONLY | O_DIRECTORY);
 	CHECK(chg_fd >= 0);
 	test_truncate();
-	test_rmdir();
 	/* Only what the tests made, all of it gone: no temp file left. */
 	DIR *cd = fdopendir(chg_fd);
 	for (struct dirent *de; cd && (de = readdir(cd));)
