@@ -442,13 +442,15 @@ def ftps_services(explicit_keys=None, implicit=True, implicit_keys=None):
 class FTPSCase(unittest.TestCase):
     """One wharf with an explicit (self.port) and an implicit (self.iport)
     FTPS service for the whole class. Subclasses set SERVICE_KEYS (extra keys
-    for both services), EXTRA (raw top-level config), USERS, WORKERS, and
+    for both services), EXTRA (raw top-level config), USERS, WORKERS, HTTPS
+    (an HTTPS service too, first: server.port, as harness.curl asks), and
     fill homes in prepare(server) before it starts."""
 
     SERVICE_KEYS = {}
     EXTRA = ""
     USERS = None
     WORKERS = 2
+    HTTPS = False
 
     @classmethod
     def prepare(cls, server):
@@ -456,15 +458,17 @@ class FTPSCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server(users=cls.USERS, extra=cls.EXTRA, workers=cls.WORKERS,
-                                    services=ftps_services(cls.SERVICE_KEYS, True, cls.SERVICE_KEYS))
+        services = ftps_services(cls.SERVICE_KEYS, True, cls.SERVICE_KEYS)
+        if cls.HTTPS:
+            services.insert(0, {"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]})
+        cls.server = harness.Server(users=cls.USERS, extra=cls.EXTRA, workers=cls.WORKERS, services=services)
         cls.addClassCleanup(cls.server.cleanup)
-        cls.port = cls.server.services[0]["port"]
-        cls.iport = cls.server.services[1]["port"]
+        cls.port = services[-2]["port"]
+        cls.iport = services[-1]["port"]
         cls.prepare(cls.server)
         cls.server.start()
-        if not harness.wait_port(cls.port) or not harness.wait_port(cls.iport):
-            raise RuntimeError("FTPS ports not listening:\n" + cls.server.log()[-3000:])
+        if not all(harness.wait_port(s["port"]) for s in services):
+            raise RuntimeError("ports not listening:\n" + cls.server.log()[-3000:])
 
     def tearDown(self):
         harness.log_on_failure(self, self.server)

@@ -6,7 +6,10 @@ it works); QUIT and ABOR behind one are answered after its reply; a client
 that closes while they run leaves a tree that is as before or as after
 each command, a partial kept whole or cut, and a server that goes on; and
 another session on the same worker is answered while one session's batch
-of changes runs.
+of changes runs. An HTTPS DELETE of a folder where an FTPS upload was cut
+short removes the hidden partial with it, as RMD does (over HTTP/1.1 and
+HTTP/2, with curl), and leaves all of it, with 409, when the folder holds
+a name a listing shows or a live upload's temp file.
 
 How long one unlink or fsync takes cannot be forced from here, so no test
 depends on one being slow: the one that looks at the other session skips
@@ -19,6 +22,7 @@ than a tiny ftp_idle_timeout and the session is not closed as idle; a REST
 connection may still be opened once the 150 comes. Each skips when the job
 did not wait long enough to tell."""
 
+import json
 import os
 import socket
 import sys
@@ -498,6 +502,105 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
             self.assertIn("inside.txt", r.text, r)
             return joins, waited
         self.stor_after_held(held_stat, "after-stat.bin")
+
+
+class DeleteOverHTTPS(ftps_util.FTPSCase):
+    """A user who uploaded over FTPS and cleans up over HTTPS: the folder
+    where an upload was cut short lists as empty there too, and a DELETE
+    of it (curl -X DELETE) removes it with the partial, as RMD does."""
+
+    HTTPS = True
+    WORKERS = 1
+    DEAD_TEMP = TreeChanges.DEAD_TEMP
+    prepare = TreeChanges.prepare
+    leftovers = TreeChanges.leftovers
+    VERSIONS = (("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2"))
+
+    def cut_upload(self, folder, name="file.bin"):
+        """folder made, and an upload of name into it cut after 50000
+        bytes: the session, which SIZE shows the partial's bytes."""
+        c = self.logged_in()
+        c.expect("MKD " + folder, 257)
+        r, _ = c.stor("%s/%s" % (folder, name), os.urandom(200000), cut_after=50000)
+        self.assertEqual(r.code, 426, r)
+        self.assertEqual(c.expect("SIZE %s/%s" % (folder, name), 213).text, "50000")
+        self.assertEqual(self.leftovers(folder), [partial_name(name)])
+        return c
+
+    def names(self, path, http):
+        """The names a JSON listing of path shows."""
+        status, _, body = harness.curl(self.server, path, http=http, args=["-H", "Accept: application/json"])
+        self.assertEqual(status, 200, body)
+        return [e["name"] for e in json.loads(body)["entries"]]
+
+    def delete(self, path, http):
+        status, _, body = harness.curl(self.server, path, http=http, args=["-X", "DELETE"])
+        return status, body.decode("utf-8", "replace")
+
+    def test_delete_takes_the_partials_nobody_sees(self):
+        for (http, version), path in zip(self.VERSIONS, ("/h1", "/h2/")):
+            folder = path.strip("/")
+            with self.subTest(version=version, path=path):
+                c = self.cut_upload(folder)
+                self.assertEqual(self.names("/%s/" % folder, http), [])
+                self.assertIn(folder, self.names("/", http))
+                self.assertEqual(self.delete(path, http), (204, ""))
+                self.assertFalse(os.path.exists(self.home(folder)))
+                self.assertNotIn(folder, self.names("/", http))
+                self.assertEqual(c.cmd("SIZE %s/file.bin" % folder).code, 550)
+                self.assertIn("alice: DELETE %s: removed 1 interrupted upload left in it: %s"
+                              % (path, partial_name("file.bin")), self.server.log())
+                self.assertIn(" alice DELETE %s %s 204 " % (path, version), self.server.log())
+
+    def test_delete_takes_a_dead_process_temp_file(self):
+        self.assertEqual(self.names("/d9/", "--http1.1"), [])
+        self.assertEqual(self.delete("/d9", "--http1.1"), (204, ""))
+        self.assertFalse(os.path.exists(self.home("d9")))
+
+    def test_delete_leaves_a_folder_with_what_users_see(self):
+        for (http, version), path in zip(self.VERSIONS, ("/s1", "/s2/")):
+            folder = path.strip("/")
+            with self.subTest(version=version, path=path):
+                c = self.cut_upload(folder)
+                r, _ = c.stor(folder + "/seen.txt", b"seen")
+                self.assertEqual(r.code, 226, r)
+                status, body = self.delete(path, http)
+                self.assertEqual(status, 409, body)
+                self.assertIn("the folder is not empty", body)
+                self.assertEqual(self.leftovers(folder), [partial_name("file.bin")])
+                self.assertEqual(c.expect("SIZE %s/file.bin" % folder, 213).text, "50000")
+                self.assertEqual(self.read_home(folder + "/seen.txt"), b"seen")
+                # Once what users see is gone, the folder goes.
+                self.assertEqual(self.delete("/%s/seen.txt" % folder, http), (204, ""))
+                self.assertEqual(self.delete(path, http), (204, ""))
+                self.assertFalse(os.path.exists(self.home(folder)))
+
+    def test_delete_during_an_upload_into_the_folder(self):
+        """A live upload's temp file is never removed: 409 says why, and
+        the upload ends as it would have."""
+        for http, version in self.VERSIONS:
+            folder = "u" + version[-1]
+            with self.subTest(version=version):
+                self.cut_upload(folder, "old.bin")
+                up = self.logged_in()
+                raw = socket.create_connection(("127.0.0.1", up.epsv()), timeout=SLOW)
+                self.addCleanup(raw.close)
+                self.assertEqual(up.cmd("STOR %s/live.bin" % folder).code, 150)
+                conn = up.wrap_data(raw)
+                conn.sendall(b"first half ")
+                self.assertTrue(harness.wait_until(lambda: len(self.leftovers(folder)) == 2, timeout=SLOW),
+                                self.leftovers(folder))
+                status, body = self.delete("/" + folder, http)
+                self.assertEqual(status, 409, body)
+                self.assertIn("an upload into the folder is under way", body)
+                self.assertEqual(len(self.leftovers(folder)), 2)
+                conn.sendall(b"second half")
+                conn.unwrap()
+                conn.close()
+                self.assertEqual(up.read_reply(timeout=SLOW).code, 226)
+                self.assertEqual(self.read_home(folder + "/live.bin"), b"first half second half")
+                self.assertEqual(self.leftovers(folder), [partial_name("old.bin")])
+
 
 if __name__ == "__main__":
     harness.main()
