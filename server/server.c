@@ -369,14 +369,26 @@ static void raise_fd_limit(const wf_config_t *cfg)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	unsigned long long per_client =
-		(unsigned long long)cfg->limits.max_connections_per_ip * (1 + 2 * (unsigned long long)cfg->limits.h2_max_streams);
+	/* Descriptors one connection may hold: an HTTPS one, its socket and a
+	 * file per HTTP/2 download or a temp file and its folder per upload; an
+	 * FTPS one, its control and data sockets, the passive listener, and a
+	 * resumed upload's temp file, folder and source file. */
+	unsigned long long per_conn = 0;
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		unsigned long long n = cfg->services[i].type == WF_SERVICE_HTTPS
+					       ? 1 + 2 * (unsigned long long)cfg->limits.h2_max_streams
+				       : wf_service_is_ftp(cfg->services[i].type) ? 6
+										  : 1;
+		if (n > per_conn)
+			per_conn = n;
+	}
+	unsigned long long per_client = (unsigned long long)cfg->limits.max_connections_per_ip * per_conn;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * per_client)
 		wf_log_warn("open file limit is %llu: one client may hold up to %llu descriptors (max_connections_per_ip "
-			    "%d x (1 + 2 x h2_max_streams %d)), so a few could use them all; raise the limit "
+			    "%d x %llu per connection%s), so a few could use them all; raise the limit "
 			    "(LimitNOFILE=) or lower those",
-			    (unsigned long long)rl.rlim_cur, per_client, cfg->limits.max_connections_per_ip,
-			    cfg->limits.h2_max_streams);
+			    (unsigned long long)rl.rlim_cur, per_client, cfg->limits.max_connections_per_ip, per_conn,
+			    per_conn > 6 ? ", 1 + 2 x h2_max_streams" : "");
 }
 
 /* Binds every listener (one socket per worker) as the user we start as. */
