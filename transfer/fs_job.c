@@ -52,6 +52,7 @@ struct xfer_fs_job {
 	int dir_fd, to_fd;
 	char leaf[NAME_MAX + 1], to_leaf[NAME_MAX + 1];
 	char partial[NAME_MAX + 1]; /* JOB_DELETE: the partial of leaf (or the name removed), or "" */
+	/* to_leaf, for a removal: the name partial was parked for, or "" */
 	int partial_max_age;
 	bool stale_only;           /* JOB_DELETE: the partial goes only if it is stale */
 	bool sync;                 /* JOB_DELETE: the folder is fsynced once changed (the reply waits for it) */
@@ -144,11 +145,12 @@ time_t xfer_fs_job_orphan_age(int send_timeout)
 }
 
 /* DELE's job with no leaf: only its partial's removal, and no fsync. */
-xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only)
+xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, const char *of, int max_age, bool stale_only)
 {
 	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, "");
 	if (j) {
 		snprintf(j->partial, sizeof(j->partial), "%s", name);
+		snprintf(j->to_leaf, sizeof(j->to_leaf), "%s", of);
 		j->partial_max_age = max_age;
 		j->stale_only = stale_only;
 	}
@@ -214,10 +216,13 @@ static void delete_run(xfer_fs_job_t *j)
 	}
 	bool changed = j->leaf[0] && j->err == 0;
 	if (j->partial[0]) {
-		bool stale = j->partial_max_age > 0 && fstatat(j->dir_fd, j->partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			     xfer_partial_stale(&st, time(NULL), j->partial_max_age);
-		if ((stale || !j->stale_only) && unlinkat(j->dir_fd, j->partial, 0) == 0) {
-			j->partial_fate = stale ? XFER_FS_PARTIAL_STALE : XFER_FS_PARTIAL_REMOVED;
+		/* DELE's leaf is gone by now: only its partial's age counts. */
+		xfer_partial_verdict_t v = xfer_partial_check(j->dir_fd, j->partial, j->leaf[0] ? "" : j->to_leaf,
+							      time(NULL), j->partial_max_age);
+		if ((v != XFER_PARTIAL_LIVE || !j->stale_only) && unlinkat(j->dir_fd, j->partial, 0) == 0) {
+			j->partial_fate = v == XFER_PARTIAL_OLD	       ? XFER_FS_PARTIAL_STALE
+					  : v == XFER_PARTIAL_REPLACED ? XFER_FS_PARTIAL_REPLACED
+								       : XFER_FS_PARTIAL_REMOVED;
 			changed = true;
 		}
 	}

@@ -67,11 +67,11 @@ xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool fo
 time_t xfer_fs_job_orphan_age(int send_timeout);
 /* Removes name (a partial, or an upload's temp file) from the folder, and
  * nothing else: no folder fsync, as nothing durable hangs on it. With
- * stale_only, only a stale one goes (last written more than max_age
- * seconds ago; never with max_age 0). err is 0; xfer_fs_job_partial says
- * what went (NONE: nothing, or it could not be removed; STALE: a stale
- * one; REMOVED: one that was not). */
-xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, int max_age, bool stale_only);
+ * stale_only, only a partial gone for every command goes (of: the name it
+ * was parked for; xfer_partial_check with max_age). err is 0;
+ * xfer_fs_job_partial says what went (NONE: nothing, or it could not be
+ * removed; STALE or REPLACED: such a one; REMOVED: one that was not). */
+xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, const char *of, int max_age, bool stale_only);
 /* MKD, MKCOL: makes the folder leaf (0755, less the umask). */
 xfer_fs_job_t *xfer_fs_job_mkdir(int dir_fd_take, const char *leaf);
 /* A DELETE's or MKCOL's preconditions (transfer/precond.h), taken: the
@@ -136,6 +136,7 @@ typedef enum xfer_fs_partial_fate {
 	XFER_FS_PARTIAL_NONE,    /* there was none (or it could not be removed) */
 	XFER_FS_PARTIAL_REMOVED, /* one was kept for resuming, and is gone */
 	XFER_FS_PARTIAL_STALE,   /* one was stale (past partial_max_age), and is gone */
+	XFER_FS_PARTIAL_REPLACED, /* one was older than its name's file (xfer_partial_replaced), and is gone */
 } xfer_fs_partial_fate_t;
 xfer_fs_partial_fate_t xfer_fs_job_partial(const xfer_fs_job_t *j);
 /* delete_any's of a folder: how many partials and orphaned temp files it

@@ -178,22 +178,26 @@ static int open_with_partial(xfer_ftp_t *f, wf_slice_t arg, char *v, size_t vlen
 	return dfd;
 }
 
-/* A partial nobody resumed within partial_upload_max_age is gone for every
- * command: SIZE, REST+STOR, APPE and DELE remove it when they meet it (off
- * the loop: it may be gigabytes), so they all find none (the sweep removes
- * the ones nobody meets). Is there such a one? */
-static bool partial_stale(xfer_ftp_t *f, int dfd, const char *partial)
+/* A partial nobody resumed within partial_upload_max_age, or one older
+ * than the file its name holds now (xfer_partial_check), is gone for every
+ * command: SIZE, REST+STOR and APPE remove it when they meet it (off the
+ * loop: it may be gigabytes), so they all find none (the sweep removes the
+ * old ones nobody meets). Is there such a one? */
+static bool partial_gone(xfer_ftp_t *f, int dfd, const char *leaf, const char *partial)
 {
-	int max_age = f->conn->cfg->limits.partial_upload_max_age;
-	struct stat st;
-	return max_age > 0 && fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       xfer_partial_stale(&st, time(NULL), max_age);
+	return xfer_partial_check(dfd, partial, leaf, time(NULL), f->conn->cfg->limits.partial_upload_max_age) !=
+	       XFER_PARTIAL_LIVE;
 }
 
-static void log_stale_removed(xfer_ftp_t *f, const char *v)
+/* The removal job of partial_gone's partial: what it found, logged. */
+static void log_gone_removed(xfer_ftp_t *f, const char *v, const xfer_fs_job_t *job)
 {
-	ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v,
-		f->conn->cfg->limits.partial_upload_max_age);
+	xfer_fs_partial_fate_t fate = xfer_fs_job_partial(job);
+	if (fate == XFER_FS_PARTIAL_STALE)
+		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: untouched for over %d s", v,
+			f->conn->cfg->limits.partial_upload_max_age);
+	else if (fate == XFER_FS_PARTIAL_REPLACED)
+		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: the file was replaced after it", v);
 }
 
 /* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
@@ -989,8 +993,7 @@ static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const c
 
 static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	if (xfer_fs_job_partial(job) == XFER_FS_PARTIAL_STALE)
-		log_stale_removed(f, op->v);
+	log_gone_removed(f, op->v, job);
 	int dfd = op->dfd;
 	op->dfd = -1;
 	size_reply(f, dfd, op->partial, op->rel, op->v);
@@ -1003,7 +1006,7 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
 	if (dfd < 0)
 		return;
-	if (!partial[0] || !partial_stale(f, dfd, partial)) {
+	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
 		size_reply(f, dfd, partial, rel, v);
 		return;
 	}
@@ -1014,7 +1017,7 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
-	op_start(f, op, xfer_fs_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, true));
+	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, true));
 }
 
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
@@ -1226,8 +1229,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 
 static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
-	if (xfer_fs_job_partial(job) == XFER_FS_PARTIAL_STALE)
-		log_stale_removed(f, op->v);
+	log_gone_removed(f, op->v, job);
 	int dfd = op->dfd;
 	op->dfd = -1;
 	store_go(f, dfd, op->leaf, op->kind, op->rest, op->partial, op->v,
@@ -1281,7 +1283,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	 * from it, unless it is stale. Removing it may take long (gigabytes):
 	 * off the loop, and the upload is set up once it is gone. */
 	bool resume = kind == STORE_APPE || rest > 0;
-	bool in_the_way = resume ? partial_stale(f, dfd, partial) : fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	bool in_the_way = resume ? partial_gone(f, dfd, leaf, partial) : fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!in_the_way) {
 		store_go(f, dfd, leaf, kind, rest, partial, v, kind == STORE_STOU ? unique : NULL);
 		return;
@@ -1299,7 +1301,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->unique, sizeof(op->unique), "%s", kind == STORE_STOU ? unique : "");
-	op_start(f, op, xfer_fs_job_remove(job_fd, partial, f->conn->cfg->limits.partial_upload_max_age, resume));
+	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, resume));
 }
 
 static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)

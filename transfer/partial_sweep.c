@@ -35,6 +35,26 @@ bool xfer_partial_stale(const struct stat *st, time_t now, int max_age)
 	return max_age > 0 && now - st->st_mtime > (time_t)max_age;
 }
 
+bool xfer_partial_replaced(const struct stat *st, const struct stat *name_st)
+{
+	if (!name_st)
+		return false;
+	return name_st->st_ctim.tv_sec > st->st_mtim.tv_sec ||
+	       (name_st->st_ctim.tv_sec == st->st_mtim.tv_sec && name_st->st_ctim.tv_nsec > st->st_mtim.tv_nsec);
+}
+
+xfer_partial_verdict_t xfer_partial_check(int dir_fd, const char *partial, const char *leaf, time_t now,
+					  int max_age)
+{
+	struct stat st, name_st;
+	if (fstatat(dir_fd, partial, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return XFER_PARTIAL_LIVE;
+	if (xfer_partial_stale(&st, now, max_age))
+		return XFER_PARTIAL_OLD;
+	bool named = leaf[0] && fstatat(dir_fd, leaf, &name_st, AT_SYMLINK_NOFOLLOW) == 0;
+	return xfer_partial_replaced(&st, named ? &name_st : NULL) ? XFER_PARTIAL_REPLACED : XFER_PARTIAL_LIVE;
+}
+
 /* Removes the partial name of dir_fd if it is stale. A session resumes a
  * partial by renaming it to a temp name of its own (xfer_upload_claim), and
  * the sweep claims it the same way before it unlinks: whoever renames first

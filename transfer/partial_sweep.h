@@ -24,6 +24,24 @@
  * now; never with max_age 0 (kept forever). */
 bool xfer_partial_stale(const struct stat *st, time_t now, int max_age);
 
+/* True when the partial st was last written before what the name it was
+ * parked for holds now (name_st, NULL: nothing has the name) last
+ * changed: a file put under the name since (an HTTP PUT, an RNTO onto it,
+ * a tool of the admin's) replaced the upload the partial was part of, and
+ * resuming the partial would swap that file for older bytes. A rename onto
+ * the name and a write to it both move its ctime. */
+bool xfer_partial_replaced(const struct stat *st, const struct stat *name_st);
+
+/* Whether the partial of leaf in dir_fd is gone for every command (SIZE,
+ * REST+STOR, APPE, which remove it when they meet it), looked up now. */
+typedef enum xfer_partial_verdict {
+	XFER_PARTIAL_LIVE,     /* none of the below, or there is no partial */
+	XFER_PARTIAL_OLD,      /* xfer_partial_stale */
+	XFER_PARTIAL_REPLACED, /* xfer_partial_replaced */
+} xfer_partial_verdict_t;
+xfer_partial_verdict_t xfer_partial_check(int dir_fd, const char *partial, const char *leaf, time_t now,
+					  int max_age);
+
 /* True when the upload temp file st (a hidden name, not a partial) is in
  * no upload's hands: one this process made, claimed or wrote to has a
  * ctime after started (creating, renaming and writing all set it; no upload

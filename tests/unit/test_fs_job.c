@@ -390,28 +390,42 @@ static void test_remove(void)
 	make("keep.txt", "k");
 	make("p1", "part");
 	/* Any: a fresh one goes, and nothing else does. */
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 3600, false), &p), 0);
 	CHECK_EQ_INT(p, XFER_FS_PARTIAL_REMOVED);
 	CHECK(!exists("p1") && exists("keep.txt"));
 	/* A stale one, counted as stale. */
 	make("p1", "part");
 	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 3600, false), &p), 0);
 	CHECK_EQ_INT(p, XFER_FS_PARTIAL_STALE);
 	CHECK(!exists("p1"));
 	/* Only when stale: a fresh one stays, a stale one goes. */
 	make("p1", "part");
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 3600, true), &p), 0);
 	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
 	CHECK(exists("p1"));
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 0, true), &p), 0); /* max age 0: never stale */
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 0, true), &p), 0); /* max age 0: never stale */
 	CHECK(exists("p1"));
 	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, true), &p), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 3600, true), &p), 0);
 	CHECK_EQ_INT(p, XFER_FS_PARTIAL_STALE);
 	CHECK(!exists("p1"));
+	/* Only when stale: one older than what its name holds now goes too,
+	 * even with max age 0; one newer than it stays. */
+	make("p1", "part");
+	CHECK(utimensat(chg_fd, "p1", old, 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "keep.txt", 0, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_REPLACED);
+	CHECK(!exists("p1"));
+	make("p1", "part");
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "keep.txt", 0, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "missing.txt", 0, true), &p), 0);
+	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
+	CHECK(exists("p1"));
+	CHECK(unlinkat(chg_fd, "p1", 0) == 0);
 	/* None there. */
-	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", 3600, false), &p), 0);
+	CHECK_EQ_INT(run(xfer_fs_job_remove(sub_fd(), "p1", "", 3600, false), &p), 0);
 	CHECK_EQ_INT(p, XFER_FS_PARTIAL_NONE);
 	CHECK(unlinkat(chg_fd, "keep.txt", 0) == 0);
 }

@@ -192,6 +192,17 @@ int main(void)
 	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
 	CHECK(xfer_partial_stale(&st, NOW + 1, 7 * DAY));
 	CHECK(!xfer_partial_stale(&st, NOW + 100 * DAY, 0));
+	/* Replaced: its name's file changed after the partial's last write. */
+	struct stat part = { .st_mtim = { .tv_sec = NOW, .tv_nsec = 500 } };
+	struct stat name = { .st_ctim = { .tv_sec = NOW, .tv_nsec = 500 } };
+	CHECK(!xfer_partial_replaced(&part, NULL));
+	CHECK(!xfer_partial_replaced(&part, &name)); /* the same moment: not after */
+	name.st_ctim.tv_nsec = 501;
+	CHECK(xfer_partial_replaced(&part, &name));
+	name.st_ctim = (struct timespec){ .tv_sec = NOW + 1 };
+	CHECK(xfer_partial_replaced(&part, &name));
+	name.st_ctim = (struct timespec){ .tv_sec = NOW - 1, .tv_nsec = 999999999 };
+	CHECK(!xfer_partial_replaced(&part, &name));
 
 	close(users[0].home_fd);
 	close(users[1].home_fd);

@@ -1,0 +1,77 @@
+"""An interrupted FTPS upload's partial is resumed only while it is newer
+than what its name holds: once a file is put under the name another way (an
+HTTPS PUT, an FTPS RNTO onto it), SIZE reports that file and APPE appends to
+it, as RFC 959 says APPE does, instead of swapping it for the partial's
+older bytes."""
+
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import ftps_util  # noqa: E402
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+class PartialReplaced(ftps_util.FTPSCase):
+
+    HTTPS = True
+
+    def interrupted(self, name, size=100000, cut=30000):
+        """alice's upload of NAME cut after CUT bytes; its control connection."""
+        c = self.logged_in()
+        r, _ = c.stor(name, os.urandom(size), cut_after=cut)
+        self.assertEqual(r.code // 100, 4, r)
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(cut))
+        return c
+
+    def test_https_put_then_appe(self):
+        c = self.interrupted("log.txt")
+        new = os.urandom(200000)
+        st, _, _ = harness.curl(self.server, "/log.txt", args=["-T", "-"], input=new)
+        self.assertIn(st, (201, 204))
+        self.assertEqual(c.expect("SIZE log.txt", 213).text.strip(), str(len(new)))
+        r, _ = c.stor("log.txt", b"TAIL", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("log.txt")), sha(new + b"TAIL"))
+        self.assertIn("removed the interrupted upload of /log.txt: the file was replaced after it",
+                      self.server.log())
+        self.assertEqual([n for n in os.listdir(self.home()) if "log.txt" in n], ["log.txt"])
+
+    def test_rnto_then_size_and_appe(self):
+        c = self.interrupted("x.txt")
+        y = os.urandom(200000)
+        r, _ = c.stor("y.txt", y)
+        self.assertEqual(r.code, 226, r)
+        c.expect("RNFR y.txt", 350)
+        c.expect("RNTO x.txt", 250)
+        self.assertEqual(c.expect("SIZE x.txt", 213).text.strip(), str(len(y)))
+        r, _ = c.stor("x.txt", b"TAIL", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("x.txt")), sha(y + b"TAIL"))
+
+    def test_rest_stor_continues_the_new_file(self):
+        c = self.interrupted("r.bin")
+        new = os.urandom(50000)
+        st, _, _ = harness.curl(self.server, "/r.bin", args=["-T", "-"], input=new)
+        self.assertIn(st, (201, 204))
+        r, _ = c.stor("r.bin", b"END", rest=40000)
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home("r.bin")), sha(new[:40000] + b"END"))
+
+    def test_an_older_file_leaves_the_partial_resumable(self):
+        # The usual case: the name held a complete file before the upload
+        # that was cut; the partial is newer and resumes.
+        self.write_home("keep.bin", b"old version\n")
+        c = self.interrupted("keep.bin", size=80000, cut=20000)
+        r, _ = c.stor("keep.bin", b"more", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(os.path.getsize(self.home("keep.bin")), 20004)
+
+
+if __name__ == "__main__":
+    harness.main()
