@@ -877,9 +877,14 @@ static void serve_delete(xfer_exchange_t *ex, const xfer_req_in_t *in, const cha
 		return;
 	/* A folder goes with the partials of interrupted FTP uploads parked
 	 * in it (docs/ftps.md), which no listing shows, and the temp files a
-	 * dead process left there, as RMD's. */
+	 * dead process left there, as RMD's; a file with its own partial, as
+	 * DELE's, so an APPE cannot bring back what was deleted. */
 	time_t orphan_age = xfer_fs_job_orphan_age(ex->cfg->limits.send_timeout);
-	change_tree(ex, guarded(xfer_fs_job_delete_any(dfd, leaf, is_dir, orphan_age, wf_server->started), in),
+	char partial[NAME_MAX + 1];
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
+		partial[0] = '\0';
+	change_tree(ex,
+		    guarded(xfer_fs_job_delete_any(dfd, leaf, partial, is_dir, orphan_age, wf_server->started), in),
 		    delete_answer);
 }
 

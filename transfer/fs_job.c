@@ -125,11 +125,12 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
 	return j;
 }
 
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only, time_t orphan_age,
-				      struct timespec started)
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, const char *partial, bool folder_only,
+				      time_t orphan_age, struct timespec started)
 {
 	xfer_fs_job_t *j = change_new(JOB_DELETE, dir_fd_take, leaf);
 	if (j) {
+		snprintf(j->partial, sizeof(j->partial), "%s", partial);
 		j->sync = true;
 		j->any = true;
 		j->folder_only = folder_only;
@@ -215,7 +216,7 @@ static void delete_run(xfer_fs_job_t *j)
 		j->err = errno; /* a folder put in the file's place since the lookup stays (EISDIR) */
 	}
 	bool changed = j->leaf[0] && j->err == 0;
-	if (j->partial[0]) {
+	if (j->partial[0] && (changed || !j->any)) { /* DELE's partial goes even without its file */
 		/* DELE's leaf is gone by now: only its partial's age counts. */
 		xfer_partial_verdict_t v = xfer_partial_check(j->dir_fd, j->partial, j->leaf[0] ? "" : j->to_leaf,
 							      time(NULL), j->partial_max_age);

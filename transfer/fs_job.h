@@ -57,9 +57,11 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
  * and nothing is removed, when it holds another hidden file (a live
  * upload's temp file, which is never removed); else the removal's, or the
  * lookup's (ENOENT: nothing has that name). A folder that cannot be read
- * is left to the rmdir alone. xfer_fs_job_removed tells what went besides. */
-xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, bool folder_only, time_t orphan_age,
-				      struct timespec started);
+ * is left to the rmdir alone. xfer_fs_job_removed tells what went besides.
+ * A file that goes takes partial with it (its name's parked interrupted
+ * upload, as DELE's; "" for none), so no resumption brings it back. */
+xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, const char *partial, bool folder_only,
+				      time_t orphan_age, struct timespec started);
 /* delete_any's orphan_age for a server whose limits.send_timeout is
  * send_timeout: past the longest a live upload leaves its temp file
  * untouched (partial_sweep.h says why), 2 * (send_timeout +

@@ -1403,7 +1403,7 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 	 * sooner: past the longest a live upload leaves its temp file
 	 * untouched (xfer_upload_tmp_orphan), not the partials' age. */
 	time_t orphan_age = xfer_fs_job_orphan_age(f->conn->cfg->limits.send_timeout);
-	op_start(f, op, xfer_fs_job_delete_any(dfd, leaf, true, orphan_age, wf_server->started));
+	op_start(f, op, xfer_fs_job_delete_any(dfd, leaf, "", true, orphan_age, wf_server->started));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -72,6 +72,24 @@ class PartialReplaced(ftps_util.FTPSCase):
         self.assertEqual(r.code, 226, r)
         self.assertEqual(os.path.getsize(self.home("keep.bin")), 20004)
 
+    def test_https_delete_takes_the_partial(self):
+        # A file deleted over HTTPS is gone for FTPS too: its partial goes
+        # with it, as with DELE, so SIZE finds nothing and APPE starts anew.
+        self.write_home("gone.bin", b"complete\n")
+        c = self.interrupted("gone.bin")
+        st, _, _ = harness.curl(self.server, "/gone.bin", args=["-X", "DELETE"])
+        self.assertEqual(st, 204)
+        self.assertEqual(c.cmd("SIZE gone.bin").code, 550)
+        self.assertEqual([n for n in os.listdir(self.home()) if "gone.bin" in n], [])
+        r, _ = c.stor("gone.bin", b"new", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("gone.bin"), b"new")
+        # A DELETE of a name with only a partial finds nothing, and keeps it.
+        c2 = self.interrupted("only.bin")
+        st, _, _ = harness.curl(self.server, "/only.bin", args=["-X", "DELETE"])
+        self.assertEqual(st, 404)
+        self.assertEqual(c2.expect("SIZE only.bin", 213).text.strip(), "30000")
+
 
 if __name__ == "__main__":
     harness.main()

@@ -110,21 +110,26 @@ static struct timespec long_ago = { 1000000000, 0 };
  * started long ago. */
 static xfer_fs_job_t *delete_any(const char *leaf, bool folder_only)
 {
-	return xfer_fs_job_delete_any(sub_fd(), leaf, folder_only, 60, long_ago);
+	return xfer_fs_job_delete_any(sub_fd(), leaf, "", folder_only, 60, long_ago);
 }
 
 static void test_delete_any(void)
 {
 	char partial[NAME_MAX + 1];
 	CHECK_EQ_INT(xfer_path_partial_name("f.txt", partial, sizeof(partial)), 0);
-	/* A file; a partial of its name is FTP's business and stays. */
+	/* A file, and the partial it is given with it; none unless given. */
 	make("f.txt", "x");
 	make(partial, "part");
 	CHECK_EQ_INT(run(delete_any("f.txt", false), NULL), 0);
 	CHECK(!exists("f.txt") && exists(partial));
+	make("f.txt", "x");
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, long_ago), NULL), 0);
+	CHECK(!exists("f.txt") && !exists(partial));
+	/* Nothing of that name: a partial stays (DELETE is of the file). */
+	make(partial, "part");
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, long_ago), NULL), ENOENT);
+	CHECK(exists(partial));
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
-	/* Nothing of that name. */
-	CHECK_EQ_INT(run(delete_any("f.txt", false), NULL), ENOENT);
 	/* A folder that is not empty stays; an empty one goes. */
 	CHECK(mkdirat(chg_fd, "d", 0755) == 0);
 	make("d/in", "x");
@@ -162,7 +167,7 @@ static int run_rmdir_since(const char *name, struct timespec started, size_t *re
 			   bool *cut)
 {
 	static char kept[512];
-	xfer_fs_job_t *j = xfer_fs_job_delete_any(sub_fd(), name, true, 60, started);
+	xfer_fs_job_t *j = xfer_fs_job_delete_any(sub_fd(), name, "", true, 60, started);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	int err = xfer_fs_job_err(j);
