@@ -150,13 +150,32 @@ static void respond_precond_failed(xfer_exchange_t *ex)
 /* A Location for rel (decoded, relative to the home), encoded as the
  * listing's links are: up to three bytes for each of rel's, so it is sized
  * to rel, not to the longest path. None when memory is short. */
-static void add_location(xfer_exchange_t *ex, const char *rel, bool dir)
+static void add_location(xfer_exchange_t *ex, const char *rel, bool dir, wf_slice_t query)
 {
 	size_t cap = 3 * strlen(rel) + 1;
 	char *enc = malloc(cap);
 	if (enc && xfer_url_encode_path(rel, enc, cap) >= 0)
-		add_field(ex, "Location", "/%s%s", enc, dir && rel[0] ? "/" : "");
+		add_field(ex, "Location", "/%s%s%s%.*s", enc, dir && rel[0] ? "/" : "", query.len ? "?" : "",
+			  (int)query.len, query.ptr);
 	free(enc);
+}
+
+/* The target's query, as the client sent it, for a redirect to carry on
+ * (as nginx's does): "" when there is none, or when it holds a byte a
+ * header value should not (a space, a control, anything past ASCII). */
+static wf_slice_t query_of(wf_slice_t target)
+{
+	const char *q = memchr(target.ptr, '?', target.len);
+	if (!q)
+		return (wf_slice_t){ "", 0 };
+	wf_slice_t query = { q + 1, (size_t)(target.ptr + target.len - q - 1) };
+	const char *hash = memchr(query.ptr, '#', query.len);
+	if (hash)
+		query.len = (size_t)(hash - query.ptr);
+	for (size_t i = 0; i < query.len; i++)
+		if ((unsigned char)query.ptr[i] <= 0x20 || (unsigned char)query.ptr[i] >= 0x7f)
+			return (wf_slice_t){ "", 0 };
+	return query;
 }
 
 static int errno_status(int err)
@@ -359,7 +378,7 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 			/* Relative links in the listing need the trailing slash. */
 			close(fd);
 			respond_error(ex, 301, NULL);
-			add_location(ex, rel, true);
+			add_location(ex, rel, true, query_of(in->target));
 			return;
 		}
 		serve_listing(ex, fd, in, rel);
@@ -746,7 +765,7 @@ static void commit_answer(xfer_exchange_t *ex, int err)
 		int is_dir = 0;
 		if (!ex->path_cut &&
 		    xfer_url_to_path((wf_slice_t){ ex->path, strlen(ex->path) }, rel, sizeof(rel), &is_dir) == WF_OK)
-			add_location(ex, rel, false);
+			add_location(ex, rel, false, (wf_slice_t){ "", 0 });
 	}
 }
 

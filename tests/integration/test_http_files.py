@@ -324,6 +324,10 @@ class FilesChecks:
         self.assertEqual(headers.get("location"), "/a%20dir/")
         status, _, body = self.curl("/a%20dir/")
         self.assertEqual(status, 200)
+        # The query goes along, as the client sent it (nginx keeps it too).
+        status, headers, _ = self.curl("/a%20dir?sort=name&q=%22x%22")
+        self.assertEqual(status, 301)
+        self.assertEqual(headers.get("location"), "/a%20dir/?sort=name&q=%22x%22")
 
     def test_listing_escapes_names(self):
         status, _, body = self.curl("/")
