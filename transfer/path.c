@@ -166,7 +166,9 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf)
 }
 
 #define PARTIAL_SUFFIX ".partial"
-#define PARTIAL_SUFFIX_LEN (sizeof(PARTIAL_SUFFIX) - 1)
+#define CLAIMED_SUFFIX ".claimed"
+#define SUFFIX_LEN (sizeof(PARTIAL_SUFFIX) - 1) /* of either: one cut-and-hash rule serves both */
+_Static_assert(sizeof(PARTIAL_SUFFIX) == sizeof(CLAIMED_SUFFIX), "a partial and its claimed name share one length");
 #define UTF8_MAX_BACK 3     /* continuation bytes in one UTF-8 character, at most */
 #define PARTIAL_HASH_HEX 16 /* hex digits of SHA-256(leaf) in a long leaf's partial name */
 #define PARTIAL_TAG_LEN (1 + PARTIAL_HASH_HEX) /* "~" and those digits */
@@ -175,7 +177,7 @@ int xfer_path_open_parent(int home_fd, const char *rel, const char **leaf)
  * bytes) and the tag, so its leaf part is at least PARTIAL_WHOLE_MAX + 1
  * bytes long: no whole leaf, not even one made to look like "<cut>~<hex>",
  * can give the same name as a long one. */
-#define PARTIAL_CUT_MAX (NAME_MAX - HIDDEN_PREFIX_LEN - PARTIAL_SUFFIX_LEN - PARTIAL_TAG_LEN)
+#define PARTIAL_CUT_MAX (NAME_MAX - HIDDEN_PREFIX_LEN - SUFFIX_LEN - PARTIAL_TAG_LEN)
 #define PARTIAL_WHOLE_MAX (PARTIAL_CUT_MAX - UTF8_MAX_BACK + PARTIAL_TAG_LEN - 1)
 
 static int random_hex(char *out, size_t nhex)
@@ -225,24 +227,27 @@ static ssize_t leaf_cut(const char *leaf, size_t suffix_len)
 	return (ssize_t)n;
 }
 
-int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap)
+/* The hidden name of leaf that ends in suffix (SUFFIX_LEN bytes): the
+ * partial's, or the claimed one's. Both suffixes have one length, so one
+ * leaf's two names differ in their ending alone. */
+static int hidden_name(const char *leaf, const char *suffix, char *name_out, size_t name_cap)
 {
 	size_t len = strlen(leaf);
 	if (len <= PARTIAL_WHOLE_MAX) {
-		ssize_t n = leaf_cut(leaf, PARTIAL_SUFFIX_LEN); /* whole: this only checks the leaf */
+		ssize_t n = leaf_cut(leaf, SUFFIX_LEN); /* whole: this only checks the leaf */
 		if (n < 0)
 			return (int)n;
-		if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + PARTIAL_SUFFIX_LEN + 1)
+		if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + SUFFIX_LEN + 1)
 			return -ERANGE;
-		snprintf(name_out, name_cap, "%s%.*s%s", HIDDEN_PREFIX, (int)n, leaf, PARTIAL_SUFFIX);
+		snprintf(name_out, name_cap, "%s%.*s%s", HIDDEN_PREFIX, (int)n, leaf, suffix);
 		return 0;
 	}
 	/* Too long to keep whole: names that share the kept part must still get
 	 * partials of their own, so a digest of the whole leaf goes with it. */
-	ssize_t n = leaf_cut(leaf, PARTIAL_SUFFIX_LEN + PARTIAL_TAG_LEN);
+	ssize_t n = leaf_cut(leaf, SUFFIX_LEN + PARTIAL_TAG_LEN);
 	if (n < 0)
 		return (int)n;
-	if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + PARTIAL_TAG_LEN + PARTIAL_SUFFIX_LEN + 1)
+	if (name_cap < HIDDEN_PREFIX_LEN + (size_t)n + PARTIAL_TAG_LEN + SUFFIX_LEN + 1)
 		return -ERANGE;
 	unsigned char digest[32];
 	char hex[PARTIAL_HASH_HEX + 1];
@@ -254,7 +259,28 @@ int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap)
 		hex[2 * i + 1] = digits[digest[i] & 15];
 	}
 	hex[PARTIAL_HASH_HEX] = '\0';
-	snprintf(name_out, name_cap, "%s%.*s~%s%s", HIDDEN_PREFIX, (int)n, leaf, hex, PARTIAL_SUFFIX);
+	snprintf(name_out, name_cap, "%s%.*s~%s%s", HIDDEN_PREFIX, (int)n, leaf, hex, suffix);
+	return 0;
+}
+
+int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap)
+{
+	return hidden_name(leaf, PARTIAL_SUFFIX, name_out, name_cap);
+}
+
+int xfer_path_claimed_name(const char *leaf, char *name_out, size_t name_cap)
+{
+	return hidden_name(leaf, CLAIMED_SUFFIX, name_out, name_cap);
+}
+
+int xfer_path_claimed_of(const char *partial, char *name_out, size_t name_cap)
+{
+	size_t n = strlen(partial);
+	if (!xfer_path_is_partial(partial))
+		return -EINVAL;
+	if (name_cap < n + 1)
+		return -ERANGE;
+	snprintf(name_out, name_cap, "%.*s%s", (int)(n - SUFFIX_LEN), partial, CLAIMED_SUFFIX);
 	return 0;
 }
 
@@ -288,11 +314,21 @@ int xfer_path_is_hidden(const char *name)
 	return name && strncmp(name, HIDDEN_PREFIX, HIDDEN_PREFIX_LEN) == 0;
 }
 
-int xfer_path_is_partial(const char *name)
+static int hidden_ending(const char *name, const char *suffix)
 {
 	size_t n = name ? strlen(name) : 0;
-	return xfer_path_is_hidden(name) && n >= HIDDEN_PREFIX_LEN + PARTIAL_SUFFIX_LEN &&
-	       strcmp(name + n - PARTIAL_SUFFIX_LEN, PARTIAL_SUFFIX) == 0;
+	return xfer_path_is_hidden(name) && n >= HIDDEN_PREFIX_LEN + SUFFIX_LEN &&
+	       strcmp(name + n - SUFFIX_LEN, suffix) == 0;
+}
+
+int xfer_path_is_partial(const char *name)
+{
+	return hidden_ending(name, PARTIAL_SUFFIX);
+}
+
+int xfer_path_is_claimed(const char *name)
+{
+	return hidden_ending(name, CLAIMED_SUFFIX);
 }
 
 int xfer_path_rename_new(int from_dfd, const char *from, int to_dfd, const char *to)

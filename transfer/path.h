@@ -44,13 +44,30 @@ int xfer_path_tmp_create(int dir_fd, const char *leaf, char *name_out, size_t na
  * -EINVAL / -ERANGE as for xfer_path_tmp_create. A pure function (no I/O). */
 int xfer_path_partial_name(const char *leaf, char *name_out, size_t name_cap);
 
+/* The name that says "a resumption of leaf is under way": the temp file of
+ * an upload that resumes (a claimed partial, or the copy of leaf's head
+ * APPE or REST+STOR keeps), made by a rename with RENAME_NOREPLACE or an
+ * O_EXCL create, so two resumptions of one leaf exclude each other, and
+ * named the way the partial is, ".wharf-upload.<leaf>.claimed" (long
+ * leaves cut and hashed alike: ".claimed" is as long as ".partial"). It is
+ * never a partial's name nor a temp file's. As pure as the above. */
+int xfer_path_claimed_name(const char *leaf, char *name_out, size_t name_cap);
+
+/* The claimed name that goes with the partial name partial (the sweep,
+ * which meets partials by their names alone). 0, -EINVAL for a name that is
+ * no partial's, or -ERANGE. */
+int xfer_path_claimed_of(const char *partial, char *name_out, size_t name_cap);
+
 /* True for names that listings hide and requests may not address: the upload
- * temp files above. */
+ * temp files above, partial and claimed names included. */
 int xfer_path_is_hidden(const char *name);
 
 /* True for the partial names above (hidden, ending ".partial"); a temp
- * file's name (ending in random hex) never is. */
+ * file's name (ending in random hex) never is, nor a claimed name. */
 int xfer_path_is_partial(const char *name);
+
+/* True for the claimed names above (hidden, ending ".claimed"). */
+int xfer_path_is_claimed(const char *name);
 
 /* renameat that never replaces: an existing to stays and the answer is -1
  * with EEXIST. Where the file system lacks RENAME_NOREPLACE, a file is

@@ -408,6 +408,85 @@ static void check_hidden(void)
 	CHECK(!xfer_path_is_partial("x.partial"));
 	CHECK(!xfer_path_is_partial(".wharf-upload.partial"));
 	CHECK(!xfer_path_is_partial(NULL));
+	CHECK(!xfer_path_is_partial(".wharf-upload.x.claimed"));
+
+	CHECK(xfer_path_is_claimed(".wharf-upload.x.claimed"));
+	CHECK(xfer_path_is_claimed(".wharf-upload.x~0123456789abcdef.claimed"));
+	CHECK(!xfer_path_is_claimed(".wharf-upload.x.partial"));
+	CHECK(!xfer_path_is_claimed(".wharf-upload.x.0123456789abcdef"));
+	CHECK(!xfer_path_is_claimed("x.claimed"));
+	CHECK(!xfer_path_is_claimed(NULL));
+}
+
+/* The claimed name: the partial's, with its own ending, cut and hashed
+ * alike; never a partial's nor a temp file's. */
+static void check_claimed(void)
+{
+	char a[NAME_MAX + 1], b[NAME_MAX + 1], c[NAME_MAX + 1], leaf[NAME_MAX + 1], small[20];
+	const size_t p = strlen(".wharf-upload."), s = strlen(".claimed");
+
+	CHECK_EQ_INT(xfer_path_claimed_name("file.bin", a, sizeof(a)), 0);
+	CHECK_EQ_STR(a, ".wharf-upload.file.bin.claimed");
+	CHECK(xfer_path_is_hidden(a) && xfer_path_is_claimed(a) && !xfer_path_is_partial(a));
+	CHECK_EQ_INT(xfer_path_partial_name("file.bin", b, sizeof(b)), 0);
+	CHECK_EQ_INT(xfer_path_claimed_of(b, c, sizeof(c)), 0);
+	CHECK_EQ_STR(c, a);
+
+	/* A leaf that ends like a partial, or like a claimed name, gets names
+	 * of its own: no leaf's claimed name is another's partial. */
+	CHECK_EQ_INT(xfer_path_claimed_name("x.partial", a, sizeof(a)), 0);
+	CHECK_EQ_STR(a, ".wharf-upload.x.partial.claimed");
+	CHECK(!xfer_path_is_partial(a));
+	CHECK_EQ_INT(xfer_path_partial_name("x.claimed", a, sizeof(a)), 0);
+	CHECK(xfer_path_is_partial(a) && !xfer_path_is_claimed(a));
+
+	/* The cut and the digest are the partial's, to the byte: 229 bytes
+	 * whole, 230 hashed (sha256("n" x 230) starts ff4ef9dcb39b29ac). */
+	memset(leaf, 'w', 229);
+	leaf[229] = '\0';
+	CHECK_EQ_INT(xfer_path_claimed_name(leaf, a, sizeof(a)), 0);
+	CHECK_EQ_INT(strlen(a), p + 229 + s);
+	CHECK(strchr(a, '~') == NULL);
+	memset(leaf, 'n', 230);
+	leaf[230] = '\0';
+	CHECK_EQ_INT(xfer_path_claimed_name(leaf, a, sizeof(a)), 0);
+	char want[NAME_MAX + 1];
+	snprintf(want, sizeof(want), ".wharf-upload.%.216s~ff4ef9dcb39b29ac.claimed", leaf);
+	CHECK_EQ_STR(a, want);
+	CHECK_EQ_INT(strlen(a), NAME_MAX);
+
+	/* For every length, and UTF-8 cut anywhere: the partial's name with
+	 * the other ending, and claimed_of finds it from the partial's. */
+	for (size_t len = 1; len <= NAME_MAX; len++) {
+		for (size_t i = 0; i < len; i++)
+			leaf[i] = i % 3 == 0 ? 'x' : (char)(i % 3 == 1 ? 0xc3 : 0xa9);
+		leaf[len] = '\0';
+		if (len == 1 || len == 2)
+			leaf[0] = 'y'; /* never ".", ".." */
+		CHECK_EQ_INT(xfer_path_partial_name(leaf, b, sizeof(b)), 0);
+		CHECK_EQ_INT(xfer_path_claimed_name(leaf, a, sizeof(a)), 0);
+		CHECK(strlen(a) == strlen(b) && strlen(a) <= NAME_MAX);
+		CHECK(memcmp(a, b, strlen(a) - s) == 0 && strcmp(a + strlen(a) - s, ".claimed") == 0);
+		CHECK_EQ_INT(xfer_path_claimed_of(b, c, sizeof(c)), 0);
+		CHECK_EQ_STR(c, a);
+	}
+
+	/* A temp file's name (random hex at its end) is never one. */
+	int fd = xfer_path_tmp_create(home_fd, "claimed", a, sizeof(a));
+	CHECK(fd >= 0);
+	CHECK(!xfer_path_is_claimed(a) && !xfer_path_is_partial(a));
+	if (fd >= 0) {
+		close(fd);
+		unlinkat(home_fd, a, 0);
+	}
+
+	CHECK_EQ_INT(xfer_path_claimed_name("file", small, sizeof(small)), -ERANGE);
+	CHECK_EQ_INT(xfer_path_claimed_name("", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_claimed_name("..", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_claimed_name("a/b", a, sizeof(a)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_claimed_of(".wharf-upload.x.claimed", c, sizeof(c)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_claimed_of("x.partial", c, sizeof(c)), -EINVAL);
+	CHECK_EQ_INT(xfer_path_claimed_of(".wharf-upload.file.bin.partial", small, sizeof(small)), -ERANGE);
 }
 
 /* Makes openat2 fail with ENOSYS in this process, as on a kernel before 5.6.
@@ -526,6 +605,7 @@ int main(void)
 	check_parent(0);
 	check_tmp();
 	check_partial();
+	check_claimed();
 	check_hidden();
 	check_walk();
 	check_rename_new();
