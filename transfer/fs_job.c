@@ -302,7 +302,13 @@ static int rmdir_step(xfer_fs_job_t *j)
 			j->found++;
 			continue;
 		}
-		if (unlinkat(dirfd(j->dir), name, 0) == 0) {
+		/* A claimed name goes only while it is still an orphan, which a
+		 * recovery and a resumption after it may end meanwhile. */
+		bool gone = xfer_path_is_claimed(name)
+				    ? xfer_upload_remove_orphan_claim(dirfd(j->dir), name, time(NULL), j->orphan_age,
+								      j->started)
+				    : unlinkat(dirfd(j->dir), name, 0) == 0;
+		if (gone) {
 			j->removed++;
 			rmdir_note(j, name);
 			break; /* one removal a step */

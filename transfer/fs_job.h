@@ -50,8 +50,8 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
  * folder) only a folder goes: anything else of that name stays, and err
  * is ENOTDIR. A folder goes with what it holds that nobody sees or can
  * name: the partials parked in it (transfer/path.c) and the upload temp
- * files a dead process left there (xfer_upload_tmp_orphan with orphan_age
- * and started), all of them first looked at, then removed, in steps (each
+ * files and claimed names a dead process left there (xfer_upload_tmp_orphan
+ * with orphan_age and started), all of them first looked at, then removed, in steps (each
  * may be gigabytes). err is ENOTEMPTY (or EEXIST, on some file systems),
  * and nothing is removed, when the folder holds a name a user sees; EBUSY,
  * and nothing is removed, when it holds another hidden file (a live

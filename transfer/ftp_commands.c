@@ -200,6 +200,49 @@ static void log_gone_removed(xfer_ftp_t *f, const char *v, const xfer_fs_job_t *
 		ftp_log(f, WF_LOG_INFO, "removed the interrupted upload of %s: the file was replaced after it", v);
 }
 
+/* Past the longest a live upload leaves its temp file untouched
+ * (xfer_upload_tmp_orphan): a temp file, or a claimed name, older than this
+ * and changed before the process started is no upload's. */
+static time_t orphan_age(const xfer_ftp_t *f)
+{
+	return xfer_fs_job_orphan_age(f->conn->cfg->limits.send_timeout);
+}
+
+/* A resumption of leaf under way, as its claimed name (transfer/path.c)
+ * tells: none, a live one (this process's, or a live node's sharing the
+ * home), or an orphan a dead process left (to be put back as the partial). */
+typedef enum { CLAIM_NONE, CLAIM_LIVE, CLAIM_ORPHAN } claim_state_t;
+
+static claim_state_t claim_state(const xfer_ftp_t *f, int dfd, const char *leaf)
+{
+	char claimed[NAME_MAX + 1];
+	struct stat st;
+	if (xfer_path_claimed_name(leaf, claimed, sizeof(claimed)) != 0 ||
+	    fstatat(dfd, claimed, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return CLAIM_NONE;
+	return xfer_upload_tmp_orphan(&st, time(NULL), orphan_age(f), wf_server->started) ? CLAIM_ORPHAN
+												: CLAIM_LIVE;
+}
+
+/* A resuming command meets another resumption of the same name: nothing changes. */
+static void reply_claimed(xfer_ftp_t *f, const char *v)
+{
+	ftp_log(f, WF_LOG_INFO, "resuming %s refused: another session is resuming it", v);
+	ftp_reply(f, 450, "%s is being resumed by another session; try again later", v);
+}
+
+/* After a recovery job (xfer_ftp_job_recover): its line in the log. */
+static void log_recovered(xfer_ftp_t *f, const char *v, xfer_fs_job_t *job)
+{
+	int err = xfer_fs_job_err(job);
+	if (err)
+		ftp_log(f, WF_LOG_WARN, "could not recover the interrupted resumption of %s a stopped process left: %s",
+			v, strerror(err));
+	else if (xfer_ftp_job_recovered(job))
+		ftp_log(f, WF_LOG_INFO, "recovered the interrupted resumption of %s a stopped process left: "
+			"its bytes are the partial again", v);
+}
+
 /* LIST and NLST take ls flags ("-la") that we ignore, as vsftpd does. */
 static wf_slice_t skip_flags(wf_slice_t arg)
 {
@@ -999,6 +1042,42 @@ static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *jo
 	size_reply(f, dfd, op->partial, op->rel, op->v);
 }
 
+static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+		    const char *v, bool recovered);
+
+static void on_size_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
+{
+	log_recovered(f, op->v, job);
+	int dfd = op->dfd;
+	op->dfd = -1;
+	size_go(f, dfd, op->leaf, op->partial, op->rel, op->v, true);
+}
+
+/* SIZE once the names are known: an orphan claimed name goes back as the
+ * partial first (for a writer, to whom the partial's size is told), then a
+ * stale partial goes, then the answer; each off the loop. */
+static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+		    const char *v, bool recovered)
+{
+	int dfd = dfd_take;
+	bool orphan = !recovered && partial[0] && (f->user->perms & WF_PERM_WRITE) &&
+		      claim_state(f, dfd, leaf) == CLAIM_ORPHAN;
+	if (!orphan && (!partial[0] || !partial_gone(f, dfd, leaf, partial))) {
+		size_reply(f, dfd, partial, rel, v);
+		return;
+	}
+	int job_fd;
+	ftp_op_t *op = op_new_keeping(f, v, orphan ? on_size_recovered : on_size_stale_removed, dfd, &job_fd);
+	if (!op)
+		return;
+	snprintf(op->partial, sizeof(op->partial), "%s", partial);
+	snprintf(op->rel, sizeof(op->rel), "%s", rel);
+	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
+	op_start(f, op, orphan ? xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started)
+			       : xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age,
+						    true));
+}
+
 static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
@@ -1006,18 +1085,7 @@ static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
 	if (dfd < 0)
 		return;
-	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
-		size_reply(f, dfd, partial, rel, v);
-		return;
-	}
-	/* A stale partial goes first, off the loop; the answer then. */
-	int job_fd;
-	ftp_op_t *op = op_new_keeping(f, v, on_size_stale_removed, dfd, &job_fd);
-	if (!op)
-		return;
-	snprintf(op->partial, sizeof(op->partial), "%s", partial);
-	snprintf(op->rel, sizeof(op->rel), "%s", rel);
-	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, true));
+	size_go(f, dfd, leaf, partial, rel, v, false);
 }
 
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
@@ -1070,7 +1138,9 @@ static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
 
 /* Sets up an upload into rel: a fresh temp file, or the parked partial of an
  * interrupted one (*claimed), or a temp file to hold the existing file's
- * head (REST/APPE without a partial), per docs/ftps.md. For the last, *src
+ * head (REST/APPE without a partial), per docs/ftps.md. A resumption's temp
+ * file is leaf's claimed name (xfer_upload_claim, _open_claimed): EEXIST
+ * when another resumption of leaf holds it. For the last, *src
  * is left open on the existing file and *keep says how many of its bytes
  * to copy: a copy that may take seconds, so the caller has it done off the
  * loop. A partial resumed at a REST offset short of its end is to be cut
@@ -1120,7 +1190,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	 * O_NONBLOCK: see open_name. */
 	int src = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (src < 0 && errno == ENOENT && kind == STORE_APPE) {
-		rc = xfer_upload_open(up, dfd, leaf);
+		rc = xfer_upload_open_claimed(up, dfd, leaf);
 		return rc < 0 ? -rc : 0;
 	}
 	if (src < 0 || fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -1136,7 +1206,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 		close(dfd);
 		return ERANGE;
 	}
-	rc = xfer_upload_open(up, dfd, leaf);
+	rc = xfer_upload_open_claimed(up, dfd, leaf);
 	if (rc != WF_OK || keep == 0) {
 		close(src);
 		return rc < 0 ? -rc : 0;
@@ -1200,6 +1270,8 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 		xfer_fs_job_drop_upload(up); /* ERANGE: a partial parked again, or one that could not be */
 		if (err == ERANGE)
 			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
+		else if (err == EEXIST && (kind == STORE_APPE || rest > 0))
+			reply_claimed(f, v); /* another resumption took the name since store_check looked */
 		else
 			reply_errno(f, err, v);
 		return;
@@ -1235,6 +1307,70 @@ static void on_store_partial_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t 
 	store_go(f, dfd, op->leaf, op->kind, op->rest, op->partial, op->v,
 		 op->kind == STORE_STOU ? op->unique : NULL);
 }
+
+static void store_check(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t kind, uint64_t rest,
+			const char *partial, const char *v, const char *unique, bool recovered);
+
+static void on_store_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
+{
+	log_recovered(f, op->v, job);
+	int dfd = op->dfd;
+	op->dfd = -1;
+	int err = xfer_fs_job_err(job);
+	if (err && (op->kind == STORE_APPE || op->rest > 0)) {
+		close(dfd);
+		reply_errno(f, err, op->v);
+		return;
+	}
+	store_check(f, dfd, op->leaf, op->kind, op->rest, op->partial, op->v,
+		    op->kind == STORE_STOU ? op->unique : NULL, true);
+}
+
+/* The upload into leaf of dfd_take, once its names are known. A resumption
+ * (APPE, REST+STOR) another session has under way (leaf's claimed name is
+ * live) is refused: 450, and nothing changes. One a dead process left (an
+ * orphan claimed name) goes back as the partial first, for every kind: a
+ * resumption goes on from it, a fresh upload removes it next. Then a fresh
+ * upload starts over: the partial goes. A resumed one goes on from it,
+ * unless it is gone (partial_gone). Recovering or removing may take long (gigabytes):
+ * off the loop, and the upload is set up once that is done. */
+static void store_check(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t kind, uint64_t rest,
+			const char *partial, const char *v, const char *unique, bool recovered)
+{
+	int dfd = dfd_take;
+	bool resume = kind == STORE_APPE || rest > 0;
+	claim_state_t claim = claim_state(f, dfd, leaf);
+	if (resume && (claim == CLAIM_LIVE || (claim == CLAIM_ORPHAN && recovered))) {
+		close(dfd);
+		reply_claimed(f, v);
+		return;
+	}
+	bool orphan = claim == CLAIM_ORPHAN && !recovered;
+	struct stat st;
+	bool in_the_way = orphan || (resume ? partial_gone(f, dfd, leaf, partial)
+					    : fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0);
+	if (!in_the_way) {
+		store_go(f, dfd, leaf, kind, rest, partial, v, unique);
+		return;
+	}
+	if (ftp_data_refused(f)) { /* 425 now: nothing to remove for it */
+		close(dfd);
+		return;
+	}
+	int job_fd;
+	ftp_op_t *op = op_new_keeping(f, v, orphan ? on_store_recovered : on_store_partial_removed, dfd, &job_fd);
+	if (!op)
+		return;
+	op->kind = kind;
+	op->rest = rest;
+	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
+	snprintf(op->partial, sizeof(op->partial), "%s", partial);
+	snprintf(op->unique, sizeof(op->unique), "%s", unique ? unique : "");
+	op_start(f, op, orphan ? xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started)
+			       : xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age,
+						    resume));
+}
+
 
 static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 {
@@ -1279,29 +1415,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		ftp_reply(f, 553, "%s: name not allowed", v);
 		return;
 	}
-	/* A fresh upload starts over: the partial goes. A resumed one goes on
-	 * from it, unless it is stale. Removing it may take long (gigabytes):
-	 * off the loop, and the upload is set up once it is gone. */
-	bool resume = kind == STORE_APPE || rest > 0;
-	bool in_the_way = resume ? partial_gone(f, dfd, leaf, partial) : fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (!in_the_way) {
-		store_go(f, dfd, leaf, kind, rest, partial, v, kind == STORE_STOU ? unique : NULL);
-		return;
-	}
-	if (ftp_data_refused(f)) { /* 425 now: nothing to remove for it */
-		close(dfd);
-		return;
-	}
-	int job_fd;
-	ftp_op_t *op = op_new_keeping(f, v, on_store_partial_removed, dfd, &job_fd);
-	if (!op)
-		return;
-	op->kind = kind;
-	op->rest = rest;
-	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
-	snprintf(op->partial, sizeof(op->partial), "%s", partial);
-	snprintf(op->unique, sizeof(op->unique), "%s", kind == STORE_STOU ? unique : "");
-	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, resume));
+	store_check(f, dfd, leaf, kind, rest, partial, v, kind == STORE_STOU ? unique : NULL, false);
 }
 
 static void cmd_stor(xfer_ftp_t *f, wf_slice_t arg)
@@ -1402,8 +1516,7 @@ static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 	/* A temp file a crashed process left goes as the sweep's would, but
 	 * sooner: past the longest a live upload leaves its temp file
 	 * untouched (xfer_upload_tmp_orphan), not the partials' age. */
-	time_t orphan_age = xfer_fs_job_orphan_age(f->conn->cfg->limits.send_timeout);
-	op_start(f, op, xfer_fs_job_delete_any(dfd, leaf, "", true, orphan_age, wf_server->started));
+	op_start(f, op, xfer_fs_job_delete_any(dfd, leaf, "", true, orphan_age(f), wf_server->started));
 }
 
 static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -134,6 +134,52 @@ static void upload_work_drop(void *state)
 static const xfer_fs_job_ops_t copy_ops = { copy_step, upload_work_drop };
 static const xfer_fs_job_ops_t truncate_ops = { truncate_step, upload_work_drop };
 
+/* A claimed name a dead process left, put back as its partial. */
+typedef struct recover_work {
+	int dir_fd;                /* owned */
+	char leaf[NAME_MAX + 1];
+	time_t orphan_age;
+	struct timespec started;
+	int got;                   /* xfer_upload_recover's answer */
+} recover_work_t;
+
+static int recover_step(void *state, bool *more)
+{
+	recover_work_t *w = state;
+	(void)more;
+	w->got = xfer_upload_recover(w->dir_fd, w->leaf, time(NULL), w->orphan_age, w->started);
+	return w->got < 0 && w->got != -EBUSY ? -w->got : 0;
+}
+
+static void recover_drop(void *state)
+{
+	recover_work_t *w = state;
+	close(w->dir_fd);
+	free(w);
+}
+
+static const xfer_fs_job_ops_t recover_ops = { recover_step, recover_drop };
+
+xfer_fs_job_t *xfer_ftp_job_recover(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started)
+{
+	recover_work_t *w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(dir_fd_take);
+		return NULL;
+	}
+	w->dir_fd = dir_fd_take;
+	w->orphan_age = orphan_age;
+	w->started = started;
+	snprintf(w->leaf, sizeof(w->leaf), "%s", leaf);
+	return xfer_fs_job_custom(&recover_ops, w);
+}
+
+bool xfer_ftp_job_recovered(xfer_fs_job_t *j)
+{
+	const recover_work_t *w = xfer_fs_job_state(j, &recover_ops);
+	return w && w->got == 1;
+}
+
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_t *style, wf_buf_t *out_take,
 				    size_t max_entries)
 {

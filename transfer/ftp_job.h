@@ -7,7 +7,9 @@
  *   - copying the part of an existing file that APPE or REST+STOR keeps
  *     into the upload's temp file (gigabytes, for a large file);
  *   - cutting a resumed upload back to its REST offset (ftruncate frees
- *     the file's blocks: long, for gigabytes on ext4 or xfs).
+ *     the file's blocks: long, for gigabytes on ext4 or xfs);
+ *   - putting a claimed name a dead process left back as its partial (a
+ *     newer one may stand there: the older of the two goes).
  * The changes DELE, RMD, MKD and RNTO make, and the removal of a partial
  * or of an upload's temp file, are fs_job.h's own kinds, shared with HTTP.
  * A job owns what it is given (the folder, the listing buffer, the upload
@@ -23,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* A listing of the open folder dir_fd_take in style, appended to
  * out_take (whose cap bounds it: what fits is listed), at most
@@ -39,6 +42,16 @@ xfer_fs_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64
  * again under the name park_as (cut or not), so an interrupted session
  * loses nothing it could resume. NULL when out of memory (after parking). */
 xfer_fs_job_t *xfer_ftp_job_truncate(xfer_upload_t *up_take, uint64_t len, const char *park_as);
+/* APPE, REST+STOR, STOR, SIZE and DELE that meet an orphan claimed name
+ * of leaf in dir_fd_take (a resumption a dead process began) put it back
+ * as its partial first: xfer_upload_recover with orphan_age and started.
+ * err is its errno (not EBUSY: a claimed name found live again is left to
+ * the command, which looks once more); xfer_ftp_job_recovered says whether
+ * a partial was made of it. NULL when out of memory (after closing
+ * dir_fd_take). */
+xfer_fs_job_t *xfer_ftp_job_recover(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started);
+bool xfer_ftp_job_recovered(xfer_fs_job_t *j);
+
 /* Once done (xfer_fs_job_err says how): a listing's buffer, or a copy's or
  * a cut's upload, handed back; NULL for a job of another kind, or once
  * taken. The job, freed with xfer_fs_job_free, drops what was not taken:

@@ -1,5 +1,6 @@
 /* Uploads into files: see upload.h. */
 #include "upload.h"
+#include "partial_sweep.h"
 #include "path.h"
 #include "precond.h"
 #include "../server/log.h"
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -121,24 +123,42 @@ int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf)
 	return WF_OK;
 }
 
-int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *name)
+/* u takes dir_fd_take and the name it holds as its temp file, which is the
+ * claimed name of leaf, now ours (renamed to, or created). */
+static void take_claimed(xfer_upload_t *u, int dir_fd_take, const char *claimed, const char *leaf)
 {
-	/* A fresh temp name to move the partial to: create, then rename over it. */
-	int rc = xfer_upload_open(u, dir_fd_take, leaf);
-	if (rc != WF_OK)
-		return rc;
-	if (renameat(u->dir_fd, name, u->dir_fd, u->tmp) != 0) {
-		rc = -errno;
-		xfer_upload_discard(u);
+	u->dir_fd = dir_fd_take;
+	snprintf(u->tmp, sizeof(u->tmp), "%s", claimed);
+	snprintf(u->leaf, sizeof(u->leaf), "%s", leaf);
+}
+
+int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *partial)
+{
+	char claimed[NAME_MAX + 1];
+	int rc = xfer_path_claimed_name(leaf, claimed, sizeof(claimed));
+	/* A rename to the one claimed name, never over it: no new inode (a
+	 * file system out of them still resumes), and a second resumption of
+	 * leaf finds the name taken (EEXIST) rather than nothing to resume. */
+	if (rc != 0 || xfer_path_rename_new(dir_fd_take, partial, dir_fd_take, claimed) != 0) {
+		rc = rc ? rc : -errno;
+		close(dir_fd_take);
 		return rc;
 	}
-	close(u->fd);
+	take_claimed(u, dir_fd_take, claimed, leaf);
 	/* O_NONBLOCK: were the partial a FIFO, opening it would wait for a
 	 * reader; now it fails, or the S_ISREG check below refuses it. */
 	u->fd = openat(u->dir_fd, u->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	struct stat st;
 	if (u->fd < 0 || fstat(u->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = u->fd < 0 ? -errno : -EINVAL;
+		if (u->fd >= 0) {
+			xfer_upload_discard(u); /* no file to resume: it goes */
+			return rc;
+		}
+		/* Still the partial it was: it goes back under its name. */
+		if (xfer_path_rename_new(u->dir_fd, u->tmp, u->dir_fd, partial) != 0)
+			wf_log_warn("upload %s: could not put its partial back from %s: %s", leaf, u->tmp,
+				    strerror(errno));
 		xfer_upload_discard(u);
 		return rc;
 	}
@@ -147,10 +167,94 @@ int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const
 	futimens(u->fd, NULL);
 	if (lseek(u->fd, 0, SEEK_END) < 0) {
 		rc = -errno;
+		if (xfer_path_rename_new(u->dir_fd, u->tmp, u->dir_fd, partial) != 0)
+			wf_log_warn("upload %s: could not put its partial back from %s: %s", leaf, u->tmp,
+				    strerror(errno));
+		close(u->fd);
+		u->fd = -1;
 		xfer_upload_discard(u);
 		return rc;
 	}
 	return WF_OK;
+}
+
+int xfer_upload_open_claimed(xfer_upload_t *u, int dir_fd_take, const char *leaf)
+{
+	char claimed[NAME_MAX + 1];
+	int rc = xfer_path_claimed_name(leaf, claimed, sizeof(claimed));
+	int fd = rc ? -1 : openat(dir_fd_take, claimed, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = rc ? rc : -errno;
+		close(dir_fd_take);
+		return rc;
+	}
+	take_claimed(u, dir_fd_take, claimed, leaf);
+	u->fd = fd;
+	u->written = u->synced = u->early_at = 0;
+	return WF_OK;
+}
+
+/* Whoever acts on a claimed name it judged an orphan (a recovery, the
+ * sweep, RMD) holds this from the look to the act, so no two of them in
+ * this process act on one: a session recovers a claimed name and claims
+ * anew only after its recovery ended, so the name another one judged an
+ * orphan cannot turn live under it. */
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool claimed_orphan(int dir_fd, const char *claimed, struct stat *st, time_t now, time_t orphan_age,
+			   struct timespec started)
+{
+	return fstatat(dir_fd, claimed, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       xfer_upload_tmp_orphan(st, now, orphan_age, started);
+}
+
+int xfer_upload_recover(int dir_fd, const char *leaf, time_t now, time_t orphan_age, struct timespec started)
+{
+	char claimed[NAME_MAX + 1], partial[NAME_MAX + 1];
+	if (xfer_path_claimed_name(leaf, claimed, sizeof(claimed)) != 0 ||
+	    xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
+		return -EINVAL;
+	int rc = 0;
+	struct stat st, pst;
+	pthread_mutex_lock(&orphan_lock);
+	if (!claimed_orphan(dir_fd, claimed, &st, now, orphan_age, started)) {
+		rc = fstatat(dir_fd, claimed, &st, AT_SYMLINK_NOFOLLOW) == 0 ? -EBUSY : 0; /* live, or gone */
+		goto out;
+	}
+	if (st.st_size == 0) { /* nothing kept: an empty partial would only make SIZE say 0 */
+		rc = unlinkat(dir_fd, claimed, 0) == 0 ? 0 : -errno;
+		goto out;
+	}
+	if (xfer_path_rename_new(dir_fd, claimed, dir_fd, partial) == 0) {
+		rc = 1;
+		goto out;
+	}
+	if (errno != EEXIST || fstatat(dir_fd, partial, &pst, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* A partial too (parked after the resumption began, or one name twice
+	 * after a link-and-unlink rename cut short): the newer stays. */
+	bool claimed_newer = st.st_ino != pst.st_ino && (st.st_mtim.tv_sec > pst.st_mtim.tv_sec ||
+							 (st.st_mtim.tv_sec == pst.st_mtim.tv_sec &&
+							  st.st_mtim.tv_nsec > pst.st_mtim.tv_nsec));
+	if (claimed_newer)
+		rc = renameat(dir_fd, claimed, dir_fd, partial) == 0 ? 1 : -errno;
+	else
+		rc = unlinkat(dir_fd, claimed, 0) == 0 ? 0 : -errno;
+out:
+	pthread_mutex_unlock(&orphan_lock);
+	return rc;
+}
+
+bool xfer_upload_remove_orphan_claim(int dir_fd, const char *claimed, time_t now, time_t orphan_age,
+				     struct timespec started)
+{
+	struct stat st;
+	pthread_mutex_lock(&orphan_lock);
+	bool gone = claimed_orphan(dir_fd, claimed, &st, now, orphan_age, started) && unlinkat(dir_fd, claimed, 0) == 0;
+	pthread_mutex_unlock(&orphan_lock);
+	return gone;
 }
 
 int xfer_upload_truncate(xfer_upload_t *u, uint64_t len)

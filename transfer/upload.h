@@ -1,9 +1,9 @@
 /* An upload on its way into a file: bytes are staged and written to a hidden
- * temp file beside the final name (transfer/path.c names it); only a whole
- * upload is made durable (fsync, off the event loop) and renamed over the
- * final name, so the final name never holds a partial file. An interrupted
- * upload is either dropped or, for FTP, parked under its partial name to be
- * resumed. */
+ * temp file beside the final name (transfer/path.c names it: a random name,
+ * or the claimed name for an upload that resumes); only a whole upload is
+ * made durable (fsync, off the event loop) and renamed over the final name,
+ * so the final name never holds a partial file. An interrupted upload is
+ * either dropped or, for FTP, parked under its partial name to be resumed. */
 #ifndef XFER_UPLOAD_H
 #define XFER_UPLOAD_H
 
@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct wf_worker wf_worker_t;
 typedef struct upload_commit upload_commit_t;
@@ -55,11 +56,37 @@ void xfer_upload_init(xfer_upload_t *u, wf_worker_t *worker);
 /* Creates the temp file for leaf in dir_fd (taken: closed on failure too).
  * WF_OK or -errno. */
 int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf);
-/* Takes over an existing file of dir_fd (a parked partial) as the temp file,
- * by renaming it to a fresh temp name, so two sessions cannot both resume it.
- * WF_OK, -ENOENT when there is none, or another -errno. On success u->written
- * is its size and the file is positioned at its end. */
-int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *name);
+/* An upload that resumes leaf (FTP's APPE, REST+STOR) has leaf's claimed
+ * name (transfer/path.c) as its temp file, got by a rename that never
+ * replaces or an O_EXCL create: while one holds it, another resumption of
+ * leaf gets -EEXIST and changes nothing. Neither needs a free inode to
+ * take over a partial. Parking, committing and discarding then go from the
+ * claimed name as from any temp file.
+ *
+ * Takes over the parked partial of leaf (its name: partial) by renaming it
+ * to the claimed name. WF_OK, -ENOENT when there is none, -EEXIST when the
+ * claimed name is held (another resumption of leaf), or another -errno
+ * (the partial then stays as it was). On success u->written is its size and
+ * the file is positioned at its end. */
+int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *partial);
+/* A resumption with no partial (from leaf's existing bytes, or of a leaf
+ * that does not exist): creates the claimed name of leaf, empty, as the
+ * temp file (O_EXCL). WF_OK, -EEXIST when it is held, or another -errno. */
+int xfer_upload_open_claimed(xfer_upload_t *u, int dir_fd_take, const char *leaf);
+/* A claimed name outlives its upload only when the process died mid-upload
+ * (or a node sharing the home did): an orphan by xfer_upload_tmp_orphan
+ * (orphan_age, started, at now), whose bytes are a head of what the client
+ * was sending, as a partial's are. This puts the claimed name of leaf in
+ * dir_fd back as its partial, so it is resumed rather than lost: 1 when it
+ * was; 0 when there was none, or it was empty (removed: an empty partial
+ * would only make SIZE say 0), or a partial newer than it stays (it is
+ * removed); -EBUSY when it is live (no orphan); or -errno. Blocking (it may
+ * remove a large file): off the loop. */
+int xfer_upload_recover(int dir_fd, const char *leaf, time_t now, time_t orphan_age, struct timespec started);
+/* Removes the claimed name claimed of dir_fd if it is an orphan (as above):
+ * true when it went. Blocking, as a removal is. */
+bool xfer_upload_remove_orphan_claim(int dir_fd, const char *claimed, time_t now, time_t orphan_age,
+				     struct timespec started);
 /* Cuts the file to len bytes (len <= written). WF_OK or -errno. */
 int xfer_upload_truncate(xfer_upload_t *u, uint64_t len);
 /* Copies len bytes of the open file src_fd, from offset from on, to the end
