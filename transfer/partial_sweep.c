@@ -56,11 +56,13 @@ xfer_partial_verdict_t xfer_partial_check(int dir_fd, const char *partial, const
 }
 
 /* Removes the partial name of dir_fd if it is stale. A session resumes a
- * partial by renaming it to a temp name of its own (xfer_upload_claim), and
- * the sweep claims it the same way before it unlinks: whoever renames first
- * has it. The age is checked again on the file the sweep now holds, so one
- * resumed and parked anew between the first look and the claim goes back
- * under its name (unless a still newer one is there already). */
+ * partial by renaming it to its claimed name (xfer_upload_claim), and the
+ * sweep claims it the same way before it unlinks: whoever renames first has
+ * it, and no new inode is needed (a file system out of them is swept too).
+ * The age is checked again on the file the sweep now holds, so one resumed
+ * and parked anew between the first look and the claim goes back under its
+ * name (unless a still newer one is there already). Meanwhile a resumption
+ * of it finds the claimed name live and is told to try again. */
 static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 {
 	struct stat st;
@@ -68,14 +70,10 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 	    !xfer_partial_stale(&st, s->now, s->max_age))
 		return false;
 	char mine[NAME_MAX + 1];
-	int fd = xfer_path_tmp_create(dir_fd, "swept", mine, sizeof(mine));
-	if (fd < 0)
+	if (xfer_path_claimed_of(name, mine, sizeof(mine)) != 0)
 		return false;
-	close(fd);
-	if (renameat(dir_fd, name, dir_fd, mine) != 0) { /* a session claimed it first */
-		unlinkat(dir_fd, mine, 0);
+	if (xfer_path_rename_new(dir_fd, name, dir_fd, mine) != 0) /* a session claimed it first, or holds the name */
 		return false;
-	}
 	if (fstatat(dir_fd, mine, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 	    xfer_partial_stale(&st, s->now, s->max_age)) {
 		unlinkat(dir_fd, mine, 0);
@@ -84,6 +82,16 @@ static bool remove_if_stale(const sweep_t *s, int dir_fd, const char *name)
 	if (xfer_path_rename_new(dir_fd, mine, dir_fd, name) != 0)
 		unlinkat(dir_fd, mine, 0);
 	return false;
+}
+
+/* A claimed name a dead process left is the partial it had resumed (the
+ * next resumption puts it back as such): stale by the partials' age, and
+ * never with max_age 0. It must be an orphan too (xfer_upload_tmp_orphan),
+ * not the name of a live upload, however slow; the sweep's orphan age is
+ * at least max_age, so an orphan is stale as well. */
+static bool remove_claimed_if_stale(const sweep_t *s, int dir_fd, const char *name)
+{
+	return s->max_age > 0 && xfer_upload_remove_orphan_claim(dir_fd, name, s->now, s->orphan_age, s->started);
 }
 
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started)
@@ -95,8 +103,8 @@ bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, s
 	       (st->st_ctim.tv_sec == started.tv_sec && st->st_ctim.tv_nsec <= started.tv_nsec);
 }
 
-/* An upload's temp file left by a process that died mid-upload or
- * mid-sweep. Nobody resumes a temp file. */
+/* An upload's temp file left by a process that died mid-upload (a fresh
+ * upload's: a resumption's is its claimed name). Nobody resumes a temp file. */
 static bool remove_if_orphan(const sweep_t *s, int dir_fd, const char *name)
 {
 	struct stat st;
@@ -125,6 +133,10 @@ static void sweep_dir(sweep_t *s, int dir_fd, int depth)
 			continue;
 		if (xfer_path_is_partial(name)) {
 			s->removed += remove_if_stale(s, dirfd(d), name);
+			continue;
+		}
+		if (xfer_path_is_claimed(name)) {
+			s->removed += remove_claimed_if_stale(s, dirfd(d), name);
 			continue;
 		}
 		if (xfer_path_is_hidden(name)) {

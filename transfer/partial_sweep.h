@@ -1,6 +1,7 @@
 /* Stale interrupted FTP uploads. An upload cut short is parked under its
- * partial name (transfer/path.c) for REST/APPE; one that nobody resumed
- * within limits.partial_upload_max_age (by its last write) is stale: the FTP
+ * partial name (transfer/path.c) for REST/APPE, and held under its claimed
+ * name while one resumes it; one that nobody resumed within
+ * limits.partial_upload_max_age (by its last write) is stale: the FTP
  * commands treat it as absent and remove it when they meet it, and a sweep
  * removes the ones nobody meets, walking every user's home.
  *
@@ -61,7 +62,11 @@ bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, s
  * or before started, this process's start on CLOCK_REALTIME_COARSE, and
  * older than both max_age and xfer_upload_tmp_orphan's bound, 2 *
  * (send_timeout + XFER_UPLOAD_STAGE_AGE)): with max_age 0 too, as nobody
- * resumes a temp file, HTTP uploads' included. Never through a symlink, never outside a
+ * resumes a temp file, HTTP uploads' included. A claimed name (a
+ * resumption's temp file, transfer/path.c) an earlier process left is
+ * that resumption's partial, which the next resumption recovers: it goes
+ * as a stale partial would (by its mtime, never with max_age 0), and only
+ * once it is an orphan as a temp file would be. Never through a symlink, never outside a
  * home, at most XFER_SWEEP_MAX_ENTRIES entries and XFER_SWEEP_MAX_DEPTH
  * levels. Logs one line per home and kind it removed something of.
  * Blocking: call it off the loops. Returns the number removed. */

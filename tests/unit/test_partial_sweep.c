@@ -1,8 +1,10 @@
 /* The sweep of stale interrupted uploads: what it removes (stale partials at
- * any depth it may reach, temp files a dead process left), what it leaves
- * (fresh partials, temp files of uploads in flight, users' files, anything
- * behind a symlink or below the depth bound), and that max_age 0 keeps
- * the partials but not the temp files a dead process left. */
+ * any depth it may reach, temp files a dead process left, the claimed names
+ * of resumptions a dead process left once stale), what it leaves (fresh
+ * partials, temp files and claimed names of uploads in flight, a stale
+ * partial whose claimed name a resumption holds, users' files, anything
+ * behind a symlink or below the depth bound), and that max_age 0 keeps the
+ * partials and claimed names but not the temp files a dead process left. */
 #include "transfer/partial_sweep.h"
 #include "transfer/path.h"
 
@@ -47,6 +49,16 @@ static void put_file(const char *rel, time_t age)
 	}
 }
 
+static void remove_file(const char *rel)
+{
+	char p[PATH_MAX];
+	path_of(p, rel);
+	if (unlink(p) != 0) {
+		perror(p);
+		exit(2);
+	}
+}
+
 static void put_dir(const char *rel)
 {
 	char p[PATH_MAX];
@@ -65,7 +77,8 @@ static int exists(const char *rel)
 	return lstat(p, &st) == 0;
 }
 
-/* Names in folder rel that the sweep's own claims use. */
+/* Names in folder rel that the sweep's own claims use (a claimed name; an
+ * older sweep's temp name). */
 static int swept_names(const char *rel)
 {
 	char p[PATH_MAX];
@@ -77,7 +90,7 @@ static int swept_names(const char *rel)
 	}
 	int n = 0;
 	for (struct dirent *de; (de = readdir(d));)
-		n += strncmp(de->d_name, ".wharf-upload.swept", 19) == 0;
+		n += strncmp(de->d_name, ".wharf-upload.swept", 19) == 0 || xfer_path_is_claimed(de->d_name);
 	closedir(d);
 	return n;
 }
@@ -104,6 +117,7 @@ int main(void)
 	put_dir("home");
 	put_dir("home/a");
 	put_dir("home/a/b");
+	put_dir("home/b-held");
 	put_dir("outside");
 	put_dir("other");
 	put_file("home/.wharf-upload.old.bin.partial", 8 * DAY);
@@ -113,6 +127,13 @@ int main(void)
 	put_file("home/a/.wharf-upload.dead.bin.fedcba9876543210", 8 * DAY); /* a killed process's */
 	put_file("home/.wharf-upload.swept.00112233aabbccdd", 8 * DAY);      /* killed mid-sweep */
 	put_file("home/a/old-user-file.txt", 300 * DAY);
+	/* The claimed names of resumptions a killed process left: its partials. */
+	put_file("home/a/.wharf-upload.killed.bin.claimed", 8 * DAY);
+	put_file("home/.wharf-upload.recent.bin.claimed", 1 * DAY);
+	/* A stale partial parked while a resumption holds its claimed name:
+	 * the sweep cannot claim it (it never takes a claimed name over). */
+	put_file("home/b-held/.wharf-upload.held.bin.partial", 30 * DAY);
+	put_file("home/b-held/.wharf-upload.held.bin.claimed", 60);
 	put_file("home/a/x.partial", 300 * DAY);
 	put_file("outside/.wharf-upload.theirs.partial", 30 * DAY);
 	put_file("other/.wharf-upload.second-home.partial", 30 * DAY);
@@ -150,9 +171,16 @@ int main(void)
 	CHECK(exists("home/a/.wharf-upload.inflight.bin.0123456789abcdef"));
 	CHECK(!exists("home/a/.wharf-upload.dead.bin.fedcba9876543210"));
 	CHECK(!exists("home/.wharf-upload.swept.00112233aabbccdd"));
+	/* A claimed name is a partial, not a temp file: kept with max_age 0. */
+	CHECK(exists("home/a/.wharf-upload.killed.bin.claimed"));
+	CHECK(exists("home/.wharf-upload.recent.bin.claimed"));
 
 	cfg.limits.partial_upload_max_age = 7 * DAY;
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 3);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 4);
+	CHECK(!exists("home/a/.wharf-upload.killed.bin.claimed"));
+	CHECK(exists("home/.wharf-upload.recent.bin.claimed"));
+	CHECK(exists("home/b-held/.wharf-upload.held.bin.partial"));
+	CHECK(exists("home/b-held/.wharf-upload.held.bin.claimed"));
 	CHECK(!exists("home/.wharf-upload.old.bin.partial"));
 	CHECK(!exists("home/a/b/.wharf-upload.deep.bin.partial"));
 	CHECK(!exists("other/.wharf-upload.second-home.partial"));
@@ -165,14 +193,18 @@ int main(void)
 	CHECK(exists(deep));
 	/* The sweep claims each partial under a temp name before it unlinks it
 	 * (as a resuming session does): none of those names is left behind. */
-	CHECK_EQ_INT(swept_names("home") + swept_names("home/a/b") + swept_names("other"), 0);
+	CHECK_EQ_INT(swept_names("home/a/b") + swept_names("other"), 0);
+	CHECK_EQ_INT(swept_names("home"), 1); /* recent.bin's */
 	/* Nothing left to do: a second sweep removes nothing. */
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 0);
-	/* A week later the fresh one is stale too, and the temp file of then
-	 * is no upload's any more. */
-	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY, earlier), 2);
+	remove_file("home/b-held/.wharf-upload.held.bin.partial");
+	remove_file("home/b-held/.wharf-upload.held.bin.claimed");
+	/* A week later the fresh one is stale too, the temp file of then is
+	 * no upload's any more, and the claimed name of then is stale. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 7 * DAY, earlier), 3);
 	CHECK(!exists("home/a/.wharf-upload.fresh.bin.partial"));
 	CHECK(!exists("home/a/.wharf-upload.inflight.bin.0123456789abcdef"));
+	CHECK(!exists("home/.wharf-upload.recent.bin.claimed"));
 
 	/* A temp file this process made, claimed or wrote to (changed since its
 	 * start) is an upload's, however long ago its data last came: a client
@@ -187,6 +219,22 @@ int main(void)
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 40, earlier), 0);
 	CHECK(exists("home/a/.wharf-upload.stalled.bin.0123456789abcdef"));
 	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW + 41, earlier), 1);
+
+	/* A claimed name this process made is a live resumption's, however
+	 * old its last write: never taken, stale or not. */
+	put_file("home/a/.wharf-upload.slow.bin.claimed", 100 * DAY);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, ours), 0);
+	CHECK(exists("home/a/.wharf-upload.slow.bin.claimed"));
+	/* Seen as an earlier process's, it goes. */
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, earlier), 1);
+	CHECK(!exists("home/a/.wharf-upload.slow.bin.claimed"));
+	/* A stale partial is claimed under its claimed name to be removed: not
+	 * while a live resumption holds that name, which stays as it was. */
+	put_file("home/a/.wharf-upload.busy.bin.partial", 30 * DAY);
+	put_file("home/a/.wharf-upload.busy.bin.claimed", 30 * DAY);
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, NOW, ours), 0);
+	CHECK(exists("home/a/.wharf-upload.busy.bin.partial"));
+	CHECK(exists("home/a/.wharf-upload.busy.bin.claimed"));
 
 	struct stat st = { .st_mtime = NOW - 7 * DAY };
 	CHECK(!xfer_partial_stale(&st, NOW, 7 * DAY)); /* "older than": not at the age itself */
