@@ -5,7 +5,13 @@
  * park whose staged tail does not fit keeps what was written before it,
  * saying why the tail was left out. A park that cannot rename leaves the
  * temp file, whole, to its owner (who removes it off the loop). A slow
- * client's stage is written once it is old. */
+ * client's stage is written once it is old. A resumption holds the one
+ * claimed name of its leaf, so a second one is refused (EEXIST) and the
+ * first keeps every byte; the claim needs no free inode (a tmpfs with none
+ * left, when the test runs as root); a claimed name a dead process left is
+ * put back as the partial (the newer of the two, when one stands there). */
+#include "transfer/partial_sweep.h"
+#include "transfer/path.h"
 #include "transfer/upload.h"
 
 #include "check.h"
@@ -15,7 +21,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +166,200 @@ static void test_stage_limit(void)
 	xfer_upload_fini(&up);
 }
 
+static void put(int dfd, const char *name, const char *text)
+{
+	int fd = openat(dfd, name, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+static bool there(int dfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Two resumptions of one leaf: the second finds the name claimed (EEXIST),
+ * whether it meets a partial or not, and changes nothing; the first parks
+ * or commits every byte. */
+static void test_two_resumptions(void)
+{
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("f.bin", partial, sizeof(partial)), 0);
+	CHECK_EQ_INT(xfer_path_claimed_name("f.bin", claimed, sizeof(claimed)), 0);
+	put(dir_fd, partial, "kept-");
+
+	xfer_upload_t a, b;
+	xfer_upload_init(&a, NULL);
+	xfer_upload_init(&b, NULL);
+	CHECK_EQ_INT(xfer_upload_claim(&a, dup(dir_fd), "f.bin", partial), WF_OK);
+	CHECK_EQ_STR(a.tmp, claimed);
+	CHECK_EQ_INT(a.written, 5);
+	CHECK(!there(dir_fd, partial) && there(dir_fd, claimed));
+	/* The second: no partial (ENOENT), and the claimed name is taken. */
+	CHECK_EQ_INT(xfer_upload_claim(&b, dup(dir_fd), "f.bin", partial), -ENOENT);
+	CHECK_EQ_INT(xfer_upload_open_claimed(&b, dup(dir_fd), "f.bin"), -EEXIST);
+	/* A partial parked meanwhile (a plain STOR cut short) cannot be
+	 * claimed either while a resumption holds the name. */
+	put(dir_fd, partial, "other");
+	CHECK_EQ_INT(xfer_upload_claim(&b, dup(dir_fd), "f.bin", partial), -EEXIST);
+	char got[32] = "";
+	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 5);
+	CHECK_EQ_STR(got, "other");
+	CHECK(unlinkat(dir_fd, partial, 0) == 0);
+	CHECK_EQ_INT(b.fd, -1);
+	CHECK_EQ_INT(b.dir_fd, -1);
+
+	CHECK_EQ_INT(xfer_upload_write(&a, "suffix", 6), WF_OK);
+	int err = -1;
+	CHECK_EQ_INT(xfer_upload_commit(&a, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, 0);
+	memset(got, 0, sizeof(got));
+	CHECK_EQ_INT(read_file("f.bin", got, sizeof(got) - 1), 11);
+	CHECK_EQ_STR(got, "kept-suffix");
+	CHECK(!there(dir_fd, claimed));
+
+	/* Free again: a resumption from the file's bytes creates the name. */
+	CHECK_EQ_INT(xfer_upload_open_claimed(&b, dup(dir_fd), "f.bin"), WF_OK);
+	CHECK_EQ_STR(b.tmp, claimed);
+	CHECK_EQ_INT(xfer_upload_open_claimed(&a, dup(dir_fd), "f.bin"), -EEXIST);
+	CHECK_EQ_INT(xfer_upload_write(&b, "0123", 4), WF_OK);
+	CHECK_EQ_INT(xfer_upload_park(&b, partial), WF_OK);
+	CHECK(there(dir_fd, partial) && !there(dir_fd, claimed));
+	CHECK(unlinkat(dir_fd, partial, 0) == 0);
+	CHECK(unlinkat(dir_fd, "f.bin", 0) == 0);
+	xfer_upload_fini(&a);
+	xfer_upload_fini(&b);
+}
+
+/* A file last written age seconds ago. */
+static void age(int dfd, const char *name, time_t secs)
+{
+	struct timespec t[2] = { { time(NULL) - secs, 0 }, { time(NULL) - secs, 0 } };
+	CHECK(utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+static void test_recover(void)
+{
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1], got[32];
+	CHECK_EQ_INT(xfer_path_partial_name("g.bin", partial, sizeof(partial)), 0);
+	CHECK_EQ_INT(xfer_path_claimed_name("g.bin", claimed, sizeof(claimed)), 0);
+	struct timespec later = { time(NULL) + 10, 0 }, before = { 0, 0 };
+	time_t now = time(NULL);
+
+	/* Live (changed since the process started, or written lately): stays. */
+	put(dir_fd, claimed, "held");
+	age(dir_fd, claimed, 3600);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, before), -EBUSY);
+	age(dir_fd, claimed, 50);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), -EBUSY);
+	CHECK(there(dir_fd, claimed) && !there(dir_fd, partial));
+
+	/* An orphan: back as the partial, bytes and all. */
+	age(dir_fd, claimed, 3600);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 1);
+	CHECK(!there(dir_fd, claimed));
+	memset(got, 0, sizeof(got));
+	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 4);
+	CHECK_EQ_STR(got, "held");
+	/* None left: nothing to do. */
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 0);
+
+	/* A partial newer than the orphan stays; the orphan goes. */
+	put(dir_fd, claimed, "older");
+	age(dir_fd, claimed, 7200);
+	age(dir_fd, partial, 3600);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 0);
+	CHECK(!there(dir_fd, claimed));
+	memset(got, 0, sizeof(got));
+	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 4);
+	CHECK_EQ_STR(got, "held");
+	/* An orphan newer than the partial takes its place. */
+	put(dir_fd, claimed, "newer");
+	age(dir_fd, claimed, 1800);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 1);
+	memset(got, 0, sizeof(got));
+	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 5);
+	CHECK_EQ_STR(got, "newer");
+	/* An empty orphan (its process died before a byte): removed, no partial made of it. */
+	CHECK(unlinkat(dir_fd, partial, 0) == 0);
+	put(dir_fd, claimed, "");
+	age(dir_fd, claimed, 3600);
+	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 0);
+	CHECK(!there(dir_fd, claimed) && !there(dir_fd, partial));
+
+	/* The sweep's and RMD's removal: an orphan only. */
+	put(dir_fd, claimed, "x");
+	age(dir_fd, claimed, 3600);
+	CHECK(!xfer_upload_remove_orphan_claim(dir_fd, claimed, now, 100, before));
+	CHECK(!xfer_upload_remove_orphan_claim(dir_fd, claimed, now, 7200, later));
+	CHECK(xfer_upload_remove_orphan_claim(dir_fd, claimed, now, 100, later));
+	CHECK(!there(dir_fd, claimed));
+}
+
+/* A file system with no inode left: a claim is a rename, and the sweep's
+ * too, so both still work; a fresh upload (a new file) cannot start. Needs
+ * root for the mount: skipped otherwise. */
+static void test_no_free_inode(void)
+{
+	char mnt[64];
+	snprintf(mnt, sizeof(mnt), "/tmp/wharf-inodes-XXXXXX");
+	if (!mkdtemp(mnt))
+		return;
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m,nr_inodes=8") != 0) {
+		printf("no tmpfs mount (%s): the no-free-inode case is skipped\n", strerror(errno));
+		rmdir(mnt);
+		return;
+	}
+	int dfd = open(mnt, O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1], stale[NAME_MAX + 1], name[32];
+	CHECK_EQ_INT(xfer_path_partial_name("h.bin", partial, sizeof(partial)), 0);
+	CHECK_EQ_INT(xfer_path_claimed_name("h.bin", claimed, sizeof(claimed)), 0);
+	CHECK_EQ_INT(xfer_path_partial_name("old.bin", stale, sizeof(stale)), 0);
+	put(dfd, partial, "kept-");
+	put(dfd, stale, "stale");
+	age(dfd, stale, 30 * 86400);
+	/* Fill the inodes up. */
+	int n = 0;
+	for (;; n++) {
+		snprintf(name, sizeof(name), "fill%d", n);
+		int fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0) {
+			CHECK_EQ_INT(errno, ENOSPC);
+			break;
+		}
+		close(fd);
+	}
+	xfer_upload_t up;
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dfd), "new.bin"), -ENOSPC); /* no inode: as expected */
+	CHECK_EQ_INT(xfer_upload_claim(&up, dup(dfd), "h.bin", partial), WF_OK);
+	CHECK_EQ_INT(up.written, 5);
+	CHECK_EQ_INT(xfer_upload_write(&up, "more", 4), WF_OK);
+	CHECK_EQ_INT(xfer_upload_park(&up, partial), WF_OK);
+	char got[16] = "";
+	int fd = openat(dfd, partial, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, got, sizeof(got) - 1) == 9);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ_STR(got, "kept-more");
+	xfer_upload_fini(&up);
+
+	/* The sweep claims the stale partial (a rename too) and removes it. */
+	wf_user_cfg_t user = { .name = "u", .home = mnt, .home_fd = dfd };
+	wf_config_t cfg = { .users = &user, .nusers = 1 };
+	cfg.limits.partial_upload_max_age = 86400;
+	cfg.limits.send_timeout = 60;
+	CHECK_EQ_INT(xfer_partial_sweep(&cfg, time(NULL), (struct timespec){ 0, 0 }), 1);
+	CHECK(!there(dfd, stale) && there(dfd, partial) && !there(dfd, claimed));
+
+	close(dfd);
+	CHECK(umount(mnt) == 0);
+	rmdir(mnt);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -172,6 +374,9 @@ int main(void)
 	test_park_that_cannot_rename();
 	test_old_stage_is_written();
 	test_stage_limit();
+	test_two_resumptions();
+	test_recover();
+	test_no_free_inode();
 
 	unlinkat(dir_fd, "a.partial", 0);
 	unlinkat(dir_fd, "b.partial", 0);
