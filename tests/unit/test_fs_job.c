@@ -247,6 +247,18 @@ static void test_rmdir(void)
 	CHECK_EQ_INT(run_rmdir_since("r8", started, &removed, &names, &cut), 0);
 	CHECK_EQ_INT(removed, 1);
 	CHECK(!exists("r8"));
+	/* A claimed name: a live resumption's blocks RMD (EBUSY) as its temp
+	 * file would; one a dead process left goes with the partials. */
+	CHECK(mkdirat(chg_fd, "r9", 0755) == 0);
+	make("r9/.wharf-upload.a.bin.partial", "a");
+	make("r9/.wharf-upload.b.bin.claimed", "b");
+	CHECK(utimensat(chg_fd, "r9/.wharf-upload.b.bin.claimed", times, 0) == 0);
+	CHECK_EQ_INT(run_rmdir("r9", &removed, &names, &cut), EBUSY);
+	CHECK(exists("r9/.wharf-upload.a.bin.partial") && exists("r9/.wharf-upload.b.bin.claimed"));
+	CHECK_EQ_INT(run_rmdir_since("r9", started, &removed, &names, &cut), 0);
+	CHECK_EQ_INT(removed, 2);
+	CHECK(strstr(names, ".wharf-upload.b.bin.claimed") != NULL);
+	CHECK(!exists("r9"));
 
 	/* Not a folder: a file, and a link to one (never followed). */
 	make("r4", "file");

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -256,6 +257,36 @@ static void test_truncate(void)
 	CHECK(unlinkat(chg_fd, partial, 0) == 0);
 }
 
+/* The recovery job: a claimed name a dead process left (changed before
+ * the start, written an hour ago) is the partial again; a live one (changed
+ * since the start) stays, and is no error (the command looks again). */
+static void test_recover(void)
+{
+	struct timespec times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	struct timespec long_ago = { 1000000000, 0 }, started;
+	make(".wharf-upload.rc.bin.claimed", "kept");
+	CHECK(utimensat(chg_fd, ".wharf-upload.rc.bin.claimed", times, 0) == 0);
+	clock_gettime(CLOCK_REALTIME, &started);
+	started.tv_sec++;
+
+	xfer_fs_job_t *j = xfer_ftp_job_recover(sub_fd(), "rc.bin", 60, long_ago);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	CHECK(!xfer_ftp_job_recovered(j));
+	xfer_fs_job_free(j);
+	struct stat st;
+	CHECK(fstatat(chg_fd, ".wharf-upload.rc.bin.claimed", &st, 0) == 0);
+
+	j = xfer_ftp_job_recover(sub_fd(), "rc.bin", 60, started);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	CHECK(xfer_ftp_job_recovered(j));
+	xfer_fs_job_free(j);
+	CHECK(fstatat(chg_fd, ".wharf-upload.rc.bin.claimed", &st, 0) != 0);
+	CHECK(fstatat(chg_fd, ".wharf-upload.rc.bin.partial", &st, 0) == 0 && st.st_size == 4);
+	CHECK(unlinkat(chg_fd, ".wharf-upload.rc.bin.partial", 0) == 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/wharf-ftp-job-XXXXXX");
@@ -278,6 +309,7 @@ int main(void)
 	chg_fd = open(chg, O_RDONLY | O_DIRECTORY);
 	CHECK(chg_fd >= 0);
 	test_truncate();
+	test_recover();
 	/* Only what the tests made, all of it gone: no temp file left. */
 	DIR *cd = fdopendir(chg_fd);
 	for (struct dirent *de; cd && (de = readdir(cd));)
