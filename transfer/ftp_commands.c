@@ -1457,6 +1457,41 @@ static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	ftp_reply(f, 250, "Deleted %s", v);
 }
 
+static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *v,
+		    bool recovered);
+
+static void on_dele_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
+{
+	log_recovered(f, op->v, job);
+	int dfd = op->dfd;
+	op->dfd = -1;
+	dele_go(f, dfd, op->leaf, op->partial, op->v, true);
+}
+
+/* DELE once the names are known: an orphan claimed name is put back as
+ * the partial first, so that it goes with the rest. */
+static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *v,
+		    bool recovered)
+{
+	int dfd = dfd_take;
+	if (!recovered && partial[0] && claim_state(f, dfd, leaf) == CLAIM_ORPHAN) {
+		int job_fd;
+		ftp_op_t *op = op_new_keeping(f, v, on_dele_recovered, dfd, &job_fd);
+		if (!op)
+			return;
+		snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
+		snprintf(op->partial, sizeof(op->partial), "%s", partial);
+		op_start(f, op, xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started));
+		return;
+	}
+	ftp_op_t *op = op_new(f, v, on_deleted);
+	if (!op) {
+		close(dfd);
+		return;
+	}
+	op_start(f, op, xfer_fs_job_delete(dfd, leaf, partial, f->conn->cfg->limits.partial_upload_max_age));
+}
+
 /* DELE NAME: the file and the partial of an interrupted upload of it
  * (docs/ftps.md), removed off the loop. */
 static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
@@ -1466,12 +1501,7 @@ static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
 	if (dfd < 0)
 		return;
-	ftp_op_t *op = op_new(f, v, on_deleted);
-	if (!op) {
-		close(dfd);
-		return;
-	}
-	op_start(f, op, xfer_fs_job_delete(dfd, leaf, partial, f->conn->cfg->limits.partial_upload_max_age));
+	dele_go(f, dfd, leaf, partial, v, false);
 }
 
 static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

@@ -7,7 +7,12 @@ every home (never behind a symlink) while fresh ones stay; an APPE or
 REST+STOR whose data connection fails before any byte came (never made,
 reset before or after its TLS handshake, or already gone) leaves the
 partial as it was, to be resumed later; an upload over max_upload_bytes
-leaves no temp file (nor its garbage partial) behind."""
+leaves no temp file (nor its garbage partial) behind. Two resumptions of
+one name exclude each other: while one session's APPE holds the name (its
+partial, or the file's head it continues from), another's APPE or
+REST+STOR gets 450 and the first completes with every byte; a resumption a
+killed process left (its claimed name) is recovered as the partial by
+SIZE, APPE, STOR and DELE, and swept as a partial when stale."""
 
 import hashlib
 import os
@@ -176,6 +181,177 @@ class StaleOnContact(ftps_util.FTPSCase):
         self.assertFalse([p for p in self.partials() if name in p])
 
 
+class ConcurrentResumption(ftps_util.FTPSCase):
+    """Two sessions resume one name at once: the second is told to try
+    again (450) and nothing changes; the first keeps every byte."""
+
+    def start_appe(self, c, name, first):
+        """c's APPE of NAME, its data connection left open after FIRST."""
+        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+        self.addCleanup(raw.close)
+        r = c.cmd("APPE " + name, timeout=30)
+        self.assertEqual(r.code, 150, r)
+        conn = c.wrap_data(raw)
+        self.addCleanup(conn.close)
+        conn.sendall(first)
+        return conn
+
+    def finish(self, c, conn, rest):
+        conn.sendall(rest)
+        conn.unwrap()
+        conn.close()
+        return c.read_reply(timeout=30)
+
+    def refused(self, b, name, rest=None):
+        b.epsv()
+        if rest is not None:
+            b.expect("REST %d" % rest, 350)
+        r = b.cmd(("STOR " if rest is not None else "APPE ") + name, timeout=30)
+        self.assertEqual(r.code, 450, r)
+        self.assertIn("being resumed by another session", r.text)
+
+    def test_second_appe_of_a_partial_waits(self):
+        name = "twice.bin"
+        data = os.urandom(600000)
+        a = self.logged_in()
+        r, _ = a.stor(name, data, cut_after=200000)
+        self.assertEqual(r.code // 100, 4, r)
+        conn = self.start_appe(a, name, data[200000:300000])
+        b = self.logged_in()
+        self.refused(b, name)
+        self.refused(b, name, rest=200000)
+        self.assertEqual(self.finish(a, conn, data[300000:]).code, 226)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+        self.assertFalse([p for p in self.partials() if name in p], self.partials())
+        self.assertIn("resuming /%s refused: another session is resuming it" % name, self.server.log())
+        # Once the first is done, the second appends as usual.
+        r, _ = b.stor(name, b"tail", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data + b"tail"))
+
+    def test_second_appe_of_a_whole_file_waits(self):
+        # No partial: each APPE continues from the file's bytes.
+        name = "grows.bin"
+        head, more = os.urandom(300000), os.urandom(300000)
+        self.write_home(name, head)
+        a = self.logged_in()
+        conn = self.start_appe(a, name, more[:100000])
+        b = self.logged_in()
+        self.refused(b, name)
+        self.refused(b, name, rest=1000)
+        self.assertEqual(self.finish(a, conn, more[100000:]).code, 226)
+        self.assertEqual(sha(self.read_home(name)), sha(head + more))
+        r, _ = b.stor(name, b"tail", cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(head + more + b"tail"))
+        self.assertFalse([p for p in self.partials() if name in p], self.partials())
+
+    def test_plain_stors_still_race(self):
+        # A plain STOR starts over and never waits: while an APPE holds the
+        # name, another session's STOR goes ahead (the last commit wins).
+        name = "either.bin"
+        self.write_home(name, b"old")
+        a = self.logged_in()
+        conn = self.start_appe(a, name, b"+appended")
+        b = self.logged_in()
+        r, _ = b.stor(name, b"fresh")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home(name), b"fresh")
+        self.assertEqual(self.finish(a, conn, b"").code, 226)
+        self.assertEqual(self.read_home(name), b"old+appended")
+
+
+ORPHAN = 3600  # seconds since the last write of the claimed names a "killed process" left
+
+
+class OrphanedResumption(ftps_util.FTPSCase):
+    """A process killed mid-resumption leaves the resumed bytes under the
+    name's claimed name. Made before the server starts (so changed before
+    its start) and written an hour ago, past the orphan age (send_timeout
+    = 1: 2 * (1 + 10) s), such a name is recovered as the partial: SIZE
+    tells its size, APPE and REST+STOR go on from it, a plain STOR and
+    DELE remove it. One made since (a live resumption, of another node
+    say) refuses a resumption with 450."""
+
+    EXTRA = "limits = { send_timeout = 1; };"
+    KEPT = {name: os.urandom(100000 + i) for i, name in
+            enumerate(("sized.bin", "appended.bin", "rest.bin", "replaced.bin", "deleted.bin", "both.bin"))}
+
+    @classmethod
+    def prepare(cls, server):
+        now = time.time()
+        for name, data in cls.KEPT.items():
+            path = os.path.join(server.home(), ftps_util.PARTIAL_PREFIX + name + ".claimed")
+            with open(path, "wb") as f:
+                f.write(data[:50000])
+            os.utime(path, (now - ORPHAN, now - ORPHAN))
+        # both.bin: a partial parked later than the claimed name: it stays.
+        path = os.path.join(server.home(), ftps_util.PARTIAL_PREFIX + "both.bin.partial")
+        with open(path, "wb") as f:
+            f.write(cls.KEPT["both.bin"][:70000])
+        os.utime(path, (now - 60, now - 60))
+
+    def claimed(self, name):
+        return ftps_util.PARTIAL_PREFIX + name + ".claimed"
+
+    def test_size_then_appe_resumes_from_it(self):
+        name, data = "sized.bin", self.KEPT["sized.bin"]
+        c = self.logged_in()
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), "50000")
+        self.assertNotIn(self.claimed(name), self.partials())
+        self.assertIn("recovered the interrupted resumption of /%s" % name, self.server.log())
+        r, _ = c.stor(name, data[50000:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+        self.assertFalse([p for p in self.partials() if name in p], self.partials())
+
+    def test_appe_and_rest_stor_resume_from_it(self):
+        c = self.logged_in()
+        for name, rest in (("appended.bin", None), ("rest.bin", 50000)):
+            with self.subTest(name=name):
+                data = self.KEPT[name]
+                if rest is None:
+                    r, _ = c.stor(name, data[50000:], cmd="APPE")
+                else:
+                    r, _ = c.stor(name, data[rest:], rest=rest)
+                self.assertEqual(r.code, 226, r)
+                self.assertEqual(sha(self.read_home(name)), sha(data))
+                self.assertFalse([p for p in self.partials() if name in p], self.partials())
+
+    def test_newer_partial_wins(self):
+        name, data = "both.bin", self.KEPT["both.bin"]
+        c = self.logged_in()
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), "70000")
+        self.assertEqual([p for p in self.partials() if name in p], [ftps_util.PARTIAL_PREFIX + name + ".partial"])
+        r, _ = c.stor(name, data[70000:], cmd="APPE")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+
+    def test_stor_and_dele_remove_it(self):
+        c = self.logged_in()
+        r, _ = c.stor("replaced.bin", b"fresh")
+        self.assertEqual(r.code, 226, r)
+        self.assertEqual(self.read_home("replaced.bin"), b"fresh")
+        self.assertEqual(c.expect("SIZE replaced.bin", 213).text.strip(), "5")
+        r = c.cmd("DELE deleted.bin")
+        self.assertEqual(r.code, 250, r)
+        self.assertFalse([p for p in self.partials() if "replaced" in p or "deleted" in p], self.partials())
+        self.assertEqual(c.cmd("SIZE deleted.bin").code, 550)
+
+    def test_live_claimed_name_refuses(self):
+        # Made now (after the server's start): a resumption in someone's
+        # hands however old its last write, never taken over.
+        name = "busy.bin"
+        path = self.write_home(self.claimed(name), b"theirs")
+        os.utime(path, (time.time() - ORPHAN, time.time() - ORPHAN))
+        c = self.logged_in()
+        c.epsv()
+        r = c.cmd("APPE " + name, timeout=30)
+        self.assertEqual(r.code, 450, r)
+        self.assertEqual(self.read_home(self.claimed(name)), b"theirs")
+        self.assertEqual(c.cmd("SIZE " + name).code, 550)  # not the partial: in someone's hands
+
+
 RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close() resets
 
 
@@ -330,8 +506,12 @@ class StartupSweep(ftps_util.FTPSCase):
              ("alice", "sub/deeper/.wharf-upload.deep.bin.partial", 30 * DAY),
              ("reader", ".wharf-upload.r.bin.partial", 10 * DAY),
              # A temp file a killed process left, in no upload's hands.
-             ("alice", "sub/.wharf-upload.dead.bin.0123456789abcdef", 30 * DAY)]
+             ("alice", "sub/.wharf-upload.dead.bin.0123456789abcdef", 30 * DAY),
+             # A resumption a killed process left: a partial, stale as one.
+             ("alice", ".wharf-upload.gone.bin.claimed", 8 * DAY)]
     KEPT = [("alice", ".wharf-upload.fresh.bin.partial", 1 * DAY),
+            # Not stale yet: resumed later (SIZE recovers it as the partial).
+            ("alice", ".wharf-upload.recent.bin.claimed", 1 * DAY),
             ("alice", "sub/old-file.txt", 300 * DAY),
             ("alice", ".wharf-upload.inflight.bin.0123456789abcdef", 60)]
 
@@ -355,7 +535,7 @@ class StartupSweep(ftps_util.FTPSCase):
 
     def test_startup_sweep(self):
         log = "stale partial uploads older than 604800 s under "
-        self.assertTrue(self.server.wait_log("removed 2 " + log + self.server.home("alice"), timeout=20),
+        self.assertTrue(self.server.wait_log("removed 3 " + log + self.server.home("alice"), timeout=20),
                         "no sweep of alice's home")
         self.assertTrue(self.server.wait_log("removed 1 " + log + self.server.home("reader"), timeout=5),
                         "no sweep of reader's home")
@@ -370,6 +550,8 @@ class StartupSweep(ftps_util.FTPSCase):
         c = self.logged_in()
         self.assertEqual(c.expect("SIZE fresh.bin", 213).text.strip(), "5")
         self.assertEqual(c.cmd("SIZE old.bin").code, 550)
+        self.assertEqual(c.expect("SIZE recent.bin", 213).text.strip(), "5")
+        self.assertTrue(os.path.exists(self.home(".wharf-upload.recent.bin.partial")))
 
 
 if __name__ == "__main__":
