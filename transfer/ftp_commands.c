@@ -162,20 +162,30 @@ static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char
 	return -1;
 }
 
-/* For SIZE and DELE, which meet a name and its partial alike: resolves arg
- * into v, opens the folder that holds it (open_parent) and names the partial
- * an interrupted upload of it has, "" for a name too odd to have one (its
- * upload was refused). -1 after replying with the reason. */
-static int open_with_partial(xfer_ftp_t *f, wf_slice_t arg, char *v, size_t vlen, const char **rel, const char **leaf,
-			     char partial[NAME_MAX + 1])
+/* What SIZE and DELE go on with once they have the names: the folder
+ * (taken), the leaf, its partial's name ("" for a name too odd to have one:
+ * its upload was refused), the path relative to the home and the virtual
+ * one; recovered: an orphan claimed name was put back as the partial
+ * already (or could not be). */
+typedef void (*with_partial_fn)(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+				const char *v, bool recovered);
+
+/* For SIZE and DELE, which meet a name and its partial alike: resolves arg,
+ * opens the folder that holds it (open_parent) and names the partial an
+ * interrupted upload of it has, then goes on with go, or replies with the
+ * reason. */
+static void with_partial(xfer_ftp_t *f, wf_slice_t arg, with_partial_fn go)
 {
-	*rel = resolve(f, arg, v, vlen);
-	if (!*rel)
-		return -1;
-	int dfd = open_parent(f, *rel, v, leaf);
-	if (dfd >= 0 && xfer_path_partial_name(*leaf, partial, NAME_MAX + 1) != 0)
+	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
+	const char *leaf, *rel = resolve(f, arg, v, sizeof(v));
+	if (!rel)
+		return;
+	int dfd = open_parent(f, rel, v, &leaf);
+	if (dfd < 0)
+		return;
+	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
 		partial[0] = '\0';
-	return dfd;
+	go(f, dfd, leaf, partial, rel, v, false);
 }
 
 /* A partial nobody resumed within partial_upload_max_age, or one older
@@ -304,7 +314,8 @@ struct ftp_op {
 	/* What the command goes on with once the job is done (STOR, APPE, SIZE): */
 	int dfd;                 /* owned: the folder it opened, or -1 */
 	char leaf[NAME_MAX + 1];  /* the name in dfd */
-	char rel[FTP_PATH_MAX];  /* SIZE: the path, relative to the home */
+	char rel[FTP_PATH_MAX];  /* SIZE, DELE: the path, relative to the home */
+	with_partial_fn then;    /* SIZE, DELE: what goes on once an orphan claimed name is recovered */
 	store_kind_t kind;
 	uint64_t rest;
 	char unique[64];         /* STOU: the name it chose */
@@ -1042,15 +1053,28 @@ static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *jo
 	size_reply(f, dfd, op->partial, op->rel, op->v);
 }
 
-static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
-		    const char *v, bool recovered);
-
-static void on_size_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
+static void on_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	log_recovered(f, op->v, job);
 	int dfd = op->dfd;
 	op->dfd = -1;
-	size_go(f, dfd, op->leaf, op->partial, op->rel, op->v, true);
+	op->then(f, dfd, op->leaf, op->partial, op->rel, op->v, true);
+}
+
+/* SIZE and DELE that meet an orphan claimed name of leaf put it back as the
+ * partial first, off the loop; then they go on (then, with recovered set). */
+static void recover_then(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+			 const char *v, with_partial_fn then)
+{
+	int job_fd;
+	ftp_op_t *op = op_new_keeping(f, v, on_recovered, dfd_take, &job_fd);
+	if (!op)
+		return;
+	op->then = then;
+	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
+	snprintf(op->partial, sizeof(op->partial), "%s", partial);
+	snprintf(op->rel, sizeof(op->rel), "%s", rel);
+	op_start(f, op, xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started));
 }
 
 /* SIZE once the names are known: an orphan claimed name goes back as the
@@ -1060,32 +1084,27 @@ static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *p
 		    const char *v, bool recovered)
 {
 	int dfd = dfd_take;
-	bool orphan = !recovered && partial[0] && (f->user->perms & WF_PERM_WRITE) &&
-		      claim_state(f, dfd, leaf) == CLAIM_ORPHAN;
-	if (!orphan && (!partial[0] || !partial_gone(f, dfd, leaf, partial))) {
+	if (!recovered && partial[0] && (f->user->perms & WF_PERM_WRITE) &&
+	    claim_state(f, dfd, leaf) == CLAIM_ORPHAN) {
+		recover_then(f, dfd, leaf, partial, rel, v, size_go);
+		return;
+	}
+	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
 		size_reply(f, dfd, partial, rel, v);
 		return;
 	}
 	int job_fd;
-	ftp_op_t *op = op_new_keeping(f, v, orphan ? on_size_recovered : on_size_stale_removed, dfd, &job_fd);
+	ftp_op_t *op = op_new_keeping(f, v, on_size_stale_removed, dfd, &job_fd);
 	if (!op)
 		return;
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
-	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
-	op_start(f, op, orphan ? xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started)
-			       : xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age,
-						    true));
+	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, true));
 }
 
 static void cmd_size(xfer_ftp_t *f, wf_slice_t arg)
 {
-	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
-	const char *rel, *leaf;
-	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
-	if (dfd < 0)
-		return;
-	size_go(f, dfd, leaf, partial, rel, v, false);
+	with_partial(f, arg, size_go);
 }
 
 static void cmd_mdtm(xfer_ftp_t *f, wf_slice_t arg)
@@ -1457,31 +1476,14 @@ static void on_deleted(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	ftp_reply(f, 250, "Deleted %s", v);
 }
 
-static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *v,
-		    bool recovered);
-
-static void on_dele_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
-{
-	log_recovered(f, op->v, job);
-	int dfd = op->dfd;
-	op->dfd = -1;
-	dele_go(f, dfd, op->leaf, op->partial, op->v, true);
-}
-
 /* DELE once the names are known: an orphan claimed name is put back as
  * the partial first, so that it goes with the rest. */
-static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *v,
-		    bool recovered)
+static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+		    const char *v, bool recovered)
 {
 	int dfd = dfd_take;
 	if (!recovered && partial[0] && claim_state(f, dfd, leaf) == CLAIM_ORPHAN) {
-		int job_fd;
-		ftp_op_t *op = op_new_keeping(f, v, on_dele_recovered, dfd, &job_fd);
-		if (!op)
-			return;
-		snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
-		snprintf(op->partial, sizeof(op->partial), "%s", partial);
-		op_start(f, op, xfer_ftp_job_recover(job_fd, leaf, orphan_age(f), wf_server->started));
+		recover_then(f, dfd, leaf, partial, rel, v, dele_go);
 		return;
 	}
 	ftp_op_t *op = op_new(f, v, on_deleted);
@@ -1496,12 +1498,7 @@ static void dele_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *p
  * (docs/ftps.md), removed off the loop. */
 static void cmd_dele(xfer_ftp_t *f, wf_slice_t arg)
 {
-	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
-	const char *rel, *leaf;
-	int dfd = open_with_partial(f, arg, v, sizeof(v), &rel, &leaf, partial);
-	if (dfd < 0)
-		return;
-	dele_go(f, dfd, leaf, partial, v, false);
+	with_partial(f, arg, dele_go);
 }
 
 static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)

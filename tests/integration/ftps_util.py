@@ -504,6 +504,11 @@ class FTPSCase(unittest.TestCase):
         d = self.home(folder) if folder else self.home()
         return sorted(n for n in os.listdir(d) if n.startswith(PARTIAL_PREFIX))
 
+    def parked(self, c, name, data, cut):
+        """c's upload of NAME cut after CUT bytes of DATA: its partial is parked."""
+        r, _ = c.stor(name, data, cut_after=cut)
+        self.assertEqual(r.code // 100, 4, r)
+
     def scratch(self, name, data=None):
         """A path outside every home (for clients' local files)."""
         d = os.path.join(self.server.dir, "client")

@@ -402,20 +402,26 @@ static void check_hidden(void)
 	CHECK(!xfer_path_is_hidden(""));
 	CHECK(!xfer_path_is_hidden(NULL));
 
-	CHECK(xfer_path_is_partial(".wharf-upload.x.partial"));
-	CHECK(xfer_path_is_partial(".wharf-upload.x~0123456789abcdef.partial"));
-	CHECK(!xfer_path_is_partial(".wharf-upload.x.0123456789abcdef"));
-	CHECK(!xfer_path_is_partial("x.partial"));
-	CHECK(!xfer_path_is_partial(".wharf-upload.partial"));
-	CHECK(!xfer_path_is_partial(NULL));
-	CHECK(!xfer_path_is_partial(".wharf-upload.x.claimed"));
-
-	CHECK(xfer_path_is_claimed(".wharf-upload.x.claimed"));
-	CHECK(xfer_path_is_claimed(".wharf-upload.x~0123456789abcdef.claimed"));
-	CHECK(!xfer_path_is_claimed(".wharf-upload.x.partial"));
-	CHECK(!xfer_path_is_claimed(".wharf-upload.x.0123456789abcdef"));
-	CHECK(!xfer_path_is_claimed("x.claimed"));
-	CHECK(!xfer_path_is_claimed(NULL));
+	/* What a hidden name is: a partial, a claimed name, or neither (a temp file's). */
+	static const struct {
+		const char *name;
+		int partial, claimed;
+	} kinds[] = {
+		{ ".wharf-upload.x.partial", 1, 0 },
+		{ ".wharf-upload.x~0123456789abcdef.partial", 1, 0 },
+		{ ".wharf-upload.x.claimed", 0, 1 },
+		{ ".wharf-upload.x~0123456789abcdef.claimed", 0, 1 },
+		{ ".wharf-upload.x.0123456789abcdef", 0, 0 },
+		{ "x.partial", 0, 0 },
+		{ "x.claimed", 0, 0 },
+		{ ".wharf-upload.partial", 0, 0 },
+		{ ".wharf-upload.claimed", 0, 0 },
+		{ NULL, 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		CHECK_EQ_INT(!!xfer_path_is_partial(kinds[i].name), kinds[i].partial);
+		CHECK_EQ_INT(!!xfer_path_is_claimed(kinds[i].name), kinds[i].claimed);
+	}
 }
 
 /* The claimed name: the partial's, with its own ending, cut and hashed

@@ -180,6 +180,14 @@ static bool there(int dfd, const char *name)
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Does name (in dir_fd) hold text, and only that? */
+static bool holds(const char *name, const char *text)
+{
+	char got[64] = "";
+	size_t n = read_file(name, got, sizeof(got) - 1);
+	return n == strlen(text) && memcmp(got, text, n) == 0;
+}
+
 /* Two resumptions of one leaf: the second finds the name claimed (EEXIST),
  * whether it meets a partial or not, and changes nothing; the first parks
  * or commits every byte. */
@@ -204,9 +212,7 @@ static void test_two_resumptions(void)
 	 * claimed either while a resumption holds the name. */
 	put(dir_fd, partial, "other");
 	CHECK_EQ_INT(xfer_upload_claim(&b, dup(dir_fd), "f.bin", partial), -EEXIST);
-	char got[32] = "";
-	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 5);
-	CHECK_EQ_STR(got, "other");
+	CHECK(holds(partial, "other"));
 	CHECK(unlinkat(dir_fd, partial, 0) == 0);
 	CHECK_EQ_INT(b.fd, -1);
 	CHECK_EQ_INT(b.dir_fd, -1);
@@ -215,9 +221,7 @@ static void test_two_resumptions(void)
 	int err = -1;
 	CHECK_EQ_INT(xfer_upload_commit(&a, NULL, NULL, NULL, &err), WF_DONE);
 	CHECK_EQ_INT(err, 0);
-	memset(got, 0, sizeof(got));
-	CHECK_EQ_INT(read_file("f.bin", got, sizeof(got) - 1), 11);
-	CHECK_EQ_STR(got, "kept-suffix");
+	CHECK(holds("f.bin", "kept-suffix"));
 	CHECK(!there(dir_fd, claimed));
 
 	/* Free again: a resumption from the file's bytes creates the name. */
@@ -242,7 +246,7 @@ static void age(int dfd, const char *name, time_t secs)
 
 static void test_recover(void)
 {
-	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1], got[32];
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
 	CHECK_EQ_INT(xfer_path_partial_name("g.bin", partial, sizeof(partial)), 0);
 	CHECK_EQ_INT(xfer_path_claimed_name("g.bin", claimed, sizeof(claimed)), 0);
 	struct timespec later = { time(NULL) + 10, 0 }, before = { 0, 0 };
@@ -259,10 +263,7 @@ static void test_recover(void)
 	/* An orphan: back as the partial, bytes and all. */
 	age(dir_fd, claimed, 3600);
 	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 1);
-	CHECK(!there(dir_fd, claimed));
-	memset(got, 0, sizeof(got));
-	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 4);
-	CHECK_EQ_STR(got, "held");
+	CHECK(!there(dir_fd, claimed) && holds(partial, "held"));
 	/* None left: nothing to do. */
 	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 0);
 
@@ -271,17 +272,12 @@ static void test_recover(void)
 	age(dir_fd, claimed, 7200);
 	age(dir_fd, partial, 3600);
 	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 0);
-	CHECK(!there(dir_fd, claimed));
-	memset(got, 0, sizeof(got));
-	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 4);
-	CHECK_EQ_STR(got, "held");
+	CHECK(!there(dir_fd, claimed) && holds(partial, "held"));
 	/* An orphan newer than the partial takes its place. */
 	put(dir_fd, claimed, "newer");
 	age(dir_fd, claimed, 1800);
 	CHECK_EQ_INT(xfer_upload_recover(dir_fd, "g.bin", now, 100, later), 1);
-	memset(got, 0, sizeof(got));
-	CHECK_EQ_INT(read_file(partial, got, sizeof(got) - 1), 5);
-	CHECK_EQ_STR(got, "newer");
+	CHECK(!there(dir_fd, claimed) && holds(partial, "newer"));
 	/* An empty orphan (its process died before a byte): removed, no partial made of it. */
 	CHECK(unlinkat(dir_fd, partial, 0) == 0);
 	put(dir_fd, claimed, "");
