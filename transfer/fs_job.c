@@ -216,6 +216,12 @@ static void delete_run(xfer_fs_job_t *j)
 		j->err = errno; /* a folder put in the file's place since the lookup stays (EISDIR) */
 	}
 	bool changed = j->leaf[0] && j->err == 0;
+	/* DELETE's file: a resumption of it a dead process left (its claimed
+	 * name, an orphan) would come back as the partial, so it goes too.
+	 * DELE puts one back as the partial before its job (ftp_commands.c). */
+	char claimed[NAME_MAX + 1];
+	if (changed && j->any && j->partial[0] && xfer_path_claimed_of(j->partial, claimed, sizeof(claimed)) == 0)
+		xfer_upload_remove_orphan_claim(j->dir_fd, claimed, time(NULL), j->orphan_age, j->started);
 	if (j->partial[0] && (changed || !j->any)) { /* DELE's partial goes even without its file */
 		/* DELE's leaf is gone by now: only its partial's age counts. */
 		xfer_partial_verdict_t v = xfer_partial_check(j->dir_fd, j->partial, j->leaf[0] ? "" : j->to_leaf,

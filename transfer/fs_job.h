@@ -59,7 +59,9 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
  * lookup's (ENOENT: nothing has that name). A folder that cannot be read
  * is left to the rmdir alone. xfer_fs_job_removed tells what went besides.
  * A file that goes takes partial with it (its name's parked interrupted
- * upload, as DELE's; "" for none), so no resumption brings it back. */
+ * upload, as DELE's; "" for none), and the claimed name of that partial
+ * when a dead process left it (an orphan, as above), so no resumption
+ * brings it back. */
 xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, const char *partial, bool folder_only,
 				      time_t orphan_age, struct timespec started);
 /* delete_any's orphan_age for a server whose limits.send_timeout is

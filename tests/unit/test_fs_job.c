@@ -125,6 +125,21 @@ static void test_delete_any(void)
 	make("f.txt", "x");
 	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, long_ago), NULL), 0);
 	CHECK(!exists("f.txt") && !exists(partial));
+	/* The claimed name a dead process left goes with them (it would be
+	 * the partial again); a live resumption's stays. */
+	char claimed[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_claimed_name("f.txt", claimed, sizeof(claimed)), 0);
+	struct timespec hour_ago[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } }, after;
+	clock_gettime(CLOCK_REALTIME, &after);
+	after.tv_sec++;
+	make("f.txt", "x");
+	make(claimed, "resumed");
+	CHECK(utimensat(chg_fd, claimed, hour_ago, 0) == 0);
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, long_ago), NULL), 0);
+	CHECK(!exists("f.txt") && exists(claimed));
+	make("f.txt", "x");
+	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, after), NULL), 0);
+	CHECK(!exists("f.txt") && !exists(claimed));
 	/* Nothing of that name: a partial stays (DELETE is of the file). */
 	make(partial, "part");
 	CHECK_EQ_INT(run(xfer_fs_job_delete_any(sub_fd(), "f.txt", partial, false, 60, long_ago), NULL), ENOENT);
