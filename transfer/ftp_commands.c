@@ -1390,7 +1390,6 @@ static void store_check(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kin
 						    resume));
 }
 
-
 static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 {
 	char v[FTP_PATH_MAX];
