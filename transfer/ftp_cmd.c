@@ -500,7 +500,18 @@ static int path_push_all(char *out, size_t *len, size_t cap, const char *p, size
 	return WF_OK;
 }
 
-int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap)
+/* Does p name a folder by its form: empty, or its last segment empty, "."
+ * or ".."? */
+static bool names_folder(const char *p, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && p[i - 1] != '/')
+		i--;
+	size_t l = n - i;
+	return l == 0 || (l == 1 && p[i] == '.') || (l == 2 && p[i] == '.' && p[i + 1] == '.');
+}
+
+int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap, bool *is_dir)
 {
 	size_t len = 0; /* out holds "" for "/", else "/a/b" */
 	/* A NUL would end the name early in every call that takes it. */
@@ -513,5 +524,6 @@ int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap
 	if (len == 0)
 		out[len++] = '/';
 	out[len] = '\0';
+	*is_dir = names_folder(arg.ptr, arg.len);
 	return WF_OK;
 }

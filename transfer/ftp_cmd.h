@@ -106,11 +106,15 @@ int xfer_ftp_quote_path(const char *path, char *out, size_t cap);
  * the current folder cwd (itself "/" or "/a/b"): arg is absolute when it
  * starts with '/'; empty and "." segments are dropped; ".." removes the
  * previous segment and never climbs above "/" (as in a chroot: "/../x" is
- * "/x"). Writes "/" or "/a/b" (no trailing '/') to out. WF_OK, or WF_ERR
- * when arg holds a NUL or the result does not fit in cap bytes (out then
- * holds nothing meaningful).
+ * "/x"). Writes "/" or "/a/b" (no trailing '/') to out. *is_dir is set when
+ * arg names a folder by its form alone: it is empty (the current folder) or
+ * ends in '/' or in a "." or ".." segment. Such a name is a folder or
+ * nothing: "f.txt/" is not the file f.txt, as Linux reads it too (ENOTDIR),
+ * so a command on a file refuses it. WF_OK, or WF_ERR when arg holds a NUL
+ * or the result does not fit in cap bytes (out and *is_dir then hold
+ * nothing meaningful).
  * The result is still only a name: opening it goes through transfer/path.c,
  * which confines symlinks as well. */
-int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap);
+int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap, bool *is_dir);
 
 #endif

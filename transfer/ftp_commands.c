@@ -91,14 +91,20 @@ static void reply_errno(xfer_ftp_t *f, int err, const char *what)
 	}
 }
 
-/* rel for arg, in vpath (virtual, for replies); NULL after a reply. Hidden
- * upload files cannot be named: they are the server's, not the user's. */
-static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap)
+/* rel for arg, in vpath (virtual, for replies); NULL after a reply. *dir,
+ * unless dir is NULL, is set when arg names a folder by its form ("f.txt/":
+ * xfer_ftp_path_resolve): a command on a file then finds a folder there or
+ * nothing. Hidden upload files cannot be named: they are the server's, not
+ * the user's. */
+static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir)
 {
-	if (xfer_ftp_path_resolve(f->cwd, arg, vpath, cap) != WF_OK) {
+	bool is_dir;
+	if (xfer_ftp_path_resolve(f->cwd, arg, vpath, cap, &is_dir) != WF_OK) {
 		ftp_reply(f, 553, "Path too long");
 		return NULL;
 	}
+	if (dir)
+		*dir = is_dir;
 	for (const char *p = vpath; p && *p;) {
 		p++;
 		if (xfer_path_is_hidden(p)) {
@@ -110,10 +116,23 @@ static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t ca
 	return vpath + 1;
 }
 
+/* resolve, for a file to make (STOR, STOU, APPE): a name that ends in
+ * '/' names a folder, never a file to make (a 553). */
+static const char *resolve_new_file(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap)
+{
+	bool dir;
+	const char *rel = resolve(f, arg, vpath, cap, &dir);
+	if (rel && dir && rel[0]) {
+		ftp_reply(f, 553, "%s/: a file name cannot end in /", vpath);
+		return NULL;
+	}
+	return rel;
+}
+
 bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap)
 {
 	char v[FTP_PATH_MAX];
-	const char *r = resolve(f, arg, v, sizeof(v));
+	const char *r = resolve(f, arg, v, sizeof(v), NULL);
 	if (!r)
 		return false;
 	snprintf(rel, cap, "%s", r);
@@ -132,16 +151,17 @@ static int home(xfer_ftp_t *f)
  * WinSCP list a link as a link, try CWD, and fetch it with RETR when that
  * fails. O_NONBLOCK: opening a FIFO to read waits for a writer, and would
  * hold the worker with every session on it; a regular file's reads ignore
- * the flag. */
-static int open_name(xfer_ftp_t *f, const char *rel)
+ * the flag. dir: rel was named as a folder ("f.txt/"), and anything else
+ * there is -ENOTDIR, as Linux answers. */
+static int open_name(xfer_ftp_t *f, const char *rel, bool dir)
 {
-	return xfer_path_open(home(f), rel, O_RDONLY | O_NONBLOCK, 0);
+	return xfer_path_open(home(f), rel, O_RDONLY | O_NONBLOCK | (dir ? O_DIRECTORY : 0), 0);
 }
 
 /* open_name, and stats it; -1 after replying with the reason. */
-static int open_stat(xfer_ftp_t *f, const char *rel, const char *v, struct stat *st)
+static int open_stat(xfer_ftp_t *f, const char *rel, bool dir, const char *v, struct stat *st)
 {
-	int fd = open_name(f, rel);
+	int fd = open_name(f, rel, dir);
 	if (fd >= 0 && fstat(fd, st) == 0)
 		return fd;
 	int err = fd < 0 ? -fd : errno;
@@ -162,6 +182,18 @@ static int open_parent(xfer_ftp_t *f, const char *rel, const char *v, const char
 	return -1;
 }
 
+/* For a name given as a folder ("d/") that a command finds by its last
+ * segment in dfd (DELE, SIZE, and RNTO's source): 0 when it is a folder,
+ * else ENOTDIR (a link too: it is not followed here), or why it cannot be
+ * seen (ENOENT). */
+static int folder_at(int dfd, const char *leaf)
+{
+	struct stat st;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno;
+	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
 /* What SIZE and DELE go on with once they have the names: the folder
  * (taken), the leaf, its partial's name ("" for a name too odd to have one:
  * its upload was refused), the path relative to the home and the virtual
@@ -173,17 +205,25 @@ typedef void (*with_partial_fn)(xfer_ftp_t *f, int dfd_take, const char *leaf, c
 /* For SIZE and DELE, which meet a name and its partial alike: resolves arg,
  * opens the folder that holds it (open_parent) and names the partial an
  * interrupted upload of it has, then goes on with go, or replies with the
- * reason. */
+ * reason. A name given as a folder ("f.txt/") must be one, and has no
+ * partial: a file there gets 550 and stays. */
 static void with_partial(xfer_ftp_t *f, wf_slice_t arg, with_partial_fn go)
 {
 	char v[FTP_PATH_MAX], partial[NAME_MAX + 1];
-	const char *leaf, *rel = resolve(f, arg, v, sizeof(v));
+	bool dir;
+	const char *leaf, *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	int dfd = open_parent(f, rel, v, &leaf);
 	if (dfd < 0)
 		return;
-	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
+	int err = dir ? folder_at(dfd, leaf) : 0;
+	if (err) {
+		close(dfd);
+		reply_errno(f, err, v);
+		return;
+	}
+	if (dir || xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
 		partial[0] = '\0';
 	go(f, dfd, leaf, partial, rel, v, false);
 }
@@ -598,7 +638,7 @@ static void cmd_pwd(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_cwd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	const char *rel = resolve(f, arg, v, sizeof(v), NULL);
 	if (!rel)
 		return;
 	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_DIRECTORY, 0);
@@ -763,11 +803,11 @@ static xfer_ftp_list_style_t list_style(xfer_ftp_t *f, xfer_ftp_list_kind_t kind
  * a job to read off the loop (a folder may hold 100000 names, each one a
  * stat). A file (LIST, NLST): 0, its one line is in out, *dir_fd is -1.
  * Else an errno. */
-static int listing_open(xfer_ftp_t *f, const char *rel, const xfer_ftp_list_style_t *style, wf_buf_t *out,
+static int listing_open(xfer_ftp_t *f, const char *rel, bool dir, const xfer_ftp_list_style_t *style, wf_buf_t *out,
 			int *dir_fd)
 {
 	*dir_fd = -1;
-	int fd = open_name(f, rel);
+	int fd = open_name(f, rel, dir);
 	if (fd < 0)
 		return -fd;
 	struct stat st;
@@ -794,7 +834,8 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 	if (kind != XFER_FTP_LIST_FACTS)
 		arg = skip_flags(arg);
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	bool dir;
+	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	wf_buf_t *out = malloc(sizeof(*out));
@@ -805,7 +846,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 	wf_buf_init(out, LISTING_CAP);
 	xfer_ftp_list_style_t style = list_style(f, kind);
 	int dir_fd;
-	int err = listing_open(f, rel, &style, out, &dir_fd);
+	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
 	if (err) {
 		wf_buf_fini(out);
 		free(out);
@@ -842,11 +883,12 @@ static void cmd_mlsd(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_mlst(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	bool dir;
+	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	struct stat st;
-	int fd = open_name(f, rel);
+	int fd = open_name(f, rel, dir);
 	int err = fd < 0 ? -fd : fstat(fd, &st) != 0 ? errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -930,7 +972,8 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		return;
 	}
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, skip_flags(arg), v, sizeof(v));
+	bool dir;
+	const char *rel = resolve(f, skip_flags(arg), v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	wf_buf_t *out = malloc(sizeof(*out));
@@ -941,7 +984,7 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	wf_buf_init(out, STAT_LISTING_CAP);
 	xfer_ftp_list_style_t style = list_style(f, XFER_FTP_LIST_LONG);
 	int dir_fd;
-	int err = listing_open(f, rel, &style, out, &dir_fd);
+	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
 	if (err || dir_fd < 0) {
 		if (err)
 			reply_errno(f, err, v);
@@ -986,8 +1029,9 @@ static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
  * MFMT. -1 after replying. */
 static int open_named(xfer_ftp_t *f, wf_slice_t arg, char v[FTP_PATH_MAX], struct stat *st)
 {
-	const char *rel = resolve(f, arg, v, FTP_PATH_MAX);
-	return rel ? open_stat(f, rel, v, st) : -1;
+	bool dir;
+	const char *rel = resolve(f, arg, v, FTP_PATH_MAX, &dir);
+	return rel ? open_stat(f, rel, dir, v, st) : -1;
 }
 
 static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
@@ -1033,8 +1077,8 @@ static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const c
 		ftp_reply(f, 550, "Permission denied: no read permission");
 		return;
 	}
-	/* As RETR and MDTM find it. */
-	int fd = open_stat(f, rel, v, &st);
+	/* As RETR and MDTM find it (a name given as a folder is one: with_partial). */
+	int fd = open_stat(f, rel, false, v, &st);
 	if (fd < 0)
 		return;
 	close(fd);
@@ -1406,7 +1450,7 @@ static void store(xfer_ftp_t *f, wf_slice_t arg, store_kind_t kind)
 		snprintf(unique, sizeof(unique), "wharf-%016llx", (unsigned long long)r);
 		arg = (wf_slice_t){ unique, strlen(unique) };
 	}
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	const char *rel = resolve_new_file(f, arg, v, sizeof(v));
 	if (!rel)
 		return;
 	uint64_t rest = f->rest; /* cleared by ftp_dispatch once this command is over */
@@ -1523,7 +1567,7 @@ static void on_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 static void cmd_rmd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	const char *rel = resolve(f, arg, v, sizeof(v), NULL);
 	if (!rel)
 		return;
 	if (!rel[0]) {
@@ -1558,7 +1602,7 @@ static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	const char *rel = resolve(f, arg, v, sizeof(v), NULL);
 	if (!rel)
 		return;
 	if (!rel[0]) {
@@ -1581,7 +1625,8 @@ static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 {
 	f->rnfr[0] = '\0'; /* a failed RNFR leaves no earlier source behind */
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	bool dir;
+	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	if (!rel[0]) {
@@ -1592,6 +1637,8 @@ static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 	int dfd = xfer_path_open_parent(home(f), rel, &leaf);
 	struct stat st;
 	int rc = dfd < 0 ? dfd : fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	if (rc == 0 && dir && !S_ISDIR(st.st_mode))
+		rc = -ENOTDIR; /* "f.txt/" is not the file f.txt */
 	if (dfd >= 0)
 		close(dfd);
 	if (rc < 0) {
@@ -1626,7 +1673,8 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	snprintf(from, sizeof(from), "%s", f->rnfr);
 	f->rnfr[0] = '\0';
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v));
+	bool dir;
+	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	if (!rel[0]) {
@@ -1640,6 +1688,12 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 		char from_v[FTP_PATH_MAX + 1];
 		snprintf(from_v, sizeof(from_v), "/%s", from);
 		reply_errno(f, -from_dfd, from_v);
+		return;
+	}
+	/* A new name that ends in '/' is a folder's: a file keeps its name. */
+	if (dir && folder_at(from_dfd, from_leaf) == ENOTDIR) {
+		close(from_dfd);
+		ftp_reply(f, 553, "%s/: a file name cannot end in /", v);
 		return;
 	}
 	int to_dfd = xfer_path_open_parent(home(f), rel, &to_leaf);

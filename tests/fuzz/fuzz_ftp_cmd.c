@@ -47,12 +47,16 @@ static void check_framing(const wf_buf_t *b, size_t from, size_t nlines, const c
 }
 
 /* A resolved path is "/" or "/seg/seg" with no empty, "." or ".." segment,
- * so nothing can climb out of the virtual root. */
+ * so nothing can climb out of the virtual root; an argument that ends in
+ * '/' always names a folder. */
 static void check_path(wf_slice_t arg)
 {
 	char out[512];
-	if (xfer_ftp_path_resolve("/a/b", arg, out, sizeof(out)) != WF_OK)
+	bool dir;
+	if (xfer_ftp_path_resolve("/a/b", arg, out, sizeof(out), &dir) != WF_OK)
 		return;
+	if ((arg.len == 0 || arg.ptr[arg.len - 1] == '/') && !dir)
+		fail("folder form");
 	size_t n = strlen(out);
 	if (out[0] != '/' || (n > 1 && out[n - 1] == '/'))
 		fail("resolved path shape");

@@ -407,6 +407,55 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(c.cmd("DELE docs/moved.txt").code, 550)
         self.assertEqual(c.cmd("DELE docs").code, 550)  # a folder is not DELE'd
 
+    def test_trailing_slash_names_a_folder(self):
+        # "f.txt/" is not the file f.txt, as Linux (ENOTDIR) and HTTPS (404,
+        # 409, 405) read it: a command on a file refuses it and changes
+        # nothing; a command on a folder takes "dir/" as ever.
+        self.write_home("slash.txt", b"SLASH")
+        os.makedirs(self.home("slashdir", "inner"), exist_ok=True)
+        self.server.give(self.home("slashdir"))
+        self.server.give(self.home("slashdir", "inner"))
+        mtime = os.stat(self.home("slash.txt")).st_mtime_ns
+        c = self.logged_in()
+        for line in ("DELE slash.txt/", "DELE slash.txt/.", "DELE /slash.txt//", "SIZE slash.txt/",
+                     "MDTM slash.txt/", "MFMT 20000101000000 slash.txt/", "MLST slash.txt/",
+                     "RNFR slash.txt/"):
+            with self.subTest(line=line):
+                r = c.cmd(line)
+                self.assertEqual(r.code, 550, r)
+                self.assertIn("/slash.txt: not a folder", r.text)
+        self.assertEqual(c.cmd("RNTO elsewhere.txt").code, 503)  # the RNFR failed: no source
+        self.assertEqual(self.read_home("slash.txt"), b"SLASH")
+        self.assertEqual(os.stat(self.home("slash.txt")).st_mtime_ns, mtime)
+        self.assertEqual(c.cmd("DELE missing-slash.txt/").code, 550)
+        # A file renamed to a folder's name form keeps its name.
+        c.expect("RNFR slash.txt", 350)
+        r = c.cmd("RNTO renamed/")
+        self.assertEqual(r.code, 553, r)
+        self.assertIn("/renamed/: a file name cannot end in /", r.text)
+        self.assertFalse(os.path.lexists(self.home("renamed")))
+        self.assertEqual(self.read_home("slash.txt"), b"SLASH")
+        # Folders, named with a slash, as ever.
+        r = c.expect("CWD slashdir/", 250)
+        self.assertTrue(c.expect("PWD", 257).text.startswith('"/slashdir"'))
+        c.expect("CWD /", 250)
+        r = c.expect("MKD made-slash/", 257)
+        self.assertIn('"/made-slash"', r.text)
+        self.assertTrue(os.path.isdir(self.home("made-slash")))
+        c.expect("RMD made-slash/", 250)
+        self.assertFalse(os.path.exists(self.home("made-slash")))
+        c.expect("MDTM slashdir/", 213)
+        c.expect("RNFR slashdir/inner/", 350)
+        c.expect("RNTO slashdir/moved/", 250)
+        self.assertTrue(os.path.isdir(self.home("slashdir", "moved")))
+        r = c.cmd("DELE slashdir/moved/")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("is a folder", r.text)
+        self.assertEqual(c.cmd("SIZE slashdir/").code, 550)
+        c.expect("RMD slashdir/moved/", 250)
+        c.expect("RMD slashdir/", 250)
+        self.assertFalse(os.path.exists(self.home("slashdir")))
+
     def test_rnfr_dropped_by_any_other_line(self):
         # RFC 959: RNTO must come right after RNFR. Whatever line comes in
         # between (one refused, malformed, unknown or too long, a failed

@@ -301,6 +301,33 @@ class Transfers(ftps_util.FTPSCase):
         self.assertNotIn(ftps_util.PARTIAL_PREFIX, mlsd)
         self.assertNotIn(ftps_util.PARTIAL_PREFIX, c.listing("LIST"))
 
+    def test_trailing_slash_is_no_file(self):
+        # "hello.txt/" names a folder, as Linux and HTTPS read it: RETR of it
+        # is 550, STOR and APPE of "new/" are 553 and make no file "new".
+        c = self.logged_in()
+        data, r, _ = c.retr("hello.txt/")
+        self.assertEqual((r.code, data), (550, None), r)
+        self.assertIn("/hello.txt: not a folder", r.text)
+        data, r, _ = c.retr("listing/")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("/listing: not a plain file", r.text)
+        for cmd in ("STOR", "APPE"):
+            for name in ("slash-new/", "slash-new/.", "hello.txt/"):
+                with self.subTest(cmd=cmd, name=name):
+                    r, info = c.stor(name, b"DATA", cmd=cmd)
+                    self.assertEqual(r.code, 553, r)
+                    self.assertIsNone(info["prelim"])
+                    self.assertIn(": a file name cannot end in /", r.text)
+        self.assertFalse(os.path.lexists(self.home("slash-new")))
+        self.assertEqual(self.read_home("hello.txt"), HELLO)
+        self.assertFalse([p for p in self.partials() if "slash-new" in p or "hello.txt" in p])
+        data, r, _ = c.retr("hello.txt/", cmd="LIST")
+        self.assertEqual(r.code, 550, r)
+        # A folder named with its slash lists as ever.
+        self.assertIn("one.txt", c.listing("NLST", "listing/"))
+        self.assertIn("one.txt", c.listing("MLSD", "listing/"))
+        c.expect("NOOP", 200)
+
     def test_long_names_sharing_a_head_keep_their_own_partials(self):
         # Two 250-byte names with the same first 240 bytes: a partial name
         # cannot hold either whole, and each must still get its own.

@@ -576,10 +576,12 @@ static void test_quote_path(void)
 	CHECK_EQ_INT(xfer_ftp_quote_path("", out, 0), WF_ERR);
 }
 
+static bool g_dir;
+
 static const char *resolve(const char *cwd, const char *arg)
 {
 	static char out[64];
-	if (xfer_ftp_path_resolve(cwd, (wf_slice_t){ arg, strlen(arg) }, out, sizeof(out)) != WF_OK)
+	if (xfer_ftp_path_resolve(cwd, (wf_slice_t){ arg, strlen(arg) }, out, sizeof(out), &g_dir) != WF_OK)
 		return "ERR";
 	return out;
 }
@@ -602,14 +604,51 @@ static void test_path_resolve(void)
 	long_arg[sizeof(long_arg) - 1] = '\0';
 	CHECK_EQ_STR(resolve("/", long_arg), "ERR");
 	char out[64];
-	CHECK_EQ_INT(xfer_ftp_path_resolve("/", (wf_slice_t){ "a\0b", 3 }, out, sizeof(out)), WF_ERR);
+	bool dir;
+	CHECK_EQ_INT(xfer_ftp_path_resolve("/", (wf_slice_t){ "a\0b", 3 }, out, sizeof(out), &dir), WF_ERR);
 	/* A long name removed again by ".." still had to fit on the way. */
 	CHECK_EQ_STR(resolve("/", "a/../b"), "/b");
+}
+
+/* A name that ends in '/' (or in a dot segment) names a folder: the path is
+ * the same as without it, and the flag says so. */
+static void test_path_resolve_folder_form(void)
+{
+	static const struct {
+		const char *cwd, *arg, *path;
+		bool dir;
+	} cases[] = {
+		{ "/", "f.txt", "/f.txt", false },
+		{ "/", "f.txt/", "/f.txt", true },
+		{ "/", "f.txt//", "/f.txt", true },
+		{ "/", "f.txt/.", "/f.txt", true },
+		{ "/a", "f.txt/..", "/a", true },
+		{ "/a", "..", "/", true },
+		{ "/a", ".", "/a", true },
+		{ "/a", "", "/a", true },
+		{ "/a", "/", "/", true },
+		{ "/a", "/b/c/", "/b/c", true },
+		{ "/a", "/b/c", "/b/c", false },
+		{ "/a", "b/./c", "/a/b/c", false },
+		{ "/a", "...", "/a/...", false },
+		{ "/a", ".x", "/a/.x", false },
+		{ "/a", "x.", "/a/x.", false },
+		{ "/a", "../b", "/b", false },
+		{ "/a/b", "c /", "/a/b/c ", true },
+	};
+	for (size_t i = 0; i < WF_ARRAY_LEN(cases); i++) {
+		g_dir = !cases[i].dir;
+		CHECK_EQ_STR(resolve(cases[i].cwd, cases[i].arg), cases[i].path);
+		if (g_dir != cases[i].dir)
+			fprintf(stderr, "cwd \"%s\" arg \"%s\": dir %d\n", cases[i].cwd, cases[i].arg, (int)g_dir);
+		CHECK_EQ_INT(g_dir, cases[i].dir);
+	}
 }
 
 int main(void)
 {
 	test_path_resolve();
+	test_path_resolve_folder_form();
 	test_every_verb();
 	test_unknown();
 	test_args();
