@@ -2,6 +2,7 @@
  * comes from an untrusted client, and every reply may carry client-chosen
  * names, so parsing is strict and replies are framed by construction. */
 #include "ftp_cmd.h"
+#include "url.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -526,4 +527,12 @@ int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap
 	out[len] = '\0';
 	*is_dir = names_folder(arg.ptr, arg.len);
 	return WF_OK;
+}
+
+bool xfer_ftp_name_creatable(wf_slice_t name)
+{
+	for (size_t i = 0; i < name.len; i++)
+		if (!xfer_url_byte_ok((unsigned char)name.ptr[i]))
+			return false;
+	return true;
 }

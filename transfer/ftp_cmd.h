@@ -117,4 +117,13 @@ int xfer_ftp_quote_path(const char *path, char *out, size_t cap);
  * which confines symlinks as well. */
 int xfer_ftp_path_resolve(const char *cwd, wf_slice_t arg, char *out, size_t cap, bool *is_dir);
 
+/* May a command create a file or folder named name (the last segment of
+ * its path: STOR, STOU, APPE, MKD, RNTO)? Not when it holds a control byte
+ * (0x01-0x1f, 0x7f): HTTPS refuses those in a path (xfer_url_byte_ok), so
+ * such a file could never be fetched there, nor anything in such a folder,
+ * and a listing would carry its terminal escapes to whoever reads it. Names
+ * already there are not judged: they stay readable, deletable and
+ * renamable. Pure. */
+bool xfer_ftp_name_creatable(wf_slice_t name);
+
 #endif

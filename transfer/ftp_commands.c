@@ -116,12 +116,30 @@ static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t ca
 	return vpath + 1;
 }
 
-/* resolve, for a file to make (STOR, STOU, APPE): a name that ends in
- * '/' names a folder, never a file to make (a 553). */
+/* resolve, for a name a command creates (STOR, STOU, APPE, MKD, RNTO): its
+ * last segment must be one it may create (xfer_ftp_name_creatable), else
+ * NULL after a 553 and a log line. */
+static const char *resolve_new(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir)
+{
+	const char *rel = resolve(f, arg, vpath, cap, dir);
+	if (!rel)
+		return NULL;
+	const char *leaf = strrchr(vpath, '/') + 1;
+	if (!xfer_ftp_name_creatable((wf_slice_t){ leaf, strlen(leaf) })) {
+		ftp_log(f, WF_LOG_INFO, "not creating %s: the name holds a control character", vpath);
+		ftp_reply(f, 553, "Name not allowed: it holds a control character (bytes 1-31 and 127), "
+				  "which HTTPS refuses in a path");
+		return NULL;
+	}
+	return rel;
+}
+
+/* resolve_new, for a file to make (STOR, STOU, APPE): a name that ends
+ * in '/' names a folder, never a file to make (a 553). */
 static const char *resolve_new_file(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap)
 {
 	bool dir;
-	const char *rel = resolve(f, arg, vpath, cap, &dir);
+	const char *rel = resolve_new(f, arg, vpath, cap, &dir);
 	if (rel && dir && rel[0]) {
 		ftp_reply(f, 553, "%s/: a file name cannot end in /", vpath);
 		return NULL;
@@ -1602,7 +1620,7 @@ static void on_made(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 static void cmd_mkd(xfer_ftp_t *f, wf_slice_t arg)
 {
 	char v[FTP_PATH_MAX];
-	const char *rel = resolve(f, arg, v, sizeof(v), NULL);
+	const char *rel = resolve_new(f, arg, v, sizeof(v), NULL);
 	if (!rel)
 		return;
 	if (!rel[0]) {
@@ -1674,7 +1692,7 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	f->rnfr[0] = '\0';
 	char v[FTP_PATH_MAX];
 	bool dir;
-	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
+	const char *rel = resolve_new(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	if (!rel[0]) {

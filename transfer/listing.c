@@ -5,7 +5,11 @@
  * code points past U+10FFFF count as invalid) is shown as U+FFFD, one per byte.
  * HTML also shows control characters as U+FFFD, as markup has no faithful way
  * to carry them; JSON escapes them exactly (\u00XX). HTML hrefs percent-encode
- * the raw bytes, so a link works whatever the name holds. */
+ * the raw bytes, so a link works whatever else the name holds; but not a
+ * control byte: a request's path may not hold one, raw or encoded
+ * (xfer_url_byte_ok), so the link to such a name, though listed, gets 400.
+ * FTPS creates no such name (xfer_ftp_name_creatable): only one put there
+ * by other means can have it. */
 #include "listing.h"
 
 #include "path.h"

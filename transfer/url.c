@@ -16,6 +16,11 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
+int xfer_url_byte_ok(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
 /* The output only grows by whole segments: a segment is decoded into place
  * after a '/' that is written only once the segment turns out to be kept, so
  * a "." or ".." needs no room, and a dropped segment leaves no trace. Once a
@@ -54,7 +59,7 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 			} else {
 				p++;
 			}
-			if (c < 0x20 || c == 0x7f)
+			if (!xfer_url_byte_ok(c))
 				return WF_ERR;
 			if (sl < 2)
 				head[sl] = c;

@@ -37,6 +37,12 @@
  * On any error, out and *is_dir hold nothing meaningful. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir);
 
+/* May a path hold the byte c, raw or percent-decoded? 1, or 0 for a control
+ * byte (0x00-0x1f, 0x7f): xfer_url_to_path refuses those, so no URL reaches
+ * a name that holds one. The one statement of that rule: FTP creates no name
+ * it refuses (xfer_ftp_name_creatable). Pure. */
+int xfer_url_byte_ok(unsigned char c);
+
 /* Percent-encodes a path for use in a URL (href): keeps unreserved and '/'.
  * Returns the length written (NUL-terminated), or -1 if outcap is too small. */
 ssize_t xfer_url_encode_path(const char *path, char *out, size_t outcap);

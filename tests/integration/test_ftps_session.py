@@ -456,6 +456,33 @@ class Session(ftps_util.FTPSCase):
         c.expect("RMD slashdir/", 250)
         self.assertFalse(os.path.exists(self.home("slashdir")))
 
+    def test_names_with_control_characters_are_not_made(self):
+        # HTTPS refuses a control byte in a path, so a name holding one could
+        # never be fetched there: MKD and RNTO make none (553), and say so
+        # in the log once.
+        self.write_home("ctl-src.txt", b"CTL")
+        c = self.logged_in()
+        before = sorted(os.listdir(self.home()))
+        before_docs = sorted(os.listdir(self.home("docs")))
+        for name in ("dir\tx", "esc\x1b[31mred", "del\x7fx", "ctl\x01x", "docs/in\x1fner"):
+            with self.subTest(name=name):
+                r = c.cmd("MKD " + name)
+                self.assertEqual(r.code, 553, r)
+                self.assertIn("control character", r.text)
+                c.expect("RNFR ctl-src.txt", 350)
+                r = c.cmd("RNTO " + name)
+                self.assertEqual(r.code, 553, r)
+                self.assertIn("control character", r.text)
+        self.assertEqual(sorted(os.listdir(self.home())), before)
+        self.assertEqual(sorted(os.listdir(self.home("docs"))), before_docs)
+        self.assertEqual(self.read_home("ctl-src.txt"), b"CTL")
+        self.server.wait_log("not creating /esc?[31mred: the name holds a control character")
+        # Other bytes are names like any: spaces, quotes, UTF-8, a backslash.
+        name = 'ok "\u00e9" \\ ~'
+        c.expect("MKD " + name, 257)
+        self.assertTrue(os.path.isdir(self.home(name)))
+        c.expect("RMD " + name, 250)
+
     def test_rnfr_dropped_by_any_other_line(self):
         # RFC 959: RNTO must come right after RNFR. Whatever line comes in
         # between (one refused, malformed, unknown or too long, a failed

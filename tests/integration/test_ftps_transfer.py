@@ -328,6 +328,41 @@ class Transfers(ftps_util.FTPSCase):
         self.assertIn("one.txt", c.listing("MLSD", "listing/"))
         c.expect("NOOP", 200)
 
+    def test_names_with_control_characters_are_not_stored(self):
+        # A name with a control byte could never be fetched over HTTPS (it
+        # refuses those bytes in a path): STOR and APPE of one are 553
+        # before any data connection is used, and nothing is made.
+        c = self.logged_in()
+        before = sorted(os.listdir(self.home()))
+        for cmd in ("STOR", "APPE"):
+            for name in ("tab\there.txt", "esc\x1b[31mred.txt", "del\x7fx.txt", "ctl\x01x.txt",
+                         "listing/new\x1b.txt"):
+                with self.subTest(cmd=cmd, name=name):
+                    r, info = c.stor(name, b"secret", cmd=cmd)
+                    self.assertEqual(r.code, 553, r)
+                    self.assertIsNone(info["prelim"])
+                    self.assertIn("control character", r.text)
+        self.assertEqual(sorted(os.listdir(self.home())), before)
+        self.assertFalse([n for n in os.listdir(self.home("listing")) if "new" in n])
+        self.server.wait_log("not creating /tab?here.txt: the name holds a control character")
+        c.expect("NOOP", 200)
+
+    def test_name_with_a_control_character_made_on_disk_stays_reachable(self):
+        # Only making such a name is refused: one put there by other means
+        # is fetched, renamed and deleted over FTPS as ever.
+        self.write_home("disk\ttab.txt", b"ON DISK")
+        c = self.logged_in()
+        data, r, _ = c.retr("disk\ttab.txt")
+        self.assertEqual((r.code, data), (226, b"ON DISK"), r)
+        self.assertEqual(c.expect("SIZE disk\ttab.txt", 213).text.strip(), "7")
+        c.expect("RNFR disk\ttab.txt", 350)
+        c.expect("RNTO disk-renamed.txt", 250)
+        self.assertEqual(self.read_home("disk-renamed.txt"), b"ON DISK")
+        self.write_home("disk\ttab.txt", b"AGAIN")
+        c.expect("DELE disk\ttab.txt", 250)
+        self.assertFalse(os.path.lexists(self.home("disk\ttab.txt")))
+        c.expect("DELE disk-renamed.txt", 250)
+
     def test_long_names_sharing_a_head_keep_their_own_partials(self):
         # Two 250-byte names with the same first 240 bytes: a partial name
         # cannot hold either whole, and each must still get its own.

@@ -645,10 +645,31 @@ static void test_path_resolve_folder_form(void)
 	}
 }
 
+static void test_name_creatable(void)
+{
+	CHECK(xfer_ftp_name_creatable(WF_SLICE("plain.txt")));
+	CHECK(xfer_ftp_name_creatable(WF_SLICE("with space and \xc3\xa9")));
+	CHECK(xfer_ftp_name_creatable(WF_SLICE("~!\"#$%&'()*+,-.:;<=>?@[\\]^_`{|}")));
+	CHECK(xfer_ftp_name_creatable(WF_SLICE("\x80\xff")));
+	CHECK(xfer_ftp_name_creatable(WF_SLICE("")));
+	CHECK(!xfer_ftp_name_creatable(WF_SLICE("tab\there")));
+	CHECK(!xfer_ftp_name_creatable(WF_SLICE("esc\x1b[31mred")));
+	CHECK(!xfer_ftp_name_creatable(WF_SLICE("del\x7f")));
+	CHECK(!xfer_ftp_name_creatable(WF_SLICE("\x01")));
+	CHECK(!xfer_ftp_name_creatable(WF_SLICE("x\x1f")));
+	CHECK(!xfer_ftp_name_creatable((wf_slice_t){ "a\0b", 3 }));
+	/* Every byte as HTTPS judges it: what one refuses, the other does too. */
+	for (unsigned c = 1; c < 256; c++) {
+		char b = (char)c;
+		CHECK_EQ_INT(xfer_ftp_name_creatable((wf_slice_t){ &b, 1 }), c >= 0x20 && c != 0x7f);
+	}
+}
+
 int main(void)
 {
 	test_path_resolve();
 	test_path_resolve_folder_form();
+	test_name_creatable();
 	test_every_verb();
 	test_unknown();
 	test_args();
