@@ -8,11 +8,16 @@
 #include "../server/base.h"
 #include "../server/buf.h"
 
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <time.h>
 
-#define XFER_FTP_LINE_MAX 4096 /* longest command line accepted, CRLF included */
+/* Longest command line accepted, CRLF included: room for the longest path
+ * the file system takes, absolute ('/' and PATH_MAX - 1 bytes below the
+ * home), after a verb and MFMT's time ("MFMT YYYYMMDDHHMMSS.fffffffff ":
+ * 30 bytes), so a command names any file HTTPS can serve. */
+#define XFER_FTP_LINE_MAX (PATH_MAX + 64)
 
 typedef enum xfer_ftp_verb {
 	XFER_FTP_UNKNOWN = 0,

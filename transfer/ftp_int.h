@@ -13,7 +13,10 @@
 #include <limits.h>
 #include <stdarg.h>
 
-#define FTP_PATH_MAX 4096      /* longest virtual path */
+/* Room for a virtual path with its NUL: '/' and the longest path below the
+ * home that the file system takes (PATH_MAX less its NUL: 4095 bytes on
+ * Linux), as HTTPS serves (XFER_URL_PATH_MAX). */
+#define FTP_PATH_MAX (PATH_MAX + 1)
 #define FTP_OUT_HIGH (64 * 1024) /* stop reading commands while this much reply waits */
 
 typedef struct ftp_data ftp_data_t;

@@ -7,7 +7,8 @@
 #include <limits.h>
 
 /* Room for the longest relative path the file system takes, with its NUL
- * (PATH_MAX: 4096 on Linux, as FTP_PATH_MAX). */
+ * (PATH_MAX: 4096 on Linux; FTP's virtual paths hold one byte more, their
+ * leading '/'). */
 #define XFER_URL_PATH_MAX PATH_MAX
 /* The longest href xfer_url_encode_path makes, with its leading '/', for a
  * path that fits XFER_URL_PATH_MAX: every byte may take three. */

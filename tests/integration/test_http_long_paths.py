@@ -8,7 +8,13 @@ redirected to a folder asked for without its slash, over HTTP/1.1 and
 HTTP/2 alike; the access log holds the whole target. A path of 4095 bytes,
 the longest Linux takes, is stored and fetched too. A path one byte longer,
 or a target that names something deeper, gets 414; a malformed one stays
-400, however long."""
+400, however long.
+
+FTPS reaches every path HTTPS serves: a file at the 4095-byte path is
+stored, fetched, described and deleted over FTPS, named absolute or relative
+to its folder, and each protocol reads what the other stored; a folder at
+that length is made, entered and reported whole by PWD. A path one byte
+longer is 553 Path too long, as it always was."""
 
 import json
 import os
@@ -19,6 +25,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import ftps_util  # noqa: E402
 
 PATH_MAX = 4096  # with its NUL, as Linux counts
 # 198 bytes that take three each once encoded ("\u00e9" is two bytes,
@@ -183,6 +190,106 @@ class LongPathChecks:
         target = "/" + enc(DEEP) + "/" + enc(LEAF) + "?log=" + self.HTTP
         self.assertEqual(self.curl(target)[0], 200)
         self.server.wait_log(target)
+
+
+class LongPathsFtps(unittest.TestCase):
+    """The longest paths over FTPS, beside HTTPS on the same server."""
+
+    @classmethod
+    def setUpClass(cls):
+        https = {"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}
+        cls.server = harness.Server(services=[https] + ftps_util.ftps_services(implicit=False))
+        cls.addClassCleanup(cls.server.cleanup)
+        chown = None
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            chown = (pw.pw_uid, pw.pw_gid)
+        os.close(make_tree(cls.server.home(), LONG_SEGS, chown))
+        cls.server.start()
+        cls.fport = cls.server.services[1]["port"]
+        if not harness.wait_port(cls.fport):
+            raise RuntimeError("FTPS port not listening:\n" + cls.server.log()[-3000:])
+
+    def tearDown(self):
+        harness.log_on_failure(self, self.server)
+
+    def ftps(self):
+        c = ftps_util.Control(self.fport)
+        self.addCleanup(c.close)
+        return c.login("alice")
+
+    def gone(self, rel):
+        with self.assertRaises(FileNotFoundError):
+            read_beneath(self.server.home(), rel)
+
+    def test_the_longest_path_over_ftps(self):
+        folder = "/".join(LONG_SEGS)
+        for form in ("absolute", "relative"):
+            with self.subTest(form=form):
+                leaf = LONG_LEAF[:-1] + form[0]
+                rel = folder + "/" + leaf
+                self.assertEqual(len(rel.encode()), PATH_MAX - 1)
+                c = self.ftps()
+                if form == "relative":
+                    c.expect("CWD /" + folder, 250)
+                    name = leaf
+                else:
+                    name = "/" + rel
+                # Stored over FTPS, served over HTTPS.
+                r, info = c.stor(name, b"by ftps\n")
+                self.assertEqual(r.code, 226, r)
+                self.assertIn("/" + rel, info["prelim"].text)
+                status, _, got = harness.curl(self.server, "/" + rel, binary=True)
+                self.assertEqual((status, got), (200, b"by ftps\n"))
+                # Stored over HTTPS, fetched and described over FTPS.
+                status, _, body = harness.curl(self.server, "/" + rel, args=["-T", "-"], input=b"by https\n")
+                self.assertEqual(status, 204, body)
+                data, r, _ = c.retr(name)
+                self.assertEqual((r.code, data), (226, b"by https\n"), r)
+                self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), "9")
+                c.expect("MDTM " + name, 213)
+                r = c.expect("MLST " + name, 250)
+                self.assertTrue(r.lines[1].endswith(" /" + rel), r)
+                r = c.expect("DELE " + name, 250)
+                self.assertTrue(r.text.endswith("/" + rel), r)
+                self.gone(rel)
+
+    def test_the_longest_folder_over_ftps(self):
+        folder = "/".join(LONG_SEGS)
+        leaf = "d" * 255
+        c = self.ftps()
+        c.expect("CWD /" + folder, 250)
+        r = c.expect("MKD " + leaf, 257)
+        self.assertTrue(r.text.startswith('"/%s/%s" ' % (folder, leaf)), r)
+        r = c.expect("CWD " + leaf, 250)
+        r = c.expect("PWD", 257)
+        self.assertTrue(r.text.startswith('"/%s/%s" ' % (folder, leaf)), r)
+        self.assertEqual(len(r.text.split('"')[1]), PATH_MAX)  # the leading '/' and 4095 bytes
+        self.assertEqual(c.listing("NLST"), "")
+        c.expect("CDUP", 250)
+        c.expect("RMD " + leaf, 250)
+
+    def test_one_byte_more_is_553_over_ftps(self):
+        folder = "/".join(LONG_SEGS)
+        leaf = LONG_LEAF + "x"
+        self.assertEqual(len(folder + "/" + leaf), PATH_MAX)
+        c = self.ftps()
+        c.expect("CWD /" + folder, 250)
+        for name in (leaf, "/" + folder + "/" + leaf):
+            for line in ("SIZE", "DELE", "MKD", "RNFR"):
+                with self.subTest(name=name[:8], line=line):
+                    r = c.cmd(line + " " + name)
+                    self.assertEqual((r.code, r.text), (553, "Path too long"))
+            for cmd in ("STOR", "RETR"):
+                with self.subTest(name=name[:8], cmd=cmd):
+                    if cmd == "STOR":
+                        r, _ = c.stor(name, b"too deep")
+                    else:
+                        _, r, _ = c.retr(name)
+                    self.assertEqual((r.code, r.text), (553, "Path too long"))
+        self.gone(folder + "/" + LONG_LEAF)
+        c.expect("NOOP", 200)
 
 
 class LongPathsHttp1(LongPathChecks, unittest.TestCase):

@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 
 static xfer_ftp_cmd_t g_cmd;
 
@@ -645,6 +646,31 @@ static void test_path_resolve_folder_form(void)
 	}
 }
 
+/* The session's paths hold '/' and PATH_MAX - 1 bytes below the home, the
+ * most the file system takes (and HTTPS serves), with their NUL: a cap of
+ * PATH_MAX + 1 (FTP_PATH_MAX) takes the longest, and not one byte more. */
+static void test_path_resolve_longest(void)
+{
+	static char arg[PATH_MAX + 8], out[PATH_MAX + 1];
+	bool dir;
+	/* Folders of 255 bytes, then a leaf that brings the path to n bytes. */
+	for (size_t n = PATH_MAX - 2; n <= PATH_MAX; n++) {
+		memset(arg, 'x', n);
+		for (size_t i = 255; i + 1 < n; i += 256)
+			arg[i] = '/';
+		arg[n] = '\0';
+		int rc = xfer_ftp_path_resolve("/", (wf_slice_t){ arg, n }, out, sizeof(out), &dir);
+		CHECK_EQ_INT(rc, n <= PATH_MAX - 1 ? WF_OK : WF_ERR);
+		if (rc == WF_OK)
+			CHECK_EQ_INT(strlen(out), n + 1);
+		/* Relative to a folder, the same path in two parts. */
+		char cwd[257] = "/";
+		memcpy(cwd + 1, arg, 255);
+		rc = xfer_ftp_path_resolve(cwd, (wf_slice_t){ arg + 256, n - 256 }, out, sizeof(out), &dir);
+		CHECK_EQ_INT(rc, n <= PATH_MAX - 1 ? WF_OK : WF_ERR);
+	}
+}
+
 static void test_name_creatable(void)
 {
 	CHECK(xfer_ftp_name_creatable(WF_SLICE("plain.txt")));
@@ -669,6 +695,7 @@ int main(void)
 {
 	test_path_resolve();
 	test_path_resolve_folder_form();
+	test_path_resolve_longest();
 	test_name_creatable();
 	test_every_verb();
 	test_unknown();
