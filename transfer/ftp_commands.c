@@ -147,16 +147,6 @@ static const char *resolve_new_file(xfer_ftp_t *f, wf_slice_t arg, char *vpath, 
 	return rel;
 }
 
-bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap)
-{
-	char v[FTP_PATH_MAX];
-	const char *r = resolve(f, arg, v, sizeof(v), NULL);
-	if (!r)
-		return false;
-	snprintf(rel, cap, "%s", r);
-	return true;
-}
-
 static int home(xfer_ftp_t *f)
 {
 	return f->user->home_fd;

@@ -87,9 +87,6 @@ bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
 /* The session goes while a command's work runs off the loop (f->op): the
  * job is let go of, and no reply comes (see ftp_commands.c). */
 void ftp_op_cancel(xfer_ftp_t *f);
-/* Resolves a path argument to the path relative to the home ("" for it);
- * false (after replying 550/553) when it cannot be. vpath gets the virtual path. */
-bool ftp_resolve(xfer_ftp_t *f, wf_slice_t arg, char *rel, size_t cap);
 
 /* ftp_data.c */
 typedef enum ftp_xfer_kind {
