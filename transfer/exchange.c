@@ -459,7 +459,7 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
 			respond_errno(ex, -dfd, NULL);
 		return -1;
 	}
-	if (xfer_path_is_hidden(*leaf)) {
+	if (xfer_path_is_reserved(*leaf)) {
 		close(dfd);
 		respond_error(ex, 403, "reserved name");
 		return -1;
@@ -1173,7 +1173,7 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		char *slash = strchr(seg, '/');
 		if (slash)
 			*slash = '\0';
-		bool hidden = xfer_path_is_hidden(seg);
+		bool hidden = xfer_path_is_reserved(seg);
 		if (slash)
 			*slash = '/';
 		if (hidden) {

@@ -107,7 +107,7 @@ static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t ca
 		*dir = is_dir;
 	for (const char *p = vpath; p && *p;) {
 		p++;
-		if (xfer_path_is_hidden(p)) {
+		if (xfer_path_is_reserved(p)) {
 			ftp_reply(f, 550, "%s: no such file or folder", vpath);
 			return NULL;
 		}

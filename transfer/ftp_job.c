@@ -30,7 +30,7 @@ typedef struct listing {
 
 static bool listed_name(const char *name)
 {
-	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !xfer_path_is_hidden(name) &&
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !xfer_path_is_reserved(name) &&
 	       xfer_ftp_list_name_ok(name); /* counted only when listed */
 }
 

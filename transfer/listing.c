@@ -260,7 +260,7 @@ static int read_entries(DIR *d, listing_t *l, size_t max)
 		if (!de)
 			return errno ? WF_ERR : WF_DONE;
 		const char *name = de->d_name;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || xfer_path_is_hidden(name))
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || xfer_path_is_reserved(name))
 			continue;
 		if (l->n == LISTING_MAX_ENTRIES) {
 			l->truncated = 1;

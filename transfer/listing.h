@@ -25,7 +25,7 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * alone and an O_PATH fd works too) to out. url_path is the decoded path of the
  * folder as the client sees it ("/" or "/a/b/"), used for the title; it must
  * end in '/', as hrefs are relative to it.
- * Entries are sorted by name (bytewise); hidden names (xfer_path_is_hidden) and
+ * Entries are sorted by name (bytewise); reserved names (xfer_path_is_reserved) and
  * "." are skipped, ".." is shown as a parent link (HTML only) unless url_path
  * is "/". At most 100000 entries are listed (the first readdir returns), and
  * the output says when the folder held more.

@@ -20,6 +20,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -319,6 +320,11 @@ static int hidden_ending(const char *name, const char *suffix)
 	size_t n = name ? strlen(name) : 0;
 	return xfer_path_is_hidden(name) && n >= HIDDEN_PREFIX_LEN + SUFFIX_LEN &&
 	       strcmp(name + n - SUFFIX_LEN, suffix) == 0;
+}
+
+int xfer_path_is_reserved(const char *name)
+{
+	return name && strncasecmp(name, HIDDEN_PREFIX, HIDDEN_PREFIX_LEN) == 0;
 }
 
 int xfer_path_is_partial(const char *name)

@@ -58,9 +58,15 @@ int xfer_path_claimed_name(const char *leaf, char *name_out, size_t name_cap);
  * no partial's, or -ERANGE. */
 int xfer_path_claimed_of(const char *partial, char *name_out, size_t name_cap);
 
-/* True for names that listings hide and requests may not address: the upload
- * temp files above, partial and claimed names included. */
+/* True for the server's own names: the upload temp files above, partial and
+ * claimed names included. The sweep and a folder's removal act on these. */
 int xfer_path_is_hidden(const char *name);
+
+/* True for names that listings hide and requests may not address: those of
+ * xfer_path_is_hidden in any case, as a folder of a case-insensitive file
+ * system (ext4's casefold, a vfat mount) finds ".WHARF-UPLOAD.x.partial"
+ * under the name the server gave it. */
+int xfer_path_is_reserved(const char *name);
 
 /* True for the partial names above (hidden, ending ".partial"); a temp
  * file's name (ending in random hex) never is, nor a claimed name. */

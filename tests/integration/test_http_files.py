@@ -392,6 +392,12 @@ class FilesChecks:
         status, _, body = self.curl("/dir/" + HIDDEN)
         self.assertEqual(status, 404)
         self.assertNotIn(b"half an upload", body)
+        # In any case: a case-insensitive folder would find the server's file.
+        status, _, _ = self.curl("/dir/" + HIDDEN.upper())
+        self.assertEqual(status, 404)
+        status, _, _ = self.curl("/dir/.Wharf-Upload.mine.txt", args=["-T", "-"], input=b"x")
+        self.assertEqual(status, 404)
+        self.assertNotIn(".Wharf-Upload.mine.txt", os.listdir(os.path.join(self.server.home(), "dir")))
 
     # --- access log -----------------------------------------------------------
 

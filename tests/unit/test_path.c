@@ -401,6 +401,13 @@ static void check_hidden(void)
 	CHECK(!xfer_path_is_hidden(".bashrc"));
 	CHECK(!xfer_path_is_hidden(""));
 	CHECK(!xfer_path_is_hidden(NULL));
+	/* Requests may not name them in any case; the sweep acts on exact ones. */
+	CHECK(!xfer_path_is_hidden(".WHARF-UPLOAD.x.partial"));
+	CHECK(xfer_path_is_reserved(".WHARF-UPLOAD.x.partial"));
+	CHECK(xfer_path_is_reserved(".Wharf-Upload."));
+	CHECK(xfer_path_is_reserved(".wharf-upload.x.claimed"));
+	CHECK(!xfer_path_is_reserved(".wharf-uploads"));
+	CHECK(!xfer_path_is_reserved(NULL));
 
 	/* What a hidden name is: a partial, a claimed name, or neither (a temp file's). */
 	static const struct {
