@@ -6,6 +6,7 @@
 #include "http_date.h"
 #include "listing_job.h"
 #include "mime.h"
+#include "partial_sweep.h"
 #include "path.h"
 #include "precond.h"
 #include "range.h"
@@ -898,7 +899,7 @@ static void serve_delete(xfer_exchange_t *ex, const xfer_req_in_t *in, const cha
 	 * in it (docs/ftps.md), which no listing shows, and the temp files a
 	 * dead process left there, as RMD's; a file with its own partial, as
 	 * DELE's, so an APPE cannot bring back what was deleted. */
-	time_t orphan_age = xfer_fs_job_orphan_age(ex->cfg->limits.send_timeout);
+	time_t orphan_age = xfer_upload_orphan_age(ex->cfg->limits.send_timeout);
 	char partial[NAME_MAX + 1];
 	if (xfer_path_partial_name(leaf, partial, sizeof(partial)) != 0)
 		partial[0] = '\0';

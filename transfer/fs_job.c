@@ -140,11 +140,6 @@ xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, const c
 	return j;
 }
 
-time_t xfer_fs_job_orphan_age(int send_timeout)
-{
-	return 2 * ((time_t)send_timeout + XFER_UPLOAD_STAGE_AGE);
-}
-
 /* DELE's job with no leaf: only its partial's removal, and no fsync. */
 xfer_fs_job_t *xfer_fs_job_remove(int dir_fd_take, const char *name, const char *of, int max_age, bool stale_only)
 {

@@ -64,11 +64,6 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
  * brings it back. */
 xfer_fs_job_t *xfer_fs_job_delete_any(int dir_fd_take, const char *leaf, const char *partial, bool folder_only,
 				      time_t orphan_age, struct timespec started);
-/* delete_any's orphan_age for a server whose limits.send_timeout is
- * send_timeout: past the longest a live upload leaves its temp file
- * untouched (partial_sweep.h says why), 2 * (send_timeout +
- * XFER_UPLOAD_STAGE_AGE). */
-time_t xfer_fs_job_orphan_age(int send_timeout);
 /* Removes name (a partial, or an upload's temp file) from the folder, and
  * nothing else: no folder fsync, as nothing durable hangs on it. With
  * stale_only, only a partial gone for every command goes (of: the name it

@@ -263,7 +263,7 @@ static void log_gone_removed(xfer_ftp_t *f, const char *v, const xfer_fs_job_t *
  * and changed before the process started is no upload's. */
 static time_t orphan_age(const xfer_ftp_t *f)
 {
-	return xfer_fs_job_orphan_age(f->conn->cfg->limits.send_timeout);
+	return xfer_upload_orphan_age(f->conn->cfg->limits.send_timeout);
 }
 
 /* A resumption of leaf under way, as its claimed name (transfer/path.c)

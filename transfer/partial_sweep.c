@@ -94,6 +94,11 @@ static bool remove_claimed_if_stale(const sweep_t *s, int dir_fd, const char *na
 	return s->max_age > 0 && xfer_upload_remove_orphan_claim(dir_fd, name, s->now, s->orphan_age, s->started);
 }
 
+time_t xfer_upload_orphan_age(int send_timeout)
+{
+	return 2 * ((time_t)send_timeout + XFER_UPLOAD_STAGE_AGE);
+}
+
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started)
 {
 	/* started is read from the clock file times come from (server.c). */
@@ -159,7 +164,7 @@ size_t xfer_partial_sweep(const wf_config_t *cfg, time_t now, struct timespec st
 		      .started = started,
 		      .budget = XFER_SWEEP_MAX_ENTRIES };
 	/* Past the longest a live upload leaves its file untouched (partial_sweep.h). */
-	time_t still = 2 * ((time_t)cfg->limits.send_timeout + XFER_UPLOAD_STAGE_AGE);
+	time_t still = xfer_upload_orphan_age(cfg->limits.send_timeout);
 	s.orphan_age = s.max_age > still ? s.max_age : still;
 	size_t total = 0, n = cfg->nusers;
 	if (n == 0)

@@ -53,8 +53,11 @@ xfer_partial_verdict_t xfer_partial_check(int dir_fd, const char *partial, const
  * worst a byte just before send_timeout starts a stage, bytes come just
  * under the age and then just before send_timeout again, and the file is
  * untouched for under 2 * send_timeout + XFER_UPLOAD_STAGE_AGE. min_age
- * must be longer than that. */
+ * must be longer than that: xfer_upload_orphan_age gives it. */
 bool xfer_upload_tmp_orphan(const struct stat *st, time_t now, time_t min_age, struct timespec started);
+/* xfer_upload_tmp_orphan's min_age for a server whose limits.send_timeout
+ * is send_timeout: 2 * (send_timeout + XFER_UPLOAD_STAGE_AGE). */
+time_t xfer_upload_orphan_age(int send_timeout);
 
 /* Walks every home of cfg (a reference is taken for the walk) and removes
  * the stale partials there (none with max_age 0: kept until resumed or
