@@ -54,15 +54,18 @@ static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert
 			wf_log_warn("certificate %s: cannot read %s/%s: %m", c->name, cert_name, key_name);
 		goto out;
 	}
-	if (!wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains)) {
-		wf_log_info("certificate %s: stored %s does not cover the configured domains", c->name, cert_name);
-		goto out;
-	}
+	/* Whether it parses first: a damaged file is not a change of domains. */
 	char err[256];
 	ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert), wf_buf_slice(&key), provisional,
 			    err, sizeof(err));
 	if (!ck) {
 		wf_log_warn("certificate %s: stored %s is unusable: %s", c->name, cert_name, err);
+		goto out;
+	}
+	if (!wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains)) {
+		wf_log_info("certificate %s: stored %s does not cover the configured domains", c->name, cert_name);
+		wf_certkey_unref(ck);
+		ck = NULL;
 		goto out;
 	}
 	time_t now = time(NULL);

@@ -97,6 +97,21 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(pem1, pem2, "a restart must reuse the provisional certificate")
             self.assertEqual(s.log().count("made a provisional"), 1)
 
+    def test_damaged_issued_cert_is_called_unusable(self):
+        # A truncated issued.pem is a damaged file, not a change of domains:
+        # the admin is told which, and the provisional certificate serves.
+        with Server() as s:
+            pem1 = tls_peer_cert(s.port, "localhost")
+            s.stop()
+            issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+            with open(issued, "w") as f:
+                f.write(pem1[:len(pem1) // 2])
+            os.chmod(issued, 0o600)
+            s.start()
+            self.assertEqual(tls_peer_cert(s.port, "localhost"), pem1)
+            self.assertIn("certificate main: stored issued.pem is unusable", s.log())
+            self.assertNotIn("does not cover", s.log())
+
     def test_sni_selects_certificate(self):
         certs = [("main", ["localhost", "*.wharf.test"]), ("other", ["other.test"])]
         svc = [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main", "other"]}]
