@@ -683,6 +683,14 @@ const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name)
 	return NULL;
 }
 
+bool wf_config_user_current(const wf_config_t *newest, const wf_config_t *cfg, const wf_user_cfg_t *u)
+{
+	if (!newest || newest == cfg)
+		return true;
+	const wf_user_cfg_t *v = wf_config_user(newest, (wf_slice_t){ u->name, strlen(u->name) });
+	return v && strcmp(v->password, u->password) == 0 && strcmp(v->home, u->home) == 0 && v->perms == u->perms;
+}
+
 static char **strv_dup(char *const *v, size_t n)
 {
 	char **out = calloc(n + 1, sizeof(char *));

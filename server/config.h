@@ -176,6 +176,11 @@ wf_config_t *wf_config_ref(wf_config_t *cfg);
 void wf_config_unref(wf_config_t *cfg);
 
 const wf_user_cfg_t *wf_config_user(const wf_config_t *cfg, wf_slice_t name);
+/* Does u, a user of cfg (the config a connection was accepted under),
+ * still stand in newest (the config loaded last; NULL: cfg is the last) as
+ * it was: same name, password hash, home and permissions? A reload that
+ * removes or changes an account thus reaches connections opened before it. */
+bool wf_config_user_current(const wf_config_t *newest, const wf_config_t *cfg, const wf_user_cfg_t *u);
 const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name);
 
 /* Is name fit to name a certificate: 1 to 64 bytes of letters, digits, '-',

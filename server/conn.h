@@ -32,6 +32,11 @@ typedef struct wf_proto {
 	void (*on_timeout)(wf_conn_t *c);
 	/* Graceful shutdown: finish what is in flight, accept no new request. */
 	void (*on_drain)(wf_conn_t *c);
+	/* A reload removed or changed an account of the config the connection
+	 * was accepted under (optional): true when the connection may go on
+	 * under that config (it serves no such account), else it is drained.
+	 * NULL: drained. */
+	bool (*keeps_on_reload)(wf_conn_t *c, const wf_config_t *newest);
 	/* Free the protocol's state; the connection is going away. */
 	void (*on_close)(wf_conn_t *c);
 	/* A handshake started by wf_conn_start_tls completed (optional): WF_OK

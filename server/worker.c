@@ -63,8 +63,42 @@ static void listener_close(wf_worker_t *w, wf_listener_t *l)
 	free(l);
 }
 
+/* Does newest lack, or hold changed, an account of cfg? */
+static bool accounts_gone(const wf_config_t *cfg, const wf_config_t *newest)
+{
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (!wf_config_user_current(newest, cfg, &cfg->users[i]))
+			return true;
+	return false;
+}
+
+/* Open connections keep the config they were accepted under, so a reload
+ * never changes the rules under a request in flight; but not an account
+ * the reload removed or changed (a password, a home, permissions): one of
+ * a config that had such an account finishes what is in flight and closes,
+ * as at shutdown, unless its protocol says it serves no such account (an
+ * FTPS session logged in as another user). The next connection logs in
+ * against the new accounts. One still in its handshake is left: each
+ * request checks its account anew (wf_config_user_current). */
+static void retire_accounts_gone(wf_worker_t *w)
+{
+	const wf_config_t *seen = NULL;
+	bool gone = false;
+	for (wf_conn_t *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->cfg == w->cfg || c->state != WF_CONN_OPEN || !c->proto || c->draining)
+			continue;
+		if (c->cfg != seen) { /* mostly one config before this one */
+			seen = c->cfg;
+			gone = accounts_gone(c->cfg, w->cfg);
+		}
+		if (gone && !(c->proto->keeps_on_reload && c->proto->keeps_on_reload(c, w->cfg)))
+			wf_conn_drain(c);
+	}
+}
+
 /* Adopts a plan: keeps listeners whose key stays, opens the new ones, closes
- * the rest. Open connections are untouched; they keep their own config. */
+ * the rest. Open connections keep their own config (retire_accounts_gone). */
 static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 {
 	if (w->draining) {
@@ -115,6 +149,7 @@ static void adopt_plan(wf_worker_t *w, wf_worker_plan_t *plan)
 	wf_config_t *old = w->cfg;
 	w->cfg = wf_config_ref(plan->cfg);
 	wf_config_unref(old);
+	retire_accounts_gone(w);
 }
 
 static void start_drain(wf_worker_t *w)

@@ -1136,6 +1136,16 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_user_cfg_t *user)
 {
 	int m = method_of(in->method);
+	/* A connection keeps the config it was accepted under, but not an
+	 * account a reload has removed or changed since: the password checked
+	 * out against the old one. Not counted as a failed login. */
+	if (ex->worker && !wf_config_user_current(ex->worker->cfg, ex->cfg, user)) {
+		wf_log_info("%s user %s: account removed or changed by a reload since this connection came; "
+			    "refused", ex->peer, user->name);
+		snprintf(ex->user_name, sizeof(ex->user_name), "%s", user->name);
+		refuse_login(ex, in, false);
+		return;
+	}
 	ex->user = user;
 	snprintf(ex->user_name, sizeof(ex->user_name), "%s", ex->user->name);
 

@@ -32,6 +32,7 @@ typedef struct xfer_ftp {
 	bool pbsz, prot_p;
 	bool logged_in;
 	bool quitting;    /* close once the replies are out */
+	const char *bye;  /* static: the 421 a drain ends with, NULL: shutdown's */
 	bool quit_asked;  /* QUIT came during a commit: no line after it runs */
 	bool guarded;     /* counted in server/ip_guard.c */
 	char user_name[128];

@@ -21,6 +21,7 @@
 #include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/tls.h"
+#include "../server/worker.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,7 +227,15 @@ static void login_done(void *arg, xfer_auth_result_t result, const wf_user_cfg_t
 {
 	xfer_ftp_t *f = arg;
 	f->login = NULL;
-	if (result == XFER_AUTH_ACCEPTED) {
+	if (result == XFER_AUTH_ACCEPTED && f->conn->worker &&
+	    !wf_config_user_current(f->conn->worker->cfg, f->conn->cfg, ok)) {
+		/* Checked against accounts a reload has changed since this
+		 * session came (it was in a handshake then). */
+		ftp_log(f, WF_LOG_INFO, "account removed or changed by a reload: closing the session");
+		f->user_name[0] = '\0';
+		ftp_reply(f, 421, "Accounts were changed; connect again");
+		f->quitting = true;
+	} else if (result == XFER_AUTH_ACCEPTED) {
 		f->logged_in = true;
 		ev_timer_stop(wf_conn_loop(f->conn), &f->login_deadline);
 		f->user = ok;
@@ -405,7 +414,7 @@ static void ftp_on_io(wf_conn_t *c)
 	xfer_ftp_t *f = F(c);
 	if (c->draining && !f->quitting && !ftp_data_busy(f) && !f->login && !f->stat_job && !f->op) {
 		/* Shutting down: the transfer that held us is over. */
-		ftp_reply(f, 421, "Server shutting down");
+		ftp_reply(f, 421, "%s", f->bye ? f->bye : "Server shutting down");
 		f->quitting = true;
 	}
 	for (int round = 0; round < 64; round++) {
@@ -491,9 +500,24 @@ static void ftp_on_drain(wf_conn_t *c)
 	xfer_ftp_t *f = F(c);
 	if (ftp_data_busy(f) || f->login || f->stat_job || f->op)
 		return; /* ftp_on_io closes it once the transfer, login, STAT or change is over */
-	ftp_reply(f, 421, "Server shutting down");
+	ftp_reply(f, 421, "%s", f->bye ? f->bye : "Server shutting down");
 	flush_out(f);
 	wf_conn_close(c);
+}
+
+/* A session logged in as an account the reload kept as it was goes on;
+ * one of an account it removed or changed, or not logged in yet (its
+ * login would be checked against the old accounts), is told and closed
+ * once its transfer is over. */
+static bool ftp_keeps_on_reload(wf_conn_t *c, const wf_config_t *newest)
+{
+	xfer_ftp_t *f = F(c);
+	if (f->logged_in && wf_config_user_current(newest, c->cfg, f->user))
+		return true;
+	if (f->logged_in)
+		ftp_log(f, WF_LOG_INFO, "account removed or changed by a reload: closing the session");
+	f->bye = f->logged_in ? "Your account was changed or removed; closing" : "Accounts were changed; connect again";
+	return false;
 }
 
 static void ftp_on_close(wf_conn_t *c)
@@ -533,6 +557,7 @@ static const wf_proto_t ftp_proto = {
 	.on_io = ftp_on_io,
 	.on_timeout = ftp_on_timeout,
 	.on_drain = ftp_on_drain,
+	.keeps_on_reload = ftp_keeps_on_reload,
 	.on_close = ftp_on_close,
 	.on_secure = ftp_on_secure,
 };
