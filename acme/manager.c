@@ -234,6 +234,39 @@ static void ca_wait(slot_t *s)
 	alarm_check(m, s, why, "; the next attempt comes only after that (the CA's Retry-After)", "");
 }
 
+/* What an order of c at CA ca is made with, as far as the config says:
+ * hex SHA-256 of each setting, so a change to any of them tells a failure
+ * the request caused from one it may cause again. */
+static void order_settings(const wf_config_t *cfg, const wf_cert_cfg_t *c, size_t ca, char out[65])
+{
+	gnutls_hash_hd_t h;
+	unsigned char d[32];
+	out[0] = '\0';
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return;
+	const char *one[] = { c->key_type, c->challenge, c->profile, c->reuse_key ? "reuse" : "new", c->output_dir,
+			      cfg->acme.contact, cfg->acme.cas[ca].url, cfg->acme.cas[ca].eab_kid,
+			      cfg->acme.cas[ca].eab_hmac, cfg->acme.cas[ca].ca_bundle };
+	struct {
+		char *const *v;
+		size_t n;
+	} lists[] = { { c->domains, c->ndomains },	     { c->dns_hook, c->ndns_hook },
+		      { c->deploy_hook, c->ndeploy_hook }, { cfg->acme.dns_hook, cfg->acme.ndns_hook } };
+	/* Each string with its NUL, each list with its length: no two
+	 * different settings hash alike by running into each other. */
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+		gnutls_hash(h, one[i] ? one[i] : "", one[i] ? strlen(one[i]) + 1 : 1);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		uint64_t n = lists[i].n;
+		gnutls_hash(h, &n, sizeof(n));
+		for (size_t k = 0; k < lists[i].n; k++)
+			gnutls_hash(h, lists[i].v[k], strlen(lists[i].v[k]) + 1);
+	}
+	gnutls_hash_deinit(h, d);
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 static bool self_inflicted(const char *type)
 {
 	static const char *const types[] = { "badCSR", "rejectedIdentifier", "caa", "unsupportedIdentifier",
@@ -399,6 +432,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		 res->domain[0] ? res->domain : c->domains[0], res->problem_type, res->problem_type[0] ? ": " : "",
 		 res->detail, res->local ? " (" : "", res->local ? LOCAL_NOTE : "", res->local ? ")" : "");
 	rec.last_error_local = res->local;
+	if (res->local || self_inflicted(res->problem_type))
+		order_settings(m->cfg, c, s->ca, rec.failed_for);
+	else
+		rec.failed_for[0] = '\0';
 	rec.ca_wait_until = m->clients[s->ca] ? acme_client_not_before(m->clients[s->ca]) : 0;
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	alarm_check(m, s, "renewal keeps failing", "; the next attempt comes only after that (the CA's Retry-After)",
@@ -819,8 +856,21 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		s->failures = rec.failures > 0 ? rec.failures : 0;
 		s->ca_failures = rec.ca_failures > 0 ? rec.ca_failures : 0;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
-		if (rec.next_attempt)
+		char now[65];
+		if (rec.failed_for[0])
+			order_settings(cfg, s->cert, s->ca, now);
+		if (rec.failed_for[0] && strcmp(now, rec.failed_for) != 0) {
+			/* The request caused its failure, and the admin has changed
+			 * what it asks since (a contact, a domain, a hook): the
+			 * backoff meant for asking the same again does not hold.
+			 * The CA's own Retry-After still does (the client's wait). */
+			wf_log_info("certificate %s: the settings its last order failed for (%s) have changed; "
+				    "trying again now rather than after the backoff",
+				    s->cert->name, rec.last_error);
+			s->failures = 0;
+		} else if (rec.next_attempt) {
 			resume_backoff(m, s, &rec);
+		}
 	}
 	m->events = acme_events_new(loop, cfg);
 	/* Files for other servers catch up with what is issued (a restart after

@@ -93,6 +93,8 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 		json_object_object_add(o, "issued_ca", json_object_new_string(rec->issued_ca));
 	if (rec->ca_wait_until)
 		json_object_object_add(o, "ca_wait_until", json_object_new_int64(rec->ca_wait_until));
+	if (rec->failed_for[0])
+		json_object_object_add(o, "failed_for", json_object_new_string(rec->failed_for));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
 	json_object_put(o);
@@ -132,6 +134,8 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 				snprintf(rec->last_error, sizeof(rec->last_error), "%s", json_object_get_string(v));
 			if (json_object_object_get_ex(o, "issued_ca", &v) && json_object_is_type(v, json_type_string))
 				snprintf(rec->issued_ca, sizeof(rec->issued_ca), "%s", json_object_get_string(v));
+			if (json_object_object_get_ex(o, "failed_for", &v) && json_object_is_type(v, json_type_string))
+				snprintf(rec->failed_for, sizeof(rec->failed_for), "%s", json_object_get_string(v));
 		}
 		json_object_put(o);
 		if (tok)

@@ -23,6 +23,8 @@ typedef struct acme_status_rec {
 	char issued_ca[1024]; /* directory URL of the CA that issued the last certificate; "" in older files */
 	time_t ca_wait_until; /* the CA in use asked to wait until then (its Retry-After, for every
 			       * certificate of the account); 0: no wait known */
+	char failed_for[65];  /* the last failure was the request's own (ours, or a CA's refusal of
+			       * what it asks): hex SHA-256 of the settings it was made with; else "" */
 } acme_status_rec_t;
 
 /* Durable write of NAME's record. */

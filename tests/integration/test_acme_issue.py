@@ -8,6 +8,7 @@ with one clear log line per failure, and the client recovers by itself
 when the CA comes back. Then what an operator does with a certificate:
 hooks, events, cert list, the status endpoint, revocation."""
 
+import json
 import os
 import re
 import subprocess
@@ -189,6 +190,34 @@ class DnsChallenge(AcmeCase):
         self.assertRegex(s.log(), r"dns_hook add _acme-challenge\.wild\.test \(.*dns\.sh, pid \d+\): exited 3")
         self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "a.wild.test")))
         wait_file_text(log, "remove _acme-challenge.wild.test")  # cleaned up all the same
+
+    def test_fixed_settings_are_tried_at_once(self):
+        # A failure the settings caused (a hook that cannot publish) waits
+        # out its backoff while they stay as they were; once the admin has
+        # changed them, the next start orders at once.
+        self.pebble.start()
+        s, _ = self.wildcard_server("fail")
+        slow = s.config_text().replace("retry_interval = 1;", "retry_interval = 3600;")
+        s.write_config(slow)
+        s.start()
+        self.assertTrue(s.wait_log("order failed", timeout=30), s.log()[-3000:])
+        s.stop()
+        with open(os.path.join(s.state_dir, "certs", "main", "status.json")) as f:
+            status = json.load(f)
+        self.assertEqual(len(status.get("failed_for", "")), 64, status)
+        self.assertGreater(status["next_attempt"], time.time() + 600)
+        s.start()  # the same settings: the backoff stands
+        time.sleep(2)
+        self.assertEqual(s.log().count("order failed"), 1, s.log()[-3000:])
+        self.assertNotIn("have changed", s.log())
+        s.stop()
+        hook, _ = dns_hook_script(s, self.pebble, "ok")
+        fixed = os.path.join(os.path.dirname(hook), "dns-fixed.sh")
+        os.rename(hook, fixed)
+        s.write_config(slow.replace(hook, fixed))
+        s.start()
+        self.assertIn("wild.test", cert_text(wait_issued(s, "a.wild.test", timeout=60)))
+        self.assertIn("certificate main: the settings its last order failed for", s.log())
 
     def test_wrong_record_is_refused_by_the_ca(self):
         # The CA really reads the record: a wrong value fails validation.
