@@ -344,11 +344,13 @@ static time_t coarse_now(void)
 	return ts.tv_sec;
 }
 
-/* Bytes are about to be staged: the first after a flush starts the stage's clock. */
+/* Bytes are about to be staged: the first after a flush starts the stage's
+ * clock. The time the client's last byte came is noted for a park. */
 static void stage_begins(xfer_upload_t *u)
 {
 	if (wf_buf_size(&u->stage) == 0)
 		u->staged_since = coarse_now();
+	clock_gettime(CLOCK_REALTIME_COARSE, &u->last_byte);
 }
 
 /* After staging: a full stage, or an old one, goes to the file. */
@@ -500,6 +502,12 @@ int xfer_upload_park(xfer_upload_t *u, const char *name)
 	 * nothing. */
 	int tail = flush_stage(u, false);
 	u->tail_err = tail < 0 ? -tail : 0;
+	/* Its mtime says when the client's last byte came, not when the tail
+	 * was flushed here: a file stored under the name between the two (the
+	 * client reconnected and sent it whole) is newer than this partial,
+	 * which xfer_partial_replaced then drops. */
+	if (u->last_byte.tv_sec)
+		futimens(u->fd, (const struct timespec[2]){ { .tv_nsec = UTIME_OMIT }, u->last_byte });
 	if (renameat(u->dir_fd, u->tmp, u->dir_fd, name) != 0)
 		return -errno; /* the temp file stays u's: its owner removes it, off the loop */
 	close(u->fd);

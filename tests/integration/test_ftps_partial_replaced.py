@@ -6,7 +6,9 @@ older bytes."""
 
 import hashlib
 import os
+import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -71,6 +73,31 @@ class PartialReplaced(ftps_util.FTPSCase):
         r, _ = c.stor("keep.bin", b"more", cmd="APPE")
         self.assertEqual(r.code, 226, r)
         self.assertEqual(os.path.getsize(self.home("keep.bin")), 20004)
+
+    def test_whole_upload_before_the_cut_session_parks(self):
+        # The client's network drops mid-STOR; it reconnects and, finding
+        # nothing to resume, sends the file whole. Only then does the old
+        # session see its connection cut and park the 40000 bytes it had:
+        # they are older than the file, whenever they were flushed.
+        data = os.urandom(300000)
+        a = self.logged_in()
+        raw = socket.create_connection(("127.0.0.1", a.epsv()), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertEqual(a.cmd("STOR re.bin", timeout=30).code, 150)
+        conn = a.wrap_data(raw)
+        conn.sendall(data[:40000])
+        time.sleep(0.5)
+        b = self.logged_in()
+        self.assertEqual(b.cmd("SIZE re.bin").code, 550)
+        r, _ = b.stor("re.bin", data)
+        self.assertEqual(r.code, 226, r)
+        conn.shutdown(socket.SHUT_RDWR)  # cut: no close_notify
+        self.assertEqual(a.read_reply(timeout=30).code // 100, 4)
+        self.assertTrue(harness.wait_until(lambda: any("re.bin.partial" in n for n in os.listdir(self.home())),
+                                           timeout=10), os.listdir(self.home()))
+        self.assertEqual(b.expect("SIZE re.bin", 213).text.strip(), str(len(data)))
+        self.assertEqual(sha(self.read_home("re.bin")), sha(data))
+        self.assertEqual([n for n in os.listdir(self.home()) if "re.bin" in n], ["re.bin"])
 
     def test_https_delete_takes_the_partial(self):
         # A file deleted over HTTPS is gone for FTPS too: its partial goes
