@@ -1136,9 +1136,17 @@ static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *p
 		    const char *v, bool recovered)
 {
 	int dfd = dfd_take;
-	if (!recovered && partial[0] && (f->user->perms & WF_PERM_WRITE) &&
-	    claim_state(f, dfd, leaf) == CLAIM_ORPHAN) {
+	claim_state_t claim = partial[0] && (f->user->perms & WF_PERM_WRITE) ? claim_state(f, dfd, leaf) : CLAIM_NONE;
+	if (!recovered && claim == CLAIM_ORPHAN) {
 		recover_then(f, dfd, leaf, partial, rel, v, size_go);
+		return;
+	}
+	if (claim == CLAIM_LIVE) {
+		/* A writer asks to resume: what is kept is in another session's
+		 * hands, and may be parked any moment. Neither NAME's size nor
+		 * "nothing kept" would be true for long. */
+		close(dfd);
+		reply_claimed(f, v);
 		return;
 	}
 	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
@@ -1250,6 +1258,10 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 		*cut = rest < up->written;
 		return 0;
 	}
+	/* No partial, as another session claimed it just now (a rename
+	 * reports the missing source before the taken target). */
+	if (rc == -ENOENT && claim_state(f, dfd, leaf) == CLAIM_LIVE)
+		rc = -EEXIST;
 	if (rc != -ENOENT) {
 		close(dfd);
 		return -rc;

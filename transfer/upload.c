@@ -132,6 +132,22 @@ static void take_claimed(xfer_upload_t *u, int dir_fd_take, const char *claimed,
 	snprintf(u->leaf, sizeof(u->leaf), "%s", leaf);
 }
 
+/* A claim of a regular file that cannot go on: it goes back under its
+ * partial name, unless another session parked a newer partial there
+ * meanwhile (that one stays, this one goes), so the claimed name never
+ * outlives its claim in a live process, where it would answer 450 for good. */
+static int unclaim(xfer_upload_t *u, const char *partial, const char *leaf, int rc)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	if (xfer_path_rename_new(u->dir_fd, u->tmp, u->dir_fd, partial) != 0 &&
+	    (errno == EEXIST ? unlinkat(u->dir_fd, u->tmp, 0) : renameat(u->dir_fd, u->tmp, u->dir_fd, partial)) != 0)
+		wf_log_warn("upload %s: could not put its partial back from %s: %s", leaf, u->tmp, strerror(errno));
+	xfer_upload_discard(u);
+	return rc;
+}
+
 int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *partial)
 {
 	char claimed[NAME_MAX + 1];
@@ -155,26 +171,13 @@ int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const
 			xfer_upload_discard(u); /* no file to resume: it goes */
 			return rc;
 		}
-		/* Still the partial it was: it goes back under its name. */
-		if (xfer_path_rename_new(u->dir_fd, u->tmp, u->dir_fd, partial) != 0)
-			wf_log_warn("upload %s: could not put its partial back from %s: %s", leaf, u->tmp,
-				    strerror(errno));
-		xfer_upload_discard(u);
-		return rc;
+		return unclaim(u, partial, leaf, rc); /* still the partial it was */
 	}
 	u->written = u->synced = u->early_at = (uint64_t)st.st_size;
 	/* In use from now: the sweep takes an old temp file for an orphan. */
 	futimens(u->fd, NULL);
-	if (lseek(u->fd, 0, SEEK_END) < 0) {
-		rc = -errno;
-		if (xfer_path_rename_new(u->dir_fd, u->tmp, u->dir_fd, partial) != 0)
-			wf_log_warn("upload %s: could not put its partial back from %s: %s", leaf, u->tmp,
-				    strerror(errno));
-		close(u->fd);
-		u->fd = -1;
-		xfer_upload_discard(u);
-		return rc;
-	}
+	if (lseek(u->fd, 0, SEEK_END) < 0)
+		return unclaim(u, partial, leaf, -errno);
 	return WF_OK;
 }
 

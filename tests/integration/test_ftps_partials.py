@@ -216,6 +216,11 @@ class ConcurrentResumption(ftps_util.FTPSCase):
         self.parked(a, name, data, 200000)
         conn = self.start_appe(a, name, data[200000:300000])
         b = self.logged_in()
+        # A writer's SIZE (curl -C -, lftp put -c) is told to wait too: what
+        # is kept is in A's hands, and may be parked any moment.
+        r = b.cmd("SIZE " + name)
+        self.assertEqual(r.code, 450, r)
+        self.assertIn("being resumed by another session", r.text)
         self.refused(b, name)
         self.refused(b, name, rest=200000)
         self.assertEqual(self.finish(a, conn, data[300000:]).code, 226)

@@ -237,6 +237,36 @@ static void test_two_resumptions(void)
 	xfer_upload_fini(&b);
 }
 
+/* A claim whose open fails after the rename (no descriptor left): the
+ * partial goes back under its name, and the claimed name does not stay
+ * behind (it would refuse every later resumption with 450). */
+static void test_claim_that_cannot_open(void)
+{
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("g.bin", partial, sizeof(partial)), 0);
+	CHECK_EQ_INT(xfer_path_claimed_name("g.bin", claimed, sizeof(claimed)), 0);
+	put(dir_fd, partial, "kept");
+	xfer_upload_t u;
+	xfer_upload_init(&u, NULL);
+	int mine = dup(dir_fd);
+	struct rlimit was, rl;
+	CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+	/* Every descriptor below the limit taken: the claim's openat fails. */
+	int top = dup(0);
+	CHECK(top >= 0);
+	close(top);
+	rl = was;
+	rl.rlim_cur = (rlim_t)top;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	CHECK_EQ_INT(xfer_upload_claim(&u, mine, "g.bin", partial), -EMFILE);
+	CHECK(setrlimit(RLIMIT_NOFILE, &was) == 0);
+	CHECK(holds(partial, "kept"));
+	CHECK(!there(dir_fd, claimed));
+	CHECK_EQ_INT(u.dir_fd, -1);
+	CHECK(unlinkat(dir_fd, partial, 0) == 0);
+	xfer_upload_fini(&u);
+}
+
 /* A file last written age seconds ago. */
 static void age(int dfd, const char *name, time_t secs)
 {
@@ -371,6 +401,7 @@ int main(void)
 	test_old_stage_is_written();
 	test_stage_limit();
 	test_two_resumptions();
+	test_claim_that_cannot_open();
 	test_recover();
 	test_no_free_inode();
 
