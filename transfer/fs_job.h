@@ -55,7 +55,9 @@ xfer_fs_job_t *xfer_fs_job_delete(int dir_fd_take, const char *leaf, const char 
  * may be gigabytes). err is ENOTEMPTY (or EEXIST, on some file systems),
  * and nothing is removed, when the folder holds a name a user sees; EBUSY,
  * and nothing is removed, when it holds another hidden file (a live
- * upload's temp file, which is never removed); else the removal's, or the
+ * upload's temp file, which is never removed) (either one found by the
+ * second pass only, made between the two, comes after the hidden files
+ * the first pass found went); else the removal's, or the
  * lookup's (ENOENT: nothing has that name). A folder that cannot be read
  * is left to the rmdir alone. xfer_fs_job_removed tells what went besides.
  * A file that goes takes partial with it (its name's parked interrupted

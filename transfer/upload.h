@@ -67,7 +67,9 @@ int xfer_upload_open(xfer_upload_t *u, int dir_fd_take, const char *leaf);
  * Takes over the parked partial of leaf (its name: partial) by renaming it
  * to the claimed name. WF_OK, -ENOENT when there is none, -EEXIST when the
  * claimed name is held (another resumption of leaf), or another -errno
- * (the partial then stays as it was). On success u->written is its size and
+ * (the partial then stays as it was; but not one that is no regular file,
+ * which goes, nor one older than a partial parked meanwhile, which stays).
+ * On success u->written is its size and
  * the file is positioned at its end. */
 int xfer_upload_claim(xfer_upload_t *u, int dir_fd_take, const char *leaf, const char *partial);
 /* A resumption with no partial (from leaf's existing bytes, or of a leaf
