@@ -3,6 +3,7 @@
 #include "config.h"
 #include "san.h"
 #include "config_keys.h"
+#include "state_dir.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -647,6 +648,9 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
 	if (ctx.nerrors == 0)
 		check_semantics(&ctx, cfg);
+	char why[600];
+	if (ctx.nerrors == 0 && wf_state_check(cfg->state_dir, abs, why, sizeof(why)) != WF_OK)
+		problem(&ctx, 0, "%s", why);
 out:
 	config_destroy(&lc);
 	if (ctx.nerrors) {

@@ -1,11 +1,13 @@
 /* Privilege drop: see privdrop.h. */
 #include "privdrop.h"
+#include "state_dir.h"
 
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,7 +30,12 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
 	return WF_OK;
 }
 
-/* Walks by directory fds with O_NOFOLLOW: the run user owns this tree after
+static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen);
+
+/* Gives dfd's entry name (rel: its path from the state folder, for
+ * messages) to the run user, a folder with what it holds down to depth.
+ *
+ * Walks by directory fds with O_NOFOLLOW: the run user owns this tree after
  * the first start, so a path-based walk could be steered through a planted
  * symlink into chowning anything on a later start as root. A planted hard
  * link would do the same where the kernel allows linking others' files
@@ -38,6 +45,40 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
  * link count are read from that fd, and its owner changed through it: the
  * run user may rename entries of its folder at will, and a check by name
  * followed by a chown by name could meet two different files. */
+static int give_entry(int dfd, const char *name, const char *rel, uid_t uid, gid_t gid, int depth, char *err,
+		      size_t errlen)
+{
+	int rc = WF_OK;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = WF_ERR;
+	} else if (S_ISDIR(st.st_mode)) {
+		/* An O_PATH fd cannot be read: the folder it holds is
+		 * opened again through it, never by name. */
+		int sub = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = sub >= 0 ? chown_tree(sub, rel, uid, gid, depth, err, errlen) : WF_ERR;
+		if (sub >= 0)
+			close(sub);
+	} else if (st.st_uid == uid && st.st_gid == gid) {
+		/* already the run user's */
+	} else if (!S_ISLNK(st.st_mode) && st.st_nlink > 1) {
+		snprintf(err, errlen, "%.300s has %lu hard links: it may be another file's name, so it is not given "
+				      "to the run user; remove it",
+			 rel, (unsigned long)st.st_nlink);
+		rc = WF_ERR;
+	} else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = WF_ERR;
+	}
+	if (fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return rc;
+}
+
+/* The folder open on dfd and, down to depth, what it holds. */
 static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen)
 {
 	if (fchown(dfd, uid, gid) != 0)
@@ -57,49 +98,79 @@ static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth,
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		char path[1024];
-		snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-		int fd = openat(dfd, e->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st) != 0) {
-			rc = WF_ERR;
-		} else if (S_ISDIR(st.st_mode)) {
-			/* An O_PATH fd cannot be read: the folder it holds is
-			 * opened again through it, never by name. */
-			int sub = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			rc = sub >= 0 ? chown_tree(sub, path, uid, gid, depth - 1, err, errlen) : WF_ERR;
-			if (sub >= 0)
-				close(sub);
-		} else if (st.st_uid == uid && st.st_gid == gid) {
-			/* already the run user's */
-		} else if (!S_ISLNK(st.st_mode) && st.st_nlink > 1) {
-			snprintf(err, errlen, "%.300s has %lu hard links: it may be another file's name, so it is not given "
-					      "to the run user; remove it",
-				 path, (unsigned long)st.st_nlink);
-			rc = WF_ERR;
-		} else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-			rc = WF_ERR;
-		}
-		if (fd >= 0) {
-			int saved = errno;
-			close(fd);
-			errno = saved;
-		}
+		snprintf(path, sizeof(path), "%s/%s", rel, e->d_name);
+		rc = give_entry(dfd, e->d_name, path, uid, gid, depth - 1, err, errlen);
 	}
 	closedir(d);
 	return rc;
 }
 
+/* Whether the folder open on dfd holds nothing but wharf's entries. */
+static bool only_ours(int dfd)
+{
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return false;
+	}
+	bool ours = true;
+	struct dirent *e;
+	while (ours && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		bool known = false;
+		for (const wf_state_entry_t *w = wf_state_entries; w->name && !known; w++)
+			known = strcmp(e->d_name, w->name) == 0;
+		ours = known;
+	}
+	closedir(d);
+	return ours;
+}
+
 int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char why[512] = "";
+	int rc = WF_ERR;
 	int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || chown_tree(fd, "", uid, gid, 4, why, sizeof(why)) != WF_OK) {
+	if (fd < 0)
+		goto out;
+	/* Made here, as root, so that the run user never needs to write the
+	 * folder itself, which may be shared. */
+	for (const wf_state_entry_t *w = wf_state_entries; w->name; w++)
+		if (w->dir && mkdirat(fd, w->name, 0700) != 0 && errno != EEXIST)
+			goto out;
+	for (const wf_state_entry_t *w = wf_state_entries; w->name; w++)
+		if (give_entry(fd, w->name, w->name, uid, gid, 3, why, sizeof(why)) != WF_OK)
+			goto out;
+	/* The folder itself only when it is wharf's alone: a shared one (other
+	 * files beside the state) stays whose it is. */
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		goto out;
+	if ((st.st_uid != uid || st.st_gid != gid) && only_ours(fd) && fchown(fd, uid, gid) != 0)
+		goto out;
+	rc = WF_OK;
+out:
+	if (rc != WF_OK)
 		snprintf(err, errlen, "cannot give %s to the run user: %s", state_dir, why[0] ? why : strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return WF_ERR;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen)
+{
+	for (const wf_state_entry_t *w = wf_state_entries; w->name; w++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, w->name);
+		if (w->dir && access(path, W_OK | X_OK) != 0) {
+			snprintf(err, errlen, "run user %s cannot write %.4000s: %s", cfg->run_user, path,
+				 strerror(errno));
+			return WF_ERR;
+		}
 	}
-	close(fd);
 	return WF_OK;
 }
 

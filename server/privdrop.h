@@ -9,8 +9,14 @@
 /* Resolves run_user. Refuses (WF_ERR, reason in err) to go on as root unless
  * allow_root: serving files as root would make every path bug a disaster. */
 int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen);
-/* Gives the state folder to the run user (it must write certificates there). */
+/* Gives wharf's own entries in the state folder (server/state_dir.h, made
+ * here if missing) to the run user, who must write certificates there; the
+ * folder itself too when it holds nothing else. Nothing else in the folder
+ * changes hands. */
 int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *err, size_t errlen);
+/* After the drop: WF_ERR (reason in err) when the run user cannot write
+ * wharf's folders in the state folder (one above it it cannot enter). */
+int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen);
 /* setgroups + setgid + setuid, then checks that root cannot be regained. */
 int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen);
 

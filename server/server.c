@@ -500,7 +500,8 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		goto out_tls;
 	if (root) {
 		if (wf_privdrop_chown_state(srv->cfg->state_dir, srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK ||
-		    wf_privdrop_apply(srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK) {
+		    wf_privdrop_apply(srv->run_uid, srv->run_gid, err, sizeof(err)) != WF_OK ||
+		    wf_privdrop_check_state(srv->cfg, err, sizeof(err)) != WF_OK) {
 			wf_log_error("%s", err);
 			for (int w = 0; w < srv->nworkers; w++)
 				wf_worker_plan_free(plans[w]);

@@ -1,0 +1,90 @@
+"""Started as root: what the run user is given, and nothing more (the state
+folder's own entries, never the config beside them), and what it must
+still reach after the drop (reloads, log files, homes)."""
+
+import os
+import pwd
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import WHARF, Server, curl  # noqa: E402
+
+NOBODY = pwd.getpwnam("nobody").pw_uid
+
+
+def owner(path):
+    return os.lstat(path).st_uid
+
+
+def run(*args, timeout=30):
+    return subprocess.run([WHARF, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class StateFolder(unittest.TestCase):
+    def server(self, state_dir):
+        s = Server()
+        self.addCleanup(s.cleanup)
+        s.write_config(s.config_text().replace('state_dir = "state";', 'state_dir = "%s";' % state_dir))
+        os.chmod(s.config_path, 0o600)
+        return s
+
+    def test_state_folder_holding_the_config_is_refused(self):
+        # The run user would be given the folder root starts from, and with
+        # it the config: it could rewrite what root runs next time.
+        for state_dir in (".", ""):
+            s = self.server(state_dir)
+            for cmd in ("check", "serve"):
+                out = run(cmd, "-c", s.config_path)
+                self.assertEqual(out.returncode, 1, (state_dir, cmd, out.stdout, out.stderr))
+                self.assertIn("holds the config file %s" % s.config_path, out.stderr + out.stdout)
+            self.assertEqual(owner(s.config_path), 0)
+            self.assertEqual(owner(s.dir), 0)
+
+    def test_root_folder_is_refused(self):
+        s = self.server("/")
+        out = run("check", "-c", s.config_path)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("state_dir / is the root folder", out.stderr)
+
+    def test_only_wharfs_own_entries_are_given(self):
+        # A shared state folder: wharf's entries are the run user's, the
+        # folder and what else it holds stay root's.
+        s = self.server("shared")
+        shared = os.path.join(s.dir, "shared")
+        os.makedirs(os.path.join(shared, "other"))
+        with open(os.path.join(shared, "root-file"), "w") as f:
+            f.write("root's")
+        os.chmod(shared, 0o755)
+        s.start()
+        self.assertEqual(curl(s, "/")[0], 200)
+        for name in ("certs", "acme", "certs/main", "certs/main/selfsigned.key"):
+            self.assertEqual(owner(os.path.join(shared, name)), NOBODY, name)
+        self.assertEqual(os.stat(os.path.join(shared, "certs/main/selfsigned.key")).st_mode & 0o777, 0o600)
+        for name in ("", "other", "root-file"):
+            self.assertEqual(owner(os.path.join(shared, name)), 0, name)
+
+    def test_a_shared_folder_the_run_user_cannot_enter_says_so(self):
+        s = self.server("shared")
+        shared = os.path.join(s.dir, "shared")
+        os.makedirs(shared, mode=0o700)
+        with open(os.path.join(shared, "root-file"), "w") as f:
+            f.write("root's")
+        out = run("serve", "-c", s.config_path)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("run user nobody cannot write %s/certs: Permission denied" % shared, out.stderr)
+        self.assertEqual(owner(shared), 0)
+
+    def test_a_folder_of_its_own_is_given_whole(self):
+        s = self.server("state")
+        os.makedirs(s.state_dir, mode=0o700)
+        s.start()
+        self.assertEqual(owner(s.state_dir), NOBODY)
+        self.assertEqual(sorted(os.listdir(s.state_dir)), ["acme", "certs"])
+
+
+if __name__ == "__main__":
+    harness.main()
