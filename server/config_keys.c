@@ -19,7 +19,8 @@ static const wf_key_t log_keys[] = {
 	{ "level", WF_KEY_STRING, F(wf_config_t, log.level), 0, "info", 0, 0, log_levels, NULL,
 	  "Least severe error-log level written." },
 	{ "error_log", WF_KEY_STRING, F(wf_config_t, log.error_log), 0, "stderr", 0, 0, NULL, NULL,
-	  "Where error-log lines go: `stderr` or a file path (appended)." },
+	  "Where error-log lines go: `stderr` or a file path (appended). A reload keeps the file open while "
+	  "the path still names it, and opens it anew, as `run_user`, after rotation renamed it." },
 	{ "access_log", WF_KEY_STRING, F(wf_config_t, log.access_log), 0, "stderr", 0, 0, NULL, NULL,
 	  "Where access-log lines go (one per request): `stderr`, `off` or a file path." },
 };

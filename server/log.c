@@ -17,7 +17,21 @@ static atomic_int access_fd = 2;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-static int open_target(const char *target, int *fd)
+/* A copy of current when it is the file target names now, or -1. A reload
+ * keeps the file it has: started as root, the run user could not open it
+ * again (root made it 0640 in a folder root may own). After rotation
+ * renamed it, the name leads elsewhere (or nowhere) and the file there is
+ * opened, or made, as the run user. */
+static int still_open(const char *target, int current)
+{
+	struct stat open_st, named_st;
+	if (current <= 2 || fstat(current, &open_st) != 0 || !S_ISREG(open_st.st_mode) ||
+	    lstat(target, &named_st) != 0 || open_st.st_dev != named_st.st_dev || open_st.st_ino != named_st.st_ino)
+		return -1;
+	return fcntl(current, F_DUPFD_CLOEXEC, 3);
+}
+
+static int open_target(const char *target, int current, int *fd)
 {
 	if (strcmp(target, "stderr") == 0) {
 		*fd = 2;
@@ -27,6 +41,9 @@ static int open_target(const char *target, int *fd)
 		*fd = -1;
 		return WF_OK;
 	}
+	*fd = still_open(target, current);
+	if (*fd >= 0)
+		return WF_OK;
 	/* Opened as root, maybe in a folder the run user may write: a symlink
 	 * put there would point root's appends at any file, so none is
 	 * followed but root's own (/dev/stdout, for containers). O_NONBLOCK:
@@ -93,11 +110,11 @@ int wf_log_prepare(const char *level, const char *error_log, const char *access_
 	for (int i = 0; i < 4; i++)
 		if (strcmp(level, level_names[i]) == 0)
 			out->level = i;
-	if (open_target(error_log, &out->error_fd) != WF_OK) {
+	if (open_target(error_log, atomic_load(&error_fd), &out->error_fd) != WF_OK) {
 		open_failed("error log", error_log);
 		return WF_ERR;
 	}
-	if (open_target(access_log, &out->access_fd) != WF_OK) {
+	if (open_target(access_log, atomic_load(&access_fd), &out->access_fd) != WF_OK) {
 		open_failed("access log", access_log);
 		if (out->error_fd > 2)
 			close(out->error_fd);

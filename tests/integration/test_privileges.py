@@ -86,5 +86,37 @@ class StateFolder(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(s.state_dir)), ["acme", "certs"])
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class LogFiles(unittest.TestCase):
+    def test_reload_keeps_the_log_file_root_opened(self):
+        # Root makes the error log (0640, root's) at start; the run user
+        # could not open it again, so every reload was refused. The file it
+        # has is kept while its name still leads to it.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        logs = os.path.join(s.dir, "logs")
+        os.makedirs(logs)
+        s.give(logs)
+        error_log = os.path.join(logs, "error.log")
+        s.write_config(s.config_text().replace('log = { level = "debug"; };',
+                                               'log = { level = "debug"; error_log = "%s"; };' % error_log))
+        s.start(wait=False)
+        s.log_path = error_log  # from here on, what s.log() and s.reload() read
+        self.assertTrue(s.wait_log("ready", timeout=15), s.log())
+        self.assertEqual((owner(error_log), os.stat(error_log).st_mode & 0o777), (0, 0o640))
+        for _ in range(2):
+            self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertNotIn("refused", s.log())
+        # Rotated (renamed, then SIGHUP): the run user makes the new file
+        # in its folder, and the next reloads keep that one.
+        os.rename(error_log, error_log + ".1")
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertEqual(owner(error_log), NOBODY)
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        with open(error_log + ".1") as f:
+            self.assertNotIn("reloaded:", f.read().split("SIGHUP")[-1])
+        self.assertEqual(curl(s, "/")[0], 200)
+
+
 if __name__ == "__main__":
     harness.main()
