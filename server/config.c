@@ -614,6 +614,19 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		absolutize(&cfg->log.access_log, cfg->dir);
 }
 
+/* path made absolute against the working folder, symlinks kept; NULL when
+ * memory is short. */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char *cwd = getcwd(NULL, 0), *abs = NULL;
+	if (cwd && asprintf(&abs, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 {
 	load_ctx_t ctx = { path, errors, 0 };
@@ -625,20 +638,27 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	cfg->generation = atomic_fetch_add(&generations, 1) + 1;
 	apply_defaults_all(&wf_config_root, (char *)cfg);
 
-	char *abs = realpath(path, NULL);
-	if (!abs) {
+	/* The path as given (made absolute), which a reload reads again: a
+	 * symlink swapped since (a Kubernetes ConfigMap's ..data) leads to the
+	 * new file. Relative paths in the file go by its real folder. */
+	char *real = realpath(path, NULL);
+	if (!real) {
 		problem(&ctx, 0, "cannot open: %s", strerror(errno));
 		goto out;
 	}
-	cfg->path = abs;
-	cfg->dir = strdup(abs);
+	cfg->path = absolute(path);
+	cfg->dir = strdup(real);
+	if (!cfg->path || !cfg->dir) {
+		problem(&ctx, 0, "out of memory");
+		goto out;
+	}
 	char *slash = strrchr(cfg->dir, '/');
 	if (slash == cfg->dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
 
-	if (!config_read_file(&lc, abs)) {
+	if (!config_read_file(&lc, real)) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 			problem(&ctx, 0, "cannot read: %s", strerror(errno));
 		else
@@ -649,9 +669,10 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	if (ctx.nerrors == 0)
 		check_semantics(&ctx, cfg);
 	char why[600];
-	if (ctx.nerrors == 0 && wf_state_check(cfg->state_dir, abs, why, sizeof(why)) != WF_OK)
+	if (ctx.nerrors == 0 && wf_state_check(cfg->state_dir, real, why, sizeof(why)) != WF_OK)
 		problem(&ctx, 0, "%s", why);
 out:
+	free(real);
 	config_destroy(&lc);
 	if (ctx.nerrors) {
 		wf_config_unref(cfg);

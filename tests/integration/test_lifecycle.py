@@ -4,6 +4,7 @@ live while an open connection keeps working, SIGHUP reload (good and bad),
 SIGTERM drain, privilege drop, and the command line."""
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -255,6 +256,42 @@ class Lifecycle(unittest.TestCase):
             self.assertTrue(harness.wait_until(lambda: logged(access, "/?round=%d " % i)), i)
             self.assertFalse(logged("%s.%d" % (access, i), "/?round=%d " % i))
         self.assertEqual(len(open_files()), before, "descriptors leaked over 10 reloads: %r" % open_files())
+
+    def test_reload_follows_the_config_symlink_as_given(self):
+        # A Kubernetes ConfigMap: NAME -> ..data/NAME, ..data -> ..v1; an
+        # update makes ..v2, swaps ..data and removes ..v1. A reload reads
+        # the path given with -c again, not the file it led to at start.
+        class Linked(Server):
+            linked = False
+
+            @property
+            def config_path(self):
+                return os.path.join(self.dir, "cm", "wharf.conf") if self.linked else super().config_path
+        s = Linked()
+        s.linked = True
+        self.addCleanup(s.cleanup)
+        cm = os.path.join(s.dir, "cm")
+
+        def version(name):
+            os.makedirs(os.path.join(cm, name))
+            text = s.config_text().replace('state_dir = "state";', 'state_dir = "%s";' % s.state_dir)
+            with open(os.path.join(cm, name, "wharf.conf"), "w") as f:
+                f.write(text.replace('home = "home/', 'home = "%s/home/' % s.dir))
+        version("..v1")
+        os.symlink("..v1", os.path.join(cm, "..data"))
+        os.symlink("..data/wharf.conf", s.config_path)
+        s.start()
+        self.assertEqual(curl(s, "/", user="bob", password="bob-pw")[0], 401)
+        s.users.append({"name": "bob", "password": "bob-pw", "perms": ["read"]})
+        os.makedirs(s.home("bob"))
+        s.give_homes()
+        version("..v2")
+        os.symlink("..v2", os.path.join(cm, "..tmp"))
+        os.replace(os.path.join(cm, "..tmp"), os.path.join(cm, "..data"))
+        shutil.rmtree(os.path.join(cm, "..v1"))
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertIn("SIGHUP: reloading %s\n" % s.config_path, s.log())
+        self.assertEqual(curl(s, "/", user="bob")[0], 200)
 
     def test_ipv6_and_dual_stack_listeners(self):
         v6 = harness.free_port()
