@@ -295,7 +295,7 @@ static const wf_key_t root_keys[] = {
 	{ "state_dir", WF_KEY_STRING, F(wf_config_t, state_dir), 0, "state", 0, 0, NULL, NULL,
 	  "Folder for keys and certificates (created 0700). Relative paths in this file are "
 	  "resolved against the file's own folder. Not `/`, nor a folder holding this file. Started as "
-	  "root, wharf gives its own entries there (`certs/`, `acme/`) to `run_user`, and the folder "
+	  "root, wharf gives its own entries there (`certs/`, `acme/`, `lock`) to `run_user`, and the folder "
 	  "itself only when it holds nothing else." },
 	{ "run_user", WF_KEY_STRING, F(wf_config_t, run_user), 0, "nobody", 0, 0, NULL, NULL,
 	  "When started as root: the user to switch to once ports are bound and keys read." },

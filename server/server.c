@@ -7,6 +7,7 @@
 #include "log.h"
 #include "offload.h"
 #include "privdrop.h"
+#include "state_dir.h"
 #include "tls.h"
 #include "../acme/challenges.h"
 #include "../acme/batch.h"
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,6 +211,17 @@ static void cert_jobs_stop(wf_server_t *srv)
 	srv->follower = NULL;
 }
 
+/* Whether the lock held on fd is the state folder's lock file: a reload
+ * that names the same folder (in other words) keeps it. */
+static bool same_lock(int fd, const char *state_dir)
+{
+	char path[4200];
+	struct stat held, named;
+	snprintf(path, sizeof(path), "%s/" WF_STATE_LOCK, state_dir);
+	return fd >= 0 && fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+	       held.st_ino == named.st_ino;
+}
+
 static void reload(wf_server_t *srv)
 {
 	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
@@ -228,8 +241,14 @@ static void reload(wf_server_t *srv)
 	wf_buf_fini(&errors);
 	char err[512];
 	wf_worker_plan_t **plans = calloc((size_t)srv->nworkers, sizeof(*plans));
+	int lock = srv->state_lock;
 	if (wf_durable_mkdirs(cfg->state_dir, 0700) != WF_OK) {
 		wf_log_error("reload refused: cannot create state folder %s: %m", cfg->state_dir);
+		goto refuse;
+	}
+	if (!same_lock(srv->state_lock, cfg->state_dir) &&
+	    (lock = wf_state_lock(cfg->state_dir, err, sizeof(err))) < 0) {
+		wf_log_error("reload refused: %s", err);
 		goto refuse;
 	}
 	if (make_plans(srv, cfg, srv->cfg, plans) != WF_OK)
@@ -259,6 +278,10 @@ static void reload(wf_server_t *srv)
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_post_plan(&srv->workers[w], plans[w]);
 	free(plans);
+	if (lock != srv->state_lock) {
+		close(srv->state_lock);
+		srv->state_lock = lock;
+	}
 	wf_config_unref(srv->cfg);
 	srv->cfg = cfg;
 	/* Orders in flight are dropped; the new manager starts what is still due. */
@@ -271,6 +294,8 @@ refuse_plans:
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_plan_free(plans[w]);
 refuse:
+	if (lock >= 0 && lock != srv->state_lock)
+		close(lock);
 	wf_log_error("reload refused: the running configuration stays in place");
 	free(plans);
 	wf_config_unref(cfg);
@@ -432,6 +457,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	wf_server = srv;
 	if (opts)
 		srv->opts = *opts;
+	srv->state_lock = -1;
 	char err[512];
 	int code = 1;
 	clock_gettime(CLOCK_REALTIME_COARSE, &srv->started);
@@ -475,6 +501,13 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	}
 	if (wf_durable_mkdirs(srv->cfg->state_dir, 0700) != WF_OK) {
 		wf_log_error("cannot create state folder %s: %m", srv->cfg->state_dir);
+		goto out_cfg;
+	}
+	/* Before anything is written there: two processes would both order
+	 * certificates and write the same keys. */
+	srv->state_lock = wf_state_lock(srv->cfg->state_dir, err, sizeof(err));
+	if (srv->state_lock < 0) {
+		wf_log_error("%s", err);
 		goto out_cfg;
 	}
 	if (wf_tls_init(srv->cfg, err, sizeof(err)) != WF_OK) {
@@ -577,6 +610,8 @@ out_tls:
 		;
 	wf_tls_fini();
 out_cfg:
+	if (srv->state_lock >= 0)
+		close(srv->state_lock);
 	wf_config_unref(srv->cfg);
 	return code;
 }

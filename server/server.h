@@ -35,6 +35,7 @@ struct wf_server {
 	uid_t run_uid;
 	gid_t run_gid;
 	bool dropped; /* privileges were dropped after start-up */
+	int state_lock; /* owned: STATE/lock, flocked for the process's life (server/state_dir.h) */
 	struct timespec started; /* CLOCK_REALTIME_COARSE, as file times: the sweep's line between ours and orphans */
 	struct acme_manager *acme; /* owned: certificate life cycle, NULL without an acme block */
 	struct acme_follower *follower; /* owned: a cluster follower's bundle polls (then acme is NULL) */

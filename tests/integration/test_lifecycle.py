@@ -399,6 +399,29 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("another process listens there already", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
+    def test_second_instance_on_the_same_state_folder_is_refused(self):
+        # Two daemons on one state folder would both order certificates and
+        # write the same keys. The lock is held across a reload and, as
+        # root, after the privilege drop; a reload onto a folder another
+        # wharf holds is refused too.
+        with Server() as s:
+            self.assertTrue(s.reload())
+            other = Server()
+            self.addCleanup(other.cleanup)
+            other.write_config(other.config_text().replace('state_dir = "state";', 'state_dir = "%s";' % s.state_dir))
+            out = subprocess.run([WHARF, "serve", "-c", other.config_path], capture_output=True, text=True,
+                                 timeout=15)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("state folder %s is in use by another wharf (pid %d)" % (s.state_dir, s.proc.pid),
+                          out.stderr)
+            self.assertEqual(curl(s, "/")[0], 200)
+            other.write_config()
+            other.start()
+            s.write_config(s.config_text().replace('state_dir = "state";', 'state_dir = "%s";' % other.state_dir))
+            self.assertFalse(s.reload())
+            self.assertIn("reload refused: state folder %s is in use by another wharf (pid %d)"
+                          % (other.state_dir, other.proc.pid), s.log())
+
     def test_sigterm_drains_open_transfer(self):
         with Server() as s:
             data = os.urandom(3 << 20)

@@ -61,9 +61,10 @@ class StateFolder(unittest.TestCase):
         os.chmod(shared, 0o755)
         s.start()
         self.assertEqual(curl(s, "/")[0], 200)
-        for name in ("certs", "acme", "certs/main", "certs/main/selfsigned.key"):
+        for name in ("certs", "acme", "lock", "certs/main", "certs/main/selfsigned.key"):
             self.assertEqual(owner(os.path.join(shared, name)), NOBODY, name)
-        self.assertEqual(os.stat(os.path.join(shared, "certs/main/selfsigned.key")).st_mode & 0o777, 0o600)
+        for name in ("certs/main/selfsigned.key", "lock"):
+            self.assertEqual(os.stat(os.path.join(shared, name)).st_mode & 0o777, 0o600, name)
         for name in ("", "other", "root-file"):
             self.assertEqual(owner(os.path.join(shared, name)), 0, name)
 
@@ -83,7 +84,7 @@ class StateFolder(unittest.TestCase):
         os.makedirs(s.state_dir, mode=0o700)
         s.start()
         self.assertEqual(owner(s.state_dir), NOBODY)
-        self.assertEqual(sorted(os.listdir(s.state_dir)), ["acme", "certs"])
+        self.assertEqual(sorted(os.listdir(s.state_dir)), ["acme", "certs", "lock"])
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
