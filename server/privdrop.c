@@ -1,5 +1,6 @@
 /* Privilege drop: see privdrop.h. */
 #include "privdrop.h"
+#include "log.h"
 #include "state_dir.h"
 
 #include <errno.h>
@@ -172,6 +173,26 @@ int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen)
 		}
 	}
 	return WF_OK;
+}
+
+void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped)
+{
+	char who[300];
+	if (dropped)
+		snprintf(who, sizeof(who), "run user %s", cfg->run_user);
+	else
+		snprintf(who, sizeof(who), "the server (uid %d)", (int)geteuid());
+	for (size_t i = 0; i < cfg->nusers; i++) {
+		const wf_user_cfg_t *u = &cfg->users[i];
+		if (u->home_fd < 0)
+			continue;
+		/* What serving takes: entering the home and listing it. */
+		int fd = openat(u->home_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			wf_log_warn("user %s: home %s cannot be read by %s: %m", u->name, u->home, who);
+		else
+			close(fd);
+	}
 }
 
 int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen)

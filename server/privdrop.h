@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Resolves run_user. Refuses (WF_ERR, reason in err) to go on as root unless
@@ -17,6 +18,10 @@ int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *e
 /* After the drop: WF_ERR (reason in err) when the run user cannot write
  * wharf's folders in the state folder (one above it it cannot enter). */
 int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen);
+/* One warning per user whose home the server, as it runs now (dropped: as
+ * run_user), cannot enter and list: every request there would fail, and
+ * nothing else would say why. The start goes on: other users may be fine. */
+void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped);
 /* setgroups + setgid + setuid, then checks that root cannot be regained. */
 int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen);
 

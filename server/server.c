@@ -287,6 +287,7 @@ static void reload(wf_server_t *srv)
 	/* Orders in flight are dropped; the new manager starts what is still due. */
 	cert_jobs_stop(srv);
 	cert_jobs_start(srv);
+	wf_privdrop_check_homes(cfg, srv->dropped);
 	wf_log_info("reloaded: %zu services, %zu users, %zu certificates", cfg->nservices, cfg->nusers,
 		    cfg->ncertificates);
 	return;
@@ -548,6 +549,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 				    "in %s; a user of wharf's own is safer",
 				    srv->cfg->state_dir);
 	}
+	wf_privdrop_check_homes(srv->cfg, srv->dropped);
 	xfer_auth_prepare();
 	/* fsync of large uploads happens here, not on the workers' loops. */
 	if (wf_offload_start(2) != WF_OK)

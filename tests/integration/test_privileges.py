@@ -119,5 +119,28 @@ class LogFiles(unittest.TestCase):
         self.assertEqual(curl(s, "/")[0], 200)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class Homes(unittest.TestCase):
+    def test_a_home_the_run_user_cannot_read_is_named(self):
+        # Homes are opened as root at load; after the drop every request
+        # into one only root may enter fails. The start goes on (alice is
+        # fine) and says, at start and at each reload, whose home and why.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        s.start()
+        warning = ("user reader: home %s cannot be read by run user nobody: Permission denied" % s.home("reader"))
+        self.assertNotIn("cannot be read", s.log())
+        s.stop()
+        os.chown(s.home("reader"), 0, 0)
+        os.chmod(s.home("reader"), 0o700)
+        s.give_homes = lambda: None  # as the admin left it
+        s.start()
+        self.assertIn(warning, s.log())
+        self.assertNotIn("user alice", s.log())
+        self.assertEqual(curl(s, "/")[0], 200)
+        self.assertTrue(s.reload())
+        self.assertIn(warning, s.log().split("SIGHUP")[-1])
+
+
 if __name__ == "__main__":
     harness.main()
