@@ -22,7 +22,8 @@ static const wf_key_t log_keys[] = {
 	  "Where error-log lines go: `stderr` or a file path (appended). A reload keeps the file open while "
 	  "the path still names it, and opens it anew, as `run_user`, after rotation renamed it." },
 	{ "access_log", WF_KEY_STRING, F(wf_config_t, log.access_log), 0, "stderr", 0, 0, NULL, NULL,
-	  "Where access-log lines go (one per request): `stderr`, `off` or a file path." },
+	  "Where access-log lines go (one per request): `stderr`, `off` or a file path, kept or opened anew "
+	  "on reload as `error_log` is." },
 };
 static const wf_section_t log_section = { "log", log_keys, sizeof(log_keys) / sizeof(log_keys[0]), 0, -1,
 					  "Logging." };
