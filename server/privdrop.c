@@ -79,6 +79,16 @@ static int give_entry(int dfd, const char *name, const char *rel, uid_t uid, gid
 	return rc;
 }
 
+/* A listing of the folder open on dfd, which stays open; NULL on failure. */
+static DIR *listing(int dfd)
+{
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d && dup_fd >= 0)
+		close(dup_fd);
+	return d;
+}
+
 /* The folder open on dfd and, down to depth, what it holds. */
 static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen)
 {
@@ -86,13 +96,9 @@ static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth,
 		return WF_ERR;
 	if (depth == 0)
 		return WF_OK;
-	int dup_fd = dup(dfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
+	DIR *d = listing(dfd);
+	if (!d)
 		return WF_ERR;
-	}
 	int rc = WF_OK;
 	struct dirent *e;
 	while (rc == WF_OK && (e = readdir(d))) {
@@ -109,13 +115,9 @@ static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth,
 /* Whether the folder open on dfd holds nothing but wharf's entries. */
 static bool only_ours(int dfd)
 {
-	int dup_fd = dup(dfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
+	DIR *d = listing(dfd);
+	if (!d)
 		return false;
-	}
 	bool ours = true;
 	struct dirent *e;
 	while (ours && (e = readdir(d))) {

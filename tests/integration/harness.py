@@ -261,6 +261,17 @@ class Server:
             pw = pwd.getpwnam("nobody")
             os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
+    def log_file(self, key):
+        """Points log.KEY (error_log or access_log) at logs/KEY in a folder
+        the server (nobody, when run as root) may write; returns the path."""
+        logs = os.path.join(self.dir, "logs")
+        os.makedirs(logs, exist_ok=True)
+        self.give(logs)
+        path = os.path.join(logs, key)
+        self.write_config(self.config_text().replace('log = { level = "debug"; };',
+                                                     'log = { level = "debug"; %s = "%s"; };' % (key, path)))
+        return path
+
     def start(self, wait=True):
         self.give_homes()
         ready_before = self.log().count("ready")

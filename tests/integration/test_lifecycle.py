@@ -217,12 +217,7 @@ class Lifecycle(unittest.TestCase):
         # behind however often it happens.
         s = Server()
         self.addCleanup(s.cleanup)
-        logs = os.path.join(s.dir, "logs")
-        os.makedirs(logs)
-        s.give(logs)
-        access = os.path.join(logs, "access.log")
-        s.write_config(s.config_text().replace('log = { level = "debug"; };',
-                                               'log = { level = "debug"; access_log = "%s"; };' % access))
+        access = s.log_file("access_log")
         s.start()
         self.assertEqual(curl(s, "/")[0], 200)
 

@@ -95,12 +95,7 @@ class LogFiles(unittest.TestCase):
         # has is kept while its name still leads to it.
         s = Server()
         self.addCleanup(s.cleanup)
-        logs = os.path.join(s.dir, "logs")
-        os.makedirs(logs)
-        s.give(logs)
-        error_log = os.path.join(logs, "error.log")
-        s.write_config(s.config_text().replace('log = { level = "debug"; };',
-                                               'log = { level = "debug"; error_log = "%s"; };' % error_log))
+        error_log = s.log_file("error_log")
         s.start(wait=False)
         s.log_path = error_log  # from here on, what s.log() and s.reload() read
         self.assertTrue(s.wait_log("ready", timeout=15), s.log())
