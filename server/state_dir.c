@@ -26,11 +26,11 @@ int wf_state_check(const char *state_dir, const char *config_real, char *err, si
 	size_t n = strlen(real);
 	int rc = WF_OK;
 	if (strcmp(real, "/") == 0) {
-		snprintf(err, errlen, "state_dir %s is the root folder: give the state a folder of its own", state_dir);
+		snprintf(err, errlen, "state_dir is the root folder: give the state a folder of its own");
 		rc = WF_ERR;
 	} else if (strncmp(config_real, real, n) == 0 && config_real[n] == '/') {
-		snprintf(err, errlen, "state_dir %s holds the config file %s: give the state a folder of its own",
-			 state_dir, config_real);
+		snprintf(err, errlen, "state_dir %s holds the config file %s: give the state a folder of its own", real,
+			 config_real);
 		rc = WF_ERR;
 	}
 	free(real);

@@ -48,7 +48,7 @@ class StateFolder(unittest.TestCase):
         s = self.server("/")
         out = run("check", "-c", s.config_path)
         self.assertEqual(out.returncode, 1)
-        self.assertIn("state_dir / is the root folder", out.stderr)
+        self.assertIn("state_dir is the root folder", out.stderr)
 
     def test_only_wharfs_own_entries_are_given(self):
         # A shared state folder: wharf's entries are the run user's, the
