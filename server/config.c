@@ -20,21 +20,48 @@ typedef struct load_ctx {
 	const char *file;
 	wf_buf_t *errors;
 	int nerrors;
+	int left_out; /* problems past the errors buffer's cap, counted, not kept */
 } load_ctx_t;
+
+/* Room kept free at the end of the errors buffer: the line that counts the
+ * problems left out, and the NUL that ends the text. */
+static size_t tail_room(const load_ctx_t *ctx)
+{
+	return strlen(ctx->file) + 64;
+}
 
 WF_PRINTF(3, 4)
 static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
 {
+	ctx->nerrors++;
+	wf_buf_t one;
+	wf_buf_init(&one, ctx->errors->max);
 	va_list ap;
 	va_start(ap, fmt);
-	if (line > 0)
-		wf_buf_printf(ctx->errors, "%s:%d: ", ctx->file, line);
-	else
-		wf_buf_printf(ctx->errors, "%s: ", ctx->file);
-	wf_buf_vprintf(ctx->errors, fmt, ap);
-	wf_buf_append_str(ctx->errors, "\n");
+	int rc = line > 0 ? wf_buf_printf(&one, "%s:%d: ", ctx->file, line) : wf_buf_printf(&one, "%s: ", ctx->file);
+	if (rc == WF_OK)
+		rc = wf_buf_vprintf(&one, fmt, ap);
 	va_end(ap);
-	ctx->nerrors++;
+	if (rc == WF_OK)
+		rc = wf_buf_append_str(&one, "\n");
+	/* Once one line is left out, every later one is too: the text stays in order. */
+	size_t used = wf_buf_size(ctx->errors), max = ctx->errors->max, need = wf_buf_size(&one) + tail_room(ctx);
+	if (rc != WF_OK || ctx->left_out || need > max || used > max - need ||
+	    wf_buf_append(ctx->errors, wf_buf_head(&one), wf_buf_size(&one)) != WF_OK)
+		ctx->left_out++;
+	wf_buf_fini(&one);
+}
+
+/* Ends the problems: a line for those left out, then a NUL (not counted in
+ * the size), in the room problem() kept for them. */
+static void problems_end(load_ctx_t *ctx)
+{
+	if (ctx->left_out)
+		wf_buf_printf(ctx->errors, "%s: %d more problem%s left out\n", ctx->file, ctx->left_out,
+			      ctx->left_out == 1 ? "" : "s");
+	char *nul = wf_buf_reserve(ctx->errors, 1);
+	if (nul)
+		*nul = '\0';
 }
 
 static const char *type_word(wf_key_type_t t)
@@ -629,7 +656,7 @@ static char *absolute(const char *path)
 
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 {
-	load_ctx_t ctx = { path, errors, 0 };
+	load_ctx_t ctx = { path, errors, 0, 0 };
 	config_t lc;
 	config_init(&lc);
 	static _Atomic uint64_t generations;
@@ -674,6 +701,7 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 out:
 	free(real);
 	config_destroy(&lc);
+	problems_end(&ctx);
 	if (ctx.nerrors) {
 		wf_config_unref(cfg);
 		return NULL;

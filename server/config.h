@@ -170,7 +170,10 @@ typedef struct wf_config {
 
 /* Loads and checks a config file. On success returns a struct with one
  * reference. On failure returns NULL and appends one line per problem to
- * errors ("FILE:LINE: message\n"), every problem found, not just the first. */
+ * errors ("FILE:LINE: message\n"), every problem found, not just the first;
+ * those past the buffer's cap are counted in one last line ("FILE: N more
+ * problems left out"). Either way the text is followed by a NUL, not counted
+ * in the buffer's size, so it may be used as a C string. */
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors);
 wf_config_t *wf_config_ref(wf_config_t *cfg);
 void wf_config_unref(wf_config_t *cfg);

@@ -229,8 +229,7 @@ static void reload(wf_server_t *srv)
 	wf_buf_init(&errors, 1 << 20);
 	wf_config_t *cfg = wf_config_load(srv->cfg->path, &errors);
 	if (!cfg) {
-		/* One log line per problem, as `wharf check` prints them. */
-		wf_buf_append(&errors, "", 1);
+		/* One log line per problem, as `wharf check` prints them (the text ends in a NUL). */
 		char *save = NULL;
 		for (char *line = strtok_r(wf_buf_head(&errors), "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			wf_log_error("reload refused: %s", line);
@@ -467,8 +466,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	wf_buf_init(&errors, 1 << 20);
 	srv->cfg = wf_config_load(config_path, &errors);
 	if (!srv->cfg) {
-		wf_buf_append(&errors, "", 1);
-		fprintf(stderr, "%s", wf_buf_head(&errors));
+		fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
 		wf_buf_fini(&errors);
 		return 1;
 	}

@@ -127,6 +127,52 @@ static void test_errors(void)
 	wf_buf_fini(&e);
 }
 
+/* Problems past the errors buffer's cap are counted in one last line, and
+ * the text always ends in a NUL inside the buffer, whatever the cap: reload
+ * splits it with strtok_r, a start prints it. */
+static void test_errors_past_the_cap(void)
+{
+	char path[256], text[64 * 200 + 1] = "";
+	snprintf(path, sizeof(path), "%s/many.conf", dir);
+	for (int i = 0; i < 200; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "unknown_key_%04d = 1;\n", i);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	for (size_t cap = 1500; cap < 1800; cap++) {
+		wf_buf_t e;
+		wf_buf_init(&e, cap);
+		CHECK(wf_config_load(path, &e) == NULL);
+		size_t n = wf_buf_size(&e);
+		CHECK(n < cap && e.data[n] == '\0');
+		const char *last = e.data + n;
+		while (last > e.data && last[-1] == '\n')
+			last--;
+		while (last > e.data && last[-1] != '\n')
+			last--;
+		char want[300];
+		int kept = 0;
+		for (const char *p = e.data; (p = strstr(p, "unknown key")); p++)
+			kept++;
+		snprintf(want, sizeof(want), "%s: %d more problems left out\n", path, 200 - kept);
+		CHECK(kept > 0 && kept < 200);
+		if (strcmp(last, want) != 0) {
+			fprintf(stderr, "cap %zu: last line \"%s\", expected \"%s\"\n", cap, last, want);
+			CHECK(0);
+			wf_buf_fini(&e);
+			break;
+		}
+		wf_buf_fini(&e);
+	}
+	/* Under the cap nothing is said about it, and the NUL is there too. */
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	CHECK(wf_config_load(path, &e) == NULL);
+	CHECK(e.data[wf_buf_size(&e)] == '\0' && strstr(e.data, "left out") == NULL &&
+	      strstr(e.data, "unknown_key_0199"));
+	wf_buf_fini(&e);
+}
+
 /* eab_hmac is read at load by the decoder the ACME client uses, so wharf
  * check and a start refuse a key the first order could not use. The
  * message names the file, line and key, never the (secret) value. */
@@ -223,6 +269,7 @@ int main(void)
 	mkdir(home, 0755);
 	test_good();
 	test_errors();
+	test_errors_past_the_cap();
 	test_cert_names();
 	test_eab_hmac();
 	char cmd[400];
