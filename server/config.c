@@ -177,6 +177,15 @@ static void apply_default(const wf_key_t *k, char *base)
 static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setting_t *grp, char *base,
 			  const char *path);
 
+/* A key without a default that must be there: a scalar, or a list or string
+ * list that needs at least one entry. Groups never are. */
+static bool key_required(const wf_key_t *k)
+{
+	if (k->def || k->type == WF_KEY_GROUP)
+		return false;
+	return (k->type != WF_KEY_LIST && k->type != WF_KEY_STRLIST) || k->min > 0;
+}
+
 static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, char *base, const char *path)
 {
 	int line = config_setting_source_line(s);
@@ -350,12 +359,14 @@ static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setti
 		}
 		parse_key(ctx, k, s, base, path);
 	}
-	/* Required scalars: no default and absent. */
 	for (size_t j = 0; j < sec->nkeys; j++) {
 		const wf_key_t *k = &sec->keys[j];
-		int required = !k->def && k->type != WF_KEY_GROUP && k->type != WF_KEY_LIST &&
-			       !(k->type == WF_KEY_STRLIST && k->min == 0);
-		if (required && !config_setting_get_member(grp, k->name))
+		if (!key_required(k) || config_setting_get_member(grp, k->name))
+			continue;
+		if (k->type == WF_KEY_LIST) /* absent says what empty says: `services = ();` */
+			problem(ctx, config_setting_source_line(grp), "'%s%s' has 0 entries, must have between %lld and %lld",
+				path, k->name, (long long)k->min, (long long)k->max);
+		else
 			problem(ctx, config_setting_source_line(grp), "'%s%s' is required", path, k->name);
 	}
 }
@@ -809,9 +820,7 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 			choices_text(k->choices, c, sizeof(c));
 			snprintf(choices, sizeof(choices), " One of: %s.", c);
 		}
-		const char *def = k->def ? k->def :
-				  (k->type == WF_KEY_GROUP || k->type == WF_KEY_LIST ||
-				   (k->type == WF_KEY_STRLIST && k->min == 0)) ? "" : "required";
+		const char *def = k->def ? k->def : key_required(k) ? "required" : "";
 		const char *type = k->type == WF_KEY_INT ? "integer" :
 				   k->type == WF_KEY_SIZE ? "size" :
 				   k->type == WF_KEY_BOOL ? "bool" :

@@ -177,6 +177,15 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(http_get(conn, "/")[0], 200)
             conn.close()
 
+    def test_reload_to_a_file_without_services_is_refused(self):
+        # An empty file (a write cut short, an editor's truncation) has no
+        # services: a reload to it closed every listener; now it is refused.
+        with Server() as s:
+            s.write_config("")
+            self.assertFalse(s.reload())
+            self.assertIn("'services' has 0 entries, must have between 1 and 64", s.log().split("SIGHUP")[-1])
+            self.assertEqual(curl(s, "/")[0], 200)
+
     def test_sighup_while_starting_is_a_reload(self):
         # logrotate may send SIGHUP while the server is still making its
         # provisional certificates: the signal's default action would kill
@@ -529,6 +538,16 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(out.returncode, 1)
             self.assertIn("bad.conf:2: 'limits.header_timeout' must be an integer", out.stderr)
             self.assertIn("bad.conf:3: unknown key 'foo'", out.stderr)
+
+    def test_check_refuses_a_config_without_services(self):
+        with tempfile.TemporaryDirectory() as d:
+            for text in ("", 'workers = 1;\n'):
+                p = os.path.join(d, "none.conf")
+                with open(p, "w") as f:
+                    f.write(text)
+                out = subprocess.run([WHARF, "check", "-c", p], capture_output=True, text=True, timeout=10)
+                self.assertEqual(out.returncode, 1, out.stdout)
+                self.assertIn("none.conf: 'services' has 0 entries, must have between 1 and 64", out.stderr)
 
     def test_check_accepts_the_example_configs(self):
         os.makedirs(os.path.join(harness.SOURCE, ".run", "files"), exist_ok=True)

@@ -100,9 +100,11 @@ static void test_errors(void)
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"..\"]; } );\n",
 		     "certificate name \"..\" may hold only letters");
 	expect_error("certificates = ( { name = \"abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"; "
-		     "domains = [\"a.test\"]; } );\n",
+		     "domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"acme-http\"; port = 8080; } );\n",
 		     "1 to 64 bytes");
-	expect_error("users = ( { name = \"v\"; password = \"plain\"; home = \"home\"; } );\n",
+	expect_error("users = ( { name = \"v\"; password = \"plain\"; home = \"home\"; } );\n"
+		     "services = ( { type = \"acme-http\"; port = 8080; } );\n",
 		     "password must be a crypt(3) hash");
 	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"nowhere\"; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
@@ -118,6 +120,14 @@ static void test_errors(void)
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
 		     "\"300.1.2.3\" is not an IPv4 or IPv6 address");
 	expect_error("workers = 2\nstate_dir = ;\n", "t.conf:2: syntax error");
+	/* A required list absent is refused as one given empty: a file without
+	 * services (or an empty file) listens nowhere, an acme block without cas
+	 * orders nothing. */
+	expect_error("services = ();\n", "t.conf:1: 'services' has 0 entries, must have between 1 and 64");
+	expect_error("workers = 1;\n", "t.conf: 'services' has 0 entries, must have between 1 and 64");
+	expect_error("", "t.conf: 'services' has 0 entries, must have between 1 and 64");
+	expect_error("acme = { contact = \"a@example.com\"; };\n" GOOD_TAIL,
+		     "t.conf:1: 'acme.cas' has 0 entries, must have between 1 and 8");
 	/* Every problem is reported, not only the first. */
 	wf_buf_t e;
 	wf_buf_init(&e, 1 << 16);
@@ -132,7 +142,7 @@ static void test_errors(void)
  * splits it with strtok_r, a start prints it. */
 static void test_errors_past_the_cap(void)
 {
-	char path[256], text[64 * 200 + 1] = "";
+	char path[256], text[64 * 201] = "services = ( { type = \"acme-http\"; port = 8080; } );\n";
 	snprintf(path, sizeof(path), "%s/many.conf", dir);
 	for (int i = 0; i < 200; i++)
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "unknown_key_%04d = 1;\n", i);
