@@ -430,6 +430,105 @@ static void absolutize(char **p, const char *dir)
 
 static char **strv_dup(char *const *v, size_t n);
 
+/* An absolute path with ".", ".." and repeated '/' taken out, by its text. */
+static char *path_tidy(const char *abs)
+{
+	char *out = malloc(strlen(abs) + 2);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	for (const char *p = abs; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else {
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+/* Where an absolute path leads: its symlinks resolved as far as it exists
+ * (a state folder is made at the first start), the rest by its text. */
+static char *path_resolved(const char *abs)
+{
+	char *tidy = path_tidy(abs);
+	if (!tidy)
+		return NULL;
+	for (size_t cut = strlen(tidy); cut > 0;) {
+		char keep = tidy[cut];
+		tidy[cut] = '\0';
+		char *head = realpath(tidy, NULL);
+		tidy[cut] = keep;
+		if (head) {
+			char *out;
+			if (asprintf(&out, "%s%s", strcmp(head, "/") == 0 && tidy[cut] ? "" : head, tidy + cut) < 0)
+				out = NULL;
+			free(head);
+			free(tidy);
+			return out;
+		}
+		while (cut > 0 && tidy[--cut] != '/')
+			;
+	}
+	return tidy;
+}
+
+/* Is path (resolved) the folder dir (resolved) or beneath it? */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A home is served to its user, read and (with write) written: it may hold
+ * none of what the server keeps for itself, nor lie within it. */
+static void check_home(load_ctx_t *ctx, const wf_config_t *cfg, const wf_user_cfg_t *u)
+{
+	char *home = path_resolved(u->home), *state = path_resolved(cfg->state_dir), *conf = path_resolved(cfg->path);
+	if (!home || !state || !conf)
+		goto out;
+	if (path_within(state, home))
+		problem(ctx, u->line, "user \"%s\": home %s holds the state folder %s: a user could read the private keys",
+			u->name, home, state);
+	else if (path_within(home, state))
+		problem(ctx, u->line, "user \"%s\": home %s is inside the state folder %s: a user could read the "
+				      "private keys",
+			u->name, home, state);
+	if (path_within(conf, home))
+		problem(ctx, u->line, "user \"%s\": home %s holds the config file %s: a user could read it, or rewrite it",
+			u->name, home, conf);
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		if (!c->output_dir || !c->output_dir[0])
+			continue;
+		char *outd = path_resolved(c->output_dir);
+		if (outd && (path_within(outd, home) || path_within(home, outd)))
+			problem(ctx, u->line,
+				"user \"%s\": home %s and certificate \"%s\"'s output_dir %s overlap: a user could read "
+				"its private key",
+				u->name, home, c->name, outd);
+		free(outd);
+	}
+out:
+	free(conf);
+	free(state);
+	free(home);
+}
+
 static int valid_domain(const char *d)
 {
 	size_t n = strlen(d);
@@ -560,6 +659,11 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				    !strcmp(p, "delete") ? WF_PERM_DELETE :
 				    !strcmp(p, "mkdir") ? WF_PERM_MKDIR : WF_PERM_ADMIN;
 		}
+		if (u->home && !u->home[0]) {
+			problem(ctx, u->line, "user \"%s\": home is empty (give the folder the user sees as /)", u->name);
+			u->home_fd = -1;
+			continue;
+		}
 		absolutize(&u->home, cfg->dir);
 		/* Opened once, at load: requests resolve beneath this handle, so a home
 		 * renamed or replaced by a symlink later changes nothing until a reload. */
@@ -646,6 +750,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])
 			absolutize(&cfg->certificates[i].output_dir, cfg->dir);
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (cfg->users[i].home_fd >= 0)
+			check_home(ctx, cfg, &cfg->users[i]);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)
 		absolutize(&cfg->log.error_log, cfg->dir);
 	if (strcmp(cfg->log.access_log, "stderr") != 0 && strcmp(cfg->log.access_log, "off") != 0)

@@ -183,6 +183,58 @@ static void test_errors_past_the_cap(void)
 	wf_buf_fini(&e);
 }
 
+/* A home is served to its user: it may not hold the state folder (keys),
+ * the config file or a certificate's output_dir, nor lie inside the state
+ * folder; compared where the paths lead, not as written. */
+#define HOME_TAIL(home)                                                                        \
+	"certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"                          \
+	"services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"                 \
+	"users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"" home "\"; } );\n"
+
+static void test_home_holds_nothing_of_the_server(void)
+{
+	char want[600], sub[300];
+	expect_error(HOME_TAIL(""), "t.conf:3: user \"v\": home is empty");
+	snprintf(want, sizeof(want), "t.conf:3: user \"v\": home %s holds the state folder %s/state: a user could read "
+		 "the private keys", dir, dir);
+	expect_error(HOME_TAIL("."), want);
+	snprintf(want, sizeof(want), "t.conf:3: user \"v\": home %s holds the config file %s/t.conf", dir, dir);
+	expect_error(HOME_TAIL("."), want);
+	expect_error(HOME_TAIL("home/.."), want);
+	/* The state folder need not exist yet. */
+	snprintf(want, sizeof(want), "home %s/home holds the state folder %s/home/s/t", dir, dir);
+	expect_error("state_dir = \"home/s/t\";\n" HOME_TAIL("home"), want);
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	mkdir(sub, 0755);
+	snprintf(sub, sizeof(sub), "%s/state/certs", dir);
+	mkdir(sub, 0755);
+	snprintf(want, sizeof(want), "home %s/state/certs is inside the state folder %s/state", dir, dir);
+	expect_error(HOME_TAIL("state/certs"), want);
+	/* Through a symlink: link -> home, state_dir = "link/state". */
+	snprintf(sub, sizeof(sub), "%s/link", dir);
+	CHECK(symlink("home", sub) == 0);
+	snprintf(want, sizeof(want), "home %s/home holds the state folder %s/home/state", dir, dir);
+	expect_error("state_dir = \"link/state\";\n" HOME_TAIL("home"), want);
+	unlink(sub);
+	snprintf(want, sizeof(want), "home %s/home and certificate \"m\"'s output_dir %s/home/out overlap", dir, dir);
+	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"home/out\"; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
+		     "users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; } );\n",
+		     want);
+	/* Beside one another is fine. */
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	wf_config_t *cfg = load_text("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"out\"; } );\n"
+				     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
+				     "users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; } );\n",
+				     &e);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		fprintf(stderr, "%s", e.data);
+	wf_config_unref(cfg);
+	wf_buf_fini(&e);
+}
+
 /* eab_hmac is read at load by the decoder the ACME client uses, so wharf
  * check and a start refuse a key the first order could not use. The
  * message names the file, line and key, never the (secret) value. */
@@ -280,6 +332,7 @@ int main(void)
 	test_good();
 	test_errors();
 	test_errors_past_the_cap();
+	test_home_holds_nothing_of_the_server();
 	test_cert_names();
 	test_eab_hmac();
 	char cmd[400];
