@@ -1,6 +1,7 @@
 /* Config loading: walks the key table over a libconfig tree, then checks what
  * one key alone cannot (references between sections, duplicates, folders). */
 #include "config.h"
+#include "passwd.h"
 #include "san.h"
 #include "config_keys.h"
 #include "state_dir.h"
@@ -644,12 +645,10 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			if (cfg->users[j].name && strcmp(cfg->users[j].name, u->name) == 0)
 				problem(ctx, u->line, "user \"%s\" is defined twice (first at line %d)", u->name,
 					cfg->users[j].line);
-		if (u->password && strncmp(u->password, "$y$", 3) != 0 && strncmp(u->password, "$6$", 3) != 0 &&
-		    strncmp(u->password, "$5$", 3) != 0 && strncmp(u->password, "$2b$", 4) != 0 &&
-		    strncmp(u->password, "$gy$", 4) != 0)
+		if (u->password && !wf_passwd_hash_usable(u->password))
 			problem(ctx, u->line,
-				"user \"%s\": password must be a crypt(3) hash ($y$... or $6$...); make one with "
-				"`wharf passwd`",
+				"user \"%s\": password must be a whole crypt(3) hash ($y$... or $6$...), as `wharf passwd` "
+				"prints it: no password would match this one",
 				u->name);
 		u->perms = 0;
 		for (size_t j = 0; j < u->npermissions; j++) {

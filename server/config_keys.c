@@ -133,7 +133,9 @@ static const wf_section_t service_section = { "services[]", service_keys,
 static const wf_key_t user_keys[] = {
 	{ "name", WF_KEY_STRING, F(wf_user_cfg_t, name), 0, NULL, 0, 0, NULL, NULL, "Login name." },
 	{ "password", WF_KEY_STRING, F(wf_user_cfg_t, password), 0, NULL, 0, 0, NULL, NULL,
-	  "crypt(3) hash (yescrypt `$y$` or sha512-crypt `$6$`), as printed by `wharf passwd`." },
+	  "crypt(3) hash (yescrypt `$y$` or sha512-crypt `$6$`; also `$gy$`, `$5$`, `$2b$`), whole, as "
+	  "printed by `wharf passwd`: a hash no password could match (cut short, unknown method) is refused at "
+	  "load." },
 	{ "home", WF_KEY_STRING, F(wf_user_cfg_t, home), 0, NULL, 0, 0, NULL, NULL,
 	  "Folder the user sees as `/`; nothing outside it is reachable. It may not be empty, hold the "
 	  "state folder, the config file or a certificate's `output_dir`, nor lie inside the state folder "

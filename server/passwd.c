@@ -23,6 +23,38 @@ int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap)
 	return WF_OK;
 }
 
+bool wf_passwd_hash_usable(const char *hash)
+{
+	static const struct {
+		const char *prefix;
+		size_t hash_len; /* characters of the encoded hash at the end */
+	} methods[] = { { "$y$", 43 }, { "$gy$", 43 }, { "$6$", 86 }, { "$5$", 43 }, { "$2b$", 31 } };
+	static const char alphabet[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t n = strlen(hash);
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t plen = strlen(methods[i].prefix);
+		if (strncmp(hash, methods[i].prefix, plen) != 0)
+			continue;
+		size_t tail;
+		if (methods[i].prefix[1] == '2') {
+			/* bcrypt: $2b$NN$ then 22 characters of salt and 31 of hash, no '$' between */
+			if (n != 60)
+				return false;
+			tail = n - methods[i].hash_len;
+		} else {
+			const char *last = strrchr(hash, '$');
+			if ((size_t)(last - hash) < plen) /* no setting after the prefix */
+				return false;
+			tail = (size_t)(last - hash) + 1;
+		}
+		if (n - tail != methods[i].hash_len || strspn(hash + tail, alphabet) != methods[i].hash_len)
+			return false;
+		int salt = crypt_checksalt(hash);
+		return salt == CRYPT_SALT_OK || salt == CRYPT_SALT_METHOD_LEGACY;
+	}
+	return false;
+}
+
 #define TEXT_OF(x) #x
 #define TEXT(x) TEXT_OF(x)
 #define MAX_TEXT TEXT(WF_PASSWD_MAX)

@@ -2,6 +2,7 @@
 #ifndef WF_PASSWD_H
 #define WF_PASSWD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest password `wharf passwd` hashes: the longest crypt(3) takes
@@ -13,6 +14,13 @@
 /* Hashes a password with yescrypt ("$y$"), or sha512-crypt ("$6$") when
  * sha512 is true. Returns WF_OK with the hash in out, or WF_ERR. */
 int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap);
+/* Could a login ever match this stored hash: is it one of the methods the
+ * config takes (yescrypt "$y$", gost-yescrypt "$gy$", sha512-crypt "$6$",
+ * sha256-crypt "$5$", bcrypt "$2b$"), with a setting crypt_checksalt takes
+ * and the whole encoded hash the method writes after it? A hash cut short
+ * ("$6$x", "$y$") never matches any password. Cheap: no trial crypt, which
+ * costs a yescrypt user tens of milliseconds. Pure. */
+bool wf_passwd_hash_usable(const char *hash);
 /* The subcommand: reads the password (twice, without echo, from a terminal;
  * one line otherwise) and prints the hash. A line longer than WF_PASSWD_MAX
  * bytes, or with a NUL, is refused with a message and exit status 1. */

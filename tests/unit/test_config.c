@@ -2,6 +2,7 @@
  * them at once, and relative paths resolved next to the file. */
 #include "check.h"
 #include "server/config.h"
+#include "server/passwd.h"
 #include "acme/b64url.h"
 
 #include <stdlib.h>
@@ -9,6 +10,10 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/wharf-config-XXXXXX";
+
+/* A whole sha512-crypt hash (of "pw"), as `wharf passwd --sha512` prints one. */
+#define PW_HASH "$6$v9.uAgvmVFPA/PpM$ivvZRCYYSiMHNBi0PJ7PkMvHosgQT0efMYL3araxiFhLmg/B4EqVXF42Nm676p0gr2qmPoAVg7ciOpEGCAzUd1"
+
 
 static wf_config_t *load_text(const char *text, wf_buf_t *errors)
 {
@@ -26,7 +31,7 @@ static wf_config_t *load_text(const char *text, wf_buf_t *errors)
 #define GOOD_TAIL                                                                                   \
 	"certificates = ( { name = \"main\"; domains = [\"Example.COM\", \"*.example.com\"]; } );\n" \
 	"services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"            \
-	"users = ( { name = \"u\"; password = \"$6$abc$def\"; home = \"home\"; } );\n"
+	"users = ( { name = \"u\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n"
 
 static void test_good(void)
 {
@@ -105,12 +110,26 @@ static void test_errors(void)
 		     "1 to 64 bytes");
 	expect_error("users = ( { name = \"v\"; password = \"plain\"; home = \"home\"; } );\n"
 		     "services = ( { type = \"acme-http\"; port = 8080; } );\n",
-		     "password must be a crypt(3) hash");
-	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"nowhere\"; } );\n"
+		     "t.conf:1: user \"v\": password must be a whole crypt(3) hash");
+	/* A hash cut short passed and its user could never log in. */
+	static const char *const unusable[] = {
+		"$y$", "$6$x", "$6$abc$def", "$y$j9T$8q15fZRmcnibXlR.zpwpW.",
+		"$y$j9T$8q15fZRmcnibXlR.zpwpW.$c9Uo7Xe7AYiGYDKZK2FKwMkPjw80r54fubm1xOcgKg", /* one short */
+		"$2b$05$y2W4OOtYYqhPoIuqrKXgsebc7BeapFfAjB2fOjEzIwtgf6uL7FUX", "$1$abc$def", "",
+	};
+	for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "users = ( { name = \"v\"; password = \"%s\"; home = \"home\"; } );\n"
+			 "services = ( { type = \"acme-http\"; port = 8080; } );\n",
+			 unusable[i]);
+		expect_error(text, "t.conf:1: user \"v\": password must be a whole crypt(3) hash");
+	}
+	expect_error("users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"nowhere\"; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n",
 		     "t.conf:1: user \"v\": home");
-	expect_error("users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; permissions = [\"fly\"]; } );\n",
+	expect_error("users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; permissions = [\"fly\"]; } );\n",
 		     "entries must be among: read, write, delete, mkdir");
 	expect_error("services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; }, "
 		     "{ type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
@@ -135,6 +154,22 @@ static void test_errors(void)
 	CHECK(strstr(e.data, ":1: unknown key 'a'") && strstr(e.data, ":2: unknown key 'b'") &&
 	      strstr(e.data, ":3: 'workers'"));
 	wf_buf_fini(&e);
+}
+
+/* What crypt(3) writes is taken, each method the config names. */
+static void test_hash_usable(void)
+{
+	char h[256];
+	CHECK(wf_passwd_hash("pw", 0, h, sizeof(h)) == WF_OK && wf_passwd_hash_usable(h));
+	CHECK(wf_passwd_hash("pw", 1, h, sizeof(h)) == WF_OK && wf_passwd_hash_usable(h));
+	CHECK(wf_passwd_hash_usable(PW_HASH));
+	CHECK(wf_passwd_hash_usable("$gy$j9T$m1pDLYxsWR7n33Z5ZJrLO1$Cm5epyrtiEiRylrgxoisgDwygtAk6fC1R9TPe3vd.L5"));
+	CHECK(wf_passwd_hash_usable("$5$0SGp.fGEhqOPygAL$rsIiMPWOvBdfrZuYxjamdScUUNeTfYIYoOQ.P9QL9HB"));
+	CHECK(wf_passwd_hash_usable("$2b$05$y2W4OOtYYqhPoIuqrKXgsebc7BeapFfAjB2fOjEzIwtgf6uL7FUX."));
+	CHECK(wf_passwd_hash_usable("$6$rounds=1000$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxX"
+				    "j4SVEtjCnCAwaFY0V0"));
+	CHECK(!wf_passwd_hash_usable("$6$abc$def"));
+	CHECK(!wf_passwd_hash_usable("$y$"));
 }
 
 /* Problems past the errors buffer's cap are counted in one last line, and
@@ -189,7 +224,7 @@ static void test_errors_past_the_cap(void)
 #define HOME_TAIL(home)                                                                        \
 	"certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"                          \
 	"services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"                 \
-	"users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"" home "\"; } );\n"
+	"users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"" home "\"; } );\n"
 
 static void test_home_holds_nothing_of_the_server(void)
 {
@@ -219,14 +254,14 @@ static void test_home_holds_nothing_of_the_server(void)
 	snprintf(want, sizeof(want), "home %s/home and certificate \"m\"'s output_dir %s/home/out overlap", dir, dir);
 	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"home/out\"; } );\n"
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
-		     "users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; } );\n",
+		     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
 		     want);
 	/* Beside one another is fine. */
 	wf_buf_t e;
 	wf_buf_init(&e, 1 << 16);
 	wf_config_t *cfg = load_text("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"out\"; } );\n"
 				     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
-				     "users = ( { name = \"v\"; password = \"$6$x$y\"; home = \"home\"; } );\n",
+				     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
 				     &e);
 	CHECK(cfg != NULL);
 	if (!cfg)
@@ -241,7 +276,7 @@ static void test_home_holds_nothing_of_the_server(void)
 #define ACME_TAIL                                                                                           \
 	"certificates = ( { name = \"main\"; domains = [\"a.test\"]; challenge = \"tls-alpn-01\"; } );\n" \
 	"services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"                  \
-	"users = ( { name = \"u\"; password = \"$6$abc$def\"; home = \"home\"; } );\n"
+	"users = ( { name = \"u\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n"
 
 static void test_eab_hmac(void)
 {
@@ -332,6 +367,7 @@ int main(void)
 	test_good();
 	test_errors();
 	test_errors_past_the_cap();
+	test_hash_usable();
 	test_home_holds_nothing_of_the_server();
 	test_cert_names();
 	test_eab_hmac();
