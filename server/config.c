@@ -567,6 +567,21 @@ bool wf_config_cert_name_ok(const char *name)
 	return true;
 }
 
+/* Would listeners on a and b (each "*", or an address inet_pton takes) on one
+ * port collide? "*" takes in every address, 0.0.0.0 every IPv4 one, :: every
+ * IPv6 one (listened on IPv6-only); otherwise only the same address does. */
+static bool addresses_overlap(const char *a, const char *b)
+{
+	if (strcmp(a, "*") == 0 || strcmp(b, "*") == 0)
+		return true;
+	unsigned char x[16], y[16], zero[16] = { 0 };
+	int fam = inet_pton(AF_INET, a, x) == 1 ? AF_INET : inet_pton(AF_INET6, a, x) == 1 ? AF_INET6 : 0;
+	if (!fam || inet_pton(fam, b, y) != 1)
+		return false;
+	size_t n = fam == AF_INET ? 4 : 16;
+	return memcmp(x, zero, n) == 0 || memcmp(y, zero, n) == 0 || memcmp(x, y, n) == 0;
+}
+
 static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 {
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
@@ -628,12 +643,19 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					s->port, s->certificates[j]);
 		if (s->type == WF_SERVICE_HTTPS && s->ncertificates == 0)
 			problem(ctx, s->line, "https service on port %d needs at least one certificate", s->port);
-		for (size_t j = 0; j < i; j++)
-			if (cfg->services[j].port == s->port && s->address && cfg->services[j].address &&
-			    (strcmp(cfg->services[j].address, s->address) == 0 ||
-			     strcmp(s->address, "*") == 0 || strcmp(cfg->services[j].address, "*") == 0))
+		for (size_t j = 0; j < i; j++) {
+			const char *other = cfg->services[j].address;
+			if (cfg->services[j].port != s->port || !s->address || !other)
+				continue;
+			if (strcmp(other, s->address) == 0)
 				problem(ctx, s->line, "port %d is already used by the service at line %d", s->port,
 					cfg->services[j].line);
+			else if (addresses_overlap(other, s->address))
+				problem(ctx, s->line,
+					"port %d is already used by the service at line %d: %s and %s overlap (a "
+					"wildcard takes in every address of its family)",
+					s->port, cfg->services[j].line, other, s->address);
+		}
 	}
 	for (size_t i = 0; i < cfg->nusers; i++) {
 		wf_user_cfg_t *u = &cfg->users[i];

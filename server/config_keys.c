@@ -101,7 +101,9 @@ static const wf_key_t service_keys[] = {
 	  "(FTP with AUTH TLS, RFC 4217) or `ftps-implicit` (FTP over TLS from the first byte); "
 	  "see docs/ftps.md." },
 	{ "address", WF_KEY_STRING, F(wf_service_cfg_t, address), 0, "*", 0, 0, NULL, NULL,
-	  "IPv4 or IPv6 address to listen on; `*` listens on every IPv4 and IPv6 address." },
+	  "IPv4 or IPv6 address to listen on; `*` listens on every IPv4 and IPv6 address, `0.0.0.0` on "
+	  "every IPv4 one, `::` on every IPv6 one. Services on one port must not share an address, "
+	  "these wildcards included." },
 	{ "port", WF_KEY_INT, F(wf_service_cfg_t, port), 0, NULL, 1, 65535, NULL, NULL, "TCP port." },
 	{ "certificates", WF_KEY_STRLIST, F(wf_service_cfg_t, certificates),
 	  F(wf_service_cfg_t, ncertificates), "[]", 0, 1000, NULL, NULL,

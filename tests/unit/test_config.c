@@ -135,6 +135,35 @@ static void test_errors(void)
 		     "{ type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
 		     "port 1 is already used");
+	/* A wildcard and an address of its family on one port collide at bind:
+	 * refused here, not at start as "another process listens there". */
+	static const char *const overlapping[][2] = { { "0.0.0.0", "127.0.0.1" }, { "127.0.0.1", "0.0.0.0" },
+						      { "::", "::1" }, { "::1", "0:0::1" }, { "*", "::1" },
+						      { "0.0.0.0", "0.0.0.0" } };
+	for (size_t i = 0; i < sizeof(overlapping) / sizeof(overlapping[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "services = ( { type = \"acme-http\"; address = \"%s\"; port = 1; },\n"
+			 "  { type = \"acme-http\"; address = \"%s\"; port = 1; } );\n",
+			 overlapping[i][0], overlapping[i][1]);
+		expect_error(text, "t.conf:2: port 1 is already used by the service at line 1");
+	}
+	static const char *const apart[][2] = { { "0.0.0.0", "::1" }, { "::", "127.0.0.1" }, { "127.0.0.1", "127.0.0.2" } };
+	for (size_t i = 0; i < sizeof(apart) / sizeof(apart[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "services = ( { type = \"acme-http\"; address = \"%s\"; port = 1; },\n"
+			 "  { type = \"acme-http\"; address = \"%s\"; port = 1; } );\n",
+			 apart[i][0], apart[i][1]);
+		wf_buf_t e;
+		wf_buf_init(&e, 1 << 16);
+		wf_config_t *cfg = load_text(text, &e);
+		CHECK(cfg != NULL);
+		if (!cfg)
+			fprintf(stderr, "%s", e.data);
+		wf_config_unref(cfg);
+		wf_buf_fini(&e);
+	}
 	expect_error("services = ( { type = \"https\"; address = \"300.1.2.3\"; port = 1; certificates = [\"m\"]; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
 		     "\"300.1.2.3\" is not an IPv4 or IPv6 address");
