@@ -495,6 +495,28 @@ static bool path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* The state folder is opened without following a symlink in its last step
+ * (keys are read there as root): say so now, not as "Not a directory" about
+ * a certificate's folder at the start. It need not exist yet. */
+static void check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
+{
+	char *p = strdup(cfg->state_dir);
+	if (!p)
+		return;
+	for (size_t n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+		p[n - 1] = '\0';
+	struct stat st;
+	if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *to = realpath(p, NULL);
+		problem(ctx, 0, "state_dir %s is a symlink%s%s: name the folder itself (it is opened without following one)",
+			p, to ? " to " : "", to ? to : "");
+		free(to);
+	} else if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		problem(ctx, 0, "state_dir %s is not a folder", p);
+	}
+	free(p);
+}
+
 /* A home is served to its user, read and (with write) written: it may hold
  * none of what the server keeps for itself, nor lie within it. */
 static void check_home(load_ctx_t *ctx, const wf_config_t *cfg, const wf_user_cfg_t *u)
@@ -749,6 +771,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
+	check_state_dir(ctx, cfg);
 	if (cfg->acme.webroot && cfg->acme.webroot[0])
 		absolutize(&cfg->acme.webroot, cfg->dir);
 	if (cfg->acme.mail_relay && cfg->acme.mail_relay[0] && strncmp(cfg->acme.mail_relay, "smtp://", 7) != 0 &&

@@ -300,10 +300,10 @@ static const wf_section_t cluster_section = { "cluster", cluster_keys, sizeof(cl
 
 static const wf_key_t root_keys[] = {
 	{ "state_dir", WF_KEY_STRING, F(wf_config_t, state_dir), 0, "state", 0, 0, NULL, NULL,
-	  "Folder for keys and certificates (created 0700). Relative paths in this file are "
-	  "resolved against the file's own folder. Not `/`, nor a folder holding this file. Started as "
-	  "root, wharf gives its own entries there (`certs/`, `acme/`, `lock`) to `run_user`, and the folder "
-	  "itself only when it holds nothing else." },
+	  "Folder for keys and certificates (created 0700); the folder itself, not a symlink to one. "
+	  "Relative paths in this file are resolved against the file's own folder. Not `/`, nor a folder "
+	  "holding this file. Started as root, wharf gives its own entries there (`certs/`, `acme/`, `lock`) "
+	  "to `run_user`, and the folder itself only when it holds nothing else." },
 	{ "run_user", WF_KEY_STRING, F(wf_config_t, run_user), 0, "nobody", 0, 0, NULL, NULL,
 	  "When started as root: the user to switch to once ports are bound and keys read." },
 	{ "allow_root", WF_KEY_BOOL, F(wf_config_t, allow_root), 0, "false", 0, 0, NULL, NULL,

@@ -285,6 +285,16 @@ static void test_home_holds_nothing_of_the_server(void)
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
 		     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
 		     want);
+	/* The state folder is opened without following a symlink: a link there
+	 * passed check, then the start failed on a certificate's folder. */
+	snprintf(sub, sizeof(sub), "%s/slink", dir);
+	CHECK(symlink("state", sub) == 0);
+	snprintf(want, sizeof(want), "t.conf: state_dir %s/slink is a symlink to %s/state: name the folder itself", dir,
+		 dir);
+	expect_error("state_dir = \"slink/\";\n" HOME_TAIL("home"), want);
+	unlink(sub);
+	snprintf(want, sizeof(want), "t.conf: state_dir %s/t.conf is not a folder", dir);
+	expect_error("state_dir = \"t.conf\";\n" HOME_TAIL("home"), want);
 	/* Beside one another is fine. */
 	wf_buf_t e;
 	wf_buf_init(&e, 1 << 16);
