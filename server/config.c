@@ -604,6 +604,20 @@ static bool addresses_overlap(const char *a, const char *b)
 	return memcmp(x, zero, n) == 0 || memcmp(y, zero, n) == 0 || memcmp(x, y, n) == 0;
 }
 
+/* An e-mail address as mail headers and the CA's contact take it: local part
+ * '@' domain, with nothing to quote or escape (no spaces, brackets, commas,
+ * quotes or control characters). */
+static bool plain_address(const char *a)
+{
+	const char *at = strchr(a, '@');
+	if (!at || at == a || !at[1] || strchr(at + 1, '@'))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || strchr("<>,\"\\", *p))
+			return false;
+	return true;
+}
+
 static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 {
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
@@ -778,10 +792,16 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 	    strncmp(cfg->acme.mail_relay, "smtps://", 8) != 0)
 		problem(ctx, cfg->acme.line, "acme.mail_relay must be smtp://HOST:PORT or smtps://HOST:PORT");
 	for (size_t i = 0; i < cfg->acme.nmail_to; i++)
-		if (strpbrk(cfg->acme.mail_to[i], "<>\r\n ,") || !strchr(cfg->acme.mail_to[i], '@'))
+		if (!plain_address(cfg->acme.mail_to[i]))
 			problem(ctx, cfg->acme.line, "acme.mail_to: \"%s\" is not a plain address", cfg->acme.mail_to[i]);
-	if (cfg->acme.mail_from && (strpbrk(cfg->acme.mail_from, "<>\r\n ,") || !strchr(cfg->acme.mail_from, '@')))
+	if (cfg->acme.mail_from && !plain_address(cfg->acme.mail_from))
 		problem(ctx, cfg->acme.line, "acme.mail_from: \"%s\" is not a plain address", cfg->acme.mail_from);
+	/* The CA refuses a bad one (invalidContact), and the failure waits a day. */
+	const char *contact = cfg->acme.contact;
+	if (contact && contact[0] && !plain_address(strncmp(contact, "mailto:", 7) == 0 ? contact + 7 : contact))
+		problem(ctx, cfg->acme.line,
+			"acme.contact: \"%s\" is not a plain address (name@example.org, or mailto:name@example.org)",
+			contact);
 	if (cfg->cluster.controller_ca && cfg->cluster.controller_ca[0])
 		absolutize(&cfg->cluster.controller_ca, cfg->dir);
 	if (cfg->cluster.role && cfg->cluster.role[0]) {

@@ -228,7 +228,9 @@ static const wf_section_t ca_section = { "acme.cas[]", ca_keys, sizeof(ca_keys) 
 static const char *const account_key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
 static const wf_key_t acme_keys[] = {
 	{ "contact", WF_KEY_STRING, F(wf_config_t, acme.contact), 0, "", 0, 0, NULL, NULL,
-	  "E-mail address given to the CA for the account (optional)." },
+	  "E-mail address given to the CA for the account (optional): `name@example.org` or "
+	  "`mailto:name@example.org`; anything else is refused at load (a CA refuses it, and the failed "
+	  "order would wait up to a day)." },
 	{ "account_key_type", WF_KEY_STRING, F(wf_config_t, acme.account_key_type), 0, "ec256", 0, 0,
 	  account_key_types, NULL, "Key that signs ACME requests (ES256 for ec256)." },
 	{ "request_timeout", WF_KEY_INT, F(wf_config_t, acme.request_timeout), 0, "30", 1, 600, NULL, NULL,
@@ -271,7 +273,8 @@ static const wf_key_t acme_keys[] = {
 	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
 	  "ACME servers." },
 };
-static const wf_section_t acme_section = { "acme", acme_keys, sizeof(acme_keys) / sizeof(acme_keys[0]), 0, -1,
+static const wf_section_t acme_section = { "acme", acme_keys, sizeof(acme_keys) / sizeof(acme_keys[0]), 0,
+					   F(wf_config_t, acme.line),
 					   "The built-in ACME client (RFC 8555). Without this block no "
 					   "certificate is requested from a CA." };
 

@@ -363,6 +363,36 @@ static void test_eab_hmac(void)
 	}
 }
 
+/* A contact the CA would refuse (invalidContact, and the order waits up to
+ * a day) is refused at load, with the acme block's line. */
+static void test_acme_contact(void)
+{
+	static const char *const bad[] = { "not an email", "admin", "@example.org", "admin@", "a@b@c",
+					   "mailto:", "<a@example.org>", "a@example.org, b@example.org", "a\\\"@x.org" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "\nacme = { contact = \"%s\";\n  cas = ( { url = \"https://ca.test/dir\"; } ); };\n" ACME_TAIL,
+			 bad[i]);
+		expect_error(text, "t.conf:2: acme.contact: ");
+	}
+	static const char *const good[] = { "admin@example.org", "mailto:admin@example.org", "" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text),
+			 "acme = { contact = \"%s\"; cas = ( { url = \"https://ca.test/dir\"; } ); };\n" ACME_TAIL,
+			 good[i]);
+		wf_buf_t e;
+		wf_buf_init(&e, 1 << 16);
+		wf_config_t *cfg = load_text(text, &e);
+		CHECK(cfg != NULL);
+		if (!cfg)
+			fprintf(stderr, "%s", e.data);
+		wf_config_unref(cfg);
+		wf_buf_fini(&e);
+	}
+}
+
 /* One rule for certificate names, the config's and `cert batch`'s (which
  * adds its names through wf_config_add_cert). */
 static void test_cert_names(void)
@@ -410,6 +440,7 @@ int main(void)
 	test_home_holds_nothing_of_the_server();
 	test_cert_names();
 	test_eab_hmac();
+	test_acme_contact();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
