@@ -113,7 +113,9 @@ bool acme_cmd_run(struct ev_loop *loop, char *const *argv, size_t argc, char *co
 		posix_spawnattr_setpgroup(&attr, 0);
 		posix_spawnattr_setsigdefault(&attr, &all);
 		posix_spawnattr_setsigmask(&attr, &none);
-		rc = posix_spawn(&pid, args[0], NULL, &attr, args, env);
+		/* A name without '/' is looked up in PATH, as a shell would (the
+		 * config made every other path absolute at load). */
+		rc = posix_spawnp(&pid, args[0], NULL, &attr, args, env);
 		posix_spawnattr_destroy(&attr);
 	}
 	free(args);

@@ -1,5 +1,6 @@
 /* Commands the ACME module runs (deploy, event and DNS hooks): an argv array
- * started with posix_spawn (never a shell), watched from the default loop
+ * started with posix_spawnp (never a shell; a program named without '/' is
+ * looked up in PATH), watched from the default loop
  * (child watchers need it), killed after a timeout. How each ended is logged
  * here, in one line, and reported to the caller. */
 #ifndef ACME_COMMAND_H

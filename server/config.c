@@ -604,6 +604,54 @@ static bool addresses_overlap(const char *a, const char *b)
 	return memcmp(x, zero, n) == 0 || memcmp(y, zero, n) == 0 || memcmp(x, y, n) == 0;
 }
 
+/* Is path a file this process may execute? */
+static bool executable_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* A hook's program is found when it runs, for a deploy_hook perhaps months
+ * from now: a name without '/' in PATH (posix_spawnp), a path with one
+ * resolved here against the config's folder like every path in the file.
+ * Said now if it is not there or may not be run. */
+static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const char *key, char **argv, size_t n)
+{
+	if (!n)
+		return;
+	if (!argv[0][0]) {
+		problem(ctx, line, "%s: the program (its first entry) is empty", key);
+		return;
+	}
+	if (strchr(argv[0], '/')) {
+		absolutize(&argv[0], cfg->dir);
+		char *tidy = path_tidy(argv[0]);
+		if (tidy) {
+			free(argv[0]);
+			argv[0] = tidy;
+		}
+		if (!executable_file(argv[0]))
+			problem(ctx, line, "%s: %s is not an executable file (%s)", key, argv[0],
+				access(argv[0], F_OK) == 0 ? "not a file, or no permission to run it" : strerror(errno));
+		return;
+	}
+	/* posix_spawnp's search: PATH, or glibc's default when it is unset. */
+	const char *path = getenv("PATH");
+	char *dirs = strdup(path ? path : "/bin:/usr/bin");
+	bool found = false;
+	for (char *save = NULL, *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *full;
+		if (asprintf(&full, "%s/%s", d, argv[0]) < 0)
+			break;
+		found = executable_file(full);
+		free(full);
+	}
+	if (!found)
+		problem(ctx, line, "%s: program \"%s\" is not in PATH (%s); give its full path", key, argv[0],
+			path ? path : "/bin:/usr/bin");
+	free(dirs);
+}
+
 /* An e-mail address as mail headers and the CA's contact take it: local part
  * '@' domain, with nothing to quote or escape (no spaces, brackets, commas,
  * quotes or control characters). */
@@ -748,6 +796,16 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			problem(ctx, ca->line, "eab_kid and eab_hmac go together");
 		if (ca->ca_bundle[0])
 			absolutize(&ca->ca_bundle, cfg->dir);
+	}
+	check_hook(ctx, cfg, cfg->acme.line, "acme.event_hook", cfg->acme.event_hook, cfg->acme.nevent_hook);
+	check_hook(ctx, cfg, cfg->acme.line, "acme.dns_hook", cfg->acme.dns_hook, cfg->acme.ndns_hook);
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		wf_cert_cfg_t *c = &cfg->certificates[i];
+		char key[128];
+		snprintf(key, sizeof(key), "certificate \"%s\": dns_hook", c->name);
+		check_hook(ctx, cfg, c->line, key, c->dns_hook, c->ndns_hook);
+		snprintf(key, sizeof(key), "certificate \"%s\": deploy_hook", c->name);
+		check_hook(ctx, cfg, c->line, key, c->deploy_hook, c->ndeploy_hook);
 	}
 	for (size_t i = 0; i < cfg->ncertificates && cfg->acme.ncas; i++) {
 		wf_cert_cfg_t *c = &cfg->certificates[i];
@@ -1019,7 +1077,10 @@ int wf_config_reference(wf_buf_t *out)
 			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
 			       "reported as FILE:LINE by `wharf check -c FILE`.\n"
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
-			       "(powers of 1024). Times are in seconds.\n");
+			       "(powers of 1024). Times are in seconds.\n"
+			       "Hooks are argv arrays run without a shell: a program named without `/` is looked "
+			       "up in `PATH`, a relative path with one is taken from the config file's folder, and "
+			       "one that is not there or may not be run is refused at load.\n");
 	reference_section(out, &wf_config_root, "");
 	return WF_OK;
 }

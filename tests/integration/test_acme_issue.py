@@ -252,9 +252,17 @@ class DnsChallenge(AcmeCase):
 
     def test_hook_that_cannot_start_is_one_line(self):
         self.pebble.start()
+        # A hook load finds in place (a missing one is refused there) whose
+        # interpreter is missing: exec fails at each call. Relative to the
+        # config's folder.
         s = self.make_server(challenge="dns-01", certs=[{"name": "main", "domains": ["wild.test", "*.wild.test"],
                                                         "challenge": "dns-01",
-                                                        "dns_hook": ["/nonexistent/dns-hook"]}])
+                                                        "dns_hook": ["hooks/dns-hook"]}])
+        hook = os.path.join(s.dir, "hooks", "dns-hook")
+        os.makedirs(os.path.dirname(hook))
+        with open(hook, "w") as f:
+            f.write("#!/nonexistent/interpreter\n")
+        os.chmod(hook, 0o755)
         s.start()
         self.assertTrue(s.wait_log("dns_hook could not publish the TXT record _acme-challenge.wild.test",
                                    timeout=30), s.log()[-3000:])
@@ -262,7 +270,7 @@ class DnsChallenge(AcmeCase):
         text = s.log()
         # Each attempt: one line says why, and the order's line points at it;
         # no remove is tried for records the hook never added.
-        cannot = re.findall(r"cannot run /nonexistent/dns-hook: No such file", text)
+        cannot = re.findall(r"cannot run %s: No such file" % re.escape(hook), text)
         self.assertGreaterEqual(len(cannot), 1)
         self.assertEqual(len(cannot), text.count("dns_hook could not publish"), text[-3000:])
         self.assertNotIn("dns_hook remove", text)

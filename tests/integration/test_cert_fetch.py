@@ -61,6 +61,15 @@ class Fetch(harness.SharedServerCase):
         self.assertIn("up to date", r.stdout)
         self.assertEqual(read(hook_log).count("WHARF_EVENT=fetched"), 1)
 
+    def test_hook_named_without_a_path_is_looked_up_in_path(self):
+        # As a shell would: ["sh", "-c", ...] ran nothing ("cannot run sh"),
+        # here and for the config's deploy, event and DNS hooks alike.
+        hook_log = os.path.join(self.tmp, "hook.log")
+        r = self.fetch(hook=("sh", "-c", 'echo "$WHARF_EVENT" > "$0"', hook_log))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("exited 0", r.stderr)
+        self.assertEqual(read(hook_log), "fetched\n")
+
     def test_refusals(self):
         other_key = os.path.join(self.tmp, "other.key")
         subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",

@@ -393,6 +393,61 @@ static void test_acme_contact(void)
 	}
 }
 
+/* A hook's program is looked for at load: a name without '/' in PATH, a
+ * path with one against the config's folder (and made absolute), each one
+ * executable; the message names the key. */
+static void test_hooks(void)
+{
+	char path[300], want[600];
+	snprintf(path, sizeof(path), "%s/hook.sh", dir);
+	FILE *f = fopen(path, "w");
+	fputs("#!/bin/sh\n", f);
+	fclose(f);
+	chmod(path, 0644);
+#define HOOK_ACME(hook) "acme = { event_hook = " hook "; cas = ( { url = \"https://ca.test/dir\"; } ); };\n" ACME_TAIL
+	snprintf(want, sizeof(want), "t.conf:1: acme.event_hook: %s/hook.sh is not an executable file", dir);
+	expect_error(HOOK_ACME("[\"hook.sh\"]"), "t.conf:1: acme.event_hook: program \"hook.sh\" is not in PATH");
+	expect_error(HOOK_ACME("[\"./hook.sh\"]"), want); /* there, but not executable */
+	snprintf(want, sizeof(want), "t.conf:1: acme.event_hook: %s/no/such.sh is not an executable file (No such file",
+		 dir);
+	expect_error(HOOK_ACME("[\"no/such.sh\"]"), want);
+	expect_error(HOOK_ACME("[\"\"]"), "acme.event_hook: the program (its first entry) is empty");
+	expect_error("acme = { cas = ( { url = \"https://ca.test/dir\"; } ); };\n"
+		     "certificates = ( { name = \"main\"; domains = [\"a.test\"]; challenge = \"tls-alpn-01\";\n"
+		     "  deploy_hook = [\"no-such-program-here\", \"x\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n",
+		     "t.conf:2: certificate \"main\": deploy_hook: program \"no-such-program-here\" is not in PATH");
+	expect_error("acme = { dns_hook = [\"no-such-program-here\"]; cas = ( { url = \"https://ca.test/dir\"; } ); };\n"
+		     ACME_TAIL,
+		     "t.conf:1: acme.dns_hook: program \"no-such-program-here\"");
+	chmod(path, 0755);
+	static const char *const good[] = { "[\"sh\", \"-c\", \"true\"]", "[\"./hook.sh\"]", "[\"hook.sh\"]" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[600];
+		snprintf(text, sizeof(text), HOOK_ACME("%s"), good[i]);
+		if (i == 2) { /* a bare name is not looked for next to the config */
+			expect_error(text, "program \"hook.sh\" is not in PATH");
+			continue;
+		}
+		wf_buf_t e;
+		wf_buf_init(&e, 1 << 16);
+		wf_config_t *cfg = load_text(text, &e);
+		CHECK(cfg != NULL);
+		if (!cfg) {
+			fprintf(stderr, "%s", e.data);
+		} else if (i == 0) {
+			CHECK_EQ_STR(cfg->acme.event_hook[0], "sh"); /* posix_spawnp looks it up when it runs */
+		} else {
+			snprintf(want, sizeof(want), "%s/hook.sh", dir);
+			CHECK_EQ_STR(cfg->acme.event_hook[0], want);
+		}
+		wf_config_unref(cfg);
+		wf_buf_fini(&e);
+	}
+#undef HOOK_ACME
+	unlink(path);
+}
+
 /* One rule for certificate names, the config's and `cert batch`'s (which
  * adds its names through wf_config_add_cert). */
 static void test_cert_names(void)
@@ -441,6 +496,7 @@ int main(void)
 	test_cert_names();
 	test_eab_hmac();
 	test_acme_contact();
+	test_hooks();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
