@@ -122,6 +122,90 @@ static int parse_size(const char *s, int64_t *out)
 	return WF_OK;
 }
 
+/* libconfig 1.5 reads an integer literal without an L suffix into 32 bits
+ * and says nothing: 4294968320 comes back as 1024. So the literal of such a
+ * setting is read again from its file, where libconfig says the setting
+ * starts: its name, '=' or ':', then the number, one whose low 32 bits are
+ * what libconfig kept (a line may hold other settings of that name: ports
+ * of services written on one line). WF_OK with the number; WF_ERR when it
+ * is past 64 bits; WF_AGAIN when two such numbers on the line differ;
+ * WF_DECLINED when none is found (libconfig's value stands). */
+static int int_literal(config_setting_t *s, int64_t *out)
+{
+	const char *file = config_setting_source_file(s), *name = config_setting_name(s);
+	int line = config_setting_source_line(s);
+	int32_t kept = (int32_t)config_setting_get_int(s);
+	FILE *f = file && name && line > 0 ? fopen(file, "r") : NULL;
+	if (!f)
+		return WF_DECLINED;
+	/* From the setting's line on: enough for its name, '=' and the number. */
+	char text[4096], row[4096];
+	size_t len = 0;
+	text[0] = '\0';
+	for (int n = 1; fgets(row, sizeof(row), f) && len + 1 < sizeof(text); n++)
+		if (n >= line) {
+			size_t add = strlen(row);
+			if (add > sizeof(text) - 1 - len)
+				add = sizeof(text) - 1 - len;
+			memcpy(text + len, row, add);
+			text[len += add] = '\0';
+		}
+	fclose(f);
+	size_t nlen = strlen(name);
+	int rc = WF_DECLINED;
+	for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
+		char before = p == text ? ' ' : p[-1];
+		if (before == '_' || before == '-' || before == '*' || (before >= '0' && before <= '9') ||
+		    ((before | 0x20) >= 'a' && (before | 0x20) <= 'z'))
+			continue;
+		const char *v = p + nlen + strspn(p + nlen, " \t\r\n");
+		if (*v != '=' && *v != ':')
+			continue;
+		v++;
+		v += strspn(v, " \t\r\n");
+		const char *digits = v + (*v == '-' || *v == '+');
+		int base = digits[0] == '0' && (digits[1] | 0x20) == 'x' ? 16 : 10;
+		char *end;
+		errno = 0;
+		long long n = strtoll(v, &end, base);
+		if (end == v || (int32_t)(uint32_t)(unsigned long long)n != kept)
+			continue;
+		if (errno == ERANGE)
+			return WF_ERR;
+		if (rc == WF_OK && n != *out)
+			return WF_AGAIN;
+		*out = n;
+		rc = WF_OK;
+	}
+	return rc;
+}
+
+/* An integer setting's value, whole: with an L suffix libconfig keeps 64
+ * bits; without one, past 32 bits, the literal in the file is taken. */
+static int setting_int64(load_ctx_t *ctx, config_setting_t *s, const char *path, const wf_key_t *k, int64_t *out)
+{
+	*out = config_setting_get_int64(s);
+	if (config_setting_type(s) != CONFIG_TYPE_INT)
+		return WF_OK;
+	int64_t lit;
+	switch (int_literal(s, &lit)) {
+	case WF_OK:
+		*out = lit;
+		return WF_OK;
+	case WF_ERR:
+		problem(ctx, config_setting_source_line(s), "'%s%s' is past what 64 bits hold", path, k->name);
+		return WF_ERR;
+	case WF_AGAIN:
+		problem(ctx, config_setting_source_line(s),
+			"'%s%s': cannot tell its number from another of that name on the line past 32 bits; give it "
+			"a line of its own, or an L suffix",
+			path, k->name);
+		return WF_ERR;
+	default:
+		return WF_OK;
+	}
+}
+
 static int in_choices(const char *const *choices, const char *s)
 {
 	if (!choices)
@@ -199,9 +283,11 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
-		long long iv = config_setting_get_int64(s);
+		int64_t iv;
+		if (setting_int64(ctx, s, path, k, &iv) != WF_OK)
+			return;
 		if (iv < k->min || iv > k->max) {
-			problem(ctx, line, "'%s%s' is %lld, must be between %lld and %lld", path, k->name, iv,
+			problem(ctx, line, "'%s%s' is %lld, must be between %lld and %lld", path, k->name, (long long)iv,
 				(long long)k->min, (long long)k->max);
 			return;
 		}
@@ -210,7 +296,8 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	case WF_KEY_SIZE: {
 		int64_t sz;
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-			sz = config_setting_get_int64(s);
+			if (setting_int64(ctx, s, path, k, &sz) != WF_OK)
+				return;
 		} else if (t == CONFIG_TYPE_STRING) {
 			if (parse_size(config_setting_get_string(s), &sz) != WF_OK) {
 				problem(ctx, line, "'%s%s' is \"%s\", must be %s", path, k->name,
@@ -1077,7 +1164,8 @@ int wf_config_reference(wf_buf_t *out)
 			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
 			       "reported as FILE:LINE by `wharf check -c FILE`.\n"
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
-			       "(powers of 1024). Times are in seconds.\n"
+			       "(powers of 1024): `max_upload_bytes = \"100G\";` or `107374182400` (read whole, "
+			       "with or without libconfig's `L` suffix for 64-bit integers). Times are in seconds.\n"
 			       "Hooks are argv arrays run without a shell: a program named without `/` is looked "
 			       "up in `PATH`, a relative path with one is taken from the config file's folder, and "
 			       "one that is not there or may not be run is refused at load.\n");

@@ -32,7 +32,8 @@ static const wf_key_t limit_keys[] = {
 	{ "max_header_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_header_bytes), 0, "16K", 1024, 1 << 20,
 	  NULL, NULL, "Largest HTTP request head (request line and headers); a longer request line gets 414, a larger head 431." },
 	{ "max_upload_bytes", WF_KEY_SIZE, F(wf_config_t, limits.max_upload_bytes), 0, "64G", 0,
-	  INT64_MAX, NULL, NULL, "Largest upload body; larger gets 413 and nothing is stored." },
+	  INT64_MAX, NULL, NULL, "Largest upload body; larger gets 413 and nothing is stored. Past 2 GiB, "
+	  "write it as a string (`\"100G\"`) or in bytes (`107374182400`, taken whole)." },
 	{ "max_connections", WF_KEY_INT, F(wf_config_t, limits.max_connections), 0, "10000", 1, 1000000,
 	  NULL, NULL, "Open client connections per process; past it new ones are closed at once." },
 	{ "header_timeout", WF_KEY_INT, F(wf_config_t, limits.header_timeout), 0, "10", 1, 3600, NULL, NULL,

@@ -186,6 +186,13 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("'services' has 0 entries, must have between 1 and 64", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
+    def test_upload_limit_past_32_bits_is_taken_whole(self):
+        # libconfig read 4294968320 (4 GiB + 1 KiB) as 1024: a 2 KiB upload got 413.
+        with Server(extra="limits = { max_upload_bytes = 4294968320; };") as s:
+            status = curl(s, "/two-k.bin", args=["-T", "-"], input=os.urandom(2048))[0]
+            self.assertIn(status, (200, 201, 204))
+            self.assertEqual(os.path.getsize(os.path.join(s.home(), "two-k.bin")), 2048)
+
     def test_sighup_while_starting_is_a_reload(self):
         # logrotate may send SIGHUP while the server is still making its
         # provisional certificates: the signal's default action would kill

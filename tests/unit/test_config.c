@@ -61,6 +61,32 @@ static void test_good(void)
 	cfg = load_text("limits = { max_upload_bytes = \"10M\"; idle_timeout = 5; };\n" GOOD_TAIL, &e);
 	CHECK(cfg && cfg->limits.max_upload_bytes == 10 << 20 && cfg->limits.idle_timeout == 5);
 	wf_config_unref(cfg);
+	/* libconfig keeps 32 bits of a literal without an L suffix, silently:
+	 * the number written is taken, however it is written. */
+	static const struct {
+		const char *text;
+		int64_t want;
+	} sizes[] = {
+		{ "limits = { max_upload_bytes = 4294968320; };\n", 4294968320LL },
+		{ "limits = { max_upload_bytes = 4294967296; };\n", 4294967296LL },
+		{ "limits = { max_upload_bytes = 4294968320L; };\n", 4294968320LL },
+		{ "limits = { max_upload_bytes = 0x100000000; };\n", 4294967296LL },
+		{ "limits = { max_upload_bytes = \"4G\"; };\n", 4LL << 30 },
+		{ "limits = { max_upload_bytes: 2147483648 };\n", 2147483648LL },
+		{ "limits = { max_header_bytes = 2048; max_upload_bytes\n  =\n  8589934592; };\n", 8589934592LL },
+	};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char text[1000];
+		snprintf(text, sizeof(text), "%s" GOOD_TAIL, sizes[i].text);
+		cfg = load_text(text, &e);
+		CHECK(cfg != NULL);
+		if (!cfg)
+			fprintf(stderr, "%s", e.data);
+		else if (cfg->limits.max_upload_bytes != sizes[i].want)
+			fprintf(stderr, "%s: %lld\n", sizes[i].text, (long long)cfg->limits.max_upload_bytes);
+		CHECK(cfg && cfg->limits.max_upload_bytes == sizes[i].want);
+		wf_config_unref(cfg);
+	}
 	wf_buf_fini(&e);
 }
 
@@ -87,6 +113,23 @@ static void test_errors(void)
 	expect_error("workers = \"two\";\n" GOOD_TAIL, "t.conf:1: 'workers' must be an integer");
 	expect_error("workers = 9999;\n" GOOD_TAIL, "'workers' is 9999, must be between 0 and 256");
 	expect_error("allow_root = 1;\n" GOOD_TAIL, "'allow_root' must be true or false");
+	/* 4294967301 was 5 to libconfig: the number written is judged. */
+	expect_error("limits = { idle_timeout = 4294967301; };\n" GOOD_TAIL,
+		     "t.conf:1: 'limits.idle_timeout' is 4294967301, must be between 1 and 86400");
+	expect_error("limits = { max_header_bytes = 4294968320; };\n" GOOD_TAIL,
+		     "t.conf:1: 'limits.max_header_bytes' is 4294968320 bytes, must be between 1024 and 1048576");
+	/* Ports of services written on one line: each its own. */
+	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 8443; certificates = [\"m\"]; }, "
+		     "{ type = \"https\"; port = 4294967739; certificates = [\"m\"]; } );\n",
+		     "t.conf:2: 'services[1].port' is 4294967739, must be between 1 and 65535");
+	/* Unless their low 32 bits agree: which is which cannot be told. */
+	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 8443; certificates = [\"m\"]; }, "
+		     "{ type = \"https\"; port = 4294975739; certificates = [\"m\"]; } );\n",
+		     "t.conf:2: 'services[1].port': cannot tell its number from another of that name");
+	expect_error("limits = { max_upload_bytes = 99999999999999999999; };\n" GOOD_TAIL,
+		     "t.conf:1: 'limits.max_upload_bytes' is past what 64 bits hold");
 	expect_error("limits = { max_upload_bytes = \"10Q\"; };\n" GOOD_TAIL, "'limits.max_upload_bytes' is \"10Q\"");
 	expect_error("log = { level = \"loud\"; };\n" GOOD_TAIL, "must be one of: error, warn, info, debug");
 	expect_error("services = ( { type = \"gopher\"; port = 70; certificates = [\"x\"]; } );\n",
