@@ -17,6 +17,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The cert sub-commands, for `wharf --help` and a `wharf cert` that names none. */
+#define CERT_USAGE                                                                                       \
+	"  cert list -c FILE    every certificate: names, issuer, not-after, next renewal, last error\n" \
+	"                       (--json for the same as JSON)\n"                                         \
+	"  cert revoke NAME -c FILE\n"                                                                   \
+	"                       revoke NAME's issued certificate at the CA and set it aside\n"           \
+	"  cert obtain -c FILE [--webroot DIR]\n"                                                        \
+	"                       obtain or renew what is due, once (for cron or a timer): write files,\n" \
+	"                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"     \
+	"                       config's acme-http service, or by files under DIR\n"                     \
+	"  cert batch FILE.csv -c FILE [--webroot DIR]\n"                                                \
+	"                       issue the CSV's certificates (name,domains,key_type,hook) at once,\n"    \
+	"                       then print a table of results; exit 1 if any failed\n"                   \
+	"  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n"                   \
+	"                       install the certificate HOST presents for NAME if it matches the key\n"  \
+	"                       and is newer than the one in DIR, then run HOOK\n"
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: wharf COMMAND [OPTIONS]\n"
@@ -26,22 +43,18 @@ static void usage(FILE *f)
 		   "  check -c FILE        validate FILE: exit 0, or print FILE:LINE: problem for each problem\n"
 		   "  passwd [--sha512]    read a password on standard input and print its crypt(3) hash\n"
 		   "  config-reference     print the reference of every config key (docs/config.md)\n"
-		   "  cert list -c FILE    every certificate: names, issuer, not-after, next renewal, last error\n"
-		   "                       (--json for the same as JSON)\n"
-		   "  cert revoke NAME -c FILE\n"
-		   "                       revoke NAME's issued certificate at the CA and set it aside\n"
-		   "  cert obtain -c FILE [--webroot DIR]\n"
-		   "                       obtain or renew what is due, once (for cron or a timer): write files,\n"
-		   "                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"
-		   "                       config's acme-http service, or by files under DIR\n"
-		   "  cert batch FILE.csv -c FILE [--webroot DIR]\n"
-		   "                       issue the CSV's certificates (name,domains,key_type,hook) at once,\n"
-		   "                       then print a table of results; exit 1 if any failed\n"
-		   "  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n"
-		   "                       install the certificate HOST presents for NAME if it matches the key\n"
-		   "                       and is newer than the one in DIR, then run HOOK\n"
+		   CERT_USAGE
 		   "\n"
 		   "  --help, --version\n");
+}
+
+static bool cert_command(const char *sub)
+{
+	static const char *const subs[] = { "list", "revoke", "obtain", "batch", "fetch" };
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(sub, subs[i]) == 0)
+			return true;
+	return false;
 }
 
 static const char *config_arg(int argc, char **argv)
@@ -91,6 +104,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "passwd") == 0)
 		return wf_passwd_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "config-reference") == 0) {
+		if (argc != 2) {
+			fprintf(stderr, "usage: wharf config-reference\n");
+			return 2;
+		}
 		wf_buf_t out;
 		wf_buf_init(&out, 1 << 20);
 		wf_config_reference(&out);
@@ -98,7 +115,13 @@ int main(int argc, char **argv)
 		wf_buf_fini(&out);
 		return 0;
 	}
-	if (strcmp(cmd, "cert") == 0 && argc >= 4 && strcmp(argv[2], "fetch") == 0) {
+	if (strcmp(cmd, "cert") == 0 && (argc < 3 || !cert_command(argv[2]))) {
+		if (argc >= 3)
+			fprintf(stderr, "wharf: unknown cert command \"%s\"\n\n", argv[2]);
+		fprintf(stderr, "usage: wharf cert COMMAND ...\n\ncommands:\n" CERT_USAGE);
+		return 2;
+	}
+	if (strcmp(cmd, "cert") == 0 && strcmp(argv[2], "fetch") == 0) {
 		const char *sni = NULL, *key = NULL, *out = NULL;
 		char **hook = NULL;
 		for (int i = 4; i < argc; i++) {
@@ -115,7 +138,7 @@ int main(int argc, char **argv)
 			else
 				sni = key = NULL, i = argc; /* unknown option: usage */
 		}
-		if (!sni || !key || !out) {
+		if (argc < 4 || argv[3][0] == '-' || !sni || !key || !out) {
 			fprintf(stderr, "usage: wharf cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n");
 			return 2;
 		}

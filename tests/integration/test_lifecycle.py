@@ -597,6 +597,27 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(curl(s, "/", user="alice", password=longest)[0], 200)
             self.assertEqual(curl(s, "/", user="alice", password=longest[:-1])[0], 401)
 
+    def test_usage_names_the_command_given(self):
+        def run(*args):
+            return subprocess.run([WHARF, *args], capture_output=True, text=True, timeout=10)
+        # `wharf cert` alone was an unknown command; it lists its sub-commands.
+        for args in (["cert"], ["cert", "frobnicate"]):
+            out = run(*args)
+            self.assertEqual(out.returncode, 2, args)
+            self.assertNotIn('unknown command "cert"', out.stderr)
+            for sub in ("cert list", "cert revoke", "cert obtain", "cert batch", "cert fetch"):
+                self.assertIn(sub, out.stderr)
+        # `cert fetch` without a host printed the list/revoke usage.
+        for args in (["cert", "fetch"], ["cert", "fetch", "--sni", "x"]):
+            out = run(*args)
+            self.assertEqual(out.returncode, 2, args)
+            self.assertIn("usage: wharf cert fetch HOST[:PORT]", out.stderr)
+        # config-reference takes no argument.
+        out = run("config-reference", "extra")
+        self.assertEqual(out.returncode, 2)
+        self.assertEqual(out.stdout, "")
+        self.assertIn("usage: wharf config-reference", out.stderr)
+
     def test_help_and_version(self):
         out = subprocess.run([WHARF, "--version"], capture_output=True, text=True, timeout=10)
         self.assertRegex(out.stdout, r"^wharf \d+\.\d+\.\d+")
