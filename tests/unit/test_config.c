@@ -5,6 +5,7 @@
 #include "server/passwd.h"
 #include "acme/b64url.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +107,20 @@ static void expect_error(const char *text, const char *fragment)
 	wf_buf_fini(&e);
 }
 
+/* A config that loads: returned (to unref), or NULL after a failed check
+ * and its problems printed. */
+static wf_config_t *expect_load(const char *text)
+{
+	wf_buf_t e;
+	wf_buf_init(&e, 1 << 16);
+	wf_config_t *cfg = load_text(text, &e);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		fprintf(stderr, "%s", e.data);
+	wf_buf_fini(&e);
+	return cfg;
+}
+
 static void test_errors(void)
 {
 	expect_error("bogus = 1;\n" GOOD_TAIL, "t.conf:1: unknown key 'bogus'");
@@ -180,32 +195,24 @@ static void test_errors(void)
 		     "port 1 is already used");
 	/* A wildcard and an address of its family on one port collide at bind:
 	 * refused here, not at start as "another process listens there". */
-	static const char *const overlapping[][2] = { { "0.0.0.0", "127.0.0.1" }, { "127.0.0.1", "0.0.0.0" },
-						      { "::", "::1" }, { "::1", "0:0::1" }, { "*", "::1" },
-						      { "0.0.0.0", "0.0.0.0" } };
-	for (size_t i = 0; i < sizeof(overlapping) / sizeof(overlapping[0]); i++) {
+	static const struct {
+		const char *a, *b;
+		bool collide;
+	} pairs[] = {
+		{ "0.0.0.0", "127.0.0.1", true }, { "127.0.0.1", "0.0.0.0", true }, { "::", "::1", true },
+		{ "::1", "0:0::1", true },         { "*", "::1", true },              { "0.0.0.0", "0.0.0.0", true },
+		{ "0.0.0.0", "::1", false },       { "::", "127.0.0.1", false },      { "127.0.0.1", "127.0.0.2", false },
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		char text[600];
 		snprintf(text, sizeof(text),
 			 "services = ( { type = \"acme-http\"; address = \"%s\"; port = 1; },\n"
 			 "  { type = \"acme-http\"; address = \"%s\"; port = 1; } );\n",
-			 overlapping[i][0], overlapping[i][1]);
-		expect_error(text, "t.conf:2: port 1 is already used by the service at line 1");
-	}
-	static const char *const apart[][2] = { { "0.0.0.0", "::1" }, { "::", "127.0.0.1" }, { "127.0.0.1", "127.0.0.2" } };
-	for (size_t i = 0; i < sizeof(apart) / sizeof(apart[0]); i++) {
-		char text[600];
-		snprintf(text, sizeof(text),
-			 "services = ( { type = \"acme-http\"; address = \"%s\"; port = 1; },\n"
-			 "  { type = \"acme-http\"; address = \"%s\"; port = 1; } );\n",
-			 apart[i][0], apart[i][1]);
-		wf_buf_t e;
-		wf_buf_init(&e, 1 << 16);
-		wf_config_t *cfg = load_text(text, &e);
-		CHECK(cfg != NULL);
-		if (!cfg)
-			fprintf(stderr, "%s", e.data);
-		wf_config_unref(cfg);
-		wf_buf_fini(&e);
+			 pairs[i].a, pairs[i].b);
+		if (pairs[i].collide)
+			expect_error(text, "t.conf:2: port 1 is already used by the service at line 1");
+		else
+			wf_config_unref(expect_load(text));
 	}
 	expect_error("services = ( { type = \"https\"; address = \"300.1.2.3\"; port = 1; certificates = [\"m\"]; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
@@ -339,17 +346,9 @@ static void test_home_holds_nothing_of_the_server(void)
 	snprintf(want, sizeof(want), "t.conf: state_dir %s/t.conf is not a folder", dir);
 	expect_error("state_dir = \"t.conf\";\n" HOME_TAIL("home"), want);
 	/* Beside one another is fine. */
-	wf_buf_t e;
-	wf_buf_init(&e, 1 << 16);
-	wf_config_t *cfg = load_text("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"out\"; } );\n"
-				     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
-				     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
-				     &e);
-	CHECK(cfg != NULL);
-	if (!cfg)
-		fprintf(stderr, "%s", e.data);
-	wf_config_unref(cfg);
-	wf_buf_fini(&e);
+	wf_config_unref(expect_load("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"out\"; } );\n"
+				    "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
+				    "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n"));
 }
 
 /* eab_hmac is read at load by the decoder the ACME client uses, so wharf
@@ -425,14 +424,7 @@ static void test_acme_contact(void)
 		snprintf(text, sizeof(text),
 			 "acme = { contact = \"%s\"; cas = ( { url = \"https://ca.test/dir\"; } ); };\n" ACME_TAIL,
 			 good[i]);
-		wf_buf_t e;
-		wf_buf_init(&e, 1 << 16);
-		wf_config_t *cfg = load_text(text, &e);
-		CHECK(cfg != NULL);
-		if (!cfg)
-			fprintf(stderr, "%s", e.data);
-		wf_config_unref(cfg);
-		wf_buf_fini(&e);
+		wf_config_unref(expect_load(text));
 	}
 }
 
@@ -472,20 +464,11 @@ static void test_hooks(void)
 			expect_error(text, "program \"hook.sh\" is not in PATH");
 			continue;
 		}
-		wf_buf_t e;
-		wf_buf_init(&e, 1 << 16);
-		wf_config_t *cfg = load_text(text, &e);
-		CHECK(cfg != NULL);
-		if (!cfg) {
-			fprintf(stderr, "%s", e.data);
-		} else if (i == 0) {
-			CHECK_EQ_STR(cfg->acme.event_hook[0], "sh"); /* posix_spawnp looks it up when it runs */
-		} else {
-			snprintf(want, sizeof(want), "%s/hook.sh", dir);
-			CHECK_EQ_STR(cfg->acme.event_hook[0], want);
-		}
+		wf_config_t *cfg = expect_load(text);
+		snprintf(want, sizeof(want), "%s/hook.sh", dir);
+		if (cfg) /* a bare name stays: posix_spawnp looks it up when it runs */
+			CHECK_EQ_STR(cfg->acme.event_hook[0], i == 0 ? "sh" : want);
 		wf_config_unref(cfg);
-		wf_buf_fini(&e);
 	}
 #undef HOOK_ACME
 	unlink(path);
