@@ -582,14 +582,22 @@ static bool path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* The state folder is opened without following a symlink in its last step
- * (keys are read there as root): say so now, not as "Not a directory" about
- * a certificate's folder at the start. It need not exist yet. */
-static void check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
+/* Where the state folder may be: not "/" nor around the config file
+ * (wf_state_check), and the folder itself, since it is opened without
+ * following a symlink in its last step (keys are read there as root): said
+ * now, not as "Not a directory" about a certificate's folder at the start.
+ * It need not exist yet. False when it may not be there: then whatever
+ * lies inside it (every home, for "/") is not worth a line of its own. */
+static bool check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
 {
-	char *p = strdup(cfg->state_dir);
-	if (!p)
-		return;
+	char *p = strdup(cfg->state_dir), *conf = realpath(cfg->path, NULL), why[600];
+	bool ok = false;
+	if (!p || !conf)
+		goto out;
+	if (wf_state_check(cfg->state_dir, conf, why, sizeof(why)) != WF_OK) {
+		problem(ctx, 0, "%s", why);
+		goto out;
+	}
 	for (size_t n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
 		p[n - 1] = '\0';
 	struct stat st;
@@ -600,18 +608,25 @@ static void check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
 		free(to);
 	} else if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		problem(ctx, 0, "state_dir %s is not a folder", p);
+	} else {
+		ok = true;
 	}
+out:
+	free(conf);
 	free(p);
+	return ok;
 }
 
 /* A home is served to its user, read and (with write) written: it may hold
  * none of what the server keeps for itself, nor lie within it. */
-static void check_home(load_ctx_t *ctx, const wf_config_t *cfg, const wf_user_cfg_t *u)
+static void check_home(load_ctx_t *ctx, const wf_config_t *cfg, const wf_user_cfg_t *u, bool state_ok)
 {
 	char *home = path_resolved(u->home), *state = path_resolved(cfg->state_dir), *conf = path_resolved(cfg->path);
 	if (!home || !state || !conf)
 		goto out;
-	if (path_within(state, home))
+	if (!state_ok)
+		; /* said of the state folder itself */
+	else if (path_within(state, home))
 		problem(ctx, u->line, "user \"%s\": home %s holds the state folder %s: a user could read the private keys",
 			u->name, home, state);
 	else if (path_within(home, state))
@@ -930,7 +945,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 					c->name, c->domains[j]);
 	}
 	absolutize(&cfg->state_dir, cfg->dir);
-	check_state_dir(ctx, cfg);
+	bool state_ok = check_state_dir(ctx, cfg);
 	if (cfg->acme.webroot && cfg->acme.webroot[0])
 		absolutize(&cfg->acme.webroot, cfg->dir);
 	if (cfg->acme.mail_relay && cfg->acme.mail_relay[0] && strncmp(cfg->acme.mail_relay, "smtp://", 7) != 0 &&
@@ -961,7 +976,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			absolutize(&cfg->certificates[i].output_dir, cfg->dir);
 	for (size_t i = 0; i < cfg->nusers; i++)
 		if (cfg->users[i].home_fd >= 0)
-			check_home(ctx, cfg, &cfg->users[i]);
+			check_home(ctx, cfg, &cfg->users[i], state_ok);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)
 		absolutize(&cfg->log.error_log, cfg->dir);
 	if (strcmp(cfg->log.access_log, "stderr") != 0 && strcmp(cfg->log.access_log, "off") != 0)
