@@ -127,8 +127,11 @@ static int parse_size(const char *s, int64_t *out)
  * setting is read again from its file, where libconfig says the setting
  * starts: its name, '=' or ':', then the number, one whose low 32 bits are
  * what libconfig kept (a line may hold other settings of that name: ports
- * of services written on one line). WF_OK with the number; WF_ERR when it
- * is past 64 bits; WF_AGAIN when two such numbers on the line differ;
+ * of services written on one line). The first such number from the
+ * setting's line on is taken (the name, '=' and number may stand on lines
+ * of their own), with any other on its line: a later line's setting of the
+ * same name is another setting. WF_OK with the number; WF_ERR when it is
+ * past 64 bits; WF_AGAIN when two such numbers on that line differ;
  * WF_DECLINED when none is found (libconfig's value stands). */
 static int int_literal(config_setting_t *s, int64_t *out)
 {
@@ -138,11 +141,13 @@ static int int_literal(config_setting_t *s, int64_t *out)
 	FILE *f = file && name && line > 0 ? fopen(file, "r") : NULL;
 	if (!f)
 		return WF_DECLINED;
-	/* From the setting's line on: enough for its name, '=' and the number. */
-	char text[4096], row[4096];
-	size_t len = 0;
+	/* From the setting's line on, a few lines: enough for its name, '='
+	 * and the number. getline: a line of any length counts as one (a long
+	 * domains list before the setting must not shift the count). */
+	char text[4096], *row = NULL;
+	size_t len = 0, cap = 0;
 	text[0] = '\0';
-	for (int n = 1; fgets(row, sizeof(row), f) && len + 1 < sizeof(text); n++)
+	for (int n = 1; n < line + 4 && len + 1 < sizeof(text) && getline(&row, &cap, f) >= 0; n++)
 		if (n >= line) {
 			size_t add = strlen(row);
 			if (add > sizeof(text) - 1 - len)
@@ -150,10 +155,12 @@ static int int_literal(config_setting_t *s, int64_t *out)
 			memcpy(text + len, row, add);
 			text[len += add] = '\0';
 		}
+	free(row);
 	fclose(f);
 	size_t nlen = strlen(name);
 	int rc = WF_DECLINED;
-	for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
+	const char *line_end = NULL; /* of the line the first number found is on */
+	for (const char *p = strstr(text, name); p && (!line_end || p < line_end); p = strstr(p + 1, name)) {
 		char before = p == text ? ' ' : p[-1];
 		if (before == '_' || before == '-' || before == '*' || (before >= '0' && before <= '9') ||
 		    ((before | 0x20) >= 'a' && (before | 0x20) <= 'z'))
@@ -167,15 +174,20 @@ static int int_literal(config_setting_t *s, int64_t *out)
 		int base = digits[0] == '0' && (digits[1] | 0x20) == 'x' ? 16 : 10;
 		char *end;
 		errno = 0;
-		long long n = strtoll(v, &end, base);
-		if (end == v || (int32_t)(uint32_t)(unsigned long long)n != kept)
+		long long num = strtoll(v, &end, base);
+		if (end == v || (int32_t)(uint32_t)(unsigned long long)num != kept)
 			continue;
 		if (errno == ERANGE)
 			return WF_ERR;
-		if (rc == WF_OK && n != *out)
+		if (rc == WF_OK && num != *out)
 			return WF_AGAIN;
-		*out = n;
+		*out = num;
 		rc = WF_OK;
+		if (!line_end) {
+			line_end = strchr(end, '\n');
+			if (!line_end)
+				line_end = text + len;
+		}
 	}
 	return rc;
 }
@@ -187,7 +199,7 @@ static int setting_int64(load_ctx_t *ctx, config_setting_t *s, const char *path,
 	*out = config_setting_get_int64(s);
 	if (config_setting_type(s) != CONFIG_TYPE_INT)
 		return WF_OK;
-	int64_t lit;
+	int64_t lit = 0;
 	switch (int_literal(s, &lit)) {
 	case WF_OK:
 		*out = lit;
@@ -707,10 +719,21 @@ static bool addresses_overlap(const char *a, const char *b)
 }
 
 /* Is path a file this process may execute? */
+/* A regular file with an execute bit, judged by what any loader sees alike:
+ * root at start and the run user at a reload (access(2) would pass anything
+ * for root, then refuse the run user's reloads). Where the loader may not
+ * look (EACCES on a folder of the path), it cannot tell, and does not
+ * refuse: the hook's own run says why, if it fails. */
 static bool executable_file(const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+	if (stat(path, &st) != 0)
+		return errno == EACCES;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+		errno = S_ISREG(st.st_mode) ? EACCES : EISDIR;
+		return false;
+	}
+	return true;
 }
 
 /* A hook's program is found when it runs, for a deploy_hook perhaps months
@@ -734,7 +757,7 @@ static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const 
 		}
 		if (!executable_file(argv[0]))
 			problem(ctx, line, "%s: %s is not an executable file (%s)", key, argv[0],
-				access(argv[0], F_OK) == 0 ? "not a file, or no permission to run it" : strerror(errno));
+				errno == EISDIR ? "not a file" : errno == EACCES ? "no execute permission" : strerror(errno));
 		return;
 	}
 	/* posix_spawnp's search: PATH, or glibc's default when it is unset. */

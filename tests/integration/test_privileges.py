@@ -137,5 +137,36 @@ class Homes(unittest.TestCase):
         self.assertIn(warning, s.log().split("SIGHUP")[-1])
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class Hooks(unittest.TestCase):
+    def test_hook_only_root_may_see_does_not_refuse_reloads(self):
+        # The config is checked as root at start and as the run user at each
+        # reload: a hook in a folder only root may enter passed the first
+        # and failed the second, so every reload (logrotate's too) was
+        # refused. Both now judge alike: the file exists and has an
+        # execute bit, as far as the loader may look.
+        s = Server(certificates=[{"name": "main", "domains": ["localhost"], "acme": False}])
+        self.addCleanup(s.cleanup)
+        private = os.path.join(s.dir, "root-only")
+        os.makedirs(private)
+        os.chmod(private, 0o700)
+        hook = os.path.join(private, "event.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(hook, 0o700)
+        # A CA nobody answers at: only the config's checks matter here.
+        s.write_config(s.config_text() + 'acme = { event_hook = ["%s"]; cas = ( { url = "https://127.0.0.1:9/d"; } ); };\n'
+                       % hook)
+        s.start()
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertNotIn("reload refused", s.log())
+        # One with no execute bit at all is refused at once, by check too.
+        os.chmod(hook, 0o600)
+        out = run("check", "-c", s.config_path)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("is not an executable file (no execute permission)", out.stdout + out.stderr)
+
+
 if __name__ == "__main__":
     harness.main()

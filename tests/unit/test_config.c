@@ -88,6 +88,19 @@ static void test_good(void)
 		CHECK(cfg && cfg->limits.max_upload_bytes == sizes[i].want);
 		wf_config_unref(cfg);
 	}
+	/* A line of any length before the setting counts as one line. */
+	size_t pad = 9000;
+	char *big = malloc(pad + 1000);
+	CHECK(big != NULL);
+	if (big) {
+		big[0] = '#';
+		memset(big + 1, 'x', pad);
+		snprintf(big + 1 + pad, 999, "\nlimits = { max_upload_bytes = 4294968320; };\n%s", GOOD_TAIL);
+		cfg = load_text(big, &e);
+		CHECK(cfg && cfg->limits.max_upload_bytes == 4294968320LL);
+		wf_config_unref(cfg);
+		free(big);
+	}
 	wf_buf_fini(&e);
 }
 
