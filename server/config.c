@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -631,38 +632,79 @@ out:
 
 /* A home is served to its user, read and (with write) written: it may hold
  * none of what the server keeps for itself, nor lie within it. */
-static void check_home(load_ctx_t *ctx, const wf_config_t *cfg, const wf_user_cfg_t *u, bool state_ok)
+/* What no home may hold (a user could read it, or rewrite it: a key, what
+ * root starts from, a program the server runs, what it trusts, its logs),
+ * resolved once for every user's check. */
+typedef struct kept_path {
+	char *path;       /* owned, resolved (path_resolved) */
+	char what[96];
+	bool folder;      /* a folder of private keys: a home inside it is refused too */
+} kept_path_t;
+
+static void kept_add(kept_path_t **list, size_t *n, const char *path, bool folder, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void kept_add(kept_path_t **list, size_t *n, const char *path, bool folder, const char *fmt, ...)
 {
-	char *home = path_resolved(u->home), *state = path_resolved(cfg->state_dir), *conf = path_resolved(cfg->path);
-	if (!home || !state || !conf)
-		goto out;
-	if (!state_ok)
-		; /* said of the state folder itself */
-	else if (path_within(state, home))
-		problem(ctx, u->line, "user \"%s\": home %s holds the state folder %s: a user could read the private keys",
-			u->name, home, state);
-	else if (path_within(home, state))
-		problem(ctx, u->line, "user \"%s\": home %s is inside the state folder %s: a user could read the "
-				      "private keys",
-			u->name, home, state);
-	if (path_within(conf, home))
-		problem(ctx, u->line, "user \"%s\": home %s holds the config file %s: a user could read it, or rewrite it",
-			u->name, home, conf);
+	if (!path || path[0] != '/')
+		return; /* "", "stderr", "off", a hook found in PATH */
+	kept_path_t *grown = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!grown)
+		return;
+	*list = grown;
+	kept_path_t *k = &grown[*n];
+	k->path = path_resolved(path);
+	if (!k->path)
+		return;
+	k->folder = folder;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(k->what, sizeof(k->what), fmt, ap);
+	va_end(ap);
+	(*n)++;
+}
+
+static void kept_hook(kept_path_t **list, size_t *n, char **argv, size_t argc, const char *key)
+{
+	if (argc)
+		kept_add(list, n, argv[0], false, "the %s program", key);
+}
+
+static size_t kept_paths(const wf_config_t *cfg, bool state_ok, kept_path_t **out)
+{
+	kept_path_t *list = NULL;
+	size_t n = 0;
+	if (state_ok)
+		kept_add(&list, &n, cfg->state_dir, true, "the state folder");
+	kept_add(&list, &n, cfg->path, false, "the config file");
+	kept_hook(&list, &n, cfg->acme.event_hook, cfg->acme.nevent_hook, "acme.event_hook");
+	kept_hook(&list, &n, cfg->acme.dns_hook, cfg->acme.ndns_hook, "acme.dns_hook");
+	for (size_t i = 0; i < cfg->acme.ncas; i++)
+		kept_add(&list, &n, cfg->acme.cas[i].ca_bundle, false, "a CA's ca_bundle");
+	kept_add(&list, &n, cfg->cluster.controller_ca, false, "cluster.controller_ca");
+	kept_add(&list, &n, cfg->log.error_log, false, "the error log");
+	kept_add(&list, &n, cfg->log.access_log, false, "the access log");
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
 		const wf_cert_cfg_t *c = &cfg->certificates[i];
-		if (!c->output_dir || !c->output_dir[0])
-			continue;
-		char *outd = path_resolved(c->output_dir);
-		if (outd && (path_within(outd, home) || path_within(home, outd)))
-			problem(ctx, u->line,
-				"user \"%s\": home %s and certificate \"%s\"'s output_dir %s overlap: a user could read "
-				"its private key",
-				u->name, home, c->name, outd);
-		free(outd);
+		kept_add(&list, &n, c->output_dir, true, "certificate \"%s\"'s output_dir", c->name);
+		kept_hook(&list, &n, c->dns_hook, c->ndns_hook, "dns_hook");
+		kept_hook(&list, &n, c->deploy_hook, c->ndeploy_hook, "deploy_hook");
 	}
-out:
-	free(conf);
-	free(state);
+	*out = list;
+	return n;
+}
+
+static void check_home(load_ctx_t *ctx, const wf_user_cfg_t *u, const kept_path_t *kept, size_t nkept)
+{
+	char *home = path_resolved(u->home);
+	for (size_t i = 0; home && i < nkept; i++) {
+		if (path_within(kept[i].path, home))
+			problem(ctx, u->line, "user \"%s\": home %s holds %s %s: a user could %s", u->name, home,
+				kept[i].what, kept[i].path,
+				kept[i].folder ? "read the private keys" : "read it, or rewrite it");
+		else if (kept[i].folder && path_within(home, kept[i].path))
+			problem(ctx, u->line, "user \"%s\": home %s is inside %s %s: a user could read the private keys",
+				u->name, home, kept[i].what, kept[i].path);
+	}
 	free(home);
 }
 
@@ -997,13 +1039,18 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])
 			absolutize(&cfg->certificates[i].output_dir, cfg->dir);
-	for (size_t i = 0; i < cfg->nusers; i++)
-		if (cfg->users[i].home_fd >= 0)
-			check_home(ctx, cfg, &cfg->users[i], state_ok);
 	if (strcmp(cfg->log.error_log, "stderr") != 0)
 		absolutize(&cfg->log.error_log, cfg->dir);
 	if (strcmp(cfg->log.access_log, "stderr") != 0 && strcmp(cfg->log.access_log, "off") != 0)
 		absolutize(&cfg->log.access_log, cfg->dir);
+	kept_path_t *kept;
+	size_t nkept = kept_paths(cfg, state_ok, &kept);
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (cfg->users[i].home_fd >= 0)
+			check_home(ctx, &cfg->users[i], kept, nkept);
+	for (size_t i = 0; i < nkept; i++)
+		free(kept[i].path);
+	free(kept);
 }
 
 /* path made absolute against the working folder, symlinks kept; NULL when

@@ -141,7 +141,8 @@ static const wf_key_t user_keys[] = {
 	  "load." },
 	{ "home", WF_KEY_STRING, F(wf_user_cfg_t, home), 0, NULL, 0, 0, NULL, NULL,
 	  "Folder the user sees as `/`; nothing outside it is reachable. It may not be empty, hold the "
-	  "state folder, the config file or a certificate's `output_dir`, nor lie inside the state folder "
+	  "state folder, the config file, a certificate's `output_dir`, a hook's program, a CA file or a "
+	  "log file, nor lie inside the state folder "
 	  "or an `output_dir` (compared where the paths lead, symlinks followed)." },
 	{ "permissions", WF_KEY_STRLIST, F(wf_user_cfg_t, permissions), F(wf_user_cfg_t, npermissions),
 	  "[\"read\"]", 0, 5, permissions, NULL,

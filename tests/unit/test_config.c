@@ -343,11 +343,28 @@ static void test_home_holds_nothing_of_the_server(void)
 	snprintf(want, sizeof(want), "home %s/home holds the state folder %s/home/state", dir, dir);
 	expect_error("state_dir = \"link/state\";\n" HOME_TAIL("home"), want);
 	unlink(sub);
-	snprintf(want, sizeof(want), "home %s/home and certificate \"m\"'s output_dir %s/home/out overlap", dir, dir);
+	snprintf(want, sizeof(want), "home %s/home holds certificate \"m\"'s output_dir %s/home/out", dir, dir);
 	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"home/out\"; } );\n"
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
 		     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
 		     want);
+	/* Nor a program the server runs, what it trusts, or its logs: a user
+	 * could rewrite them (a hook runs as the run user, which reads keys). */
+	snprintf(sub, sizeof(sub), "%s/home/hook.sh", dir);
+	FILE *hf = fopen(sub, "w");
+	CHECK(hf != NULL);
+	if (hf)
+		fclose(hf);
+	CHECK(chmod(sub, 0755) == 0);
+	snprintf(want, sizeof(want), "home %s/home holds the deploy_hook program %s/home/hook.sh: a user could read it, "
+		 "or rewrite it", dir, dir);
+	expect_error("certificates = ( { name = \"m\"; domains = [\"a.test\"]; deploy_hook = [\"home/hook.sh\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n"
+		     "users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
+		     want);
+	unlink(sub);
+	snprintf(want, sizeof(want), "home %s/home holds the error log %s/home/wharf.log", dir, dir);
+	expect_error("log = { error_log = \"home/wharf.log\"; };\n" HOME_TAIL("home"), want);
 	/* The state folder is opened without following a symlink: a link there
 	 * passed check, then the start failed on a certificate's folder. */
 	snprintf(sub, sizeof(sub), "%s/slink", dir);
