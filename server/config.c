@@ -1106,10 +1106,7 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	}
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
 	if (ctx.nerrors == 0)
-		check_semantics(&ctx, cfg);
-	char why[600];
-	if (ctx.nerrors == 0 && wf_state_check(cfg->state_dir, real, why, sizeof(why)) != WF_OK)
-		problem(&ctx, 0, "%s", why);
+		check_semantics(&ctx, cfg); /* the state folder's own check (wf_state_check) included */
 out:
 	free(real);
 	config_destroy(&lc);
