@@ -132,8 +132,21 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 	acme_client_ready(x.cl, on_ready, &x);
 	ev_run(x.loop, 0);
 	if (x.code == 0) {
-		/* Set aside, not deleted: the next start orders a replacement. */
-		if (renameat(dfd, "issued.pem", dfd, "issued.pem.revoked") == 0)
+		/* Set aside, not deleted: the next start orders a replacement.
+		 * Only if it still is the one revoked: a daemon beside us may have
+		 * stored a renewal meanwhile, and that one is good. */
+		wf_buf_t now;
+		wf_buf_init(&now, 1 << 20);
+		bool same = wf_durable_read(dfd, "issued.pem", 1 << 20, &now) == WF_OK &&
+			    wf_buf_size(&now) == wf_buf_size(&pem) &&
+			    memcmp(wf_buf_head(&now), wf_buf_head(&pem), wf_buf_size(&pem)) == 0;
+		if (now.data)
+			gnutls_memset(now.data, 0, now.cap);
+		wf_buf_fini(&now);
+		if (!same)
+			printf("certificate %s: issued.pem changed while it was revoked (a renewal stored a new one): "
+			       "left as it is\n", name);
+		else if (renameat(dfd, "issued.pem", dfd, "issued.pem.revoked") == 0)
 			printf("certificate %s: moved to issued.pem.revoked; a replacement is ordered at the next start "
 			       "or SIGHUP\n", name);
 	}
