@@ -348,12 +348,18 @@ static time_t coarse_now(void)
 }
 
 /* Bytes are about to be staged: the first after a flush starts the stage's
- * clock. The time the client's last byte came is noted for a park. */
+ * clock. The time the client's last byte came is noted for a park. It is
+ * compared with file ctimes (xfer_partial_replaced), which the kernel may
+ * take finer than CLOCK_REALTIME_COARSE and up to a tick ahead of it: a
+ * coarse reading made a file written just before the upload look newer
+ * than the partial, which was then dropped. The fine clock is a vDSO read
+ * too, and errs the other way only for a file replaced within the same
+ * tick as the cut. */
 static void stage_begins(xfer_upload_t *u)
 {
 	if (wf_buf_size(&u->stage) == 0)
 		u->staged_since = coarse_now();
-	clock_gettime(CLOCK_REALTIME_COARSE, &u->last_byte);
+	clock_gettime(CLOCK_REALTIME, &u->last_byte);
 }
 
 /* After staging: a full stage, or an old one, goes to the file. */

@@ -31,7 +31,7 @@ typedef struct xfer_upload {
 	wf_buf_t stage;           /* bytes not yet written */
 	size_t stage_max;         /* a stage this full is written: XFER_UPLOAD_STAGE_MAX, or less */
 	time_t staged_since;      /* CLOCK_MONOTONIC_COARSE second the oldest staged byte came */
-	struct timespec last_byte; /* CLOCK_REALTIME_COARSE: when the newest byte came; 0: none yet */
+	struct timespec last_byte; /* CLOCK_REALTIME: when the newest byte came; 0: none yet */
 	uint64_t written;         /* bytes in the file (staged ones not counted) */
 	uint64_t synced;          /* writeback started up to here */
 	upload_commit_t *commit;  /* borrowed: the commit in flight, which owns fd and dir_fd meanwhile */

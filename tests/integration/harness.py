@@ -642,8 +642,11 @@ def sanitizer_report(text, length=4000):
 def log_on_failure(testcase, server, tail=6000):
     """From a tearDown: if the test just failed, print the end of the server log
     (servers shared by a whole class outlive the failing test's traceback)."""
-    outcome = getattr(testcase, "_outcome", None)
-    if outcome is not None and not getattr(outcome, "success", True):
+    # The outcome's success flag starts anew for tearDown itself, so the
+    # test's own failure is looked up in the result.
+    result = getattr(getattr(testcase, "_outcome", None), "result", None)
+    failed = getattr(result, "failures", []) + getattr(result, "errors", [])
+    if any(t is testcase for t, _ in failed):
         sys.stderr.write("\n---- server log (%s) ----\n%s\n" % (testcase.id(), server.log()[-tail:]))
 
 

@@ -26,7 +26,8 @@ class PartialReplaced(ftps_util.FTPSCase):
     def interrupted(self, name, size=100000, cut=30000):
         """alice's upload of NAME cut after CUT bytes; its control connection."""
         c = self.logged_in()
-        r, _ = c.stor(name, os.urandom(size), cut_after=cut)
+        r, info = c.stor(name, os.urandom(size), cut_after=cut)
+        self.assertEqual(info["prelim"] and info["prelim"].code, 150, (r, info))
         self.assertEqual(r.code // 100, 4, r)
         self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(cut))
         return c

@@ -9,7 +9,8 @@
  * claimed name of its leaf, so a second one is refused (EEXIST) and the
  * first keeps every byte; the claim needs no free inode (a tmpfs with none
  * left, when the test runs as root); a claimed name a dead process left is
- * put back as the partial (the newer of the two, when one stands there). */
+ * put back as the partial (the newer of the two, when one stands there).
+ * A partial parked just after its name got a file is the newer one. */
 #include "transfer/partial_sweep.h"
 #include "transfer/path.h"
 #include "transfer/upload.h"
@@ -274,6 +275,34 @@ static void age(int dfd, const char *name, time_t secs)
 	CHECK(utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW) == 0);
 }
 
+/* A partial parked right after its name got a file (written, looked at,
+ * chowned: the kernel then stamps its ctime finer than the coarse clock,
+ * up to a tick ahead of it) is still the newer of the two: its bytes came
+ * after the file. */
+static void test_park_just_after_the_name_changed(void)
+{
+	char partial[NAME_MAX + 1];
+	CHECK_EQ_INT(xfer_path_partial_name("fresh.bin", partial, sizeof(partial)), 0);
+	int dropped = 0;
+	for (int i = 0; i < 50; i++) {
+		put(dir_fd, "fresh.bin", "complete\n");
+		struct stat st;
+		CHECK(fstatat(dir_fd, "fresh.bin", &st, 0) == 0); /* the ctime was seen: the next one is fine */
+		CHECK(fchmodat(dir_fd, "fresh.bin", 0640, 0) == 0);
+		xfer_upload_t up;
+		xfer_upload_init(&up, NULL);
+		CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "fresh.bin"), WF_OK);
+		CHECK_EQ_INT(xfer_upload_write(&up, "part", 4), WF_OK);
+		CHECK_EQ_INT(xfer_upload_park(&up, partial), WF_OK);
+		xfer_upload_fini(&up);
+		if (xfer_partial_check(dir_fd, partial, "fresh.bin", time(NULL), 0) != XFER_PARTIAL_LIVE)
+			dropped++;
+	}
+	CHECK_EQ_INT(dropped, 0);
+	unlinkat(dir_fd, partial, 0);
+	unlinkat(dir_fd, "fresh.bin", 0);
+}
+
 static void test_recover(void)
 {
 	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
@@ -402,6 +431,7 @@ int main(void)
 	test_stage_limit();
 	test_two_resumptions();
 	test_claim_that_cannot_open();
+	test_park_just_after_the_name_changed();
 	test_recover();
 	test_no_free_inode();
 
