@@ -655,10 +655,20 @@ static int data_on_secure(wf_conn_t *c)
 	return WF_OK;
 }
 
+/* A reload that removed or changed an account decides on the control
+ * connection, which owns this one and closes it when it goes. */
+static bool data_keeps_on_reload(wf_conn_t *c, const wf_config_t *newest)
+{
+	(void)c;
+	(void)newest;
+	return true;
+}
+
 static const wf_proto_t data_proto = {
 	.name = "ftp-data",
 	.on_io = data_on_io,
 	.on_timeout = data_on_timeout,
+	.keeps_on_reload = data_keeps_on_reload,
 	.on_close = data_on_close,
 	.on_secure = data_on_secure,
 };
