@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +32,42 @@ static int still_open(const char *target, int current)
 	return fcntl(current, F_DUPFD_CLOEXEC, 3);
 }
 
+/* Opens what root's symlink at target leads to. The link is held
+ * (O_PATH) while its owner is checked and its text read, so a link swapped
+ * in after the check is never the one followed. A relative text is taken
+ * from the link's folder, as the kernel would. -1 with errno ELOOP when
+ * target is no link of root's. */
+static int open_roots_link(const char *target, int flags)
+{
+	int link = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (link < 0)
+		return -1;
+	struct stat st;
+	char to[PATH_MAX];
+	ssize_t n = -1;
+	if (fstat(link, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
+		n = readlinkat(link, "", to, sizeof(to));
+	close(link);
+	if (n <= 0 || (size_t)n >= sizeof(to)) {
+		errno = ELOOP;
+		return -1;
+	}
+	to[n] = '\0';
+	if (to[0] == '/')
+		return open(to, flags, 0640);
+	char dir[PATH_MAX];
+	const char *slash = strrchr(target, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
+	int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return -1;
+	int fd = openat(dir_fd, to, flags, 0640);
+	int saved = errno;
+	close(dir_fd);
+	errno = saved;
+	return fd;
+}
+
 static int open_target(const char *target, int current, int *fd)
 {
 	if (strcmp(target, "stderr") == 0) {
@@ -52,12 +89,8 @@ static int open_target(const char *target, int current, int *fd)
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK;
 	*fd = open(target, flags | O_NOFOLLOW, 0640);
 	struct stat st;
-	if (*fd < 0 && errno == ELOOP) {
-		if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
-			*fd = open(target, flags, 0640);
-		else
-			errno = ELOOP;
-	}
+	if (*fd < 0 && errno == ELOOP)
+		*fd = open_roots_link(target, flags);
 	if (*fd < 0)
 		return WF_ERR;
 	if (fstat(*fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {

@@ -1,6 +1,6 @@
 /* Log files: a symlink in the log's place is refused unless root owns it
  * (the files are opened as root, in folders the run user may write; /dev/
- * stdout is root's), a FIFO nobody reads fails instead of hanging, a
+ * stdout is root's; a relative one is read from its folder), a FIFO nobody reads fails instead of hanging, a
  * folder is refused, and an access line stays one whole line in its
  * buffer whatever the fields hold. */
 #include "server/log.h"
@@ -61,6 +61,22 @@ static void test_symlink_refused(void)
 	char *plain = path_in("access.log");
 	CHECK_EQ_INT(wf_log_open("info", "stderr", plain), WF_OK);
 	wf_log_close();
+}
+
+/* Root's own link is followed, a relative one from the link's folder. */
+static void test_roots_link_followed(void)
+{
+	if (geteuid() != 0)
+		return; /* only root's links are followed */
+	char *link = path_in("rel.log");
+	CHECK(symlink("logs-real.log", link) == 0);
+	CHECK_EQ_INT(wf_log_open("info", link, "off"), WF_OK);
+	wf_log_info("through root's link");
+	wf_log_close();
+	size_t len;
+	CHECK(strstr(read_all(path_in("logs-real.log"), &len), "through root's link\n") != NULL);
+	unlink(path_in("logs-real.log"));
+	unlink(link);
 }
 
 static void test_devices_pipes_and_folders(void)
@@ -159,6 +175,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_symlink_refused();
+	test_roots_link_followed();
 	test_devices_pipes_and_folders();
 	test_access_line_bounded();
 	test_error_line_whole_or_marked();
