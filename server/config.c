@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 typedef struct load_ctx {
-	const char *file;
+	const char *file;   /* the config file as the admin named it */
+	const char *real;   /* its real path, as libconfig names it; NULL until known */
+	const char *dir;    /* the folder @include names are read from; NULL until known */
 	wf_buf_t *errors;
 	int nerrors;
 	int left_out; /* problems past the errors buffer's cap, counted, not kept */
@@ -32,18 +34,31 @@ static size_t tail_room(const load_ctx_t *ctx)
 	return strlen(ctx->file) + 64;
 }
 
-WF_PRINTF(3, 4)
-static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
+/* The path of a file libconfig read: an @include names it as written,
+ * relative to ctx->dir (config_set_include_dir). NULL if it does not fit. */
+static const char *source_path(const load_ctx_t *ctx, const char *file, char *buf, size_t cap)
+{
+	if (file[0] == '/' || !ctx->dir)
+		return file;
+	int n = snprintf(buf, cap, "%s%s%s", ctx->dir, strcmp(ctx->dir, "/") != 0 ? "/" : "", file);
+	return n >= 0 && (size_t)n < cap ? buf : NULL;
+}
+
+/* One problem at line of file (the config file when NULL; line 0: none). */
+WF_PRINTF(4, 0)
+static void vproblem(load_ctx_t *ctx, const char *file, int line, const char *fmt, va_list ap)
 {
 	ctx->nerrors++;
+	char where[PATH_MAX];
+	if (!file || (ctx->real && strcmp(file, ctx->real) == 0))
+		file = ctx->file;
+	else if (!(file = source_path(ctx, file, where, sizeof(where))))
+		file = ctx->file;
 	wf_buf_t one;
 	wf_buf_init(&one, ctx->errors->max);
-	va_list ap;
-	va_start(ap, fmt);
-	int rc = line > 0 ? wf_buf_printf(&one, "%s:%d: ", ctx->file, line) : wf_buf_printf(&one, "%s: ", ctx->file);
+	int rc = line > 0 ? wf_buf_printf(&one, "%s:%d: ", file, line) : wf_buf_printf(&one, "%s: ", file);
 	if (rc == WF_OK)
 		rc = wf_buf_vprintf(&one, fmt, ap);
-	va_end(ap);
 	if (rc == WF_OK)
 		rc = wf_buf_append_str(&one, "\n");
 	/* Once one line is left out, every later one is too: the text stays in order. */
@@ -52,6 +67,47 @@ static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
 	    wf_buf_append(ctx->errors, wf_buf_head(&one), wf_buf_size(&one)) != WF_OK)
 		ctx->left_out++;
 	wf_buf_fini(&one);
+}
+
+WF_PRINTF(4, 5)
+static void problem_in(load_ctx_t *ctx, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(ctx, file, line, fmt, ap);
+	va_end(ap);
+}
+
+WF_PRINTF(3, 4)
+static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(ctx, NULL, line, fmt, ap);
+	va_end(ap);
+}
+
+/* libconfig's syntax error, in the file it was found in: an @include'd
+ * one, or one that cannot be read, is named as such. */
+static void syntax_problem(load_ctx_t *ctx, const config_t *lc)
+{
+	const char *text = config_error_text(lc);
+	if (strcmp(text, "cannot open include file") == 0) /* libconfig names neither the file nor why */
+		problem_in(ctx, config_error_file(lc), config_error_line(lc),
+			   "cannot read the file this @include names (a relative name is taken from %s)", ctx->dir);
+	else
+		problem_in(ctx, config_error_file(lc), config_error_line(lc), "syntax error: %s", text);
+}
+
+/* A problem with setting s, named by its own file and line: an @include'd
+ * file's line under the main file's name would point at the wrong line. */
+WF_PRINTF(3, 4)
+static void problem_at(load_ctx_t *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(ctx, config_setting_source_file(s), config_setting_source_line(s), fmt, ap);
+	va_end(ap);
 }
 
 /* Ends the problems: a line for those left out, then a NUL (not counted in
@@ -134,12 +190,14 @@ static int parse_size(const char *s, int64_t *out)
  * same name is another setting. WF_OK with the number; WF_ERR when it is
  * past 64 bits; WF_AGAIN when two such numbers on that line differ;
  * WF_DECLINED when none is found (libconfig's value stands). */
-static int int_literal(config_setting_t *s, int64_t *out)
+static int int_literal(const load_ctx_t *ctx, config_setting_t *s, int64_t *out)
 {
 	const char *file = config_setting_source_file(s), *name = config_setting_name(s);
 	int line = config_setting_source_line(s);
 	int32_t kept = (int32_t)config_setting_get_int(s);
-	FILE *f = file && name && line > 0 ? fopen(file, "r") : NULL;
+	char buf[PATH_MAX];
+	const char *path = file ? source_path(ctx, file, buf, sizeof(buf)) : NULL;
+	FILE *f = path && name && line > 0 ? fopen(path, "r") : NULL;
 	if (!f)
 		return WF_DECLINED;
 	/* From the setting's line on, a few lines: enough for its name, '='
@@ -201,15 +259,15 @@ static int setting_int64(load_ctx_t *ctx, config_setting_t *s, const char *path,
 	if (config_setting_type(s) != CONFIG_TYPE_INT)
 		return WF_OK;
 	int64_t lit = 0;
-	switch (int_literal(s, &lit)) {
+	switch (int_literal(ctx, s, &lit)) {
 	case WF_OK:
 		*out = lit;
 		return WF_OK;
 	case WF_ERR:
-		problem(ctx, config_setting_source_line(s), "'%s%s' is past what 64 bits hold", path, k->name);
+		problem_at(ctx, s, "'%s%s' is past what 64 bits hold", path, k->name);
 		return WF_ERR;
 	case WF_AGAIN:
-		problem(ctx, config_setting_source_line(s),
+		problem_at(ctx, s,
 			"'%s%s': cannot tell its number from another of that name on the line past 32 bits; give it "
 			"a line of its own, or an L suffix",
 			path, k->name);
@@ -293,14 +351,14 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	switch (k->type) {
 	case WF_KEY_INT:
 		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		int64_t iv;
 		if (setting_int64(ctx, s, path, k, &iv) != WF_OK)
 			return;
 		if (iv < k->min || iv > k->max) {
-			problem(ctx, line, "'%s%s' is %lld, must be between %lld and %lld", path, k->name, (long long)iv,
+			problem_at(ctx, s, "'%s%s' is %lld, must be between %lld and %lld", path, k->name, (long long)iv,
 				(long long)k->min, (long long)k->max);
 			return;
 		}
@@ -313,16 +371,16 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 				return;
 		} else if (t == CONFIG_TYPE_STRING) {
 			if (parse_size(config_setting_get_string(s), &sz) != WF_OK) {
-				problem(ctx, line, "'%s%s' is \"%s\", must be %s", path, k->name,
+				problem_at(ctx, s, "'%s%s' is \"%s\", must be %s", path, k->name,
 					config_setting_get_string(s), type_word(k->type));
 				return;
 			}
 		} else {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		if (sz < k->min || sz > k->max) {
-			problem(ctx, line, "'%s%s' is %lld bytes, must be between %lld and %lld", path, k->name,
+			problem_at(ctx, s, "'%s%s' is %lld bytes, must be between %lld and %lld", path, k->name,
 				(long long)sz, (long long)k->min, (long long)k->max);
 			return;
 		}
@@ -331,26 +389,26 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	}
 	case WF_KEY_BOOL:
 		if (t != CONFIG_TYPE_BOOL) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		*(bool *)dst = config_setting_get_bool(s);
 		return;
 	case WF_KEY_STRING: {
 		if (t != CONFIG_TYPE_STRING) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		const char *v = config_setting_get_string(s);
 		if (!in_choices(k->choices, v)) {
 			char c[256];
 			choices_text(k->choices, c, sizeof(c));
-			problem(ctx, line, "'%s%s' is \"%s\", must be one of: %s", path, k->name, v, c);
+			problem_at(ctx, s, "'%s%s' is \"%s\", must be one of: %s", path, k->name, v, c);
 			return;
 		}
 		const char *wrong = k->check ? k->check(v) : NULL;
 		if (wrong) {
-			problem(ctx, line, "'%s%s' %s", path, k->name, wrong);
+			problem_at(ctx, s, "'%s%s' %s", path, k->name, wrong);
 			return;
 		}
 		free(*(char **)dst);
@@ -359,12 +417,12 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	}
 	case WF_KEY_STRLIST: {
 		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		int n = config_setting_length(s);
 		if (n < k->min || n > k->max) {
-			problem(ctx, line, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
+			problem_at(ctx, s, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
 				n, (long long)k->min, (long long)k->max);
 			return;
 		}
@@ -378,7 +436,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 		for (int i = 0; i < n; i++) {
 			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-				problem(ctx, config_setting_source_line(e), "'%s%s' must be %s", path, k->name,
+				problem_at(ctx, e, "'%s%s' must be %s", path, k->name,
 					type_word(k->type));
 				continue;
 			}
@@ -386,7 +444,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 			if (!in_choices(k->choices, v)) {
 				char c[256];
 				choices_text(k->choices, c, sizeof(c));
-				problem(ctx, line, "'%s%s' has \"%s\", entries must be among: %s", path, k->name, v,
+				problem_at(ctx, s, "'%s%s' has \"%s\", entries must be among: %s", path, k->name, v,
 					c);
 				continue;
 			}
@@ -396,7 +454,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	}
 	case WF_KEY_GROUP: {
 		if (t != CONFIG_TYPE_GROUP) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		char sub[256];
@@ -408,12 +466,12 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	}
 	case WF_KEY_LIST: {
 		if (t != CONFIG_TYPE_LIST) {
-			problem(ctx, line, "'%s%s' must be %s", path, k->name, type_word(k->type));
+			problem_at(ctx, s, "'%s%s' must be %s", path, k->name, type_word(k->type));
 			return;
 		}
 		int n = config_setting_length(s);
 		if (n < k->min || n > k->max) {
-			problem(ctx, line, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
+			problem_at(ctx, s, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
 				n, (long long)k->min, (long long)k->max);
 			return;
 		}
@@ -431,7 +489,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 			char sub[256];
 			snprintf(sub, sizeof(sub), "%s%s[%d].", path, k->name, i);
 			if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-				problem(ctx, config_setting_source_line(e), "'%s%s' entries must be groups { ... }",
+				problem_at(ctx, e, "'%s%s' entries must be groups { ... }",
 					path, k->name);
 				continue;
 			}
@@ -454,7 +512,7 @@ static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setti
 			if (name && strcmp(sec->keys[j].name, name) == 0)
 				k = &sec->keys[j];
 		if (!k) {
-			problem(ctx, config_setting_source_line(s), "unknown key '%s%s'", path,
+			problem_at(ctx, s, "unknown key '%s%s'", path,
 				name ? name : "(unnamed)");
 			continue;
 		}
@@ -465,10 +523,10 @@ static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setti
 		if (!key_required(k) || config_setting_get_member(grp, k->name))
 			continue;
 		if (k->type == WF_KEY_LIST) /* absent says what empty says: `services = ();` */
-			problem(ctx, config_setting_source_line(grp), "'%s%s' has 0 entries, must have between %lld and %lld",
+			problem_at(ctx, grp, "'%s%s' has 0 entries, must have between %lld and %lld",
 				path, k->name, (long long)k->min, (long long)k->max);
 		else
-			problem(ctx, config_setting_source_line(grp), "'%s%s' is required", path, k->name);
+			problem_at(ctx, grp, "'%s%s' is required", path, k->name);
 	}
 }
 
@@ -1068,7 +1126,7 @@ static char *absolute(const char *path)
 
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 {
-	load_ctx_t ctx = { path, errors, 0, 0 };
+	load_ctx_t ctx = { .file = path, .errors = errors };
 	config_t lc;
 	config_init(&lc);
 	static _Atomic uint64_t generations;
@@ -1097,11 +1155,16 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	else
 		*slash = '\0';
 
+	/* @include "x" is read from the config's folder, as nginx does, not
+	 * from wherever wharf was started. */
+	config_set_include_dir(&lc, cfg->dir);
+	ctx.real = real;
+	ctx.dir = cfg->dir;
 	if (!config_read_file(&lc, real)) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 			problem(&ctx, 0, "cannot read: %s", strerror(errno));
 		else
-			problem(&ctx, config_error_line(&lc), "syntax error: %s", config_error_text(&lc));
+			syntax_problem(&ctx, &lc);
 		goto out;
 	}
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
@@ -1244,7 +1307,10 @@ int wf_config_reference(wf_buf_t *out)
 			       "Generated by `wharf config-reference` from the key table in "
 			       "`server/config_keys.c`; a test keeps this file equal to it.\n"
 			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
-			       "reported as FILE:LINE by `wharf check -c FILE`.\n"
+			       "reported as FILE:LINE by `wharf check -c FILE`. `@include \"users.conf\"` reads "
+			       "a file from the config file's folder (a problem found in it is named by its "
+			       "own FILE:LINE, except the checks across entries, such as a user defined twice, "
+			       "which give the line under the main file's name).\n"
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
 			       "(powers of 1024): `max_upload_bytes = \"100G\";` or `107374182400` (read whole, "
 			       "with or without libconfig's `L` suffix for 64-bit integers). Times are in seconds.\n"

@@ -1,5 +1,6 @@
 /* Config loading: defaults, every kind of problem reported as FILE:LINE, all of
- * them at once, and relative paths resolved next to the file. */
+ * them at once (an @include'd file's by its own name), and relative paths
+ * (@include names too) resolved next to the file. */
 #include "check.h"
 #include "server/config.h"
 #include "server/passwd.h"
@@ -537,6 +538,45 @@ static void test_cert_names(void)
 	wf_buf_fini(&e);
 }
 
+static void put_file(const char *rel, const char *text)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* @include names are read from the config's folder, wherever wharf runs,
+ * and a problem in an included file is named by that file and its line. */
+static void test_include(void)
+{
+	char sub[300], want[400];
+	snprintf(sub, sizeof(sub), "%s/inc", dir);
+	mkdir(sub, 0755);
+	char *cwd = getcwd(NULL, 0);
+	CHECK(chdir("/") == 0);
+	put_file("inc/limits.conf", "limits = {\n  max_upload_bytes = 4294968320;\n};\n");
+	wf_config_t *cfg = expect_load("@include \"inc/limits.conf\"\n" GOOD_TAIL);
+	CHECK(cfg && cfg->limits.max_upload_bytes == 4294968320LL); /* the literal read again, from there */
+	wf_config_unref(cfg);
+	put_file("inc/bad.conf", "\n\nlimits = { colour = 1; };\n");
+	snprintf(want, sizeof(want), "%s/inc/bad.conf:3: unknown key 'limits.colour'", dir);
+	expect_error(GOOD_TAIL "@include \"inc/bad.conf\"\n", want);
+	put_file("inc/syntax.conf", "limits = { idle_timeout = ; };\n");
+	snprintf(want, sizeof(want), "%s/inc/syntax.conf:1: syntax error", dir);
+	expect_error(GOOD_TAIL "@include \"inc/syntax.conf\"\n", want);
+	snprintf(want, sizeof(want), "t.conf:2: cannot read the file this @include names (a relative name is taken from %s)", dir);
+	expect_error("\n@include \"inc/none.conf\"\n" GOOD_TAIL, want);
+	if (cwd) {
+		CHECK(chdir(cwd) == 0);
+		free(cwd);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -553,6 +593,7 @@ int main(void)
 	test_eab_hmac();
 	test_acme_contact();
 	test_hooks();
+	test_include();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
