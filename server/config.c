@@ -818,7 +818,6 @@ static bool addresses_overlap(const char *a, const char *b)
 	return memcmp(x, zero, n) == 0 || memcmp(y, zero, n) == 0 || memcmp(x, y, n) == 0;
 }
 
-/* Is path a file this process may execute? */
 /* A regular file with an execute bit, judged by what any loader sees alike:
  * root at start and the run user at a reload (access(2) would pass anything
  * for root, then refuse the run user's reloads). Where the loader may not
@@ -834,6 +833,13 @@ static bool executable_file(const char *path)
 		return false;
 	}
 	return true;
+}
+
+const char *wf_config_unrunnable(const char *path)
+{
+	if (executable_file(path))
+		return NULL;
+	return errno == EISDIR ? "not a file" : errno == EACCES ? "no execute permission" : strerror(errno);
 }
 
 /* A hook's program is found when it runs, for a deploy_hook perhaps months
@@ -855,9 +861,9 @@ static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const 
 			free(argv[0]);
 			argv[0] = tidy;
 		}
-		if (!executable_file(argv[0]))
-			problem(ctx, line, "%s: %s is not an executable file (%s)", key, argv[0],
-				errno == EISDIR ? "not a file" : errno == EACCES ? "no execute permission" : strerror(errno));
+		const char *why = wf_config_unrunnable(argv[0]);
+		if (why)
+			problem(ctx, line, "%s: %s is not an executable file (%s)", key, argv[0], why);
 		return;
 	}
 	/* posix_spawnp's search: PATH, or glibc's default when it is unset. */

@@ -200,6 +200,11 @@ bool wf_config_cert_name_ok(const char *name);
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
 		       const char *challenge, char *const *hook, size_t nhook);
 
+/* Why the program at path (a full path) cannot be run as a hook: "not a
+ * file", "no execute permission", strerror; NULL when it can, or when a
+ * folder on the way may not be looked into (its run will say). */
+const char *wf_config_unrunnable(const char *path);
+
 /* Writes the Markdown reference of every key (docs/config.md) to out. */
 int wf_config_reference(wf_buf_t *out);
 

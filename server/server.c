@@ -140,6 +140,13 @@ static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
 			fprintf(stderr, "cert batch: line %d: dns-01 needs acme.dns_hook in the config\n", e->line);
 			return WF_ERR;
 		}
+		/* Said before anything is ordered, as the config's hooks are at load. */
+		const char *why = e->nhook ? wf_config_unrunnable(e->hook[0]) : NULL;
+		if (why) {
+			fprintf(stderr, "cert batch: line %d: hook %s is not an executable file (%s)\n", e->line,
+				e->hook[0], why);
+			return WF_ERR;
+		}
 		int rc = wf_config_add_cert(cfg, e->name, e->domains, e->ndomains, e->key_type, e->challenge, e->hook,
 					    e->nhook);
 		if (rc != WF_OK) {

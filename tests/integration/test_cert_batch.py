@@ -94,6 +94,21 @@ class Batch(unittest.TestCase):
         self.assertIn("certs.csv: line 2: name \"a\" already used on line 1", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "a")))
 
+    def test_hook_that_cannot_run_orders_nothing(self):
+        # A hook is checked before any order, as the config's hooks are at
+        # load, not found missing once a certificate has been issued.
+        plain = os.path.join(self.server.dir, "not-executable.sh")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(plain, 0o644)
+        for hook, why in (("/nonexistent/deploy.sh", "No such file or directory"),
+                          (plain, "no execute permission")):
+            with self.subTest(hook=hook):
+                r = self.batch("h,h.wharf.test,,%s\n" % hook)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("line 1: hook %s is not an executable file (%s)" % (hook, why), r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "h")))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
