@@ -39,6 +39,7 @@ typedef struct req {
 	bool exclusive; /* newOrder: runs alone (see the gate below) */
 	bool active;    /* counted in the gate */
 	bool queued;    /* waiting at the gate */
+	bool account_again; /* sent again once after the CA forgot the account */
 	int tries;
 	unsigned long http_handle;
 	ev_timer start; /* defers the first send to the loop */
@@ -128,11 +129,15 @@ static void gate_leave(req_t *r)
 	ev_timer_start(cl->loop, &cl->pump);
 }
 
+static void waiters_drop(waiter_t **list, void *arg);
+
 static void req_free(req_t *r)
 {
 	acme_client_t *cl = r->cl;
 	ev_timer_stop(cl->loop, &r->start);
 	gate_leave(r);
+	waiters_drop(&cl->waiters, r); /* one waiting for the account again (on_account_back) */
+	waiters_drop(&cl->due, r);
 	for (req_t **pp = &cl->reqs; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
@@ -262,6 +267,47 @@ static void deliver(req_t *r, const acme_http_resp_t *resp)
 	deliver_as(r, resp, false, false);
 }
 
+static void on_start_timer(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* The account is back (or could not be had): r goes through the gate again,
+ * with the account's new kid, or fails with why the account could not be
+ * had. */
+static void on_account_back(void *arg, bool ok, const acme_ready_why_t *why)
+{
+	req_t *r = arg;
+	acme_client_t *cl = r->cl;
+	if (ok) {
+		r->tries = 0;
+		ev_timer_set(&r->start, 0, 0);
+		ev_timer_start(cl->loop, &r->start);
+		return;
+	}
+	acme_reply_t reply;
+	memset(&reply, 0, sizeof(reply));
+	reply.local = why->local;
+	reply.waited = why->waited;
+	if (why->local || why->waited || !why->problem.type[0]) {
+		reply.curl_code = -1;
+		reply.error = why->problem.detail;
+	} else {
+		reply.status = 400;
+		reply.is_problem = true;
+		reply.problem = why->problem;
+	}
+	acme_reply_cb cb = r->cb;
+	void *cb_arg = r->arg;
+	req_free(r); /* why stays: its waiter is being delivered, off every list */
+	cb(cb_arg, &reply);
+}
+
+static void account_again(req_t *r)
+{
+	r->account_again = true;
+	r->http_handle = 0;
+	gate_leave(r); /* the account's own requests must pass, a newOrder's gate too */
+	acme_client_ready(r->cl, on_account_back, r);
+}
+
 static void on_post(void *arg, const acme_http_resp_t *resp)
 {
 	req_t *r = arg;
@@ -278,16 +324,21 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 			req_send(r);
 			return;
 		}
-		/* The CA forgot the account (a restarted test CA, a purge): this
-		 * request fails, and the next ready call looks the account up
-		 * again (or registers it) instead of failing every order until
-		 * a restart. */
-		if (!r->use_jwk && cl->state == CL_READY &&
+		/* The CA forgot the account (a restarted CA, a purge): the
+		 * account is looked up again (or registered), and the request,
+		 * which the CA did nothing with, is sent again under it, once.
+		 * Failing it instead cost a whole backoff step, and counted as
+		 * the CA's failure. */
+		if (!r->use_jwk && !r->account_again &&
 		    strcmp(p.type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
-			wf_log_warn("acme %s: the CA no longer knows account %s; it is looked up again at the next attempt",
-				    cl->ca->url, cl->kid);
-			cl->state = CL_IDLE;
-			cl->kid[0] = '\0';
+			if (cl->state == CL_READY) {
+				wf_log_warn("acme %s: the CA no longer knows account %s; looking it up again", cl->ca->url,
+					    cl->kid);
+				cl->state = CL_IDLE;
+				cl->kid[0] = '\0';
+			}
+			account_again(r);
+			return;
 		}
 		/* "unauthorized" is also what a CA says to an account it has
 		 * deactivated or revoked, and nothing else tells the two apart:

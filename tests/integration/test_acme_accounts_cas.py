@@ -29,8 +29,8 @@ class AccountGoneAtRenewal(AcmeCase):
 
     def test_forgotten_account_is_registered_again(self):
         # Pebble restarted between two issuances forgets the account (a CA
-        # may purge one too): the renewal's first order is refused, and the
-        # next attempt registers again instead of failing until a restart.
+        # may purge one too): the renewal's first order is refused, the
+        # account registered again, and the order sent again under it.
         self.pebble.start()
         s = self.make_server()
         s.start()
@@ -42,6 +42,9 @@ class AccountGoneAtRenewal(AcmeCase):
         self.assertTrue(issued_by_pebble(second))
         self.assertIn("the CA no longer knows account", s.log())
         self.assertGreaterEqual(s.log().count("account https://127.0.0.1:%d/my-account/" % self.pebble.port), 2)
+        # In the same attempt: the order refused for the account is sent
+        # again under the new one, not failed into a backoff step.
+        self.assertNotIn("order failed", s.log())
     def test_deactivated_account_is_replaced(self):
         # The account is deactivated at the CA (by its holder, say after a
         # key leak): the renewal's order is refused, and the next attempt
