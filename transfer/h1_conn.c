@@ -640,7 +640,11 @@ static void h1_on_io(wf_conn_t *c)
 				h1_close(c);
 				return;
 			}
-			h->last_progress = ev_now(wf_conn_loop(c));
+			/* Bytes read only to be dropped are no progress: a client
+			 * trickling a refused body must not hold the connection
+			 * past the stall limit, a byte at a time. */
+			if (!h->discarding)
+				h->last_progress = ev_now(wf_conn_loop(c));
 			continue;
 		}
 		case H1_FINISHING:

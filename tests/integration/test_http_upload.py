@@ -562,5 +562,31 @@ class SlowUploadBesideTheSweep(UploadBase):
         self.assertEqual(self.read_disk("slow.bin"), b"x" * n)
         self.assertNotIn("upload temp files", self.server.log())
 
+
+class RefusedBodyTrickle(UploadBase):
+    """A refused request's small body is read to be dropped, and those bytes
+    are no progress: a client without a password that trickles it a byte at
+    a time is cut at send_timeout, as a stalled transfer is, instead of
+    holding the connection for as long as 64 KiB take at that pace."""
+    EXTRA = "limits = { send_timeout = 2; };"
+
+    def test_trickled_refused_body_is_cut(self):
+        import time
+        with harness.RawTLS(self.server) as t:
+            t.send(b"PUT /t.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: 65536\r\n\r\n")
+            start, closed = time.monotonic(), False
+            while time.monotonic() - start < 10 and not closed:
+                try:
+                    t.send(b"x")
+                except OSError:
+                    closed = True
+                    break
+                closed = t.closed_by_peer(timeout=0.5)
+            took = time.monotonic() - start
+        self.assertTrue(closed, "a byte every 0.5 s kept the refused request's connection for 10 s")
+        self.assertLess(took, 6)
+        self.assertIn("transfer stalled for 2 s", self.server.log())
+
+
 if __name__ == "__main__":
     harness.main()
