@@ -1121,6 +1121,16 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		settle_unwanted_body(ex, in);
 		return;
 	}
+	/* RFC 9110 5.3: such a field may not be repeated. Taking either line
+	 * would make us read another request than a proxy in front might
+	 * (which user, which bytes). */
+	if (in->repeated) {
+		char why[80];
+		snprintf(why, sizeof(why), "the request has %s twice", in->repeated);
+		respond_error(ex, 400, why);
+		settle_unwanted_body(ex, in);
+		return;
+	}
 
 	/* Cluster followers fetch bundles with the shared secret, not as users. */
 	if (acme_cluster_is_controller(ex->cfg) && (m == M_GET || m == M_HEAD) &&

@@ -33,6 +33,8 @@ typedef struct xfer_req_in {
 	const char *proto; /* "HTTP/1.1", "HTTP/2" */
 	int head_refused; /* 414 or 431: the head passed limits.max_header_bytes, which the driver
 			   * found (HTTP/2: its request-line part, or its fields); only that is answered */
+	const char *repeated; /* static: a field that takes one value (Authorization, Range, If-Range,
+			       * Content-Range) came twice, which is answered 400; NULL: none did */
 } xfer_req_in_t;
 
 /* Folder listings one connection may have under way at once, each from

@@ -218,8 +218,8 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	wf_conn_kick(c);
 }
 
-/* The conditional fields, whose repeated lines are joined. */
-enum { COND_IM, COND_INM, COND_IUS, COND_IMS, COND_N };
+/* The list fields, whose repeated lines are joined. */
+enum { COND_IM, COND_INM, COND_IUS, COND_IMS, COND_ACCEPT, COND_N };
 
 /* Another line of a field whose lines a recipient may combine (RFC 9110
  * 5.3: in order, with ", " between): *v is the value so far, a slice of
@@ -253,13 +253,16 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	h->http10 = req->minor == 0;
 	bool have_cl = false, have_host = false, said_close = false;
 	const xfer_h1_header_t *te = NULL;
-	/* If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since:
-	 * every line counts, joined (a list of dates is no date, and is
-	 * ignored: RFC 9110 13.1.3, 13.1.4), as over HTTP/2 (h2_conn.c). */
+	/* If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since,
+	 * Accept: every line counts, joined (a list of dates is no date, and
+	 * is ignored: RFC 9110 13.1.3, 13.1.4), as over HTTP/2 (h2_conn.c). */
 	wf_slice_t *cond[COND_N] = { &in.if_match, &in.if_none_match, &in.if_unmodified_since,
-				     &in.if_modified_since };
+				     &in.if_modified_since, &in.accept };
 	static const char *const cond_names[COND_N] = { "if-match", "if-none-match", "if-unmodified-since",
-							"if-modified-since" };
+							"if-modified-since", "accept" };
+	/* Fields of one value: a second line is answered 400 (in.repeated). */
+	wf_slice_t *single[] = { &in.authorization, &in.range, &in.if_range, &in.content_range };
+	static const char *const single_names[] = { "authorization", "range", "if-range", "content-range" };
 	wf_buf_t joined[COND_N];
 	for (int k = 0; k < COND_N; k++)
 		wf_buf_init(&joined[k], (size_t)c->cfg->limits.max_header_bytes);
@@ -293,16 +296,6 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 				said_close = true;
 			else if (xfer_h1_has_token(f->value, "keep-alive"))
 				h->keep_alive = true;
-		} else if (wf_slice_eq_ci(n, "authorization")) {
-			in.authorization = f->value;
-		} else if (wf_slice_eq_ci(n, "range")) {
-			in.range = f->value;
-		} else if (wf_slice_eq_ci(n, "if-range")) {
-			in.if_range = f->value;
-		} else if (wf_slice_eq_ci(n, "accept")) {
-			in.accept = f->value;
-		} else if (wf_slice_eq_ci(n, "content-range")) {
-			in.content_range = f->value;
 		} else if (wf_slice_eq_ci(n, "expect")) {
 			if (!wf_slice_eq_ci(f->value, "100-continue")) {
 				respond_raw(c, 417);
@@ -310,6 +303,14 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			}
 			in.expect_continue = req->minor == 1;
 		} else {
+			for (size_t k = 0; k < sizeof(single) / sizeof(single[0]); k++) {
+				if (!wf_slice_eq_ci(n, single_names[k]))
+					continue;
+				if (single[k]->ptr)
+					in.repeated = single_names[k];
+				*single[k] = f->value;
+				break;
+			}
 			for (int k = 0; k < COND_N; k++) {
 				if (!wf_slice_eq_ci(n, cond_names[k]))
 					continue;

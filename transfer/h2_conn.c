@@ -48,13 +48,15 @@ static const char *const hv_names[HV_N] = { ":method", ":path", ":authority", "a
 					    "accept", "content-length", "content-range", "if-match",
 					    "if-unmodified-since" };
 
-/* The conditional fields: every line counts, joined as RFC 9110 5.3 lets a
- * recipient combine a field's lines (in order, with ", " between), over
- * HTTP/1.1 too (h1_conn.c). A list of dates is no date, and is ignored
- * (RFC 9110 13.1.3, 13.1.4). Of the others the first line counts. */
+/* The list fields (the conditional ones, Accept): every line counts,
+ * joined as RFC 9110 5.3 lets a recipient combine a field's lines (in
+ * order, with ", " between), over HTTP/1.1 too (h1_conn.c). A list of
+ * dates is no date, and is ignored (RFC 9110 13.1.3, 13.1.4). The others
+ * take one value: a second line is answered 400, as over HTTP/1.1, but
+ * for content-length, whose lines nghttp2 checks against each other. */
 static bool hv_joined(int k)
 {
-	return k == HV_IM || k == HV_INM || k == HV_IUS || k == HV_IMS;
+	return k == HV_IM || k == HV_INM || k == HV_IUS || k == HV_IMS || k == HV_ACCEPT;
 }
 
 /* Header block bytes (counted as for the cap) past which a block already
@@ -72,6 +74,7 @@ typedef struct h2_stream {
 	size_t head_bytes; /* of the header block so far, as RFC 9113 6.5.2 counts them */
 	size_t trail_bytes; /* of the trailer block(s), counted alike */
 	int head_refused;  /* 414 or 431: the block passed max_header_bytes; nothing more is kept */
+	const char *repeated; /* static: a field of one value that came twice, or NULL */
 	bool begun, responded;
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
@@ -297,6 +300,7 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	in.proto = "HTTP/2";
 	in.has_body = !end_stream;
 	in.head_refused = s->head_refused;
+	in.repeated = s->repeated;
 	if (s->head_refused) {
 		/* For the log: the field that passed the cap was not kept. */
 		if (!in.method.ptr)
@@ -471,8 +475,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	for (int k = 0; k < HV_N; k++) {
 		if (strlen(hv_names[k]) != namelen || memcmp(hv_names[k], name, namelen) != 0)
 			continue;
-		if (s->have[k] && !hv_joined(k))
-			return 0; /* the first one counts, as in HTTP/1.1 */
+		if (s->have[k] && !hv_joined(k)) {
+			if (k != HV_CL) /* pseudo-headers twice nghttp2 refuses itself */
+				s->repeated = hv_names[k];
+			return 0;
+		}
 		/* What is kept (values, and ", " between joined lines) is less
 		 * than the block counted above, so only short memory fails it. */
 		if (s->have[k]) {

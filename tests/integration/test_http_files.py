@@ -6,6 +6,7 @@ end), each against its own server."""
 
 import calendar
 import email.utils
+import base64
 import hashlib
 import json
 import os
@@ -247,6 +248,26 @@ class FilesChecks:
         self.assertEqual(headers["content-range"], "bytes 100-1099/%d" % size)
         self.assertEqual(int(headers["content-length"]), 1000)
         self.assertEqual(body, self.big[100:1100])
+
+    def test_field_of_one_value_twice_400(self):
+        # Which line counts is for a proxy in front to guess: a wrong
+        # password then the right one, or two ranges, are refused, over
+        # either protocol alike.
+        pw = {u["name"]: u["password"] for u in self.server.users}["alice"]
+        good = base64.b64encode(("alice:" + pw).encode()).decode()
+        bad = base64.b64encode(b"alice:nope").decode()
+        for first, second in ((bad, good), (good, bad)):
+            status, _, body = self.curl("/small.txt", user=None, args=[
+                "-H", "Authorization: Basic " + first, "-H", "Authorization: Basic " + second])
+            self.assertEqual(status, 400, body)
+            self.assertIn(b"authorization twice", body)
+        status, _, body = self.curl("/small.txt", args=["-H", "Range: bytes=0-1", "-H", "Range: bytes=4-5"])
+        self.assertEqual(status, 400, body)
+        self.assertNotIn(b"hello", body)
+        # A list field's lines are one list: Accept twice is fine.
+        status, headers, _ = self.curl("/", args=["-H", "Accept: text/plain", "-H", "Accept: application/json"])
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("application/json"), headers)
 
     def test_range_across_large_offsets(self):
         size = len(self.big)
