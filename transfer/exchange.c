@@ -1178,6 +1178,14 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		return;
 	}
 
+	/* The server as a whole (RFC 9110 9.3.7): what any path allows. */
+	if (m == M_OPTIONS && wf_slice_eq(in->target, "*")) {
+		respond_status(ex, 204);
+		add_field(ex, "Allow", ALLOW);
+		settle_unwanted_body(ex, in);
+		return;
+	}
+
 	char rel[XFER_URL_PATH_MAX];
 	int is_dir = 0;
 	int rc = xfer_url_to_path(in->target, rel, sizeof(rel), &is_dir);

@@ -269,6 +269,16 @@ class FilesChecks:
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("application/json"), headers)
 
+    def test_options_asterisk(self):
+        # OPTIONS * asks about the server as a whole (RFC 9110 9.3.7); no
+        # other method takes * as its target.
+        status, headers, _ = self.curl("/", args=["-X", "OPTIONS", "--request-target", "*"])
+        self.assertEqual(status, 204)
+        self.assertIn("PUT", headers.get("allow", ""))
+        if self.HTTP == "--http1.1":  # nghttp2 resets such an HTTP/2 stream itself
+            status, _, _ = self.curl("/", args=["--request-target", "*"])
+            self.assertEqual(status, 400)
+
     def test_range_across_large_offsets(self):
         size = len(self.big)
         start, end = 1024 * 1024 - 7, 3 * 1024 * 1024 + 5
