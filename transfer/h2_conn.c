@@ -668,6 +668,28 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
  * it paused on a stream's DATA). False if the connection is closed: the input
  * was bad, or it made nghttp2 queue more frames than a client that reads them
  * could need (input is read while output waits, so this is what bounds it). */
+/* A fatal error of the client's (a flood, too many CONTINUATIONs): a
+ * GOAWAY says so before the close (RFC 9113 5.4.1), as far as TLS takes
+ * it now; nghttp2 leaves that to us for its fatal errors. */
+static void goaway_then_close(wf_conn_t *c, int err)
+{
+	h2_t *h = H(c);
+	uint32_t code = err == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
+			err == NGHTTP2_ERR_NOMEM || err == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR :
+											    NGHTTP2_PROTOCOL_ERROR;
+	if (err != NGHTTP2_ERR_BAD_CLIENT_MAGIC && nghttp2_session_terminate_session(h->ng, code) == 0 &&
+	    nghttp2_session_send(h->ng) == 0) {
+		while (wf_buf_size(&h->out)) {
+			size_t n = wf_buf_size(&h->out);
+			ssize_t w = wf_conn_send(c, wf_buf_head(&h->out), n < XFER_IO_CHUNK ? n : XFER_IO_CHUNK);
+			if (w <= 0)
+				break;
+			wf_buf_consume(&h->out, (size_t)w);
+		}
+	}
+	h2_close(c);
+}
+
 static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
 {
 	h2_t *h = H(c);
@@ -675,7 +697,7 @@ static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
 	if (r < 0) {
 		wf_log_info("conn %llu %s: HTTP/2 error: %s", (unsigned long long)c->id, c->peer,
 			    nghttp2_strerror((int)r));
-		h2_close(c);
+		goaway_then_close(c, (int)r);
 		return false;
 	}
 	size_t queued = nghttp2_session_get_outbound_queue_size(h->ng);

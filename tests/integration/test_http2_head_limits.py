@@ -159,6 +159,19 @@ class Http2HeadLimits(harness.SharedServerCase):
                         self.server.log()[-2000:])
         self.assertFalse(os.path.exists(os.path.join(self.server.home(), "trailed.bin")))
 
+    def test_continuation_flood_gets_goaway(self):
+        # nghttp2 ends the session past a few CONTINUATIONs of one block
+        # (a fatal error it leaves to us to tell): the client hears why, in
+        # a GOAWAY, before the connection closes.
+        req = raw_request("GET", "/hello.txt")
+        with harness.RawTLS(self.server, alpn=("h2",)) as t:
+            t.send(harness.H2_PREFACE + harness.h2_frame(1, 0, 1, req[:1]) +
+                   b"".join(harness.h2_frame(9, 0, 1, b"") for _ in range(100)))
+            frames = harness.h2_frames(t, 5)
+        self.assertIn(7, [ftype for ftype, _, _ in frames], frames)
+        self.assertTrue(self.server.wait_log("HTTP/2 error: "), self.server.log()[-2000:])
+        self.assertEqual(harness.curl(self.server, "/hello.txt", http="--http2")[2], b"hello\n")
+
 
 if __name__ == "__main__":
     harness.main()
