@@ -14,25 +14,50 @@ typedef struct job {
 	struct job *next;
 } job_t;
 
+/* Two lanes: password checks, and file work (fsyncs, listings, sweeps).
+ * Any thread takes a password check first, and one thread takes nothing
+ * else, so a user's thousands of uploads, each ending in an fsync, never
+ * hold every other user's login behind them. */
+typedef struct lane {
+	job_t *head, *tail;
+} lane_t;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static job_t *queue_head, *queue_tail;
+static lane_t logins, files;
 static pthread_t *threads;
 static int nthreads;
 static bool stopping;
 
-static void *pool_main(void *unused)
+static job_t *lane_take(lane_t *l)
+{
+	job_t *j = l->head;
+	if (j) {
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+	}
+	return j;
+}
+
+static void lane_put(lane_t *l, job_t *j)
+{
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+}
+
+static void *pool_main(void *logins_only)
 {
 	for (;;) {
 		pthread_mutex_lock(&lock);
-		while (!queue_head && !stopping)
+		while (!logins.head && (logins_only || !files.head) && !stopping)
 			pthread_cond_wait(&cond, &lock);
-		job_t *j = queue_head;
-		if (j) {
-			queue_head = j->next;
-			if (!queue_head)
-				queue_tail = NULL;
-		}
+		job_t *j = lane_take(&logins);
+		if (!j && !logins_only)
+			j = lane_take(&files);
 		pthread_mutex_unlock(&lock);
 		if (!j)
 			return NULL;
@@ -52,13 +77,18 @@ static void *pool_main(void *unused)
 
 int wf_offload_start(int n)
 {
-	threads = calloc((size_t)n, sizeof(*threads));
+	threads = calloc((size_t)n + 1, sizeof(*threads));
 	if (!threads)
 		return WF_ERR;
 	stopping = false;
-	for (nthreads = 0; nthreads < n; nthreads++)
-		if (pthread_create(&threads[nthreads], NULL, pool_main, NULL) != 0)
+	/* The first thread is the logins' own; n more take both lanes. */
+	for (nthreads = 0; nthreads <= n; nthreads++)
+		if (pthread_create(&threads[nthreads], NULL, pool_main, nthreads == 0 ? (void *)1 : NULL) != 0)
 			break;
+	if (nthreads == 1) { /* no thread for the files: none at all, so callers do the work inline */
+		wf_offload_stop();
+		return WF_ERR;
+	}
 	return nthreads ? WF_OK : WF_ERR;
 }
 
@@ -75,7 +105,7 @@ void wf_offload_stop(void)
 	nthreads = 0;
 }
 
-int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg)
+static int submit(lane_t *l, wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg)
 {
 	if (!nthreads)
 		return WF_ERR;
@@ -87,14 +117,21 @@ int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, vo
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&lock);
-	if (queue_tail)
-		queue_tail->next = j;
-	else
-		queue_head = j;
-	queue_tail = j;
-	pthread_cond_signal(&cond);
+	lane_put(l, j);
+	/* Every thread: a signal could wake the logins' thread for a file job. */
+	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	return WF_OK;
+}
+
+int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg)
+{
+	return submit(&files, w, fn, done, arg);
+}
+
+int wf_offload_submit_login(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg)
+{
+	return submit(&logins, w, fn, done, arg);
 }
 
 void wf_offload_complete(wf_worker_t *w)

@@ -12,6 +12,8 @@ typedef struct wf_worker wf_worker_t;
 typedef void (*wf_offload_fn)(void *arg);   /* on a pool thread: touch nothing shared */
 typedef void (*wf_offload_done)(void *arg); /* on the submitting worker's loop */
 
+/* threads take any job; one more takes only password checks
+ * (wf_offload_submit_login), which every thread takes first. */
 int wf_offload_start(int threads);
 /* Runs every queued job, then stops the threads. */
 void wf_offload_stop(void);
@@ -19,6 +21,8 @@ void wf_offload_stop(void);
  * work inline). With w and done NULL, nothing runs after fn: a job no loop
  * waits for (fn then releases what arg holds). */
 int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg);
+/* The same for a password check: never queued behind file work. */
+int wf_offload_submit_login(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg);
 /* Called by the worker on its loop: runs the completions that arrived. */
 void wf_offload_complete(wf_worker_t *w);
 

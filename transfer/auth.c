@@ -521,7 +521,7 @@ int xfer_auth_start(struct wf_worker *w, const wf_config_t *cfg, const char *add
 	memcpy(c->pass, pass.ptr, pass.len);
 	c->pass_len = pass.len;
 	memcpy(c->digest, d, sizeof(d));
-	if (wf_offload_submit(w, check_run, check_done, c) != WF_OK) {
+	if (wf_offload_submit_login(w, check_run, check_done, c) != WF_OK) {
 		gnutls_memset(c->pass, 0, sizeof(c->pass));
 		wf_config_unref(c->cfg);
 		goto undo;

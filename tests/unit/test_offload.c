@@ -1,0 +1,87 @@
+/* The offload pool's lanes: a password check runs while every thread that
+ * takes file work is held by it (a slow fsync), and file work never takes
+ * the logins' own thread. Jobs here have no completion (no worker loop). */
+#include "server/offload.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <semaphore.h>
+#include <time.h>
+
+static sem_t release, files_ran, login_ran;
+
+static void blocking_file_job(void *arg)
+{
+	(void)arg;
+	sem_wait(&release);
+	sem_post(&files_ran);
+}
+
+static void quick_file_job(void *arg)
+{
+	(void)arg;
+	sem_post(&files_ran);
+}
+
+static void login_job(void *arg)
+{
+	(void)arg;
+	sem_post(&login_ran);
+}
+
+static bool within(sem_t *s, int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	int rc;
+	while ((rc = sem_timedwait(s, &t)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+static void test_login_passes_file_work(void)
+{
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	/* The one thread for files is held; a second file job waits for it. */
+	CHECK_EQ_INT(wf_offload_submit(NULL, blocking_file_job, NULL, NULL), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, NULL), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit_login(NULL, login_job, NULL, NULL), WF_OK);
+	CHECK(within(&login_ran, 5000));
+	CHECK(!within(&files_ran, 200)); /* the logins' thread took no file job */
+	sem_post(&release);
+	CHECK(within(&files_ran, 5000));
+	CHECK(within(&files_ran, 5000));
+	wf_offload_stop();
+}
+
+/* Stopping runs what is queued in both lanes first. */
+static void test_stop_runs_the_queue(void)
+{
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, blocking_file_job, NULL, NULL), WF_OK);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, NULL), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit_login(NULL, login_job, NULL, NULL), WF_OK);
+	sem_post(&release);
+	wf_offload_stop();
+	int files = 0;
+	while (sem_trywait(&files_ran) == 0)
+		files++;
+	CHECK_EQ_INT(files, 4);
+	CHECK(sem_trywait(&login_ran) == 0);
+}
+
+int main(void)
+{
+	sem_init(&release, 0, 0);
+	sem_init(&files_ran, 0, 0);
+	sem_init(&login_ran, 0, 0);
+	test_login_passes_file_work();
+	test_stop_runs_the_queue();
+	return check_report();
+}
