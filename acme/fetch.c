@@ -50,19 +50,42 @@ static int connect_to(const char *host, const char *port, char *err, size_t errl
 	return fd;
 }
 
-/* The chain the server presents for sni, as PEM (leaf first). */
-static int fetch_chain(int fd, const char *sni, wf_buf_t *pem, char *err, size_t errlen)
+/* The CAs a presented chain must lead to: those of ca_file, or the system's. */
+static int load_trust(gnutls_certificate_credentials_t cred, const char *ca_file, char *err, size_t errlen)
+{
+	int n = ca_file ? gnutls_certificate_set_x509_trust_file(cred, ca_file, GNUTLS_X509_FMT_PEM)
+			: gnutls_certificate_set_x509_system_trust(cred);
+	if (n > 0)
+		return WF_OK;
+	if (ca_file)
+		snprintf(err, errlen, "no CA certificate could be read from %s%s%s", ca_file, n < 0 ? ": " : "",
+			 n < 0 ? gnutls_strerror(n) : "");
+	else
+		snprintf(err, errlen, "the system's trusted CAs could not be loaded%s%s (give them with --ca FILE)",
+			 n < 0 ? ": " : "", n < 0 ? gnutls_strerror(n) : "");
+	return WF_ERR;
+}
+
+/* The chain the server presents for sni, as PEM (leaf first), and in
+ * *status GnuTLS's verdict on it: trust (ca_file, or the system's CAs),
+ * the name sni, TLS server use and the validity dates of every link. The
+ * handshake itself does not verify, so that a refusal can say why. */
+static int fetch_chain(int fd, const char *sni, const char *ca_file, wf_buf_t *pem, unsigned *status, char *err,
+		       size_t errlen)
 {
 	gnutls_session_t s;
 	gnutls_certificate_credentials_t cred;
 	int rc = WF_ERR;
 	if (gnutls_certificate_allocate_credentials(&cred) < 0)
 		return WF_ERR;
+	if (load_trust(cred, ca_file, err, errlen) != WF_OK) {
+		gnutls_certificate_free_credentials(cred);
+		return WF_ERR;
+	}
 	if (gnutls_init(&s, GNUTLS_CLIENT) < 0) {
 		gnutls_certificate_free_credentials(cred);
 		return WF_ERR;
 	}
-	/* No verification here: the match with our own key below is the test. */
 	gnutls_set_default_priority(s);
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
 	gnutls_server_name_set(s, GNUTLS_NAME_DNS, sni, strlen(sni));
@@ -91,12 +114,61 @@ static int fetch_chain(int fd, const char *sni, wf_buf_t *pem, char *err, size_t
 		snprintf(err, errlen, "the server sent no certificate");
 		goto out;
 	}
+	gnutls_typed_vdata_st vdata[] = {
+		{ .type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)sni },
+		{ .type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER },
+	};
+	int vr = gnutls_certificate_verify_peers(s, vdata, 2, status);
+	if (vr < 0) {
+		snprintf(err, errlen, "cannot verify the server's certificate: %s", gnutls_strerror(vr));
+		goto out;
+	}
 	gnutls_bye(s, GNUTLS_SHUT_WR);
 	rc = WF_OK;
 out:
 	gnutls_deinit(s);
 	gnutls_certificate_free_credentials(cred);
 	return rc;
+}
+
+/* GnuTLS's words for a verification status, without its opening sentence
+ * ("The certificate is NOT trusted."), which the caller says itself. */
+static void status_reason(unsigned status, char *out, size_t outlen)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	snprintf(out, outlen, "status 0x%x", status);
+	if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &d, 0) < 0)
+		return;
+	const char *text = (const char *)d.data, *skip = "The certificate is NOT trusted. ";
+	if (strncmp(text, skip, strlen(skip)) == 0 && text[strlen(skip)])
+		text += strlen(skip);
+	snprintf(out, outlen, "%s", text);
+	gnutls_free(d.data);
+}
+
+static void utc_text(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Whether leaf, verified and valid now, should replace cur (DIR's
+ * cert.pem). Only a verified certificate is ever installed, so cur's
+ * dates are the CA's; but a folder written by hand, or by a wharf that did
+ * not verify, may hold one whose notBefore lies in the future or that has
+ * expired: that one is replaced, so it cannot hold back real renewals.
+ * Otherwise the later notBefore wins, then the later notAfter; the same
+ * certificate, or an older one, is no change. */
+static bool leaf_is_newer(gnutls_x509_crt_t leaf, gnutls_x509_crt_t cur, time_t now)
+{
+	if (gnutls_x509_crt_equals(leaf, cur))
+		return false;
+	time_t cur_from = gnutls_x509_crt_get_activation_time(cur), cur_until = gnutls_x509_crt_get_expiration_time(cur);
+	if (cur_from == (time_t)-1 || cur_until == (time_t)-1 || cur_from > now || cur_until <= now)
+		return true;
+	time_t from = gnutls_x509_crt_get_activation_time(leaf), until = gnutls_x509_crt_get_expiration_time(leaf);
+	return from > cur_from || (from == cur_from && until > cur_until);
 }
 
 static int read_file(const char *path, wf_buf_t *out)
@@ -111,6 +183,7 @@ static int leaf_of(wf_slice_t chain_pem, gnutls_x509_crt_t *out)
 	gnutls_datum_t d = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
 	if (gnutls_x509_crt_import(*out, &d, GNUTLS_X509_FMT_PEM) < 0) {
 		gnutls_x509_crt_deinit(*out);
+		*out = NULL; /* the caller frees what is left set */
 		return WF_ERR;
 	}
 	return WF_OK;
@@ -140,8 +213,8 @@ static int run_hook(char *const *hook, const char *dir, const char *sni)
 	return result;
 }
 
-int acme_fetch_main(const char *target, const char *sni, const char *key_file, const char *out_dir,
-		    char *const *hook)
+int acme_fetch_main(const char *target, const char *sni, const char *key_file, const char *ca_file,
+		    const char *out_dir, char *const *hook)
 {
 	char host[512], port[16] = "443";
 	snprintf(host, sizeof(host), "%s", target);
@@ -150,13 +223,14 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 		*colon = '\0';
 		snprintf(port, sizeof(port), "%s", colon + 1);
 	}
-	char err[1200] = "";
+	char err[1200] = "", when[32];
 	wf_buf_t key, chain, old;
 	wf_buf_init(&key, PEM_MAX);
 	wf_buf_init(&chain, PEM_MAX);
 	wf_buf_init(&old, PEM_MAX);
 	gnutls_x509_crt_t leaf = NULL, cur = NULL;
 	gnutls_x509_privkey_t pk = NULL;
+	unsigned status = 0;
 	int code = 1;
 
 	if (read_file(key_file, &key) != WF_OK) {
@@ -164,7 +238,7 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 		goto out;
 	}
 	int fd = connect_to(host, port, err, sizeof(err));
-	if (fd < 0 || fetch_chain(fd, sni, &chain, err, sizeof(err)) != WF_OK) {
+	if (fd < 0 || fetch_chain(fd, sni, ca_file, &chain, &status, err, sizeof(err)) != WF_OK) {
 		if (fd >= 0)
 			close(fd);
 		fprintf(stderr, "cert fetch: %s\n", err[0] ? err : "cannot fetch the certificate");
@@ -173,6 +247,39 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 	close(fd);
 	if (leaf_of(wf_buf_slice(&chain), &leaf) != WF_OK) {
 		fprintf(stderr, "cert fetch: the server's certificate does not parse\n");
+		goto out;
+	}
+	/* Trusted first: the public key is public, so anyone can make a
+	 * certificate that matches it; only a CA's signature says the name is
+	 * ours. The leaf's own dates get words of their own below. */
+	const unsigned dates = GNUTLS_CERT_INVALID | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_EXPIRED;
+	if ((status & ~dates) == GNUTLS_CERT_UNEXPECTED_OWNER) {
+		fprintf(stderr, "cert fetch: the certificate %s presents does not cover %s\n", target, sni);
+		goto out;
+	}
+	if (status & ~dates) {
+		status_reason(status, err, sizeof(err));
+		fprintf(stderr, "cert fetch: the certificate %s presents for %s is not trusted%s: %s\n", target, sni,
+			ca_file ? " by --ca" : "", err);
+		goto out;
+	}
+	time_t now = time(NULL), not_after = gnutls_x509_crt_get_expiration_time(leaf),
+	       not_before = gnutls_x509_crt_get_activation_time(leaf);
+	if (not_before == (time_t)-1 || not_before > now) {
+		utc_text(not_before, when, sizeof(when));
+		fprintf(stderr, "cert fetch: the certificate %s presents is not yet valid (not before %s)\n", target,
+			when);
+		goto out;
+	}
+	if (not_after == (time_t)-1 || not_after <= now) {
+		utc_text(not_after, when, sizeof(when));
+		fprintf(stderr, "cert fetch: the certificate %s presents has expired (not after %s)\n", target, when);
+		goto out;
+	}
+	if (status) { /* the leaf is in date: a CA of its chain is not */
+		status_reason(status, err, sizeof(err));
+		fprintf(stderr, "cert fetch: the certificate %s presents for %s is not trusted%s: %s\n", target, sni,
+			ca_file ? " by --ca" : "", err);
 		goto out;
 	}
 	/* Ours: the certificate's public key is the one of our private key. */
@@ -187,21 +294,11 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 			key_file);
 		goto out;
 	}
-	if (!gnutls_x509_crt_check_hostname(leaf, sni)) {
-		fprintf(stderr, "cert fetch: the certificate does not cover %s\n", sni);
-		goto out;
-	}
-	time_t now = time(NULL), not_after = gnutls_x509_crt_get_expiration_time(leaf),
-	       not_before = gnutls_x509_crt_get_activation_time(leaf);
-	if (not_after <= now) {
-		fprintf(stderr, "cert fetch: the certificate %s presents has expired\n", target);
-		goto out;
-	}
 	/* Newer than what we have, or nothing to do. */
 	char cur_path[4200];
 	snprintf(cur_path, sizeof(cur_path), "%s/cert.pem", out_dir);
 	if (read_file(cur_path, &old) == WF_OK && leaf_of(wf_buf_slice(&old), &cur) == WF_OK &&
-	    gnutls_x509_crt_get_activation_time(cur) >= not_before) {
+	    !leaf_is_newer(leaf, cur, now)) {
 		printf("cert fetch: %s is up to date (the server's certificate is not newer)\n", out_dir);
 		code = 0;
 		goto out;

@@ -30,9 +30,10 @@
 	"  cert batch FILE.csv -c FILE [--webroot DIR]\n"                                                \
 	"                       issue the CSV's certificates (name,domains,key_type,hook) at once,\n"    \
 	"                       then print a table of results; exit 1 if any failed\n"                   \
-	"  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n"                   \
-	"                       install the certificate HOST presents for NAME if it matches the key\n"  \
-	"                       and is newer than the one in DIR, then run HOOK\n"
+	"  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [--ca FILE] [-- HOOK ARGS...]\n"       \
+	"                       install the certificate HOST presents for NAME if a CA vouches for it\n" \
+	"                       (the system's, or those in --ca FILE), it is valid now, matches the\n"   \
+	"                       key and is newer than the one in DIR, then run HOOK\n"
 
 static void usage(FILE *f)
 {
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(cmd, "cert") == 0 && strcmp(argv[2], "fetch") == 0) {
-		const char *sni = NULL, *key = NULL, *out = NULL;
+		const char *sni = NULL, *key = NULL, *out = NULL, *ca = NULL;
 		char **hook = NULL;
 		for (int i = 4; i < argc; i++) {
 			if (strcmp(argv[i], "--") == 0) {
@@ -135,16 +136,19 @@ int main(int argc, char **argv)
 				key = argv[++i];
 			else if (i + 1 < argc && strcmp(argv[i], "--out") == 0)
 				out = argv[++i];
+			else if (i + 1 < argc && strcmp(argv[i], "--ca") == 0)
+				ca = argv[++i];
 			else
 				sni = key = NULL, i = argc; /* unknown option: usage */
 		}
 		if (argc < 4 || argv[3][0] == '-' || !sni || !key || !out) {
-			fprintf(stderr, "usage: wharf cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [-- HOOK ARGS...]\n");
+			fprintf(stderr, "usage: wharf cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [--ca FILE] "
+					"[-- HOOK ARGS...]\n");
 			return 2;
 		}
 		if (gnutls_global_init() < 0)
 			return 1;
-		int code = acme_fetch_main(argv[3], sni, key, out, hook);
+		int code = acme_fetch_main(argv[3], sni, key, ca, out, hook);
 		gnutls_global_deinit();
 		return code;
 	}

@@ -1,15 +1,26 @@
 """`wharf cert fetch`, for nodes that share a key and run no ACME: it takes
-the certificate a real server (wharf itself here) presents for a name, and
-installs it with certbot's file layout only if it matches our key, covers the
-name and is newer than what is on disk; then the hook runs. Every refusal is
-exit 1 with one clear line."""
+the certificate a real server (wharf itself here, or a Python TLS server
+presenting certificates made for the test) presents for a name, and installs
+it with certbot's file layout only if a CA vouches for it (--ca, or the
+system's CAs), it covers the name, is valid now, matches our key and is newer
+than what is on disk; then the hook runs. Every refusal is exit 1 with one
+clear line."""
 
+import datetime
 import os
+import socket
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -30,9 +41,10 @@ class Fetch(harness.SharedServerCase):
         super().tearDown()
         subprocess.run(["rm", "-rf", self.tmp], timeout=10)
 
-    def fetch(self, *args, sni="localhost", key=None, port=None, hook=()):
+    def fetch(self, *args, sni="localhost", key=None, port=None, hook=(), ca=None):
+        # wharf's own provisional certificate is self-signed: it is its own CA.
         cmd = [harness.WHARF, "cert", "fetch", "127.0.0.1:%d" % (port or self.server.port), "--sni", sni,
-               "--key", key or self.key, "--out", os.path.join(self.tmp, "out"), *args]
+               "--key", key or self.key, "--out", os.path.join(self.tmp, "out"), "--ca", ca or self.served, *args]
         if hook:
             cmd += ["--", *hook]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -88,6 +100,209 @@ class Fetch(harness.SharedServerCase):
                            timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn("usage: wharf cert fetch", r.stderr)
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def make_cert(cn, pub, issuer_name, issuer_key, not_before, not_after, names=("localhost",), ca=False):
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+         .issuer_name(issuer_name).public_key(pub).serial_number(x509.random_serial_number())
+         .not_valid_before(not_before).not_valid_after(not_after))
+    if ca:
+        b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+    else:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return b.sign(issuer_key, hashes.SHA256())
+
+
+class TLSPeer:
+    """A TLS server on loopback that presents one certificate (with our key)
+    to every client, in a thread, for a bounded number of connections."""
+
+    def __init__(self, cert_file, key_file, host="127.0.0.1"):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert_file, key_file)
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        served = 0
+        while served < 8 and not self.stop.is_set():
+            try:
+                conn, _addr = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            served += 1
+            try:
+                conn.settimeout(10)
+                with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                    try:
+                        tls.recv(1)  # until the client's close_notify or EOF
+                    except (OSError, ssl.SSLError):
+                        pass
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=15)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FetchTrust(unittest.TestCase):
+    """Our public key is public: anyone can make a certificate for it. Only
+    a chain a CA vouches for, valid now, is installed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="wharf-fetch-trust-")
+        cls.now = datetime.datetime.now(datetime.timezone.utc)
+        cls.key = ec.generate_private_key(ec.SECP256R1())
+        cls.key_file = cls.write("key.pem", cls.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        cls.ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wharf fetch test ca")])
+        cls.ca = make_cert("wharf fetch test ca", cls.ca_key.public_key(), ca_name, cls.ca_key,
+                           cls.now - datetime.timedelta(days=1), cls.now + datetime.timedelta(days=365), ca=True)
+        cls.ca_file = cls.write("ca.pem", pem(cls.ca))
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["rm", "-rf", cls.dir], timeout=10)
+
+    @classmethod
+    def write(cls, name, data):
+        path = os.path.join(cls.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def setUp(self):
+        self.out = tempfile.mkdtemp(prefix="out-", dir=self.dir)
+        os.rmdir(self.out)  # cert fetch makes it
+
+    def signed(self, name, start, end, names=("localhost",)):
+        """A certificate for our key signed by the test CA, valid from now+start to now+end."""
+        c = make_cert(name, self.key.public_key(), self.ca.subject, self.ca_key, self.now + start, self.now + end,
+                      names=names)
+        return self.write(name + ".pem", pem(c))
+
+    def self_signed(self, name, start, end):
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        c = make_cert(name, self.key.public_key(), subject, self.key, self.now + start, self.now + end)
+        return self.write(name + ".pem", pem(c))
+
+    def fetch(self, cert_file, ca=True, host="127.0.0.1", target=None):
+        with TLSPeer(cert_file, self.key_file, host=host) as peer:
+            cmd = [harness.WHARF, "cert", "fetch", target or "%s:%d" % (host if ":" not in host else "[%s]" % host,
+                                                                       peer.port),
+                   "--sni", "localhost", "--key", self.key_file, "--out", self.out]
+            if ca:
+                cmd += ["--ca", self.ca_file if ca is True else ca]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    def installed(self):
+        with open(os.path.join(self.out, "cert.pem")) as f:
+            return f.read()
+
+    def test_self_signed_for_our_key_is_untrusted(self):
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        forged = self.self_signed("forged", -hour, month)
+        for ca in (True, False):  # neither the test CA nor the system's CAs vouch for it
+            r = self.fetch(forged, ca=ca)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("is not trusted", r.stderr)
+            self.assertIn("issuer is unknown", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertFalse(os.path.exists(self.out))
+
+    def test_signed_by_the_given_ca_is_installed(self):
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        good = self.signed("good", -hour, month)
+        # The test CA is not one of the system's.
+        r = self.fetch(good, ca=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("is not trusted", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        r = self.fetch(good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("installed the certificate", r.stdout)
+        with open(good) as f:
+            self.assertEqual(self.installed(), f.read())
+        r = self.fetch(good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("up to date", r.stdout)
+
+    def test_not_yet_valid_or_expired_is_refused(self):
+        day = datetime.timedelta(days=1)
+        future = self.signed("future", 365 * 60 * day, 365 * 61 * day)
+        r = self.fetch(future)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("is not yet valid (not before %d-" % (self.now.year + 60), r.stderr)
+        expired = self.signed("expired", -90 * day, -day)
+        r = self.fetch(expired)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("has expired", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_name_not_covered_is_refused(self):
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        other = self.signed("other-name", -hour, month, names=("elsewhere.example",))
+        r = self.fetch(other)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not cover localhost", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_newer_and_a_pinned_certificate(self):
+        hour, day = datetime.timedelta(hours=1), datetime.timedelta(days=1)
+        # A far-future certificate a wharf that did not verify installed must
+        # not hold back a real renewal.
+        pinned = self.self_signed("pinned", 365 * 60 * day, 365 * 61 * day)
+        os.makedirs(self.out)
+        with open(os.path.join(self.out, "cert.pem"), "w") as f, open(pinned) as p:
+            f.write(p.read())
+        first = self.signed("first", -10 * day, 80 * day)
+        r = self.fetch(first)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("installed the certificate", r.stdout)
+        # A renewal (later notBefore) replaces it; the older one does not come back.
+        renewed = self.signed("renewed", -hour, 89 * day)
+        r = self.fetch(renewed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("installed the certificate", r.stdout)
+        r = self.fetch(first)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("up to date", r.stdout)
+        with open(renewed) as f:
+            self.assertEqual(self.installed(), f.read())
+
+    def test_missing_ca_file(self):
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        good = self.signed("good2", -hour, month)
+        r = self.fetch(good, ca=os.path.join(self.dir, "no-such-ca.pem"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no CA certificate could be read from", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
 
 
 if __name__ == "__main__":
