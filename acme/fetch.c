@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -23,6 +24,61 @@
 #define HOOK_TIMEOUT 60.0
 #define PEM_MAX (1 << 20)
 
+
+/* HOST, HOST:PORT, [ADDRESS] or [ADDRESS]:PORT (IPv6), or a bare IPv6
+ * address, which has no room for a port: it takes 443, and text that is
+ * not an address (it would be one with a port glued on) is refused. Pure. */
+static int parse_target(const char *target, char *host, size_t hostlen, char *port, size_t portlen, char *err,
+			size_t errlen)
+{
+	const char *h = target, *p = NULL;
+	size_t hlen;
+	if (target[0] == '[') {
+		const char *close = strchr(target, ']');
+		if (!close || (close[1] && close[1] != ':')) {
+			snprintf(err, errlen, "%s: an IPv6 address is written [ADDRESS] or [ADDRESS]:PORT", target);
+			return WF_ERR;
+		}
+		h = target + 1;
+		hlen = (size_t)(close - h);
+		if (close[1] == ':')
+			p = close + 2;
+	} else {
+		const char *colon = strchr(target, ':');
+		hlen = strlen(target);
+		if (colon && !strchr(colon + 1, ':')) {
+			hlen = (size_t)(colon - target);
+			p = colon + 1;
+		} else if (colon) {
+			char addr[INET6_ADDRSTRLEN + 64];
+			struct in6_addr a6;
+			snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(target, "%"), target); /* without a %zone */
+			if (strlen(target) >= sizeof(addr) || inet_pton(AF_INET6, addr, &a6) != 1) {
+				snprintf(err, errlen, "%s is not an IPv6 address: give one with a port as [ADDRESS]:PORT",
+					 target);
+				return WF_ERR;
+			}
+		}
+	}
+	if (hlen == 0 || hlen >= hostlen) {
+		snprintf(err, errlen, "%s: no host, or one too long", target);
+		return WF_ERR;
+	}
+	snprintf(host, hostlen, "%.*s", (int)hlen, h);
+	if (!p) {
+		snprintf(port, portlen, "443");
+		return WF_OK;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = strtoul(p, &end, 10);
+	if (!*p || *end || p[0] < '0' || p[0] > '9' || errno || n == 0 || n > 65535) {
+		snprintf(err, errlen, "%s: the port must be a number from 1 to 65535", target);
+		return WF_ERR;
+	}
+	snprintf(port, portlen, "%lu", n);
+	return WF_OK;
+}
 
 static int connect_to(const char *host, const char *port, char *err, size_t errlen)
 {
@@ -216,14 +272,7 @@ static int run_hook(char *const *hook, const char *dir, const char *sni)
 int acme_fetch_main(const char *target, const char *sni, const char *key_file, const char *ca_file,
 		    const char *out_dir, char *const *hook)
 {
-	char host[512], port[16] = "443";
-	snprintf(host, sizeof(host), "%s", target);
-	char *colon = strrchr(host, ':');
-	if (colon && !strchr(colon, ']') && strchr(host, ':') == colon) {
-		*colon = '\0';
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	}
-	char err[1200] = "", when[32];
+	char host[512], port[16], err[1200] = "", when[32];
 	wf_buf_t key, chain, old;
 	wf_buf_init(&key, PEM_MAX);
 	wf_buf_init(&chain, PEM_MAX);
@@ -233,6 +282,10 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 	unsigned status = 0;
 	int code = 1;
 
+	if (parse_target(target, host, sizeof(host), port, sizeof(port), err, sizeof(err)) != WF_OK) {
+		fprintf(stderr, "cert fetch: %s\n", err);
+		goto out;
+	}
 	if (read_file(key_file, &key) != WF_OK) {
 		fprintf(stderr, "cert fetch: cannot read the key %s: %s\n", key_file, strerror(errno));
 		goto out;

@@ -296,6 +296,32 @@ class FetchTrust(unittest.TestCase):
         with open(renewed) as f:
             self.assertEqual(self.installed(), f.read())
 
+    def test_ipv6_target(self):
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no ::1 here")
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        good = self.signed("good6", -hour, month)
+        r = self.fetch(good, host="::1")  # as [::1]:PORT
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("installed the certificate of [::1]:", r.stdout)
+
+    def test_target_forms_refused(self):
+        hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
+        good = self.signed("good-forms", -hour, month)
+        for target, reason in (("localhost:1:2", "is not an IPv6 address: give one with a port as [ADDRESS]:PORT"),
+                               ("[::1", "an IPv6 address is written [ADDRESS] or [ADDRESS]:PORT"),
+                               ("[::1]8443", "an IPv6 address is written [ADDRESS] or [ADDRESS]:PORT"),
+                               ("127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+                               ("127.0.0.1:", "the port must be a number from 1 to 65535"),
+                               ("[]:443", "no host")):
+            r = self.fetch(good, target=target)
+            self.assertEqual(r.returncode, 1, target + ": " + r.stdout + r.stderr)
+            self.assertIn(reason, r.stderr, target)
+        self.assertFalse(os.path.exists(self.out))
+
     def test_missing_ca_file(self):
         hour, month = datetime.timedelta(hours=1), datetime.timedelta(days=30)
         good = self.signed("good2", -hour, month)
