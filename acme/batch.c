@@ -56,6 +56,21 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* The columns, as a header line names them. */
+static const char *const columns[FIELDS] = { "name", "domains", "key_type", "hook", "challenge" };
+
+/* Does the record name the columns (a header), rather than hold a
+ * certificate that happens to be called "name"? */
+static bool is_header(char f[FIELDS][ACME_BATCH_FIELD_MAX], int nf)
+{
+	if (nf < 2)
+		return false;
+	for (int i = 0; i < nf; i++)
+		if (strcasecmp(f[i], columns[i]) != 0)
+			return false;
+	return true;
+}
+
 static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
 
 static bool one_of(const char *s, const char *const *list)
@@ -187,7 +202,7 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			goto bad;
 		}
 		p += used;
-		bool header = first && strcasecmp(f[0], "name") == 0;
+		bool header = first && is_header(f, nf);
 		first = false;
 		if (header)
 			continue;

@@ -8,7 +8,9 @@
  * or an argv split on spaces (no shell); challenge may be empty or left out
  * (http-01). Quoted fields ("a,b", with ""
  * for a quote) follow RFC 4180; blank lines and lines starting with '#' are
- * skipped, and so is a first line that names the columns. Pure. */
+ * skipped, and so is a first line that names the columns (name,domains and
+ * the next ones, any case, nothing else: "name,name.example.com" is a
+ * certificate). Pure. */
 #ifndef ACME_BATCH_H
 #define ACME_BATCH_H
 

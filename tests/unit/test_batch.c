@@ -106,10 +106,33 @@ static void test_names_are_folders(void)
 	CHECK_EQ_INT(parse(csv, &b, err), WF_ERR);
 }
 
+/* Only the line that names the columns is a header: a certificate called
+ * "name" on the first line is a certificate. */
+static void test_header(void)
+{
+	acme_batch_t b = { 0 };
+	char err[256];
+	CHECK_EQ_INT(parse("name,name.example\nb,b.example\n", &b, err), WF_OK);
+	CHECK_EQ_INT(b.n, 2);
+	CHECK_EQ_STR(b.entries[0].name, "name");
+	CHECK_EQ_STR(b.entries[0].domains[0], "name.example");
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("NAME,Domains,key_type,hook,challenge\nb,b.example\n", &b, err), WF_OK);
+	CHECK_EQ_INT(b.n, 1);
+	CHECK_EQ_STR(b.entries[0].name, "b");
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("name,domains,key_type\nb,b.example\n", &b, err), WF_OK);
+	CHECK_EQ_INT(b.n, 1);
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("name,domains,key_type,hook\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "no certificate in the file");
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
 	test_names_are_folders();
+	test_header();
 	return check_report();
 }
