@@ -181,6 +181,10 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 		return WF_ERR;
 	}
 	const char *p = data, *end = data + len;
+	/* A UTF-8 byte order mark, as some editors write, is no part of the
+	 * first name. */
+	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
 	int line = 0;
 	while (p < end) {
 		line++;

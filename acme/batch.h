@@ -6,9 +6,9 @@
  * domains (DNS names, "*." wildcards with dns-01, IP addresses without it)
  * are separated by spaces; key_type may be empty (ec256); hook may be empty,
  * or an argv split on spaces (no shell); challenge may be empty or left out
- * (http-01). Quoted fields ("a,b", with ""
- * for a quote) follow RFC 4180; blank lines and lines starting with '#' are
- * skipped, and so is a first line that names the columns (name,domains and
+ * (http-01). Quoted fields ("a,b", with "" for a quote) follow RFC 4180;
+ * a leading UTF-8 byte order mark, blank lines and lines starting with '#'
+ * are skipped, and so is a first line that names the columns (name,domains and
  * the next ones, any case, nothing else: "name,name.example.com" is a
  * certificate). Pure. */
 #ifndef ACME_BATCH_H

@@ -128,11 +128,29 @@ static void test_header(void)
 	CHECK_EQ_STR(err, "no certificate in the file");
 }
 
+/* Editors on some systems start a UTF-8 file with a byte order mark. */
+static void test_bom(void)
+{
+	acme_batch_t b = { 0 };
+	char err[256];
+	CHECK_EQ_INT(parse("\xef\xbb\xbfname,domains\nb,b.example\n", &b, err), WF_OK);
+	CHECK_EQ_INT(b.n, 1);
+	CHECK_EQ_STR(b.entries[0].name, "b");
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("\xef\xbb\xbf" "a,a.example\n", &b, err), WF_OK);
+	CHECK_EQ_STR(b.entries[0].name, "a");
+	acme_batch_free(&b);
+	/* Only at the start. */
+	CHECK_EQ_INT(parse("a,a.example\n\xef\xbb\xbf" "b,b.example\n", &b, err), WF_ERR);
+	CHECK(strstr(err, "line 2: name") != NULL);
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
 	test_names_are_folders();
 	test_header();
+	test_bom();
 	return check_report();
 }
