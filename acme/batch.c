@@ -3,7 +3,6 @@
 #include "../server/config.h"
 #include "../server/san.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,21 +78,6 @@ static bool one_of(const char *s, const char *const *list)
 		if (strcmp(s, *list) == 0)
 			return true;
 	return false;
-}
-
-/* A DNS name; "*." in front when wildcards are allowed (dns-01). Addresses
- * are judged apart (wf_san_ip). */
-static bool domain_ok(const char *d, bool wildcard_ok)
-{
-	if (wildcard_ok && strncmp(d, "*.", 2) == 0)
-		d += 2;
-	size_t n = strlen(d);
-	if (n == 0 || n > 253 || d[0] == '.' || d[0] == '-' || d[n - 1] == '.' || strstr(d, ".."))
-		return false;
-	for (; *d; d++)
-		if (!(islower((unsigned char)*d) || isdigit((unsigned char)*d) || *d == '-' || *d == '.'))
-			return false;
-	return true;
 }
 
 /* One record: up to FIELDS fields into f (NUL-terminated copies in buf).
@@ -233,8 +217,6 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 		acme_batch_entry_t *e = &b.entries[b.n++];
 		e->line = line;
 		e->name = strdup(f[0]);
-		for (char *c = f[1]; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
 		e->domains = split_spaces(f[1], &e->ndomains);
 		const char *kt = nf > 2 && f[2][0] ? f[2] : "ec256";
 		e->key_type = strdup(kt);
@@ -257,15 +239,21 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 			fail(err, errlen, line, "out of memory");
 			goto bad;
 		}
+		/* The config's rule for names, then the challenge's. */
+		char bad_name[WF_SAN_WHY_MAX];
+		if (wf_san_names_ready(e->domains, e->ndomains, bad_name, sizeof(bad_name)) != WF_OK) {
+			fail(err, errlen, line, "%s", bad_name);
+			goto bad;
+		}
 		for (size_t i = 0; i < e->ndomains; i++) {
-			bool ip = wf_san_is_ip(e->domains[i]);
-			if (ip && dns01) {
+			if (dns01 && wf_san_is_ip(e->domains[i])) {
 				fail(err, errlen, line, "the IP address %.46s cannot be validated by dns-01", e->domains[i]);
 				goto bad;
 			}
-			if (!ip && !domain_ok(e->domains[i], dns01)) {
-				fail(err, errlen, line, "\"%.253s\" is not a DNS name wharf can validate%s", e->domains[i],
-				     strncmp(e->domains[i], "*.", 2) == 0 ? " (a wildcard needs dns-01)" : "");
+			if (!dns01 && strncmp(e->domains[i], "*.", 2) == 0) {
+				fail(err, errlen, line,
+				     "\"%.253s\" is not a DNS name wharf can validate (a wildcard needs dns-01)",
+				     e->domains[i]);
 				goto bad;
 			}
 		}

@@ -766,31 +766,6 @@ static void check_home(load_ctx_t *ctx, const wf_user_cfg_t *u, const kept_path_
 	free(home);
 }
 
-static int valid_domain(const char *d)
-{
-	size_t n = strlen(d);
-	if (n == 0 || n > 253)
-		return 0;
-	const char *p = d;
-	if (strncmp(p, "*.", 2) == 0)
-		p += 2;
-	size_t label = 0;
-	for (; *p; p++) {
-		char c = *p;
-		if (c == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0;
-}
-
 bool wf_config_cert_name_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -912,14 +887,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			if (cfg->certificates[j].name && strcmp(cfg->certificates[j].name, c->name) == 0)
 				problem(ctx, c->line, "certificate \"%s\" is defined twice (first at line %d)",
 					c->name, cfg->certificates[j].line);
-		for (size_t j = 0; j < c->ndomains; j++) {
-			for (char *p = c->domains[j]; *p; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			if (!wf_san_canonical_ip(&c->domains[j]) && !valid_domain(c->domains[j]))
-				problem(ctx, c->line, "certificate \"%s\": \"%s\" is not a valid DNS name or IP address",
-					c->name, c->domains[j]);
-		}
+		char why[WF_SAN_WHY_MAX];
+		if (wf_san_names_ready(c->domains, c->ndomains, why, sizeof(why)) != WF_OK)
+			problem(ctx, c->line, "certificate \"%s\": %s", c->name, why);
 	}
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		wf_service_cfg_t *s = &cfg->services[i];

@@ -159,10 +159,12 @@ static const wf_key_t cert_keys[] = {
 	  "Name services refer to; also the certificate's folder under `state_dir/certs/`: 1 to 64 letters, "
 	  "digits, `-`, `_` and `.`, not starting with `.`." },
 	{ "domains", WF_KEY_STRLIST, F(wf_cert_cfg_t, domains), F(wf_cert_cfg_t, ndomains), NULL, 1, 100,
-	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard), and IP addresses "
-		      "(`192.0.2.7`, `2001:db8::7`: http-01 or tls-alpn-01 only; clients reaching the service by "
-		      "address send no SNI, so list such a certificate first on its service); the first "
-		      "name is its subject." },
+	  NULL, NULL, "DNS names the certificate covers (`*.example.com` for a wildcard; labels of 1 to 63 "
+		      "letters, digits and `-`, not starting or ending with `-`, 253 bytes in all), and IP addresses "
+		      "(`192.0.2.7`, `2001:db8::7`, not `::ffff:192.0.2.7`, which CAs certify as `192.0.2.7`: "
+		      "http-01 or tls-alpn-01 only; clients reaching the service by address send no SNI, so list "
+		      "such a certificate first on its service); each once, case ignored; the first name is its "
+		      "subject." },
 	{ "acme", WF_KEY_BOOL, F(wf_cert_cfg_t, acme), 0, "true", 0, 0, NULL, NULL,
 	  "Obtain and renew it from the CA when an `acme` block is configured; false keeps what is in "
 	  "the state folder (or the provisional certificate)." },

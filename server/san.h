@@ -23,6 +23,19 @@ bool wf_san_is_ip(const char *name);
  * false otherwise, or when out of memory (then *name is unchanged). */
 bool wf_san_canonical_ip(char **name);
 
+/* Readies the names (owned, malloc'd) a certificate is to cover, for the
+ * config and `cert batch` alike: lower-cases them, writes IP literals in
+ * their canonical text, and checks each is a DNS name as RFC 1035/1123 and
+ * CAs take it (labels of 1 to 63 letters, digits and '-', no '-' at either
+ * end, 253 bytes in all; "*." in front for a wildcard) or an IP literal a
+ * CA certifies as asked (not an IPv4-mapped or -compatible IPv6 address,
+ * which comes back as, or is, the IPv4 one), and that none repeats another.
+ * WF_OK, or WF_ERR with why (up to whylen bytes, naming the first name
+ * refused) and the names perhaps lower-cased. Which challenge may validate
+ * a wildcard or an address is the caller's to judge. */
+#define WF_SAN_WHY_MAX 400
+int wf_san_names_ready(char **names, size_t n, char *why, size_t whylen);
+
 /* The DER of a subjectAltName extension holding names, each as an IP
  * address or a DNS name, built in one go (the crq/crt setters re-encode the
  * whole list at each name). WF_OK (der->data is gnutls_free'd by the caller)

@@ -145,6 +145,31 @@ static void test_bom(void)
 	CHECK(strstr(err, "line 2: name") != NULL);
 }
 
+/* The config's rule for the names a certificate covers (test_config.c
+ * has its edges): each refused on its line, before anything is ordered. */
+static void test_domains(void)
+{
+	acme_batch_t b = { 0 };
+	char err[512], csv[400];
+	CHECK_EQ_INT(parse("m1,::ffff:127.0.0.1\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "line 1: \"::ffff:127.0.0.1\" is an IPv4-mapped IPv6 address: write the IPv4 address "
+			  "127.0.0.1");
+	CHECK_EQ_INT(parse("t2,a.-b.example\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "line 1: \"a.-b.example\" is not a valid DNS name: a label starts or ends with '-'");
+	snprintf(csv, sizeof(csv), "t3,%.70s.example\n",
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	CHECK_EQ_INT(parse(csv, &b, err), WF_ERR);
+	CHECK(strstr(err, "line 1: \"aaaa") && strstr(err, "is not a valid DNS name: a label is longer than 63 bytes"));
+	CHECK_EQ_INT(parse("ok,a.example\nd1,\"x.example X.example\"\n", &b, err), WF_ERR);
+	CHECK_EQ_STR(err, "line 2: \"x.example\" is listed twice (names ignore case)");
+	CHECK(b.entries == NULL);
+	/* Addresses as the config keeps them: in canonical text. */
+	CHECK_EQ_INT(parse("ip,2001:DB8:0:0::7 Www.Example,,,tls-alpn-01\n", &b, err), WF_OK);
+	CHECK_EQ_STR(b.entries[0].domains[0], "2001:db8::7");
+	CHECK_EQ_STR(b.entries[0].domains[1], "www.example");
+	acme_batch_free(&b);
+}
+
 int main(void)
 {
 	test_good();
@@ -152,5 +177,6 @@ int main(void)
 	test_names_are_folders();
 	test_header();
 	test_bom();
+	test_domains();
 	return check_report();
 }

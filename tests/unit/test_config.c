@@ -552,6 +552,52 @@ static void put_file(const char *rel, const char *text)
 
 /* @include names are read from the config's folder, wherever wharf runs,
  * and a problem in an included file is named by that file and its line. */
+/* The names a certificate covers, as the CA will certify them: a name it
+ * would refuse, or write back otherwise, is said at load, not found out
+ * after an order (see also test_batch.c: one rule for both). */
+static char *cert_with_domains(const char *domains)
+{
+	static char text[1200];
+	snprintf(text, sizeof(text),
+		 "certificates = ( { name = \"m\"; domains = [%s]; } );\n"
+		 "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n",
+		 domains);
+	return text;
+}
+
+static void test_cert_domains(void)
+{
+	/* Let's Encrypt certifies ::ffff:127.0.0.1 as 127.0.0.1: not what was asked. */
+	expect_error(cert_with_domains("\"::ffff:127.0.0.1\""),
+		     "t.conf:1: certificate \"m\": \"::ffff:127.0.0.1\" is an IPv4-mapped IPv6 address: write the "
+		     "IPv4 address 127.0.0.1");
+	expect_error(cert_with_domains("\"::FFFF:7f00:1\""), "write the IPv4 address 127.0.0.1");
+	expect_error(cert_with_domains("\"::192.0.2.1\""), "IPv4-compatible IPv6 address: write the IPv4 address 192.0.2.1");
+	/* RFC 1035/1123 labels. */
+	expect_error(cert_with_domains("\"-a.test\""),
+		     "t.conf:1: certificate \"m\": \"-a.test\" is not a valid DNS name: a label starts or ends with '-'");
+	expect_error(cert_with_domains("\"a-.test\""), "a label starts or ends with '-'");
+	expect_error(cert_with_domains("\"*.-a.test\""), "a label starts or ends with '-'");
+	char list[600], name[300];
+	memset(name, 'a', 64);
+	snprintf(name + 64, sizeof(name) - 64, ".test");
+	snprintf(list, sizeof(list), "\"%s\"", name);
+	expect_error(cert_with_domains(list), "a label is longer than 63 bytes");
+	/* 63 a's, then 190 more bytes: 253 in all is the most a name may be. */
+	snprintf(name, sizeof(name), "%.63s.%.63s.%.63s.%.61s", list + 2, list + 2, list + 2, list + 2);
+	CHECK_EQ_INT(strlen(name), 253);
+	snprintf(list, sizeof(list), "\"%s\", \"x-y.a1.test\", \"::1\", \"2001:db8::7\"", name);
+	wf_config_unref(expect_load(cert_with_domains(list)));
+	snprintf(list, sizeof(list), "\"b%s\"", name);
+	expect_error(cert_with_domains(list), "is not a valid DNS name: it is longer than 253 bytes");
+	expect_error(cert_with_domains("\"a..test\""), "\"a..test\" is not a valid DNS name or IP address");
+	expect_error(cert_with_domains("\"a.test.\""), "\"a.test.\" is not a valid DNS name or IP address");
+	/* Names are lower-cased: the same name twice would be certified twice. */
+	expect_error(cert_with_domains("\"Wharf.TEST\", \"www.wharf.test\", \"WWW.WHARF.TEST\""),
+		     "t.conf:1: certificate \"m\": \"www.wharf.test\" is listed twice (names ignore case)");
+	expect_error(cert_with_domains("\"2001:DB8::7\", \"2001:db8:0:0::7\""), "\"2001:db8::7\" is listed twice");
+}
+
 static void test_include(void)
 {
 	char sub[300], want[400];
@@ -590,6 +636,7 @@ int main(void)
 	test_hash_usable();
 	test_home_holds_nothing_of_the_server();
 	test_cert_names();
+	test_cert_domains();
 	test_eab_hmac();
 	test_acme_contact();
 	test_hooks();
