@@ -11,11 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include "durable.h"
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The cert sub-commands, for `wharf --help` and a `wharf cert` that names none. */
 #define CERT_USAGE                                                                                       \
@@ -85,6 +85,36 @@ static wf_config_t *load_or_report(const char *path)
 		fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
 	wf_buf_fini(&errors);
 	return cfg;
+}
+
+/* The batch CSV is the admin's own input, read once: a symlink to it or a
+ * pipe (/dev/stdin) is as good as the file, unlike the state files
+ * wf_durable_read guards. Only its size is capped, by out's: WF_ERR with
+ * errno, EFBIG past the cap. */
+static int read_csv(const char *path, wf_buf_t *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return WF_ERR;
+	int rc = WF_ERR;
+	char chunk[8192];
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		if (wf_buf_append(out, chunk, (size_t)r) != WF_OK) {
+			errno = EFBIG;
+			goto out;
+		}
+	}
+	rc = WF_OK;
+out:
+	close(fd);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -164,8 +194,10 @@ int main(int argc, char **argv)
 			wf_buf_t csv;
 			wf_buf_init(&csv, 4 << 20);
 			char err[512];
-			if (wf_durable_read(AT_FDCWD, argv[3], 4 << 20, &csv) != WF_OK) {
-				fprintf(stderr, "cert batch: cannot read %s: %s\n", argv[3], strerror(errno));
+			if (read_csv(argv[3], &csv) != WF_OK) {
+				fprintf(stderr, "cert batch: cannot read %s: %s\n", argv[3],
+					errno == EFBIG ? "larger than 4 MiB" : strerror(errno));
+				wf_buf_fini(&csv);
 				return 1;
 			}
 			if (acme_batch_parse(wf_buf_head(&csv), wf_buf_size(&csv), &entries, err, sizeof(err)) != WF_OK) {

@@ -109,6 +109,29 @@ class Batch(unittest.TestCase):
                 self.assertIn("line 1: hook %s is not an executable file (%s)" % (hook, why), r.stderr)
                 self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "h")))
 
+    def test_csv_through_a_symlink_or_a_pipe(self):
+        # The CSV is the admin's own input: a link to it, or a pipe, does.
+        path = os.path.join(self.server.dir, "real.csv")
+        with open(path, "w") as f:
+            f.write("linked,linked.wharf.test\n")
+        link = os.path.join(self.server.dir, "link.csv")
+        os.symlink(path, link)
+        r = subprocess.run([harness.WHARF, "cert", "batch", link, "-c", self.server.config_path],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertRegex(r.stdout, r"(?m)^linked\s+issued\s+")
+        r = subprocess.run([harness.WHARF, "cert", "batch", "/dev/stdin", "-c", self.server.config_path],
+                           input="piped,piped.wharf.test\n", capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertRegex(r.stdout, r"(?m)^piped\s+issued\s+")
+
+    def test_csv_past_the_cap_is_refused(self):
+        text = "# filler\n" * (5 << 17)  # 5 MiB of comments
+        r = subprocess.run([harness.WHARF, "cert", "batch", "/dev/stdin", "-c", self.server.config_path],
+                           input=text, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cert batch: cannot read /dev/stdin: larger than 4 MiB", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
