@@ -4,13 +4,14 @@
  *     shop,shop.example.com www.shop.example.com,ec256,/usr/local/bin/reload-shop
  *     wild,example.com *.example.com,,,dns-01
  * domains (DNS names, "*." wildcards with dns-01, IP addresses without it;
- * checked as the config's, by wf_san_names_ready) are separated by spaces; key_type may be empty (ec256); hook may be empty,
- * or an argv split on spaces (no shell); challenge may be empty or left out
- * (http-01). Quoted fields ("a,b", with "" for a quote) follow RFC 4180;
- * a leading UTF-8 byte order mark, blank lines and lines starting with '#'
- * are skipped, and so is a first line that names the columns (name,domains and
- * the next ones, any case, nothing else: "name,name.example.com" is a
- * certificate). Pure. */
+ * checked as the config's, by wf_san_names_ready) are separated by spaces;
+ * key_type may be empty (ec256); hook may be empty, or an argv split on
+ * spaces (no shell); challenge may be empty or left out (http-01). Quoted
+ * fields ("a,b", with "" for a quote) follow RFC 4180. A leading UTF-8 byte
+ * order mark, blank lines and lines starting with '#' are skipped, and so
+ * is a first line that names the columns (name,domains and the next ones,
+ * in any case, nothing else: "name,name.example.com" is a certificate).
+ * Pure. */
 #ifndef ACME_BATCH_H
 #define ACME_BATCH_H
 

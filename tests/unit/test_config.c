@@ -572,10 +572,11 @@ static void test_cert_domains(void)
 		     "t.conf:1: certificate \"m\": \"::ffff:127.0.0.1\" is an IPv4-mapped IPv6 address: write the "
 		     "IPv4 address 127.0.0.1");
 	expect_error(cert_with_domains("\"::FFFF:7f00:1\""), "write the IPv4 address 127.0.0.1");
-	expect_error(cert_with_domains("\"::192.0.2.1\""), "IPv4-compatible IPv6 address: write the IPv4 address 192.0.2.1");
+	expect_error(cert_with_domains("\"::192.0.2.1\""),
+		     "IPv4-compatible IPv6 address: write the IPv4 address 192.0.2.1");
 	/* RFC 1035/1123 labels. */
-	expect_error(cert_with_domains("\"-a.test\""),
-		     "t.conf:1: certificate \"m\": \"-a.test\" is not a valid DNS name: a label starts or ends with '-'");
+	expect_error(cert_with_domains("\"-a.test\""), "t.conf:1: certificate \"m\": \"-a.test\" is not a valid DNS "
+							"name: a label starts or ends with '-'");
 	expect_error(cert_with_domains("\"a-.test\""), "a label starts or ends with '-'");
 	expect_error(cert_with_domains("\"*.-a.test\""), "a label starts or ends with '-'");
 	char list[600], name[300];
