@@ -1,10 +1,14 @@
 /* Which CA `wharf cert revoke` goes to (acme_status_issuing_ca): the issuer
  * status.json records, whatever CA is in use since; in older files, a guess
- * that says it is one. */
+ * that says it is one. A hand-edited status.json's waits are bounded. */
 #include "check.h"
 #include "acme/status.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 int main(void)
 {
@@ -43,5 +47,28 @@ int main(void)
 	rec.failures = 0;
 	rec.ca = 7; /* a hand edit, or a shorter cas list */
 	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), 0);
+
+	/* An edited status.json's waits past a day are read as a day. */
+	char state[] = "/tmp/wharf-status-XXXXXX", path[200];
+	CHECK(mkdtemp(state) != NULL);
+	snprintf(path, sizeof(path), "%s/certs", state);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/certs/x", state);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/certs/x/status.json", state);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("{\"failures\": 2, \"next_attempt\": 6918749999999999, \"ca_wait_until\": 99999999999}", f);
+		fclose(f);
+	}
+	acme_status_load(state, "x", &rec);
+	time_t now = time(NULL);
+	CHECK_EQ_INT(rec.failures, 2);
+	CHECK(rec.next_attempt > now && rec.next_attempt <= now + (time_t)ACME_BACKOFF_CAP + 1);
+	CHECK(rec.ca_wait_until > now && rec.ca_wait_until <= now + (time_t)ACME_BACKOFF_CAP + 1);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+	CHECK(system(cmd) == 0);
 	return check_report();
 }
