@@ -22,6 +22,7 @@ typedef struct load_ctx {
 	const char *file;   /* the config file as the admin named it */
 	const char *real;   /* its real path, as libconfig names it; NULL until known */
 	const char *dir;    /* the folder @include names are read from; NULL until known */
+	wf_config_t *cfg;   /* borrowed: the config being loaded, which keeps the entries' sources */
 	wf_buf_t *errors;
 	int nerrors;
 	int left_out; /* problems past the errors buffer's cap, counted, not kept */
@@ -85,6 +86,51 @@ static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vproblem(ctx, NULL, line, fmt, ap);
 	va_end(ap);
+}
+
+/* Where setting s is written, for checks made after parsing (a user
+ * defined twice): an @include'd file's path is kept by the config. */
+static wf_config_at_t at_of(load_ctx_t *ctx, const config_setting_t *s)
+{
+	wf_config_at_t at = { NULL, config_setting_source_line(s) };
+	const char *file = config_setting_source_file(s);
+	char buf[PATH_MAX];
+	if (!file || (ctx->real && strcmp(file, ctx->real) == 0) || !(file = source_path(ctx, file, buf, sizeof(buf))))
+		return at;
+	wf_config_t *cfg = ctx->cfg;
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (strcmp(cfg->sources[i], file) == 0) {
+			at.file = cfg->sources[i];
+			return at;
+		}
+	char **more = realloc(cfg->sources, (cfg->nsources + 1) * sizeof(*more));
+	if (more)
+		cfg->sources = more;
+	char *copy = more ? strdup(file) : NULL;
+	if (copy)
+		cfg->sources[cfg->nsources++] = copy;
+	at.file = copy; /* NULL (no memory): named as the config file, as before @include */
+	return at;
+}
+
+/* A problem with the entry written at at. */
+WF_PRINTF(3, 4)
+static void problem_of(load_ctx_t *ctx, wf_config_at_t at, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(ctx, at.file, at.line, fmt, ap);
+	va_end(ap);
+}
+
+/* Where an earlier entry is, as a problem with a later one names it: its
+ * line, and its file when that is another. */
+static const char *at_text(wf_config_at_t first, wf_config_at_t later, char *buf, size_t cap)
+{
+	bool same = first.file == later.file;
+	snprintf(buf, cap, "%s%s%d", same ? "line " : first.file ? first.file : "the config file",
+		 same ? "" : ":", first.line);
+	return buf;
 }
 
 /* libconfig's syntax error, in the file it was found in: an @include'd
@@ -344,7 +390,6 @@ static bool key_required(const wf_key_t *k)
 
 static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, char *base, const char *path)
 {
-	int line = config_setting_source_line(s);
 	int t = config_setting_type(s);
 	void *dst = base + k->offset;
 
@@ -460,7 +505,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 		char sub[256];
 		snprintf(sub, sizeof(sub), "%s%s.", path, k->name);
 		if (k->sub->line_offset >= 0)
-			*(int *)(base + k->sub->line_offset) = line;
+			*(wf_config_at_t *)(base + k->sub->line_offset) = at_of(ctx, s);
 		parse_section(ctx, k->sub, s, base, sub);
 		return;
 	}
@@ -483,7 +528,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 			char *item = items + (size_t)i * sec->item_size;
 			if (sec->line_offset >= 0)
-				*(int *)(item + sec->line_offset) = config_setting_source_line(e);
+				*(wf_config_at_t *)(item + sec->line_offset) = at_of(ctx, e);
 			for (size_t j = 0; j < sec->nkeys; j++)
 				apply_default(&sec->keys[j], item);
 			char sub[256];
@@ -756,11 +801,11 @@ static void check_home(load_ctx_t *ctx, const wf_user_cfg_t *u, const kept_path_
 	char *home = path_resolved(u->home);
 	for (size_t i = 0; home && i < nkept; i++) {
 		if (path_within(kept[i].path, home))
-			problem(ctx, u->line, "user \"%s\": home %s holds %s %s: a user could %s", u->name, home,
+			problem_of(ctx, u->at, "user \"%s\": home %s holds %s %s: a user could %s", u->name, home,
 				kept[i].what, kept[i].path,
 				kept[i].folder ? "read the private keys" : "read it, or rewrite it");
 		else if (kept[i].folder && path_within(home, kept[i].path))
-			problem(ctx, u->line, "user \"%s\": home %s is inside %s %s: a user could read the private keys",
+			problem_of(ctx, u->at, "user \"%s\": home %s is inside %s %s: a user could read the private keys",
 				u->name, home, kept[i].what, kept[i].path);
 	}
 	free(home);
@@ -821,12 +866,13 @@ const char *wf_config_unrunnable(const char *path)
  * from now: a name without '/' in PATH (posix_spawnp), a path with one
  * resolved here against the config's folder like every path in the file.
  * Said now if it is not there or may not be run. */
-static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const char *key, char **argv, size_t n)
+static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, wf_config_at_t at, const char *key, char **argv,
+		       size_t n)
 {
 	if (!n)
 		return;
 	if (!argv[0][0]) {
-		problem(ctx, line, "%s: the program (its first entry) is empty", key);
+		problem_of(ctx, at, "%s: the program (its first entry) is empty", key);
 		return;
 	}
 	if (strchr(argv[0], '/')) {
@@ -838,7 +884,7 @@ static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const 
 		}
 		const char *why = wf_config_unrunnable(argv[0]);
 		if (why)
-			problem(ctx, line, "%s: %s is not an executable file (%s)", key, argv[0], why);
+			problem_of(ctx, at, "%s: %s is not an executable file (%s)", key, argv[0], why);
 		return;
 	}
 	/* posix_spawnp's search: PATH, or glibc's default when it is unset. */
@@ -853,7 +899,7 @@ static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, int line, const 
 		free(full);
 	}
 	if (!found)
-		problem(ctx, line, "%s: program \"%s\" is not in PATH (%s); give its full path", key, argv[0],
+		problem_of(ctx, at, "%s: program \"%s\" is not in PATH (%s); give its full path", key, argv[0],
 			path ? path : "/bin:/usr/bin");
 	free(dirs);
 }
@@ -874,22 +920,23 @@ static bool plain_address(const char *a)
 
 static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 {
+	char first[PATH_MAX + 32]; /* where an entry defined twice was first (at_text) */
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
 		wf_cert_cfg_t *c = &cfg->certificates[i];
 		if (!c->name)
 			continue;
 		if (!wf_config_cert_name_ok(c->name))
-			problem(ctx, c->line,
+			problem_of(ctx, c->at,
 				"certificate name \"%.80s\" may hold only letters, digits, '-', '_' and '.', not "
 				"start with '.', and be 1 to 64 bytes long (it names a folder)",
 				c->name);
 		for (size_t j = 0; j < i; j++)
 			if (cfg->certificates[j].name && strcmp(cfg->certificates[j].name, c->name) == 0)
-				problem(ctx, c->line, "certificate \"%s\" is defined twice (first at line %d)",
-					c->name, cfg->certificates[j].line);
+				problem_of(ctx, c->at, "certificate \"%s\" is defined twice (first at %s)", c->name,
+					   at_text(cfg->certificates[j].at, c->at, first, sizeof(first)));
 		char why[WF_SAN_WHY_MAX];
 		if (wf_san_names_ready(c->domains, c->ndomains, why, sizeof(why)) != WF_OK)
-			problem(ctx, c->line, "certificate \"%s\": %s", c->name, why);
+			problem_of(ctx, c->at, "certificate \"%s\": %s", c->name, why);
 	}
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		wf_service_cfg_t *s = &cfg->services[i];
@@ -903,43 +950,44 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			s->type = WF_SERVICE_FTPS_IMPLICIT;
 		if (wf_service_is_ftp(s->type)) {
 			if (s->ncertificates == 0)
-				problem(ctx, s->line, "%s service on port %d needs at least one certificate", s->type_name,
+				problem_of(ctx, s->at, "%s service on port %d needs at least one certificate", s->type_name,
 					s->port);
 			if (s->passive_port_min > s->passive_port_max ||
 			    (s->passive_port_min == 0) != (s->passive_port_max == 0))
-				problem(ctx, s->line, "passive ports %d-%d: give both, lowest first (or neither)",
+				problem_of(ctx, s->at, "passive ports %d-%d: give both, lowest first (or neither)",
 					s->passive_port_min, s->passive_port_max);
 			unsigned char a[4];
 			if (s->public_address && s->public_address[0] && inet_pton(AF_INET, s->public_address, a) != 1)
-				problem(ctx, s->line, "public_address \"%s\" is not an IPv4 address (PASV can only "
+				problem_of(ctx, s->at, "public_address \"%s\" is not an IPv4 address (PASV can only "
 						      "announce IPv4)",
 					s->public_address);
 		}
 		if (s->address && strcmp(s->address, "*") != 0) {
 			unsigned char a[16];
 			if (inet_pton(AF_INET, s->address, a) != 1 && inet_pton(AF_INET6, s->address, a) != 1)
-				problem(ctx, s->line, "address \"%s\" is not an IPv4 or IPv6 address (or * for all)",
+				problem_of(ctx, s->at, "address \"%s\" is not an IPv4 or IPv6 address (or * for all)",
 					s->address);
 		}
 		for (size_t j = 0; j < s->ncertificates; j++)
 			if (!wf_config_cert(cfg, s->certificates[j]))
-				problem(ctx, s->line, "service on port %d names certificate \"%s\", which is not in "
+				problem_of(ctx, s->at, "service on port %d names certificate \"%s\", which is not in "
 						      "'certificates'",
 					s->port, s->certificates[j]);
 		if (s->type == WF_SERVICE_HTTPS && s->ncertificates == 0)
-			problem(ctx, s->line, "https service on port %d needs at least one certificate", s->port);
+			problem_of(ctx, s->at, "https service on port %d needs at least one certificate", s->port);
 		for (size_t j = 0; j < i; j++) {
 			const char *other = cfg->services[j].address;
 			if (cfg->services[j].port != s->port || !s->address || !other)
 				continue;
 			if (strcmp(other, s->address) == 0)
-				problem(ctx, s->line, "port %d is already used by the service at line %d", s->port,
-					cfg->services[j].line);
+				problem_of(ctx, s->at, "port %d is already used by the service at %s", s->port,
+					   at_text(cfg->services[j].at, s->at, first, sizeof(first)));
 			else if (addresses_overlap(other, s->address))
-				problem(ctx, s->line,
-					"port %d is already used by the service at line %d: %s and %s overlap (a "
+				problem_of(ctx, s->at,
+					"port %d is already used by the service at %s: %s and %s overlap (a "
 					"wildcard takes in every address of its family)",
-					s->port, cfg->services[j].line, other, s->address);
+					s->port, at_text(cfg->services[j].at, s->at, first, sizeof(first)), other,
+					s->address);
 		}
 	}
 	for (size_t i = 0; i < cfg->nusers; i++) {
@@ -947,13 +995,13 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		if (!u->name)
 			continue;
 		if (!u->name[0] || strchr(u->name, ':'))
-			problem(ctx, u->line, "user name \"%s\" must be non-empty and hold no ':'", u->name);
+			problem_of(ctx, u->at, "user name \"%s\" must be non-empty and hold no ':'", u->name);
 		for (size_t j = 0; j < i; j++)
 			if (cfg->users[j].name && strcmp(cfg->users[j].name, u->name) == 0)
-				problem(ctx, u->line, "user \"%s\" is defined twice (first at line %d)", u->name,
-					cfg->users[j].line);
+				problem_of(ctx, u->at, "user \"%s\" is defined twice (first at %s)", u->name,
+					   at_text(cfg->users[j].at, u->at, first, sizeof(first)));
 		if (u->password && !wf_passwd_hash_usable(u->password))
-			problem(ctx, u->line,
+			problem_of(ctx, u->at,
 				"user \"%s\": password must be a whole crypt(3) hash ($y$... or $6$...), as `wharf passwd` "
 				"prints it: no password would match this one",
 				u->name);
@@ -966,7 +1014,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 				    !strcmp(p, "mkdir") ? WF_PERM_MKDIR : WF_PERM_ADMIN;
 		}
 		if (u->home && !u->home[0]) {
-			problem(ctx, u->line, "user \"%s\": home is empty (give the folder the user sees as /)", u->name);
+			problem_of(ctx, u->at, "user \"%s\": home is empty (give the folder the user sees as /)", u->name);
 			u->home_fd = -1;
 			continue;
 		}
@@ -975,7 +1023,7 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		 * renamed or replaced by a symlink later changes nothing until a reload. */
 		u->home_fd = u->home ? open(u->home, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 		if (u->home && u->home_fd < 0)
-			problem(ctx, u->line, "user \"%s\": home \"%s\" is not an existing folder (%s)", u->name,
+			problem_of(ctx, u->at, "user \"%s\": home \"%s\" is not an existing folder (%s)", u->name,
 				u->home, strerror(errno));
 	}
 	for (size_t i = 0; i < cfg->acme.ncas; i++) {
@@ -990,23 +1038,23 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			free(ca->url);
 			ca->url = strdup(expand);
 		} else if (strncmp(ca->url, "https://", 8) != 0) {
-			problem(ctx, ca->line, "acme url \"%s\" must be https:// (or letsencrypt, letsencrypt-staging)",
+			problem_of(ctx, ca->at, "acme url \"%s\" must be https:// (or letsencrypt, letsencrypt-staging)",
 				ca->url);
 		}
 		if (!ca->eab_kid[0] != !ca->eab_hmac[0])
-			problem(ctx, ca->line, "eab_kid and eab_hmac go together");
+			problem_of(ctx, ca->at, "eab_kid and eab_hmac go together");
 		if (ca->ca_bundle[0])
 			absolutize(&ca->ca_bundle, cfg->dir);
 	}
-	check_hook(ctx, cfg, cfg->acme.line, "acme.event_hook", cfg->acme.event_hook, cfg->acme.nevent_hook);
-	check_hook(ctx, cfg, cfg->acme.line, "acme.dns_hook", cfg->acme.dns_hook, cfg->acme.ndns_hook);
+	check_hook(ctx, cfg, cfg->acme.at, "acme.event_hook", cfg->acme.event_hook, cfg->acme.nevent_hook);
+	check_hook(ctx, cfg, cfg->acme.at, "acme.dns_hook", cfg->acme.dns_hook, cfg->acme.ndns_hook);
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
 		wf_cert_cfg_t *c = &cfg->certificates[i];
 		char key[128];
 		snprintf(key, sizeof(key), "certificate \"%s\": dns_hook", c->name);
-		check_hook(ctx, cfg, c->line, key, c->dns_hook, c->ndns_hook);
+		check_hook(ctx, cfg, c->at, key, c->dns_hook, c->ndns_hook);
 		snprintf(key, sizeof(key), "certificate \"%s\": deploy_hook", c->name);
-		check_hook(ctx, cfg, c->line, key, c->deploy_hook, c->ndeploy_hook);
+		check_hook(ctx, cfg, c->at, key, c->deploy_hook, c->ndeploy_hook);
 	}
 	for (size_t i = 0; i < cfg->ncertificates && cfg->acme.ncas; i++) {
 		wf_cert_cfg_t *c = &cfg->certificates[i];
@@ -1018,27 +1066,27 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			has_https |= cfg->services[j].type == WF_SERVICE_HTTPS;
 		}
 		if (!strcmp(c->challenge, "http-01") && !has_http && !(cfg->acme.webroot && cfg->acme.webroot[0]))
-			problem(ctx, c->line, "certificate \"%s\" uses http-01 but no service has type acme-http (or set acme.webroot)",
+			problem_of(ctx, c->at, "certificate \"%s\" uses http-01 but no service has type acme-http (or set acme.webroot)",
 				c->name);
 		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
-			problem(ctx, c->line, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
+			problem_of(ctx, c->at, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
 		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook && cfg->acme.ndns_hook) {
 			c->dns_hook = strv_dup(cfg->acme.dns_hook, cfg->acme.ndns_hook);
 			c->ndns_hook = c->dns_hook ? cfg->acme.ndns_hook : 0;
 		}
 		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook)
-			problem(ctx, c->line,
+			problem_of(ctx, c->at,
 				"certificate \"%s\" uses dns-01 but has no dns_hook (nor acme.dns_hook) to publish the "
 				"TXT records",
 				c->name);
 		for (size_t j = 0; j < c->ndomains; j++)
 			if (!strcmp(c->challenge, "dns-01") && wf_san_is_ip(c->domains[j]))
-				problem(ctx, c->line,
+				problem_of(ctx, c->at,
 					"certificate \"%s\": the IP address %s cannot be validated by dns-01 (use http-01 "
 					"or tls-alpn-01)",
 					c->name, c->domains[j]);
 			else if (!strncmp(c->domains[j], "*.", 2) && strcmp(c->challenge, "dns-01") != 0)
-				problem(ctx, c->line,
+				problem_of(ctx, c->at,
 					"certificate \"%s\": wildcard \"%s\" needs challenge = \"dns-01\" (CAs validate "
 					"wildcards no other way)",
 					c->name, c->domains[j]);
@@ -1049,26 +1097,26 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		absolutize(&cfg->acme.webroot, cfg->dir);
 	if (cfg->acme.mail_relay && cfg->acme.mail_relay[0] && strncmp(cfg->acme.mail_relay, "smtp://", 7) != 0 &&
 	    strncmp(cfg->acme.mail_relay, "smtps://", 8) != 0)
-		problem(ctx, cfg->acme.line, "acme.mail_relay must be smtp://HOST:PORT or smtps://HOST:PORT");
+		problem_of(ctx, cfg->acme.at, "acme.mail_relay must be smtp://HOST:PORT or smtps://HOST:PORT");
 	for (size_t i = 0; i < cfg->acme.nmail_to; i++)
 		if (!plain_address(cfg->acme.mail_to[i]))
-			problem(ctx, cfg->acme.line, "acme.mail_to: \"%s\" is not a plain address", cfg->acme.mail_to[i]);
+			problem_of(ctx, cfg->acme.at, "acme.mail_to: \"%s\" is not a plain address", cfg->acme.mail_to[i]);
 	if (cfg->acme.mail_from && !plain_address(cfg->acme.mail_from))
-		problem(ctx, cfg->acme.line, "acme.mail_from: \"%s\" is not a plain address", cfg->acme.mail_from);
+		problem_of(ctx, cfg->acme.at, "acme.mail_from: \"%s\" is not a plain address", cfg->acme.mail_from);
 	/* The CA refuses a bad one (invalidContact), and the failure waits a day. */
 	const char *contact = cfg->acme.contact;
 	if (contact && contact[0] && !plain_address(strncmp(contact, "mailto:", 7) == 0 ? contact + 7 : contact))
-		problem(ctx, cfg->acme.line,
+		problem_of(ctx, cfg->acme.at,
 			"acme.contact: \"%s\" is not a plain address (name@example.org, or mailto:name@example.org)",
 			contact);
 	if (cfg->cluster.controller_ca && cfg->cluster.controller_ca[0])
 		absolutize(&cfg->cluster.controller_ca, cfg->dir);
 	if (cfg->cluster.role && cfg->cluster.role[0]) {
 		if (!cfg->cluster.secret || strlen(cfg->cluster.secret) < 32)
-			problem(ctx, cfg->cluster.line, "cluster.secret must be at least 32 characters");
+			problem_of(ctx, cfg->cluster.at, "cluster.secret must be at least 32 characters");
 		if (strcmp(cfg->cluster.role, "follower") == 0 &&
 		    (!cfg->cluster.controller || strncmp(cfg->cluster.controller, "https://", 8) != 0))
-			problem(ctx, cfg->cluster.line, "a follower needs cluster.controller = \"https://HOST:PORT\"");
+			problem_of(ctx, cfg->cluster.at, "a follower needs cluster.controller = \"https://HOST:PORT\"");
 	}
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])
@@ -1110,6 +1158,7 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	atomic_init(&cfg->refs, 1);
 	cfg->generation = atomic_fetch_add(&generations, 1) + 1;
 	apply_defaults_all(&wf_config_root, (char *)cfg);
+	ctx.cfg = cfg;
 
 	/* The path as given (made absolute), which a reload reads again: a
 	 * symlink swapped since (a Kubernetes ConfigMap's ..data) leads to the
@@ -1171,6 +1220,9 @@ void wf_config_unref(wf_config_t *cfg)
 		if (cfg->users[i].home_fd > 0)
 			close(cfg->users[i].home_fd);
 	free_section(&wf_config_root, (char *)cfg);
+	for (size_t i = 0; i < cfg->nsources; i++)
+		free(cfg->sources[i]);
+	free(cfg->sources);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -1284,9 +1336,8 @@ int wf_config_reference(wf_buf_t *out)
 			       "`server/config_keys.c`; a test keeps this file equal to it.\n"
 			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
 			       "reported as FILE:LINE by `wharf check -c FILE`. `@include \"users.conf\"` reads "
-			       "a file from the config file's folder (a problem found in it is named by its "
-			       "own FILE:LINE, except the checks across entries, such as a user defined twice, "
-			       "which give the line under the main file's name).\n"
+			       "a file from the config file's folder; a problem found in it is named by its "
+			       "own FILE:LINE.\n"
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
 			       "(powers of 1024): `max_upload_bytes = \"100G\";` or `107374182400` (read whole, "
 			       "with or without libconfig's `L` suffix for 64-bit integers). Times are in seconds.\n"

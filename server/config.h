@@ -31,6 +31,13 @@ enum {
 	WF_PERM_ADMIN = 1 << 4, /* may read /.wharf/status (certificate status as JSON) */
 };
 
+/* Where an entry is written: its line, and the file when an @include'd one
+ * (owned by the config: its sources), NULL when the config file itself. */
+typedef struct wf_config_at {
+	const char *file;
+	int line;
+} wf_config_at_t;
+
 typedef struct wf_service_cfg {
 	char *type_name; /* as written: "https" */
 	wf_service_type_t type;
@@ -45,7 +52,7 @@ typedef struct wf_service_cfg {
 	int passive_port_min, passive_port_max; /* 0, 0: any free port */
 	char *public_address;   /* IPv4 announced in 227 replies, or "" */
 	bool active_mode;       /* PORT/EPRT allowed (to the client's own address only) */
-	int line;
+	wf_config_at_t at;
 } wf_service_cfg_t;
 
 typedef struct wf_user_cfg {
@@ -56,7 +63,7 @@ typedef struct wf_user_cfg {
 	char **permissions;
 	size_t npermissions;
 	unsigned perms; /* WF_PERM_* bits, derived from permissions */
-	int line;
+	wf_config_at_t at;
 } wf_user_cfg_t;
 
 typedef struct wf_cert_cfg {
@@ -73,7 +80,7 @@ typedef struct wf_cert_cfg {
 	char **deploy_hook; /* argv run after each issuance, or none */
 	size_t ndeploy_hook;
 	char *output_dir;   /* absolute after load: cert/chain/fullchain/privkey/combined.pem, or "" */
-	int line;
+	wf_config_at_t at;
 } wf_cert_cfg_t;
 
 typedef struct wf_acme_ca_cfg {
@@ -81,7 +88,7 @@ typedef struct wf_acme_ca_cfg {
 	char *ca_bundle; /* PEM file trusted for this CA's HTTPS, or "" for the system's */
 	char *eab_kid;
 	char *eab_hmac;  /* base64url MAC key */
-	int line;
+	wf_config_at_t at;
 } wf_acme_ca_cfg_t;
 
 typedef struct wf_config {
@@ -148,7 +155,7 @@ typedef struct wf_config {
 		char *webroot;      /* HTTP-01 answers also written as files under it, or "" */
 		wf_acme_ca_cfg_t *cas; /* in order of preference; none: ACME is off */
 		size_t ncas;
-		int line;
+		wf_config_at_t at;
 	} acme;
 
 	struct {
@@ -157,7 +164,7 @@ typedef struct wf_config {
 		char *secret;        /* shared by every node: authenticates followers, MACs bundles */
 		char *controller_ca; /* follower: PEM trusted for the controller's HTTPS, or "" for the system's */
 		int poll_interval;   /* follower: seconds between bundle polls (jittered) */
-		int line;
+		wf_config_at_t at;
 	} cluster;
 
 	wf_service_cfg_t *services;
@@ -166,6 +173,8 @@ typedef struct wf_config {
 	size_t nusers;
 	wf_cert_cfg_t *certificates;
 	size_t ncertificates;
+	char **sources; /* owned: the @include'd files' paths the entries' at.file point to */
+	size_t nsources;
 } wf_config_t;
 
 /* Loads and checks a config file. On success returns a struct with one

@@ -130,7 +130,7 @@ static const wf_key_t service_keys[] = {
 };
 static const wf_section_t service_section = { "services[]", service_keys,
 					      sizeof(service_keys) / sizeof(service_keys[0]),
-					      sizeof(wf_service_cfg_t), F(wf_service_cfg_t, line),
+					      sizeof(wf_service_cfg_t), F(wf_service_cfg_t, at),
 					      "One entry per listener." };
 
 static const wf_key_t user_keys[] = {
@@ -151,7 +151,7 @@ static const wf_key_t user_keys[] = {
 	  "(GET `/.wharf/status`: every certificate's status as JSON, as `wharf cert list --json`)." },
 };
 static const wf_section_t user_section = { "users[]", user_keys, sizeof(user_keys) / sizeof(user_keys[0]),
-					   sizeof(wf_user_cfg_t), F(wf_user_cfg_t, line),
+					   sizeof(wf_user_cfg_t), F(wf_user_cfg_t, at),
 					   "Accounts that may log in." };
 
 static const wf_key_t cert_keys[] = {
@@ -197,7 +197,7 @@ static const wf_key_t cert_keys[] = {
 	  "after them with WHARF_OUTPUT_DIR set. Empty: none." },
 };
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
-					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, line),
+					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, at),
 					   "Certificates. Until one is issued, a provisional self-signed "
 					   "ECDSA P-256 certificate serves, kept in the state folder." };
 
@@ -225,7 +225,7 @@ static const wf_key_t ca_keys[] = {
 	  check_eab_hmac },
 };
 static const wf_section_t ca_section = { "acme.cas[]", ca_keys, sizeof(ca_keys) / sizeof(ca_keys[0]),
-					 sizeof(wf_acme_ca_cfg_t), F(wf_acme_ca_cfg_t, line),
+					 sizeof(wf_acme_ca_cfg_t), F(wf_acme_ca_cfg_t, at),
 					 "ACME servers, in order of preference: after repeated failures with one, "
 					 "the next is tried." };
 
@@ -278,7 +278,7 @@ static const wf_key_t acme_keys[] = {
 	  "ACME servers." },
 };
 static const wf_section_t acme_section = { "acme", acme_keys, sizeof(acme_keys) / sizeof(acme_keys[0]), 0,
-					   F(wf_config_t, acme.line),
+					   F(wf_config_t, acme.at),
 					   "The built-in ACME client (RFC 8555). Without this block no "
 					   "certificate is requested from a CA." };
 
@@ -302,7 +302,7 @@ static const wf_key_t cluster_keys[] = {
 	  "certificate arrives within a second." },
 };
 static const wf_section_t cluster_section = { "cluster", cluster_keys, sizeof(cluster_keys) / sizeof(cluster_keys[0]),
-					      0, F(wf_config_t, cluster.line),
+					      0, F(wf_config_t, cluster.at),
 					      "Load-balanced nodes that serve the same certificates." };
 
 static const wf_key_t root_keys[] = {

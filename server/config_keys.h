@@ -39,7 +39,7 @@ struct wf_section {
 	const wf_key_t *keys;
 	size_t nkeys;
 	size_t item_size;   /* for list items */
-	long line_offset;   /* offset of an int line field in an item, or -1 */
+	long line_offset;   /* offset of a wf_config_at_t field in an item, or -1 */
 	const char *doc;
 };
 

@@ -101,7 +101,8 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 		/* A port our old config holds is ours (a service changing type
 		 * keeps its port across the reload); any other must be free. */
 		if (!keep && !port_held && wf_listener_probe(svc, err, sizeof(err)) != WF_OK) {
-			wf_log_error("%s:%d: %s%s", cfg->path, svc->line, err, privileged_hint(srv, svc));
+			wf_log_error("%s:%d: %s%s", svc->at.file ? svc->at.file : cfg->path, svc->at.line, err,
+				     privileged_hint(srv, svc));
 			for (int k = 0; k < srv->nworkers; k++) {
 				wf_worker_plan_free(plans[k]);
 				plans[k] = NULL;
@@ -115,7 +116,8 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 				continue;
 			int fd = wf_listener_bind(svc, err, sizeof(err));
 			if (fd < 0) {
-				wf_log_error("%s:%d: %s%s", cfg->path, svc->line, err, privileged_hint(srv, svc));
+				wf_log_error("%s:%d: %s%s", svc->at.file ? svc->at.file : cfg->path, svc->at.line, err,
+				     privileged_hint(srv, svc));
 				for (int k = 0; k < srv->nworkers; k++) {
 					wf_worker_plan_free(plans[k]);
 					plans[k] = NULL;

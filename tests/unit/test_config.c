@@ -616,6 +616,20 @@ static void test_include(void)
 	put_file("inc/syntax.conf", "limits = { idle_timeout = ; };\n");
 	snprintf(want, sizeof(want), "%s/inc/syntax.conf:1: syntax error", dir);
 	expect_error(GOOD_TAIL "@include \"inc/syntax.conf\"\n", want);
+	/* Checks across entries name each entry's own file. */
+	put_file("inc/users.conf", "users = (\n  { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; },\n"
+				   "  { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; }\n);\n");
+	snprintf(want, sizeof(want), "%s/inc/users.conf:3: user \"v\" is defined twice (first at line 2)", dir);
+	expect_error("certificates = ( { name = \"main\"; domains = [\"example.com\"]; } );\n"
+		     "services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"
+		     "@include \"inc/users.conf\"\n",
+		     want);
+	put_file("inc/cert.conf", "certificates = ( { name = \"main\"; domains = [\"-bad.example\"]; } );\n");
+	snprintf(want, sizeof(want), "%s/inc/cert.conf:1: certificate \"main\":", dir);
+	expect_error("@include \"inc/cert.conf\"\n"
+		     "services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"
+		     "users = ( { name = \"u\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
+		     want);
 	snprintf(want, sizeof(want), "t.conf:2: cannot read the file this @include names (a relative name is taken from %s)", dir);
 	expect_error("\n@include \"inc/none.conf\"\n" GOOD_TAIL, want);
 	if (cwd) {
