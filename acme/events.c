@@ -16,6 +16,7 @@ struct acme_events {
 	struct ev_loop *loop;
 	wf_config_t *cfg;   /* owned reference */
 	acme_http_t *http;  /* owned, made on the first webhook */
+	size_t deploy_failures; /* deploy hooks that failed or could not start */
 };
 
 bool acme_events_busy(const acme_events_t *ev)
@@ -73,17 +74,32 @@ static void on_webhook(void *arg, const acme_http_resp_t *resp)
 
 static void send_mail(acme_events_t *ev, const acme_event_t *e);
 
+static void on_deploy_done(void *owner, bool ok)
+{
+	acme_events_t *ev = owner;
+	if (!ok)
+		ev->deploy_failures++;
+}
+
+static void run_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert, char *const *vars)
+{
+	char what[160];
+	snprintf(what, sizeof(what), "certificate %s: deploy hook", cert->name);
+	if (!acme_cmd_run(ev->loop, cert->deploy_hook, cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
+			  on_deploy_done, ev))
+		ev->deploy_failures++;
+}
+
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 {
 	char **vars = make_vars(e, ev->cfg->state_dir);
 	char what[160];
-	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook && e->no_deploy)
-		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above)",
+	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook && e->no_deploy) {
+		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above); it "
+			     "runs once they are",
 			     e->cert->name);
-	else if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
-		snprintf(what, sizeof(what), "certificate %s: deploy hook", e->cert->name);
-		acme_cmd_run(ev->loop, e->cert->deploy_hook, e->cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
-			     NULL, ev);
+	} else if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
+		run_deploy(ev, e->cert, vars);
 	}
 	if (ev->cfg->acme.nevent_hook) {
 		snprintf(what, sizeof(what), "certificate %s: event hook (%s)", e->cert->name, kind_name(e->kind));
@@ -107,6 +123,21 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 		json_object_put(o);
 	}
 	send_mail(ev, e);
+}
+
+void acme_events_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert)
+{
+	if (!cert->ndeploy_hook)
+		return;
+	acme_event_t e = { ACME_EVENT_ISSUED, cert, cert->domains[0], "", "", false };
+	char **vars = make_vars(&e, ev->cfg->state_dir);
+	run_deploy(ev, cert, vars);
+	free_vars(vars);
+}
+
+size_t acme_events_deploy_failures(const acme_events_t *ev)
+{
+	return ev ? ev->deploy_failures : 0;
 }
 
 static void on_mail(void *arg, const acme_http_resp_t *resp)

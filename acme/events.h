@@ -31,6 +31,12 @@ typedef struct acme_events acme_events_t;
 acme_events_t *acme_events_new(struct ev_loop *loop, wf_config_t *cfg);
 void acme_events_free(acme_events_t *ev);
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e);
+/* The deploy hook alone, as after an issuance (WHARF_EVENT=issued): the
+ * output files caught up with a certificate issued before (a retry, a
+ * restart after a crash). */
+void acme_events_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert);
+/* Deploy hooks that exited non-zero, were killed or could not start. */
+size_t acme_events_deploy_failures(const acme_events_t *ev);
 /* Hooks still running or webhooks in flight (each is bounded by its timeout). */
 bool acme_events_busy(const acme_events_t *ev);
 

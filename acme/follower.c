@@ -2,9 +2,9 @@
  * answer is handled from the loop (acme/http.c), never inside curl. */
 #include "follower.h"
 #include "cluster.h"
+#include "deploy.h"
 #include "events.h"
 #include "http.h"
-#include "output.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
@@ -35,6 +35,7 @@ typedef struct slot {
 	char etag[128];                /* of the last bundle installed (or found current) */
 	link_state_t state;            /* for one log line per change, not one per poll */
 	bool unsaved;                  /* serving a bundle the state folder did not take: store it on the next poll */
+	acme_deploy_t *deploy;         /* owned: output files and deploy hook */
 } slot_t;
 
 struct acme_follower {
@@ -174,11 +175,8 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	wf_certstore_install(f->store, ck);
 	ck = NULL; /* the store's now */
 	s->state = LINK_OK;
-	bool changed;
 	/* From the bundle in hand: issued.pem may not have taken it. */
-	int out = acme_output_install(c, chain, key, &changed);
-	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", out != WF_OK };
-	acme_events_emit(f->events, &e);
+	acme_deploy_issued(s->deploy, chain, key);
 out:
 	if (ck)
 		wf_certkey_unref(ck);
@@ -314,7 +312,7 @@ acme_follower_t *acme_follower_new(struct ev_loop *loop, wf_config_t *cfg, wf_ce
 	f->http = acme_http_new(loop, ca, "wharf-follower/" WHARF_VERSION);
 	f->events = acme_events_new(loop, cfg);
 	f->slots = calloc(cfg->ncertificates ? cfg->ncertificates : 1, sizeof(slot_t));
-	if (!f->http || !f->slots) {
+	if (!f->http || !f->events || !f->slots) {
 		acme_follower_free(f);
 		return NULL;
 	}
@@ -331,8 +329,12 @@ acme_follower_t *acme_follower_new(struct ev_loop *loop, wf_config_t *cfg, wf_ce
 		s->cert = &cfg->certificates[i];
 		ev_timer_init(&s->poll, on_poll, 0.01 * (double)(i + 1), 0);
 		ev_timer_start(loop, &s->poll);
-		bool changed;
-		acme_output_sync(cfg->state_dir, s->cert, &changed);
+		s->deploy = acme_deploy_new(loop, s->cert, f->events);
+		if (!s->deploy) {
+			acme_follower_free(f);
+			return NULL;
+		}
+		acme_deploy_startup(s->deploy, cfg->state_dir);
 	}
 	wf_log_info("cluster: follower of %s, polling every %d s", cfg->cluster.controller, cfg->cluster.poll_interval);
 	return f;
@@ -342,8 +344,10 @@ void acme_follower_free(acme_follower_t *f)
 {
 	if (!f)
 		return;
-	for (size_t i = 0; i < f->nslots; i++)
+	for (size_t i = 0; i < f->nslots; i++) {
 		ev_timer_stop(f->loop, &f->slots[i].poll);
+		acme_deploy_free(f->slots[i].deploy);
+	}
 	acme_http_free(f->http); /* requests in flight end here, without callbacks */
 	acme_events_free(f->events);
 	free(f->slots);

@@ -1,7 +1,7 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
+#include "deploy.h"
 #include "dns01.h"
-#include "output.h"
 #include "ari.h"
 #include "client.h"
 #include "events.h"
@@ -35,6 +35,7 @@ typedef struct slot {
 	char unsent_error[600];    /* why no order was sent (preflight_failed, setup_failed) */
 	const wf_cert_cfg_t *cert; /* borrowed from m->cfg */
 	acme_job_t *job;           /* owned while an order runs */
+	acme_deploy_t *deploy;     /* owned: output files and deploy hook */
 	int failures;              /* in a row, whatever the cause: drives the backoff */
 	int ca_failures;           /* in a row that the CA caused (its error, its silence): drives the fallback */
 	size_t ca;                 /* index into cfg->acme.cas */
@@ -65,6 +66,7 @@ struct acme_manager {
 	acme_settled_fn settled; /* one-shot mode when set */
 	void *settled_arg;
 	int issued, failed;
+	size_t undeployed; /* output files that could not be written */
 };
 
 static double jitter(double seconds, double fraction)
@@ -347,11 +349,9 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			issued_life = difftime(ck->not_after, ck->not_before);
 			wf_certstore_install(m->store, ck);
-			bool changed;
-			/* Before the hook, which may read them. */
-			int out = acme_output_install(c, res->chain_pem, res->key_pem, &changed);
-			acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", out != WF_OK };
-			acme_events_emit(m->events, &e);
+			/* From memory: issued.pem may not have taken it. */
+			if (acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem) != WF_OK)
+				m->undeployed++;
 		}
 		s->failures = 0;
 		s->ca_failures = 0;
@@ -875,9 +875,15 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 	m->events = acme_events_new(loop, cfg);
 	/* Files for other servers catch up with what is issued (a restart after
 	 * a crash, or an output_dir just added to the config). */
-	for (size_t i = 0; i < cfg->ncertificates; i++) {
-		bool changed;
-		acme_output_sync(cfg->state_dir, &cfg->certificates[i], &changed);
+	for (size_t i = 0; i < m->nslots; i++) {
+		slot_t *s = &m->slots[i];
+		s->deploy = acme_deploy_new(loop, s->cert, m->events);
+		if (!m->events || !s->deploy) {
+			wf_log_error("acme: out of memory at start-up");
+			abort();
+		}
+		if (acme_deploy_startup(s->deploy, cfg->state_dir) != WF_OK)
+			m->undeployed++;
 	}
 	ev_timer_init(&m->wake, on_wake, 0, 0);
 	/* First look right after start-up, from the loop. */
@@ -906,6 +912,11 @@ void acme_manager_report(const acme_manager_t *m, FILE *out)
 	fflush(out);
 }
 
+size_t acme_manager_deploy_failures(const acme_manager_t *m)
+{
+	return m ? m->undeployed + acme_events_deploy_failures(m->events) : 0;
+}
+
 bool acme_manager_hooks_busy(const acme_manager_t *m)
 {
 	/* dns-01 removes outlive their orders: a record left behind would
@@ -921,6 +932,7 @@ void acme_manager_free(acme_manager_t *m)
 	acme_http_free(m->http); /* pre-flight checks in flight end here, without callbacks */
 	for (size_t i = 0; i < m->nslots; i++) {
 		ev_timer_stop(m->loop, &m->slots[i].defer);
+		acme_deploy_free(m->slots[i].deploy);
 		acme_job_cancel(m->slots[i].job);
 		for (size_t c = 0; c < m->cfg->acme.ncas; c++)
 			if (m->clients[c])

@@ -31,6 +31,9 @@ void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg)
 /* Deploy hooks, event hooks or webhooks still running: a one-shot run waits
  * for them before it exits, so their exit status is logged. */
 bool acme_manager_hooks_busy(const acme_manager_t *m);
+/* Output files that could not be written and deploy hooks that failed
+ * (events.h): a one-shot run exits 1 on any. */
+size_t acme_manager_deploy_failures(const acme_manager_t *m);
 /* One-shot: a table of what happened to each certificate. */
 void acme_manager_report(const acme_manager_t *m, FILE *out);
 

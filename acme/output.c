@@ -6,6 +6,7 @@
 #include "../server/durable.h"
 #include "../server/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -71,7 +72,10 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 		snprintf(err, errlen, "certificate too large");
 		rc = WF_ERR;
 	}
-	/* The key first: a reader that sees a new certificate finds its key. */
+	/* No order of renames keeps two files in step: between them a reader
+	 * can find a new key beside the old certificate. combined.pem is whole
+	 * by itself; for the others the deploy hook, run after the last rename,
+	 * is the moment the set is consistent (docs/acme.md). */
 	struct {
 		const char *name;
 		const char *data;
@@ -114,43 +118,40 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 	return rc;
 }
 
-int acme_output_install(const wf_cert_cfg_t *cert, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed)
+/* ".NAME.tmp.<16 hex>" for one of the five names: wf_durable_stage's temp
+ * name, and nothing else. */
+static bool own_temp(const char *ent, const char *const *names, size_t n)
 {
-	*changed = false;
-	if (!cert->output_dir || !cert->output_dir[0])
-		return WF_OK;
-	char err[512];
-	int rc = acme_output_write(cert->output_dir, chain_pem, key_pem, changed, err, sizeof(err));
-	if (rc != WF_OK)
-		wf_log_error("certificate %s: output files in %s not updated: %s", cert->name, cert->output_dir, err);
-	else if (*changed)
-		wf_log_info("certificate %s: wrote cert.pem, chain.pem, fullchain.pem, privkey.pem and combined.pem in %s",
-			    cert->name, cert->output_dir);
-	return rc;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		if (ent[0] != '.' || strncmp(ent + 1, names[i], len) != 0 || strncmp(ent + 1 + len, ".tmp.", 5) != 0)
+			continue;
+		const char *hex = ent + 1 + len + 5;
+		size_t k = 0;
+		while (hex[k] && ((hex[k] >= '0' && hex[k] <= '9') || (hex[k] >= 'a' && hex[k] <= 'f')))
+			k++;
+		if (k == 16 && !hex[k])
+			return true;
+	}
+	return false;
 }
 
-int acme_output_sync(const char *state_dir, const wf_cert_cfg_t *cert, bool *changed)
+int acme_output_sweep(const char *dir)
 {
-	*changed = false;
-	if (!cert->output_dir || !cert->output_dir[0])
-		return WF_OK;
-	wf_buf_t pem;
-	wf_buf_init(&pem, FILE_MAX);
-	int rc = wf_certstate_read_issued(state_dir, cert->name, &pem);
-	if (rc != WF_OK) {
-		if (rc == WF_ERR)
-			wf_log_warn("certificate %s: cannot read the issued certificate: %m", cert->name);
-		wf_buf_fini(&pem);
-		return rc == WF_DECLINED ? WF_OK : WF_ERR; /* nothing issued yet: nothing to write */
+	static const char *const names[] = { "privkey.pem", "combined.pem", "cert.pem", "chain.pem", "fullchain.pem" };
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
 	}
-	wf_slice_t key, chain;
-	if (wf_certstate_split_issued(wf_buf_slice(&pem), &key, &chain) == WF_OK) {
-		rc = acme_output_install(cert, chain, key, changed);
-	} else {
-		wf_log_error("certificate %s: output files in %s not updated: no certificate after the key", cert->name,
-			     cert->output_dir);
-		rc = WF_ERR;
-	}
-	wf_buf_fini(&pem);
-	return rc;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (own_temp(e->d_name, names, sizeof(names) / sizeof(names[0])) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	closedir(d);
+	return n;
 }

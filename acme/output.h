@@ -7,7 +7,9 @@
  *   privkey.pem    the private key (0600)
  *   combined.pem   key + leaf + intermediates, HAProxy's one-file form (0600)
  * Each is written durably (temp, fsync, rename), and only when its content
- * changed, so a deploy hook that watches them fires only on a change. */
+ * changed. The set is consistent once the last is renamed, which is when
+ * acme/deploy.c runs the deploy hook: services reload on the hook, not on
+ * a file's change. */
 #ifndef ACME_OUTPUT_H
 #define ACME_OUTPUT_H
 
@@ -26,15 +28,8 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest);
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
 		      size_t errlen);
 
-
-
-struct wf_cert_cfg;
-/* Brings cert's output_dir up to date with this pair, the one just issued
- * or received (from memory: the state folder may not have taken it);
- * nothing without an output_dir. Logs what it did; *changed as above.
- * WF_OK or WF_ERR (logged). */
-int acme_output_install(const struct wf_cert_cfg *cert, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed);
-/* The same at start-up, from the issued pair in the state folder
- * (STATE/certs/NAME/issued.pem: key, then chain); nothing without one. */
-int acme_output_sync(const char *state_dir, const struct wf_cert_cfg *cert, bool *changed);
+/* Removes the temp files a killed write left in dir (the names
+ * wf_durable_stage gives the five files, ".privkey.pem.tmp.<16 hex>", and
+ * no other). Only while no write runs: at start-up. Returns how many. */
+int acme_output_sweep(const char *dir);
 #endif

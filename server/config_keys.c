@@ -189,12 +189,15 @@ static const wf_key_t cert_keys[] = {
 	  NULL, NULL,
 	  "Command run after each issuance, as an argv array (no shell), with WHARF_EVENT=issued, "
 	  "WHARF_CERT_NAME, WHARF_DOMAINS (space-separated), WHARF_CERT_FILE and WHARF_KEY_FILE in its "
-	  "environment; killed after 60 s; its exit status is logged." },
+	  "environment; killed after 60 s; its exit status is logged. With an output_dir, it runs once the "
+	  "files are written: after a retry when they could not be, and at start-up when they lagged "
+	  "behind the issued certificate." },
 	{ "output_dir", WF_KEY_STRING, F(wf_cert_cfg_t, output_dir), 0, "", 0, 0, NULL, NULL,
 	  "Folder that gets certbot-style files for other servers (HAProxy, nginx): `cert.pem`, "
 	  "`chain.pem`, `fullchain.pem`, `privkey.pem` (0600) and `combined.pem` (key and chain, "
 	  "HAProxy's form, 0600), each written atomically and only when it changed; the deploy hook runs "
-	  "after them with WHARF_OUTPUT_DIR set. Empty: none." },
+	  "after the last, when the set is consistent, with WHARF_OUTPUT_DIR set. Files that cannot be "
+	  "written are tried again, 10 s later and then doubling to 10 min. Empty: none." },
 };
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
 					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, at),

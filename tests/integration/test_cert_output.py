@@ -102,7 +102,7 @@ class OutputFiles(AcmeCase):
         s.write_config(s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s"];' % deploy))
         s.start()
         wait_issued(s, "wharf.test")
-        self.assertTrue(s.wait_log("output files in %s not updated: cannot write" % out_dir, 10), s.log()[-3000:])
+        self.assertTrue(s.wait_log("output files in %s not updated (try 1): cannot write" % out_dir, 10), s.log()[-3000:])
         self.assertEqual(os.listdir(out_dir), [])
         # The deploy hook would reload a service onto the old files: not run.
         self.assertTrue(s.wait_log("deploy hook not run: the output files were not updated", 10))

@@ -1,0 +1,43 @@
+/* A certificate's deployment to other services: its output files
+ * (acme/output.c), then its deploy hook, for the certificate the server
+ * holds. One per certificate, owned by the manager or the follower.
+ *
+ * When the files cannot be written (a folder not writable, a full disk),
+ * the pair is kept and written again on a timer, 10 s doubling to 10 min,
+ * one error line per failed try saying that the services reading the files
+ * are still on the old certificate; once written, the deploy hook runs.
+ * At start-up the files catch up with the state folder's issued.pem (after
+ * a crash between storing a certificate and writing its files, or an
+ * output_dir just added), and the hook runs when that changed any. */
+#ifndef ACME_DEPLOY_H
+#define ACME_DEPLOY_H
+
+#include "events.h"
+#include "../server/base.h"
+
+#include <ev.h>
+#include <stdbool.h>
+
+typedef struct acme_deploy acme_deploy_t;
+
+/* cert and events are borrowed and must outlive it. NULL when out of memory. */
+acme_deploy_t *acme_deploy_new(struct ev_loop *loop, const wf_cert_cfg_t *cert, acme_events_t *events);
+void acme_deploy_free(acme_deploy_t *d);
+
+/* A pair just issued or received, and served: its files now (before the
+ * hooks, which may read them), then the issued event (deploy hook, event
+ * hook, webhook). When the files could not be written, the event goes out
+ * without the deploy hook, and the files and then the hook follow when a
+ * retry writes them. WF_OK, or WF_ERR when the files lag (logged). */
+int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem);
+
+/* Start-up: sweeps temp files a killed write left in the output folder,
+ * brings the files up to date with STATE/certs/NAME/issued.pem, and runs
+ * the deploy hook when any file changed. Nothing without an output_dir or
+ * an issued certificate. WF_OK, or WF_ERR when the files lag (logged). */
+int acme_deploy_startup(acme_deploy_t *d, const char *state_dir);
+
+/* Output files behind the certificate held, being retried. */
+bool acme_deploy_lagging(const acme_deploy_t *d);
+
+#endif

@@ -1,0 +1,204 @@
+"""Output files that fall behind the certificate the server holds, against
+Pebble: a folder not writable when the certificate is issued (or when a
+follower takes it from its controller) is written again on a timer, one
+error line per failed try, and the deploy hook runs once the files are
+written; a restart finding files older than issued.pem (a kill between
+storing a certificate and writing its files) rewrites them and runs the
+deploy hook, and sweeps the temp files a killed write left, only those."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server, tls_peer_cert  # noqa: E402
+from pebble import AcmeCase, Pebble, hook_script, issued_by_pebble, wait_file_text, wait_issued  # noqa: E402
+from test_cluster import SECRET, cluster_block  # noqa: E402
+
+FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "combined.pem")
+DOMAINS = ["wharf.test", "www.wharf.test"]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def with_deploy_hook(s, out_dir, edit=lambda text: text):
+    """Sets output_dir and a deploy hook that logs each run; returns the log's path."""
+    deploy, deploy_log = hook_script(s, "deploy")
+    for c in s.certificates:
+        if isinstance(c, dict) and c["name"] == "main":
+            c["output_dir"] = out_dir
+            c["deploy_hook"] = "@DEPLOY@"
+    s.write_config(edit(s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s"];' % deploy)))
+    return deploy_log
+
+
+def locked_out_dir(s):
+    """An output folder the server (nobody, when run as root) cannot write."""
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("a folder the server cannot write needs the server run as another user")
+    out = os.path.join(s.dir, "out")
+    os.makedirs(out)
+    s.give(out)
+    out_dir = os.path.join(out, "main")
+    os.makedirs(out_dir)
+    s.give(out_dir)
+    os.chmod(out_dir, 0o500)
+    return out_dir
+
+
+def runs(path):
+    return read(path).count("WHARF_EVENT=issued") if os.path.exists(path) else 0
+
+
+def issued_pair(s):
+    return read(os.path.join(s.state_dir, "certs", "main", "issued.pem"))
+
+
+class OutputRetry(AcmeCase):
+    def test_unwritable_folder_is_retried_then_deployed(self):
+        self.pebble.start()
+        s = self.make_server()
+        out_dir = locked_out_dir(s)
+        deploy_log = with_deploy_hook(s, out_dir)
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("output files in %s not updated" % out_dir, 10), s.log()[-3000:])
+        self.assertTrue(s.wait_log("deploy hook not run: the output files were not updated", 10))
+        self.assertEqual(runs(deploy_log), 0)
+        self.assertEqual(os.listdir(out_dir), [])
+
+        os.chmod(out_dir, 0o700)  # the admin fixes the folder: nothing else happens
+        wait_file_text(deploy_log, "WHARF_EVENT=issued", timeout=30)
+        self.assertTrue(s.wait_log("up to date at last, after 1 failed try; running the deploy hook held back", 10),
+                        s.log()[-3000:])
+        self.assertEqual(runs(deploy_log), 1)
+        self.assertEqual(sorted(os.listdir(out_dir)), sorted(FILES))
+        self.assertTrue(issued_pair(s).endswith(read(os.path.join(out_dir, "fullchain.pem"))))
+        # One line per failed try, saying the other service is on the old certificate.
+        self.assertIn("output files in %s not updated (try 1)" % out_dir, s.log())
+        self.assertIn("services that read them are still on the old certificate; next try in", s.log())
+        self.assertEqual(s.log().count("not updated (try"), 1, "more than one line per failed try")
+
+    def test_restart_catches_up_and_runs_the_hook(self):
+        """A kill after issued.pem was stored and before (or while) the files
+        were written leaves them older than it, maybe with temp files: the
+        next start writes them, runs the deploy hook, and sweeps wharf's own
+        temp names, nothing else."""
+        self.pebble.start()
+        s = self.make_server()
+        out = os.path.join(s.dir, "out")
+        os.makedirs(out)
+        s.give(out)
+        out_dir = os.path.join(out, "main")
+        deploy_log = with_deploy_hook(s, out_dir)
+        s.start()
+        wait_issued(s, "wharf.test")
+        wait_file_text(deploy_log, "WHARF_EVENT=issued")
+        s.stop()
+        fresh = {n: read(os.path.join(out_dir, n)) for n in FILES}
+
+        # The state a kill leaves: two files renamed, three still the old
+        # certificate's, and staged files never renamed.
+        for n in ("cert.pem", "fullchain.pem", "combined.pem"):
+            with open(os.path.join(out_dir, n), "w") as f:
+                f.write("the certificate before\n")
+        left = [".privkey.pem.tmp.0123456789abcdef", ".combined.pem.tmp.fedcba9876543210"]
+        kept = [".privkey.pem.tmp.notours", ".cert.pem.tmp.0123456789abcdef0", "notes.tmp", ".other.tmp.0123456789abcdef"]
+        for n in left + kept:
+            with open(os.path.join(out_dir, n), "w") as f:
+                f.write("x")
+        before = runs(deploy_log)
+
+        s.start()
+        self.assertTrue(harness.wait_until(lambda: runs(deploy_log) == before + 1, 20),
+                        "the deploy hook did not run after the start-up rewrite:\n" + s.log()[-3000:])
+        for n in FILES:
+            self.assertEqual(read(os.path.join(out_dir, n)), fresh[n], n)
+        self.assertEqual(sorted(os.listdir(out_dir)), sorted(list(FILES) + kept))
+        self.assertIn("removed 2 temp files an interrupted write left in %s" % out_dir, s.log())
+
+        # Files in step: a restart runs no hook.
+        s.stop()
+        s.start()
+        time.sleep(1)
+        self.assertEqual(runs(deploy_log), before + 1)
+
+    def test_obtain_catches_up_and_runs_the_hook(self):
+        """The same for `cert obtain` (the cron job after a killed run): the
+        files are written, the hook runs and is waited for, nothing is due."""
+        self.pebble.start()
+        s = self.make_server()
+        out = os.path.join(s.dir, "out")
+        os.makedirs(out)
+        s.give(out)
+        out_dir = os.path.join(out, "main")
+        deploy_log = with_deploy_hook(s, out_dir)
+        s.give_homes()
+        cmd = [harness.WHARF, "cert", "obtain", "-c", s.config_path]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(runs(deploy_log), 1)
+        os.unlink(os.path.join(out_dir, "privkey.pem"))
+        with open(os.path.join(out_dir, "cert.pem"), "w") as f:
+            f.write("the certificate before\n")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("nothing was due", r.stderr)
+        self.assertEqual(runs(deploy_log), 2, r.stderr[-3000:])
+        self.assertTrue(issued_pair(s).startswith(read(os.path.join(out_dir, "privkey.pem"))))
+
+
+class FollowerOutputRetry(unittest.TestCase):
+    def setUp(self):
+        self.pebble = Pebble()
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        self.pebble.cleanup()
+
+    def test_follower_retries_its_files(self):
+        self.pebble.start()
+        ctl = Server(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "http-01"},
+                                   {"name": "cluster", "domains": ["localhost"], "acme": False}],
+                     services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                "certificates": ["main", "cluster"]},
+                               {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                                "https_port": 443}],
+                     extra=self.pebble.acme_config() + cluster_block("controller"))
+        self.servers.append(ctl)
+        ctl.start()
+        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
+        f = Server(certificates=[{"name": "main", "domains": DOMAINS}],
+                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
+                   extra=cluster_block("follower", "https://localhost:%d" % ctl.port, "@CA@", SECRET, 30))
+        self.servers.append(f)
+        ca_copy = os.path.join(f.dir, "controller-ca.pem")
+        shutil.copy(ca, ca_copy)
+        f.give(ca_copy)
+        out_dir = locked_out_dir(f)
+        deploy_log = with_deploy_hook(f, out_dir, lambda text: text.replace("@CA@", ca_copy))
+        f.start()
+        self.assertTrue(harness.wait_until(lambda: issued_by_pebble(tls_peer_cert(f.port, "wharf.test")), 60, 0.3),
+                        ctl.log()[-2000:] + f.log()[-2000:])
+        self.assertTrue(f.wait_log("output files in %s not updated" % out_dir, 10), f.log()[-3000:])
+        self.assertEqual(runs(deploy_log), 0)
+
+        os.chmod(out_dir, 0o700)
+        wait_file_text(deploy_log, "WHARF_EVENT=issued", timeout=30)
+        self.assertEqual(sorted(os.listdir(out_dir)), sorted(FILES))
+        self.assertTrue(issued_pair(f).endswith(read(os.path.join(out_dir, "fullchain.pem"))))
+        self.assertEqual(runs(deploy_log), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
