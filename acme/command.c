@@ -3,12 +3,14 @@
 #include "../server/base.h"
 #include "../server/log.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -115,7 +117,20 @@ bool acme_cmd_run(struct ev_loop *loop, char *const *argv, size_t argc, char *co
 		posix_spawnattr_setsigmask(&attr, &none);
 		/* A name without '/' is looked up in PATH, as a shell would (the
 		 * config made every other path absolute at load). */
-		rc = posix_spawnp(&pid, args[0], NULL, &attr, args, env);
+		/* Its stdout goes where our log and diagnostics go, stderr: on
+		 * stdout it would run into what wharf prints there (`cert batch`'s
+		 * table). With no stderr open, to /dev/null rather than not run. */
+		posix_spawn_file_actions_t fa;
+		rc = posix_spawn_file_actions_init(&fa);
+		if (rc == 0) {
+			if (fcntl(STDERR_FILENO, F_GETFD) != -1)
+				rc = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+			else
+				rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+			if (rc == 0)
+				rc = posix_spawnp(&pid, args[0], &fa, &attr, args, env);
+			posix_spawn_file_actions_destroy(&fa);
+		}
 		posix_spawnattr_destroy(&attr);
 	}
 	free(args);

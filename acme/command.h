@@ -16,7 +16,8 @@ typedef void (*acme_cmd_done_cb)(void *owner, bool ok);
 /* Runs argv[0..argc) followed by extra (NULL-terminated; NULL for none). Its
  * environment is this process's without any WHARF_ variable, plus vars
  * ("WHARF_X=value" strings, NULL-terminated; NULL for none). what names it in
- * the log ("certificate web: deploy hook"). cb (may be NULL) runs once from
+ * the log ("certificate web: deploy hook"). Its stdout is our stderr, as
+ * its stderr is. cb (may be NULL) runs once from
  * the loop, never inside this call. Returns false when it could not start
  * (logged; cb will not run). */
 bool acme_cmd_run(struct ev_loop *loop, char *const *argv, size_t argc, char *const *extra, char *const *vars,

@@ -187,6 +187,16 @@ static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	if (acme_manager_hooks_busy(srv->acme))
 		return; /* again in 0.1 s; each hook is killed after its timeout */
 	ev_timer_stop(loop, t);
+	/* A certificate the service reading its files does not have yet (its
+	 * reload failed, or the files could not be written) is a failed run,
+	 * as `cert fetch` says of its hook. */
+	size_t undeployed = acme_manager_deploy_failures(srv->acme);
+	if (undeployed) {
+		wf_log_error("cert obtain: %zu deployment%s failed (output files not written, or a deploy hook that "
+			     "failed); exit status 1",
+			     undeployed, undeployed == 1 ? "" : "s");
+		srv->exit_code = 1;
+	}
 	ev_break(loop, EVBREAK_ALL);
 }
 

@@ -88,6 +88,27 @@ class Batch(unittest.TestCase):
         # cert batch waits for the removes before it exits.
         self.assertEqual(sorted(c.split()[0] for c in calls), ["add", "add", "remove", "remove"], calls)
 
+    def test_failed_hook_exits_1_and_hooks_print_aside(self):
+        """A deploy hook that fails makes the run exit 1, as `cert fetch`
+        does; what hooks print goes to stderr, never into the table."""
+        hooks = {}
+        for name, code in (("good", 0), ("bad", 7)):
+            hooks[name] = os.path.join(self.server.dir, "%s.sh" % name)
+            with open(hooks[name], "w") as f:
+                f.write("#!/bin/sh\necho \"hook-stdout $WHARF_CERT_NAME\"\nexit %d\n" % code)
+            os.chmod(hooks[name], 0o755)
+        self.server.give(self.server.dir)
+        r = self.batch("good,good.wharf.test,,%s\nbad,bad.wharf.test,,%s\n" % (hooks["good"], hooks["bad"]))
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertNotIn("hook-stdout", r.stdout)
+        self.assertIn("hook-stdout good", r.stderr)
+        self.assertIn("hook-stdout bad", r.stderr)
+        self.assertIn("exited 7", r.stderr)
+        rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
+        self.assertEqual(sorted(rows), ["bad", "good"], r.stdout)
+        self.assertRegex(rows["good"], r"^good\s+issued\s+")
+        self.assertRegex(rows["bad"], r"^bad\s+issued\s+")
+
     def test_malformed_csv_orders_nothing(self):
         r = self.batch("a,a.wharf.test\na,b.wharf.test\n")
         self.assertEqual(r.returncode, 1)

@@ -77,6 +77,31 @@ class Obtain(unittest.TestCase):
         self.assertEqual(os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino, inode)
         self.assertEqual(read(deploy_log).count("WHARF_EVENT=issued"), hook_runs)
 
+    def test_failed_deploy_hook_exits_1(self):
+        """As `cert fetch` does: the certificate is issued, but the service
+        that should take it did not reload. The hook's stdout goes to
+        stderr, not into wharf's own output."""
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                          "https_port": 443}])
+        hooks = os.path.join(s.dir, "hooks")
+        os.makedirs(hooks)
+        s.give(hooks)
+        hook = os.path.join(hooks, "deploy.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\necho hook-stdout\nexit 7\n")
+        os.chmod(hook, 0o755)
+        s.certificates[0]["deploy_hook"] = "@DEPLOY@"
+        s.write_config(s.config_text().replace('deploy_hook = "@DEPLOY@";', 'deploy_hook = ["%s"];' % hook))
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn("cert obtain: 1 issued, 0 failed", r.stderr)
+        self.assertIn("exited 7", r.stderr)
+        self.assertIn("1 deployment failed", r.stderr)
+        self.assertNotIn("hook-stdout", r.stdout)
+        self.assertIn("hook-stdout", r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
+
     def test_webroot(self):
         # Another web server serves the webroot on the port the CA validates.
         webroot = os.path.join(harness.tempfile.mkdtemp(prefix="wharf-webroot-"))
