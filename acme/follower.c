@@ -5,6 +5,7 @@
 #include "deploy.h"
 #include "events.h"
 #include "http.h"
+#include "status.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
@@ -36,6 +37,7 @@ typedef struct slot {
 	link_state_t state;            /* for one log line per change, not one per poll */
 	bool unsaved;                  /* serving a bundle the state folder did not take: store it on the next poll */
 	acme_deploy_t *deploy;         /* owned: output files and deploy hook */
+	time_t last_alarm;             /* when the expiry alarm was last given, or 0 */
 } slot_t;
 
 struct acme_follower {
@@ -221,6 +223,30 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 	poll_later(s);
 }
 
+/* The controller gives the expiry alarm when renewals fail; but when it is
+ * down, or its answers do not reach us, this node's certificate runs out
+ * unseen. So a follower that cannot get answers gives the same alarm (the
+ * last sixth of the lifetime, about daily: acme_alarm_due) for the
+ * certificate it serves. */
+static void alarm_check(slot_t *s, const char *why)
+{
+	wf_certkey_t *cur = wf_certstore_get(s->f->store, s->cert->name);
+	bool issued = cur && !cur->provisional;
+	double life = issued ? difftime(cur->not_after, cur->not_before) : 0;
+	double left = issued ? difftime(cur->not_after, time(NULL)) : 0;
+	wf_certkey_unref(cur);
+	if (!issued || !acme_alarm_due(life, left, difftime(time(NULL), s->last_alarm), s->f->cfg->cluster.poll_interval))
+		return;
+	s->last_alarm = time(NULL);
+	char span[32], detail[400];
+	acme_span_text(left < 0 ? -left : left, span, sizeof(span));
+	snprintf(detail, sizeof(detail), "%s %s%s and %s", left < 0 ? "expired" : "expires in", span,
+		 left < 0 ? " ago" : "", why);
+	wf_log_error("ALARM certificate %s: %s", s->cert->name, detail);
+	acme_event_t ee = { ACME_EVENT_EXPIRING, s->cert, s->cert->domains[0], "", detail, false };
+	acme_events_emit(s->f->events, &ee);
+}
+
 static void on_answer(void *arg, const acme_http_resp_t *resp)
 {
 	slot_t *s = arg;
@@ -256,6 +282,9 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 		set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
 			  resp->status);
 	}
+	alarm_check(s, s->state == LINK_REFUSED ? "the controller refuses this follower's requests" :
+		       s->state == LINK_BAD	 ? "the controller's answers fail their checks" :
+						   "the controller cannot be reached");
 	poll_later(s);
 }
 

@@ -77,19 +77,6 @@ static double jitter(double seconds, double fraction)
 	return seconds * (1.0 - fraction + 2.0 * fraction * u);
 }
 
-/* "3.2 days", "5.0 h", "40 min", "12 s": a span of time (>= 0), in the unit that reads best. */
-static void fmt_span(double seconds, char *out, size_t cap)
-{
-	if (seconds >= 2 * 86400)
-		snprintf(out, cap, "%.1f days", seconds / 86400);
-	else if (seconds >= 2 * 3600)
-		snprintf(out, cap, "%.1f h", seconds / 3600);
-	else if (seconds >= 120)
-		snprintf(out, cap, "%.0f min", seconds / 60);
-	else
-		snprintf(out, cap, "%.0f s", seconds);
-}
-
 static time_t renewal_time(const wf_certkey_t *ck)
 {
 	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
@@ -137,7 +124,7 @@ static void alarm_check(acme_manager_t *m, slot_t *s, const char *why, const cha
 		return;
 	s->last_alarm = time(NULL);
 	char span[32], detail[400];
-	fmt_span(left < 0 ? -left : left, span, sizeof(span));
+	acme_span_text(left < 0 ? -left : left, span, sizeof(span));
 	snprintf(detail, sizeof(detail), "%s %s%s and %s%s", left < 0 ? "expired" : "expires in", span,
 		 left < 0 ? " ago" : "", why, left > 0 && until_next >= left ? late : "");
 	wf_log_error("ALARM certificate %s: %s", s->cert->name, detail);
@@ -811,13 +798,13 @@ static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
 	double wait = acme_retry_delay_stored(stored, m->cfg->acme.retry_interval, life, left);
 	if (wait < stored) {
 		char was[32], now[32], span[32], with[64] = "";
-		fmt_span(stored, was, sizeof(was));
-		fmt_span(wait, now, sizeof(now));
+		acme_span_text(stored, was, sizeof(was));
+		acme_span_text(wait, now, sizeof(now));
 		if (left > 0) {
-			fmt_span(left, span, sizeof(span));
+			acme_span_text(left, span, sizeof(span));
 			snprintf(with, sizeof(with), " with %s left on the certificate", span);
 		} else if (life > 0) {
-			fmt_span(-left, span, sizeof(span));
+			acme_span_text(-left, span, sizeof(span));
 			snprintf(with, sizeof(with), " for a certificate expired %s ago", span);
 		}
 		wf_log_info("certificate %s: the next attempt status.json holds (in %s) is later than the backoff "

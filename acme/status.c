@@ -54,6 +54,18 @@ double acme_retry_delay_stored(double stored, double retry_interval, double life
 	return stored > 0 ? stored : 0;
 }
 
+void acme_span_text(double seconds, char *out, size_t cap)
+{
+	if (seconds >= 2 * 86400)
+		snprintf(out, cap, "%.1f days", seconds / 86400);
+	else if (seconds >= 2 * 3600)
+		snprintf(out, cap, "%.1f h", seconds / 3600);
+	else if (seconds >= 120)
+		snprintf(out, cap, "%.0f min", seconds / 60);
+	else
+		snprintf(out, cap, "%.0f s", seconds);
+}
+
 bool acme_alarm_due(double life, double left, double since_last, double next_delay)
 {
 	double every = life / 8 < 20 * 3600.0 ? life / 8 : 20 * 3600.0;

@@ -83,5 +83,7 @@ double acme_retry_delay_stored(double stored, double retry_interval, double life
  * in the last half of that, when the next attempt would come only after
  * expiry (a CA's long Retry-After), even before the last sixth. */
 bool acme_alarm_due(double life, double left, double since_last, double next_delay);
+/* "3.2 days", "5.0 h", "40 min", "12 s": a span of time (>= 0), in the unit that reads best. */
+void acme_span_text(double seconds, char *out, size_t cap);
 
 #endif

@@ -388,6 +388,16 @@ class Cluster(unittest.TestCase):
         b.start()
         self.assertEqual(tls_peer_cert(b.port, "wharf.test"), second)
         self.assertTrue(b.wait_log("unreachable", 10), b.log()[-1500:])
+        # The controller down while the certificate runs out: the follower
+        # (polling every 2 s now) gives the expiry alarm the controller
+        # cannot, in the last sixth of the 40 s lifetime.
+        b.stop()
+        b.write_config(b.config_text().replace("poll_interval = 30;", "poll_interval = 2;"))
+        b.start()
+        self.assertTrue(b.wait_log("ALARM certificate main: expires in", 45), b.log()[-1500:])
+        self.assertIn("and the controller cannot be reached", b.log())
+        time.sleep(3)  # polls 2 s apart: one alarm, not one a poll (the next is due 5 s on)
+        self.assertEqual(b.log().count("ALARM certificate main"), 1, b.log()[-1500:])
 
     def bundle_status(self, port, auth, extra=""):
         target = "/.wharf/cluster/bundle/main"
