@@ -40,6 +40,7 @@ typedef struct req {
 	bool active;    /* counted in the gate */
 	bool queued;    /* waiting at the gate */
 	bool account_again; /* sent again once after the CA forgot the account */
+	char kid[ACME_URL_MAX]; /* the account it was last signed for */
 	int tries;
 	unsigned long http_handle;
 	ev_timer start; /* defers the first send to the loop */
@@ -284,28 +285,28 @@ static void on_account_back(void *arg, bool ok, const acme_ready_why_t *why)
 	}
 	acme_reply_t reply;
 	memset(&reply, 0, sizeof(reply));
+	reply.curl_code = -1; /* never answered: what the account step met says why */
+	reply.error = why->problem.detail;
 	reply.local = why->local;
 	reply.waited = why->waited;
-	if (why->local || why->waited || !why->problem.type[0]) {
-		reply.curl_code = -1;
-		reply.error = why->problem.detail;
-	} else {
-		reply.status = 400;
-		reply.is_problem = true;
-		reply.problem = why->problem;
-	}
+	reply.account_lost = why;
 	acme_reply_cb cb = r->cb;
 	void *cb_arg = r->arg;
 	req_free(r); /* why stays: its waiter is being delivered, off every list */
 	cb(cb_arg, &reply);
 }
 
-static void account_again(req_t *r)
+static void wait_for_account(req_t *r)
 {
-	r->account_again = true;
 	r->http_handle = 0;
 	gate_leave(r); /* the account's own requests must pass, a newOrder's gate too */
 	acme_client_ready(r->cl, on_account_back, r);
+}
+
+static void account_again(req_t *r)
+{
+	r->account_again = true;
+	wait_for_account(r);
 }
 
 static void on_post(void *arg, const acme_http_resp_t *resp)
@@ -331,7 +332,9 @@ static void on_post(void *arg, const acme_http_resp_t *resp)
 		 * the CA's failure. */
 		if (!r->use_jwk && !r->account_again &&
 		    strcmp(p.type, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
-			if (cl->state == CL_READY) {
+			/* Signed for an account already replaced (a request sent
+			 * before another one's refusal): only sent again. */
+			if (cl->state == CL_READY && strcmp(r->kid, cl->kid) == 0) {
 				wf_log_warn("acme %s: the CA no longer knows account %s; looking it up again", cl->ca->url,
 					    cl->kid);
 				cl->state = CL_IDLE;
@@ -384,9 +387,20 @@ static void fail_waited(req_t *r)
 	deliver_as(r, &fake, false, true);
 }
 
+static void wait_for_account(req_t *r);
+
 static void post_with_nonce(req_t *r, const char *nonce)
 {
 	acme_client_t *cl = r->cl;
+	/* The account is being looked up again (the CA forgot it): a request
+	 * signed for it waits for the account found or made, as the one that
+	 * hit the refusal does, instead of going out with no kid. */
+	if (!r->use_jwk && !cl->no_account && cl->state != CL_READY) {
+		nonce_put(cl, nonce);
+		wait_for_account(r);
+		return;
+	}
+	snprintf(r->kid, sizeof(r->kid), "%s", r->use_jwk ? "" : cl->kid);
 	wf_buf_t jws;
 	wf_buf_init(&jws, 1 << 20);
 	int rc = acme_jws_sign(r->key ? r->key : cl->key, r->use_jwk ? NULL : cl->kid, nonce, r->url, r->payload, &jws);
@@ -620,13 +634,13 @@ void acme_client_cancel_all(acme_client_t *cl, void *arg)
 static void notify_waiters(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	acme_client_t *cl = wf_container_of(t, acme_client_t, notify);
-	waiter_t *w = cl->due;
-	cl->due = NULL;
-	while (w) {
-		waiter_t *next = w->next;
+	/* One off the list at a time: a callback may free a request whose
+	 * waiter is next (req_free drops it from cl->due). */
+	waiter_t *w;
+	while ((w = cl->due)) {
+		cl->due = w->next;
 		w->cb(w->arg, w->ok, &w->why);
 		free(w);
-		w = next;
 	}
 }
 

@@ -26,6 +26,9 @@ typedef struct acme_reply {
 	acme_problem_t problem;
 	bool waited;            /* with curl_code: never sent, as the CA asked this account to wait
 				 * (acme_client_not_before): no attempt, no failure of anyone's */
+	const struct acme_ready_why *account_lost; /* with curl_code: held for the account, which the
+						     * CA forgot and which could not be had again: why
+						     * (valid during the callback) */
 } acme_reply_t;
 
 typedef void (*acme_reply_cb)(void *arg, const acme_reply_t *r);

@@ -315,6 +315,9 @@ static void fail_reply(acme_job_t *j, const char *what, const acme_reply_t *r)
 		fail_waited(j);
 	else if (r->local) /* never sent: a request we could not sign */
 		fail_ours(j, NULL, "%s: %s", what, r->error ? r->error : "?");
+	else if (r->account_lost) /* as a failed account step (on_client_ready) */
+		fail(j, r->account_lost->problem.type, NULL, r->account_lost->retry_after, "%s",
+		     r->account_lost->problem.detail);
 	else if (r->curl_code)
 		fail(j, "", NULL, ra, "%s: no answer from the CA: %s", what, r->error ? r->error : "?");
 	else if (r->is_problem)

@@ -15,6 +15,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,7 +50,9 @@ class ScriptedCA:
     closed days ago), "processing_ra0" (orders that stay processing, each
     poll answered with Retry-After: 0), "relative_location" (a new order's
     Location is a path), "stays_ready" (an order left ready after its
-    finalize)."""
+    finalize), "forgets_account" (an order of two authorizations, each
+    answered accountDoesNotExist half a second later, and the account not
+    to be had again: newAccount answers 500 after the first)."""
 
     ISSUER_CN = "scripted issuing ca"
 
@@ -177,12 +180,27 @@ class ScriptedCA:
                     payload = None
                 p = self.path
                 if p == "/acct":
+                    ca._note("acct")
+                    if ca.mode == "forgets_account" and ca.count("acct") > 1:
+                        self.send(500, {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "down"},
+                                  ctype="application/problem+json")
+                        return
                     self.send(200, {"status": "valid"}, headers=[("Location", ca.base + "/acct/1")])
+                elif p.startswith("/authz/"):
+                    ca._note("authz")
+                    time.sleep(0.5)  # both in flight when the first refusal comes
+                    self.send(400, {"type": "urn:ietf:params:acme:error:accountDoesNotExist", "detail": "gone"},
+                              ctype="application/problem+json")
                 elif p == "/new-order":
                     ca._note("order")
                     ca.names = [i["value"] for i in payload["identifiers"]]
                     # RFC 9110 10.2.2 allows a relative Location.
                     where = "/order/1" if ca.mode == "relative_location" else ca.base + "/order/1"
+                    if ca.mode == "forgets_account":
+                        self.send(201, {"status": "pending", "identifiers": payload["identifiers"],
+                                        "authorizations": [ca.base + "/authz/1", ca.base + "/authz/2"],
+                                        "finalize": ca.base + "/finalize/1"}, headers=[("Location", where)])
+                        return
                     self.send(201, {"status": "ready", "identifiers": payload["identifiers"], "authorizations": [],
                                     "finalize": ca.base + "/finalize/1"}, headers=[("Location", where)])
                 elif p.startswith("/finalize/"):

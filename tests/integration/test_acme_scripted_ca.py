@@ -51,6 +51,19 @@ class ScriptedCACase(unittest.TestCase):
         self.assertNotIn("; installed", s.log())
         self.assertFalse(os.path.exists(self.issued_pem()))
 
+    def test_account_lost_under_two_requests(self):
+        # Both authorizations are refused for the account; the lookup that
+        # both then wait on fails: each request fails once, with the account
+        # step's reason, and the server lives on (one's failure cancelled
+        # the other while its waiter was being delivered).
+        self.start("forgets_account")
+        s = self.server
+        self.assertTrue(s.wait_log("account: HTTP 500: down (authorizations)", timeout=20), s.log()[-3000:])
+        self.assertTrue(harness.wait_until(lambda: self.ca.count("acct") >= 3, timeout=20), s.log()[-3000:])
+        self.assertIsNone(s.proc.poll(), s.log()[-3000:])
+        self.assertIn("the CA no longer knows account", s.log())
+        self.assertNotIn("HTTP 400: account", s.log())
+
     def test_expired_certificate_refused(self):
         self.start("expired")
         self.assertRefusedWithBackoff("certificate download: the certificate expired at ")
