@@ -4,9 +4,11 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 typedef struct job {
+	uint64_t seq;   /* submission order, across both lanes */
 	wf_worker_t *w; /* borrowed: outlives its jobs (workers drain before they stop); NULL: no completion */
 	wf_offload_fn fn;
 	wf_offload_done done;
@@ -15,9 +17,10 @@ typedef struct job {
 } job_t;
 
 /* Two lanes: password checks, and file work (fsyncs, listings, sweeps).
- * Any thread takes a password check first, and one thread takes nothing
- * else, so a user's thousands of uploads, each ending in an fsync, never
- * hold every other user's login behind them. */
+ * One thread takes only password checks, so a user's thousands of uploads,
+ * each ending in an fsync, never hold every other user's login behind
+ * them; the others take the older job of either lane, so a flood of
+ * guesses never holds the file work either. */
 typedef struct lane {
 	job_t *head, *tail;
 } lane_t;
@@ -28,6 +31,7 @@ static lane_t logins, files;
 static pthread_t *threads;
 static int nthreads;
 static bool stopping;
+static uint64_t submitted;
 
 static job_t *lane_take(lane_t *l)
 {
@@ -55,9 +59,10 @@ static void *pool_main(void *logins_only)
 		pthread_mutex_lock(&lock);
 		while (!logins.head && (logins_only || !files.head) && !stopping)
 			pthread_cond_wait(&cond, &lock);
-		job_t *j = lane_take(&logins);
-		if (!j && !logins_only)
-			j = lane_take(&files);
+		lane_t *from = &logins;
+		if (!logins_only && files.head && (!logins.head || files.head->seq < logins.head->seq))
+			from = &files;
+		job_t *j = lane_take(from);
 		pthread_mutex_unlock(&lock);
 		if (!j)
 			return NULL;
@@ -117,6 +122,7 @@ static int submit(lane_t *l, wf_worker_t *w, wf_offload_fn fn, wf_offload_done d
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&lock);
+	j->seq = submitted++;
 	lane_put(l, j);
 	/* Every thread: a signal could wake the logins' thread for a file job. */
 	pthread_cond_broadcast(&cond);

@@ -12,8 +12,8 @@ typedef struct wf_worker wf_worker_t;
 typedef void (*wf_offload_fn)(void *arg);   /* on a pool thread: touch nothing shared */
 typedef void (*wf_offload_done)(void *arg); /* on the submitting worker's loop */
 
-/* threads take any job; one more takes only password checks
- * (wf_offload_submit_login), which every thread takes first. */
+/* threads take any job, oldest first; one more takes only password
+ * checks (wf_offload_submit_login). */
 int wf_offload_start(int threads);
 /* Runs every queued job, then stops the threads. */
 void wf_offload_stop(void);

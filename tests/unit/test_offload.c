@@ -1,11 +1,13 @@
 /* The offload pool's lanes: a password check runs while every thread that
- * takes file work is held by it (a slow fsync), and file work never takes
- * the logins' own thread. Jobs here have no completion (no worker loop). */
+ * takes file work is held by it (a slow fsync), file work never takes the
+ * logins' own thread, and the other threads take the older job of the two
+ * lanes. Jobs here have no completion (no worker loop). */
 #include "server/offload.h"
 
 #include "check.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <semaphore.h>
 #include <time.h>
@@ -59,6 +61,70 @@ static void test_login_passes_file_work(void)
 	wf_offload_stop();
 }
 
+/* With the logins' own thread held, the other takes the older job of the
+ * two lanes: a file job queued first runs first, so guesses queued behind
+ * it never hold it back. */
+static sem_t file_started, login_started, hold_login;
+static char order[8];
+static int norder;
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void note(char c)
+{
+	pthread_mutex_lock(&order_lock);
+	if (norder < (int)sizeof(order) - 1)
+		order[norder++] = c;
+	pthread_mutex_unlock(&order_lock);
+}
+
+static void held_file_job(void *arg)
+{
+	(void)arg;
+	sem_post(&file_started);
+	sem_wait(&release);
+}
+
+static void held_login_job(void *arg)
+{
+	(void)arg;
+	sem_post(&login_started);
+	sem_wait(&hold_login);
+}
+
+static void noted_file_job(void *arg)
+{
+	(void)arg;
+	note('F');
+	sem_post(&files_ran);
+}
+
+static void noted_login_job(void *arg)
+{
+	(void)arg;
+	note('L');
+	sem_post(&login_ran);
+}
+
+static void test_oldest_first_on_the_shared_thread(void)
+{
+	sem_init(&file_started, 0, 0);
+	sem_init(&login_started, 0, 0);
+	sem_init(&hold_login, 0, 0);
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, held_file_job, NULL, NULL), WF_OK); /* only the shared thread takes it */
+	CHECK(within(&file_started, 5000));
+	CHECK_EQ_INT(wf_offload_submit_login(NULL, held_login_job, NULL, NULL), WF_OK); /* the logins' thread */
+	CHECK(within(&login_started, 5000));
+	CHECK_EQ_INT(wf_offload_submit(NULL, noted_file_job, NULL, NULL), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit_login(NULL, noted_login_job, NULL, NULL), WF_OK);
+	sem_post(&release); /* the shared thread is free: both wait for it alone */
+	CHECK(within(&files_ran, 5000));
+	CHECK(within(&login_ran, 5000));
+	CHECK_EQ_STR(order, "FL");
+	sem_post(&hold_login);
+	wf_offload_stop();
+}
+
 /* Stopping runs what is queued in both lanes first. */
 static void test_stop_runs_the_queue(void)
 {
@@ -82,6 +148,7 @@ int main(void)
 	sem_init(&files_ran, 0, 0);
 	sem_init(&login_ran, 0, 0);
 	test_login_passes_file_work();
+	test_oldest_first_on_the_shared_thread();
 	test_stop_runs_the_queue();
 	return check_report();
 }
