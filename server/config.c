@@ -4,6 +4,7 @@
 #include "passwd.h"
 #include "san.h"
 #include "config_keys.h"
+#include "durable.h"
 #include "state_dir.h"
 
 #include <arpa/inet.h>
@@ -35,14 +36,25 @@ static size_t tail_room(const load_ctx_t *ctx)
 	return strlen(ctx->file) + 64;
 }
 
+static char *path_tidy(const char *abs);
+
 /* The path of a file libconfig read: an @include names it as written,
- * relative to ctx->dir (config_set_include_dir). NULL if it does not fit. */
+ * relative to ctx->dir (config_set_include_dir; an absolute name was
+ * written as one, climbing from there: read_config_text), tidied. NULL if
+ * it does not fit. */
 static const char *source_path(const load_ctx_t *ctx, const char *file, char *buf, size_t cap)
 {
 	if (file[0] == '/' || !ctx->dir)
 		return file;
 	int n = snprintf(buf, cap, "%s%s%s", ctx->dir, strcmp(ctx->dir, "/") != 0 ? "/" : "", file);
-	return n >= 0 && (size_t)n < cap ? buf : NULL;
+	if (n < 0 || (size_t)n >= cap)
+		return NULL;
+	char *tidy = path_tidy(buf); /* ctx->dir is a real path: its ".." are what the kernel makes of them */
+	if (tidy) {
+		snprintf(buf, cap, "%s", tidy);
+		free(tidy);
+	}
+	return buf;
 }
 
 /* One problem at line of file (the config file when NULL; line 0: none). */
@@ -86,6 +98,68 @@ static void problem(load_ctx_t *ctx, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vproblem(ctx, NULL, line, fmt, ap);
 	va_end(ap);
+}
+
+#define CONFIG_TEXT_MAX (16 << 20)
+
+/* The config file's text for libconfig, as config_read_file would take
+ * it, but for one thing: libconfig 1.5 puts include_dir before every
+ * @include name, absolute ones too, so "/etc/wharf/users.conf" is written
+ * as the same file reached from dir ("../../etc/wharf/users.conf" from
+ * /srv/conf), on its own line so every line number stays. NULL with errno
+ * (EFBIG past CONFIG_TEXT_MAX). */
+static char *read_config_text(const char *real, const char *dir)
+{
+	wf_buf_t in, out;
+	wf_buf_init(&in, CONFIG_TEXT_MAX);
+	int rc = wf_durable_read(AT_FDCWD, real, CONFIG_TEXT_MAX, &in); /* errno EFBIG past the cap */
+	if (rc != WF_OK) {
+		int saved = errno;
+		wf_buf_fini(&in);
+		errno = saved;
+		return NULL;
+	}
+	size_t depth = 0; /* folders from / down to dir */
+	for (const char *p = dir; *p; p++)
+		depth += p[0] == '/' && p[1] && p[1] != '/';
+	wf_buf_init(&out, (size_t)CONFIG_TEXT_MAX + 64 * 1024);
+	const char *p = wf_buf_head(&in), *end = p + wf_buf_size(&in);
+	rc = WF_OK;
+	while (p < end && rc == WF_OK) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl + 1 : end, *q = p;
+		while (q < eol && (*q == ' ' || *q == '\t'))
+			q++;
+		size_t kw = strlen("@include");
+		const char *name = NULL;
+		if ((size_t)(eol - q) > kw && memcmp(q, "@include", kw) == 0 && (q[kw] == ' ' || q[kw] == '\t')) {
+			q += kw;
+			while (q < eol && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q + 1 < eol && q[0] == '"' && q[1] == '/')
+				name = q + 1;
+		}
+		if (name) {
+			rc = wf_buf_append(&out, p, (size_t)(name - p));
+			for (size_t i = 0; i < depth && rc == WF_OK; i++)
+				rc = wf_buf_append(&out, "../", 3);
+			if (rc == WF_OK)
+				rc = wf_buf_append(&out, name + 1, (size_t)(eol - name - 1));
+		} else {
+			rc = wf_buf_append(&out, p, (size_t)(eol - p));
+		}
+		p = eol;
+	}
+	wf_buf_fini(&in);
+	char *text = rc == WF_OK ? malloc(wf_buf_size(&out) + 1) : NULL;
+	if (text) {
+		memcpy(text, wf_buf_head(&out), wf_buf_size(&out));
+		text[wf_buf_size(&out)] = '\0';
+	}
+	wf_buf_fini(&out);
+	if (!text)
+		errno = ENOMEM;
+	return text;
 }
 
 /* Where setting s is written, for checks made after parsing (a user
@@ -242,7 +316,7 @@ static int int_literal(const load_ctx_t *ctx, config_setting_t *s, int64_t *out)
 	int line = config_setting_source_line(s);
 	int32_t kept = (int32_t)config_setting_get_int(s);
 	char buf[PATH_MAX];
-	const char *path = file ? source_path(ctx, file, buf, sizeof(buf)) : NULL;
+	const char *path = file ? source_path(ctx, file, buf, sizeof(buf)) : ctx->real; /* NULL: the config file */
 	FILE *f = path && name && line > 0 ? fopen(path, "r") : NULL;
 	if (!f)
 		return WF_DECLINED;
@@ -1185,11 +1259,15 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 	config_set_include_dir(&lc, cfg->dir);
 	ctx.real = real;
 	ctx.dir = cfg->dir;
-	if (!config_read_file(&lc, real)) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			problem(&ctx, 0, "cannot read: %s", strerror(errno));
-		else
-			syntax_problem(&ctx, &lc);
+	char *text = read_config_text(real, cfg->dir);
+	if (!text) {
+		problem(&ctx, 0, "cannot read: %s", errno == EFBIG ? "larger than 16 MiB" : strerror(errno));
+		goto out;
+	}
+	int read_ok = config_read_string(&lc, text);
+	free(text);
+	if (!read_ok) {
+		syntax_problem(&ctx, &lc);
 		goto out;
 	}
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
@@ -1336,8 +1414,8 @@ int wf_config_reference(wf_buf_t *out)
 			       "`server/config_keys.c`; a test keeps this file equal to it.\n"
 			       "The file is libconfig syntax. Unknown keys and wrong types are errors "
 			       "reported as FILE:LINE by `wharf check -c FILE`. `@include \"users.conf\"` reads "
-			       "a file from the config file's folder; a problem found in it is named by its "
-			       "own FILE:LINE.\n"
+			       "a file from the config file's folder (or from an absolute path, and so do "
+			       "@includes in that file); a problem found in it is named by its own FILE:LINE.\n"
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
 			       "(powers of 1024): `max_upload_bytes = \"100G\";` or `107374182400` (read whole, "
 			       "with or without libconfig's `L` suffix for 64-bit integers). Times are in seconds.\n"

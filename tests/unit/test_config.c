@@ -616,6 +616,24 @@ static void test_include(void)
 	put_file("inc/syntax.conf", "limits = { idle_timeout = ; };\n");
 	snprintf(want, sizeof(want), "%s/inc/syntax.conf:1: syntax error", dir);
 	expect_error(GOOD_TAIL "@include \"inc/syntax.conf\"\n", want);
+	/* An absolute name is taken as it is (libconfig 1.5 would put the
+	 * include folder before it), its problems named by its path. */
+	char text[600];
+	put_file("inc/abs.conf", "limits = { idle_timeout = 7; };\n");
+	snprintf(text, sizeof(text), "@include \"%s/inc/abs.conf\"\n%s", dir, GOOD_TAIL);
+	cfg = expect_load(text);
+	CHECK(cfg && cfg->limits.idle_timeout == 7);
+	wf_config_unref(cfg);
+	put_file("inc/absbad.conf", "limits = { colour = 1; };\n");
+	snprintf(text, sizeof(text), "  @include   \"%s/inc/absbad.conf\"\n%s", dir, GOOD_TAIL);
+	snprintf(want, sizeof(want), "%s/inc/absbad.conf:1: unknown key 'limits.colour'", dir);
+	expect_error(text, want);
+	/* An included file's own relative @include is read from the config's
+	 * folder too. */
+	put_file("inc/outer.conf", "@include \"inc/abs.conf\"\n");
+	cfg = expect_load("@include \"inc/outer.conf\"\n" GOOD_TAIL);
+	CHECK(cfg && cfg->limits.idle_timeout == 7);
+	wf_config_unref(cfg);
 	/* Checks across entries name each entry's own file. */
 	put_file("inc/users.conf", "users = (\n  { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; },\n"
 				   "  { name = \"v\"; password = \"" PW_HASH "\"; home = \"home\"; }\n);\n");
