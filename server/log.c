@@ -32,40 +32,53 @@ static int still_open(const char *target, int current)
 	return fcntl(current, F_DUPFD_CLOEXEC, 3);
 }
 
-/* Opens what root's symlink at target leads to. The link is held
- * (O_PATH) while its owner is checked and its text read, so a link swapped
- * in after the check is never the one followed. A relative text is taken
- * from the link's folder, as the kernel would. -1 with errno ELOOP when
- * target is no link of root's. */
-static int open_roots_link(const char *target, int flags)
+#define LOG_LINK_HOPS 8
+
+/* Opens target, following no link but root's, at every hop: the log is
+ * opened as root, maybe in a folder the run user may write, and a link of
+ * theirs (the first, or one a root link leads to there) would point
+ * root's appends at any file. Each link is held (O_PATH) while its owner
+ * is checked and its text read, so one swapped in after the check is
+ * never the one followed; a relative text is taken from the link's
+ * folder, as the kernel would. The process's own descriptors
+ * (/dev/stdout leads to /proc/self/fd/1: a pipe or a tty, whose text
+ * cannot be opened again) are opened as they are. -1 with errno ELOOP at
+ * a link not root's, or past LOG_LINK_HOPS links. */
+static int open_following_roots_links(const char *target, int flags)
 {
-	int link = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (link < 0)
-		return -1;
-	struct stat st;
-	char to[PATH_MAX];
-	ssize_t n = -1;
-	if (fstat(link, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
-		n = readlinkat(link, "", to, sizeof(to));
-	close(link);
-	if (n <= 0 || (size_t)n >= sizeof(to)) {
-		errno = ELOOP;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s", target) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	to[n] = '\0';
-	if (to[0] == '/')
-		return open(to, flags, 0640);
-	char dir[PATH_MAX];
-	const char *slash = strrchr(target, '/');
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
-	int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0)
-		return -1;
-	int fd = openat(dir_fd, to, flags, 0640);
-	int saved = errno;
-	close(dir_fd);
-	errno = saved;
-	return fd;
+	for (int hop = 0; hop <= LOG_LINK_HOPS; hop++) {
+		if (strncmp(path, "/proc/self/fd/", 14) == 0 || strncmp(path, "/dev/fd/", 8) == 0)
+			return open(path, flags, 0640);
+		int fd = open(path, flags | O_NOFOLLOW, 0640);
+		if (fd >= 0 || errno != ELOOP)
+			return fd;
+		int link = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (link < 0)
+			return -1;
+		struct stat st;
+		char to[PATH_MAX];
+		ssize_t n = -1;
+		if (fstat(link, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
+			n = readlinkat(link, "", to, sizeof(to));
+		close(link);
+		if (n <= 0 || (size_t)n >= sizeof(to))
+			break;
+		to[n] = '\0';
+		char next[PATH_MAX];
+		const char *slash = strrchr(path, '/');
+		int len = to[0] == '/' || !slash ? snprintf(next, sizeof(next), "%s", to) :
+						   snprintf(next, sizeof(next), "%.*s%s", (int)(slash - path) + 1, path, to);
+		if (len < 0 || (size_t)len >= sizeof(next))
+			break;
+		memcpy(path, next, (size_t)len + 1);
+	}
+	errno = ELOOP;
+	return -1;
 }
 
 static int open_target(const char *target, int current, int *fd)
@@ -81,16 +94,12 @@ static int open_target(const char *target, int current, int *fd)
 	*fd = still_open(target, current);
 	if (*fd >= 0)
 		return WF_OK;
-	/* Opened as root, maybe in a folder the run user may write: a symlink
-	 * put there would point root's appends at any file, so none is
-	 * followed but root's own (/dev/stdout, for containers). O_NONBLOCK:
-	 * a FIFO put there with no reader fails at once instead of hanging
-	 * start-up or a reload. */
+	/* No link followed but root's (/dev/stdout, for containers).
+	 * O_NONBLOCK: a FIFO put there with no reader fails at once instead
+	 * of hanging start-up or a reload. */
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK;
-	*fd = open(target, flags | O_NOFOLLOW, 0640);
+	*fd = open_following_roots_links(target, flags);
 	struct stat st;
-	if (*fd < 0 && errno == ELOOP)
-		*fd = open_roots_link(target, flags);
 	if (*fd < 0)
 		return WF_ERR;
 	if (fstat(*fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {

@@ -77,6 +77,20 @@ static void test_roots_link_followed(void)
 	CHECK(strstr(read_all(path_in("logs-real.log"), &len), "through root's link\n") != NULL);
 	unlink(path_in("logs-real.log"));
 	unlink(link);
+	/* Root's link to a link of the run user's: not followed past it. */
+	char *target = path_in("precious2"), *theirs = path_in("theirs.log"), *roots = path_in("roots.log");
+	FILE *f = fopen(target, "w");
+	fputs("keep me\n", f);
+	fclose(f);
+	CHECK(symlink(target, theirs) == 0);
+	CHECK(lchown(theirs, 65534, 65534) == 0);
+	CHECK(symlink("theirs.log", roots) == 0);
+	CHECK_EQ_INT(wf_log_open("info", roots, "off"), WF_ERR);
+	wf_log_info("a line that must not reach the second link's target");
+	CHECK_EQ_INT(file_size(target), 8);
+	/* The process's own descriptors, named as such. */
+	CHECK_EQ_INT(wf_log_open("info", "/dev/fd/2", "/proc/self/fd/2"), WF_OK);
+	wf_log_close();
 }
 
 static void test_devices_pipes_and_folders(void)
