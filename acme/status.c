@@ -139,10 +139,10 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
 			rec->ca = (int)get_int(o, "ca");
 			rec->ca_wait_until = (time_t)get_int(o, "ca_wait_until");
-			/* No wait we store passes a day (ACME_BACKOFF_CAP, Retry-After's
-			 * cap): a later one is an edited file's, and would be shown as
-			 * a year past 9999. */
-			time_t cap = time(NULL) + (time_t)ACME_BACKOFF_CAP;
+			/* No wait we store passes a day and its jitter (ACME_BACKOFF_CAP,
+			 * Retry-After's cap): a later one is an edited file's, and
+			 * would be shown as a year past 9999. */
+			time_t cap = time(NULL) + (time_t)(ACME_BACKOFF_CAP * (1 + ACME_BACKOFF_JITTER));
 			if (rec->next_attempt > cap)
 				rec->next_attempt = cap;
 			if (rec->ca_wait_until > cap)

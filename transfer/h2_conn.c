@@ -664,10 +664,6 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	return 0;
 }
 
-/* Hands input to nghttp2; *took says how much it used (less than len when
- * it paused on a stream's DATA). False if the connection is closed: the input
- * was bad, or it made nghttp2 queue more frames than a client that reads them
- * could need (input is read while output waits, so this is what bounds it). */
 /* A fatal error of the client's (a flood, too many CONTINUATIONs): a
  * GOAWAY says so before the close (RFC 9113 5.4.1), as far as TLS takes
  * it now; nghttp2 leaves that to us for its fatal errors. */
@@ -690,6 +686,10 @@ static void goaway_then_close(wf_conn_t *c, int err)
 	h2_close(c);
 }
 
+/* Hands input to nghttp2; *took says how much it used (less than len when
+ * it paused on a stream's DATA). False if the connection is closed: the input
+ * was bad, or it made nghttp2 queue more frames than a client that reads them
+ * could need (input is read while output waits, so this is what bounds it). */
 static bool feed(wf_conn_t *c, const char *in, size_t len, size_t *took)
 {
 	h2_t *h = H(c);

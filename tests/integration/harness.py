@@ -646,7 +646,7 @@ def log_on_failure(testcase, server, tail=6000):
     # test's own failure is looked up in the result.
     result = getattr(getattr(testcase, "_outcome", None), "result", None)
     failed = getattr(result, "failures", []) + getattr(result, "errors", [])
-    if any(t is testcase for t, _ in failed):
+    if any(getattr(t, "test_case", t) is testcase for t, _ in failed):  # a subTest's names its test
         sys.stderr.write("\n---- server log (%s) ----\n%s\n" % (testcase.id(), server.log()[-tail:]))
 
 

@@ -65,8 +65,8 @@ int main(void)
 	acme_status_load(state, "x", &rec);
 	time_t now = time(NULL);
 	CHECK_EQ_INT(rec.failures, 2);
-	CHECK(rec.next_attempt > now && rec.next_attempt <= now + (time_t)ACME_BACKOFF_CAP + 1);
-	CHECK(rec.ca_wait_until > now && rec.ca_wait_until <= now + (time_t)ACME_BACKOFF_CAP + 1);
+	CHECK(rec.next_attempt > now && rec.next_attempt <= now + (time_t)(ACME_BACKOFF_CAP * (1 + ACME_BACKOFF_JITTER)) + 1);
+	CHECK(rec.ca_wait_until > now && rec.ca_wait_until <= now + (time_t)(ACME_BACKOFF_CAP * (1 + ACME_BACKOFF_JITTER)) + 1);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
 	CHECK(system(cmd) == 0);

@@ -550,8 +550,6 @@ static void put_file(const char *rel, const char *text)
 	}
 }
 
-/* @include names are read from the config's folder, wherever wharf runs,
- * and a problem in an included file is named by that file and its line. */
 /* The names a certificate covers, as the CA will certify them: a name it
  * would refuse, or write back otherwise, is said at load, not found out
  * after an order (see also test_batch.c: one rule for both). */
@@ -599,6 +597,8 @@ static void test_cert_domains(void)
 	expect_error(cert_with_domains("\"2001:DB8::7\", \"2001:db8:0:0::7\""), "\"2001:db8::7\" is listed twice");
 }
 
+/* @include names are read from the config's folder, wherever wharf runs,
+ * and a problem in an included file is named by that file and its line. */
 static void test_include(void)
 {
 	char sub[300], want[400];
