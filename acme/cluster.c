@@ -113,10 +113,19 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
+static const char scheme[] = "Wharf-Cluster";
+#define SCHEME_LEN (sizeof(scheme) - 1)
+
+bool acme_cluster_auth_is_cluster(wf_slice_t value)
+{
+	wf_slice_t v = wf_slice_trim(value);
+	return v.ptr && v.len >= SCHEME_LEN && wf_slice_eq_ci((wf_slice_t){ v.ptr, SCHEME_LEN }, scheme) &&
+	       (v.len == SCHEME_LEN || is_space(v.ptr[SCHEME_LEN]));
+}
+
 int acme_cluster_auth_parse(wf_slice_t value, acme_cluster_auth_t *out)
 {
-	static const char scheme[] = "Wharf-Cluster";
-	const size_t sl = sizeof(scheme) - 1;
+	const size_t sl = SCHEME_LEN;
 	wf_slice_t v = wf_slice_trim(value);
 	if (v.len <= sl || !wf_slice_eq_ci((wf_slice_t){ v.ptr, sl }, scheme) || !is_space(v.ptr[sl]))
 		return WF_ERR;

@@ -18,6 +18,10 @@
 /* A controller's 403 body: "403 Forbidden: " ACME_CLUSTER_REFUSED, then the
  * failed check's words, which the follower logs. */
 #define ACME_CLUSTER_REFUSED "cluster request refused: "
+/* What a node that is no controller answers a cluster request: "421
+ * Misdirected Request: " ACME_CLUSTER_NOT_CONTROLLER, which a follower looks
+ * for to say its controller setting names the wrong node. */
+#define ACME_CLUSTER_NOT_CONTROLLER "this node is not a cluster controller"
 #define ACME_CLUSTER_NONCE_LEN 32 /* hex digits */
 #define ACME_CLUSTER_IV_LEN 12
 #define ACME_CLUSTER_TAG_LEN 16
@@ -52,6 +56,10 @@ typedef struct acme_cluster_auth {
  * leading zeros, n 32 and mac 64 lower-case hex digits. Pure. WF_OK, or
  * WF_ERR (malformed; out untouched). */
 int acme_cluster_auth_parse(wf_slice_t value, acme_cluster_auth_t *out);
+/* Whether an Authorization value names the Wharf-Cluster scheme (in any
+ * case), well-formed or not: such a request is a cluster node's, never a
+ * user's login, on any node. Pure. */
+bool acme_cluster_auth_is_cluster(wf_slice_t value);
 /* ACME_CLUSTER_NONCE_LEN fresh random hex digits and a NUL. WF_ERR if the
  * random generator fails. */
 int acme_cluster_nonce(char out[ACME_CLUSTER_NONCE_LEN + 1]);

@@ -58,6 +58,7 @@ const char *xfer_status_reason(int status)
 	case 416: return "Range Not Satisfiable";
 	case 414: return "URI Too Long";
 	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -1095,6 +1096,34 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	gnutls_memset(pass, 0, sizeof(pass));
 }
 
+/* A request in a cluster node's name (the Wharf-Cluster scheme) that is no
+ * bundle request this node serves: on a node that is no controller (a
+ * follower's controller setting names the wrong node: a plain server,
+ * another follower, the balancer's name), 421, whose words the follower
+ * looks for; on the controller (a target it did not build, such as
+ * "//.wharf/..." from a controller URL ending in "/"), 403 with the reason,
+ * as for a failed check. Logged with the controller's refusals, which say
+ * it once and then count; never a failed login, whatever the node: a ban
+ * would shut out every user behind the node's address. */
+static void refuse_cluster(xfer_exchange_t *ex, const xfer_req_in_t *in, bool get_or_head)
+{
+	int64_t now = (int64_t)time(NULL);
+	const char *why;
+	if (!acme_cluster_is_controller(ex->cfg)) {
+		why = ACME_CLUSTER_NOT_CONTROLLER " (a follower's controller setting names this node?)";
+		respond_error(ex, 421, ACME_CLUSTER_NOT_CONTROLLER);
+	} else {
+		why = get_or_head ? "its path is not " ACME_CLUSTER_BUNDLE_PATH "NAME (a controller URL with a path, "
+				    "or ending in \"/\"?)" :
+				    "its method is not GET or HEAD";
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s%s", ACME_CLUSTER_REFUSED, why);
+		respond_error(ex, 403, detail);
+	}
+	acme_cluster_refusals_note(acme_cluster_refusals_shared(), ex->peer_addr, ex->peer, why, now);
+	settle_unwanted_body(ex, in);
+}
+
 void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	ex->proto = in->proto;
@@ -1137,6 +1166,10 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	    in->target.len > strlen(ACME_CLUSTER_BUNDLE_PATH) &&
 	    memcmp(in->target.ptr, ACME_CLUSTER_BUNDLE_PATH, strlen(ACME_CLUSTER_BUNDLE_PATH)) == 0) {
 		serve_cluster_bundle(ex, in); /* refuses a body itself */
+		return;
+	}
+	if (acme_cluster_auth_is_cluster(in->authorization)) {
+		refuse_cluster(ex, in, m == M_GET || m == M_HEAD);
 		return;
 	}
 	authenticate(ex, in);

@@ -93,6 +93,22 @@ static void test_parse_malformed(void)
 	CHECK(memcmp(&a, &before, sizeof(a)) == 0); /* untouched by any refusal */
 }
 
+/* The scheme alone tells a node's request from a user's login, malformed
+ * or not: no such request may count toward a ban. */
+static void test_is_cluster(void)
+{
+	CHECK(acme_cluster_auth_is_cluster(sl("Wharf-Cluster t=1, n=x, mac=y")));
+	CHECK(acme_cluster_auth_is_cluster(sl("  wharf-CLUSTER\tgarbage")));
+	CHECK(acme_cluster_auth_is_cluster(sl("Wharf-Cluster")));
+	CHECK(acme_cluster_auth_is_cluster(sl("Wharf-Cluster ")));
+	CHECK(!acme_cluster_auth_is_cluster(sl("Wharf-Clusters t=1")));
+	CHECK(!acme_cluster_auth_is_cluster(sl("Wharf-Cluste")));
+	CHECK(!acme_cluster_auth_is_cluster(sl("Basic d2hhcmYtY2x1c3Rlcjp4")));
+	CHECK(!acme_cluster_auth_is_cluster(sl("Bearer Wharf-Cluster")));
+	CHECK(!acme_cluster_auth_is_cluster(sl("")));
+	CHECK(!acme_cluster_auth_is_cluster((wf_slice_t){ NULL, 0 }));
+}
+
 static int check_at(const char *method, const char *target, const char *auth, int64_t now, char nonce[33],
 		    const char **why)
 {
@@ -515,6 +531,7 @@ int main(void)
 	}
 	test_parse_good();
 	test_parse_malformed();
+	test_is_cluster();
 	test_keys();
 	test_check();
 	test_replay();
