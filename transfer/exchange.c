@@ -562,6 +562,19 @@ static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		ex->on_ready(ex, ex->ready_arg);
 }
 
+void xfer_exchange_drain(xfer_exchange_t *ex)
+{
+	if (!ex->cl_waiting)
+		return;
+	/* Ended as its wait ends, from the loop (the driver's drain is no place
+	 * to be called back): a proved 304, or the new bundle if it just came.
+	 * The follower asks again, of another node or of this one restarted. */
+	ex->cl_deadline = 0;
+	ev_timer_stop(ex->worker->loop, &ex->cl_wait);
+	ev_timer_set(&ex->cl_wait, 0, CLUSTER_WAIT_TICK);
+	ev_timer_start(ex->worker->loop, &ex->cl_wait);
+}
+
 static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 {
 	/* Refused before anything else: reading a body away (DISCARD) and a
@@ -622,7 +635,9 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		memcpy(ex->cl_etag, in->if_none_match.ptr, in->if_none_match.len);
 		ex->cl_etag[in->if_none_match.len] = '\0';
 	}
-	bool may_wait = wait > 0 && ex->worker && ex->on_ready;
+	/* A server shutting down answers at once: a wait would hold up its
+	 * drain for nothing. */
+	bool may_wait = wait > 0 && ex->worker && ex->on_ready && !ex->worker->draining;
 	if (may_wait) /* before the bundle is read: a renewal in between is seen */
 		served_serial(ex, ex->cl_serial);
 	if (cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, may_wait))

@@ -179,6 +179,10 @@ ssize_t xfer_exchange_read(xfer_exchange_t *ex, char *dst, size_t cap);
 /* Body bytes still to be produced (for a HEAD, as if it were a GET; but a
  * listing, which a HEAD lets go of once measured, has none). */
 uint64_t xfer_exchange_body_left(const xfer_exchange_t *ex);
+/* The connection drains (a shutdown, or a reload that retires it): a
+ * cluster long poll waiting for a change ends at the loop's next turn, with
+ * the answer its wait's end would give (on_ready). Anything else goes on. */
+void xfer_exchange_drain(xfer_exchange_t *ex);
 /* Access log line and cleanup (aborts an unfinished upload). */
 void xfer_exchange_finish(xfer_exchange_t *ex, double now);
 

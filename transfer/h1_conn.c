@@ -377,6 +377,8 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	h->req_has_body = in.has_body;
 	h->req_expect_continue = in.expect_continue;
 	xfer_exchange_begin(&h->ex, &in); /* copies what it keeps */
+	if (c->draining)
+		xfer_exchange_drain(&h->ex);
 	after_begin(c);
 out:
 	for (int k = COND_N - 1; k >= 0; k--)
@@ -700,6 +702,8 @@ static void h1_on_drain(wf_conn_t *c)
 {
 	h1_t *h = H(c);
 	h->keep_alive = false;
+	if (h->ex_active)
+		xfer_exchange_drain(&h->ex); /* a long poll answers soon, not at its wait's end */
 	if (h->state == H1_READ_HEAD && wf_buf_size(&h->in) == 0 && wf_buf_size(&h->out) == 0)
 		h1_close(c);
 }

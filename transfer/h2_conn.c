@@ -332,6 +332,8 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 		wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
 	}
 	xfer_exchange_begin(&s->ex, &in);
+	if (c->draining) /* a stream the GOAWAY still let in */
+		xfer_exchange_drain(&s->ex);
 	/* The password has served: it does not stay in memory for the stream's
 	 * life (a check off the loop has its own copy). */
 	if (s->have[HV_AUTHZ])
@@ -881,6 +883,9 @@ static void h2_on_drain(wf_conn_t *c)
 	h2_t *h = H(c);
 	nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
 			      NGHTTP2_NO_ERROR, NULL, 0);
+	for (h2_stream_t *s = h->streams; s; s = s->next)
+		if (s->begun)
+			xfer_exchange_drain(&s->ex); /* a long poll answers soon, not at its wait's end */
 	h2_on_io(c);
 }
 

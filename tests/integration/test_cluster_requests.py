@@ -3,9 +3,12 @@
 a user's login: on a node that is no controller (a follower pointed at a
 plain server, another follower, the balancer's name) it gets 421 with words
 the follower looks for, on the controller a target it does not serve gets
-403 with the reason, and on neither does it count toward a login ban."""
+403 with the reason, and on neither does it count toward a login ban. A
+controller that drains answers its open long polls at once with their
+proved 304, so a shutdown does not wait out the followers' waits."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -124,6 +127,42 @@ class ControllerRequests(unittest.TestCase):
         not_banned(self, self.ctl)
         # And the controller still serves the right target.
         self.assertEqual(ask(self.ctl.port, "GET", TARGET, cluster_auth(TARGET)[0])[0], 404)
+
+    def test_drain_answers_long_polls_at_once(self):
+        self.put_issued()
+        auth, nonce = cluster_auth(TARGET)
+        status, headers, _ = ask(self.ctl.port, "GET", TARGET, auth)
+        self.assertEqual(status, 200, self.ctl.log()[-1500:])
+        etag = headers["etag"]
+        wait_target = TARGET + "?wait=25"
+        # One long poll over HTTP/1.1, one over HTTP/2, both waiting.
+        h1 = harness.RawTLS(None, port=self.ctl.port)
+        self.addCleanup(h1.close)
+        h1_auth, h1_nonce = cluster_auth(wait_target)
+        h1.send("GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\nIf-None-Match: %s\r\n\r\n"
+                % (wait_target, h1_auth, etag))
+        h2_auth, h2_nonce = cluster_auth(wait_target)
+        h2 = subprocess.Popen(["curl", "-sk", "--http2", "-o", "/dev/null", "-D", "-", "--max-time", "40",
+                               "-H", "Authorization: " + h2_auth, "-H", "If-None-Match: " + etag,
+                               "https://127.0.0.1:%d%s" % (self.ctl.port, wait_target)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: h2.poll() is None and h2.kill())
+        time.sleep(1.5)
+        self.assertIsNone(h2.poll())
+        self.assertEqual(h1.buf, b"")
+        started = time.monotonic()
+        self.ctl.signal(signal.SIGTERM)
+        status, headers, _ = h1.read_final_response(timeout=10)
+        self.assertEqual(status, 304)
+        self.assertEqual(headers["wharf-cluster-answer"], answer_proof(304, h1_nonce, etag))
+        out, err = h2.communicate(timeout=15)
+        head = out.decode("latin-1").lower()
+        self.assertTrue(head.startswith("http/2 304"), (out, err))
+        self.assertIn("wharf-cluster-answer: " + answer_proof(304, h2_nonce, etag), head)
+        self.ctl.proc.wait(timeout=15)
+        took = time.monotonic() - started
+        self.assertLess(took, 5, self.ctl.log()[-1500:])
+        self.assertEqual(self.ctl.proc.returncode, 0, self.ctl.log()[-1500:])
 
 
 if __name__ == "__main__":
