@@ -68,9 +68,11 @@ static int bind_service(const wf_service_cfg_t *svc, char *err, size_t errlen, b
 	if (strcmp(svc->address, "*") == 0) {
 		a6.sin6_addr = in6addr_any;
 		int fd = bind_one(AF_INET6, (struct sockaddr *)&a6, sizeof(a6), 0, err, errlen, svc, probe);
-		if (fd >= 0)
+		/* Only a host without IPv6 falls back to IPv4 alone: a port taken
+		 * on an IPv6 address (EADDRINUSE) would have IPv6 clients reach
+		 * the other process while the log said "*". */
+		if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
 			return fd;
-		/* A host without IPv6. */
 		a4.sin_addr.s_addr = htonl(INADDR_ANY);
 		return bind_one(AF_INET, (struct sockaddr *)&a4, sizeof(a4), 0, err, errlen, svc, probe);
 	}

@@ -410,6 +410,27 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("another process listens there already", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
+    def test_wildcard_port_taken_on_an_ipv6_address_is_refused(self):
+        # Another process on [::1]:P only: "*" on P must not quietly take
+        # IPv4 alone while IPv6 clients reach the other process.
+        taken = socket.socket(socket.AF_INET6)
+        try:
+            taken.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        other = Server()
+        self.addCleanup(other.cleanup)
+        other.services[0]["address"] = "*"
+        other.services[0]["port"] = port
+        other.write_config()
+        out = subprocess.run([WHARF, "serve", "-c", other.config_path], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot listen on * port %d: another process listens there already" % port,
+                      out.stdout + out.stderr)
+
     def test_second_instance_on_the_same_state_folder_is_refused(self):
         # Two daemons on one state folder would both order certificates and
         # write the same keys. The lock is held across a reload and, as
