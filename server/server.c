@@ -63,10 +63,17 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
 static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_service_cfg_t *svc);
 
 /* Why a reload cannot take a port below 1024 when start-up could. */
-static const char *privileged_hint(const wf_server_t *srv, const wf_service_cfg_t *svc)
+/* Why a bind the reload tried failed, when it is the privilege drop's
+ * doing. port_held: the old config has a service on that port. */
+static const char *privileged_hint(const wf_server_t *srv, const wf_service_cfg_t *svc, bool port_held)
 {
 	if (srv->dropped && svc->port < 1024 && errno == EACCES)
 		return " (the server runs as run_user since start-up: a port below 1024 needs a restart)";
+	/* Sockets share a port (SO_REUSEPORT) only with their own user's:
+	 * those made as root at start-up refuse the run user's new ones. */
+	if (srv->dropped && port_held && errno == EADDRINUSE)
+		return " (this port's sockets were made as root at start-up, and the run_user's cannot share it "
+		       "with them: a new address or type on it needs a restart)";
 	return "";
 }
 
@@ -102,7 +109,7 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 		 * keeps its port across the reload); any other must be free. */
 		if (!keep && !port_held && wf_listener_probe(svc, err, sizeof(err)) != WF_OK) {
 			wf_log_error("%s:%d: %s%s", svc->at.file ? svc->at.file : cfg->path, svc->at.line, err,
-				     privileged_hint(srv, svc));
+				     privileged_hint(srv, svc, false));
 			for (int k = 0; k < srv->nworkers; k++) {
 				wf_worker_plan_free(plans[k]);
 				plans[k] = NULL;
@@ -117,7 +124,7 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 			int fd = wf_listener_bind(svc, err, sizeof(err));
 			if (fd < 0) {
 				wf_log_error("%s:%d: %s%s", svc->at.file ? svc->at.file : cfg->path, svc->at.line, err,
-				     privileged_hint(srv, svc));
+					     privileged_hint(srv, svc, port_held));
 				for (int k = 0; k < srv->nworkers; k++) {
 					wf_worker_plan_free(plans[k]);
 					plans[k] = NULL;

@@ -361,6 +361,15 @@ class Lifecycle(unittest.TestCase):
             self.assertFalse(s.reload())
             self.assertIn("a port below 1024 needs a restart", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
+            # A service moved to another address on its own port: the new
+            # socket, the run user's, cannot share the port with root's.
+            if os.geteuid() == 0:
+                s.services.pop()
+                s.services[0]["address"] = "0.0.0.0"
+                s.write_config()
+                self.assertFalse(s.reload())
+                self.assertIn("a new address or type on it needs a restart", s.log().split("SIGHUP")[-1])
+                self.assertEqual(curl(s, "/")[0], 200)
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
     def test_hard_link_in_the_state_folder_is_not_given_away(self):
