@@ -330,14 +330,17 @@ refuse:
 static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	wf_server_t *srv = wf_container_of(s, wf_server_t, sighup);
-	if (!srv->draining)
+	if (srv->draining)
+		wf_log_info("SIGHUP: not reloading, the server is shutting down");
+	else
 		reload(srv);
 }
 
 static void on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	wf_server_t *srv = wf_container_of(t, wf_server_t, drain_timer);
-	wf_log_warn("shutdown_timeout reached: closing the connections still open");
+	if (revents) /* the timer's own firing, not a second signal's */
+		wf_log_warn("shutdown_timeout reached: closing the connections still open");
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_post_stop(&srv->workers[w]);
 	ev_break(loop, EVBREAK_ALL);
@@ -346,7 +349,7 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 static void start_drain(wf_server_t *srv, const char *why)
 {
 	if (srv->draining) {
-		wf_log_warn("%s again: closing now", why);
+		wf_log_warn("%s again: closing the connections still open now", why);
 		on_drain_timeout(srv->loop, &srv->drain_timer, 0);
 		return;
 	}
@@ -487,6 +490,16 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	char err[512];
 	int code = 1;
 	clock_gettime(CLOCK_REALTIME_COARSE, &srv->started);
+	/* Held from the first moment until the loop runs, its watchers
+	 * (ev_signal_start) set: a SIGHUP while the config loads would
+	 * otherwise kill the process (its default action), a SIGTERM end it
+	 * unlogged. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &signals, NULL);
 
 	wf_buf_t errors;
 	wf_buf_init(&errors, 1 << 20);
@@ -603,6 +616,9 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	}
 	cert_jobs_start(srv);
 	wf_log_info("wharf %s ready", WHARF_VERSION);
+	/* Every thread made so far holds them too, so they come to this one;
+	 * one that came meanwhile is handled as the loop runs. */
+	sigprocmask(SIG_UNBLOCK, &signals, NULL);
 	ev_run(srv->loop, 0);
 	code = srv->opts.oneshot ? srv->exit_code : 0;
 	acme_dns_abandon();

@@ -211,6 +211,27 @@ class Lifecycle(unittest.TestCase):
         self.assertIsNone(s.proc.poll())
         self.assertEqual(curl(s, "/", host="c299.wharf.test")[0], 200)
 
+    def test_sighup_while_the_config_loads_is_a_reload(self):
+        # Earlier still: the config not read yet. The server holds SIGHUP
+        # from its first moment (SigBlk in /proc); one sent then waits,
+        # and is a reload once the server runs, not its death.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        s.start(wait=False)
+
+        def holds_sighup():
+            try:
+                with open("/proc/%d/status" % s.proc.pid) as f:
+                    blk = [l for l in f if l.startswith("SigBlk:")][0].split()[1]
+                return int(blk, 16) & (1 << (signal.SIGHUP - 1)) != 0
+            except (OSError, IndexError):
+                return False
+        self.assertTrue(harness.wait_until(holds_sighup, timeout=10, interval=0.0005), s.log()[-2000:])
+        s.signal(signal.SIGHUP)
+        self.assertTrue(s.wait_log("reloaded:", timeout=20), s.log()[-2000:])
+        self.assertIsNone(s.proc.poll())
+        self.assertEqual(curl(s, "/")[0], 200)
+
     def test_reload_whose_log_cannot_open_is_refused(self):
         # A log file the server cannot open (a missing folder; in production
         # a folder only root may write, after the drop) refuses the reload
@@ -480,6 +501,9 @@ class Lifecycle(unittest.TestCase):
             time.sleep(0.8)
             s.signal(signal.SIGTERM)
             self.assertTrue(s.wait_log("SIGTERM", timeout=5))
+            # A reload asked meanwhile is said to be dropped, not lost unsaid.
+            s.signal(signal.SIGHUP)
+            self.assertTrue(s.wait_log("SIGHUP: not reloading, the server is shutting down", timeout=5))
             # No new connections once draining.
             time.sleep(0.3)
             with self.assertRaises(OSError):
