@@ -67,6 +67,9 @@ struct acme_manager {
 	void *settled_arg;
 	int issued, failed;
 	size_t undeployed; /* output files that could not be written */
+	acme_deploy_t **unrenewed; /* owned: of the certificates with acme = false, whose output
+				    * files still catch up with their issued.pem at start-up */
+	size_t nunrenewed;
 };
 
 static double jitter(double seconds, double fraction)
@@ -872,6 +875,20 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		if (acme_deploy_startup(s->deploy, cfg->state_dir) != WF_OK)
 			m->undeployed++;
 	}
+	m->unrenewed = calloc(cfg->ncertificates + 1, sizeof(*m->unrenewed));
+	for (size_t i = 0; m->unrenewed && i < cfg->ncertificates; i++) {
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		if (c->acme || !c->output_dir[0])
+			continue;
+		acme_deploy_t *d = acme_deploy_new(loop, c, m->events);
+		if (!d) {
+			wf_log_error("acme: out of memory at start-up");
+			abort();
+		}
+		m->unrenewed[m->nunrenewed++] = d;
+		if (acme_deploy_startup(d, cfg->state_dir) != WF_OK)
+			m->undeployed++;
+	}
 	ev_timer_init(&m->wake, on_wake, 0, 0);
 	/* First look right after start-up, from the loop. */
 	ev_timer_set(&m->wake, 0.01, 0);
@@ -925,6 +942,9 @@ void acme_manager_free(acme_manager_t *m)
 			if (m->clients[c])
 				acme_client_cancel_all(m->clients[c], &m->slots[i]);
 	}
+	for (size_t i = 0; i < m->nunrenewed; i++)
+		acme_deploy_free(m->unrenewed[i]);
+	free(m->unrenewed);
 	for (size_t i = 0; i < m->cfg->acme.ncas; i++)
 		acme_client_free(m->clients[i]);
 	free(m->clients);

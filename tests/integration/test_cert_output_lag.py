@@ -130,6 +130,19 @@ class OutputRetry(AcmeCase):
         time.sleep(1)
         self.assertEqual(runs(deploy_log), before + 1)
 
+        # Renewals turned off (acme = false): the files still catch up with
+        # the issued.pem the state folder keeps.
+        s.stop()
+        text = read(s.config_path)
+        self.assertIn('name = "main";', text)
+        s.write_config(text.replace('name = "main";', 'name = "main"; acme = false;', 1))
+        with open(os.path.join(out_dir, "cert.pem"), "w") as f:
+            f.write("the certificate before\n")
+        s.start()
+        self.assertTrue(harness.wait_until(lambda: runs(deploy_log) == before + 2, 20),
+                        "no catch-up for a certificate with acme = false:\n" + s.log()[-3000:])
+        self.assertEqual(read(os.path.join(out_dir, "cert.pem")), fresh["cert.pem"])
+
     def test_obtain_catches_up_and_runs_the_hook(self):
         """The same for `cert obtain` (the cron job after a killed run): the
         files are written, the hook runs and is waited for, nothing is due."""
