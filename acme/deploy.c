@@ -134,7 +134,8 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 	forget_pair(d); /* a retry of an older pair is moot */
 	if (has_output(c)) {
 		bool changed;
-		if (wf_buf_append(&d->pair, key_pem.ptr, key_pem.len) != WF_OK ||
+		if (!wf_buf_reserve(&d->pair, key_pem.len + 1 + chain_pem.len) || /* at once: no freed copies */
+		    wf_buf_append(&d->pair, key_pem.ptr, key_pem.len) != WF_OK ||
 		    (key_pem.len && key_pem.ptr[key_pem.len - 1] != '\n' && wf_buf_append(&d->pair, "\n", 1) != WF_OK) ||
 		    wf_buf_append(&d->pair, chain_pem.ptr, chain_pem.len) != WF_OK) {
 			wf_log_error("certificate %s: output files in %s not updated: certificate too large", c->name,

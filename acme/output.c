@@ -7,6 +7,7 @@
 #include "../server/log.h"
 
 #include <dirent.h>
+#include <gnutls/gnutls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,16 +33,27 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest)
 	return WF_OK;
 }
 
-/* Does name already hold exactly these bytes, with this mode? */
-static bool unchanged(int dfd, const char *name, const char *data, size_t len, mode_t mode)
+/* Does name already hold exactly these bytes? Its mode and group are not
+ * judged: an admin who let a service's group read privkey.pem (0640) keeps
+ * that, and no start-up rewrite (with its deploy hook) undoes it. Read in
+ * a block on the stack, wiped after: the file may be a private key. */
+static bool unchanged(int dfd, const char *name, const char *data, size_t len)
 {
-	wf_buf_t old;
-	wf_buf_init(&old, FILE_MAX);
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
 	struct stat st;
-	bool same = wf_durable_read(dfd, name, FILE_MAX, &old) == WF_OK && wf_buf_size(&old) == len &&
-		    memcmp(wf_buf_head(&old), data, len) == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (st.st_mode & 07777) == mode;
-	wf_buf_fini(&old);
+	bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len;
+	char block[4096];
+	for (size_t at = 0; same && at < len;) {
+		ssize_t n = read(fd, block, len - at < sizeof(block) ? len - at : sizeof(block));
+		if (n < 0 && errno == EINTR)
+			continue;
+		same = n > 0 && memcmp(block, data + at, (size_t)n) == 0;
+		at += n > 0 ? (size_t)n : 0;
+	}
+	gnutls_memset(block, 0, sizeof(block));
+	close(fd);
 	return same;
 }
 
@@ -66,7 +78,9 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 	wf_buf_t combined;
 	wf_buf_init(&combined, 2 * FILE_MAX);
 	int rc = WF_OK;
-	if (wf_buf_append(&combined, key_pem.ptr, key_pem.len) != WF_OK ||
+	/* Its whole size first: a buffer grown by steps leaves freed copies of the key. */
+	if (!wf_buf_reserve(&combined, key_pem.len + 1 + chain_pem.len) ||
+	    wf_buf_append(&combined, key_pem.ptr, key_pem.len) != WF_OK ||
 	    (key_pem.len && key_pem.ptr[key_pem.len - 1] != '\n' && wf_buf_append(&combined, "\n", 1) != WF_OK) ||
 	    wf_buf_append(&combined, chain_pem.ptr, chain_pem.len) != WF_OK) {
 		snprintf(err, errlen, "certificate too large");
@@ -94,7 +108,7 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 	 * fails the set before the first rename, so a service never finds a
 	 * new key beside an old certificate. */
 	for (size_t i = 0; rc == WF_OK && i < n; i++)
-		if (!unchanged(dfd, files[i].name, files[i].data, files[i].len, files[i].mode) &&
+		if (!unchanged(dfd, files[i].name, files[i].data, files[i].len) &&
 		    wf_durable_stage(dfd, files[i].name, files[i].data, files[i].len, files[i].mode, files[i].tmp,
 				     sizeof(files[i].tmp)) != WF_OK) {
 			snprintf(err, errlen, "cannot write %s/%s: %s", dir, files[i].name, strerror(errno));
@@ -113,6 +127,8 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 			rc = WF_ERR;
 		}
 	}
+	if (combined.data)
+		gnutls_memset(combined.data, 0, combined.cap);
 	wf_buf_fini(&combined);
 	close(dfd);
 	return rc;

@@ -95,6 +95,12 @@ int wf_durable_read(int dir_fd, const char *name, size_t max, wf_buf_t *out)
 		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
 		goto out;
 	}
+	/* Room for it all at once: a buffer grown by steps leaves freed copies
+	 * behind, and what is read here may be a private key. */
+	if (!wf_buf_reserve(out, (size_t)st.st_size + 1 < max ? (size_t)st.st_size + 1 : max)) {
+		errno = EFBIG;
+		goto out;
+	}
 	for (;;) {
 		char *dst = wf_buf_reserve(out, 4096);
 		if (!dst) {

@@ -8,6 +8,7 @@ deploy hook, and sweeps the temp files a killed write left, only those."""
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -129,6 +130,15 @@ class OutputRetry(AcmeCase):
         s.start()
         time.sleep(1)
         self.assertEqual(runs(deploy_log), before + 1)
+
+        # An admin let a service's group read the key (0640): a restart keeps
+        # that, and runs no hook, as nothing in the files changed.
+        s.stop()
+        os.chmod(os.path.join(out_dir, "privkey.pem"), 0o640)
+        s.start()
+        time.sleep(1)
+        self.assertEqual(runs(deploy_log), before + 1)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(out_dir, "privkey.pem")).st_mode), 0o640)
 
         # Renewals turned off (acme = false): the files still catch up with
         # the issued.pem the state folder keeps.
