@@ -23,6 +23,7 @@ struct acme_deploy {
 	wf_buf_t pair;             /* key, then chain, while the files lag behind it; wiped after */
 	double delay;              /* before the next retry */
 	int tries;                 /* failed writes of this pair */
+	bool stuck;                /* the last pair's files could not be written, and no retry can */
 };
 
 static double jitter(double seconds)
@@ -124,7 +125,7 @@ void acme_deploy_free(acme_deploy_t *d)
 
 bool acme_deploy_lagging(const acme_deploy_t *d)
 {
-	return d && ev_is_active(&d->retry);
+	return d && (ev_is_active(&d->retry) || d->stuck);
 }
 
 int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem)
@@ -147,8 +148,9 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 		if (rc == WF_OK || !ev_is_active(&d->retry))
 			forget_pair(d);
 	}
+	d->stuck = rc != WF_OK && !ev_is_active(&d->retry);
 	/* The hooks may read the files: after them. */
-	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", rc != WF_OK };
+	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", rc != WF_OK, ev_is_active(&d->retry) };
 	acme_events_emit(d->events, &e);
 	return rc;
 }
@@ -171,8 +173,11 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 		return rc == WF_ERR ? WF_ERR : WF_OK;
 	}
 	bool changed;
-	if (write_pair(d, &changed) != WF_OK)
+	if (write_pair(d, &changed) != WF_OK) {
+		d->stuck = !ev_is_active(&d->retry);
 		return WF_ERR; /* a retry follows (or nothing can be written), and the hook after it */
+	}
+	d->stuck = false;
 	forget_pair(d);
 	/* The files lagged behind the certificate held (a crash between storing
 	 * it and writing them, a file removed, an output_dir just added): the

@@ -37,7 +37,8 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
  * an issued certificate. WF_OK, or WF_ERR when the files lag (logged). */
 int acme_deploy_startup(acme_deploy_t *d, const char *state_dir);
 
-/* Output files behind the certificate held, being retried. */
+/* Output files behind the certificate held: being retried, or not to be
+ * written at all (too large a pair). */
 bool acme_deploy_lagging(const acme_deploy_t *d);
 
 #endif

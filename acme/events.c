@@ -95,9 +95,8 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 	char **vars = make_vars(e, ev->cfg->state_dir);
 	char what[160];
 	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook && e->no_deploy) {
-		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above); it "
-			     "runs once they are",
-			     e->cert->name);
+		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above)%s",
+			     e->cert->name, e->deploy_later ? "; it runs once they are" : "");
 	} else if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
 		run_deploy(ev, e->cert, vars);
 	}

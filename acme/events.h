@@ -23,6 +23,7 @@ typedef struct acme_event {
 	bool no_deploy;      /* issued, but its output files are not up to date: the
 			      * deploy hook would reload a service onto old or
 			      * mismatched files, so it is not run */
+	bool deploy_later;   /* with no_deploy: a retry of the files is set, the hook runs after it */
 } acme_event_t;
 
 typedef struct acme_events acme_events_t;

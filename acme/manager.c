@@ -66,7 +66,6 @@ struct acme_manager {
 	acme_settled_fn settled; /* one-shot mode when set */
 	void *settled_arg;
 	int issued, failed;
-	size_t undeployed; /* output files that could not be written */
 	acme_deploy_t **unrenewed; /* owned: of the certificates with acme = false, whose output
 				    * files still catch up with their issued.pem at start-up */
 	size_t nunrenewed;
@@ -340,8 +339,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			issued_life = difftime(ck->not_after, ck->not_before);
 			wf_certstore_install(m->store, ck);
 			/* From memory: issued.pem may not have taken it. */
-			if (acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem) != WF_OK)
-				m->undeployed++;
+			acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem); /* a lag is counted at the end */
 		}
 		s->failures = 0;
 		s->ca_failures = 0;
@@ -872,8 +870,7 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 			wf_log_error("acme: out of memory at start-up");
 			abort();
 		}
-		if (acme_deploy_startup(s->deploy, cfg->state_dir) != WF_OK)
-			m->undeployed++;
+		acme_deploy_startup(s->deploy, cfg->state_dir);
 	}
 	m->unrenewed = calloc(cfg->ncertificates + 1, sizeof(*m->unrenewed));
 	for (size_t i = 0; m->unrenewed && i < cfg->ncertificates; i++) {
@@ -886,8 +883,7 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 			abort();
 		}
 		m->unrenewed[m->nunrenewed++] = d;
-		if (acme_deploy_startup(d, cfg->state_dir) != WF_OK)
-			m->undeployed++;
+		acme_deploy_startup(d, cfg->state_dir);
 	}
 	ev_timer_init(&m->wake, on_wake, 0, 0);
 	/* First look right after start-up, from the loop. */
@@ -918,7 +914,16 @@ void acme_manager_report(const acme_manager_t *m, FILE *out)
 
 size_t acme_manager_deploy_failures(const acme_manager_t *m)
 {
-	return m ? m->undeployed + acme_events_deploy_failures(m->events) : 0;
+	if (!m)
+		return 0;
+	/* Files still behind when the run ends (a retry that has since written
+	 * them is no failure), and hooks that failed. */
+	size_t n = acme_events_deploy_failures(m->events);
+	for (size_t i = 0; i < m->nslots; i++)
+		n += acme_deploy_lagging(m->slots[i].deploy);
+	for (size_t i = 0; i < m->nunrenewed; i++)
+		n += acme_deploy_lagging(m->unrenewed[i]);
+	return n;
 }
 
 bool acme_manager_hooks_busy(const acme_manager_t *m)
