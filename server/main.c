@@ -119,6 +119,19 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Started with 0, 1 or 2 closed, the first file opened would take its
+	 * number: log lines and hooks' output written "to stderr" would land
+	 * in a state file or a socket. /dev/null holds them instead. */
+	for (int fd = 0; fd <= 2;) {
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (fd > 2) {
+			close(fd);
+			break;
+		}
+		fcntl(fd, F_SETFD, 0); /* a standard descriptor, for hooks too */
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -461,6 +461,24 @@ class Lifecycle(unittest.TestCase):
         self.assertIn("cannot listen on * port %d: another process listens there already" % port,
                       out.stdout + out.stderr)
 
+    def test_started_with_standard_descriptors_closed(self):
+        # Run with stdout and stderr closed (a careless init script): the
+        # first files opened must not take their numbers, or log lines
+        # "to stderr" would be written into the state folder's files.
+        s = Server()
+        self.addCleanup(s.cleanup)
+        s.write_config()
+        proc = subprocess.Popen(["sh", "-c", 'exec "$0" serve -c "$1" >&- 2>&-', WHARF, s.config_path])
+        try:
+            self.assertTrue(harness.wait_port(s.port, timeout=20))
+            self.assertEqual(curl(s, "/")[0], 200)
+            # Its 1 and 2 lead nowhere, not to a file or socket of its own.
+            for fd in (1, 2):
+                self.assertEqual(os.readlink("/proc/%d/fd/%d" % (proc.pid, fd)), "/dev/null")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
     def test_second_instance_on_the_same_state_folder_is_refused(self):
         # Two daemons on one state folder would both order certificates and
         # write the same keys. The lock is held across a reload and, as
