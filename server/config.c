@@ -706,6 +706,27 @@ static void absolutize(char **p, const char *dir)
 	*p = abs;
 }
 
+/* The follower appends /.wharf/cluster/bundle/NAME to cluster.controller: a
+ * trailing "/" is dropped, any other path (or query) refused, as the
+ * controller would not know the bundle requests that made. */
+static void controller_check(load_ctx_t *ctx, wf_config_t *cfg)
+{
+	char *u = cfg->cluster.controller;
+	if (!u || strncmp(u, "https://", 8) != 0 || !u[8] || strchr("/?#", u[8])) {
+		problem_of(ctx, cfg->cluster.at, "a follower needs cluster.controller = \"https://HOST:PORT\"");
+		return;
+	}
+	size_t n = strlen(u);
+	while (u[n - 1] == '/')
+		u[--n] = '\0';
+	const char *path = u + 8 + strcspn(u + 8, "/?#");
+	if (*path)
+		problem_of(ctx, cfg->cluster.at,
+			   "cluster.controller: \"%s\" has a path; give \"https://HOST:PORT\" alone (the follower adds "
+			   "/.wharf/cluster/bundle/NAME)",
+			   u);
+}
+
 static char **strv_dup(char *const *v, size_t n);
 
 /* An absolute path with ".", ".." and repeated '/' taken out, by its text. */
@@ -1188,9 +1209,8 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 	if (cfg->cluster.role && cfg->cluster.role[0]) {
 		if (!cfg->cluster.secret || strlen(cfg->cluster.secret) < 32)
 			problem_of(ctx, cfg->cluster.at, "cluster.secret must be at least 32 characters");
-		if (strcmp(cfg->cluster.role, "follower") == 0 &&
-		    (!cfg->cluster.controller || strncmp(cfg->cluster.controller, "https://", 8) != 0))
-			problem_of(ctx, cfg->cluster.at, "a follower needs cluster.controller = \"https://HOST:PORT\"");
+		if (strcmp(cfg->cluster.role, "follower") == 0)
+			controller_check(ctx, cfg);
 	}
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		if (cfg->certificates[i].output_dir && cfg->certificates[i].output_dir[0])

@@ -459,6 +459,30 @@ static void test_acme_contact(void)
 	}
 }
 
+/* cluster.controller is joined with /.wharf/cluster/bundle/NAME: a trailing
+ * "/" goes, any other path is refused with the file and line. */
+static void test_cluster_controller(void)
+{
+#define FOLLOWER(url) "\ncluster = { role = \"follower\"; secret = \"0123456789abcdef0123456789abcdef\";\n" \
+		      "  controller = \"" url "\"; };\n" GOOD_TAIL
+	static const char *const strip[][2] = { { FOLLOWER("https://ctl.test:8443"), "https://ctl.test:8443" },
+						 { FOLLOWER("https://ctl.test:8443/"), "https://ctl.test:8443" },
+						 { FOLLOWER("https://ctl.test//"), "https://ctl.test" } };
+	for (size_t i = 0; i < sizeof(strip) / sizeof(strip[0]); i++) {
+		wf_config_t *cfg = expect_load(strip[i][0]);
+		if (cfg)
+			CHECK_EQ_STR(cfg->cluster.controller, strip[i][1]);
+		wf_config_unref(cfg);
+	}
+	expect_error(FOLLOWER("https://ctl.test:8443/wharf"),
+		     "t.conf:2: cluster.controller: \"https://ctl.test:8443/wharf\" has a path");
+	expect_error(FOLLOWER("https://ctl.test:8443/wharf/"), "t.conf:2: cluster.controller: ");
+	expect_error(FOLLOWER("https://ctl.test?x=1"), "t.conf:2: cluster.controller: ");
+	expect_error(FOLLOWER("https:///"), "t.conf:2: a follower needs cluster.controller");
+	expect_error(FOLLOWER("http://ctl.test"), "t.conf:2: a follower needs cluster.controller");
+#undef FOLLOWER
+}
+
 /* A hook's program is looked for at load: a name without '/' in PATH, a
  * path with one against the config's folder (and made absolute), each one
  * executable; the message names the key. */
@@ -673,6 +697,7 @@ int main(void)
 	test_eab_hmac();
 	test_acme_contact();
 	test_hooks();
+	test_cluster_controller();
 	test_include();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
