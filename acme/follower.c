@@ -351,6 +351,11 @@ acme_follower_t *acme_follower_new(struct ev_loop *loop, wf_config_t *cfg, wf_ce
 	 * follower makes again is signed anew: on_poll.) A TLS handshake per
 	 * poll is the price, one per long poll. */
 	acme_http_fresh_connections(f->http);
+	/* Each certificate's long poll holds a connection for up to LONG_POLL
+	 * seconds: with fewer allowed, the rest queue in libcurl, time out,
+	 * and their renewals wait. (A couple spare for polls that overlap
+	 * the end of the last.) */
+	acme_http_host_connections(f->http, (long)cfg->ncertificates + 2);
 	f->nslots = cfg->ncertificates;
 	for (size_t i = 0; i < f->nslots; i++) {
 		slot_t *s = &f->slots[i];

@@ -452,6 +452,11 @@ void acme_http_fresh_connections(acme_http_t *h)
 	h->fresh = true;
 }
 
+void acme_http_host_connections(acme_http_t *h, long n)
+{
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n > 0 ? n : 1L);
+}
+
 void acme_http_free(acme_http_t *h)
 {
 	if (!h)

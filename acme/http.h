@@ -51,6 +51,10 @@ acme_http_t *acme_http_new(struct ev_loop *loop, const char *ca_file, const char
  * on dies before any answer (the cluster's signed polls: the controller
  * takes each nonce once). */
 void acme_http_fresh_connections(acme_http_t *h);
+/* At most n connections to one host at once (n >= 1; 8 unless set); requests
+ * past that wait in a queue, their timeout running. For a client whose
+ * requests are long polls, each holding a connection for their whole wait. */
+void acme_http_host_connections(acme_http_t *h, long n);
 /* Tears down every transfer in flight without calling their callbacks.
  * Safe from inside a callback: no further callback runs, and the memory goes
  * once that callback returns. */

@@ -1,0 +1,155 @@
+"""A cluster follower against a real controller, on loopback with no CA: the
+controller serves certificates planted as its issued.pem (docs/cluster.md).
+A follower with more certificates than libcurl's default connections per
+host keeps a long poll open for each; a controller URL with a trailing
+slash works; a node that says it is not a controller (421), a name the
+controller has none of, a bundle the state folder will not take and a
+thumbprint it will not take are each told once in the log, and the last
+two neither re-run the deploy hook nor break HTTP-01."""
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Server, tls_peer_cert  # noqa: E402
+from pebble import block_issued_pem, hook_script  # noqa: E402
+
+SECRET = "s3cret-shared-by-every-node-of-this-cluster"
+DOMAINS = ["wharf.test", "www.wharf.test"]
+MANY = 12  # more than the 8 connections per host libcurl is allowed by default here
+THUMB = "B" * 43
+
+
+def cluster_block(role, controller="", ca="", poll=30):
+    return ('cluster = { role = "%s"; secret = "%s"; controller = "%s"; controller_ca = "%s"; poll_interval = %d; };\n'
+            % (role, SECRET, controller, ca, poll))
+
+
+def self_signed(folder, name, domains):
+    """A key and certificate (PEM texts) for domains, good for 2 days."""
+    cert, key = os.path.join(folder, name + ".pem"), os.path.join(folder, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-keyout", key, "-out", cert, "-days", "2", "-subj",
+                    "/CN=" + domains[0], "-addext", "subjectAltName=" + ",".join("DNS:" + d for d in domains)],
+                   capture_output=True, check=True, timeout=30)
+    with open(cert) as c, open(key) as k:
+        return c.read(), k.read()
+
+
+def serial(pem):
+    return subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem, capture_output=True, text=True,
+                          timeout=10).stdout.strip().split("=")[-1].lower()
+
+
+def put_file(server, path, text, mode=0o600):
+    """Writes text at path (under the server's state folder), every folder on
+    the way and the file the run user's."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", mode)
+    os.replace(path + ".tmp", path)
+    d = path
+    while d != server.dir:
+        server.give(d)
+        d = os.path.dirname(d)
+
+
+def established_to(port):
+    """TCP connections on loopback whose far end is port: a follower's to its controller."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "01" and int(fields[2].split(":")[1], 16) == port:
+                n += 1
+    return n
+
+
+class Follower(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="wharf-follower-")
+        certs = [{"name": "c%02d" % i, "domains": DOMAINS, "acme": False} for i in range(MANY)]
+        cls.ctl = Server(certificates=[{"name": "main", "domains": DOMAINS, "acme": False}] + certs +
+                         [{"name": "cluster", "domains": ["localhost"], "acme": False}],
+                         services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                    "certificates": ["cluster"]}],
+                         extra=cluster_block("controller"))
+        cls.chain, key = self_signed(cls.dir, "issued", DOMAINS)
+        for c in ["main"] + [c["name"] for c in certs]:
+            cls.issue(c, cls.chain, key)
+        put_file(cls.ctl, os.path.join(cls.ctl.state_dir, "acme", "thumbprint"), THUMB, 0o644)
+        cls.ctl.start()
+        cls.ca = os.path.join(cls.ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ctl.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    @classmethod
+    def issue(cls, name, chain, key):
+        put_file(cls.ctl, os.path.join(cls.ctl.state_dir, "certs", name, "issued.pem"), key + chain)
+
+    def setUp(self):
+        self.servers, self.fakes = [], []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        for f in self.fakes:
+            f.shutdown()
+            f.server_close()
+
+    def follower(self, names=("main",), controller=None, poll=30, services=(), deploy_hook=False, ca=None):
+        s = Server(certificates=[{"name": n, "domains": DOMAINS} for n in names],
+                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": [names[0]]}]
+                   + list(services),
+                   extra=cluster_block("follower", controller or "https://localhost:%d" % self.ctl.port, "@CA@",
+                                       poll))
+        self.servers.append(s)
+        if deploy_hook:
+            s.deploy, s.deploy_log = hook_script(s, "deploy")
+            s.certificates[0]["deploy_hook"] = [s.deploy]
+        shutil.copy(ca or self.ca, os.path.join(s.dir, "controller-ca.pem"))
+        ca = os.path.join(s.dir, "controller-ca.pem")
+        s.give(ca)
+        s.write_config(s.config_text().replace("@CA@", ca))
+        return s
+
+    def test_many_certificates_each_long_polled(self):
+        """Each certificate's long poll holds a connection for 25 s: a
+        follower with more certificates than connections allowed to one host
+        would queue the rest, and their renewals wait, or time out as
+        "unreachable"."""
+        names = ["c%02d" % i for i in range(MANY)]
+        f = self.follower(names)
+        f.start()
+        self.assertTrue(f.wait_log("installed the controller's certificate", 20, count=MANY), f.log()[-2000:])
+        self.assertTrue(harness.wait_until(lambda: established_to(self.ctl.port) >= MANY, 10, 0.2),
+                        "%d connections to the controller for %d long polls" % (established_to(self.ctl.port), MANY))
+        # A renewal of the last one reaches the follower within seconds.
+        chain, key = self_signed(self.dir, "renewed", DOMAINS)
+        self.issue(names[-1], chain, key)
+        self.assertTrue(self.ctl.reload())
+        self.assertTrue(f.wait_log("installed the controller's certificate (serial %s" % serial(chain), 5),
+                        f.log()[-2000:])
+        self.assertNotIn("unreachable", f.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
