@@ -150,6 +150,12 @@ class Follower(unittest.TestCase):
                         f.log()[-2000:])
         self.assertNotIn("unreachable", f.log())
 
+    def test_controller_with_a_trailing_slash(self):
+        f = self.follower(controller="https://localhost:%d/" % self.ctl.port)
+        f.start()
+        self.assertTrue(f.wait_log("installed the controller's certificate", 10), f.log()[-2000:])
+        self.assertEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
