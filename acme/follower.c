@@ -25,6 +25,8 @@ typedef enum link_state {
 	LINK_DOWN,    /* no answer */
 	LINK_REFUSED, /* wrong secret */
 	LINK_BAD,     /* an answer or a bundle that failed its checks */
+	LINK_NONE,    /* a proved 404: the controller has no issued certificate of that name */
+	LINK_MISDIRECTED, /* a node that says it is not a cluster controller (421) */
 } link_state_t;
 
 typedef struct slot {
@@ -86,6 +88,8 @@ static void set_state(slot_t *s, link_state_t st, const char *fmt, ...)
 	va_end(ap);
 	if (st == LINK_OK)
 		wf_log_info("cluster: certificate %s: %s", s->cert->name, msg);
+	else if (st == LINK_NONE)
+		wf_log_warn("cluster: certificate %s: %s", s->cert->name, msg);
 	else
 		wf_log_error("cluster: certificate %s: %s", s->cert->name, msg);
 	s->state = st;
@@ -105,6 +109,15 @@ static bool refusal_reason(const acme_http_resp_t *resp, char *out, size_t outle
 		out[n++] = body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '?';
 	out[n] = '\0';
 	return n > 0;
+}
+
+/* A node that is no cluster controller (a plain wharf, another follower)
+ * answers bundle requests so; unproved, so only telling what to log. */
+static bool not_a_controller(const acme_http_resp_t *resp)
+{
+	static const char head[] = "421 Misdirected Request: this node is not a cluster controller";
+	return resp->status == 421 && wf_buf_size(&resp->body) >= sizeof(head) - 1 &&
+	       memcmp(wf_buf_head(&resp->body), head, sizeof(head) - 1) == 0;
 }
 
 /* What the answer to the request in flight must be bound to. */
@@ -214,8 +227,11 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 		}
 	} else {
 		/* 404: nothing to wait on yet. Ask often (cheap), so the first
-		 * certificate arrives within seconds too. */
-		wf_log_debug("cluster: certificate %s: the controller has none issued yet", s->cert->name);
+		 * certificate arrives within seconds too. Said once: a name the
+		 * controller's config lacks (a typo) looks the same from here. */
+		set_state(s, LINK_NONE,
+			  "the controller has no issued certificate of that name (none yet, or none configured "
+			  "there); serving ours");
 		double t = f->cfg->cluster.poll_interval;
 		poll_after(s, t < 2 ? t : 2);
 		return;
@@ -278,12 +294,18 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 						   "the cluster secret must be the same on every node, and the clocks "
 						   "within %d s",
 				  ACME_CLUSTER_SKEW);
+	} else if (not_a_controller(resp)) {
+		set_state(s, LINK_MISDIRECTED,
+			  "the node at %s is not a cluster controller (its cluster.role); serving the certificate "
+			  "we have",
+			  f->cfg->cluster.controller);
 	} else {
 		set_state(s, LINK_DOWN, "the controller answered HTTP %ld; serving the certificate we have",
 			  resp->status);
 	}
-	alarm_check(s, s->state == LINK_REFUSED ? "the controller refuses this follower's requests" :
+	alarm_check(s, s->state == LINK_REFUSED	 ? "the controller refuses this follower's requests" :
 		       s->state == LINK_BAD	 ? "the controller's answers fail their checks" :
+		       s->state == LINK_MISDIRECTED ? "the node named as controller is not one" :
 						   "the controller cannot be reached");
 	poll_later(s);
 }

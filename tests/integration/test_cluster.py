@@ -558,7 +558,7 @@ class ClusterImpostors(unittest.TestCase):
         self.assertEqual(len(set(nonces)), len(nonces), "a nonce sent twice: %r" % nonces)
         # The cuts reached the follower as such, and it asked again.
         self.assertIn("unreachable", f.log())
-        self.assertIn("none issued yet", f.log())
+        self.assertIn("the controller has no issued certificate of that name", f.log())
 
 
 class ClusterController(unittest.TestCase):

@@ -156,6 +156,46 @@ class Follower(unittest.TestCase):
         self.assertTrue(f.wait_log("installed the controller's certificate", 10), f.log()[-2000:])
         self.assertEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
 
+    def test_a_node_that_is_not_a_controller(self):
+        """A plain wharf (or another follower) answers bundle requests with
+        421: the follower says so once, not once a poll."""
+        cert, key = os.path.join(self.dir, "tls.pem"), os.path.join(self.dir, "tls.key")
+        self_signed(self.dir, "tls", ["localhost"])
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"421 Misdirected Request: this node is not a cluster controller (cluster.role)\n"
+                self.send_response(421)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        fake = harness.https_server(Handler, cert, key)
+        self.fakes.append(fake)
+        f = self.follower(controller="https://localhost:%d" % fake.server_address[1], poll=1, ca=cert)
+        f.start()
+        said = ("cluster: certificate main: the node at https://localhost:%d is not a cluster controller "
+                "(its cluster.role); serving the certificate we have" % fake.server_address[1])
+        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:])
+        time.sleep(3)  # polls 1 s apart
+        self.assertEqual(f.log().count("is not a cluster controller"), 1, f.log()[-2000:])
+        self.assertNotIn("answered HTTP 421", f.log())
+
+    def test_a_name_the_controller_has_none_of(self):
+        """A proved 404 (none issued yet, or a name the controller's config
+        lacks): one warning, while the follower serves its own certificate."""
+        f = self.follower(names=("other",), poll=1)
+        f.start()
+        said = ("cluster: certificate other: the controller has no issued certificate of that name "
+                "(none yet, or none configured there); serving ours")
+        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:])
+        self.assertIn("[warn] " + said, f.log())
+        time.sleep(3)  # 404s are asked again every second here
+        self.assertEqual(f.log().count("has no issued certificate"), 1, f.log()[-2000:])
+        self.assertNotEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
