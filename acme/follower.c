@@ -38,6 +38,7 @@ typedef struct slot {
 	char etag[128];                /* of the last bundle installed (or found current) */
 	link_state_t state;            /* for one log line per change, not one per poll */
 	bool unsaved;                  /* serving a bundle the state folder did not take: store it on the next poll */
+	char unsaved_why[256];         /* why it was not stored: one log line per reason, not one per poll */
 	acme_deploy_t *deploy;         /* owned: output files and deploy hook */
 	time_t last_alarm;             /* when the expiry alarm was last given, or 0 */
 } slot_t;
@@ -174,10 +175,18 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	 * bundle whole (no ETag sent) and tries again. */
 	s->unsaved = wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK;
 	if (s->unsaved) {
-		wf_log_error("cluster: certificate %s: not stored: %s; serving it anyway", c->name, err);
+		if (!same || strcmp(err, s->unsaved_why) != 0)
+			wf_log_error("cluster: certificate %s: not stored: %s; serving it anyway", c->name, err);
+		snprintf(s->unsaved_why, sizeof(s->unsaved_why), "%s", err);
 		s->etag[0] = '\0';
-	} else if (same) {
-		wf_log_info("cluster: certificate %s: stored at last", c->name);
+	} else {
+		s->unsaved_why[0] = '\0';
+		if (same)
+			wf_log_info("cluster: certificate %s: stored at last", c->name);
+	}
+	if (same) {
+		/* Installed already, its deploy hook and event given: only the
+		 * save was pending. */
 		set_state(s, LINK_OK, "in step with the controller");
 		goto out;
 	}

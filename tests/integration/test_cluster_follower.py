@@ -196,6 +196,27 @@ class Follower(unittest.TestCase):
         self.assertEqual(f.log().count("has no issued certificate"), 1, f.log()[-2000:])
         self.assertNotEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
 
+    def test_bundle_not_stored_is_installed_once(self):
+        """A state folder that will not take issued.pem: the bundle serves,
+        its deploy hook runs once, and each later poll only tries to store it
+        again (logged once), until it is stored."""
+        f = self.follower(poll=1, deploy_hook=True)
+        blocker = block_issued_pem(f)
+        f.start()
+        self.assertTrue(f.wait_log("cluster: certificate main: not stored", 10), f.log()[-2000:])
+        self.assertEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(f.deploy_log), 10), f.log()[-2000:])
+        time.sleep(4)  # polls 1 s apart
+        with open(f.deploy_log) as d:
+            self.assertEqual(d.read().count("WHARF_EVENT=issued"), 1, f.log()[-2000:])
+        self.assertEqual(f.log().count("installed the controller's certificate"), 1, f.log()[-2000:])
+        self.assertEqual(f.log().count("not stored"), 1, f.log()[-2000:])
+        shutil.rmtree(blocker)
+        self.assertTrue(f.wait_log("cluster: certificate main: stored at last", 10), f.log()[-2000:])
+        self.assertTrue(os.path.isfile(blocker))
+        with open(f.deploy_log) as d:
+            self.assertEqual(d.read().count("WHARF_EVENT=issued"), 1)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
