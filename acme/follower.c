@@ -5,10 +5,12 @@
 #include "deploy.h"
 #include "events.h"
 #include "http.h"
+#include "http01.h"
 #include "status.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ struct acme_follower {
 	acme_events_t *events;         /* owned: deploy hooks and event hooks */
 	slot_t *slots;
 	size_t nslots;
+	bool thumb_unsaved;            /* STATE/acme/thumbprint did not take the last one (logged once) */
 };
 
 static void poll_soon(slot_t *s)
@@ -208,6 +211,26 @@ out:
 	return ok;
 }
 
+/* Kept in memory for the acme-http service, and stored for a restart; a
+ * failure to store is logged once, until it is stored. */
+static void thumbprint_keep(acme_follower_t *f, const char *thumbprint)
+{
+	acme_http01_thumbprint_set(thumbprint);
+	errno = 0;
+	if (acme_cluster_thumbprint_save(f->cfg->state_dir, thumbprint) == WF_OK) {
+		if (f->thumb_unsaved)
+			wf_log_info("cluster: the controller's account thumbprint stored at last in %s/acme/thumbprint",
+				    f->cfg->state_dir);
+		f->thumb_unsaved = false;
+		return;
+	}
+	if (!f->thumb_unsaved)
+		wf_log_error("cluster: cannot store the controller's account thumbprint in %s/acme/thumbprint: %s; "
+			     "HTTP-01 answers use the one held in memory, which a restart loses",
+			     f->cfg->state_dir, errno ? strerror(errno) : "unknown error");
+	f->thumb_unsaved = true;
+}
+
 /* An answer of the controller's bundle endpoint that the follower acts on
  * (200, 304, 404): proved by the controller for our request, or ignored. */
 static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme_cluster_keys_t *keys)
@@ -215,7 +238,7 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 	acme_follower_t *f = s->f;
 	/* Only a proved thumbprint: followers answer HTTP-01 with it. */
 	if (acme_cluster_thumbprint_valid(resp->thumbprint))
-		acme_cluster_thumbprint_save(f->cfg->state_dir, resp->thumbprint);
+		thumbprint_keep(f, resp->thumbprint);
 	if (resp->status == 304) {
 		set_state(s, LINK_OK, "in step with the controller");
 		/* A long poll that ran its course: ask again at once, so a

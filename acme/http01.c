@@ -6,6 +6,7 @@
 #include "../server/log.h"
 #include "../transfer/h1_parse.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,29 @@ typedef struct http01 {
 	wf_buf_t in;
 	bool answered;
 } http01_t;
+
+/* Set by the follower on the main thread, read by the workers. */
+static pthread_mutex_t proved_lock = PTHREAD_MUTEX_INITIALIZER;
+static char proved[ACME_CLUSTER_THUMBPRINT_LEN + 1];
+
+void acme_http01_thumbprint_set(const char *thumbprint)
+{
+	if (!acme_cluster_thumbprint_valid(thumbprint))
+		return;
+	pthread_mutex_lock(&proved_lock);
+	memcpy(proved, thumbprint, sizeof(proved));
+	pthread_mutex_unlock(&proved_lock);
+}
+
+/* The one held in memory, else the stored one (after a restart), or "". */
+static void thumbprint_of(const char *state_dir, char *out, size_t cap)
+{
+	pthread_mutex_lock(&proved_lock);
+	snprintf(out, cap, "%s", proved);
+	pthread_mutex_unlock(&proved_lock);
+	if (!out[0])
+		acme_cluster_thumbprint(state_dir, out, cap);
+}
 
 static bool is_b64url(wf_slice_t s)
 {
@@ -88,7 +112,7 @@ static void answer(wf_conn_t *c, const xfer_h1_request_t *req)
 			 * thumbprint, nothing secret, so any node can answer it
 			 * (docs/cluster.md). */
 			char thumb[128];
-			acme_cluster_thumbprint(c->cfg->state_dir, thumb, sizeof(thumb));
+			thumbprint_of(c->cfg->state_dir, thumb, sizeof(thumb));
 			if (thumb[0]) {
 				snprintf(stateless, sizeof(stateless), "%.*s.%s", (int)token.len, token.ptr, thumb);
 				ka = stateless;

@@ -11,5 +11,10 @@
 #define ACME_HTTP01_READY_TEXT "wharf acme-http ready\n"
 
 int acme_http01_start(wf_conn_t *c);
+/* A follower's account thumbprint, proved by its controller (the cluster
+ * follower sets it from each answer): answered with even when
+ * STATE/acme/thumbprint could not take it. Thread-safe; a valid thumbprint
+ * (acme_cluster_thumbprint_valid) or it is ignored. */
+void acme_http01_thumbprint_set(const char *thumbprint);
 
 #endif

@@ -217,6 +217,29 @@ class Follower(unittest.TestCase):
         with open(f.deploy_log) as d:
             self.assertEqual(d.read().count("WHARF_EVENT=issued"), 1)
 
+    def test_thumbprint_not_stored(self):
+        """A state folder that will not take the controller's account
+        thumbprint: said once, and HTTP-01 is answered all the same."""
+        f = self.follower(names=("other",), poll=1,
+                          services=[{"type": "acme-http", "address": "127.0.0.1", "port": None,
+                                     "https_port": 443}])
+        f.start()
+        # Stored at first (the start checks that the folder takes files),
+        # then a file takes the folder's place.
+        acme = os.path.join(f.state_dir, "acme")
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(os.path.join(acme, "thumbprint")), 10),
+                        f.log()[-2000:])
+        shutil.rmtree(acme)
+        put_file(f, acme, "not a folder\n", 0o644)
+        said = "cluster: cannot store the controller's account thumbprint in %s/acme/thumbprint: " % f.state_dir
+        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:])
+        token = "tok_abcdefghijklmnopqrstu"
+        url = "http://127.0.0.1:%d/.well-known/acme-challenge/%s" % (f.services[1]["port"], token)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            self.assertEqual(r.read().decode(), token + "." + THUMB)
+        time.sleep(3)  # polls 1 s apart
+        self.assertEqual(f.log().count("cannot store the controller's account thumbprint"), 1, f.log()[-2000:])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
