@@ -119,7 +119,7 @@ static bool refusal_reason(const acme_http_resp_t *resp, char *out, size_t outle
  * answers bundle requests so; unproved, so only telling what to log. */
 static bool not_a_controller(const acme_http_resp_t *resp)
 {
-	static const char head[] = "421 Misdirected Request: this node is not a cluster controller";
+	static const char head[] = "421 Misdirected Request: " ACME_CLUSTER_NOT_CONTROLLER;
 	return resp->status == 421 && wf_buf_size(&resp->body) >= sizeof(head) - 1 &&
 	       memcmp(wf_buf_head(&resp->body), head, sizeof(head) - 1) == 0;
 }

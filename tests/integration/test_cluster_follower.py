@@ -7,7 +7,6 @@ controller has none of, a bundle the state folder will not take and a
 thumbprint it will not take are each told once in the log, and the last
 two neither re-run the deploy hook nor break HTTP-01."""
 
-import http.server
 import os
 import shutil
 import subprocess
@@ -106,14 +105,11 @@ class Follower(unittest.TestCase):
         put_file(cls.ctl, os.path.join(cls.ctl.state_dir, "certs", name, "issued.pem"), key + chain)
 
     def setUp(self):
-        self.servers, self.fakes = [], []
+        self.servers = []
 
     def tearDown(self):
         for s in self.servers:
             s.cleanup()
-        for f in self.fakes:
-            f.shutdown()
-            f.server_close()
 
     def follower(self, names=("main",), controller=None, poll=30, services=(), deploy_hook=False, ca=None):
         s = Server(certificates=[{"name": n, "domains": DOMAINS} for n in names],
@@ -159,26 +155,17 @@ class Follower(unittest.TestCase):
     def test_a_node_that_is_not_a_controller(self):
         """A plain wharf (or another follower) answers bundle requests with
         421: the follower says so once, not once a poll."""
-        cert, key = os.path.join(self.dir, "tls.pem"), os.path.join(self.dir, "tls.key")
-        self_signed(self.dir, "tls", ["localhost"])
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = b"421 Misdirected Request: this node is not a cluster controller (cluster.role)\n"
-                self.send_response(421)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-        fake = harness.https_server(Handler, cert, key)
-        self.fakes.append(fake)
-        f = self.follower(controller="https://localhost:%d" % fake.server_address[1], poll=1, ca=cert)
+        plain = Server(certificates=[{"name": "cluster", "domains": ["localhost"], "acme": False}],
+                       services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                  "certificates": ["cluster"]}])
+        self.servers.append(plain)
+        plain.start()
+        f = self.follower(controller="https://localhost:%d" % plain.port, poll=1,
+                          ca=os.path.join(plain.state_dir, "certs", "cluster", "selfsigned.pem"))
         f.start()
         said = ("cluster: certificate main: the node at https://localhost:%d is not a cluster controller "
-                "(its cluster.role); serving the certificate we have" % fake.server_address[1])
-        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:])
+                "(its cluster.role); serving the certificate we have" % plain.port)
+        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:] + plain.log()[-1000:])
         time.sleep(3)  # polls 1 s apart
         self.assertEqual(f.log().count("is not a cluster controller"), 1, f.log()[-2000:])
         self.assertNotIn("answered HTTP 421", f.log())
