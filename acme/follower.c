@@ -231,6 +231,8 @@ static void thumbprint_keep(acme_follower_t *f, const char *thumbprint)
 	f->thumb_unsaved = true;
 }
 
+static void alarm_check(slot_t *s, const char *why);
+
 /* An answer of the controller's bundle endpoint that the follower acts on
  * (200, 304, 404): proved by the controller for our request, or ignored. */
 static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme_cluster_keys_t *keys)
@@ -253,10 +255,13 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 		 * without one (or with the one we sent, which the controller
 		 * should have waited on) asking at once would ask in a loop. */
 		bool new_etag = resp->etag[0] && strcmp(resp->etag, s->etag) != 0;
-		if (take_bundle(s, resp, keys) && new_etag && !s->unsaved) {
+		bool taken = take_bundle(s, resp, keys);
+		if (taken && new_etag && !s->unsaved) {
 			poll_soon(s);
 			return;
 		}
+		if (!taken) /* what we serve may run out while the controller's bundles fail */
+			alarm_check(s, "the controller's bundles fail their checks");
 	} else {
 		/* 404: nothing to wait on yet. Ask often (cheap), so the first
 		 * certificate arrives within seconds too. Said once: a name the
@@ -264,6 +269,7 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 		set_state(s, LINK_NONE,
 			  "the controller has no issued certificate of that name (none yet, or none configured "
 			  "there); serving ours");
+		alarm_check(s, "the controller has no certificate of that name to give");
 		double t = f->cfg->cluster.poll_interval;
 		poll_after(s, t < 2 ? t : 2);
 		return;

@@ -1115,8 +1115,8 @@ static void authenticate(xfer_exchange_t *ex, const xfer_req_in_t *in)
  * bundle request this node serves: on a node that is no controller (a
  * follower's controller setting names the wrong node: a plain server,
  * another follower, the balancer's name), 421, whose words the follower
- * looks for; on the controller (a target it did not build, such as
- * "//.wharf/..." from a controller URL ending in "/"), 403 with the reason,
+ * looks for; on the controller (a target no follower builds: an older
+ * one, or another program), 403 with the reason,
  * as for a failed check. Logged with the controller's refusals, which say
  * it once and then count; never a failed login, whatever the node: a ban
  * would shut out every user behind the node's address. */
@@ -1128,8 +1128,7 @@ static void refuse_cluster(xfer_exchange_t *ex, const xfer_req_in_t *in, bool ge
 		why = ACME_CLUSTER_NOT_CONTROLLER " (a follower's controller setting names this node?)";
 		respond_error(ex, 421, ACME_CLUSTER_NOT_CONTROLLER);
 	} else {
-		why = get_or_head ? "its path is not " ACME_CLUSTER_BUNDLE_PATH "NAME (a controller URL with a path, "
-				    "or ending in \"/\"?)" :
+		why = get_or_head ? "its path is not " ACME_CLUSTER_BUNDLE_PATH "NAME" :
 				    "its method is not GET or HEAD";
 		char detail[256];
 		snprintf(detail, sizeof(detail), "%s%s", ACME_CLUSTER_REFUSED, why);

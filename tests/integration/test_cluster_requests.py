@@ -111,8 +111,8 @@ class ControllerRequests(unittest.TestCase):
         os.replace(p + ".tmp", p)
 
     def test_target_not_served_is_refused_not_a_failed_login(self):
-        # A controller URL ending in "/" makes "//.wharf/...": signed right,
-        # but no bundle request this controller serves.
+        # "//.wharf/..." (what an older follower made of a controller URL
+        # ending in "/"): signed right, but no bundle request served here.
         for target in ["/" + TARGET] * 5 + ["/"]:
             auth, _ = cluster_auth(target)
             status, headers, body = ask(self.ctl.port, "GET", target, auth)
