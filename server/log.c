@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,16 +35,22 @@ static int still_open(const char *target, int current)
 
 #define LOG_LINK_HOPS 8
 
-/* Opens target, following no link but root's, at every hop: the log is
- * opened as root, maybe in a folder the run user may write, and a link of
- * theirs (the first, or one a root link leads to there) would point
+/* The process's own descriptors (/dev/stdout leads to /proc/self/fd/1: a
+ * pipe or a tty, whose link text cannot be opened again): opened as they are. */
+static bool own_descriptor(const char *path)
+{
+	return strncmp(path, "/proc/self/fd/", 14) == 0 || strncmp(path, "/dev/fd/", 8) == 0;
+}
+
+/* Opens target, walking it a component at a time and following no
+ * symlink but root's, a folder's as well as the last: the log is opened
+ * as root, maybe below a folder the run user may write, and a link of
+ * theirs anywhere on the way (or where a root link leads) would point
  * root's appends at any file. Each link is held (O_PATH) while its owner
  * is checked and its text read, so one swapped in after the check is
- * never the one followed; a relative text is taken from the link's
- * folder, as the kernel would. The process's own descriptors
- * (/dev/stdout leads to /proc/self/fd/1: a pipe or a tty, whose text
- * cannot be opened again) are opened as they are. -1 with errno ELOOP at
- * a link not root's, or past LOG_LINK_HOPS links. */
+ * never the one followed; its text then takes its place in what is left
+ * of the path, from its folder when relative, as the kernel would. -1
+ * with errno ELOOP at a link not root's, or past LOG_LINK_HOPS links. */
 static int open_following_roots_links(const char *target, int flags)
 {
 	char path[PATH_MAX];
@@ -51,34 +58,84 @@ static int open_following_roots_links(const char *target, int flags)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	for (int hop = 0; hop <= LOG_LINK_HOPS; hop++) {
-		if (strncmp(path, "/proc/self/fd/", 14) == 0 || strncmp(path, "/dev/fd/", 8) == 0)
-			return open(path, flags, 0640);
-		int fd = open(path, flags | O_NOFOLLOW, 0640);
-		if (fd >= 0 || errno != ELOOP)
-			return fd;
-		int link = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (link < 0)
-			return -1;
+	if (own_descriptor(path))
+		return open(path, flags, 0640);
+	int dir = open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int hops = 0, fd = -1;
+	char *p = path;
+	while (dir >= 0) {
+		while (*p == '/')
+			p++;
+		char *end = strchr(p, '/'), *next = end;
+		while (next && *next == '/')
+			next++;
+		bool last = !next || !*next;
+		if (!*p || (last && end)) { /* "" or "dir/": no file named */
+			errno = EISDIR;
+			break;
+		}
+		char name[NAME_MAX + 1];
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (last)
+			fd = openat(dir, name, flags | O_NOFOLLOW, 0640);
+		else
+			fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && !last) {
+			close(dir);
+			dir = fd;
+			fd = -1;
+			p = next;
+			continue;
+		}
+		if (fd >= 0 || (errno != ELOOP && errno != ENOTDIR))
+			break;
+		/* A symlink (or, with ENOTDIR, maybe a file where a folder was named). */
+		int link = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
+		bool is_link = link >= 0 && fstat(link, &st) == 0 && S_ISLNK(st.st_mode);
 		char to[PATH_MAX];
 		ssize_t n = -1;
-		if (fstat(link, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == 0)
+		if (is_link && st.st_uid == 0 && ++hops <= LOG_LINK_HOPS)
 			n = readlinkat(link, "", to, sizeof(to));
-		close(link);
-		if (n <= 0 || (size_t)n >= sizeof(to))
+		if (link >= 0)
+			close(link);
+		if (!is_link) {
+			errno = ENOTDIR; /* a file where a folder was named */
 			break;
-		to[n] = '\0';
-		char next[PATH_MAX];
-		const char *slash = strrchr(path, '/');
-		int len = to[0] == '/' || !slash ? snprintf(next, sizeof(next), "%s", to) :
-						   snprintf(next, sizeof(next), "%.*s%s", (int)(slash - path) + 1, path, to);
-		if (len < 0 || (size_t)len >= sizeof(next))
+		}
+		if (n <= 0 || (size_t)n >= sizeof(to)) {
+			errno = ELOOP;
 			break;
-		memcpy(path, next, (size_t)len + 1);
+		}
+		/* The link's text, then what was left after it. */
+		char rest[PATH_MAX];
+		int m = snprintf(rest, sizeof(rest), "%.*s%s%s", (int)n, to, last ? "" : "/", last ? "" : next);
+		if (m < 0 || (size_t)m >= sizeof(rest)) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		memcpy(path, rest, (size_t)m + 1);
+		p = path;
+		if (own_descriptor(path)) {
+			close(dir);
+			return open(path, flags, 0640);
+		}
+		if (path[0] == '/') {
+			close(dir);
+			dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
 	}
-	errno = ELOOP;
-	return -1;
+	int saved = errno;
+	if (dir >= 0)
+		close(dir);
+	errno = saved;
+	return fd;
 }
 
 static int open_target(const char *target, int current, int *fd)

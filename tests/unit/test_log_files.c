@@ -88,6 +88,26 @@ static void test_roots_link_followed(void)
 	CHECK_EQ_INT(wf_log_open("info", roots, "off"), WF_ERR);
 	wf_log_info("a line that must not reach the second link's target");
 	CHECK_EQ_INT(file_size(target), 8);
+	/* A folder on the way that is the run user's link: not followed. */
+	char *victim = path_in("victim"), *sub = path_in("sub"), *via = path_in("via.log");
+	CHECK(mkdir(victim, 0755) == 0);
+	CHECK(symlink(victim, sub) == 0);
+	CHECK(lchown(sub, 65534, 65534) == 0);
+	CHECK(symlink("sub/error.log", via) == 0);
+	CHECK_EQ_INT(wf_log_open("info", via, "off"), WF_ERR);
+	char victim_log[300];
+	snprintf(victim_log, sizeof(victim_log), "%s/error.log", victim);
+	CHECK(access(victim_log, F_OK) != 0);
+	CHECK_EQ_INT(wf_log_open("info", path_in("sub/direct.log"), "off"), WF_ERR);
+	/* Root's link to a folder is followed, to the file below it. */
+	char *real = path_in("realdir"), *rootdir = path_in("rootdir");
+	CHECK(mkdir(real, 0755) == 0);
+	CHECK(symlink("realdir", rootdir) == 0);
+	CHECK_EQ_INT(wf_log_open("info", path_in("rootdir/x.log"), "off"), WF_OK);
+	wf_log_info("through root's folder link");
+	wf_log_close();
+	size_t got;
+	CHECK(strstr(read_all(path_in("realdir/x.log"), &got), "through root's folder link") != NULL);
 	/* The process's own descriptors, named as such. */
 	CHECK_EQ_INT(wf_log_open("info", "/dev/fd/2", "/proc/self/fd/2"), WF_OK);
 	wf_log_close();
