@@ -123,7 +123,7 @@ static char *read_config_text(const char *real, const char *dir)
 	for (const char *p = dir; *p; p++)
 		depth += p[0] == '/' && p[1] && p[1] != '/';
 	wf_buf_init(&out, (size_t)CONFIG_TEXT_MAX + 64 * 1024);
-	const char *p = wf_buf_head(&in), *end = p + wf_buf_size(&in);
+	const char *p = wf_buf_head(&in), *end = wf_buf_size(&in) ? p + wf_buf_size(&in) : p;
 	rc = WF_OK;
 	while (p < end && rc == WF_OK) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -153,7 +153,8 @@ static char *read_config_text(const char *real, const char *dir)
 	wf_buf_fini(&in);
 	char *text = rc == WF_OK ? malloc(wf_buf_size(&out) + 1) : NULL;
 	if (text) {
-		memcpy(text, wf_buf_head(&out), wf_buf_size(&out));
+		if (wf_buf_size(&out)) /* an empty file has no buffer at all */
+			memcpy(text, wf_buf_head(&out), wf_buf_size(&out));
 		text[wf_buf_size(&out)] = '\0';
 	}
 	wf_buf_fini(&out);

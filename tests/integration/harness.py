@@ -102,17 +102,18 @@ def slow_check_server():
     return server
 
 
-def hold_pool(server, n=2, timeout=60):
+def hold_pool(server, n=3, timeout=60):
     """n wrong passwords of slow_check_server's user "slow" over HTTP/1.1:
-    two hold both pool threads for a couple of seconds, more wait behind
-    them. Returns their connections (each to get a 401)."""
+    three hold all the pool's threads (the two that take any job, and the
+    logins' own) for a couple of seconds, more wait behind them. Returns
+    their connections (each to get a 401)."""
     held = []
     for _ in range(n):
         s = RawTLS(server, timeout=timeout)
         s.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
                % basic_auth("slow", "wrong-" + os.urandom(6).hex()))
         held.append(s)
-    time.sleep(0.3)  # the first two checks are running
+    time.sleep(0.3)  # the first three checks are running
     return held
 
 

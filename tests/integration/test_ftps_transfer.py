@@ -697,24 +697,25 @@ class ClearData(ftps_util.FTPSCase):
 
 
 class CommitInFlight(ftps_util.FTPSCase):
-    """An upload's commit (fsync and rename) runs on the offload pool; two
-    slow password checks (about a second each, harness.slow_hash) hold both
-    of its threads, so the commit waits behind them long enough for a
-    command to arrive meanwhile."""
+    """An upload's commit (fsync and rename) runs on the offload pool; three
+    slow password checks (about a second each, harness.slow_hash) hold all
+    of its threads (two that take any job, oldest first, and the logins'
+    own), so the commit waits behind them long enough for a command to
+    arrive meanwhile."""
 
     EXTRA = "limits = { max_login_failures = 1000; };"
     USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
              {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw"), "perms": ["read"]}]
 
     def busy_pool(self):
-        """Two wrong passwords of the slow user on the pool; returns joiners."""
+        """Three wrong passwords of the slow user on the pool; returns joiners."""
         joins = []
-        for _ in range(2):
+        for _ in range(3):
             s = self.control()
             s.auth_tls()
             s.expect("USER slow", 331)
             joins.append(ftps_util.in_thread(s.cmd, "PASS wrong-" + os.urandom(6).hex(), 20))
-        time.sleep(0.3)  # both checks are running
+        time.sleep(0.3)  # the three checks are running
         return joins
 
     def upload_held_in_its_commit(self, name):

@@ -15,7 +15,7 @@ How long one unlink or fsync takes cannot be forced from here, so no test
 depends on one being slow: the one that looks at the other session skips
 when the whole batch is too quick to tell.
 
-A job is the server's time, not the client's: with the pool's two threads
+A job is the server's time, not the client's: with the pool's threads
 held by slow password checks (harness.slow_hash), a DELE's job waits longer
 than a tiny ftp_idle_timeout and the session is not closed as idle; a REST
 + STOR's cut waits longer than a tiny data_connect_timeout and the data
@@ -399,15 +399,15 @@ class JobsAreNotIdleness(ftps_util.FTPSCase):
               "perms": ["read"]}]
 
     def busy_pool(self):
-        """Two wrong passwords of the slow user hold both pool threads;
-        returns joiners for their 530s."""
+        """Three wrong passwords of the slow user hold all the pool's
+        threads; returns joiners for their 530s."""
         joins = []
-        for _ in range(2):
+        for _ in range(3):
             s = self.control()
             s.auth_tls()
             s.expect("USER slow", 331)
             joins.append(ftps_util.in_thread(s.cmd, "PASS wrong-" + os.urandom(6).hex(), SLOW))
-        time.sleep(0.3)  # both checks are running
+        time.sleep(0.3)  # the three checks are running
         return joins
 
     def settle(self, joins):

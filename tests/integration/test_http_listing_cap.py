@@ -149,7 +149,7 @@ class HttpListingCap(unittest.TestCase):
     def test_the_pool_holds_sixteen_listing_jobs(self):
         conns = [self.shut_client() for _ in range(JOBS_MAX // PER_CONN + 1)]
         try:
-            # Four wrong passwords of the slow user hold both pool threads
+            # Four wrong passwords of the slow user hold all three pool threads
             # for two seconds or more: the listings asked for meanwhile queue.
             held = harness.hold_pool(self.server, 4, SLOW)
             sids = [(c, c.request("GET", "/big/", hold=True)) for c in conns for _ in range(PER_CONN)]

@@ -10,7 +10,7 @@ cancelled job is never touched after its exchange is gone.
 DELETE and MKCOL make their change (an unlink that frees a file's blocks,
 the folder's fsync) on the offload pool too, as FTP's DELE and MKD do. How
 long one unlink or fsync takes cannot be forced from here; the pool being
-busy can: with its two threads held by slow password checks
+busy can: with its threads held by slow password checks
 (harness.slow_hash), a DELETE's or MKCOL's change waits for the pool, and
 meanwhile another connection's GET on the same worker (or another stream's
 on the same HTTP/2 connection) is answered, before the change's own answer.
@@ -203,9 +203,9 @@ class HttpTreeChangesOffload(unittest.TestCase):
     SLOW = SLOW
 
     def busy_pool(self):
-        """Two wrong passwords of the slow user hold both pool threads for a
-        couple of seconds; returns their connections (each to get a 401)."""
-        return harness.hold_pool(self.server, 2, SLOW)
+        """Three wrong passwords of the slow user hold all the pool's threads
+        for a couple of seconds; returns their connections (each to get a 401)."""
+        return harness.hold_pool(self.server, 3, SLOW)
 
     def settle(self, held):
         for s in held:
