@@ -354,6 +354,16 @@ class Server:
         self.cleanup()
 
 
+def writable_out_dir(server, name="main"):
+    """A certificate's output_dir the server (nobody, when run as root) can
+    create and write: out/NAME under a folder given to the run user. Not
+    made: the server makes it (0700) at its first write. Returns its path."""
+    out = os.path.join(server.dir, "out")
+    os.makedirs(out, exist_ok=True)
+    server.give(out)
+    return os.path.join(out, name)
+
+
 class SharedServerCase(unittest.TestCase):
     """One server for a whole test class, started with home/alice/hello.txt
     holding HELLO; its log is printed when a test fails."""

@@ -45,10 +45,7 @@ class Obtain(unittest.TestCase):
         s = Server(certificates=[dict({"name": "main", "domains": DOMAINS}, **(cert_extra or {}))],
                    services=services, extra=acme)
         self.servers.append(s)
-        out = os.path.join(s.dir, "out")
-        os.makedirs(out)
-        s.give(out)
-        s.certificates[0]["output_dir"] = os.path.join(out, "main")
+        s.certificates[0]["output_dir"] = harness.writable_out_dir(s)
         return s
 
     def test_standalone_then_nothing_due(self):

@@ -32,9 +32,7 @@ class OutputFiles(AcmeCase):
     def test_files_written_once_and_restored(self):
         self.pebble.start()
         s = self.make_server()
-        out_dir = os.path.join(s.dir, "out", "main")
-        os.makedirs(os.path.dirname(out_dir))
-        s.give(os.path.dirname(out_dir))  # the run user writes there (nobody, when started as root)
+        out_dir = harness.writable_out_dir(s)
         deploy, deploy_log = hook_script(s, "deploy")
         s.certificates[0]["output_dir"] = out_dir
         s.certificates[0]["deploy_hook"] = "@DEPLOY@"

@@ -44,10 +44,7 @@ def locked_out_dir(s):
     """An output folder the server (nobody, when run as root) cannot write."""
     if os.geteuid() != 0:
         raise unittest.SkipTest("a folder the server cannot write needs the server run as another user")
-    out = os.path.join(s.dir, "out")
-    os.makedirs(out)
-    s.give(out)
-    out_dir = os.path.join(out, "main")
+    out_dir = harness.writable_out_dir(s)
     os.makedirs(out_dir)
     s.give(out_dir)
     os.chmod(out_dir, 0o500)
@@ -94,10 +91,7 @@ class OutputRetry(AcmeCase):
         temp names, nothing else."""
         self.pebble.start()
         s = self.make_server()
-        out = os.path.join(s.dir, "out")
-        os.makedirs(out)
-        s.give(out)
-        out_dir = os.path.join(out, "main")
+        out_dir = harness.writable_out_dir(s)
         deploy_log = with_deploy_hook(s, out_dir)
         s.start()
         wait_issued(s, "wharf.test")
@@ -158,10 +152,7 @@ class OutputRetry(AcmeCase):
         files are written, the hook runs and is waited for, nothing is due."""
         self.pebble.start()
         s = self.make_server()
-        out = os.path.join(s.dir, "out")
-        os.makedirs(out)
-        s.give(out)
-        out_dir = os.path.join(out, "main")
+        out_dir = harness.writable_out_dir(s)
         deploy_log = with_deploy_hook(s, out_dir)
         s.give_homes()
         cmd = [harness.WHARF, "cert", "obtain", "-c", s.config_path]
