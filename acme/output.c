@@ -57,6 +57,15 @@ static bool unchanged(int dfd, const char *name, const char *data, size_t len)
 	return same;
 }
 
+/* The one way into the folder, for the writes and the sweep alike, so that
+ * both reach the same place: an output_dir that is a symlink to a folder
+ * (a service's own folder, say) is followed, as the run user, whose
+ * permissions are the only rule either applies (docs/acme.md). */
+static int open_folder(const char *dir)
+{
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
 		      size_t errlen)
 {
@@ -70,7 +79,7 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return WF_ERR;
 	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open_folder(dir);
 	if (dfd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
 		return WF_ERR;
@@ -155,7 +164,7 @@ static bool own_temp(const char *ent, const char *const *names, size_t n)
 int acme_output_sweep(const char *dir)
 {
 	static const char *const names[] = { "privkey.pem", "combined.pem", "cert.pem", "chain.pem", "fullchain.pem" };
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = open_folder(dir);
 	if (dfd < 0)
 		return 0;
 	DIR *d = fdopendir(dfd);

@@ -147,6 +147,31 @@ class OutputRetry(AcmeCase):
                         "no catch-up for a certificate with acme = false:\n" + s.log()[-3000:])
         self.assertEqual(read(os.path.join(out_dir, "cert.pem")), fresh["cert.pem"])
 
+    def test_symlinked_folder_is_written_and_swept_alike(self):
+        """An output_dir that is a symlink to a folder (a service's own): the
+        files are written through the link, and the start-up sweep removes
+        wharf's leftover temp names there too, not only in plain folders."""
+        self.pebble.start()
+        s = self.make_server()
+        target = harness.writable_out_dir(s, "haproxy")
+        os.makedirs(target)
+        s.give(target)
+        link = os.path.join(s.dir, "out", "main")
+        os.symlink(target, link)
+        left = [".privkey.pem.tmp.0123456789abcdef", ".fullchain.pem.tmp.fedcba9876543210"]
+        kept = [".privkey.pem.tmp.notours", "notes.tmp"]
+        for n in left + kept:
+            with open(os.path.join(target, n), "w") as f:
+                f.write("x")
+        deploy_log = with_deploy_hook(s, link)
+        s.start()
+        wait_issued(s, "wharf.test")
+        wait_file_text(deploy_log, "WHARF_EVENT=issued")
+        self.assertIn("removed 2 temp files an interrupted write left in %s" % link, s.log())
+        self.assertEqual(sorted(os.listdir(target)), sorted(list(FILES) + kept))
+        self.assertTrue(os.path.islink(link))
+        self.assertTrue(issued_pair(s).endswith(read(os.path.join(target, "fullchain.pem"))))
+
     def test_obtain_catches_up_and_runs_the_hook(self):
         """The same for `cert obtain` (the cron job after a killed run): the
         files are written, the hook runs and is waited for, nothing is due."""
