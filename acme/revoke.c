@@ -4,6 +4,7 @@
 #include "client.h"
 #include "status.h"
 #include "../server/durable.h"
+#include "../transfer/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,31 @@ typedef struct revoke_ctx {
 	wf_buf_t payload;
 	int code;
 } revoke_ctx_t;
+
+/* Moves issued.pem aside under a name no earlier revocation holds: each
+ * revoked certificate stays for audit (its serial, its dates). The first
+ * keeps the name it always had; later ones carry their serial, the form
+ * `cert list` shows, so a name leads to the CA's record. Never replaces:
+ * a name taken (a copy put back by hand) moves on to the next. The chosen
+ * name is left in as; WF_ERR with errno when none could be taken. */
+static int set_aside(int dfd, const char *serial, char *as, size_t aslen)
+{
+	for (int i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(as, aslen, "issued.pem.revoked");
+		else if (i == 1)
+			snprintf(as, aslen, "issued.pem.revoked.%s", serial);
+		else
+			snprintf(as, aslen, "issued.pem.revoked.%s.%d", serial, i);
+		if (xfer_path_rename_new(dfd, "issued.pem", dfd, as) == 0) {
+			wf_durable_sync_dir(dfd); /* moved either way: a crash at worst brings it back */
+			return WF_OK;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	return WF_ERR;
+}
 
 static void on_revoked(void *arg, const acme_reply_t *r)
 {
@@ -94,6 +120,12 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 		fprintf(stderr, "wharf cert revoke: %s/issued.pem does not parse\n", dir);
 		goto out;
 	}
+	unsigned char sn[64];
+	size_t snlen = sizeof(sn);
+	char serial[2 * sizeof(sn) + 1] = "";
+	if (gnutls_x509_crt_get_serial(crt, sn, &snlen) == 0)
+		for (size_t i = 0; i < snlen; i++)
+			snprintf(serial + 2 * i, 3, "%02x", sn[i]);
 	wf_buf_append_str(&x.payload, "{\"certificate\":\"");
 	acme_b64url_append(&x.payload, der.data, der.size);
 	wf_buf_append_str(&x.payload, "\"}");
@@ -136,6 +168,7 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 		 * Only if it still is the one revoked: a daemon beside us may have
 		 * stored a renewal meanwhile, and that one is good. */
 		wf_buf_t now;
+		char as[200];
 		wf_buf_init(&now, 1 << 20);
 		bool same = wf_durable_read(dfd, "issued.pem", 1 << 20, &now) == WF_OK &&
 			    wf_buf_size(&now) == wf_buf_size(&pem) &&
@@ -146,9 +179,15 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 		if (!same)
 			printf("certificate %s: issued.pem changed while it was revoked (a renewal stored a new one): "
 			       "left as it is\n", name);
-		else if (renameat(dfd, "issued.pem", dfd, "issued.pem.revoked") == 0)
-			printf("certificate %s: moved to issued.pem.revoked; a replacement is ordered at the next start "
-			       "or SIGHUP\n", name);
+		else if (set_aside(dfd, serial[0] ? serial : "unknown-serial", as, sizeof(as)) == WF_OK)
+			printf("certificate %s: serial %s moved to %s; a replacement is ordered at the next start "
+			       "or SIGHUP\n", name, serial, as);
+		else {
+			/* Left in place it would be served on, and never replaced. */
+			fprintf(stderr, "certificate %s: revoked, but %s/issued.pem could not be set aside: %s; move it "
+				"away by hand, then restart or SIGHUP\n", name, dir, strerror(errno));
+			x.code = 1;
+		}
 	}
 out:
 	acme_client_free(x.cl);
