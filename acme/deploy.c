@@ -168,7 +168,12 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 	int rc = wf_certstate_read_issued(state_dir, c->name, &d->pair);
 	if (rc != WF_OK) {
 		if (rc == WF_ERR) /* WF_DECLINED: nothing issued yet, nothing to write */
-			wf_log_warn("certificate %s: cannot read the issued certificate: %m", c->name);
+			wf_log_warn("certificate %s: cannot read the issued certificate: %m; output files in %s not "
+				    "updated",
+				    c->name, c->output_dir);
+		/* Behind it as much as when it does not split: no retry
+		 * comes, and a `cert obtain` run must not end in success. */
+		d->stuck = rc == WF_ERR;
 		forget_pair(d);
 		return rc == WF_ERR ? WF_ERR : WF_OK;
 	}

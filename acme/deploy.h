@@ -38,7 +38,8 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 int acme_deploy_startup(acme_deploy_t *d, const char *state_dir);
 
 /* Output files behind the certificate held: being retried, or not to be
- * written at all (too large a pair). */
+ * written at all (too large a pair; at start-up, an issued.pem that cannot
+ * be read or holds no certificate after its key). */
 bool acme_deploy_lagging(const acme_deploy_t *d);
 
 #endif

@@ -138,6 +138,40 @@ class Obtain(unittest.TestCase):
         self.assertIn("0 issued, 1 failed", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
 
+    def held_files_cannot_catch_up(self, issued):
+        """A certificate wharf no longer renews (acme = false) whose stored
+        issued.pem is damaged: its output files cannot be brought up to date,
+        and no retry could, so the run says so and exits 1."""
+        s = self.config([{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
+                        cert_extra={"acme": False})
+        s.write_config()
+        folder = os.path.join(s.state_dir, "certs", "main")
+        os.makedirs(folder)
+        key = subprocess.run(["openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                             capture_output=True, text=True, check=True, timeout=20).stdout
+        with open(os.path.join(folder, "issued.pem"), "w") as f:
+            f.write(issued(key))
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn("0 issued, 0 failed (nothing was due)", r.stderr)
+        self.assertIn("1 deployment failed", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
+        return r, s
+
+    def test_issued_pem_without_certificate_exits_1(self):
+        # A key and no certificate after it (cut short by hand): nothing to
+        # split into the five files.
+        r, s = self.held_files_cannot_catch_up(lambda key: key)
+        self.assertIn("output files in %s not updated: no certificate after the key"
+                      % os.path.join(s.dir, "out", "main"), r.stderr)
+
+    def test_unreadable_issued_pem_exits_1(self):
+        # Over the 1 MiB a stored pair may hold: not read at all.
+        r, s = self.held_files_cannot_catch_up(lambda key: key + "#" * (1 << 20))
+        self.assertIn("cannot read the issued certificate", r.stderr)
+        self.assertIn("output files in %s not updated" % os.path.join(s.dir, "out", "main"), r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
