@@ -7,7 +7,7 @@
 
 /* Byte classes, one table lookup per byte on the hot path. */
 #define C_TCHAR 1 /* token (RFC 9110 5.6.2): methods and field names */
-#define C_VCHAR 2 /* visible ASCII: the only bytes a request-target may hold */
+#define C_VCHAR 2 /* visible ASCII */
 #define C_FIELD 4 /* field-value byte: VCHAR, SP, HTAB, obs-text; no CR, LF, NUL, DEL */
 
 static const unsigned char cls[256] = {
@@ -28,6 +28,16 @@ static const unsigned char cls[256] = {
 	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
+
+/* A request-target is visible ASCII, and raw UTF-8 too: RFC 9112 wants
+ * non-ASCII percent-encoded, but a client that sends it raw means the same
+ * path, HTTP/2 carries it so, and the path rules (transfer/url.c) judge
+ * the decoded bytes alike either way. Framing never depends on it: the
+ * target ends at its SP whatever it holds. */
+static inline int is_target(unsigned char c)
+{
+	return (cls[c] & C_VCHAR) || c >= 0x80;
+}
 
 static inline int is_ows(unsigned char c)
 {
@@ -142,7 +152,7 @@ ssize_t xfer_h1_parse_request(const char *buf, size_t len, size_t max_head, xfer
 	p++;
 
 	const unsigned char *t = p;
-	while (p < end && (cls[*p] & C_VCHAR))
+	while (p < end && is_target(*p))
 		p++;
 	if (p == end)
 		return line_incomplete(len, max_head);

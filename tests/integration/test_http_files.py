@@ -463,6 +463,21 @@ class FilesHTTP1(FilesChecks, unittest.TestCase):
             self.assertEqual((status, body), (200, self.files["small.txt"]))
 
 
+    def test_raw_utf8_target(self):
+        """A client that sends a non-ASCII name unencoded (RFC 9112 asks
+        for percent-encoding; HTTP/2 carries it raw) gets the same file."""
+        auth = harness.basic_auth("alice", "alice-pw")
+        with harness.RawTLS(self.server) as c:
+            c.send(b"GET /\xc3\xbcn\xc3\xafc\xc3\xb6de.txt HTTP/1.1\r\nHost: localhost\r\n"
+                   b"Authorization: " + auth.encode() + b"\r\n\r\n")
+            status, _, body = c.read_response()
+            self.assertEqual((status, body), (200, b"utf-8 name\n"))
+            # A raw control byte is still refused, and the connection with it.
+            c.send(b"GET /a\x01b HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            status, _, _ = c.read_response()
+            self.assertEqual(status, 400)
+
+
 class FilesHTTP2(FilesChecks, unittest.TestCase):
     HTTP = "--http2"
     VERSION = "2"

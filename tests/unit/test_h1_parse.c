@@ -43,6 +43,11 @@ static void test_simple(void)
 	CHECK_EQ_INT(parse(s, &r), strlen(s));
 	CHECK_EQ_SLICE(r.method, "M-SEARCH!");
 	CHECK_EQ_SLICE(r.target, "*");
+
+	/* A raw UTF-8 target is the path its percent-encoding would name. */
+	s = "GET /caf\xc3\xa9/\xe2\x82\xac.txt HTTP/1.1\r\n\r\n";
+	CHECK_EQ_INT(parse(s, &r), strlen(s));
+	CHECK_EQ_SLICE(r.target, "/caf\xc3\xa9/\xe2\x82\xac.txt");
 }
 
 static void test_values(void)
@@ -99,7 +104,8 @@ static void test_request_line_errors(void)
 		"GE:T / HTTP/1.1\r\n\r\n",
 		"GET /a b HTTP/1.1\r\n\r\n",
 		"GET /\x7f HTTP/1.1\r\n\r\n",
-		"GET /\x80 HTTP/1.1\r\n\r\n",
+		"GET /\x80\x01 HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.\xc3\r\n\r\n",
 		"GET /\x01 HTTP/1.1\r\n\r\n",
 		"GET / http/1.1\r\n\r\n",
 		"GET / HTTP/1.1x\r\n\r\n",
