@@ -5,7 +5,10 @@ host keeps a long poll open for each; a controller URL with a trailing
 slash works; a node that says it is not a controller (421), a name the
 controller has none of, a bundle the state folder will not take and a
 thumbprint it will not take are each told once in the log, and the last
-two neither re-run the deploy hook nor break HTTP-01."""
+two neither re-run the deploy hook nor break HTTP-01; a follower whose
+certificate runs out while the controller's proved answers cannot replace
+it (no such name there, or a bundle for other names) gives the expiry
+alarm."""
 
 import os
 import shutil
@@ -39,6 +42,24 @@ def self_signed(folder, name, domains):
                     "ec_paramgen_curve:P-256", "-keyout", key, "-out", cert, "-days", "2", "-subj",
                     "/CN=" + domains[0], "-addext", "subjectAltName=" + ",".join("DNS:" + d for d in domains)],
                    capture_output=True, check=True, timeout=30)
+    with open(cert) as c, open(key) as k:
+        return c.read(), k.read()
+
+
+def near_expiry(folder, name, domains):
+    """A key and certificate (PEM texts) for domains, 24 h long with 1 h
+    left: in the last sixth of its life, where the expiry alarm is due."""
+    key = os.path.join(folder, name + ".key")
+    tpl, cert = os.path.join(folder, name + ".tpl"), os.path.join(folder, name + ".pem")
+    now = time.time()
+    with open(tpl, "w") as t:
+        t.write('cn = "%s"\n' % domains[0] + "".join('dns_name = "%s"\n' % d for d in domains)
+                + 'activation_date = "%s"\n' % time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - 23 * 3600))
+                + 'expiration_date = "%s"\n' % time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now + 3600)))
+    subprocess.run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", key], capture_output=True,
+                   check=True, timeout=30)
+    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key, "--template", tpl, "--outfile",
+                    cert], capture_output=True, check=True, timeout=30, env=dict(os.environ, TZ="UTC"))
     with open(cert) as c, open(key) as k:
         return c.read(), k.read()
 
@@ -226,6 +247,30 @@ class Follower(unittest.TestCase):
             self.assertEqual(r.read().decode(), token + "." + THUMB)
         time.sleep(3)  # polls 1 s apart
         self.assertEqual(f.log().count("cannot store the controller's account thumbprint"), 1, f.log()[-2000:])
+
+    def alarmed(self, names, domains, why):
+        """A follower serving an issued certificate with an hour left, that
+        the controller's proved answers cannot replace: the expiry alarm, once."""
+        f = self.follower(names=names, poll=1)
+        f.certificates[0]["domains"] = domains
+        f.write_config(f.config_text().replace("@CA@", os.path.join(f.dir, "controller-ca.pem")))
+        chain, key = near_expiry(self.dir, "near-" + names[0], domains)
+        put_file(f, os.path.join(f.state_dir, "certs", names[0], "issued.pem"), key + chain)
+        f.start()
+        self.assertEqual(tls_peer_cert(f.port, domains[0]).strip(), chain.strip())
+        said = "ALARM certificate %s: expires in" % names[0]
+        self.assertTrue(f.wait_log(said, 10), f.log()[-2000:])
+        self.assertIn("and " + why, f.log())
+        time.sleep(3)  # polls 1 s apart: the alarm is not repeated each poll
+        self.assertEqual(f.log().count("ALARM certificate"), 1, f.log()[-2000:])
+
+    def test_alarm_when_the_controller_has_none_of_the_name(self):
+        self.alarmed(("other",), DOMAINS, "the controller has no certificate of that name to give")
+
+    def test_alarm_when_the_controllers_bundle_fails_its_checks(self):
+        # The controller's "main" is for DOMAINS; this node's "main" names
+        # another domain, so the bundle does not cover it and is refused.
+        self.alarmed(("main",), ["other.wharf.test"], "the controller's bundles fail their checks")
 
 
 if __name__ == "__main__":
