@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what wharf needs on a Debian 12 machine, and nothing already there.
 #   packaging/install-deps.sh           build dependencies
+#   packaging/install-deps.sh --try     plus the clients the README's "Try it" uses
 #   packaging/install-deps.sh --test    plus the real peers the tests drive
 #   packaging/install-deps.sh --bench   plus the servers and load tools the benchmarks use
 #     (vsftpd and pure-ftpd conflict in Debian: vsftpd is installed, pure-ftpd is
@@ -12,9 +13,10 @@ pkgs=(gcc make cmake pkg-config libgnutls28-dev libnghttp2-dev libcurl4-gnutls-d
       libjson-c-dev libev-dev libconfig-dev libcrypt-dev)
 for arg in "$@"; do
 	case "$arg" in
+	--try) pkgs+=(curl lftp) ;;
 	--test) pkgs+=(python3 python3-cryptography python3-h2 curl openssl gnutls-bin nghttp2-client lftp rclone clang libclang-rt-14-dev pebble) ;;
 	--bench) bench=1; pkgs+=(python3 curl gnutls-bin nghttp2-client nginx-light wrk lftp vsftpd libsodium23) ;;
-	*) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--try] [--test] [--bench]" >&2; exit 2 ;;
 	esac
 done
 
