@@ -60,13 +60,13 @@ static const wf_key_t limit_keys[] = {
 		"services together: HTTP connections (HTTPS and acme-http), and apart from them FTPS control "
 		"connections (FTPS data connections are not counted). Past it a new HTTP connection is closed at "
 		"accept (an HTTPS one before its TLS handshake), "
-		"a new FTPS one gets 421; one line a minute per client says so. The default leaves room for "
+		"a new FTPS one gets 421 (ftps-implicit: closed unanswered); one line a minute per client says so. The default leaves room for "
 		"several browsers behind one NAT address (six HTTP/1.1 connections each), or FTP clients with "
 		"a control connection per transfer." },
 	{ "max_login_failures", WF_KEY_INT, F(wf_config_t, limits.max_login_failures), 0, "5", 1, 1000000, NULL,
 	  NULL, "Failed logins (FTPS and HTTPS together) from one client (an IPv4 address, or an IPv6 /64) "
 		"within `login_ban_seconds` before that client is banned for `login_ban_seconds`: its FTPS "
-		"connections get 421, its HTTPS "
+		"connections get 421 (ftps-implicit: closed unanswered), its HTTPS "
 		"requests with a password get 429, even a password verified before." },
 	{ "login_ban_seconds", WF_KEY_INT, F(wf_config_t, limits.login_ban_seconds), 0, "300", 1, 86400 * 7, NULL,
 	  NULL, "How long failed logins are remembered, and how long a ban lasts." },

@@ -593,9 +593,9 @@ int xfer_ftp_start(wf_conn_t *c)
 	if (v == WF_GUARD_OK) {
 		f->guarded = true;
 	} else {
-		/* Refused in the clear even on ftps-implicit: a handshake would cost
-		 * more than the answer is worth, and the client sees a closed
-		 * connection either way. */
+		/* Answered on ftps alone, in the clear: on ftps-implicit a reply
+		 * needs a handshake, which would cost more than the answer is
+		 * worth, so the connection just closes. */
 		if (c->svc->type == WF_SERVICE_FTPS) {
 			if (v == WF_GUARD_BANNED)
 				ftp_reply(f, 421, "Too many failed logins from your address; try again in %d s",
