@@ -41,6 +41,10 @@ struct upload_commit {
 	bool no_replace;
 	xfer_precond_t *cond; /* owned: u->cond, taken */
 	int err; /* 0, or the errno of the step that failed */
+	char park_as[NAME_MAX + 1];
+	struct timespec last_byte;
+	xfer_upload_outcome_t out;
+	xfer_upload_t *owner; /* borrowed: gets out when done; NULL once the owner is gone */
 };
 
 static void early_run(void *arg)
@@ -429,23 +433,56 @@ static int publish(const upload_commit_t *uc)
 	return renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->leaf);
 }
 
+/* A whole, durable file the final name did not take goes to park_as, as
+ * an interrupted upload would, less its last byte (upload.h says why):
+ * true when it is there. Its mtime is the client's last byte's, as a
+ * park's (the cut moved it). */
+static bool park_unpublished(upload_commit_t *uc)
+{
+	if (!uc->park_as[0] || (uc->no_replace && uc->err == EEXIST) || uc->err == XFER_PRECOND_REFUSED)
+		return false;
+	if (uc->out.size < 2)
+		return false; /* an empty partial would only make SIZE say 0 */
+	int fd = openat(uc->dir_fd, uc->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int err = 0;
+	if (fd < 0 || ftruncate(fd, (off_t)(uc->out.size - 1)) != 0)
+		err = errno;
+	if (!err && uc->last_byte.tv_sec)
+		futimens(fd, (const struct timespec[2]){ { .tv_nsec = UTIME_OMIT }, uc->last_byte });
+	if (!err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->park_as) != 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	uc->out.park_err = err;
+	if (!err)
+		uc->out.kept = uc->out.size - 1;
+	return !err;
+}
+
 /* Durable before visible: the final name only ever holds a whole file. A
  * commit whose last write failed (err set already) only removes the temp
- * file, here too: it may hold gigabytes. */
+ * file, here too: it may hold gigabytes. So does one whose fsync failed:
+ * the pages that did not reach the disk may be gone from the cache too,
+ * so its bytes, and its size, cannot be trusted to resume from. */
 static void commit_run(void *arg)
 {
 	upload_commit_t *uc = arg;
+	uc->out.fail = uc->err ? XFER_UPLOAD_FAIL_WRITE : XFER_UPLOAD_FAIL_NONE;
 	if (!uc->err && fsync(uc->fd) != 0)
 		uc->err = errno;
 	if (close(uc->fd) != 0 && !uc->err)
 		uc->err = errno;
 	uc->fd = -1;
-	if (!uc->err && publish(uc) != 0)
+	if (uc->err && uc->out.fail == XFER_UPLOAD_FAIL_NONE)
+		uc->out.fail = XFER_UPLOAD_FAIL_SYNC;
+	if (!uc->err && publish(uc) != 0) {
 		uc->err = errno;
-	if (uc->err)
-		unlinkat(uc->dir_fd, uc->tmp, 0);
-	else
+		uc->out.fail = XFER_UPLOAD_FAIL_RENAME;
+	}
+	if (!uc->err)
 		fsync(uc->dir_fd);
+	else if (uc->out.fail != XFER_UPLOAD_FAIL_RENAME || !park_unpublished(uc))
+		unlinkat(uc->dir_fd, uc->tmp, 0);
 	close(uc->dir_fd);
 	uc->dir_fd = -1;
 }
@@ -459,17 +496,28 @@ static void commit_free(upload_commit_t *uc)
 static void commit_done(void *arg)
 {
 	upload_commit_t *uc = arg;
+	if (uc->owner)
+		uc->owner->outcome = uc->out;
 	if (uc->done)
 		uc->done(uc->arg, uc->err);
+	else if (uc->err && uc->out.kept) /* no owner left to say it */
+		wf_log_warn("upload of %s, whose client is gone, not stored: %s; its first %llu bytes kept for a resumption",
+			    uc->leaf, strerror(uc->err), (unsigned long long)uc->out.kept);
+	else if (uc->err)
+		wf_log_warn("upload of %s, whose client is gone, not stored: %s; its %llu bytes dropped", uc->leaf,
+			    strerror(uc->err), (unsigned long long)uc->out.size);
 	commit_free(uc);
 }
 
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err)
 {
 	int rc = flush_stage(u, false); /* the commit's fsync is the last word */
+	memset(&u->outcome, 0, sizeof(u->outcome));
 	upload_commit_t *uc = calloc(1, sizeof(*uc));
 	if (!uc) {
 		*err = rc != WF_OK ? -rc : ENOMEM;
+		u->outcome.fail = XFER_UPLOAD_FAIL_WRITE; /* nothing left to commit with: the file goes */
+		u->outcome.size = u->written;
 		xfer_upload_discard(u);
 		return WF_DONE;
 	}
@@ -484,13 +532,18 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	uc->no_replace = u->no_replace;
 	uc->cond = u->cond;
 	u->cond = NULL;
+	memcpy(uc->park_as, u->park_as, sizeof(uc->park_as));
+	uc->last_byte = u->last_byte;
+	uc->out.size = u->written;
 	u->fd = u->dir_fd = -1; /* the commit owns them now */
 	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
+		uc->owner = u;
 		u->commit = uc;
 		return WF_OK;
 	}
 	commit_run(uc);
 	*err = uc->err;
+	u->outcome = uc->out;
 	commit_free(uc);
 	return WF_DONE;
 }
@@ -499,6 +552,7 @@ void xfer_upload_detach(xfer_upload_t *u)
 {
 	if (u->commit) {
 		u->commit->done = NULL;
+		u->commit->owner = NULL;
 		u->commit = NULL;
 	}
 }

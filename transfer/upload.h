@@ -3,7 +3,8 @@
  * or the claimed name for an upload that resumes); only a whole upload is
  * made durable (fsync, off the event loop) and renamed over the final name,
  * so the final name never holds a partial file. An interrupted upload is
- * either dropped or, for FTP, parked under its partial name to be resumed. */
+ * either dropped or, for FTP, parked under its partial name to be resumed;
+ * so is, for FTP, a whole one the final name did not take. */
 #ifndef XFER_UPLOAD_H
 #define XFER_UPLOAD_H
 
@@ -22,6 +23,22 @@ typedef struct xfer_precond xfer_precond_t;
 #define XFER_UPLOAD_STAGE_AGE 10          /* seconds */
 #define XFER_UPLOAD_STAGE_MAX (128u << 10) /* bytes gathered per write(2) */
 #define XFER_UPLOAD_STAGE_MIN (16u << 10)  /* the least xfer_upload_stage_limit sets */
+
+/* The step a commit failed at, and so what became of the file. */
+typedef enum xfer_upload_fail {
+	XFER_UPLOAD_FAIL_NONE,   /* the commit stored the file (or none ran) */
+	XFER_UPLOAD_FAIL_WRITE,  /* its last write failed (a full disk): the file went */
+	XFER_UPLOAD_FAIL_SYNC,   /* fsync (or close) failed: the file went, as its pages may not be on disk */
+	XFER_UPLOAD_FAIL_RENAME, /* whole on disk, but the final name did not take it: parked, or gone */
+} xfer_upload_fail_t;
+
+/* What a failed commit did with the file, for its owner's reply. */
+typedef struct xfer_upload_outcome {
+	xfer_upload_fail_t fail;
+	uint64_t size;  /* the file's bytes when the commit began */
+	uint64_t kept;  /* bytes parked under park_as (XFER_UPLOAD_FAIL_RENAME); 0: the file went */
+	int park_err;   /* why it could not be parked (an errno), else 0 */
+} xfer_upload_outcome_t;
 
 typedef struct xfer_upload {
 	int fd;                   /* owned: the temp file, or -1 */
@@ -42,6 +59,8 @@ typedef struct xfer_upload {
 	xfer_precond_t *cond;     /* owned: the commit renames only if these preconditions hold for
 				   * the final name as it is then (XFER_PRECOND_REFUSED); NULL: none */
 	int tail_err;             /* why park left the staged tail out (an errno), else 0 */
+	char park_as[NAME_MAX + 1]; /* where a commit that fails at its rename parks the file; "": it goes */
+	xfer_upload_outcome_t outcome; /* of the last commit, once done ran (or WF_DONE came back) */
 } xfer_upload_t;
 
 /* Called on the worker's loop when a commit ends: err is 0 (the final name
@@ -125,7 +144,17 @@ int xfer_upload_flush(xfer_upload_t *u);
  * called), or, when the work had to run inline (no pool), WF_DONE with the
  * outcome in *err and no call to done. u no longer owns fd or dir_fd. When
  * the flush fails (disk full), the commit only removes the temp file, off
- * the loop too, and done gets the flush's errno. */
+ * the loop too, and done gets the flush's errno; so it does when the fsync
+ * fails (its pages may be lost: a partial made of it could have holes).
+ * When only the rename fails (a folder now stands under the final name, a
+ * read-only or full folder), the file is whole on disk: with park_as set
+ * (FTP, whose interrupted uploads are parked), it is parked there less its
+ * last byte, so a client resuming it sends that byte and its commit runs
+ * again (with every byte parked, curl -C - and lftp put -c find the sizes
+ * equal, call the upload done and send nothing, and the file is never
+ * stored). Not when a name no_replace kept or a refused precondition stood
+ * in the way: the final name holds another's file, newer than the upload.
+ * u->outcome says which step failed and what was kept. */
 int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn done, void *arg, int *err);
 /* The owner goes away: a commit in flight still finishes, but calls no one. */
 void xfer_upload_detach(xfer_upload_t *u);

@@ -10,7 +10,13 @@
  * first keeps every byte; the claim needs no free inode (a tmpfs with none
  * left, when the test runs as root); a claimed name a dead process left is
  * put back as the partial (the newer of the two, when one stands there).
- * A partial parked just after its name got a file is the newer one. */
+ * A partial parked just after its name got a file is the newer one.
+ * A commit whose rename fails (a folder now stands under the final name)
+ * parks the file, whole on disk, less its last byte, when it has a partial
+ * name (FTP), resumed or fresh; not without one (HTTP), nor when another's
+ * file took the name (STOU's no_replace). One whose fsync fails (EIO,
+ * injected: no real peer makes a disk fail) parks nothing: its pages may
+ * be lost. */
 #include "transfer/partial_sweep.h"
 #include "transfer/path.h"
 #include "transfer/upload.h"
@@ -25,10 +31,27 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static int dir_fd;
+
+/* The errno the next fsync of a regular file fails with, else 0: a disk
+ * that loses a write, which only a mock makes on demand. This definition
+ * takes the place of the C library's for the code under test. */
+static int fsync_fails;
+
+int fsync(int fd)
+{
+	struct stat st;
+	if (fsync_fails && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		errno = fsync_fails;
+		fsync_fails = 0;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
 
 static void limit_file_size(rlim_t n)
 {
@@ -416,6 +439,123 @@ static void test_no_free_inode(void)
 	rmdir(mnt);
 }
 
+/* A resumption of name: its partial (text "kept-") claimed, "more" added,
+ * and the partial name set for a failed commit to park under. */
+static void resume(xfer_upload_t *up, const char *name, char *partial)
+{
+	CHECK_EQ_INT(xfer_path_partial_name(name, partial, NAME_MAX + 1), 0);
+	put(dir_fd, partial, "kept-");
+	xfer_upload_init(up, NULL);
+	CHECK_EQ_INT(xfer_upload_claim(up, dup(dir_fd), name, partial), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(up, "more", 4), WF_OK);
+	snprintf(up->park_as, sizeof(up->park_as), "%s", partial);
+}
+
+static void test_commit_rename_fails(void)
+{
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
+	xfer_upload_t up;
+	int err = 0;
+	struct stat st;
+
+	/* Resumed: the earlier bytes and the new ones are kept, but the last. */
+	resume(&up, "g.bin", partial);
+	CHECK_EQ_INT(xfer_path_claimed_name("g.bin", claimed, sizeof(claimed)), 0);
+	CHECK(mkdirat(dir_fd, "g.bin", 0700) == 0); /* a folder took the name meanwhile */
+	struct timespec last = up.last_byte;
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, EISDIR);
+	CHECK_EQ_INT(up.outcome.fail, XFER_UPLOAD_FAIL_RENAME);
+	CHECK_EQ_INT(up.outcome.size, 9);
+	CHECK_EQ_INT(up.outcome.kept, 8);
+	CHECK(holds(partial, "kept-mor"));
+	CHECK(!there(dir_fd, claimed));
+	CHECK(fstatat(dir_fd, "g.bin", &st, 0) == 0 && S_ISDIR(st.st_mode));
+	/* Its mtime is the client's last byte's, as a park's: a file put
+	 * under the name after it replaces it (xfer_partial_replaced). */
+	CHECK(fstatat(dir_fd, partial, &st, 0) == 0);
+	CHECK(st.st_mtim.tv_sec == last.tv_sec && st.st_mtim.tv_nsec == last.tv_nsec);
+	xfer_upload_fini(&up);
+	/* Once the name is free, the resumption sends the last byte and stores the file. */
+	CHECK(unlinkat(dir_fd, "g.bin", AT_REMOVEDIR) == 0);
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_claim(&up, dup(dir_fd), "g.bin", partial), WF_OK);
+	CHECK_EQ_INT(up.written, 8);
+	CHECK_EQ_INT(xfer_upload_write(&up, "e", 1), WF_OK);
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, 0);
+	CHECK_EQ_INT(up.outcome.fail, XFER_UPLOAD_FAIL_NONE);
+	CHECK(holds("g.bin", "kept-more"));
+	CHECK(!there(dir_fd, partial));
+	xfer_upload_fini(&up);
+
+	/* Fresh, with a partial name (FTP's STOR): kept as a cut one would be. */
+	CHECK_EQ_INT(xfer_path_partial_name("h.bin", partial, sizeof(partial)), 0);
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "h.bin"), WF_OK);
+	snprintf(up.park_as, sizeof(up.park_as), "%s", partial);
+	CHECK_EQ_INT(xfer_upload_write(&up, "0123456789", 10), WF_OK);
+	char tmp[NAME_MAX + 1];
+	snprintf(tmp, sizeof(tmp), "%s", up.tmp);
+	CHECK(mkdirat(dir_fd, "h.bin", 0700) == 0);
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, EISDIR);
+	CHECK_EQ_INT(up.outcome.kept, 9);
+	CHECK(holds(partial, "012345678"));
+	CHECK(!there(dir_fd, tmp));
+	xfer_upload_fini(&up);
+	CHECK(unlinkat(dir_fd, partial, 0) == 0);
+
+	/* Without a partial name (HTTP): the temp file goes, as before. */
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "h.bin"), WF_OK);
+	CHECK_EQ_INT(xfer_upload_write(&up, "0123456789", 10), WF_OK);
+	snprintf(tmp, sizeof(tmp), "%s", up.tmp);
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, EISDIR);
+	CHECK_EQ_INT(up.outcome.fail, XFER_UPLOAD_FAIL_RENAME);
+	CHECK_EQ_INT(up.outcome.kept, 0);
+	CHECK(!there(dir_fd, tmp) && !there(dir_fd, partial));
+	xfer_upload_fini(&up);
+	CHECK(unlinkat(dir_fd, "h.bin", AT_REMOVEDIR) == 0);
+
+	/* A name no_replace keeps (STOU) holds another's newer file: nothing to resume. */
+	put(dir_fd, "i.bin", "theirs");
+	CHECK_EQ_INT(xfer_path_partial_name("i.bin", partial, sizeof(partial)), 0);
+	xfer_upload_init(&up, NULL);
+	CHECK_EQ_INT(xfer_upload_open(&up, dup(dir_fd), "i.bin"), WF_OK);
+	up.no_replace = true;
+	snprintf(up.park_as, sizeof(up.park_as), "%s", partial);
+	CHECK_EQ_INT(xfer_upload_write(&up, "mine", 4), WF_OK);
+	snprintf(tmp, sizeof(tmp), "%s", up.tmp);
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(err, EEXIST);
+	CHECK_EQ_INT(up.outcome.kept, 0);
+	CHECK(!there(dir_fd, tmp) && !there(dir_fd, partial));
+	CHECK(holds("i.bin", "theirs"));
+	xfer_upload_fini(&up);
+	CHECK(unlinkat(dir_fd, "i.bin", 0) == 0);
+}
+
+static void test_commit_fsync_fails(void)
+{
+	char partial[NAME_MAX + 1], claimed[NAME_MAX + 1];
+	xfer_upload_t up;
+	int err = 0;
+	resume(&up, "j.bin", partial);
+	CHECK_EQ_INT(xfer_path_claimed_name("j.bin", claimed, sizeof(claimed)), 0);
+	fsync_fails = EIO;
+	CHECK_EQ_INT(xfer_upload_commit(&up, NULL, NULL, NULL, &err), WF_DONE);
+	CHECK_EQ_INT(fsync_fails, 0); /* the commit's fsync met it */
+	CHECK_EQ_INT(err, EIO);
+	CHECK_EQ_INT(up.outcome.fail, XFER_UPLOAD_FAIL_SYNC);
+	CHECK_EQ_INT(up.outcome.size, 9);
+	CHECK_EQ_INT(up.outcome.kept, 0);
+	/* No partial poses as resumable, nor is anything stored. */
+	CHECK(!there(dir_fd, partial) && !there(dir_fd, claimed) && !there(dir_fd, "j.bin"));
+	xfer_upload_fini(&up);
+}
+
 int main(void)
 {
 	char dir[64];
@@ -435,6 +575,8 @@ int main(void)
 	test_park_just_after_the_name_changed();
 	test_recover();
 	test_no_free_inode();
+	test_commit_rename_fails();
+	test_commit_fsync_fails();
 
 	unlinkat(dir_fd, "a.partial", 0);
 	unlinkat(dir_fd, "b.partial", 0);
