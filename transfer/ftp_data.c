@@ -18,6 +18,9 @@
  * An upload that resumes a partial never drops it: a data connection that
  * fails before any byte came (never made, reset, refused) parks it again
  * as it was claimed, as an interruption in MOVE parks what arrived. A
+ * COMMIT whose rename fails (a folder took the name) parks the file, whole
+ * on disk, less its last byte (transfer/upload.h), fresh or resumed; one
+ * whose fsync fails drops it, as its bytes may not be on disk. A
  * temp file that goes (a fresh upload's, or one past max_upload_bytes or
  * a write failure) is removed off the loop: it may hold gigabytes.
  *
@@ -332,6 +335,56 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 	wf_conn_want_write(c, true); /* more once writable: the other connections get a turn first */
 }
 
+static const char *resume_hint(uint64_t kept, char *buf, size_t cap);
+
+/* The commit failed: one log line and the reply say why, and what became
+ * of the bytes (the file's, those of earlier transfers a resumption
+ * continued included). A file whole on disk that the final name did not
+ * take is kept, all but its last byte (transfer/upload.h), as an
+ * interrupted upload is: the reply says how to resume it once the name is
+ * free. One whose fsync failed is dropped: its pages may be lost, so a
+ * partial made of it could hold holes where bytes were, and a resumption
+ * would store a corrupt file as whole. */
+static void commit_failed(ftp_data_t *d, int err)
+{
+	const xfer_upload_outcome_t *o = &d->up->outcome;
+	int code = err == ENOSPC || err == EDQUOT ? 452 : 451;
+	if (err == EEXIST && d->up->no_replace) { /* STOU: the name was taken meanwhile */
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: another file took the name", d->what);
+		finish(d, 451, "%s was created by someone else meanwhile; not stored: send STOU again", d->what);
+		return;
+	}
+	char why[128], hint[160];
+	if (err == EISDIR)
+		snprintf(why, sizeof(why), "a folder now stands under that name");
+	else if (o->fail == XFER_UPLOAD_FAIL_SYNC)
+		snprintf(why, sizeof(why), "making it durable failed (%s)", strerror(err));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(err));
+	unsigned long long size = o->size;
+	if (o->kept) {
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s; its %llu bytes were whole on disk, "
+			"the first %llu kept for REST/APPE (resuming sends the last byte and stores the file)",
+			d->what, why, size, (unsigned long long)o->kept);
+		finish(d, code, "%s not stored: %s%s", d->what, why, resume_hint(o->kept, hint, sizeof(hint)));
+	} else if (o->fail == XFER_UPLOAD_FAIL_SYNC) {
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s; its %llu bytes dropped, "
+			"as they may not be on disk", d->what, why, size);
+		finish(d, code, "%s not stored: %s; the %llu bytes received are dropped, as they may not be on disk: "
+		       "send the whole file again", d->what, why, size);
+	} else if (o->fail == XFER_UPLOAD_FAIL_RENAME && o->park_err) {
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s; its %llu bytes dropped, "
+			"as they could not be kept either: %s", d->what, why, size, strerror(o->park_err));
+		finish(d, code, "%s not stored: %s", d->what, why);
+	} else {
+		ftp_log(d->f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, why);
+		if (code == 452)
+			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
+		else
+			finish(d, 451, "%s not stored: %s", d->what, why);
+	}
+}
+
 static void on_committed(void *arg, int err)
 {
 	ftp_data_t *d = arg;
@@ -340,18 +393,10 @@ static void on_committed(void *arg, int err)
 	bool quit = d->quit;
 	d->up->commit = NULL;
 	d->phase = PHASE_MOVE;
-	if (err) {
-		ftp_log(f, WF_LOG_WARN, "upload of %s could not be stored: %s", d->what, strerror(err));
-		if (err == ENOSPC || err == EDQUOT)
-			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
-		else if (err == EEXIST) /* STOU: the name was taken meanwhile */
-			finish(d, 451, "%s was created by someone else meanwhile; not stored: send STOU again",
-			       d->what);
-		else
-			finish(d, 451, "%s not stored: %s", d->what, strerror(err));
-	} else {
+	if (err)
+		commit_failed(d, err);
+	else
 		finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
-	}
 	/* d is gone. ABORs that came during the commit are answered now, after
 	 * the transfer's own reply, as RFC 959 orders them. */
 	for (; abors; abors--)
@@ -381,6 +426,9 @@ static void upload_end(ftp_data_t *d)
 	}
 	drop_conn(d);
 	d->phase = PHASE_COMMIT;
+	/* Whole on disk but not renamed (a folder took the name): kept, as
+	 * an interrupted upload is, resumed or fresh alike. */
+	snprintf(d->up->park_as, sizeof(d->up->park_as), "%s", d->partial);
 	int err = 0;
 	if (xfer_upload_commit(d->up, d->f->conn->worker, on_committed, d, &err) == WF_DONE)
 		on_committed(d, err);
