@@ -51,7 +51,11 @@ xfer_partial_verdict_t xfer_partial_check(int dir_fd, const char *partial, const
 		return XFER_PARTIAL_LIVE;
 	if (xfer_partial_stale(&st, now, max_age))
 		return XFER_PARTIAL_OLD;
-	bool named = leaf[0] && fstatat(dir_fd, leaf, &name_st, AT_SYMLINK_NOFOLLOW) == 0;
+	/* A folder under the name replaced no file: it stands in the way of
+	 * the commit (one it failed keeps its upload here, transfer/upload.c),
+	 * and the partial resumes once it is gone. */
+	bool named = leaf[0] && fstatat(dir_fd, leaf, &name_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     !S_ISDIR(name_st.st_mode);
 	return xfer_partial_replaced(&st, named ? &name_st : NULL) ? XFER_PARTIAL_REPLACED : XFER_PARTIAL_LIVE;
 }
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -34,9 +35,10 @@ class CommitFails(ftps_util.FTPSCase):
             got = f.read()
         return len(got), sha(got)
 
-    def folder_takes_the_name(self, c, name, body, cmd="STOR", rest=None):
+    def folder_takes_the_name(self, c, name, body, cmd="STOR", rest=None, after_last_byte=False):
         """c's upload of BODY to NAME, during which a folder is made under
-        NAME; the upload then ends whole (close_notify): its final reply."""
+        NAME (before its last bytes, or after all of them came); the upload
+        then ends whole (close_notify): its final reply."""
         raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
         self.addCleanup(raw.close)
         if rest is not None:
@@ -45,9 +47,13 @@ class CommitFails(ftps_util.FTPSCase):
         self.assertEqual(r.code, 150, r)
         conn = c.wrap_data(raw)
         self.addCleanup(conn.close)
-        conn.sendall(body)
+        conn.sendall(body if after_last_byte else body[:-1000])
+        if after_last_byte:
+            time.sleep(1)  # the server has them all: the folder is newer than the last byte
         os.mkdir(self.home(name))
         self.server.give(self.home(name))
+        if not after_last_byte:
+            conn.sendall(body[-1000:])
         conn.settimeout(10)
         conn.unwrap()
         conn.close()
@@ -111,6 +117,29 @@ class CommitFails(ftps_util.FTPSCase):
         self.clear_the_folder(c, name)
         r, _ = c.stor(name, data[-1:], cmd="APPE")
         self.assertEqual(r.code, 226, r)
+        self.assertEqual(sha(self.read_home(name)), sha(data))
+        self.assertIsNone(self.partial(name))
+
+    def test_folder_made_after_the_last_byte(self):
+        # Between the last byte and the rename (the fsync of a large file
+        # takes a while): the folder is newer than the partial, yet no file
+        # replaced the upload. A resumption while it stands (lftp retrying
+        # at once) is refused and keeps the partial; once it is gone, the
+        # file is finished.
+        name = "late.bin"
+        data = os.urandom(400000)
+        c = self.logged_in()
+        self.parked(c, name, data, 150000)
+        r = self.folder_takes_the_name(c, name, data[150000:], cmd="APPE", after_last_byte=True)
+        self.check_kept(r, name, data)
+        self.assertEqual(c.expect("SIZE " + name, 213).text.strip(), str(len(data) - 1))
+        src = self.scratch(name, data)
+        out = ftps_util.lftp(self.port, "put -c %s -o %s" % (src, name))
+        self.assertNotEqual(out.returncode, 0, out.stderr + out.stdout)
+        self.assertEqual(self.partial(name), (len(data) - 1, sha(data[:-1])), "the partial went")
+        self.clear_the_folder(c, name)
+        out = ftps_util.lftp(self.port, "put -c %s -o %s" % (src, name))
+        self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
         self.assertEqual(sha(self.read_home(name)), sha(data))
         self.assertIsNone(self.partial(name))
 
