@@ -535,9 +535,9 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	memcpy(uc->park_as, u->park_as, sizeof(uc->park_as));
 	uc->last_byte = u->last_byte;
 	uc->out.size = u->written;
+	uc->owner = u;
 	u->fd = u->dir_fd = -1; /* the commit owns them now */
 	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
-		uc->owner = u;
 		u->commit = uc;
 		return WF_OK;
 	}
