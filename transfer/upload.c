@@ -459,6 +459,19 @@ static bool park_unpublished(upload_commit_t *uc)
 	return !err;
 }
 
+/* A file replaced keeps its permission bits: an upload that replaces a
+ * script (0755) or a private file (0600) must not turn it into a 0644
+ * one, as a write in place would not. The set-id and sticky bits are left
+ * behind, as a write clears them. Before the fsync, which makes the mode
+ * durable with the bytes; a rename that then fails leaves it on a file
+ * nobody sees. */
+static void keep_mode(upload_commit_t *uc)
+{
+	struct stat st;
+	if (fstatat(uc->dir_fd, uc->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		fchmod(uc->fd, st.st_mode & 0777);
+}
+
 /* Durable before visible: the final name only ever holds a whole file. A
  * commit whose last write failed (err set already) only removes the temp
  * file, here too: it may hold gigabytes. So does one whose fsync failed:
@@ -468,6 +481,8 @@ static void commit_run(void *arg)
 {
 	upload_commit_t *uc = arg;
 	uc->out.fail = uc->err ? XFER_UPLOAD_FAIL_WRITE : XFER_UPLOAD_FAIL_NONE;
+	if (!uc->err)
+		keep_mode(uc);
 	if (!uc->err && fsync(uc->fd) != 0)
 		uc->err = errno;
 	if (close(uc->fd) != 0 && !uc->err)
