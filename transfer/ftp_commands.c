@@ -1066,14 +1066,29 @@ static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 
 /* SIZE's answer, once no stale partial stands in the way: partial is ""
  * when the name can have none. */
-static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const char *rel, const char *v)
+/* Whether leaf is a file this user can read, and so what RETR would send:
+ * then SIZE tells its size, and APPE resumes from that size (store_setup). */
+static bool readable_file(const xfer_ftp_t *f, int dfd, const char *leaf, struct stat *st)
+{
+	return (f->user->perms & WF_PERM_READ) && fstatat(dfd, leaf, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st->st_mode);
+}
+
+static void size_reply(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
+		       const char *v)
 {
 	int dfd = dfd_take;
 	struct stat st;
 	/* An interrupted upload waiting to be resumed: its size is what a
 	 * resuming client (curl -C -, lftp put -c) asks for. Uploading is
-	 * what the write permission allows, so a write-only user may ask. */
-	if ((f->user->perms & WF_PERM_WRITE) && partial[0] &&
+	 * what the write permission allows, so a write-only user may ask.
+	 * But not when the name holds a file the user can read: curl asks
+	 * SIZE before RETR too, and a size that is not what RETR sends fails
+	 * every download of it (RFC 3659 4: SIZE is what RETR would send). A
+	 * resumption then goes on from that size: APPE's (store_setup), or
+	 * the REST a client sends after it. */
+	struct stat file;
+	if ((f->user->perms & WF_PERM_WRITE) && partial[0] && !readable_file(f, dfd, leaf, &file) &&
 	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		close(dfd);
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
@@ -1102,7 +1117,7 @@ static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *jo
 	log_gone_removed(f, op->v, job);
 	int dfd = op->dfd;
 	op->dfd = -1;
-	size_reply(f, dfd, op->partial, op->rel, op->v);
+	size_reply(f, dfd, op->leaf, op->partial, op->rel, op->v);
 }
 
 static void on_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
@@ -1150,13 +1165,14 @@ static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *p
 		return;
 	}
 	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
-		size_reply(f, dfd, partial, rel, v);
+		size_reply(f, dfd, leaf, partial, rel, v);
 		return;
 	}
 	int job_fd;
 	ftp_op_t *op = op_new_keeping(f, v, on_size_stale_removed, dfd, &job_fd);
 	if (!op)
 		return;
+	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
 	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, true));
@@ -1224,12 +1240,14 @@ static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
  * to copy: a copy that may take seconds, so the caller has it done off the
  * loop. A partial resumed at a REST offset short of its end is to be cut
  * there (*cut): freeing its blocks may take long too, so that is the
- * caller's as well. A fresh upload finds no partial: store() removed it.
- * 0 or an errno (after which nothing changed). */
-static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t rest,
+ * caller's as well (at *rest). A fresh upload finds no partial: store()
+ * removed it. 0 or an errno (after which nothing changed); ERANGE: *rest is
+ * past what the partial holds. */
+static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t kind, uint64_t *rest_io,
 		       xfer_upload_t *up, const char *partial, const char *v, int *src_out, uint64_t *keep_out,
 		       bool *claimed, bool *cut)
 {
+	uint64_t rest = *rest_io;
 	*src_out = -1;
 	*keep_out = 0;
 	*claimed = *cut = false;
@@ -1243,15 +1261,25 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 		close(dfd);
 		return errno;
 	}
+	struct stat file;
+	/* APPE next to a file the user can read resumes from that file's
+	 * size, which SIZE told (size_reply) and a listing shows: that is
+	 * where the client's data goes on from, be the partial longer (an
+	 * overwrite cut after the old size) or not. */
+	bool appe_at_file = kind == STORE_APPE && readable_file(f, dfd, leaf, &file);
 	int rc = xfer_upload_claim(up, dup_fd, leaf, partial);
 	if (rc == WF_OK) {
 		close(dfd);
 		*claimed = true;
-		if (kind == STORE_APPE)
+		if (kind == STORE_APPE && !appe_at_file)
 			return 0;
+		if (appe_at_file)
+			*rest_io = rest = (uint64_t)file.st_size;
 		if (rest > up->written) {
-			ftp_log(f, WF_LOG_INFO, "REST %llu past the %llu bytes kept of %s", (unsigned long long)rest,
+			ftp_log(f, WF_LOG_INFO, "%s %llu past the %llu bytes kept of %s",
+				appe_at_file ? "APPE from the file's size" : "REST", (unsigned long long)rest,
 				(unsigned long long)up->written, v);
+			*keep_out = up->written; /* for the reply */
 			ftp_repark(f, up, partial, v);
 			return ERANGE;
 		}
@@ -1299,9 +1327,16 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	return 0;
 }
 
-/* REST + STOR: the partial is cut back to the offset; the upload goes on
- * (150) with the data connection set up before the STOR. A cut that
- * failed leaves the partial as it was, parked again for another try. */
+/* For the access log (a static string: the transfer keeps it). */
+static const char *store_verb(store_kind_t kind)
+{
+	return kind == STORE_APPE ? "APPE" : kind == STORE_STOU ? "STOU" : "STOR";
+}
+
+/* REST + STOR (or APPE beside a readable file): the partial is cut back to
+ * the offset; the upload goes on (150) with the data connection set up
+ * before the command. A cut that failed leaves the partial as it was,
+ * parked again for another try. */
 static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	int err = xfer_fs_job_err(job);
@@ -1315,13 +1350,7 @@ static void on_partial_cut(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 	}
 	if (!ftp_data_ready(f))
 		abort(); /* no line ran while the cut did: the channel the table checked is still there */
-	ftp_data_recv(f, up, true, op->partial, "STOR", op->v, NULL);
-}
-
-/* For the access log (a static string: the transfer keeps it). */
-static const char *store_verb(store_kind_t kind)
-{
-	return kind == STORE_APPE ? "APPE" : kind == STORE_STOU ? "STOU" : "STOR";
+	ftp_data_recv(f, up, true, op->partial, store_verb(op->kind), op->v, NULL);
 }
 
 /* The upload into leaf of dfd_take, once no partial stands in its way. */
@@ -1348,11 +1377,17 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 	int src;
 	uint64_t keep;
 	bool claimed, cut;
-	int err = store_setup(f, dfd, leaf, kind, rest, up, partial, v, &src, &keep, &claimed, &cut);
+	uint64_t asked = rest;
+	int err = store_setup(f, dfd, leaf, kind, &rest, up, partial, v, &src, &keep, &claimed, &cut);
 	if (err) {
 		xfer_fs_job_drop_upload(up); /* ERANGE: a partial parked again, or one that could not be */
-		if (err == ERANGE)
-			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)rest, v);
+		if (err == ERANGE && kind == STORE_APPE && claimed)
+			ftp_reply(f, 550,
+				  "%s: the interrupted upload kept %llu bytes, fewer than the file's %llu that APPE goes "
+				  "on from: resume with REST %llu and STOR, or send the whole file",
+				  v, (unsigned long long)keep, (unsigned long long)rest, (unsigned long long)keep);
+		else if (err == ERANGE)
+			ftp_reply(f, 554, "REST offset %llu is past what the server holds of %s", (unsigned long long)asked, v);
 		else if (err == EEXIST && (kind == STORE_APPE || rest > 0))
 			reply_claimed(f, v); /* another resumption took the name since store_check looked */
 		else
@@ -1367,6 +1402,7 @@ static void store_go(xfer_ftp_t *f, int dfd_take, const char *leaf, store_kind_t
 			return;
 		}
 		snprintf(op->partial, sizeof(op->partial), "%s", partial);
+		op->kind = kind;
 		op_start(f, op, xfer_ftp_job_truncate(up, rest, partial));
 		return;
 	}
