@@ -40,20 +40,45 @@ static int open_cert_dir(const char *state_dir, const char *name, char *err, siz
 
 #define PROVISIONAL_MIN_LEFT (7 * 86400) /* a provisional one closer to its end is made anew */
 
-/* Loads a pair if it is present and usable; NULL (quietly) when absent. */
-static wf_certkey_t *load_pair(int dfd, const wf_cert_cfg_t *c, const char *cert_name, const char *key_name,
-			       bool provisional)
+/* The type (S_IFMT bits) of name in dfd when it is there but no regular
+ * file (an admin's mistake: a folder made where the file goes), or 0. */
+static mode_t odd_type(int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISREG(st.st_mode))
+		return 0;
+	return st.st_mode & S_IFMT;
+}
+
+/* Reads name into buf, or says once why not (quietly when absent). */
+static int read_one(int dfd, const char *dir, const wf_cert_cfg_t *c, const char *name, wf_buf_t *buf)
+{
+	if (wf_durable_read(dfd, name, PEM_MAX, buf) == WF_OK)
+		return WF_OK;
+	int saved = errno;
+	mode_t type = saved != ENOENT ? odd_type(dfd, name) : 0;
+	/* A folder is never replaced by the next one stored: the rename onto it fails. */
+	if (type)
+		wf_log_warn("certificate %s: %s/%s is not a regular file (%s); it is not read%s", c->name, dir, name,
+			    S_ISDIR(type) ? "a folder" : S_ISLNK(type) ? "a symlink" : "a special file",
+			    S_ISDIR(type) ? ", nor can a new one be stored there until it is moved aside" : "");
+	else if (saved != ENOENT)
+		wf_log_warn("certificate %s: cannot read %s/%s: %s", c->name, dir, name, strerror(saved));
+	errno = saved;
+	return WF_ERR;
+}
+
+/* Loads a pair if it is present and usable; NULL (quietly) when absent.
+ * dir: the folder open on dfd, for messages. */
+static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c, const char *cert_name,
+			       const char *key_name, bool provisional)
 {
 	wf_buf_t cert, key;
 	wf_buf_init(&cert, PEM_MAX);
 	wf_buf_init(&key, PEM_MAX);
 	wf_certkey_t *ck = NULL;
-	if (wf_durable_read(dfd, cert_name, PEM_MAX, &cert) != WF_OK ||
-	    wf_durable_read(dfd, key_name, PEM_MAX, &key) != WF_OK) {
-		if (errno != ENOENT)
-			wf_log_warn("certificate %s: cannot read %s/%s: %m", c->name, cert_name, key_name);
+	if (read_one(dfd, dir, c, cert_name, &cert) != WF_OK || read_one(dfd, dir, c, key_name, &key) != WF_OK)
 		goto out;
-	}
 	/* Whether it parses first: a damaged file is not a change of domains. */
 	char err[256];
 	ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert), wf_buf_slice(&key), provisional,
@@ -96,9 +121,11 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 	int dfd = open_cert_dir(state_dir, c->name, err, errlen);
 	if (dfd < 0)
 		return NULL;
-	wf_certkey_t *ck = load_pair(dfd, c, "issued.pem", "issued.pem", false);
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/certs/%s", state_dir, c->name);
+	wf_certkey_t *ck = load_pair(dfd, dir, c, "issued.pem", "issued.pem", false);
 	if (!ck)
-		ck = load_pair(dfd, c, "selfsigned.pem", "selfsigned.key", true);
+		ck = load_pair(dfd, dir, c, "selfsigned.pem", "selfsigned.key", true);
 	if (ck)
 		goto out;
 
@@ -157,6 +184,8 @@ int wf_certstate_read_issued(const char *state_dir, const char *name, wf_buf_t *
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int rc = dfd < 0 ? WF_ERR : wf_durable_read(dfd, "issued.pem", PEM_MAX, out);
 	int err = errno;
+	if (rc != WF_OK && err == EINVAL && S_ISDIR(odd_type(dfd, "issued.pem")))
+		err = EISDIR; /* what the caller's message should say, rather than "Invalid argument" */
 	if (dfd >= 0)
 		close(dfd);
 	errno = err;
