@@ -188,6 +188,18 @@ static wf_config_at_t at_of(load_ctx_t *ctx, const config_setting_t *s)
 	return at;
 }
 
+/* Every @include'd file that holds a setting joins cfg->sources, not only
+ * those of list entries: a reload reads them all again, and the start says
+ * when the run user could not (server/privdrop.h). */
+static void note_sources(load_ctx_t *ctx, const config_setting_t *s)
+{
+	at_of(ctx, s);
+	if (!config_setting_is_aggregate(s))
+		return;
+	for (int i = 0, n = config_setting_length(s); i < n; i++)
+		note_sources(ctx, config_setting_get_elem(s, (unsigned)i));
+}
+
 /* A problem with the entry written at at. */
 WF_PRINTF(3, 4)
 static void problem_of(load_ctx_t *ctx, wf_config_at_t at, const char *fmt, ...)
@@ -1292,6 +1304,7 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 		goto out;
 	}
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
+	note_sources(&ctx, config_root_setting(&lc));
 	if (ctx.nerrors == 0)
 		check_semantics(&ctx, cfg); /* the state folder's own check (wf_state_check) included */
 out:

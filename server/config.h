@@ -173,7 +173,7 @@ typedef struct wf_config {
 	size_t nusers;
 	wf_cert_cfg_t *certificates;
 	size_t ncertificates;
-	char **sources; /* owned: the @include'd files' paths the entries' at.file point to */
+	char **sources; /* owned: the @include'd files' paths (each that holds a setting); entries' at.file point here */
 	size_t nsources;
 } wf_config_t;
 

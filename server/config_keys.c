@@ -298,7 +298,8 @@ static const wf_key_t cluster_keys[] = {
 	  "carries an HMAC-SHA256 under it, so a bundle altered on the way is refused." },
 	{ "controller_ca", WF_KEY_STRING, F(wf_config_t, cluster.controller_ca), 0, "", 0, 0, NULL, NULL,
 	  "Follower: PEM file of the CA certificates to trust for the controller's HTTPS; empty: the "
-	  "system's." },
+	  "system's. Read at every poll, by `run_user` when started as root: a start or a reload that could "
+	  "not read it is refused, and `wharf check` fails." },
 	{ "poll_interval", WF_KEY_INT, F(wf_config_t, cluster.poll_interval), 0, "10", 1, 3600, NULL, NULL,
 	  "Follower: seconds to wait (+-20 % jitter) before asking again after an error or a controller "
 	  "that does not hold long polls; with a bundle in hand each request is a long poll, so a new "
@@ -315,7 +316,8 @@ static const wf_key_t root_keys[] = {
 	  "holding this file. Started as root, wharf gives its own entries there (`certs/`, `acme/`, `lock`) "
 	  "to `run_user`, and the folder itself only when it holds nothing else." },
 	{ "run_user", WF_KEY_STRING, F(wf_config_t, run_user), 0, "nobody", 0, 0, NULL, NULL,
-	  "When started as root: the user to switch to once ports are bound and keys read." },
+	  "When started as root: the user to switch to once ports are bound and keys read. Reloads read "
+	  "the config file (and its @include'd files) as this user: the start warns when it cannot." },
 	{ "allow_root", WF_KEY_BOOL, F(wf_config_t, allow_root), 0, "false", 0, 0, NULL, NULL,
 	  "Allow serving files as root (when `run_user` is root); refused otherwise." },
 	{ "workers", WF_KEY_INT, F(wf_config_t, workers), 0, "0", 0, 256, NULL, NULL,

@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "config.h"
 #include "passwd.h"
+#include "privdrop.h"
 #include "server.h"
 #include "../acme/batch.h"
 #include "../acme/fetch.h"
@@ -115,6 +116,25 @@ static int read_csv(const char *path, wf_buf_t *out)
 out:
 	close(fd);
 	return rc;
+}
+
+/* `wharf check`: what the server will read as it runs (the run user, when
+ * root starts it) is checked as that user. A run_user that does not resolve
+ * is left to the start to say, as before. */
+static int check_as_server(const wf_config_t *cfg)
+{
+	char err[2048];
+	uid_t uid;
+	gid_t gid;
+	if (geteuid() == 0)
+		return wf_privdrop_resolve(cfg, &uid, &gid, err, sizeof(err)) == WF_OK
+			       ? wf_privdrop_check_as(cfg, uid, gid, stderr)
+			       : WF_OK;
+	if (wf_privdrop_check_trust(cfg, false, err, sizeof(err)) != WF_OK) {
+		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		return WF_ERR;
+	}
+	return WF_OK;
 }
 
 int main(int argc, char **argv)
@@ -292,6 +312,10 @@ int main(int argc, char **argv)
 		wf_config_t *cfg = load_or_report(path);
 		if (!cfg)
 			return 1;
+		if (check_as_server(cfg) != WF_OK) {
+			wf_config_unref(cfg);
+			return 1;
+		}
 		printf("%s: configuration is valid (%zu services, %zu users, %zu certificates)\n", cfg->path,
 		       cfg->nservices, cfg->nusers, cfg->ncertificates);
 		wf_config_unref(cfg);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen)
@@ -210,4 +211,97 @@ int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen)
 		return WF_ERR;
 	}
 	return WF_OK;
+}
+
+/* The user the server runs as, for messages: "run user NAME" after a drop,
+ * else "the server (uid N)". */
+static void runner(const wf_config_t *cfg, bool dropped, char *who, size_t cap)
+{
+	if (dropped)
+		snprintf(who, cap, "run user %s", cfg->run_user);
+	else
+		snprintf(who, cap, "the server (uid %d)", (int)geteuid());
+}
+
+/* What to do, for one who must read path: give it to the run user's group. */
+static void readable_hint(const wf_config_t *cfg, bool dropped, const char *path, char *out, size_t cap)
+{
+	if (!dropped) {
+		snprintf(out, cap, "make it readable by the user the server runs as");
+		return;
+	}
+	struct group *gr = getgrgid(getgid());
+	snprintf(out, cap, "make it readable by %s, e.g. chown root:%s %.500s && chmod 0640 %.500s", cfg->run_user,
+		 gr ? gr->gr_name : cfg->run_user, path, path);
+}
+
+/* Why path cannot be read as a file by this process now: NULL when it can. */
+static const char *unreadable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return strerror(errno);
+	struct stat st;
+	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	close(fd);
+	return regular ? NULL : "not a regular file";
+}
+
+int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, size_t errlen)
+{
+	char who[300], hint[1400];
+	runner(cfg, dropped, who, sizeof(who));
+	for (size_t i = 0; i <= cfg->nsources; i++) {
+		const char *path = i == 0 ? cfg->path : cfg->sources[i - 1];
+		const char *why = unreadable(path);
+		if (!why)
+			continue;
+		readable_hint(cfg, dropped, path, hint, sizeof(hint));
+		snprintf(err, errlen, "%s cannot read %s %.500s (%s): every reload (SIGHUP) will be refused; %s", who,
+			 i == 0 ? "the config file" : "the @include'd file", path, why, hint);
+		return WF_ERR;
+	}
+	return WF_OK;
+}
+
+int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen)
+{
+	const char *ca = cfg->cluster.controller_ca;
+	bool follower = cfg->cluster.role && strcmp(cfg->cluster.role, "follower") == 0;
+	const char *why = follower && ca && ca[0] ? unreadable(ca) : NULL;
+	if (!why)
+		return WF_OK;
+	char who[300], hint[1400];
+	runner(cfg, dropped, who, sizeof(who));
+	readable_hint(cfg, dropped, ca, hint, sizeof(hint));
+	snprintf(err, errlen, "cluster.controller_ca %.500s: %s cannot read it (%s), so no answer of the controller "
+			      "could be trusted; %s",
+		 ca, who, why, hint);
+	return WF_ERR;
+}
+
+int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out)
+{
+	fflush(NULL); /* nothing buffered is written twice, by the child too */
+	pid_t pid = fork();
+	if (pid < 0)
+		return WF_OK; /* nothing said: the start will say it */
+	if (pid == 0) {
+		char err[2048];
+		int code = 0;
+		if (wf_privdrop_apply(uid, gid, err, sizeof(err)) != WF_OK)
+			_exit(0);
+		if (wf_privdrop_check_config(cfg, true, err, sizeof(err)) != WF_OK)
+			fprintf(out, "%s: warning: %s\n", cfg->path, err);
+		if (wf_privdrop_check_trust(cfg, true, err, sizeof(err)) != WF_OK) {
+			fprintf(out, "%s: %s\n", cfg->path, err);
+			code = 1;
+		}
+		fflush(out);
+		_exit(code);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 1 ? WF_ERR : WF_OK;
 }

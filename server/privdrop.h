@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Resolves run_user. Refuses (WF_ERR, reason in err) to go on as root unless
@@ -22,6 +23,21 @@ int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen);
  * run_user), cannot enter and list: every request there would fail, and
  * nothing else would say why. The start goes on: other users may be fine. */
 void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped);
+/* What the server, as it runs after start-up (dropped: as run_user), must
+ * read again later, checked once it runs so. The config file and its
+ * @include'd files are read anew at every reload: WF_ERR with one line in
+ * err naming the first it cannot read, why, and what to do. A warning: the
+ * running server is fine until a reload. */
+int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
+/* A follower's cluster.controller_ca is read at every poll: WF_ERR with one
+ * line in err when it cannot be read as a file. A refusal: every poll would
+ * fail and seem the controller's fault. */
+int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
+/* `wharf check` as root: both checks above as uid/gid (the resolved
+ * run_user), in a child process, printed to out ("FILE: warning: ..." for
+ * the config's, "FILE: ..." for the trust's). WF_ERR when the start would
+ * be refused. */
+int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out);
 /* setgroups + setgid + setuid, then checks that root cannot be regained. */
 int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen);
 

@@ -264,9 +264,13 @@ static void reload(wf_server_t *srv)
 		return;
 	}
 	wf_buf_fini(&errors);
-	char err[512];
+	char err[2048];
 	wf_worker_plan_t **plans = calloc((size_t)srv->nworkers, sizeof(*plans));
 	int lock = srv->state_lock;
+	if (wf_privdrop_check_trust(cfg, srv->dropped, err, sizeof(err)) != WF_OK) {
+		wf_log_error("reload refused: %s", err);
+		goto refuse;
+	}
 	if (wf_durable_mkdirs(cfg->state_dir, 0700) != WF_OK) {
 		wf_log_error("reload refused: cannot create state folder %s: %m", cfg->state_dir);
 		goto refuse;
@@ -487,7 +491,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (opts)
 		srv->opts = *opts;
 	srv->state_lock = -1;
-	char err[512];
+	char err[2048];
 	int code = 1;
 	clock_gettime(CLOCK_REALTIME_COARSE, &srv->started);
 	/* Held from the first moment until the loop runs, its watchers
@@ -586,6 +590,18 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 				    "in %s; a user of wharf's own is safer",
 				    srv->cfg->state_dir);
 	}
+	/* As the server runs from now on: a trust anchor it cannot read would
+	 * fail every poll, each seeming the controller's fault. */
+	if (wf_privdrop_check_trust(srv->cfg, srv->dropped, err, sizeof(err)) != WF_OK) {
+		wf_log_error("%s", err);
+		for (int w = 0; w < srv->nworkers; w++)
+			wf_worker_plan_free(plans[w]);
+		free(plans);
+		goto out_tls;
+	}
+	/* cert obtain runs once, and is not reloaded: a config only root may read is fine there. */
+	if (srv->dropped && !srv->opts.oneshot && wf_privdrop_check_config(srv->cfg, true, err, sizeof(err)) != WF_OK)
+		wf_log_warn("%s", err);
 	wf_privdrop_check_homes(srv->cfg, srv->dropped);
 	xfer_auth_prepare();
 	/* fsync of large uploads happens here, not on the workers' loops. */

@@ -30,6 +30,89 @@ def since_last_sighup(server):
     return server.log().split("SIGHUP")[-1]
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class ConfigTheRunUserCannotRead(unittest.TestCase):
+    def setUp(self):
+        self.s = Server()
+        self.addCleanup(self.s.cleanup)
+
+    def hint(self, path):
+        return "make it readable by nobody, e.g. chown root:%s %s && chmod 0640 %s" % (nobody_group(), path, path)
+
+    def test_root_only_config_is_named_at_start_and_by_check(self):
+        path = self.s.config_path
+        os.chmod(path, 0o600)
+        warning = ("run user nobody cannot read the config file %s (Permission denied): every reload (SIGHUP) "
+                   "will be refused; %s" % (path, self.hint(path)))
+        out = check(path)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("%s: warning: %s" % (path, warning), out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+        self.s.start()
+        self.assertEqual(self.s.log().count(warning), 1, self.s.log()[-3000:])
+        self.assertEqual(curl(self.s, "/")[0], 200)
+        # As it says: then reloads work, and nothing is said.
+        os.chown(path, 0, pwd.getpwnam("nobody").pw_gid)
+        os.chmod(path, 0o640)
+        self.assertTrue(self.s.reload(), self.s.log()[-2000:])
+        out = check(path)
+        self.assertEqual((out.returncode, out.stderr), (0, ""))
+
+    def test_root_only_include_is_named(self):
+        inc = os.path.join(self.s.dir, "limits.conf")
+        with open(inc, "w") as f:
+            f.write("limits = { idle_timeout = 61; };\n")
+        os.chmod(inc, 0o600)
+        self.s.write_config(self.s.config_text() + '@include "limits.conf"\n')
+        warning = ("run user nobody cannot read the @include'd file %s (Permission denied): every reload "
+                   "(SIGHUP) will be refused; %s" % (inc, self.hint(inc)))
+        self.assertIn(warning, check(self.s.config_path).stderr)
+        self.s.start()
+        self.assertIn(warning, self.s.log())
+        self.assertFalse(self.s.reload())
+
+    def test_readable_config_says_nothing(self):
+        self.s.start()
+        self.assertNotIn("cannot read", self.s.log())
+        self.assertEqual(check(self.s.config_path).stderr, "")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class ControllerCaTheRunUserCannotRead(unittest.TestCase):
+    def setUp(self):
+        self.s = Server(certificates=[{"name": "main", "domains": ["localhost"]}],
+                        extra='cluster = { role = "follower"; secret = "%s"; controller = "https://localhost:9"; '
+                              'controller_ca = "controller-ca.pem"; poll_interval = 30; };\n' % SECRET)
+        self.addCleanup(self.s.cleanup)
+        self.ca = os.path.join(self.s.dir, "controller-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-keyout", os.path.join(self.s.dir, "ca.key"), "-out", self.ca,
+                        "-days", "2", "-subj", "/CN=controller"], capture_output=True, check=True, timeout=30)
+        os.chmod(self.ca, 0o600)  # root's, as openssl left it
+        self.line = ("cluster.controller_ca %s: run user nobody cannot read it (Permission denied), so no answer "
+                     "of the controller could be trusted; make it readable by nobody, e.g. chown root:%s %s && "
+                     "chmod 0640 %s" % (self.ca, nobody_group(), self.ca, self.ca))
+
+    def test_start_is_refused_with_the_file_and_the_reason(self):
+        self.s.start(wait=False)
+        self.s.proc.wait(timeout=15)
+        self.assertNotEqual(self.s.proc.returncode, 0)
+        self.assertEqual(self.s.log().count(self.line), 1, self.s.log()[-3000:])
+        self.assertNotIn("ready", self.s.log())
+        out = check(self.s.config_path)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("%s: %s" % (self.s.config_path, self.line), out.stderr)
+
+    def test_reload_is_refused_and_the_running_config_stays(self):
+        self.s.give(self.ca)
+        self.s.start()
+        self.assertEqual(check(self.s.config_path).returncode, 0)
+        os.chown(self.ca, 0, 0)
+        self.assertFalse(self.s.reload())
+        self.assertIn("reload refused: " + self.line, since_last_sighup(self.s))
+        self.assertIsNone(self.s.proc.poll())
+
+
 class IssuedFolder(unittest.TestCase):
     def test_a_folder_for_issued_pem_is_named_and_the_provisional_serves(self):
         s = Server()

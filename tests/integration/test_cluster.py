@@ -254,7 +254,9 @@ class Cluster(unittest.TestCase):
         ca_copy = os.path.join(s.dir, "controller-ca.pem")
         shutil.copy(ca, ca_copy)
         s.give(ca_copy)
-        s.write_config(s.config_text().replace("@CA@", ca_copy))
+        # In extra too: a config written anew later (config_text) names the file, not "@CA@".
+        s.extra = s.extra.replace("@CA@", ca_copy)
+        s.write_config()
         return s
 
     def test_controller_and_two_followers(self):
