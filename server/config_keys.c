@@ -316,12 +316,14 @@ static const wf_key_t root_keys[] = {
 	  "holding this file. Started as root, wharf gives its own entries there (`certs/`, `acme/`, `lock`) "
 	  "to `run_user`, and the folder itself only when it holds nothing else." },
 	{ "run_user", WF_KEY_STRING, F(wf_config_t, run_user), 0, "nobody", 0, 0, NULL, NULL,
-	  "When started as root: the user to switch to once ports are bound and keys read. Reloads read "
-	  "the config file (and its @include'd files) as this user: the start warns when it cannot." },
+	  "When started as root: the user to switch to once ports are bound and keys read. Taken at "
+	  "start-up only: a reload that changes it says that it takes a restart. Reloads read the config "
+	  "file (and its @include'd files) as this user: the start warns when it cannot." },
 	{ "allow_root", WF_KEY_BOOL, F(wf_config_t, allow_root), 0, "false", 0, 0, NULL, NULL,
 	  "Allow serving files as root (when `run_user` is root); refused otherwise." },
 	{ "workers", WF_KEY_INT, F(wf_config_t, workers), 0, "0", 0, 256, NULL, NULL,
-	  "Worker threads, each with its own event loop; 0 means one per CPU core." },
+	  "Worker threads, each with its own event loop; 0 means one per CPU core. Taken at start-up only: "
+	  "a reload that changes it says that it takes a restart." },
 	{ "log", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &log_section, "Logging." },
 	{ "limits", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &limit_section, "Limits and timeouts." },
 	{ "tls", WF_KEY_GROUP, 0, 0, NULL, 0, 0, NULL, &tls_section, "TLS settings." },

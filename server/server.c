@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,44 @@ static bool same_lock(int fd, const char *state_dir)
 	       held.st_ino == named.st_ino;
 }
 
+static int worker_count(const wf_config_t *cfg)
+{
+	if (cfg->workers)
+		return cfg->workers;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (int)cpus : 1;
+}
+
+/* Keys a reload takes without applying them, said at each reload while the
+ * file and the process differ (not only at the reload that changed them):
+ * the worker threads are made once, and the user is switched to once, at
+ * start-up, for good. Every other key takes effect at the reload. */
+static void warn_restart_keys(const wf_server_t *srv, const wf_config_t *cfg)
+{
+	if (worker_count(cfg) != srv->nworkers)
+		wf_log_warn("reload: workers is %d%s, but the worker threads were made at start-up; that takes a "
+			    "restart (still %d)",
+			    cfg->workers, cfg->workers ? "" : " (one per CPU core)", srv->nworkers);
+	/* Started as another user, the server never switched: run_user is not its to apply. */
+	if (!srv->dropped)
+		return;
+	char err[512];
+	uid_t uid;
+	gid_t gid;
+	struct passwd *running = getpwuid(srv->run_uid);
+	char now[300];
+	if (running)
+		snprintf(now, sizeof(now), "%s (uid %d)", running->pw_name, (int)srv->run_uid);
+	else
+		snprintf(now, sizeof(now), "uid %d", (int)srv->run_uid);
+	if (wf_privdrop_resolve(cfg, &uid, &gid, err, sizeof(err)) != WF_OK)
+		wf_log_warn("reload: %s, so the next start will be refused; this process goes on as %s", err, now);
+	else if (uid != srv->run_uid || gid != srv->run_gid)
+		wf_log_warn("reload: run_user is now %s, but privileges were dropped at start-up; that takes a restart "
+			    "(still running as %s)",
+			    cfg->run_user, now);
+}
+
 static void reload(wf_server_t *srv)
 {
 	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
@@ -301,9 +340,7 @@ static void reload(wf_server_t *srv)
 	}
 	wf_tls_install(tls);
 	wf_log_install(&logs);
-	if (cfg->workers != srv->cfg->workers)
-		wf_log_warn("reload: workers changed from %d to %d; that takes a restart (still %d)",
-			    srv->cfg->workers, cfg->workers, srv->nworkers);
+	warn_restart_keys(srv, cfg);
 	for (int w = 0; w < srv->nworkers; w++)
 		wf_worker_post_plan(&srv->workers[w], plans[w]);
 	free(plans);
@@ -452,11 +489,7 @@ static void raise_fd_limit(const wf_config_t *cfg)
 /* Binds every listener (one socket per worker) as the user we start as. */
 static wf_worker_plan_t **bind_all(wf_server_t *srv)
 {
-	int n = srv->cfg->workers;
-	if (n == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 0 ? (int)cpus : 1;
-	}
+	int n = worker_count(srv->cfg);
 	srv->nworkers = n;
 	wf_worker_plan_t **plans = calloc((size_t)n, sizeof(*plans));
 	if (make_plans(srv, srv->cfg, NULL, plans) != WF_OK) {

@@ -31,6 +31,41 @@ def since_last_sighup(server):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class RestartKeys(unittest.TestCase):
+    def setUp(self):
+        self.s = Server()
+        self.addCleanup(self.s.cleanup)
+        self.s.start()
+
+    def test_a_new_run_user_is_said_to_take_a_restart_at_each_reload(self):
+        other = "daemon" if "daemon" in {p.pw_name for p in pwd.getpwall()} else "bin"
+        self.s.write_config(self.s.config_text().replace('run_user = "nobody";', 'run_user = "%s";' % other))
+        for _ in range(2):  # said again while the file and the process differ
+            self.assertTrue(self.s.reload(), self.s.log()[-2000:])
+            self.assertIn("reload: run_user is now %s, but privileges were dropped at start-up; that takes a "
+                          "restart (still running as nobody" % other, since_last_sighup(self.s))
+        self.assertEqual(curl(self.s, "/")[0], 200)
+        # A run_user the next start would refuse is said so.
+        self.s.write_config(self.s.config_text().replace('run_user = "nobody";', 'run_user = "no-such-user-x";'))
+        self.assertTrue(self.s.reload(), self.s.log()[-2000:])
+        self.assertIn('reload: run_user "no-such-user-x" does not exist, so the next start will be refused; '
+                      "this process goes on as nobody", since_last_sighup(self.s))
+        # Back as started: nothing to say.
+        self.s.write_config()
+        self.assertTrue(self.s.reload(), self.s.log()[-2000:])
+        self.assertNotIn("restart", since_last_sighup(self.s))
+        self.assertNotIn("next start", since_last_sighup(self.s))
+
+    def test_workers_are_said_to_take_a_restart_at_each_reload(self):
+        self.s.workers = 3
+        self.s.write_config()
+        for _ in range(2):
+            self.assertTrue(self.s.reload(), self.s.log()[-2000:])
+            self.assertIn("reload: workers is 3, but the worker threads were made at start-up; that takes a "
+                          "restart (still 2)", since_last_sighup(self.s))
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
 class ConfigTheRunUserCannotRead(unittest.TestCase):
     def setUp(self):
         self.s = Server()
