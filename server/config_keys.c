@@ -276,7 +276,8 @@ static const wf_key_t acme_keys[] = {
 	{ "webroot", WF_KEY_STRING, F(wf_config_t, acme.webroot), 0, "", 0, 0, NULL, NULL,
 	  "Folder another web server serves as the site root: HTTP-01 answers are also written there as "
 	  "`.well-known/acme-challenge/TOKEN` files (certbot's webroot mode), so http-01 needs no "
-	  "`acme-http` service. `wharf cert obtain --webroot DIR` sets it for one run." },
+	  "`acme-http` service. `wharf cert obtain --webroot DIR` sets it for one run. Taken at start-up "
+	  "only: a reload that changes it says that it takes a restart." },
 	{ "cas", WF_KEY_LIST, F(wf_config_t, acme.cas), F(wf_config_t, acme.ncas), NULL, 1, 8, NULL, &ca_section,
 	  "ACME servers." },
 };

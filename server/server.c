@@ -249,6 +249,17 @@ static bool same_lock(int fd, const char *state_dir)
 	       held.st_ino == named.st_ino;
 }
 
+/* The folder HTTP-01 answers are written under, set once at start-up:
+ * what a reload is compared with. Owned; NULL for none. */
+static char *webroot_applied;
+
+/* cert obtain --webroot wins over the config's. */
+static const char *webroot_of(const wf_server_t *srv, const wf_config_t *cfg)
+{
+	const char *w = srv->opts.webroot ? srv->opts.webroot : cfg->acme.webroot;
+	return w && w[0] ? w : NULL;
+}
+
 static int worker_count(const wf_config_t *cfg)
 {
 	if (cfg->workers)
@@ -259,14 +270,21 @@ static int worker_count(const wf_config_t *cfg)
 
 /* Keys a reload takes without applying them, said at each reload while the
  * file and the process differ (not only at the reload that changed them):
- * the worker threads are made once, and the user is switched to once, at
- * start-up, for good. Every other key takes effect at the reload. */
+ * the worker threads are made once, the user is switched to once, and the
+ * webroot is set up once, at start-up.
+ * Every other key takes effect at the reload. */
 static void warn_restart_keys(const wf_server_t *srv, const wf_config_t *cfg)
 {
 	if (worker_count(cfg) != srv->nworkers)
 		wf_log_warn("reload: workers is %d%s, but the worker threads were made at start-up; that takes a "
 			    "restart (still %d)",
 			    cfg->workers, cfg->workers ? "" : " (one per CPU core)", srv->nworkers);
+	const char *webroot = webroot_of(srv, cfg);
+	if ((webroot == NULL) != (webroot_applied == NULL) || (webroot && strcmp(webroot, webroot_applied) != 0))
+		wf_log_warn("reload: acme.webroot is now %s, but it was set up at start-up; that takes a restart "
+			    "(HTTP-01 answers still go %s%s)",
+			    webroot ? webroot : "empty", webroot_applied ? "under " : "to no webroot",
+			    webroot_applied ? webroot_applied : "");
 	/* Started as another user, the server never switched: run_user is not its to apply. */
 	if (!srv->dropped)
 		return;
@@ -658,11 +676,12 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 			    srv->nworkers);
 	}
 	/* After the privilege drop: the files are the run user's. */
-	const char *webroot = srv->opts.webroot ? srv->opts.webroot : srv->cfg->acme.webroot;
-	if (webroot && webroot[0] && acme_challenges_set_webroot(webroot) != WF_OK) {
+	const char *webroot = webroot_of(srv, srv->cfg);
+	if (webroot && acme_challenges_set_webroot(webroot) != WF_OK) {
 		wf_log_error("cannot write into the webroot %s: %m", webroot);
 		goto out_workers;
 	}
+	webroot_applied = webroot ? strdup(webroot) : NULL;
 	cert_jobs_start(srv);
 	wf_log_info("wharf %s ready", WHARF_VERSION);
 	/* Every thread made so far holds them too, so they come to this one;
@@ -701,6 +720,8 @@ out_tls:
 		;
 	wf_tls_fini();
 out_cfg:
+	free(webroot_applied);
+	webroot_applied = NULL;
 	if (srv->state_lock >= 0)
 		close(srv->state_lock);
 	wf_config_unref(srv->cfg);

@@ -65,6 +65,29 @@ class RestartKeys(unittest.TestCase):
                           "restart (still 2)", since_last_sighup(self.s))
 
 
+class WebrootRestart(unittest.TestCase):
+    def test_a_new_webroot_is_said_to_take_a_restart(self):
+        s = Server(certificates=[{"name": "main", "domains": ["localhost"], "acme": False}])
+        self.addCleanup(s.cleanup)
+        first, second = os.path.join(s.dir, "www1"), os.path.join(s.dir, "www2")
+        for d in (first, second):
+            os.mkdir(d)
+            s.give(d)
+        # A CA nobody answers at: no certificate is ordered (acme = false).
+        acme = 'acme = { webroot = "%s"; cas = ( { url = "https://127.0.0.1:9/d"; } ); };\n'
+        s.write_config(s.config_text() + acme % first)
+        s.start()
+        self.assertTrue(os.path.exists(os.path.join(first, ".well-known", "acme-challenge", "test.txt")))
+        s.write_config(s.config_text() + acme % second)
+        for _ in range(2):
+            self.assertTrue(s.reload(), s.log()[-2000:])
+            self.assertIn("reload: acme.webroot is now %s, but it was set up at start-up; that takes a restart "
+                          "(HTTP-01 answers still go under %s)" % (second, first), since_last_sighup(s))
+        s.write_config(s.config_text() + acme % first)
+        self.assertTrue(s.reload(), s.log()[-2000:])
+        self.assertNotIn("webroot", since_last_sighup(s))
+
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
 class ConfigTheRunUserCannotRead(unittest.TestCase):
     def setUp(self):
