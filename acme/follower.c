@@ -10,6 +10,7 @@
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ typedef enum link_state {
 	LINK_BAD,     /* an answer or a bundle that failed its checks */
 	LINK_NONE,    /* a proved 404: the controller has no issued certificate of that name */
 	LINK_MISDIRECTED, /* a node that says it is not a cluster controller (421) */
+	LINK_UNTRUSTED,   /* our own cluster.controller_ca could not be used: no fault of the controller */
 } link_state_t;
 
 typedef struct slot {
@@ -307,7 +309,13 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 	acme_follower_t *f = s->f;
 	s->req = 0;
 	acme_cluster_keys_t keys;
-	if (resp->curl_code) {
+	if (resp->curl_code == CURLE_SSL_CACERT_BADFILE && f->cfg->cluster.controller_ca[0]) {
+		/* Checked at start, but the file may have changed since. */
+		set_state(s, LINK_UNTRUSTED,
+			  "cluster.controller_ca %s cannot be used (%s), so the controller cannot be verified; make it "
+			  "a PEM file the run user can read; serving the certificate we have",
+			  f->cfg->cluster.controller_ca, resp->error);
+	} else if (resp->curl_code) {
 		set_state(s, LINK_DOWN, "controller %s unreachable (%s); serving the certificate we have",
 			  f->cfg->cluster.controller, resp->error);
 	} else if (resp->status == 200 || resp->status == 304 || resp->status == 404) {
@@ -344,6 +352,7 @@ static void on_answer(void *arg, const acme_http_resp_t *resp)
 	alarm_check(s, s->state == LINK_REFUSED	 ? "the controller refuses this follower's requests" :
 		       s->state == LINK_BAD	 ? "the controller's answers fail their checks" :
 		       s->state == LINK_MISDIRECTED ? "the node named as controller is not one" :
+		       s->state == LINK_UNTRUSTED   ? "cluster.controller_ca cannot be used" :
 						   "the controller cannot be reached");
 	poll_later(s);
 }

@@ -7,8 +7,10 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -160,6 +162,34 @@ class ControllerCaTheRunUserCannotRead(unittest.TestCase):
         out = check(self.s.config_path)
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
         self.assertIn("%s: %s" % (self.s.config_path, self.line), out.stderr)
+
+    def test_a_file_made_unreadable_later_is_blamed_not_the_controller(self):
+        # A controller that takes connections and closes them at once: each
+        # poll fails fast, first as the controller's fault (it is).
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+
+        def close_each():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                conn.close()
+        threading.Thread(target=close_each, daemon=True).start()
+        self.s.write_config(self.s.config_text()
+                            .replace("https://localhost:9", "https://127.0.0.1:%d" % listener.getsockname()[1])
+                            .replace("poll_interval = 30", "poll_interval = 1"))
+        self.s.give(self.ca)
+        self.s.start()
+        self.assertTrue(self.s.wait_log("unreachable", 10), self.s.log()[-2000:])
+        os.chown(self.ca, 0, 0)
+        line = "cluster: certificate main: cluster.controller_ca %s cannot be used (" % self.ca
+        self.assertTrue(self.s.wait_log(line, 10), self.s.log()[-2000:])
+        self.assertIn("so the controller cannot be verified; make it a PEM file the run user can read",
+                      self.s.log().split(line)[1])
 
     def test_reload_is_refused_and_the_running_config_stays(self):
         self.s.give(self.ca)
