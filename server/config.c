@@ -424,7 +424,8 @@ static void choices_text(const char *const *choices, char *out, size_t cap)
 {
 	out[0] = '\0';
 	for (; *choices; choices++) {
-		strncat(out, *choices, cap - strlen(out) - 1);
+		/* An empty choice (a feature left off) reads as "" rather than vanish between commas. */
+		strncat(out, (*choices)[0] ? *choices : "\"\"", cap - strlen(out) - 1);
 		if (choices[1])
 			strncat(out, ", ", cap - strlen(out) - 1);
 	}
@@ -1421,7 +1422,7 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 			choices_text(k->choices, c, sizeof(c));
 			snprintf(choices, sizeof(choices), " One of: %s.", c);
 		}
-		const char *def = k->def ? k->def : key_required(k) ? "required" : "";
+		const char *def = k->def ? (k->def[0] ? k->def : "\"\"") : key_required(k) ? "required" : "";
 		const char *type = k->type == WF_KEY_INT ? "integer" :
 				   k->type == WF_KEY_SIZE ? "size" :
 				   k->type == WF_KEY_BOOL ? "bool" :

@@ -29,7 +29,7 @@
 	"                       run hooks, exit 1 if any order failed; HTTP-01 is answered by the\n"     \
 	"                       config's acme-http service, or by files under DIR\n"                     \
 	"  cert batch FILE.csv -c FILE [--webroot DIR]\n"                                                \
-	"                       issue the CSV's certificates (name,domains,key_type,hook) at once,\n"    \
+	"                       issue the CSV's certificates (name,domains,key_type,hook,challenge),\n"  \
 	"                       then print a table of results; exit 1 if any failed\n"                   \
 	"  cert fetch HOST[:PORT] --sni NAME --key FILE --out DIR [--ca FILE] [-- HOOK ARGS...]\n"       \
 	"                       install the certificate HOST presents for NAME if a CA vouches for it\n" \

@@ -63,7 +63,6 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
  * bind failure nothing is changed and WF_ERR is returned. */
 static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_service_cfg_t *svc);
 
-/* Why a reload cannot take a port below 1024 when start-up could. */
 /* Why a bind the reload tried failed, when it is the privilege drop's
  * doing. port_held: the old config has a service on that port. */
 static const char *privileged_hint(const wf_server_t *srv, const wf_service_cfg_t *svc, bool port_held)
