@@ -101,6 +101,7 @@ struct h2 {
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
 	unsigned failed_logins;
+	unsigned requests; /* streams begun, against limits.max_requests_per_connection */
 	bool head_reset_logged; /* a stream was reset for a header or trailer block past its cap */
 	xfer_conn_quota_t quota; /* its streams' folder listings and upload stages */
 	/* While a stream's password is checked, its DATA cannot go anywhere:
@@ -366,6 +367,13 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 	h2_t *h = user;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	if (h->requests >= (unsigned)h->c->cfg->limits.max_requests_per_connection) {
+		/* Past the GOAWAY (below), which nghttp2 heeds only once it is
+		 * sent, not for the rest of the read that brought it: refused
+		 * unprocessed, no user data, so nothing is served or logged. */
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
 	h2_stream_t *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -380,6 +388,14 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 	h->nheads++;
 	s->in_head = true;
 	nghttp2_session_set_stream_user_data(ng, s->id, s);
+	/* The last request this connection takes, as HTTP/1.1's: HPACK lets
+	 * a client repeat a long request in a dozen bytes, each one a full
+	 * access-log line (and a file opened), so an endless connection
+	 * writes hundreds of times what it is sent. A GOAWAY naming this
+	 * stream lets the client go on, on a new connection (a new TLS
+	 * handshake and an empty HPACK table); streams after it are refused. */
+	if (++h->requests == (unsigned)h->c->cfg->limits.max_requests_per_connection)
+		nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
 	return 0;
 }
 
