@@ -43,9 +43,11 @@ static const wf_key_t limit_keys[] = {
 	{ "send_timeout", WF_KEY_INT, F(wf_config_t, limits.send_timeout), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds a transfer may make no progress in either direction before it is dropped." },
 	{ "max_requests_per_connection", WF_KEY_INT, F(wf_config_t, limits.max_requests_per_connection), 0,
-	  "10000", 1, 100000000, NULL, NULL, "Requests served on one connection before it is closed: HTTP/1.1 "
+	  "1000", 1, 100000000, NULL, NULL, "Requests served on one connection before it is closed: HTTP/1.1 "
 	  "answers the last with `Connection: close`, HTTP/2 sends GOAWAY once that many streams have begun "
-	  "(clients go on over a new connection)." },
+	  "(clients go on over a new connection). Each request is an access-log line, which HTTP/2's header "
+	  "compression lets a client repeat for a dozen bytes; the limit makes each thousand cost a TLS "
+	  "handshake." },
 	{ "h2_max_streams", WF_KEY_INT, F(wf_config_t, limits.h2_max_streams), 0, "100", 1, 1000, NULL, NULL,
 	  "Concurrent HTTP/2 streams per connection." },
 	{ "shutdown_timeout", WF_KEY_INT, F(wf_config_t, limits.shutdown_timeout), 0, "30", 0, 3600, NULL,
