@@ -21,10 +21,11 @@ static const char *const verb_names[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_ABOR] = "ABOR", [XFER_FTP_AUTH] = "AUTH", [XFER_FTP_PBSZ] = "PBSZ", [XFER_FTP_PROT] = "PROT",
 	[XFER_FTP_CCC] = "CCC",   [XFER_FTP_ALLO] = "ALLO", [XFER_FTP_XPWD] = "XPWD", [XFER_FTP_XCWD] = "XCWD",
 	[XFER_FTP_XMKD] = "XMKD", [XFER_FTP_XRMD] = "XRMD", [XFER_FTP_SITE] = "SITE", [XFER_FTP_MFMT] = "MFMT",
+	[XFER_FTP_XCUP] = "XCUP",
 };
 
-/* Sorted by name for the binary search. The X verbs are their own entries,
- * not folded into PWD/CWD/MKD/RMD, so the dispatch table decides what an
+/* Sorted by name for the binary search. The X verbs (RFC 775) are their own
+ * entries, not folded into PWD/CWD/CDUP/MKD/RMD, so the dispatch table decides what an
  * alias means and a "500 'XPWD'" reply names what the client sent. */
 static const struct {
 	char name[5];
@@ -41,7 +42,7 @@ static const struct {
 	{ "REST", XFER_FTP_REST }, { "RETR", XFER_FTP_RETR }, { "RMD", XFER_FTP_RMD },   { "RNFR", XFER_FTP_RNFR },
 	{ "RNTO", XFER_FTP_RNTO }, { "SITE", XFER_FTP_SITE }, { "SIZE", XFER_FTP_SIZE }, { "STAT", XFER_FTP_STAT }, { "STOR", XFER_FTP_STOR },
 	{ "STOU", XFER_FTP_STOU }, { "STRU", XFER_FTP_STRU }, { "SYST", XFER_FTP_SYST }, { "TYPE", XFER_FTP_TYPE },
-	{ "USER", XFER_FTP_USER }, { "XCWD", XFER_FTP_XCWD }, { "XMKD", XFER_FTP_XMKD }, { "XPWD", XFER_FTP_XPWD },
+	{ "USER", XFER_FTP_USER }, { "XCUP", XFER_FTP_XCUP }, { "XCWD", XFER_FTP_XCWD }, { "XMKD", XFER_FTP_XMKD }, { "XPWD", XFER_FTP_XPWD },
 	{ "XRMD", XFER_FTP_XRMD },
 };
 _Static_assert(WF_ARRAY_LEN(verbs_sorted) == XFER_FTP_VERB_COUNT - 1, "every verb has one lookup entry");

@@ -1792,6 +1792,7 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_CWD] = { XFER_FTP_CWD, NEED_LOGIN, 0, cmd_cwd },
 	[XFER_FTP_XCWD] = { XFER_FTP_XCWD, NEED_LOGIN, 0, cmd_cwd },
 	[XFER_FTP_CDUP] = { XFER_FTP_CDUP, NEED_LOGIN, 0, cmd_cdup },
+	[XFER_FTP_XCUP] = { XFER_FTP_XCUP, NEED_LOGIN, 0, cmd_cdup },
 	[XFER_FTP_TYPE] = { XFER_FTP_TYPE, NEED_LOGIN | NEED_ARG, 0, cmd_type },
 	[XFER_FTP_MODE] = { XFER_FTP_MODE, NEED_LOGIN | NEED_ARG, 0, cmd_mode },
 	[XFER_FTP_STRU] = { XFER_FTP_STRU, NEED_LOGIN | NEED_ARG, 0, cmd_stru },

@@ -241,6 +241,14 @@ class Session(ftps_util.FTPSCase):
         self.assertIn(r.code, (200, 250, 550), r)
         self.assertTrue(c.expect("PWD", 257).text.startswith('"/"'))
 
+    def test_xcup_is_cdup(self):
+        # RFC 775's name for CDUP, beside XCWD, XPWD, XMKD and XRMD.
+        c = self.logged_in()
+        c.expect("CWD /docs/sub", 250)
+        r = c.expect("XCUP", 250)
+        self.assertEqual(r.text, "Folder changed to /docs")
+        self.assertTrue(c.expect("XPWD", 257).text.startswith('"/docs"'))
+
     def test_pwd_quotes_doubled(self):
         name = 'say "hi"'
         os.makedirs(self.home(name), exist_ok=True)

@@ -59,6 +59,8 @@ static void test_every_verb(void)
 	/* The old X aliases stay distinct verbs. */
 	check_cmd("XPWD\r\n", XFER_FTP_XPWD, "XPWD", "");
 	check_cmd("xcwd /a\r\n", XFER_FTP_XCWD, "xcwd", "/a");
+	check_cmd("XCUP\r\n", XFER_FTP_XCUP, "XCUP", "");
+	check_cmd("xcup\r\n", XFER_FTP_XCUP, "xcup", "");
 	check_cmd("XMKD d\r\n", XFER_FTP_XMKD, "XMKD", "d");
 	check_cmd("XRmd d\r\n", XFER_FTP_XRMD, "XRmd", "d");
 	/* Known, so that it can be answered 502 (not offered), not 500. */
