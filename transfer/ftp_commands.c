@@ -1221,13 +1221,18 @@ static void cmd_mfmt(xfer_ftp_t *f, wf_slice_t arg)
 	}
 	const struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, when };
 	int err = futimens(fd, times) == 0 ? 0 : errno;
+	/* The draft answers with the time set, and a file system may store
+	 * another (ext4 clamps past 2446): a client that keeps the answer
+	 * would otherwise find the file changed on its next MDTM. */
+	if (!err && fstat(fd, &st) != 0)
+		err = errno;
 	close(fd);
 	if (err) {
 		reply_errno(f, err, v);
 		return;
 	}
 	char t[16];
-	xfer_ftp_mdtm(when.tv_sec, t);
+	xfer_ftp_mdtm(st.st_mtime, t);
 	ftp_reply(f, 213, "Modify=%s; %s", t, v);
 }
 

@@ -393,6 +393,17 @@ class Session(ftps_util.FTPSCase):
         self.assertIn("/going/src.txt", r.text)
         self.assertNotIn("kept.txt", r.text)
 
+    def test_mfmt_answers_the_time_stored(self):
+        # The draft: "the server responds with the modification time it
+        # set". A file system may store another than the one asked for
+        # (ext4 clamps past 2446-05-10): the reply is what MDTM then reads.
+        self.write_home("far-future.txt", b"f\n")
+        c = self.logged_in()
+        r = c.expect("MFMT 99991231235959 far-future.txt", 213)
+        stored = c.expect("MDTM far-future.txt", 213).text.strip()
+        self.assertEqual(r.text, "Modify=%s; /far-future.txt" % stored)
+        self.assertIn("modify=%s;" % stored, c.expect("MLST far-future.txt", 250).lines[1])
+
     def test_rename_and_delete(self):
         self.write_home("ren-a.txt", b"AAA")
         self.write_home("ren-b.txt", b"BBB")
