@@ -95,8 +95,9 @@ static void reply_errno(xfer_ftp_t *f, int err, const char *what)
  * unless dir is NULL, is set when arg names a folder by its form ("f.txt/":
  * xfer_ftp_path_resolve): a command on a file then finds a folder there or
  * nothing. Hidden upload files cannot be named: they are the server's, not
- * the user's. */
-static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir)
+ * the user's, so none is there to be found (550); a name to make (making)
+ * may not be one either, and is told why (553, as HTTPS's 403). */
+static const char *resolve_as(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir, bool making)
 {
 	bool is_dir;
 	if (xfer_ftp_path_resolve(f->cwd, arg, vpath, cap, &is_dir) != WF_OK) {
@@ -107,21 +108,30 @@ static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t ca
 		*dir = is_dir;
 	for (const char *p = vpath; p && *p;) {
 		p++;
+		const char *next = strchr(p, '/');
 		if (xfer_path_is_reserved(p)) {
-			ftp_reply(f, 550, "%s: no such file or folder", vpath);
+			if (making && !next)
+				ftp_reply(f, 553, "%s: reserved name (the server's, for uploads under way)", vpath);
+			else
+				ftp_reply(f, 550, "%s: no such file or folder", vpath);
 			return NULL;
 		}
-		p = strchr(p, '/');
+		p = next;
 	}
 	return vpath + 1;
 }
 
+static const char *resolve(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir)
+{
+	return resolve_as(f, arg, vpath, cap, dir, false);
+}
+
 /* resolve, for a name a command creates (STOR, STOU, APPE, MKD, RNTO): its
- * last segment must be one it may create (xfer_ftp_name_creatable), else
- * NULL after a 553 and a log line. */
+ * last segment must be one it may create (not reserved, and
+ * xfer_ftp_name_creatable), else NULL after a 553 (and a log line). */
 static const char *resolve_new(xfer_ftp_t *f, wf_slice_t arg, char *vpath, size_t cap, bool *dir)
 {
-	const char *rel = resolve(f, arg, vpath, cap, dir);
+	const char *rel = resolve_as(f, arg, vpath, cap, dir, true);
 	if (!rel)
 		return NULL;
 	const char *leaf = strrchr(vpath, '/') + 1;

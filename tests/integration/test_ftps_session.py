@@ -404,6 +404,31 @@ class Session(ftps_util.FTPSCase):
         self.assertEqual(r.text, "Modify=%s; /far-future.txt" % stored)
         self.assertIn("modify=%s;" % stored, c.expect("MLST far-future.txt", 250).lines[1])
 
+    def test_reserved_names_are_not_made(self):
+        # The server's own names for uploads under way (.wharf-upload.*,
+        # in any case): making one is refused as what it is, as HTTPS's 403.
+        c = self.logged_in()
+        for name in (".wharf-upload.mine.txt", ".WHARF-Upload.x.partial", "docs/.wharf-upload.y"):
+            with self.subTest(name=name):
+                r, info = c.stor(name, b"x")
+                self.assertEqual((r.code, r.text), (553, "/%s: reserved name (the server's, for uploads under way)"
+                                                    % name), r)
+                self.assertIsNone(info["prelim"])
+                r = c.cmd("MKD " + name)
+                self.assertEqual(r.code, 553, r)
+                self.assertIn("reserved name", r.text)
+                c.expect("RNFR hello.txt", 350)
+                r = c.cmd("RNTO " + name)
+                self.assertEqual(r.code, 553, r)
+                self.assertIn("reserved name", r.text)
+                self.assertFalse(os.path.lexists(self.home(name)))
+        self.assertEqual(self.read_home("hello.txt"), HELLO)
+        # One in a path that goes on is no folder that exists: 550 as ever.
+        r = c.cmd("MKD .wharf-upload.d/inner")
+        self.assertEqual((r.code, r.text), (550, "/.wharf-upload.d/inner: no such file or folder"))
+        # Naming one to read it finds nothing, as ever.
+        self.assertEqual(c.cmd("SIZE .wharf-upload.mine.txt").text, "/.wharf-upload.mine.txt: no such file or folder")
+
     def test_rename_and_delete(self):
         self.write_home("ren-a.txt", b"AAA")
         self.write_home("ren-b.txt", b"BBB")
