@@ -1720,12 +1720,19 @@ static void cmd_rnfr(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 350, "Ready for RNTO");
 }
 
+static void reply_into_itself(xfer_ftp_t *f, const char *v)
+{
+	ftp_reply(f, 550, "%s: a folder cannot be moved into itself", v);
+}
+
 static void on_renamed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
 {
 	int err = xfer_fs_job_err(job);
 	if (err) {
 		if (err == EEXIST && op->no_replace)
 			ftp_reply(f, 550, "%s exists: replacing it needs the delete permission", op->v);
+		else if (err == EINVAL) /* rename(2)'s word for it: the path cmd_rnto could not see through a link */
+			reply_into_itself(f, op->v);
 		else
 			reply_errno(f, err, op->v);
 		return;
@@ -1765,6 +1772,15 @@ static void cmd_rnto(xfer_ftp_t *f, wf_slice_t arg)
 	if (dir && folder_at(from_dfd, from_leaf) == ENOTDIR) {
 		close(from_dfd);
 		ftp_reply(f, 553, "%s/: a file name cannot end in /", v);
+		return;
+	}
+	/* Said here too, not only from rename(2)'s EINVAL: without the delete
+	 * permission the rename is one that never replaces, and where that
+	 * falls back to link and unlink a folder gets EPERM instead. */
+	size_t from_len = strlen(from);
+	if (strncmp(rel, from, from_len) == 0 && rel[from_len] == '/' && folder_at(from_dfd, from_leaf) == 0) {
+		close(from_dfd);
+		reply_into_itself(f, v);
 		return;
 	}
 	int to_dfd = xfer_path_open_parent(home(f), rel, &to_leaf);

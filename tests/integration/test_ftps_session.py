@@ -429,6 +429,25 @@ class Session(ftps_util.FTPSCase):
         # Naming one to read it finds nothing, as ever.
         self.assertEqual(c.cmd("SIZE .wharf-upload.mine.txt").text, "/.wharf-upload.mine.txt: no such file or folder")
 
+    def test_rnto_folder_into_itself(self):
+        self.write_home("mv/inner/f.txt", b"f")
+        os.symlink("mv", self.home("mv-link"))
+        c = self.logged_in()
+        for to in ("mv/inner/mv", "mv/x", "mv-link/inner/mv"):  # the last seen through a link
+            with self.subTest(to=to):
+                c.expect("RNFR mv", 350)
+                r = c.cmd("RNTO " + to)
+                self.assertEqual((r.code, r.text), (550, "/%s: a folder cannot be moved into itself" % to), r)
+        self.assertEqual(self.read_home("mv/inner/f.txt"), b"f")
+        # A file is no folder: moving one under its own name is no such case.
+        self.write_home("mvf", b"f")
+        c.expect("RNFR mvf", 350)
+        self.assertNotIn("into itself", c.cmd("RNTO mvf/x").text)
+        # A sibling that shares the name's start is elsewhere.
+        c.expect("RNFR mv", 350)
+        c.expect("RNTO mv2", 250)
+        self.assertEqual(self.read_home("mv2/inner/f.txt"), b"f")
+
     def test_rename_and_delete(self):
         self.write_home("ren-a.txt", b"AAA")
         self.write_home("ren-b.txt", b"BBB")
