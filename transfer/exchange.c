@@ -332,7 +332,7 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 	char url_path[XFER_URL_PATH_MAX + 2]; /* '/', rel, '/' */
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
-	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, url_path, ex->list_fmt);
+	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, ex->user->home_fd, url_path, ex->list_fmt);
 	if (!job && errno == EBUSY) {
 		log_pool_busy();
 		listing_busy(ex, "too many folders being listed; try again");

@@ -875,9 +875,9 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		ftp_data_send_buf(f, out, verb, v);
 		return;
 	}
-	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, &style, out, LISTING_MAX_ENTRIES);
 	if (!job) {
-		ftp_reply(f, 451, "Out of memory");
+		reply_errno(f, errno, v);
 		return;
 	}
 	ftp_data_send_listing(f, job, verb, v);
@@ -1012,9 +1012,9 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		free(out);
 		return;
 	}
-	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, &style, out, LISTING_MAX_ENTRIES);
+	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, &style, out, LISTING_MAX_ENTRIES);
 	if (!job) {
-		ftp_reply(f, 451, "Out of memory");
+		reply_errno(f, errno, v);
 		return;
 	}
 	/* The session reads no command until the reply is out (blocked()), so

@@ -1,5 +1,6 @@
 /* FTP's own file system jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
+#include "listing_link.h"
 #include "path.h"
 
 #include <dirent.h>
@@ -21,6 +22,9 @@
 typedef struct listing {
 	int dir_fd;                /* owned: the folder, until dir has it */
 	DIR *dir;                  /* owned: the folder being read, or NULL */
+	int home_fd;               /* owned: a duplicate of the home's, where links resolve; or -1 */
+	char *dir_rel;             /* owned: the folder beneath the home */
+	xfer_listing_links_t links; /* over home_fd and dir_rel */
 	size_t listed;
 	xfer_ftp_list_style_t style;
 	size_t max_entries;
@@ -66,6 +70,11 @@ static int listing_step(void *state, bool *more)
 		struct stat st;
 		if (fstatat(dirfd(l->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue; /* gone meanwhile */
+		/* A link lists as what RETR, SIZE, MLST and CWD take it for: a
+		 * mirror (lftp, rclone) copies only what its listing calls a
+		 * file or a folder. NLST shows names alone. */
+		if (l->style.kind != XFER_FTP_LIST_NAMES)
+			xfer_listing_links_follow(&l->links, de->d_name, &st);
 		if (xfer_ftp_list_entry(l->out, &l->style, de->d_name, &st) != WF_OK) {
 			l->cut = true; /* the listing's cap: what fits is sent */
 			return 0;
@@ -83,6 +92,10 @@ static void listing_drop(void *state)
 		closedir(l->dir);
 	else if (l->dir_fd >= 0)
 		close(l->dir_fd);
+	xfer_listing_links_fini(&l->links);
+	if (l->home_fd >= 0)
+		close(l->home_fd);
+	free(l->dir_rel);
 	if (l->out) {
 		wf_buf_fini(l->out);
 		free(l->out);
@@ -180,21 +193,36 @@ bool xfer_ftp_job_recovered(xfer_fs_job_t *j)
 	return w && w->got == 1;
 }
 
-xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_t *style, wf_buf_t *out_take,
-				    size_t max_entries)
+xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
+				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries)
 {
 	listing_t *l = calloc(1, sizeof(*l));
 	if (!l) {
 		close(dir_fd_take);
 		wf_buf_fini(out_take);
 		free(out_take);
+		errno = ENOMEM;
 		return NULL;
 	}
 	l->dir_fd = dir_fd_take;
 	l->style = *style;
 	l->out = out_take;
 	l->max_entries = max_entries;
-	return xfer_fs_job_custom(&listing_ops, l);
+	l->dir_rel = strdup(dir_rel);
+	/* The job's own: a cancelled job may run a step after the session,
+	 * and the config that holds the home's, is gone. */
+	l->home_fd = home_fd >= 0 ? fcntl(home_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (!l->dir_rel || (home_fd >= 0 && l->home_fd < 0)) {
+		int err = l->dir_rel ? errno : ENOMEM;
+		listing_drop(l);
+		errno = err;
+		return NULL;
+	}
+	xfer_listing_links_init(&l->links, l->home_fd, l->dir_rel);
+	xfer_fs_job_t *j = xfer_fs_job_custom(&listing_ops, l); /* drops l when NULL */
+	if (!j)
+		errno = ENOMEM;
+	return j;
 }
 
 xfer_fs_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64_t len)

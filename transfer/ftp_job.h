@@ -30,9 +30,13 @@
 /* A listing of the open folder dir_fd_take in style, appended to
  * out_take (whose cap bounds it: what fits is listed), at most
  * max_entries entries; "." "..", and hidden upload files are left out.
- * NULL when out of memory (after closing and freeing what it took). */
-xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, const xfer_ftp_list_style_t *style, wf_buf_t *out_take,
-				    size_t max_entries);
+ * dir_rel is the folder's path beneath home_fd (borrowed; the job holds a
+ * duplicate): a symlink in it that resolves beneath the home lists as its
+ * target in LIST and MLSD (transfer/listing_link.h); home_fd -1: none does.
+ * NULL with errno ENOMEM, or EMFILE/ENFILE (after closing and freeing
+ * what it took). */
+xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
+				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries);
 /* Copies bytes [0, len) of src_fd_take to the end of the open upload
  * up_take (heap-allocated; the job frees it if it is never taken back).
  * NULL when out of memory (after releasing what it took). */

@@ -12,6 +12,7 @@
  * by other means can have it. */
 #include "listing.h"
 
+#include "listing_link.h"
 #include "path.h"
 
 #include <dirent.h>
@@ -251,8 +252,9 @@ DIR *xfer_listing_open(int dir_fd)
 
 /* Reads up to max more of d's names into l: WF_DONE once the folder is read
  * to its end (or to the entry cap), WF_AGAIN when names remain, WF_ERR on an
- * I/O error or no memory. */
-static int read_entries(DIR *d, listing_t *l, size_t max)
+ * I/O error or no memory. A symlink is listed as what a request for it gets
+ * (transfer/listing_link.h). */
+static int read_entries(DIR *d, listing_t *l, xfer_listing_links_t *links, size_t max)
 {
 	for (size_t i = 0; i < max; i++) {
 		errno = 0;
@@ -272,6 +274,7 @@ static int read_entries(DIR *d, listing_t *l, size_t max)
 				continue;
 			return WF_ERR;
 		}
+		xfer_listing_links_follow(links, name, &st);
 		if (add_entry(l, name, &st) != WF_OK)
 			return WF_ERR;
 	}
@@ -413,6 +416,8 @@ struct xfer_listing {
 	listing_t l;
 	xfer_listing_format_t fmt;
 	char *url_path; /* owned */
+	char *dir_rel;  /* owned: url_path as a path beneath the home ("" for "/"), for the links in it */
+	xfer_listing_links_t links;
 	cursor_t at;
 	uint64_t size;     /* the whole page's bytes, once measured */
 	uint64_t produced; /* bytes read out so far */
@@ -487,11 +492,19 @@ xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt
 	if (!L)
 		return NULL;
 	L->url_path = strdup(url_path);
-	if (!L->url_path) {
+	const char *rel = url_path + (url_path[0] == '/');
+	size_t n = strlen(rel);
+	while (n && rel[n - 1] == '/')
+		n--;
+	L->dir_rel = strndup(rel, n);
+	if (!L->url_path || !L->dir_rel) {
+		free(L->url_path);
+		free(L->dir_rel);
 		free(L);
 		return NULL;
 	}
 	listing_init(&L->l);
+	xfer_listing_links_init(&L->links, -1, L->dir_rel);
 	L->fmt = fmt;
 	wf_buf_init(&L->stage, READ_MAX + PIECE_MAX);
 	cursor_rewind(L);
@@ -504,13 +517,16 @@ void xfer_listing_free(xfer_listing_t *L)
 		return;
 	listing_fini(&L->l);
 	wf_buf_fini(&L->stage);
+	xfer_listing_links_fini(&L->links);
 	free(L->url_path);
+	free(L->dir_rel);
 	free(L);
 }
 
-int xfer_listing_add(xfer_listing_t *L, DIR *d, size_t max)
+int xfer_listing_add(xfer_listing_t *L, DIR *d, int home_fd, size_t max)
 {
-	return read_entries(d, &L->l, max);
+	L->links.home_fd = home_fd;
+	return read_entries(d, &L->l, &L->links, max);
 }
 
 /* The page is rendered once to count its bytes, holding one piece at a time. */
@@ -565,14 +581,15 @@ ssize_t xfer_listing_read(xfer_listing_t *L, char *dst, size_t cap)
 	return (ssize_t)n;
 }
 
-int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
 {
 	int rc = WF_ERR;
 	xfer_listing_t *L = xfer_listing_new(url_path, fmt);
 	if (!L)
 		return WF_ERR;
 	DIR *d = xfer_listing_open(dir_fd);
-	if (!d || read_entries(d, &L->l, SIZE_MAX) != WF_DONE)
+	L->links.home_fd = home_fd;
+	if (!d || read_entries(d, &L->l, &L->links, SIZE_MAX) != WF_DONE)
 		goto out;
 	sort_entries(&L->l);
 	size_t before = wf_buf_size(out);

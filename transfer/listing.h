@@ -24,14 +24,17 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * function reopens it with openat(".") for reading, so the fd's offset is left
  * alone and an O_PATH fd works too) to out. url_path is the decoded path of the
  * folder as the client sees it ("/" or "/a/b/"), used for the title; it must
- * end in '/', as hrefs are relative to it.
+ * end in '/', as hrefs are relative to it. It is also the folder's path
+ * beneath home_fd (borrowed), where its symlinks are resolved
+ * (transfer/listing_link.h; -1: none is).
  * Entries are sorted by name (bytewise); reserved names (xfer_path_is_reserved) and
  * "." are skipped, ".." is shown as a parent link (HTML only) unless url_path
  * is "/". At most 100000 entries are listed (the first readdir returns), and
  * the output says when the folder held more.
  * Each entry gives name, type, size and mtime (UTC). type is "file", "dir",
- * "link" (a symlink, not followed; size 0) or "other" (fifo, socket, device;
- * size 0); "dir" has size 0 too.
+ * "link" (a symlink that lists as no target, transfer/listing_link.h: one
+ * that does has the target's type, size and mtime; size 0) or
+ * "other" (fifo, socket, device; size 0); "dir" has size 0 too.
  * Names are bytes: a byte that is not part of valid UTF-8 is shown as U+FFFD.
  * HTML: folders first, then the rest; names HTML-escaped (control characters
  * shown as U+FFFD), hrefs percent-encoded from the raw bytes, UTF-8 declared;
@@ -43,7 +46,7 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * be expressed.
  * Returns WF_OK, or WF_ERR (out's cap reached or I/O error, including dir_fd
  * not being a folder); on WF_ERR out is left as it was. */
-int xfer_listing_render(int dir_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out);
+int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out);
 
 /* The same listing built a step at a time, so that it can be built off the
  * loop (transfer/listing_job.c). What comes of it is not the page but the
@@ -59,10 +62,11 @@ xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt
 /* The open folder dir_fd (not consumed) opened afresh for reading, as
  * xfer_listing_render does; NULL (errno set) when it cannot be. */
 DIR *xfer_listing_open(int dir_fd);
-/* Reads up to max more of d's names into l: WF_DONE once the folder is
- * read to its end (or to the entry cap), WF_AGAIN when names remain, WF_ERR
- * on an I/O error (errno set) or no memory. */
-int xfer_listing_add(xfer_listing_t *l, DIR *d, size_t max);
+/* Reads up to max more of d's names into l, its symlinks resolved beneath
+ * home_fd (borrowed; -1: none is), as xfer_listing_render: WF_DONE once the
+ * folder is read to its end (or to the entry cap), WF_AGAIN when names
+ * remain, WF_ERR on an I/O error (errno set) or no memory. */
+int xfer_listing_add(xfer_listing_t *l, DIR *d, int home_fd, size_t max);
 /* Once all is read: sorts the entries, then measures the page (renders it
  * once, counting, a piece at a time). WF_OK, or WF_ERR (no memory). */
 int xfer_listing_sort(xfer_listing_t *l);

@@ -2,6 +2,7 @@
 #include "listing_job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@ static atomic_uint jobs;
 
 typedef struct listing_work {
 	int dir_fd;               /* owned: the folder, until dir reads it afresh; or -1 */
+	int home_fd;              /* owned: a duplicate of the home's, where links resolve; or -1 */
 	DIR *dir;                 /* owned: the folder being read, or NULL */
 	xfer_listing_t *listing;  /* owned until taken: what was read so far */
 	bool sorted;              /* the folder was read to its end, then sorted and measured */
@@ -35,7 +37,7 @@ static int listing_step(void *state, bool *more)
 			return err ? err : EIO;
 	}
 	errno = 0;
-	int rc = xfer_listing_add(w->listing, w->dir, LISTING_STEP);
+	int rc = xfer_listing_add(w->listing, w->dir, w->home_fd, LISTING_STEP);
 	if (rc == WF_AGAIN) {
 		*more = true;
 		return 0;
@@ -58,6 +60,8 @@ static void listing_drop(void *state)
 		closedir(w->dir);
 	if (w->dir_fd >= 0)
 		close(w->dir_fd);
+	if (w->home_fd >= 0)
+		close(w->home_fd);
 	xfer_listing_free(w->listing);
 	free(w);
 	atomic_fetch_sub(&jobs, 1);
@@ -65,7 +69,7 @@ static void listing_drop(void *state)
 
 static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop };
 
-xfer_fs_job_t *xfer_listing_job(int dir_fd_take, const char *url_path, xfer_listing_format_t fmt)
+xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt)
 {
 	if (atomic_fetch_add(&jobs, 1) >= XFER_LISTING_JOBS_MAX) {
 		atomic_fetch_sub(&jobs, 1);
@@ -81,6 +85,15 @@ xfer_fs_job_t *xfer_listing_job(int dir_fd_take, const char *url_path, xfer_list
 		return NULL;
 	}
 	w->dir_fd = dir_fd_take;
+	/* The job's own: a cancelled job may run a step after the session,
+	 * and the config that holds the home's, is gone. */
+	w->home_fd = home_fd >= 0 ? fcntl(home_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (home_fd >= 0 && w->home_fd < 0) {
+		int err = errno;
+		listing_drop(w);
+		errno = err;
+		return NULL;
+	}
 	w->listing = xfer_listing_new(url_path, fmt);
 	if (!w->listing) {
 		listing_drop(w);

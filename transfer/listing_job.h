@@ -22,10 +22,11 @@
 #define XFER_LISTING_JOBS_MAX 16
 
 /* A job listing the open folder dir_fd_take (the job's: closed on failure
- * too) as fmt; url_path as for xfer_listing_render. NULL with errno EBUSY
- * when XFER_LISTING_JOBS_MAX jobs exist already, ENOMEM when out of
- * memory. */
-xfer_fs_job_t *xfer_listing_job(int dir_fd_take, const char *url_path, xfer_listing_format_t fmt);
+ * too) as fmt; url_path and home_fd as for xfer_listing_render (the job
+ * holds a duplicate of home_fd, so the caller's may close meanwhile). NULL
+ * with errno EBUSY when XFER_LISTING_JOBS_MAX jobs exist already, ENOMEM
+ * when out of memory, EMFILE or ENFILE when out of descriptors. */
+xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt);
 /* Once done: the listing, now the caller's (free it with
  * xfer_listing_free); or NULL (the folder could not be read, no memory,
  * the pool stopped between two steps, or a job of another kind). */

@@ -733,8 +733,11 @@ class Session(ftps_util.FTPSCase):
         c.expect("CWD /", 250)
         data, r, _ = c.retr("lnk/x.txt")
         self.assertEqual((r.code, data), (226, b"x\n"), r)
-        # The home's own listing still shows the link as a link.
-        self.assertIn("type=OS.unix=symlink", [x for x in c.listing("MLSD").split("\r\n") if x.endswith(" lnk")][0])
+        # The home's own listing shows the link as the folder it leads to
+        # (tests/integration/test_ftps_links.py), an escaping one as a link.
+        mlsd = c.listing("MLSD").split("\r\n")
+        self.assertIn("type=dir;", [x for x in mlsd if x.endswith(" lnk")][0])
+        self.assertIn("type=OS.unix=symlink", [x for x in mlsd if x.endswith(" outlink")][0])
 
         # A link to a file inside the home is that file, as over HTTPS:
         # FileZilla fetches a listed link with RETR once CWD fails.

@@ -44,7 +44,7 @@ static const char *run_listing(xfer_ftp_list_kind_t kind, size_t max_entries, si
 	wf_buf_t *out = malloc(sizeof(*out));
 	wf_buf_init(out, cap);
 	xfer_ftp_list_style_t style = { .kind = kind, .facts = XFER_MLST_TYPE, .now = 0 };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(fd, &style, out, max_entries);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(fd, -1, "", &style, out, max_entries);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	*err = xfer_fs_job_err(j);
@@ -97,7 +97,7 @@ static void test_listing(void)
 	wf_buf_t *out = malloc(sizeof(*out));
 	wf_buf_init(out, 4096);
 	xfer_ftp_list_style_t style = { .kind = XFER_FTP_LIST_NAMES };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY), &style, out, 100);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY), -1, "", &style, out, 100);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), ENOTDIR);
 	CHECK(xfer_ftp_job_take_upload(j) == NULL); /* a listing has none */
@@ -111,7 +111,7 @@ static size_t count_lines_cut(const char *path, size_t max_entries, bool *cut)
 	wf_buf_t *out = malloc(sizeof(*out));
 	wf_buf_init(out, 1 << 20);
 	xfer_ftp_list_style_t style = { .kind = XFER_FTP_LIST_NAMES };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), &style, out, max_entries);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), -1, "", &style, out, max_entries);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
 	size_t listed;

@@ -108,10 +108,10 @@ static void test_in_steps(void)
 	int dir = open_many();
 	wf_buf_t want;
 	wf_buf_init(&want, 4 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, "/many/", XFER_LISTING_JSON, &want), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, &want), WF_OK);
 	passes = done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(dir, "/many/", XFER_LISTING_JSON);
+	xfer_fs_job_t *j = xfer_listing_job(dir, -1, "/many/", XFER_LISTING_JSON);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	CHECK_EQ_INT(done_calls, 0); /* never before start returns */
@@ -144,7 +144,7 @@ static void test_not_a_folder(void)
 	snprintf(p, sizeof(p), "%s/many/n00000", root);
 	done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), "/f/", XFER_LISTING_HTML);
+	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), -1, "/f/", XFER_LISTING_HTML);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	for (double started = ev_time(); !done_calls && turn(started);)
 		;
@@ -160,14 +160,14 @@ static void test_let_go(void)
 	int before = open_fds();
 	done_calls = 0;
 	/* Before the pool took it up: in the same loop turn as its start. */
-	xfer_fs_job_t *j = xfer_listing_job(open_many(), "/many/", XFER_LISTING_HTML);
+	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	xfer_fs_job_cancel(j);
 	CHECK(fds_back_to(before));
 	/* Between two steps: once its first step came back, with the second
 	 * one on the pool. */
 	passes = 0;
-	j = xfer_listing_job(open_many(), "/many/", XFER_LISTING_HTML);
+	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	let_go = j;
 	CHECK(fds_back_to(before));
@@ -185,15 +185,15 @@ static void test_cap(void)
 	int before = open_fds();
 	xfer_fs_job_t *jobs[XFER_LISTING_JOBS_MAX];
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++) {
-		jobs[i] = xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON);
+		jobs[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON);
 		CHECK(jobs[i] != NULL);
 	}
 	errno = 0;
-	CHECK(xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON) == NULL);
+	CHECK(xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON) == NULL);
 	CHECK_EQ_INT(errno, EBUSY);
 	CHECK_EQ_INT(open_fds(), before + XFER_LISTING_JOBS_MAX);
 	xfer_fs_job_free(jobs[0]);
-	jobs[0] = xfer_listing_job(open_many(), "/many/", XFER_LISTING_JSON);
+	jobs[0] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON);
 	CHECK(jobs[0] != NULL);
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++)
 		xfer_fs_job_free(jobs[i]);
