@@ -185,6 +185,18 @@ static void log_transfer(ftp_data_t *d, int status)
 }
 
 /* Ends the transfer with its final reply, and the channel with it. */
+/* How an interrupted upload goes on, for its 426: from what was kept, or
+ * from the start when nothing was (a cut before the first byte keeps no
+ * empty partial, so REST 0 would name nothing). */
+static const char *kept_text(uint64_t kept, char *buf, size_t cap)
+{
+	if (!kept)
+		return "nothing kept: send the whole file again";
+	snprintf(buf, cap, "%llu bytes kept: resume with REST %llu and STOR, or APPE", (unsigned long long)kept,
+		 (unsigned long long)kept);
+	return buf;
+}
+
 static void finish(ftp_data_t *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void finish(ftp_data_t *d, int code, const char *fmt, ...)
 {
@@ -496,9 +508,10 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 			/* No close_notify: the stream may have been cut anywhere (a
 			 * vanished client, or a forged FIN), so it is not complete. */
 			drop_conn(d);
+			char how[160];
 			uint64_t kept = park(d);
-			finish(d, 426, "Upload cut short (the data connection ended without TLS close_notify); %llu bytes kept: resume with REST %llu and STOR, or APPE",
-			       (unsigned long long)kept, (unsigned long long)kept);
+			finish(d, 426, "Upload cut short (the data connection ended without TLS close_notify); %s",
+			       kept_text(kept, how, sizeof(how)));
 			return;
 		}
 		d->moved += (uint64_t)n;
@@ -587,10 +600,10 @@ static void data_on_timeout(wf_conn_t *c)
 	}
 	ftp_log(d->f, WF_LOG_INFO, "transfer of %s made no progress for %d s", d->what, c->cfg->limits.send_timeout);
 	drop_conn(d);
+	char how[160];
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
 	if (d->kind == FTP_X_RECV)
-		finish(d, 426, "Data connection timed out; %llu bytes kept: resume with REST and STOR, or APPE",
-		       (unsigned long long)kept);
+		finish(d, 426, "Data connection timed out; %s", kept_text(kept, how, sizeof(how)));
 	else
 		finish(d, 426, "Data connection timed out; transfer aborted");
 }
@@ -631,10 +644,10 @@ static void data_on_close(wf_conn_t *c)
 		finish(d, 426, "Connection closed; transfer aborted");
 		return;
 	}
+	char how[160];
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
 	if (d->kind == FTP_X_RECV)
-		finish(d, 426, "Connection closed; transfer aborted; %llu bytes kept: resume with REST and STOR, or APPE",
-		       (unsigned long long)kept);
+		finish(d, 426, "Connection closed; transfer aborted; %s", kept_text(kept, how, sizeof(how)));
 	else
 		finish(d, 426, "Connection closed; transfer aborted after %llu bytes", (unsigned long long)d->moved);
 }
@@ -1242,9 +1255,10 @@ void ftp_data_abort(xfer_ftp_t *f)
 		ftp_reply(f, 226, "ABOR successful");
 		return;
 	}
+	char how[160];
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
 	if (d->kind == FTP_X_RECV)
-		finish(d, 426, "Transfer aborted; %llu bytes kept: resume with REST and STOR, or APPE", (unsigned long long)kept);
+		finish(d, 426, "Transfer aborted; %s", kept_text(kept, how, sizeof(how)));
 	else
 		finish(d, 426, "Transfer aborted");
 	ftp_reply(f, 226, "ABOR successful");

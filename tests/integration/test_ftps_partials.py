@@ -460,7 +460,7 @@ class FailedDataConnection(ftps_util.FTPSCase):
         c = self.logged_in()
         r, _ = c.stor("whole.bin", b"", cut_after=0)
         self.assertEqual(r.code, 426, r)
-        self.assertIn("0 bytes kept", r.text)
+        self.assertIn("nothing kept: send the whole file again", r.text)
         self.assertFalse([p for p in self.partials() if "whole" in p])
         self.assertEqual(c.expect("SIZE whole.bin", 213).text.strip(), "1000")
         self.assertEqual(self.read_home("whole.bin"), whole)
