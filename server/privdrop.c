@@ -266,18 +266,36 @@ int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, si
 
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen)
 {
+	char who[300], hint[1400];
+	runner(cfg, dropped, who, sizeof(who));
 	const char *ca = cfg->cluster.controller_ca;
 	bool follower = cfg->cluster.role && strcmp(cfg->cluster.role, "follower") == 0;
 	const char *why = follower && ca && ca[0] ? unreadable(ca) : NULL;
-	if (!why)
-		return WF_OK;
-	char who[300], hint[1400];
-	runner(cfg, dropped, who, sizeof(who));
-	readable_hint(cfg, dropped, ca, hint, sizeof(hint));
-	snprintf(err, errlen, "cluster.controller_ca %.500s: %s cannot read it (%s), so no answer of the controller "
-			      "could be trusted; %s",
-		 ca, who, why, hint);
-	return WF_ERR;
+	if (why) {
+		readable_hint(cfg, dropped, ca, hint, sizeof(hint));
+		snprintf(err, errlen,
+			 "cluster.controller_ca %.500s: %s cannot read it (%s), so no answer of the controller could be "
+			 "trusted; %s",
+			 ca, who, why, hint);
+		return WF_ERR;
+	}
+	/* A CA's own trust anchor is read by libcurl at each request, as the
+	 * run user: one only root may read would fail every order, each
+	 * seeming the CA's trouble. One not there yet (a local CA started
+	 * after us) is the CA's business: its requests say so. Followers
+	 * order nothing. */
+	for (size_t i = 0; !follower && i < cfg->acme.ncas; i++) {
+		const char *bundle = cfg->acme.cas[i].ca_bundle;
+		if (!bundle || !bundle[0] || (access(bundle, F_OK) != 0 && errno == ENOENT) || !(why = unreadable(bundle)))
+			continue;
+		readable_hint(cfg, dropped, bundle, hint, sizeof(hint));
+		snprintf(err, errlen,
+			 "acme.cas[%zu].ca_bundle %.500s: %s cannot read it (%s), so no request to %.500s could be "
+			 "trusted; %s",
+			 i, bundle, who, why, cfg->acme.cas[i].url, hint);
+		return WF_ERR;
+	}
+	return WF_OK;
 }
 
 int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out)

@@ -29,9 +29,10 @@ void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped);
  * err naming the first it cannot read, why, and what to do. A warning: the
  * running server is fine until a reload. */
 int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
-/* A follower's cluster.controller_ca is read at every poll: WF_ERR with one
- * line in err when it cannot be read as a file. A refusal: every poll would
- * fail and seem the controller's fault. */
+/* A follower's cluster.controller_ca is read at every poll, and a CA's
+ * acme.cas[].ca_bundle at every request: WF_ERR with one line in err when
+ * one cannot be read as a file (a ca_bundle not there yet passes). A
+ * refusal: every poll or order would fail and seem the peer's fault. */
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
 /* `wharf check` as root: both checks above as uid/gid (the resolved
  * run_user), in a child process, printed to out ("FILE: warning: ..." for

@@ -138,6 +138,44 @@ class ConfigTheRunUserCannotRead(unittest.TestCase):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class CaBundleTheRunUserCannotRead(unittest.TestCase):
+    """An ACME CA's ca_bundle only root may read: refused at start and by
+    check, naming the file; one not there yet is left to the CA's requests."""
+
+    def setUp(self):
+        self.s = Server(certificates=[{"name": "main", "domains": ["localhost"]}],
+                        services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]},
+                                  {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}],
+                        extra='acme = { retry_interval = 1; cas = ( { url = "https://127.0.0.1:9/dir"; '
+                              'ca_bundle = "ca-bundle.pem"; } ); };\n')
+        self.addCleanup(self.s.cleanup)
+        self.ca = os.path.join(self.s.dir, "ca-bundle.pem")
+
+    def make_bundle(self):
+        subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-keyout", os.path.join(self.s.dir, "ca.key"), "-out", self.ca,
+                        "-days", "2", "-subj", "/CN=acme ca"], capture_output=True, check=True, timeout=30)
+        os.chmod(self.ca, 0o600)  # root's, as openssl left it
+
+    def test_start_is_refused_with_the_file_and_the_reason(self):
+        self.make_bundle()
+        line = ("acme.cas[0].ca_bundle %s: run user nobody cannot read it (Permission denied), so no request to "
+                "https://127.0.0.1:9/dir could be trusted; make it readable by nobody, e.g. chown root:%s %s && "
+                "chmod 0640 %s" % (self.ca, nobody_group(), self.ca, self.ca))
+        self.s.start(wait=False)
+        self.s.proc.wait(timeout=15)
+        self.assertNotEqual(self.s.proc.returncode, 0)
+        self.assertEqual(self.s.log().count(line), 1, self.s.log()[-3000:])
+        out = check(self.s.config_path)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("%s: %s" % (self.s.config_path, line), out.stderr)
+
+    def test_a_bundle_not_there_yet_does_not_stop_the_start(self):
+        self.s.start()
+        self.assertIsNone(self.s.proc.poll())
+        self.assertNotIn("ca_bundle", self.s.log().split("ready")[0])
+
+
 class ControllerCaTheRunUserCannotRead(unittest.TestCase):
     def setUp(self):
         self.s = Server(certificates=[{"name": "main", "domains": ["localhost"]}],
