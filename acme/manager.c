@@ -81,6 +81,8 @@ static double jitter(double seconds, double fraction)
 
 static time_t renewal_time(const wf_certkey_t *ck)
 {
+	if (ck->short_of_config)
+		return 0; /* due now: a name it lacks is served nothing valid */
 	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
 }
 
@@ -721,7 +723,7 @@ static void schedule(acme_manager_t *m)
 			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck) : 0;
-		bool issued = ck && !ck->provisional;
+		bool issued = ck && !ck->provisional && !ck->short_of_config;
 		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
 		wf_certkey_unref(ck);
 		/* The CA's wait (client.h) holds back everything that would ask it. */

@@ -188,6 +188,7 @@ int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec,
 
 typedef struct cert_info {
 	bool found, provisional;
+	bool short_of_config; /* issued for some configured names only: due now */
 	char issuer[256], serial[64];
 	time_t not_before, not_after;
 } cert_info_t;
@@ -210,10 +211,16 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 			char err[128];
 			wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert),
 							  wf_buf_slice(&key), i == 1, err, sizeof(err));
-			/* An expired issued one too: the server serves it (cert_state.c). */
-			if (ck && (i == 1 || wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains))) {
+			/* An expired issued one too, and an unexpired one that
+			 * names some of the configured names: the server serves
+			 * them (cert_state.c). */
+			size_t covered = ck && i == 0 ? wf_certkey_pem_covered(wf_buf_slice(&cert), c->domains,
+									       c->ndomains) : 0;
+			bool partial = covered > 0 && covered < c->ndomains && ck->not_after > time(NULL);
+			if (ck && (i == 1 || covered == c->ndomains || partial)) {
 				ci->found = true;
 				ci->provisional = i == 1;
+				ci->short_of_config = partial;
 				snprintf(ci->issuer, sizeof(ci->issuer), "%s", ck->issuer);
 				snprintf(ci->serial, sizeof(ci->serial), "%s", ck->serial);
 				ci->not_before = ck->not_before;
@@ -262,7 +269,8 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "provisional", json_object_new_boolean(!ci.found || ci.provisional));
 		json_object_object_add(o, "not_before", time_or_null(ci.not_before));
 		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
-		time_t due = ci.found ? acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
+		time_t due = ci.found && !ci.short_of_config ?
+				     acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
 		if (rec.next_attempt > due)
 			due = rec.next_attempt;
 		json_object_object_add(o, "next_renewal",

@@ -88,15 +88,21 @@ void wf_certkey_unref(wf_certkey_t *ck)
 	free(ck);
 }
 
-bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains)
+size_t wf_certkey_pem_covered(wf_slice_t chain_pem, char *const *domains, size_t ndomains)
 {
 	gnutls_x509_crt_t leaf;
 	gnutls_datum_t c = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
 	if (gnutls_x509_crt_init(&leaf) < 0)
-		return false;
-	bool ok = gnutls_x509_crt_import(leaf, &c, GNUTLS_X509_FMT_PEM) == 0;
-	for (size_t i = 0; ok && i < ndomains; i++)
-		ok = wf_san_has(leaf, domains[i]);
+		return 0;
+	size_t n = 0;
+	if (gnutls_x509_crt_import(leaf, &c, GNUTLS_X509_FMT_PEM) == 0)
+		for (size_t i = 0; i < ndomains; i++)
+			n += wf_san_has(leaf, domains[i]);
 	gnutls_x509_crt_deinit(leaf);
-	return ok;
+	return n;
+}
+
+bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains)
+{
+	return wf_certkey_pem_covered(chain_pem, domains, ndomains) == ndomains;
 }

@@ -21,6 +21,8 @@ typedef struct wf_certkey {
 	char issuer[256];  /* issuer DN of the leaf, for `cert list` and logs */
 	char serial[64];   /* hex */
 	bool provisional;  /* self-signed stand-in until a CA-issued one arrives */
+	bool short_of_config; /* issued for some of the configured names, not all (a name
+			       * added since): served for those until one for all is issued */
 } wf_certkey_t;
 
 /* Builds from a PEM chain (leaf first) and a PEM key. Fails (NULL, reason in
@@ -34,5 +36,7 @@ void wf_certkey_unref(wf_certkey_t *ck);
  * wildcards as written, or IP addresses; san.h). Used to decide whether a
  * stored cert still fits the config. */
 bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
+/* How many of the configured names the leaf covers (0 when it does not parse). */
+size_t wf_certkey_pem_covered(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
 
 #endif

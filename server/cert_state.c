@@ -87,13 +87,23 @@ static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c,
 		wf_log_warn("certificate %s: stored %s is unusable: %s", c->name, cert_name, err);
 		goto out;
 	}
-	if (!wf_certkey_pem_covers(wf_buf_slice(&cert), c->domains, c->ndomains)) {
+	time_t now = time(NULL);
+	size_t covered = wf_certkey_pem_covered(wf_buf_slice(&cert), c->domains, c->ndomains);
+	if (covered < c->ndomains && !provisional && covered > 0 && ck->not_after > now) {
+		/* A name added to the config: the issued certificate still serves
+		 * the names it has (a self-signed one would break them all until
+		 * the CA answers, for as long as it is down), and is due at once
+		 * for a new one that names them all (acme/manager.c). */
+		ck->short_of_config = true;
+		wf_log_info("certificate %s: stored %s names %zu of the %zu configured names; it serves those until "
+			    "one for all is issued",
+			    c->name, cert_name, covered, c->ndomains);
+	} else if (covered < c->ndomains) {
 		wf_log_info("certificate %s: stored %s does not cover the configured domains", c->name, cert_name);
 		wf_certkey_unref(ck);
 		ck = NULL;
 		goto out;
 	}
-	time_t now = time(NULL);
 	if (!provisional && ck->not_after <= now) {
 		/* Served as it was before the restart: the manager then knows its
 		 * lifetime (the retry bound, the alarm) and clients see it expired,

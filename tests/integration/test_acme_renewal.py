@@ -152,11 +152,12 @@ class NamesChange(AcmeCase):
         s.start()
         first = wait_issued(s, "wharf.test")
         self.assertNotIn("extra.wharf.test", cert_text(first))
-        # The issued certificate no longer covers the names: provisional until the new one arrives.
+        # The issued certificate no longer covers the names: it serves those
+        # it has until the new one arrives (test_acme_names_added.py).
         s.certificates[0]["domains"].append("extra.wharf.test")
         s.write_config()
         self.assertTrue(s.reload())
-        pem = wait_issued(s, "extra.wharf.test")
+        pem = wait_renewed(s, "extra.wharf.test", first)
         self.assertIn("extra.wharf.test", cert_text(pem))
         self.assertIn("wharf.test", cert_text(pem))
 
