@@ -1076,16 +1076,21 @@ static void cmd_retr(xfer_ftp_t *f, wf_slice_t arg)
 
 /* SIZE's answer, once no stale partial stands in the way: partial is ""
  * when the name can have none. */
-/* Whether leaf is a file this user can read, and so what RETR would send:
- * then SIZE tells its size, and APPE resumes from that size (store_setup). */
-static bool readable_file(const xfer_ftp_t *f, int dfd, const char *leaf, struct stat *st)
+/* Whether rel is a file this user can read, opened as RETR opens it (a
+ * link beneath the home followed), and so what RETR would send: then SIZE
+ * tells its size, and APPE resumes from that size (store_setup). */
+static bool readable_file(xfer_ftp_t *f, const char *rel, struct stat *st)
 {
-	return (f->user->perms & WF_PERM_READ) && fstatat(dfd, leaf, st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st->st_mode);
+	if (!(f->user->perms & WF_PERM_READ))
+		return false;
+	int fd = open_name(f, rel, false);
+	bool file = fd >= 0 && fstat(fd, st) == 0 && S_ISREG(st->st_mode);
+	if (fd >= 0)
+		close(fd);
+	return file;
 }
 
-static void size_reply(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *partial, const char *rel,
-		       const char *v)
+static void size_reply(xfer_ftp_t *f, int dfd_take, const char *partial, const char *rel, const char *v)
 {
 	int dfd = dfd_take;
 	struct stat st;
@@ -1098,7 +1103,7 @@ static void size_reply(xfer_ftp_t *f, int dfd_take, const char *leaf, const char
 	 * resumption then goes on from that size: APPE's (store_setup), or
 	 * the REST a client sends after it. */
 	struct stat file;
-	if ((f->user->perms & WF_PERM_WRITE) && partial[0] && !readable_file(f, dfd, leaf, &file) &&
+	if ((f->user->perms & WF_PERM_WRITE) && partial[0] && !readable_file(f, rel, &file) &&
 	    fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		close(dfd);
 		ftp_reply(f, 213, "%lld", (long long)st.st_size);
@@ -1127,7 +1132,7 @@ static void on_size_stale_removed(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *jo
 	log_gone_removed(f, op->v, job);
 	int dfd = op->dfd;
 	op->dfd = -1;
-	size_reply(f, dfd, op->leaf, op->partial, op->rel, op->v);
+	size_reply(f, dfd, op->partial, op->rel, op->v);
 }
 
 static void on_recovered(xfer_ftp_t *f, ftp_op_t *op, xfer_fs_job_t *job)
@@ -1175,14 +1180,13 @@ static void size_go(xfer_ftp_t *f, int dfd_take, const char *leaf, const char *p
 		return;
 	}
 	if (!partial[0] || !partial_gone(f, dfd, leaf, partial)) {
-		size_reply(f, dfd, leaf, partial, rel, v);
+		size_reply(f, dfd, partial, rel, v);
 		return;
 	}
 	int job_fd;
 	ftp_op_t *op = op_new_keeping(f, v, on_size_stale_removed, dfd, &job_fd);
 	if (!op)
 		return;
-	snprintf(op->leaf, sizeof(op->leaf), "%s", leaf);
 	snprintf(op->partial, sizeof(op->partial), "%s", partial);
 	snprintf(op->rel, sizeof(op->rel), "%s", rel);
 	op_start(f, op, xfer_fs_job_remove(job_fd, partial, leaf, f->conn->cfg->limits.partial_upload_max_age, true));
@@ -1281,7 +1285,7 @@ static int store_setup(xfer_ftp_t *f, int dfd, const char *leaf, store_kind_t ki
 	 * size, which SIZE told (size_reply) and a listing shows: that is
 	 * where the client's data goes on from, be the partial longer (an
 	 * overwrite cut after the old size) or not. */
-	bool appe_at_file = kind == STORE_APPE && readable_file(f, dfd, leaf, &file);
+	bool appe_at_file = kind == STORE_APPE && readable_file(f, v + 1, &file); /* v + 1: rel (resolve_as) */
 	int rc = xfer_upload_claim(up, dup_fd, leaf, partial);
 	if (rc == WF_OK) {
 		close(dfd);

@@ -77,6 +77,20 @@ class OverwriteResume(ftps_util.FTPSCase):
         self.assertEqual(r.code, 226, r)
         self.assertEqual(sha(self.read_home("short.bin")), sha(new))
 
+    def test_a_link_to_a_file_is_the_file(self):
+        # A link beneath the home is what RETR sends and listings show:
+        # SIZE tells its target's size too, not the cut upload's.
+        target = os.urandom(1000)
+        self.write_home("target.bin", target)
+        os.symlink("target.bin", self.home("link.bin"))
+        c = self.logged_in()
+        r, _ = c.stor("link.bin", os.urandom(300000), cut_after=150000)
+        self.assertEqual(r.code // 100, 4, r)
+        self.assertEqual(c.expect("SIZE link.bin", 213).text.strip(), "1000")
+        out = ftps_util.curl(self.port, "/link.bin")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(sha(out.stdout), sha(target))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
