@@ -43,6 +43,7 @@ struct upload_commit {
 	int err; /* 0, or the errno of the step that failed */
 	char park_as[NAME_MAX + 1];
 	struct timespec last_byte;
+	mode_t tmp_mode; /* the temp file's own mode, before keep_mode; 0: unchanged */
 	xfer_upload_outcome_t out;
 	xfer_upload_t *owner; /* borrowed: gets out when done; NULL once the owner is gone */
 };
@@ -443,16 +444,18 @@ static bool park_unpublished(upload_commit_t *uc)
 		return false;
 	if (uc->out.size < 2)
 		return false; /* an empty partial would only make SIZE say 0 */
-	int fd = openat(uc->dir_fd, uc->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	/* Through the commit's own descriptor: the mode keep_mode gave the
+	 * file may not let it be opened for writing again (a 0444 file was
+	 * to be replaced), and a partial is the server's file, not that one. */
 	int err = 0;
-	if (fd < 0 || ftruncate(fd, (off_t)(uc->out.size - 1)) != 0)
+	if (ftruncate(uc->fd, (off_t)(uc->out.size - 1)) != 0)
 		err = errno;
+	if (!err && uc->tmp_mode)
+		fchmod(uc->fd, uc->tmp_mode);
 	if (!err && uc->last_byte.tv_sec)
-		futimens(fd, (const struct timespec[2]){ { .tv_nsec = UTIME_OMIT }, uc->last_byte });
+		futimens(uc->fd, (const struct timespec[2]){ { .tv_nsec = UTIME_OMIT }, uc->last_byte });
 	if (!err && renameat(uc->dir_fd, uc->tmp, uc->dir_fd, uc->park_as) != 0)
 		err = errno;
-	if (fd >= 0)
-		close(fd);
 	uc->out.park_err = err;
 	if (!err)
 		uc->out.kept = uc->out.size - 1;
@@ -467,9 +470,11 @@ static bool park_unpublished(upload_commit_t *uc)
  * nobody sees. */
 static void keep_mode(upload_commit_t *uc)
 {
-	struct stat st;
-	if (fstatat(uc->dir_fd, uc->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-		fchmod(uc->fd, st.st_mode & 0777);
+	struct stat st, own;
+	if (fstatat(uc->dir_fd, uc->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    fstat(uc->fd, &own) == 0 && (own.st_mode & 07777) != (st.st_mode & 0777) &&
+	    fchmod(uc->fd, st.st_mode & 0777) == 0)
+		uc->tmp_mode = own.st_mode & 07777;
 }
 
 /* Durable before visible: the final name only ever holds a whole file. A
@@ -485,11 +490,9 @@ static void commit_run(void *arg)
 		keep_mode(uc);
 	if (!uc->err && fsync(uc->fd) != 0)
 		uc->err = errno;
-	if (close(uc->fd) != 0 && !uc->err)
-		uc->err = errno;
-	uc->fd = -1;
 	if (uc->err && uc->out.fail == XFER_UPLOAD_FAIL_NONE)
 		uc->out.fail = XFER_UPLOAD_FAIL_SYNC;
+	/* Open until the end: a rename that fails parks the file through it. */
 	if (!uc->err && publish(uc) != 0) {
 		uc->err = errno;
 		uc->out.fail = XFER_UPLOAD_FAIL_RENAME;
@@ -498,6 +501,8 @@ static void commit_run(void *arg)
 		fsync(uc->dir_fd);
 	else if (uc->out.fail != XFER_UPLOAD_FAIL_RENAME || !park_unpublished(uc))
 		unlinkat(uc->dir_fd, uc->tmp, 0);
+	close(uc->fd);
+	uc->fd = -1;
 	close(uc->dir_fd);
 	uc->dir_fd = -1;
 }

@@ -25,6 +25,14 @@ class UploadMode(ftps_util.FTPSCase):
                 f.write("old\n")
             server.give(path)
             os.chmod(path, mode)
+        # A sticky folder where root's read-only file cannot be replaced by
+        # the run user: the commit's rename fails (EPERM).
+        shared = os.path.join(server.home(), "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        with open(os.path.join(shared, "ro.bin"), "w") as f:
+            f.write("root's\n")
+        os.chmod(os.path.join(shared, "ro.bin"), 0o444)
 
     def mode(self, name):
         return stat.S_IMODE(os.stat(os.path.join(self.server.home(), name)).st_mode)
@@ -42,7 +50,9 @@ class UploadMode(ftps_util.FTPSCase):
                     self.assertEqual(self.content(name), "new\n")
                     self.assertEqual(oct(self.mode(name)), oct(mode))
             c.stor("fresh.txt", b"new\n")
-            self.assertEqual(oct(self.mode("fresh.txt")), oct(0o644))
+            umask = os.umask(0)
+            os.umask(umask)  # the server's, inherited from the test
+            self.assertEqual(oct(self.mode("fresh.txt")), oct(0o644 & ~umask))
 
     def test_https_put_keeps_the_mode(self):
         src = os.path.join(self.server.dir, "put-src")
@@ -52,6 +62,24 @@ class UploadMode(ftps_util.FTPSCase):
         self.assertEqual(status, 204)
         self.assertEqual(self.content("web.txt"), "put\n")
         self.assertEqual(oct(self.mode("web.txt")), oct(0o750))
+
+    @unittest.skipUnless(os.geteuid() == 0, "a file of root's that the run user cannot replace")
+    def test_a_read_only_file_that_is_not_replaced_keeps_the_upload(self):
+        # The mode copied from the file would not let the upload be parked
+        # if its rename fails: the bytes are kept all the same, as a
+        # partial of the server's own mode.
+        shared = os.path.join(self.server.home(), "shared")
+        os.chown(shared, 0, 0)  # root's after the start gave the home to the run user
+        os.chown(os.path.join(shared, "ro.bin"), 0, 0)
+        with self.control() as c:
+            c.login()
+            r, _ = c.stor("shared/ro.bin", b"new content\n")
+            self.assertEqual(r.code, 451, r)
+            self.assertIn("bytes kept stay", r.text)
+        partials = [n for n in os.listdir(os.path.join(self.server.home(), "shared")) if n.endswith(".partial")]
+        self.assertEqual(len(partials), 1, partials)
+        self.assertEqual(oct(self.mode(os.path.join("shared", partials[0]))), oct(0o644))
+        self.assertEqual(self.content(os.path.join("shared", "ro.bin")), "root's\n")
 
 
 if __name__ == "__main__":
