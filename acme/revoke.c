@@ -181,7 +181,7 @@ int acme_revoke_main(wf_config_t *cfg, const char *name)
 			       "left as it is\n", name);
 		else if (set_aside(dfd, serial[0] ? serial : "unknown-serial", as, sizeof(as)) == WF_OK)
 			printf("certificate %s: serial %s moved to %s; a replacement is ordered at the next start "
-			       "or SIGHUP\n", name, serial, as);
+			       "or SIGHUP\n", name, serial[0] ? serial : "(unreadable)", as);
 		else {
 			/* Left in place it would be served on, and never replaced. */
 			fprintf(stderr, "certificate %s: revoked, but %s/issued.pem could not be set aside: %s; move it "

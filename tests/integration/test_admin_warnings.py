@@ -176,6 +176,7 @@ class CaBundleTheRunUserCannotRead(unittest.TestCase):
         self.assertNotIn("ca_bundle", self.s.log().split("ready")[0])
 
 
+@unittest.skipUnless(os.geteuid() == 0, "a file only root may read, and a run user")
 class ControllerCaTheRunUserCannotRead(unittest.TestCase):
     def setUp(self):
         self.s = Server(certificates=[{"name": "main", "domains": ["localhost"]}],
