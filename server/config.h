@@ -118,6 +118,7 @@ typedef struct wf_config {
 		int header_timeout;
 		int idle_timeout;
 		int send_timeout;
+		int min_rate; /* bytes/s over each send_timeout window; 0: off */
 		int max_requests_per_connection;
 		int h2_max_streams;
 		int shutdown_timeout;

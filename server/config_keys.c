@@ -42,6 +42,13 @@ static const wf_key_t limit_keys[] = {
 	  "Seconds a kept-alive connection may sit idle between requests." },
 	{ "send_timeout", WF_KEY_INT, F(wf_config_t, limits.send_timeout), 0, "60", 1, 86400, NULL, NULL,
 	  "Seconds a transfer may make no progress in either direction before it is dropped." },
+	{ "min_rate", WF_KEY_INT, F(wf_config_t, limits.min_rate), 0, "512", 0, 1 << 30, NULL, NULL,
+	  "Bytes per second a transfer must move, judged over each `send_timeout` window: one that moves "
+	  "fewer than `min_rate` x `send_timeout` bytes in it is dropped as a stalled one is (an HTTP/1.1 or "
+	  "HTTP/2 body in either direction, an FTPS data connection). Waits that are the server's (a password "
+	  "check, an fsync, a listing being made, a long poll) do not count. 512 is mod_reqtimeout's floor, "
+	  "rounded: a modem-speed client passes, one trickling a byte every few seconds to hold a file and "
+	  "descriptors does not. 0: only `send_timeout` (no progress at all) applies." },
 	{ "max_requests_per_connection", WF_KEY_INT, F(wf_config_t, limits.max_requests_per_connection), 0,
 	  "1000", 1, 100000000, NULL, NULL, "Requests served on one connection before it is closed: HTTP/1.1 "
 	  "answers the last with `Connection: close`, HTTP/2 sends GOAWAY once that many streams have begun "
