@@ -52,6 +52,12 @@ typedef struct h1 {
 	unsigned nrequests;
 	unsigned failed_logins;
 	ev_tstamp last_progress;
+	/* limits.min_rate: the body bytes moved since rate_from, judged once
+	 * send_timeout has passed since then (h1_on_timeout). The window
+	 * starts again with each stall timer (set_timer), so a wait of ours
+	 * in between (a password check, an fsync) never counts. */
+	ev_tstamp rate_from;
+	uint64_t rate_bytes;
 	size_t head_seen;  /* bytes of in already looked at for the head in progress */
 	bool line_seen;    /* its request line is complete (and was parsed) */
 } h1_t;
@@ -91,7 +97,8 @@ static h1_t *H(wf_conn_t *c)
 static void set_timer(wf_conn_t *c, h1_timer_t mode)
 {
 	h1_t *h = H(c);
-	h->last_progress = ev_now(wf_conn_loop(c));
+	h->last_progress = h->rate_from = ev_now(wf_conn_loop(c));
+	h->rate_bytes = 0;
 	if (h->timer == mode)
 		return;
 	h->timer = mode;
@@ -462,6 +469,8 @@ static int take_body(wf_conn_t *c)
 			int r = xfer_chunked_step(&h->chunk, p, n, &used, &data, &dlen);
 			if (r == XFER_CHUNK_DATA && !h->discarding)
 				xfer_exchange_body(&h->ex, data, dlen);
+			if (!h->discarding)
+				h->rate_bytes += used;
 			wf_buf_consume(&h->in, used);
 			if (r == XFER_CHUNK_DONE)
 				return WF_DONE;
@@ -471,8 +480,10 @@ static int take_body(wf_conn_t *c)
 				return WF_AGAIN;
 		} else {
 			size_t take = n < h->body_left ? n : (size_t)h->body_left;
-			if (!h->discarding)
+			if (!h->discarding) {
 				xfer_exchange_body(&h->ex, p, take);
+				h->rate_bytes += take;
+			}
 			wf_buf_consume(&h->in, take);
 			h->body_left -= take;
 			if (h->body_left == 0)
@@ -535,6 +546,7 @@ static int flush_out(wf_conn_t *c)
 		if (w < 0)
 			return WF_ERR;
 		wf_buf_consume(&h->out, (size_t)w);
+		h->rate_bytes += (size_t)w;
 		h->last_progress = ev_now(wf_conn_loop(c));
 	}
 }
@@ -682,17 +694,31 @@ static void h1_on_timeout(wf_conn_t *c)
 	h1_t *h = H(c);
 	double now = ev_now(wf_conn_loop(c));
 	if (h->timer == H1_TIMER_XFER) {
-		double left = h->last_progress + c->cfg->limits.send_timeout - now;
+		int window = c->cfg->limits.send_timeout, rate = c->cfg->limits.min_rate;
+		double left = h->last_progress + window - now;
+		if (left > 0.01 && rate > 0 && h->rate_from + window - now <= 0.01) {
+			if (h->rate_bytes < (uint64_t)rate * (uint64_t)window) {
+				wf_log_info("conn %llu %s: transfer made %llu bytes of progress in %d s, below "
+					    "limits.min_rate %d, closing",
+					    (unsigned long long)c->id, c->peer, (unsigned long long)h->rate_bytes, window,
+					    rate);
+				goto drop;
+			}
+			h->rate_from = now;
+			h->rate_bytes = 0;
+		}
 		if (left > 0.01) {
-			wf_conn_set_timeout(c, left);
+			double next = rate > 0 && h->rate_from + window - now < left ? h->rate_from + window - now : left;
+			wf_conn_set_timeout(c, next);
 			return;
 		}
 		wf_log_info("conn %llu %s: transfer stalled for %d s, closing", (unsigned long long)c->id, c->peer,
-			    c->cfg->limits.send_timeout);
+			    window);
 	} else if (h->timer == H1_TIMER_HEAD) {
 		wf_log_info("conn %llu %s: request head not complete within %d s, closing", (unsigned long long)c->id,
 			    c->peer, c->cfg->limits.header_timeout);
 	}
+drop:
 	if (h->ex_active && h->state == H1_READ_BODY)
 		xfer_exchange_body_end(&h->ex, false);
 	h1_close(c);
