@@ -82,6 +82,10 @@ typedef struct h2_stream {
 	bool stalled;  /* reset for making no progress: its RST_STREAM may wait to go out */
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
+	/* limits.min_rate: its body bytes in or DATA out since rate_from,
+	 * and the connection's DATA out (h2_t.out_total) then (see rate_due). */
+	ev_tstamp rate_from;
+	uint64_t rate_bytes, rate_conn_mark;
 	wf_buf_t held; /* the DATA chunk that arrived while authing */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
@@ -100,6 +104,7 @@ struct h2 {
 	ev_tstamp since; /* when the timer's mode began */
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
+	uint64_t out_total; /* DATA payload of all streams sent so far (rate_due) */
 	unsigned failed_logins;
 	unsigned requests; /* streams begun, against limits.max_requests_per_connection */
 	bool head_reset_logged; /* a stream was reset for a header or trailer block past its cap */
@@ -167,6 +172,15 @@ static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
 }
 
 /* The frame header goes in first, then the body bytes are read straight in. */
+/* limits.min_rate's window for s begins again at now: at its start, and
+ * after each wait of ours, which is not the client's to answer for. */
+static void rate_restart(h2_t *h, h2_stream_t *s, double now)
+{
+	s->rate_from = now;
+	s->rate_bytes = 0;
+	s->rate_conn_mark = h->out_total;
+}
+
 static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
 			nghttp2_data_source *src, void *user)
 {
@@ -187,6 +201,8 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 	}
 	wf_buf_commit(&h->out, 9 + length);
 	s->last_progress = h->data_out = ev_now(wf_conn_loop(h->c));
+	s->rate_bytes += length;
+	h->out_total += length;
 	return 0;
 }
 
@@ -248,6 +264,7 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 	h2_stream_t *s = arg;
 	h2_t *h = s->h;
 	s->last_progress = ev_now(wf_conn_loop(h->c)); /* the wait was ours: the client's clock starts now */
+	rate_restart(h, s, s->last_progress);
 	if (!s->authing) {
 		submit_response(h, s);
 		wf_conn_kick(h->c);
@@ -325,6 +342,7 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 	s->ex.quota = &h->quota;
 	s->begun = true;
 	s->last_progress = now;
+	rate_restart(h, s, now);
 	/* The connection's timer may be armed for a later header_timeout
 	 * (another head began in the same read): it must fire by this
 	 * stream's deadline too. */
@@ -569,6 +587,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 		if (s->ex.state != XFER_EX_READ_BODY && !s->responded)
 			submit_response(h, s);
 		s->last_progress = ev_now(wf_conn_loop(h->c));
+		s->rate_bytes += len;
 		return 0;
 	}
 	/* A refused body is read and dropped (curl 7.88 loses an answer reset
@@ -595,6 +614,40 @@ static void h2_close(wf_conn_t *c)
 	wf_conn_close(c);
 }
 
+/* How many bytes count as s's progress in its min_rate window: its own,
+ * or, while its answer waits with its stream window open, all the DATA the
+ * connection sent meanwhile. Such a stream waits on our scheduling (see
+ * stream_deadline), and a client that reads the connection at the rate is
+ * not trickling (one that trickles the connection's window moves too few
+ * bytes in all); one that holds the stream's window shut is judged on the
+ * stream's own bytes. */
+static uint64_t stream_rate_bytes(h2_t *h, h2_stream_t *s)
+{
+	uint64_t n = s->rate_bytes;
+	if (s->responded && !nghttp2_session_get_stream_local_close(h->ng, s->id) &&
+	    nghttp2_session_get_stream_remote_window_size(h->ng, s->id) > 0 && h->out_total - s->rate_conn_mark > n)
+		n = h->out_total - s->rate_conn_mark;
+	return n;
+}
+
+/* When s's min_rate window ends; HUGE_VAL with no min_rate, or once s was
+ * reset. A window that ended with enough bytes begins again here, so a
+ * due time at or before now means the stream was too slow: h2_on_timeout
+ * resets it as a stalled one. */
+static double stream_rate_due(h2_t *h, h2_stream_t *s, double now)
+{
+	const wf_config_t *cfg = h->c->cfg;
+	if (cfg->limits.min_rate <= 0 || s->stalled)
+		return HUGE_VAL;
+	double due = s->rate_from + cfg->limits.send_timeout;
+	if (due - now > 0.01)
+		return due;
+	if (stream_rate_bytes(h, s) < (uint64_t)cfg->limits.min_rate * (uint64_t)cfg->limits.send_timeout)
+		return due;
+	rate_restart(h, s, now);
+	return now + cfg->limits.send_timeout;
+}
+
 /* When a stream must next have moved: its answer out or its body in within
  * send_timeout of the last time either did, as an HTTP/1.1 request must; 0
  * while its head is still arriving (header_timeout guards that). A stream
@@ -617,13 +670,16 @@ static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 		return 0;
 	xfer_ex_state_t st = s->ex.state;
 	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
-			    st == XFER_EX_WORKING || (h->paused && st == XFER_EX_READ_BODY)))
+			    st == XFER_EX_WORKING || (h->paused && st == XFER_EX_READ_BODY))) {
 		s->last_progress = now;
-	else if (!s->stalled && s->responded && h->data_out > s->last_progress &&
-		 !nghttp2_session_get_stream_local_close(h->ng, s->id) &&
-		 nghttp2_session_get_stream_remote_window_size(h->ng, s->id) > 0)
+		rate_restart(h, s, now);
+	} else if (!s->stalled && s->responded && h->data_out > s->last_progress &&
+		   !nghttp2_session_get_stream_local_close(h->ng, s->id) &&
+		   nghttp2_session_get_stream_remote_window_size(h->ng, s->id) > 0)
 		s->last_progress = h->data_out;
-	return s->last_progress + h->c->cfg->limits.send_timeout;
+	double due = s->last_progress + h->c->cfg->limits.send_timeout;
+	double rate_due = stream_rate_due(h, s, now);
+	return rate_due < due ? rate_due : due;
 }
 
 /* One timer for the connection and its streams. Its mode says what the
@@ -843,9 +899,16 @@ static void h2_on_io(wf_conn_t *c)
 static void stream_stall(h2_t *h, h2_stream_t *s, double now)
 {
 	wf_conn_t *c = h->c;
+	const wf_config_t *cfg = c->cfg;
 	bool answered = nghttp2_session_get_stream_local_close(h->ng, s->id) == 1;
-	wf_log_info("conn %llu %s: HTTP/2 stream %d made no progress for %d s, resetting it",
-		    (unsigned long long)c->id, c->peer, s->id, c->cfg->limits.send_timeout);
+	if (s->last_progress + cfg->limits.send_timeout - now > 0.01) /* moved, but below min_rate */
+		wf_log_info("conn %llu %s: HTTP/2 stream %d made %llu bytes of progress in %d s, below "
+			    "limits.min_rate %d, resetting it",
+			    (unsigned long long)c->id, c->peer, s->id, (unsigned long long)stream_rate_bytes(h, s),
+			    cfg->limits.send_timeout, cfg->limits.min_rate);
+	else
+		wf_log_info("conn %llu %s: HTTP/2 stream %d made no progress for %d s, resetting it",
+			    (unsigned long long)c->id, c->peer, s->id, cfg->limits.send_timeout);
 	/* The upload's temp file goes now, not when the frame is out; the rest
 	 * (an open file, the access-log line) goes when nghttp2 closes the
 	 * stream, since a DATA frame of it may already be on its way. */
