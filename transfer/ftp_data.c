@@ -97,6 +97,11 @@ struct ftp_data {
 	size_t chunk_len, chunk_off;
 	char *conv;            /* owned: ASCII conversion room (CONV_ROOM) */
 	uint64_t moved;        /* bytes over the data connection */
+	/* Once bytes can move (data_on_io's first pump; before, the waits are
+	 * ours or the connect's): when they last did, and limits.min_rate's
+	 * window, from rate_from with moved at rate_mark then. */
+	ev_tstamp last_moved, rate_from;
+	uint64_t rate_mark;
 	ev_tstamp started;
 };
 
@@ -309,6 +314,18 @@ static ssize_t refill(ftp_data_t *d)
 	return (ssize_t)d->chunk_len;
 }
 
+/* The stall timer of a moving transfer: send_timeout after bytes last
+ * moved, or sooner, when limits.min_rate's window ends (data_on_timeout
+ * judges it). Set per pump, as it always was: no cost per byte. */
+static void arm_stall(ftp_data_t *d, wf_conn_t *c)
+{
+	double now = ev_now(wf_conn_loop(c)), window = c->cfg->limits.send_timeout;
+	double due = d->last_moved + window;
+	if (c->cfg->limits.min_rate > 0 && d->rate_from + window < due)
+		due = d->rate_from + window;
+	wf_conn_set_timeout(c, due - now > 0.01 ? due - now : 0.01);
+}
+
 static void pump_send(ftp_data_t *d, wf_conn_t *c)
 {
 	for (int round = 0; round < ROUNDS; round++) {
@@ -332,7 +349,7 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 		}
 		ssize_t n = wf_conn_send(c, d->chunk + d->chunk_off, d->chunk_len - d->chunk_off);
 		if (n == WF_AGAIN) {
-			wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+			arm_stall(d, c);
 			return;
 		}
 		if (n < 0) {
@@ -342,8 +359,9 @@ static void pump_send(ftp_data_t *d, wf_conn_t *c)
 		}
 		d->chunk_off += (size_t)n;
 		d->moved += (uint64_t)n;
+		d->last_moved = ev_now(wf_conn_loop(c));
 	}
-	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+	arm_stall(d, c);
 	wf_conn_want_write(c, true); /* more once writable: the other connections get a turn first */
 }
 
@@ -497,7 +515,7 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 		}
 		ssize_t n = wf_conn_recv(c, dst, cap);
 		if (n == WF_AGAIN) {
-			wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+			arm_stall(d, c);
 			return;
 		}
 		if (n == 0 && !c->eof_unclean) {
@@ -515,6 +533,7 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 			return;
 		}
 		d->moved += (uint64_t)n;
+		d->last_moved = ev_now(wf_conn_loop(c));
 		if (d->up->written + wf_buf_size(&d->up->stage) + (uint64_t)n > limit) {
 			/* Never storable here, resumed or not: it goes. */
 			xfer_fs_job_drop_upload(d->up);
@@ -540,7 +559,7 @@ static void pump_recv(ftp_data_t *d, wf_conn_t *c)
 			return;
 		}
 	}
-	wf_conn_set_timeout(c, c->cfg->limits.send_timeout);
+	arm_stall(d, c);
 	/* Records may wait decrypted or buffered with the socket already
 	 * drained: a writable callback comes back for them. */
 	wf_conn_want_write(c, true);
@@ -577,6 +596,10 @@ static void data_on_io(wf_conn_t *c)
 	}
 	wf_conn_pause_read(c, false);
 	wf_conn_want_write(c, false);
+	if (d->rate_from == 0) {
+		d->last_moved = d->rate_from = ev_now(wf_conn_loop(c));
+		d->rate_mark = d->moved;
+	}
 	if (d->kind == FTP_X_RECV)
 		pump_recv(d, c);
 	else
@@ -598,7 +621,26 @@ static void data_on_timeout(wf_conn_t *c)
 		drop_conn(d);
 		return;
 	}
-	ftp_log(d->f, WF_LOG_INFO, "transfer of %s made no progress for %d s", d->what, c->cfg->limits.send_timeout);
+	int window = c->cfg->limits.send_timeout, rate = c->cfg->limits.min_rate;
+	double now = ev_now(wf_conn_loop(c));
+	if (d->phase == PHASE_MOVE && d->rate_from > 0 && d->last_moved + window - now > 0.01) {
+		/* Bytes moved within send_timeout: judge the rate if its window is over. */
+		if (rate > 0 && d->rate_from + window - now <= 0.01) {
+			uint64_t got = d->moved - d->rate_mark;
+			if (got < (uint64_t)rate * (uint64_t)window) {
+				ftp_log(d->f, WF_LOG_INFO,
+					"transfer of %s made %llu bytes of progress in %d s, below limits.min_rate %d",
+					d->what, (unsigned long long)got, window, rate);
+				goto drop;
+			}
+			d->rate_from = now;
+			d->rate_mark = d->moved;
+		}
+		arm_stall(d, c);
+		return;
+	}
+	ftp_log(d->f, WF_LOG_INFO, "transfer of %s made no progress for %d s", d->what, window);
+drop:
 	drop_conn(d);
 	char how[160];
 	uint64_t kept = d->kind == FTP_X_RECV ? park(d) : 0;
