@@ -83,7 +83,7 @@ typedef struct h2_stream {
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
 	/* limits.min_rate: its body bytes in or DATA out since rate_from,
-	 * and the connection's DATA out (h2_t.out_total) then (see rate_due). */
+	 * and the connection's DATA out (h2_t.out_total) then (stream_rate_bytes). */
 	ev_tstamp rate_from;
 	uint64_t rate_bytes, rate_conn_mark;
 	wf_buf_t held; /* the DATA chunk that arrived while authing */
@@ -104,7 +104,7 @@ struct h2 {
 	ev_tstamp since; /* when the timer's mode began */
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
-	uint64_t out_total; /* DATA payload of all streams sent so far (rate_due) */
+	uint64_t out_total; /* DATA payload of all streams sent so far (stream_rate_bytes) */
 	unsigned failed_logins;
 	unsigned requests; /* streams begun, against limits.max_requests_per_connection */
 	bool head_reset_logged; /* a stream was reset for a header or trailer block past its cap */
@@ -171,7 +171,6 @@ static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
 	return (ssize_t)n;
 }
 
-/* The frame header goes in first, then the body bytes are read straight in. */
 /* limits.min_rate's window for s begins again at now: at its start, and
  * after each wait of ours, which is not the client's to answer for. */
 static void rate_restart(h2_t *h, h2_stream_t *s, double now)
@@ -181,6 +180,7 @@ static void rate_restart(h2_t *h, h2_stream_t *s, double now)
 	s->rate_conn_mark = h->out_total;
 }
 
+/* The frame header goes in first, then the body bytes are read straight in. */
 static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
 			nghttp2_data_source *src, void *user)
 {
@@ -663,7 +663,9 @@ static double stream_rate_due(h2_t *h, h2_stream_t *s, double now)
  * Such a stream moves whenever any DATA goes out; only a stream window the
  * client keeps shut, or a connection that sends nothing, is its stall.
  * A stream already reset for stalling has had send_timeout more to get its
- * RST_STREAM out. */
+ * RST_STREAM out. Moving is not enough either: the deadline is also the end
+ * of its min_rate window (stream_rate_due), and the same waits of ours
+ * start that window again. */
 static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 {
 	if (!s->begun)
