@@ -129,6 +129,7 @@ typedef struct wf_config {
 		int max_login_failures;
 		int login_ban_seconds;
 		int max_pending_logins; /* password checks waiting or running at once, process-wide */
+		int64_t listing_memory; /* bytes folder listings may hold, process-wide */
 		int partial_upload_max_age; /* seconds an interrupted FTP upload is kept; 0: forever */
 	} limits;
 

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,8 +12,10 @@
 
 typedef struct guard_entry {
 	char addr[WF_IPGUARD_CLIENT_MAX]; /* what it counts (its level's key); "" = free */
-	int conns[WF_GUARD_KINDS];        /* open connections, by wf_guard_kind_t */
-	int checks;                       /* password checks under way */
+	long conns[WF_GUARD_KINDS];       /* open connections, by wf_guard_kind_t */
+	long checks;                      /* password checks under way */
+	long listings;                    /* folder listings being built */
+	long listing_bytes;               /* memory its folder listings hold */
 	time_t refused_logged;            /* when a refusal of its connections was last logged */
 	unsigned refused_unlogged;        /* refusals since, not logged */
 	int fails;
@@ -48,12 +51,14 @@ static guard_entry_t shared;
  * banned (every HTTP request with credentials) costs one atomic load. */
 static _Atomic time_t bans_end;
 
-static bool holds_conns(const guard_entry_t *e)
+/* Whether e counts something that will be given back: such an entry is
+ * never given away, so the give-back finds its count again. */
+static bool holds_counts(const guard_entry_t *e)
 {
 	for (int k = 0; k < WF_GUARD_KINDS; k++)
 		if (e->conns[k])
 			return true;
-	return false;
+	return e->checks || e->listings || e->listing_bytes;
 }
 
 static bool idle(const guard_entry_t *e, time_t now)
@@ -61,7 +66,7 @@ static bool idle(const guard_entry_t *e, time_t now)
 	/* Failures count only within their window: an address that failed
 	 * once frees its slot when the window ends, so a spread of addresses
 	 * failing once each cannot fill the table for long. */
-	return !holds_conns(e) && e->checks == 0 && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
+	return !holds_counts(e) && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
 }
 
 /* An entry that holds only failures within their window: it may give its
@@ -70,7 +75,7 @@ static bool idle(const guard_entry_t *e, time_t now)
  * must find its count) or a running ban never gives way. */
 static bool failing_only(const guard_entry_t *e, time_t now)
 {
-	return !holds_conns(e) && e->checks == 0 && e->ban_until <= now;
+	return !holds_counts(e) && e->ban_until <= now;
 }
 
 /* Of two entries that may give way, is a the better one to lose? The one
@@ -159,18 +164,28 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 	return &shared;
 }
 
-/* What take and give_back count: a kind of connection, or a check. */
+/* What take and give_back count: a kind of connection, a check, a
+ * listing being built, or the bytes listings hold. */
 #define COUNT_CHECK WF_GUARD_KINDS
+#define COUNT_LISTING (WF_GUARD_KINDS + 1)
+#define COUNT_LISTING_BYTES (WF_GUARD_KINDS + 2)
 
 static const char *const counted_name[] = {
 	[WF_GUARD_FTPS] = "an FTPS connection",
 	[WF_GUARD_HTTP] = "an HTTP connection",
 	[COUNT_CHECK] = "a password check",
+	[COUNT_LISTING] = "a folder listing",
+	[COUNT_LISTING_BYTES] = "folder listing memory",
 };
 
-static int *counter(guard_entry_t *e, int what)
+static long *counter(guard_entry_t *e, int what)
 {
-	return what == COUNT_CHECK ? &e->checks : &e->conns[what];
+	switch (what) {
+	case COUNT_CHECK: return &e->checks;
+	case COUNT_LISTING: return &e->listings;
+	case COUNT_LISTING_BYTES: return &e->listing_bytes;
+	default: return &e->conns[what];
+	}
 }
 
 /* What e counts, for a log line. */
@@ -202,14 +217,15 @@ static void refusal(guard_entry_t *e, time_t now, wf_guard_refusal_t *why)
 	describe(e, why->who);
 }
 
-/* Counts one more connection of a kind, or check, for addr's client,
- * unless it is at max (or, for an FTPS connection, banned). */
-static wf_guard_verdict_t take(const char *addr, time_t now, int what, int max, wf_guard_refusal_t *why)
+/* Counts n more of what for addr's client (a connection of a kind, a
+ * check, ...), unless that would pass max (or, for an FTPS connection,
+ * it is banned). */
+static wf_guard_verdict_t take(const char *addr, time_t now, int what, long n, long max, wf_guard_refusal_t *why)
 {
 	wf_guard_verdict_t v = WF_GUARD_OK;
 	pthread_mutex_lock(&lock);
 	guard_entry_t *e = find(addr, now, true);
-	int *count = counter(e, what);
+	long *count = counter(e, what);
 	if (what == WF_GUARD_FTPS && e->ban_until > now) {
 		if (why)
 			why->ban_left = (int)(e->ban_until - now);
@@ -221,10 +237,10 @@ static wf_guard_verdict_t take(const char *addr, time_t now, int what, int max, 
 		 * is not one client anyway: admitted, not counted. */
 		if (why)
 			why->uncounted = true;
-	} else if (*count >= max) {
+	} else if (*count > max - n) {
 		v = WF_GUARD_TOO_MANY;
 	} else {
-		(*count)++;
+		*count += n;
 	}
 	if (v != WF_GUARD_OK && why)
 		refusal(e, now, why);
@@ -232,36 +248,36 @@ static wf_guard_verdict_t take(const char *addr, time_t now, int what, int max, 
 	return v;
 }
 
-/* Ends what take counted: in the finest of addr's entries that holds such
- * a count, else in the shared entry. An entry with a count is never given
- * away, so a count taken there is still there; a client that took counts
- * at a coarser level and got its own entry later gives back the finer ones
- * first. Calls are paired with take, so the totals stay exact; one with
- * nothing to give back is a bug of its caller (a connection that left
+/* Ends n of what take counted: in the finest of addr's entries that holds
+ * such a count, then the coarser ones, else in the shared entry. An entry
+ * with a count is never given away, so a count taken there is still there;
+ * a client that took counts at a coarser level and got its own entry later
+ * gives back the finer ones first (bytes taken at two levels come back
+ * from both). Calls are paired with take, so the totals stay exact; one
+ * with nothing to give back is a bug of its caller (a connection that left
  * twice), logged, and the count stays at zero rather than below it. */
-static void give_back(const char *addr, int what)
+static void give_back(const char *addr, int what, long n)
 {
 	bool unmatched = false;
 	pthread_mutex_lock(&lock);
-	int *count = NULL;
-	for (guard_level_t *lv = levels; lv < levels + NLEVELS && !count; lv++) {
+	for (guard_level_t *lv = levels; lv < levels + NLEVELS && n > 0; lv++) {
 		char key[WF_IPGUARD_CLIENT_MAX];
 		prefix_key(addr, lv->v4_bits, lv->v6_bits, key);
 		for (int i = 0; i < lv->nslots; i++) {
 			guard_entry_t *e = &lv->slots[i];
 			if (e->addr[0] && strcmp(e->addr, key) == 0) {
-				if (*counter(e, what))
-					count = counter(e, what);
+				long *count = counter(e, what), d = *count < n ? *count : n;
+				*count -= d;
+				n -= d;
 				break;
 			}
 		}
 	}
-	if (!count)
-		count = counter(&shared, what);
-	if (*count > 0)
-		(*count)--;
-	else
-		unmatched = true;
+	if (n > 0) {
+		long *count = counter(&shared, what), d = *count < n ? *count : n;
+		*count -= d;
+		unmatched = d < n;
+	}
 	pthread_mutex_unlock(&lock);
 	if (unmatched)
 		wf_log_error("ip guard: %s of %s ended that was never counted (a bug)", counted_name[what], addr);
@@ -272,14 +288,14 @@ wf_guard_verdict_t wf_ipguard_enter(const char *addr, wf_guard_kind_t kind, int 
 {
 	if ((unsigned)kind >= WF_GUARD_KINDS)
 		abort(); /* a bug: no such count */
-	return take(addr, now, kind, max_conns, why);
+	return take(addr, now, kind, 1, max_conns, why);
 }
 
 void wf_ipguard_leave(const char *addr, wf_guard_kind_t kind)
 {
 	if ((unsigned)kind >= WF_GUARD_KINDS)
 		abort();
-	give_back(addr, kind);
+	give_back(addr, kind, 1);
 }
 
 void wf_ipguard_refusal_text(wf_guard_verdict_t v, wf_guard_kind_t kind, int max_conns, const wf_guard_refusal_t *why,
@@ -351,10 +367,33 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
 
 bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now)
 {
-	return take(addr, now, COUNT_CHECK, max_checks, NULL) == WF_GUARD_OK;
+	return take(addr, now, COUNT_CHECK, 1, max_checks, NULL) == WF_GUARD_OK;
 }
 
 void wf_ipguard_check_end(const char *addr)
 {
-	give_back(addr, COUNT_CHECK);
+	give_back(addr, COUNT_CHECK, 1);
+}
+
+bool wf_ipguard_listing_begin(const char *addr, int max_listings, time_t now)
+{
+	return take(addr, now, COUNT_LISTING, 1, max_listings, NULL) == WF_GUARD_OK;
+}
+
+void wf_ipguard_listing_end(const char *addr)
+{
+	give_back(addr, COUNT_LISTING, 1);
+}
+
+bool wf_ipguard_listing_bytes_take(const char *addr, size_t n, size_t max, time_t now)
+{
+	if (n > (size_t)LONG_MAX / 2 || max > (size_t)LONG_MAX / 2)
+		return false;
+	return n == 0 || take(addr, now, COUNT_LISTING_BYTES, (long)n, (long)max, NULL) == WF_GUARD_OK;
+}
+
+void wf_ipguard_listing_bytes_give(const char *addr, size_t n)
+{
+	if (n)
+		give_back(addr, COUNT_LISTING_BYTES, (long)n);
 }

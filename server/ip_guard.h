@@ -1,10 +1,12 @@
 /* Per-client bookkeeping shared by every worker: how many HTTPS connections
  * and how many FTPS control connections each client holds (two counts, each
  * against limits.max_connections_per_ip), how many of its password checks
- * are under way, and its failed logins (FTPS and HTTP alike) with the temporary ban
- * they lead to. A client is an IPv4 address, or an IPv6 /64. Small tables
- * behind one mutex, taken at connect, disconnect and around password checks,
- * never per byte.
+ * are under way, its folder listings being built and the memory its
+ * listings hold (transfer/listing_budget.h), and its failed logins (FTPS
+ * and HTTP alike) with the temporary ban they lead to. A client is an IPv4
+ * address, or an IPv6 /64. Small tables behind one mutex, taken at
+ * connect, disconnect, around password checks and per step of a listing
+ * (thousands of entries), never per byte.
  *
  * The table never fails open, and one attacker's ban stays its own. A
  * newcomer takes a free slot, or one whose client is idle, else the slot of
@@ -109,5 +111,15 @@ bool wf_ipguard_failed_login(const char *addr, int max_failures, int window, tim
  * Each true is ended by one check_end. */
 bool wf_ipguard_check_begin(const char *addr, int max_checks, time_t now);
 void wf_ipguard_check_end(const char *addr);
+/* A folder listing for addr begins to be built: false when addr has
+ * max_listings being built already (transfer/listing_budget.h). Each true
+ * is ended by one listing_end. */
+bool wf_ipguard_listing_begin(const char *addr, int max_listings, time_t now);
+void wf_ipguard_listing_end(const char *addr);
+/* addr's listings hold n more bytes: false (nothing counted) when that
+ * would pass max. Each true is given back, in as many pieces as wanted,
+ * by bytes_give. */
+bool wf_ipguard_listing_bytes_take(const char *addr, size_t n, size_t max, time_t now);
+void wf_ipguard_listing_bytes_give(const char *addr, size_t n);
 
 #endif

@@ -245,14 +245,34 @@ static void listing_release(xfer_exchange_t *ex)
 	ex->quota_taken = false;
 }
 
+/* Too many listings under way, or too much memory held by them: 503,
+ * to be asked again in a moment. */
+static void listing_busy(xfer_exchange_t *ex, const char *detail)
+{
+	respond_error(ex, 503, detail);
+	add_field(ex, "Retry-After", "1");
+}
+
+/* The listings' budget refused this one (transfer/listing_budget.h). */
+static void listing_refused(xfer_exchange_t *ex, xfer_listing_refusal_t why)
+{
+	xfer_listing_refusal_log(why, "HTTP", ex->peer_addr, (size_t)ex->cfg->limits.listing_memory);
+	listing_busy(ex, xfer_listing_refusal_text(why));
+}
+
 /* The listing is in (or could not be made): the response. */
 static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 {
 	ex->state = XFER_EX_RESPOND;
 	ex->listing = xfer_listing_job_take(job);
 	if (!ex->listing) {
-		wf_log_warn("%s user %s: %s could not be listed", ex->peer, ex->user->name, ex->path);
+		xfer_listing_refusal_t why = xfer_listing_job_refused(job);
 		listing_release(ex);
+		if (why != XFER_LISTING_GRANTED) {
+			listing_refused(ex, why);
+			return;
+		}
+		wf_log_warn("%s user %s: %s could not be listed", ex->peer, ex->user->name, ex->path);
 		respond_error(ex, 500, "the folder could not be listed");
 		return;
 	}
@@ -280,22 +300,6 @@ static void listing_done(void *arg, xfer_fs_job_t *job)
 	ex->on_ready(ex, ex->ready_arg);
 }
 
-/* Too many listings under way: 503, to be asked again in a moment. */
-static void listing_busy(xfer_exchange_t *ex, const char *detail)
-{
-	respond_error(ex, 503, detail);
-	add_field(ex, "Retry-After", "1");
-}
-
-/* Whole-process: a line a minute at most, so a flood does not flood the log. */
-static void log_pool_busy(void)
-{
-	static _Atomic time_t logged;
-	if (wf_log_minute_due(&logged))
-		wf_log_warn("listings: %d folders being listed already; refusing more with 503 until they drain",
-			    XFER_LISTING_JOBS_MAX);
-}
-
 /* A file-system call failed: its answer. Out of descriptors or memory, a
  * moment later may do (Retry-After), and the admin hears of it, a line a
  * minute at most: the limits let clients hold more than the process has. */
@@ -314,9 +318,10 @@ static void respond_errno(xfer_exchange_t *ex, int err, const char *detail)
 
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
- * job takes dir_fd_take. A listing counts against its connection's quota
- * from here until its page is wholly read out (listing_release), or the
- * exchange ends first (the client gone). */
+ * job takes dir_fd_take. A listing counts against its connection's quota,
+ * and its memory against the listings' budget and the client's share of
+ * it, from here until its page is wholly read out (listing_release), or
+ * the exchange ends first (the client gone). */
 static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_in_t *in, const char *rel)
 {
 	if (ex->quota && ex->quota->under_way >= XFER_LISTINGS_PER_CONN) {
@@ -329,15 +334,18 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 		listing_busy(ex, "this connection has folder listings under way; ask again once one is sent");
 		return;
 	}
+	xfer_listing_hold_t hold;
+	xfer_listing_refusal_t why = xfer_listing_hold_begin(&hold, ex->peer_addr,
+							     (size_t)ex->cfg->limits.listing_memory);
+	if (why != XFER_LISTING_GRANTED) {
+		close(dir_fd_take);
+		listing_refused(ex, why);
+		return;
+	}
 	char url_path[XFER_URL_PATH_MAX + 2]; /* '/', rel, '/' */
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
-	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, ex->user->home_fd, url_path, ex->list_fmt);
-	if (!job && errno == EBUSY) {
-		log_pool_busy();
-		listing_busy(ex, "too many folders being listed; try again");
-		return;
-	}
+	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, ex->user->home_fd, url_path, ex->list_fmt, &hold);
 	if (!job) {
 		respond_errno(ex, errno, "the folder could not be listed");
 		return;

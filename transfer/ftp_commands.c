@@ -846,9 +846,85 @@ static int listing_open(xfer_ftp_t *f, const char *rel, bool dir, const xfer_ftp
 	return 0;
 }
 
+static const char *list_verb(xfer_ftp_list_kind_t kind)
+{
+	return kind == XFER_FTP_LIST_LONG ? "LIST" : kind == XFER_FTP_LIST_NAMES ? "NLST" : "MLSD";
+}
+
+/* The listings' budget refused a listing (transfer/listing_budget.h): 450,
+ * the transient "not taken", with why; the error log hears of it a line a
+ * minute at most. */
+static void reply_listing_refused(xfer_ftp_t *f, xfer_listing_refusal_t why)
+{
+	xfer_listing_refusal_log(why, "FTPS", f->conn->peer_addr, (size_t)f->conn->cfg->limits.listing_memory);
+	ftp_reply(f, 450, "Listing not made: %s", xfer_listing_refusal_text(why));
+}
+
+/* A folder's listing for the data connection begins to be read, if the
+ * listings' budget has room for it; a listing that passes the budget while
+ * read is refused too, so the folder is read before the 150, meanwhile the
+ * session reads no command (as for STAT) and the data channel waits.
+ * Takes dir_fd and out. */
+static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_ftp_list_style_t *style,
+			wf_buf_t *out, const char *what, xfer_fs_job_done_fn done)
+{
+	xfer_listing_hold_t hold;
+	xfer_listing_refusal_t why = xfer_listing_hold_begin(&hold, f->conn->peer_addr,
+							     (size_t)f->conn->cfg->limits.listing_memory);
+	if (why != XFER_LISTING_GRANTED) {
+		close(dir_fd);
+		xfer_ftp_listing_free(out);
+		reply_listing_refused(f, why);
+		return;
+	}
+	xfer_ftp_listing_count(out, &hold);
+	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, style, out, LISTING_MAX_ENTRIES, what);
+	if (!job) {
+		reply_errno(f, errno, what);
+		return;
+	}
+	f->stat_job = job;
+	ftp_data_hold(f, true);
+	if (xfer_fs_job_start(job, f->conn->worker, done, f) == WF_DONE)
+		done(f, job);
+}
+
+/* LIST, NLST or MLSD's folder was read off the loop: its lines go out over
+ * the data connection (150, then 226), or the 450 of the budget, or the
+ * 451 of the read. */
+static void on_listed(void *arg, xfer_fs_job_t *job)
+{
+	xfer_ftp_t *f = arg;
+	f->stat_job = NULL;
+	ftp_data_hold(f, false);
+	int err = xfer_fs_job_err(job);
+	xfer_listing_refusal_t why = xfer_ftp_job_listing_refused(job);
+	const char *verb = list_verb(xfer_ftp_job_listing_kind(job));
+	char what[FTP_PATH_MAX];
+	snprintf(what, sizeof(what), "%s", xfer_ftp_job_listing_what(job));
+	size_t listed;
+	bool cut = xfer_ftp_job_listing_cut(job, &listed);
+	wf_buf_t *out = xfer_ftp_job_take_listing(job);
+	xfer_fs_job_free(job);
+	if (why != XFER_LISTING_GRANTED) {
+		xfer_ftp_listing_free(out);
+		reply_listing_refused(f, why);
+	} else if (err || !out) {
+		xfer_ftp_listing_free(out);
+		ftp_log(f, WF_LOG_WARN, "%s %s: reading the folder failed: %s", verb, what, strerror(err ? err : ENOMEM));
+		ftp_reply(f, 451, "Reading the folder %s failed: %s", what, strerror(err ? err : ENOMEM));
+	} else {
+		if (cut)
+			ftp_log(f, WF_LOG_WARN, "%s %s: only the first %zu entries are listed (the listing's limit)", verb,
+				what, listed);
+		ftp_data_send_buf(f, out, verb, what); /* it frees out (xfer_ftp_listing_free) when done */
+	}
+	ftp_wake(f);
+}
+
 static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 {
-	const char *verb = kind == XFER_FTP_LIST_LONG ? "LIST" : kind == XFER_FTP_LIST_NAMES ? "NLST" : "MLSD";
+	const char *verb = list_verb(kind);
 	if (kind != XFER_FTP_LIST_FACTS)
 		arg = skip_flags(arg);
 	char v[FTP_PATH_MAX];
@@ -856,31 +932,24 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
-	wf_buf_t *out = malloc(sizeof(*out));
+	wf_buf_t *out = xfer_ftp_listing_buf(LISTING_CAP, NULL);
 	if (!out) {
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
-	wf_buf_init(out, LISTING_CAP);
 	xfer_ftp_list_style_t style = list_style(f, kind);
 	int dir_fd;
 	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
 	if (err) {
-		wf_buf_fini(out);
-		free(out);
+		xfer_ftp_listing_free(out);
 		reply_errno(f, err, v);
 		return;
 	}
 	if (dir_fd < 0) {
-		ftp_data_send_buf(f, out, verb, v);
+		ftp_data_send_buf(f, out, verb, v); /* one line: nothing to count */
 		return;
 	}
-	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, &style, out, LISTING_MAX_ENTRIES);
-	if (!job) {
-		reply_errno(f, errno, v);
-		return;
-	}
-	ftp_data_send_listing(f, job, verb, v);
+	list_folder(f, dir_fd, rel, &style, out, v, on_listed);
 }
 
 static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)
@@ -970,16 +1039,18 @@ static void on_stat_listed(void *arg, xfer_fs_job_t *job)
 	f->stat_job = NULL;
 	ftp_data_hold(f, false);
 	int err = xfer_fs_job_err(job);
+	xfer_listing_refusal_t why = xfer_ftp_job_listing_refused(job);
 	wf_buf_t *out = xfer_ftp_job_take_listing(job);
 	size_t listed;
 	bool cut = xfer_ftp_job_listing_cut(job, &listed);
 	xfer_fs_job_free(job);
-	if (err)
-		ftp_reply(f, 451, "Reading the folder failed: %s", strerror(err));
+	if (why != XFER_LISTING_GRANTED)
+		reply_listing_refused(f, why);
+	else if (err || !out)
+		ftp_reply(f, 451, "Reading the folder failed: %s", strerror(err ? err : ENOMEM));
 	else
 		reply_stat_listing(f, out, cut, listed);
-	wf_buf_fini(out);
-	free(out);
+	xfer_ftp_listing_free(out);
 	ftp_wake(f);
 }
 
@@ -994,12 +1065,11 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	const char *rel = resolve(f, skip_flags(arg), v, sizeof(v), &dir);
 	if (!rel)
 		return;
-	wf_buf_t *out = malloc(sizeof(*out));
+	wf_buf_t *out = xfer_ftp_listing_buf(STAT_LISTING_CAP, NULL);
 	if (!out) {
 		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
-	wf_buf_init(out, STAT_LISTING_CAP);
 	xfer_ftp_list_style_t style = list_style(f, XFER_FTP_LIST_LONG);
 	int dir_fd;
 	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
@@ -1008,21 +1078,12 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 			reply_errno(f, err, v);
 		else
 			reply_stat_listing(f, out, false, 0);
-		wf_buf_fini(out);
-		free(out);
-		return;
-	}
-	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, &style, out, LISTING_MAX_ENTRIES);
-	if (!job) {
-		reply_errno(f, errno, v);
+		xfer_ftp_listing_free(out);
 		return;
 	}
 	/* The session reads no command until the reply is out (blocked()), so
 	 * a data channel opened before it waits as for any job (op_start). */
-	f->stat_job = job;
-	ftp_data_hold(f, true);
-	if (xfer_fs_job_start(job, f->conn->worker, on_stat_listed, f) == WF_DONE)
-		on_stat_listed(f, job);
+	list_folder(f, dir_fd, rel, &style, out, v, on_stat_listed);
 }
 
 static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)

@@ -148,8 +148,7 @@ static void free_transfer(ftp_data_t *d)
 		close(d->fd);
 	d->fd = -1;
 	if (d->list) {
-		wf_buf_fini(d->list);
-		free(d->list);
+		xfer_ftp_listing_free(d->list); /* and its count against the listings' budget */
 		d->list = NULL;
 	}
 	if (d->up) {
@@ -1196,8 +1195,7 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what)
 {
 	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_MOVE)) {
-		wf_buf_fini(take);
-		free(take);
+		xfer_ftp_listing_free(take);
 		return;
 	}
 	ftp_data_t *d = f->data;

@@ -1,5 +1,6 @@
 /* FTP's own file system jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
+#include "listing_budget.h"
 #include "listing_link.h"
 #include "path.h"
 
@@ -29,8 +30,69 @@ typedef struct listing {
 	xfer_ftp_list_style_t style;
 	size_t max_entries;
 	bool cut;                  /* entries were left out (max_entries, or out's cap) */
-	wf_buf_t *out;             /* owned until taken */
+	xfer_listing_refusal_t refused; /* the budget stopped it (ENOBUFS), or GRANTED */
+	char *what;                /* owned: the caller's name of the folder, or NULL */
+	wf_buf_t *out;             /* owned until taken: an xfer_ftp_listing_buf */
 } listing_t;
+
+/* A listing's lines with their count against the listings' budget. */
+typedef struct listing_buf {
+	wf_buf_t buf; /* first: the wf_buf_t handed out is the whole */
+	xfer_listing_hold_t hold;
+} listing_buf_t;
+
+static listing_buf_t *buf_of(wf_buf_t *b)
+{
+	return (listing_buf_t *)b;
+}
+
+wf_buf_t *xfer_ftp_listing_buf(size_t cap, xfer_listing_hold_t *hold_take)
+{
+	listing_buf_t *lb = calloc(1, sizeof(*lb));
+	if (!lb) {
+		if (hold_take)
+			xfer_listing_hold_end(hold_take);
+		return NULL;
+	}
+	wf_buf_init(&lb->buf, cap);
+	if (hold_take) {
+		lb->hold = *hold_take;
+		memset(hold_take, 0, sizeof(*hold_take));
+	}
+	return &lb->buf;
+}
+
+void xfer_ftp_listing_count(wf_buf_t *b, xfer_listing_hold_t *hold_take)
+{
+	listing_buf_t *lb = buf_of(b);
+	xfer_listing_hold_end(&lb->hold);
+	lb->hold = *hold_take;
+	memset(hold_take, 0, sizeof(*hold_take));
+}
+
+void xfer_ftp_listing_free(wf_buf_t *b)
+{
+	if (!b)
+		return;
+	listing_buf_t *lb = buf_of(b);
+	xfer_listing_hold_end(&lb->hold);
+	wf_buf_fini(&lb->buf);
+	free(lb);
+}
+
+/* The budget's count brought up to the lines held: false (l->refused
+ * says why) when they may not be that many. */
+static bool charge(listing_t *l)
+{
+	listing_buf_t *lb = buf_of(l->out);
+	if (!lb->hold.addr[0])
+		return true;
+	l->refused = xfer_listing_hold_set(&lb->hold, sizeof(*lb) + lb->buf.cap);
+	if (l->refused == XFER_LISTING_GRANTED)
+		return true;
+	xfer_listing_refusal_log(l->refused, "FTPS", lb->hold.addr, lb->hold.budget);
+	return false;
+}
 
 static bool listed_name(const char *name)
 {
@@ -47,7 +109,8 @@ typedef struct upload_work {
 	char park_as[NAME_MAX + 1]; /* a cut: where an upload never taken back goes; "" for a copy */
 } upload_work_t;
 
-/* Up to LISTING_STEP of the folder's entries, in the order readdir gives them. */
+/* Up to LISTING_STEP of the folder's entries, in the order readdir gives
+ * them; then their lines are counted against the budget. */
 static int listing_step(void *state, bool *more)
 {
 	listing_t *l = state;
@@ -57,15 +120,19 @@ static int listing_step(void *state, bool *more)
 			return errno;
 		l->dir_fd = -1; /* the DIR has it */
 	}
-	for (size_t step = 0; step < LISTING_STEP; step++) {
+	bool done = false;
+	for (size_t step = 0; step < LISTING_STEP && !done; step++) {
 		struct dirent *de = readdir(l->dir);
-		if (!de)
-			return 0;
+		if (!de) {
+			done = true;
+			break;
+		}
 		if (!listed_name(de->d_name))
 			continue;
 		if (l->listed >= l->max_entries) {
 			l->cut = true; /* one more to list: the reply says the listing is not whole */
-			return 0;
+			done = true;
+			break;
 		}
 		struct stat st;
 		if (fstatat(dirfd(l->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -77,11 +144,16 @@ static int listing_step(void *state, bool *more)
 			xfer_listing_links_follow(&l->links, de->d_name, &st);
 		if (xfer_ftp_list_entry(l->out, &l->style, de->d_name, &st) != WF_OK) {
 			l->cut = true; /* the listing's cap: what fits is sent */
-			return 0;
+			done = true;
+			break;
 		}
 		l->listed++;
 	}
-	*more = true;
+	if (!charge(l))
+		return ENOBUFS;
+	if (done)
+		xfer_listing_hold_built(&buf_of(l->out)->hold); /* its lines stay counted until freed */
+	*more = !done;
 	return 0;
 }
 
@@ -96,10 +168,8 @@ static void listing_drop(void *state)
 	if (l->home_fd >= 0)
 		close(l->home_fd);
 	free(l->dir_rel);
-	if (l->out) {
-		wf_buf_fini(l->out);
-		free(l->out);
-	}
+	free(l->what);
+	xfer_ftp_listing_free(l->out);
 	free(l);
 }
 
@@ -194,13 +264,13 @@ bool xfer_ftp_job_recovered(xfer_fs_job_t *j)
 }
 
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
-				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries)
+				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries,
+				    const char *what)
 {
 	listing_t *l = calloc(1, sizeof(*l));
 	if (!l) {
 		close(dir_fd_take);
-		wf_buf_fini(out_take);
-		free(out_take);
+		xfer_ftp_listing_free(out_take);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -209,11 +279,12 @@ xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *di
 	l->out = out_take;
 	l->max_entries = max_entries;
 	l->dir_rel = strdup(dir_rel);
+	l->what = what ? strdup(what) : NULL;
 	/* The job's own: a cancelled job may run a step after the session,
 	 * and the config that holds the home's, is gone. */
 	l->home_fd = home_fd >= 0 ? fcntl(home_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	if (!l->dir_rel || (home_fd >= 0 && l->home_fd < 0)) {
-		int err = l->dir_rel ? errno : ENOMEM;
+	if (!l->dir_rel || (what && !l->what) || (home_fd >= 0 && l->home_fd < 0)) {
+		int err = l->dir_rel && (!what || l->what) ? errno : ENOMEM;
 		listing_drop(l);
 		errno = err;
 		return NULL;
@@ -263,6 +334,24 @@ wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j)
 	wf_buf_t *out = l->out;
 	l->out = NULL;
 	return out;
+}
+
+xfer_listing_refusal_t xfer_ftp_job_listing_refused(xfer_fs_job_t *j)
+{
+	const listing_t *l = xfer_fs_job_state(j, &listing_ops);
+	return l ? l->refused : XFER_LISTING_GRANTED;
+}
+
+const char *xfer_ftp_job_listing_what(xfer_fs_job_t *j)
+{
+	const listing_t *l = xfer_fs_job_state(j, &listing_ops);
+	return l && l->what ? l->what : "";
+}
+
+xfer_ftp_list_kind_t xfer_ftp_job_listing_kind(xfer_fs_job_t *j)
+{
+	const listing_t *l = xfer_fs_job_state(j, &listing_ops);
+	return l ? l->style.kind : XFER_FTP_LIST_LONG;
 }
 
 bool xfer_ftp_job_listing_cut(xfer_fs_job_t *j, size_t *listed)

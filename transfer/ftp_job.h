@@ -20,6 +20,7 @@
 
 #include "fs_job.h"
 #include "ftp_list.h"
+#include "listing_budget.h"
 #include "upload.h"
 #include "../server/buf.h"
 
@@ -27,16 +28,33 @@
 #include <stdint.h>
 #include <time.h>
 
+/* A buffer for a listing's lines, of at most cap bytes, that counts
+ * against the listings' budget (transfer/listing_budget.h) with the begun
+ * hold_take (or NULL: not counted) until xfer_ftp_listing_free, wherever
+ * the buffer went meanwhile (a job, the data channel). NULL when out of
+ * memory (the hold ended). */
+wf_buf_t *xfer_ftp_listing_buf(size_t cap, xfer_listing_hold_t *hold_take);
+/* The buffer counts with the begun hold_take from now on. */
+void xfer_ftp_listing_count(wf_buf_t *b, xfer_listing_hold_t *hold_take);
+/* Frees such a buffer and gives back what it counted (NULL: nothing). */
+void xfer_ftp_listing_free(wf_buf_t *b);
+
 /* A listing of the open folder dir_fd_take in style, appended to
- * out_take (whose cap bounds it: what fits is listed), at most
- * max_entries entries; "." "..", and hidden upload files are left out.
+ * out_take (an xfer_ftp_listing_buf, whose cap bounds it: what fits is
+ * listed), at most max_entries entries; "." "..", and hidden upload files
+ * are left out. Each step brings out_take's count up to the lines it
+ * holds, and the job fails with ENOBUFS when that passes the budget or
+ * its client's share (xfer_ftp_job_listing_refused says which); its build
+ * is given back when the folder is read. what (copied; NULL: none) is the
+ * caller's name for the folder, kept for when the job is done.
  * dir_rel is the folder's path beneath home_fd (borrowed; the job holds a
  * duplicate): a symlink in it that resolves beneath the home lists as its
  * target in LIST and MLSD (transfer/listing_link.h); home_fd -1: none does.
  * NULL with errno ENOMEM, or EMFILE/ENFILE (after closing and freeing
  * what it took). */
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
-				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries);
+				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries,
+				    const char *what);
 /* Copies bytes [0, len) of src_fd_take to the end of the open upload
  * up_take (heap-allocated; the job frees it if it is never taken back).
  * NULL when out of memory (after releasing what it took). */
@@ -59,11 +77,17 @@ bool xfer_ftp_job_recovered(xfer_fs_job_t *j);
 /* Once done (xfer_fs_job_err says how): a listing's buffer, or a copy's or
  * a cut's upload, handed back; NULL for a job of another kind, or once
  * taken. The job, freed with xfer_fs_job_free, drops what was not taken:
- * a listing's buffer, a copy's temp file; a cut's upload is parked again. */
+ * a listing's buffer, a copy's temp file; a cut's upload is parked again.
+ * A listing's buffer taken is freed with xfer_ftp_listing_free. */
 wf_buf_t *xfer_ftp_job_take_listing(xfer_fs_job_t *j);
 /* Whether a listing left entries out (max_entries reached with more to
  * list, or its buffer's cap); *listed gets the entries it holds. */
 bool xfer_ftp_job_listing_cut(xfer_fs_job_t *j, size_t *listed);
+/* Which bound stopped a listing that failed with ENOBUFS, else GRANTED;
+ * the what it was given ("" if none); its style's kind. */
+xfer_listing_refusal_t xfer_ftp_job_listing_refused(xfer_fs_job_t *j);
+const char *xfer_ftp_job_listing_what(xfer_fs_job_t *j);
+xfer_ftp_list_kind_t xfer_ftp_job_listing_kind(xfer_fs_job_t *j);
 xfer_upload_t *xfer_ftp_job_take_upload(xfer_fs_job_t *j);
 
 #endif

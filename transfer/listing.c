@@ -12,6 +12,7 @@
  * by other means can have it. */
 #include "listing.h"
 
+#include "listing_budget.h"
 #include "listing_link.h"
 #include "path.h"
 
@@ -422,6 +423,8 @@ struct xfer_listing {
 	uint64_t size;     /* the whole page's bytes, once measured */
 	uint64_t produced; /* bytes read out so far */
 	wf_buf_t stage;    /* rendered, not yet read */
+	xfer_listing_hold_t hold; /* owned: its count against the listings' budget, if begun */
+	xfer_listing_refusal_t refused; /* why the budget stopped it, or GRANTED */
 };
 
 /* No piece comes near this: a name is at most NAME_MAX bytes, each at most
@@ -515,6 +518,7 @@ void xfer_listing_free(xfer_listing_t *L)
 {
 	if (!L)
 		return;
+	xfer_listing_hold_end(&L->hold);
 	listing_fini(&L->l);
 	wf_buf_fini(&L->stage);
 	xfer_listing_links_fini(&L->links);
@@ -523,10 +527,46 @@ void xfer_listing_free(xfer_listing_t *L)
 	free(L);
 }
 
+void xfer_listing_count(xfer_listing_t *L, xfer_listing_hold_t *hold_take)
+{
+	L->hold = *hold_take;
+	memset(hold_take, 0, sizeof(*hold_take));
+}
+
+xfer_listing_refusal_t xfer_listing_refused(const xfer_listing_t *L)
+{
+	return L->refused;
+}
+
+/* What the listing holds that grows with the folder: the entries and the
+ * names, as allocated. The piece being read out (the stage, below
+ * READ_MAX + PIECE_MAX) is not counted: it is bounded per listing, and
+ * the listings per connection are. */
+static size_t held_bytes(const xfer_listing_t *L)
+{
+	return sizeof(*L) + L->l.cap * sizeof(entry_t) + L->l.names.cap;
+}
+
+/* The budget's count brought up to what L holds: false (errno ENOBUFS,
+ * L->refused saying why) when it may not hold that much. */
+static bool charge(xfer_listing_t *L)
+{
+	if (!L->hold.addr[0])
+		return true;
+	L->refused = xfer_listing_hold_set(&L->hold, held_bytes(L));
+	if (L->refused == XFER_LISTING_GRANTED)
+		return true;
+	errno = ENOBUFS;
+	return false;
+}
+
 int xfer_listing_add(xfer_listing_t *L, DIR *d, int home_fd, size_t max)
 {
 	L->links.home_fd = home_fd;
-	return read_entries(d, &L->l, &L->links, max);
+	int rc = read_entries(d, &L->l, &L->links, max);
+	if (rc != WF_ERR && !charge(L))
+		return WF_ERR;
+	return rc;
 }
 
 /* The page is rendered once to count its bytes, holding one piece at a time. */
@@ -537,6 +577,18 @@ int xfer_listing_sort(xfer_listing_t *L)
 	int rc;
 
 	sort_entries(&L->l);
+	/* The array doubled as it grew: up to half of it is spare, for as
+	 * long as the client takes to read the page. */
+	if (L->l.n && L->l.n < L->l.cap) {
+		entry_t *e = realloc(L->l.entries, L->l.n * sizeof(*e));
+		if (e) {
+			L->l.entries = e;
+			L->l.cap = L->l.n;
+		}
+	}
+	if (!charge(L))
+		return WF_ERR;
+	xfer_listing_hold_built(&L->hold); /* what is left is measuring, and the memory it holds */
 	wf_buf_init(&piece, PIECE_MAX);
 	cursor_rewind(L);
 	while ((rc = render_piece(L, &piece)) == WF_OK) {

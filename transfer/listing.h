@@ -2,6 +2,7 @@
 #ifndef XFER_LISTING_H
 #define XFER_LISTING_H
 
+#include "listing_budget.h"
 #include "../server/buf.h"
 
 #include <dirent.h>
@@ -62,13 +63,25 @@ xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt
 /* The open folder dir_fd (not consumed) opened afresh for reading, as
  * xfer_listing_render does; NULL (errno set) when it cannot be. */
 DIR *xfer_listing_open(int dir_fd);
+/* Counts l against the listings' budget (transfer/listing_budget.h) from
+ * now until it is freed: the begun hold_take moves into it, and each
+ * xfer_listing_add and xfer_listing_sort brings its count up to the
+ * entries and names l holds, failing when the budget or the client's
+ * share of it is passed. A listing never counted is not bounded but by
+ * its entry cap. */
+void xfer_listing_count(xfer_listing_t *l, xfer_listing_hold_t *hold_take);
+/* Why the budget stopped l (an add or sort that failed with ENOBUFS), or
+ * XFER_LISTING_GRANTED. */
+xfer_listing_refusal_t xfer_listing_refused(const xfer_listing_t *l);
 /* Reads up to max more of d's names into l, its symlinks resolved beneath
  * home_fd (borrowed; -1: none is), as xfer_listing_render: WF_DONE once the
  * folder is read to its end (or to the entry cap), WF_AGAIN when names
- * remain, WF_ERR on an I/O error (errno set) or no memory. */
+ * remain, WF_ERR on an I/O error (errno set), no memory, or the budget
+ * (errno ENOBUFS: xfer_listing_refused says why). */
 int xfer_listing_add(xfer_listing_t *l, DIR *d, int home_fd, size_t max);
 /* Once all is read: sorts the entries, then measures the page (renders it
- * once, counting, a piece at a time). WF_OK, or WF_ERR (no memory). */
+ * once, counting, a piece at a time). WF_OK, or WF_ERR (no memory, or the
+ * budget: errno ENOBUFS). */
 int xfer_listing_sort(xfer_listing_t *l);
 
 /* The page's whole size in bytes, and what is left of it to read. */

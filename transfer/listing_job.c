@@ -3,17 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 /* Names read per step: a few milliseconds of readdir and stat (fs_job.c
  * says why a step is short). */
 #define LISTING_STEP 4096
-
-/* Jobs in existence, all workers: counted in xfer_listing_job, let go of
- * in listing_drop (on a pool thread for a cancelled job). */
-static atomic_uint jobs;
 
 typedef struct listing_work {
 	int dir_fd;               /* owned: the folder, until dir reads it afresh; or -1 */
@@ -62,28 +57,26 @@ static void listing_drop(void *state)
 		close(w->dir_fd);
 	if (w->home_fd >= 0)
 		close(w->home_fd);
-	xfer_listing_free(w->listing);
+	xfer_listing_free(w->listing); /* and its count against the budget */
 	free(w);
-	atomic_fetch_sub(&jobs, 1);
 }
 
 static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop };
 
-xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt)
+xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt,
+				xfer_listing_hold_t *hold_take)
 {
-	if (atomic_fetch_add(&jobs, 1) >= XFER_LISTING_JOBS_MAX) {
-		atomic_fetch_sub(&jobs, 1);
-		close(dir_fd_take);
-		errno = EBUSY;
-		return NULL;
-	}
 	listing_work_t *w = calloc(1, sizeof(*w));
-	if (!w) {
-		atomic_fetch_sub(&jobs, 1);
+	if (w)
+		w->listing = xfer_listing_new(url_path, fmt);
+	if (!w || !w->listing) {
+		free(w);
+		xfer_listing_hold_end(hold_take);
 		close(dir_fd_take);
 		errno = ENOMEM;
 		return NULL;
 	}
+	xfer_listing_count(w->listing, hold_take);
 	w->dir_fd = dir_fd_take;
 	/* The job's own: a cancelled job may run a step after the session,
 	 * and the config that holds the home's, is gone. */
@@ -94,16 +87,16 @@ xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_pa
 		errno = err;
 		return NULL;
 	}
-	w->listing = xfer_listing_new(url_path, fmt);
-	if (!w->listing) {
-		listing_drop(w);
-		errno = ENOMEM;
-		return NULL;
-	}
 	xfer_fs_job_t *j = xfer_fs_job_custom(&listing_ops, w); /* drops w when NULL */
 	if (!j)
 		errno = ENOMEM;
 	return j;
+}
+
+xfer_listing_refusal_t xfer_listing_job_refused(xfer_fs_job_t *j)
+{
+	listing_work_t *w = xfer_fs_job_state(j, &listing_ops);
+	return w && w->listing ? xfer_listing_refused(w->listing) : XFER_LISTING_GRANTED;
 }
 
 xfer_listing_t *xfer_listing_job_take(xfer_fs_job_t *j)

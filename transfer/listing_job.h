@@ -13,20 +13,20 @@
 #include "fs_job.h"
 #include "listing.h"
 
-/* Listing jobs that may exist at once, process-wide, from their start
- * until they are freed (a cancelled one: once the pool drops it). Each
- * holds a folder's entries, and each step of each queues on the pool
- * ahead of the password checks, upload commits and DELETE or MKCOL
- * changes behind it: this bounds how long those wait, whoever asks for
- * the listings. */
-#define XFER_LISTING_JOBS_MAX 16
-
 /* A job listing the open folder dir_fd_take (the job's: closed on failure
  * too) as fmt; url_path and home_fd as for xfer_listing_render (the job
- * holds a duplicate of home_fd, so the caller's may close meanwhile). NULL
- * with errno EBUSY when XFER_LISTING_JOBS_MAX jobs exist already, ENOMEM
- * when out of memory, EMFILE or ENFILE when out of descriptors. */
-xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt);
+ * holds a duplicate of home_fd, so the caller's may close meanwhile).
+ * hold_take, begun by the caller (xfer_listing_hold_begin: that is where
+ * XFER_LISTING_JOBS_MAX and the client's share of builds are counted), or
+ * not begun for a listing bounded by its entry cap alone, moves into the
+ * listing (xfer_listing_count): each step counts what it holds, and the
+ * job fails with ENOBUFS when that passes the budget
+ * (xfer_listing_job_refused says why). NULL with errno ENOMEM when out of
+ * memory, EMFILE or ENFILE when out of descriptors (the hold ended). */
+xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt,
+				xfer_listing_hold_t *hold_take);
+/* Once done with ENOBUFS: which bound stopped it; else GRANTED. */
+xfer_listing_refusal_t xfer_listing_job_refused(xfer_fs_job_t *j);
 /* Once done: the listing, now the caller's (free it with
  * xfer_listing_free); or NULL (the folder could not be read, no memory,
  * the pool stopped between two steps, or a job of another kind). */

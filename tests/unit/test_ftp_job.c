@@ -41,10 +41,9 @@ static const char *run_listing(xfer_ftp_list_kind_t kind, size_t max_entries, si
 	static char joined[1024];
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
 	CHECK(fd >= 0);
-	wf_buf_t *out = malloc(sizeof(*out));
-	wf_buf_init(out, cap);
+	wf_buf_t *out = xfer_ftp_listing_buf(cap, NULL);
 	xfer_ftp_list_style_t style = { .kind = kind, .facts = XFER_MLST_TYPE, .now = 0 };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(fd, -1, "", &style, out, max_entries);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(fd, -1, "", &style, out, max_entries, NULL);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	*err = xfer_fs_job_err(j);
@@ -54,8 +53,7 @@ static const char *run_listing(xfer_ftp_list_kind_t kind, size_t max_entries, si
 	size_t n = wf_buf_size(out) < sizeof(text) - 1 ? wf_buf_size(out) : sizeof(text) - 1;
 	memcpy(text, wf_buf_head(out), n);
 	text[n] = '\0';
-	wf_buf_fini(out);
-	free(out);
+	xfer_ftp_listing_free(out);
 	char *lines[16];
 	size_t nl = 0;
 	for (char *save, *l = strtok_r(text, "\r\n", &save); l && nl < 16; l = strtok_r(NULL, "\r\n", &save))
@@ -94,10 +92,9 @@ static void test_listing(void)
 	/* A file is no folder. */
 	char path[128];
 	snprintf(path, sizeof(path), "%s/a.txt", dir);
-	wf_buf_t *out = malloc(sizeof(*out));
-	wf_buf_init(out, 4096);
+	wf_buf_t *out = xfer_ftp_listing_buf(4096, NULL);
 	xfer_ftp_list_style_t style = { .kind = XFER_FTP_LIST_NAMES };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY), -1, "", &style, out, 100);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY), -1, "", &style, out, 100, NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), ENOTDIR);
 	CHECK(xfer_ftp_job_take_upload(j) == NULL); /* a listing has none */
@@ -108,10 +105,9 @@ static void test_listing(void)
  * *cut: whether the listing says it left entries out. */
 static size_t count_lines_cut(const char *path, size_t max_entries, bool *cut)
 {
-	wf_buf_t *out = malloc(sizeof(*out));
-	wf_buf_init(out, 1 << 20);
+	wf_buf_t *out = xfer_ftp_listing_buf(1 << 20, NULL);
 	xfer_ftp_list_style_t style = { .kind = XFER_FTP_LIST_NAMES };
-	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), -1, "", &style, out, max_entries);
+	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), -1, "", &style, out, max_entries, NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
 	size_t listed;
@@ -121,8 +117,7 @@ static size_t count_lines_cut(const char *path, size_t max_entries, bool *cut)
 	size_t n = 0;
 	for (size_t i = 0; i < wf_buf_size(out); i++)
 		n += wf_buf_head(out)[i] == '\n';
-	wf_buf_fini(out);
-	free(out);
+	xfer_ftp_listing_free(out);
 	CHECK_EQ_INT(listed, n);
 	return n;
 }

@@ -245,7 +245,7 @@ static void check_fd_kept(int dir)
  * and as many as it measured. */
 static void check_job_same(int dir, xfer_listing_format_t fmt, const wf_buf_t *want, size_t step)
 {
-	xfer_fs_job_t *j = xfer_listing_job(dup(dir), -1, "/many/", fmt);
+	xfer_fs_job_t *j = xfer_listing_job(dup(dir), -1, "/many/", fmt, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	if (!j)
 		return;
@@ -295,7 +295,7 @@ static void check_job_small(int dir)
 static void check_job_fails(int dir)
 {
 	int file = openat(dir, "with space.txt", O_RDONLY | O_CLOEXEC);
-	xfer_fs_job_t *j = xfer_listing_job(file, -1, "/f/", XFER_LISTING_JSON);
+	xfer_fs_job_t *j = xfer_listing_job(file, -1, "/f/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), ENOTDIR);

@@ -5,8 +5,9 @@
  * one step with its errno and nothing to take; a job let go of before the
  * pool took it up, or between two of its steps, calls nothing and drops
  * the folder and the entries it holds on its own (no fd left open; under
- * ASan, no leak and no use after free). At most XFER_LISTING_JOBS_MAX jobs
- * exist at once. */
+ * ASan, no leak and no use after free). The listings' budget: at most
+ * XFER_LISTING_JOBS_MAX built at once, two per client, and the memory
+ * they hold, an eighth of it per client. */
 #include "transfer/listing_job.h"
 
 #include "check.h"
@@ -111,7 +112,7 @@ static void test_in_steps(void)
 	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, &want), WF_OK);
 	passes = done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(dir, -1, "/many/", XFER_LISTING_JSON);
+	xfer_fs_job_t *j = xfer_listing_job(dir, -1, "/many/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	CHECK_EQ_INT(done_calls, 0); /* never before start returns */
@@ -144,7 +145,7 @@ static void test_not_a_folder(void)
 	snprintf(p, sizeof(p), "%s/many/n00000", root);
 	done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), -1, "/f/", XFER_LISTING_HTML);
+	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), -1, "/f/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	for (double started = ev_time(); !done_calls && turn(started);)
 		;
@@ -160,14 +161,14 @@ static void test_let_go(void)
 	int before = open_fds();
 	done_calls = 0;
 	/* Before the pool took it up: in the same loop turn as its start. */
-	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML);
+	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	xfer_fs_job_cancel(j);
 	CHECK(fds_back_to(before));
 	/* Between two steps: once its first step came back, with the second
 	 * one on the pool. */
 	passes = 0;
-	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML);
+	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	let_go = j;
 	CHECK(fds_back_to(before));
@@ -177,27 +178,133 @@ static void test_let_go(void)
 	CHECK_EQ_INT(done_calls, 0);
 }
 
-/* At most XFER_LISTING_JOBS_MAX jobs exist at once: one more is refused
- * (EBUSY) and its folder closed; a job freed makes room. The jobs let go
- * of above are gone from the count, as their fds are. */
+/* At most XFER_LISTING_JOBS_MAX listings are built at once, process-wide,
+ * and one client has at most two of them: one more is refused with why,
+ * and a build that ends makes room. The jobs let go of above are gone from
+ * the count, as their fds are. */
 static void test_cap(void)
 {
 	int before = open_fds();
+	xfer_listing_hold_t h[XFER_LISTING_JOBS_MAX + 2];
+	char addr[32];
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[0], "192.0.2.1", 1 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[1], "192.0.2.1", 1 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[2], "192.0.2.1", 1 << 20), XFER_LISTING_CLIENT_BUSY);
+	/* An IPv6 /64 is one client, whatever its host part. */
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[2], "2001:db8::1", 1 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[3], "2001:db8::2", 1 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[4], "2001:db8::3", 1 << 20), XFER_LISTING_CLIENT_BUSY);
+	for (int i = 0; i < 4; i++)
+		xfer_listing_hold_end(&h[i]);
+
 	xfer_fs_job_t *jobs[XFER_LISTING_JOBS_MAX];
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++) {
-		jobs[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON);
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
+		CHECK_EQ_INT(xfer_listing_hold_begin(&h[i], addr, 64 << 20), XFER_LISTING_GRANTED);
+		jobs[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h[i]);
 		CHECK(jobs[i] != NULL);
 	}
-	errno = 0;
-	CHECK(xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON) == NULL);
-	CHECK_EQ_INT(errno, EBUSY);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[XFER_LISTING_JOBS_MAX], "203.0.113.1", 64 << 20), XFER_LISTING_BUSY);
 	CHECK_EQ_INT(open_fds(), before + XFER_LISTING_JOBS_MAX);
 	xfer_fs_job_free(jobs[0]);
-	jobs[0] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[0], "203.0.113.1", 64 << 20), XFER_LISTING_GRANTED);
+	jobs[0] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h[0]);
 	CHECK(jobs[0] != NULL);
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++)
 		xfer_fs_job_free(jobs[i]);
 	CHECK(fds_back_to(before));
+	CHECK(xfer_listing_held() == 0);
+}
+
+/* The memory listings hold: one client may hold an eighth of the budget,
+ * all of them the budget; a listing that grows past either is refused
+ * with why, the count left as it was, and a listing ended gives all back. */
+static void test_budget_counts(void)
+{
+	size_t budget = 8 << 20, share = budget / 8;
+	xfer_listing_hold_t a, b, c;
+	CHECK_EQ_INT(xfer_listing_hold_begin(&a, "192.0.2.7", budget), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&a, share - 100), XFER_LISTING_GRANTED);
+	xfer_listing_hold_built(&a); /* built: its memory stays counted */
+	CHECK(xfer_listing_held() == share - 100);
+	CHECK_EQ_INT(xfer_listing_hold_set(&a, share + 1), XFER_LISTING_CLIENT_FULL);
+	CHECK(xfer_listing_held() == share - 100);
+	/* The same client may begin (room is left), and is stopped as it grows. */
+	CHECK_EQ_INT(xfer_listing_hold_begin(&b, "192.0.2.7", budget), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&b, 100), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&b, 101), XFER_LISTING_CLIENT_FULL);
+	/* Its share is full: the next is refused at once. */
+	CHECK_EQ_INT(xfer_listing_hold_begin(&c, "192.0.2.7", budget), XFER_LISTING_CLIENT_FULL);
+	/* Another client is not. */
+	CHECK_EQ_INT(xfer_listing_hold_begin(&c, "192.0.2.8", budget), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&c, share), XFER_LISTING_GRANTED);
+	xfer_listing_hold_end(&c);
+	xfer_listing_hold_end(&b);
+	CHECK(xfer_listing_held() == share - 100);
+	/* The budget for all: seven more clients at their share fill it. */
+	xfer_listing_hold_t many[8];
+	char addr[32];
+	for (int i = 0; i < 7; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 20 + i);
+		CHECK_EQ_INT(xfer_listing_hold_begin(&many[i], addr, budget), XFER_LISTING_GRANTED);
+		CHECK_EQ_INT(xfer_listing_hold_set(&many[i], share), XFER_LISTING_GRANTED);
+		xfer_listing_hold_built(&many[i]);
+	}
+	CHECK_EQ_INT(xfer_listing_hold_set(&a, share), XFER_LISTING_GRANTED);
+	CHECK(xfer_listing_held() == budget);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&many[7], "192.0.2.99", budget), XFER_LISTING_FULL);
+	xfer_listing_hold_end(&a);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&many[7], "192.0.2.99", budget), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&many[7], share + 1), XFER_LISTING_CLIENT_FULL);
+	CHECK_EQ_INT(xfer_listing_hold_set(&many[7], share), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_set(&many[7], share), XFER_LISTING_GRANTED); /* no change */
+	xfer_listing_hold_end(&many[7]);
+	xfer_listing_hold_end(&many[7]); /* twice: nothing more */
+	for (int i = 0; i < 7; i++)
+		xfer_listing_hold_end(&many[i]);
+	CHECK(xfer_listing_held() == 0);
+}
+
+/* A job whose listing outgrows its client's share fails with ENOBUFS,
+ * saying why, and gives back what it held; within its share, it holds
+ * its entries until the listing taken is freed. */
+static void test_job_budget(void)
+{
+	xfer_listing_hold_t h;
+	/* 10000 entries: far more than a 64 KiB budget's eighth. */
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h, "192.0.2.50", 64 << 10), XFER_LISTING_GRANTED);
+	done_calls = 0;
+	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h);
+	CHECK(j != NULL);
+	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
+	for (double started = ev_time(); !done_calls && turn(started);)
+		;
+	CHECK_EQ_INT(xfer_fs_job_err(j), ENOBUFS);
+	CHECK_EQ_INT(xfer_listing_job_refused(j), XFER_LISTING_CLIENT_FULL);
+	CHECK(xfer_listing_job_take(j) == NULL);
+	xfer_fs_job_free(j);
+	CHECK(xfer_listing_held() == 0);
+
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h, "192.0.2.50", 64 << 20), XFER_LISTING_GRANTED);
+	done_calls = 0;
+	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h);
+	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
+	for (double started = ev_time(); !done_calls && turn(started);)
+		;
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	xfer_listing_t *l = xfer_listing_job_take(j);
+	xfer_fs_job_free(j);
+	CHECK(l != NULL);
+	/* NAMES entries of 32 bytes, each name 7 bytes: at least that much. */
+	CHECK(xfer_listing_held() >= (size_t)NAMES * (32 + 7));
+	/* Its build is given back: two more for the same client may begin. */
+	xfer_listing_hold_t b1, b2;
+	CHECK_EQ_INT(xfer_listing_hold_begin(&b1, "192.0.2.50", 64 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&b2, "192.0.2.50", 64 << 20), XFER_LISTING_GRANTED);
+	xfer_listing_hold_end(&b1);
+	xfer_listing_hold_end(&b2);
+	xfer_listing_free(l);
+	CHECK(xfer_listing_held() == 0);
 }
 
 int main(void)
@@ -228,6 +335,8 @@ int main(void)
 	test_not_a_folder();
 	test_let_go();
 	test_cap();
+	test_budget_counts();
+	test_job_budget();
 
 	wf_offload_stop();
 	ev_async_stop(worker.loop, &worker.offload_wake);

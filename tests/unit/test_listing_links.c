@@ -193,7 +193,7 @@ static void check_https(void)
 
 	/* The job holds its own home: the caller's may go meanwhile. */
 	int mine = dup(home_fd);
-	xfer_fs_job_t *j = xfer_listing_job(dup(dir), mine, "/d/", XFER_LISTING_JSON);
+	xfer_fs_job_t *j = xfer_listing_job(dup(dir), mine, "/d/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
 	close(mine);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
@@ -227,12 +227,11 @@ static void ftp_line(xfer_ftp_list_kind_t kind, int home, const char *name, char
 {
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/home/d", root);
-	wf_buf_t *out = malloc(sizeof(*out));
-	wf_buf_init(out, 1 << 20);
+	wf_buf_t *out = xfer_ftp_listing_buf(1 << 20, NULL);
 	xfer_ftp_list_style_t style = { .kind = kind, .facts = XFER_MLST_ALL & ~XFER_MLST_UNIQUE,
 					.perms = { .read = true }, .now = A_TIME };
 	xfer_fs_job_t *j = xfer_ftp_job_listing(open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC), home, "d", &style, out,
-						100);
+						100, NULL);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
@@ -249,8 +248,7 @@ static void ftp_line(xfer_ftp_list_kind_t kind, int home, const char *name, char
 			line[n] = '\0';
 		}
 	}
-	wf_buf_fini(out);
-	free(out);
+	xfer_ftp_listing_free(out);
 }
 
 static void check_ftp(void)
