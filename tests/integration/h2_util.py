@@ -42,9 +42,10 @@ class H2Client:
     connection's window is given back: such a stream gets its initial
     64 KiB, then only what grant() adds. rcvbuf sets the socket's receive
     buffer (so that little waits in the kernel for a client that reads
-    slowly); PINGs sent and their ACKs are timed by their payload."""
+    slowly); source: the address to connect from (another client); PINGs
+    sent and their ACKs are timed by their payload."""
 
-    def __init__(self, server, timeout=10.0, rcvbuf=None):
+    def __init__(self, server, timeout=10.0, rcvbuf=None, source=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -53,6 +54,8 @@ class H2Client:
         if rcvbuf:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         raw.settimeout(timeout)
+        if source:  # another client: loopback answers from all of 127/8
+            raw.bind((source, 0))
         raw.connect(("127.0.0.1", server.port))
         self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
         assert self.sock.selected_alpn_protocol() == "h2"

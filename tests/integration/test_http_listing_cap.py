@@ -9,7 +9,9 @@ whole, and the connection may list again: a listing's place is held
 until its page is produced, not while its stream waits for a client
 that never ends its side of it. Meanwhile another connection's
 GET and MKCOL are answered at once. Across connections, at most
-XFER_LISTING_JOBS_MAX (16) listing jobs are queued or running on the pool:
+XFER_LISTING_JOBS_MAX (16) listing jobs are queued or running on the pool
+(here each connection is a client of its own, as one client is built only
+two at a time):
 with the pool held by slow password checks, the seventeenth listing asked
 for gets 503 with Retry-After, and the sixteen before it their pages."""
 
@@ -50,11 +52,11 @@ class HttpListingCap(unittest.TestCase):
     def tearDown(self):
         harness.log_on_failure(self, self.server)
 
-    def shut_client(self):
-        """An HTTP/2 connection whose password is checked, then every
-        stream's window shut (the answers' heads still come: HEADERS are
-        not flow-controlled)."""
-        c = H2Client(self.server, timeout=SLOW)
+    def shut_client(self, source=None):
+        """An HTTP/2 connection (of source, or 127.0.0.1) whose password is
+        checked, then every stream's window shut (the answers' heads still
+        come: HEADERS are not flow-controlled)."""
+        c = H2Client(self.server, timeout=SLOW, source=source)
         self.assertEqual(c.get("/hello.txt", timeout=SLOW), (200, b"hello\n"))
         c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
         c.flush()
@@ -147,7 +149,9 @@ class HttpListingCap(unittest.TestCase):
         self.assertNotIn("listings under way on this connection", self.server.log())
 
     def test_the_pool_holds_sixteen_listing_jobs(self):
-        conns = [self.shut_client() for _ in range(JOBS_MAX // PER_CONN + 1)]
+        # Each from an address of its own: one client is built two listings
+        # at a time (test_listing_budget.py), here each has that many.
+        conns = [self.shut_client("127.0.0.%d" % (10 + i)) for i in range(JOBS_MAX // PER_CONN + 1)]
         try:
             # Four wrong passwords of the slow user hold all three pool threads
             # for two seconds or more: the listings asked for meanwhile queue.
@@ -177,6 +181,38 @@ class HttpListingCap(unittest.TestCase):
             for c in conns:
                 c.close()
         self.assertIn("folders being listed already", self.server.log())
+        self.assertIsNone(self.server.proc.poll(), "the server died")
+
+    def test_one_client_gets_two_builds(self):
+        """One client (an address) is built two listings at a time, however
+        many connections it spreads its requests over: the rest get 503 at
+        once, and the builds left are another client's, whose listing of a
+        small folder is answered, not refused."""
+        conns = [self.shut_client() for _ in range(JOBS_MAX // PER_CONN)]
+        try:
+            held = harness.hold_pool(self.server, 4, SLOW)
+            sids = [(c, c.request("HEAD", "/big/")) for c in conns for _ in range(PER_CONN)]
+            streams = [c.streams[sid] for c, sid in sids]
+            for c in conns:
+                self.assertTrue(c.wait(lambda: all(s.status for s in c.streams.values()), SLOW))
+            statuses = [s.status for s in streams]
+            self.assertEqual(sorted(statuses), [200] * 2 + [503] * (len(streams) - 2), statuses)
+            for s in streams:
+                if s.status == 503:
+                    self.assertEqual(s.headers.get("retry-after"), "1")
+            status, _, body = harness.curl(self.server, "/small/", http="--http2",
+                                           args=["--interface", "127.0.0.2"], timeout=SLOW)
+            self.assertEqual(status, 200, body[:300])
+            self.assertIn(b'<a href="s2">', body)
+            for s in held:
+                status, _, _ = s.read_response(timeout=SLOW)
+                self.assertEqual(status, 401)
+                s.close()
+        finally:
+            for c in conns:
+                c.close()
+        log = self.server.log()
+        self.assertIn("listings: HTTP 127.0.0.1 has 2 folders being listed already (its share)", log)
         self.assertIsNone(self.server.proc.poll(), "the server died")
 
 
