@@ -89,7 +89,7 @@ static const wf_key_t limit_keys[] = {
 	{ "listing_memory", WF_KEY_SIZE, F(wf_config_t, limits.listing_memory), 0, "256M", 64 << 10,
 	  INT64_MAX, NULL, NULL, "Memory folder listings may hold at once, HTTPS and FTPS together, from the "
 		"moment a folder is read until the listing's last byte is sent or it is dropped (a listing of "
-		"100000 entries holds 5 to 30 MB, by the length of the names). One client (as for bans) may "
+		"100000 entries holds 5 to 35 MB, by the length of the names). One client (as for bans) may "
 		"hold an eighth of it. A listing that would pass either is refused, HTTPS with 503 and "
 		"`Retry-After: 1`, FTPS with 450; one line a minute says so. Besides, at most 16 listings are "
 		"built at once, two per client." },
