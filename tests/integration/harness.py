@@ -449,13 +449,15 @@ class RawTLS:
     normalisation), and reads HTTP/1.1 responses back. The certificate is not
     checked; SNI is sent. Use as a context manager, or close()."""
 
-    def __init__(self, server, alpn=("http/1.1",), sni="localhost", timeout=10.0, port=None):
+    def __init__(self, server, alpn=("http/1.1",), sni="localhost", timeout=10.0, port=None, source=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         if alpn:
             ctx.set_alpn_protocols(list(alpn))
-        raw = socket.create_connection(("127.0.0.1", port or server.port), timeout=timeout)
+        # source: another client's address (loopback answers for all of 127/8)
+        raw = socket.create_connection(("127.0.0.1", port or server.port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         self.sock = ctx.wrap_socket(raw, server_hostname=sni)
         self.buf = b""
         self.eof = False
