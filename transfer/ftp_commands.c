@@ -891,7 +891,8 @@ static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_f
 
 /* LIST, NLST or MLSD's folder was read off the loop: its lines go out over
  * the data connection (150, then 226), or the 450 of the budget, or the
- * 451 of the read. */
+ * 451 of the read. The data channel frees them (xfer_ftp_listing_free)
+ * when the transfer ends, and the budget has them back then. */
 static void on_listed(void *arg, xfer_fs_job_t *job)
 {
 	xfer_ftp_t *f = arg;
@@ -914,10 +915,13 @@ static void on_listed(void *arg, xfer_fs_job_t *job)
 		ftp_log(f, WF_LOG_WARN, "%s %s: reading the folder failed: %s", verb, what, strerror(err ? err : ENOMEM));
 		ftp_reply(f, 451, "Reading the folder %s failed: %s", what, strerror(err ? err : ENOMEM));
 	} else {
-		if (cut)
-			ftp_log(f, WF_LOG_WARN, "%s %s: only the first %zu entries are listed (the listing's limit)", verb,
-				what, listed);
-		ftp_data_send_buf(f, out, verb, what); /* it frees out (xfer_ftp_listing_free) when done */
+		/* Handed on as a job done: the data channel takes the lines and
+		 * says, in its 226 and the log, if the listing was cut. */
+		xfer_fs_job_t *read = xfer_ftp_job_listing_read(out, cut, listed);
+		if (read)
+			ftp_data_send_listing(f, read, verb, what);
+		else
+			ftp_reply(f, 451, "Out of memory");
 	}
 	ftp_wake(f);
 }

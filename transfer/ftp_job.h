@@ -55,6 +55,11 @@ void xfer_ftp_listing_free(wf_buf_t *b);
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
 				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries,
 				    const char *what);
+/* A listing read already (out_take, cut and listed as a listing job's
+ * were), as a job that reads nothing: for the data channel, which takes a
+ * listing from a job done (its cut, its lines). NULL when out of memory
+ * (out_take freed). */
+xfer_fs_job_t *xfer_ftp_job_listing_read(wf_buf_t *out_take, bool cut, size_t listed);
 /* Copies bytes [0, len) of src_fd_take to the end of the open upload
  * up_take (heap-allocated; the job frees it if it is never taken back).
  * NULL when out of memory (after releasing what it took). */
