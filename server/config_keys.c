@@ -86,13 +86,14 @@ static const wf_key_t limit_keys[] = {
 		"services together; one client (as for bans) may have an eighth of them (at least 2). Past either, "
 		"a login is refused unchecked, HTTPS with 503 and FTPS with 421, so that a flood of guesses "
 		"cannot queue ahead of everything else the offload threads do." },
-	{ "listing_memory", WF_KEY_SIZE, F(wf_config_t, limits.listing_memory), 0, "256M", 64 << 10,
+	{ "listing_memory", WF_KEY_SIZE, F(wf_config_t, limits.listing_memory), 0, "512M", 64 << 10,
 	  INT64_MAX, NULL, NULL, "Memory folder listings may hold at once, HTTPS and FTPS together, from the "
 		"moment a folder is read until the listing's last byte is sent or it is dropped (a listing of "
-		"100000 entries holds 5 to 35 MB, by the length of the names). One client (as for bans) may "
-		"hold an eighth of it. A listing that would pass either is refused, HTTPS with 503 and "
-		"`Retry-After: 1`, FTPS with 450; one line a minute says so. Besides, at most 16 listings are "
-		"built at once, two per client." },
+		"100000 entries holds 4 to 37 MB over HTTPS, by the length of the names, and up to 64 MiB of "
+		"lines over FTPS). One client (as for bans) may hold an eighth of it: by default 64 MiB, room "
+		"for the largest listing of either. A listing that would pass either is refused, HTTPS with "
+		"503 and `Retry-After: 1`, FTPS with 450; one line a minute says so. Besides, at most 16 "
+		"listings are built at once, two per client." },
 	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,
 	  86400 * 3650, NULL, NULL,
 	  "Seconds an interrupted FTPS upload is kept for resuming, counted from its last write (7 days); "

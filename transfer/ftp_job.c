@@ -88,7 +88,7 @@ static bool charge(listing_t *l)
 	listing_buf_t *lb = buf_of(l->out);
 	if (!lb->hold.addr[0])
 		return true;
-	l->refused = xfer_listing_hold_set(&lb->hold, sizeof(*lb) + lb->buf.cap);
+	l->refused = xfer_listing_hold_set(&lb->hold, lb->buf.cap); /* as listing.c: the lines alone */
 	if (l->refused == XFER_LISTING_GRANTED)
 		return true;
 	xfer_listing_refusal_log(l->refused, "FTPS", lb->hold.addr, lb->hold.budget);

@@ -540,11 +540,14 @@ xfer_listing_refusal_t xfer_listing_refused(const xfer_listing_t *L)
 
 /* What the listing holds that grows with the folder: the entries and the
  * names, as allocated. The piece being read out (the stage, below
- * READ_MAX + PIECE_MAX) is not counted: it is bounded per listing, and
- * the listings per connection are. */
+ * READ_MAX + PIECE_MAX) and the listing's own few hundred bytes are not
+ * counted: they are bounded per listing, and the listings per connection
+ * are; so the largest listing (100000 names of NAME_MAX bytes: 3.2 MB of
+ * entries, 32 MiB of names) fits a client's share of the default budget,
+ * as the largest FTP listing (64 MiB of lines) does. */
 static size_t held_bytes(const xfer_listing_t *L)
 {
-	return sizeof(*L) + L->l.cap * sizeof(entry_t) + L->l.names.cap;
+	return L->l.cap * sizeof(entry_t) + L->l.names.cap;
 }
 
 /* The budget's count brought up to what L holds: false (errno ENOBUFS,
