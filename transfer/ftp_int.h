@@ -46,7 +46,7 @@ typedef struct xfer_ftp {
 	unsigned bad_lines;        /* malformed or unknown commands in a row */
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
-	xfer_fs_job_t *stat_job;  /* borrowed: STAT's folder listing being read (it owns itself until done) */
+	xfer_fs_job_t *stat_job;  /* borrowed: a listing's folder being read, for STAT or before LIST's 150 (it owns itself until done) */
 	ftp_op_t *op;              /* owned: a command whose work runs off the loop (ftp_commands.c), or NULL */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */

@@ -7,8 +7,9 @@
  *   secure --USER/PASS (password checked off the loop)--> logged in
  *   logged in --transfer command--> transfer (only ABOR STAT NOOP QUIT run;
  *     its first step may be a job off the loop: see ftp_data.c's PREPARE)
- *   logged in --STAT PATH of a folder--> listing it off the loop (stat_job;
- *     no command is read until its reply is out)
+ *   logged in --STAT PATH, LIST, NLST or MLSD of a folder--> listing it off
+ *     the loop (stat_job; no command is read until its reply, or the
+ *     listing's 150, is out)
  *   logged in --DELE RMD MKD RNTO, a REST+STOR that cuts a partial, or a
  *     SIZE/STOR/APPE that removes one--> the change made off the loop (op;
  *     no command is read until its reply is out, or, for the STOR, until
