@@ -2,6 +2,7 @@
 connection whose streams the test drives frame by frame, withholding a
 stream's window, reading slowly, sending PINGs."""
 
+import collections
 import os
 import socket
 import ssl
@@ -20,6 +21,12 @@ except ImportError:  # packaging/install-deps.sh --test installs python3-h2
     raise SystemExit("python3-h2 is missing: run packaging/install-deps.sh --test")
 
 ALICE = harness.basic_auth("alice", "alice-pw")
+
+# What read_granting() saw: data, all the DATA the stream got (from its
+# start); ended, whether END_STREAM came; reset, the RST_STREAM's error
+# code (None if none came); took, the seconds from the call to the end or
+# the reset (to the return, if neither came).
+Granted = collections.namedtuple("Granted", "data ended reset took")
 
 
 class Stream:
@@ -111,6 +118,31 @@ class H2Client:
         """Opens n more bytes of a held stream's window."""
         self.conn.increment_flow_control_window(n, stream_id=sid)
         self.flush()
+
+    def read_granting(self, sid, n, every, limit):
+        """Reads a held stream, opening n more bytes of its window each
+        `every` seconds, until it ends or is reset, the connection closes,
+        or `limit` seconds pass; returns a Granted. The first grant comes
+        `every` seconds after the call (the window the stream already has
+        goes first); none is sent once the stream has ended or been reset."""
+        assert sid in self.held, "stream %d is not held: its window opens by itself" % sid
+        s = self.streams[sid]
+
+        def over():
+            return s.ended or s.reset is not None
+
+        start = time.monotonic()
+        while not over() and not self.closed and time.monotonic() - start < limit:
+            self.wait(over, every)
+            if not over() and not self.closed:
+                self.grant(sid, n)
+        if s.ended:
+            end = s.ended_at
+        elif s.reset is not None:
+            end = s.reset_at
+        else:
+            end = time.monotonic()
+        return Granted(bytes(s.data), s.ended, s.reset, end - start)
 
     def ping(self):
         """Sends a PING; returns its payload."""

@@ -120,14 +120,11 @@ class Trickle(Base):
         sid = c.request("GET", "/slow.bin", hold=True)
         s = c.streams[sid]
         self.assertTrue(c.wait(lambda: len(s.data) >= 65535, 5), "the first 64 KiB did not come")
-        start = time.monotonic()
-        while s.reset is None and not c.closed and time.monotonic() - start < GIVE_UP:
-            c.grant(sid, TRICKLE)
-            c.wait(lambda: s.reset is not None, TRICKLE_EVERY)
-        self.assertEqual(s.reset, PROTOCOL_ERROR, "200 bytes/s of window kept an HTTP/2 download open")
-        self.assertLess(s.reset_at - start, DROPPED_WITHIN)
-        self.assertLess(len(s.data), len(self.slow))
-        self.assertGreater(len(s.data), 65535)  # the trickle moved: not a stall
+        got = c.read_granting(sid, TRICKLE, TRICKLE_EVERY, GIVE_UP)
+        self.assertEqual(got.reset, PROTOCOL_ERROR, "200 bytes/s of window kept an HTTP/2 download open")
+        self.assertLess(got.took, DROPPED_WITHIN)
+        self.assertLess(len(got.data), len(self.slow))
+        self.assertGreater(len(got.data), 65535)  # the trickle moved: not a stall
         self.assert_rate_logged(MIN_RATE, "HTTP/2 stream %d " % sid)
         self.assertEqual(c.get("/small.txt")[0], 200)
 
@@ -201,16 +198,11 @@ class Trickle(Base):
         c = H2Client(self.server)
         self.addCleanup(c.close)
         sid = c.request("GET", "/mid.bin", hold=True)
-        s = c.streams[sid]
-        start = time.monotonic()
-        while not s.ended and s.reset is None and time.monotonic() - start < 15:
-            c.wait(lambda: s.ended or s.reset is not None, 1.0)
-            if not s.ended and s.reset is None:
-                c.grant(sid, 8192)
-        self.assertIsNone(s.reset)
-        self.assertTrue(s.ended)
-        self.assertGreater(time.monotonic() - start, SEND_TIMEOUT)
-        self.assertEqual(bytes(s.data), self.mid)
+        got = c.read_granting(sid, 8192, 1.0, 15)
+        self.assertIsNone(got.reset)
+        self.assertTrue(got.ended)
+        self.assertGreater(got.took, SEND_TIMEOUT)
+        self.assertEqual(got.data, self.mid)
 
     def test_ftps_upload_in_bursts_completes(self):
         c = self.control()
