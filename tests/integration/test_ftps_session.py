@@ -364,6 +364,17 @@ class Session(ftps_util.FTPSCase):
 
     # -- changing the tree
 
+    def assert_mkd_and_rnto_refused(self, c, name, source, why):
+        """Neither MKD nor RNTO (after RNFR source) makes name: each gets
+        553, its text saying why."""
+        r = c.cmd("MKD " + name)
+        self.assertEqual(r.code, 553, r)
+        self.assertIn(why, r.text)
+        c.expect("RNFR " + source, 350)
+        r = c.cmd("RNTO " + name)
+        self.assertEqual(r.code, 553, r)
+        self.assertIn(why, r.text)
+
     def test_mkdir_rmdir(self):
         c = self.logged_in()
         r = c.expect("MKD made", 257)
@@ -414,13 +425,7 @@ class Session(ftps_util.FTPSCase):
                 self.assertEqual((r.code, r.text), (553, "/%s: reserved name (the server's, for uploads under way)"
                                                     % name), r)
                 self.assertIsNone(info["prelim"])
-                r = c.cmd("MKD " + name)
-                self.assertEqual(r.code, 553, r)
-                self.assertIn("reserved name", r.text)
-                c.expect("RNFR hello.txt", 350)
-                r = c.cmd("RNTO " + name)
-                self.assertEqual(r.code, 553, r)
-                self.assertIn("reserved name", r.text)
+                self.assert_mkd_and_rnto_refused(c, name, "hello.txt", "reserved name")
                 self.assertFalse(os.path.lexists(self.home(name)))
         self.assertEqual(self.read_home("hello.txt"), HELLO)
         # One in a path that goes on is no folder that exists: 550 as ever.
@@ -530,13 +535,7 @@ class Session(ftps_util.FTPSCase):
         before_docs = sorted(os.listdir(self.home("docs")))
         for name in ("dir\tx", "esc\x1b[31mred", "del\x7fx", "ctl\x01x", "docs/in\x1fner"):
             with self.subTest(name=name):
-                r = c.cmd("MKD " + name)
-                self.assertEqual(r.code, 553, r)
-                self.assertIn("control character", r.text)
-                c.expect("RNFR ctl-src.txt", 350)
-                r = c.cmd("RNTO " + name)
-                self.assertEqual(r.code, 553, r)
-                self.assertIn("control character", r.text)
+                self.assert_mkd_and_rnto_refused(c, name, "ctl-src.txt", "control character")
         self.assertEqual(sorted(os.listdir(self.home())), before)
         self.assertEqual(sorted(os.listdir(self.home("docs"))), before_docs)
         self.assertEqual(self.read_home("ctl-src.txt"), b"CTL")
