@@ -74,6 +74,14 @@ class HttpListingCap(unittest.TestCase):
         self.assertEqual(s.headers.get("retry-after"), "1")
         self.assertIn(detail, bytes(s.data))
 
+    def settle(self, held):
+        """harness.hold_pool's wrong passwords end: each is refused (401),
+        its connection closed."""
+        for s in held:
+            status, _, _ = s.read_response(timeout=SLOW)
+            self.assertEqual(status, 401)
+            s.close()
+
     def test_one_connection_holds_two_listings(self):
         c = self.shut_client()
         try:
@@ -173,10 +181,7 @@ class HttpListingCap(unittest.TestCase):
                     self.assertWholeListing(s)
                 else:
                     self.assertBusy(s, b"too many folders being listed")
-            for s in held:
-                status, _, _ = s.read_response(timeout=SLOW)
-                self.assertEqual(status, 401)
-                s.close()
+            self.settle(held)
         finally:
             for c in conns:
                 c.close()
@@ -204,10 +209,7 @@ class HttpListingCap(unittest.TestCase):
                                            args=["--interface", "127.0.0.2"], timeout=SLOW)
             self.assertEqual(status, 200, body[:300])
             self.assertIn(b'<a href="s2">', body)
-            for s in held:
-                status, _, _ = s.read_response(timeout=SLOW)
-                self.assertEqual(status, 401)
-                s.close()
+            self.settle(held)
         finally:
             for c in conns:
                 c.close()
