@@ -35,7 +35,7 @@
 #   BENCH_ONLY=a,b       run only these sections: download upload lftp mget ftplib memory
 #                        (`curl` means download,upload; `small` means mget,ftplib)
 #   BENCH_SKIP=a,b       skip these sections
-#   BENCH_REPEAT=N       runs per measurement, median reported (default 3; quick 1)
+#   BENCH_REPEAT=N       runs per measurement, median reported (default 5; quick 1)
 #   BENCH_FILES=N        small files (default 200; quick 50)
 #   BENCH_IDLE=N         idle sessions held (default 200; quick 100)
 #   BENCH_TMP=DIR        where the temp folder goes (default /var/tmp; same disk as /)
@@ -48,7 +48,7 @@ set -uo pipefail
 if ((QUICK)); then
 	BIG_MIB=256 REPEAT=${BENCH_REPEAT:-1} NFILES=${BENCH_FILES:-50} IDLE=${BENCH_IDLE:-100}
 else
-	BIG_MIB=1024 REPEAT=${BENCH_REPEAT:-3} NFILES=${BENCH_FILES:-200} IDLE=${BENCH_IDLE:-200}
+	BIG_MIB=1024 REPEAT=${BENCH_REPEAT:-5} NFILES=${BENCH_FILES:-200} IDLE=${BENCH_IDLE:-200}
 fi
 SMALL_BYTES=4096
 FUSER=ftpbench
@@ -338,7 +338,7 @@ restart_all() { # restart_all SECTION: fresh processes of every server
 declare -A STARTED
 
 # ---------------------------------------------------------------- results
-declare -A RES UNIT LOWER
+declare -A RES UNIT LOWER RUNS
 ROWS=()
 NOTES=()
 WHARF_FAILED=0
@@ -349,6 +349,11 @@ record() { # record ROWNAME UNIT LOWER_IS_BETTER(0|1|-) SERVER VALUE ("-": shown
 	LOWER[$row]=$3
 	RES[$row/$4]=$5
 	say "  $row [$4]: $5 $2"
+}
+record_runs() { # record_runs ROWNAME SERVER RUN...: each repeat's value, in order, for the paired ratio
+	local row=$1 srv=$2
+	shift 2
+	RUNS[$row/$srv]="$*"
 }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # client_cpu CMD...: runs CMD (stdout kept, stderr as CMD sends it); its CPU time,
@@ -470,6 +475,8 @@ bench_xfer() { # bench_xfer curl|lftp download|upload
 		# shellcheck disable=SC2086 # word splitting of the run list is meant
 		record "$label" "MB/s" 0 "$s" "$(median ${runs[$s]:-})"
 		# shellcheck disable=SC2086
+		record_runs "$label" "$s" ${runs[$s]:-}
+		# shellcheck disable=SC2086
 		record "  $tool's CPU during the $kind, % of wall" "%" - "$s" "$(median ${cpus[$s]:-})"
 		server_alive "$s" "$tool $kind"
 	done
@@ -532,6 +539,8 @@ bench_small() { # bench_small mget|ftplib
 			say "  $label runs (ms/file) [$s]:${runs[$s]:- none}$v"
 			# shellcheck disable=SC2086
 			record "$label" "ms/file" 1 "$s" "$(median ${runs[$s]:-})"
+			# shellcheck disable=SC2086
+			record_runs "$label" "$s" ${runs[$s]:-}
 			# shellcheck disable=SC2086
 			[[ $kind == mget ]] && record "  lftp's own CPU, TLS $tls" "ms/file" - "$s" "$(median ${cpus[$s]:-})"
 			server_alive "$s" "$kind"
@@ -662,10 +671,31 @@ fi
 # ---------------------------------------------------------------- table
 # "x best": wharf against the better peer, oriented so that higher is better for
 # wharf: peer/wharf for ms and KiB rows, wharf/peer for MB/s rows.
+# "paired": the same ratio taken inside each repeat (wharf's run against the
+# better peer's runs of that round, which ran right after it), then the median
+# of those. The host's own speed drifts from minute to minute (an AES-GCM
+# loop alone went from 2.3 to 4.3 GB/s within a minute on this machine
+# kind); servers that ran seconds apart share that drift, so the paired
+# figure carries less of it than the ratio of medians taken minutes apart.
+paired() { # paired ROW: median over repeats of wharf's run against the better peer's same-round run
+	awk -v w="${RUNS[$1/wharf]:-}" -v v="${RUNS[$1/vsftpd]:-}" -v p="${RUNS[$1/pure-ftpd]:-}" \
+		-v lower="${LOWER[$1]}" 'BEGIN {
+		nw = split(w, W, " "); nv = split(v, V, " "); np = split(p, P, " "); n = 0
+		for (i = 1; i <= nw; i++) {
+			best = ""
+			if (i <= nv) best = V[i]
+			if (i <= np && (best == "" || (lower ? P[i] < best : P[i] > best))) best = P[i]
+			if (best == "" || best == 0 || W[i] == 0) continue
+			R[++n] = lower ? best / W[i] : W[i] / best
+		}
+		if (n < 2) { print "-"; exit }
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && R[j - 1] > R[j]; j--) { t = R[j]; R[j] = R[j - 1]; R[j - 1] = t }
+		printf "%.2f", R[int((n + 1) / 2)] }'
+}
 echo
-fmt='%-50s %-7s %9s %9s %9s %8s\n'
-printf "$fmt" "test" "unit" "wharf" "vsftpd" "pure-ftpd" "x best"
-printf "$fmt" "----" "----" "-----" "------" "---------" "------"
+fmt='%-50s %-7s %9s %9s %9s %8s %8s\n'
+printf "$fmt" "test" "unit" "wharf" "vsftpd" "pure-ftpd" "x best" "paired"
+printf "$fmt" "----" "----" "-----" "------" "---------" "------" "------"
 for row in "${ROWS[@]}"; do
 	w=${RES[$row/wharf]:--} v=${RES[$row/vsftpd]:--} p=${RES[$row/pure-ftpd]:--}
 	ratio=$(awk -v w="$w" -v v="$v" -v p="$p" -v lower="${LOWER[$row]}" 'BEGIN {
@@ -674,12 +704,15 @@ for row in "${ROWS[@]}"; do
 		if (p ~ num && (best == "" || (lower ? p < best : p > best))) best = p
 		if (w !~ num || best == "" || w == 0 || best == 0) { print "-"; exit }
 		printf "%.2f", lower ? best / w : w / best }')
-	[[ -z ${UNIT[$row]} || ${LOWER[$row]} == - ]] && ratio=-
-	printf "$fmt" "$row" "${UNIT[$row]}" "$w" "$v" "$p" "$ratio"
+	pr=-
+	[[ -n ${RUNS[$row/wharf]:-} ]] && pr=$(paired "$row")
+	[[ -z ${UNIT[$row]} || ${LOWER[$row]} == - ]] && ratio=- pr=-
+	printf "$fmt" "$row" "${UNIT[$row]}" "$w" "$v" "$p" "$ratio" "$pr"
 done
 echo
 echo "x best: wharf against the better of vsftpd and pure-ftpd, higher is better for wharf on every row" \
-	"(goal >= 1.2). Transfers: median of $REPEAT run(s) of ${BIG_MIB} MiB (1 MB = 10^6 bytes) from the page cache," \
+	"(goal >= 1.2); paired: the same ratio inside each repeat (the servers run one after another in each round)," \
+	"median over the repeats. Transfers: median of $REPEAT run(s) of ${BIG_MIB} MiB (1 MB = 10^6 bytes) from the page cache," \
 	"downloads to /dev/null, uploads into the same folder on the same disk (page cache synced between runs)."
 echo "A server whose run fails gets no more runs of that row; a transfer with under 1 MB/s for 10 s fails."
 echo "curl: its own speed figure (whole session: connect, AUTH TLS, login, EPSV, transfer, 226)." \
