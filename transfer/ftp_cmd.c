@@ -54,6 +54,67 @@ const char *xfer_ftp_verb_name(xfer_ftp_verb_t v)
 	return verb_names[v];
 }
 
+/* HELP VERB's text, in the words of RFC 959's command syntax (4.1) that
+ * ProFTPD's HELP shows: "<sp>" a space, "[...]" optional. Each verb's own
+ * argument as this server takes it. */
+static const char *const verb_syntax[XFER_FTP_VERB_COUNT] = {
+	[XFER_FTP_USER] = "USER <sp> username",
+	[XFER_FTP_PASS] = "PASS <sp> password",
+	[XFER_FTP_QUIT] = "QUIT",
+	[XFER_FTP_NOOP] = "NOOP",
+	[XFER_FTP_SYST] = "SYST",
+	[XFER_FTP_FEAT] = "FEAT",
+	[XFER_FTP_OPTS] = "OPTS <sp> UTF8 ON | MLST <sp> fact;fact;...",
+	[XFER_FTP_HELP] = "HELP [<sp> command]",
+	[XFER_FTP_STAT] = "STAT [<sp> pathname]",
+	[XFER_FTP_PWD] = "PWD",
+	[XFER_FTP_CWD] = "CWD <sp> pathname",
+	[XFER_FTP_CDUP] = "CDUP",
+	[XFER_FTP_TYPE] = "TYPE <sp> A | I | L 8",
+	[XFER_FTP_MODE] = "MODE <sp> S",
+	[XFER_FTP_STRU] = "STRU <sp> F",
+	[XFER_FTP_PASV] = "PASV",
+	[XFER_FTP_EPSV] = "EPSV [<sp> 1 | 2 | ALL]",
+	[XFER_FTP_PORT] = "PORT <sp> h1,h2,h3,h4,p1,p2",
+	[XFER_FTP_EPRT] = "EPRT <sp> |proto|address|port|",
+	[XFER_FTP_LIST] = "LIST [<sp> pathname or pattern]",
+	[XFER_FTP_NLST] = "NLST [<sp> pathname or pattern]",
+	[XFER_FTP_MLSD] = "MLSD [<sp> pathname]",
+	[XFER_FTP_MLST] = "MLST [<sp> pathname]",
+	[XFER_FTP_RETR] = "RETR <sp> pathname",
+	[XFER_FTP_STOR] = "STOR <sp> pathname",
+	[XFER_FTP_STOU] = "STOU [<sp> pathname]",
+	[XFER_FTP_APPE] = "APPE <sp> pathname",
+	[XFER_FTP_REST] = "REST <sp> offset",
+	[XFER_FTP_SIZE] = "SIZE <sp> pathname",
+	[XFER_FTP_MDTM] = "MDTM <sp> pathname",
+	[XFER_FTP_DELE] = "DELE <sp> pathname",
+	[XFER_FTP_RMD] = "RMD <sp> pathname",
+	[XFER_FTP_MKD] = "MKD <sp> pathname",
+	[XFER_FTP_RNFR] = "RNFR <sp> pathname",
+	[XFER_FTP_RNTO] = "RNTO <sp> pathname",
+	[XFER_FTP_ABOR] = "ABOR",
+	[XFER_FTP_AUTH] = "AUTH <sp> TLS",
+	[XFER_FTP_PBSZ] = "PBSZ <sp> 0",
+	[XFER_FTP_PROT] = "PROT <sp> C | P",
+	[XFER_FTP_CCC] = "CCC",
+	[XFER_FTP_ALLO] = "ALLO <sp> bytes",
+	[XFER_FTP_XPWD] = "XPWD",
+	[XFER_FTP_XCWD] = "XCWD <sp> pathname",
+	[XFER_FTP_XMKD] = "XMKD <sp> pathname",
+	[XFER_FTP_XRMD] = "XRMD <sp> pathname",
+	[XFER_FTP_SITE] = "SITE <sp> command (none is offered)",
+	[XFER_FTP_MFMT] = "MFMT <sp> YYYYMMDDHHMMSS <sp> pathname",
+	[XFER_FTP_XCUP] = "XCUP",
+};
+
+const char *xfer_ftp_verb_syntax(xfer_ftp_verb_t v)
+{
+	if ((unsigned)v >= XFER_FTP_VERB_COUNT || v == XFER_FTP_UNKNOWN || !verb_syntax[v])
+		abort(); /* a verb without its line: the table above is missing one */
+	return verb_syntax[v];
+}
+
 static bool is_alpha(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -89,6 +150,11 @@ static xfer_ftp_verb_t verb_lookup(wf_slice_t name)
 			lo = mid + 1;
 	}
 	return XFER_FTP_UNKNOWN;
+}
+
+xfer_ftp_verb_t xfer_ftp_verb_of(wf_slice_t name)
+{
+	return verb_lookup(name);
 }
 
 ssize_t xfer_ftp_parse_line(const char *buf, size_t len, xfer_ftp_cmd_t *out)

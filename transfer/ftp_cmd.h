@@ -65,6 +65,11 @@ ssize_t xfer_ftp_parse_line(const char *buf, size_t len, xfer_ftp_cmd_t *out);
 /* Canonical upper-case name of a verb ("RETR"), or "?" for UNKNOWN. */
 const char *xfer_ftp_verb_name(xfer_ftp_verb_t v);
 
+/* The verb named name (3-4 letters, any case), or XFER_FTP_UNKNOWN: HELP's argument. */
+xfer_ftp_verb_t xfer_ftp_verb_of(wf_slice_t name);
+/* "RETR <sp> pathname": a known verb's syntax, for HELP VERB's 214. */
+const char *xfer_ftp_verb_syntax(xfer_ftp_verb_t v);
+
 /* Argument parsers: strict (no spaces, no signs), out written only on WF_OK.
  * They only read the address; refusing bounce targets is the caller's job. */
 /* PORT h1,h2,h3,h4,p1,p2 -> IPv4 address and port. WF_OK or WF_ERR (each

@@ -614,9 +614,31 @@ static void cmd_opts(xfer_ftp_t *f, wf_slice_t arg)
 	ftp_reply(f, 501, "Unknown option");
 }
 
+/* HELP VERB: 214 with its syntax, as ProFTPD and Pure-FTPd answer; 502
+ * (not implemented) for a verb this server does not know. Only the first
+ * word counts ("HELP SITE CHMOD" is SITE's). Plain HELP lists them all. */
+static void help_verb(xfer_ftp_t *f, wf_slice_t arg)
+{
+	wf_slice_t word = wf_slice_trim(arg);
+	const char *sp = memchr(word.ptr, ' ', word.len);
+	if (sp)
+		word.len = (size_t)(sp - word.ptr);
+	xfer_ftp_verb_t v = xfer_ftp_verb_of(word);
+	if (v == XFER_FTP_UNKNOWN) {
+		/* The name is the client's: cut, as a 500 for it is (control bytes
+		 * cannot be in a line; CR and LF become spaces in any reply). */
+		ftp_reply(f, 502, "Unknown command '%.*s'", (int)(word.len > 32 ? 32 : word.len), word.ptr);
+		return;
+	}
+	ftp_reply(f, 214, "Syntax: %s", xfer_ftp_verb_syntax(v));
+}
+
 static void cmd_help(xfer_ftp_t *f, wf_slice_t arg)
 {
-	(void)arg;
+	if (wf_slice_trim(arg).len) {
+		help_verb(f, arg);
+		return;
+	}
 	static const char *const lines[] = {
 		"ABOR ALLO APPE AUTH CCC  CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM",
 		"MFMT MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD",
