@@ -1112,10 +1112,18 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	list_folder(f, dir_fd, rel, &style, out, v, on_stat_listed);
 }
 
+/* STAT alone is the session's status, before login too (as vsftpd and
+ * ProFTPD answer it). STAT PATH lists that path, which needs a login: before
+ * one it gets the 530 every other file command gets, not the status, which
+ * a client would read as the listing of a path that is not there. During a
+ * transfer, STAT is its progress whatever follows (RFC 959). */
 static void cmd_stat(xfer_ftp_t *f, wf_slice_t arg)
 {
-	if (arg.len && f->logged_in && !ftp_data_busy(f)) {
-		stat_path(f, arg);
+	if (arg.len && !ftp_data_busy(f)) {
+		if (f->logged_in)
+			stat_path(f, arg);
+		else
+			ftp_reply(f, 530, "Please log in with USER and PASS");
 		return;
 	}
 	char l1[256], l2[128], l3[FTP_DATA_STATUS_MAX];
