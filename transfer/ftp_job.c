@@ -1,5 +1,6 @@
 /* FTP's own file system jobs off the loop: see ftp_job.h. */
 #include "ftp_job.h"
+#include "ftp_glob.h"
 #include "listing_budget.h"
 #include "listing_link.h"
 #include "path.h"
@@ -34,6 +35,9 @@ typedef struct listing {
 	xfer_listing_refusal_t refused; /* the budget stopped it (ENOBUFS), or GRANTED */
 	char *what;                /* owned: the caller's name of the folder, or NULL */
 	wf_buf_t *out;             /* owned until taken: an xfer_ftp_listing_buf */
+	char *pattern;             /* owned: only the entries it matches are listed (ftp_glob.h), or NULL */
+	char *named;               /* owned: NAMES with a prefix: room for it and one name, the prefix in front; or NULL */
+	size_t prefix_len;
 } listing_t;
 
 /* A listing's lines with their count against the listings' budget. */
@@ -132,6 +136,9 @@ static int listing_step(void *state, bool *more)
 		}
 		if (!listed_name(de->d_name))
 			continue;
+		if (l->pattern && !xfer_ftp_glob_match((wf_slice_t){ l->pattern, strlen(l->pattern) },
+						       (wf_slice_t){ de->d_name, strlen(de->d_name) }))
+			continue;
 		if (l->listed >= l->max_entries) {
 			l->cut = true; /* one more to list: the reply says the listing is not whole */
 			done = true;
@@ -145,7 +152,12 @@ static int listing_step(void *state, bool *more)
 		 * file or a folder. NLST shows names alone. */
 		if (l->style.kind != XFER_FTP_LIST_NAMES)
 			xfer_listing_links_follow(&l->links, de->d_name, &st);
-		if (xfer_ftp_list_entry(l->out, &l->style, de->d_name, &st) != WF_OK) {
+		const char *name = de->d_name;
+		if (l->named) {
+			snprintf(l->named + l->prefix_len, NAME_MAX + 1, "%s", de->d_name);
+			name = l->named;
+		}
+		if (xfer_ftp_list_entry(l->out, &l->style, name, &st) != WF_OK) {
 			l->cut = true; /* the listing's cap: what fits is sent */
 			done = true;
 			break;
@@ -172,6 +184,8 @@ static void listing_drop(void *state)
 		close(l->home_fd);
 	free(l->dir_rel);
 	free(l->what);
+	free(l->pattern);
+	free(l->named);
 	xfer_ftp_listing_free(l->out);
 	free(l);
 }
@@ -297,6 +311,24 @@ xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *di
 	if (!j)
 		errno = ENOMEM;
 	return j;
+}
+
+int xfer_ftp_job_listing_match(xfer_fs_job_t *j, const char *pattern, const char *prefix)
+{
+	listing_t *l = xfer_fs_job_state(j, &listing_ops);
+	if (!l || l->read || l->pattern)
+		abort(); /* a listing job not started, filtered once: the caller's bug else */
+	l->pattern = strdup(pattern);
+	if (!l->pattern)
+		return WF_ERR;
+	if (prefix && prefix[0] && l->style.kind == XFER_FTP_LIST_NAMES) {
+		l->prefix_len = strlen(prefix);
+		l->named = malloc(l->prefix_len + NAME_MAX + 1);
+		if (!l->named)
+			return WF_ERR; /* the pattern is freed with the job */
+		memcpy(l->named, prefix, l->prefix_len);
+	}
+	return WF_OK;
 }
 
 xfer_fs_job_t *xfer_ftp_job_listing_read(wf_buf_t *out_take, bool cut, size_t listed)

@@ -55,6 +55,16 @@ void xfer_ftp_listing_free(wf_buf_t *b);
 xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *dir_rel,
 				    const xfer_ftp_list_style_t *style, wf_buf_t *out_take, size_t max_entries,
 				    const char *what);
+/* Lists only the entries of a listing job (not started) whose names
+ * match pattern (transfer/ftp_glob.h; copied): LIST or NLST "*.txt". A
+ * names-only listing (NLST) writes each as prefix (copied; NULL or "":
+ * none) and the name: NLST with the folder "data/" and the pattern "*.csv"
+ * gives "data/a.csv", which a client's mget can RETR as it is. The limits
+ * count what is listed, as
+ * for any listing; entries the pattern leaves out are read all the same
+ * (max_entries counts listed ones). WF_OK, or WF_ERR when out of memory
+ * (the job is still whole: free it). */
+int xfer_ftp_job_listing_match(xfer_fs_job_t *j, const char *pattern, const char *prefix);
 /* A listing read already (out_take, cut and listed as a listing job's
  * were), as a job that reads nothing: for the data channel, which takes a
  * listing from a job done (its cut, its lines). NULL when out of memory

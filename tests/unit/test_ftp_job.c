@@ -1,7 +1,8 @@
 /* FTP's own jobs run where no offload pool is (inline, WF_DONE): a
  * folder's listing in each style, without ".", ".." and hidden upload
  * files, within its entry count and its buffer's cap, over more entries
- * than one step reads; a listing of what is not a folder failing with
+ * than one step reads, and filtered by a pattern (NLST names with their
+ * folder in front); a listing of what is not a folder failing with
  * ENOTDIR; a copy of a file's head into an upload, in steps past the first
  * 16 MiB, and one past the end of its source failing; a resumed upload cut
  * back, and parked again when its job is let go of; what each kind hands
@@ -128,6 +129,32 @@ static size_t count_lines(const char *path, size_t max_entries)
 	return count_lines_cut(path, max_entries, &cut);
 }
 
+/* Lines of a NLST of path filtered by pattern, each checked to start with
+ * prefix; *cut as count_lines_cut. */
+static size_t count_matches(const char *path, const char *pattern, const char *prefix, size_t max_entries, bool *cut)
+{
+	wf_buf_t *out = xfer_ftp_listing_buf(1 << 20, NULL);
+	xfer_ftp_list_style_t style = { .kind = XFER_FTP_LIST_NAMES };
+	xfer_fs_job_t *j = xfer_ftp_job_listing(open(path, O_RDONLY | O_DIRECTORY), -1, "", &style, out, max_entries, NULL);
+	CHECK_EQ_INT(xfer_ftp_job_listing_match(j, pattern, prefix), WF_OK);
+	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
+	CHECK_EQ_INT(xfer_fs_job_err(j), 0);
+	size_t listed;
+	*cut = xfer_ftp_job_listing_cut(j, &listed);
+	out = xfer_ftp_job_take_listing(j);
+	xfer_fs_job_free(j);
+	size_t n = 0, plen = strlen(prefix);
+	const char *b = wf_buf_size(out) ? wf_buf_head(out) : NULL;
+	for (size_t i = 0; i < wf_buf_size(out); i++) {
+		if (i == 0 || b[i - 1] == '\n')
+			CHECK(wf_buf_size(out) - i > plen && memcmp(b + i, prefix, plen) == 0);
+		n += b[i] == '\n';
+	}
+	xfer_ftp_listing_free(out);
+	CHECK_EQ_INT(listed, n);
+	return n;
+}
+
 /* More entries than one step reads. */
 static void test_listing_in_steps(void)
 {
@@ -147,6 +174,16 @@ static void test_listing_in_steps(void)
 	CHECK_EQ_INT(count_lines_cut(many, 10000, &cut), 10000);
 	CHECK(!cut);
 	unlink(path);
+	/* A pattern lists its matches wherever readdir meets them (past the
+	 * first step too); max_entries counts what is listed; NLST names
+	 * carry the prefix. */
+	CHECK_EQ_INT(count_matches(many, "e0000?", "", 100000, &cut), 10);
+	CHECK(!cut);
+	CHECK_EQ_INT(count_matches(many, "e*[05]", "sub/", 100000, &cut), 2000);
+	CHECK_EQ_INT(count_matches(many, "e0*", "", 100, &cut), 100);
+	CHECK(cut);
+	CHECK_EQ_INT(count_matches(many, "nothing*", "sub/", 100000, &cut), 0);
+	CHECK(!cut);
 	for (int i = 0; i < 10000; i++) {
 		snprintf(path, sizeof(path), "%s/e%05d", many, i);
 		unlink(path);
