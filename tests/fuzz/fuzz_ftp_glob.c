@@ -4,8 +4,8 @@
  * reading of the same rules (glob_ref.h), a pattern without wildcards must
  * match only the name it spells, and a pattern past the cap nothing. The
  * fuzzer's own timeout catches a match that takes too long. */
-#include "transfer/ftp_glob.h"
 #include "glob_ref.h"
+#include "transfer/ftp_glob.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t sn = nul ? size - pn - 1 : 0;
 	if (sn > 1024)
 		sn = 1024; /* names are at most NAME_MAX; a bit beyond tests more */
-	wf_slice_t ps = { pat, pn }, ns = { name, sn };
+	wf_slice_t ps = {pat, pn}, ns = {name, sn};
 
 	bool got = xfer_ftp_glob_match(ps, ns);
 	if (pn > XFER_FTP_GLOB_MAX) {

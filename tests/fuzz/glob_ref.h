@@ -13,9 +13,9 @@
 
 typedef struct ref_tok {
 	enum { REF_STAR, REF_ANY, REF_CHAR, REF_CLASS } kind;
-	uint32_t c;            /* REF_CHAR */
-	bool negate;           /* REF_CLASS */
-	size_t nr;             /* REF_CLASS: ranges */
+	uint32_t c;  /* REF_CHAR */
+	bool negate; /* REF_CLASS */
+	size_t nr;   /* REF_CLASS: ranges */
 	uint32_t lo[256], hi[256];
 } ref_tok_t;
 

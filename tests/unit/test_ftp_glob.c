@@ -6,14 +6,14 @@
  * reference reading of the rules (tests/fuzz/glob_ref.h). */
 #include "transfer/ftp_glob.h"
 
-#include "check.h"
 #include "../fuzz/glob_ref.h"
+#include "check.h"
 
 #include <time.h>
 
 static wf_slice_t sl(const char *s)
 {
-	return (wf_slice_t){ s, strlen(s) };
+	return (wf_slice_t){s, strlen(s)};
 }
 
 static bool m(const char *pat, const char *name)
@@ -60,14 +60,14 @@ static void test_classes(void)
 	CHECK(m("[!a-c]x", "dx"));
 	CHECK(m("[^a-c]x", "dx"));
 	CHECK(!m("[^a-c]x", "ax"));
-	CHECK(m("[]]", "]"));      /* ']' first is a member */
+	CHECK(m("[]]", "]")); /* ']' first is a member */
 	CHECK(m("[!]]", "x"));
 	CHECK(!m("[!]]", "]"));
-	CHECK(m("[a-]", "-"));     /* '-' last is a member */
-	CHECK(m("[-a]", "-"));     /* and first */
-	CHECK(!m("[z-a]", "m"));   /* a reversed range holds nothing */
-	CHECK(m("[\\]]", "]"));    /* a quoted ']' inside */
-	CHECK(m("[*?]", "*"));     /* wildcards are members inside a class */
+	CHECK(m("[a-]", "-"));	 /* '-' last is a member */
+	CHECK(m("[-a]", "-"));	 /* and first */
+	CHECK(!m("[z-a]", "m")); /* a reversed range holds nothing */
+	CHECK(m("[\\]]", "]"));	 /* a quoted ']' inside */
+	CHECK(m("[*?]", "*"));	 /* wildcards are members inside a class */
 	CHECK(!m("[*?]", "a"));
 	CHECK(m("[[]", "["));
 }
@@ -94,22 +94,25 @@ static void test_odd_patterns(void)
 	CHECK(magic("[ab]"));
 	CHECK(magic("\\\\*")); /* a quoted backslash, then a wildcard */
 	/* A NUL in a slice is a byte like any other: never the end. */
-	CHECK(xfer_ftp_glob_match((wf_slice_t){ "a\0*", 3 }, (wf_slice_t){ "a\0bc", 4 }));
-	CHECK(!xfer_ftp_glob_match((wf_slice_t){ "a\0*", 3 }, (wf_slice_t){ "a", 1 }));
+	CHECK(xfer_ftp_glob_match((wf_slice_t){"a\0*", 3}, (wf_slice_t){"a\0bc", 4}));
+	CHECK(!xfer_ftp_glob_match((wf_slice_t){"a\0*", 3}, (wf_slice_t){"a", 1}));
 }
 
 static void test_utf8(void)
 {
-	CHECK(m("f?le", "f\xc3\xafle"));           /* "fïle": '?' is one character */
+	CHECK(m("f?le", "f\xc3\xafle")); /* "fïle": '?' is one character */
 	CHECK(!m("f??le", "f\xc3\xafle"));
 	CHECK(m("[\xc3\xa0-\xc3\xbf]", "\xc3\xa9")); /* é in à..ÿ, as code points */
 	CHECK(!m("[\xc3\xa0-\xc3\xbf]", "e"));
 	CHECK(m("*\xe2\x82\xac", "price\xe2\x82\xac"));
-	CHECK(m("a?b", "a\xff" "b"));             /* a stray byte is one character */
-	CHECK(m("a??b", "a\xc3" "xb"));           /* a cut sequence is bytes */
-	CHECK(!m("a?b", "a\xc3" "xb"));
+	CHECK(m("a?b", "a\xff"
+		       "b")); /* a stray byte is one character */
+	CHECK(m("a??b", "a\xc3"
+			"xb")); /* a cut sequence is bytes */
+	CHECK(!m("a?b", "a\xc3"
+			"xb"));
 	CHECK(m("\xff", "\xff"));
-	CHECK(!m("\xc3\xbf", "\xff"));            /* U+00FF is not the byte 0xFF */
+	CHECK(!m("\xc3\xbf", "\xff")); /* U+00FF is not the byte 0xFF */
 }
 
 static void test_cap(void)
@@ -171,11 +174,11 @@ static void test_random_against_reference(void)
 			pat[i] = alphabet[((seed = seed * 1103515245 + 12345) >> 16) % (sizeof(alphabet) - 1)];
 		for (size_t i = 0; i < sn; i++)
 			name[i] = "ab]-[\xc3\xa9*"[((seed = seed * 1103515245 + 12345) >> 16) % 8];
-		bool got = xfer_ftp_glob_match((wf_slice_t){ pat, pn }, (wf_slice_t){ name, sn });
+		bool got = xfer_ftp_glob_match((wf_slice_t){pat, pn}, (wf_slice_t){name, sn});
 		if (got != ref_match(pat, pn, name, sn)) {
 			if (disagreements++ < 5)
-				fprintf(stderr, "disagree: pattern '%.*s' name '%.*s' -> %d\n", (int)pn, pat, (int)sn, name,
-					got);
+				fprintf(stderr, "disagree: pattern '%.*s' name '%.*s' -> %d\n", (int)pn, pat, (int)sn,
+					name, got);
 		}
 	}
 	CHECK_EQ_INT(disagreements, 0);

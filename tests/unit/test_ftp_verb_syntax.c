@@ -10,7 +10,7 @@
 
 static wf_slice_t sl(const char *s)
 {
-	return (wf_slice_t){ s, strlen(s) };
+	return (wf_slice_t){s, strlen(s)};
 }
 
 int main(void)
@@ -22,7 +22,7 @@ int main(void)
 		CHECK(strncmp(syntax, name, n) == 0 && (syntax[n] == '\0' || syntax[n] == ' '));
 		CHECK(!strpbrk(syntax, "\r\n"));
 		CHECK_EQ_INT(xfer_ftp_verb_of(sl(name)), v);
-		char lower[5] = { 0 };
+		char lower[5] = {0};
 		for (size_t i = 0; i < n && i < 4; i++)
 			lower[i] = (char)tolower((unsigned char)name[i]);
 		CHECK_EQ_INT(xfer_ftp_verb_of(sl(lower)), v);
