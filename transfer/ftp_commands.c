@@ -2,6 +2,7 @@
  * permission, a protected data channel, whether it may run during a
  * transfer), so no handler checks its own preconditions; the handlers below
  * do the work and reply per RFC 959/2228/2428/3659/4217. */
+#include "ftp_glob.h"
 #include "ftp_int.h"
 #include "ftp_list.h"
 #include "partial_sweep.h"
@@ -882,13 +883,60 @@ static void reply_listing_refused(xfer_ftp_t *f, xfer_listing_refusal_t why)
 	ftp_reply(f, 450, "Listing not made: %s", xfer_listing_refusal_text(why));
 }
 
+/* What a listing with wildcards lists: the entries of its folder that
+ * match pattern, for NLST each written after prefix. */
+typedef struct listing_glob {
+	const char *pattern; /* borrowed: the last segment of the path */
+	char prefix[FTP_PATH_MAX]; /* the folder part as the client wrote it ("data/"), or "" */
+} listing_glob_t;
+
+/* LIST, NLST or STAT of a name that is not there (err is ENOENT for it):
+ * when its last segment holds wildcards ("*.txt", "data/f?le[0-9].bin"),
+ * it lists the matching entries of its folder, as vsftpd, ProFTPD and
+ * Pure-FTPd do. The literal name was tried first, so a file named "a*b"
+ * is still listed as itself. Only the last segment is a pattern: the
+ * folder part is a name, wildcards and all ("d*" / "x" looks for a folder
+ * named "d*", as vsftpd does), so one command reads one folder, never a
+ * tree. Returns 0 with *dir_fd open on the folder, *parent its path and
+ * glob filled in; or the errno to reply with (err itself when the name
+ * holds no wildcard, or names a folder by its form: "*.d/"). arg is the
+ * path as given (flags skipped), v and rel as resolve wrote them. */
+static int glob_open(xfer_ftp_t *f, int err, wf_slice_t arg, bool dir, const char *v, const char *rel,
+		     char parent[FTP_PATH_MAX], int *dir_fd, listing_glob_t *glob)
+{
+	if (err != ENOENT || dir)
+		return err;
+	const char *leaf = strrchr(v, '/') + 1;
+	if (!xfer_ftp_glob_magic((wf_slice_t){ leaf, strlen(leaf) }))
+		return err;
+	/* The folder: v up to its last '/' ("/data" of "/data/x*"), as rel
+	 * writes it, without the leading '/' ("data"; "" for the home). */
+	size_t vlen = (size_t)(leaf - v) - 1;
+	snprintf(parent, FTP_PATH_MAX, "%.*s", (int)(vlen ? vlen - 1 : 0), rel);
+	/* The prefix as the client wrote it: a relative "../d/" too, which
+	 * resolves to a short path from a long one, must fit whole or the
+	 * names would lead elsewhere. */
+	const char *slash = memrchr(arg.ptr, '/', arg.len);
+	size_t alen = slash ? (size_t)(slash - arg.ptr) + 1 : 0;
+	if (alen >= sizeof(glob->prefix))
+		return ENAMETOOLONG;
+	int fd = open_name(f, parent, true);
+	if (fd < 0)
+		return -fd;
+	glob->pattern = leaf;
+	memcpy(glob->prefix, arg.ptr, alen);
+	glob->prefix[alen] = '\0';
+	*dir_fd = fd;
+	return 0;
+}
+
 /* A folder's listing for the data connection begins to be read, if the
  * listings' budget has room for it; a listing that passes the budget while
  * read is refused too, so the folder is read before the 150, meanwhile the
  * session reads no command (as for STAT) and the data channel waits.
  * Takes dir_fd and out. */
 static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_ftp_list_style_t *style,
-			wf_buf_t *out, const char *what, xfer_fs_job_done_fn done)
+			wf_buf_t *out, const char *what, const listing_glob_t *glob, xfer_fs_job_done_fn done)
 {
 	xfer_listing_hold_t hold;
 	xfer_listing_refusal_t why = xfer_listing_hold_begin(&hold, f->conn->peer_addr,
@@ -903,6 +951,11 @@ static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_f
 	xfer_fs_job_t *job = xfer_ftp_job_listing(dir_fd, home(f), rel, style, out, LISTING_MAX_ENTRIES, what);
 	if (!job) {
 		reply_errno(f, errno, what);
+		return;
+	}
+	if (glob && xfer_ftp_job_listing_match(job, glob->pattern, glob->prefix) != WF_OK) {
+		xfer_fs_job_free(job);
+		ftp_reply(f, 451, "Out of memory");
 		return;
 	}
 	f->stat_job = job;
@@ -966,6 +1019,14 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 	xfer_ftp_list_style_t style = list_style(f, kind);
 	int dir_fd;
 	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
+	/* MLSD's argument is a folder (RFC 3659 7.1), never a pattern. */
+	listing_glob_t glob;
+	char parent[FTP_PATH_MAX];
+	bool globbing = false;
+	if (err && kind != XFER_FTP_LIST_FACTS) {
+		err = glob_open(f, err, arg, dir, v, rel, parent, &dir_fd, &glob);
+		globbing = !err;
+	}
 	if (err) {
 		xfer_ftp_listing_free(out);
 		reply_errno(f, err, v);
@@ -975,7 +1036,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		ftp_data_send_buf(f, out, verb, v); /* one line: nothing to count */
 		return;
 	}
-	list_folder(f, dir_fd, rel, &style, out, v, on_listed);
+	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, on_listed);
 }
 
 static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)
@@ -1088,7 +1149,8 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	}
 	char v[FTP_PATH_MAX];
 	bool dir;
-	const char *rel = resolve(f, skip_flags(arg), v, sizeof(v), &dir);
+	arg = skip_flags(arg);
+	const char *rel = resolve(f, arg, v, sizeof(v), &dir);
 	if (!rel)
 		return;
 	wf_buf_t *out = xfer_ftp_listing_buf(STAT_LISTING_CAP, NULL);
@@ -1099,6 +1161,13 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	xfer_ftp_list_style_t style = list_style(f, XFER_FTP_LIST_LONG);
 	int dir_fd;
 	int err = listing_open(f, rel, dir, &style, out, &dir_fd);
+	listing_glob_t glob;
+	char parent[FTP_PATH_MAX];
+	bool globbing = false;
+	if (err) {
+		err = glob_open(f, err, arg, dir, v, rel, parent, &dir_fd, &glob);
+		globbing = !err;
+	}
 	if (err || dir_fd < 0) {
 		if (err)
 			reply_errno(f, err, v);
@@ -1109,7 +1178,7 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 	}
 	/* The session reads no command until the reply is out (blocked()), so
 	 * a data channel opened before it waits as for any job (op_start). */
-	list_folder(f, dir_fd, rel, &style, out, v, on_stat_listed);
+	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, on_stat_listed);
 }
 
 /* STAT alone is the session's status, before login too (as vsftpd and
