@@ -16,8 +16,11 @@ typedef struct guard_entry {
 	long checks;                      /* password checks under way */
 	long listings;                    /* folder listings being built */
 	long listing_bytes;               /* memory its folder listings hold */
+	long files;                       /* descriptors its HTTP transfers hold (transfer/file_budget.h) */
 	time_t refused_logged;            /* when a refusal of its connections was last logged */
 	unsigned refused_unlogged;        /* refusals since, not logged */
+	time_t files_logged;              /* when a refusal of its files was last logged */
+	unsigned files_unlogged;          /* refusals since, not logged */
 	int fails;
 	time_t first_fail;
 	time_t fails_until; /* the failures are forgotten from then on */
@@ -58,15 +61,20 @@ static bool holds_counts(const guard_entry_t *e)
 	for (int k = 0; k < WF_GUARD_KINDS; k++)
 		if (e->conns[k])
 			return true;
-	return e->checks || e->listings || e->listing_bytes;
+	return e->checks || e->listings || e->listing_bytes || e->files;
 }
 
 static bool idle(const guard_entry_t *e, time_t now)
 {
 	/* Failures count only within their window: an address that failed
 	 * once frees its slot when the window ends, so a spread of addresses
-	 * failing once each cannot fill the table for long. */
-	return !holds_counts(e) && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now);
+	 * failing once each cannot fill the table for long. A client whose
+	 * files were refused and logged within the minute keeps its slot
+	 * while free ones are left (it may still give way as one that only
+	 * failed does), so that letting its files go and taking them again
+	 * does not log a line each time. */
+	return !holds_counts(e) && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now) &&
+	       (e->files_logged == 0 || now - e->files_logged >= 60);
 }
 
 /* An entry that holds only failures within their window: it may give its
@@ -169,6 +177,7 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 #define COUNT_CHECK WF_GUARD_KINDS
 #define COUNT_LISTING (WF_GUARD_KINDS + 1)
 #define COUNT_LISTING_BYTES (WF_GUARD_KINDS + 2)
+#define COUNT_FILES (WF_GUARD_KINDS + 3)
 
 static const char *const counted_name[] = {
 	[WF_GUARD_FTPS] = "an FTPS connection",
@@ -176,6 +185,7 @@ static const char *const counted_name[] = {
 	[COUNT_CHECK] = "a password check",
 	[COUNT_LISTING] = "a folder listing",
 	[COUNT_LISTING_BYTES] = "folder listing memory",
+	[COUNT_FILES] = "an HTTP transfer's open file",
 };
 
 static long *counter(guard_entry_t *e, int what)
@@ -184,6 +194,7 @@ static long *counter(guard_entry_t *e, int what)
 	case COUNT_CHECK: return &e->checks;
 	case COUNT_LISTING: return &e->listings;
 	case COUNT_LISTING_BYTES: return &e->listing_bytes;
+	case COUNT_FILES: return &e->files;
 	default: return &e->conns[what];
 	}
 }
@@ -204,15 +215,18 @@ static void describe(const guard_entry_t *e, char who[WF_IPGUARD_WHO_MAX])
  * flood of connections past the limit costs a line a minute per entry it
  * hits. An entry that refuses holds connections or a ban, so it is never
  * given away meanwhile, nor are its counts of refusals. */
-static void refusal(guard_entry_t *e, time_t now, wf_guard_refusal_t *why)
+static void refusal(guard_entry_t *e, int what, time_t now, wf_guard_refusal_t *why)
 {
-	why->log = e->refused_logged == 0 || now - e->refused_logged >= 60;
+	/* Files have their own minute: a client refused both is told of both. */
+	time_t *logged = what == COUNT_FILES ? &e->files_logged : &e->refused_logged;
+	unsigned *unlogged = what == COUNT_FILES ? &e->files_unlogged : &e->refused_unlogged;
+	why->log = *logged == 0 || now - *logged >= 60;
 	if (why->log) {
-		why->unlogged = e->refused_unlogged;
-		e->refused_unlogged = 0;
-		e->refused_logged = now;
+		why->unlogged = *unlogged;
+		*unlogged = 0;
+		*logged = now;
 	} else {
-		e->refused_unlogged++;
+		(*unlogged)++;
 	}
 	describe(e, why->who);
 }
@@ -230,11 +244,12 @@ static wf_guard_verdict_t take(const char *addr, time_t now, int what, long n, l
 		if (why)
 			why->ban_left = (int)(e->ban_until - now);
 		v = WF_GUARD_BANNED;
-	} else if (e == &shared && what == WF_GUARD_HTTP) {
+	} else if (e == &shared && (what == WF_GUARD_HTTP || what == COUNT_FILES)) {
 		/* Every level is full: thousands of clients hold HTTP
 		 * connections at once. A limit they all shared would refuse
 		 * them all for the crowd, while an attacker spread that wide
-		 * is not one client anyway: admitted, not counted. */
+		 * is not one client anyway: admitted, not counted (their
+		 * files still count against the process-wide budget). */
 		if (why)
 			why->uncounted = true;
 	} else if (*count > max - n) {
@@ -243,7 +258,7 @@ static wf_guard_verdict_t take(const char *addr, time_t now, int what, long n, l
 		*count += n;
 	}
 	if (v != WF_GUARD_OK && why)
-		refusal(e, now, why);
+		refusal(e, what, now, why);
 	pthread_mutex_unlock(&lock);
 	return v;
 }
@@ -396,4 +411,18 @@ void wf_ipguard_listing_bytes_give(const char *addr, size_t n)
 {
 	if (n)
 		give_back(addr, COUNT_LISTING_BYTES, (long)n);
+}
+
+bool wf_ipguard_files_take(const char *addr, int n, int max, time_t now, wf_guard_refusal_t *why)
+{
+	if (n <= 0 || max < 0)
+		abort(); /* a bug: nothing to count, or no limit */
+	memset(why, 0, sizeof(*why));
+	return take(addr, now, COUNT_FILES, n, max, why) == WF_GUARD_OK;
+}
+
+void wf_ipguard_files_give(const char *addr, int n)
+{
+	if (n > 0)
+		give_back(addr, COUNT_FILES, n);
 }

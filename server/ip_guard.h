@@ -2,11 +2,12 @@
  * and how many FTPS control connections each client holds (two counts, each
  * against limits.max_connections_per_ip), how many of its password checks
  * are under way, its folder listings being built and the memory its
- * listings hold (transfer/listing_budget.h), and its failed logins (FTPS
+ * listings hold (transfer/listing_budget.h), the files its HTTP transfers
+ * hold open (transfer/file_budget.h), and its failed logins (FTPS
  * and HTTP alike) with the temporary ban they lead to. A client is an IPv4
  * address, or an IPv6 /64. Small tables behind one mutex, taken at
- * connect, disconnect, around password checks and per step of a listing
- * (thousands of entries), never per byte.
+ * connect, disconnect, around password checks, per step of a listing
+ * (thousands of entries) and per download or upload, never per byte.
  *
  * The table never fails open, and one attacker's ban stays its own. A
  * newcomer takes a free slot, or one whose client is idle, else the slot of
@@ -121,5 +122,16 @@ void wf_ipguard_listing_end(const char *addr);
  * by bytes_give. */
 bool wf_ipguard_listing_bytes_take(const char *addr, size_t n, size_t max, time_t now);
 void wf_ipguard_listing_bytes_give(const char *addr, size_t n);
+/* addr's HTTP transfers hold n more open files (transfer/file_budget.h):
+ * false (nothing counted) when that would pass max, and then *why says
+ * who was at the limit and whether to log it: the first refusal, then at
+ * most one a minute per client, each with the count of those not logged
+ * (a client whose refusal was logged keeps its slot for that minute while
+ * free ones are left). Each true is given back by one files_give of n,
+ * except one with why->uncounted: a client no level had room for, whose
+ * files count only against the process-wide budget, as its HTTP
+ * connections are admitted uncounted. */
+bool wf_ipguard_files_take(const char *addr, int n, int max, time_t now, wf_guard_refusal_t *why);
+void wf_ipguard_files_give(const char *addr, int n);
 
 #endif
