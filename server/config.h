@@ -130,6 +130,8 @@ typedef struct wf_config {
 		int login_ban_seconds;
 		int max_pending_logins; /* password checks waiting or running at once, process-wide */
 		int64_t listing_memory; /* bytes folder listings may hold, process-wide */
+		int open_files_per_client; /* descriptors one client's HTTP transfers may hold; 0: an eighth of
+					    * the budget (transfer/file_budget.h) */
 		int partial_upload_max_age; /* seconds an interrupted FTP upload is kept; 0: forever */
 	} limits;
 

@@ -94,6 +94,16 @@ static const wf_key_t limit_keys[] = {
 		"for the largest listing of either. A listing that would pass either is refused, HTTPS with "
 		"503 and `Retry-After: 1`, FTPS with 450; one line a minute says so. Besides, at most 16 "
 		"listings are built at once, two per client." },
+	{ "open_files_per_client", WF_KEY_INT, F(wf_config_t, limits.open_files_per_client), 0, "0", 0, 1000000,
+	  NULL, NULL, "File descriptors one client (as for bans) may hold with its HTTPS downloads and uploads "
+		"at once, all its connections and HTTP/2 streams together: a download holds its file, an upload "
+		"its temp file and folder (two). 0, the default, is an eighth of what all such transfers may "
+		"hold: half of what the open file limit (`ulimit -n`, `LimitNOFILE=`) leaves after 64, at least "
+		"16; so 60 of 480 under a limit of 1024, 4092 under 65536. A download or upload past the "
+		"client's share, or past the whole, gets 503 with `Retry-After: 1` before it opens anything "
+		"(HTTP/2: that stream only), its other transfers going on; one line a minute per client says "
+		"so. Without it one client could hold `max_connections_per_ip` x `h2_max_streams` x 2 "
+		"descriptors and leave none to anyone else." },
 	{ "partial_upload_max_age", WF_KEY_INT, F(wf_config_t, limits.partial_upload_max_age), 0, "604800", 0,
 	  86400 * 3650, NULL, NULL,
 	  "Seconds an interrupted FTPS upload is kept for resuming, counted from its last write (7 days); "

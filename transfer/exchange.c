@@ -316,6 +316,29 @@ static void respond_errno(xfer_exchange_t *ex, int err, const char *detail)
 			    ex->user->name, ex->path, strerror(err));
 }
 
+/* The download or upload is to hold n descriptors (transfer/file_budget.h):
+ * true, and ex->files holds them; or false with a 503 ready, before
+ * anything is held, the client's other requests going on. */
+static bool files_take(xfer_exchange_t *ex, int n)
+{
+	wf_guard_refusal_t g;
+	int per_client = ex->cfg->limits.open_files_per_client;
+	xfer_files_refusal_t why = xfer_file_hold_take(&ex->files, ex->peer_addr, n, per_client, &g);
+	if (why == XFER_FILES_GRANTED)
+		return true;
+	xfer_files_refusal_log(why, &g, per_client, ex->peer, ex->user->name, ex->method, ex->path);
+	respond_error(ex, 503, xfer_files_refusal_text(why));
+	add_field(ex, "Retry-After", "1");
+	return false;
+}
+
+/* A GET's file closed before its answer: its descriptor goes back. */
+static void file_drop(xfer_exchange_t *ex, int fd)
+{
+	close(fd);
+	xfer_file_hold_end(&ex->files);
+}
+
 /* A folder of 100000 entries takes a while to read and sort: that runs on
  * the offload pool (WORKING), so this worker's other connections go on. The
  * job takes dir_fd_take. A listing counts against its connection's quota,
@@ -399,6 +422,13 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		respond_error(ex, is_dir ? 404 : 403, NULL);
 		return;
 	}
+	/* Counted from here until the exchange ends (a HEAD's too: it keeps
+	 * the file as a GET does); opened a moment before, so that a folder,
+	 * a 404 or a 301 costs the client none of its share. */
+	if (!files_take(ex, 1)) {
+		close(fd);
+		return;
+	}
 	char etag[XFER_ETAG_MAX], lm[XFER_HTTP_DATE_LEN];
 	xfer_etag_make(&st, etag);
 	xfer_http_date_format(st.st_mtime, lm);
@@ -409,7 +439,7 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	xfer_precond_in_t pc = precond_of(in);
 	xfer_precond_result_t cond = xfer_precond_eval(&pc, &st, true);
 	if (cond != XFER_PRECOND_PASS) {
-		close(fd);
+		file_drop(ex, fd);
 		if (cond == XFER_PRECOND_NOT_MODIFIED)
 			respond_status(ex, 304);
 		else
@@ -434,7 +464,7 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		int r = xfer_range_parse(in->range, (uint64_t)st.st_size, &start, &len);
 		if (r == XFER_RANGE_UNSATISFIABLE) {
 			ex->file_fd = -1;
-			close(fd);
+			file_drop(ex, fd);
 			respond_error(ex, 416, NULL);
 			add_field(ex, "Content-Range", "bytes */%" PRIu64, (uint64_t)st.st_size);
 			return;
@@ -710,8 +740,15 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 			return;
 		}
 	}
+	/* The temp file and its folder, until the upload is stored or dropped. */
+	if (!files_take(ex, 2)) {
+		close(dfd);
+		xfer_precond_free(cond);
+		return;
+	}
 	int rc = xfer_upload_open(&ex->up, dfd, leaf);
 	if (rc < 0) {
+		xfer_file_hold_end(&ex->files);
 		xfer_precond_free(cond);
 		respond_errno(ex, -rc, "cannot create the upload");
 		return;
@@ -737,6 +774,7 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 static void upload_abort(xfer_exchange_t *ex)
 {
 	xfer_fs_job_discard_upload(&ex->up);
+	xfer_file_hold_end(&ex->files); /* closed now, or by the discard's job on the pool a moment later */
 }
 
 /* A write failed: answers and switches to discarding the rest of the body. */
@@ -770,6 +808,7 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 /* The upload's commit (fsync, rename: transfer/upload.c) is over. */
 static void commit_answer(xfer_exchange_t *ex, int err)
 {
+	xfer_file_hold_end(&ex->files); /* the commit closed the temp file and its folder */
 	if (err == XFER_PRECOND_REFUSED || (err == EEXIST && ex->up.no_replace)) {
 		wf_log_info("%s user %s: upload of %s not stored: the file changed while it came in, and the "
 			    "request's preconditions no longer hold", ex->peer, ex->user->name, ex->path);
@@ -1394,6 +1433,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	if (ex->file_fd >= 0)
 		close(ex->file_fd);
 	ex->file_fd = -1;
+	/* A download's file, or an upload's whose commit, let go of, closes
+	 * them on the pool a moment later: counted no more. */
+	xfer_file_hold_end(&ex->files);
 	for (size_t i = 0; i < ex->nfields; i++)
 		free(ex->fields[i].value);
 	ex->nfields = 0;

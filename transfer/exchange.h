@@ -4,6 +4,7 @@
 #ifndef XFER_EXCHANGE_H
 #define XFER_EXCHANGE_H
 
+#include "file_budget.h"
 #include "listing.h"
 #include "upload.h"
 
@@ -145,6 +146,9 @@ struct xfer_exchange {
 	xfer_conn_quota_t *quota; /* borrowed: from the connection, set after init (NULL: not counted) */
 	bool quota_taken;            /* one of its listings under way is this one */
 	size_t stage_taken;          /* its upload's stage, counted in quota->staged */
+	xfer_file_hold_t files;      /* the descriptors its download or upload holds, counted against
+				      * the client's share of the files' budget (transfer/file_budget.h)
+				      * until they are closed or the exchange ends */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;
