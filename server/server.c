@@ -17,6 +17,7 @@
 #include "../acme/manager.h"
 #include "../acme/dns01.h"
 #include "../transfer/auth.h"
+#include "../transfer/file_budget.h"
 #include "../transfer/partial_sweep.h"
 
 #include <errno.h>
@@ -466,11 +467,12 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /* Takes all the descriptors the hard limit allows, and says so when a few
- * clients at their limits could use them up: over HTTP/2 each connection
- * holds a file per download stream and two per upload stream (the temp file
- * and its folder) for as long as the client keeps them open. Past the
- * limit, accepts pause and requests get 503 (451 over FTPS) until
- * descriptors come free. */
+ * clients at their limits could use them up: each connection holds its
+ * socket (an FTPS one up to 6: control and data sockets, the passive
+ * listener, a resumed upload's temp file, folder and source file), and a
+ * client's HTTP transfers hold up to its share of open files
+ * (transfer/file_budget.h). Past the limit, accepts pause and requests get
+ * 503 (451 over FTPS) until descriptors come free. */
 static void raise_fd_limit(const wf_config_t *cfg)
 {
 	struct rlimit rl;
@@ -481,26 +483,21 @@ static void raise_fd_limit(const wf_config_t *cfg)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* Descriptors one connection may hold: an HTTPS one, its socket and a
-	 * file per HTTP/2 download or a temp file and its folder per upload; an
-	 * FTPS one, its control and data sockets, the passive listener, and a
-	 * resumed upload's temp file, folder and source file. */
-	unsigned long long per_conn = 0;
+	unsigned long long per_conn = 0, files = 0;
 	for (size_t i = 0; i < cfg->nservices; i++) {
-		unsigned long long n = cfg->services[i].type == WF_SERVICE_HTTPS
-					       ? 1 + 2 * (unsigned long long)cfg->limits.h2_max_streams
-				       : wf_service_is_ftp(cfg->services[i].type) ? 6
-										  : 1;
-		if (n > per_conn)
-			per_conn = n;
+		bool ftp = wf_service_is_ftp(cfg->services[i].type);
+		if ((ftp ? 6 : 1) > per_conn)
+			per_conn = ftp ? 6 : 1;
+		if (cfg->services[i].type == WF_SERVICE_HTTPS)
+			files = (unsigned long long)xfer_files_client_share(cfg->limits.open_files_per_client);
 	}
-	unsigned long long per_client = (unsigned long long)cfg->limits.max_connections_per_ip * per_conn;
+	unsigned long long per_client = (unsigned long long)cfg->limits.max_connections_per_ip * per_conn + files;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * per_client)
 		wf_log_warn("open file limit is %llu: one client may hold up to %llu descriptors (max_connections_per_ip "
-			    "%d x %llu per connection%s), so a few could use them all; raise the limit "
-			    "(LimitNOFILE=) or lower those",
+			    "%d x %llu per connection, and %llu open files of HTTP transfers), so a few could use "
+			    "them all; raise the limit (LimitNOFILE=) or lower those",
 			    (unsigned long long)rl.rlim_cur, per_client, cfg->limits.max_connections_per_ip, per_conn,
-			    per_conn > 6 ? ", 1 + 2 x h2_max_streams" : "");
+			    files);
 }
 
 /* Binds every listener (one socket per worker) as the user we start as. */
