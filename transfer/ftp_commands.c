@@ -30,6 +30,7 @@ enum {
 	NEED_DATA = 1 << 2,  /* opens a data connection: PROT P (with require_tls) and PASV/PORT first */
 	IN_XFER = 1 << 3,    /* may run while a transfer is in progress */
 	BEFORE_TLS = 1 << 4, /* may run before AUTH TLS when require_tls is on */
+	IN_LISTING = 1 << 5, /* may run while a LIST's folder is read, before its 150 (it ends the listing) */
 };
 
 typedef struct ftp_command {
@@ -551,6 +552,10 @@ static void cmd_quit(xfer_ftp_t *f, wf_slice_t arg)
 	(void)arg;
 	if (ftp_data_quit_after_commit(f))
 		return;
+	/* A listing whose folder is still read ends as a transfer QUIT ends:
+	 * without a reply of its own, nothing sent. */
+	if (f->stat_job)
+		ftp_listing_cancel(f, "QUIT");
 	if (ftp_data_busy(f))
 		ftp_data_free(f);
 	ftp_reply(f, 221, "Goodbye");
@@ -829,6 +834,19 @@ static void cmd_eprt(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_abor(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
+	if (f->stat_job && f->data_listing) {
+		/* The listing was under way, its folder not yet read: it ends
+		 * as one whose job readied a transfer would (RFC 959: 426 for
+		 * the command aborted, then 226 for the ABOR), without a 150,
+		 * nothing sent, and its data channel closed. */
+		char what[FTP_PATH_MAX];
+		snprintf(what, sizeof(what), "%s", xfer_ftp_job_listing_what(f->stat_job));
+		ftp_listing_cancel(f, "ABOR");
+		ftp_reply(f, 426, "Listing of %s aborted; nothing sent", what);
+		ftp_data_free(f);
+		ftp_reply(f, 226, "ABOR successful");
+		return;
+	}
 	ftp_data_abort(f);
 }
 
@@ -930,13 +948,17 @@ static int glob_open(xfer_ftp_t *f, int err, wf_slice_t arg, bool dir, const cha
 	return 0;
 }
 
-/* A folder's listing for the data connection begins to be read, if the
- * listings' budget has room for it; a listing that passes the budget while
- * read is refused too, so the folder is read before the 150, meanwhile the
- * session reads no command (as for STAT) and the data channel waits.
- * Takes dir_fd and out. */
+/* A folder's listing begins to be read (for STAT, or for_data: for the
+ * data connection), if the listings' budget has room for it; a listing
+ * that passes the budget while read is refused too, so the folder is read
+ * before the 150. Meanwhile the session runs no further command, but still
+ * reads the control connection (ftp_session.c): a client that leaves, or
+ * sends ABOR or QUIT behind a LIST, has the job let go of at its next
+ * step, the budget's hold with it; the data channel waits. Takes dir_fd
+ * and out. */
 static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_ftp_list_style_t *style,
-			wf_buf_t *out, const char *what, const listing_glob_t *glob, xfer_fs_job_done_fn done)
+			wf_buf_t *out, const char *what, const listing_glob_t *glob, bool for_data,
+			xfer_fs_job_done_fn done)
 {
 	xfer_listing_hold_t hold;
 	xfer_listing_refusal_t why = xfer_listing_hold_begin(&hold, f->conn->peer_addr,
@@ -959,9 +981,23 @@ static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_f
 		return;
 	}
 	f->stat_job = job;
+	f->data_listing = for_data;
 	ftp_data_hold(f, true);
 	if (xfer_fs_job_start(job, f->conn->worker, done, f) == WF_DONE)
 		done(f, job);
+}
+
+void ftp_listing_cancel(xfer_ftp_t *f, const char *why)
+{
+	xfer_fs_job_t *job = f->stat_job;
+	if (!job)
+		return;
+	ftp_log(f, WF_LOG_INFO, "%s %s: cancelled while its folder was read (%s)",
+		f->data_listing ? list_verb(xfer_ftp_job_listing_kind(job)) : "STAT", xfer_ftp_job_listing_what(job),
+		why);
+	f->stat_job = NULL;
+	f->data_listing = false;
+	xfer_fs_job_cancel(job); /* it frees its lines, and their hold, at its next step */
 }
 
 /* LIST, NLST or MLSD's folder was read off the loop: its lines go out over
@@ -972,6 +1008,7 @@ static void on_listed(void *arg, xfer_fs_job_t *job)
 {
 	xfer_ftp_t *f = arg;
 	f->stat_job = NULL;
+	f->data_listing = false;
 	ftp_data_hold(f, false);
 	int err = xfer_fs_job_err(job);
 	xfer_listing_refusal_t why = xfer_ftp_job_listing_refused(job);
@@ -1036,7 +1073,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		ftp_data_send_buf(f, out, verb, v); /* one line: nothing to count */
 		return;
 	}
-	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, on_listed);
+	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, true, on_listed);
 }
 
 static void cmd_list(xfer_ftp_t *f, wf_slice_t arg)
@@ -1176,9 +1213,11 @@ static void stat_path(xfer_ftp_t *f, wf_slice_t arg)
 		xfer_ftp_listing_free(out);
 		return;
 	}
-	/* The session reads no command until the reply is out (blocked()), so
-	 * a data channel opened before it waits as for any job (op_start). */
-	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, on_stat_listed);
+	/* The session runs no command until the reply is out (ftp_session.c's
+	 * run_lines), so a data channel opened before it waits as for any job
+	 * (op_start). */
+	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, false,
+		    on_stat_listed);
 }
 
 /* STAT alone is the session's status, before login too (as vsftpd and
@@ -1978,7 +2017,7 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_PBSZ] = { XFER_FTP_PBSZ, NEED_ARG | BEFORE_TLS, 0, cmd_pbsz },
 	[XFER_FTP_PROT] = { XFER_FTP_PROT, NEED_ARG | BEFORE_TLS, 0, cmd_prot },
 	[XFER_FTP_CCC] = { XFER_FTP_CCC, BEFORE_TLS, 0, cmd_ccc },
-	[XFER_FTP_QUIT] = { XFER_FTP_QUIT, IN_XFER | BEFORE_TLS, 0, cmd_quit },
+	[XFER_FTP_QUIT] = { XFER_FTP_QUIT, IN_XFER | IN_LISTING | BEFORE_TLS, 0, cmd_quit },
 	[XFER_FTP_NOOP] = { XFER_FTP_NOOP, IN_XFER | BEFORE_TLS, 0, cmd_noop },
 	[XFER_FTP_SYST] = { XFER_FTP_SYST, BEFORE_TLS, 0, cmd_syst },
 	[XFER_FTP_FEAT] = { XFER_FTP_FEAT, BEFORE_TLS, 0, cmd_feat },
@@ -2001,7 +2040,7 @@ static const ftp_command_t commands[XFER_FTP_VERB_COUNT] = {
 	[XFER_FTP_EPSV] = { XFER_FTP_EPSV, NEED_LOGIN, 0, cmd_epsv },
 	[XFER_FTP_PORT] = { XFER_FTP_PORT, NEED_LOGIN | NEED_ARG, 0, cmd_port },
 	[XFER_FTP_EPRT] = { XFER_FTP_EPRT, NEED_LOGIN | NEED_ARG, 0, cmd_eprt },
-	[XFER_FTP_ABOR] = { XFER_FTP_ABOR, NEED_LOGIN | IN_XFER, 0, cmd_abor },
+	[XFER_FTP_ABOR] = { XFER_FTP_ABOR, NEED_LOGIN | IN_XFER | IN_LISTING, 0, cmd_abor },
 	[XFER_FTP_LIST] = { XFER_FTP_LIST, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_list },
 	[XFER_FTP_NLST] = { XFER_FTP_NLST, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_nlst },
 	[XFER_FTP_MLSD] = { XFER_FTP_MLSD, NEED_LOGIN | NEED_DATA, WF_PERM_READ, cmd_mlsd },
@@ -2044,6 +2083,11 @@ static const char *perm_name(unsigned perm)
 bool ftp_allowed_in_transfer(xfer_ftp_verb_t v)
 {
 	return (unsigned)v < XFER_FTP_VERB_COUNT && commands[v].run && (commands[v].needs & IN_XFER);
+}
+
+bool ftp_allowed_in_listing(xfer_ftp_verb_t v)
+{
+	return (unsigned)v < XFER_FTP_VERB_COUNT && commands[v].run && (commands[v].needs & IN_LISTING);
 }
 
 /* May cmd run now, by the table? false after replying why not. */

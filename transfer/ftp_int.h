@@ -27,7 +27,7 @@ typedef struct xfer_ftp {
 	wf_buf_t in;      /* command bytes not yet used */
 	wf_buf_t out;     /* replies not yet handed to the connection */
 	bool skip_line;   /* dropping the rest of an overlong line */
-	bool line_held;   /* the next line waits, unread, for the transfer to end */
+	bool line_held;   /* the next line waits, unread, for the transfer (or listing read) to end */
 	bool secure;      /* TLS is up on the control connection */
 	bool pbsz, prot_p;
 	bool logged_in;
@@ -47,6 +47,7 @@ typedef struct xfer_ftp {
 	unsigned failed_logins;
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
 	xfer_fs_job_t *stat_job;  /* borrowed: a listing's folder being read, for STAT or before LIST's 150 (it owns itself until done) */
+	bool data_listing;         /* stat_job is a LIST, NLST or MLSD's (no 150 yet), not a STAT's */
 	ftp_op_t *op;              /* owned: a command whose work runs off the loop (ftp_commands.c), or NULL */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
@@ -85,6 +86,14 @@ void ftp_dispatch(xfer_ftp_t *f, const xfer_ftp_cmd_t *cmd);
 void ftp_line_done(xfer_ftp_t *f, xfer_ftp_verb_t verb, bool ran);
 /* May cmd run while a transfer is in progress? */
 bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
+/* May cmd run while a LIST, NLST or MLSD's folder is read, before its 150
+ * (ABOR and QUIT, which end the listing; lines of any other wait)? */
+bool ftp_allowed_in_listing(xfer_ftp_verb_t v);
+/* A listing's folder being read (f->stat_job, STAT's or a LIST's) is let
+ * go of: the job stops at its next step and gives its hold on the
+ * listings' budget back then; why (the session's end, ABOR, QUIT) goes in
+ * the log. Nothing is replied. */
+void ftp_listing_cancel(xfer_ftp_t *f, const char *why);
 /* The session goes while a command's work runs off the loop (f->op): the
  * job is let go of, and no reply comes (see ftp_commands.c). */
 void ftp_op_cancel(xfer_ftp_t *f);

@@ -8,8 +8,10 @@
  *   logged in --transfer command--> transfer (only ABOR STAT NOOP QUIT run;
  *     its first step may be a job off the loop: see ftp_data.c's PREPARE)
  *   logged in --STAT PATH, LIST, NLST or MLSD of a folder--> listing it off
- *     the loop (stat_job; no command is read until its reply, or the
- *     listing's 150, is out)
+ *     the loop (stat_job; no command runs until its reply, or the
+ *     listing's 150, is out, but the connection is still read: a client
+ *     that leaves lets go of the job at once, and ABOR or QUIT right
+ *     behind a LIST, NLST or MLSD end it, as they would its transfer)
  *   logged in --DELE RMD MKD RNTO, a REST+STOR that cuts a partial, or a
  *     SIZE/STOR/APPE that removes one--> the change made off the loop (op;
  *     no command is read until its reply is out, or, for the STOR, until
@@ -318,11 +320,27 @@ void ftp_login_start(xfer_ftp_t *f, wf_slice_t pass)
 
 /* ---------------------------------------------------------------- commands */
 
-/* Is the session waiting for something before it may read the next command? */
+/* Is the session waiting for something before it may read the next command?
+ * A listing being read is not such a wait: its lines wait in run_lines, as
+ * during a transfer, and the connection is read meanwhile, so that its end
+ * (and an ABOR or QUIT) is seen while the folder is read, not once the
+ * listing is (ftp_listing_cancel). */
 static bool blocked(xfer_ftp_t *f)
 {
-	return f->login || f->stat_job || f->op || f->delaying || f->quitting || f->quit_asked ||
-	       wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+	return f->login || f->op || f->delaying || f->quitting || f->quit_asked || wf_buf_size(&f->out) >= FTP_OUT_HIGH;
+}
+
+/* Must the line cmd (parsed: used is its length, or a parse error) wait,
+ * unread, for the listing being read? A STAT's, every line; a LIST's, all
+ * but ABOR and QUIT, which end it (RFC 959 lets them act on a command in
+ * progress). Even NOOP and STAT, which a transfer answers, wait: no reply
+ * may come ahead of the listing's 150 (or its 450), which the client reads
+ * as the answer to its LIST. */
+static bool waits_for_listing(xfer_ftp_t *f, ssize_t used, const xfer_ftp_cmd_t *cmd)
+{
+	if (!f->stat_job)
+		return false;
+	return used < 0 || !f->data_listing || !ftp_allowed_in_listing(cmd->verb);
 }
 
 /* Is the session waiting for the server's own work (a password check, a
@@ -364,6 +382,10 @@ static void run_lines(xfer_ftp_t *f)
 		ssize_t used = xfer_ftp_parse_line(p, len, &cmd);
 		if (used == XFER_FTP_AGAIN)
 			return;
+		if (waits_for_listing(f, used, &cmd)) {
+			f->line_held = true; /* until the listing's reply is out (ftp_wake) */
+			return;
+		}
 		if (used < 0) {
 			if (used == XFER_FTP_TOO_LONG) {
 				/* Drop through the line's LF if it is here, else until it comes. */
@@ -424,6 +446,7 @@ static void ftp_on_io(wf_conn_t *c)
 			return; /* AUTH TLS started a handshake, or the connection closed */
 		int fl = flush_out(f);
 		if (fl == WF_ERR) {
+			ftp_listing_cancel(f, "the control connection failed");
 			wf_conn_close(c);
 			return;
 		}
@@ -473,6 +496,7 @@ static void ftp_on_io(wf_conn_t *c)
 		if (n <= 0) {
 			if (ftp_data_busy(f))
 				ftp_log(f, WF_LOG_INFO, "control connection closed during a transfer");
+			ftp_listing_cancel(f, "the control connection closed");
 			wf_conn_close(c);
 			return;
 		}
@@ -526,8 +550,7 @@ static void ftp_on_close(wf_conn_t *c)
 	xfer_ftp_t *f = F(c);
 	ftp_data_free(f);
 	xfer_auth_cancel(f->login);
-	if (f->stat_job)
-		xfer_fs_job_cancel(f->stat_job);
+	ftp_listing_cancel(f, "the session closed");
 	ftp_op_cancel(f);
 	ev_timer_stop(wf_conn_loop(c), &f->delay);
 	ev_timer_stop(wf_conn_loop(c), &f->login_deadline);
