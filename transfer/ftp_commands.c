@@ -1027,13 +1027,12 @@ static void on_listed(void *arg, xfer_fs_job_t *job)
 		ftp_log(f, WF_LOG_WARN, "%s %s: reading the folder failed: %s", verb, what, strerror(err ? err : ENOMEM));
 		ftp_reply(f, 451, "Reading the folder %s failed: %s", what, strerror(err ? err : ENOMEM));
 	} else {
-		/* Handed on as a job done: the data channel takes the lines and
-		 * says, in its 226 and the log, if the listing was cut. */
-		xfer_fs_job_t *read = xfer_ftp_job_listing_read(out, cut, listed);
-		if (read)
-			ftp_data_send_listing(f, read, verb, what);
-		else
-			ftp_reply(f, 451, "Out of memory");
+		/* The lines go to the data channel as they are (no second trip
+		 * through the pool); its 226 says if the listing was cut. */
+		if (cut)
+			ftp_log(f, WF_LOG_WARN, "%s %s: only the first %zu entries are listed (the listing's limit)", verb,
+				what, listed);
+		ftp_data_send_buf(f, out, cut, listed, verb, what);
 	}
 	ftp_wake(f);
 }
@@ -1070,7 +1069,7 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		return;
 	}
 	if (dir_fd < 0) {
-		ftp_data_send_buf(f, out, verb, v); /* one line: nothing to count */
+		ftp_data_send_buf(f, out, false, 1, verb, v); /* one line: nothing to count */
 		return;
 	}
 	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, true, on_listed);

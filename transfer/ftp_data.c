@@ -9,8 +9,9 @@
  *
  * A transfer, once its command was accepted (150), goes through phases of
  * its own, whatever the connection's state:
- *   PREPARE (a job on the offload pool reads the folder of a listing, or
- *   copies the kept head of the file for APPE or REST+STOR; nothing moves)
+ *   PREPARE (a job on the offload pool copies the kept head of the file for
+ *   APPE or REST+STOR; nothing moves. A listing has none: its folder was
+ *   read before its 150, and its lines move at once)
  *     -> MOVE (bytes go over the data connection)
  *     -> COMMIT (an upload is made durable off the loop)
  *     -> the final reply. ABOR, QUIT or a lost connection in PREPARE cancel
@@ -90,7 +91,7 @@ struct ftp_data {
 	bool offered_session;  /* the data handshake's ClientHello offered a ticket to resume */
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
-	xfer_fs_job_t *job;    /* borrowed: PREPARE's job, which owns itself until it is done */
+	xfer_fs_job_t *job;    /* borrowed: PREPARE's job (an upload's copy), which owns itself until it is done */
 	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
 	bool quit;             /* QUIT came meanwhile: 221 and the close after the upload's reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
@@ -1127,30 +1128,20 @@ static bool begin(xfer_ftp_t *f, ftp_xfer_kind_t kind, const char *verb, const c
 	return true;
 }
 
-/* The job readied the transfer (listing read, kept head copied): what it
- * made moves now, or the transfer ends with why it could not be readied. */
+/* The job readied the upload (its kept head copied): bytes move now, or
+ * the transfer ends with why it could not be readied. */
 static void on_prepared(void *arg, xfer_fs_job_t *job)
 {
 	ftp_data_t *d = arg;
 	d->job = NULL;
 	int err = xfer_fs_job_err(job);
-	if (d->kind == FTP_X_RECV)
-		d->up = xfer_ftp_job_take_upload(job);
-	else
-		d->list = xfer_ftp_job_take_listing(job);
-	d->list_cut = xfer_ftp_job_listing_cut(job, &d->list_count);
-	if (d->list_cut)
-		ftp_log(d->f, WF_LOG_WARN, "%s %s: only the first %zu entries are listed (the listing's limit)", d->verb,
-			d->what, d->list_count);
+	d->up = xfer_ftp_job_take_upload(job);
 	xfer_fs_job_free(job);
 	if (err) {
-		ftp_log(d->f, WF_LOG_WARN, "%s %s: %s failed: %s", d->verb, d->what,
-			d->kind == FTP_X_RECV ? "copying the part of the file kept" : "reading the folder",
+		ftp_log(d->f, WF_LOG_WARN, "%s %s: copying the part of the file kept failed: %s", d->verb, d->what,
 			strerror(err));
 		drop_conn(d);
-		if (d->kind != FTP_X_RECV)
-			finish(d, 451, "Reading the folder %s failed: %s", d->what, strerror(err));
-		else if (err == ENOSPC || err == EDQUOT)
+		if (err == ENOSPC || err == EDQUOT)
 			finish(d, 452, "No space left on the server's disk; %s not stored", d->what);
 		else
 			finish(d, 451, "Copying what %s holds failed: %s; not stored", d->what, strerror(err));
@@ -1192,28 +1183,18 @@ void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t si
 		  (unsigned long long)(size - offset));
 }
 
-void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what)
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, bool cut, size_t listed, const char *verb, const char *what)
 {
 	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_MOVE)) {
-		xfer_ftp_listing_free(take);
+		xfer_ftp_listing_free(take); /* and its count against the listings' budget */
 		return;
 	}
 	ftp_data_t *d = f->data;
 	d->list = take;
+	d->list_cut = cut;
+	d->list_count = listed;
 	d->ascii = false; /* listing lines are CRLF already */
 	ftp_reply(f, 150, "Here comes the listing of %s", what);
-}
-
-void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb, const char *what)
-{
-	if (!begin(f, FTP_X_SEND_BUF, verb, what, PHASE_PREPARE)) {
-		xfer_fs_job_free(take);
-		return;
-	}
-	ftp_data_t *d = f->data;
-	d->ascii = false; /* listing lines are CRLF already */
-	ftp_reply(f, 150, "Here comes the listing of %s", what);
-	prepare(d, take);
 }
 
 bool ftp_repark(xfer_ftp_t *f, xfer_upload_t *up, const char *partial, const char *what)
@@ -1287,11 +1268,8 @@ void ftp_data_abort(xfer_ftp_t *f)
 	}
 	drop_conn(d);
 	if (d->phase == PHASE_PREPARE) {
-		/* The job stops; nothing moved yet, and an upload's file is as it was. */
-		if (d->kind == FTP_X_RECV)
-			finish(d, 426, "Transfer aborted; nothing received, %s unchanged", d->what);
-		else
-			finish(d, 426, "Transfer aborted");
+		/* The job stops; nothing moved yet, and the upload's file is as it was. */
+		finish(d, 426, "Transfer aborted; nothing received, %s unchanged", d->what);
 		ftp_reply(f, 226, "ABOR successful");
 		return;
 	}
@@ -1311,8 +1289,7 @@ void ftp_data_status(const xfer_ftp_t *f, char *out, size_t cap)
 	if (!d || d->kind == FTP_X_NONE)
 		return;
 	if (d->phase == PHASE_PREPARE)
-		snprintf(out, cap, "%s %s: %s", d->verb, d->what,
-			 d->kind == FTP_X_RECV ? "copying the part of the file kept" : "reading the folder");
+		snprintf(out, cap, "%s %s: copying the part of the file kept", d->verb, d->what);
 	else
 		snprintf(out, cap, "%s %s: %llu bytes so far", d->verb, d->what, (unsigned long long)d->moved);
 }

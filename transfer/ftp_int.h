@@ -102,7 +102,7 @@ void ftp_op_cancel(xfer_ftp_t *f);
 typedef enum ftp_xfer_kind {
 	FTP_X_NONE,
 	FTP_X_SEND_FILE, /* RETR */
-	FTP_X_SEND_BUF,  /* LIST, NLST, MLSD */
+	FTP_X_SEND_BUF,  /* LIST, NLST, MLSD: lines read already */
 	FTP_X_RECV,      /* STOR, STOU, APPE */
 } ftp_xfer_kind_t;
 
@@ -114,10 +114,10 @@ void ftp_data_active(xfer_ftp_t *f, const struct sockaddr_storage *target);
  * the data connection is up. Each takes what it is given (fd, buffer,
  * upload), also on failure. what is the virtual path (for logs). */
 void ftp_data_send_file(xfer_ftp_t *f, int fd_take, uint64_t offset, uint64_t size, const char *what);
-void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, const char *verb, const char *what);
-/* A listing that take (a job not started) reads off the loop: the 150 now,
- * the bytes once the job is done. */
-void ftp_data_send_listing(xfer_ftp_t *f, xfer_fs_job_t *take, const char *verb, const char *what);
+/* A listing's lines (an xfer_ftp_listing_buf, freed with its count on
+ * the listings' budget when the transfer ends); cut: entries were left out,
+ * listed of them are in take (the 226 says so). */
+void ftp_data_send_buf(xfer_ftp_t *f, wf_buf_t *take, bool cut, size_t listed, const char *verb, const char *what);
 /* unique: the name STOU chose, announced in the 150 (RFC 1123), or NULL.
  * resumed: take is the claimed partial of an interrupted upload, which is
  * parked again, not dropped, if the data connection fails before any byte

@@ -31,7 +31,6 @@ typedef struct listing {
 	xfer_ftp_list_style_t style;
 	size_t max_entries;
 	bool cut;                  /* entries were left out (max_entries, or out's cap) */
-	bool read;                 /* handed over read already (xfer_ftp_job_listing_read): no step reads */
 	xfer_listing_refusal_t refused; /* the budget stopped it (ENOBUFS), or GRANTED */
 	char *what;                /* owned: the caller's name of the folder, or NULL */
 	wf_buf_t *out;             /* owned until taken: an xfer_ftp_listing_buf */
@@ -119,8 +118,6 @@ typedef struct upload_work {
 static int listing_step(void *state, bool *more)
 {
 	listing_t *l = state;
-	if (l->read)
-		return 0;
 	if (!l->dir) {
 		l->dir = fdopendir(l->dir_fd);
 		if (!l->dir)
@@ -316,7 +313,7 @@ xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *di
 int xfer_ftp_job_listing_match(xfer_fs_job_t *j, const char *pattern, const char *prefix)
 {
 	listing_t *l = xfer_fs_job_state(j, &listing_ops);
-	if (!l || l->read || l->pattern)
+	if (!l || l->pattern)
 		abort(); /* a listing job not started, filtered once: the caller's bug else */
 	l->pattern = strdup(pattern);
 	if (!l->pattern)
@@ -329,21 +326,6 @@ int xfer_ftp_job_listing_match(xfer_fs_job_t *j, const char *pattern, const char
 		memcpy(l->named, prefix, l->prefix_len);
 	}
 	return WF_OK;
-}
-
-xfer_fs_job_t *xfer_ftp_job_listing_read(wf_buf_t *out_take, bool cut, size_t listed)
-{
-	listing_t *l = calloc(1, sizeof(*l));
-	if (!l) {
-		xfer_ftp_listing_free(out_take);
-		return NULL;
-	}
-	l->dir_fd = l->home_fd = -1;
-	l->read = true;
-	l->out = out_take;
-	l->cut = cut;
-	l->listed = listed;
-	return xfer_fs_job_custom(&listing_ops, l); /* drops l when NULL */
 }
 
 xfer_fs_job_t *xfer_ftp_job_copy(xfer_upload_t *up_take, int src_fd_take, uint64_t len)

@@ -65,11 +65,6 @@ xfer_fs_job_t *xfer_ftp_job_listing(int dir_fd_take, int home_fd, const char *di
  * (max_entries counts listed ones). WF_OK, or WF_ERR when out of memory
  * (the job is still whole: free it). */
 int xfer_ftp_job_listing_match(xfer_fs_job_t *j, const char *pattern, const char *prefix);
-/* A listing read already (out_take, cut and listed as a listing job's
- * were), as a job that reads nothing: for the data channel, which takes a
- * listing from a job done (its cut, its lines). NULL when out of memory
- * (out_take freed). */
-xfer_fs_job_t *xfer_ftp_job_listing_read(wf_buf_t *out_take, bool cut, size_t listed);
 /* Copies bytes [0, len) of src_fd_take to the end of the open upload
  * up_take (heap-allocated; the job frees it if it is never taken back).
  * NULL when out of memory (after releasing what it took). */
