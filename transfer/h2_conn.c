@@ -115,6 +115,7 @@ struct h2 {
 	 * waits in hold, at most one read's worth, with reads paused. Other
 	 * streams wait too, for the few milliseconds of one crypt(3). */
 	h2_stream_t *paused; /* borrowed */
+	ev_tstamp paused_at; /* when the pause began: its streams' clocks leave it out (pause_over) */
 	bool resume;         /* the pause is over: one empty mem_recv ends its frame */
 	wf_buf_t hold;
 	wf_conn_t *c; /* borrowed: back pointer for callbacks */
@@ -211,6 +212,27 @@ static void rate_share_out(h2_t *h, h2_stream_t *from, size_t len)
 	for (h2_stream_t *s = h->streams; s; s = s->next)
 		if (s->rate_sharing)
 			s->rate_share += share;
+}
+
+/* The pause for a password check (h2_t.paused) ended at now. It was our
+ * wait for every stream, not only the uploads whose DATA it held: no
+ * WINDOW_UPDATE was read meanwhile either. Each stream's clock and min_rate
+ * window leave out what of the pause fell in them (they move later by it,
+ * the bytes counted stay), so a download is not dropped for it, nor is a
+ * trickle excused for longer than the pause lasted. (A pause past a
+ * window's end restarted the window: stream_deadline.) */
+static void pause_over(h2_t *h, double now)
+{
+	for (h2_stream_t *s = h->streams; s; s = s->next) {
+		if (!s->begun || s->stalled)
+			continue;
+		double from = h->paused_at > s->last_progress ? h->paused_at : s->last_progress;
+		if (now > from)
+			s->last_progress += now - from;
+		from = h->paused_at > s->rate_from ? h->paused_at : s->rate_from;
+		if (now > from)
+			s->rate_from += now - from;
+	}
 }
 
 /* The frame header goes in first, then the body bytes are read straight in. */
@@ -320,6 +342,7 @@ static void on_ready(xfer_exchange_t *ex, void *arg)
 		h->paused = NULL;
 		h->resume = true;
 		wf_conn_pause_read(h->c, false);
+		pause_over(h, ev_now(wf_conn_loop(h->c)));
 	}
 	wf_conn_kick(h->c); /* on_io feeds the held input */
 }
@@ -611,6 +634,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 		wf_log_debug("conn %llu %s: stream %d: DATA waits for the password check",
 			     (unsigned long long)h->c->id, h->c->peer, s->id);
 		h->paused = s;
+		h->paused_at = ev_now(wf_conn_loop(h->c));
 		wf_conn_pause_read(h->c, true);
 		return NGHTTP2_ERR_PAUSE;
 	}
@@ -683,8 +707,9 @@ static double stream_rate_due(h2_t *h, h2_stream_t *s, double now)
  * while its head is still arriving (header_timeout guards that). A stream
  * that waits on us (a password check, an upload being made durable, a
  * folder being listed, a DELETE or MKCOL making its change, a long poll,
- * or an upload whose DATA waits behind another stream's password check)
- * is not stalled: its clock restarts.
+ * or any stream while the connection's reads pause for a password check:
+ * an upload's DATA, a download's WINDOW_UPDATEs wait unread) is not
+ * stalled: its clock restarts (and at the pause's end: pause_over).
  * Input is read even while our output waits for the client (h2_on_io), so
  * an upload's DATA is never left unread behind another stream's download.
  * An answer whose own window is open waits only on our scheduling: nghttp2
@@ -702,7 +727,7 @@ static double stream_deadline(h2_t *h, h2_stream_t *s, double now)
 		return 0;
 	xfer_ex_state_t st = s->ex.state;
 	if (!s->stalled && (s->authing || st == XFER_EX_FINISHING || st == XFER_EX_AUTHENTICATING ||
-			    st == XFER_EX_WORKING || (h->paused && st == XFER_EX_READ_BODY))) {
+			    st == XFER_EX_WORKING || h->paused)) {
 		s->last_progress = now;
 		rate_restart(h, s, now);
 	} else if (!s->stalled && s->responded && h->data_out > s->last_progress &&
