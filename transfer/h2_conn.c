@@ -83,11 +83,9 @@ typedef struct h2_stream {
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
 	/* limits.min_rate: its body bytes in or DATA out since rate_from, and
-	 * its share of all streams' DATA out meanwhile (stream_rate_bytes). */
+	 * the connection's DATA out (h2_t.out_total) then (stream_rate_bytes). */
 	ev_tstamp rate_from;
-	uint64_t rate_bytes;
-	double rate_share;
-	bool rate_sharing; /* scratch for rate_share_out */
+	uint64_t rate_bytes, rate_conn_mark;
 	wf_buf_t held; /* the DATA chunk that arrived while authing */
 	xfer_exchange_t ex;
 	struct h2_stream *prev, *next;
@@ -106,6 +104,7 @@ struct h2 {
 	ev_tstamp since; /* when the timer's mode began */
 	ev_tstamp due;   /* when the timer is armed to fire */
 	ev_tstamp data_out; /* when DATA of any stream last went out (stream_deadline) */
+	uint64_t out_total; /* DATA payload of all streams sent so far (stream_rate_bytes) */
 	unsigned failed_logins;
 	unsigned requests; /* streams begun, against limits.max_requests_per_connection */
 	bool head_reset_logged; /* a stream was reset for a header or trailer block past its cap */
@@ -179,39 +178,13 @@ static void rate_restart(h2_t *h, h2_stream_t *s, double now)
 {
 	s->rate_from = now;
 	s->rate_bytes = 0;
-	s->rate_share = 0;
+	s->rate_conn_mark = h->out_total;
 }
 
-/* An answer that waits to send with its own window open: nghttp2 picks
- * which of such streams sends next (by the client's priorities), so any
- * of them could have sent what one of them did. */
-static bool rate_could_send(h2_t *h, h2_stream_t *s)
+/* An answer with bytes left to send. */
+static bool rate_answering(const h2_stream_t *s)
 {
-	return s->begun && s->responded && !s->stalled && !s->ex.head_only && xfer_exchange_body_left(&s->ex) > 0 &&
-	       nghttp2_session_get_stream_remote_window_size(h->ng, s->id) > 0;
-}
-
-/* len bytes of from's DATA are out: limits.min_rate credits each stream
- * that could have sent them (from among them) with an equal share, so the
- * shares add up to what the connection sent, and N streams need N times
- * min_rate however the client paces them: by the connection's window, by
- * reading the socket slowly, or by priorities that serve one at a time. */
-static void rate_share_out(h2_t *h, h2_stream_t *from, size_t len)
-{
-	if (!h->streams->next) { /* the one stream: the common case, no lookups */
-		from->rate_share += (double)len;
-		return;
-	}
-	unsigned n = 0;
-	for (h2_stream_t *s = h->streams; s; s = s->next) {
-		/* from's window may already be spent on these bytes */
-		s->rate_sharing = s == from || rate_could_send(h, s);
-		n += s->rate_sharing;
-	}
-	double share = (double)len / n;
-	for (h2_stream_t *s = h->streams; s; s = s->next)
-		if (s->rate_sharing)
-			s->rate_share += share;
+	return s->begun && s->responded && !s->stalled && !s->ex.head_only && xfer_exchange_body_left(&s->ex) > 0;
 }
 
 /* The pause for a password check (h2_t.paused) ended at now. It was our
@@ -257,7 +230,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 	wf_buf_commit(&h->out, 9 + length);
 	s->last_progress = h->data_out = ev_now(wf_conn_loop(h->c));
 	s->rate_bytes += length;
-	rate_share_out(h, s, length);
+	h->out_total += length;
 	return 0;
 }
 
@@ -672,16 +645,27 @@ static void h2_close(wf_conn_t *c)
 }
 
 /* How many bytes count as s's progress in its min_rate window: its own,
- * or, if more, its share of the DATA the connection sent while its answer
- * waited with its stream window open (rate_share_out). Such a stream waits
- * on our scheduling (see stream_deadline), not on the client; but a client
- * moving little in all, however it does so, is judged by what it moves
- * per stream. One that holds the stream's window shut is judged on the
- * stream's own bytes. */
-static uint64_t stream_rate_bytes(const h2_stream_t *s)
+ * or, if more, while its answer waits with its stream window open, its
+ * share of the DATA the connection sent meanwhile: that, divided among
+ * the streams answering now. Such a stream waits on our scheduling (see
+ * stream_deadline; nghttp2 picks which stream sends by the client's
+ * priorities), not on the client; but a client moving little in all,
+ * however it does so (a connection window fed in small steps, a socket
+ * read slowly, priorities serving one stream at a time), is judged by what
+ * it moves per stream: N streams need N times min_rate. One that holds the
+ * stream's own window shut is judged on the stream's own bytes. Counting
+ * the streams costs a walk of them, once per window's end, never per
+ * frame. */
+static uint64_t stream_rate_bytes(h2_t *h, h2_stream_t *s)
 {
-	uint64_t share = (uint64_t)s->rate_share;
-	return share > s->rate_bytes ? share : s->rate_bytes;
+	uint64_t own = s->rate_bytes;
+	if (!rate_answering(s) || nghttp2_session_get_stream_remote_window_size(h->ng, s->id) <= 0)
+		return own;
+	uint64_t n = 0;
+	for (h2_stream_t *o = h->streams; o; o = o->next)
+		n += rate_answering(o);
+	uint64_t share = (h->out_total - s->rate_conn_mark) / n; /* n >= 1: s answers */
+	return share > own ? share : own;
 }
 
 /* When s's min_rate window ends; HUGE_VAL with no min_rate, or once s was
@@ -696,7 +680,7 @@ static double stream_rate_due(h2_t *h, h2_stream_t *s, double now)
 	double due = s->rate_from + cfg->limits.send_timeout;
 	if (due - now > 0.01)
 		return due;
-	if (stream_rate_bytes(s) < (uint64_t)cfg->limits.min_rate * (uint64_t)cfg->limits.send_timeout)
+	if (stream_rate_bytes(h, s) < (uint64_t)cfg->limits.min_rate * (uint64_t)cfg->limits.send_timeout)
 		return due;
 	rate_restart(h, s, now);
 	return now + cfg->limits.send_timeout;
@@ -961,7 +945,7 @@ static void stream_stall(h2_t *h, h2_stream_t *s, double now)
 	if (s->last_progress + cfg->limits.send_timeout - now > 0.01) /* moved, but below min_rate */
 		wf_log_info("conn %llu %s: HTTP/2 stream %d made %llu bytes of progress in %d s, below "
 			    "limits.min_rate %d, resetting it",
-			    (unsigned long long)c->id, c->peer, s->id, (unsigned long long)stream_rate_bytes(s),
+			    (unsigned long long)c->id, c->peer, s->id, (unsigned long long)stream_rate_bytes(h, s),
 			    cfg->limits.send_timeout, cfg->limits.min_rate);
 	else
 		wf_log_info("conn %llu %s: HTTP/2 stream %d made no progress for %d s, resetting it",
