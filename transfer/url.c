@@ -26,7 +26,8 @@ int xfer_url_byte_ok(unsigned char c)
  * a "." or ".." needs no room, and a dropped segment leaves no trace. Once a
  * kept segment has not fitted, nothing more is written, but the rest is still
  * checked (depth counts the kept segments), so a malformed target is told
- * from a long one. */
+ * from a long one; and a ".." that removes the segment that did not fit
+ * brings back the path written so far, since only the result must fit. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 {
 	if (!outcap || !target.len || target.ptr[0] != '/')
@@ -38,6 +39,7 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 
 	size_t o = 0;     /* out[0..o) is the path so far */
 	size_t depth = 0; /* segments in it, or that would be */
+	size_t fits = 0;  /* segments in out[0..o) while too_long */
 	int dir = 0, too_long = 0;
 	while (p < end) {
 		p++; /* the '/' that starts every segment */
@@ -85,11 +87,15 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir)
 					o--;
 				if (o)
 					o--;
+			} else if (depth == fits) {
+				too_long = 0;
 			}
 			dir = 1;
 		} else {
 			depth++;
 			if (overflow) {
+				if (!too_long)
+					fits = depth - 1;
 				too_long = 1;
 			} else {
 				if (o)
