@@ -45,7 +45,47 @@ DROPPED_WITHIN = 3 * SEND_TIMEOUT + 2
 GIVE_UP = 12
 
 
-class WindowFedClient:
+class _Client:
+    """What both clients below share: a GET on a new stream, the events of
+    what came, and the close. Subclasses set sock, conn and streams."""
+
+    def get(self, path):
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":path", path),
+                                     (":authority", "localhost"), ("authorization", ALICE)], end_stream=True)
+        self.streams[sid] = h2_util.Stream()
+        self.flush()
+        return sid
+
+    def handle(self, data, acknowledge):
+        """Takes the HTTP/2 bytes data; with acknowledge, every window is
+        opened again by the DATA that came (a stream's only while it is
+        live, else the connection's alone)."""
+        now = time.monotonic()
+        for ev in self.conn.receive_data(data):
+            s = self.streams.get(getattr(ev, "stream_id", None))
+            if isinstance(ev, h2.events.DataReceived):
+                s.data += ev.data
+                if acknowledge and s.reset is None and not s.ended:
+                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif acknowledge:
+                    self.conn.increment_flow_control_window(ev.flow_controlled_length)
+            elif isinstance(ev, h2.events.StreamEnded):
+                s.ended, s.ended_at = True, now
+            elif isinstance(ev, h2.events.StreamReset):
+                s.reset, s.reset_at = ev.error_code, now
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.closed = True
+        self.flush()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class WindowFedClient(_Client):
     """One HTTP/2 connection whose streams' windows are 1 MiB and whose
     connection window only the test opens (the first 64 KiB aside): the
     connection, not any stream, is the limit."""
@@ -70,14 +110,6 @@ class WindowFedClient:
         if out:
             self.sock.sendall(out)
 
-    def get(self, path):
-        sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":path", path),
-                                     (":authority", "localhost"), ("authorization", ALICE)], end_stream=True)
-        self.streams[sid] = h2_util.Stream()
-        self.flush()
-        return sid
-
     def pump(self, timeout):
         """One read within timeout; DATA is never acknowledged, on the
         stream or the connection."""
@@ -91,18 +123,7 @@ class WindowFedClient:
         if not data:
             self.closed = True
             return
-        now = time.monotonic()
-        for ev in self.conn.receive_data(data):
-            s = self.streams.get(getattr(ev, "stream_id", None))
-            if isinstance(ev, h2.events.DataReceived):
-                s.data += ev.data
-            elif isinstance(ev, h2.events.StreamEnded):
-                s.ended, s.ended_at = True, now
-            elif isinstance(ev, h2.events.StreamReset):
-                s.reset, s.reset_at = ev.error_code, now
-            elif isinstance(ev, h2.events.ConnectionTerminated):
-                self.closed = True
-        self.flush()
+        self.handle(data, acknowledge=False)
 
     def feed_connection(self, until, limit):
         """Opens CONN_GRANT bytes of the connection's window each
@@ -117,12 +138,6 @@ class WindowFedClient:
                 self.flush()
                 next_grant += CONN_EVERY
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
 
 class MinRateShare(unittest.TestCase):
     @classmethod
@@ -136,18 +151,11 @@ class MinRateShare(unittest.TestCase):
             % (SEND_TIMEOUT, MIN_RATE))
         cls.addClassCleanup(cls.server.cleanup)
         cls.big = os.urandom(4 << 20)
-        cls.put_file("big.bin", cls.big)
+        cls.server.put_file("big.bin", cls.big)
         cls.mid = os.urandom(2 << 20)
-        cls.put_file("mid.bin", cls.mid)
-        cls.put_file("hello.txt", b"hello\n")
+        cls.server.put_file("mid.bin", cls.mid)
+        cls.server.put_file("hello.txt", b"hello\n")
         cls.server.start()
-
-    @classmethod
-    def put_file(cls, name, data):
-        path = os.path.join(cls.server.home(), name)
-        with open(path, "wb") as f:
-            f.write(data)
-        cls.server.give(path)
 
     def tearDown(self):
         harness.log_on_failure(self, self.server)
@@ -283,7 +291,7 @@ READ_RAW, READ_EVERY = 4096, 0.25
 READERS = 12
 
 
-class SlowReaderClient:
+class SlowReaderClient(_Client):
     """One HTTP/2 connection whose client opens every window as DATA comes
     but reads the TCP socket itself slowly (TLS over memory BIOs, so the
     pace is that of the raw bytes, not of 16 KiB records); the receive
@@ -294,10 +302,10 @@ class SlowReaderClient:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_alpn_protocols(["h2"])
-        self.raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-        self.raw.settimeout(timeout)
-        self.raw.connect(("127.0.0.1", server.port))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", server.port))
         self.inc, self.outg = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = ctx.wrap_bio(self.inc, self.outg, server_hostname="localhost")
         deadline = time.monotonic() + timeout
@@ -309,7 +317,7 @@ class SlowReaderClient:
                 self._send_tls()
                 if time.monotonic() > deadline:
                     raise AssertionError("no TLS handshake within %.0f s" % timeout)
-                data = self.raw.recv(65536)
+                data = self.sock.recv(65536)
                 if not data:
                     raise AssertionError("the server closed during the handshake")
                 self.inc.write(data)
@@ -327,7 +335,7 @@ class SlowReaderClient:
     def _send_tls(self):
         out = self.outg.read()
         if out:
-            self.raw.sendall(out)
+            self.sock.sendall(out)
 
     def flush(self):
         out = self.conn.data_to_send()
@@ -335,20 +343,12 @@ class SlowReaderClient:
             self.tls.write(out)
         self._send_tls()
 
-    def get(self, path):
-        sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":path", path),
-                                     (":authority", "localhost"), ("authorization", ALICE)], end_stream=True)
-        self.streams[sid] = h2_util.Stream()
-        self.flush()
-        return sid
-
     def read_some(self, n, timeout):
         """Takes up to n raw bytes off the socket and handles what they
         complete; every window is opened again by what came."""
-        self.raw.settimeout(max(timeout, 0.001))
+        self.sock.settimeout(max(timeout, 0.001))
         try:
-            data = self.raw.recv(n)
+            data = self.sock.recv(n)
         except (socket.timeout, TimeoutError):
             return
         except OSError:
@@ -368,22 +368,7 @@ class SlowReaderClient:
             plain += chunk
         if not plain:
             return
-        now = time.monotonic()
-        for ev in self.conn.receive_data(plain):
-            s = self.streams.get(getattr(ev, "stream_id", None))
-            if isinstance(ev, h2.events.DataReceived):
-                s.data += ev.data
-                if s.reset is None and not s.ended:
-                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                else:
-                    self.conn.increment_flow_control_window(ev.flow_controlled_length)
-            elif isinstance(ev, h2.events.StreamEnded):
-                s.ended, s.ended_at = True, now
-            elif isinstance(ev, h2.events.StreamReset):
-                s.reset, s.reset_at = ev.error_code, now
-            elif isinstance(ev, h2.events.ConnectionTerminated):
-                self.closed = True
-        self.flush()
+        self.handle(plain, acknowledge=True)
 
     def read_slowly(self, until, limit):
         """READ_RAW bytes each READ_EVERY s until until() holds, the
@@ -392,12 +377,6 @@ class SlowReaderClient:
         while not until() and not self.closed and time.monotonic() - start < limit:
             self.read_some(READ_RAW, READ_EVERY)
             time.sleep(READ_EVERY)
-
-    def close(self):
-        try:
-            self.raw.close()
-        except OSError:
-            pass
 
 
 class MinRateShareSlowReader(unittest.TestCase):

@@ -25,16 +25,9 @@ class StreamTimeout(harness.SharedServerCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.big = os.urandom(4 << 20)
-        cls.put_file("big.bin", cls.big)
+        cls.server.put_file("big.bin", cls.big)
         cls.slow = os.urandom(256 << 10)
-        cls.put_file("slow.bin", cls.slow)
-
-    @classmethod
-    def put_file(cls, name, data):
-        path = os.path.join(cls.server.home(), name)
-        with open(path, "wb") as f:
-            f.write(data)
-        cls.server.give(path)
+        cls.server.put_file("slow.bin", cls.slow)
 
     def setUp(self):
         self.c = H2Client(self.server)

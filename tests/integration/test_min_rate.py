@@ -50,13 +50,6 @@ class Base(ftps_util.FTPSCase):
         return [n for n in os.listdir(self.server.home()) if n.startswith(TEMP_PREFIX)
                 and not n.endswith(".partial")]
 
-    @classmethod
-    def put_file(cls, server, name, data):
-        path = os.path.join(server.home(), name)
-        with open(path, "wb") as f:
-            f.write(data)
-        server.give(path)
-
     def assert_rate_logged(self, rate, what=""):
         pattern = r"%smade \d+ bytes of progress in %d s, below limits\.min_rate %d" % (
             what, SEND_TIMEOUT, rate)
@@ -70,10 +63,10 @@ class Trickle(Base):
     @classmethod
     def prepare(cls, server):
         cls.slow = os.urandom(1 << 20)
-        cls.put_file(server, "slow.bin", cls.slow)
-        cls.put_file(server, "small.txt", b"small\n")
+        server.put_file("slow.bin", cls.slow)
+        server.put_file("small.txt", b"small\n")
         cls.mid = os.urandom(100000)
-        cls.put_file(server, "mid.bin", cls.mid)
+        server.put_file("mid.bin", cls.mid)
 
     # -- below the rate: dropped
 
@@ -237,7 +230,7 @@ class Paced(Base):
     @classmethod
     def prepare(cls, server):
         cls.size = 40 << 20  # more than the old code moved in GIVE_UP at this pace
-        cls.put_file(server, "big.bin", os.urandom(cls.size))
+        server.put_file("big.bin", os.urandom(cls.size))
 
     def read_paced(self, conn):
         """Reads PACED_READ every PACED_EVERY until the end or GIVE_UP:
