@@ -1072,6 +1072,13 @@ static void list_cmd(xfer_ftp_t *f, wf_slice_t arg, xfer_ftp_list_kind_t kind)
 		ftp_data_send_buf(f, out, false, 1, verb, v); /* one line: nothing to count */
 		return;
 	}
+	/* A data connection that failed already gets its 425 now, not once a
+	 * folder nobody will see was read on the pool. */
+	if (ftp_data_refused(f)) {
+		close(dir_fd);
+		xfer_ftp_listing_free(out);
+		return;
+	}
 	list_folder(f, dir_fd, globbing ? parent : rel, &style, out, v, globbing ? &glob : NULL, true, on_listed);
 }
 

@@ -186,6 +186,31 @@ class ListingCancel(ftps_util.FTPSCase):
         self.settle(joins)
         other.expect("NOOP", 200)
 
+    def test_list_on_a_failed_data_connection_is_refused_at_once(self):
+        # The data connection fails before the LIST: its TLS handshake
+        # gets bytes that are no ClientHello.
+        c = self.logged_in()
+        raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=SLOW)
+        raw.sendall(b"not a TLS hello\r\n" * 8)
+        raw.settimeout(SLOW)
+        try:
+            while raw.recv(4096):  # an alert, then the server's close
+                pass
+        except ConnectionResetError:
+            pass
+        raw.close()
+        joins, ended = self.busy_pool()
+        c.send("LIST big")
+        r = c.read_reply(timeout=SLOW)
+        answered_held = self.pool_held(ended)
+        self.assertEqual(r.code, 425, r)
+        # The folder nobody would see was not read first.
+        self.assertTrue(answered_held, "the 425 waited for the folder to be read")
+        self.settle(joins)
+        data, r, _ = c.retr("big", cmd="LIST")
+        self.assertEqual(r.code, 226, r)
+        self.assertWholeListing(data)
+
 
 if __name__ == "__main__":
     harness.main()
