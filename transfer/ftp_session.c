@@ -355,9 +355,12 @@ static void set_idle_timer(xfer_ftp_t *f)
 {
 	/* During a transfer the data connection's own timer watches progress;
 	 * while the server is at work there is none, and the idle time starts
-	 * afresh once the session reads again (ftp_on_io). */
+	 * afresh once the session reads again (ftp_on_io). A session that is
+	 * to close once its last replies are out waits send_timeout for the
+	 * client to read them, as any send does. */
+	const wf_config_t *cfg = f->conn->cfg;
 	bool waits = ftp_data_busy(f) || server_at_work(f);
-	wf_conn_set_timeout(f->conn, waits ? 0 : f->conn->cfg->limits.ftp_idle_timeout);
+	wf_conn_set_timeout(f->conn, waits ? 0 : f->quitting ? cfg->limits.send_timeout : cfg->limits.ftp_idle_timeout);
 }
 
 /* Runs complete lines in f->in; stops at one that must wait (a transfer in
@@ -456,6 +459,10 @@ static void ftp_on_io(wf_conn_t *c)
 				return;
 			}
 			wf_conn_pause_read(c, true);
+			/* The replies wait for the client (or the login for the
+			 * pool, which wakes us): the timer set while a listing's
+			 * folder was read, none, must not stay. */
+			set_idle_timer(f);
 			return;
 		}
 		if (blocked(f)) {
@@ -512,6 +519,11 @@ static void ftp_on_timeout(wf_conn_t *c)
 	xfer_ftp_t *f = F(c);
 	if (ftp_data_busy(f) || server_at_work(f)) {
 		set_idle_timer(f);
+		return;
+	}
+	if (f->quitting) {
+		ftp_log(f, WF_LOG_INFO, "its last replies not read within %d s: closing", c->cfg->limits.send_timeout);
+		wf_conn_close(c);
 		return;
 	}
 	ftp_log(f, WF_LOG_INFO, "idle for %d s: closing", c->cfg->limits.ftp_idle_timeout);

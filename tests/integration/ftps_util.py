@@ -71,12 +71,20 @@ class Control:
     """One control connection. implicit: TLS from the first byte. The banner
     is read at once (self.banner). Use as a context manager, or close()."""
 
-    def __init__(self, port, implicit=False, ctx=None, timeout=TIMEOUT, source=None):
+    def __init__(self, port, implicit=False, ctx=None, timeout=TIMEOUT, source=None, rcvbuf=None):
         self.port = port
         self.timeout = timeout
         self.ctx = ctx or client_context()
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                       source_address=(source, 0) if source else None)
+        if rcvbuf:  # set before connecting, so the window offered is small from the start
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            raw.settimeout(timeout)
+            if source:
+                raw.bind((source, 0))
+            raw.connect(("127.0.0.1", port))
+        else:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                           source_address=(source, 0) if source else None)
         self.sock = raw
         self.tls = False
         if implicit:

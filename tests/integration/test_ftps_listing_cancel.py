@@ -4,7 +4,9 @@ connection, so what ends the listing ends it at once, not once the folder is
 read: a client that leaves has its listing cancelled (and its place among
 the client's two listings being built given back), an ABOR gets the
 listing's 426 and its own 226 (no 150, nothing on the data connection), a
-QUIT its 221 and the close.
+QUIT its 221 and the close, within send_timeout when the client reads no
+replies. A LIST on a data connection that failed already gets its 425 at
+once, not once the folder is read.
 
 The read is held back for seconds: three slow password checks (a yescrypt
 hash of cost 10, harness.slow_hash) hold every thread of the pool, so the
@@ -31,7 +33,8 @@ REFUSED = 'login as "slow" refused'
 class ListingCancel(ftps_util.FTPSCase):
 
     WORKERS = 1  # every session on the same loop
-    EXTRA = "limits = { max_login_failures = 1000; };"
+    SEND_TIMEOUT = 10
+    EXTRA = "limits = { max_login_failures = 1000; send_timeout = %d; };" % SEND_TIMEOUT
     USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]},
              {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw", cost=10),
               "perms": ["read"]}]
@@ -95,6 +98,33 @@ class ListingCancel(ftps_util.FTPSCase):
         else:
             raise AssertionError("the data connection did not end within %d s" % SLOW)
         return data
+
+    def queues(self, c):
+        """The server's side of control connection c: its TCP state (1:
+        established), the bytes it has sent that the client has not taken,
+        and those the client sent that it has not read (/proc/net/tcp)."""
+        cport = c.sock.getsockname()[1]
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].split(":")[1], 16) == self.port and int(fields[2].split(":")[1], 16) == cport:
+                    tx, rx = fields[4].split(":")
+                    return int(fields[3], 16), int(tx, 16), int(rx, 16)
+        raise AssertionError("no server socket for port %d" % cport)
+
+    def back_up(self, c):
+        """The client reads no more: HELPs, as long as the server reads
+        them at once, until its socket takes no more of their replies."""
+        deadline = time.monotonic() + SLOW
+        last, same = -1, 0
+        while same < 2:
+            self.assertLess(time.monotonic(), deadline, "the server's send queue kept growing")
+            c.send(b"HELP\r\n" * 20)
+            time.sleep(0.05)
+            _, unsent, unread = self.queues(c)
+            self.assertEqual(unread, 0, "the server stopped reading commands")
+            same = same + 1 if unsent == last else 0
+            last = unsent
 
     def assertWholeListing(self, data):
         names = sorted(line.rsplit(" ", 1)[1] for line in data.decode().splitlines())
@@ -211,6 +241,38 @@ class ListingCancel(ftps_util.FTPSCase):
         self.assertEqual(r.code, 226, r)
         self.assertWholeListing(data)
 
+    def test_quit_with_its_reply_unread_closes_in_time(self):
+        # A client that stops reading its replies: the 221 of a QUIT that
+        # cancels a listing cannot go out, and the session still closes
+        # once send_timeout passes (before, it had no timer at all while
+        # the folder was read, and none after the QUIT).
+        cancelled = "LIST /big: cancelled while its folder was read (QUIT)"
+        for attempt in range(4):
+            c = self.logged_in(rcvbuf=4096)
+            c.epsv()
+            self.back_up(c)
+            joins, ended = self.busy_pool()
+            # About 60 KiB more replies, which the session holds (short of
+            # the 64 KiB at which it stops reading commands), the LIST
+            # behind them in the same record, and the QUIT in the next.
+            # Only when the QUIT is read in the same turn as the LIST (the
+            # connection reads no more once its replies wait) does the
+            # session hold a 221 it cannot send; else try again.
+            count = self.server.log().count(cancelled)
+            c.send(b"HELP\r\n" * 215 + b"LIST big\r\n")
+            c.send("QUIT")
+            time.sleep(1)
+            state, unsent, _ = self.queues(c)
+            held = self.server.log().count(cancelled) > count and state == 1
+            self.settle(joins)
+            if held:
+                break
+            c.close()
+        else:
+            self.skipTest("the QUIT was never read in the same turn as the LIST")
+        self.assertTrue(self.server.wait_log("its last replies not read within %d s: closing" % self.SEND_TIMEOUT,
+                                             timeout=self.SEND_TIMEOUT + 10),
+                        "a session whose QUIT reply was not read stayed open")
 
 if __name__ == "__main__":
     harness.main()
