@@ -62,6 +62,14 @@ class ListingCancel(ftps_util.FTPSCase):
         time.sleep(0.3)  # the checks are running
         return joins, ended
 
+    def queued_listing(self, c, line):
+        """Sends the listing command line while busy_pool holds the pool:
+        its job waits. Returns busy_pool's answer."""
+        joins, ended = self.busy_pool()
+        c.send(line)
+        time.sleep(0.3)  # the command is taken: its job waits for the pool
+        return joins, ended
+
     def pool_held(self, ended):
         """None of busy_pool's checks has ended: no listing step has run."""
         return self.server.log().count(REFUSED) == ended
@@ -136,9 +144,7 @@ class ListingCancel(ftps_util.FTPSCase):
         other = self.logged_in()
         c = self.logged_in()
         c.epsv()
-        joins, ended = self.busy_pool()
-        c.send("LIST big")
-        time.sleep(0.3)  # the LIST is taken: its job waits for the pool
+        joins, ended = self.queued_listing(c, "LIST big")
         c.close()
         # Seen at once, while the folder still waits to be read.
         self.assertTrue(self.server.wait_log("LIST /big: cancelled while its folder was read "
@@ -174,9 +180,7 @@ class ListingCancel(ftps_util.FTPSCase):
     def test_abor_while_the_folder_is_read(self):
         c = self.logged_in()
         conn = self.data_ready(c)
-        joins, ended = self.busy_pool()
-        c.send("LIST big")
-        time.sleep(0.3)  # the LIST is taken: its job waits for the pool
+        joins, ended = self.queued_listing(c, "LIST big")
         c.send("ABOR")
         # The listing's own reply, then the ABOR's (RFC 959), both while
         # the folder could not have been read yet; no 150 before them.
@@ -203,9 +207,7 @@ class ListingCancel(ftps_util.FTPSCase):
         other = self.logged_in()
         c = self.logged_in()
         c.epsv()
-        joins, ended = self.busy_pool()
-        c.send("MLSD big")
-        time.sleep(0.3)  # the MLSD is taken: its job waits for the pool
+        joins, ended = self.queued_listing(c, "MLSD big")
         c.send("QUIT")
         r = c.read_reply(timeout=SLOW)
         self.assertEqual(r.code, 221, r)
