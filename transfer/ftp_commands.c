@@ -621,8 +621,9 @@ static void cmd_opts(xfer_ftp_t *f, wf_slice_t arg)
 }
 
 /* HELP VERB: 214 with its syntax, as ProFTPD and Pure-FTPd answer; 502
- * (RFC 959's "command not implemented") for a verb this server does not know. Only the first
- * word counts ("HELP SITE CHMOD" is SITE's). Plain HELP lists them all. */
+ * (RFC 959's "command not implemented") for a verb this server does not
+ * know. Only the first word counts ("HELP SITE CHMOD" is SITE's). Plain
+ * HELP lists them all. */
 static void help_verb(xfer_ftp_t *f, wf_slice_t arg)
 {
 	wf_slice_t word = wf_slice_trim(arg);

@@ -360,7 +360,8 @@ static void set_idle_timer(xfer_ftp_t *f)
 	 * client to read them, as any send does. */
 	const wf_config_t *cfg = f->conn->cfg;
 	bool waits = ftp_data_busy(f) || server_at_work(f);
-	wf_conn_set_timeout(f->conn, waits ? 0 : f->quitting ? cfg->limits.send_timeout : cfg->limits.ftp_idle_timeout);
+	int idle = f->quitting ? cfg->limits.send_timeout : cfg->limits.ftp_idle_timeout;
+	wf_conn_set_timeout(f->conn, waits ? 0 : idle);
 }
 
 /* Runs complete lines in f->in; stops at one that must wait (a transfer in

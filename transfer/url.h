@@ -33,8 +33,9 @@
  * Writes a NUL-terminated path to out (outcap bytes). Returns WF_OK; WF_ERR
  * for a malformed target; XFER_URL_TOO_LONG for a well-formed one whose path
  * does not fit out (only the result counts: a segment a later ".." removes
- * needs no room; a target both malformed and too long is WF_ERR). The target's own length is not limited:
- * "/a/.." a thousand times is the home. outcap 0 is WF_ERR.
+ * needs no room; a target both malformed and too long is WF_ERR). The
+ * target's own length is not limited: "/a/.." a thousand times is the home.
+ * outcap 0 is WF_ERR.
  * On any error, out and *is_dir hold nothing meaningful. */
 int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir);
 
