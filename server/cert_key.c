@@ -106,3 +106,17 @@ bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t nd
 {
 	return wf_certkey_pem_covered(chain_pem, domains, ndomains) == ndomains;
 }
+
+bool wf_certkey_covers(const wf_certkey_t *ck, char *const *domains, size_t ndomains)
+{
+	gnutls_datum_t der;
+	gnutls_x509_crt_t leaf;
+	if (gnutls_certificate_get_crt_raw(ck->cred, 0, 0, &der) < 0 || gnutls_x509_crt_init(&leaf) < 0)
+		return false;
+	size_t n = 0;
+	if (gnutls_x509_crt_import(leaf, &der, GNUTLS_X509_FMT_DER) == 0)
+		for (size_t i = 0; i < ndomains; i++)
+			n += wf_san_has(leaf, domains[i]);
+	gnutls_x509_crt_deinit(leaf);
+	return n == ndomains;
+}

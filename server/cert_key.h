@@ -38,5 +38,7 @@ void wf_certkey_unref(wf_certkey_t *ck);
 bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
 /* How many of the configured names the leaf covers (0 when it does not parse). */
 size_t wf_certkey_pem_covered(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
+/* The same for a built certificate's leaf: true if it names every domain. */
+bool wf_certkey_covers(const wf_certkey_t *ck, char *const *domains, size_t ndomains);
 
 #endif

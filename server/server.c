@@ -27,12 +27,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 wf_server_t *wf_server;
+
+static bool same_domains(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
+{
+	if (ck->ndomains != c->ndomains)
+		return false;
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (strcmp(ck->domains[i], c->domains[i]) != 0)
+			return false;
+	return true;
+}
+
+/* What a reload serves for c when the disk gave disk_take: the certificate
+ * served now instead, when it is CA-issued, made for the same names and key
+ * type, covers them, and is newer than the disk's. Issued but not stored (a
+ * write that failed, acme/manager.c and acme/follower.c serve it anyway), it
+ * is nowhere on disk: dropping it would serve the provisional one until an
+ * order succeeds again, for as long as the CA is down. */
+static wf_certkey_t *keep_served(wf_server_t *srv, const wf_cert_cfg_t *c, wf_certkey_t *disk_take)
+{
+	/* At start-up srv->cfg is cfg itself and the store is empty. */
+	const wf_cert_cfg_t *was = srv->cfg ? wf_config_cert(srv->cfg, c->name) : NULL;
+	wf_certkey_t *cur = was ? wf_certstore_get(&srv->certs, c->name) : NULL;
+	if (!cur)
+		return disk_take;
+	bool newer = disk_take->provisional || disk_take->short_of_config || cur->not_after > disk_take->not_after ||
+		     cur->not_before > disk_take->not_before;
+	if (cur->provisional || cur->short_of_config || !newer || !same_domains(cur, c) ||
+	    strcasecmp(was->key_type ? was->key_type : "", c->key_type ? c->key_type : "") != 0 ||
+	    !wf_certkey_covers(cur, c->domains, c->ndomains)) {
+		wf_certkey_unref(cur);
+		return disk_take;
+	}
+	char until[32];
+	struct tm tm;
+	gmtime_r(&cur->not_after, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	wf_log_info("certificate %s: keeps serving the certificate from \"%s\" (serial %s, valid until %s), newer "
+		    "than the %s stored one",
+		    c->name, cur->issuer, cur->serial, until, disk_take->provisional ? "provisional" : "issued");
+	wf_certkey_unref(disk_take);
+	return cur;
+}
 
 int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
 {
@@ -47,7 +90,7 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
 			rc = WF_ERR;
 			break;
 		}
-		cks[n++] = ck;
+		cks[n++] = keep_served(srv, &cfg->certificates[i], ck);
 	}
 	if (rc == WF_OK) {
 		wf_certstore_replace(&srv->certs, cks, n);

@@ -1,0 +1,47 @@
+"""A certificate issued but not stored (issued.pem cannot be written) is
+served anyway; a reload while the CA is down keeps serving it, rather than
+go back to the provisional self-signed one the disk still holds until an
+order succeeds again."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import tls_peer_cert  # noqa: E402
+from pebble import AcmeCase, issued_by_pebble, wait_issued  # noqa: E402
+
+
+class ReloadUnstored(AcmeCase):
+    challenge = "tls-alpn-01"
+
+    def test_reload_keeps_the_issued_certificate_not_stored(self):
+        self.pebble.start()
+        s = self.make_server(domains=("wharf.test",))
+        # A folder stands where issued.pem goes: the save fails (as any
+        # write failure would), the certificate is served from memory.
+        d = os.path.join(s.state_dir, "certs", "main")
+        os.makedirs(os.path.join(d, "issued.pem"))
+        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, os.path.join(d, "issued.pem")):
+            s.give(p)
+        s.start()
+        issued = wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])
+        self.pebble.stop_pebble()
+
+        self.assertTrue(s.reload(), s.log()[-3000:])
+        served = tls_peer_cert(s.port, "wharf.test")
+        self.assertTrue(issued_by_pebble(served), served + s.log()[-3000:])
+        self.assertEqual(served, issued)
+        self.assertIn("certificate main: keeps serving the certificate from", s.log())
+
+        # A change of key type is a new certificate to order: the reload
+        # then takes what the disk has (the provisional one).
+        s.certificates[0]["key_type"] = "rsa2048"
+        s.write_config()
+        self.assertTrue(s.reload(), s.log()[-3000:])
+        self.assertFalse(issued_by_pebble(tls_peer_cert(s.port, "wharf.test")))
+
+
+if __name__ == "__main__":
+    harness.main()
