@@ -169,10 +169,13 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	ok = true;
 	wf_certkey_t *cur = wf_certstore_get(f->store, c->name);
 	bool same = cur && !cur->provisional && strcmp(cur->serial, ck->serial) == 0;
+	/* Kept across a reload unstored (server.c): this link has no s->unsaved
+	 * of it, and the save is still to do. */
+	bool unstored = same && cur->unstored;
 	if (cur)
 		wf_certkey_unref(cur);
 	snprintf(s->etag, sizeof(s->etag), "%s", resp->etag);
-	if (same && !s->unsaved) {
+	if (same && !s->unsaved && !unstored) {
 		set_state(s, LINK_OK, "in step with the controller");
 		goto out;
 	}
@@ -201,6 +204,7 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	wf_log_info("cluster: certificate %s: installed the controller's certificate (serial %s, valid until %s)",
 		    c->name, ck->serial, until);
+	ck->unstored = s->unsaved;
 	wf_certstore_install(f->store, ck);
 	ck = NULL; /* the store's now */
 	s->state = LINK_OK;

@@ -322,8 +322,9 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		char err[512];
 		wf_certkey_t *ck = NULL;
 		double issued_life = 0;
-		if (wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err, sizeof(err)) ==
-		    WF_OK)
+		bool stored = wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err,
+						       sizeof(err)) == WF_OK;
+		if (stored)
 			acme_job_forget_pending(m->cfg->state_dir, c->name);
 		else /* the pending order and key stay: a restart fetches it again */
 			wf_log_error("certificate %s: issued, but not stored: %s; serving it anyway", c->name, err);
@@ -339,6 +340,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			issued_life = difftime(ck->not_after, ck->not_before);
+			ck->unstored = !stored; /* a reload keeps it then (server.c) */
 			wf_certstore_install(m->store, ck);
 			/* From memory: issued.pem may not have taken it. */
 			acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem); /* a lag is counted at the end */

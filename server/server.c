@@ -46,11 +46,12 @@ static bool same_domains(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
 }
 
 /* What a reload serves for c when the disk gave disk_take: the certificate
- * served now instead, when it is CA-issued, made for the same names and key
- * type, covers them, and is newer than the disk's. Issued but not stored (a
- * write that failed, acme/manager.c and acme/follower.c serve it anyway), it
- * is nowhere on disk: dropping it would serve the provisional one until an
- * order succeeds again, for as long as the CA is down. */
+ * served now instead, when it was issued but not stored (a write that failed:
+ * acme/manager.c and acme/follower.c serve it anyway), is made for the same
+ * names and key type, covers them, and is newer than the disk's. It is
+ * nowhere on disk: dropping it would serve the provisional one until an
+ * order succeeds again, for as long as the CA is down. One that was stored
+ * is not kept: its file set aside (`cert revoke`) asks for a new one. */
 static wf_certkey_t *keep_served(wf_server_t *srv, const wf_cert_cfg_t *c, wf_certkey_t *disk_take)
 {
 	/* At start-up srv->cfg is cfg itself and the store is empty. */
@@ -60,7 +61,7 @@ static wf_certkey_t *keep_served(wf_server_t *srv, const wf_cert_cfg_t *c, wf_ce
 		return disk_take;
 	bool newer = disk_take->provisional || disk_take->short_of_config || cur->not_after > disk_take->not_after ||
 		     cur->not_before > disk_take->not_before;
-	if (cur->provisional || cur->short_of_config || !newer || !same_domains(cur, c) ||
+	if (!cur->unstored || cur->provisional || cur->short_of_config || !newer || !same_domains(cur, c) ||
 	    strcasecmp(was->key_type ? was->key_type : "", c->key_type ? c->key_type : "") != 0 ||
 	    !wf_certkey_covers(cur, c->domains, c->ndomains)) {
 		wf_certkey_unref(cur);
@@ -70,8 +71,8 @@ static wf_certkey_t *keep_served(wf_server_t *srv, const wf_cert_cfg_t *c, wf_ce
 	struct tm tm;
 	gmtime_r(&cur->not_after, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	wf_log_info("certificate %s: keeps serving the certificate from \"%s\" (serial %s, valid until %s), newer "
-		    "than the %s stored one",
+	wf_log_info("certificate %s: keeps serving the certificate from \"%s\" (serial %s, valid until %s) that "
+		    "could not be stored, newer than the %s stored one",
 		    c->name, cur->issuer, cur->serial, until, disk_take->provisional ? "provisional" : "issued");
 	wf_certkey_unref(disk_take);
 	return cur;

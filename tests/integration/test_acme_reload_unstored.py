@@ -42,6 +42,20 @@ class ReloadUnstored(AcmeCase):
         self.assertTrue(s.reload(), s.log()[-3000:])
         self.assertFalse(issued_by_pebble(tls_peer_cert(s.port, "wharf.test")))
 
+    def test_reload_does_not_keep_a_stored_certificate_set_aside(self):
+        # issued.pem moved aside (as `cert revoke` does) asks for a new
+        # certificate: the reload takes the provisional one, not the served.
+        self.pebble.start()
+        s = self.make_server(domains=("wharf.test",))
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.pebble.stop_pebble()
+        path = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        os.rename(path, path + ".revoked")
+        self.assertTrue(s.reload(), s.log()[-3000:])
+        self.assertFalse(issued_by_pebble(tls_peer_cert(s.port, "wharf.test")))
+        self.assertNotIn("keeps serving", s.log())
+
 
 if __name__ == "__main__":
     harness.main()
