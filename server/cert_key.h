@@ -23,8 +23,8 @@ typedef struct wf_certkey {
 	bool provisional;  /* self-signed stand-in until a CA-issued one arrives */
 	bool short_of_config; /* issued for some of the configured names, not all (a name
 			       * added since): served for those until one for all is issued */
-	bool unstored; /* issued, but issued.pem could not take it: served from memory only,
-			* so a reload keeps it (server.c) rather than fall back to the disk's */
+	bool unstored;	      /* issued, but issued.pem could not take it: served from memory only,
+			       * so a reload keeps it (server.c) rather than fall back to the disk's */
 } wf_certkey_t;
 
 /* Builds from a PEM chain (leaf first) and a PEM key. Fails (NULL, reason in
