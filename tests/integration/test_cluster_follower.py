@@ -5,7 +5,8 @@ host keeps a long poll open for each; a controller URL with a trailing
 slash works; a node that says it is not a controller (421), a name the
 controller has none of, a bundle the state folder will not take and a
 thumbprint it will not take are each told once in the log, and the last
-two neither re-run the deploy hook nor break HTTP-01; a follower whose
+two neither re-run the deploy hook nor break HTTP-01; a bundle not stored
+stays served across a reload and is stored by the next follower; a follower whose
 certificate runs out while the controller's proved answers cannot replace
 it (no such name there, or a bundle for other names) gives the expiry
 alarm."""
@@ -224,6 +225,31 @@ class Follower(unittest.TestCase):
         self.assertTrue(os.path.isfile(blocker))
         with open(f.deploy_log) as d:
             self.assertEqual(d.read().count("WHARF_EVENT=issued"), 1)
+
+    def test_bundle_not_stored_kept_across_a_reload(self):
+        """A bundle served but not stored stays served across a reload while
+        the controller cannot be reached (not the provisional one the disk
+        has); once the controller answers again, the follower the reload
+        started stores it."""
+        f = self.follower(poll=1)
+        blocker = block_issued_pem(f)
+        f.start()
+        self.assertTrue(f.wait_log("cluster: certificate main: not stored", 10), f.log()[-2000:])
+        ctl = "https://localhost:%d" % self.ctl.port
+
+        def controller(old, new):
+            with open(f.config_path) as c:
+                f.write_config(c.read().replace(old, new))
+        controller(ctl, "https://localhost:1")
+        self.assertTrue(f.reload(), f.log()[-2000:])
+        self.assertEqual(tls_peer_cert(f.port, "wharf.test").strip(), self.chain.strip())
+        self.assertIn("certificate main: keeps serving the certificate from", f.log())
+        shutil.rmtree(blocker)
+        controller("https://localhost:1", ctl)
+        self.assertTrue(f.reload(), f.log()[-2000:])
+        self.assertTrue(f.wait_log("cluster: certificate main: stored at last", 10), f.log()[-2000:])
+        self.assertTrue(os.path.isfile(blocker))
+        self.assertEqual(f.log().count("installed the controller's certificate"), 1, f.log()[-2000:])
 
     def test_thumbprint_not_stored(self):
         """A state folder that will not take the controller's account
