@@ -39,7 +39,9 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest)
  * a block on the stack, wiped after: the file may be a private key. */
 static bool unchanged(int dfd, const char *name, const char *data, size_t len)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO at the name would hold the open for ever; it is
+	 * not a regular file, so it is replaced like any other stranger. */
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	struct stat st;

@@ -84,7 +84,9 @@ int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len,
 
 int wf_durable_read(int dir_fd, const char *name, size_t max, wf_buf_t *out)
 {
-	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: the open of a FIFO would wait for a writer for ever; it
+	 * is refused below like anything else not a regular file. */
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return WF_ERR;
 	int rc = WF_ERR;

@@ -24,7 +24,8 @@ int wf_durable_commit(int dir_fd, const char *tmp, const char *name);
 /* fsync of a folder, so the names just made in it last. WF_ERR with errno;
  * a file system that cannot sync folders (EINVAL) counts as done. */
 int wf_durable_sync_dir(int dir_fd);
-/* Reads a whole regular file of at most max bytes into out. WF_ERR with errno. */
+/* Reads a whole regular file of at most max bytes into out. WF_ERR with
+ * errno: EINVAL for anything else (a FIFO, a device), refused at once. */
 int wf_durable_read(int dir_fd, const char *name, size_t max, wf_buf_t *out);
 /* mkdir -p with mode for each created folder, each synced into its parent;
  * WF_OK if it exists as a folder. */

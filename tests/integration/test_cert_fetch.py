@@ -47,7 +47,7 @@ class Fetch(harness.SharedServerCase):
                "--key", key or self.key, "--out", os.path.join(self.tmp, "out"), "--ca", ca or self.served, *args]
         if hook:
             cmd += ["--", *hook]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20)
 
     def test_install_then_up_to_date(self):
         hook_log = os.path.join(self.tmp, "hook.log")
@@ -72,6 +72,29 @@ class Fetch(harness.SharedServerCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("up to date", r.stdout)
         self.assertEqual(read(hook_log).count("WHARF_EVENT=fetched"), 1)
+
+    def hook_logging(self):
+        log = os.path.join(self.tmp, "hook.log")
+        return ("sh", "-c", 'echo "$WHARF_EVENT" >> "$0"', log), log
+
+    def test_fifo_at_an_output_name_does_not_hang(self):
+        # Opening a FIFO for reading waits for a writer: a FIFO at a file's
+        # name is replaced like any other stranger, never waited on.
+        hook, log = self.hook_logging()
+        out = os.path.join(self.tmp, "out")
+        for name in ("privkey.pem", "cert.pem"):
+            subprocess.run(["rm", "-rf", out], timeout=10)
+            os.makedirs(out)
+            os.mkfifo(os.path.join(out, name), 0o600)
+            try:
+                r = self.fetch(hook=hook)
+            except subprocess.TimeoutExpired:
+                self.fail("cert fetch hung on a FIFO at " + name)
+            self.assertEqual(r.returncode, 0, name + ": " + r.stdout + r.stderr)
+            self.assertIn("installed the certificate", r.stdout, name)
+            self.assertTrue(stat.S_ISREG(os.lstat(os.path.join(out, name)).st_mode), name)
+        self.assertEqual(read(os.path.join(out, "privkey.pem")), read(self.key))
+        self.assertEqual(read(log), "fetched\n" * 2)
 
     def test_hook_named_without_a_path_is_looked_up_in_path(self):
         # As a shell would: ["sh", "-c", ...] ran nothing ("cannot run sh"),
