@@ -347,21 +347,40 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 			key_file);
 		goto out;
 	}
-	/* Newer than what we have, or nothing to do. */
+	/* What a killed write left: the names are ours, no write of ours runs. */
+	int swept = acme_output_sweep(out_dir);
+	if (swept)
+		printf("cert fetch: removed %d temp file%s an interrupted write left in %s\n", swept,
+		       swept == 1 ? "" : "s", out_dir);
+	/* Newer than what we have, or nothing to do. The same certificate as
+	 * cert.pem still goes through the write, which compares all five files:
+	 * a write killed between its renames leaves cert.pem new beside an old
+	 * fullchain.pem, and only a rewrite (with its hook) mends the set. */
 	char cur_path[4200];
 	snprintf(cur_path, sizeof(cur_path), "%s/cert.pem", out_dir);
-	if (read_file(cur_path, &old) == WF_OK && leaf_of(wf_buf_slice(&old), &cur) == WF_OK &&
-	    !leaf_is_newer(leaf, cur, now)) {
-		printf("cert fetch: %s is up to date (the server's certificate is not newer)\n", out_dir);
-		code = 0;
-		goto out;
+	bool same = false;
+	if (read_file(cur_path, &old) == WF_OK && leaf_of(wf_buf_slice(&old), &cur) == WF_OK) {
+		same = gnutls_x509_crt_equals(leaf, cur);
+		if (!same && !leaf_is_newer(leaf, cur, now)) {
+			printf("cert fetch: %s is up to date (the server's certificate is not newer)\n", out_dir);
+			code = 0;
+			goto out;
+		}
 	}
 	bool changed = false;
 	if (acme_output_write(out_dir, wf_buf_slice(&chain), wf_buf_slice(&key), &changed, err, sizeof(err)) != WF_OK) {
 		fprintf(stderr, "cert fetch: %s\n", err);
 		goto out;
 	}
-	printf("cert fetch: installed the certificate of %s for %s in %s\n", target, sni, out_dir);
+	if (same && !changed) {
+		printf("cert fetch: %s is up to date (the server's certificate is not newer)\n", out_dir);
+		code = 0;
+		goto out;
+	}
+	if (same)
+		printf("cert fetch: rewrote the files in %s that lagged behind cert.pem\n", out_dir);
+	else
+		printf("cert fetch: installed the certificate of %s for %s in %s\n", target, sni, out_dir);
 	code = 0;
 	if (changed && hook && hook[0] && run_hook(hook, out_dir, sni) != WF_OK)
 		code = 1;

@@ -30,7 +30,8 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 
 /* Removes the temp files a killed write left in dir (the names
  * wf_durable_stage gives the five files, ".privkey.pem.tmp.<16 hex>", and
- * no other). Only while no write runs: at start-up. dir is opened as the
- * writes open it, a symlink to a folder followed. Returns how many. */
+ * no other). Only while no write runs: at start-up, or before `cert fetch`
+ * writes. dir is opened as the writes open it, a symlink to a folder
+ * followed. Returns how many. */
 int acme_output_sweep(const char *dir);
 #endif

@@ -77,6 +77,39 @@ class Fetch(harness.SharedServerCase):
         log = os.path.join(self.tmp, "hook.log")
         return ("sh", "-c", 'echo "$WHARF_EVENT" >> "$0"', log), log
 
+    def test_files_lagging_behind_cert_pem_are_rewritten(self):
+        # A fetch killed between its renames leaves cert.pem new beside an old
+        # fullchain.pem (or none) and a temp file: cert.pem alone says "up to
+        # date", but the next fetch mends the set, runs the hook and sweeps.
+        hook, log = self.hook_logging()
+        r = self.fetch(hook=hook)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "out")
+        want = {n: read(os.path.join(out, n)) for n in ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem",
+                                                       "combined.pem")}
+        for spoil in ("older", "missing"):
+            if spoil == "older":
+                with open(os.path.join(out, "fullchain.pem"), "w") as f:
+                    f.write(want["cert.pem"] + want["cert.pem"])  # any other chain
+            else:
+                os.unlink(os.path.join(out, "fullchain.pem"))
+            stale = os.path.join(out, ".fullchain.pem.tmp.0123456789abcdef")
+            with open(stale, "w") as f:
+                f.write("half")
+            r = self.fetch(hook=hook)
+            self.assertEqual(r.returncode, 0, spoil + ": " + r.stdout + r.stderr)
+            self.assertNotIn("up to date", r.stdout, spoil)
+            self.assertIn("removed 1 temp file", r.stdout, spoil)
+            self.assertFalse(os.path.exists(stale), spoil)
+            for name, data in want.items():
+                self.assertEqual(read(os.path.join(out, name)), data, spoil + ": " + name)
+        self.assertEqual(read(log), "fetched\n" * 3)
+        # In step again: nothing to do, no hook.
+        r = self.fetch(hook=hook)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("up to date", r.stdout)
+        self.assertEqual(read(log), "fetched\n" * 3)
+
     def test_fifo_at_an_output_name_does_not_hang(self):
         # Opening a FIFO for reading waits for a writer: a FIFO at a file's
         # name is replaced like any other stranger, never waited on.
