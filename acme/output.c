@@ -35,7 +35,8 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest)
 
 /* Does name already hold exactly these bytes? Its mode and group are not
  * judged: an admin who let a service's group read privkey.pem (0640) keeps
- * that, and no start-up rewrite (with its deploy hook) undoes it. Read in
+ * that, and no start-up rewrite (with its deploy hook) undoes it; a file
+ * rewritten takes its group and group-read bit along. Read in
  * a block on the stack, wiped after: the file may be a private key. */
 static bool unchanged(int dfd, const char *name, const char *data, size_t len)
 {
@@ -120,8 +121,8 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 	 * new key beside an old certificate. */
 	for (size_t i = 0; rc == WF_OK && i < n; i++)
 		if (!unchanged(dfd, files[i].name, files[i].data, files[i].len) &&
-		    wf_durable_stage(dfd, files[i].name, files[i].data, files[i].len, files[i].mode, files[i].tmp,
-				     sizeof(files[i].tmp)) != WF_OK) {
+		    wf_durable_stage_keep_group(dfd, files[i].name, files[i].data, files[i].len, files[i].mode,
+						files[i].tmp, sizeof(files[i].tmp)) != WF_OK) {
 			snprintf(err, errlen, "cannot write %s/%s: %s", dir, files[i].name, strerror(errno));
 			rc = WF_ERR;
 		}

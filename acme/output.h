@@ -7,7 +7,8 @@
  *   privkey.pem    the private key (0600)
  *   combined.pem   key + leaf + intermediates, HAProxy's one-file form (0600)
  * Each is written durably (temp, fsync, rename), and only when its content
- * changed. The set is consistent once the last is renamed, which is when
+ * changed, keeping the group and group-read bit of the file it replaces.
+ * The set is consistent once the last is renamed, which is when
  * acme/deploy.c runs the deploy hook: services reload on the hook, not on
  * a file's change. */
 #ifndef ACME_OUTPUT_H

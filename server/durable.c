@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -18,8 +19,22 @@ int wf_durable_sync_dir(int dir_fd)
 	return WF_OK;
 }
 
-int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
-		     size_t tmpcap)
+/* The group and group-read bit of the regular file at name, given to fd
+ * (still empty) when the group can be: the mode to give it. A group not
+ * ours to give leaves the mode as asked: group-read with wharf's own group
+ * would show a key to others than the admin chose. */
+static mode_t keep_group(int dir_fd, const char *name, int fd, mode_t mode)
+{
+	struct stat old, st;
+	if (fstatat(dir_fd, name, &old, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(old.st_mode) || fstat(fd, &st) != 0)
+		return mode;
+	if (st.st_gid != old.st_gid && fchown(fd, (uid_t)-1, old.st_gid) != 0)
+		return mode;
+	return mode | (old.st_mode & S_IRGRP);
+}
+
+static int stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool keep, char *tmp,
+		 size_t tmpcap)
 {
 	uint64_t rnd = 0;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -33,6 +48,8 @@ int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len,
 	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return WF_ERR;
+	if (keep) /* before a byte is written: the group, then its read bit */
+		mode = keep_group(dir_fd, name, fd, mode);
 	int saved;
 	const char *p = data;
 	size_t left = len;
@@ -60,6 +77,18 @@ fail:
 	unlinkat(dir_fd, tmp, 0);
 	errno = saved;
 	return WF_ERR;
+}
+
+int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
+		     size_t tmpcap)
+{
+	return stage(dir_fd, name, data, len, mode, false, tmp, tmpcap);
+}
+
+int wf_durable_stage_keep_group(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
+				size_t tmpcap)
+{
+	return stage(dir_fd, name, data, len, mode, true, tmp, tmpcap);
 }
 
 int wf_durable_commit(int dir_fd, const char *tmp, const char *name)

@@ -20,6 +20,12 @@ int wf_durable_write(int dir_fd, const char *name, const void *data, size_t len,
 #define WF_DURABLE_TMP_MAX 512
 int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
 		     size_t tmpcap);
+/* wf_durable_stage, but the temp file keeps what an admin gave the file
+ * now at name (a regular file, not followed) with chgrp and chmod g+r:
+ * its group, when this process may give that group (as certbot does for
+ * a renewed key), and then its group-read bit; never any other bit. */
+int wf_durable_stage_keep_group(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
+				size_t tmpcap);
 int wf_durable_commit(int dir_fd, const char *tmp, const char *name);
 /* fsync of a folder, so the names just made in it last. WF_ERR with errno;
  * a file system that cannot sync folders (EINVAL) counts as done. */

@@ -129,6 +129,37 @@ class Fetch(harness.SharedServerCase):
         self.assertEqual(read(os.path.join(out, "privkey.pem")), read(self.key))
         self.assertEqual(read(log), "fetched\n" * 2)
 
+    def test_rewrite_keeps_the_group_an_admin_gave_the_key(self):
+        # As certbot: chgrp and chmod g+r on privkey.pem (a service's group
+        # reads it) last through a rewrite; world bits never come along.
+        r = self.fetch()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "out")
+        group = next((g for g in ([65534] + os.getgroups()) if g != os.getegid()), None)
+        if group is None:
+            self.skipTest("no group to give the files")
+        try:
+            for name in ("privkey.pem", "combined.pem"):
+                os.chown(os.path.join(out, name), -1, group)
+        except PermissionError:
+            self.skipTest("group %d is not ours to give" % group)
+        os.chmod(os.path.join(out, "privkey.pem"), 0o640)
+        os.chmod(os.path.join(out, "combined.pem"), 0o644)
+        want = {}
+        for name in ("privkey.pem", "combined.pem"):
+            want[name] = read(os.path.join(out, name))
+            with open(os.path.join(out, name), "a") as f:  # same inode: the group and mode stay
+                f.write("\n")
+        r = self.fetch()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("up to date", r.stdout)
+        for name in ("privkey.pem", "combined.pem"):
+            path = os.path.join(out, name)
+            self.assertEqual(read(path), want[name], name)  # rewritten
+            st = os.lstat(path)
+            self.assertEqual(st.st_gid, group, name)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o640, name)
+
     def test_hook_named_without_a_path_is_looked_up_in_path(self):
         # As a shell would: ["sh", "-c", ...] ran nothing ("cannot run sh"),
         # here and for the config's deploy, event and DNS hooks alike.
