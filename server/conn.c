@@ -498,6 +498,7 @@ static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (c->state == WF_CONN_HANDSHAKE || !c->proto->on_timeout) {
 		wf_log_info("conn %llu %s: TLS handshake timed out", (unsigned long long)c->id, c->peer);
+		c->handshake_late = c->state == WF_CONN_HANDSHAKE;
 		wf_conn_close(c);
 	} else {
 		c->proto->on_timeout(c);

@@ -61,6 +61,7 @@ struct wf_conn {
 	bool read_paused;
 	bool read_backed_up; /* the protocol takes input while its output waits for the socket */
 	bool eof_unclean; /* the peer's stream ended without a TLS close_notify (possibly truncated) */
+	bool handshake_late; /* closed as its TLS handshake did not finish in time (on_close tells the peer why) */
 	bool guarded;     /* an HTTPS connection counted in server/ip_guard.c: given back in destroy */
 	gnutls_session_t tls;
 	/* Encrypted bytes not yet taken by the socket. GnuTLS pushes records here

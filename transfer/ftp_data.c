@@ -670,7 +670,10 @@ static void data_on_close(wf_conn_t *c)
 	c->proto_data = NULL;
 	d->conn = NULL;
 	bool was_secured = d->state == DATA_READY;
-	if (!d->gone_why[0])
+	if (!d->gone_why[0] && c->handshake_late)
+		snprintf(d->gone_why, sizeof(d->gone_why), "the data connection's TLS handshake did not finish within %d s",
+			 c->cfg->limits.data_connect_timeout);
+	else if (!d->gone_why[0])
 		snprintf(d->gone_why, sizeof(d->gone_why), "%s",
 			 was_secured ? "the data connection closed" : "the data connection's TLS handshake failed");
 	if (d->kind == FTP_X_NONE || d->phase == PHASE_COMMIT) {

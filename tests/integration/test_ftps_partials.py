@@ -439,6 +439,35 @@ class FailedDataConnection(ftps_util.FTPSCase):
                 self.assertEqual(sha(self.read_home(name)), sha(data))
                 self.assertFalse([p for p in self.partials() if name in p])
 
+    def test_data_handshake_never_finished_says_so(self):
+        # The client connects the data connection but never sends its
+        # ClientHello: the connection was never open, so the transfer gets
+        # 425 (RFC 959: cannot open the data connection) saying the
+        # handshake ran out of time (not that it failed, which would send
+        # the admin looking at certificates), and a resumed upload's
+        # partial stays as it was.
+        name = "stalled.bin"
+        data = os.urandom(300000)
+        c = self.logged_in()
+        self.partial_of(c, name, data, 100000)
+        for cmd in ("APPE " + name, "RETR " + name):
+            with self.subTest(cmd=cmd):
+                raw = socket.create_connection(("127.0.0.1", c.epsv()), timeout=10)
+                self.addCleanup(raw.close)
+                if cmd.startswith("RETR"):
+                    self.write_home(name, data)
+                r = c.cmd(cmd, timeout=30)
+                self.assertEqual(r.code, 150, r)
+                r = c.read_reply(timeout=30)
+                self.assertEqual(r.code, 425, r)
+                self.assertIn("TLS handshake did not finish within 1 s", r.text)
+                if cmd.startswith("APPE"):
+                    self.assertIn("100000 bytes kept", r.text)
+                    self.assertEqual(self.kept(name), data[:100000], "the partial was not kept as it was")
+                raw.settimeout(10)
+                self.assertEqual(raw.recv(100), b"", "the data connection was not closed")
+        c.expect("NOOP", 200)
+
     def test_fresh_stor_without_data_connection_leaves_nothing(self):
         c = self.logged_in()
         c.epsv()
