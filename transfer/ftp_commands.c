@@ -983,6 +983,7 @@ static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_f
 	}
 	f->stat_job = job;
 	f->data_listing = for_data;
+	f->stat_from = ev_now(wf_conn_loop(f->conn));
 	ftp_data_hold(f, true);
 	if (xfer_fs_job_start(job, f->conn->worker, done, f) == WF_DONE)
 		done(f, job);
@@ -993,9 +994,11 @@ void ftp_listing_cancel(xfer_ftp_t *f, const char *why)
 	xfer_fs_job_t *job = f->stat_job;
 	if (!job)
 		return;
-	ftp_log(f, WF_LOG_INFO, "%s %s: cancelled while its folder was read (%s)",
-		f->data_listing ? list_verb(xfer_ftp_job_listing_kind(job)) : "STAT", xfer_ftp_job_listing_what(job),
-		why);
+	const char *verb = f->data_listing ? list_verb(xfer_ftp_job_listing_kind(job)) : "STAT";
+	ftp_log(f, WF_LOG_INFO, "%s %s: cancelled while its folder was read (%s)", verb,
+		xfer_ftp_job_listing_what(job), why);
+	if (f->data_listing) /* a transfer, for the access log, as one cut after its 150 is */
+		ftp_log_transfer(f, verb, xfer_ftp_job_listing_what(job), 426, 0, f->stat_from);
 	f->stat_job = NULL;
 	f->data_listing = false;
 	xfer_fs_job_cancel(job); /* it frees its lines, and their hold, at its next step */

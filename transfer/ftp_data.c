@@ -182,11 +182,7 @@ static void channel_free(ftp_data_t *d)
 
 static void log_transfer(ftp_data_t *d, int status)
 {
-	xfer_ftp_t *f = d->f;
-	wf_slice_t verb = { d->verb, strlen(d->verb) };
-	wf_slice_t path = { d->what, strlen(d->what) };
-	wf_log_access(f->conn->peer, f->user_name, verb, path, "ftps", status, d->moved,
-		      ev_now(wf_conn_loop(f->conn)) - d->started);
+	ftp_log_transfer(d->f, d->verb, d->what, status, d->moved, d->started);
 }
 
 /* Ends the transfer with its final reply, and the channel with it. */

@@ -48,6 +48,7 @@ typedef struct xfer_ftp {
 	struct xfer_auth_job *login; /* borrowed: the password check in flight (it owns itself) */
 	xfer_fs_job_t *stat_job;  /* borrowed: a listing's folder being read, for STAT or before LIST's 150 (it owns itself until done) */
 	bool data_listing;         /* stat_job is a LIST, NLST or MLSD's (no 150 yet), not a STAT's */
+	ev_tstamp stat_from;       /* when stat_job began: a cancelled listing's access-log line times it */
 	ftp_op_t *op;              /* owned: a command whose work runs off the loop (ftp_commands.c), or NULL */
 	ev_timer delay;            /* the pause before a failed login's 530 */
 	ev_timer login_deadline;   /* limits.ftp_login_timeout from connecting; stopped once logged in */
@@ -72,6 +73,10 @@ void ftp_tls_opts(xfer_ftp_t *f, bool data, struct wf_tls_opts *out);
 /* Installs the TLS 1.2 session cache of f on a session (store only on the control). */
 void ftp_tls_cache(xfer_ftp_t *f, gnutls_session_t s, bool control);
 void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The access-log line of a transfer (one a command began: a file, or a
+ * listing for the data connection) that ended with status. */
+void ftp_log_transfer(xfer_ftp_t *f, const char *verb, const char *what, int status, uint64_t bytes,
+		      ev_tstamp started);
 /* Starts AUTH TLS: the caller has queued the 234. */
 int ftp_start_tls(xfer_ftp_t *f);
 /* PASS: starts the password check (off the loop). */

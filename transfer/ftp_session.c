@@ -57,6 +57,14 @@ void ftp_log(xfer_ftp_t *f, int level, const char *fmt, ...)
 	       f->logged_in ? f->user_name : "-", msg);
 }
 
+void ftp_log_transfer(xfer_ftp_t *f, const char *verb, const char *what, int status, uint64_t bytes,
+		      ev_tstamp started)
+{
+	wf_log_access(f->conn->peer, f->user_name, (wf_slice_t){ verb, strlen(verb) },
+		      (wf_slice_t){ what, strlen(what) }, "ftps", status, bytes,
+		      ev_now(wf_conn_loop(f->conn)) - started);
+}
+
 static void reply_text(xfer_ftp_t *f, int code, const char *text)
 {
 	if (xfer_ftp_reply(&f->out, code, text) != WF_OK)

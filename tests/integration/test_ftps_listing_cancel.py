@@ -28,6 +28,7 @@ BIG = 20000      # names in big/: five steps of the listing job
 SLOW = 60        # seconds any one slow step may take, however loaded the host
 CHECKS = 3       # the pool's threads: two take any job, one only password checks
 REFUSED = 'login as "slow" refused'
+ACCESS_CUT = " alice %s /big ftps 426 0 "  # the access-log line of a listing of big/ cut short
 
 
 class ListingCancel(ftps_util.FTPSCase):
@@ -180,6 +181,7 @@ class ListingCancel(ftps_util.FTPSCase):
     def test_abor_while_the_folder_is_read(self):
         c = self.logged_in()
         conn = self.data_ready(c)
+        logged = self.server.log().count(ACCESS_CUT % "LIST")
         joins, ended = self.queued_listing(c, "LIST big")
         c.send("ABOR")
         # The listing's own reply, then the ABOR's (RFC 959), both while
@@ -195,6 +197,8 @@ class ListingCancel(ftps_util.FTPSCase):
         # The data connection ends with nothing on it.
         self.assertEqual(self.drain(conn), b"")
         self.assertIn("LIST /big: cancelled while its folder was read (ABOR)", self.server.log())
+        # The access log has the listing, as it has a transfer cut after its 150.
+        self.assertEqual(self.server.log().count(ACCESS_CUT % "LIST"), logged + 1)
         # Once the pool is free, no listing comes after all: the next reply
         # is the NOOP's, and the session lists again.
         self.settle(joins)
@@ -207,6 +211,7 @@ class ListingCancel(ftps_util.FTPSCase):
         other = self.logged_in()
         c = self.logged_in()
         c.epsv()
+        logged = self.server.log().count(ACCESS_CUT % "MLSD")
         joins, ended = self.queued_listing(c, "MLSD big")
         c.send("QUIT")
         r = c.read_reply(timeout=SLOW)
@@ -214,6 +219,7 @@ class ListingCancel(ftps_util.FTPSCase):
         self.assertTrue(c.closed_by_peer(timeout=5), "the session did not close after its 221")
         self.assertTrue(self.pool_held(ended), "QUIT was answered only once the pool was free")
         self.assertIn("MLSD /big: cancelled while its folder was read (QUIT)", self.server.log())
+        self.assertEqual(self.server.log().count(ACCESS_CUT % "MLSD"), logged + 1)
         other.expect("NOOP", 200)
         self.settle(joins)
         other.expect("NOOP", 200)
