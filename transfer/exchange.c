@@ -753,6 +753,9 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		respond_errno(ex, -rc, "cannot create the upload");
 		return;
 	}
+	/* The count goes where the descriptors go: to the commit, or to the
+	 * removal of the temp file, which may close them after the request. */
+	xfer_file_hold_move(&ex->up.files, &ex->files);
 	if (ex->quota) {
 		size_t staged = ex->quota->staged;
 		xfer_upload_stage_limit(&ex->up, staged < XFER_UPLOAD_STAGES_PER_CONN ? XFER_UPLOAD_STAGES_PER_CONN - staged : 0);
@@ -769,12 +772,57 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		xfer_exchange_body_end(ex, true);
 }
 
+/* The removal of a dropped upload's temp file, on the offload pool: a
+ * detached job (xfer_fs_job_start_detached) holding the folder, and the
+ * upload's count in the file budget until it closes it. The job may wait
+ * behind other work on the pool long after its request ended: meanwhile
+ * the client's share stays taken, so cutting uploads and starting others
+ * cannot hold more than the share. */
+typedef struct upload_removal {
+	int dir_fd;             /* owned: the folder the temp file is in, or -1 */
+	char tmp[NAME_MAX + 1]; /* the temp file's name in dir_fd */
+	xfer_file_hold_t files; /* owned: the upload's, ended once dir_fd is closed */
+} upload_removal_t;
+
+static int removal_step(void *state, bool *more)
+{
+	upload_removal_t *r = state;
+	*more = false;
+	unlinkat(r->dir_fd, r->tmp, 0);
+	return 0;
+}
+
+static void removal_drop(void *state)
+{
+	upload_removal_t *r = state;
+	if (r->dir_fd >= 0)
+		close(r->dir_fd);
+	xfer_file_hold_end(&r->files);
+	free(r);
+}
+
+static const xfer_fs_job_ops_t removal_ops = { removal_step, removal_drop };
+
 /* The temp file goes off the loop: it may hold gigabytes, whose blocks an
- * unlink frees before it returns. */
+ * unlink frees before it returns. As xfer_fs_job_discard_upload, but the
+ * job takes the upload's files along with its folder. */
 static void upload_abort(xfer_exchange_t *ex)
 {
-	xfer_fs_job_discard_upload(&ex->up);
-	xfer_file_hold_end(&ex->files); /* closed now, or by the discard's job on the pool a moment later */
+	xfer_upload_t *u = &ex->up;
+	/* An empty temp file frees nothing: it goes here and now. */
+	upload_removal_t *r = u->fd >= 0 && u->written > 0 ? calloc(1, sizeof(*r)) : NULL;
+	xfer_fs_job_t *j = NULL;
+	if (r) {
+		r->dir_fd = -1;
+		j = xfer_fs_job_custom(&removal_ops, r); /* drops r when NULL */
+	}
+	if (j) {
+		snprintf(r->tmp, sizeof(r->tmp), "%s", u->tmp);
+		xfer_file_hold_move(&r->files, &u->files);
+		r->dir_fd = xfer_upload_release(u);
+		xfer_fs_job_start_detached(j);
+	}
+	xfer_upload_discard(u); /* what is left, and its files: an empty temp file, or all of it without a job */
 }
 
 /* A write failed: answers and switches to discarding the rest of the body. */
@@ -808,7 +856,6 @@ void xfer_exchange_body(xfer_exchange_t *ex, const char *data, size_t len)
 /* The upload's commit (fsync, rename: transfer/upload.c) is over. */
 static void commit_answer(xfer_exchange_t *ex, int err)
 {
-	xfer_file_hold_end(&ex->files); /* the commit closed the temp file and its folder */
 	if (err == XFER_PRECOND_REFUSED || (err == EEXIST && ex->up.no_replace)) {
 		wf_log_info("%s user %s: upload of %s not stored: the file changed while it came in, and the "
 			    "request's preconditions no longer hold", ex->peer, ex->user->name, ex->path);
@@ -1433,8 +1480,9 @@ void xfer_exchange_finish(xfer_exchange_t *ex, double now)
 	if (ex->file_fd >= 0)
 		close(ex->file_fd);
 	ex->file_fd = -1;
-	/* A download's file, or an upload's whose commit, let go of, closes
-	 * them on the pool a moment later: counted no more. */
+	/* A download's file. An upload's files went with its descriptors
+	 * (ex->up.files): to a commit in flight, or to the temp file's
+	 * removal, counted until those close them on the pool. */
 	xfer_file_hold_end(&ex->files);
 	for (size_t i = 0; i < ex->nfields; i++)
 		free(ex->fields[i].value);

@@ -146,9 +146,10 @@ struct xfer_exchange {
 	xfer_conn_quota_t *quota; /* borrowed: from the connection, set after init (NULL: not counted) */
 	bool quota_taken;            /* one of its listings under way is this one */
 	size_t stage_taken;          /* its upload's stage, counted in quota->staged */
-	xfer_file_hold_t files;      /* the descriptors its download or upload holds, counted against
-				      * the client's share of the files' budget (transfer/file_budget.h)
-				      * until they are closed or the exchange ends */
+	xfer_file_hold_t files;      /* the descriptors its download holds (an upload's, until its temp
+				      * file is made: then up.files), counted against the client's share
+				      * of the files' budget (transfer/file_budget.h) until they are
+				      * closed or the exchange ends */
 
 	/* a cluster follower's long poll (FINISHING until the bundle changes) */
 	ev_timer cl_wait;

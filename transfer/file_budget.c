@@ -78,6 +78,14 @@ void xfer_file_hold_end(xfer_file_hold_t *h)
 	memset(h, 0, sizeof(*h));
 }
 
+void xfer_file_hold_move(xfer_file_hold_t *to, xfer_file_hold_t *from)
+{
+	if (to->addr[0])
+		abort(); /* a bug: what to held would be lost */
+	*to = *from;
+	memset(from, 0, sizeof(*from));
+}
+
 const char *xfer_files_refusal_text(xfer_files_refusal_t why)
 {
 	switch (why) {

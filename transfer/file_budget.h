@@ -18,8 +18,14 @@
  * A download counts one descriptor, an upload two. A request past either
  * is refused before it holds anything (HTTP 503, Retry-After), the
  * client's other transfers going on. A hold is plain data keyed by the
- * client's address; it lives in the request's exchange and ends with it,
- * or earlier when its descriptors are closed. Any thread. */
+ * client's address, and ends when the descriptors it counts are closed,
+ * which may be after the request: a download's lives in the request's
+ * exchange and ends when its file is closed, at the latest with the
+ * exchange; an upload's lives in its xfer_upload_t (transfer/upload.h) and
+ * goes with the temp file and folder to whoever closes them, the commit
+ * (fsync, rename) or the removal of a dropped upload's temp file, both on
+ * the offload pool, where they may wait behind other work long after the
+ * client left. Any thread. */
 #ifndef XFER_FILE_BUDGET_H
 #define XFER_FILE_BUDGET_H
 
@@ -60,6 +66,9 @@ xfer_files_refusal_t xfer_file_hold_take(xfer_file_hold_t *h, const char *addr, 
 /* Everything the hold counted goes back (safe on a hold that holds
  * nothing, and twice). */
 void xfer_file_hold_end(xfer_file_hold_t *h);
+/* Hands what from holds to to, which must hold nothing: from then holds
+ * nothing. For descriptors handed on, the hold going with them. */
+void xfer_file_hold_move(xfer_file_hold_t *to, xfer_file_hold_t *from);
 /* What the client is told of a refusal (an HTTP body). */
 const char *xfer_files_refusal_text(xfer_files_refusal_t why);
 /* The error log's line for a refusal that g says to log, tagged with the

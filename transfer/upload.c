@@ -46,6 +46,7 @@ struct upload_commit {
 	mode_t tmp_mode; /* the temp file's own mode, before keep_mode; 0: unchanged */
 	xfer_upload_outcome_t out;
 	xfer_upload_t *owner; /* borrowed: gets out when done; NULL once the owner is gone */
+	xfer_file_hold_t files; /* owned: the upload's, ended once fd and dir_fd are closed */
 };
 
 static void early_run(void *arg)
@@ -505,10 +506,12 @@ static void commit_run(void *arg)
 	uc->fd = -1;
 	close(uc->dir_fd);
 	uc->dir_fd = -1;
+	xfer_file_hold_end(&uc->files); /* here, not when done runs: the client may be long gone */
 }
 
 static void commit_free(upload_commit_t *uc)
 {
+	xfer_file_hold_end(&uc->files);
 	xfer_precond_free(uc->cond);
 	free(uc);
 }
@@ -556,6 +559,7 @@ int xfer_upload_commit(xfer_upload_t *u, wf_worker_t *w, xfer_upload_done_fn don
 	uc->last_byte = u->last_byte;
 	uc->out.size = u->written;
 	uc->owner = u;
+	xfer_file_hold_move(&uc->files, &u->files);
 	u->fd = u->dir_fd = -1; /* the commit owns them now */
 	if (w && wf_offload_submit(w, commit_run, commit_done, uc) == WF_OK) {
 		u->commit = uc;
@@ -596,6 +600,7 @@ int xfer_upload_park(xfer_upload_t *u, const char *name)
 	close(u->fd);
 	close(u->dir_fd);
 	u->fd = u->dir_fd = -1;
+	xfer_file_hold_end(&u->files);
 	wf_buf_reset(&u->stage);
 	return WF_OK;
 }
@@ -612,6 +617,7 @@ void xfer_upload_discard(xfer_upload_t *u)
 		close(u->dir_fd);
 		u->dir_fd = -1;
 	}
+	xfer_file_hold_end(&u->files);
 	wf_buf_reset(&u->stage);
 }
 

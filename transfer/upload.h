@@ -9,6 +9,7 @@
 #define XFER_UPLOAD_H
 
 #include "../server/buf.h"
+#include "file_budget.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -43,6 +44,8 @@ typedef struct xfer_upload_outcome {
 typedef struct xfer_upload {
 	int fd;                   /* owned: the temp file, or -1 */
 	int dir_fd;               /* owned: the folder of temp and final name, or -1 */
+	xfer_file_hold_t files;   /* owned: what HTTP's file budget counts for fd and dir_fd (nothing for
+				   * FTP's); it goes with them and ends once both are closed */
 	char tmp[NAME_MAX + 1];   /* the temp file's name in dir_fd */
 	char leaf[NAME_MAX + 1];  /* the final name in dir_fd */
 	wf_buf_t stage;           /* bytes not yet written */
@@ -142,7 +145,8 @@ int xfer_upload_flush(xfer_upload_t *u);
  * final name holds right before the rename, else XFER_PRECOND_REFUSED and
  * the temp file goes); done(arg, err) runs later on w's loop. Returns WF_OK (done will be
  * called), or, when the work had to run inline (no pool), WF_DONE with the
- * outcome in *err and no call to done. u no longer owns fd or dir_fd. When
+ * outcome in *err and no call to done. u no longer owns fd or dir_fd, nor
+ * files, which the commit ends once it closed them, on the pool. When
  * the flush fails (disk full), the commit only removes the temp file, off
  * the loop too, and done gets the flush's errno; so it does when the fsync
  * fails (its pages may be lost: a partial made of it could have holes).
@@ -166,12 +170,15 @@ void xfer_upload_detach(xfer_upload_t *u);
 int xfer_upload_park(xfer_upload_t *u, const char *name);
 /* Drops the temp file, here: an unlink frees its blocks before it returns,
  * so an owner on the loop whose temp file may be large has it removed off
- * the loop instead (xfer_fs_job_discard_upload, transfer/fs_job.h). */
+ * the loop instead (xfer_fs_job_discard_upload, transfer/fs_job.h). Both
+ * descriptors closed, u->files ends. */
 void xfer_upload_discard(xfer_upload_t *u);
 /* Lets go of the temp file without removing it, for an owner that has it
  * removed elsewhere (off the loop: it may hold gigabytes): closes it and
  * hands over the folder fd, in which u->tmp still names it. -1 when there
- * is no temp file (none was made, or a commit or park took it). */
+ * is no temp file (none was made, or a commit or park took it). u->files
+ * stays u's, ended by the next discard: an owner whose upload holds files
+ * moves them on with the folder (xfer_file_hold_move) first. */
 int xfer_upload_release(xfer_upload_t *u);
 void xfer_upload_fini(xfer_upload_t *u);
 

@@ -14,12 +14,14 @@ error log says so once a minute per client, however many are refused.
 Every slot goes back once, however the transfer ends: read to its end,
 reset by the client or at send_timeout, its connection closed, an upload
 stored, across a reload; afterwards the first client gets its 12 again,
-no more. With limits.open_files_per_client set above the whole budget,
+no more. An upload's two stay counted until they are closed, even by a
+job on the offload pool after its request ended (HeldByJobs). With limits.open_files_per_client set above the whole budget,
 the process-wide bound refuses the second client's downloads past the
 96."""
 
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -215,6 +217,104 @@ class WholeBudget(Case):
         # a's files given back, b gets the rest of its own share.
         ok = harness.wait_until(lambda: b.get("/hello.txt", timeout=SLOW)[0] == 200, timeout=SLOW, interval=0.2)
         self.assertTrue(ok)
+
+
+class HeldByJobs(Case):
+    """An upload's two descriptors stay counted until they are closed,
+    by whoever closes them. Once its request ends, that may be a job on
+    the offload pool: the commit (fsync, rename) of an upload whose
+    client left while it was being stored, or the removal of a cut
+    upload's temp file. Held here behind slow password checks on every
+    pool thread, those jobs keep the folder and the temp file open a
+    while: the client's share stays taken meanwhile, and it cannot open
+    new files past its share by cutting uploads and starting others."""
+
+    PER_CLIENT = 4  # two uploads
+
+    def setUp(self):
+        alice = {"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}
+        # Cost 10: a check takes two seconds or more, so six of them hold
+        # the pool's three threads for four seconds or more.
+        slow = {"name": "slow", "password": "slow-pw", "hash": harness.slow_hash("slow-pw", cost=10),
+                "perms": ["read"]}
+        self.server = harness.Server(users=[alice, slow], workers=1,
+                                     extra="limits = { max_login_failures = 1000; open_files_per_client = %d; };"
+                                     % self.PER_CLIENT)
+        self.addCleanup(self.server.cleanup)
+        self.server.nofile = NOFILE
+        self.server.put_file("hello.txt", b"hello\n")
+        self.server.start()
+
+    def in_home(self):
+        """The server's descriptors open on alice's home or a file in it."""
+        home = self.server.home()
+        fd_dir = "/proc/%d/fd" % self.server.proc.pid
+        n = 0
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target == home or target.startswith(home + "/"):
+                n += 1
+        return n
+
+    def temp_files(self):
+        return [n for n in os.listdir(self.server.home()) if n.startswith(".wharf-upload.")]
+
+    def synced(self, c):
+        """Everything sent on c before was taken by the server."""
+        payload = c.ping()
+        self.assertTrue(c.wait(lambda: payload in c.ping_acked, SLOW))
+
+    def test_jobs_on_the_pool_keep_the_share_taken(self):
+        home = self.server.home()
+        a = self.client()
+        base = self.in_home()  # alice's home, held for good
+        held = harness.hold_pool(self.server, 6, 2 * SLOW)
+        t0 = time.monotonic()
+        # One upload cut after 256 KiB reached its temp file: the file's
+        # removal waits for the pool, with the folder open.
+        cut = a.request("PUT", "/cut.bin", body_follows=True, length=1 << 20)
+        a.send_body(cut, os.urandom(256 << 10), timeout=SLOW)
+        ok = harness.wait_until(lambda: any(os.path.getsize(os.path.join(home, n)) > 0
+                                            for n in self.temp_files()), timeout=SLOW)
+        self.assertTrue(ok, self.temp_files())
+        a.conn.reset_stream(cut)
+        a.flush()
+        # One whole upload whose client leaves while it is stored: its
+        # commit waits for the pool, with the temp file and folder open.
+        whole = a.request("PUT", "/whole.bin", body_follows=True, length=5)
+        a.send_body(whole, b"12345", end=True, timeout=SLOW)
+        self.synced(a)
+        a.conn.reset_stream(whole)
+        a.flush()
+        self.synced(a)
+        # Two more uploads, while those jobs still hold their descriptors.
+        more = [a.request("PUT", "/more%d.bin" % i, body_follows=True, length=5) for i in range(2)]
+        self.synced(a)
+        open_now = self.in_home() - base
+        pending = not os.path.exists(os.path.join(home, "whole.bin")) and len(self.temp_files()) >= 2
+        took = time.monotonic() - t0
+        self.assertTrue(pending, "the pool was not held long enough (%.1f s): %r" % (took, os.listdir(home)))
+        self.assertLessEqual(open_now, self.PER_CLIENT,
+                             "127.0.0.1 holds %d descriptors, past its share of %d" % (open_now, self.PER_CLIENT))
+        for sid in more:
+            self.assertRefused(a, sid, b"your address holds its share")
+        # The jobs run once the checks end: the share comes back whole.
+        for s in held:
+            r = s.read_final_response(timeout=2 * SLOW)
+            self.assertEqual(r[0], 401, r)
+            s.close()
+        ok = harness.wait_until(lambda: os.path.exists(os.path.join(home, "whole.bin")) and not self.temp_files()
+                                and self.in_home() == base, timeout=SLOW)
+        self.assertTrue(ok, (os.listdir(home), self.in_home() - base))
+        ups = [a.request("PUT", "/again%d.bin" % i, body_follows=True, length=5) for i in range(3)]
+        self.assertRefused(a, ups[2], b"your address holds its share")
+        for sid in ups[:2]:
+            a.send_body(sid, b"12345", end=True, timeout=SLOW)
+        self.assertTrue(a.wait(lambda: all(a.streams[i].ended for i in ups[:2]), SLOW))
+        self.assertEqual([a.streams[i].status for i in ups[:2]], [201, 201])
 
 
 if __name__ == "__main__":
