@@ -97,7 +97,8 @@ static const wf_key_t limit_keys[] = {
 	{ "open_files_per_client", WF_KEY_INT, F(wf_config_t, limits.open_files_per_client), 0, "0", 0, 1000000,
 	  NULL, NULL, "File descriptors one client (as for bans) may hold with its HTTPS downloads and uploads "
 		"at once, all its connections and HTTP/2 streams together: a download holds its file, an upload "
-		"its temp file and folder (two). 0, the default, is an eighth of what all such transfers may "
+		"its temp file and folder (two), until they are closed (an upload's by its commit, or the "
+		"removal of its temp file, on the offload pool: maybe after its request). 0, the default, is an eighth of what all such transfers may "
 		"hold: half of what the open file limit (`ulimit -n`, `LimitNOFILE=`) leaves after 64, at least "
 		"16; so 60 of 480 under a limit of 1024, 4092 under 65536. A download or upload past the "
 		"client's share, or past the whole, gets 503 with `Retry-After: 1` before it opens anything "
