@@ -140,6 +140,28 @@ int wf_offload_submit_login(wf_worker_t *w, wf_offload_fn fn, wf_offload_done do
 	return submit(&logins, w, fn, done, arg);
 }
 
+bool wf_offload_withdraw(wf_offload_fn fn, void *arg)
+{
+	pthread_mutex_lock(&lock);
+	job_t *prev = NULL, *j = files.head;
+	while (j && (j->fn != fn || j->arg != arg)) {
+		prev = j;
+		j = j->next;
+	}
+	if (j) {
+		if (prev)
+			prev->next = j->next;
+		else
+			files.head = j->next;
+		if (files.tail == j)
+			files.tail = prev;
+	}
+	pthread_mutex_unlock(&lock);
+	bool found = j != NULL;
+	free(j);
+	return found;
+}
+
 void wf_offload_complete(wf_worker_t *w)
 {
 	pthread_mutex_lock(&w->mbox_lock);

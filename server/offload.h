@@ -7,6 +7,8 @@
 
 #include "base.h"
 
+#include <stdbool.h>
+
 typedef struct wf_worker wf_worker_t;
 
 typedef void (*wf_offload_fn)(void *arg);   /* on a pool thread: touch nothing shared */
@@ -23,6 +25,11 @@ void wf_offload_stop(void);
 int wf_offload_submit(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg);
 /* The same for a password check: never queued behind file work. */
 int wf_offload_submit_login(wf_worker_t *w, wf_offload_fn fn, wf_offload_done done, void *arg);
+/* Takes a job of wf_offload_submit's (fn over arg) back out of the queue
+ * if no thread has taken it yet: true, and neither fn nor done runs for
+ * it; false when a thread took it (fn runs or ran, and done comes as it
+ * would), or when no such job was submitted. */
+bool wf_offload_withdraw(wf_offload_fn fn, void *arg);
 /* Called by the worker on its loop: runs the completions that arrived. */
 void wf_offload_complete(wf_worker_t *w);
 

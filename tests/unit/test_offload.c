@@ -1,7 +1,8 @@
 /* The offload pool's lanes: a password check runs while every thread that
  * takes file work is held by it (a slow fsync), file work never takes the
  * logins' own thread, and the other threads take the older job of the two
- * lanes. Jobs here have no completion (no worker loop). */
+ * lanes; a job not taken yet can be withdrawn. Jobs here have no completion
+ * (no worker loop). */
 #include "server/offload.h"
 
 #include "check.h"
@@ -142,6 +143,31 @@ static void test_stop_runs_the_queue(void)
 	CHECK(sem_trywait(&login_ran) == 0);
 }
 
+/* A job no thread has taken yet is taken back out of the queue, and
+ * never runs; one a thread took is not, and runs as ever. */
+static void test_withdraw(void)
+{
+	sem_init(&file_started, 0, 0);
+	int a, b;
+	CHECK_EQ_INT(wf_offload_start(1), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, held_file_job, NULL, &a), WF_OK);
+	CHECK(within(&file_started, 5000)); /* taken: the one thread for files holds it */
+	CHECK(!wf_offload_withdraw(held_file_job, &a));
+	CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, &a), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, &b), WF_OK);
+	CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, &a), WF_OK);
+	CHECK(!wf_offload_withdraw(held_file_job, &b)); /* neither fn nor arg alone */
+	CHECK(wf_offload_withdraw(quick_file_job, &b));  /* from between two */
+	CHECK(wf_offload_withdraw(quick_file_job, &a));  /* the first of two */
+	CHECK(wf_offload_withdraw(quick_file_job, &a));  /* the last, the queue's tail */
+	CHECK(!wf_offload_withdraw(quick_file_job, &a)); /* none left */
+	CHECK_EQ_INT(wf_offload_submit(NULL, quick_file_job, NULL, &b), WF_OK); /* the queue still works */
+	sem_post(&release);
+	CHECK(within(&files_ran, 5000));
+	CHECK(!within(&files_ran, 200)); /* the withdrawn ones never ran */
+	wf_offload_stop();
+}
+
 int main(void)
 {
 	sem_init(&release, 0, 0);
@@ -150,5 +176,6 @@ int main(void)
 	test_login_passes_file_work();
 	test_oldest_first_on_the_shared_thread();
 	test_stop_runs_the_queue();
+	test_withdraw();
 	return check_report();
 }
