@@ -25,7 +25,9 @@
  * that long (two such jobs, both). A change to the tree is one step; a
  * folder's removal reads up to FOLDER_STEP of its entries a step, or
  * removes one of its partials (which may be gigabytes). A cancel takes
- * effect at the next step. */
+ * effect at the next step; for a job that drops quickly, at once when
+ * that step still waits in the pool's queue (wf_offload_withdraw takes it
+ * back). */
 #define FOLDER_STEP 4096 /* folder entries */
 
 typedef enum job_kind {
@@ -381,13 +383,20 @@ static void job_free_detached(void *arg)
 	xfer_fs_job_free(arg);
 }
 
+/* Whether a job nobody waits for is dropped on the loop (xfer_fs_job_ops_t's
+ * drop_quick): the changes to the tree hold folders and names alone. */
+static bool drop_quick(const xfer_fs_job_t *j)
+{
+	return j->kind != JOB_CUSTOM || j->ops->drop_quick;
+}
+
 /* Back on the worker's loop after a step: the next one, or the end. */
 static void job_stepped(void *arg)
 {
 	xfer_fs_job_t *j = arg;
 	if (!j->done) {
-		/* cancelled: nobody waits */
-		if (wf_offload_submit(NULL, job_free_detached, NULL, j) != WF_OK)
+		/* cancelled while the step ran: nobody waits */
+		if (drop_quick(j) || wf_offload_submit(NULL, job_free_detached, NULL, j) != WF_OK)
 			xfer_fs_job_free(j);
 		return;
 	}
@@ -454,6 +463,14 @@ void xfer_fs_job_cancel(xfer_fs_job_t *j)
 	if (!j)
 		return;
 	j->done = NULL;
+	/* Its step still queued: no thread has the job, nor will, and what it
+	 * holds goes back now, not once the pool reaches it. Only a job that
+	 * drops quickly: another would go back to the pool to be dropped,
+	 * behind the same queue. */
+	if (drop_quick(j) && wf_offload_withdraw(job_step, j)) {
+		xfer_fs_job_free(j);
+		return;
+	}
 	atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
 }
 

@@ -95,8 +95,15 @@ typedef struct xfer_fs_job_ops {
 	 * another step. */
 	int (*step)(void *state, bool *more);
 	/* Releases what state holds and frees it: on the loop, or on a pool
-	 * thread for a job let go of (its owner may be gone by then). */
+	 * thread for a job let go of whose drop is not quick (its owner may
+	 * be gone by then). */
 	void (*drop)(void *state);
+	/* drop is quick (it closes and frees, and removes nothing that may be
+	 * gigabytes): a job let go of is then dropped on the loop, at once
+	 * while its step waits for the pool, so what it holds (a listing's
+	 * hold on the listings' budget) goes back without waiting for the
+	 * pool to reach it. Else it is dropped on the pool. */
+	bool drop_quick;
 } xfer_fs_job_ops_t;
 /* A job of kind ops over state_take (dropped with ops->drop when no job
  * can be had). NULL when out of memory. */
@@ -116,10 +123,15 @@ int xfer_fs_job_start(xfer_fs_job_t *j, wf_worker_t *w, xfer_fs_job_done_fn done
  * touching nothing but what it owns, so its owner may be long gone. Without
  * a pool it runs here. */
 void xfer_fs_job_start_detached(xfer_fs_job_t *j);
-/* The owner lets go of a started job (or of none: NULL) before its end: it
- * stops at its next step, nothing is called, and the job drops what it
- * holds and frees itself, on the pool. A step already running finishes
- * first: a change to the tree that began is made, and stays made. */
+/* The owner lets go of a started job (or of none: NULL) before its end:
+ * nothing is called, and the job drops what it holds and frees itself. A
+ * step already running finishes first (a change to the tree that began is
+ * made, and stays made), and the job stops there. A kind that drops
+ * quickly (xfer_fs_job_ops_t: listings, and the changes to the tree) is
+ * dropped on the loop: at once when its next step still waits for the
+ * pool (taken back out of the queue, that step never runs), else when the
+ * running one ends. Another kind stops at its next step and is dropped on
+ * the pool. */
 void xfer_fs_job_cancel(xfer_fs_job_t *j);
 
 /* The temp file of an upload that will not be stored (gigabytes, maybe) is

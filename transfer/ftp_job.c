@@ -187,7 +187,7 @@ static void listing_drop(void *state)
 	free(l);
 }
 
-static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop };
+static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop, .drop_quick = true };
 
 static int copy_step(void *state, bool *more)
 {
@@ -228,8 +228,10 @@ static void upload_work_drop(void *state)
 	free(w);
 }
 
-static const xfer_fs_job_ops_t copy_ops = { copy_step, upload_work_drop };
-static const xfer_fs_job_ops_t truncate_ops = { truncate_step, upload_work_drop };
+/* Not quick: a copy's temp file, or a cut upload its park failed for, is
+ * removed, and may be gigabytes. */
+static const xfer_fs_job_ops_t copy_ops = { copy_step, upload_work_drop, .drop_quick = false };
+static const xfer_fs_job_ops_t truncate_ops = { truncate_step, upload_work_drop, .drop_quick = false };
 
 /* A claimed name a dead process left, put back as its partial. */
 typedef struct recover_work {
@@ -255,7 +257,7 @@ static void recover_drop(void *state)
 	free(w);
 }
 
-static const xfer_fs_job_ops_t recover_ops = { recover_step, recover_drop };
+static const xfer_fs_job_ops_t recover_ops = { recover_step, recover_drop, .drop_quick = true };
 
 xfer_fs_job_t *xfer_ftp_job_recover(int dir_fd_take, const char *leaf, time_t orphan_age, struct timespec started)
 {

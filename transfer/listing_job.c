@@ -47,7 +47,7 @@ static int listing_step(void *state, bool *more)
 	return 0;
 }
 
-/* On the loop, or on a pool thread for a job let go of. */
+/* On the loop, a job let go of too (quick: it closes and frees). */
 static void listing_drop(void *state)
 {
 	listing_work_t *w = state;
@@ -61,7 +61,7 @@ static void listing_drop(void *state)
 	free(w);
 }
 
-static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop };
+static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop, .drop_quick = true };
 
 xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt,
 				xfer_listing_hold_t *hold_take)

@@ -5,7 +5,9 @@
  * one step with its errno and nothing to take; a job let go of before the
  * pool took it up, or between two of its steps, calls nothing and drops
  * the folder and the entries it holds on its own (no fd left open; under
- * ASan, no leak and no use after free). The listings' budget: at most
+ * ASan, no leak and no use after free); one let go of while it waits
+ * behind a busy pool drops them at once, its hold on the budget with
+ * them. The listings' budget: at most
  * XFER_LISTING_JOBS_MAX built at once, two per client, and the memory
  * they hold, an eighth of it per client. */
 #include "transfer/listing_job.h"
@@ -20,8 +22,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NAMES 10000 /* more than one step's worth */
@@ -176,6 +180,68 @@ static void test_let_go(void)
 	CHECK(passes >= 1);
 	/* Nobody was told: the exchange that let go may be gone. */
 	CHECK_EQ_INT(done_calls, 0);
+}
+
+/* Every thread of the pool that takes file work, held until unblock. */
+static sem_t blocked, unblock;
+
+static void blocking_job(void *arg)
+{
+	(void)arg;
+	sem_post(&blocked);
+	sem_wait(&unblock);
+}
+
+static bool posted_within(sem_t *s, double seconds)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += (time_t)seconds;
+	int rc;
+	while ((rc = sem_timedwait(s, &t)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+/* Jobs let go of while their first step waits behind a busy pool give
+ * back what they hold at once, on the loop, though no step ran: their
+ * folders, and their holds on the listings' budget (the client's two
+ * builds may begin again), not once the pool reaches them. */
+static void test_let_go_queued(void)
+{
+	int before = open_fds();
+	sem_init(&blocked, 0, 0);
+	sem_init(&unblock, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(wf_offload_submit(NULL, blocking_job, NULL, NULL), WF_OK);
+		CHECK(posted_within(&blocked, SLOW));
+	}
+	done_calls = 0;
+	xfer_listing_hold_t h[3];
+	xfer_fs_job_t *j[2];
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(xfer_listing_hold_begin(&h[i], "192.0.2.60", 64 << 20), XFER_LISTING_GRANTED);
+		j[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &h[i]);
+		CHECK(j[i] != NULL);
+		CHECK_EQ_INT(xfer_fs_job_start(j[i], &worker, on_done, &worker), WF_OK);
+	}
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[2], "192.0.2.60", 64 << 20), XFER_LISTING_CLIENT_BUSY);
+	for (int i = 0; i < 2; i++)
+		xfer_fs_job_cancel(j[i]);
+	CHECK_EQ_INT(open_fds(), before);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[0], "192.0.2.60", 64 << 20), XFER_LISTING_GRANTED);
+	CHECK_EQ_INT(xfer_listing_hold_begin(&h[1], "192.0.2.60", 64 << 20), XFER_LISTING_GRANTED);
+	xfer_listing_hold_end(&h[0]);
+	xfer_listing_hold_end(&h[1]);
+	CHECK(xfer_listing_held() == 0);
+	/* Once the pool is free, nothing of theirs runs, nor is called. */
+	for (int i = 0; i < 2; i++)
+		sem_post(&unblock);
+	double started = ev_time();
+	for (int i = 0; i < 3; i++)
+		turn(started);
+	CHECK_EQ_INT(done_calls, 0);
+	CHECK_EQ_INT(open_fds(), before);
 }
 
 /* At most XFER_LISTING_JOBS_MAX listings are built at once, process-wide,
@@ -334,6 +400,7 @@ int main(void)
 	test_in_steps();
 	test_not_a_folder();
 	test_let_go();
+	test_let_go_queued();
 	test_cap();
 	test_budget_counts();
 	test_job_budget();
