@@ -954,9 +954,9 @@ static int glob_open(xfer_ftp_t *f, int err, wf_slice_t arg, bool dir, const cha
  * that passes the budget while read is refused too, so the folder is read
  * before the 150. Meanwhile the session runs no further command, but still
  * reads the control connection (ftp_session.c): a client that leaves, or
- * sends ABOR or QUIT behind a LIST, has the job let go of at its next
- * step, the budget's hold with it; the data channel waits. Takes dir_fd
- * and out. */
+ * sends ABOR or QUIT behind a LIST, has the job let go of, the budget's
+ * hold with it (xfer_fs_job_cancel: at once while its step waits for the
+ * pool); the data channel waits. Takes dir_fd and out. */
 static void list_folder(xfer_ftp_t *f, int dir_fd, const char *rel, const xfer_ftp_list_style_t *style,
 			wf_buf_t *out, const char *what, const listing_glob_t *glob, bool for_data,
 			xfer_fs_job_done_fn done)
@@ -1001,7 +1001,7 @@ void ftp_listing_cancel(xfer_ftp_t *f, const char *why)
 		ftp_log_transfer(f, verb, xfer_ftp_job_listing_what(job), 426, 0, f->stat_from);
 	f->stat_job = NULL;
 	f->data_listing = false;
-	xfer_fs_job_cancel(job); /* it frees its lines, and their hold, at its next step */
+	xfer_fs_job_cancel(job); /* its lines go, and their hold: now if it waits for the pool */
 }
 
 /* LIST, NLST or MLSD's folder was read off the loop: its lines go out over

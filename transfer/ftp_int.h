@@ -95,9 +95,10 @@ bool ftp_allowed_in_transfer(xfer_ftp_verb_t v);
  * (ABOR and QUIT, which end the listing; lines of any other wait)? */
 bool ftp_allowed_in_listing(xfer_ftp_verb_t v);
 /* A listing's folder being read (f->stat_job, STAT's or a LIST's) is let
- * go of: the job stops at its next step and gives its hold on the
- * listings' budget back then; why (the session's end, ABOR, QUIT) goes in
- * the log. Nothing is replied. */
+ * go of: the job gives its hold on the listings' budget back at once
+ * while its step waits for the pool, else when the running step ends;
+ * why (the session's end, ABOR, QUIT) goes in the log. Nothing is
+ * replied. */
 void ftp_listing_cancel(xfer_ftp_t *f, const char *why);
 /* The session goes while a command's work runs off the loop (f->op): the
  * job is let go of, and no reply comes (see ftp_commands.c). */
