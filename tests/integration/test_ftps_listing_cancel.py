@@ -282,5 +282,46 @@ class ListingCancel(ftps_util.FTPSCase):
                                              timeout=self.SEND_TIMEOUT + 10),
                         "a session whose QUIT reply was not read stayed open")
 
+    def reply_within(self, c, seconds):
+        """The reply c gets within seconds, or None when none comes."""
+        try:
+            return c.read_reply(timeout=seconds)
+        except AssertionError:
+            return None
+
+    def test_client_leaving_with_its_share_queued_lists_again_at_once(self):
+        # The client's two listings being built (its share) both wait for
+        # the held pool when it leaves: their jobs never ran a step, and
+        # what they hold goes back at once, not once the pool reaches them.
+        cancelled = "LIST /big: cancelled while its folder was read (the control connection closed)"
+        count = self.server.log().count(cancelled)
+        sessions = [self.logged_in() for _ in range(2)]
+        for s in sessions:
+            s.epsv()
+        joins, ended = self.busy_pool()
+        for s in sessions:
+            s.send("LIST big")
+        time.sleep(0.3)  # the commands are taken: their jobs wait for the pool
+        for s in sessions:
+            s.close()
+        self.assertTrue(self.server.wait_log(cancelled, timeout=SLOW, count=count + 2),
+                        "the listings of a client that left were not cancelled")
+        # The client comes straight back and lists, the pool still held:
+        # its listing is queued, not refused with 450.
+        c = self.logged_in()
+        conn = self.data_ready(c)
+        c.send("LIST big")
+        r = self.reply_within(c, 2)
+        held = self.pool_held(ended)
+        self.assertIsNone(r, "a listing of the client that left, sent while the pool was held, got %r" % (r,))
+        self.assertTrue(held, "the pool was free before the listing was tried")
+        # Once the pool is free, the listing comes whole.
+        self.settle(joins)
+        r = c.read_reply(timeout=SLOW)
+        self.assertEqual(r.code, 150, r)
+        self.assertWholeListing(self.drain(conn))
+        self.assertEqual(c.read_reply(timeout=SLOW).code, 226)
+        c.expect("NOOP", 200)
+
 if __name__ == "__main__":
     harness.main()
