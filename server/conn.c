@@ -407,6 +407,11 @@ static void handshake(wf_conn_t *c)
 				    gnutls_alert_get_name(gnutls_alert_get(c->tls)));
 		else
 			log_tls_error(c, "TLS handshake failed", rc);
+		/* The alert for why (protocol_version, handshake_failure, ...),
+		 * so the client can say more than "unexpected EOF"; it goes out
+		 * with wire_out as the connection closes. */
+		if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED && rc != GNUTLS_E_PREMATURE_TERMINATION)
+			gnutls_alert_send_appropriate(c->tls, rc);
 		wf_conn_close(c);
 		return;
 	}

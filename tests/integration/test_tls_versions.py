@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 ONLY = "NORMAL:-VERS-ALL:+VERS-%s"
+PROTOCOL_VERSION, HANDSHAKE_FAILURE = 70, 40  # TLS alerts (RFC 8446 6.2)
 
 
 def gnutls(port, priority=None, alpn=(), sni="localhost", request=b""):
@@ -50,12 +51,15 @@ class TLSVersions(harness.SharedServerCase):
         self.assertEqual(negotiated(text), version)
         return text
 
-    def assertRefused(self, priority):
-        """The handshake fails, and the server logs why."""
+    def assertRefused(self, priority, alert):
+        """The handshake fails, the client is told why (the alert, so it
+        can say more than that the connection closed), and the server logs
+        why."""
         before = self.server.log().count("TLS handshake failed")
         rc, text = gnutls(self.server.port, priority)
         self.assertNotEqual(rc, 0, text[-1500:])
         self.assertNotIn("Handshake was completed", text)
+        self.assertIn("Received alert [%d]" % alert, text)
         self.assertTrue(harness.wait_until(
             lambda: self.server.log().count("TLS handshake failed") > before, timeout=5))
 
@@ -90,13 +94,13 @@ class TLSVersions(harness.SharedServerCase):
         self.assertNegotiates("TLS1.3")
 
     def test_tls11_refused(self):
-        self.assertRefused(ONLY % "TLS1.1")
+        self.assertRefused(ONLY % "TLS1.1", PROTOCOL_VERSION)
 
     def test_tls10_refused(self):
-        self.assertRefused(ONLY % "TLS1.0")
+        self.assertRefused(ONLY % "TLS1.0", PROTOCOL_VERSION)
 
     def test_cbc_only_client_refused(self):
-        self.assertRefused("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC")
+        self.assertRefused("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC", HANDSHAKE_FAILURE)
 
     def test_requests_work_over_both_versions(self):
         for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
