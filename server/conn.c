@@ -362,10 +362,15 @@ static int on_client_hello(gnutls_session_t sess)
 	wf_conn_t *c = gnutls_session_get_ptr(sess);
 	size_t len = sizeof(c->sni) - 1;
 	unsigned type;
-	if (gnutls_server_name_get(sess, c->sni, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+	if (gnutls_server_name_get(sess, c->sni, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS) {
+		/* "example.com." is example.com, fully qualified: some clients
+		 * send the name as the user wrote it (openssl s_client does). */
+		if (len > 1 && c->sni[len - 1] == '.')
+			len--;
 		c->sni[len] = '\0';
-	else
+	} else {
 		c->sni[0] = '\0';
+	}
 	/* RFC 8737: a client that offers only acme-tls/1 is a CA validating a
 	 * TLS-ALPN-01 challenge; it gets the challenge certificate for its SNI. */
 	gnutls_datum_t alpn = { 0 };

@@ -81,6 +81,17 @@ def http_get(sock, path, auth="alice:alice-pw"):
     return status, body
 
 
+def openssl_peer_der(port, sni):
+    """The leaf certificate (DER) a handshake through Python's ssl (OpenSSL)
+    gets, with the SNI exactly as given."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=sni) as t:
+            return t.getpeercert(binary_form=True)
+
+
 class Lifecycle(unittest.TestCase):
     def test_provisional_cert_persisted_and_reused(self):
         with Server() as s:
@@ -126,6 +137,12 @@ class Lifecycle(unittest.TestCase):
             # A wildcard is one label deep only: a.b.wharf.test falls to the default (main anyway),
             # and an exact name in the second certificate wins over the default.
             self.assertNotEqual(tls_peer_cert(s.port, "other.test"), main_pem)
+            # A fully qualified name, trailing dot and all (OpenSSL clients
+            # send it as written; gnutls-cli drops the dot): the same name.
+            for sni in ("other.test.", "OTHER.test."):
+                with self.subTest(sni=sni):
+                    self.assertEqual(openssl_peer_der(s.port, sni),
+                                     ssl.PEM_cert_to_DER_cert(tls_peer_cert(s.port, "other.test")))
 
     def test_swap_keeps_open_connection(self):
         with Server() as s:
