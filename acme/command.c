@@ -127,6 +127,12 @@ bool acme_cmd_run(struct ev_loop *loop, char *const *argv, size_t argc, char *co
 				rc = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
 			else
 				rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+			/* Nothing of ours beyond stdio: a hook that starts a daemon
+			 * (a sysvinit "restart") would hold our sockets (libcurl's
+			 * connection to the CA, its wake-up pair, a listener) for
+			 * the daemon's life, as not all of them are close-on-exec. */
+			if (rc == 0)
+				rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 			if (rc == 0)
 				rc = posix_spawnp(&pid, args[0], &fa, &attr, args, env);
 			posix_spawn_file_actions_destroy(&fa);

@@ -341,14 +341,15 @@ class AcmeCase(unittest.TestCase):
 
 def hook_script(server, name):
     """An executable the server (nobody, when run as root) may run: it appends
-    its WHARF_* environment to OUT/NAME.log, one event per line."""
+    its WHARF_* environment to OUT/NAME.log, one event per line, and
+    HOOK_SOCKETS=N, the sockets it was given (none should be)."""
     out = os.path.join(server.dir, "hooks")
     os.makedirs(out, exist_ok=True)
     server.give(out)
     path = os.path.join(out, name + ".sh")
     with open(path, "w") as f:
-        f.write('#!/bin/sh\nenv | grep ^WHARF_ | sort | tr "\\n" " " >> "%s/%s.log"\necho >> "%s/%s.log"\n'
-                % (out, name, out, name))
+        f.write('#!/bin/sh\n{ env | grep ^WHARF_; echo "HOOK_SOCKETS=$(ls -l /proc/$$/fd | grep -c socket:)"; }'
+                ' | sort | tr "\\n" " " >> "%s/%s.log"\necho >> "%s/%s.log"\n' % (out, name, out, name))
     os.chmod(path, 0o755)
     return path, os.path.join(out, name + ".log")
 

@@ -65,6 +65,7 @@ class Obtain(unittest.TestCase):
         self.assertTrue(os.path.exists(deploy_log), "the deploy hook did not run before exit")
         self.assertIn("exited 0", r.stderr)
         self.assertIn("WHARF_EVENT=issued", read(deploy_log))
+        self.assertIn("HOOK_SOCKETS=0 ", read(deploy_log))  # not the run's connection to the CA
         inode = os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino
         hook_runs = read(deploy_log).count("WHARF_EVENT=issued")
 

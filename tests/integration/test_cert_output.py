@@ -41,6 +41,9 @@ class OutputFiles(AcmeCase):
         served = wait_issued(s, "wharf.test")
         hook_env = wait_file_text(deploy_log, "WHARF_EVENT=issued")
         self.assertIn("WHARF_OUTPUT_DIR=%s" % out_dir, hook_env)
+        # None of the server's sockets (its listeners, its connection to
+        # the CA) went with it: a daemon the hook starts would hold them.
+        self.assertIn("HOOK_SOCKETS=0 ", hook_env)
         self.assertTrue(s.wait_log("wrote cert.pem, chain.pem, fullchain.pem, privkey.pem and combined.pem", 10))
 
         f = {n: read(os.path.join(out_dir, n)) for n in FILES}
