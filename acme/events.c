@@ -40,15 +40,26 @@ static char **make_vars(const acme_event_t *e, const char *state_dir)
 	for (size_t i = 0; i < e->cert->ndomains; i++)
 		wf_buf_printf(&domains, "%s%s", i ? " " : "", e->cert->domains[i]);
 	wf_buf_append(&domains, "", 1);
-	char file[4200];
-	snprintf(file, sizeof(file), "%s/certs/%s/issued.pem", state_dir, e->cert->name);
+	/* With an output_dir, the files a service loads (a hook written for
+	 * certbot copies them); else issued.pem, which holds the key, then
+	 * the chain, so that a hook never publishes a key as a certificate
+	 * by mistake where the two can be told apart. */
+	char cert_file[4200], key_file[4200];
+	if (e->cert->output_dir && e->cert->output_dir[0]) {
+		snprintf(cert_file, sizeof(cert_file), "%s/fullchain.pem", e->cert->output_dir);
+		snprintf(key_file, sizeof(key_file), "%s/privkey.pem", e->cert->output_dir);
+	} else {
+		snprintf(cert_file, sizeof(cert_file), "%s/certs/%s/issued.pem", state_dir, e->cert->name);
+		snprintf(key_file, sizeof(key_file), "%s", cert_file);
+	}
 	if (!vars || asprintf(&vars[k++], "WHARF_EVENT=%s", kind_name(e->kind)) < 0 ||
 	    asprintf(&vars[k++], "WHARF_CERT_NAME=%s", e->cert->name) < 0 ||
 	    asprintf(&vars[k++], "WHARF_DOMAINS=%s", wf_buf_head(&domains)) < 0 ||
 	    asprintf(&vars[k++], "WHARF_DOMAIN=%s", e->domain ? e->domain : "") < 0 ||
 	    asprintf(&vars[k++], "WHARF_PROBLEM=%s", e->problem ? e->problem : "") < 0 ||
 	    asprintf(&vars[k++], "WHARF_DETAIL=%s", e->detail ? e->detail : "") < 0 ||
-	    asprintf(&vars[k++], "WHARF_CERT_FILE=%s", file) < 0 || asprintf(&vars[k++], "WHARF_KEY_FILE=%s", file) < 0 ||
+	    asprintf(&vars[k++], "WHARF_CERT_FILE=%s", cert_file) < 0 ||
+	    asprintf(&vars[k++], "WHARF_KEY_FILE=%s", key_file) < 0 ||
 	    asprintf(&vars[k++], "WHARF_OUTPUT_DIR=%s", e->cert->output_dir ? e->cert->output_dir : "") < 0)
 		abort();
 	wf_buf_fini(&domains);

@@ -219,7 +219,8 @@ static const wf_key_t cert_keys[] = {
 	  NULL, NULL,
 	  "Command run after each issuance, as an argv array (no shell), with WHARF_EVENT=issued, "
 	  "WHARF_CERT_NAME, WHARF_DOMAINS (space-separated), WHARF_CERT_FILE and WHARF_KEY_FILE in its "
-	  "environment; killed after 60 s; its exit status is logged. With an output_dir, it runs once the "
+	  "environment (with an output_dir, its fullchain.pem and privkey.pem; without, both are the state "
+	  "folder's issued.pem, the key and then the chain); killed after 60 s; its exit status is logged. With an output_dir, it runs once the "
 	  "files are written: after a retry when they could not be, and at start-up when they lagged "
 	  "behind the issued certificate." },
 	{ "output_dir", WF_KEY_STRING, F(wf_cert_cfg_t, output_dir), 0, "", 0, 0, NULL, NULL,

@@ -41,6 +41,9 @@ class OutputFiles(AcmeCase):
         served = wait_issued(s, "wharf.test")
         hook_env = wait_file_text(deploy_log, "WHARF_EVENT=issued")
         self.assertIn("WHARF_OUTPUT_DIR=%s" % out_dir, hook_env)
+        # What a hook written for certbot copies: the chain and the key apart.
+        self.assertIn("WHARF_CERT_FILE=%s " % os.path.join(out_dir, "fullchain.pem"), hook_env)
+        self.assertIn("WHARF_KEY_FILE=%s " % os.path.join(out_dir, "privkey.pem"), hook_env)
         # None of the server's sockets (its listeners, its connection to
         # the CA) went with it: a daemon the hook starts would hold them.
         self.assertIn("HOOK_SOCKETS=0 ", hook_env)
