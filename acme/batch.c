@@ -90,6 +90,10 @@ static long record(const char *p, const char *end, char f[FIELDS][ACME_BATCH_FIE
 	bool quoted = false, was_quoted = false;
 	f[0][0] = '\0';
 	for (;;) {
+		if (p == end && quoted) {
+			*why = "a quoted field not closed before the end of the file";
+			return -1;
+		}
 		if (p == end || (!quoted && (*p == '\n' || *p == ','))) {
 			if (*nf >= FIELDS) {
 				*why = "more than 5 fields (name,domains,key_type,hook,challenge)";
@@ -110,6 +114,8 @@ static long record(const char *p, const char *end, char f[FIELDS][ACME_BATCH_FIE
 			continue;
 		}
 		char c = *p++;
+		if (c == '\r' && was_quoted && !quoted && (p == end || *p == '\n'))
+			continue; /* the CR of a CRLF file's line, after its last field's quote */
 		if (c == '"' && !quoted && len == 0 && !was_quoted) {
 			quoted = was_quoted = true;
 			continue;

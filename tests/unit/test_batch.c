@@ -45,6 +45,14 @@ static void test_good(void)
 	CHECK_EQ_STR(b.entries[1].domains[1], "2001:db8::7");
 	acme_batch_free(&b);
 
+	/* Every field quoted, CRLF lines (Windows, Python's csv QUOTE_ALL). */
+	CHECK_EQ_INT(parse("\"name\",\"domains\"\r\n\"web\",\"a.example.com\"\r\n\"api\",\"b.example.com\"", &b, err),
+		     WF_OK);
+	CHECK_EQ_INT(b.n, 2);
+	CHECK_EQ_STR(b.entries[0].domains[0], "a.example.com");
+	CHECK_EQ_STR(b.entries[1].name, "api");
+	acme_batch_free(&b);
+
 	/* Quotes: a comma inside, and a doubled quote. */
 	CHECK_EQ_INT(parse("x,\"a.example b.example\",\"rsa2048\",\"/bin/echo a\"\"b\"\n", &b, err), WF_OK);
 	CHECK_EQ_INT(b.entries[0].ndomains, 2);
@@ -77,6 +85,9 @@ static void test_bad(void)
 	CHECK_EQ_INT(parse("a b,a.example\n", &b, err), WF_ERR);
 	CHECK_EQ_INT(parse("a,\"a.example\n", &b, err), WF_ERR);
 	CHECK_EQ_INT(parse("a,a\"b.example\n", &b, err), WF_ERR);
+	CHECK_EQ_INT(parse("a,\"a.example", &b, err), WF_ERR); /* a quote left open at the end */
+	CHECK(strstr(err, "line 1: a quoted field not closed") != NULL);
+	CHECK_EQ_INT(parse("a,\"a.example\"\rx\n", &b, err), WF_ERR); /* a CR that ends no line */
 	CHECK_EQ_INT(parse("onlyname\n", &b, err), WF_ERR);
 	CHECK_EQ_STR(err, "line 1: needs at least a name and domains");
 	CHECK(b.entries == NULL);
