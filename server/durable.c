@@ -22,11 +22,14 @@ int wf_durable_sync_dir(int dir_fd)
 /* The group and group-read bit of the regular file at name, given to fd
  * (still empty) when the group can be: the mode to give it. A group not
  * ours to give leaves the mode as asked: group-read with wharf's own group
- * would show a key to others than the admin chose. */
+ * would show a key to others than the admin chose. Only a file of our own
+ * user, which an admin chgrp'd: one someone else put there (a service
+ * that may write the folder) must not choose who reads the next key. */
 static mode_t keep_group(int dir_fd, const char *name, int fd, mode_t mode)
 {
 	struct stat old, st;
-	if (fstatat(dir_fd, name, &old, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(old.st_mode) || fstat(fd, &st) != 0)
+	if (fstatat(dir_fd, name, &old, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(old.st_mode) ||
+	    old.st_uid != geteuid() || fstat(fd, &st) != 0)
 		return mode;
 	if (st.st_gid != old.st_gid && fchown(fd, (uid_t)-1, old.st_gid) != 0)
 		return mode;

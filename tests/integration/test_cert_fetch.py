@@ -160,6 +160,19 @@ class Fetch(harness.SharedServerCase):
             self.assertEqual(st.st_gid, group, name)
             self.assertEqual(stat.S_IMODE(st.st_mode), 0o640, name)
 
+        # One another user put there (a service that may write the folder)
+        # chooses nothing: the next key is the run user's own, 0600.
+        if os.geteuid() != 0:
+            return
+        path = os.path.join(out, "privkey.pem")
+        with open(path, "a") as f:
+            f.write("\n")
+        os.chown(path, 65534, group)
+        r = self.fetch()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        st = os.lstat(path)
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (0, os.getegid(), 0o600))
+
     def test_hook_named_without_a_path_is_looked_up_in_path(self):
         # As a shell would: ["sh", "-c", ...] ran nothing ("cannot run sh"),
         # here and for the config's deploy, event and DNS hooks alike.
