@@ -89,12 +89,15 @@ void wf_certstore_install(wf_certstore_t *st, wf_certkey_t *ck_take)
 	pthread_mutex_unlock(&st->write_lock);
 }
 
-void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n)
+void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n,
+			  _Atomic(wf_certsnap_t *) *retire_into)
 {
 	wf_certsnap_t *next = snap_new(n);
 	for (size_t i = 0; i < n; i++)
 		next->certs[next->n++] = cks_take[i];
 	pthread_mutex_lock(&st->write_lock);
+	if (retire_into)
+		wf_certsnap_unref(atomic_exchange(retire_into, wf_certsnap_ref(atomic_load(&st->current))));
 	publish(st, next);
 	pthread_mutex_unlock(&st->write_lock);
 }
@@ -125,12 +128,15 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name)
 	return NULL;
 }
 
-wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, char *const *names, size_t nnames, const char *sni)
+wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
+				 size_t nnames, const char *sni)
 {
 	wf_certkey_t *dflt = NULL, *wild = NULL;
 	const char *rest = sni ? strchr(sni, '.') : NULL;
 	for (size_t i = 0; i < nnames; i++) {
 		wf_certkey_t *ck = wf_certsnap_get(s, names[i]);
+		if (!ck && older)
+			ck = wf_certsnap_get(older, names[i]);
 		if (!ck)
 			continue;
 		if (!dflt)

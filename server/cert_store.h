@@ -37,8 +37,12 @@ void wf_certsnap_unref(wf_certsnap_t *s);
  * once this returns, every new handshake gets it; open connections keep theirs.
  * Takes ownership of ck_take. */
 void wf_certstore_install(wf_certstore_t *st, wf_certkey_t *ck_take);
-/* Replaces the whole set (reload): takes ownership of the n references. */
-void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n);
+/* Replaces the whole set (reload): takes ownership of the n references.
+ * retire_into, when not NULL, gets a reference to the snapshot replaced (any
+ * it held is dropped) before the new one is published: a reader that sees
+ * the new snapshot sees that too. */
+void wf_certstore_replace(wf_certstore_t *st, wf_certkey_t **cks_take, size_t n,
+			  _Atomic(wf_certsnap_t *) *retire_into);
 
 /* For the main thread, which is no rcu reader: a reference to the current
  * certificate of that name (under the write lock), or NULL. */
@@ -50,8 +54,12 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
 /* Chooses among the named certificates (a service's list, first = default) for
  * an SNI host name (NULL or "" when the client sent none): an exact domain match
  * first, then a wildcard "*.rest" matching exactly one label, then the default.
- * Returns a borrowed pointer, valid while the snapshot is held, or NULL when
- * none of the names is in the snapshot. */
-wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, char *const *names, size_t nnames, const char *sni);
+ * A name s lacks is looked up in older (NULL: none), the store as it was when
+ * the names' config was replaced, so a connection of that config keeps its
+ * certificate through a reload that renamed or dropped it.
+ * Returns a borrowed pointer, valid while both snapshots are held, or NULL
+ * when none of the names is in either. */
+wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
+				 size_t nnames, const char *sni);
 
 #endif

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "passwd.h"
 #include "san.h"
+#include "cert_store.h"
 #include "config_keys.h"
 #include "durable.h"
 #include "state_dir.h"
@@ -1329,6 +1330,7 @@ void wf_config_unref(wf_config_t *cfg)
 {
 	if (!cfg || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
+	wf_certsnap_unref(atomic_load(&cfg->retired_certs));
 	for (size_t i = 0; i < cfg->nusers; i++)
 		if (cfg->users[i].home_fd > 0)
 			close(cfg->users[i].home_fd);

@@ -179,6 +179,12 @@ typedef struct wf_config {
 	size_t ncertificates;
 	char **sources; /* owned: the @include'd files' paths (each that holds a setting); entries' at.file point here */
 	size_t nsources;
+
+	/* Owned reference, set once, by the reload that replaces this config
+	 * (before it publishes the new certificates): the store as it was then.
+	 * Connections still running on this config find here the names the new
+	 * one renamed or dropped (wf_certsnap_select's `older`). */
+	_Atomic(struct wf_certsnap *) retired_certs;
 } wf_config_t;
 
 /* Loads and checks a config file. On success returns a struct with one

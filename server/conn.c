@@ -391,7 +391,9 @@ static int on_client_hello(gnutls_session_t sess)
 		return gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, ck->cred);
 	}
 	const wf_service_cfg_t *svc = c->svc;
-	c->cert = wf_certsnap_select(c->snap, svc->certificates, svc->ncertificates, c->sni);
+	/* c->cfg, which c holds, holds retired_certs: c->cert stays valid. */
+	c->cert = wf_certsnap_select(c->snap, atomic_load(&c->cfg->retired_certs), svc->certificates,
+				     svc->ncertificates, c->sni);
 	if (!c->cert) {
 		wf_log_error("conn %llu %s: no certificate loaded for this service", (unsigned long long)c->id,
 			     c->peer);

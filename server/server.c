@@ -78,7 +78,7 @@ static wf_certkey_t *keep_served(wf_server_t *srv, const wf_cert_cfg_t *c, wf_ce
 	return cur;
 }
 
-int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
+int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg, wf_config_t *retiring)
 {
 	wf_certkey_t **cks = calloc(cfg->ncertificates + 1, sizeof(*cks));
 	size_t n = 0;
@@ -94,7 +94,7 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg)
 		cks[n++] = keep_served(srv, &cfg->certificates[i], ck);
 	}
 	if (rc == WF_OK) {
-		wf_certstore_replace(&srv->certs, cks, n);
+		wf_certstore_replace(&srv->certs, cks, n, retiring ? &retiring->retired_certs : NULL);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			wf_certkey_unref(cks[i]);
@@ -394,7 +394,7 @@ static void reload(wf_server_t *srv)
 		wf_log_discard(&logs);
 		goto refuse_plans;
 	}
-	if (wf_server_load_certs(srv, cfg) != WF_OK) {
+	if (wf_server_load_certs(srv, cfg, srv->cfg) != WF_OK) {
 		wf_log_error("reload refused: certificates could not be loaded; the running ones stay");
 		wf_tls_discard(tls);
 		wf_log_discard(&logs);
@@ -658,7 +658,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		}
 		srv->exit_code = 1; /* until the pass settles: an interrupted run did not succeed */
 	}
-	if (wf_server_load_certs(srv, srv->cfg) != WF_OK)
+	if (wf_server_load_certs(srv, srv->cfg, NULL) != WF_OK)
 		goto out_tls;
 
 	wf_worker_plan_t **plans = bind_all(srv);

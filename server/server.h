@@ -49,7 +49,9 @@ extern wf_server_t *wf_server;
 int wf_server_run(const char *config_path, const wf_run_opts_t *opts);
 
 /* Loads every configured certificate from the state folder (making provisional
- * ones as needed) and publishes them as the new snapshot. */
-int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg);
+ * ones as needed) and publishes them as the new snapshot. retiring (NULL at
+ * start-up) is the config cfg replaces: it keeps the snapshot replaced, for
+ * its connections (wf_config_t.retired_certs). */
+int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg, wf_config_t *retiring);
 
 #endif

@@ -36,27 +36,69 @@ static void test_select(void)
 	char *d2[] = { "*.wild.test" };
 	char *d3[] = { "other.test" };
 	wf_certkey_t *cks[3] = { make("a", d1, 2), make("b", d2, 1), make("c", d3, 1) };
-	wf_certstore_replace(&st, cks, 3);
+	wf_certstore_replace(&st, cks, 3, NULL);
 	wf_certsnap_t *s = wf_certstore_acquire(&st);
 	char *svc[] = { "a", "b" };
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "www.example.com")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "WWW.Example.COM")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "x.wild.test")->name, "b");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "www.example.com")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "WWW.Example.COM")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "x.wild.test")->name, "b");
 	/* A wildcard covers one label only, and not the bare domain. */
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "a.b.wild.test")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "wild.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "a.b.wild.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "wild.test")->name, "a");
 	/* No SNI or an unknown name: the service's first certificate. */
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, NULL)->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "unknown.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, NULL)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "unknown.test")->name, "a");
 	/* A name the service does not list is never chosen, even on an exact match. */
-	CHECK_EQ_STR(wf_certsnap_select(s, svc, 2, "other.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "other.test")->name, "a");
 	char *svc2[] = { "c", "a" };
-	CHECK_EQ_STR(wf_certsnap_select(s, svc2, 2, "example.com")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, svc2, 2, "nothing")->name, "c");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "example.com")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "nothing")->name, "c");
 	char *missing[] = { "zzz" };
-	CHECK(wf_certsnap_select(s, missing, 1, "example.com") == NULL);
+	CHECK(wf_certsnap_select(s, NULL, missing, 1, "example.com") == NULL);
 	wf_certsnap_unref(s);
+	wf_certstore_fini(&st);
+	while (wf_rcu_reclaim() > 0)
+		;
+}
+
+/* A reload that renames "a" to "n" and drops "b": the names of the config it
+ * replaced still find their certificates in the store as it was, but only
+ * where the new store lacks the name. */
+static void test_retired_names(void)
+{
+	wf_certstore_t st;
+	wf_certstore_init(&st);
+	char *d1[] = { "one.test" };
+	char *d2[] = { "two.test" };
+	char *d3[] = { "three.test" };
+	wf_certkey_t *old[3] = { make("a", d1, 1), make("b", d2, 1), make("c", d3, 1) };
+	wf_certstore_replace(&st, old, 3, NULL);
+	_Atomic(wf_certsnap_t *) retired = NULL;
+	wf_certkey_t *next[2] = { make("n", d1, 1), make("c", d3, 1) };
+	wf_certstore_replace(&st, next, 2, &retired);
+	wf_certsnap_t *older = atomic_load(&retired);
+	CHECK(older != NULL);
+	wf_certsnap_t *s = wf_certstore_acquire(&st);
+	char *old_svc[] = { "a", "b", "c" };
+	/* Without the retired store, "b"'s name would get the default, "c". */
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, old_svc, 3, "two.test")->name, "c");
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, "two.test") == wf_certsnap_get(older, "b"));
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, NULL) == wf_certsnap_get(older, "a"));
+	/* A name both have: the current one, so a renewal reaches old configs too. */
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, "three.test") == wf_certsnap_get(s, "c"));
+	char *gone[] = { "zzz" };
+	CHECK(wf_certsnap_select(s, older, gone, 1, "one.test") == NULL);
+	/* A second retirement into the same slot drops the first. */
+	wf_certsnap_ref(older);
+	wf_certstore_replace(&st, (wf_certkey_t *[]){ make("m", d1, 1) }, 1, &retired);
+	CHECK(atomic_load(&retired) == s);
+	while (wf_rcu_reclaim() > 0) /* the store's own reference, retired at the first replace */
+		;
+	CHECK_EQ_INT(atomic_load(&older->refs), 1);
+	wf_certsnap_unref(older);
+	wf_certsnap_unref(s);
+	wf_certsnap_unref(atomic_load(&retired));
 	wf_certstore_fini(&st);
 	while (wf_rcu_reclaim() > 0)
 		;
@@ -114,7 +156,7 @@ static void *reader(void *arg)
 		wf_rcu_online(&r);
 		for (int i = 0; i < 100; i++) {
 			wf_certsnap_t *s = wf_certstore_acquire(&race_store);
-			wf_certkey_t *ck = wf_certsnap_select(s, names, 1, "race.test");
+			wf_certkey_t *ck = wf_certsnap_select(s, NULL, names, 1, "race.test");
 			if (!ck || ck->cred == NULL)
 				abort();
 			wf_certsnap_unref(s);
@@ -172,7 +214,7 @@ static int pick_cert(gnutls_session_t s)
 {
 	tls_pair_t *p = gnutls_session_get_ptr(s);
 	char *names[] = { "live" };
-	wf_certkey_t *ck = wf_certsnap_select(p->snap, names, 1, "live.test");
+	wf_certkey_t *ck = wf_certsnap_select(p->snap, NULL, names, 1, "live.test");
 	return gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, ck->cred);
 }
 
@@ -275,6 +317,7 @@ int main(void)
 {
 	gnutls_global_init();
 	test_select();
+	test_retired_names();
 	test_snapshot_lifetime();
 	test_concurrent_readers();
 	test_live_swap();
