@@ -20,6 +20,8 @@ typedef struct wf_certkey {
 	time_t not_before, not_after;
 	char issuer[256];  /* issuer DN of the leaf, for `cert list` and logs */
 	char serial[64];   /* hex */
+	gnutls_pk_algorithm_t pk; /* the leaf's key: what a client must be able to verify */
+	char key_type[16]; /* the same as the config spells it ("ec256", "rsa2048", ...) */
 	bool provisional;  /* self-signed stand-in until a CA-issued one arrives */
 	bool short_of_config; /* issued for some of the configured names, not all (a name
 			       * added since): served for those until one for all is issued */

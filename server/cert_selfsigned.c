@@ -6,19 +6,30 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-int wf_selfsigned_make(char *const *domains, size_t ndomains, wf_buf_t *cert_pem, wf_buf_t *key_pem)
+int wf_selfsigned_make(char *const *domains, size_t ndomains, const char *key_type, wf_buf_t *cert_pem,
+		       wf_buf_t *key_pem)
 {
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t crt = NULL;
 	int rc = WF_ERR;
 	if (ndomains == 0)
 		return WF_ERR;
-	if (gnutls_x509_privkey_init(&key) < 0 ||
-	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
-					 0) < 0)
+	gnutls_pk_algorithm_t pk = GNUTLS_PK_ECDSA;
+	unsigned bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+	if (key_type && strcasecmp(key_type, "ec384") == 0) {
+		bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1);
+	} else if (key_type && strncasecmp(key_type, "rsa", 3) == 0) {
+		pk = GNUTLS_PK_RSA;
+		bits = (unsigned)strtoul(key_type + 3, NULL, 10);
+		if (bits < 2048 || bits > 4096)
+			return WF_ERR;
+	}
+	if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_generate(key, pk, bits, 0) < 0)
 		goto out;
 	if (gnutls_x509_crt_init(&crt) < 0)
 		goto out;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +115,13 @@ static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c,
 		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		wf_log_warn("certificate %s: stored %s expired at %s; it is served until a new one is obtained",
 			    c->name, cert_name, at);
+	} else if (provisional && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0) {
+		/* An issued one of the old type serves until the manager's new order
+		 * comes; a provisional one is made anew, at once. */
+		wf_log_info("certificate %s: stored %s has a %s key, the config asks for %s", c->name, cert_name,
+			    ck->key_type, c->key_type);
+		wf_certkey_unref(ck);
+		ck = NULL;
 	} else if (provisional && ck->not_after - now < PROVISIONAL_MIN_LEFT) {
 		wf_log_info("certificate %s: stored %s %s", c->name, cert_name,
 			    ck->not_after < now ? "has expired" : "expires within a week");
@@ -142,7 +150,7 @@ wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, c
 	wf_buf_t cert, key;
 	wf_buf_init(&cert, PEM_MAX);
 	wf_buf_init(&key, PEM_MAX);
-	if (wf_selfsigned_make(c->domains, c->ndomains, &cert, &key) != WF_OK) {
+	if (wf_selfsigned_make(c->domains, c->ndomains, c->key_type, &cert, &key) != WF_OK) {
 		snprintf(err, errlen, "cannot generate a self-signed certificate");
 	} else if (wf_durable_write(dfd, "selfsigned.key", wf_buf_head(&key), wf_buf_size(&key), 0600) != WF_OK ||
 		   wf_durable_write(dfd, "selfsigned.pem", wf_buf_head(&cert), wf_buf_size(&cert), 0644) != WF_OK) {

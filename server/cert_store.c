@@ -128,8 +128,8 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name)
 	return NULL;
 }
 
-wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
-				 size_t nnames, const char *sni)
+static wf_certkey_t *pick(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names, size_t nnames,
+			  const char *sni, unsigned verifiable)
 {
 	wf_certkey_t *dflt = NULL, *wild = NULL;
 	const char *rest = sni ? strchr(sni, '.') : NULL;
@@ -137,7 +137,7 @@ wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *ol
 		wf_certkey_t *ck = wf_certsnap_get(s, names[i]);
 		if (!ck && older)
 			ck = wf_certsnap_get(older, names[i]);
-		if (!ck)
+		if (!ck || (verifiable && !(verifiable & WF_PK_BIT(ck->pk))))
 			continue;
 		if (!dflt)
 			dflt = ck;
@@ -155,4 +155,12 @@ wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *ol
 		}
 	}
 	return wild ? wild : dflt;
+}
+
+wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
+				 size_t nnames, const char *sni, unsigned verifiable)
+{
+	wf_certkey_t *ck = pick(s, older, names, nnames, sni, verifiable);
+	/* None the client can verify: the usual choice, and GnuTLS says why. */
+	return ck || !verifiable ? ck : pick(s, older, names, nnames, sni, 0);
 }

@@ -54,12 +54,18 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
 /* Chooses among the named certificates (a service's list, first = default) for
  * an SNI host name (NULL or "" when the client sent none): an exact domain match
  * first, then a wildcard "*.rest" matching exactly one label, then the default.
+ * verifiable: the WF_PK_BIT()s of the key algorithms the client can verify
+ * (from its signature algorithms), or 0 when unknown. Certificates of other
+ * keys are passed over, so of an RSA and an ECDSA one for the same names each
+ * client gets one it can use, in the service's order; only when none fits
+ * are they chosen as if it were 0.
  * A name s lacks is looked up in older (NULL: none), the store as it was when
  * the names' config was replaced, so a connection of that config keeps its
  * certificate through a reload that renamed or dropped it.
  * Returns a borrowed pointer, valid while both snapshots are held, or NULL
  * when none of the names is in either. */
 wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
-				 size_t nnames, const char *sni);
+				 size_t nnames, const char *sni, unsigned verifiable);
+#define WF_PK_BIT(pk) (1u << ((unsigned)(pk) & 31u))
 
 #endif

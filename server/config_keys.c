@@ -139,7 +139,9 @@ static const wf_key_t service_keys[] = {
 	{ "certificates", WF_KEY_STRLIST, F(wf_service_cfg_t, certificates),
 	  F(wf_service_cfg_t, ncertificates), "[]", 0, 1000, NULL, NULL,
 	  "Names of the certificates served, chosen by SNI; the first is the default for clients "
-	  "that send no SNI or an unknown name. Required for `https`." },
+	  "that send no SNI or an unknown name. Of two for the same names with different key types "
+	  "(an `ec256` and an `rsa2048` one), each client gets the first it can verify. Required for "
+	  "`https`." },
 	{ "https_port", WF_KEY_INT, F(wf_service_cfg_t, https_port), 0, "443", 1, 65535, NULL, NULL,
 	  "`acme-http`: the public HTTPS port that requests other than ACME challenges are redirected to." },
 	{ "require_tls", WF_KEY_BOOL, F(wf_service_cfg_t, require_tls), 0, "true", 0, 0, NULL, NULL,
@@ -199,7 +201,9 @@ static const wf_key_t cert_keys[] = {
 	  "Obtain and renew it from the CA when an `acme` block is configured; false keeps what is in "
 	  "the state folder (or the provisional certificate)." },
 	{ "key_type", WF_KEY_STRING, F(wf_cert_cfg_t, key_type), 0, "ec256", 0, 0, key_types, NULL,
-	  "Key of the certificate." },
+	  "Key of the certificate, the provisional one's too. For clients that verify only RSA, "
+	  "configure a second certificate for the same domains with an RSA key and list both on the "
+	  "service." },
 	{ "challenge", WF_KEY_STRING, F(wf_cert_cfg_t, challenge), 0, "http-01", 0, 0, challenges, NULL,
 	  "How the CA validates the names: `http-01` (needs an `acme-http` service reachable as port 80), "
 	  "`tls-alpn-01` (answered on the `https` services; no port 80 needed) or `dns-01` (TXT records "
@@ -233,7 +237,7 @@ static const wf_key_t cert_keys[] = {
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
 					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, at),
 					   "Certificates. Until one is issued, a provisional self-signed "
-					   "ECDSA P-256 certificate serves, kept in the state folder." };
+					   "certificate of its key type serves, kept in the state folder." };
 
 /* Decoded as the ACME client will decode it, so a key it cannot use stops
  * wharf check and the start, not the first order. */

@@ -1,6 +1,7 @@
 /* Client connections: accept, TLS handshake with SNI selection, plaintext I/O
  * for the protocols, timers, teardown. See conn.h. */
 #include "conn.h"
+#include "tls_hello.h"
 #include "ip_guard.h"
 #include "log.h"
 #include "server.h"
@@ -357,6 +358,19 @@ static bool settle(wf_conn_t *c)
 
 /* SNI decides the certificate, among those the service lists. The snapshot
  * was taken at accept; it stays with the connection until it closes. */
+/* Runs before GnuTLS reads a ClientHello (twice after a HelloRetryRequest);
+ * GnuTLS parses the signature algorithms only after on_client_hello. */
+static int on_hello_bytes(gnutls_session_t sess, unsigned htype, unsigned when, unsigned incoming,
+			  const gnutls_datum_t *msg)
+{
+	(void)htype;
+	(void)when;
+	(void)incoming;
+	wf_conn_t *c = gnutls_session_get_ptr(sess);
+	c->verifiable = wf_tls_hello_keys(msg->data, msg->size);
+	return 0;
+}
+
 static int on_client_hello(gnutls_session_t sess)
 {
 	wf_conn_t *c = gnutls_session_get_ptr(sess);
@@ -393,7 +407,7 @@ static int on_client_hello(gnutls_session_t sess)
 	const wf_service_cfg_t *svc = c->svc;
 	/* c->cfg, which c holds, holds retired_certs: c->cert stays valid. */
 	c->cert = wf_certsnap_select(c->snap, atomic_load(&c->cfg->retired_certs), svc->certificates,
-				     svc->ncertificates, c->sni);
+				     svc->ncertificates, c->sni, c->verifiable);
 	if (!c->cert) {
 		wf_log_error("conn %llu %s: no certificate loaded for this service", (unsigned long long)c->id,
 			     c->peer);
@@ -529,6 +543,7 @@ static int tls_setup(wf_conn_t *c, const wf_tls_opts_t *opts)
 	gnutls_transport_set_pull_function(c->tls, wire_pull);
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
+	gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE, on_hello_bytes);
 	if (!c->snap)
 		c->snap = wf_certstore_acquire(&c->worker->server->certs);
 	return WF_OK;

@@ -75,6 +75,7 @@ struct wf_conn {
 	wf_config_t *cfg;        /* owned reference: the config at accept time */
 	wf_certsnap_t *snap;     /* owned reference: the snapshot this connection handshook with */
 	wf_certkey_t *cert;      /* borrowed from snap: the certificate chosen by SNI */
+	unsigned verifiable;     /* WF_PK_BIT()s of the keys the client hello can verify (tls_hello.h) */
 	struct acme_chal_snap *chal; /* owned reference, for a TLS-ALPN-01 validation only */
 	bool alpn_challenge;     /* the client offered only acme-tls/1: answer with the handshake, then close */
 	const wf_proto_t *proto; /* after the handshake */

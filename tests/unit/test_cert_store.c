@@ -13,12 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static wf_certkey_t *make(const char *name, char **domains, size_t n)
+static wf_certkey_t *make_typed(const char *name, char **domains, size_t n, const char *key_type)
 {
 	wf_buf_t c, k;
 	wf_buf_init(&c, 1 << 16);
 	wf_buf_init(&k, 1 << 16);
-	CHECK(wf_selfsigned_make(domains, n, &c, &k) == WF_OK);
+	CHECK(wf_selfsigned_make(domains, n, key_type, &c, &k) == WF_OK);
 	char err[256] = "";
 	wf_certkey_t *ck = wf_certkey_new(name, domains, n, wf_buf_slice(&c), wf_buf_slice(&k), true, err, sizeof(err));
 	if (!ck)
@@ -26,6 +26,11 @@ static wf_certkey_t *make(const char *name, char **domains, size_t n)
 	wf_buf_fini(&c);
 	wf_buf_fini(&k);
 	return ck;
+}
+
+static wf_certkey_t *make(const char *name, char **domains, size_t n)
+{
+	return make_typed(name, domains, n, NULL);
 }
 
 static void test_select(void)
@@ -39,23 +44,23 @@ static void test_select(void)
 	wf_certstore_replace(&st, cks, 3, NULL);
 	wf_certsnap_t *s = wf_certstore_acquire(&st);
 	char *svc[] = { "a", "b" };
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "www.example.com")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "WWW.Example.COM")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "x.wild.test")->name, "b");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "www.example.com", 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "WWW.Example.COM", 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "x.wild.test", 0)->name, "b");
 	/* A wildcard covers one label only, and not the bare domain. */
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "a.b.wild.test")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "wild.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "a.b.wild.test", 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "wild.test", 0)->name, "a");
 	/* No SNI or an unknown name: the service's first certificate. */
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, NULL)->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "unknown.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, NULL, 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "", 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "unknown.test", 0)->name, "a");
 	/* A name the service does not list is never chosen, even on an exact match. */
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "other.test")->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 2, "other.test", 0)->name, "a");
 	char *svc2[] = { "c", "a" };
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "example.com")->name, "a");
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "nothing")->name, "c");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "example.com", 0)->name, "a");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc2, 2, "nothing", 0)->name, "c");
 	char *missing[] = { "zzz" };
-	CHECK(wf_certsnap_select(s, NULL, missing, 1, "example.com") == NULL);
+	CHECK(wf_certsnap_select(s, NULL, missing, 1, "example.com", 0) == NULL);
 	wf_certsnap_unref(s);
 	wf_certstore_fini(&st);
 	while (wf_rcu_reclaim() > 0)
@@ -82,13 +87,13 @@ static void test_retired_names(void)
 	wf_certsnap_t *s = wf_certstore_acquire(&st);
 	char *old_svc[] = { "a", "b", "c" };
 	/* Without the retired store, "b"'s name would get the default, "c". */
-	CHECK_EQ_STR(wf_certsnap_select(s, NULL, old_svc, 3, "two.test")->name, "c");
-	CHECK(wf_certsnap_select(s, older, old_svc, 3, "two.test") == wf_certsnap_get(older, "b"));
-	CHECK(wf_certsnap_select(s, older, old_svc, 3, NULL) == wf_certsnap_get(older, "a"));
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, old_svc, 3, "two.test", 0)->name, "c");
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, "two.test", 0) == wf_certsnap_get(older, "b"));
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, NULL, 0) == wf_certsnap_get(older, "a"));
 	/* A name both have: the current one, so a renewal reaches old configs too. */
-	CHECK(wf_certsnap_select(s, older, old_svc, 3, "three.test") == wf_certsnap_get(s, "c"));
+	CHECK(wf_certsnap_select(s, older, old_svc, 3, "three.test", 0) == wf_certsnap_get(s, "c"));
 	char *gone[] = { "zzz" };
-	CHECK(wf_certsnap_select(s, older, gone, 1, "one.test") == NULL);
+	CHECK(wf_certsnap_select(s, older, gone, 1, "one.test", 0) == NULL);
 	/* A second retirement into the same slot drops the first. */
 	wf_certsnap_ref(older);
 	wf_certstore_replace(&st, (wf_certkey_t *[]){ make("m", d1, 1) }, 1, &retired);
@@ -99,6 +104,42 @@ static void test_retired_names(void)
 	wf_certsnap_unref(older);
 	wf_certsnap_unref(s);
 	wf_certsnap_unref(atomic_load(&retired));
+	wf_certstore_fini(&st);
+	while (wf_rcu_reclaim() > 0)
+		;
+}
+
+/* An ECDSA and an RSA certificate for the same names: each client gets the
+ * first in the service's order whose key it can verify. */
+static void test_key_types(void)
+{
+	wf_certstore_t st;
+	wf_certstore_init(&st);
+	char *d[] = { "dual.test", "a.dual.test" };
+	char *w[] = { "*.dual.test" };
+	wf_certkey_t *cks[3] = { make_typed("ec", d, 2, "ec384"), make_typed("rsa", d, 2, "rsa2048"),
+				 make_typed("wild-rsa", w, 1, "rsa2048") };
+	CHECK_EQ_STR(cks[0]->key_type, "ec384");
+	CHECK_EQ_STR(cks[1]->key_type, "rsa2048");
+	wf_certstore_replace(&st, cks, 3, NULL);
+	wf_certsnap_t *s = wf_certstore_acquire(&st);
+	char *svc[] = { "ec", "rsa", "wild-rsa" };
+	unsigned ec = WF_PK_BIT(GNUTLS_PK_ECDSA), rsa = WF_PK_BIT(GNUTLS_PK_RSA);
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", 0)->name, "ec");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", ec | rsa)->name, "ec");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", rsa)->name, "rsa");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, NULL, rsa)->name, "rsa");
+	char *rsa_first[] = { "rsa", "ec" };
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, rsa_first, 2, "dual.test", ec | rsa)->name, "rsa");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, rsa_first, 2, "dual.test", ec)->name, "ec");
+	/* A wildcard the client can verify beats an exact name it cannot. */
+	char *ec_wild[] = { "ec", "wild-rsa" };
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, ec_wild, 2, "a.dual.test", ec | rsa)->name, "ec");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, ec_wild, 2, "a.dual.test", rsa)->name, "wild-rsa");
+	/* None it can verify: chosen as ever, by name. */
+	char *ec_only[] = { "ec" };
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, ec_only, 1, "dual.test", rsa)->name, "ec");
+	wf_certsnap_unref(s);
 	wf_certstore_fini(&st);
 	while (wf_rcu_reclaim() > 0)
 		;
@@ -156,7 +197,7 @@ static void *reader(void *arg)
 		wf_rcu_online(&r);
 		for (int i = 0; i < 100; i++) {
 			wf_certsnap_t *s = wf_certstore_acquire(&race_store);
-			wf_certkey_t *ck = wf_certsnap_select(s, NULL, names, 1, "race.test");
+			wf_certkey_t *ck = wf_certsnap_select(s, NULL, names, 1, "race.test", 0);
 			if (!ck || ck->cred == NULL)
 				abort();
 			wf_certsnap_unref(s);
@@ -214,7 +255,7 @@ static int pick_cert(gnutls_session_t s)
 {
 	tls_pair_t *p = gnutls_session_get_ptr(s);
 	char *names[] = { "live" };
-	wf_certkey_t *ck = wf_certsnap_select(p->snap, NULL, names, 1, "live.test");
+	wf_certkey_t *ck = wf_certsnap_select(p->snap, NULL, names, 1, "live.test", 0);
 	return gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, ck->cred);
 }
 
@@ -318,6 +359,7 @@ int main(void)
 	gnutls_global_init();
 	test_select();
 	test_retired_names();
+	test_key_types();
 	test_snapshot_lifetime();
 	test_concurrent_readers();
 	test_live_swap();

@@ -1,0 +1,22 @@
+/* What a ClientHello says that GnuTLS tells the server only after the
+ * certificate hook has run: which key kinds the client's signature
+ * algorithms can verify. The certificate store needs it to choose between an
+ * RSA and an ECDSA certificate for the same names (cert_store.h). */
+#ifndef WF_TLS_HELLO_H
+#define WF_TLS_HELLO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The WF_PK_BIT()s (cert_store.h) of the keys the signature_algorithms of a
+ * ClientHello (its body, without the handshake header) can verify: RSA
+ * (PKCS#1 v1.5 or RSA-PSS with an rsaEncryption key) and ECDSA. 0 when the
+ * hello does not parse or has no such extension (TLS 1.2 allows that: the
+ * client then takes SHA-1 with any key). Pure: reads only its input. */
+unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len);
+
+/* The same over the extension's own body (a 2-byte length, then 2-byte
+ * SignatureScheme codes). */
+unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len);
+
+#endif
