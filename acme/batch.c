@@ -70,6 +70,14 @@ static bool is_header(char f[FIELDS][ACME_BATCH_FIELD_MAX], int nf)
 	return true;
 }
 
+/* A first line that starts like a header but names the columns otherwise
+ * ("Name,Domain", "name,domains,keytype"): read as a certificate, it would
+ * order one called "name" for a single-label name no public CA issues. */
+static bool near_header(char f[FIELDS][ACME_BATCH_FIELD_MAX], int nf)
+{
+	return nf >= 2 && strcasecmp(f[0], columns[0]) == 0 && !strchr(f[1], '.') && !strchr(f[1], ':');
+}
+
 static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
 
 static bool one_of(const char *s, const char *const *list)
@@ -197,6 +205,13 @@ int acme_batch_parse(const char *data, size_t len, acme_batch_t *out, char *err,
 		}
 		p += used;
 		bool header = first && is_header(f, nf);
+		if (first && !header && near_header(f, nf)) {
+			fail(err, errlen, line,
+			     "looks like a header, but the columns are name,domains,key_type,hook,challenge (\"%.64s\" "
+			     "would be a certificate for the single label \"%.64s\")",
+			     f[0], f[1]);
+			goto bad;
+		}
 		first = false;
 		if (header)
 			continue;

@@ -10,8 +10,9 @@
  * fields ("a,b", with "" for a quote) follow RFC 4180. A leading UTF-8 byte
  * order mark, blank lines and lines starting with '#' are skipped, and so
  * is a first line that names the columns (name,domains and the next ones,
- * in any case, nothing else: "name,name.example.com" is a certificate).
- * Pure. */
+ * in any case, nothing else: "name,name.example.com" is a certificate). A
+ * first line that starts with "name" and a word with no dot ("Name,Domain")
+ * is refused as a header spelled otherwise. Pure. */
 #ifndef ACME_BATCH_H
 #define ACME_BATCH_H
 

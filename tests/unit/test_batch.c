@@ -137,6 +137,22 @@ static void test_header(void)
 	acme_batch_free(&b);
 	CHECK_EQ_INT(parse("name,domains,key_type,hook\n", &b, err), WF_ERR);
 	CHECK_EQ_STR(err, "no certificate in the file");
+	/* A header spelled otherwise is refused, not read as a certificate
+	 * "Name" for the single label "Domain". */
+	const char *near[] = { "Name,Domain\nb,b.example\n", "name,domains,keytype\nb,b.example\n",
+			       "\"Name\",\"Domains\",\"Key Type\"\r\nb,b.example\r\n" };
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+		CHECK_EQ_INT(parse(near[i], &b, err), WF_ERR);
+		CHECK(strstr(err, "line 1: looks like a header, but the columns are name,domains,") != NULL);
+		CHECK(b.entries == NULL);
+	}
+	/* Not on a later line, nor for a name with a dot or an address. */
+	CHECK_EQ_INT(parse("a,a.example\nname,domain\n", &b, err), WF_OK);
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("name,192.0.2.1\n", &b, err), WF_OK);
+	acme_batch_free(&b);
+	CHECK_EQ_INT(parse("name,2001:db8::1\n", &b, err), WF_OK);
+	acme_batch_free(&b);
 }
 
 /* Editors on some systems start a UTF-8 file with a byte order mark. */
