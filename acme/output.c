@@ -126,18 +126,31 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 			snprintf(err, errlen, "cannot write %s/%s: %s", dir, files[i].name, strerror(errno));
 			rc = WF_ERR;
 		}
-	for (size_t i = 0; i < n; i++) {
+	if (rc != WF_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (files[i].tmp[0])
+				unlinkat(dfd, files[i].tmp, 0);
+	}
+	/* Once one is renamed, a failed rename does not stop the rest: each
+	 * file left old could sit beside a new privkey.pem. The folder is
+	 * synced once, after the last. */
+	bool renamed = false, refused = false;
+	for (size_t i = 0; rc == WF_OK && i < n; i++) {
 		if (!files[i].tmp[0])
 			continue;
-		if (rc != WF_OK) {
-			unlinkat(dfd, files[i].tmp, 0);
+		if (wf_durable_rename(dfd, files[i].tmp, files[i].name) != WF_OK) {
+			if (!refused) /* the first says why */
+				snprintf(err, errlen, "cannot replace %s/%s: %s", dir, files[i].name, strerror(errno));
+			refused = true;
 			continue;
 		}
-		*changed = true;
-		if (wf_durable_commit(dfd, files[i].tmp, files[i].name) != WF_OK) {
-			snprintf(err, errlen, "cannot replace %s/%s: %s", dir, files[i].name, strerror(errno));
-			rc = WF_ERR;
-		}
+		renamed = *changed = true;
+	}
+	if (refused)
+		rc = WF_ERR;
+	if (renamed && wf_durable_sync_dir(dfd) != WF_OK && rc == WF_OK) {
+		snprintf(err, errlen, "cannot sync the folder %s: %s", dir, strerror(errno));
+		rc = WF_ERR;
 	}
 	if (combined.data)
 		gnutls_memset(combined.data, 0, combined.cap);

@@ -23,9 +23,11 @@
 int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest);
 
 /* Writes the five files into dir (created 0700 if missing), each written
- * and flushed before any is renamed into place. *changed says whether any
- * file was replaced. WF_OK, or WF_ERR with the reason in err: when a file
- * cannot be written, none is replaced; none is ever half-written. */
+ * and flushed before any is renamed into place, the folder synced once
+ * after the last. *changed says whether any file was replaced. WF_OK, or
+ * WF_ERR with the reason in err: when a file cannot be written, none is
+ * replaced; when one cannot be renamed, the others still are (each one
+ * left old could sit beside a new key); none is ever half-written. */
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
 		      size_t errlen);
 

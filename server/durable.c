@@ -94,7 +94,7 @@ int wf_durable_stage_keep_group(int dir_fd, const char *name, const void *data, 
 	return stage(dir_fd, name, data, len, mode, true, tmp, tmpcap);
 }
 
-int wf_durable_commit(int dir_fd, const char *tmp, const char *name)
+int wf_durable_rename(int dir_fd, const char *tmp, const char *name)
 {
 	if (renameat(dir_fd, tmp, dir_fd, name) != 0) {
 		int saved = errno;
@@ -102,6 +102,13 @@ int wf_durable_commit(int dir_fd, const char *tmp, const char *name)
 		errno = saved;
 		return WF_ERR;
 	}
+	return WF_OK;
+}
+
+int wf_durable_commit(int dir_fd, const char *tmp, const char *name)
+{
+	if (wf_durable_rename(dir_fd, tmp, name) != WF_OK)
+		return WF_ERR;
 	/* Renamed, but a crash may yet undo it: not stored, for the caller. */
 	return wf_durable_sync_dir(dir_fd);
 }

@@ -27,6 +27,10 @@ int wf_durable_stage(int dir_fd, const char *name, const void *data, size_t len,
 int wf_durable_stage_keep_group(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, char *tmp,
 				size_t tmpcap);
 int wf_durable_commit(int dir_fd, const char *tmp, const char *name);
+/* wf_durable_commit without the folder's sync, for a set renamed one after
+ * another and then synced once (wf_durable_sync_dir): the temp file goes
+ * on failure. */
+int wf_durable_rename(int dir_fd, const char *tmp, const char *name);
 /* fsync of a folder, so the names just made in it last. WF_ERR with errno;
  * a file system that cannot sync folders (EINVAL) counts as done. */
 int wf_durable_sync_dir(int dir_fd);
