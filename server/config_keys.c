@@ -117,7 +117,8 @@ static const wf_section_t limit_section = { "limits", limit_keys, sizeof(limit_k
 
 static const wf_key_t tls_keys[] = {
 	{ "session_tickets", WF_KEY_BOOL, F(wf_config_t, tls.session_tickets), 0, "true", 0, 0, NULL, NULL,
-	  "Offer session resumption with tickets (keys are random per start, shared by workers)." },
+	  "Offer session resumption with tickets (keys are random per start, shared by workers, one per "
+	  "certificate: a ticket resumes only where its certificate would be chosen again)." },
 	{ "min_version", WF_KEY_STRING, F(wf_config_t, tls.min_version), 0, "1.2", 0, 0, tls_versions, NULL,
 	  "Oldest TLS version accepted; nothing below 1.2 is ever offered." },
 };

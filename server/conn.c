@@ -413,6 +413,12 @@ static int on_client_hello(gnutls_session_t sess)
 			     c->peer);
 		return GNUTLS_E_CERTIFICATE_ERROR;
 	}
+	/* Once: after a HelloRetryRequest the same name chooses the same one. */
+	if (!c->own_ticket_key && !c->tickets_bound) {
+		if (wf_tls_tickets_for_cert(sess, c->cert->name) != WF_OK)
+			return GNUTLS_E_INTERNAL_ERROR;
+		c->tickets_bound = true;
+	}
 	return gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, c->cert->cred);
 }
 
@@ -542,6 +548,7 @@ static int tls_setup(wf_conn_t *c, const wf_tls_opts_t *opts)
 	gnutls_transport_set_vec_push_function(c->tls, wire_push);
 	gnutls_transport_set_pull_function(c->tls, wire_pull);
 	gnutls_transport_set_ptr(c->tls, c);
+	c->own_ticket_key = opts && opts->ticket_key;
 	gnutls_handshake_set_post_client_hello_function(c->tls, on_client_hello);
 	gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE, on_hello_bytes);
 	if (!c->snap)

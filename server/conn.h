@@ -76,6 +76,8 @@ struct wf_conn {
 	wf_certsnap_t *snap;     /* owned reference: the snapshot this connection handshook with */
 	wf_certkey_t *cert;      /* borrowed from snap: the certificate chosen by SNI */
 	unsigned verifiable;     /* WF_PK_BIT()s of the keys the client hello can verify (tls_hello.h) */
+	bool own_ticket_key;     /* the session's tickets are under the caller's key (FTPS), not per cert */
+	bool tickets_bound;      /* wf_tls_tickets_for_cert done (a second ClientHello must not redo it) */
 	struct acme_chal_snap *chal; /* owned reference, for a TLS-ALPN-01 validation only */
 	bool alpn_challenge;     /* the client offered only acme-tls/1: answer with the handshake, then close */
 	const wf_proto_t *proto; /* after the handshake */

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "rcu.h"
 
+#include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,6 +78,24 @@ void wf_tls_discard(wf_tls_settings_t *s)
 	free(s);
 }
 
+int wf_tls_tickets_for_cert(gnutls_session_t sess, const char *cert_name)
+{
+	tls_settings_t *s = atomic_load(&settings);
+	if (!s->tickets)
+		return WF_OK;
+	/* HMAC-SHA512 gives the 64 bytes of a GnuTLS ticket key at once. */
+	unsigned char key[64];
+	char label[300];
+	int n = snprintf(label, sizeof(label), "wharf ticket key for certificate %s", cert_name);
+	if (n < 0 || (size_t)n >= sizeof(label) ||
+	    gnutls_hmac_fast(GNUTLS_MAC_SHA512, ticket_key.data, ticket_key.size, label, (size_t)n, key) < 0)
+		return WF_ERR;
+	gnutls_datum_t d = { key, sizeof(key) };
+	int rc = gnutls_session_ticket_enable_server(sess, &d); /* copies it */
+	gnutls_memset(key, 0, sizeof(key));
+	return rc < 0 ? WF_ERR : WF_OK;
+}
+
 static void discard_void(void *s)
 {
 	wf_tls_discard(s);
@@ -116,8 +135,6 @@ int wf_tls_session_new(gnutls_session_t *out, int fd, const wf_tls_opts_t *opts)
 	rc = gnutls_priority_set(sess, s->priority);
 	if (rc >= 0 && opts->ticket_key)
 		rc = gnutls_session_ticket_enable_server(sess, opts->ticket_key);
-	else if (rc >= 0 && s->tickets)
-		rc = gnutls_session_ticket_enable_server(sess, &ticket_key);
 	/* acme-tls/1 last: only a client that offers nothing else gets it. */
 	static const gnutls_datum_t alpn[] = {
 		{ (unsigned char *)"h2", 2 },

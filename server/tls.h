@@ -36,7 +36,16 @@ typedef struct wf_tls_opts {
 } wf_tls_opts_t;
 
 /* A server session for fd, non-blocking, with priorities, ALPN and tickets
- * set; the caller sets the post-client-hello hook. opts may be NULL. */
+ * set (but the process-wide key's: see wf_tls_tickets_for_cert); the caller
+ * sets the post-client-hello hook. opts may be NULL. */
 int wf_tls_session_new(gnutls_session_t *out, int fd, const wf_tls_opts_t *opts);
+
+/* For a session made without opts->ticket_key, from the post-client-hello
+ * hook, once the certificate is chosen (GnuTLS reads the ticket after the
+ * hook): enables tickets, when tls.session_tickets is on, under a key of
+ * that certificate's own, derived from the process-wide one. A ticket then
+ * resumes only where its certificate would be chosen again: a session made
+ * for a.example does not resume for an SNI another certificate serves. */
+int wf_tls_tickets_for_cert(gnutls_session_t sess, const char *cert_name);
 
 #endif
