@@ -8,6 +8,7 @@
 #include "http01.h"
 #include "order.h"
 #include "status.h"
+#include "unsaved.h"
 #include "../server/cert_state.h"
 #include "../server/durable.h"
 #include "../server/log.h"
@@ -66,6 +67,7 @@ struct acme_manager {
 	acme_settled_fn settled; /* one-shot mode when set */
 	void *settled_arg;
 	int issued, failed;
+	acme_unsaved_t *unsaved;   /* owned: issued certificates issued.pem could not take */
 	acme_deploy_t **unrenewed; /* owned: of the certificates with acme = false, whose output
 				    * files still catch up with their issued.pem at start-up */
 	size_t nunrenewed;
@@ -340,8 +342,13 @@ static void on_job_done(void *arg, const acme_result_t *res)
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			issued_life = difftime(ck->not_after, ck->not_before);
-			ck->unstored = !stored; /* a reload keeps it then (server.c) */
+			/* Unstored, a reload keeps it (server.c), and acme/unsaved.c
+			 * stores it once the disk takes it. */
+			if (!stored && wf_certkey_keep_unsaved(ck, res->chain_pem, res->key_pem) != WF_OK)
+				wf_log_error("certificate %s: out of memory: it is stored only by a restart", c->name);
 			wf_certstore_install(m->store, ck);
+			if (!stored)
+				acme_unsaved_check(m->unsaved);
 			/* From memory: issued.pem may not have taken it. */
 			acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem); /* a lag is counted at the end */
 		}
@@ -865,6 +872,8 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		}
 	}
 	m->events = acme_events_new(loop, cfg);
+	m->unsaved = acme_unsaved_new(loop, cfg, store);
+	acme_unsaved_check(m->unsaved); /* kept unstored across a reload */
 	/* Files for other servers catch up with what is issued (a restart after
 	 * a crash, or an output_dir just added to the config). */
 	for (size_t i = 0; i < m->nslots; i++) {
@@ -959,6 +968,7 @@ void acme_manager_free(acme_manager_t *m)
 	free(m->clients);
 	free(m->slots);
 	acme_events_free(m->events);
+	acme_unsaved_free(m->unsaved);
 	wf_config_unref(m->cfg);
 	free(m);
 }

@@ -82,10 +82,32 @@ wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck)
 	return ck;
 }
 
+int wf_certkey_keep_unsaved(wf_certkey_t *ck, wf_slice_t chain_pem, wf_slice_t key_pem)
+{
+	ck->unstored = true;
+	ck->unsaved_chain = malloc(chain_pem.len ? chain_pem.len : 1);
+	ck->unsaved_key = malloc(key_pem.len ? key_pem.len : 1);
+	if (!ck->unsaved_chain || !ck->unsaved_key) {
+		free(ck->unsaved_chain);
+		free(ck->unsaved_key);
+		ck->unsaved_chain = ck->unsaved_key = NULL;
+		return WF_ERR;
+	}
+	memcpy(ck->unsaved_chain, chain_pem.ptr, chain_pem.len);
+	memcpy(ck->unsaved_key, key_pem.ptr, key_pem.len);
+	ck->unsaved_chain_len = chain_pem.len;
+	ck->unsaved_key_len = key_pem.len;
+	return WF_OK;
+}
+
 void wf_certkey_unref(wf_certkey_t *ck)
 {
 	if (!ck || atomic_fetch_sub(&ck->refs, 1) != 1)
 		return;
+	if (ck->unsaved_key)
+		gnutls_memset(ck->unsaved_key, 0, ck->unsaved_key_len);
+	free(ck->unsaved_key);
+	free(ck->unsaved_chain);
 	gnutls_certificate_free_credentials(ck->cred);
 	free_domains(ck->domains, ck->ndomains);
 	free(ck->name);

@@ -27,12 +27,20 @@ typedef struct wf_certkey {
 			       * added since): served for those until one for all is issued */
 	bool unstored;	      /* issued, but issued.pem could not take it: served from memory only,
 			       * so a reload keeps it (server.c) rather than fall back to the disk's */
+	/* Owned, with unstored (wf_certkey_keep_unsaved): the PEM the store
+	 * could not take, so whoever holds this can store it later
+	 * (acme/unsaved.c); the key is wiped when this is freed. */
+	char *unsaved_chain, *unsaved_key;
+	size_t unsaved_chain_len, unsaved_key_len;
 } wf_certkey_t;
 
 /* Builds from a PEM chain (leaf first) and a PEM key. Fails (NULL, reason in
  * err) when either does not parse or the key does not match the leaf. */
 wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndomains, wf_slice_t chain_pem,
 			     wf_slice_t key_pem, bool provisional, char *err, size_t errlen);
+/* Marks a certificate not yet shared as unstored, with a copy of its PEM.
+ * WF_ERR when out of memory (still marked, without the copy). */
+int wf_certkey_keep_unsaved(wf_certkey_t *ck, wf_slice_t chain_pem, wf_slice_t key_pem);
 wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck);
 void wf_certkey_unref(wf_certkey_t *ck);
 

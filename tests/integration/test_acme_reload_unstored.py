@@ -1,7 +1,8 @@
 """A certificate issued but not stored (issued.pem cannot be written) is
 served anyway; a reload while the CA is down keeps serving it, rather than
 go back to the provisional self-signed one the disk still holds until an
-order succeeds again."""
+order succeeds again; and it is stored once the disk takes it, so a restart
+with the CA down still serves it."""
 
 import os
 import sys
@@ -41,6 +42,30 @@ class ReloadUnstored(AcmeCase):
         s.write_config()
         self.assertTrue(s.reload(), s.log()[-3000:])
         self.assertFalse(issued_by_pebble(tls_peer_cert(s.port, "wharf.test")))
+
+    def test_stored_once_the_disk_takes_it_even_after_a_reload(self):
+        self.pebble.start()
+        s = self.make_server(domains=("wharf.test",))
+        d = os.path.join(s.state_dir, "certs", "main")
+        blocker = os.path.join(d, "issued.pem")
+        os.makedirs(blocker)
+        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, blocker):
+            s.give(p)
+        s.start()
+        issued = wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])
+        self.pebble.stop_pebble()
+        # Retried while the disk refuses, across a reload too.
+        self.assertTrue(s.wait_log("certificate main: still not stored (try 2)", timeout=30), s.log()[-3000:])
+        self.assertTrue(s.reload(), s.log()[-3000:])
+        os.rmdir(blocker)
+        self.assertTrue(s.wait_log("certificate main: stored at last", timeout=60), s.log()[-3000:])
+        with open(blocker) as f:
+            self.assertIn(issued.strip(), f.read())
+        # A restart with the CA still down serves it from the disk.
+        s.stop()
+        s.start()
+        self.assertEqual(tls_peer_cert(s.port, "wharf.test"), issued)
 
     def test_reload_does_not_keep_a_stored_certificate_set_aside(self):
         # issued.pem moved aside (as `cert revoke` does) asks for a new
