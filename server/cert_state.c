@@ -220,3 +220,67 @@ int wf_certstate_split_issued(wf_slice_t issued, wf_slice_t *key, wf_slice_t *ch
 	*chain = (wf_slice_t){ at, (size_t)(issued.ptr + issued.len - at) };
 	return WF_OK;
 }
+
+#define DEPLOY_PENDING "deploy-pending"
+#define DEPLOY_PENDING_MAX 256 /* a serial and a line end; more is no mark of ours */
+
+/* STATE/certs/NAME as it is, never made: a mark is only ever read or
+ * cleared where a certificate was stored. -1 with errno. */
+static int open_cert_dir_existing(const char *state_dir, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/certs/%s", state_dir, name);
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int wf_certstate_set_deploy_pending(const char *state_dir, const char *name, const char *token)
+{
+	char err[64], line[DEPLOY_PENDING_MAX];
+	int dfd = open_cert_dir(state_dir, name, err, sizeof(err));
+	if (dfd < 0)
+		return WF_ERR;
+	int n = snprintf(line, sizeof(line), "%s\n", token);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	int rc = wf_durable_write(dfd, DEPLOY_PENDING, line, len, 0600);
+	int saved = errno;
+	close(dfd);
+	errno = saved;
+	return rc;
+}
+
+int wf_certstate_clear_deploy_pending(const char *state_dir, const char *name)
+{
+	int dfd = open_cert_dir_existing(state_dir, name);
+	if (dfd < 0)
+		return errno == ENOENT ? WF_OK : WF_ERR;
+	int rc = WF_OK;
+	if (unlinkat(dfd, DEPLOY_PENDING, 0) == 0)
+		rc = wf_durable_sync_dir(dfd); /* else a crash could bring the mark back */
+	else if (errno != ENOENT)
+		rc = WF_ERR;
+	int saved = errno;
+	close(dfd);
+	errno = saved;
+	return rc;
+}
+
+int wf_certstate_read_deploy_pending(const char *state_dir, const char *name, char *token, size_t cap)
+{
+	wf_buf_t buf;
+	wf_buf_init(&buf, DEPLOY_PENDING_MAX + 4096); /* wf_durable_read asks room for a 4 KiB read */
+	int dfd = open_cert_dir_existing(state_dir, name);
+	int rc = dfd < 0 ? WF_ERR : wf_durable_read(dfd, DEPLOY_PENDING, DEPLOY_PENDING_MAX, &buf);
+	int saved = errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (rc == WF_OK && cap) {
+		size_t n = 0;
+		wf_slice_t s = wf_buf_slice(&buf);
+		for (; n < s.len && n + 1 < cap && s.ptr[n] != '\n' && s.ptr[n] != '\r'; n++)
+			token[n] = s.ptr[n] >= 0x20 && s.ptr[n] < 0x7f ? s.ptr[n] : '?'; /* for a log line */
+		token[n] = '\0';
+	}
+	wf_buf_fini(&buf);
+	errno = saved;
+	return rc == WF_OK ? WF_OK : saved == ENOENT ? WF_DECLINED : WF_ERR;
+}

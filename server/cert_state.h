@@ -1,6 +1,8 @@
 /* Certificates on disk, in the state folder:
  *   STATE/certs/NAME/issued.pem                     issued: private key, then the chain (0600)
  *   STATE/certs/NAME/selfsigned.pem, selfsigned.key provisional (key 0600)
+ *   STATE/certs/NAME/deploy-pending                 the deploy hook of the serial it holds has
+ *                                                   not exited 0 yet (0600; acme/deploy.c)
  * Every file is written with wf_durable_write, so none is ever half there. */
 #ifndef WF_CERT_STATE_H
 #define WF_CERT_STATE_H
@@ -27,5 +29,15 @@ int wf_certstate_read_issued(const char *state_dir, const char *name, wf_buf_t *
 /* Splits an issued pair into the key and the chain (which starts at the
  * first certificate). WF_OK, or WF_ERR when either is missing. Pure. */
 int wf_certstate_split_issued(wf_slice_t issued, wf_slice_t *key, wf_slice_t *chain);
+
+/* The deploy-pending mark: set (token: the serial, a line) before a deploy
+ * hook starts, cleared when it exits 0, so a hook that failed or was cut
+ * short by a kill runs again at the next start. set and clear return WF_OK,
+ * or WF_ERR with errno; clear of a mark not there is WF_OK. read puts the
+ * token (NUL-terminated, cut to cap - 1 bytes, up to its first line end)
+ * in token: WF_OK, WF_DECLINED (no mark), or WF_ERR (errno). */
+int wf_certstate_set_deploy_pending(const char *state_dir, const char *name, const char *token);
+int wf_certstate_clear_deploy_pending(const char *state_dir, const char *name);
+int wf_certstate_read_deploy_pending(const char *state_dir, const char *name, char *token, size_t cap);
 
 #endif
