@@ -6,13 +6,17 @@
 #include "../server/config.h"
 #include "../server/log.h"
 
+#include <errno.h>
 #include <gnutls/crypto.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RETRY_FIRST 10.0 /* seconds before the first retry; doubles after each */
 #define RETRY_CAP 600.0
+#define HOOK_RETRY_FIRST 60.0 /* seconds before a failed deploy hook runs again; doubles after each */
+#define HOOK_RETRY_CAP 3600.0
 #define PAIR_MAX (2 << 20) /* a key and a chain, each capped at 1 MiB where they are read */
 
 struct acme_deploy {
@@ -24,6 +28,13 @@ struct acme_deploy {
 	double delay;              /* before the next retry */
 	int tries;                 /* failed writes of this pair */
 	bool stuck;                /* the last pair's files could not be written, and no retry can */
+	/* The deploy hook of the certificate held, until it exits 0: a mark
+	 * in the state folder for the next start, and here a timer. */
+	ev_timer hook_retry;
+	double hook_delay;         /* before the next run after a failed one */
+	int hook_tries;            /* failed runs for this certificate */
+	unsigned gen;              /* the latest certificate's: runs of older ones change nothing */
+	char serial[64];           /* of the certificate held, hex; "unknown" when it does not parse */
 };
 
 static double jitter(double seconds)
@@ -85,6 +96,104 @@ static int write_pair(acme_deploy_t *d, bool *changed)
 	return WF_OK;
 }
 
+/* The serial of the first certificate in chain_pem, in hex, or "unknown". */
+static void serial_of(wf_slice_t chain_pem, char *out, size_t cap)
+{
+	gnutls_x509_crt_t crt;
+	unsigned char raw[32];
+	size_t n = sizeof(raw);
+	gnutls_datum_t pem = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
+	snprintf(out, cap, "unknown");
+	if (chain_pem.len > PAIR_MAX || gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_get_serial(crt, raw, &n) >= 0 && n && n * 2 < cap)
+		for (size_t i = 0; i < n; i++)
+			snprintf(out + i * 2, 3, "%02x", raw[i]);
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* The serial of the issued pair (key, then chain) in pair. */
+static void serial_of_pair(wf_slice_t pair, char *out, size_t cap)
+{
+	wf_slice_t key, chain;
+	if (wf_certstate_split_issued(pair, &key, &chain) == WF_OK)
+		serial_of(chain, out, cap);
+	else
+		snprintf(out, cap, "unknown");
+}
+
+/* A certificate other than the one whose hook was last run (or failed):
+ * a retry of that hook is moot, and its runs still going change nothing. */
+static void new_certificate(acme_deploy_t *d, const char *serial)
+{
+	ev_timer_stop(d->loop, &d->hook_retry);
+	d->hook_delay = HOOK_RETRY_FIRST;
+	d->hook_tries = 0;
+	d->gen++;
+	snprintf(d->serial, sizeof(d->serial), "%s", serial);
+}
+
+static void hook_failed(acme_deploy_t *d);
+
+static void on_hook_done(void *arg, unsigned gen, bool ok)
+{
+	acme_deploy_t *d = arg;
+	if (gen != d->gen)
+		return; /* a newer certificate's run owns the mark */
+	if (!ok) {
+		hook_failed(d); /* how it ended is logged already (acme/command.c) */
+		return;
+	}
+	if (d->hook_tries)
+		wf_log_info("certificate %s: deploy hook of serial %s done, after %d failed tr%s", d->cert->name,
+			    d->serial, d->hook_tries, d->hook_tries == 1 ? "y" : "ies");
+	d->hook_tries = 0;
+	d->hook_delay = HOOK_RETRY_FIRST;
+	if (wf_certstate_clear_deploy_pending(acme_events_state_dir(d->events), d->cert->name) != WF_OK)
+		wf_log_warn("certificate %s: cannot remove %s/certs/%s/deploy-pending: %m; the next start runs the "
+			    "deploy hook again",
+			    d->cert->name, acme_events_state_dir(d->events), d->cert->name);
+}
+
+/* Runs the deploy hook for the certificate held, its mark set first: a
+ * kill while it runs leaves the mark for the next start. */
+static void run_hook(acme_deploy_t *d)
+{
+	const char *state_dir = acme_events_state_dir(d->events);
+	if (!d->cert->ndeploy_hook)
+		return;
+	if (wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) != WF_OK)
+		wf_log_error("certificate %s: cannot write %s/certs/%s/deploy-pending: %m; if the deploy hook does "
+			     "not finish, the next start will not run it again",
+			     d->cert->name, state_dir, d->cert->name);
+	if (!acme_events_deploy(d->events, d->cert, on_hook_done, d, d->gen))
+		hook_failed(d); /* from here, not a callback: acme_events_deploy never calls one */
+}
+
+static void on_hook_retry(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	acme_deploy_t *d = wf_container_of(t, acme_deploy_t, hook_retry);
+	run_hook(d);
+}
+
+/* The latest run of the deploy hook exited non-zero, was killed or could
+ * not start: the mark stays, and a timer runs it again. */
+static void hook_failed(acme_deploy_t *d)
+{
+	double wait = jitter(d->hook_delay);
+	d->hook_delay = d->hook_delay * 2 < HOOK_RETRY_CAP ? d->hook_delay * 2 : HOOK_RETRY_CAP;
+	d->hook_tries++;
+	wf_log_error("certificate %s: deploy hook of serial %s failed (try %d); the services it tells may still be on "
+		     "the old certificate; next try in %.0f s, or at the next start",
+		     d->cert->name, d->serial, d->hook_tries, wait);
+	ev_timer_stop(d->loop, &d->hook_retry);
+	ev_timer_set(&d->hook_retry, wait, 0);
+	ev_timer_start(d->loop, &d->hook_retry);
+}
+
 static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
@@ -97,7 +206,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 		    d->cert->output_dir, d->tries, d->tries == 1 ? "y" : "ies",
 		    d->cert->ndeploy_hook ? "; running the deploy hook held back" : "");
 	forget_pair(d);
-	acme_events_deploy(d->events, d->cert);
+	run_hook(d);
 }
 
 acme_deploy_t *acme_deploy_new(struct ev_loop *loop, const wf_cert_cfg_t *cert, acme_events_t *events)
@@ -109,8 +218,11 @@ acme_deploy_t *acme_deploy_new(struct ev_loop *loop, const wf_cert_cfg_t *cert, 
 	d->cert = cert;
 	d->events = events;
 	d->delay = RETRY_FIRST;
+	d->hook_delay = HOOK_RETRY_FIRST;
+	snprintf(d->serial, sizeof(d->serial), "unknown");
 	wf_buf_init(&d->pair, PAIR_MAX);
 	ev_timer_init(&d->retry, on_retry, 0, 0);
+	ev_timer_init(&d->hook_retry, on_hook_retry, 0, 0);
 	return d;
 }
 
@@ -118,6 +230,10 @@ void acme_deploy_free(acme_deploy_t *d)
 {
 	if (!d)
 		return;
+	/* A hook still running runs on; its mark stays until the next start
+	 * runs it again (a reload's new deployment does so at once). */
+	ev_timer_stop(d->loop, &d->hook_retry);
+	acme_events_deploy_forget(d->events, d);
 	forget_pair(d);
 	wf_buf_fini(&d->pair);
 	free(d);
@@ -132,7 +248,10 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 {
 	const wf_cert_cfg_t *c = d->cert;
 	int rc = WF_OK;
+	char serial[64];
 	forget_pair(d); /* a retry of an older pair is moot */
+	serial_of(chain_pem, serial, sizeof(serial));
+	new_certificate(d, serial);
 	if (has_output(c)) {
 		bool changed;
 		if (!wf_buf_reserve(&d->pair, key_pem.len + 1 + chain_pem.len) || /* at once: no freed copies */
@@ -149,45 +268,102 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 			forget_pair(d);
 	}
 	d->stuck = rc != WF_OK && !ev_is_active(&d->retry);
-	/* The hooks may read the files: after them. */
+	/* The hooks may read the files: after them. The deploy hook first,
+	 * then the others, as they always ran. */
+	if (rc == WF_OK)
+		run_hook(d);
 	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", rc != WF_OK, ev_is_active(&d->retry) };
 	acme_events_emit(d->events, &e);
 	return rc;
 }
 
+/* The mark a deploy hook left that did not exit 0 (a failure, a kill, a
+ * restart while it ran): true, with its serial in serial. A mark without
+ * a hook to run any more is dropped. */
+static bool pending_mark(acme_deploy_t *d, const char *state_dir, char *serial, size_t cap)
+{
+	const wf_cert_cfg_t *c = d->cert;
+	int rc = wf_certstate_read_deploy_pending(state_dir, c->name, serial, cap);
+	if (rc == WF_DECLINED)
+		return false;
+	if (rc == WF_ERR) {
+		wf_log_warn("certificate %s: cannot read %s/certs/%s/deploy-pending: %m; taking the deploy hook as not "
+			    "done",
+			    c->name, state_dir, c->name);
+		snprintf(serial, cap, "unknown");
+	}
+	if (c->ndeploy_hook)
+		return true;
+	wf_log_info("certificate %s: no deploy hook any more; dropping the mark of the one of serial %s that did not "
+		    "finish",
+		    c->name, serial);
+	wf_certstate_clear_deploy_pending(state_dir, c->name);
+	return false;
+}
+
+/* Start-up with an output_dir: the files catch up with issued.pem (held in
+ * d->pair). *changed when any file was rewritten. WF_OK, or WF_ERR when
+ * they lag (a retry follows, and the hook after it, or nothing can write
+ * them: logged). */
+static int startup_files(acme_deploy_t *d, bool *changed)
+{
+	if (write_pair(d, changed) != WF_OK) {
+		d->stuck = !ev_is_active(&d->retry);
+		return WF_ERR;
+	}
+	d->stuck = false;
+	forget_pair(d);
+	return WF_OK;
+}
+
 int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 {
 	const wf_cert_cfg_t *c = d->cert;
-	if (!has_output(c))
+	char marked[64] = "";
+	bool pending = pending_mark(d, state_dir, marked, sizeof(marked));
+	if (!has_output(c) && !pending)
 		return WF_OK;
-	int swept = acme_output_sweep(c->output_dir);
-	if (swept)
-		wf_log_info("certificate %s: removed %d temp file%s an interrupted write left in %s", c->name, swept,
-			    swept == 1 ? "" : "s", c->output_dir);
+	if (has_output(c)) {
+		int swept = acme_output_sweep(c->output_dir);
+		if (swept)
+			wf_log_info("certificate %s: removed %d temp file%s an interrupted write left in %s", c->name,
+				    swept, swept == 1 ? "" : "s", c->output_dir);
+	}
 	forget_pair(d);
 	int rc = wf_certstate_read_issued(state_dir, c->name, &d->pair);
 	if (rc != WF_OK) {
 		if (rc == WF_ERR) /* WF_DECLINED: nothing issued yet, nothing to write */
-			wf_log_warn("certificate %s: cannot read the issued certificate: %m; output files in %s not "
-				    "updated",
-				    c->name, c->output_dir);
+			wf_log_warn("certificate %s: cannot read the issued certificate: %m; %s", c->name,
+				    has_output(c) ? "output files not updated" : "deploy hook not run");
+		else if (pending) /* set aside by `cert revoke`: the next issuance runs the hook */
+			wf_log_info("certificate %s: the deploy hook of serial %s did not finish, but no certificate is "
+				    "issued now; it runs after the next issuance",
+				    c->name, marked);
 		/* Behind it as much as when it does not split: no retry
 		 * comes, and a `cert obtain` run must not end in success. */
-		d->stuck = rc == WF_ERR;
+		d->stuck = rc == WF_ERR && has_output(c);
 		forget_pair(d);
 		return rc == WF_ERR ? WF_ERR : WF_OK;
 	}
-	bool changed;
-	if (write_pair(d, &changed) != WF_OK) {
-		d->stuck = !ev_is_active(&d->retry);
+	serial_of_pair(wf_buf_slice(&d->pair), d->serial, sizeof(d->serial));
+	bool changed = false;
+	if (has_output(c) && startup_files(d, &changed) != WF_OK) {
+		if (pending)
+			wf_log_info("certificate %s: the deploy hook of serial %s did not finish; it runs once the output "
+				    "files are written",
+				    c->name, marked);
 		return WF_ERR; /* a retry follows (or nothing can be written), and the hook after it */
 	}
-	d->stuck = false;
 	forget_pair(d);
 	/* The files lagged behind the certificate held (a crash between storing
 	 * it and writing them, a file removed, an output_dir just added): the
-	 * service reading them learns of the change as after an issuance. */
-	if (changed)
-		acme_events_deploy(d->events, c);
+	 * service reading them learns of the change as after an issuance. Or
+	 * the last run of the hook never said it was done: once more. */
+	if (pending)
+		wf_log_info("certificate %s: the deploy hook of serial %s did not finish (failed, killed or interrupted "
+			    "by a restart): running it again",
+			    c->name, marked);
+	if (changed || pending)
+		run_hook(d);
 	return WF_OK;
 }

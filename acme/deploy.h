@@ -8,7 +8,15 @@
  * are still on the old certificate; once written, the deploy hook runs.
  * At start-up the files catch up with the state folder's issued.pem (after
  * a crash between storing a certificate and writing its files, or an
- * output_dir just added), and the hook runs when that changed any. */
+ * output_dir just added), and the hook runs when that changed any.
+ *
+ * A deploy hook that does not exit 0 (it fails, is killed at its timeout,
+ * cannot start, or the server is killed while it runs) is not forgotten:
+ * STATE/certs/NAME/deploy-pending is written before each run and removed
+ * only when the run of the latest certificate exits 0. A failed run is
+ * tried again on a timer, 60 s doubling to 1 h, one error line per failure;
+ * a new certificate cancels that retry and runs its own hook. At start-up
+ * the mark runs the hook again, after the files are up to date. */
 #ifndef ACME_DEPLOY_H
 #define ACME_DEPLOY_H
 
@@ -33,8 +41,10 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 
 /* Start-up: sweeps temp files a killed write left in the output folder,
  * brings the files up to date with STATE/certs/NAME/issued.pem, and runs
- * the deploy hook when any file changed. Nothing without an output_dir or
- * an issued certificate. WF_OK, or WF_ERR when the files lag (logged). */
+ * the deploy hook when any file changed or a deploy-pending mark is there
+ * (once for both; when the files lag, after the retry writes them).
+ * Nothing without an issued certificate, nor without an output_dir and a
+ * mark. WF_OK, or WF_ERR when the files lag (logged). */
 int acme_deploy_startup(acme_deploy_t *d, const char *state_dir);
 
 /* Output files behind the certificate held: being retried, or not to be

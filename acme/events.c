@@ -12,16 +12,27 @@
 
 #define HOOK_TIMEOUT 60.0
 
+/* One deploy hook running: the command's owner, so that its end reaches
+ * the deployment that started it with the generation it gave. */
+typedef struct deploy_run {
+	acme_events_t *ev;       /* borrowed: the owner of the list */
+	acme_deploy_done_cb cb;  /* NULL once its caller is gone */
+	void *arg;               /* borrowed: the caller's */
+	unsigned gen;
+	struct deploy_run *next;
+} deploy_run_t;
+
 struct acme_events {
 	struct ev_loop *loop;
 	wf_config_t *cfg;   /* owned reference */
 	acme_http_t *http;  /* owned, made on the first webhook */
 	size_t deploy_failures; /* deploy hooks that failed or could not start */
+	deploy_run_t *deploys;  /* owned: deploy hooks running */
 };
 
 bool acme_events_busy(const acme_events_t *ev)
 {
-	return ev && (acme_cmd_running(ev) || (ev->http && acme_http_active(ev->http) > 0));
+	return ev && (acme_cmd_running(ev) || ev->deploys || (ev->http && acme_http_active(ev->http) > 0));
 }
 
 static const char *kind_name(acme_event_kind_t k)
@@ -87,18 +98,18 @@ static void send_mail(acme_events_t *ev, const acme_event_t *e);
 
 static void on_deploy_done(void *owner, bool ok)
 {
-	acme_events_t *ev = owner;
+	deploy_run_t *run = owner;
+	acme_events_t *ev = run->ev;
+	for (deploy_run_t **pp = &ev->deploys; *pp; pp = &(*pp)->next)
+		if (*pp == run) {
+			*pp = run->next;
+			break;
+		}
 	if (!ok)
 		ev->deploy_failures++;
-}
-
-static void run_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert, char *const *vars)
-{
-	char what[160];
-	snprintf(what, sizeof(what), "certificate %s: deploy hook", cert->name);
-	if (!acme_cmd_run(ev->loop, cert->deploy_hook, cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
-			  on_deploy_done, ev))
-		ev->deploy_failures++;
+	if (run->cb)
+		run->cb(run->arg, run->gen, ok);
+	free(run);
 }
 
 void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
@@ -108,8 +119,6 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 	if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook && e->no_deploy) {
 		wf_log_error("certificate %s: deploy hook not run: the output files were not updated (see above)%s",
 			     e->cert->name, e->deploy_later ? "; it runs once they are" : "");
-	} else if (e->kind == ACME_EVENT_ISSUED && e->cert->ndeploy_hook) {
-		run_deploy(ev, e->cert, vars);
 	}
 	if (ev->cfg->acme.nevent_hook) {
 		snprintf(what, sizeof(what), "certificate %s: event hook (%s)", e->cert->name, kind_name(e->kind));
@@ -135,14 +144,45 @@ void acme_events_emit(acme_events_t *ev, const acme_event_t *e)
 	send_mail(ev, e);
 }
 
-void acme_events_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert)
+bool acme_events_deploy(acme_events_t *ev, const wf_cert_cfg_t *cert, acme_deploy_done_cb cb, void *arg,
+			unsigned gen)
 {
 	if (!cert->ndeploy_hook)
-		return;
+		return false;
+	deploy_run_t *run = calloc(1, sizeof(*run));
+	if (!run) {
+		wf_log_error("certificate %s: deploy hook: out of memory, not run", cert->name);
+		ev->deploy_failures++;
+		return false;
+	}
+	*run = (deploy_run_t){ ev, cb, arg, gen, NULL };
 	acme_event_t e = { ACME_EVENT_ISSUED, cert, cert->domains[0], "", "", false };
 	char **vars = make_vars(&e, ev->cfg->state_dir);
-	run_deploy(ev, cert, vars);
+	char what[160];
+	snprintf(what, sizeof(what), "certificate %s: deploy hook", cert->name);
+	bool started = acme_cmd_run(ev->loop, cert->deploy_hook, cert->ndeploy_hook, NULL, vars, HOOK_TIMEOUT, what,
+				    on_deploy_done, run);
 	free_vars(vars);
+	if (!started) {
+		ev->deploy_failures++;
+		free(run);
+		return false;
+	}
+	run->next = ev->deploys;
+	ev->deploys = run;
+	return true;
+}
+
+void acme_events_deploy_forget(acme_events_t *ev, void *arg)
+{
+	for (deploy_run_t *run = ev ? ev->deploys : NULL; run; run = run->next)
+		if (run->arg == arg)
+			run->cb = NULL;
+}
+
+const char *acme_events_state_dir(const acme_events_t *ev)
+{
+	return ev->cfg->state_dir;
 }
 
 size_t acme_events_deploy_failures(const acme_events_t *ev)
@@ -226,6 +266,12 @@ void acme_events_free(acme_events_t *ev)
 	if (!ev)
 		return;
 	acme_cmd_forget(ev); /* running hooks are left to finish */
+	while (ev->deploys) {
+		deploy_run_t *run = ev->deploys;
+		ev->deploys = run->next;
+		acme_cmd_forget(run);
+		free(run);
+	}
 	acme_http_free(ev->http);
 	wf_config_unref(ev->cfg);
 	free(ev);
