@@ -332,9 +332,13 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 	forget_pair(d);
 	int rc = wf_certstate_read_issued(state_dir, c->name, &d->pair);
 	if (rc != WF_OK) {
-		if (rc == WF_ERR) /* WF_DECLINED: nothing issued yet, nothing to write */
-			wf_log_warn("certificate %s: cannot read the issued certificate: %m; %s", c->name,
-				    has_output(c) ? "output files not updated" : "deploy hook not run");
+		if (rc == WF_ERR && has_output(c)) /* WF_DECLINED: nothing issued yet, nothing to write */
+			wf_log_warn("certificate %s: cannot read the issued certificate: %m; output files in %s not "
+				    "updated",
+				    c->name, c->output_dir);
+		else if (rc == WF_ERR)
+			wf_log_warn("certificate %s: cannot read the issued certificate: %m; deploy hook not run again",
+				    c->name);
 		else if (pending) /* set aside by `cert revoke`: the next issuance runs the hook */
 			wf_log_info("certificate %s: the deploy hook of serial %s did not finish, but no certificate is "
 				    "issued now; it runs after the next issuance",
