@@ -128,11 +128,15 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name)
 	return NULL;
 }
 
+/* The best of the named certificates whose key bits are in verifiable (0:
+ * any); *by_name says whether it matched the SNI rather than being the
+ * default. */
 static wf_certkey_t *pick(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names, size_t nnames,
-			  const char *sni, unsigned verifiable)
+			  const char *sni, unsigned verifiable, bool *by_name)
 {
 	wf_certkey_t *dflt = NULL, *wild = NULL;
 	const char *rest = sni ? strchr(sni, '.') : NULL;
+	*by_name = true;
 	for (size_t i = 0; i < nnames; i++) {
 		wf_certkey_t *ck = wf_certsnap_get(s, names[i]);
 		if (!ck && older)
@@ -154,13 +158,20 @@ static wf_certkey_t *pick(const wf_certsnap_t *s, const wf_certsnap_t *older, ch
 			}
 		}
 	}
+	*by_name = wild != NULL;
 	return wild ? wild : dflt;
 }
 
 wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
 				 size_t nnames, const char *sni, unsigned verifiable)
 {
-	wf_certkey_t *ck = pick(s, older, names, nnames, sni, verifiable);
-	/* None the client can verify: the usual choice, and GnuTLS says why. */
-	return ck || !verifiable ? ck : pick(s, older, names, nnames, sni, 0);
+	bool by_name;
+	wf_certkey_t *fit = pick(s, older, names, nnames, sni, verifiable, &by_name);
+	if (!verifiable || (fit && by_name))
+		return fit;
+	/* None the client can verify has its name: one that has it, though the
+	 * handshake will fail (the client learns why), rather than one for
+	 * another name; else the default it can verify, else the default. */
+	wf_certkey_t *named = pick(s, older, names, nnames, sni, 0, &by_name);
+	return named && by_name ? named : fit ? fit : named;
 }

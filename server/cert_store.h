@@ -54,11 +54,12 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
 /* Chooses among the named certificates (a service's list, first = default) for
  * an SNI host name (NULL or "" when the client sent none): an exact domain match
  * first, then a wildcard "*.rest" matching exactly one label, then the default.
- * verifiable: the WF_PK_BIT()s of the key algorithms the client can verify
- * (from its signature algorithms), or 0 when unknown. Certificates of other
- * keys are passed over, so of an RSA and an ECDSA one for the same names each
- * client gets one it can use, in the service's order; only when none fits
- * are they chosen as if it were 0.
+ * verifiable: the WF_PK_BIT()s of the keys the client can use (its hello's
+ * signature algorithms and TLS 1.2 suites: tls_hello.h), or 0 when unknown.
+ * Certificates of other keys are passed over, so of an RSA and an ECDSA one
+ * for the same names each client gets one it can use, in the service's
+ * order. When none it can use has its name, one that has it is chosen all
+ * the same (its handshake then says why it fails), not one for another name.
  * A name s lacks is looked up in older (NULL: none), the store as it was when
  * the names' config was replaced, so a connection of that config keeps its
  * certificate through a reload that renamed or dropped it.

@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The WF_PK_BIT()s (cert_store.h) of the keys the signature_algorithms of a
- * ClientHello (its body, without the handshake header) can verify: RSA
- * (PKCS#1 v1.5 or RSA-PSS with an rsaEncryption key) and ECDSA. 0 when the
- * hello does not parse or has no such extension (TLS 1.2 allows that: the
- * client then takes SHA-1 with any key). Pure: reads only its input. */
+/* The WF_PK_BIT()s (cert_store.h) of the keys a ClientHello (its body,
+ * without the handshake header) lets the server use: RSA (PKCS#1 v1.5 or
+ * RSA-PSS with an rsaEncryption key) and ECDSA that its signature_algorithms
+ * can verify (any, when it has none: TLS 1.2 allows that), and, when it
+ * does not offer TLS 1.3, that one of its cipher suites takes (ECDHE_ECDSA,
+ * ECDHE_RSA). 0 when the hello does not parse. Pure: reads only its input. */
 unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len);
 
 /* The same over the extension's own body (a 2-byte length, then 2-byte

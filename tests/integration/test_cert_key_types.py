@@ -64,6 +64,10 @@ class CertKeyTypes(unittest.TestCase):
                 # Only one kind: that one, whatever the order.
                 self.assertEqual(served_key(self.https, RSA_ONLY + tls), "RSA")
                 self.assertEqual(served_key(self.ftps, ECDSA_ONLY + tls), "EC/ECDSA")
+        # TLS 1.2 with only ECDHE_RSA suites, though its signature
+        # algorithms include ECDSA ones (a common client): RSA.
+        self.assertEqual(served_key(self.https, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-RSA"), "RSA")
+        self.assertEqual(served_key(self.ftps, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA"), "EC/ECDSA")
         # Without SNI the same choice among the service's defaults.
         self.assertEqual(served_key(self.https, RSA_ONLY, sni=None), "RSA")
 

@@ -117,11 +117,12 @@ static void test_key_types(void)
 	wf_certstore_init(&st);
 	char *d[] = { "dual.test", "a.dual.test" };
 	char *w[] = { "*.dual.test" };
-	wf_certkey_t *cks[3] = { make_typed("ec", d, 2, "ec384"), make_typed("rsa", d, 2, "rsa2048"),
-				 make_typed("wild-rsa", w, 1, "rsa2048") };
+	char *o[] = { "other.test" };
+	wf_certkey_t *cks[4] = { make_typed("ec", d, 2, "ec384"), make_typed("rsa", d, 2, "rsa2048"),
+				 make_typed("wild-rsa", w, 1, "rsa2048"), make_typed("other-rsa", o, 1, "rsa2048") };
 	CHECK_EQ_STR(cks[0]->key_type, "ec384");
 	CHECK_EQ_STR(cks[1]->key_type, "rsa2048");
-	wf_certstore_replace(&st, cks, 3, NULL);
+	wf_certstore_replace(&st, cks, 4, NULL);
 	wf_certsnap_t *s = wf_certstore_acquire(&st);
 	char *svc[] = { "ec", "rsa", "wild-rsa" };
 	unsigned ec = WF_PK_BIT(GNUTLS_PK_ECDSA), rsa = WF_PK_BIT(GNUTLS_PK_RSA);
@@ -139,6 +140,12 @@ static void test_key_types(void)
 	/* None it can verify: chosen as ever, by name. */
 	char *ec_only[] = { "ec" };
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, ec_only, 1, "dual.test", rsa)->name, "ec");
+	/* None it can verify has its name: the one with its name, not an RSA
+	 * one for other names; without SNI, the default it can verify. */
+	char *other_rsa[] = { "ec", "other-rsa" };
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, other_rsa, 2, "dual.test", rsa)->name, "ec");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, other_rsa, 2, "unknown.test", rsa)->name, "other-rsa");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, other_rsa, 2, NULL, rsa)->name, "other-rsa");
 	wf_certsnap_unref(s);
 	wf_certstore_fini(&st);
 	while (wf_rcu_reclaim() > 0)
