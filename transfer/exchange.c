@@ -567,16 +567,18 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 	return true;
 }
 
-/* The serial of the certificate this worker serves under cl_name, or "".
- * A new bundle is always installed in the store after issued.pem is
- * written, so while this stays the same the bundle on disk does too. */
+/* The serial of the certificate this worker serves under cl_name, or "",
+ * with a mark while it is not stored. A bundle is installed in the store
+ * after issued.pem is written, or, when that failed, again once it is
+ * written (acme/unsaved.c): while this stays the same the bundle on disk
+ * does too. */
 static void served_serial(xfer_exchange_t *ex, char out[64])
 {
 	out[0] = '\0';
 	wf_certsnap_t *snap = wf_certstore_acquire(&ex->worker->server->certs);
 	const wf_certkey_t *ck = wf_certsnap_get(snap, ex->cl_name);
 	if (ck)
-		snprintf(out, 64, "%s", ck->serial);
+		snprintf(out, 64, "%.40s%s", ck->serial, ck->unstored ? " unstored" : "");
 	wf_certsnap_unref(snap);
 }
 

@@ -32,7 +32,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Server, tls_peer_cert  # noqa: E402
-from pebble import Pebble, block_issued_pem, issued_by_pebble  # noqa: E402
+from pebble import Pebble, block_issued_pem, issued_by_pebble, wait_issued  # noqa: E402
 
 SECRET = "s3cret-shared-by-every-node-of-this-cluster"
 DOMAINS = ["wharf.test", "www.wharf.test"]
@@ -464,6 +464,54 @@ class Cluster(unittest.TestCase):
             self.assertNotIn(b"PRIVATE KEY", body)
         auth, _ = cluster_auth(target)
         self.assertEqual(self.bundle_status(ctl.port, auth), "200")
+
+
+    def test_followers_get_a_certificate_the_controller_stores_late(self):
+        # A renewal the controller's state folder refuses is served from
+        # memory; the followers' long polls find the bundle on disk
+        # unchanged and wait on. Once the disk takes it (acme/unsaved.c),
+        # they are answered at once, not at the end of their 25 s.
+        self.pebble.cleanup()
+        self.pebble = Pebble(validity=3600)  # no renewal of its own meanwhile
+        self.pebble.start()
+        ctl = self.node(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "tls-alpn-01"},
+                                      {"name": "cluster", "domains": ["localhost"], "acme": False}],
+                        services=[{"type": "https", "address": "127.0.0.1", "port": self.pebble.tls_port,
+                                   "certificates": ["main", "cluster"]}],
+                        extra=self.pebble.acme_config() + cluster_block("controller"))
+        ctl.start()
+        first = wait_issued(ctl, "wharf.test")
+        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+        f = self.follower(ctl.port, ca, [{"type": "https", "address": "127.0.0.1", "port": None,
+                                          "certificates": ["main"]}], poll=300)
+        f.start()
+        self.assertTrue(harness.wait_until(lambda: tls_peer_cert(f.port, "wharf.test") == first, 30, 0.3),
+                        f.log()[-2000:])
+        # A name added: due at once; issued.pem, immutable, cannot be
+        # replaced (as on a full disk), but is read as before.
+        issued = os.path.join(ctl.state_dir, "certs", "main", "issued.pem")
+        if subprocess.run(["chattr", "+i", issued], capture_output=True, timeout=10).returncode != 0:
+            self.skipTest("chattr +i is not available here")
+        try:
+            self.renewal_stored_late(ctl, f, first, issued)
+        finally:
+            subprocess.run(["chattr", "-i", issued], capture_output=True, timeout=10)
+
+    def renewal_stored_late(self, ctl, f, first, issued):
+        ctl.certificates[0]["domains"] = DOMAINS + ["extra.wharf.test"]
+        ctl.write_config()
+        self.assertTrue(ctl.reload(), ctl.log()[-3000:])
+        self.assertTrue(ctl.wait_log("issued, but not stored", 60), ctl.log()[-3000:])
+        renewed = wait_issued(ctl, "extra.wharf.test")
+        self.assertNotEqual(renewed, first)
+        time.sleep(1)
+        self.assertEqual(tls_peer_cert(f.port, "wharf.test"), first)
+        subprocess.run(["chattr", "-i", issued], check=True, timeout=10)
+        self.assertTrue(ctl.wait_log("certificate main: stored at last", 40), ctl.log()[-3000:])
+        stored_at = time.monotonic()
+        self.assertTrue(harness.wait_until(lambda: tls_peer_cert(f.port, "wharf.test") == renewed, 30, 0.3),
+                        f.log()[-2000:])
+        self.assertLess(time.monotonic() - stored_at, 6, f.log()[-2000:])
 
 
 class ClusterImpostors(unittest.TestCase):
