@@ -70,12 +70,14 @@ static bool is_header(char f[FIELDS][ACME_BATCH_FIELD_MAX], int nf)
 	return true;
 }
 
-/* A first line that starts like a header but names the columns otherwise
- * ("Name,Domain", "name,domains,keytype"): read as a certificate, it would
- * order one called "name" for a single-label name no public CA issues. */
+/* A first line that names the columns otherwise ("Name,Domain",
+ * "name,domains,keytype", "Certificate,Domains"): read as a certificate, it
+ * would order one for a single-label name no public CA issues. */
 static bool near_header(char f[FIELDS][ACME_BATCH_FIELD_MAX], int nf)
 {
-	return nf >= 2 && strcasecmp(f[0], columns[0]) == 0 && !strchr(f[1], '.') && !strchr(f[1], ':');
+	if (nf < 2 || strchr(f[1], '.') || strchr(f[1], ':'))
+		return false;
+	return strcasecmp(f[0], columns[0]) == 0 || strncasecmp(f[1], "domain", 6) == 0;
 }
 
 static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };

@@ -11,8 +11,9 @@
  * order mark, blank lines and lines starting with '#' are skipped, and so
  * is a first line that names the columns (name,domains and the next ones,
  * in any case, nothing else: "name,name.example.com" is a certificate). A
- * first line that starts with "name" and a word with no dot ("Name,Domain")
- * is refused as a header spelled otherwise. Pure. */
+ * first line whose second field is a word with no dot, and whose first is
+ * "name" or second starts with "domain" ("Name,Domain", "Cert,Domains"), is
+ * refused as a header spelled otherwise. Pure. */
 #ifndef ACME_BATCH_H
 #define ACME_BATCH_H
 

@@ -140,7 +140,8 @@ static void test_header(void)
 	/* A header spelled otherwise is refused, not read as a certificate
 	 * "Name" for the single label "Domain". */
 	const char *near[] = { "Name,Domain\nb,b.example\n", "name,domains,keytype\nb,b.example\n",
-			       "\"Name\",\"Domains\",\"Key Type\"\r\nb,b.example\r\n" };
+			       "\"Name\",\"Domains\",\"Key Type\"\r\nb,b.example\r\n",
+			       "Certificate,Domains\nb,b.example\n" };
 	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
 		CHECK_EQ_INT(parse(near[i], &b, err), WF_ERR);
 		CHECK(strstr(err, "line 1: looks like a header, but the columns are name,domains,") != NULL);
