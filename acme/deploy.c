@@ -351,7 +351,18 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 	}
 	serial_of_pair(wf_buf_slice(&d->pair), d->serial, sizeof(d->serial));
 	bool changed = false;
-	if (has_output(c) && startup_files(d, &changed) != WF_OK) {
+	wf_slice_t key, chain;
+	char newer[64];
+	if (has_output(c) && wf_certstate_split_issued(wf_buf_slice(&d->pair), &key, &chain) == WF_OK &&
+	    acme_output_ahead(c->output_dir, chain, newer, sizeof(newer))) {
+		/* Issued, written there, but not stored before the stop: the
+		 * manager fetches it again from its order; meanwhile the
+		 * services keep the newer one. */
+		wf_log_info("certificate %s: the output files in %s hold a newer certificate (serial %s) than the "
+			    "stored one (serial %s), one that was issued but not stored; they are left as they are",
+			    c->name, c->output_dir, newer, d->serial);
+		snprintf(d->serial, sizeof(d->serial), "%s", newer);
+	} else if (has_output(c) && startup_files(d, &changed) != WF_OK) {
 		if (pending)
 			wf_log_info("certificate %s: the deploy hook of serial %s did not finish; it runs once the output "
 				    "files are written",

@@ -31,6 +31,13 @@ int acme_output_split(wf_slice_t chain_pem, wf_slice_t *leaf, wf_slice_t *rest);
 int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem, bool *changed, char *err,
 		      size_t errlen);
 
+/* Does dir's cert.pem hold a certificate issued after chain_pem's leaf
+ * (a later notBefore)? Then its serial is in serial. A certificate issued
+ * but not stored (acme/unsaved.c) reaches the output files while the state
+ * folder keeps the older one; a start-up before it is stored must not put
+ * the older one back (acme/deploy.c). */
+bool acme_output_ahead(const char *dir, wf_slice_t chain_pem, char *serial, size_t cap);
+
 /* Removes the temp files a killed write left in dir (the names
  * wf_durable_stage gives the five files, ".privkey.pem.tmp.<16 hex>", and
  * no other). Only while no write runs: at start-up, or before `cert fetch`

@@ -147,6 +147,42 @@ class OutputRetry(AcmeCase):
                         "no catch-up for a certificate with acme = false:\n" + s.log()[-3000:])
         self.assertEqual(read(os.path.join(out_dir, "cert.pem")), fresh["cert.pem"])
 
+    def test_restart_leaves_files_newer_than_the_stored_certificate(self):
+        """A renewal issued, written to the output files, but not stored
+        (issued.pem cannot be replaced), then a kill: the next start finds
+        the files newer than issued.pem and leaves them, rather than put
+        the older certificate back under the services reading them."""
+        self.pebble.start()
+        s = self.make_server()
+        out_dir = harness.writable_out_dir(s)
+        deploy_log = with_deploy_hook(s, out_dir)
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        wait_file_text(deploy_log, "WHARF_EVENT=issued")
+        issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        if subprocess.run(["chattr", "+i", issued], capture_output=True, timeout=10).returncode != 0:
+            self.skipTest("chattr +i is not available here")
+        try:
+            # A name added: due at once, and issued.pem cannot take it.
+            time.sleep(1.5)  # a later notBefore (whole seconds) than the first
+            s.certificates[0]["domains"] = DOMAINS + ["extra.wharf.test"]
+            s.write_config(s.config_text().replace('deploy_hook = "@DEPLOY@";', ""))
+            with_deploy_hook(s, out_dir)
+            self.assertTrue(s.reload(), s.log()[-3000:])
+            self.assertTrue(s.wait_log("issued, but not stored", 60), s.log()[-3000:])
+            renewed = wait_issued(s, "extra.wharf.test")
+            self.assertTrue(harness.wait_until(lambda: read(os.path.join(out_dir, "cert.pem")) == renewed, 10))
+            s.signal(9)
+            s.proc.wait(timeout=10)
+            self.pebble.stop_pebble()  # nothing fetches the order again
+            s.start()
+            self.assertTrue(s.wait_log("hold a newer certificate", 10), s.log()[-3000:])
+            time.sleep(1)
+            self.assertEqual(read(os.path.join(out_dir, "cert.pem")), renewed)
+            self.assertNotEqual(renewed, first)
+        finally:
+            subprocess.run(["chattr", "-i", issued], capture_output=True, timeout=10)
+
     def test_symlinked_folder_is_written_and_swept_alike(self):
         """An output_dir that is a symlink to a folder (a service's own): the
         files are written through the link, and the start-up sweep removes
