@@ -1,6 +1,7 @@
 /* Certificate files for other servers: see output.h. */
 #include "output.h"
 #include "../server/buf.h"
+#include "../server/cert_key.h"
 #include "../server/cert_state.h"
 #include "../server/config.h"
 #include "../server/durable.h"
@@ -8,7 +9,6 @@
 
 #include <dirent.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -160,28 +160,6 @@ int acme_output_write(const char *dir, wf_slice_t chain_pem, wf_slice_t key_pem,
 	return rc;
 }
 
-/* The leaf's notBefore and serial (hex, at most cap - 1 characters), or
- * false when the PEM holds no certificate. */
-static bool leaf_of(wf_slice_t pem, time_t *not_before, char *serial, size_t cap)
-{
-	gnutls_x509_crt_t crt;
-	if (pem.len > FILE_MAX || gnutls_x509_crt_init(&crt) < 0)
-		return false;
-	gnutls_datum_t d = { (unsigned char *)pem.ptr, (unsigned)pem.len };
-	unsigned char raw[32];
-	size_t n = sizeof(raw);
-	bool ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
-		  gnutls_x509_crt_get_serial(crt, raw, &n) >= 0;
-	if (ok) {
-		*not_before = gnutls_x509_crt_get_activation_time(crt);
-		serial[0] = '\0';
-		for (size_t i = 0; i < n && i * 2 + 2 < cap; i++)
-			snprintf(serial + i * 2, 3, "%02x", raw[i]);
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ok;
-}
-
 bool acme_output_ahead(const char *dir, wf_slice_t chain_pem, char *serial, size_t cap)
 {
 	int dfd = open_folder(dir);
@@ -192,8 +170,8 @@ bool acme_output_ahead(const char *dir, wf_slice_t chain_pem, char *serial, size
 	time_t theirs, ours;
 	char ours_serial[64];
 	bool ahead = wf_durable_read(dfd, "cert.pem", FILE_MAX, &have) == WF_OK &&
-		     leaf_of(wf_buf_slice(&have), &theirs, serial, cap) &&
-		     leaf_of(chain_pem, &ours, ours_serial, sizeof(ours_serial)) && theirs > ours;
+		     wf_certkey_pem_leaf(wf_buf_slice(&have), &theirs, serial, cap) &&
+		     wf_certkey_pem_leaf(chain_pem, &ours, ours_serial, sizeof(ours_serial)) && theirs > ours;
 	wf_buf_fini(&have);
 	close(dfd);
 	return ahead;

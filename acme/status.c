@@ -3,6 +3,7 @@
 #include "../server/cert_key.h"
 #include "../server/durable.h"
 
+#include <gnutls/crypto.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -19,6 +20,14 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
 	double life = difftime(not_after, not_before);
 	double left_at_renewal = life < 10 * 86400 ? life / 2 : life / 3;
 	return not_after - (time_t)left_at_renewal;
+}
+
+double acme_jitter(double seconds, double fraction)
+{
+	uint32_t r = 0;
+	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+	double u = (double)r / 4294967295.0; /* 0..1 */
+	return seconds * (1.0 - fraction + 2.0 * fraction * u);
 }
 
 double acme_retry_delay_max(double retry_interval, double life, double left)

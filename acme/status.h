@@ -53,6 +53,10 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
 #define ACME_BACKOFF_CAP 86400.0 /* the longest wait between two attempts */
 #define ACME_BACKOFF_JITTER 0.1  /* each wait is drawn within ±10 % of acme_retry_delay's */
 
+/* seconds, drawn within ±fraction of it: timers of many certificates (or
+ * nodes) that failed together do not try again together. */
+double acme_jitter(double seconds, double fraction);
+
 /* Seconds to wait after the failures-th failed attempt in a row, before
  * jitter and the CA's Retry-After: retry_interval × 1, 10, 100, then
  * ACME_BACKOFF_CAP; the cap at once when asking again cannot help (stubborn:

@@ -14,6 +14,31 @@ static void free_domains(char **d, size_t n)
 	free(d);
 }
 
+static void serial_hex(gnutls_x509_crt_t crt, char *out, size_t cap)
+{
+	unsigned char raw[32];
+	size_t n = sizeof(raw);
+	out[0] = '\0';
+	if (gnutls_x509_crt_get_serial(crt, raw, &n) == 0)
+		for (size_t i = 0; i < n && i * 2 + 2 < cap; i++)
+			snprintf(out + i * 2, 3, "%02x", raw[i]);
+}
+
+bool wf_certkey_pem_leaf(wf_slice_t chain_pem, time_t *not_before, char *serial, size_t cap)
+{
+	gnutls_x509_crt_t crt;
+	if (chain_pem.len > UINT32_MAX || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	gnutls_datum_t d = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
+	bool ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0;
+	if (ok) {
+		*not_before = gnutls_x509_crt_get_activation_time(crt);
+		serial_hex(crt, serial, cap);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
 wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndomains, wf_slice_t chain_pem,
 			     wf_slice_t key_pem, bool provisional, char *err, size_t errlen)
 {
@@ -55,12 +80,7 @@ wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndom
 	size_t sz = sizeof(ck->issuer);
 	if (gnutls_x509_crt_get_issuer_dn(leaf, ck->issuer, &sz) < 0)
 		snprintf(ck->issuer, sizeof(ck->issuer), "?");
-	unsigned char serial[32];
-	sz = sizeof(serial);
-	if (gnutls_x509_crt_get_serial(leaf, serial, &sz) == 0) {
-		for (size_t i = 0; i < sz && i * 2 + 2 < sizeof(ck->serial); i++)
-			snprintf(ck->serial + i * 2, 3, "%02x", serial[i]);
-	}
+	serial_hex(leaf, ck->serial, sizeof(ck->serial));
 	gnutls_x509_crt_deinit(leaf);
 	return ck;
 fail:

@@ -44,6 +44,10 @@ int wf_certkey_keep_unsaved(wf_certkey_t *ck, wf_slice_t chain_pem, wf_slice_t k
 wf_certkey_t *wf_certkey_ref(wf_certkey_t *ck);
 void wf_certkey_unref(wf_certkey_t *ck);
 
+/* The leaf's notBefore and serial (lower-case hex, cut to cap - 1
+ * characters), or false when chain_pem holds no certificate. */
+bool wf_certkey_pem_leaf(wf_slice_t chain_pem, time_t *not_before, char *serial, size_t cap);
+
 /* True if every configured name is among the leaf's SANs (DNS names, with
  * wildcards as written, or IP addresses; san.h). Used to decide whether a
  * stored cert still fits the config. */
