@@ -1,14 +1,15 @@
 /* A certificate's deployment to other services: see deploy.h. */
 #include "deploy.h"
+#include "status.h"
 #include "output.h"
 #include "../server/buf.h"
+#include "../server/cert_key.h"
 #include "../server/cert_state.h"
 #include "../server/config.h"
 #include "../server/log.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,6 @@ struct acme_deploy {
 	char serial[64];           /* of the certificate held, hex; "unknown" when it does not parse */
 };
 
-static double jitter(double seconds)
-{
-	uint32_t r = 0;
-	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
-	return seconds * (0.9 + 0.2 * ((double)r / 4294967295.0));
-}
 
 static void forget_pair(acme_deploy_t *d)
 {
@@ -63,7 +58,7 @@ static bool has_output(const wf_cert_cfg_t *c)
  * try comes. */
 static void retry_later(acme_deploy_t *d, const char *err)
 {
-	double wait = jitter(d->delay);
+	double wait = acme_jitter(d->delay, 0.1);
 	d->delay = d->delay * 2 < RETRY_CAP ? d->delay * 2 : RETRY_CAP;
 	d->tries++;
 	wf_log_error("certificate %s: output files in %s not updated (try %d): %s; services that read them are still "
@@ -99,18 +94,9 @@ static int write_pair(acme_deploy_t *d, bool *changed)
 /* The serial of the first certificate in chain_pem, in hex, or "unknown". */
 static void serial_of(wf_slice_t chain_pem, char *out, size_t cap)
 {
-	gnutls_x509_crt_t crt;
-	unsigned char raw[32];
-	size_t n = sizeof(raw);
-	gnutls_datum_t pem = { (unsigned char *)chain_pem.ptr, (unsigned)chain_pem.len };
-	snprintf(out, cap, "unknown");
-	if (chain_pem.len > PAIR_MAX || gnutls_x509_crt_init(&crt) < 0)
-		return;
-	if (gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0 &&
-	    gnutls_x509_crt_get_serial(crt, raw, &n) >= 0 && n && n * 2 < cap)
-		for (size_t i = 0; i < n; i++)
-			snprintf(out + i * 2, 3, "%02x", raw[i]);
-	gnutls_x509_crt_deinit(crt);
+	time_t nb;
+	if (!wf_certkey_pem_leaf(chain_pem, &nb, out, cap) || !out[0])
+		snprintf(out, cap, "unknown");
 }
 
 /* The serial of the issued pair (key, then chain) in pair. */
@@ -156,17 +142,22 @@ static void on_hook_done(void *arg, unsigned gen, bool ok)
 			    d->cert->name, acme_events_state_dir(d->events), d->cert->name);
 }
 
-/* Runs the deploy hook for the certificate held, its mark set first: a
- * kill while it runs leaves the mark for the next start. */
-static void run_hook(acme_deploy_t *d)
+static void set_mark(acme_deploy_t *d)
 {
 	const char *state_dir = acme_events_state_dir(d->events);
-	if (!d->cert->ndeploy_hook)
-		return;
 	if (wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) != WF_OK)
 		wf_log_error("certificate %s: cannot write %s/certs/%s/deploy-pending: %m; if the deploy hook does "
 			     "not finish, the next start will not run it again",
 			     d->cert->name, state_dir, d->cert->name);
+}
+
+/* Runs the deploy hook for the certificate held, its mark set first: a
+ * kill while it runs leaves the mark for the next start. */
+static void run_hook(acme_deploy_t *d)
+{
+	if (!d->cert->ndeploy_hook)
+		return;
+	set_mark(d);
 	if (!acme_events_deploy(d->events, d->cert, on_hook_done, d, d->gen))
 		hook_failed(d); /* from here, not a callback: acme_events_deploy never calls one */
 }
@@ -183,7 +174,7 @@ static void on_hook_retry(struct ev_loop *loop, ev_timer *t, int revents)
  * not start: the mark stays, and a timer runs it again. */
 static void hook_failed(acme_deploy_t *d)
 {
-	double wait = jitter(d->hook_delay);
+	double wait = acme_jitter(d->hook_delay, 0.1);
 	d->hook_delay = d->hook_delay * 2 < HOOK_RETRY_CAP ? d->hook_delay * 2 : HOOK_RETRY_CAP;
 	d->hook_tries++;
 	wf_log_error("certificate %s: deploy hook of serial %s failed (try %d); the services it tells may still be on "
@@ -244,7 +235,29 @@ bool acme_deploy_lagging(const acme_deploy_t *d)
 	return d && (ev_is_active(&d->retry) || d->stuck);
 }
 
-int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem)
+void acme_deploy_prepare(acme_deploy_t *d, wf_slice_t chain_pem)
+{
+	char serial[64];
+	serial_of(chain_pem, serial, sizeof(serial));
+	new_certificate(d, serial);
+	if (d->cert->ndeploy_hook)
+		set_mark(d);
+}
+
+void acme_deploy_stored(acme_deploy_t *d, wf_slice_t chain_pem)
+{
+	const wf_cert_cfg_t *c = d->cert;
+	if (has_output(c) || !c->ndeploy_hook)
+		return; /* its files were written from memory, and the hook ran on them */
+	char serial[64];
+	serial_of(chain_pem, serial, sizeof(serial));
+	new_certificate(d, serial);
+	wf_log_info("certificate %s: running the deploy hook held back until issued.pem took serial %s", c->name,
+		    serial);
+	run_hook(d);
+}
+
+int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem, bool stored)
 {
 	const wf_cert_cfg_t *c = d->cert;
 	int rc = WF_OK;
@@ -269,8 +282,15 @@ int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pe
 	}
 	d->stuck = rc != WF_OK && !ev_is_active(&d->retry);
 	/* The hooks may read the files: after them. The deploy hook first,
-	 * then the others, as they always ran. */
-	if (rc == WF_OK)
+	 * then the others, as they always ran. Without an output_dir the
+	 * deploy hook is given issued.pem, which does not hold a certificate
+	 * not stored: it runs once that is (acme_deploy_stored); its mark,
+	 * set by acme_deploy_prepare, stays meanwhile. */
+	if (rc == WF_OK && !stored && !has_output(c) && c->ndeploy_hook)
+		wf_log_warn("certificate %s: deploy hook held back: issued.pem, which it is given, does not hold serial "
+			    "%s yet; it runs once that is stored",
+			    c->name, d->serial);
+	else if (rc == WF_OK)
 		run_hook(d);
 	acme_event_t e = { ACME_EVENT_ISSUED, c, c->domains[0], "", "", rc != WF_OK, ev_is_active(&d->retry) };
 	acme_events_emit(d->events, &e);

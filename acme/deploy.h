@@ -32,12 +32,22 @@ typedef struct acme_deploy acme_deploy_t;
 acme_deploy_t *acme_deploy_new(struct ev_loop *loop, const wf_cert_cfg_t *cert, acme_events_t *events);
 void acme_deploy_free(acme_deploy_t *d);
 
+/* A pair about to be stored: its deploy hook is marked due (durably)
+ * first, so a crash from the store on runs it at the next start. */
+void acme_deploy_prepare(acme_deploy_t *d, wf_slice_t chain_pem);
+
 /* A pair just issued or received, and served: its files now (before the
  * hooks, which may read them), then the issued event (deploy hook, event
  * hook, webhook). When the files could not be written, the event goes out
  * without the deploy hook, and the files and then the hook follow when a
- * retry writes them. WF_OK, or WF_ERR when the files lag (logged). */
-int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem);
+ * retry writes them. stored: issued.pem took it; when not, and there is no
+ * output_dir, the deploy hook (given issued.pem) waits for
+ * acme_deploy_stored. WF_OK, or WF_ERR when the files lag (logged). */
+int acme_deploy_issued(acme_deploy_t *d, wf_slice_t chain_pem, wf_slice_t key_pem, bool stored);
+
+/* The pair issued before but not stored is in issued.pem now (a retry, or
+ * a follower's poll): without an output_dir, its deploy hook runs. */
+void acme_deploy_stored(acme_deploy_t *d, wf_slice_t chain_pem);
 
 /* Start-up: sweeps temp files a killed write left in the output folder,
  * brings the files up to date with STATE/certs/NAME/issued.pem, and runs

@@ -181,6 +181,8 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	}
 	/* Stored before it counts as done: until then every poll fetches the
 	 * bundle whole (no ETag sent) and tries again. */
+	if (!same)
+		acme_deploy_prepare(s->deploy, chain);
 	s->unsaved = wf_certstate_save_issued(f->cfg->state_dir, c->name, chain, key, err, sizeof(err)) != WF_OK;
 	if (s->unsaved) {
 		if (!same || strcmp(err, s->unsaved_why) != 0)
@@ -189,8 +191,10 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 		s->etag[0] = '\0';
 	} else {
 		s->unsaved_why[0] = '\0';
-		if (same)
+		if (same) {
 			wf_log_info("cluster: certificate %s: stored at last", c->name);
+			acme_deploy_stored(s->deploy, chain);
+		}
 	}
 	if (same) {
 		/* Installed already, its deploy hook and event given: only the
@@ -209,7 +213,7 @@ static bool take_bundle(slot_t *s, const acme_http_resp_t *resp, const acme_clus
 	ck = NULL; /* the store's now */
 	s->state = LINK_OK;
 	/* From the bundle in hand: issued.pem may not have taken it. */
-	acme_deploy_issued(s->deploy, chain, key);
+	acme_deploy_issued(s->deploy, chain, key, !s->unsaved);
 out:
 	if (ck)
 		wf_certkey_unref(ck);

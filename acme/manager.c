@@ -73,13 +73,6 @@ struct acme_manager {
 	size_t nunrenewed;
 };
 
-static double jitter(double seconds, double fraction)
-{
-	uint32_t r = 0;
-	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
-	double u = (double)r / 4294967295.0; /* 0..1 */
-	return seconds * (1.0 - fraction + 2.0 * fraction * u);
-}
 
 static time_t renewal_time(const wf_certkey_t *ck)
 {
@@ -324,6 +317,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		char err[512];
 		wf_certkey_t *ck = NULL;
 		double issued_life = 0;
+		acme_deploy_prepare(s->deploy, res->chain_pem);
 		bool stored = wf_certstate_save_issued(m->cfg->state_dir, c->name, res->chain_pem, res->key_pem, err,
 						       sizeof(err)) == WF_OK;
 		if (stored)
@@ -350,7 +344,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 			if (!stored)
 				acme_unsaved_check(m->unsaved);
 			/* From memory: issued.pem may not have taken it. */
-			acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem); /* a lag is counted at the end */
+			acme_deploy_issued(s->deploy, res->chain_pem, res->key_pem, stored); /* a lag is counted at the end */
 		}
 		s->failures = 0;
 		s->ca_failures = 0;
@@ -384,7 +378,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	double base = m->cfg->acme.retry_interval;
 	/* A problem the request itself causes: asking again will not help until the config changes. */
 	double delay = acme_retry_delay(s->failures, base, self_inflicted(res->problem_type), life, left);
-	delay = jitter(delay, ACME_BACKOFF_JITTER);
+	delay = acme_jitter(delay, ACME_BACKOFF_JITTER);
 	if (res->retry_after >= 0 && delay < res->retry_after)
 		delay = (double)res->retry_after;
 	s->next_attempt = ev_now(m->loop) + delay;
@@ -412,7 +406,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		s->ca_failures = 0;
 		/* A fresh CA gets a fresh start, not the backoff earned at the last one;
 		 * and an ARI id names a certificate of the old CA. */
-		s->next_attempt = ev_now(m->loop) + jitter(base, 0.1);
+		s->next_attempt = ev_now(m->loop) + acme_jitter(base, 0.1);
 		s->ari_id[0] = '\0';
 		s->ari_at = 0;
 	} else if (res->retry_after > 0 && m->clients[s->ca] && acme_client_not_before(m->clients[s->ca])) {
@@ -645,7 +639,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	}
 	/* A random moment inside the window spreads a CA's renewals out. */
 	double span = difftime(ri.end, ri.start);
-	s->ari_at = ri.start + (time_t)(span > 0 ? jitter(span / 2, 1.0) : 0);
+	s->ari_at = ri.start + (time_t)(span > 0 ? acme_jitter(span / 2, 1.0) : 0);
 	char at[32];
 	struct tm tm;
 	gmtime_r(&s->ari_at, &tm);
@@ -786,7 +780,7 @@ static void schedule(acme_manager_t *m)
 	}
 	/* The periodic look is jittered, so a fleet does not ask the CA in step. */
 	if (next == RECHECK)
-		next = jitter(RECHECK, 0.1);
+		next = acme_jitter(RECHECK, 0.1);
 	ev_timer_stop(m->loop, &m->wake);
 	ev_timer_set(&m->wake, next < 0.01 ? 0.01 : next, 0);
 	ev_timer_start(m->loop, &m->wake);
@@ -827,6 +821,14 @@ static void resume_backoff(acme_manager_t *m, slot_t *s, acme_status_rec_t *rec)
 	}
 	if (wait > 0)
 		s->next_attempt = ev_now(m->loop) + wait;
+}
+
+static void on_stored_late(void *arg, const wf_cert_cfg_t *c, wf_slice_t chain_pem)
+{
+	acme_manager_t *m = arg;
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].cert == c && m->slots[i].deploy)
+			acme_deploy_stored(m->slots[i].deploy, chain_pem);
 }
 
 acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_certstore_t *store)
@@ -872,7 +874,7 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		}
 	}
 	m->events = acme_events_new(loop, cfg);
-	m->unsaved = acme_unsaved_new(loop, cfg, store);
+	m->unsaved = acme_unsaved_new(loop, cfg, store, on_stored_late, m);
 	acme_unsaved_check(m->unsaved); /* kept unstored across a reload */
 	/* Files for other servers catch up with what is issued (a restart after
 	 * a crash, or an output_dir just added to the config). */

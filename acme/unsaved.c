@@ -1,10 +1,10 @@
 /* Certificates served but not stored: see unsaved.h. */
 #include "unsaved.h"
+#include "status.h"
 #include "order.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
 
-#include <gnutls/crypto.h>
 #include <stdlib.h>
 
 #define RETRY_FIRST 10.0 /* seconds; doubles after each failed try */
@@ -14,17 +14,13 @@ struct acme_unsaved {
 	struct ev_loop *loop;
 	const wf_config_t *cfg; /* borrowed: the manager's */
 	wf_certstore_t *store;  /* borrowed */
+	acme_unsaved_stored_fn stored;
+	void *arg;
 	ev_timer retry;
 	double delay; /* before the next try after this one */
 	int tries;    /* failed, since the last success */
 };
 
-static double jitter(double seconds)
-{
-	uint32_t r = 0;
-	gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
-	return seconds * (0.9 + 0.2 * ((double)r / 4294967295.0));
-}
 
 /* The served certificate of c when it waits to be stored (a reference), or NULL. */
 static wf_certkey_t *waiting(acme_unsaved_t *u, const wf_cert_cfg_t *c)
@@ -58,7 +54,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	acme_unsaved_t *u = wf_container_of(t, acme_unsaved_t, retry);
-	double wait = jitter(u->delay);
+	double wait = acme_jitter(u->delay, 0.1);
 	bool left = false;
 	for (size_t i = 0; i < u->cfg->ncertificates; i++) {
 		const wf_cert_cfg_t *c = &u->cfg->certificates[i];
@@ -69,6 +65,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 		if (store(u, c, ck, err, sizeof(err))) {
 			wf_log_info("certificate %s: stored at last (serial %s) in %s/certs/%s/issued.pem", c->name,
 				    ck->serial, u->cfg->state_dir, c->name);
+			u->stored(u->arg, c, (wf_slice_t){ ck->unsaved_chain, ck->unsaved_chain_len });
 		} else {
 			left = true;
 			wf_log_error("certificate %s: still not stored (try %d): %s; served from memory, a restart would "
@@ -88,7 +85,8 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_start(u->loop, &u->retry);
 }
 
-acme_unsaved_t *acme_unsaved_new(struct ev_loop *loop, const wf_config_t *cfg, wf_certstore_t *store)
+acme_unsaved_t *acme_unsaved_new(struct ev_loop *loop, const wf_config_t *cfg, wf_certstore_t *store,
+				 acme_unsaved_stored_fn stored, void *arg)
 {
 	acme_unsaved_t *u = calloc(1, sizeof(*u));
 	if (!u)
@@ -96,6 +94,8 @@ acme_unsaved_t *acme_unsaved_new(struct ev_loop *loop, const wf_config_t *cfg, w
 	u->loop = loop;
 	u->cfg = cfg;
 	u->store = store;
+	u->stored = stored;
+	u->arg = arg;
 	u->delay = RETRY_FIRST;
 	ev_timer_init(&u->retry, on_retry, 0, 0);
 	return u;
@@ -119,7 +119,7 @@ void acme_unsaved_check(acme_unsaved_t *u)
 			continue;
 		wf_certkey_unref(ck);
 		u->delay = RETRY_FIRST * 2;
-		ev_timer_set(&u->retry, jitter(RETRY_FIRST), 0);
+		ev_timer_set(&u->retry, acme_jitter(RETRY_FIRST, 0.1), 0);
 		ev_timer_start(u->loop, &u->retry);
 		return;
 	}

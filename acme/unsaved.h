@@ -15,8 +15,12 @@
 
 typedef struct acme_unsaved acme_unsaved_t;
 
+/* Called once a certificate of c is stored at last, with its chain. */
+typedef void (*acme_unsaved_stored_fn)(void *arg, const wf_cert_cfg_t *c, wf_slice_t chain_pem);
+
 /* cfg and store are borrowed and must outlive it. NULL when out of memory. */
-acme_unsaved_t *acme_unsaved_new(struct ev_loop *loop, const wf_config_t *cfg, wf_certstore_t *store);
+acme_unsaved_t *acme_unsaved_new(struct ev_loop *loop, const wf_config_t *cfg, wf_certstore_t *store,
+				 acme_unsaved_stored_fn stored, void *arg);
 void acme_unsaved_free(acme_unsaved_t *u);
 
 /* Looks at the store (after installing an unstored certificate, at start):

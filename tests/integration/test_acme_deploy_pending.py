@@ -151,6 +151,32 @@ class DeployPending(AcmeCase):
         self.wait_no_mark()
         self.assert_not_rerun(s, (2, 1))
 
+    def test_hook_given_issued_pem_waits_until_it_is_stored(self):
+        # Without an output_dir the hook is given issued.pem. A certificate
+        # issued while issued.pem cannot be written is not there yet: the
+        # hook waits (its mark set) and runs once the certificate is stored.
+        self.pebble.start()
+        s = self.make_server()
+        self.deploy_hook(s)
+        d = os.path.join(s.state_dir, "certs", "main")
+        blocker = os.path.join(d, "issued.pem")
+        os.makedirs(blocker)
+        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, blocker):
+            s.give(p)
+        s.start()
+        served = wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("deploy hook held back: issued.pem, which it is given, does not hold serial", 10),
+                        s.log()[-3000:])
+        self.assertTrue(os.path.exists(self.mark))
+        time.sleep(1)
+        self.assertEqual(self.runs(), (0, 0))
+        os.rmdir(blocker)
+        self.assertTrue(s.wait_log("certificate main: stored at last", 40), s.log()[-3000:])
+        self.wait_runs(1, 1, 20)
+        self.assertIn("running the deploy hook held back until issued.pem took serial", s.log())
+        self.assertIn(served.strip(), read(blocker))
+        self.assertTrue(harness.wait_until(lambda: not os.path.exists(self.mark), 10))
+
     def test_failed_hook_retried_on_timer(self):
         """The first retry comes about 60 s after the failure (jittered by
         10 %), without a restart."""
