@@ -384,9 +384,9 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 		snprintf(d->serial, sizeof(d->serial), "%s", newer);
 	} else if (has_output(c) && startup_files(d, &changed) != WF_OK) {
 		if (pending)
-			wf_log_info("certificate %s: the deploy hook of serial %s did not finish; it runs once the output "
-				    "files are written",
-				    c->name, marked);
+			wf_log_info("certificate %s: the deploy hook of serial %s did not finish; %s", c->name, marked,
+				    d->stuck ? "the output files cannot be written, so it is not run"
+					     : "it runs once the output files are written");
 		return WF_ERR; /* a retry follows (or nothing can be written), and the hook after it */
 	}
 	forget_pair(d);
@@ -396,8 +396,9 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir)
 	 * the last run of the hook never said it was done: once more. */
 	if (pending)
 		wf_log_info("certificate %s: the deploy hook of serial %s did not finish (failed, killed or interrupted "
-			    "by a restart): running it again",
-			    c->name, marked);
+			    "by a restart): running it again%s%s",
+			    c->name, marked, strcmp(marked, d->serial) ? ", for serial " : "",
+			    strcmp(marked, d->serial) ? d->serial : "");
 	if (changed || pending)
 		run_hook(d);
 	return WF_OK;
