@@ -7,6 +7,7 @@ a hook that exited 0 leaves no mark and is not run again."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from pebble import AcmeCase, wait_issued  # noqa: E402
+from pebble import AcmeCase, block_issued_pem, wait_issued  # noqa: E402
 
 RERUN = "did not finish (failed, killed or interrupted by a restart): running it again"
 
@@ -158,11 +159,7 @@ class DeployPending(AcmeCase):
         self.pebble.start()
         s = self.make_server()
         self.deploy_hook(s)
-        d = os.path.join(s.state_dir, "certs", "main")
-        blocker = os.path.join(d, "issued.pem")
-        os.makedirs(blocker)
-        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, blocker):
-            s.give(p)
+        blocker = block_issued_pem(s)
         s.start()
         served = wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("deploy hook held back: issued.pem, which it is given, does not hold serial", 10),
@@ -170,7 +167,7 @@ class DeployPending(AcmeCase):
         self.assertTrue(os.path.exists(self.mark))
         time.sleep(1)
         self.assertEqual(self.runs(), (0, 0))
-        os.rmdir(blocker)
+        shutil.rmtree(blocker)
         self.assertTrue(s.wait_log("certificate main: stored at last", 40), s.log()[-3000:])
         self.wait_runs(1, 1, 20)
         self.assertIn("running the deploy hook held back until issued.pem took serial", s.log())

@@ -5,12 +5,13 @@ order succeeds again; and it is stored once the disk takes it, so a restart
 with the CA down still serves it."""
 
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import tls_peer_cert  # noqa: E402
-from pebble import AcmeCase, issued_by_pebble, wait_issued  # noqa: E402
+from pebble import AcmeCase, block_issued_pem, issued_by_pebble, wait_issued  # noqa: E402
 
 
 class ReloadUnstored(AcmeCase):
@@ -21,10 +22,7 @@ class ReloadUnstored(AcmeCase):
         s = self.make_server(domains=("wharf.test",))
         # A folder stands where issued.pem goes: the save fails (as any
         # write failure would), the certificate is served from memory.
-        d = os.path.join(s.state_dir, "certs", "main")
-        os.makedirs(os.path.join(d, "issued.pem"))
-        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, os.path.join(d, "issued.pem")):
-            s.give(p)
+        block_issued_pem(s)
         s.start()
         issued = wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])
@@ -46,11 +44,7 @@ class ReloadUnstored(AcmeCase):
     def test_stored_once_the_disk_takes_it_even_after_a_reload(self):
         self.pebble.start()
         s = self.make_server(domains=("wharf.test",))
-        d = os.path.join(s.state_dir, "certs", "main")
-        blocker = os.path.join(d, "issued.pem")
-        os.makedirs(blocker)
-        for p in (s.state_dir, os.path.join(s.state_dir, "certs"), d, blocker):
-            s.give(p)
+        blocker = block_issued_pem(s)
         s.start()
         issued = wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("issued, but not stored", timeout=10), s.log()[-3000:])
@@ -58,7 +52,7 @@ class ReloadUnstored(AcmeCase):
         # Retried while the disk refuses, across a reload too.
         self.assertTrue(s.wait_log("certificate main: still not stored (try 2)", timeout=30), s.log()[-3000:])
         self.assertTrue(s.reload(), s.log()[-3000:])
-        os.rmdir(blocker)
+        shutil.rmtree(blocker)
         self.assertTrue(s.wait_log("certificate main: stored at last", timeout=60), s.log()[-3000:])
         with open(blocker) as f:
             self.assertIn(issued.strip(), f.read())
