@@ -21,7 +21,6 @@ struct acme_unsaved {
 	int tries;    /* failed, since the last success */
 };
 
-
 /* The served certificate of c when it waits to be stored (a reference), or NULL. */
 static wf_certkey_t *waiting(acme_unsaved_t *u, const wf_cert_cfg_t *c)
 {
@@ -68,8 +67,8 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 			u->stored(u->arg, c, (wf_slice_t){ ck->unsaved_chain, ck->unsaved_chain_len });
 		} else {
 			left = true;
-			wf_log_error("certificate %s: still not stored (try %d): %s; served from memory, a restart would "
-				     "order it again; next try in %.0f s",
+			wf_log_error("certificate %s: still not stored (try %d): %s; served from memory (a restart would "
+				     "fetch it from the CA again); next try in %.0f s",
 				     c->name, u->tries + 2, err, wait);
 		}
 		wf_certkey_unref(ck);

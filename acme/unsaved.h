@@ -1,8 +1,8 @@
 /* Certificates served but not stored: issued (or fetched again) while
  * STATE/certs/NAME/issued.pem could not be written (a full disk, a folder
  * the run user cannot write), they serve from memory (wf_certkey_t
- * unstored, with their PEM). Until they are stored a restart would order
- * them again, so they are written again on a timer, 10 s doubling to
+ * unstored, with their PEM). Until they are stored a restart would fetch
+ * them from the CA again, so they are written again on a timer, 10 s doubling to
  * 10 min, one line per failed try, until one succeeds. One per manager: a
  * reload's new manager finds those the store still serves unstored. */
 #ifndef ACME_UNSAVED_H

@@ -356,8 +356,6 @@ static bool settle(wf_conn_t *c)
 	return true;
 }
 
-/* SNI decides the certificate, among those the service lists. The snapshot
- * was taken at accept; it stays with the connection until it closes. */
 /* Runs before GnuTLS reads a ClientHello (twice after a HelloRetryRequest);
  * GnuTLS parses the signature algorithms only after on_client_hello. */
 static int on_hello_bytes(gnutls_session_t sess, unsigned htype, unsigned when, unsigned incoming,
@@ -371,6 +369,9 @@ static int on_hello_bytes(gnutls_session_t sess, unsigned htype, unsigned when, 
 	return 0;
 }
 
+/* SNI decides the certificate, among those the service lists and the client
+ * can use. The snapshot was taken when TLS started; it stays with the
+ * connection until it closes. */
 static int on_client_hello(gnutls_session_t sess)
 {
 	wf_conn_t *c = gnutls_session_get_ptr(sess);
