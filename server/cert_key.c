@@ -73,9 +73,15 @@ wf_certkey_t *wf_certkey_new(const char *name, char *const *domains, size_t ndom
 	}
 	ck->not_before = gnutls_x509_crt_get_activation_time(leaf);
 	unsigned bits = 0;
-	ck->pk = gnutls_x509_crt_get_pk_algorithm(leaf, &bits);
+	int pk = gnutls_x509_crt_get_pk_algorithm(leaf, &bits);
 	snprintf(ck->key_type, sizeof(ck->key_type), "%s%u",
-		 ck->pk == GNUTLS_PK_RSA ? "rsa" : ck->pk == GNUTLS_PK_ECDSA ? "ec" : "other", bits);
+		 pk == GNUTLS_PK_RSA ? "rsa" : pk == GNUTLS_PK_ECDSA ? "ec" : "other", bits);
+	ck->key_kind = pk == GNUTLS_PK_RSA     ? WF_KEY_RSA
+		       : pk != GNUTLS_PK_ECDSA ? 0
+		       : bits == 256	       ? WF_KEY_EC256
+		       : bits == 384	       ? WF_KEY_EC384
+		       : bits == 521	       ? WF_KEY_EC521
+					       : 0;
 	ck->not_after = gnutls_x509_crt_get_expiration_time(leaf);
 	size_t sz = sizeof(ck->issuer);
 	if (gnutls_x509_crt_get_issuer_dn(leaf, ck->issuer, &sz) < 0)

@@ -11,6 +11,15 @@
 #include <stdbool.h>
 #include <time.h>
 
+/* Kinds of key a client may or may not be able to verify: RSA, or ECDSA on
+ * one curve, since a TLS 1.3 signature scheme names its curve
+ * (ecdsa_secp256r1_sha256 verifies nothing on P-384). */
+#define WF_KEY_RSA 1u
+#define WF_KEY_EC256 2u
+#define WF_KEY_EC384 4u
+#define WF_KEY_EC521 8u
+#define WF_KEY_EC (WF_KEY_EC256 | WF_KEY_EC384 | WF_KEY_EC521)
+
 typedef struct wf_certkey {
 	atomic_int refs;
 	char *name;     /* owned: the config's certificate name */
@@ -20,7 +29,7 @@ typedef struct wf_certkey {
 	time_t not_before, not_after;
 	char issuer[256];  /* issuer DN of the leaf, for `cert list` and logs */
 	char serial[64];   /* hex */
-	gnutls_pk_algorithm_t pk; /* the leaf's key: what a client must be able to verify */
+	unsigned key_kind; /* the leaf's WF_KEY_*: what a client must be able to verify */
 	char key_type[16]; /* the same as the config spells it ("ec256", "rsa2048", ...) */
 	bool provisional;  /* self-signed stand-in until a CA-issued one arrives */
 	bool short_of_config; /* issued for some of the configured names, not all (a name

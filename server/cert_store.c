@@ -128,7 +128,7 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name)
 	return NULL;
 }
 
-/* The best of the named certificates whose key bits are in verifiable (0:
+/* The best of the named certificates whose key kind is in verifiable (0:
  * any); *by_name says whether it matched the SNI rather than being the
  * default. */
 static wf_certkey_t *pick(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names, size_t nnames,
@@ -141,7 +141,7 @@ static wf_certkey_t *pick(const wf_certsnap_t *s, const wf_certsnap_t *older, ch
 		wf_certkey_t *ck = wf_certsnap_get(s, names[i]);
 		if (!ck && older)
 			ck = wf_certsnap_get(older, names[i]);
-		if (!ck || (verifiable && !(verifiable & WF_PK_BIT(ck->pk))))
+		if (!ck || (verifiable && !(verifiable & ck->key_kind)))
 			continue;
 		if (!dflt)
 			dflt = ck;

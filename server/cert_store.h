@@ -54,7 +54,7 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
 /* Chooses among the named certificates (a service's list, first = default) for
  * an SNI host name (NULL or "" when the client sent none): an exact domain match
  * first, then a wildcard "*.rest" matching exactly one label, then the default.
- * verifiable: the WF_PK_BIT()s of the keys the client can use (its hello's
+ * verifiable: the WF_KEY_*s (cert_key.h) of the keys the client can use (its hello's
  * signature algorithms and TLS 1.2 suites: tls_hello.h), or 0 when unknown.
  * Certificates of other keys are passed over, so of an RSA and an ECDSA one
  * for the same names each client gets one it can use, in the service's
@@ -67,6 +67,5 @@ wf_certkey_t *wf_certsnap_get(const wf_certsnap_t *s, const char *name);
  * when none of the names is in either. */
 wf_certkey_t *wf_certsnap_select(const wf_certsnap_t *s, const wf_certsnap_t *older, char *const *names,
 				 size_t nnames, const char *sni, unsigned verifiable);
-#define WF_PK_BIT(pk) (1u << ((unsigned)(pk) & 31u))
 
 #endif

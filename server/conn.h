@@ -75,7 +75,7 @@ struct wf_conn {
 	wf_config_t *cfg;        /* owned reference: the config at accept time */
 	wf_certsnap_t *snap;     /* owned reference: the snapshot this connection handshook with */
 	wf_certkey_t *cert;      /* borrowed from snap: the certificate chosen by SNI */
-	unsigned verifiable;     /* WF_PK_BIT()s of the keys the client hello can verify (tls_hello.h) */
+	unsigned verifiable;     /* WF_KEY_*s of the keys the client hello can verify (tls_hello.h) */
 	bool own_ticket_key;     /* the session's tickets are under the caller's key (FTPS), not per cert */
 	bool tickets_bound;      /* wf_tls_tickets_for_cert done (a second ClientHello must not redo it) */
 	struct acme_chal_snap *chal; /* owned reference, for a TLS-ALPN-01 validation only */

@@ -1,14 +1,14 @@
 /* ClientHello signature algorithms: see tls_hello.h. */
 #include "tls_hello.h"
-#include "cert_store.h"
+#include "cert_key.h"
 
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 
 #define EXT_SIGNATURE_ALGORITHMS 13
 #define EXT_SUPPORTED_VERSIONS 43
-#define RSA WF_PK_BIT(GNUTLS_PK_RSA)
-#define ECDSA WF_PK_BIT(GNUTLS_PK_ECDSA)
+#define RSA WF_KEY_RSA
+#define ECDSA WF_KEY_EC
 
 unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len)
 {
@@ -24,13 +24,15 @@ unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len)
 		 * key (0x0809-0x080b need an RSA-PSS key, which no CA here
 		 * issues); below 0x0800 the TLS 1.2 pairs (hash, signature) with
 		 * signature 1 RSA and 3 ECDSA, and hash 4 (SHA-256) or more: the
-		 * server's priorities sign with nothing weaker. */
+		 * server's priorities sign with nothing weaker. TLS 1.3 reads
+		 * 0x0403, 0x0503 and 0x0603 as ECDSA on P-256, P-384 and P-521
+		 * alone; TLS 1.2 as a hash over any curve (wf_tls_hello_keys). */
 		if (hi == 0x08)
 			bits |= lo >= 0x04 && lo <= 0x06 ? RSA : 0;
 		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x01)
 			bits |= RSA;
 		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x03)
-			bits |= ECDSA;
+			bits |= hi == 0x04 ? WF_KEY_EC256 : hi == 0x05 ? WF_KEY_EC384 : WF_KEY_EC521;
 	}
 	return bits;
 }
@@ -108,5 +110,10 @@ unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len)
 		return 0;
 	/* No signature_algorithms: TLS 1.2 lets the client take any key. */
 	unsigned keys = x.has_sigalgs ? x.sigalgs : RSA | ECDSA;
-	return x.tls13 ? keys : keys & suites;
+	if (x.tls13)
+		return keys;
+	/* TLS 1.2's ECDSA pairs name a hash, not a curve. */
+	if (keys & ECDSA)
+		keys |= ECDSA;
+	return keys & suites;
 }

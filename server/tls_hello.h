@@ -8,16 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The WF_PK_BIT()s (cert_store.h) of the keys a ClientHello (its body,
- * without the handshake header) lets the server use: RSA (PKCS#1 v1.5 or
- * RSA-PSS with an rsaEncryption key) and ECDSA that its signature_algorithms
- * can verify (any, when it has none: TLS 1.2 allows that), and, when it
- * does not offer TLS 1.3, that one of its cipher suites takes (ECDHE_ECDSA,
- * ECDHE_RSA). 0 when the hello does not parse. Pure: reads only its input. */
+/* The WF_KEY_*s (cert_key.h) of the keys a ClientHello (its body, without
+ * the handshake header) lets the server use: RSA (PKCS#1 v1.5 or RSA-PSS
+ * with an rsaEncryption key) and ECDSA that its signature_algorithms can
+ * verify (any, when it has none: TLS 1.2 allows that), and, when it does
+ * not offer TLS 1.3, that one of its cipher suites takes (ECDHE_ECDSA,
+ * ECDHE_RSA). Offering TLS 1.3, its ECDSA schemes name their curves; else
+ * any ECDSA pair takes any curve. 0 when the hello does not parse. Pure:
+ * reads only its input. */
 unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len);
 
 /* The same over the extension's own body (a 2-byte length, then 2-byte
- * SignatureScheme codes). */
+ * SignatureScheme codes), ECDSA codes read as TLS 1.3 reads them (one
+ * curve each). */
 unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len);
 
 #endif

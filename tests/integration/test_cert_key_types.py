@@ -72,6 +72,32 @@ class CertKeyTypes(unittest.TestCase):
         self.assertEqual(served_key(self.https, RSA_ONLY, sni=None), "RSA")
 
 
+class CurveOfTheKey(unittest.TestCase):
+    """A TLS 1.3 signature scheme names its curve: a client that verifies
+    ECDSA on P-256 alone cannot use a P-384 certificate. Before, any ECDSA
+    scheme counted for every curve, and that client got the P-384 one and
+    failed its handshake although an RSA one was there for it."""
+
+    def test_a_p256_only_client_gets_rsa_beside_a_p384_certificate(self):
+        certs = [{"name": "ec", "domains": ["localhost"], "key_type": "ec384"},
+                 {"name": "rsa", "domains": ["localhost"], "key_type": "rsa2048"}]
+        s = harness.Server(certificates=certs,
+                           services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                      "certificates": ["ec", "rsa"]}])
+        self.addCleanup(s.cleanup)
+        self.addCleanup(harness.log_on_failure, self, s)
+        s.start()
+        port = s.services[0]["port"]
+        p256 = "NORMAL:-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-RSA-PSS-RSAE-SHA256"
+        p384 = "NORMAL:-SIGN-ALL:+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-RSA-PSS-RSAE-SHA256"
+        self.assertEqual(served_key(port, p256), "RSA")
+        self.assertEqual(served_key(port, p384), "EC/ECDSA")
+        self.assertEqual(served_key(port), "EC/ECDSA")
+        # TLS 1.2's ECDSA-SHA256 is a hash over any curve: the P-384 one.
+        self.assertEqual(served_key(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-SIGN-ALL:+SIGN-ECDSA-SHA256"
+                                          ":+SIGN-RSA-SHA256"), "EC/ECDSA")
+
+
 class ProvisionalKeyType(unittest.TestCase):
 
     def test_a_changed_key_type_remakes_the_provisional_certificate(self):

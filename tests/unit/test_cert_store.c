@@ -125,7 +125,7 @@ static void test_key_types(void)
 	wf_certstore_replace(&st, cks, 4, NULL);
 	wf_certsnap_t *s = wf_certstore_acquire(&st);
 	char *svc[] = { "ec", "rsa", "wild-rsa" };
-	unsigned ec = WF_PK_BIT(GNUTLS_PK_ECDSA), rsa = WF_PK_BIT(GNUTLS_PK_RSA);
+	unsigned ec = WF_KEY_EC, rsa = WF_KEY_RSA;
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", 0)->name, "ec");
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", ec | rsa)->name, "ec");
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", rsa)->name, "rsa");
@@ -133,6 +133,9 @@ static void test_key_types(void)
 	char *rsa_first[] = { "rsa", "ec" };
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, rsa_first, 2, "dual.test", ec | rsa)->name, "rsa");
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, rsa_first, 2, "dual.test", ec)->name, "ec");
+	/* A TLS 1.3 client verifying ECDSA on P-256 alone: not the P-384 one. */
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", WF_KEY_EC256 | rsa)->name, "rsa");
+	CHECK_EQ_STR(wf_certsnap_select(s, NULL, svc, 3, "dual.test", WF_KEY_EC384 | rsa)->name, "ec");
 	/* A wildcard the client can verify beats an exact name it cannot. */
 	char *ec_wild[] = { "ec", "wild-rsa" };
 	CHECK_EQ_STR(wf_certsnap_select(s, NULL, ec_wild, 2, "a.dual.test", ec | rsa)->name, "ec");

@@ -1,13 +1,14 @@
 /* ClientHello signature algorithms: which key kinds each code lets a client
  * verify, and what a malformed extension gives. */
 #include "check.h"
-#include "server/cert_store.h"
+#include "server/cert_key.h"
 #include "server/tls_hello.h"
 
 #include <stdlib.h>
 
-#define RSA WF_PK_BIT(GNUTLS_PK_RSA)
-#define EC WF_PK_BIT(GNUTLS_PK_ECDSA)
+#define RSA WF_KEY_RSA
+#define EC WF_KEY_EC
+#define P256 WF_KEY_EC256
 
 static unsigned keys(const uint8_t *codes, size_t n)
 {
@@ -21,10 +22,12 @@ static void test_codes(void)
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x04 }, 2), RSA);       /* rsa_pss_rsae_sha256 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x06 }, 2), RSA);       /* rsa_pss_rsae_sha512 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x01 }, 2), RSA);       /* rsa_pkcs1_sha256 */
-	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x03 }, 2), EC);        /* ecdsa_secp256r1_sha256 */
+	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x03 }, 2), P256);      /* ecdsa_secp256r1_sha256 */
+	CHECK_EQ_INT(keys((const uint8_t[]){ 0x05, 0x03 }, 2), WF_KEY_EC384); /* ecdsa_secp384r1_sha384 */
+	CHECK_EQ_INT(keys((const uint8_t[]){ 0x06, 0x03 }, 2), WF_KEY_EC521); /* ecdsa_secp521r1_sha512 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x09 }, 2), 0);         /* rsa_pss_pss: an RSA-PSS key */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x07 }, 2), 0);         /* ed25519 */
-	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x07, 0x05, 0x03, 0x08, 0x05 }, 6), RSA | EC);
+	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x07, 0x05, 0x03, 0x08, 0x05 }, 6), RSA | WF_KEY_EC384);
 }
 
 /* A ClientHello body: TLS 1.2 framing, the given suites, a
@@ -92,10 +95,16 @@ static void test_hello(void)
 	/* No signature_algorithms: the suites alone. */
 	n = hello(buf, both_suites, 2, NULL, 0, false);
 	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA | EC);
-	/* Offering TLS 1.3, whose suites name no key: the signatures alone. */
+	/* Offering TLS 1.3, whose suites name no key: the signatures alone,
+	 * its ECDSA schemes one curve each (TLS 1.2 above: any curve). */
 	const uint16_t tls13_suites[] = { 0x1301, 0x1302 };
 	n = hello(buf, tls13_suites, 2, both_sigs, 2, true);
-	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA | EC);
+	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA | P256);
+	const uint16_t p384_sigs[] = { 0x0503 };
+	n = hello(buf, tls13_suites, 2, p384_sigs, 1, true);
+	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), WF_KEY_EC384);
+	n = hello(buf, both_suites, 2, p384_sigs, 1, false);
+	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), EC);
 	n = hello(buf, tls13_suites, 2, rsa_sigs, 2, true);
 	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA);
 	/* SHA-1 pairs verify nothing the server signs. */
