@@ -34,6 +34,7 @@ struct acme_deploy {
 	ev_timer hook_retry;
 	double hook_delay;         /* before the next run after a failed one */
 	int hook_tries;            /* failed runs for this certificate */
+	bool mark_unwritten;       /* the last run's deploy-pending mark could not be written */
 	unsigned gen;              /* the latest certificate's: runs of older ones change nothing */
 	char serial[64];           /* of the certificate held, hex; "unknown" when it does not parse */
 };
@@ -145,7 +146,8 @@ static void on_hook_done(void *arg, unsigned gen, bool ok)
 static void set_mark(acme_deploy_t *d)
 {
 	const char *state_dir = acme_events_state_dir(d->events);
-	if (wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) != WF_OK)
+	d->mark_unwritten = wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) != WF_OK;
+	if (d->mark_unwritten)
 		wf_log_error("certificate %s: cannot write %s/certs/%s/deploy-pending: %m; if the deploy hook does "
 			     "not finish, the next start will not run it again",
 			     d->cert->name, state_dir, d->cert->name);
@@ -178,8 +180,8 @@ static void hook_failed(acme_deploy_t *d)
 	d->hook_delay = d->hook_delay * 2 < HOOK_RETRY_CAP ? d->hook_delay * 2 : HOOK_RETRY_CAP;
 	d->hook_tries++;
 	wf_log_error("certificate %s: deploy hook of serial %s failed (try %d); the services it tells may still be on "
-		     "the old certificate; next try in %.0f s, or at the next start",
-		     d->cert->name, d->serial, d->hook_tries, wait);
+		     "the old certificate; next try in %.0f s%s",
+		     d->cert->name, d->serial, d->hook_tries, wait, d->mark_unwritten ? "" : ", or at the next start");
 	ev_timer_stop(d->loop, &d->hook_retry);
 	ev_timer_set(&d->hook_retry, wait, 0);
 	ev_timer_start(d->loop, &d->hook_retry);

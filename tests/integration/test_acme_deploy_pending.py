@@ -123,6 +123,28 @@ class DeployPending(AcmeCase):
         self.wait_no_mark()
         self.assert_not_rerun(s, (2, 1))
 
+    def test_failure_line_promises_no_start_when_the_mark_is_not_written(self):
+        self.pebble.start()
+        s = self.make_server()
+        self.deploy_hook(s, output_dir=True)
+        self.flag("fail", True)
+        s.start()
+        wait_issued(s, "wharf.test")
+        self.assertTrue(s.wait_log("failed (try 1)", 15), s.log()[-3000:])
+        self.assertRegex(s.log(), r"failed \(try 1\).*next try in \d+ s, or at the next start")
+        # The mark cannot be replaced: the start-up run cannot rewrite it,
+        # so its failure line says nothing of a next start.
+        s.stop()
+        if subprocess.run(["chattr", "+i", self.mark], capture_output=True, timeout=10).returncode != 0:
+            self.skipTest("chattr +i is not available here")
+        self.addCleanup(subprocess.run, ["chattr", "-i", self.mark], capture_output=True, timeout=10)
+        before = s.log().count("failed (try 1)")
+        s.start()
+        self.assertTrue(harness.wait_until(lambda: s.log().count("failed (try 1)") > before, 15), s.log()[-3000:])
+        self.assertIn("cannot write %s: " % self.mark, s.log())
+        last = [ln for ln in s.log().splitlines() if "failed (try 1)" in ln][-1]
+        self.assertRegex(last, r"next try in \d+ s$")
+
     def test_hook_cut_short_by_a_kill_runs_again(self):
         self.pebble.start()
         s = self.make_server()
