@@ -6,6 +6,7 @@
 #include "events.h"
 #include "http.h"
 #include "http01.h"
+#include "thumbprints.h"
 #include "status.h"
 #include "../server/cert_state.h"
 #include "../server/log.h"
@@ -56,6 +57,7 @@ struct acme_follower {
 	slot_t *slots;
 	size_t nslots;
 	bool thumb_unsaved;            /* STATE/acme/thumbprint did not take the last one (logged once) */
+	bool thumb_kept;               /* one was kept since the start (thumbprint_keep) */
 };
 
 static void poll_soon(slot_t *s)
@@ -226,6 +228,7 @@ out:
 static void thumbprint_keep(acme_follower_t *f, const char *thumbprint)
 {
 	acme_http01_thumbprint_set(thumbprint);
+	f->thumb_kept = true;
 	errno = 0;
 	if (acme_cluster_thumbprint_save(f->cfg->state_dir, thumbprint) == WF_OK) {
 		if (f->thumb_unsaved)
@@ -248,9 +251,16 @@ static void alarm_check(slot_t *s, const char *why);
 static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme_cluster_keys_t *keys)
 {
 	acme_follower_t *f = s->f;
-	/* Only a proved thumbprint: followers answer HTTP-01 with it. */
-	if (acme_cluster_thumbprint_valid(resp->thumbprint))
-		thumbprint_keep(f, resp->thumbprint);
+	/* Only a proved thumbprint: followers answer HTTP-01 with it, for the
+	 * certificate's names. The first certificate's, or any while none is
+	 * kept, stands for names no certificate here has, and after a
+	 * restart until the first answers. */
+	if (acme_cluster_thumbprint_valid(resp->thumbprint)) {
+		for (size_t i = 0; i < s->cert->ndomains; i++)
+			acme_thumbs_set(&acme_thumbs_by_domain, s->cert->domains[i], resp->thumbprint);
+		if (s == &f->slots[0] || !f->thumb_kept)
+			thumbprint_keep(f, resp->thumbprint);
+	}
 	if (resp->status == 304) {
 		set_state(s, LINK_OK, "in step with the controller");
 		/* A long poll that ran its course: ask again at once, so a

@@ -2,6 +2,7 @@
 #include "http01.h"
 #include "cluster.h"
 #include "challenges.h"
+#include "thumbprints.h"
 #include "../server/buf.h"
 #include "../server/log.h"
 #include "../transfer/h1_parse.h"
@@ -32,9 +33,34 @@ void acme_http01_thumbprint_set(const char *thumbprint)
 	pthread_mutex_unlock(&proved_lock);
 }
 
-/* The one held in memory, else the stored one (after a restart), or "". */
-static void thumbprint_of(const char *state_dir, char *out, size_t cap)
+/* The name a Host header asks for: no port, no brackets round an IPv6
+ * address, no trailing dot. */
+static wf_slice_t host_name(wf_slice_t h)
 {
+	if (h.len && h.ptr[0] == '[') {
+		const char *end = memchr(h.ptr, ']', h.len);
+		return end ? (wf_slice_t){ h.ptr + 1, (size_t)(end - h.ptr - 1) } : (wf_slice_t){ NULL, 0 };
+	}
+	const char *colon = memchr(h.ptr, ':', h.len);
+	if (colon)
+		h.len = (size_t)(colon - h.ptr);
+	if (h.len && h.ptr[h.len - 1] == '.')
+		h.len--;
+	return h;
+}
+
+/* The controller's word for the certificate with the name the validation
+ * is for (its Host), else the one held in memory, else the stored one
+ * (after a restart), or "". */
+static void thumbprint_of(const char *state_dir, const xfer_h1_request_t *req, char *out, size_t cap)
+{
+	const xfer_h1_header_t *host = xfer_h1_header_find(req, "host");
+	wf_slice_t name = host ? host_name(host->value) : (wf_slice_t){ NULL, 0 };
+	char by_name[ACME_CLUSTER_THUMBPRINT_LEN + 1];
+	if (name.len && acme_thumbs_get(&acme_thumbs_by_domain, name.ptr, name.len, by_name)) {
+		snprintf(out, cap, "%s", by_name);
+		return;
+	}
 	pthread_mutex_lock(&proved_lock);
 	snprintf(out, cap, "%s", proved);
 	pthread_mutex_unlock(&proved_lock);
@@ -112,7 +138,7 @@ static void answer(wf_conn_t *c, const xfer_h1_request_t *req)
 			 * thumbprint, nothing secret, so any node can answer it
 			 * (docs/cluster.md). */
 			char thumb[128];
-			thumbprint_of(c->cfg->state_dir, thumb, sizeof(thumb));
+			thumbprint_of(c->cfg->state_dir, req, thumb, sizeof(thumb));
 			if (thumb[0]) {
 				snprintf(stateless, sizeof(stateless), "%.*s.%s", (int)token.len, token.ptr, thumb);
 				ka = stateless;

@@ -1,5 +1,6 @@
 /* Certificate life cycle: see manager.h. */
 #include "manager.h"
+#include "cluster.h"
 #include "deploy.h"
 #include "dns01.h"
 #include "ari.h"
@@ -479,7 +480,7 @@ static void order_now(slot_t *s)
 			close(dfd);
 	}
 	s->job = acme_job_start(m->loop, cl, m->cfg->state_dir, s->cert, wf_buf_slice(&key), s->ari_id[0] ? s->ari_id : NULL,
-				m->cfg->acme.order_timeout, on_job_done, s);
+				m->cfg->acme.order_timeout, acme_cluster_is_controller(m->cfg), on_job_done, s);
 	if (key.data)
 		gnutls_memset(key.data, 0, key.cap);
 	wf_buf_fini(&key);

@@ -4,6 +4,7 @@
 #include "dns01.h"
 #include "csr.h"
 #include "jws.h"
+#include "thumbprints.h"
 #include "../server/durable.h"
 #include "../server/san.h"
 #include "../server/log.h"
@@ -17,6 +18,10 @@
 #include <unistd.h>
 
 #define POLL_FIRST 0.05
+/* Seconds a controller's new order waits for its followers to learn a new
+ * account thumbprint: a long poll hears of it within a second, a follower
+ * with no bundle yet asks every 2 s (+20 %). */
+#define FOLLOWERS_CATCHUP 4
 #define POLL_GROWTH 1.5
 #define POLL_MAX 2.0
 
@@ -74,6 +79,8 @@ struct acme_job {
 	int dns_waiting;     /* its dns_hook adds queued or running */
 	bool dns_waited;     /* the deadline stood still for them at least once */
 	ev_timer finish;     /* delivers the result from the loop */
+	bool tell_followers; /* a cluster controller's: followers learn the account's thumbprint first */
+	ev_timer followers;  /* the new order waits for them (FOLLOWERS_CATCHUP) */
 	acme_result_t result;
 	wf_buf_t chain, keypem;
 	acme_job_done_cb cb;
@@ -136,6 +143,7 @@ static void job_free(acme_job_t *j)
 	ev_timer_stop(j->loop, &j->poll);
 	ev_timer_stop(j->loop, &j->deadline);
 	ev_timer_stop(j->loop, &j->finish);
+	ev_timer_stop(j->loop, &j->followers);
 	acme_client_cancel_all(j->cl, j);
 	withdraw_challenges(j);
 	for (size_t i = 0; i < j->ndomains; i++)
@@ -926,8 +934,32 @@ static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 			fail(j, why->problem.type, NULL, why->retry_after, "%s", why->problem.detail);
 		return;
 	}
-	if (!resume(j))
-		new_order(j);
+	/* Followers answer HTTP-01 with the thumbprint the controller gives
+	 * for this certificate: a new one (its first order since the start, or
+	 * one at another CA) is given first, and the order waits until
+	 * followers polling the certificate have had it (a long poll wakes on
+	 * it; one with no bundle yet asks every 2 s). */
+	const acme_key_t *account = acme_client_account_key(j->cl);
+	bool told = j->tell_followers && account &&
+		    acme_thumbs_set(&acme_thumbs_by_cert, j->name, account->thumbprint);
+	if (resume(j))
+		return;
+	if (told && strcmp(j->challenge, "http-01") == 0) {
+		wf_log_info("certificate %s: ordering in %d s, once the cluster's followers have the account "
+			    "thumbprint its orders use now (%s)",
+			    j->name, FOLLOWERS_CATCHUP, account->thumbprint);
+		ev_timer_set(&j->followers, FOLLOWERS_CATCHUP, 0);
+		ev_timer_start(j->loop, &j->followers);
+		return;
+	}
+	new_order(j);
+}
+
+static void on_followers_told(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	new_order(wf_container_of(t, acme_job_t, followers));
 }
 
 static void new_order(acme_job_t *j)
@@ -960,8 +992,8 @@ static void new_order(acme_job_t *j)
 }
 
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
-			   wf_slice_t reuse_key_pem, const char *replaces, double timeout, acme_job_done_cb cb,
-			   void *arg)
+			   wf_slice_t reuse_key_pem, const char *replaces, double timeout, bool tell_followers,
+			   acme_job_done_cb cb, void *arg)
 {
 	acme_job_t *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -999,6 +1031,8 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
 	j->poll_delay = POLL_FIRST; /* every path to polling starts short, never at zero */
 	ev_timer_init(&j->poll, on_poll_timer, 0, 0);
 	ev_timer_init(&j->finish, on_finish, 0, 0);
+	ev_timer_init(&j->followers, on_followers_told, 0, 0);
+	j->tell_followers = tell_followers;
 	j->deadline_s = timeout; /* stands still while its dns_hook calls wait or run */
 	ev_timer_init(&j->deadline, on_deadline, j->deadline_s, 0);
 	ev_timer_start(loop, &j->deadline);

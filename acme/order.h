@@ -56,10 +56,13 @@ typedef void (*acme_job_done_cb)(void *arg, const acme_result_t *res);
  * certify again (reuse_key), or an empty slice for a fresh one. replaces: the
  * ARI identifier of the certificate this one replaces (sent when the CA has
  * ARI), or NULL. timeout: seconds the order may take (acme.order_timeout).
- * cb runs once, from the loop, never before this returns. */
+ * tell_followers: a cluster controller's order, whose account thumbprint
+ * followers must have before an HTTP-01 validation can reach them
+ * (acme/thumbprints.h). cb runs once, from the loop, never before this
+ * returns. */
 acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *state_dir, const wf_cert_cfg_t *cert,
-			   wf_slice_t reuse_key_pem, const char *replaces, double timeout, acme_job_done_cb cb,
-			   void *arg);
+			   wf_slice_t reuse_key_pem, const char *replaces, double timeout, bool tell_followers,
+			   acme_job_done_cb cb, void *arg);
 /* NAME's issued certificate is stored for good: the files that let a
  * restart resume its order (its URL, and its key) may go. Until then they
  * stay, so a certificate the CA issued is never lost with its key. */

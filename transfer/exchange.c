@@ -12,6 +12,7 @@
 #include "range.h"
 #include "url.h"
 #include "../acme/status.h"
+#include "../acme/thumbprints.h"
 #include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/offload.h"
@@ -512,7 +513,8 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
  * this request, with an ETag for conditional polls. Every answer a follower
  * acts on (200, 304, 404) carries the controller's proof, Wharf-Cluster-Answer;
  * the account thumbprint rides along on each, 404 included, so followers can
- * answer HTTP-01 before the first certificate exists. With wait=N and an ETag
+ * answer HTTP-01 before the first certificate exists: that of the account
+ * NAME's orders use (acme/thumbprints.h), so a new one wakes the wait too. With wait=N and an ETag
  * that is still current, the answer waits (up to N seconds) for a new bundle:
  * followers learn of a renewal within a second. */
 #define CLUSTER_WAIT_MAX 60
@@ -533,7 +535,10 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 		acme_cluster_wipe(&pem);
 		return false; /* checked again at the next tick */
 	}
-	acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
+	/* The account this certificate's orders use, once one has begun;
+	 * else the one loaded last. */
+	if (!acme_thumbs_get(&acme_thumbs_by_cert, ex->cl_name, strlen(ex->cl_name), thumb))
+		acme_cluster_thumbprint(ex->cfg->state_dir, thumb, sizeof(thumb));
 	acme_cluster_bind_t b = { ex->cl_name, rc == WF_OK ? etag : "", thumb, ex->cl_nonce };
 	wf_buf_reset(&ex->body);
 	if (acme_cluster_keys_init(&keys, ex->cfg->cluster.secret) != WF_OK) {
@@ -567,19 +572,22 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 	return true;
 }
 
-/* The serial of the certificate this worker serves under cl_name, or "",
- * with a mark while it is not stored. A bundle is installed in the store
- * after issued.pem is written, or, when that failed, again once it is
- * written (acme/unsaved.c): while this stays the same the bundle on disk
- * does too. */
-static void served_serial(xfer_exchange_t *ex, char out[64])
+/* What a follower's answer for cl_name hangs on: the serial of the
+ * certificate this worker serves under it ("" for none), with a mark while
+ * it is not stored, and the account thumbprint its orders use. A bundle is
+ * installed in the store after issued.pem is written, or, when that
+ * failed, again once it is written (acme/unsaved.c): while this stays the
+ * same the bundle on disk does too. */
+static void cluster_served(xfer_exchange_t *ex, char out[112])
 {
-	out[0] = '\0';
+	char serial[64] = "", thumb[ACME_CLUSTER_THUMBPRINT_LEN + 1];
 	wf_certsnap_t *snap = wf_certstore_acquire(&ex->worker->server->certs);
 	const wf_certkey_t *ck = wf_certsnap_get(snap, ex->cl_name);
 	if (ck)
-		snprintf(out, 64, "%.40s%s", ck->serial, ck->unstored ? " unstored" : "");
+		snprintf(serial, sizeof(serial), "%.40s%s", ck->serial, ck->unstored ? " unstored" : "");
 	wf_certsnap_unref(snap);
+	acme_thumbs_get(&acme_thumbs_by_cert, ex->cl_name, strlen(ex->cl_name), thumb);
+	snprintf(out, 112, "%s %s", serial, thumb);
 }
 
 static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -588,12 +596,13 @@ static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	xfer_exchange_t *ex = wf_container_of(t, xfer_exchange_t, cl_wait);
 	bool last = ev_now(loop) >= ex->cl_deadline;
 	/* Each tick costs a snapshot lookup; the bundle is read from disk and
-	 * hashed again only when the served certificate changed (or at the end). */
-	char now[64];
-	served_serial(ex, now);
-	if (!last && strcmp(now, ex->cl_serial) == 0)
+	 * hashed again only when the served certificate or the account its
+	 * orders use changed (or at the end). */
+	char now[sizeof(ex->cl_served)];
+	cluster_served(ex, now);
+	if (!last && strcmp(now, ex->cl_served) == 0)
 		return;
-	snprintf(ex->cl_serial, sizeof(ex->cl_serial), "%s", now);
+	snprintf(ex->cl_served, sizeof(ex->cl_served), "%s", now);
 	if (!cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, !last))
 		return;
 	ev_timer_stop(loop, t);
@@ -679,7 +688,7 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	 * drain for nothing. */
 	bool may_wait = wait > 0 && ex->worker && ex->on_ready && !ex->worker->draining;
 	if (may_wait) /* before the bundle is read: a renewal in between is seen */
-		served_serial(ex, ex->cl_serial);
+		cluster_served(ex, ex->cl_served);
 	if (cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, may_wait))
 		return;
 	ex->state = XFER_EX_FINISHING; /* on_ready answers later */

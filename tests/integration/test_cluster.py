@@ -16,6 +16,7 @@ logs a flood of refused requests in a few lines that count them."""
 import hashlib
 import hmac
 import http.server
+import json
 import os
 import re
 import socket
@@ -512,6 +513,104 @@ class Cluster(unittest.TestCase):
         self.assertTrue(harness.wait_until(lambda: tls_peer_cert(f.port, "wharf.test") == renewed, 30, 0.3),
                         f.log()[-2000:])
         self.assertLess(time.monotonic() - stored_at, 6, f.log()[-2000:])
+
+
+def account_thumbprint(key_path):
+    """The RFC 7638 thumbprint of an EC P-256 account key (PEM file)."""
+    import base64
+    from cryptography.hazmat.primitives import serialization
+    with open(key_path, "rb") as f:
+        pub = serialization.load_pem_private_key(f.read(), password=None).public_key().public_numbers()
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    jwk = json.dumps({"crv": "P-256", "kty": "EC", "x": b64(pub.x.to_bytes(32, "big")),
+                      "y": b64(pub.y.to_bytes(32, "big"))}, separators=(",", ":"), sort_keys=True)
+    return b64(hashlib.sha256(jwk.encode()).digest())
+
+
+class ClusterTwoCas(unittest.TestCase):
+    """Orders at two CAs at once (a certificate moved to the next CA, as after
+    failures at the first, beside one that stays): the follower that takes
+    the CA's HTTP-01 requests answers each with the account its
+    certificate's orders use. Before, every token got the thumbprint of the
+    account the controller loaded last, and one certificate never
+    validated."""
+
+    def setUp(self):
+        self.pebble = Pebble()
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        self.pebble.cleanup()
+
+    def test_each_certificate_answered_with_its_account(self):
+        from pebble import account_dir
+        self.pebble.start()
+        one, two = self.pebble.directory + "?ca=one", self.pebble.directory + "?ca=two"
+        cas = ", ".join('{ url = "%s"; ca_bundle = "%s"; }' % (u, self.pebble.ca_file) for u in (one, two))
+        acme = re.sub(r"cas = \(.*\);", "cas = ( %s );" % cas, self.pebble.acme_config())
+        ctl = Server(certificates=[{"name": "a", "domains": ["a.wharf.test"], "challenge": "http-01"},
+                                   {"name": "b", "domains": ["b.wharf.test"], "challenge": "http-01"},
+                                   {"name": "cluster", "domains": ["localhost"], "acme": False}],
+                     services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                "certificates": ["a", "b", "cluster"]},
+                               {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}],
+                     extra=acme + cluster_block("controller"))
+        self.servers.append(ctl)
+        # "b" is ordered from the second CA, "a" from the first.
+        os.makedirs(os.path.join(ctl.state_dir, "certs", "b"), exist_ok=True)
+        with open(os.path.join(ctl.state_dir, "certs", "b", "status.json"), "w") as f:
+            f.write('{"ca": 1}\n')
+        ctl.start()
+        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
+        f = Server(certificates=[{"name": "a", "domains": ["a.wharf.test"]},
+                                 {"name": "b", "domains": ["b.wharf.test"]}],
+                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["a", "b"]},
+                             {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                              "https_port": 443}],
+                   extra=cluster_block("follower", "https://localhost:%d" % ctl.port, "@CA@"))
+        self.servers.append(f)
+        ca_copy = os.path.join(f.dir, "controller-ca.pem")
+        shutil.copy(ca, ca_copy)
+        f.give(ca_copy)
+        f.extra = f.extra.replace("@CA@", ca_copy)
+        f.write_config()
+        f.start()
+
+        def issued(name):
+            return issued_by_pebble(tls_peer_cert(f.port, "%s.wharf.test" % name))
+        self.assertTrue(harness.wait_until(lambda: issued("a") and issued("b"), 60, 0.3),
+                        ctl.log()[-3000:] + f.log()[-2000:])
+        self.assertGreaterEqual(f.log().count("answered the challenge"), 2)
+        # Each from its own CA, not "a" moved to the second after its
+        # validations failed there (the key authorization did not match).
+        self.assertNotIn("did not match", ctl.log())
+
+        def issued_ca(name):
+            try:
+                with open(os.path.join(ctl.state_dir, "certs", name, "status.json")) as fh:
+                    return json.load(fh).get("issued_ca")
+            except (OSError, ValueError):
+                return None
+        self.assertTrue(harness.wait_until(lambda: (issued_ca("a"), issued_ca("b")) == (one, two), 10),
+                        (issued_ca("a"), issued_ca("b")))
+        self.assertIn("certificate b: ordering in 4 s, once the cluster's followers have the account thumbprint",
+                      ctl.log())
+        # The follower's answer follows the name the validation is for.
+        thumbs = {n: account_thumbprint(os.path.join(account_dir(ctl.state_dir, u), "account.key"))
+                  for n, u in (("a", one), ("b", two))}
+        self.assertNotEqual(thumbs["a"], thumbs["b"])
+        token = "T" * 43
+        for name in ("a", "b"):
+            req = urllib.request.Request("http://127.0.0.1:%d/.well-known/acme-challenge/%s"
+                                         % (self.pebble.http_port, token),
+                                         headers={"Host": "%s.wharf.test" % name})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual(r.read().decode(), "%s.%s" % (token, thumbs[name]))
 
 
 class ClusterImpostors(unittest.TestCase):
