@@ -550,7 +550,7 @@ static void cmd_ccc(xfer_ftp_t *f, wf_slice_t arg)
 static void cmd_quit(xfer_ftp_t *f, wf_slice_t arg)
 {
 	(void)arg;
-	if (ftp_data_quit_after_commit(f))
+	if (ftp_data_quit_after_upload(f))
 		return;
 	/* A listing whose folder is still read ends as a transfer QUIT ends:
 	 * without a reply of its own, nothing sent. */

@@ -92,8 +92,8 @@ struct ftp_data {
 	char partial[NAME_MAX + 1];
 	ftp_phase_t phase;     /* of the transfer, while kind is not FTP_X_NONE */
 	xfer_fs_job_t *job;    /* borrowed: PREPARE's job (an upload's copy), which owns itself until it is done */
-	unsigned abors;        /* ABORs that came meanwhile: answered after the upload's reply */
-	bool quit;             /* QUIT came meanwhile: 221 and the close after the upload's reply */
+	unsigned abors;        /* ABORs that came during the commit: answered after the upload's reply */
+	bool quit;             /* QUIT came during the upload: 221 and the close after its reply */
 	char *chunk;           /* owned: CHUNK bytes of staging */
 	size_t chunk_len, chunk_off;
 	char *conv;            /* owned: ASCII conversion room (CONV_ROOM) */
@@ -202,6 +202,8 @@ static void finish(ftp_data_t *d, int code, const char *fmt, ...) __attribute__(
 static void finish(ftp_data_t *d, int code, const char *fmt, ...)
 {
 	xfer_ftp_t *f = d->f;
+	unsigned abors = d->abors;
+	bool quit = d->quit;
 	if (d->kind != FTP_X_NONE)
 		log_transfer(d, code);
 	va_list ap;
@@ -209,6 +211,15 @@ static void finish(ftp_data_t *d, int code, const char *fmt, ...)
 	ftp_vreply(f, code, fmt, ap); /* before channel_free: the text may quote d->what */
 	va_end(ap);
 	channel_free(d);
+	/* ABORs and a QUIT that came while an upload ran to its end are
+	 * answered now, after the transfer's own reply, as RFC 959 orders
+	 * them. */
+	for (; abors; abors--)
+		ftp_reply(f, 226, "ABOR: the transfer had already ended");
+	if (quit) {
+		ftp_reply(f, 221, "Goodbye");
+		f->quitting = true;
+	}
 	ftp_wake(f);
 }
 
@@ -414,23 +425,12 @@ static void commit_failed(ftp_data_t *d, int err)
 static void on_committed(void *arg, int err)
 {
 	ftp_data_t *d = arg;
-	xfer_ftp_t *f = d->f;
-	unsigned abors = d->abors;
-	bool quit = d->quit;
 	d->up->commit = NULL;
 	d->phase = PHASE_MOVE;
 	if (err)
 		commit_failed(d, err);
 	else
 		finish(d, 226, "Transfer complete (%llu bytes)", (unsigned long long)d->moved);
-	/* d is gone. ABORs that came during the commit are answered now, after
-	 * the transfer's own reply, as RFC 959 orders them. */
-	for (; abors; abors--)
-		ftp_reply(f, 226, "ABOR: the transfer had already ended");
-	if (quit) {
-		ftp_reply(f, 221, "Goodbye");
-		f->quitting = true;
-	}
 }
 
 static void write_failed(ftp_data_t *d, int err);
@@ -1240,10 +1240,10 @@ void ftp_data_recv_copying(xfer_ftp_t *f, xfer_fs_job_t *take, const char *parti
 	prepare(d, take);
 }
 
-bool ftp_data_quit_after_commit(xfer_ftp_t *f)
+bool ftp_data_quit_after_upload(xfer_ftp_t *f)
 {
 	ftp_data_t *d = f->data;
-	if (!d || d->kind == FTP_X_NONE || d->phase != PHASE_COMMIT)
+	if (!d || d->kind != FTP_X_RECV)
 		return false;
 	d->quit = true;
 	f->quit_asked = true; /* lines sent after QUIT are never answered */

@@ -156,10 +156,12 @@ bool ftp_data_ready(const xfer_ftp_t *f);
  * (or 225 when none ran). During an upload's commit the transfer's own
  * reply comes first, then 226. */
 void ftp_data_abort(xfer_ftp_t *f);
-/* QUIT during an upload's commit: true, and the commit's own reply comes
- * first (RFC 959: the client learns whether its file was stored), then
- * 221 and the close. false when no commit runs. */
-bool ftp_data_quit_after_commit(xfer_ftp_t *f);
+/* QUIT during an upload: true, and the upload runs to its end, whose own
+ * reply comes first (RFC 959: the client learns whether its file was
+ * stored), then 221 and the close. A client may send QUIT right behind
+ * its last byte, before the server has read it. false when no upload
+ * runs. */
+bool ftp_data_quit_after_upload(xfer_ftp_t *f);
 /* STAT during a transfer: one line of progress (empty when none runs);
  * FTP_DATA_STATUS_MAX bytes hold it whole, path and all. */
 #define FTP_DATA_STATUS_MAX (FTP_PATH_MAX + 64)

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -776,6 +777,60 @@ class CommitInFlight(ftps_util.FTPSCase):
             r, err = join(timeout=30)
             self.assertIsNone(err)
             self.assertEqual(r.code, 530, r)
+
+
+class QuitBehindTheData(ftps_util.FTPSCase):
+    """A client may send QUIT as soon as it has closed its data connection,
+    before the server has read the last bytes. RFC 959 keeps the connection
+    open for the transfer's reply: the upload runs to its end, its 226
+    comes first, then 221. Before, the QUIT cut it: 221 alone, and the file
+    was never stored (its first bytes parked as an interrupted upload)."""
+
+    USERS = [{"name": "alice", "password": "alice-pw", "perms": ["read", "write", "delete", "mkdir"]}]
+
+    def test_upload_sent_whole_before_quit_is_stored(self):
+        for size in (200000, 8000000):
+            with self.subTest(size=size):
+                name = "quit-behind-%d.bin" % size
+                data = os.urandom(size)
+                c = self.logged_in()
+                port = c.epsv()
+                raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+                self.addCleanup(raw.close)
+                r = c.cmd("STOR " + name)
+                self.assertEqual(r.code, 150, r)
+                d = c.wrap_data(raw)
+                d.sendall(data)
+                d.setblocking(False)
+                try:
+                    d.unwrap()  # close_notify sent; the server's is not waited for
+                except ssl.SSLWantReadError:
+                    pass
+                c.send("QUIT")
+                first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
+                self.assertEqual((first.code, second.code), (226, 221), (first, second))
+                self.assertTrue(c.closed_by_peer(), "the connection stays open after 221")
+                d.close()
+                self.assertEqual(sha(self.read_home(name)), sha(data))
+
+    def test_quit_then_a_cut_data_connection(self):
+        # The client leaves mid-upload: the cut is the upload's end (426,
+        # what arrived kept for a resumption), then 221.
+        c = self.logged_in()
+        port = c.epsv()
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(raw.close)
+        r = c.cmd("STOR quit-cut.bin")
+        self.assertEqual(r.code, 150, r)
+        d = c.wrap_data(raw)
+        d.sendall(b"x" * 100000)
+        c.send("QUIT")
+        time.sleep(0.3)
+        d.close()  # no close_notify
+        first, second = c.read_reply(timeout=20), c.read_reply(timeout=20)
+        self.assertEqual((first.code, second.code), (426, 221), (first, second))
+        self.assertTrue(c.closed_by_peer())
+        self.assertFalse(os.path.exists(os.path.join(self.server.home("alice"), "quit-cut.bin")))
 
 
 class DiskFull(ftps_util.FTPSCase):
