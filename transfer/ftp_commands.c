@@ -776,6 +776,15 @@ static void cmd_epsv(xfer_ftp_t *f, wf_slice_t arg)
 	if (getsockname(f->conn->fd, (struct sockaddr *)&local, &len) == 0 && local.ss_family == AF_INET6 &&
 	    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)&local)->sin6_addr))
 		proto = "2";
+	/* A protocol number is 1 to 3 digits (RFC 2428 2, the IANA address
+	 * families); anything else is no EPSV argument at all. */
+	bool number = arg.len >= 1 && arg.len <= 3;
+	for (size_t i = 0; number && i < arg.len; i++)
+		number = arg.ptr[i] >= '0' && arg.ptr[i] <= '9';
+	if (arg.len && !number) {
+		ftp_reply(f, 501, "EPSV takes a network protocol number or ALL");
+		return;
+	}
 	if (arg.len && !wf_slice_eq_ci(arg, proto)) {
 		ftp_reply(f, 522, "Network protocol not supported, use (%s)", proto);
 		return;

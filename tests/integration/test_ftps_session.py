@@ -305,13 +305,17 @@ class Session(ftps_util.FTPSCase):
 
     def test_epsv_protocols(self):
         # On an IPv4 control connection only protocol 1 is offered; RFC
-        # 2428's 522 names the ones that are.
+        # 2428's 522 names the ones that are. What is no protocol number
+        # at all is a syntax error: 501.
         c = self.logged_in()
-        for arg in ("2", "3", "x"):
+        for arg in ("2", "3"):
             with self.subTest(arg=arg):
                 r = c.cmd("EPSV " + arg)
                 self.assertEqual(r.code, 522, r)
                 self.assertIn("(1)", r.text)
+        for arg in ("x", "1x", "1234", "-1"):
+            with self.subTest(arg=arg):
+                self.assertEqual(c.cmd("EPSV " + arg).code, 501)
         self.assertEqual(c.cmd("EPSV 1").code, 229)
         data, r, _ = c.retr("hello.txt")
         self.assertEqual((r.code, data), (226, HELLO), r)
