@@ -9,6 +9,7 @@ import email.utils
 import base64
 import hashlib
 import json
+import urllib.parse
 import os
 import re
 import subprocess
@@ -411,6 +412,24 @@ class FilesChecks:
             self.assertEqual(entries[name]["size"], len(data))
         self.assertEqual(entries["dir"]["type"], "dir")
         self.assertFalse([n for n in entries if n.startswith(".wharf-upload")])
+
+    def test_json_href_fetches_every_listed_file(self):
+        # A name that is not UTF-8 shows as U+FFFD in "name", which names
+        # another file; "href" has the raw bytes, as the HTML link does.
+        # Before, JSON had no way to fetch such a file.
+        home = self.server.home("alice")
+        raw_name = b"bad\xff\xfe name.txt"
+        with open(os.path.join(os.fsencode(home), raw_name), "wb") as f:
+            f.write(b"latin bytes")
+        self.addCleanup(os.unlink, os.path.join(os.fsencode(home), raw_name))
+        doc = self.json_listing("/")
+        entries = {e["name"]: e for e in doc["entries"]}
+        shown = "bad\ufffd\ufffd name.txt"
+        self.assertEqual(entries[shown]["href"], "bad%FF%FE%20name.txt")
+        self.assertEqual(entries["dir"]["href"], "dir/")
+        self.assertEqual(entries[self.tricky]["href"], urllib.parse.quote(self.tricky, safe=""))
+        status, _, body = self.curl("/" + entries[shown]["href"])
+        self.assertEqual((status, body), (200, b"latin bytes"))
 
     def test_accept_quality_picks_format(self):
         status, headers, _ = self.curl("/dir/", args=["-H", "Accept: application/json;q=0.5, text/html"])
