@@ -7,7 +7,6 @@ storing a certificate and writing its files) rewrites them and runs the
 deploy hook, and sweeps the temp files a killed write left, only those."""
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -16,9 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from harness import Server, tls_peer_cert  # noqa: E402
-from pebble import AcmeCase, Pebble, hook_script, issued_by_pebble, wait_file_text, wait_issued  # noqa: E402
-from test_cluster import SECRET, cluster_block  # noqa: E402
+from harness import tls_peer_cert  # noqa: E402
+from pebble import AcmeCase, hook_script, issued_by_pebble, wait_file_text, wait_issued  # noqa: E402
+from test_cluster import ClusterCase, cluster_block  # noqa: E402
 
 FILES = ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "combined.pem")
 DOMAINS = ["wharf.test", "www.wharf.test"]
@@ -230,38 +229,23 @@ class OutputRetry(AcmeCase):
         self.assertTrue(issued_pair(s).startswith(read(os.path.join(out_dir, "privkey.pem"))))
 
 
-class FollowerOutputRetry(unittest.TestCase):
-    def setUp(self):
-        self.pebble = Pebble()
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            s.cleanup()
-        self.pebble.cleanup()
-
+class FollowerOutputRetry(ClusterCase):
     def test_follower_retries_its_files(self):
         self.pebble.start()
-        ctl = Server(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "http-01"},
+        ctl = self.node(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "http-01"},
                                    {"name": "cluster", "domains": ["localhost"], "acme": False}],
                      services=[{"type": "https", "address": "127.0.0.1", "port": None,
                                 "certificates": ["main", "cluster"]},
                                {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
                                 "https_port": 443}],
                      extra=self.pebble.acme_config() + cluster_block("controller"))
-        self.servers.append(ctl)
         ctl.start()
         ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
         self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
-        f = Server(certificates=[{"name": "main", "domains": DOMAINS}],
-                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
-                   extra=cluster_block("follower", "https://localhost:%d" % ctl.port, "@CA@", SECRET, 30))
-        self.servers.append(f)
-        ca_copy = os.path.join(f.dir, "controller-ca.pem")
-        shutil.copy(ca, ca_copy)
-        f.give(ca_copy)
+        f = self.follower_node(ctl.port, ca, [{"name": "main", "domains": DOMAINS}],
+                               [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}])
         out_dir = locked_out_dir(f)
-        deploy_log = with_deploy_hook(f, out_dir, lambda text: text.replace("@CA@", ca_copy))
+        deploy_log = with_deploy_hook(f, out_dir)
         f.start()
         self.assertTrue(harness.wait_until(lambda: issued_by_pebble(tls_peer_cert(f.port, "wharf.test")), 60, 0.3),
                         ctl.log()[-2000:] + f.log()[-2000:])

@@ -231,10 +231,12 @@ class FakeController:
         self.httpd.server_close()
 
 
-class Cluster(unittest.TestCase):
+class ClusterCase(unittest.TestCase):
+    """A Pebble and the nodes a test starts, all cleaned up after it."""
+    PEBBLE = {}
+
     def setUp(self):
-        # Certificates that live 40 s: the controller renews at 20 s.
-        self.pebble = Pebble(validity=40)
+        self.pebble = Pebble(**self.PEBBLE)
         self.servers = []
 
     def tearDown(self):
@@ -247,9 +249,10 @@ class Cluster(unittest.TestCase):
         self.servers.append(s)
         return s
 
-    def follower(self, controller_port, ca, services, secret=SECRET, controller=None, poll=30):
-        ca_copy = None
-        s = self.node(certificates=[{"name": "main", "domains": DOMAINS}], services=services,
+    def follower_node(self, controller_port, ca, certificates, services, secret=SECRET, controller=None, poll=30):
+        """A follower of the controller on controller_port, trusting the PEM
+        file ca (copied into its folder)."""
+        s = self.node(certificates=certificates, services=services,
                       extra=cluster_block("follower", controller or "https://localhost:%d" % controller_port,
                                           "@CA@", secret, poll))
         ca_copy = os.path.join(s.dir, "controller-ca.pem")
@@ -259,6 +262,15 @@ class Cluster(unittest.TestCase):
         s.extra = s.extra.replace("@CA@", ca_copy)
         s.write_config()
         return s
+
+
+class Cluster(ClusterCase):
+    # Certificates that live 40 s: the controller renews at 20 s.
+    PEBBLE = {"validity": 40}
+
+    def follower(self, controller_port, ca, services, secret=SECRET, controller=None, poll=30):
+        return self.follower_node(controller_port, ca, [{"name": "main", "domains": DOMAINS}], services, secret,
+                                  controller, poll)
 
     def test_controller_and_two_followers(self):
         self.pebble.start()
@@ -529,7 +541,7 @@ def account_thumbprint(key_path):
     return b64(hashlib.sha256(jwk.encode()).digest())
 
 
-class ClusterTwoCas(unittest.TestCase):
+class ClusterTwoCas(ClusterCase):
     """Orders at two CAs at once (a certificate moved to the next CA, as after
     failures at the first, beside one that stays): the follower that takes
     the CA's HTTP-01 requests answers each with the account its
@@ -537,29 +549,19 @@ class ClusterTwoCas(unittest.TestCase):
     account the controller loaded last, and one certificate never
     validated."""
 
-    def setUp(self):
-        self.pebble = Pebble()
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            s.cleanup()
-        self.pebble.cleanup()
-
     def test_each_certificate_answered_with_its_account(self):
         from pebble import account_dir
         self.pebble.start()
         one, two = self.pebble.directory + "?ca=one", self.pebble.directory + "?ca=two"
         cas = ", ".join('{ url = "%s"; ca_bundle = "%s"; }' % (u, self.pebble.ca_file) for u in (one, two))
         acme = re.sub(r"cas = \(.*\);", "cas = ( %s );" % cas, self.pebble.acme_config())
-        ctl = Server(certificates=[{"name": "a", "domains": ["a.wharf.test"], "challenge": "http-01"},
+        ctl = self.node(certificates=[{"name": "a", "domains": ["a.wharf.test"], "challenge": "http-01"},
                                    {"name": "b", "domains": ["b.wharf.test"], "challenge": "http-01"},
                                    {"name": "cluster", "domains": ["localhost"], "acme": False}],
                      services=[{"type": "https", "address": "127.0.0.1", "port": None,
                                 "certificates": ["a", "b", "cluster"]},
                                {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}],
                      extra=acme + cluster_block("controller"))
-        self.servers.append(ctl)
         # "b" is ordered from the second CA, "a" from the first.
         os.makedirs(os.path.join(ctl.state_dir, "certs", "b"), exist_ok=True)
         with open(os.path.join(ctl.state_dir, "certs", "b", "status.json"), "w") as f:
@@ -567,18 +569,11 @@ class ClusterTwoCas(unittest.TestCase):
         ctl.start()
         ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
         self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
-        f = Server(certificates=[{"name": "a", "domains": ["a.wharf.test"]},
-                                 {"name": "b", "domains": ["b.wharf.test"]}],
-                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["a", "b"]},
-                             {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
-                              "https_port": 443}],
-                   extra=cluster_block("follower", "https://localhost:%d" % ctl.port, "@CA@"))
-        self.servers.append(f)
-        ca_copy = os.path.join(f.dir, "controller-ca.pem")
-        shutil.copy(ca, ca_copy)
-        f.give(ca_copy)
-        f.extra = f.extra.replace("@CA@", ca_copy)
-        f.write_config()
+        f = self.follower_node(ctl.port, ca, [{"name": "a", "domains": ["a.wharf.test"]},
+                                              {"name": "b", "domains": ["b.wharf.test"]}],
+                               [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["a", "b"]},
+                                {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                                 "https_port": 443}])
         f.start()
 
         def issued(name):
