@@ -382,11 +382,16 @@ static int render_json_entry(wf_buf_t *out, const entry_t *e, bool first)
 	    append_escaped(out, e->name, 1) != WF_OK)
 		return WF_ERR;
 	/* The name shows a byte that is not UTF-8 as U+FFFD, which names
-	 * another file; href, as the HTML link, has the raw bytes. */
-	if (wf_buf_append_str(out, "\",\"href\":\"") != WF_OK || append_href(out, e->name) != WF_OK ||
-	    wf_buf_append_str(out, e->type == ENTRY_DIR ? "/" : "") != WF_OK)
+	 * another file; href, as the HTML link, has the raw bytes, and is
+	 * null where the HTML has no link (nothing to fetch). */
+	if (e->type == ENTRY_OTHER) {
+		if (wf_buf_append_str(out, "\",\"href\":null") != WF_OK)
+			return WF_ERR;
+	} else if (wf_buf_append_str(out, "\",\"href\":\"") != WF_OK || append_href(out, e->name) != WF_OK ||
+		   wf_buf_append_str(out, e->type == ENTRY_DIR ? "/\"" : "\"") != WF_OK) {
 		return WF_ERR;
-	if (wf_buf_printf(out, "\",\"type\":\"%s\",\"size\":%llu,\"mtime\":", type_names[e->type],
+	}
+	if (wf_buf_printf(out, ",\"type\":\"%s\",\"size\":%llu,\"mtime\":", type_names[e->type],
 			  (unsigned long long)e->size) != WF_OK)
 		return WF_ERR;
 	/* A time gmtime cannot express (far past year 2^31) is null. */

@@ -163,15 +163,18 @@ static void check_json(int dir)
 	char *j = as_str(&b);
 
 	CHECK(pos(j, "{\"path\":\"/a \\\"q\\\"/\xef\xbf\xbd/\",\"entries\":[") == 0);
-	CHECK(pos(j, "{\"name\":\"quote\\\"s'.txt\",\"type\":\"file\",\"size\":0,\"mtime\":\"") >= 0);
+	CHECK(pos(j, "{\"name\":\"quote\\\"s'.txt\",\"href\":\"quote%22s%27.txt\",\"type\":\"file\",\"size\":0,"
+		     "\"mtime\":\"") >= 0);
 	CHECK(pos(j, "\"back\\\\slash\"") >= 0);
 	CHECK(pos(j, "\"tab\\u0009here\"") >= 0);
 	CHECK(pos(j, "\"a&b<c>.txt\"") >= 0);
 	CHECK(pos(j, "\"bad\xef\xbf\xbd\xef\xbf\xbdname\"") >= 0);
-	CHECK(pos(j, "{\"name\":\"big\",\"type\":\"file\",\"size\":1536,\"mtime\":\"2026-01-02T03:04:05Z\"}") >= 0);
-	CHECK(pos(j, "{\"name\":\"lnk\",\"type\":\"link\",\"size\":0,") >= 0);
-	CHECK(pos(j, "{\"name\":\"pipe\",\"type\":\"other\",\"size\":0,") >= 0);
-	CHECK(pos(j, "{\"name\":\"adir\",\"type\":\"dir\",\"size\":0,") >= 0);
+	CHECK(pos(j, "{\"name\":\"big\",\"href\":\"big\",\"type\":\"file\",\"size\":1536,"
+		     "\"mtime\":\"2026-01-02T03:04:05Z\"}") >= 0);
+	CHECK(pos(j, "{\"name\":\"lnk\",\"href\":\"lnk\",\"type\":\"link\",\"size\":0,") >= 0);
+	CHECK(pos(j, "{\"name\":\"pipe\",\"href\":null,\"type\":\"other\",\"size\":0,") >= 0);
+	CHECK(pos(j, "{\"name\":\"adir\",\"href\":\"adir/\",\"type\":\"dir\",\"size\":0,") >= 0);
+	CHECK(pos(j, "\"href\":\"bad%FF%FEname\"") >= 0);
 	CHECK(pos(j, "wharf-upload") < 0);
 	CHECK(pos(j, "\"..\"") < 0);
 	CHECK(pos(j, "],\"truncated\":false}\n") >= 0);
