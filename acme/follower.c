@@ -46,6 +46,7 @@ typedef struct slot {
 	char unsaved_why[256];         /* why it was not stored: one log line per reason, not one per poll */
 	acme_deploy_t *deploy;         /* owned: output files and deploy hook */
 	time_t last_alarm;             /* when the expiry alarm was last given, or 0 */
+	char thumb[ACME_CLUSTER_THUMBPRINT_LEN + 1]; /* the account its orders use, as last proved */
 } slot_t;
 
 struct acme_follower {
@@ -252,21 +253,31 @@ static void on_proved_answer(slot_t *s, const acme_http_resp_t *resp, const acme
 {
 	acme_follower_t *f = s->f;
 	/* Only a proved thumbprint: followers answer HTTP-01 with it, for the
-	 * certificate's names. The first certificate's, or any while none is
-	 * kept, stands for names no certificate here has, and after a
-	 * restart until the first answers. */
+	 * certificate's names. Set when it changes, so of two certificates
+	 * that share a name the one whose orders moved to an account last
+	 * has it (each answer setting it would flip it at every poll). The
+	 * first certificate's, or any while none is kept, stands for names
+	 * no certificate here has, and after a restart until the first
+	 * answers. */
+	bool new_thumb = false;
 	if (acme_cluster_thumbprint_valid(resp->thumbprint)) {
-		for (size_t i = 0; i < s->cert->ndomains; i++)
-			acme_thumbs_set(&acme_thumbs_by_domain, s->cert->domains[i], resp->thumbprint);
+		new_thumb = strcmp(s->thumb, resp->thumbprint) != 0;
+		if (new_thumb) {
+			memcpy(s->thumb, resp->thumbprint, sizeof(s->thumb)); /* valid: exactly that long */
+			for (size_t i = 0; i < s->cert->ndomains; i++)
+				acme_thumbs_set(&acme_thumbs_by_domain, s->cert->domains[i], resp->thumbprint);
+		}
 		if (s == &f->slots[0] || !f->thumb_kept)
 			thumbprint_keep(f, resp->thumbprint);
 	}
 	if (resp->status == 304) {
 		set_state(s, LINK_OK, "in step with the controller");
 		/* A long poll that ran its course: ask again at once, so a
-		 * renewal reaches us within a second. One that came back
-		 * quickly (a controller that does not wait) waits the interval. */
-		if (resp->seconds >= LONG_POLL - 2) {
+		 * renewal reaches us within a second. So does one the
+		 * controller ended early to give a new thumbprint. One that came
+		 * back quickly otherwise (a controller that does not wait) waits
+		 * the interval. */
+		if (resp->seconds >= LONG_POLL - 2 || new_thumb) {
 			poll_soon(s);
 			return;
 		}

@@ -254,6 +254,7 @@ static void finish(acme_job_t *j)
 		pending_clear(j);
 	ev_timer_stop(j->loop, &j->poll);
 	ev_timer_stop(j->loop, &j->deadline);
+	ev_timer_stop(j->loop, &j->followers);
 	acme_client_cancel_all(j->cl, j);
 	withdraw_challenges(j);
 	ev_timer_set(&j->finish, 0, 0);
@@ -936,14 +937,13 @@ static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 	}
 	/* Followers answer HTTP-01 with the thumbprint the controller gives
 	 * for this certificate: a new one (its first order since the start, or
-	 * one at another CA) is given first, and the order waits until
-	 * followers polling the certificate have had it (a long poll wakes on
-	 * it; one with no bundle yet asks every 2 s). */
+	 * one at another CA) is given first, and the order (a resumed one
+	 * too: its challenges may still be pending) waits until followers
+	 * polling the certificate have had it (a long poll wakes on it; one
+	 * with no bundle yet asks every 2 s). */
 	const acme_key_t *account = acme_client_account_key(j->cl);
 	bool told = j->tell_followers && account &&
 		    acme_thumbs_set(&acme_thumbs_by_cert, j->name, account->thumbprint);
-	if (resume(j))
-		return;
 	if (told && strcmp(j->challenge, "http-01") == 0) {
 		wf_log_info("certificate %s: ordering in %d s, once the cluster's followers have the account "
 			    "thumbprint its orders use now (%s)",
@@ -952,14 +952,17 @@ static void on_client_ready(void *arg, bool ok, const acme_ready_why_t *why)
 		ev_timer_start(j->loop, &j->followers);
 		return;
 	}
-	new_order(j);
+	if (!resume(j))
+		new_order(j);
 }
 
 static void on_followers_told(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)revents;
-	new_order(wf_container_of(t, acme_job_t, followers));
+	acme_job_t *j = wf_container_of(t, acme_job_t, followers);
+	if (!resume(j))
+		new_order(j);
 }
 
 static void new_order(acme_job_t *j)

@@ -572,22 +572,25 @@ static bool cluster_answer(xfer_exchange_t *ex, const char *inm, bool may_wait)
 	return true;
 }
 
-/* What a follower's answer for cl_name hangs on: the serial of the
- * certificate this worker serves under it ("" for none), with a mark while
- * it is not stored, and the account thumbprint its orders use. A bundle is
- * installed in the store after issued.pem is written, or, when that
- * failed, again once it is written (acme/unsaved.c): while this stays the
- * same the bundle on disk does too. */
-static void cluster_served(xfer_exchange_t *ex, char out[112])
+/* The serial of the certificate this worker serves under cl_name, or "",
+ * with a mark while it is not stored. A bundle is installed in the store
+ * after issued.pem is written, or, when that failed, again once it is
+ * written (acme/unsaved.c): while this stays the same the bundle on disk
+ * does too. */
+static void served_serial(xfer_exchange_t *ex, char out[64])
 {
-	char serial[64] = "", thumb[ACME_CLUSTER_THUMBPRINT_LEN + 1];
+	out[0] = '\0';
 	wf_certsnap_t *snap = wf_certstore_acquire(&ex->worker->server->certs);
 	const wf_certkey_t *ck = wf_certsnap_get(snap, ex->cl_name);
 	if (ck)
-		snprintf(serial, sizeof(serial), "%.40s%s", ck->serial, ck->unstored ? " unstored" : "");
+		snprintf(out, 64, "%.40s%s", ck->serial, ck->unstored ? " unstored" : "");
 	wf_certsnap_unref(snap);
-	acme_thumbs_get(&acme_thumbs_by_cert, ex->cl_name, strlen(ex->cl_name), thumb);
-	snprintf(out, 112, "%s %s", serial, thumb);
+}
+
+/* The account thumbprint cl_name's orders use, or "" before one began. */
+static void served_thumb(xfer_exchange_t *ex, char out[44])
+{
+	acme_thumbs_get(&acme_thumbs_by_cert, ex->cl_name, strlen(ex->cl_name), out);
 }
 
 static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -596,14 +599,18 @@ static void on_cluster_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	xfer_exchange_t *ex = wf_container_of(t, xfer_exchange_t, cl_wait);
 	bool last = ev_now(loop) >= ex->cl_deadline;
 	/* Each tick costs a snapshot lookup; the bundle is read from disk and
-	 * hashed again only when the served certificate or the account its
-	 * orders use changed (or at the end). */
-	char now[sizeof(ex->cl_served)];
-	cluster_served(ex, now);
-	if (!last && strcmp(now, ex->cl_served) == 0)
+	 * hashed again only when the served certificate changed (or at the
+	 * end). A new account thumbprint is answered at once, 304 or not:
+	 * the controller's next order waits for followers to have it. */
+	char now[64], thumb[44];
+	served_serial(ex, now);
+	served_thumb(ex, thumb);
+	bool new_thumb = strcmp(thumb, ex->cl_thumb) != 0;
+	if (!last && !new_thumb && strcmp(now, ex->cl_serial) == 0)
 		return;
-	snprintf(ex->cl_served, sizeof(ex->cl_served), "%s", now);
-	if (!cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, !last))
+	snprintf(ex->cl_serial, sizeof(ex->cl_serial), "%s", now);
+	snprintf(ex->cl_thumb, sizeof(ex->cl_thumb), "%s", thumb);
+	if (!cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, !last && !new_thumb))
 		return;
 	ev_timer_stop(loop, t);
 	ex->cl_waiting = false;
@@ -687,8 +694,10 @@ static void serve_cluster_bundle(xfer_exchange_t *ex, const xfer_req_in_t *in)
 	/* A server shutting down answers at once: a wait would hold up its
 	 * drain for nothing. */
 	bool may_wait = wait > 0 && ex->worker && ex->on_ready && !ex->worker->draining;
-	if (may_wait) /* before the bundle is read: a renewal in between is seen */
-		cluster_served(ex, ex->cl_served);
+	if (may_wait) { /* before the bundle is read: a renewal in between is seen */
+		served_serial(ex, ex->cl_serial);
+		served_thumb(ex, ex->cl_thumb);
+	}
 	if (cluster_answer(ex, ex->cl_etag[0] ? ex->cl_etag : NULL, may_wait))
 		return;
 	ex->state = XFER_EX_FINISHING; /* on_ready answers later */

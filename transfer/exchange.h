@@ -158,7 +158,8 @@ struct xfer_exchange {
 	char cl_name[256];
 	char cl_etag[40];  /* If-None-Match, when one ETag as ours (34 bytes) */
 	char cl_nonce[36]; /* the request's nonce, which its answer is sealed and proved to */
-	char cl_served[112]; /* what the answer hangs on when the wait began: cluster_served() */
+	char cl_serial[64]; /* the served certificate's serial when the wait began ("" for none) */
+	char cl_thumb[44];  /* the account thumbprint NAME's orders use then ("" for none yet) */
 };
 
 /* worker: where a FINISHING upload completes (NULL: everything inline). on_ready

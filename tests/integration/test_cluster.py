@@ -541,7 +541,66 @@ def account_thumbprint(key_path):
     return b64(hashlib.sha256(jwk.encode()).digest())
 
 
-class ClusterTwoCas(ClusterCase):
+class TwoCasCase(ClusterCase):
+    """A controller with two CAs (two directories of one Pebble, with an
+    account each) and a follower that takes the CA's HTTP-01 requests."""
+
+    def cas(self, urls):
+        cas = ", ".join('{ url = "%s"; ca_bundle = "%s"; }' % (u, self.pebble.ca_file) for u in urls)
+        return re.sub(r"cas = \(.*\);", "cas = ( %s );" % cas, self.pebble.acme_config())
+
+    def start_nodes(self, ctl_certs, follower_certs, second=()):
+        """A controller with ctl_certs (names, each for NAME.wharf.test;
+        those in second ordered from the second CA) and a follower with
+        follower_certs (name: domains) that takes the CA's HTTP-01
+        requests; returns them once the follower serves each of ctl_certs
+        as issued."""
+        self.pebble.start()
+        self.one, self.two = self.pebble.directory + "?ca=one", self.pebble.directory + "?ca=two"
+        certs = [{"name": n, "domains": ["%s.wharf.test" % n], "challenge": "http-01"} for n in ctl_certs]
+        ctl = self.node(certificates=certs + [{"name": "cluster", "domains": ["localhost"], "acme": False}],
+                        services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                   "certificates": list(ctl_certs) + ["cluster"]},
+                                  {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}],
+                        extra=self.cas((self.one, self.two)) + cluster_block("controller"))
+        for n in second:
+            os.makedirs(os.path.join(ctl.state_dir, "certs", n), exist_ok=True)
+            with open(os.path.join(ctl.state_dir, "certs", n, "status.json"), "w") as fh:
+                fh.write('{"ca": 1}\n')
+        ctl.start()
+        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
+        f = self.follower_node(ctl.port, ca, [{"name": n, "domains": d} for n, d in follower_certs.items()],
+                               [{"type": "https", "address": "127.0.0.1", "port": None,
+                                 "certificates": list(follower_certs)},
+                                {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                                 "https_port": 443}])
+        f.start()
+
+        def all_issued():
+            return all(issued_by_pebble(tls_peer_cert(f.port, "%s.wharf.test" % n)) for n in ctl_certs)
+        self.assertTrue(harness.wait_until(all_issued, 60, 0.3), ctl.log()[-3000:] + f.log()[-2000:])
+        return ctl, f
+
+    def issued_ca(self, ctl, name):
+        try:
+            with open(os.path.join(ctl.state_dir, "certs", name, "status.json")) as fh:
+                return json.load(fh).get("issued_ca")
+        except (OSError, ValueError):
+            return None
+
+    def thumbprint(self, ctl, url):
+        from pebble import account_dir
+        return account_thumbprint(os.path.join(account_dir(ctl.state_dir, url), "account.key"))
+
+    def answer(self, host, token="T" * 43):
+        """The follower's HTTP-01 answer to a request for host."""
+        req = urllib.request.Request("http://127.0.0.1:%d/.well-known/acme-challenge/%s"
+                                     % (self.pebble.http_port, token), headers={"Host": host})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read().decode()
+
+class ClusterTwoCas(TwoCasCase):
     """Orders at two CAs at once (a certificate moved to the next CA, as after
     failures at the first, beside one that stays): the follower that takes
     the CA's HTTP-01 requests answers each with the account its
@@ -550,62 +609,61 @@ class ClusterTwoCas(ClusterCase):
     validated."""
 
     def test_each_certificate_answered_with_its_account(self):
-        from pebble import account_dir
-        self.pebble.start()
-        one, two = self.pebble.directory + "?ca=one", self.pebble.directory + "?ca=two"
-        cas = ", ".join('{ url = "%s"; ca_bundle = "%s"; }' % (u, self.pebble.ca_file) for u in (one, two))
-        acme = re.sub(r"cas = \(.*\);", "cas = ( %s );" % cas, self.pebble.acme_config())
-        ctl = self.node(certificates=[{"name": "a", "domains": ["a.wharf.test"], "challenge": "http-01"},
-                                   {"name": "b", "domains": ["b.wharf.test"], "challenge": "http-01"},
-                                   {"name": "cluster", "domains": ["localhost"], "acme": False}],
-                     services=[{"type": "https", "address": "127.0.0.1", "port": None,
-                                "certificates": ["a", "b", "cluster"]},
-                               {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}],
-                     extra=acme + cluster_block("controller"))
-        # "b" is ordered from the second CA, "a" from the first.
-        os.makedirs(os.path.join(ctl.state_dir, "certs", "b"), exist_ok=True)
-        with open(os.path.join(ctl.state_dir, "certs", "b", "status.json"), "w") as f:
-            f.write('{"ca": 1}\n')
-        ctl.start()
-        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
-        self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
-        f = self.follower_node(ctl.port, ca, [{"name": "a", "domains": ["a.wharf.test"]},
-                                              {"name": "b", "domains": ["b.wharf.test"]}],
-                               [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["a", "b"]},
-                                {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
-                                 "https_port": 443}])
-        f.start()
-
-        def issued(name):
-            return issued_by_pebble(tls_peer_cert(f.port, "%s.wharf.test" % name))
-        self.assertTrue(harness.wait_until(lambda: issued("a") and issued("b"), 60, 0.3),
-                        ctl.log()[-3000:] + f.log()[-2000:])
+        ctl, f = self.start_nodes(("a", "b"), {"a": ["a.wharf.test"], "b": ["b.wharf.test"]}, second=("b",))
         self.assertGreaterEqual(f.log().count("answered the challenge"), 2)
         # Each from its own CA, not "a" moved to the second after its
         # validations failed there (the key authorization did not match).
         self.assertNotIn("did not match", ctl.log())
-
-        def issued_ca(name):
-            try:
-                with open(os.path.join(ctl.state_dir, "certs", name, "status.json")) as fh:
-                    return json.load(fh).get("issued_ca")
-            except (OSError, ValueError):
-                return None
-        self.assertTrue(harness.wait_until(lambda: (issued_ca("a"), issued_ca("b")) == (one, two), 10),
-                        (issued_ca("a"), issued_ca("b")))
+        self.assertTrue(harness.wait_until(
+            lambda: (self.issued_ca(ctl, "a"), self.issued_ca(ctl, "b")) == (self.one, self.two), 10),
+            (self.issued_ca(ctl, "a"), self.issued_ca(ctl, "b")))
         self.assertIn("certificate b: ordering in 4 s, once the cluster's followers have the account thumbprint",
                       ctl.log())
         # The follower's answer follows the name the validation is for.
-        thumbs = {n: account_thumbprint(os.path.join(account_dir(ctl.state_dir, u), "account.key"))
-                  for n, u in (("a", one), ("b", two))}
+        thumbs = {"a": self.thumbprint(ctl, self.one), "b": self.thumbprint(ctl, self.two)}
         self.assertNotEqual(thumbs["a"], thumbs["b"])
-        token = "T" * 43
         for name in ("a", "b"):
-            req = urllib.request.Request("http://127.0.0.1:%d/.well-known/acme-challenge/%s"
-                                         % (self.pebble.http_port, token),
-                                         headers={"Host": "%s.wharf.test" % name})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                self.assertEqual(r.read().decode(), "%s.%s" % (token, thumbs[name]))
+            self.assertEqual(self.answer("%s.wharf.test" % name), "T" * 43 + "." + thumbs[name])
+
+    def test_a_name_two_certificates_share_keeps_its_answer(self):
+        # The follower's "x", which the controller lacks (404 answers every
+        # 2 s, with the thumbprint of the account loaded last), shares a
+        # name with "a" and one with "b", whose accounts differ: a name
+        # keeps the thumbprint of the certificate whose orders changed
+        # account last, between polls too. Before, each answer set it, so
+        # one of the two names flipped at each of its certificate's polls.
+        ctl, f = self.start_nodes(("a", "b"), {"a": ["a.wharf.test"], "b": ["b.wharf.test"],
+                                               "x": ["a.wharf.test", "b.wharf.test"]}, second=("b",))
+        seen = {"a": set(), "b": set()}
+        deadline = time.time() + 30  # past a's and b's next long polls (25 s)
+        while time.time() < deadline:
+            for name in seen:
+                seen[name].add(self.answer("%s.wharf.test" % name))
+            time.sleep(0.3)
+        self.assertEqual([len(v) for v in seen.values()], [1, 1], seen)
+
+
+class ClusterCaMoved(TwoCasCase):
+    """A certificate whose orders move to another CA's account while the
+    follower holds its bundle: the follower's long poll wakes on the new
+    thumbprint, and the controller's order waits for it, so the renewal
+    validates through the follower at once. Before, the long poll slept on
+    (nothing in the bundle changed) and the validation failed."""
+
+    # Certificates that live 40 s: the renewal comes within half a minute.
+    PEBBLE = {"validity": 40}
+
+    def test_follower_hears_of_the_new_account_before_the_renewal(self):
+        ctl, f = self.start_nodes(("a",), {"a": ["a.wharf.test"]})
+        self.assertTrue(harness.wait_until(lambda: self.issued_ca(ctl, "a") == self.one, 10))
+        # The second CA first: the renewal goes there.
+        ctl.extra = ctl.extra.replace(self.cas((self.one, self.two)), self.cas((self.two, self.one)))
+        ctl.write_config()
+        self.assertTrue(ctl.reload(), ctl.log()[-2000:])
+        self.assertTrue(harness.wait_until(lambda: self.issued_ca(ctl, "a") == self.two, 60, 0.5),
+                        ctl.log()[-3000:] + f.log()[-2000:])
+        self.assertNotIn("did not match", ctl.log())
+        self.assertEqual(self.answer("a.wharf.test"), "T" * 43 + "." + self.thumbprint(ctl, self.two))
 
 
 class ClusterImpostors(unittest.TestCase):
