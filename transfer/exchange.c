@@ -488,13 +488,20 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	ex->state = XFER_EX_RESPOND;
 }
 
-static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf)
+/* creates: the request makes the name (PUT, MKCOL), so a missing parent is
+ * a conflict the client can resolve (409, RFC 4918 9.7.1). A DELETE below a
+ * missing folder has nothing to remove: 404, which sync clients take for
+ * "already gone", as nginx answers. A file where a folder should be is a
+ * conflict either way (nginx: 409 for ENOTDIR). */
+static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf, bool creates)
 {
 	int dfd = xfer_path_open_parent(ex->user->home_fd, rel, leaf);
 	if (dfd < 0) {
 		if (dfd == -EXDEV || dfd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
-		if (errno_status(-dfd) == 404)
+		if (dfd == -ENOENT && !creates)
+			respond_error(ex, 404, NULL);
+		else if (errno_status(-dfd) == 404)
 			respond_error(ex, 409, "the parent folder does not exist");
 		else
 			respond_errno(ex, -dfd, NULL);
@@ -729,7 +736,7 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		return;
 	}
 	const char *leaf;
-	int dfd = open_parent(ex, rel, &leaf);
+	int dfd = open_parent(ex, rel, &leaf, true);
 	if (dfd < 0)
 		return;
 	struct stat st;
@@ -1022,7 +1029,7 @@ static void serve_delete(xfer_exchange_t *ex, const xfer_req_in_t *in, const cha
 		return;
 	}
 	const char *leaf;
-	int dfd = open_parent(ex, rel, &leaf);
+	int dfd = open_parent(ex, rel, &leaf, false);
 	if (dfd < 0)
 		return;
 	/* A folder goes with the partials of interrupted FTP uploads parked
@@ -1065,7 +1072,7 @@ static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char
 		return;
 	}
 	const char *leaf;
-	int dfd = open_parent(ex, rel, &leaf);
+	int dfd = open_parent(ex, rel, &leaf, true);
 	if (dfd < 0)
 		return;
 	change_tree(ex, guarded(xfer_fs_job_mkdir(dfd, leaf), in), mkcol_answer);

@@ -224,6 +224,23 @@ class PutChecks:
         self.assertEqual(c("/", "DELETE"), 403)
         self.assertTrue(os.path.isdir(self.home()))
 
+    def test_delete_below_a_missing_folder_404(self):
+        """A DELETE below a folder that does not exist has nothing to remove:
+        404, as nginx answers, which sync clients take for "already gone"
+        (a PUT there is 409: the client must make the folder first). Below a
+        file standing where a folder should be it is 409, as for a PUT."""
+        base = self.name("del-missing")
+        self.mkdir_in_home(base)
+        with open(self.home(base, "file.txt"), "wb") as f:
+            f.write(b"a file, not a folder\n")
+        c = lambda path: harness.curl(self.server, path, http=self.HTTP, args=["-X", "DELETE"])[0]
+        for path, expect in (("/%s-nodir/x" % base, 404), ("/%s/nodir/x" % base, 404),
+                             ("/%s/nodir/deeper/x" % base, 404), ("/%s/file.txt/x" % base, 409)):
+            with self.subTest(path=path):
+                self.assertEqual(c(path), expect)
+        self.assertEqual(sorted(os.listdir(self.home(base))), ["file.txt"])
+        self.assertEqual(self.put("/%s/nodir/x" % base, b"x")[0], 409)
+
     def test_trailing_slash_on_a_file_changes_nothing(self):
         """A trailing slash names a folder: when a file has the name, DELETE gets
         409 (as nginx's WebDAV module answers), PUT 405 and MKCOL 405 (it
