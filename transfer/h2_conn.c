@@ -779,17 +779,14 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	return 0;
 }
 
-/* A fatal error of the client's (a flood, too many CONTINUATIONs): a
- * GOAWAY says so before the close (RFC 9113 5.4.1), as far as TLS takes
- * it now; nghttp2 leaves that to us for its fatal errors. */
-static void goaway_then_close(wf_conn_t *c, int err)
+/* A GOAWAY with code and the last stream processed, so the client knows
+ * which requests it may send again (RFC 9113 6.8), then the close. It goes
+ * as far as TLS takes it now, never waiting: a client that reads nothing
+ * holds the connection no longer than the close's own linger. */
+static void send_goaway_close(wf_conn_t *c, uint32_t code)
 {
 	h2_t *h = H(c);
-	uint32_t code = err == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
-			err == NGHTTP2_ERR_NOMEM || err == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR :
-											    NGHTTP2_PROTOCOL_ERROR;
-	if (err != NGHTTP2_ERR_BAD_CLIENT_MAGIC && nghttp2_session_terminate_session(h->ng, code) == 0 &&
-	    nghttp2_session_send(h->ng) == 0) {
+	if (nghttp2_session_terminate_session(h->ng, code) == 0 && nghttp2_session_send(h->ng) == 0) {
 		while (wf_buf_size(&h->out)) {
 			size_t n = wf_buf_size(&h->out);
 			ssize_t w = wf_conn_send(c, wf_buf_head(&h->out), n < XFER_IO_CHUNK ? n : XFER_IO_CHUNK);
@@ -799,6 +796,21 @@ static void goaway_then_close(wf_conn_t *c, int err)
 		}
 	}
 	h2_close(c);
+}
+
+/* A fatal error of the client's (a flood, too many CONTINUATIONs): a
+ * GOAWAY says so before the close (RFC 9113 5.4.1); nghttp2 leaves that to
+ * us for its fatal errors. A client that did not speak HTTP/2 at all
+ * (a bad preface) gets none. */
+static void goaway_then_close(wf_conn_t *c, int err)
+{
+	if (err == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+		h2_close(c);
+		return;
+	}
+	send_goaway_close(c, err == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
+			     err == NGHTTP2_ERR_NOMEM || err == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR :
+												 NGHTTP2_PROTOCOL_ERROR);
 }
 
 /* Hands input to nghttp2; *took says how much it used (less than len when
@@ -961,6 +973,9 @@ static void stream_stall(h2_t *h, h2_stream_t *s, double now)
 	s->last_progress = now;
 }
 
+/* The connection's own timeouts (no first request, a head not complete,
+ * idle) end it gracefully, as nginx does: GOAWAY(NO_ERROR) first, so a
+ * client that sent a request meanwhile knows it was not processed. */
 static void h2_on_timeout(wf_conn_t *c)
 {
 	h2_t *h = H(c);
@@ -969,17 +984,17 @@ static void h2_on_timeout(wf_conn_t *c)
 	if (h->timer == H2_TIMER_FIRST) {
 		wf_log_info("conn %llu %s: no HTTP/2 request within %d s of connecting, closing",
 			    (unsigned long long)c->id, c->peer, cfg->limits.header_timeout);
-		h2_close(c);
+		send_goaway_close(c, NGHTTP2_NO_ERROR);
 		return;
 	}
 	if (h->timer == H2_TIMER_HEAD && h->since + cfg->limits.header_timeout - now <= 0.01) {
 		wf_log_info("conn %llu %s: HTTP/2 request head not complete within %d s, closing",
 			    (unsigned long long)c->id, c->peer, cfg->limits.header_timeout);
-		h2_close(c);
+		send_goaway_close(c, NGHTTP2_NO_ERROR);
 		return;
 	}
 	if (h->timer == H2_TIMER_IDLE && h->since + cfg->limits.idle_timeout - now <= 0.01) {
-		h2_close(c);
+		send_goaway_close(c, NGHTTP2_NO_ERROR);
 		return;
 	}
 	for (h2_stream_t *s = h->streams; s; s = s->next) {

@@ -406,6 +406,49 @@ class Slowloris(BadInputBase):
         self.assertLessEqual(elapsed, 7.0)
         self.assertServerHealthy()
 
+    @staticmethod
+    def frames_until_eof(c, timeout):
+        """(type, stream, payload) of each frame until the server closes, and
+        whether it did within timeout."""
+        frames = []
+        deadline = time.monotonic() + timeout
+        while True:
+            while len(c.buf) >= 9 and len(c.buf) >= 9 + int.from_bytes(c.buf[:3], "big"):
+                n = int.from_bytes(c.buf[:3], "big")
+                frames.append((c.buf[3], int.from_bytes(c.buf[5:9], "big") & 0x7fffffff, c.buf[9:9 + n]))
+                c.buf = c.buf[9 + n:]
+            left = deadline - time.monotonic()
+            if c.eof or left <= 0:
+                return frames, c.eof
+            try:
+                c._fill(left)
+            except (socket.timeout, TimeoutError):
+                return frames, False
+
+    def test_http2_timeouts_send_goaway_before_closing(self):
+        """Each of the connection's own timeouts (no request, a head not
+        complete, idle) ends it with GOAWAY(NO_ERROR) naming the last stream
+        processed (RFC 9113 6.8), as nginx does, then the close. A stream
+        counts from its HEADERS frame, as in nginx: the unfinished head's
+        stream 1 is named too."""
+        partial = b"\x00\x06x-slow\x7f" + bytes([200 - 127])  # a field whose value never comes
+        cases = (("first", H2_PREFACE, 0),
+                 ("head", H2_PREFACE + h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1, partial,
+                                                length=len(partial) + 200), 1),
+                 ("idle", H2_PREFACE + h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1,
+                                                self.h2_request_block()), 1))
+        for name, sent, last in cases:
+            with self.subTest(timeout=name), harness.RawTLS(self.server, alpn=("h2",)) as c:
+                c.send(sent)
+                frames, closed = self.frames_until_eof(c, timeout=10)
+                self.assertTrue(closed, "not closed within 10 s: %r" % frames)
+                goaways = [payload for ftype, sid, payload in frames if ftype == 7]
+                self.assertEqual(len(goaways), 1, "frames before the close: %r" % frames)
+                self.assertEqual(frames[-1][0], 7, "GOAWAY is the last frame: %r" % frames)
+                self.assertEqual(int.from_bytes(goaways[0][:4], "big") & 0x7fffffff, last)
+                self.assertEqual(int.from_bytes(goaways[0][4:8], "big"), 0)  # NO_ERROR
+        self.assertServerHealthy()
+
     def test_http2_refused_body_is_stopped_after_the_answer(self):
         """A body nobody wants (no password) is read and dropped up to 64 KiB;
         past that, with the 401 wholly sent, RST_STREAM asks the client to
