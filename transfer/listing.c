@@ -271,7 +271,12 @@ static int read_entries(DIR *d, listing_t *l, xfer_listing_links_t *links, size_
 		}
 		struct stat st;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno == ENOENT) /* removed since readdir saw it */
+			/* ENOENT: removed since readdir saw it. EACCES: a folder the
+			 * server may read but not search (mode r--): the entry is out
+			 * of reach, so it is left out, as nginx's autoindex and this
+			 * server's FTPS listings leave it, rather than the folder
+			 * failing as a whole. */
+			if (errno == ENOENT || errno == EACCES)
 				continue;
 			return WF_ERR;
 		}

@@ -24,12 +24,22 @@ static int listing_step(void *state, bool *more)
 {
 	listing_work_t *w = state;
 	if (w->dir_fd >= 0) {
-		w->dir = xfer_listing_open(w->dir_fd);
-		int err = errno;
-		close(w->dir_fd);
-		w->dir_fd = -1;
-		if (!w->dir)
-			return err ? err : EIO;
+		/* The folder's own fd first: a fresh open of "." beneath it needs
+		 * search permission, which a folder the server may read but not
+		 * search (r--) does not give, while readdir needs only read. An
+		 * O_PATH fd (fdopendir refuses it) takes the fresh open. */
+		w->dir = fdopendir(w->dir_fd);
+		if (w->dir) {
+			rewinddir(w->dir); /* a dup'ed fd may share an offset moved elsewhere */
+			w->dir_fd = -1;    /* the DIR has it */
+		} else {
+			w->dir = xfer_listing_open(w->dir_fd);
+			int err = errno;
+			close(w->dir_fd);
+			w->dir_fd = -1;
+			if (!w->dir)
+				return err ? err : EIO;
+		}
 	}
 	errno = 0;
 	int rc = xfer_listing_add(w->listing, w->dir, w->home_fd, LISTING_STEP);

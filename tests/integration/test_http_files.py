@@ -73,7 +73,15 @@ class FilesChecks:
             f.write(b"half an upload")
         with open(os.path.join(cls.server.home("reader"), "readme.txt"), "wb") as f:
             f.write(b"for the reader\n")
-        cls.server.start()
+        # A folder the server may read but not search (r-- for its user):
+        # readdir gives the names, a stat of each EACCES.
+        cls.unsearchable = os.path.join(home, "unsearchable")
+        os.makedirs(os.path.join(cls.unsearchable, "deeper"))
+        with open(os.path.join(cls.unsearchable, "inside.txt"), "wb") as f:
+            f.write(b"out of reach\n")
+        cls.server.start()  # gives the homes to the server's user
+        os.chmod(cls.unsearchable, 0o644)
+        cls.addClassCleanup(os.chmod, cls.unsearchable, 0o755)  # so the cleanup can remove it
 
     def tearDown(self):
         harness.log_on_failure(self, self.server)
@@ -430,6 +438,19 @@ class FilesChecks:
         self.assertEqual(entries[self.tricky]["href"], urllib.parse.quote(self.tricky, safe=""))
         status, _, body = self.curl("/" + entries[shown]["href"])
         self.assertEqual((status, body), (200, b"latin bytes"))
+
+    def test_listing_of_an_unsearchable_folder(self):
+        """A folder the server may read but not search (mode r--) lists, its
+        entries left out since none can be examined, as nginx's autoindex
+        and the FTPS listings leave them: not a 500. Its entries stay out of
+        reach (403)."""
+        doc = self.json_listing("/unsearchable/")
+        self.assertEqual(doc["entries"], [])
+        status, headers, body = self.curl("/unsearchable/")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/html"), headers)
+        self.assertNotIn(b"inside.txt", body)
+        self.assertEqual(self.curl("/unsearchable/inside.txt")[0], 403)
 
     def test_accept_quality_picks_format(self):
         status, headers, _ = self.curl("/dir/", args=["-H", "Accept: application/json;q=0.5, text/html"])
