@@ -195,8 +195,8 @@ static int errno_status(int err)
 	case ENOSPC:
 	case EDQUOT:
 		return 507;
-	case ENAMETOOLONG:
-		return 414;
+	case ENAMETOOLONG: /* a name past NAME_MAX: nothing can have it (nginx: 404) */
+		return 404;
 	case EMFILE: /* out of descriptors or memory: ours, for a moment */
 	case ENFILE:
 	case ENOMEM:
@@ -492,14 +492,19 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
  * a conflict the client can resolve (409, RFC 4918 9.7.1). A DELETE below a
  * missing folder has nothing to remove: 404, which sync clients take for
  * "already gone", as nginx answers. A file where a folder should be is a
- * conflict either way (nginx: 409 for ENOTDIR). */
+ * conflict either way (nginx: 409 for ENOTDIR). A name past NAME_MAX
+ * cannot exist: a DELETE of it is 404, as a GET's; a PUT or MKCOL is told
+ * which limit it passed (400), not 414, as its target is not too long. */
+_Static_assert(NAME_MAX == 255, "open_parent's 400 names the limit");
 static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf, bool creates)
 {
 	int dfd = xfer_path_open_parent(ex->user->home_fd, rel, leaf);
 	if (dfd < 0) {
 		if (dfd == -EXDEV || dfd == -ELOOP)
 			wf_log_warn("%s user %s: refused path leaving the home: %s", ex->peer, ex->user->name, ex->path);
-		if (dfd == -ENOENT && !creates)
+		if (dfd == -ENAMETOOLONG && creates)
+			respond_error(ex, 400, "a name is longer than 255 bytes");
+		else if ((dfd == -ENOENT || dfd == -ENAMETOOLONG) && !creates)
 			respond_error(ex, 404, NULL);
 		else if (errno_status(-dfd) == 404)
 			respond_error(ex, 409, "the parent folder does not exist");

@@ -181,6 +181,25 @@ class LongPathChecks:
         status, _, _ = self.curl("/" + enc(DEEP) + "/" + enc(LEAF))
         self.assertEqual(status, 200)
 
+    def test_a_name_past_255_bytes(self):
+        """A name longer than NAME_MAX (255 bytes) cannot exist: GET, HEAD
+        and DELETE of it get 404, as nginx answers; PUT and MKCOL get 400
+        saying which limit the name passed. Not 414: the target is short.
+        So for such a folder name on the way, and for a leaf of 255 the
+        answers are the usual ones."""
+        long_name = "n" * 256
+        for path in ("/" + long_name, "/%s/x.txt" % long_name, "/%s/%s" % (enc(DEEP), long_name)):
+            for method, expect in (("GET", 404), ("HEAD", 404), ("DELETE", 404), ("PUT", 400), ("MKCOL", 400)):
+                with self.subTest(path=path[:40], method=method):
+                    args = {"GET": [], "HEAD": ["-I"], "DELETE": ["-X", "DELETE"], "PUT": ["-T", "-"],
+                            "MKCOL": ["-X", "MKCOL"]}[method]
+                    status, _, body = self.curl(path, args=args, input=b"x" if method == "PUT" else None)
+                    self.assertEqual(status, expect, body)
+                    if expect == 400:
+                        self.assertIn(b"a name is longer than 255 bytes", body)
+        self.assertEqual(self.curl("/" + "n" * 255)[0], 404)
+        self.assertEqual(self.curl("/" + "n" * 255 + "/x.txt", args=["-T", "-"], input=b"x")[0], 409)
+
     def test_malformed_stays_400_however_long(self):
         status, _, body = self.curl("/" + enc(DEEP) + "/" + "y" * 1100 + "/%zz")
         self.assertEqual(status, 400, body)
