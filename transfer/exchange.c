@@ -33,7 +33,11 @@
 
 /* A body held whole (an error's text, the status JSON, a cluster bundle). */
 #define BODY_MAX (8u << 20)
+/* What the server as a whole allows (OPTIONS *); a path's Allow is allow_of's. */
 #define ALLOW "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL"
+#define ALLOW_HOME "OPTIONS, GET, HEAD"
+#define ALLOW_FOLDER "OPTIONS, GET, HEAD, DELETE"
+#define ALLOW_FILE "OPTIONS, GET, HEAD, PUT, DELETE"
 
 const char *xfer_status_reason(int status)
 {
@@ -520,6 +524,30 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf, 
 	return dfd;
 }
 
+/* The methods rel supports (RFC 9110 10.2.1), by what holds the name now:
+ * the home (no PUT, MKCOL or DELETE of it), a folder (MKCOL: it exists;
+ * PUT: a folder is no file), a file (MKCOL: it exists), or nothing, which
+ * only PUT and MKCOL make (with a trailing slash, which names a folder,
+ * MKCOL alone). A file named with a trailing slash is no folder, and none
+ * can be made there: OPTIONS only. Permissions do not count: a user who
+ * may not use a method gets 403, not 405. A name the lookup cannot reach
+ * lists as nothing. */
+static const char *allow_of(const xfer_exchange_t *ex, const char *rel, bool is_dir)
+{
+	if (!rel[0])
+		return ALLOW_HOME;
+	int fd = xfer_path_open(ex->user->home_fd, rel, O_PATH, 0);
+	struct stat st;
+	bool found = fd >= 0 && fstat(fd, &st) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!found)
+		return is_dir ? "OPTIONS, MKCOL" : "OPTIONS, PUT, MKCOL";
+	if (S_ISDIR(st.st_mode))
+		return ALLOW_FOLDER;
+	return is_dir ? "OPTIONS" : ALLOW_FILE;
+}
+
 /* GET /.wharf/cluster/bundle/NAME[?wait=N] on a cluster controller, signed by
  * a follower (docs/cluster.md): the issued key and chain of NAME, sealed to
  * this request, with an ETag for conditional polls. Every answer a follower
@@ -727,7 +755,7 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 	}
 	if (is_dir || !rel[0]) {
 		respond_error(ex, 405, "cannot PUT a folder; use MKCOL");
-		add_field(ex, "Allow", ALLOW);
+		add_field(ex, "Allow", "%s", allow_of(ex, rel, is_dir));
 		return;
 	}
 	/* RFC 9110 14.5: storing the fragment as the whole file would lose data. */
@@ -749,7 +777,7 @@ static void serve_put(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		if (S_ISDIR(st.st_mode)) {
 			close(dfd);
 			respond_error(ex, 405, "a folder has that name");
-			add_field(ex, "Allow", ALLOW);
+			add_field(ex, "Allow", ALLOW_FOLDER);
 			return;
 		}
 		ex->up_existed = true;
@@ -1056,13 +1084,17 @@ static void mkcol_answer(xfer_exchange_t *ex, int err)
 		respond_error(ex, 201, NULL);
 	else if (err == XFER_PRECOND_REFUSED)
 		respond_precond_failed(ex);
-	else if (err == EEXIST)
+	else if (err == EEXIST) {
+		/* Made in the moment since serve_mkcol looked, most likely by
+		 * another MKCOL: a folder's methods. */
 		respond_error(ex, 405, "it exists already");
+		add_field(ex, "Allow", ALLOW_FOLDER);
+	}
 	else
 		respond_errno(ex, err, NULL);
 }
 
-static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel)
+static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *rel, bool is_dir)
 {
 	if (!(ex->user->perms & WF_PERM_MKDIR)) {
 		respond_error(ex, 403, "no mkdir permission");
@@ -1074,12 +1106,23 @@ static void serve_mkcol(xfer_exchange_t *ex, const xfer_req_in_t *in, const char
 	}
 	if (!rel[0]) {
 		respond_error(ex, 405, "the home folder exists");
+		add_field(ex, "Allow", ALLOW_HOME);
 		return;
 	}
 	const char *leaf;
 	int dfd = open_parent(ex, rel, &leaf, true);
 	if (dfd < 0)
 		return;
+	/* A taken name is 405 whatever the preconditions (RFC 9110 13.2.2),
+	 * with what the name allows; the mkdir's EEXIST catches one taken
+	 * after this look. */
+	struct stat st;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		close(dfd);
+		respond_error(ex, 405, "it exists already");
+		add_field(ex, "Allow", "%s", allow_of(ex, rel, is_dir));
+		return;
+	}
 	change_tree(ex, guarded(xfer_fs_job_mkdir(dfd, leaf), in), mkcol_answer);
 }
 
@@ -1398,15 +1441,15 @@ static void serve_user(xfer_exchange_t *ex, const xfer_req_in_t *in, const wf_us
 		serve_delete(ex, in, rel, is_dir);
 		break;
 	case M_MKCOL:
-		serve_mkcol(ex, in, rel);
+		serve_mkcol(ex, in, rel, is_dir);
 		break;
 	case M_OPTIONS:
 		respond_status(ex, 204);
-		add_field(ex, "Allow", ALLOW);
+		add_field(ex, "Allow", "%s", allow_of(ex, rel, is_dir));
 		break;
 	case M_OTHER:
 		respond_error(ex, 501, "method not supported");
-		add_field(ex, "Allow", ALLOW);
+		add_field(ex, "Allow", "%s", allow_of(ex, rel, is_dir));
 		break;
 	}
 	if (ex->state != XFER_EX_READ_BODY)

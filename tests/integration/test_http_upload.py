@@ -150,11 +150,40 @@ class PutChecks:
             with self.subTest(path=path):
                 status, headers, _ = put(path)
                 self.assertEqual(status, 405)
-                self.assertIn("MKCOL", headers.get("allow", ""))
+                self.assertNotIn("PUT", headers.get("allow", ""))
                 self.assertTrue(os.path.isdir(self.home(folder)))
                 self.assertEqual(os.listdir(self.home(folder)), [])
         status, _, _ = put("/")
         self.assertEqual(status, 405)
+
+    def test_405_and_options_say_what_the_target_allows(self):
+        """A 405 carries Allow (RFC 9110 15.5.6), listing what the target
+        supports, never the refused method; OPTIONS of the same path gives
+        the same list. A file: OPTIONS, GET, HEAD, PUT, DELETE; a folder:
+        OPTIONS, GET, HEAD, DELETE; the home: OPTIONS, GET, HEAD; nothing:
+        OPTIONS, PUT, MKCOL."""
+        folder, file = self.name("allow-dir"), self.name("allow-file.txt")
+        self.mkdir_in_home(folder)
+        with open(self.home(file), "wb") as f:
+            f.write(b"x")
+        FILE, FOLDER, HOME = ({"OPTIONS", "GET", "HEAD", "PUT", "DELETE"}, {"OPTIONS", "GET", "HEAD", "DELETE"},
+                              {"OPTIONS", "GET", "HEAD"})
+
+        def ask(method, path):
+            args = ["-X", method] + (["--data-binary", "x"] if method == "PUT" else [])
+            status, headers, _ = harness.curl(self.server, path, http=self.HTTP, args=args)
+            return status, {m.strip() for m in headers.get("allow", "").split(",") if m.strip()}
+
+        for method, path, allowed in (("PUT", "/" + folder, FOLDER), ("PUT", "/%s/" % folder, FOLDER),
+                                      ("MKCOL", "/" + folder, FOLDER), ("MKCOL", "/%s/" % folder, FOLDER),
+                                      ("MKCOL", "/" + file, FILE), ("PUT", "/", HOME), ("MKCOL", "/", HOME)):
+            with self.subTest(method=method, path=path):
+                self.assertEqual(ask(method, path), (405, allowed))
+                self.assertEqual(ask("OPTIONS", path), (204, allowed))
+        self.assertEqual(ask("OPTIONS", "/" + self.name("allow-none")), (204, {"OPTIONS", "PUT", "MKCOL"}))
+        self.assertEqual(ask("OPTIONS", "/" + file)[1], FILE)
+        self.assertEqual(self.read_disk(file), b"x")
+        self.assertEqual(os.listdir(self.home(folder)), [])
 
     def test_reserved_upload_names_refused(self):
         name = TEMP_PREFIX + "x.0000000000000000"
