@@ -434,9 +434,15 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		close(fd);
 		return;
 	}
+	/* RFC 9110 8.8.2.1: no Last-Modified later than the Date (the loop's
+	 * time, as the driver's Date is, at or after this): a file dated in
+	 * the future is sent as modified now. The preconditions below still
+	 * judge its own time, later than any date sent: If-Modified-Since
+	 * never makes it 304, If-Range's date never matches it. */
+	time_t now = ex->worker ? (time_t)ev_now(ex->worker->loop) : time(NULL);
 	char etag[XFER_ETAG_MAX], lm[XFER_HTTP_DATE_LEN];
 	xfer_etag_make(&st, etag);
-	xfer_http_date_format(st.st_mtime, lm);
+	xfer_http_date_format(st.st_mtime > now ? now : st.st_mtime, lm);
 	add_field(ex, "ETag", "%s", etag);
 	add_field(ex, "Last-Modified", "%s", lm);
 	add_field(ex, "Accept-Ranges", "bytes");
@@ -462,7 +468,8 @@ static void serve_get(xfer_exchange_t *ex, const xfer_req_in_t *in, const char *
 		time_t t;
 		use_range = (in->if_range.len && in->if_range.ptr[0] == '"') ?
 				    (in->if_range.len == strlen(etag) && memcmp(in->if_range.ptr, etag, strlen(etag)) == 0) :
-				    (xfer_http_date_parse(in->if_range, &t) == WF_OK && t == st.st_mtime);
+				    (xfer_http_date_parse(in->if_range, &t) == WF_OK && t == st.st_mtime &&
+				     st.st_mtime < now); /* a date is strong a second before the Date (8.8.2.2) */
 	}
 	if (use_range) {
 		uint64_t start, len;

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -79,6 +80,10 @@ class FilesChecks:
         os.makedirs(os.path.join(cls.unsearchable, "deeper"))
         with open(os.path.join(cls.unsearchable, "inside.txt"), "wb") as f:
             f.write(b"out of reach\n")
+        # A file dated a day ahead (a skewed clock, an unpacked archive).
+        cls.future = os.path.join(home, "future.txt")
+        with open(cls.future, "wb") as f:
+            f.write(b"from tomorrow\n")
         cls.server.start()  # gives the homes to the server's user
         os.chmod(cls.unsearchable, 0o644)
         cls.addClassCleanup(os.chmod, cls.unsearchable, 0o755)  # so the cleanup can remove it
@@ -224,6 +229,29 @@ class FilesChecks:
         # An unparseable date is ignored, not an error.
         status, _, body = self.curl("/small.txt", args=["-H", "If-Modified-Since: yesterday-ish"])
         self.assertEqual((status, body), (200, self.files["small.txt"]))
+
+    def test_future_mtime_is_sent_as_the_date(self):
+        """RFC 9110 8.8.2.1: no Last-Modified later than the Date; a file
+        dated in the future is sent as modified at the Date. Conditionals
+        judge its own time, later than any date sent: If-Modified-Since
+        with that Last-Modified is no 304, and If-Range with it (a date the
+        Date equals is a weak validator, 8.8.2.2) gives the whole file."""
+        ahead = int(time.time()) + 86400
+        os.utime(self.future, (ahead, ahead))
+        status, headers, body = self.curl("/future.txt")
+        self.assertEqual((status, body), (200, b"from tomorrow\n"))
+        lm, date = http_date_to_epoch(headers["last-modified"]), http_date_to_epoch(headers["date"])
+        self.assertLessEqual(lm, date)
+        self.assertLess(lm, ahead - 3600)
+        status, _, body = self.curl("/future.txt", args=["-H", "If-Modified-Since: " + headers["last-modified"]])
+        self.assertEqual((status, body), (200, b"from tomorrow\n"))
+        status, h2, body = self.curl("/future.txt", args=["-r", "0-3", "-H", "If-Range: " + headers["last-modified"]])
+        self.assertEqual((status, body), (200, b"from tomorrow\n"))
+        status, _, body = self.curl("/future.txt", args=["-r", "0-3", "-H", "If-Range: " + headers["etag"]])
+        self.assertEqual((status, body), (206, b"from"))
+        # A file from the past keeps its own date.
+        _, headers, _ = self.curl("/small.txt")
+        self.assertEqual(http_date_to_epoch(headers["last-modified"]), MTIME)
 
     def test_if_none_match_wins_over_if_modified_since(self):
         lm = self.curl("/small.txt")[1]["last-modified"]
