@@ -1351,6 +1351,14 @@ void xfer_exchange_begin(xfer_exchange_t *ex, const xfer_req_in_t *in)
 		return;
 	}
 
+	/* RFC 9112 3.2, for HTTP/2's :authority as for Host (which HTTP/1.1
+	 * refuses before this, closing the connection, as a missing one). */
+	if (in->host.ptr && !xfer_url_host_valid(in->host)) {
+		respond_error(ex, 400, "the request's host is not a valid host name or address");
+		settle_unwanted_body(ex, in);
+		return;
+	}
+
 	/* Cluster followers fetch bundles with the shared secret, not as users. */
 	if (acme_cluster_is_controller(ex->cfg) && (m == M_GET || m == M_HEAD) &&
 	    in->target.len > strlen(ACME_CLUSTER_BUNDLE_PATH) &&

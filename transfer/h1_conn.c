@@ -11,6 +11,7 @@
 #include "h1_parse.h"
 #include "http_date.h"
 #include "https.h"
+#include "url.h"
 #include "../server/log.h"
 
 #include <inttypes.h>
@@ -297,6 +298,12 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 			}
 			have_host = true;
 			in.host = f->value;
+			/* RFC 9112 3.2: an invalid Host is a 400, even beside an
+			 * absolute-form target, whose authority then stands for it. */
+			if (!xfer_url_host_valid(f->value)) {
+				respond_raw(c, 400);
+				goto out;
+			}
 		} else if (wf_slice_eq_ci(n, "connection")) {
 			/* close on any Connection line wins, whatever comes after */
 			if (xfer_h1_has_token(f->value, "close"))
@@ -336,7 +343,7 @@ static void start_request(wf_conn_t *c, const xfer_h1_request_t *req)
 	 * 3.2.2). */
 	wf_slice_t authority, path;
 	int form = xfer_h1_split_absolute(req->target, &authority, &path);
-	if (form == WF_ERR) {
+	if (form == WF_ERR || (form == 1 && !xfer_url_host_valid(authority))) {
 		respond_raw(c, 400);
 		goto out;
 	}

@@ -5,6 +5,9 @@
  * is the first wall, not the only one. */
 #include "url.h"
 
+#include <arpa/inet.h>
+#include <string.h>
+
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -138,4 +141,62 @@ ssize_t xfer_url_encode_path(const char *path, char *out, size_t outcap)
 		return -1;
 	out[o] = '\0';
 	return (ssize_t)o;
+}
+
+/* RFC 3986 2.3 unreserved and 2.2 sub-delims. */
+static int host_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_' || c == '~' || (c && strchr("!$&'()*+,;=", c));
+}
+
+int xfer_url_host_valid(wf_slice_t v)
+{
+	const unsigned char *p = (const unsigned char *)v.ptr, *end = p + v.len;
+	if (p < end && *p == '[') {
+		const unsigned char *close = memchr(p, ']', v.len);
+		if (!close)
+			return 0;
+		const unsigned char *lit = p + 1;
+		size_t n = (size_t)(close - lit);
+		if (n && (*lit == 'v' || *lit == 'V')) {
+			/* IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+			size_t i = 1;
+			while (i < n && hexval(lit[i]) >= 0)
+				i++;
+			if (i == 1 || i >= n - 1 || lit[i] != '.')
+				return 0;
+			for (i++; i < n; i++)
+				if (!host_byte(lit[i]) && lit[i] != ':')
+					return 0;
+		} else {
+			char ip6[INET6_ADDRSTRLEN];
+			unsigned char a[16];
+			if (n == 0 || n >= sizeof(ip6))
+				return 0;
+			memcpy(ip6, lit, n);
+			ip6[n] = '\0';
+			if (inet_pton(AF_INET6, ip6, a) != 1)
+				return 0;
+		}
+		p = close + 1;
+	} else {
+		for (; p < end && *p != ':'; p++) {
+			if (*p == '%') {
+				if (end - p < 3 || hexval(p[1]) < 0 || hexval(p[2]) < 0)
+					return 0;
+				p += 2;
+			} else if (!host_byte(*p)) {
+				return 0;
+			}
+		}
+	}
+	if (p == end)
+		return 1;
+	if (*p++ != ':')
+		return 0;
+	for (; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
 }

@@ -45,6 +45,14 @@ int xfer_url_to_path(wf_slice_t target, char *out, size_t outcap, int *is_dir);
  * it refuses (xfer_ftp_name_creatable). Pure. */
 int xfer_url_byte_ok(unsigned char c);
 
+/* Is v a valid Host field value, or authority of an absolute-form target
+ * or :authority (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3): host [":" port],
+ * host being a reg-name (unreserved, pct-encoded and sub-delims bytes:
+ * an IPv4 address is one), an IPv6 address in brackets or an IPvFuture
+ * literal; port digits. Empty is valid (RFC 9112 3.2: a target without
+ * an authority). 1 or 0. Pure. */
+int xfer_url_host_valid(wf_slice_t v);
+
 /* Percent-encodes a path for use in a URL (href): keeps unreserved and '/'.
  * Returns the length written (NUL-terminated), or -1 if outcap is too small. */
 ssize_t xfer_url_encode_path(const char *path, char *out, size_t outcap);

@@ -53,6 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Fill with a marker so a missing NUL shows up as a long string. */
 	memset(out, 'X', sizeof(out));
 	int rc = xfer_url_to_path((wf_slice_t){ (const char *)data, size }, out, sizeof(out), &dir);
+	/* The same bytes as a Host value: read within their length, whatever they hold. */
+	if (xfer_url_host_valid((wf_slice_t){ (const char *)data, size }) > 1)
+		fail("host check out of range", "");
 	if (rc == XFER_URL_TOO_LONG) {
 		char *big = malloc(size + 1);
 		if (!big)

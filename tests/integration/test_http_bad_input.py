@@ -77,6 +77,39 @@ class ParserErrors(BadInputBase):
             with self.subTest(lines=lines):
                 self.refused(head(lines), 400)
 
+    def test_invalid_host_400(self):
+        """RFC 9112 3.2: a Host that is no host [":" port] (RFC 3986) is a
+        400, and the connection closes, as for a missing one; so is such an
+        authority in an absolute-form target. Names, IPv4, [IPv6] and ports
+        are served."""
+        for host in (b"a b", b"x/y", b"x@y", b"[::1", b"local\xc3\xa9", b"x:port", b"[::1]x"):
+            with self.subTest(host=host):
+                self.refused(b"GET /hello.txt HTTP/1.1\r\nHost: " + host + b"\r\nAuthorization: " +
+                             ALICE.encode() + b"\r\n\r\n", 400)
+        self.refused(head(["Host: localhost", "Authorization: " + ALICE], "GET https://x%2/hello.txt HTTP/1.1"), 400)
+        for host in ("localhost", "localhost:443", "127.0.0.1", "[::1]:8443", "my-host.example"):
+            with self.subTest(host=host), harness.RawTLS(self.server) as c:
+                c.send(head(["Host: " + host, "Authorization: " + ALICE]))
+                status, _, body = c.read_response(timeout=5)
+                self.assertEqual((status, body), (200, b"hello\n"))
+        self.assertServerHealthy()
+
+    def test_invalid_http2_authority_400(self):
+        """The same rule for HTTP/2's :authority (past what nghttp2 checks):
+        that stream gets 400, the connection goes on."""
+        def block(authority):
+            return (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https") +
+                    hpack_literal(":path", "/hello.txt") + hpack_literal(":authority", authority) +
+                    hpack_literal("authorization", ALICE))
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(H2_PREFACE + h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 1, block("x@y")))
+            h2_frames(c, timeout=1)
+            c.send(h2_frame(1, H2_END_STREAM | H2_END_HEADERS, 3, block("localhost:443")))
+            h2_frames(c, timeout=1)
+        log = self.server.log()
+        self.assertIn(" - GET /hello.txt HTTP/2 400 ", log)  # refused before the login
+        self.assertIn(" alice GET /hello.txt HTTP/2 200 ", log)
+
     def test_header_section_too_large_431(self):
         big = "X-Filler: " + "a" * 17000
         self.refused(head(["Host: localhost", "Authorization: " + ALICE, big]), 431)

@@ -252,8 +252,27 @@ static void test_encode(void)
 	}
 }
 
+static void test_host(void)
+{
+	static const char *const good[] = { "", "localhost", "localhost:8443", "127.0.0.1", "127.0.0.1:443",
+					     "[::1]", "[::1]:443", "[2001:db8::7]", "[v1.fe80::a+en1]", "a-b.example",
+					     "xn--bcher-kva.example", "%41b", "a!$&'()*+,;=", "x:", "under_score~" };
+	static const char *const bad[] = { "a b", "x/y", "x@y", "[::1", "::1", "[::1]x", "[::1]:x", "[]",
+					   "[zz]", "[v.x]", "[v1.]", "x:y", "x:1:2", "%4", "%zz", "a\"b", "a\tb",
+					   "a?b", "a#b", "\xc3\xa9.example", "a\x7f", "x:80 " };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		CHECK_EQ_INT(xfer_url_host_valid((wf_slice_t){ good[i], strlen(good[i]) }), 1);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ_INT(xfer_url_host_valid((wf_slice_t){ bad[i], strlen(bad[i]) }), 0);
+	}
+	/* A NUL in the value is no host byte. */
+	CHECK_EQ_INT(xfer_url_host_valid((wf_slice_t){ "a\0b", 3 }), 0);
+}
+
 int main(void)
 {
+	test_host();
 	test_normal();
 	test_dots();
 	test_hostile();
