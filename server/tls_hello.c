@@ -10,7 +10,7 @@
 #define RSA WF_KEY_RSA
 #define ECDSA WF_KEY_EC
 
-unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len)
+unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len, bool tls13)
 {
 	if (len < 2)
 		return 0;
@@ -26,13 +26,17 @@ unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len)
 		 * signature 1 RSA and 3 ECDSA, and hash 4 (SHA-256) or more: the
 		 * server's priorities sign with nothing weaker. TLS 1.3 reads
 		 * 0x0403, 0x0503 and 0x0603 as ECDSA on P-256, P-384 and P-521
-		 * alone; TLS 1.2 as a hash over any curve (wf_tls_hello_keys). */
+		 * alone, and signs no handshake with PKCS#1 v1.5 (RFC 8446
+		 * 4.2.3: those codes are for certificates only); TLS 1.2 reads
+		 * the ECDSA pairs as a hash over any curve. */
 		if (hi == 0x08)
 			bits |= lo >= 0x04 && lo <= 0x06 ? RSA : 0;
-		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x01)
+		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x01 && !tls13)
 			bits |= RSA;
-		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x03)
+		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x03 && tls13)
 			bits |= hi == 0x04 ? WF_KEY_EC256 : hi == 0x05 ? WF_KEY_EC384 : WF_KEY_EC521;
+		else if (hi >= 0x04 && hi <= 0x06 && lo == 0x03)
+			bits |= ECDSA;
 	}
 	return bits;
 }
@@ -71,7 +75,7 @@ static bool offers_tls13(const uint8_t *body, size_t len)
 }
 
 typedef struct hello_exts {
-	unsigned sigalgs; /* keys they can verify */
+	wf_slice_t sigalgs; /* the extension's body, read once the version is known */
 	bool has_sigalgs;
 	bool tls13;
 } hello_exts_t;
@@ -80,7 +84,7 @@ static int on_ext(void *ctx, unsigned tls_id, const unsigned char *data, unsigne
 {
 	hello_exts_t *x = ctx;
 	if (tls_id == EXT_SIGNATURE_ALGORITHMS) {
-		x->sigalgs = wf_tls_sigalgs_keys(data, size);
+		x->sigalgs = (wf_slice_t){ (const char *)data, size };
 		x->has_sigalgs = true;
 	} else if (tls_id == EXT_SUPPORTED_VERSIONS) {
 		x->tls13 = offers_tls13(data, size);
@@ -108,12 +112,10 @@ unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len)
 	gnutls_datum_t d = { (unsigned char *)hello, (unsigned)len };
 	if (gnutls_ext_raw_parse(&x, on_ext, &d, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO) < 0)
 		return 0;
-	/* No signature_algorithms: TLS 1.2 lets the client take any key. */
-	unsigned keys = x.has_sigalgs ? x.sigalgs : RSA | ECDSA;
-	if (x.tls13)
-		return keys;
-	/* TLS 1.2's ECDSA pairs name a hash, not a curve. */
-	if (keys & ECDSA)
-		keys |= ECDSA;
-	return keys & suites;
+	/* No signature_algorithms: TLS 1.2 lets the client take any key. A
+	 * hello that offers TLS 1.3 gets it (the server's maximum). */
+	unsigned keys = RSA | ECDSA;
+	if (x.has_sigalgs)
+		keys = wf_tls_sigalgs_keys((const uint8_t *)x.sigalgs.ptr, x.sigalgs.len, x.tls13);
+	return x.tls13 ? keys : keys & suites;
 }

@@ -5,6 +5,7 @@
 #ifndef WF_TLS_HELLO_H
 #define WF_TLS_HELLO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +20,8 @@
 unsigned wf_tls_hello_keys(const uint8_t *hello, size_t len);
 
 /* The same over the extension's own body (a 2-byte length, then 2-byte
- * SignatureScheme codes), ECDSA codes read as TLS 1.3 reads them (one
- * curve each). */
-unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len);
+ * SignatureScheme codes), read as TLS 1.3 reads them when tls13 (an ECDSA
+ * code for one curve, no PKCS#1 v1.5 signatures), else as TLS 1.2 does. */
+unsigned wf_tls_sigalgs_keys(const uint8_t *body, size_t len, bool tls13);
 
 #endif

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const unsigned known = WF_KEY_RSA | WF_KEY_EC;
 	if (wf_tls_hello_keys(copy, size) & ~known)
 		abort();
-	if (wf_tls_sigalgs_keys(copy, size) & ~known)
+	if ((wf_tls_sigalgs_keys(copy, size, true) | wf_tls_sigalgs_keys(copy, size, false)) & ~known)
 		abort();
 	free(copy);
 	return 0;

@@ -93,6 +93,17 @@ class CurveOfTheKey(unittest.TestCase):
         self.assertEqual(served_key(port, p256), "RSA")
         self.assertEqual(served_key(port, p384), "EC/ECDSA")
         self.assertEqual(served_key(port), "EC/ECDSA")
+        # PKCS#1 v1.5 signs no TLS 1.3 handshake: a client that offers it
+        # and ECDSA on P-384 gets the P-384 one, though RSA comes first.
+        # Before, the RSA one was chosen and its handshake failed.
+        rsa_first = harness.Server(certificates=certs,
+                                   services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                              "certificates": ["rsa", "ec"]}])
+        self.addCleanup(rsa_first.cleanup)
+        rsa_first.start()
+        pkcs1 = "NORMAL:-SIGN-ALL:+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-RSA-SHA256"
+        self.assertEqual(served_key(rsa_first.services[0]["port"], pkcs1), "EC/ECDSA")
+        self.assertEqual(served_key(rsa_first.services[0]["port"], pkcs1 + ":-VERS-ALL:+VERS-TLS1.2"), "RSA")
         # TLS 1.2's ECDSA-SHA256 is a hash over any curve: the P-384 one.
         self.assertEqual(served_key(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-SIGN-ALL:+SIGN-ECDSA-SHA256"
                                           ":+SIGN-RSA-SHA256"), "EC/ECDSA")

@@ -10,18 +10,34 @@
 #define EC WF_KEY_EC
 #define P256 WF_KEY_EC256
 
-static unsigned keys(const uint8_t *codes, size_t n)
+/* The codes read as TLS 1.3 reads them, or (keys12) as TLS 1.2 does. */
+static unsigned read_as(const uint8_t *codes, size_t n, bool tls13)
 {
 	uint8_t body[64] = { (uint8_t)(n >> 8), (uint8_t)n };
 	memcpy(body + 2, codes, n);
-	return wf_tls_sigalgs_keys(body, n + 2);
+	return wf_tls_sigalgs_keys(body, n + 2, tls13);
+}
+
+static unsigned keys(const uint8_t *codes, size_t n)
+{
+	return read_as(codes, n, true);
+}
+
+static unsigned keys12(const uint8_t *codes, size_t n)
+{
+	return read_as(codes, n, false);
 }
 
 static void test_codes(void)
 {
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x04 }, 2), RSA);       /* rsa_pss_rsae_sha256 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x08, 0x06 }, 2), RSA);       /* rsa_pss_rsae_sha512 */
-	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x01 }, 2), RSA);       /* rsa_pkcs1_sha256 */
+	/* rsa_pkcs1_sha256: TLS 1.3 signs no handshake with it (RFC 8446 4.2.3). */
+	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x01 }, 2), 0);
+	CHECK_EQ_INT(keys12((const uint8_t[]){ 0x04, 0x01 }, 2), RSA);
+	/* TLS 1.2's ECDSA pairs name a hash over any curve. */
+	CHECK_EQ_INT(keys12((const uint8_t[]){ 0x04, 0x03 }, 2), EC);
+	CHECK_EQ_INT(keys12((const uint8_t[]){ 0x02, 0x03, 0x02, 0x01 }, 4), 0); /* SHA-1 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x04, 0x03 }, 2), P256);      /* ecdsa_secp256r1_sha256 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x05, 0x03 }, 2), WF_KEY_EC384); /* ecdsa_secp384r1_sha384 */
 	CHECK_EQ_INT(keys((const uint8_t[]){ 0x06, 0x03 }, 2), WF_KEY_EC521); /* ecdsa_secp521r1_sha512 */
@@ -100,6 +116,12 @@ static void test_hello(void)
 	const uint16_t tls13_suites[] = { 0x1301, 0x1302 };
 	n = hello(buf, tls13_suites, 2, both_sigs, 2, true);
 	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA | P256);
+	/* PKCS#1 v1.5 beside it: no RSA under TLS 1.3, RSA under TLS 1.2. */
+	const uint16_t p384_pkcs1_sigs[] = { 0x0503, 0x0401 };
+	n = hello(buf, tls13_suites, 2, p384_pkcs1_sigs, 2, true);
+	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), WF_KEY_EC384);
+	n = hello(buf, both_suites, 2, p384_pkcs1_sigs, 2, false);
+	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), RSA | EC);
 	const uint16_t p384_sigs[] = { 0x0503 };
 	n = hello(buf, tls13_suites, 2, p384_sigs, 1, true);
 	CHECK_EQ_INT(wf_tls_hello_keys(buf, n), WF_KEY_EC384);
@@ -125,10 +147,10 @@ static void test_hello(void)
 
 static void test_malformed(void)
 {
-	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00 }, 1), 0);
+	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00 }, 1, true), 0);
 	/* A length past the end, an odd one. */
-	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00, 0x04, 0x04, 0x03 }, 4), 0);
-	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00, 0x03, 0x04, 0x03, 0x04 }, 5), 0);
+	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00, 0x04, 0x04, 0x03 }, 4, true), 0);
+	CHECK_EQ_INT(wf_tls_sigalgs_keys((const uint8_t[]){ 0x00, 0x03, 0x04, 0x03, 0x04 }, 5, false), 0);
 	CHECK_EQ_INT(wf_tls_hello_keys((const uint8_t[]){ 0x03, 0x03 }, 2), 0);
 	CHECK_EQ_INT(wf_tls_hello_keys(NULL, 0), 0);
 }
