@@ -34,7 +34,7 @@ struct acme_deploy {
 	ev_timer hook_retry;
 	double hook_delay;         /* before the next run after a failed one */
 	int hook_tries;            /* failed runs for this certificate */
-	bool mark_unwritten;       /* the last run's deploy-pending mark could not be written */
+	bool mark_unwritten;       /* the last run's deploy-pending mark could not be written, nor is an older one there */
 	unsigned gen;              /* the latest certificate's: runs of older ones change nothing */
 	char serial[64];           /* of the certificate held, hex; "unknown" when it does not parse */
 };
@@ -146,11 +146,19 @@ static void on_hook_done(void *arg, unsigned gen, bool ok)
 static void set_mark(acme_deploy_t *d)
 {
 	const char *state_dir = acme_events_state_dir(d->events);
-	d->mark_unwritten = wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) != WF_OK;
-	if (d->mark_unwritten)
-		wf_log_error("certificate %s: cannot write %s/certs/%s/deploy-pending: %m; if the deploy hook does "
-			     "not finish, the next start will not run it again",
-			     d->cert->name, state_dir, d->cert->name);
+	d->mark_unwritten = false;
+	if (wf_certstate_set_deploy_pending(state_dir, d->cert->name, d->serial) == WF_OK)
+		return;
+	int err = errno;
+	/* An earlier mark still there (any serial) makes the next start run
+	 * the hook all the same, for the certificate held then. */
+	char older[64];
+	d->mark_unwritten = wf_certstate_read_deploy_pending(state_dir, d->cert->name, older, sizeof(older)) ==
+			    WF_DECLINED;
+	wf_log_error("certificate %s: cannot write %s/certs/%s/deploy-pending: %s; %s", d->cert->name, state_dir,
+		     d->cert->name, strerror(err),
+		     d->mark_unwritten ? "if the deploy hook does not finish, the next start will not run it again"
+				       : "the older mark there still makes the next start run the deploy hook");
 }
 
 /* Runs the deploy hook for the certificate held, its mark set first: a

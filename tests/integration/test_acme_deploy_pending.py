@@ -123,7 +123,7 @@ class DeployPending(AcmeCase):
         self.wait_no_mark()
         self.assert_not_rerun(s, (2, 1))
 
-    def test_failure_line_promises_no_start_when_the_mark_is_not_written(self):
+    def test_a_mark_that_cannot_be_rewritten_still_runs_the_hook_at_start(self):
         self.pebble.start()
         s = self.make_server()
         self.deploy_hook(s, output_dir=True)
@@ -133,7 +133,8 @@ class DeployPending(AcmeCase):
         self.assertTrue(s.wait_log("failed (try 1)", 15), s.log()[-3000:])
         self.assertRegex(s.log(), r"failed \(try 1\).*next try in \d+ s, or at the next start")
         # The mark cannot be replaced: the start-up run cannot rewrite it,
-        # so its failure line says nothing of a next start.
+        # but the older mark is there, so the next start runs the hook all
+        # the same, and the lines say so.
         s.stop()
         if subprocess.run(["chattr", "+i", self.mark], capture_output=True, timeout=10).returncode != 0:
             self.skipTest("chattr +i is not available here")
@@ -142,8 +143,13 @@ class DeployPending(AcmeCase):
         s.start()
         self.assertTrue(harness.wait_until(lambda: s.log().count("failed (try 1)") > before, 15), s.log()[-3000:])
         self.assertIn("cannot write %s: " % self.mark, s.log())
+        self.assertIn("the older mark there still makes the next start run the deploy hook", s.log())
         last = [ln for ln in s.log().splitlines() if "failed (try 1)" in ln][-1]
-        self.assertRegex(last, r"next try in \d+ s$")
+        self.assertRegex(last, r"next try in \d+ s, or at the next start$")
+        s.stop()
+        before = s.log().count(RERUN)
+        s.start()
+        self.assertTrue(harness.wait_until(lambda: s.log().count(RERUN) > before, 15), s.log()[-3000:])
 
     def test_hook_cut_short_by_a_kill_runs_again(self):
         self.pebble.start()
