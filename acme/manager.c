@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define FALLBACK_AFTER 3        /* failures in a row the CA caused before the next CA is tried */
@@ -75,10 +76,20 @@ struct acme_manager {
 };
 
 
-static time_t renewal_time(const wf_certkey_t *ck)
+/* An issued certificate of another key type than the config asks for (a
+ * key_type changed since): it serves until one of the new type comes, which
+ * nothing but an order brings. */
+static bool other_key_type(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
+{
+	return !ck->provisional && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0;
+}
+
+static time_t renewal_time(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
 {
 	if (ck->short_of_config)
 		return 0; /* due now: a name it lacks is served nothing valid */
+	if (other_key_type(ck, c))
+		return 0; /* due now: the lifetime rule would keep the old type for months */
 	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
 }
 
@@ -726,8 +737,8 @@ static void schedule(acme_manager_t *m)
 		if (m->settled && s->tried)
 			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
-		time_t due = ck ? renewal_time(ck) : 0;
-		bool issued = ck && !ck->provisional && !ck->short_of_config;
+		time_t due = ck ? renewal_time(ck, s->cert) : 0;
+		bool issued = ck && !ck->provisional && !ck->short_of_config && !other_key_type(ck, s->cert);
 		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
 		wf_certkey_unref(ck);
 		/* The CA's wait (client.h) holds back everything that would ask it. */

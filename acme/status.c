@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define PEM_MAX (1 << 20)
@@ -198,6 +199,7 @@ int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec,
 typedef struct cert_info {
 	bool found, provisional;
 	bool short_of_config; /* issued for some configured names only: due now */
+	bool other_key_type;  /* issued with another key type than the config's: due now */
 	char issuer[256], serial[64];
 	time_t not_before, not_after;
 } cert_info_t;
@@ -230,6 +232,7 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 				ci->found = true;
 				ci->provisional = i == 1;
 				ci->short_of_config = partial;
+				ci->other_key_type = i == 0 && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0;
 				snprintf(ci->issuer, sizeof(ci->issuer), "%s", ck->issuer);
 				snprintf(ci->serial, sizeof(ci->serial), "%s", ck->serial);
 				ci->not_before = ck->not_before;
@@ -278,7 +281,7 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "provisional", json_object_new_boolean(!ci.found || ci.provisional));
 		json_object_object_add(o, "not_before", time_or_null(ci.not_before));
 		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
-		time_t due = ci.found && !ci.short_of_config ?
+		time_t due = ci.found && !ci.short_of_config && !ci.other_key_type ?
 				     acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
 		if (rec.next_attempt > due)
 			due = rec.next_attempt;

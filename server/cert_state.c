@@ -115,9 +115,15 @@ static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c,
 		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		wf_log_warn("certificate %s: stored %s expired at %s; it is served until a new one is obtained",
 			    c->name, cert_name, at);
+	} else if (!provisional && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0) {
+		/* Served until the new one comes, rather than a self-signed one
+		 * break every client meanwhile; acme/manager.c takes it as due at
+		 * once. */
+		wf_log_info("certificate %s: stored %s has a %s key, the config asks for %s; it serves until one "
+			    "of that type is issued",
+			    c->name, cert_name, ck->key_type, c->key_type);
 	} else if (provisional && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0) {
-		/* An issued one of the old type serves until the manager's new order
-		 * comes; a provisional one is made anew, at once. */
+		/* A provisional one is made anew, at once: no CA to wait for. */
 		wf_log_info("certificate %s: stored %s has a %s key, the config asks for %s", c->name, cert_name,
 			    ck->key_type, c->key_type);
 		wf_certkey_unref(ck);

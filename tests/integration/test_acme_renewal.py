@@ -2,7 +2,7 @@
 certificate is replaced without a restart, with a new key (or the same one
 under reuse_key), also while issued.pem cannot be stored; the CA's
 renewalInfo (ARI, RFC 9773) can call for it early; a name added to the
-config orders a new certificate."""
+config, or another key type, orders a new certificate."""
 
 import os
 import sys
@@ -160,6 +160,23 @@ class NamesChange(AcmeCase):
         pem = wait_renewed(s, "extra.wharf.test", first)
         self.assertIn("extra.wharf.test", cert_text(pem))
         self.assertIn("wharf.test", cert_text(pem))
+
+    def test_changed_key_type_orders_a_new_certificate(self):
+        # Certificates of five years: only the changed key_type can make one due.
+        self.pebble.start()
+        s = self.make_server(certs=[{"name": "main", "domains": ["wharf.test"], "key_type": "rsa2048"}])
+        s.start()
+        first = wait_issued(s, "wharf.test")
+        self.assertIn("Subject Public Key Algorithm: RSA", cert_text(first))
+        s.certificates[0]["key_type"] = "ec384"
+        s.write_config()
+        self.assertTrue(s.reload())
+        # The old one serves until the new one comes, never a self-signed one.
+        self.assertTrue(issued_by_pebble(tls_peer_cert(s.port, "wharf.test")))
+        pem = wait_renewed(s, "wharf.test", first, timeout=40)
+        self.assertNotEqual(pem, first, s.log()[-3000:])
+        self.assertIn("SECP384R1", cert_text(pem))
+        self.assertIn("stored issued.pem has a rsa2048 key, the config asks for ec384", s.log())
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ nothing due and changes nothing; a failed order exits 1 with a clear line."""
 
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -74,6 +76,27 @@ class Obtain(unittest.TestCase):
         self.assertIn("0 issued, 0 failed (nothing was due)", r.stderr)
         self.assertEqual(os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino, inode)
         self.assertEqual(read(deploy_log).count("WHARF_EVENT=issued"), hook_runs)
+
+    def test_changed_key_type_is_due(self):
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                          "https_port": 443}])
+        s.write_config()
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("SECP256R1", harness.cert_text(read(os.path.join(s.dir, "out", "main", "cert.pem"))))
+        s.certificates[0]["key_type"] = "ec384"
+        s.write_config()
+        # cert list tells the same: due now, not in years.
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"],
+                             capture_output=True, text=True, timeout=20)
+        due = json.loads(out.stdout)["certificates"][0]["next_renewal"]
+        self.assertLessEqual(due, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)))
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("stored issued.pem has a ec256 key, the config asks for ec384", r.stderr)
+        self.assertIn("cert obtain: 1 issued, 0 failed", r.stderr)
+        self.assertIn("SECP384R1", harness.cert_text(read(os.path.join(s.dir, "out", "main", "cert.pem"))))
 
     def test_failed_deploy_hook_exits_1(self):
         """As `cert fetch` does: the certificate is issued, but the service
