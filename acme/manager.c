@@ -68,7 +68,7 @@ struct acme_manager {
 	ev_timer wake;
 	acme_settled_fn settled; /* one-shot mode when set */
 	void *settled_arg;
-	int issued, failed;
+	int issued, failed, put_off; /* one-shot: what the pass did */
 	acme_unsaved_t *unsaved;   /* owned: issued certificates issued.pem could not take */
 	acme_deploy_t **unrenewed; /* owned: of the certificates with acme = false, whose output
 				    * files still catch up with their issued.pem at start-up */
@@ -221,7 +221,7 @@ static void ca_wait(slot_t *s)
 		    s->cert->name, m->cfg->acme.cas[s->ca].url, at);
 	if (m->settled) { /* one pass: no waiting; the run says it was put off */
 		s->tried = true;
-		m->failed++;
+		m->put_off++;
 		snprintf(s->outcome, sizeof(s->outcome), "deferred   %s asked to wait until %.32s",
 			 m->cfg->acme.cas[s->ca].url, at);
 	}
@@ -707,6 +707,28 @@ static void ari_poll(slot_t *s)
 	acme_client_ready(cl, on_ari_client, s);
 }
 
+/* One pass (cert obtain, cert batch) finds s due while the backoff of an
+ * earlier failure runs: it is not ordered (the backoff spares the CA's
+ * failed-validation limits, which a cron job running every few minutes
+ * would spend), but said, so the run does not pass for one with nothing
+ * due. */
+static void held_back(slot_t *s)
+{
+	acme_manager_t *m = s->m;
+	acme_status_rec_t rec;
+	acme_status_load(m->cfg->state_dir, s->cert->name, &rec);
+	char at[32];
+	/* status.json's, as cert list shows it (resume_backoff kept it there). */
+	time_t until = rec.next_attempt ? rec.next_attempt : kept_at(s->next_attempt - ev_now(m->loop));
+	fmt_time(until, at, sizeof(at));
+	wf_log_warn("certificate %s: due but held back until %s by the backoff after %d failure%s: %s", s->cert->name,
+		    at, s->failures, s->failures == 1 ? "" : "s", rec.last_error[0] ? rec.last_error : "(no error kept)");
+	snprintf(s->outcome, sizeof(s->outcome), "held back  until %.32s by the backoff after %d failure%s: %.200s", at,
+		 s->failures, s->failures == 1 ? "" : "s", rec.last_error[0] ? rec.last_error : "(no error kept)");
+	s->tried = true;
+	m->put_off++;
+}
+
 static bool busy_overlap(const acme_manager_t *m, const slot_t *s)
 {
 	for (size_t i = 0; i < m->nslots; i++) {
@@ -759,10 +781,15 @@ static void schedule(acme_manager_t *m)
 		if (issued && s->ari_poll_at - now < next)
 			next = s->ari_poll_at - now;
 		double until_due = difftime(due, wall);
-		if (until_due <= 0 && now >= s->next_attempt && ca_until) {
+		/* One pass does not wait: what is due but held back is said. */
+		bool held = m->settled && until_due <= 0 && now < s->next_attempt;
+		if (until_due <= 0 && (now >= s->next_attempt || held) && ca_until) {
 			ca_wait(s); /* or on to the next CA, which is due at once */
 			if (m->settled && s->tried)
 				continue;
+		} else if (held) {
+			held_back(s);
+			continue;
 		} else if (until_due <= 0 && now >= s->next_attempt) {
 			/* Two certificates with a name in common wait for each other: both
 			 * would publish a TLS-ALPN-01 answer for the same name. */
@@ -787,7 +814,7 @@ static void schedule(acme_manager_t *m)
 		acme_settled_fn done = m->settled;
 		m->settled = NULL; /* once */
 		ev_timer_stop(m->loop, &m->wake);
-		done(m->settled_arg, m->issued, m->failed);
+		done(m->settled_arg, m->issued, m->failed, m->put_off);
 		return;
 	}
 	/* The periodic look is jittered, so a fleet does not ask the CA in step. */

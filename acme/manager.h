@@ -25,8 +25,10 @@ void acme_manager_free(acme_manager_t *m);
 
 /* One pass (wharf cert obtain): each certificate that is due is ordered
  * once, with no retry and no ARI poll; once none is running, settled(arg,
- * issued, failed) runs from the loop. Call right after acme_manager_new. */
-typedef void (*acme_settled_fn)(void *arg, int issued, int failed);
+ * issued, failed, put_off) runs from the loop. put_off: due, but not ordered
+ * in this pass (the CA's wait, or the backoff of an earlier failure). Call
+ * right after acme_manager_new. */
+typedef void (*acme_settled_fn)(void *arg, int issued, int failed, int put_off);
 void acme_manager_oneshot(acme_manager_t *m, acme_settled_fn settled, void *arg);
 /* Deploy hooks, event hooks or webhooks still running: a one-shot run waits
  * for them before it exits, so their exit status is logged. */

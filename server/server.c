@@ -252,12 +252,16 @@ static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void on_settled(void *arg, int issued, int failed)
+static void on_settled(void *arg, int issued, int failed, int put_off)
 {
 	wf_server_t *srv = arg;
-	wf_log_info("cert obtain: %d issued, %d failed%s", issued, failed,
-		    issued + failed == 0 ? " (nothing was due)" : "");
-	srv->exit_code = failed ? 1 : 0;
+	char off[48] = "";
+	if (put_off)
+		snprintf(off, sizeof(off), ", %d put off", put_off);
+	wf_log_info("cert obtain: %d issued, %d failed%s%s", issued, failed, off,
+		    issued + failed + put_off == 0 ? " (nothing was due)" : "");
+	/* Put off is not done: cron mails the admin, as for a failure. */
+	srv->exit_code = failed || put_off ? 1 : 0;
 	if (srv->opts.batch)
 		acme_manager_report(srv->acme, stdout);
 	ev_timer_init(&srv->settle_timer, on_settle_timer, 0, 0.1);

@@ -162,6 +162,30 @@ class Obtain(unittest.TestCase):
         self.assertIn("0 issued, 1 failed", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
 
+    def test_held_back_by_the_backoff_exits_1(self):
+        """A certificate due (never issued) whose last order failed: the next
+        run within the backoff orders nothing, but says so and exits 1, not
+        "nothing was due"."""
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}])
+        s.write_config()
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        # The backoff of an hour, as a later failure gets it (retry_interval is 1 s here).
+        status_path = os.path.join(s.state_dir, "certs", "main", "status.json")
+        status = json.loads(read(status_path))
+        error = status["last_error"]
+        status["next_attempt"] = int(time.time()) + 3600
+        with open(status_path, "w") as f:
+            json.dump(status, f)
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertNotIn("ordering from", r.stderr)
+        self.assertIn("certificate main: due but held back until %s by the backoff after 1 failure: %s"
+                      % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(status["next_attempt"])), error), r.stderr)
+        self.assertIn("0 issued, 0 failed, 1 put off", r.stderr)
+        self.assertNotIn("nothing was due", r.stderr)
+
     def held_files_cannot_catch_up(self, issued):
         """A certificate wharf no longer renews (acme = false) whose stored
         issued.pem is damaged: its output files cannot be brought up to date,
