@@ -245,6 +245,11 @@ bool acme_deploy_lagging(const acme_deploy_t *d)
 	return d && (ev_is_active(&d->retry) || d->stuck);
 }
 
+bool acme_deploy_hook_failing(const acme_deploy_t *d)
+{
+	return d && d->hook_tries > 0;
+}
+
 void acme_deploy_prepare(acme_deploy_t *d, wf_slice_t chain_pem)
 {
 	char serial[64];

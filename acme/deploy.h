@@ -61,5 +61,8 @@ int acme_deploy_startup(acme_deploy_t *d, const char *state_dir);
  * written at all (too large a pair; at start-up, an issued.pem that cannot
  * be read or holds no certificate after its key). */
 bool acme_deploy_lagging(const acme_deploy_t *d);
+/* The deploy hook's last run for the certificate held did not exit 0 (a
+ * retry may be set): the service it reloads may not have that certificate. */
+bool acme_deploy_hook_failing(const acme_deploy_t *d);
 
 #endif

@@ -961,7 +961,18 @@ void acme_manager_report(const acme_manager_t *m, FILE *out)
 			continue;
 		char name[25];
 		snprintf(name, sizeof(name), "%.24s", s->cert->name);
-		fprintf(out, "%-24s %s\n", name, s->outcome[0] ? s->outcome : "current    not due for renewal");
+		/* An issuance whose service did not take it is not done: the exit
+		 * status says so, and the row must too. */
+		const char *undone = acme_deploy_hook_failing(s->deploy) ? "the deploy hook failed"
+				     : acme_deploy_lagging(s->deploy)   ? "the output files were not written"
+									 : NULL;
+		const char *text = s->outcome[0] ? s->outcome : "current    not due for renewal";
+		if (undone && strncmp(text, "issued ", 7) == 0)
+			fprintf(out, "%-24s issued     but %s; %s\n", name, undone, text + 11);
+		else if (undone)
+			fprintf(out, "%-24s %s, but %s\n", name, text, undone);
+		else
+			fprintf(out, "%-24s %s\n", name, text);
 	}
 	fflush(out);
 }

@@ -36,7 +36,8 @@ bool acme_manager_hooks_busy(const acme_manager_t *m);
 /* Output files that could not be written and deploy hooks that failed
  * (events.h): a one-shot run exits 1 on any. */
 size_t acme_manager_deploy_failures(const acme_manager_t *m);
-/* One-shot: a table of what happened to each certificate. */
+/* One-shot: a table of what happened to each certificate, deploy hooks
+ * included (call it once they have ended). */
 void acme_manager_report(const acme_manager_t *m, FILE *out);
 
 #endif

@@ -239,6 +239,9 @@ static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	if (acme_manager_hooks_busy(srv->acme))
 		return; /* again in 0.1 s; each hook is killed after its timeout */
 	ev_timer_stop(loop, t);
+	/* Once hooks have ended: a row tells how its deploy hook did. */
+	if (srv->opts.batch)
+		acme_manager_report(srv->acme, stdout);
 	/* A certificate the service reading its files does not have yet (its
 	 * reload failed, or the files could not be written) is a failed run,
 	 * as `cert fetch` says of its hook. */
@@ -262,8 +265,6 @@ static void on_settled(void *arg, int issued, int failed, int put_off)
 		    issued + failed + put_off == 0 ? " (nothing was due)" : "");
 	/* Put off is not done: cron mails the admin, as for a failure. */
 	srv->exit_code = failed || put_off ? 1 : 0;
-	if (srv->opts.batch)
-		acme_manager_report(srv->acme, stdout);
 	ev_timer_init(&srv->settle_timer, on_settle_timer, 0, 0.1);
 	ev_timer_again(srv->loop, &srv->settle_timer);
 }

@@ -106,8 +106,22 @@ class Batch(unittest.TestCase):
         self.assertIn("exited 7", r.stderr)
         rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
         self.assertEqual(sorted(rows), ["bad", "good"], r.stdout)
-        self.assertRegex(rows["good"], r"^good\s+issued\s+")
-        self.assertRegex(rows["bad"], r"^bad\s+issued\s+")
+        self.assertRegex(rows["good"], r"^good\s+issued\s+valid until 20\d\d-")
+        # Not only the exit status tells: the row does.
+        self.assertRegex(rows["bad"], r"^bad\s+issued\s+but the deploy hook failed; valid until 20\d\d-")
+
+    def test_row_held_back_by_the_backoff(self):
+        """A certificate never issued whose last order failed is not
+        "current" in the next batch within its backoff: the row says it is
+        held back, until when and why, and the run exits 1."""
+        r = self.batch("refused,blocked.example\n")  # on the CA's blocklist: a day's backoff
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        r = self.batch("refused,blocked.example\n")
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertNotIn("ordering from", r.stderr)
+        rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
+        self.assertRegex(rows["refused"], r"^refused\s+held back\s+until 20\d\d-\S+ by the backoff after 1 "
+                                          r"failure: blocked.example: urn:ietf:params:acme:error:rejectedIdentifier")
 
     def test_malformed_csv_orders_nothing(self):
         r = self.batch("a,a.wharf.test\na,b.wharf.test\n")
