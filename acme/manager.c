@@ -210,6 +210,8 @@ static void ca_wait(slot_t *s)
 		rec.ca_failures = 0;
 		rec.next_attempt = 0;
 		rec.ca_wait_until = 0;
+		rec.ari_at = 0; /* leave_waiting_ca dropped it: a pick of the old CA's */
+		rec.ari_for[0] = '\0';
 		acme_status_save(m->cfg->state_dir, s->cert->name, &rec);
 		return;
 	}
@@ -442,6 +444,10 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	else
 		rec.failed_for[0] = '\0';
 	rec.ca_wait_until = m->clients[s->ca] ? acme_client_not_before(m->clients[s->ca]) : 0;
+	if (!s->ari_at) { /* dropped by a move to another CA: cert list no longer shows it */
+		rec.ari_at = 0;
+		rec.ari_for[0] = '\0';
+	}
 	acme_status_save(m->cfg->state_dir, c->name, &rec);
 	alarm_check(m, s, "renewal keeps failing", "; the next attempt comes only after that (the CA's Retry-After)",
 		    res->problem_type);
@@ -597,6 +603,18 @@ static void start_job(slot_t *s)
 
 /* ---------------------------------------------------------------- ARI */
 
+/* The moment picked (or none), kept in status.json for serial: cert list
+ * and the status endpoint show when the daemon renews, not what the
+ * lifetime alone would say (acme/status.c). */
+static void ari_keep(slot_t *s, const char *serial)
+{
+	acme_status_rec_t rec;
+	acme_status_load(s->m->cfg->state_dir, s->cert->name, &rec);
+	rec.ari_at = s->ari_at;
+	snprintf(rec.ari_for, sizeof(rec.ari_for), "%s", s->ari_at ? serial : "");
+	acme_status_save(s->m->cfg->state_dir, s->cert->name, &rec);
+}
+
 static void ari_done(slot_t *s, double next_poll)
 {
 	s->ari_busy = false;
@@ -630,6 +648,8 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	 * until the CA gives a window of the usual kind. */
 	wf_certkey_t *served = wf_certstore_get(s->m->store, s->cert->name);
 	time_t began = served && !served->provisional ? served->not_before : 0;
+	char serial[64];
+	snprintf(serial, sizeof(serial), "%s", served ? served->serial : "");
 	if (served)
 		wf_certkey_unref(served);
 	bool closed_before = began && ri.end <= began;
@@ -640,6 +660,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 				    s->cert->name);
 		s->ari_closed_logged = true;
 		s->ari_at = 0;
+		ari_keep(s, serial);
 		ari_done(s, ari_next_poll(r));
 		return;
 	}
@@ -658,6 +679,7 @@ static void on_renewal_info(void *arg, const acme_reply_t *r)
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	wf_log_info("certificate %s: the CA suggests renewing by %s; picked %s", s->cert->name,
 		    ri.end < time(NULL) ? "now (window already open)" : "its window", at);
+	ari_keep(s, serial);
 	ari_done(s, ari_next_poll(r));
 }
 
@@ -761,7 +783,7 @@ static void schedule(acme_manager_t *m)
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
 		time_t due = ck ? renewal_time(ck, s->cert) : 0;
 		bool issued = ck && !ck->provisional && !ck->short_of_config && !other_key_type(ck, s->cert);
-		time_t latest = ck ? ck->not_after - (time_t)(difftime(ck->not_after, ck->not_before) / 6) : 0;
+		time_t ari_due = ck && s->ari_at ? acme_renewal_time_ari(ck->not_before, ck->not_after, s->ari_at) : 0;
 		wf_certkey_unref(ck);
 		/* The CA's wait (client.h) holds back everything that would ask it. */
 		acme_client_t *cl = client_for(m, s->ca);
@@ -773,11 +795,9 @@ static void schedule(acme_manager_t *m)
 			}
 			s->ari_poll_at = now + difftime(ca_until, wall) + WAIT_SLACK;
 		}
-		/* The CA's suggestion decides, but never later than the last sixth of
-		 * the lifetime: a window past expiry (a CA's bug) must not let the
-		 * certificate lapse unrenewed. */
+		/* The CA's suggestion decides, within the last-sixth bound. */
 		if (issued && s->ari_at)
-			due = s->ari_at < latest ? s->ari_at : latest;
+			due = ari_due;
 		if (issued && s->ari_poll_at - now < next)
 			next = s->ari_poll_at - now;
 		double until_due = difftime(due, wall);

@@ -23,6 +23,14 @@ time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional)
 	return not_after - (time_t)left_at_renewal;
 }
 
+time_t acme_renewal_time_ari(time_t not_before, time_t not_after, time_t ari_at)
+{
+	time_t latest = not_after - (time_t)(difftime(not_after, not_before) / 6);
+	if (!ari_at)
+		return acme_renewal_time(not_before, not_after, false);
+	return ari_at < latest ? ari_at : latest;
+}
+
 double acme_jitter(double seconds, double fraction)
 {
 	uint32_t r = 0;
@@ -117,6 +125,10 @@ int acme_status_save(const char *state_dir, const char *name, const acme_status_
 		json_object_object_add(o, "ca_wait_until", json_object_new_int64(rec->ca_wait_until));
 	if (rec->failed_for[0])
 		json_object_object_add(o, "failed_for", json_object_new_string(rec->failed_for));
+	if (rec->ari_at && rec->ari_for[0]) {
+		json_object_object_add(o, "ari_at", json_object_new_int64(rec->ari_at));
+		json_object_object_add(o, "ari_for", json_object_new_string(rec->ari_for));
+	}
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc = wf_durable_write(dfd, "status.json", text, strlen(text), 0644);
 	json_object_put(o);
@@ -149,6 +161,7 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 			rec->last_issued_at = (time_t)get_int(o, "last_issued_at");
 			rec->ca = (int)get_int(o, "ca");
 			rec->ca_wait_until = (time_t)get_int(o, "ca_wait_until");
+			rec->ari_at = (time_t)get_int(o, "ari_at");
 			/* No wait we store passes a day and its jitter (ACME_BACKOFF_CAP,
 			 * Retry-After's cap): a later one is an edited file's, and
 			 * would be shown as a year past 9999. */
@@ -166,6 +179,8 @@ void acme_status_load(const char *state_dir, const char *name, acme_status_rec_t
 				snprintf(rec->issued_ca, sizeof(rec->issued_ca), "%s", json_object_get_string(v));
 			if (json_object_object_get_ex(o, "failed_for", &v) && json_object_is_type(v, json_type_string))
 				snprintf(rec->failed_for, sizeof(rec->failed_for), "%s", json_object_get_string(v));
+			if (json_object_object_get_ex(o, "ari_for", &v) && json_object_is_type(v, json_type_string))
+				snprintf(rec->ari_for, sizeof(rec->ari_for), "%s", json_object_get_string(v));
 		}
 		json_object_put(o);
 		if (tok)
@@ -283,6 +298,10 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
 		time_t due = ci.found && !ci.short_of_config && !ci.other_key_type ?
 				     acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
+		/* The daemon's ARI pick, when it is about the certificate on disk:
+		 * one for its predecessor says nothing of it. */
+		if (due && !ci.provisional && rec.ari_at && rec.ari_for[0] && strcasecmp(rec.ari_for, ci.serial) == 0)
+			due = acme_renewal_time_ari(ci.not_before, ci.not_after, rec.ari_at);
 		if (rec.next_attempt > due)
 			due = rec.next_attempt;
 		json_object_object_add(o, "next_renewal",

@@ -25,6 +25,10 @@ typedef struct acme_status_rec {
 			       * certificate of the account); 0: no wait known */
 	char failed_for[65];  /* the last failure was the request's own (ours, or a CA's refusal of
 			       * what it asks): hex SHA-256 of the settings it was made with; else "" */
+	time_t ari_at;        /* the moment the manager picked in the CA's renewalInfo window (ARI),
+			       * before the last-sixth bound; 0: none (no ARI, or older files) */
+	char ari_for[64];     /* the serial (hex) of the certificate ari_at is for: a pick is
+			       * about that certificate only, never the one that replaces it */
 } acme_status_rec_t;
 
 /* Durable write of NAME's record. */
@@ -41,7 +45,9 @@ int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec,
 /* JSON: {"certificates":[{"name","domains","issuer","serial","not_before","not_after",
  * "provisional","next_renewal","failures","last_error","last_error_local","last_error_at",
  * "ca_wait_until"}]}
- * with RFC 3339 times (null when unknown). */
+ * with RFC 3339 times (null when unknown). next_renewal is the moment the
+ * daemon renews at: ARI's pick when status.json holds one for the serial
+ * served, else the lifetime rule; a later next attempt (backoff, CA wait) wins. */
 int acme_status_json(const wf_config_t *cfg, wf_buf_t *out);
 /* The same as a table for a terminal. */
 int acme_status_print(const wf_config_t *cfg, FILE *f);
@@ -49,6 +55,10 @@ int acme_status_print(const wf_config_t *cfg, FILE *f);
 /* When a certificate is due (wall clock): 0 for a provisional one; else a third
  * of the lifetime before expiry, half for lifetimes under 10 days. */
 time_t acme_renewal_time(time_t not_before, time_t not_after, bool provisional);
+/* When an issued certificate is due when the CA's renewalInfo (ARI) picked
+ * ari_at (0: none): ari_at, but never later than the last sixth of the
+ * lifetime, so that a window past expiry (a CA's bug) cannot let it lapse. */
+time_t acme_renewal_time_ari(time_t not_before, time_t not_after, time_t ari_at);
 
 #define ACME_BACKOFF_CAP 86400.0 /* the longest wait between two attempts */
 #define ACME_BACKOFF_JITTER 0.1  /* each wait is drawn within ±10 % of acme_retry_delay's */

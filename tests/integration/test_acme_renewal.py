@@ -80,6 +80,7 @@ class RenewalInfo(AcmeCase):
         import urllib.request
         pebble = self.pebble
         seen = self.seen = []
+        windows = self.windows = {}
         port = self.front_port = harness.free_port()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -103,6 +104,7 @@ class RenewalInfo(AcmeCase):
                     # The first certificate asked about is to be renewed now (as after a
                     # mass-revocation notice); any later one not for a long while.
                     start, end = (now - 120, now - 60) if cert_id == seen[0] else (now + 86400, now + 90000)
+                    windows[cert_id] = (start, end)
                     fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
                     body = json.dumps({"suggestedWindow": {"start": fmt(start), "end": fmt(end)}}).encode()
                     self.send_response(200)
@@ -123,6 +125,9 @@ class RenewalInfo(AcmeCase):
         super().tearDown()
 
     def test_renews_when_the_ca_says_so(self):
+        self.renew_when_the_ca_says_so()
+
+    def renew_when_the_ca_says_so(self):
         self.pebble.start()
         self.start_front()
         s = self.make_server()
@@ -143,7 +148,38 @@ class RenewalInfo(AcmeCase):
         self.assertEqual(self.seen[1], ari_cert_id(second))
         time.sleep(2)
         self.assertEqual(s.log().count("; installed"), 2)
+        return s, second
 
+    def test_cert_list_shows_the_time_picked(self):
+        """cert list tells the moment the daemon renews at (as the status
+        endpoint does, from the same code): the one it picked in the CA's
+        window, kept in status.json for the certificate it is about, not the
+        lifetime rule's (years away for Pebble's five-year certificates)."""
+        import json
+        import subprocess
+        s, second = self.renew_when_the_ca_says_so()
+        start, end = self.windows[ari_cert_id(second)]
+        fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+        def next_renewal():
+            out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"],
+                                 capture_output=True, text=True, timeout=20)
+            return json.loads(out.stdout)["certificates"][0]["next_renewal"]
+        # The answer about the second certificate is in: its pick is kept soon after.
+        deadline = time.monotonic() + 10
+        shown = next_renewal()
+        while time.monotonic() < deadline and not fmt(int(start)) <= shown <= fmt(end + 1):
+            time.sleep(0.2)
+            shown = next_renewal()
+        self.assertTrue(fmt(int(start)) <= shown <= fmt(end + 1), (shown, fmt(start), fmt(end)))
+        # A pick about another serial (its predecessor's) says nothing of this one.
+        status_path = os.path.join(s.state_dir, "certs", "main", "status.json")
+        with open(status_path) as f:
+            status = json.load(f)
+        status["ari_for"] = "00" + status["ari_for"]
+        with open(status_path, "w") as f:
+            json.dump(status, f)
+        self.assertGreater(next_renewal(), fmt(time.time() + 365 * 86400))
 
 class NamesChange(AcmeCase):
     def test_added_name_orders_a_new_certificate(self):

@@ -1,6 +1,8 @@
 /* Which CA `wharf cert revoke` goes to (acme_status_issuing_ca): the issuer
  * status.json records, whatever CA is in use since; in older files, a guess
- * that says it is one. A hand-edited status.json's waits are bounded. */
+ * that says it is one. A hand-edited status.json's waits are bounded. The
+ * ARI pick is kept with the serial it is for, and bounded as the manager
+ * bounds it. */
 #include "check.h"
 #include "acme/status.h"
 
@@ -67,6 +69,23 @@ int main(void)
 	CHECK_EQ_INT(rec.failures, 2);
 	CHECK(rec.next_attempt > now && rec.next_attempt <= now + (time_t)(ACME_BACKOFF_CAP * (1 + ACME_BACKOFF_JITTER)) + 1);
 	CHECK(rec.ca_wait_until > now && rec.ca_wait_until <= now + (time_t)(ACME_BACKOFF_CAP * (1 + ACME_BACKOFF_JITTER)) + 1);
+	/* That file is older than the ARI pick: none read. */
+	CHECK_EQ_INT((int)rec.ari_at, 0);
+	CHECK_EQ_STR(rec.ari_for, "");
+	/* The pick and the serial it is for come back as saved. */
+	rec.ari_at = 1900000000;
+	snprintf(rec.ari_for, sizeof(rec.ari_for), "7c84568e7bd03098");
+	CHECK_EQ_INT(acme_status_save(state, "x", &rec), WF_OK);
+	memset(&rec, 0, sizeof(rec));
+	acme_status_load(state, "x", &rec);
+	CHECK(rec.ari_at == 1900000000);
+	CHECK_EQ_STR(rec.ari_for, "7c84568e7bd03098");
+	/* A pick inside the lifetime decides; one past the last sixth (a CA's
+	 * window past expiry) gives way to it; none: the lifetime rule. */
+	CHECK(acme_renewal_time_ari(0, 600000, 100000) == 100000);
+	CHECK(acme_renewal_time_ari(0, 600000, 590000) == 500000);
+	CHECK(acme_renewal_time_ari(0, 600000, 0) == acme_renewal_time(0, 600000, false));
+
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
 	CHECK(system(cmd) == 0);
