@@ -25,6 +25,7 @@ typedef struct load_ctx {
 	const char *real;   /* its real path, as libconfig names it; NULL until known */
 	const char *dir;    /* the folder @include names are read from; NULL until known */
 	wf_config_t *cfg;   /* borrowed: the config being loaded, which keeps the entries' sources */
+	const char *webroot; /* cert obtain --webroot: answers HTTP-01 as acme.webroot would; NULL: none */
 	wf_buf_t *errors;
 	int nerrors;
 	int left_out; /* problems past the errors buffer's cap, counted, not kept */
@@ -1028,6 +1029,21 @@ static bool plain_address(const char *a)
 	return true;
 }
 
+const char *wf_config_challenge_unanswered(const wf_config_t *cfg, const char *challenge, const char *webroot)
+{
+	bool has_http = false, has_https = false;
+	for (size_t j = 0; j < cfg->nservices; j++) {
+		has_http |= cfg->services[j].type == WF_SERVICE_ACME_HTTP;
+		has_https |= cfg->services[j].type == WF_SERVICE_HTTPS;
+	}
+	bool files = (webroot && webroot[0]) || (cfg->acme.webroot && cfg->acme.webroot[0]);
+	if (!strcmp(challenge, "http-01") && !has_http && !files)
+		return "uses http-01 but no service has type acme-http (or set acme.webroot)";
+	if (!strcmp(challenge, "tls-alpn-01") && !has_https)
+		return "uses tls-alpn-01 but no service has type https";
+	return NULL;
+}
+
 static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 {
 	char first[PATH_MAX + 32]; /* where an entry defined twice was first (at_text) */
@@ -1170,16 +1186,9 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		wf_cert_cfg_t *c = &cfg->certificates[i];
 		if (!c->acme)
 			continue;
-		bool has_http = false, has_https = false;
-		for (size_t j = 0; j < cfg->nservices; j++) {
-			has_http |= cfg->services[j].type == WF_SERVICE_ACME_HTTP;
-			has_https |= cfg->services[j].type == WF_SERVICE_HTTPS;
-		}
-		if (!strcmp(c->challenge, "http-01") && !has_http && !(cfg->acme.webroot && cfg->acme.webroot[0]))
-			problem_of(ctx, c->at, "certificate \"%s\" uses http-01 but no service has type acme-http (or set acme.webroot)",
-				c->name);
-		if (!strcmp(c->challenge, "tls-alpn-01") && !has_https)
-			problem_of(ctx, c->at, "certificate \"%s\" uses tls-alpn-01 but no service has type https", c->name);
+		const char *unanswered = wf_config_challenge_unanswered(cfg, c->challenge, ctx->webroot);
+		if (unanswered)
+			problem_of(ctx, c->at, "certificate \"%s\" %s", c->name, unanswered);
 		if (!strcmp(c->challenge, "dns-01") && !c->ndns_hook && cfg->acme.ndns_hook) {
 			c->dns_hook = strv_dup(cfg->acme.dns_hook, cfg->acme.ndns_hook);
 			c->ndns_hook = c->dns_hook ? cfg->acme.ndns_hook : 0;
@@ -1259,7 +1268,12 @@ static char *absolute(const char *path)
 
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 {
-	load_ctx_t ctx = { .file = path, .errors = errors };
+	return wf_config_load_webroot(path, NULL, errors);
+}
+
+wf_config_t *wf_config_load_webroot(const char *path, const char *webroot, wf_buf_t *errors)
+{
+	load_ctx_t ctx = { .file = path, .webroot = webroot, .errors = errors };
 	config_t lc;
 	config_init(&lc);
 	static _Atomic uint64_t generations;

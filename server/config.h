@@ -194,6 +194,10 @@ typedef struct wf_config {
  * problems left out"). Either way the text is followed by a NUL, not counted
  * in the buffer's size, so it may be used as a C string. */
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors);
+/* wf_config_load for a run whose HTTP-01 answers are files under webroot
+ * whatever the file says (cert obtain --webroot DIR): an acme-http service
+ * is then not needed. NULL: as wf_config_load. */
+wf_config_t *wf_config_load_webroot(const char *path, const char *webroot, wf_buf_t *errors);
 wf_config_t *wf_config_ref(wf_config_t *cfg);
 void wf_config_unref(wf_config_t *cfg);
 
@@ -218,6 +222,14 @@ bool wf_config_cert_name_ok(const char *name);
  * certificates taken before are invalid. */
 int wf_config_add_cert(wf_config_t *cfg, const char *name, char *const *domains, size_t ndomains, const char *key_type,
 		       const char *challenge, char *const *hook, size_t nhook);
+
+/* Why no service of cfg can answer challenge ("http-01", "tls-alpn-01";
+ * dns-01 goes through a hook, not a service), as the end of a sentence
+ * that starts with the certificate ("uses http-01 but ..."); NULL when one
+ * can. HTTP-01 files under acme.webroot or under webroot (--webroot; may
+ * be NULL) count as an answer. One check for the config's certificates and
+ * `cert batch` lines alike. Pure. */
+const char *wf_config_challenge_unanswered(const wf_config_t *cfg, const char *challenge, const char *webroot);
 
 /* Why the program at path (a full path) cannot be run as a hook: "not a
  * file", "no execute permission", strerror; NULL when it can, or when a

@@ -359,7 +359,7 @@ static void reload(wf_server_t *srv)
 	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
 	wf_buf_t errors;
 	wf_buf_init(&errors, 1 << 20);
-	wf_config_t *cfg = wf_config_load(srv->cfg->path, &errors);
+	wf_config_t *cfg = wf_config_load_webroot(srv->cfg->path, srv->opts.webroot, &errors);
 	if (!cfg) {
 		/* One log line per problem, as `wharf check` prints them (the text ends in a NUL). */
 		char *save = NULL;
@@ -603,7 +603,9 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 
 	wf_buf_t errors;
 	wf_buf_init(&errors, 1 << 20);
-	srv->cfg = wf_config_load(config_path, &errors);
+	/* --webroot answers HTTP-01 for this run: the check must know it before it
+	 * asks for an acme-http service. */
+	srv->cfg = wf_config_load_webroot(config_path, srv->opts.webroot, &errors);
 	if (!srv->cfg) {
 		fwrite(wf_buf_head(&errors), 1, wf_buf_size(&errors), stderr);
 		wf_buf_fini(&errors);

@@ -123,33 +123,55 @@ class Obtain(unittest.TestCase):
         self.assertIn("hook-stdout", r.stderr)
         self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "fullchain.pem")))
 
-    def test_webroot(self):
-        # Another web server serves the webroot on the port the CA validates.
+    def serve_webroot(self):
+        """A folder that another web server serves on the port the CA
+        validates, as certbot's --webroot expects; both go at cleanup."""
         webroot = os.path.join(harness.tempfile.mkdtemp(prefix="wharf-webroot-"))
         os.chmod(webroot, 0o755)
+        self.addCleanup(subprocess.run, ["rm", "-rf", webroot], timeout=10)
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *a):
                 pass
         handler = functools.partial(Quiet, directory=webroot)
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.pebble.http_port), handler)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            s = self.config([{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
-                            acme_extra='webroot = "%s";' % webroot)
-            s.give_homes()
-            s.give(webroot)
-            s.write_config()
-            r = obtain(s)
-            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
-            self.assertIn("1 issued, 0 failed", r.stderr)
-            # Tokens are removed once the order is done; the readiness file stays.
-            left = os.listdir(os.path.join(webroot, ".well-known", "acme-challenge"))
-            self.assertEqual(left, ["test.txt"])
-            self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "privkey.pem")))
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
-            subprocess.run(["rm", "-rf", webroot], timeout=10)
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        return webroot
+
+    def test_webroot_option_without_acme_http(self):
+        """--webroot DIR answers HTTP-01 for the run, as acme.webroot does:
+        a config with no acme-http service is not refused for it."""
+        webroot = self.serve_webroot()
+        s = self.config([{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}])
+        s.give_homes()
+        s.give(webroot)
+        s.write_config()
+        r = obtain(s, "--webroot", webroot)
+        self.assertNotIn("no service has type acme-http", r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("1 issued, 0 failed", r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "privkey.pem")))
+        # Without it the same config has nothing to answer HTTP-01 with.
+        r = obtain(s)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('certificate "main" uses http-01 but no service has type acme-http', r.stderr)
+
+    def test_webroot(self):
+        # Another web server serves the webroot on the port the CA validates.
+        webroot = self.serve_webroot()
+        s = self.config([{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}],
+                        acme_extra='webroot = "%s";' % webroot)
+        s.give_homes()
+        s.give(webroot)
+        s.write_config()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("1 issued, 0 failed", r.stderr)
+        # Tokens are removed once the order is done; the readiness file stays.
+        left = os.listdir(os.path.join(webroot, ".well-known", "acme-challenge"))
+        self.assertEqual(left, ["test.txt"])
+        self.assertTrue(os.path.exists(os.path.join(s.dir, "out", "main", "privkey.pem")))
 
     def test_failed_order_exits_1(self):
         # The acme-http service listens where the CA does not look.
