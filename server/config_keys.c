@@ -233,7 +233,8 @@ static const wf_key_t cert_keys[] = {
 	  "`chain.pem`, `fullchain.pem`, `privkey.pem` (0600) and `combined.pem` (key and chain, "
 	  "HAProxy's form, 0600), each written atomically and only when it changed; the deploy hook runs "
 	  "after the last, when the set is consistent, with WHARF_OUTPUT_DIR set. Files that cannot be "
-	  "written are tried again, 10 s later and then doubling to 10 min. Empty: none." },
+	  "written are tried again, 10 s later and then doubling to 10 min. One the run user may not "
+	  "write (or, not there yet, create) is refused at load, as a hook it may not execute is. Empty: none." },
 };
 static const wf_section_t cert_section = { "certificates[]", cert_keys, sizeof(cert_keys) / sizeof(cert_keys[0]),
 					   sizeof(wf_cert_cfg_t), F(wf_cert_cfg_t, at),

@@ -130,11 +130,19 @@ static int check_as_server(const wf_config_t *cfg)
 		return wf_privdrop_resolve(cfg, &uid, &gid, err, sizeof(err)) == WF_OK
 			       ? wf_privdrop_check_as(cfg, uid, gid, stderr)
 			       : WF_OK;
+	int rc = WF_OK;
 	if (wf_privdrop_check_trust(cfg, false, err, sizeof(err)) != WF_OK) {
 		fprintf(stderr, "%s: %s\n", cfg->path, err);
-		return WF_ERR;
+		rc = WF_ERR;
 	}
-	return WF_OK;
+	wf_buf_t runs;
+	wf_buf_init(&runs, 1 << 20);
+	if (wf_privdrop_check_runs(cfg, false, &runs)) {
+		fputs(wf_buf_head(&runs), stderr);
+		rc = WF_ERR;
+	}
+	wf_buf_fini(&runs);
+	return rc;
 }
 
 int main(int argc, char **argv)

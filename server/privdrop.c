@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -298,6 +300,120 @@ int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, siz
 	return WF_OK;
 }
 
+/* One problem of check_runs, at the entry it is written at. */
+WF_PRINTF(4, 5)
+static void run_problem(const wf_config_t *cfg, wf_config_at_t at, wf_buf_t *out, const char *fmt, ...)
+{
+	const char *file = at.file ? at.file : cfg->path;
+	if (at.line > 0)
+		wf_buf_printf(out, "%s:%d: ", file, at.line);
+	else
+		wf_buf_printf(out, "%s: ", file);
+	va_list ap;
+	va_start(ap, fmt);
+	wf_buf_vprintf(out, fmt, ap);
+	va_end(ap);
+	wf_buf_append_str(out, "\n");
+}
+
+/* Whether this process may run argv0 as posix_spawnp will look for it: a
+ * path with '/' as it is, a bare name through PATH. The load checked the
+ * mode bits as whoever loaded (root, at a start); access(2) here asks the
+ * kernel as the user the hooks run as, folders on the way included. */
+static bool may_execute(const char *argv0)
+{
+	if (strchr(argv0, '/'))
+		return access(argv0, X_OK) == 0;
+	const char *path = getenv("PATH");
+	char *dirs = strdup(path ? path : "/bin:/usr/bin");
+	bool found = false;
+	for (char *save = NULL, *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *full;
+		if (asprintf(&full, "%s/%s", d, argv0) < 0)
+			break;
+		struct stat st;
+		found = access(full, X_OK) == 0 && stat(full, &st) == 0 && S_ISREG(st.st_mode);
+		free(full);
+	}
+	free(dirs);
+	return found;
+}
+
+static int check_run_hook(const wf_config_t *cfg, wf_config_at_t at, const char *key, char *const *argv, size_t n,
+			  const char *who, wf_buf_t *out)
+{
+	if (!n || !argv[0][0] || may_execute(argv[0]))
+		return 0;
+	run_problem(cfg, at, out, "%s %s: %s may not execute it (%s)", key, argv[0], who,
+		    strchr(argv[0], '/') ? strerror(errno) : "not so in any folder of PATH");
+	return 1;
+}
+
+/* An output_dir is made when the first certificate is written (with the
+ * folders above it that are missing), then written by temp file and
+ * rename: the folder, or the nearest one above it that is there, must be
+ * writable and searchable by who writes. */
+static int check_output_dir(const wf_config_t *cfg, const wf_cert_cfg_t *c, const char *who, wf_buf_t *out)
+{
+	if (!c->output_dir || !c->output_dir[0])
+		return 0;
+	char *dir = strdup(c->output_dir);
+	if (!dir)
+		return 0;
+	int rc = 0;
+	for (;;) {
+		if (access(dir, F_OK) == 0 || errno != ENOENT) {
+			if (access(dir, W_OK | X_OK) != 0) {
+				run_problem(cfg, c->at, out,
+					    "certificate \"%s\": output_dir %s: %s cannot write there (or create it): %s: %s",
+					    c->name, c->output_dir, who, dir, strerror(errno));
+				rc = 1;
+			}
+			break;
+		}
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			break; /* nothing above is missing but / itself */
+		*slash = '\0';
+	}
+	free(dir);
+	return rc;
+}
+
+int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, wf_buf_t *out)
+{
+	char who[300];
+	if (dropped) {
+		snprintf(who, sizeof(who), "the run user %s", cfg->run_user);
+	} else {
+		struct passwd *pw = getpwuid(geteuid());
+		if (pw)
+			snprintf(who, sizeof(who), "the user %s the server runs as", pw->pw_name);
+		else
+			snprintf(who, sizeof(who), "the uid %d the server runs as", (int)geteuid());
+	}
+	int n = 0;
+	n += check_run_hook(cfg, cfg->acme.at, "acme.event_hook", cfg->acme.event_hook, cfg->acme.nevent_hook, who, out);
+	n += check_run_hook(cfg, cfg->acme.at, "acme.dns_hook", cfg->acme.dns_hook, cfg->acme.ndns_hook, who, out);
+	for (size_t i = 0; i < cfg->ncertificates; i++) {
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		char key[128];
+		/* A program acme.dns_hook runs too (the one every dns-01
+		 * certificate without its own takes) is said there, once. */
+		if (c->ndns_hook && !(cfg->acme.ndns_hook && strcmp(c->dns_hook[0], cfg->acme.dns_hook[0]) == 0)) {
+			snprintf(key, sizeof(key), "certificate \"%s\": dns_hook", c->name);
+			n += check_run_hook(cfg, c->at, key, c->dns_hook, c->ndns_hook, who, out);
+		}
+		snprintf(key, sizeof(key), "certificate \"%s\": deploy_hook", c->name);
+		n += check_run_hook(cfg, c->at, key, c->deploy_hook, c->ndeploy_hook, who, out);
+		n += check_output_dir(cfg, c, who, out);
+	}
+	char *nul = wf_buf_reserve(out, 1);
+	if (nul)
+		*nul = '\0';
+	return n;
+}
+
 int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out)
 {
 	fflush(NULL); /* nothing buffered is written twice, by the child too */
@@ -315,6 +431,13 @@ int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out
 			fprintf(out, "%s: %s\n", cfg->path, err);
 			code = 1;
 		}
+		wf_buf_t runs;
+		wf_buf_init(&runs, 1 << 20);
+		if (wf_privdrop_check_runs(cfg, true, &runs)) {
+			fputs(wf_buf_head(&runs), out);
+			code = 1;
+		}
+		wf_buf_fini(&runs);
 		fflush(out);
 		_exit(code);
 	}

@@ -34,9 +34,19 @@ int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, si
  * one cannot be read as a file (a ca_bundle not there yet passes). A
  * refusal: every poll or order would fail and seem the peer's fault. */
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
-/* `wharf check` as root: both checks above as uid/gid (the resolved
+/* What the server does as it runs (dropped: as run_user, else as the
+ * user it was started as), perhaps months after the start: it runs every
+ * hook of the config (acme.event_hook, dns_hook, deploy_hook) and writes
+ * every output_dir, making one that is not there yet. The load checked
+ * them as whoever loaded, root at a start; here they are asked of the
+ * kernel as that user. Appends "FILE:LINE: problem\n" to out for each
+ * that user may not run or write, with a NUL after (not counted in the
+ * size); returns how many. A refusal: each would fail only at issuance. */
+int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, wf_buf_t *out);
+/* `wharf check` as root: the checks above as uid/gid (the resolved
  * run_user), in a child process, printed to out ("FILE: warning: ..." for
- * the config's, "FILE: ..." for the trust's). WF_ERR when the start would
+ * the config's, "FILE: ..." for the trust's, "FILE:LINE: ..." for the
+ * hooks' and output folders'). WF_ERR when the start would
  * be refused. */
 int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out);
 /* setgroups + setgid + setuid, then checks that root cannot be regained. */

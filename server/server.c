@@ -354,6 +354,21 @@ static void warn_restart_keys(const wf_server_t *srv, const wf_config_t *cfg)
 			    cfg->run_user, now);
 }
 
+/* wf_privdrop_check_runs as the server runs now, one error line per
+ * problem (after prefix): false when there is any. */
+static bool runs_ok(const wf_config_t *cfg, bool dropped, const char *prefix)
+{
+	wf_buf_t problems;
+	wf_buf_init(&problems, 1 << 20);
+	int n = wf_privdrop_check_runs(cfg, dropped, &problems);
+	char *save = NULL;
+	for (char *line = n ? strtok_r(wf_buf_head(&problems), "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		wf_log_error("%s%s", prefix, line);
+	wf_buf_fini(&problems);
+	return n == 0;
+}
+
 static void reload(wf_server_t *srv)
 {
 	wf_log_info("SIGHUP: reloading %s", srv->cfg->path);
@@ -377,6 +392,8 @@ static void reload(wf_server_t *srv)
 		wf_log_error("reload refused: %s", err);
 		goto refuse;
 	}
+	if (!runs_ok(cfg, srv->dropped, "reload refused: "))
+		goto refuse;
 	if (wf_durable_mkdirs(cfg->state_dir, 0700) != WF_OK) {
 		wf_log_error("reload refused: cannot create state folder %s: %m", cfg->state_dir);
 		goto refuse;
@@ -690,8 +707,11 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	}
 	/* As the server runs from now on: a trust anchor it cannot read would
 	 * fail every poll, each seeming the controller's fault. */
-	if (wf_privdrop_check_trust(srv->cfg, srv->dropped, err, sizeof(err)) != WF_OK) {
+	bool trusted = wf_privdrop_check_trust(srv->cfg, srv->dropped, err, sizeof(err)) == WF_OK;
+	if (!trusted)
 		wf_log_error("%s", err);
+	/* And a hook or output folder it may not use would fail only at issuance. */
+	if (!runs_ok(srv->cfg, srv->dropped, "") || !trusted) {
 		for (int w = 0; w < srv->nworkers; w++)
 			wf_worker_plan_free(plans[w]);
 		free(plans);

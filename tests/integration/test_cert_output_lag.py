@@ -39,15 +39,23 @@ def with_deploy_hook(s, out_dir, edit=lambda text: text):
     return deploy_log
 
 
-def locked_out_dir(s):
-    """An output folder the server (nobody, when run as root) cannot write."""
+def broken_out_dir(s):
+    """An output folder the server cannot write, and a function that fixes
+    it. A folder the run user may not write is refused at start (see
+    test_privileges.py), so this one breaks where the start's check does
+    not look: a symlink to a folder not made yet, beside which the run user
+    may write. The fix makes that folder, the run user's."""
     if os.geteuid() != 0:
         raise unittest.SkipTest("a folder the server cannot write needs the server run as another user")
     out_dir = harness.writable_out_dir(s)
-    os.makedirs(out_dir)
-    s.give(out_dir)
-    os.chmod(out_dir, 0o500)
-    return out_dir
+    target = os.path.join(s.dir, "out-target")
+    os.symlink(target, out_dir)
+
+    def fix():
+        os.makedirs(target)
+        s.give(target)
+        os.chmod(target, 0o700)
+    return out_dir, fix
 
 
 def runs(path):
@@ -62,16 +70,16 @@ class OutputRetry(AcmeCase):
     def test_unwritable_folder_is_retried_then_deployed(self):
         self.pebble.start()
         s = self.make_server()
-        out_dir = locked_out_dir(s)
+        out_dir, fix = broken_out_dir(s)
         deploy_log = with_deploy_hook(s, out_dir)
         s.start()
         wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("output files in %s not updated" % out_dir, 10), s.log()[-3000:])
         self.assertTrue(s.wait_log("deploy hook not run: the output files were not updated", 10))
         self.assertEqual(runs(deploy_log), 0)
-        self.assertEqual(os.listdir(out_dir), [])
+        self.assertFalse(os.path.exists(out_dir))
 
-        os.chmod(out_dir, 0o700)  # the admin fixes the folder: nothing else happens
+        fix()  # the admin fixes the folder: nothing else happens
         wait_file_text(deploy_log, "WHARF_EVENT=issued", timeout=30)
         self.assertTrue(s.wait_log("up to date at last, after 1 failed try; running the deploy hook held back", 10),
                         s.log()[-3000:])
@@ -244,7 +252,7 @@ class FollowerOutputRetry(ClusterCase):
         self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
         f = self.follower_node(ctl.port, ca, [{"name": "main", "domains": DOMAINS}],
                                [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}])
-        out_dir = locked_out_dir(f)
+        out_dir, fix = broken_out_dir(f)
         deploy_log = with_deploy_hook(f, out_dir)
         f.start()
         self.assertTrue(harness.wait_until(lambda: issued_by_pebble(tls_peer_cert(f.port, "wharf.test")), 60, 0.3),
@@ -252,7 +260,7 @@ class FollowerOutputRetry(ClusterCase):
         self.assertTrue(f.wait_log("output files in %s not updated" % out_dir, 10), f.log()[-3000:])
         self.assertEqual(runs(deploy_log), 0)
 
-        os.chmod(out_dir, 0o700)
+        fix()
         wait_file_text(deploy_log, "WHARF_EVENT=issued", timeout=30)
         self.assertEqual(sorted(os.listdir(out_dir)), sorted(FILES))
         self.assertTrue(issued_pair(f).endswith(read(os.path.join(out_dir, "fullchain.pem"))))

@@ -139,14 +139,25 @@ class Homes(unittest.TestCase):
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
 class Hooks(unittest.TestCase):
-    def test_hook_only_root_may_see_does_not_refuse_reloads(self):
-        # The config is checked as root at start and as the run user at each
-        # reload: a hook in a folder only root may enter passed the first
-        # and failed the second, so every reload (logrotate's too) was
-        # refused. Both now judge alike: the file exists and has an
-        # execute bit, as far as the loader may look.
+    """Hooks run, and output folders are written, as the run user, perhaps
+    months after the start: one that user may not use is refused by check,
+    at start and at reload, with its line and the user's name, rather than
+    fail at issuance. The start and the reloads judge alike."""
+
+    def server(self):
         s = Server(certificates=[{"name": "main", "domains": ["localhost"], "acme": False}])
         self.addCleanup(s.cleanup)
+        return s
+
+    def config(self, s, hook, output_dir=None):
+        cert = '{ name = "main"; domains = ["localhost"]; acme = false; deploy_hook = ["%s"];%s }' % (
+            hook, ' output_dir = "%s";' % output_dir if output_dir else "")
+        # A CA nobody answers at: only the config's checks matter here.
+        s.write_config(s.config_text().replace('{ name = "main"; domains = ["localhost"]; acme = false; }', cert) +
+                       'acme = { event_hook = ["%s"]; cas = ( { url = "https://127.0.0.1:9/d"; } ); };\n' % hook)
+
+    def test_hook_the_run_user_may_not_execute_is_refused_alike(self):
+        s = self.server()
         private = os.path.join(s.dir, "root-only")
         os.makedirs(private)
         os.chmod(private, 0o700)
@@ -154,18 +165,63 @@ class Hooks(unittest.TestCase):
         with open(hook, "w") as f:
             f.write("#!/bin/sh\nexit 0\n")
         os.chmod(hook, 0o700)
-        # A CA nobody answers at: only the config's checks matter here.
-        s.write_config(s.config_text() + 'acme = { event_hook = ["%s"]; cas = ( { url = "https://127.0.0.1:9/d"; } ); };\n'
-                       % hook)
+        self.config(s, hook)
+        deploy = r'%s:\d+: certificate "main": deploy_hook %s: the run user nobody may not execute it' % (
+            s.config_path, hook)
+        event = r"%s:\d+: acme.event_hook %s: the run user nobody may not execute it" % (s.config_path, hook)
+        out = run("check", "-c", s.config_path)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertRegex(out.stderr, deploy)
+        self.assertRegex(out.stderr, event)
+        with self.assertRaises(RuntimeError):
+            s.start()
+        s.stop()
+        self.assertRegex(s.log(), deploy)
+        # Once the run user may run it, all three take the config.
+        os.chmod(private, 0o755)
+        os.chmod(hook, 0o755)
+        out = run("check", "-c", s.config_path)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         s.start()
         self.assertTrue(s.reload(), s.log()[-2000:])
-        self.assertTrue(s.reload(), s.log()[-2000:])
-        self.assertNotIn("reload refused", s.log())
-        # One with no execute bit at all is refused at once, by check too.
+        # A reload that meets one again keeps the running config.
+        os.chmod(hook, 0o700)
+        self.assertFalse(s.reload())
+        tail = s.log().split("SIGHUP")[-1]
+        self.assertRegex(tail, "reload refused: " + deploy)
+        self.assertIn("reload refused: the running configuration stays in place", tail)
+        self.assertEqual(curl(s, "/")[0], 200)
+        # One with no execute bit at all is refused at load, as before.
         os.chmod(hook, 0o600)
         out = run("check", "-c", s.config_path)
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
         self.assertIn("is not an executable file (no execute permission)", out.stdout + out.stderr)
+
+    def test_output_dir_the_run_user_cannot_write_is_refused(self):
+        s = self.server()
+        hook = "/bin/true"
+        rooted = os.path.join(s.dir, "root-out")  # root's, 0755: nobody may not write in it
+        os.makedirs(rooted)
+        os.chmod(rooted, 0o755)
+        for out_dir in (rooted, os.path.join(rooted, "new", "main")):
+            with self.subTest(output_dir=out_dir):
+                self.config(s, hook, out_dir)
+                out = run("check", "-c", s.config_path)
+                self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+                self.assertRegex(out.stderr, r'%s:\d+: certificate "main": output_dir %s: the run user nobody '
+                                 r"cannot write there \(or create it\)" % (s.config_path, out_dir))
+        with self.assertRaises(RuntimeError):
+            s.start()
+        s.stop()
+        self.assertIn("output_dir %s: the run user nobody cannot write" % out_dir, s.log())
+        # A folder the run user may create (made at the first write) is fine.
+        self.config(s, hook, harness.writable_out_dir(s))
+        out = run("check", "-c", s.config_path)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        s.start()
+        self.config(s, hook, rooted)
+        self.assertFalse(s.reload())
+        self.assertIn("reload refused: %s:" % s.config_path, s.log().split("SIGHUP")[-1])
 
 
 if __name__ == "__main__":
