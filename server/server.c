@@ -183,8 +183,8 @@ static int make_plans(wf_server_t *srv, wf_config_t *cfg, const wf_config_t *old
 }
 
 /* wharf cert batch: the CSV's certificates join the config, and only they
- * are ordered. */
-static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
+ * are ordered. webroot: --webroot, or NULL. */
+static int add_batch(wf_config_t *cfg, const acme_batch_t *b, const char *webroot)
 {
 	for (size_t i = 0; i < cfg->ncertificates; i++)
 		cfg->certificates[i].acme = false;
@@ -192,6 +192,13 @@ static int add_batch(wf_config_t *cfg, const acme_batch_t *b)
 		const acme_batch_entry_t *e = &b->entries[i];
 		if (!strcmp(e->challenge, "dns-01") && !cfg->acme.ndns_hook) {
 			fprintf(stderr, "cert batch: line %d: dns-01 needs acme.dns_hook in the config\n", e->line);
+			return WF_ERR;
+		}
+		/* An order no service can answer would only spend the CA's
+		 * failed-validation limit: refused as the config's certificate is. */
+		const char *unanswered = wf_config_challenge_unanswered(cfg, e->challenge, webroot);
+		if (unanswered) {
+			fprintf(stderr, "cert batch: line %d: certificate \"%s\" %s\n", e->line, e->name, unanswered);
 			return WF_ERR;
 		}
 		/* Said before anything is ordered, as the config's hooks are at load. */
@@ -629,7 +636,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 		return 1;
 	}
 	wf_buf_fini(&errors);
-	if (srv->opts.batch && add_batch(srv->cfg, srv->opts.batch) != WF_OK)
+	if (srv->opts.batch && add_batch(srv->cfg, srv->opts.batch, srv->opts.webroot) != WF_OK)
 		goto out_cfg;
 	if (wf_log_open(srv->cfg->log.level, srv->cfg->log.error_log, srv->cfg->log.access_log) != WF_OK)
 		goto out_cfg;

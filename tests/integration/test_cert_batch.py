@@ -129,6 +129,16 @@ class Batch(unittest.TestCase):
         self.assertIn("certs.csv: line 2: name \"a\" already used on line 1", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "a")))
 
+    def test_challenge_no_service_answers_orders_nothing(self):
+        # The config has acme-http alone: a tls-alpn-01 line, as the same
+        # certificate in the config is at load, is refused before any
+        # order spends the CA's failed-validation limit.
+        r = self.batch("ok,ok.wharf.test\nalpn,alpn.wharf.test,,,tls-alpn-01\n")
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn('line 2: certificate "alpn" uses tls-alpn-01 but no service has type https', r.stderr)
+        for name in ("ok", "alpn"):
+            self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", name)))
+
     def test_hook_that_cannot_run_orders_nothing(self):
         # A hook is checked before any order, as the config's hooks are at
         # load, not found missing once a certificate has been issued.
