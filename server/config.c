@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/x509.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
@@ -1015,6 +1016,40 @@ static void check_hook(load_ctx_t *ctx, const wf_config_t *cfg, wf_config_at_t a
 	free(dirs);
 }
 
+#define CA_BUNDLE_MAX (16 << 20)
+
+/* A ca_bundle that holds no PEM certificate would fail every request to
+ * its CA with libcurl's words, which do not name the file. One this loader
+ * may not read, or not there yet (a local CA that writes it as it starts),
+ * is left to the run user's check (server/privdrop.h) and the requests. */
+static void check_ca_bundle(load_ctx_t *ctx, const wf_acme_ca_cfg_t *ca, size_t i)
+{
+	FILE *f = fopen(ca->ca_bundle, "re");
+	if (!f)
+		return;
+	struct stat st;
+	size_t cap = fstat(fileno(f), &st) == 0 && st.st_size < CA_BUNDLE_MAX ? (size_t)st.st_size + 1 : CA_BUNDLE_MAX;
+	char *text = malloc(cap);
+	size_t len = text ? fread(text, 1, cap, f) : 0;
+	bool failed = ferror(f);
+	fclose(f);
+	if (!text || failed) {
+		free(text); /* a folder, or no memory: said by the requests, as before */
+		return;
+	}
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n = 0;
+	gnutls_datum_t pem = { (unsigned char *)text, (unsigned)len };
+	int rc = len ? gnutls_x509_crt_list_import2(&crts, &n, &pem, GNUTLS_X509_FMT_PEM, 0) : GNUTLS_E_NO_CERTIFICATE_FOUND;
+	if (rc < 0 || n == 0)
+		problem_of(ctx, ca->at, "acme.cas[%zu].ca_bundle %s holds no PEM certificate (%s)", i, ca->ca_bundle,
+			   len ? gnutls_strerror(rc < 0 ? rc : GNUTLS_E_NO_CERTIFICATE_FOUND) : "it is empty");
+	for (unsigned j = 0; j < n; j++)
+		gnutls_x509_crt_deinit(crts[j]);
+	gnutls_free(crts);
+	free(text);
+}
+
 /* An e-mail address as mail headers and the CA's contact take it: local part
  * '@' domain, with nothing to quote or escape (no spaces, brackets, commas,
  * quotes or control characters). */
@@ -1166,11 +1201,21 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 		} else if (strncmp(ca->url, "https://", 8) != 0) {
 			problem_of(ctx, ca->at, "acme url \"%s\" must be https:// (or letsencrypt, letsencrypt-staging)",
 				ca->url);
+		} else if (!ca->url[8] || strchr("/?#:", ca->url[8])) {
+			problem_of(ctx, ca->at, "acme url \"%s\" has no host (https://HOST[:PORT]/PATH)", ca->url);
 		}
+		/* libcurl would refuse such a URL at every order, far from here. */
+		for (const unsigned char *p = (const unsigned char *)ca->url; *p; p++)
+			if (*p <= ' ' || *p == 0x7f) {
+				problem_of(ctx, ca->at, "acme url \"%s\" holds a space or a control character", ca->url);
+				break;
+			}
 		if (!ca->eab_kid[0] != !ca->eab_hmac[0])
 			problem_of(ctx, ca->at, "eab_kid and eab_hmac go together");
-		if (ca->ca_bundle[0])
+		if (ca->ca_bundle[0]) {
 			absolutize(&ca->ca_bundle, cfg->dir);
+			check_ca_bundle(ctx, ca, i);
+		}
 	}
 	check_hook(ctx, cfg, cfg->acme.at, "acme.event_hook", cfg->acme.event_hook, cfg->acme.nevent_hook);
 	check_hook(ctx, cfg, cfg->acme.at, "acme.dns_hook", cfg->acme.dns_hook, cfg->acme.ndns_hook);

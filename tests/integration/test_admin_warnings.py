@@ -176,6 +176,38 @@ class CaBundleTheRunUserCannotRead(unittest.TestCase):
         self.assertNotIn("ca_bundle", self.s.log().split("ready")[0])
 
 
+class BrokenCaEntry(unittest.TestCase):
+    """A CA entry no request could use is refused by check, with its line:
+    a URL with no host or with a space, a ca_bundle with no PEM
+    certificate; libcurl would say so at every order, naming no file."""
+
+    def test_each_is_named_with_its_line(self):
+        s = Server(certificates=[{"name": "main", "domains": ["localhost"]}],
+                   services=[{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]},
+                             {"type": "acme-http", "address": "127.0.0.1", "port": None, "https_port": 443}])
+        self.addCleanup(s.cleanup)
+        with open(os.path.join(s.dir, "not-pem.pem"), "w") as f:
+            f.write("not a certificate\n")
+        open(os.path.join(s.dir, "empty.pem"), "w").close()
+        entries = ['{ url = "https://"; }', '{ url = "https:// bad url/dir"; }',
+                   '{ url = "https://127.0.0.1:9/dir"; ca_bundle = "not-pem.pem"; }',
+                   '{ url = "https://127.0.0.1:9/dir"; ca_bundle = "empty.pem"; }',
+                   '{ url = "https://127.0.0.1:9/dir"; ca_bundle = "/etc/ssl/certs/ca-certificates.crt"; }']
+        s.write_config(s.config_text() + "acme = { cas = (\n" + ",\n".join(entries) + "\n); };\n")
+        with open(s.config_path) as f:
+            first = f.read().splitlines().index(entries[0] + ",") + 1
+        out = check(s.config_path)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        for line, what in ((first, 'acme url "https://" has no host'),
+                           (first + 1, 'acme url "https:// bad url/dir" holds a space or a control character'),
+                           (first + 2, "acme.cas[2].ca_bundle %s holds no PEM certificate"
+                            % os.path.join(s.dir, "not-pem.pem")),
+                           (first + 3, "acme.cas[3].ca_bundle %s holds no PEM certificate (it is empty)"
+                            % os.path.join(s.dir, "empty.pem"))):
+            self.assertIn("%s:%d: %s" % (s.config_path, line, what), out.stderr)
+        self.assertEqual(len(out.stderr.splitlines()), 4, out.stderr)  # the system's bundle is fine
+
+
 @unittest.skipUnless(os.geteuid() == 0, "a file only root may read, and a run user")
 class ControllerCaTheRunUserCannotRead(unittest.TestCase):
     def setUp(self):
