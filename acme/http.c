@@ -302,7 +302,12 @@ static void finish(acme_http_t *h, req_t *r, CURLcode rc)
 			msg = "response larger than 1 MiB";
 		else if (r->links_too_big)
 			msg = "Link headers larger than 16 KiB";
-		snprintf(resp->error, sizeof(resp->error), "%s", msg);
+		/* libcurl's "Problem with the SSL CA cert (path? access rights?)"
+		 * names no file, and the admin's fix is in that one. */
+		if (rc == CURLE_SSL_CACERT_BADFILE && h->ca_file && !strstr(msg, h->ca_file))
+			snprintf(resp->error, sizeof(resp->error), "%.80s: %.170s", msg, h->ca_file);
+		else
+			snprintf(resp->error, sizeof(resp->error), "%s", msg);
 	}
 	/* The connection stays in the multi handle's pool; the easy handle and
 	 * what it read from are no longer needed. */

@@ -175,6 +175,23 @@ class CaBundleTheRunUserCannotRead(unittest.TestCase):
         self.assertIsNone(self.s.proc.poll())
         self.assertNotIn("ca_bundle", self.s.log().split("ready")[0])
 
+    def test_a_bundle_not_there_names_it_at_each_request(self):
+        # libcurl's own words ("Problem with the SSL CA cert (path? access
+        # rights?)") name no file: the failure line adds it. A listener
+        # that never answers takes the request as far as the TLS set-up.
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        # tls-alpn-01: no pre-flight of port 80 stands before the request.
+        self.s.write_config(self.s.config_text().replace("127.0.0.1:9/dir",
+                                                         "127.0.0.1:%d/dir" % listener.getsockname()[1])
+                            .replace('domains = ["localhost"]; }', 'domains = ["localhost"]; challenge = "tls-alpn-01"; }'))
+        self.s.start()
+        self.assertTrue(self.s.wait_log("Problem with the SSL CA cert", 15), self.s.log()[-3000:])
+        line = [l for l in self.s.log().splitlines() if "Problem with the SSL CA cert" in l][0]
+        self.assertIn(self.ca, line)
+
 
 class BrokenCaEntry(unittest.TestCase):
     """A CA entry no request could use is refused by check, with its line:
