@@ -688,12 +688,20 @@ static void cmd_cwd(xfer_ftp_t *f, wf_slice_t arg)
 	const char *rel = resolve(f, arg, v, sizeof(v), NULL);
 	if (!rel)
 		return;
-	int fd = xfer_path_open(home(f), rel, O_RDONLY | O_DIRECTORY, 0);
+	/* As chdir(2) would have it: the folder must be searchable, not readable.
+	 * A --x drop box may be entered and its files fetched by name; an r--
+	 * folder's names can be listed, but nothing in it can be opened. */
+	int fd = xfer_path_open(home(f), rel, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0) {
 		reply_errno(f, -fd, v);
 		return;
 	}
+	int rc = faccessat(fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == 0 ? 0 : errno;
 	close(fd);
+	if (rc) {
+		reply_errno(f, rc, v);
+		return;
+	}
 	snprintf(f->cwd, sizeof(f->cwd), "%s", v);
 	ftp_reply(f, 250, "Folder changed to %s", v);
 }

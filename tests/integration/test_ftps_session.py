@@ -47,6 +47,13 @@ class Session(ftps_util.FTPSCase):
         os.symlink(outside, os.path.join(home, "outlink"))
         os.symlink(os.path.join(outside, "secret.txt"), os.path.join(home, "outfile"))
         os.symlink("../../reader", os.path.join(home, "docs", "up"))
+        # A drop box the user may enter but not list, and its opposite.
+        for name, mode in (("dropbox", 0o311), ("namesonly", 0o644)):
+            os.makedirs(os.path.join(home, name))
+            with open(os.path.join(home, name, "known.txt"), "wb") as f:
+                f.write(HELLO)
+            os.chmod(os.path.join(home, name), mode)
+            cls.addClassCleanup(os.chmod, os.path.join(home, name), 0o755)
 
     # -- login
 
@@ -633,6 +640,23 @@ class Session(ftps_util.FTPSCase):
         with open(os.path.join(self.server.home("reader"), "shared.txt"), "rb") as f:
             self.assertEqual(f.read(), b"for readers\n")
         c.expect("NOOP", 200)
+
+    def test_cwd_needs_search_not_read(self):
+        """CWD asks what chdir(2) asks (vsftpd's answer): a --x drop box
+        may be entered and its files fetched by name, though not listed; an
+        r-- folder may be listed from outside but not entered."""
+        c = self.logged_in()
+        c.expect("CWD /dropbox", 250)
+        data, r, _ = c.retr("known.txt")
+        self.assertEqual((r.code, data), (226, HELLO), r)
+        _, r, _ = c.retr(None, cmd="MLSD")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("permission denied", r.text.lower())
+        r = c.cmd("CWD /namesonly")
+        self.assertEqual(r.code, 550, r)
+        self.assertIn("permission denied", r.text.lower())
+        r = c.expect("PWD", 257)
+        self.assertTrue(r.text.startswith('"/dropbox"'), r)
 
     # -- confinement
 
