@@ -362,11 +362,24 @@ static int check_output_dir(const wf_config_t *cfg, const wf_cert_cfg_t *c, cons
 		return 0;
 	int rc = 0;
 	for (;;) {
-		if (access(dir, F_OK) == 0 || errno != ENOENT) {
+		struct stat st;
+		int there = stat(dir, &st) == 0 ? 0 : errno;
+		/* A file, or a link to nothing, on the way: no mkdir gets past it. */
+		const char *why = !there && !S_ISDIR(st.st_mode)	    ? "not a folder"
+				  : there == ENOENT && lstat(dir, &st) == 0 ? "a symbolic link to nothing"
+									    : NULL;
+		if (why) {
+			run_problem(cfg, c->at, out, "certificate \"%s\": output_dir %s: %s is %s", c->name,
+				    c->output_dir, dir, why);
+			rc = 1;
+			break;
+		}
+		if (there != ENOENT && there != ENOTDIR) {
 			if (access(dir, W_OK | X_OK) != 0) {
-				run_problem(cfg, c->at, out,
-					    "certificate \"%s\": output_dir %s: %s cannot write there (or create it): %s: %s",
-					    c->name, c->output_dir, who, dir, strerror(errno));
+				run_problem(
+				    cfg, c->at, out,
+				    "certificate \"%s\": output_dir %s: %s cannot write there (or create it): %s: %s",
+				    c->name, c->output_dir, who, dir, strerror(errno));
 				rc = 1;
 			}
 			break;

@@ -214,6 +214,22 @@ class Hooks(unittest.TestCase):
             s.start()
         s.stop()
         self.assertIn("output_dir %s: the run user nobody cannot write" % out_dir, s.log())
+        # A file, or a link to nothing, where the folder should be: the first
+        # write could never make it.
+        afile = os.path.join(s.dir, "a-file")
+        dangling = os.path.join(s.dir, "dangling")
+        with open(afile, "w") as f:
+            f.write("not a folder\n")
+        os.chmod(afile, 0o666)
+        os.symlink(os.path.join(s.dir, "gone"), dangling)
+        for out_dir, at, why in ((afile, afile, "not a folder"), (os.path.join(afile, "sub"), afile, "not a folder"),
+                                 (dangling, dangling, "a symbolic link to nothing"),
+                                 (os.path.join(dangling, "sub"), dangling, "a symbolic link to nothing")):
+            with self.subTest(output_dir=out_dir):
+                self.config(s, hook, out_dir)
+                out = run("check", "-c", s.config_path)
+                self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+                self.assertIn('certificate "main": output_dir %s: %s is %s' % (out_dir, at, why), out.stderr)
         # A folder the run user may create (made at the first write) is fine.
         self.config(s, hook, harness.writable_out_dir(s))
         out = run("check", "-c", s.config_path)
