@@ -531,12 +531,27 @@ static int open_parent(xfer_exchange_t *ex, const char *rel, const char **leaf, 
 	return dfd;
 }
 
+/* Whether rel's last name is there at all, a link to nothing included. */
+static bool name_taken(const xfer_exchange_t *ex, const char *rel)
+{
+	const char *leaf;
+	int dfd = xfer_path_open_parent(ex->user->home_fd, rel, &leaf);
+	if (dfd < 0)
+		return false;
+	struct stat st;
+	bool taken = fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dfd);
+	return taken;
+}
+
 /* The methods rel supports (RFC 9110 10.2.1), by what holds the name now:
  * the home (no PUT, MKCOL or DELETE of it), a folder (MKCOL: it exists;
  * PUT: a folder is no file), a file (MKCOL: it exists), or nothing, which
  * only PUT and MKCOL make (with a trailing slash, which names a folder,
  * MKCOL alone). A file named with a trailing slash is no folder, and none
- * can be made there: OPTIONS only. Permissions do not count: a user who
+ * can be made there: OPTIONS only. A symbolic link that leads nowhere the
+ * lookup may go is a name PUT replaces and DELETE removes, but no folder
+ * can take it (MKCOL). Permissions do not count: a user who
  * may not use a method gets 403, not 405. A name the lookup cannot reach
  * lists as nothing. */
 static const char *allow_of(const xfer_exchange_t *ex, const char *rel, bool is_dir)
@@ -548,6 +563,8 @@ static const char *allow_of(const xfer_exchange_t *ex, const char *rel, bool is_
 	bool found = fd >= 0 && fstat(fd, &st) == 0;
 	if (fd >= 0)
 		close(fd);
+	if (!found && name_taken(ex, rel)) /* a link to nothing, or to outside the home */
+		return is_dir ? "OPTIONS" : "OPTIONS, PUT, DELETE";
 	if (!found)
 		return is_dir ? "OPTIONS, MKCOL" : "OPTIONS, PUT, MKCOL";
 	if (S_ISDIR(st.st_mode))

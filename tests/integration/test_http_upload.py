@@ -161,7 +161,7 @@ class PutChecks:
         supports, never the refused method; OPTIONS of the same path gives
         the same list. A file: OPTIONS, GET, HEAD, PUT, DELETE; a folder:
         OPTIONS, GET, HEAD, DELETE; the home: OPTIONS, GET, HEAD; nothing:
-        OPTIONS, PUT, MKCOL."""
+        OPTIONS, PUT, MKCOL; a link to nothing: OPTIONS, PUT, DELETE."""
         folder, file = self.name("allow-dir"), self.name("allow-file.txt")
         self.mkdir_in_home(folder)
         with open(self.home(file), "wb") as f:
@@ -181,6 +181,14 @@ class PutChecks:
                 self.assertEqual(ask(method, path), (405, allowed))
                 self.assertEqual(ask("OPTIONS", path), (204, allowed))
         self.assertEqual(ask("OPTIONS", "/" + self.name("allow-none")), (204, {"OPTIONS", "PUT", "MKCOL"}))
+        # A link to nothing is a name PUT may replace and DELETE remove, but
+        # no folder may be made there.
+        link = self.name("allow-link")
+        os.symlink(self.name("allow-gone"), self.home(link))
+        LINK = {"OPTIONS", "PUT", "DELETE"}
+        self.assertEqual(ask("MKCOL", "/" + link), (405, LINK))
+        self.assertEqual(ask("OPTIONS", "/" + link), (204, LINK))
+        self.assertTrue(os.path.islink(self.home(link)))
         self.assertEqual(ask("OPTIONS", "/" + file)[1], FILE)
         self.assertEqual(self.read_disk(file), b"x")
         self.assertEqual(os.listdir(self.home(folder)), [])
