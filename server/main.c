@@ -132,7 +132,7 @@ static int check_as_server(const wf_config_t *cfg)
 			       : WF_OK;
 	int rc = WF_OK;
 	if (wf_privdrop_check_trust(cfg, false, err, sizeof(err)) != WF_OK) {
-		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		fprintf(stderr, "%s\n", err);
 		rc = WF_ERR;
 	}
 	wf_buf_t runs;

@@ -266,19 +266,30 @@ int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, si
 	return WF_OK;
 }
 
+/* "FILE:LINE: " of an entry, as the config's own problems begin. */
+static void at_of(const wf_config_t *cfg, wf_config_at_t at, char *out, size_t outlen)
+{
+	const char *file = at.file ? at.file : cfg->path;
+	if (at.line > 0)
+		snprintf(out, outlen, "%.400s:%d: ", file, at.line);
+	else
+		snprintf(out, outlen, "%.400s: ", file);
+}
+
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen)
 {
-	char who[300], hint[1400];
+	char who[300], hint[1400], at[420];
 	runner(cfg, dropped, who, sizeof(who));
 	const char *ca = cfg->cluster.controller_ca;
 	bool follower = cfg->cluster.role && strcmp(cfg->cluster.role, "follower") == 0;
 	const char *why = follower && ca && ca[0] ? unreadable(ca) : NULL;
 	if (why) {
 		readable_hint(cfg, dropped, ca, hint, sizeof(hint));
+		at_of(cfg, cfg->cluster.at, at, sizeof(at));
 		snprintf(err, errlen,
-			 "cluster.controller_ca %.500s: %s cannot read it (%s), so no answer of the controller could be "
+			 "%scluster.controller_ca %.500s: %s cannot read it (%s), so no answer of the controller could be "
 			 "trusted; %s",
-			 ca, who, why, hint);
+			 at, ca, who, why, hint);
 		return WF_ERR;
 	}
 	/* A CA's own trust anchor is read by libcurl at each request, as the
@@ -291,10 +302,11 @@ int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, siz
 		if (!bundle || !bundle[0] || (access(bundle, F_OK) != 0 && errno == ENOENT) || !(why = unreadable(bundle)))
 			continue;
 		readable_hint(cfg, dropped, bundle, hint, sizeof(hint));
+		at_of(cfg, cfg->acme.cas[i].at, at, sizeof(at));
 		snprintf(err, errlen,
-			 "acme.cas[%zu].ca_bundle %.500s: %s cannot read it (%s), so no request to %.500s could be "
+			 "%sacme.cas[%zu].ca_bundle %.500s: %s cannot read it (%s), so no request to %.500s could be "
 			 "trusted; %s",
-			 i, bundle, who, why, cfg->acme.cas[i].url, hint);
+			 at, i, bundle, who, why, cfg->acme.cas[i].url, hint);
 		return WF_ERR;
 	}
 	return WF_OK;
@@ -304,11 +316,9 @@ int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, siz
 WF_PRINTF(4, 5)
 static void run_problem(const wf_config_t *cfg, wf_config_at_t at, wf_buf_t *out, const char *fmt, ...)
 {
-	const char *file = at.file ? at.file : cfg->path;
-	if (at.line > 0)
-		wf_buf_printf(out, "%s:%d: ", file, at.line);
-	else
-		wf_buf_printf(out, "%s: ", file);
+	char where[420];
+	at_of(cfg, at, where, sizeof(where));
+	wf_buf_append_str(out, where);
 	va_list ap;
 	va_start(ap, fmt);
 	wf_buf_vprintf(out, fmt, ap);
@@ -441,7 +451,7 @@ int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out
 		if (wf_privdrop_check_config(cfg, true, err, sizeof(err)) != WF_OK)
 			fprintf(out, "%s: warning: %s\n", cfg->path, err);
 		if (wf_privdrop_check_trust(cfg, true, err, sizeof(err)) != WF_OK) {
-			fprintf(out, "%s: %s\n", cfg->path, err);
+			fprintf(out, "%s\n", err);
 			code = 1;
 		}
 		wf_buf_t runs;

@@ -30,8 +30,9 @@ void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped);
  * running server is fine until a reload. */
 int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
 /* A follower's cluster.controller_ca is read at every poll, and a CA's
- * acme.cas[].ca_bundle at every request: WF_ERR with one line in err when
- * one cannot be read as a file (a ca_bundle not there yet passes). A
+ * acme.cas[].ca_bundle at every request: WF_ERR with one line in err, from
+ * the entry's FILE:LINE on, when one cannot be read as a file (a ca_bundle
+ * not there yet passes). A
  * refusal: every poll or order would fail and seem the peer's fault. */
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen);
 /* What the server does as it runs (dropped: as run_user, else as the

@@ -168,7 +168,7 @@ class CaBundleTheRunUserCannotRead(unittest.TestCase):
         self.assertEqual(self.s.log().count(line), 1, self.s.log()[-3000:])
         out = check(self.s.config_path)
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
-        self.assertIn("%s: %s" % (self.s.config_path, line), out.stderr)
+        self.assertIn("%s:%d: %s" % (self.s.config_path, config_line(self.s, "ca_bundle ="), line), out.stderr)
 
     def test_a_bundle_not_there_yet_does_not_stop_the_start(self):
         self.s.start()
@@ -191,6 +191,14 @@ class CaBundleTheRunUserCannotRead(unittest.TestCase):
         self.assertTrue(self.s.wait_log("Problem with the SSL CA cert", 15), self.s.log()[-3000:])
         line = [l for l in self.s.log().splitlines() if "Problem with the SSL CA cert" in l][0]
         self.assertIn(self.ca, line)
+
+
+def config_line(server, text):
+    """The number of the config's one line holding text."""
+    with open(server.config_path) as f:
+        hits = [i + 1 for i, l in enumerate(f.read().splitlines()) if text in l]
+    assert len(hits) == 1, hits
+    return hits[0]
 
 
 class BrokenCaEntry(unittest.TestCase):
@@ -249,7 +257,8 @@ class ControllerCaTheRunUserCannotRead(unittest.TestCase):
         self.assertNotIn("ready", self.s.log())
         out = check(self.s.config_path)
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
-        self.assertIn("%s: %s" % (self.s.config_path, self.line), out.stderr)
+        self.assertIn("%s:%d: %s" % (self.s.config_path, config_line(self.s, "controller_ca ="), self.line),
+                      out.stderr)
 
     def test_a_file_made_unreadable_later_is_blamed_not_the_controller(self):
         # A controller that takes connections and closes them at once: each
@@ -285,7 +294,8 @@ class ControllerCaTheRunUserCannotRead(unittest.TestCase):
         self.assertEqual(check(self.s.config_path).returncode, 0)
         os.chown(self.ca, 0, 0)
         self.assertFalse(self.s.reload())
-        self.assertIn("reload refused: " + self.line, since_last_sighup(self.s))
+        self.assertIn("reload refused: %s:%d: %s" % (self.s.config_path, config_line(self.s, "controller_ca ="),
+                                                     self.line), since_last_sighup(self.s))
         self.assertIsNone(self.s.proc.poll())
 
 
