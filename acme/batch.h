@@ -38,6 +38,7 @@ typedef struct acme_batch_entry {
 typedef struct acme_batch {
 	acme_batch_entry_t *entries; /* owned */
 	size_t n;
+	const char *path; /* not owned: the CSV's name, where its lines are said; set by the caller */
 } acme_batch_t;
 
 /* WF_OK, or WF_ERR with "line N: why" in err (and nothing in out). */

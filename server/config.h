@@ -32,7 +32,8 @@ enum {
 };
 
 /* Where an entry is written: its line, and the file when an @include'd one
- * (owned by the config: its sources), NULL when the config file itself. */
+ * (owned by the config: its sources) or a `cert batch` CSV (argv's), NULL
+ * when the config file itself. */
 typedef struct wf_config_at {
 	const char *file;
 	int line;

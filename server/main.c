@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			wf_buf_fini(&csv);
+			entries.path = argv[3];
 			opts.batch = &entries;
 		}
 		char *args[16] = { argv[0] };

@@ -216,6 +216,8 @@ static int add_batch(wf_config_t *cfg, const acme_batch_t *b, const char *webroo
 						    "the certificate cannot be added (its name, or out of memory)");
 			return WF_ERR;
 		}
+		/* Its later problems (a hook the run user may not run) name its line. */
+		cfg->certificates[cfg->ncertificates - 1].at = (wf_config_at_t){ b->path, e->line };
 	}
 	return WF_OK;
 }

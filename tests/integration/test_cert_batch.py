@@ -154,6 +154,22 @@ class Batch(unittest.TestCase):
                 self.assertIn("line 1: hook %s is not an executable file (%s)" % (hook, why), r.stderr)
                 self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", "h")))
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to drop to a run user")
+    def test_hook_the_run_user_may_not_run_is_said_with_its_csv_line(self):
+        private = os.path.join(self.server.dir, "root-only")
+        os.makedirs(private)
+        os.chmod(private, 0o700)
+        hook = os.path.join(private, "deploy.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(hook, 0o755)
+        r = self.batch("# two certificates\nok,ok.wharf.test\nh,h.wharf.test,,%s\n" % hook)
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn('%s:3: certificate "h": deploy_hook %s: the run user nobody may not execute it'
+                      % (os.path.join(self.server.dir, "certs.csv"), hook), r.stderr)
+        for name in ("ok", "h"):  # nothing ordered: no issued certificate
+            self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "certs", name, "issued.pem")))
+
     def test_csv_through_a_symlink_or_a_pipe(self):
         # The CSV is the admin's own input: a link to it, or a pipe, does.
         path = os.path.join(self.server.dir, "real.csv")
