@@ -9,6 +9,7 @@ chain checks, and hook scripts for the server to run."""
 
 import base64
 import hashlib
+import contextlib
 import json
 import os
 import re
@@ -118,6 +119,17 @@ class Pebble:
             except Exception:
                 time.sleep(0.1)
         raise RuntimeError("pebble did not answer within 20 s:\n" + self.log())
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Pebble stopped (SIGSTOP) inside the block: requests to it wait,
+        connected, until the block ends, well inside request_timeout. What a
+        test must do before any order goes on is done in the block."""
+        self.pebble.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.pebble.send_signal(signal.SIGCONT)
 
     def stop_pebble(self):
         if self.pebble.poll() is None:

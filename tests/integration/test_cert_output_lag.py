@@ -40,22 +40,24 @@ def with_deploy_hook(s, out_dir, edit=lambda text: text):
 
 
 def broken_out_dir(s):
-    """An output folder the server cannot write, and a function that fixes
-    it. A folder the run user may not write is refused at start (see
-    test_privileges.py), so this one breaks where the start's check does
-    not look: a symlink to a folder not made yet, beside which the run user
-    may write. The fix makes that folder, the run user's."""
+    """An output folder the server will not be able to write, a function
+    that breaks it and one that fixes it. start and reload refuse a folder
+    the run user cannot use (see test_privileges.py), so the folder is
+    fine then: a symlink to a folder of the run user's. Broken after the
+    start (with the CA paused, so nothing is issued before), the link leads
+    nowhere; the fix makes that folder again, the run user's."""
     if os.geteuid() != 0:
         raise unittest.SkipTest("a folder the server cannot write needs the server run as another user")
     out_dir = harness.writable_out_dir(s)
     target = os.path.join(s.dir, "out-target")
-    os.symlink(target, out_dir)
 
     def fix():
         os.makedirs(target)
         s.give(target)
         os.chmod(target, 0o700)
-    return out_dir, fix
+    fix()
+    os.symlink(target, out_dir)
+    return out_dir, lambda: os.rmdir(target), fix
 
 
 def runs(path):
@@ -70,9 +72,11 @@ class OutputRetry(AcmeCase):
     def test_unwritable_folder_is_retried_then_deployed(self):
         self.pebble.start()
         s = self.make_server()
-        out_dir, fix = broken_out_dir(s)
+        out_dir, break_it, fix = broken_out_dir(s)
         deploy_log = with_deploy_hook(s, out_dir)
-        s.start()
+        with self.pebble.paused():
+            s.start()
+            break_it()
         wait_issued(s, "wharf.test")
         self.assertTrue(s.wait_log("output files in %s not updated" % out_dir, 10), s.log()[-3000:])
         self.assertTrue(s.wait_log("deploy hook not run: the output files were not updated", 10))
@@ -240,21 +244,24 @@ class OutputRetry(AcmeCase):
 class FollowerOutputRetry(ClusterCase):
     def test_follower_retries_its_files(self):
         self.pebble.start()
-        ctl = self.node(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "http-01"},
-                                   {"name": "cluster", "domains": ["localhost"], "acme": False}],
-                     services=[{"type": "https", "address": "127.0.0.1", "port": None,
-                                "certificates": ["main", "cluster"]},
-                               {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
-                                "https_port": 443}],
-                     extra=self.pebble.acme_config() + cluster_block("controller"))
-        ctl.start()
-        ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
-        self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
-        f = self.follower_node(ctl.port, ca, [{"name": "main", "domains": DOMAINS}],
-                               [{"type": "https", "address": "127.0.0.1", "port": None, "certificates": ["main"]}])
-        out_dir, fix = broken_out_dir(f)
-        deploy_log = with_deploy_hook(f, out_dir)
-        f.start()
+        with self.pebble.paused():  # till the follower's folder is broken
+            ctl = self.node(certificates=[{"name": "main", "domains": DOMAINS, "challenge": "http-01"},
+                                       {"name": "cluster", "domains": ["localhost"], "acme": False}],
+                         services=[{"type": "https", "address": "127.0.0.1", "port": None,
+                                    "certificates": ["main", "cluster"]},
+                                   {"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                                    "https_port": 443}],
+                         extra=self.pebble.acme_config() + cluster_block("controller"))
+            ctl.start()
+            ca = os.path.join(ctl.state_dir, "certs", "cluster", "selfsigned.pem")
+            self.assertTrue(harness.wait_until(lambda: os.path.exists(ca), 10))
+            f = self.follower_node(ctl.port, ca, [{"name": "main", "domains": DOMAINS}],
+                                   [{"type": "https", "address": "127.0.0.1", "port": None,
+                                     "certificates": ["main"]}])
+            out_dir, break_it, fix = broken_out_dir(f)
+            deploy_log = with_deploy_hook(f, out_dir)
+            f.start()
+            break_it()
         self.assertTrue(harness.wait_until(lambda: issued_by_pebble(tls_peer_cert(f.port, "wharf.test")), 60, 0.3),
                         ctl.log()[-2000:] + f.log()[-2000:])
         self.assertTrue(f.wait_log("output files in %s not updated" % out_dir, 10), f.log()[-3000:])
