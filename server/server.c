@@ -239,6 +239,12 @@ static bool wanted(const wf_server_t *srv, const wf_config_t *cfg, const wf_serv
 	return false;
 }
 
+/* What a one-shot run calls itself in its lines: the command the admin typed. */
+static const char *oneshot_name(const wf_server_t *srv)
+{
+	return srv->opts.batch ? "cert batch" : "cert obtain";
+}
+
 /* Where certificates come from: the CA (the ACME manager), or, on a cluster
  * follower, the controller. Never both. */
 static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
@@ -256,9 +262,9 @@ static void on_settle_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	 * as `cert fetch` says of its hook. */
 	size_t undeployed = acme_manager_deploy_failures(srv->acme);
 	if (undeployed) {
-		wf_log_error("cert obtain: %zu deployment%s failed (output files not written, or a deploy hook that "
+		wf_log_error("%s: %zu deployment%s failed (output files not written, or a deploy hook that "
 			     "failed); exit status 1",
-			     undeployed, undeployed == 1 ? "" : "s");
+			     oneshot_name(srv), undeployed, undeployed == 1 ? "" : "s");
 		srv->exit_code = 1;
 	}
 	ev_break(loop, EVBREAK_ALL);
@@ -270,7 +276,7 @@ static void on_settled(void *arg, int issued, int failed, int put_off)
 	char off[48] = "";
 	if (put_off)
 		snprintf(off, sizeof(off), ", %d put off", put_off);
-	wf_log_info("cert obtain: %d issued, %d failed%s%s", issued, failed, off,
+	wf_log_info("%s: %d issued, %d failed%s%s", oneshot_name(srv), issued, failed, off,
 		    issued + failed + put_off == 0 ? " (nothing was due)" : "");
 	/* Put off is not done: cron mails the admin, as for a failure. */
 	srv->exit_code = failed || put_off ? 1 : 0;
@@ -684,7 +690,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	acme_challenges_init();
 	if (srv->opts.oneshot) {
 		if (!srv->cfg->acme.ncas || acme_cluster_is_follower(srv->cfg)) {
-			wf_log_error("cert obtain: %s", acme_cluster_is_follower(srv->cfg) ?
+			wf_log_error("%s: %s", oneshot_name(srv), acme_cluster_is_follower(srv->cfg) ?
 								 "this node is a cluster follower: its controller obtains certificates" :
 								 "the config has no acme block: there is no CA to obtain certificates from");
 			goto out_tls;

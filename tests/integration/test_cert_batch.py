@@ -58,7 +58,9 @@ class Batch(unittest.TestCase):
             self.assertRegex(rows[n], r"^%s\s+issued\s+valid until 20\d\d-" % n)
             self.assertTrue(os.path.exists(os.path.join(self.server.state_dir, "certs", n, "issued.pem")))
         self.assertRegex(rows["refused"], r"refused\s+failed\s+")
-        self.assertIn("8 issued, 1 failed", r.stderr)
+        # Its lines name the command the admin ran, not `cert obtain`.
+        self.assertIn("cert batch: 8 issued, 1 failed", r.stderr)
+        self.assertNotIn("cert obtain", r.stderr)
         with open(hook_log) as f:
             ran = sorted(l.split()[0] for l in f.read().splitlines())
         self.assertEqual(ran, names)
@@ -104,6 +106,8 @@ class Batch(unittest.TestCase):
         self.assertIn("hook-stdout good", r.stderr)
         self.assertIn("hook-stdout bad", r.stderr)
         self.assertIn("exited 7", r.stderr)
+        self.assertIn("cert batch: 1 deployment failed", r.stderr)
+        self.assertNotIn("cert obtain", r.stderr)
         rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
         self.assertEqual(sorted(rows), ["bad", "good"], r.stdout)
         self.assertRegex(rows["good"], r"^good\s+issued\s+valid until 20\d\d-")
@@ -122,6 +126,13 @@ class Batch(unittest.TestCase):
         rows = {l.split()[0]: l for l in r.stdout.splitlines()[1:] if l.strip()}
         self.assertRegex(rows["refused"], r"^refused\s+held back\s+until 20\d\d-\S+ by the backoff after 1 "
                                           r"failure: blocked.example: urn:ietf:params:acme:error:rejectedIdentifier")
+
+    def test_config_without_acme_block_is_named_as_a_batch(self):
+        self.server.write_config(self.server.config_text().replace(self.pebble.acme_config(), ""))
+        r = self.batch("plain,plain.wharf.test\n")
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn("cert batch: the config has no acme block", r.stderr)
+        self.assertNotIn("cert obtain", r.stderr)
 
     def test_malformed_csv_orders_nothing(self):
         r = self.batch("a,a.wharf.test\na,b.wharf.test\n")
