@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,25 +124,16 @@ static int load_trust(gnutls_certificate_credentials_t cred, const char *ca_file
 }
 
 /* The chain the server presents for sni, as PEM (leaf first), and in
- * *status GnuTLS's verdict on it: trust (ca_file, or the system's CAs),
- * the name sni, TLS server use and the validity dates of every link. The
+ * *status GnuTLS's verdict on it: trust (cred, loaded by load_trust), the
+ * name sni, TLS server use and the validity dates of every link. The
  * handshake itself does not verify, so that a refusal can say why. */
-static int fetch_chain(int fd, const char *sni, const char *ca_file, wf_buf_t *pem, unsigned *status, char *err,
-		       size_t errlen)
+static int fetch_chain(int fd, const char *sni, gnutls_certificate_credentials_t cred, wf_buf_t *pem,
+		       unsigned *status, char *err, size_t errlen)
 {
 	gnutls_session_t s;
-	gnutls_certificate_credentials_t cred;
 	int rc = WF_ERR;
-	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+	if (gnutls_init(&s, GNUTLS_CLIENT) < 0)
 		return WF_ERR;
-	if (load_trust(cred, ca_file, err, errlen) != WF_OK) {
-		gnutls_certificate_free_credentials(cred);
-		return WF_ERR;
-	}
-	if (gnutls_init(&s, GNUTLS_CLIENT) < 0) {
-		gnutls_certificate_free_credentials(cred);
-		return WF_ERR;
-	}
 	gnutls_set_default_priority(s);
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
 	gnutls_server_name_set(s, GNUTLS_NAME_DNS, sni, strlen(sni));
@@ -183,7 +175,6 @@ static int fetch_chain(int fd, const char *sni, const char *ca_file, wf_buf_t *p
 	rc = WF_OK;
 out:
 	gnutls_deinit(s);
-	gnutls_certificate_free_credentials(cred);
 	return rc;
 }
 
@@ -232,6 +223,98 @@ static int read_file(const char *path, wf_buf_t *out)
 	return wf_durable_read(AT_FDCWD, path, PEM_MAX, out);
 }
 
+/* The private key of key_file, or WF_ERR with why it cannot be one: read
+ * before any connection, so that a wrong file is named as such and not
+ * taken for a certificate that "does not match the key". */
+static int load_key(const char *key_file, wf_buf_t *key, gnutls_x509_privkey_t *pk, char *err, size_t errlen)
+{
+	if (read_file(key_file, key) != WF_OK) {
+		snprintf(err, errlen, "cannot read the key %s: %s", key_file, strerror(errno));
+		return WF_ERR;
+	}
+	if (wf_buf_size(key) == 0) {
+		snprintf(err, errlen, "the key file %s is empty", key_file);
+		return WF_ERR;
+	}
+	gnutls_datum_t kd = { (unsigned char *)wf_buf_head(key), (unsigned)wf_buf_size(key) };
+	int rc = gnutls_x509_privkey_init(pk);
+	if (rc >= 0)
+		rc = gnutls_x509_privkey_import2(*pk, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "the key file %s holds no usable private key (PEM, unencrypted): %s", key_file,
+			 gnutls_strerror(rc));
+		return WF_ERR;
+	}
+	return WF_OK;
+}
+
+/* path's parent folder, as a path: "." for a bare name, "/" at the root. Pure. */
+static void parent_of(const char *path, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(out, outlen, ".");
+	else
+		snprintf(out, outlen, "%.*s", (int)n, path);
+}
+
+/* --out, checked before any connection: a folder there, or one fetch is
+ * to make (*make). Only the last folder is made: a missing parent is more
+ * likely a typo than a wish, and a tree made by root where the admin did
+ * not look is a surprise, so it is refused (certbot makes its own live/
+ * folders, but --out is a path the admin names). */
+static int check_out_dir(const char *dir, bool *make, char *err, size_t errlen)
+{
+	struct stat st;
+	*make = false;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return WF_OK;
+		snprintf(err, errlen, "--out %s is not a folder", dir);
+		return WF_ERR;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot use --out %s: %s", dir, strerror(errno));
+		return WF_ERR;
+	}
+	char parent[4200];
+	parent_of(dir, parent, sizeof(parent));
+	if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen,
+			 "--out %s: its parent folder %s %s; fetch makes only the last folder of --out, create the "
+			 "parent first",
+			 dir, parent, errno == ENOENT ? "does not exist" : "is not a folder");
+		return WF_ERR;
+	}
+	*make = true;
+	return WF_OK;
+}
+
+/* The folder check_out_dir found missing, 0700 as the files it holds are
+ * a key's, and said in one line. */
+static int make_out_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return WF_ERR;
+	}
+	char parent[4200];
+	parent_of(dir, parent, sizeof(parent));
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0) {
+		wf_durable_sync_dir(pfd); /* a crash may forget the folder: the next fetch makes it again */
+		close(pfd);
+	}
+	printf("cert fetch: created the folder %s (mode 0700)\n", dir);
+	return WF_OK;
+}
+
 static int leaf_of(wf_slice_t chain_pem, gnutls_x509_crt_t *out)
 {
 	if (gnutls_x509_crt_init(out) < 0)
@@ -272,26 +355,37 @@ static int run_hook(char *const *hook, const char *dir, const char *sni)
 int acme_fetch_main(const char *target, const char *sni, const char *key_file, const char *ca_file,
 		    const char *out_dir, char *const *hook)
 {
-	char host[512], port[16], err[1200] = "", when[32];
+	char host[512], port[16], err[2 * 4200 + 300] = "", when[32]; /* room for two paths */
 	wf_buf_t key, chain, old;
 	wf_buf_init(&key, PEM_MAX);
 	wf_buf_init(&chain, PEM_MAX);
 	wf_buf_init(&old, PEM_MAX);
 	gnutls_x509_crt_t leaf = NULL, cur = NULL;
 	gnutls_x509_privkey_t pk = NULL;
+	gnutls_certificate_credentials_t cred = NULL;
 	unsigned status = 0;
 	int code = 1;
+	bool make_out = false;
 
-	if (parse_target(target, host, sizeof(host), port, sizeof(port), err, sizeof(err)) != WF_OK) {
+	/* Everything local first: with no server reachable, a wrong --key,
+	 * --ca or --out would otherwise hide behind "cannot connect". */
+	if (parse_target(target, host, sizeof(host), port, sizeof(port), err, sizeof(err)) != WF_OK ||
+	    load_key(key_file, &key, &pk, err, sizeof(err)) != WF_OK ||
+	    check_out_dir(out_dir, &make_out, err, sizeof(err)) != WF_OK) {
 		fprintf(stderr, "cert fetch: %s\n", err);
 		goto out;
 	}
-	if (read_file(key_file, &key) != WF_OK) {
-		fprintf(stderr, "cert fetch: cannot read the key %s: %s\n", key_file, strerror(errno));
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		cred = NULL;
+		fprintf(stderr, "cert fetch: out of memory\n");
+		goto out;
+	}
+	if (load_trust(cred, ca_file, err, sizeof(err)) != WF_OK) {
+		fprintf(stderr, "cert fetch: %s\n", err);
 		goto out;
 	}
 	int fd = connect_to(host, port, err, sizeof(err));
-	if (fd < 0 || fetch_chain(fd, sni, ca_file, &chain, &status, err, sizeof(err)) != WF_OK) {
+	if (fd < 0 || fetch_chain(fd, sni, cred, &chain, &status, err, sizeof(err)) != WF_OK) {
 		if (fd >= 0)
 			close(fd);
 		fprintf(stderr, "cert fetch: %s\n", err[0] ? err : "cannot fetch the certificate");
@@ -336,11 +430,9 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 		goto out;
 	}
 	/* Ours: the certificate's public key is the one of our private key. */
-	gnutls_datum_t kd = { (unsigned char *)wf_buf_head(&key), (unsigned)wf_buf_size(&key) };
 	unsigned char id_cert[64], id_key[64];
 	size_t l1 = sizeof(id_cert), l2 = sizeof(id_key);
-	if (gnutls_x509_privkey_init(&pk) < 0 || gnutls_x509_privkey_import2(pk, &kd, GNUTLS_X509_FMT_PEM, NULL, 0) < 0 ||
-	    gnutls_x509_crt_get_key_id(leaf, GNUTLS_KEYID_USE_SHA256, id_cert, &l1) < 0 ||
+	if (gnutls_x509_crt_get_key_id(leaf, GNUTLS_KEYID_USE_SHA256, id_cert, &l1) < 0 ||
 	    gnutls_x509_privkey_get_key_id(pk, GNUTLS_KEYID_USE_SHA256, id_key, &l2) < 0 || l1 != l2 ||
 	    memcmp(id_cert, id_key, l1) != 0) {
 		fprintf(stderr, "cert fetch: the certificate %s presents for %s does not match the key %s\n", target, sni,
@@ -368,6 +460,10 @@ int acme_fetch_main(const char *target, const char *sni, const char *key_file, c
 		}
 	}
 	bool changed = false;
+	if (make_out && make_out_dir(out_dir, err, sizeof(err)) != WF_OK) {
+		fprintf(stderr, "cert fetch: %s\n", err);
+		goto out;
+	}
 	if (acme_output_write(out_dir, wf_buf_slice(&chain), wf_buf_slice(&key), &changed, err, sizeof(err)) != WF_OK) {
 		fprintf(stderr, "cert fetch: %s\n", err);
 		goto out;
@@ -391,6 +487,8 @@ out:
 		gnutls_x509_crt_deinit(cur);
 	if (pk)
 		gnutls_x509_privkey_deinit(pk);
+	if (cred)
+		gnutls_certificate_free_credentials(cred);
 	gnutls_memset(wf_buf_head(&key), 0, wf_buf_size(&key));
 	wf_buf_fini(&key);
 	wf_buf_fini(&chain);

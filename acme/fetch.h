@@ -5,8 +5,10 @@
  * trusted (by the CAs of ca_file, or NULL for the system's), it covers NAME,
  * is valid now, belongs to our key and is newer than the one in DIR; then
  * runs the hook (killed after 60 s, its exit status printed). Our public key
- * is public: the match with the key alone proves nothing. Exit status 0 when
- * installed or already current, 1 with one clear line otherwise. */
+ * is public: the match with the key alone proves nothing. The key, the CA
+ * file and DIR (made if missing, its parent never) are judged before any
+ * connection. Exit status 0 when installed or already current, 1 with one
+ * clear line otherwise. */
 #ifndef ACME_FETCH_H
 #define ACME_FETCH_H
 

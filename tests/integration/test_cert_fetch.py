@@ -41,10 +41,11 @@ class Fetch(harness.SharedServerCase):
         super().tearDown()
         subprocess.run(["rm", "-rf", self.tmp], timeout=10)
 
-    def fetch(self, *args, sni="localhost", key=None, port=None, hook=(), ca=None):
+    def fetch(self, *args, sni="localhost", key=None, port=None, hook=(), ca=None, out=None):
         # wharf's own provisional certificate is self-signed: it is its own CA.
         cmd = [harness.WHARF, "cert", "fetch", "127.0.0.1:%d" % (port or self.server.port), "--sni", sni,
-               "--key", key or self.key, "--out", os.path.join(self.tmp, "out"), "--ca", ca or self.served, *args]
+               "--key", key or self.key, "--out", out or os.path.join(self.tmp, "out"), "--ca", ca or self.served,
+               *args]
         if hook:
             cmd += ["--", *hook]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20)
@@ -200,6 +201,59 @@ class Fetch(harness.SharedServerCase):
                            timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn("usage: wharf cert fetch", r.stderr)
+
+    def test_local_files_are_judged_before_connecting(self):
+        """A --key that holds no key is said to be one, not taken for a
+        certificate that "does not match the key"; and --key, --ca and --out
+        are checked before any connection, so that with no server reachable
+        the admin does not learn only "cannot connect"."""
+        empty = os.path.join(self.tmp, "empty.key")
+        open(empty, "w").close()
+        garbage = os.path.join(self.tmp, "garbage.key")
+        with open(garbage, "w") as f:
+            f.write("garbage\n")
+        no_ca = os.path.join(self.tmp, "no-such-ca.pem")
+        deep = os.path.join(self.tmp, "missing", "out")
+        down = harness.free_port()
+        for port in (None, down):  # a server there, and none
+            where = "server up" if port is None else "no server"
+            r = self.fetch(key=empty, port=port)
+            self.assertEqual(r.returncode, 1, where)
+            self.assertEqual(r.stderr.strip(), "cert fetch: the key file %s is empty" % empty, where)
+            r = self.fetch(key=garbage, port=port)
+            self.assertEqual(r.returncode, 1, where)
+            self.assertIn("the key file %s holds no usable private key (PEM, unencrypted)" % garbage, r.stderr,
+                          where)
+            self.assertNotIn("cannot connect", r.stderr, where)
+            r = self.fetch(ca=no_ca, port=port)
+            self.assertEqual(r.returncode, 1, where)
+            self.assertIn("no CA certificate could be read from %s" % no_ca, r.stderr, where)
+            self.assertNotIn("cannot connect", r.stderr, where)
+            r = self.fetch(out=deep, port=port)
+            self.assertEqual(r.returncode, 1, where)
+            self.assertEqual(r.stderr.strip(), "cert fetch: --out %s: its parent folder %s does not exist; fetch "
+                             "makes only the last folder of --out, create the parent first"
+                             % (deep, os.path.dirname(deep)), where)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(os.path.dirname(deep)))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "out")))
+
+    def test_out_folder_made_is_said(self):
+        # The last folder of --out alone is made, 0700, and one line says so.
+        r = self.fetch()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "out")
+        self.assertIn("cert fetch: created the folder %s (mode 0700)" % out, r.stdout)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o700)
+        r = self.fetch()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("created the folder", r.stdout)
+        # A file where the folder goes is refused before any connection.
+        afile = os.path.join(self.tmp, "afile")
+        open(afile, "w").close()
+        r = self.fetch(out=afile, port=harness.free_port())
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.strip(), "cert fetch: --out %s is not a folder" % afile)
 
 
 def pem(cert):
