@@ -1,6 +1,7 @@
 /* Certificate status for people: see status.h. */
 #include "status.h"
 #include "../server/cert_key.h"
+#include "../server/cert_state.h"
 #include "../server/durable.h"
 
 #include <gnutls/crypto.h>
@@ -217,6 +218,7 @@ typedef struct cert_info {
 	bool other_key_type;  /* issued with another key type than the config's: due now */
 	char issuer[256], serial[64];
 	time_t not_before, not_after;
+	char stored_error[600]; /* issued.pem there but unreadable or damaged: the provisional one serves */
 } cert_info_t;
 
 /* What is on disk, the same choice the server makes: the issued pair if
@@ -232,11 +234,24 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 		wf_buf_t cert, key;
 		wf_buf_init(&cert, PEM_MAX);
 		wf_buf_init(&key, PEM_MAX);
-		if (wf_durable_read(dfd, files[i][0], PEM_MAX, &cert) == WF_OK &&
-		    wf_durable_read(dfd, files[i][1], PEM_MAX, &key) == WF_OK) {
-			char err[128];
+		bool read = wf_durable_read(dfd, files[i][0], PEM_MAX, &cert) == WF_OK &&
+			    wf_durable_read(dfd, files[i][1], PEM_MAX, &key) == WF_OK;
+		/* Not one this command may not read: the server, root at start,
+		 * may well read it (and cannot be judged from here). */
+		if (!read && i == 0 && errno != ENOENT && errno != EACCES && errno != EPERM)
+			snprintf(ci->stored_error, sizeof(ci->stored_error), "cannot read %s/certs/%s/issued.pem: %s",
+				 cfg->state_dir, c->name, strerror(errno));
+		if (read) {
+			char err[256];
 			wf_certkey_t *ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert),
 							  wf_buf_slice(&key), i == 1, err, sizeof(err));
+			/* The server's warning says the same (server/cert_state.c). */
+			if (!ck && i == 0) {
+				char why[300];
+				wf_certstate_unusable_reason(wf_buf_slice(&cert), err, why, sizeof(why));
+				snprintf(ci->stored_error, sizeof(ci->stored_error), "%s/certs/%s/issued.pem is unusable: %s",
+					 cfg->state_dir, c->name, why);
+			}
 			/* An expired issued one too, and an unexpired one that
 			 * names some of the configured names: the server serves
 			 * them (cert_state.c). */
@@ -294,6 +309,8 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "issuer", ci.found ? json_object_new_string(ci.issuer) : NULL);
 		json_object_object_add(o, "serial", ci.found ? json_object_new_string(ci.serial) : NULL);
 		json_object_object_add(o, "provisional", json_object_new_boolean(!ci.found || ci.provisional));
+		json_object_object_add(o, "stored_error",
+				       ci.stored_error[0] ? json_object_new_string(ci.stored_error) : NULL);
 		json_object_object_add(o, "not_before", time_or_null(ci.not_before));
 		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
 		time_t due = ci.found && !ci.short_of_config && !ci.other_key_type ?
@@ -346,6 +363,10 @@ int acme_status_print(const wf_config_t *cfg, FILE *f)
 		fprintf(f, "%s\n  names:        ", str_or(o, "name", "?"));
 		for (size_t j = 0; j < json_object_array_length(d); j++)
 			fprintf(f, "%s%s", j ? ", " : "", json_object_get_string(json_object_array_get_idx(d, j)));
+		/* Before the rest: it says why the certificate served is not the issued one. */
+		if (str_or(o, "stored_error", NULL))
+			fprintf(f, "\n  problem:      %s; the provisional certificate serves until a good one replaces it",
+				str_or(o, "stored_error", ""));
 		fprintf(f, "\n  issuer:       %s%s\n", str_or(o, "issuer", "(none yet)"),
 			json_object_get_boolean(p) ? " (provisional, self-signed)" : "");
 		fprintf(f, "  not after:    %s\n", str_or(o, "not_after", "-"));

@@ -69,10 +69,24 @@ static int read_one(int dfd, const char *dir, const wf_cert_cfg_t *c, const char
 	return WF_ERR;
 }
 
+void wf_certstate_unusable_reason(wf_slice_t pem, const char *err, char *out, size_t cap)
+{
+	static const char begin[] = "-----BEGIN ";
+	if (!memmem(pem.ptr, pem.len, begin, strlen(begin))) {
+		snprintf(out, cap, "%s", pem.len ? "it holds no PEM certificate or key" : "it is empty");
+		return;
+	}
+	size_t n = strlen(err);
+	while (n && (err[n - 1] == '.' || err[n - 1] == ' '))
+		n--; /* GnuTLS's sentences end in a full stop; ours go on after a ";" */
+	snprintf(out, cap, "%.*s", (int)n, err);
+}
+
 /* Loads a pair if it is present and usable; NULL (quietly) when absent.
- * dir: the folder open on dfd, for messages. */
+ * dir: the folder open on dfd, for messages; then: what follows an issued
+ * pair found damaged (wf_certstate_load). */
 static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c, const char *cert_name,
-			       const char *key_name, bool provisional)
+			       const char *key_name, bool provisional, const char *then)
 {
 	wf_buf_t cert, key;
 	wf_buf_init(&cert, PEM_MAX);
@@ -85,7 +99,18 @@ static wf_certkey_t *load_pair(int dfd, const char *dir, const wf_cert_cfg_t *c,
 	ck = wf_certkey_new(c->name, c->domains, c->ndomains, wf_buf_slice(&cert), wf_buf_slice(&key), provisional,
 			    err, sizeof(err));
 	if (!ck) {
-		wf_log_warn("certificate %s: stored %s is unusable: %s", c->name, cert_name, err);
+		/* The file stays as it is: only a good certificate replaces it,
+		 * renamed over it whole (wf_certstate_save_issued). */
+		char why[300];
+		wf_certstate_unusable_reason(wf_buf_slice(&cert), err, why, sizeof(why));
+		if (provisional)
+			wf_log_warn("certificate %s: stored %s/%s is unusable: %s; a new provisional certificate is made "
+				    "in its place",
+				    c->name, dir, cert_name, why);
+		else
+			wf_log_warn("certificate %s: stored %s/%s is unusable: %s; the provisional self-signed certificate "
+				    "serves in its place %s; the file is kept until a good certificate replaces it",
+				    c->name, dir, cert_name, why, then);
 		goto out;
 	}
 	time_t now = time(NULL);
@@ -140,16 +165,17 @@ out:
 	return ck;
 }
 
-wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, char *err, size_t errlen)
+wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, const char *then, char *err,
+				size_t errlen)
 {
 	int dfd = open_cert_dir(state_dir, c->name, err, errlen);
 	if (dfd < 0)
 		return NULL;
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/certs/%s", state_dir, c->name);
-	wf_certkey_t *ck = load_pair(dfd, dir, c, "issued.pem", "issued.pem", false);
+	wf_certkey_t *ck = load_pair(dfd, dir, c, "issued.pem", "issued.pem", false, then);
 	if (!ck)
-		ck = load_pair(dfd, dir, c, "selfsigned.pem", "selfsigned.key", true);
+		ck = load_pair(dfd, dir, c, "selfsigned.pem", "selfsigned.key", true, then);
 	if (ck)
 		goto out;
 

@@ -14,8 +14,17 @@
  * it parses, matches its key and covers the configured domains (expired too,
  * as a running server keeps serving it: a warning says so); else the
  * provisional pair, made (and persisted) when missing, not covering the
- * domains, or expiring within a week. NULL with the reason in err. */
-wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, char *err, size_t errlen);
+ * domains, or expiring within a week. An issued pair that does not parse is
+ * named with its path in a warning that ends with then (how a good one
+ * comes: "and a new one is ordered from the CA"), and is left on disk.
+ * NULL with the reason in err. */
+wf_certkey_t *wf_certstate_load(const char *state_dir, const wf_cert_cfg_t *c, const char *then, char *err,
+				size_t errlen);
+
+/* Why a stored pem that wf_certkey_new refused with err is unusable, in
+ * words for an admin: empty, no PEM in it, or err (without its full stop).
+ * Pure. */
+void wf_certstate_unusable_reason(wf_slice_t pem, const char *err, char *out, size_t cap);
 
 /* Writes an issued key and chain for NAME as one file, in one rename.
  * Returns WF_OK, or WF_ERR with the reason in err; the old one stays. */

@@ -85,7 +85,17 @@ int wf_server_load_certs(wf_server_t *srv, const wf_config_t *cfg, wf_config_t *
 	int rc = WF_OK;
 	for (size_t i = 0; i < cfg->ncertificates; i++) {
 		char err[512];
-		wf_certkey_t *ck = wf_certstate_load(cfg->state_dir, &cfg->certificates[i], err, sizeof(err));
+		const wf_cert_cfg_t *c = &cfg->certificates[i];
+		/* How a good certificate comes after a damaged issued.pem, for
+		 * its warning: the provisional one serves until then. */
+		const char *then = "until a good issued.pem is put there (no ACME for it)";
+		if (acme_cluster_is_follower(cfg))
+			then = "until the cluster's controller sends one";
+		else if (c->acme && cfg->acme.ncas)
+			then = "and a new one is ordered from the CA";
+		else if (srv->opts.batch && cfg->acme.ncas)
+			then = "until one is obtained (a batch run orders only its CSV's certificates)";
+		wf_certkey_t *ck = wf_certstate_load(cfg->state_dir, c, then, err, sizeof(err));
 		if (!ck) {
 			wf_log_error("certificate %s: %s", cfg->certificates[i].name, err);
 			rc = WF_ERR;

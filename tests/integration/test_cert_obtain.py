@@ -77,6 +77,35 @@ class Obtain(unittest.TestCase):
         self.assertEqual(os.stat(os.path.join(s.dir, "out", "main", "fullchain.pem")).st_ino, inode)
         self.assertEqual(read(deploy_log).count("WHARF_EVENT=issued"), hook_runs)
 
+    def test_damaged_issued_cert_is_replaced_by_a_new_order(self):
+        """A damaged issued.pem: the warning names its path and says a new
+        one is ordered; `cert list` shows it; it stays until the new
+        certificate is renamed over it."""
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                          "https_port": 443}])
+        s.write_config()
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+        with open(issued, "w") as f:
+            f.write("garbage\n")
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"],
+                             capture_output=True, text=True, timeout=20)
+        entry = json.loads(out.stdout)["certificates"][0]
+        self.assertTrue(entry["stored_error"].startswith(issued + " is unusable: "), entry)
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("certificate main: stored %s is unusable: " % issued, r.stderr)
+        self.assertIn("the provisional self-signed certificate serves in its place and a new one is ordered from "
+                      "the CA", r.stderr)
+        self.assertIn("cert obtain: 1 issued, 0 failed", r.stderr)
+        ok, why = verify_chain(self.pebble, read(issued), "wharf.test")
+        self.assertTrue(ok, why)
+        out = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path, "--json"],
+                             capture_output=True, text=True, timeout=20)
+        self.assertIsNone(json.loads(out.stdout)["certificates"][0]["stored_error"])
+
     def test_changed_key_type_is_due(self):
         s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
                           "https_port": 443}])

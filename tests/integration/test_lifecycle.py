@@ -3,6 +3,7 @@ certificates persisted and reused, SNI selection, a certificate swapped in
 live while an open connection keeps working, SIGHUP reload (good and bad),
 SIGTERM drain, privilege drop, and the command line."""
 
+import json
 import os
 import shutil
 import signal
@@ -121,8 +122,45 @@ class Lifecycle(unittest.TestCase):
             os.chmod(issued, 0o600)
             s.start()
             self.assertEqual(tls_peer_cert(s.port, "localhost"), pem1)
-            self.assertIn("certificate main: stored issued.pem is unusable", s.log())
+            self.assertIn("certificate main: stored %s is unusable" % issued, s.log())
             self.assertNotIn("does not cover", s.log())
+
+    def test_garbage_issued_cert_is_named_and_listed(self):
+        """A damaged issued.pem is named by its path, with what happens
+        next; `cert list` shows it before anything else; the file stays
+        as it is (only a good certificate replaces it)."""
+        with Server() as s:
+            s.stop()
+            issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
+            with open(issued, "w") as f:
+                f.write("garbage\n")
+            os.chmod(issued, 0o600)
+            s.start()
+            self.assertIn("certificate main: stored %s is unusable: " % issued, s.log())
+            self.assertIn("; the provisional self-signed certificate serves in its place until a good issued.pem "
+                          "is put there (no ACME for it); the file is kept until a good certificate replaces it",
+                          s.log())
+            self.assertIn("wharf provisional", cert_text(tls_peer_cert(s.port, "localhost")))
+            s.reload()
+            with open(issued) as f:
+                self.assertEqual(f.read(), "garbage\n")
+            r = subprocess.run([WHARF, "cert", "list", "-c", s.config_path], capture_output=True, text=True,
+                               timeout=20)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.splitlines()
+            self.assertEqual(lines[0], "main")
+            self.assertTrue(lines[2].startswith("  problem:      %s is unusable: " % issued), r.stdout)
+            self.assertIn("the provisional certificate serves until a good one replaces it", lines[2])
+            r = subprocess.run([WHARF, "cert", "list", "-c", s.config_path, "--json"], capture_output=True,
+                               text=True, timeout=20)
+            entry = json.loads(r.stdout)["certificates"][0]
+            self.assertTrue(entry["stored_error"].startswith("%s is unusable: " % issued), entry)
+            self.assertTrue(entry["provisional"])
+            # Once the file is gone (or good), nothing is said.
+            os.unlink(issued)
+            r = subprocess.run([WHARF, "cert", "list", "-c", s.config_path, "--json"], capture_output=True,
+                               text=True, timeout=20)
+            self.assertIsNone(json.loads(r.stdout)["certificates"][0]["stored_error"])
 
     def test_sni_selects_certificate(self):
         certs = [("main", ["localhost", "*.wharf.test"]), ("other", ["other.test"])]

@@ -2,15 +2,17 @@
  * status.json records, whatever CA is in use since; in older files, a guess
  * that says it is one. A hand-edited status.json's waits are bounded. The
  * ARI pick is kept with the serial it is for, and bounded as the manager
- * bounds it. */
+ * bounds it. A damaged issued.pem is shown by cert list with its path. */
 #include "check.h"
 #include "acme/status.h"
+#include "server/cert_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int main(void)
 {
@@ -85,6 +87,55 @@ int main(void)
 	CHECK(acme_renewal_time_ari(0, 600000, 100000) == 100000);
 	CHECK(acme_renewal_time_ari(0, 600000, 590000) == 500000);
 	CHECK(acme_renewal_time_ari(0, 600000, 0) == acme_renewal_time(0, 600000, false));
+
+	/* A damaged issued.pem is shown with its path, in the JSON as in the
+	 * text, and the reason is in words: empty, no PEM, or GnuTLS's. */
+	char reason[200];
+	wf_certstate_unusable_reason((wf_slice_t){ "", 0 }, "x", reason, sizeof(reason));
+	CHECK_EQ_STR(reason, "it is empty");
+	wf_certstate_unusable_reason((wf_slice_t){ "garbage\n", 8 }, "x", reason, sizeof(reason));
+	CHECK_EQ_STR(reason, "it holds no PEM certificate or key");
+	wf_certstate_unusable_reason((wf_slice_t){ "-----BEGIN CERTIFICATE-----\n", 28 }, "Base64 decoding error.",
+				     reason, sizeof(reason));
+	CHECK_EQ_STR(reason, "Base64 decoding error");
+	char *domains[] = { "x.example" };
+	wf_cert_cfg_t certs[1] = { { .name = "x", .domains = domains, .ndomains = 1 } };
+	cfg.certificates = certs;
+	cfg.ncertificates = 1;
+	cfg.state_dir = state;
+	snprintf(path, sizeof(path), "%s/certs/x/issued.pem", state);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("garbage\n", f);
+		fclose(f);
+	}
+	wf_buf_t out;
+	wf_buf_init(&out, 1 << 20);
+	CHECK_EQ_INT(acme_status_json(&cfg, &out), WF_OK);
+	CHECK(wf_buf_append(&out, "", 1) == WF_OK);
+	char want[400];
+	snprintf(want, sizeof(want), "\"stored_error\":\"%s is unusable: it holds no PEM certificate or key\"", path);
+	CHECK(strstr(wf_buf_head(&out), want) != NULL);
+	wf_buf_fini(&out);
+	char *text = NULL;
+	size_t textlen = 0;
+	FILE *mem = open_memstream(&text, &textlen);
+	CHECK(mem != NULL);
+	if (mem) {
+		acme_status_print(&cfg, mem);
+		fclose(mem);
+		snprintf(want, sizeof(want), "x\n  names:        x.example\n  problem:      %s is unusable: it holds no PEM "
+			 "certificate or key; the provisional certificate serves", path);
+		CHECK(strncmp(text, want, strlen(want)) == 0);
+		free(text);
+	}
+	unlink(path);
+	wf_buf_init(&out, 1 << 20);
+	CHECK_EQ_INT(acme_status_json(&cfg, &out), WF_OK);
+	CHECK(wf_buf_append(&out, "", 1) == WF_OK);
+	CHECK(strstr(wf_buf_head(&out), "\"stored_error\":null") != NULL);
+	wf_buf_fini(&out);
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
