@@ -152,7 +152,10 @@ static const wf_key_t service_keys[] = {
 	  "tickets and TLS 1.2 alike), so no one else can take over a transfer; false for clients that "
 	  "cannot resume." },
 	{ "passive_port_min", WF_KEY_INT, F(wf_service_cfg_t, passive_port_min), 0, "0", 0, 65535, NULL, NULL,
-	  "FTPS: lowest port for passive data connections (0 with passive_port_max 0: any free port)." },
+	  "FTPS: lowest port for passive data connections (0 with passive_port_max 0: any free port). "
+	  "With a range, one client (an IPv4 address, or an IPv6 /64) may hold at most half of its ports "
+	  "(at least one) in listeners at once, all its sessions together; past it PASV and EPSV get 425, "
+	  "and one line a minute per client says so." },
 	{ "passive_port_max", WF_KEY_INT, F(wf_service_cfg_t, passive_port_max), 0, "0", 0, 65535, NULL, NULL,
 	  "FTPS: highest port for passive data connections." },
 	{ "public_address", WF_KEY_STRING, F(wf_service_cfg_t, public_address), 0, "", 0, 0, NULL, NULL,

@@ -17,10 +17,13 @@ typedef struct guard_entry {
 	long listings;                    /* folder listings being built */
 	long listing_bytes;               /* memory its folder listings hold */
 	long files;                       /* descriptors its HTTP transfers hold (transfer/file_budget.h) */
+	long passive;                     /* passive FTPS listeners it holds in a port range (transfer/ftp_data.c) */
 	time_t refused_logged;            /* when a refusal of its connections was last logged */
 	unsigned refused_unlogged;        /* refusals since, not logged */
 	time_t files_logged;              /* when a refusal of its files was last logged */
 	unsigned files_unlogged;          /* refusals since, not logged */
+	time_t noted[WF_GUARD_NOTES];     /* when a warning of each kind about it was last logged */
+	unsigned unnoted[WF_GUARD_NOTES]; /* such warnings since, not logged */
 	int fails;
 	time_t first_fail;
 	time_t fails_until; /* the failures are forgotten from then on */
@@ -61,7 +64,16 @@ static bool holds_counts(const guard_entry_t *e)
 	for (int k = 0; k < WF_GUARD_KINDS; k++)
 		if (e->conns[k])
 			return true;
-	return e->checks || e->listings || e->listing_bytes || e->files;
+	return e->checks || e->listings || e->listing_bytes || e->files || e->passive;
+}
+
+/* Was a warning about e logged within the minute? */
+static bool noted_lately(const guard_entry_t *e, time_t now)
+{
+	for (int n = 0; n < WF_GUARD_NOTES; n++)
+		if (e->noted[n] && now - e->noted[n] < 60)
+			return true;
+	return false;
 }
 
 static bool idle(const guard_entry_t *e, time_t now)
@@ -72,9 +84,10 @@ static bool idle(const guard_entry_t *e, time_t now)
 	 * files were refused and logged within the minute keeps its slot
 	 * while free ones are left (it may still give way as one that only
 	 * failed does), so that letting its files go and taking them again
-	 * does not log a line each time. */
+	 * does not log a line each time; so does one a warning was logged
+	 * about (wf_ipguard_note). */
 	return !holds_counts(e) && e->ban_until <= now && (e->fails == 0 || e->fails_until <= now) &&
-	       (e->files_logged == 0 || now - e->files_logged >= 60);
+	       (e->files_logged == 0 || now - e->files_logged >= 60) && !noted_lately(e, now);
 }
 
 /* An entry that holds only failures within their window: it may give its
@@ -178,6 +191,7 @@ static guard_entry_t *find(const char *addr, time_t now, bool create)
 #define COUNT_LISTING (WF_GUARD_KINDS + 1)
 #define COUNT_LISTING_BYTES (WF_GUARD_KINDS + 2)
 #define COUNT_FILES (WF_GUARD_KINDS + 3)
+#define COUNT_PASSIVE (WF_GUARD_KINDS + 4)
 
 static const char *const counted_name[] = {
 	[WF_GUARD_FTPS] = "an FTPS connection",
@@ -186,6 +200,7 @@ static const char *const counted_name[] = {
 	[COUNT_LISTING] = "a folder listing",
 	[COUNT_LISTING_BYTES] = "folder listing memory",
 	[COUNT_FILES] = "an HTTP transfer's open file",
+	[COUNT_PASSIVE] = "an FTPS passive listener",
 };
 
 static long *counter(guard_entry_t *e, int what)
@@ -195,6 +210,7 @@ static long *counter(guard_entry_t *e, int what)
 	case COUNT_LISTING: return &e->listings;
 	case COUNT_LISTING_BYTES: return &e->listing_bytes;
 	case COUNT_FILES: return &e->files;
+	case COUNT_PASSIVE: return &e->passive;
 	default: return &e->conns[what];
 	}
 }
@@ -217,9 +233,17 @@ static void describe(const guard_entry_t *e, char who[WF_IPGUARD_WHO_MAX])
  * given away meanwhile, nor are its counts of refusals. */
 static void refusal(guard_entry_t *e, int what, time_t now, wf_guard_refusal_t *why)
 {
-	/* Files have their own minute: a client refused both is told of both. */
-	time_t *logged = what == COUNT_FILES ? &e->files_logged : &e->refused_logged;
-	unsigned *unlogged = what == COUNT_FILES ? &e->files_unlogged : &e->refused_unlogged;
+	/* Files and passive listeners have their own minutes: a client
+	 * refused both is told of both. */
+	time_t *logged = &e->refused_logged;
+	unsigned *unlogged = &e->refused_unlogged;
+	if (what == COUNT_FILES) {
+		logged = &e->files_logged;
+		unlogged = &e->files_unlogged;
+	} else if (what == COUNT_PASSIVE) {
+		logged = &e->noted[WF_GUARD_NOTE_PASSIVE];
+		unlogged = &e->unnoted[WF_GUARD_NOTE_PASSIVE];
+	}
 	why->log = *logged == 0 || now - *logged >= 60;
 	if (why->log) {
 		why->unlogged = *unlogged;
@@ -425,4 +449,17 @@ void wf_ipguard_files_give(const char *addr, int n)
 {
 	if (n > 0)
 		give_back(addr, COUNT_FILES, n);
+}
+
+bool wf_ipguard_passive_take(const char *addr, int max, time_t now, wf_guard_refusal_t *why)
+{
+	if (max < 1)
+		abort(); /* a bug: a share that admits no one */
+	memset(why, 0, sizeof(*why));
+	return take(addr, now, COUNT_PASSIVE, 1, max, why) == WF_GUARD_OK;
+}
+
+void wf_ipguard_passive_give(const char *addr)
+{
+	give_back(addr, COUNT_PASSIVE, 1);
 }

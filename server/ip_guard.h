@@ -3,7 +3,9 @@
  * against limits.max_connections_per_ip), how many of its password checks
  * are under way, its folder listings being built and the memory its
  * listings hold (transfer/listing_budget.h), the files its HTTP transfers
- * hold open (transfer/file_budget.h), and its failed logins (FTPS
+ * hold open (transfer/file_budget.h), the passive listeners its FTPS
+ * sessions hold in a port range (transfer/ftp_data.c), warnings logged
+ * about it (at most one a minute of each kind), and its failed logins (FTPS
  * and HTTP alike) with the temporary ban they lead to. A client is an IPv4
  * address, or an IPv6 /64. Small tables behind one mutex, taken at
  * connect, disconnect, around password checks, per step of a listing
@@ -64,6 +66,14 @@ typedef enum wf_guard_kind {
 			 * refuses their logins (429), not them */
 	WF_GUARD_KINDS,
 } wf_guard_kind_t;
+
+/* Warnings about a client that a flood could repeat, each logged at most
+ * once a minute per client (wf_ipguard_note, and the refusals that say
+ * so). */
+typedef enum wf_guard_note {
+	WF_GUARD_NOTE_PASSIVE, /* a PASV/EPSV past the client's share of the passive port range */
+	WF_GUARD_NOTES,
+} wf_guard_note_t;
 
 typedef enum wf_guard_verdict {
 	WF_GUARD_OK,       /* admitted: call wf_ipguard_leave when the connection ends */
@@ -133,5 +143,13 @@ void wf_ipguard_listing_bytes_give(const char *addr, size_t n);
  * connections are admitted uncounted. */
 bool wf_ipguard_files_take(const char *addr, int n, int max, time_t now, wf_guard_refusal_t *why);
 void wf_ipguard_files_give(const char *addr, int n);
+/* addr's FTPS sessions hold one more passive listener in a service's port
+ * range (transfer/ftp_data.c): false (nothing counted) when they hold max
+ * already, and then *why says who holds them and whether to log it (the
+ * first refusal, then at most one a minute per client, each with the count
+ * of those not logged). Each true is given back by one passive_give once
+ * the listener is closed. */
+bool wf_ipguard_passive_take(const char *addr, int max, time_t now, wf_guard_refusal_t *why);
+void wf_ipguard_passive_give(const char *addr);
 
 #endif

@@ -30,6 +30,7 @@
  * connection only points back at it. Replies go to the control connection,
  * which ftp_wake makes deliver them from its own callback. */
 #include "ftp_int.h"
+#include "../server/ip_guard.h"
 #include "../server/log.h"
 #include "../server/tls.h"
 #include "../server/worker.h"
@@ -70,6 +71,7 @@ struct ftp_data {
 	xfer_ftp_t *f;         /* borrowed: the session that owns this channel */
 	data_state_t state;
 	int sock;              /* owned: the listening (PASV) or connecting (PORT) socket, or -1 */
+	bool share_held;       /* the listener counts against its client's share of the port range */
 	ev_io sock_io;
 	ev_timer wait;         /* the data connection must be up within data_connect_timeout */
 	wf_conn_t *conn;       /* borrowed: the data connection while it lives (its proto_data is this) */
@@ -125,6 +127,10 @@ static void stop_waiting(ftp_data_t *d)
 		ev_io_stop(loop, &d->sock_io);
 		close(d->sock);
 		d->sock = -1;
+	}
+	if (d->share_held) { /* the listener is closed, whatever closed it */
+		wf_ipguard_passive_give(d->f->conn->peer_addr);
+		d->share_held = false;
 	}
 }
 
@@ -983,12 +989,50 @@ static int passive_socket(xfer_ftp_t *f, struct sockaddr_storage *local, uint16_
 	return fd;
 }
 
+/* The passive listeners one client (an IPv4 address or an IPv6 /64) may
+ * hold at once in svc's port range: half of it, at least one, so that no
+ * client can take every port and lock the others out of transfers. Each
+ * session holds one at most (a new PASV closes the last), so it takes that
+ * many logged-in sessions, and a client that holds its share has to
+ * connect to one, or wait out data_connect_timeout, to get another. 0:
+ * any free port, no share (the kernel's ephemeral range is thousands,
+ * and max_connections_per_ip bounds a client's sessions). */
+static int passive_share(const wf_service_cfg_t *svc)
+{
+	if (!svc->passive_port_min)
+		return 0;
+	int half = (svc->passive_port_max - svc->passive_port_min + 1) / 2;
+	return half > 1 ? half : 1;
+}
+
 void ftp_data_passive(xfer_ftp_t *f, bool extended)
 {
-	ftp_data_t *d = channel_new(f);
+	ftp_data_t *d = channel_new(f); /* the session's last listener closes: it counts no more */
 	if (!d) {
 		ftp_reply(f, 425, "Out of memory");
 		return;
+	}
+	int share = passive_share(f->conn->svc);
+	if (share) {
+		wf_guard_refusal_t why;
+		if (!wf_ipguard_passive_take(f->conn->peer_addr, share, (time_t)ev_now(wf_conn_loop(f->conn)), &why)) {
+			channel_free(d);
+			if (why.log) {
+				char more[96];
+				if (why.unlogged)
+					snprintf(more, sizeof(more), "; %u more since the last such line were not logged",
+						 why.unlogged);
+				else
+					snprintf(more, sizeof(more), "; more within a minute are not logged");
+				ftp_log(f, WF_LOG_WARN, "%s refused with 425: client %s holds %d passive ports already, "
+					"its share (half of passive_port_min..max, %d..%d)%s", extended ? "EPSV" : "PASV",
+					why.who, share, f->conn->svc->passive_port_min, f->conn->svc->passive_port_max, more);
+			}
+			ftp_reply(f, 425, "Too many passive ports held by your address (%d, half of the server's range): "
+				  "use or close a data channel first", share);
+			return;
+		}
+		d->share_held = true;
 	}
 	struct sockaddr_storage local;
 	uint16_t port = 0;

@@ -74,6 +74,7 @@ class Control:
     def __init__(self, port, implicit=False, ctx=None, timeout=TIMEOUT, source=None, rcvbuf=None):
         self.port = port
         self.timeout = timeout
+        self.source = source  # data connections come from it too, as a client's do
         self.ctx = ctx or client_context()
         if rcvbuf:  # set before connecting, so the window offered is small from the start
             raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -228,6 +229,7 @@ class Control:
     # -- transfers; each returns the final reply (and data)
     def _open(self, passive, source=None):
         port = self.data_port(passive)
+        source = source or self.source
         return socket.create_connection(("127.0.0.1", port), timeout=self.timeout,
                                         source_address=(source, 0) if source else None)
 

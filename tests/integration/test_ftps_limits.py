@@ -4,6 +4,7 @@ which logging in works again; and max_connections_per_ip caps the control
 connections one address holds. A fresh server with small limits."""
 
 import os
+import random
 import re
 import sys
 import time
@@ -167,6 +168,111 @@ class BusyLogins(ftps_util.FTPSCase):
         c.login("slow", password="slow-pw")
         c.expect("NOOP", 200)
 
+
+class PassiveShare(ftps_util.FTPSCase):
+    """One client may hold half of the passive port range at once (here 4 of
+    8): past it PASV and EPSV get 425, one log line a minute says so, and
+    other clients still get ports. Every way a listener closes gives its
+    port back: a data connection, ABOR, a second PASV, data_connect_timeout,
+    QUIT, a dropped control connection."""
+    LOW = random.Random().randrange(40000, 59000)
+    SERVICE_KEYS = {"passive_port_min": LOW, "passive_port_max": LOW + 7}
+    EXTRA = "limits = { data_connect_timeout = 3; };"
+    ATTACKER = "127.0.3.1"
+    HELLO = b"hello, passive\n"
+
+    @classmethod
+    def prepare(cls, server):
+        with open(os.path.join(server.home("alice"), "hello.txt"), "wb") as f:
+            f.write(cls.HELLO)
+
+    def sessions(self, n, source):
+        return [self.logged_in(source=source) for _ in range(n)]
+
+    def refused(self, c, cmd="PASV"):
+        r = c.cmd(cmd)
+        self.assertEqual(r.code, 425, r)
+        self.assertIn("Too many passive ports held by your address", r.text)
+
+    def wait_admitted(self, c, cmd="PASV"):
+        """The server has given a port back when c's PASV gets one (a
+        close is read by the server a moment after the client makes it)."""
+        def ok():
+            return c.cmd(cmd).code in (227, 229)
+        self.assertTrue(harness.wait_until(ok, timeout=5, interval=0.2), "no port given back")
+
+    def fetch(self, c):
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, self.HELLO), r)
+
+    def test_a_share_is_half_the_range(self):
+        held = self.sessions(4, self.ATTACKER)
+        for c in held:
+            c.pasv()
+        extra = self.sessions(2, self.ATTACKER)
+        before = self.server.log().count("passive ports already")
+        for i in range(5):
+            self.refused(extra[0], "PASV" if i % 2 else "EPSV")
+        self.refused(extra[1])
+        # One line for the six refusals (a line a minute per client).
+        self.assertTrue(self.server.wait_log("holds 4 passive ports already", 5))
+        time.sleep(0.3)
+        self.assertEqual(self.server.log().count("passive ports already") - before, 1)
+        # Another client gets ports and transfers meanwhile.
+        other = self.logged_in()
+        for _ in range(3):
+            self.fetch(other)
+        # A second PASV on a session closes its first listener: still 4.
+        for c in held:
+            c.pasv()
+        self.refused(extra[0])
+        # ABOR closes the listener: its port is the next session's.
+        held[0].expect("ABOR", 225)
+        extra[0].pasv()
+        self.refused(extra[1])
+        # A data connection takes the listener's port back too.
+        self.fetch(held[1])
+        extra[1].pasv()
+        self.refused(held[1])
+
+    def test_b_every_end_gives_ports_back(self):
+        src = "127.0.4.1"
+        held = self.sessions(4, src)
+        for c in held:
+            c.pasv()
+        late = self.logged_in(source=src)
+        self.refused(late)
+        # QUIT, and a control connection dropped without one.
+        held[0].expect("QUIT", 221)
+        self.wait_admitted(late)
+        self.refused(self.logged_in(source=src))
+        held[1].close()
+        again = self.logged_in(source=src)
+        self.wait_admitted(again, "EPSV")
+        # data_connect_timeout (3 s) closes the unused listeners.
+        last = self.logged_in(source=src)
+        self.refused(last)
+        time.sleep(3.5)
+        for _ in range(3):
+            last.pasv()
+        # Once they are all gone, the client has its whole share again.
+        for c in held + [late, again, last]:
+            c.close()
+        fresh = self.sessions(4, src)
+        for c in fresh:
+            self.wait_admitted(c)
+        self.refused(self.logged_in(source=src))
+        for c in fresh:
+            c.close()
+        c = self.logged_in(source=src)
+
+        def fetched():
+            try:
+                data, r, _ = c.retr("hello.txt")
+            except AssertionError:  # EPSV refused: a close not read yet
+                return False
+            return r.code == 226 and data == self.HELLO
+        self.assertTrue(harness.wait_until(fetched, timeout=5, interval=0.2), "no transfer once all closed")
 
 if __name__ == "__main__":
     harness.main()

@@ -375,8 +375,37 @@ static void test_refusals_logged_once_a_minute(void)
 	wf_ipguard_leave(b, WF_GUARD_HTTP);
 }
 
+/* FTPS passive listeners: a share per client, refusals logged on a minute
+ * of their own (a client refused connections too is told of both). */
+static void test_passive_share(void)
+{
+	const char *a = "192.0.2.80", *b = "192.0.2.81";
+	wf_guard_refusal_t why;
+	CHECK(wf_ipguard_passive_take(a, 2, 14000, &why));
+	CHECK(wf_ipguard_passive_take(a, 2, 14000, &why));
+	CHECK(!wf_ipguard_passive_take(a, 2, 14000, &why));
+	CHECK(why.log);
+	CHECK_EQ_STR(why.who, "192.0.2.80");
+	CHECK(wf_ipguard_passive_take(b, 2, 14000, &why)); /* another client has its own */
+	CHECK(!wf_ipguard_passive_take(a, 2, 14010, &why));
+	CHECK(!why.log);
+	CHECK_EQ_INT(wf_ipguard_enter(a, WF_GUARD_FTPS, 0, 14011, &why), WF_GUARD_TOO_MANY);
+	CHECK(why.log); /* connections keep their own minute */
+	wf_ipguard_passive_give(a);
+	CHECK(wf_ipguard_passive_take(a, 2, 14020, &why));
+	CHECK(!wf_ipguard_passive_take(a, 2, 14060, &why));
+	CHECK(why.log);
+	CHECK_EQ_INT(why.unlogged, 1);
+	wf_ipguard_passive_give(a);
+	wf_ipguard_passive_give(a);
+	wf_ipguard_passive_give(b);
+	CHECK(wf_ipguard_passive_take(a, 1, 14070, &why));
+	wf_ipguard_passive_give(a);
+}
+
 int main(void)
 {
+	test_passive_share();
 	test_kinds_count_apart();
 	test_ban_refuses_ftps_only();
 	test_refusals_logged_once_a_minute();
