@@ -226,6 +226,20 @@ static void describe(const guard_entry_t *e, char who[WF_IPGUARD_WHO_MAX])
 		snprintf(who, WF_IPGUARD_WHO_MAX, "%s (its clients without a slot of their own)", e->addr);
 }
 
+/* Whether a line is due on the minute of *logged: the first, then one a
+ * minute, each saying how many went unlogged before it. */
+static void minute(time_t *logged, unsigned *unlogged, time_t now, wf_guard_refusal_t *why)
+{
+	why->log = *logged == 0 || now - *logged >= 60;
+	if (why->log) {
+		why->unlogged = *unlogged;
+		*unlogged = 0;
+		*logged = now;
+	} else {
+		(*unlogged)++;
+	}
+}
+
 /* A refused connection of e: logged at once the first time, then at most
  * once a minute, each line saying how many went unlogged before it. A
  * flood of connections past the limit costs a line a minute per entry it
@@ -244,14 +258,7 @@ static void refusal(guard_entry_t *e, int what, time_t now, wf_guard_refusal_t *
 		logged = &e->noted[WF_GUARD_NOTE_PASSIVE];
 		unlogged = &e->unnoted[WF_GUARD_NOTE_PASSIVE];
 	}
-	why->log = *logged == 0 || now - *logged >= 60;
-	if (why->log) {
-		why->unlogged = *unlogged;
-		*unlogged = 0;
-		*logged = now;
-	} else {
-		(*unlogged)++;
-	}
+	minute(logged, unlogged, now, why);
 	describe(e, why->who);
 }
 
@@ -462,4 +469,17 @@ bool wf_ipguard_passive_take(const char *addr, int max, time_t now, wf_guard_ref
 void wf_ipguard_passive_give(const char *addr)
 {
 	give_back(addr, COUNT_PASSIVE, 1);
+}
+
+bool wf_ipguard_note(const char *addr, wf_guard_note_t note, time_t now, wf_guard_refusal_t *why)
+{
+	if ((unsigned)note >= WF_GUARD_NOTES)
+		abort(); /* a bug: no such warning */
+	memset(why, 0, sizeof(*why));
+	pthread_mutex_lock(&lock);
+	guard_entry_t *e = find(addr, now, true);
+	minute(&e->noted[note], &e->unnoted[note], now, why);
+	describe(e, why->who);
+	pthread_mutex_unlock(&lock);
+	return why->log;
 }

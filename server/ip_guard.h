@@ -71,7 +71,9 @@ typedef enum wf_guard_kind {
  * once a minute per client (wf_ipguard_note, and the refusals that say
  * so). */
 typedef enum wf_guard_note {
-	WF_GUARD_NOTE_PASSIVE, /* a PASV/EPSV past the client's share of the passive port range */
+	WF_GUARD_NOTE_PASSIVE,  /* a PASV/EPSV past the client's share of the passive port range */
+	WF_GUARD_NOTE_NO_PORT,  /* a PASV/EPSV that found the passive port range full */
+	WF_GUARD_NOTE_STRANGER, /* a connection to a passive port from another address than its session's */
 	WF_GUARD_NOTES,
 } wf_guard_note_t;
 
@@ -149,6 +151,12 @@ void wf_ipguard_files_give(const char *addr, int n);
  * first refusal, then at most one a minute per client, each with the count
  * of those not logged). Each true is given back by one passive_give once
  * the listener is closed. */
+/* A warning of kind note about addr's client is due: true for the first,
+ * then at most once a minute per client and kind, with why->who and
+ * why->unlogged (those not logged since the last such line). A client a
+ * warning was logged about keeps its entry for that minute while free
+ * ones are left. */
+bool wf_ipguard_note(const char *addr, wf_guard_note_t note, time_t now, wf_guard_refusal_t *why);
 bool wf_ipguard_passive_take(const char *addr, int max, time_t now, wf_guard_refusal_t *why);
 void wf_ipguard_passive_give(const char *addr);
 

@@ -864,9 +864,21 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t cap)
 	}
 }
 
+/* The end of a warning logged at most once a minute per client (ip_guard's
+ * wf_ipguard_note): how many such went unlogged before it. */
+#define MORE_MAX (WF_IPGUARD_WHO_MAX + 96)
+static const char *more_text(const wf_guard_refusal_t *why, char out[MORE_MAX])
+{
+	if (why->unlogged)
+		snprintf(out, MORE_MAX, "; %u more about %s since the last such line were not logged", why->unlogged,
+			 why->who);
+	else
+		snprintf(out, MORE_MAX, "; more about %s within a minute are not logged", why->who);
+	return out;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	ftp_data_t *d = wf_container_of(w, ftp_data_t, sock_io);
 	for (int i = 0; i < 16; i++) {
@@ -878,9 +890,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		char addr[INET6_ADDRSTRLEN];
 		addr_text((struct sockaddr *)&ss, addr, sizeof(addr));
 		if (strcmp(addr, d->f->conn->peer_addr) != 0) {
-			/* Someone else racing for the transfer (data-connection theft). */
-			ftp_log(d->f, WF_LOG_WARN, "data connection from %s refused: the control connection is from %s",
-				addr, d->f->conn->peer_addr);
+			/* Someone else racing for the transfer (data-connection
+			 * theft): a line a minute per such client, who needs no
+			 * login to connect again and again. */
+			wf_guard_refusal_t why;
+			char more[MORE_MAX];
+			if (wf_ipguard_note(addr, WF_GUARD_NOTE_STRANGER, (time_t)ev_now(loop), &why))
+				ftp_log(d->f, WF_LOG_WARN,
+					"data connection from %s refused: the control connection is from %s%s", addr,
+					d->f->conn->peer_addr, more_text(&why, more));
 			close(fd);
 			continue;
 		}
@@ -1018,15 +1036,11 @@ void ftp_data_passive(xfer_ftp_t *f, bool extended)
 		if (!wf_ipguard_passive_take(f->conn->peer_addr, share, (time_t)ev_now(wf_conn_loop(f->conn)), &why)) {
 			channel_free(d);
 			if (why.log) {
-				char more[96];
-				if (why.unlogged)
-					snprintf(more, sizeof(more), "; %u more since the last such line were not logged",
-						 why.unlogged);
-				else
-					snprintf(more, sizeof(more), "; more within a minute are not logged");
+				char more[MORE_MAX];
 				ftp_log(f, WF_LOG_WARN, "%s refused with 425: client %s holds %d passive ports already, "
 					"its share (half of passive_port_min..max, %d..%d)%s", extended ? "EPSV" : "PASV",
-					why.who, share, f->conn->svc->passive_port_min, f->conn->svc->passive_port_max, more);
+					why.who, share, f->conn->svc->passive_port_min, f->conn->svc->passive_port_max,
+					more_text(&why, more));
 			}
 			ftp_reply(f, 425, "Too many passive ports held by your address (%d, half of the server's range): "
 				  "use or close a data channel first", share);
@@ -1039,7 +1053,12 @@ void ftp_data_passive(xfer_ftp_t *f, bool extended)
 	int fd = passive_socket(f, &local, &port);
 	if (fd < 0) {
 		channel_free(d);
-		ftp_log(f, WF_LOG_WARN, "no passive port free: %s", strerror(-fd));
+		/* Once a PASV per line: a client pipelining them must not fill the log. */
+		wf_guard_refusal_t why;
+		char more[MORE_MAX];
+		time_t now = (time_t)ev_now(wf_conn_loop(f->conn));
+		if (wf_ipguard_note(f->conn->peer_addr, WF_GUARD_NOTE_NO_PORT, now, &why))
+			ftp_log(f, WF_LOG_WARN, "no passive port free: %s%s", strerror(-fd), more_text(&why, more));
 		ftp_reply(f, 425, "No passive port available: %s", strerror(-fd));
 		return;
 	}

@@ -6,6 +6,7 @@ connections one address holds. A fresh server with small limits."""
 import os
 import random
 import re
+import socket
 import sys
 import time
 
@@ -273,6 +274,65 @@ class PassiveShare(ftps_util.FTPSCase):
                 return False
             return r.code == 226 and data == self.HELLO
         self.assertTrue(harness.wait_until(fetched, timeout=5, interval=0.2), "no transfer once all closed")
+
+class WarningFloods(ftps_util.FTPSCase):
+    """Warnings a client can repeat at will are logged once a minute per
+    client: a PASV that finds the port range full (a client pipelining
+    hundreds), and a connection to a passive port from another address than
+    its session's (no login needed to make those)."""
+    LOW = random.Random().randrange(40000, 59000)
+    SERVICE_KEYS = {"passive_port_min": LOW, "passive_port_max": LOW + 3}
+    HELLO = b"hello, floods\n"
+
+    @classmethod
+    def prepare(cls, server):
+        with open(os.path.join(server.home("alice"), "hello.txt"), "wb") as f:
+            f.write(cls.HELLO)
+
+    def test_a_full_range_is_logged_once_a_minute(self):
+        # The whole range taken by something else on this host.
+        squatters = []
+        for port in range(self.LOW, self.LOW + 4):
+            s = socket.socket()
+            self.addCleanup(s.close)
+            try:
+                s.bind(("127.0.0.1", port))
+                s.listen(1)
+            except OSError:
+                pass  # taken already: by what the server cannot bind either
+            squatters.append(s)
+        c = self.logged_in()
+        before = self.server.log().count("no passive port free")
+        n = 200
+        c.send(b"PASV\r\n" * n)
+        codes = [c.read_reply().code for _ in range(n)]
+        self.assertEqual(set(codes), {425})
+        c.expect("NOOP", 200)
+        self.assertEqual(self.server.log().count("no passive port free") - before, 1)
+        # Once a port is free, PASV gets it.
+        squatters[2].close()
+        self.assertEqual(c.pasv()[1], self.LOW + 2)
+
+    def test_b_stranger_connections_are_logged_once_a_minute(self):
+        c = self.logged_in()
+        port = c.epsv()
+        stranger = "127.0.0.9"
+        before = self.server.log().count("data connection from %s refused" % stranger)
+
+        def knock():
+            s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(stranger, 0))
+            s.close()
+        knock()
+        self.assertTrue(self.server.wait_log("data connection from %s refused" % stranger, 5,
+                                             count=before + 1))
+        for _ in range(60):
+            knock()
+        time.sleep(0.5)  # the server accepts and refuses them meanwhile
+        self.assertEqual(self.server.log().count("data connection from %s refused" % stranger) - before, 1)
+        # The session's own data connection still gets the transfer.
+        data, r, _ = c.retr("hello.txt")
+        self.assertEqual((r.code, data), (226, self.HELLO), r)
+
 
 if __name__ == "__main__":
     harness.main()

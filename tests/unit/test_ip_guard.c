@@ -403,8 +403,27 @@ static void test_passive_share(void)
 	wf_ipguard_passive_give(a);
 }
 
+/* Warnings a flood could repeat: a line a minute per client and kind,
+ * each with the count of those not logged; an IPv6 client is its /64. */
+static void test_notes_once_a_minute(void)
+{
+	const char *a = "2001:db8:5:6::1", *a2 = "2001:db8:5:6::2", *b = "192.0.2.90";
+	wf_guard_refusal_t why;
+	CHECK(wf_ipguard_note(a, WF_GUARD_NOTE_STRANGER, 15000, &why));
+	CHECK_EQ_INT(why.unlogged, 0);
+	CHECK_EQ_STR(why.who, "2001:db8:5:6::/64");
+	CHECK(!wf_ipguard_note(a2, WF_GUARD_NOTE_STRANGER, 15001, &why)); /* the same /64 */
+	CHECK(!wf_ipguard_note(a, WF_GUARD_NOTE_STRANGER, 15059, &why));
+	CHECK(wf_ipguard_note(a, WF_GUARD_NOTE_NO_PORT, 15002, &why)); /* another kind, its own minute */
+	CHECK(wf_ipguard_note(b, WF_GUARD_NOTE_STRANGER, 15003, &why)); /* another client, its own */
+	CHECK(wf_ipguard_note(a, WF_GUARD_NOTE_STRANGER, 15060, &why));
+	CHECK_EQ_INT(why.unlogged, 2);
+	CHECK(!wf_ipguard_note(a, WF_GUARD_NOTE_STRANGER, 15061, &why));
+}
+
 int main(void)
 {
+	test_notes_once_a_minute();
 	test_passive_share();
 	test_kinds_count_apart();
 	test_ban_refuses_ftps_only();
