@@ -190,6 +190,19 @@ static void hook_failed(acme_deploy_t *d)
 	wf_log_error("certificate %s: deploy hook of serial %s failed (try %d); the services it tells may still be on "
 		     "the old certificate; next try in %.0f s%s",
 		     d->cert->name, d->serial, d->hook_tries, wait, d->mark_unwritten ? "" : ", or at the next start");
+	/* The services may stay on a certificate that will expire, and the
+	 * expiry alarm watches only the one served here: the event hook, the
+	 * webhook and the mail hear of it, once per certificate (the retries
+	 * are in the log). */
+	if (d->hook_tries == 1) {
+		char detail[300];
+		snprintf(detail, sizeof(detail),
+			 "deploy hook of serial %s failed; the services it tells may still be on the old certificate; "
+			 "retried in %.0f s",
+			 d->serial, wait);
+		acme_event_t e = { ACME_EVENT_FAILED, d->cert, d->cert->domains[0], "", detail, false, false, true };
+		acme_events_emit(d->events, &e);
+	}
 	ev_timer_stop(d->loop, &d->hook_retry);
 	ev_timer_set(&d->hook_retry, wait, 0);
 	ev_timer_start(d->loop, &d->hook_retry);

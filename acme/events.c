@@ -223,7 +223,9 @@ static void send_mail(acme_events_t *ev, const acme_event_t *e)
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	snprintf(subject, sizeof(subject), "[wharf] certificate %s: %s", e->cert->name,
-		 e->kind == ACME_EVENT_FAILED ? "renewal failed" : "expiring soon");
+		 e->deploy_failed		? "deploy hook failed"
+		 : e->kind == ACME_EVENT_FAILED ? "renewal failed"
+						: "expiring soon");
 	header_safe(subject);
 	wf_buf_printf(&msg, "From: <%s>\r\nTo: ", cfg->acme.mail_from);
 	for (size_t i = 0; i < cfg->acme.nmail_to; i++)

@@ -24,6 +24,7 @@ typedef struct acme_event {
 			      * deploy hook would reload a service onto old or
 			      * mismatched files, so it is not run */
 	bool deploy_later;   /* with no_deploy: a retry of the files is set, the hook runs after it */
+	bool deploy_failed;  /* failed: not an order, the deploy hook of an issued certificate */
 } acme_event_t;
 
 typedef struct acme_events acme_events_t;

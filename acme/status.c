@@ -328,6 +328,13 @@ static json_object *collect(const wf_config_t *cfg)
 		json_object_object_add(o, "last_error_local",
 				       json_object_new_boolean(rec.last_error[0] && rec.last_error_local));
 		json_object_object_add(o, "last_error_at", time_or_null(rec.last_error_at));
+		/* The serial whose deploy hook has not exited 0 yet (running,
+		 * failed and retried, or cut short): services that read its
+		 * files may still be on an older certificate. */
+		char pending[64];
+		bool hooked = c->ndeploy_hook &&
+			      wf_certstate_read_deploy_pending(cfg->state_dir, c->name, pending, sizeof(pending)) == WF_OK;
+		json_object_object_add(o, "deploy_pending", hooked ? json_object_new_string(pending) : NULL);
 		/* Only while it runs: a wait over is no news. */
 		json_object_object_add(o, "ca_wait_until",
 				       time_or_null(rec.ca_wait_until > time(NULL) ? rec.ca_wait_until : 0));
@@ -373,6 +380,9 @@ int acme_status_print(const wf_config_t *cfg, FILE *f)
 		fprintf(f, "  next renewal: %s\n", str_or(o, "next_renewal", "- (no ACME)"));
 		fprintf(f, "  last error:   %s%s%s\n", str_or(o, "last_error", "none"),
 			str_or(o, "last_error_at", NULL) ? " at " : "", str_or(o, "last_error_at", ""));
+		if (str_or(o, "deploy_pending", NULL))
+			fprintf(f, "  deploy hook:  not done for serial %s (running, or failed and retried: see the log)\n",
+				str_or(o, "deploy_pending", ""));
 		if (str_or(o, "ca_wait_until", NULL))
 			fprintf(f, "  CA wait:      until %s (the CA's Retry-After)\n", str_or(o, "ca_wait_until", ""));
 	}

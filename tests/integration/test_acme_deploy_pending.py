@@ -5,6 +5,7 @@ line saying when) and at the next start; a hook cut short by a SIGKILL of
 the server runs again at the next start, with or without an output_dir;
 a hook that exited 0 leaves no mark and is not run again."""
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from pebble import AcmeCase, block_issued_pem, wait_issued  # noqa: E402
+from pebble import AcmeCase, block_issued_pem, hook_script, wait_file_text, wait_issued  # noqa: E402
 
 RERUN = "did not finish (failed, killed or interrupted by a restart): running it again"
 
@@ -95,9 +96,20 @@ class DeployPending(AcmeCase):
         self.assertEqual(s.log().count(RERUN), before)
         self.assertFalse(os.path.exists(self.mark))
 
+    def deploy_pending(self, s):
+        """What `cert list --json` says of the deploy hook not done."""
+        out = subprocess.run([harness.WHARF, "cert", "list", "--json", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        return json.loads(out.stdout)["certificates"][0]["deploy_pending"]
+
     def test_failed_hook_runs_again_at_start(self):
+        """And it is no secret: the event hook (so the webhook and the mail)
+        hears of the first failure, and `cert list` shows the serial whose
+        hook is not done until it is."""
         self.pebble.start()
         s = self.make_server()
+        event, event_log = hook_script(s, "event")
+        s.extra = s.extra.replace("retry_interval = 1;", 'retry_interval = 1; event_hook = ["%s"];' % event)
         self.deploy_hook(s, output_dir=True)
         self.flag("fail", True)
         s.start()
@@ -112,6 +124,10 @@ class DeployPending(AcmeCase):
         self.assertIsNotNone(line, s.log()[-3000:])
         self.assertEqual(int(line.group(1), 16), serial_of(served))
         self.assertTrue(54 <= int(line.group(2)) <= 66, line.group(0))
+        failed = wait_file_text(event_log, "WHARF_EVENT=failed")
+        self.assertIn("WHARF_DETAIL=deploy hook of serial %s failed" % line.group(1), failed)
+        self.assertEqual(failed.count("WHARF_EVENT=failed"), 1, failed)
+        self.assertEqual(int(self.deploy_pending(s), 16), serial_of(served))
 
         # The service is fixed; the restart (files in step) runs the hook again.
         self.flag("fail", False)
@@ -121,6 +137,7 @@ class DeployPending(AcmeCase):
                         s.log()[-3000:])
         self.wait_runs(2, 1, 10)
         self.wait_no_mark()
+        self.assertIsNone(self.deploy_pending(s))
         self.assert_not_rerun(s, (2, 1))
 
     def test_a_mark_that_cannot_be_rewritten_still_runs_the_hook_at_start(self):
