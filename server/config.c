@@ -1497,7 +1497,8 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 		const wf_key_t *k = &sec->keys[j];
 		if (k->type == WF_KEY_GROUP || k->type == WF_KEY_LIST) {
 			char sub[128];
-			snprintf(sub, sizeof(sub), "%s%s%s", prefix, k->name, k->type == WF_KEY_LIST ? "[]" : "");
+			snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, prefix[0] ? "." : "", k->name,
+				 k->type == WF_KEY_LIST ? "[]" : "");
 			reference_section(out, k->sub, sub);
 		}
 	}

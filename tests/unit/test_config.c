@@ -680,6 +680,19 @@ static void test_include(void)
 	}
 }
 
+/* The reference names each section by its path in the file: acme.cas[], not acmecas[]. */
+static void test_reference(void)
+{
+	wf_buf_t out;
+	wf_buf_init(&out, 1 << 20);
+	CHECK(wf_config_reference(&out) == WF_OK);
+	wf_buf_append(&out, "", 1);
+	CHECK(strstr(out.data, "\n## `acme.cas[]`\n") != NULL);
+	CHECK(strstr(out.data, "## `acmecas[]`") == NULL);
+	CHECK(strstr(out.data, "\n## `services[]`\n") != NULL);
+	wf_buf_fini(&out);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -699,6 +712,7 @@ int main(void)
 	test_hooks();
 	test_cluster_controller();
 	test_include();
+	test_reference();
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
