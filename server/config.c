@@ -1161,11 +1161,10 @@ static void check_semantics(load_ctx_t *ctx, wf_config_t *cfg)
 			if (cfg->users[j].name && strcmp(cfg->users[j].name, u->name) == 0)
 				problem_of(ctx, u->at, "user \"%s\" is defined twice (first at %s)", u->name,
 					   at_text(cfg->users[j].at, u->at, first, sizeof(first)));
-		if (u->password && !wf_passwd_hash_usable(u->password))
-			problem_of(ctx, u->at,
-				"user \"%s\": password must be a whole crypt(3) hash ($y$... or $6$...), as `wharf passwd` "
-				"prints it: no password would match this one",
-				u->name);
+		char why[300];
+		const char *bad = u->password ? wf_passwd_hash_problem(u->password, why, sizeof(why)) : NULL;
+		if (bad)
+			problem_of(ctx, u->at, "user \"%s\": %s", u->name, bad);
 		u->perms = 0;
 		for (size_t j = 0; j < u->npermissions; j++) {
 			const char *p = u->permissions[j];

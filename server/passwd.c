@@ -23,12 +23,26 @@ int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap)
 	return WF_OK;
 }
 
-bool wf_passwd_hash_usable(const char *hash)
+/* The methods the config takes, as passwd.h lists them. */
+static const struct {
+	const char *prefix;
+	size_t hash_len; /* characters of the encoded hash at the end */
+} methods[] = { { "$y$", 43 }, { "$gy$", 43 }, { "$6$", 86 }, { "$5$", 43 }, { "$2b$", 31 } };
+
+#define ACCEPTED "yescrypt ($y$), sha512-crypt ($6$), gost-yescrypt ($gy$), sha256-crypt ($5$) or bcrypt ($2b$)"
+#define WHOLE "password must be a whole crypt(3) hash ($y$... or $6$...), as `wharf passwd` prints it: no password " \
+	      "would match this one"
+
+/* Methods crypt(3) knows that the config does not take, by name. */
+static const struct {
+	const char *prefix, *name;
+} refused[] = { { "$1$", "$1$ (md5-crypt)" },	   { "$2a$", "$2a$ (bcrypt)" },
+		{ "$2x$", "$2x$ (bcrypt)" },	   { "$2y$", "$2y$ (bcrypt)" },
+		{ "$3$", "$3$ (NT-hash)" },	   { "$sha1$", "$sha1$ (sha1-crypt)" },
+		{ "$md5", "$md5 (sun-md5-crypt)" }, { "_", "_ (bsdi-crypt)" } };
+
+const char *wf_passwd_hash_problem(const char *hash, char *buf, size_t cap)
 {
-	static const struct {
-		const char *prefix;
-		size_t hash_len; /* characters of the encoded hash at the end */
-	} methods[] = { { "$y$", 43 }, { "$gy$", 43 }, { "$6$", 86 }, { "$5$", 43 }, { "$2b$", 31 } };
 	static const char alphabet[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	size_t n = strlen(hash);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -39,20 +53,38 @@ bool wf_passwd_hash_usable(const char *hash)
 		if (methods[i].prefix[1] == '2') {
 			/* bcrypt: $2b$NN$ then 22 characters of salt and 31 of hash, no '$' between */
 			if (n != 60)
-				return false;
+				return WHOLE;
 			tail = n - methods[i].hash_len;
 		} else {
 			const char *last = strrchr(hash, '$');
 			if ((size_t)(last - hash) < plen) /* no setting after the prefix */
-				return false;
+				return WHOLE;
 			tail = (size_t)(last - hash) + 1;
 		}
 		if (n - tail != methods[i].hash_len || strspn(hash + tail, alphabet) != methods[i].hash_len)
-			return false;
+			return WHOLE;
 		int salt = crypt_checksalt(hash);
-		return salt == CRYPT_SALT_OK || salt == CRYPT_SALT_METHOD_LEGACY;
+		return salt == CRYPT_SALT_OK || salt == CRYPT_SALT_METHOD_LEGACY ? NULL : WHOLE;
 	}
-	return false;
+	/* A method crypt(3) knows but the config does not take: say so,
+	 * rather than blame the hash's length. */
+	const char *name = NULL;
+	for (size_t i = 0; !name && i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (strncmp(hash, refused[i].prefix, strlen(refused[i].prefix)) == 0)
+			name = refused[i].name;
+	if (!name && n == 13 && strspn(hash, alphabet) == 13)
+		name = "DES crypt";
+	if (!name)
+		return WHOLE;
+	snprintf(buf, cap, "password hash method %s is not accepted: use " ACCEPTED ", as `wharf passwd` prints it",
+		 name);
+	return buf;
+}
+
+bool wf_passwd_hash_usable(const char *hash)
+{
+	char why[300];
+	return wf_passwd_hash_problem(hash, why, sizeof(why)) == NULL;
 }
 
 #define TEXT_OF(x) #x

@@ -21,6 +21,12 @@ int wf_passwd_hash(const char *password, int sha512, char *out, size_t cap);
  * ("$6$x", "$y$") never matches any password. Cheap: no trial crypt, which
  * costs a yescrypt user tens of milliseconds. Pure. */
 bool wf_passwd_hash_usable(const char *hash);
+/* What is wrong with a stored hash wf_passwd_hash_usable refuses, said for
+ * the config's problem line: a method crypt(3) knows that the config does
+ * not take ("$1$", md5-crypt) is named, with those it takes; anything else
+ * is a hash no password could match. NULL when usable; the text may be
+ * written into buf (cap bytes). Pure. */
+const char *wf_passwd_hash_problem(const char *hash, char *buf, size_t cap);
 /* The subcommand: reads the password (twice, without echo, from a terminal;
  * one line otherwise) and prints the hash. A line longer than WF_PASSWD_MAX
  * bytes, or with a NUL, is refused with a message and exit status 1. */

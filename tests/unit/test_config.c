@@ -187,7 +187,7 @@ static void test_errors(void)
 	static const char *const unusable[] = {
 		"$y$", "$6$x", "$6$abc$def", "$y$j9T$8q15fZRmcnibXlR.zpwpW.",
 		"$y$j9T$8q15fZRmcnibXlR.zpwpW.$c9Uo7Xe7AYiGYDKZK2FKwMkPjw80r54fubm1xOcgKg", /* one short */
-		"$2b$05$y2W4OOtYYqhPoIuqrKXgsebc7BeapFfAjB2fOjEzIwtgf6uL7FUX", "$1$abc$def", "",
+		"$2b$05$y2W4OOtYYqhPoIuqrKXgsebc7BeapFfAjB2fOjEzIwtgf6uL7FUX", "$1x$abc$def", "",
 	};
 	for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
 		char text[600];
@@ -197,6 +197,11 @@ static void test_errors(void)
 			 unusable[i]);
 		expect_error(text, "t.conf:1: user \"v\": password must be a whole crypt(3) hash");
 	}
+	/* A method crypt(3) knows but the config does not take is named as such, with those it takes. */
+	expect_error("users = ( { name = \"v\"; password = \"$1$saltsalt$qjXMvbEw8oaL.CzflDugX/\"; home = \"home\"; } );\n"
+		     "services = ( { type = \"acme-http\"; port = 8080; } );\n",
+		     "t.conf:1: user \"v\": password hash method $1$ (md5-crypt) is not accepted: use yescrypt ($y$), "
+		     "sha512-crypt ($6$), gost-yescrypt ($gy$), sha256-crypt ($5$) or bcrypt ($2b$), as `wharf passwd` prints it");
 	expect_error("users = ( { name = \"v\"; password = \"" PW_HASH "\"; home = \"nowhere\"; } );\n"
 		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
 		     "services = ( { type = \"https\"; port = 1; certificates = [\"m\"]; } );\n",
