@@ -203,6 +203,28 @@ static void note_sources(load_ctx_t *ctx, const config_setting_t *s)
 		note_sources(ctx, config_setting_get_elem(s, (unsigned)i));
 }
 
+/* Keys whose problems are found after parsing, in checks across keys or
+ * as the server will run (server/privdrop.h): where each is written. */
+static const struct {
+	const char *path;
+	size_t at;
+} key_ats[] = {
+	{ "state_dir", offsetof(wf_config_t, at.state_dir) },
+	{ "run_user", offsetof(wf_config_t, at.run_user) },
+	{ "log.error_log", offsetof(wf_config_t, at.error_log) },
+	{ "log.access_log", offsetof(wf_config_t, at.access_log) },
+	{ "acme.webroot", offsetof(wf_config_t, at.webroot) },
+};
+
+static void note_key_ats(load_ctx_t *ctx, const config_t *lc)
+{
+	for (size_t i = 0; i < sizeof(key_ats) / sizeof(key_ats[0]); i++) {
+		config_setting_t *s = config_lookup(lc, key_ats[i].path);
+		if (s)
+			*(wf_config_at_t *)((char *)ctx->cfg + key_ats[i].at) = at_of(ctx, s);
+	}
+}
+
 /* A problem with the entry written at at. */
 WF_PRINTF(3, 4)
 static void problem_of(load_ctx_t *ctx, wf_config_at_t at, const char *fmt, ...)
@@ -470,6 +492,20 @@ static void apply_default(const wf_key_t *k, char *base)
 static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setting_t *grp, char *base,
 			  const char *path);
 
+/* A list or string list with too few or too many entries (s: the key, or
+ * the group it is missing from, whose line is the nearest the file has).
+ * None where some are needed reads as the key being required: the docs
+ * call it so. */
+static void count_problem(load_ctx_t *ctx, const config_setting_t *s, const char *path, const wf_key_t *k, int n)
+{
+	if (n == 0 && k->min > 0)
+		problem_at(ctx, s, "'%s%s' is required: at least %lld %s (up to %lld)", path, k->name,
+			   (long long)k->min, k->min == 1 ? "entry" : "entries", (long long)k->max);
+	else
+		problem_at(ctx, s, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name, n,
+			   (long long)k->min, (long long)k->max);
+}
+
 /* A key without a default that must be there: a scalar, or a list or string
  * list that needs at least one entry. Groups never are. */
 static bool key_required(const wf_key_t *k)
@@ -558,8 +594,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 		}
 		int n = config_setting_length(s);
 		if (n < k->min || n > k->max) {
-			problem_at(ctx, s, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
-				n, (long long)k->min, (long long)k->max);
+			count_problem(ctx, s, path, k, n);
 			return;
 		}
 		char ***list = (char ***)dst;
@@ -607,8 +642,7 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 		}
 		int n = config_setting_length(s);
 		if (n < k->min || n > k->max) {
-			problem_at(ctx, s, "'%s%s' has %d entries, must have between %lld and %lld", path, k->name,
-				n, (long long)k->min, (long long)k->max);
+			count_problem(ctx, s, path, k, n);
 			return;
 		}
 		const wf_section_t *sec = k->sub;
@@ -659,8 +693,7 @@ static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setti
 		if (!key_required(k) || config_setting_get_member(grp, k->name))
 			continue;
 		if (k->type == WF_KEY_LIST) /* absent says what empty says: `services = ();` */
-			problem_at(ctx, grp, "'%s%s' has 0 entries, must have between %lld and %lld",
-				path, k->name, (long long)k->min, (long long)k->max);
+			count_problem(ctx, grp, path, k, 0);
 		else
 			problem_at(ctx, grp, "'%s%s' is required", path, k->name);
 	}
@@ -823,7 +856,7 @@ static bool check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
 	if (!p || !conf)
 		goto out;
 	if (wf_state_check(cfg->state_dir, conf, why, sizeof(why)) != WF_OK) {
-		problem(ctx, 0, "%s", why);
+		problem_of(ctx, cfg->at.state_dir, "%s", why);
 		goto out;
 	}
 	for (size_t n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
@@ -831,11 +864,11 @@ static bool check_state_dir(load_ctx_t *ctx, const wf_config_t *cfg)
 	struct stat st;
 	if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
 		char *to = realpath(p, NULL);
-		problem(ctx, 0, "state_dir %s is a symlink%s%s: name the folder itself (it is opened without following one)",
+		problem_of(ctx, cfg->at.state_dir, "state_dir %s is a symlink%s%s: name the folder itself (it is opened without following one)",
 			p, to ? " to " : "", to ? to : "");
 		free(to);
 	} else if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		problem(ctx, 0, "state_dir %s is not a folder", p);
+		problem_of(ctx, cfg->at.state_dir, "state_dir %s is not a folder", p);
 	} else {
 		ok = true;
 	}
@@ -1317,7 +1350,10 @@ wf_config_t *wf_config_load(const char *path, wf_buf_t *errors)
 
 wf_config_t *wf_config_load_webroot(const char *path, const char *webroot, wf_buf_t *errors)
 {
-	load_ctx_t ctx = { .file = path, .webroot = webroot, .errors = errors };
+	/* Problems name the file as the success line and the run-time
+	 * checks do (cfg->path): absolute, symlinks kept. */
+	char *abs = absolute(path);
+	load_ctx_t ctx = { .file = abs ? abs : path, .webroot = webroot, .errors = errors };
 	config_t lc;
 	config_init(&lc);
 	static _Atomic uint64_t generations;
@@ -1335,7 +1371,7 @@ wf_config_t *wf_config_load_webroot(const char *path, const char *webroot, wf_bu
 		problem(&ctx, 0, "cannot open: %s", strerror(errno));
 		goto out;
 	}
-	cfg->path = absolute(path);
+	cfg->path = abs ? strdup(abs) : NULL;
 	cfg->dir = strdup(real);
 	if (!cfg->path || !cfg->dir) {
 		problem(&ctx, 0, "out of memory");
@@ -1365,12 +1401,14 @@ wf_config_t *wf_config_load_webroot(const char *path, const char *webroot, wf_bu
 	}
 	parse_section(&ctx, &wf_config_root, config_root_setting(&lc), (char *)cfg, "");
 	note_sources(&ctx, config_root_setting(&lc));
+	note_key_ats(&ctx, &lc);
 	if (ctx.nerrors == 0)
 		check_semantics(&ctx, cfg); /* the state folder's own check (wf_state_check) included */
 out:
 	free(real);
 	config_destroy(&lc);
 	problems_end(&ctx);
+	free(abs);
 	if (ctx.nerrors) {
 		wf_config_unref(cfg);
 		return NULL;

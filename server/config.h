@@ -111,6 +111,11 @@ typedef struct wf_config {
 		char *error_log;  /* "stderr" or a file */
 		char *access_log; /* "stderr", "off" or a file */
 	} log;
+	/* Where some keys are written, for problems found after the load (line
+	 * 0: not in the file, the default holds): filled by key_ats in config.c. */
+	struct {
+		wf_config_at_t state_dir, run_user, error_log, access_log, webroot;
+	} at;
 
 	struct {
 		int64_t max_header_bytes;

@@ -238,7 +238,7 @@ class Lifecycle(unittest.TestCase):
         with Server() as s:
             s.write_config("")
             self.assertFalse(s.reload())
-            self.assertIn("'services' has 0 entries, must have between 1 and 64", s.log().split("SIGHUP")[-1])
+            self.assertIn("'services' is required: at least 1 entry (up to 64)", s.log().split("SIGHUP")[-1])
             self.assertEqual(curl(s, "/")[0], 200)
 
     def test_upload_limit_past_32_bits_is_taken_whole(self):
@@ -681,7 +681,7 @@ class CommandLine(unittest.TestCase):
                     f.write(text)
                 out = subprocess.run([WHARF, "check", "-c", p], capture_output=True, text=True, timeout=10)
                 self.assertEqual(out.returncode, 1, out.stdout)
-                self.assertIn("none.conf: 'services' has 0 entries, must have between 1 and 64", out.stderr)
+                self.assertIn("%s: 'services' is required: at least 1 entry (up to 64)" % p, out.stderr)
 
     def test_check_accepts_the_example_configs(self):
         os.makedirs(os.path.join(harness.SOURCE, ".run", "files"), exist_ok=True)

@@ -48,7 +48,12 @@ class StateFolder(unittest.TestCase):
         s = self.server("/")
         out = run("check", "-c", s.config_path)
         self.assertEqual(out.returncode, 1)
-        self.assertIn("state_dir is the root folder", out.stderr)
+        # Named with its line, the file as the success line names it.
+        self.assertIn("%s:1: state_dir is the root folder" % s.config_path, out.stderr)
+        # Run from the config's folder, a relative name is made absolute too.
+        out = subprocess.run([os.path.abspath(WHARF), "check", "-c", "wharf.conf"], capture_output=True, text=True,
+                             timeout=30, cwd=s.dir)
+        self.assertIn("%s:1: state_dir is the root folder" % s.config_path, out.stderr)
 
     def test_only_wharfs_own_entries_are_given(self):
         # A shared state folder: wharf's entries are the run user's, the

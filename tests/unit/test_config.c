@@ -240,11 +240,15 @@ static void test_errors(void)
 	/* A required list absent is refused as one given empty: a file without
 	 * services (or an empty file) listens nowhere, an acme block without cas
 	 * orders nothing. */
-	expect_error("services = ();\n", "t.conf:1: 'services' has 0 entries, must have between 1 and 64");
-	expect_error("workers = 1;\n", "t.conf: 'services' has 0 entries, must have between 1 and 64");
-	expect_error("", "t.conf: 'services' has 0 entries, must have between 1 and 64");
+	expect_error("services = ();\n", "t.conf:1: 'services' is required: at least 1 entry (up to 64)");
+	expect_error("workers = 1;\n", "t.conf: 'services' is required: at least 1 entry (up to 64)");
+	expect_error("", "t.conf: 'services' is required: at least 1 entry (up to 64)");
 	expect_error("acme = { contact = \"a@example.com\"; };\n" GOOD_TAIL,
-		     "t.conf:1: 'acme.cas' has 0 entries, must have between 1 and 8");
+		     "t.conf:1: 'acme.cas' is required: at least 1 entry (up to 8)");
+	/* Problems name the file as the success line does: absolute. */
+	char whole[300];
+	snprintf(whole, sizeof(whole), "%s/t.conf:1: 'services' is required", dir);
+	expect_error("services = ();\n", whole);
 	/* Every problem is reported, not only the first. */
 	wf_buf_t e;
 	wf_buf_init(&e, 1 << 16);
@@ -375,11 +379,11 @@ static void test_home_holds_nothing_of_the_server(void)
 	 * passed check, then the start failed on a certificate's folder. */
 	snprintf(sub, sizeof(sub), "%s/slink", dir);
 	CHECK(symlink("state", sub) == 0);
-	snprintf(want, sizeof(want), "t.conf: state_dir %s/slink is a symlink to %s/state: name the folder itself", dir,
+	snprintf(want, sizeof(want), "t.conf:1: state_dir %s/slink is a symlink to %s/state: name the folder itself", dir,
 		 dir);
 	expect_error("state_dir = \"slink/\";\n" HOME_TAIL("home"), want);
 	unlink(sub);
-	snprintf(want, sizeof(want), "t.conf: state_dir %s/t.conf is not a folder", dir);
+	snprintf(want, sizeof(want), "t.conf:1: state_dir %s/t.conf is not a folder", dir);
 	expect_error("state_dir = \"t.conf\";\n" HOME_TAIL("home"), want);
 	/* Beside one another is fine. */
 	wf_config_unref(expect_load("certificates = ( { name = \"m\"; domains = [\"a.test\"]; output_dir = \"out\"; } );\n"
