@@ -670,6 +670,22 @@ static void parse_key(load_ctx_t *ctx, const wf_key_t *k, config_setting_t *s, c
 	}
 }
 
+/* A key set on an item of a type it does not apply to (active_mode on an
+ * https service) would be taken and do nothing: refused, as the docs say
+ * "FTPS services only". */
+static void type_scope(load_ctx_t *ctx, const wf_key_t *k, const config_setting_t *s, config_setting_t *grp,
+		       const char *path)
+{
+	const char *type = NULL;
+	if (!k->only_types || !config_setting_lookup_string(grp, "type", &type) || in_choices(k->only_types, type))
+		return;
+	char c[200] = "";
+	for (const char *const *t = k->only_types; *t; t++)
+		snprintf(c + strlen(c), sizeof(c) - strlen(c), "%s%s", *t,
+			 !t[1] ? "" : !t[2] ? " and " : ", ");
+	problem_at(ctx, s, "'%s%s' applies to %s services only, not %s", path, k->name, c, type);
+}
+
 static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setting_t *grp, char *base,
 			  const char *path)
 {
@@ -687,6 +703,7 @@ static void parse_section(load_ctx_t *ctx, const wf_section_t *sec, config_setti
 			continue;
 		}
 		parse_key(ctx, k, s, base, path);
+		type_scope(ctx, k, s, grp, path);
 	}
 	for (size_t j = 0; j < sec->nkeys; j++) {
 		const wf_key_t *k = &sec->keys[j];
@@ -1520,6 +1537,15 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 			choices_text(k->choices, c, sizeof(c));
 			snprintf(choices, sizeof(choices), " One of: %s.", c);
 		}
+		char scope[256] = "";
+		if (k->only_types) {
+			size_t n = (size_t)snprintf(scope, sizeof(scope), " Only on");
+			for (const char *const *t = k->only_types; *t && n < sizeof(scope); t++)
+				n += (size_t)snprintf(scope + n, sizeof(scope) - n, " `%s`%s", *t,
+						      !t[1] ? "" : !t[2] ? " and" : ",");
+			if (n < sizeof(scope))
+				snprintf(scope + n, sizeof(scope) - n, " services: refused on others.");
+		}
 		const char *def = k->def ? (k->def[0] ? k->def : "\"\"") : key_required(k) ? "required" : "";
 		const char *type = k->type == WF_KEY_INT ? "integer" :
 				   k->type == WF_KEY_SIZE ? "size" :
@@ -1527,8 +1553,8 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 				   k->type == WF_KEY_STRING ? "string" :
 				   k->type == WF_KEY_STRLIST ? "string array" :
 				   k->type == WF_KEY_GROUP ? "group" : "list";
-		wf_buf_printf(out, "| `%s` | %s | %s%s%s | %s%s |\n", k->name, type, k->def ? "`" : "", def,
-			      k->def ? "`" : "", k->doc, choices);
+		wf_buf_printf(out, "| `%s` | %s | %s%s%s | %s%s%s |\n", k->name, type, k->def ? "`" : "", def,
+			      k->def ? "`" : "", k->doc, choices, scope);
 	}
 	for (size_t j = 0; j < sec->nkeys; j++) {
 		const wf_key_t *k = &sec->keys[j];

@@ -9,6 +9,8 @@
 #define F(type, field) offsetof(type, field)
 
 static const char *const service_types[] = { "https", "acme-http", "ftps", "ftps-implicit", NULL };
+static const char *const ftps_types[] = { "ftps", "ftps-implicit", NULL };
+static const char *const acme_http_types[] = { "acme-http", NULL };
 static const char *const key_types[] = { "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096", NULL };
 static const char *const challenges[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
 static const char *const permissions[] = { "read", "write", "delete", "mkdir", "admin", NULL };
@@ -144,25 +146,31 @@ static const wf_key_t service_keys[] = {
 	  "(an `ec256` and an `rsa2048` one), each client gets the first it can verify. Required for "
 	  "`https`." },
 	{ "https_port", WF_KEY_INT, F(wf_service_cfg_t, https_port), 0, "443", 1, 65535, NULL, NULL,
-	  "`acme-http`: the public HTTPS port that requests other than ACME challenges are redirected to." },
+	  "`acme-http`: the public HTTPS port that requests other than ACME challenges are redirected to.",
+	  NULL, acme_http_types },
 	{ "require_tls", WF_KEY_BOOL, F(wf_service_cfg_t, require_tls), 0, "true", 0, 0, NULL, NULL,
-	  "FTPS: log in only after AUTH TLS, and move data only with PBSZ 0 and PROT P (PROT C refused)." },
+	  "FTPS: log in only after AUTH TLS, and move data only with PBSZ 0 and PROT P (PROT C refused).", NULL,
+	  ftps_types },
 	{ "require_tls_reuse", WF_KEY_BOOL, F(wf_service_cfg_t, require_tls_reuse), 0, "true", 0, 0, NULL, NULL,
 	  "FTPS: a data connection's TLS session must resume its control connection's session (TLS 1.3 "
 	  "tickets and TLS 1.2 alike), so no one else can take over a transfer; false for clients that "
-	  "cannot resume." },
+	  "cannot resume.",
+	  NULL, ftps_types },
 	{ "passive_port_min", WF_KEY_INT, F(wf_service_cfg_t, passive_port_min), 0, "0", 0, 65535, NULL, NULL,
 	  "FTPS: lowest port for passive data connections (0 with passive_port_max 0: any free port). "
 	  "With a range, one client (an IPv4 address, or an IPv6 /64) may hold at most half of its ports "
 	  "(at least one) in listeners at once, all its sessions together; past it PASV and EPSV get 425, "
-	  "and one line a minute per client says so." },
+	  "and one line a minute per client says so.",
+	  NULL, ftps_types },
 	{ "passive_port_max", WF_KEY_INT, F(wf_service_cfg_t, passive_port_max), 0, "0", 0, 65535, NULL, NULL,
-	  "FTPS: highest port for passive data connections." },
+	  "FTPS: highest port for passive data connections.", NULL, ftps_types },
 	{ "public_address", WF_KEY_STRING, F(wf_service_cfg_t, public_address), 0, "", 0, 0, NULL, NULL,
 	  "FTPS: IPv4 address announced in PASV replies (behind NAT or a load balancer); empty: the "
-	  "address the client connected to." },
+	  "address the client connected to.",
+	  NULL, ftps_types },
 	{ "active_mode", WF_KEY_BOOL, F(wf_service_cfg_t, active_mode), 0, "false", 0, 0, NULL, NULL,
-	  "FTPS: allow PORT/EPRT data connections, and then only to the client's own address." },
+	  "FTPS: allow PORT/EPRT data connections, and then only to the client's own address.", NULL,
+	  ftps_types },
 };
 static const wf_section_t service_section = { "services[]", service_keys,
 					      sizeof(service_keys) / sizeof(service_keys[0]),

@@ -32,6 +32,10 @@ typedef struct wf_key {
 	/* Strings: NULL when the value is fine, else what is wrong with it,
 	 * said without the value (it may be a secret). NULL: no check. */
 	const char *(*check)(const char *value);
+	/* A list item's key that applies to some kinds of item only: the
+	 * values of the item's `type` it may be set with (NULL-terminated).
+	 * Set with another, it is refused, not ignored. NULL: every type. */
+	const char *const *only_types;
 } wf_key_t;
 
 struct wf_section {

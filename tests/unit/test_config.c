@@ -249,6 +249,32 @@ static void test_errors(void)
 	char whole[300];
 	snprintf(whole, sizeof(whole), "%s/t.conf:1: 'services' is required", dir);
 	expect_error("services = ();\n", whole);
+	/* A key of another kind of service is refused, not ignored. */
+	static const char *const ftps_only[] = { "active_mode = true", "passive_port_min = 5000",
+						 "passive_port_max = 5100", "public_address = \"192.0.2.1\"",
+						 "require_tls = false", "require_tls_reuse = false" };
+	for (size_t i = 0; i < sizeof(ftps_only) / sizeof(ftps_only[0]); i++) {
+		char text[600], want[200];
+		snprintf(text, sizeof(text),
+			 "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
+			 "services = (\n  { type = \"ftps\"; port = 2121; certificates = [\"m\"]; %s; },\n"
+			 "  { type = \"https\"; port = 8443; certificates = [\"m\"];\n    %s; }\n);\n",
+			 ftps_only[i], ftps_only[i]);
+		snprintf(want, sizeof(want), "t.conf:5: 'services[1].%.*s' applies to ftps and ftps-implicit services "
+			 "only, not https\n", (int)strcspn(ftps_only[i], " "), ftps_only[i]);
+		expect_error(text, want);
+	}
+	expect_error("services = ( { type = \"https\"; port = 8443; certificates = [\"m\"]; https_port = 443; } );\n"
+		     "certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n",
+		     "t.conf:1: 'services[0].https_port' applies to acme-http services only, not https");
+	/* Where they apply, they are taken. */
+	wf_config_t *scoped = expect_load("certificates = ( { name = \"m\"; domains = [\"a.test\"]; } );\n"
+					  "services = ( { type = \"ftps-implicit\"; port = 990; certificates = [\"m\"]; "
+					  "require_tls = false; active_mode = true; },\n"
+					  "{ type = \"acme-http\"; port = 80; https_port = 8443; } );\n");
+	CHECK(scoped && !scoped->services[0].require_tls && scoped->services[0].active_mode &&
+	      scoped->services[1].https_port == 8443);
+	wf_config_unref(scoped);
 	/* Every problem is reported, not only the first. */
 	wf_buf_t e;
 	wf_buf_init(&e, 1 << 16);
