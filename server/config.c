@@ -1525,6 +1525,50 @@ const wf_cert_cfg_t *wf_config_cert(const wf_config_t *cfg, const char *name)
 	return NULL;
 }
 
+/* A size as the docs write one: 65536 is "64K". */
+static void size_text(int64_t v, char *out, size_t cap)
+{
+	static const char units[] = "TGMK";
+	for (int i = 0; i < 4; i++) {
+		int64_t unit = (int64_t)1 << (10 * (4 - i));
+		if (v >= unit && v % unit == 0) {
+			snprintf(out, cap, "%lld%c", (long long)(v / unit), units[i]);
+			return;
+		}
+	}
+	snprintf(out, cap, "%lld", (long long)v);
+}
+
+/* The values parse_key takes for k, from the same min and max: "0 to 256",
+ * "at least 64K", "up to 64" (entries); "" when any value goes. */
+static void range_text(const wf_key_t *k, char *out, size_t cap)
+{
+	char lo[32], hi[32];
+	out[0] = '\0';
+	switch (k->type) {
+	case WF_KEY_INT:
+		snprintf(out, cap, "%lld to %lld", (long long)k->min, (long long)k->max);
+		return;
+	case WF_KEY_SIZE:
+		size_text(k->min, lo, sizeof(lo));
+		size_text(k->max, hi, sizeof(hi));
+		if (k->max == INT64_MAX && k->min > 0)
+			snprintf(out, cap, "at least %s", lo);
+		else if (k->max != INT64_MAX)
+			snprintf(out, cap, "%s to %s", lo, hi);
+		return;
+	case WF_KEY_STRLIST:
+	case WF_KEY_LIST:
+		if (k->min > 0)
+			snprintf(out, cap, "%lld to %lld entries", (long long)k->min, (long long)k->max);
+		else
+			snprintf(out, cap, "up to %lld entries", (long long)k->max);
+		return;
+	default:
+		return;
+	}
+}
+
 static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char *prefix)
 {
 	wf_buf_printf(out, "\n## `%s`\n\n%s\n\n", prefix[0] ? prefix : "top level", sec->doc);
@@ -1553,8 +1597,10 @@ static void reference_section(wf_buf_t *out, const wf_section_t *sec, const char
 				   k->type == WF_KEY_STRING ? "string" :
 				   k->type == WF_KEY_STRLIST ? "string array" :
 				   k->type == WF_KEY_GROUP ? "group" : "list";
-		wf_buf_printf(out, "| `%s` | %s | %s%s%s | %s%s%s |\n", k->name, type, k->def ? "`" : "", def,
-			      k->def ? "`" : "", k->doc, choices, scope);
+		char range[80];
+		range_text(k, range, sizeof(range));
+		wf_buf_printf(out, "| `%s` | %s%s%s%s | %s%s%s | %s%s%s |\n", k->name, type, range[0] ? " (" : "", range,
+			      range[0] ? ")" : "", k->def ? "`" : "", def, k->def ? "`" : "", k->doc, choices, scope);
 	}
 	for (size_t j = 0; j < sec->nkeys; j++) {
 		const wf_key_t *k = &sec->keys[j];
@@ -1581,6 +1627,8 @@ int wf_config_reference(wf_buf_t *out)
 			       "Sizes take an integer number of bytes or a string with a K, M, G or T suffix "
 			       "(powers of 1024): `max_upload_bytes = \"100G\";` or `107374182400` (read whole, "
 			       "with or without libconfig's `L` suffix for 64-bit integers). Times are in seconds.\n"
+			       "The type column gives the values `wharf check` takes: an integer's or a size's "
+			       "range, a list's number of entries.\n"
 			       "Hooks are argv arrays run without a shell: a program named without `/` is looked "
 			       "up in `PATH`, a relative path with one is taken from the config file's folder, and "
 			       "one that is not there or may not be run is refused at load.\n");

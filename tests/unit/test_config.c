@@ -725,6 +725,14 @@ static void test_reference(void)
 	CHECK(strstr(out.data, "\n## `acme.cas[]`\n") != NULL);
 	CHECK(strstr(out.data, "## `acmecas[]`") == NULL);
 	CHECK(strstr(out.data, "\n## `services[]`\n") != NULL);
+	/* Each key's range, from the table the check uses. */
+	CHECK(strstr(out.data, "\n| `workers` | integer (0 to 256) | `0` |") != NULL);
+	CHECK(strstr(out.data, "\n| `header_timeout` | integer (1 to 3600) |") != NULL);
+	CHECK(strstr(out.data, "\n| `max_header_bytes` | size (1K to 1M) |") != NULL);
+	CHECK(strstr(out.data, "\n| `listing_memory` | size (at least 64K) |") != NULL);
+	CHECK(strstr(out.data, "\n| `services` | list (1 to 64 entries) |") != NULL);
+	CHECK(strstr(out.data, "\n| `cas` | list (1 to 8 entries) |") != NULL);
+	CHECK(strstr(out.data, "\n| `domains` | string array (1 to 100 entries) |") != NULL);
 	wf_buf_fini(&out);
 }
 
