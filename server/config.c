@@ -1433,6 +1433,15 @@ out:
 	return cfg;
 }
 
+void wf_config_where(const wf_config_t *cfg, wf_config_at_t at, char *out, size_t outlen)
+{
+	const char *file = at.file ? at.file : cfg->path;
+	if (at.line > 0)
+		snprintf(out, outlen, "%.400s:%d: ", file, at.line);
+	else
+		snprintf(out, outlen, "%.400s: ", file);
+}
+
 wf_config_t *wf_config_ref(wf_config_t *cfg)
 {
 	atomic_fetch_add(&cfg->refs, 1);

@@ -200,6 +200,9 @@ typedef struct wf_config {
  * problems left out"). Either way the text is followed by a NUL, not counted
  * in the buffer's size, so it may be used as a C string. */
 wf_config_t *wf_config_load(const char *path, wf_buf_t *errors);
+/* "FILE:LINE: " of an entry (at), as problems of the config begin, for
+ * those found after the load: "FILE: " when no line is known. */
+void wf_config_where(const wf_config_t *cfg, wf_config_at_t at, char *out, size_t outlen);
 /* wf_config_load for a run whose HTTP-01 answers are files under webroot
  * whatever the file says (cert obtain --webroot DIR): an acme-http service
  * is then not needed. NULL: as wf_config_load. */

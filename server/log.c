@@ -171,20 +171,49 @@ static int open_target(const char *target, int current, int *fd)
 	return WF_OK;
 }
 
-/* Says why a log target could not be opened: O_NOFOLLOW's ELOOP reads as
- * "too many levels of symbolic links", which is not the reason. */
-static void open_failed(const char *what, const char *target)
+/* Says why a log target could not be opened (errno as open_target left
+ * it): O_NOFOLLOW's ELOOP reads as "too many levels of symbolic links",
+ * which is not the reason. */
+static void open_failure(const char *what, const char *target, char *out, size_t cap)
 {
 	if (errno == ELOOP)
-		wf_log_error("cannot open %s %s: it is a symbolic link not owned by root, which a log file must not be "
-			     "(name the file itself)",
-			     what, target);
+		snprintf(out, cap, "cannot open %s %s: it is a symbolic link not owned by root, which a log file must not be "
+				   "(name the file itself)",
+			 what, target);
 	else if (errno == EINVAL)
-		wf_log_error("cannot open %s %s: not a file, a device or a pipe", what, target);
+		snprintf(out, cap, "cannot open %s %s: not a file, a device or a pipe", what, target);
 	else if (errno == ENXIO)
-		wf_log_error("cannot open %s %s: a pipe no process reads", what, target);
+		snprintf(out, cap, "cannot open %s %s: a pipe no process reads", what, target);
 	else
-		wf_log_error("cannot open %s %s: %m", what, target);
+		snprintf(out, cap, "cannot open %s %s: %s", what, target, strerror(errno));
+}
+
+static void open_failed(const char *what, const char *target)
+{
+	char why[1200];
+	open_failure(what, target, why, sizeof(why));
+	wf_log_error("%s", why);
+}
+
+int wf_log_check(const char *error_log, const char *access_log, char *err, size_t errlen, bool *access)
+{
+	const char *targets[2] = { error_log, access_log };
+	for (int i = 0; i < 2; i++) {
+		/* Opened as the start opens it; a file this made is removed again. */
+		struct stat st;
+		bool there = lstat(targets[i], &st) == 0;
+		int fd;
+		if (open_target(targets[i], 2, &fd) != WF_OK) {
+			open_failure(i ? "access log" : "error log", targets[i], err, errlen);
+			*access = i == 1;
+			return WF_ERR;
+		}
+		if (fd > 2)
+			close(fd);
+		if (fd > 2 && !there)
+			unlink(targets[i]);
+	}
+	return WF_OK;
 }
 
 /* Points *slot at the file open on fd. A worker may be writing to the old

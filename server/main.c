@@ -1,6 +1,7 @@
 /* wharf: command-line entry. */
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 #include "passwd.h"
 #include "privdrop.h"
 #include "server.h"
@@ -118,29 +119,42 @@ out:
 	return rc;
 }
 
-/* `wharf check`: what the server will read as it runs (the run user, when
- * root starts it) is checked as that user. A run_user that does not resolve
- * is left to the start to say, as before. */
+/* `wharf check`: what the start would refuse or warn of, said in its words
+ * from the key's FILE:LINE on. The logs are opened as the start opens them,
+ * by whoever starts it; what the server will read and write as it runs (the
+ * run user, when root starts it) is checked as that user. A listening port
+ * in use is not: the running server holds it when an admin checks before a
+ * reload. */
 static int check_as_server(const wf_config_t *cfg)
 {
-	char err[2048];
+	char err[2048], where[420];
+	bool access_log = false;
+	int rc = WF_OK;
+	if (wf_log_check(cfg->log.error_log, cfg->log.access_log, err, sizeof(err), &access_log) != WF_OK) {
+		wf_config_where(cfg, access_log ? cfg->at.access_log : cfg->at.error_log, where, sizeof(where));
+		fprintf(stderr, "%s%s\n", where, err);
+		rc = WF_ERR;
+	}
 	uid_t uid;
 	gid_t gid;
-	if (geteuid() == 0)
-		return wf_privdrop_resolve(cfg, &uid, &gid, err, sizeof(err)) == WF_OK
-			       ? wf_privdrop_check_as(cfg, uid, gid, stderr)
-			       : WF_OK;
-	int rc = WF_OK;
+	if (geteuid() == 0) {
+		if (wf_privdrop_check_user(cfg, &uid, &gid, stderr) != WF_OK)
+			return WF_ERR;
+		return wf_privdrop_check_as(cfg, uid, gid, stderr) != WF_OK ? WF_ERR : rc;
+	}
 	if (wf_privdrop_check_trust(cfg, false, err, sizeof(err)) != WF_OK) {
 		fprintf(stderr, "%s\n", err);
 		rc = WF_ERR;
 	}
 	wf_buf_t runs;
 	wf_buf_init(&runs, 1 << 20);
-	if (wf_privdrop_check_runs(cfg, false, &runs)) {
+	if (wf_privdrop_check_runs(cfg, false, cfg->acme.webroot, &runs)) {
 		fputs(wf_buf_head(&runs), stderr);
 		rc = WF_ERR;
 	}
+	wf_buf_reset(&runs);
+	if (wf_privdrop_check_homes(cfg, false, &runs))
+		fputs(wf_buf_head(&runs), stderr);
 	wf_buf_fini(&runs);
 	return rc;
 }

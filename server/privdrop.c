@@ -34,6 +34,18 @@ int wf_privdrop_resolve(const wf_config_t *cfg, uid_t *uid, gid_t *gid, char *er
 	return WF_OK;
 }
 
+static void at_of(const wf_config_t *cfg, wf_config_at_t at, char *out, size_t outlen);
+
+int wf_privdrop_check_user(const wf_config_t *cfg, uid_t *uid, gid_t *gid, FILE *out)
+{
+	char err[512], where[420];
+	if (wf_privdrop_resolve(cfg, uid, gid, err, sizeof(err)) == WF_OK)
+		return WF_OK;
+	at_of(cfg, cfg->at.run_user, where, sizeof(where));
+	fprintf(out, "%s%s\n", where, err);
+	return WF_ERR;
+}
+
 static int chown_tree(int dfd, const char *rel, uid_t uid, gid_t gid, int depth, char *err, size_t errlen);
 
 /* Gives dfd's entry name (rel: its path from the state folder, for
@@ -180,24 +192,40 @@ int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen)
 	return WF_OK;
 }
 
-void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped)
+int wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped, wf_buf_t *out)
 {
 	char who[300];
 	if (dropped)
 		snprintf(who, sizeof(who), "run user %s", cfg->run_user);
 	else
 		snprintf(who, sizeof(who), "the server (uid %d)", (int)geteuid());
+	int n = 0;
 	for (size_t i = 0; i < cfg->nusers; i++) {
 		const wf_user_cfg_t *u = &cfg->users[i];
 		if (u->home_fd < 0)
 			continue;
 		/* What serving takes: entering the home and listing it. */
 		int fd = openat(u->home_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			wf_log_warn("user %s: home %s cannot be read by %s: %m", u->name, u->home, who);
-		else
+		if (fd >= 0) {
 			close(fd);
+			continue;
+		}
+		n++;
+		if (!out) {
+			wf_log_warn("user %s: home %s cannot be read by %s: %m", u->name, u->home, who);
+			continue;
+		}
+		char where[420];
+		at_of(cfg, u->at, where, sizeof(where));
+		wf_buf_printf(out, "%swarning: user %s: home %s cannot be read by %s: %s\n", where, u->name, u->home, who,
+			      strerror(errno));
 	}
+	if (out) {
+		char *nul = wf_buf_reserve(out, 1);
+		if (nul)
+			*nul = '\0';
+	}
+	return n;
 }
 
 int wf_privdrop_apply(uid_t uid, gid_t gid, char *err, size_t errlen)
@@ -269,11 +297,7 @@ int wf_privdrop_check_config(const wf_config_t *cfg, bool dropped, char *err, si
 /* "FILE:LINE: " of an entry, as the config's own problems begin. */
 static void at_of(const wf_config_t *cfg, wf_config_at_t at, char *out, size_t outlen)
 {
-	const char *file = at.file ? at.file : cfg->path;
-	if (at.line > 0)
-		snprintf(out, outlen, "%.400s:%d: ", file, at.line);
-	else
-		snprintf(out, outlen, "%.400s: ", file);
+	wf_config_where(cfg, at, out, outlen);
 }
 
 int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, size_t errlen)
@@ -359,15 +383,15 @@ static int check_run_hook(const wf_config_t *cfg, wf_config_at_t at, const char 
 	return 1;
 }
 
-/* An output_dir is made when the first certificate is written (with the
- * folders above it that are missing), then written by temp file and
- * rename: the folder, or the nearest one above it that is there, must be
- * writable and searchable by who writes. */
-static int check_output_dir(const wf_config_t *cfg, const wf_cert_cfg_t *c, const char *who, wf_buf_t *out)
+/* A folder the server makes when it first writes there (with the folders
+ * above it that are missing), then writes by temp file and rename: the
+ * folder, or the nearest one above it that is there, must be writable and
+ * searchable by who writes. Problems begin with what (the key and its
+ * value). */
+static int check_writable_dir(const wf_config_t *cfg, wf_config_at_t at, const char *what, const char *path,
+			      const char *who, wf_buf_t *out)
 {
-	if (!c->output_dir || !c->output_dir[0])
-		return 0;
-	char *dir = strdup(c->output_dir);
+	char *dir = strdup(path);
 	if (!dir)
 		return 0;
 	int rc = 0;
@@ -379,31 +403,51 @@ static int check_output_dir(const wf_config_t *cfg, const wf_cert_cfg_t *c, cons
 				  : there == ENOENT && lstat(dir, &st) == 0 ? "a symbolic link to nothing"
 									    : NULL;
 		if (why) {
-			run_problem(cfg, c->at, out, "certificate \"%s\": output_dir %s: %s is %s", c->name,
-				    c->output_dir, dir, why);
+			run_problem(cfg, at, out, "%s: %s is %s", what, dir, why);
 			rc = 1;
 			break;
 		}
 		if (there != ENOENT && there != ENOTDIR) {
 			if (access(dir, W_OK | X_OK) != 0) {
-				run_problem(
-				    cfg, c->at, out,
-				    "certificate \"%s\": output_dir %s: %s cannot write there (or create it): %s: %s",
-				    c->name, c->output_dir, who, dir, strerror(errno));
+				run_problem(cfg, at, out, "%s: %s cannot write there (or create it): %s: %s", what, who, dir,
+					    strerror(errno));
 				rc = 1;
 			}
 			break;
 		}
 		char *slash = strrchr(dir, '/');
-		if (!slash || slash == dir)
-			break; /* nothing above is missing but / itself */
-		*slash = '\0';
+		if (!slash || (slash == dir && !slash[1]))
+			break;
+		slash[slash == dir] = '\0'; /* the folder above: "/" above "/srv" */
 	}
 	free(dir);
 	return rc;
 }
 
-int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, wf_buf_t *out)
+static int check_output_dir(const wf_config_t *cfg, const wf_cert_cfg_t *c, const char *who, wf_buf_t *out)
+{
+	if (!c->output_dir || !c->output_dir[0])
+		return 0;
+	char what[600];
+	snprintf(what, sizeof(what), "certificate \"%s\": output_dir %.500s", c->name, c->output_dir);
+	return check_writable_dir(cfg, c->at, what, c->output_dir, who, out);
+}
+
+/* HTTP-01 answers are written under webroot/.well-known/acme-challenge,
+ * made at the start (acme_challenges_set_webroot), as the server runs. */
+static int check_webroot(const wf_config_t *cfg, const char *webroot, const char *who, wf_buf_t *out)
+{
+	if (!webroot || !webroot[0])
+		return 0;
+	char what[600], path[4200];
+	snprintf(what, sizeof(what), "cannot write into the webroot %.500s", webroot);
+	snprintf(path, sizeof(path), "%s/.well-known/acme-challenge", webroot);
+	/* --webroot (cert obtain) is not written in the file. */
+	wf_config_at_t at = webroot == cfg->acme.webroot ? cfg->at.webroot : (wf_config_at_t){ NULL, 0 };
+	return check_writable_dir(cfg, at, what, path, who, out);
+}
+
+int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, const char *webroot, wf_buf_t *out)
 {
 	char who[300];
 	if (dropped) {
@@ -431,6 +475,7 @@ int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, wf_buf_t *out)
 		n += check_run_hook(cfg, c->at, key, c->deploy_hook, c->ndeploy_hook, who, out);
 		n += check_output_dir(cfg, c, who, out);
 	}
+	n += check_webroot(cfg, webroot, who, out);
 	char *nul = wf_buf_reserve(out, 1);
 	if (nul)
 		*nul = '\0';
@@ -456,10 +501,13 @@ int wf_privdrop_check_as(const wf_config_t *cfg, uid_t uid, gid_t gid, FILE *out
 		}
 		wf_buf_t runs;
 		wf_buf_init(&runs, 1 << 20);
-		if (wf_privdrop_check_runs(cfg, true, &runs)) {
+		if (wf_privdrop_check_runs(cfg, true, cfg->acme.webroot, &runs)) {
 			fputs(wf_buf_head(&runs), out);
 			code = 1;
 		}
+		wf_buf_reset(&runs);
+		if (wf_privdrop_check_homes(cfg, true, &runs))
+			fputs(wf_buf_head(&runs), out);
 		wf_buf_fini(&runs);
 		fflush(out);
 		_exit(code);

@@ -19,10 +19,16 @@ int wf_privdrop_chown_state(const char *state_dir, uid_t uid, gid_t gid, char *e
 /* After the drop: WF_ERR (reason in err) when the run user cannot write
  * wharf's folders in the state folder (one above it it cannot enter). */
 int wf_privdrop_check_state(const wf_config_t *cfg, char *err, size_t errlen);
+/* `wharf check` as root: wf_privdrop_resolve, its refusal printed to out
+ * as the start logs it, from run_user's FILE:LINE on. */
+int wf_privdrop_check_user(const wf_config_t *cfg, uid_t *uid, gid_t *gid, FILE *out);
 /* One warning per user whose home the server, as it runs now (dropped: as
  * run_user), cannot enter and list: every request there would fail, and
- * nothing else would say why. The start goes on: other users may be fine. */
-void wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped);
+ * nothing else would say why. The start goes on: other users may be fine.
+ * out NULL: each is logged; else each is appended to out as
+ * "FILE:LINE: warning: ...\n" (`wharf check`), with a NUL after. Returns
+ * how many. */
+int wf_privdrop_check_homes(const wf_config_t *cfg, bool dropped, wf_buf_t *out);
 /* What the server, as it runs after start-up (dropped: as run_user), must
  * read again later, checked once it runs so. The config file and its
  * @include'd files are read anew at every reload: WF_ERR with one line in
@@ -38,12 +44,14 @@ int wf_privdrop_check_trust(const wf_config_t *cfg, bool dropped, char *err, siz
 /* What the server does as it runs (dropped: as run_user, else as the
  * user it was started as), perhaps months after the start: it runs every
  * hook of the config (acme.event_hook, dns_hook, deploy_hook) and writes
- * every output_dir, making one that is not there yet. The load checked
+ * every output_dir, making one that is not there yet, and writes HTTP-01
+ * answers under webroot (acme.webroot, or cert obtain's --webroot; NULL:
+ * none), made at the start. The load checked
  * them as whoever loaded, root at a start; here they are asked of the
  * kernel as that user. Appends "FILE:LINE: problem\n" to out for each
  * that user may not run or write, with a NUL after (not counted in the
  * size); returns how many. A refusal: each would fail only at issuance. */
-int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, wf_buf_t *out);
+int wf_privdrop_check_runs(const wf_config_t *cfg, bool dropped, const char *webroot, wf_buf_t *out);
 /* `wharf check` as root: the checks above as uid/gid (the resolved
  * run_user), in a child process, printed to out ("FILE: warning: ..." for
  * the config's, "FILE: ..." for the trust's, "FILE:LINE: ..." for the

@@ -381,11 +381,11 @@ static void warn_restart_keys(const wf_server_t *srv, const wf_config_t *cfg)
 
 /* wf_privdrop_check_runs as the server runs now, one error line per
  * problem (after prefix): false when there is any. */
-static bool runs_ok(const wf_config_t *cfg, bool dropped, const char *prefix)
+static bool runs_ok(const wf_config_t *cfg, bool dropped, const char *webroot, const char *prefix)
 {
 	wf_buf_t problems;
 	wf_buf_init(&problems, 1 << 20);
-	int n = wf_privdrop_check_runs(cfg, dropped, &problems);
+	int n = wf_privdrop_check_runs(cfg, dropped, webroot, &problems);
 	char *save = NULL;
 	for (char *line = n ? strtok_r(wf_buf_head(&problems), "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
@@ -417,7 +417,8 @@ static void reload(wf_server_t *srv)
 		wf_log_error("reload refused: %s", err);
 		goto refuse;
 	}
-	if (!runs_ok(cfg, srv->dropped, "reload refused: "))
+	/* The webroot was set up at the start, and a reload does not again. */
+	if (!runs_ok(cfg, srv->dropped, NULL, "reload refused: "))
 		goto refuse;
 	if (wf_durable_mkdirs(cfg->state_dir, 0700) != WF_OK) {
 		wf_log_error("reload refused: cannot create state folder %s: %m", cfg->state_dir);
@@ -462,7 +463,7 @@ static void reload(wf_server_t *srv)
 	/* Orders in flight are dropped; the new manager starts what is still due. */
 	cert_jobs_stop(srv);
 	cert_jobs_start(srv);
-	wf_privdrop_check_homes(cfg, srv->dropped);
+	wf_privdrop_check_homes(cfg, srv->dropped, NULL);
 	wf_log_info("reloaded: %zu services, %zu users, %zu certificates", cfg->nservices, cfg->nusers,
 		    cfg->ncertificates);
 	return;
@@ -736,7 +737,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	if (!trusted)
 		wf_log_error("%s", err);
 	/* And a hook or output folder it may not use would fail only at issuance. */
-	if (!runs_ok(srv->cfg, srv->dropped, "") || !trusted) {
+	if (!runs_ok(srv->cfg, srv->dropped, webroot_of(srv, srv->cfg), "") || !trusted) {
 		for (int w = 0; w < srv->nworkers; w++)
 			wf_worker_plan_free(plans[w]);
 		free(plans);
@@ -745,7 +746,7 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	/* cert obtain runs once, and is not reloaded: a config only root may read is fine there. */
 	if (srv->dropped && !srv->opts.oneshot && wf_privdrop_check_config(srv->cfg, true, err, sizeof(err)) != WF_OK)
 		wf_log_warn("%s", err);
-	wf_privdrop_check_homes(srv->cfg, srv->dropped);
+	wf_privdrop_check_homes(srv->cfg, srv->dropped, NULL);
 	xfer_auth_prepare();
 	/* fsync of large uploads happens here, not on the workers' loops. */
 	if (wf_offload_start(2) != WF_OK)

@@ -319,5 +319,69 @@ class IssuedFolder(unittest.TestCase):
         shutil.rmtree(folder)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root to start and drop privileges")
+class CheckSaysWhatServeWould(unittest.TestCase):
+    """What the start refuses, check refuses in the same words, from the
+    key's FILE:LINE; what the start warns of, check warns of."""
+
+    def setUp(self):
+        self.s = Server(certificates=[{"name": "main", "domains": ["localhost"], "acme": False}])
+        self.addCleanup(self.s.cleanup)
+
+    def both(self, text):
+        self.s.write_config(text)
+        out = check(self.s.config_path)
+        serve = subprocess.run([WHARF, "serve", "-c", self.s.config_path], capture_output=True, text=True,
+                               timeout=30)
+        return out, serve
+
+    def test_refusals_of_the_start_are_refused_by_check(self):
+        base = self.s.config_text()
+        www = "/nonexistent/www"
+        acme = 'acme = { webroot = "%s"; cas = ( { url = "https://127.0.0.1:9/d"; } ); };\n' % www
+        cases = [
+            (base.replace('run_user = "nobody";', 'run_user = "root";'), 'run_user = "root";',
+             "refusing to serve files as root: set run_user to an unprivileged user, or allow_root = true"),
+            (base.replace('run_user = "nobody";', 'run_user = "nosuchuser";'), 'run_user = "nosuchuser";',
+             'run_user "nosuchuser" does not exist'),
+            (base.replace('log = { level = "debug"; };', 'log = { level = "debug"; error_log = "/nonexistent/dir/err.log"; };'),
+             "error_log", "cannot open error log /nonexistent/dir/err.log: No such file or directory"),
+            (base + acme, "webroot", "cannot write into the webroot %s" % www),
+        ]
+        for text, key, words in cases:
+            out, serve = self.both(text)
+            line = [i + 1 for i, l in enumerate(text.splitlines()) if key in l][0]
+            self.assertEqual(out.returncode, 1, (key, out.stdout, out.stderr))
+            self.assertIn("%s:%d: %s" % (self.s.config_path, line, words), out.stderr)
+            self.assertNotIn("configuration is valid", out.stdout)
+            self.assertEqual(serve.returncode, 1, (key, serve.stderr[-2000:]))
+            self.assertIn(words, serve.stderr)
+            self.assertFalse(os.path.exists("/nonexistent"))
+
+    def test_a_home_the_run_user_cannot_read_is_a_warning(self):
+        home = self.s.home("alice")
+        os.chmod(home, 0o700)  # root's: nobody cannot enter it
+        out = check(self.s.config_path)
+        line = [i + 1 for i, l in enumerate(self.s.config_text().splitlines()) if 'name = "alice"' in l][0]
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("%s:%d: warning: user alice: home %s cannot be read by run user nobody: Permission denied"
+                      % (self.s.config_path, line, home), out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+
+    def test_a_log_file_not_there_is_not_left_behind(self):
+        path = os.path.join(self.s.dir, "err.log")
+        self.s.write_config(self.s.config_text().replace('log = { level = "debug"; };',
+                                                         'log = { level = "debug"; error_log = "%s"; };' % path))
+        out = check(self.s.config_path)
+        self.assertEqual((out.returncode, out.stderr), (0, ""))
+        self.assertFalse(os.path.exists(path))
+
+    def test_the_running_servers_port_is_no_problem(self):
+        # An admin checks before a reload: the running server holds the port.
+        self.s.start()
+        out = check(self.s.config_path)
+        self.assertEqual((out.returncode, out.stderr), (0, ""))
+
+
 if __name__ == "__main__":
     harness.main()
