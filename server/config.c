@@ -245,16 +245,160 @@ static const char *at_text(wf_config_at_t first, wf_config_at_t later, char *buf
 	return buf;
 }
 
+/* Line number line (from 1) of the file at path, without its end, into
+ * out; false when the file has fewer lines (or cannot be read). */
+static bool file_line(const char *path, int line, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	char *row = NULL;
+	size_t rowcap = 0;
+	bool found = false;
+	for (int n = 1; f && !found && getline(&row, &rowcap, f) >= 0; n++)
+		if (n == line) {
+			snprintf(out, cap, "%s", row);
+			out[strcspn(out, "\r\n")] = '\0';
+			found = true;
+		}
+	free(row);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The name an @include line gives, into out; false when the line is none. */
+static bool include_name(const char *text, char *out, size_t cap)
+{
+	const char *p = text + strspn(text, " \t");
+	if (strncmp(p, "@include", 8) != 0)
+		return false;
+	p += 8;
+	p += strspn(p, " \t");
+	const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+	if (!end)
+		return false;
+	snprintf(out, cap, "%.*s", (int)(end - p - 1), p + 1);
+	return true;
+}
+
+/* Where the text of the file at path leaves a list, array or group open:
+ * the line of the innermost opener never closed, or 0. Strings and
+ * comments are skipped as libconfig skips them; @include'd files are
+ * followed (depth: how deep), as libconfig reads them in place, so an
+ * opener closed by the including file is not blamed. *where gets the path
+ * of the file that holds it (buf: room for one). */
+static int open_at_end(load_ctx_t *ctx, const char *path, int depth, char *buf, size_t cap, const char **where)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int lines[64], nopen = 0, line = 1;
+	bool in_string = false, block = false;
+	char *row = NULL;
+	size_t rowcap = 0;
+	ssize_t len;
+	while ((len = getline(&row, &rowcap, f)) >= 0) {
+		char name[PATH_MAX];
+		if (!in_string && !block && depth < 10 && include_name(row, name, sizeof(name))) {
+			char sub[PATH_MAX];
+			const char *subpath = name[0] == '/' ? name : source_path(ctx, name, sub, sizeof(sub));
+			int at = subpath ? open_at_end(ctx, subpath, depth + 1, buf, cap, where) : 0;
+			if (at) {
+				free(row);
+				fclose(f);
+				return at;
+			}
+		} else {
+			for (ssize_t i = 0; i < len; i++) {
+				char c = row[i];
+				if (block) {
+					if (c == '*' && row[i + 1] == '/')
+						block = false, i++;
+				} else if (in_string) {
+					if (c == '\\')
+						i++;
+					else if (c == '"')
+						in_string = false;
+				} else if (c == '"') {
+					in_string = true;
+				} else if (c == '#' || (c == '/' && row[i + 1] == '/')) {
+					break;
+				} else if (c == '/' && row[i + 1] == '*') {
+					block = true, i++;
+				} else if (c == '(' || c == '[' || c == '{') {
+					if (nopen < 64)
+						lines[nopen] = line;
+					nopen++;
+				} else if ((c == ')' || c == ']' || c == '}') && nopen > 0) {
+					nopen--;
+				}
+			}
+		}
+		line++;
+	}
+	free(row);
+	fclose(f);
+	if (nopen <= 0)
+		return 0;
+	snprintf(buf, cap, "%s", path);
+	*where = buf;
+	return lines[nopen <= 64 ? nopen - 1 : 63];
+}
+
 /* libconfig's syntax error, in the file it was found in: an @include'd
- * one, or one that cannot be read, is named as such. */
+ * one, or one that cannot be read, is named as such, with why. */
 static void syntax_problem(load_ctx_t *ctx, const config_t *lc)
 {
-	const char *text = config_error_text(lc);
-	if (strcmp(text, "cannot open include file") == 0) /* libconfig names neither the file nor why */
-		problem_in(ctx, config_error_file(lc), config_error_line(lc),
-			   "cannot read the file this @include names (a relative name is taken from %s)", ctx->dir);
+	const char *text = config_error_text(lc), *file = config_error_file(lc);
+	int line = config_error_line(lc);
+	char buf[PATH_MAX], row[1024], name[PATH_MAX];
+	/* The file libconfig names, as it is on disk (its @include names as written). */
+	const char *path = file && !(ctx->real && strcmp(file, ctx->real) == 0) ? source_path(ctx, file, buf, sizeof(buf)) :
+										      ctx->real;
+	if (strcmp(text, "cannot open include file") == 0 && path && file_line(path, line, row, sizeof(row)) &&
+	    include_name(row, name, sizeof(name))) {
+		/* libconfig names neither the file nor why */
+		char full[PATH_MAX];
+		bool nested = path != ctx->real;
+		if (nested && name[0] == '/') {
+			problem_in(ctx, file, line,
+				   "@include \"%s\": an @include'd file's own @include takes a name relative to %s, not an "
+				   "absolute one (libconfig 1.5 puts that folder before it); write it relative to %s, or "
+				   "@include it from the config file",
+				   name, ctx->dir, ctx->dir);
+			return;
+		}
+		const char *target = name[0] == '/' ? name : source_path(ctx, name, full, sizeof(full));
+		FILE *f = target ? fopen(target, "r") : NULL;
+		const char *why = f ? NULL : strerror(errno);
+		if (f)
+			fclose(f);
+		if (why) {
+			problem_in(ctx, file, line, "cannot read %s, which this @include names: %s%s%s%s", target, why,
+				   name[0] == '/' ? "" : " (a relative name is taken from ", name[0] == '/' ? "" : ctx->dir,
+				   name[0] == '/' ? "" : ")");
+			return;
+		}
+	}
+	if (strcmp(text, "cannot open include file") == 0) {
+		problem_in(ctx, file, line, "cannot read the file this @include names (a relative name is taken from %s)",
+			   ctx->dir);
+		return;
+	}
+	/* At the end of the input, libconfig names the line after the config
+	 * file's last, wherever the list left open is: name the opener. */
+	const char *where = NULL;
+	int open_line = path && !file_line(path, line, row, sizeof(row)) ?
+				open_at_end(ctx, ctx->real, 0, buf, sizeof(buf), &where) :
+				0;
+	if (open_line) {
+		problem_in(ctx, where, open_line,
+			   "syntax error: the list, array or group opened on this line is not closed before the file ends");
+		return;
+	}
+	if (strcmp(text, "syntax error") == 0)
+		problem_in(ctx, file, line, "syntax error");
 	else
-		problem_in(ctx, config_error_file(lc), config_error_line(lc), "syntax error: %s", text);
+		problem_in(ctx, file, line, "syntax error: %s", text);
 }
 
 /* A problem with setting s, named by its own file and line: an @include'd

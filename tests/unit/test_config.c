@@ -707,8 +707,33 @@ static void test_include(void)
 		     "services = ( { type = \"https\"; port = 8443; certificates = [\"main\"]; } );\n"
 		     "users = ( { name = \"u\"; password = \"" PW_HASH "\"; home = \"home\"; } );\n",
 		     want);
-	snprintf(want, sizeof(want), "t.conf:2: cannot read the file this @include names (a relative name is taken from %s)", dir);
+	/* The file an @include cannot read is named, with why. */
+	snprintf(want, sizeof(want),
+		 "t.conf:2: cannot read %s/inc/none.conf, which this @include names: No such file or directory (a "
+		 "relative name is taken from %s)\n",
+		 dir, dir);
 	expect_error("\n@include \"inc/none.conf\"\n" GOOD_TAIL, want);
+	/* An included file's own absolute @include is unsupported (libconfig
+	 * 1.5): said so, not that the file (which is there) cannot be read. */
+	snprintf(text, sizeof(text), "\n@include \"%s/inc/abs.conf\"\n", dir);
+	put_file("inc/nested-abs.conf", text);
+	snprintf(want, sizeof(want),
+		 "%s/inc/nested-abs.conf:2: @include \"%s/inc/abs.conf\": an @include'd file's own @include takes a "
+		 "name relative to %s, not an absolute one",
+		 dir, dir, dir);
+	expect_error(GOOD_TAIL "@include \"inc/nested-abs.conf\"\n", want);
+	/* A list left open at the end of an included file: that file's line
+	 * where it opens, said once, not a line past the config file's end. */
+	put_file("inc/open.conf", "\n# the users\nusers = (\n  { name = \"v\"; password = \"x\"; home = \"home\"; },\n");
+	snprintf(want, sizeof(want),
+		 "%s/inc/open.conf:3: syntax error: the list, array or group opened on this line is not closed before "
+		 "the file ends\n",
+		 dir);
+	expect_error("services = ( { type = \"acme-http\"; port = 8080; } );\n@include \"inc/open.conf\"\n", want);
+	/* Not closed in the config file itself. */
+	expect_error("services = ( { type = \"acme-http\"; port = 8080; } );\nworkers = (\n",
+		     "t.conf:2: syntax error: the list, array or group opened on this line is not closed before the file ends");
+	expect_error("workers = 2\nstate_dir = ;\n", "t.conf:2: syntax error\n");
 	if (cwd) {
 		CHECK(chdir(cwd) == 0);
 		free(cwd);
