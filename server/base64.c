@@ -1,4 +1,4 @@
-/* Base64 decoding: see base64.h. */
+/* Base64: see base64.h. */
 #include "base64.h"
 
 #include <limits.h>
@@ -66,4 +66,23 @@ ssize_t wf_base64_decode(wf_slice_t in, void *out, size_t cap, bool url)
 		*o++ = (unsigned char)(acc >> 2);
 	}
 	return (ssize_t)n;
+}
+
+ssize_t wf_base64_encode(const void *in, size_t len, char *out, size_t cap)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = in;
+	if (len > (SSIZE_MAX - 1) / 4 * 3 - 3 || (len + 2) / 3 * 4 >= cap)
+		return -1;
+	char *o = out;
+	for (size_t i = 0; i < len; i += 3) {
+		size_t left = len - i;
+		uint32_t v = (uint32_t)p[i] << 16 | (left > 1 ? (uint32_t)p[i + 1] << 8 : 0) | (left > 2 ? p[i + 2] : 0);
+		*o++ = alphabet[v >> 18 & 63];
+		*o++ = alphabet[v >> 12 & 63];
+		*o++ = left > 1 ? alphabet[v >> 6 & 63] : '=';
+		*o++ = left > 2 ? alphabet[v & 63] : '=';
+	}
+	*o = '\0';
+	return o - out;
 }

@@ -1,5 +1,5 @@
-/* Base64 decoding (RFC 4648), standard or URL alphabet: one strict decoder
- * for Basic auth and for JOSE. Pure. */
+/* Base64 (RFC 4648), standard or URL alphabet: one strict decoder for Basic
+ * auth and for JOSE, and a standard encoder (CSP hash sources). Pure. */
 #ifndef WF_BASE64_H
 #define WF_BASE64_H
 
@@ -12,5 +12,10 @@
  * standard one ("+/"). Returns bytes written, or -1 on a bad character or
  * length, or when out (cap bytes) is too small. */
 ssize_t wf_base64_decode(wf_slice_t in, void *out, size_t cap, bool url);
+
+/* Encodes len bytes with the standard alphabet and '=' padding, as a
+ * NUL-terminated string. Returns its length, or -1 when out (cap bytes) is
+ * too small: it needs (len + 2) / 3 * 4 + 1. */
+ssize_t wf_base64_encode(const void *in, size_t len, char *out, size_t cap);
 
 #endif

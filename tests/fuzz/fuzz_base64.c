@@ -1,5 +1,7 @@
 /* The base64 decoder (Basic auth and JOSE): never writes past its output,
- * and whatever it accepts, re-encoding gives back the same text. */
+ * and whatever it accepts, re-encoding gives back the same text; the
+ * encoder (CSP hashes) writes exactly its length, and its text decodes to
+ * the same bytes. */
 #include "server/base64.h"
 
 #include <stdint.h>
@@ -46,6 +48,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (k != plen || memcmp(enc, copy, k) != 0)
 			abort();
 		free(enc);
+		size_t elen = ((size_t)n + 2) / 3 * 4;
+		char *e = malloc(elen + 1);
+		unsigned char *back = malloc((size_t)n + 1);
+		if (wf_base64_encode(out, (size_t)n, e, elen) != -1 ||
+		    wf_base64_encode(out, (size_t)n, e, elen + 1) != (ssize_t)elen || e[elen] != '\0' ||
+		    wf_base64_decode((wf_slice_t){ e, elen }, back, (size_t)n, false) != n ||
+		    memcmp(back, out, (size_t)n) != 0)
+			abort();
+		free(back);
+		free(e);
 	}
 	free(out);
 	free(copy);
