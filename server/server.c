@@ -18,6 +18,7 @@
 #include "../acme/dns01.h"
 #include "../transfer/auth.h"
 #include "../transfer/file_budget.h"
+#include "../transfer/listing_form.h"
 #include "../transfer/partial_sweep.h"
 
 #include <errno.h>
@@ -699,6 +700,10 @@ int wf_server_run(const char *config_path, const wf_run_opts_t *opts)
 	}
 	wf_certstore_init(&srv->certs);
 	acme_challenges_init();
+	if (xfer_listing_form_init() != WF_OK) {
+		wf_log_error("the listings' upload script could not be hashed for its Content-Security-Policy");
+		goto out_tls;
+	}
 	if (srv->opts.oneshot) {
 		if (!srv->cfg->acme.ncas || acme_cluster_is_follower(srv->cfg)) {
 			wf_log_error("%s: %s", oneshot_name(srv), acme_cluster_is_follower(srv->cfg) ?

@@ -265,6 +265,14 @@ static void listing_refused(xfer_exchange_t *ex, xfer_listing_refusal_t why)
 	listing_busy(ex, xfer_listing_refusal_text(why));
 }
 
+/* What an HTML listing offers the user besides its links: the upload form
+ * for what the user may do in the folder (transfer/listing_form.h). */
+static unsigned listing_tools(const xfer_exchange_t *ex)
+{
+	return (ex->user->perms & WF_PERM_WRITE ? XFER_LISTING_UPLOAD : 0) |
+	       (ex->user->perms & WF_PERM_MKDIR ? XFER_LISTING_MKDIR : 0);
+}
+
 /* The listing is in (or could not be made): the response. */
 static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 {
@@ -288,8 +296,12 @@ static void listing_answer(xfer_exchange_t *ex, xfer_fs_job_t *job)
 		  ex->list_fmt == XFER_LISTING_JSON ? "application/json" : "text/html; charset=utf-8");
 	add_field(ex, "Cache-Control", "no-cache");
 	add_field(ex, "Vary", "Accept");
+	/* Each page gets the least it needs: one without the form runs no
+	 * script and makes no request, so its CSP allows neither; one with it
+	 * allows its own script (by hash) and requests to this origin. */
 	if (ex->list_fmt == XFER_LISTING_HTML)
-		add_field(ex, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+		add_field(ex, "Content-Security-Policy", "%s",
+			  listing_tools(ex) ? xfer_listing_form_csp() : XFER_LISTING_CSP);
 	if (ex->head_only)
 		listing_release(ex); /* measured: that was all a HEAD needs of it */
 }
@@ -373,7 +385,8 @@ static void serve_listing(xfer_exchange_t *ex, int dir_fd_take, const xfer_req_i
 	char url_path[XFER_URL_PATH_MAX + 2]; /* '/', rel, '/' */
 	snprintf(url_path, sizeof(url_path), "/%s%s", rel, rel[0] ? "/" : "");
 	ex->list_fmt = xfer_listing_pick(in->accept);
-	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, ex->user->home_fd, url_path, ex->list_fmt, &hold);
+	xfer_fs_job_t *job = xfer_listing_job(dir_fd_take, ex->user->home_fd, url_path, ex->list_fmt,
+						listing_tools(ex), &hold);
 	if (!job) {
 		respond_errno(ex, errno, "the folder could not be listed");
 		return;

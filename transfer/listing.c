@@ -13,6 +13,7 @@
 #include "listing.h"
 
 #include "listing_budget.h"
+#include "listing_form.h"
 #include "listing_link.h"
 #include "path.h"
 
@@ -342,7 +343,7 @@ static void listing_fini(listing_t *l)
 	free(l->entries);
 }
 
-static int render_html_head(const char *url_path, wf_buf_t *out)
+static int render_html_head(const char *url_path, unsigned tools, wf_buf_t *out)
 {
 	if (wf_buf_append_str(out, "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
 				   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -351,7 +352,8 @@ static int render_html_head(const char *url_path, wf_buf_t *out)
 	    wf_buf_append_str(out, "</title>\n") != WF_OK || wf_buf_append_str(out, html_style) != WF_OK ||
 	    wf_buf_append_str(out, "</head>\n<body>\n<h1>Index of ") != WF_OK ||
 	    append_escaped(out, url_path, 0) != WF_OK ||
-	    wf_buf_append_str(out, "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified</th>"
+	    wf_buf_append_str(out, "</h1>\n") != WF_OK || xfer_listing_form_append(out, tools) != WF_OK ||
+	    wf_buf_append_str(out, "<table>\n<thead><tr><th>Name</th><th>Size</th><th>Modified</th>"
 				   "</tr></thead>\n<tbody>\n") != WF_OK)
 		return WF_ERR;
 	if (strcmp(url_path, "/") != 0 &&
@@ -431,6 +433,7 @@ typedef struct cursor {
 struct xfer_listing {
 	listing_t l;
 	xfer_listing_format_t fmt;
+	unsigned tools; /* XFER_LISTING_UPLOAD, _MKDIR: the form on an HTML page */
 	char *url_path; /* owned */
 	char *dir_rel;  /* owned: url_path as a path beneath the home ("" for "/"), for the links in it */
 	xfer_listing_links_t links;
@@ -443,7 +446,8 @@ struct xfer_listing {
 };
 
 /* No piece comes near this: a name is at most NAME_MAX bytes, each at most
- * 9 once escaped and linked; the head holds the path twice, escaped. */
+ * 9 once escaped and linked; the head holds the path twice, escaped (6
+ * bytes a byte at most: 48 KiB), and the upload form (under 4 KiB). */
 #define PIECE_MAX (64u << 10)
 /* Bytes one read gives at most, so the stage stays below READ_MAX + PIECE_MAX. */
 #define READ_MAX (256u << 10)
@@ -469,7 +473,7 @@ static int render_piece(xfer_listing_t *L, wf_buf_t *out)
 		switch (L->at.part) {
 		case PART_HEAD:
 			L->at.part = PART_ENTRIES;
-			rc = html ? render_html_head(L->url_path, out) : render_json_head(L->url_path, out);
+			rc = html ? render_html_head(L->url_path, L->tools, out) : render_json_head(L->url_path, out);
 			break;
 		case PART_ENTRIES:
 			if (L->at.i == l->n) {
@@ -504,7 +508,7 @@ static int render_piece(xfer_listing_t *L, wf_buf_t *out)
 	return rc;
 }
 
-xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt)
+xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt, unsigned tools)
 {
 	xfer_listing_t *L = calloc(1, sizeof(*L));
 	if (!L)
@@ -524,6 +528,7 @@ xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt
 	listing_init(&L->l);
 	xfer_listing_links_init(&L->links, -1, L->dir_rel);
 	L->fmt = fmt;
+	L->tools = fmt == XFER_LISTING_HTML ? tools : 0;
 	wf_buf_init(&L->stage, READ_MAX + PIECE_MAX);
 	cursor_rewind(L);
 	return L;
@@ -651,10 +656,11 @@ ssize_t xfer_listing_read(xfer_listing_t *L, char *dst, size_t cap)
 	return (ssize_t)n;
 }
 
-int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out)
+int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, unsigned tools,
+			wf_buf_t *out)
 {
 	int rc = WF_ERR;
-	xfer_listing_t *L = xfer_listing_new(url_path, fmt);
+	xfer_listing_t *L = xfer_listing_new(url_path, fmt, tools);
 	if (!L)
 		return WF_ERR;
 	DIR *d = xfer_listing_open(dir_fd);

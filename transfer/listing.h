@@ -3,6 +3,7 @@
 #define XFER_LISTING_H
 
 #include "listing_budget.h"
+#include "listing_form.h"
 #include "../server/buf.h"
 
 #include <dirent.h>
@@ -40,14 +41,19 @@ xfer_listing_format_t xfer_listing_pick(wf_slice_t accept);
  * HTML: folders first, then the rest; names HTML-escaped (control characters
  * shown as U+FFFD), hrefs percent-encoded from the raw bytes, UTF-8 declared;
  * "other" entries get no link; sizes human-readable with the exact count in a
- * title attribute. The page has one inline <style> and no script.
+ * title attribute. The page has one inline <style>; with tools (XFER_LISTING_*
+ * bits of transfer/listing_form.h, for what the user may do there) it also
+ * has the upload form and its one inline script, before the table (the
+ * page's size then depends on tools too); with 0 it has no script. JSON
+ * ignores tools.
  * JSON: {"path":"/a/","entries":[{"name":"x","type":"file","size":1,
  *        "mtime":"2026-01-01T00:00:00Z"},...],"truncated":false}\n with RFC 8259
  * string escaping (control characters as \u00XX); mtime is null if it cannot
  * be expressed.
  * Returns WF_OK, or WF_ERR (out's cap reached or I/O error, including dir_fd
  * not being a folder); on WF_ERR out is left as it was. */
-int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, wf_buf_t *out);
+int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_listing_format_t fmt, unsigned tools,
+			wf_buf_t *out);
 
 /* The same listing built a step at a time, so that it can be built off the
  * loop (transfer/listing_job.c). What comes of it is not the page but the
@@ -57,9 +63,9 @@ int xfer_listing_render(int dir_fd, int home_fd, const char *url_path, xfer_list
  * page, whose HTML is several times larger. */
 typedef struct xfer_listing xfer_listing_t;
 
-/* An empty listing of the folder the client sees as url_path (as for
- * xfer_listing_render), as fmt. NULL when out of memory. */
-xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt);
+/* An empty listing of the folder the client sees as url_path, as fmt, with
+ * tools (all as for xfer_listing_render). NULL when out of memory. */
+xfer_listing_t *xfer_listing_new(const char *url_path, xfer_listing_format_t fmt, unsigned tools);
 /* The open folder dir_fd (not consumed) opened afresh for reading, as
  * xfer_listing_render does; NULL (errno set) when it cannot be. */
 DIR *xfer_listing_open(int dir_fd);

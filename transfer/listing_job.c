@@ -74,11 +74,11 @@ static void listing_drop(void *state)
 static const xfer_fs_job_ops_t listing_ops = { listing_step, listing_drop, .drop_quick = true };
 
 xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt,
-				xfer_listing_hold_t *hold_take)
+				unsigned tools, xfer_listing_hold_t *hold_take)
 {
 	listing_work_t *w = calloc(1, sizeof(*w));
 	if (w)
-		w->listing = xfer_listing_new(url_path, fmt);
+		w->listing = xfer_listing_new(url_path, fmt, tools);
 	if (!w || !w->listing) {
 		free(w);
 		xfer_listing_hold_end(hold_take);

@@ -14,7 +14,7 @@
 #include "listing.h"
 
 /* A job listing the open folder dir_fd_take (the job's: closed on failure
- * too) as fmt; url_path and home_fd as for xfer_listing_render (the job
+ * too) as fmt; url_path, home_fd and tools as for xfer_listing_render (the job
  * holds a duplicate of home_fd, so the caller's may close meanwhile).
  * hold_take, begun by the caller (xfer_listing_hold_begin: that is where
  * XFER_LISTING_JOBS_MAX and the client's share of builds are counted), or
@@ -24,7 +24,7 @@
  * (xfer_listing_job_refused says why). NULL with errno ENOMEM when out of
  * memory, EMFILE or ENFILE when out of descriptors (the hold ended). */
 xfer_fs_job_t *xfer_listing_job(int dir_fd_take, int home_fd, const char *url_path, xfer_listing_format_t fmt,
-				xfer_listing_hold_t *hold_take);
+				unsigned tools, xfer_listing_hold_t *hold_take);
 /* Once done with ENOBUFS: which bound stopped it; else GRANTED. */
 xfer_listing_refusal_t xfer_listing_job_refused(xfer_fs_job_t *j);
 /* Once done: the listing, now the caller's (free it with

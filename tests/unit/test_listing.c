@@ -100,7 +100,7 @@ static void check_html(int dir)
 {
 	wf_buf_t b;
 	wf_buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/sub dir/<x>/", XFER_LISTING_HTML, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/sub dir/<x>/", XFER_LISTING_HTML, 0, &b), WF_OK);
 	char *h = as_str(&b);
 
 	CHECK(strncmp(h, "<!doctype html>", 15) == 0);
@@ -146,7 +146,7 @@ static void check_html(int dir)
 
 	/* The home has no parent link. */
 	wf_buf_reset(&b);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_HTML, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_HTML, 0, &b), WF_OK);
 	h = as_str(&b);
 	CHECK(pos(h, "<title>Index of /</title>") >= 0);
 	CHECK(pos(h, "../") < 0);
@@ -159,7 +159,7 @@ static void check_json(int dir)
 	wf_buf_t b;
 	char path[PATH_MAX];
 	wf_buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/a \"q\"/\xff/", XFER_LISTING_JSON, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/a \"q\"/\xff/", XFER_LISTING_JSON, 0, &b), WF_OK);
 	char *j = as_str(&b);
 
 	CHECK(pos(j, "{\"path\":\"/a \\\"q\\\"/\xef\xbf\xbd/\",\"entries\":[") == 0);
@@ -201,13 +201,13 @@ static void check_cap(int dir)
 	wf_buf_t b;
 	wf_buf_init(&b, 300);
 	CHECK_EQ_INT(wf_buf_append_str(&b, "prefix"), WF_OK);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_HTML, &b), WF_ERR);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_HTML, 0, &b), WF_ERR);
 	CHECK_EQ_SLICE(wf_buf_slice(&b), "prefix");
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_JSON, &b), WF_ERR);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_JSON, 0, &b), WF_ERR);
 	CHECK_EQ_SLICE(wf_buf_slice(&b), "prefix");
 	/* The rollback must hold when the buffer slid its content to the front. */
 	wf_buf_consume(&b, 3);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_HTML, &b), WF_ERR);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/x/", XFER_LISTING_HTML, 0, &b), WF_ERR);
 	CHECK_EQ_SLICE(wf_buf_slice(&b), "fix");
 	wf_buf_fini(&b);
 }
@@ -219,8 +219,8 @@ static void check_fd_kept(int dir)
 	wf_buf_init(&a, 1 << 20);
 	wf_buf_init(&b, 1 << 20);
 	/* The caller's fd is not consumed and its offset does not matter. */
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_JSON, &a), WF_OK);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_JSON, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_JSON, 0, &a), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/", XFER_LISTING_JSON, 0, &b), WF_OK);
 	CHECK(fstat(dir, &st) == 0 && S_ISDIR(st.st_mode));
 	CHECK(wf_buf_size(&a) == wf_buf_size(&b) && memcmp(wf_buf_head(&a), wf_buf_head(&b), wf_buf_size(&a)) == 0);
 
@@ -229,14 +229,14 @@ static void check_fd_kept(int dir)
 	snprintf(p, sizeof(p), "%s/d", root);
 	int opath = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	wf_buf_reset(&b);
-	CHECK_EQ_INT(xfer_listing_render(opath, -1, "/", XFER_LISTING_JSON, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(opath, -1, "/", XFER_LISTING_JSON, 0, &b), WF_OK);
 	CHECK(wf_buf_size(&a) == wf_buf_size(&b) && memcmp(wf_buf_head(&a), wf_buf_head(&b), wf_buf_size(&a)) == 0);
 	close(opath);
 
 	/* Not a folder: an error, not a crash. */
 	int file = openat(dir, "big", O_RDONLY | O_CLOEXEC);
 	wf_buf_reset(&b);
-	CHECK_EQ_INT(xfer_listing_render(file, -1, "/", XFER_LISTING_JSON, &b), WF_ERR);
+	CHECK_EQ_INT(xfer_listing_render(file, -1, "/", XFER_LISTING_JSON, 0, &b), WF_ERR);
 	CHECK_EQ_INT(wf_buf_size(&b), 0);
 	close(file);
 	wf_buf_fini(&a);
@@ -248,7 +248,7 @@ static void check_fd_kept(int dir)
  * and as many as it measured. */
 static void check_job_same(int dir, xfer_listing_format_t fmt, const wf_buf_t *want, size_t step)
 {
-	xfer_fs_job_t *j = xfer_listing_job(dup(dir), -1, "/many/", fmt, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(dup(dir), -1, "/many/", fmt, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	if (!j)
 		return;
@@ -286,7 +286,7 @@ static void check_job_small(int dir)
 	for (int f = 0; f < 2; f++) {
 		xfer_listing_format_t fmt = f ? XFER_LISTING_JSON : XFER_LISTING_HTML;
 		wf_buf_reset(&b);
-		CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", fmt, &b), WF_OK);
+		CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", fmt, 0, &b), WF_OK);
 		check_job_same(dir, fmt, &b, 1);
 		check_job_same(dir, fmt, &b, 100);
 		check_job_same(dir, fmt, &b, wf_buf_size(&b) + 1);
@@ -298,7 +298,7 @@ static void check_job_small(int dir)
 static void check_job_fails(int dir)
 {
 	int file = openat(dir, "with space.txt", O_RDONLY | O_CLOEXEC);
-	xfer_fs_job_t *j = xfer_listing_job(file, -1, "/f/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(file, -1, "/f/", XFER_LISTING_JSON, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
 	CHECK_EQ_INT(xfer_fs_job_err(j), ENOTDIR);
@@ -323,7 +323,7 @@ static void check_truncated(void)
 
 	wf_buf_t b;
 	wf_buf_init(&b, 64 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, 0, &b), WF_OK);
 	snprintf(p, sizeof(p), "%s/many.json", root);
 	CHECK(write_file(p, &b) == 0);
 	CHECK_EQ_INT(python_json(p, "assert d[\"truncated\"] is True\n"
@@ -333,7 +333,7 @@ static void check_truncated(void)
 	check_job_same(dir, XFER_LISTING_JSON, &b, 16384);
 	check_job_same(dir, XFER_LISTING_JSON, &b, 7);
 	wf_buf_reset(&b);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_HTML, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_HTML, 0, &b), WF_OK);
 	char *h = as_str(&b);
 	CHECK(pos(h, "<p>Only the first 100000 entries are listed.</p>") >= 0);
 	free(h);

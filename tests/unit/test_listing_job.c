@@ -113,10 +113,10 @@ static void test_in_steps(void)
 	int dir = open_many();
 	wf_buf_t want;
 	wf_buf_init(&want, 4 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, &want), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/many/", XFER_LISTING_JSON, 0, &want), WF_OK);
 	passes = done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(dir, -1, "/many/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(dir, -1, "/many/", XFER_LISTING_JSON, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	CHECK_EQ_INT(done_calls, 0); /* never before start returns */
@@ -149,7 +149,7 @@ static void test_not_a_folder(void)
 	snprintf(p, sizeof(p), "%s/many/n00000", root);
 	done_calls = 0;
 	finished = NULL;
-	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), -1, "/f/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(open(p, O_RDONLY | O_CLOEXEC), -1, "/f/", XFER_LISTING_HTML, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	for (double started = ev_time(); !done_calls && turn(started);)
 		;
@@ -165,14 +165,14 @@ static void test_let_go(void)
 	int before = open_fds();
 	done_calls = 0;
 	/* Before the pool took it up: in the same loop turn as its start. */
-	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	xfer_fs_job_cancel(j);
 	CHECK(fds_back_to(before));
 	/* Between two steps: once its first step came back, with the second
 	 * one on the pool. */
 	passes = 0;
-	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &(xfer_listing_hold_t){ 0 });
+	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, 0, &(xfer_listing_hold_t){ 0 });
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	let_go = j;
 	CHECK(fds_back_to(before));
@@ -221,7 +221,7 @@ static void test_let_go_queued(void)
 	xfer_fs_job_t *j[2];
 	for (int i = 0; i < 2; i++) {
 		CHECK_EQ_INT(xfer_listing_hold_begin(&h[i], "192.0.2.60", 64 << 20), XFER_LISTING_GRANTED);
-		j[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, &h[i]);
+		j[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_HTML, 0, &h[i]);
 		CHECK(j[i] != NULL);
 		CHECK_EQ_INT(xfer_fs_job_start(j[i], &worker, on_done, &worker), WF_OK);
 	}
@@ -267,14 +267,14 @@ static void test_cap(void)
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++) {
 		snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
 		CHECK_EQ_INT(xfer_listing_hold_begin(&h[i], addr, 64 << 20), XFER_LISTING_GRANTED);
-		jobs[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h[i]);
+		jobs[i] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, 0, &h[i]);
 		CHECK(jobs[i] != NULL);
 	}
 	CHECK_EQ_INT(xfer_listing_hold_begin(&h[XFER_LISTING_JOBS_MAX], "203.0.113.1", 64 << 20), XFER_LISTING_BUSY);
 	CHECK_EQ_INT(open_fds(), before + XFER_LISTING_JOBS_MAX);
 	xfer_fs_job_free(jobs[0]);
 	CHECK_EQ_INT(xfer_listing_hold_begin(&h[0], "203.0.113.1", 64 << 20), XFER_LISTING_GRANTED);
-	jobs[0] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h[0]);
+	jobs[0] = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, 0, &h[0]);
 	CHECK(jobs[0] != NULL);
 	for (int i = 0; i < XFER_LISTING_JOBS_MAX; i++)
 		xfer_fs_job_free(jobs[i]);
@@ -340,7 +340,7 @@ static void test_job_budget(void)
 	/* 10000 entries: far more than a 64 KiB budget's eighth. */
 	CHECK_EQ_INT(xfer_listing_hold_begin(&h, "192.0.2.50", 64 << 10), XFER_LISTING_GRANTED);
 	done_calls = 0;
-	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h);
+	xfer_fs_job_t *j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, 0, &h);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	for (double started = ev_time(); !done_calls && turn(started);)
@@ -353,7 +353,7 @@ static void test_job_budget(void)
 
 	CHECK_EQ_INT(xfer_listing_hold_begin(&h, "192.0.2.50", 64 << 20), XFER_LISTING_GRANTED);
 	done_calls = 0;
-	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, &h);
+	j = xfer_listing_job(open_many(), -1, "/many/", XFER_LISTING_JSON, 0, &h);
 	CHECK_EQ_INT(xfer_fs_job_start(j, &worker, on_done, &worker), WF_OK);
 	for (double started = ev_time(); !done_calls && turn(started);)
 		;

@@ -186,14 +186,14 @@ static void check_https(void)
 	wf_buf_t want, b;
 	wf_buf_init(&want, 1 << 20);
 	wf_buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(xfer_listing_render(dir, home_fd, "/d/", XFER_LISTING_JSON, &want), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, home_fd, "/d/", XFER_LISTING_JSON, 0, &want), WF_OK);
 	CHECK_EQ_INT(python_json(&want, followed_any ? json_followed : json_unfollowed), 0);
-	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/d/", XFER_LISTING_JSON, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, -1, "/d/", XFER_LISTING_JSON, 0, &b), WF_OK);
 	CHECK_EQ_INT(python_json(&b, json_unfollowed), 0);
 
 	/* The job holds its own home: the caller's may go meanwhile. */
 	int mine = dup(home_fd);
-	xfer_fs_job_t *j = xfer_listing_job(dup(dir), mine, "/d/", XFER_LISTING_JSON, &(xfer_listing_hold_t){ 0 });
+	xfer_fs_job_t *j = xfer_listing_job(dup(dir), mine, "/d/", XFER_LISTING_JSON, 0, &(xfer_listing_hold_t){ 0 });
 	close(mine);
 	CHECK(j != NULL);
 	CHECK_EQ_INT(xfer_fs_job_start(j, NULL, NULL, NULL), WF_DONE);
@@ -212,7 +212,7 @@ static void check_https(void)
 
 	/* HTML: a linked folder is among the folders, with its slash. */
 	wf_buf_reset(&b);
-	CHECK_EQ_INT(xfer_listing_render(dir, home_fd, "/d/", XFER_LISTING_HTML, &b), WF_OK);
+	CHECK_EQ_INT(xfer_listing_render(dir, home_fd, "/d/", XFER_LISTING_HTML, 0, &b), WF_OK);
 	wf_buf_append(&b, "", 1);
 	if (followed_any)
 		CHECK(strstr(wf_buf_head(&b), "<a href=\"l_dir/\">l_dir/</a>") != NULL);
