@@ -37,7 +37,7 @@ static char *form_of(unsigned tools)
 	wf_buf_t b;
 	wf_buf_init(&b, 1 << 16);
 	CHECK_EQ_INT(xfer_listing_form_append(&b, tools), WF_OK);
-	char *s = strndup(wf_buf_head(&b), wf_buf_size(&b));
+	char *s = strndup(wf_buf_size(&b) ? wf_buf_head(&b) : "", wf_buf_size(&b));
 	wf_buf_fini(&b);
 	return s;
 }
