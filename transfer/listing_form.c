@@ -97,6 +97,7 @@ const char xfer_listing_form_script[] =
 	"\t\t\treturn ended(failed);\n"
 	"\t\tvar f = files[i++], s = line(f.name), bar = d.createElement(\"progress\");\n"
 	"\t\ts.parentNode.insertBefore(bar, s);\n"
+	"\t\ts.parentNode.insertBefore(d.createTextNode(\" \"), s);\n"
 	"\t\tbar.value = 0;\n"
 	"\t\tput(f, s, bar, false, next);\n"
 	"\t})();\n"

@@ -247,7 +247,7 @@ class BrowserTests(unittest.TestCase):
         d = self.driver
         self.open_listing(d)
         big = os.urandom(4 * 1024 * 1024 + 17)
-        small = "h\u00e9llo w\u00f6rld & <friends>.txt"
+        small = "h\u00e9llo w\u00f6rld & <friends> (it's 1)!.txt"  # all encodeURIComponent leaves is fine
         paths = [self.local_file("big.bin", big), self.local_file(small, b"small one\n")]
         self.choose_and_upload(d, paths)
         self.wait(lambda: self.on_disk("big.bin") == big and self.on_disk(small) == b"small one\n",
