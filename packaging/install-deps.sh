@@ -15,8 +15,8 @@ for arg in "$@"; do
 	case "$arg" in
 	--try) pkgs+=(curl lftp) ;;
 	--test) pkgs+=(python3 python3-cryptography python3-h2 curl openssl gnutls-bin nghttp2-client lftp rclone clang libclang-rt-14-dev pebble
-	        chromium chromium-driver python3-selenium) ;;
-	--bench) bench=1; pkgs+=(python3 curl gnutls-bin nghttp2-client nginx-light wrk lftp vsftpd libsodium23) ;;
+	        chromium chromium-driver python3-selenium procps) ;;
+	--bench) bench=1; pkgs+=(python3 curl gnutls-bin nghttp2-client nginx-light wrk lftp vsftpd libsodium23 pebble) ;;
 	*) echo "usage: $0 [--try] [--test] [--bench]" >&2; exit 2 ;;
 	esac
 done
