@@ -132,12 +132,17 @@ static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
 	wf_buf_append_str(&h->out, "\r\n");
 }
 
-/* A response without an exchange: the request could not even be parsed. */
+/* A response the exchange does not make: the request could not even be
+ * parsed, or its body's framing broke. Its access-log line is the
+ * exchange's when one is under way (it knows the user, method and path),
+ * written once the answer is out, with the bytes it sent; else it is
+ * written here. */
 static void respond_raw(wf_conn_t *c, int status)
 {
 	h1_t *h = H(c);
+	double now = ev_now(wf_conn_loop(c));
 	char date[XFER_HTTP_DATE_LEN];
-	xfer_http_date_format((time_t)ev_now(wf_conn_loop(c)), date);
+	xfer_http_date_format((time_t)now, date);
 	char body[64];
 	int blen = snprintf(body, sizeof(body), "%d %s\n", status, xfer_status_reason(status));
 	wf_buf_reset(&h->out);
@@ -148,8 +153,12 @@ static void respond_raw(wf_conn_t *c, int status)
 	h->keep_alive = false;
 	h->body_from_wire = false;
 	h->state = H1_WRITE;
-	wf_log_access(c->peer, NULL, WF_SLICE("-"), WF_SLICE("-"), "HTTP/1.1", status, 0,
-		      ev_now(wf_conn_loop(c)) - c->accepted);
+	if (h->ex_active) {
+		h->ex.status = status;
+		h->ex.bytes_sent = (uint64_t)blen;
+	} else {
+		wf_log_access(c->peer, NULL, WF_SLICE("-"), WF_SLICE("-"), "HTTP/1.1", status, 0, now - c->accepted);
+	}
 }
 
 /* Off the loop: the password check, the upload's fsync and rename, the
@@ -636,8 +645,9 @@ static void h1_on_io(wf_conn_t *c)
 			}
 			int r = take_body(c);
 			if (r == WF_ERR) {
+				/* The upload is dropped; the 400 is the request's
+				 * answer, logged by its exchange once sent. */
 				xfer_exchange_body_end(&h->ex, false);
-				finish_exchange(c);
 				respond_raw(c, 400);
 				continue;
 			}

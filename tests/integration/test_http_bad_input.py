@@ -207,6 +207,32 @@ class ParserErrors(BadInputBase):
                     lambda: not [n for n in os.listdir(home) if n.startswith(".wharf-upload.")], timeout=5))
         self.assertFalse(os.path.exists(os.path.join(self.server.home(), "badchunk.txt")))
 
+    def client_lines(self, c):
+        """The access-log lines of RawTLS connection c (its client address and port)."""
+        peer = "127.0.0.1:%d " % c.sock.getsockname()[1]
+        return [l for l in self.server.log().splitlines() if " HTTP/1.1 " in l and (" " + peer) in l]
+
+    def test_malformed_chunked_body_is_one_log_line(self):
+        """A chunk size past 64 bits, a negative one, a bare-LF chunk line:
+        the client gets one 400, and the log one line for it, the request's
+        own (user, method, path), with the bytes its 400 sent."""
+        bodies = (b"FFFFFFFFFFFFFFFFF5\r\nhello\r\n0\r\n\r\n", b"-5\r\nhello\r\n0\r\n\r\n",
+                  b"5\nhello\n0\n\n")
+        for i, body in enumerate(bodies):
+            with self.subTest(body=body):
+                path = "/oneline%d.txt" % i
+                with harness.RawTLS(self.server) as c:
+                    c.send(head(["Host: localhost", "Authorization: " + ALICE, "Transfer-Encoding: chunked"],
+                                "PUT %s HTTP/1.1" % path) + body)
+                    status, _, sent = c.read_response(timeout=5)
+                    self.assertEqual(status, 400)
+                    self.assertTrue(c.closed_by_peer(timeout=5))
+                    self.assertTrue(harness.wait_until(lambda: self.client_lines(c), timeout=5))
+                    time.sleep(0.3)  # a second line would follow at once
+                    lines = self.client_lines(c)
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(" alice PUT %s HTTP/1.1 400 %d " % (path, len(sent)), lines[0])
+
     def test_very_long_target_refused(self):
         """Longer than any path the file system takes (4095 bytes decoded),
         but within the head limit: 414; the connection stays usable."""
