@@ -61,6 +61,7 @@ typedef struct h1 {
 	uint64_t rate_bytes;
 	size_t head_seen;  /* bytes of in already looked at for the head in progress */
 	bool line_seen;    /* its request line is complete (and was parsed) */
+	ev_tstamp head_from; /* when the head in progress began (its first byte was there), 0: none */
 } h1_t;
 
 /* The parser reads the head from its start on every call, so a head sent in
@@ -135,8 +136,8 @@ static void append_head(wf_conn_t *c, xfer_exchange_t *ex)
 /* A response the exchange does not make: the request could not even be
  * parsed, or its body's framing broke. Its access-log line is the
  * exchange's when one is under way (it knows the user, method and path),
- * written once the answer is out, with the bytes it sent; else it is
- * written here. */
+ * written once the answer is out; else it is written here, with the time
+ * from the request's first byte. Either way it says what was sent. */
 static void respond_raw(wf_conn_t *c, int status)
 {
 	h1_t *h = H(c);
@@ -157,8 +158,10 @@ static void respond_raw(wf_conn_t *c, int status)
 		h->ex.status = status;
 		h->ex.bytes_sent = (uint64_t)blen;
 	} else {
-		wf_log_access(c->peer, NULL, WF_SLICE("-"), WF_SLICE("-"), "HTTP/1.1", status, 0, now - c->accepted);
+		wf_log_access(c->peer, NULL, WF_SLICE("-"), WF_SLICE("-"), "HTTP/1.1", status, (uint64_t)blen,
+			      h->head_from ? now - h->head_from : 0);
 	}
+	h->head_from = 0;
 }
 
 /* Off the loop: the password check, the upload's fsync and rename, the
@@ -586,6 +589,8 @@ static void h1_on_io(wf_conn_t *c)
 		switch (h->state) {
 		case H1_READ_HEAD: {
 			if (wf_buf_size(&h->in)) {
+				if (!h->head_from) /* its first byte is here (or waited behind the last answer) */
+					h->head_from = ev_now(wf_conn_loop(c));
 				xfer_h1_request_t req;
 				size_t max = (size_t)c->cfg->limits.max_header_bytes;
 				ssize_t r = head_decidable(h, max) ?
@@ -595,6 +600,7 @@ static void h1_on_io(wf_conn_t *c)
 					h->head_seen = 0;
 					h->line_seen = false;
 					start_request(c, &req);
+					h->head_from = 0;
 					wf_buf_consume(&h->in, (size_t)r);
 					/* Work off the loop (a password check, an fsync) is
 					 * our delay, not the client's: no stall timer then. */

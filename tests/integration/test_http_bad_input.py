@@ -233,6 +233,26 @@ class ParserErrors(BadInputBase):
                 self.assertEqual(len(lines), 1, lines)
                 self.assertIn(" alice PUT %s HTTP/1.1 400 %d " % (path, len(sent)), lines[0])
 
+    def test_refused_head_logs_its_bytes_and_its_own_time(self):
+        """A head refused unparsed, after a kept-alive wait: its line counts
+        the bytes its 400 sent, and the time from its own first byte, not
+        from the connection's accept."""
+        with harness.RawTLS(self.server) as c:
+            c.send(head(["Host: localhost", "Authorization: " + ALICE]))
+            self.assertEqual(c.read_response()[0], 200)
+            time.sleep(2.5)
+            c.send(b"GET /\x01 HTTP/1.1\r\n\r\n")
+            status, _, sent = c.read_response(timeout=5)
+            self.assertEqual(status, 400)
+            self.assertTrue(c.closed_by_peer(timeout=5))
+            self.assertTrue(harness.wait_until(lambda: len(self.client_lines(c)) == 2, timeout=5))
+            line = self.client_lines(c)[1]
+        m = re.search(r" - - - HTTP/1\.1 400 (\d+) ([\d.]+)$", line)
+        self.assertTrue(m, line)
+        self.assertEqual(int(m.group(1)), len(sent))
+        self.assertGreater(len(sent), 0)
+        self.assertLess(float(m.group(2)), 1.0, line)
+
     def test_very_long_target_refused(self):
         """Longer than any path the file system takes (4095 bytes decoded),
         but within the head limit: 414; the connection stays usable."""
