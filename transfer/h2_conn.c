@@ -79,7 +79,7 @@ typedef struct h2_stream {
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
 	bool end_seen; /* END_STREAM came while authing */
-	bool stalled;  /* reset for making no progress: its RST_STREAM may wait to go out */
+	bool stalled;  /* reset by us (no progress, a block past its cap): its RST_STREAM may wait to go out */
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
 	/* limits.min_rate: its body bytes in or DATA out since rate_from, and
@@ -327,9 +327,9 @@ static wf_slice_t hv(h2_stream_t *s, int k)
 	return (wf_slice_t){ s->hdrs.data + s->off[k], s->len[k] };
 }
 
-static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
+/* The request as the exchange takes it, from what the block kept. */
+static void req_in_of(h2_stream_t *s, bool end_stream, xfer_req_in_t *out)
 {
-	wf_conn_t *c = h->c;
 	xfer_req_in_t in;
 	memset(&in, 0, sizeof(in));
 	in.method = hv(s, HV_METHOD);
@@ -366,12 +366,28 @@ static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
 			in.length_known = true;
 		}
 	}
-	double now = ev_now(wf_conn_loop(c));
+	*out = in;
+}
+
+/* The stream's exchange, begun (its access-log line is written when the
+ * stream closes). */
+static void exchange_start(h2_t *h, h2_stream_t *s, double now)
+{
+	wf_conn_t *c = h->c;
 	xfer_exchange_init(&s->ex, c->cfg, c->peer, c->peer_addr, now, c->worker, on_ready, s);
 	s->ex.quota = &h->quota;
 	s->begun = true;
 	s->last_progress = now;
 	rate_restart(h, s, now);
+}
+
+static void begin_exchange(h2_t *h, h2_stream_t *s, bool end_stream)
+{
+	wf_conn_t *c = h->c;
+	xfer_req_in_t in;
+	req_in_of(s, end_stream, &in);
+	double now = ev_now(wf_conn_loop(c));
+	exchange_start(h, s, now);
 	/* The connection's timer may be armed for a later header_timeout
 	 * (another head began in the same read): it must fire by this
 	 * stream's deadline too. */
@@ -478,6 +494,30 @@ static void move_to_tail(h2_stream_t *s, int k)
 	s->off[k] = size - a;
 }
 
+/* A header or trailer block far past the cap (on_header): the stream is
+ * reset with ENHANCE_YOUR_CALM, the client's excess (RFC 9113 7), not the
+ * INTERNAL_ERROR nghttp2 sends for a failed callback unless a reset is
+ * submitted first. A request not yet begun begins here, judged as its
+ * head's refusal (414 or 431) though that answer never goes out, so that
+ * the stream's close writes its access-log line as every request's. */
+static int reset_past_cap(h2_t *h, h2_stream_t *s)
+{
+	double now = ev_now(wf_conn_loop(h->c));
+	if (!s->begun) {
+		xfer_req_in_t in;
+		req_in_of(s, true, &in);
+		exchange_start(h, s, now);
+		xfer_exchange_begin(&s->ex, &in); /* no login, no path: the head was refused */
+		if (s->have[HV_AUTHZ])
+			gnutls_memset(s->hdrs.data + s->off[HV_AUTHZ], 0, s->len[HV_AUTHZ]);
+		wf_buf_fini(&s->hdrs);
+	}
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_ENHANCE_YOUR_CALM);
+	s->stalled = true; /* a reset of ours that may wait to go out (h2_on_timeout) */
+	s->last_progress = now;
+	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
 		     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
@@ -499,7 +539,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 				    "resetting it (logged once per connection)",
 				    (unsigned long long)h->c->id, h->c->peer, s->id, max);
 		h->head_reset_logged = true;
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		return reset_past_cap(h, s);
 	}
 	/* The header block is capped as SETTINGS_MAX_HEADER_LIST_SIZE told
 	 * the client (RFC 9113 6.5.2: name, value and 32 bytes a field), the
@@ -527,7 +567,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 				    "resetting it (logged once per connection)",
 				    (unsigned long long)h->c->id, h->c->peer, s->id, H2_HEAD_PAST_MAX(max));
 		h->head_reset_logged = true;
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		return reset_past_cap(h, s);
 	}
 	if (field > max - s->head_bytes) {
 		s->head_refused = namelen && name[0] == ':' ? 414 : 431;

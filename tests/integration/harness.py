@@ -53,8 +53,9 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0)  # and an e
 H2_END_STREAM, H2_END_HEADERS = 0x1, 0x4
 
 
-def h2_frames(conn, timeout):
-    """(type, flags, stream) of the frames the server sends within timeout."""
+def h2_frames(conn, timeout, payloads=False):
+    """(type, flags, stream) of the frames the server sends within timeout;
+    with payloads, (type, flags, stream, payload)."""
     frames = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,7 +63,8 @@ def h2_frames(conn, timeout):
             n = int.from_bytes(conn.buf[:3], "big")
             if len(conn.buf) < 9 + n:
                 break
-            frames.append((conn.buf[3], conn.buf[4], int.from_bytes(conn.buf[5:9], "big") & 0x7fffffff))
+            frame = (conn.buf[3], conn.buf[4], int.from_bytes(conn.buf[5:9], "big") & 0x7fffffff)
+            frames.append(frame + (conn.buf[9:9 + n],) if payloads else frame)
             conn.buf = conn.buf[9 + n:]
         try:
             if not conn._fill(max(0.01, deadline - time.monotonic())):

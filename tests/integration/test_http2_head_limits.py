@@ -10,7 +10,8 @@ past what nghttp2 decodes at all: the connection ends with GOAWAY
 (COMPRESSION_ERROR), and the server serves on. A block far past the cap
 (4 times), such as one that names a large field of HPACK's table thousands
 of times in a few bytes each, resets its stream instead of being decoded
-field by field to the end: one log line, and the connection goes on. So
+field by field to the end (ENHANCE_YOUR_CALM), its request logged as a
+431 or 414: one error-log line, and the connection goes on. So
 does a trailer block past the cap (trailers are not used)."""
 
 import os
@@ -23,6 +24,7 @@ from h2_util import ALICE, H2Client  # noqa: E402
 
 MAX = 16384  # limits.max_header_bytes, the default
 COMPRESSION_ERROR = 9
+ENHANCE_YOUR_CALM = 11
 
 
 def block_size(fields):
@@ -140,6 +142,22 @@ class Http2HeadLimits(harness.SharedServerCase):
         self.assertTrue(self.server.wait_log("HTTP/2 stream 3: header block past 65536 bytes"),
                         self.server.log()[-2000:])
 
+    def test_a_block_far_past_the_cap_is_the_clients_fault_and_logged(self):
+        """One HEADERS frame: a 4000-byte field into the table, then 200
+        one-byte references to it (800 KB of fields). The reset blames the
+        client (ENHANCE_YOUR_CALM, not INTERNAL_ERROR, which RFC 9113 7
+        keeps for the server's own faults), and the request has its
+        access-log line, as every request has: the 431 it was judged."""
+        req = raw_request("GET", "/calm.txt")
+        flags = harness.H2_END_STREAM | harness.H2_END_HEADERS
+        with harness.RawTLS(self.server, alpn=("h2",)) as t:
+            t.send(harness.H2_PREFACE + harness.h2_frame(1, flags, 1, req + TABLE_ENTRY + b"\xbe" * 200))
+            frames = harness.h2_frames(t, 3, payloads=True)
+        codes = [int.from_bytes(p[:4], "big") for ftype, _, sid, p in frames if ftype == 3 and sid == 1]
+        self.assertEqual(codes, [ENHANCE_YOUR_CALM], frames)
+        self.assertTrue(self.server.wait_log(" - GET /calm.txt HTTP/2 431 0 ", timeout=5),
+                        self.server.log()[-2000:])
+
     def test_a_trailer_block_past_the_cap_resets_its_stream(self):
         req, get, big = raw_request("PUT", "/trailed.bin"), raw_request("GET", "/hello.txt"), TABLE_ENTRY
         end = harness.H2_END_STREAM | harness.H2_END_HEADERS
@@ -150,11 +168,11 @@ class Http2HeadLimits(harness.SharedServerCase):
                    harness.h2_frame(0, 0, 1, b"data") +
                    harness.h2_frame(1, end, 1, b"\xbe" * 4000) +
                    harness.h2_frame(1, end, 3, get))
-            frames = harness.h2_frames(t, 5)
-        rst = [sid for ftype, _, sid in frames if ftype == 3]
-        self.assertEqual(rst, [1], frames)
-        self.assertIn(3, [sid for ftype, _, sid in frames if ftype == 1], frames)
-        self.assertNotIn(7, [ftype for ftype, _, _ in frames], "GOAWAY: %r" % frames)
+            frames = harness.h2_frames(t, 5, payloads=True)
+        rst = [(sid, int.from_bytes(p[:4], "big")) for ftype, _, sid, p in frames if ftype == 3]
+        self.assertEqual(rst, [(1, ENHANCE_YOUR_CALM)], frames)
+        self.assertIn(3, [sid for ftype, _, sid, _ in frames if ftype == 1], frames)
+        self.assertNotIn(7, [f[0] for f in frames], "GOAWAY: %r" % frames)
         self.assertTrue(self.server.wait_log("HTTP/2 stream 1: trailer block past 16384 bytes"),
                         self.server.log()[-2000:])
         self.assertFalse(os.path.exists(os.path.join(self.server.home(), "trailed.bin")))
