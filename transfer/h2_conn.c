@@ -79,7 +79,10 @@ typedef struct h2_stream {
 	bool in_head; /* counted in h2_t.nheads */
 	bool authing;  /* the exchange is AUTHENTICATING: its DATA waits */
 	bool end_seen; /* END_STREAM came while authing */
-	bool stalled;  /* reset by us (no progress, a block past its cap): its RST_STREAM may wait to go out */
+	bool stalled;  /* reset by us (no progress, a block past its cap, an unwanted body): its RST_STREAM
+			* may wait to go out */
+	bool answer_pinged; /* its answer is wholly sent, its body unwanted: reset once the PING after it
+			     * comes back (on_frame_recv) */
 	uint64_t dropped; /* DATA bytes read only to be dropped (a refused body) */
 	ev_tstamp last_progress; /* its body came in or its answer went out (see stream_deadline) */
 	/* limits.min_rate: its body bytes in or DATA out since rate_from, and
@@ -418,9 +421,11 @@ static void after_begin(h2_t *h, h2_stream_t *s)
 	if (s->ex.state == XFER_EX_FINISHING || s->ex.state == XFER_EX_WORKING)
 		return; /* an empty upload on its way to disk, a folder being listed, a DELETE or MKCOL
 			 * making its change: on_ready answers */
-	/* An answer before the body ended (a refusal) lets the client finish
-	 * sending; the rest is read and dropped. RST_STREAM(NO_ERROR) would be
-	 * the RFC 9113 8.1 way to stop it, but curl 7.88 then drops the answer. */
+	/* An answer before the body ended (a refusal): the rest of the body
+	 * is read and dropped until the client has the whole answer, then the
+	 * stream is reset (on_frame_send). Not now: nghttp2 would send the
+	 * RST_STREAM ahead of the answer's DATA, and curl 7.88 drops the
+	 * answer. */
 	if (s->ex.state != XFER_EX_READ_BODY)
 		submit_response(h, s);
 }
@@ -606,9 +611,35 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	return 0;
 }
 
+/* The stream whose answer a PING of ours followed (on_frame_send), from
+ * its opaque data. */
+static int32_t ping_stream(const uint8_t *opaque)
+{
+	return (int32_t)(((uint32_t)opaque[4] << 24 | (uint32_t)opaque[5] << 16 | (uint32_t)opaque[6] << 8 |
+			  (uint32_t)opaque[7]) & 0x7fffffff);
+}
+
+/* The PING that followed an answer came back: the client has the whole
+ * answer, and the body it is still sending is not wanted. */
+static void ping_acked(h2_t *h, const nghttp2_frame *frame)
+{
+	if (memcmp(frame->ping.opaque_data, "wfA\0", 4) != 0)
+		return;
+	h2_stream_t *s = nghttp2_session_get_stream_user_data(h->ng, ping_stream(frame->ping.opaque_data));
+	if (!s || !s->answer_pinged || s->stalled || nghttp2_session_get_stream_remote_close(h->ng, s->id) != 0)
+		return;
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+	s->stalled = true; /* a reset of ours that may wait to go out (h2_on_timeout) */
+	s->last_progress = ev_now(wf_conn_loop(h->c));
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
 	h2_t *h = user;
+	if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+		ping_acked(h, frame);
+		return 0;
+	}
 	h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
 	if (!s)
 		return 0;
@@ -660,10 +691,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 		s->rate_bytes += len;
 		return 0;
 	}
-	/* A refused body is read and dropped (curl 7.88 loses an answer reset
-	 * at once), as much as HTTP/1.1 would drop; past that, once the whole
-	 * answer is out, RST_STREAM(NO_ERROR) asks the client to stop (RFC 9113
-	 * 8.1). Dropped bytes are no progress: they keep no stream open. */
+	/* A refused body is read and dropped until the client has the whole
+	 * answer (on_frame_send), or, past as much as HTTP/1.1 would drop, once
+	 * the answer is out: RST_STREAM(NO_ERROR) asks the client to stop (RFC
+	 * 9113 8.1). Dropped bytes are no progress: they keep no stream open. */
 	s->dropped += len;
 	if (s->dropped > XFER_DISCARD_MAX && s->responded && nghttp2_session_get_stream_local_close(ng, id) == 1)
 		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
@@ -805,11 +836,31 @@ static void arm_timer(wf_conn_t *c)
 
 /* Our own GOAWAYs say NO_ERROR (a drain, too many failed logins); one with
  * an error is nghttp2 ending the session for something the client did
- * (a protocol error, a flood of resets): the admin hears what. */
+ * (a protocol error, a flood of resets): the admin hears what.
+ * An answer wholly sent (its END_STREAM) while the client's side is still
+ * open means its body is not wanted (a refusal, a GET with a body), and
+ * RFC 9113 8.1 lets the stream be reset with NO_ERROR, which frees its
+ * place and writes its access-log line, rather than wait for the rest of
+ * the body (dropped), or for send_timeout if none comes. Not in the same
+ * write as the answer, though: curl 7.88, still uploading, then fails
+ * with a stream error and shows no answer. A PING goes out behind the
+ * answer, and its ACK, which the client sends once it has read all before
+ * it, resets the stream (on_frame_recv). */
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
-	(void)ng;
 	h2_t *h = user;
+	if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		h2_stream_t *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+		if (s && s->begun && !s->stalled && !s->answer_pinged &&
+		    nghttp2_session_get_stream_remote_close(ng, s->id) == 0) {
+			uint32_t id = (uint32_t)s->id;
+			uint8_t opaque[8] = { 'w', 'f', 'A', 0, (uint8_t)(id >> 24), (uint8_t)(id >> 16),
+					      (uint8_t)(id >> 8), (uint8_t)id };
+			if (nghttp2_submit_ping(ng, NGHTTP2_FLAG_NONE, opaque) == 0)
+				s->answer_pinged = true;
+		}
+	}
 	if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
 		int n = frame->goaway.opaque_data_len < 120 ? (int)frame->goaway.opaque_data_len : 120;
 		wf_log_info("conn %llu %s: HTTP/2 session ended by the server: %s%s%.*s",

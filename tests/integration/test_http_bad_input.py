@@ -551,6 +551,41 @@ class Slowloris(BadInputBase):
         self.assertIn(" - PUT /refused.bin HTTP/2 401 ", self.server.log())
         self.assertIn(" alice GET /hello.txt HTTP/2 200 ", self.server.log())
 
+    def test_http2_answered_stream_is_reset_once_the_client_has_the_answer(self):
+        """A refused PUT that sent 1000 of its 100000 bytes, then nothing;
+        a GET without END_STREAM: each answer goes out whole, a PING behind
+        it, and once the client acknowledges that PING (it has read the
+        answer) RST_STREAM(NO_ERROR), not after send_timeout; the request's
+        access-log line is written then, with a short time."""
+        put = (hpack_literal(":method", "PUT") + hpack_literal(":scheme", "https") +
+               hpack_literal(":path", "/partial.bin") + hpack_literal(":authority", "localhost") +
+               hpack_literal("content-length", "100000"))
+        get = (hpack_literal(":method", "GET") + hpack_literal(":scheme", "https") +
+               hpack_literal(":path", "/hello.txt?open") + hpack_literal(":authority", "localhost") +
+               hpack_literal("authorization", ALICE))
+        with harness.RawTLS(self.server, alpn=("h2",)) as c:
+            c.send(H2_PREFACE + h2_frame(1, H2_END_HEADERS, 1, put) + h2_frame(0, 0, 1, b"x" * 1000) +
+                   h2_frame(1, H2_END_HEADERS, 3, get))
+            start = time.monotonic()
+            frames = h2_frames(c, timeout=1, payloads=True)
+            pings = [p for t, fl, sid, p in frames if t == 6 and not fl & 1]
+            self.assertTrue(pings, frames)
+            for p in pings:
+                c.send(h2_frame(6, 1, 0, p))  # ACK
+            frames += h2_frames(c, timeout=1, payloads=True)
+            for sid in (1, 3):
+                mine = [(t, fl & H2_END_STREAM, p[:4] if t == 3 else b"") for t, fl, s, p in frames
+                        if s == sid and t != 8]
+                self.assertEqual(mine, [(1, 0, b""), (0, H2_END_STREAM, b""), (3, 0, bytes(4))], frames)
+            self.assertTrue(harness.wait_until(lambda: " - PUT /partial.bin HTTP/2 401 " in self.server.log() and
+                                               " alice GET /hello.txt?open HTTP/2 200 " in self.server.log(),
+                                               timeout=max(0.1, 3 - (time.monotonic() - start))),
+                            self.server.log()[-2000:])
+        for line in self.server.log().splitlines():
+            if "/partial.bin HTTP/2 " in line or "/hello.txt?open HTTP/2 " in line:
+                self.assertLess(float(line.split()[-1]), 2.5, line)
+        self.assertNotIn("made no progress", self.server.log())
+
     def test_idle_after_handshake_is_cut_off(self):
         with harness.RawTLS(self.server) as c:
             start = time.monotonic()
