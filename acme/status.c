@@ -199,7 +199,10 @@ int acme_status_issuing_ca(const wf_config_t *cfg, const acme_status_rec_t *rec,
 				snprintf(why, cap, "the CA that issued it");
 				return (int)i;
 			}
-		snprintf(why, cap, "the CA that issued it (%.200s) is no longer in the config", rec->issued_ca);
+		snprintf(why, cap,
+			 "the CA that issued it (%.200s) is no longer in the config; add it back to acme.cas (a "
+			 "revocation must go to the CA that issued the certificate)",
+			 rec->issued_ca);
 		return -1;
 	}
 	/* Older status files name only the CA in use: the issuer still, unless
@@ -376,7 +379,15 @@ int acme_status_print(const wf_config_t *cfg, FILE *f)
 				str_or(o, "stored_error", ""));
 		fprintf(f, "\n  issuer:       %s%s\n", str_or(o, "issuer", "(none yet)"),
 			json_object_get_boolean(p) ? " (provisional, self-signed)" : "");
-		fprintf(f, "  not after:    %s\n", str_or(o, "not_after", "-"));
+		/* Times are ISO 8601 in UTC: as strings they compare as times. */
+		char now[32];
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		const char *not_after = str_or(o, "not_after", NULL);
+		fprintf(f, "  not after:    %s%s\n", not_after ? not_after : "-",
+			not_after && strcmp(not_after, now) <= 0 ? " (EXPIRED)" : "");
 		fprintf(f, "  next renewal: %s\n", str_or(o, "next_renewal", "- (no ACME)"));
 		fprintf(f, "  last error:   %s%s%s\n", str_or(o, "last_error", "none"),
 			str_or(o, "last_error_at", NULL) ? " at " : "", str_or(o, "last_error_at", ""));

@@ -152,6 +152,9 @@ class ExpiryAlarm(AcmeCase):
         listed = {c["name"]: c for c in json.loads(out.stdout)["certificates"]}["main"]
         self.assertFalse(listed["provisional"], listed)
         self.assertIn("Pebble", listed["issuer"], listed)
+        text = subprocess.run([harness.WHARF, "cert", "list", "-c", s.config_path], capture_output=True,
+                              text=True, timeout=20).stdout
+        self.assertIn("not after:    %s (EXPIRED)" % listed["not_after"], text)
         self.assertTrue(s.wait_log("ALARM certificate main: expired", timeout=20), s.log()[before:])
         self.pebble.start_pebble()
         second = wait_renewed(s, "wharf.test", first)

@@ -38,6 +38,7 @@ int main(void)
 	snprintf(rec.issued_ca, sizeof(rec.issued_ca), "https://gone.example/dir");
 	CHECK_EQ_INT(acme_status_issuing_ca(&cfg, &rec, why, sizeof(why)), -1);
 	CHECK(strstr(why, "(https://gone.example/dir) is no longer in the config") != NULL);
+	CHECK(strstr(why, "add it back to acme.cas") != NULL);
 
 	/* Older files: the CA in use if nothing failed since the last issuance ... */
 	rec.issued_ca[0] = '\0';
