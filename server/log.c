@@ -195,23 +195,50 @@ static void open_failed(const char *what, const char *target)
 	wf_log_error("%s", why);
 }
 
+/* As open_target would open it at the start, without making it: a file
+ * not there yet is judged by its folder, where the start (root) makes it.
+ * Nothing is created, so nothing is unlinked: a check run as root never
+ * removes a name a folder swapped under it would point at. */
+static int probe_target(const char *target)
+{
+	if (strcmp(target, "stderr") == 0 || strcmp(target, "off") == 0)
+		return WF_OK;
+	int fd = open_following_roots_links(target, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0) {
+		struct stat st;
+		bool usable = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
+		close(fd);
+		errno = EINVAL;
+		return usable ? WF_OK : WF_ERR;
+	}
+	if (errno != ENOENT)
+		return WF_ERR;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", target);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	int dir = !slash ? open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)
+		  : !parent[0] ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+			       : open_following_roots_links(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return WF_ERR;
+	int rc = faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) == 0 ? WF_OK : WF_ERR;
+	int saved = errno;
+	close(dir);
+	errno = saved;
+	return rc;
+}
+
 int wf_log_check(const char *error_log, const char *access_log, char *err, size_t errlen, bool *access)
 {
 	const char *targets[2] = { error_log, access_log };
 	for (int i = 0; i < 2; i++) {
-		/* Opened as the start opens it; a file this made is removed again. */
-		struct stat st;
-		bool there = lstat(targets[i], &st) == 0;
-		int fd;
-		if (open_target(targets[i], 2, &fd) != WF_OK) {
+		if (probe_target(targets[i]) != WF_OK) {
 			open_failure(i ? "access log" : "error log", targets[i], err, errlen);
 			*access = i == 1;
 			return WF_ERR;
 		}
-		if (fd > 2)
-			close(fd);
-		if (fd > 2 && !there)
-			unlink(targets[i]);
 	}
 	return WF_OK;
 }

@@ -39,7 +39,8 @@ int wf_log_prepare(const char *level, const char *error_log, const char *access_
 /* `wharf check`: whether the start could open error_log and access_log
  * (as wf_log_prepare opens them, as this process runs): WF_ERR with the
  * start's words in err ("cannot open error log PATH: ...") and *access
- * telling which. A file not there before is not left behind. */
+ * telling which. Nothing is made: a file not there yet is judged by its
+ * folder. */
 int wf_log_check(const char *error_log, const char *access_log, char *err, size_t errlen, bool *access);
 void wf_log_install(const wf_log_targets_t *t);
 void wf_log_discard(const wf_log_targets_t *t);
