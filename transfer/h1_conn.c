@@ -652,9 +652,13 @@ static void h1_on_io(wf_conn_t *c)
 			int r = take_body(c);
 			if (r == WF_ERR) {
 				/* The upload is dropped; the 400 is the request's
-				 * answer, logged by its exchange once sent. */
+				 * answer, logged by its exchange now: finishing it
+				 * also cancels its job (a listing, a DELETE), whose
+				 * answer must not follow the 400 nor its change be
+				 * made. */
 				xfer_exchange_body_end(&h->ex, false);
 				respond_raw(c, 400);
+				finish_exchange(c);
 				continue;
 			}
 			if (r == WF_DONE) {
