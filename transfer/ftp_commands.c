@@ -696,7 +696,13 @@ static void cmd_cwd(xfer_ftp_t *f, wf_slice_t arg)
 		reply_errno(f, -fd, v);
 		return;
 	}
-	int rc = faccessat(fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == 0 ? 0 : errno;
+	/* A lookup in it, even of ".", is what needs search permission: the
+	 * kernel asks it of chdir(2) the same way, on any kernel (faccessat2's
+	 * AT_EMPTY_PATH is newer than some hosts and seccomp profiles). */
+	int in = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rc = in >= 0 ? 0 : errno;
+	if (in >= 0)
+		close(in);
 	close(fd);
 	if (rc) {
 		reply_errno(f, rc, v);
