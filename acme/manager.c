@@ -310,6 +310,20 @@ static void on_job_done(void *arg, const acme_result_t *res)
 		schedule(m);
 		return;
 	}
+	if (res->ok && res->resumed && served_already(m, c, res)) {
+		/* The order pending.order kept was the one the served certificate
+		 * came from (a stop, or a store that failed, before its files were
+		 * removed): nothing is left of it. No attempt was made at a
+		 * renewal, so none failed: a new order follows at once. */
+		acme_job_forget_pending(m->cfg->state_dir, c->name);
+		wf_log_info("certificate %s: the unfinished order resumed was done already: the CA handed back the "
+			    "certificate already served; ordering anew",
+			    c->name);
+		s->next_attempt = 0;
+		s->tried = false;
+		schedule(m);
+		return;
+	}
 	if (res->ok && served_already(m, c, res)) {
 		acme_job_forget_pending(m->cfg->state_dir, c->name);
 		acme_result_t again = *res;
@@ -909,6 +923,8 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		s->m = m;
 		s->cert = &cfg->certificates[i];
 		ev_timer_init(&s->defer, on_defer, 0, 0);
+		if (!s->cert->reuse_key)
+			acme_job_tidy_pending(cfg->state_dir, s->cert->name);
 		acme_status_rec_t rec;
 		acme_status_load(cfg->state_dir, s->cert->name, &rec);
 		/* Hand edits and a clock that jumped must not hold renewals back:

@@ -58,6 +58,7 @@ struct acme_job {
 	char replaces[256]; /* ARI id of the certificate being replaced, or "" */
 	char cert_dir[1024]; /* STATE/certs/NAME: where the pending order is kept */
 	bool resumed;        /* picked up from pending.order: one chance, then afresh */
+	bool from_pending;   /* the order running is that one (not one ordered anew since) */
 	acme_key_type_t key_type;
 	acme_key_t *cert_key; /* owned */
 	acme_job_state_t state;
@@ -209,9 +210,47 @@ static void pending_clear_at(const char *cert_dir)
 	int dfd = open(cert_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return;
-	unlinkat(dfd, "pending.order", 0);
+	/* The key first: a stop in between leaves an order URL, which a
+	 * resume without its key drops ("its key is gone"), not a spare copy
+	 * of a private key that nothing would ever read or remove. */
 	unlinkat(dfd, "pending.key", 0);
+	unlinkat(dfd, "pending.order", 0);
 	close(dfd);
+}
+
+/* The thumbprint of the first key in name, in dfd; false when unreadable. */
+static bool key_thumbprint_at(int dfd, const char *name, char out[64])
+{
+	wf_buf_t pem;
+	wf_buf_init(&pem, 1 << 20);
+	acme_key_t *k = wf_durable_read(dfd, name, 1 << 20, &pem) == WF_OK ? acme_key_load(wf_buf_slice(&pem)) : NULL;
+	if (k)
+		memcpy(out, k->thumbprint, 64);
+	acme_key_free(k);
+	if (pem.data)
+		gnutls_memset(pem.data, 0, pem.cap);
+	wf_buf_fini(&pem);
+	return k != NULL;
+}
+
+void acme_job_tidy_pending(const char *state_dir, const char *name)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/certs/%s", state_dir, name);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	char pending[64], issued[64];
+	bool same = key_thumbprint_at(dfd, "pending.key", pending) && key_thumbprint_at(dfd, "issued.pem", issued) &&
+		    memcmp(pending, issued, sizeof(pending)) == 0;
+	bool order = faccessat(dfd, "pending.order", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dfd);
+	if (!same)
+		return;
+	pending_clear_at(dir);
+	wf_log_info("certificate %s: %s the key of the certificate issued.pem holds (a stop came between storing it "
+		    "and tidying up); removed",
+		    name, order ? "the unfinished order in pending.order was finalized with" : "pending.key is");
 }
 
 static void pending_clear(acme_job_t *j)
@@ -232,6 +271,7 @@ static void on_finish(struct ev_loop *loop, ev_timer *t, int revents)
 	acme_result_t res = j->result;
 	res.chain_pem = wf_buf_slice(&j->chain);
 	res.key_pem = wf_buf_slice(&j->keypem);
+	res.resumed = j->from_pending;
 	acme_job_done_cb cb = j->cb;
 	void *arg = j->arg;
 	cb(arg, &res);
@@ -907,6 +947,7 @@ static bool resume(acme_job_t *j)
 		return false;
 	wf_log_info("certificate %s: resuming the unfinished order %s", j->name, j->order_url);
 	j->resumed = true;
+	j->from_pending = true;
 	j->state = ACME_JOB_POLL_READY;
 	j->poll_delay = POLL_FIRST;
 	acme_client_post(j->cl, j->order_url, NULL, on_resumed, j);
@@ -990,6 +1031,7 @@ static void new_order(acme_job_t *j)
 	}
 	wf_buf_append(&p, "}", 2);
 	j->state = ACME_JOB_NEW_ORDER;
+	j->from_pending = false;
 	acme_client_post(j->cl, d->new_order, wf_buf_head(&p), on_new_order, j);
 	wf_buf_fini(&p);
 }

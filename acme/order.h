@@ -45,6 +45,7 @@ typedef struct acme_result {
 	bool local;             /* our own failure (a hook, a key, a file), not the CA's: says nothing about it */
 	bool waited;            /* with local: nothing was asked of the CA, which asked this account to wait
 				 * (acme_client_not_before): no attempt at all */
+	bool resumed;           /* the order was the unfinished one pending.order held (acme_job_tidy_pending) */
 	wf_slice_t chain_pem;   /* on success: valid during the callback */
 	wf_slice_t key_pem;
 } acme_result_t;
@@ -67,6 +68,12 @@ acme_job_t *acme_job_start(struct ev_loop *loop, acme_client_t *cl, const char *
  * restart resume its order (its URL, and its key) may go. Until then they
  * stay, so a certificate the CA issued is never lost with its key. */
 void acme_job_forget_pending(const char *state_dir, const char *name);
+/* At start-up, with no order running for NAME: pending.key (with or without
+ * pending.order) holding the key of the certificate issued.pem holds is
+ * what a stop between storing that certificate and removing the pending
+ * files leaves. Nothing is left of that order: both go, with one info line.
+ * Not for reuse_key, whose every order certifies that same key. */
+void acme_job_tidy_pending(const char *state_dir, const char *name);
 /* Stops a job: no callback, published challenges withdrawn, memory freed. */
 void acme_job_cancel(acme_job_t *j);
 acme_job_state_t acme_job_state(const acme_job_t *j);
