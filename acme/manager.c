@@ -269,6 +269,28 @@ static void order_settings(const wf_config_t *cfg, const wf_cert_cfg_t *c, size_
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* The CA entry an order of s goes to, as far as the config says (its URL,
+ * trust, EAB and the account key type): hex SHA-256, marked "ca-" and cut
+ * to fit status.json's failed_for beside order_settings'. A failure the CA
+ * caused (its error, its silence) holds the backoff only while the entry
+ * it was against is the same: a URL mistyped and fixed is another CA. */
+static void ca_settings(const wf_config_t *cfg, size_t ca, char out[65])
+{
+	gnutls_hash_hd_t h;
+	unsigned char d[32];
+	out[0] = '\0';
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return;
+	const wf_acme_ca_cfg_t *e = &cfg->acme.cas[ca];
+	const char *one[] = { "ca", e->url, e->ca_bundle, e->eab_kid, e->eab_hmac, cfg->acme.account_key_type };
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+		gnutls_hash(h, one[i] ? one[i] : "", one[i] ? strlen(one[i]) + 1 : 1);
+	gnutls_hash_deinit(h, d);
+	memcpy(out, "ca-", 3);
+	for (size_t i = 0; 3 + 2 * i + 2 < 65; i++)
+		snprintf(out + 3 + 2 * i, 3, "%02x", d[i]);
+}
+
 static bool self_inflicted(const char *type)
 {
 	static const char *const types[] = { "badCSR", "rejectedIdentifier", "caa", "unsupportedIdentifier",
@@ -456,7 +478,7 @@ static void on_job_done(void *arg, const acme_result_t *res)
 	if (res->local || self_inflicted(res->problem_type))
 		order_settings(m->cfg, c, s->ca, rec.failed_for);
 	else
-		rec.failed_for[0] = '\0';
+		ca_settings(m->cfg, s->ca, rec.failed_for);
 	rec.ca_wait_until = m->clients[s->ca] ? acme_client_not_before(m->clients[s->ca]) : 0;
 	if (!s->ari_at) { /* dropped by a move to another CA: cert list no longer shows it */
 		rec.ari_at = 0;
@@ -932,20 +954,37 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 		s->failures = rec.failures > 0 ? rec.failures : 0;
 		s->ca_failures = rec.ca_failures > 0 ? rec.ca_failures : 0;
 		s->ca = rec.ca >= 0 && (size_t)rec.ca < cfg->acme.ncas ? (size_t)rec.ca : 0;
-		char now[65];
-		if (rec.failed_for[0])
+		char now[65] = "";
+		bool of_ca = strncmp(rec.failed_for, "ca-", 3) == 0;
+		if (of_ca)
+			ca_settings(cfg, s->ca, now);
+		else if (rec.failed_for[0])
 			order_settings(cfg, s->cert, s->ca, now);
 		if (rec.failed_for[0] && strcmp(now, rec.failed_for) != 0) {
 			/* The request caused its failure, and the admin has changed
-			 * what it asks since (a contact, a domain, a hook): the
-			 * backoff meant for asking the same again does not hold.
-			 * The CA's own Retry-After still does (the client's wait). */
-			wf_log_info("certificate %s: the settings its last order failed for (%s) have changed; "
+			 * what it asks since (a contact, a domain, a hook), or the CA
+			 * did, and the admin has changed the CA entry (a URL that
+			 * did not answer, its trust, EAB): the backoff meant for
+			 * asking the same again does not hold, nor, for another CA
+			 * entry, the count toward the next CA. The CA's own
+			 * Retry-After still does (the client's wait). */
+			wf_log_info("certificate %s: the %s its last order failed for (%s) %s changed; "
 				    "trying again now rather than after the backoff",
-				    s->cert->name, rec.last_error);
+				    s->cert->name, of_ca ? "CA entry" : "settings", rec.last_error, of_ca ? "has" : "have");
 			s->failures = 0;
+			if (of_ca)
+				s->ca_failures = 0;
 		} else if (rec.next_attempt) {
 			resume_backoff(m, s, &rec);
+			if (s->failures > 0 && s->next_attempt > ev_now(loop)) {
+				/* Said at every start and reload: the admin who just
+				 * fixed something learns that this waits still. */
+				char at[32];
+				fmt_time(rec.next_attempt, at, sizeof(at));
+				wf_log_info("certificate %s: held back until %s by the backoff after %d failure%s (%s)",
+					    s->cert->name, at, s->failures, s->failures == 1 ? "" : "s",
+					    rec.last_error[0] ? rec.last_error : "no error kept");
+			}
 		}
 	}
 	m->events = acme_events_new(loop, cfg);
