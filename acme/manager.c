@@ -52,6 +52,8 @@ typedef struct slot {
 	time_t ari_closed_for;  /* notBefore of the certificate a window that ended before it was taken for (renew now) */
 	bool ari_closed_logged; /* one said again of a later certificate was ignored, and logged */
 	bool ari_busy;
+	char names_added_by_ca[64]; /* serial of the certificate an order for exactly the configured
+				     * names brought with more names: not due for those (names_removed) */
 	bool tried;                /* one-shot: ordered once already */
 	char outcome[320];         /* one-shot: what happened, for the report */
 } slot_t;
@@ -84,12 +86,27 @@ static bool other_key_type(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
 	return !ck->provisional && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0;
 }
 
-static time_t renewal_time(const wf_certkey_t *ck, const wf_cert_cfg_t *c)
+/* An issued certificate that names a name the config no longer has (one
+ * removed since): it serves until one for exactly the configured names
+ * comes, which nothing but an order brings. Order and case are no change,
+ * nor another spelling of an address (san.h). One that came so from an
+ * order for exactly these names (a CA that adds a name of its own) is not
+ * ordered again: the next would come back the same. */
+static bool names_removed(const slot_t *s, const wf_certkey_t *ck)
 {
+	return !ck->provisional && strcmp(ck->serial, s->names_added_by_ca) != 0 &&
+	       wf_certkey_names_beyond(ck, s->cert->domains, s->cert->ndomains) > 0;
+}
+
+static time_t renewal_time(const slot_t *s, const wf_certkey_t *ck)
+{
+	const wf_cert_cfg_t *c = s->cert;
 	if (ck->short_of_config)
 		return 0; /* due now: a name it lacks is served nothing valid */
 	if (other_key_type(ck, c))
 		return 0; /* due now: the lifetime rule would keep the old type for months */
+	if (names_removed(s, ck))
+		return 0; /* due now: the lifetime rule would keep a name the admin took away for months */
 	return acme_renewal_time(ck->not_before, ck->not_after, ck->provisional);
 }
 
@@ -386,6 +403,13 @@ static void on_job_done(void *arg, const acme_result_t *res)
 				    ck->issuer, c->domains[0], c->ndomains > 1 ? " and more" : "", until);
 			snprintf(s->outcome, sizeof(s->outcome), "issued     valid until %s", until);
 			issued_life = difftime(ck->not_after, ck->not_before);
+			size_t added = wf_certkey_names_beyond(ck, c->domains, c->ndomains);
+			if (added)
+				wf_log_warn(
+				    "certificate %s: the CA added %zu name%s the order did not ask for; it is not "
+				    "ordered again for that",
+				    c->name, added, added == 1 ? "" : "s");
+			snprintf(s->names_added_by_ca, sizeof(s->names_added_by_ca), "%s", added ? ck->serial : "");
 			/* Unstored, a reload keeps it (server.c), and acme/unsaved.c
 			 * stores it once the disk takes it. */
 			if (!stored && wf_certkey_keep_unsaved(ck, res->chain_pem, res->key_pem) != WF_OK)
@@ -817,8 +841,9 @@ static void schedule(acme_manager_t *m)
 		if (m->settled && s->tried)
 			continue;
 		wf_certkey_t *ck = wf_certstore_get(m->store, s->cert->name);
-		time_t due = ck ? renewal_time(ck, s->cert) : 0;
-		bool issued = ck && !ck->provisional && !ck->short_of_config && !other_key_type(ck, s->cert);
+		time_t due = ck ? renewal_time(s, ck) : 0;
+		bool issued = ck && !ck->provisional && !ck->short_of_config && !other_key_type(ck, s->cert) &&
+			      !names_removed(s, ck);
 		time_t ari_due = ck && s->ari_at ? acme_renewal_time_ari(ck->not_before, ck->not_after, s->ari_at) : 0;
 		wf_certkey_unref(ck);
 		/* The CA's wait (client.h) holds back everything that would ask it. */
@@ -1000,6 +1025,15 @@ acme_manager_t *acme_manager_new(struct ev_loop *loop, wf_config_t *cfg, wf_cert
 			abort();
 		}
 		acme_deploy_startup(s->deploy, cfg->state_dir);
+		wf_certkey_t *ck = wf_certstore_get(store, s->cert->name);
+		size_t removed =
+		    ck && !ck->provisional ? wf_certkey_names_beyond(ck, s->cert->domains, s->cert->ndomains) : 0;
+		if (removed)
+			wf_log_info(
+			    "certificate %s: the certificate served names %zu name%s the config no longer has; it "
+			    "serves until one for the configured names is issued, due now",
+			    s->cert->name, removed, removed == 1 ? "" : "s");
+		wf_certkey_unref(ck);
 	}
 	m->unrenewed = calloc(cfg->ncertificates + 1, sizeof(*m->unrenewed));
 	for (size_t i = 0; m->unrenewed && i < cfg->ncertificates; i++) {

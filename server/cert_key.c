@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void free_domains(char **d, size_t n)
 {
@@ -171,4 +172,43 @@ bool wf_certkey_covers(const wf_certkey_t *ck, char *const *domains, size_t ndom
 			n += wf_san_has(leaf, domains[i]);
 	gnutls_x509_crt_deinit(leaf);
 	return n == ndomains;
+}
+
+/* Is the SAN of type t (sz bytes in san) one of domains? */
+static bool san_configured(int t, const char *san, size_t sz, char *const *domains, size_t ndomains)
+{
+	for (size_t i = 0; i < ndomains; i++) {
+		unsigned char addr[16];
+		int n = wf_san_ip(domains[i], addr);
+		if (t == GNUTLS_SAN_IPADDRESS && n && sz == (size_t)n && memcmp(san, addr, sz) == 0)
+			return true;
+		if (t == GNUTLS_SAN_DNSNAME && !n && strcasecmp(san, domains[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t wf_certkey_names_beyond(const wf_certkey_t *ck, char *const *domains, size_t ndomains)
+{
+	gnutls_datum_t der;
+	gnutls_x509_crt_t leaf;
+	if (gnutls_certificate_get_crt_raw(ck->cred, 0, 0, &der) < 0 || gnutls_x509_crt_init(&leaf) < 0)
+		return 0;
+	size_t beyond = 0;
+	if (gnutls_x509_crt_import(leaf, &der, GNUTLS_X509_FMT_DER) == 0)
+		for (unsigned idx = 0;; idx++) {
+			char san[256];
+			size_t sz = sizeof(san) - 1;
+			int t = gnutls_x509_crt_get_subject_alt_name(leaf, idx, san, &sz, NULL);
+			if (t == GNUTLS_E_SHORT_MEMORY_BUFFER)
+				continue; /* no name a config holds (of any type: a URI, say) */
+			if (t < 0)
+				break;
+			san[sz] = '\0';
+			if ((t == GNUTLS_SAN_DNSNAME || t == GNUTLS_SAN_IPADDRESS) &&
+			    !san_configured(t, san, sz, domains, ndomains))
+				beyond++;
+		}
+	gnutls_x509_crt_deinit(leaf);
+	return beyond;
 }

@@ -65,5 +65,9 @@ bool wf_certkey_pem_covers(wf_slice_t chain_pem, char *const *domains, size_t nd
 size_t wf_certkey_pem_covered(wf_slice_t chain_pem, char *const *domains, size_t ndomains);
 /* The same for a built certificate's leaf: true if it names every domain. */
 bool wf_certkey_covers(const wf_certkey_t *ck, char *const *domains, size_t ndomains);
+/* How many of the leaf's DNS and IP subjectAltNames are none of domains (a
+ * DNS name compared case-insensitively, as written; an address by value, so
+ * "::1" is "0:0::1"): names removed from the config since it was issued. */
+size_t wf_certkey_names_beyond(const wf_certkey_t *ck, char *const *domains, size_t ndomains);
 
 #endif
