@@ -219,6 +219,7 @@ typedef struct cert_info {
 	bool found, provisional;
 	bool short_of_config; /* issued for some configured names only: due now */
 	bool other_key_type;  /* issued with another key type than the config's: due now */
+	bool names_removed;   /* issued for a name the config no longer has: due now */
 	char issuer[256], serial[64];
 	time_t not_before, not_after;
 	char stored_error[600]; /* issued.pem there but unreadable or damaged: the provisional one serves */
@@ -266,6 +267,7 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 				ci->provisional = i == 1;
 				ci->short_of_config = partial;
 				ci->other_key_type = i == 0 && c->key_type && strcasecmp(ck->key_type, c->key_type) != 0;
+				ci->names_removed = i == 0 && wf_certkey_names_beyond(ck, c->domains, c->ndomains) > 0;
 				snprintf(ci->issuer, sizeof(ci->issuer), "%s", ck->issuer);
 				snprintf(ci->serial, sizeof(ci->serial), "%s", ck->serial);
 				ci->not_before = ck->not_before;
@@ -275,6 +277,8 @@ static void read_cert(const wf_config_t *cfg, const wf_cert_cfg_t *c, cert_info_
 		}
 		if (key.data)
 			memset(key.data, 0, key.cap);
+		if (cert.data) /* issued.pem: the key, then the chain */
+			memset(cert.data, 0, cert.cap);
 		wf_buf_fini(&cert);
 		wf_buf_fini(&key);
 	}
@@ -316,7 +320,7 @@ static json_object *collect(const wf_config_t *cfg)
 				       ci.stored_error[0] ? json_object_new_string(ci.stored_error) : NULL);
 		json_object_object_add(o, "not_before", time_or_null(ci.not_before));
 		json_object_object_add(o, "not_after", time_or_null(ci.not_after));
-		time_t due = ci.found && !ci.short_of_config && !ci.other_key_type ?
+		time_t due = ci.found && !ci.short_of_config && !ci.other_key_type && !ci.names_removed ?
 				     acme_renewal_time(ci.not_before, ci.not_after, ci.provisional) : 0;
 		/* The daemon's ARI pick, when it is about the certificate on disk:
 		 * one for its predecessor says nothing of it. */

@@ -5,6 +5,8 @@ old one serves until the new one comes. Listing the same names in another
 order or case, or writing an address otherwise, is no change. Against
 Debian's pebble, on loopback."""
 
+import calendar
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +39,11 @@ class NamesRemoved(AcmeCase):
 
         s.certificates[0]["domains"] = ["wharf.test"]
         s.write_config()
+        # cert list judges it as the server will: due now, not in years.
+        out = subprocess.run([harness.WHARF, "cert", "list", "--json", "-c", s.config_path], capture_output=True,
+                             text=True, timeout=20)
+        due = json.loads(out.stdout)["certificates"][0]["next_renewal"]
+        self.assertLess(calendar.timegm(time.strptime(due, "%Y-%m-%dT%H:%M:%SZ")), time.time() + 60, due)
         self.assertTrue(s.reload(), s.log()[-3000:])
         second = wait_renewed(s, "wharf.test", first, timeout=30)
         self.assertNotEqual(second, first, s.log()[-3000:])
