@@ -363,6 +363,19 @@ class Server:
         self.cleanup()
 
 
+def root_only_script(server, name):
+    """An executable script (0755) in a folder only root may enter (0700):
+    root may run it, a run user may not."""
+    private = os.path.join(server.dir, "root-only")
+    os.makedirs(private, exist_ok=True)
+    os.chmod(private, 0o700)
+    path = os.path.join(private, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(path, 0o755)
+    return path
+
+
 def writable_out_dir(server, name="main"):
     """A certificate's output_dir the server (nobody, when run as root) can
     create and write: out/NAME under a folder given to the run user. Not

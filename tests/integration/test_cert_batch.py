@@ -167,13 +167,7 @@ class Batch(unittest.TestCase):
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to drop to a run user")
     def test_hook_the_run_user_may_not_run_is_said_with_its_csv_line(self):
-        private = os.path.join(self.server.dir, "root-only")
-        os.makedirs(private)
-        os.chmod(private, 0o700)
-        hook = os.path.join(private, "deploy.sh")
-        with open(hook, "w") as f:
-            f.write("#!/bin/sh\nexit 0\n")
-        os.chmod(hook, 0o755)
+        hook = harness.root_only_script(self.server, "deploy.sh")
         r = self.batch("# two certificates\nok,ok.wharf.test\nh,h.wharf.test,,%s\n" % hook)
         self.assertEqual(r.returncode, 1, r.stderr[-3000:])
         self.assertIn('%s:3: certificate "h": deploy_hook %s: the run user nobody may not execute it'

@@ -50,6 +50,17 @@ class Obtain(unittest.TestCase):
         s.certificates[0]["output_dir"] = harness.writable_out_dir(s)
         return s
 
+    def obtained(self):
+        """A server whose certificate a first `cert obtain` (through its
+        own acme-http answer) has issued."""
+        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
+                          "https_port": 443}])
+        s.write_config()
+        s.give_homes()
+        r = obtain(s)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        return s
+
     def test_standalone_then_nothing_due(self):
         s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
                           "https_port": 443}])
@@ -81,12 +92,7 @@ class Obtain(unittest.TestCase):
         """A damaged issued.pem: the warning names its path and says a new
         one is ordered; `cert list` shows it; it stays until the new
         certificate is renamed over it."""
-        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
-                          "https_port": 443}])
-        s.write_config()
-        s.give_homes()
-        r = obtain(s)
-        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        s = self.obtained()
         issued = os.path.join(s.state_dir, "certs", "main", "issued.pem")
         with open(issued, "w") as f:
             f.write("garbage\n")
@@ -107,12 +113,7 @@ class Obtain(unittest.TestCase):
         self.assertIsNone(json.loads(out.stdout)["certificates"][0]["stored_error"])
 
     def test_changed_key_type_is_due(self):
-        s = self.config([{"type": "acme-http", "address": "127.0.0.1", "port": self.pebble.http_port,
-                          "https_port": 443}])
-        s.write_config()
-        s.give_homes()
-        r = obtain(s)
-        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        s = self.obtained()
         self.assertIn("SECP256R1", harness.cert_text(read(os.path.join(s.dir, "out", "main", "cert.pem"))))
         s.certificates[0]["key_type"] = "ec384"
         s.write_config()

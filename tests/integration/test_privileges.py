@@ -163,13 +163,9 @@ class Hooks(unittest.TestCase):
 
     def test_hook_the_run_user_may_not_execute_is_refused_alike(self):
         s = self.server()
-        private = os.path.join(s.dir, "root-only")
-        os.makedirs(private)
-        os.chmod(private, 0o700)
-        hook = os.path.join(private, "event.sh")
-        with open(hook, "w") as f:
-            f.write("#!/bin/sh\nexit 0\n")
+        hook = harness.root_only_script(s, "event.sh")
         os.chmod(hook, 0o700)
+        private = os.path.dirname(hook)
         self.config(s, hook)
         deploy = r'%s:\d+: certificate "main": deploy_hook %s: the run user nobody may not execute it' % (
             s.config_path, hook)
